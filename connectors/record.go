@@ -1,0 +1,58 @@
+package connectors
+
+import "time"
+
+// Header is one Kafka record header. Values are raw bytes, as on the wire.
+type Header struct {
+	Key   string
+	Value []byte
+}
+
+// Record is one change on its way through a worker: produced by a source
+// task or handed to a sink task.
+//
+// A source task fills Topic, Key/KeySchema, Value/ValueSchema, optionally
+// Headers, Timestamp and Partition, and SourcePartition/SourceOffset: the
+// offset is committed for the partition once Kafka has acknowledged this
+// record and every record the task returned before it.
+//
+// A sink task receives records with Partition and Offset set to their Kafka
+// coordinates. Records handed to Put are owned by the task until Put returns;
+// it must copy what it keeps beyond that.
+type Record struct {
+	Topic string
+	// Partition is the Kafka partition; -1 lets the producer's partitioner
+	// choose by key. Set on records handed to sinks.
+	Partition int32
+	// Offset is the Kafka offset, set on records handed to sinks.
+	Offset int64
+
+	KeySchema   *Schema
+	Key         any
+	ValueSchema *Schema
+	Value       any
+	Headers     []Header
+	Timestamp   time.Time
+
+	// SourcePartition identifies the stream this record came from (a
+	// slot, a binlog server, a datagen task). Records of the same source
+	// partition are acknowledged in the order the task returned them.
+	// A task may return the same map for many records; the runtime never
+	// modifies it.
+	SourcePartition map[string]any
+	// SourceOffset is where to resume after this record. Values must be
+	// JSON primitives (string, bool, numbers, nil) as in Kafka Connect.
+	SourceOffset map[string]any
+}
+
+// TopicPartition names one Kafka partition.
+type TopicPartition struct {
+	Topic     string
+	Partition int32
+}
+
+// SourceOffset pairs a source partition with an offset.
+type SourceOffset struct {
+	Partition map[string]any
+	Offset    map[string]any
+}
