@@ -1,0 +1,291 @@
+// Package kafkalog keeps state in a compacted Kafka topic, the way Kafka
+// Connect's KafkaBasedLog does: a background consumer tails the topic from
+// its start and hands every record to a callback; writes are produced
+// with acks=all and confirmed; ReadToEnd waits until everything written
+// before it was called has been seen. The config, offset and status
+// stores are built on it.
+//
+// Concurrency: a Log owns one franz-go client and one tailing goroutine,
+// started by Start and stopped by Close. The callback runs on that
+// goroutine, in partition order; it must not call ReadToEnd.
+package kafkalog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Topic describes a compacted topic a Log keeps state in.
+type Topic struct {
+	Name              string
+	Partitions        int32
+	ReplicationFactor int16
+	// Configs are extra topic configs at creation (cleanup.policy=compact
+	// is always set).
+	Configs map[string]string
+}
+
+// NotCompactedError says an existing state topic would lose data because
+// it is not compacted.
+type NotCompactedError struct {
+	Topic  string
+	Policy string
+}
+
+func (e *NotCompactedError) Error() string {
+	return fmt.Sprintf("topic %q has cleanup.policy=%s, but Sluice keeps state in it and needs cleanup.policy=compact "+
+		"(with %s, old records are deleted and connectors, offsets or statuses are lost); fix it with: "+
+		"kafka-configs.sh --bootstrap-server <broker> --alter --entity-type topics --entity-name %s --add-config cleanup.policy=compact",
+		e.Topic, e.Policy, e.Policy, e.Topic)
+}
+
+// Ensure creates t when it is missing and checks that an existing one is
+// compacted.
+func Ensure(ctx context.Context, adm *kadm.Client, t Topic) error {
+	configs := map[string]*string{}
+	for k, v := range t.Configs {
+		configs[k] = &v
+	}
+	compact := "compact"
+	configs["cleanup.policy"] = &compact
+	rf := t.ReplicationFactor
+	if rf == 0 {
+		rf = -1
+	}
+	resp, err := adm.CreateTopic(ctx, t.Partitions, rf, configs, t.Name)
+	if err == nil {
+		err = resp.Err
+	}
+	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+		return fmt.Errorf("creating topic %q: %w", t.Name, err)
+	}
+	rcs, err := adm.DescribeTopicConfigs(ctx, t.Name)
+	if err != nil {
+		return fmt.Errorf("describing topic %q: %w", t.Name, err)
+	}
+	rc, err := rcs.On(t.Name, nil)
+	if err != nil {
+		return fmt.Errorf("describing topic %q: %w", t.Name, err)
+	}
+	if rc.Err != nil {
+		return fmt.Errorf("describing topic %q: %w", t.Name, rc.Err)
+	}
+	policy := "delete"
+	for _, c := range rc.Configs {
+		if c.Key == "cleanup.policy" && c.Value != nil {
+			policy = *c.Value
+		}
+	}
+	if !strings.Contains(policy, "compact") {
+		return &NotCompactedError{Topic: t.Name, Policy: policy}
+	}
+	return nil
+}
+
+// Record is one record read from the log. Value nil is a tombstone.
+type Record struct {
+	Partition int32
+	Offset    int64
+	Key       []byte
+	Value     []byte
+}
+
+// Log is a compacted topic read from its start and written with acks=all.
+type Log struct {
+	topic    string
+	client   *kgo.Client
+	adm      *kadm.Client
+	callback func(Record)
+
+	mu struct {
+		sync.Mutex
+		pos  map[int32]int64 // next offset to read per partition
+		cond *sync.Cond
+		err  error
+	}
+	cancel context.CancelFunc
+	done   chan struct{}
+	closed sync.Once
+}
+
+// New returns a log over topic; callback receives every record in order.
+// opts are extra franz-go options (seed brokers, TLS, SASL, client id).
+func New(topic string, callback func(Record), opts ...kgo.Opt) (*Log, error) {
+	all := append([]kgo.Opt{
+		kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.ProducerLinger(0),
+		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
+		kgo.FetchMaxWait(500 * time.Millisecond),
+	}, opts...)
+	cl, err := kgo.NewClient(all...)
+	if err != nil {
+		return nil, fmt.Errorf("kafka client for %q: %w", topic, err)
+	}
+	l := &Log{topic: topic, client: cl, adm: kadm.NewClient(cl), callback: callback, done: make(chan struct{})}
+	l.mu.pos = map[int32]int64{}
+	l.mu.cond = sync.NewCond(&l.mu.Mutex)
+	return l, nil
+}
+
+// Topic returns the topic name.
+func (l *Log) Topic() string { return l.topic }
+
+// Client returns the log's franz-go client (for admin calls).
+func (l *Log) Client() *kgo.Client { return l.client }
+
+// Start starts tailing the topic and returns once everything in it has
+// been read (ReadToEnd).
+func (l *Log) Start(ctx context.Context) error {
+	runCtx, cancel := context.WithCancel(context.Background())
+	l.cancel = cancel
+	go l.run(runCtx)
+	return l.ReadToEnd(ctx)
+}
+
+func (l *Log) run(ctx context.Context) {
+	defer close(l.done)
+	for {
+		fs := l.client.PollFetches(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		var fatal error
+		fs.EachError(func(t string, p int32, err error) {
+			if errors.Is(err, context.Canceled) {
+				return
+			}
+			// kgo retries retriable errors itself; what reaches us here
+			// is worth surfacing (data loss, authorization).
+			if !kerr.IsRetriable(err) {
+				fatal = fmt.Errorf("reading %s[%d]: %w", t, p, err)
+			}
+		})
+		fs.EachPartition(func(p kgo.FetchTopicPartition) {
+			for _, r := range p.Records {
+				l.callback(Record{Partition: r.Partition, Offset: r.Offset, Key: r.Key, Value: r.Value})
+			}
+			if n := len(p.Records); n > 0 {
+				l.mu.Lock()
+				if next := p.Records[n-1].Offset + 1; next > l.mu.pos[p.Partition] {
+					l.mu.pos[p.Partition] = next
+				}
+				l.mu.Unlock()
+			}
+		})
+		l.mu.Lock()
+		if fatal != nil && l.mu.err == nil {
+			l.mu.err = fatal
+		}
+		l.mu.cond.Broadcast()
+		l.mu.Unlock()
+	}
+}
+
+// ReadToEnd waits until every record written to the topic before the call
+// has been passed to the callback.
+func (l *Log) ReadToEnd(ctx context.Context) error {
+	ends, err := l.endOffsets(ctx)
+	if err != nil {
+		return err
+	}
+	want := map[int32]int64{}
+	ends.Each(func(o kadm.ListedOffset) { want[o.Partition] = o.Offset })
+
+	stop := context.AfterFunc(ctx, func() {
+		l.mu.Lock()
+		l.mu.cond.Broadcast()
+		l.mu.Unlock()
+	})
+	defer stop()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for {
+		if l.mu.err != nil {
+			return l.mu.err
+		}
+		caughtUp := true
+		for p, end := range want {
+			if l.mu.pos[p] < end {
+				caughtUp = false
+				break
+			}
+		}
+		if caughtUp {
+			return nil
+		}
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("reading %q to its end: %w", l.topic, err)
+		}
+		l.mu.cond.Wait()
+	}
+}
+
+// endOffsets lists the topic's end offsets, retrying retriable errors
+// (a topic just created is not known to every broker at once).
+func (l *Log) endOffsets(ctx context.Context) (kadm.ListedOffsets, error) {
+	for {
+		ends, err := l.adm.ListEndOffsets(ctx, l.topic)
+		if err == nil {
+			err = ends.Error()
+		}
+		if err == nil {
+			return ends, nil
+		}
+		if !kerr.IsRetriable(err) || ctx.Err() != nil {
+			return nil, fmt.Errorf("reading end offsets of %q: %w", l.topic, err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("reading end offsets of %q: %w (last error: %v)", l.topic, ctx.Err(), err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// Write produces key/value records (nil value = tombstone) and waits until
+// Kafka acknowledged all of them.
+func (l *Log) Write(ctx context.Context, kvs ...KV) error {
+	recs := make([]*kgo.Record, len(kvs))
+	for i, kv := range kvs {
+		recs[i] = &kgo.Record{Topic: l.topic, Key: kv.Key, Value: kv.Value}
+	}
+	if err := l.client.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		return fmt.Errorf("writing to %q: %w", l.topic, err)
+	}
+	return nil
+}
+
+// WriteAndRead writes and then reads the topic to its end, so the
+// callback has seen the write when it returns.
+func (l *Log) WriteAndRead(ctx context.Context, kvs ...KV) error {
+	if err := l.Write(ctx, kvs...); err != nil {
+		return err
+	}
+	return l.ReadToEnd(ctx)
+}
+
+// KV is a key and value to write.
+type KV struct {
+	Key, Value []byte
+}
+
+// Close stops tailing and closes the client. It is idempotent.
+func (l *Log) Close() {
+	l.closed.Do(func() {
+		if l.cancel != nil {
+			l.cancel()
+			<-l.done
+		}
+		l.client.Close()
+	})
+}

@@ -1,0 +1,129 @@
+package kafkalog
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+type state struct {
+	mu sync.Mutex
+	m  map[string]string
+}
+
+func (s *state) apply(r Record) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r.Value == nil {
+		delete(s.m, string(r.Key))
+		return
+	}
+	s.m[string(r.Key)] = string(r.Value)
+}
+
+func (s *state) get() map[string]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]string{}
+	for k, v := range s.m {
+		out[k] = v
+	}
+	return out
+}
+
+func open(t *testing.T, c *kfake.Cluster, topic string, s *state) *Log {
+	t.Helper()
+	l, err := New(topic, s.apply, kgo.SeedBrokers(c.ListenAddrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := Ensure(ctx, kadm.NewClient(l.Client()), Topic{Name: topic, Partitions: 3}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+func TestLogRebuildsStateWithTombstonesAndCompaction(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+
+	s1 := &state{m: map[string]string{}}
+	l1 := open(t, c, "state", s1)
+	for i, kv := range []KV{{[]byte("a"), []byte("1")}, {[]byte("b"), []byte("1")}, {[]byte("a"), []byte("2")}, {[]byte("c"), []byte("1")}} {
+		if err := l1.WriteAndRead(ctx, kv); err != nil {
+			t.Fatalf("write %d: %v", i, err)
+		}
+	}
+	if err := l1.WriteAndRead(ctx, KV{Key: []byte("b")}); err != nil { // tombstone
+		t.Fatal(err)
+	}
+	want := map[string]string{"a": "2", "c": "1"}
+	if got := s1.get(); !equal(got, want) {
+		t.Fatalf("live state = %v, want %v", got, want)
+	}
+	l1.Close()
+
+	// A compaction that dropped old values must not change what a fresh
+	// reader rebuilds.
+	c.Compact()
+	s2 := &state{m: map[string]string{}}
+	l2 := open(t, c, "state", s2)
+	defer l2.Close()
+	if got := s2.get(); !equal(got, want) {
+		t.Fatalf("rebuilt state = %v, want %v", got, want)
+	}
+}
+
+func TestEnsureRefusesNonCompactedTopic(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	ctx := context.Background()
+	del := "delete"
+	if _, err := adm.CreateTopic(ctx, 1, 1, map[string]*string{"cleanup.policy": &del}, "bad"); err != nil {
+		t.Fatal(err)
+	}
+	err = Ensure(ctx, adm, Topic{Name: "bad", Partitions: 1})
+	var nc *NotCompactedError
+	if !errors.As(err, &nc) || nc.Topic != "bad" || nc.Policy != "delete" {
+		t.Fatalf("Ensure = %v, want NotCompactedError for bad/delete", err)
+	}
+}
+
+func equal(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,181 @@
+// Package offsets stores source connectors' offsets: on the compacted
+// offsets topic with Kafka Connect's key format, or in memory for unit
+// tests. It also backs the KIP-875 offsets API.
+package offsets
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"sync"
+
+	"github.com/sluice-cdc/sluice/connectors"
+)
+
+// Store keeps the latest offset of each source partition of each
+// connector. Implementations are safe for concurrent use.
+type Store interface {
+	// Get returns the offset of one partition, or nil.
+	Get(ctx context.Context, connector string, partition map[string]any) (map[string]any, error)
+	// Put makes the offsets durable; a nil Offset deletes the partition's
+	// offset. When Put returns nil, a later Get (on any worker after it
+	// read the store) sees them.
+	Put(ctx context.Context, connector string, entries []connectors.SourceOffset) error
+	// All returns every partition's offset of a connector, ordered by key.
+	All(ctx context.Context, connector string) ([]connectors.SourceOffset, error)
+}
+
+// Key returns Kafka Connect's offsets-topic key for a connector's source
+// partition: ["<connector>",{partition}] as compact JSON with the
+// partition's keys sorted.
+func Key(connector string, partition map[string]any) ([]byte, error) {
+	b, err := json.Marshal([]any{connector, partition})
+	if err != nil {
+		return nil, fmt.Errorf("encoding source partition %v of %s: %w", partition, connector, err)
+	}
+	return b, nil
+}
+
+// ParseKey parses a key written by Key (or by Kafka Connect).
+func ParseKey(key []byte) (connector string, partition map[string]any, err error) {
+	var parts []json.RawMessage
+	if err := json.Unmarshal(key, &parts); err != nil || len(parts) != 2 {
+		return "", nil, fmt.Errorf("offsets key %q is not [\"<connector>\",{partition}]", key)
+	}
+	if err := json.Unmarshal(parts[0], &connector); err != nil {
+		return "", nil, fmt.Errorf("offsets key %q: connector name: %w", key, err)
+	}
+	if partition, err = DecodeMap(parts[1]); err != nil {
+		return "", nil, fmt.Errorf("offsets key %q: partition: %w", key, err)
+	}
+	return connector, partition, nil
+}
+
+// DecodeMap decodes a JSON object keeping integers as int64 (Kafka
+// Connect writes offsets as JSON with Long values). null gives nil.
+func DecodeMap(b []byte) (map[string]any, error) {
+	if len(b) == 0 || bytes.Equal(b, []byte("null")) {
+		return nil, nil
+	}
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	var m map[string]any
+	if err := d.Decode(&m); err != nil {
+		return nil, err
+	}
+	for k, v := range m {
+		m[k] = normalize(v)
+	}
+	return m, nil
+}
+
+func normalize(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		if n, err := x.Int64(); err == nil {
+			return n
+		}
+		f, _ := x.Float64()
+		return f
+	case map[string]any:
+		for k, e := range x {
+			x[k] = normalize(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = normalize(e)
+		}
+	}
+	return v
+}
+
+// Validate checks that an offset or partition holds only JSON primitives,
+// as Kafka Connect requires (OffsetUtils).
+func Validate(what string, m map[string]any) error {
+	for k, v := range m {
+		switch v.(type) {
+		case nil, string, bool, int, int8, int16, int32, int64, uint8, uint16, uint32, float32, float64:
+		default:
+			return fmt.Errorf("%s field %q has a %T value; only strings, numbers, booleans and null are allowed", what, k, v)
+		}
+	}
+	return nil
+}
+
+// table is the in-memory view both stores keep: connector → encoded
+// partition key → entry.
+type table struct {
+	mu sync.RWMutex
+	m  map[string]map[string]connectors.SourceOffset
+}
+
+func (t *table) get(connector string, key []byte) map[string]any {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.m[connector][string(key)].Offset
+}
+
+func (t *table) set(connector string, key []byte, partition, offset map[string]any) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.m == nil {
+		t.m = map[string]map[string]connectors.SourceOffset{}
+	}
+	if offset == nil {
+		delete(t.m[connector], string(key))
+		return
+	}
+	if t.m[connector] == nil {
+		t.m[connector] = map[string]connectors.SourceOffset{}
+	}
+	t.m[connector][string(key)] = connectors.SourceOffset{Partition: partition, Offset: offset}
+}
+
+func (t *table) all(connector string) []connectors.SourceOffset {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	keys := make([]string, 0, len(t.m[connector]))
+	for k := range t.m[connector] {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([]connectors.SourceOffset, len(keys))
+	for i, k := range keys {
+		out[i] = t.m[connector][k]
+	}
+	return out
+}
+
+// Memory is an in-memory Store for tests.
+type Memory struct{ t table }
+
+// NewMemory returns an empty in-memory store.
+func NewMemory() *Memory { return &Memory{} }
+
+// Get implements Store.
+func (s *Memory) Get(_ context.Context, connector string, partition map[string]any) (map[string]any, error) {
+	k, err := Key(connector, partition)
+	if err != nil {
+		return nil, err
+	}
+	return s.t.get(connector, k), nil
+}
+
+// Put implements Store.
+func (s *Memory) Put(_ context.Context, connector string, entries []connectors.SourceOffset) error {
+	for _, e := range entries {
+		k, err := Key(connector, e.Partition)
+		if err != nil {
+			return err
+		}
+		s.t.set(connector, k, e.Partition, e.Offset)
+	}
+	return nil
+}
+
+// All implements Store.
+func (s *Memory) All(_ context.Context, connector string) ([]connectors.SourceOffset, error) {
+	return s.t.all(connector), nil
+}
