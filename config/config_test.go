@@ -1,0 +1,215 @@
+package config
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluice-cdc/sluice/kafkalog"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+var testDef = NewDef(
+	Key{Name: "host", Type: String, Default: NoDefault, Importance: High, Group: "Connection", Doc: "Host."},
+	Key{Name: "port", Type: Int, Default: "5432", Group: "Connection", Validator: AtLeast(1)},
+	Key{Name: "password", Type: Password, Default: nil, Group: "Connection"},
+	Key{Name: "mode", Type: String, Default: "initial", Validator: In("initial", "never"), Aliases: []string{"old.mode"}},
+	Key{Name: "tables", Type: List, Default: ""},
+	Key{Name: "enabled", Type: Boolean, Default: "true"},
+	Key{Name: "interval.ms", Type: Long, Default: "1000"},
+)
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		name    string
+		props   map[string]string
+		wantErr []string
+		check   func(t *testing.T, v *Values)
+	}{
+		{name: "defaults", props: map[string]string{"host": "db"}, check: func(t *testing.T, v *Values) {
+			if v.String("host") != "db" || v.Int("port") != 5432 || v.String("mode") != "initial" || !v.Bool("enabled") ||
+				v.Duration("interval.ms") != time.Second || len(v.List("tables")) != 0 || v.IsSet("port") {
+				t.Fatalf("unexpected values %+v", v.parsed)
+			}
+		}},
+		{name: "typed values and alias", props: map[string]string{"host": "db", "port": " 6543 ", "old.mode": "NEVER", "tables": "a, b,,c", "enabled": "False"}, check: func(t *testing.T, v *Values) {
+			if v.Int("port") != 6543 || v.String("mode") != "NEVER" || strings.Join(v.List("tables"), "|") != "a|b|c" || v.Bool("enabled") || !v.IsSet("mode") {
+				t.Fatalf("unexpected values %+v", v.parsed)
+			}
+		}},
+		{name: "every error at once", props: map[string]string{"port": "x", "mode": "sometimes", "enabled": "yes"},
+			wantErr: []string{`host: missing required configuration "host"`, `port "x": expected a 32-bit integer`, `mode "sometimes": must be one of initial, never`, `enabled "yes": expected a boolean`}},
+		{name: "validator", props: map[string]string{"host": "db", "port": "0"}, wantErr: []string{`port "0": must be at least 1`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v, err := testDef.Parse(tt.props)
+			if len(tt.wantErr) == 0 {
+				if err != nil {
+					t.Fatal(err)
+				}
+				tt.check(t, v)
+				return
+			}
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, w := range tt.wantErr {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestValidateShapesAndHidesSecrets(t *testing.T) {
+	infos := testDef.Validate("x.Connector", map[string]string{"port": "abc", "password": "s3cret"}, map[string][]string{"": {"cannot reach db"}, "port": {"also bad"}})
+	if infos.Name != "x.Connector" || infos.ErrorCount != 4 {
+		t.Fatalf("infos = %+v", infos)
+	}
+	var sawPassword bool
+	for _, c := range infos.Configs {
+		if c.Value.Value != nil && strings.Contains(*c.Value.Value, "s3cret") {
+			t.Fatalf("password leaked: %+v", c)
+		}
+		if c.Definition.Name == "password" {
+			sawPassword = *c.Value.Value == "[hidden]"
+		}
+	}
+	if !sawPassword {
+		t.Fatal("password value not shown as [hidden]")
+	}
+	msgs := strings.Join(infos.Messages(), "\n")
+	for _, w := range []string{"host: missing required", "port: expected a 32-bit integer", "port: also bad", "cannot reach db"} {
+		if !strings.Contains(msgs, w) {
+			t.Errorf("messages %q lack %q", msgs, w)
+		}
+	}
+}
+
+func TestResolveProviders(t *testing.T) {
+	dir := t.TempDir()
+	f := filepath.Join(dir, "secrets.properties")
+	if err := os.WriteFile(f, []byte("# secrets\ndb.password = hunter2\nother: x\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("SLUICE_TEST_USER", "alice")
+	props := map[string]string{"user": "${env:SLUICE_TEST_USER}", "password": "${file:" + f + ":db.password}", "plain": "a${b}c", "mixed": "u=${env:SLUICE_TEST_USER};p=${file:" + f + ":other}"}
+	got, err := Resolve(props)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"user": "alice", "password": "hunter2", "plain": "a${b}c", "mixed": "u=alice;p=x"}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %q, want %q", k, got[k], v)
+		}
+	}
+	if props["password"] == "hunter2" {
+		t.Fatal("Resolve changed its input")
+	}
+	for _, bad := range []string{"${env:SLUICE_TEST_NOPE}", "${file:" + f + ":missing}", "${file:/nonexistent:k}"} {
+		if _, err := Resolve(map[string]string{"k": bad}); err == nil {
+			t.Errorf("Resolve(%s) succeeded", bad)
+		}
+	}
+}
+
+func TestLoadWorkerPrecedence(t *testing.T) {
+	dir := t.TempDir()
+	props := filepath.Join(dir, "w.properties")
+	os.WriteFile(props, []byte("bootstrap.servers=file:9092\ngroup.id=g-file\noffset.flush.interval.ms=100\nkey.converter.schemas.enable=false\n"), 0o644)
+	w, err := LoadWorker(props, []string{"SLUICE_GROUP_ID=g-env", "SLUICE_VALUE_CONVERTER_SCHEMAS_ENABLE=false", "PATH=/bin"}, map[string]string{"offset.flush.interval.ms": "200"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := w.BootstrapServers(); len(got) != 1 || got[0] != "file:9092" {
+		t.Errorf("bootstrap = %v", got)
+	}
+	if w.String(GroupID) != "g-env" || w.Duration(OffsetFlushInterval) != 200*time.Millisecond {
+		t.Errorf("group %q interval %v", w.String(GroupID), w.Duration(OffsetFlushInterval))
+	}
+	if w.Props["key.converter.schemas.enable"] != "false" || w.Props["value.converter.schemas.enable"] != "false" {
+		t.Errorf("pass-through props lost: %v", w.Props)
+	}
+	y := filepath.Join(dir, "w.yaml")
+	os.WriteFile(y, []byte("bootstrap:\n  servers: [a:1, b:2]\nlisteners: http://127.0.0.1:9999\n"), 0o644)
+	w, err = LoadWorker(y, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(w.BootstrapServers(), ","); got != "a:1,b:2" || w.Values.List(Listeners)[0] != "http://127.0.0.1:9999" {
+		t.Errorf("yaml: bootstrap %q listeners %v", got, w.Values.List(Listeners))
+	}
+	if _, err := LoadWorker("", nil, map[string]string{ExactlyOnceSourceSupport: "maybe"}); err == nil {
+		t.Error("invalid value accepted")
+	}
+}
+
+func TestStoreRebuildsFromTopic(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	open := func() *Store {
+		s, err := OpenStore(func(cb func(kafkalog.Record)) (*kafkalog.Log, error) {
+			return kafkalog.New("configs", cb, kgo.SeedBrokers(c.ListenAddrs()...))
+		}, slog.Default(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := kafkalog.Ensure(ctx, kadm.NewClient(s.log.Client()), kafkalog.Topic{Name: "configs", Partitions: 1}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	s := open()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(s.PutConnector(ctx, "a", map[string]string{"connector.class": "datagen", "v": "1"}, ""))
+	must(s.PutConnector(ctx, "a", map[string]string{"connector.class": "datagen", "v": "2"}, ""))
+	must(s.PutTaskConfigs(ctx, "a", []map[string]string{{"t": "0"}, {"t": "1"}}))
+	must(s.PutConnector(ctx, "b", map[string]string{"connector.class": "datagen"}, TargetPaused))
+	must(s.PutTarget(ctx, "b", TargetStopped))
+	must(s.PutConnector(ctx, "gone", map[string]string{"connector.class": "datagen"}, ""))
+	must(s.PutTaskConfigs(ctx, "gone", []map[string]string{{"t": "0"}}))
+	must(s.DeleteConnector(ctx, "gone"))
+	check := func(snap Snapshot) {
+		t.Helper()
+		if snap.Connectors["a"]["v"] != "2" || len(snap.Tasks["a"]) != 2 || snap.Tasks["a"][1]["t"] != "1" {
+			t.Fatalf("connector a: %+v", snap)
+		}
+		if snap.Targets["b"] != TargetStopped {
+			t.Fatalf("target b = %q", snap.Targets["b"])
+		}
+		if _, ok := snap.Connectors["gone"]; ok || len(snap.Tasks["gone"]) != 0 {
+			t.Fatalf("deleted connector still present: %+v", snap)
+		}
+	}
+	check(s.Snapshot())
+	s.Close()
+	c.Compact()
+	s2 := open()
+	defer s2.Close()
+	check(s2.Snapshot())
+}

@@ -1,0 +1,336 @@
+package config
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/sluice-cdc/sluice/kafkalog"
+)
+
+// Target states as stored in the configs topic.
+const (
+	TargetStarted = "STARTED"
+	TargetPaused  = "PAUSED"
+	TargetStopped = "STOPPED"
+)
+
+// Snapshot is the connectors' desired state as the configs topic says.
+type Snapshot struct {
+	// Connectors maps a connector name to its config (unresolved: config
+	// provider references are kept as written).
+	Connectors map[string]map[string]string
+	// Tasks maps a connector to its committed task configs.
+	Tasks map[string][]map[string]string
+	// Targets maps a connector to STARTED, PAUSED or STOPPED.
+	Targets map[string]string
+	// Inconsistent lists connectors whose task configs could not be
+	// assembled (a task record is missing after compaction); the herder
+	// regenerates them.
+	Inconsistent map[string]bool
+}
+
+// Store keeps connector configs, task configs and target states in the
+// configs topic with Kafka Connect's key formats and value shapes:
+//
+//	connector-<c>     {"properties":{...}}
+//	task-<c>-<n>      {"properties":{...}}
+//	commit-<c>        {"tasks":N}
+//	target-state-<c>  {"state":"PAUSED","state.v2":"STOPPED"}
+//
+// Task configs become visible atomically, when their commit record is
+// read. Deletes are tombstones. Safe for concurrent use.
+type Store struct {
+	log      *kafkalog.Log
+	logger   *slog.Logger
+	onChange func()
+
+	mu struct {
+		sync.Mutex
+		connectors   map[string]map[string]string
+		tasks        map[string][]map[string]string
+		targets      map[string]string
+		pending      map[string]map[int]map[string]string // task records awaiting a commit
+		inconsistent map[string]bool
+	}
+}
+
+// OpenStore returns a store whose log newLog creates with the store's
+// callback. onChange (may be nil) is called, on the log's goroutine,
+// after each record that changed the snapshot; it must not block.
+func OpenStore(newLog func(callback func(kafkalog.Record)) (*kafkalog.Log, error), logger *slog.Logger, onChange func()) (*Store, error) {
+	s := &Store{logger: logger, onChange: onChange}
+	s.mu.connectors = map[string]map[string]string{}
+	s.mu.tasks = map[string][]map[string]string{}
+	s.mu.targets = map[string]string{}
+	s.mu.pending = map[string]map[int]map[string]string{}
+	s.mu.inconsistent = map[string]bool{}
+	l, err := newLog(s.apply)
+	if err != nil {
+		return nil, err
+	}
+	s.log = l
+	return s, nil
+}
+
+// Start reads the configs topic to its end.
+func (s *Store) Start(ctx context.Context) error { return s.log.Start(ctx) }
+
+// Close stops following the topic.
+func (s *Store) Close() { s.log.Close() }
+
+type propsValue struct {
+	Properties map[string]string `json:"properties"`
+}
+
+type commitValue struct {
+	Tasks int `json:"tasks"`
+}
+
+type targetValue struct {
+	State   string `json:"state"`
+	StateV2 string `json:"state.v2,omitempty"`
+}
+
+func (s *Store) apply(r kafkalog.Record) {
+	key := string(r.Key)
+	s.mu.Lock()
+	changed := true
+	switch {
+	case strings.HasPrefix(key, "connector-"):
+		name := key[len("connector-"):]
+		if r.Value == nil {
+			delete(s.mu.connectors, name)
+			delete(s.mu.tasks, name)
+			delete(s.mu.targets, name)
+			delete(s.mu.pending, name)
+			delete(s.mu.inconsistent, name)
+			break
+		}
+		var v propsValue
+		if err := json.Unmarshal(r.Value, &v); err != nil {
+			s.skip(r, err)
+			changed = false
+			break
+		}
+		s.mu.connectors[name] = v.Properties
+	case strings.HasPrefix(key, "task-"):
+		name, n, ok := splitTaskKey(key[len("task-"):])
+		if !ok {
+			s.skip(r, fmt.Errorf("bad task key"))
+			changed = false
+			break
+		}
+		changed = false
+		if r.Value == nil {
+			break
+		}
+		var v propsValue
+		if err := json.Unmarshal(r.Value, &v); err != nil {
+			s.skip(r, err)
+			break
+		}
+		if s.mu.pending[name] == nil {
+			s.mu.pending[name] = map[int]map[string]string{}
+		}
+		s.mu.pending[name][n] = v.Properties
+	case strings.HasPrefix(key, "commit-"):
+		name := key[len("commit-"):]
+		if r.Value == nil {
+			break
+		}
+		var v commitValue
+		if err := json.Unmarshal(r.Value, &v); err != nil {
+			s.skip(r, err)
+			changed = false
+			break
+		}
+		if _, ok := s.mu.connectors[name]; !ok {
+			// Task configs with no connector config are stale (a
+			// deleted connector's, KAFKA-16838): ignore them.
+			delete(s.mu.pending, name)
+			break
+		}
+		tasks := make([]map[string]string, v.Tasks)
+		consistent := true
+		for i := range tasks {
+			t, ok := s.mu.pending[name][i]
+			if !ok {
+				consistent = false
+				break
+			}
+			tasks[i] = t
+		}
+		if !consistent {
+			s.mu.inconsistent[name] = true
+			s.logger.Warn("task configs incomplete in configs topic; they will be regenerated", "connector", name)
+			break
+		}
+		delete(s.mu.inconsistent, name)
+		s.mu.tasks[name] = tasks
+		delete(s.mu.pending, name)
+	case strings.HasPrefix(key, "target-state-"):
+		name := key[len("target-state-"):]
+		if r.Value == nil {
+			delete(s.mu.targets, name)
+			break
+		}
+		var v targetValue
+		if err := json.Unmarshal(r.Value, &v); err != nil {
+			s.skip(r, err)
+			changed = false
+			break
+		}
+		state := v.StateV2
+		if state == "" {
+			state = v.State
+		}
+		s.mu.targets[name] = state
+	default:
+		// Keys this worker does not use (session keys, logger levels,
+		// restart requests of other runtimes): ignore.
+		changed = false
+	}
+	s.mu.Unlock()
+	if changed && s.onChange != nil {
+		s.onChange()
+	}
+}
+
+func (s *Store) skip(r kafkalog.Record, err error) {
+	s.logger.Warn("skipping unreadable record in configs topic", "key", string(r.Key),
+		"partition", r.Partition, "offset", r.Offset, "error", err)
+}
+
+func splitTaskKey(s string) (string, int, bool) {
+	i := strings.LastIndexByte(s, '-')
+	if i < 0 {
+		return "", 0, false
+	}
+	n, err := strconv.Atoi(s[i+1:])
+	if err != nil || n < 0 {
+		return "", 0, false
+	}
+	return s[:i], n, true
+}
+
+// Snapshot returns a copy of the current state.
+func (s *Store) Snapshot() Snapshot {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	snap := Snapshot{
+		Connectors:   make(map[string]map[string]string, len(s.mu.connectors)),
+		Tasks:        make(map[string][]map[string]string, len(s.mu.tasks)),
+		Targets:      make(map[string]string, len(s.mu.targets)),
+		Inconsistent: make(map[string]bool, len(s.mu.inconsistent)),
+	}
+	for k, v := range s.mu.connectors {
+		snap.Connectors[k] = v
+	}
+	for k, v := range s.mu.tasks {
+		snap.Tasks[k] = v
+	}
+	for k, v := range s.mu.targets {
+		snap.Targets[k] = v
+	}
+	for k, v := range s.mu.inconsistent {
+		snap.Inconsistent[k] = v
+	}
+	return snap
+}
+
+// Connector returns one connector's config.
+func (s *Store) Connector(name string) (map[string]string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.mu.connectors[name]
+	return c, ok
+}
+
+// Target returns a connector's target state (STARTED when none is stored).
+func (s *Store) Target(name string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t, ok := s.mu.targets[name]; ok {
+		return t
+	}
+	return TargetStarted
+}
+
+// PutConnector writes a connector's config and, when target is not empty,
+// its target state first (so a connector created PAUSED or STOPPED never
+// runs). It returns once the store has read the write back.
+func (s *Store) PutConnector(ctx context.Context, name string, cfg map[string]string, target string) error {
+	var kvs []kafkalog.KV
+	if target != "" {
+		kv, err := targetKV(name, target)
+		if err != nil {
+			return err
+		}
+		kvs = append(kvs, kv)
+	}
+	v, err := json.Marshal(propsValue{Properties: cfg})
+	if err != nil {
+		return err
+	}
+	kvs = append(kvs, kafkalog.KV{Key: []byte("connector-" + name), Value: v})
+	return s.log.WriteAndRead(ctx, kvs...)
+}
+
+// DeleteConnector writes tombstones for the connector, its task configs
+// and its target state. Offsets are kept, as in Kafka Connect.
+func (s *Store) DeleteConnector(ctx context.Context, name string) error {
+	s.mu.Lock()
+	n := len(s.mu.tasks[name])
+	s.mu.Unlock()
+	kvs := []kafkalog.KV{{Key: []byte("connector-" + name)}, {Key: []byte("target-state-" + name)}}
+	for i := 0; i < n; i++ {
+		kvs = append(kvs, kafkalog.KV{Key: []byte("task-" + name + "-" + strconv.Itoa(i))})
+	}
+	kvs = append(kvs, kafkalog.KV{Key: []byte("commit-" + name)})
+	return s.log.WriteAndRead(ctx, kvs...)
+}
+
+// PutTaskConfigs writes a connector's task configs followed by the commit
+// record that makes them visible.
+func (s *Store) PutTaskConfigs(ctx context.Context, name string, tasks []map[string]string) error {
+	kvs := make([]kafkalog.KV, 0, len(tasks)+1)
+	for i, t := range tasks {
+		v, err := json.Marshal(propsValue{Properties: t})
+		if err != nil {
+			return err
+		}
+		kvs = append(kvs, kafkalog.KV{Key: []byte("task-" + name + "-" + strconv.Itoa(i)), Value: v})
+	}
+	v, _ := json.Marshal(commitValue{Tasks: len(tasks)})
+	kvs = append(kvs, kafkalog.KV{Key: []byte("commit-" + name), Value: v})
+	return s.log.WriteAndRead(ctx, kvs...)
+}
+
+// PutTarget writes a connector's target state.
+func (s *Store) PutTarget(ctx context.Context, name, target string) error {
+	kv, err := targetKV(name, target)
+	if err != nil {
+		return err
+	}
+	return s.log.WriteAndRead(ctx, kv)
+}
+
+func targetKV(name, target string) (kafkalog.KV, error) {
+	var v targetValue
+	switch target {
+	case TargetStarted, TargetPaused:
+		v.State = target
+	case TargetStopped:
+		// Readers that only know "state" see PAUSED, as in Connect.
+		v = targetValue{State: TargetPaused, StateV2: TargetStopped}
+	default:
+		return kafkalog.KV{}, fmt.Errorf("unknown target state %q", target)
+	}
+	b, _ := json.Marshal(v)
+	return kafkalog.KV{Key: []byte("target-state-" + name), Value: b}, nil
+}

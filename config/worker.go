@@ -1,0 +1,232 @@
+package config
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Worker property names (Kafka Connect's where it has one).
+const (
+	BootstrapServers             = "bootstrap.servers"
+	GroupID                      = "group.id"
+	ConfigStorageTopic           = "config.storage.topic"
+	OffsetStorageTopic           = "offset.storage.topic"
+	StatusStorageTopic           = "status.storage.topic"
+	ConfigStorageRF              = "config.storage.replication.factor"
+	OffsetStorageRF              = "offset.storage.replication.factor"
+	StatusStorageRF              = "status.storage.replication.factor"
+	OffsetStoragePartitions      = "offset.storage.partitions"
+	StatusStoragePartitions      = "status.storage.partitions"
+	OffsetFlushInterval          = "offset.flush.interval.ms"
+	OffsetFlushTimeout           = "offset.flush.timeout.ms"
+	KeyConverter                 = "key.converter"
+	ValueConverter               = "value.converter"
+	Listeners                    = "listeners"
+	TaskShutdownGracefulTimeout  = "task.shutdown.graceful.timeout.ms"
+	ExactlyOnceSourceSupport     = "exactly.once.source.support"
+	ScheduledRebalanceMaxDelay   = "scheduled.rebalance.max.delay.ms"
+	DataDir                      = "sluice.data.dir"
+	BrokerListen                 = "sluice.broker.listen"
+	BrokerStartTimeout           = "sluice.bootstrap.timeout.ms"
+	ProducerMaxBufferedRecords   = "sluice.producer.max.buffered.records"
+	ProducerMaxBufferedBytes     = "sluice.producer.max.buffered.bytes"
+	ProducerLinger               = "producer.linger.ms"
+	ConsumerMaxPollRecords       = "consumer.max.poll.records"
+	WorkerLogLevel               = "sluice.log.level"
+	DefaultWorkerListener        = "http://127.0.0.1:8083"
+	DefaultEmbeddedBrokerAddress = "127.0.0.1:9092"
+)
+
+// WorkerDef defines every worker property.
+var WorkerDef = NewDef(
+	Key{Name: BootstrapServers, Type: List, Default: "", Importance: High, Group: "Kafka",
+		Doc: "Kafka brokers to connect to (host:port, comma-separated). Empty: start an embedded single-node broker persisted under sluice.data.dir."},
+	Key{Name: GroupID, Type: String, Default: "sluice", Importance: High, Group: "Kafka",
+		Doc: "Cluster of workers this worker belongs to; workers with the same group.id share connectors."},
+	Key{Name: ConfigStorageTopic, Type: String, Default: "sluice-configs", Importance: High, Group: "Kafka",
+		Doc: "Compacted topic (1 partition) holding connector and task configs and target states."},
+	Key{Name: OffsetStorageTopic, Type: String, Default: "sluice-offsets", Importance: High, Group: "Kafka",
+		Doc: "Compacted topic holding source connectors' offsets."},
+	Key{Name: StatusStorageTopic, Type: String, Default: "sluice-status", Importance: High, Group: "Kafka",
+		Doc: "Compacted topic holding connector and task statuses."},
+	Key{Name: ConfigStorageRF, Type: Short, Default: "-1", Importance: Low, Group: "Kafka",
+		Doc: "Replication factor of the configs topic when it is created; -1 uses the broker's default."},
+	Key{Name: OffsetStorageRF, Type: Short, Default: "-1", Importance: Low, Group: "Kafka",
+		Doc: "Replication factor of the offsets topic when it is created; -1 uses the broker's default."},
+	Key{Name: StatusStorageRF, Type: Short, Default: "-1", Importance: Low, Group: "Kafka",
+		Doc: "Replication factor of the status topic when it is created; -1 uses the broker's default."},
+	Key{Name: OffsetStoragePartitions, Type: Int, Default: "25", Importance: Low, Group: "Kafka", Validator: AtLeast(1),
+		Doc: "Partitions of the offsets topic when it is created."},
+	Key{Name: StatusStoragePartitions, Type: Int, Default: "5", Importance: Low, Group: "Kafka", Validator: AtLeast(1),
+		Doc: "Partitions of the status topic when it is created."},
+	Key{Name: OffsetFlushInterval, Type: Long, Default: "5000", Importance: Medium, Group: "Tasks", Validator: AtLeast(1),
+		Doc: "How often source offsets acknowledged by Kafka are committed. After a crash, at most this much work is replayed (duplicates, never loss)."},
+	Key{Name: OffsetFlushTimeout, Type: Long, Default: "5000", Importance: Low, Group: "Tasks", Validator: AtLeast(1),
+		Doc: "How long an offset commit may take before it is abandoned and retried at the next interval."},
+	Key{Name: KeyConverter, Type: Class, Default: "org.apache.kafka.connect.json.JsonConverter", Importance: High, Group: "Converters",
+		Doc: "Default converter for record keys; properties key.converter.* configure it. Connectors may override it."},
+	Key{Name: ValueConverter, Type: Class, Default: "org.apache.kafka.connect.json.JsonConverter", Importance: High, Group: "Converters",
+		Doc: "Default converter for record values; properties value.converter.* configure it. Connectors may override it."},
+	Key{Name: Listeners, Type: List, Default: DefaultWorkerListener, Importance: High, Group: "REST",
+		Doc: "REST API listeners, as http://host:port."},
+	Key{Name: TaskShutdownGracefulTimeout, Type: Long, Default: "5000", Importance: Low, Group: "Tasks", Validator: AtLeast(0),
+		Doc: "How long a stopping task may take before it is abandoned (and reported) so that it never blocks the worker."},
+	Key{Name: ExactlyOnceSourceSupport, Type: String, Default: "disabled", Importance: Medium, Group: "Tasks",
+		Validator: In("disabled"), Doc: "Exactly-once delivery for source connectors. Only disabled is supported by this version; enabled comes with the worker pool."},
+	Key{Name: ScheduledRebalanceMaxDelay, Type: Long, Default: "300000", Importance: Low, Group: "Kafka",
+		Doc: "How long work of a departed worker waits before it is reassigned (used by the worker pool)."},
+	Key{Name: DataDir, Type: String, Default: "./sluice-data", Importance: Medium, Group: "Embedded broker",
+		Doc: "Directory of the embedded broker's data (used when bootstrap.servers is empty)."},
+	Key{Name: BrokerListen, Type: String, Default: DefaultEmbeddedBrokerAddress, Importance: Medium, Group: "Embedded broker",
+		Doc: "Address the embedded broker listens on."},
+	Key{Name: BrokerStartTimeout, Type: Long, Default: "15000", Importance: Low, Group: "Kafka", Validator: AtLeast(1),
+		Doc: "How long the worker waits for bootstrap.servers to answer at start before it exits with an error naming them."},
+	Key{Name: ProducerMaxBufferedRecords, Type: Int, Default: "50000", Importance: Low, Group: "Tasks", Validator: AtLeast(1),
+		Doc: "Records a source task may have in flight to Kafka before polling blocks (back-pressure)."},
+	Key{Name: ProducerMaxBufferedBytes, Type: Long, Default: "67108864", Importance: Low, Group: "Tasks", Validator: AtLeast(1),
+		Doc: "Bytes a source task may have in flight to Kafka before polling blocks (back-pressure)."},
+	Key{Name: ProducerLinger, Type: Long, Default: "5", Importance: Low, Group: "Tasks", Validator: AtLeast(0),
+		Doc: "How long the producer waits to fill a batch."},
+	Key{Name: ConsumerMaxPollRecords, Type: Int, Default: "2000", Importance: Low, Group: "Tasks", Validator: AtLeast(1),
+		Doc: "Most records a sink task is handed in one put."},
+	Key{Name: WorkerLogLevel, Type: String, Default: "info", Importance: Low, Group: "Logging", Validator: In("debug", "info", "warn", "error"),
+		Doc: "Log level: debug, info, warn or error."},
+)
+
+// Worker is a parsed worker config.
+type Worker struct {
+	Values *Values
+	// Props are every property as given (defined or not), for converter
+	// and client pass-through (key.converter.schemas.enable, ...).
+	Props map[string]string
+}
+
+// BootstrapServers returns the brokers, empty for the embedded broker.
+func (w *Worker) BootstrapServers() []string { return w.Values.List(BootstrapServers) }
+
+// String returns a string property.
+func (w *Worker) String(name string) string { return w.Values.String(name) }
+
+// Duration returns a millisecond property as a duration.
+func (w *Worker) Duration(name string) time.Duration { return w.Values.Duration(name) }
+
+// LoadWorker builds the worker config from, in increasing precedence, the
+// file (a .properties, .yaml or .yml; "" for none), SLUICE_* environment
+// variables (SLUICE_BOOTSTRAP_SERVERS is bootstrap.servers: upper case,
+// dots as underscores) and flags (already parsed, name → value).
+func LoadWorker(file string, environ []string, flags map[string]string) (*Worker, error) {
+	props := map[string]string{}
+	if file != "" {
+		var m map[string]string
+		var err error
+		switch strings.ToLower(filepath.Ext(file)) {
+		case ".yaml", ".yml":
+			m, err = readYAML(file)
+		default:
+			m, err = ReadProperties(file)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading worker config %s: %w", file, err)
+		}
+		for k, v := range m {
+			props[k] = v
+		}
+	}
+	envNames := map[string]string{}
+	for _, k := range WorkerDef.Keys() {
+		envNames[EnvName(k.Name)] = k.Name
+	}
+	for _, kv := range environ {
+		name, val, ok := strings.Cut(kv, "=")
+		if !ok || !strings.HasPrefix(name, "SLUICE_") || strings.HasPrefix(name, "SLUICE_IT_") {
+			continue
+		}
+		if key, ok := envNames[name]; ok {
+			props[key] = val
+		} else {
+			// Properties the worker passes on (key.converter.schemas.enable
+			// as SLUICE_KEY_CONVERTER_SCHEMAS_ENABLE).
+			props[strings.ToLower(strings.ReplaceAll(strings.TrimPrefix(name, "SLUICE_"), "_", "."))] = val
+		}
+	}
+	for k, v := range flags {
+		props[k] = v
+	}
+	v, err := WorkerDef.Parse(props)
+	if err != nil {
+		return nil, fmt.Errorf("worker config: %w", err)
+	}
+	return &Worker{Values: v, Props: props}, nil
+}
+
+// EnvName returns the environment variable that sets a worker property.
+func EnvName(property string) string {
+	return "SLUICE_" + strings.ToUpper(strings.NewReplacer(".", "_", "-", "_").Replace(property))
+}
+
+func readYAML(path string) (map[string]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var raw map[string]any
+	if err := yaml.Unmarshal(b, &raw); err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	flatten("", raw, out)
+	return out, nil
+}
+
+// flatten turns nested YAML maps into dotted property names, so both
+// "bootstrap.servers: x" and "bootstrap: {servers: x}" work.
+func flatten(prefix string, v any, out map[string]string) {
+	switch x := v.(type) {
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			p := k
+			if prefix != "" {
+				p = prefix + "." + k
+			}
+			flatten(p, x[k], out)
+		}
+	case []any:
+		parts := make([]string, len(x))
+		for i, e := range x {
+			parts[i] = fmt.Sprint(e)
+		}
+		out[prefix] = strings.Join(parts, ",")
+	case nil:
+		out[prefix] = ""
+	default:
+		out[prefix] = fmt.Sprint(x)
+	}
+}
+
+// Prefixed returns the properties under prefix with the prefix removed.
+func Prefixed(props map[string]string, prefix string) map[string]string {
+	out := map[string]string{}
+	for k, v := range props {
+		if rest, ok := strings.CutPrefix(k, prefix); ok {
+			out[rest] = v
+		}
+	}
+	return out
+}
+
+// ParsePropertiesString parses .properties text.
+func ParsePropertiesString(s string) (map[string]string, error) {
+	return ParseProperties(bufio.NewScanner(strings.NewReader(s)))
+}
