@@ -1,0 +1,317 @@
+package pgtypes
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/sluice-cdc/sluice/connectors"
+)
+
+// DecimalMode is decimal.handling.mode.
+type DecimalMode string
+
+// Decimal handling modes.
+const (
+	DecimalPrecise DecimalMode = "precise"
+	DecimalDouble  DecimalMode = "double"
+	DecimalString  DecimalMode = "string"
+)
+
+// TimeMode is time.precision.mode.
+type TimeMode string
+
+// Time precision modes.
+const (
+	TimeAdaptive             TimeMode = "adaptive"
+	TimeAdaptiveMicroseconds TimeMode = "adaptive_time_microseconds"
+	TimeConnect              TimeMode = "connect"
+)
+
+// BinaryMode is binary.handling.mode.
+type BinaryMode string
+
+// Binary handling modes.
+const (
+	BinaryBytes         BinaryMode = "bytes"
+	BinaryBase64        BinaryMode = "base64"
+	BinaryBase64URLSafe BinaryMode = "base64-url-safe"
+	BinaryHex           BinaryMode = "hex"
+)
+
+// IntervalMode is interval.handling.mode.
+type IntervalMode string
+
+// Interval handling modes.
+const (
+	IntervalNumeric IntervalMode = "numeric"
+	IntervalString  IntervalMode = "string"
+)
+
+// HStoreMode is hstore.handling.mode.
+type HStoreMode string
+
+// Hstore handling modes.
+const (
+	HStoreJSON HStoreMode = "json"
+	HStoreMap  HStoreMode = "map"
+)
+
+// Modes are the handling modes that decide a column's schema and value.
+type Modes struct {
+	Decimal  DecimalMode
+	Time     TimeMode
+	Binary   BinaryMode
+	Interval IntervalMode
+	HStore   HStoreMode
+	// MoneyFractionDigits is money.fraction.digits (the scale of money
+	// values in precise mode).
+	MoneyFractionDigits int
+}
+
+// DefaultModes are Debezium's defaults.
+func DefaultModes() Modes {
+	return Modes{Decimal: DecimalPrecise, Time: TimeAdaptive, Binary: BinaryBytes, Interval: IntervalNumeric,
+		HStore: HStoreJSON, MoneyFractionDigits: 2}
+}
+
+// Semantic schema names Debezium gives PostgreSQL values.
+const (
+	DateName                 = "io.debezium.time.Date"
+	TimeName                 = "io.debezium.time.Time"
+	MicroTimeName            = "io.debezium.time.MicroTime"
+	TimestampName            = "io.debezium.time.Timestamp"
+	MicroTimestampName       = "io.debezium.time.MicroTimestamp"
+	ZonedTimestampName       = "io.debezium.time.ZonedTimestamp"
+	ZonedTimeName            = "io.debezium.time.ZonedTime"
+	MicroDurationName        = "io.debezium.time.MicroDuration"
+	IntervalName             = "io.debezium.time.Interval"
+	VariableScaleDecimalName = "io.debezium.data.VariableScaleDecimal"
+	JSONName                 = "io.debezium.data.Json"
+	XMLName                  = "io.debezium.data.Xml"
+	UUIDName                 = "io.debezium.data.Uuid"
+	EnumName                 = "io.debezium.data.Enum"
+	BitsName                 = "io.debezium.data.Bits"
+	LtreeName                = "io.debezium.data.Ltree"
+	PointName                = "io.debezium.data.geometry.Point"
+	// DecimalPrecisionParam is the schema parameter Debezium adds to
+	// Decimal schemas with the column's precision.
+	DecimalPrecisionParam = "connect.decimal.precision"
+)
+
+// Converter turns one column's text values into Connect values. It is
+// immutable and safe for concurrent use.
+type Converter struct {
+	// Schema is the column's value schema.
+	Schema *connectors.Schema
+	// TypeName names the PostgreSQL type, for error messages.
+	TypeName string
+	fn       func(text []byte) (any, error)
+}
+
+// Convert converts one non-null value in PostgreSQL's text output format.
+// It does not retain text.
+func (c *Converter) Convert(text []byte) (any, error) { return c.fn(text) }
+
+// ErrUnknownType means the type OID is not in the catalog; reload it.
+var ErrUnknownType = errors.New("unknown type OID")
+
+// New returns the converter for a column of type oid with modifier typmod.
+func New(cat *Catalog, oid uint32, typmod int32, optional bool, m Modes) (*Converter, error) {
+	return newConverter(cat, oid, typmod, optional, m, 0)
+}
+
+func newConverter(cat *Catalog, oid uint32, typmod int32, optional bool, m Modes, depth int) (*Converter, error) {
+	t, ok := cat.Lookup(oid)
+	if !ok {
+		return nil, fmt.Errorf("%w %d", ErrUnknownType, oid)
+	}
+	if depth > 8 {
+		return nil, fmt.Errorf("type %s: domains nested too deeply", t.Name)
+	}
+	switch {
+	case t.Kind == 'd':
+		if typmod < 0 {
+			typmod = t.BaseTypmod
+		}
+		c, err := newConverter(cat, t.Base, typmod, optional, m, depth+1)
+		if err != nil {
+			return nil, err
+		}
+		return &Converter{Schema: c.Schema, TypeName: t.Name, fn: c.fn}, nil
+	case t.Kind == 'e':
+		s := &connectors.Schema{Type: connectors.String, Name: EnumName, Version: 1, Optional: optional,
+			Parameters: map[string]string{"allowed": strings.Join(t.Labels, ",")}}
+		return &Converter{Schema: s, TypeName: t.Name, fn: convString}, nil
+	case t.Category == 'A' && t.Elem != 0:
+		elem, err := newConverter(cat, t.Elem, typmod, true, m, depth+1)
+		if err != nil {
+			return nil, err
+		}
+		s := &connectors.Schema{Type: connectors.Array, Optional: optional, Items: elem.Schema}
+		delim := byte(',')
+		if et, ok := cat.Lookup(t.Elem); ok && et.Name == "box" {
+			delim = ';'
+		}
+		return &Converter{Schema: s, TypeName: t.Name, fn: arrayConverter(elem, delim)}, nil
+	case t.Name == "hstore":
+		return hstoreConverter(m.HStore, optional), nil
+	case t.Kind == 'b' && t.Namespace == "pg_catalog":
+		return builtin(t.Name, typmod, optional, m), nil
+	}
+	// Composite, range and other types: their text form, as Debezium
+	// does for types it has no mapping for.
+	return &Converter{Schema: str(optional), TypeName: t.Name, fn: convString}, nil
+}
+
+func str(optional bool) *connectors.Schema {
+	return &connectors.Schema{Type: connectors.String, Optional: optional}
+}
+
+func named(t connectors.Type, name string, optional bool) *connectors.Schema {
+	return &connectors.Schema{Type: t, Name: name, Version: 1, Optional: optional}
+}
+
+func builtin(name string, typmod int32, optional bool, m Modes) *Converter {
+	c := &Converter{TypeName: name}
+	switch name {
+	case "bool":
+		c.Schema, c.fn = connectors.Primitive(connectors.Boolean, optional), convBool
+	case "int2":
+		c.Schema, c.fn = connectors.Primitive(connectors.Int16, optional), convInt16
+	case "int4":
+		c.Schema, c.fn = connectors.Primitive(connectors.Int32, optional), convInt32
+	case "int8", "oid":
+		c.Schema, c.fn = connectors.Primitive(connectors.Int64, optional), convInt64
+	case "float4":
+		c.Schema, c.fn = connectors.Primitive(connectors.Float32, optional), convFloat32
+	case "float8":
+		c.Schema, c.fn = connectors.Primitive(connectors.Float64, optional), convFloat64
+	case "numeric":
+		return numericConverter(typmod, optional, m.Decimal)
+	case "money":
+		return moneyConverter(optional, m)
+	case "bytea":
+		return byteaConverter(optional, m.Binary)
+	case "json", "jsonb":
+		c.Schema, c.fn = named(connectors.String, JSONName, optional), convString
+	case "xml":
+		c.Schema, c.fn = named(connectors.String, XMLName, optional), convString
+	case "uuid":
+		c.Schema, c.fn = named(connectors.String, UUIDName, optional), convString
+	case "date":
+		return dateConverter(optional, m.Time)
+	case "time":
+		return timeConverter(typmod, optional, m.Time)
+	case "timetz":
+		return timetzConverter(typmod, optional)
+	case "timestamp":
+		return timestampConverter(typmod, optional, m.Time)
+	case "timestamptz":
+		return timestamptzConverter(typmod, optional)
+	case "interval":
+		return intervalConverter(optional, m.Interval)
+	case "bit", "varbit":
+		return bitConverter(name, typmod, optional)
+	case "point":
+		return pointConverter(optional)
+	default:
+		// text, varchar, bpchar, name, char, inet, cidr, macaddr,
+		// macaddr8, tsvector, tsquery, line, lseg, box, path, polygon,
+		// circle, pg_lsn, regclass and the like: their text form.
+		c.Schema, c.fn = str(optional), convString
+	}
+	return c
+}
+
+func convString(b []byte) (any, error) { return string(b), nil }
+
+func convBool(b []byte) (any, error) {
+	if len(b) == 1 {
+		switch b[0] {
+		case 't':
+			return true, nil
+		case 'f':
+			return false, nil
+		}
+	}
+	return nil, fmt.Errorf("invalid boolean %q", b)
+}
+
+// parseInt parses a decimal integer without allocating.
+func parseInt(b []byte) (int64, error) {
+	if len(b) == 0 || len(b) > 20 {
+		return 0, fmt.Errorf("invalid integer %q", b)
+	}
+	neg := false
+	i := 0
+	if b[0] == '-' || b[0] == '+' {
+		neg = b[0] == '-'
+		i = 1
+		if len(b) == 1 {
+			return 0, fmt.Errorf("invalid integer %q", b)
+		}
+	}
+	var n uint64
+	for ; i < len(b); i++ {
+		c := b[i] - '0'
+		if c > 9 {
+			return 0, fmt.Errorf("invalid integer %q", b)
+		}
+		if n > (1<<63)/10 {
+			return 0, fmt.Errorf("integer %q out of range", b)
+		}
+		n = n*10 + uint64(c)
+	}
+	if neg {
+		if n > 1<<63 {
+			return 0, fmt.Errorf("integer %q out of range", b)
+		}
+		return -int64(n), nil
+	}
+	if n > 1<<63-1 {
+		return 0, fmt.Errorf("integer %q out of range", b)
+	}
+	return int64(n), nil
+}
+
+func convInt16(b []byte) (any, error) {
+	n, err := parseInt(b)
+	if err != nil || n < -1<<15 || n > 1<<15-1 {
+		return nil, fmt.Errorf("invalid smallint %q", b)
+	}
+	return int16(n), nil
+}
+
+func convInt32(b []byte) (any, error) {
+	n, err := parseInt(b)
+	if err != nil || n < -1<<31 || n > 1<<31-1 {
+		return nil, fmt.Errorf("invalid integer %q", b)
+	}
+	return int32(n), nil
+}
+
+func convInt64(b []byte) (any, error) {
+	n, err := parseInt(b)
+	if err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+func convFloat32(b []byte) (any, error) {
+	f, err := strconv.ParseFloat(bstr(b), 32)
+	if err != nil {
+		return nil, fmt.Errorf("invalid real %q", b)
+	}
+	return float32(f), nil
+}
+
+func convFloat64(b []byte) (any, error) {
+	f, err := strconv.ParseFloat(bstr(b), 64)
+	if err != nil {
+		return nil, fmt.Errorf("invalid double precision %q", b)
+	}
+	return f, nil
+}

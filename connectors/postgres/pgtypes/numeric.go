@@ -1,0 +1,216 @@
+package pgtypes
+
+import (
+	"fmt"
+	"math"
+	"math/big"
+	"strconv"
+
+	"github.com/sluice-cdc/sluice/connectors"
+)
+
+// VariableScaleDecimalSchema returns Debezium's schema for unconstrained
+// numeric values in precise mode: a struct of scale and unscaled
+// two's-complement bytes.
+func VariableScaleDecimalSchema(optional bool) *connectors.Schema {
+	s := connectors.NewStruct(VariableScaleDecimalName, optional,
+		connectors.Opt("scale", connectors.Int32Schema),
+		connectors.Opt("value", connectors.BytesSchema))
+	s.Version = 1
+	s.Doc = "Variable scaled decimal"
+	return s
+}
+
+func numericConverter(typmod int32, optional bool, mode DecimalMode) *Converter {
+	c := &Converter{TypeName: "numeric"}
+	switch mode {
+	case DecimalDouble:
+		c.Schema, c.fn = connectors.Primitive(connectors.Float64, optional), convFloat64
+		return c
+	case DecimalString:
+		c.Schema, c.fn = str(optional), convString
+		return c
+	}
+	if typmod < 4 {
+		s := VariableScaleDecimalSchema(optional)
+		c.Schema = s
+		c.fn = func(b []byte) (any, error) {
+			d, special, err := parseDecimal(b)
+			if err != nil || special {
+				return nil, err
+			}
+			v := connectors.NewStructValue(s)
+			v.Values[0] = d.Scale
+			v.Values[1] = TwosComplement(d.Unscaled)
+			return v, nil
+		}
+		return c
+	}
+	precision := (typmod - 4) >> 16 & 0xffff
+	scale := (typmod - 4) & 0xffff
+	s := connectors.DecimalSchema(scale, optional)
+	s.Parameters[DecimalPrecisionParam] = strconv.Itoa(int(precision))
+	c.Schema = s
+	c.fn = func(b []byte) (any, error) {
+		d, special, err := parseDecimal(b)
+		if err != nil || special {
+			return nil, err
+		}
+		return rescale(d, scale), nil
+	}
+	return c
+}
+
+// rescale brings d to scale (numeric(p,s) text always has s digits; this
+// is for money and defensive use).
+func rescale(d connectors.Decimal, scale int32) connectors.Decimal {
+	if d.Scale == scale {
+		return d
+	}
+	if d.Scale < scale {
+		f := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(scale-d.Scale)), nil)
+		return connectors.Decimal{Unscaled: new(big.Int).Mul(d.Unscaled, f), Scale: scale}
+	}
+	f := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(d.Scale-scale)), nil)
+	return connectors.Decimal{Unscaled: new(big.Int).Quo(d.Unscaled, f), Scale: scale}
+}
+
+// parseDecimal parses numeric text output. special reports NaN and
+// ±Infinity, which precise mode cannot represent (Debezium emits null).
+func parseDecimal(b []byte) (d connectors.Decimal, special bool, err error) {
+	switch bstr(b) {
+	case "NaN", "Infinity", "-Infinity":
+		return d, true, nil
+	}
+	if len(b) == 0 {
+		return d, false, fmt.Errorf("invalid numeric %q", b)
+	}
+	// Fast path: up to 18 digits fit an int64.
+	var n int64
+	digits, scale := 0, int32(-1)
+	neg := false
+	i := 0
+	if b[0] == '-' || b[0] == '+' {
+		neg = b[0] == '-'
+		i = 1
+	}
+	for ; i < len(b); i++ {
+		c := b[i]
+		if c == '.' && scale < 0 {
+			scale = 0
+			continue
+		}
+		if c < '0' || c > '9' {
+			return d, false, fmt.Errorf("invalid numeric %q", b)
+		}
+		digits++
+		if scale >= 0 {
+			scale++
+		}
+		if digits <= 18 {
+			n = n*10 + int64(c-'0')
+		}
+	}
+	if digits == 0 {
+		return d, false, fmt.Errorf("invalid numeric %q", b)
+	}
+	if scale < 0 {
+		scale = 0
+	}
+	if digits <= 18 {
+		if neg {
+			n = -n
+		}
+		return connectors.Decimal{Unscaled: big.NewInt(n), Scale: scale}, false, nil
+	}
+	cd, err := connectors.ParseDecimal(string(b))
+	if err != nil {
+		return d, false, fmt.Errorf("invalid numeric %q", b)
+	}
+	return cd, false, nil
+}
+
+// TwosComplement returns the minimal big-endian two's-complement bytes of
+// v, as Java's BigInteger.toByteArray does.
+func TwosComplement(v *big.Int) []byte {
+	switch v.Sign() {
+	case 0:
+		return []byte{0}
+	case 1:
+		b := v.Bytes()
+		if b[0]&0x80 != 0 {
+			b = append([]byte{0}, b...)
+		}
+		return b
+	}
+	// Negative: the bits of -v-1, inverted, with a sign byte if needed.
+	x := new(big.Int).Neg(v)
+	x.Sub(x, big.NewInt(1))
+	b := x.Bytes()
+	for i := range b {
+		b[i] = ^b[i]
+	}
+	if len(b) == 0 || b[0]&0x80 == 0 {
+		b = append([]byte{0xff}, b...)
+	}
+	return b
+}
+
+func moneyConverter(optional bool, m Modes) *Converter {
+	c := &Converter{TypeName: "money"}
+	scale := int32(m.MoneyFractionDigits)
+	switch m.Decimal {
+	case DecimalDouble:
+		c.Schema = connectors.Primitive(connectors.Float64, optional)
+		c.fn = func(b []byte) (any, error) {
+			d, err := parseMoney(b)
+			if err != nil {
+				return nil, err
+			}
+			f, _ := new(big.Float).SetInt(d.Unscaled).Float64()
+			return f / math.Pow10(int(d.Scale)), nil
+		}
+	case DecimalString:
+		c.Schema = str(optional)
+		c.fn = func(b []byte) (any, error) {
+			d, err := parseMoney(b)
+			if err != nil {
+				return nil, err
+			}
+			return d.String(), nil
+		}
+	default:
+		c.Schema = connectors.DecimalSchema(scale, optional)
+		c.fn = func(b []byte) (any, error) {
+			d, err := parseMoney(b)
+			if err != nil {
+				return nil, err
+			}
+			return rescale(d, scale), nil
+		}
+	}
+	return c
+}
+
+// parseMoney parses money's locale-formatted output ("-$1,234.56") by
+// keeping the sign, the digits and the decimal point.
+func parseMoney(b []byte) (connectors.Decimal, error) {
+	buf := make([]byte, 0, len(b))
+	neg := false
+	for _, c := range b {
+		switch {
+		case c >= '0' && c <= '9', c == '.':
+			buf = append(buf, c)
+		case c == '-' || c == '(':
+			neg = true
+		}
+	}
+	d, special, err := parseDecimal(buf)
+	if err != nil || special {
+		return d, fmt.Errorf("invalid money %q", b)
+	}
+	if neg {
+		d.Unscaled.Neg(d.Unscaled)
+	}
+	return d, nil
+}
