@@ -1,0 +1,225 @@
+package converter
+
+import (
+	"bytes"
+	"math"
+	"math/big"
+	"time"
+
+	"github.com/sluice-cdc/sluice/connectors"
+)
+
+// The fixture is a Debezium PostgreSQL change event for a 10-column table,
+// built as the postgres source builds it: schemas once, values per row.
+
+func optionalTimestamp() *connectors.Schema {
+	return &connectors.Schema{Type: connectors.Int64, Name: connectors.TimestampName, Version: 1, Optional: true}
+}
+
+var (
+	fxKeySchema = connectors.NewStruct("dbserver1.public.customers.Key", false,
+		connectors.Opt("id", connectors.Int32Schema))
+
+	fxRowSchema = connectors.NewStruct("dbserver1.public.customers.Value", true,
+		connectors.Opt("id", connectors.Int32Schema),
+		connectors.Opt("first_name", connectors.StringSchema),
+		connectors.Opt("last_name", connectors.StringSchema),
+		connectors.Opt("email", connectors.OptionalStringSchema),
+		connectors.Opt("balance", &connectors.Schema{Type: connectors.Bytes, Name: connectors.DecimalName, Version: 1,
+			Parameters: map[string]string{"scale": "2", "connect.decimal.precision": "12"}}),
+		connectors.Opt("active", &connectors.Schema{Type: connectors.Boolean, Default: true}),
+		connectors.Opt("score", &connectors.Schema{Type: connectors.Float64, Optional: true}),
+		connectors.Opt("birth_date", &connectors.Schema{Type: connectors.Int32, Name: connectors.DateName, Version: 1, Optional: true}),
+		connectors.Opt("created_at", &connectors.Schema{Type: connectors.Int64, Name: connectors.TimestampName, Version: 1}),
+		connectors.Opt("updated_at", &connectors.Schema{Type: connectors.Int64, Name: "io.debezium.time.MicroTimestamp", Version: 1, Optional: true}),
+	)
+
+	fxSourceSchema = connectors.NewStruct("io.debezium.connector.postgresql.Source", false,
+		connectors.Opt("version", connectors.StringSchema),
+		connectors.Opt("connector", connectors.StringSchema),
+		connectors.Opt("name", connectors.StringSchema),
+		connectors.Opt("ts_ms", connectors.Int64Schema),
+		connectors.Opt("snapshot", &connectors.Schema{Type: connectors.String, Optional: true, Default: "false",
+			Name: "io.debezium.data.Enum", Version: 1, Parameters: map[string]string{"allowed": "true,last,false,incremental"}}),
+		connectors.Opt("db", connectors.StringSchema),
+		connectors.Opt("sequence", connectors.OptionalStringSchema),
+		connectors.Opt("schema", connectors.StringSchema),
+		connectors.Opt("table", connectors.StringSchema),
+		connectors.Opt("txId", connectors.OptionalInt64Schema),
+		connectors.Opt("lsn", connectors.OptionalInt64Schema),
+		connectors.Opt("xmin", connectors.OptionalInt64Schema),
+	)
+
+	fxTxSchema = func() *connectors.Schema {
+		s := connectors.NewStruct("event.block", true,
+			connectors.Opt("id", connectors.StringSchema),
+			connectors.Opt("total_order", connectors.Int64Schema),
+			connectors.Opt("data_collection_order", connectors.Int64Schema))
+		s.Version = 1
+		return s
+	}()
+
+	fxValueSchema = func() *connectors.Schema {
+		s := connectors.NewStruct("dbserver1.public.customers.Envelope", false,
+			connectors.Opt("before", fxRowSchema),
+			connectors.Opt("after", fxRowSchema),
+			connectors.Opt("source", fxSourceSchema),
+			connectors.Opt("op", connectors.StringSchema),
+			connectors.Opt("ts_ms", connectors.OptionalInt64Schema),
+			connectors.Opt("transaction", fxTxSchema))
+		s.Version = 1
+		return s
+	}()
+)
+
+// fxRow returns one customers row; i varies the values.
+func fxRow(i int) *connectors.StructValue {
+	created := time.Date(2024, 3, 1, 12, 30, 45, 123_000_000, time.UTC).Add(time.Duration(i) * time.Second)
+	return &connectors.StructValue{Schema: fxRowSchema, Values: []any{
+		int32(1000 + i),
+		"Sally",
+		"Thomas \"the tank\" O'Neil",
+		"sally.thomas@acme.com",
+		connectors.Decimal{Unscaled: big.NewInt(1234567 + int64(i)), Scale: 2},
+		true,
+		98.5,
+		time.Date(1990, 7, 14, 0, 0, 0, 0, time.UTC),
+		created,
+		created.UnixMicro(),
+	}}
+}
+
+// fxEnvelope returns the key and value of an update event.
+func fxEnvelope(i int) (key, value *connectors.StructValue) {
+	key = &connectors.StructValue{Schema: fxKeySchema, Values: []any{int32(1000 + i)}}
+	before := fxRow(i)
+	before.Values[3] = nil // email was null
+	before.Values[6] = nil
+	source := &connectors.StructValue{Schema: fxSourceSchema, Values: []any{
+		"2.7.0.Final", "postgresql", "dbserver1", int64(1709296245123), nil, "inventory",
+		`["24023119","24023128"]`, "public", "customers", int64(767), int64(24023128), nil,
+	}}
+	value = &connectors.StructValue{Schema: fxValueSchema, Values: []any{
+		before, fxRow(i), source, "u", int64(1709296245456), nil,
+	}}
+	return key, value
+}
+
+// valuesEqual compares decoded Connect values: NaN equals NaN, times by
+// instant, decimals by unscaled value and scale, nil and empty byte slices
+// alike, structs by schema shape and values.
+func valuesEqual(a, b any) bool {
+	switch x := a.(type) {
+	case nil:
+		return b == nil
+	case float64:
+		y, ok := b.(float64)
+		return ok && (x == y || math.IsNaN(x) && math.IsNaN(y))
+	case float32:
+		y, ok := b.(float32)
+		return ok && (x == y || x != x && y != y)
+	case time.Time:
+		y, ok := b.(time.Time)
+		return ok && x.Equal(y)
+	case connectors.Decimal:
+		y, ok := b.(connectors.Decimal)
+		if !ok || x.Scale != y.Scale {
+			return false
+		}
+		xu, yu := x.Unscaled, y.Unscaled
+		if xu == nil {
+			xu = new(big.Int)
+		}
+		if yu == nil {
+			yu = new(big.Int)
+		}
+		return xu.Cmp(yu) == 0
+	case []byte:
+		y, ok := b.([]byte)
+		return ok && bytes.Equal(x, y)
+	case []any:
+		y, ok := b.([]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for i := range x {
+			if !valuesEqual(x[i], y[i]) {
+				return false
+			}
+		}
+		return true
+	case []connectors.MapEntry:
+		y, ok := b.([]connectors.MapEntry)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for i := range x {
+			if !valuesEqual(x[i].Key, y[i].Key) || !valuesEqual(x[i].Value, y[i].Value) {
+				return false
+			}
+		}
+		return true
+	case *connectors.StructValue:
+		y, ok := b.(*connectors.StructValue)
+		if !ok || (x == nil) != (y == nil) {
+			return false
+		}
+		if x == nil {
+			return true
+		}
+		if !schemasEquivalent(x.Schema, y.Schema) || len(x.Values) != len(y.Values) {
+			return false
+		}
+		for i := range x.Values {
+			if !valuesEqual(x.Values[i], y.Values[i]) {
+				return false
+			}
+		}
+		return true
+	}
+	return a == b
+}
+
+// schemasEquivalent is schemasEqual with defaults compared by valuesEqual.
+func schemasEquivalent(a, b *connectors.Schema) bool {
+	if a == b {
+		return true
+	}
+	if a == nil || b == nil {
+		return false
+	}
+	if a.Type != b.Type || a.Optional != b.Optional || a.Name != b.Name || a.Version != b.Version ||
+		a.Doc != b.Doc || len(a.Fields) != len(b.Fields) || len(a.Parameters) != len(b.Parameters) {
+		return false
+	}
+	for k, v := range a.Parameters {
+		if w, ok := b.Parameters[k]; !ok || w != v {
+			return false
+		}
+	}
+	for i := range a.Fields {
+		if a.Fields[i].Name != b.Fields[i].Name || !schemasEquivalent(a.Fields[i].Schema, b.Fields[i].Schema) {
+			return false
+		}
+	}
+	if !schemasEquivalent(a.Items, b.Items) || !schemasEquivalent(a.Keys, b.Keys) || !schemasEquivalent(a.Values, b.Values) {
+		return false
+	}
+	if (a.Default == nil) != (b.Default == nil) {
+		return false
+	}
+	// A struct default refers to its own schema: compare its values only.
+	if da, ok := a.Default.(*connectors.StructValue); ok {
+		db, ok := b.Default.(*connectors.StructValue)
+		if !ok || len(da.Values) != len(db.Values) {
+			return false
+		}
+		for i := range da.Values {
+			if !valuesEqual(da.Values[i], db.Values[i]) {
+				return false
+			}
+		}
+		return true
+	}
+	return valuesEqual(a.Default, b.Default)
+}

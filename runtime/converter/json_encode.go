@@ -1,0 +1,713 @@
+package converter
+
+import (
+	"encoding/base64"
+	"math"
+	"math/big"
+	"reflect"
+	"slices"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/sluice-cdc/sluice/connectors"
+)
+
+// appendValue appends the JSON of v under schema s (nil: schemaless). It
+// writes without reflection and allocates only for big decimals.
+func (c *JSON) appendValue(dst []byte, s *connectors.Schema, v any) ([]byte, error) {
+	if v == nil {
+		if s == nil {
+			return append(dst, "null"...), nil
+		}
+		switch {
+		case s.Default != nil && c.replaceNull:
+			v = s.Default
+		case s.Optional:
+			return append(dst, "null"...), nil
+		default:
+			return dst, dataErrorf("null value for a required %s field without a default", s.Type)
+		}
+	}
+	if s == nil {
+		return c.appendSchemaless(dst, v)
+	}
+	switch s.Type {
+	case connectors.Int8:
+		x, ok := v.(int8)
+		if !ok {
+			return dst, typeError(s, v, "int8")
+		}
+		return strconv.AppendInt(dst, int64(x), 10), nil
+	case connectors.Int16:
+		x, ok := v.(int16)
+		if !ok {
+			return dst, typeError(s, v, "int16")
+		}
+		return strconv.AppendInt(dst, int64(x), 10), nil
+	case connectors.Int32:
+		switch s.Name {
+		case connectors.DateName:
+			return appendDate(dst, s, v)
+		case connectors.TimeName:
+			return appendTime(dst, s, v)
+		}
+		x, ok := v.(int32)
+		if !ok {
+			return dst, typeError(s, v, "int32")
+		}
+		return strconv.AppendInt(dst, int64(x), 10), nil
+	case connectors.Int64:
+		if s.Name == connectors.TimestampName {
+			t, ok := v.(time.Time)
+			if !ok {
+				return dst, typeError(s, v, "time.Time")
+			}
+			return strconv.AppendInt(dst, t.UnixMilli(), 10), nil
+		}
+		x, ok := v.(int64)
+		if !ok {
+			return dst, typeError(s, v, "int64")
+		}
+		return strconv.AppendInt(dst, x, 10), nil
+	case connectors.Float32:
+		x, ok := v.(float32)
+		if !ok {
+			return dst, typeError(s, v, "float32")
+		}
+		return appendJavaFloat(dst, float64(x), 32), nil
+	case connectors.Float64:
+		x, ok := v.(float64)
+		if !ok {
+			return dst, typeError(s, v, "float64")
+		}
+		return appendJavaFloat(dst, x, 64), nil
+	case connectors.Boolean:
+		x, ok := v.(bool)
+		if !ok {
+			return dst, typeError(s, v, "bool")
+		}
+		if x {
+			return append(dst, "true"...), nil
+		}
+		return append(dst, "false"...), nil
+	case connectors.String:
+		x, ok := v.(string)
+		if !ok {
+			return dst, typeError(s, v, "string")
+		}
+		return appendString(dst, x), nil
+	case connectors.Bytes:
+		if s.Name == connectors.DecimalName {
+			return c.appendDecimal(dst, s, v)
+		}
+		x, ok := v.([]byte)
+		if !ok {
+			return dst, typeError(s, v, "[]byte")
+		}
+		return appendBase64(dst, x), nil
+	case connectors.Array:
+		x, ok := v.([]any)
+		if !ok {
+			return dst, typeError(s, v, "[]any")
+		}
+		if s.Items == nil {
+			return dst, dataErrorf("array schema has no Items schema")
+		}
+		dst = append(dst, '[')
+		for i, e := range x {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			var err error
+			if dst, err = c.appendValue(dst, s.Items, e); err != nil {
+				return dst, inIndex(err, i)
+			}
+		}
+		return append(dst, ']'), nil
+	case connectors.Map:
+		return c.appendMap(dst, s, v)
+	case connectors.Struct:
+		x, ok := v.(*connectors.StructValue)
+		if !ok {
+			return dst, typeError(s, v, "*connectors.StructValue")
+		}
+		if x == nil {
+			return c.appendValue(dst, s, nil)
+		}
+		if x.Schema != s && !schemasEqual(x.Schema, s) {
+			return dst, dataErrorf("struct value's schema %q differs from the field's schema %q", schemaLabel(x.Schema), schemaLabel(s))
+		}
+		if len(x.Values) != len(s.Fields) {
+			return dst, dataErrorf("struct value has %d values for %d fields", len(x.Values), len(s.Fields))
+		}
+		dst = append(dst, '{')
+		for i := range s.Fields {
+			f := &s.Fields[i]
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendString(dst, f.Name)
+			dst = append(dst, ':')
+			var err error
+			if dst, err = c.appendValue(dst, f.Schema, x.Values[i]); err != nil {
+				return dst, inField(err, f.Name)
+			}
+		}
+		return append(dst, '}'), nil
+	}
+	return dst, dataErrorf("unsupported schema type %q", s.Type)
+}
+
+func schemaLabel(s *connectors.Schema) string {
+	if s == nil {
+		return "<nil>"
+	}
+	if s.Name != "" {
+		return s.Name
+	}
+	return string(s.Type)
+}
+
+func (c *JSON) appendMap(dst []byte, s *connectors.Schema, v any) ([]byte, error) {
+	x, ok := v.([]connectors.MapEntry)
+	if !ok {
+		return dst, typeError(s, v, "[]connectors.MapEntry")
+	}
+	if s.Keys == nil || s.Values == nil {
+		return dst, dataErrorf("map schema needs Keys and Values schemas")
+	}
+	var err error
+	if s.Keys.Type == connectors.String {
+		// String keys: a JSON object, as Connect writes it.
+		dst = append(dst, '{')
+		for i, e := range x {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			k := e.Key
+			if k == nil && s.Keys.Default != nil && c.replaceNull {
+				k = s.Keys.Default
+			}
+			ks, ok := k.(string)
+			if !ok {
+				return dst, inKey(typeError(s.Keys, k, "string"), k)
+			}
+			dst = appendString(dst, ks)
+			dst = append(dst, ':')
+			if dst, err = c.appendValue(dst, s.Values, e.Value); err != nil {
+				return dst, inKey(err, ks)
+			}
+		}
+		return append(dst, '}'), nil
+	}
+	// Other keys: an array of [key, value] pairs.
+	dst = append(dst, '[')
+	for i, e := range x {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, '[')
+		if dst, err = c.appendValue(dst, s.Keys, e.Key); err != nil {
+			return dst, inKey(err, e.Key)
+		}
+		dst = append(dst, ',')
+		if dst, err = c.appendValue(dst, s.Values, e.Value); err != nil {
+			return dst, inKey(err, e.Key)
+		}
+		dst = append(dst, ']')
+	}
+	return append(dst, ']'), nil
+}
+
+// appendSchemaless writes a value without a schema, choosing the JSON form
+// from the Go type as Connect does from the Java class. Decimal and
+// time.Time have no schema type of their own there either.
+func (c *JSON) appendSchemaless(dst []byte, v any) ([]byte, error) {
+	var err error
+	switch x := v.(type) {
+	case nil:
+		return append(dst, "null"...), nil
+	case int8:
+		return strconv.AppendInt(dst, int64(x), 10), nil
+	case int16:
+		return strconv.AppendInt(dst, int64(x), 10), nil
+	case int32:
+		return strconv.AppendInt(dst, int64(x), 10), nil
+	case int64:
+		return strconv.AppendInt(dst, x, 10), nil
+	case int:
+		return strconv.AppendInt(dst, int64(x), 10), nil
+	case float32:
+		return appendJavaFloat(dst, float64(x), 32), nil
+	case float64:
+		return appendJavaFloat(dst, x, 64), nil
+	case bool:
+		if x {
+			return append(dst, "true"...), nil
+		}
+		return append(dst, "false"...), nil
+	case string:
+		return appendString(dst, x), nil
+	case []byte:
+		return appendBase64(dst, x), nil
+	case []any:
+		dst = append(dst, '[')
+		for i, e := range x {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			if dst, err = c.appendSchemaless(dst, e); err != nil {
+				return dst, inIndex(err, i)
+			}
+		}
+		return append(dst, ']'), nil
+	case []connectors.MapEntry:
+		objectMode := true
+		for _, e := range x {
+			if _, ok := e.Key.(string); !ok {
+				objectMode = false
+				break
+			}
+		}
+		if objectMode {
+			dst = append(dst, '{')
+			for i, e := range x {
+				if i > 0 {
+					dst = append(dst, ',')
+				}
+				dst = appendString(dst, e.Key.(string))
+				dst = append(dst, ':')
+				if dst, err = c.appendSchemaless(dst, e.Value); err != nil {
+					return dst, inKey(err, e.Key)
+				}
+			}
+			return append(dst, '}'), nil
+		}
+		dst = append(dst, '[')
+		for i, e := range x {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = append(dst, '[')
+			if dst, err = c.appendSchemaless(dst, e.Key); err != nil {
+				return dst, inKey(err, e.Key)
+			}
+			dst = append(dst, ',')
+			if dst, err = c.appendSchemaless(dst, e.Value); err != nil {
+				return dst, inKey(err, e.Key)
+			}
+			dst = append(dst, ']')
+		}
+		return append(dst, ']'), nil
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		dst = append(dst, '{')
+		for i, k := range keys {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendString(dst, k)
+			dst = append(dst, ':')
+			if dst, err = c.appendSchemaless(dst, x[k]); err != nil {
+				return dst, inKey(err, k)
+			}
+		}
+		return append(dst, '}'), nil
+	case *connectors.StructValue:
+		if x == nil {
+			return append(dst, "null"...), nil
+		}
+		return c.appendValue(dst, x.Schema, x)
+	}
+	return dst, dataErrorf("Go value of type %T has no Kafka Connect schema type; give it a schema", v)
+}
+
+// appendDate writes a Date: days since the epoch. Like Connect, it rejects
+// a time of day other than midnight UTC.
+func appendDate(dst []byte, s *connectors.Schema, v any) ([]byte, error) {
+	t, ok := v.(time.Time)
+	if !ok {
+		return dst, typeError(s, v, "time.Time")
+	}
+	sec := t.Unix()
+	days := floorDiv(sec, 86400)
+	if sec-days*86400 != 0 || t.Nanosecond() != 0 {
+		return dst, dataErrorf("Date value %s has a time of day; a Kafka Connect Date is midnight UTC", t.UTC().Format(time.RFC3339Nano))
+	}
+	if days < math.MinInt32 || days > math.MaxInt32 {
+		return dst, dataErrorf("Date value %s is out of range", t.UTC().Format(time.RFC3339))
+	}
+	return strconv.AppendInt(dst, days, 10), nil
+}
+
+// appendTime writes a Time: milliseconds since midnight UTC. Go has no
+// time-of-day type, so the date part of the time.Time is ignored (Connect
+// insists on 1970-01-01); Decode returns times on 1970-01-01 UTC.
+func appendTime(dst []byte, s *connectors.Schema, v any) ([]byte, error) {
+	t, ok := v.(time.Time)
+	if !ok {
+		return dst, typeError(s, v, "time.Time")
+	}
+	ms := t.UnixMilli() - floorDiv(t.UnixMilli(), msPerDay)*msPerDay
+	return strconv.AppendInt(dst, ms, 10), nil
+}
+
+const msPerDay = 86400000
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if (a%b != 0) && ((a < 0) != (b < 0)) {
+		q--
+	}
+	return q
+}
+
+// maxDecimalScale bounds a Decimal schema's scale (and rescaling), so that
+// hostile input cannot make the converter build enormous numbers.
+const maxDecimalScale = 10000
+
+// decimalScale reads the scale parameter of a Decimal schema.
+func decimalScale(s *connectors.Schema) (int32, error) {
+	p, ok := s.Parameters[connectors.DecimalScaleParam]
+	if !ok {
+		return 0, dataErrorf("Decimal schema has no %q parameter", connectors.DecimalScaleParam)
+	}
+	n, err := strconv.ParseInt(p, 10, 32)
+	if err != nil || n > maxDecimalScale || n < -maxDecimalScale {
+		return 0, dataErrorf("Decimal schema has an invalid %q parameter %q; want an integer between %d and %d",
+			connectors.DecimalScaleParam, p, -maxDecimalScale, maxDecimalScale)
+	}
+	return int32(n), nil
+}
+
+func (c *JSON) appendDecimal(dst []byte, s *connectors.Schema, v any) ([]byte, error) {
+	d, ok := v.(connectors.Decimal)
+	if !ok {
+		if p, isPtr := v.(*connectors.Decimal); isPtr && p != nil {
+			d = *p
+		} else {
+			return dst, typeError(s, v, "connectors.Decimal")
+		}
+	}
+	scale, err := decimalScale(s)
+	if err != nil {
+		return dst, err
+	}
+	u := d.Unscaled
+	if d.Scale != scale {
+		if u, err = rescale(u, d.Scale, scale); err != nil {
+			return dst, err
+		}
+	}
+	if c.numeric {
+		return appendDecimalNumber(dst, u, scale), nil
+	}
+	return appendTwosComplementBase64(dst, u), nil
+}
+
+// rescale returns u×10^(to-from) when that is exact (to ≥ from, or the
+// dropped digits are zeros).
+func rescale(u *big.Int, from, to int32) (*big.Int, error) {
+	if u == nil || u.Sign() == 0 {
+		return u, nil
+	}
+	diff := int64(to) - int64(from)
+	if diff > 2*maxDecimalScale || diff < -2*maxDecimalScale {
+		return nil, dataErrorf("decimal with scale %d cannot be written with the schema's scale %d", from, to)
+	}
+	p := new(big.Int).Exp(big.NewInt(10), big.NewInt(abs(diff)), nil)
+	if diff > 0 {
+		return p.Mul(p, u), nil
+	}
+	q, r := new(big.Int).QuoRem(u, p, new(big.Int))
+	if r.Sign() != 0 {
+		return nil, dataErrorf("decimal %s has more digits after the point than the schema's scale %d allows",
+			connectors.Decimal{Unscaled: u, Scale: from}, to)
+	}
+	return q, nil
+}
+
+func abs(x int64) int64 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+// appendDecimalNumber writes unscaled×10^-scale in plain notation. Values
+// that fit an int64 are formatted without allocating.
+func appendDecimalNumber(dst []byte, u *big.Int, scale int32) []byte {
+	if u == nil || u.IsInt64() && scale >= 0 && scale <= 18 {
+		var x int64
+		if u != nil {
+			x = u.Int64()
+		}
+		return appendScaledInt(dst, x, int(scale))
+	}
+	return append(dst, connectors.Decimal{Unscaled: u, Scale: scale}.String()...)
+}
+
+func appendScaledInt(dst []byte, x int64, scale int) []byte {
+	var buf [24]byte
+	neg := x < 0
+	ux := uint64(x)
+	if neg {
+		ux = -ux
+		dst = append(dst, '-')
+	}
+	digits := strconv.AppendUint(buf[:0], ux, 10)
+	if scale == 0 {
+		return append(dst, digits...)
+	}
+	if len(digits) <= scale {
+		dst = append(dst, '0', '.')
+		for i := len(digits); i < scale; i++ {
+			dst = append(dst, '0')
+		}
+		return append(dst, digits...)
+	}
+	p := len(digits) - scale
+	dst = append(dst, digits[:p]...)
+	dst = append(dst, '.')
+	return append(dst, digits[p:]...)
+}
+
+// appendTwosComplementBase64 writes the base64 of the minimal big-endian
+// two's-complement bytes of u, as Java's BigInteger.toByteArray gives them.
+func appendTwosComplementBase64(dst []byte, u *big.Int) []byte {
+	var buf [8]byte
+	var raw []byte
+	if u == nil || u.IsInt64() {
+		var x int64
+		if u != nil {
+			x = u.Int64()
+		}
+		n := 8
+		for n > 1 {
+			top, next := byte(x>>(8*(n-1))), byte(x>>(8*(n-2)))
+			if (top == 0 && next&0x80 == 0) || (top == 0xff && next&0x80 != 0) {
+				n--
+				continue
+			}
+			break
+		}
+		for i := 0; i < n; i++ {
+			buf[i] = byte(x >> (8 * (n - 1 - i)))
+		}
+		raw = buf[:n]
+	} else {
+		raw = twosComplement(u)
+	}
+	return appendBase64(dst, raw)
+}
+
+func twosComplement(u *big.Int) []byte {
+	if u.Sign() >= 0 {
+		b := u.Bytes()
+		if len(b) == 0 || b[0]&0x80 != 0 {
+			b = append([]byte{0}, b...)
+		}
+		return b
+	}
+	// -u-1 is non-negative; its bytes inverted are u's two's complement.
+	m := new(big.Int).Neg(u)
+	m.Sub(m, big.NewInt(1))
+	b := m.Bytes()
+	for i := range b {
+		b[i] = ^b[i]
+	}
+	if len(b) == 0 || b[0]&0x80 == 0 {
+		b = append([]byte{0xff}, b...)
+	}
+	return b
+}
+
+func appendBase64(dst, b []byte) []byte {
+	dst = append(dst, '"')
+	dst = base64.StdEncoding.AppendEncode(dst, b)
+	return append(dst, '"')
+}
+
+// appendJavaFloat formats f as Java's Double.toString (bits 64) or
+// Float.toString (bits 32) do, which is what Jackson writes: the shortest
+// digits that read back as f, in plain notation with at least one digit
+// after the point for 1e-3 ≤ |f| < 1e7, and as d.dddE±n otherwise.
+// NaN and infinities become the strings Jackson writes for them.
+func appendJavaFloat(dst []byte, f float64, bits int) []byte {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		dst = append(dst, '"')
+		dst = appendJavaNumber(dst, f, bits)
+		return append(dst, '"')
+	}
+	return appendJavaNumber(dst, f, bits)
+}
+
+// appendJavaNumber is Java's Double.toString (bits 64) or Float.toString
+// (bits 32), including "NaN", "Infinity" and "-Infinity".
+func appendJavaNumber(dst []byte, f float64, bits int) []byte {
+	switch {
+	case math.IsNaN(f):
+		return append(dst, "NaN"...)
+	case math.IsInf(f, 1):
+		return append(dst, "Infinity"...)
+	case math.IsInf(f, -1):
+		return append(dst, "-Infinity"...)
+	case f == 0:
+		if math.Signbit(f) {
+			return append(dst, "-0.0"...)
+		}
+		return append(dst, "0.0"...)
+	}
+	var buf [32]byte
+	e := strconv.AppendFloat(buf[:0], f, 'e', -1, bits) // -d.ddde±dd
+	if e[0] == '-' {
+		dst = append(dst, '-')
+		e = e[1:]
+	}
+	// Split into digits and a decimal exponent: value = 0.d1d2... × 10^(exp+1).
+	var digits [24]byte
+	nd := 0
+	i := 0
+	for ; i < len(e) && e[i] != 'e'; i++ {
+		if e[i] != '.' {
+			digits[nd] = e[i]
+			nd++
+		}
+	}
+	exp := 0
+	neg := e[i+1] == '-'
+	for _, ch := range e[i+2:] {
+		exp = exp*10 + int(ch-'0')
+	}
+	if neg {
+		exp = -exp
+	}
+	d := digits[:nd]
+	abs := math.Abs(f)
+	if abs >= 1e-3 && abs < 1e7 {
+		if exp >= 0 {
+			if nd <= exp+1 {
+				dst = append(dst, d...)
+				for j := nd; j <= exp; j++ {
+					dst = append(dst, '0')
+				}
+				return append(dst, '.', '0')
+			}
+			dst = append(dst, d[:exp+1]...)
+			dst = append(dst, '.')
+			return append(dst, d[exp+1:]...)
+		}
+		dst = append(dst, '0', '.')
+		for j := -1; j > exp; j-- {
+			dst = append(dst, '0')
+		}
+		return append(dst, d...)
+	}
+	dst = append(dst, d[0], '.')
+	if nd > 1 {
+		dst = append(dst, d[1:]...)
+	} else {
+		dst = append(dst, '0')
+	}
+	dst = append(dst, 'E')
+	return strconv.AppendInt(dst, int64(exp), 10)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// jsonSafe marks the ASCII bytes written as they are inside a JSON string.
+var jsonSafe = func() (t [utf8.RuneSelf]bool) {
+	for i := 0x20; i < utf8.RuneSelf; i++ {
+		t[i] = i != '"' && i != '\\'
+	}
+	return t
+}()
+
+// appendString writes s as a JSON string exactly as encoding/json does with
+// SetEscapeHTML(false): quote, backslash and control characters escaped
+// (\b \f \n \r \t short forms, others \u00xx), U+2028 and U+2029 escaped,
+// invalid UTF-8 replaced by \ufffd.
+func appendString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		b := s[i]
+		if b < utf8.RuneSelf {
+			if jsonSafe[b] {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch b {
+			case '"', '\\':
+				dst = append(dst, '\\', b)
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\f':
+				dst = append(dst, '\\', 'f')
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+// schemasEqual compares two schemas structurally, as Connect's
+// ConnectSchema.equals does; it runs only when a struct value carries a
+// schema pointer other than its field's.
+func schemasEqual(a, b *connectors.Schema) bool {
+	if a == b {
+		return true
+	}
+	if a == nil || b == nil {
+		return false
+	}
+	if a.Type != b.Type || a.Optional != b.Optional || a.Name != b.Name || a.Version != b.Version ||
+		a.Doc != b.Doc || len(a.Fields) != len(b.Fields) || len(a.Parameters) != len(b.Parameters) {
+		return false
+	}
+	for k, v := range a.Parameters {
+		if w, ok := b.Parameters[k]; !ok || w != v {
+			return false
+		}
+	}
+	for i := range a.Fields {
+		if a.Fields[i].Name != b.Fields[i].Name || !schemasEqual(a.Fields[i].Schema, b.Fields[i].Schema) {
+			return false
+		}
+	}
+	return schemasEqual(a.Items, b.Items) && schemasEqual(a.Keys, b.Keys) && schemasEqual(a.Values, b.Values) &&
+		reflect.DeepEqual(a.Default, b.Default)
+}
