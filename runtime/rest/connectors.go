@@ -1,7 +1,6 @@
 package rest
 
 import (
-	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -53,7 +52,7 @@ func (s *Server) listConnectors(w http.ResponseWriter, r *http.Request) {
 		var x expansion
 		if withStatus {
 			st, err := s.herder.ConnectorStatus(ctx, name)
-			if errors.Is(err, api.ErrNotFound) {
+			if err != nil && api.StatusOf(err) == http.StatusNotFound {
 				continue
 			}
 			if err != nil {
@@ -65,7 +64,7 @@ func (s *Server) listConnectors(w http.ResponseWriter, r *http.Request) {
 		}
 		if withInfo {
 			info, err := s.herder.ConnectorInfo(ctx, name)
-			if errors.Is(err, api.ErrNotFound) {
+			if err != nil && api.StatusOf(err) == http.StatusNotFound {
 				continue
 			}
 			if err != nil {

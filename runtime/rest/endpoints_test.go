@@ -77,6 +77,12 @@ func TestEndpoints(t *testing.T) {
 			exact: `{"inventory-source":{"info":{"name":"inventory-source","config":{"connector.class":"` + pgClass +
 				`","database.hostname":"db.internal","database.password":"[hidden]","name":"inventory-source","tasks.max":"1",` +
 				`"topic.prefix":"inventory"},"tasks":[{"connector":"inventory-source","task":0}],"type":"source"}}}`},
+		{name: "expand skips any 404", method: "GET", path: "/connectors?expand=status", status: 200,
+			setup: func(f *fakeHerder) {
+				f.names = []string{"gone"}
+				f.errFor["ConnectorStatus/gone"] = &api.Error{Status: http.StatusNotFound, Message: "no status for gone"}
+			},
+			exact: `{}`},
 		{name: "expand fails on other errors", method: "GET", path: "/connectors?expand=status", status: 500,
 			setup:  func(f *fakeHerder) { f.errFor["ConnectorStatus/orders-sink"] = errors.New("status topic unreadable") },
 			errMsg: "status topic unreadable"},
@@ -129,8 +135,10 @@ func TestEndpoints(t *testing.T) {
 			body:   `{"name":42,"config":{}}`,
 			errMsg: `request body field "name" must be a string, not a number (at line 1, column 10 (byte offset 9))`},
 		{name: "create exists", method: "POST", path: "/connectors", status: 409,
-			body:   `{"name":"inventory-source","config":{"connector.class":"postgres"}}`,
-			setup:  func(f *fakeHerder) { f.errs["CreateConnector"] = api.AlreadyExists("Connector inventory-source already exists") },
+			body: `{"name":"inventory-source","config":{"connector.class":"postgres"}}`,
+			setup: func(f *fakeHerder) {
+				f.errs["CreateConnector"] = api.AlreadyExists("Connector inventory-source already exists")
+			},
 			golden: "error_conflict"},
 		{name: "create invalid config", method: "POST", path: "/connectors", status: 400,
 			body: `{"name":"c","config":{"connector.class":"postgres"}}`,
@@ -245,7 +253,9 @@ func TestEndpoints(t *testing.T) {
 		{name: "topics none", method: "GET", path: "/connectors/inventory-source/topics", status: 200,
 			setup: func(f *fakeHerder) { f.topics = nil }, exact: `{"inventory-source":{"topics":[]}}`},
 		{name: "topics tracking disabled", method: "GET", path: "/connectors/inventory-source/topics", status: 403,
-			setup:  func(f *fakeHerder) { f.errs["ConnectorTopics"] = api.Errorf(http.StatusForbidden, "Topic tracking is disabled.") },
+			setup: func(f *fakeHerder) {
+				f.errs["ConnectorTopics"] = api.Errorf(http.StatusForbidden, "Topic tracking is disabled.")
+			},
 			errMsg: "Topic tracking is disabled."},
 		{name: "topics reset", method: "PUT", path: "/connectors/inventory-source/topics/reset", status: 202, empty: true,
 			call: &call{"ResetConnectorTopics", []any{"inventory-source"}}},
