@@ -178,7 +178,7 @@ func (c *Config) check(v *config.Values, skip map[string]bool) config.Errors {
 	if c.MaxInterval < 0 || c.MaxInterval > maxInterval {
 		add(MaxInterval, "must be between 0 and 86400000 milliseconds (one day); set max.interval=0 to generate as fast as datagen.rate allows")
 	}
-	if c.Rate < 0 || c.Rate > 0 && c.Rate < 1/maxInterval.Seconds() || math.IsNaN(c.Rate) {
+	if c.Rate < 0 || (c.Rate > 0 && c.Rate < 1/maxInterval.Seconds()) || math.IsNaN(c.Rate) {
 		add(Rate, "must be 0 (no limit) or a number of records per second of at least 1/86400 (one a day); set datagen.rate=0 for no limit")
 	}
 	if c.BatchSize < 1 || c.BatchSize > MaxBatchSize {

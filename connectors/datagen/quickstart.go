@@ -46,9 +46,10 @@ type quickstart struct {
 	// that a poison record fills with poisonValue.
 	poisonField int
 	// fill writes record seq's key and value into vals and svs, which
-	// have exactly slots and structs elements. seqBox is seq as an any,
-	// boxed once and shared by every field that holds seq.
-	fill func(r *rng, seq int64, seqBox any, vals []any, svs []connectors.StructValue) (key, value *connectors.StructValue)
+	// have exactly slots and structs elements. r is record seq's own
+	// generator (by value, so that it stays on the stack). seqBox is seq
+	// as an any, boxed once and shared by every field that holds seq.
+	fill func(r rng, seq int64, seqBox any, vals []any, svs []connectors.StructValue) (key, value *connectors.StructValue)
 }
 
 // poisonValue is what a poison record holds in its poisoned field: a
@@ -128,30 +129,30 @@ var quickstarts = map[string]*quickstart{
 		slots: 1 + 4, structs: 2, poisonField: 2, fill: fillPageviews},
 }
 
-func fillUsers(r *rng, _ int64, seqBox any, vals []any, svs []connectors.StructValue) (*connectors.StructValue, *connectors.StructValue) {
-	user := pick(r, userIDs)
+func fillUsers(r rng, _ int64, seqBox any, vals []any, svs []connectors.StructValue) (*connectors.StructValue, *connectors.StructValue) {
+	user := pick(&r, userIDs)
 	k, v := vals[0:1:1], vals[1:6:6]
 	k[0] = user
 	v[0] = int64(timeMin + r.intn(timeSpan))
 	v[1] = user
-	v[2] = pick(r, regionIDs)
-	v[3] = pick(r, genders)
+	v[2] = pick(&r, regionIDs)
+	v[3] = pick(&r, genders)
 	v[4] = seqBox
 	svs[0] = connectors.StructValue{Schema: usersKey, Values: k}
 	svs[1] = connectors.StructValue{Schema: usersValue, Values: v}
 	return &svs[0], &svs[1]
 }
 
-func fillOrders(r *rng, _ int64, seqBox any, vals []any, svs []connectors.StructValue) (*connectors.StructValue, *connectors.StructValue) {
+func fillOrders(r rng, _ int64, seqBox any, vals []any, svs []connectors.StructValue) (*connectors.StructValue, *connectors.StructValue) {
 	k, v, a := vals[0:1:1], vals[1:7:7], vals[7:10:10]
 	k[0] = seqBox // orderid is the sequence number, as Confluent's iteration field
-	a[0] = pick(r, cities)
-	a[1] = pick(r, states)
+	a[0] = pick(&r, cities)
+	a[1] = pick(&r, states)
 	a[2] = int64(10000 + r.intn(90000))
 	svs[2] = connectors.StructValue{Schema: addressSchema, Values: a}
 	v[0] = int64(timeMin + r.intn(timeSpan))
 	v[1] = seqBox
-	v[2] = pick(r, itemIDs)
+	v[2] = pick(&r, itemIDs)
 	v[3] = 0.1 + float64(r.next()>>11)/(1<<53)*9.9
 	v[4] = &svs[2]
 	v[5] = seqBox
@@ -160,13 +161,13 @@ func fillOrders(r *rng, _ int64, seqBox any, vals []any, svs []connectors.Struct
 	return &svs[0], &svs[1]
 }
 
-func fillPageviews(r *rng, seq int64, seqBox any, vals []any, svs []connectors.StructValue) (*connectors.StructValue, *connectors.StructValue) {
+func fillPageviews(r rng, seq int64, seqBox any, vals []any, svs []connectors.StructValue) (*connectors.StructValue, *connectors.StructValue) {
 	k, v := vals[0:1:1], vals[1:5:5]
 	viewtime := any(1 + 10*seq) // Confluent's iteration: start 1, step 10
 	k[0] = viewtime
 	v[0] = viewtime
-	v[1] = pick(r, userIDs)
-	v[2] = pick(r, pageIDs)
+	v[1] = pick(&r, userIDs)
+	v[2] = pick(&r, pageIDs)
 	v[3] = seqBox
 	svs[0] = connectors.StructValue{Schema: pageviewsKey, Values: k}
 	svs[1] = connectors.StructValue{Schema: pageviewsValue, Values: v}

@@ -255,7 +255,7 @@ func (t *Task) batch(n int) []*connectors.Record {
 		t.next += t.stride
 		seqBox := any(seq)
 		r := rng{s: t.seedMix ^ uint64(seq)}
-		key, value := q.fill(&r, seq, seqBox, vals[i*q.slots:(i+1)*q.slots:(i+1)*q.slots],
+		key, value := q.fill(r, seq, seqBox, vals[i*q.slots:(i+1)*q.slots:(i+1)*q.slots],
 			svs[i*q.structs:(i+1)*q.structs:(i+1)*q.structs])
 
 		start := len(digits)

@@ -97,7 +97,7 @@ func TestTaskSplit(t *testing.T) {
 					n := len(running)
 					want := 0
 					if i < iterations {
-						want = (iterations-i+n-1)/n
+						want = (iterations - i + n - 1) / n
 					}
 					prev := int64(-1)
 					for _, r := range drain(t, task, want) {
@@ -388,9 +388,9 @@ func TestPacer(t *testing.T) {
 		}},
 		{"partial batch after linger", ms, []step{
 			{0, 1000, 0, linger},
-			{linger, 1000, 51, 0},          // records 0..50 are due
-			{linger, 1000, 0, 51 * ms},     // record 51 is due at 51ms; wait linger more
-			{linger + 51*ms, 1000, 51, 0},  // 51..101
+			{linger, 1000, 51, 0},         // records 0..50 are due
+			{linger, 1000, 0, 51 * ms},    // record 51 is due at 51ms; wait linger more
+			{linger + 51*ms, 1000, 51, 0}, // 51..101
 		}},
 		{"slow rate", time.Second, []step{
 			{0, 100, 0, linger},
