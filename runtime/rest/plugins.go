@@ -7,11 +7,11 @@ import (
 	"github.com/sluice-cdc/sluice/runtime/api"
 )
 
-// Health statuses of GET /health (KIP-1017).
+// Health statuses of GET /health (KIP-1017); any other, such as
+// "unhealthy", is unhealthy.
 const (
-	healthHealthy   = "healthy"
-	healthStarting  = "starting"
-	healthUnhealthy = "unhealthy"
+	healthHealthy  = "healthy"
+	healthStarting = "starting"
 )
 
 // serverInfo is GET /.

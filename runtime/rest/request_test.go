@@ -255,3 +255,27 @@ func TestExtraHandler(t *testing.T) {
 	}
 	errorOf(t, resp)
 }
+
+// panicky is a herder whose ConnectorInfo panics.
+type panicky struct{ *fakeHerder }
+
+func (panicky) ConnectorInfo(context.Context, string) (api.ConnectorInfo, error) {
+	panic("herder bug")
+}
+
+// TestHandlerPanic checks that a panic in the herder answers 500 in the
+// error shape instead of dropping the connection.
+func TestHandlerPanic(t *testing.T) {
+	var buf bytes.Buffer
+	srv := rest.New(panicky{newFake()}, slog.New(slog.NewTextHandler(&buf, nil)))
+	resp := do(t, srv, "GET", "/connectors/c", "")
+	if resp.StatusCode != 500 {
+		t.Fatalf("status %d, want 500", resp.StatusCode)
+	}
+	if msg := errorOf(t, resp); !strings.Contains(msg, "internal error handling GET /connectors/c: herder bug") {
+		t.Errorf("message %q", msg)
+	}
+	if !strings.Contains(buf.String(), `msg="rest handler panicked"`) {
+		t.Errorf("panic not logged:\n%s", buf.String())
+	}
+}

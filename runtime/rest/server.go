@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"time"
 
 	"github.com/sluice-cdc/sluice/runtime/api"
@@ -130,14 +131,28 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	r = r.WithContext(ctx)
 
+	defer func() {
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+			// A bug in a handler or the herder: answer Connect's 500
+			// rather than dropping the connection.
+			s.logger.Error("rest handler panicked", "method", r.Method, "path", r.URL.Path,
+				"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			if rec.code == 0 {
+				s.writeError(rec, r, fmt.Errorf("internal error handling %s %s: %v", r.Method, r.URL.Path, p))
+			}
+		}
+		s.logger.Debug("rest request", "method", r.Method, "path", r.URL.Path,
+			"status", rec.status(), "duration", time.Since(start))
+	}()
 	if h, pattern := s.mux.Handler(r); pattern == "" {
 		// No route: the mux's own 404, 405 or path-cleaning redirect.
 		s.fallback(rec, r, h)
 	} else {
 		s.mux.ServeHTTP(rec, r)
 	}
-	s.logger.Debug("rest request", "method", r.Method, "path", r.URL.Path,
-		"status", rec.status(), "duration", time.Since(start))
 }
 
 // fallback runs the mux's answer for an unrouted request and rewrites a
