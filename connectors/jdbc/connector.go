@@ -1,0 +1,111 @@
+package jdbc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/sluice-cdc/sluice/config"
+	"github.com/sluice-cdc/sluice/connectors"
+)
+
+// Plugin returns the JDBC sink's plugin description.
+func Plugin() connectors.Plugin {
+	return connectors.Plugin{
+		Name:    "jdbc",
+		Class:   "io.debezium.connector.jdbc.JdbcSinkConnector",
+		Aliases: []string{"io.confluent.connect.jdbc.JdbcSinkConnector"},
+		Type:    connectors.SinkType,
+		Version: "0.1.0",
+		New:     func() connectors.Connector { return &Connector{} },
+	}
+}
+
+// Connector is the JDBC sink connector. Every task gets the same config;
+// the runtime's consumer group splits the topic partitions between them.
+type Connector struct {
+	props map[string]string
+}
+
+var (
+	_ connectors.SinkConnector = (*Connector)(nil)
+	_ connectors.Validator     = (*Connector)(nil)
+	_ connectors.SinkTask      = (*Task)(nil)
+)
+
+// Config returns the config definition.
+func (c *Connector) Config() *config.Def { return def }
+
+// Start checks the config.
+func (c *Connector) Start(ctx context.Context, cctx connectors.ConnectorContext, props map[string]string) error {
+	if _, err := ParseConfig(props); err != nil {
+		return err
+	}
+	c.props = maps.Clone(props)
+	return nil
+}
+
+// TaskConfigs returns maxTasks copies of the config.
+func (c *Connector) TaskConfigs(maxTasks int) ([]map[string]string, error) {
+	out := make([]map[string]string, maxTasks)
+	for i := range out {
+		out[i] = maps.Clone(c.props)
+	}
+	return out, nil
+}
+
+// Stop does nothing: the connector holds no resources.
+func (c *Connector) Stop(ctx context.Context) error { return nil }
+
+// NewTask returns a new sink task.
+func (c *Connector) NewTask() connectors.SinkTask { return NewTask() }
+
+// Validate connects to the database and reports a wrong password, an
+// unknown database or an unreachable server under connection.url (or the
+// user/password property), naming host:port.
+func (c *Connector) Validate(ctx context.Context, props map[string]string) map[string][]string {
+	cfg, err := ParseConfig(props)
+	if err != nil {
+		// Property errors are reported by the definition itself.
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	d, err := newDialect(ctx, cfg)
+	if err != nil {
+		key, msg := explainConnectError(cfg, err)
+		return map[string][]string{key: {msg}}
+	}
+	_ = d.close(ctx)
+	return nil
+}
+
+// explainConnectError says which property a connection failure points at.
+func explainConnectError(cfg *Config, err error) (string, string) {
+	addr := cfg.URL.Addr()
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch pe.Code {
+		case "28P01", "28000":
+			return ConnectionPassword, fmt.Sprintf("authentication as %q failed at %s: %s; check connection.username and connection.password", cfg.URL.User, addr, pe.Message)
+		case "3D000":
+			return ConnectionURL, fmt.Sprintf("database %q does not exist on %s; create it or fix connection.url", cfg.URL.Database, addr)
+		}
+		return ConnectionURL, fmt.Sprintf("%s refused the connection: %s", addr, pe.Message)
+	}
+	var me *mysql.MySQLError
+	if errors.As(err, &me) {
+		switch me.Number {
+		case 1045:
+			return ConnectionPassword, fmt.Sprintf("authentication as %q failed at %s: %s; check connection.username and connection.password", cfg.URL.User, addr, me.Message)
+		case 1049:
+			return ConnectionURL, fmt.Sprintf("database %q does not exist on %s; create it or fix connection.url", cfg.URL.Database, addr)
+		}
+		return ConnectionURL, fmt.Sprintf("%s refused the connection: %s", addr, me.Message)
+	}
+	return ConnectionURL, fmt.Sprintf("cannot reach %s: %v; check the host and port in connection.url and that the server is running", addr, err)
+}

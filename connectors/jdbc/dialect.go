@@ -1,0 +1,117 @@
+package jdbc
+
+import (
+	"context"
+	"strings"
+)
+
+// dialect is what the sink needs from one kind of database. A dialect
+// owns one connection (or a small pool) and is used by one goroutine.
+type dialect interface {
+	// parseTableName splits a resolved table.name.format into schema and
+	// table, folding case as the database does for unquoted names when
+	// quote.identifiers is false.
+	parseTableName(s string) tableName
+	// newColumnName is the column name created for a record field.
+	newColumnName(field string) string
+	quote(ident string) string
+	// sqlType is the column type created for c (see doc.go).
+	sqlType(c *column) string
+	// loadTable reads a table's columns; it returns nil, nil when the
+	// table does not exist.
+	loadTable(ctx context.Context, t tableName) (*tableMeta, error)
+	// exec runs one DDL statement in its own transaction.
+	exec(ctx context.Context, sql string) error
+	// alterType is the statement that changes a column's type.
+	alterType(t tableName, col, typ string, nullable bool) string
+	// write applies every table's changes in one transaction.
+	write(ctx context.Context, ws []*tableWrite) error
+	// retriable reports errors after which the batch may succeed if tried
+	// again on a new connection.
+	retriable(err error) bool
+	// undefinedColumn reports an error about a column that is not there
+	// (the cached table metadata is stale).
+	undefinedColumn(err error) bool
+	// reset drops the connection; the next call reconnects.
+	reset(ctx context.Context)
+	close(ctx context.Context) error
+}
+
+// tableName is a possibly schema-qualified table name.
+type tableName struct{ schema, name string }
+
+func (t tableName) String() string {
+	if t.schema == "" {
+		return t.name
+	}
+	return t.schema + "." + t.name
+}
+
+func quoteTable(d dialect, t tableName) string {
+	if t.schema == "" {
+		return d.quote(t.name)
+	}
+	return d.quote(t.schema) + "." + d.quote(t.name)
+}
+
+// tableMeta is what the sink knows of an existing table.
+type tableMeta struct {
+	name tableName
+	cols []colMeta
+}
+
+type colMeta struct {
+	name     string
+	typ      string // as the database spells it, lower case
+	nullable bool
+}
+
+// find returns the column matching a record field: the same name, or the
+// same name ignoring case.
+func (m *tableMeta) find(name string) *colMeta {
+	for i := range m.cols {
+		if m.cols[i].name == name {
+			return &m.cols[i]
+		}
+	}
+	for i := range m.cols {
+		if strings.EqualFold(m.cols[i].name, name) {
+			return &m.cols[i]
+		}
+	}
+	return nil
+}
+
+// tableWrite is one table's share of a transaction.
+type tableWrite struct {
+	table    tableName
+	truncate bool
+	upserts  []*group
+	deletes  []*group
+}
+
+// group is rows with the same column list, written by one statement (or
+// one COPY).
+type group struct {
+	names []string  // resolved column names, unquoted
+	cols  []*column // the record's view of each column
+	pk    []int     // indexes into names
+	upd   []int     // non-key indexes into names (the UPDATE part)
+	rows  [][]any   // normalized values, in names order
+}
+
+// sizeHint estimates the bytes a row takes in a statement.
+func sizeHint(row []any) int {
+	n := 0
+	for _, v := range row {
+		switch x := v.(type) {
+		case string:
+			n += 2*len(x) + 3
+		case []byte:
+			n += 2*len(x) + 3
+		default:
+			n += 24
+		}
+	}
+	return n + 4
+}

@@ -1,0 +1,95 @@
+// Package jdbc is the JDBC sink connector: it writes topics into
+// PostgreSQL (pgx) and MySQL/MariaDB (go-sql-driver/mysql) tables, taking
+// Debezium's and Confluent's JDBC sink configs unchanged
+// (connector.class io.debezium.connector.jdbc.JdbcSinkConnector,
+// io.confluent.connect.jdbc.JdbcSinkConnector or jdbc).
+//
+// # Records
+//
+// A value whose schema has a string op field and a struct after (or
+// before) field is a Debezium envelope: op c, r and u write after; op d
+// deletes by key when delete.enabled; op t truncates the table when
+// truncate.enabled; other ops are ignored. Any other struct value is a
+// flat row. A null value (tombstone) deletes by key when delete.enabled
+// (after a Debezium delete it repeats it, and reduction makes the two one
+// statement) and is skipped otherwise.
+//
+// A column whose value is the unavailable-value placeholder
+// (unavailable.value.placeholder, Debezium's "__debezium_unavailable_value",
+// as a string or as its bytes) is left out of the row's statement, so the
+// stored value stays. Rows with different sets of such columns go into
+// different statements.
+//
+// # Batches
+//
+// Put decodes records into a buffer that keeps, per table and key, only
+// the last change (see buffer); every batch.size records, and on Flush,
+// the buffer is written in one database transaction, and only then are its
+// records' offsets reported by Flush. A retriable failure (lost
+// connection, server restart, deadlock, serialization failure) rolls the
+// transaction back and retries the whole batch on a new connection, with
+// back-off, up to max.retries times.
+//
+// PostgreSQL: per table and column list, fewer than sluice.copy.threshold
+// rows go as multi-row INSERT … ON CONFLICT (key) DO UPDATE and DELETE …
+// WHERE (key) IN (…) statements (row counts split into powers of two, so
+// each shape prepares a handful of statements, all sent in one pipeline);
+// larger groups are COPYed into a temporary table (ON COMMIT DROP) and
+// applied with one INSERT … SELECT … ON CONFLICT or DELETE … USING.
+//
+// MySQL/MariaDB: multi-row INSERT … ON DUPLICATE KEY UPDATE col =
+// VALUES(col) and DELETE … WHERE (key) IN (…), interpolated on the
+// client, each statement filled up to 90% of max_allowed_packet.
+// truncate is DELETE FROM so that it stays inside the transaction.
+//
+// # Type mapping
+//
+// Tables are created (auto.create, schema.evolution=basic) with these
+// column types; the primary key comes from the record key (or as
+// primary.key.mode says). auto.evolve adds optional fields as nullable
+// columns and widens integer, varchar and numeric columns; a field that
+// cannot go into an existing column fails the task with a *SchemaError
+// naming the table, the column and both types.
+//
+//	Connect type / semantic name           PostgreSQL                   MySQL / MariaDB
+//	int8                                   smallint                     tinyint
+//	int16                                  smallint                     smallint
+//	int32 (also io.debezium.time.Year)     integer                      int
+//	int64 (also MicroDuration)             bigint                       bigint
+//	float                                  real                         float
+//	double                                 double precision             double
+//	boolean                                boolean                      tinyint(1)
+//	string (Enum, Xml, …)                  text, or varchar(n) with     longtext; varchar(n) with the
+//	                                       the source column length     source length; varchar(255) in a key
+//	bytes (Bits)                           bytea                        longblob; varbinary(255) in a key
+//	Decimal (scale s, precision p)         numeric(p,s) or numeric      decimal(p,s), decimal(65,s) without p
+//	io.debezium.data.VariableScaleDecimal  numeric                      decimal(65,30)
+//	Date, io.debezium.time.Date            date                         date
+//	Time, io.debezium.time.Time            time(3)                      time(3)
+//	io.debezium.time.MicroTime, NanoTime   time(6)                      time(6)
+//	Timestamp, io.debezium.time.Timestamp  timestamp(3)                 datetime(3)
+//	MicroTimestamp, NanoTimestamp          timestamp(6)                 datetime(6)
+//	io.debezium.time.ZonedTimestamp        timestamp with time zone     datetime(6) in database.time_zone
+//	io.debezium.time.ZonedTime             time with time zone          time(6)
+//	io.debezium.data.Json                  jsonb                        json
+//	io.debezium.data.Uuid                  uuid                         char(36)
+//	array of T                             T[]                          json (a JSON array)
+//	map, struct (other than the above)     not supported: the task fails naming the field
+//
+// Zone-less timestamps (Timestamp, MicroTimestamp, NanoTimestamp) are
+// written with their wall clock unchanged; ZonedTimestamp values are
+// instants, stored as such in timestamptz and converted to
+// database.time_zone for DATETIME.
+//
+// # Names
+//
+// table.name.format (default ${topic}) resolves ${topic} to the topic
+// name with dots replaced by underscores, as Debezium's sink does
+// (server1.inventory.customers → server1_inventory_customers), and
+// ${source.db}, ${source.schema}, ${source.table} from the envelope's
+// source block. A dot left in the result separates schema (MySQL:
+// database) and table. With quote.identifiers=false (the default)
+// PostgreSQL table and new column names are folded to lower case, as
+// unquoted SQL would; record fields match existing columns by exact name
+// first, then ignoring case.
+package jdbc

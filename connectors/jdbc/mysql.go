@@ -1,0 +1,401 @@
+package jdbc
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/sluice-cdc/sluice/connectors"
+)
+
+// mysqlDialect is the MySQL and MariaDB dialect: database/sql with
+// go-sql-driver/mysql, statements interpolated on the client so that a
+// multi-row INSERT … ON DUPLICATE KEY UPDATE is one round trip, split to
+// stay under the server's max_allowed_packet.
+type mysqlDialect struct {
+	cfg       *Config
+	db        *sql.DB
+	maxPacket int
+	sql       strings.Builder
+	args      []any
+}
+
+func newMySQL(ctx context.Context, cfg *Config) (*mysqlDialect, error) {
+	mc := cfg.URL.MySQLConfig(cfg.TimeZone)
+	conn, err := mysql.NewConnector(mc)
+	if err != nil {
+		return nil, fmt.Errorf("connection.url %s: %w", cfg.URL, err)
+	}
+	db := sql.OpenDB(conn)
+	db.SetMaxOpenConns(2)
+	db.SetMaxIdleConns(2)
+	m := &mysqlDialect{cfg: cfg, db: db, maxPacket: 4 << 20}
+	var packet int64
+	if err := db.QueryRowContext(ctx, "SELECT @@max_allowed_packet").Scan(&packet); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connecting to %s as %q: %w", cfg.URL, mc.User, err)
+	}
+	m.maxPacket = int(packet)
+	return m, nil
+}
+
+func (m *mysqlDialect) reset(ctx context.Context) {
+	// database/sql drops broken connections itself; idle ones that died
+	// with the server are found bad on use and replaced.
+	m.db.SetMaxIdleConns(0)
+	m.db.SetMaxIdleConns(2)
+}
+
+func (m *mysqlDialect) close(ctx context.Context) error { return m.db.Close() }
+
+func (m *mysqlDialect) parseTableName(s string) tableName {
+	if db, name, ok := strings.Cut(s, "."); ok {
+		return tableName{schema: db, name: name}
+	}
+	return tableName{name: s}
+}
+
+func (m *mysqlDialect) newColumnName(field string) string { return field }
+
+func (m *mysqlDialect) quote(ident string) string {
+	return "`" + strings.ReplaceAll(ident, "`", "``") + "`"
+}
+
+// sqlType maps a column kind to a MySQL/MariaDB type; see doc.go.
+func (m *mysqlDialect) sqlType(c *column) string {
+	switch c.kind {
+	case kInt8:
+		return "tinyint"
+	case kInt16:
+		return "smallint"
+	case kInt32:
+		return "int"
+	case kInt64:
+		return "bigint"
+	case kFloat32:
+		return "float"
+	case kFloat64:
+		return "double"
+	case kBool:
+		return "tinyint(1)"
+	case kString:
+		if c.length > 0 && c.length <= 16383 {
+			return fmt.Sprintf("varchar(%d)", c.length)
+		}
+		if c.pk {
+			return "varchar(255)"
+		}
+		return "longtext"
+	case kBytes:
+		if c.pk {
+			return "varbinary(255)"
+		}
+		return "longblob"
+	case kDecimal:
+		p := c.prec
+		if p <= 0 {
+			p = 65
+		}
+		return fmt.Sprintf("decimal(%d,%d)", p, min(c.scale, 30))
+	case kVarDecimal:
+		return "decimal(65,30)"
+	case kDate:
+		return "date"
+	case kTime:
+		return fmt.Sprintf("time(%d)", c.prec)
+	case kTimestamp:
+		return fmt.Sprintf("datetime(%d)", c.prec)
+	case kTimestampTZ:
+		return "datetime(6)"
+	case kTimeTZ:
+		return "time(6)"
+	case kJSON, kArray:
+		return "json"
+	case kUUID:
+		return "char(36)"
+	}
+	return "longtext"
+}
+
+func (m *mysqlDialect) loadTable(ctx context.Context, t tableName) (*tableMeta, error) {
+	var schema any
+	if t.schema != "" {
+		schema = t.schema
+	}
+	rows, err := m.db.QueryContext(ctx, `SELECT column_name, column_type, is_nullable = 'YES'
+		FROM information_schema.columns WHERE table_schema = COALESCE(?, DATABASE()) AND table_name = ?
+		ORDER BY ordinal_position`, schema, t.name)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	mt := &tableMeta{name: t}
+	for rows.Next() {
+		var c colMeta
+		if err := rows.Scan(&c.name, &c.typ, &c.nullable); err != nil {
+			return nil, err
+		}
+		c.typ = strings.ToLower(c.typ)
+		mt.cols = append(mt.cols, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(mt.cols) == 0 {
+		return nil, nil
+	}
+	return mt, nil
+}
+
+func (m *mysqlDialect) exec(ctx context.Context, sql string) error {
+	_, err := m.db.ExecContext(ctx, sql)
+	return err
+}
+
+func (m *mysqlDialect) alterType(t tableName, col, typ string, nullable bool) string {
+	null := " NOT NULL"
+	if nullable {
+		null = " NULL"
+	}
+	return fmt.Sprintf("ALTER TABLE %s MODIFY COLUMN %s %s%s", quoteTable(m, t), m.quote(col), typ, null)
+}
+
+func (m *mysqlDialect) write(ctx context.Context, ws []*tableWrite) error {
+	tx, err := m.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }()
+	for _, w := range ws {
+		table := quoteTable(m, w.table)
+		if w.truncate {
+			// TRUNCATE commits implicitly in MySQL; DELETE keeps the
+			// batch in one transaction.
+			if _, err := tx.ExecContext(ctx, "DELETE FROM "+table); err != nil {
+				return err
+			}
+		}
+		for _, g := range w.deletes {
+			if err := m.deleteRows(ctx, tx, table, g); err != nil {
+				return err
+			}
+		}
+		for _, g := range w.upserts {
+			if m.cfg.InsertMode == ModeUpdate {
+				if err := m.updateRows(ctx, tx, table, g); err != nil {
+					return err
+				}
+				continue
+			}
+			if err := m.insertRows(ctx, tx, table, g); err != nil {
+				return err
+			}
+		}
+	}
+	return tx.Commit()
+}
+
+// budget is the statement size to stay under: max_allowed_packet less a
+// margin for the header and the escaping estimate's error.
+func (m *mysqlDialect) budget() int { return m.maxPacket*9/10 - 1024 }
+
+func (m *mysqlDialect) insertRows(ctx context.Context, tx *sql.Tx, table string, g *group) error {
+	var head strings.Builder
+	head.WriteString("INSERT ")
+	if m.cfg.InsertMode == ModeUpsert && len(g.upd) == 0 {
+		head.WriteString("IGNORE ")
+	}
+	fmt.Fprintf(&head, "INTO %s (", table)
+	for i, n := range g.names {
+		if i > 0 {
+			head.WriteString(", ")
+		}
+		head.WriteString(m.quote(n))
+	}
+	head.WriteString(") VALUES ")
+	var tail strings.Builder
+	if m.cfg.InsertMode == ModeUpsert && len(g.upd) > 0 {
+		tail.WriteString(" ON DUPLICATE KEY UPDATE ")
+		for j, i := range g.upd {
+			if j > 0 {
+				tail.WriteString(", ")
+			}
+			q := m.quote(g.names[i])
+			tail.WriteString(q + " = VALUES(" + q + ")")
+		}
+	}
+	tuple := "(" + strings.Repeat("?,", len(g.names)-1) + "?)"
+	return m.chunked(ctx, tx, g, head.String(), tail.String(), tuple, g.rows, nil)
+}
+
+func (m *mysqlDialect) deleteRows(ctx context.Context, tx *sql.Tx, table string, g *group) error {
+	var head strings.Builder
+	fmt.Fprintf(&head, "DELETE FROM %s WHERE (", table)
+	for j, i := range g.pk {
+		if j > 0 {
+			head.WriteString(", ")
+		}
+		head.WriteString(m.quote(g.names[i]))
+	}
+	head.WriteString(") IN (")
+	tuple := "(" + strings.Repeat("?,", len(g.pk)-1) + "?)"
+	return m.chunked(ctx, tx, g, head.String(), ")", tuple, g.rows, g.pk)
+}
+
+// chunked executes head + tuples + tail for rows, as many rows per
+// statement as fit the packet budget. only selects the columns sent (nil
+// for all).
+func (m *mysqlDialect) chunked(ctx context.Context, tx *sql.Tx, g *group, head, tail, tuple string, rows [][]any, only []int) error {
+	budget := m.budget()
+	for len(rows) > 0 {
+		b := &m.sql
+		b.Reset()
+		b.WriteString(head)
+		args := m.args[:0]
+		size := len(head) + len(tail)
+		n := 0
+		for _, r := range rows {
+			sz := sizeHint(r) + len(tuple)
+			if n > 0 && size+sz > budget {
+				break
+			}
+			if n > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(tuple)
+			size += sz + 1
+			if only == nil {
+				for i, v := range r {
+					args = append(args, mysqlValue(g.cols[i], v, m.cfg.TimeZone))
+				}
+			} else {
+				for _, i := range only {
+					args = append(args, mysqlValue(g.cols[i], r[i], m.cfg.TimeZone))
+				}
+			}
+			n++
+		}
+		b.WriteString(tail)
+		m.args = args
+		if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
+			return err
+		}
+		clear(args)
+		rows = rows[n:]
+	}
+	return nil
+}
+
+func (m *mysqlDialect) updateRows(ctx context.Context, tx *sql.Tx, table string, g *group) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "UPDATE %s SET ", table)
+	for j, i := range g.upd {
+		if j > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(m.quote(g.names[i]) + " = ?")
+	}
+	b.WriteString(" WHERE ")
+	for j, i := range g.pk {
+		if j > 0 {
+			b.WriteString(" AND ")
+		}
+		b.WriteString(m.quote(g.names[i]) + " = ?")
+	}
+	q := b.String()
+	for _, r := range g.rows {
+		args := make([]any, 0, len(r))
+		for _, i := range g.upd {
+			args = append(args, mysqlValue(g.cols[i], r[i], m.cfg.TimeZone))
+		}
+		for _, i := range g.pk {
+			args = append(args, mysqlValue(g.cols[i], r[i], m.cfg.TimeZone))
+		}
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// mysqlValue turns a normalized value into a driver value. Zone-less
+// timestamps keep their wall clock; zoned ones are instants the driver
+// writes in database.time_zone.
+func mysqlValue(c *column, v any, loc *time.Location) any {
+	switch x := v.(type) {
+	case nil:
+		return nil
+	case connectors.Decimal:
+		return x.String()
+	case timeOfDay:
+		return formatTimeOfDay(x)
+	case time.Time:
+		if c.kind == kTimestampTZ {
+			return x
+		}
+		y, mo, d := x.Date()
+		return time.Date(y, mo, d, x.Hour(), x.Minute(), x.Second(), x.Nanosecond(), loc)
+	case []any:
+		b, err := json.Marshal(jsonArray(c.elem, x))
+		if err != nil {
+			return fmt.Sprint(x)
+		}
+		return string(b)
+	}
+	return v
+}
+
+func jsonArray(elem *column, xs []any) []any {
+	out := make([]any, len(xs))
+	for i, x := range xs {
+		switch v := x.(type) {
+		case connectors.Decimal:
+			out[i] = json.Number(v.String())
+		case timeOfDay:
+			out[i] = formatTimeOfDay(v)
+		case string:
+			if elem.kind == kJSON {
+				out[i] = json.RawMessage(v)
+			} else {
+				out[i] = v
+			}
+		default:
+			out[i] = v
+		}
+	}
+	return out
+}
+
+func (m *mysqlDialect) retriable(err error) bool {
+	var me *mysql.MySQLError
+	if errors.As(err, &me) {
+		switch me.Number {
+		case 1213, 1205, 1053, 1927, 2006, 2013, 1040, 1158, 1159, 1160, 1161:
+			return true
+		}
+		return false
+	}
+	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, mysql.ErrInvalidConn) || errors.Is(err, sql.ErrConnDone) {
+		return true
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return true
+	}
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EPIPE)
+}
+
+func (m *mysqlDialect) undefinedColumn(err error) bool {
+	var me *mysql.MySQLError
+	return errors.As(err, &me) && me.Number == 1054
+}

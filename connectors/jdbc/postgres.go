@@ -1,0 +1,602 @@
+package jdbc
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/sluice-cdc/sluice/connectors"
+)
+
+// postgres is the PostgreSQL dialect: one pgx connection per task, its
+// statement cache preparing each statement text (one per table shape and
+// row count) once.
+type postgres struct {
+	cfg     *Config
+	connCfg *pgx.ConnConfig
+	conn    *pgx.Conn
+	stage   int // temp table counter within a transaction
+	sql     strings.Builder
+}
+
+func newPostgres(ctx context.Context, cfg *Config) (*postgres, error) {
+	cc, err := cfg.URL.PgxConfig()
+	if err != nil {
+		return nil, err
+	}
+	cc.RuntimeParams["timezone"] = cfg.TimeZone.String()
+	p := &postgres{cfg: cfg, connCfg: cc}
+	if _, err := p.connect(ctx); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func (p *postgres) connect(ctx context.Context) (*pgx.Conn, error) {
+	if p.conn != nil && !p.conn.IsClosed() {
+		return p.conn, nil
+	}
+	c, err := pgx.ConnectConfig(ctx, p.connCfg)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to %s as %q: %w", p.cfg.URL, p.connCfg.User, err)
+	}
+	p.conn = c
+	return c, nil
+}
+
+func (p *postgres) reset(ctx context.Context) {
+	if p.conn != nil {
+		cctx, cancel := context.WithTimeout(ctx, time.Second)
+		_ = p.conn.Close(cctx)
+		cancel()
+		p.conn = nil
+	}
+}
+
+func (p *postgres) close(ctx context.Context) error {
+	if p.conn == nil {
+		return nil
+	}
+	err := p.conn.Close(ctx)
+	p.conn = nil
+	return err
+}
+
+func (p *postgres) parseTableName(s string) tableName {
+	if !p.cfg.QuoteIdentifiers {
+		s = strings.ToLower(s)
+	}
+	if schema, name, ok := strings.Cut(s, "."); ok {
+		return tableName{schema: schema, name: name}
+	}
+	return tableName{name: s}
+}
+
+func (p *postgres) newColumnName(field string) string {
+	if !p.cfg.QuoteIdentifiers {
+		return strings.ToLower(field)
+	}
+	return field
+}
+
+func (p *postgres) quote(ident string) string {
+	return `"` + strings.ReplaceAll(ident, `"`, `""`) + `"`
+}
+
+// sqlType maps a column kind to a PostgreSQL type; see the table in doc.go.
+func (p *postgres) sqlType(c *column) string {
+	switch c.kind {
+	case kInt8, kInt16:
+		return "smallint"
+	case kInt32:
+		return "integer"
+	case kInt64:
+		return "bigint"
+	case kFloat32:
+		return "real"
+	case kFloat64:
+		return "double precision"
+	case kBool:
+		return "boolean"
+	case kString:
+		if c.length > 0 {
+			return fmt.Sprintf("character varying(%d)", c.length)
+		}
+		return "text"
+	case kBytes:
+		return "bytea"
+	case kDecimal:
+		if c.prec > 0 {
+			return fmt.Sprintf("numeric(%d,%d)", c.prec, c.scale)
+		}
+		return "numeric"
+	case kVarDecimal:
+		return "numeric"
+	case kDate:
+		return "date"
+	case kTime:
+		return fmt.Sprintf("time(%d) without time zone", c.prec)
+	case kTimestamp:
+		return fmt.Sprintf("timestamp(%d) without time zone", c.prec)
+	case kTimestampTZ:
+		return "timestamp with time zone"
+	case kTimeTZ:
+		return "time with time zone"
+	case kJSON:
+		return "jsonb"
+	case kUUID:
+		return "uuid"
+	case kArray:
+		return p.sqlType(c.elem) + "[]"
+	}
+	return "text"
+}
+
+func (p *postgres) loadTable(ctx context.Context, t tableName) (*tableMeta, error) {
+	conn, err := p.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	q := quoteTable(p, t)
+	var exists bool
+	if err := conn.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", q).Scan(&exists); err != nil {
+		return nil, err
+	}
+	if !exists {
+		return nil, nil
+	}
+	rows, err := conn.Query(ctx, `SELECT a.attname, format_type(a.atttypid, a.atttypmod), NOT a.attnotnull
+		FROM pg_attribute a WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`, q)
+	if err != nil {
+		return nil, err
+	}
+	m := &tableMeta{name: t}
+	for rows.Next() {
+		var c colMeta
+		if err := rows.Scan(&c.name, &c.typ, &c.nullable); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		c.typ = strings.ToLower(c.typ)
+		m.cols = append(m.cols, c)
+	}
+	return m, rows.Err()
+}
+
+func (p *postgres) exec(ctx context.Context, sql string) error {
+	conn, err := p.connect(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = conn.Exec(ctx, sql)
+	return err
+}
+
+func (p *postgres) alterType(t tableName, col, typ string, nullable bool) string {
+	return fmt.Sprintf("ALTER TABLE %s ALTER COLUMN %s TYPE %s", quoteTable(p, t), p.quote(col), typ)
+}
+
+// maxParams is PostgreSQL's limit of bind parameters in one statement.
+const maxParams = 65535
+
+// maxChunk bounds the rows of one multi-row statement; row counts are
+// split into powers of two below it so each table shape needs at most a
+// dozen prepared statements.
+const maxChunk = 512
+
+func (p *postgres) write(ctx context.Context, ws []*tableWrite) error {
+	conn, err := p.connect(ctx)
+	if err != nil {
+		return err
+	}
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	p.stage = 0
+	b := &pgx.Batch{}
+	for _, w := range ws {
+		table := quoteTable(p, w.table)
+		if w.truncate {
+			b.Queue("TRUNCATE TABLE " + table)
+		}
+		for _, g := range w.deletes {
+			if len(g.rows) >= p.cfg.CopyThreshold {
+				if err := p.flushBatch(ctx, tx, b); err != nil {
+					return err
+				}
+				if err := p.copyApply(ctx, tx, w.table, g, opDelete); err != nil {
+					return err
+				}
+				continue
+			}
+			p.queueChunks(b, g, func(n int) string { return p.deleteSQL(table, g, n) }, true)
+		}
+		for _, g := range w.upserts {
+			if len(g.rows) >= p.cfg.CopyThreshold {
+				if err := p.flushBatch(ctx, tx, b); err != nil {
+					return err
+				}
+				if err := p.copyApply(ctx, tx, w.table, g, opUpsert); err != nil {
+					return err
+				}
+				continue
+			}
+			if p.cfg.InsertMode == ModeUpdate {
+				sql := p.updateSQL(table, g)
+				for _, r := range g.rows {
+					args := make([]any, 0, len(r))
+					for _, i := range g.upd {
+						args = append(args, pgValue(g.cols[i], r[i]))
+					}
+					for _, i := range g.pk {
+						args = append(args, pgValue(g.cols[i], r[i]))
+					}
+					b.Queue(sql, args...)
+				}
+				continue
+			}
+			p.queueChunks(b, g, func(n int) string { return p.insertSQL(table, g, n) }, false)
+		}
+	}
+	if err := p.flushBatch(ctx, tx, b); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
+}
+
+func (p *postgres) flushBatch(ctx context.Context, tx pgx.Tx, b *pgx.Batch) error {
+	if b.Len() == 0 {
+		return nil
+	}
+	err := tx.SendBatch(ctx, b).Close()
+	*b = pgx.Batch{}
+	return err
+}
+
+// queueChunks queues g's rows as multi-row statements of power-of-two
+// sizes; keysOnly sends only the key columns (deletes).
+func (p *postgres) queueChunks(b *pgx.Batch, g *group, sqlFor func(n int) string, keysOnly bool) {
+	width := len(g.names)
+	if keysOnly {
+		width = len(g.pk)
+	}
+	limit := maxChunk
+	for limit*width > maxParams {
+		limit /= 2
+	}
+	rows := g.rows
+	for len(rows) > 0 {
+		n := limit
+		for n > len(rows) {
+			n /= 2
+		}
+		args := make([]any, 0, n*width)
+		for _, r := range rows[:n] {
+			if keysOnly {
+				for _, i := range g.pk {
+					args = append(args, pgValue(g.cols[i], r[i]))
+				}
+				continue
+			}
+			for i, v := range r {
+				args = append(args, pgValue(g.cols[i], v))
+			}
+		}
+		b.Queue(sqlFor(n), args...)
+		rows = rows[n:]
+	}
+}
+
+func (p *postgres) colList(g *group, idx []int, prefix string) string {
+	var s strings.Builder
+	if idx == nil {
+		for i, n := range g.names {
+			if i > 0 {
+				s.WriteString(", ")
+			}
+			s.WriteString(prefix + p.quote(n))
+		}
+		return s.String()
+	}
+	for j, i := range idx {
+		if j > 0 {
+			s.WriteString(", ")
+		}
+		s.WriteString(prefix + p.quote(g.names[i]))
+	}
+	return s.String()
+}
+
+// conflictSQL is the ON CONFLICT clause of an upsert (empty for
+// insert.mode=insert).
+func (p *postgres) conflictSQL(g *group) string {
+	if p.cfg.InsertMode == ModeInsert {
+		return ""
+	}
+	s := " ON CONFLICT (" + p.colList(g, g.pk, "") + ") DO "
+	if len(g.upd) == 0 {
+		return s + "NOTHING"
+	}
+	var b strings.Builder
+	b.WriteString(s + "UPDATE SET ")
+	for j, i := range g.upd {
+		if j > 0 {
+			b.WriteString(", ")
+		}
+		q := p.quote(g.names[i])
+		b.WriteString(q + " = EXCLUDED." + q)
+	}
+	return b.String()
+}
+
+func (p *postgres) insertSQL(table string, g *group, n int) string {
+	b := &p.sql
+	b.Reset()
+	fmt.Fprintf(b, "INSERT INTO %s (%s) VALUES ", table, p.colList(g, nil, ""))
+	k := 1
+	for r := 0; r < n; r++ {
+		if r > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('(')
+		for c := range g.names {
+			if c > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(k))
+			k++
+		}
+		b.WriteByte(')')
+	}
+	b.WriteString(p.conflictSQL(g))
+	return b.String()
+}
+
+func (p *postgres) deleteSQL(table string, g *group, n int) string {
+	b := &p.sql
+	b.Reset()
+	fmt.Fprintf(b, "DELETE FROM %s WHERE (%s) IN (", table, p.colList(g, g.pk, ""))
+	k := 1
+	for r := 0; r < n; r++ {
+		if r > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('(')
+		for c := range g.pk {
+			if c > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(k))
+			k++
+		}
+		b.WriteByte(')')
+	}
+	b.WriteByte(')')
+	return b.String()
+}
+
+func (p *postgres) updateSQL(table string, g *group) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "UPDATE %s SET ", table)
+	k := 1
+	for j, i := range g.upd {
+		if j > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s = $%d", p.quote(g.names[i]), k)
+		k++
+	}
+	b.WriteString(" WHERE ")
+	for j, i := range g.pk {
+		if j > 0 {
+			b.WriteString(" AND ")
+		}
+		fmt.Fprintf(&b, "%s = $%d", p.quote(g.names[i]), k)
+		k++
+	}
+	return b.String()
+}
+
+// copyApply writes a large group through COPY into a temporary table and
+// one set statement: INSERT … SELECT … ON CONFLICT for upserts, DELETE …
+// USING for deletes, UPDATE … FROM for insert.mode=update. With
+// insert.mode=insert the rows are copied into the table directly.
+func (p *postgres) copyApply(ctx context.Context, tx pgx.Tx, t tableName, g *group, o op) error {
+	table := quoteTable(p, t)
+	idx := make([]int, len(g.names))
+	for i := range idx {
+		idx[i] = i
+	}
+	if o == opDelete {
+		idx = g.pk
+	}
+	names := make([]string, len(idx))
+	for j, i := range idx {
+		names[j] = g.names[i]
+	}
+	scratch := make([]any, len(idx))
+	src := pgx.CopyFromSlice(len(g.rows), func(r int) ([]any, error) {
+		row := g.rows[r]
+		for j, i := range idx {
+			scratch[j] = pgValue(g.cols[i], row[i])
+		}
+		return scratch, nil
+	})
+	if o == opUpsert && p.cfg.InsertMode == ModeInsert {
+		id := pgx.Identifier{t.name}
+		if t.schema != "" {
+			id = pgx.Identifier{t.schema, t.name}
+		}
+		_, err := tx.CopyFrom(ctx, id, names, src)
+		return err
+	}
+	p.stage++
+	stage := "sluice_stage_" + strconv.Itoa(p.stage)
+	cols := p.colList(&group{names: names}, nil, "")
+	if _, err := tx.Exec(ctx, fmt.Sprintf("CREATE TEMP TABLE %s ON COMMIT DROP AS SELECT %s FROM %s WITH NO DATA", stage, cols, table)); err != nil {
+		return err
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{stage}, names, src); err != nil {
+		return err
+	}
+	var stmt string
+	switch {
+	case o == opDelete:
+		stmt = fmt.Sprintf("DELETE FROM %s t USING %s s WHERE %s", table, stage, p.joinOn(g))
+	case p.cfg.InsertMode == ModeUpdate:
+		var set strings.Builder
+		for j, i := range g.upd {
+			if j > 0 {
+				set.WriteString(", ")
+			}
+			q := p.quote(g.names[i])
+			set.WriteString(q + " = s." + q)
+		}
+		stmt = fmt.Sprintf("UPDATE %s t SET %s FROM %s s WHERE %s", table, set.String(), stage, p.joinOn(g))
+	default:
+		stmt = fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %s%s", table, cols, cols, stage, p.conflictSQL(g))
+	}
+	_, err := tx.Exec(ctx, stmt)
+	return err
+}
+
+func (p *postgres) joinOn(g *group) string {
+	var b strings.Builder
+	for j, i := range g.pk {
+		if j > 0 {
+			b.WriteString(" AND ")
+		}
+		q := p.quote(g.names[i])
+		b.WriteString("t." + q + " = s." + q)
+	}
+	return b.String()
+}
+
+// pgValue turns a normalized value into what pgx encodes for the column.
+func pgValue(c *column, v any) any {
+	switch x := v.(type) {
+	case nil:
+		return nil
+	case connectors.Decimal:
+		return pgtype.Numeric{Int: x.Unscaled, Exp: -x.Scale, Valid: true}
+	case timeOfDay:
+		return pgtype.Time{Microseconds: int64(time.Duration(x) / time.Microsecond), Valid: true}
+	case string:
+		if c.kind == kUUID {
+			if u, ok := parseUUID(x); ok {
+				return pgtype.UUID{Bytes: u, Valid: true}
+			}
+		}
+		return x
+	case []any:
+		return pgArray(c.elem, x)
+	}
+	return v
+}
+
+func pgArray(elem *column, xs []any) any {
+	switch elem.kind {
+	case kInt8, kInt16, kInt32, kInt64:
+		return typedSlice[int64](xs)
+	case kFloat32, kFloat64:
+		return typedSlice[float64](xs)
+	case kBool:
+		return typedSlice[bool](xs)
+	case kString, kJSON, kTimeTZ:
+		return typedSlice[string](xs)
+	case kDate, kTimestamp, kTimestampTZ:
+		return typedSlice[time.Time](xs)
+	case kBytes:
+		return typedSlice[[]byte](xs)
+	}
+	out := make([]any, len(xs))
+	for i, x := range xs {
+		out[i] = pgValue(elem, x)
+	}
+	return out
+}
+
+// typedSlice converts to []T, or []*T when an element is null.
+func typedSlice[T any](xs []any) any {
+	nulls := false
+	for _, x := range xs {
+		if x == nil {
+			nulls = true
+			break
+		}
+	}
+	if !nulls {
+		out := make([]T, len(xs))
+		for i, x := range xs {
+			out[i], _ = x.(T)
+		}
+		return out
+	}
+	out := make([]*T, len(xs))
+	for i, x := range xs {
+		if x != nil {
+			v, _ := x.(T)
+			out[i] = &v
+		}
+	}
+	return out
+}
+
+func parseUUID(s string) ([16]byte, bool) {
+	var u [16]byte
+	h := strings.ReplaceAll(s, "-", "")
+	if len(h) != 32 {
+		return u, false
+	}
+	if _, err := hex.Decode(u[:], []byte(h)); err != nil {
+		return u, false
+	}
+	return u, true
+}
+
+func (p *postgres) retriable(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch {
+		case strings.HasPrefix(pe.Code, "08"), pe.Code == "40001", pe.Code == "40P01",
+			strings.HasPrefix(pe.Code, "57P"), pe.Code == "53300", pe.Code == "55P03":
+			return true
+		}
+		return false
+	}
+	if pgconn.SafeToRetry(err) || pgconn.Timeout(err) {
+		return true
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return true
+	}
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) {
+		return true
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EPIPE) {
+		return true
+	}
+	return p.conn == nil || p.conn.IsClosed()
+}
+
+func (p *postgres) undefinedColumn(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "42703"
+}

@@ -1,0 +1,215 @@
+package jdbc
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// SchemaError is an incompatible difference between a record's schema and
+// the target table: a missing table or column without schema evolution,
+// a new required column, or a type the column cannot hold.
+type SchemaError struct {
+	Table  string
+	Column string
+	// Have is the column's type in the database, Want the type the
+	// record's field maps to.
+	Have, Want string
+	Reason     string
+}
+
+func (e *SchemaError) Error() string {
+	s := "table " + e.Table
+	if e.Column != "" {
+		s += " column " + e.Column
+	}
+	if e.Have != "" || e.Want != "" {
+		s += fmt.Sprintf(" (database type %s, record needs %s)", e.Have, e.Want)
+	}
+	return s + ": " + e.Reason
+}
+
+// metaCache caches table metadata by table name.
+type metaCache map[string]*tableMeta
+
+// ensure makes sure the table of tb exists and has a column for every
+// field of its upserts, creating and altering it as auto.create and
+// auto.evolve allow. It returns nil metadata when the table does not exist
+// and the batch only deletes from it (nothing to do).
+func (t *Task) ensure(ctx context.Context, tb *tableBuf) (*tableMeta, error) {
+	key := tb.name.String()
+	meta, ok := t.meta[key]
+	if !ok {
+		var err error
+		if meta, err = t.d.loadTable(ctx, tb.name); err != nil {
+			return nil, fmt.Errorf("reading the columns of table %s: %w", tb.name, err)
+		}
+	}
+	var shapes []*shape
+	seen := map[*shape]bool{}
+	for _, e := range tb.entries {
+		if e.op == opUpsert && !seen[e.shape] {
+			seen[e.shape] = true
+			shapes = append(shapes, e.shape)
+		}
+	}
+	if meta == nil {
+		if len(shapes) == 0 {
+			return nil, nil
+		}
+		if !t.cfg.AutoCreate {
+			return nil, &SchemaError{Table: tb.name.String(), Reason: "does not exist; create it or set schema.evolution=basic (or auto.create=true)"}
+		}
+		if err := t.d.exec(ctx, t.createSQL(tb.name, shapes[0])); err != nil {
+			return nil, fmt.Errorf("creating table %s: %w", tb.name, err)
+		}
+		t.log.Info("created table", "table", tb.name.String())
+		var err error
+		if meta, err = t.d.loadTable(ctx, tb.name); err != nil || meta == nil {
+			return nil, fmt.Errorf("reading the columns of table %s after creating it: %v", tb.name, err)
+		}
+	}
+	changed := false
+	for _, sh := range shapes {
+		for _, c := range sh.cols {
+			want := t.d.sqlType(c)
+			have := meta.find(c.name)
+			if have == nil {
+				if !t.cfg.AutoEvolve {
+					return nil, &SchemaError{Table: tb.name.String(), Column: c.name, Want: want,
+						Reason: "no such column; add it or set schema.evolution=basic (or auto.evolve=true)"}
+				}
+				if !c.optional {
+					return nil, &SchemaError{Table: tb.name.String(), Column: c.name, Want: want,
+						Reason: "a new required field cannot be added to a table that has rows; make the field optional or add the column with a default yourself"}
+				}
+				stmt := fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s %s NULL", quoteTable(t.d, tb.name), t.d.quote(t.d.newColumnName(c.name)), want)
+				if err := t.d.exec(ctx, stmt); err != nil {
+					return nil, fmt.Errorf("adding column %s to table %s: %w", c.name, tb.name, err)
+				}
+				t.log.Info("added column", "table", tb.name.String(), "column", c.name, "type", want)
+				changed = true
+				continue
+			}
+			widen, err := compareTypes(have.typ, want)
+			if err != nil {
+				return nil, &SchemaError{Table: tb.name.String(), Column: have.name, Have: have.typ, Want: want, Reason: err.Error()}
+			}
+			if widen {
+				if !t.cfg.AutoEvolve {
+					return nil, &SchemaError{Table: tb.name.String(), Column: have.name, Have: have.typ, Want: want,
+						Reason: "the column is narrower than the field; widen it or set schema.evolution=basic (or auto.evolve=true)"}
+				}
+				if err := t.d.exec(ctx, t.d.alterType(tb.name, have.name, want, have.nullable)); err != nil {
+					return nil, fmt.Errorf("widening column %s of table %s from %s to %s: %w", have.name, tb.name, have.typ, want, err)
+				}
+				t.log.Info("widened column", "table", tb.name.String(), "column", have.name, "from", have.typ, "to", want)
+				changed = true
+			}
+		}
+	}
+	if changed {
+		var err error
+		if meta, err = t.d.loadTable(ctx, tb.name); err != nil || meta == nil {
+			return nil, fmt.Errorf("reading the columns of table %s after altering it: %v", tb.name, err)
+		}
+	}
+	t.meta[key] = meta
+	return meta, nil
+}
+
+func (t *Task) createSQL(name tableName, sh *shape) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "CREATE TABLE %s (", quoteTable(t.d, name))
+	for i, c := range sh.cols {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(t.d.quote(t.d.newColumnName(c.name)))
+		b.WriteByte(' ')
+		b.WriteString(t.d.sqlType(c))
+		if !c.optional || c.pk {
+			b.WriteString(" NOT NULL")
+		} else {
+			b.WriteString(" NULL")
+		}
+	}
+	if len(sh.pk) > 0 {
+		b.WriteString(", PRIMARY KEY (")
+		for i, p := range sh.pk {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(t.d.quote(t.d.newColumnName(sh.cols[p].name)))
+		}
+		b.WriteByte(')')
+	}
+	b.WriteByte(')')
+	return b.String()
+}
+
+// typeClass is a column type's family and capacity, for deciding whether
+// a field fits, needs a wider column, or cannot be stored.
+type typeClass struct {
+	family string // int, float, numeric, text, other
+	rank   int    // integer width, string length or numeric precision; 1<<30 = unbounded
+}
+
+const unbounded = 1 << 30
+
+func classify(typ string) typeClass {
+	t := strings.ToLower(strings.TrimSpace(typ))
+	t = strings.TrimSuffix(t, " unsigned")
+	arg := func() int {
+		i, j := strings.IndexByte(t, '('), strings.IndexAny(t, ",)")
+		if i < 0 || j < i {
+			return unbounded
+		}
+		n, err := strconv.Atoi(strings.TrimSpace(t[i+1 : j]))
+		if err != nil {
+			return unbounded
+		}
+		return n
+	}
+	switch {
+	case strings.HasSuffix(t, "[]"):
+		return typeClass{"other", 0}
+	case strings.HasPrefix(t, "tinyint(1)"), t == "boolean", t == "bool":
+		return typeClass{"bool", 0}
+	case strings.HasPrefix(t, "tinyint"):
+		return typeClass{"int", 1}
+	case strings.HasPrefix(t, "smallint"):
+		return typeClass{"int", 2}
+	case strings.HasPrefix(t, "mediumint"):
+		return typeClass{"int", 3}
+	case t == "integer", t == "int", strings.HasPrefix(t, "int("):
+		return typeClass{"int", 4}
+	case strings.HasPrefix(t, "bigint"):
+		return typeClass{"int", 8}
+	case t == "real", t == "float", strings.HasPrefix(t, "double"):
+		return typeClass{"float", 0}
+	case strings.HasPrefix(t, "numeric"), strings.HasPrefix(t, "decimal"):
+		return typeClass{"numeric", arg()}
+	case strings.HasPrefix(t, "character varying"), strings.HasPrefix(t, "varchar"):
+		return typeClass{"text", arg()}
+	case t == "text", strings.HasSuffix(t, "text"):
+		return typeClass{"text", unbounded}
+	}
+	return typeClass{"other", 0}
+}
+
+// compareTypes says whether a column of type have must be widened to
+// hold values of type want, or cannot hold them at all.
+func compareTypes(have, want string) (widen bool, err error) {
+	h, w := classify(have), classify(want)
+	switch {
+	case h.family == w.family && (w.family == "int" || w.family == "text" || w.family == "numeric"):
+		return w.rank > h.rank, nil
+	case h.family == "int" && (w.family == "float" || w.family == "numeric"):
+		return false, fmt.Errorf("incompatible types: an integer column would lose the fractional part; change the column type or map the field with a transform")
+	case w.family == "text" && (h.family == "int" || h.family == "float" || h.family == "numeric" || h.family == "bool"):
+		return false, fmt.Errorf("incompatible types: a %s column cannot hold text; change the column type or map the field with a transform", have)
+	}
+	return false, nil
+}

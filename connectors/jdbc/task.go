@@ -1,0 +1,261 @@
+package jdbc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"sync"
+	"time"
+
+	"github.com/sluice-cdc/sluice/connectors"
+)
+
+// Task is the JDBC sink task. Put decodes and buffers records, writing a
+// transaction whenever batch.size records are buffered; Flush writes the
+// rest and returns the offsets every written transaction made durable.
+//
+// Put and Flush are called from one goroutine. Stop may be called from
+// another: it waits for a running Put or Flush (which return when their
+// context is cancelled) and closes the connection.
+type Task struct {
+	mu   sync.Mutex // held by Put, Flush and Stop
+	cfg  *Config
+	log  *slog.Logger
+	d    dialect
+	dec  *decoder
+	buf  *buffer
+	meta metaCache
+	// pending are the next offsets of the records in buf; durable those
+	// of committed transactions.
+	pending, durable map[connectors.TopicPartition]int64
+	// sleep waits between retries; tests shorten it.
+	sleep func(ctx context.Context, d time.Duration) error
+}
+
+// NewTask returns an unstarted task.
+func NewTask() *Task { return &Task{} }
+
+// Start parses props and connects to the database.
+func (t *Task) Start(ctx context.Context, tctx connectors.SinkTaskContext, props map[string]string) error {
+	cfg, err := ParseConfig(props)
+	if err != nil {
+		return err
+	}
+	t.cfg = cfg
+	t.log = slog.Default()
+	if tctx != nil && tctx.Logger() != nil {
+		t.log = tctx.Logger()
+	}
+	d, err := newDialect(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	t.d = d
+	t.dec = &decoder{cfg: cfg, shapes: map[shapeKey]*shape{}, names: map[string]tableName{}, dialect: d}
+	t.buf = newBuffer()
+	t.meta = metaCache{}
+	t.pending = map[connectors.TopicPartition]int64{}
+	t.durable = map[connectors.TopicPartition]int64{}
+	if t.sleep == nil {
+		t.sleep = sleepCtx
+	}
+	return nil
+}
+
+func newDialect(ctx context.Context, cfg *Config) (dialect, error) {
+	switch cfg.URL.Dialect {
+	case DialectPostgres:
+		return newPostgres(ctx, cfg)
+	default:
+		return newMySQL(ctx, cfg)
+	}
+}
+
+// Put decodes records into the buffer. A record that cannot be decoded
+// fails the task with a *connectors.RecordError naming it.
+func (t *Task) Put(ctx context.Context, records []*connectors.Record) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, r := range records {
+		c, err := t.dec.decode(r)
+		switch {
+		case errors.Is(err, errSkip):
+		case err != nil:
+			return err
+		default:
+			t.buf.add(c)
+		}
+		t.pending[connectors.TopicPartition{Topic: r.Topic, Partition: r.Partition}] = r.Offset + 1
+		if t.buf.n >= t.cfg.BatchSize {
+			if err := t.writeBuffered(ctx); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Flush writes what is buffered and returns the next offset of every
+// partition whose records are committed in the database.
+func (t *Task) Flush(ctx context.Context, current map[connectors.TopicPartition]int64) (map[connectors.TopicPartition]int64, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err := t.writeBuffered(ctx); err != nil {
+		return maps.Clone(t.durable), err
+	}
+	return maps.Clone(t.durable), nil
+}
+
+// Stop closes the connection.
+func (t *Task) Stop(ctx context.Context) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.d == nil {
+		return nil
+	}
+	err := t.d.close(ctx)
+	t.d = nil
+	return err
+}
+
+// writeBuffered writes the buffer in one transaction, retrying retriable
+// failures, and moves its offsets to durable once committed.
+func (t *Task) writeBuffered(ctx context.Context) error {
+	if t.buf.empty() {
+		maps.Copy(t.durable, t.pending)
+		clear(t.pending)
+		return nil
+	}
+	backoff := t.cfg.RetryBackoff
+	refreshed := false
+	for attempt := 0; ; attempt++ {
+		err := t.apply(ctx)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("writing batch: %w", ctx.Err())
+		}
+		if t.d.undefinedColumn(err) && !refreshed {
+			// Someone altered the table under us: read it again once.
+			refreshed = true
+			clear(t.meta)
+			attempt--
+			continue
+		}
+		if !t.d.retriable(err) || attempt >= t.cfg.MaxRetries {
+			if t.d.retriable(err) {
+				return fmt.Errorf("writing batch to %s failed after %d retries (max.retries): %w", t.cfg.URL, attempt, err)
+			}
+			return fmt.Errorf("writing batch to %s: %w", t.cfg.URL, err)
+		}
+		t.log.Warn("retrying batch", "attempt", attempt+1, "max.retries", t.cfg.MaxRetries, "backoff", backoff, "error", err)
+		t.d.reset(ctx)
+		clear(t.meta)
+		if err := t.sleep(ctx, backoff); err != nil {
+			return fmt.Errorf("writing batch: %w", err)
+		}
+		backoff = min(backoff*2, 10*t.cfg.RetryBackoff)
+	}
+	maps.Copy(t.durable, t.pending)
+	clear(t.pending)
+	t.buf.reset()
+	return nil
+}
+
+// apply ensures the tables and writes the buffer in one transaction.
+func (t *Task) apply(ctx context.Context) error {
+	ws := make([]*tableWrite, 0, len(t.buf.order))
+	for _, tb := range t.buf.order {
+		meta, err := t.ensure(ctx, tb)
+		if err != nil {
+			return err
+		}
+		if meta == nil {
+			continue
+		}
+		w, err := buildWrite(tb, meta, t.cfg.InsertMode)
+		if err != nil {
+			return err
+		}
+		ws = append(ws, w)
+	}
+	if len(ws) == 0 {
+		return nil
+	}
+	return t.d.write(ctx, ws)
+}
+
+// buildWrite groups a table's entries into statements: upserts by shape
+// and set of unavailable columns, deletes by shape.
+func buildWrite(tb *tableBuf, meta *tableMeta, mode string) (*tableWrite, error) {
+	w := &tableWrite{table: tb.name, truncate: tb.truncate}
+	type gk struct {
+		sh      *shape
+		op      op
+		unavail string
+	}
+	groups := map[gk]*group{}
+	for _, e := range tb.entries {
+		k := gk{sh: e.shape, op: e.op, unavail: e.unavailKey()}
+		g, ok := groups[k]
+		if !ok {
+			g = &group{}
+			for i, c := range e.shape.cols {
+				if e.op == opDelete && !c.pk {
+					continue
+				}
+				if e.unavail != nil && e.unavail[i] {
+					continue
+				}
+				cm := meta.find(c.name)
+				if cm == nil {
+					return nil, &SchemaError{Table: tb.name.String(), Column: c.name, Reason: "no such column"}
+				}
+				if c.pk {
+					g.pk = append(g.pk, len(g.names))
+				} else {
+					g.upd = append(g.upd, len(g.names))
+				}
+				g.names = append(g.names, cm.name)
+				g.cols = append(g.cols, c)
+			}
+			if e.op == opDelete || mode != ModeInsert {
+				if len(g.pk) == 0 {
+					return nil, &SchemaError{Table: tb.name.String(), Reason: "no primary key columns in the record; set primary.key.mode"}
+				}
+			}
+			groups[k] = g
+			if e.op == opDelete {
+				w.deletes = append(w.deletes, g)
+			} else {
+				w.upserts = append(w.upserts, g)
+			}
+		}
+		row := make([]any, 0, len(g.names))
+		for i, c := range e.shape.cols {
+			if e.op == opDelete && !c.pk {
+				continue
+			}
+			if e.unavail != nil && e.unavail[i] {
+				continue
+			}
+			row = append(row, e.vals[i])
+		}
+		g.rows = append(g.rows, row)
+	}
+	return w, nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-tm.C:
+		return nil
+	}
+}

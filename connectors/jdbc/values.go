@@ -1,0 +1,405 @@
+package jdbc
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"math/big"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sluice-cdc/sluice/connectors"
+)
+
+// kind is the sink's view of a column type: the Connect type refined by
+// its logical or Debezium semantic name. Each dialect maps a kind to a SQL
+// type (see the table in doc.go) and a normalized value to a driver value.
+type kind uint8
+
+const (
+	kInt8 kind = iota + 1
+	kInt16
+	kInt32
+	kInt64
+	kFloat32
+	kFloat64
+	kBool
+	kString
+	kBytes
+	kDecimal    // Decimal with a known scale (and maybe precision)
+	kVarDecimal // io.debezium.data.VariableScaleDecimal
+	kDate
+	kTime        // time of day without zone, prec = fractional digits
+	kTimestamp   // timestamp without zone, prec = fractional digits
+	kTimestampTZ // io.debezium.time.ZonedTimestamp
+	kTimeTZ      // io.debezium.time.ZonedTime
+	kJSON
+	kUUID
+	kArray
+)
+
+// Debezium semantic type names the sink understands.
+const (
+	dbzDate           = "io.debezium.time.Date"
+	dbzTime           = "io.debezium.time.Time"
+	dbzMicroTime      = "io.debezium.time.MicroTime"
+	dbzNanoTime       = "io.debezium.time.NanoTime"
+	dbzTimestamp      = "io.debezium.time.Timestamp"
+	dbzMicroTimestamp = "io.debezium.time.MicroTimestamp"
+	dbzNanoTimestamp  = "io.debezium.time.NanoTimestamp"
+	dbzZonedTimestamp = "io.debezium.time.ZonedTimestamp"
+	dbzZonedTime      = "io.debezium.time.ZonedTime"
+	dbzJSON           = "io.debezium.data.Json"
+	dbzUUID           = "io.debezium.data.Uuid"
+	dbzVarDecimal     = "io.debezium.data.VariableScaleDecimal"
+	// Parameters Debezium sets with column.propagate.source.type, and
+	// Connect's decimal precision parameter.
+	paramLength    = "__debezium.source.column.length"
+	paramPrecision = "connect.decimal.precision"
+)
+
+// column is one target column of a table shape.
+type column struct {
+	name     string // field name as in the record
+	schema   *connectors.Schema
+	kind     kind
+	prec     int // fractional seconds digits (times) or decimal precision (0 = unknown)
+	scale    int // decimal scale
+	length   int // string length from the source column, 0 = unknown
+	elem     *column
+	optional bool
+	pk       bool
+	src      source
+	idx      int // field index in the key or value struct
+}
+
+// source says where a column's value comes from.
+type source uint8
+
+const (
+	srcValue source = iota
+	srcKey
+	srcKeyWhole // a primitive key as one column
+	srcTopic
+	srcPartition
+	srcOffset
+)
+
+// columnFor derives a column from a Connect field schema.
+func columnFor(name string, s *connectors.Schema) (*column, error) {
+	c := &column{name: name, schema: s, optional: s.Optional}
+	switch s.Name {
+	case connectors.DecimalName:
+		c.kind = kDecimal
+		c.scale, _ = strconv.Atoi(s.Parameters[connectors.DecimalScaleParam])
+		c.prec, _ = strconv.Atoi(s.Parameters[paramPrecision])
+		return c, nil
+	case dbzVarDecimal:
+		c.kind = kVarDecimal
+		return c, nil
+	case connectors.DateName, dbzDate:
+		c.kind = kDate
+		return c, nil
+	case connectors.TimeName, dbzTime:
+		c.kind, c.prec = kTime, 3
+		return c, nil
+	case dbzMicroTime, dbzNanoTime:
+		c.kind, c.prec = kTime, 6
+		return c, nil
+	case connectors.TimestampName, dbzTimestamp:
+		c.kind, c.prec = kTimestamp, 3
+		return c, nil
+	case dbzMicroTimestamp, dbzNanoTimestamp:
+		c.kind, c.prec = kTimestamp, 6
+		return c, nil
+	case dbzZonedTimestamp:
+		c.kind, c.prec = kTimestampTZ, 6
+		return c, nil
+	case dbzZonedTime:
+		c.kind, c.prec = kTimeTZ, 6
+		return c, nil
+	case dbzJSON:
+		c.kind = kJSON
+		return c, nil
+	case dbzUUID:
+		c.kind = kUUID
+		return c, nil
+	}
+	switch s.Type {
+	case connectors.Int8:
+		c.kind = kInt8
+	case connectors.Int16:
+		c.kind = kInt16
+	case connectors.Int32:
+		c.kind = kInt32
+	case connectors.Int64:
+		c.kind = kInt64
+	case connectors.Float32:
+		c.kind = kFloat32
+	case connectors.Float64:
+		c.kind = kFloat64
+	case connectors.Boolean:
+		c.kind = kBool
+	case connectors.String:
+		c.kind = kString
+		c.length, _ = strconv.Atoi(s.Parameters[paramLength])
+	case connectors.Bytes:
+		c.kind = kBytes
+	case connectors.Array:
+		if s.Items == nil {
+			return nil, fmt.Errorf("array field %q has no item schema", name)
+		}
+		e, err := columnFor(name, s.Items)
+		if err != nil {
+			return nil, err
+		}
+		if e.kind == kArray {
+			return nil, fmt.Errorf("field %q: nested arrays are not supported", name)
+		}
+		c.kind, c.elem = kArray, e
+	default:
+		return nil, fmt.Errorf("field %q has Connect type %s (%s) which has no column type; drop it with a ReplaceField transform or flatten it", name, s.Type, s.Name)
+	}
+	return c, nil
+}
+
+// timeOfDay is a time without a date, as a duration since midnight.
+type timeOfDay time.Duration
+
+// normalize turns a Connect value of column c into the sink's neutral
+// form: int64, float64, bool, string, []byte, connectors.Decimal,
+// time.Time (dates and zone-less timestamps as UTC wall clock, zoned
+// timestamps as instants), timeOfDay, or []any of those for arrays.
+func normalize(c *column, v any) (any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	switch c.kind {
+	case kInt8, kInt16, kInt32, kInt64:
+		return toInt64(v)
+	case kFloat32, kFloat64:
+		switch x := v.(type) {
+		case float64:
+			return x, nil
+		case float32:
+			return float64(x), nil
+		}
+		n, err := toInt64(v)
+		return float64(n), err
+	case kBool:
+		if b, ok := v.(bool); ok {
+			return b, nil
+		}
+	case kString, kJSON, kUUID, kTimeTZ:
+		if s, ok := v.(string); ok {
+			return s, nil
+		}
+	case kBytes:
+		if b, ok := v.([]byte); ok {
+			return b, nil
+		}
+		if s, ok := v.(string); ok {
+			return []byte(s), nil
+		}
+	case kDecimal:
+		switch x := v.(type) {
+		case connectors.Decimal:
+			return x, nil
+		case []byte:
+			return connectors.Decimal{Unscaled: twosComplement(x), Scale: int32(c.scale)}, nil
+		case string:
+			return connectors.ParseDecimal(x)
+		case float64:
+			return connectors.ParseDecimal(strconv.FormatFloat(x, 'f', -1, 64))
+		}
+	case kVarDecimal:
+		switch x := v.(type) {
+		case *connectors.StructValue:
+			scale, err := toInt64(x.Get("scale"))
+			if err != nil {
+				return nil, fmt.Errorf("VariableScaleDecimal scale: %w", err)
+			}
+			b, _ := x.Get("value").([]byte)
+			return connectors.Decimal{Unscaled: twosComplement(b), Scale: int32(scale)}, nil
+		case connectors.Decimal:
+			return x, nil
+		}
+	case kDate:
+		switch x := v.(type) {
+		case time.Time:
+			y, m, d := x.Date()
+			return time.Date(y, m, d, 0, 0, 0, 0, time.UTC), nil
+		}
+		n, err := toInt64(v)
+		if err != nil {
+			return nil, err
+		}
+		return time.Unix(n*86400, 0).UTC(), nil
+	case kTime:
+		if t, ok := v.(time.Time); ok {
+			t = t.UTC()
+			return timeOfDay(time.Duration(t.Hour())*time.Hour + time.Duration(t.Minute())*time.Minute +
+				time.Duration(t.Second())*time.Second + time.Duration(t.Nanosecond())), nil
+		}
+		n, err := toInt64(v)
+		if err != nil {
+			return nil, err
+		}
+		switch c.schema.Name {
+		case dbzMicroTime:
+			return timeOfDay(time.Duration(n) * time.Microsecond), nil
+		case dbzNanoTime:
+			return timeOfDay(time.Duration(n)), nil
+		}
+		return timeOfDay(time.Duration(n) * time.Millisecond), nil
+	case kTimestamp:
+		if t, ok := v.(time.Time); ok {
+			return t.UTC(), nil
+		}
+		n, err := toInt64(v)
+		if err != nil {
+			return nil, err
+		}
+		switch c.schema.Name {
+		case dbzMicroTimestamp:
+			return time.UnixMicro(n).UTC(), nil
+		case dbzNanoTimestamp:
+			return time.Unix(0, n).UTC(), nil
+		}
+		return time.UnixMilli(n).UTC(), nil
+	case kTimestampTZ:
+		switch x := v.(type) {
+		case time.Time:
+			return x.UTC(), nil
+		case string:
+			t, err := time.Parse(time.RFC3339Nano, x)
+			if err != nil {
+				return nil, fmt.Errorf("ZonedTimestamp %q: %w", x, err)
+			}
+			return t.UTC(), nil
+		}
+	case kArray:
+		xs, ok := v.([]any)
+		if !ok {
+			break
+		}
+		out := make([]any, len(xs))
+		for i, x := range xs {
+			n, err := normalize(c.elem, x)
+			if err != nil {
+				return nil, fmt.Errorf("element %d: %w", i, err)
+			}
+			out[i] = n
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("value of Go type %T does not fit schema type %s %s", v, c.schema.Type, c.schema.Name)
+}
+
+var errNotInt = errors.New("not an integer")
+
+func toInt64(v any) (int64, error) {
+	switch x := v.(type) {
+	case int64:
+		return x, nil
+	case int32:
+		return int64(x), nil
+	case int16:
+		return int64(x), nil
+	case int8:
+		return int64(x), nil
+	case int:
+		return int64(x), nil
+	case uint8:
+		return int64(x), nil
+	case uint16:
+		return int64(x), nil
+	case uint32:
+		return int64(x), nil
+	case uint64:
+		if x > math.MaxInt64 {
+			return 0, fmt.Errorf("%d overflows a signed 64-bit integer", x)
+		}
+		return int64(x), nil
+	case float64:
+		if x == math.Trunc(x) && math.Abs(x) < 1<<63 {
+			return int64(x), nil
+		}
+	case json.Number:
+		return x.Int64()
+	}
+	return 0, fmt.Errorf("%v (%T): %w", v, v, errNotInt)
+}
+
+// twosComplement decodes a big-endian two's complement integer, the
+// encoding of Connect's Decimal bytes.
+func twosComplement(b []byte) *big.Int {
+	n := new(big.Int).SetBytes(b)
+	if len(b) > 0 && b[0]&0x80 != 0 {
+		n.Sub(n, new(big.Int).Lsh(big.NewInt(1), uint(len(b)*8)))
+	}
+	return n
+}
+
+// formatTimeOfDay writes t as HH:MM:SS.ffffff.
+func formatTimeOfDay(t timeOfDay) string {
+	d := time.Duration(t)
+	h := d / time.Hour
+	d -= h * time.Hour
+	m := d / time.Minute
+	d -= m * time.Minute
+	s := d / time.Second
+	d -= s * time.Second
+	return fmt.Sprintf("%02d:%02d:%02d.%06d", h, m, s, d/time.Microsecond)
+}
+
+// isPlaceholder reports whether v is the unavailable-value placeholder.
+func isPlaceholder(v any, placeholder string) bool {
+	switch x := v.(type) {
+	case string:
+		return x == placeholder
+	case []byte:
+		return string(x) == placeholder
+	case []any:
+		// Debezium puts the placeholder in as the only element of an
+		// unchanged TOASTed array.
+		return len(x) == 1 && isPlaceholder(x[0], placeholder)
+	}
+	return false
+}
+
+// appendKey appends a type-tagged encoding of v to b, for reduction maps.
+func appendKey(b []byte, v any) []byte {
+	switch x := v.(type) {
+	case nil:
+		return append(b, 0)
+	case int64:
+		b = append(b, 1)
+		return strconv.AppendInt(b, x, 10)
+	case string:
+		b = append(b, 2)
+		b = strconv.AppendInt(b, int64(len(x)), 10)
+		b = append(b, ':')
+		return append(b, x...)
+	case []byte:
+		b = append(b, 3)
+		b = strconv.AppendInt(b, int64(len(x)), 10)
+		b = append(b, ':')
+		return append(b, x...)
+	case time.Time:
+		b = append(b, 4)
+		return strconv.AppendInt(b, x.UnixNano(), 10)
+	case connectors.Decimal:
+		b = append(b, 5)
+		s := x.String()
+		if strings.Contains(s, ".") {
+			s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+		}
+		return append(b, s...)
+	default:
+		b = append(b, 6)
+		return fmt.Appendf(b, "%v|", x)
+	}
+}
