@@ -3,6 +3,7 @@ package datagen
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -175,6 +176,9 @@ func (t *Task) Poll(ctx context.Context) ([]*connectors.Record, error) {
 	}
 	if t.isStopped() {
 		return nil, nil
+	}
+	if t.q == nil {
+		return nil, errors.New("datagen task: Poll called before a successful Start")
 	}
 	want := int64(t.cfg.BatchSize)
 	rem := t.remaining()

@@ -258,6 +258,32 @@ func FuzzFirstAfter(f *testing.F) {
 	})
 }
 
+func FuzzStoredSeq(f *testing.F) {
+	for _, s := range []string{"0", "-1", "-2", "9223372036854775807", "1e3", "x", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, v := range []any{s, json.Number(s)} {
+			seq, ok, err := storedSeq(map[string]any{OffsetKey: v})
+			if err != nil {
+				if ok || !strings.Contains(err.Error(), OffsetKey) {
+					t.Fatalf("storedSeq(%q) = %d, %v, %v", s, seq, ok, err)
+				}
+				continue
+			}
+			if n, perr := strconv.ParseInt(s, 10, 64); !ok || seq < -1 || perr != nil || n != seq {
+				t.Fatalf("storedSeq(%q) = %d, %v", s, seq, ok)
+			}
+		}
+	})
+}
+
+func TestPollBeforeStart(t *testing.T) {
+	if _, err := NewTask().Poll(context.Background()); err == nil {
+		t.Error("Poll before Start succeeded")
+	}
+}
+
 func TestPoison(t *testing.T) {
 	for _, qs := range allQuickstarts {
 		t.Run(qs, func(t *testing.T) {
