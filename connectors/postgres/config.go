@@ -1,0 +1,405 @@
+package postgres
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/sluice-cdc/sluice/config"
+	"github.com/sluice-cdc/sluice/connectors/postgres/pgtypes"
+)
+
+// Connector properties, named as Debezium's PostgreSQL connector names them.
+const (
+	Hostname                 = "database.hostname"
+	Port                     = "database.port"
+	User                     = "database.user"
+	Password                 = "database.password"
+	DBName                   = "database.dbname"
+	SSLMode                  = "database.sslmode"
+	SSLCert                  = "database.sslcert"
+	SSLKey                   = "database.sslkey"
+	SSLRootCert              = "database.sslrootcert"
+	TopicPrefix              = "topic.prefix"
+	PluginName               = "plugin.name"
+	SlotName                 = "slot.name"
+	SlotDropOnStop           = "slot.drop.on.stop"
+	PublicationName          = "publication.name"
+	PublicationAutocreate    = "publication.autocreate.mode"
+	SchemaIncludeList        = "schema.include.list"
+	SchemaExcludeList        = "schema.exclude.list"
+	TableIncludeList         = "table.include.list"
+	TableExcludeList         = "table.exclude.list"
+	ColumnIncludeList        = "column.include.list"
+	ColumnExcludeList        = "column.exclude.list"
+	MessageKeyColumns        = "message.key.columns"
+	SnapshotMode             = "snapshot.mode"
+	SnapshotFetchSize        = "snapshot.fetch.size"
+	SnapshotMaxThreads       = "snapshot.max.threads"
+	SnapshotChunkSize        = "sluice.snapshot.chunk.size"
+	HeartbeatIntervalMs      = "heartbeat.interval.ms"
+	HeartbeatActionQuery     = "heartbeat.action.query"
+	ProvideTxMetadata        = "provide.transaction.metadata"
+	TombstonesOnDelete       = "tombstones.on.delete"
+	SkippedOperations        = "skipped.operations"
+	DecimalHandlingMode      = "decimal.handling.mode"
+	TimePrecisionMode        = "time.precision.mode"
+	BinaryHandlingMode       = "binary.handling.mode"
+	IntervalHandlingMode     = "interval.handling.mode"
+	HStoreHandlingMode       = "hstore.handling.mode"
+	MoneyFractionDigits      = "money.fraction.digits"
+	UnavailableValue         = "unavailable.value.placeholder"
+	MaxBatchSize             = "max.batch.size"
+	MaxQueueSize             = "max.queue.size"
+	MaxQueueSizeInBytes      = "max.queue.size.in.bytes"
+	PollIntervalMs           = "poll.interval.ms"
+	StatusUpdateIntervalMs   = "status.update.interval.ms"
+	SignalDataCollection     = "signal.data.collection"
+	IncrementalSnapshotChunk = "incremental.snapshot.chunk.size"
+)
+
+// Snapshot modes.
+const (
+	SnapshotInitial     = "initial"
+	SnapshotInitialOnly = "initial_only"
+	SnapshotNoData      = "no_data"
+	SnapshotNever       = "never"
+	SnapshotAlways      = "always"
+	SnapshotWhenNeeded  = "when_needed"
+)
+
+// Publication autocreate modes.
+const (
+	PublicationAllTables = "all_tables"
+	PublicationFiltered  = "filtered"
+	PublicationDisabled  = "disabled"
+	PublicationNoTables  = "no_tables"
+)
+
+const (
+	groupConn   = "Connection"
+	groupRepl   = "Replication"
+	groupFilter = "Filters"
+	groupSnap   = "Snapshot"
+	groupEvents = "Events"
+	groupTypes  = "Data types"
+	groupPerf   = "Performance"
+)
+
+func validPlugin(name string, value any) error {
+	if s, _ := value.(string); s != "pgoutput" {
+		return fmt.Errorf("only pgoutput is supported (decoderbufs and wal2json are not); set plugin.name=pgoutput")
+	}
+	return nil
+}
+
+func validRegexList(name string, value any) error {
+	for _, p := range value.([]string) {
+		if _, err := regexp.Compile(p); err != nil {
+			return fmt.Errorf("%q is not a valid regular expression: %v", p, err)
+		}
+	}
+	return nil
+}
+
+func validSkipped(name string, value any) error {
+	s, _ := value.(string)
+	for _, op := range strings.Split(s, ",") {
+		switch strings.TrimSpace(op) {
+		case "c", "u", "d", "t", "none", "":
+		default:
+			return fmt.Errorf("%q is not an operation; use a comma-separated list of c, u, d, t, or none", op)
+		}
+	}
+	return nil
+}
+
+func validSlotName(name string, value any) error {
+	s, _ := value.(string)
+	if !regexp.MustCompile(`^[a-z0-9_]{1,63}$`).MatchString(s) {
+		return fmt.Errorf("must match [a-z0-9_]{1,63} (PostgreSQL slot names are lowercase letters, digits and underscores); rename the slot")
+	}
+	return nil
+}
+
+func validMessageKeyColumns(name string, value any) error {
+	_, err := parseMessageKeyColumns(value.(string))
+	return err
+}
+
+func recommend(values ...any) config.Recommender {
+	return func(string, map[string]any) ([]any, bool) { return values, true }
+}
+
+var def = config.NewDef(
+	config.Key{Name: Hostname, Type: config.String, Default: config.NoDefault, Importance: config.High, Group: groupConn, Order: 1,
+		Validator: config.NonEmpty, Doc: "Host name or address of the PostgreSQL server."},
+	config.Key{Name: Port, Type: config.Int, Default: 5432, Importance: config.High, Group: groupConn, Order: 2,
+		Validator: config.AtLeast(1), Doc: "Port of the PostgreSQL server."},
+	config.Key{Name: User, Type: config.String, Default: config.NoDefault, Importance: config.High, Group: groupConn, Order: 3,
+		Validator: config.NonEmpty, Doc: "User to connect as; needs the REPLICATION attribute (or superuser), CREATE on the database for publications, and SELECT on the captured tables."},
+	config.Key{Name: Password, Type: config.Password, Default: "", Importance: config.High, Group: groupConn, Order: 4,
+		Doc: "Password of database.user."},
+	config.Key{Name: DBName, Type: config.String, Default: config.NoDefault, Importance: config.High, Group: groupConn, Order: 5,
+		Validator: config.NonEmpty, Doc: "Database to capture."},
+	config.Key{Name: SSLMode, Type: config.String, Default: "prefer", Importance: config.Medium, Group: groupConn, Order: 6,
+		Validator: config.In("disable", "allow", "prefer", "require", "verify-ca", "verify-full"),
+		Doc:       "libpq sslmode: disable, allow, prefer, require, verify-ca or verify-full."},
+	config.Key{Name: SSLCert, Type: config.String, Default: "", Importance: config.Low, Group: groupConn, Order: 7, Doc: "Client certificate file."},
+	config.Key{Name: SSLKey, Type: config.String, Default: "", Importance: config.Low, Group: groupConn, Order: 8, Doc: "Client private key file."},
+	config.Key{Name: SSLRootCert, Type: config.String, Default: "", Importance: config.Low, Group: groupConn, Order: 9, Doc: "Root certificate file to verify the server with."},
+	config.Key{Name: TopicPrefix, Type: config.String, Default: config.NoDefault, Importance: config.High, Group: groupEvents, Order: 1,
+		Validator: config.NonEmpty, Doc: "Prefix of every topic name (<topic.prefix>.<schema>.<table>) and the source partition's server name."},
+	config.Key{Name: PluginName, Type: config.String, Default: "pgoutput", Importance: config.Medium, Group: groupRepl, Order: 1,
+		Validator: validPlugin, Doc: "Logical decoding plugin. Only pgoutput is supported; unlike Debezium (whose default is decoderbufs) it is the default."},
+	config.Key{Name: SlotName, Type: config.String, Default: "debezium", Importance: config.Medium, Group: groupRepl, Order: 2,
+		Validator: validSlotName, Doc: "Logical replication slot; created when missing. One slot per connector."},
+	config.Key{Name: SlotDropOnStop, Type: config.Boolean, Default: false, Importance: config.Low, Group: groupRepl, Order: 3,
+		Doc: "Drop the slot when the task stops (for tests; the next start re-snapshots)."},
+	config.Key{Name: PublicationName, Type: config.String, Default: "dbz_publication", Importance: config.Medium, Group: groupRepl, Order: 4,
+		Validator: config.NonEmpty, Doc: "Publication streamed from the slot."},
+	config.Key{Name: PublicationAutocreate, Type: config.String, Default: PublicationAllTables, Importance: config.Medium, Group: groupRepl, Order: 5,
+		Validator:   config.In(PublicationAllTables, PublicationFiltered, PublicationDisabled, PublicationNoTables),
+		Recommender: recommend(PublicationAllTables, PublicationFiltered, PublicationDisabled, PublicationNoTables),
+		Doc:         "all_tables creates the publication FOR ALL TABLES (needs superuser); filtered creates or updates it for the captured tables; disabled expects it to exist; no_tables creates it empty."},
+	config.Key{Name: StatusUpdateIntervalMs, Type: config.Int, Default: 10000, Importance: config.Low, Group: groupRepl, Order: 6,
+		Validator: config.AtLeast(1), Doc: "Milliseconds between standby status updates to the server."},
+	config.Key{Name: SchemaIncludeList, Type: config.List, Default: "", Importance: config.Medium, Group: groupFilter, Order: 1,
+		Validator: validRegexList, Doc: "Regular expressions of schemas to capture (all but system schemas when empty)."},
+	config.Key{Name: SchemaExcludeList, Type: config.List, Default: "", Importance: config.Medium, Group: groupFilter, Order: 2,
+		Validator: validRegexList, Doc: "Regular expressions of schemas not to capture."},
+	config.Key{Name: TableIncludeList, Type: config.List, Default: "", Importance: config.Medium, Group: groupFilter, Order: 3,
+		Validator: validRegexList, Doc: "Regular expressions matching schema.table of tables to capture."},
+	config.Key{Name: TableExcludeList, Type: config.List, Default: "", Importance: config.Medium, Group: groupFilter, Order: 4,
+		Validator: validRegexList, Doc: "Regular expressions matching schema.table of tables not to capture."},
+	config.Key{Name: ColumnIncludeList, Type: config.List, Default: "", Importance: config.Low, Group: groupFilter, Order: 5,
+		Validator: validRegexList, Doc: "Regular expressions matching schema.table.column of columns to include in events."},
+	config.Key{Name: ColumnExcludeList, Type: config.List, Default: "", Importance: config.Low, Group: groupFilter, Order: 6,
+		Validator: validRegexList, Doc: "Regular expressions matching schema.table.column of columns to leave out of events."},
+	config.Key{Name: MessageKeyColumns, Type: config.String, Default: "", Importance: config.Low, Group: groupFilter, Order: 7,
+		Validator: validMessageKeyColumns, Doc: "Key columns per table instead of the primary key: schema.table:col1,col2;schema.other:col."},
+	config.Key{Name: SnapshotMode, Type: config.String, Default: SnapshotInitial, Importance: config.Medium, Group: groupSnap, Order: 1,
+		Validator:   config.In(SnapshotInitial, SnapshotInitialOnly, SnapshotNoData, SnapshotNever, SnapshotAlways, SnapshotWhenNeeded),
+		Recommender: recommend(SnapshotInitial, SnapshotInitialOnly, SnapshotNoData, SnapshotNever, SnapshotAlways, SnapshotWhenNeeded),
+		Doc:         "initial snapshots when there is no offset, then streams; initial_only stops after the snapshot; no_data (or never) only streams; always snapshots at every start; when_needed also re-snapshots when the stored offset is no longer available in the slot."},
+	config.Key{Name: SnapshotFetchSize, Type: config.Int, Default: 10240, Importance: config.Low, Group: groupSnap, Order: 2,
+		Validator: config.AtLeast(1), Doc: "Rows fetched per round trip while snapshotting."},
+	config.Key{Name: SnapshotMaxThreads, Type: config.Int, Default: 1, Importance: config.Medium, Group: groupSnap, Order: 3,
+		Validator: config.AtLeast(1), Doc: "Connections reading snapshot chunks in parallel, all inside the slot's exported snapshot."},
+	config.Key{Name: SnapshotChunkSize, Type: config.Long, Default: int64(100000), Importance: config.Low, Group: groupSnap, Order: 4,
+		Validator: config.AtLeast(1), Doc: "Rows per primary-key range chunk of the snapshot (an estimate from statistics); finished chunks are recorded in the offset."},
+	config.Key{Name: HeartbeatIntervalMs, Type: config.Int, Default: 0, Importance: config.Low, Group: groupEvents, Order: 2,
+		Validator: config.AtLeast(0), Doc: "Accepted for compatibility. Sluice advances the slot on server keepalives when nothing is pending, so no heartbeat is needed to keep WAL from piling up."},
+	config.Key{Name: HeartbeatActionQuery, Type: config.String, Default: "", Importance: config.Low, Group: groupEvents, Order: 3,
+		Doc: "Accepted for compatibility; see heartbeat.interval.ms."},
+	config.Key{Name: ProvideTxMetadata, Type: config.Boolean, Default: false, Importance: config.Low, Group: groupEvents, Order: 4,
+		Doc: "Fill the transaction field of each event ({id, total_order, data_collection_order})."},
+	config.Key{Name: TombstonesOnDelete, Type: config.Boolean, Default: true, Importance: config.Medium, Group: groupEvents, Order: 5,
+		Doc: "Follow each delete event by a tombstone (same key, null value) so compacted topics drop the key."},
+	config.Key{Name: SkippedOperations, Type: config.String, Default: "t", Importance: config.Low, Group: groupEvents, Order: 6,
+		Validator: validSkipped, Doc: "Comma-separated operations not to emit: c (create), u (update), d (delete), t (truncate), or none."},
+	config.Key{Name: UnavailableValue, Type: config.String, Default: "__debezium_unavailable_value", Importance: config.Low, Group: groupEvents, Order: 7,
+		Doc: "Value put in place of unchanged TOASTed columns, which the WAL does not carry (bytes columns get these bytes)."},
+	config.Key{Name: DecimalHandlingMode, Type: config.String, Default: string(pgtypes.DecimalPrecise), Importance: config.Medium, Group: groupTypes, Order: 1,
+		Validator: config.In("precise", "double", "string"), Recommender: recommend("precise", "double", "string"),
+		Doc: "precise: Connect Decimal (VariableScaleDecimal for unconstrained numeric); double; string."},
+	config.Key{Name: TimePrecisionMode, Type: config.String, Default: string(pgtypes.TimeAdaptive), Importance: config.Medium, Group: groupTypes, Order: 2,
+		Validator: config.In("adaptive", "adaptive_time_microseconds", "connect"), Recommender: recommend("adaptive", "adaptive_time_microseconds", "connect"),
+		Doc: "adaptive: io.debezium.time types by column precision; adaptive_time_microseconds: time always as MicroTime; connect: Kafka Connect Date/Time/Timestamp (milliseconds)."},
+	config.Key{Name: BinaryHandlingMode, Type: config.String, Default: string(pgtypes.BinaryBytes), Importance: config.Low, Group: groupTypes, Order: 3,
+		Validator: config.In("bytes", "base64", "base64-url-safe", "hex"), Recommender: recommend("bytes", "base64", "base64-url-safe", "hex"),
+		Doc: "How bytea values are represented: bytes, base64, base64-url-safe or hex strings."},
+	config.Key{Name: IntervalHandlingMode, Type: config.String, Default: string(pgtypes.IntervalNumeric), Importance: config.Low, Group: groupTypes, Order: 4,
+		Validator: config.In("numeric", "string"), Recommender: recommend("numeric", "string"),
+		Doc: "numeric: microseconds (io.debezium.time.MicroDuration, a month is 30.4375 days); string: ISO 8601 (io.debezium.time.Interval)."},
+	config.Key{Name: HStoreHandlingMode, Type: config.String, Default: string(pgtypes.HStoreJSON), Importance: config.Low, Group: groupTypes, Order: 5,
+		Validator: config.In("json", "map"), Recommender: recommend("json", "map"),
+		Doc: "hstore values as a JSON string (io.debezium.data.Json) or a map."},
+	config.Key{Name: MoneyFractionDigits, Type: config.Int, Default: 2, Importance: config.Low, Group: groupTypes, Order: 6,
+		Validator: config.AtLeast(0), Doc: "Scale of money values in precise mode."},
+	config.Key{Name: MaxBatchSize, Type: config.Int, Default: 2048, Importance: config.Low, Group: groupPerf, Order: 1,
+		Validator: config.AtLeast(1), Doc: "Records returned by one poll, at most."},
+	config.Key{Name: MaxQueueSize, Type: config.Int, Default: 8192, Importance: config.Low, Group: groupPerf, Order: 2,
+		Validator: config.AtLeast(1), Doc: "Records buffered between the replication stream and polls; when full the stream waits."},
+	config.Key{Name: MaxQueueSizeInBytes, Type: config.Long, Default: int64(0), Importance: config.Low, Group: groupPerf, Order: 3,
+		Validator: config.AtLeast(0), Doc: "Accepted for compatibility; the queue is bounded by max.queue.size."},
+	config.Key{Name: PollIntervalMs, Type: config.Long, Default: int64(500), Importance: config.Low, Group: groupPerf, Order: 4,
+		Validator: config.AtLeast(1), Doc: "Longest time a poll waits for records before returning an empty batch."},
+	config.Key{Name: SignalDataCollection, Type: config.String, Default: "", Importance: config.Low, Group: groupSnap, Order: 5,
+		Doc: "Signal table (schema.table) for ad-hoc snapshot signals. Accepted; incremental snapshots are not implemented yet."},
+	config.Key{Name: IncrementalSnapshotChunk, Type: config.Int, Default: 1024, Importance: config.Low, Group: groupSnap, Order: 6,
+		Validator: config.AtLeast(1), Doc: "Rows per chunk of an incremental snapshot. Accepted; incremental snapshots are not implemented yet."},
+)
+
+// Config is the parsed connector configuration.
+type Config struct {
+	Host, User, Password, DBName          string
+	Port                                  int
+	SSLMode, SSLCert, SSLKey, SSLRootCert string
+	TopicPrefix                           string
+	SlotName                              string
+	SlotDropOnStop                        bool
+	Publication, PublicationMode          string
+	StatusInterval                        time.Duration
+	SchemaInclude, SchemaExclude          []*regexp.Regexp
+	TableInclude, TableExclude            []*regexp.Regexp
+	ColumnInclude, ColumnExclude          []*regexp.Regexp
+	KeyColumns                            map[string][]string
+	SnapshotMode                          string
+	SnapshotFetchSize, SnapshotThreads    int
+	SnapshotChunkRows                     int64
+	ProvideTxMetadata, TombstonesOnDelete bool
+	SkipCreate, SkipUpdate, SkipDelete    bool
+	SkipTruncate                          bool
+	Placeholder                           string
+	Modes                                 pgtypes.Modes
+	MaxBatchSize, MaxQueueSize            int
+	PollInterval                          time.Duration
+}
+
+// ParseConfig parses and validates connector properties.
+func ParseConfig(props map[string]string) (*Config, error) {
+	v, err := def.Parse(props)
+	if err != nil {
+		return nil, err
+	}
+	c := &Config{
+		Host: v.String(Hostname), Port: v.Int(Port), User: v.String(User), Password: v.String(Password),
+		DBName: v.String(DBName), SSLMode: v.String(SSLMode), SSLCert: v.String(SSLCert), SSLKey: v.String(SSLKey),
+		SSLRootCert: v.String(SSLRootCert), TopicPrefix: v.String(TopicPrefix), SlotName: v.String(SlotName),
+		SlotDropOnStop: v.Bool(SlotDropOnStop), Publication: v.String(PublicationName),
+		PublicationMode: strings.ToLower(v.String(PublicationAutocreate)),
+		StatusInterval:  time.Duration(v.Int(StatusUpdateIntervalMs)) * time.Millisecond,
+		SnapshotMode:    strings.ToLower(v.String(SnapshotMode)), SnapshotFetchSize: v.Int(SnapshotFetchSize),
+		SnapshotThreads: v.Int(SnapshotMaxThreads), SnapshotChunkRows: v.Long(SnapshotChunkSize),
+		ProvideTxMetadata: v.Bool(ProvideTxMetadata), TombstonesOnDelete: v.Bool(TombstonesOnDelete),
+		Placeholder: v.String(UnavailableValue), MaxBatchSize: v.Int(MaxBatchSize), MaxQueueSize: v.Int(MaxQueueSize),
+		PollInterval: v.Duration(PollIntervalMs),
+		Modes: pgtypes.Modes{
+			Decimal:             pgtypes.DecimalMode(strings.ToLower(v.String(DecimalHandlingMode))),
+			Time:                pgtypes.TimeMode(strings.ToLower(v.String(TimePrecisionMode))),
+			Binary:              pgtypes.BinaryMode(strings.ToLower(v.String(BinaryHandlingMode))),
+			Interval:            pgtypes.IntervalMode(strings.ToLower(v.String(IntervalHandlingMode))),
+			HStore:              pgtypes.HStoreMode(strings.ToLower(v.String(HStoreHandlingMode))),
+			MoneyFractionDigits: v.Int(MoneyFractionDigits),
+		},
+	}
+	if c.SnapshotMode == SnapshotNever {
+		c.SnapshotMode = SnapshotNoData
+	}
+	for _, op := range strings.Split(v.String(SkippedOperations), ",") {
+		switch strings.TrimSpace(op) {
+		case "c":
+			c.SkipCreate = true
+		case "u":
+			c.SkipUpdate = true
+		case "d":
+			c.SkipDelete = true
+		case "t":
+			c.SkipTruncate = true
+		}
+	}
+	c.SchemaInclude = compileAll(v.List(SchemaIncludeList))
+	c.SchemaExclude = compileAll(v.List(SchemaExcludeList))
+	c.TableInclude = compileAll(v.List(TableIncludeList))
+	c.TableExclude = compileAll(v.List(TableExcludeList))
+	c.ColumnInclude = compileAll(v.List(ColumnIncludeList))
+	c.ColumnExclude = compileAll(v.List(ColumnExcludeList))
+	c.KeyColumns, _ = parseMessageKeyColumns(v.String(MessageKeyColumns))
+	return c, nil
+}
+
+// compileAll compiles anchored patterns (validated by the definition).
+func compileAll(patterns []string) []*regexp.Regexp {
+	var out []*regexp.Regexp
+	for _, p := range patterns {
+		out = append(out, regexp.MustCompile("^(?:"+p+")$"))
+	}
+	return out
+}
+
+func parseMessageKeyColumns(s string) (map[string][]string, error) {
+	out := map[string][]string{}
+	for _, part := range strings.Split(s, ";") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		table, cols, ok := strings.Cut(part, ":")
+		if !ok || strings.TrimSpace(table) == "" || strings.TrimSpace(cols) == "" {
+			return nil, fmt.Errorf("%q: expected schema.table:col1,col2", part)
+		}
+		for _, c := range strings.Split(cols, ",") {
+			if c = strings.TrimSpace(c); c != "" {
+				out[strings.TrimSpace(table)] = append(out[strings.TrimSpace(table)], c)
+			}
+		}
+	}
+	return out, nil
+}
+
+func anyMatch(res []*regexp.Regexp, s string) bool {
+	for _, re := range res {
+		if re.MatchString(s) {
+			return true
+		}
+	}
+	return false
+}
+
+// systemSchemas are never captured.
+var systemSchemas = map[string]bool{"pg_catalog": true, "information_schema": true, "pg_toast": true}
+
+// Captures reports whether the table is captured by the include and
+// exclude lists.
+func (c *Config) Captures(schema, table string) bool {
+	if systemSchemas[schema] || strings.HasPrefix(schema, "pg_temp") || strings.HasPrefix(schema, "pg_toast") {
+		return false
+	}
+	if len(c.SchemaInclude) > 0 && !anyMatch(c.SchemaInclude, schema) {
+		return false
+	}
+	if anyMatch(c.SchemaExclude, schema) {
+		return false
+	}
+	full := schema + "." + table
+	if len(c.TableInclude) > 0 && !anyMatch(c.TableInclude, full) {
+		return false
+	}
+	return !anyMatch(c.TableExclude, full)
+}
+
+// CapturesColumn reports whether a column goes into events.
+func (c *Config) CapturesColumn(schema, table, column string) bool {
+	full := schema + "." + table + "." + column
+	if len(c.ColumnInclude) > 0 && !anyMatch(c.ColumnInclude, full) {
+		return false
+	}
+	return !anyMatch(c.ColumnExclude, full)
+}
+
+// ConnString returns a libpq connection string for the database.
+func (c *Config) ConnString() string {
+	kv := func(k, v string) string {
+		return k + "='" + strings.ReplaceAll(strings.ReplaceAll(v, `\`, `\\`), "'", `\'`) + "'"
+	}
+	parts := []string{kv("host", c.Host), fmt.Sprintf("port=%d", c.Port), kv("user", c.User), kv("dbname", c.DBName),
+		kv("sslmode", c.SSLMode), "connect_timeout=10"}
+	if c.Password != "" {
+		parts = append(parts, kv("password", c.Password))
+	}
+	if c.SSLCert != "" {
+		parts = append(parts, kv("sslcert", c.SSLCert))
+	}
+	if c.SSLKey != "" {
+		parts = append(parts, kv("sslkey", c.SSLKey))
+	}
+	if c.SSLRootCert != "" {
+		parts = append(parts, kv("sslrootcert", c.SSLRootCert))
+	}
+	return strings.Join(parts, " ")
+}
+
+// Addr is host:port, for messages.
+func (c *Config) Addr() string { return fmt.Sprintf("%s:%d", c.Host, c.Port) }
