@@ -50,7 +50,7 @@ type JSON struct {
 	schemas     bool
 	numeric     bool
 	replaceNull bool
-	encSchemas  *lru[*connectors.Schema, []byte]
+	encSchemas  *lru[*connectors.Schema, *encEntry]
 	decSchemas  *lru[string, *connectors.Schema]
 	scratch     []byte // reused by Decode for unescaping and base64
 }
@@ -82,7 +82,7 @@ func (c *JSON) Configure(props map[string]string, isKey bool) error {
 	c.numeric = strings.EqualFold(v.String(DecimalFormat), DecimalNumeric)
 	c.replaceNull = v.Bool(ReplaceNullWithDefault)
 	size := v.Int(SchemasCacheSize)
-	c.encSchemas = newLRU[*connectors.Schema, []byte](size)
+	c.encSchemas = newLRU[*connectors.Schema, *encEntry](size)
 	c.decSchemas = newLRU[string, *connectors.Schema](size)
 	return nil
 }
@@ -119,16 +119,31 @@ func (c *JSON) Encode(dst []byte, topic string, s *connectors.Schema, v any) ([]
 		return dst, nil
 	}
 	start := len(dst)
-	if c.schemas {
-		sj, err := c.schemaJSON(s)
-		if err != nil {
-			return dst[:start], fmt.Errorf("JsonConverter: converting the %s schema for topic %q: %w", c.side, topic, err)
+	var p *plan
+	if s != nil {
+		e := c.entry(s)
+		p = e.plan
+		if c.schemas {
+			if e.json == nil {
+				b, err := c.appendSchema(nil, s, "", e.memo)
+				if err != nil {
+					return dst[:start], fmt.Errorf("JsonConverter: converting the %s schema for topic %q: %w", c.side, topic, err)
+				}
+				e.json = b
+			}
+			dst = append(dst, `{"schema":`...)
+			dst = append(dst, e.json...)
+			dst = append(dst, `,"payload":`...)
 		}
-		dst = append(dst, `{"schema":`...)
-		dst = append(dst, sj...)
-		dst = append(dst, `,"payload":`...)
+	} else if c.schemas {
+		dst = append(dst, `{"schema":null,"payload":`...)
 	}
-	dst, err := c.appendValue(dst, s, v)
+	var err error
+	if p != nil {
+		dst, err = c.appendValue(dst, p, v)
+	} else {
+		dst, err = c.appendSchemaless(dst, v)
+	}
 	if err != nil {
 		return dst[:start], fmt.Errorf("JsonConverter: converting the %s for topic %q: %w", c.side, topic, err)
 	}
@@ -138,24 +153,25 @@ func (c *JSON) Encode(dst []byte, topic string, s *connectors.Schema, v any) ([]
 	return dst, nil
 }
 
-// schemaJSON returns the cached JSON of s ("null" for a nil schema).
-func (c *JSON) schemaJSON(s *connectors.Schema) ([]byte, error) {
-	if s == nil {
-		return nullJSON, nil
-	}
-	if e, ok := c.encSchemas.m[s]; ok {
-		c.encSchemas.touch(e)
-		return e.val, nil
-	}
-	b, err := c.appendSchema(nil, s, "")
-	if err != nil {
-		return nil, err
-	}
-	c.encSchemas.add(s, b)
-	return b, nil
+// encEntry is what the encoder caches per top-level schema: its plan and,
+// with schemas.enable, its JSON.
+type encEntry struct {
+	plan *plan
+	memo map[*connectors.Schema]*plan
+	json []byte
 }
 
-var nullJSON = []byte("null")
+// entry returns the cached encoding entry of s, building it on a miss.
+func (c *JSON) entry(s *connectors.Schema) *encEntry {
+	if e, ok := c.encSchemas.m[s]; ok {
+		c.encSchemas.touch(e)
+		return e.val
+	}
+	memo := map[*connectors.Schema]*plan{}
+	e := &encEntry{plan: compile(s, memo), memo: memo}
+	c.encSchemas.add(s, e)
+	return e
+}
 
 // Decode implements Converter. Kafka null decodes as a nil schema and
 // value. With schemas.enable the data must be an object with exactly the

@@ -2,6 +2,7 @@ package converter
 
 import (
 	"encoding/base64"
+	"fmt"
 	"math"
 	"math/big"
 	"reflect"
@@ -13,13 +14,130 @@ import (
 	"github.com/sluice-cdc/sluice/connectors"
 )
 
-// appendValue appends the JSON of v under schema s (nil: schemaless). It
-// writes without reflection and allocates only for big decimals.
-func (c *JSON) appendValue(dst []byte, s *connectors.Schema, v any) ([]byte, error) {
-	if v == nil {
-		if s == nil {
-			return append(dst, "null"...), nil
+// kind is a schema's type with its logical type folded in, so that the
+// encoder dispatches on a small integer rather than on type-name strings.
+type kind uint8
+
+const (
+	kInvalid kind = iota
+	kInt8
+	kInt16
+	kInt32
+	kInt64
+	kFloat32
+	kFloat64
+	kBoolean
+	kString
+	kBytes
+	kDate
+	kTime
+	kTimestamp
+	kDecimal
+	kArray
+	kMap
+	kStruct
+)
+
+// plan is a schema prepared for encoding: its kind, a Decimal's scale, a
+// struct's field names already escaped as `,"name":`. Plans are built once
+// per top-level schema and cached with it.
+type plan struct {
+	s      *connectors.Schema
+	kind   kind
+	bad    string // why the schema cannot encode a non-null value
+	scale  int32
+	keys   [][]byte
+	fields []*plan
+	items  *plan // array items, map values
+	mkeys  *plan // map keys
+}
+
+// compile builds the plan of s; memo shares the plans of schemas that
+// appear more than once (the before and after of an envelope).
+func compile(s *connectors.Schema, memo map[*connectors.Schema]*plan) *plan {
+	if p, ok := memo[s]; ok {
+		return p
+	}
+	p := &plan{s: s}
+	memo[s] = p
+	switch s.Type {
+	case connectors.Int8:
+		p.kind = kInt8
+	case connectors.Int16:
+		p.kind = kInt16
+	case connectors.Int32:
+		p.kind = kInt32
+		switch s.Name {
+		case connectors.DateName:
+			p.kind = kDate
+		case connectors.TimeName:
+			p.kind = kTime
 		}
+	case connectors.Int64:
+		p.kind = kInt64
+		if s.Name == connectors.TimestampName {
+			p.kind = kTimestamp
+		}
+	case connectors.Float32:
+		p.kind = kFloat32
+	case connectors.Float64:
+		p.kind = kFloat64
+	case connectors.Boolean:
+		p.kind = kBoolean
+	case connectors.String:
+		p.kind = kString
+	case connectors.Bytes:
+		p.kind = kBytes
+		if s.Name == connectors.DecimalName {
+			p.kind = kDecimal
+			scale, err := decimalScale(s)
+			if err != nil {
+				p.bad = err.Error()
+			}
+			p.scale = scale
+		}
+	case connectors.Array:
+		p.kind = kArray
+		if s.Items == nil {
+			p.bad = "array schema has no Items schema"
+			break
+		}
+		p.items = compile(s.Items, memo)
+	case connectors.Map:
+		p.kind = kMap
+		if s.Keys == nil || s.Values == nil {
+			p.bad = "map schema needs Keys and Values schemas"
+			break
+		}
+		p.mkeys, p.items = compile(s.Keys, memo), compile(s.Values, memo)
+	case connectors.Struct:
+		p.kind = kStruct
+		p.keys = make([][]byte, len(s.Fields))
+		p.fields = make([]*plan, len(s.Fields))
+		for i, f := range s.Fields {
+			var k []byte
+			if i > 0 {
+				k = append(k, ',')
+			}
+			k = appendString(k, f.Name)
+			p.keys[i] = append(k, ':')
+			if f.Schema == nil {
+				p.bad = "field " + f.Name + " has no schema"
+				continue
+			}
+			p.fields[i] = compile(f.Schema, memo)
+		}
+	default:
+		p.bad = fmt.Sprintf("unsupported schema type %q", s.Type)
+	}
+	return p
+}
+
+// appendValue appends the JSON of v under the plan p. It writes without
+// reflection and allocates only for decimals beyond int64.
+func (c *JSON) appendValue(dst []byte, p *plan, v any) ([]byte, error) {
+	s := p.s
+	if v == nil {
 		switch {
 		case s.Default != nil && c.replaceNull:
 			v = s.Default
@@ -29,60 +147,57 @@ func (c *JSON) appendValue(dst []byte, s *connectors.Schema, v any) ([]byte, err
 			return dst, dataErrorf("null value for a required %s field without a default", s.Type)
 		}
 	}
-	if s == nil {
-		return c.appendSchemaless(dst, v)
+	if p.bad != "" {
+		return dst, &DataError{Reason: p.bad}
 	}
-	switch s.Type {
-	case connectors.Int8:
+	switch p.kind {
+	case kInt8:
 		x, ok := v.(int8)
 		if !ok {
 			return dst, typeError(s, v, "int8")
 		}
 		return strconv.AppendInt(dst, int64(x), 10), nil
-	case connectors.Int16:
+	case kInt16:
 		x, ok := v.(int16)
 		if !ok {
 			return dst, typeError(s, v, "int16")
 		}
 		return strconv.AppendInt(dst, int64(x), 10), nil
-	case connectors.Int32:
-		switch s.Name {
-		case connectors.DateName:
-			return appendDate(dst, s, v)
-		case connectors.TimeName:
-			return appendTime(dst, s, v)
-		}
+	case kInt32:
 		x, ok := v.(int32)
 		if !ok {
 			return dst, typeError(s, v, "int32")
 		}
 		return strconv.AppendInt(dst, int64(x), 10), nil
-	case connectors.Int64:
-		if s.Name == connectors.TimestampName {
-			t, ok := v.(time.Time)
-			if !ok {
-				return dst, typeError(s, v, "time.Time")
-			}
-			return strconv.AppendInt(dst, t.UnixMilli(), 10), nil
-		}
+	case kInt64:
 		x, ok := v.(int64)
 		if !ok {
 			return dst, typeError(s, v, "int64")
 		}
 		return strconv.AppendInt(dst, x, 10), nil
-	case connectors.Float32:
+	case kDate:
+		return appendDate(dst, s, v)
+	case kTime:
+		return appendTime(dst, s, v)
+	case kTimestamp:
+		t, ok := v.(time.Time)
+		if !ok {
+			return dst, typeError(s, v, "time.Time")
+		}
+		return strconv.AppendInt(dst, t.UnixMilli(), 10), nil
+	case kFloat32:
 		x, ok := v.(float32)
 		if !ok {
 			return dst, typeError(s, v, "float32")
 		}
 		return appendJavaFloat(dst, float64(x), 32), nil
-	case connectors.Float64:
+	case kFloat64:
 		x, ok := v.(float64)
 		if !ok {
 			return dst, typeError(s, v, "float64")
 		}
 		return appendJavaFloat(dst, x, 64), nil
-	case connectors.Boolean:
+	case kBoolean:
 		x, ok := v.(bool)
 		if !ok {
 			return dst, typeError(s, v, "bool")
@@ -91,28 +206,24 @@ func (c *JSON) appendValue(dst []byte, s *connectors.Schema, v any) ([]byte, err
 			return append(dst, "true"...), nil
 		}
 		return append(dst, "false"...), nil
-	case connectors.String:
+	case kString:
 		x, ok := v.(string)
 		if !ok {
 			return dst, typeError(s, v, "string")
 		}
 		return appendString(dst, x), nil
-	case connectors.Bytes:
-		if s.Name == connectors.DecimalName {
-			return c.appendDecimal(dst, s, v)
-		}
+	case kBytes:
 		x, ok := v.([]byte)
 		if !ok {
 			return dst, typeError(s, v, "[]byte")
 		}
 		return appendBase64(dst, x), nil
-	case connectors.Array:
+	case kDecimal:
+		return c.appendDecimal(dst, p, v)
+	case kArray:
 		x, ok := v.([]any)
 		if !ok {
 			return dst, typeError(s, v, "[]any")
-		}
-		if s.Items == nil {
-			return dst, dataErrorf("array schema has no Items schema")
 		}
 		dst = append(dst, '[')
 		for i, e := range x {
@@ -120,38 +231,33 @@ func (c *JSON) appendValue(dst []byte, s *connectors.Schema, v any) ([]byte, err
 				dst = append(dst, ',')
 			}
 			var err error
-			if dst, err = c.appendValue(dst, s.Items, e); err != nil {
+			if dst, err = c.appendValue(dst, p.items, e); err != nil {
 				return dst, inIndex(err, i)
 			}
 		}
 		return append(dst, ']'), nil
-	case connectors.Map:
-		return c.appendMap(dst, s, v)
-	case connectors.Struct:
+	case kMap:
+		return c.appendMap(dst, p, v)
+	case kStruct:
 		x, ok := v.(*connectors.StructValue)
 		if !ok {
 			return dst, typeError(s, v, "*connectors.StructValue")
 		}
 		if x == nil {
-			return c.appendValue(dst, s, nil)
+			return c.appendValue(dst, p, nil)
 		}
 		if x.Schema != s && !schemasEqual(x.Schema, s) {
 			return dst, dataErrorf("struct value's schema %q differs from the field's schema %q", schemaLabel(x.Schema), schemaLabel(s))
 		}
-		if len(x.Values) != len(s.Fields) {
-			return dst, dataErrorf("struct value has %d values for %d fields", len(x.Values), len(s.Fields))
+		if len(x.Values) != len(p.fields) {
+			return dst, dataErrorf("struct value has %d values for %d fields", len(x.Values), len(p.fields))
 		}
 		dst = append(dst, '{')
-		for i := range s.Fields {
-			f := &s.Fields[i]
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = appendString(dst, f.Name)
-			dst = append(dst, ':')
+		for i, fp := range p.fields {
+			dst = append(dst, p.keys[i]...)
 			var err error
-			if dst, err = c.appendValue(dst, f.Schema, x.Values[i]); err != nil {
-				return dst, inField(err, f.Name)
+			if dst, err = c.appendValue(dst, fp, x.Values[i]); err != nil {
+				return dst, inField(err, s.Fields[i].Name)
 			}
 		}
 		return append(dst, '}'), nil
@@ -169,16 +275,14 @@ func schemaLabel(s *connectors.Schema) string {
 	return string(s.Type)
 }
 
-func (c *JSON) appendMap(dst []byte, s *connectors.Schema, v any) ([]byte, error) {
+func (c *JSON) appendMap(dst []byte, p *plan, v any) ([]byte, error) {
+	s := p.s
 	x, ok := v.([]connectors.MapEntry)
 	if !ok {
 		return dst, typeError(s, v, "[]connectors.MapEntry")
 	}
-	if s.Keys == nil || s.Values == nil {
-		return dst, dataErrorf("map schema needs Keys and Values schemas")
-	}
 	var err error
-	if s.Keys.Type == connectors.String {
+	if p.mkeys.kind == kString {
 		// String keys: a JSON object, as Connect writes it.
 		dst = append(dst, '{')
 		for i, e := range x {
@@ -195,7 +299,7 @@ func (c *JSON) appendMap(dst []byte, s *connectors.Schema, v any) ([]byte, error
 			}
 			dst = appendString(dst, ks)
 			dst = append(dst, ':')
-			if dst, err = c.appendValue(dst, s.Values, e.Value); err != nil {
+			if dst, err = c.appendValue(dst, p.items, e.Value); err != nil {
 				return dst, inKey(err, ks)
 			}
 		}
@@ -208,11 +312,11 @@ func (c *JSON) appendMap(dst []byte, s *connectors.Schema, v any) ([]byte, error
 			dst = append(dst, ',')
 		}
 		dst = append(dst, '[')
-		if dst, err = c.appendValue(dst, s.Keys, e.Key); err != nil {
+		if dst, err = c.appendValue(dst, p.mkeys, e.Key); err != nil {
 			return dst, inKey(err, e.Key)
 		}
 		dst = append(dst, ',')
-		if dst, err = c.appendValue(dst, s.Values, e.Value); err != nil {
+		if dst, err = c.appendValue(dst, p.items, e.Value); err != nil {
 			return dst, inKey(err, e.Key)
 		}
 		dst = append(dst, ']')
@@ -322,7 +426,10 @@ func (c *JSON) appendSchemaless(dst []byte, v any) ([]byte, error) {
 		if x == nil {
 			return append(dst, "null"...), nil
 		}
-		return c.appendValue(dst, x.Schema, x)
+		if x.Schema == nil {
+			return dst, dataErrorf("struct value has no schema")
+		}
+		return c.appendValue(dst, c.entry(x.Schema).plan, x)
 	}
 	return dst, dataErrorf("Go value of type %T has no Kafka Connect schema type; give it a schema", v)
 }
@@ -385,27 +492,20 @@ func decimalScale(s *connectors.Schema) (int32, error) {
 	return int32(n), nil
 }
 
-func (c *JSON) appendDecimal(dst []byte, s *connectors.Schema, v any) ([]byte, error) {
+func (c *JSON) appendDecimal(dst []byte, p *plan, v any) ([]byte, error) {
 	d, ok := v.(connectors.Decimal)
 	if !ok {
-		if p, isPtr := v.(*connectors.Decimal); isPtr && p != nil {
-			d = *p
-		} else {
-			return dst, typeError(s, v, "connectors.Decimal")
-		}
-	}
-	scale, err := decimalScale(s)
-	if err != nil {
-		return dst, err
+		return dst, typeError(p.s, v, "connectors.Decimal")
 	}
 	u := d.Unscaled
-	if d.Scale != scale {
-		if u, err = rescale(u, d.Scale, scale); err != nil {
+	if d.Scale != p.scale {
+		var err error
+		if u, err = rescale(u, d.Scale, p.scale); err != nil {
 			return dst, err
 		}
 	}
 	if c.numeric {
-		return appendDecimalNumber(dst, u, scale), nil
+		return appendDecimalNumber(dst, u, p.scale), nil
 	}
 	return appendTwosComplementBase64(dst, u), nil
 }
