@@ -12,15 +12,15 @@ import (
 
 func TestNew(t *testing.T) {
 	for name, want := range map[string]string{
-		"org.apache.kafka.connect.json.JsonConverter":            "*converter.JSON",
-		"JsonConverter":                                          "*converter.JSON",
-		"json":                                                   "*converter.JSON",
-		" JSON ":                                                 "*converter.JSON",
-		"org.apache.kafka.connect.storage.StringConverter":       "*converter.String",
-		"string":                                                 "*converter.String",
+		"org.apache.kafka.connect.json.JsonConverter": "*converter.JSON",
+		"JsonConverter": "*converter.JSON",
+		"json":          "*converter.JSON",
+		" JSON ":        "*converter.JSON",
+		"org.apache.kafka.connect.storage.StringConverter": "*converter.String",
+		"string": "*converter.String",
 		"org.apache.kafka.connect.converters.ByteArrayConverter": "*converter.ByteArray",
-		"bytearray":                                              "*converter.ByteArray",
-		"ByteArrayConverter":                                     "*converter.ByteArray",
+		"bytearray":          "*converter.ByteArray",
+		"ByteArrayConverter": "*converter.ByteArray",
 	} {
 		c, err := New(name)
 		if err != nil {

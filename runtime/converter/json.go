@@ -125,7 +125,7 @@ func (c *JSON) Encode(dst []byte, topic string, s *connectors.Schema, v any) ([]
 		p = e.plan
 		if c.schemas {
 			if e.json == nil {
-				b, err := c.appendSchema(nil, s, "", e.memo)
+				b, err := c.appendSchema(nil, s, nil, e.memo)
 				if err != nil {
 					return dst[:start], fmt.Errorf("JsonConverter: converting the %s schema for topic %q: %w", c.side, topic, err)
 				}

@@ -13,7 +13,7 @@ import (
 // appendSchema writes the Connect JSON form of s in Jackson's field order:
 // type, items|keys,values|fields, optional, name, version, doc,
 // parameters, default, and field (the name, for a struct's field).
-func (c *JSON) appendSchema(dst []byte, s *connectors.Schema, field string, memo map[*connectors.Schema]*plan) ([]byte, error) {
+func (c *JSON) appendSchema(dst []byte, s *connectors.Schema, field *string, memo map[*connectors.Schema]*plan) ([]byte, error) {
 	if s == nil {
 		return append(dst, "null"...), nil
 	}
@@ -28,7 +28,7 @@ func (c *JSON) appendSchema(dst []byte, s *connectors.Schema, field string, memo
 			return dst, dataErrorf("array schema has no Items schema")
 		}
 		dst = append(dst, `"array","items":`...)
-		if dst, err = c.appendSchema(dst, s.Items, "", memo); err != nil {
+		if dst, err = c.appendSchema(dst, s.Items, nil, memo); err != nil {
 			return dst, inField(err, "items")
 		}
 	case connectors.Map:
@@ -36,11 +36,11 @@ func (c *JSON) appendSchema(dst []byte, s *connectors.Schema, field string, memo
 			return dst, dataErrorf("map schema needs Keys and Values schemas")
 		}
 		dst = append(dst, `"map","keys":`...)
-		if dst, err = c.appendSchema(dst, s.Keys, "", memo); err != nil {
+		if dst, err = c.appendSchema(dst, s.Keys, nil, memo); err != nil {
 			return dst, inField(err, "keys")
 		}
 		dst = append(dst, `,"values":`...)
-		if dst, err = c.appendSchema(dst, s.Values, "", memo); err != nil {
+		if dst, err = c.appendSchema(dst, s.Values, nil, memo); err != nil {
 			return dst, inField(err, "values")
 		}
 	case connectors.Struct:
@@ -53,7 +53,7 @@ func (c *JSON) appendSchema(dst []byte, s *connectors.Schema, field string, memo
 			if f.Schema == nil {
 				return dst, inField(dataErrorf("field has no schema"), f.Name)
 			}
-			if dst, err = c.appendSchema(dst, f.Schema, f.Name, memo); err != nil {
+			if dst, err = c.appendSchema(dst, f.Schema, &f.Name, memo); err != nil {
 				return dst, inField(err, f.Name)
 			}
 		}
@@ -106,9 +106,9 @@ func (c *JSON) appendSchema(dst []byte, s *connectors.Schema, field string, memo
 			return dst, inField(err, "default")
 		}
 	}
-	if field != "" {
+	if field != nil {
 		dst = append(dst, `,"field":`...)
-		dst = appendString(dst, field)
+		dst = appendString(dst, *field)
 	}
 	return append(dst, '}'), nil
 }

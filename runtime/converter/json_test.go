@@ -188,7 +188,7 @@ func TestJSONSchemaJSON(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := newJSON(t, nil)
-			got, err := c.appendSchema(nil, tt.schema, "", map[*connectors.Schema]*plan{})
+			got, err := c.appendSchema(nil, tt.schema, nil, map[*connectors.Schema]*plan{})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,0 +1,249 @@
+// Command sluice is the Sluice binary: the worker, the embedded broker on
+// its own, and operator commands that talk to a worker's REST API.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/sluice-cdc/sluice/config"
+	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/connectors/datagen"
+	"github.com/sluice-cdc/sluice/connectors/jdbc"
+	"github.com/sluice-cdc/sluice/runtime"
+	"github.com/sluice-cdc/sluice/runtime/broker"
+	"github.com/sluice-cdc/sluice/transforms"
+)
+
+// Set at build time with -ldflags "-X main.version=... -X main.commit=...".
+var (
+	version = "0.1.0-dev"
+	commit  = "unknown"
+)
+
+var started = time.Now()
+
+// plugins lists every connector built into the binary.
+func plugins() *connectors.Registry {
+	return connectors.NewRegistry(datagen.Plugin(), jdbc.Plugin())
+}
+
+func transformRegistry() *transforms.Registry { return transforms.NewRegistry() }
+
+const usage = `sluice: change data capture connectors, one binary.
+
+Usage:
+  sluice worker [flags]          run a worker (embedded broker unless bootstrap.servers is set)
+  sluice broker [flags]          run the embedded broker alone, for several workers to share
+  sluice connectors <command>    manage connectors through a worker's REST API
+  sluice docs [-out DIR]         write the connector reference pages (docs/connectors)
+  sluice version                 print the version
+
+Run 'sluice <command> -h' for a command's flags.
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	var err error
+	switch os.Args[1] {
+	case "worker":
+		err = workerCmd(os.Args[2:])
+	case "broker":
+		err = brokerCmd(os.Args[2:])
+	case "connectors":
+		err = connectorsCmd(os.Args[2:], os.Stdout)
+	case "docs":
+		err = docsCmd(os.Args[2:])
+	case "version", "--version", "-v":
+		fmt.Printf("sluice %s (%s)\n", version, commit)
+	case "help", "-h", "--help":
+		fmt.Print(usage)
+	default:
+		fmt.Fprintf(os.Stderr, "sluice: unknown command %q\n\n%s", os.Args[1], usage)
+		os.Exit(2)
+	}
+	if err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintf(os.Stderr, "sluice: %v\n", err)
+		}
+		os.Exit(1)
+	}
+}
+
+func newLogger(level string, w io.Writer) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+// signalContext ends on SIGINT or SIGTERM.
+func signalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
+
+func workerCmd(args []string) error {
+	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
+	file := fs.String("config", "", "worker config file (.properties, .yaml or .yml)")
+	flags := map[string]*string{
+		config.BootstrapServers: fs.String("bootstrap-servers", "", "Kafka brokers (host:port,...); empty starts the embedded broker"),
+		config.DataDir:          fs.String("data-dir", "", "embedded broker data directory (default ./sluice-data)"),
+		config.BrokerListen:     fs.String("broker-listen", "", "embedded broker address (default 127.0.0.1:9092)"),
+		config.Listeners:        fs.String("listeners", "", "REST API listener (default http://127.0.0.1:8083)"),
+		config.GroupID:          fs.String("group-id", "", "worker cluster id (default sluice)"),
+		config.WorkerLogLevel:   fs.String("log-level", "", "debug, info, warn or error (default info)"),
+	}
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: sluice worker [flags]\n\nEvery worker property (see docs/configuration.md) can also be set in the --config file\nor as SLUICE_<PROPERTY> in the environment (SLUICE_BOOTSTRAP_SERVERS=...).\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	set := map[string]string{}
+	for k, v := range flags {
+		if *v != "" {
+			set[k] = *v
+		}
+	}
+	cfg, err := config.LoadWorker(*file, os.Environ(), set)
+	if err != nil {
+		return err
+	}
+	logger := newLogger(cfg.String(config.WorkerLogLevel), os.Stderr)
+	ctx, cancel := signalContext()
+	defer cancel()
+	return runtime.Run(ctx, runtime.Options{Config: cfg, Plugins: plugins(), Transforms: transformRegistry(),
+		Logger: logger, Version: version, Commit: commit, Started: started})
+}
+
+func brokerCmd(args []string) error {
+	fs := flag.NewFlagSet("broker", flag.ContinueOnError)
+	listen := fs.String("listen", config.DefaultEmbeddedBrokerAddress, "address to listen on")
+	dir := fs.String("data-dir", "./sluice-data", "data directory")
+	level := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	logger := newLogger(*level, os.Stderr)
+	b, err := broker.Start(*dir, *listen, logger)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	logger.Info("broker ready", "listen", b.Addr(), "data_dir", *dir, "cluster_id", b.ClusterID())
+	ctx, cancel := signalContext()
+	defer cancel()
+	<-ctx.Done()
+	logger.Info("broker stopping")
+	return nil
+}
+
+func docsCmd(args []string) error {
+	fs := flag.NewFlagSet("docs", flag.ContinueOnError)
+	out := fs.String("out", "docs/connectors", "directory for the connector pages")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		return err
+	}
+	for _, p := range plugins().Plugins() {
+		names := "`" + p.Name + "`"
+		if p.Class != p.Name {
+			names += ", `" + p.Class + "`"
+		}
+		for _, a := range p.Aliases {
+			names += ", `" + a + "`"
+		}
+		intro := fmt.Sprintf("A %s connector. `connector.class`: %s. Besides the properties below, every connector takes the "+
+			"common ones (`name`, `connector.class`, `tasks.max`, converters, `transforms`, error handling and restart policy) "+
+			"described in [configuration.md](../configuration.md).", p.Type, names)
+		md := p.New().Config().Markdown(p.Name+" connector", intro)
+		if err := os.WriteFile(filepath.Join(*out, p.Name+".md"), []byte(md), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func connectorsCmd(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("connectors", flag.ContinueOnError)
+	url := fs.String("url", envOr("SLUICE_URL", "http://127.0.0.1:8083"), "worker REST URL")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), `Usage: sluice connectors [-url URL] <command>
+
+Commands:
+  list                     names of the connectors
+  get NAME                 a connector's config and tasks
+  status NAME              a connector's and its tasks' states
+  create FILE              create a connector from a JSON file ({"name":..., "config":{...}}); - reads stdin
+  delete NAME              delete a connector
+  pause|resume|stop NAME   change a connector's target state
+  restart NAME             restart a connector and its failed tasks
+  offsets NAME             a connector's offsets
+`)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	c := &restClient{base: strings.TrimRight(*url, "/"), out: stdout}
+	rest := fs.Args()
+	if len(rest) == 0 {
+		fs.Usage()
+		return flag.ErrHelp
+	}
+	need := func(n int) error {
+		if len(rest) != n+1 {
+			return fmt.Errorf("connectors %s: expected %d argument(s)", rest[0], n)
+		}
+		return nil
+	}
+	switch rest[0] {
+	case "list":
+		return c.do("GET", "/connectors", nil)
+	case "get", "status", "offsets", "delete", "pause", "resume", "stop", "restart":
+		if err := need(1); err != nil {
+			return err
+		}
+		return c.named(rest[0], rest[1])
+	case "create":
+		if err := need(1); err != nil {
+			return err
+		}
+		var body []byte
+		var err error
+		if rest[1] == "-" {
+			body, err = io.ReadAll(os.Stdin)
+		} else {
+			body, err = os.ReadFile(rest[1])
+		}
+		if err != nil {
+			return err
+		}
+		return c.do("POST", "/connectors", body)
+	}
+	return fmt.Errorf("connectors: unknown command %q", rest[0])
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}

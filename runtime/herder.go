@@ -1,0 +1,716 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sluice-cdc/sluice/config"
+	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/offsets"
+	"github.com/sluice-cdc/sluice/runtime/api"
+	"github.com/sluice-cdc/sluice/runtime/converter"
+	"github.com/sluice-cdc/sluice/transforms"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Herder reconciles what the configs topic asks for (connectors, their
+// task configs, target states) and what the user asked through REST
+// (restarts) with the connectors and tasks running on this worker.
+//
+// Concurrency: one goroutine (run) makes every change; it wakes on a
+// config change, a REST request, a task exit or a restart timer. REST
+// reads take mu briefly and never wait for that goroutine, and each task
+// runs in its own goroutine with its own context, so a task stuck in Poll
+// or Put cannot block the herder, the REST API or other tasks: stopping
+// waits task.shutdown.graceful.timeout.ms, then abandons the task and
+// reports it. Lock order: mu, then nothing (no other lock is taken while
+// holding mu, and mu is never held across I/O or a wait).
+type Herder struct {
+	workerID   string
+	worker     *config.Worker
+	plugins    *connectors.Registry
+	transforms *transforms.Registry
+	configs    *config.Store
+	offsets    *offsets.Kafka
+	status     *statusStore
+	adm        *kadm.Client
+	clientOpts []kgo.Opt
+	keyConv    converter.Setting
+	valConv    converter.Setting
+	clusterID  string
+	version    string
+	commit     string
+	logger     *slog.Logger
+
+	wake chan struct{}
+	wg   sync.WaitGroup // task and connector goroutines
+
+	mu struct {
+		sync.Mutex
+		conns map[string]*connState
+		ready bool
+	}
+}
+
+// connState is one connector on this worker. Fields are guarded by
+// Herder.mu; only the run goroutine adds or removes tasks.
+type connState struct {
+	name    string
+	raw     map[string]string // config as stored (provider references unresolved)
+	plugin  *connectors.Plugin
+	inst    connectors.Connector
+	cancel  context.CancelFunc
+	state   string
+	trace   string
+	backoff backoff
+	// needTaskConfigs asks run to call TaskConfigs (after start, or when
+	// the connector requested a reconfiguration).
+	needTaskConfigs bool
+	restart         bool
+	tasks           map[int]*taskState
+	topics          map[string]bool
+}
+
+type taskState struct {
+	id      api.TaskID
+	raw     map[string]string
+	cancel  context.CancelFunc
+	done    chan struct{}
+	pause   *pauser
+	state   string
+	trace   string
+	started time.Time
+	backoff backoff
+	restart bool
+}
+
+// backoff schedules automatic restarts.
+type backoff struct {
+	attempts int
+	next     time.Time // zero: no restart scheduled
+}
+
+func (h *Herder) signal() {
+	select {
+	case h.wake <- struct{}{}:
+	default:
+	}
+}
+
+// run is the herder's goroutine; it returns when ctx ends, after stopping
+// every connector and task.
+func (h *Herder) run(ctx context.Context) {
+	h.mu.Lock()
+	h.mu.ready = true
+	h.mu.Unlock()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		h.reconcile(ctx)
+		select {
+		case <-ctx.Done():
+			h.stopAll()
+			return
+		case <-h.wake:
+		case <-tick.C:
+		}
+	}
+}
+
+func (h *Herder) stopAll() {
+	h.mu.Lock()
+	var all []*connState
+	for _, cs := range h.mu.conns {
+		all = append(all, cs)
+	}
+	h.mu.Unlock()
+	ctx := context.Background()
+	for _, cs := range all {
+		h.stopTasks(ctx, cs, nil, false)
+		h.stopConnector(ctx, cs)
+	}
+	h.wg.Wait()
+}
+
+// reconcile makes one pass over every connector.
+func (h *Herder) reconcile(ctx context.Context) {
+	if ctx.Err() != nil {
+		return
+	}
+	snap := h.configs.Snapshot()
+	h.mu.Lock()
+	var gone []*connState
+	for name, cs := range h.mu.conns {
+		if _, ok := snap.Connectors[name]; !ok {
+			gone = append(gone, cs)
+			delete(h.mu.conns, name)
+		}
+	}
+	h.mu.Unlock()
+	for _, cs := range gone {
+		h.stopTasks(ctx, cs, nil, false)
+		h.stopConnector(ctx, cs)
+		h.status.deleteConnector(ctx, cs.name)
+		h.logger.Info("connector deleted", "connector", cs.name)
+	}
+	for _, name := range config.SortedKeys(snap.Connectors) {
+		h.reconcileConnector(ctx, name, snap)
+	}
+}
+
+func (h *Herder) reconcileConnector(ctx context.Context, name string, snap config.Snapshot) {
+	raw := snap.Connectors[name]
+	target := snap.Targets[name]
+	if target == "" {
+		target = config.TargetStarted
+	}
+	h.mu.Lock()
+	cs := h.mu.conns[name]
+	if cs == nil {
+		cs = &connState{name: name, raw: raw, tasks: map[int]*taskState{}, topics: map[string]bool{}, state: api.StateUnassigned}
+		h.mu.conns[name] = cs
+	}
+	changed := !maps.Equal(cs.raw, raw)
+	restart := cs.restart
+	cs.restart = false
+	cs.raw = raw
+	h.mu.Unlock()
+
+	if changed || restart {
+		if changed {
+			h.logger.Info("connector config changed; restarting it", "connector", name)
+		}
+		h.stopConnector(ctx, cs)
+		h.mu.Lock()
+		cs.backoff = backoff{}
+		cs.state = api.StateUnassigned
+		h.mu.Unlock()
+	}
+
+	if target == config.TargetStopped {
+		h.stopTasks(ctx, cs, nil, true)
+		h.stopConnector(ctx, cs)
+		if len(snap.Tasks[name]) > 0 {
+			// As Kafka Connect: a stopped connector has no tasks, which is
+			// what the offsets API checks.
+			if err := h.configs.PutTaskConfigs(ctx, name, nil); err != nil {
+				h.logger.Warn("clearing task configs of stopped connector", "connector", name, "error", err)
+			}
+		}
+		h.setConnectorState(ctx, cs, api.StateStopped, "")
+		return
+	}
+
+	h.mu.Lock()
+	running := cs.inst != nil
+	due := cs.state != api.StateFailed || (!cs.backoff.next.IsZero() && !time.Now().Before(cs.backoff.next))
+	h.mu.Unlock()
+	if !running && due {
+		h.startConnector(ctx, cs)
+	}
+
+	h.mu.Lock()
+	inst, need := cs.inst, cs.needTaskConfigs || snap.Inconsistent[name]
+	cs.needTaskConfigs = false
+	h.mu.Unlock()
+	if inst != nil && need {
+		if h.refreshTaskConfigs(ctx, cs, inst, snap.Tasks[name]) {
+			return // the write wakes us again with the new task configs
+		}
+	}
+
+	tasks := snap.Tasks[name]
+	if changed {
+		// A connector whose config changed keeps running its old tasks
+		// only until its new task configs are committed.
+		h.stopTasks(ctx, cs, nil, true)
+	}
+	h.reconcileTasks(ctx, cs, tasks, target == config.TargetPaused)
+
+	h.mu.Lock()
+	st := cs.state
+	h.mu.Unlock()
+	if st == api.StateRunning || st == api.StatePaused {
+		if target == config.TargetPaused {
+			h.setConnectorState(ctx, cs, api.StatePaused, "")
+		} else {
+			h.setConnectorState(ctx, cs, api.StateRunning, "")
+		}
+	}
+}
+
+// refreshTaskConfigs asks the connector for task configs and writes them
+// when they differ from the committed ones; it reports whether it wrote.
+func (h *Herder) refreshTaskConfigs(ctx context.Context, cs *connState, inst connectors.Connector, current []map[string]string) bool {
+	h.mu.Lock()
+	raw := cs.raw
+	h.mu.Unlock()
+	maxTasks := 1
+	if v, err := config.ParseValue(config.Int, raw[propTasksMax]); err == nil {
+		maxTasks = v.(int)
+	}
+	tcs, err := inst.TaskConfigs(maxTasks)
+	if err != nil {
+		h.failConnector(ctx, cs, fmt.Errorf("computing task configs: %w", err))
+		return false
+	}
+	if len(tcs) > maxTasks {
+		tcs = tcs[:maxTasks]
+	}
+	resolved, _ := config.Resolve(raw)
+	for _, tc := range tcs {
+		unresolve(tc, raw, resolved)
+	}
+	if equalTaskConfigs(tcs, current) {
+		return false
+	}
+	if err := h.configs.PutTaskConfigs(ctx, cs.name, tcs); err != nil {
+		h.logger.Warn("writing task configs failed; retrying", "connector", cs.name, "error", err)
+		h.mu.Lock()
+		cs.needTaskConfigs = true
+		h.mu.Unlock()
+		return false
+	}
+	return true
+}
+
+// unresolve puts config provider references back into task configs so
+// that resolved secrets are never written to the configs topic.
+func unresolve(task, raw, resolved map[string]string) {
+	for k, v := range task {
+		if r, ok := raw[k]; ok && strings.Contains(r, "${") && resolved[k] == v {
+			task[k] = r
+		}
+	}
+}
+
+func equalTaskConfigs(a, b []map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if !maps.Equal(a[i], b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+type connectorContext struct {
+	h      *Herder
+	cs     *connState
+	logger *slog.Logger
+}
+
+func (c *connectorContext) RequestTaskReconfiguration() {
+	c.h.mu.Lock()
+	c.cs.needTaskConfigs = true
+	c.h.mu.Unlock()
+	c.h.signal()
+}
+
+func (c *connectorContext) RaiseError(err error) {
+	go c.h.failConnector(context.Background(), c.cs, err)
+}
+
+func (c *connectorContext) Logger() *slog.Logger { return c.logger }
+
+func (h *Herder) startConnector(ctx context.Context, cs *connState) {
+	h.mu.Lock()
+	raw := cs.raw
+	h.mu.Unlock()
+	plugin, err := h.plugins.Lookup(raw[propClass])
+	if err != nil {
+		h.failConnector(ctx, cs, err)
+		return
+	}
+	resolved, err := config.Resolve(raw)
+	if err != nil {
+		h.failConnector(ctx, cs, err)
+		return
+	}
+	inst := plugin.New()
+	cctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	logger := h.logger.With("connector", cs.name)
+	sctx, scancel := context.WithTimeout(cctx, 60*time.Second)
+	err = inst.Start(sctx, &connectorContext{h: h, cs: cs, logger: logger}, resolved)
+	scancel()
+	if err != nil {
+		cancel()
+		h.failConnector(ctx, cs, fmt.Errorf("starting connector: %w", err))
+		return
+	}
+	h.mu.Lock()
+	cs.plugin, cs.inst, cs.cancel = plugin, inst, cancel
+	cs.needTaskConfigs = true
+	cs.backoff.next = time.Time{}
+	h.mu.Unlock()
+	h.setConnectorState(ctx, cs, api.StateRunning, "")
+	logger.Info("connector started", "class", plugin.Class)
+}
+
+func (h *Herder) stopConnector(ctx context.Context, cs *connState) {
+	h.mu.Lock()
+	inst, cancel := cs.inst, cs.cancel
+	cs.inst, cs.cancel = nil, nil
+	h.mu.Unlock()
+	if inst == nil {
+		return
+	}
+	sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), h.worker.Duration(config.TaskShutdownGracefulTimeout))
+	defer scancel()
+	if err := inst.Stop(sctx); err != nil {
+		h.logger.Warn("connector stop failed", "connector", cs.name, "error", err)
+	}
+	cancel()
+}
+
+func (h *Herder) failConnector(ctx context.Context, cs *connState, err error) {
+	h.stopConnector(ctx, cs)
+	pol := h.restartPolicy(cs)
+	h.mu.Lock()
+	cs.backoff = pol.schedule(cs.backoff, time.Time{})
+	next := cs.backoff.next
+	h.mu.Unlock()
+	h.setConnectorState(ctx, cs, api.StateFailed, traceOf(err))
+	h.logger.Error("connector failed", "connector", cs.name, "error", err, "restart_at", next)
+	if !next.IsZero() {
+		time.AfterFunc(time.Until(next), h.signal)
+	}
+}
+
+// reconcileTasks starts, pauses, resumes and stops tasks to match the
+// committed task configs.
+func (h *Herder) reconcileTasks(ctx context.Context, cs *connState, tasks []map[string]string, paused bool) {
+	h.mu.Lock()
+	plugin := cs.plugin
+	var stale []int
+	for n, ts := range cs.tasks {
+		if n >= len(tasks) || !maps.Equal(ts.raw, tasks[n]) || ts.restart {
+			stale = append(stale, n)
+		}
+	}
+	h.mu.Unlock()
+	if len(stale) > 0 {
+		h.stopTasks(ctx, cs, stale, true)
+	}
+	if plugin == nil {
+		return
+	}
+	for n, raw := range tasks {
+		id := api.TaskID{Connector: cs.name, Task: n}
+		h.mu.Lock()
+		ts := cs.tasks[n]
+		if ts != nil && ts.cancel != nil {
+			ts.pause.set(paused)
+			if ts.state == api.StateRunning || ts.state == api.StatePaused {
+				st := api.StateRunning
+				if paused {
+					st = api.StatePaused
+				}
+				ts.state = st
+				h.mu.Unlock()
+				h.putTaskStatus(ctx, id, st, "")
+				continue
+			}
+			h.mu.Unlock()
+			continue
+		}
+		if ts != nil && ts.state == api.StateFailed && (ts.backoff.next.IsZero() || time.Now().Before(ts.backoff.next)) {
+			h.mu.Unlock()
+			continue
+		}
+		if ts == nil {
+			ts = &taskState{id: id}
+			cs.tasks[n] = ts
+		}
+		ts.raw = raw
+		h.mu.Unlock()
+		h.startTask(ctx, cs, ts, plugin, paused)
+	}
+}
+
+// startTask builds a task's pipeline and starts its goroutine.
+func (h *Herder) startTask(ctx context.Context, cs *connState, ts *taskState, plugin *connectors.Plugin, paused bool) {
+	h.mu.Lock()
+	connRaw, taskRaw := cs.raw, ts.raw
+	h.mu.Unlock()
+	logger := h.logger.With("connector", ts.id.Connector, "task", ts.id.Task)
+	fail := func(err error) { h.taskExited(ts, cs, err, time.Now()) }
+
+	connCfg, err := config.Resolve(connRaw)
+	if err != nil {
+		fail(err)
+		return
+	}
+	taskCfg, err := config.Resolve(taskRaw)
+	if err != nil {
+		fail(err)
+		return
+	}
+	chain, err := h.transforms.NewChain(connCfg)
+	if err != nil {
+		fail(err)
+		return
+	}
+	keyConv, err := converter.Configs(connCfg, h.keyConv, true)
+	if err != nil {
+		fail(err)
+		return
+	}
+	valConv, err := converter.Configs(connCfg, h.valConv, false)
+	if err != nil {
+		fail(err)
+		return
+	}
+	common, err := commonDef.Parse(connCfg)
+	if err != nil {
+		fail(err)
+		return
+	}
+	retry := retryPolicy{timeout: common.Duration(propErrorsRetryTime), maxDelay: common.Duration(propErrorsRetryDelay)}
+	if common.Long(propErrorsRetryTime) < 0 {
+		retry.timeout = -1
+	}
+	pause := &pauser{}
+	pause.set(paused)
+	onRunning := func() {
+		h.mu.Lock()
+		st := api.StateRunning
+		if pause.isPaused() {
+			st = api.StatePaused
+		}
+		ts.state, ts.trace = st, ""
+		h.mu.Unlock()
+		h.putTaskStatus(context.Background(), ts.id, st, "")
+		logger.Info("task started")
+	}
+	flushEvery := h.worker.Duration(config.OffsetFlushInterval)
+	flushTimeout := h.worker.Duration(config.OffsetFlushTimeout)
+
+	var run func(context.Context) error
+	switch plugin.Type {
+	case connectors.SourceType:
+		task := plugin.New().(connectors.SourceConnector).NewTask()
+		producer, err := kgo.NewClient(append([]kgo.Opt{
+			kgo.ClientID(fmt.Sprintf("connector-producer-%s-%d", ts.id.Connector, ts.id.Task)),
+			kgo.RequiredAcks(kgo.AllISRAcks()),
+			kgo.MaxBufferedRecords(h.worker.Values.Int(config.ProducerMaxBufferedRecords)),
+			kgo.MaxBufferedBytes(int(h.worker.Values.Long(config.ProducerMaxBufferedBytes))),
+			kgo.ProducerLinger(h.worker.Duration(config.ProducerLinger)),
+			kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
+			kgo.AllowAutoTopicCreation(),
+		}, h.clientOpts...)...)
+		if err != nil {
+			fail(fmt.Errorf("creating producer: %w", err))
+			return
+		}
+		r := &sourceRunner{id: ts.id, task: task, props: taskCfg, chain: chain, keyConv: keyConv, valConv: valConv,
+			producer: producer, offsets: h.offsets, logger: logger, flushEvery: flushEvery, flushTimeout: flushTimeout,
+			retry: retry, onRunning: onRunning, onTopic: func(t string) { h.topicSeen(cs, ts.id, t) }}
+		r.pause = pause
+		run = r.run
+	case connectors.SinkType:
+		sinkCfg, err := sinkDef.Parse(connCfg)
+		if err != nil {
+			fail(err)
+			return
+		}
+		opts := append([]kgo.Opt{}, h.clientOpts...)
+		if re := sinkCfg.String(propTopicsRegex); re != "" {
+			opts = append(opts, kgo.ConsumeRegex(), kgo.ConsumeTopics(re))
+		} else {
+			opts = append(opts, kgo.ConsumeTopics(sinkCfg.List(propTopics)...))
+		}
+		task := plugin.New().(connectors.SinkConnector).NewTask()
+		r := &sinkRunner{id: ts.id, task: task, props: taskCfg, chain: chain, keyConv: keyConv, valConv: valConv,
+			clientOpts: opts, maxPoll: h.worker.Values.Int(config.ConsumerMaxPollRecords), logger: logger,
+			flushEvery: flushEvery, flushTimeout: flushTimeout, retry: retry, onRunning: onRunning,
+			onTopics: func(ts2 []string) {
+				for _, t := range ts2 {
+					h.topicSeen(cs, ts.id, t)
+				}
+			}}
+		r.pause = pause
+		run = r.run
+	default:
+		fail(fmt.Errorf("plugin %s has unknown type %q", plugin.Class, plugin.Type))
+		return
+	}
+
+	tctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	started := time.Now()
+	h.mu.Lock()
+	ts.cancel, ts.done, ts.pause, ts.started, ts.restart = cancel, done, pause, started, false
+	ts.backoff.next = time.Time{}
+	h.mu.Unlock()
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		defer close(done)
+		err := run(tctx)
+		if tctx.Err() != nil && err == nil {
+			return // stopped by the herder
+		}
+		if err == nil {
+			err = errors.New("task stopped by itself")
+		}
+		h.taskExited(ts, cs, err, started)
+	}()
+}
+
+func (p *pauser) isPaused() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.paused
+}
+
+// taskExited records a failed task and schedules its restart.
+func (h *Herder) taskExited(ts *taskState, cs *connState, err error, started time.Time) {
+	pol := h.restartPolicy(cs)
+	h.mu.Lock()
+	ts.cancel = nil
+	ts.state, ts.trace = api.StateFailed, traceOf(err)
+	ts.backoff = pol.schedule(ts.backoff, started)
+	next := ts.backoff.next
+	h.mu.Unlock()
+	h.putTaskStatus(context.Background(), ts.id, api.StateFailed, traceOf(err))
+	h.logger.Error("task failed", "connector", ts.id.Connector, "task", ts.id.Task, "error", err, "restart_at", next)
+	if !next.IsZero() {
+		time.AfterFunc(time.Until(next), h.signal)
+	}
+	h.signal()
+}
+
+// stopTasks stops the given tasks of cs (nil: all), in parallel, waiting
+// at most task.shutdown.graceful.timeout.ms for all of them; a task that
+// does not stop in time is abandoned and reported. With forget, their
+// statuses are removed (they will not run again as they were).
+func (h *Herder) stopTasks(ctx context.Context, cs *connState, which []int, forget bool) {
+	h.mu.Lock()
+	if which == nil {
+		for n := range cs.tasks {
+			which = append(which, n)
+		}
+	}
+	type stopping struct {
+		ts   *taskState
+		done chan struct{}
+	}
+	var all []stopping
+	for _, n := range which {
+		ts := cs.tasks[n]
+		if ts == nil {
+			continue
+		}
+		if ts.cancel != nil {
+			ts.cancel()
+			all = append(all, stopping{ts, ts.done})
+		}
+		ts.cancel = nil
+		if forget {
+			delete(cs.tasks, n)
+		}
+	}
+	h.mu.Unlock()
+	deadline := time.NewTimer(h.worker.Duration(config.TaskShutdownGracefulTimeout))
+	defer deadline.Stop()
+	for _, s := range all {
+		select {
+		case <-s.done:
+		case <-deadline.C:
+			h.logger.Error("task did not stop within task.shutdown.graceful.timeout.ms; abandoning it",
+				"connector", s.ts.id.Connector, "task", s.ts.id.Task,
+				"timeout", h.worker.Duration(config.TaskShutdownGracefulTimeout))
+			// Later tasks get no extra time.
+			deadline.Reset(0)
+		}
+	}
+	if forget {
+		for _, n := range which {
+			h.status.deleteTask(ctx, api.TaskID{Connector: cs.name, Task: n})
+		}
+	}
+}
+
+func (h *Herder) setConnectorState(ctx context.Context, cs *connState, state, trace string) {
+	h.mu.Lock()
+	same := cs.state == state && cs.trace == trace
+	cs.state, cs.trace = state, trace
+	h.mu.Unlock()
+	if !same {
+		h.status.putConnector(ctx, cs.name, statusValue{State: state, Trace: trace, WorkerID: h.workerID})
+	}
+}
+
+func (h *Herder) putTaskStatus(ctx context.Context, id api.TaskID, state, trace string) {
+	if v, ok := h.status.task(id); ok && v.State == state && v.Trace == trace && v.WorkerID == h.workerID {
+		return
+	}
+	h.status.putTask(ctx, id, statusValue{State: state, Trace: trace, WorkerID: h.workerID})
+}
+
+// restartPolicy reads a connector's sluice.task.restart.* settings.
+func (h *Herder) restartPolicy(cs *connState) restartPolicy {
+	h.mu.Lock()
+	raw := cs.raw
+	h.mu.Unlock()
+	v, err := commonDef.Parse(raw)
+	if err != nil {
+		v, _ = commonDef.Parse(map[string]string{propName: cs.name, propClass: "x"})
+	}
+	return restartPolicy{enabled: v.Bool(propRestartEnable), initial: v.Duration(propRestartInitial),
+		max: v.Duration(propRestartMax), attempts: v.Int(propRestartAttempts)}
+}
+
+type restartPolicy struct {
+	enabled      bool
+	initial, max time.Duration
+	attempts     int
+}
+
+// schedule returns the back-off after a failure of something that was
+// started at started (zero: never ran).
+func (p restartPolicy) schedule(b backoff, started time.Time) backoff {
+	if !started.IsZero() && time.Since(started) >= p.max {
+		b.attempts = 0 // it ran long enough: a fresh failure
+	}
+	b.attempts++
+	if !p.enabled || (p.attempts >= 0 && b.attempts > p.attempts) {
+		b.next = time.Time{}
+		return b
+	}
+	d := p.initial << min(b.attempts-1, 30)
+	if d > p.max || d <= 0 {
+		d = p.max
+	}
+	b.next = time.Now().Add(d)
+	return b
+}
+
+// traceOf renders an error chain for a status trace.
+func traceOf(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// topicSeen records that a connector used a topic (KIP-558).
+func (h *Herder) topicSeen(cs *connState, id api.TaskID, topic string) {
+	h.mu.Lock()
+	seen := cs.topics[topic]
+	cs.topics[topic] = true
+	h.mu.Unlock()
+	if !seen {
+		h.status.putTopic(context.Background(), cs.name, topic, id.Task)
+	}
+}

@@ -1,0 +1,345 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/runtime/api"
+	"github.com/sluice-cdc/sluice/runtime/converter"
+	"github.com/sluice-cdc/sluice/transforms"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// sinkRunner runs one sink task: a member of consumer group
+// connect-<connector> polls → converters → transforms → Put; every
+// offset.flush.interval.ms (and before partitions are revoked) Flush asks
+// the task what is durable and only those offsets are committed to the
+// group.
+//
+// Back-pressure: the loop does not poll again until Put returned, and the
+// consumer buffers at most what one fetch brings.
+type sinkRunner struct {
+	id                       api.TaskID
+	task                     connectors.SinkTask
+	props                    map[string]string
+	chain                    *transforms.Chain
+	keyConv                  converter.Converter
+	valConv                  converter.Converter
+	clientOpts               []kgo.Opt
+	maxPoll                  int
+	logger                   *slog.Logger
+	flushEvery, flushTimeout time.Duration
+	retry                    retryPolicy
+	onRunning                func()
+
+	// onTopics is told the topics of newly assigned partitions.
+	onTopics func(topics []string)
+
+	pause *pauser
+
+	// mu serializes the task's Put/Flush between the loop and the
+	// rebalance callbacks, and guards current and failed.
+	mu      sync.Mutex
+	current map[connectors.TopicPartition]int64
+	failed  bool
+	client  *kgo.Client
+}
+
+type sinkTaskContext struct{ logger *slog.Logger }
+
+func (c *sinkTaskContext) Logger() *slog.Logger { return c.logger }
+
+// Errant fails the task with err: errors.tolerance=all and the dead
+// letter queue come with the error-handling release.
+func (c *sinkTaskContext) Errant(_ context.Context, r *connectors.Record, err error) error {
+	return &connectors.RecordError{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Err: err}
+}
+
+// consumerGroup returns Kafka Connect's group id for a sink connector.
+func consumerGroup(connector string) string { return "connect-" + connector }
+
+func (r *sinkRunner) run(ctx context.Context) (err error) {
+	r.current = map[connectors.TopicPartition]int64{}
+	opts := append([]kgo.Opt{
+		kgo.ConsumerGroup(consumerGroup(r.id.Connector)),
+		kgo.ClientID(fmt.Sprintf("connector-consumer-%s-%d", r.id.Connector, r.id.Task)),
+		kgo.DisableAutoCommit(),
+		kgo.BlockRebalanceOnPoll(),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchMaxWait(500 * time.Millisecond),
+		kgo.OnPartitionsAssigned(r.assigned),
+		kgo.OnPartitionsRevoked(r.revoked),
+		kgo.OnPartitionsLost(r.lost),
+	}, r.clientOpts...)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return fmt.Errorf("creating consumer: %w", err)
+	}
+	r.client = cl
+	if err := r.task.Start(ctx, &sinkTaskContext{logger: r.logger}, r.props); err != nil {
+		cl.Close()
+		return fmt.Errorf("starting task: %w", err)
+	}
+	r.onRunning()
+	defer func() { err = errors.Join(err, r.shutdown(err == nil)) }()
+
+	lastFlush := time.Now()
+	for {
+		if ctx.Err() != nil || !r.pause.wait(ctx) {
+			return nil
+		}
+		pctx, cancel := context.WithTimeout(ctx, r.flushEvery)
+		fs := cl.PollRecords(pctx, r.maxPoll)
+		cancel()
+		if ctx.Err() != nil {
+			cl.AllowRebalance()
+			return nil
+		}
+		var fetchErr error
+		fs.EachError(func(t string, p int32, e error) {
+			if !errors.Is(e, context.DeadlineExceeded) && !errors.Is(e, context.Canceled) && fetchErr == nil {
+				fetchErr = fmt.Errorf("consuming %s[%d]: %w", t, p, e)
+			}
+		})
+		if fetchErr != nil {
+			cl.AllowRebalance()
+			return fetchErr
+		}
+		if err := r.put(ctx, fs); err != nil {
+			cl.AllowRebalance()
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		cl.AllowRebalance()
+		if time.Since(lastFlush) >= r.flushEvery {
+			if err := r.flushAndCommit(ctx); err != nil {
+				return err
+			}
+			lastFlush = time.Now()
+		}
+	}
+}
+
+// put converts a fetch and hands it to the task, retrying retriable
+// failures with the same batch.
+func (r *sinkRunner) put(ctx context.Context, fs kgo.Fetches) error {
+	if fs.NumRecords() == 0 {
+		return nil
+	}
+	batch := make([]*connectors.Record, 0, fs.NumRecords())
+	recs := make([]connectors.Record, fs.NumRecords())
+	next := map[connectors.TopicPartition]int64{}
+	var convErr error
+	i := 0
+	fs.EachRecord(func(kr *kgo.Record) {
+		if convErr != nil {
+			return
+		}
+		rec := &recs[i]
+		i++
+		*rec = connectors.Record{Topic: kr.Topic, Partition: kr.Partition, Offset: kr.Offset, Timestamp: kr.Timestamp}
+		next[connectors.TopicPartition{Topic: kr.Topic, Partition: kr.Partition}] = kr.Offset + 1
+		var err error
+		if rec.KeySchema, rec.Key, err = r.keyConv.Decode(kr.Topic, kr.Key); err != nil {
+			convErr = &connectors.RecordError{Topic: kr.Topic, Partition: kr.Partition, Offset: kr.Offset, Err: fmt.Errorf("converting key: %w", err)}
+			return
+		}
+		if rec.ValueSchema, rec.Value, err = r.valConv.Decode(kr.Topic, kr.Value); err != nil {
+			convErr = &connectors.RecordError{Topic: kr.Topic, Partition: kr.Partition, Offset: kr.Offset, Err: fmt.Errorf("converting value: %w", err)}
+			return
+		}
+		if len(kr.Headers) > 0 {
+			rec.Headers = make([]connectors.Header, len(kr.Headers))
+			for j, h := range kr.Headers {
+				rec.Headers[j] = connectors.Header{Key: h.Key, Value: h.Value}
+			}
+		}
+		out, err := r.chain.Apply(rec)
+		if err != nil {
+			convErr = &connectors.RecordError{Topic: kr.Topic, Partition: kr.Partition, Offset: kr.Offset, Err: err}
+			return
+		}
+		if out != nil {
+			batch = append(batch, out)
+		}
+	})
+	if convErr != nil {
+		return convErr
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var retryStart time.Time
+	for {
+		err := r.task.Put(ctx, batch)
+		if err == nil {
+			break
+		}
+		if connectors.Retriable(err) && ctx.Err() == nil {
+			if retryStart.IsZero() {
+				retryStart = time.Now()
+			}
+			if d, ok := r.retry.next(retryStart); ok {
+				r.logger.Warn("put failed; retrying the same batch", "error", err, "in", d)
+				sleepCtx(ctx, d)
+				continue
+			}
+		}
+		r.failed = true
+		return fmt.Errorf("put: %w", err)
+	}
+	r.retry.attempt = 0
+	for tp, o := range next {
+		r.current[tp] = o
+	}
+	return nil
+}
+
+// flushAndCommit asks the task what is durable and commits exactly that.
+func (r *sinkRunner) flushAndCommit(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.flushLocked(ctx, nil)
+}
+
+// flushLocked flushes and commits; only limits the commit to some
+// partitions (nil: all).
+func (r *sinkRunner) flushLocked(ctx context.Context, only map[string][]int32) error {
+	if r.failed || len(r.current) == 0 {
+		return nil
+	}
+	cur := make(map[connectors.TopicPartition]int64, len(r.current))
+	for tp, o := range r.current {
+		cur[tp] = o
+	}
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.flushTimeout+30*time.Second)
+	defer cancel()
+	durable, err := r.task.Flush(fctx, cur)
+	if err != nil {
+		if connectors.Retriable(err) {
+			r.logger.Warn("flush failed; nothing committed, retrying later", "error", err)
+			return nil
+		}
+		r.failed = true
+		return fmt.Errorf("flush: %w", err)
+	}
+	commit := map[string]map[int32]kgo.EpochOffset{}
+	for tp, o := range durable {
+		if only != nil && !contains(only[tp.Topic], tp.Partition) {
+			continue
+		}
+		if commit[tp.Topic] == nil {
+			commit[tp.Topic] = map[int32]kgo.EpochOffset{}
+		}
+		commit[tp.Topic][tp.Partition] = kgo.EpochOffset{Epoch: -1, Offset: o}
+	}
+	if len(commit) == 0 {
+		return nil
+	}
+	var commitErr error
+	r.client.CommitOffsetsSync(fctx, commit, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+		if err != nil {
+			commitErr = err
+			return
+		}
+		for _, t := range resp.Topics {
+			for _, p := range t.Partitions {
+				if e := kerr.ErrorForCode(p.ErrorCode); e != nil && commitErr == nil {
+					commitErr = fmt.Errorf("committing %s[%d]: %w", t.Topic, p.Partition, e)
+				}
+			}
+		}
+	})
+	if commitErr != nil {
+		// The data is durable in the sink; a failed commit only means
+		// it is written again after a restart (the sink is idempotent).
+		r.logger.Warn("committing consumer offsets failed; will retry", "error", commitErr)
+	}
+	return nil
+}
+
+func contains(ps []int32, p int32) bool {
+	for _, q := range ps {
+		if q == p {
+			return true
+		}
+	}
+	return false
+}
+
+func toTPs(m map[string][]int32) []connectors.TopicPartition {
+	var out []connectors.TopicPartition
+	for t, ps := range m {
+		for _, p := range ps {
+			out = append(out, connectors.TopicPartition{Topic: t, Partition: p})
+		}
+	}
+	return out
+}
+
+func (r *sinkRunner) assigned(ctx context.Context, _ *kgo.Client, m map[string][]int32) {
+	topics := make([]string, 0, len(m))
+	for t := range m {
+		topics = append(topics, t)
+	}
+	r.onTopics(topics)
+	if w, ok := r.task.(connectors.PartitionWatcher); ok {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if err := w.Open(ctx, toTPs(m)); err != nil {
+			r.logger.Error("opening partitions failed", "error", err)
+		}
+	}
+}
+
+// revoked flushes and commits the partitions being taken away before the
+// group moves them, so the next owner starts where this one stopped.
+func (r *sinkRunner) revoked(ctx context.Context, _ *kgo.Client, m map[string][]int32) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.flushLocked(ctx, m); err != nil {
+		r.logger.Error("flush before rebalance failed", "error", err)
+	}
+	r.forget(ctx, m)
+}
+
+// lost drops partitions without committing: another member may own them.
+func (r *sinkRunner) lost(ctx context.Context, _ *kgo.Client, m map[string][]int32) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.forget(ctx, m)
+}
+
+func (r *sinkRunner) forget(ctx context.Context, m map[string][]int32) {
+	for _, tp := range toTPs(m) {
+		delete(r.current, tp)
+	}
+	if w, ok := r.task.(connectors.PartitionWatcher); ok {
+		if err := w.Close(ctx, toTPs(m)); err != nil {
+			r.logger.Warn("closing partitions failed", "error", err)
+		}
+	}
+}
+
+func (r *sinkRunner) shutdown(clean bool) error {
+	ctx, cancel := context.WithTimeout(context.Background(), r.flushTimeout+30*time.Second)
+	defer cancel()
+	var err error
+	if clean {
+		err = r.flushAndCommit(ctx)
+	}
+	// Leaving the group runs revoked, which flushes again unless failed.
+	r.client.CloseAllowingRebalance()
+	if e := r.task.Stop(ctx); e != nil {
+		err = errors.Join(err, fmt.Errorf("stopping task: %w", e))
+	}
+	return err
+}

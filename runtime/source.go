@@ -1,0 +1,311 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/offsets"
+	"github.com/sluice-cdc/sluice/runtime/api"
+	"github.com/sluice-cdc/sluice/runtime/converter"
+	"github.com/sluice-cdc/sluice/transforms"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// sourceRunner runs one source task: poll → transforms → converters →
+// idempotent producer; offsets of records Kafka acknowledged are flushed
+// every offset.flush.interval.ms and then handed to the task's Commit.
+//
+// Back-pressure: the producer buffers at most
+// sluice.producer.max.buffered.records/bytes; beyond that Produce blocks,
+// and so does the loop, so Poll is not called again until Kafka catches
+// up.
+type sourceRunner struct {
+	id                       api.TaskID
+	task                     connectors.SourceTask
+	props                    map[string]string
+	chain                    *transforms.Chain
+	keyConv                  converter.Converter
+	valConv                  converter.Converter
+	producer                 *kgo.Client
+	offsets                  offsets.Store
+	logger                   *slog.Logger
+	flushEvery, flushTimeout time.Duration
+	retry                    retryPolicy
+	onRunning                func()
+
+	// onTopic is called the first time the task writes to a topic.
+	onTopic func(topic string)
+	topics  map[string]bool
+
+	tracker *tracker
+	// produceErr holds the first produce failure; the loop stops on it.
+	produceErr atomic.Pointer[error]
+	// pending are offsets taken from the tracker whose commit failed;
+	// they are retried at the next flush unless newer ones replace them.
+	pending map[string]connectors.SourceOffset
+
+	pause *pauser
+	slab  []byte
+}
+
+// pauser lets the herder pause and resume a task loop.
+type pauser struct {
+	mu     sync.Mutex
+	paused bool
+	resume chan struct{}
+}
+
+func (p *pauser) set(paused bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if paused == p.paused {
+		return
+	}
+	p.paused = paused
+	if paused {
+		p.resume = make(chan struct{})
+	} else {
+		close(p.resume)
+	}
+}
+
+// wait blocks while paused; it reports false when ctx ended.
+func (p *pauser) wait(ctx context.Context) bool {
+	p.mu.Lock()
+	ch := p.resume
+	paused := p.paused
+	p.mu.Unlock()
+	if !paused {
+		return true
+	}
+	select {
+	case <-ch:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+type sourceTaskContext struct {
+	connector string
+	offsets   offsets.Store
+	logger    *slog.Logger
+}
+
+func (c *sourceTaskContext) Offset(ctx context.Context, partition map[string]any) (map[string]any, error) {
+	return c.offsets.Get(ctx, c.connector, partition)
+}
+func (c *sourceTaskContext) Logger() *slog.Logger { return c.logger }
+
+const slabSize = 256 << 10
+
+// run runs the task until ctx ends (nil) or it fails (the error).
+func (r *sourceRunner) run(ctx context.Context) (err error) {
+	r.tracker = newTracker()
+	r.pending = map[string]connectors.SourceOffset{}
+	tctx := &sourceTaskContext{connector: r.id.Connector, offsets: r.offsets, logger: r.logger}
+	if err := r.task.Start(ctx, tctx, r.props); err != nil {
+		r.producer.Close()
+		return fmt.Errorf("starting task: %w", err)
+	}
+	r.onRunning()
+	defer func() { err = errors.Join(err, r.shutdown(err == nil)) }()
+
+	lastFlush := time.Now()
+	var retryStart time.Time
+	for {
+		if e := r.produceErr.Load(); e != nil {
+			return *e
+		}
+		if ctx.Err() != nil || !r.pause.wait(ctx) {
+			return nil
+		}
+		recs, err := r.task.Poll(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			if connectors.Retriable(err) {
+				if retryStart.IsZero() {
+					retryStart = time.Now()
+				}
+				if d, ok := r.retry.next(retryStart); ok {
+					r.logger.Warn("poll failed; retrying", "error", err, "in", d)
+					sleepCtx(ctx, d)
+					continue
+				}
+			}
+			return fmt.Errorf("polling: %w", err)
+		}
+		retryStart, r.retry.attempt = time.Time{}, 0
+		for _, rec := range recs {
+			if err := r.send(ctx, rec); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return err
+			}
+		}
+		if time.Since(lastFlush) >= r.flushEvery {
+			r.commit(ctx)
+			lastFlush = time.Now()
+		}
+	}
+}
+
+// send transforms, converts and produces one record.
+func (r *sourceRunner) send(ctx context.Context, rec *connectors.Record) error {
+	tk, err := r.tracker.submit(rec.SourcePartition, rec.SourceOffset)
+	if err != nil {
+		return fmt.Errorf("source partition of a record for topic %s: %w", rec.Topic, err)
+	}
+	out, err := r.chain.Apply(rec)
+	if err != nil {
+		return fmt.Errorf("record for topic %s at source offset %v: %w", rec.Topic, rec.SourceOffset, err)
+	}
+	if out == nil {
+		// Dropped by a transform: counts as done.
+		r.tracker.ack(tk)
+		return nil
+	}
+	key, err := r.encode(r.keyConv, out.Topic, out.KeySchema, out.Key)
+	if err != nil {
+		return fmt.Errorf("converting the key of a record for topic %s at source offset %v: %w", out.Topic, rec.SourceOffset, err)
+	}
+	val, err := r.encode(r.valConv, out.Topic, out.ValueSchema, out.Value)
+	if err != nil {
+		return fmt.Errorf("converting the value of a record for topic %s at source offset %v: %w", out.Topic, rec.SourceOffset, err)
+	}
+	if !r.topics[out.Topic] {
+		if r.topics == nil {
+			r.topics = map[string]bool{}
+		}
+		r.topics[out.Topic] = true
+		r.onTopic(out.Topic)
+	}
+	kr := &kgo.Record{Topic: out.Topic, Key: key, Value: val, Timestamp: out.Timestamp}
+	if len(out.Headers) > 0 {
+		kr.Headers = make([]kgo.RecordHeader, len(out.Headers))
+		for i, h := range out.Headers {
+			kr.Headers[i] = kgo.RecordHeader{Key: h.Key, Value: h.Value}
+		}
+	}
+	r.producer.Produce(ctx, kr, func(_ *kgo.Record, err error) {
+		if err != nil {
+			if !errors.Is(err, context.Canceled) {
+				e := fmt.Errorf("producing to topic %s: %w", out.Topic, err)
+				r.produceErr.CompareAndSwap(nil, &e)
+			}
+			return
+		}
+		r.tracker.ack(tk)
+	})
+	return nil
+}
+
+// encode converts into the shared slab so that most records cost no
+// allocation of their own; a record's bytes stay valid while it is in
+// flight because a slab is never written twice.
+func (r *sourceRunner) encode(c converter.Converter, topic string, s *connectors.Schema, v any) ([]byte, error) {
+	if cap(r.slab)-len(r.slab) < 4096 {
+		r.slab = make([]byte, 0, slabSize)
+	}
+	start := len(r.slab)
+	b, err := c.Encode(r.slab[start:start], topic, s, v)
+	if err != nil {
+		return nil, err
+	}
+	if b == nil {
+		return nil, nil
+	}
+	if len(b) > 0 && cap(b) == cap(r.slab)-start && &b[0] == &r.slab[start : start+1][0] {
+		r.slab = r.slab[:start+len(b)]
+		return b[:len(b):len(b)], nil
+	}
+	// The converter outgrew the slab's free space: it allocated.
+	r.slab = r.slab[:cap(r.slab)] // retire this slab
+	return b, nil
+}
+
+// commit writes the offsets Kafka acknowledged and tells the task.
+func (r *sourceRunner) commit(ctx context.Context) {
+	for _, o := range r.tracker.committable() {
+		k, _ := offsets.Key("", o.Partition)
+		r.pending[string(k)] = o
+	}
+	if len(r.pending) == 0 {
+		return
+	}
+	batch := make([]connectors.SourceOffset, 0, len(r.pending))
+	for _, o := range r.pending {
+		batch = append(batch, o)
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.flushTimeout)
+	defer cancel()
+	if err := r.offsets.Put(cctx, r.id.Connector, batch); err != nil {
+		r.logger.Warn("committing source offsets failed; retrying at the next flush", "error", err)
+		return
+	}
+	clear(r.pending)
+	if c, ok := r.task.(connectors.SourceCommitter); ok {
+		if err := c.Commit(cctx, batch); err != nil {
+			r.logger.Warn("task commit failed", "error", err)
+		}
+	}
+}
+
+// shutdown waits for records in flight (when stopping cleanly), commits
+// what was acknowledged, and stops the task.
+func (r *sourceRunner) shutdown(clean bool) error {
+	ctx, cancel := context.WithTimeout(context.Background(), r.flushTimeout)
+	defer cancel()
+	if clean {
+		if err := r.producer.Flush(ctx); err != nil {
+			r.logger.Warn("records still in flight at stop; they will be sent again after restart", "in_flight", r.tracker.inFlight())
+		}
+	}
+	// Acknowledged records are durable whatever happened afterwards, so
+	// their offsets are committed even when the task failed.
+	r.commit(ctx)
+	r.producer.Close()
+	if err := r.task.Stop(ctx); err != nil {
+		return fmt.Errorf("stopping task: %w", err)
+	}
+	return nil
+}
+
+// retryPolicy implements errors.retry.timeout and
+// errors.retry.delay.max.ms for retriable failures.
+type retryPolicy struct {
+	timeout  time.Duration // <0: forever; 0: never retry
+	maxDelay time.Duration
+	attempt  int
+}
+
+func (p *retryPolicy) next(start time.Time) (time.Duration, bool) {
+	if p.timeout == 0 || (p.timeout > 0 && time.Since(start) > p.timeout) {
+		p.attempt = 0
+		return 0, false
+	}
+	d := 300 * time.Millisecond << min(p.attempt, 16)
+	if d > p.maxDelay {
+		d = p.maxDelay
+	}
+	p.attempt++
+	return d, true
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}

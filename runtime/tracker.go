@@ -1,0 +1,145 @@
+package runtime
+
+import (
+	"reflect"
+	"sync"
+
+	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/offsets"
+)
+
+// tracker follows the records a source task handed to the producer, per
+// source partition and in submission order, and knows the latest offset
+// of each partition such that it and every record before it were
+// acknowledged by Kafka (Kafka Connect's SubmittedRecords). Only that
+// offset may be committed: a later record acknowledged first (acks come
+// back per Kafka partition, so out of order) does not make earlier ones
+// durable.
+//
+// submit runs on the task goroutine; ack on producer goroutines.
+type tracker struct {
+	mu    sync.Mutex
+	parts map[string]*partTrack
+	// last caches the partition of the previous submit: tasks reuse one
+	// partition map for many records, so the JSON key is computed once.
+	lastMap reflect.Value
+	last    *partTrack
+}
+
+type partTrack struct {
+	key       string
+	partition map[string]any
+	base      uint64 // sequence number of entries[0]
+	entries   []trackEntry
+	head      int // entries[:head] are acknowledged and committable
+	// committable is the newest offset whose prefix is acknowledged and
+	// not yet taken by committable().
+	committable map[string]any
+	dirty       bool
+}
+
+type trackEntry struct {
+	offset map[string]any
+	acked  bool
+}
+
+// ticket identifies one submitted record.
+type ticket struct {
+	p   *partTrack
+	seq uint64
+}
+
+func newTracker() *tracker { return &tracker{parts: map[string]*partTrack{}} }
+
+// submit records r as in flight and returns its ticket.
+func (t *tracker) submit(partition, offset map[string]any) (ticket, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	p, err := t.partLocked(partition)
+	if err != nil {
+		return ticket{}, err
+	}
+	seq := p.base + uint64(len(p.entries))
+	p.entries = append(p.entries, trackEntry{offset: offset})
+	return ticket{p: p, seq: seq}, nil
+}
+
+func (t *tracker) partLocked(partition map[string]any) (*partTrack, error) {
+	v := reflect.ValueOf(partition)
+	if t.last != nil && v.UnsafePointer() == t.lastMap.UnsafePointer() {
+		return t.last, nil
+	}
+	k, err := offsets.Key("", partition)
+	if err != nil {
+		return nil, err
+	}
+	p := t.parts[string(k)]
+	if p == nil {
+		p = &partTrack{key: string(k), partition: partition}
+		t.parts[string(k)] = p
+	}
+	t.last, t.lastMap = p, v
+	return p, nil
+}
+
+// ack marks a record acknowledged and advances its partition's
+// committable offset over the acknowledged prefix.
+func (t *tracker) ack(tk ticket) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	p := tk.p
+	i := tk.seq - p.base
+	if i >= uint64(len(p.entries)) {
+		return
+	}
+	p.entries[i].acked = true
+	n := 0
+	for n < len(p.entries) && p.entries[n].acked {
+		n++
+	}
+	if n == 0 {
+		return
+	}
+	if off := p.entries[n-1].offset; off != nil {
+		p.committable, p.dirty = off, true
+	}
+	// Drop the prefix; reuse the array while it is mostly empty.
+	p.base += uint64(n)
+	if n == len(p.entries) {
+		clear(p.entries)
+		p.entries = p.entries[:0]
+		return
+	}
+	// Slide the rest to the front so the array is reused rather than
+	// reallocated as append runs off its end.
+	m := copy(p.entries, p.entries[n:])
+	clear(p.entries[m:])
+	p.entries = p.entries[:m]
+}
+
+// committable returns, per partition that advanced since the last call,
+// its newest fully acknowledged offset.
+func (t *tracker) committable() []connectors.SourceOffset {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []connectors.SourceOffset
+	for _, p := range t.parts {
+		if p.dirty {
+			out = append(out, connectors.SourceOffset{Partition: p.partition, Offset: p.committable})
+			p.dirty = false
+		}
+	}
+	return out
+}
+
+// inFlight returns how many submitted records are not yet part of an
+// acknowledged prefix (unacknowledged ones and those queued behind them).
+func (t *tracker) inFlight() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := 0
+	for _, p := range t.parts {
+		n += len(p.entries) - p.head
+	}
+	return n
+}

@@ -1,0 +1,209 @@
+// Package runtime is the Sluice worker: the herder that runs connectors
+// and tasks, the source and sink task loops, the state stores on
+// compacted topics, and the REST API wiring.
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sluice-cdc/sluice/config"
+	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/kafkalog"
+	"github.com/sluice-cdc/sluice/offsets"
+	"github.com/sluice-cdc/sluice/runtime/broker"
+	"github.com/sluice-cdc/sluice/runtime/converter"
+	"github.com/sluice-cdc/sluice/runtime/rest"
+	"github.com/sluice-cdc/sluice/transforms"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Options configure a worker.
+type Options struct {
+	Config     *config.Worker
+	Plugins    *connectors.Registry
+	Transforms *transforms.Registry
+	Logger     *slog.Logger
+	Version    string
+	Commit     string
+	// Started is when the process started, for the readiness log line.
+	Started time.Time
+	// Ready, if set, is called with the REST address once the worker
+	// serves requests.
+	Ready func(restAddr string)
+}
+
+// UnreachableError says the brokers did not answer in time.
+type UnreachableError struct {
+	Servers []string
+	Err     error
+}
+
+func (e *UnreachableError) Error() string {
+	return fmt.Sprintf("cannot reach Kafka at bootstrap.servers=%s: %v; check the address and that the brokers are up, "+
+		"or leave bootstrap.servers empty to use the embedded broker", strings.Join(e.Servers, ","), e.Err)
+}
+
+func (e *UnreachableError) Unwrap() error { return e.Err }
+
+// Run runs a worker until ctx ends, then stops every task and returns.
+// It returns an error, without starting anything, when the brokers are
+// unreachable, a state topic is misconfigured, the data directory is in
+// use or the REST address is taken.
+func Run(ctx context.Context, o Options) error {
+	logger := o.Logger
+	cfg := o.Config
+	servers := cfg.BootstrapServers()
+	if len(servers) == 0 {
+		b, err := broker.Start(cfg.String(config.DataDir), cfg.String(config.BrokerListen), logger)
+		if err != nil {
+			return err
+		}
+		defer b.Close()
+		servers = []string{b.Addr()}
+		logger.Info("started the embedded single-node broker (for development; set bootstrap.servers to use a Kafka or Redpanda cluster)",
+			"listen", b.Addr(), "data_dir", cfg.String(config.DataDir))
+	}
+	clientOpts := []kgo.Opt{kgo.SeedBrokers(servers...), kgo.DialTimeout(5 * time.Second)}
+
+	admClient, err := kgo.NewClient(clientOpts...)
+	if err != nil {
+		return fmt.Errorf("bootstrap.servers: %w", err)
+	}
+	defer admClient.Close()
+	adm := kadm.NewClient(admClient)
+	mctx, cancel := context.WithTimeout(ctx, cfg.Duration(config.BrokerStartTimeout))
+	meta, err := adm.BrokerMetadata(mctx)
+	cancel()
+	if err != nil {
+		return &UnreachableError{Servers: servers, Err: err}
+	}
+
+	topics := []kafkalog.Topic{
+		{Name: cfg.String(config.ConfigStorageTopic), Partitions: 1, ReplicationFactor: int16(cfg.Values.Int(config.ConfigStorageRF))},
+		{Name: cfg.String(config.OffsetStorageTopic), Partitions: int32(cfg.Values.Int(config.OffsetStoragePartitions)), ReplicationFactor: int16(cfg.Values.Int(config.OffsetStorageRF))},
+		{Name: cfg.String(config.StatusStorageTopic), Partitions: int32(cfg.Values.Int(config.StatusStoragePartitions)), ReplicationFactor: int16(cfg.Values.Int(config.StatusStorageRF))},
+	}
+	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for _, t := range topics {
+		if err := kafkalog.Ensure(tctx, adm, t); err != nil {
+			return err
+		}
+	}
+	if err := checkSinglePartition(tctx, adm, topics[0].Name); err != nil {
+		return err
+	}
+
+	listener, workerID, err := listen(cfg)
+	if err != nil {
+		return err
+	}
+	defer listener.Close()
+
+	h := &Herder{
+		workerID: workerID, worker: cfg, plugins: o.Plugins, transforms: o.Transforms, adm: adm,
+		clientOpts: clientOpts, clusterID: meta.Cluster, version: o.Version, commit: o.Commit,
+		keyConv: converter.SettingFrom(cfg.Props, true), valConv: converter.SettingFrom(cfg.Props, false),
+		logger: logger.With("worker", workerID), wake: make(chan struct{}, 1),
+	}
+	h.keyConv.Class, h.valConv.Class = cfg.String(config.KeyConverter), cfg.String(config.ValueConverter)
+	h.mu.conns = map[string]*connState{}
+
+	newLog := func(topic string) func(func(kafkalog.Record)) (*kafkalog.Log, error) {
+		return func(cb func(kafkalog.Record)) (*kafkalog.Log, error) {
+			return kafkalog.New(topic, cb, append(clientOpts, kgo.ClientID("sluice-"+topic))...)
+		}
+	}
+	if h.configs, err = config.OpenStore(newLog(topics[0].Name), logger, h.signal); err != nil {
+		return err
+	}
+	defer h.configs.Close()
+	if h.offsets, err = offsets.OpenKafka(newLog(topics[1].Name), logger); err != nil {
+		return err
+	}
+	defer h.offsets.Close()
+	if h.status, err = openStatusStore(newLog(topics[2].Name), logger); err != nil {
+		return err
+	}
+	defer h.status.log.Close()
+	for _, s := range []interface{ Start(context.Context) error }{h.configs, h.offsets, h.status.log} {
+		if err := s.Start(tctx); err != nil {
+			return fmt.Errorf("reading state topics: %w", err)
+		}
+	}
+
+	var wg sync.WaitGroup
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	srv := rest.New(h, logger.With("component", "rest"))
+	restErr := make(chan error, 1)
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		restErr <- srv.Serve(runCtx, listener)
+	}()
+	go func() {
+		defer wg.Done()
+		h.run(runCtx)
+	}()
+	logger.Info("worker ready", "rest", "http://"+listener.Addr().String(), "kafka", strings.Join(servers, ","),
+		"cluster_id", meta.Cluster, "startup", time.Since(o.Started).Round(time.Millisecond))
+	if o.Ready != nil {
+		o.Ready(listener.Addr().String())
+	}
+	select {
+	case <-ctx.Done():
+	case err = <-restErr:
+	}
+	stop()
+	wg.Wait()
+	logger.Info("worker stopped")
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
+
+// checkSinglePartition refuses a configs topic with more than one
+// partition: config order would be lost (as Kafka Connect refuses).
+func checkSinglePartition(ctx context.Context, adm *kadm.Client, topic string) error {
+	td, err := adm.ListTopics(ctx, topic)
+	if err != nil {
+		return fmt.Errorf("describing %s: %w", topic, err)
+	}
+	if t, ok := td[topic]; ok && len(t.Partitions) > 1 {
+		return fmt.Errorf("topic %q has %d partitions, but the configs topic must have exactly 1 so that config changes keep their order; "+
+			"point config.storage.topic at a new topic (it is created with 1 partition)", topic, len(t.Partitions))
+	}
+	return nil
+}
+
+// listen opens the first REST listener and returns the worker id
+// (host:port, as Kafka Connect names workers).
+func listen(cfg *config.Worker) (net.Listener, string, error) {
+	ls := cfg.Values.List(config.Listeners)
+	if len(ls) == 0 {
+		ls = []string{config.DefaultWorkerListener}
+	}
+	u, err := url.Parse(ls[0])
+	if err != nil || u.Host == "" {
+		return nil, "", fmt.Errorf("listeners %q: expected http://host:port", ls[0])
+	}
+	if u.Scheme != "http" {
+		return nil, "", fmt.Errorf("listeners %q: only http is supported by this version", ls[0])
+	}
+	ln, err := net.Listen("tcp", u.Host)
+	if err != nil {
+		return nil, "", fmt.Errorf("REST API cannot listen on %s: %w (set listeners=http://host:port to a free address)", u.Host, err)
+	}
+	return ln, ln.Addr().String(), nil
+}
