@@ -1,0 +1,69 @@
+package converter
+
+import (
+	"testing"
+)
+
+// FuzzJSONDecode feeds arbitrary bytes to the JsonConverter in each
+// configuration. Decode must never panic; whatever it accepts must encode
+// again, and decoding that must give the same schema and value.
+func FuzzJSONDecode(f *testing.F) {
+	key, value := fxEnvelope(2)
+	for _, schemas := range []string{"true", "false"} {
+		for _, format := range []string{DecimalBase64, DecimalNumeric} {
+			c := NewJSON()
+			if err := c.Configure(map[string]string{SchemasEnable: schemas, DecimalFormat: format}, false); err != nil {
+				f.Fatal(err)
+			}
+			kb, err := c.Encode(nil, "t", fxKeySchema, key)
+			if err != nil {
+				f.Fatal(err)
+			}
+			vb, err := c.Encode(nil, "t", fxValueSchema, value)
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(kb)
+			f.Add(vb)
+		}
+	}
+	for _, s := range []string{
+		`{"schema":{"type":"map","keys":{"type":"int64","optional":true},"values":{"type":"array","items":{"type":"double","optional":true}}},"payload":[[null,[1.5,"NaN",null]],[2,[]]]}`,
+		`{"schema":{"type":"struct","fields":[{"type":"bytes","name":"org.apache.kafka.connect.data.Decimal","parameters":{"scale":"3"},"default":"AQ==","field":"d"},{"type":"int32","name":"org.apache.kafka.connect.data.Time","optional":true,"field":"t"}],"optional":true,"default":{"d":1.5}},"payload":{"d":null,"t":1000}}`,
+		`{"schema":{"type":"map","keys":{"type":"string"},"values":{"type":"float","optional":true}},"payload":{"a":1e39,"a":-0.0,"b":null}}`,
+		`{"schema":null,"payload":{"x":[1,2.5,"\u00e9\ud83d\ude00",true,null,{}]}}`,
+		`{"schema":{"type":"int64","name":"org.apache.kafka.connect.data.Timestamp"},"payload":-9223372036854775808}`,
+		`{"schema":{"type":"int32","name":"org.apache.kafka.connect.data.Date","version":1},"payload":-2147483648}`,
+		`[1,"a",{"b":[null]}]`, `"\u2028"`, `-0.0`, `12345678901234567890`, `null`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, schemas := range []string{"true", "false"} {
+			for _, format := range []string{DecimalBase64, DecimalNumeric} {
+				c := NewJSON()
+				if err := c.Configure(map[string]string{SchemasEnable: schemas, DecimalFormat: format}, false); err != nil {
+					t.Fatal(err)
+				}
+				s, v, err := c.Decode("t", data)
+				if err != nil {
+					continue
+				}
+				out, err := c.Encode(nil, "t", s, v)
+				if err != nil {
+					t.Fatalf("schemas.enable=%s %s: decoded %q but cannot encode it: %v", schemas, format, data, err)
+				}
+				s2, v2, err := c.Decode("t", out)
+				if err != nil {
+					t.Fatalf("schemas.enable=%s %s: cannot decode own output %q: %v", schemas, format, out, err)
+				}
+				if out != nil && !schemasEquivalent(s, s2) {
+					t.Fatalf("schemas.enable=%s %s: schema changed through %q", schemas, format, out)
+				}
+				if !valuesEqual(v, v2) {
+					t.Fatalf("schemas.enable=%s %s: value changed through %q: %#v then %#v", schemas, format, out, v, v2)
+				}
+			}
+		}
+	})
+}
