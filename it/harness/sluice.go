@@ -136,8 +136,8 @@ func (w *Worker) Start(t testing.TB) {
 }
 
 // Run starts the process and waits up to timeout for it to exit, for
-// tests of start-up failures; it returns the exit error and the output.
-func (w *Worker) Run(t testing.TB, timeout time.Duration) (error, string) {
+// tests of start-up failures; it returns the output and the exit error.
+func (w *Worker) Run(t testing.TB, timeout time.Duration) (string, error) {
 	t.Helper()
 	cmd := exec.Command(Binary(t), w.Args...)
 	cmd.Env = w.Env
@@ -147,7 +147,7 @@ func (w *Worker) Run(t testing.TB, timeout time.Duration) (error, string) {
 		w.proc.Kill()
 		t.Fatalf("harness: worker still running after %v:\n%s", timeout, w.proc.Output())
 	}
-	return err, w.proc.Output()
+	return w.proc.Output(), err
 }
 
 // Kill kills the worker with SIGKILL (kill -9).
