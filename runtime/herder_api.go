@@ -16,6 +16,7 @@ import (
 	"github.com/sluice-cdc/sluice/runtime/api"
 	"github.com/sluice-cdc/sluice/runtime/converter"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 )
 
 var _ api.Herder = (*Herder)(nil)
@@ -482,6 +483,9 @@ func (h *Herder) Offsets(ctx context.Context, name string) (api.Offsets, error) 
 	out := api.Offsets{Offsets: []api.Offset{}}
 	if h.typeOf(cfg) == api.ConnectorType(connectors.SinkType) {
 		resps, err := h.adm.FetchOffsets(ctx, consumerGroup(name))
+		if errors.Is(err, kerr.GroupIDNotFound) {
+			return out, nil // nothing consumed yet
+		}
 		if err != nil {
 			return out, fmt.Errorf("reading offsets of consumer group %s: %w", consumerGroup(name), err)
 		}
@@ -608,7 +612,7 @@ func (h *Herder) ResetOffsets(ctx context.Context, name string) error {
 		if err == nil {
 			err = resp.Err
 		}
-		if err != nil && !strings.Contains(err.Error(), "GROUP_ID_NOT_FOUND") {
+		if err != nil && !errors.Is(err, kerr.GroupIDNotFound) {
 			return fmt.Errorf("deleting consumer group %s: %w", consumerGroup(name), err)
 		}
 		return nil

@@ -1,0 +1,74 @@
+# Sluice build and test entry points. `make run` starts a worker with the
+# embedded broker; `make test` runs every unit and integration test with
+# the race detector against real servers started on 127.0.0.1.
+
+GO        ?= go
+BIN       := bin/sluice
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT    ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+LDFLAGS   := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+STATICCHECK_VERSION := 2026.2.2
+STATICCHECK ?= $(shell $(GO) env GOPATH)/bin/staticcheck
+TEST_TIMEOUT ?= 25m
+FUZZTIME  ?= 20s
+
+.PHONY: build run test unit it lint bench fuzz fuzz-smoke docs it-compose tools clean
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/sluice
+
+## run: a worker with the embedded broker (data in ./sluice-data, REST on :8083)
+run: build
+	./$(BIN) worker
+
+## test: lint, then unit and integration tests with -race, then a short fuzz smoke
+test: lint
+	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+	$(MAKE) fuzz-smoke
+
+unit:
+	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /it$$)
+
+it:
+	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./it/...
+
+lint:
+	$(GO) vet ./...
+	@test -x $(STATICCHECK) || { echo "staticcheck missing: run 'make tools'"; exit 1; }
+	$(STATICCHECK) ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+
+tools:
+	$(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+## bench: the performance figures of docs/benchmarks.md, each against its raw limit
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count=1 -timeout 60m ./...
+
+## fuzz: every fuzz target for FUZZTIME each (longer runs: make fuzz FUZZTIME=10m)
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list 'Fuzz.*' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+fuzz-smoke:
+	$(MAKE) fuzz FUZZTIME=3s
+
+## docs: regenerate docs/connectors from the connectors' config definitions
+docs: build
+	./$(BIN) docs -out docs/connectors
+
+## it-compose: the integration suite against the containers of it/compose.yaml
+it-compose:
+	docker compose -f it/compose.yaml up -d --wait
+	SLUICE_IT_KAFKA_BOOTSTRAP=127.0.0.1:19092 \
+	SLUICE_IT_POSTGRES_URL='postgres://postgres:postgres@127.0.0.1:15432/postgres?sslmode=disable' \
+	SLUICE_IT_MYSQL_DSN='root:root@tcp(127.0.0.1:13306)/?parseTime=true&multiStatements=true' \
+	SLUICE_IT_S3_ENDPOINT=http://127.0.0.1:19000 \
+	  $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./it/... ; \
+	  status=$$?; docker compose -f it/compose.yaml down -v; exit $$status
+
+clean:
+	rm -rf bin

@@ -1,0 +1,273 @@
+package runtime
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sluice-cdc/sluice/config"
+	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/connectors/datagen"
+	"github.com/sluice-cdc/sluice/runtime/api"
+	"github.com/sluice-cdc/sluice/transforms"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// hangConnector's task blocks in Poll, ignoring its context, until
+// release is closed: a connector that never honours cancellation.
+type hangConnector struct{}
+
+var release = make(chan struct{})
+
+func (hangConnector) Config() *config.Def { return config.NewDef() }
+func (hangConnector) Start(context.Context, connectors.ConnectorContext, map[string]string) error {
+	return nil
+}
+func (hangConnector) TaskConfigs(int) ([]map[string]string, error) {
+	return []map[string]string{{}}, nil
+}
+func (hangConnector) Stop(context.Context) error     { return nil }
+func (hangConnector) NewTask() connectors.SourceTask { return &hangTask{} }
+
+type hangTask struct{}
+
+func (*hangTask) Start(context.Context, connectors.SourceTaskContext, map[string]string) error {
+	return nil
+}
+func (*hangTask) Poll(context.Context) ([]*connectors.Record, error) { <-release; return nil, nil }
+func (*hangTask) Stop(context.Context) error                         { return nil }
+
+// memSink keeps what it is given; with memsink.hold=true, Flush reports
+// nothing durable.
+type memSink struct{ props map[string]string }
+
+var sinkMem struct {
+	sync.Mutex
+	records map[int64]int // datagen seq → times seen
+}
+
+func (*memSink) Config() *config.Def {
+	return config.NewDef(config.Key{Name: "memsink.hold", Type: config.Boolean, Default: "false"})
+}
+func (m *memSink) Start(_ context.Context, _ connectors.ConnectorContext, props map[string]string) error {
+	m.props = props
+	return nil
+}
+func (m *memSink) TaskConfigs(int) ([]map[string]string, error) {
+	return []map[string]string{m.props}, nil
+}
+func (*memSink) Stop(context.Context) error   { return nil }
+func (*memSink) NewTask() connectors.SinkTask { return &memSinkTask{} }
+
+type memSinkTask struct{ hold bool }
+
+func (t *memSinkTask) Start(_ context.Context, _ connectors.SinkTaskContext, props map[string]string) error {
+	t.hold = props["memsink.hold"] == "true"
+	return nil
+}
+
+func (t *memSinkTask) Put(_ context.Context, recs []*connectors.Record) error {
+	sinkMem.Lock()
+	defer sinkMem.Unlock()
+	for _, r := range recs {
+		v, ok := r.Value.([]connectors.MapEntry)
+		if !ok {
+			return fmt.Errorf("unexpected value %T", r.Value)
+		}
+		for _, e := range v {
+			if e.Key == "seq" {
+				sinkMem.records[e.Value.(int64)]++
+			}
+		}
+	}
+	return nil
+}
+
+func (t *memSinkTask) Flush(_ context.Context, cur map[connectors.TopicPartition]int64) (map[connectors.TopicPartition]int64, error) {
+	if t.hold {
+		return nil, nil
+	}
+	return cur, nil
+}
+func (t *memSinkTask) Stop(context.Context) error { return nil }
+
+type testWorker struct {
+	url    string
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func startWorker(t *testing.T, props map[string]string) *testWorker {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := map[string]string{config.BootstrapServers: c.ListenAddrs()[0], config.Listeners: "http://127.0.0.1:0",
+		config.OffsetFlushInterval: "200", config.TaskShutdownGracefulTimeout: "500",
+		"value.converter.schemas.enable": "false"}
+	for k, v := range props {
+		all[k] = v
+	}
+	cfg, err := config.LoadWorker("", nil, all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := connectors.NewRegistry(datagen.Plugin(),
+		connectors.Plugin{Name: "hang", Type: connectors.SourceType, New: func() connectors.Connector { return hangConnector{} }},
+		connectors.Plugin{Name: "memsink", Type: connectors.SinkType, New: func() connectors.Connector { return &memSink{} }})
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	w := &testWorker{cancel: cancel, done: make(chan error, 1)}
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	go func() {
+		w.done <- Run(ctx, Options{Config: cfg, Plugins: reg, Transforms: transforms.NewRegistry(), Logger: logger,
+			Started: time.Now(), Ready: func(a string) { ready <- a }})
+	}()
+	select {
+	case a := <-ready:
+		w.url = "http://" + a
+	case err := <-w.done:
+		t.Fatalf("worker exited: %v", err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("worker not ready")
+	}
+	t.Cleanup(func() {
+		cancel()
+		if err := <-w.done; err != nil {
+			t.Errorf("worker: %v", err)
+		}
+		c.Close()
+	})
+	return w
+}
+
+func (w *testWorker) do(t *testing.T, method, path string, body any, want int, out any) {
+	t.Helper()
+	var r io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		r = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, w.url+path, r)
+	req.Header.Set("Content-Type", "application/json")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	resp, err := http.DefaultClient.Do(req.WithContext(ctx))
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != want {
+		t.Fatalf("%s %s: %d, want %d: %s", method, path, resp.StatusCode, want, b)
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			t.Fatalf("%s: %v", b, err)
+		}
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (w *testWorker) status(t *testing.T, name string) api.ConnectorStatus {
+	var st api.ConnectorStatus
+	w.do(t, "GET", "/connectors/"+name+"/status", nil, 200, &st)
+	return st
+}
+
+func TestHungTaskDoesNotBlockTheWorker(t *testing.T) {
+	defer close(release)
+	w := startWorker(t, nil)
+	w.do(t, "POST", "/connectors", map[string]any{"name": "stuck", "config": map[string]string{"connector.class": "hang"}}, 201, nil)
+	waitFor(t, "hung task RUNNING", func() bool {
+		st := w.status(t, "stuck")
+		return len(st.Tasks) == 1 && st.Tasks[0].State == api.StateRunning
+	})
+	start := time.Now()
+	w.do(t, "PUT", "/connectors/stuck/stop", nil, 204, nil)
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("stop request took %v", d)
+	}
+	// While the herder gives up on the task, REST keeps answering and
+	// other connectors run.
+	w.do(t, "GET", "/", nil, 200, nil)
+	w.do(t, "POST", "/connectors", map[string]any{"name": "dg", "config": map[string]string{
+		"connector.class": "datagen", "kafka.topic": "users", "iterations": "100"}}, 201, nil)
+	waitFor(t, "stuck connector STOPPED", func() bool { return w.status(t, "stuck").Connector.State == api.StateStopped })
+	waitFor(t, "datagen RUNNING next to the abandoned task", func() bool {
+		st := w.status(t, "dg")
+		return len(st.Tasks) == 1 && st.Tasks[0].State == api.StateRunning
+	})
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("abandoning the hung task took %v (graceful timeout 500ms)", d)
+	}
+}
+
+func TestSinkCommitsOnlyWhatFlushMadeDurable(t *testing.T) {
+	sinkMem.Lock()
+	sinkMem.records = map[int64]int{}
+	sinkMem.Unlock()
+	w := startWorker(t, nil)
+	w.do(t, "POST", "/connectors", map[string]any{"name": "src", "config": map[string]string{
+		"connector.class": "datagen", "kafka.topic": "pv", "quickstart": "pageviews", "iterations": "3000"}}, 201, nil)
+	offsetsOf := func(name string) (total int64) {
+		var o api.Offsets
+		w.do(t, "GET", "/connectors/"+name+"/offsets", nil, 200, &o)
+		for _, e := range o.Offsets {
+			total += int64(e.Offset["kafka_offset"].(float64))
+		}
+		return total
+	}
+
+	// A sink that never makes anything durable commits nothing, though
+	// it was handed every record.
+	w.do(t, "POST", "/connectors", map[string]any{"name": "held", "config": map[string]string{
+		"connector.class": "memsink", "topics": "pv", "memsink.hold": "true"}}, 201, nil)
+	waitFor(t, "held sink to see every record", func() bool {
+		sinkMem.Lock()
+		defer sinkMem.Unlock()
+		return len(sinkMem.records) == 3000
+	})
+	time.Sleep(600 * time.Millisecond) // three flush intervals
+	if got := offsetsOf("held"); got != 0 {
+		t.Fatalf("held sink committed offsets summing to %d; nothing was durable", got)
+	}
+
+	// A sink whose Flush reports everything durable commits the end.
+	w.do(t, "POST", "/connectors", map[string]any{"name": "durable", "config": map[string]string{
+		"connector.class": "memsink", "topics": "pv"}}, 201, nil)
+	waitFor(t, "durable sink to commit all 3000 records", func() bool { return offsetsOf("durable") == 3000 })
+	sinkMem.Lock()
+	for seq := int64(0); seq < 3000; seq++ {
+		if sinkMem.records[seq] < 2 {
+			t.Errorf("seq %d seen %d times, want once per sink", seq, sinkMem.records[seq])
+			break
+		}
+	}
+	sinkMem.Unlock()
+}
