@@ -1,0 +1,578 @@
+package jdbc
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math/big"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/it/harness"
+)
+
+// target is one database server the integration tests write to.
+type target struct {
+	name    string
+	newDB   func(t *testing.T) string
+	url     func(db string) string
+	user    string
+	// query returns the rows of a query as "a|b|c" strings, NULL for null.
+	query   func(t *testing.T, db, q string) []string
+	restart func(t *testing.T)
+}
+
+func pgTarget(t *testing.T) *target {
+	pg := harness.StartPostgres(t, harness.PostgresOptions{})
+	return &target{
+		name:  "postgres",
+		newDB: func(t *testing.T) string { return pg.CreateDB(t, "sink") },
+		url:   pg.JDBCURL,
+		user:  pg.User,
+		query: func(t *testing.T, db, q string) []string {
+			t.Helper()
+			c := pg.Connect(t, db)
+			rows, err := c.Query(context.Background(), q, pgx.QueryResultFormats{pgx.TextFormatCode})
+			if err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+			defer rows.Close()
+			var out []string
+			for rows.Next() {
+				var parts []string
+				for _, v := range rows.RawValues() {
+					if v == nil {
+						parts = append(parts, "NULL")
+					} else {
+						parts = append(parts, string(v))
+					}
+				}
+				out = append(out, strings.Join(parts, "|"))
+			}
+			if err := rows.Err(); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+			return out
+		},
+		restart: func(t *testing.T) { pg.Restart(t, false) },
+	}
+}
+
+func mariaTarget(t *testing.T) *target {
+	m := harness.StartMariaDB(t, harness.MariaDBOptions{NoBinlog: true})
+	t.Cleanup(func() { m.Shutdown(t) })
+	return &target{
+		name:    "mariadb",
+		newDB:   func(t *testing.T) string { return m.CreateDB(t, "sink") },
+		url:     m.JDBCURL,
+		user:    m.User,
+		query:   func(t *testing.T, db, q string) []string { t.Helper(); return sqlRows(t, m.Open(t, db), q) },
+		restart: func(t *testing.T) { m.RestartFast(t) },
+	}
+}
+
+func TestPostgres(t *testing.T) { runSuite(t, pgTarget(t)) }
+
+func TestMariaDB(t *testing.T) { runSuite(t, mariaTarget(t)) }
+
+func runSuite(t *testing.T, tg *target) {
+	t.Run("changes", func(t *testing.T) { testChanges(t, tg) })
+	t.Run("pk change", func(t *testing.T) { testPKChange(t, tg) })
+	t.Run("placeholder", func(t *testing.T) { testPlaceholder(t, tg) })
+	t.Run("types", func(t *testing.T) { testTypes(t, tg, "1000") })
+	if tg.name == "postgres" {
+		t.Run("types copy", func(t *testing.T) { testTypes(t, tg, "1") })
+		t.Run("large batch copy", func(t *testing.T) { testLarge(t, tg) })
+	}
+	t.Run("evolve", func(t *testing.T) { testEvolve(t, tg) })
+	t.Run("incompatible", func(t *testing.T) { testIncompatible(t, tg) })
+	t.Run("replay", func(t *testing.T) { testReplay(t, tg) })
+	t.Run("flat and modes", func(t *testing.T) { testFlatModes(t, tg) })
+	t.Run("missing key", func(t *testing.T) { testMissingKey(t, tg) })
+	t.Run("validate", func(t *testing.T) { testValidate(t, tg) })
+	t.Run("restart", func(t *testing.T) { testRestart(t, tg) })
+}
+
+// startTask starts a sink task on db with upserts, deletes, truncates and
+// schema evolution on, plus kv overrides.
+func startTask(t *testing.T, tg *target, db string, kv ...string) *Task {
+	t.Helper()
+	props := map[string]string{
+		"connector.class": "io.debezium.connector.jdbc.JdbcSinkConnector",
+		ConnectionURL:     tg.url(db), ConnectionUsername: tg.user, Topics: "srv.public.items",
+		InsertMode: "upsert", PrimaryKeyMode: "record_key", DeleteEnabled: "true", TruncateEnabled: "true",
+		SchemaEvolution: "basic", RetryBackoffMs: "100", MaxRetries: "30",
+	}
+	for i := 0; i < len(kv); i += 2 {
+		props[kv[i]] = kv[i+1]
+		// Confluent's alias given: drop the Debezium name so it counts.
+		if k, ok := def.Key(kv[i]); ok && k.Name != kv[i] {
+			delete(props, k.Name)
+		}
+	}
+	task := NewTask()
+	if err := task.Start(context.Background(), nil, props); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := task.Stop(context.Background()); err != nil {
+			t.Errorf("Stop: %v", err)
+		}
+	})
+	return task
+}
+
+// write puts records and flushes, checking the returned offsets.
+func write(t *testing.T, task *Task, recs ...*connectors.Record) {
+	t.Helper()
+	if err := writeErr(task, recs...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func writeErr(task *Task, recs ...*connectors.Record) error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := task.Put(ctx, recs); err != nil {
+		return err
+	}
+	cur := map[connectors.TopicPartition]int64{}
+	for _, r := range recs {
+		cur[connectors.TopicPartition{Topic: r.Topic, Partition: r.Partition}] = r.Offset + 1
+	}
+	got, err := task.Flush(ctx, cur)
+	if err != nil {
+		return err
+	}
+	for tp, o := range cur {
+		if got[tp] != o {
+			return fmt.Errorf("Flush offsets %v, want %v", got, cur)
+		}
+	}
+	return nil
+}
+
+// dump returns the rows of query as "a|b|c" strings.
+func dump(t *testing.T, tg *target, db, query string) []string {
+	t.Helper()
+	return tg.query(t, db, query)
+}
+
+func sqlRows(t *testing.T, d *sql.DB, query string) []string {
+	t.Helper()
+	rows, err := d.QueryContext(context.Background(), query)
+	if err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	var out []string
+	for rows.Next() {
+		vals := make([]sql.NullString, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			t.Fatal(err)
+		}
+		parts := make([]string, len(cols))
+		for i, v := range vals {
+			if v.Valid {
+				parts[i] = v.String
+			} else {
+				parts[i] = "NULL"
+			}
+		}
+		out = append(out, strings.Join(parts, "|"))
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func wantRows(t *testing.T, got []string, want ...string) {
+	t.Helper()
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("rows:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+const items = "SELECT id, name, qty FROM srv_public_items ORDER BY id"
+
+func testChanges(t *testing.T, tg *target) {
+	db := tg.newDB(t)
+	task := startTask(t, tg, db)
+	g := newGen("srv.public.items")
+	write(t, task, g.upsert(1, "one", 1), g.upsert(2, "two", 2), g.upsert(3, "three", 3), g.upsert(4, "four", nil))
+	wantRows(t, dump(t, tg, db, items), "1|one|1", "2|two|2", "3|three|3", "4|four|NULL")
+	write(t, task,
+		g.upsert(1, "uno", 11), // update
+		g.del(2), g.tomb(2), // delete + tombstone
+		g.del(3), g.tomb(3), g.upsert(3, "tres", 33), // delete and re-insert in one batch
+		g.upsert(5, "five", 5), g.del(5), g.tomb(5), // insert then delete in one batch
+		g.tomb(4), // a lone tombstone deletes (flat-record deletes)
+	)
+	wantRows(t, dump(t, tg, db, items), "1|uno|11", "3|tres|33")
+	// Truncate, then rows after it in the same batch.
+	write(t, task, g.upsert(6, "six", 6), g.truncate(), g.upsert(7, "seven", 7))
+	wantRows(t, dump(t, tg, db, items), "7|seven|7")
+	// Deletes disabled: d and tombstones are skipped, offsets still advance.
+	task2 := startTask(t, tg, db, DeleteEnabled, "false")
+	write(t, task2, g.del(7), g.tomb(7))
+	wantRows(t, dump(t, tg, db, items), "7|seven|7")
+}
+
+func testPKChange(t *testing.T, tg *target) {
+	db := tg.newDB(t)
+	task := startTask(t, tg, db)
+	g := newGen("srv.public.items")
+	write(t, task, g.upsert(1, "a", 1), g.upsert(2, "b", 2))
+	// Debezium's PK update: delete old key, tombstone, create new key.
+	write(t, task, g.del(1), g.tomb(1), g.upsert(10, "a", 1))
+	wantRows(t, dump(t, tg, db, items), "2|b|2", "10|a|1")
+	// Across batches too.
+	write(t, task, g.del(2), g.tomb(2))
+	write(t, task, g.upsert(20, "b", 2))
+	wantRows(t, dump(t, tg, db, items), "10|a|1", "20|b|2")
+}
+
+func testPlaceholder(t *testing.T, tg *target) {
+	db := tg.newDB(t)
+	task := startTask(t, tg, db)
+	g := newGen("srv.public.items")
+	long := strings.Repeat("toast", 1000)
+	write(t, task, g.upsert(1, long, 1), g.upsert(2, long, 2), g.upsert(3, "x", 3))
+	// Unchanged TOAST column: name holds the placeholder, qty changes.
+	// Row 3 changes name and qty normally in the same batch (different
+	// column set, different statement).
+	write(t, task, g.upsert(1, DefaultPlaceholder, 10), g.upsert(3, "y", 30))
+	// Placeholder in a row first inserted in the same batch: taken from there.
+	write(t, task, g.upsert(4, "fresh", 4), g.upsert(4, DefaultPlaceholder, 40))
+	got := dump(t, tg, db, "SELECT id, length(name), qty FROM srv_public_items ORDER BY id")
+	wantRows(t, got, "1|5000|10", "2|5000|2", "3|1|30", "4|5|40")
+	wantRows(t, dump(t, tg, db, "SELECT count(*) FROM srv_public_items WHERE name = '"+DefaultPlaceholder+"'"), "0")
+
+	// A bytes column with the placeholder's bytes.
+	key := connectors.NewStruct("srv.public.blobs.Key", false, connectors.Opt("id", connectors.Int64Schema))
+	row := connectors.NewStruct("srv.public.blobs.Value", true, connectors.Opt("id", connectors.Int64Schema),
+		connectors.Opt("data", connectors.OptionalBytesSchema), connectors.Opt("v", connectors.OptionalInt32Schema))
+	bg := newGenWith("srv.public.blobs", key, row)
+	task2 := startTask(t, tg, db, Topics, "srv.public.blobs")
+	write(t, task2, bg.create(connectors.NewStructValue(row).Set("id", int64(1)).Set("data", []byte{1, 2, 3}).Set("v", int32(1))))
+	write(t, task2, bg.create(connectors.NewStructValue(row).Set("id", int64(1)).Set("data", []byte(DefaultPlaceholder)).Set("v", int32(2))))
+	wantRows(t, dump(t, tg, db, "SELECT id, length(data), v FROM srv_public_blobs"), "1|3|2")
+}
+
+// typesSchema has a field of every type the sink maps.
+func typesSchema(topic string) (*connectors.Schema, *connectors.Schema) {
+	sch := func(t connectors.Type, name string, params ...string) *connectors.Schema {
+		s := &connectors.Schema{Type: t, Name: name, Optional: true}
+		if len(params) > 0 {
+			s.Parameters = map[string]string{}
+			for i := 0; i < len(params); i += 2 {
+				s.Parameters[params[i]] = params[i+1]
+			}
+		}
+		return s
+	}
+	vsd := connectors.NewStruct(dbzVarDecimal, true, connectors.Opt("scale", connectors.Int32Schema), connectors.Opt("value", connectors.BytesSchema))
+	dec := connectors.DecimalSchema(3, true)
+	dec.Parameters[paramPrecision] = "12"
+	key := connectors.NewStruct(topic+".Key", false, connectors.Opt("id", connectors.Int64Schema))
+	row := connectors.NewStruct(topic+".Value", true,
+		connectors.Opt("id", connectors.Int64Schema),
+		connectors.Opt("i8", sch(connectors.Int8, "")),
+		connectors.Opt("i16", sch(connectors.Int16, "")),
+		connectors.Opt("i32", sch(connectors.Int32, "")),
+		connectors.Opt("i64", sch(connectors.Int64, "")),
+		connectors.Opt("f32", sch(connectors.Float32, "")),
+		connectors.Opt("f64", sch(connectors.Float64, "")),
+		connectors.Opt("b", sch(connectors.Boolean, "")),
+		connectors.Opt("s", sch(connectors.String, "")),
+		connectors.Opt("vc", sch(connectors.String, "", paramLength, "20")),
+		connectors.Opt("by", sch(connectors.Bytes, "")),
+		connectors.Opt("dec", dec),
+		connectors.Opt("vdec", vsd),
+		connectors.Opt("d", sch(connectors.Int32, dbzDate)),
+		connectors.Opt("t", sch(connectors.Int64, dbzMicroTime)),
+		connectors.Opt("ts", sch(connectors.Int64, dbzMicroTimestamp)),
+		connectors.Opt("tsm", sch(connectors.Int64, dbzTimestamp)),
+		connectors.Opt("tz", sch(connectors.String, dbzZonedTimestamp)),
+		connectors.Opt("j", sch(connectors.String, dbzJSON)),
+		connectors.Opt("u", sch(connectors.String, dbzUUID)),
+		connectors.Opt("cd", &connectors.Schema{Type: connectors.Int32, Name: connectors.DateName, Optional: true}),
+		connectors.Opt("cts", &connectors.Schema{Type: connectors.Int64, Name: connectors.TimestampName, Optional: true}),
+		connectors.Opt("arr", &connectors.Schema{Type: connectors.Array, Optional: true, Items: connectors.Int32Schema}),
+	)
+	return key, row
+}
+
+func testTypes(t *testing.T, tg *target, copyThreshold string) {
+	db := tg.newDB(t)
+	const topic = "srv.public.types"
+	key, row := typesSchema(topic)
+	g := newGenWith(topic, key, row)
+	task := startTask(t, tg, db, Topics, topic, CopyThreshold, copyThreshold)
+	vsd := connectors.NewStructValue(row.Fields[12].Schema).Set("scale", int32(4)).Set("value", big.NewInt(-1234567).Bytes())
+	vsd.Set("value", []byte{0xed, 0x29, 0x79}) // -1234567
+	full := connectors.NewStructValue(row).Set("id", int64(1)).Set("i8", int8(-8)).Set("i16", int16(-16)).Set("i32", int32(-32)).
+		Set("i64", int64(-1)<<40).Set("f32", float32(1.5)).Set("f64", 2.25).Set("b", true).Set("s", "héllo 'q' \\ \"x\"").
+		Set("vc", "short").Set("by", []byte{0, 1, 0xfe, 0xff}).
+		Set("dec", connectors.Decimal{Unscaled: big.NewInt(-123456789), Scale: 3}).Set("vdec", vsd).
+		Set("d", int32(19000)).Set("t", int64(45296_123456)).Set("ts", int64(1_700_000_000_123456)).Set("tsm", int64(1_700_000_000_123)).
+		Set("tz", "2024-05-01T10:00:00.25+02:00").Set("j", `{"a": [1, 2]}`).Set("u", "8f14e45f-ceea-467f-a0f2-1d3c2a5b6c7d").
+		Set("cd", time.Date(2020, 2, 29, 0, 0, 0, 0, time.UTC)).Set("cts", time.Date(2021, 3, 4, 5, 6, 7, 8e6, time.UTC)).
+		Set("arr", []any{int32(1), int32(2), int32(3)})
+	nulls := connectors.NewStructValue(row).Set("id", int64(2))
+	write(t, task, g.create(full), g.create(nulls))
+	var q string
+	var want []string
+	if tg.name == "postgres" {
+		q = `SELECT id, i8, i16, i32, i64, f32, f64, b, s, vc, encode("by", 'hex'), "dec", vdec, d, t, ts, tsm,
+			tz AT TIME ZONE 'UTC', j::text, u, cd, cts, arr FROM srv_public_types ORDER BY id`
+		want = []string{
+			`1|-8|-16|-32|-1099511627776|1.5|2.25|t|héllo 'q' \ "x"|short|0001feff|-123456.789|-123.4567|2022-01-08|12:34:56.123456|2023-11-14 22:13:20.123456|2023-11-14 22:13:20.123|2024-05-01 08:00:00.25|{"a": [1, 2]}|8f14e45f-ceea-467f-a0f2-1d3c2a5b6c7d|2020-02-29|2021-03-04 05:06:07.008|{1,2,3}`,
+			`2|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL`,
+		}
+	} else {
+		q = `SELECT id, i8, i16, i32, i64, f32, f64, b, s, vc, hex(` + "`by`" + `), ` + "`dec`" + `, vdec, d, t, ts, tsm, tz, j, u, cd, cts, arr
+			FROM srv_public_types ORDER BY id`
+		want = []string{
+			`1|-8|-16|-32|-1099511627776|1.5|2.25|1|héllo 'q' \ "x"|short|0001FEFF|-123456.789|-123.456700000000000000000000000000|2022-01-08T00:00:00Z|12:34:56.123456|2023-11-14T22:13:20.123456Z|2023-11-14T22:13:20.123Z|2024-05-01T08:00:00.25Z|{"a": [1, 2]}|8f14e45f-ceea-467f-a0f2-1d3c2a5b6c7d|2020-02-29T00:00:00Z|2021-03-04T05:06:07.008Z|[1,2,3]`,
+			`2|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL`,
+		}
+	}
+	wantRows(t, dump(t, tg, db, q), want...)
+	// Writing the same rows again (now an update) changes nothing.
+	write(t, task, g.create(full), g.create(nulls))
+	wantRows(t, dump(t, tg, db, q), want...)
+}
+
+func testLarge(t *testing.T, tg *target) {
+	db := tg.newDB(t)
+	task := startTask(t, tg, db, CopyThreshold, "100", BatchSize, "100000")
+	g := newGen("srv.public.items")
+	var recs []*connectors.Record
+	for i := range 3000 {
+		recs = append(recs, g.upsert(int64(i), fmt.Sprint("n", i), i))
+	}
+	write(t, task, recs...)
+	recs = recs[:0]
+	for i := range 1000 {
+		recs = append(recs, g.del(int64(i)), g.tomb(int64(i)))
+	}
+	for i := 1000; i < 2000; i++ {
+		recs = append(recs, g.upsert(int64(i), DefaultPlaceholder, -i))
+	}
+	write(t, task, recs...)
+	wantRows(t, dump(t, tg, db, "SELECT count(*), min(id), sum(qty), count(*) FILTER (WHERE name = 'n' || id) FROM srv_public_items"),
+		fmt.Sprintf("2000|1000|%d|2000", -sum(1000, 2000)+sum(2000, 3000)))
+}
+
+func sum(a, b int) int {
+	s := 0
+	for i := a; i < b; i++ {
+		s += i
+	}
+	return s
+}
+
+func testEvolve(t *testing.T, tg *target) {
+	db := tg.newDB(t)
+	task := startTask(t, tg, db)
+	g := newGen("srv.public.items")
+	write(t, task, g.upsert(1, "a", 1))
+	// The source table got a new optional column mid-stream: new value
+	// schema, same topic, in the same batch as old-shape events.
+	row2 := connectors.NewStruct("srv.public.items.Value", true, connectors.Opt("id", connectors.Int64Schema),
+		connectors.Opt("name", connectors.OptionalStringSchema), connectors.Opt("qty", connectors.OptionalInt32Schema),
+		connectors.Opt("note", connectors.OptionalStringSchema))
+	g2 := newGenWith("srv.public.items", g.key, row2)
+	g2.off = g.off
+	write(t, task, g.upsert(2, "b", 2), g2.create(connectors.NewStructValue(row2).Set("id", int64(3)).Set("name", "c").Set("note", "new")))
+	wantRows(t, dump(t, tg, db, "SELECT id, name, qty, note FROM srv_public_items ORDER BY id"), "1|a|1|NULL", "2|b|2|NULL", "3|c|NULL|new")
+	// A widened type: qty int32 → int64 widens the column.
+	row3 := connectors.NewStruct("srv.public.items.Value", true, connectors.Opt("id", connectors.Int64Schema),
+		connectors.Opt("qty", connectors.OptionalInt64Schema))
+	g3 := newGenWith("srv.public.items", g.key, row3)
+	g3.off = g2.off
+	write(t, task, g3.create(connectors.NewStructValue(row3).Set("id", int64(4)).Set("qty", int64(1)<<40)))
+	wantRows(t, dump(t, tg, db, "SELECT id, name, qty FROM srv_public_items WHERE id = 4"), "4|NULL|1099511627776")
+	// A new required field is refused, naming table and column.
+	row4 := connectors.NewStruct("srv.public.items.Value", true, connectors.Opt("id", connectors.Int64Schema),
+		connectors.Opt("must", connectors.StringSchema))
+	g4 := newGenWith("srv.public.items", g.key, row4)
+	err := writeErr(startTask(t, tg, db), g4.create(connectors.NewStructValue(row4).Set("id", int64(5)).Set("must", "x")))
+	var se *SchemaError
+	if !errors.As(err, &se) || se.Table != "srv_public_items" || se.Column != "must" {
+		t.Fatalf("new required column: error %v, want a SchemaError for srv_public_items.must", err)
+	}
+}
+
+func testIncompatible(t *testing.T, tg *target) {
+	db := tg.newDB(t)
+	g := newGen("srv.public.items")
+	task := startTask(t, tg, db)
+	write(t, task, g.upsert(1, "a", 1))
+	row := connectors.NewStruct("srv.public.items.Value", true, connectors.Opt("id", connectors.Int64Schema),
+		connectors.Opt("qty", connectors.OptionalStringSchema))
+	g2 := newGenWith("srv.public.items", g.key, row)
+	err := writeErr(task, g2.create(connectors.NewStructValue(row).Set("id", int64(2)).Set("qty", "lots")))
+	var se *SchemaError
+	if !errors.As(err, &se) || se.Column != "qty" || se.Have == "" || se.Want == "" || !strings.Contains(err.Error(), "srv_public_items") {
+		t.Fatalf("error %v, want a SchemaError naming table, column qty and both types", err)
+	}
+	// Without evolution, a missing table is an error that says what to set.
+	err = writeErr(startTask(t, tg, db, SchemaEvolution, "none", Topics, "other"), newGen("other").upsert(1, "a", 1))
+	if !errors.As(err, &se) || !strings.Contains(err.Error(), "schema.evolution=basic") {
+		t.Fatalf("missing table error %v", err)
+	}
+}
+
+func testReplay(t *testing.T, tg *target) {
+	db := tg.newDB(t)
+	g := newGen("srv.public.items")
+	batch := []*connectors.Record{g.upsert(1, "a", 1), g.upsert(2, "b", 2), g.del(1), g.tomb(1), g.upsert(3, "c", 3),
+		g.upsert(2, DefaultPlaceholder, 20), g.upsert(1, "again", 4)}
+	task := startTask(t, tg, db)
+	write(t, task, batch...)
+	first := dump(t, tg, db, items)
+	wantRows(t, first, "1|again|4", "2|b|20", "3|c|3")
+	// A restarted task gets the same batch again (offsets not committed).
+	write(t, startTask(t, tg, db), batch...)
+	wantRows(t, dump(t, tg, db, items), first...)
+}
+
+func testFlatModes(t *testing.T, tg *target) {
+	db := tg.newDB(t)
+	row := connectors.NewStruct("flat.Value", false, connectors.Opt("sku", connectors.StringSchema),
+		connectors.Opt("price", connectors.OptionalInt64Schema))
+	flat := func(off int64, key any, sku string, price int64) *connectors.Record {
+		return &connectors.Record{Topic: "flat", Offset: off, Key: key, Value: connectors.NewStructValue(row).Set("sku", sku).Set("price", price), ValueSchema: row}
+	}
+	// record_value with Confluent's names, writing a dotted table name.
+	task := startTask(t, tg, db, Topics, "flat", "pk.mode", "record_value", "pk.fields", "sku", DeleteEnabled, "false",
+		TableNameFormat, "flat_${topic}")
+	write(t, task, flat(0, nil, "a", 1), flat(1, nil, "b", 2), flat(2, nil, "a", 3))
+	wantRows(t, dump(t, tg, db, "SELECT sku, price FROM flat_flat ORDER BY sku"), "a|3", "b|2")
+	// kafka mode: every record is a row keyed by its coordinates.
+	task2 := startTask(t, tg, db, Topics, "flat", PrimaryKeyMode, "kafka", DeleteEnabled, "false", TableNameFormat, "k_${topic}")
+	write(t, task2, flat(0, nil, "a", 1), flat(1, nil, "a", 2))
+	write(t, task2, flat(1, nil, "a", 2)) // replayed
+	wantRows(t, dump(t, tg, db, "SELECT __connect_topic, __connect_partition, __connect_offset, sku, price FROM k_flat ORDER BY 3"),
+		"flat|0|0|a|1", "flat|0|1|a|2")
+	// none + insert: plain inserts.
+	task3 := startTask(t, tg, db, Topics, "flat", PrimaryKeyMode, "none", InsertMode, "insert", DeleteEnabled, "false", TableNameFormat, "n_${topic}")
+	write(t, task3, flat(0, nil, "a", 1), flat(1, nil, "a", 1))
+	wantRows(t, dump(t, tg, db, "SELECT sku, price FROM n_flat"), "a|1", "a|1")
+	// insert.mode=update only touches existing rows.
+	task4 := startTask(t, tg, db, Topics, "flat", "pk.mode", "record_value", "pk.fields", "sku", DeleteEnabled, "false",
+		TableNameFormat, "flat_${topic}", InsertMode, "update")
+	write(t, task4, flat(3, nil, "a", 30), flat(4, nil, "zzz", 40))
+	wantRows(t, dump(t, tg, db, "SELECT sku, price FROM flat_flat ORDER BY sku"), "a|30", "b|2")
+	// A schemaless value is refused with the record named.
+	err := writeErr(task, &connectors.Record{Topic: "flat", Partition: 2, Offset: 9, Value: map[string]any{"sku": "x"}})
+	var re *connectors.RecordError
+	if !errors.As(err, &re) || re.Partition != 2 || re.Offset != 9 {
+		t.Fatalf("schemaless value: %v", err)
+	}
+}
+
+func testMissingKey(t *testing.T, tg *target) {
+	db := tg.newDB(t)
+	task := startTask(t, tg, db)
+	g := newGen("srv.public.items")
+	g.partion = 3
+	write(t, task, g.upsert(1, "a", 1))
+	ok := g.upsert(3, "c", 3)
+	r := g.upsert(2, "b", 2)
+	r.Key, r.KeySchema = nil, nil
+	err := writeErr(task, ok, r)
+	var re *connectors.RecordError
+	if !errors.As(err, &re) || re.Topic != "srv.public.items" || re.Partition != 3 || re.Offset != r.Offset {
+		t.Fatalf("error %v, want a RecordError for srv.public.items-3@%d", err, r.Offset)
+	}
+	if !strings.Contains(err.Error(), fmt.Sprintf("srv.public.items-3@%d", r.Offset)) || !strings.Contains(err.Error(), "key") {
+		t.Fatalf("message %q does not name the record and the key", err)
+	}
+	// The failed record is never reported durable; the one before it may be.
+	got, err := task.Flush(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := got[connectors.TopicPartition{Topic: "srv.public.items", Partition: 3}]; o != r.Offset {
+		t.Fatalf("durable offset %d after the failed Put, want %d", o, r.Offset)
+	}
+}
+
+func testValidate(t *testing.T, tg *target) {
+	db := tg.newDB(t)
+	c := &Connector{}
+	base := map[string]string{ConnectionURL: tg.url(db), ConnectionUsername: tg.user, Topics: "x"}
+	if errs := c.Validate(context.Background(), base); len(errs) != 0 {
+		t.Fatalf("valid config: %v", errs)
+	}
+	u, _ := ParseURL(tg.url(db))
+	cases := []struct {
+		name, key, want string
+		props           map[string]string
+	}{
+		{"unknown database", ConnectionURL, "does not exist on " + u.Addr(),
+			map[string]string{ConnectionURL: tg.url("nope_db"), ConnectionUsername: tg.user, Topics: "x"}},
+		{"unreachable", ConnectionURL, "cannot reach 127.0.0.1:1",
+			map[string]string{ConnectionURL: strings.Replace(tg.url(db), fmt.Sprint(":", u.Port, "/"), ":1/", 1), ConnectionUsername: tg.user, Topics: "x"}},
+	}
+	if tg.name == "mariadb" {
+		// The harness's PostgreSQL trusts every local user; MariaDB checks.
+		cases = append(cases, struct {
+			name, key, want string
+			props           map[string]string
+		}{"wrong password", ConnectionPassword, "authentication as \"root\" failed at " + u.Addr(),
+			map[string]string{ConnectionURL: tg.url(db), ConnectionUsername: tg.user, ConnectionPassword: "wrong", Topics: "x"}})
+	}
+	for _, tc := range cases {
+		errs := c.Validate(context.Background(), tc.props)
+		if len(errs[tc.key]) != 1 || !strings.Contains(errs[tc.key][0], tc.want) {
+			t.Errorf("%s: Validate = %v, want %s: ...%s...", tc.name, errs, tc.key, tc.want)
+		}
+	}
+}
+
+func testRestart(t *testing.T, tg *target) {
+	db := tg.newDB(t)
+	task := startTask(t, tg, db)
+	g := newGen("srv.public.items")
+	write(t, task, g.upsert(1, "a", 1))
+	// The target restarts between two batches: the task's connection is
+	// dead, the next flush retries on a new one and succeeds.
+	tg.restart(t)
+	write(t, task, g.upsert(2, "b", 2), g.upsert(1, "a2", 10))
+	wantRows(t, dump(t, tg, db, items), "1|a2|10", "2|b|2")
+	// With no retries allowed, the database's error fails the flush and no
+	// offsets of the batch are reported.
+	task2 := startTask(t, tg, db, MaxRetries, "0")
+	write(t, task2, g.upsert(3, "c", 3))
+	tg.restart(t)
+	r := g.upsert(4, "d", 4)
+	if err := task2.Put(context.Background(), []*connectors.Record{r}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := task2.Flush(context.Background(), nil)
+	if err == nil {
+		// database/sql may hand out a fresh connection on its own; then
+		// the write went through and its offset is durable.
+		if got[connectors.TopicPartition{Topic: r.Topic}] != r.Offset+1 {
+			t.Fatalf("flush succeeded but reported %v", got)
+		}
+		return
+	}
+	if got[connectors.TopicPartition{Topic: r.Topic}] == r.Offset+1 {
+		t.Fatalf("failed flush reported offset %d as durable", r.Offset+1)
+	}
+}

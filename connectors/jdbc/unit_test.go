@@ -1,0 +1,337 @@
+package jdbc
+
+import (
+	"errors"
+	"math/big"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluice-cdc/sluice/config"
+	"github.com/sluice-cdc/sluice/connectors"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestParseURL(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    URL
+		wantErr string
+	}{
+		{in: "jdbc:postgresql://db.example:6543/shop?user=u&password=p%40ss&sslmode=disable",
+			want: URL{Dialect: DialectPostgres, Host: "db.example", Port: 6543, Database: "shop", User: "u", Password: "p@ss", Params: map[string]string{"sslmode": "disable"}}},
+		{in: "jdbc:postgresql://localhost/shop",
+			want: URL{Dialect: DialectPostgres, Host: "localhost", Port: 5432, Database: "shop", Params: map[string]string{}}},
+		{in: "jdbc:mysql://10.0.0.1:3307/inv?user=root;connectTimeout=500",
+			want: URL{Dialect: DialectMySQL, Host: "10.0.0.1", Port: 3307, Database: "inv", User: "root", Params: map[string]string{"connectTimeout": "500"}}},
+		{in: "jdbc:mariadb://u:pw@[::1]:3306/inv",
+			want: URL{Dialect: DialectMariaDB, Host: "::1", Port: 3306, Database: "inv", User: "u", Password: "pw", Params: map[string]string{}}},
+		{in: "postgresql://h/db", wantErr: "must start with jdbc:"},
+		{in: "jdbc:oracle:thin://h/db", wantErr: "not supported"},
+		{in: "jdbc:postgresql://h:99999/db", wantErr: "port"},
+		{in: "jdbc:postgresql://h:5432/", wantErr: "names no database"},
+		{in: "jdbc:mysql://a,b/db", wantErr: "several hosts"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.in, func(t *testing.T) {
+			u, err := ParseURL(tc.in)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("ParseURL error = %v, want one containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if u.Dialect != tc.want.Dialect || u.Host != tc.want.Host || u.Port != tc.want.Port || u.Database != tc.want.Database ||
+				u.User != tc.want.User || u.Password != tc.want.Password || len(u.Params) != len(tc.want.Params) {
+				t.Fatalf("ParseURL = %+v, want %+v", *u, tc.want)
+			}
+			for k, v := range tc.want.Params {
+				if u.Params[k] != v {
+					t.Fatalf("param %s = %q, want %q", k, u.Params[k], v)
+				}
+			}
+		})
+	}
+}
+
+func TestURLDriverConfigs(t *testing.T) {
+	u, err := ParseURL("jdbc:postgresql://h:1/d?currentSchema=app&ApplicationName=x&sslmode=disable&user=a&password=it's")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc, err := u.PgxConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pc.Host != "h" || pc.Port != 1 || pc.Database != "d" || pc.User != "a" || pc.Password != "it's" ||
+		pc.RuntimeParams["search_path"] != "app" || pc.RuntimeParams["application_name"] != "x" || pc.TLSConfig != nil {
+		t.Fatalf("pgx config = %+v", pc)
+	}
+	m, _ := ParseURL("jdbc:mariadb://h:2/d?user=r&password=s&connectTimeout=1500")
+	mc := m.MySQLConfig(time.UTC)
+	if mc.Addr != "h:2" || mc.DBName != "d" || mc.User != "r" || mc.Passwd != "s" || mc.Timeout != 1500*time.Millisecond || !mc.InterpolateParams {
+		t.Fatalf("mysql config = %+v", mc)
+	}
+}
+
+func FuzzParseURL(f *testing.F) {
+	for _, s := range []string{"jdbc:postgresql://h:5432/db?user=u", "jdbc:mysql://u:p@h/db;a=b", "jdbc:mariadb://[::1]:1/x?%zz", "jdbc:"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		u, err := ParseURL(s)
+		if err != nil {
+			return
+		}
+		if u.Database == "" || u.Host == "" || u.Port <= 0 || u.Port > 65535 {
+			t.Fatalf("ParseURL(%q) accepted %+v", s, u)
+		}
+		if u.Dialect == DialectPostgres {
+			if _, err := u.PgxConfig(); err != nil {
+				t.Fatalf("PgxConfig of accepted %q: %v", s, err)
+			}
+		}
+	})
+}
+
+func TestParseConfig(t *testing.T) {
+	base := func(kv ...string) map[string]string {
+		m := map[string]string{ConnectionURL: "jdbc:postgresql://h/db", Topics: "a"}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	t.Run("confluent names", func(t *testing.T) {
+		c, err := ParseConfig(base("connection.user", "bob", ConnectionPassword, "pw", "pk.mode", "record_value",
+			"pk.fields", "id,tenant", InsertMode, "upsert", AutoCreate, "true", "auto.evolve", "true"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.URL.User != "bob" || c.URL.Password != "pw" || c.PKMode != PKRecordValue || strings.Join(c.PKFields, ",") != "id,tenant" ||
+			c.InsertMode != ModeUpsert || !c.AutoCreate || !c.AutoEvolve {
+			t.Fatalf("config = %+v", c)
+		}
+	})
+	t.Run("debezium names", func(t *testing.T) {
+		c, err := ParseConfig(base(ConnectionUsername, "al", PrimaryKeyMode, "record_key", DeleteEnabled, "true",
+			SchemaEvolution, "basic", "collection.name.format", "${source.table}", DatabaseTimeZone, "Europe/Paris", RetryBackoffMs, "250"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.URL.User != "al" || !c.DeleteEnabled || !c.AutoCreate || !c.AutoEvolve || c.TableNameFormat != "${source.table}" ||
+			c.TimeZone.String() != "Europe/Paris" || c.RetryBackoff != 250*time.Millisecond || c.BatchSize != 3000 {
+			t.Fatalf("config = %+v", c)
+		}
+	})
+	bad := []struct {
+		name, key string
+		props     map[string]string
+	}{
+		{"delete needs record_key", DeleteEnabled, base(DeleteEnabled, "true", PrimaryKeyMode, "record_value", PrimaryKeyFields, "id")},
+		{"upsert needs a key", InsertMode, base(InsertMode, "upsert")},
+		{"record_value needs fields", PrimaryKeyFields, base(PrimaryKeyMode, "record_value")},
+		{"bad url", ConnectionURL, base(ConnectionURL, "jdbc:db2://h/x")},
+		{"bad mode", InsertMode, base(InsertMode, "merge")},
+		{"no topics", Topics, map[string]string{ConnectionURL: "jdbc:postgresql://h/db"}},
+		{"bad zone", DatabaseTimeZone, base(DatabaseTimeZone, "Mars/Olympus")},
+	}
+	for _, tc := range bad {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseConfig(tc.props)
+			var ce *config.Error
+			var ces config.Errors
+			found := false
+			if errors.As(err, &ces) {
+				for _, e := range ces {
+					found = found || e.Key == tc.key
+				}
+			} else if errors.As(err, &ce) {
+				found = ce.Key == tc.key
+			}
+			if !found {
+				t.Fatalf("ParseConfig error = %v, want one for %s", err, tc.key)
+			}
+		})
+	}
+}
+
+// testDecoder returns a decoder with PostgreSQL naming rules.
+func testDecoder(t *testing.T, kv ...string) *decoder {
+	t.Helper()
+	props := map[string]string{ConnectionURL: "jdbc:postgresql://h/db", Topics: "a", PrimaryKeyMode: "record_key",
+		DeleteEnabled: "true", InsertMode: "upsert", TruncateEnabled: "true"}
+	for i := 0; i < len(kv); i += 2 {
+		props[kv[i]] = kv[i+1]
+	}
+	cfg, err := ParseConfig(props)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &decoder{cfg: cfg, shapes: map[shapeKey]*shape{}, names: map[string]tableName{}, dialect: &postgres{cfg: cfg}}
+}
+
+func TestReduction(t *testing.T) {
+	g := newGen("srv.public.items")
+	type want struct {
+		op   op
+		id   int64
+		name any
+	}
+	tests := []struct {
+		name string
+		recs []*connectors.Record
+		want []want
+	}{
+		{"last update wins", []*connectors.Record{g.upsert(1, "a", 1), g.upsert(1, "b", 2)}, []want{{opUpsert, 1, "b"}}},
+		{"delete then reinsert is an upsert", []*connectors.Record{g.upsert(1, "a", 1), g.del(1), g.tomb(1), g.upsert(1, "c", 3)}, []want{{opUpsert, 1, "c"}}},
+		{"insert then delete is a delete", []*connectors.Record{g.upsert(2, "a", 1), g.del(2), g.tomb(2)}, []want{{opDelete, 2, nil}}},
+		{"placeholder filled from the batch", []*connectors.Record{g.upsert(3, "long", 1), g.upsert(3, DefaultPlaceholder, 2)}, []want{{opUpsert, 3, "long"}}},
+		{"truncate drops earlier", []*connectors.Record{g.upsert(4, "a", 1), g.truncate(), g.upsert(5, "b", 1)}, []want{{opUpsert, 5, "b"}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d := testDecoder(t)
+			b := newBuffer()
+			for _, r := range tc.recs {
+				c, err := d.decode(r)
+				if errors.Is(err, errSkip) {
+					continue
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				b.add(c)
+			}
+			if len(b.order) != 1 {
+				t.Fatalf("%d tables, want 1", len(b.order))
+			}
+			es := b.order[0].entries
+			if len(es) != len(tc.want) {
+				t.Fatalf("%d entries, want %d", len(es), len(tc.want))
+			}
+			for i, w := range tc.want {
+				e := es[i]
+				if e.op != w.op || e.vals[0] != w.id {
+					t.Fatalf("entry %d = op %d id %v, want %+v", i, e.op, e.vals[0], w)
+				}
+				if w.op == opUpsert && (e.vals[1] != w.name || e.unavail != nil) {
+					t.Fatalf("entry %d name = %v (unavailable %v), want %v", i, e.vals[1], e.unavail, w.name)
+				}
+			}
+		})
+	}
+}
+
+func TestDecodeErrorsAndNames(t *testing.T) {
+	g := newGen("srv.public.items")
+	d := testDecoder(t)
+	r := g.upsert(1, "a", 1)
+	r.Key, r.KeySchema = nil, nil
+	_, err := d.decode(r)
+	var re *connectors.RecordError
+	if !errors.As(err, &re) || re.Topic != "srv.public.items" || re.Offset != r.Offset || re.Partition != 0 {
+		t.Fatalf("missing key error = %v, want a RecordError naming the record", err)
+	}
+	d = testDecoder(t, PrimaryKeyMode, "record_value", PrimaryKeyFields, "sku", DeleteEnabled, "false")
+	_, err = d.decode(g.upsert(1, "a", 1))
+	if !errors.As(err, &re) || re.Column != "sku" || !strings.Contains(err.Error(), "srv.public.items-0@") {
+		t.Fatalf("missing pk field error = %v, want a RecordError for column sku", err)
+	}
+	d = testDecoder(t, TableNameFormat, "archive.${source.table}_${source.db}")
+	c, err := d.decode(g.upsert(1, "a", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.table != (tableName{schema: "archive", name: "items_shop"}) {
+		t.Fatalf("table = %+v", c.table)
+	}
+	d = testDecoder(t)
+	c, err = d.decode(g.upsert(1, "a", 1))
+	if err != nil || c.table != (tableName{name: "srv_public_items"}) {
+		t.Fatalf("${topic} table = %+v, %v; want dots replaced by underscores", c.table, err)
+	}
+}
+
+func TestNormalize(t *testing.T) {
+	dec := func(s string, scale int32) connectors.Decimal {
+		d, err := connectors.ParseDecimal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	tests := []struct {
+		name string
+		s    *connectors.Schema
+		in   any
+		want any
+	}{
+		{"debezium date", &connectors.Schema{Type: connectors.Int32, Name: dbzDate}, int32(19000), time.Date(2022, 1, 8, 0, 0, 0, 0, time.UTC)},
+		{"micro timestamp", &connectors.Schema{Type: connectors.Int64, Name: dbzMicroTimestamp}, int64(1_700_000_000_123_456), time.UnixMicro(1_700_000_000_123_456).UTC()},
+		{"micro time", &connectors.Schema{Type: connectors.Int64, Name: dbzMicroTime}, int64(3_723_000_001), timeOfDay(3723000001 * time.Microsecond)},
+		{"zoned", &connectors.Schema{Type: connectors.String, Name: dbzZonedTimestamp}, "2024-05-01T10:00:00.5+02:00", time.Date(2024, 5, 1, 8, 0, 0, 5e8, time.UTC)},
+		{"decimal bytes", connectors.DecimalSchema(2, false), []byte{0xff, 0x85}, dec("-1.23", 2)},
+		{"int from float64", connectors.Int64Schema, float64(42), int64(42)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := columnFor("x", tc.s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := normalize(c, tc.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch w := tc.want.(type) {
+			case time.Time:
+				if !got.(time.Time).Equal(w) {
+					t.Fatalf("got %v, want %v", got, w)
+				}
+			case connectors.Decimal:
+				if got.(connectors.Decimal).String() != w.String() {
+					t.Fatalf("got %v, want %v", got, w)
+				}
+			default:
+				if got != tc.want {
+					t.Fatalf("got %v (%T), want %v", got, got, tc.want)
+				}
+			}
+		})
+	}
+	if _, err := normalize(&column{kind: kInt32, schema: connectors.Int32Schema}, "x"); err == nil {
+		t.Fatal("a string in an int32 field was accepted")
+	}
+	if twosComplement([]byte{0x01, 0x00}).Cmp(big.NewInt(256)) != 0 {
+		t.Fatal("twosComplement(0x0100) != 256")
+	}
+}
+
+func TestCompareTypes(t *testing.T) {
+	tests := []struct {
+		have, want string
+		widen, err bool
+	}{
+		{"integer", "bigint", true, false},
+		{"bigint", "integer", false, false},
+		{"int(11)", "bigint", true, false},
+		{"character varying(10)", "character varying(20)", true, false},
+		{"text", "character varying(20)", false, false},
+		{"integer", "text", false, true},
+		{"integer", "double precision", false, true},
+		{"numeric(10,2)", "numeric(12,2)", true, false},
+		{"jsonb", "text", false, false},
+	}
+	for _, tc := range tests {
+		widen, err := compareTypes(tc.have, tc.want)
+		if widen != tc.widen || (err != nil) != tc.err {
+			t.Errorf("compareTypes(%q, %q) = %v, %v; want widen %v, error %v", tc.have, tc.want, widen, err, tc.widen, tc.err)
+		}
+	}
+}
