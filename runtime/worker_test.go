@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,7 +29,8 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // release is closed: a connector that never honours cancellation.
 type hangConnector struct{}
 
-var release = make(chan struct{})
+// release holds the channel of the running test; Poll loads it once.
+var release atomic.Pointer[chan struct{}]
 
 func (hangConnector) Config() *config.Def { return config.NewDef() }
 func (hangConnector) Start(context.Context, connectors.ConnectorContext, map[string]string) error {
@@ -45,8 +47,11 @@ type hangTask struct{}
 func (*hangTask) Start(context.Context, connectors.SourceTaskContext, map[string]string) error {
 	return nil
 }
-func (*hangTask) Poll(context.Context) ([]*connectors.Record, error) { <-release; return nil, nil }
-func (*hangTask) Stop(context.Context) error                         { return nil }
+func (*hangTask) Poll(context.Context) ([]*connectors.Record, error) {
+	<-*release.Load()
+	return nil, nil
+}
+func (*hangTask) Stop(context.Context) error { return nil }
 
 // memSink keeps what it is given; with memsink.hold=true, Flush reports
 // nothing durable.
@@ -201,7 +206,9 @@ func (w *testWorker) status(t *testing.T, name string) api.ConnectorStatus {
 }
 
 func TestHungTaskDoesNotBlockTheWorker(t *testing.T) {
-	defer close(release)
+	ch := make(chan struct{})
+	release.Store(&ch)
+	defer close(ch)
 	w := startWorker(t, nil)
 	w.do(t, "POST", "/connectors", map[string]any{"name": "stuck", "config": map[string]string{"connector.class": "hang"}}, 201, nil)
 	waitFor(t, "hung task RUNNING", func() bool {
