@@ -1,0 +1,330 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/connectors/postgres/pgoutput"
+)
+
+// chunk is a primary-key range of one table, read in one query.
+type chunk struct {
+	t      *table
+	idx    int
+	keyCol string
+	lo, hi *int64 // lo inclusive, hi exclusive; nil is unbounded
+}
+
+// snapItem is what a snapshot worker hands the emitter: a row, or the end
+// of a chunk, or an error.
+type snapItem struct {
+	t          *table
+	key, after *connectors.StructValue
+	done       *chunk
+	err        error
+}
+
+// runSnapshot reads every captured table inside the slot's exported
+// snapshot on snapshot.max.threads connections and emits op "r" records.
+// The replication connection that exported the snapshot stays idle
+// meanwhile, which keeps the snapshot importable.
+func (t *Task) runSnapshot(ctx context.Context, list []capturedTable, tables map[uint32]*table, cp uint64, snapName string) error {
+	cfg := t.cfg
+	for _, ct := range list {
+		cols, err := readColumns(ctx, t.meta, ct.relID)
+		if err != nil {
+			return err
+		}
+		tb, err := buildTable(cfg, t.cat, ct.relID, ct.schema, ct.name, cols, t.b.source)
+		if err != nil {
+			return err
+		}
+		tb.replIdentity = ct.replIdentity
+		tables[ct.relID] = tb
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	conns := make([]*pgx.Conn, 0, cfg.SnapshotThreads)
+	defer func() {
+		for _, c := range conns {
+			_ = c.Close(context.Background())
+		}
+	}()
+	for i := 0; i < cfg.SnapshotThreads; i++ {
+		c, err := connect(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		conns = append(conns, c)
+		if _, err := c.Exec(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); err != nil {
+			return fmt.Errorf("starting snapshot transaction: %w", err)
+		}
+		if _, err := c.Exec(ctx, "SET TRANSACTION SNAPSHOT '"+snapName+"'"); err != nil {
+			return fmt.Errorf("importing snapshot %s: %w", snapName, err)
+		}
+	}
+	var chunks []*chunk
+	remaining := map[uint32]int{}
+	for _, ct := range list {
+		cs, err := planChunks(ctx, conns[0], tables[ct.relID], ct.estRows, cfg.SnapshotChunkRows)
+		if err != nil {
+			return err
+		}
+		chunks = append(chunks, cs...)
+		remaining[ct.relID] = len(cs)
+	}
+	t.log.Info("snapshot started", "tables", len(list), "chunks", len(chunks), "threads", len(conns), "lsn", lsnString(cp))
+	jobs := make(chan *chunk)
+	items := make(chan snapItem, 1024)
+	var wg sync.WaitGroup
+	for _, c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			readChunks(ctx, c, jobs, items)
+		}()
+	}
+	go func() {
+		defer close(jobs)
+		for _, c := range chunks {
+			select {
+			case jobs <- c:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	go func() {
+		wg.Wait()
+		close(items)
+	}()
+	err := t.emitSnapshot(ctx, items, remaining, cp)
+	cancel()
+	for range items {
+		// Drain so the workers end.
+	}
+	if err != nil {
+		return err
+	}
+	for _, c := range conns {
+		if _, err := c.Exec(context.Background(), "COMMIT"); err != nil {
+			return fmt.Errorf("ending snapshot transaction: %w", err)
+		}
+	}
+	return nil
+}
+
+// planChunks splits a table with a single integer primary key into key
+// ranges of about chunkRows rows; other tables are one chunk.
+func planChunks(ctx context.Context, conn *pgx.Conn, t *table, estRows float64, chunkRows int64) ([]*chunk, error) {
+	if len(t.keyCols) != 1 {
+		return []*chunk{{t: t}}, nil
+	}
+	kc := t.cols[t.keyCols[0]]
+	if kc.TypeOID != 20 && kc.TypeOID != 21 && kc.TypeOID != 23 {
+		return []*chunk{{t: t}}, nil
+	}
+	var lo, hi *int64
+	q := fmt.Sprintf("SELECT min(%s)::int8, max(%s)::int8 FROM %s", quoteIdent(kc.Name), quoteIdent(kc.Name), quoteTable(t.schema, t.name))
+	if err := conn.QueryRow(ctx, q).Scan(&lo, &hi); err != nil {
+		return nil, fmt.Errorf("reading the key range of %s.%s: %w", t.schema, t.name, err)
+	}
+	if lo == nil || hi == nil {
+		return []*chunk{{t: t}}, nil
+	}
+	span := float64(*hi) - float64(*lo) + 1
+	if estRows <= 0 {
+		estRows = span
+	}
+	n := int64(math.Ceil(estRows / float64(chunkRows)))
+	if n <= 1 {
+		return []*chunk{{t: t}}, nil
+	}
+	step := int64(math.Ceil(span / float64(n)))
+	var out []*chunk
+	for i := int64(0); i < n; i++ {
+		c := &chunk{t: t, idx: int(i), keyCol: kc.Name}
+		if i > 0 {
+			v := *lo + i*step
+			c.lo = &v
+		}
+		if i < n-1 {
+			v := *lo + (i+1)*step
+			c.hi = &v
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// readChunks is a snapshot worker: it reads chunks in text format (so the
+// values go through the same converters as the stream's) and hands rows
+// to the emitter.
+func readChunks(ctx context.Context, conn *pgx.Conn, jobs <-chan *chunk, items chan<- snapItem) {
+	send := func(it snapItem) bool {
+		select {
+		case items <- it:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	var cols []pgoutput.Column
+	for c := range jobs {
+		t := c.t
+		names := make([]string, len(t.cols))
+		for i, col := range t.cols {
+			names[i] = quoteIdent(col.Name)
+		}
+		sql := "SELECT " + strings.Join(names, ", ") + " FROM " + quoteTable(t.schema, t.name)
+		var params [][]byte
+		var where []string
+		if c.lo != nil {
+			params = append(params, []byte(strconv.FormatInt(*c.lo, 10)))
+			where = append(where, fmt.Sprintf("%s >= $%d", quoteIdent(c.keyCol), len(params)))
+		}
+		if c.hi != nil {
+			params = append(params, []byte(strconv.FormatInt(*c.hi, 10)))
+			where = append(where, fmt.Sprintf("%s < $%d", quoteIdent(c.keyCol), len(params)))
+		}
+		if len(where) > 0 {
+			sql += " WHERE " + strings.Join(where, " AND ")
+		}
+		rr := conn.PgConn().ExecParams(ctx, sql, params, nil, nil, nil)
+		for rr.NextRow() {
+			vals := rr.Values()
+			cols = cols[:0]
+			for _, v := range vals {
+				if v == nil {
+					cols = append(cols, pgoutput.Column{Kind: pgoutput.KindNull})
+				} else {
+					cols = append(cols, pgoutput.Column{Kind: pgoutput.KindText, Data: v})
+				}
+			}
+			after, err := t.rowValue(cols)
+			var key *connectors.StructValue
+			if err == nil {
+				key, err = t.rowKey(cols)
+			}
+			if err != nil {
+				rr.Close()
+				send(snapItem{err: fmt.Errorf("snapshot of %s.%s: %w", t.schema, t.name, err)})
+				return
+			}
+			if !send(snapItem{t: t, key: key, after: after}) {
+				rr.Close()
+				return
+			}
+		}
+		if _, err := rr.Close(); err != nil {
+			send(snapItem{err: fmt.Errorf("snapshot of %s.%s: %w", t.schema, t.name, err)})
+			return
+		}
+		if !send(snapItem{done: c}) {
+			return
+		}
+	}
+}
+
+// held is a snapshot record kept back until the next record of its table
+// (or the end of the table) says which snapshot marker it gets.
+type held struct {
+	r     *connectors.Record
+	o     offset
+	first bool
+}
+
+func setSnapshotMarker(r *connectors.Record, marker string) {
+	env := r.Value.(*connectors.StructValue)
+	env.Values[envSource].(*connectors.StructValue).Values[srcSnapshot] = marker
+}
+
+// emitSnapshot turns worker items into records with Debezium's snapshot
+// markers (first, first_in_data_collection, true, last_in_data_collection,
+// last) and offsets that record finished chunks.
+func (t *Task) emitSnapshot(ctx context.Context, items <-chan snapItem, remaining map[uint32]int, cp uint64) error {
+	holds := map[uint32]*held{}
+	seen := map[uint32]bool{}
+	left := 0
+	for _, n := range remaining {
+		left += n
+	}
+	var done []string
+	cur := offset{snapshot: true, lsnProc: cp, lsn: cp}
+	curMap := cur.toMap()
+	// out is the last marked record, kept until the next one so that the
+	// final record can be marked "last" and carry the final offset.
+	var out *held
+	flush := func(h *held, marker string) error {
+		if h.first && marker == SnapTrue {
+			marker = SnapFirstInDC
+		}
+		setSnapshotMarker(h.r, marker)
+		prev := out
+		out = h
+		if prev != nil {
+			return t.emit(ctx, prev.r, &prev.o)
+		}
+		return nil
+	}
+	firstEmitted := false
+	for it := range items {
+		switch {
+		case it.err != nil:
+			return it.err
+		case it.done != nil:
+			id := it.done.t.relID
+			remaining[id]--
+			left--
+			done = append(done, strconv.FormatUint(uint64(id), 10)+":"+strconv.Itoa(it.done.idx))
+			cur = offset{snapshot: true, snapshotChunks: strings.Join(done, ","), lsnProc: cp, lsn: cp}
+			curMap = cur.toMap()
+			h := holds[id]
+			if remaining[id] > 0 || h == nil {
+				continue
+			}
+			delete(holds, id)
+			if err := flush(h, SnapLastInDC); err != nil {
+				return err
+			}
+		default:
+			id := it.t.relID
+			if h := holds[id]; h != nil {
+				marker := SnapTrue
+				if !firstEmitted {
+					marker, firstEmitted = SnapFirst, true
+				}
+				if err := flush(h, marker); err != nil {
+					return err
+				}
+			}
+			p := position{commitTime: time.Now(), snapshot: SnapTrue, lsn: cp}
+			r := t.b.change(it.t, OpRead, it.key, nil, it.after, &p, nil, curMap)
+			holds[id] = &held{r: r, o: cur, first: !seen[id]}
+			seen[id] = true
+		}
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if left != 0 {
+		return fmt.Errorf("snapshot ended with %d chunks unread", left)
+	}
+	if out != nil {
+		final := offset{lsnProc: cp, lastSnapshot: true}
+		out.r.SourceOffset, out.o = final.toMap(), final
+		setSnapshotMarker(out.r, SnapLast)
+		if err := t.emit(ctx, out.r, &out.o); err != nil {
+			return err
+		}
+	}
+	t.log.Info("snapshot finished", "lsn", lsnString(cp))
+	return nil
+}

@@ -1,0 +1,392 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
+	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/connectors/postgres/pgoutput"
+	"github.com/sluice-cdc/sluice/connectors/postgres/pgtypes"
+)
+
+// readSlice bounds how long the reader blocks, so cancellation and status
+// updates are never late by more than this.
+const readSlice = 500 * time.Millisecond
+
+// streamer decodes the replication stream into records. It runs on the
+// task's goroutine.
+type streamer struct {
+	t      *Task
+	dec    pgoutput.Decoder
+	tables map[uint32]*table // nil entry: relation not captured
+
+	// resume state: transactions committed before resumeLSN were
+	// delivered; in the one committing at skipCommit, changes up to
+	// skipEvent were.
+	resumeLSN  uint64
+	skipCommit uint64
+	skipEvent  int64
+
+	// current transaction
+	inTx       bool
+	txFinal    uint64
+	txXid      uint32
+	txTime     time.Time
+	txEvent    int64 // index of the current change message
+	txSkip     int64 // changes up to this index are skipped
+	txCount    int64
+	txPerTable map[uint32]int64
+	prevCommit uint64
+
+	walEnd        uint64 // latest server WAL position seen
+	lastHeartbeat uint64
+	heartbeatAt   time.Time
+}
+
+func newStreamer(t *Task, tables map[uint32]*table, start offset) *streamer {
+	s := &streamer{t: t, tables: tables, resumeLSN: max(start.lsnProc, start.lsnCommit), prevCommit: start.lsnCommit}
+	if start.lsnCommit != 0 {
+		s.skipCommit, s.skipEvent = start.lsnCommit, start.event
+	}
+	s.lastHeartbeat = s.resumeLSN
+	return s
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+func (s *streamer) run(ctx context.Context) error {
+	t := s.t
+	repl := t.repl
+	if cur := t.flush.Load(); cur < s.resumeLSN {
+		t.flush.Store(s.resumeLSN)
+	}
+	args := []string{"proto_version '1'", "publication_names '" + t.cfg.Publication + "'"}
+	if v, _ := strconv.Atoi(strings.SplitN(repl.ParameterStatus("server_version"), ".", 2)[0]); v >= 14 {
+		args = append(args, "messages 'true'")
+	}
+	err := pglogrepl.StartReplication(ctx, repl, t.cfg.SlotName, pglogrepl.LSN(s.resumeLSN),
+		pglogrepl.StartReplicationOptions{Mode: pglogrepl.LogicalReplication, PluginArgs: args})
+	if err != nil {
+		return fmt.Errorf("starting replication from slot %q at %s: %w", t.cfg.SlotName, lsnString(s.resumeLSN), err)
+	}
+	t.log.Info("streaming", "slot", t.cfg.SlotName, "from", lsnString(s.resumeLSN))
+	t.replConn.Store(repl)
+	defer t.replConn.Store(nil)
+	stopWake := context.AfterFunc(ctx, func() { _ = repl.Conn().SetReadDeadline(time.Now()) })
+	defer stopWake()
+
+	var sentFlush uint64
+	nextStatus := time.Now()
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		now := time.Now()
+		flush := t.flush.Load()
+		if flush != sentFlush || !now.Before(nextStatus) {
+			err := pglogrepl.SendStandbyStatusUpdate(ctx, repl, pglogrepl.StandbyStatusUpdate{
+				WALWritePosition: pglogrepl.LSN(max(flush, s.walEnd)), WALFlushPosition: pglogrepl.LSN(flush),
+				WALApplyPosition: pglogrepl.LSN(flush), ClientTime: now})
+			if err != nil {
+				return fmt.Errorf("sending standby status to %s: %w", t.cfg.Addr(), err)
+			}
+			sentFlush = flush
+			nextStatus = now.Add(t.cfg.StatusInterval)
+			if err := s.maybeHeartbeat(ctx, now); err != nil {
+				return err
+			}
+		}
+		_ = repl.Conn().SetReadDeadline(now.Add(min(readSlice, nextStatus.Sub(now)+time.Millisecond)))
+		msg, err := repl.ReceiveMessage(context.Background())
+		if err != nil {
+			if isTimeout(err) {
+				if err := s.maybeHeartbeat(ctx, time.Now()); err != nil {
+					return err
+				}
+				continue
+			}
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return connectors.Retry(fmt.Errorf("reading the replication stream from %s: %w", t.cfg.Addr(), err))
+		}
+		switch msg := msg.(type) {
+		case *pgproto3.CopyData:
+			if len(msg.Data) == 0 {
+				continue
+			}
+			switch msg.Data[0] {
+			case pglogrepl.PrimaryKeepaliveMessageByteID:
+				pkm, err := pglogrepl.ParsePrimaryKeepaliveMessage(msg.Data[1:])
+				if err != nil {
+					return fmt.Errorf("parsing keepalive: %w", err)
+				}
+				s.walEnd = max(s.walEnd, uint64(pkm.ServerWALEnd))
+				if pkm.ReplyRequested {
+					nextStatus = time.Time{}
+				}
+			case pglogrepl.XLogDataByteID:
+				xld, err := pglogrepl.ParseXLogData(msg.Data[1:])
+				if err != nil {
+					return fmt.Errorf("parsing XLogData: %w", err)
+				}
+				if err := s.handle(ctx, uint64(xld.WALStart), xld.WALData); err != nil {
+					return err
+				}
+			}
+		case *pgproto3.ErrorResponse:
+			return fmt.Errorf("replication stream: %w", pgconn.ErrorResponseToPgError(msg))
+		case *pgproto3.CopyDone:
+			return connectors.Retry(fmt.Errorf("the server ended the replication stream"))
+		}
+	}
+}
+
+// maybeHeartbeat emits a heartbeat record when nothing is pending and the
+// server's WAL moved on: once committed, its offset lets the slot confirm
+// WAL that held nothing captured, so WAL does not pile up.
+func (s *streamer) maybeHeartbeat(ctx context.Context, now time.Time) error {
+	if s.inTx || s.walEnd <= s.lastHeartbeat || now.Sub(s.heartbeatAt) < s.t.cfg.StatusInterval || s.t.pending() {
+		return nil
+	}
+	s.lastHeartbeat, s.heartbeatAt = s.walEnd, now
+	o := offset{lsnProc: s.walEnd}
+	return s.t.emit(ctx, s.t.b.heartbeat(o.toMap()), &o)
+}
+
+func (s *streamer) handle(ctx context.Context, lsn uint64, data []byte) error {
+	m, err := s.dec.Decode(data)
+	if err != nil {
+		return fmt.Errorf("at LSN %s: %w", lsnString(lsn), err)
+	}
+	switch m := m.(type) {
+	case *pgoutput.Begin:
+		s.inTx = true
+		s.txFinal, s.txXid, s.txTime = m.FinalLSN, m.Xid, pgoutput.PGTime(m.CommitTime)
+		s.txEvent, s.txCount = -1, 0
+		s.txSkip = -1
+		switch {
+		case m.FinalLSN < s.resumeLSN:
+			s.txSkip = 1<<63 - 1
+		case m.FinalLSN == s.skipCommit:
+			s.txSkip = s.skipEvent
+		}
+		if s.t.cfg.ProvideTxMetadata {
+			clear(s.txPerTable)
+		}
+	case *pgoutput.Commit:
+		s.inTx = false
+		s.prevCommit = m.CommitLSN
+		s.walEnd = max(s.walEnd, m.EndLSN)
+	case *pgoutput.Relation:
+		return s.relation(ctx, m)
+	case *pgoutput.Insert:
+		return s.change(ctx, lsn, m.RelationID, m)
+	case *pgoutput.Update:
+		return s.change(ctx, lsn, m.RelationID, m)
+	case *pgoutput.Delete:
+		return s.change(ctx, lsn, m.RelationID, m)
+	case *pgoutput.Truncate:
+		s.txEvent++
+		if s.txEvent <= s.txSkip || s.t.cfg.SkipTruncate {
+			return nil
+		}
+		var captured []*table
+		for _, id := range m.RelationIDs {
+			if t := s.tables[id]; t != nil {
+				captured = append(captured, t)
+			}
+		}
+		for i, t := range captured {
+			o := s.offset(lsn, i < len(captured)-1)
+			p := s.position(lsn)
+			r := s.t.b.change(t, OpTruncate, nil, nil, nil, &p, s.txBlock(t), o.toMap())
+			r.Key, r.KeySchema = nil, nil
+			if err := s.t.emit(ctx, r, &o); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// relation (re)builds the table of a Relation message.
+func (s *streamer) relation(ctx context.Context, m *pgoutput.Relation) error {
+	cfg := s.t.cfg
+	if !cfg.Captures(m.Namespace, m.Name) {
+		s.tables[m.ID] = nil
+		return nil
+	}
+	catCols, err := readColumns(ctx, s.t.meta, m.ID)
+	if err != nil {
+		return err
+	}
+	byName := make(map[string]colDesc, len(catCols))
+	for _, c := range catCols {
+		byName[c.Name] = c
+	}
+	cols := make([]colDesc, len(m.Columns))
+	for i, rc := range m.Columns {
+		c := byName[rc.Name]
+		cols[i] = colDesc{Name: rc.Name, TypeOID: rc.TypeID, Typmod: rc.Typmod, NotNull: c.NotNull, KeySeq: c.KeySeq}
+	}
+	if old := s.tables[m.ID]; old != nil && old.schema == m.Namespace && old.name == m.Name && sameShape(old.cols, cols) {
+		old.replIdentity = m.ReplicaIdentity
+		return nil
+	}
+	t, err := buildTable(cfg, s.t.cat, m.ID, m.Namespace, m.Name, cols, s.t.b.source)
+	if errors.Is(err, pgtypes.ErrUnknownType) {
+		// A type created after the start: reload the catalog once.
+		if s.t.cat, err = pgtypes.Load(ctx, s.t.meta); err != nil {
+			return err
+		}
+		t, err = buildTable(cfg, s.t.cat, m.ID, m.Namespace, m.Name, cols, s.t.b.source)
+	}
+	if err != nil {
+		return err
+	}
+	t.replIdentity = m.ReplicaIdentity
+	s.tables[m.ID] = t
+	return nil
+}
+
+func (s *streamer) position(lsn uint64) position {
+	return position{commitTime: s.txTime, txID: int64(s.txXid), lsn: lsn, prevCommit: s.prevCommit, hasSeq: true}
+}
+
+// offset is the offset of a record of the current change; notLast marks
+// records followed by another of the same change (a delete before its
+// tombstone), which must not count the change as delivered.
+func (s *streamer) offset(lsn uint64, notLast bool) offset {
+	ev := s.txEvent
+	if notLast {
+		ev--
+	}
+	return offset{lsnProc: s.prevCommit, lsnCommit: s.txFinal, lsn: lsn, txID: int64(s.txXid), event: ev, tsUsec: s.txTime.UnixMicro()}
+}
+
+// txBlock is the transaction field when provide.transaction.metadata is on.
+func (s *streamer) txBlock(t *table) *connectors.StructValue {
+	if !s.t.cfg.ProvideTxMetadata {
+		return nil
+	}
+	if s.txPerTable == nil {
+		s.txPerTable = map[uint32]int64{}
+	}
+	s.txCount++
+	s.txPerTable[t.relID]++
+	v := connectors.NewStructValue(transactionSchema)
+	v.Values[0] = fmt.Sprintf("%d:%d", s.txXid, s.txFinal)
+	v.Values[1] = s.txCount
+	v.Values[2] = s.txPerTable[t.relID]
+	return v
+}
+
+// change turns an insert, update or delete into records.
+func (s *streamer) change(ctx context.Context, lsn uint64, relID uint32, m pgoutput.Message) error {
+	s.txEvent++
+	if s.txEvent <= s.txSkip {
+		return nil
+	}
+	t, known := s.tables[relID]
+	if t == nil {
+		if !known {
+			return fmt.Errorf("change for relation %d before its Relation message at LSN %s", relID, lsnString(lsn))
+		}
+		return nil
+	}
+	cfg := s.t.cfg
+	b := s.t.b
+	p := s.position(lsn)
+	wrap := func(err error) error {
+		return fmt.Errorf("table %s.%s at LSN %s: %w", t.schema, t.name, lsnString(lsn), err)
+	}
+	switch m := m.(type) {
+	case *pgoutput.Insert:
+		if cfg.SkipCreate {
+			return nil
+		}
+		after, err := t.rowValue(m.New.Columns)
+		if err != nil {
+			return wrap(err)
+		}
+		key, err := t.rowKey(m.New.Columns)
+		if err != nil {
+			return wrap(err)
+		}
+		o := s.offset(lsn, false)
+		return s.t.emit(ctx, b.change(t, OpCreate, key, nil, after, &p, s.txBlock(t), o.toMap()), &o)
+	case *pgoutput.Update:
+		after, err := t.rowValue(m.New.Columns)
+		if err != nil {
+			return wrap(err)
+		}
+		key, err := t.rowKey(m.New.Columns)
+		if err != nil {
+			return wrap(err)
+		}
+		var before *connectors.StructValue
+		if m.OldKind != 0 {
+			if before, err = t.rowValue(m.Old.Columns); err != nil {
+				return wrap(err)
+			}
+		}
+		if m.OldKind != 0 && t.keySchema != nil && t.keyChanged(m.Old.Columns, m.New.Columns) {
+			oldKey, err := t.rowKey(m.Old.Columns)
+			if err != nil {
+				return wrap(err)
+			}
+			// Primary key change: delete + tombstone of the old key,
+			// then a create of the new one, as Debezium does.
+			o1 := s.offset(lsn, true)
+			if err := s.t.emit(ctx, b.change(t, OpDelete, oldKey, before, nil, &p, s.txBlock(t), o1.toMap()), &o1); err != nil {
+				return err
+			}
+			if cfg.TombstonesOnDelete {
+				if err := s.t.emit(ctx, b.tombstone(t, oldKey, o1.toMap()), &o1); err != nil {
+					return err
+				}
+			}
+			o := s.offset(lsn, false)
+			return s.t.emit(ctx, b.change(t, OpCreate, key, nil, after, &p, s.txBlock(t), o.toMap()), &o)
+		}
+		if cfg.SkipUpdate {
+			return nil
+		}
+		o := s.offset(lsn, false)
+		return s.t.emit(ctx, b.change(t, OpUpdate, key, before, after, &p, s.txBlock(t), o.toMap()), &o)
+	case *pgoutput.Delete:
+		if cfg.SkipDelete {
+			return nil
+		}
+		before, err := t.rowValue(m.Old.Columns)
+		if err != nil {
+			return wrap(err)
+		}
+		key, err := t.rowKey(m.Old.Columns)
+		if err != nil {
+			return wrap(err)
+		}
+		tomb := cfg.TombstonesOnDelete && key != nil
+		o := s.offset(lsn, tomb)
+		if err := s.t.emit(ctx, b.change(t, OpDelete, key, before, nil, &p, s.txBlock(t), o.toMap()), &o); err != nil {
+			return err
+		}
+		if tomb {
+			o2 := s.offset(lsn, false)
+			return s.t.emit(ctx, b.tombstone(t, key, o2.toMap()), &o2)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,272 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/connectors/postgres/pgoutput"
+	"github.com/sluice-cdc/sluice/connectors/postgres/pgtypes"
+)
+
+// colDesc describes one column of a captured table, from the catalog (and
+// from the Relation message while streaming).
+type colDesc struct {
+	Name    string
+	TypeOID uint32
+	Typmod  int32
+	NotNull bool
+	// KeySeq is the 1-based position in the primary key, 0 when not a key
+	// column.
+	KeySeq int
+}
+
+// table is everything needed to turn rows of one relation into records.
+// It is built once per relation shape and read-only afterwards.
+type table struct {
+	relID          uint32
+	schema, name   string
+	topic          string
+	cols           []colDesc
+	convs          []*pgtypes.Converter // per column, nil when not included
+	placeholders   []any                // per column: value for unchanged TOAST data
+	valueIdx       []int                // per column: field index in the value struct, or -1
+	keyIdx         []int                // per column: field index in the key struct, or -1
+	keyCols        []int                // column positions of the key, in key order
+	valueSchema    *connectors.Schema
+	keySchema      *connectors.Schema // nil when the table has no key
+	envelopeSchema *connectors.Schema
+	replIdentity   byte
+}
+
+// buildTable builds the schemas and converters of a table.
+func buildTable(cfg *Config, cat *pgtypes.Catalog, relID uint32, schema, name string, cols []colDesc, src *connectors.Schema) (*table, error) {
+	prefix := cfg.TopicPrefix + "." + schema + "." + name
+	t := &table{relID: relID, schema: schema, name: name, topic: prefix, cols: cols,
+		convs: make([]*pgtypes.Converter, len(cols)), placeholders: make([]any, len(cols)),
+		valueIdx: make([]int, len(cols)), keyIdx: make([]int, len(cols))}
+	keyOverride, hasOverride := cfg.KeyColumns[schema+"."+name]
+	type keyed struct{ seq, col int }
+	var keys []keyed
+	var valueFields, keyFields []connectors.Field
+	for i, c := range cols {
+		t.valueIdx[i], t.keyIdx[i] = -1, -1
+		seq := c.KeySeq
+		if hasOverride {
+			seq = slices.Index(keyOverride, c.Name) + 1
+		}
+		included := cfg.CapturesColumn(schema, name, c.Name)
+		if !included && seq == 0 {
+			continue
+		}
+		conv, err := pgtypes.New(cat, c.TypeOID, c.Typmod, !c.NotNull, cfg.Modes)
+		if err != nil {
+			return nil, fmt.Errorf("table %s.%s column %s: %w", schema, name, c.Name, err)
+		}
+		t.convs[i] = conv
+		t.placeholders[i] = placeholderFor(conv.Schema, cfg.Placeholder)
+		if included {
+			t.valueIdx[i] = len(valueFields)
+			valueFields = append(valueFields, connectors.Opt(c.Name, conv.Schema))
+		}
+		if seq > 0 {
+			keys = append(keys, keyed{seq, i})
+		}
+	}
+	slices.SortFunc(keys, func(a, b keyed) int { return a.seq - b.seq })
+	for _, k := range keys {
+		c := cols[k.col]
+		ks := t.convs[k.col].Schema
+		if ks.Optional {
+			cp := *ks
+			cp.Optional = false
+			ks = &cp
+		}
+		t.keyIdx[k.col] = len(keyFields)
+		t.keyCols = append(t.keyCols, k.col)
+		keyFields = append(keyFields, connectors.Opt(c.Name, ks))
+	}
+	t.valueSchema = connectors.NewStruct(prefix+".Value", true, valueFields...)
+	if len(keyFields) > 0 {
+		t.keySchema = connectors.NewStruct(prefix+".Key", false, keyFields...)
+	}
+	t.envelopeSchema = envelopeSchema(prefix+".Envelope", t.valueSchema, src)
+	return t, nil
+}
+
+// placeholderFor is the value standing in for an unchanged TOASTed value.
+func placeholderFor(s *connectors.Schema, placeholder string) any {
+	switch s.Type {
+	case connectors.String:
+		return placeholder
+	case connectors.Bytes:
+		if s.Name == "" {
+			return []byte(placeholder)
+		}
+	case connectors.Array:
+		if e := placeholderFor(s.Items, placeholder); e != nil {
+			return []any{e}
+		}
+	}
+	return nil
+}
+
+// sameShape reports whether two column lists give the same schemas.
+func sameShape(a, b []colDesc) bool { return slices.Equal(a, b) }
+
+// rowValue converts a tuple into a value struct. Unchanged TOAST columns
+// get the placeholder.
+func (t *table) rowValue(cols []pgoutput.Column) (*connectors.StructValue, error) {
+	if len(cols) != len(t.cols) {
+		return nil, fmt.Errorf("table %s.%s: tuple has %d columns, relation has %d", t.schema, t.name, len(cols), len(t.cols))
+	}
+	v := connectors.NewStructValue(t.valueSchema)
+	for i := range cols {
+		fi := t.valueIdx[i]
+		if fi < 0 {
+			continue
+		}
+		val, err := t.convert(i, &cols[i])
+		if err != nil {
+			return nil, err
+		}
+		v.Values[fi] = val
+	}
+	return v, nil
+}
+
+func (t *table) convert(i int, c *pgoutput.Column) (any, error) {
+	switch c.Kind {
+	case pgoutput.KindNull:
+		return nil, nil
+	case pgoutput.KindUnchanged:
+		return t.placeholders[i], nil
+	case pgoutput.KindText:
+		v, err := t.convs[i].Convert(c.Data)
+		if err != nil {
+			return nil, &ColumnError{Schema: t.schema, Table: t.name, Column: t.cols[i].Name, Err: err}
+		}
+		return v, nil
+	}
+	return nil, &ColumnError{Schema: t.schema, Table: t.name, Column: t.cols[i].Name, Err: errors.New("binary tuple data was not requested")}
+}
+
+// rowKey converts the key columns of a tuple into a key struct; nil when
+// the table has no key.
+func (t *table) rowKey(cols []pgoutput.Column) (*connectors.StructValue, error) {
+	if t.keySchema == nil {
+		return nil, nil
+	}
+	k := connectors.NewStructValue(t.keySchema)
+	for _, ci := range t.keyCols {
+		if ci >= len(cols) {
+			return nil, fmt.Errorf("table %s.%s: tuple lacks key column %s", t.schema, t.name, t.cols[ci].Name)
+		}
+		val, err := t.convert(ci, &cols[ci])
+		if err != nil {
+			return nil, err
+		}
+		k.Values[t.keyIdx[ci]] = val
+	}
+	return k, nil
+}
+
+// keyChanged reports whether an update's old key tuple differs from the
+// new tuple in a key column.
+func (t *table) keyChanged(old, cur []pgoutput.Column) bool {
+	for _, ci := range t.keyCols {
+		if ci >= len(old) || ci >= len(cur) {
+			return false
+		}
+		o, n := &old[ci], &cur[ci]
+		if o.Kind == pgoutput.KindUnchanged || n.Kind == pgoutput.KindUnchanged {
+			continue
+		}
+		if o.Kind != n.Kind || string(o.Data) != string(n.Data) {
+			return true
+		}
+	}
+	return false
+}
+
+// ColumnError is a value of one column that could not be converted.
+type ColumnError struct {
+	Schema, Table, Column string
+	Err                   error
+}
+
+func (e *ColumnError) Error() string {
+	return fmt.Sprintf("converting %s.%s column %s: %v", e.Schema, e.Table, e.Column, e.Err)
+}
+func (e *ColumnError) Unwrap() error { return e.Err }
+
+const tableColumnsSQL = `SELECT a.attname::text, a.atttypid, a.atttypmod, a.attnotnull,
+  COALESCE(array_position(i.indkey::int2[], a.attnum), 0)
+FROM pg_attribute a
+LEFT JOIN pg_index i ON i.indrelid = a.attrelid AND i.indisprimary
+WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+ORDER BY a.attnum`
+
+// readColumns reads a relation's columns from the catalog, in the order
+// pgoutput sends them.
+func readColumns(ctx context.Context, conn *pgx.Conn, relID uint32) ([]colDesc, error) {
+	rows, err := conn.Query(ctx, tableColumnsSQL, relID)
+	if err != nil {
+		return nil, fmt.Errorf("reading columns of relation %d: %w", relID, err)
+	}
+	defer rows.Close()
+	var out []colDesc
+	for rows.Next() {
+		var c colDesc
+		var seq int32
+		if err := rows.Scan(&c.Name, &c.TypeOID, &c.Typmod, &c.NotNull, &seq); err != nil {
+			return nil, fmt.Errorf("reading columns of relation %d: %w", relID, err)
+		}
+		c.KeySeq = int(seq)
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// capturedTable is a captured relation found at start-up.
+type capturedTable struct {
+	relID        uint32
+	schema, name string
+	replIdentity byte
+	hasPK        bool
+	estRows      float64
+}
+
+const listTablesSQL = `SELECT c.oid, n.nspname::text, c.relname::text, c.relreplident::text,
+  EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary), c.reltuples::float8
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'
+ORDER BY n.nspname, c.relname`
+
+// listTables returns the tables the config captures.
+func listTables(ctx context.Context, conn *pgx.Conn, cfg *Config) ([]capturedTable, error) {
+	rows, err := conn.Query(ctx, listTablesSQL)
+	if err != nil {
+		return nil, fmt.Errorf("listing tables: %w", err)
+	}
+	defer rows.Close()
+	var out []capturedTable
+	for rows.Next() {
+		var t capturedTable
+		var ri string
+		if err := rows.Scan(&t.relID, &t.schema, &t.name, &ri, &t.hasPK, &t.estRows); err != nil {
+			return nil, fmt.Errorf("listing tables: %w", err)
+		}
+		if ri != "" {
+			t.replIdentity = ri[0]
+		}
+		if cfg.Captures(t.schema, t.name) {
+			out = append(out, t)
+		}
+	}
+	return out, rows.Err()
+}

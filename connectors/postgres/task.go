@@ -1,0 +1,383 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/connectors/postgres/pgtypes"
+)
+
+// Task is the PostgreSQL source task: one goroutine (run) takes the
+// snapshot and then streams from the slot, feeding a bounded queue that
+// Poll drains. Commit moves the LSN the slot confirms.
+//
+// Concurrency: run owns the connections and the table cache; Poll runs on
+// the runtime's goroutine and only reads the queue; Commit and Stop may be
+// called from any goroutine. The queue is written only by run and never
+// closed; run's end is signalled by closing done.
+type Task struct {
+	cfg *Config
+	log *slog.Logger
+	b   *builder
+
+	queue  chan *connectors.Record
+	done   chan struct{}
+	runErr error // set before done is closed
+	cancel context.CancelFunc
+	timer  *time.Timer
+
+	meta *pgx.Conn
+	repl *pgconn.PgConn
+	cat  *pgtypes.Catalog
+
+	// plan, decided in Start.
+	snapshot bool
+	resume   offset // where streaming resumes when not snapshotting
+
+	// flush is the LSN the slot may confirm (from Commit). replConn is
+	// the live replication connection, for waking its reader.
+	flush    atomic.Uint64
+	replConn atomic.Pointer[pgconn.PgConn]
+
+	mu struct {
+		sync.Mutex
+		lastEmitted offsetKey // offset of the last record queued
+		committed   offsetKey // latest committed offset
+	}
+	stopOnce sync.Once
+}
+
+// offsetKey identifies an offset for comparing emitted and committed ones.
+type offsetKey struct {
+	snapshot           bool
+	lsnProc, lsnCommit uint64
+	lsn                uint64
+	event              int64
+}
+
+func keyOf(o *offset) offsetKey {
+	return offsetKey{snapshot: o.snapshot, lsnProc: o.lsnProc, lsnCommit: o.lsnCommit, lsn: o.lsn, event: o.event}
+}
+
+// NewTask returns an unstarted task.
+func NewTask() *Task { return &Task{} }
+
+// Start connects, runs the pre-flight checks, decides between snapshot
+// and streaming from the stored offset, and starts the task's goroutine.
+func (t *Task) Start(ctx context.Context, tctx connectors.SourceTaskContext, props map[string]string) error {
+	cfg, err := ParseConfig(props)
+	if err != nil {
+		return err
+	}
+	t.cfg = cfg
+	t.log = tctx.Logger()
+	if t.log == nil {
+		t.log = slog.Default()
+	}
+	t.b = newBuilder(cfg)
+	t.queue = make(chan *connectors.Record, cfg.MaxQueueSize)
+	t.done = make(chan struct{})
+	ok := false
+	defer func() {
+		if !ok {
+			t.closeConns()
+		}
+	}()
+	if t.meta, err = connect(ctx, cfg); err != nil {
+		return err
+	}
+	p, err := preflight(ctx, t.meta, cfg)
+	if err != nil {
+		return err
+	}
+	for _, w := range p.warnings {
+		t.log.Warn(w)
+	}
+	if err := p.err(); err != nil {
+		return err
+	}
+	if t.cat, err = pgtypes.Load(ctx, t.meta); err != nil {
+		return err
+	}
+	stored, err := tctx.Offset(ctx, t.b.partition)
+	if err != nil {
+		return fmt.Errorf("reading the stored offset: %w", err)
+	}
+	slot, err := readSlot(ctx, t.meta, cfg.SlotName)
+	if err != nil {
+		return err
+	}
+	if err := t.plan(stored, slot); err != nil {
+		return err
+	}
+	if t.snapshot && slot.exists {
+		t.log.Info("dropping the existing slot to take a consistent snapshot", "slot", cfg.SlotName)
+		if err := dropSlot(ctx, t.meta, cfg.SlotName); err != nil {
+			return err
+		}
+	}
+	if t.repl, err = connectReplication(ctx, cfg); err != nil {
+		return err
+	}
+	t.timer = time.NewTimer(time.Hour)
+	t.timer.Stop()
+	runCtx, cancel := context.WithCancel(context.Background())
+	t.cancel = cancel
+	ok = true
+	go func() {
+		defer close(t.done)
+		t.runErr = t.run(runCtx)
+		t.closeConns()
+		if t.runErr != nil && !errors.Is(t.runErr, context.Canceled) {
+			t.log.Error("postgres source task failed", "error", t.runErr)
+		}
+	}()
+	return nil
+}
+
+// plan decides whether to snapshot and where streaming resumes.
+func (t *Task) plan(stored map[string]any, slot slotState) error {
+	cfg := t.cfg
+	snapModes := cfg.SnapshotMode != SnapshotNoData
+	if stored == nil {
+		t.snapshot = snapModes
+		if !t.snapshot && slot.exists {
+			t.resume = offset{lsnProc: slot.confirmedFlush}
+		}
+		return nil
+	}
+	o, err := parseOffsetMap(stored)
+	if err != nil {
+		return fmt.Errorf("stored offset %v: %w", stored, err)
+	}
+	switch {
+	case o.snapshot && snapModes:
+		t.log.Warn("the previous snapshot did not finish; its exported snapshot is gone, so it is taken again from the start")
+		t.snapshot = true
+		return nil
+	case cfg.SnapshotMode == SnapshotAlways:
+		t.snapshot = true
+		return nil
+	}
+	resume := max(o.lsnProc, o.lsnCommit)
+	if !slot.exists {
+		if cfg.SnapshotMode == SnapshotWhenNeeded {
+			t.log.Warn("the replication slot is missing; taking a new snapshot (snapshot.mode=when_needed)", "slot", cfg.SlotName)
+			t.snapshot = true
+			return nil
+		}
+		return fmt.Errorf("slot.name: replication slot %q does not exist but an offset is stored (LSN %s): changes since then are lost; set snapshot.mode=when_needed to take a new snapshot, or reset the connector's offsets", cfg.SlotName, lsnString(resume))
+	}
+	if resume < slot.confirmedFlush {
+		if cfg.SnapshotMode == SnapshotWhenNeeded {
+			t.log.Warn("the stored offset is behind the slot; taking a new snapshot (snapshot.mode=when_needed)",
+				"offset_lsn", lsnString(resume), "confirmed_flush_lsn", lsnString(slot.confirmedFlush))
+			t.snapshot = true
+			return nil
+		}
+		return fmt.Errorf("slot.name: the stored offset (LSN %s) is behind replication slot %q's confirmed_flush_lsn %s: the slot was recreated or advanced by someone else and the changes in between are gone; set snapshot.mode=when_needed to take a new snapshot, or reset the connector's offsets",
+			lsnString(resume), cfg.SlotName, lsnString(slot.confirmedFlush))
+	}
+	t.resume = o
+	return nil
+}
+
+func lsnString(l uint64) string { return fmt.Sprintf("%X/%X", uint32(l>>32), uint32(l)) }
+
+// closeConns closes the connections; called by run when it ends (or by
+// Start when it fails before run starts).
+func (t *Task) closeConns() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if t.repl != nil {
+		_ = t.repl.Close(ctx)
+	}
+	if t.meta != nil {
+		_ = t.meta.Close(ctx)
+	}
+}
+
+// emit queues r with its offset o, waiting while the queue is full.
+func (t *Task) emit(ctx context.Context, r *connectors.Record, o *offset) error {
+	t.mu.Lock()
+	t.mu.lastEmitted = keyOf(o)
+	t.mu.Unlock()
+	select {
+	case t.queue <- r:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// pending reports whether a queued record's offset is not committed yet.
+func (t *Task) pending() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.mu.lastEmitted != t.mu.committed
+}
+
+// Poll returns up to max.batch.size records, waiting up to
+// poll.interval.ms for the first one.
+func (t *Task) Poll(ctx context.Context) ([]*connectors.Record, error) {
+	var first *connectors.Record
+	select {
+	case first = <-t.queue:
+	default:
+		t.timer.Reset(t.cfg.PollInterval)
+		select {
+		case first = <-t.queue:
+		case <-ctx.Done():
+			t.timer.Stop()
+			return nil, ctx.Err()
+		case <-t.done:
+			select {
+			case first = <-t.queue:
+			default:
+				t.timer.Stop()
+				if t.runErr != nil && !errors.Is(t.runErr, context.Canceled) {
+					return nil, t.runErr
+				}
+				// Finished (snapshot.mode=initial_only): idle.
+				select {
+				case <-ctx.Done():
+					return nil, ctx.Err()
+				case <-time.After(t.cfg.PollInterval):
+					return nil, nil
+				}
+			}
+		case <-t.timer.C:
+			return nil, nil
+		}
+		t.timer.Stop()
+	}
+	batch := make([]*connectors.Record, 1, min(t.cfg.MaxBatchSize, len(t.queue)+1))
+	batch[0] = first
+	for len(batch) < t.cfg.MaxBatchSize {
+		select {
+		case r := <-t.queue:
+			batch = append(batch, r)
+		default:
+			return batch, nil
+		}
+	}
+	return batch, nil
+}
+
+// Commit is told the latest durable offset; the slot may then confirm
+// every transaction before it.
+func (t *Task) Commit(ctx context.Context, offsets []connectors.SourceOffset) error {
+	for _, so := range offsets {
+		if so.Partition["server"] != t.cfg.TopicPrefix || so.Offset == nil {
+			continue
+		}
+		o, err := parseOffsetMap(so.Offset)
+		if err != nil {
+			return fmt.Errorf("committed offset %v: %w", so.Offset, err)
+		}
+		t.mu.Lock()
+		t.mu.committed = keyOf(&o)
+		t.mu.Unlock()
+		if o.snapshot {
+			continue
+		}
+		if lsn := max(o.lsnProc, o.lsnCommit); lsn > t.flush.Load() {
+			t.flush.Store(lsn)
+			if c := t.replConn.Load(); c != nil {
+				// Wake the stream's reader so it confirms at once.
+				_ = c.Conn().SetReadDeadline(time.Now())
+			}
+		}
+	}
+	return nil
+}
+
+// Stop stops the task's goroutine and closes its connections. It is
+// idempotent.
+func (t *Task) Stop(ctx context.Context) error {
+	if t.cancel == nil {
+		return nil
+	}
+	var err error
+	t.stopOnce.Do(func() {
+		t.cancel()
+		if c := t.replConn.Load(); c != nil {
+			_ = c.Conn().SetReadDeadline(time.Now())
+		}
+		select {
+		case <-t.done:
+		case <-ctx.Done():
+			err = fmt.Errorf("stopping the postgres task: %w", ctx.Err())
+			return
+		}
+		if t.cfg.SlotDropOnStop {
+			conn, cerr := connect(ctx, t.cfg)
+			if cerr != nil {
+				err = cerr
+				return
+			}
+			defer conn.Close(context.Background())
+			err = dropSlot(ctx, conn, t.cfg.SlotName)
+		}
+	})
+	return err
+}
+
+// run takes the snapshot when planned and then streams.
+func (t *Task) run(ctx context.Context) error {
+	start := t.resume
+	tables := map[uint32]*table{}
+	if t.snapshot {
+		list, err := listTables(ctx, t.meta, t.cfg)
+		if err != nil {
+			return err
+		}
+		if err := ensurePublication(ctx, t.meta, t.cfg, list); err != nil {
+			return err
+		}
+		cp, name, err := createSlot(ctx, t.repl, t.cfg.SlotName)
+		if err != nil {
+			return err
+		}
+		t.log.Info("replication slot created", "slot", t.cfg.SlotName, "consistent_point", lsnString(cp), "snapshot", name)
+		if err := t.runSnapshot(ctx, list, tables, cp, name); err != nil {
+			return err
+		}
+		start = offset{lsnProc: cp}
+		if t.cfg.SnapshotMode == SnapshotInitialOnly {
+			t.log.Info("snapshot finished; not streaming (snapshot.mode=initial_only)")
+			return nil
+		}
+	} else {
+		list, err := listTables(ctx, t.meta, t.cfg)
+		if err != nil {
+			return err
+		}
+		if err := ensurePublication(ctx, t.meta, t.cfg, list); err != nil {
+			return err
+		}
+		slot, err := readSlot(ctx, t.meta, t.cfg.SlotName)
+		if err != nil {
+			return err
+		}
+		if !slot.exists {
+			// snapshot.mode=no_data with no slot yet: create one and
+			// stream from its consistent point.
+			cp, _, err := createSlot(ctx, t.repl, t.cfg.SlotName)
+			if err != nil {
+				return err
+			}
+			start = offset{lsnProc: cp}
+		}
+	}
+	s := newStreamer(t, tables, start)
+	return s.run(ctx)
+}
