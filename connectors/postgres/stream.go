@@ -52,7 +52,8 @@ type streamer struct {
 }
 
 func newStreamer(t *Task, tables map[uint32]*table, start offset) *streamer {
-	s := &streamer{t: t, tables: tables, resumeLSN: max(start.lsnProc, start.lsnCommit), prevCommit: start.lsnCommit}
+	s := &streamer{t: t, tables: tables, resumeLSN: max(start.lsnProc, start.lsnCommit)}
+	s.prevCommit = s.resumeLSN
 	if start.lsnCommit != 0 {
 		s.skipCommit, s.skipEvent = start.lsnCommit, start.event
 	}
