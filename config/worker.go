@@ -40,6 +40,7 @@ const (
 	ProducerLinger               = "producer.linger.ms"
 	ConsumerMaxPollRecords       = "consumer.max.poll.records"
 	WorkerLogLevel               = "sluice.log.level"
+	DebugPprof                   = "sluice.debug.pprof"
 	DefaultWorkerListener        = "http://127.0.0.1:8083"
 	DefaultEmbeddedBrokerAddress = "127.0.0.1:9092"
 )
@@ -96,6 +97,8 @@ var WorkerDef = NewDef(
 		Doc: "How long the producer waits to fill a batch."},
 	Key{Name: ConsumerMaxPollRecords, Type: Int, Default: "2000", Importance: Low, Group: "Tasks", Validator: AtLeast(1),
 		Doc: "Most records a sink task is handed in one put."},
+	Key{Name: DebugPprof, Type: Boolean, Default: "false", Importance: Low, Group: "REST",
+		Doc: "Serve Go's profiler under /sluice/debug/pprof/ on the REST listener (for diagnosing performance; do not expose publicly)."},
 	Key{Name: WorkerLogLevel, Type: String, Default: "info", Importance: Low, Group: "Logging", Validator: In("debug", "info", "warn", "error"),
 		Doc: "Log level: debug, info, warn or error."},
 )

@@ -52,6 +52,10 @@ type sourceRunner struct {
 
 	pause *pauser
 	slab  []byte
+	// krecs and hdrs are the current poll's slabs of producer records and
+	// headers.
+	krecs []kgo.Record
+	hdrs  []kgo.RecordHeader
 }
 
 // pauser lets the herder pause and resume a task loop.
@@ -144,6 +148,12 @@ func (r *sourceRunner) run(ctx context.Context) (err error) {
 			return fmt.Errorf("polling: %w", err)
 		}
 		retryStart, r.retry.attempt = time.Time{}, 0
+		r.krecs = make([]kgo.Record, len(recs))
+		nh := 0
+		for _, rec := range recs {
+			nh += len(rec.Headers)
+		}
+		r.hdrs = make([]kgo.RecordHeader, 0, nh)
 		for _, rec := range recs {
 			if err := r.send(ctx, rec); err != nil {
 				if ctx.Err() != nil {
@@ -189,12 +199,20 @@ func (r *sourceRunner) send(ctx context.Context, rec *connectors.Record) error {
 		r.topics[out.Topic] = true
 		r.onTopic(out.Topic)
 	}
-	kr := &kgo.Record{Topic: out.Topic, Key: key, Value: val, Timestamp: out.Timestamp}
+	// Records and headers come from per-batch slabs: one allocation per
+	// poll instead of two per record.
+	kr := &r.krecs[0]
+	r.krecs = r.krecs[1:]
+	*kr = kgo.Record{Topic: out.Topic, Key: key, Value: val, Timestamp: out.Timestamp}
 	if len(out.Headers) > 0 {
-		kr.Headers = make([]kgo.RecordHeader, len(out.Headers))
-		for i, h := range out.Headers {
-			kr.Headers[i] = kgo.RecordHeader{Key: h.Key, Value: h.Value}
+		if cap(r.hdrs)-len(r.hdrs) < len(out.Headers) {
+			r.hdrs = make([]kgo.RecordHeader, 0, len(out.Headers))
 		}
+		start := len(r.hdrs)
+		for _, h := range out.Headers {
+			r.hdrs = append(r.hdrs, kgo.RecordHeader{Key: h.Key, Value: h.Value})
+		}
+		kr.Headers = r.hdrs[start:len(r.hdrs):len(r.hdrs)]
 	}
 	r.producer.Produce(ctx, kr, func(_ *kgo.Record, err error) {
 		if err != nil {

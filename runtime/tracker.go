@@ -29,9 +29,14 @@ type tracker struct {
 type partTrack struct {
 	key       string
 	partition map[string]any
-	base      uint64 // sequence number of entries[0]
-	entries   []trackEntry
-	head      int // entries[:head] are acknowledged and committable
+	// ring holds the records in flight in submission order: ring[head]
+	// is the oldest, whose sequence number is base; n are in use. Its
+	// length is a power of two so indexes wrap with a mask, and nothing is
+	// ever copied except when it grows.
+	ring []trackEntry
+	head int
+	n    int
+	base uint64
 	// committable is the newest offset whose prefix is acknowledged and
 	// not yet taken by committable().
 	committable map[string]any
@@ -59,9 +64,22 @@ func (t *tracker) submit(partition, offset map[string]any) (ticket, error) {
 	if err != nil {
 		return ticket{}, err
 	}
-	seq := p.base + uint64(len(p.entries))
-	p.entries = append(p.entries, trackEntry{offset: offset})
+	if p.n == len(p.ring) {
+		p.grow()
+	}
+	p.ring[(p.head+p.n)&(len(p.ring)-1)] = trackEntry{offset: offset}
+	seq := p.base + uint64(p.n)
+	p.n++
 	return ticket{p: p, seq: seq}, nil
+}
+
+func (p *partTrack) grow() {
+	size := max(2*len(p.ring), 1024)
+	ring := make([]trackEntry, size)
+	for i := 0; i < p.n; i++ {
+		ring[i] = p.ring[(p.head+i)&(len(p.ring)-1)]
+	}
+	p.ring, p.head = ring, 0
 }
 
 func (t *tracker) partLocked(partition map[string]any) (*partTrack, error) {
@@ -89,32 +107,24 @@ func (t *tracker) ack(tk ticket) {
 	defer t.mu.Unlock()
 	p := tk.p
 	i := tk.seq - p.base
-	if i >= uint64(len(p.entries)) {
+	if i >= uint64(p.n) {
 		return
 	}
-	p.entries[i].acked = true
-	n := 0
-	for n < len(p.entries) && p.entries[n].acked {
-		n++
+	mask := len(p.ring) - 1
+	p.ring[(p.head+int(i))&mask].acked = true
+	var last map[string]any
+	for p.n > 0 && p.ring[p.head].acked {
+		if off := p.ring[p.head].offset; off != nil {
+			last = off
+		}
+		p.ring[p.head] = trackEntry{}
+		p.head = (p.head + 1) & mask
+		p.n--
+		p.base++
 	}
-	if n == 0 {
-		return
+	if last != nil {
+		p.committable, p.dirty = last, true
 	}
-	if off := p.entries[n-1].offset; off != nil {
-		p.committable, p.dirty = off, true
-	}
-	// Drop the prefix; reuse the array while it is mostly empty.
-	p.base += uint64(n)
-	if n == len(p.entries) {
-		clear(p.entries)
-		p.entries = p.entries[:0]
-		return
-	}
-	// Slide the rest to the front so the array is reused rather than
-	// reallocated as append runs off its end.
-	m := copy(p.entries, p.entries[n:])
-	clear(p.entries[m:])
-	p.entries = p.entries[:m]
 }
 
 // committable returns, per partition that advanced since the last call,
@@ -139,7 +149,7 @@ func (t *tracker) inFlight() int {
 	defer t.mu.Unlock()
 	n := 0
 	for _, p := range t.parts {
-		n += len(p.entries) - p.head
+		n += p.n
 	}
 	return n
 }

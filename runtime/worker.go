@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"net/url"
 	"strings"
 	"sync"
@@ -144,7 +146,11 @@ func Run(ctx context.Context, o Options) error {
 	var wg sync.WaitGroup
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
-	srv := rest.New(h, logger.With("component", "rest"))
+	var restOpts []rest.Option
+	if cfg.Values.Bool(config.DebugPprof) {
+		restOpts = append(restOpts, rest.WithHandler("/sluice/debug/pprof/", http.HandlerFunc(pprofIndex)))
+	}
+	srv := rest.New(h, logger.With("component", "rest"), restOpts...)
 	restErr := make(chan error, 1)
 	wg.Add(2)
 	go func() {
@@ -206,4 +212,23 @@ func listen(cfg *config.Worker) (net.Listener, string, error) {
 		return nil, "", fmt.Errorf("REST API cannot listen on %s: %w (set listeners=http://host:port to a free address)", u.Host, err)
 	}
 	return ln, ln.Addr().String(), nil
+}
+
+// pprofIndex serves net/http/pprof under /sluice/debug/pprof/.
+func pprofIndex(w http.ResponseWriter, r *http.Request) {
+	name := strings.TrimPrefix(r.URL.Path, "/sluice/debug/pprof/")
+	switch name {
+	case "profile":
+		pprof.Profile(w, r)
+	case "trace":
+		pprof.Trace(w, r)
+	case "symbol":
+		pprof.Symbol(w, r)
+	case "cmdline":
+		pprof.Cmdline(w, r)
+	case "":
+		pprof.Index(w, r)
+	default:
+		pprof.Handler(name).ServeHTTP(w, r)
+	}
 }
