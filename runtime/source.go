@@ -119,7 +119,10 @@ func (r *sourceRunner) run(ctx context.Context) (err error) {
 		return fmt.Errorf("starting task: %w", err)
 	}
 	r.onRunning()
-	defer func() { err = errors.Join(err, r.shutdown(err == nil)) }()
+	// Records handed to the producer before a failure (a record that
+	// cannot be converted, say) are valid: deliver them and commit their
+	// offsets, unless producing itself is what failed.
+	defer func() { err = errors.Join(err, r.shutdown(err == nil || r.produceErr.Load() == nil)) }()
 
 	lastFlush := time.Now()
 	var retryStart time.Time
