@@ -25,7 +25,15 @@ type postgres struct {
 	cfg     *Config
 	connCfg *pgx.ConnConfig
 	conn    *pgx.Conn
-	stage   int // temp table counter within a transaction
+	// stages are the temporary tables (ON COMMIT DELETE ROWS) that COPY
+	// fills, by target table and column list; they live as long as the
+	// connection. created lists those made by the running transaction,
+	// forgotten again if it rolls back.
+	stages   map[string]string
+	created  []string
+	stageSeq int
+	// merge is set when the server has MERGE (PostgreSQL 15+).
+	merge bool
 	sql     strings.Builder
 }
 
@@ -35,7 +43,7 @@ func newPostgres(ctx context.Context, cfg *Config) (*postgres, error) {
 		return nil, err
 	}
 	cc.RuntimeParams["timezone"] = cfg.TimeZone.String()
-	p := &postgres{cfg: cfg, connCfg: cc}
+	p := &postgres{cfg: cfg, connCfg: cc, stages: map[string]string{}}
 	if _, err := p.connect(ctx); err != nil {
 		return nil, err
 	}
@@ -51,6 +59,14 @@ func (p *postgres) connect(ctx context.Context) (*pgx.Conn, error) {
 		return nil, fmt.Errorf("connecting to %s as %q: %w", p.cfg.URL, p.connCfg.User, err)
 	}
 	p.conn = c
+	clear(p.stages)
+	v, _ := strconv.Atoi(c.PgConn().ParameterStatus("server_version_num"))
+	if v == 0 {
+		major, _, _ := strings.Cut(c.PgConn().ParameterStatus("server_version"), ".")
+		v, _ = strconv.Atoi(major)
+		v *= 10000
+	}
+	p.merge = v >= 150000
 	return c, nil
 }
 
@@ -178,6 +194,8 @@ func (p *postgres) exec(ctx context.Context, sql string) error {
 	if err != nil {
 		return err
 	}
+	// DDL may change column types: stage tables are made afresh.
+	clear(p.stages)
 	_, err = conn.Exec(ctx, sql)
 	return err
 }
@@ -203,8 +221,16 @@ func (p *postgres) write(ctx context.Context, ws []*tableWrite) error {
 	if err != nil {
 		return err
 	}
-	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-	p.stage = 0
+	p.created = p.created[:0]
+	committed := false
+	defer func() {
+		if !committed {
+			_ = tx.Rollback(context.WithoutCancel(ctx))
+			for _, k := range p.created {
+				delete(p.stages, k)
+			}
+		}
+	}()
 	b := &pgx.Batch{}
 	for _, w := range ws {
 		table := quoteTable(p, w.table)
@@ -253,7 +279,11 @@ func (p *postgres) write(ctx context.Context, ws []*tableWrite) error {
 	if err := p.flushBatch(ctx, tx, b); err != nil {
 		return err
 	}
-	return tx.Commit(ctx)
+	if err := tx.Commit(ctx); err != nil {
+		return err
+	}
+	committed = true
+	return nil
 }
 
 func (p *postgres) flushBatch(ctx context.Context, tx pgx.Tx, b *pgx.Batch) error {
@@ -444,11 +474,17 @@ func (p *postgres) copyApply(ctx context.Context, tx pgx.Tx, t tableName, g *gro
 		_, err := tx.CopyFrom(ctx, id, names, src)
 		return err
 	}
-	p.stage++
-	stage := "sluice_stage_" + strconv.Itoa(p.stage)
 	cols := p.colList(&group{names: names}, nil, "")
-	if _, err := tx.Exec(ctx, fmt.Sprintf("CREATE TEMP TABLE %s ON COMMIT DROP AS SELECT %s FROM %s WITH NO DATA", stage, cols, table)); err != nil {
-		return err
+	sk := table + "\x00" + cols
+	stage, ok := p.stages[sk]
+	if !ok {
+		p.stageSeq++
+		stage = "sluice_stage_" + strconv.Itoa(p.stageSeq)
+		if _, err := tx.Exec(ctx, fmt.Sprintf("CREATE TEMP TABLE %s ON COMMIT DELETE ROWS AS SELECT %s FROM %s WITH NO DATA", stage, cols, table)); err != nil {
+			return err
+		}
+		p.stages[sk] = stage
+		p.created = append(p.created, sk)
 	}
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{stage}, names, src); err != nil {
 		return err
@@ -467,11 +503,37 @@ func (p *postgres) copyApply(ctx context.Context, tx pgx.Tx, t tableName, g *gro
 			set.WriteString(q + " = s." + q)
 		}
 		stmt = fmt.Sprintf("UPDATE %s t SET %s FROM %s s WHERE %s", table, set.String(), stage, p.joinOn(g))
+	case p.merge:
+		// MERGE joins the staged rows with the table in one pass, where
+		// ON CONFLICT probes the index row by row; it is about twice as
+		// fast here. Keys in the stage are unique after reduction.
+		stmt = p.mergeSQL(table, stage, g, names)
 	default:
 		stmt = fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %s%s", table, cols, cols, stage, p.conflictSQL(g))
 	}
 	_, err := tx.Exec(ctx, stmt)
 	return err
+}
+
+func (p *postgres) mergeSQL(table, stage string, g *group, names []string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "MERGE INTO %s t USING %s s ON %s", table, stage, p.joinOn(g))
+	if len(g.upd) > 0 {
+		b.WriteString(" WHEN MATCHED THEN UPDATE SET ")
+		for j, i := range g.upd {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			q := p.quote(g.names[i])
+			b.WriteString(q + " = s." + q)
+		}
+	}
+	b.WriteString(" WHEN NOT MATCHED THEN INSERT (")
+	b.WriteString(p.colList(&group{names: names}, nil, ""))
+	b.WriteString(") VALUES (")
+	b.WriteString(p.colList(&group{names: names}, nil, "s."))
+	b.WriteString(")")
+	return b.String()
 }
 
 func (p *postgres) joinOn(g *group) string {
@@ -574,6 +636,11 @@ func (p *postgres) retriable(err error) bool {
 		switch {
 		case strings.HasPrefix(pe.Code, "08"), pe.Code == "40001", pe.Code == "40P01",
 			strings.HasPrefix(pe.Code, "57P"), pe.Code == "53300", pe.Code == "55P03":
+			return true
+		case pe.Code == "23505" && p.merge && p.cfg.InsertMode == ModeUpsert:
+			// MERGE is not safe against a concurrent insert of the same
+			// key (another task writing it after a key change moved it
+			// to another partition); the retry sees the row.
 			return true
 		}
 		return false
