@@ -53,6 +53,15 @@ type JSON struct {
 	encSchemas  *lru[*connectors.Schema, *encEntry]
 	decSchemas  *lru[string, *connectors.Schema]
 	scratch     []byte // reused by Decode for unescaping and base64
+	stacks      decodeStacks
+	lastSchema  *lastSchema
+}
+
+// lastSchema is the schema of the previous record Decode read, with its
+// JSON text, recognized by comparing bytes instead of scanning them.
+type lastSchema struct {
+	text   []byte
+	schema *connectors.Schema
 }
 
 // NewJSON returns a JsonConverter with Kafka Connect's defaults; Configure
@@ -84,6 +93,7 @@ func (c *JSON) Configure(props map[string]string, isKey bool) error {
 	size := v.Int(SchemasCacheSize)
 	c.encSchemas = newLRU[*connectors.Schema, *encEntry](size)
 	c.decSchemas = newLRU[string, *connectors.Schema](size)
+	c.lastSchema = nil
 	return nil
 }
 
@@ -196,6 +206,7 @@ func (c *JSON) Decode(topic string, data []byte) (*connectors.Schema, any, error
 	if cap(p.scratch) <= maxKeptScratch {
 		c.scratch = p.scratch
 	}
+	c.stacks.trim()
 	if err != nil {
 		return nil, nil, fmt.Errorf("JsonConverter: converting the %s of topic %q: %w", c.side, topic, err)
 	}

@@ -1,7 +1,9 @@
 package converter
 
 import (
+	"bytes"
 	"encoding/base64"
+	"encoding/binary"
 	"fmt"
 	"math"
 	"math/big"
@@ -22,6 +24,42 @@ type parser struct {
 	depth   int
 	c       *JSON
 	scratch []byte
+}
+
+// decodeStacks are reused between records: objects and arrays collect
+// their elements here and are copied out once at their exact size.
+type decodeStacks struct {
+	entries  []connectors.MapEntry
+	items    []any
+	interned map[string]string // object keys seen before, to share their strings
+}
+
+// maxInterned bounds the object keys a converter remembers.
+const maxInterned = 1024
+
+func (st *decodeStacks) intern(b []byte) string {
+	if s, ok := st.interned[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if len(b) <= 64 && len(st.interned) < maxInterned {
+		if st.interned == nil {
+			st.interned = make(map[string]string)
+		}
+		st.interned[s] = s
+	}
+	return s
+}
+
+// trim drops oversized stacks after a record, so that one huge record
+// does not pin memory.
+func (st *decodeStacks) trim() {
+	if cap(st.entries) > 4096 {
+		st.entries = nil
+	}
+	if cap(st.items) > 4096 {
+		st.items = nil
+	}
 }
 
 // maxDepth bounds nesting, as Jackson's StreamReadConstraints do.
@@ -141,11 +179,18 @@ func (p *parser) top() (*connectors.Schema, any, error) {
 			switch string(key) {
 			case "schema":
 				start := p.pos
-				if err := p.skip(); err != nil {
-					return nil, nil, err
-				}
-				if schema, err = p.c.schemaFromJSON(p.data[start:p.pos]); err != nil {
-					return nil, nil, fmt.Errorf("reading the schema: %w", err)
+				if last := p.c.lastSchema; last != nil && bytes.HasPrefix(p.data[start:], last.text) {
+					// The schema of the previous record: a JSON object
+					// ends where its text ends, so no need to scan it.
+					p.pos += len(last.text)
+					schema = last.schema
+				} else {
+					if err := p.skip(); err != nil {
+						return nil, nil, err
+					}
+					if schema, err = p.c.schemaFromJSON(p.data[start:p.pos]); err != nil {
+						return nil, nil, fmt.Errorf("reading the schema: %w", err)
+					}
 				}
 				haveSchema = true
 				ready = false
@@ -278,16 +323,7 @@ func (p *parser) value(s *connectors.Schema) (any, error) {
 		if ch != '[' {
 			return nil, p.kindErr(s, "an array")
 		}
-		out := []any{}
-		err := p.array(func(i int) error {
-			v, err := p.value(s.Items)
-			if err != nil {
-				return inIndex(err, i)
-			}
-			out = append(out, v)
-			return nil
-		})
-		return out, err
+		return p.arrayItems(func() (any, error) { return p.value(s.Items) })
 	case connectors.Map:
 		return p.mapValue(s)
 	case connectors.Struct:
@@ -429,26 +465,16 @@ func (p *parser) structValue(s *connectors.Schema) (any, error) {
 }
 
 func (p *parser) mapValue(s *connectors.Schema) (any, error) {
-	out := []connectors.MapEntry{}
 	if s.Keys.Type == connectors.String {
 		if p.peek() != '{' {
 			return nil, p.kindErr(s, "an object (maps with string keys are JSON objects)")
 		}
-		var index map[string]int
-		err := p.object(func(key []byte) error {
-			k := string(key) // key is only valid until the value is read
-			v, err := p.value(s.Values)
-			if err != nil {
-				return inKey(err, k)
-			}
-			out, index = addEntry(out, index, k, v)
-			return nil
-		})
-		return out, err
+		return p.objectEntries(func() (any, error) { return p.value(s.Values) })
 	}
 	if p.peek() != '[' {
 		return nil, p.kindErr(s, "an array of [key, value] pairs (maps with non-string keys)")
 	}
+	out := []connectors.MapEntry{}
 	err := p.array(func(i int) error {
 		if p.peek() != '[' {
 			return inIndex(dataErrorf("map entry is not a [key, value] array"), i)
@@ -476,60 +502,76 @@ func (p *parser) mapValue(s *connectors.Schema) (any, error) {
 	return out, err
 }
 
-// addEntry adds key→v to an object's entries; a repeated key replaces the
-// earlier value in place, as Jackson's ObjectNode does.
-func addEntry(out []connectors.MapEntry, index map[string]int, key string, v any) ([]connectors.MapEntry, map[string]int) {
-	const linear = 16
-	if index == nil && len(out) < linear {
-		for i := range out {
-			if out[i].Key.(string) == key {
-				out[i].Value = v
-				return out, nil
+// objectEntries reads a JSON object whose values val reads. A repeated
+// key replaces the earlier value in place, as Jackson's ObjectNode does.
+func (p *parser) objectEntries(val func() (any, error)) ([]connectors.MapEntry, error) {
+	st := &p.c.stacks
+	base := len(st.entries)
+	var index map[string]int
+	err := p.object(func(key []byte) error {
+		k := st.intern(key) // key is only valid until the value is read
+		v, err := val()
+		if err != nil {
+			return inKey(err, k)
+		}
+		cur := st.entries[base:]
+		const linear = 16
+		if index == nil && len(cur) >= linear {
+			index = make(map[string]int, 2*len(cur))
+			for i := range cur {
+				index[cur[i].Key.(string)] = i
 			}
 		}
-		return append(out, connectors.MapEntry{Key: key, Value: v}), nil
-	}
-	if index == nil {
-		index = make(map[string]int, 2*len(out))
-		for i := range out {
-			index[out[i].Key.(string)] = i
+		if index != nil {
+			if i, ok := index[k]; ok {
+				cur[i].Value = v
+				return nil
+			}
+			index[k] = len(cur)
+		} else {
+			for i := range cur {
+				if cur[i].Key.(string) == k {
+					cur[i].Value = v
+					return nil
+				}
+			}
 		}
-	}
-	if i, ok := index[key]; ok {
-		out[i].Value = v
-		return out, index
-	}
-	index[key] = len(out)
-	return append(out, connectors.MapEntry{Key: key, Value: v}), index
+		st.entries = append(st.entries, connectors.MapEntry{Key: k, Value: v})
+		return nil
+	})
+	out := make([]connectors.MapEntry, len(st.entries)-base)
+	copy(out, st.entries[base:])
+	clear(st.entries[base:])
+	st.entries = st.entries[:base]
+	return out, err
+}
+
+// arrayItems reads a JSON array whose elements val reads.
+func (p *parser) arrayItems(val func() (any, error)) ([]any, error) {
+	st := &p.c.stacks
+	base := len(st.items)
+	err := p.array(func(i int) error {
+		v, err := val()
+		if err != nil {
+			return inIndex(err, i)
+		}
+		st.items = append(st.items, v)
+		return nil
+	})
+	out := make([]any, len(st.items)-base)
+	copy(out, st.items[base:])
+	clear(st.items[base:])
+	st.items = st.items[:base]
+	return out, err
 }
 
 // schemaless decodes a value without a schema, as Connect infers one.
 func (p *parser) schemaless() (any, error) {
 	switch p.peek() {
 	case '{':
-		out := []connectors.MapEntry{}
-		var index map[string]int
-		err := p.object(func(key []byte) error {
-			k := string(key) // key is only valid until the value is read
-			v, err := p.schemaless()
-			if err != nil {
-				return inKey(err, k)
-			}
-			out, index = addEntry(out, index, k, v)
-			return nil
-		})
-		return out, err
+		return p.objectEntries(p.schemaless)
 	case '[':
-		out := []any{}
-		err := p.array(func(i int) error {
-			v, err := p.schemaless()
-			if err != nil {
-				return inIndex(err, i)
-			}
-			out = append(out, v)
-			return nil
-		})
-		return out, err
+		return p.arrayItems(p.schemaless)
 	case '"':
 		return p.string()
 	case 't':
@@ -825,6 +867,12 @@ func (p *parser) stringBytes() ([]byte, error) {
 	p.pos++
 	d := p.data
 	start := p.pos
+	if q := bytes.IndexByte(d[start:], '"'); q >= 0 {
+		if span := d[start : start+q]; plainASCII(span) {
+			p.pos = start + q + 1
+			return span, nil
+		}
+	}
 	ascii := true
 	i := start
 	for ; i < len(d); i++ {
@@ -922,6 +970,33 @@ func (p *parser) stringBytes() ([]byte, error) {
 	p.pos = len(d)
 	p.scratch = out
 	return nil, p.unexpected("the end of the string")
+}
+
+// plainASCII reports whether b has only printable ASCII and no backslash,
+// so that it is a JSON string's contents as they are. It tests eight bytes
+// at a time; a false "no" only sends the string to the careful path.
+func plainASCII(b []byte) bool {
+	for len(b) >= 8 {
+		x := binary.LittleEndian.Uint64(b)
+		const lo, hi = 0x2020202020202020, 0x8080808080808080
+		if (x|(x-lo))&hi != 0 || hasByte(x, '\\') {
+			return false
+		}
+		b = b[8:]
+	}
+	for _, c := range b {
+		if c < 0x20 || c >= 0x80 || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+// hasByte reports whether any byte of x equals c.
+func hasByte(x uint64, c byte) bool {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	y := x ^ (lo * uint64(c))
+	return (y-lo)&^y&hi != 0
 }
 
 func hex4(b []byte) (rune, bool) {

@@ -1,6 +1,7 @@
 package converter
 
 import (
+	"bytes"
 	"slices"
 	"strconv"
 
@@ -121,6 +122,7 @@ func (c *JSON) schemaFromJSON(b []byte) (*connectors.Schema, error) {
 	}
 	if e, ok := c.decSchemas.m[string(b)]; ok {
 		c.decSchemas.touch(e)
+		c.lastSchema = &lastSchema{text: []byte(e.key), schema: e.val}
 		return e.val, nil
 	}
 	p := parser{data: b, c: c}
@@ -128,7 +130,10 @@ func (c *JSON) schemaFromJSON(b []byte) (*connectors.Schema, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.decSchemas.add(string(b), s)
+	if c.decSchemas.max > 0 {
+		c.decSchemas.add(string(b), s)
+		c.lastSchema = &lastSchema{text: bytes.Clone(b), schema: s}
+	}
 	return s, nil
 }
 
