@@ -163,7 +163,7 @@ func (d *Def) Markdown(title, intro string) string {
 	if intro != "" {
 		b.WriteString(strings.TrimSpace(intro) + "\n\n")
 	}
-	b.WriteString("<!-- Generated from the connector's config definition by `make docs`; do not edit. -->\n\n")
+	b.WriteString("<!-- Generated from the config definitions by `make docs`; do not edit. -->\n\n")
 	groups := append([]string{""}, d.Groups()...)
 	for _, g := range groups {
 		var rows []*Key

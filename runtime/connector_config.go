@@ -70,3 +70,12 @@ var sinkDef = config.NewDef(
 			return err
 		}, Doc: "Regular expression of the topics to consume. Set this or topics."},
 )
+
+// CommonConfig returns the definition of the properties every connector
+// takes (and, with sink, those every sink takes), for docs.
+func CommonConfig(sink bool) *config.Def {
+	if sink {
+		return sinkDef
+	}
+	return commonDef
+}

@@ -162,6 +162,12 @@ func docsCmd(args []string) error {
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return err
 	}
+	ref := config.WorkerDef.Markdown("Configuration reference", workerIntro) +
+		demote(runtime.CommonConfig(false).Markdown("Properties of every connector", commonIntro)) +
+		demote(runtime.CommonConfig(true).Markdown("Properties of every sink connector", ""))
+	if err := os.WriteFile(filepath.Join(*out, "..", "configuration.md"), []byte(ref), 0o644); err != nil {
+		return err
+	}
 	for _, p := range plugins().Plugins() {
 		names := "`" + p.Name + "`"
 		if p.Class != p.Name {
@@ -180,6 +186,24 @@ func docsCmd(args []string) error {
 	}
 	return nil
 }
+
+// demote turns a page into a section: one heading level down.
+func demote(md string) string {
+	return strings.ReplaceAll("\n"+md, "\n#", "\n##")
+}
+
+const workerIntro = `Worker properties use Kafka Connect's names where Connect has the property. Set them in a
+.properties or YAML file given with --config, as SLUICE_<NAME> environment variables (upper case, dots
+as underscores: SLUICE_BOOTSTRAP_SERVERS), or with the flags of ` + "`sluice worker -h`" + `, in increasing
+order of precedence. Properties starting with key.converter. and value.converter. configure the
+converters (key.converter.schemas.enable=false).
+
+The worker's own properties, by group:`
+
+const commonIntro = `Connector configs use Kafka Connect's, Debezium's and Confluent's property names. Values may
+reference config providers, resolved when a connector or task starts and never stored resolved:
+${env:VAR} and ${file:/path/to/file.properties:key}. Each connector's own properties are in
+[connectors/](connectors/).`
 
 func connectorsCmd(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("connectors", flag.ContinueOnError)
