@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -24,6 +26,8 @@ type target struct {
 	// query returns the rows of a query as "a|b|c" strings, NULL for null.
 	query   func(t *testing.T, db, q string) []string
 	restart func(t *testing.T)
+	// crash kills the server (kill -9) and starts it again.
+	crash func(t *testing.T)
 }
 
 func pgTarget(t *testing.T) *target {
@@ -59,6 +63,7 @@ func pgTarget(t *testing.T) *target {
 			return out
 		},
 		restart: func(t *testing.T) { pg.Restart(t, false) },
+		crash:   func(t *testing.T) { pg.Restart(t, true) },
 	}
 }
 
@@ -72,6 +77,7 @@ func mariaTarget(t *testing.T) *target {
 		user:    m.User,
 		query:   func(t *testing.T, db, q string) []string { t.Helper(); return sqlRows(t, m.Open(t, db), q) },
 		restart: func(t *testing.T) { m.RestartFast(t) },
+		crash:   func(t *testing.T) { m.Restart(t, true) },
 	}
 }
 
@@ -95,6 +101,7 @@ func runSuite(t *testing.T, tg *target) {
 	t.Run("missing key", func(t *testing.T) { testMissingKey(t, tg) })
 	t.Run("validate", func(t *testing.T) { testValidate(t, tg) })
 	t.Run("restart", func(t *testing.T) { testRestart(t, tg) })
+	t.Run("crash mid-run", func(t *testing.T) { testCrash(t, tg) })
 }
 
 // startTask starts a sink task on db with upserts, deletes, truncates and
@@ -575,4 +582,70 @@ func testRestart(t *testing.T, tg *target) {
 	if got[connectors.TopicPartition{Topic: r.Topic}] == r.Offset+1 {
 		t.Fatalf("failed flush reported offset %d as durable", r.Offset+1)
 	}
+}
+
+// testCrash streams random changes while the target is killed (kill -9)
+// during a flush; afterwards the table equals a model of the changes.
+func testCrash(t *testing.T, tg *target) {
+	db := tg.newDB(t)
+	task := startTask(t, tg, db, CopyThreshold, "200")
+	g := newGen("srv.public.items")
+	rng := rand.New(rand.NewPCG(4, 2))
+	model := map[int64]string{}
+	const batches, perBatch, keys = 12, 600, 300
+	for b := range batches {
+		recs := make([]*connectors.Record, 0, perBatch+perBatch/5)
+		for range perBatch {
+			id := rng.Int64N(keys)
+			if rng.IntN(5) == 0 {
+				recs = append(recs, g.del(id), g.tomb(id))
+				delete(model, id)
+				continue
+			}
+			name := fmt.Sprintf("v%d", rng.IntN(1_000_000))
+			qty := rng.IntN(1000)
+			recs = append(recs, g.upsert(id, name, qty))
+			model[id] = fmt.Sprintf("%d|%s|%d", id, name, qty)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		if err := task.Put(ctx, recs); err != nil {
+			cancel()
+			t.Fatal(err)
+		}
+		if b == batches/2 {
+			// Kill the server while the flush is running.
+			done := make(chan error, 1)
+			go func() {
+				_, err := task.Flush(ctx, nil)
+				done <- err
+			}()
+			time.Sleep(time.Duration(rng.IntN(20)) * time.Millisecond)
+			tg.crash(t)
+			if err := <-done; err != nil {
+				cancel()
+				t.Fatalf("flush across a crash: %v", err)
+			}
+		} else if _, err := task.Flush(ctx, nil); err != nil {
+			cancel()
+			t.Fatal(err)
+		}
+		cancel()
+	}
+	got, err := task.Flush(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := got[connectors.TopicPartition{Topic: "srv.public.items"}]; o != g.off {
+		t.Fatalf("durable offset %d, want %d", o, g.off)
+	}
+	ids := make([]int64, 0, len(model))
+	for id := range model {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	want := make([]string, len(ids))
+	for i, id := range ids {
+		want[i] = model[id]
+	}
+	wantRows(t, dump(t, tg, db, items), want...)
 }
