@@ -12,10 +12,6 @@ import (
 // The fixture is a Debezium PostgreSQL change event for a 10-column table,
 // built as the postgres source builds it: schemas once, values per row.
 
-func optionalTimestamp() *connectors.Schema {
-	return &connectors.Schema{Type: connectors.Int64, Name: connectors.TimestampName, Version: 1, Optional: true}
-}
-
 var (
 	fxKeySchema = connectors.NewStruct("dbserver1.public.customers.Key", false,
 		connectors.Opt("id", connectors.Int32Schema))

@@ -49,6 +49,11 @@ func FuzzJSONDecode(f *testing.F) {
 				if err != nil {
 					continue
 				}
+				// Again, through the schema caches.
+				sAgain, vAgain, err := c.Decode("t", data)
+				if err != nil || sAgain != s || !valuesEqual(v, vAgain) {
+					t.Fatalf("schemas.enable=%s %s: decoding %q twice: %v, schema %p then %p", schemas, format, data, err, s, sAgain)
+				}
 				out, err := c.Encode(nil, "t", s, v)
 				if err != nil {
 					t.Fatalf("schemas.enable=%s %s: decoded %q but cannot encode it: %v", schemas, format, data, err)

@@ -663,3 +663,34 @@ func TestJavaFloatFormat(t *testing.T) {
 		}
 	}
 }
+
+// TestJSONDecodeDoesNotRetainData overwrites the input after decoding.
+func TestJSONDecodeDoesNotRetainData(t *testing.T) {
+	_, value := fxEnvelope(3)
+	value.Values[2].(*connectors.StructValue).Values[4] = "true" // else decoded as its default
+	for _, schemas := range []string{"true", "false"} {
+		c := newJSON(t, map[string]string{SchemasEnable: schemas})
+		data, err := c.Encode(nil, "t", fxValueSchema, value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		orig := string(data)
+		s, v, err := c.Decode("t", data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range data {
+			data[i] = 'x'
+		}
+		s2, v2, err := newJSON(t, map[string]string{SchemasEnable: schemas}).Decode("t", []byte(orig))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !schemasEquivalent(s, s2) || !valuesEqual(v, v2) {
+			t.Errorf("schemas.enable=%s: decoded value changed when the input was overwritten", schemas)
+		}
+		if schemas == "true" && !valuesEqual(v, value) {
+			t.Errorf("decoded %#v, encoded %#v", v, value)
+		}
+	}
+}
