@@ -1,14 +1,28 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/sluice-cdc/sluice/config"
 	"github.com/sluice-cdc/sluice/connectors"
 	"github.com/sluice-cdc/sluice/it/harness"
 	"go.uber.org/goleak"
 )
+
+var update = flag.Bool("update", false, "rewrite golden files")
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
@@ -16,6 +30,24 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 func TestPostgres(t *testing.T) {
 	pg := harness.StartPostgres(t, harness.PostgresOptions{})
 	t.Run("Basic", func(t *testing.T) { testBasic(t, pg) })
+	t.Run("Validate", func(t *testing.T) { testValidate(t, pg) })
+	t.Run("Handover", func(t *testing.T) { testHandover(t, pg) })
+	t.Run("Types", func(t *testing.T) { testTypes(t, pg) })
+	t.Run("Changes", func(t *testing.T) { testChanges(t, pg) })
+	t.Run("Toast", func(t *testing.T) { testToast(t, pg) })
+	t.Run("Resume", func(t *testing.T) { testResume(t, pg) })
+	t.Run("IdleSlotAdvance", func(t *testing.T) { testIdleAdvance(t, pg) })
+	t.Run("OffsetBehindSlot", func(t *testing.T) { testOffsetBehindSlot(t, pg) })
+}
+
+func waitConfirmed(t *testing.T, pg *harness.Postgres, db, slot string, atLeast uint64) {
+	t.Helper()
+	harness.WaitFor(t, 15*time.Second, "slot "+slot+" to confirm "+lsnString(atLeast), func() error {
+		if got := confirmedFlush(t, pg, db, slot); got < atLeast {
+			return fmt.Errorf("confirmed_flush_lsn %s", lsnString(got))
+		}
+		return nil
+	})
 }
 
 func testBasic(t *testing.T, pg *harness.Postgres) {
@@ -23,17 +55,509 @@ func testBasic(t *testing.T, pg *harness.Postgres) {
 	pg.Exec(t, db, "CREATE TABLE t (id int PRIMARY KEY, v text)", "INSERT INTO t SELECT g, 'v'||g FROM generate_series(1,10) g")
 	task := startTask(t, props(pg, db, "basic"), nil)
 	recs := pollUntil(t, task, 20*time.Second, func(rs []*connectors.Record) bool { return countOps(rs, "t", "r") == 10 })
-	pg.Exec(t, db, "INSERT INTO t VALUES (11, 'x')")
-	recs = append(recs, pollUntil(t, task, 20*time.Second, func(rs []*connectors.Record) bool { return countOps(rs, "t", "c") == 1 })...)
-	last := recs[len(recs)-1]
-	t.Logf("%s", encodeJSON(t, last.Topic, last.ValueSchema, last.Value))
-	t.Logf("offset %v", last.SourceOffset)
-	before := confirmedFlush(t, pg, db, "basic")
-	commit(t, task, last)
-	harness.WaitFor(t, 10*time.Second, "slot to confirm the commit", func() error {
-		if got := confirmedFlush(t, pg, db, "basic"); got <= before {
-			return context.DeadlineExceeded
+	markers := map[string]int{}
+	for _, r := range recs {
+		markers[source(r).Get("snapshot").(string)]++
+		if r.KeySchema == nil {
+			t.Fatalf("record on %s without key: %+v", r.Topic, r)
 		}
-		return nil
+		if r.Topic != "srv.public.t" || r.KeySchema.Name != "srv.public.t.Key" || r.ValueSchema.Name != "srv.public.t.Envelope" {
+			t.Fatalf("record names: topic %s key %s value %s", r.Topic, r.KeySchema.Name, r.ValueSchema.Name)
+		}
+	}
+	if markers[SnapFirst] != 1 || markers[SnapLast] != 1 || markers[SnapTrue] != 8 {
+		t.Errorf("snapshot markers %v, want first, 8 true, last", markers)
+	}
+	if last := recs[len(recs)-1]; last.SourceOffset[offLastSnapshot] != true {
+		t.Errorf("last snapshot record offset %v lacks %s", last.SourceOffset, offLastSnapshot)
+	}
+	pg.Exec(t, db, "INSERT INTO t VALUES (11, 'x')")
+	recs = pollUntil(t, task, 20*time.Second, func(rs []*connectors.Record) bool { return countOps(rs, "t", "c") == 1 })
+	last := recs[len(recs)-1]
+	if got := after(last).Get("v"); got != "x" {
+		t.Errorf("after.v = %v", got)
+	}
+	if src := source(last); src.Get("snapshot") != SnapFalse || src.Get("txId") == nil || src.Get("lsn") == nil {
+		t.Errorf("source %v", src.Values)
+	}
+	commit(t, task, last)
+	waitConfirmed(t, pg, db, "basic", uint64(last.SourceOffset[offLSNCommit].(int64)))
+}
+
+func testValidate(t *testing.T, pg *harness.Postgres) {
+	db := pg.CreateDB(t, "validate")
+	c := &Connector{}
+	ctx := context.Background()
+	if errs := c.Validate(ctx, props(pg, db, "val")); len(errs) != 0 {
+		t.Fatalf("valid config: %v", errs)
+	}
+	check := func(name string, p map[string]string, key, want string) {
+		t.Helper()
+		errs := c.Validate(ctx, p)
+		if !strings.Contains(strings.Join(errs[key], "\n"), want) {
+			t.Errorf("%s: errors %v, want %q under %s", name, errs, want, key)
+		}
+	}
+	check("unreachable", props(pg, db, "val", Port, "1"), Hostname, "127.0.0.1:1")
+	pg.Exec(t, db, "CREATE ROLE norepl LOGIN")
+	check("no replication", props(pg, db, "val", User, "norepl"), User, "REPLICATION")
+	check("all_tables needs superuser", props(pg, db, "val", User, "norepl"), PublicationAutocreate, "superuser")
+	check("missing publication", props(pg, db, "val", PublicationAutocreate, "disabled"), PublicationName, "does not exist")
+
+	// A slot another process reads.
+	pg.Exec(t, db, "SELECT pg_create_logical_replication_slot('busy', 'pgoutput')", "CREATE PUBLICATION busy_pub")
+	pc, err := pgconn.Connect(ctx, pg.DBURL(db)+"&replication=database")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close(context.Background())
+	if err := pglogrepl.StartReplication(ctx, pc, "busy", 0, pglogrepl.StartReplicationOptions{
+		Mode: pglogrepl.LogicalReplication, PluginArgs: []string{"proto_version '1'", "publication_names 'busy_pub'"}}); err != nil {
+		t.Fatal(err)
+	}
+	pid := pc.PID()
+	errs := c.Validate(ctx, props(pg, db, "busy"))
+	if !strings.Contains(strings.Join(errs[SlotName], ""), fmt.Sprintf("active for PID %d", pid)) {
+		t.Errorf("busy slot: errors %v, want PID %d", errs, pid)
+	}
+	if err := NewTask().Start(ctx, &taskContext{}, props(pg, db, "busy")); err == nil || !strings.Contains(err.Error(), fmt.Sprint(pid)) {
+		t.Errorf("Start on a busy slot: %v", err)
+	}
+
+	infos := def.Validate(Class, props(pg, db, "val", PluginName, "decoderbufs"), nil)
+	if !strings.Contains(strings.Join(infos.Messages(), "\n"), "only pgoutput is supported") {
+		t.Errorf("plugin.name=decoderbufs: %v", infos.Messages())
+	}
+	if _, err := ParseConfig(props(pg, db, "Bad-Name")); err == nil {
+		t.Errorf("slot.name Bad-Name accepted")
+	} else if ce, ok := err.(config.Errors); !ok || ce[0].Key != SlotName {
+		t.Errorf("slot.name Bad-Name: %v", err)
+	}
+}
+
+// TestValidateWalLevel checks the wal_level message on a server that
+// cannot decode logically.
+func TestValidateWalLevel(t *testing.T) {
+	pg := harness.StartPostgres(t, harness.PostgresOptions{WalLevel: "replica"})
+	errs := (&Connector{}).Validate(context.Background(), props(pg, "postgres", "wal"))
+	if !strings.Contains(strings.Join(errs[Hostname], ""), "set wal_level=logical in postgresql.conf and restart") {
+		t.Errorf("errors %v", errs)
+	}
+	task := NewTask()
+	err := task.Start(context.Background(), &taskContext{}, props(pg, "postgres", "wal"))
+	if err == nil || !strings.Contains(err.Error(), "wal_level") {
+		t.Errorf("Start: %v", err)
+	}
+}
+
+// testHandover writes during the snapshot and checks that the events,
+// applied in order, give the table's final contents, with no row both
+// read by the snapshot and created by the stream.
+func testHandover(t *testing.T, pg *harness.Postgres) {
+	db := pg.CreateDB(t, "handover")
+	const rows = 30000
+	pg.Exec(t, db, "CREATE TABLE acct (id int PRIMARY KEY, v int NOT NULL)", "CREATE TABLE marker (id int PRIMARY KEY)",
+		fmt.Sprintf("INSERT INTO acct SELECT g, 0 FROM generate_series(1,%d) g", rows), "ANALYZE acct")
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	writer := pg.Connect(t, db)
+	wg.Add(1)
+	var writes int
+	go func() {
+		defer wg.Done()
+		ctx := context.Background()
+		next := rows + 1
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			tx, err := writer.Begin(ctx)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			for i := 0; i < 5; i++ {
+				_, err = tx.Exec(ctx, "INSERT INTO acct VALUES ($1, 1)", next)
+				next++
+				if err == nil {
+					_, err = tx.Exec(ctx, "UPDATE acct SET v = v + 1 WHERE id = $1", rand.IntN(next-1)+1)
+				}
+				if err == nil && i == 0 {
+					_, err = tx.Exec(ctx, "DELETE FROM acct WHERE id = $1", rand.IntN(next-1)+1)
+				}
+				if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+			if err := tx.Commit(ctx); err != nil {
+				t.Error(err)
+				return
+			}
+			writes++
+		}
+	}()
+	defer func() {
+		select {
+		case <-stop:
+		default:
+			close(stop)
+		}
+		wg.Wait()
+	}()
+	time.Sleep(100 * time.Millisecond) // writes before the slot exists
+	task := startTask(t, props(pg, db, "handover", SnapshotMaxThreads, "3", SnapshotChunkSize, "4000", MaxQueueSize, "512", MaxBatchSize, "100"), nil)
+	recs := pollUntil(t, task, 60*time.Second, func(rs []*connectors.Record) bool {
+		return len(rs) > 0 && rs[len(rs)-1].SourceOffset[offLastSnapshot] == true
 	})
+	time.Sleep(300 * time.Millisecond) // writes after the snapshot
+	close(stop)
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	pg.Exec(t, db, "INSERT INTO marker VALUES (1)")
+	recs = append(recs, pollUntil(t, task, 60*time.Second, func(rs []*connectors.Record) bool { return countOps(rs, "marker", "c") == 1 })...)
+
+	state := map[int32]int32{}
+	seen := map[int32]int{}
+	for _, r := range data(recs) {
+		if source(r).Get("table") != "acct" {
+			continue
+		}
+		switch op(r) {
+		case OpRead, OpCreate, OpUpdate:
+			a := after(r)
+			id := a.Get("id").(int32)
+			state[id] = a.Get("v").(int32)
+			if op(r) != OpUpdate {
+				seen[id]++
+			}
+		case OpDelete:
+			delete(state, before(r).Get("id").(int32))
+		}
+	}
+	for id, n := range seen {
+		if n != 1 {
+			t.Errorf("id %d was read or created %d times", id, n)
+		}
+	}
+	rowsNow, err := pg.Connect(t, db).Query(context.Background(), "SELECT id, v FROM acct")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[int32]int32{}
+	for rowsNow.Next() {
+		var id, v int32
+		if err := rowsNow.Scan(&id, &v); err != nil {
+			t.Fatal(err)
+		}
+		want[id] = v
+	}
+	if len(want) != len(state) {
+		t.Errorf("events give %d rows, table has %d", len(state), len(want))
+	}
+	diffs := 0
+	for id, v := range want {
+		if got, ok := state[id]; !ok || got != v {
+			diffs++
+			if diffs < 5 {
+				t.Errorf("id %d: events give %d (present %v), table has %d", id, got, ok, v)
+			}
+		}
+	}
+	t.Logf("snapshot of %d rows, %d writer transactions during the handover, %d events, %d differences", rows, writes, len(recs), diffs)
+}
+
+const typesDDL = `CREATE EXTENSION IF NOT EXISTS hstore;
+CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
+CREATE DOMAIN posint AS int CHECK (VALUE > 0);
+CREATE TABLE types (
+ id int PRIMARY KEY,
+ c_bool bool, c_int2 int2, c_int4 int4, c_int8 int8, c_oid oid,
+ c_float4 float4, c_float8 float8, c_float8_nan float8, c_float8_inf float8,
+ c_num numeric(10,3), c_num_var numeric, c_num_nan numeric, c_money money,
+ c_char char(5), c_varchar varchar(20), c_text text, c_name name,
+ c_bytea bytea, c_json json, c_jsonb jsonb, c_xml xml, c_uuid uuid,
+ c_date date, c_date_inf date, c_date_bc date, c_time time, c_time3 time(3), c_timetz timetz,
+ c_ts timestamp, c_ts3 timestamp(3), c_ts_inf timestamp, c_tstz timestamptz, c_tstz_ninf timestamptz,
+ c_interval interval, c_inet inet, c_cidr cidr, c_macaddr macaddr, c_macaddr8 macaddr8,
+ c_bit1 bit(1), c_bit bit(10), c_varbit varbit(20),
+ c_int_arr int[], c_text_arr text[], c_enum mood, c_domain posint, c_hstore hstore,
+ c_point point, c_box box, c_circle circle, c_tsvector tsvector, c_int4range int4range,
+ c_null text
+)`
+
+const typesRow = `(%d, true, -32768, 2147483647, -9223372036854775808, 4294967295, 1.5, 3.141592653589793, 'NaN', '-Infinity',
+ 1234567.891, 3.14159265358979323846264338327950288, 'NaN', -1234.56,
+ 'ab', 'varchar', 'text ü', 'name',
+ '\x00ff10', '{"a": [1, 2]}', '{"b": {"c": null}}', '<a>x</a>', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11',
+ '2024-02-29', 'infinity', '0044-03-15 BC', '13:14:15.123456', '13:14:15.123', '13:14:15.5+02:30',
+ '2024-02-29 13:14:15.123456', '2024-02-29 13:14:15.123', 'infinity', '2024-02-29 13:14:15.123456+01', '-infinity',
+ '1 year 2 mons 3 days 04:05:06.789', '192.168.0.1/24', '10.0.0.0/8', '08:00:2b:01:02:03', '08:00:2b:01:02:03:04:05',
+ B'1', B'1010101011', B'10101',
+ '{1,NULL,3}', '{"a b","c\"d",NULL}', 'happy', 5, 'a=>1, b=>NULL',
+ '(1.5,-2)', '((0,0),(1,1))', '<(1,1),2>', 'a fat cat', '[1,10)', NULL)`
+
+// testTypes reads one row through the snapshot and the same values
+// through the stream: both must give identical JSON, and the stream's
+// envelope must match the golden file.
+func testTypes(t *testing.T, pg *harness.Postgres) {
+	db := pg.CreateDB(t, "types")
+	pg.Exec(t, db, typesDDL, fmt.Sprintf("INSERT INTO types VALUES "+typesRow, 1))
+	for _, mode := range []struct {
+		name  string
+		extra []string
+	}{
+		{"default", nil},
+		{"string_modes", []string{DecimalHandlingMode, "string", BinaryHandlingMode, "hex", IntervalHandlingMode, "string",
+			TimePrecisionMode, "connect", HStoreHandlingMode, "map"}},
+		{"double", []string{DecimalHandlingMode, "double", BinaryHandlingMode, "base64", TimePrecisionMode, "adaptive_time_microseconds"}},
+	} {
+		t.Run(mode.name, func(t *testing.T) {
+			slot := "types_" + mode.name
+			task := startTask(t, props(pg, db, slot, append(mode.extra, SlotDropOnStop, "true")...), nil)
+			recs := pollUntil(t, task, 20*time.Second, func(rs []*connectors.Record) bool { return countOps(rs, "types", "r") >= 1 })
+			snap := data(recs)[0]
+			id := 2
+			if mode.name != "default" {
+				id = 100 + len(mode.name)
+			}
+			pg.Exec(t, db, fmt.Sprintf("INSERT INTO types VALUES "+typesRow, id))
+			recs = pollUntil(t, task, 20*time.Second, func(rs []*connectors.Record) bool { return countOps(rs, "types", "c") == 1 })
+			stream := data(recs)[0]
+			sa, ta := after(snap), after(stream)
+			sa.Set("id", int32(0))
+			ta.Set("id", int32(0))
+			sj, tj := payloadJSON(t, sa.Schema, sa), payloadJSON(t, ta.Schema, ta)
+			if sj != tj {
+				t.Errorf("snapshot and stream differ:\nsnapshot %s\nstream   %s", sj, tj)
+			}
+			golden(t, "types_"+mode.name+".json", normalized(t, stream))
+			stopTask(t, task)
+			if mode.name == "default" {
+				pg.Exec(t, db, "DELETE FROM types WHERE id = 2")
+			} else {
+				pg.Exec(t, db, fmt.Sprintf("DELETE FROM types WHERE id = %d", id))
+			}
+		})
+	}
+}
+
+// normalized renders a record's key and value as the JsonConverter does,
+// with the values that change from run to run replaced.
+func normalized(t *testing.T, r *connectors.Record) []byte {
+	t.Helper()
+	e := env(r)
+	cp := *e
+	cp.Values = append([]any(nil), e.Values...)
+	src := *source(r)
+	src.Values = append([]any(nil), src.Values...)
+	for _, f := range []int{srcTsMs, srcTsUs, srcTsNs, srcTxID, srcLSN} {
+		if src.Values[f] != nil {
+			src.Values[f] = int64(1)
+		}
+	}
+	src.Values[srcDB] = "db"
+	if src.Values[srcSequence] != nil {
+		src.Values[srcSequence] = `["1","1"]`
+	}
+	cp.Values[envSource] = &src
+	for _, f := range []int{envTsMs, envTsUs, envTsNs} {
+		cp.Values[f] = int64(1)
+	}
+	var out bytes.Buffer
+	for _, part := range []struct {
+		s *connectors.Schema
+		v any
+	}{{r.KeySchema, r.Key}, {r.ValueSchema, &cp}} {
+		raw := encodeJSON(t, r.Topic, part.s, part.v)
+		if err := json.Indent(&out, raw, "", " "); err != nil {
+			t.Fatalf("%v: %s", err, raw)
+		}
+		out.WriteByte('\n')
+	}
+	return out.Bytes()
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the golden file (run with -update to accept):\n%s", name, got)
+	}
+}
+
+// testChanges covers update, delete with its tombstone, a primary key
+// change and truncate.
+func testChanges(t *testing.T, pg *harness.Postgres) {
+	db := pg.CreateDB(t, "changes")
+	pg.Exec(t, db, "CREATE TABLE t (id int PRIMARY KEY, v text)", "CREATE TABLE nokey (v text)", "CREATE TABLE full_t (id int PRIMARY KEY, v text)",
+		"ALTER TABLE full_t REPLICA IDENTITY FULL")
+	task := startTask(t, props(pg, db, "changes", SkippedOperations, "none"), nil)
+	pollUntil(t, task, 10*time.Second, func([]*connectors.Record) bool { return task.replConn.Load() != nil })
+	pg.Exec(t, db, "INSERT INTO t VALUES (1, 'a')", "UPDATE t SET v = 'b' WHERE id = 1", "UPDATE t SET id = 2 WHERE id = 1",
+		"DELETE FROM t WHERE id = 2", "INSERT INTO nokey VALUES ('x')", "INSERT INTO full_t VALUES (1, 'a')",
+		"UPDATE full_t SET v = 'b'", "DELETE FROM full_t", "TRUNCATE t")
+	recs := pollUntil(t, task, 20*time.Second, func(rs []*connectors.Record) bool { return countOps(rs, "t", "t") == 1 })
+	var got []string
+	for _, r := range recs {
+		if r.Topic == "__debezium-heartbeat.srv" {
+			continue
+		}
+		desc := r.Topic[len("srv.public."):] + " "
+		if r.Value == nil {
+			desc += "tombstone"
+		} else {
+			desc += op(r)
+			if b := before(r); b != nil {
+				desc += fmt.Sprintf(" before=%v", b.Values)
+			}
+			if a := after(r); a != nil {
+				desc += fmt.Sprintf(" after=%v", a.Values)
+			}
+		}
+		if r.Key != nil {
+			desc += fmt.Sprintf(" key=%v", r.Key.(*connectors.StructValue).Values)
+		} else {
+			desc += " key=null"
+		}
+		got = append(got, desc)
+	}
+	want := []string{
+		"t c after=[1 a] key=[1]",
+		"t u after=[1 b] key=[1]",
+		"t d before=[1 <nil>] key=[1]",
+		"t tombstone key=[1]",
+		"t c after=[2 b] key=[2]",
+		"t d before=[2 <nil>] key=[2]",
+		"t tombstone key=[2]",
+		"nokey c after=[x] key=null",
+		"full_t c after=[1 a] key=[1]",
+		"full_t u before=[1 a] after=[1 b] key=[1]",
+		"full_t d before=[1 b] key=[1]",
+		"full_t tombstone key=[1]",
+		"t t key=null",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// testToast checks the placeholder for unchanged TOASTed values.
+func testToast(t *testing.T, pg *harness.Postgres) {
+	db := pg.CreateDB(t, "toast")
+	pg.Exec(t, db, "CREATE TABLE t (id int PRIMARY KEY, big text, bin bytea, n int)",
+		"ALTER TABLE t ALTER big SET STORAGE EXTERNAL", "ALTER TABLE t ALTER bin SET STORAGE EXTERNAL")
+	task := startTask(t, props(pg, db, "toast"), nil)
+	pollUntil(t, task, 10*time.Second, func([]*connectors.Record) bool { return task.replConn.Load() != nil })
+	pg.Exec(t, db, "INSERT INTO t VALUES (1, repeat('x', 10000), decode(repeat('ab', 10000), 'hex'), 1)", "UPDATE t SET n = 2")
+	recs := pollUntil(t, task, 20*time.Second, func(rs []*connectors.Record) bool { return countOps(rs, "t", "u") == 1 })
+	var upd *connectors.Record
+	for _, r := range data(recs) {
+		if op(r) == OpUpdate {
+			upd = r
+		}
+	}
+	a := after(upd)
+	if a.Get("big") != "__debezium_unavailable_value" || string(a.Get("bin").([]byte)) != "__debezium_unavailable_value" || a.Get("n") != int32(2) {
+		t.Errorf("after %v", a.Values)
+	}
+}
+
+// testResume commits an offset in the middle of a transaction, restarts
+// from it, and expects exactly the rest.
+func testResume(t *testing.T, pg *harness.Postgres) {
+	db := pg.CreateDB(t, "resume")
+	pg.Exec(t, db, "CREATE TABLE t (id int PRIMARY KEY)")
+	p := props(pg, db, "resume")
+	task := startTask(t, p, nil)
+	pollUntil(t, task, 10*time.Second, func([]*connectors.Record) bool { return task.replConn.Load() != nil })
+	pg.Exec(t, db, "INSERT INTO t SELECT g FROM generate_series(1, 10) g", "INSERT INTO t VALUES (11)", "INSERT INTO t VALUES (12)")
+	recs := data(pollUntil(t, task, 20*time.Second, func(rs []*connectors.Record) bool { return countOps(rs, "t", "c") == 12 }))
+	mid := recs[4] // id 5, inside the first transaction
+	commit(t, task, mid)
+	waitConfirmed(t, pg, db, "resume", uint64(mid.SourceOffset[offLSNCommit].(int64)))
+	stopTask(t, task)
+	pg.Exec(t, db, "INSERT INTO t VALUES (13)")
+
+	task2 := startTask(t, p, mid.SourceOffset)
+	recs2 := data(pollUntil(t, task2, 20*time.Second, func(rs []*connectors.Record) bool { return countOps(rs, "t", "c") >= 8 }))
+	var ids []int32
+	for _, r := range recs2 {
+		ids = append(ids, after(r).Get("id").(int32))
+	}
+	if fmt.Sprint(ids) != "[6 7 8 9 10 11 12 13]" {
+		t.Errorf("after resuming from id 5: %v", ids)
+	}
+	// Committing the last record advances the slot past everything.
+	last := recs2[len(recs2)-1]
+	commit(t, task2, last)
+	waitConfirmed(t, pg, db, "resume", uint64(last.SourceOffset[offLSNCommit].(int64)))
+}
+
+// testIdleAdvance writes only to a database the connector does not
+// capture: heartbeats let the slot confirm the WAL anyway.
+func testIdleAdvance(t *testing.T, pg *harness.Postgres) {
+	db := pg.CreateDB(t, "idle")
+	other := pg.CreateDB(t, "other")
+	pg.Exec(t, db, "CREATE TABLE t (id int PRIMARY KEY)")
+	pg.Exec(t, other, "CREATE TABLE noise (id int, pad text)")
+	task := startTask(t, props(pg, db, "idle", StatusUpdateIntervalMs, "200"), nil)
+	pollUntil(t, task, 10*time.Second, func([]*connectors.Record) bool { return task.replConn.Load() != nil })
+	pg.Exec(t, other, "INSERT INTO noise SELECT g, repeat('x', 200) FROM generate_series(1, 100000) g")
+	target := currentLSN(t, pg, other)
+	deadline := time.Now().Add(30 * time.Second)
+	for confirmedFlush(t, pg, db, "idle") < target {
+		if time.Now().After(deadline) {
+			t.Fatalf("slot stuck at %s, WAL at %s", lsnString(confirmedFlush(t, pg, db, "idle")), lsnString(target))
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		recs, err := task.Poll(ctx)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range recs {
+			if r.Topic != "__debezium-heartbeat.srv" {
+				t.Fatalf("unexpected record on %s", r.Topic)
+			}
+			commit(t, task, r)
+		}
+	}
+}
+
+// testOffsetBehindSlot stores an offset older than the slot's confirmed
+// position: the task must refuse to start, unless when_needed.
+func testOffsetBehindSlot(t *testing.T, pg *harness.Postgres) {
+	db := pg.CreateDB(t, "behind")
+	pg.Exec(t, db, "CREATE TABLE t (id int PRIMARY KEY)", "INSERT INTO t VALUES (1)")
+	p := props(pg, db, "behind")
+	task := startTask(t, p, nil)
+	recs := pollUntil(t, task, 10*time.Second, func(rs []*connectors.Record) bool { return countOps(rs, "t", "r") == 1 })
+	stopTask(t, task)
+	old := map[string]any{offLSNProc: int64(1000), offLSNCommit: int64(1000), offLSN: int64(1000), offTxID: int64(1), offEvent: int64(0)}
+	err := NewTask().Start(context.Background(), &taskContext{stored: old}, p)
+	if err == nil || !strings.Contains(err.Error(), "behind replication slot") {
+		t.Fatalf("Start with an offset behind the slot: %v", err)
+	}
+	_ = recs
+	p[SnapshotMode] = SnapshotWhenNeeded
+	task2 := startTask(t, p, old)
+	pollUntil(t, task2, 20*time.Second, func(rs []*connectors.Record) bool { return countOps(rs, "t", "r") == 1 })
 }

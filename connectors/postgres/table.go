@@ -204,7 +204,7 @@ func (e *ColumnError) Error() string {
 func (e *ColumnError) Unwrap() error { return e.Err }
 
 const tableColumnsSQL = `SELECT a.attname::text, a.atttypid, a.atttypmod, a.attnotnull,
-  COALESCE(array_position(i.indkey::int2[], a.attnum), 0)
+  COALESCE((SELECT k.n FROM unnest(i.indkey) WITH ORDINALITY AS k(attnum, n) WHERE k.attnum = a.attnum), 0)::int4
 FROM pg_attribute a
 LEFT JOIN pg_index i ON i.indrelid = a.attrelid AND i.indisprimary
 WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
