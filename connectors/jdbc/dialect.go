@@ -24,8 +24,12 @@ type dialect interface {
 	exec(ctx context.Context, sql string) error
 	// alterType is the statement that changes a column's type.
 	alterType(t tableName, col, typ string, nullable bool) string
-	// write applies every table's changes in one transaction.
-	write(ctx context.Context, ws []*tableWrite) error
+	// write applies every table's changes in one transaction; with
+	// commit false it rolls the transaction back (to find a bad row).
+	write(ctx context.Context, ws []*tableWrite, commit bool) error
+	// errColumn names the column a data error is about, when the
+	// database says.
+	errColumn(err error) string
 	// retriable reports errors after which the batch may succeed if tried
 	// again on a new connection.
 	retriable(err error) bool

@@ -28,6 +28,7 @@ type target struct {
 	restart func(t *testing.T)
 	// crash kills the server (kill -9) and starts it again.
 	crash func(t *testing.T)
+	exec  func(t *testing.T, db string, sqls ...string)
 }
 
 func pgTarget(t *testing.T) *target {
@@ -64,6 +65,7 @@ func pgTarget(t *testing.T) *target {
 		},
 		restart: func(t *testing.T) { pg.Restart(t, false) },
 		crash:   func(t *testing.T) { pg.Restart(t, true) },
+		exec:    func(t *testing.T, db string, sqls ...string) { pg.Exec(t, db, sqls...) },
 	}
 }
 
@@ -78,6 +80,7 @@ func mariaTarget(t *testing.T) *target {
 		query:   func(t *testing.T, db, q string) []string { t.Helper(); return sqlRows(t, m.Open(t, db), q) },
 		restart: func(t *testing.T) { m.RestartFast(t) },
 		crash:   func(t *testing.T) { m.Restart(t, true) },
+		exec:    func(t *testing.T, db string, sqls ...string) { m.Exec(t, db, sqls...) },
 	}
 }
 
@@ -99,8 +102,12 @@ func runSuite(t *testing.T, tg *target) {
 	t.Run("replay", func(t *testing.T) { testReplay(t, tg) })
 	t.Run("flat and modes", func(t *testing.T) { testFlatModes(t, tg) })
 	t.Run("missing key", func(t *testing.T) { testMissingKey(t, tg) })
+	t.Run("rejected value", func(t *testing.T) { testRejected(t, tg) })
 	t.Run("validate", func(t *testing.T) { testValidate(t, tg) })
 	t.Run("restart", func(t *testing.T) { testRestart(t, tg) })
+	if tg.name == "mariadb" {
+		t.Run("packet split", func(t *testing.T) { testPacketSplit(t, tg) })
+	}
 	t.Run("crash mid-run", func(t *testing.T) { testCrash(t, tg) })
 }
 
@@ -648,4 +655,47 @@ func testCrash(t *testing.T, tg *target) {
 		want[i] = model[id]
 	}
 	wantRows(t, dump(t, tg, db, items), want...)
+}
+
+// testRejected: a value the column refuses fails the batch with an error
+// naming the record and, where the database says, the column.
+func testRejected(t *testing.T, tg *target) {
+	db := tg.newDB(t)
+	tg.exec(t, db, "CREATE TABLE srv_public_items (id bigint PRIMARY KEY, name varchar(5), qty int NOT NULL)")
+	task := startTask(t, tg, db, SchemaEvolution, "none")
+	g := newGen("srv.public.items")
+	var recs []*connectors.Record
+	for i := range 40 {
+		recs = append(recs, g.upsert(int64(i), "ok", i))
+	}
+	bad := g.upsert(7, "fine", nil) // qty null
+	recs = append(recs, bad, g.upsert(100, "ok", 1))
+	err := writeErr(task, recs...)
+	var re *connectors.RecordError
+	if !errors.As(err, &re) || re.Offset != bad.Offset || re.Column != "qty" || re.Topic != bad.Topic {
+		t.Fatalf("error %v, want a RecordError for offset %d column qty", err, bad.Offset)
+	}
+	task2 := startTask(t, tg, db, SchemaEvolution, "none")
+	long := g.upsert(8, "far too long", 8)
+	err = writeErr(task2, g.upsert(1, "ok", 1), long, g.upsert(2, "ok", 2))
+	if !errors.As(err, &re) || re.Offset != long.Offset {
+		t.Fatalf("error %v, want a RecordError for offset %d", err, long.Offset)
+	}
+	wantRows(t, dump(t, tg, db, "SELECT count(*) FROM srv_public_items"), "0")
+}
+
+// testPacketSplit writes a batch larger than max_allowed_packet: it goes
+// as several statements in one transaction.
+func testPacketSplit(t *testing.T, tg *target) {
+	db := tg.newDB(t)
+	task := startTask(t, tg, db)
+	m := task.d.(*mysqlDialect)
+	m.maxPacket = 64 << 10
+	g := newGen("srv.public.items")
+	var recs []*connectors.Record
+	for i := range 2000 {
+		recs = append(recs, g.upsert(int64(i), strings.Repeat("x", 100), i))
+	}
+	write(t, task, recs...)
+	wantRows(t, dump(t, tg, db, "SELECT count(*), sum(length(name)), sum(qty) FROM srv_public_items"), fmt.Sprintf("2000|200000|%d", sum(0, 2000)))
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"regexp"
 	"strings"
 	"syscall"
 	"time"
@@ -169,7 +170,7 @@ func (m *mysqlDialect) alterType(t tableName, col, typ string, nullable bool) st
 	return fmt.Sprintf("ALTER TABLE %s MODIFY COLUMN %s %s%s", quoteTable(m, t), m.quote(col), typ, null)
 }
 
-func (m *mysqlDialect) write(ctx context.Context, ws []*tableWrite) error {
+func (m *mysqlDialect) write(ctx context.Context, ws []*tableWrite, commit bool) error {
 	tx, err := m.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -200,6 +201,9 @@ func (m *mysqlDialect) write(ctx context.Context, ws []*tableWrite) error {
 				return err
 			}
 		}
+	}
+	if !commit {
+		return nil
 	}
 	return tx.Commit()
 }
@@ -398,4 +402,20 @@ func (m *mysqlDialect) retriable(err error) bool {
 func (m *mysqlDialect) undefinedColumn(err error) bool {
 	var me *mysql.MySQLError
 	return errors.As(err, &me) && me.Number == 1054
+}
+
+// mysqlColumn finds the column in messages such as "Data too long for
+// column 'name' at row 1" or "Incorrect integer value: 'x' for column
+// `db`.`t`.`qty` at row 1".
+var mysqlColumn = regexp.MustCompile("(?i)column [`']?(?:[^`'\\s]+[`']?\\.[`']?)*([^`'\\s]+)[`']?")
+
+func (m *mysqlDialect) errColumn(err error) string {
+	var me *mysql.MySQLError
+	if !errors.As(err, &me) {
+		return ""
+	}
+	if s := mysqlColumn.FindStringSubmatch(me.Message); s != nil {
+		return s[1]
+	}
+	return ""
 }

@@ -212,7 +212,7 @@ const maxParams = 65535
 // dozen prepared statements.
 const maxChunk = 512
 
-func (p *postgres) write(ctx context.Context, ws []*tableWrite) error {
+func (p *postgres) write(ctx context.Context, ws []*tableWrite, commit bool) error {
 	conn, err := p.connect(ctx)
 	if err != nil {
 		return err
@@ -278,6 +278,9 @@ func (p *postgres) write(ctx context.Context, ws []*tableWrite) error {
 	}
 	if err := p.flushBatch(ctx, tx, b); err != nil {
 		return err
+	}
+	if !commit {
+		return nil
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return err
@@ -666,4 +669,12 @@ func (p *postgres) retriable(err error) bool {
 func (p *postgres) undefinedColumn(err error) bool {
 	var pe *pgconn.PgError
 	return errors.As(err, &pe) && pe.Code == "42703"
+}
+
+func (p *postgres) errColumn(err error) string {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.ColumnName
+	}
+	return ""
 }

@@ -43,6 +43,15 @@ type entry struct {
 	// unavail marks columns whose value is the unavailable-value
 	// placeholder (nil when none are).
 	unavail []bool
+	// rec is the record the entry came from, for errors.
+	rec recordRef
+}
+
+// recordRef is a record's Kafka coordinates.
+type recordRef struct {
+	topic     string
+	partition int32
+	offset    int64
 }
 
 // unavailKey identifies which columns of an entry are unavailable, for
@@ -135,7 +144,7 @@ func (d *decoder) decode(r *connectors.Record) (change, error) {
 	if err != nil {
 		return change{}, err
 	}
-	e := &entry{op: opUpsert, shape: sh, vals: make([]any, len(sh.cols))}
+	e := &entry{op: opUpsert, shape: sh, vals: make([]any, len(sh.cols)), rec: recordRef{r.Topic, r.Partition, r.Offset}}
 	key, _ := r.Key.(*connectors.StructValue)
 	for i, c := range sh.cols {
 		var v any
@@ -191,7 +200,7 @@ func (d *decoder) deleteChange(r *connectors.Record, src *connectors.StructValue
 	if err != nil {
 		return change{}, err
 	}
-	e := &entry{op: opDelete, shape: sh, vals: make([]any, len(sh.cols))}
+	e := &entry{op: opDelete, shape: sh, vals: make([]any, len(sh.cols)), rec: recordRef{r.Topic, r.Partition, r.Offset}}
 	key, _ := r.Key.(*connectors.StructValue)
 	for i, c := range sh.cols {
 		var v any

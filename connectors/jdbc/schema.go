@@ -96,11 +96,9 @@ func (t *Task) ensure(ctx context.Context, tb *tableBuf) (*tableMeta, error) {
 			if err != nil {
 				return nil, &SchemaError{Table: tb.name.String(), Column: have.name, Have: have.typ, Want: want, Reason: err.Error()}
 			}
-			if widen {
-				if !t.cfg.AutoEvolve {
-					return nil, &SchemaError{Table: tb.name.String(), Column: have.name, Have: have.typ, Want: want,
-						Reason: "the column is narrower than the field; widen it or set schema.evolution=basic (or auto.evolve=true)"}
-				}
+			if widen && t.cfg.AutoEvolve {
+				// Without auto.evolve a narrower column is the user's
+				// choice: values that do not fit fail their record.
 				if err := t.d.exec(ctx, t.d.alterType(tb.name, have.name, want, have.nullable)); err != nil {
 					return nil, fmt.Errorf("widening column %s of table %s from %s to %s: %w", have.name, tb.name, have.typ, want, err)
 				}
@@ -204,8 +202,13 @@ func classify(typ string) typeClass {
 func compareTypes(have, want string) (widen bool, err error) {
 	h, w := classify(have), classify(want)
 	switch {
-	case h.family == w.family && (w.family == "int" || w.family == "text" || w.family == "numeric"):
+	case h.family == w.family && (w.family == "int" || w.family == "numeric"):
 		return w.rank > h.rank, nil
+	case h.family == w.family && w.family == "text":
+		// Only a field that declares its length asks for a longer
+		// column; an unbounded string goes into any text column and a
+		// value that does not fit is the database's to refuse.
+		return w.rank != unbounded && w.rank > h.rank, nil
 	case h.family == "int" && (w.family == "float" || w.family == "numeric"):
 		return false, fmt.Errorf("incompatible types: an integer column would lose the fractional part; change the column type or map the field with a transform")
 	case w.family == "text" && (h.family == "int" || h.family == "float" || h.family == "numeric" || h.family == "bool"):

@@ -145,7 +145,16 @@ func (t *Task) writeBuffered(ctx context.Context) error {
 			attempt--
 			continue
 		}
-		if !t.d.retriable(err) || attempt >= t.cfg.MaxRetries {
+		if !t.d.retriable(err) {
+			var se *SchemaError
+			if !errors.As(err, &se) {
+				if rerr := t.diagnose(ctx, err); rerr != nil {
+					return rerr
+				}
+			}
+			return fmt.Errorf("writing batch to %s: %w", t.cfg.URL, err)
+		}
+		if attempt >= t.cfg.MaxRetries {
 			if t.d.retriable(err) {
 				return fmt.Errorf("writing batch to %s failed after %d retries (max.retries): %w", t.cfg.URL, attempt, err)
 			}
@@ -185,7 +194,55 @@ func (t *Task) apply(ctx context.Context) error {
 	if len(ws) == 0 {
 		return nil
 	}
-	return t.d.write(ctx, ws)
+	return t.d.write(ctx, ws, true)
+}
+
+// diagnose looks for the record a non-retriable batch error comes from,
+// by bisecting each table's entries in transactions it rolls back. It
+// returns a *connectors.RecordError naming the record (and the column when
+// the database says), or nil when no single row fails on its own.
+func (t *Task) diagnose(ctx context.Context, batchErr error) error {
+	for _, tb := range t.buf.order {
+		meta := t.meta[tb.name.String()]
+		if meta == nil {
+			continue
+		}
+		try := func(es []*entry) error {
+			w, err := buildWrite(&tableBuf{name: tb.name, entries: es}, meta, t.cfg.InsertMode)
+			if err != nil {
+				return err
+			}
+			return t.d.write(ctx, []*tableWrite{w}, false)
+		}
+		es := tb.entries
+		if try(es) == nil {
+			continue
+		}
+		for len(es) > 1 {
+			half := len(es) / 2
+			if err := try(es[:half]); err != nil {
+				if t.d.retriable(err) {
+					return nil
+				}
+				es = es[:half]
+				continue
+			}
+			if err := try(es[half:]); err == nil || t.d.retriable(err) {
+				// Only the two halves together fail (a conflict between
+				// rows): no one record to blame.
+				return nil
+			}
+			es = es[half:]
+		}
+		err := try(es)
+		if err == nil || t.d.retriable(err) {
+			return nil
+		}
+		r := es[0].rec
+		return &connectors.RecordError{Topic: r.topic, Partition: r.partition, Offset: r.offset, Column: t.d.errColumn(err),
+			Err: fmt.Errorf("table %s rejected the row: %w", tb.name, err)}
+	}
+	return nil
 }
 
 // buildWrite groups a table's entries into statements: upserts by shape

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
 	"github.com/sluice-cdc/sluice/config"
 	"github.com/sluice-cdc/sluice/connectors"
 	"go.uber.org/goleak"
@@ -323,6 +324,8 @@ func TestCompareTypes(t *testing.T) {
 		{"int(11)", "bigint", true, false},
 		{"character varying(10)", "character varying(20)", true, false},
 		{"text", "character varying(20)", false, false},
+		{"character varying(5)", "text", false, false},
+		{"varchar(5)", "longtext", false, false},
 		{"integer", "text", false, true},
 		{"integer", "double precision", false, true},
 		{"numeric(10,2)", "numeric(12,2)", true, false},
@@ -332,6 +335,21 @@ func TestCompareTypes(t *testing.T) {
 		widen, err := compareTypes(tc.have, tc.want)
 		if widen != tc.widen || (err != nil) != tc.err {
 			t.Errorf("compareTypes(%q, %q) = %v, %v; want widen %v, error %v", tc.have, tc.want, widen, err, tc.widen, tc.err)
+		}
+	}
+}
+
+func TestMySQLErrColumn(t *testing.T) {
+	m := &mysqlDialect{}
+	for msg, want := range map[string]string{
+		"Data too long for column 'name' at row 1":                              "name",
+		"Out of range value for column 'qty' at row 3":                          "qty",
+		"Incorrect integer value: 'x' for column `shop`.`items`.`qty` at row 1": "qty",
+		"Column 'sku' cannot be null":                                           "sku",
+		"Duplicate entry '1' for key 'PRIMARY'":                                 "",
+	} {
+		if got := m.errColumn(&mysql.MySQLError{Number: 1406, Message: msg}); got != want {
+			t.Errorf("errColumn(%q) = %q, want %q", msg, got, want)
 		}
 	}
 }
