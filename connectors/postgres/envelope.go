@@ -117,13 +117,15 @@ var (
 		connectors.Opt("ts_ms", connectors.Int64Schema))
 )
 
-// position is where an event sits in the WAL, for the source block.
+// position is where an event sits in the WAL, for the source block. The
+// boxed fields are shared by every event of a transaction, so that the
+// per-row path does not box them again.
 type position struct {
-	// commitTime is the transaction's commit time (snapshot: read time).
-	commitTime time.Time
-	snapshot   string
-	txID       int64 // 0: none
-	lsn        uint64
+	// tsMs, tsUs and tsNs are the commit time (snapshot: read time).
+	tsMs, tsUs, tsNs any
+	snapshot         string
+	txID             any // nil: none
+	lsn              uint64
 	// prevCommit is the commit LSN of the previous transaction, for
 	// source.sequence.
 	prevCommit uint64
@@ -133,28 +135,49 @@ type position struct {
 // builder makes records. now is the clock (replaced in golden tests).
 type builder struct {
 	cfg       *Config
+	name, db  any // boxed once
 	source    *connectors.Schema
 	partition map[string]any
 	now       func() time.Time
 }
 
 func newBuilder(cfg *Config) *builder {
-	return &builder{cfg: cfg, source: sourceSchema(), partition: map[string]any{"server": cfg.TopicPrefix}, now: time.Now}
+	return &builder{cfg: cfg, name: cfg.TopicPrefix, db: cfg.DBName, source: sourceSchema(),
+		partition: map[string]any{"server": cfg.TopicPrefix}, now: time.Now}
+}
+
+// timeBoxes boxes a time as ts_ms, ts_us and ts_ns values.
+func timeBoxes(t time.Time) (ms, us, ns any) {
+	n := t.UnixNano()
+	return n / 1e6, n / 1e3, n
+}
+
+// sourceStruct and envelopeStruct allocate a struct value and its fields
+// at once.
+type sourceStruct struct {
+	sv   connectors.StructValue
+	vals [srcXmin + 1]any
+}
+
+type envelopeStruct struct {
+	sv   connectors.StructValue
+	vals [envTsNs + 1]any
 }
 
 func (b *builder) sourceValue(t *table, p *position) *connectors.StructValue {
-	s := connectors.NewStructValue(b.source)
+	a := &sourceStruct{}
+	a.sv.Schema, a.sv.Values = b.source, a.vals[:]
+	s := &a.sv
 	v := s.Values
-	us := p.commitTime.UnixMicro()
 	v[srcVersion] = Version
 	v[srcConnector] = "postgresql"
-	v[srcName] = b.cfg.TopicPrefix
-	v[srcTsMs] = us / 1000
+	v[srcName] = b.name
+	v[srcTsMs] = p.tsMs
 	v[srcSnapshot] = p.snapshot
 	if p.snapshot == "" {
 		v[srcSnapshot] = SnapFalse
 	}
-	v[srcDB] = b.cfg.DBName
+	v[srcDB] = b.db
 	if p.hasSeq {
 		var buf [48]byte
 		seq := append(buf[:0], `["`...)
@@ -164,20 +187,20 @@ func (b *builder) sourceValue(t *table, p *position) *connectors.StructValue {
 		seq = append(seq, `"]`...)
 		v[srcSequence] = string(seq)
 	}
-	v[srcTsUs] = us
-	v[srcTsNs] = us * 1000
-	v[srcSchema] = t.schema
-	v[srcTable] = t.name
-	if p.txID != 0 {
-		v[srcTxID] = p.txID
-	}
+	v[srcTsUs] = p.tsUs
+	v[srcTsNs] = p.tsNs
+	v[srcSchema] = t.boxedSchema
+	v[srcTable] = t.boxedName
+	v[srcTxID] = p.txID
 	v[srcLSN] = int64(p.lsn)
 	return s
 }
 
 // change returns a data change record.
 func (b *builder) change(t *table, op string, key, before, after *connectors.StructValue, p *position, tx *connectors.StructValue, offset map[string]any) *connectors.Record {
-	env := connectors.NewStructValue(t.envelopeSchema)
+	a := &envelopeStruct{}
+	a.sv.Schema, a.sv.Values = t.envelopeSchema, a.vals[:]
+	env := &a.sv
 	v := env.Values
 	if before != nil {
 		v[envBefore] = before
@@ -191,10 +214,7 @@ func (b *builder) change(t *table, op string, key, before, after *connectors.Str
 	}
 	v[envOp] = op
 	now := b.now()
-	ns := now.UnixNano()
-	v[envTsMs] = ns / 1e6
-	v[envTsUs] = ns / 1e3
-	v[envTsNs] = ns
+	v[envTsMs], v[envTsUs], v[envTsNs] = timeBoxes(now)
 	r := &connectors.Record{Topic: t.topic, Partition: -1, ValueSchema: t.envelopeSchema, Value: env,
 		Timestamp: now, SourcePartition: b.partition, SourceOffset: offset}
 	if key != nil {

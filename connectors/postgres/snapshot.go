@@ -305,7 +305,8 @@ func (t *Task) emitSnapshot(ctx context.Context, items <-chan snapItem, remainin
 					return err
 				}
 			}
-			p := position{commitTime: time.Now(), snapshot: SnapTrue, lsn: cp}
+			p := position{snapshot: SnapTrue, lsn: cp}
+			p.tsMs, p.tsUs, p.tsNs = timeBoxes(time.Now())
 			r := t.b.change(it.t, OpRead, it.key, nil, it.after, &p, nil, curMap)
 			holds[id] = &held{r: r, o: cur, first: !seen[id]}
 			seen[id] = true

@@ -40,6 +40,12 @@ type streamer struct {
 	txFinal    uint64
 	txXid      uint32
 	txTime     time.Time
+	// Values of the current transaction boxed once for all its events.
+	txPos      position
+	txOffLSNC  any
+	txOffTxID  any
+	txOffTs    any
+	txOffProc  any
 	txEvent    int64 // index of the current change message
 	txSkip     int64 // changes up to this index are skipped
 	txCount    int64
@@ -175,6 +181,10 @@ func (s *streamer) handle(ctx context.Context, lsn uint64, data []byte) error {
 	case *pgoutput.Begin:
 		s.inTx = true
 		s.txFinal, s.txXid, s.txTime = m.FinalLSN, m.Xid, pgoutput.PGTime(m.CommitTime)
+		s.txPos = position{txID: int64(m.Xid), prevCommit: s.prevCommit, hasSeq: true}
+		s.txPos.tsMs, s.txPos.tsUs, s.txPos.tsNs = timeBoxes(s.txTime)
+		s.txOffLSNC, s.txOffTxID = int64(m.FinalLSN), int64(m.Xid)
+		s.txOffTs, s.txOffProc = s.txTime.UnixMicro(), int64(s.prevCommit)
 		s.txEvent, s.txCount = -1, 0
 		s.txSkip = -1
 		switch {
@@ -212,7 +222,7 @@ func (s *streamer) handle(ctx context.Context, lsn uint64, data []byte) error {
 		for i, t := range captured {
 			o := s.offset(lsn, i < len(captured)-1)
 			p := s.position(lsn)
-			r := s.t.b.change(t, OpTruncate, nil, nil, nil, &p, s.txBlock(t), o.toMap())
+			r := s.t.b.change(t, OpTruncate, nil, nil, nil, &p, s.txBlock(t), s.offsetMap(&o))
 			r.Key, r.KeySchema = nil, nil
 			if err := s.t.emit(ctx, r, &o); err != nil {
 				return err
@@ -263,7 +273,16 @@ func (s *streamer) relation(ctx context.Context, m *pgoutput.Relation) error {
 }
 
 func (s *streamer) position(lsn uint64) position {
-	return position{commitTime: s.txTime, txID: int64(s.txXid), lsn: lsn, prevCommit: s.prevCommit, hasSeq: true}
+	p := s.txPos
+	p.lsn = lsn
+	return p
+}
+
+// offsetMap is o as a source offset map, reusing the transaction's boxed
+// values.
+func (s *streamer) offsetMap(o *offset) map[string]any {
+	return map[string]any{offLSNProc: s.txOffProc, offLSNCommit: s.txOffLSNC, offLSN: int64(o.lsn),
+		offTxID: s.txOffTxID, offEvent: o.event, offTsUsec: s.txOffTs}
 }
 
 // offset is the offset of a record of the current change; notLast marks
@@ -327,7 +346,7 @@ func (s *streamer) change(ctx context.Context, lsn uint64, relID uint32, m pgout
 			return wrap(err)
 		}
 		o := s.offset(lsn, false)
-		return s.t.emit(ctx, b.change(t, OpCreate, key, nil, after, &p, s.txBlock(t), o.toMap()), &o)
+		return s.t.emit(ctx, b.change(t, OpCreate, key, nil, after, &p, s.txBlock(t), s.offsetMap(&o)), &o)
 	case *pgoutput.Update:
 		after, err := t.rowValue(m.New.Columns)
 		if err != nil {
@@ -351,22 +370,22 @@ func (s *streamer) change(ctx context.Context, lsn uint64, relID uint32, m pgout
 			// Primary key change: delete + tombstone of the old key,
 			// then a create of the new one, as Debezium does.
 			o1 := s.offset(lsn, true)
-			if err := s.t.emit(ctx, b.change(t, OpDelete, oldKey, before, nil, &p, s.txBlock(t), o1.toMap()), &o1); err != nil {
+			if err := s.t.emit(ctx, b.change(t, OpDelete, oldKey, before, nil, &p, s.txBlock(t), s.offsetMap(&o1)), &o1); err != nil {
 				return err
 			}
 			if cfg.TombstonesOnDelete {
-				if err := s.t.emit(ctx, b.tombstone(t, oldKey, o1.toMap()), &o1); err != nil {
+				if err := s.t.emit(ctx, b.tombstone(t, oldKey, s.offsetMap(&o1)), &o1); err != nil {
 					return err
 				}
 			}
 			o := s.offset(lsn, false)
-			return s.t.emit(ctx, b.change(t, OpCreate, key, nil, after, &p, s.txBlock(t), o.toMap()), &o)
+			return s.t.emit(ctx, b.change(t, OpCreate, key, nil, after, &p, s.txBlock(t), s.offsetMap(&o)), &o)
 		}
 		if cfg.SkipUpdate {
 			return nil
 		}
 		o := s.offset(lsn, false)
-		return s.t.emit(ctx, b.change(t, OpUpdate, key, before, after, &p, s.txBlock(t), o.toMap()), &o)
+		return s.t.emit(ctx, b.change(t, OpUpdate, key, before, after, &p, s.txBlock(t), s.offsetMap(&o)), &o)
 	case *pgoutput.Delete:
 		if cfg.SkipDelete {
 			return nil
@@ -381,12 +400,12 @@ func (s *streamer) change(ctx context.Context, lsn uint64, relID uint32, m pgout
 		}
 		tomb := cfg.TombstonesOnDelete && key != nil
 		o := s.offset(lsn, tomb)
-		if err := s.t.emit(ctx, b.change(t, OpDelete, key, before, nil, &p, s.txBlock(t), o.toMap()), &o); err != nil {
+		if err := s.t.emit(ctx, b.change(t, OpDelete, key, before, nil, &p, s.txBlock(t), s.offsetMap(&o)), &o); err != nil {
 			return err
 		}
 		if tomb {
 			o2 := s.offset(lsn, false)
-			return s.t.emit(ctx, b.tombstone(t, key, o2.toMap()), &o2)
+			return s.t.emit(ctx, b.tombstone(t, key, s.offsetMap(&o2)), &o2)
 		}
 	}
 	return nil

@@ -29,6 +29,9 @@ type colDesc struct {
 type table struct {
 	relID          uint32
 	schema, name   string
+	// boxedSchema and boxedName are schema and name as interface
+	// values, boxed once for the source block.
+	boxedSchema, boxedName any
 	topic          string
 	cols           []colDesc
 	convs          []*pgtypes.Converter // per column, nil when not included
@@ -45,7 +48,7 @@ type table struct {
 // buildTable builds the schemas and converters of a table.
 func buildTable(cfg *Config, cat *pgtypes.Catalog, relID uint32, schema, name string, cols []colDesc, src *connectors.Schema) (*table, error) {
 	prefix := cfg.TopicPrefix + "." + schema + "." + name
-	t := &table{relID: relID, schema: schema, name: name, topic: prefix, cols: cols,
+	t := &table{relID: relID, schema: schema, name: name, boxedSchema: schema, boxedName: name, topic: prefix, cols: cols,
 		convs: make([]*pgtypes.Converter, len(cols)), placeholders: make([]any, len(cols)),
 		valueIdx: make([]int, len(cols)), keyIdx: make([]int, len(cols))}
 	keyOverride, hasOverride := cfg.KeyColumns[schema+"."+name]
