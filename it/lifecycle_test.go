@@ -3,8 +3,8 @@ package it
 import (
 	"bytes"
 	"encoding/json"
-	"io"
 	"fmt"
+	"io"
 	"net/http"
 	"regexp"
 	"strings"
@@ -281,7 +281,7 @@ func TestLifecycle(t *testing.T) {
 	starts := func(what string) int {
 		re := regexp.MustCompile(`msg="` + what + ` started".* connector=` + name + `( |$)`)
 		n := 0
-		for _, line := range strings.Split(w.Output(), "\n") {
+		for _, line := range strings.Split(w.Log(), "\n") {
 			if re.MatchString(line) {
 				n++
 			}
@@ -465,7 +465,7 @@ func TestAutoRestartWithBackoff(t *testing.T) {
 			return fmt.Errorf("status %+v", st)
 		}
 		// Three failures (the first run and two restarts) end it.
-		if n := strings.Count(w.Output(), `msg="task failed"`); n < 3 {
+		if n := strings.Count(w.Log(), `msg="task failed"`); n < 3 {
 			return fmt.Errorf("%d failures logged so far", n)
 		}
 		return nil
@@ -476,7 +476,7 @@ func TestAutoRestartWithBackoff(t *testing.T) {
 		t.Errorf("connector state %s, want RUNNING (only its task failed)", st.Connector.State)
 	}
 
-	log := w.Output()
+	log := w.Log()
 	failures := regexp.MustCompile(`(?m)^.*msg="task failed".*connector=poison.*$`).FindAllString(log, -1)
 	starts := regexp.MustCompile(`(?m)^.*msg="task started".*connector=poison.*$`).FindAllString(log, -1)
 	if len(failures) != 3 || len(starts) != 3 {
@@ -485,10 +485,10 @@ func TestAutoRestartWithBackoff(t *testing.T) {
 	}
 	// Stays failed: no fourth start after the last back-off would be due.
 	harness.WaitFor(t, 10*time.Second, "the last back-off to pass", func() error {
-		if strings.Count(w.Output(), `msg="task started"`) > 3 {
-			t.Fatalf("the task was restarted more than sluice.task.restart.max.attempts=2 times:\n%s", w.Output())
+		if strings.Count(w.Log(), `msg="task started"`) > 3 {
+			t.Fatalf("the task was restarted more than sluice.task.restart.max.attempts=2 times:\n%s", w.Log())
 		}
-		if time.Since(lastFailure(t, w.Output())) < 2*time.Second {
+		if time.Since(lastFailure(t, w.Log())) < 2*time.Second {
 			return fmt.Errorf("last failure less than 2s ago")
 		}
 		return nil
