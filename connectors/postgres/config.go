@@ -190,7 +190,7 @@ var def = config.NewDef(
 	config.Key{Name: SnapshotChunkSize, Type: config.Long, Default: int64(100000), Importance: config.Low, Group: groupSnap, Order: 4,
 		Validator: config.AtLeast(1), Doc: "Rows per primary-key range chunk of the snapshot (an estimate from statistics); finished chunks are recorded in the offset."},
 	config.Key{Name: HeartbeatIntervalMs, Type: config.Int, Default: 0, Importance: config.Low, Group: groupEvents, Order: 2,
-		Validator: config.AtLeast(0), Doc: "Accepted for compatibility. Sluice advances the slot on server keepalives when nothing is pending, so no heartbeat is needed to keep WAL from piling up."},
+		Validator: config.AtLeast(0), Doc: "Least milliseconds between two heartbeat records on __debezium-heartbeat.<topic.prefix>. Sluice emits one whenever the server's WAL moved on and every record before it was committed, so the slot confirms WAL that held nothing captured (no heartbeat table needed); 0 uses status.update.interval.ms."},
 	config.Key{Name: HeartbeatActionQuery, Type: config.String, Default: "", Importance: config.Low, Group: groupEvents, Order: 3,
 		Doc: "Accepted for compatibility; see heartbeat.interval.ms."},
 	config.Key{Name: ProvideTxMetadata, Type: config.Boolean, Default: false, Importance: config.Low, Group: groupEvents, Order: 4,
@@ -241,7 +241,7 @@ type Config struct {
 	SlotName                              string
 	SlotDropOnStop                        bool
 	Publication, PublicationMode          string
-	StatusInterval                        time.Duration
+	StatusInterval, HeartbeatInterval     time.Duration
 	SchemaInclude, SchemaExclude          []*regexp.Regexp
 	TableInclude, TableExclude            []*regexp.Regexp
 	ColumnInclude, ColumnExclude          []*regexp.Regexp
@@ -269,9 +269,10 @@ func ParseConfig(props map[string]string) (*Config, error) {
 		DBName: v.String(DBName), SSLMode: v.String(SSLMode), SSLCert: v.String(SSLCert), SSLKey: v.String(SSLKey),
 		SSLRootCert: v.String(SSLRootCert), TopicPrefix: v.String(TopicPrefix), SlotName: v.String(SlotName),
 		SlotDropOnStop: v.Bool(SlotDropOnStop), Publication: v.String(PublicationName),
-		PublicationMode: strings.ToLower(v.String(PublicationAutocreate)),
-		StatusInterval:  time.Duration(v.Int(StatusUpdateIntervalMs)) * time.Millisecond,
-		SnapshotMode:    strings.ToLower(v.String(SnapshotMode)), SnapshotFetchSize: v.Int(SnapshotFetchSize),
+		PublicationMode:   strings.ToLower(v.String(PublicationAutocreate)),
+		StatusInterval:    time.Duration(v.Int(StatusUpdateIntervalMs)) * time.Millisecond,
+		HeartbeatInterval: time.Duration(v.Int(HeartbeatIntervalMs)) * time.Millisecond,
+		SnapshotMode:      strings.ToLower(v.String(SnapshotMode)), SnapshotFetchSize: v.Int(SnapshotFetchSize),
 		SnapshotThreads: v.Int(SnapshotMaxThreads), SnapshotChunkRows: v.Long(SnapshotChunkSize),
 		ProvideTxMetadata: v.Bool(ProvideTxMetadata), TombstonesOnDelete: v.Bool(TombstonesOnDelete),
 		Placeholder: v.String(UnavailableValue), MaxBatchSize: v.Int(MaxBatchSize), MaxQueueSize: v.Int(MaxQueueSize),
@@ -284,6 +285,9 @@ func ParseConfig(props map[string]string) (*Config, error) {
 			HStore:              pgtypes.HStoreMode(strings.ToLower(v.String(HStoreHandlingMode))),
 			MoneyFractionDigits: v.Int(MoneyFractionDigits),
 		},
+	}
+	if c.HeartbeatInterval == 0 {
+		c.HeartbeatInterval = c.StatusInterval
 	}
 	if c.SnapshotMode == SnapshotNever {
 		c.SnapshotMode = SnapshotNoData

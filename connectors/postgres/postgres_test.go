@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"math/rand/v2"
@@ -38,6 +39,11 @@ func TestPostgres(t *testing.T) {
 	t.Run("Resume", func(t *testing.T) { testResume(t, pg) })
 	t.Run("IdleSlotAdvance", func(t *testing.T) { testIdleAdvance(t, pg) })
 	t.Run("OffsetBehindSlot", func(t *testing.T) { testOffsetBehindSlot(t, pg) })
+	t.Run("SchemaChange", func(t *testing.T) { testSchemaChange(t, pg) })
+	t.Run("TransactionMetadata", func(t *testing.T) { testTransactionMetadata(t, pg) })
+	t.Run("PollAndStop", func(t *testing.T) { testPollAndStop(t, pg) })
+	// Last: it restarts the server.
+	t.Run("ServerCrash", func(t *testing.T) { testServerCrash(t, pg) })
 }
 
 func waitConfirmed(t *testing.T, pg *harness.Postgres, db, slot string, atLeast uint64) {
@@ -560,4 +566,122 @@ func testOffsetBehindSlot(t *testing.T, pg *harness.Postgres) {
 	p[SnapshotMode] = SnapshotWhenNeeded
 	task2 := startTask(t, p, old)
 	pollUntil(t, task2, 20*time.Second, func(rs []*connectors.Record) bool { return countOps(rs, "t", "r") == 1 })
+}
+
+// testSchemaChange adds a column mid-stream: the next events carry the
+// new schema.
+func testSchemaChange(t *testing.T, pg *harness.Postgres) {
+	db := pg.CreateDB(t, "ddl")
+	pg.Exec(t, db, "CREATE TABLE t (id int PRIMARY KEY)")
+	task := startTask(t, props(pg, db, "ddl"), nil)
+	pollUntil(t, task, 10*time.Second, func([]*connectors.Record) bool { return task.replConn.Load() != nil })
+	pg.Exec(t, db, "INSERT INTO t VALUES (1)", "ALTER TABLE t ADD COLUMN note text NOT NULL DEFAULT 'n'", "INSERT INTO t VALUES (2, 'hello')")
+	recs := data(pollUntil(t, task, 20*time.Second, func(rs []*connectors.Record) bool { return countOps(rs, "t", "c") == 2 }))
+	if n := len(after(recs[0]).Schema.Fields); n != 1 {
+		t.Errorf("first event has %d fields", n)
+	}
+	a := after(recs[1])
+	f, ok := a.Schema.Field("note")
+	if !ok || f.Schema.Optional || a.Get("note") != "hello" {
+		t.Errorf("second event after %v schema %+v", a.Values, a.Schema.Fields)
+	}
+}
+
+func testTransactionMetadata(t *testing.T, pg *harness.Postgres) {
+	db := pg.CreateDB(t, "txmeta")
+	pg.Exec(t, db, "CREATE TABLE a (id int PRIMARY KEY)", "CREATE TABLE b (id int PRIMARY KEY)")
+	task := startTask(t, props(pg, db, "txmeta", ProvideTxMetadata, "true"), nil)
+	pollUntil(t, task, 10*time.Second, func([]*connectors.Record) bool { return task.replConn.Load() != nil })
+	pg.Exec(t, db, "BEGIN; INSERT INTO a VALUES (1); INSERT INTO b VALUES (1); INSERT INTO a VALUES (2); COMMIT")
+	recs := data(pollUntil(t, task, 20*time.Second, func(rs []*connectors.Record) bool { return len(data(rs)) == 3 }))
+	var got []string
+	for _, r := range recs {
+		tx := env(r).Get("transaction").(*connectors.StructValue)
+		id := tx.Get("id").(string)
+		want := fmt.Sprintf("%d:%d", source(r).Get("txId"), recs[0].SourceOffset[offLSNCommit])
+		if id != want {
+			t.Errorf("transaction id %s, want %s", id, want)
+		}
+		got = append(got, fmt.Sprintf("%s %d %d", source(r).Get("table"), tx.Get("total_order"), tx.Get("data_collection_order")))
+	}
+	if strings.Join(got, ",") != "a 1 1,b 2 1,a 3 2" {
+		t.Errorf("orders %v", got)
+	}
+}
+
+// testPollAndStop checks that Poll returns when its context ends and
+// that Stop can be called twice.
+func testPollAndStop(t *testing.T, pg *harness.Postgres) {
+	db := pg.CreateDB(t, "pollstop")
+	pg.Exec(t, db, "CREATE TABLE t (id int PRIMARY KEY)")
+	task := startTask(t, props(pg, db, "pollstop", PollIntervalMs, "60000"), nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := task.Poll(ctx)
+	if err == nil || time.Since(start) > 5*time.Second {
+		t.Errorf("Poll with an ending context: %v after %v", err, time.Since(start))
+	}
+	stopTask(t, task)
+	stopTask(t, task)
+	if n := countActive(t, pg, db, "pollstop"); n != 0 {
+		t.Errorf("slot still active after Stop")
+	}
+}
+
+func countActive(t *testing.T, pg *harness.Postgres, db, slot string) int {
+	t.Helper()
+	var n int
+	if err := pg.Connect(t, db).QueryRow(context.Background(), "SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1 AND active", slot).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// testServerCrash kills PostgreSQL mid-stream: the task fails with a
+// retriable error, and a new task started from the committed offset gets
+// every change after it, once.
+func testServerCrash(t *testing.T, pg *harness.Postgres) {
+	db := pg.CreateDB(t, "crash")
+	pg.Exec(t, db, "CREATE TABLE t (id int PRIMARY KEY)")
+	p := props(pg, db, "crash")
+	task := startTask(t, p, nil)
+	pollUntil(t, task, 10*time.Second, func([]*connectors.Record) bool { return task.replConn.Load() != nil })
+	pg.Exec(t, db, "INSERT INTO t SELECT g FROM generate_series(1, 100) g")
+	recs := data(pollUntil(t, task, 20*time.Second, func(rs []*connectors.Record) bool { return countOps(rs, "t", "c") == 100 }))
+	committed := recs[49]
+	commit(t, task, committed)
+	waitConfirmed(t, pg, db, "crash", uint64(committed.SourceOffset[offLSNCommit].(int64)))
+	pg.Exec(t, db, "CHECKPOINT")
+	pg.Restart(t, true)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_, err := task.Poll(ctx)
+		cancel()
+		if err != nil && connectors.Retriable(err) {
+			break
+		}
+		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Poll after the crash: %v, want a retriable error", err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("Poll did not report the lost connection")
+		}
+	}
+	pg.Exec(t, db, "INSERT INTO t VALUES (101)")
+	task2 := startTask(t, p, committed.SourceOffset)
+	recs2 := data(pollUntil(t, task2, 30*time.Second, func(rs []*connectors.Record) bool { return countOps(rs, "t", "c") >= 51 }))
+	seen := map[int32]int{}
+	for _, r := range recs2 {
+		seen[after(r).Get("id").(int32)]++
+	}
+	for id := int32(51); id <= 101; id++ {
+		if seen[id] != 1 {
+			t.Errorf("id %d seen %d times after the crash", id, seen[id])
+		}
+	}
+	if len(seen) != 51 {
+		t.Errorf("after resuming: %d distinct ids, want 51", len(seen))
+	}
 }

@@ -164,7 +164,7 @@ func (s *streamer) run(ctx context.Context) error {
 // server's WAL moved on: once committed, its offset lets the slot confirm
 // WAL that held nothing captured, so WAL does not pile up.
 func (s *streamer) maybeHeartbeat(ctx context.Context, now time.Time) error {
-	if s.inTx || s.walEnd <= s.lastHeartbeat || now.Sub(s.heartbeatAt) < s.t.cfg.StatusInterval || s.t.pending() {
+	if s.inTx || s.walEnd <= s.lastHeartbeat || now.Sub(s.heartbeatAt) < s.t.cfg.HeartbeatInterval || s.t.pending() {
 		return nil
 	}
 	s.lastHeartbeat, s.heartbeatAt = s.walEnd, now
