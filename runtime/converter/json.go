@@ -104,7 +104,8 @@ func (c *JSON) Configure(props map[string]string, isKey bool) error {
 //     replace.null.with.default would write) is a Kafka null, so that
 //     compaction sees a tombstone; Connect writes {"schema":...,"payload":null}
 //     for an optional schema.
-//   - Schema parameters are written in sorted key order (Go maps have none).
+//   - Schema parameters are written in sorted key order (Go maps have none),
+//     and a Version of 0 (unset in Go) is not written.
 //   - Decimals with decimal.format=NUMERIC are written in plain notation
 //     ("0.0000001"), where Java's BigDecimal.toString may use an exponent.
 //   - Strings are escaped as encoding/json escapes them without HTML
