@@ -134,7 +134,9 @@ func compile(s *connectors.Schema, memo map[*connectors.Schema]*plan) *plan {
 }
 
 // appendValue appends the JSON of v under the plan p. It writes without
-// reflection and allocates only for decimals beyond int64.
+// reflection and allocates only for decimals beyond int64. A nil []byte,
+// []any or []connectors.MapEntry is null, as encoding/json treats nil
+// slices; an empty one is an empty value.
 func (c *JSON) appendValue(dst []byte, p *plan, v any) ([]byte, error) {
 	s := p.s
 	if v == nil {
@@ -217,6 +219,9 @@ func (c *JSON) appendValue(dst []byte, p *plan, v any) ([]byte, error) {
 		if !ok {
 			return dst, typeError(s, v, "[]byte")
 		}
+		if x == nil { // a nil slice is null, as in encoding/json
+			return c.appendValue(dst, p, nil)
+		}
 		return appendBase64(dst, x), nil
 	case kDecimal:
 		return c.appendDecimal(dst, p, v)
@@ -224,6 +229,9 @@ func (c *JSON) appendValue(dst []byte, p *plan, v any) ([]byte, error) {
 		x, ok := v.([]any)
 		if !ok {
 			return dst, typeError(s, v, "[]any")
+		}
+		if x == nil {
+			return c.appendValue(dst, p, nil)
 		}
 		dst = append(dst, '[')
 		for i, e := range x {
@@ -280,6 +288,9 @@ func (c *JSON) appendMap(dst []byte, p *plan, v any) ([]byte, error) {
 	x, ok := v.([]connectors.MapEntry)
 	if !ok {
 		return dst, typeError(s, v, "[]connectors.MapEntry")
+	}
+	if x == nil {
+		return c.appendValue(dst, p, nil)
 	}
 	var err error
 	if p.mkeys.kind == kString {
@@ -354,8 +365,14 @@ func (c *JSON) appendSchemaless(dst []byte, v any) ([]byte, error) {
 	case string:
 		return appendString(dst, x), nil
 	case []byte:
+		if x == nil {
+			return append(dst, "null"...), nil
+		}
 		return appendBase64(dst, x), nil
 	case []any:
+		if x == nil {
+			return append(dst, "null"...), nil
+		}
 		dst = append(dst, '[')
 		for i, e := range x {
 			if i > 0 {
@@ -367,6 +384,9 @@ func (c *JSON) appendSchemaless(dst []byte, v any) ([]byte, error) {
 		}
 		return append(dst, ']'), nil
 	case []connectors.MapEntry:
+		if x == nil {
+			return append(dst, "null"...), nil
+		}
 		objectMode := true
 		for _, e := range x {
 			if _, ok := e.Key.(string); !ok {
@@ -405,6 +425,9 @@ func (c *JSON) appendSchemaless(dst []byte, v any) ([]byte, error) {
 		}
 		return append(dst, ']'), nil
 	case map[string]any:
+		if x == nil {
+			return append(dst, "null"...), nil
+		}
 		keys := make([]string, 0, len(x))
 		for k := range x {
 			keys = append(keys, k)

@@ -352,6 +352,32 @@ func TestJSONNullsAndDefaults(t *testing.T) {
 	if _, err := on.Encode(nil, "t", connectors.Int32Schema, nil); err == nil {
 		t.Error("null for a required schema without default: no error")
 	}
+
+	// Nil slices are null, empty ones are empty.
+	slices := connectors.NewStruct("sl", false,
+		connectors.Opt("b", connectors.OptionalBytesSchema),
+		connectors.Opt("a", &connectors.Schema{Type: connectors.Array, Optional: true, Items: connectors.Int32Schema}),
+		connectors.Opt("m", &connectors.Schema{Type: connectors.Map, Optional: true, Keys: connectors.StringSchema, Values: connectors.Int32Schema}),
+		connectors.Opt("rb", connectors.BytesSchema))
+	for _, tt := range []struct {
+		vals []any
+		want string
+	}{
+		{[]any{[]byte(nil), []any(nil), []connectors.MapEntry(nil), []byte{}}, `{"b":null,"a":null,"m":null,"rb":""}`},
+		{[]any{[]byte{}, []any{}, []connectors.MapEntry{}, []byte{1}}, `{"b":"","a":[],"m":{},"rb":"AQ=="}`},
+	} {
+		got, err := on.Encode(nil, "t", slices, &connectors.StructValue{Schema: slices, Values: tt.vals})
+		if err != nil || string(got) != tt.want {
+			t.Errorf("got %s, %v; want %s", got, err, tt.want)
+		}
+	}
+	if _, err := on.Encode(nil, "t", slices, &connectors.StructValue{Schema: slices, Values: []any{nil, nil, nil, []byte(nil)}}); err == nil ||
+		!strings.Contains(err.Error(), "field rb: null value for a required bytes field") {
+		t.Errorf("nil []byte in a required field: %v", err)
+	}
+	if got, err := on.Encode(nil, "t", nil, []any{[]byte(nil), []any(nil), map[string]any(nil)}); err != nil || string(got) != `[null,null,null]` {
+		t.Errorf("schemaless nil slices: %s, %v", got, err)
+	}
 }
 
 func TestJSONSchemaless(t *testing.T) {
