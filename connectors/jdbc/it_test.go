@@ -5,10 +5,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/big"
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,10 +21,10 @@ import (
 
 // target is one database server the integration tests write to.
 type target struct {
-	name    string
-	newDB   func(t *testing.T) string
-	url     func(db string) string
-	user    string
+	name  string
+	newDB func(t *testing.T) string
+	url   func(db string) string
+	user  string
 	// query returns the rows of a query as "a|b|c" strings, NULL for null.
 	query   func(t *testing.T, db, q string) []string
 	restart func(t *testing.T)
@@ -115,6 +117,33 @@ func runSuite(t *testing.T, tg *target) {
 // schema evolution on, plus kv overrides.
 func startTask(t *testing.T, tg *target, db string, kv ...string) *Task {
 	t.Helper()
+	return startTaskCtx(t, tg, db, &testCtx{t: t}, kv...)
+}
+
+// testCtx is the task context of the tests: it logs to the test's output
+// and, when tolerate is set, takes errant records as errors.tolerance=all
+// does.
+type testCtx struct {
+	t        *testing.T
+	tolerate bool
+	mu       sync.Mutex
+	errant   []int64
+}
+
+func (c *testCtx) Logger() *slog.Logger { return slog.New(slog.NewTextHandler(c.t.Output(), nil)) }
+
+func (c *testCtx) Errant(_ context.Context, r *connectors.Record, err error) error {
+	if !c.tolerate {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.errant = append(c.errant, r.Offset)
+	return nil
+}
+
+func startTaskCtx(t *testing.T, tg *target, db string, tctx connectors.SinkTaskContext, kv ...string) *Task {
+	t.Helper()
 	props := map[string]string{
 		"connector.class": "io.debezium.connector.jdbc.JdbcSinkConnector",
 		ConnectionURL:     tg.url(db), ConnectionUsername: tg.user, Topics: "srv.public.items",
@@ -129,7 +158,7 @@ func startTask(t *testing.T, tg *target, db string, kv ...string) *Task {
 		}
 	}
 	task := NewTask()
-	if err := task.Start(context.Background(), nil, props); err != nil {
+	if err := task.Start(context.Background(), tctx, props); err != nil {
 		t.Fatalf("Start: %v", err)
 	}
 	t.Cleanup(func() {
@@ -227,7 +256,7 @@ func testChanges(t *testing.T, tg *target) {
 	wantRows(t, dump(t, tg, db, items), "1|one|1", "2|two|2", "3|three|3", "4|four|NULL")
 	write(t, task,
 		g.upsert(1, "uno", 11), // update
-		g.del(2), g.tomb(2), // delete + tombstone
+		g.del(2), g.tomb(2),    // delete + tombstone
 		g.del(3), g.tomb(3), g.upsert(3, "tres", 33), // delete and re-insert in one batch
 		g.upsert(5, "five", 5), g.del(5), g.tomb(5), // insert then delete in one batch
 		g.tomb(4), // a lone tombstone deletes (flat-record deletes)
@@ -682,6 +711,19 @@ func testRejected(t *testing.T, tg *target) {
 		t.Fatalf("error %v, want a RecordError for offset %d", err, long.Offset)
 	}
 	wantRows(t, dump(t, tg, db, "SELECT count(*) FROM srv_public_items"), "0")
+
+	// errors.tolerance=all: the refused records go to the dead letter
+	// queue, the rest of the batch is written and every offset is durable.
+	tol := &testCtx{t: t, tolerate: true}
+	task3 := startTaskCtx(t, tg, db, tol, SchemaEvolution, "none")
+	schemaless := &connectors.Record{Topic: "srv.public.items", Offset: g.off, Value: "not a struct"}
+	g.off++
+	write(t, task3, g.upsert(1, "ok", 1), long, g.upsert(2, "ok", 2), bad, schemaless, g.upsert(3, "ok", 3))
+	wantRows(t, dump(t, tg, db, "SELECT id, name, qty FROM srv_public_items ORDER BY id"), "1|ok|1", "2|ok|2", "3|ok|3")
+	slices.Sort(tol.errant)
+	if want := []int64{bad.Offset, long.Offset, schemaless.Offset}; !slices.Equal(tol.errant, want) {
+		t.Fatalf("errant offsets %v, want %v", tol.errant, want)
+	}
 }
 
 // testPacketSplit writes a batch larger than max_allowed_packet: it goes

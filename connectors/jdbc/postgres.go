@@ -34,7 +34,7 @@ type postgres struct {
 	stageSeq int
 	// merge is set when the server has MERGE (PostgreSQL 15+).
 	merge bool
-	sql     strings.Builder
+	sql   strings.Builder
 }
 
 func newPostgres(ctx context.Context, cfg *Config) (*postgres, error) {

@@ -45,6 +45,9 @@ type entry struct {
 	unavail []bool
 	// rec is the record the entry came from, for errors.
 	rec recordRef
+	// skip is set on an entry whose record went to the dead letter
+	// queue.
+	skip bool
 }
 
 // recordRef is a record's Kafka coordinates.

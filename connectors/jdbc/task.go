@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -23,6 +24,7 @@ type Task struct {
 	mu   sync.Mutex // held by Put, Flush and Stop
 	cfg  *Config
 	log  *slog.Logger
+	tctx connectors.SinkTaskContext
 	d    dialect
 	dec  *decoder
 	buf  *buffer
@@ -44,6 +46,7 @@ func (t *Task) Start(ctx context.Context, tctx connectors.SinkTaskContext, props
 		return err
 	}
 	t.cfg = cfg
+	t.tctx = tctx
 	t.log = slog.Default()
 	if tctx != nil && tctx.Logger() != nil {
 		t.log = tctx.Logger()
@@ -83,7 +86,9 @@ func (t *Task) Put(ctx context.Context, records []*connectors.Record) error {
 		switch {
 		case errors.Is(err, errSkip):
 		case err != nil:
-			return err
+			if err := t.errant(ctx, r, err); err != nil {
+				return err
+			}
 		default:
 			t.buf.add(c)
 		}
@@ -148,8 +153,16 @@ func (t *Task) writeBuffered(ctx context.Context) error {
 		if !t.d.retriable(err) {
 			var se *SchemaError
 			if !errors.As(err, &se) {
-				if rerr := t.diagnose(ctx, err); rerr != nil {
-					return rerr
+				if e, rerr := t.diagnose(ctx); rerr != nil {
+					r := &connectors.Record{Topic: e.rec.topic, Partition: e.rec.partition, Offset: e.rec.offset}
+					if err := t.errant(ctx, r, rerr); err != nil {
+						return err
+					}
+					// Reported as errant (dead letter queue): write the
+					// batch without it.
+					e.skip = true
+					attempt--
+					continue
 				}
 			}
 			return fmt.Errorf("writing batch to %s: %w", t.cfg.URL, err)
@@ -197,11 +210,22 @@ func (t *Task) apply(ctx context.Context) error {
 	return t.d.write(ctx, ws, true)
 }
 
+// errant hands a record that cannot be written to the runtime: with
+// errors.tolerance=all it goes to the dead letter queue and errant returns
+// nil, otherwise the task fails with the returned error.
+func (t *Task) errant(ctx context.Context, r *connectors.Record, err error) error {
+	if t.tctx == nil {
+		return err
+	}
+	return t.tctx.Errant(ctx, r, err)
+}
+
 // diagnose looks for the record a non-retriable batch error comes from,
 // by bisecting each table's entries in transactions it rolls back. It
-// returns a *connectors.RecordError naming the record (and the column when
-// the database says), or nil when no single row fails on its own.
-func (t *Task) diagnose(ctx context.Context, batchErr error) error {
+// returns the entry and a *connectors.RecordError naming the record (and
+// the column when the database says), or nil when no single row fails on
+// its own.
+func (t *Task) diagnose(ctx context.Context) (*entry, error) {
 	for _, tb := range t.buf.order {
 		meta := t.meta[tb.name.String()]
 		if meta == nil {
@@ -218,11 +242,12 @@ func (t *Task) diagnose(ctx context.Context, batchErr error) error {
 		if try(es) == nil {
 			continue
 		}
+		es = slices.DeleteFunc(slices.Clone(es), func(e *entry) bool { return e.skip })
 		for len(es) > 1 {
 			half := len(es) / 2
 			if err := try(es[:half]); err != nil {
 				if t.d.retriable(err) {
-					return nil
+					return nil, nil
 				}
 				es = es[:half]
 				continue
@@ -230,19 +255,19 @@ func (t *Task) diagnose(ctx context.Context, batchErr error) error {
 			if err := try(es[half:]); err == nil || t.d.retriable(err) {
 				// Only the two halves together fail (a conflict between
 				// rows): no one record to blame.
-				return nil
+				return nil, nil
 			}
 			es = es[half:]
 		}
 		err := try(es)
 		if err == nil || t.d.retriable(err) {
-			return nil
+			return nil, nil
 		}
 		r := es[0].rec
-		return &connectors.RecordError{Topic: r.topic, Partition: r.partition, Offset: r.offset, Column: t.d.errColumn(err),
+		return es[0], &connectors.RecordError{Topic: r.topic, Partition: r.partition, Offset: r.offset, Column: t.d.errColumn(err),
 			Err: fmt.Errorf("table %s rejected the row: %w", tb.name, err)}
 	}
-	return nil
+	return nil, nil
 }
 
 // buildWrite groups a table's entries into statements: upserts by shape
@@ -256,6 +281,9 @@ func buildWrite(tb *tableBuf, meta *tableMeta, mode string) (*tableWrite, error)
 	}
 	groups := map[gk]*group{}
 	for _, e := range tb.entries {
+		if e.skip {
+			continue
+		}
 		k := gk{sh: e.shape, op: e.op, unavail: e.unavailKey()}
 		g, ok := groups[k]
 		if !ok {
