@@ -348,6 +348,43 @@ func TestLifecycle(t *testing.T) {
 			t.Errorf("task 0 status %+v", ts)
 		}
 	})
+	run("update config", func(t *testing.T) {
+		// A new config restarts the tasks with it; they resume from their
+		// offsets (checked by "no duplicates" below).
+		tasks := starts("task")
+		upd := datagen(topic, map[string]string{"tasks.max": "2", "iterations": "-1", "datagen.rate": "150"})
+		var info struct {
+			Config map[string]string `json:"config"`
+		}
+		w.JSON("PUT", "/connectors/"+name+"/config", upd, http.StatusOK, &info)
+		if info.Config["datagen.rate"] != "150" || info.Config["name"] != name {
+			t.Errorf("PUT config answered config %v", info.Config)
+		}
+		w.JSON("PATCH", "/connectors/"+name+"/config", map[string]any{"datagen.rate": "120"}, http.StatusOK, &info)
+		if info.Config["datagen.rate"] != "120" || info.Config["kafka.topic"] != topic {
+			t.Errorf("PATCH config answered config %v", info.Config)
+		}
+		var cfgNow map[string]string
+		w.JSON("GET", "/connectors/"+name+"/config", nil, http.StatusOK, &cfgNow)
+		if cfgNow["datagen.rate"] != "120" {
+			t.Errorf("GET config after PATCH: %v", cfgNow)
+		}
+		harness.WaitFor(t, 30*time.Second, "the tasks to run the new config", func() error {
+			var tcs []struct {
+				Config map[string]string `json:"config"`
+			}
+			w.JSON("GET", "/connectors/"+name+"/tasks", nil, http.StatusOK, &tcs)
+			if len(tcs) != 2 || tcs[0].Config["datagen.rate"] != "120" || tcs[1].Config["datagen.rate"] != "120" {
+				return fmt.Errorf("task configs %v", tcs)
+			}
+			if n := starts("task"); n < tasks+2 {
+				return fmt.Errorf("%d task starts logged, %d before the update", n, tasks)
+			}
+			return nil
+		})
+		waitState(t, w, name, "RUNNING", 2, "RUNNING")
+		growing(t, endOffsets(t, adm, topic))
+	})
 	run("unknown task", func(t *testing.T) {
 		msg := expectError(t, w, "POST", "/connectors/"+name+"/tasks/7/restart", nil, http.StatusNotFound)
 		mustContain(t, "unknown task", msg, "7")
