@@ -33,9 +33,9 @@ type dialect interface {
 	// retriable reports errors after which the batch may succeed if tried
 	// again on a new connection.
 	retriable(err error) bool
-	// undefinedColumn reports an error about a column that is not there
-	// (the cached table metadata is stale).
-	undefinedColumn(err error) bool
+	// forget drops what the dialect caches about tables (prepared
+	// statements, stage tables), after someone may have altered them.
+	forget(ctx context.Context)
 	// reset drops the connection; the next call reconnects.
 	reset(ctx context.Context)
 	close(ctx context.Context) error
@@ -62,6 +62,30 @@ func quoteTable(d dialect, t tableName) string {
 type tableMeta struct {
 	name tableName
 	cols []colMeta
+	// uniques are the column sets of the primary key and unique indexes.
+	uniques [][]string
+}
+
+// hasUnique reports whether some unique index covers exactly cols
+// (ignoring order and case): what an upsert by cols needs.
+func (m *tableMeta) hasUnique(cols []string) bool {
+	for _, u := range m.uniques {
+		if len(u) != len(cols) {
+			continue
+		}
+		all := true
+		for _, c := range cols {
+			found := false
+			for _, x := range u {
+				found = found || strings.EqualFold(x, c)
+			}
+			all = all && found
+		}
+		if all {
+			return true
+		}
+	}
+	return false
 }
 
 type colMeta struct {

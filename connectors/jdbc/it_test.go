@@ -447,6 +447,11 @@ func testEvolve(t *testing.T, tg *target) {
 	g3.off = g2.off
 	write(t, task, g3.create(connectors.NewStructValue(row3).Set("id", int64(4)).Set("qty", int64(1)<<40)))
 	wantRows(t, dump(t, tg, db, "SELECT id, name, qty FROM srv_public_items WHERE id = 4"), "4|NULL|1099511627776")
+	// Someone drops a column the task has cached: the write fails, the
+	// task reads the table again and adds the column back.
+	tg.exec(t, db, "ALTER TABLE srv_public_items DROP COLUMN note")
+	write(t, task, g2.create(connectors.NewStructValue(row2).Set("id", int64(6)).Set("name", "f").Set("note", "back")))
+	wantRows(t, dump(t, tg, db, "SELECT id, name, note FROM srv_public_items WHERE id >= 3 ORDER BY id"), "3|c|NULL", "4|NULL|NULL", "6|f|back")
 	// A new required field is refused, naming table and column.
 	row4 := connectors.NewStruct("srv.public.items.Value", true, connectors.Opt("id", connectors.Int64Schema),
 		connectors.Opt("must", connectors.StringSchema))
@@ -470,6 +475,13 @@ func testIncompatible(t *testing.T, tg *target) {
 	var se *SchemaError
 	if !errors.As(err, &se) || se.Column != "qty" || se.Have == "" || se.Want == "" || !strings.Contains(err.Error(), "srv_public_items") {
 		t.Fatalf("error %v, want a SchemaError naming table, column qty and both types", err)
+	}
+	// An upsert into a table without a key on the record's key columns
+	// would not be idempotent: refused, naming the table.
+	tg.exec(t, db, "CREATE TABLE nokey (id bigint, name text, qty int)")
+	err = writeErr(startTask(t, tg, db, Topics, "nokey"), newGen("nokey").upsert(1, "a", 1))
+	if !errors.As(err, &se) || se.Table != "nokey" || !strings.Contains(err.Error(), "unique index") {
+		t.Fatalf("table without a key: %v", err)
 	}
 	// Without evolution, a missing table is an error that says what to set.
 	err = writeErr(startTask(t, tg, db, SchemaEvolution, "none", Topics, "other"), newGen("other").upsert(1, "a", 1))

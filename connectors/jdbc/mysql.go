@@ -154,8 +154,30 @@ func (m *mysqlDialect) loadTable(ctx context.Context, t tableName) (*tableMeta, 
 	if len(mt.cols) == 0 {
 		return nil, nil
 	}
-	return mt, nil
+	urows, err := m.db.QueryContext(ctx, `SELECT index_name, column_name FROM information_schema.statistics
+		WHERE table_schema = COALESCE(?, DATABASE()) AND table_name = ? AND non_unique = 0
+		ORDER BY index_name, seq_in_index`, schema, t.name)
+	if err != nil {
+		return nil, err
+	}
+	defer urows.Close()
+	last := ""
+	for urows.Next() {
+		var idx, col string
+		if err := urows.Scan(&idx, &col); err != nil {
+			return nil, err
+		}
+		if idx != last || len(mt.uniques) == 0 {
+			mt.uniques = append(mt.uniques, nil)
+			last = idx
+		}
+		mt.uniques[len(mt.uniques)-1] = append(mt.uniques[len(mt.uniques)-1], col)
+	}
+	return mt, urows.Err()
 }
+
+// forget has nothing to drop: statements are interpolated on the client.
+func (m *mysqlDialect) forget(ctx context.Context) {}
 
 func (m *mysqlDialect) exec(ctx context.Context, sql string) error {
 	_, err := m.db.ExecContext(ctx, sql)
@@ -399,10 +421,6 @@ func (m *mysqlDialect) retriable(err error) bool {
 		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EPIPE)
 }
 
-func (m *mysqlDialect) undefinedColumn(err error) bool {
-	var me *mysql.MySQLError
-	return errors.As(err, &me) && me.Number == 1054
-}
 
 // mysqlColumn finds the column in messages such as "Data too long for
 // column 'name' at row 1" or "Incorrect integer value: 'x' for column

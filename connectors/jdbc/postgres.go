@@ -186,7 +186,31 @@ func (p *postgres) loadTable(ctx context.Context, t tableName) (*tableMeta, erro
 		c.typ = strings.ToLower(c.typ)
 		m.cols = append(m.cols, c)
 	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows, err = conn.Query(ctx, `SELECT array_agg(a.attname::text ORDER BY a.attnum) FROM pg_index i
+		JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+		WHERE i.indrelid = to_regclass($1) AND i.indisunique AND i.indpred IS NULL GROUP BY i.indexrelid`, q)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var cols []string
+		if err := rows.Scan(&cols); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		m.uniques = append(m.uniques, cols)
+	}
 	return m, rows.Err()
+}
+
+func (p *postgres) forget(ctx context.Context) {
+	clear(p.stages)
+	if p.conn != nil && !p.conn.IsClosed() {
+		_ = p.conn.DeallocateAll(ctx)
+	}
 }
 
 func (p *postgres) exec(ctx context.Context, sql string) error {
@@ -194,8 +218,9 @@ func (p *postgres) exec(ctx context.Context, sql string) error {
 	if err != nil {
 		return err
 	}
-	// DDL may change column types: stage tables are made afresh.
-	clear(p.stages)
+	// DDL may change column types: prepared statements and stage tables
+	// are made afresh.
+	p.forget(ctx)
 	_, err = conn.Exec(ctx, sql)
 	return err
 }
@@ -666,10 +691,6 @@ func (p *postgres) retriable(err error) bool {
 	return p.conn == nil || p.conn.IsClosed()
 }
 
-func (p *postgres) undefinedColumn(err error) bool {
-	var pe *pgconn.PgError
-	return errors.As(err, &pe) && pe.Code == "42703"
-}
 
 func (p *postgres) errColumn(err error) string {
 	var pe *pgconn.PgError

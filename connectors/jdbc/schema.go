@@ -70,6 +70,21 @@ func (t *Task) ensure(ctx context.Context, tb *tableBuf) (*tableMeta, error) {
 			return nil, fmt.Errorf("reading the columns of table %s after creating it: %v", tb.name, err)
 		}
 	}
+	if t.cfg.InsertMode == ModeUpsert || t.cfg.InsertMode == ModeUpdate {
+		for _, sh := range shapes {
+			var pk []string
+			for _, i := range sh.pk {
+				if c := meta.find(sh.cols[i].name); c != nil {
+					pk = append(pk, c.name)
+				}
+			}
+			if len(pk) == len(sh.pk) && len(pk) > 0 && !meta.hasUnique(pk) {
+				return nil, &SchemaError{Table: tb.name.String(), Column: strings.Join(pk, ","),
+					Reason: "has no primary key or unique index on these columns, which insert.mode=" + t.cfg.InsertMode +
+						" needs to find a row again; add one, or set primary.key.fields to the columns of an existing one"}
+			}
+		}
+	}
 	changed := false
 	for _, sh := range shapes {
 		for _, c := range sh.cols {

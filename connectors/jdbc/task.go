@@ -143,15 +143,18 @@ func (t *Task) writeBuffered(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return fmt.Errorf("writing batch: %w", ctx.Err())
 		}
-		if t.d.undefinedColumn(err) && !refreshed {
-			// Someone altered the table under us: read it again once.
+		var se *SchemaError
+		if !refreshed && !errors.As(err, &se) && !t.d.retriable(err) {
+			// The table may have been altered under us (a dropped
+			// column, a widened type another task applied): read it
+			// again and re-prepare statements, once.
 			refreshed = true
 			clear(t.meta)
+			t.d.forget(ctx)
 			attempt--
 			continue
 		}
 		if !t.d.retriable(err) {
-			var se *SchemaError
 			if !errors.As(err, &se) {
 				if e, rerr := t.diagnose(ctx); rerr != nil {
 					r := &connectors.Record{Topic: e.rec.topic, Partition: e.rec.partition, Offset: e.rec.offset}
