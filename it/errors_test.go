@@ -18,7 +18,8 @@ import (
 func TestBadInput(t *testing.T) {
 	t.Parallel()
 	b := harness.StartBroker(t)
-	w := harness.StartWorker(t, harness.WorkerOptions{Bootstrap: b.Bootstrap})
+	props, _ := isolated(t, nil)
+	w := harness.StartWorker(t, harness.WorkerOptions{Bootstrap: b.Bootstrap, Props: props})
 
 	t.Run("unknown connector.class", func(t *testing.T) {
 		msg := expectError(t, w, "POST", "/connectors", map[string]any{"name": "bad-class",
@@ -113,22 +114,29 @@ func TestWorkerStartupFailures(t *testing.T) {
 		t.Parallel()
 		b := harness.StartBroker(t)
 		adm := kadm.NewClient(b.Client(t))
+		// The default configs topic on a broker of our own; a topic of
+		// this run's on a shared external cluster (not to break it).
+		configs, props := "sluice-configs", map[string]string{}
+		if b.Dir == "" {
+			props, _ = isolated(t, nil)
+			configs = props["config.storage.topic"]
+		}
 		del := "delete"
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		resp, err := adm.CreateTopic(ctx, 1, -1, map[string]*string{"cleanup.policy": &del}, "sluice-configs")
+		resp, err := adm.CreateTopic(ctx, 1, -1, map[string]*string{"cleanup.policy": &del}, configs)
 		if err == nil {
 			err = resp.Err
 		}
 		if err != nil {
-			t.Fatalf("creating sluice-configs: %v", err)
+			t.Fatalf("creating %s: %v", configs, err)
 		}
-		w := harness.PrepareWorker(t, harness.WorkerOptions{Bootstrap: b.Bootstrap})
+		w := harness.PrepareWorker(t, harness.WorkerOptions{Bootstrap: b.Bootstrap, Props: props})
 		out, err := w.Run(t, 30*time.Second)
 		if err == nil {
 			t.Fatalf("worker with a non-compacted configs topic exited 0:\n%s", out)
 		}
-		mustContain(t, "worker output", out, "sluice-configs", "cleanup.policy=compact", "cleanup.policy=delete")
+		mustContain(t, "worker output", out, configs, "cleanup.policy=compact", "cleanup.policy=delete")
 		if strings.Contains(out, "worker ready") {
 			t.Errorf("worker reported ready before exiting:\n%s", out)
 		}

@@ -22,13 +22,11 @@ import (
 // tasks.
 func TestLifecycle(t *testing.T) {
 	t.Parallel()
-	const (
-		name  = "life"
-		topic = "life-topic"
-	)
+	const name = "life"
 	b := harness.StartBroker(t)
-	w := harness.StartWorker(t, harness.WorkerOptions{Bootstrap: b.Bootstrap,
-		Props: map[string]string{"offset.flush.interval.ms": "200"}})
+	props, sfx := isolated(t, map[string]string{"offset.flush.interval.ms": "200"})
+	topic := "life-" + sfx
+	w := harness.StartWorker(t, harness.WorkerOptions{Bootstrap: b.Bootstrap, Props: props})
 	adm := kadm.NewClient(b.Client(t))
 	r := newTopicReader(t, b.Bootstrap, topic)
 	cfg := datagen(topic, map[string]string{"tasks.max": "2", "iterations": "-1", "datagen.rate": "100"})
@@ -488,9 +486,10 @@ func TestLifecycle(t *testing.T) {
 func TestAutoRestartWithBackoff(t *testing.T) {
 	t.Parallel()
 	b := harness.StartBroker(t)
-	w := harness.StartWorker(t, harness.WorkerOptions{Bootstrap: b.Bootstrap,
-		Props: map[string]string{"offset.flush.interval.ms": "200"}})
-	create(t, w, "poison", datagen("poisoned", map[string]string{
+	props, sfx := isolated(t, map[string]string{"offset.flush.interval.ms": "200"})
+	topic := "poisoned-" + sfx
+	w := harness.StartWorker(t, harness.WorkerOptions{Bootstrap: b.Bootstrap, Props: props})
+	create(t, w, "poison", datagen(topic, map[string]string{
 		"tasks.max": "1", "iterations": "1000", "poison.every": "50",
 		"sluice.task.restart.backoff.initial.ms": "200", "sluice.task.restart.max.attempts": "2",
 	}))
@@ -508,7 +507,7 @@ func TestAutoRestartWithBackoff(t *testing.T) {
 		return nil
 	})
 	trace := st.Tasks[0].Trace
-	mustContain(t, "task trace", trace, "poisoned", "converting the value")
+	mustContain(t, "task trace", trace, topic, "converting the value")
 	if st.Connector.State != "RUNNING" {
 		t.Errorf("connector state %s, want RUNNING (only its task failed)", st.Connector.State)
 	}
@@ -534,7 +533,7 @@ func TestAutoRestartWithBackoff(t *testing.T) {
 		t.Errorf("task state %s after the attempts are used up, want FAILED", got)
 	}
 
-	r := newTopicReader(t, b.Bootstrap, "poisoned")
+	r := newTopicReader(t, b.Bootstrap, topic)
 	r.until(30*time.Second, "the 49 records before the poison record", func() error {
 		for n := int64(0); n < 49; n++ {
 			if r.count(n) == 0 {

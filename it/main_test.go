@@ -5,6 +5,8 @@ package it
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -41,6 +43,30 @@ func TestMain(m *testing.M) {
 func freeAddr(t testing.TB) string {
 	t.Helper()
 	return "127.0.0.1:" + strconv.Itoa(harness.FreePort(t))
+}
+
+// isolated returns worker properties (props plus group.id and the three
+// state topics) unique to this test run, so that workers of parallel
+// tests, and of earlier runs, never share state when the suite runs
+// against one external cluster (SLUICE_IT_KAFKA_BOOTSTRAP). It also
+// returns the suffix, for naming the test's data topics.
+func isolated(t testing.TB, props map[string]string) (map[string]string, string) {
+	t.Helper()
+	var raw [4]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		t.Fatal(err)
+	}
+	sfx := hex.EncodeToString(raw[:])
+	out := map[string]string{
+		"group.id":             "it-" + sfx,
+		"config.storage.topic": "it-" + sfx + "-configs",
+		"offset.storage.topic": "it-" + sfx + "-offsets",
+		"status.storage.topic": "it-" + sfx + "-status",
+	}
+	for k, v := range props {
+		out[k] = v
+	}
+	return out, sfx
 }
 
 // datagen returns a datagen connector config for topic.

@@ -26,13 +26,14 @@ func TestDatagenKillAndResume(t *testing.T) {
 		tasks = 2
 	)
 	b := harness.StartBroker(t)
-	w := harness.StartWorker(t, harness.WorkerOptions{Bootstrap: b.Bootstrap,
-		Props: map[string]string{"offset.flush.interval.ms": "1000"}})
-	create(t, w, "kr", datagen("kill-resume", map[string]string{
+	props, sfx := isolated(t, map[string]string{"offset.flush.interval.ms": "1000"})
+	topic := "kill-resume-" + sfx
+	w := harness.StartWorker(t, harness.WorkerOptions{Bootstrap: b.Bootstrap, Props: props})
+	create(t, w, "kr", datagen(topic, map[string]string{
 		"tasks.max": "2", "iterations": fmt.Sprint(total), "datagen.rate": "8000",
 	}))
 
-	r := newTopicReader(t, b.Bootstrap, "kill-resume")
+	r := newTopicReader(t, b.Bootstrap, topic)
 	r.check = func(rec *kgo.Record, n int64) {
 		if n < 0 || n >= total {
 			t.Fatalf("record with seq %d, outside 0..%d", n, total-1)
@@ -45,7 +46,7 @@ func TestDatagenKillAndResume(t *testing.T) {
 	// end offsets: the consumer may lag behind the worker).
 	adm := kadm.NewClient(b.Client(t))
 	r.until(2*time.Minute, "30% of the records", func() error {
-		if end := endOffsets(t, adm, "kill-resume"); end < total*3/10 {
+		if end := endOffsets(t, adm, topic); end < total*3/10 {
 			return fmt.Errorf("%d records in the topic so far", end)
 		}
 		return nil
@@ -54,7 +55,7 @@ func TestDatagenKillAndResume(t *testing.T) {
 	// below them was committed, so it must not be produced again.
 	committed := taskOffsets(t, w, "kr")
 	w.Kill()
-	before := endOffsets(t, adm, "kill-resume")
+	before := endOffsets(t, adm, topic)
 	t.Logf("killed the worker with %d records in the topic; committed offsets %v", before, committed)
 	if len(committed) != tasks {
 		t.Fatalf("offsets before the kill: %v, want one per task (offset.flush.interval.ms=1000 and %d records were acknowledged)",
@@ -75,7 +76,7 @@ func TestDatagenKillAndResume(t *testing.T) {
 	})
 	// All numbers are there, so both tasks are done; read what remains up
 	// to the end offsets so that every duplicate is counted.
-	end := endOffsets(t, adm, "kill-resume")
+	end := endOffsets(t, adm, topic)
 	r.until(time.Minute, "the topic's end", func() error {
 		if n, _ := r.totals(); int64(n) < end {
 			return fmt.Errorf("consumed %d of %d records", n, end)
@@ -194,12 +195,14 @@ func TestConfigProviderNotStoredResolved(t *testing.T) {
 	t.Parallel()
 	const ref = "${env:SLUICE_IT_TOPIC_SECRET}"
 	b := harness.StartBroker(t)
-	w := harness.PrepareWorker(t, harness.WorkerOptions{Bootstrap: b.Bootstrap})
-	w.Env = append(w.Env, "SLUICE_IT_TOPIC_SECRET=mytopic")
+	props, sfx := isolated(t, nil)
+	secret := "mytopic-" + sfx
+	w := harness.PrepareWorker(t, harness.WorkerOptions{Bootstrap: b.Bootstrap, Props: props})
+	w.Env = append(w.Env, "SLUICE_IT_TOPIC_SECRET="+secret)
 	w.Start(t)
 	create(t, w, "secret", datagen(ref, map[string]string{"iterations": "100", "tasks.max": "1"}))
 
-	r := newTopicReader(t, b.Bootstrap, "mytopic")
+	r := newTopicReader(t, b.Bootstrap, secret)
 	r.until(time.Minute, "100 records", func() error {
 		if _, d := r.totals(); d < 100 {
 			return fmt.Errorf("%d of 100", d)
@@ -223,20 +226,21 @@ func TestConfigProviderNotStoredResolved(t *testing.T) {
 		t.Errorf("task config kafka.topic = %q, want the reference %q", got, ref)
 	}
 	for k, v := range tasks[0].Config {
-		if strings.Contains(v, "mytopic") {
+		if strings.Contains(v, secret) {
 			t.Errorf("task config %s = %q holds the resolved secret", k, v)
 		}
 	}
 
 	// Nothing written to the configs topic holds the resolved value.
-	cl := b.Client(t, kgo.ConsumeTopics("sluice-configs"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	end := endOffsets(t, kadm.NewClient(b.Client(t)), "sluice-configs")
+	configs := props["config.storage.topic"]
+	cl := b.Client(t, kgo.ConsumeTopics(configs), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	end := endOffsets(t, kadm.NewClient(b.Client(t)), configs)
 	var seen int64
 	var keys []string
 	deadline := time.Now().Add(30 * time.Second)
 	for seen < end {
 		if time.Now().After(deadline) {
-			t.Fatalf("read %d of %d records of sluice-configs", seen, end)
+			t.Fatalf("read %d of %d records of %s", seen, end, configs)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		fs := cl.PollFetches(ctx)
@@ -244,7 +248,7 @@ func TestConfigProviderNotStoredResolved(t *testing.T) {
 		fs.EachRecord(func(rec *kgo.Record) {
 			seen++
 			keys = append(keys, string(rec.Key))
-			if strings.Contains(string(rec.Value), "mytopic") {
+			if strings.Contains(string(rec.Value), secret) {
 				t.Errorf("configs topic record %s holds the resolved value: %s", rec.Key, rec.Value)
 			}
 		})
