@@ -85,12 +85,6 @@ type SourceCommitter interface {
 	Commit(ctx context.Context, offsets []SourceOffset) error
 }
 
-// RecordAcker is implemented by source tasks that want to hear about each
-// record Kafka acknowledged, in the order they were returned by Poll.
-type RecordAcker interface {
-	Acked(records []*Record)
-}
-
 // SourceTaskContext is what the runtime offers a running source task.
 type SourceTaskContext interface {
 	// Offset returns the committed offset for a source partition, or nil.

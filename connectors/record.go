@@ -21,8 +21,10 @@ type Header struct {
 // it must copy what it keeps beyond that.
 type Record struct {
 	Topic string
-	// Partition is the Kafka partition; -1 lets the producer's partitioner
-	// choose by key. Set on records handed to sinks.
+	// Partition is the Kafka partition of a record handed to a sink. On
+	// source records it is ignored: the producer partitions by key with
+	// Kafka's default (murmur2) partitioner, so a key always lands in the
+	// same partition whichever client wrote it.
 	Partition int32
 	// Offset is the Kafka offset, set on records handed to sinks.
 	Offset int64
