@@ -27,7 +27,7 @@ func TestLifecycle(t *testing.T) {
 	props, sfx := isolated(t, map[string]string{"offset.flush.interval.ms": "200"})
 	topic := "life-" + sfx
 	w := harness.StartWorker(t, harness.WorkerOptions{Bootstrap: b.Bootstrap, Props: props})
-	adm := kadm.NewClient(b.Client(t))
+	adm := kadm.NewClient(b.Client(t, freshMetadata))
 	r := newTopicReader(t, b.Bootstrap, topic)
 	cfg := datagen(topic, map[string]string{"tasks.max": "2", "iterations": "-1", "datagen.rate": "100"})
 

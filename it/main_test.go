@@ -277,6 +277,11 @@ func (r *topicReader) totals() (records, distinct int) {
 	return r.records, r.distinct
 }
 
+// freshMetadata lets a client see a topic created a moment ago: by
+// default franz-go caches metadata for 5 s, so end offsets of a topic the
+// worker just created would read as missing for that long.
+var freshMetadata = kgo.MetadataMinAge(100 * time.Millisecond)
+
 // endOffsets returns the sum of the topic's end offsets (0 when it does
 // not exist yet).
 func endOffsets(t testing.TB, adm *kadm.Client, topic string) int64 {

@@ -44,7 +44,7 @@ func TestDatagenKillAndResume(t *testing.T) {
 	}
 	// Kill when about 30% of the records are in the topic (counted by its
 	// end offsets: the consumer may lag behind the worker).
-	adm := kadm.NewClient(b.Client(t))
+	adm := kadm.NewClient(b.Client(t, freshMetadata))
 	r.until(2*time.Minute, "30% of the records", func() error {
 		if end := endOffsets(t, adm, topic); end < total*3/10 {
 			return fmt.Errorf("%d records in the topic so far", end)
@@ -157,7 +157,7 @@ func TestEmbeddedBrokerKeepsState(t *testing.T) {
 		t.Fatalf("after restart offsets %v, want %v", got, want)
 	}
 
-	cl, err := kgo.NewClient(kgo.SeedBrokers(listen))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(listen), freshMetadata)
 	if err != nil {
 		t.Fatal(err)
 	}
