@@ -421,7 +421,6 @@ func (m *mysqlDialect) retriable(err error) bool {
 		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EPIPE)
 }
 
-
 // mysqlColumn finds the column in messages such as "Data too long for
 // column 'name' at row 1" or "Incorrect integer value: 'x' for column
 // `db`.`t`.`qty` at row 1".

@@ -691,7 +691,6 @@ func (p *postgres) retriable(err error) bool {
 	return p.conn == nil || p.conn.IsClosed()
 }
 
-
 func (p *postgres) errColumn(err error) string {
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {

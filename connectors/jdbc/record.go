@@ -20,6 +20,9 @@ type shape struct {
 	deleteOnly bool
 }
 
+// maxShapes bounds the decoder's shape cache.
+const maxShapes = 4096
+
 type shapeKey struct {
 	table  string
 	ks, vs *connectors.Schema
@@ -364,6 +367,12 @@ func (d *decoder) shapeFor(r *connectors.Record, t tableName, vs *connectors.Sch
 		for _, n := range pkNames {
 			sh.pk = append(sh.pk, byName[n])
 		}
+	}
+	if len(d.shapes) >= maxShapes {
+		// Schemas are shared per shape, so this only happens when a
+		// converter's schema cache churns; entries in the buffer keep
+		// their shapes.
+		clear(d.shapes)
 	}
 	d.shapes[sk] = sh
 	return sh, nil
