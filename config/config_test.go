@@ -90,7 +90,7 @@ func TestValidateShapesAndHidesSecrets(t *testing.T) {
 		t.Fatal("password value not shown as [hidden]")
 	}
 	msgs := strings.Join(infos.Messages(), "\n")
-	for _, w := range []string{"host: missing required", "port: expected a 32-bit integer", "port: also bad", "cannot reach db"} {
+	for _, w := range []string{`missing required configuration "host"`, "Invalid value abc for configuration port: expected a 32-bit integer", "port: also bad", "cannot reach db"} {
 		if !strings.Contains(msgs, w) {
 			t.Errorf("messages %q lack %q", msgs, w)
 		}

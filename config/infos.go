@@ -87,7 +87,12 @@ func (d *Def) Validate(name string, props map[string]string, extra map[string][]
 	v, errs := d.parse(props)
 	byKey := map[string][]string{}
 	for _, e := range errs {
-		byKey[e.Key] = append(byKey[e.Key], e.Reason)
+		reason := e.Reason
+		if e.Value != "" {
+			// Kafka Connect's wording, so the value the user gave is shown.
+			reason = fmt.Sprintf("Invalid value %s for configuration %s: %s", e.Value, e.Key, e.Reason)
+		}
+		byKey[e.Key] = append(byKey[e.Key], reason)
 	}
 	for k, es := range extra {
 		if key, ok := d.byName[k]; ok {
@@ -146,7 +151,7 @@ func (in Infos) Messages() []string {
 	var out []string
 	for _, c := range in.Configs {
 		for _, e := range c.Value.Errors {
-			if c.Value.Name == "" {
+			if c.Value.Name == "" || strings.Contains(e, "configuration "+c.Value.Name) {
 				out = append(out, e)
 			} else {
 				out = append(out, c.Value.Name+": "+e)

@@ -70,7 +70,7 @@ func WaitTCP(t testing.TB, addr string, timeout time.Duration) {
 type Process struct {
 	Name string
 	Cmd  *exec.Cmd
-	Log  *bytes.Buffer
+	log  *lockedBuffer
 	done chan struct{}
 	mu   sync.Mutex
 	err  error
@@ -90,8 +90,8 @@ func (l *lockedBuffer) Write(p []byte) (int, error) {
 // Start runs cmd, collecting its output, and returns at once.
 func Start(t testing.TB, name string, cmd *exec.Cmd) *Process {
 	t.Helper()
-	p := &Process{Name: name, Cmd: cmd, Log: &bytes.Buffer{}, done: make(chan struct{})}
-	w := &lockedBuffer{b: p.Log}
+	p := &Process{Name: name, Cmd: cmd, log: &lockedBuffer{b: &bytes.Buffer{}}, done: make(chan struct{})}
+	w := p.log
 	if os.Getenv("SLUICE_IT_VERBOSE") != "" {
 		cmd.Stdout = io.MultiWriter(w, os.Stderr)
 		cmd.Stderr = cmd.Stdout
@@ -154,9 +154,12 @@ func (p *Process) Stop(timeout time.Duration) {
 	}
 }
 
-// Output returns what the process printed so far.
+// Output returns what the process printed so far; it may be called while
+// the process runs.
 func (p *Process) Output() string {
-	return p.Log.String()
+	p.log.mu.Lock()
+	defer p.log.mu.Unlock()
+	return p.log.b.String()
 }
 
 // RepoRoot returns the repository root (the directory holding go.mod).

@@ -156,8 +156,11 @@ func (w *Worker) Kill() { w.proc.Kill() }
 // Stop stops the worker with SIGINT and waits for it.
 func (w *Worker) Stop() { w.proc.Stop(30 * time.Second) }
 
-// Output is what the worker logged.
+// Output is what the worker logged so far.
 func (w *Worker) Output() string { return w.proc.Output() }
+
+// Log is Output: what the worker logged so far, safe while it runs.
+func (w *Worker) Log() string { return w.proc.Output() }
 
 // Do sends a REST request (body marshalled as JSON unless it is a string
 // or []byte) and returns the status and body.
