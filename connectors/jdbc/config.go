@@ -35,6 +35,9 @@ const (
 	DatabaseTimeZone   = "database.time_zone"
 	CopyThreshold      = "sluice.copy.threshold"
 	Placeholder        = "unavailable.value.placeholder"
+	// QuoteSQLIdentifiers is Confluent's always/never form of
+	// quote.identifiers.
+	QuoteSQLIdentifiers = "quote.sql.identifiers"
 )
 
 // Values of insert.mode.
@@ -74,7 +77,8 @@ var def = config.NewDef(
 		Doc: "Database password."},
 	config.Key{Name: DatabaseTimeZone, Type: config.String, Default: "UTC", Importance: config.Medium,
 		Group: groupConn, Order: 4, DisplayName: "Database time zone", Validator: validZone,
-		Doc: "Time zone of the session; timestamps with a zone (io.debezium.time.ZonedTimestamp) are written in it to MySQL/MariaDB DATETIME columns."},
+		Aliases: []string{"use.time.zone", "db.timezone"},
+		Doc:     "Time zone of the session; timestamps with a zone (io.debezium.time.ZonedTimestamp) are written in it to MySQL/MariaDB DATETIME columns. Debezium's use.time.zone and Confluent's db.timezone are accepted too."},
 	config.Key{Name: Topics, Type: config.List, Default: "", Importance: config.High,
 		Group: groupWrite, Order: 1, DisplayName: "Topics",
 		Doc: "Topics to consume (or topics.regex)."},
@@ -103,6 +107,9 @@ var def = config.NewDef(
 	config.Key{Name: QuoteIdentifiers, Type: config.Boolean, Default: false, Importance: config.Low,
 		Group: groupWrite, Order: 9, DisplayName: "Quote identifiers",
 		Doc: "Keep the case of table and column names. When false, PostgreSQL names are folded to lower case as unquoted SQL does."},
+	config.Key{Name: QuoteSQLIdentifiers, Type: config.String, Default: nil, Importance: config.Low,
+		Group: groupWrite, Order: 9, DisplayName: "Quote SQL identifiers (Confluent)", Validator: config.In("always", "never"),
+		Doc: "Confluent's name for quote.identifiers: always is true, never is false. When set it wins over quote.identifiers."},
 	config.Key{Name: BatchSize, Type: config.Int, Default: 3000, Importance: config.Medium,
 		Group: groupWrite, Order: 10, DisplayName: "Batch size", Validator: config.AtLeast(1),
 		Doc: "Records buffered before they are written in one transaction (a flush writes whatever is buffered)."},
@@ -123,10 +130,12 @@ var def = config.NewDef(
 		Doc: "Add columns for new optional fields and widen columns (Confluent's name)."},
 	config.Key{Name: MaxRetries, Type: config.Int, Default: 10, Importance: config.Medium,
 		Group: groupRetry, Order: 1, DisplayName: "Max retries", Validator: config.AtLeast(0),
-		Doc: "Times a batch that failed with a retriable database error (lost connection, deadlock, serialization failure) is retried before the task fails."},
+		Aliases: []string{"flush.max.retries"},
+		Doc:     "Times a batch that failed with a retriable database error (lost connection, deadlock, serialization failure) is retried before the task fails."},
 	config.Key{Name: RetryBackoffMs, Type: config.Long, Default: int64(3000), Importance: config.Medium,
 		Group: groupRetry, Order: 2, DisplayName: "Retry back-off (ms)", Validator: config.AtLeast(0),
-		Doc: "Milliseconds to wait before the first retry; doubled each retry up to 10 times the value."},
+		Aliases: []string{"flush.retry.delay.ms"},
+		Doc:     "Milliseconds to wait before the first retry; doubled each retry up to 10 times the value."},
 )
 
 // Def returns the connector's config definition.
@@ -186,6 +195,9 @@ func ParseConfig(props map[string]string) (*Config, error) {
 		MaxRetries:       v.Int(MaxRetries),
 		RetryBackoff:     v.Duration(RetryBackoffMs),
 		TimeZone:         loc,
+	}
+	if v.IsSet(QuoteSQLIdentifiers) {
+		c.QuoteIdentifiers = strings.EqualFold(v.String(QuoteSQLIdentifiers), "always")
 	}
 	var errs config.Errors
 	if c.DeleteEnabled && c.PKMode != PKRecordKey {

@@ -100,6 +100,9 @@ func runSuite(t *testing.T, tg *target) {
 		t.Run("large batch copy", func(t *testing.T) { testLarge(t, tg) })
 	}
 	t.Run("evolve", func(t *testing.T) { testEvolve(t, tg) })
+	if tg.name == "postgres" {
+		t.Run("quoting", func(t *testing.T) { testQuoting(t, tg) })
+	}
 	t.Run("incompatible", func(t *testing.T) { testIncompatible(t, tg) })
 	t.Run("replay", func(t *testing.T) { testReplay(t, tg) })
 	t.Run("flat and modes", func(t *testing.T) { testFlatModes(t, tg) })
@@ -752,4 +755,21 @@ func testPacketSplit(t *testing.T, tg *target) {
 	}
 	write(t, task, recs...)
 	wantRows(t, dump(t, tg, db, "SELECT count(*), sum(length(name)), sum(qty) FROM srv_public_items"), fmt.Sprintf("2000|200000|%d", sum(0, 2000)))
+}
+
+// testQuoting: quote.identifiers keeps the case of names; without it
+// PostgreSQL names fold to lower case as unquoted SQL would, and a field
+// finds its column whatever the case.
+func testQuoting(t *testing.T, tg *target) {
+	db := tg.newDB(t)
+	key := connectors.NewStruct("k", false, connectors.Opt("ID", connectors.Int64Schema))
+	row := connectors.NewStruct("v", true, connectors.Opt("ID", connectors.Int64Schema), connectors.Opt("Name", connectors.OptionalStringSchema))
+	rec := func(off int64, id int64, name string) *connectors.Record {
+		return &connectors.Record{Topic: "Shop.Items", Offset: off, KeySchema: key, Key: connectors.NewStructValue(key).Set("ID", id),
+			ValueSchema: row, Value: connectors.NewStructValue(row).Set("ID", id).Set("Name", name)}
+	}
+	write(t, startTask(t, tg, db, Topics, "Shop.Items", QuoteSQLIdentifiers, "always"), rec(0, 1, "kept"))
+	wantRows(t, dump(t, tg, db, `SELECT "ID", "Name" FROM "Shop_Items"`), "1|kept")
+	write(t, startTask(t, tg, db, Topics, "Shop.Items"), rec(1, 2, "folded"))
+	wantRows(t, dump(t, tg, db, `SELECT id, name FROM shop_items`), "2|folded")
 }

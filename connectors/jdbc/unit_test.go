@@ -110,23 +110,25 @@ func TestParseConfig(t *testing.T) {
 	}
 	t.Run("confluent names", func(t *testing.T) {
 		c, err := ParseConfig(base("connection.user", "bob", ConnectionPassword, "pw", "pk.mode", "record_value",
-			"pk.fields", "id,tenant", InsertMode, "upsert", AutoCreate, "true", "auto.evolve", "true"))
+			"pk.fields", "id,tenant", InsertMode, "upsert", AutoCreate, "true", "auto.evolve", "true",
+			"db.timezone", "Asia/Tokyo", QuoteSQLIdentifiers, "always"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if c.URL.User != "bob" || c.URL.Password != "pw" || c.PKMode != PKRecordValue || strings.Join(c.PKFields, ",") != "id,tenant" ||
-			c.InsertMode != ModeUpsert || !c.AutoCreate || !c.AutoEvolve {
+			c.InsertMode != ModeUpsert || !c.AutoCreate || !c.AutoEvolve || c.TimeZone.String() != "Asia/Tokyo" || !c.QuoteIdentifiers {
 			t.Fatalf("config = %+v", c)
 		}
 	})
 	t.Run("debezium names", func(t *testing.T) {
 		c, err := ParseConfig(base(ConnectionUsername, "al", PrimaryKeyMode, "record_key", DeleteEnabled, "true",
-			SchemaEvolution, "basic", "collection.name.format", "${source.table}", DatabaseTimeZone, "Europe/Paris", RetryBackoffMs, "250"))
+			SchemaEvolution, "basic", "collection.name.format", "${source.table}", "use.time.zone", "Europe/Paris", "flush.retry.delay.ms", "250",
+			"flush.max.retries", "3"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if c.URL.User != "al" || !c.DeleteEnabled || !c.AutoCreate || !c.AutoEvolve || c.TableNameFormat != "${source.table}" ||
-			c.TimeZone.String() != "Europe/Paris" || c.RetryBackoff != 250*time.Millisecond || c.BatchSize != 3000 {
+			c.TimeZone.String() != "Europe/Paris" || c.RetryBackoff != 250*time.Millisecond || c.MaxRetries != 3 || c.BatchSize != 3000 {
 			t.Fatalf("config = %+v", c)
 		}
 	})
