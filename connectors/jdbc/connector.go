@@ -68,10 +68,27 @@ func (c *Connector) NewTask() connectors.SinkTask { return NewTask() }
 // unknown database or an unreachable server under connection.url (or the
 // user/password property), naming host:port.
 func (c *Connector) Validate(ctx context.Context, props map[string]string) map[string][]string {
+	if _, err := def.Parse(props); err != nil {
+		// Errors of single properties are reported by the definition.
+		return nil
+	}
 	cfg, err := ParseConfig(props)
 	if err != nil {
-		// Property errors are reported by the definition itself.
-		return nil
+		// Combinations of properties that do not work together.
+		out := map[string][]string{}
+		var errs config.Errors
+		var one *config.Error
+		switch {
+		case errors.As(err, &errs):
+			for _, e := range errs {
+				out[e.Key] = append(out[e.Key], e.Reason)
+			}
+		case errors.As(err, &one):
+			out[one.Key] = append(out[one.Key], one.Reason)
+		default:
+			out[""] = append(out[""], err.Error())
+		}
+		return out
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()

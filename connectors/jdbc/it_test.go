@@ -455,6 +455,26 @@ func testEvolve(t *testing.T, tg *target) {
 	tg.exec(t, db, "ALTER TABLE srv_public_items DROP COLUMN note")
 	write(t, task, g2.create(connectors.NewStructValue(row2).Set("id", int64(6)).Set("name", "f").Set("note", "back")))
 	wantRows(t, dump(t, tg, db, "SELECT id, name, note FROM srv_public_items WHERE id >= 3 ORDER BY id"), "3|c|NULL", "4|NULL|NULL", "6|f|back")
+	// Widened source columns: varchar(10) → varchar(40), numeric(6,2) →
+	// numeric(12,2).
+	wideRow := func(n, p int) *connectors.Schema {
+		dec := connectors.DecimalSchema(2, true)
+		dec.Parameters[paramPrecision] = fmt.Sprint(p)
+		return connectors.NewStruct("w.Value", true, connectors.Opt("id", connectors.Int64Schema),
+			connectors.Opt("code", &connectors.Schema{Type: connectors.String, Optional: true, Parameters: map[string]string{paramLength: fmt.Sprint(n)}}),
+			connectors.Opt("amount", dec))
+	}
+	w1, w2 := wideRow(10, 6), wideRow(40, 12)
+	gw := newGenWith("srv.public.wide", g.key, w1)
+	tw := startTask(t, tg, db, Topics, "srv.public.wide")
+	write(t, tw, gw.create(connectors.NewStructValue(w1).Set("id", int64(1)).Set("code", "short").
+		Set("amount", connectors.Decimal{Unscaled: big.NewInt(123456), Scale: 2})))
+	gw2 := newGenWith("srv.public.wide", g.key, w2)
+	gw2.off = gw.off
+	write(t, tw, gw2.create(connectors.NewStructValue(w2).Set("id", int64(2)).Set("code", strings.Repeat("long", 10)).
+		Set("amount", connectors.Decimal{Unscaled: big.NewInt(123456789012), Scale: 2})))
+	wantRows(t, dump(t, tg, db, "SELECT id, code, amount FROM srv_public_wide ORDER BY id"),
+		"1|short|1234.56", "2|"+strings.Repeat("long", 10)+"|1234567890.12")
 	// A new required field is refused, naming table and column.
 	row4 := connectors.NewStruct("srv.public.items.Value", true, connectors.Opt("id", connectors.Int64Schema),
 		connectors.Opt("must", connectors.StringSchema))

@@ -355,3 +355,23 @@ func TestMySQLErrColumn(t *testing.T) {
 		}
 	}
 }
+
+func TestValidateCombinations(t *testing.T) {
+	errs := (&Connector{}).Validate(t.Context(), map[string]string{ConnectionURL: "jdbc:postgresql://127.0.0.1:1/db", Topics: "a",
+		DeleteEnabled: "true", InsertMode: "upsert"})
+	if len(errs[DeleteEnabled]) != 1 || !strings.Contains(errs[DeleteEnabled][0], "primary.key.mode=record_key") ||
+		len(errs[InsertMode]) != 1 {
+		t.Fatalf("Validate = %v, want errors for delete.enabled and insert.mode", errs)
+	}
+	// A single bad property is left to the definition's own validation.
+	if errs := (&Connector{}).Validate(t.Context(), map[string]string{ConnectionURL: "nope", Topics: "a"}); errs != nil {
+		t.Fatalf("Validate = %v, want nil", errs)
+	}
+	if p := Plugin(); p.Name != "jdbc" || p.Class != "io.debezium.connector.jdbc.JdbcSinkConnector" || p.Type != connectors.SinkType ||
+		len(p.Aliases) != 1 || p.Aliases[0] != "io.confluent.connect.jdbc.JdbcSinkConnector" {
+		t.Fatalf("Plugin = %+v", p)
+	}
+	if _, ok := Plugin().New().(connectors.SinkConnector); !ok {
+		t.Fatal("Plugin().New() is not a SinkConnector")
+	}
+}
