@@ -15,8 +15,10 @@ const (
 	offTxID           = "txId"
 	offEvent          = "event" // index of the event within its transaction (0-based)
 	offTsUsec         = "ts_usec"
-	offSnapshot       = "snapshot"        // true while the initial snapshot is in progress
-	offSnapshotChunks = "snapshot_chunks" // finished chunks while snapshotting
+	offSnapshot       = "snapshot"             // true while the initial snapshot is in progress
+	offSnapshotChunks = "snapshot_chunks"      // finished chunks while snapshotting ("relid:idx,...")
+	offSnapshotPlan   = "snapshot_plan"        // how tables are split into chunks (see tablePlan)
+	offIncremental    = "snapshot_incremental" // chunks left after a resumed snapshot are read while streaming
 	offLastSnapshot   = "last_snapshot_record"
 )
 
@@ -24,6 +26,8 @@ const (
 type offset struct {
 	snapshot       bool
 	snapshotChunks string
+	snapshotPlan   string
+	incremental    bool
 	lastSnapshot   bool
 	lsnProc        uint64
 	lsnCommit      uint64
@@ -39,8 +43,14 @@ func (o *offset) toMap() map[string]any {
 	if o.snapshot {
 		m[offSnapshot] = true
 		m[offSnapshotChunks] = o.snapshotChunks
+		m[offSnapshotPlan] = o.snapshotPlan
 		m[offLSN] = int64(o.lsn)
 		return m
+	}
+	if o.incremental {
+		m[offIncremental] = true
+		m[offSnapshotChunks] = o.snapshotChunks
+		m[offSnapshotPlan] = o.snapshotPlan
 	}
 	if o.lastSnapshot {
 		m[offLastSnapshot] = true
@@ -97,5 +107,7 @@ func parseOffsetMap(m map[string]any) (offset, error) {
 	o.snapshot, _ = m[offSnapshot].(bool)
 	o.lastSnapshot, _ = m[offLastSnapshot].(bool)
 	o.snapshotChunks, _ = m[offSnapshotChunks].(string)
+	o.snapshotPlan, _ = m[offSnapshotPlan].(string)
+	o.incremental, _ = m[offIncremental].(bool)
 	return o, err
 }

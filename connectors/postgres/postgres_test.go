@@ -39,6 +39,7 @@ func TestPostgres(t *testing.T) {
 	t.Run("Resume", func(t *testing.T) { testResume(t, pg) })
 	t.Run("IdleSlotAdvance", func(t *testing.T) { testIdleAdvance(t, pg) })
 	t.Run("OffsetBehindSlot", func(t *testing.T) { testOffsetBehindSlot(t, pg) })
+	t.Run("ResumeSnapshot", func(t *testing.T) { testResumeSnapshot(t, pg) })
 	t.Run("SchemaChange", func(t *testing.T) { testSchemaChange(t, pg) })
 	t.Run("TransactionMetadata", func(t *testing.T) { testTransactionMetadata(t, pg) })
 	t.Run("PollAndStop", func(t *testing.T) { testPollAndStop(t, pg) })
@@ -684,4 +685,143 @@ func testServerCrash(t *testing.T, pg *harness.Postgres) {
 	if len(seen) != 51 {
 		t.Errorf("after resuming: %d distinct ids, want 51", len(seen))
 	}
+}
+
+// testResumeSnapshot interrupts a chunked snapshot, changes rows in
+// finished and unfinished chunks, and resumes: finished chunks are not
+// read again, the rest are read with watermarks, and the events up to the
+// committed offset plus the resumed task's give the table's contents.
+func testResumeSnapshot(t *testing.T, pg *harness.Postgres) {
+	db := pg.CreateDB(t, "resnap")
+	const rows = 20000
+	pg.Exec(t, db, "CREATE TABLE acct (id int PRIMARY KEY, v int NOT NULL)", "CREATE TABLE marker (id int PRIMARY KEY)",
+		fmt.Sprintf("INSERT INTO acct SELECT g, 0 FROM generate_series(1,%d) g", rows), "ANALYZE acct")
+	p := props(pg, db, "resnap", SnapshotChunkSize, "2000", MaxQueueSize, "50", MaxBatchSize, "50",
+		TableIncludeList, "public.acct,public.marker")
+	task := startTask(t, p, nil)
+	first := pollUntil(t, task, 30*time.Second, func(rs []*connectors.Record) bool {
+		if len(rs) == 0 {
+			return false
+		}
+		chunks, _ := rs[len(rs)-1].SourceOffset[offSnapshotChunks].(string)
+		return strings.Count(chunks, ",") >= 2 // at least 3 chunks finished
+	})
+	kept := first // records up to the offset the worker would have committed
+	stored := kept[len(kept)-1].SourceOffset
+	stopTask(t, task)
+	finished := stored[offSnapshotChunks].(string)
+	t.Logf("interrupted after %d records; finished chunks %s", len(kept), finished)
+
+	// Changes while the task is down: in finished and unfinished chunks.
+	pg.Exec(t, db, "UPDATE acct SET v = 1 WHERE id IN (5, 2500, 15000)", "DELETE FROM acct WHERE id IN (6, 15001)",
+		"INSERT INTO acct VALUES (30000, 7)")
+	task2 := startTask(t, p, stored)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	c := pg.Connect(t, db)
+	wg.Add(1)
+	go func() { // changes while the chunks are read
+		defer wg.Done()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(time.Millisecond):
+			}
+			if _, err := c.Exec(context.Background(), "UPDATE acct SET v = v + 1 WHERE id = $1", rand.IntN(rows)+1); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	stopWriter := sync.OnceFunc(func() { close(stop); wg.Wait() })
+	defer stopWriter()
+	second := pollUntil(t, task2, 60*time.Second, func(rs []*connectors.Record) bool {
+		for _, r := range rs {
+			if r.Value != nil && op(r) == OpUpdate && r.SourceOffset[offIncremental] == nil {
+				return true // streaming after the last chunk
+			}
+		}
+		return false
+	})
+	stopWriter()
+	pg.Exec(t, db, "INSERT INTO marker VALUES (1)")
+	second = append(second, pollUntil(t, task2, 30*time.Second, func(rs []*connectors.Record) bool { return countOps(rs, "marker", "c") == 1 })...)
+
+	// Key ranges of the finished chunks, from the plan in the offset.
+	plans, err := parsePlans(stored[offSnapshotPlan].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	inFinished := func(id int32) bool {
+		for _, pl := range plans {
+			for _, c := range pl.chunks(&table{relID: pl.relID, keyCols: []int{0}, cols: []colDesc{{Name: "id"}}}) {
+				if !strings.Contains(","+finished+",", ","+chunkID(c)+",") {
+					continue
+				}
+				if (c.lo == nil || int64(id) >= *c.lo) && (c.hi == nil || int64(id) < *c.hi) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	reread := 0
+	state := map[int32]int32{}
+	reads := map[int32]int{}
+	for i, r := range data(append(append([]*connectors.Record{}, kept...), second...)) {
+		if source(r).Get("table") != "acct" {
+			continue
+		}
+		switch op(r) {
+		case OpRead, OpCreate, OpUpdate:
+			a := after(r)
+			id := a.Get("id").(int32)
+			state[id] = a.Get("v").(int32)
+			if op(r) == OpRead && i >= len(data(kept)) {
+				reads[id]++
+				if inFinished(id) {
+					reread++
+				}
+			}
+		case OpDelete:
+			delete(state, before(r).Get("id").(int32))
+		}
+	}
+	if reread > 0 {
+		t.Errorf("%d rows of finished chunks were read again", reread)
+	}
+	for id, n := range reads {
+		if n > 1 {
+			t.Errorf("id %d read %d times after resuming", id, n)
+		}
+	}
+	if len(reads) == 0 {
+		t.Errorf("no chunk was read after resuming")
+	}
+	want := map[int32]int32{}
+	rs, err := pg.Connect(t, db).Query(context.Background(), "SELECT id, v FROM acct")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rs.Next() {
+		var id, v int32
+		if err := rs.Scan(&id, &v); err != nil {
+			t.Fatal(err)
+		}
+		want[id] = v
+	}
+	diffs := 0
+	for id, v := range want {
+		if got, ok := state[id]; !ok || got != v {
+			diffs++
+			if diffs < 5 {
+				t.Errorf("id %d: events give %d (present %v), table has %d", id, got, ok, v)
+			}
+		}
+	}
+	if len(state) != len(want) {
+		t.Errorf("events give %d rows, table has %d", len(state), len(want))
+	}
+	t.Logf("resumed: %d records, %d differences", len(second), diffs)
 }

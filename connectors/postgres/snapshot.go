@@ -71,12 +71,15 @@ func (t *Task) runSnapshot(ctx context.Context, list []capturedTable, tables map
 		}
 	}
 	var chunks []*chunk
+	var plans []tablePlan
 	remaining := map[uint32]int{}
 	for _, ct := range list {
-		cs, err := planChunks(ctx, conns[0], tables[ct.relID], ct.estRows, cfg.SnapshotChunkRows)
+		p, err := planTable(ctx, conns[0], tables[ct.relID], ct.estRows, cfg.SnapshotChunkRows)
 		if err != nil {
 			return err
 		}
+		cs := p.chunks(tables[ct.relID])
+		plans = append(plans, p)
 		chunks = append(chunks, cs...)
 		remaining[ct.relID] = len(cs)
 	}
@@ -105,7 +108,7 @@ func (t *Task) runSnapshot(ctx context.Context, list []capturedTable, tables map
 		wg.Wait()
 		close(items)
 	}()
-	err := t.emitSnapshot(ctx, items, remaining, cp)
+	err := t.emitSnapshot(ctx, items, remaining, cp, joinPlans(plans))
 	cancel()
 	for range items {
 		// Drain so the workers end.
@@ -121,23 +124,99 @@ func (t *Task) runSnapshot(ctx context.Context, list []capturedTable, tables map
 	return nil
 }
 
-// planChunks splits a table with a single integer primary key into key
+// tablePlan is how one table is split: n key ranges of step keys from
+// lo. It is recorded in snapshot offsets so that a resumed snapshot reads
+// exactly the chunks that were not finished.
+type tablePlan struct {
+	relID    uint32
+	lo, step int64
+	n        int
+}
+
+func (p tablePlan) String() string {
+	if p.n <= 1 {
+		return strconv.FormatUint(uint64(p.relID), 10) + ":1"
+	}
+	return fmt.Sprintf("%d:%d:%d:%d", p.relID, p.lo, p.step, p.n)
+}
+
+// chunks returns the plan's chunks of t.
+func (p tablePlan) chunks(t *table) []*chunk {
+	if p.n <= 1 || len(t.keyCols) != 1 {
+		return []*chunk{{t: t}}
+	}
+	kc := t.cols[t.keyCols[0]].Name
+	out := make([]*chunk, p.n)
+	for i := 0; i < p.n; i++ {
+		c := &chunk{t: t, idx: i, keyCol: kc}
+		if i > 0 {
+			v := p.lo + int64(i)*p.step
+			c.lo = &v
+		}
+		if i < p.n-1 {
+			v := p.lo + int64(i+1)*p.step
+			c.hi = &v
+		}
+		out[i] = c
+	}
+	return out
+}
+
+// parsePlans parses "relid:lo:step:n;relid:1;..." (see tablePlan).
+func parsePlans(s string) ([]tablePlan, error) {
+	var out []tablePlan
+	for _, e := range strings.Split(s, ";") {
+		if e == "" {
+			continue
+		}
+		f := strings.Split(e, ":")
+		id, err := strconv.ParseUint(f[0], 10, 32)
+		if err != nil {
+			return nil, fmt.Errorf("snapshot plan entry %q: %w", e, err)
+		}
+		p := tablePlan{relID: uint32(id), n: 1}
+		if len(f) == 4 {
+			lo, err1 := strconv.ParseInt(f[1], 10, 64)
+			step, err2 := strconv.ParseInt(f[2], 10, 64)
+			n, err3 := strconv.Atoi(f[3])
+			if err1 != nil || err2 != nil || err3 != nil {
+				return nil, fmt.Errorf("snapshot plan entry %q is malformed", e)
+			}
+			p.lo, p.step, p.n = lo, step, n
+		} else if len(f) != 2 {
+			return nil, fmt.Errorf("snapshot plan entry %q is malformed", e)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+func joinPlans(ps []tablePlan) string {
+	parts := make([]string, len(ps))
+	for i, p := range ps {
+		parts[i] = p.String()
+	}
+	return strings.Join(parts, ";")
+}
+
+// planTable splits a table with a single integer primary key into key
 // ranges of about chunkRows rows; other tables are one chunk.
-func planChunks(ctx context.Context, conn *pgx.Conn, t *table, estRows float64, chunkRows int64) ([]*chunk, error) {
+func planTable(ctx context.Context, conn *pgx.Conn, t *table, estRows float64, chunkRows int64) (tablePlan, error) {
+	p := tablePlan{relID: t.relID, n: 1}
 	if len(t.keyCols) != 1 {
-		return []*chunk{{t: t}}, nil
+		return p, nil
 	}
 	kc := t.cols[t.keyCols[0]]
 	if kc.TypeOID != 20 && kc.TypeOID != 21 && kc.TypeOID != 23 {
-		return []*chunk{{t: t}}, nil
+		return p, nil
 	}
 	var lo, hi *int64
 	q := fmt.Sprintf("SELECT min(%s)::int8, max(%s)::int8 FROM %s", quoteIdent(kc.Name), quoteIdent(kc.Name), quoteTable(t.schema, t.name))
 	if err := conn.QueryRow(ctx, q).Scan(&lo, &hi); err != nil {
-		return nil, fmt.Errorf("reading the key range of %s.%s: %w", t.schema, t.name, err)
+		return p, fmt.Errorf("reading the key range of %s.%s: %w", t.schema, t.name, err)
 	}
 	if lo == nil || hi == nil {
-		return []*chunk{{t: t}}, nil
+		return p, nil
 	}
 	span := float64(*hi) - float64(*lo) + 1
 	if estRows <= 0 {
@@ -145,23 +224,48 @@ func planChunks(ctx context.Context, conn *pgx.Conn, t *table, estRows float64, 
 	}
 	n := int64(math.Ceil(estRows / float64(chunkRows)))
 	if n <= 1 {
-		return []*chunk{{t: t}}, nil
+		return p, nil
 	}
-	step := int64(math.Ceil(span / float64(n)))
-	var out []*chunk
-	for i := int64(0); i < n; i++ {
-		c := &chunk{t: t, idx: int(i), keyCol: kc.Name}
-		if i > 0 {
-			v := *lo + i*step
-			c.lo = &v
-		}
-		if i < n-1 {
-			v := *lo + (i+1)*step
-			c.hi = &v
-		}
-		out = append(out, c)
+	p.lo, p.step, p.n = *lo, int64(math.Ceil(span/float64(n))), int(n)
+	return p, nil
+}
+
+// chunkSQL returns the query and parameters reading chunk c in text
+// format.
+func chunkSQL(c *chunk) (string, [][]byte) {
+	t := c.t
+	names := make([]string, len(t.cols))
+	for i, col := range t.cols {
+		names[i] = quoteIdent(col.Name)
 	}
-	return out, nil
+	sql := "SELECT " + strings.Join(names, ", ") + " FROM " + quoteTable(t.schema, t.name)
+	var params [][]byte
+	var where []string
+	if c.lo != nil {
+		params = append(params, []byte(strconv.FormatInt(*c.lo, 10)))
+		where = append(where, fmt.Sprintf("%s >= $%d", quoteIdent(c.keyCol), len(params)))
+	}
+	if c.hi != nil {
+		params = append(params, []byte(strconv.FormatInt(*c.hi, 10)))
+		where = append(where, fmt.Sprintf("%s < $%d", quoteIdent(c.keyCol), len(params)))
+	}
+	if len(where) > 0 {
+		sql += " WHERE " + strings.Join(where, " AND ")
+	}
+	return sql, params
+}
+
+// textColumns views a text-format result row as tuple columns.
+func textColumns(dst []pgoutput.Column, vals [][]byte) []pgoutput.Column {
+	dst = dst[:0]
+	for _, v := range vals {
+		if v == nil {
+			dst = append(dst, pgoutput.Column{Kind: pgoutput.KindNull})
+		} else {
+			dst = append(dst, pgoutput.Column{Kind: pgoutput.KindText, Data: v})
+		}
+	}
+	return dst
 }
 
 // readChunks is a snapshot worker: it reads chunks in text format (so the
@@ -179,35 +283,10 @@ func readChunks(ctx context.Context, conn *pgx.Conn, jobs <-chan *chunk, items c
 	var cols []pgoutput.Column
 	for c := range jobs {
 		t := c.t
-		names := make([]string, len(t.cols))
-		for i, col := range t.cols {
-			names[i] = quoteIdent(col.Name)
-		}
-		sql := "SELECT " + strings.Join(names, ", ") + " FROM " + quoteTable(t.schema, t.name)
-		var params [][]byte
-		var where []string
-		if c.lo != nil {
-			params = append(params, []byte(strconv.FormatInt(*c.lo, 10)))
-			where = append(where, fmt.Sprintf("%s >= $%d", quoteIdent(c.keyCol), len(params)))
-		}
-		if c.hi != nil {
-			params = append(params, []byte(strconv.FormatInt(*c.hi, 10)))
-			where = append(where, fmt.Sprintf("%s < $%d", quoteIdent(c.keyCol), len(params)))
-		}
-		if len(where) > 0 {
-			sql += " WHERE " + strings.Join(where, " AND ")
-		}
+		sql, params := chunkSQL(c)
 		rr := conn.PgConn().ExecParams(ctx, sql, params, nil, nil, nil)
 		for rr.NextRow() {
-			vals := rr.Values()
-			cols = cols[:0]
-			for _, v := range vals {
-				if v == nil {
-					cols = append(cols, pgoutput.Column{Kind: pgoutput.KindNull})
-				} else {
-					cols = append(cols, pgoutput.Column{Kind: pgoutput.KindText, Data: v})
-				}
-			}
+			cols = textColumns(cols, rr.Values())
 			after, err := t.rowValue(cols)
 			var key *connectors.StructValue
 			if err == nil {
@@ -249,7 +328,7 @@ func setSnapshotMarker(r *connectors.Record, marker string) {
 // emitSnapshot turns worker items into records with Debezium's snapshot
 // markers (first, first_in_data_collection, true, last_in_data_collection,
 // last) and offsets that record finished chunks.
-func (t *Task) emitSnapshot(ctx context.Context, items <-chan snapItem, remaining map[uint32]int, cp uint64) error {
+func (t *Task) emitSnapshot(ctx context.Context, items <-chan snapItem, remaining map[uint32]int, cp uint64, plan string) error {
 	holds := map[uint32]*held{}
 	seen := map[uint32]bool{}
 	left := 0
@@ -257,7 +336,7 @@ func (t *Task) emitSnapshot(ctx context.Context, items <-chan snapItem, remainin
 		left += n
 	}
 	var done []string
-	cur := offset{snapshot: true, lsnProc: cp, lsn: cp}
+	cur := offset{snapshot: true, snapshotPlan: plan, lsnProc: cp, lsn: cp}
 	curMap := cur.toMap()
 	// out is the last marked record, kept until the next one so that the
 	// final record can be marked "last" and carry the final offset.
@@ -284,7 +363,7 @@ func (t *Task) emitSnapshot(ctx context.Context, items <-chan snapItem, remainin
 			remaining[id]--
 			left--
 			done = append(done, strconv.FormatUint(uint64(id), 10)+":"+strconv.Itoa(it.done.idx))
-			cur = offset{snapshot: true, snapshotChunks: strings.Join(done, ","), lsnProc: cp, lsn: cp}
+			cur = offset{snapshot: true, snapshotPlan: plan, snapshotChunks: strings.Join(done, ","), lsnProc: cp, lsn: cp}
 			curMap = cur.toMap()
 			h := holds[id]
 			if remaining[id] > 0 || h == nil {

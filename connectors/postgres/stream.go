@@ -7,6 +7,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pglogrepl"
@@ -36,10 +37,10 @@ type streamer struct {
 	skipEvent  int64
 
 	// current transaction
-	inTx       bool
-	txFinal    uint64
-	txXid      uint32
-	txTime     time.Time
+	inTx    bool
+	txFinal uint64
+	txXid   uint32
+	txTime  time.Time
 	// Values of the current transaction boxed once for all its events.
 	txPos      position
 	txOffLSNC  any
@@ -51,6 +52,9 @@ type streamer struct {
 	txCount    int64
 	txPerTable map[uint32]int64
 	prevCommit uint64
+
+	incr *incremental // nil when no snapshot chunks are left
+	wg   sync.WaitGroup // chunk readers
 
 	walEnd        uint64 // latest server WAL position seen
 	lastHeartbeat uint64
@@ -75,6 +79,14 @@ func isTimeout(err error) bool {
 func (s *streamer) run(ctx context.Context) error {
 	t := s.t
 	repl := t.repl
+	ctx, cancel := context.WithCancel(ctx)
+	defer func() {
+		cancel()
+		s.wg.Wait()
+		if s.incr != nil && s.incr.conn != nil {
+			_ = s.incr.conn.Close(context.Background())
+		}
+	}()
 	if cur := t.flush.Load(); cur < s.resumeLSN {
 		t.flush.Store(s.resumeLSN)
 	}
@@ -111,6 +123,11 @@ func (s *streamer) run(ctx context.Context) error {
 			sentFlush = flush
 			nextStatus = now.Add(t.cfg.StatusInterval)
 			if err := s.maybeHeartbeat(ctx, now); err != nil {
+				return err
+			}
+		}
+		if s.incr != nil {
+			if err := s.pumpIncremental(ctx); err != nil {
 				return err
 			}
 		}
@@ -169,6 +186,9 @@ func (s *streamer) maybeHeartbeat(ctx context.Context, now time.Time) error {
 	}
 	s.lastHeartbeat, s.heartbeatAt = s.walEnd, now
 	o := offset{lsnProc: s.walEnd}
+	if s.incr != nil {
+		o.incremental, o.snapshotPlan, o.snapshotChunks = true, s.incr.plan, s.incr.doneStr
+	}
 	return s.t.emit(ctx, s.t.b.heartbeat(o.toMap()), &o)
 }
 
@@ -202,6 +222,8 @@ func (s *streamer) handle(ctx context.Context, lsn uint64, data []byte) error {
 		s.walEnd = max(s.walEnd, m.EndLSN)
 	case *pgoutput.Relation:
 		return s.relation(ctx, m)
+	case *pgoutput.LogicalMessage:
+		return s.watermark(ctx, lsn, m)
 	case *pgoutput.Insert:
 		return s.change(ctx, lsn, m.RelationID, m)
 	case *pgoutput.Update:
@@ -281,8 +303,12 @@ func (s *streamer) position(lsn uint64) position {
 // offsetMap is o as a source offset map, reusing the transaction's boxed
 // values.
 func (s *streamer) offsetMap(o *offset) map[string]any {
-	return map[string]any{offLSNProc: s.txOffProc, offLSNCommit: s.txOffLSNC, offLSN: int64(o.lsn),
+	m := map[string]any{offLSNProc: s.txOffProc, offLSNCommit: s.txOffLSNC, offLSN: int64(o.lsn),
 		offTxID: s.txOffTxID, offEvent: o.event, offTsUsec: s.txOffTs}
+	if s.incr != nil {
+		m[offIncremental], m[offSnapshotPlan], m[offSnapshotChunks] = true, s.incr.plan, s.incr.doneStr
+	}
+	return m
 }
 
 // offset is the offset of a record of the current change; notLast marks
@@ -334,6 +360,7 @@ func (s *streamer) change(ctx context.Context, lsn uint64, relID uint32, m pgout
 	}
 	switch m := m.(type) {
 	case *pgoutput.Insert:
+		s.noteChange(t, m.New.Columns)
 		if cfg.SkipCreate {
 			return nil
 		}
@@ -348,6 +375,10 @@ func (s *streamer) change(ctx context.Context, lsn uint64, relID uint32, m pgout
 		o := s.offset(lsn, false)
 		return s.t.emit(ctx, b.change(t, OpCreate, key, nil, after, &p, s.txBlock(t), s.offsetMap(&o)), &o)
 	case *pgoutput.Update:
+		s.noteChange(t, m.New.Columns)
+		if m.OldKind != 0 {
+			s.noteChange(t, m.Old.Columns)
+		}
 		after, err := t.rowValue(m.New.Columns)
 		if err != nil {
 			return wrap(err)
@@ -387,6 +418,7 @@ func (s *streamer) change(ctx context.Context, lsn uint64, relID uint32, m pgout
 		o := s.offset(lsn, false)
 		return s.t.emit(ctx, b.change(t, OpUpdate, key, before, after, &p, s.txBlock(t), s.offsetMap(&o)), &o)
 	case *pgoutput.Delete:
+		s.noteChange(t, m.Old.Columns)
 		if cfg.SkipDelete {
 			return nil
 		}

@@ -27,22 +27,22 @@ type colDesc struct {
 // table is everything needed to turn rows of one relation into records.
 // It is built once per relation shape and read-only afterwards.
 type table struct {
-	relID          uint32
-	schema, name   string
+	relID        uint32
+	schema, name string
 	// boxedSchema and boxedName are schema and name as interface
 	// values, boxed once for the source block.
 	boxedSchema, boxedName any
-	topic          string
-	cols           []colDesc
-	convs          []*pgtypes.Converter // per column, nil when not included
-	placeholders   []any                // per column: value for unchanged TOAST data
-	valueIdx       []int                // per column: field index in the value struct, or -1
-	keyIdx         []int                // per column: field index in the key struct, or -1
-	keyCols        []int                // column positions of the key, in key order
-	valueSchema    *connectors.Schema
-	keySchema      *connectors.Schema // nil when the table has no key
-	envelopeSchema *connectors.Schema
-	replIdentity   byte
+	topic                  string
+	cols                   []colDesc
+	convs                  []*pgtypes.Converter // per column, nil when not included
+	placeholders           []any                // per column: value for unchanged TOAST data
+	valueIdx               []int                // per column: field index in the value struct, or -1
+	keyIdx                 []int                // per column: field index in the key struct, or -1
+	keyCols                []int                // column positions of the key, in key order
+	valueSchema            *connectors.Schema
+	keySchema              *connectors.Schema // nil when the table has no key
+	envelopeSchema         *connectors.Schema
+	replIdentity           byte
 }
 
 // buildTable builds the schemas and converters of a table.

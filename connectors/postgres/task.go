@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -41,6 +43,10 @@ type Task struct {
 	// plan, decided in Start.
 	snapshot bool
 	resume   offset // where streaming resumes when not snapshotting
+	// pendingPlan and pendingDone describe snapshot chunks still to be
+	// read while streaming (a snapshot resumed after a crash).
+	pendingPlan, pendingDone string
+	serverVersion            int
 
 	// flush is the LSN the slot may confirm (from Commit). replConn is
 	// the live replication connection, for waking its reader.
@@ -107,6 +113,9 @@ func (t *Task) Start(ctx context.Context, tctx connectors.SourceTaskContext, pro
 	if t.cat, err = pgtypes.Load(ctx, t.meta); err != nil {
 		return err
 	}
+	if err := t.meta.QueryRow(ctx, "SELECT current_setting('server_version_num')::int").Scan(&t.serverVersion); err != nil {
+		return fmt.Errorf("reading the server version: %w", err)
+	}
 	stored, err := tctx.Offset(ctx, t.b.partition)
 	if err != nil {
 		return fmt.Errorf("reading the stored offset: %w", err)
@@ -159,8 +168,14 @@ func (t *Task) plan(stored map[string]any, slot slotState) error {
 		return fmt.Errorf("stored offset %v: %w", stored, err)
 	}
 	switch {
+	case o.snapshot && snapModes && slot.exists && slot.confirmedFlush <= o.lsn && o.snapshotPlan != "" && t.serverVersion >= 140000:
+		t.log.Info("resuming the interrupted snapshot: finished chunks are kept, the others are read with watermarks while streaming from the snapshot's LSN",
+			"lsn", lsnString(o.lsn))
+		t.resume = offset{lsnProc: o.lsn}
+		t.pendingPlan, t.pendingDone = o.snapshotPlan, o.snapshotChunks
+		return nil
 	case o.snapshot && snapModes:
-		t.log.Warn("the previous snapshot did not finish; its exported snapshot is gone, so it is taken again from the start")
+		t.log.Warn("the previous snapshot did not finish and cannot be resumed (its slot is gone or moved, or PostgreSQL is older than 14); taking it again from the start")
 		t.snapshot = true
 		return nil
 	case cfg.SnapshotMode == SnapshotAlways:
@@ -187,6 +202,9 @@ func (t *Task) plan(stored map[string]any, slot slotState) error {
 			lsnString(resume), cfg.SlotName, lsnString(slot.confirmedFlush))
 	}
 	t.resume = o
+	if o.incremental {
+		t.pendingPlan, t.pendingDone = o.snapshotPlan, o.snapshotChunks
+	}
 	return nil
 }
 
@@ -379,5 +397,22 @@ func (t *Task) run(ctx context.Context) error {
 		}
 	}
 	s := newStreamer(t, tables, start)
+	if t.pendingPlan != "" {
+		pending, err := t.pendingChunks(ctx, t.pendingPlan, t.pendingDone, tables)
+		if err != nil {
+			return err
+		}
+		if len(pending) == 0 {
+			return s.run(ctx)
+		}
+		var done []string
+		if t.pendingDone != "" {
+			done = strings.Split(t.pendingDone, ",")
+		}
+		s.incr = &incremental{plan: t.pendingPlan, done: done, doneStr: t.pendingDone, pending: pending,
+			session: strconv.FormatInt(time.Now().UnixNano(), 36), seen: map[string]struct{}{},
+			results: make(chan chunkResult, 1)}
+		t.log.Info("snapshot chunks left to read", "chunks", len(pending))
+	}
 	return s.run(ctx)
 }

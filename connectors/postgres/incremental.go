@@ -1,0 +1,284 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/connectors/postgres/pgoutput"
+)
+
+// A snapshot interrupted by a crash cannot be continued inside its
+// exported snapshot: that snapshot died with the connection. Instead the
+// task streams from the slot's consistent point (so every change since
+// the finished chunks were read is replayed) and reads the unfinished
+// chunks while streaming with DBLog's watermark method, as Debezium's
+// incremental snapshots do:
+//
+//  1. write a low watermark (a non-transactional logical decoding
+//     message), 2. read the chunk, 3. write a high watermark;
+//  4. while the stream is between the two watermarks, every change to a
+//     key of the chunk drops that key from the chunk (the stream's value
+//     is newer); 5. at the high watermark the remaining rows are emitted
+//     as op "r" with source.snapshot "incremental".
+//
+// Finished chunks are never read again. Watermarks need logical decoding
+// messages in pgoutput, so PostgreSQL 14 or later.
+
+const watermarkPrefix = "sluice.watermark"
+
+// chunkRow is a row read by a watermarked chunk query.
+type chunkRow struct {
+	keyText    string
+	key, after *connectors.StructValue
+}
+
+type chunkResult struct {
+	id   string
+	rows []chunkRow
+	err  error
+}
+
+// incremental is the streamer's state while chunks remain.
+type incremental struct {
+	plan    string
+	done    []string // finished chunks, "relid:idx"
+	doneStr string
+	pending []*chunk
+	session string
+	seq     int
+	cur     *chunk
+	curID   string
+	open    bool
+	seen    map[string]struct{}
+	ready   *chunkResult
+	results chan chunkResult
+	conn    *pgx.Conn
+}
+
+// pendingChunks returns the chunks of plan not listed in done, building
+// the tables they belong to.
+func (t *Task) pendingChunks(ctx context.Context, plan, done string, tables map[uint32]*table) ([]*chunk, error) {
+	plans, err := parsePlans(plan)
+	if err != nil {
+		return nil, err
+	}
+	finished := map[string]bool{}
+	for _, d := range strings.Split(done, ",") {
+		finished[d] = true
+	}
+	list, err := listTables(ctx, t.meta, t.cfg)
+	if err != nil {
+		return nil, err
+	}
+	byID := map[uint32]capturedTable{}
+	for _, ct := range list {
+		byID[ct.relID] = ct
+	}
+	var out []*chunk
+	for _, p := range plans {
+		ct, ok := byID[p.relID]
+		if !ok {
+			continue // dropped or no longer captured
+		}
+		tb := tables[p.relID]
+		if tb == nil {
+			cols, err := readColumns(ctx, t.meta, p.relID)
+			if err != nil {
+				return nil, err
+			}
+			if tb, err = buildTable(t.cfg, t.cat, p.relID, ct.schema, ct.name, cols, t.b.source); err != nil {
+				return nil, err
+			}
+			tb.replIdentity = ct.replIdentity
+			tables[p.relID] = tb
+		}
+		for _, c := range p.chunks(tb) {
+			if !finished[chunkID(c)] {
+				out = append(out, c)
+			}
+		}
+	}
+	return out, nil
+}
+
+func chunkID(c *chunk) string { return strconv.FormatUint(uint64(c.t.relID), 10) + ":" + strconv.Itoa(c.idx) }
+
+// keyText identifies a row's key by the text of its key columns.
+func keyText(t *table, cols []pgoutput.Column) string {
+	var b []byte
+	for _, ci := range t.keyCols {
+		if ci >= len(cols) {
+			break
+		}
+		if cols[ci].Kind == pgoutput.KindNull {
+			b = append(b, 0xff)
+		}
+		b = append(b, cols[ci].Data...)
+		b = append(b, 0)
+	}
+	return string(b)
+}
+
+// pumpIncremental starts the next chunk when none is in flight and
+// collects a finished read.
+func (s *streamer) pumpIncremental(ctx context.Context) error {
+	in := s.incr
+	if in.cur == nil {
+		if len(in.pending) == 0 {
+			return nil
+		}
+		if in.conn == nil {
+			c, err := connect(ctx, s.t.cfg)
+			if err != nil {
+				return err
+			}
+			in.conn = c
+		}
+		in.seq++
+		in.cur, in.pending = in.pending[0], in.pending[1:]
+		in.curID = in.session + ":" + strconv.Itoa(in.seq)
+		in.open, in.ready = false, nil
+		clear(in.seen)
+		c, id, conn := in.cur, in.curID, in.conn
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			in.results <- readWatermarked(ctx, conn, c, id)
+		}()
+		return nil
+	}
+	if in.ready == nil {
+		select {
+		case r := <-in.results:
+			in.ready = &r
+		default:
+		}
+	}
+	if in.ready != nil && in.ready.err != nil {
+		return in.ready.err
+	}
+	return nil
+}
+
+// readWatermarked reads chunk c between a low and a high watermark.
+func readWatermarked(ctx context.Context, conn *pgx.Conn, c *chunk, id string) chunkResult {
+	res := chunkResult{id: id}
+	emit := func(kind string) error {
+		_, err := conn.Exec(ctx, "SELECT pg_logical_emit_message(false, $1, $2)", watermarkPrefix, kind+":"+id)
+		if err != nil {
+			return fmt.Errorf("writing the %s watermark of chunk %s: %w", kind, chunkID(c), err)
+		}
+		return nil
+	}
+	if res.err = emit("L"); res.err != nil {
+		return res
+	}
+	t := c.t
+	sql, params := chunkSQL(c)
+	rr := conn.PgConn().ExecParams(ctx, sql, params, nil, nil, nil)
+	var cols []pgoutput.Column
+	for rr.NextRow() {
+		cols = textColumns(cols, rr.Values())
+		after, err := t.rowValue(cols)
+		var key *connectors.StructValue
+		if err == nil {
+			key, err = t.rowKey(cols)
+		}
+		if err != nil {
+			rr.Close()
+			res.err = fmt.Errorf("snapshot of %s.%s: %w", t.schema, t.name, err)
+			return res
+		}
+		res.rows = append(res.rows, chunkRow{keyText: keyText(t, cols), key: key, after: after})
+	}
+	if _, err := rr.Close(); err != nil {
+		res.err = fmt.Errorf("snapshot of %s.%s: %w", t.schema, t.name, err)
+		return res
+	}
+	res.err = emit("H")
+	return res
+}
+
+// watermark handles a watermark message of the current chunk.
+func (s *streamer) watermark(ctx context.Context, lsn uint64, m *pgoutput.LogicalMessage) error {
+	in := s.incr
+	if in == nil || in.cur == nil || m.Transactional || m.Prefix != watermarkPrefix {
+		return nil
+	}
+	kind, id, _ := strings.Cut(string(m.Content), ":")
+	if id != in.curID {
+		return nil // an earlier session's watermark
+	}
+	switch kind {
+	case "L":
+		in.open = true
+		return nil
+	case "H":
+	default:
+		return nil
+	}
+	if in.ready == nil {
+		select {
+		case r := <-in.results:
+			in.ready = &r
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	res := in.ready
+	if res.err != nil {
+		return res.err
+	}
+	c := in.cur
+	var rows []chunkRow
+	for _, r := range res.rows {
+		if _, changed := in.seen[r.keyText]; !changed {
+			rows = append(rows, r)
+		}
+	}
+	in.done = append(in.done, chunkID(c))
+	in.doneStr = strings.Join(in.done, ",")
+	in.cur, in.open, in.ready = nil, false, nil
+	clear(in.seen)
+	last := len(in.pending) == 0
+	p := position{snapshot: "incremental", lsn: lsn}
+	p.tsMs, p.tsUs, p.tsNs = timeBoxes(time.Now())
+	before := offset{lsnProc: lsn, lsn: lsn, incremental: true, snapshotPlan: in.plan,
+		snapshotChunks: strings.Join(in.done[:len(in.done)-1], ",")}
+	after := offset{lsnProc: lsn, lsn: lsn, incremental: !last, snapshotPlan: in.plan, snapshotChunks: in.doneStr}
+	if last {
+		after.snapshotPlan, after.snapshotChunks = "", ""
+	}
+	beforeMap := before.toMap()
+	for i, r := range rows {
+		o, om := before, beforeMap
+		if i == len(rows)-1 {
+			o, om = after, after.toMap()
+		}
+		if err := s.t.emit(ctx, s.t.b.change(c.t, OpRead, r.key, nil, r.after, &p, nil, om), &o); err != nil {
+			return err
+		}
+	}
+	if last {
+		s.t.log.Info("resumed snapshot finished", "chunks", len(in.done))
+		if in.conn != nil {
+			_ = in.conn.Close(context.Background())
+		}
+		s.incr = nil
+	}
+	return nil
+}
+
+// noteChange records a key changed inside the current chunk's window.
+func (s *streamer) noteChange(t *table, cols []pgoutput.Column) {
+	in := s.incr
+	if in == nil || !in.open || in.cur == nil || in.cur.t.relID != t.relID || len(cols) == 0 {
+		return
+	}
+	in.seen[keyText(t, cols)] = struct{}{}
+}
