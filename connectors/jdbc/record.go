@@ -83,6 +83,54 @@ type decoder struct {
 	shapes map[shapeKey]*shape
 	names  map[string]tableName // by topic, when the format needs only ${topic}
 	dialect
+	// One-entry caches for the common case of a run of records of one
+	// shape: the last envelope schema, and the last shape.
+	env       envInfo
+	lastKey   shapeKey
+	lastShape *shape
+	// slab hands out entries (and their values) in blocks.
+	slab  []entry
+	vslab []any
+}
+
+// envInfo is what decode needs of a value schema: whether it is an
+// envelope, and the indexes of its op, after and source fields.
+type envInfo struct {
+	schema            *connectors.Schema
+	envelope          bool
+	op, after, source int
+}
+
+func (d *decoder) envelope(s *connectors.Schema) *envInfo {
+	if d.env.schema == s {
+		return &d.env
+	}
+	d.env = envInfo{schema: s, envelope: isEnvelope(s), op: -1, after: -1, source: -1}
+	if f, ok := s.Field("op"); ok {
+		d.env.op = f.Index
+	}
+	if f, ok := s.Field("after"); ok && f.Schema.Type == connectors.Struct {
+		d.env.after = f.Index
+	}
+	if f, ok := s.Field("source"); ok && f.Schema.Type == connectors.Struct {
+		d.env.source = f.Index
+	}
+	return &d.env
+}
+
+// newEntry returns a zeroed entry with n values from the slabs.
+func (d *decoder) newEntry(n int) *entry {
+	if len(d.slab) == 0 {
+		d.slab = make([]entry, 256)
+	}
+	e := &d.slab[0]
+	d.slab = d.slab[1:]
+	if len(d.vslab) < n {
+		d.vslab = make([]any, max(n, 4096))
+	}
+	e.vals = d.vslab[:n:n]
+	d.vslab = d.vslab[n:]
+	return e
 }
 
 // errSkip says the record changes nothing (a disabled delete, a message).
@@ -115,12 +163,18 @@ func (d *decoder) decode(r *connectors.Record) (change, error) {
 		return change{}, recordErr(r, "", fmt.Errorf("value is %T, not a struct with a schema; use a converter with schemas (JsonConverter schemas.enable=true, or Avro)", r.Value))
 	}
 	row, src := val, (*connectors.StructValue)(nil)
-	if isEnvelope(val.Schema) {
-		src, _ = val.Get("source").(*connectors.StructValue)
-		o, _ := val.Get("op").(string)
+	if env := d.envelope(val.Schema); env.envelope {
+		if env.source >= 0 {
+			src, _ = val.Values[env.source].(*connectors.StructValue)
+		}
+		o, _ := val.Values[env.op].(string)
 		switch o {
 		case "c", "r", "u":
-			row, _ = val.Get("after").(*connectors.StructValue)
+			if env.after >= 0 {
+				row, _ = val.Values[env.after].(*connectors.StructValue)
+			} else {
+				row = nil
+			}
 			if row == nil {
 				return change{}, recordErr(r, "after", fmt.Errorf("op %q event has no after", o))
 			}
@@ -150,7 +204,8 @@ func (d *decoder) decode(r *connectors.Record) (change, error) {
 	if err != nil {
 		return change{}, err
 	}
-	e := &entry{op: opUpsert, shape: sh, vals: make([]any, len(sh.cols)), rec: recordRef{r.Topic, r.Partition, r.Offset}}
+	e := d.newEntry(len(sh.cols))
+	e.op, e.shape, e.rec = opUpsert, sh, recordRef{r.Topic, r.Partition, r.Offset}
 	key, _ := r.Key.(*connectors.StructValue)
 	for i, c := range sh.cols {
 		var v any
@@ -278,7 +333,11 @@ func (d *decoder) tableFor(r *connectors.Record, src *connectors.StructValue) (t
 // r's key schema and value schema vs (nil for deletes).
 func (d *decoder) shapeFor(r *connectors.Record, t tableName, vs *connectors.Schema) (*shape, error) {
 	sk := shapeKey{table: t.String(), ks: r.KeySchema, vs: vs}
+	if d.lastShape != nil && d.lastKey == sk {
+		return d.lastShape, nil
+	}
 	if sh, ok := d.shapes[sk]; ok {
+		d.lastKey, d.lastShape = sk, sh
 		return sh, nil
 	}
 	sh := &shape{table: t, deleteOnly: vs == nil}
@@ -375,5 +434,6 @@ func (d *decoder) shapeFor(r *connectors.Record, t tableName, vs *connectors.Sch
 		clear(d.shapes)
 	}
 	d.shapes[sk] = sh
+	d.lastKey, d.lastShape = sk, sh
 	return sh, nil
 }

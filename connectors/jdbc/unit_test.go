@@ -375,3 +375,29 @@ func TestValidateCombinations(t *testing.T) {
 		t.Fatal("Plugin().New() is not a SinkConnector")
 	}
 }
+
+// BenchmarkDecode measures the per-record work of Put without a database:
+// envelope decoding, normalization and reduction.
+func BenchmarkDecode(b *testing.B) {
+	recs := benchRecords()
+	cfg, err := ParseConfig(map[string]string{ConnectionURL: "jdbc:postgresql://h/db", Topics: "a", PrimaryKeyMode: "record_key",
+		InsertMode: "upsert", DeleteEnabled: "true"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	d := &decoder{cfg: cfg, shapes: map[shapeKey]*shape{}, names: map[string]tableName{}, dialect: &postgres{cfg: cfg}}
+	buf := newBuffer()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		buf.reset()
+		for _, r := range recs {
+			c, err := d.decode(r)
+			if err != nil {
+				b.Fatal(err)
+			}
+			buf.add(c)
+		}
+	}
+	b.ReportMetric(float64(b.N*len(recs))/b.Elapsed().Seconds(), "records/s")
+}

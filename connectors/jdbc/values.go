@@ -178,23 +178,26 @@ func normalize(c *column, v any) (any, error) {
 	}
 	switch c.kind {
 	case kInt8, kInt16, kInt32, kInt64:
+		if _, ok := v.(int64); ok {
+			return v, nil // already boxed: no new allocation
+		}
 		return toInt64(v)
 	case kFloat32, kFloat64:
 		switch x := v.(type) {
 		case float64:
-			return x, nil
+			return v, nil
 		case float32:
 			return float64(x), nil
 		}
 		n, err := toInt64(v)
 		return float64(n), err
 	case kBool:
-		if b, ok := v.(bool); ok {
-			return b, nil
+		if _, ok := v.(bool); ok {
+			return v, nil
 		}
 	case kString, kJSON, kUUID, kTimeTZ:
-		if s, ok := v.(string); ok {
-			return s, nil
+		if _, ok := v.(string); ok {
+			return v, nil
 		}
 	case kBytes:
 		if b, ok := v.([]byte); ok {
@@ -206,7 +209,7 @@ func normalize(c *column, v any) (any, error) {
 	case kDecimal:
 		switch x := v.(type) {
 		case connectors.Decimal:
-			return x, nil
+			return v, nil
 		case []byte:
 			return connectors.Decimal{Unscaled: twosComplement(x), Scale: int32(c.scale)}, nil
 		case string:
