@@ -143,12 +143,16 @@ func (p *Process) Kill() {
 	<-p.done
 }
 
-// Stop sends SIGTERM and waits up to timeout before killing.
-func (p *Process) Stop(timeout time.Duration) {
+// Stop sends SIGINT (PostgreSQL's fast shutdown; sluice stops cleanly on
+// it) and waits up to timeout before killing.
+func (p *Process) Stop(timeout time.Duration) { p.StopWith(os.Interrupt, timeout) }
+
+// StopWith sends sig and waits up to timeout before killing.
+func (p *Process) StopWith(sig os.Signal, timeout time.Duration) {
 	if ok, _ := p.Exited(); ok {
 		return
 	}
-	_ = p.Cmd.Process.Signal(os.Interrupt)
+	_ = p.Cmd.Process.Signal(sig)
 	if _, ok := p.Wait(timeout); !ok {
 		p.Kill()
 	}

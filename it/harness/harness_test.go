@@ -37,3 +37,44 @@ func TestServersStart(t *testing.T) {
 		}
 	})
 }
+
+// TestExternalServersByEnv checks the path users take with their own
+// servers or it/compose.yaml: each SLUICE_IT_* variable makes the harness
+// use that server instead of starting one. Here the "external" servers
+// are ones the harness started itself.
+func TestExternalServersByEnv(t *testing.T) {
+	pg := StartPostgres(t, PostgresOptions{})
+	m := StartMariaDB(t, MariaDBOptions{})
+	b := StartBroker(t)
+
+	t.Setenv("SLUICE_IT_POSTGRES_URL", pg.URL)
+	t.Setenv("SLUICE_IT_MYSQL_DSN", m.DSN)
+	t.Setenv("SLUICE_IT_KAFKA_BOOTSTRAP", b.Bootstrap)
+
+	pg2 := StartPostgres(t, PostgresOptions{})
+	if pg2.Dir != "" || pg2.Port != pg.Port {
+		t.Fatalf("SLUICE_IT_POSTGRES_URL ignored: started %+v", pg2)
+	}
+	pg2.Exec(t, "postgres", "CREATE TABLE via_env (id int)")
+	pg.Exec(t, "postgres", "SELECT * FROM via_env")
+
+	m2 := StartMariaDB(t, MariaDBOptions{})
+	if m2.Dir != "" || m2.Port != m.Port {
+		t.Fatalf("SLUICE_IT_MYSQL_DSN ignored: started %+v", m2)
+	}
+	m2.Exec(t, "", "CREATE DATABASE via_env")
+	m.Exec(t, "", "DROP DATABASE via_env")
+
+	b2 := StartBroker(t)
+	if b2.Dir != "" || b2.Bootstrap != b.Bootstrap {
+		t.Fatalf("SLUICE_IT_KAFKA_BOOTSTRAP ignored: %+v", b2)
+	}
+	w := StartWorker(t, WorkerOptions{Bootstrap: b2.Bootstrap})
+	var info struct {
+		KafkaClusterID string `json:"kafka_cluster_id"`
+	}
+	w.JSON("GET", "/", nil, 200, &info)
+	if info.KafkaClusterID == "" {
+		t.Fatal("worker on the external broker reports no cluster id")
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -63,7 +64,7 @@ func StartMariaDB(t testing.TB, opts MariaDBOptions) *MariaDB {
 		t.Fatalf("harness: mariadb-install-db: %v\n%s", err, out)
 	}
 	m.start(t)
-	t.Cleanup(func() { m.proc.Stop(30 * time.Second) })
+	t.Cleanup(func() { m.stopProc() })
 	return m
 }
 
@@ -100,6 +101,9 @@ func (m *MariaDB) start(t testing.TB) {
 	})
 }
 
+// stopProc shuts mariadbd down with SIGTERM (it ignores SIGINT).
+func (m *MariaDB) stopProc() { m.proc.StopWith(syscall.SIGTERM, 30*time.Second) }
+
 // Restart stops the server (or kills it with crash) and starts it again on
 // the same port and data directory.
 func (m *MariaDB) Restart(t testing.TB, crash bool) {
@@ -110,7 +114,7 @@ func (m *MariaDB) Restart(t testing.TB, crash bool) {
 	if crash {
 		m.proc.Kill()
 	} else {
-		m.proc.Stop(30 * time.Second)
+		m.stopProc()
 	}
 	m.start(t)
 }
