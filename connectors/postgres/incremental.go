@@ -260,7 +260,7 @@ func (s *streamer) watermark(ctx context.Context, lsn uint64, m *pgoutput.Logica
 		if i == len(rows)-1 {
 			o, om = after, after.toMap()
 		}
-		if err := s.t.emit(ctx, s.t.b.change(c.t, OpRead, r.key, nil, r.after, &p, nil, om), &o); err != nil {
+		if err := s.emit(ctx, s.t.b.change(c.t, OpRead, r.key, nil, r.after, &p, nil, om), &o); err != nil {
 			return err
 		}
 	}

@@ -56,6 +56,10 @@ type streamer struct {
 	incr *incremental // nil when no snapshot chunks are left
 	wg   sync.WaitGroup // chunk readers
 
+	start offset // where this streamer started
+	last  offset // offset of the last record queued; zero when none
+	sent  bool
+
 	walEnd        uint64 // latest server WAL position seen
 	lastHeartbeat uint64
 	heartbeatAt   time.Time
@@ -68,7 +72,50 @@ func newStreamer(t *Task, tables map[uint32]*table, start offset) *streamer {
 		s.skipCommit, s.skipEvent = start.lsnCommit, start.event
 	}
 	s.lastHeartbeat = s.resumeLSN
+	s.start = start
 	return s
+}
+
+// emit queues a record and remembers its offset, so that a reconnect
+// resumes right after it.
+func (s *streamer) emit(ctx context.Context, r *connectors.Record, o *offset) error {
+	if err := s.t.emit(ctx, r, o); err != nil {
+		return err
+	}
+	s.last, s.sent = *o, true
+	return nil
+}
+
+// resumed returns a streamer that continues after the last queued record
+// on a new replication connection, keeping the table cache and the
+// snapshot chunks still to read.
+func (s *streamer) resumed() *streamer {
+	start := s.start
+	if s.sent {
+		start = s.last
+	}
+	n := newStreamer(s.t, s.tables, start)
+	if in := s.incr; in != nil {
+		if in.cur != nil {
+			in.pending = append([]*chunk{in.cur}, in.pending...)
+		}
+		in.cur, in.open, in.ready = nil, false, nil
+		in.results = make(chan chunkResult, 1)
+		clear(in.seen)
+		n.incr = in
+	}
+	return n
+}
+
+// retryIfConn marks an error of a database call retriable unless the
+// server answered it (a PgError): a lost connection is worth a reconnect,
+// a refused statement is not.
+func retryIfConn(err error) error {
+	var pe *pgconn.PgError
+	if err == nil || errors.As(err, &pe) || errors.Is(err, context.Canceled) {
+		return err
+	}
+	return connectors.Retry(err)
 }
 
 func isTimeout(err error) bool {
@@ -97,7 +144,12 @@ func (s *streamer) run(ctx context.Context) error {
 	err := pglogrepl.StartReplication(ctx, repl, t.cfg.SlotName, pglogrepl.LSN(s.resumeLSN),
 		pglogrepl.StartReplicationOptions{Mode: pglogrepl.LogicalReplication, PluginArgs: args})
 	if err != nil {
-		return fmt.Errorf("starting replication from slot %q at %s: %w", t.cfg.SlotName, lsnString(s.resumeLSN), err)
+		err = fmt.Errorf("starting replication from slot %q at %s: %w", t.cfg.SlotName, lsnString(s.resumeLSN), err)
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) && pe.Code == "55006" { // slot still held by a walsender that is going away
+			return connectors.Retry(err)
+		}
+		return retryIfConn(err)
 	}
 	t.log.Info("streaming", "slot", t.cfg.SlotName, "from", lsnString(s.resumeLSN))
 	t.replConn.Store(repl)
@@ -118,7 +170,7 @@ func (s *streamer) run(ctx context.Context) error {
 				WALWritePosition: pglogrepl.LSN(max(flush, s.walEnd)), WALFlushPosition: pglogrepl.LSN(flush),
 				WALApplyPosition: pglogrepl.LSN(flush), ClientTime: now})
 			if err != nil {
-				return fmt.Errorf("sending standby status to %s: %w", t.cfg.Addr(), err)
+				return connectors.Retry(fmt.Errorf("sending standby status to %s: %w", t.cfg.Addr(), err))
 			}
 			sentFlush = flush
 			nextStatus = now.Add(t.cfg.StatusInterval)
@@ -189,7 +241,7 @@ func (s *streamer) maybeHeartbeat(ctx context.Context, now time.Time) error {
 	if s.incr != nil {
 		o.incremental, o.snapshotPlan, o.snapshotChunks = true, s.incr.plan, s.incr.doneStr
 	}
-	return s.t.emit(ctx, s.t.b.heartbeat(o.toMap()), &o)
+	return s.emit(ctx, s.t.b.heartbeat(o.toMap()), &o)
 }
 
 func (s *streamer) handle(ctx context.Context, lsn uint64, data []byte) error {
@@ -246,7 +298,7 @@ func (s *streamer) handle(ctx context.Context, lsn uint64, data []byte) error {
 			p := s.position(lsn)
 			r := s.t.b.change(t, OpTruncate, nil, nil, nil, &p, s.txBlock(t), s.offsetMap(&o))
 			r.Key, r.KeySchema = nil, nil
-			if err := s.t.emit(ctx, r, &o); err != nil {
+			if err := s.emit(ctx, r, &o); err != nil {
 				return err
 			}
 		}
@@ -263,7 +315,7 @@ func (s *streamer) relation(ctx context.Context, m *pgoutput.Relation) error {
 	}
 	catCols, err := readColumns(ctx, s.t.meta, m.ID)
 	if err != nil {
-		return err
+		return retryIfConn(err)
 	}
 	byName := make(map[string]colDesc, len(catCols))
 	for _, c := range catCols {
@@ -282,7 +334,7 @@ func (s *streamer) relation(ctx context.Context, m *pgoutput.Relation) error {
 	if errors.Is(err, pgtypes.ErrUnknownType) {
 		// A type created after the start: reload the catalog once.
 		if s.t.cat, err = pgtypes.Load(ctx, s.t.meta); err != nil {
-			return err
+			return retryIfConn(err)
 		}
 		t, err = buildTable(cfg, s.t.cat, m.ID, m.Namespace, m.Name, cols, s.t.b.source)
 	}
@@ -373,7 +425,7 @@ func (s *streamer) change(ctx context.Context, lsn uint64, relID uint32, m pgout
 			return wrap(err)
 		}
 		o := s.offset(lsn, false)
-		return s.t.emit(ctx, b.change(t, OpCreate, key, nil, after, &p, s.txBlock(t), s.offsetMap(&o)), &o)
+		return s.emit(ctx, b.change(t, OpCreate, key, nil, after, &p, s.txBlock(t), s.offsetMap(&o)), &o)
 	case *pgoutput.Update:
 		s.noteChange(t, m.New.Columns)
 		if m.OldKind != 0 {
@@ -401,22 +453,22 @@ func (s *streamer) change(ctx context.Context, lsn uint64, relID uint32, m pgout
 			// Primary key change: delete + tombstone of the old key,
 			// then a create of the new one, as Debezium does.
 			o1 := s.offset(lsn, true)
-			if err := s.t.emit(ctx, b.change(t, OpDelete, oldKey, before, nil, &p, s.txBlock(t), s.offsetMap(&o1)), &o1); err != nil {
+			if err := s.emit(ctx, b.change(t, OpDelete, oldKey, before, nil, &p, s.txBlock(t), s.offsetMap(&o1)), &o1); err != nil {
 				return err
 			}
 			if cfg.TombstonesOnDelete {
-				if err := s.t.emit(ctx, b.tombstone(t, oldKey, s.offsetMap(&o1)), &o1); err != nil {
+				if err := s.emit(ctx, b.tombstone(t, oldKey, s.offsetMap(&o1)), &o1); err != nil {
 					return err
 				}
 			}
 			o := s.offset(lsn, false)
-			return s.t.emit(ctx, b.change(t, OpCreate, key, nil, after, &p, s.txBlock(t), s.offsetMap(&o)), &o)
+			return s.emit(ctx, b.change(t, OpCreate, key, nil, after, &p, s.txBlock(t), s.offsetMap(&o)), &o)
 		}
 		if cfg.SkipUpdate {
 			return nil
 		}
 		o := s.offset(lsn, false)
-		return s.t.emit(ctx, b.change(t, OpUpdate, key, before, after, &p, s.txBlock(t), s.offsetMap(&o)), &o)
+		return s.emit(ctx, b.change(t, OpUpdate, key, before, after, &p, s.txBlock(t), s.offsetMap(&o)), &o)
 	case *pgoutput.Delete:
 		s.noteChange(t, m.Old.Columns)
 		if cfg.SkipDelete {
@@ -432,12 +484,12 @@ func (s *streamer) change(ctx context.Context, lsn uint64, relID uint32, m pgout
 		}
 		tomb := cfg.TombstonesOnDelete && key != nil
 		o := s.offset(lsn, tomb)
-		if err := s.t.emit(ctx, b.change(t, OpDelete, key, before, nil, &p, s.txBlock(t), s.offsetMap(&o)), &o); err != nil {
+		if err := s.emit(ctx, b.change(t, OpDelete, key, before, nil, &p, s.txBlock(t), s.offsetMap(&o)), &o); err != nil {
 			return err
 		}
 		if tomb {
 			o2 := s.offset(lsn, false)
-			return s.t.emit(ctx, b.tombstone(t, key, s.offsetMap(&o2)), &o2)
+			return s.emit(ctx, b.tombstone(t, key, s.offsetMap(&o2)), &o2)
 		}
 	}
 	return nil

@@ -414,5 +414,61 @@ func (t *Task) run(ctx context.Context) error {
 			results: make(chan chunkResult, 1)}
 		t.log.Info("snapshot chunks left to read", "chunks", len(pending))
 	}
-	return s.run(ctx)
+	return t.stream(ctx, s)
+}
+
+// Reconnection back-off bounds: the task keeps trying for about a minute
+// before it fails.
+const (
+	reconnectFirst = 250 * time.Millisecond
+	reconnectMax   = 8 * time.Second
+	reconnectTries = 12
+)
+
+// stream runs the streamer, reconnecting with back-off when the
+// connection is lost; it resumes after the last queued record, so
+// nothing is lost and nothing is queued twice.
+func (t *Task) stream(ctx context.Context, s *streamer) error {
+	for {
+		err := s.run(ctx)
+		if err == nil || ctx.Err() != nil || !connectors.Retriable(err) {
+			return err
+		}
+		t.log.Warn("replication connection lost; reconnecting", "error", err)
+		delay := reconnectFirst
+		for try := 1; ; try++ {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(delay):
+			}
+			rerr := t.reconnect(ctx)
+			if rerr == nil {
+				break
+			}
+			if try == reconnectTries {
+				return connectors.Retry(fmt.Errorf("%w; reconnecting failed %d times, last: %v", err, try, rerr))
+			}
+			delay = min(2*delay, reconnectMax)
+		}
+		s = s.resumed()
+		t.log.Info("reconnected", "resume_lsn", lsnString(s.resumeLSN))
+	}
+}
+
+// reconnect replaces both connections.
+func (t *Task) reconnect(ctx context.Context) error {
+	t.closeConns()
+	t.meta, t.repl = nil, nil
+	meta, err := connect(ctx, t.cfg)
+	if err != nil {
+		return err
+	}
+	t.meta = meta
+	repl, err := connectReplication(ctx, t.cfg)
+	if err != nil {
+		return err
+	}
+	t.repl = repl
+	return nil
 }
