@@ -70,11 +70,14 @@
 //	Timestamp, io.debezium.time.Timestamp  timestamp(3)                 datetime(3)
 //	MicroTimestamp, NanoTimestamp          timestamp(6)                 datetime(6)
 //	io.debezium.time.ZonedTimestamp        timestamp with time zone     datetime(6) in database.time_zone
-//	io.debezium.time.ZonedTime             time with time zone          time(6)
+//	io.debezium.time.ZonedTime             time with time zone (*)      time(6), the time of day in UTC
 //	io.debezium.data.Json                  jsonb                        json
 //	io.debezium.data.Uuid                  uuid                         char(36)
 //	array of T                             T[]                          json (a JSON array)
 //	map, struct (other than the above)     not supported: the task fails naming the field
+//
+// (*) pgx has no binary encoder for time with time zone, so rows with
+// such a column are written by statements, never by COPY.
 //
 // Zone-less timestamps (Timestamp, MicroTimestamp, NanoTimestamp) are
 // written with their wall clock unchanged; ZonedTimestamp values are

@@ -355,6 +355,9 @@ func typesSchema(topic string) (*connectors.Schema, *connectors.Schema) {
 		connectors.Opt("cd", &connectors.Schema{Type: connectors.Int32, Name: connectors.DateName, Optional: true}),
 		connectors.Opt("cts", &connectors.Schema{Type: connectors.Int64, Name: connectors.TimestampName, Optional: true}),
 		connectors.Opt("arr", &connectors.Schema{Type: connectors.Array, Optional: true, Items: connectors.Int32Schema}),
+		connectors.Opt("tt", sch(connectors.String, dbzZonedTime)),
+		connectors.Opt("sarr", &connectors.Schema{Type: connectors.Array, Optional: true, Items: connectors.OptionalStringSchema}),
+		connectors.Opt("yr", sch(connectors.Int32, "io.debezium.time.Year")),
 	)
 	return key, row
 }
@@ -374,24 +377,24 @@ func testTypes(t *testing.T, tg *target, copyThreshold string) {
 		Set("d", int32(19000)).Set("t", int64(45296_123456)).Set("ts", int64(1_700_000_000_123456)).Set("tsm", int64(1_700_000_000_123)).
 		Set("tz", "2024-05-01T10:00:00.25+02:00").Set("j", `{"a": [1, 2]}`).Set("u", "8f14e45f-ceea-467f-a0f2-1d3c2a5b6c7d").
 		Set("cd", time.Date(2020, 2, 29, 0, 0, 0, 0, time.UTC)).Set("cts", time.Date(2021, 3, 4, 5, 6, 7, 8e6, time.UTC)).
-		Set("arr", []any{int32(1), int32(2), int32(3)})
+		Set("arr", []any{int32(1), int32(2), int32(3)}).Set("tt", "10:15:30.5Z").Set("sarr", []any{"a", nil, "c,d"}).Set("yr", int32(2024))
 	nulls := connectors.NewStructValue(row).Set("id", int64(2))
 	write(t, task, g.create(full), g.create(nulls))
 	var q string
 	var want []string
 	if tg.name == "postgres" {
 		q = `SELECT id, i8, i16, i32, i64, f32, f64, b, s, vc, encode("by", 'hex'), "dec", vdec, d, t, ts, tsm,
-			tz AT TIME ZONE 'UTC', j::text, u, cd, cts, arr FROM srv_public_types ORDER BY id`
+			tz AT TIME ZONE 'UTC', j::text, u, cd, cts, arr, tt, sarr, yr FROM srv_public_types ORDER BY id`
 		want = []string{
-			`1|-8|-16|-32|-1099511627776|1.5|2.25|t|héllo 'q' \ "x"|short|0001feff|-123456.789|-123.4567|2022-01-08|12:34:56.123456|2023-11-14 22:13:20.123456|2023-11-14 22:13:20.123|2024-05-01 08:00:00.25|{"a": [1, 2]}|8f14e45f-ceea-467f-a0f2-1d3c2a5b6c7d|2020-02-29|2021-03-04 05:06:07.008|{1,2,3}`,
-			`2|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL`,
+			`1|-8|-16|-32|-1099511627776|1.5|2.25|t|héllo 'q' \ "x"|short|0001feff|-123456.789|-123.4567|2022-01-08|12:34:56.123456|2023-11-14 22:13:20.123456|2023-11-14 22:13:20.123|2024-05-01 08:00:00.25|{"a": [1, 2]}|8f14e45f-ceea-467f-a0f2-1d3c2a5b6c7d|2020-02-29|2021-03-04 05:06:07.008|{1,2,3}|10:15:30.5+00|{a,NULL,"c,d"}|2024`,
+			`2|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL`,
 		}
 	} else {
-		q = `SELECT id, i8, i16, i32, i64, f32, f64, b, s, vc, hex(` + "`by`" + `), ` + "`dec`" + `, vdec, d, t, ts, tsm, tz, j, u, cd, cts, arr
+		q = `SELECT id, i8, i16, i32, i64, f32, f64, b, s, vc, hex(` + "`by`" + `), ` + "`dec`" + `, vdec, d, t, ts, tsm, tz, j, u, cd, cts, arr, tt, sarr, yr
 			FROM srv_public_types ORDER BY id`
 		want = []string{
-			`1|-8|-16|-32|-1099511627776|1.5|2.25|1|héllo 'q' \ "x"|short|0001FEFF|-123456.789|-123.456700000000000000000000000000|2022-01-08T00:00:00Z|12:34:56.123456|2023-11-14T22:13:20.123456Z|2023-11-14T22:13:20.123Z|2024-05-01T08:00:00.25Z|{"a": [1, 2]}|8f14e45f-ceea-467f-a0f2-1d3c2a5b6c7d|2020-02-29T00:00:00Z|2021-03-04T05:06:07.008Z|[1,2,3]`,
-			`2|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL`,
+			`1|-8|-16|-32|-1099511627776|1.5|2.25|1|héllo 'q' \ "x"|short|0001FEFF|-123456.789|-123.456700000000000000000000000000|2022-01-08T00:00:00Z|12:34:56.123456|2023-11-14T22:13:20.123456Z|2023-11-14T22:13:20.123Z|2024-05-01T08:00:00.25Z|{"a": [1, 2]}|8f14e45f-ceea-467f-a0f2-1d3c2a5b6c7d|2020-02-29T00:00:00Z|2021-03-04T05:06:07.008Z|[1,2,3]|10:15:30.500000|["a",null,"c,d"]|2024`,
+			`2|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL`,
 		}
 	}
 	wantRows(t, dump(t, tg, db, q), want...)

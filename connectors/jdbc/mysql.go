@@ -364,6 +364,14 @@ func mysqlValue(c *column, v any, loc *time.Location) any {
 		return x.String()
 	case timeOfDay:
 		return formatTimeOfDay(x)
+	case string:
+		if c.kind == kTimeTZ {
+			// TIME has no zone: store the time of day in UTC.
+			if t, err := time.Parse("15:04:05.999999999Z07:00", x); err == nil {
+				return t.UTC().Format("15:04:05.000000")
+			}
+		}
+		return x
 	case time.Time:
 		if c.kind == kTimestampTZ {
 			return x

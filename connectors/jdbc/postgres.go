@@ -263,7 +263,7 @@ func (p *postgres) write(ctx context.Context, ws []*tableWrite, commit bool) err
 			b.Queue("TRUNCATE TABLE " + table)
 		}
 		for _, g := range w.deletes {
-			if len(g.rows) >= p.cfg.CopyThreshold {
+			if len(g.rows) >= p.cfg.CopyThreshold && copyable(g) {
 				if err := p.flushBatch(ctx, tx, b); err != nil {
 					return err
 				}
@@ -275,7 +275,7 @@ func (p *postgres) write(ctx context.Context, ws []*tableWrite, commit bool) err
 			p.queueChunks(b, g, func(n int) string { return p.deleteSQL(table, g, n) }, true)
 		}
 		for _, g := range w.upserts {
-			if len(g.rows) >= p.cfg.CopyThreshold {
+			if len(g.rows) >= p.cfg.CopyThreshold && copyable(g) {
 				if err := p.flushBatch(ctx, tx, b); err != nil {
 					return err
 				}
@@ -574,6 +574,18 @@ func (p *postgres) joinOn(g *group) string {
 		b.WriteString("t." + q + " = s." + q)
 	}
 	return b.String()
+}
+
+// copyable reports whether pgx can COPY every column of g in binary:
+// time with time zone has no binary encoder in pgx, so such groups go
+// through statements, where the value is sent as text.
+func copyable(g *group) bool {
+	for _, c := range g.cols {
+		if c.kind == kTimeTZ || (c.kind == kArray && c.elem.kind == kTimeTZ) {
+			return false
+		}
+	}
+	return true
 }
 
 // pgValue turns a normalized value into what pgx encodes for the column.
