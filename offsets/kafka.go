@@ -2,7 +2,6 @@ package offsets
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 
@@ -83,7 +82,7 @@ func (s *Kafka) Put(ctx context.Context, connector string, entries []connectors.
 		}
 		var v []byte
 		if e.Offset != nil {
-			if v, err = json.Marshal(e.Offset); err != nil {
+			if v, err = EncodeMap(e.Offset); err != nil {
 				return fmt.Errorf("encoding offset of %s: %w", connector, err)
 			}
 		}

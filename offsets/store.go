@@ -8,7 +8,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/sluice-cdc/sluice/connectors"
@@ -31,11 +34,72 @@ type Store interface {
 // partition: ["<connector>",{partition}] as compact JSON with the
 // partition's keys sorted.
 func Key(connector string, partition map[string]any) ([]byte, error) {
-	b, err := json.Marshal([]any{connector, partition})
+	c, _ := json.Marshal(connector)
+	b := append([]byte{'['}, c...)
+	b = append(b, ',')
+	b, err := appendMap(b, partition)
 	if err != nil {
 		return nil, fmt.Errorf("encoding source partition %v of %s: %w", partition, connector, err)
 	}
-	return b, nil
+	return append(b, ']'), nil
+}
+
+// EncodeMap encodes an offset or partition as compact JSON with sorted
+// keys. Floats always carry a fraction or exponent ("1.0", as Jackson
+// writes them), so a float stays a float when read back, and keys written
+// by a Java worker match ours byte for byte.
+func EncodeMap(m map[string]any) ([]byte, error) {
+	if m == nil {
+		return []byte("null"), nil
+	}
+	return appendMap(nil, m)
+}
+
+func appendMap(b []byte, m map[string]any) ([]byte, error) {
+	if m == nil {
+		return append(b, "null"...), nil
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	b = append(b, '{')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		kb, _ := json.Marshal(k)
+		b = append(append(b, kb...), ':')
+		var err error
+		if b, err = appendValue(b, m[k]); err != nil {
+			return nil, fmt.Errorf("field %q: %w", k, err)
+		}
+	}
+	return append(b, '}'), nil
+}
+
+func appendValue(b []byte, v any) ([]byte, error) {
+	var f float64
+	switch x := v.(type) {
+	case float64:
+		f = x
+	case float32:
+		f = float64(x)
+	case map[string]any:
+		return appendMap(b, x)
+	default:
+		vb, err := json.Marshal(v)
+		return append(b, vb...), err
+	}
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return nil, fmt.Errorf("%v cannot be stored in JSON", f)
+	}
+	s := strconv.FormatFloat(f, 'g', -1, 64)
+	if !strings.ContainsAny(s, ".eE") {
+		s += ".0"
+	}
+	return append(b, s...), nil
 }
 
 // ParseKey parses a key written by Key (or by Kafka Connect).
@@ -74,8 +138,11 @@ func DecodeMap(b []byte) (map[string]any, error) {
 func normalize(v any) any {
 	switch x := v.(type) {
 	case json.Number:
-		if n, err := x.Int64(); err == nil {
-			return n
+		// The text decides the type, so 1.0 stays a float.
+		if !strings.ContainsAny(string(x), ".eE") {
+			if n, err := x.Int64(); err == nil {
+				return n
+			}
 		}
 		f, _ := x.Float64()
 		return f

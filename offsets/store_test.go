@@ -28,6 +28,13 @@ func TestKeyFormatMatchesKafkaConnect(t *testing.T) {
 	if err != nil || c != "pg" || p["server"] != "inventory" {
 		t.Fatalf("ParseKey = %q %v %v", c, p, err)
 	}
+	k, _ = Key("c", map[string]any{"f": 1.0, "i": int64(1), "s": "x"})
+	if got, want := string(k), `["c",{"f":1.0,"i":1,"s":"x"}]`; got != want {
+		t.Fatalf("key = %s, want %s (floats keep their fraction, as Jackson writes them)", got, want)
+	}
+	if _, p, _ := ParseKey(k); p["f"] != 1.0 || p["i"] != int64(1) {
+		t.Fatalf("types not kept: %#v", p)
+	}
 	for _, bad := range []string{`{}`, `["a"]`, `[1,{}]`, `not json`} {
 		if _, _, err := ParseKey([]byte(bad)); err == nil {
 			t.Errorf("ParseKey(%s) succeeded", bad)
