@@ -20,6 +20,7 @@ import (
 	"github.com/sluice-cdc/sluice/connectors"
 	"github.com/sluice-cdc/sluice/connectors/datagen"
 	"github.com/sluice-cdc/sluice/connectors/jdbc"
+	"github.com/sluice-cdc/sluice/connectors/postgres"
 	"github.com/sluice-cdc/sluice/runtime"
 	"github.com/sluice-cdc/sluice/runtime/broker"
 	"github.com/sluice-cdc/sluice/transforms"
@@ -35,7 +36,7 @@ var started = time.Now()
 
 // plugins lists every connector built into the binary.
 func plugins() *connectors.Registry {
-	return connectors.NewRegistry(datagen.Plugin(), jdbc.Plugin())
+	return connectors.NewRegistry(datagen.Plugin(), jdbc.Plugin(), postgres.Plugin())
 }
 
 func transformRegistry() *transforms.Registry { return transforms.NewRegistry() }
