@@ -114,6 +114,7 @@ func runSuite(t *testing.T, tg *target) {
 		t.Run("packet split", func(t *testing.T) { testPacketSplit(t, tg) })
 	}
 	t.Run("crash mid-run", func(t *testing.T) { testCrash(t, tg) })
+	t.Run("stop during retries", func(t *testing.T) { testStopDuringRetries(t, tg) })
 }
 
 // startTask starts a sink task on db with upserts, deletes, truncates and
@@ -795,4 +796,50 @@ func testQuoting(t *testing.T, tg *target) {
 	wantRows(t, dump(t, tg, db, `SELECT "ID", "Name" FROM "Shop_Items"`), "1|kept")
 	write(t, startTask(t, tg, db, Topics, "Shop.Items"), rec(1, 2, "folded"))
 	wantRows(t, dump(t, tg, db, `SELECT id, name FROM shop_items`), "2|folded")
+}
+
+// failingDialect fails every write with a retriable error.
+type failingDialect struct{ dialect }
+
+var errFlaky = errors.New("connection lost (test)")
+
+func (f failingDialect) write(context.Context, []*tableWrite, bool) error { return errFlaky }
+func (f failingDialect) retriable(err error) bool                         { return errors.Is(err, errFlaky) }
+
+// testStopDuringRetries: Stop cancels a flush waiting out its retry
+// back-off, and nothing of the batch is reported durable.
+func testStopDuringRetries(t *testing.T, tg *target) {
+	db := tg.newDB(t)
+	task := startTask(t, tg, db, RetryBackoffMs, "60000", MaxRetries, "100")
+	g := newGen("srv.public.items")
+	write(t, task, g.upsert(1, "a", 1))
+	task.d = failingDialect{task.d}
+	r := g.upsert(2, "b", 2)
+	if err := task.Put(context.Background(), []*connectors.Record{r}); err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		offsets map[connectors.TopicPartition]int64
+		err     error
+	}
+	done := make(chan result, 1)
+	go func() {
+		o, err := task.Flush(context.Background(), nil)
+		done <- result{o, err}
+	}()
+	time.Sleep(200 * time.Millisecond)
+	start := time.Now()
+	if err := task.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	res := <-done
+	if res.err == nil || !errors.Is(res.err, context.Canceled) {
+		t.Fatalf("Flush after Stop: %v, want a cancellation", res.err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("Stop took %v", d)
+	}
+	if o := res.offsets[connectors.TopicPartition{Topic: r.Topic}]; o != r.Offset {
+		t.Fatalf("durable offset %d, want %d (the failed batch is not durable)", o, r.Offset)
+	}
 }

@@ -18,9 +18,13 @@ import (
 // rest and returns the offsets every written transaction made durable.
 //
 // Put and Flush are called from one goroutine. Stop may be called from
-// another: it waits for a running Put or Flush (which return when their
-// context is cancelled) and closes the connection.
+// another: it cancels a running Put or Flush (a statement, a retry
+// back-off), waits for it to return and closes the connection.
 type Task struct {
+	// stopping is cancelled by Stop; Put and Flush stop waiting on it.
+	stopping context.Context
+	stop     context.CancelFunc
+
 	mu   sync.Mutex // held by Put, Flush and Stop
 	cfg  *Config
 	log  *slog.Logger
@@ -47,6 +51,7 @@ func (t *Task) Start(ctx context.Context, tctx connectors.SinkTaskContext, props
 	}
 	t.cfg = cfg
 	t.tctx = tctx
+	t.stopping, t.stop = context.WithCancel(context.Background())
 	t.log = slog.Default()
 	if tctx != nil && tctx.Logger() != nil {
 		t.log = tctx.Logger()
@@ -79,8 +84,13 @@ func newDialect(ctx context.Context, cfg *Config) (dialect, error) {
 // Put decodes records into the buffer. A record that cannot be decoded
 // fails the task with a *connectors.RecordError naming it.
 func (t *Task) Put(ctx context.Context, records []*connectors.Record) error {
+	ctx, cancel := t.withStop(ctx)
+	defer cancel()
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if t.d == nil {
+		return errors.New("jdbc sink task is stopped")
+	}
 	for _, r := range records {
 		c, err := t.dec.decode(r)
 		switch {
@@ -105,16 +115,32 @@ func (t *Task) Put(ctx context.Context, records []*connectors.Record) error {
 // Flush writes what is buffered and returns the next offset of every
 // partition whose records are committed in the database.
 func (t *Task) Flush(ctx context.Context, current map[connectors.TopicPartition]int64) (map[connectors.TopicPartition]int64, error) {
+	ctx, cancel := t.withStop(ctx)
+	defer cancel()
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if t.d == nil {
+		return maps.Clone(t.durable), errors.New("jdbc sink task is stopped")
+	}
 	if err := t.writeBuffered(ctx); err != nil {
 		return maps.Clone(t.durable), err
 	}
 	return maps.Clone(t.durable), nil
 }
 
-// Stop closes the connection.
+// withStop returns ctx, also cancelled when Stop is called.
+func (t *Task) withStop(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	unhook := context.AfterFunc(t.stopping, cancel)
+	return ctx, func() { unhook(); cancel() }
+}
+
+// Stop cancels a running Put or Flush and closes the connection. What
+// was not flushed is dropped: its offsets were never reported durable.
 func (t *Task) Stop(ctx context.Context) error {
+	if t.stop != nil {
+		t.stop()
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.d == nil {
