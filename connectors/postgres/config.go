@@ -55,6 +55,8 @@ const (
 	MaxQueueSizeInBytes      = "max.queue.size.in.bytes"
 	PollIntervalMs           = "poll.interval.ms"
 	StatusUpdateIntervalMs   = "status.update.interval.ms"
+	MessagePrefixInclude     = "message.prefix.include.list"
+	MessagePrefixExclude     = "message.prefix.exclude.list"
 	SignalDataCollection     = "signal.data.collection"
 	IncrementalSnapshotChunk = "incremental.snapshot.chunk.size"
 )
@@ -177,6 +179,10 @@ var def = config.NewDef(
 		Validator: validRegexList, Doc: "Regular expressions matching schema.table.column of columns to include in events."},
 	config.Key{Name: ColumnExcludeList, Type: config.List, Default: "", Importance: config.Low, Group: groupFilter, Order: 6,
 		Validator: validRegexList, Doc: "Regular expressions matching schema.table.column of columns to leave out of events."},
+	config.Key{Name: MessagePrefixInclude, Type: config.List, Default: "", Importance: config.Low, Group: groupFilter, Order: 8,
+		Validator: validRegexList, Doc: "Regular expressions of logical decoding message prefixes to emit on <topic.prefix>.message (all when empty)."},
+	config.Key{Name: MessagePrefixExclude, Type: config.List, Default: "", Importance: config.Low, Group: groupFilter, Order: 9,
+		Validator: validRegexList, Doc: "Regular expressions of logical decoding message prefixes not to emit."},
 	config.Key{Name: MessageKeyColumns, Type: config.String, Default: "", Importance: config.Low, Group: groupFilter, Order: 7,
 		Validator: validMessageKeyColumns, Doc: "Key columns per table instead of the primary key: schema.table:col1,col2;schema.other:col."},
 	config.Key{Name: SnapshotMode, Type: config.String, Default: SnapshotInitial, Importance: config.Medium, Group: groupSnap, Order: 1,
@@ -245,6 +251,7 @@ type Config struct {
 	SchemaInclude, SchemaExclude          []*regexp.Regexp
 	TableInclude, TableExclude            []*regexp.Regexp
 	ColumnInclude, ColumnExclude          []*regexp.Regexp
+	MessageInclude, MessageExclude        []*regexp.Regexp
 	KeyColumns                            map[string][]string
 	SnapshotMode                          string
 	SnapshotFetchSize, SnapshotThreads    int
@@ -310,6 +317,8 @@ func ParseConfig(props map[string]string) (*Config, error) {
 	c.TableExclude = compileAll(v.List(TableExcludeList))
 	c.ColumnInclude = compileAll(v.List(ColumnIncludeList))
 	c.ColumnExclude = compileAll(v.List(ColumnExcludeList))
+	c.MessageInclude = compileAll(v.List(MessagePrefixInclude))
+	c.MessageExclude = compileAll(v.List(MessagePrefixExclude))
 	c.KeyColumns, _ = parseMessageKeyColumns(v.String(MessageKeyColumns))
 	return c, nil
 }

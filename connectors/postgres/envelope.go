@@ -134,15 +134,17 @@ type position struct {
 
 // builder makes records. now is the clock (replaced in golden tests).
 type builder struct {
-	cfg       *Config
-	name, db  any // boxed once
+	cfg          *Config
+	name, db     any // boxed once
+	messageValue *connectors.Schema
 	source    *connectors.Schema
 	partition map[string]any
 	now       func() time.Time
 }
 
 func newBuilder(cfg *Config) *builder {
-	return &builder{cfg: cfg, name: cfg.TopicPrefix, db: cfg.DBName, source: sourceSchema(),
+	src := sourceSchema()
+	return &builder{cfg: cfg, name: cfg.TopicPrefix, db: cfg.DBName, source: src, messageValue: messageValueSchema(src),
 		partition: map[string]any{"server": cfg.TopicPrefix}, now: time.Now}
 }
 

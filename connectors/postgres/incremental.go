@@ -207,7 +207,7 @@ func readWatermarked(ctx context.Context, conn *pgx.Conn, c *chunk, id string) c
 // watermark handles a watermark message of the current chunk.
 func (s *streamer) watermark(ctx context.Context, lsn uint64, m *pgoutput.LogicalMessage) error {
 	in := s.incr
-	if in == nil || in.cur == nil || m.Transactional || m.Prefix != watermarkPrefix {
+	if in == nil || in.cur == nil || m.Transactional {
 		return nil
 	}
 	kind, id, _ := strings.Cut(string(m.Content), ":")

@@ -41,6 +41,7 @@ func TestPostgres(t *testing.T) {
 	t.Run("ResumeSnapshot", func(t *testing.T) { testResumeSnapshot(t, pg) })
 	t.Run("SchemaChange", func(t *testing.T) { testSchemaChange(t, pg) })
 	t.Run("TransactionMetadata", func(t *testing.T) { testTransactionMetadata(t, pg) })
+	t.Run("Messages", func(t *testing.T) { testMessages(t, pg) })
 	t.Run("PollAndStop", func(t *testing.T) { testPollAndStop(t, pg) })
 	// Last: it restarts the server.
 	t.Run("ServerCrash", func(t *testing.T) { testServerCrash(t, pg) })
@@ -342,6 +343,9 @@ func testTypes(t *testing.T, pg *harness.Postgres) {
 				t.Errorf("snapshot and stream differ:\nsnapshot %s\nstream   %s", sj, tj)
 			}
 			golden(t, "types_"+mode.name+".json", normalized(t, stream))
+			if mode.name == "default" {
+				golden(t, "types_default_snapshot.json", normalized(t, snap))
+			}
 			stopTask(t, task)
 			if mode.name == "default" {
 				pg.Exec(t, db, "DELETE FROM types WHERE id = 2")
@@ -356,29 +360,33 @@ func testTypes(t *testing.T, pg *harness.Postgres) {
 // with the values that change from run to run replaced.
 func normalized(t *testing.T, r *connectors.Record) []byte {
 	t.Helper()
-	e := env(r)
-	cp := *e
-	cp.Values = append([]any(nil), e.Values...)
-	src := *source(r)
-	src.Values = append([]any(nil), src.Values...)
-	for _, f := range []int{srcTsMs, srcTsUs, srcTsNs, srcTxID, srcLSN} {
-		if src.Values[f] != nil {
-			src.Values[f] = int64(1)
+	// fix copies a struct with the values that vary between runs replaced.
+	var fix func(v *connectors.StructValue) *connectors.StructValue
+	fix = func(v *connectors.StructValue) *connectors.StructValue {
+		cp := *v
+		cp.Values = append([]any(nil), v.Values...)
+		for i, f := range v.Schema.Fields {
+			if cp.Values[i] == nil {
+				continue
+			}
+			switch f.Name {
+			case "ts_ms", "ts_us", "ts_ns", "txId", "lsn":
+				cp.Values[i] = int64(1)
+			case "db":
+				cp.Values[i] = "db"
+			case "sequence":
+				cp.Values[i] = `["1","1"]`
+			case "source":
+				cp.Values[i] = fix(cp.Values[i].(*connectors.StructValue))
+			}
 		}
-	}
-	src.Values[srcDB] = "db"
-	if src.Values[srcSequence] != nil {
-		src.Values[srcSequence] = `["1","1"]`
-	}
-	cp.Values[envSource] = &src
-	for _, f := range []int{envTsMs, envTsUs, envTsNs} {
-		cp.Values[f] = int64(1)
+		return &cp
 	}
 	var out bytes.Buffer
 	for _, part := range []struct {
 		s *connectors.Schema
 		v any
-	}{{r.KeySchema, r.Key}, {r.ValueSchema, &cp}} {
+	}{{r.KeySchema, r.Key}, {r.ValueSchema, fix(r.Value.(*connectors.StructValue))}} {
 		raw := encodeJSON(t, r.Topic, part.s, part.v)
 		if err := json.Indent(&out, raw, "", " "); err != nil {
 			t.Fatalf("%v: %s", err, raw)
@@ -819,4 +827,36 @@ func testResumeSnapshot(t *testing.T, pg *harness.Postgres) {
 		t.Errorf("events give %d rows, table has %d", len(state), len(want))
 	}
 	t.Logf("resumed: %d records, %d differences", len(second), diffs)
+}
+
+// testMessages emits logical decoding messages in and outside a
+// transaction; excluded prefixes are dropped.
+func testMessages(t *testing.T, pg *harness.Postgres) {
+	db := pg.CreateDB(t, "msg")
+	pg.Exec(t, db, "CREATE TABLE t (id int PRIMARY KEY)")
+	task := startTask(t, props(pg, db, "msg", MessagePrefixExclude, "secret.*"), nil)
+	pollUntil(t, task, 10*time.Second, func([]*connectors.Record) bool { return task.replConn.Load() != nil })
+	pg.Exec(t, db, "SELECT pg_logical_emit_message(false, 'audit', 'outside')", "SELECT pg_logical_emit_message(false, 'secret1', 'x')",
+		"BEGIN; INSERT INTO t VALUES (1); SELECT pg_logical_emit_message(true, 'audit', 'inside'); COMMIT")
+	recs := pollUntil(t, task, 20*time.Second, func(rs []*connectors.Record) bool { return countOps(rs, "t", "c") == 1 })
+	var got []string
+	for _, r := range recs {
+		if r.Topic != "srv.message" {
+			continue
+		}
+		v := r.Value.(*connectors.StructValue)
+		msg := v.Get("message").(*connectors.StructValue)
+		got = append(got, fmt.Sprintf("%s %s %s txId=%v", v.Get("op"), msg.Get("prefix"), msg.Get("content"), v.Get("source").(*connectors.StructValue).Get("txId") != nil))
+		if r.Key.(*connectors.StructValue).Get("prefix") != "audit" {
+			t.Errorf("key %v", r.Key)
+		}
+	}
+	if strings.Join(got, "; ") != "m audit outside txId=false; m audit inside txId=true" {
+		t.Errorf("message events: %v", got)
+	}
+	for _, r := range recs {
+		if r.Topic == "srv.message" && r.Value.(*connectors.StructValue).Get("source").(*connectors.StructValue).Get("txId") != nil {
+			golden(t, "message.json", normalized(t, r))
+		}
+	}
 }

@@ -275,7 +275,7 @@ func (s *streamer) handle(ctx context.Context, lsn uint64, data []byte) error {
 	case *pgoutput.Relation:
 		return s.relation(ctx, m)
 	case *pgoutput.LogicalMessage:
-		return s.watermark(ctx, lsn, m)
+		return s.message(ctx, lsn, m)
 	case *pgoutput.Insert:
 		return s.change(ctx, lsn, m.RelationID, m)
 	case *pgoutput.Update:
