@@ -28,14 +28,22 @@
 // records' offsets reported by Flush. A retriable failure (lost
 // connection, server restart, deadlock, serialization failure) rolls the
 // transaction back and retries the whole batch on a new connection, with
-// back-off, up to max.retries times.
+// back-off, up to max.retries times. Any other failure is first retried
+// once with the table metadata and prepared statements read afresh (a
+// table altered by someone else); if it persists, the batch's entries are
+// bisected in transactions that are rolled back to find the record the
+// database refuses, which is reported through SinkTaskContext.Errant
+// (dead letter queue with errors.tolerance=all, else the task fails with
+// a *connectors.RecordError naming topic, partition, offset and column).
 //
 // PostgreSQL: per table and column list, fewer than sluice.copy.threshold
 // rows go as multi-row INSERT … ON CONFLICT (key) DO UPDATE and DELETE …
 // WHERE (key) IN (…) statements (row counts split into powers of two, so
 // each shape prepares a handful of statements, all sent in one pipeline);
-// larger groups are COPYed into a temporary table (ON COMMIT DROP) and
-// applied with one INSERT … SELECT … ON CONFLICT or DELETE … USING.
+// larger groups are COPYed into a temporary stage table (created once per
+// session and column list, ON COMMIT DELETE ROWS) and applied with one
+// MERGE (PostgreSQL 15+; INSERT … SELECT … ON CONFLICT before) or
+// DELETE … USING.
 //
 // MySQL/MariaDB: multi-row INSERT … ON DUPLICATE KEY UPDATE col =
 // VALUES(col) and DELETE … WHERE (key) IN (…), interpolated on the

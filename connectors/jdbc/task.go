@@ -36,8 +36,6 @@ type Task struct {
 	// pending are the next offsets of the records in buf; durable those
 	// of committed transactions.
 	pending, durable map[connectors.TopicPartition]int64
-	// sleep waits between retries; tests shorten it.
-	sleep func(ctx context.Context, d time.Duration) error
 }
 
 // NewTask returns an unstarted task.
@@ -66,9 +64,6 @@ func (t *Task) Start(ctx context.Context, tctx connectors.SinkTaskContext, props
 	t.meta = metaCache{}
 	t.pending = map[connectors.TopicPartition]int64{}
 	t.durable = map[connectors.TopicPartition]int64{}
-	if t.sleep == nil {
-		t.sleep = sleepCtx
-	}
 	return nil
 }
 
@@ -197,15 +192,12 @@ func (t *Task) writeBuffered(ctx context.Context) error {
 			return fmt.Errorf("writing batch to %s: %w", t.cfg.URL, err)
 		}
 		if attempt >= t.cfg.MaxRetries {
-			if t.d.retriable(err) {
-				return fmt.Errorf("writing batch to %s failed after %d retries (max.retries): %w", t.cfg.URL, attempt, err)
-			}
-			return fmt.Errorf("writing batch to %s: %w", t.cfg.URL, err)
+			return fmt.Errorf("writing batch to %s failed after %d retries (max.retries): %w", t.cfg.URL, attempt, err)
 		}
 		t.log.Warn("retrying batch", "attempt", attempt+1, "max.retries", t.cfg.MaxRetries, "backoff", backoff, "error", err)
 		t.d.reset(ctx)
 		clear(t.meta)
-		if err := t.sleep(ctx, backoff); err != nil {
+		if err := sleepCtx(ctx, backoff); err != nil {
 			return fmt.Errorf("writing batch: %w", err)
 		}
 		backoff = min(backoff*2, 10*t.cfg.RetryBackoff)
