@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5"
@@ -110,4 +111,28 @@ func ensurePublication(ctx context.Context, conn *pgx.Conn, cfg *Config, tables 
 		return fmt.Errorf("%s: %w; the user needs CREATE on the database (and ownership of the tables for filtered, superuser for all_tables)", sql, err)
 	}
 	return nil
+}
+
+// slotReleaseWait bounds how long Start waits for a slot to be released.
+const slotReleaseWait = 10 * time.Second
+
+// waitSlotInactive waits up to d for the slot to have no reader; it
+// returns without error when the wait runs out (the pre-flight check then
+// names the reader).
+func waitSlotInactive(ctx context.Context, conn *pgx.Conn, name string, d time.Duration) error {
+	deadline := time.Now().Add(d)
+	for {
+		s, err := readSlot(ctx, conn, name)
+		if err != nil {
+			return err
+		}
+		if !s.active || time.Now().After(deadline) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }

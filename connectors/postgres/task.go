@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/sluice-cdc/sluice/connectors"
@@ -98,6 +99,11 @@ func (t *Task) Start(ctx context.Context, tctx connectors.SourceTaskContext, pro
 		}
 	}()
 	if t.meta, err = connect(ctx, cfg); err != nil {
+		return err
+	}
+	// A task restarted right after its predecessor stopped may find the
+	// slot still held by the old walsender for a moment.
+	if err := waitSlotInactive(ctx, t.meta, cfg.SlotName, slotReleaseWait); err != nil {
 		return err
 	}
 	p, err := preflight(ctx, t.meta, cfg)
@@ -337,13 +343,17 @@ func (t *Task) Stop(ctx context.Context) error {
 			return
 		}
 		if t.cfg.SlotDropOnStop {
-			conn, cerr := connect(ctx, t.cfg)
+			// The walsender of the closed connection may still hold the
+			// slot for a moment; DROP_REPLICATION_SLOT ... WAIT waits.
+			conn, cerr := connectReplication(ctx, t.cfg)
 			if cerr != nil {
 				err = cerr
 				return
 			}
 			defer conn.Close(context.Background())
-			err = dropSlot(ctx, conn, t.cfg.SlotName)
+			if derr := pglogrepl.DropReplicationSlot(ctx, conn, t.cfg.SlotName, pglogrepl.DropReplicationSlotOptions{Wait: true}); derr != nil {
+				err = fmt.Errorf("dropping slot %q (slot.drop.on.stop): %w", t.cfg.SlotName, derr)
+			}
 		}
 	})
 	return err
