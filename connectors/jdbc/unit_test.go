@@ -401,3 +401,11 @@ func BenchmarkDecode(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N*len(recs))/b.Elapsed().Seconds(), "records/s")
 }
+
+func TestParseURLControlCharacters(t *testing.T) {
+	for _, s := range []string{"jdbc:postgresql://h/db?password=a%00b", "jdbc:mysql://u%01:p@h/db", "jdbc:mariadb://h/d%0Ab"} {
+		if _, err := ParseURL(s); err == nil {
+			t.Errorf("ParseURL(%q) accepted a control character", s)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5"
@@ -36,6 +37,9 @@ type URL struct {
 // ParseURL parses a JDBC URL for PostgreSQL, MySQL or MariaDB. user and
 // password query parameters fill User and Password.
 func ParseURL(s string) (*URL, error) {
+	if strings.ContainsFunc(s, unicode.IsControl) {
+		return nil, errors.New("contains a control character")
+	}
 	rest, ok := strings.CutPrefix(strings.TrimSpace(s), "jdbc:")
 	if !ok {
 		return nil, errors.New("must start with jdbc: (jdbc:postgresql://host:port/db, jdbc:mysql://… or jdbc:mariadb://…)")
@@ -82,6 +86,9 @@ func ParseURL(s string) (*URL, error) {
 		}
 		u.Port = p
 	}
+	if host == "" {
+		return nil, errors.New("has no host; write jdbc:" + sub + "://host:port/database")
+	}
 	u.Host = host
 	path, query, _ := strings.Cut(pathPart, "?")
 	db, err := url.PathUnescape(strings.TrimPrefix(path, "/"))
@@ -89,6 +96,9 @@ func ParseURL(s string) (*URL, error) {
 		return nil, fmt.Errorf("database name: %v", err)
 	}
 	u.Database = db
+	if strings.ContainsFunc(db+u.User+u.Password, unicode.IsControl) {
+		return nil, errors.New("contains a control character")
+	}
 	if u.Database == "" {
 		return nil, errors.New("names no database; write jdbc:" + sub + "://host:port/database")
 	}
@@ -97,7 +107,7 @@ func ParseURL(s string) (*URL, error) {
 		k, v, _ := strings.Cut(kv, "=")
 		k, err1 := url.QueryUnescape(k)
 		v, err2 := url.QueryUnescape(v)
-		if err1 != nil || err2 != nil {
+		if err1 != nil || err2 != nil || strings.ContainsFunc(k+v, unicode.IsControl) {
 			return nil, fmt.Errorf("query parameter %q is not URL-encoded correctly", kv)
 		}
 		switch strings.ToLower(k) {
