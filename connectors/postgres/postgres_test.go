@@ -601,7 +601,36 @@ func testTransactionMetadata(t *testing.T, pg *harness.Postgres) {
 	task := startTask(t, props(pg, db, "txmeta", ProvideTxMetadata, "true"), nil)
 	pollUntil(t, task, 10*time.Second, func([]*connectors.Record) bool { return task.replConn.Load() != nil })
 	pg.Exec(t, db, "BEGIN; INSERT INTO a VALUES (1); INSERT INTO b VALUES (1); INSERT INTO a VALUES (2); COMMIT")
-	recs := data(pollUntil(t, task, 20*time.Second, func(rs []*connectors.Record) bool { return len(data(rs)) == 3 }))
+	all := pollUntil(t, task, 20*time.Second, func(rs []*connectors.Record) bool {
+		return len(rs) > 0 && rs[len(rs)-1].Topic == "srv.transaction"
+	})
+	var topics []string
+	var recs []*connectors.Record
+	for _, r := range all {
+		if r.Topic == "__debezium-heartbeat.srv" {
+			continue
+		}
+		topics = append(topics, r.Topic)
+		if r.Topic != "srv.transaction" {
+			recs = append(recs, r)
+		}
+	}
+	if strings.Join(topics, ",") != "srv.transaction,srv.public.a,srv.public.b,srv.public.a,srv.transaction" {
+		t.Fatalf("topics %v", topics)
+	}
+	begin, end := all[0].Value.(*connectors.StructValue), all[len(all)-1].Value.(*connectors.StructValue)
+	if begin.Get("status") != "BEGIN" || end.Get("status") != "END" || end.Get("event_count") != int64(3) {
+		t.Errorf("BEGIN %v END %v", begin.Values, end.Values)
+	}
+	var dcs []string
+	for _, dc := range end.Get("data_collections").([]any) {
+		d := dc.(*connectors.StructValue)
+		dcs = append(dcs, fmt.Sprintf("%s=%d", d.Get("data_collection"), d.Get("event_count")))
+	}
+	if strings.Join(dcs, ",") != "public.a=2,public.b=1" {
+		t.Errorf("data_collections %v", dcs)
+	}
+	golden(t, "transaction_end.json", normalizedTx(t, all[len(all)-1]))
 	var got []string
 	for _, r := range recs {
 		tx := env(r).Get("transaction").(*connectors.StructValue)
@@ -859,4 +888,26 @@ func testMessages(t *testing.T, pg *harness.Postgres) {
 			golden(t, "message.json", normalized(t, r))
 		}
 	}
+}
+
+// normalizedTx renders a transaction metadata record with its id and
+// time fixed.
+func normalizedTx(t *testing.T, r *connectors.Record) []byte {
+	t.Helper()
+	k := *r.Key.(*connectors.StructValue)
+	k.Values = []any{"1:1"}
+	v := *r.Value.(*connectors.StructValue)
+	v.Values = append([]any(nil), v.Values...)
+	v.Values[1], v.Values[4] = "1:1", int64(1)
+	var out bytes.Buffer
+	for _, part := range []struct {
+		s *connectors.Schema
+		v any
+	}{{r.KeySchema, &k}, {r.ValueSchema, &v}} {
+		if err := json.Indent(&out, encodeJSON(t, r.Topic, part.s, part.v), "", " "); err != nil {
+			t.Fatal(err)
+		}
+		out.WriteByte('\n')
+	}
+	return out.Bytes()
 }

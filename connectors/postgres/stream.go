@@ -51,6 +51,8 @@ type streamer struct {
 	txSkip     int64 // changes up to this index are skipped
 	txCount    int64
 	txPerTable map[uint32]int64
+	txTables   []*table // tables with events in the transaction, in first-event order
+	txBegun    bool     // the BEGIN metadata event was emitted
 	prevCommit uint64
 
 	incr *incremental // nil when no snapshot chunks are left
@@ -267,8 +269,13 @@ func (s *streamer) handle(ctx context.Context, lsn uint64, data []byte) error {
 		}
 		if s.t.cfg.ProvideTxMetadata {
 			clear(s.txPerTable)
+			s.txTables = s.txTables[:0]
+			s.txBegun = false
 		}
 	case *pgoutput.Commit:
+		if err := s.txEnd(ctx, lsn); err != nil {
+			return err
+		}
 		s.inTx = false
 		s.prevCommit = m.CommitLSN
 		s.walEnd = max(s.walEnd, m.EndLSN)
@@ -291,6 +298,11 @@ func (s *streamer) handle(ctx context.Context, lsn uint64, data []byte) error {
 		for _, id := range m.RelationIDs {
 			if t := s.tables[id]; t != nil {
 				captured = append(captured, t)
+			}
+		}
+		if len(captured) > 0 {
+			if err := s.txBegin(ctx, lsn); err != nil {
+				return err
 			}
 		}
 		for i, t := range captured {
@@ -383,9 +395,12 @@ func (s *streamer) txBlock(t *table) *connectors.StructValue {
 		s.txPerTable = map[uint32]int64{}
 	}
 	s.txCount++
+	if s.txPerTable[t.relID] == 0 {
+		s.txTables = append(s.txTables, t)
+	}
 	s.txPerTable[t.relID]++
 	v := connectors.NewStructValue(transactionSchema)
-	v.Values[0] = fmt.Sprintf("%d:%d", s.txXid, s.txFinal)
+	v.Values[0] = s.txID()
 	v.Values[1] = s.txCount
 	v.Values[2] = s.txPerTable[t.relID]
 	return v
@@ -403,6 +418,9 @@ func (s *streamer) change(ctx context.Context, lsn uint64, relID uint32, m pgout
 			return fmt.Errorf("change for relation %d before its Relation message at LSN %s", relID, lsnString(lsn))
 		}
 		return nil
+	}
+	if err := s.txBegin(ctx, lsn); err != nil {
+		return err
 	}
 	cfg := s.t.cfg
 	b := s.t.b
