@@ -867,7 +867,15 @@ func testMessages(t *testing.T, pg *harness.Postgres) {
 	pollUntil(t, task, 10*time.Second, func([]*connectors.Record) bool { return task.replConn.Load() != nil })
 	pg.Exec(t, db, "SELECT pg_logical_emit_message(false, 'audit', 'outside')", "SELECT pg_logical_emit_message(false, 'secret1', 'x')",
 		"BEGIN; INSERT INTO t VALUES (1); SELECT pg_logical_emit_message(true, 'audit', 'inside'); COMMIT")
-	recs := pollUntil(t, task, 20*time.Second, func(rs []*connectors.Record) bool { return countOps(rs, "t", "c") == 1 })
+	recs := pollUntil(t, task, 20*time.Second, func(rs []*connectors.Record) bool {
+		n := 0
+		for _, r := range rs {
+			if r.Topic == "srv.message" {
+				n++
+			}
+		}
+		return n == 2 && countOps(rs, "t", "c") == 1
+	})
 	var got []string
 	for _, r := range recs {
 		if r.Topic != "srv.message" {
