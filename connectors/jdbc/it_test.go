@@ -283,6 +283,13 @@ func testPKChange(t *testing.T, tg *target) {
 	// Debezium's PK update: delete old key, tombstone, create new key.
 	write(t, task, g.del(1), g.tomb(1), g.upsert(10, "a", 1))
 	wantRows(t, dump(t, tg, db, items), "2|b|2", "10|a|1")
+	// A table of key columns only upserts too (twice: idempotent).
+	kg := newGenWith("srv.public.keys", g.key, connectors.NewStruct("srv.public.keys.Value", true, connectors.Opt("id", connectors.Int64Schema)))
+	tk := startTask(t, tg, db, Topics, "srv.public.keys")
+	only := kg.create(connectors.NewStructValue(kg.row).Set("id", int64(5)))
+	write(t, tk, only, only)
+	write(t, tk, only)
+	wantRows(t, dump(t, tg, db, "SELECT id FROM srv_public_keys"), "5")
 	// Across batches too.
 	write(t, task, g.del(2), g.tomb(2))
 	write(t, task, g.upsert(20, "b", 2))

@@ -236,11 +236,7 @@ func (m *mysqlDialect) budget() int { return m.maxPacket*9/10 - 1024 }
 
 func (m *mysqlDialect) insertRows(ctx context.Context, tx *sql.Tx, table string, g *group) error {
 	var head strings.Builder
-	head.WriteString("INSERT ")
-	if m.cfg.InsertMode == ModeUpsert && len(g.upd) == 0 {
-		head.WriteString("IGNORE ")
-	}
-	fmt.Fprintf(&head, "INTO %s (", table)
+	fmt.Fprintf(&head, "INSERT INTO %s (", table)
 	for i, n := range g.names {
 		if i > 0 {
 			head.WriteString(", ")
@@ -249,6 +245,12 @@ func (m *mysqlDialect) insertRows(ctx context.Context, tx *sql.Tx, table string,
 	}
 	head.WriteString(") VALUES ")
 	var tail strings.Builder
+	if m.cfg.InsertMode == ModeUpsert && len(g.upd) == 0 {
+		// Only key columns: a no-op update keeps the row (INSERT IGNORE
+		// would also turn data errors into warnings).
+		q := m.quote(g.names[g.pk[0]])
+		tail.WriteString(" ON DUPLICATE KEY UPDATE " + q + " = " + q)
+	}
 	if m.cfg.InsertMode == ModeUpsert && len(g.upd) > 0 {
 		tail.WriteString(" ON DUPLICATE KEY UPDATE ")
 		for j, i := range g.upd {
