@@ -602,7 +602,13 @@ func testTransactionMetadata(t *testing.T, pg *harness.Postgres) {
 	pollUntil(t, task, 10*time.Second, func([]*connectors.Record) bool { return task.replConn.Load() != nil })
 	pg.Exec(t, db, "BEGIN; INSERT INTO a VALUES (1); INSERT INTO b VALUES (1); INSERT INTO a VALUES (2); COMMIT")
 	all := pollUntil(t, task, 20*time.Second, func(rs []*connectors.Record) bool {
-		return len(rs) > 0 && rs[len(rs)-1].Topic == "srv.transaction"
+		n := 0
+		for _, r := range rs {
+			if r.Topic == "srv.transaction" {
+				n++
+			}
+		}
+		return n == 2
 	})
 	var topics []string
 	var recs []*connectors.Record
