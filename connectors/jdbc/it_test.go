@@ -778,6 +778,10 @@ func testPacketSplit(t *testing.T, tg *target) {
 	db := tg.newDB(t)
 	task := startTask(t, tg, db)
 	m := task.d.(*mysqlDialect)
+	var mode string
+	if err := m.db.QueryRowContext(context.Background(), "SELECT @@SESSION.sql_mode").Scan(&mode); err != nil || !strings.Contains(mode, "STRICT_ALL_TABLES") {
+		t.Fatalf("session sql_mode %q (%v), want STRICT_ALL_TABLES", mode, err)
+	}
 	m.maxPacket = 64 << 10
 	g := newGen("srv.public.items")
 	var recs []*connectors.Record

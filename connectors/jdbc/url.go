@@ -194,6 +194,9 @@ func (u *URL) MySQLConfig(loc *time.Location) *mysql.Config {
 	cfg.Loc = loc
 	cfg.InterpolateParams = true
 	cfg.Timeout = 10 * time.Second
+	// Strict mode: a value that does not fit fails its statement instead
+	// of being truncated with a warning.
+	cfg.Params = map[string]string{"sql_mode": "CONCAT(@@sql_mode, ',STRICT_ALL_TABLES')"}
 	for k, v := range u.Params {
 		switch strings.ToLower(k) {
 		case "connecttimeout":
