@@ -137,9 +137,9 @@ type builder struct {
 	cfg          *Config
 	name, db     any // boxed once
 	messageValue *connectors.Schema
-	source    *connectors.Schema
-	partition map[string]any
-	now       func() time.Time
+	source       *connectors.Schema
+	partition    map[string]any
+	now          func() time.Time
 }
 
 func newBuilder(cfg *Config) *builder {

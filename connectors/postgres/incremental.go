@@ -106,7 +106,9 @@ func (t *Task) pendingChunks(ctx context.Context, plan, done string, tables map[
 	return out, nil
 }
 
-func chunkID(c *chunk) string { return strconv.FormatUint(uint64(c.t.relID), 10) + ":" + strconv.Itoa(c.idx) }
+func chunkID(c *chunk) string {
+	return strconv.FormatUint(uint64(c.t.relID), 10) + ":" + strconv.Itoa(c.idx)
+}
 
 // keyText identifies a row's key by the text of its key columns.
 func keyText(t *table, cols []pgoutput.Column) string {

@@ -55,7 +55,7 @@ type streamer struct {
 	txBegun    bool     // the BEGIN metadata event was emitted
 	prevCommit uint64
 
-	incr *incremental // nil when no snapshot chunks are left
+	incr *incremental   // nil when no snapshot chunks are left
 	wg   sync.WaitGroup // chunk readers
 
 	start offset // where this streamer started
