@@ -142,7 +142,6 @@ func BenchmarkUpsertPostgres(b *testing.B) {
 // binlog here.
 func BenchmarkUpsertMariaDB(b *testing.B) {
 	m := harness.StartMariaDB(b, harness.MariaDBOptions{NoBinlog: true})
-	b.Cleanup(func() { m.Shutdown(b) })
 	db := m.CreateDB(b, "bench")
 	recs := benchRecords()
 	ctx := context.Background()

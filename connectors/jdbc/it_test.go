@@ -73,14 +73,13 @@ func pgTarget(t *testing.T) *target {
 
 func mariaTarget(t *testing.T) *target {
 	m := harness.StartMariaDB(t, harness.MariaDBOptions{NoBinlog: true})
-	t.Cleanup(func() { m.Shutdown(t) })
 	return &target{
 		name:    "mariadb",
 		newDB:   func(t *testing.T) string { return m.CreateDB(t, "sink") },
 		url:     m.JDBCURL,
 		user:    m.User,
 		query:   func(t *testing.T, db, q string) []string { t.Helper(); return sqlRows(t, m.Open(t, db), q) },
-		restart: func(t *testing.T) { m.RestartFast(t) },
+		restart: func(t *testing.T) { m.Restart(t, false) },
 		crash:   func(t *testing.T) { m.Restart(t, true) },
 		exec:    func(t *testing.T, db string, sqls ...string) { m.Exec(t, db, sqls...) },
 	}
