@@ -136,9 +136,13 @@ func (s *streamer) run(ctx context.Context) error {
 			_ = s.incr.conn.Close(context.Background())
 		}
 	}()
-	if cur := t.flush.Load(); cur < s.resumeLSN {
-		t.flush.Store(s.resumeLSN)
-	}
+	// The first start point is durable (a committed offset, the slot's
+	// confirmed position or the consistent point it was created at), so
+	// confirming it changes nothing; it keeps flush from being 0, which
+	// the status update would replace by the write position. After a
+	// reconnect the start point is the last queued record, which need not
+	// be committed: flush stays where Commit put it.
+	t.flush.CompareAndSwap(0, s.resumeLSN)
 	args := []string{"proto_version '1'", "publication_names '" + t.cfg.Publication + "'"}
 	if v, _ := strconv.Atoi(strings.SplitN(repl.ParameterStatus("server_version"), ".", 2)[0]); v >= 14 {
 		args = append(args, "messages 'true'")
