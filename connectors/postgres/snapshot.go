@@ -162,6 +162,9 @@ func (p tablePlan) chunks(t *table) []*chunk {
 	return out
 }
 
+// maxChunks bounds the chunks of one table in a stored plan.
+const maxChunks = 10_000_000
+
 // parsePlans parses "relid:lo:step:n;relid:1;..." (see tablePlan).
 func parsePlans(s string) ([]tablePlan, error) {
 	var out []tablePlan
@@ -179,7 +182,7 @@ func parsePlans(s string) ([]tablePlan, error) {
 			lo, err1 := strconv.ParseInt(f[1], 10, 64)
 			step, err2 := strconv.ParseInt(f[2], 10, 64)
 			n, err3 := strconv.Atoi(f[3])
-			if err1 != nil || err2 != nil || err3 != nil {
+			if err1 != nil || err2 != nil || err3 != nil || n < 1 || n > maxChunks || step < 1 {
 				return nil, fmt.Errorf("snapshot plan entry %q is malformed", e)
 			}
 			p.lo, p.step, p.n = lo, step, n
