@@ -44,6 +44,11 @@ type Record struct {
 	SourcePartition map[string]any
 	// SourceOffset is where to resume after this record. Values must be
 	// JSON primitives (string, bool, numbers, nil) as in Kafka Connect.
+	// It may be nil: the record is then covered by the next record of its
+	// source partition that has an offset, and nothing is committed for it
+	// alone. Tasks that emit many records per position (a batch, a
+	// transaction) save an offset map per record this way; a crash before
+	// the covering record is acknowledged replays them, never skips them.
 	SourceOffset map[string]any
 }
 

@@ -60,3 +60,23 @@ func BenchmarkTracker(b *testing.B) {
 		tr.ack(k)
 	}
 }
+
+func TestTrackerRecordsWithoutOffsetAreCoveredByTheNext(t *testing.T) {
+	tr := newTracker()
+	p := map[string]any{"task": int64(0)}
+	a, _ := tr.submit(p, nil)
+	b, _ := tr.submit(p, nil)
+	c, _ := tr.submit(p, map[string]any{"seq": int64(2)})
+	d, _ := tr.submit(p, nil)
+	tr.ack(a)
+	tr.ack(b)
+	if got := tr.committable(); len(got) != 0 {
+		t.Fatalf("records without an offset committed %v", got)
+	}
+	tr.ack(d)
+	tr.ack(c)
+	got := tr.committable()
+	if len(got) != 1 || got[0].Offset["seq"] != int64(2) {
+		t.Fatalf("committable = %v, want seq 2", got)
+	}
+}

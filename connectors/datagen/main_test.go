@@ -54,8 +54,12 @@ func (o *memOffsets) commit(recs []*connectors.Record) {
 	if o.m == nil {
 		o.m = map[int64]map[string]any{}
 	}
-	last := recs[len(recs)-1]
-	o.m[last.SourcePartition[PartitionKey].(int64)] = last.SourceOffset
+	for i := len(recs) - 1; i >= 0; i-- {
+		if last := recs[i]; last.SourceOffset != nil {
+			o.m[last.SourcePartition[PartitionKey].(int64)] = last.SourceOffset
+			return
+		}
+	}
 }
 
 // testProps returns a config for topic "t" with the given key=value pairs.
@@ -147,8 +151,9 @@ func seqOf(t testing.TB, r *connectors.Record) int64 {
 	if want := fmt.Sprint(seq); hdr != want {
 		t.Fatalf("header %s = %q, want %q", SeqHeader, hdr, want)
 	}
-	if off := r.SourceOffset[OffsetKey]; off != seq || len(r.SourceOffset) != 1 {
-		t.Fatalf("source offset %v, want {seq: %d}", r.SourceOffset, seq)
+	// Records without an offset are covered by a later one of the batch.
+	if off := r.SourceOffset[OffsetKey]; r.SourceOffset != nil && (off != seq || len(r.SourceOffset) != 1) {
+		t.Fatalf("source offset %v, want {seq: %d} or none", r.SourceOffset, seq)
 	}
 	return seq
 }

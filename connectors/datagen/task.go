@@ -266,11 +266,20 @@ func (t *Task) batch(n int) []*connectors.Record {
 		digits = strconv.AppendInt(digits, seq, 10)
 		hdrs[i] = connectors.Header{Key: SeqHeader, Value: digits[start:len(digits):len(digits)]}
 		h := hdrs[i : i+1 : i+1]
-		if t.cfg.PoisonEvery > 0 && seq%t.cfg.PoisonEvery == t.cfg.PoisonEvery-1 {
+		if t.isPoison(seq) {
 			value.Values[q.poisonField] = poisonValue
 			h = []connectors.Header{hdrs[i], {Key: PoisonHeader, Value: []byte("true")}}
 		}
 
+		// Only the batch's last record, and a record followed by a
+		// poison record, carry an offset: the ones before are covered by
+		// it (connectors.Record.SourceOffset), which saves an offset map
+		// per record, and a task failing on a poison record still has the
+		// records before it committed.
+		var offset map[string]any
+		if i == n-1 || t.isPoison(seq+t.stride) {
+			offset = map[string]any{OffsetKey: seqBox}
+		}
 		rec := &recs[i]
 		*rec = connectors.Record{
 			Topic:           t.cfg.Topic,
@@ -282,11 +291,16 @@ func (t *Task) batch(n int) []*connectors.Record {
 			Headers:         h,
 			Timestamp:       epoch.Add(time.Duration(seq) * time.Millisecond),
 			SourcePartition: t.partition,
-			SourceOffset:    map[string]any{OffsetKey: seqBox},
+			SourceOffset:    offset,
 		}
 		out[i] = rec
 	}
 	return out
+}
+
+// isPoison reports whether record seq is a poison record.
+func (t *Task) isPoison(seq int64) bool {
+	return t.cfg.PoisonEvery > 0 && seq%t.cfg.PoisonEvery == t.cfg.PoisonEvery-1
 }
 
 // Stop makes a blocked Poll return and every later Poll return an empty

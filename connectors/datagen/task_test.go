@@ -338,7 +338,7 @@ func TestRecordsIndependent(t *testing.T) {
 	a[0].Key.(*connectors.StructValue).Values[0] = int64(-1)
 	a[0].Headers = append(a[0].Headers, connectors.Header{Key: "k"})
 	a[0].Headers[0].Value[0] = 'x'
-	a[0].SourceOffset[OffsetKey] = int64(-1)
+	a[2].SourceOffset[OffsetKey] = int64(-1)
 	if got := render(a[1]); got != want {
 		t.Fatalf("changing record 0 changed record 1:\n%s\n%s", want, got)
 	}
@@ -535,5 +535,31 @@ func TestSeqOrderWithinBatch(t *testing.T) {
 	}
 	if !sort.SliceIsSorted(seqs, func(i, j int) bool { return seqs[i] < seqs[j] }) || seqs[0] != 1 || seqs[9] != 19 {
 		t.Errorf("task 1 of 2 produced %v", seqs)
+	}
+}
+
+// TestOffsetsCoverEveryRecord checks that each batch ends with an offset
+// (so committing a batch covers all of it) and that the record before a
+// poison record carries one (so a task failing on the poison record has
+// everything before it committed).
+func TestOffsetsCoverEveryRecord(t *testing.T) {
+	task := startTasks(t, testProps(BatchSize+"=10", PoisonEvery+"=7", Iterations+"=100"), 1, nil)[0]
+	for seen := 0; seen < 100; {
+		batch, err := task.Poll(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(batch) == 0 {
+			continue
+		}
+		if last := batch[len(batch)-1]; last.SourceOffset[OffsetKey] != seqOf(t, last) {
+			t.Fatalf("batch ends at seq %d without its offset: %v", seqOf(t, last), last.SourceOffset)
+		}
+		for _, r := range batch {
+			if seq := seqOf(t, r); seq%7 == 5 && r.SourceOffset[OffsetKey] != seq {
+				t.Fatalf("record %d, before poison record %d, has no offset", seq, seq+1)
+			}
+		}
+		seen += len(batch)
 	}
 }
