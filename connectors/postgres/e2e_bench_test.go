@@ -3,8 +3,10 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"io"
 	"os/exec"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -26,7 +28,7 @@ func BenchmarkDrainSlot(b *testing.B) {
 		balance numeric(12,2), created timestamptz, updated timestamp, active bool, score float8, birthday date)`)
 	ctx := context.Background()
 	var task *Task
-	var raw, ours time.Duration
+	var raw, ours, cpu time.Duration
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		slot := fmt.Sprintf("bench_%d", i)
@@ -56,6 +58,7 @@ func BenchmarkDrainSlot(b *testing.B) {
 		}
 		runOurs := func() {
 			start := time.Now()
+			c0 := cpuTime()
 			task = NewTask()
 			if err := task.Start(ctx, &taskContext{}, p); err != nil {
 				b.Fatal(err)
@@ -81,6 +84,7 @@ func BenchmarkDrainSlot(b *testing.B) {
 				}
 			}
 			ours += time.Since(start)
+			cpu += cpuTime() - c0
 		}
 		// Alternate which reader goes first, so neither always finds the
 		// WAL in the page cache.
@@ -104,4 +108,74 @@ func BenchmarkDrainSlot(b *testing.B) {
 	b.ReportMetric(total/ours.Seconds(), "rows/s")
 	b.ReportMetric(total/raw.Seconds(), "raw_rows/s")
 	b.ReportMetric(raw.Seconds()/ours.Seconds(), "ratio")
+	b.ReportMetric(float64(cpu.Microseconds())/total, "cpu-us/row")
+}
+
+// cpuTime is the CPU time (user + system) this process used so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkSnapshot measures the initial snapshot of a 300k-row table into
+// records with one and two threads, next to COPY TO STDOUT of the same
+// table (the raw read limit) in the same run.
+func BenchmarkSnapshot(b *testing.B) {
+	const rows = 300000
+	pg := harness.StartPostgres(b, harness.PostgresOptions{})
+	db := pg.CreateDB(b, "snapbench")
+	pg.Exec(b, db, `CREATE TABLE accounts (id bigint PRIMARY KEY, account int, name varchar(100), email text,
+		balance numeric(12,2), created timestamptz, updated timestamp, active bool, score float8, birthday date)`,
+		fmt.Sprintf(`INSERT INTO accounts SELECT g, g %% 1000, 'name ' || g, 'user' || g || '@example.com',
+			g * 1.25, now(), now(), g %% 2 = 0, g / 3.0, date '1990-01-01' + (g %% 10000) FROM generate_series(1, %d) g`, rows),
+		"VACUUM ANALYZE accounts")
+	ctx := context.Background()
+	for _, threads := range []int{1, 2} {
+		b.Run(fmt.Sprintf("threads=%d", threads), func(b *testing.B) {
+			var raw, ours, cpu time.Duration
+			for i := 0; i < b.N; i++ {
+				conn := pg.Connect(b, db)
+				start := time.Now()
+				if _, err := conn.PgConn().CopyTo(ctx, io.Discard, "COPY accounts TO STDOUT"); err != nil {
+					b.Fatal(err)
+				}
+				raw += time.Since(start)
+
+				slot := fmt.Sprintf("snap_%d_%d", threads, i)
+				p := props(pg, db, slot, SnapshotMaxThreads, fmt.Sprint(threads), SnapshotChunkSize, "25000",
+					SlotDropOnStop, "true", SnapshotMode, SnapshotInitialOnly)
+				start = time.Now()
+				c0 := cpuTime()
+				task := NewTask()
+				if err := task.Start(ctx, &taskContext{}, p); err != nil {
+					b.Fatal(err)
+				}
+				got := 0
+				for got < rows {
+					pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+					recs, err := task.Poll(pctx)
+					cancel()
+					if err != nil {
+						b.Fatal(err)
+					}
+					got += len(recs)
+				}
+				ours += time.Since(start)
+				cpu += cpuTime() - c0
+				sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+				if err := task.Stop(sctx); err != nil {
+					b.Fatal(err)
+				}
+				cancel()
+			}
+			total := float64(rows * b.N)
+			b.ReportMetric(total/ours.Seconds(), "rows/s")
+			b.ReportMetric(total/raw.Seconds(), "copy_rows/s")
+			b.ReportMetric(raw.Seconds()/ours.Seconds(), "ratio")
+			b.ReportMetric(float64(cpu.Microseconds())/total, "cpu-us/row")
+		})
+	}
 }

@@ -137,9 +137,12 @@ type builder struct {
 	cfg          *Config
 	name, db     any // boxed once
 	messageValue *connectors.Schema
-	source       *connectors.Schema
-	partition    map[string]any
-	now          func() time.Time
+	// slab serves the envelope and source structs; the builder is used by
+	// one goroutine at a time (the snapshot emitter, then the streamer).
+	slab      slab
+	source    *connectors.Schema
+	partition map[string]any
+	now       func() time.Time
 }
 
 func newBuilder(cfg *Config) *builder {
@@ -154,22 +157,8 @@ func timeBoxes(t time.Time) (ms, us, ns any) {
 	return n / 1e6, n / 1e3, n
 }
 
-// sourceStruct and envelopeStruct allocate a struct value and its fields
-// at once.
-type sourceStruct struct {
-	sv   connectors.StructValue
-	vals [srcXmin + 1]any
-}
-
-type envelopeStruct struct {
-	sv   connectors.StructValue
-	vals [envTsNs + 1]any
-}
-
 func (b *builder) sourceValue(t *table, p *position) *connectors.StructValue {
-	a := &sourceStruct{}
-	a.sv.Schema, a.sv.Values = b.source, a.vals[:]
-	s := &a.sv
+	s := b.slab.newStruct(b.source)
 	v := s.Values
 	v[srcVersion] = Version
 	v[srcConnector] = "postgresql"
@@ -200,9 +189,7 @@ func (b *builder) sourceValue(t *table, p *position) *connectors.StructValue {
 
 // change returns a data change record.
 func (b *builder) change(t *table, op string, key, before, after *connectors.StructValue, p *position, tx *connectors.StructValue, offset map[string]any) *connectors.Record {
-	a := &envelopeStruct{}
-	a.sv.Schema, a.sv.Values = t.envelopeSchema, a.vals[:]
-	env := &a.sv
+	env := b.slab.newStruct(t.envelopeSchema)
 	v := env.Values
 	if before != nil {
 		v[envBefore] = before

@@ -184,12 +184,13 @@ func readWatermarked(ctx context.Context, conn *pgx.Conn, c *chunk, id string) c
 	sql, params := chunkSQL(c)
 	rr := conn.PgConn().ExecParams(ctx, sql, params, nil, nil, nil)
 	var cols []pgoutput.Column
+	var sl slab
 	for rr.NextRow() {
 		cols = textColumns(cols, rr.Values())
-		after, err := t.rowValue(cols)
+		after, err := t.rowValue(&sl, cols)
 		var key *connectors.StructValue
 		if err == nil {
-			key, err = t.rowKey(cols)
+			key, err = t.rowKey(&sl, cols)
 		}
 		if err != nil {
 			rr.Close()

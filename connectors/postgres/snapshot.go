@@ -22,14 +22,19 @@ type chunk struct {
 	lo, hi *int64 // lo inclusive, hi exclusive; nil is unbounded
 }
 
-// snapItem is what a snapshot worker hands the emitter: a row, or the end
-// of a chunk, or an error.
+// snapItem is what a snapshot worker hands the emitter: a batch of rows
+// of one table, or the end of a chunk, or an error.
 type snapItem struct {
-	t          *table
-	key, after *connectors.StructValue
-	done       *chunk
-	err        error
+	t    *table
+	rows []snapRow
+	done *chunk
+	err  error
 }
+
+type snapRow struct{ key, after *connectors.StructValue }
+
+// snapBatch is how many rows a worker hands over at once.
+const snapBatch = 128
 
 // runSnapshot reads every captured table inside the slot's exported
 // snapshot on snapshot.max.threads connections and emits op "r" records.
@@ -85,7 +90,7 @@ func (t *Task) runSnapshot(ctx context.Context, list []capturedTable, tables map
 	}
 	t.log.Info("snapshot started", "tables", len(list), "chunks", len(chunks), "threads", len(conns), "lsn", lsnString(cp))
 	jobs := make(chan *chunk)
-	items := make(chan snapItem, 1024)
+	items := make(chan snapItem, 64)
 	var wg sync.WaitGroup
 	for _, c := range conns {
 		wg.Add(1)
@@ -284,29 +289,38 @@ func readChunks(ctx context.Context, conn *pgx.Conn, jobs <-chan *chunk, items c
 		}
 	}
 	var cols []pgoutput.Column
+	var sl slab
 	for c := range jobs {
 		t := c.t
 		sql, params := chunkSQL(c)
 		rr := conn.PgConn().ExecParams(ctx, sql, params, nil, nil, nil)
+		batch := make([]snapRow, 0, snapBatch)
 		for rr.NextRow() {
 			cols = textColumns(cols, rr.Values())
-			after, err := t.rowValue(cols)
+			after, err := t.rowValue(&sl, cols)
 			var key *connectors.StructValue
 			if err == nil {
-				key, err = t.rowKey(cols)
+				key, err = t.rowKey(&sl, cols)
 			}
 			if err != nil {
 				rr.Close()
 				send(snapItem{err: fmt.Errorf("snapshot of %s.%s: %w", t.schema, t.name, err)})
 				return
 			}
-			if !send(snapItem{t: t, key: key, after: after}) {
-				rr.Close()
-				return
+			batch = append(batch, snapRow{key: key, after: after})
+			if len(batch) == snapBatch {
+				if !send(snapItem{t: t, rows: batch}) {
+					rr.Close()
+					return
+				}
+				batch = make([]snapRow, 0, snapBatch)
 			}
 		}
 		if _, err := rr.Close(); err != nil {
 			send(snapItem{err: fmt.Errorf("snapshot of %s.%s: %w", t.schema, t.name, err)})
+			return
+		}
+		if len(batch) > 0 && !send(snapItem{t: t, rows: batch}) {
 			return
 		}
 		if !send(snapItem{done: c}) {
@@ -343,20 +357,23 @@ func (t *Task) emitSnapshot(ctx context.Context, items <-chan snapItem, remainin
 	curMap := cur.toMap()
 	// out is the last marked record, kept until the next one so that the
 	// final record can be marked "last" and carry the final offset.
-	var out *held
+	var out held
+	hasOut := false
 	flush := func(h *held, marker string) error {
 		if h.first && marker == SnapTrue {
 			marker = SnapFirstInDC
 		}
 		setSnapshotMarker(h.r, marker)
-		prev := out
-		out = h
-		if prev != nil {
+		prev, had := out, hasOut
+		out, hasOut = *h, true
+		if had {
 			return t.emit(ctx, prev.r, &prev.o)
 		}
 		return nil
 	}
 	firstEmitted := false
+	pos := position{snapshot: SnapTrue, lsn: cp}
+	rowsSeen := 0
 	for it := range items {
 		switch {
 		case it.err != nil:
@@ -369,7 +386,7 @@ func (t *Task) emitSnapshot(ctx context.Context, items <-chan snapItem, remainin
 			cur = offset{snapshot: true, snapshotPlan: plan, snapshotChunks: strings.Join(done, ","), lsnProc: cp, lsn: cp}
 			curMap = cur.toMap()
 			h := holds[id]
-			if remaining[id] > 0 || h == nil {
+			if remaining[id] > 0 || h == nil || h.r == nil {
 				continue
 			}
 			delete(holds, id)
@@ -378,20 +395,32 @@ func (t *Task) emitSnapshot(ctx context.Context, items <-chan snapItem, remainin
 			}
 		default:
 			id := it.t.relID
-			if h := holds[id]; h != nil {
-				marker := SnapTrue
-				if !firstEmitted {
-					marker, firstEmitted = SnapFirst, true
+			for _, row := range it.rows {
+				h := holds[id]
+				if h != nil && h.r != nil {
+					marker := SnapTrue
+					if !firstEmitted {
+						marker, firstEmitted = SnapFirst, true
+					}
+					if err := flush(h, marker); err != nil {
+						return err
+					}
 				}
-				if err := flush(h, marker); err != nil {
-					return err
+				if h == nil {
+					h = &held{}
+					holds[id] = h
 				}
+				// source.ts_* is the read time, refreshed every 256 rows
+				// so that the clock and its boxing stay off the per-row
+				// path.
+				if rowsSeen%256 == 0 {
+					pos.tsMs, pos.tsUs, pos.tsNs = timeBoxes(time.Now())
+				}
+				rowsSeen++
+				p := pos
+				*h = held{r: t.b.change(it.t, OpRead, row.key, nil, row.after, &p, nil, curMap), o: cur, first: !seen[id]}
+				seen[id] = true
 			}
-			p := position{snapshot: SnapTrue, lsn: cp}
-			p.tsMs, p.tsUs, p.tsNs = timeBoxes(time.Now())
-			r := t.b.change(it.t, OpRead, it.key, nil, it.after, &p, nil, curMap)
-			holds[id] = &held{r: r, o: cur, first: !seen[id]}
-			seen[id] = true
 		}
 	}
 	if ctx.Err() != nil {
@@ -400,7 +429,7 @@ func (t *Task) emitSnapshot(ctx context.Context, items <-chan snapItem, remainin
 	if left != 0 {
 		return fmt.Errorf("snapshot ended with %d chunks unread", left)
 	}
-	if out != nil {
+	if hasOut {
 		final := offset{lsnProc: cp, lastSnapshot: true}
 		out.r.SourceOffset, out.o = final.toMap(), final
 		setSnapshotMarker(out.r, SnapLast)

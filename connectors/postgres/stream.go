@@ -55,6 +55,7 @@ type streamer struct {
 	txBegun    bool     // the BEGIN metadata event was emitted
 	prevCommit uint64
 
+	slab slab           // value and key structs of the rows
 	incr *incremental   // nil when no snapshot chunks are left
 	wg   sync.WaitGroup // chunk readers
 
@@ -438,11 +439,11 @@ func (s *streamer) change(ctx context.Context, lsn uint64, relID uint32, m pgout
 		if cfg.SkipCreate {
 			return nil
 		}
-		after, err := t.rowValue(m.New.Columns)
+		after, err := t.rowValue(&s.slab, m.New.Columns)
 		if err != nil {
 			return wrap(err)
 		}
-		key, err := t.rowKey(m.New.Columns)
+		key, err := t.rowKey(&s.slab, m.New.Columns)
 		if err != nil {
 			return wrap(err)
 		}
@@ -453,22 +454,22 @@ func (s *streamer) change(ctx context.Context, lsn uint64, relID uint32, m pgout
 		if m.OldKind != 0 {
 			s.noteChange(t, m.Old.Columns)
 		}
-		after, err := t.rowValue(m.New.Columns)
+		after, err := t.rowValue(&s.slab, m.New.Columns)
 		if err != nil {
 			return wrap(err)
 		}
-		key, err := t.rowKey(m.New.Columns)
+		key, err := t.rowKey(&s.slab, m.New.Columns)
 		if err != nil {
 			return wrap(err)
 		}
 		var before *connectors.StructValue
 		if m.OldKind != 0 {
-			if before, err = t.rowValue(m.Old.Columns); err != nil {
+			if before, err = t.rowValue(&s.slab, m.Old.Columns); err != nil {
 				return wrap(err)
 			}
 		}
 		if m.OldKind != 0 && t.keySchema != nil && t.keyChanged(m.Old.Columns, m.New.Columns) {
-			oldKey, err := t.rowKey(m.Old.Columns)
+			oldKey, err := t.rowKey(&s.slab, m.Old.Columns)
 			if err != nil {
 				return wrap(err)
 			}
@@ -496,11 +497,11 @@ func (s *streamer) change(ctx context.Context, lsn uint64, relID uint32, m pgout
 		if cfg.SkipDelete {
 			return nil
 		}
-		before, err := t.rowValue(m.Old.Columns)
+		before, err := t.rowValue(&s.slab, m.Old.Columns)
 		if err != nil {
 			return wrap(err)
 		}
-		key, err := t.rowKey(m.Old.Columns)
+		key, err := t.rowKey(&s.slab, m.Old.Columns)
 		if err != nil {
 			return wrap(err)
 		}

@@ -122,11 +122,11 @@ func sameShape(a, b []colDesc) bool { return slices.Equal(a, b) }
 
 // rowValue converts a tuple into a value struct. Unchanged TOAST columns
 // get the placeholder.
-func (t *table) rowValue(cols []pgoutput.Column) (*connectors.StructValue, error) {
+func (t *table) rowValue(sl *slab, cols []pgoutput.Column) (*connectors.StructValue, error) {
 	if len(cols) != len(t.cols) {
 		return nil, fmt.Errorf("table %s.%s: tuple has %d columns, relation has %d", t.schema, t.name, len(cols), len(t.cols))
 	}
-	v := connectors.NewStructValue(t.valueSchema)
+	v := sl.newStruct(t.valueSchema)
 	for i := range cols {
 		fi := t.valueIdx[i]
 		if fi < 0 {
@@ -159,11 +159,11 @@ func (t *table) convert(i int, c *pgoutput.Column) (any, error) {
 
 // rowKey converts the key columns of a tuple into a key struct; nil when
 // the table has no key.
-func (t *table) rowKey(cols []pgoutput.Column) (*connectors.StructValue, error) {
+func (t *table) rowKey(sl *slab, cols []pgoutput.Column) (*connectors.StructValue, error) {
 	if t.keySchema == nil {
 		return nil, nil
 	}
-	k := connectors.NewStructValue(t.keySchema)
+	k := sl.newStruct(t.keySchema)
 	for _, ci := range t.keyCols {
 		if ci >= len(cols) {
 			return nil, fmt.Errorf("table %s.%s: tuple lacks key column %s", t.schema, t.name, t.cols[ci].Name)
