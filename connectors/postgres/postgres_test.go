@@ -41,6 +41,7 @@ func TestPostgres(t *testing.T) {
 	t.Run("ResumeSnapshot", func(t *testing.T) { testResumeSnapshot(t, pg) })
 	t.Run("SchemaChange", func(t *testing.T) { testSchemaChange(t, pg) })
 	t.Run("TransactionMetadata", func(t *testing.T) { testTransactionMetadata(t, pg) })
+	t.Run("Filters", func(t *testing.T) { testFilters(t, pg) })
 	t.Run("Messages", func(t *testing.T) { testMessages(t, pg) })
 	t.Run("PollAndStop", func(t *testing.T) { testPollAndStop(t, pg) })
 	// Last: it restarts the server.
@@ -942,4 +943,34 @@ func normalizedTx(t *testing.T, r *connectors.Record) []byte {
 		out.WriteByte('\n')
 	}
 	return out.Bytes()
+}
+
+// testFilters checks table and column filters and message.key.columns,
+// in the snapshot and in the stream.
+func testFilters(t *testing.T, pg *harness.Postgres) {
+	db := pg.CreateDB(t, "filters")
+	pg.Exec(t, db, "CREATE TABLE orders (id int PRIMARY KEY, tenant int NOT NULL, secret text, note text)",
+		"CREATE TABLE skipped (id int PRIMARY KEY)", "INSERT INTO orders VALUES (1, 7, 's', 'n')", "INSERT INTO skipped VALUES (1)")
+	task := startTask(t, props(pg, db, "filters", TableExcludeList, "public\\.skip.*", ColumnExcludeList, "public.orders.secret",
+		MessageKeyColumns, "public.orders:tenant,id", PublicationAutocreate, "filtered"), nil)
+	recs := pollUntil(t, task, 10*time.Second, func(rs []*connectors.Record) bool { return countOps(rs, "orders", "r") == 1 })
+	pg.Exec(t, db, "INSERT INTO orders VALUES (2, 8, 's', 'n')", "INSERT INTO skipped VALUES (2)", "INSERT INTO orders VALUES (3, 9, 's', 'n')")
+	recs = append(recs, pollUntil(t, task, 20*time.Second, func(rs []*connectors.Record) bool { return countOps(rs, "orders", "c") == 2 })...)
+	for _, r := range data(recs) {
+		if tb := source(r).Get("table"); tb != "orders" {
+			t.Fatalf("event for %v", tb)
+		}
+		a := after(r)
+		if _, ok := a.Schema.Field("secret"); ok {
+			t.Errorf("secret column in %v", a.Schema.Fields)
+		}
+		k := r.Key.(*connectors.StructValue)
+		if len(k.Schema.Fields) != 2 || k.Schema.Fields[0].Name != "tenant" || k.Schema.Fields[1].Name != "id" || k.Get("id") != a.Get("id") {
+			t.Errorf("key %v %v", k.Schema.Fields, k.Values)
+		}
+	}
+	var n int
+	if err := pg.Connect(t, db).QueryRow(context.Background(), "SELECT count(*) FROM pg_publication_tables WHERE pubname = 'filters_pub'").Scan(&n); err != nil || n != 1 {
+		t.Errorf("filtered publication has %d tables (%v), want 1", n, err)
+	}
 }
