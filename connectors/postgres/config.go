@@ -57,6 +57,7 @@ const (
 	StatusUpdateIntervalMs   = "status.update.interval.ms"
 	MessagePrefixInclude     = "message.prefix.include.list"
 	MessagePrefixExclude     = "message.prefix.exclude.list"
+	TableFailureMode         = "sluice.table.failure.mode"
 	SignalDataCollection     = "signal.data.collection"
 	IncrementalSnapshotChunk = "incremental.snapshot.chunk.size"
 )
@@ -224,6 +225,9 @@ var def = config.NewDef(
 		Doc: "hstore values as a JSON string (io.debezium.data.Json) or a map."},
 	config.Key{Name: MoneyFractionDigits, Type: config.Int, Default: 2, Importance: config.Low, Group: groupTypes, Order: 6,
 		Validator: config.AtLeast(0), Doc: "Scale of money values in precise mode."},
+	config.Key{Name: TableFailureMode, Type: config.String, Default: "fail", Importance: config.Medium, Group: groupEvents, Order: 8,
+		Validator: config.In("fail", "quarantine"), Recommender: recommend("fail", "quarantine"),
+		Doc: "What a value that cannot be converted, or a new table shape that cannot be followed, does while streaming: fail stops the task with an error naming table, column and LSN (as Debezium); quarantine sets that table aside (its later changes are skipped and counted, the log names table, LSN and reason) while every other table keeps streaming. A restart brings the table back."},
 	config.Key{Name: MaxBatchSize, Type: config.Int, Default: 2048, Importance: config.Low, Group: groupPerf, Order: 1,
 		Validator: config.AtLeast(1), Doc: "Records returned by one poll, at most."},
 	config.Key{Name: MaxQueueSize, Type: config.Int, Default: 8192, Importance: config.Low, Group: groupPerf, Order: 2,
@@ -257,6 +261,7 @@ type Config struct {
 	SnapshotFetchSize, SnapshotThreads    int
 	SnapshotChunkRows                     int64
 	ProvideTxMetadata, TombstonesOnDelete bool
+	Quarantine                            bool
 	SkipCreate, SkipUpdate, SkipDelete    bool
 	SkipTruncate                          bool
 	Placeholder                           string
@@ -293,6 +298,7 @@ func ParseConfig(props map[string]string) (*Config, error) {
 			MoneyFractionDigits: v.Int(MoneyFractionDigits),
 		},
 	}
+	c.Quarantine = strings.EqualFold(v.String(TableFailureMode), "quarantine")
 	if c.HeartbeatInterval == 0 {
 		c.HeartbeatInterval = c.StatusInterval
 	}

@@ -42,6 +42,7 @@ func TestPostgres(t *testing.T) {
 	t.Run("SchemaChange", func(t *testing.T) { testSchemaChange(t, pg) })
 	t.Run("TransactionMetadata", func(t *testing.T) { testTransactionMetadata(t, pg) })
 	t.Run("Filters", func(t *testing.T) { testFilters(t, pg) })
+	t.Run("PoisonValue", func(t *testing.T) { testPoisonValue(t, pg) })
 	t.Run("Messages", func(t *testing.T) { testMessages(t, pg) })
 	t.Run("PollAndStop", func(t *testing.T) { testPollAndStop(t, pg) })
 	// Last: it restarts the server.
@@ -972,5 +973,44 @@ func testFilters(t *testing.T, pg *harness.Postgres) {
 	var n int
 	if err := pg.Connect(t, db).QueryRow(context.Background(), "SELECT count(*) FROM pg_publication_tables WHERE pubname = 'filters_pub'").Scan(&n); err != nil || n != 1 {
 		t.Errorf("filtered publication has %d tables (%v), want 1", n, err)
+	}
+}
+
+// testPoisonValue streams a value the converters reject (a
+// two-dimensional array): by default the task fails naming table, column
+// and LSN; with sluice.table.failure.mode=quarantine only that table is
+// set aside.
+func testPoisonValue(t *testing.T, pg *harness.Postgres) {
+	db := pg.CreateDB(t, "poison")
+	pg.Exec(t, db, "CREATE TABLE bad (id int PRIMARY KEY, a int[])", "CREATE TABLE good (id int PRIMARY KEY)")
+	q := startTask(t, props(pg, db, "poison_q", TableFailureMode, "quarantine", SlotDropOnStop, "true"), nil)
+	f := startTask(t, props(pg, db, "poison_f", SlotDropOnStop, "true"), nil)
+	for _, task := range []*Task{q, f} {
+		pollUntil(t, task, 10*time.Second, func([]*connectors.Record) bool { return task.replConn.Load() != nil })
+	}
+	pg.Exec(t, db, "INSERT INTO bad VALUES (1, '{{1,2},{3,4}}')", "INSERT INTO good VALUES (1)",
+		"INSERT INTO bad VALUES (2, '{1}')", "INSERT INTO good VALUES (2)")
+	recs := data(pollUntil(t, q, 20*time.Second, func(rs []*connectors.Record) bool { return countOps(rs, "good", "c") == 2 }))
+	if n := countOps(recs, "bad", "c"); n != 0 {
+		t.Errorf("quarantined table produced %d events", n)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		recs, err := f.Poll(ctx)
+		cancel()
+		if err != nil {
+			msg := err.Error()
+			if !strings.Contains(msg, "public.bad") || !strings.Contains(msg, "column a") || !strings.Contains(msg, "LSN") {
+				t.Errorf("failure %q does not name table, column and LSN", msg)
+			}
+			break
+		}
+		if countOps(recs, "bad", "c") > 0 {
+			t.Fatal("poison row was emitted")
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the task did not fail on the poison value")
+		}
 	}
 }

@@ -55,9 +55,10 @@ type streamer struct {
 	txBegun    bool     // the BEGIN metadata event was emitted
 	prevCommit uint64
 
-	slab slab           // value and key structs of the rows
-	incr *incremental   // nil when no snapshot chunks are left
-	wg   sync.WaitGroup // chunk readers
+	slab        slab // value and key structs of the rows
+	quarantined map[uint32]*quarantined
+	incr        *incremental   // nil when no snapshot chunks are left
+	wg          sync.WaitGroup // chunk readers
 
 	start offset // where this streamer started
 	last  offset // offset of the last record queued; zero when none
@@ -133,6 +134,9 @@ func (s *streamer) run(ctx context.Context) error {
 	defer func() {
 		cancel()
 		s.wg.Wait()
+		for _, q := range s.quarantined {
+			t.log.Warn("quarantined table: changes skipped", "table", q.table, "skipped", q.skipped, "since_lsn", lsnString(q.since))
+		}
 		if s.incr != nil && s.incr.conn != nil {
 			_ = s.incr.conn.Close(context.Background())
 		}
@@ -348,6 +352,10 @@ func (s *streamer) relation(ctx context.Context, m *pgoutput.Relation) error {
 		return nil
 	}
 	t, err := buildTable(cfg, s.t.cat, m.ID, m.Namespace, m.Name, cols, s.t.b.source)
+	if err != nil && !errors.Is(err, pgtypes.ErrUnknownType) && cfg.Quarantine {
+		s.quarantine(m.ID, m.Namespace, m.Name, 0, err)
+		return nil
+	}
 	if errors.Is(err, pgtypes.ErrUnknownType) {
 		// A type created after the start: reload the catalog once.
 		if s.t.cat, err = pgtypes.Load(ctx, s.t.meta); err != nil {
@@ -356,6 +364,10 @@ func (s *streamer) relation(ctx context.Context, m *pgoutput.Relation) error {
 		t, err = buildTable(cfg, s.t.cat, m.ID, m.Namespace, m.Name, cols, s.t.b.source)
 	}
 	if err != nil {
+		if cfg.Quarantine {
+			s.quarantine(m.ID, m.Namespace, m.Name, 0, err)
+			return nil
+		}
 		return err
 	}
 	t.replIdentity = m.ReplicaIdentity
@@ -417,6 +429,10 @@ func (s *streamer) change(ctx context.Context, lsn uint64, relID uint32, m pgout
 	if s.txEvent <= s.txSkip {
 		return nil
 	}
+	if q := s.quarantined[relID]; q != nil {
+		q.skipped++
+		return nil
+	}
 	t, known := s.tables[relID]
 	if t == nil {
 		if !known {
@@ -431,7 +447,13 @@ func (s *streamer) change(ctx context.Context, lsn uint64, relID uint32, m pgout
 	b := s.t.b
 	p := s.position(lsn)
 	wrap := func(err error) error {
-		return fmt.Errorf("table %s.%s at LSN %s: %w", t.schema, t.name, lsnString(lsn), err)
+		err = fmt.Errorf("table %s.%s at LSN %s: %w", t.schema, t.name, lsnString(lsn), err)
+		var ce *ColumnError
+		if cfg.Quarantine && errors.As(err, &ce) {
+			s.quarantine(t.relID, t.schema, t.name, lsn, err)
+			return nil
+		}
+		return err
 	}
 	switch m := m.(type) {
 	case *pgoutput.Insert:
