@@ -58,6 +58,8 @@ const (
 	MessagePrefixInclude     = "message.prefix.include.list"
 	MessagePrefixExclude     = "message.prefix.exclude.list"
 	TableFailureMode         = "sluice.table.failure.mode"
+	StreamInProgress         = "sluice.stream.in.progress"
+	StreamBufferBytes        = "sluice.stream.buffer.bytes"
 	SignalDataCollection     = "signal.data.collection"
 	IncrementalSnapshotChunk = "incremental.snapshot.chunk.size"
 )
@@ -228,6 +230,10 @@ var def = config.NewDef(
 	config.Key{Name: TableFailureMode, Type: config.String, Default: "fail", Importance: config.Medium, Group: groupEvents, Order: 8,
 		Validator: config.In("fail", "quarantine"), Recommender: recommend("fail", "quarantine"),
 		Doc: "What a value that cannot be converted, or a new table shape that cannot be followed, does while streaming: fail stops the task with an error naming table, column and LSN (as Debezium); quarantine sets that table aside (its later changes are skipped and counted, the log names table, LSN and reason) while every other table keeps streaming. A restart brings the table back."},
+	config.Key{Name: StreamInProgress, Type: config.Boolean, Default: true, Importance: config.Low, Group: groupRepl, Order: 7,
+		Doc: "On PostgreSQL 14+, use pgoutput protocol 2 with streaming, so the server sends large transactions while they run instead of spilling them to its own disk until commit; the task buffers them until their commit (and drops them on abort)."},
+	config.Key{Name: StreamBufferBytes, Type: config.Long, Default: int64(64 << 20), Importance: config.Low, Group: groupRepl, Order: 8,
+		Validator: config.AtLeast(0), Doc: "Bytes of streamed, uncommitted transactions kept in memory; beyond it they are spilled to temporary files."},
 	config.Key{Name: MaxBatchSize, Type: config.Int, Default: 2048, Importance: config.Low, Group: groupPerf, Order: 1,
 		Validator: config.AtLeast(1), Doc: "Records returned by one poll, at most."},
 	config.Key{Name: MaxQueueSize, Type: config.Int, Default: 8192, Importance: config.Low, Group: groupPerf, Order: 2,
@@ -262,6 +268,8 @@ type Config struct {
 	SnapshotChunkRows                     int64
 	ProvideTxMetadata, TombstonesOnDelete bool
 	Quarantine                            bool
+	Streaming                             bool
+	StreamBufferBytes                     int
 	SkipCreate, SkipUpdate, SkipDelete    bool
 	SkipTruncate                          bool
 	Placeholder                           string
@@ -299,6 +307,8 @@ func ParseConfig(props map[string]string) (*Config, error) {
 		},
 	}
 	c.Quarantine = strings.EqualFold(v.String(TableFailureMode), "quarantine")
+	c.Streaming = v.Bool(StreamInProgress)
+	c.StreamBufferBytes = int(v.Long(StreamBufferBytes))
 	if c.HeartbeatInterval == 0 {
 		c.HeartbeatInterval = c.StatusInterval
 	}

@@ -55,7 +55,10 @@ type streamer struct {
 	txBegun    bool     // the BEGIN metadata event was emitted
 	prevCommit uint64
 
-	slab        slab // value and key structs of the rows
+	slab        slab                     // value and key structs of the rows
+	streams     map[uint32]*streamBuffer // in-progress transactions streamed by the server
+	curStream   *streamBuffer            // the open stream block's transaction
+	streamMem   int                      // bytes buffered in memory over all streams
 	quarantined map[uint32]*quarantined
 	incr        *incremental   // nil when no snapshot chunks are left
 	wg          sync.WaitGroup // chunk readers
@@ -134,6 +137,7 @@ func (s *streamer) run(ctx context.Context) error {
 	defer func() {
 		cancel()
 		s.wg.Wait()
+		s.closeStreams()
 		for _, q := range s.quarantined {
 			t.log.Warn("quarantined table: changes skipped", "table", q.table, "skipped", q.skipped, "since_lsn", lsnString(q.since))
 		}
@@ -151,6 +155,10 @@ func (s *streamer) run(ctx context.Context) error {
 	args := []string{"proto_version '1'", "publication_names '" + t.cfg.Publication + "'"}
 	if v, _ := strconv.Atoi(strings.SplitN(repl.ParameterStatus("server_version"), ".", 2)[0]); v >= 14 {
 		args = append(args, "messages 'true'")
+		if t.cfg.Streaming {
+			args[0] = "proto_version '2'"
+			args = append(args, "streaming 'on'")
+		}
 	}
 	err := pglogrepl.StartReplication(ctx, repl, t.cfg.SlotName, pglogrepl.LSN(s.resumeLSN),
 		pglogrepl.StartReplicationOptions{Mode: pglogrepl.LogicalReplication, PluginArgs: args})
@@ -256,38 +264,30 @@ func (s *streamer) maybeHeartbeat(ctx context.Context, now time.Time) error {
 }
 
 func (s *streamer) handle(ctx context.Context, lsn uint64, data []byte) error {
+	if s.curStream != nil && len(data) > 0 {
+		switch data[0] {
+		case pgoutput.TypeRelation, pgoutput.TypeType, pgoutput.TypeInsert, pgoutput.TypeUpdate,
+			pgoutput.TypeDelete, pgoutput.TypeTruncate, pgoutput.TypeMessage:
+			return s.streamAdd(lsn, data)
+		}
+	}
 	m, err := s.dec.Decode(data)
 	if err != nil {
 		return fmt.Errorf("at LSN %s: %w", lsnString(lsn), err)
 	}
 	switch m := m.(type) {
 	case *pgoutput.Begin:
-		s.inTx = true
-		s.txFinal, s.txXid, s.txTime = m.FinalLSN, m.Xid, pgoutput.PGTime(m.CommitTime)
-		s.txPos = position{txID: int64(m.Xid), prevCommit: s.prevCommit, hasSeq: true}
-		s.txPos.tsMs, s.txPos.tsUs, s.txPos.tsNs = timeBoxes(s.txTime)
-		s.txOffLSNC, s.txOffTxID = int64(m.FinalLSN), int64(m.Xid)
-		s.txOffTs, s.txOffProc = s.txTime.UnixMicro(), int64(s.prevCommit)
-		s.txEvent, s.txCount = -1, 0
-		s.txSkip = -1
-		switch {
-		case m.FinalLSN < s.resumeLSN:
-			s.txSkip = 1<<63 - 1
-		case m.FinalLSN == s.skipCommit:
-			s.txSkip = s.skipEvent
-		}
-		if s.t.cfg.ProvideTxMetadata {
-			clear(s.txPerTable)
-			s.txTables = s.txTables[:0]
-			s.txBegun = false
-		}
+		s.begin(m)
 	case *pgoutput.Commit:
-		if err := s.txEnd(ctx, lsn); err != nil {
-			return err
-		}
-		s.inTx = false
-		s.prevCommit = m.CommitLSN
-		s.walEnd = max(s.walEnd, m.EndLSN)
+		return s.commit(ctx, lsn, m)
+	case *pgoutput.StreamStart:
+		s.streamStart(m)
+	case *pgoutput.StreamStop:
+		s.curStream = nil
+	case *pgoutput.StreamCommit:
+		return s.streamCommit(ctx, lsn, m)
+	case *pgoutput.StreamAbort:
+		s.streamAbort(m)
 	case *pgoutput.Relation:
 		return s.relation(ctx, m)
 	case *pgoutput.LogicalMessage:
@@ -324,6 +324,40 @@ func (s *streamer) handle(ctx context.Context, lsn uint64, data []byte) error {
 			}
 		}
 	}
+	return nil
+}
+
+// begin starts a transaction.
+func (s *streamer) begin(m *pgoutput.Begin) {
+	s.inTx = true
+	s.txFinal, s.txXid, s.txTime = m.FinalLSN, m.Xid, pgoutput.PGTime(m.CommitTime)
+	s.txPos = position{txID: int64(m.Xid), prevCommit: s.prevCommit, hasSeq: true}
+	s.txPos.tsMs, s.txPos.tsUs, s.txPos.tsNs = timeBoxes(s.txTime)
+	s.txOffLSNC, s.txOffTxID = int64(m.FinalLSN), int64(m.Xid)
+	s.txOffTs, s.txOffProc = s.txTime.UnixMicro(), int64(s.prevCommit)
+	s.txEvent, s.txCount = -1, 0
+	s.txSkip = -1
+	switch {
+	case m.FinalLSN < s.resumeLSN:
+		s.txSkip = 1<<63 - 1
+	case m.FinalLSN == s.skipCommit:
+		s.txSkip = s.skipEvent
+	}
+	if s.t.cfg.ProvideTxMetadata {
+		clear(s.txPerTable)
+		s.txTables = s.txTables[:0]
+		s.txBegun = false
+	}
+}
+
+// commit ends a transaction.
+func (s *streamer) commit(ctx context.Context, lsn uint64, m *pgoutput.Commit) error {
+	if err := s.txEnd(ctx, lsn); err != nil {
+		return err
+	}
+	s.inTx = false
+	s.prevCommit = m.CommitLSN
+	s.walEnd = max(s.walEnd, m.EndLSN)
 	return nil
 }
 

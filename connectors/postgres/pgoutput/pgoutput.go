@@ -25,6 +25,11 @@ const (
 	TypeDelete   = 'D'
 	TypeTruncate = 'T'
 	TypeMessage  = 'M'
+	// Protocol version 2 (streaming of in-progress transactions).
+	TypeStreamStart  = 'S'
+	TypeStreamStop   = 'E'
+	TypeStreamCommit = 'c'
+	TypeStreamAbort  = 'A'
 )
 
 // Column data kinds in a tuple.
@@ -143,6 +148,44 @@ type LogicalMessage struct {
 	Content       []byte
 }
 
+// StreamStart opens a block of changes of the in-progress transaction
+// Xid (protocol 2). Inside the block, R, Y, I, U, D, T and M messages carry
+// the (sub)transaction's xid after the type byte; see StripXid.
+type StreamStart struct {
+	Xid   uint32
+	First bool
+}
+
+// StreamStop closes a block of streamed changes.
+type StreamStop struct{}
+
+// StreamCommit commits a streamed transaction.
+type StreamCommit struct {
+	Xid        uint32
+	Flags      uint8
+	CommitLSN  uint64
+	EndLSN     uint64
+	CommitTime int64
+}
+
+// StreamAbort aborts a streamed transaction (SubXid == Xid) or one of its
+// subtransactions.
+type StreamAbort struct {
+	Xid, SubXid uint32
+}
+
+// StripXid splits a message sent inside a stream block into the xid it
+// carries and the message without it (a fresh slice: type byte + rest),
+// which Decode reads like its protocol 1 form.
+func StripXid(b []byte) (xid uint32, msg []byte, err error) {
+	if len(b) < 5 {
+		return 0, nil, ErrShort
+	}
+	msg = make([]byte, 0, len(b)-4)
+	msg = append(append(msg, b[0]), b[5:]...)
+	return binary.BigEndian.Uint32(b[1:5]), msg, nil
+}
+
 // Type implementations.
 func (*Begin) Type() byte          { return TypeBegin }
 func (*Commit) Type() byte         { return TypeCommit }
@@ -154,6 +197,10 @@ func (*Update) Type() byte         { return TypeUpdate }
 func (*Delete) Type() byte         { return TypeDelete }
 func (*Truncate) Type() byte       { return TypeTruncate }
 func (*LogicalMessage) Type() byte { return TypeMessage }
+func (*StreamStart) Type() byte    { return TypeStreamStart }
+func (*StreamStop) Type() byte     { return TypeStreamStop }
+func (*StreamCommit) Type() byte   { return TypeStreamCommit }
+func (*StreamAbort) Type() byte    { return TypeStreamAbort }
 
 // Decoder decodes messages into reused values. It is not safe for
 // concurrent use.
@@ -167,6 +214,10 @@ type Decoder struct {
 	delete   Delete
 	truncate Truncate
 	message  LogicalMessage
+	sstart   StreamStart
+	sstop    StreamStop
+	scommit  StreamCommit
+	sabort   StreamAbort
 }
 
 type reader struct {
@@ -351,6 +402,17 @@ func (d *Decoder) Decode(b []byte) (Message, error) {
 		d.message = LogicalMessage{Transactional: r.u8() == 1, LSN: r.u64(), Prefix: r.cstr()}
 		d.message.Content = r.bytes(int(int32(r.u32())))
 		m = &d.message
+	case TypeStreamStart:
+		d.sstart = StreamStart{Xid: r.u32(), First: r.u8() == 1}
+		m = &d.sstart
+	case TypeStreamStop:
+		m = &d.sstop
+	case TypeStreamCommit:
+		d.scommit = StreamCommit{Xid: r.u32(), Flags: r.u8(), CommitLSN: r.u64(), EndLSN: r.u64(), CommitTime: int64(r.u64())}
+		m = &d.scommit
+	case TypeStreamAbort:
+		d.sabort = StreamAbort{Xid: r.u32(), SubXid: r.u32()}
+		m = &d.sabort
 	default:
 		return nil, fmt.Errorf("pgoutput: unsupported message type %q", b[0])
 	}

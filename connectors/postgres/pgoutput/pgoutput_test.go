@@ -53,6 +53,10 @@ func TestDecode(t *testing.T) {
 		{"delete", enc{'D'}.u32(1).u8('O').tuple("1"),
 			&Delete{RelationID: 1, OldKind: 'O', Old: Tuple{Columns: []Column{{Kind: 't', Data: []byte("1")}}}}},
 		{"truncate", enc{'T'}.u32(2).u8(1).u32(5).u32(6), &Truncate{Options: 1, RelationIDs: []uint32{5, 6}}},
+		{"stream start", enc{'S'}.u32(9).u8(1), &StreamStart{Xid: 9, First: true}},
+		{"stream stop", enc{'E'}, &StreamStop{}},
+		{"stream commit", enc{'c'}.u32(9).u8(0).u64(100).u64(120).u64(7), &StreamCommit{Xid: 9, CommitLSN: 100, EndLSN: 120, CommitTime: 7}},
+		{"stream abort", enc{'A'}.u32(9).u32(10), &StreamAbort{Xid: 9, SubXid: 10}},
 		{"message", enc{'M'}.u8(1).u64(9).str("p").u32(2).u8('h').u8('i'),
 			&LogicalMessage{Transactional: true, LSN: 9, Prefix: "p", Content: []byte("hi")}},
 	}
@@ -103,8 +107,24 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(enc{'R'}.u32(1).str("s").str("t").u8('d').u16(1).u8(1).str("id").u32(23).u32(0)))
 	f.Add([]byte(enc{'T'}.u32(1).u8(0).u32(5)))
 	f.Add([]byte(enc{'M'}.u8(0).u64(1).str("p").u32(1).u8('x')))
+	f.Add([]byte(enc{'c'}.u32(9).u8(0).u64(100).u64(120).u64(7)))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var d Decoder
 		_, _ = d.Decode(b)
 	})
+}
+
+func TestStripXid(t *testing.T) {
+	xid, msg, err := StripXid(enc{'I'}.u32(77).u32(16384).u8('N').tuple("1"))
+	if err != nil || xid != 77 {
+		t.Fatalf("StripXid: %d, %v", xid, err)
+	}
+	var d Decoder
+	m, err := d.Decode(msg)
+	if err != nil || m.(*Insert).RelationID != 16384 {
+		t.Fatalf("decoding the stripped insert: %v %v", m, err)
+	}
+	if _, _, err := StripXid([]byte{'I', 0, 0}); err == nil {
+		t.Error("StripXid of a short message succeeded")
+	}
 }
