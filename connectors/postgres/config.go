@@ -193,7 +193,7 @@ var def = config.NewDef(
 		Recommender: recommend(SnapshotInitial, SnapshotInitialOnly, SnapshotNoData, SnapshotNever, SnapshotAlways, SnapshotWhenNeeded),
 		Doc:         "initial snapshots when there is no offset, then streams; initial_only stops after the snapshot; no_data (or never) only streams; always snapshots at every start; when_needed also re-snapshots when the stored offset is no longer available in the slot."},
 	config.Key{Name: SnapshotFetchSize, Type: config.Int, Default: 10240, Importance: config.Low, Group: groupSnap, Order: 2,
-		Validator: config.AtLeast(1), Doc: "Rows fetched per round trip while snapshotting."},
+		Validator: config.AtLeast(1), Doc: "Accepted for compatibility: snapshot rows are read as the server sends them and handed on in batches, so memory is bounded by max.queue.size whatever this is."},
 	config.Key{Name: SnapshotMaxThreads, Type: config.Int, Default: 1, Importance: config.Medium, Group: groupSnap, Order: 3,
 		Validator: config.AtLeast(1), Doc: "Connections reading snapshot chunks in parallel, all inside the slot's exported snapshot."},
 	config.Key{Name: SnapshotChunkSize, Type: config.Long, Default: int64(100000), Importance: config.Low, Group: groupSnap, Order: 4,

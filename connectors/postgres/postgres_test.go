@@ -62,7 +62,7 @@ func waitConfirmed(t *testing.T, pg *harness.Postgres, db, slot string, atLeast 
 func testBasic(t *testing.T, pg *harness.Postgres) {
 	db := pg.CreateDB(t, "basic")
 	pg.Exec(t, db, "CREATE TABLE t (id int PRIMARY KEY, v text)", "INSERT INTO t SELECT g, 'v'||g FROM generate_series(1,10) g")
-	task := startTask(t, props(pg, db, "basic"), nil)
+	task := startTask(t, props(pg, db, "basic", PublicationName, "Basic_Pub"), nil)
 	recs := pollUntil(t, task, 20*time.Second, func(rs []*connectors.Record) bool { return countOps(rs, "t", "r") == 10 })
 	markers := map[string]int{}
 	for _, r := range recs {

@@ -152,7 +152,9 @@ func (s *streamer) run(ctx context.Context) error {
 	// reconnect the start point is the last queued record, which need not
 	// be committed: flush stays where Commit put it.
 	t.flush.CompareAndSwap(0, s.resumeLSN)
-	args := []string{"proto_version '1'", "publication_names '" + t.cfg.Publication + "'"}
+	// The publication name is double-quoted so that its case is kept.
+	pub := `"` + strings.ReplaceAll(t.cfg.Publication, `"`, `""`) + `"`
+	args := []string{"proto_version '1'", "publication_names '" + strings.ReplaceAll(pub, "'", "''") + "'"}
 	if v, _ := strconv.Atoi(strings.SplitN(repl.ParameterStatus("server_version"), ".", 2)[0]); v >= 14 {
 		args = append(args, "messages 'true'")
 		if t.cfg.Streaming {
