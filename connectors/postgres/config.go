@@ -243,9 +243,9 @@ var def = config.NewDef(
 	config.Key{Name: PollIntervalMs, Type: config.Long, Default: int64(500), Importance: config.Low, Group: groupPerf, Order: 4,
 		Validator: config.AtLeast(1), Doc: "Longest time a poll waits for records before returning an empty batch."},
 	config.Key{Name: SignalDataCollection, Type: config.String, Default: "", Importance: config.Low, Group: groupSnap, Order: 5,
-		Doc: "Signal table (schema.table) for ad-hoc snapshot signals. Accepted; incremental snapshots are not implemented yet."},
+		Doc: "Signal table (schema.table, columns id, type, data as Debezium's) whose inserted rows are signals: execute-snapshot with {\"data-collections\": [regex, ...]} snapshots those tables while streaming (watermarked chunks of sluice.snapshot.chunk.size rows), stop-snapshot drops the chunks not yet read. The table must be in the publication."},
 	config.Key{Name: IncrementalSnapshotChunk, Type: config.Int, Default: 1024, Importance: config.Low, Group: groupSnap, Order: 6,
-		Validator: config.AtLeast(1), Doc: "Rows per chunk of an incremental snapshot. Accepted; incremental snapshots are not implemented yet."},
+		Validator: config.AtLeast(1), Doc: "Accepted for compatibility; incremental snapshot chunks use sluice.snapshot.chunk.size."},
 )
 
 // Config is the parsed connector configuration.
@@ -269,6 +269,7 @@ type Config struct {
 	ProvideTxMetadata, TombstonesOnDelete bool
 	Quarantine                            bool
 	Streaming                             bool
+	SignalTable                           string
 	StreamBufferBytes                     int
 	SkipCreate, SkipUpdate, SkipDelete    bool
 	SkipTruncate                          bool
@@ -308,6 +309,7 @@ func ParseConfig(props map[string]string) (*Config, error) {
 	}
 	c.Quarantine = strings.EqualFold(v.String(TableFailureMode), "quarantine")
 	c.Streaming = v.Bool(StreamInProgress)
+	c.SignalTable = strings.TrimSpace(v.String(SignalDataCollection))
 	c.StreamBufferBytes = int(v.Long(StreamBufferBytes))
 	if c.HeartbeatInterval == 0 {
 		c.HeartbeatInterval = c.StatusInterval

@@ -45,19 +45,20 @@ type chunkResult struct {
 
 // incremental is the streamer's state while chunks remain.
 type incremental struct {
-	plan    string
-	done    []string // finished chunks, "relid:idx"
-	doneStr string
-	pending []*chunk
-	session string
-	seq     int
-	cur     *chunk
-	curID   string
-	open    bool
-	seen    map[string]struct{}
-	ready   *chunkResult
-	results chan chunkResult
-	conn    *pgx.Conn
+	plan     string
+	done     []string // finished chunks, "relid:idx"
+	doneStr  string
+	pending  []*chunk
+	session  string
+	seq      int
+	cur      *chunk
+	curStale bool // cur belongs to a plan replaced by a later signal
+	curID    string
+	open     bool
+	seen     map[string]struct{}
+	ready    *chunkResult
+	results  chan chunkResult
+	conn     *pgx.Conn
 }
 
 // pendingChunks returns the chunks of plan not listed in done, building
@@ -244,15 +245,17 @@ func (s *streamer) watermark(ctx context.Context, lsn uint64, m *pgoutput.Logica
 			rows = append(rows, r)
 		}
 	}
-	in.done = append(in.done, chunkID(c))
-	in.doneStr = strings.Join(in.done, ",")
-	in.cur, in.open, in.ready = nil, false, nil
+	prevDone := in.doneStr
+	if !in.curStale {
+		in.done = append(in.done, chunkID(c))
+		in.doneStr = strings.Join(in.done, ",")
+	}
+	in.cur, in.open, in.ready, in.curStale = nil, false, nil, false
 	clear(in.seen)
 	last := len(in.pending) == 0
 	p := position{snapshot: "incremental", lsn: lsn}
 	p.tsMs, p.tsUs, p.tsNs = timeBoxes(time.Now())
-	before := offset{lsnProc: lsn, lsn: lsn, incremental: true, snapshotPlan: in.plan,
-		snapshotChunks: strings.Join(in.done[:len(in.done)-1], ",")}
+	before := offset{lsnProc: lsn, lsn: lsn, incremental: true, snapshotPlan: in.plan, snapshotChunks: prevDone}
 	after := offset{lsnProc: lsn, lsn: lsn, incremental: !last, snapshotPlan: in.plan, snapshotChunks: in.doneStr}
 	if last {
 		after.snapshotPlan, after.snapshotChunks = "", ""

@@ -43,6 +43,7 @@ func TestPostgres(t *testing.T) {
 	t.Run("TransactionMetadata", func(t *testing.T) { testTransactionMetadata(t, pg) })
 	t.Run("Filters", func(t *testing.T) { testFilters(t, pg) })
 	t.Run("PoisonValue", func(t *testing.T) { testPoisonValue(t, pg) })
+	t.Run("SignalSnapshot", func(t *testing.T) { testSignalSnapshot(t, pg) })
 	t.Run("Messages", func(t *testing.T) { testMessages(t, pg) })
 	t.Run("PollAndStop", func(t *testing.T) { testPollAndStop(t, pg) })
 	// Last: it restarts the server.
@@ -1011,6 +1012,50 @@ func testPoisonValue(t *testing.T, pg *harness.Postgres) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatal("the task did not fail on the poison value")
+		}
+	}
+}
+
+// testSignalSnapshot asks for an ad-hoc snapshot through the signal
+// table while streaming, with writes going on.
+func testSignalSnapshot(t *testing.T, pg *harness.Postgres) {
+	db := pg.CreateDB(t, "signal")
+	pg.Exec(t, db, "CREATE TABLE t (id int PRIMARY KEY, v int NOT NULL)", "INSERT INTO t SELECT g, 0 FROM generate_series(1, 5000) g",
+		"ANALYZE t", "CREATE TABLE dbz_signal (id varchar(42) PRIMARY KEY, type varchar(32) NOT NULL, data varchar(2048))")
+	task := startTask(t, props(pg, db, "signal", SnapshotMode, SnapshotNoData, SignalDataCollection, "public.dbz_signal",
+		SnapshotChunkSize, "1000", TableIncludeList, "public.t"), nil)
+	pollUntil(t, task, 10*time.Second, func([]*connectors.Record) bool { return task.replConn.Load() != nil })
+	pg.Exec(t, db, `INSERT INTO dbz_signal VALUES ('s1', 'execute-snapshot', '{"data-collections": ["public\\.t"], "type": "incremental"}')`,
+		"UPDATE t SET v = 1 WHERE id = 4000")
+	recs := data(pollUntil(t, task, 30*time.Second, func(rs []*connectors.Record) bool {
+		for _, r := range rs {
+			if r.Value != nil && source(r).Get("snapshot") == "incremental" && r.SourceOffset[offIncremental] == nil {
+				return true // the last chunk's last row
+			}
+		}
+		return false
+	}))
+	state := map[int32]int32{}
+	reads := map[int32]int{}
+	for _, r := range recs {
+		if source(r).Get("table") == "dbz_signal" {
+			t.Fatalf("signal table captured though not in table.include.list")
+		}
+		a := after(r)
+		if op(r) == OpRead {
+			reads[a.Get("id").(int32)]++
+			if source(r).Get("snapshot") != "incremental" {
+				t.Errorf("snapshot marker %v", source(r).Get("snapshot"))
+			}
+		}
+		state[a.Get("id").(int32)] = a.Get("v").(int32)
+	}
+	if len(state) != 5000 || state[4000] != 1 {
+		t.Errorf("%d rows, id 4000 = %d", len(state), state[4000])
+	}
+	for id, n := range reads {
+		if n != 1 {
+			t.Errorf("id %d read %d times", id, n)
 		}
 	}
 }

@@ -58,6 +58,7 @@ type streamer struct {
 	slab        slab                     // value and key structs of the rows
 	streams     map[uint32]*streamBuffer // in-progress transactions streamed by the server
 	curStream   *streamBuffer            // the open stream block's transaction
+	signalRel   uint32                   // relation ID of signal.data.collection, once seen
 	streamMem   int                      // bytes buffered in memory over all streams
 	quarantined map[uint32]*quarantined
 	incr        *incremental   // nil when no snapshot chunks are left
@@ -366,6 +367,9 @@ func (s *streamer) commit(ctx context.Context, lsn uint64, m *pgoutput.Commit) e
 // relation (re)builds the table of a Relation message.
 func (s *streamer) relation(ctx context.Context, m *pgoutput.Relation) error {
 	cfg := s.t.cfg
+	if cfg.isSignalTable(m.Namespace, m.Name) {
+		s.signalRel = m.ID
+	}
 	if !cfg.Captures(m.Namespace, m.Name) {
 		s.tables[m.ID] = nil
 		return nil
@@ -468,6 +472,15 @@ func (s *streamer) change(ctx context.Context, lsn uint64, relID uint32, m pgout
 	if q := s.quarantined[relID]; q != nil {
 		q.skipped++
 		return nil
+	}
+	if relID == s.signalRel && s.signalRel != 0 {
+		if ins, ok := m.(*pgoutput.Insert); ok {
+			// The signal's columns alias the message: act on them before
+			// anything else decodes.
+			if err := s.signal(ctx, lsn, ins.New.Columns); err != nil {
+				return err
+			}
+		}
 	}
 	t, known := s.tables[relID]
 	if t == nil {
