@@ -2,10 +2,12 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/sluice-cdc/sluice/config"
 	"github.com/sluice-cdc/sluice/connectors"
 	"github.com/sluice-cdc/sluice/connectors/postgres/pgtypes"
@@ -143,5 +145,30 @@ func TestOffsetRoundTrip(t *testing.T) {
 		if err != nil || got != o {
 			t.Errorf("round trip of %+v: %+v, %v", o, got, err)
 		}
+	}
+}
+
+func TestConnectErrorNamesTheFix(t *testing.T) {
+	cfg, err := ParseConfig(minimal(Port, "6543"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth := connectError(cfg, &pgconn.PgError{Severity: "FATAL", Code: "28P01", Message: `password authentication failed for user "u"`})
+	net := connectError(cfg, errors.New("dial tcp: connection refused"))
+	for _, tt := range []struct {
+		err  error
+		want []string
+	}{
+		{auth, []string{"db:6543", `user "u"`, "database.password"}},
+		{net, []string{"db:6543", `user "u"`, "database.hostname"}},
+	} {
+		for _, w := range tt.want {
+			if !strings.Contains(tt.err.Error(), w) {
+				t.Errorf("%q lacks %q", tt.err, w)
+			}
+		}
+	}
+	if ce, ok := auth.(*ConnectError); !ok || !ce.Auth {
+		t.Errorf("authentication failure not marked: %#v", auth)
 	}
 }
