@@ -100,7 +100,7 @@ func BenchmarkSourcePipeline(b *testing.B) {
 		// Raw limit: the same bytes through one idempotent producer with
 		// the worker's producer settings.
 		cl := br.Client(b, kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerLinger(5*time.Millisecond),
-			kgo.MaxBufferedRecords(50_000), kgo.AllowAutoTopicCreation())
+			kgo.MaxBufferedRecords(50_000), kgo.AllowAutoTopicCreation(), kgo.MetadataMinAge(250*time.Millisecond))
 		start := time.Now()
 		for _, r := range recs {
 			cl.Produce(context.Background(), r, func(_ *kgo.Record, err error) {
@@ -179,13 +179,18 @@ func BenchmarkWorkerStartup(b *testing.B) {
 	b.ReportMetric(float64(rss)/1024, "idle-RSS-MB")
 }
 
-func rssKB(pid int) int64 {
+func rssKB(pid int) int64 { return procStatusKB(pid, "VmRSS:") }
+
+// peakRSSKB returns the process's peak resident memory (VmHWM).
+func peakRSSKB(pid int) int64 { return procStatusKB(pid, "VmHWM:") }
+
+func procStatusKB(pid int, field string) int64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0
 	}
 	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(l, "VmRSS:") {
+		if strings.HasPrefix(l, field) {
 			f := strings.Fields(l)
 			n, _ := strconv.ParseInt(f[1], 10, 64)
 			return n

@@ -74,7 +74,12 @@ func Run(ctx context.Context, o Options) error {
 		logger.Info("started the embedded single-node broker (for development; set bootstrap.servers to use a Kafka or Redpanda cluster)",
 			"listen", b.Addr(), "data_dir", cfg.String(config.DataDir))
 	}
-	clientOpts := []kgo.Opt{kgo.SeedBrokers(servers...), kgo.DialTimeout(5 * time.Second)}
+	// MetadataMinAge: a record for a topic that does not exist yet (a new
+	// table's first change) waits for a metadata refresh after the topic
+	// is created; franz-go's default of 5 s between refreshes delayed the
+	// first records of every new topic by up to 5 s.
+	clientOpts := []kgo.Opt{kgo.SeedBrokers(servers...), kgo.DialTimeout(5 * time.Second),
+		kgo.MetadataMinAge(250 * time.Millisecond)}
 
 	admClient, err := kgo.NewClient(clientOpts...)
 	if err != nil {

@@ -232,7 +232,7 @@ var def = config.NewDef(
 		Doc: "What a value that cannot be converted, or a new table shape that cannot be followed, does while streaming: fail stops the task with an error naming table, column and LSN (as Debezium); quarantine sets that table aside (its later changes are skipped and counted, the log names table, LSN and reason) while every other table keeps streaming. A restart brings the table back."},
 	config.Key{Name: StreamInProgress, Type: config.Boolean, Default: true, Importance: config.Low, Group: groupRepl, Order: 7,
 		Doc: "On PostgreSQL 14+, use pgoutput protocol 2 with streaming, so the server sends large transactions while they run instead of spilling them to its own disk until commit; the task buffers them until their commit (and drops them on abort)."},
-	config.Key{Name: StreamBufferBytes, Type: config.Long, Default: int64(64 << 20), Importance: config.Low, Group: groupRepl, Order: 8,
+	config.Key{Name: StreamBufferBytes, Type: config.Long, Default: int64(16 << 20), Importance: config.Low, Group: groupRepl, Order: 8,
 		Validator: config.AtLeast(0), Doc: "Bytes of streamed, uncommitted transactions kept in memory; beyond it they are spilled to temporary files."},
 	config.Key{Name: MaxBatchSize, Type: config.Int, Default: 2048, Importance: config.Low, Group: groupPerf, Order: 1,
 		Validator: config.AtLeast(1), Doc: "Records returned by one poll, at most."},

@@ -222,3 +222,6 @@ func (w *Worker) DataDir() string {
 	}
 	return ""
 }
+
+// PID returns the worker process id.
+func (w *Worker) PID() int { return w.proc.Cmd.Process.Pid }
