@@ -21,10 +21,10 @@ build:
 run: build
 	./$(BIN) worker
 
-## test: lint, then unit and integration tests with -race, then a short fuzz smoke
-test: lint
+## test: lint, a short fuzz smoke, then unit and integration tests with -race
+## (last, so that go test's own summary closes the output)
+test: lint fuzz-smoke
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
-	$(MAKE) fuzz-smoke
 
 unit:
 	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /it$$)
