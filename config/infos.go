@@ -16,7 +16,7 @@ type KeyInfo struct {
 	Importance    string   `json:"importance"`
 	Documentation string   `json:"documentation"`
 	Group         *string  `json:"group"`
-	OrderInGroup  int      `json:"order_in_group"`
+	OrderInGroup  int      `json:"order"`
 	Width         string   `json:"width"`
 	DisplayName   string   `json:"display_name"`
 	Dependents    []string `json:"dependents"`
