@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"encoding/json"
+	"strconv"
 	"testing"
 )
 
@@ -11,6 +12,7 @@ func FuzzParseOffset(f *testing.F) {
 	f.Add(`{"lsn_proc":10,"lsn_commit":20,"lsn":15,"txId":7,"event":3,"ts_usec":99}`)
 	f.Add(`{"snapshot":true,"snapshot_chunks":"16385:0,16385:2","snapshot_plan":"16385:1:2000:10;16390:1","lsn":5,"lsn_proc":5}`)
 	f.Add(`{"lsn_proc":1.5}`)
+	f.Add(`{"snapshot":true,"snapshot_chunks":"16385:0","snapshot_plan":"16385:k:a%3Ab,1:c%2C,2;16390:k:x","lsn":5}`)
 	f.Add(`{"snapshot_incremental":true,"snapshot_plan":"1:x:y:z"}`)
 	f.Fuzz(func(t *testing.T, s string) {
 		var m map[string]any
@@ -30,9 +32,19 @@ func FuzzParseOffset(f *testing.F) {
 				continue // a plan this large is not ours; chunks would allocate it
 			}
 			tb := &table{relID: p.relID, keyCols: []int{0}, cols: []colDesc{{Name: "id"}}}
+			if len(p.bounds) > 0 {
+				tb = &table{relID: p.relID}
+				for i := range p.bounds[0] {
+					tb.keyCols = append(tb.keyCols, i)
+					tb.cols = append(tb.cols, colDesc{Name: strconv.Itoa(i)})
+				}
+			}
 			if got := len(p.chunks(tb)); p.n > 1 && got != p.n {
 				t.Fatalf("plan %v gives %d chunks", p, got)
 			}
+		}
+		if again, err := parsePlans(joinPlans(plans)); err != nil || joinPlans(again) != joinPlans(plans) {
+			t.Fatalf("plan %q does not round-trip: %q, %v", o.snapshotPlan, joinPlans(again), err)
 		}
 		back, err := parseOffsetMap(o.toMap())
 		if err != nil {

@@ -43,6 +43,8 @@ func TestPostgres(t *testing.T) {
 	t.Run("TransactionMetadata", func(t *testing.T) { testTransactionMetadata(t, pg) })
 	t.Run("Filters", func(t *testing.T) { testFilters(t, pg) })
 	t.Run("PoisonValue", func(t *testing.T) { testPoisonValue(t, pg) })
+	t.Run("KeyChunks", func(t *testing.T) { testKeyChunks(t, pg) })
+	t.Run("KeyChunksResume", func(t *testing.T) { testKeyChunksResume(t, pg) })
 	t.Run("SignalSnapshot", func(t *testing.T) { testSignalSnapshot(t, pg) })
 	t.Run("Messages", func(t *testing.T) { testMessages(t, pg) })
 	t.Run("PollAndStop", func(t *testing.T) { testPollAndStop(t, pg) })

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -10,16 +11,22 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/sluice-cdc/sluice/connectors"
 	"github.com/sluice-cdc/sluice/connectors/postgres/pgoutput"
 )
 
-// chunk is a primary-key range of one table, read in one query.
+// chunk is a primary-key range of one table, read in one query: an
+// integer range [lo, hi) of a single integer key, or a row-value range
+// (after, upTo] of any other key, its values in text form.
 type chunk struct {
 	t      *table
 	idx    int
 	keyCol string
 	lo, hi *int64 // lo inclusive, hi exclusive; nil is unbounded
+
+	keyCols     []string // key column names, for row-value ranges
+	after, upTo []string // after exclusive, upTo inclusive; nil is unbounded
 }
 
 // snapItem is what a snapshot worker hands the emitter: a batch of rows
@@ -79,7 +86,7 @@ func (t *Task) runSnapshot(ctx context.Context, list []capturedTable, tables map
 	var plans []tablePlan
 	remaining := map[uint32]int{}
 	for _, ct := range list {
-		p, err := planTable(ctx, conns[0], tables[ct.relID], ct.estRows, cfg.SnapshotChunkRows)
+		p, err := planTable(ctx, t.meta, tables[ct.relID], ct.estRows, cfg.SnapshotChunkRows)
 		if err != nil {
 			return err
 		}
@@ -132,21 +139,101 @@ func (t *Task) runSnapshot(ctx context.Context, list []capturedTable, tables map
 // tablePlan is how one table is split: n key ranges of step keys from
 // lo. It is recorded in snapshot offsets so that a resumed snapshot reads
 // exactly the chunks that were not finished.
+//
+// A table with any other key is split at key boundaries instead: chunk i
+// holds the keys after bounds[i-1] up to bounds[i] (the first has no lower
+// and the last no upper bound), so n = len(bounds)+1. Its entry is
+// "relid:k:b1:b2:...", each boundary the text of its key columns,
+// escaped (see escapeKey) and joined by ",".
 type tablePlan struct {
 	relID    uint32
 	lo, step int64
 	n        int
+	bounds   [][]string
 }
 
 func (p tablePlan) String() string {
+	if len(p.bounds) > 0 {
+		var b strings.Builder
+		b.WriteString(strconv.FormatUint(uint64(p.relID), 10))
+		b.WriteString(":k")
+		for _, k := range p.bounds {
+			b.WriteByte(':')
+			for i, v := range k {
+				if i > 0 {
+					b.WriteByte(',')
+				}
+				b.WriteString(escapeKey(v))
+			}
+		}
+		return b.String()
+	}
 	if p.n <= 1 {
 		return strconv.FormatUint(uint64(p.relID), 10) + ":1"
 	}
 	return fmt.Sprintf("%d:%d:%d:%d", p.relID, p.lo, p.step, p.n)
 }
 
+// escapeKey escapes the plan's separators (and %) in a key value.
+func escapeKey(v string) string {
+	if !strings.ContainsAny(v, "%:;,") {
+		return v
+	}
+	var b strings.Builder
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; c {
+		case '%', ':', ';', ',':
+			fmt.Fprintf(&b, "%%%02X", c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+func unescapeKey(v string) (string, error) {
+	if !strings.Contains(v, "%") {
+		return v, nil
+	}
+	var b strings.Builder
+	for i := 0; i < len(v); i++ {
+		if v[i] != '%' {
+			b.WriteByte(v[i])
+			continue
+		}
+		if i+2 >= len(v) {
+			return "", fmt.Errorf("key %q: truncated escape", v)
+		}
+		n, err := strconv.ParseUint(v[i+1:i+3], 16, 8)
+		if err != nil {
+			return "", fmt.Errorf("key %q: bad escape", v)
+		}
+		b.WriteByte(byte(n))
+		i += 2
+	}
+	return b.String(), nil
+}
+
 // chunks returns the plan's chunks of t.
 func (p tablePlan) chunks(t *table) []*chunk {
+	if len(p.bounds) > 0 {
+		names := make([]string, len(t.keyCols))
+		for i, ci := range t.keyCols {
+			names[i] = t.cols[ci].Name
+		}
+		out := make([]*chunk, p.n)
+		for i := range out {
+			c := &chunk{t: t, idx: i, keyCols: names}
+			if i > 0 {
+				c.after = p.bounds[i-1]
+			}
+			if i < p.n-1 {
+				c.upTo = p.bounds[i]
+			}
+			out[i] = c
+		}
+		return out
+	}
 	if p.n <= 1 || len(t.keyCols) != 1 {
 		return []*chunk{{t: t}}
 	}
@@ -183,7 +270,24 @@ func parsePlans(s string) ([]tablePlan, error) {
 			return nil, fmt.Errorf("snapshot plan entry %q: %w", e, err)
 		}
 		p := tablePlan{relID: uint32(id), n: 1}
-		if len(f) == 4 {
+		if len(f) >= 3 && f[1] == "k" {
+			if len(f)-1 > maxChunks {
+				return nil, fmt.Errorf("snapshot plan entry %q has too many chunks", e)
+			}
+			for _, kb := range f[2:] {
+				vals := strings.Split(kb, ",")
+				if p.bounds != nil && len(vals) != len(p.bounds[0]) {
+					return nil, fmt.Errorf("snapshot plan entry %q is malformed: boundaries of different widths", e)
+				}
+				for i, v := range vals {
+					if vals[i], err = unescapeKey(v); err != nil {
+						return nil, fmt.Errorf("snapshot plan entry %q: %w", e, err)
+					}
+				}
+				p.bounds = append(p.bounds, vals)
+			}
+			p.n = len(p.bounds) + 1
+		} else if len(f) == 4 {
 			lo, err1 := strconv.ParseInt(f[1], 10, 64)
 			step, err2 := strconv.ParseInt(f[2], 10, 64)
 			n, err3 := strconv.Atoi(f[3])
@@ -207,17 +311,99 @@ func joinPlans(ps []tablePlan) string {
 	return strings.Join(parts, ";")
 }
 
-// planTable splits a table with a single integer primary key into key
-// ranges of about chunkRows rows; other tables are one chunk.
+// planTable splits a table into chunks of about chunkRows rows: a single
+// integer key into equal key ranges from its minimum and maximum, any
+// other key (text, uuid, composite, ...) at boundaries sampled every
+// chunkRows keys in key order. Tables without a key, or with a nullable
+// key column (a row-value comparison would skip NULLs), are one chunk.
+// conn must not be inside the snapshot transaction: a key type without a
+// btree order makes the sampling query fail, and the table is then one
+// chunk.
 func planTable(ctx context.Context, conn *pgx.Conn, t *table, estRows float64, chunkRows int64) (tablePlan, error) {
 	p := tablePlan{relID: t.relID, n: 1}
-	if len(t.keyCols) != 1 {
+	if len(t.keyCols) == 0 {
 		return p, nil
 	}
+	for _, ci := range t.keyCols {
+		if !t.cols[ci].NotNull {
+			return p, nil
+		}
+	}
+	// reltuples is -1 (PostgreSQL 14+) or 0 before the first ANALYZE:
+	// then the table is sampled anyway.
+	if estRows > 0 && estRows <= float64(chunkRows) {
+		return p, nil
+	}
+	if len(t.keyCols) == 1 {
+		switch t.cols[t.keyCols[0]].TypeOID {
+		case 20, 21, 23:
+			return planIntTable(ctx, conn, t, estRows, chunkRows)
+		}
+	}
+	bounds, err := sampleBounds(ctx, conn, t, chunkRows)
+	if err != nil {
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) && strings.HasPrefix(pe.Code, "42") {
+			return p, nil // no ordering for the key's type: one chunk
+		}
+		return p, fmt.Errorf("sampling the key boundaries of %s.%s: %w", t.schema, t.name, err)
+	}
+	if len(bounds) > 0 {
+		p.bounds, p.n = bounds, len(bounds)+1
+	}
+	return p, nil
+}
+
+// sampleBounds walks the key index in steps of chunkRows keys: each query
+// reads the key chunkRows after the previous boundary, so the whole walk
+// reads each key once.
+func sampleBounds(ctx context.Context, conn *pgx.Conn, t *table, chunkRows int64) ([][]string, error) {
+	sel := make([]string, len(t.keyCols))
+	cols := make([]string, len(t.keyCols))
+	params := make([]string, len(t.keyCols))
+	for i, ci := range t.keyCols {
+		cols[i] = quoteIdent(t.cols[ci].Name)
+		sel[i] = cols[i] + "::text"
+		params[i] = "$" + strconv.Itoa(i+1)
+	}
+	from := " FROM " + quoteTable(t.schema, t.name)
+	tail := " ORDER BY " + strings.Join(cols, ", ") + " OFFSET " + strconv.FormatInt(chunkRows-1, 10) + " LIMIT 1"
+	first := "SELECT " + strings.Join(sel, ", ") + from + tail
+	next := "SELECT " + strings.Join(sel, ", ") + from + " WHERE (" + strings.Join(cols, ", ") + ") > (" + strings.Join(params, ", ") + ")" + tail
+	var bounds [][]string
+	var prev [][]byte
+	for len(bounds) < maxChunks-1 {
+		q, args := first, [][]byte(nil)
+		if prev != nil {
+			q, args = next, prev
+		}
+		rr := conn.PgConn().ExecParams(ctx, q, args, nil, nil, nil)
+		var row []string
+		for rr.NextRow() {
+			for _, v := range rr.Values() {
+				row = append(row, string(v))
+			}
+		}
+		if _, err := rr.Close(); err != nil {
+			return nil, err
+		}
+		if row == nil {
+			break
+		}
+		bounds = append(bounds, row)
+		prev = make([][]byte, len(row))
+		for i, v := range row {
+			prev[i] = []byte(v)
+		}
+	}
+	return bounds, nil
+}
+
+// planIntTable splits a table with a single integer key into key ranges
+// of about chunkRows rows.
+func planIntTable(ctx context.Context, conn *pgx.Conn, t *table, estRows float64, chunkRows int64) (tablePlan, error) {
+	p := tablePlan{relID: t.relID, n: 1}
 	kc := t.cols[t.keyCols[0]]
-	if kc.TypeOID != 20 && kc.TypeOID != 21 && kc.TypeOID != 23 {
-		return p, nil
-	}
 	var lo, hi *int64
 	q := fmt.Sprintf("SELECT min(%s)::int8, max(%s)::int8 FROM %s", quoteIdent(kc.Name), quoteIdent(kc.Name), quoteTable(t.schema, t.name))
 	if err := conn.QueryRow(ctx, q).Scan(&lo, &hi); err != nil {
@@ -256,6 +442,27 @@ func chunkSQL(c *chunk) (string, [][]byte) {
 	if c.hi != nil {
 		params = append(params, []byte(strconv.FormatInt(*c.hi, 10)))
 		where = append(where, fmt.Sprintf("%s < $%d", quoteIdent(c.keyCol), len(params)))
+	}
+	if c.after != nil || c.upTo != nil {
+		keys := make([]string, len(c.keyCols))
+		for i, k := range c.keyCols {
+			keys[i] = quoteIdent(k)
+		}
+		row := "(" + strings.Join(keys, ", ") + ")"
+		bound := func(op string, vals []string) {
+			ps := make([]string, len(vals))
+			for i, v := range vals {
+				params = append(params, []byte(v))
+				ps[i] = "$" + strconv.Itoa(len(params))
+			}
+			where = append(where, row+" "+op+" ("+strings.Join(ps, ", ")+")")
+		}
+		if c.after != nil {
+			bound(">", c.after)
+		}
+		if c.upTo != nil {
+			bound("<=", c.upTo)
+		}
 	}
 	if len(where) > 0 {
 		sql += " WHERE " + strings.Join(where, " AND ")
