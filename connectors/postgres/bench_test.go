@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"testing"
 
-	"github.com/sluice-cdc/sluice/connectors"
 	"github.com/sluice-cdc/sluice/connectors/postgres/pgtypes"
 )
 
@@ -78,7 +77,7 @@ func BenchmarkStreamInsert(b *testing.B) {
 		b.Fatal(err)
 	}
 	task := &Task{cfg: cfg, b: newBuilder(cfg), log: slog.New(slog.DiscardHandler), cat: cat,
-		queue: make(chan *connectors.Record, 1)}
+		queue: make(chan queued, 1)}
 	tb.envelopeSchema = envelopeSchema(tb.topic+".Envelope", tb.valueSchema, task.b.source)
 	s := newStreamer(task, map[uint32]*table{16384: tb}, offset{})
 	ctx := context.Background()
@@ -92,7 +91,7 @@ func BenchmarkStreamInsert(b *testing.B) {
 		if err := s.handle(ctx, uint64(i), msg); err != nil {
 			b.Fatal(err)
 		}
-		r := <-task.queue
+		r := (<-task.queue).r
 		if r.Key == nil {
 			b.Fatal("no key")
 		}

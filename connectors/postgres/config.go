@@ -239,7 +239,7 @@ var def = config.NewDef(
 	config.Key{Name: MaxQueueSize, Type: config.Int, Default: 8192, Importance: config.Low, Group: groupPerf, Order: 2,
 		Validator: config.AtLeast(1), Doc: "Records buffered between the replication stream and polls; when full the stream waits."},
 	config.Key{Name: MaxQueueSizeInBytes, Type: config.Long, Default: int64(0), Importance: config.Low, Group: groupPerf, Order: 3,
-		Validator: config.AtLeast(0), Doc: "Accepted for compatibility; the queue is bounded by max.queue.size."},
+		Validator: config.AtLeast(0), Doc: "Bound on the approximate bytes of the records in the queue between the replication stream and polls, as in Debezium; 0 turns it off. Each record's size is estimated from its decoded key and value (string and byte lengths plus fixed costs per field and record; schemas and offsets, which records share, are not counted). When the bound is reached the stream (or the snapshot) waits for polls; a single record larger than the bound is queued alone. max.queue.size still applies."},
 	config.Key{Name: PollIntervalMs, Type: config.Long, Default: int64(500), Importance: config.Low, Group: groupPerf, Order: 4,
 		Validator: config.AtLeast(1), Doc: "Longest time a poll waits for records before returning an empty batch."},
 	config.Key{Name: SignalDataCollection, Type: config.String, Default: "", Importance: config.Low, Group: groupSnap, Order: 5,
@@ -276,6 +276,7 @@ type Config struct {
 	Placeholder                           string
 	Modes                                 pgtypes.Modes
 	MaxBatchSize, MaxQueueSize            int
+	MaxQueueBytes                         int64
 	PollInterval                          time.Duration
 }
 
@@ -311,6 +312,7 @@ func ParseConfig(props map[string]string) (*Config, error) {
 	c.Streaming = v.Bool(StreamInProgress)
 	c.SignalTable = strings.TrimSpace(v.String(SignalDataCollection))
 	c.StreamBufferBytes = int(v.Long(StreamBufferBytes))
+	c.MaxQueueBytes = v.Long(MaxQueueSizeInBytes)
 	if c.HeartbeatInterval == 0 {
 		c.HeartbeatInterval = c.StatusInterval
 	}

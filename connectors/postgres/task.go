@@ -31,7 +31,8 @@ type Task struct {
 	log *slog.Logger
 	b   *builder
 
-	queue  chan *connectors.Record
+	queue  chan queued
+	bytes  *byteBudget // nil unless max.queue.size.in.bytes is set
 	done   chan struct{}
 	runErr error // set before done is closed
 	cancel context.CancelFunc
@@ -90,7 +91,10 @@ func (t *Task) Start(ctx context.Context, tctx connectors.SourceTaskContext, pro
 		t.log = slog.Default()
 	}
 	t.b = newBuilder(cfg)
-	t.queue = make(chan *connectors.Record, cfg.MaxQueueSize)
+	t.queue = make(chan queued, cfg.MaxQueueSize)
+	if cfg.MaxQueueBytes > 0 {
+		t.bytes = newByteBudget(cfg.MaxQueueBytes)
+	}
 	t.done = make(chan struct{})
 	ok := false
 	defer func() {
@@ -229,13 +233,21 @@ func (t *Task) closeConns() {
 	}
 }
 
-// emit queues r with its offset o, waiting while the queue is full.
+// emit queues r with its offset o, waiting while the queue is full (in
+// records, or in estimated bytes with max.queue.size.in.bytes).
 func (t *Task) emit(ctx context.Context, r *connectors.Record, o *offset) error {
+	q := queued{r: r}
+	if t.bytes != nil {
+		q.n = recordSize(r)
+		if err := t.bytes.acquire(ctx, q.n); err != nil {
+			return err
+		}
+	}
 	t.mu.Lock()
 	t.mu.lastEmitted = keyOf(o)
 	t.mu.Unlock()
 	select {
-	case t.queue <- r:
+	case t.queue <- q:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
@@ -252,7 +264,7 @@ func (t *Task) pending() bool {
 // Poll returns up to max.batch.size records, waiting up to
 // poll.interval.ms for the first one.
 func (t *Task) Poll(ctx context.Context) ([]*connectors.Record, error) {
-	var first *connectors.Record
+	var first queued
 	select {
 	case first = <-t.queue:
 	default:
@@ -284,11 +296,18 @@ func (t *Task) Poll(ctx context.Context) ([]*connectors.Record, error) {
 		t.timer.Stop()
 	}
 	batch := make([]*connectors.Record, 1, min(t.cfg.MaxBatchSize, len(t.queue)+1))
-	batch[0] = first
+	batch[0] = first.r
+	taken := first.n
+	defer func() {
+		if t.bytes != nil {
+			t.bytes.release(taken)
+		}
+	}()
 	for len(batch) < t.cfg.MaxBatchSize {
 		select {
-		case r := <-t.queue:
-			batch = append(batch, r)
+		case q := <-t.queue:
+			batch = append(batch, q.r)
+			taken += q.n
 		default:
 			return batch, nil
 		}

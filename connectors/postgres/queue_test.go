@@ -1,0 +1,112 @@
+package postgres
+
+import (
+	"context"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/it/harness"
+)
+
+// TestByteBudget runs a producer against a slow consumer: the bytes in
+// flight never exceed the limit, except for a single record larger than
+// the limit, which is admitted alone.
+func TestByteBudget(t *testing.T) {
+	const limit = 1000
+	b := newByteBudget(limit)
+	ch := make(chan int64, 1000) // record count never binds: only bytes do
+	sizes := make([]int64, 2000)
+	for i := range sizes {
+		sizes[i] = 10 + rand.Int64N(290)
+	}
+	sizes[700] = 5000 // larger than the whole budget
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for range sizes {
+			n := <-ch
+			if rand.IntN(50) == 0 {
+				time.Sleep(time.Millisecond)
+			}
+			b.release(n)
+		}
+	}()
+	ctx := context.Background()
+	for _, n := range sizes {
+		if err := b.acquire(ctx, n); err != nil {
+			t.Fatal(err)
+		}
+		b.mu.Lock()
+		used := b.used
+		b.mu.Unlock()
+		if used > limit && used != n {
+			t.Fatalf("%d bytes in flight after queuing %d, limit %d", used, n, limit)
+		}
+		ch <- n
+	}
+	wg.Wait()
+	if b.used != 0 {
+		t.Errorf("%d bytes left after all were released", b.used)
+	}
+	if b.peak < limit/2 {
+		t.Errorf("peak %d: the budget was never used", b.peak)
+	}
+
+	// A full budget waits until the context ends.
+	full := newByteBudget(10)
+	if err := full.acquire(ctx, 10); err != nil {
+		t.Fatal(err)
+	}
+	cctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	if err := full.acquire(cctx, 1); err == nil {
+		t.Fatal("acquire over a full budget returned without waiting")
+	}
+}
+
+func TestRecordSize(t *testing.T) {
+	s := connectors.NewStruct("v", true, connectors.Opt("id", connectors.Int32Schema), connectors.Opt("s", connectors.StringSchema))
+	small := &connectors.Record{Topic: "p.t", Value: &connectors.StructValue{Schema: s, Values: []any{int32(1), "x"}}}
+	big := &connectors.Record{Topic: "p.t", Value: &connectors.StructValue{Schema: s, Values: []any{int32(1), strings.Repeat("x", 10000)}}}
+	ns, nb := recordSize(small), recordSize(big)
+	if ns <= 0 || ns > 1000 {
+		t.Errorf("small record: %d bytes", ns)
+	}
+	if nb-ns != 9999 {
+		t.Errorf("10000-byte string adds %d bytes over a 1-byte one, want 9999", nb-ns)
+	}
+}
+
+// testQueueBytes streams rows of about 1 KB through a queue bounded to
+// 16 KB, polling slowly: every row arrives and the queue's bytes stay
+// within the bound.
+func testQueueBytes(t *testing.T, pg *harness.Postgres) {
+	db := pg.CreateDB(t, "qbytes")
+	pg.Exec(t, db, "CREATE TABLE big (id int PRIMARY KEY, s text NOT NULL)")
+	const limit, rows = 16 << 10, 2000
+	task := startTask(t, props(pg, db, "qbytes", SnapshotMode, SnapshotNoData, MaxQueueSizeInBytes, "16384",
+		MaxBatchSize, "5", TableIncludeList, "public.big"), nil)
+	pollUntil(t, task, 10*time.Second, func([]*connectors.Record) bool { return task.replConn.Load() != nil })
+	pg.Exec(t, db, "INSERT INTO big SELECT g, repeat('x', 1000) FROM generate_series(1, 2000) g")
+	recs := data(pollUntil(t, task, 30*time.Second, func(rs []*connectors.Record) bool {
+		task.bytes.mu.Lock()
+		used := task.bytes.used
+		task.bytes.mu.Unlock()
+		if used > limit {
+			t.Fatalf("%d bytes queued, bound %d", used, limit)
+		}
+		return countOps(rs, "big", OpCreate) == rows
+	}))
+	if len(recs) != rows {
+		t.Errorf("%d records, want %d", len(recs), rows)
+	}
+	if task.bytes.peak > limit || task.bytes.peak < limit/2 {
+		t.Errorf("peak %d bytes queued, bound %d", task.bytes.peak, limit)
+	}
+	t.Logf("peak %d bytes queued (bound %d), %d bytes per record", task.bytes.peak, limit, recordSize(recs[0]))
+}
