@@ -122,6 +122,7 @@ type tableWrite struct {
 // one COPY).
 type group struct {
 	names []string  // resolved column names, unquoted
+	types []string  // the columns' types, as tableMeta has them
 	cols  []*column // the record's view of each column
 	pk    []int     // indexes into names
 	upd   []int     // non-key indexes into names (the UPDATE part)

@@ -101,6 +101,7 @@ func runSuite(t *testing.T, tg *target) {
 	t.Run("evolve", func(t *testing.T) { testEvolve(t, tg) })
 	if tg.name == "postgres" {
 		t.Run("quoting", func(t *testing.T) { testQuoting(t, tg) })
+		t.Run("no-op replay", func(t *testing.T) { testNoopReplay(t, tg) })
 	}
 	t.Run("incompatible", func(t *testing.T) { testIncompatible(t, tg) })
 	t.Run("replay", func(t *testing.T) { testReplay(t, tg) })
@@ -851,5 +852,52 @@ func testStopDuringRetries(t *testing.T, tg *target) {
 	}
 	if o := res.offsets[connectors.TopicPartition{Topic: r.Topic}]; o != r.Offset {
 		t.Fatalf("durable offset %d, want %d (the failed batch is not durable)", o, r.Offset)
+	}
+}
+
+// testNoopReplay replays a batch of rows the table already holds, through
+// COPY and through statements: no row gets a new version (xmin stays),
+// and a change only in how an unconstrained numeric is written (1.0 to
+// 1.00) is still applied.
+func testNoopReplay(t *testing.T, tg *target) {
+	for _, threshold := range []string{"1", "1000"} {
+		t.Run("copy.threshold="+threshold, func(t *testing.T) {
+			db := tg.newDB(t)
+			key := connectors.NewStruct("srv.public.items.Key", false, connectors.Opt("id", connectors.Int64Schema))
+			row := connectors.NewStruct("srv.public.items.Value", true, connectors.Opt("id", connectors.Int64Schema),
+				connectors.Opt("name", connectors.OptionalStringSchema), connectors.Opt("qty", connectors.OptionalInt32Schema),
+				connectors.Opt("amount", connectors.DecimalSchema(1, true)))
+			g := newGenWith("srv.public.items", key, row)
+			rec := func(id int64, qty int32, amount connectors.Decimal) *connectors.Record {
+				return g.create(connectors.NewStructValue(row).Set("id", id).Set("name", fmt.Sprint("n", id)).Set("qty", qty).Set("amount", amount))
+			}
+			one := connectors.Decimal{Unscaled: big.NewInt(10), Scale: 1}
+			var batch []*connectors.Record
+			for i := range 50 {
+				batch = append(batch, rec(int64(i), int32(i), one))
+			}
+			task := startTask(t, tg, db, CopyThreshold, threshold)
+			write(t, task, batch...)
+			const q = "SELECT id, xmin, name, qty, amount FROM srv_public_items ORDER BY id"
+			first := dump(t, tg, db, q)
+			write(t, task, batch...)
+			wantRows(t, dump(t, tg, db, q), first...)
+			// Replayed by a restarted task, as after a crash before the
+			// offsets were committed.
+			write(t, startTask(t, tg, db, CopyThreshold, threshold), batch...)
+			wantRows(t, dump(t, tg, db, q), first...)
+			batch[1] = rec(1, 100, one)
+			batch[2] = rec(2, 2, connectors.Decimal{Unscaled: big.NewInt(100), Scale: 2})
+			write(t, task, batch...)
+			got := dump(t, tg, db, q)
+			for i := range got {
+				changed := got[i] != first[i]
+				if changed != (i == 1 || i == 2) {
+					t.Errorf("row %d: %s, was %s", i, got[i], first[i])
+				}
+			}
+			wantRows(t, dump(t, tg, db, "SELECT id, name, qty, amount FROM srv_public_items WHERE id IN (1, 2) ORDER BY id"),
+				"1|n1|100|1.0", "2|n2|2|1.00")
+		})
 	}
 }

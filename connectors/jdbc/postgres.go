@@ -25,12 +25,14 @@ type postgres struct {
 	cfg     *Config
 	connCfg *pgx.ConnConfig
 	conn    *pgx.Conn
-	// stages are the temporary tables (ON COMMIT DELETE ROWS) that COPY
-	// fills, by target table and column list; they live as long as the
-	// connection. created lists those made by the running transaction,
-	// forgotten again if it rolls back.
-	stages   map[string]string
+	// stages are the tables COPY fills (temporary ON COMMIT DELETE ROWS
+	// stage tables, or the target itself with insert.mode=insert), by
+	// target table and column list, with their column types; they live
+	// as long as the connection. created lists those made by the running
+	// transaction, forgotten again if it rolls back.
+	stages   map[string]*copyTarget
 	created  []string
+	enc      copyEncoder
 	stageSeq int
 	// merge is set when the server has MERGE (PostgreSQL 15+).
 	merge bool
@@ -43,7 +45,7 @@ func newPostgres(ctx context.Context, cfg *Config) (*postgres, error) {
 		return nil, err
 	}
 	cc.RuntimeParams["timezone"] = cfg.TimeZone.String()
-	p := &postgres{cfg: cfg, connCfg: cc, stages: map[string]string{}}
+	p := &postgres{cfg: cfg, connCfg: cc, stages: map[string]*copyTarget{}}
 	if _, err := p.connect(ctx); err != nil {
 		return nil, err
 	}
@@ -59,6 +61,7 @@ func (p *postgres) connect(ctx context.Context) (*pgx.Conn, error) {
 		return nil, fmt.Errorf("connecting to %s as %q: %w", p.cfg.URL, p.connCfg.User, err)
 	}
 	p.conn = c
+	p.enc.m = c.TypeMap()
 	clear(p.stages)
 	v, _ := strconv.Atoi(c.PgConn().ParameterStatus("server_version_num"))
 	if v == 0 {
@@ -396,13 +399,60 @@ func (p *postgres) conflictSQL(g *group) string {
 		q := p.quote(g.names[i])
 		b.WriteString(q + " = EXCLUDED." + q)
 	}
+	b.WriteString(" WHERE " + p.changedSQL(g, "t", "EXCLUDED"))
 	return b.String()
+}
+
+// changedSQL is the condition that a row (alias a) differs from the new
+// values (alias b) in a non-key column: updates that would change nothing
+// are skipped, so a replayed batch writes no new row versions (no bloat,
+// no WAL, no work for logical replication out of the target). Columns
+// whose type's equality can hold between different values (numeric
+// without a scale: 1.0 = 1.00; floating point: 0 = -0; json, arrays) are
+// compared by their text, so that such a change is still written.
+func (p *postgres) changedSQL(g *group, a, b string) string {
+	var l, r strings.Builder
+	for j, i := range g.upd {
+		if j > 0 {
+			l.WriteString(", ")
+			r.WriteString(", ")
+		}
+		q := p.quote(g.names[i])
+		cast := ""
+		if i >= len(g.types) || !exactEquality(g.types[i]) {
+			cast = "::text"
+		}
+		l.WriteString(a + "." + q + cast)
+		r.WriteString(b + "." + q + cast)
+	}
+	return "(" + l.String() + ") IS DISTINCT FROM (" + r.String() + ")"
+}
+
+// exactEquality reports whether values of a PostgreSQL type (as
+// format_type spells it) that are equal are also the same value.
+func exactEquality(typ string) bool {
+	switch {
+	case strings.HasSuffix(typ, "[]"):
+		return false
+	case typ == "smallint", typ == "integer", typ == "bigint", typ == "boolean", typ == "text", typ == "bytea",
+		typ == "date", typ == "uuid", typ == "character varying":
+		return true
+	case strings.HasPrefix(typ, "character varying("), strings.HasPrefix(typ, "numeric("):
+		// A declared scale: equal numerics print alike.
+		return true
+	case strings.HasPrefix(typ, "timestamp"):
+		// With a zone too: equal instants are stored alike.
+		return true
+	case strings.HasPrefix(typ, "time") && strings.HasSuffix(typ, "without time zone"):
+		return true
+	}
+	return false
 }
 
 func (p *postgres) insertSQL(table string, g *group, n int) string {
 	b := &p.sql
 	b.Reset()
-	fmt.Fprintf(b, "INSERT INTO %s (%s) VALUES ", table, p.colList(g, nil, ""))
+	fmt.Fprintf(b, "INSERT INTO %s AS t (%s) VALUES ", table, p.colList(g, nil, ""))
 	k := 1
 	for r := 0; r < n; r++ {
 		if r > 0 {
@@ -486,37 +536,41 @@ func (p *postgres) copyApply(ctx context.Context, tx pgx.Tx, t tableName, g *gro
 	for j, i := range idx {
 		names[j] = g.names[i]
 	}
-	scratch := make([]any, len(idx))
-	src := pgx.CopyFromSlice(len(g.rows), func(r int) ([]any, error) {
-		row := g.rows[r]
-		for j, i := range idx {
-			scratch[j] = pgValue(g.cols[i], row[i])
-		}
-		return scratch, nil
-	})
-	if o == opUpsert && p.cfg.InsertMode == ModeInsert {
-		id := pgx.Identifier{t.name}
-		if t.schema != "" {
-			id = pgx.Identifier{t.schema, t.name}
-		}
-		_, err := tx.CopyFrom(ctx, id, names, src)
-		return err
-	}
+	pc := tx.Conn().PgConn()
 	cols := p.colList(&group{names: names}, nil, "")
+	direct := o == opUpsert && p.cfg.InsertMode == ModeInsert
 	sk := table + "\x00" + cols
-	stage, ok := p.stages[sk]
+	if direct {
+		sk = "\x00" + sk
+	}
+	ct, ok := p.stages[sk]
 	if !ok {
-		p.stageSeq++
-		stage = "sluice_stage_" + strconv.Itoa(p.stageSeq)
-		if _, err := tx.Exec(ctx, fmt.Sprintf("CREATE TEMP TABLE %s ON COMMIT DELETE ROWS AS SELECT %s FROM %s WITH NO DATA", stage, cols, table)); err != nil {
+		ct = &copyTarget{name: table}
+		if !direct {
+			p.stageSeq++
+			ct.name = "sluice_stage_" + strconv.Itoa(p.stageSeq)
+			// No indexes, no WAL (temporary), emptied at commit.
+			if _, err := tx.Exec(ctx, fmt.Sprintf("CREATE TEMP TABLE %s ON COMMIT DELETE ROWS AS SELECT %s FROM %s WITH NO DATA", ct.name, cols, table)); err != nil {
+				return err
+			}
+		}
+		sd, err := pc.Prepare(ctx, "", fmt.Sprintf("SELECT %s FROM %s", cols, ct.name), nil)
+		if err != nil {
 			return err
 		}
-		p.stages[sk] = stage
+		for _, f := range sd.Fields {
+			ct.oids = append(ct.oids, f.DataTypeOID)
+		}
+		p.stages[sk] = ct
 		p.created = append(p.created, sk)
 	}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{stage}, names, src); err != nil {
+	if err := p.copyRows(ctx, pc, ct.name, names, g, idx, ct.oids); err != nil {
 		return err
 	}
+	if direct {
+		return nil
+	}
+	stage := ct.name
 	var stmt string
 	switch {
 	case o == opDelete:
@@ -530,24 +584,31 @@ func (p *postgres) copyApply(ctx context.Context, tx pgx.Tx, t tableName, g *gro
 			q := p.quote(g.names[i])
 			set.WriteString(q + " = s." + q)
 		}
-		stmt = fmt.Sprintf("UPDATE %s t SET %s FROM %s s WHERE %s", table, set.String(), stage, p.joinOn(g))
+		stmt = fmt.Sprintf("UPDATE %s t SET %s FROM %s s WHERE %s AND %s", table, set.String(), stage, p.joinOn(g), p.changedSQL(g, "t", "s"))
 	case p.merge:
 		// MERGE joins the staged rows with the table in one pass, where
 		// ON CONFLICT probes the index row by row; it is about twice as
 		// fast here. Keys in the stage are unique after reduction.
 		stmt = p.mergeSQL(table, stage, g, names)
 	default:
-		stmt = fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %s%s", table, cols, cols, stage, p.conflictSQL(g))
+		stmt = fmt.Sprintf("INSERT INTO %s AS t (%s) SELECT %s FROM %s%s", table, cols, cols, stage, p.conflictSQL(g))
 	}
 	_, err := tx.Exec(ctx, stmt)
 	return err
+}
+
+// copyTarget is a table COPY fills: a stage table or, with
+// insert.mode=insert, the target; name is quoted.
+type copyTarget struct {
+	name string
+	oids []uint32
 }
 
 func (p *postgres) mergeSQL(table, stage string, g *group, names []string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "MERGE INTO %s t USING %s s ON %s", table, stage, p.joinOn(g))
 	if len(g.upd) > 0 {
-		b.WriteString(" WHEN MATCHED THEN UPDATE SET ")
+		b.WriteString(" WHEN MATCHED AND " + p.changedSQL(g, "t", "s") + " THEN UPDATE SET ")
 		for j, i := range g.upd {
 			if j > 0 {
 				b.WriteString(", ")

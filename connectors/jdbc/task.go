@@ -326,6 +326,7 @@ func buildWrite(tb *tableBuf, meta *tableMeta, mode string) (*tableWrite, error)
 					g.upd = append(g.upd, len(g.names))
 				}
 				g.names = append(g.names, cm.name)
+				g.types = append(g.types, cm.typ)
 				g.cols = append(g.cols, c)
 			}
 			if e.op == opDelete || mode != ModeInsert {
