@@ -61,6 +61,10 @@ const (
 	StreamInProgress         = "sluice.stream.in.progress"
 	StreamBufferBytes        = "sluice.stream.buffer.bytes"
 	SignalDataCollection     = "signal.data.collection"
+	SignalEnabledChannels    = "signal.enabled.channels"
+	SignalKafkaTopic         = "signal.kafka.topic"
+	SignalKafkaBootstrap     = "signal.kafka.bootstrap.servers"
+	SignalKafkaGroupID       = "signal.kafka.groupId"
 	IncrementalSnapshotChunk = "incremental.snapshot.chunk.size"
 )
 
@@ -103,6 +107,17 @@ func validRegexList(name string, value any) error {
 	for _, p := range value.([]string) {
 		if _, err := regexp.Compile(p); err != nil {
 			return fmt.Errorf("%q is not a valid regular expression: %v", p, err)
+		}
+	}
+	return nil
+}
+
+func validChannels(name string, value any) error {
+	for _, ch := range value.([]string) {
+		switch strings.ToLower(strings.TrimSpace(ch)) {
+		case "source", "kafka":
+		default:
+			return fmt.Errorf("channel %q is not supported; use source and/or kafka", ch)
 		}
 	}
 	return nil
@@ -243,7 +258,15 @@ var def = config.NewDef(
 	config.Key{Name: PollIntervalMs, Type: config.Long, Default: int64(500), Importance: config.Low, Group: groupPerf, Order: 4,
 		Validator: config.AtLeast(1), Doc: "Longest time a poll waits for records before returning an empty batch."},
 	config.Key{Name: SignalDataCollection, Type: config.String, Default: "", Importance: config.Low, Group: groupSnap, Order: 5,
-		Doc: "Signal table (schema.table, columns id, type, data as Debezium's) whose inserted rows are signals: execute-snapshot with {\"data-collections\": [regex, ...]} snapshots those tables while streaming (watermarked chunks of sluice.snapshot.chunk.size rows), stop-snapshot drops the chunks not yet read. The table must be in the publication."},
+		Doc: "Signal table (schema.table, columns id, type, data as Debezium's) whose inserted rows are signals: execute-snapshot with {\"data-collections\": [regex, ...]} snapshots those tables while streaming (watermarked chunks of sluice.snapshot.chunk.size rows), stop-snapshot drops the chunks not yet read, pause-snapshot stops reading further chunks (the chunk being read finishes, streaming goes on; the pause ends with resume-snapshot or a task restart), resume-snapshot continues with the next chunk. The table must be in the publication; signals are read from it only when signal.enabled.channels lists source."},
+	config.Key{Name: SignalEnabledChannels, Type: config.List, Default: "source", Importance: config.Low, Group: groupSnap, Order: 7,
+		Validator: validChannels, Doc: "Channels signals are read from, as in Debezium: source (the signal table, signal.data.collection) and kafka (the topic signal.kafka.topic). Debezium's jmx and file channels are not supported."},
+	config.Key{Name: SignalKafkaTopic, Type: config.String, Default: "", Importance: config.Low, Group: groupSnap, Order: 8,
+		Doc: "Kafka topic of signals when signal.enabled.channels lists kafka; empty means <topic.prefix>-signal, Debezium's default. A record is a signal for this connector when its key is topic.prefix; its value is {\"type\": \"execute-snapshot\", \"data\": {\"data-collections\": [...], \"type\": \"incremental\"}} (or stop-snapshot, pause-snapshot, resume-snapshot), handled as a row of the signal table. Signals are read from the consumer group's committed position (from the start of the topic for a new group) and the position is committed after each signal is handled."},
+	config.Key{Name: SignalKafkaBootstrap, Type: config.List, Default: "", Importance: config.Low, Group: groupSnap, Order: 9,
+		Doc: "Brokers (host:port, comma-separated) of the signal topic; required when signal.enabled.channels lists kafka. The task does not use the worker's own Kafka connection (bootstrap.servers of the worker is not passed to connectors), so set it even when the signal topic is on the worker's cluster."},
+	config.Key{Name: SignalKafkaGroupID, Type: config.String, Default: "kafka-signal", Importance: config.Low, Group: groupSnap, Order: 10,
+		Doc: "Consumer group of the signal topic's consumer; give each connector its own group."},
 	config.Key{Name: IncrementalSnapshotChunk, Type: config.Int, Default: 1024, Importance: config.Low, Group: groupSnap, Order: 6,
 		Validator: config.AtLeast(1), Doc: "Accepted for compatibility; incremental snapshot chunks use sluice.snapshot.chunk.size."},
 )
@@ -270,6 +293,9 @@ type Config struct {
 	Quarantine                            bool
 	Streaming                             bool
 	SignalTable                           string
+	SignalSource, SignalKafka             bool
+	SignalTopic, SignalGroup              string
+	SignalBrokers                         []string
 	StreamBufferBytes                     int
 	SkipCreate, SkipUpdate, SkipDelete    bool
 	SkipTruncate                          bool
@@ -313,6 +339,27 @@ func ParseConfig(props map[string]string) (*Config, error) {
 	c.SignalTable = strings.TrimSpace(v.String(SignalDataCollection))
 	c.StreamBufferBytes = int(v.Long(StreamBufferBytes))
 	c.MaxQueueBytes = v.Long(MaxQueueSizeInBytes)
+	for _, ch := range v.List(SignalEnabledChannels) {
+		switch strings.ToLower(strings.TrimSpace(ch)) {
+		case "source":
+			c.SignalSource = true
+		case "kafka":
+			c.SignalKafka = true
+		}
+	}
+	c.SignalTopic = strings.TrimSpace(v.String(SignalKafkaTopic))
+	if c.SignalTopic == "" {
+		c.SignalTopic = c.TopicPrefix + "-signal"
+	}
+	c.SignalGroup = v.String(SignalKafkaGroupID)
+	for _, b := range v.List(SignalKafkaBootstrap) {
+		if b = strings.TrimSpace(b); b != "" {
+			c.SignalBrokers = append(c.SignalBrokers, b)
+		}
+	}
+	if c.SignalKafka && len(c.SignalBrokers) == 0 {
+		return nil, config.Errors{{Key: SignalKafkaBootstrap, Reason: "signal.enabled.channels lists kafka but no brokers are set; set signal.kafka.bootstrap.servers to the signal topic's brokers (the worker's own bootstrap.servers is not passed to connectors)"}}
+	}
 	if c.HeartbeatInterval == 0 {
 		c.HeartbeatInterval = c.StatusInterval
 	}

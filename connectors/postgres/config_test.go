@@ -82,6 +82,8 @@ func TestParseConfigErrors(t *testing.T) {
 		{"skipped", minimal(SkippedOperations, "x"), SkippedOperations, "not an operation"},
 		{"regex", minimal(TableIncludeList, "public.(a"), TableIncludeList, "not a valid regular expression"},
 		{"key columns", minimal(MessageKeyColumns, "public.t"), MessageKeyColumns, "schema.table:col1,col2"},
+		{"signal channel", minimal(SignalEnabledChannels, "source,jmx"), SignalEnabledChannels, `channel "jmx" is not supported`},
+		{"kafka signals without brokers", minimal(SignalEnabledChannels, "kafka"), SignalKafkaBootstrap, "set signal.kafka.bootstrap.servers"},
 		{"missing prefix", map[string]string{Hostname: "db", User: "u", DBName: "app"}, TopicPrefix, "missing required"},
 	}
 	for _, tt := range tests {

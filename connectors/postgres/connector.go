@@ -71,6 +71,17 @@ func (c *Connector) NewTask() connectors.SourceTask { return NewTask() }
 func (c *Connector) Validate(ctx context.Context, props map[string]string) map[string][]string {
 	cfg, err := ParseConfig(props)
 	if err != nil {
+		// Errors of single properties are the definition's to report;
+		// those of properties valid alone but not together are ours.
+		if es, ok := err.(config.Errors); ok {
+			if _, perr := def.Parse(props); perr == nil {
+				out := map[string][]string{}
+				for _, e := range es {
+					out[e.Key] = append(out[e.Key], e.Reason)
+				}
+				return out
+			}
+		}
 		return nil
 	}
 	conn, err := connect(ctx, cfg)

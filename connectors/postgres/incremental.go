@@ -53,6 +53,7 @@ type incremental struct {
 	seq      int
 	cur      *chunk
 	curStale bool // cur belongs to a plan replaced by a later signal
+	paused   bool // pause-snapshot: no further chunk starts
 	curID    string
 	open     bool
 	seen     map[string]struct{}
@@ -132,7 +133,7 @@ func keyText(t *table, cols []pgoutput.Column) string {
 func (s *streamer) pumpIncremental(ctx context.Context) error {
 	in := s.incr
 	if in.cur == nil {
-		if len(in.pending) == 0 {
+		if len(in.pending) == 0 || in.paused {
 			return nil
 		}
 		if in.conn == nil {

@@ -64,7 +64,7 @@ func testKeyChunks(t *testing.T, pg *harness.Postgres) {
 	db := pg.CreateDB(t, "keychunks")
 	byID := setupKeyChunks(t, pg, db)
 	task := startTask(t, props(pg, db, "keychunks", SnapshotMode, SnapshotInitialOnly, SnapshotChunkSize, "1000",
-		SnapshotMaxThreads, "2", TableIncludeList, "public.ck,public.uu"), nil)
+		SnapshotMaxThreads, "2", TableIncludeList, "public.ck,public.uu", SlotDropOnStop, "true"), nil)
 	recs := data(pollUntil(t, task, 30*time.Second, func(rs []*connectors.Record) bool {
 		return len(rs) > 0 && rs[len(rs)-1].Value != nil && source(rs[len(rs)-1]).Get("snapshot") == SnapLast
 	}))
@@ -154,6 +154,7 @@ func testKeyChunksResume(t *testing.T, pg *harness.Postgres) {
 		t.Fatalf("finished chunks %s hold %d rows, want at least 3000", finished, len(inFinished))
 	}
 
+	p[SlotDropOnStop] = "true"
 	task2 := startTask(t, p, stored)
 	second := data(pollUntil(t, task2, 60*time.Second, func(rs []*connectors.Record) bool {
 		for _, r := range rs {

@@ -47,6 +47,8 @@ func TestPostgres(t *testing.T) {
 	t.Run("KeyChunksResume", func(t *testing.T) { testKeyChunksResume(t, pg) })
 	t.Run("QueueBytes", func(t *testing.T) { testQueueBytes(t, pg) })
 	t.Run("SignalSnapshot", func(t *testing.T) { testSignalSnapshot(t, pg) })
+	t.Run("KafkaSignal", func(t *testing.T) { testKafkaSignal(t, pg) })
+	t.Run("PauseResume", func(t *testing.T) { testPauseResume(t, pg) })
 	t.Run("Messages", func(t *testing.T) { testMessages(t, pg) })
 	t.Run("PollAndStop", func(t *testing.T) { testPollAndStop(t, pg) })
 	// Last: it restarts the server.

@@ -90,7 +90,7 @@ func testQueueBytes(t *testing.T, pg *harness.Postgres) {
 	pg.Exec(t, db, "CREATE TABLE big (id int PRIMARY KEY, s text NOT NULL)")
 	const limit, rows = 16 << 10, 2000
 	task := startTask(t, props(pg, db, "qbytes", SnapshotMode, SnapshotNoData, MaxQueueSizeInBytes, "16384",
-		MaxBatchSize, "5", TableIncludeList, "public.big"), nil)
+		MaxBatchSize, "5", TableIncludeList, "public.big", SlotDropOnStop, "true"), nil)
 	pollUntil(t, task, 10*time.Second, func([]*connectors.Record) bool { return task.replConn.Load() != nil })
 	pg.Exec(t, db, "INSERT INTO big SELECT g, repeat('x', 1000) FROM generate_series(1, 2000) g")
 	recs := data(pollUntil(t, task, 30*time.Second, func(rs []*connectors.Record) bool {

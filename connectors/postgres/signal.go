@@ -18,7 +18,11 @@ import (
 // {"data-collections": ["<regex of schema.table>", ...]} snapshots the
 // matching captured tables while streaming, with the same watermarked
 // chunks that finish an interrupted initial snapshot; "stop-snapshot"
-// drops the chunks not yet read (of the listed tables, or of all).
+// drops the chunks not yet read (of the listed tables, or of all);
+// "pause-snapshot" stops reading further chunks (the chunk being read
+// finishes; streaming goes on) until "resume-snapshot". The pause lasts
+// while the task runs: a restarted task continues the snapshot.
+// The same signals come from a Kafka topic (signal_kafka.go).
 // Watermarks are logical decoding messages, so Sluice never writes to the
 // signal table.
 
@@ -34,30 +38,54 @@ func (c *Config) isSignalTable(schema, name string) bool {
 }
 
 // signal handles a row inserted into the signal table: columns id, type,
-// data, in that order, as Debezium's signal table has them.
+// data, in that order, as Debezium's signal table has them. It is ignored
+// unless signal.enabled.channels lists source.
 func (s *streamer) signal(ctx context.Context, lsn uint64, cols []pgoutput.Column) error {
-	if len(cols) < 3 || cols[1].Kind != pgoutput.KindText {
+	if len(cols) < 3 || cols[1].Kind != pgoutput.KindText || !s.t.cfg.SignalSource {
 		return nil
 	}
-	kind := string(cols[1].Data)
+	var data []byte
+	if cols[2].Kind == pgoutput.KindText {
+		data = cols[2].Data
+	}
+	return s.handleSignal(ctx, string(cols[1].Data), data, "source at LSN "+lsnString(lsn))
+}
+
+// handleSignal acts on a signal of any channel: kind is its type, data
+// its JSON data (may be empty), from says where it came from for the log.
+func (s *streamer) handleSignal(ctx context.Context, kind string, data []byte, from string) error {
 	var d signalData
-	if cols[2].Kind == pgoutput.KindText && len(cols[2].Data) > 0 {
-		if err := json.Unmarshal(cols[2].Data, &d); err != nil {
-			s.t.log.Warn("ignoring a signal whose data is not JSON", "type", kind, "error", err, "lsn", lsnString(lsn))
+	if len(data) > 0 {
+		if err := json.Unmarshal(data, &d); err != nil {
+			s.t.log.Warn("ignoring a signal whose data is not JSON", "type", kind, "error", err, "from", from)
 			return nil
 		}
 	}
 	switch kind {
 	case "execute-snapshot":
 		if d.Type != "" && !strings.EqualFold(d.Type, "incremental") {
-			s.t.log.Warn("ignoring an execute-snapshot signal: only incremental snapshots are supported", "type", d.Type)
+			s.t.log.Warn("ignoring an execute-snapshot signal: only incremental snapshots are supported", "type", d.Type, "from", from)
 			return nil
 		}
 		return s.executeSnapshot(ctx, d.DataCollections)
 	case "stop-snapshot":
 		s.stopSnapshot(d.DataCollections)
+	case "pause-snapshot":
+		if s.incr == nil {
+			s.t.log.Info("ignoring a pause-snapshot signal: no incremental snapshot is running", "from", from)
+			return nil
+		}
+		s.incr.paused = true
+		s.t.log.Info("incremental snapshot paused: no further chunk is read until resume-snapshot", "chunks_left", len(s.incr.pending), "from", from)
+	case "resume-snapshot":
+		if s.incr == nil || !s.incr.paused {
+			s.t.log.Info("ignoring a resume-snapshot signal: no incremental snapshot is paused", "from", from)
+			return nil
+		}
+		s.incr.paused = false
+		s.t.log.Info("incremental snapshot resumed", "chunks_left", len(s.incr.pending), "from", from)
 	default:
-		s.t.log.Info("ignoring an unsupported signal", "type", kind)
+		s.t.log.Info("ignoring an unsupported signal", "type", kind, "from", from)
 	}
 	return nil
 }

@@ -200,6 +200,9 @@ func (s *streamer) run(ctx context.Context) error {
 				return err
 			}
 		}
+		if err := s.takeSignal(ctx); err != nil {
+			return err
+		}
 		if s.incr != nil {
 			if err := s.pumpIncremental(ctx); err != nil {
 				return err

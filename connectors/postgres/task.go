@@ -31,12 +31,15 @@ type Task struct {
 	log *slog.Logger
 	b   *builder
 
-	queue  chan queued
-	bytes  *byteBudget // nil unless max.queue.size.in.bytes is set
-	done   chan struct{}
-	runErr error // set before done is closed
-	cancel context.CancelFunc
-	timer  *time.Timer
+	queue chan queued
+	bytes *byteBudget // nil unless max.queue.size.in.bytes is set
+	// signals carries Kafka signals from the consumer (owned by run) to
+	// the streamer; nil unless signal.enabled.channels lists kafka.
+	signals chan kafkaSignal
+	done    chan struct{}
+	runErr  error // set before done is closed
+	cancel  context.CancelFunc
+	timer   *time.Timer
 
 	meta *pgx.Conn
 	repl *pgconn.PgConn
@@ -94,6 +97,9 @@ func (t *Task) Start(ctx context.Context, tctx connectors.SourceTaskContext, pro
 	t.queue = make(chan queued, cfg.MaxQueueSize)
 	if cfg.MaxQueueBytes > 0 {
 		t.bytes = newByteBudget(cfg.MaxQueueBytes)
+	}
+	if cfg.SignalKafka {
+		t.signals = make(chan kafkaSignal, 1)
 	}
 	t.done = make(chan struct{})
 	ok := false
@@ -378,8 +384,22 @@ func (t *Task) Stop(ctx context.Context) error {
 	return err
 }
 
-// run takes the snapshot when planned and then streams.
+// run takes the snapshot when planned and then streams. With Kafka
+// signals it also runs the signal topic's consumer, until it returns.
 func (t *Task) run(ctx context.Context) error {
+	if t.signals != nil {
+		sctx, stop := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t.consumeSignals(sctx)
+		}()
+		defer func() {
+			stop()
+			wg.Wait()
+		}()
+	}
 	start := t.resume
 	tables := map[uint32]*table{}
 	if t.snapshot {

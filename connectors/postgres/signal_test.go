@@ -1,0 +1,140 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/it/harness"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// lastIncremental reports whether rs holds the last row of an incremental
+// snapshot (its offset no longer carries the snapshot's chunks).
+func lastIncremental(rs []*connectors.Record) bool {
+	for _, r := range rs {
+		if r.Value != nil && source(r).Get("snapshot") == "incremental" && r.SourceOffset[offIncremental] == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// incrementalReads counts the op "r" records per id of table tn.
+func incrementalReads(t *testing.T, recs []*connectors.Record, tn string) map[int32]int {
+	t.Helper()
+	reads := map[int32]int{}
+	for _, r := range data(recs) {
+		if source(r).Get("table") == tn && op(r) == OpRead {
+			reads[after(r).Get("id").(int32)]++
+		}
+	}
+	return reads
+}
+
+// testKafkaSignal requests an incremental snapshot through a Kafka signal
+// topic (an in-process kfake broker): a record keyed by another
+// connector's prefix is ignored, the one keyed by topic.prefix snapshots
+// the table, and the consumer group's position is committed.
+func testKafkaSignal(t *testing.T, pg *harness.Postgres) {
+	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "srv-signal"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kc.Close()
+	db := pg.CreateDB(t, "ksignal")
+	pg.Exec(t, db, "CREATE TABLE t (id int PRIMARY KEY, v int NOT NULL)", "INSERT INTO t SELECT g, 0 FROM generate_series(1, 3000) g", "ANALYZE t",
+		"CREATE TABLE u (id int PRIMARY KEY)", "INSERT INTO u SELECT generate_series(1, 10)")
+	task := startTask(t, props(pg, db, "ksignal", SnapshotMode, SnapshotNoData, SnapshotChunkSize, "1000",
+		SignalEnabledChannels, "source,kafka", SignalKafkaBootstrap, strings.Join(kc.ListenAddrs(), ","),
+		SignalKafkaGroupID, "ksignal-group", TableIncludeList, "public.t,public.u", SlotDropOnStop, "true"), nil)
+	pollUntil(t, task, 10*time.Second, func([]*connectors.Record) bool { return task.replConn.Load() != nil })
+
+	cl, err := kgo.NewClient(kgo.SeedBrokers(kc.ListenAddrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	value := []byte(`{"type": "execute-snapshot", "data": {"data-collections": ["public\\.t"], "type": "INCREMENTAL"}}`)
+	if err := cl.ProduceSync(ctx,
+		&kgo.Record{Topic: "srv-signal", Key: []byte("other"), Value: []byte(`{"type": "execute-snapshot", "data": {"data-collections": ["public\\.u"]}}`)},
+		&kgo.Record{Topic: "srv-signal", Key: []byte("srv"), Value: []byte(`not json`)},
+		&kgo.Record{Topic: "srv-signal", Key: []byte("srv"), Value: value},
+	).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	recs := pollUntil(t, task, 30*time.Second, lastIncremental)
+	t.Logf("snapshot through the Kafka signal in %v", time.Since(start))
+	if n := len(incrementalReads(t, recs, "u")); n != 0 {
+		t.Errorf("%d rows of u read: the signal keyed by another prefix was taken", n)
+	}
+	reads := incrementalReads(t, recs, "t")
+	if len(reads) != 3000 {
+		t.Errorf("%d rows read, want 3000", len(reads))
+	}
+	for id, n := range reads {
+		if n != 1 {
+			t.Errorf("id %d read %d times", id, n)
+		}
+	}
+	adm := kadm.NewClient(cl)
+	harness.WaitFor(t, 10*time.Second, "the signal group to commit its position", func() error {
+		offs, err := adm.FetchOffsets(ctx, "ksignal-group")
+		if err != nil {
+			return err
+		}
+		if o, ok := offs.Lookup("srv-signal", 0); !ok || o.At != 3 {
+			return fmt.Errorf("committed %v", o)
+		}
+		return nil
+	})
+}
+
+// testPauseResume pauses an incremental snapshot through the signal
+// table: no chunk starts while paused but streaming goes on; resuming
+// reads the rest, each row once.
+func testPauseResume(t *testing.T, pg *harness.Postgres) {
+	db := pg.CreateDB(t, "pause")
+	const rows, chunk = 5000, 500
+	pg.Exec(t, db, "CREATE TABLE p (id int PRIMARY KEY, v int NOT NULL)", "INSERT INTO p SELECT g, 0 FROM generate_series(1, 5000) g",
+		"ANALYZE p", "CREATE TABLE dbz_signal (id varchar(42) PRIMARY KEY, type varchar(32) NOT NULL, data varchar(2048))")
+	task := startTask(t, props(pg, db, "pause", SnapshotMode, SnapshotNoData, SignalDataCollection, "public.dbz_signal",
+		SnapshotChunkSize, "500", TableIncludeList, "public.p", SlotDropOnStop, "true"), nil)
+	pollUntil(t, task, 10*time.Second, func([]*connectors.Record) bool { return task.replConn.Load() != nil })
+	pg.Exec(t, db, `INSERT INTO dbz_signal VALUES ('s1', 'execute-snapshot', '{"data-collections": ["public\\.p"]}')`,
+		`INSERT INTO dbz_signal VALUES ('s2', 'pause-snapshot', NULL)`,
+		"UPDATE p SET v = 1 WHERE id = 4999")
+	// The update follows the pause in the WAL: once it arrives the pause
+	// was handled; a chunk already being read may still finish.
+	recs := pollUntil(t, task, 20*time.Second, func(rs []*connectors.Record) bool { return countOps(rs, "p", OpUpdate) == 1 })
+	deadline := time.Now().Add(1500 * time.Millisecond)
+	pg.Exec(t, db, "UPDATE p SET v = 2 WHERE id = 4998")
+	recs = append(recs, pollUntil(t, task, 5*time.Second, func(rs []*connectors.Record) bool { return time.Now().After(deadline) })...)
+	paused := len(incrementalReads(t, recs, "p"))
+	if countOps(recs, "p", OpUpdate) != 2 {
+		t.Errorf("%d updates streamed while paused, want 2", countOps(recs, "p", OpUpdate))
+	}
+	if paused > chunk {
+		t.Fatalf("%d rows read after the pause, want at most one chunk (%d)", paused, chunk)
+	}
+	pg.Exec(t, db, `INSERT INTO dbz_signal VALUES ('s3', 'resume-snapshot', NULL)`)
+	recs = append(recs, pollUntil(t, task, 30*time.Second, lastIncremental)...)
+	reads := incrementalReads(t, recs, "p")
+	for id, n := range reads {
+		if n != 1 {
+			t.Errorf("id %d read %d times", id, n)
+		}
+	}
+	if len(reads) != rows {
+		t.Errorf("%d rows read, want %d", len(reads), rows)
+	}
+	t.Logf("%d rows read while paused, %d in all", paused, len(reads))
+}
