@@ -27,10 +27,12 @@ import (
 // SLUICE_IT_BIGTX_ROWS=2000000 (and the pgbench sizes of
 // replication_test.go).
 var (
-	idleBytes  = envInt("SLUICE_IT_IDLE_BYTES", 64<<20)
-	bigTxRows  = envInt("SLUICE_IT_BIGTX_ROWS", 300_000)
-	bigTxRSSMB = 150
+	idleBytes = envInt("SLUICE_IT_IDLE_BYTES", 64<<20)
+	bigTxRows = envInt("SLUICE_IT_BIGTX_ROWS", 300_000)
 )
+
+// bigTxRSSMB bounds the worker's peak RSS in the large-transaction test.
+const bigTxRSSMB = 150
 
 // pgSourceConfig is a postgres source connector config for db on pg.
 func pgSourceConfig(pg *harness.Postgres, db, prefix, slot string, extra map[string]string) map[string]string {
@@ -354,7 +356,8 @@ func TestPostgresSourceUnderLoad(t *testing.T) {
 		return fmt.Errorf("no snapshot offset with finished chunks yet")
 	})
 	inTopic := endOffsets(t, adm, "bench.public.pgbench_accounts")
-	t.Logf("kill -9 of the worker mid-snapshot: %d of %d pgbench_accounts rows in the topic, offsets %v", inTopic, accounts, sourceOffsets(t, w, "pg-source"))
+	atKill := sourceOffsets(t, w, "pg-source")
+	t.Logf("kill -9 of the worker mid-snapshot: %d of %d pgbench_accounts rows in the topic, offsets %v", inTopic, accounts, atKill)
 	if inTopic >= int64(accounts) {
 		t.Fatalf("pgbench_accounts already has %d records (of %d rows): the kill was not mid-snapshot", inTopic, accounts)
 	}
@@ -453,12 +456,83 @@ func TestPostgresSourceUnderLoad(t *testing.T) {
 		t.Logf("%s: %d rows equal to the topic's last values; %d events %v, %d duplicates (same key, LSN and op), %d snapshot reads of a key already read (rows of chunks unfinished at the kill, read again)",
 			wt.table, len(wt.rows), tb.events, tb.ops, tb.dups, tb.rereads())
 	}
+	// No chunk the offset recorded as finished before the kill is read
+	// again (the chunks are committed ranges of aid).
+	var relid uint32
+	if err := srcConn.QueryRow(ctx, "SELECT 'pgbench_accounts'::regclass::oid").Scan(&relid); err != nil {
+		t.Fatal(err)
+	}
+	chunkOf, finished, err := finishedChunks(atKill, relid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again := 0
+	for k, n := range state.table("bench.public.pgbench_accounts").reads {
+		aid, err := strconv.ParseInt(k, 10, 64)
+		if err != nil {
+			t.Fatalf("pgbench_accounts key %q: %v", k, err)
+		}
+		if n > 1 && finished[chunkOf(aid)] {
+			again++
+		}
+	}
+	if again > 0 {
+		t.Errorf("%d pgbench_accounts rows of chunks finished before the kill (%v) were read again", again, finished)
+	}
+	t.Logf("pgbench_accounts chunks finished before the kill and not read again: %v", finished)
 	st := getStatus(t, w, "pg-source")
 	for _, task := range st.Tasks {
 		if task.State != "RUNNING" {
 			t.Errorf("pg-source task %d %s: %s", task.ID, task.State, task.Trace)
 		}
 	}
+}
+
+// finishedChunks reads, from snapshot offsets, the integer-key plan of
+// table relid ("relid:lo:step:n": chunk i holds keys from lo+i*step, the
+// first has no lower bound and the last no upper one) and the chunks
+// recorded as finished ("relid:i,..."). It returns the chunk of a key and
+// the finished set.
+func finishedChunks(offsets []map[string]any, relid uint32) (func(int64) int, map[int]bool, error) {
+	id := strconv.FormatUint(uint64(relid), 10)
+	for _, o := range offsets {
+		plan, _ := o["snapshot_plan"].(string)
+		done, _ := o["snapshot_chunks"].(string)
+		for _, p := range strings.Split(plan, ";") {
+			f := strings.Split(p, ":")
+			if f[0] != id {
+				continue
+			}
+			if len(f) != 4 {
+				return nil, nil, fmt.Errorf("snapshot plan %q of table %s: want relid:lo:step:n", p, id)
+			}
+			lo, err1 := strconv.ParseInt(f[1], 10, 64)
+			step, err2 := strconv.ParseInt(f[2], 10, 64)
+			n, err3 := strconv.Atoi(f[3])
+			if err1 != nil || err2 != nil || err3 != nil || step < 1 || n < 1 {
+				return nil, nil, fmt.Errorf("snapshot plan %q of table %s: want relid:lo:step:n", p, id)
+			}
+			finished := map[int]bool{}
+			for _, c := range strings.Split(done, ",") {
+				if rel, idx, ok := strings.Cut(c, ":"); ok && rel == id {
+					i, err := strconv.Atoi(idx)
+					if err != nil {
+						return nil, nil, fmt.Errorf("snapshot_chunks %q: %w", done, err)
+					}
+					finished[i] = true
+				}
+			}
+			chunkOf := func(k int64) int {
+				i := (k - lo) / step
+				if k < lo {
+					i = 0
+				}
+				return int(min(i, int64(n-1)))
+			}
+			return chunkOf, finished, nil
+		}
+	}
+	return nil, nil, fmt.Errorf("no snapshot plan of table %s in offsets %v", id, offsets)
 }
 
 // tail returns the last n bytes of s.
@@ -670,7 +744,7 @@ func TestLargeTransactionBoundedMemory(t *testing.T) {
 	if spilled.Load() == 0 {
 		t.Errorf("no spill file appeared in %s: the streamed transaction (over the 4 MB sluice.stream.buffer.bytes) was held in memory", spillDir)
 	}
-	if !raceDetector && peak > int64(bigTxRSSMB)<<10 {
+	if !raceDetector && peak > bigTxRSSMB<<10 {
 		t.Errorf("worker peak RSS %d MB, want < %d MB", peak>>10, bigTxRSSMB)
 	}
 }
