@@ -313,8 +313,8 @@ func joinPlans(ps []tablePlan) string {
 
 // planTable splits a table into chunks of about chunkRows rows: a single
 // integer key into equal key ranges from its minimum and maximum, any
-// other key (text, uuid, composite, ...) at boundaries sampled every
-// chunkRows keys in key order. Tables without a key, or with a nullable
+// other key (text, uuid, composite, ...) at boundaries taken from a
+// sample of its keys (see samplePerChunk). Tables without a key, or with a nullable
 // key column (a row-value comparison would skip NULLs), are one chunk.
 // conn must not be inside the snapshot transaction: a key type without a
 // btree order makes the sampling query fail, and the table is then one
@@ -340,7 +340,22 @@ func planTable(ctx context.Context, conn *pgx.Conn, t *table, estRows float64, c
 			return planIntTable(ctx, conn, t, estRows, chunkRows)
 		}
 	}
-	bounds, err := sampleBounds(ctx, conn, t, chunkRows)
+	var bounds [][]string
+	var err error
+	if estRows <= 0 {
+		// No statistics yet: estimate from a 1% block sample (none
+		// for a small table, which is then walked).
+		q := "SELECT count(*) * 100 FROM " + quoteTable(t.schema, t.name) + " TABLESAMPLE SYSTEM (1)"
+		if err = conn.QueryRow(ctx, q).Scan(&estRows); err != nil {
+			estRows = 0
+		}
+	}
+	if err == nil && estRows > float64(chunkRows) {
+		bounds, err = sampledBounds(ctx, conn, t, estRows, chunkRows)
+	}
+	if err == nil && len(bounds) == 0 {
+		bounds, err = walkBounds(ctx, conn, t, chunkRows)
+	}
 	if err != nil {
 		var pe *pgconn.PgError
 		if errors.As(err, &pe) && strings.HasPrefix(pe.Code, "42") {
@@ -354,10 +369,51 @@ func planTable(ctx context.Context, conn *pgx.Conn, t *table, estRows float64, c
 	return p, nil
 }
 
-// sampleBounds walks the key index in steps of chunkRows keys: each query
+// Boundaries come from a block sample of about samplePerChunk keys per
+// chunk: chunk sizes vary a little, but planning reads a small part of the
+// table. A walk over the key index in steps of chunkRows (exact, but one
+// sort or index pass per step) is left for tables too small to sample.
+const samplePerChunk = 64
+
+// sampledBounds reads a TABLESAMPLE SYSTEM sample of the keys and returns
+// every (sample size / chunks)-th of them in key order. It returns none
+// when the sample is too small to split.
+func sampledBounds(ctx context.Context, conn *pgx.Conn, t *table, estRows float64, chunkRows int64) ([][]string, error) {
+	n := int64(math.Ceil(estRows / float64(chunkRows)))
+	pct := min(100, float64(n*samplePerChunk)*100/estRows)
+	cols := make([]string, len(t.keyCols))
+	sel := make([]string, len(t.keyCols))
+	for i, ci := range t.keyCols {
+		cols[i] = quoteIdent(t.cols[ci].Name)
+		sel[i] = cols[i] + "::text"
+	}
+	keys := strings.Join(cols, ", ")
+	q := "SELECT " + strings.Join(sel, ", ") + " FROM (SELECT " + keys + ", row_number() OVER (ORDER BY " + keys +
+		") AS rn, count(*) OVER () AS cnt FROM " + quoteTable(t.schema, t.name) +
+		" TABLESAMPLE SYSTEM (" + strconv.FormatFloat(pct, 'f', 6, 64) + ")) s" +
+		" WHERE rn % greatest(cnt / " + strconv.FormatInt(n, 10) + ", 1) = 0 AND rn < cnt ORDER BY rn"
+	rr := conn.PgConn().ExecParams(ctx, q, nil, nil, nil, nil)
+	var bounds [][]string
+	for rr.NextRow() {
+		row := make([]string, 0, len(cols))
+		for _, v := range rr.Values() {
+			row = append(row, string(v))
+		}
+		bounds = append(bounds, row)
+	}
+	if _, err := rr.Close(); err != nil {
+		return nil, err
+	}
+	if len(bounds) > maxChunks-1 {
+		bounds = bounds[:maxChunks-1]
+	}
+	return bounds, nil
+}
+
+// walkBounds walks the key index in steps of chunkRows keys: each query
 // reads the key chunkRows after the previous boundary, so the whole walk
 // reads each key once.
-func sampleBounds(ctx context.Context, conn *pgx.Conn, t *table, chunkRows int64) ([][]string, error) {
+func walkBounds(ctx context.Context, conn *pgx.Conn, t *table, chunkRows int64) ([][]string, error) {
 	sel := make([]string, len(t.keyCols))
 	cols := make([]string, len(t.keyCols))
 	params := make([]string, len(t.keyCols))
