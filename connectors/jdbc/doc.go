@@ -40,10 +40,16 @@
 // rows go as multi-row INSERT … ON CONFLICT (key) DO UPDATE and DELETE …
 // WHERE (key) IN (…) statements (row counts split into powers of two, so
 // each shape prepares a handful of statements, all sent in one pipeline);
-// larger groups are COPYed into a temporary stage table (created once per
-// session and column list, ON COMMIT DELETE ROWS) and applied with one
-// MERGE (PostgreSQL 15+; INSERT … SELECT … ON CONFLICT before) or
-// DELETE … USING.
+// larger groups are COPYed (binary, encoded by the sink for the stage's
+// exact column types) into a temporary stage table (created once per
+// session and column list, no indexes, ON COMMIT DELETE ROWS) and applied
+// with one MERGE (PostgreSQL 15+; INSERT … SELECT … ON CONFLICT before) or
+// DELETE … USING. Every upsert skips rows whose non-key columns already
+// hold the new values (IS DISTINCT FROM; by text for numeric without a
+// scale, floating point, json and arrays, whose equality is looser than
+// identity), so a replayed batch writes no new row versions. Updates that
+// cannot be HOT (no room on the row's page) cost about twice an insert;
+// a fillfactor below 100 on tables that see many updates helps most.
 //
 // MySQL/MariaDB: multi-row INSERT … ON DUPLICATE KEY UPDATE col =
 // VALUES(col) and DELETE … WHERE (key) IN (…), interpolated on the

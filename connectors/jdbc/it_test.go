@@ -102,6 +102,7 @@ func runSuite(t *testing.T, tg *target) {
 	if tg.name == "postgres" {
 		t.Run("quoting", func(t *testing.T) { testQuoting(t, tg) })
 		t.Run("no-op replay", func(t *testing.T) { testNoopReplay(t, tg) })
+		t.Run("rejected value copy", func(t *testing.T) { testRejectedCopy(t, tg) })
 	}
 	t.Run("incompatible", func(t *testing.T) { testIncompatible(t, tg) })
 	t.Run("replay", func(t *testing.T) { testReplay(t, tg) })
@@ -898,6 +899,38 @@ func testNoopReplay(t *testing.T, tg *target) {
 			}
 			wantRows(t, dump(t, tg, db, "SELECT id, name, qty, amount FROM srv_public_items WHERE id IN (1, 2) ORDER BY id"),
 				"1|n1|100|1.0", "2|n2|2|1.00")
+		})
+	}
+}
+
+// testRejectedCopy has COPY refuse a row: a value the client cannot
+// encode for the column (out of smallint's range) and one the server
+// refuses (null in a NOT NULL column); each is reported naming its
+// record and column.
+func testRejectedCopy(t *testing.T, tg *target) {
+	g := newGen("srv.public.items")
+	for _, c := range []struct {
+		name string
+		bad  *connectors.Record
+	}{
+		{"out of range", g.upsert(7, "big", 100000)},
+		{"null", g.upsert(7, "null", nil)},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			db := tg.newDB(t)
+			tg.exec(t, db, "CREATE TABLE srv_public_items (id bigint PRIMARY KEY, name text, qty smallint NOT NULL)")
+			task := startTask(t, tg, db, SchemaEvolution, "none", CopyThreshold, "1")
+			var recs []*connectors.Record
+			for i := range 40 {
+				recs = append(recs, g.upsert(int64(i), "ok", i))
+			}
+			recs = append(recs, c.bad)
+			err := writeErr(task, recs...)
+			var re *connectors.RecordError
+			if !errors.As(err, &re) || re.Offset != c.bad.Offset || re.Column != "qty" {
+				t.Fatalf("error %v, want a RecordError for offset %d column qty", err, c.bad.Offset)
+			}
+			wantRows(t, dump(t, tg, db, "SELECT count(*) FROM srv_public_items"), "0")
 		})
 	}
 }

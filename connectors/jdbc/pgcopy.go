@@ -82,6 +82,17 @@ type rowError struct {
 func (e *rowError) Error() string { return e.err.Error() }
 func (e *rowError) Unwrap() error { return e.err }
 
+// valueError is a value the client cannot encode for its column's type
+// (an integer out of the column's range): like the database's data
+// errors, it names the column.
+type valueError struct {
+	column string
+	err    error
+}
+
+func (e *valueError) Error() string { return fmt.Sprintf("column %s: %v", e.column, e.err) }
+func (e *valueError) Unwrap() error { return e.err }
+
 // field appends one value with its length word.
 func (e *copyEncoder) field(b []byte, c *column, oid uint32, v any) ([]byte, error) {
 	if v == nil {
@@ -234,8 +245,7 @@ func (p *postgres) copyRows(ctx context.Context, conn *pgconn.PgConn, table stri
 	if err != nil {
 		var re *rowError
 		if errors.As(err, &re) {
-			c := g.cols[idx[re.col]]
-			return fmt.Errorf("column %s: %w", c.name, re.err)
+			return &valueError{column: names[re.col], err: re.err}
 		}
 		return err
 	}

@@ -769,5 +769,9 @@ func (p *postgres) errColumn(err error) string {
 	if errors.As(err, &pe) {
 		return pe.ColumnName
 	}
+	var ve *valueError
+	if errors.As(err, &ve) {
+		return ve.column
+	}
 	return ""
 }
