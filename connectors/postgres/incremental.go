@@ -99,6 +99,14 @@ func (t *Task) pendingChunks(ctx context.Context, plan, done string, tables map[
 			tb.replIdentity = ct.replIdentity
 			tables[p.relID] = tb
 		}
+		if len(p.bounds) > 0 && len(p.bounds[0]) != len(tb.keyCols) {
+			// The key changed since the plan was made: its ranges mean
+			// nothing now, so the whole table is read again.
+			t.log.Warn("the key of a table changed during its snapshot; reading the whole table again",
+				"table", ct.schema+"."+ct.name)
+			out = append(out, &chunk{t: tb, idx: -1})
+			continue
+		}
 		for _, c := range p.chunks(tb) {
 			if !finished[chunkID(c)] {
 				out = append(out, c)

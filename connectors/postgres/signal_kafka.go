@@ -69,7 +69,12 @@ func (t *Task) consumeSignals(ctx context.Context) {
 				t.log.Warn("ignoring a signal record whose value is not {\"type\": ..., \"data\": {...}}", "from", from, "error", err)
 				return
 			}
-			handled = t.deliverSignal(ctx, kafkaSignal{kind: v.Type, data: v.Data, from: from, done: make(chan struct{})})
+			data := []byte(v.Data)
+			var text string
+			if json.Unmarshal(v.Data, &text) == nil {
+				data = []byte(text) // data given as a JSON string, as in the signal table
+			}
+			handled = t.deliverSignal(ctx, kafkaSignal{kind: v.Type, data: data, from: from, done: make(chan struct{})})
 		})
 		if !handled {
 			return // ctx ended before the streamer took every signal: not committed

@@ -49,10 +49,11 @@ func testKafkaSignal(t *testing.T, pg *harness.Postgres) {
 	defer kc.Close()
 	db := pg.CreateDB(t, "ksignal")
 	pg.Exec(t, db, "CREATE TABLE t (id int PRIMARY KEY, v int NOT NULL)", "INSERT INTO t SELECT g, 0 FROM generate_series(1, 3000) g", "ANALYZE t",
-		"CREATE TABLE u (id int PRIMARY KEY)", "INSERT INTO u SELECT generate_series(1, 10)")
+		"CREATE TABLE u (id int PRIMARY KEY)", "INSERT INTO u SELECT generate_series(1, 10)",
+		"CREATE TABLE w (id int PRIMARY KEY)", "INSERT INTO w SELECT generate_series(1, 5)")
 	task := startTask(t, props(pg, db, "ksignal", SnapshotMode, SnapshotNoData, SnapshotChunkSize, "1000",
 		SignalEnabledChannels, "source,kafka", SignalKafkaBootstrap, strings.Join(kc.ListenAddrs(), ","),
-		SignalKafkaGroupID, "ksignal-group", TableIncludeList, "public.t,public.u", SlotDropOnStop, "true"), nil)
+		SignalKafkaGroupID, "ksignal-group", TableIncludeList, "public.t,public.u,public.w", SlotDropOnStop, "true"), nil)
 	pollUntil(t, task, 10*time.Second, func([]*connectors.Record) bool { return task.replConn.Load() != nil })
 
 	cl, err := kgo.NewClient(kgo.SeedBrokers(kc.ListenAddrs()...))
@@ -67,6 +68,8 @@ func testKafkaSignal(t *testing.T, pg *harness.Postgres) {
 		&kgo.Record{Topic: "srv-signal", Key: []byte("other"), Value: []byte(`{"type": "execute-snapshot", "data": {"data-collections": ["public\\.u"]}}`)},
 		&kgo.Record{Topic: "srv-signal", Key: []byte("srv"), Value: []byte(`not json`)},
 		&kgo.Record{Topic: "srv-signal", Key: []byte("srv"), Value: value},
+		// data as a JSON string, as the signal table's column holds it.
+		&kgo.Record{Topic: "srv-signal", Key: []byte("srv"), Value: []byte(`{"type": "execute-snapshot", "data": "{\"data-collections\": [\"public\\\\.w\"]}"}`)},
 	).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
@@ -75,6 +78,9 @@ func testKafkaSignal(t *testing.T, pg *harness.Postgres) {
 	t.Logf("snapshot through the Kafka signal in %v", time.Since(start))
 	if n := len(incrementalReads(t, recs, "u")); n != 0 {
 		t.Errorf("%d rows of u read: the signal keyed by another prefix was taken", n)
+	}
+	if n := len(incrementalReads(t, recs, "w")); n != 5 {
+		t.Errorf("%d rows of w read, want 5 (signal data given as a JSON string)", n)
 	}
 	reads := incrementalReads(t, recs, "t")
 	if len(reads) != 3000 {
@@ -91,7 +97,7 @@ func testKafkaSignal(t *testing.T, pg *harness.Postgres) {
 		if err != nil {
 			return err
 		}
-		if o, ok := offs.Lookup("srv-signal", 0); !ok || o.At != 3 {
+		if o, ok := offs.Lookup("srv-signal", 0); !ok || o.At != 4 {
 			return fmt.Errorf("committed %v", o)
 		}
 		return nil
