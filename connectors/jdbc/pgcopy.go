@@ -238,6 +238,9 @@ func appendNumeric(b []byte, d connectors.Decimal) ([]byte, bool) {
 	return b, true
 }
 
+// maxKeptCopyBuf bounds the encoding buffer kept between COPYs.
+const maxKeptCopyBuf = 16 << 20
+
 // copyRows COPYs rows (columns idx, of types oids) into table, a quoted
 // name, in binary.
 func (p *postgres) copyRows(ctx context.Context, conn *pgconn.PgConn, table string, names []string, g *group, idx []int, oids []uint32) error {
@@ -251,5 +254,9 @@ func (p *postgres) copyRows(ctx context.Context, conn *pgconn.PgConn, table stri
 	}
 	sql := fmt.Sprintf("COPY %s (%s) FROM STDIN WITH (FORMAT binary)", table, p.colList(&group{names: names}, nil, ""))
 	_, err = conn.CopyFrom(ctx, bytes.NewReader(data), sql)
+	if cap(p.enc.buf) > maxKeptCopyBuf {
+		// Keep what a usual batch needs, not what the largest took.
+		p.enc.buf = nil
+	}
 	return err
 }
