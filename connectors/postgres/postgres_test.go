@@ -45,6 +45,7 @@ func TestPostgres(t *testing.T) {
 	t.Run("PoisonValue", func(t *testing.T) { testPoisonValue(t, pg) })
 	t.Run("KeyChunks", func(t *testing.T) { testKeyChunks(t, pg) })
 	t.Run("KeyChunksResume", func(t *testing.T) { testKeyChunksResume(t, pg) })
+	t.Run("KeyChangedResume", func(t *testing.T) { testKeyChangedResume(t, pg) })
 	t.Run("QueueBytes", func(t *testing.T) { testQueueBytes(t, pg) })
 	t.Run("SignalSnapshot", func(t *testing.T) { testSignalSnapshot(t, pg) })
 	t.Run("KafkaSignal", func(t *testing.T) { testKafkaSignal(t, pg) })
