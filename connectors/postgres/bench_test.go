@@ -62,6 +62,26 @@ func beginMessage() []byte {
 // a pgoutput Insert of a 10-column row and building its record (key,
 // envelope, source block, offset) into the queue.
 func BenchmarkStreamInsert(b *testing.B) {
+	task, s, msg := benchStreamer(b)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := s.handle(ctx, uint64(i), msg); err != nil {
+			b.Fatal(err)
+		}
+		r := (<-task.queue).r
+		if r.Key == nil {
+			b.Fatal("no key")
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// benchStreamer returns a task and streamer of the 10-column benchmark
+// table inside a transaction, and an Insert message of one row.
+func benchStreamer(b *testing.B) (*Task, *streamer, []byte) {
+	b.Helper()
 	cfg, err := ParseConfig(map[string]string{Hostname: "h", User: "u", DBName: "d", TopicPrefix: "srv"})
 	if err != nil {
 		b.Fatal(err)
@@ -84,17 +104,5 @@ func BenchmarkStreamInsert(b *testing.B) {
 	if err := s.handle(ctx, 1, beginMessage()); err != nil {
 		b.Fatal(err)
 	}
-	msg := insertMessage(16384)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if err := s.handle(ctx, uint64(i), msg); err != nil {
-			b.Fatal(err)
-		}
-		r := (<-task.queue).r
-		if r.Key == nil {
-			b.Fatal("no key")
-		}
-	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+	return task, s, insertMessage(16384)
 }

@@ -110,3 +110,20 @@ func testQueueBytes(t *testing.T, pg *harness.Postgres) {
 	}
 	t.Logf("peak %d bytes queued (bound %d), %d bytes per record", task.bytes.peak, limit, recordSize(recs[0]))
 }
+
+// BenchmarkRecordSize sizes a streamed insert record of the benchmark
+// table (the per-record cost of max.queue.size.in.bytes).
+func BenchmarkRecordSize(b *testing.B) {
+	task, s, msg := benchStreamer(b)
+	if err := s.handle(context.Background(), 1, msg); err != nil {
+		b.Fatal(err)
+	}
+	r := (<-task.queue).r
+	b.ReportAllocs()
+	b.ResetTimer()
+	var n int64
+	for i := 0; i < b.N; i++ {
+		n += recordSize(r)
+	}
+	b.ReportMetric(float64(n)/float64(b.N), "bytes/record")
+}
