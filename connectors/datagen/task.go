@@ -73,11 +73,11 @@ func (t *Task) Start(ctx context.Context, tctx connectors.SourceTaskContext, pro
 	t.stride = int64(cfg.Count)
 	t.partition = map[string]any{PartitionKey: int64(cfg.Index)}
 	t.pacer = pacer{interval: cfg.Interval()}
+	// The runtime's logger already names the connector and task.
 	t.log = tctx.Logger()
 	if t.log == nil {
 		t.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	t.log = t.log.With("task", cfg.Index)
 
 	off, err := tctx.Offset(ctx, t.partition)
 	if err != nil {
