@@ -76,6 +76,10 @@ type connState struct {
 	restart         bool
 	tasks           map[int]*taskState
 	topics          map[string]bool
+	// alive counts task goroutines that have not returned, including
+	// abandoned ones: until it is 0 a task may still commit offsets, so
+	// the offsets API refuses changes.
+	alive int
 }
 
 type taskState struct {
@@ -507,6 +511,10 @@ func (h *Herder) startTask(ctx context.Context, cs *connState, ts *taskState, pl
 			kgo.ProducerLinger(h.worker.Duration(config.ProducerLinger)),
 			kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
 			kgo.AllowAutoTopicCreation(),
+			// With the worker's 250 ms metadata age, 80 tries give a new
+			// topic the ~20 s to appear that franz-go's defaults (4 tries,
+			// 5 s apart) give it, before its records fail.
+			kgo.UnknownTopicRetries(80),
 		}, h.clientOpts...)...)
 		if err != nil {
 			fail(fmt.Errorf("creating producer: %w", err))
@@ -551,11 +559,17 @@ func (h *Herder) startTask(ctx context.Context, cs *connState, ts *taskState, pl
 	h.mu.Lock()
 	ts.cancel, ts.done, ts.pause, ts.started, ts.restart = cancel, done, pause, started, false
 	ts.backoff.next = time.Time{}
+	cs.alive++
 	h.mu.Unlock()
 	h.wg.Add(1)
 	go func() {
 		defer h.wg.Done()
 		defer close(done)
+		defer func() {
+			h.mu.Lock()
+			cs.alive--
+			h.mu.Unlock()
+		}()
 		err := run(tctx)
 		if tctx.Err() != nil && err == nil {
 			return // stopped by the herder

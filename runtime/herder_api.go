@@ -522,17 +522,21 @@ func (h *Herder) Offsets(ctx context.Context, name string) (api.Offsets, error) 
 // is STOPPED and has no tasks.
 func (h *Herder) checkStopped(name string) error {
 	snap := h.configs.Snapshot()
-	running := false
+	alive := 0
 	h.mu.Lock()
 	if cs := h.mu.conns[name]; cs != nil {
-		for _, ts := range cs.tasks {
-			running = running || ts.cancel != nil
-		}
+		alive = cs.alive
 	}
 	h.mu.Unlock()
-	if snap.Targets[name] != config.TargetStopped || len(snap.Tasks[name]) > 0 || running {
+	if snap.Targets[name] != config.TargetStopped || len(snap.Tasks[name]) > 0 {
 		return api.BadRequest("Connectors must be in the STOPPED state before their offsets can be modified. "+
 			"This can be done for the specified connector by issuing a 'PUT' request to the '/connectors/%s/stop' endpoint", name)
+	}
+	if alive > 0 {
+		// A task that did not stop within task.shutdown.graceful.timeout.ms
+		// may still commit offsets, which would undo the change.
+		return api.Errorf(http.StatusConflict, "connector %s is STOPPED but %d of its tasks has not finished stopping "+
+			"(it was abandoned after task.shutdown.graceful.timeout.ms and may still commit offsets); retry once it has", name, alive)
 	}
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/sluice-cdc/sluice/runtime/api"
 	"github.com/sluice-cdc/sluice/runtime/converter"
 	"github.com/sluice-cdc/sluice/transforms"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -221,6 +222,10 @@ func (r *sourceRunner) send(ctx context.Context, rec *connectors.Record) error {
 		if err != nil {
 			if !errors.Is(err, context.Canceled) {
 				e := fmt.Errorf("producing to topic %s: %w", out.Topic, err)
+				if errors.Is(err, kerr.UnknownTopicOrPartition) {
+					e = fmt.Errorf("producing to topic %s: %w; the topic does not exist and the brokers did not create it: "+
+						"create it, or allow auto.create.topics.enable on the brokers", out.Topic, err)
+				}
 				r.produceErr.CompareAndSwap(nil, &e)
 			}
 			return

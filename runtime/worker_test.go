@@ -208,7 +208,9 @@ func (w *testWorker) status(t *testing.T, name string) api.ConnectorStatus {
 func TestHungTaskDoesNotBlockTheWorker(t *testing.T) {
 	ch := make(chan struct{})
 	release.Store(&ch)
-	defer close(ch)
+	var once sync.Once
+	unblock := func() { once.Do(func() { close(ch) }) }
+	defer unblock()
 	w := startWorker(t, nil)
 	w.do(t, "POST", "/connectors", map[string]any{"name": "stuck", "config": map[string]string{"connector.class": "hang"}}, 201, nil)
 	waitFor(t, "hung task RUNNING", func() bool {
@@ -233,6 +235,19 @@ func TestHungTaskDoesNotBlockTheWorker(t *testing.T) {
 	if d := time.Since(start); d > 10*time.Second {
 		t.Fatalf("abandoning the hung task took %v (graceful timeout 500ms)", d)
 	}
+	// The abandoned task still runs and could commit offsets after a
+	// reset, undoing it: the offsets API refuses until it has returned.
+	w.do(t, "DELETE", "/connectors/stuck/offsets", nil, http.StatusConflict, nil)
+	unblock()
+	waitFor(t, "offsets reset once the abandoned task returned", func() bool {
+		req, _ := http.NewRequest("DELETE", w.url+"/connectors/stuck/offsets", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
 }
 
 func TestSinkCommitsOnlyWhatFlushMadeDurable(t *testing.T) {
