@@ -75,7 +75,6 @@ type connState struct {
 	needTaskConfigs bool
 	restart         bool
 	tasks           map[int]*taskState
-	topics          map[string]bool
 	// alive counts task goroutines that have not returned, including
 	// abandoned ones: until it is 0 a task may still commit offsets, so
 	// the offsets API refuses changes.
@@ -178,7 +177,7 @@ func (h *Herder) reconcileConnector(ctx context.Context, name string, snap confi
 	h.mu.Lock()
 	cs := h.mu.conns[name]
 	if cs == nil {
-		cs = &connState{name: name, raw: raw, tasks: map[int]*taskState{}, topics: map[string]bool{}, state: api.StateUnassigned}
+		cs = &connState{name: name, raw: raw, tasks: map[int]*taskState{}, state: api.StateUnassigned}
 		h.mu.conns[name] = cs
 	}
 	changed := !maps.Equal(cs.raw, raw)
@@ -718,13 +717,8 @@ func traceOf(err error) string {
 	return err.Error()
 }
 
-// topicSeen records that a connector used a topic (KIP-558).
+// topicSeen records that a connector used a topic (KIP-558); the status
+// store writes each connector's topic once.
 func (h *Herder) topicSeen(cs *connState, id api.TaskID, topic string) {
-	h.mu.Lock()
-	seen := cs.topics[topic]
-	cs.topics[topic] = true
-	h.mu.Unlock()
-	if !seen {
-		h.status.putTopic(context.Background(), cs.name, topic, id.Task)
-	}
+	h.status.putTopic(context.Background(), cs.name, topic, id.Task)
 }

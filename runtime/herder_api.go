@@ -466,11 +466,6 @@ func (h *Herder) ResetConnectorTopics(ctx context.Context, name string) error {
 	if _, err := h.lookup(name); err != nil {
 		return err
 	}
-	h.mu.Lock()
-	if cs := h.mu.conns[name]; cs != nil {
-		clear(cs.topics)
-	}
-	h.mu.Unlock()
 	return h.status.resetTopics(ctx, name)
 }
 

@@ -261,10 +261,7 @@ func (r *sourceRunner) encode(c converter.Converter, topic string, s *connectors
 
 // commit writes the offsets Kafka acknowledged and tells the task.
 func (r *sourceRunner) commit(ctx context.Context) {
-	for _, o := range r.tracker.committable() {
-		k, _ := offsets.Key("", o.Partition)
-		r.pending[string(k)] = o
-	}
+	r.tracker.committable(r.pending)
 	if len(r.pending) == 0 {
 		return
 	}

@@ -127,19 +127,18 @@ func (t *tracker) ack(tk ticket) {
 	}
 }
 
-// committable returns, per partition that advanced since the last call,
-// its newest fully acknowledged offset.
-func (t *tracker) committable() []connectors.SourceOffset {
+// committable adds to into, per partition that advanced since the last
+// call, its newest fully acknowledged offset, keyed by the partition's
+// offsets-topic key.
+func (t *tracker) committable(into map[string]connectors.SourceOffset) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	var out []connectors.SourceOffset
 	for _, p := range t.parts {
 		if p.dirty {
-			out = append(out, connectors.SourceOffset{Partition: p.partition, Offset: p.committable})
+			into[p.key] = connectors.SourceOffset{Partition: p.partition, Offset: p.committable}
 			p.dirty = false
 		}
 	}
-	return out
 }
 
 // inFlight returns how many submitted records are not yet part of an

@@ -1,6 +1,10 @@
 package runtime
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/sluice-cdc/sluice/connectors"
+)
 
 func TestTrackerCommitsOnlyAcknowledgedPrefix(t *testing.T) {
 	tr := newTracker()
@@ -21,21 +25,21 @@ func TestTrackerCommitsOnlyAcknowledgedPrefix(t *testing.T) {
 	// Out-of-order acks: 1, 3 then 0 → prefix 0..1 done.
 	tr.ack(ta[1])
 	tr.ack(ta[3])
-	if got := tr.committable(); len(got) != 0 {
+	if got := take(tr); len(got) != 0 {
 		t.Fatalf("committable before the first record was acked: %v", got)
 	}
 	tr.ack(ta[0])
-	got := tr.committable()
+	got := take(tr)
 	if len(got) != 1 || got[0].Offset["seq"] != int64(1) {
 		t.Fatalf("committable = %v, want seq 1", got)
 	}
-	if again := tr.committable(); len(again) != 0 {
+	if again := take(tr); len(again) != 0 {
 		t.Fatalf("second call returned %v, want nothing new", again)
 	}
 	tr.ack(ta[2])
 	tr.ack(tb[0])
 	tr.ack(tb[2])
-	got = tr.committable()
+	got = take(tr)
 	want := map[int64]int64{0: 3, 1: 100}
 	if len(got) != 2 {
 		t.Fatalf("committable = %v", got)
@@ -70,13 +74,24 @@ func TestTrackerRecordsWithoutOffsetAreCoveredByTheNext(t *testing.T) {
 	d, _ := tr.submit(p, nil)
 	tr.ack(a)
 	tr.ack(b)
-	if got := tr.committable(); len(got) != 0 {
+	if got := take(tr); len(got) != 0 {
 		t.Fatalf("records without an offset committed %v", got)
 	}
 	tr.ack(d)
 	tr.ack(c)
-	got := tr.committable()
+	got := take(tr)
 	if len(got) != 1 || got[0].Offset["seq"] != int64(2) {
 		t.Fatalf("committable = %v, want seq 2", got)
 	}
+}
+
+// take returns what committable adds, as a list.
+func take(tr *tracker) []connectors.SourceOffset {
+	m := map[string]connectors.SourceOffset{}
+	tr.committable(m)
+	out := make([]connectors.SourceOffset, 0, len(m))
+	for _, o := range m {
+		out = append(out, o)
+	}
+	return out
 }
