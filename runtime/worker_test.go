@@ -284,6 +284,21 @@ func TestSinkCommitsOnlyWhatFlushMadeDurable(t *testing.T) {
 	w.do(t, "POST", "/connectors", map[string]any{"name": "durable", "config": map[string]string{
 		"connector.class": "memsink", "topics": "pv"}}, 201, nil)
 	waitFor(t, "durable sink to commit all 3000 records", func() bool { return offsetsOf("durable") == 3000 })
+	// KIP-558: both the source and the sink report the topic they used,
+	// and a reset forgets it.
+	for _, c := range []string{"src", "durable"} {
+		var got map[string]struct{ Topics []string }
+		w.do(t, "GET", "/connectors/"+c+"/topics", nil, 200, &got)
+		if ts := got[c].Topics; len(ts) != 1 || ts[0] != "pv" {
+			t.Fatalf("GET /connectors/%s/topics = %v, want [pv]", c, got)
+		}
+	}
+	w.do(t, "PUT", "/connectors/src/topics/reset", nil, http.StatusAccepted, nil)
+	var reset map[string]struct{ Topics []string }
+	w.do(t, "GET", "/connectors/src/topics", nil, 200, &reset)
+	if len(reset["src"].Topics) != 0 {
+		t.Fatalf("topics after reset = %v", reset)
+	}
 	sinkMem.Lock()
 	for seq := int64(0); seq < 3000; seq++ {
 		if sinkMem.records[seq] < 2 {
