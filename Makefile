@@ -54,7 +54,7 @@ fuzz:
 	done
 
 fuzz-smoke:
-	$(MAKE) fuzz FUZZTIME=3s
+	$(MAKE) fuzz FUZZTIME=3000x
 
 ## docs: regenerate docs/connectors from the connectors' config definitions
 docs: build
