@@ -69,26 +69,29 @@
 //	int8                                   smallint                     tinyint
 //	int16                                  smallint                     smallint
 //	int32 (also io.debezium.time.Year)     integer                      int
-//	int64 (also MicroDuration)             bigint                       bigint
+//	int64 (also MicroDuration, in µs)      bigint                       bigint
 //	float                                  real                         float
 //	double                                 double precision             double
 //	boolean                                boolean                      tinyint(1)
 //	string (Enum, Xml, …)                  text, or varchar(n) with     longtext; varchar(n) with the
 //	                                       the source column length     source length; varchar(255) in a key
-//	bytes (Bits)                           bytea                        longblob; varbinary(255) in a key
+//	bytes (also io.debezium.data.Bits)     bytea                        longblob; varbinary(255) in a key
 //	Decimal (scale s, precision p)         numeric(p,s) or numeric      decimal(p,s), decimal(65,s) without p
 //	io.debezium.data.VariableScaleDecimal  numeric                      decimal(65,30)
-//	Date, io.debezium.time.Date            date                         date
+//	Date, io.debezium.time.Date, IsoDate   date                         date
 //	Time, io.debezium.time.Time            time(3)                      time(3)
-//	io.debezium.time.MicroTime, NanoTime   time(6)                      time(6)
+//	MicroTime, NanoTime, IsoTime           time(6)                      time(6)
 //	Timestamp, io.debezium.time.Timestamp  timestamp(3)                 datetime(3)
-//	MicroTimestamp, NanoTimestamp          timestamp(6)                 datetime(6)
+//	MicroTimestamp, NanoTimestamp,         timestamp(6)                 datetime(6)
+//	  IsoTimestamp
 //	io.debezium.time.ZonedTimestamp        timestamp with time zone     datetime(6) in database.time_zone
 //	io.debezium.time.ZonedTime             time with time zone (*)      time(6), the time of day in UTC
+//	io.debezium.time.Interval (string)     interval                     longtext (the ISO 8601 text)
 //	io.debezium.data.Json                  jsonb                        json
 //	io.debezium.data.Uuid                  uuid                         char(36)
 //	array of T                             T[]                          json (a JSON array)
-//	map, struct (other than the above)     not supported: the task fails naming the field
+//	map, struct (other than the above,     not supported: the task fails naming the field
+//	  also io.debezium.data.geometry.*)
 //
 // (*) pgx has no binary encoder for time with time zone, so rows with
 // such a column are written by statements, never by COPY.
@@ -97,6 +100,16 @@
 // written with their wall clock unchanged; ZonedTimestamp values are
 // instants, stored as such in timestamptz and converted to
 // database.time_zone for DATETIME.
+//
+// The string forms of time.precision.mode=isostring (IsoDate
+// "2023-11-21Z", IsoTime "10:15:30.123456789Z", IsoTimestamp
+// "2023-11-21T18:29:26.5Z": Debezium writes the source's zone-less value
+// with offset Z) are written like their numeric forms: the date as
+// written, times and timestamps as the UTC wall clock (a value with
+// another offset is converted to UTC first), fractions beyond six digits
+// truncated. A value that does not parse fails its record. Interval
+// strings (interval.handling.mode=string, "P1Y2M3DT4H5M6.78S") go into
+// PostgreSQL's interval as months, days and microseconds.
 //
 // # Names
 //

@@ -94,8 +94,10 @@ func runSuite(t *testing.T, tg *target) {
 	t.Run("pk change", func(t *testing.T) { testPKChange(t, tg) })
 	t.Run("placeholder", func(t *testing.T) { testPlaceholder(t, tg) })
 	t.Run("types", func(t *testing.T) { testTypes(t, tg, "1000") })
+	t.Run("iso strings", func(t *testing.T) { testIsoStrings(t, tg, "1000") })
 	if tg.name == "postgres" {
 		t.Run("types copy", func(t *testing.T) { testTypes(t, tg, "1") })
+		t.Run("iso strings copy", func(t *testing.T) { testIsoStrings(t, tg, "1") })
 		t.Run("large batch copy", func(t *testing.T) { testLarge(t, tg) })
 	}
 	t.Run("evolve", func(t *testing.T) { testEvolve(t, tg) })
@@ -410,6 +412,66 @@ func testTypes(t *testing.T, tg *target, copyThreshold string) {
 	// Writing the same rows again (now an update) changes nothing.
 	write(t, task, g.create(full), g.create(nulls))
 	wantRows(t, dump(t, tg, db, q), want...)
+}
+
+// testIsoStrings writes Debezium's string temporal types
+// (time.precision.mode=isostring, interval.handling.mode=string) into
+// auto-created columns and reads them back.
+func testIsoStrings(t *testing.T, tg *target, copyThreshold string) {
+	db := tg.newDB(t)
+	const topic = "srv.public.iso"
+	str := func(name string) *connectors.Schema {
+		return &connectors.Schema{Type: connectors.String, Name: name, Optional: true}
+	}
+	key := connectors.NewStruct(topic+".Key", false, connectors.Opt("id", connectors.Int64Schema))
+	row := connectors.NewStruct(topic+".Value", true,
+		connectors.Opt("id", connectors.Int64Schema),
+		connectors.Opt("d", str(dbzIsoDate)),
+		connectors.Opt("t", str(dbzIsoTime)),
+		connectors.Opt("ts", str(dbzIsoTimestamp)),
+		connectors.Opt("iv", str(dbzInterval)),
+		connectors.Opt("ivs", &connectors.Schema{Type: connectors.Array, Optional: true, Items: str(dbzInterval)}),
+	)
+	g := newGenWith(topic, key, row)
+	task := startTask(t, tg, db, Topics, topic, CopyThreshold, copyThreshold)
+	recs := []*connectors.Record{
+		g.create(connectors.NewStructValue(row).Set("id", int64(1)).Set("d", "2023-11-21Z").Set("t", "10:15:30.123456789Z").
+			Set("ts", "2023-11-21T18:29:26.5Z").Set("iv", "P1Y2M3DT4H5M6.78S").Set("ivs", []any{"P0Y0M1DT0H0M0S", nil})),
+		g.create(connectors.NewStructValue(row).Set("id", int64(2)).Set("d", "1970-01-01Z").Set("t", "01:00:00+02:00").
+			Set("ts", "2024-02-29T01:00:00+02:00").Set("iv", "P0Y0M-3DT-4H0M-0.5S").Set("ivs", []any{})),
+		g.create(connectors.NewStructValue(row).Set("id", int64(3))),
+	}
+	write(t, task, recs...)
+	var q string
+	var want []string
+	if tg.name == "postgres" {
+		q = `SELECT id, d, t, ts, iv, ivs, format_type(atttypid, atttypmod) FROM srv_public_iso
+			JOIN pg_attribute ON attrelid = 'srv_public_iso'::regclass AND attname = 'ts' ORDER BY id`
+		want = []string{
+			`1|2023-11-21|10:15:30.123456|2023-11-21 18:29:26.5|1 year 2 mons 3 days 04:05:06.78|{"1 day",NULL}|timestamp(6) without time zone`,
+			`2|1970-01-01|23:00:00|2024-02-28 23:00:00|-3 days -04:00:00.5|{}|timestamp(6) without time zone`,
+			`3|NULL|NULL|NULL|NULL|NULL|timestamp(6) without time zone`,
+		}
+	} else {
+		q = `SELECT id, d, t, ts, iv, ivs FROM srv_public_iso ORDER BY id`
+		want = []string{
+			`1|2023-11-21T00:00:00Z|10:15:30.123456|2023-11-21T18:29:26.5Z|P1Y2M3DT4H5M6.78S|["P0Y0M1DT0H0M0S",null]`,
+			`2|1970-01-01T00:00:00Z|23:00:00.000000|2024-02-28T23:00:00Z|P0Y0M-3DT-4H0M-0.5S|[]`,
+			`3|NULL|NULL|NULL|NULL|NULL`,
+		}
+	}
+	wantRows(t, dump(t, tg, db, q), want...)
+	// The same values again change nothing; a changed one is written.
+	write(t, task, recs...)
+	wantRows(t, dump(t, tg, db, q), want...)
+	recs[1].Value.(*connectors.StructValue).Get("after").(*connectors.StructValue).Set("iv", "P0Y0M0DT-76H0M-0.5S")
+	write(t, task, recs...)
+	got := dump(t, tg, db, "SELECT iv FROM srv_public_iso WHERE id = 2")
+	if tg.name == "postgres" {
+		wantRows(t, got, "-76:00:00.5")
+	} else {
+		wantRows(t, got, "P0Y0M0DT-76H0M-0.5S")
+	}
 }
 
 func testLarge(t *testing.T, tg *target) {

@@ -88,7 +88,7 @@ func (m *mysqlDialect) sqlType(c *column) string {
 		return "double"
 	case kBool:
 		return "tinyint(1)"
-	case kString:
+	case kString, kInterval:
 		if c.length > 0 && c.length <= 16383 {
 			return fmt.Sprintf("varchar(%d)", c.length)
 		}
@@ -369,8 +369,8 @@ func mysqlValue(c *column, v any, loc *time.Location) any {
 	case string:
 		if c.kind == kTimeTZ {
 			// TIME has no zone: store the time of day in UTC.
-			if t, err := time.Parse("15:04:05.999999999Z07:00", x); err == nil {
-				return t.UTC().Format("15:04:05.000000")
+			if t, err := parseIsoTime(x); err == nil {
+				return formatTimeOfDay(t)
 			}
 		}
 		return x

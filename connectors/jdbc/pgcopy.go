@@ -42,6 +42,7 @@ const (
 	oidTime        = 1083
 	oidTimestamp   = 1114
 	oidTimestampTZ = 1184
+	oidInterval    = 1186
 	oidNumeric     = 1700
 	oidUUID        = 2950
 	oidJSONB       = 3802
@@ -130,6 +131,12 @@ func (e *copyEncoder) field(b []byte, c *column, oid uint32, v any) ([]byte, err
 		case oidUUID:
 			if u, ok := parseUUID(x); ok {
 				return append(append(b, 0, 0, 0, 16), u[:]...), nil
+			}
+		case oidInterval:
+			if iv, err := parseIsoInterval(x); err == nil {
+				b = binary.BigEndian.AppendUint64(append(b, 0, 0, 0, 16), uint64(iv.micros))
+				b = binary.BigEndian.AppendUint32(b, uint32(iv.days))
+				return binary.BigEndian.AppendUint32(b, uint32(iv.months)), nil
 			}
 		}
 	case []byte:

@@ -151,6 +151,8 @@ func (p *postgres) sqlType(c *column) string {
 		return "timestamp with time zone"
 	case kTimeTZ:
 		return "time with time zone"
+	case kInterval:
+		return "interval"
 	case kJSON:
 		return "jsonb"
 	case kUUID:
@@ -681,6 +683,15 @@ func pgArray(elem *column, xs []any) any {
 		return typedSlice[bool](xs)
 	case kString, kJSON, kTimeTZ:
 		return typedSlice[string](xs)
+	case kInterval:
+		out := make([]*pgtype.Interval, len(xs))
+		for i, x := range xs {
+			if s, ok := x.(string); ok {
+				iv, _ := parseIsoInterval(s) // checked by normalize
+				out[i] = &pgtype.Interval{Months: iv.months, Days: iv.days, Microseconds: iv.micros, Valid: true}
+			}
+		}
+		return out
 	case kDate, kTimestamp, kTimestampTZ:
 		return typedSlice[time.Time](xs)
 	case kBytes:

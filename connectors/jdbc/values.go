@@ -38,6 +38,7 @@ const (
 	kJSON
 	kUUID
 	kArray
+	kInterval // io.debezium.time.Interval (an ISO 8601 duration string)
 )
 
 // Debezium semantic type names the sink understands.
@@ -51,6 +52,11 @@ const (
 	dbzNanoTimestamp  = "io.debezium.time.NanoTimestamp"
 	dbzZonedTimestamp = "io.debezium.time.ZonedTimestamp"
 	dbzZonedTime      = "io.debezium.time.ZonedTime"
+	dbzIsoDate        = "io.debezium.time.IsoDate"
+	dbzIsoTime        = "io.debezium.time.IsoTime"
+	dbzIsoTimestamp   = "io.debezium.time.IsoTimestamp"
+	dbzInterval       = "io.debezium.time.Interval"
+	dbzGeometryPrefix = "io.debezium.data.geometry."
 	dbzJSON           = "io.debezium.data.Json"
 	dbzUUID           = "io.debezium.data.Uuid"
 	dbzVarDecimal     = "io.debezium.data.VariableScaleDecimal"
@@ -99,21 +105,28 @@ func columnFor(name string, s *connectors.Schema) (*column, error) {
 	case dbzVarDecimal:
 		c.kind = kVarDecimal
 		return c, nil
-	case connectors.DateName, dbzDate:
+	case connectors.DateName, dbzDate, dbzIsoDate:
 		c.kind = kDate
 		return c, nil
 	case connectors.TimeName, dbzTime:
 		c.kind, c.prec = kTime, 3
 		return c, nil
-	case dbzMicroTime, dbzNanoTime:
+	case dbzMicroTime, dbzNanoTime, dbzIsoTime:
 		c.kind, c.prec = kTime, 6
 		return c, nil
 	case connectors.TimestampName, dbzTimestamp:
 		c.kind, c.prec = kTimestamp, 3
 		return c, nil
-	case dbzMicroTimestamp, dbzNanoTimestamp:
+	case dbzMicroTimestamp, dbzNanoTimestamp, dbzIsoTimestamp:
+		// IsoTime and IsoTimestamp strings carry up to nine fractional
+		// digits; both databases keep six.
 		c.kind, c.prec = kTimestamp, 6
 		return c, nil
+	case dbzInterval:
+		if s.Type == connectors.String {
+			c.kind = kInterval
+			return c, nil
+		}
 	case dbzZonedTimestamp:
 		c.kind, c.prec = kTimestampTZ, 6
 		return c, nil
@@ -126,6 +139,9 @@ func columnFor(name string, s *connectors.Schema) (*column, error) {
 	case dbzUUID:
 		c.kind = kUUID
 		return c, nil
+	}
+	if strings.HasPrefix(s.Name, dbzGeometryPrefix) {
+		return nil, fmt.Errorf("field %q is a %s (WKB and SRID), which the sink cannot write: spatial columns need PostGIS or MySQL's ST_GeomFromWKB; drop the field with a ReplaceField transform", name, s.Name)
 	}
 	switch s.Type {
 	case connectors.Int8:
@@ -172,6 +188,9 @@ type timeOfDay time.Duration
 // form: int64, float64, bool, string, []byte, connectors.Decimal,
 // time.Time (dates and zone-less timestamps as UTC wall clock, zoned
 // timestamps as instants), timeOfDay, or []any of those for arrays.
+// Debezium's ISO string dates, times and timestamps become the same
+// values as their numeric forms; times of day with an offset (IsoTime)
+// become the time of day in UTC.
 func normalize(c *column, v any) (any, error) {
 	if v == nil {
 		return nil, nil
@@ -234,6 +253,8 @@ func normalize(c *column, v any) (any, error) {
 		case time.Time:
 			y, m, d := x.Date()
 			return time.Date(y, m, d, 0, 0, 0, 0, time.UTC), nil
+		case string:
+			return parseIsoDate(x)
 		}
 		n, err := toInt64(v)
 		if err != nil {
@@ -245,6 +266,9 @@ func normalize(c *column, v any) (any, error) {
 			t = t.UTC()
 			return timeOfDay(time.Duration(t.Hour())*time.Hour + time.Duration(t.Minute())*time.Minute +
 				time.Duration(t.Second())*time.Second + time.Duration(t.Nanosecond())), nil
+		}
+		if s, ok := v.(string); ok {
+			return parseIsoTime(s)
 		}
 		n, err := toInt64(v)
 		if err != nil {
@@ -258,8 +282,11 @@ func normalize(c *column, v any) (any, error) {
 		}
 		return timeOfDay(time.Duration(n) * time.Millisecond), nil
 	case kTimestamp:
-		if t, ok := v.(time.Time); ok {
-			return t.UTC(), nil
+		switch x := v.(type) {
+		case time.Time:
+			return x.UTC(), nil
+		case string:
+			return parseIsoTimestamp(x)
 		}
 		n, err := toInt64(v)
 		if err != nil {
@@ -282,6 +309,15 @@ func normalize(c *column, v any) (any, error) {
 				return nil, fmt.Errorf("ZonedTimestamp %q: %w", x, err)
 			}
 			return t.UTC(), nil
+		}
+	case kInterval:
+		if s, ok := v.(string); ok {
+			// Kept as written (PostgreSQL reads the ISO form itself, MySQL
+			// stores the text); parsed here to refuse a malformed one.
+			if _, err := parseIsoInterval(s); err != nil {
+				return nil, err
+			}
+			return s, nil
 		}
 	case kArray:
 		xs, ok := v.([]any)
