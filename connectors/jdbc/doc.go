@@ -61,9 +61,13 @@
 // Tables are created (auto.create, schema.evolution=basic) with these
 // column types; the primary key comes from the record key (or as
 // primary.key.mode says). auto.evolve adds optional fields as nullable
-// columns and widens integer, varchar and numeric columns; a field that
-// cannot go into an existing column fails the task with a *SchemaError
-// naming the table, the column and both types.
+// columns and widens integer, varchar and numeric columns. A numeric(p,s)
+// column gets as many integer digits (p-s) and fractional digits (s) as
+// the larger of it and the field has (numeric(10,2) and a field of
+// numeric(8,4) give numeric(12,4)), so no stored or new value loses a
+// digit. A field that cannot go into an existing column (more digits
+// than the database's numeric allows, text into a number) fails the task
+// with a *SchemaError naming the table, the column and both types.
 //
 //	Connect type / semantic name           PostgreSQL                   MySQL / MariaDB
 //	int8                                   smallint                     tinyint

@@ -549,12 +549,40 @@ func testEvolve(t *testing.T, tg *target) {
 		Set("amount", connectors.Decimal{Unscaled: big.NewInt(123456789012), Scale: 2})))
 	wantRows(t, dump(t, tg, db, "SELECT id, code, amount FROM srv_public_wide ORDER BY id"),
 		"1|short|1234.56", "2|"+strings.Repeat("long", 10)+"|1234567890.12")
+	// More fractional digits, fewer integer ones: numeric(12,2) and
+	// numeric(8,4) need numeric(14,4), which keeps both.
+	w3 := connectors.NewStruct("w.Value", true, connectors.Opt("id", connectors.Int64Schema),
+		connectors.Opt("amount", &connectors.Schema{Type: connectors.Bytes, Name: connectors.DecimalName, Optional: true,
+			Parameters: map[string]string{connectors.DecimalScaleParam: "4", paramPrecision: "8"}}))
+	gw3 := newGenWith("srv.public.wide", g.key, w3)
+	gw3.off = gw2.off
+	write(t, tw, gw3.create(connectors.NewStructValue(w3).Set("id", int64(3)).Set("amount", connectors.Decimal{Unscaled: big.NewInt(12345678), Scale: 4})))
+	wantRows(t, dump(t, tg, db, "SELECT id, amount FROM srv_public_wide ORDER BY id"), "1|1234.5600", "2|1234567890.1200", "3|1234.5678")
+	wantType := "numeric(14,4)"
+	typeQuery := "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'srv_public_wide'::regclass AND attname = 'amount'"
+	if tg.name == "mariadb" {
+		wantType = "decimal(14,4)"
+		typeQuery = "SELECT column_type FROM information_schema.columns WHERE table_schema = database() AND table_name = 'srv_public_wide' AND column_name = 'amount'"
+	}
+	wantRows(t, dump(t, tg, db, typeQuery), wantType)
+	// A scale no column type can add to these integer digits is refused,
+	// naming table, column and both types.
+	w4 := connectors.NewStruct("w.Value", true, connectors.Opt("id", connectors.Int64Schema),
+		connectors.Opt("amount", &connectors.Schema{Type: connectors.Bytes, Name: connectors.DecimalName, Optional: true,
+			Parameters: map[string]string{connectors.DecimalScaleParam: "999", paramPrecision: "1000"}}))
+	gw4 := newGenWith("srv.public.wide", g.key, w4)
+	gw4.off = gw3.off
+	err := writeErr(startTask(t, tg, db, Topics, "srv.public.wide"), gw4.create(connectors.NewStructValue(w4).Set("id", int64(4)).
+		Set("amount", connectors.Decimal{Unscaled: big.NewInt(1), Scale: 999})))
+	var se *SchemaError
+	if !errors.As(err, &se) || se.Table != "srv_public_wide" || se.Column != "amount" || se.Have != wantType || !strings.Contains(se.Want, "(1000,") {
+		t.Fatalf("numeric too wide: error %v, want a SchemaError for srv_public_wide.amount naming %s and the record's type", err, wantType)
+	}
 	// A new required field is refused, naming table and column.
 	row4 := connectors.NewStruct("srv.public.items.Value", true, connectors.Opt("id", connectors.Int64Schema),
 		connectors.Opt("must", connectors.StringSchema))
 	g4 := newGenWith("srv.public.items", g.key, row4)
-	err := writeErr(startTask(t, tg, db), g4.create(connectors.NewStructValue(row4).Set("id", int64(5)).Set("must", "x")))
-	var se *SchemaError
+	err = writeErr(startTask(t, tg, db), g4.create(connectors.NewStructValue(row4).Set("id", int64(5)).Set("must", "x")))
 	if !errors.As(err, &se) || se.Table != "srv_public_items" || se.Column != "must" {
 		t.Fatalf("new required column: error %v, want a SchemaError for srv_public_items.must", err)
 	}

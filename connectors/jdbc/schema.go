@@ -107,18 +107,20 @@ func (t *Task) ensure(ctx context.Context, tb *tableBuf) (*tableMeta, error) {
 				changed = true
 				continue
 			}
-			widen, err := compareTypes(have.typ, want)
+			wider, err := compareTypes(have.typ, want)
 			if err != nil {
 				return nil, &SchemaError{Table: tb.name.String(), Column: have.name, Have: have.typ, Want: want, Reason: err.Error()}
 			}
-			if widen && t.cfg.AutoEvolve {
+			if wider != "" && t.cfg.AutoEvolve {
 				// Without auto.evolve a narrower column is the user's
 				// choice: values that do not fit fail their record.
-				if err := t.d.exec(ctx, t.d.alterType(tb.name, have.name, want, have.nullable)); err != nil {
-					return nil, fmt.Errorf("widening column %s of table %s from %s to %s: %w", have.name, tb.name, have.typ, want, err)
+				if err := t.d.exec(ctx, t.d.alterType(tb.name, have.name, wider, have.nullable)); err != nil {
+					return nil, fmt.Errorf("widening column %s of table %s from %s to %s: %w", have.name, tb.name, have.typ, wider, err)
 				}
-				t.log.Info("widened column", "table", tb.name.String(), "column", have.name, "from", have.typ, "to", want)
+				t.log.Info("widened column", "table", tb.name.String(), "column", have.name, "from", have.typ, "to", wider)
 				changed = true
+				// Later shapes compare with the new type.
+				have.typ = wider
 			}
 		}
 	}
@@ -213,21 +215,85 @@ func classify(typ string) typeClass {
 }
 
 // compareTypes says whether a column of type have must be widened to
-// hold values of type want, or cannot hold them at all.
-func compareTypes(have, want string) (widen bool, err error) {
+// hold values of type want, returning the type to change it to ("" when
+// it can hold them as it is), or that it cannot hold them at all.
+func compareTypes(have, want string) (wider string, err error) {
 	h, w := classify(have), classify(want)
 	switch {
-	case h.family == w.family && (w.family == "int" || w.family == "numeric"):
-		return w.rank > h.rank, nil
+	case h.family == w.family && w.family == "int":
+		if w.rank > h.rank {
+			return want, nil
+		}
+		return "", nil
+	case h.family == w.family && w.family == "numeric":
+		return widerNumeric(have, want)
 	case h.family == w.family && w.family == "text":
 		// Only a field that declares its length asks for a longer
 		// column; an unbounded string goes into any text column and a
 		// value that does not fit is the database's to refuse.
-		return w.rank != unbounded && w.rank > h.rank, nil
+		if w.rank != unbounded && w.rank > h.rank {
+			return want, nil
+		}
+		return "", nil
 	case h.family == "int" && (w.family == "float" || w.family == "numeric"):
-		return false, fmt.Errorf("incompatible types: an integer column would lose the fractional part; change the column type or map the field with a transform")
+		return "", fmt.Errorf("incompatible types: an integer column would lose the fractional part; change the column type or map the field with a transform")
 	case w.family == "text" && (h.family == "int" || h.family == "float" || h.family == "numeric" || h.family == "bool"):
-		return false, fmt.Errorf("incompatible types: a %s column cannot hold text; change the column type or map the field with a transform", have)
+		return "", fmt.Errorf("incompatible types: a %s column cannot hold text; change the column type or map the field with a transform", have)
 	}
-	return false, nil
+	return "", nil
+}
+
+// numericArgs reads the precision and scale of numeric(p,s) or
+// decimal(p,s); ok is false for a numeric without a declared precision.
+func numericArgs(typ string) (p, s int, ok bool) {
+	t := strings.ToLower(typ)
+	i, j := strings.IndexByte(t, '('), strings.IndexByte(t, ')')
+	if i < 0 || j < i {
+		return 0, 0, false
+	}
+	ps, ss, _ := strings.Cut(t[i+1:j], ",")
+	p, err := strconv.Atoi(strings.TrimSpace(ps))
+	if err != nil {
+		return 0, 0, false
+	}
+	if ss != "" {
+		if s, err = strconv.Atoi(strings.TrimSpace(ss)); err != nil {
+			return 0, 0, false
+		}
+	}
+	return p, s, true
+}
+
+// widerNumeric is the numeric type holding both have's and want's
+// values: as many integer digits (p-s) and as many fractional digits (s)
+// as the larger of the two has, so that neither loses digits on either
+// side. A numeric without precision holds any value; widening to it
+// drops the column's limit.
+func widerNumeric(have, want string) (string, error) {
+	hp, hs, hok := numericArgs(have)
+	if !hok {
+		return "", nil
+	}
+	wp, ws, wok := numericArgs(want)
+	if !wok {
+		return want, nil
+	}
+	ints, scale := max(hp-hs, wp-ws), max(hs, ws)
+	if ints+scale == hp && scale == hs {
+		return "", nil
+	}
+	name, maxPrec, maxScale := "numeric", 1000, 1000
+	if strings.HasPrefix(strings.TrimSpace(strings.ToLower(have)), "decimal") {
+		// MySQL/MariaDB.
+		name, maxPrec, maxScale = "decimal", 65, 30
+	}
+	if ints+scale > maxPrec || scale > maxScale {
+		return "", fmt.Errorf("incompatible types: holding both needs %d integer and %d fractional digits, more than %s allows (%d digits, %d after the point); change the column type or map the field with a transform",
+			ints, scale, name, maxPrec, maxScale)
+	}
+	wider := fmt.Sprintf("%s(%d,%d)", name, ints+scale, scale)
+	if strings.HasSuffix(strings.ToLower(strings.TrimSpace(have)), " unsigned") {
+		wider += " unsigned"
+	}
+	return wider, nil
 }

@@ -319,24 +319,42 @@ func TestNormalize(t *testing.T) {
 func TestCompareTypes(t *testing.T) {
 	tests := []struct {
 		have, want string
-		widen, err bool
+		wider      string
+		err        bool
 	}{
-		{"integer", "bigint", true, false},
-		{"bigint", "integer", false, false},
-		{"int(11)", "bigint", true, false},
-		{"character varying(10)", "character varying(20)", true, false},
-		{"text", "character varying(20)", false, false},
-		{"character varying(5)", "text", false, false},
-		{"varchar(5)", "longtext", false, false},
-		{"integer", "text", false, true},
-		{"integer", "double precision", false, true},
-		{"numeric(10,2)", "numeric(12,2)", true, false},
-		{"jsonb", "text", false, false},
+		{"integer", "bigint", "bigint", false},
+		{"bigint", "integer", "", false},
+		{"int(11)", "bigint", "bigint", false},
+		{"character varying(10)", "character varying(20)", "character varying(20)", false},
+		{"text", "character varying(20)", "", false},
+		{"character varying(5)", "text", "", false},
+		{"varchar(5)", "longtext", "", false},
+		{"integer", "text", "", true},
+		{"integer", "double precision", "", true},
+		{"jsonb", "text", "", false},
+		{"numeric(10,2)", "numeric(12,2)", "numeric(12,2)", false},
+		{"numeric(10,2)", "numeric(8,2)", "", false},
+		{"numeric(10,2)", "numeric(10,4)", "numeric(12,4)", false},
+		{"numeric(10,4)", "numeric(12,2)", "numeric(14,4)", false},
+		{"numeric(10,2)", "numeric(6,4)", "numeric(12,4)", false},
+		{"numeric(10,2)", "numeric(4,0)", "", false},
+		{"numeric(10)", "numeric(10,1)", "numeric(11,1)", false},
+		{"numeric(10,2)", "numeric", "numeric", false},
+		{"numeric", "numeric(12,4)", "", false},
+		{"numeric(1000,0)", "numeric(10,2)", "", true},
+		{"decimal(10,2)", "decimal(65,4)", "decimal(65,4)", false},
+		{"decimal(65,2)", "decimal(10,4)", "", true},
+		{"decimal(60,2)", "decimal(31,30)", "", true},
+		{"decimal(10,2)", "decimal(12,3)", "decimal(12,3)", false},
+		{"decimal(10,2) unsigned", "decimal(10,3)", "decimal(11,3) unsigned", false},
+		{"decimal(10,2)", "decimal(65,2)", "decimal(65,2)", false},
+		{"numeric(10,2)", "text", "", true},
+		{"integer", "numeric(10,2)", "", true},
 	}
 	for _, tc := range tests {
-		widen, err := compareTypes(tc.have, tc.want)
-		if widen != tc.widen || (err != nil) != tc.err {
-			t.Errorf("compareTypes(%q, %q) = %v, %v; want widen %v, error %v", tc.have, tc.want, widen, err, tc.widen, tc.err)
+		wider, err := compareTypes(tc.have, tc.want)
+		if wider != tc.wider || (err != nil) != tc.err {
+			t.Errorf("compareTypes(%q, %q) = %q, %v; want %q, error %v", tc.have, tc.want, wider, err, tc.wider, tc.err)
 		}
 	}
 }
