@@ -50,6 +50,79 @@ type plan struct {
 	fields []*plan
 	items  *plan // array items, map values
 	mkeys  *plan // map keys
+	memo   *structMemo
+}
+
+// structMemo remembers the JSON of the last struct a plan encoded, for
+// structs that repeat value for value in consecutive records (the source
+// block of snapshot rows read in the same millisecond). A hit is decided
+// by comparing the values, never by pointer, so a struct changed in place
+// is still encoded afresh. Only structs whose values are all scalars
+// (compared exactly with ==) are remembered. It switches itself off for
+// a while when few structs repeat, so that unique rows pay almost nothing.
+type structMemo struct {
+	vals       []any
+	json       []byte
+	valid      bool
+	tries, hit int
+	skip       int // structs to encode without trying the memo
+	hits       int // over its life
+}
+
+const (
+	memoWindow = 1024      // structs per hit-rate check
+	memoPause  = 16 * 1024 // structs skipped after a window of few hits
+)
+
+// scalars reports whether every value compares exactly with ==: not
+// floats, where -0 == 0 though they encode differently.
+func scalars(vals []any) bool {
+	for _, v := range vals {
+		switch v.(type) {
+		case nil, string, bool, int8, int16, int32, int64:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// lookup returns the remembered JSON when vals equal the remembered ones.
+func (m *structMemo) lookup(vals []any) ([]byte, bool) {
+	if m.skip > 0 {
+		m.skip--
+		return nil, false
+	}
+	m.tries++
+	if m.tries == memoWindow {
+		if m.hit < memoWindow/4 {
+			m.skip, m.valid = memoPause, false
+		}
+		m.tries, m.hit = 0, 0
+	}
+	if !m.valid || len(vals) != len(m.vals) {
+		return nil, false
+	}
+	for i, v := range vals {
+		if v != m.vals[i] {
+			return nil, false
+		}
+	}
+	m.hit++
+	m.hits++
+	return m.json, true
+}
+
+// store remembers the JSON of vals, unless the memo is paused or a value
+// is not a scalar.
+func (m *structMemo) store(vals []any, json []byte) {
+	if m.skip > 0 || !scalars(vals) {
+		m.valid = false
+		return
+	}
+	m.vals = append(m.vals[:0], vals...)
+	m.json = append(m.json[:0], json...)
+	m.valid = true
 }
 
 // compile builds the plan of s; memo shares the plans of schemas that
@@ -112,6 +185,7 @@ func compile(s *connectors.Schema, memo map[*connectors.Schema]*plan) *plan {
 		p.mkeys, p.items = compile(s.Keys, memo), compile(s.Values, memo)
 	case connectors.Struct:
 		p.kind = kStruct
+		p.memo = &structMemo{}
 		p.keys = make([][]byte, len(s.Fields))
 		p.fields = make([]*plan, len(s.Fields))
 		for i, f := range s.Fields {
@@ -260,6 +334,12 @@ func (c *JSON) appendValue(dst []byte, p *plan, v any) ([]byte, error) {
 		if len(x.Values) != len(p.fields) {
 			return dst, dataErrorf("struct value has %d values for %d fields", len(x.Values), len(p.fields))
 		}
+		if p.memo != nil {
+			if b, ok := p.memo.lookup(x.Values); ok {
+				return append(dst, b...), nil
+			}
+		}
+		start := len(dst)
 		dst = append(dst, '{')
 		for i, fp := range p.fields {
 			dst = append(dst, p.keys[i]...)
@@ -268,7 +348,11 @@ func (c *JSON) appendValue(dst []byte, p *plan, v any) ([]byte, error) {
 				return dst, inField(err, s.Fields[i].Name)
 			}
 		}
-		return append(dst, '}'), nil
+		dst = append(dst, '}')
+		if p.memo != nil {
+			p.memo.store(x.Values, dst[start:])
+		}
+		return dst, nil
 	}
 	return dst, dataErrorf("unsupported schema type %q", s.Type)
 }
