@@ -19,6 +19,12 @@ type Header struct {
 // A sink task receives records with Partition and Offset set to their Kafka
 // coordinates. Records handed to Put are owned by the task until Put returns;
 // it must copy what it keeps beyond that.
+//
+// A source record with an empty Topic is an offset marker: nothing is
+// produced, and its SourceOffset is committed once every record the task
+// returned before it has been acknowledged. A source uses it to move its
+// position past data that produced no record (WAL of tables it does not
+// capture), where Kafka Connect needs a heartbeat topic.
 type Record struct {
 	Topic string
 	// Partition is the Kafka partition of a record handed to a sink. On

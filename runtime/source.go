@@ -179,6 +179,12 @@ func (r *sourceRunner) send(ctx context.Context, rec *connectors.Record) error {
 	if err != nil {
 		return fmt.Errorf("source partition of a record for topic %s: %w", rec.Topic, err)
 	}
+	if rec.Topic == "" {
+		// An offset marker: nothing to produce, done once the records
+		// before it are.
+		r.tracker.ack(tk)
+		return nil
+	}
 	out, err := r.chain.Apply(rec)
 	if err != nil {
 		return fmt.Errorf("record for topic %s at source offset %v: %w", rec.Topic, rec.SourceOffset, err)

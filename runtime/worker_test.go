@@ -53,6 +53,35 @@ func (*hangTask) Poll(context.Context) ([]*connectors.Record, error) {
 }
 func (*hangTask) Stop(context.Context) error { return nil }
 
+// markerConnector's task returns one record on topic "marked" at offset
+// 1 and then an offset marker at offset 2, once.
+type markerConnector struct{ hangConnector }
+
+func (markerConnector) NewTask() connectors.SourceTask { return &markerTask{} }
+
+type markerTask struct{ done bool }
+
+func (*markerTask) Start(context.Context, connectors.SourceTaskContext, map[string]string) error {
+	return nil
+}
+func (m *markerTask) Poll(ctx context.Context) ([]*connectors.Record, error) {
+	if m.done {
+		select {
+		case <-ctx.Done():
+		case <-time.After(50 * time.Millisecond):
+		}
+		return nil, nil
+	}
+	m.done = true
+	part := map[string]any{"p": "x"}
+	return []*connectors.Record{
+		{Topic: "marked", Value: []byte("v"), ValueSchema: connectors.OptionalBytesSchema,
+			SourcePartition: part, SourceOffset: map[string]any{"pos": int64(1)}},
+		{SourcePartition: part, SourceOffset: map[string]any{"pos": int64(2)}},
+	}, nil
+}
+func (*markerTask) Stop(context.Context) error { return nil }
+
 // memSink keeps what it is given; with memsink.hold=true, Flush reports
 // nothing durable.
 type memSink struct{ props map[string]string }
@@ -131,6 +160,7 @@ func startWorker(t *testing.T, props map[string]string) *testWorker {
 	}
 	reg := connectors.NewRegistry(datagen.Plugin(),
 		connectors.Plugin{Name: "hang", Type: connectors.SourceType, New: func() connectors.Connector { return hangConnector{} }},
+		connectors.Plugin{Name: "marker", Type: connectors.SourceType, New: func() connectors.Connector { return markerConnector{} }},
 		connectors.Plugin{Name: "memsink", Type: connectors.SinkType, New: func() connectors.Connector { return &memSink{} }})
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
@@ -307,4 +337,24 @@ func TestSinkCommitsOnlyWhatFlushMadeDurable(t *testing.T) {
 		}
 	}
 	sinkMem.Unlock()
+}
+
+// An offset marker (a record without a topic) produces nothing, and its
+// offset is committed after the record before it.
+func TestOffsetMarkerCommitsWithoutProducing(t *testing.T) {
+	w := startWorker(t, nil)
+	w.do(t, "POST", "/connectors", map[string]any{"name": "mk", "config": map[string]string{"connector.class": "marker"}}, 201, nil)
+	waitFor(t, "the marker's offset committed", func() bool {
+		var o api.Offsets
+		w.do(t, "GET", "/connectors/mk/offsets", nil, 200, &o)
+		return len(o.Offsets) == 1 && o.Offsets[0].Offset["pos"] == float64(2)
+	})
+	if st := w.status(t, "mk"); len(st.Tasks) != 1 || st.Tasks[0].State != api.StateRunning {
+		t.Fatalf("status %+v", st)
+	}
+	var got map[string]struct{ Topics []string }
+	w.do(t, "GET", "/connectors/mk/topics", nil, 200, &got)
+	if ts := got["mk"].Topics; len(ts) != 1 || ts[0] != "marked" {
+		t.Fatalf("topics %v, want only [marked]", got)
+	}
 }

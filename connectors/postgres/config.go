@@ -214,9 +214,9 @@ var def = config.NewDef(
 	config.Key{Name: SnapshotChunkSize, Type: config.Long, Default: int64(100000), Importance: config.Low, Group: groupSnap, Order: 4,
 		Validator: config.AtLeast(1), Doc: "Rows per primary-key range chunk of the snapshot; finished chunks are recorded in the offset, so a snapshot interrupted by a crash reads only the unfinished ones. A single integer key is split into equal ranges between its minimum and maximum (sized from the table's statistics); any other key (text, uuid, composite) is split at boundaries taken from a block sample of its keys (TABLESAMPLE SYSTEM, about 64 keys per chunk, so chunk sizes vary a little) and read with row-value comparisons, the boundaries kept in the offset as text. Tables without a key, or with a nullable key column, are one chunk."},
 	config.Key{Name: HeartbeatIntervalMs, Type: config.Int, Default: 0, Importance: config.Low, Group: groupEvents, Order: 2,
-		Validator: config.AtLeast(0), Doc: "Least milliseconds between two heartbeat records on __debezium-heartbeat.<topic.prefix>. Sluice emits one whenever the server's WAL moved on and every record before it was committed, so the slot confirms WAL that held nothing captured (no heartbeat table needed); 0 uses status.update.interval.ms."},
+		Validator: config.AtLeast(0), Doc: "Milliseconds between two heartbeat records on __debezium-heartbeat.<topic.prefix> (emitted between transactions, whether or not anything changed); 0 sends none. Heartbeats are not needed to keep WAL from piling up: when nothing captured changes, the task still moves its committed offset, and so the slot, with the server's WAL position every status.update.interval.ms, without writing a record."},
 	config.Key{Name: HeartbeatActionQuery, Type: config.String, Default: "", Importance: config.Low, Group: groupEvents, Order: 3,
-		Doc: "Accepted for compatibility; see heartbeat.interval.ms."},
+		Doc: "A statement run on the source database before each heartbeat record (so it needs heartbeat.interval.ms > 0), for instance to write a row that keeps another database's slot moving. A statement the server rejects fails the task; a lost connection is retried."},
 	config.Key{Name: ProvideTxMetadata, Type: config.Boolean, Default: false, Importance: config.Low, Group: groupEvents, Order: 4,
 		Doc: "Fill the transaction field of each event ({id, total_order, data_collection_order})."},
 	config.Key{Name: TombstonesOnDelete, Type: config.Boolean, Default: true, Importance: config.Medium, Group: groupEvents, Order: 5,
@@ -281,6 +281,7 @@ type Config struct {
 	SlotDropOnStop                        bool
 	Publication, PublicationMode          string
 	StatusInterval, HeartbeatInterval     time.Duration
+	HeartbeatActionQuery                  string
 	SchemaInclude, SchemaExclude          []*regexp.Regexp
 	TableInclude, TableExclude            []*regexp.Regexp
 	ColumnInclude, ColumnExclude          []*regexp.Regexp
@@ -317,10 +318,11 @@ func ParseConfig(props map[string]string) (*Config, error) {
 		DBName: v.String(DBName), SSLMode: v.String(SSLMode), SSLCert: v.String(SSLCert), SSLKey: v.String(SSLKey),
 		SSLRootCert: v.String(SSLRootCert), TopicPrefix: v.String(TopicPrefix), SlotName: v.String(SlotName),
 		SlotDropOnStop: v.Bool(SlotDropOnStop), Publication: v.String(PublicationName),
-		PublicationMode:   strings.ToLower(v.String(PublicationAutocreate)),
-		StatusInterval:    time.Duration(v.Int(StatusUpdateIntervalMs)) * time.Millisecond,
-		HeartbeatInterval: time.Duration(v.Int(HeartbeatIntervalMs)) * time.Millisecond,
-		SnapshotMode:      strings.ToLower(v.String(SnapshotMode)), SnapshotFetchSize: v.Int(SnapshotFetchSize),
+		PublicationMode:      strings.ToLower(v.String(PublicationAutocreate)),
+		StatusInterval:       time.Duration(v.Int(StatusUpdateIntervalMs)) * time.Millisecond,
+		HeartbeatInterval:    time.Duration(v.Int(HeartbeatIntervalMs)) * time.Millisecond,
+		HeartbeatActionQuery: strings.TrimSpace(v.String(HeartbeatActionQuery)),
+		SnapshotMode:         strings.ToLower(v.String(SnapshotMode)), SnapshotFetchSize: v.Int(SnapshotFetchSize),
 		SnapshotThreads: v.Int(SnapshotMaxThreads), SnapshotChunkRows: v.Long(SnapshotChunkSize),
 		ProvideTxMetadata: v.Bool(ProvideTxMetadata), TombstonesOnDelete: v.Bool(TombstonesOnDelete),
 		Placeholder: v.String(UnavailableValue), MaxBatchSize: v.Int(MaxBatchSize), MaxQueueSize: v.Int(MaxQueueSize),
@@ -360,8 +362,8 @@ func ParseConfig(props map[string]string) (*Config, error) {
 	if c.SignalKafka && len(c.SignalBrokers) == 0 {
 		return nil, config.Errors{{Key: SignalKafkaBootstrap, Reason: "signal.enabled.channels lists kafka but no brokers are set; set signal.kafka.bootstrap.servers to the signal topic's brokers (the worker's own bootstrap.servers is not passed to connectors)"}}
 	}
-	if c.HeartbeatInterval == 0 {
-		c.HeartbeatInterval = c.StatusInterval
+	if c.HeartbeatActionQuery != "" && c.HeartbeatInterval == 0 {
+		return nil, config.Errors{{Key: HeartbeatActionQuery, Reason: "the query runs before each heartbeat, and heartbeat.interval.ms is 0 (no heartbeats): set heartbeat.interval.ms too"}}
 	}
 	if c.SnapshotMode == SnapshotNever {
 		c.SnapshotMode = SnapshotNoData

@@ -94,12 +94,15 @@ func pollUntil(t *testing.T, task *Task, timeout time.Duration, done func([]*con
 func data(recs []*connectors.Record) []*connectors.Record {
 	var out []*connectors.Record
 	for _, r := range recs {
-		if r.Value != nil && r.ValueSchema != heartbeatValueSchema {
+		if r.Value != nil && !beat(r) {
 			out = append(out, r)
 		}
 	}
 	return out
 }
+
+// beat reports a heartbeat record or an offset marker.
+func beat(r *connectors.Record) bool { return r.Topic == "" || r.ValueSchema == heartbeatValueSchema }
 
 func env(r *connectors.Record) *connectors.StructValue { return r.Value.(*connectors.StructValue) }
 func op(r *connectors.Record) string                   { return env(r).Get("op").(string) }

@@ -37,6 +37,7 @@ func TestPostgres(t *testing.T) {
 	t.Run("Toast", func(t *testing.T) { testToast(t, pg) })
 	t.Run("Resume", func(t *testing.T) { testResume(t, pg) })
 	t.Run("IdleSlotAdvance", func(t *testing.T) { testIdleAdvance(t, pg) })
+	t.Run("Heartbeat", func(t *testing.T) { testHeartbeat(t, pg) })
 	t.Run("OffsetBehindSlot", func(t *testing.T) { testOffsetBehindSlot(t, pg) })
 	t.Run("ResumeSnapshot", func(t *testing.T) { testResumeSnapshot(t, pg) })
 	t.Run("SchemaChange", func(t *testing.T) { testSchemaChange(t, pg) })
@@ -440,7 +441,7 @@ func testChanges(t *testing.T, pg *harness.Postgres) {
 	recs := pollUntil(t, task, 20*time.Second, func(rs []*connectors.Record) bool { return countOps(rs, "t", "t") == 1 })
 	var got []string
 	for _, r := range recs {
-		if r.Topic == "__debezium-heartbeat.srv" {
+		if beat(r) {
 			continue
 		}
 		desc := r.Topic[len("srv.public."):] + " "
@@ -557,11 +558,70 @@ func testIdleAdvance(t *testing.T, pg *harness.Postgres) {
 			t.Fatal(err)
 		}
 		for _, r := range recs {
-			if r.Topic != "__debezium-heartbeat.srv" {
+			if !beat(r) {
 				t.Fatalf("unexpected record on %s", r.Topic)
 			}
 			commit(t, task, r)
 		}
+	}
+}
+
+// testHeartbeat: with heartbeat.interval.ms, heartbeat records come
+// though nothing changes, each after running heartbeat.action.query; a
+// query the server rejects fails the task, naming the property.
+func testHeartbeat(t *testing.T, pg *harness.Postgres) {
+	db := pg.CreateDB(t, "beat")
+	pg.Exec(t, db, "CREATE TABLE t (id int PRIMARY KEY)", "CREATE TABLE beats (at timestamptz)")
+	task := startTask(t, props(pg, db, "beat", HeartbeatIntervalMs, "200", TableIncludeList, "public.t",
+		HeartbeatActionQuery, "INSERT INTO beats VALUES (now())"), nil)
+	recs := pollUntil(t, task, 20*time.Second, func(rs []*connectors.Record) bool {
+		n := 0
+		for _, r := range rs {
+			if r.Topic == "__debezium-heartbeat.srv" {
+				n++
+			}
+		}
+		return n >= 3
+	})
+	for _, r := range recs {
+		if r.Topic == "__debezium-heartbeat.srv" {
+			if k := r.Key.(*connectors.StructValue); k.Get("serverName") != "srv" {
+				t.Errorf("heartbeat key %v", k.Values)
+			}
+			if r.SourceOffset == nil {
+				t.Errorf("heartbeat without an offset")
+			}
+		}
+	}
+	c := pg.Connect(t, db)
+	var n int
+	if err := c.QueryRow(context.Background(), "SELECT count(*) FROM beats").Scan(&n); err != nil || n < 3 {
+		t.Fatalf("heartbeat.action.query ran %d times (%v), want at least 3", n, err)
+	}
+	if _, err := ParseConfig(props(pg, db, "beat", HeartbeatActionQuery, "SELECT 1")); err == nil || !strings.Contains(err.Error(), HeartbeatIntervalMs) {
+		t.Errorf("an action query without heartbeats: %v", err)
+	}
+
+	bad := NewTask()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := bad.Start(ctx, &taskContext{}, props(pg, db, "beat_bad", HeartbeatIntervalMs, "100",
+		HeartbeatActionQuery, "INSERT INTO no_such_table VALUES (1)")); err != nil {
+		t.Fatal(err)
+	}
+	defer stopTask(t, bad)
+	for {
+		recs, err := bad.Poll(ctx)
+		if err != nil {
+			if !strings.Contains(err.Error(), HeartbeatActionQuery) || !strings.Contains(err.Error(), "no_such_table") {
+				t.Fatalf("error %v does not name the property and the table", err)
+			}
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal("the task never failed on a rejected heartbeat.action.query")
+		}
+		_ = recs
 	}
 }
 
@@ -622,7 +682,7 @@ func testTransactionMetadata(t *testing.T, pg *harness.Postgres) {
 	var topics []string
 	var recs []*connectors.Record
 	for _, r := range all {
-		if r.Topic == "__debezium-heartbeat.srv" {
+		if beat(r) {
 			continue
 		}
 		topics = append(topics, r.Topic)

@@ -68,9 +68,10 @@ type streamer struct {
 	last  offset // offset of the last record queued; zero when none
 	sent  bool
 
-	walEnd        uint64 // latest server WAL position seen
-	lastHeartbeat uint64
-	heartbeatAt   time.Time
+	walEnd        uint64    // latest server WAL position seen
+	lastHeartbeat uint64    // WAL position of the last heartbeat or offset marker
+	heartbeatAt   time.Time // last heartbeat record
+	markedAt      time.Time // last heartbeat or offset marker
 }
 
 func newStreamer(t *Task, tables map[uint32]*table, start offset) *streamer {
@@ -254,19 +255,44 @@ func (s *streamer) run(ctx context.Context) error {
 	}
 }
 
-// maybeHeartbeat emits a heartbeat record when nothing is pending and the
-// server's WAL moved on: once committed, its offset lets the slot confirm
-// WAL that held nothing captured, so WAL does not pile up.
+// maybeHeartbeat emits, between transactions, a heartbeat record every
+// heartbeat.interval.ms (running heartbeat.action.query first), and
+// otherwise an offset marker once the server's WAL moved on and every
+// record before it was committed: once committed, its offset lets the
+// slot confirm WAL that held nothing captured, so WAL does not pile up
+// on an idle or filtered database, without a heartbeat table or topic.
 func (s *streamer) maybeHeartbeat(ctx context.Context, now time.Time) error {
-	if s.inTx || s.walEnd <= s.lastHeartbeat || now.Sub(s.heartbeatAt) < s.t.cfg.HeartbeatInterval || s.t.pending() {
+	if s.inTx {
 		return nil
 	}
-	s.lastHeartbeat, s.heartbeatAt = s.walEnd, now
+	cfg := s.t.cfg
+	beat := cfg.HeartbeatInterval > 0 && now.Sub(s.heartbeatAt) >= cfg.HeartbeatInterval
+	if !beat && (s.walEnd <= s.lastHeartbeat || now.Sub(s.markedAt) < cfg.StatusInterval || s.t.pending()) {
+		return nil
+	}
+	if beat && cfg.HeartbeatActionQuery != "" {
+		if _, err := s.t.meta.Exec(ctx, cfg.HeartbeatActionQuery); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			err = fmt.Errorf("running %s %q: %w", HeartbeatActionQuery, cfg.HeartbeatActionQuery, err)
+			var pe *pgconn.PgError
+			if errors.As(err, &pe) {
+				return fmt.Errorf("%w; fix the query or clear %s", err, HeartbeatActionQuery)
+			}
+			return retryIfConn(err)
+		}
+	}
+	s.lastHeartbeat, s.markedAt = s.walEnd, now
 	o := offset{lsnProc: s.walEnd}
 	if s.incr != nil {
 		o.incremental, o.snapshotPlan, o.snapshotChunks = true, s.incr.plan, s.incr.doneStr
 	}
-	return s.emit(ctx, s.t.b.heartbeat(o.toMap()), &o)
+	if beat {
+		s.heartbeatAt = now
+		return s.emit(ctx, s.t.b.heartbeat(o.toMap()), &o)
+	}
+	return s.emit(ctx, &connectors.Record{SourcePartition: s.t.b.partition, SourceOffset: o.toMap()}, &o)
 }
 
 func (s *streamer) handle(ctx context.Context, lsn uint64, data []byte) error {
