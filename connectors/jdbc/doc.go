@@ -111,7 +111,9 @@
 // with offset Z) are written like their numeric forms: the date as
 // written, times and timestamps as the UTC wall clock (a value with
 // another offset is converted to UTC first), fractions beyond six digits
-// truncated. A value that does not parse fails its record. Interval
+// truncated. A value that does not parse fails its record. An existing
+// text column (one made for these fields before the sink mapped them)
+// keeps getting the strings in Debezium's form. Interval
 // strings (interval.handling.mode=string, "P1Y2M3DT4H5M6.78S") go into
 // PostgreSQL's interval as months, days and microseconds.
 //

@@ -310,3 +310,64 @@ func parseIsoInterval(s string) (isoInterval, error) {
 	}
 	return isoInterval{months: int32(months), days: int32(days), micros: micros}, nil
 }
+
+// isIsoTemporal reports whether c is an IsoDate, IsoTime or IsoTimestamp
+// field.
+func isIsoTemporal(c *column) bool {
+	switch c.schema.Name {
+	case dbzIsoDate, dbzIsoTime, dbzIsoTimestamp:
+		return true
+	}
+	return false
+}
+
+// isoText formats a normalized IsoDate, IsoTime or IsoTimestamp value as
+// Debezium does (UTC, offset Z, the fraction without trailing zeros), for
+// a text column: what Debezium sent, as the parse keeps every digit.
+func isoText(c *column, v any) any {
+	switch x := v.(type) {
+	case time.Time:
+		b := appendIsoDate(nil, x)
+		if c.kind == kTimestamp {
+			b = append(b, 'T')
+			b = appendIsoClock(b, time.Duration(x.Hour())*time.Hour+time.Duration(x.Minute())*time.Minute+
+				time.Duration(x.Second())*time.Second+time.Duration(x.Nanosecond()))
+		}
+		return string(append(b, 'Z'))
+	case timeOfDay:
+		return string(append(appendIsoClock(nil, time.Duration(x)), 'Z'))
+	}
+	return v
+}
+
+// appendIsoDate appends the date as java.time's ISO_LOCAL_DATE writes it:
+// a sign and more digits for years outside 0000-9999.
+func appendIsoDate(b []byte, t time.Time) []byte {
+	y, m, d := t.Date()
+	switch {
+	case y > 9999:
+		b = fmt.Appendf(b, "+%d", y)
+	case y < 0:
+		b = fmt.Appendf(b, "-%04d", -y)
+	default:
+		b = fmt.Appendf(b, "%04d", y)
+	}
+	return fmt.Appendf(b, "-%02d-%02d", int(m), d)
+}
+
+// appendIsoClock appends HH:MM:SS and, when not zero, the fraction with
+// its trailing zeros left out.
+func appendIsoClock(b []byte, d time.Duration) []byte {
+	h := d / time.Hour
+	d -= h * time.Hour
+	mi := d / time.Minute
+	d -= mi * time.Minute
+	s := d / time.Second
+	ns := int64(d - s*time.Second)
+	b = fmt.Appendf(b, "%02d:%02d:%02d", h, mi, s)
+	if ns != 0 {
+		f := strings.TrimRight(fmt.Sprintf("%09d", ns), "0")
+		b = append(append(b, '.'), f...)
+	}
+	return b
+}

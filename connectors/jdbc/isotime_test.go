@@ -2,6 +2,7 @@ package jdbc
 
 import (
 	"encoding/binary"
+	"fmt"
 	"testing"
 	"time"
 
@@ -195,6 +196,33 @@ func TestIsoColumns(t *testing.T) {
 	}
 }
 
+// TestIsoText checks that what Debezium writes comes back unchanged
+// when it goes into a text column.
+func TestIsoText(t *testing.T) {
+	for name, ins := range map[string][]string{
+		dbzIsoDate:      {"2023-11-21Z", "+10000-01-01Z", "-0044-03-15Z", "0000-01-01Z"},
+		dbzIsoTime:      {"10:15:30Z", "10:15:30.5Z", "23:59:59.123456789Z", "00:00:00.000001Z"},
+		dbzIsoTimestamp: {"2023-11-21T18:29:26Z", "2023-11-21T18:29:26.000123456Z", "+12023-11-21T00:00:00.1Z"},
+	} {
+		c, err := columnFor("x", &connectors.Schema{Type: connectors.String, Name: name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !isIsoTemporal(c) {
+			t.Fatalf("%s is not an ISO temporal type", name)
+		}
+		for _, in := range ins {
+			v, err := normalize(c, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := isoText(c, v); got != in {
+				t.Errorf("%s %q came back as %q", name, in, got)
+			}
+		}
+	}
+}
+
 func TestMySQLZonedTime(t *testing.T) {
 	c := &column{kind: kTimeTZ}
 	for in, want := range map[string]string{"10:15:30.5Z": "10:15:30.500000", "01:00:00+02:00": "23:00:00.000000", "10:15:30": "10:15:30.000000"} {
@@ -233,9 +261,25 @@ func FuzzParseIso(f *testing.F) {
 		"P1Y2M3DT4H5M6.78S", "P-1Y-2M-3DT-4H-5M-6.5S", "PT1.5H", "10:15:30+05:30:15"} {
 		f.Add(s)
 	}
+	date, _ := columnFor("d", &connectors.Schema{Type: connectors.String, Name: dbzIsoDate})
+	tod, _ := columnFor("t", &connectors.Schema{Type: connectors.String, Name: dbzIsoTime})
+	ts, _ := columnFor("ts", &connectors.Schema{Type: connectors.String, Name: dbzIsoTimestamp})
 	f.Fuzz(func(t *testing.T, s string) {
-		_, _ = parseIsoDate(s)
-		_, _ = parseIsoTimestamp(s)
+		// What parses formats as text that parses to the same value.
+		for _, c := range []*column{date, tod, ts} {
+			v, err := normalize(c, s)
+			if err != nil {
+				continue
+			}
+			text := isoText(c, v).(string)
+			again, err := normalize(c, text)
+			if err != nil {
+				t.Fatalf("%s %q: formatted as %q, which does not parse: %v", c.schema.Name, s, text, err)
+			}
+			if fmt.Sprint(again) != fmt.Sprint(v) {
+				t.Fatalf("%s %q: %v, formatted as %q, parsed again as %v", c.schema.Name, s, v, text, again)
+			}
+		}
 		if d, err := parseIsoTime(s); err == nil && (d < 0 || time.Duration(d) >= 24*time.Hour) {
 			t.Fatalf("parseIsoTime(%q) = %v, outside a day", s, time.Duration(d))
 		}

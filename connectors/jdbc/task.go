@@ -327,6 +327,11 @@ func buildWrite(tb *tableBuf, meta *tableMeta, mode string) (*tableWrite, error)
 				}
 				g.names = append(g.names, cm.name)
 				g.types = append(g.types, cm.typ)
+				if isIsoTemporal(c) && classify(cm.typ).family == "text" {
+					// A text column (made for these strings before the
+					// sink knew them) keeps getting Debezium's text.
+					c = &column{name: c.name, schema: c.schema, kind: kString, optional: c.optional, pk: c.pk, src: c.src, idx: c.idx}
+				}
 				g.cols = append(g.cols, c)
 			}
 			if e.op == opDelete || mode != ModeInsert {
@@ -349,7 +354,11 @@ func buildWrite(tb *tableBuf, meta *tableMeta, mode string) (*tableWrite, error)
 			if e.unavail != nil && e.unavail[i] {
 				continue
 			}
-			row = append(row, e.vals[i])
+			v := e.vals[i]
+			if g.cols[len(row)] != c {
+				v = isoText(c, v)
+			}
+			row = append(row, v)
 		}
 		g.rows = append(g.rows, row)
 	}
