@@ -130,6 +130,9 @@ type position struct {
 	// source.sequence.
 	prevCommit uint64
 	hasSeq     bool
+	// src, when set, is the source block to use as is: snapshot rows
+	// read at the same time share one.
+	src *connectors.StructValue
 }
 
 // builder makes records. now is the clock (replaced in golden tests).
@@ -197,7 +200,11 @@ func (b *builder) change(t *table, op string, key, before, after *connectors.Str
 	if after != nil {
 		v[envAfter] = after
 	}
-	v[envSource] = b.sourceValue(t, p)
+	if p.src != nil {
+		v[envSource] = p.src
+	} else {
+		v[envSource] = b.sourceValue(t, p)
+	}
 	if tx != nil {
 		v[envTransaction] = tx
 	}

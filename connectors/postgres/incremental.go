@@ -264,8 +264,8 @@ func (s *streamer) watermark(ctx context.Context, lsn uint64, m *pgoutput.Logica
 	last := len(in.pending) == 0
 	p := position{snapshot: "incremental", lsn: lsn}
 	p.tsMs, p.tsUs, p.tsNs = timeBoxes(time.Now())
-	before := offset{lsnProc: lsn, lsn: lsn, incremental: true, snapshotPlan: in.plan, snapshotChunks: prevDone}
-	after := offset{lsnProc: lsn, lsn: lsn, incremental: !last, snapshotPlan: in.plan, snapshotChunks: in.doneStr}
+	before := offset{lsnProc: lsn, lsn: lsn, incremental: true, snapshotPlan: in.plan, snapshotChunks: prevDone, paused: in.paused}
+	after := offset{lsnProc: lsn, lsn: lsn, incremental: !last, snapshotPlan: in.plan, snapshotChunks: in.doneStr, paused: in.paused}
 	if last {
 		after.snapshotPlan, after.snapshotChunks = "", ""
 	}

@@ -19,6 +19,7 @@ const (
 	offSnapshotChunks = "snapshot_chunks"      // finished chunks while snapshotting ("relid:idx,...")
 	offSnapshotPlan   = "snapshot_plan"        // how tables are split into chunks (see tablePlan)
 	offIncremental    = "snapshot_incremental" // chunks left after a resumed snapshot are read while streaming
+	offPaused         = "snapshot_paused"      // pause-snapshot: no further chunk is read until resume-snapshot
 	offLastSnapshot   = "last_snapshot_record"
 )
 
@@ -28,6 +29,7 @@ type offset struct {
 	snapshotChunks string
 	snapshotPlan   string
 	incremental    bool
+	paused         bool // with incremental: paused by a signal
 	lastSnapshot   bool
 	lsnProc        uint64
 	lsnCommit      uint64
@@ -51,6 +53,9 @@ func (o *offset) toMap() map[string]any {
 		m[offIncremental] = true
 		m[offSnapshotChunks] = o.snapshotChunks
 		m[offSnapshotPlan] = o.snapshotPlan
+		if o.paused {
+			m[offPaused] = true
+		}
 	}
 	if o.lastSnapshot {
 		m[offLastSnapshot] = true
@@ -109,5 +114,6 @@ func parseOffsetMap(m map[string]any) (offset, error) {
 	o.snapshotChunks, _ = m[offSnapshotChunks].(string)
 	o.snapshotPlan, _ = m[offSnapshotPlan].(string)
 	o.incremental, _ = m[offIncremental].(bool)
+	o.paused, _ = m[offPaused].(bool)
 	return o, err
 }

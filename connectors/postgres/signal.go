@@ -20,8 +20,8 @@ import (
 // chunks that finish an interrupted initial snapshot; "stop-snapshot"
 // drops the chunks not yet read (of the listed tables, or of all);
 // "pause-snapshot" stops reading further chunks (the chunk being read
-// finishes; streaming goes on) until "resume-snapshot". The pause lasts
-// while the task runs: a restarted task continues the snapshot.
+// finishes; streaming goes on) until "resume-snapshot". The pause is
+// kept in the source offset, so a restarted task stays paused.
 // The same signals come from a Kafka topic (signal_kafka.go).
 // Watermarks are logical decoding messages, so Sluice never writes to the
 // signal table.

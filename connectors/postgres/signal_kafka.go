@@ -6,23 +6,28 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/sluice-cdc/sluice/connectors"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // Signals through a Kafka topic (signal.enabled.channels=kafka), as
 // Debezium's Kafka signal channel: a record keyed by topic.prefix whose
 // value is {"type": ..., "data": {...}}. A consumer goroutine hands each
-// signal to the streamer, which handles it as a row of the signal table,
-// and commits the group's position once the signal was handled, so a
-// signal is handled at least once per consumer group.
+// signal to the streamer, which handles it as a row of the signal table.
+// The group's position is committed only once a source offset recording
+// the signal's effect (the snapshot chunks it planned, a pause) has been
+// committed, so a crash in between replays the signal instead of losing
+// it: a signal is handled at least once per consumer group.
 
-// kafkaSignal is a signal on its way from the consumer to the streamer;
-// done is closed once the streamer has handled it.
+// kafkaSignal is a signal on its way from the consumer to the streamer.
+// The streamer answers on result: true once the signal's effect is in a
+// committed source offset, false if it could not be handled (the consumer
+// offers it again).
 type kafkaSignal struct {
-	kind string
-	data []byte
-	from string
-	done chan struct{}
+	kind   string
+	data   []byte
+	from   string
+	result chan bool
 }
 
 // signalValue is the value of a signal record.
@@ -58,9 +63,9 @@ func (t *Task) consumeSignals(ctx context.Context) {
 		fs.EachError(func(topic string, p int32, err error) {
 			t.log.Warn("reading the signal topic", "topic", topic, "partition", p, "error", err)
 		})
-		handled := true
+		var sent []kafkaSignal
 		fs.EachRecord(func(r *kgo.Record) {
-			if !handled || string(r.Key) != cfg.TopicPrefix {
+			if ctx.Err() != nil || string(r.Key) != cfg.TopicPrefix {
 				return
 			}
 			var v signalValue
@@ -74,10 +79,31 @@ func (t *Task) consumeSignals(ctx context.Context) {
 			if json.Unmarshal(v.Data, &text) == nil {
 				data = []byte(text) // data given as a JSON string, as in the signal table
 			}
-			handled = t.deliverSignal(ctx, kafkaSignal{kind: v.Type, data: data, from: from, done: make(chan struct{})})
+			sig := kafkaSignal{kind: v.Type, data: data, from: from, result: make(chan bool, 1)}
+			if t.offerSignal(ctx, sig) {
+				sent = append(sent, sig)
+			}
 		})
-		if !handled {
-			return // ctx ended before the streamer took every signal: not committed
+		// Commit the fetch's position once every signal of it is in a
+		// committed source offset; one the streamer could not handle is
+		// offered again, in order.
+		for _, sig := range sent {
+			for !t.signalResult(ctx, sig) {
+				if ctx.Err() != nil {
+					return // not committed: read again after a restart
+				}
+				t.log.Warn("a signal could not be handled; offering it again", "from", sig.from)
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(time.Second):
+				}
+				sig.result = make(chan bool, 1)
+				t.offerSignal(ctx, sig)
+			}
+		}
+		if ctx.Err() != nil {
+			return
 		}
 		if err := cl.CommitUncommittedOffsets(ctx); err != nil && ctx.Err() == nil {
 			t.log.Warn("committing the signal topic's position", "group", cfg.SignalGroup, "error", err)
@@ -85,9 +111,8 @@ func (t *Task) consumeSignals(ctx context.Context) {
 	}
 }
 
-// deliverSignal hands a signal to the streamer and waits until it has
-// been handled; it reports false when ctx ended first.
-func (t *Task) deliverSignal(ctx context.Context, sig kafkaSignal) bool {
+// offerSignal hands a signal to the streamer; false when ctx ended first.
+func (t *Task) offerSignal(ctx context.Context, sig kafkaSignal) bool {
 	select {
 	case t.signals <- sig:
 	case <-ctx.Done():
@@ -97,20 +122,47 @@ func (t *Task) deliverSignal(ctx context.Context, sig kafkaSignal) bool {
 		// Wake the stream's reader so the signal is handled at once.
 		_ = c.Conn().SetReadDeadline(time.Now())
 	}
+	return true
+}
+
+// signalResult waits for the streamer's answer on an offered signal:
+// true once its effect is in a committed source offset.
+func (t *Task) signalResult(ctx context.Context, sig kafkaSignal) bool {
 	select {
-	case <-sig.done:
-		return true
+	case ok := <-sig.result:
+		return ok
 	case <-ctx.Done():
 		return false
 	}
 }
 
-// takeSignal handles a Kafka signal waiting for the streamer, if any.
+// takeSignal handles a Kafka signal waiting for the streamer, if any, and
+// moves earlier ones toward their answer: between transactions an offset
+// marker records their effect; once every offset up to the marker is
+// committed, they are answered.
 func (s *streamer) takeSignal(ctx context.Context) error {
+	if len(s.sigMarked) > 0 && !s.t.pending() {
+		for _, sig := range s.sigMarked {
+			sig.result <- true
+		}
+		s.sigMarked = nil
+	}
+	if len(s.sigHandled) > 0 && !s.inTx {
+		o := s.markOffset()
+		if err := s.emit(ctx, &connectors.Record{SourcePartition: s.t.b.partition, SourceOffset: o.toMap()}, &o); err != nil {
+			return err
+		}
+		s.sigMarked = append(s.sigMarked, s.sigHandled...)
+		s.sigHandled = nil
+	}
 	select {
 	case sig := <-s.t.signals:
-		defer close(sig.done)
-		return s.handleSignal(ctx, sig.kind, sig.data, sig.from)
+		if err := s.handleSignal(ctx, sig.kind, sig.data, sig.from); err != nil {
+			sig.result <- false
+			return err
+		}
+		s.sigHandled = append(s.sigHandled, sig)
+		return nil
 	default:
 		return nil
 	}

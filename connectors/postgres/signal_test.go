@@ -40,7 +40,8 @@ func incrementalReads(t *testing.T, recs []*connectors.Record, tn string) map[in
 // testKafkaSignal requests an incremental snapshot through a Kafka signal
 // topic (an in-process kfake broker): a record keyed by another
 // connector's prefix is ignored, the one keyed by topic.prefix snapshots
-// the table, and the consumer group's position is committed.
+// the table, and the consumer group's position is committed only after a
+// source offset holding the signal's effect is.
 func testKafkaSignal(t *testing.T, pg *harness.Postgres) {
 	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "srv-signal"))
 	if err != nil {
@@ -92,28 +93,53 @@ func testKafkaSignal(t *testing.T, pg *harness.Postgres) {
 		}
 	}
 	adm := kadm.NewClient(cl)
-	harness.WaitFor(t, 10*time.Second, "the signal group to commit its position", func() error {
+	groupAt := func() int64 {
 		offs, err := adm.FetchOffsets(ctx, "ksignal-group")
+		if err != nil {
+			t.Fatal(err)
+		}
+		o, ok := offs.Lookup("srv-signal", 0)
+		if !ok {
+			return -1
+		}
+		return o.At
+	}
+	// Nothing was committed on the source side: a crash now would lose the
+	// snapshot's plan, so the signals must be read again.
+	time.Sleep(500 * time.Millisecond)
+	if at := groupAt(); at > 0 {
+		t.Fatalf("the signal group committed position %d before any source offset was", at)
+	}
+	harness.WaitFor(t, 10*time.Second, "the signal group to commit its position", func() error {
+		more, err := task.Poll(ctx)
 		if err != nil {
 			return err
 		}
-		if o, ok := offs.Lookup("srv-signal", 0); !ok || o.At != 4 {
-			return fmt.Errorf("committed %v", o)
+		recs = append(recs, more...)
+		for i := len(recs) - 1; i >= 0; i-- {
+			if recs[i].SourceOffset != nil {
+				commit(t, task, recs[i])
+				break
+			}
+		}
+		if at := groupAt(); at != 4 {
+			return fmt.Errorf("committed %d", at)
 		}
 		return nil
 	})
 }
 
 // testPauseResume pauses an incremental snapshot through the signal
-// table: no chunk starts while paused but streaming goes on; resuming
-// reads the rest, each row once.
+// table: no chunk starts while paused but streaming goes on, also after
+// the task restarts from an offset taken while paused; resuming reads the
+// rest, each row once in each task and every row in all.
 func testPauseResume(t *testing.T, pg *harness.Postgres) {
 	db := pg.CreateDB(t, "pause")
 	const rows, chunk = 5000, 500
 	pg.Exec(t, db, "CREATE TABLE p (id int PRIMARY KEY, v int NOT NULL)", "INSERT INTO p SELECT g, 0 FROM generate_series(1, 5000) g",
 		"ANALYZE p", "CREATE TABLE dbz_signal (id varchar(42) PRIMARY KEY, type varchar(32) NOT NULL, data varchar(2048))")
 	task := startTask(t, props(pg, db, "pause", SnapshotMode, SnapshotNoData, SignalDataCollection, "public.dbz_signal",
-		SnapshotChunkSize, "500", TableIncludeList, "public.p", SlotDropOnStop, "true"), nil)
+		SnapshotChunkSize, "500", TableIncludeList, "public.p"), nil)
 	pollUntil(t, task, 10*time.Second, func([]*connectors.Record) bool { return task.replConn.Load() != nil })
 	pg.Exec(t, db, `INSERT INTO dbz_signal VALUES ('s1', 'execute-snapshot', '{"data-collections": ["public\\.p"]}')`,
 		`INSERT INTO dbz_signal VALUES ('s2', 'pause-snapshot', NULL)`,
@@ -131,16 +157,46 @@ func testPauseResume(t *testing.T, pg *harness.Postgres) {
 	if paused > chunk {
 		t.Fatalf("%d rows read after the pause, want at most one chunk (%d)", paused, chunk)
 	}
-	pg.Exec(t, db, `INSERT INTO dbz_signal VALUES ('s3', 'resume-snapshot', NULL)`)
-	recs = append(recs, pollUntil(t, task, 30*time.Second, lastIncremental)...)
-	reads := incrementalReads(t, recs, "p")
-	for id, n := range reads {
-		if n != 1 {
-			t.Errorf("id %d read %d times", id, n)
+
+	// Restart from the offset of the second update, taken while paused.
+	var stored map[string]any
+	for _, r := range data(recs) {
+		if op(r) == OpUpdate && after(r).Get("id") == int32(4998) {
+			stored = r.SourceOffset
 		}
 	}
-	if len(reads) != rows {
-		t.Errorf("%d rows read, want %d", len(reads), rows)
+	if stored[offPaused] != true {
+		t.Fatalf("offset taken while paused: %v", stored)
 	}
-	t.Logf("%d rows read while paused, %d in all", paused, len(reads))
+	stopTask(t, task)
+	p := props(pg, db, "pause", SnapshotMode, SnapshotNoData, SignalDataCollection, "public.dbz_signal",
+		SnapshotChunkSize, "500", TableIncludeList, "public.p")
+	task2 := startTask(t, p, stored)
+	pollUntil(t, task2, 10*time.Second, func([]*connectors.Record) bool { return task2.replConn.Load() != nil })
+	deadline = time.Now().Add(1500 * time.Millisecond)
+	pg.Exec(t, db, "UPDATE p SET v = 3 WHERE id = 4997")
+	recs2 := pollUntil(t, task2, 5*time.Second, func(rs []*connectors.Record) bool {
+		return countOps(rs, "p", OpUpdate) == 1 && time.Now().After(deadline)
+	})
+	if n := len(incrementalReads(t, recs2, "p")); n != 0 {
+		t.Fatalf("the restarted task read %d rows before resume-snapshot: the pause was lost", n)
+	}
+
+	pg.Exec(t, db, `INSERT INTO dbz_signal VALUES ('s3', 'resume-snapshot', NULL)`)
+	recs2 = append(recs2, pollUntil(t, task2, 30*time.Second, lastIncremental)...)
+	all := map[int32]bool{}
+	for i, rs := range [][]*connectors.Record{recs, recs2} {
+		for id, n := range incrementalReads(t, rs, "p") {
+			all[id] = true
+			if n != 1 {
+				t.Errorf("task %d read id %d %d times", i+1, id, n)
+			}
+		}
+	}
+	if len(all) != rows {
+		t.Errorf("%d rows read, want %d", len(all), rows)
+	}
+	stopTask(t, task2)
+	pg.Exec(t, db, "SELECT pg_drop_replication_slot('pause')")
+	t.Logf("%d rows read while paused, %d in all", paused, len(all))
 }

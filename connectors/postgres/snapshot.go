@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -97,7 +98,9 @@ func (t *Task) runSnapshot(ctx context.Context, list []capturedTable, tables map
 	}
 	t.log.Info("snapshot started", "tables", len(list), "chunks", len(chunks), "threads", len(conns), "lsn", lsnString(cp))
 	jobs := make(chan *chunk)
-	items := make(chan snapItem, 64)
+	// A few batches between readers and the emitter keep both busy; more
+	// would only hold rows (and the garbage collector's work) in memory.
+	items := make(chan snapItem, 8)
 	var wg sync.WaitGroup
 	for _, c := range conns {
 		wg.Add(1)
@@ -602,7 +605,14 @@ type held struct {
 
 func setSnapshotMarker(r *connectors.Record, marker string) {
 	env := r.Value.(*connectors.StructValue)
-	env.Values[envSource].(*connectors.StructValue).Values[srcSnapshot] = marker
+	src := env.Values[envSource].(*connectors.StructValue)
+	if src.Values[srcSnapshot] == marker {
+		return
+	}
+	// The source block may be shared with other rows: change a copy.
+	cp := &connectors.StructValue{Schema: src.Schema, Values: slices.Clone(src.Values)}
+	cp.Values[srcSnapshot] = marker
+	env.Values[envSource] = cp
 }
 
 // emitSnapshot turns worker items into records with Debezium's snapshot
@@ -637,6 +647,7 @@ func (t *Task) emitSnapshot(ctx context.Context, items <-chan snapItem, remainin
 	firstEmitted := false
 	pos := position{snapshot: SnapTrue, lsn: cp}
 	rowsSeen := 0
+	srcs := map[uint32]*connectors.StructValue{}
 	for it := range items {
 		switch {
 		case it.err != nil:
@@ -678,9 +689,15 @@ func (t *Task) emitSnapshot(ctx context.Context, items <-chan snapItem, remainin
 				// path.
 				if rowsSeen%256 == 0 {
 					pos.tsMs, pos.tsUs, pos.tsNs = timeBoxes(time.Now())
+					clear(srcs)
 				}
 				rowsSeen++
 				p := pos
+				// Rows of a table read at the same time share a source block.
+				if p.src = srcs[id]; p.src == nil {
+					p.src = t.b.sourceValue(it.t, &p)
+					srcs[id] = p.src
+				}
 				*h = held{r: t.b.change(it.t, OpRead, row.key, nil, row.after, &p, nil, curMap), o: cur, first: !seen[id]}
 				seen[id] = true
 			}

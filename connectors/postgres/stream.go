@@ -68,6 +68,10 @@ type streamer struct {
 	last  offset // offset of the last record queued; zero when none
 	sent  bool
 
+	// Kafka signals handled but not yet in an emitted offset, and those
+	// whose offset marker is emitted but maybe not committed.
+	sigHandled, sigMarked []kafkaSignal
+
 	walEnd        uint64    // latest server WAL position seen
 	lastHeartbeat uint64    // WAL position of the last heartbeat or offset marker
 	heartbeatAt   time.Time // last heartbeat record
@@ -104,6 +108,7 @@ func (s *streamer) resumed() *streamer {
 		start = s.last
 	}
 	n := newStreamer(s.t, s.tables, start)
+	n.sigHandled, n.sigMarked = s.sigHandled, s.sigMarked
 	if in := s.incr; in != nil {
 		if in.cur != nil {
 			in.pending = append([]*chunk{in.cur}, in.pending...)
@@ -283,16 +288,35 @@ func (s *streamer) maybeHeartbeat(ctx context.Context, now time.Time) error {
 			return retryIfConn(err)
 		}
 	}
-	s.lastHeartbeat, s.markedAt = s.walEnd, now
-	o := offset{lsnProc: s.walEnd}
-	if s.incr != nil {
-		o.incremental, o.snapshotPlan, o.snapshotChunks = true, s.incr.plan, s.incr.doneStr
-	}
+	o := s.markOffset()
+	s.markedAt = now
 	if beat {
 		s.heartbeatAt = now
 		return s.emit(ctx, s.t.b.heartbeat(o.toMap()), &o)
 	}
 	return s.emit(ctx, &connectors.Record{SourcePartition: s.t.b.partition, SourceOffset: o.toMap()}, &o)
+}
+
+// markOffset is the offset of a heartbeat or offset marker emitted now,
+// between transactions: the server's WAL position once it moved past the
+// last mark, else the last offset emitted (or the one the streamer started
+// from), with the snapshot chunks still to read.
+func (s *streamer) markOffset() offset {
+	var o offset
+	switch {
+	case s.walEnd > s.lastHeartbeat:
+		o = offset{lsnProc: s.walEnd}
+		s.lastHeartbeat = s.walEnd
+	case s.sent:
+		o = s.last
+	default:
+		o = s.start
+	}
+	o.incremental, o.snapshotPlan, o.snapshotChunks, o.paused = false, "", "", false
+	if s.incr != nil {
+		o.incremental, o.snapshotPlan, o.snapshotChunks, o.paused = true, s.incr.plan, s.incr.doneStr, s.incr.paused
+	}
+	return o
 }
 
 func (s *streamer) handle(ctx context.Context, lsn uint64, data []byte) error {
@@ -457,6 +481,9 @@ func (s *streamer) offsetMap(o *offset) map[string]any {
 		offTxID: s.txOffTxID, offEvent: o.event, offTsUsec: s.txOffTs}
 	if s.incr != nil {
 		m[offIncremental], m[offSnapshotPlan], m[offSnapshotChunks] = true, s.incr.plan, s.incr.doneStr
+		if s.incr.paused {
+			m[offPaused] = true
+		}
 	}
 	return m
 }

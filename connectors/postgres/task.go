@@ -51,6 +51,7 @@ type Task struct {
 	// pendingPlan and pendingDone describe snapshot chunks still to be
 	// read while streaming (a snapshot resumed after a crash).
 	pendingPlan, pendingDone string
+	pendingPaused            bool // the pending chunks wait for resume-snapshot
 	serverVersion            int
 
 	// flush is the LSN the slot may confirm (from Commit). replConn is
@@ -75,7 +76,11 @@ type offsetKey struct {
 }
 
 func keyOf(o *offset) offsetKey {
-	return offsetKey{snapshot: o.snapshot, lsnProc: o.lsnProc, lsnCommit: o.lsnCommit, lsn: o.lsn, event: o.event}
+	k := offsetKey{snapshot: o.snapshot, lsnProc: o.lsnProc, lsnCommit: o.lsnCommit, lsn: o.lsn, event: o.event}
+	if !o.snapshot && o.lsnCommit == 0 {
+		k.lsn = 0 // not stored (see toMap): the committed form lacks it
+	}
+	return k
 }
 
 // NewTask returns an unstarted task.
@@ -219,7 +224,7 @@ func (t *Task) plan(stored map[string]any, slot slotState) error {
 	}
 	t.resume = o
 	if o.incremental {
-		t.pendingPlan, t.pendingDone = o.snapshotPlan, o.snapshotChunks
+		t.pendingPlan, t.pendingDone, t.pendingPaused = o.snapshotPlan, o.snapshotChunks, o.paused
 	}
 	return nil
 }
@@ -460,8 +465,8 @@ func (t *Task) run(ctx context.Context) error {
 		}
 		s.incr = &incremental{plan: t.pendingPlan, done: done, doneStr: t.pendingDone, pending: pending,
 			session: strconv.FormatInt(time.Now().UnixNano(), 36), seen: map[string]struct{}{},
-			results: make(chan chunkResult, 1)}
-		t.log.Info("snapshot chunks left to read", "chunks", len(pending))
+			results: make(chan chunkResult, 1), paused: t.pendingPaused}
+		t.log.Info("snapshot chunks left to read", "chunks", len(pending), "paused", t.pendingPaused)
 	}
 	return t.stream(ctx, s)
 }
