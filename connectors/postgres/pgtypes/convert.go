@@ -94,6 +94,7 @@ const (
 	EnumName                 = "io.debezium.data.Enum"
 	BitsName                 = "io.debezium.data.Bits"
 	LtreeName                = "io.debezium.data.Ltree"
+	TsVectorName             = "io.debezium.data.Tsvector"
 	PointName                = "io.debezium.data.geometry.Point"
 	// DecimalPrecisionParam is the schema parameter Debezium adds to
 	// Decimal schemas with the column's precision.
@@ -149,6 +150,13 @@ func newConverter(cat *Catalog, oid uint32, typmod int32, optional bool, m Modes
 		if err != nil {
 			return nil, err
 		}
+		if et, ok := cat.Lookup(t.Elem); ok && et.Kind == 'e' {
+			// PostgresValueConverter builds enum arrays from
+			// Enum.builder without .optional().
+			es := *elem.Schema
+			es.Optional = false
+			elem = &Converter{Schema: &es, TypeName: elem.TypeName, fn: elem.fn}
+		}
 		s := &connectors.Schema{Type: connectors.Array, Optional: optional, Items: elem.Schema}
 		delim := byte(',')
 		if et, ok := cat.Lookup(t.Elem); ok && et.Name == "box" {
@@ -157,6 +165,8 @@ func newConverter(cat *Catalog, oid uint32, typmod int32, optional bool, m Modes
 		return &Converter{Schema: s, TypeName: t.Name, fn: arrayConverter(elem, delim)}, nil
 	case t.Name == "hstore":
 		return hstoreConverter(m.HStore, optional), nil
+	case t.Name == "ltree":
+		return &Converter{Schema: named(connectors.String, LtreeName, optional), TypeName: t.Name, fn: convString}, nil
 	case t.Kind == 'b' && t.Namespace == "pg_catalog":
 		return builtin(t.Name, typmod, optional, m), nil
 	}
@@ -205,7 +215,7 @@ func builtin(name string, typmod int32, optional bool, m Modes) *Converter {
 	case "time":
 		return timeConverter(typmod, optional, m.Time)
 	case "timetz":
-		return timetzConverter(typmod, optional)
+		return timetzConverter(optional)
 	case "timestamp":
 		return timestampConverter(typmod, optional, m.Time)
 	case "timestamptz":
@@ -216,10 +226,18 @@ func builtin(name string, typmod int32, optional bool, m Modes) *Converter {
 		return bitConverter(name, typmod, optional)
 	case "point":
 		return pointConverter(optional)
+	case "box", "lseg", "path", "polygon":
+		return geometryConverter(name)
+	case "circle":
+		return circleConverter()
+	case "line":
+		return lineConverter()
+	case "tsvector":
+		c.Schema, c.fn = named(connectors.String, TsVectorName, optional), convString
 	default:
 		// text, varchar, bpchar, name, char, inet, cidr, macaddr,
-		// macaddr8, tsvector, tsquery, line, lseg, box, path, polygon,
-		// circle, pg_lsn, regclass and the like: their text form.
+		// macaddr8, tsquery, pg_lsn, regclass and the like: their text
+		// form.
 		c.Schema, c.fn = str(optional), convString
 	}
 	return c

@@ -28,7 +28,7 @@ func numericConverter(typmod int32, optional bool, mode DecimalMode) *Converter 
 		c.Schema, c.fn = connectors.Primitive(connectors.Float64, optional), convFloat64
 		return c
 	case DecimalString:
-		c.Schema, c.fn = str(optional), convString
+		c.Schema, c.fn = str(optional), convNumericString
 		return c
 	}
 	if typmod < 4 {
@@ -39,6 +39,7 @@ func numericConverter(typmod int32, optional bool, mode DecimalMode) *Converter 
 			if err != nil || special {
 				return nil, err
 			}
+			d = stripTrailingZeros(d)
 			v := connectors.NewStructValue(s)
 			v.Values[0] = d.Scale
 			v.Values[1] = TwosComplement(d.Unscaled)
@@ -61,8 +62,51 @@ func numericConverter(typmod int32, optional bool, mode DecimalMode) *Converter 
 	return c
 }
 
-// rescale brings d to scale (numeric(p,s) text always has s digits; this
-// is for money and defensive use).
+// convNumericString is decimal.handling.mode=string: the plain text of
+// the number, and for the special values the names of Debezium's
+// SpecialValueDecimal.SpecialValue ("NAN", "POSITIVE_INFINITY",
+// "NEGATIVE_INFINITY"), which is what SpecialValueDecimal.toString gives.
+func convNumericString(b []byte) (any, error) {
+	switch bstr(b) {
+	case "NaN":
+		return "NAN", nil
+	case "Infinity":
+		return "POSITIVE_INFINITY", nil
+	case "-Infinity":
+		return "NEGATIVE_INFINITY", nil
+	}
+	return string(b), nil
+}
+
+// stripTrailingZeros is BigDecimal.stripTrailingZeros followed by
+// setScale(0) when the scale went negative, as PostgresValueConverter
+// does for unconstrained numeric in precise mode ("1.50" has scale 1,
+// "100" scale 0).
+func stripTrailingZeros(d connectors.Decimal) connectors.Decimal {
+	if d.Scale <= 0 || d.Unscaled.Sign() == 0 {
+		if d.Unscaled.Sign() == 0 {
+			return connectors.Decimal{Unscaled: new(big.Int), Scale: 0}
+		}
+		return d
+	}
+	u := new(big.Int).Set(d.Unscaled)
+	scale := d.Scale
+	ten := big.NewInt(10)
+	q, r := new(big.Int), new(big.Int)
+	for scale > 0 {
+		q.QuoRem(u, ten, r)
+		if r.Sign() != 0 {
+			break
+		}
+		u.Set(q)
+		scale--
+	}
+	return connectors.Decimal{Unscaled: u, Scale: scale}
+}
+
+// rescale brings d to scale, rounding half up as BigDecimal.setScale(scale,
+// RoundingMode.HALF_UP) does for money (numeric(p,s) text always has s
+// digits already).
 func rescale(d connectors.Decimal, scale int32) connectors.Decimal {
 	if d.Scale == scale {
 		return d
@@ -72,7 +116,17 @@ func rescale(d connectors.Decimal, scale int32) connectors.Decimal {
 		return connectors.Decimal{Unscaled: new(big.Int).Mul(d.Unscaled, f), Scale: scale}
 	}
 	f := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(d.Scale-scale)), nil)
-	return connectors.Decimal{Unscaled: new(big.Int).Quo(d.Unscaled, f), Scale: scale}
+	q, r := new(big.Int).QuoRem(d.Unscaled, f, new(big.Int))
+	// Half up: away from zero when the remainder is at least half.
+	r.Abs(r).Lsh(r, 1)
+	if r.Cmp(f) >= 0 {
+		if d.Unscaled.Sign() < 0 {
+			q.Sub(q, big.NewInt(1))
+		} else {
+			q.Add(q, big.NewInt(1))
+		}
+	}
+	return connectors.Decimal{Unscaled: q, Scale: scale}
 }
 
 // parseDecimal parses numeric text output. special reports NaN and

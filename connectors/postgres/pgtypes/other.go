@@ -2,12 +2,11 @@ package pgtypes
 
 import (
 	"encoding/base64"
-	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 
 	"github.com/sluice-cdc/sluice/connectors"
 )
@@ -53,7 +52,7 @@ func decodeBytea(b []byte) ([]byte, error) {
 }
 
 // Interval units in microseconds; a month is 30.4375 days (365.25/12) as
-// in Debezium's MicroDuration.
+// in Debezium's MicroDuration.DAYS_PER_MONTH_AVG.
 const (
 	usPerMonth  = 2629800e6
 	usPerDay    = 86400e6
@@ -63,19 +62,118 @@ const (
 
 func intervalConverter(optional bool, mode IntervalMode) *Converter {
 	if mode == IntervalString {
-		return &Converter{TypeName: "interval", Schema: named(connectors.String, IntervalName, optional), fn: convString}
+		return &Converter{TypeName: "interval", Schema: named(connectors.String, IntervalName, optional),
+			fn: func(b []byte) (any, error) {
+				iv, err := parseInterval(b)
+				if err != nil {
+					return nil, err
+				}
+				return iv.isoString(), nil
+			}}
 	}
 	return &Converter{TypeName: "interval", Schema: named(connectors.Int64, MicroDurationName, optional),
 		fn: func(b []byte) (any, error) { return ParseInterval(b) }}
 }
 
-// ParseInterval parses interval output in IntervalStyle iso_8601
-// ("P1Y2M3DT4H5M6.5S", "PT-1H") into microseconds.
-func ParseInterval(b []byte) (int64, error) {
-	if len(b) < 3 || b[0] != 'P' {
-		return 0, fmt.Errorf("invalid interval %q (set IntervalStyle=iso_8601)", b)
+// interval holds the fields of an interval as pgjdbc's PGInterval does,
+// which is what Debezium computes from: each field keeps its own sign and
+// seconds are whole seconds plus microseconds of the same sign.
+type interval struct {
+	years, months, days, hours, minutes int64
+	wholeSeconds, micros                int64
+}
+
+// seconds is PGInterval.getSeconds: wholeSeconds + (double) micros / 1e6.
+func (iv interval) seconds() float64 {
+	return float64(iv.wholeSeconds) + float64(iv.micros)/1e6
+}
+
+// durationMicros is MicroDuration.durationMicros with
+// DAYS_PER_MONTH_AVG, done in the same double arithmetic (each step
+// rounded, as in Java) and truncated to a long like Java's cast.
+func (iv interval) durationMicros() int64 {
+	const daysPerMonth = 365.25 / 12.0
+	months := float64(int32(iv.years*12 + iv.months))
+	days := float64(months*daysPerMonth) + float64(iv.days)
+	secs := float64(days*24) + float64(iv.hours)
+	secs = float64(secs*60) + float64(iv.minutes)
+	secs = float64(secs*60) + iv.seconds()
+	return javaLong(float64(secs * 1e6))
+}
+
+// javaLong converts like Java's (long) cast: NaN is 0, out of range
+// values saturate.
+func javaLong(f float64) int64 {
+	switch {
+	case f != f:
+		return 0
+	case f >= 9223372036854775807:
+		return math.MaxInt64
+	case f <= -9223372036854775808:
+		return math.MinInt64
 	}
-	var total int64
+	return int64(f)
+}
+
+// isoString is Debezium's Interval.toIsoString of the fields, given the
+// seconds as BigDecimal.valueOf(PGInterval.getSeconds()): every field is
+// written ("P0Y0M0DT0H0M0S"), each with its own sign, and the seconds are
+// the shortest decimal of the double, cut to 9 decimals and without
+// trailing zeros.
+func (iv interval) isoString() string {
+	b := make([]byte, 0, 48)
+	b = append(b, 'P')
+	b = strconv.AppendInt(b, iv.years, 10)
+	b = append(b, 'Y')
+	b = strconv.AppendInt(b, iv.months, 10)
+	b = append(b, 'M')
+	b = strconv.AppendInt(b, iv.days, 10)
+	b = append(b, "DT"...)
+	b = strconv.AppendInt(b, iv.hours, 10)
+	b = append(b, 'H')
+	b = strconv.AppendInt(b, iv.minutes, 10)
+	b = append(b, 'M')
+	b = append(b, plainSeconds(iv.seconds())...)
+	return string(append(b, 'S'))
+}
+
+// plainSeconds formats f as BigDecimal.valueOf(f), with its scale cut to 9
+// (RoundingMode.DOWN), stripTrailingZeros().toPlainString() does.
+func plainSeconds(f float64) string {
+	s := strconv.FormatFloat(f, 'f', -1, 64)
+	dot := strings.IndexByte(s, '.')
+	if dot < 0 {
+		return s
+	}
+	if len(s)-dot-1 > 9 {
+		s = s[:dot+10]
+	}
+	s = strings.TrimRight(s, "0")
+	s = strings.TrimSuffix(s, ".")
+	if s == "-0" {
+		s = "0"
+	}
+	return s
+}
+
+// ParseInterval parses interval output in IntervalStyle iso_8601
+// ("P1Y2M3DT4H5M6.5S", "PT-1H") into Debezium's MicroDuration
+// microseconds.
+func ParseInterval(b []byte) (int64, error) {
+	iv, err := parseInterval(b)
+	if err != nil {
+		return 0, err
+	}
+	return iv.durationMicros(), nil
+}
+
+// parseInterval parses interval output in IntervalStyle iso_8601 into
+// its fields.
+func parseInterval(b []byte) (interval, error) {
+	var iv interval
+	if len(b) < 3 || b[0] != 'P' {
+		return iv, fmt.Errorf("invalid interval %q (set IntervalStyle=iso_8601)", b)
+	}
 	timePart := false
 	i := 1
 	for i < len(b) {
@@ -92,41 +190,42 @@ func ParseInterval(b []byte) (int64, error) {
 			i++
 		}
 		if i == start || i >= len(b) {
-			return 0, fmt.Errorf("invalid interval %q", b)
+			return iv, fmt.Errorf("invalid interval %q", b)
 		}
 		num := b[start:i]
 		unit := b[i]
 		i++
-		if unit == 'S' {
+		if unit == 'S' && timePart {
 			us, err := parseSeconds(num)
 			if err != nil {
-				return 0, fmt.Errorf("invalid interval %q", b)
+				return iv, fmt.Errorf("invalid interval %q", b)
 			}
-			total += us
+			iv.wholeSeconds += us / 1e6
+			iv.micros += us % 1e6
 			continue
 		}
 		n, err := parseInt(num)
 		if err != nil {
-			return 0, fmt.Errorf("invalid interval %q", b)
+			return iv, fmt.Errorf("invalid interval %q", b)
 		}
 		switch {
 		case unit == 'Y' && !timePart:
-			total += n * 12 * usPerMonth
+			iv.years += n
 		case unit == 'M' && !timePart:
-			total += n * usPerMonth
+			iv.months += n
 		case unit == 'W' && !timePart:
-			total += n * 7 * usPerDay
+			iv.days += 7 * n
 		case unit == 'D' && !timePart:
-			total += n * usPerDay
+			iv.days += n
 		case unit == 'H' && timePart:
-			total += n * usPerHour
+			iv.hours += n
 		case unit == 'M' && timePart:
-			total += n * usPerMinute
+			iv.minutes += n
 		default:
-			return 0, fmt.Errorf("invalid interval %q", b)
+			return iv, fmt.Errorf("invalid interval %q", b)
 		}
 	}
-	return total, nil
+	return iv, nil
 }
 
 func parseSeconds(b []byte) (int64, error) {
@@ -164,8 +263,20 @@ func parseSeconds(b []byte) (int64, error) {
 	return us, nil
 }
 
+// unknownLength is the length pgjdbc reports for an unconstrained varbit
+// (TypeInfoCache.getPrecision's unknownLength, Integer.MAX_VALUE), which
+// Debezium puts in the Bits schema.
+const unknownLength = 2147483647
+
+// bitConverter follows PostgresValueConverter: a bit or varbit column of
+// length 1 is a boolean, longer ones are io.debezium.data.Bits with the
+// declared length (2147483647 for an unconstrained varbit).
 func bitConverter(name string, typmod int32, optional bool) *Converter {
-	if name == "bit" && typmod == 1 {
+	length := int64(typmod)
+	if length < 0 {
+		length = unknownLength
+	}
+	if length == 1 {
 		return &Converter{TypeName: name, Schema: connectors.Primitive(connectors.Boolean, optional),
 			fn: func(b []byte) (any, error) {
 				if len(b) != 1 || (b[0] != '0' && b[0] != '1') {
@@ -174,77 +285,36 @@ func bitConverter(name string, typmod int32, optional bool) *Converter {
 				return b[0] == '1', nil
 			}}
 	}
-	length := int(typmod)
-	if length < 0 {
-		length = 0
-	}
 	s := named(connectors.Bytes, BitsName, optional)
-	s.Parameters = map[string]string{"length": strconv.Itoa(length)}
+	s.Parameters = map[string]string{"length": strconv.FormatInt(length, 10)}
 	return &Converter{TypeName: name, Schema: s, fn: convBits}
 }
 
 // convBits turns a bit string ("0101") into the little-endian bytes of the
-// number it spells, ceil(n/8) bytes long, as Debezium's Bits.
+// number it spells, as Debezium's PostgresValueConverter.convertBits does
+// through BitSet.toByteArray: only as many bytes as the highest set bit
+// needs, so leading zero bits are dropped and all zeros give no bytes.
 func convBits(b []byte) (any, error) {
-	out := make([]byte, (len(b)+7)/8)
+	high := -1
 	for i := range b {
-		bit := len(b) - 1 - i // bit position from the least significant end
 		switch b[i] {
 		case '1':
-			out[bit/8] |= 1 << (bit % 8)
+			if high < 0 {
+				high = len(b) - 1 - i
+			}
 		case '0':
 		default:
 			return nil, fmt.Errorf("invalid bit string %q", b)
 		}
 	}
+	out := make([]byte, (high+8)/8)
+	for i := len(b) - 1 - high; i < len(b); i++ {
+		if b[i] == '1' {
+			bit := len(b) - 1 - i // bit position from the least significant end
+			out[bit/8] |= 1 << (bit % 8)
+		}
+	}
 	return out, nil
-}
-
-// PointSchema is Debezium's schema for the point type.
-func PointSchema(optional bool) *connectors.Schema {
-	s := connectors.NewStruct(PointName, optional,
-		connectors.Opt("x", connectors.Float64Schema),
-		connectors.Opt("y", connectors.Float64Schema),
-		connectors.Opt("wkb", connectors.OptionalBytesSchema),
-		connectors.Opt("srid", connectors.OptionalInt32Schema))
-	s.Version = 1
-	s.Doc = "Geometry (POINT)"
-	return s
-}
-
-func pointConverter(optional bool) *Converter {
-	s := PointSchema(optional)
-	return &Converter{TypeName: "point", Schema: s, fn: func(b []byte) (any, error) {
-		var x, y float64
-		n := len(b)
-		if n < 5 || b[0] != '(' || b[n-1] != ')' {
-			return nil, fmt.Errorf("invalid point %q", b)
-		}
-		comma := -1
-		for i := 1; i < n-1; i++ {
-			if b[i] == ',' {
-				comma = i
-				break
-			}
-		}
-		if comma < 0 {
-			return nil, fmt.Errorf("invalid point %q", b)
-		}
-		var err1, err2 error
-		x, err1 = strconv.ParseFloat(bstr(b[1:comma]), 64)
-		y, err2 = strconv.ParseFloat(bstr(b[comma+1:n-1]), 64)
-		if err1 != nil || err2 != nil {
-			return nil, fmt.Errorf("invalid point %q", b)
-		}
-		wkb := make([]byte, 21)
-		wkb[0] = 1 // little endian
-		binary.LittleEndian.PutUint32(wkb[1:], 1)
-		binary.LittleEndian.PutUint64(wkb[5:], math.Float64bits(x))
-		binary.LittleEndian.PutUint64(wkb[13:], math.Float64bits(y))
-		v := connectors.NewStructValue(s)
-		v.Values[0], v.Values[1], v.Values[2] = x, y, wkb
-		return v, nil
-	}}
 }
 
 // arrayConverter parses one-dimensional array output ("{1,NULL,"a b"}").
@@ -313,85 +383,3 @@ func arrayConverter(elem *Converter, delim byte) func([]byte) (any, error) {
 	}
 }
 
-// parseHstore parses hstore output (`"a"=>"1", "b"=>NULL`) in order.
-func parseHstore(b []byte) ([]connectors.MapEntry, error) {
-	var out []connectors.MapEntry
-	i := 0
-	readQuoted := func() (string, bool) {
-		if i >= len(b) || b[i] != '"' {
-			return "", false
-		}
-		i++
-		var s []byte
-		for i < len(b) && b[i] != '"' {
-			if b[i] == '\\' && i+1 < len(b) {
-				i++
-			}
-			s = append(s, b[i])
-			i++
-		}
-		if i >= len(b) {
-			return "", false
-		}
-		i++
-		return string(s), true
-	}
-	for i < len(b) {
-		for i < len(b) && (b[i] == ' ' || b[i] == ',') {
-			i++
-		}
-		if i >= len(b) {
-			break
-		}
-		k, ok := readQuoted()
-		if !ok || i+2 > len(b) || b[i] != '=' || b[i+1] != '>' {
-			return nil, fmt.Errorf("invalid hstore %q", b)
-		}
-		i += 2
-		var v any
-		if i+4 <= len(b) && string(b[i:i+4]) == "NULL" {
-			i += 4
-		} else {
-			s, ok := readQuoted()
-			if !ok {
-				return nil, fmt.Errorf("invalid hstore %q", b)
-			}
-			v = s
-		}
-		out = append(out, connectors.MapEntry{Key: k, Value: v})
-	}
-	return out, nil
-}
-
-func hstoreConverter(mode HStoreMode, optional bool) *Converter {
-	if mode == HStoreMap {
-		s := &connectors.Schema{Type: connectors.Map, Optional: optional,
-			Keys: connectors.StringSchema, Values: connectors.OptionalStringSchema}
-		return &Converter{TypeName: "hstore", Schema: s, fn: func(b []byte) (any, error) {
-			m, err := parseHstore(b)
-			if m == nil && err == nil {
-				m = []connectors.MapEntry{}
-			}
-			return m, err
-		}}
-	}
-	return &Converter{TypeName: "hstore", Schema: named(connectors.String, JSONName, optional),
-		fn: func(b []byte) (any, error) {
-			m, err := parseHstore(b)
-			if err != nil {
-				return nil, err
-			}
-			out := []byte{'{'}
-			for i, e := range m {
-				if i > 0 {
-					out = append(out, ',')
-				}
-				k, _ := json.Marshal(e.Key)
-				out = append(out, k...)
-				out = append(out, ':')
-				v, _ := json.Marshal(e.Value)
-				out = append(out, v...)
-			}
-			return string(append(out, '}')), nil
-		}}
-}

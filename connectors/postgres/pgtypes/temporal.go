@@ -419,8 +419,12 @@ func timestamptzConverter(typmod int32, optional bool) *Converter {
 		}}
 }
 
-func timetzConverter(typmod int32, optional bool) *Converter {
-	prec := precision(typmod)
+// timetzConverter gives Debezium's ZonedTime: the time moved to UTC and
+// printed as DateTimeFormatter.ISO_OFFSET_TIME does, with the fraction
+// trimmed of trailing zeros (none when zero) whatever the column's
+// precision, and "Z". 24:00:00 at UTC stays "24:00:00Z"
+// (PostgresTimeBoundary).
+func timetzConverter(optional bool) *Converter {
 	return &Converter{TypeName: "timetz", Schema: named(connectors.String, ZonedTimeName, optional),
 		fn: func(b []byte) (any, error) {
 			tod, n, err := parseClock(b)
@@ -431,9 +435,29 @@ func timetzConverter(typmod int32, optional bool) *Converter {
 			if err != nil {
 				return nil, err
 			}
+			if tod == usPerDay && off == 0 {
+				return "24:00:00Z", nil
+			}
 			tod -= off * 1e6
-			tod = ((tod % 86400e6) + 86400e6) % 86400e6
+			tod = ((tod % usPerDay) + usPerDay) % usPerDay
 			var buf [24]byte
-			return string(append(appendClock(buf[:0], tod, prec), 'Z')), nil
+			return string(append(appendClockTrimmed(buf[:0], tod), 'Z')), nil
 		}}
+}
+
+// appendClockTrimmed appends HH:MM:SS and the fraction without trailing
+// zeros, as java.time's ISO_LOCAL_TIME prints.
+func appendClockTrimmed(dst []byte, tod int64) []byte {
+	dst = appendClock(dst, tod-tod%1e6, 0)
+	frac := tod % 1e6
+	if frac == 0 {
+		return dst
+	}
+	prec := 6
+	for frac%10 == 0 {
+		frac /= 10
+		prec--
+	}
+	dst = append(dst, '.')
+	return appendPad(dst, frac, prec)
 }
