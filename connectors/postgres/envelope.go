@@ -29,12 +29,13 @@ const (
 
 // Values of source.snapshot.
 const (
-	SnapTrue      = "true"
-	SnapFirst     = "first"
-	SnapFirstInDC = "first_in_data_collection"
-	SnapLastInDC  = "last_in_data_collection"
-	SnapLast      = "last"
-	SnapFalse     = "false"
+	SnapTrue        = "true"
+	SnapFirst       = "first"
+	SnapFirstInDC   = "first_in_data_collection"
+	SnapLastInDC    = "last_in_data_collection"
+	SnapLast        = "last"
+	SnapFalse       = "false"
+	SnapIncremental = "incremental"
 )
 
 // Field positions in the source struct.
@@ -53,6 +54,8 @@ const (
 	srcTxID
 	srcLSN
 	srcXmin
+	srcOrigin
+	srcOriginLSN
 )
 
 // Field positions in the envelope.
@@ -67,10 +70,13 @@ const (
 	envTsNs
 )
 
+// sourceSchema is Debezium's PostgresSourceInfoStructMaker schema: the
+// common fields of SchemaFactory.sourceInfoSchemaBuilder (version 1), then
+// the PostgreSQL ones, origin and origin_lsn last.
 func sourceSchema() *connectors.Schema {
 	snap := &connectors.Schema{Type: connectors.String, Optional: true, Default: SnapFalse, Name: "io.debezium.data.Enum", Version: 1,
 		Parameters: map[string]string{"allowed": "true,first,first_in_data_collection,last_in_data_collection,last,false,incremental"}}
-	return connectors.NewStruct(SourceSchemaName, false,
+	s := connectors.NewStruct(SourceSchemaName, false,
 		connectors.Opt("version", connectors.StringSchema),
 		connectors.Opt("connector", connectors.StringSchema),
 		connectors.Opt("name", connectors.StringSchema),
@@ -84,7 +90,11 @@ func sourceSchema() *connectors.Schema {
 		connectors.Opt("table", connectors.StringSchema),
 		connectors.Opt("txId", connectors.OptionalInt64Schema),
 		connectors.Opt("lsn", connectors.OptionalInt64Schema),
-		connectors.Opt("xmin", connectors.OptionalInt64Schema))
+		connectors.Opt("xmin", connectors.OptionalInt64Schema),
+		connectors.Opt("origin", connectors.OptionalStringSchema),
+		connectors.Opt("origin_lsn", connectors.OptionalInt64Schema))
+	s.Version = 1
+	return s
 }
 
 var transactionSchema = func() *connectors.Schema {
@@ -110,11 +120,19 @@ func envelopeSchema(name string, value, source *connectors.Schema) *connectors.S
 	return s
 }
 
+// Heartbeat schemas, as SchemaFactory.heartbeatKeySchema and
+// heartbeatValueSchema: both at version 1.
 var (
-	heartbeatKeySchema = connectors.NewStruct(HeartbeatKeyName, false,
-		connectors.Opt("serverName", connectors.StringSchema))
-	heartbeatValueSchema = connectors.NewStruct(HeartbeatValueName, false,
-		connectors.Opt("ts_ms", connectors.Int64Schema))
+	heartbeatKeySchema = func() *connectors.Schema {
+		s := connectors.NewStruct(HeartbeatKeyName, false, connectors.Opt("serverName", connectors.StringSchema))
+		s.Version = 1
+		return s
+	}()
+	heartbeatValueSchema = func() *connectors.Schema {
+		s := connectors.NewStruct(HeartbeatValueName, false, connectors.Opt("ts_ms", connectors.Int64Schema))
+		s.Version = 1
+		return s
+	}()
 )
 
 // position is where an event sits in the WAL, for the source block. The
@@ -172,21 +190,39 @@ func (b *builder) sourceValue(t *table, p *position) *connectors.StructValue {
 		v[srcSnapshot] = SnapFalse
 	}
 	v[srcDB] = b.db
-	if p.hasSeq {
-		var buf [48]byte
-		seq := append(buf[:0], `["`...)
+	// Debezium's SourceInfo.sequence is always set: the JSON array of the
+	// last commit LSN and the event's LSN, each a string or null (no
+	// commit seen yet, as in a snapshot).
+	var buf [48]byte
+	seq := append(buf[:0], '[')
+	if p.hasSeq && p.prevCommit != 0 {
+		seq = append(seq, '"')
 		seq = strconv.AppendUint(seq, p.prevCommit, 10)
-		seq = append(seq, `","`...)
-		seq = strconv.AppendUint(seq, p.lsn, 10)
-		seq = append(seq, `"]`...)
-		v[srcSequence] = string(seq)
+		seq = append(seq, '"')
+	} else {
+		seq = append(seq, "null"...)
 	}
+	seq = append(seq, ',')
+	if p.lsn != 0 {
+		seq = append(seq, '"')
+		seq = strconv.AppendUint(seq, p.lsn, 10)
+		seq = append(seq, '"')
+	} else {
+		seq = append(seq, "null"...)
+	}
+	v[srcSequence] = string(append(seq, ']'))
 	v[srcTsUs] = p.tsUs
 	v[srcTsNs] = p.tsNs
 	v[srcSchema] = t.boxedSchema
 	v[srcTable] = t.boxedName
-	v[srcTxID] = p.txID
-	v[srcLSN] = int64(p.lsn)
+	// PostgresSourceInfoStructMaker leaves txId, lsn and xmin out of
+	// incremental snapshot rows.
+	if p.snapshot != SnapIncremental {
+		v[srcTxID] = p.txID
+		if p.lsn != 0 {
+			v[srcLSN] = int64(p.lsn)
+		}
+	}
 	return s
 }
 

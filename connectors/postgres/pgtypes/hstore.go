@@ -209,4 +209,3 @@ func hstoreConverter(mode HStoreMode, optional bool) *Converter {
 			return string(append(out, '}')), nil
 		}}
 }
-

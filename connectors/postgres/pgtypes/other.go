@@ -382,4 +382,3 @@ func arrayConverter(elem *Converter, delim byte) func([]byte) (any, error) {
 		return out, nil
 	}
 }
-
