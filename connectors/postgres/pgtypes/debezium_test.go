@@ -184,6 +184,13 @@ func TestNumericLikeDebezium(t *testing.T) {
 			t.Errorf("string %s: %v, want %s", in, v, want)
 		}
 	}
+	dbl := DefaultModes()
+	dbl.Decimal = DecimalDouble
+	// 90071992547409.93 has more digits than a double holds: the result is
+	// the double nearest the exact value, as BigDecimal.doubleValue gives.
+	if _, v := convertOne(t, 790, -1, dbl, "$90,071,992,547,409.93"); v != 90071992547409.93 {
+		t.Errorf("money double: %v", v)
+	}
 	money := DefaultModes()
 	money.MoneyFractionDigits = 1
 	for in, want := range map[string]string{"$1,234.55": "1234.6", "-$1,234.55": "-1234.6", "$1,234.54": "1234.5"} {

@@ -2,7 +2,6 @@ package pgtypes
 
 import (
 	"fmt"
-	"math"
 	"math/big"
 	"strconv"
 
@@ -221,8 +220,8 @@ func moneyConverter(optional bool, m Modes) *Converter {
 			if err != nil {
 				return nil, err
 			}
-			f, _ := new(big.Float).SetInt(d.Unscaled).Float64()
-			return f / math.Pow10(int(d.Scale)), nil
+			// BigDecimal.doubleValue: the nearest double to the exact value.
+			return strconv.ParseFloat(d.String(), 64)
 		}
 	case DecimalString:
 		c.Schema = str(optional)
