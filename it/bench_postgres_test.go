@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -129,8 +130,8 @@ func BenchmarkPostgresStreaming(b *testing.B) {
 }
 
 // captureProfiles, when SLUICE_BENCH_PROFILE names a directory, records a
-// CPU profile of the worker while the benchmark runs and a heap profile
-// when the returned function is called.
+// CPU profile of the worker while the benchmark runs, and a heap profile
+// and the worker's output when the returned function is called.
 func captureProfiles(b *testing.B, w *harness.Worker) func() {
 	dir := os.Getenv("SLUICE_BENCH_PROFILE")
 	if dir == "" {
@@ -139,11 +140,18 @@ func captureProfiles(b *testing.B, w *harness.Worker) func() {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		fetch(b, w.URL+"/sluice/debug/pprof/profile?seconds=8", filepath.Join(dir, b.Name()+".cpu.prof"))
+		fetch(b, w.URL+"/sluice/debug/pprof/profile?seconds=8", filepath.Join(dir, strings.ReplaceAll(b.Name(), "/", "_")+".cpu.prof"))
+	}()
+	// The live heap while the work runs, 4 s in.
+	go func() {
+		time.Sleep(4 * time.Second)
+		fetch(b, w.URL+"/sluice/debug/pprof/heap?gc=1", filepath.Join(dir, strings.ReplaceAll(b.Name(), "/", "_")+".midheap.prof"))
 	}()
 	return func() {
-		fetch(b, w.URL+"/sluice/debug/pprof/heap", filepath.Join(dir, b.Name()+".heap.prof"))
+		fetch(b, w.URL+"/sluice/debug/pprof/heap", filepath.Join(dir, strings.ReplaceAll(b.Name(), "/", "_")+".heap.prof"))
 		<-done
+		// The worker's output, with GODEBUG=gctrace=1 its GC cycles.
+		_ = os.WriteFile(filepath.Join(dir, strings.ReplaceAll(b.Name(), "/", "_")+".log"), []byte(w.Output()), 0o644)
 	}
 }
 

@@ -198,3 +198,21 @@ func procStatusKB(pid int, field string) int64 {
 	}
 	return 0
 }
+
+// cpuSeconds returns the user and system CPU time the process has used
+// (Linux: utime + stime from /proc/<pid>/stat, in clock ticks of 10 ms).
+func cpuSeconds(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name may hold spaces: fields count from after its ')'.
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	k, _ := strconv.ParseInt(f[12], 10, 64)
+	return float64(u+k) / 100
+}

@@ -1,0 +1,212 @@
+package it
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluice-cdc/sluice/it/harness"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// BenchmarkPostgresSnapshot measures the initial snapshot end to end —
+// rows read inside the exported snapshot → records → JSON → Kafka
+// acknowledged → offset committed — for pgbench_accounts at pgbench scale
+// SLUICE_BENCH_SNAPSHOT_SCALE (default 50: 5,000,000 rows), once per
+// snapshot.max.threads in SLUICE_BENCH_SNAPSHOT_THREADS (default "1,2").
+//
+// Two raw limits are measured in the same run, next to each snapshot:
+// COPY pgbench_accounts TO STDOUT, and a bare franz-go producer with the
+// worker's producer settings sending the very bytes Sluice wrote (read
+// back from its topic). The ratio is against the lower of the two. Keys
+// and values are JSON without embedded schemas, so that the replayed bytes
+// fit in memory; with schemas each value would carry ~1.5 KB of schema.
+func BenchmarkPostgresSnapshot(b *testing.B) {
+	scale := envInt("SLUICE_BENCH_SNAPSHOT_SCALE", 50)
+	rows := int64(scale) * 100_000
+	var threads []int
+	for _, s := range strings.Split(envStr("SLUICE_BENCH_SNAPSHOT_THREADS", "1,2"), ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 1 {
+			b.Fatalf("SLUICE_BENCH_SNAPSHOT_THREADS: %q", s)
+		}
+		threads = append(threads, n)
+	}
+	pg := harness.StartPostgres(b, harness.PostgresOptions{})
+	br := harness.StartBroker(b)
+	db := pg.CreateDB(b, "snap")
+	ctx := context.Background()
+	began := time.Now()
+	if out, err := pg.Pgbench(ctx, db, "-i", "-s", strconv.Itoa(scale), "-q"); err != nil {
+		b.Fatalf("pgbench -i: %v\n%s", err, out)
+	}
+	b.Logf("pgbench -i -s %d: %d accounts in %v", scale, rows, time.Since(began).Round(time.Second))
+	conn := pg.Connect(b, db)
+	cl := br.Client(b, kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerLinger(5*time.Millisecond),
+		kgo.MaxBufferedRecords(50_000), kgo.AllowAutoTopicCreation(), kgo.MetadataMinAge(50*time.Millisecond))
+	adm := kadm.NewClient(cl)
+	run := 0
+	for _, n := range threads {
+		b.Run(fmt.Sprintf("threads=%d", n), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				run++
+				prefix, slot := fmt.Sprintf("snap%d", run), fmt.Sprintf("snap%d", run)
+				topic := prefix + ".public.pgbench_accounts"
+
+				// Raw limit 1: COPY TO STDOUT of the same table.
+				start := time.Now()
+				tag, err := conn.PgConn().CopyTo(ctx, io.Discard, "COPY pgbench_accounts TO STDOUT")
+				if err != nil {
+					b.Fatal(err)
+				}
+				if tag.RowsAffected() != rows {
+					b.Fatalf("COPY read %d rows, want %d", tag.RowsAffected(), rows)
+				}
+				copyRate := float64(rows) / time.Since(start).Seconds()
+
+				props, _ := isolated(b, benchWorkerProps(map[string]string{
+					"offset.flush.interval.ms": "200", "sluice.debug.pprof": "true",
+					"key.converter.schemas.enable": "false", "value.converter.schemas.enable": "false"}))
+				w := harness.StartWorker(b, harness.WorkerOptions{Bootstrap: br.Bootstrap, Props: props})
+				stopProfile := captureProfiles(b, w)
+				cpu0 := cpuSeconds(w.PID())
+				start = time.Now()
+				w.JSON("POST", "/connectors", map[string]any{"name": "snap", "config": map[string]string{
+					"connector.class": "postgres", "database.hostname": pg.Host, "database.port": strconv.Itoa(pg.Port),
+					"database.user": pg.User, "database.dbname": db, "topic.prefix": prefix, "slot.name": slot,
+					"publication.name": slot, "publication.autocreate.mode": "filtered",
+					"table.include.list": "public.pgbench_accounts", "snapshot.mode": "initial_only",
+					"snapshot.max.threads": strconv.Itoa(n),
+				}}, 201, nil)
+				harness.WaitFor(b, 30*time.Minute, "every row in Kafka", func() error {
+					if got := endOffsets(b, adm, topic); got < rows {
+						return fmt.Errorf("%d of %d rows", got, rows)
+					}
+					return nil
+				})
+				acked := time.Since(start)
+				harness.WaitFor(b, 5*time.Minute, "the end of the snapshot committed", func() error {
+					var o struct {
+						Offsets []struct {
+							Offset map[string]any `json:"offset"`
+						} `json:"offsets"`
+					}
+					w.JSON("GET", "/connectors/snap/offsets", nil, 200, &o)
+					for _, e := range o.Offsets {
+						if e.Offset["snapshot"] != true && e.Offset["snapshot_incremental"] != true {
+							return nil
+						}
+					}
+					return fmt.Errorf("offsets %v", o.Offsets)
+				})
+				committed := time.Since(start)
+				cpuPerRow := (cpuSeconds(w.PID()) - cpu0) * 1e6 / float64(rows)
+				stopProfile()
+				rss := float64(peakRSSKB(w.PID())) / 1024
+				w.Stop()
+				pg.Exec(b, db, fmt.Sprintf("SELECT pg_drop_replication_slot('%s')", slot))
+				sluice := float64(rows) / committed.Seconds()
+
+				// Raw limit 2: the bytes Sluice wrote, through a bare producer.
+				recs := readAll(b, br, topic, rows)
+				replay := topic + ".replay"
+				parts := partitionsOf(b, adm, topic)
+				if _, err := adm.CreateTopic(ctx, parts, 1, nil, replay); err != nil {
+					b.Fatal(err)
+				}
+				start = time.Now()
+				for _, r := range recs {
+					cl.Produce(ctx, &kgo.Record{Topic: replay, Key: r.Key, Value: r.Value}, func(_ *kgo.Record, err error) {
+						if err != nil {
+							b.Error(err)
+						}
+					})
+				}
+				if err := cl.Flush(ctx); err != nil {
+					b.Fatal(err)
+				}
+				bare := float64(rows) / time.Since(start).Seconds()
+				recs = nil
+				if _, err := adm.DeleteTopics(ctx, topic, replay); err != nil {
+					b.Logf("deleting topics: %v", err)
+				}
+
+				limit := min(copyRate, bare)
+				b.ReportMetric(copyRate, "copy-rows/s")
+				b.ReportMetric(bare, "bare-producer-rows/s")
+				b.ReportMetric(sluice, "sluice-rows/s")
+				b.ReportMetric(sluice/limit, "ratio")
+				b.ReportMetric(rss, "peak-RSS-MB")
+				b.ReportMetric(cpuPerRow, "worker-CPU-µs/row")
+				b.Logf("rows=%d threads=%d COPY %.0f rows/s, bare producer %.0f rows/s; sluice all acked in %v, committed in %v: %.0f rows/s; ratio to the lower %.2f; worker %.2f CPU-µs/row, peak RSS %.0f MB",
+					rows, n, copyRate, bare, acked.Round(time.Millisecond), committed.Round(time.Millisecond), sluice, sluice/limit, cpuPerRow, rss)
+			}
+		})
+	}
+}
+
+// benchWorkerProps adds the worker properties in SLUICE_BENCH_WORKER_PROPS
+// ("k=v,k=v"), for comparing settings in the same session.
+func benchWorkerProps(props map[string]string) map[string]string {
+	for _, kv := range strings.Split(os.Getenv("SLUICE_BENCH_WORKER_PROPS"), ",") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(kv), "="); ok {
+			props[k] = v
+		}
+	}
+	return props
+}
+
+func envStr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+// replayRecord is a record's key and value, kept in one arena.
+type replayRecord struct{ Key, Value []byte }
+
+// readAll reads the first n records of topic into memory.
+func readAll(b *testing.B, br *harness.Broker, topic string, n int64) []replayRecord {
+	c := br.Client(b, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchMaxBytes(64<<20))
+	out := make([]replayRecord, 0, n)
+	var arena []byte
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	for int64(len(out)) < n {
+		fs := c.PollFetches(ctx)
+		if err := fs.Err0(); err != nil {
+			b.Fatalf("reading %s back: %v (%d of %d records)", topic, err, len(out), n)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			if cap(arena)-len(arena) < len(r.Key)+len(r.Value) {
+				arena = make([]byte, 0, max(64<<20, len(r.Key)+len(r.Value)))
+			}
+			s := len(arena)
+			arena = append(arena, r.Key...)
+			arena = append(arena, r.Value...)
+			out = append(out, replayRecord{Key: arena[s : s+len(r.Key) : s+len(r.Key)], Value: arena[s+len(r.Key) : len(arena) : len(arena)]})
+		})
+	}
+	c.Close()
+	return out
+}
+
+func partitionsOf(b *testing.B, adm *kadm.Client, topic string) int32 {
+	td, err := adm.ListTopics(context.Background(), topic)
+	if err != nil {
+		b.Fatal(err)
+	}
+	d, ok := td[topic]
+	if !ok || d.Err != nil {
+		b.Fatalf("topic %s: %v", topic, d.Err)
+	}
+	return int32(len(d.Partitions))
+}
