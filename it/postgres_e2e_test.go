@@ -276,8 +276,9 @@ func sourceOffsets(t testing.TB, w *harness.Worker, name string) []map[string]an
 }
 
 // TestPostgresSourceUnderLoad captures a pgbench database while pgbench
-// runs, kills the worker with kill -9 in the middle of the snapshot,
-// restarts the source PostgreSQL in the middle of the stream, and checks
+// runs, kills the worker with kill -9 in the middle of the snapshot and
+// again in the middle of the stream, restarts the source PostgreSQL in
+// the middle of the stream, and checks
 // that the last value per key in each topic equals the table and that
 // pgbench_history's topic has every row. Sizes:
 // SLUICE_IT_PGBENCH_SCALE, SLUICE_IT_PGBENCH_SECONDS.
@@ -323,7 +324,7 @@ func TestPostgresSourceUnderLoad(t *testing.T) {
 				}
 				return
 			}
-			out, err := src.Pgbench(ctx, db, "-c", "4", "-j", "2", "-T", strconv.Itoa(int(left.Seconds())), "-R", "300", "-n")
+			out, err := src.Pgbench(ctx, db, pgbenchArgs(int(left.Seconds()))...)
 			runs++
 			if err == nil {
 				continue
@@ -364,14 +365,40 @@ func TestPostgresSourceUnderLoad(t *testing.T) {
 	w.Kill()
 	w.Start(t)
 
-	harness.WaitFor(t, 5*time.Minute, "the resumed task streaming with a committed offset", func() error {
-		for _, o := range sourceOffsets(t, w, "pg-source") {
-			if o["lsn_commit"] != nil && o["snapshot"] == nil {
-				return nil
+	streaming := func(what string, after float64) {
+		harness.WaitFor(t, 5*time.Minute, what, func() error {
+			if time.Now().After(loadEnd) {
+				// pgbench is done: make a transaction to stream.
+				pg := src.Connect(t, db)
+				defer pg.Close(context.Background())
+				if _, err := pg.Exec(ctx, "UPDATE pgbench_tellers SET tbalance = tbalance WHERE tid = 1"); err != nil {
+					return err
+				}
 			}
-		}
-		return fmt.Errorf("offsets %v", sourceOffsets(t, w, "pg-source"))
-	})
+			for _, o := range sourceOffsets(t, w, "pg-source") {
+				if lc, ok := o["lsn_commit"].(float64); ok && lc > after && o["snapshot"] == nil {
+					return nil
+				}
+			}
+			return fmt.Errorf("offsets %v", sourceOffsets(t, w, "pg-source"))
+		})
+	}
+	streaming("the resumed task streaming with a committed offset", 0)
+	// Kill it again mid-stream, once it committed a streamed transaction
+	// and another one after that.
+	var lastCommit float64
+	for _, o := range sourceOffsets(t, w, "pg-source") {
+		lastCommit, _ = o["lsn_commit"].(float64)
+	}
+	streaming("a second streamed transaction committed", lastCommit)
+	atKill2 := sourceOffsets(t, w, "pg-source")
+	for _, o := range atKill2 {
+		lastCommit, _ = o["lsn_commit"].(float64)
+	}
+	t.Logf("kill -9 of the worker mid-stream: offsets %v", atKill2)
+	w.Kill()
+	w.Start(t)
+	streaming("the restarted task streaming past the kill", lastCommit)
 	// Restart the source two thirds into the load (or now, if the
 	// snapshot took longer).
 	if d := time.Until(loadEnd.Add(-time.Duration(pgbenchSeconds) * time.Second / 3)); d > 0 {
@@ -477,9 +504,9 @@ func TestPostgresSourceUnderLoad(t *testing.T) {
 		}
 	}
 	if again > 0 {
-		t.Errorf("%d pgbench_accounts rows of chunks finished before the kill (%v) were read again", again, finished)
+		t.Errorf("%d pgbench_accounts rows of chunks finished before the mid-snapshot kill (%v) were read again", again, finished)
 	}
-	t.Logf("pgbench_accounts chunks finished before the kill and not read again: %v", finished)
+	t.Logf("pgbench_accounts chunks finished before the mid-snapshot kill and not read again: %v", finished)
 	st := getStatus(t, w, "pg-source")
 	for _, task := range st.Tasks {
 		if task.State != "RUNNING" {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -18,6 +19,9 @@ import (
 var (
 	pgbenchScale   = envInt("SLUICE_IT_PGBENCH_SCALE", 1)
 	pgbenchSeconds = envInt("SLUICE_IT_PGBENCH_SECONDS", 20)
+	// pgbenchRate is pgbench's -R (transactions per second over all
+	// clients); SLUICE_IT_PGBENCH_RATE=0 runs it flat out.
+	pgbenchRate = envIntZero("SLUICE_IT_PGBENCH_RATE", 300)
 )
 
 // pgbenchTables are compared source to target, by primary key.
@@ -87,7 +91,7 @@ func TestReplicationUnderLoad(t *testing.T) {
 	// Load during the snapshot and the stream.
 	loadDone := make(chan error, 1)
 	go func() {
-		out, err := src.Pgbench(ctx, db, "-c", "4", "-j", "2", "-T", strconv.Itoa(pgbenchSeconds), "-R", "300", "-n")
+		out, err := src.Pgbench(ctx, db, pgbenchArgs(pgbenchSeconds)...)
 		if err != nil {
 			err = fmt.Errorf("pgbench: %v\n%s", err, out)
 		}
@@ -99,8 +103,9 @@ func TestReplicationUnderLoad(t *testing.T) {
 	w.Kill()
 	w.Start(t)
 	time.Sleep(third)
-	t.Log("restarting the target PostgreSQL")
+	t.Log("restarting the target PostgreSQL and the target MariaDB")
 	dst.Restart(t, false)
+	my.Restart(t, false)
 	if err := <-loadDone; err != nil {
 		t.Fatal(err)
 	}
@@ -222,4 +227,21 @@ func sameRows(target, table string, want, got []string) error {
 		}
 	}
 	return nil
+}
+
+// pgbenchArgs are the arguments of a pgbench load run of seconds.
+func pgbenchArgs(seconds int) []string {
+	args := []string{"-c", "4", "-j", "2", "-T", strconv.Itoa(seconds), "-n"}
+	if pgbenchRate > 0 {
+		args = append(args, "-R", strconv.Itoa(pgbenchRate))
+	}
+	return args
+}
+
+// envIntZero is envInt that also accepts 0.
+func envIntZero(k string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(k)); err == nil && v >= 0 {
+		return v
+	}
+	return def
 }
