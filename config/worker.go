@@ -91,7 +91,7 @@ var WorkerDef = NewDef(
 		Doc: "How long the worker waits for bootstrap.servers to answer at start before it exits with an error naming them."},
 	Key{Name: ProducerMaxBufferedRecords, Type: Int, Default: "50000", Importance: Low, Group: "Tasks", Validator: AtLeast(1),
 		Doc: "Records a source task may have in flight to Kafka before polling blocks (back-pressure)."},
-	Key{Name: ProducerMaxBufferedBytes, Type: Long, Default: "16777216", Importance: Low, Group: "Tasks", Validator: AtLeast(1),
+	Key{Name: ProducerMaxBufferedBytes, Type: Long, Default: "8388608", Importance: Low, Group: "Tasks", Validator: AtLeast(1),
 		Doc: "Bytes a source task may have in flight to Kafka before polling blocks (back-pressure)."},
 	Key{Name: ProducerLinger, Type: Long, Default: "5", Importance: Low, Group: "Tasks", Validator: AtLeast(0),
 		Doc: "How long the producer waits to fill a batch."},

@@ -75,7 +75,7 @@ func BenchmarkPostgresStreaming(b *testing.B) {
 		raw := float64(rows) / time.Since(start).Seconds()
 
 		w := harness.StartWorker(b, harness.WorkerOptions{Bootstrap: br.Bootstrap,
-			Props: map[string]string{"offset.flush.interval.ms": "200", "sluice.debug.pprof": "true"}})
+			Props: benchWorkerProps(map[string]string{"offset.flush.interval.ms": "200", "sluice.debug.pprof": "true"})})
 		stopProfile := captureProfiles(b, w)
 		// A short metadata age, or "topic unknown" is cached for 5 s.
 		adm := kadm.NewClient(br.Client(b, kgo.MetadataMinAge(50*time.Millisecond)))

@@ -108,10 +108,11 @@ func workerCmd(args []string) error {
 	}
 	if os.Getenv("GOMEMLIMIT") == "" {
 		// A soft limit: near it the GC runs more often instead of letting
-		// GOGC triple a heap of in-flight records, which kept RSS around
-		// 100 MB streaming PostgreSQL at full speed (docs/benchmarks.md). It
-		// is not a cap: a larger live heap still gets the memory it needs.
-		debug.SetMemoryLimit(96 << 20)
+		// GOGC triple a heap of in-flight records, which keeps RSS under
+		// 100 MB streaming or snapshotting PostgreSQL at full speed
+		// (docs/benchmarks.md). It is not a cap: a larger live heap still
+		// gets the memory it needs.
+		debug.SetMemoryLimit(80 << 20)
 	}
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	file := fs.String("config", "", "worker config file (.properties, .yaml or .yml)")
