@@ -300,6 +300,8 @@ CREATE TABLE types (
  c_bytea bytea, c_json json, c_jsonb jsonb, c_xml xml, c_uuid uuid,
  c_date date, c_date_inf date, c_date_bc date, c_time time, c_time3 time(3), c_timetz timetz,
  c_ts timestamp, c_ts3 timestamp(3), c_ts_inf timestamp, c_tstz timestamptz, c_tstz_ninf timestamptz,
+ c_date_ninf date, c_time_24 time, c_ts0 timestamp(0), c_ts_ninf timestamp, c_ts_bc timestamp, c_ts_far timestamp,
+ c_date_arr date[], c_time_arr time[], c_ts_arr timestamp[], c_tstz_arr timestamptz[], c_timetz_arr timetz[],
  c_interval interval, c_inet inet, c_cidr cidr, c_macaddr macaddr, c_macaddr8 macaddr8,
  c_bit1 bit(1), c_bit bit(10), c_varbit varbit(20),
  c_int_arr int[], c_text_arr text[], c_enum mood, c_domain posint, c_hstore hstore,
@@ -313,6 +315,9 @@ const typesRow = `(%d, true, -32768, 2147483647, -9223372036854775808, 429496729
  '\x00ff10', '{"a": [1, 2]}', '{"b": {"c": null}}', '<a>x</a>', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11',
  '2024-02-29', 'infinity', '0044-03-15 BC', '13:14:15.123456', '13:14:15.123', '13:14:15.5+02:30',
  '2024-02-29 13:14:15.123456', '2024-02-29 13:14:15.123', 'infinity', '2024-02-29 13:14:15.123456+01', '-infinity',
+ '-infinity', '24:00:00', '2024-02-29 13:14:15', '-infinity', '0044-03-15 13:14:15.5 BC', '3000-01-01 00:00:00',
+ '{2024-02-29,infinity,NULL}', '{13:14:15.123456,24:00:00}', '{"2024-02-29 13:14:15.25",-infinity}',
+ '{"2024-02-29 13:14:15.25+01",infinity}', '{13:14:15.5+02:30}',
  '1 year 2 mons 3 days 04:05:06.789', '192.168.0.1/24', '10.0.0.0/8', '08:00:2b:01:02:03', '08:00:2b:01:02:03:04:05',
  B'1', B'1010101011', B'10101',
  '{1,NULL,3}', '{"a b","c\"d",NULL}', 'happy', 5, 'a=>1, b=>NULL',
@@ -326,22 +331,23 @@ func testTypes(t *testing.T, pg *harness.Postgres) {
 	pg.Exec(t, db, typesDDL, fmt.Sprintf("INSERT INTO types VALUES "+typesRow, 1))
 	for _, mode := range []struct {
 		name  string
+		id    int // of the row the mode inserts to stream; removed after
 		extra []string
 	}{
-		{"default", nil},
-		{"string_modes", []string{DecimalHandlingMode, "string", BinaryHandlingMode, "hex", IntervalHandlingMode, "string",
+		{"default", 2, nil},
+		{"string_modes", 112, []string{DecimalHandlingMode, "string", BinaryHandlingMode, "hex", IntervalHandlingMode, "string",
 			TimePrecisionMode, "connect", HStoreHandlingMode, "map"}},
-		{"double", []string{DecimalHandlingMode, "double", BinaryHandlingMode, "base64", TimePrecisionMode, "adaptive_time_microseconds"}},
+		{"double", 106, []string{DecimalHandlingMode, "double", BinaryHandlingMode, "base64", TimePrecisionMode, "adaptive_time_microseconds"}},
+		{"isostring", 109, []string{TimePrecisionMode, "isostring"}},
+		{"microseconds", 113, []string{TimePrecisionMode, "microseconds"}},
+		{"nanoseconds", 111, []string{TimePrecisionMode, "nanoseconds"}},
 	} {
 		t.Run(mode.name, func(t *testing.T) {
 			slot := "types_" + mode.name
 			task := startTask(t, props(pg, db, slot, append(mode.extra, SlotDropOnStop, "true")...), nil)
 			recs := pollUntil(t, task, 20*time.Second, func(rs []*connectors.Record) bool { return countOps(rs, "types", "r") >= 1 })
 			snap := data(recs)[0]
-			id := 2
-			if mode.name != "default" {
-				id = 100 + len(mode.name)
-			}
+			id := mode.id
 			pg.Exec(t, db, fmt.Sprintf("INSERT INTO types VALUES "+typesRow, id))
 			recs = pollUntil(t, task, 20*time.Second, func(rs []*connectors.Record) bool { return countOps(rs, "types", "c") == 1 })
 			stream := data(recs)[0]
@@ -357,11 +363,7 @@ func testTypes(t *testing.T, pg *harness.Postgres) {
 				golden(t, "types_default_snapshot.json", normalized(t, snap))
 			}
 			stopTask(t, task)
-			if mode.name == "default" {
-				pg.Exec(t, db, "DELETE FROM types WHERE id = 2")
-			} else {
-				pg.Exec(t, db, fmt.Sprintf("DELETE FROM types WHERE id = %d", id))
-			}
+			pg.Exec(t, db, fmt.Sprintf("DELETE FROM types WHERE id = %d", id))
 		})
 	}
 }

@@ -27,6 +27,15 @@ const (
 	TimeAdaptive             TimeMode = "adaptive"
 	TimeAdaptiveMicroseconds TimeMode = "adaptive_time_microseconds"
 	TimeConnect              TimeMode = "connect"
+	// TimeISOString gives date, time and timestamp as UTC ISO-8601
+	// strings (IsoDate, IsoTime, IsoTimestamp).
+	TimeISOString TimeMode = "isostring"
+	// TimeMicroseconds gives time as MicroTime and timestamp as
+	// MicroTimestamp whatever the column's precision.
+	TimeMicroseconds TimeMode = "microseconds"
+	// TimeNanoseconds gives time as NanoTime and timestamp as
+	// NanoTimestamp.
+	TimeNanoseconds TimeMode = "nanoseconds"
 )
 
 // BinaryMode is binary.handling.mode.
@@ -83,6 +92,11 @@ const (
 	MicroTimeName            = "io.debezium.time.MicroTime"
 	TimestampName            = "io.debezium.time.Timestamp"
 	MicroTimestampName       = "io.debezium.time.MicroTimestamp"
+	NanoTimeName             = "io.debezium.time.NanoTime"
+	NanoTimestampName        = "io.debezium.time.NanoTimestamp"
+	IsoDateName              = "io.debezium.time.IsoDate"
+	IsoTimeName              = "io.debezium.time.IsoTime"
+	IsoTimestampName         = "io.debezium.time.IsoTimestamp"
 	ZonedTimestampName       = "io.debezium.time.ZonedTimestamp"
 	ZonedTimeName            = "io.debezium.time.ZonedTime"
 	MicroDurationName        = "io.debezium.time.MicroDuration"
@@ -150,6 +164,9 @@ func newConverter(cat *Catalog, oid uint32, typmod int32, optional bool, m Modes
 		if err != nil {
 			return nil, err
 		}
+		if et, ok := cat.Lookup(t.Elem); ok && et.Kind == 'b' && et.Namespace == "pg_catalog" && et.Name == "time" {
+			elem = timeConverter(typmod, true, m.Time, true)
+		}
 		if et, ok := cat.Lookup(t.Elem); ok && et.Kind == 'e' {
 			// PostgresValueConverter builds enum arrays from
 			// Enum.builder without .optional().
@@ -213,7 +230,7 @@ func builtin(name string, typmod int32, optional bool, m Modes) *Converter {
 	case "date":
 		return dateConverter(optional, m.Time)
 	case "time":
-		return timeConverter(typmod, optional, m.Time)
+		return timeConverter(typmod, optional, m.Time, false)
 	case "timetz":
 		return timetzConverter(optional)
 	case "timestamp":

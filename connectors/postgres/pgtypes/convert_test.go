@@ -179,18 +179,23 @@ func TestCivilRoundTrip(t *testing.T) {
 
 func FuzzConvert(f *testing.F) {
 	cat := testCatalog()
-	for _, s := range []string{"1", "-1.5", "2024-01-02 03:04:05.1+01", "{1,2}", `"a"=>"b"`, "P1D", `\x00`, "(1,2)", "101", "((0,0),(1,1))", "<(1,1),2>", "PT-1H-0.25S"} {
+	for _, s := range []string{"1", "-1.5", "2024-01-02 03:04:05.1+01", "24:00:00", "infinity", "0044-03-15 BC", "{1,2}", `"a"=>"b"`, "P1D", `\x00`, "(1,2)", "101", "((0,0),(1,1))", "<(1,1),2>", "PT-1H-0.25S"} {
 		f.Add(s)
 	}
 	oids := []uint32{16, 21, 23, 20, 700, 701, 1700, 790, 17, 1082, 1083, 1266, 1114, 1184, 1186, 1560, 1562, 600, 601, 602, 603, 604, 628, 718, 1007, 1009, 90003}
+	timeModes := []TimeMode{TimeAdaptive, TimeAdaptiveMicroseconds, TimeConnect, TimeISOString, TimeMicroseconds, TimeNanoseconds}
 	f.Fuzz(func(t *testing.T, s string) {
 		for _, oid := range oids {
 			for _, typmod := range []int32{-1, 3, numTypmod(8, 3)} {
-				c, err := New(cat, oid, typmod, true, DefaultModes())
-				if err != nil {
-					t.Fatal(err)
+				for _, tm := range timeModes {
+					m := DefaultModes()
+					m.Time = tm
+					c, err := New(cat, oid, typmod, true, m)
+					if err != nil {
+						t.Fatal(err)
+					}
+					_, _ = c.Convert([]byte(s))
 				}
-				_, _ = c.Convert([]byte(s))
 			}
 		}
 	})

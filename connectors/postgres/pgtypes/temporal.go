@@ -2,22 +2,27 @@ package pgtypes
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"time"
 
 	"github.com/sluice-cdc/sluice/connectors"
 )
 
-// Sentinels Debezium uses for ±infinity (PGStatement.DATE_POSITIVE_INFINITY
-// and DATE_NEGATIVE_INFINITY read as microseconds; dates map to
-// +5877611-06-21 and -5877611-06-22).
+// Sentinels Debezium uses for ±infinity. Timestamps read
+// PGStatement.DATE_POSITIVE_INFINITY and DATE_NEGATIVE_INFINITY as
+// microseconds (+294247-01-10T04:00:25.2 and -290308-12-21T19:59:27.6).
+// Dates become PostgresValueConverter's POSITIVE_INFINITY_LOCAL_DATE and
+// NEGATIVE_INFINITY_LOCAL_DATE, which are -5877611-06-21 and
+// -5877611-06-22: both in year -5877611, so +infinity sorts before
+// -infinity, as in Debezium's stream.
 const (
 	PositiveInfinityMicros int64 = 9223372036825200000
 	NegativeInfinityMicros int64 = -9223372036832400000
 )
 
 var (
-	positiveInfinityDays = int32(daysFromCivil(5877611, 6, 21))
+	positiveInfinityDays = int32(daysFromCivil(-5877611, 6, 21))
 	negativeInfinityDays = int32(daysFromCivil(-5877611, 6, 22))
 )
 
@@ -225,7 +230,8 @@ func dateConverter(optional bool, mode TimeMode) *Converter {
 		}
 		return int32(d), nil
 	}
-	if mode == TimeConnect {
+	switch mode {
+	case TimeConnect:
 		c.Schema = named(connectors.Int32, connectors.DateName, optional)
 		c.fn = func(b []byte) (any, error) {
 			d, err := parse(b)
@@ -234,25 +240,50 @@ func dateConverter(optional bool, mode TimeMode) *Converter {
 			}
 			return time.Unix(int64(d)*86400, 0).UTC(), nil
 		}
-		return c
-	}
-	c.Schema = named(connectors.Int32, DateName, optional)
-	c.fn = func(b []byte) (any, error) {
-		d, err := parse(b)
-		if err != nil {
-			return nil, err
+	case TimeISOString:
+		// IsoDate: ISO_OFFSET_DATE of the date at UTC ("2024-02-29Z").
+		c.Schema = named(connectors.String, IsoDateName, optional)
+		c.fn = func(b []byte) (any, error) {
+			d, err := parse(b)
+			if err != nil {
+				return nil, err
+			}
+			var buf [24]byte
+			return string(append(appendDate(buf[:0], int64(d)), 'Z')), nil
 		}
-		return d, nil
+	default:
+		c.Schema = named(connectors.Int32, DateName, optional)
+		c.fn = func(b []byte) (any, error) {
+			d, err := parse(b)
+			if err != nil {
+				return nil, err
+			}
+			return d, nil
+		}
 	}
 	return c
 }
 
-func timeConverter(typmod int32, optional bool, mode TimeMode) *Converter {
+// timeConverter follows JdbcValueConverters.convertTime on the
+// Duration that Strings.asDuration makes of the text, so 24:00:00 is a
+// whole day: 86400000000 in MicroTime, 86400000000000 in NanoTime, and
+// 00:00:00Z in IsoTime (LocalTime.MIDNIGHT plus one day wraps).
+//
+// Elements of a time[] reach Debezium differently, in both snapshot and
+// stream: pgjdbc's PgArray makes java.sql.Time values of them
+// (TimestampUtils.toTime keeps milliseconds), and Conversions.toLocalTime
+// reads their hours, minutes, seconds and milliseconds, so an element
+// loses its microseconds and 24:00:00 becomes 00:00:00. inArray gives
+// that.
+func timeConverter(typmod int32, optional bool, mode TimeMode, inArray bool) *Converter {
 	c := &Converter{TypeName: "time"}
 	parse := func(b []byte) (int64, error) {
 		us, n, err := parseClock(b)
 		if err == nil && n != len(b) {
 			err = fmt.Errorf("invalid time %q", b)
+		}
+		if inArray {
+			us = us / 1000 * 1000 % usPerDay
 		}
 		return us, err
 	}
@@ -265,6 +296,25 @@ func timeConverter(typmod int32, optional bool, mode TimeMode) *Converter {
 				return nil, err
 			}
 			return time.UnixMilli(us / 1000).UTC(), nil
+		}
+	case mode == TimeISOString:
+		c.Schema = named(connectors.String, IsoTimeName, optional)
+		c.fn = func(b []byte) (any, error) {
+			us, err := parse(b)
+			if err != nil {
+				return nil, err
+			}
+			var buf [24]byte
+			return string(append(appendClockTrimmed(buf[:0], us%usPerDay), 'Z')), nil
+		}
+	case mode == TimeNanoseconds:
+		c.Schema = named(connectors.Int64, NanoTimeName, optional)
+		c.fn = func(b []byte) (any, error) {
+			us, err := parse(b)
+			if err != nil {
+				return nil, err
+			}
+			return us * 1000, nil
 		}
 	case mode == TimeAdaptive && precision(typmod) <= 3:
 		c.Schema = named(connectors.Int32, TimeName, optional)
@@ -296,11 +346,72 @@ func floorDiv(a, b int64) int64 {
 	return q
 }
 
+// parseTimestampMicros parses timestamp text into microseconds since the
+// epoch with ±infinity as Debezium's sentinels.
+func parseTimestampMicros(b []byte) (int64, error) {
+	us, inf, err := ParseTimestamp(b)
+	switch inf {
+	case 1:
+		return PositiveInfinityMicros, nil
+	case -1:
+		return NegativeInfinityMicros, nil
+	}
+	return us, err
+}
+
+// Bounds of the epoch days NanoTimestamp.toEpochNanos accepts: it
+// multiplies the epoch day by the nanoseconds of a day with
+// Math.multiplyExact, then adds the nanosecond of the day with addExact.
+const (
+	nanosPerDay    int64 = 86400_000_000_000
+	minNanoDay           = math.MinInt64 / nanosPerDay // -106751, 1677-09-22
+	maxNanoDay           = math.MaxInt64 / nanosPerDay // 106751, 2262-04-11
+	maxNanoLastDay       = math.MaxInt64 - maxNanoDay*nanosPerDay
+)
+
+// epochNanos converts microseconds since the epoch to nanoseconds as
+// NanoTimestamp does, and reports false outside its range.
+func epochNanos(us int64) (int64, bool) {
+	days := floorDiv(us, usPerDay)
+	tod := (us - days*usPerDay) * 1000
+	if days < minNanoDay || days > maxNanoDay || (days == maxNanoDay && tod > maxNanoLastDay) {
+		return 0, false
+	}
+	return days*nanosPerDay + tod, true
+}
+
 func timestampConverter(typmod int32, optional bool, mode TimeMode) *Converter {
 	c := &Converter{TypeName: "timestamp"}
 	switch {
 	case mode == TimeConnect:
 		c.Schema = named(connectors.Int64, connectors.TimestampName, optional)
+		c.fn = func(b []byte) (any, error) {
+			us, err := parseTimestampMicros(b)
+			if err != nil {
+				return nil, err
+			}
+			return time.UnixMilli(floorDiv(us, 1000)).UTC(), nil
+		}
+	case mode == TimeISOString:
+		// IsoTimestamp: ISO_OFFSET_DATE_TIME of the UTC date-time, the
+		// fraction without trailing zeros; ±infinity are the sentinel
+		// instants printed the same way.
+		c.Schema = named(connectors.String, IsoTimestampName, optional)
+		c.fn = func(b []byte) (any, error) {
+			us, err := parseTimestampMicros(b)
+			if err != nil {
+				return nil, err
+			}
+			var buf [40]byte
+			return string(appendISOTrimmed(buf[:0], us)), nil
+		}
+	case mode == TimeNanoseconds:
+		// NanoTimestamp: ±infinity become Long.MAX_VALUE and
+		// Long.MIN_VALUE (PostgresValueConverter.convertTimestampToEpochNanos).
+		// Other values outside 1677-09-22..2262-04-11 make toEpochNanos
+		// throw; Debezium then emits null for a nullable column and
+		// fails on a NOT NULL one.
+		c.Schema = named(connectors.Int64, NanoTimestampName, optional)
 		c.fn = func(b []byte) (any, error) {
 			us, inf, err := ParseTimestamp(b)
 			if err != nil {
@@ -308,13 +419,20 @@ func timestampConverter(typmod int32, optional bool, mode TimeMode) *Converter {
 			}
 			switch inf {
 			case 1:
-				us = PositiveInfinityMicros
+				return int64(math.MaxInt64), nil
 			case -1:
-				us = NegativeInfinityMicros
+				return int64(math.MinInt64), nil
 			}
-			return time.UnixMilli(floorDiv(us, 1000)).UTC(), nil
+			ns, ok := epochNanos(us)
+			if !ok {
+				if optional {
+					return nil, nil
+				}
+				return nil, fmt.Errorf("timestamp %q is outside the range of io.debezium.time.NanoTimestamp (1677-09-22 to 2262-04-11); use time.precision.mode microseconds or isostring", b)
+			}
+			return ns, nil
 		}
-	case precision(typmod) <= 3:
+	case (mode == TimeAdaptive || mode == TimeAdaptiveMicroseconds) && precision(typmod) <= 3:
 		c.Schema = named(connectors.Int64, TimestampName, optional)
 		c.fn = func(b []byte) (any, error) {
 			us, inf, err := ParseTimestamp(b)
@@ -332,15 +450,9 @@ func timestampConverter(typmod int32, optional bool, mode TimeMode) *Converter {
 	default:
 		c.Schema = named(connectors.Int64, MicroTimestampName, optional)
 		c.fn = func(b []byte) (any, error) {
-			us, inf, err := ParseTimestamp(b)
+			us, err := parseTimestampMicros(b)
 			if err != nil {
 				return nil, err
-			}
-			switch inf {
-			case 1:
-				return PositiveInfinityMicros, nil
-			case -1:
-				return NegativeInfinityMicros, nil
 			}
 			return us, nil
 		}
@@ -351,8 +463,26 @@ func timestampConverter(typmod int32, optional bool, mode TimeMode) *Converter {
 // appendISO appends an ISO-8601 UTC instant ("2024-01-02T03:04:05.123456Z")
 // with the fraction padded to prec digits, as Debezium's ZonedTimestamp.
 func appendISO(dst []byte, us int64, prec int) []byte {
-	days := floorDiv(us, 86400e6)
-	tod := us - days*86400e6
+	days := floorDiv(us, usPerDay)
+	dst = append(appendDate(dst, days), 'T')
+	dst = appendClock(dst, us-days*usPerDay, prec)
+	return append(dst, 'Z')
+}
+
+// appendISOTrimmed appends an ISO-8601 UTC instant with the fraction
+// trimmed of trailing zeros, as DateTimeFormatter.ISO_OFFSET_DATE_TIME
+// prints.
+func appendISOTrimmed(dst []byte, us int64) []byte {
+	days := floorDiv(us, usPerDay)
+	dst = append(appendDate(dst, days), 'T')
+	dst = appendClockTrimmed(dst, us-days*usPerDay)
+	return append(dst, 'Z')
+}
+
+// appendDate appends the date of an epoch day as ISO_LOCAL_DATE does:
+// at least four year digits, a sign on negative years and on years past
+// 9999.
+func appendDate(dst []byte, days int64) []byte {
 	y, m, d := civilFromDays(days)
 	switch {
 	case y > 9999:
@@ -367,10 +497,7 @@ func appendISO(dst []byte, us int64, prec int) []byte {
 	dst = append(dst, '-')
 	dst = appendPad(dst, m, 2)
 	dst = append(dst, '-')
-	dst = appendPad(dst, d, 2)
-	dst = append(dst, 'T')
-	dst = appendClock(dst, tod, prec)
-	return append(dst, 'Z')
+	return appendPad(dst, d, 2)
 }
 
 func appendClock(dst []byte, tod int64, prec int) []byte {

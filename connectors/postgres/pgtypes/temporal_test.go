@@ -1,0 +1,202 @@
+package pgtypes
+
+import (
+	"math"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/sluice-cdc/sluice/connectors"
+)
+
+// temporalCatalog has the temporal types and their arrays.
+func temporalCatalog() *Catalog {
+	b := func(oid uint32, name string) TypeInfo {
+		return TypeInfo{OID: oid, Namespace: "pg_catalog", Name: name, Kind: 'b'}
+	}
+	arr := func(oid uint32, name string, elem uint32) TypeInfo {
+		return TypeInfo{OID: oid, Namespace: "pg_catalog", Name: name, Kind: 'b', Category: 'A', Elem: elem}
+	}
+	return NewCatalog(b(1082, "date"), b(1083, "time"), b(1266, "timetz"), b(1114, "timestamp"), b(1184, "timestamptz"),
+		arr(1182, "_date", 1082), arr(1183, "_time", 1083), arr(1115, "_timestamp", 1114),
+		arr(1185, "_timestamptz", 1184), arr(1270, "_timetz", 1266))
+}
+
+// TestTemporalModesLikeDebezium pins the values Debezium's PostgreSQL
+// connector emits in each time.precision.mode. The ISO strings and epoch
+// numbers come from PostgresTemporalPrecisionHandlingIT (isostring,
+// microseconds, nanoseconds) and, for the edges (BC, ±infinity, 24:00:00,
+// the NanoTimestamp range), from running the JDK's java.time steps of
+// IsoDate, IsoTime, IsoTimestamp, MicroTimestamp and NanoTimestamp on the
+// objects PostgresValueConverter hands them.
+func TestTemporalModesLikeDebezium(t *testing.T) {
+	tests := []struct {
+		mode     TimeMode
+		oid      uint32
+		typmod   int32
+		in       string
+		want     any
+		wantName string
+	}{
+		// isostring: IsoDate, IsoTime, IsoTimestamp strings.
+		{TimeISOString, 1082, -1, "2017-09-15", "2017-09-15Z", IsoDateName},
+		{TimeISOString, 1082, -1, "0044-03-15 BC", "-0043-03-15Z", IsoDateName},
+		{TimeISOString, 1082, -1, "12345-01-02", "+12345-01-02Z", IsoDateName},
+		{TimeISOString, 1082, -1, "infinity", "-5877611-06-21Z", IsoDateName},
+		{TimeISOString, 1082, -1, "-infinity", "-5877611-06-22Z", IsoDateName},
+		{TimeISOString, 1083, -1, "04:05:11.789", "04:05:11.789Z", IsoTimeName},
+		{TimeISOString, 1083, 3, "13:00:00.120", "13:00:00.12Z", IsoTimeName},
+		{TimeISOString, 1083, 0, "13:14:00", "13:14:00Z", IsoTimeName},
+		{TimeISOString, 1083, -1, "24:00:00", "00:00:00Z", IsoTimeName},
+		{TimeISOString, 1114, 0, "2019-07-09 02:28:57", "2019-07-09T02:28:57Z", IsoTimestampName},
+		{TimeISOString, 1114, 1, "2019-07-09 02:28:57.1", "2019-07-09T02:28:57.1Z", IsoTimestampName},
+		{TimeISOString, 1114, 3, "2019-07-09 02:28:57.123", "2019-07-09T02:28:57.123Z", IsoTimestampName},
+		{TimeISOString, 1114, -1, "2019-07-09 02:28:57.123456", "2019-07-09T02:28:57.123456Z", IsoTimestampName},
+		{TimeISOString, 1114, -1, "0001-01-01 00:00:00 BC", "0000-01-01T00:00:00Z", IsoTimestampName},
+		{TimeISOString, 1114, -1, "infinity", "+294247-01-10T04:00:25.2Z", IsoTimestampName},
+		{TimeISOString, 1114, -1, "-infinity", "-290308-12-21T19:59:27.6Z", IsoTimestampName},
+		// timestamptz and timetz keep ZonedTimestamp and ZonedTime.
+		{TimeISOString, 1184, -1, "2019-07-09 02:28:10.123456+01", "2019-07-09T01:28:10.123456Z", ZonedTimestampName},
+		{TimeISOString, 1184, -1, "infinity", "infinity", ZonedTimestampName},
+		{TimeISOString, 1266, -1, "04:05:11-08", "12:05:11Z", ZonedTimeName},
+		// microseconds: Date, MicroTime, MicroTimestamp at any precision.
+		{TimeMicroseconds, 1082, -1, "2017-09-15", int32(17424), DateName},
+		{TimeMicroseconds, 1082, -1, "infinity", int32(-2147472692), DateName},
+		{TimeMicroseconds, 1082, -1, "-infinity", int32(-2147472691), DateName},
+		{TimeMicroseconds, 1083, 3, "04:05:11.789", int64(14711789000), MicroTimeName},
+		{TimeMicroseconds, 1083, -1, "24:00:00", int64(86400000000), MicroTimeName},
+		{TimeMicroseconds, 1114, 0, "2019-07-09 02:28:57", int64(1562639337000000), MicroTimestampName},
+		{TimeMicroseconds, 1114, 3, "2019-07-09 02:28:57.123", int64(1562639337123000), MicroTimestampName},
+		{TimeMicroseconds, 1114, 4, "2019-07-09 02:28:57.1234", int64(1562639337123400), MicroTimestampName},
+		{TimeMicroseconds, 1114, 3, "infinity", PositiveInfinityMicros, MicroTimestampName},
+		{TimeMicroseconds, 1114, -1, "-infinity", NegativeInfinityMicros, MicroTimestampName},
+		{TimeMicroseconds, 1184, 3, "2019-07-09 02:28:10.123+01", "2019-07-09T01:28:10.123Z", ZonedTimestampName},
+		{TimeMicroseconds, 1266, -1, "04:05:11.5+01", "03:05:11.5Z", ZonedTimeName},
+		// nanoseconds: Date, NanoTime, NanoTimestamp.
+		{TimeNanoseconds, 1082, -1, "2017-09-15", int32(17424), DateName},
+		{TimeNanoseconds, 1083, -1, "04:05:11.789", int64(14711789000000), NanoTimeName},
+		{TimeNanoseconds, 1083, 3, "24:00:00", int64(86400000000000), NanoTimeName},
+		{TimeNanoseconds, 1114, 0, "2019-07-09 02:28:57", int64(1562639337000000000), NanoTimestampName},
+		{TimeNanoseconds, 1114, 5, "2019-07-09 02:28:57.12345", int64(1562639337123450000), NanoTimestampName},
+		{TimeNanoseconds, 1114, -1, "2019-07-09 02:28:57.123456", int64(1562639337123456000), NanoTimestampName},
+		{TimeNanoseconds, 1114, -1, "1677-09-22 00:00:00", int64(-9223286400000000000), NanoTimestampName},
+		{TimeNanoseconds, 1114, -1, "2262-04-11 23:47:16.854775", int64(9223372036854775000), NanoTimestampName},
+		{TimeNanoseconds, 1114, -1, "1677-09-21 23:59:59.999999", nil, NanoTimestampName},
+		{TimeNanoseconds, 1114, -1, "2262-04-11 23:47:16.854776", nil, NanoTimestampName},
+		{TimeNanoseconds, 1114, -1, "0044-03-15 00:00:00 BC", nil, NanoTimestampName},
+		{TimeNanoseconds, 1114, 3, "infinity", int64(math.MaxInt64), NanoTimestampName},
+		{TimeNanoseconds, 1114, -1, "-infinity", int64(math.MinInt64), NanoTimestampName},
+		{TimeNanoseconds, 1184, -1, "-infinity", "-infinity", ZonedTimestampName},
+		// The modes that were there before, on the same edges.
+		{TimeAdaptive, 1082, -1, "infinity", int32(-2147472692), DateName},
+		{TimeAdaptive, 1114, 3, "2019-07-09 02:28:57.123", int64(1562639337123), TimestampName},
+		{TimeAdaptiveMicroseconds, 1114, 3, "2019-07-09 02:28:57.123", int64(1562639337123), TimestampName},
+		{TimeAdaptiveMicroseconds, 1083, 3, "24:00:00", int64(86400000000), MicroTimeName},
+	}
+	cat := temporalCatalog()
+	for _, tt := range tests {
+		t.Run(string(tt.mode)+" "+tt.in, func(t *testing.T) {
+			m := DefaultModes()
+			m.Time = tt.mode
+			c, err := New(cat, tt.oid, tt.typmod, true, m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Schema.Name != tt.wantName {
+				t.Errorf("schema %s, want %s", c.Schema.Name, tt.wantName)
+			}
+			if got, want := c.Schema.Type, schemaType(tt.want, c.Schema.Type); got != want {
+				t.Errorf("schema type %v, want %v", got, want)
+			}
+			got, err := c.Convert([]byte(tt.in))
+			if err != nil {
+				t.Fatalf("Convert(%q): %v", tt.in, err)
+			}
+			if got != tt.want {
+				t.Errorf("Convert(%q) = %#v, want %#v", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+// schemaType is the Connect type a value needs (have when the value is
+// nil).
+func schemaType(v any, have connectors.Type) connectors.Type {
+	switch v.(type) {
+	case string:
+		return connectors.String
+	case int32:
+		return connectors.Int32
+	case int64:
+		return connectors.Int64
+	}
+	return have
+}
+
+// TestNanoTimestampOutOfRangeNotNull: Debezium's handleUnknownData throws
+// for a NOT NULL column whose timestamp NanoTimestamp cannot hold.
+func TestNanoTimestampOutOfRangeNotNull(t *testing.T) {
+	m := DefaultModes()
+	m.Time = TimeNanoseconds
+	c, err := New(temporalCatalog(), 1114, -1, false, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := c.Convert([]byte("3000-01-01 00:00:00")); err == nil {
+		t.Fatalf("got %v, want an error", v)
+	}
+	if v, err := c.Convert([]byte("2000-01-01 00:00:00")); err != nil || v != int64(946684800000000000) {
+		t.Fatalf("got %v, %v", v, err)
+	}
+}
+
+// TestTemporalArraysByMode: array elements follow the scalar mapping with
+// optional element schemas (PostgresValueConverter.schemaBuilder for
+// DATE_ARRAY, TIME_ARRAY, TIMESTAMP_ARRAY, TIMESTAMPTZ_ARRAY, TIMETZ_ARRAY),
+// except time[] elements, which pgjdbc's PgArray hands over as
+// java.sql.Time.
+func TestTemporalArraysByMode(t *testing.T) {
+	tests := []struct {
+		mode     TimeMode
+		oid      uint32
+		in       string
+		want     []any
+		wantItem string
+	}{
+		{TimeISOString, 1182, "{2024-02-29,infinity,NULL}", []any{"2024-02-29Z", "-5877611-06-21Z", nil}, IsoDateName},
+		// time[] elements are java.sql.Time in Debezium: milliseconds, and
+		// 24:00:00 wraps to midnight.
+		{TimeISOString, 1183, "{13:14:15.123456,24:00:00}", []any{"13:14:15.123Z", "00:00:00Z"}, IsoTimeName},
+		{TimeAdaptive, 1183, "{13:14:15.123456,24:00:00}", []any{int64(47655123000), int64(0)}, MicroTimeName},
+		{TimeConnect, 1183, "{00:00:00.0019}", []any{time.UnixMilli(1).UTC()}, connectors.TimeName},
+		{TimeISOString, 1115, `{"2024-02-29 13:14:15.5",-infinity}`, []any{"2024-02-29T13:14:15.5Z", "-290308-12-21T19:59:27.6Z"}, IsoTimestampName},
+		{TimeISOString, 1185, `{"2024-02-29 13:14:15.5+01"}`, []any{"2024-02-29T12:14:15.500000Z"}, ZonedTimestampName},
+		{TimeISOString, 1270, `{13:14:15+01}`, []any{"12:14:15Z"}, ZonedTimeName},
+		{TimeMicroseconds, 1183, "{00:00:01.000999}", []any{int64(1e6)}, MicroTimeName},
+		{TimeMicroseconds, 1115, `{"1970-01-01 00:00:01",infinity}`, []any{int64(1e6), PositiveInfinityMicros}, MicroTimestampName},
+		{TimeNanoseconds, 1183, "{00:00:01.0015,24:00:00}", []any{int64(1001e6), int64(0)}, NanoTimeName},
+		{TimeNanoseconds, 1115, `{"1970-01-01 00:00:01","3000-01-01 00:00:00",infinity}`, []any{int64(1e9), nil, int64(math.MaxInt64)}, NanoTimestampName},
+		{TimeNanoseconds, 1182, "{1970-01-02}", []any{int32(1)}, DateName},
+	}
+	cat := temporalCatalog()
+	for _, tt := range tests {
+		t.Run(string(tt.mode)+" "+tt.in, func(t *testing.T) {
+			m := DefaultModes()
+			m.Time = tt.mode
+			c, err := New(cat, tt.oid, -1, true, m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Schema.Items == nil || c.Schema.Items.Name != tt.wantItem || !c.Schema.Items.Optional {
+				t.Errorf("items %+v, want optional %s", c.Schema.Items, tt.wantItem)
+			}
+			got, err := c.Convert([]byte(tt.in))
+			if err != nil {
+				t.Fatalf("Convert(%q): %v", tt.in, err)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("Convert(%q) = %#v, want %#v", tt.in, got, tt.want)
+			}
+		})
+	}
+}
