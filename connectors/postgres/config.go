@@ -60,6 +60,7 @@ const (
 	TableFailureMode         = "sluice.table.failure.mode"
 	StreamInProgress         = "sluice.stream.in.progress"
 	StreamBufferBytes        = "sluice.stream.buffer.bytes"
+	XminFetchIntervalMs      = "xmin.fetch.interval.ms"
 	SignalDataCollection     = "signal.data.collection"
 	SignalEnabledChannels    = "signal.enabled.channels"
 	SignalKafkaTopic         = "signal.kafka.topic"
@@ -253,6 +254,8 @@ var def = config.NewDef(
 		Doc: "What a value that cannot be converted, or a new table shape that cannot be followed, does while streaming: fail stops the task with an error naming table, column and LSN (as Debezium); quarantine sets that table aside (its later changes are skipped and counted, the log names table, LSN and reason) while every other table keeps streaming. A restart brings the table back."},
 	config.Key{Name: StreamInProgress, Type: config.Boolean, Default: true, Importance: config.Low, Group: groupRepl, Order: 7,
 		Doc: "On PostgreSQL 14+, use pgoutput protocol 2 with streaming, so the server sends large transactions while they run instead of spilling them to its own disk until commit; the task buffers them until their commit (and drops them on abort)."},
+	config.Key{Name: XminFetchIntervalMs, Type: config.Long, Default: int64(0), Importance: config.Low, Group: groupRepl, Order: 9,
+		Validator: config.AtLeast(0), Doc: "How often, in milliseconds, the slot's catalog_xmin is read and put in source.xmin of streamed events, as in Debezium (the lower bound from which a new slot could start); 0 leaves source.xmin null and reads nothing."},
 	config.Key{Name: StreamBufferBytes, Type: config.Long, Default: int64(16 << 20), Importance: config.Low, Group: groupRepl, Order: 8,
 		Validator: config.AtLeast(0), Doc: "Bytes of streamed, uncommitted transactions kept in memory; beyond it they are spilled to temporary files."},
 	config.Key{Name: MaxBatchSize, Type: config.Int, Default: 2048, Importance: config.Low, Group: groupPerf, Order: 1,
@@ -288,6 +291,7 @@ type Config struct {
 	Publication, PublicationMode          string
 	StatusInterval, HeartbeatInterval     time.Duration
 	HeartbeatActionQuery                  string
+	XminInterval                          time.Duration
 	SchemaInclude, SchemaExclude          []*regexp.Regexp
 	TableInclude, TableExclude            []*regexp.Regexp
 	ColumnInclude, ColumnExclude          []*regexp.Regexp
@@ -346,6 +350,7 @@ func ParseConfig(props map[string]string) (*Config, error) {
 	c.Streaming = v.Bool(StreamInProgress)
 	c.SignalTable = strings.TrimSpace(v.String(SignalDataCollection))
 	c.StreamBufferBytes = int(v.Long(StreamBufferBytes))
+	c.XminInterval = time.Duration(v.Long(XminFetchIntervalMs)) * time.Millisecond
 	c.MaxQueueBytes = v.Long(MaxQueueSizeInBytes)
 	for _, ch := range v.List(SignalEnabledChannels) {
 		switch strings.ToLower(strings.TrimSpace(ch)) {

@@ -148,6 +148,7 @@ type position struct {
 	// source.sequence.
 	prevCommit uint64
 	hasSeq     bool
+	xmin       any // the slot's catalog_xmin (int64), nil when not fetched
 	// src, when set, is the source block to use as is: snapshot rows
 	// read at the same time share one.
 	src *connectors.StructValue
@@ -222,6 +223,7 @@ func (b *builder) sourceValue(t *table, p *position) *connectors.StructValue {
 		if p.lsn != 0 {
 			v[srcLSN] = int64(p.lsn)
 		}
+		v[srcXmin] = p.xmin
 	}
 	return s
 }

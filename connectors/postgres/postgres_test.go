@@ -38,6 +38,7 @@ func TestPostgres(t *testing.T) {
 	t.Run("Resume", func(t *testing.T) { testResume(t, pg) })
 	t.Run("IdleSlotAdvance", func(t *testing.T) { testIdleAdvance(t, pg) })
 	t.Run("Heartbeat", func(t *testing.T) { testHeartbeat(t, pg) })
+	t.Run("Xmin", func(t *testing.T) { testXmin(t, pg) })
 	t.Run("OffsetBehindSlot", func(t *testing.T) { testOffsetBehindSlot(t, pg) })
 	t.Run("ResumeSnapshot", func(t *testing.T) { testResumeSnapshot(t, pg) })
 	t.Run("SchemaChange", func(t *testing.T) { testSchemaChange(t, pg) })
@@ -565,6 +566,31 @@ func testIdleAdvance(t *testing.T, pg *harness.Postgres) {
 			}
 			commit(t, task, r)
 		}
+	}
+}
+
+// testXmin: with xmin.fetch.interval.ms, streamed events carry the slot's
+// catalog_xmin in source.xmin; without it, null.
+func testXmin(t *testing.T, pg *harness.Postgres) {
+	db := pg.CreateDB(t, "xmin")
+	pg.Exec(t, db, "CREATE TABLE t (id int PRIMARY KEY)")
+	for _, interval := range []string{"0", "50"} {
+		slot := "xmin_" + interval
+		task := startTask(t, props(pg, db, slot, XminFetchIntervalMs, interval, SlotDropOnStop, "true"), nil)
+		pollUntil(t, task, 10*time.Second, func([]*connectors.Record) bool { return task.replConn.Load() != nil })
+		time.Sleep(200 * time.Millisecond) // past one fetch interval
+		pg.Exec(t, db, "INSERT INTO t SELECT coalesce(max(id), 0) + 1 FROM t")
+		recs := data(pollUntil(t, task, 10*time.Second, func(rs []*connectors.Record) bool { return countOps(rs, "t", OpCreate) == 1 }))
+		x := source(recs[len(recs)-1]).Get("xmin")
+		if interval == "0" && x != nil {
+			t.Errorf("xmin.fetch.interval.ms=0: source.xmin = %v, want null", x)
+		}
+		if interval != "0" {
+			if v, ok := x.(int64); !ok || v <= 0 {
+				t.Errorf("xmin.fetch.interval.ms=%s: source.xmin = %#v, want the slot's catalog_xmin", interval, x)
+			}
+		}
+		stopTask(t, task)
 	}
 }
 

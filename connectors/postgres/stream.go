@@ -72,6 +72,9 @@ type streamer struct {
 	// whose offset marker is emitted but maybe not committed.
 	sigHandled, sigMarked []kafkaSignal
 
+	xmin   any       // the slot's catalog_xmin as last read (xmin.fetch.interval.ms)
+	xminAt time.Time // when it was read
+
 	walEnd        uint64    // latest server WAL position seen
 	lastHeartbeat uint64    // WAL position of the last heartbeat or offset marker
 	heartbeatAt   time.Time // last heartbeat record
@@ -209,6 +212,9 @@ func (s *streamer) run(ctx context.Context) error {
 		if err := s.takeSignal(ctx); err != nil {
 			return err
 		}
+		if err := s.refreshXmin(ctx, now); err != nil {
+			return err
+		}
 		if s.incr != nil {
 			if err := s.pumpIncremental(ctx); err != nil {
 				return err
@@ -295,6 +301,30 @@ func (s *streamer) maybeHeartbeat(ctx context.Context, now time.Time) error {
 		return s.emit(ctx, s.t.b.heartbeat(o.toMap()), &o)
 	}
 	return s.emit(ctx, &connectors.Record{SourcePartition: s.t.b.partition, SourceOffset: o.toMap()}, &o)
+}
+
+// refreshXmin reads the slot's catalog_xmin every xmin.fetch.interval.ms,
+// for source.xmin of the transactions that begin after it.
+func (s *streamer) refreshXmin(ctx context.Context, now time.Time) error {
+	iv := s.t.cfg.XminInterval
+	if iv <= 0 || now.Sub(s.xminAt) < iv {
+		return nil
+	}
+	s.xminAt = now
+	var x *int64
+	err := s.t.meta.QueryRow(ctx, "SELECT catalog_xmin::text::bigint FROM pg_replication_slots WHERE slot_name = $1", s.t.cfg.SlotName).Scan(&x)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return retryIfConn(fmt.Errorf("reading the catalog_xmin of slot %q (%s): %w", s.t.cfg.SlotName, XminFetchIntervalMs, err))
+	}
+	if x == nil {
+		s.xmin = nil
+	} else {
+		s.xmin = *x
+	}
+	return nil
 }
 
 // markOffset is the offset of a heartbeat or offset marker emitted now,
@@ -387,7 +417,7 @@ func (s *streamer) handle(ctx context.Context, lsn uint64, data []byte) error {
 func (s *streamer) begin(m *pgoutput.Begin) {
 	s.inTx = true
 	s.txFinal, s.txXid, s.txTime = m.FinalLSN, m.Xid, pgoutput.PGTime(m.CommitTime)
-	s.txPos = position{txID: int64(m.Xid), prevCommit: s.prevCommit, hasSeq: true}
+	s.txPos = position{txID: int64(m.Xid), prevCommit: s.prevCommit, hasSeq: true, xmin: s.xmin}
 	s.txPos.tsMs, s.txPos.tsUs, s.txPos.tsNs = timeBoxes(s.txTime)
 	s.txOffLSNC, s.txOffTxID = int64(m.FinalLSN), int64(m.Xid)
 	s.txOffTs, s.txOffProc = s.txTime.UnixMicro(), int64(s.prevCommit)
