@@ -230,14 +230,14 @@ var def = config.NewDef(
 		Validator: config.In("precise", "double", "string"), Recommender: recommend("precise", "double", "string"),
 		Doc: "precise: Connect Decimal (VariableScaleDecimal for unconstrained numeric); double; string."},
 	config.Key{Name: TimePrecisionMode, Type: config.String, Default: string(pgtypes.TimeAdaptive), Importance: config.Medium, Group: groupTypes, Order: 2,
-		Validator: func(name string, value any) error {
-			if s, _ := value.(string); strings.EqualFold(s, "structured") {
-				return fmt.Errorf("not supported (Debezium's Structured* temporal structs); use adaptive, adaptive_time_microseconds, connect, isostring, microseconds or nanoseconds")
-			}
-			return config.In("adaptive", "adaptive_time_microseconds", "connect", "isostring", "microseconds", "nanoseconds")(name, value)
-		},
-		Recommender: recommend("adaptive", "adaptive_time_microseconds", "connect", "isostring", "microseconds", "nanoseconds"),
-		Doc:         "How date, time and timestamp columns are represented. adaptive: io.debezium.time Date, Time/MicroTime and Timestamp/MicroTimestamp by column precision; adaptive_time_microseconds: the same but time always MicroTime; connect: Kafka Connect Date/Time/Timestamp (milliseconds); isostring: UTC ISO-8601 strings (IsoDate \"2024-02-29Z\", IsoTime \"13:14:15.5Z\", IsoTimestamp \"2024-02-29T13:14:15.5Z\"); microseconds: Date, MicroTime, MicroTimestamp; nanoseconds: Date, NanoTime, NanoTimestamp (timestamps outside 1677-09-22..2262-04-11 become null, or fail the task in NOT NULL columns; ±infinity are the largest and smallest int64). In every mode timestamptz stays io.debezium.time.ZonedTimestamp and timetz ZonedTime; ±infinity timestamps are Debezium's sentinels (+294247-01-10T04:00:25.2 and -290308-12-21T19:59:27.6) and ±infinity dates -5877611-06-21 and -5877611-06-22, as Debezium emits them. Debezium's structured mode is not supported."},
+		Validator:   config.In("adaptive", "adaptive_time_microseconds", "connect", "isostring", "microseconds", "nanoseconds", "structured"),
+		Recommender: recommend("adaptive", "adaptive_time_microseconds", "connect", "isostring", "microseconds", "nanoseconds", "structured"),
+		Doc: "How date, time and timestamp columns are represented, as Debezium does. adaptive: io.debezium.time Date, Time/MicroTime and Timestamp/MicroTimestamp by column precision; adaptive_time_microseconds: the same but time always MicroTime; connect: Kafka Connect Date/Time/Timestamp (milliseconds); " +
+			"isostring: UTC ISO-8601 strings (IsoDate \"2024-02-29Z\", IsoTime \"13:14:15.5Z\", IsoTimestamp \"2024-02-29T13:14:15.5Z\"); microseconds: Date, MicroTime, MicroTimestamp; " +
+			"nanoseconds: Date, NanoTime, NanoTimestamp (timestamps outside 1677-09-22..2262-04-11 become null, or fail the task in NOT NULL columns; ±infinity are the largest and smallest int64); " +
+			"structured: structs of the components (StructuredDate, StructuredTime, StructuredTimestamp, and for timetz, timestamptz and interval StructuredZonedTime, StructuredZonedTimestamp and StructuredDuration; ±infinity in specialValue; timetz keeps its own offset and hour 24; time 24:00:00 becomes null). " +
+			"In the other modes timestamptz stays io.debezium.time.ZonedTimestamp and timetz ZonedTime; ±infinity timestamps are Debezium's sentinels (+294247-01-10T04:00:25.2 and -290308-12-21T19:59:27.6) and ±infinity dates -5877611-06-21 and -5877611-06-22. " +
+			"Elements of time[] columns keep milliseconds only and 24:00:00 becomes 00:00:00, as pgjdbc hands them to Debezium."},
 	config.Key{Name: BinaryHandlingMode, Type: config.String, Default: string(pgtypes.BinaryBytes), Importance: config.Low, Group: groupTypes, Order: 3,
 		Validator: config.In("bytes", "base64", "base64-url-safe", "hex"), Recommender: recommend("bytes", "base64", "base64-url-safe", "hex"),
 		Doc: "How bytea values are represented: bytes, base64, base64-url-safe or hex strings."},

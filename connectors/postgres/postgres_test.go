@@ -342,6 +342,7 @@ func testTypes(t *testing.T, pg *harness.Postgres) {
 		{"isostring", 109, []string{TimePrecisionMode, "isostring"}},
 		{"microseconds", 113, []string{TimePrecisionMode, "microseconds"}},
 		{"nanoseconds", 111, []string{TimePrecisionMode, "nanoseconds"}},
+		{"structured", 110, []string{TimePrecisionMode, "structured"}},
 	} {
 		t.Run(mode.name, func(t *testing.T) {
 			slot := "types_" + mode.name

@@ -36,6 +36,10 @@ const (
 	// TimeNanoseconds gives time as NanoTime and timestamp as
 	// NanoTimestamp.
 	TimeNanoseconds TimeMode = "nanoseconds"
+	// TimeStructured gives date, time, timestamp, timetz, timestamptz
+	// and interval as Debezium's Structured* structs of their
+	// components.
+	TimeStructured TimeMode = "structured"
 )
 
 // BinaryMode is binary.handling.mode.
@@ -232,12 +236,21 @@ func builtin(name string, typmod int32, optional bool, m Modes) *Converter {
 	case "time":
 		return timeConverter(typmod, optional, m.Time, false)
 	case "timetz":
+		if m.Time == TimeStructured {
+			return structuredTimetzConverter(typmod, optional)
+		}
 		return timetzConverter(optional)
 	case "timestamp":
 		return timestampConverter(typmod, optional, m.Time)
 	case "timestamptz":
+		if m.Time == TimeStructured {
+			return structuredTimestamptzConverter(typmod, optional)
+		}
 		return timestamptzConverter(typmod, optional)
 	case "interval":
+		if m.Time == TimeStructured {
+			return structuredIntervalConverter(typmod, optional)
+		}
 		return intervalConverter(optional, m.Interval)
 	case "bit", "varbit":
 		return bitConverter(name, typmod, optional)

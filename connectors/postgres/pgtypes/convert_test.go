@@ -183,7 +183,7 @@ func FuzzConvert(f *testing.F) {
 		f.Add(s)
 	}
 	oids := []uint32{16, 21, 23, 20, 700, 701, 1700, 790, 17, 1082, 1083, 1266, 1114, 1184, 1186, 1560, 1562, 600, 601, 602, 603, 604, 628, 718, 1007, 1009, 90003}
-	timeModes := []TimeMode{TimeAdaptive, TimeAdaptiveMicroseconds, TimeConnect, TimeISOString, TimeMicroseconds, TimeNanoseconds}
+	timeModes := []TimeMode{TimeAdaptive, TimeAdaptiveMicroseconds, TimeConnect, TimeISOString, TimeMicroseconds, TimeNanoseconds, TimeStructured}
 	f.Fuzz(func(t *testing.T, s string) {
 		for _, oid := range oids {
 			for _, typmod := range []int32{-1, 3, numTypmod(8, 3)} {

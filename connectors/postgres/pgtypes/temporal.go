@@ -231,6 +231,8 @@ func dateConverter(optional bool, mode TimeMode) *Converter {
 		return int32(d), nil
 	}
 	switch mode {
+	case TimeStructured:
+		return structuredDateConverter(c, optional, parse)
 	case TimeConnect:
 		c.Schema = named(connectors.Int32, connectors.DateName, optional)
 		c.fn = func(b []byte) (any, error) {
@@ -288,6 +290,8 @@ func timeConverter(typmod int32, optional bool, mode TimeMode, inArray bool) *Co
 		return us, err
 	}
 	switch {
+	case mode == TimeStructured:
+		return structuredTimeConverter(c, typmod, optional, parse)
 	case mode == TimeConnect:
 		c.Schema = named(connectors.Int32, connectors.TimeName, optional)
 		c.fn = func(b []byte) (any, error) {
@@ -383,6 +387,8 @@ func epochNanos(us int64) (int64, bool) {
 func timestampConverter(typmod int32, optional bool, mode TimeMode) *Converter {
 	c := &Converter{TypeName: "timestamp"}
 	switch {
+	case mode == TimeStructured:
+		return structuredTimestampConverter(c, typmod, optional)
 	case mode == TimeConnect:
 		c.Schema = named(connectors.Int64, connectors.TimestampName, optional)
 		c.fn = func(b []byte) (any, error) {

@@ -17,7 +17,7 @@ func temporalCatalog() *Catalog {
 	arr := func(oid uint32, name string, elem uint32) TypeInfo {
 		return TypeInfo{OID: oid, Namespace: "pg_catalog", Name: name, Kind: 'b', Category: 'A', Elem: elem}
 	}
-	return NewCatalog(b(1082, "date"), b(1083, "time"), b(1266, "timetz"), b(1114, "timestamp"), b(1184, "timestamptz"),
+	return NewCatalog(b(1082, "date"), b(1083, "time"), b(1266, "timetz"), b(1114, "timestamp"), b(1184, "timestamptz"), b(1186, "interval"),
 		arr(1182, "_date", 1082), arr(1183, "_time", 1083), arr(1115, "_timestamp", 1114),
 		arr(1185, "_timestamptz", 1184), arr(1270, "_timetz", 1266))
 }
@@ -198,5 +198,128 @@ func TestTemporalArraysByMode(t *testing.T) {
 				t.Errorf("Convert(%q) = %#v, want %#v", tt.in, got, tt.want)
 			}
 		})
+	}
+}
+
+// fields renders a struct value as field name -> value, without nulls.
+func fields(v any) map[string]any {
+	sv, ok := v.(*connectors.StructValue)
+	if !ok {
+		return nil
+	}
+	m := map[string]any{}
+	for _, f := range sv.Schema.Fields {
+		if x := sv.Values[f.Index]; x != nil {
+			m[f.Name] = x
+		}
+	}
+	return m
+}
+
+type fm = map[string]any
+
+// TestStructuredLikeDebezium pins time.precision.mode=structured to
+// PostgresTemporalPrecisionHandlingIT (shouldConvertTemporalsToStructuredValues,
+// shouldPreserveTimetzOffsetAndBoundaryInStructuredMode) and to the
+// Structured* builders: field types, null fields for special values, the
+// precision from pgjdbc's getScale.
+func TestStructuredLikeDebezium(t *testing.T) {
+	ymd := func(y int32, m, d int8) fm { return fm{"year": y, "month": m, "day": d} }
+	tests := []struct {
+		oid      uint32
+		typmod   int32
+		in       string
+		want     any // fm, []fm or nil
+		wantName string
+	}{
+		{1082, -1, "2017-09-15", ymd(2017, 9, 15), StructuredDateName},
+		{1082, -1, "0044-03-15 BC", ymd(-43, 3, 15), StructuredDateName},
+		{1082, -1, "infinity", fm{"specialValue": "POSITIVE_INFINITY"}, StructuredDateName},
+		{1082, -1, "-infinity", fm{"specialValue": "NEGATIVE_INFINITY"}, StructuredDateName},
+		{1083, -1, "04:05:11.789", fm{"hour": int8(4), "minute": int8(5), "second": int8(11), "nanos": int32(789000000), "precision": int32(6)}, StructuredTimeName},
+		{1083, 3, "23:59:59.999", fm{"hour": int8(23), "minute": int8(59), "second": int8(59), "nanos": int32(999000000), "precision": int32(3)}, StructuredTimeName},
+		{1083, -1, "24:00:00", nil, StructuredTimeName},
+		{1114, -1, "294276-12-31 23:59:59.999999", fm{"year": int32(294276), "month": int8(12), "day": int8(31), "hour": int8(23),
+			"minute": int8(59), "second": int8(59), "nanos": int32(999999000), "precision": int32(6)}, StructuredTimestampName},
+		{1114, 0, "0044-03-15 13:14:15 BC", fm{"year": int32(-43), "month": int8(3), "day": int8(15), "hour": int8(13),
+			"minute": int8(14), "second": int8(15), "nanos": int32(0), "precision": int32(0)}, StructuredTimestampName},
+		{1114, 3, "-infinity", fm{"specialValue": "NEGATIVE_INFINITY", "precision": int32(3)}, StructuredTimestampName},
+		{1184, -1, "2019-07-09 02:28:10.123456+01", fm{"year": int32(2019), "month": int8(7), "day": int8(9), "hour": int8(1),
+			"minute": int8(28), "second": int8(10), "nanos": int32(123456000), "offsetSeconds": int32(0), "zoneId": "Z",
+			"precision": int32(6)}, StructuredZonedTimestampName},
+		{1184, -1, "2000-01-01 00:30:00+05:30", fm{"year": int32(1999), "month": int8(12), "day": int8(31), "hour": int8(19),
+			"minute": int8(0), "second": int8(0), "nanos": int32(0), "offsetSeconds": int32(0), "zoneId": "Z",
+			"precision": int32(6)}, StructuredZonedTimestampName},
+		{1184, 2, "infinity", fm{"specialValue": "POSITIVE_INFINITY", "precision": int32(2)}, StructuredZonedTimestampName},
+		{1266, -1, "04:05:11-08", fm{"hour": int8(4), "minute": int8(5), "second": int8(11), "nanos": int32(0),
+			"offsetSeconds": int32(-8 * 3600), "precision": int32(6)}, StructuredZonedTimeName},
+		{1266, -1, "24:00:00+05:30", fm{"hour": int8(24), "minute": int8(0), "second": int8(0), "nanos": int32(0),
+			"offsetSeconds": int32(5*3600 + 30*60), "precision": int32(6)}, StructuredZonedTimeName},
+		{1266, 6, "13:51:30.123789+02", fm{"hour": int8(13), "minute": int8(51), "second": int8(30), "nanos": int32(123789000),
+			"offsetSeconds": int32(2 * 3600), "precision": int32(6)}, StructuredZonedTimeName},
+		{1186, -1, "P1Y2M3DT4H5M6.789S", fm{"years": int32(1), "months": int32(2), "days": int32(3), "hours": int32(4),
+			"minutes": int32(5), "seconds": int64(6), "nanos": int32(789000000), "precision": int32(6)}, StructuredDurationName},
+		{1186, -1, "PT-1H-0.25S", fm{"years": int32(0), "months": int32(0), "days": int32(0), "hours": int32(-1),
+			"minutes": int32(0), "seconds": int64(0), "nanos": int32(-250000000), "precision": int32(6)}, StructuredDurationName},
+		{1186, 0x7FFF0003, "PT1.5S", fm{"years": int32(0), "months": int32(0), "days": int32(0), "hours": int32(0),
+			"minutes": int32(0), "seconds": int64(1), "nanos": int32(500000000), "precision": int32(3)}, StructuredDurationName},
+		// time[] elements are java.sql.Time: milliseconds, 24:00:00 wraps.
+		{1183, 3, "{13:14:15.123456,24:00:00}", []fm{
+			{"hour": int8(13), "minute": int8(14), "second": int8(15), "nanos": int32(123000000), "precision": int32(3)},
+			{"hour": int8(0), "minute": int8(0), "second": int8(0), "nanos": int32(0), "precision": int32(3)}}, StructuredTimeName},
+		{1182, -1, "{infinity,2024-02-29}", []fm{{"specialValue": "POSITIVE_INFINITY"}, ymd(2024, 2, 29)}, StructuredDateName},
+		{1270, -1, "{24:00:00+00}", []fm{{"hour": int8(24), "minute": int8(0), "second": int8(0), "nanos": int32(0),
+			"offsetSeconds": int32(0), "precision": int32(6)}}, StructuredZonedTimeName},
+	}
+	cat := temporalCatalog()
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			m := DefaultModes()
+			m.Time = TimeStructured
+			c, err := New(cat, tt.oid, tt.typmod, true, m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := c.Schema
+			if s.Type == connectors.Array {
+				s = s.Items
+			}
+			if s.Type != connectors.Struct || s.Name != tt.wantName || s.Version != 1 || !s.Optional {
+				t.Errorf("schema %+v, want optional struct %s", s, tt.wantName)
+			}
+			got, err := c.Convert([]byte(tt.in))
+			if err != nil {
+				t.Fatalf("Convert(%q): %v", tt.in, err)
+			}
+			switch want := tt.want.(type) {
+			case nil:
+				if got != nil {
+					t.Errorf("Convert(%q) = %v, want nil", tt.in, fields(got))
+				}
+			case fm:
+				if g := fields(got); !reflect.DeepEqual(g, want) {
+					t.Errorf("Convert(%q) = %#v, want %#v", tt.in, g, want)
+				}
+			case []fm:
+				arr, _ := got.([]any)
+				var g []fm
+				for _, e := range arr {
+					g = append(g, fields(e))
+				}
+				if !reflect.DeepEqual(g, want) {
+					t.Errorf("Convert(%q) = %#v, want %#v", tt.in, g, want)
+				}
+			}
+		})
+	}
+	// A NOT NULL time column cannot take 24:00:00 in this mode.
+	m := DefaultModes()
+	m.Time = TimeStructured
+	c, err := New(cat, 1083, -1, false, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := c.Convert([]byte("24:00:00")); err == nil {
+		t.Errorf("NOT NULL 24:00:00: %v, want an error", fields(v))
 	}
 }
