@@ -80,11 +80,11 @@ func BenchmarkPostgresStreaming(b *testing.B) {
 		// A short metadata age, or "topic unknown" is cached for 5 s.
 		adm := kadm.NewClient(br.Client(b, kgo.MetadataMinAge(50*time.Millisecond)))
 		start = time.Now()
-		w.JSON("POST", "/connectors", map[string]any{"name": "pg", "config": map[string]string{
+		w.JSON("POST", "/connectors", map[string]any{"name": "pg", "config": benchConnectorProps(map[string]string{
 			"connector.class": "postgres", "database.hostname": pg.Host, "database.port": strconv.Itoa(pg.Port),
 			"database.user": pg.User, "database.dbname": db, "topic.prefix": "bench", "slot.name": "sluice",
 			"publication.name": "bench", "publication.autocreate.mode": "disabled", "snapshot.mode": "no_data",
-		}}, 201, nil)
+		})}, 201, nil)
 		harness.WaitFor(b, 30*time.Minute, "every row in Kafka", func() error {
 			ends, err := adm.ListEndOffsets(ctx, "bench.public.t")
 			if err != nil {

@@ -77,13 +77,13 @@ func BenchmarkPostgresSnapshot(b *testing.B) {
 				stopProfile := captureProfiles(b, w)
 				cpu0 := cpuSeconds(w.PID())
 				start = time.Now()
-				w.JSON("POST", "/connectors", map[string]any{"name": "snap", "config": map[string]string{
+				w.JSON("POST", "/connectors", map[string]any{"name": "snap", "config": benchConnectorProps(map[string]string{
 					"connector.class": "postgres", "database.hostname": pg.Host, "database.port": strconv.Itoa(pg.Port),
 					"database.user": pg.User, "database.dbname": db, "topic.prefix": prefix, "slot.name": slot,
 					"publication.name": slot, "publication.autocreate.mode": "filtered",
 					"table.include.list": "public.pgbench_accounts", "snapshot.mode": "initial_only",
 					"snapshot.max.threads": strconv.Itoa(n),
-				}}, 201, nil)
+				})}, 201, nil)
 				harness.WaitFor(b, 30*time.Minute, "every row in Kafka", func() error {
 					if got := endOffsets(b, adm, topic); got < rows {
 						return fmt.Errorf("%d of %d rows", got, rows)
@@ -155,6 +155,17 @@ func BenchmarkPostgresSnapshot(b *testing.B) {
 // ("k=v,k=v"), for comparing settings in the same session.
 func benchWorkerProps(props map[string]string) map[string]string {
 	for _, kv := range strings.Split(os.Getenv("SLUICE_BENCH_WORKER_PROPS"), ",") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(kv), "="); ok {
+			props[k] = v
+		}
+	}
+	return props
+}
+
+// benchConnectorProps adds the connector properties in
+// SLUICE_BENCH_CONNECTOR_PROPS ("k=v,k=v").
+func benchConnectorProps(props map[string]string) map[string]string {
+	for _, kv := range strings.Split(os.Getenv("SLUICE_BENCH_CONNECTOR_PROPS"), ",") {
 		if k, v, ok := strings.Cut(strings.TrimSpace(kv), "="); ok {
 			props[k] = v
 		}
