@@ -83,6 +83,12 @@ func (t *Task) runSnapshot(ctx context.Context, list []capturedTable, tables map
 			return fmt.Errorf("importing snapshot %s: %w", snapName, err)
 		}
 	}
+	// source.txId of snapshot rows is the reading transaction's id, as
+	// Debezium's (txid_current() inside the snapshot transaction).
+	var txID int64
+	if err := conns[0].QueryRow(ctx, "SELECT txid_current()").Scan(&txID); err != nil {
+		return fmt.Errorf("reading the snapshot transaction's id: %w", err)
+	}
 	var chunks []*chunk
 	var plans []tablePlan
 	remaining := map[uint32]int{}
@@ -123,7 +129,7 @@ func (t *Task) runSnapshot(ctx context.Context, list []capturedTable, tables map
 		wg.Wait()
 		close(items)
 	}()
-	err := t.emitSnapshot(ctx, items, remaining, cp, joinPlans(plans))
+	err := t.emitSnapshot(ctx, items, remaining, cp, joinPlans(plans), txID)
 	cancel()
 	for range items {
 		// Drain so the workers end.
@@ -618,7 +624,7 @@ func setSnapshotMarker(r *connectors.Record, marker string) {
 // emitSnapshot turns worker items into records with Debezium's snapshot
 // markers (first, first_in_data_collection, true, last_in_data_collection,
 // last) and offsets that record finished chunks.
-func (t *Task) emitSnapshot(ctx context.Context, items <-chan snapItem, remaining map[uint32]int, cp uint64, plan string) error {
+func (t *Task) emitSnapshot(ctx context.Context, items <-chan snapItem, remaining map[uint32]int, cp uint64, plan string, txID int64) error {
 	holds := map[uint32]*held{}
 	seen := map[uint32]bool{}
 	left := 0
@@ -645,7 +651,7 @@ func (t *Task) emitSnapshot(ctx context.Context, items <-chan snapItem, remainin
 		return nil
 	}
 	firstEmitted := false
-	pos := position{snapshot: SnapTrue, lsn: cp}
+	pos := position{snapshot: SnapTrue, lsn: cp, txID: txID}
 	rowsSeen := 0
 	srcs := map[uint32]*connectors.StructValue{}
 	for it := range items {
