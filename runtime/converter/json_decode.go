@@ -286,8 +286,9 @@ func (p *parser) value(s *connectors.Schema) (any, error) {
 		case connectors.DateName:
 			return time.Unix(n*86400, 0).UTC(), nil
 		case connectors.TimeName:
-			if n < 0 || n >= msPerDay {
-				return nil, dataErrorf("Time value %d is not between 0 and 86399999 milliseconds", n)
+			// 86400000 is 24:00:00, which PostgreSQL has and Debezium writes.
+			if n < 0 || n > msPerDay {
+				return nil, dataErrorf("Time value %d is not between 0 and 86400000 milliseconds", n)
 			}
 			return time.UnixMilli(n).UTC(), nil
 		}

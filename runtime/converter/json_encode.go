@@ -567,7 +567,12 @@ func appendTime(dst []byte, s *connectors.Schema, v any) ([]byte, error) {
 	if !ok {
 		return dst, typeError(s, v, "time.Time")
 	}
-	ms := t.UnixMilli() - floorDiv(t.UnixMilli(), msPerDay)*msPerDay
+	ms := t.UnixMilli()
+	if ms < 0 || ms > msPerDay {
+		ms -= floorDiv(ms, msPerDay) * msPerDay
+	}
+	// 1970-01-02T00:00 stays 86400000: PostgreSQL's 24:00:00, as Debezium
+	// writes it.
 	return strconv.AppendInt(dst, ms, 10), nil
 }
 
