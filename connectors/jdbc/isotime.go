@@ -208,7 +208,7 @@ var errIntervalRange = errors.New("out of range for an interval")
 // seconds may have a fraction of up to nine digits, rounded to
 // microseconds as PostgreSQL does), and the week form PnW.
 func parseIsoInterval(s string) (isoInterval, error) {
-	fail := func(err error) (isoInterval, error) { return isoInterval{}, fmt.Errorf("Interval %q: %w", s, err) }
+	fail := func(err error) (isoInterval, error) { return isoInterval{}, fmt.Errorf("interval %q: %w", s, err) }
 	if len(s) < 2 || (s[0] != 'P' && s[0] != 'p') {
 		return fail(errIsoSyntax)
 	}
