@@ -1,6 +1,7 @@
 package jdbc
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strings"
@@ -241,8 +242,10 @@ func (d *decoder) decode(r *connectors.Record) (change, error) {
 			return change{}, recordErr(r, c.name, fmt.Errorf("primary key field %q is null (primary.key.mode=%s)", c.name, d.cfg.PKMode))
 		}
 		if b, ok := n.([]byte); ok {
-			// Records are the runtime's after Put returns.
-			n = append([]byte(nil), b...)
+			// Records are the runtime's after Put returns. bytes.Clone
+			// keeps an empty value empty: append([]byte(nil), b...) gave
+			// nil, which pgx and the MySQL driver write as NULL.
+			n = bytes.Clone(b)
 		}
 		e.vals[i] = n
 	}
@@ -278,7 +281,7 @@ func (d *decoder) deleteChange(r *connectors.Record, src *connectors.StructValue
 			return change{}, recordErr(r, c.name, err)
 		}
 		if b, ok := n.([]byte); ok {
-			n = append([]byte(nil), b...)
+			n = bytes.Clone(b)
 		}
 		e.vals[i] = n
 	}

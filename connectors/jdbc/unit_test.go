@@ -1,6 +1,7 @@
 package jdbc
 
 import (
+	"bytes"
 	"errors"
 	"math/big"
 	"strings"
@@ -424,6 +425,38 @@ func TestParseURLControlCharacters(t *testing.T) {
 	for _, s := range []string{"jdbc:postgresql://h/db?password=a%00b", "jdbc:mysql://u%01:p@h/db", "jdbc:mariadb://h/d%0Ab"} {
 		if _, err := ParseURL(s); err == nil {
 			t.Errorf("ParseURL(%q) accepted a control character", s)
+		}
+	}
+}
+
+// TestDecodeEmptyBytes checks that an empty bytes value stays an empty
+// value, not NULL: pgx and the MySQL driver write a nil []byte as NULL,
+// so an empty bytea ('\x') came out as NULL in the target.
+func TestDecodeEmptyBytes(t *testing.T) {
+	key := connectors.NewStruct("srv.public.blobs.Key", false, connectors.Opt("id", connectors.Int64Schema))
+	row := connectors.NewStruct("srv.public.blobs.Value", true, connectors.Opt("id", connectors.Int64Schema),
+		connectors.Opt("b", connectors.OptionalBytesSchema))
+	g := newGenWith("srv.public.blobs", key, row)
+	d := testDecoder(t)
+	for _, tc := range []struct {
+		name string
+		v    any
+		want []byte // nil: NULL
+	}{{"empty", []byte{}, []byte{}}, {"bytes", []byte{0, 1}, []byte{0, 1}}, {"null", nil, nil}} {
+		c, err := d.decode(g.create(connectors.NewStructValue(row).Set("id", int64(1)).Set("b", tc.v)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := c.e.vals[1]
+		if tc.want == nil {
+			if got != nil {
+				t.Errorf("%s: value %#v, want nil (NULL)", tc.name, got)
+			}
+			continue
+		}
+		b, ok := got.([]byte)
+		if !ok || b == nil || !bytes.Equal(b, tc.want) {
+			t.Errorf("%s: value %#v, want non-nil %#v", tc.name, got, tc.want)
 		}
 	}
 }
