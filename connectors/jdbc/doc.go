@@ -100,6 +100,12 @@
 // (*) pgx has no binary encoder for time with time zone, so rows with
 // such a column are written by statements, never by COPY.
 //
+// In MySQL's JSON arrays, elements are written as JSON numbers, strings,
+// booleans and nulls: decimals as numbers, bytes as base64, dates as
+// "2024-02-29", zone-less timestamps as "2024-02-29T13:14:15.25" (no
+// zone), ZonedTimestamps as UTC instants ("2024-02-29T12:14:15.25Z"),
+// times of day as "13:14:15.250000", Json elements as their JSON.
+//
 // Zone-less timestamps (Timestamp, MicroTimestamp, NanoTimestamp) are
 // written with their wall clock unchanged; ZonedTimestamp values are
 // instants, stored as such in timestamptz and converted to

@@ -398,6 +398,19 @@ func jsonArray(elem *column, xs []any) []any {
 			out[i] = json.Number(v.String())
 		case timeOfDay:
 			out[i] = formatTimeOfDay(v)
+		case time.Time:
+			// Dates and zone-less timestamps are wall clocks: written
+			// without a zone, as MariaDB's JSON_VALUE can CAST them to
+			// DATE and DATETIME (encoding/json would give an instant,
+			// "2024-02-29T00:00:00Z"). Zoned timestamps stay instants in UTC.
+			switch elem.kind {
+			case kDate:
+				out[i] = v.Format("2006-01-02")
+			case kTimestamp:
+				out[i] = v.Format("2006-01-02T15:04:05.999999999")
+			default:
+				out[i] = v.UTC().Format(time.RFC3339Nano)
+			}
 		case string:
 			if elem.kind == kJSON {
 				out[i] = json.RawMessage(v)

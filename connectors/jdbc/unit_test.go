@@ -460,3 +460,26 @@ func TestDecodeEmptyBytes(t *testing.T) {
 		}
 	}
 }
+
+// TestMySQLArrayJSON checks the JSON that array fields become in MySQL:
+// dates and zone-less timestamps as wall clocks without a zone, zoned
+// timestamps as UTC instants.
+func TestMySQLArrayJSON(t *testing.T) {
+	ts := time.Date(2024, 2, 29, 13, 14, 15, 250_000_000, time.UTC)
+	for _, tc := range []struct {
+		elem kind
+		in   []any
+		want string
+	}{
+		{kDate, []any{time.Date(2024, 2, 29, 0, 0, 0, 0, time.UTC), nil}, `["2024-02-29",null]`},
+		{kTimestamp, []any{ts, time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)}, `["2024-02-29T13:14:15.25","1970-01-01T00:00:00"]`},
+		{kTimestampTZ, []any{ts}, `["2024-02-29T13:14:15.25Z"]`},
+		{kTime, []any{timeOfDay(13*time.Hour + 500*time.Microsecond)}, `["13:00:00.000500"]`},
+		{kBytes, []any{[]byte{0, 0xff}}, `["AP8="]`},
+	} {
+		c := &column{kind: kArray, elem: &column{kind: tc.elem}}
+		if got := mysqlValue(c, tc.in, time.UTC); got != tc.want {
+			t.Errorf("array of kind %d: %v, want %s", tc.elem, got, tc.want)
+		}
+	}
+}
