@@ -47,6 +47,10 @@ func TestAppendNumeric(t *testing.T) {
 	for _, d := range []connectors.Decimal{
 		{Unscaled: big.NewInt(5), Scale: -2},
 		{Unscaled: big.NewInt(math.MaxInt64), Scale: 2},
+		// money's minimum, -92233720368547758.08: negating it overflowed
+		// and COPY wrote 0.00.
+		{Unscaled: big.NewInt(math.MinInt64), Scale: 2},
+		{Unscaled: big.NewInt(-maxFastUnscaled), Scale: 0},
 		{Unscaled: new(big.Int).Lsh(big.NewInt(1), 70), Scale: 0},
 	} {
 		if _, ok := appendNumeric(nil, d); ok {

@@ -202,13 +202,14 @@ func appendNumeric(b []byte, d connectors.Decimal) ([]byte, bool) {
 		return b, false
 	}
 	u := d.Unscaled.Int64()
+	// Bounded before negating: -math.MinInt64 overflows to itself.
+	if u >= maxFastUnscaled || u <= -maxFastUnscaled {
+		return b, false
+	}
 	sign := uint16(0)
 	if u < 0 {
 		sign = 0x4000
 		u = -u
-	}
-	if u >= maxFastUnscaled {
-		return b, false
 	}
 	// Pad the fraction to whole base-10000 digits.
 	pad := (4 - int(d.Scale)%4) % 4
