@@ -52,7 +52,10 @@ type sourceRunner struct {
 	pending map[string]connectors.SourceOffset
 
 	pause *pauser
-	slab  []byte
+	// slab is the slab keys and values are converted into; slabs come
+	// from slabs and go back there once every record in them is done.
+	slab  *encSlab
+	slabs *slabPool
 	// krecs and hdrs are the current poll's slabs of producer records and
 	// headers.
 	krecs []kgo.Record
@@ -194,12 +197,15 @@ func (r *sourceRunner) send(ctx context.Context, rec *connectors.Record) error {
 		r.tracker.ack(tk)
 		return nil
 	}
-	key, err := r.encode(r.keyConv, out.Topic, out.KeySchema, out.Key)
+	key, ks, err := r.encode(r.keyConv, out.Topic, out.KeySchema, out.Key)
 	if err != nil {
 		return fmt.Errorf("converting the key of a record for topic %s at source offset %v: %w", out.Topic, rec.SourceOffset, err)
 	}
-	val, err := r.encode(r.valConv, out.Topic, out.ValueSchema, out.Value)
+	val, vs, err := r.encode(r.valConv, out.Topic, out.ValueSchema, out.Value)
 	if err != nil {
+		if ks != nil {
+			ks.release()
+		}
 		return fmt.Errorf("converting the value of a record for topic %s at source offset %v: %w", out.Topic, rec.SourceOffset, err)
 	}
 	if !r.topics[out.Topic] {
@@ -225,6 +231,13 @@ func (r *sourceRunner) send(ctx context.Context, rec *connectors.Record) error {
 		kr.Headers = r.hdrs[start:len(r.hdrs):len(r.hdrs)]
 	}
 	r.producer.Produce(ctx, kr, func(_ *kgo.Record, err error) {
+		// The producer is done with the record's bytes either way.
+		if ks != nil {
+			ks.release()
+		}
+		if vs != nil {
+			vs.release()
+		}
 		if err != nil {
 			if !errors.Is(err, context.Canceled) {
 				e := fmt.Errorf("producing to topic %s: %w", out.Topic, err)
@@ -241,29 +254,49 @@ func (r *sourceRunner) send(ctx context.Context, rec *connectors.Record) error {
 	return nil
 }
 
-// encode converts into the shared slab so that most records cost no
-// allocation of their own; a record's bytes stay valid while it is in
-// flight because a slab is never written twice.
-func (r *sourceRunner) encode(c converter.Converter, topic string, s *connectors.Schema, v any) ([]byte, error) {
-	if cap(r.slab)-len(r.slab) < 4096 {
-		r.slab = make([]byte, 0, slabSize)
+// encode converts into the current slab so that most records cost no
+// allocation of their own. When the bytes are in a slab, it returns that
+// slab with one more use, which the caller releases once the producer is
+// done with the record: until then the slab is not written again.
+func (r *sourceRunner) encode(c converter.Converter, topic string, s *connectors.Schema, v any) ([]byte, *encSlab, error) {
+	if r.slab == nil || cap(r.slab.buf)-len(r.slab.buf) < 4096 {
+		r.retireSlab()
+		if r.slabs == nil {
+			r.slabs = newSlabPool(slabSize, slabPoolMax)
+		}
+		r.slab = r.slabs.get()
 	}
-	start := len(r.slab)
-	b, err := c.Encode(r.slab[start:start], topic, s, v)
+	sl := r.slab
+	start := len(sl.buf)
+	b, err := c.Encode(sl.buf[start:start], topic, s, v)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if b == nil {
-		return nil, nil
+		return nil, nil, nil
 	}
-	if len(b) > 0 && cap(b) == cap(r.slab)-start && &b[0] == &r.slab[start : start+1][0] {
-		r.slab = r.slab[:start+len(b)]
-		return b[:len(b):len(b)], nil
+	if len(b) > 0 && cap(b) == cap(sl.buf)-start && &b[0] == &sl.buf[start : start+1][0] {
+		sl.buf = sl.buf[:start+len(b)]
+		sl.refs.Add(1)
+		return b[:len(b):len(b)], sl, nil
 	}
-	// The converter outgrew the slab's free space: it allocated.
-	r.slab = r.slab[:cap(r.slab)] // retire this slab
-	return b, nil
+	// The converter outgrew the slab's free space: it allocated. The
+	// slab's tail may hold a partial write; retire it.
+	r.retireSlab()
+	return b, nil, nil
 }
+
+// retireSlab stops writing into the current slab and drops the runner's
+// use of it.
+func (r *sourceRunner) retireSlab() {
+	if r.slab != nil {
+		r.slab.release()
+		r.slab = nil
+	}
+}
+
+// slabPoolMax bounds the idle slabs a task keeps (4 MiB).
+const slabPoolMax = 16
 
 // commit writes the offsets Kafka acknowledged and tells the task.
 func (r *sourceRunner) commit(ctx context.Context) {
