@@ -49,7 +49,7 @@ func BenchmarkPostgresSnapshot(b *testing.B) {
 	b.Logf("pgbench -i -s %d: %d accounts in %v", scale, rows, time.Since(began).Round(time.Second))
 	conn := pg.Connect(b, db)
 	cl := br.Client(b, kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerLinger(5*time.Millisecond),
-		kgo.MaxBufferedRecords(50_000), kgo.AllowAutoTopicCreation(), kgo.MetadataMinAge(50*time.Millisecond))
+		kgo.MaxBufferedRecords(50_000), kgo.MaxBufferedBytes(8<<20), kgo.AllowAutoTopicCreation(), kgo.MetadataMinAge(50*time.Millisecond))
 	adm := kadm.NewClient(cl)
 	run := 0
 	for _, n := range threads {

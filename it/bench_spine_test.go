@@ -100,7 +100,7 @@ func BenchmarkSourcePipeline(b *testing.B) {
 		// Raw limit: the same bytes through one idempotent producer with
 		// the worker's producer settings.
 		cl := br.Client(b, kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerLinger(5*time.Millisecond),
-			kgo.MaxBufferedRecords(50_000), kgo.AllowAutoTopicCreation(), kgo.MetadataMinAge(250*time.Millisecond))
+			kgo.MaxBufferedRecords(50_000), kgo.MaxBufferedBytes(8<<20), kgo.AllowAutoTopicCreation(), kgo.MetadataMinAge(250*time.Millisecond))
 		start := time.Now()
 		for _, r := range recs {
 			cl.Produce(context.Background(), r, func(_ *kgo.Record, err error) {
