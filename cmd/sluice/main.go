@@ -112,7 +112,7 @@ func workerCmd(args []string) error {
 		// 100 MB streaming or snapshotting PostgreSQL at full speed
 		// (docs/benchmarks.md). It is not a cap: a larger live heap still
 		// gets the memory it needs.
-		debug.SetMemoryLimit(80 << 20)
+		debug.SetMemoryLimit(76 << 20)
 	}
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	file := fs.String("config", "", "worker config file (.properties, .yaml or .yml)")
