@@ -111,6 +111,13 @@
 // instants, stored as such in timestamptz and converted to
 // database.time_zone for DATETIME.
 //
+// Debezium's ±infinity timestamps (PostgreSQL's DATE_POSITIVE_INFINITY
+// and DATE_NEGATIVE_INFINITY sentinels in Timestamp, MicroTimestamp and
+// NanoTimestamp, "infinity" and "-infinity" ZonedTimestamps) are written
+// to PostgreSQL as infinity and -infinity; MySQL refuses them (the record
+// fails naming the column). Debezium's infinity dates (days of year
+// -5877611) land on PostgreSQL's infinity dates.
+//
 // The string forms of time.precision.mode=isostring (IsoDate
 // "2023-11-21Z", IsoTime "10:15:30.123456789Z", IsoTimestamp
 // "2023-11-21T18:29:26.5Z": Debezium writes the source's zone-less value

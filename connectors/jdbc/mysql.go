@@ -366,6 +366,9 @@ func mysqlValue(c *column, v any, loc *time.Location) any {
 		return x.String()
 	case timeOfDay:
 		return formatTimeOfDay(x)
+	case infinity:
+		// No DATETIME holds it: MySQL refuses the text, naming the column.
+		return x.String()
 	case string:
 		if c.kind == kTimeTZ {
 			// TIME has no zone: store the time of day in UTC.
@@ -398,6 +401,8 @@ func jsonArray(elem *column, xs []any) []any {
 			out[i] = json.Number(v.String())
 		case timeOfDay:
 			out[i] = formatTimeOfDay(v)
+		case infinity:
+			out[i] = v.String()
 		case time.Time:
 			// Dates and zone-less timestamps are wall clocks: written
 			// without a zone, as MariaDB's JSON_VALUE can CAST them to

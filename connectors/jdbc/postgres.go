@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -660,6 +661,15 @@ func pgValue(c *column, v any) any {
 		return pgtype.Numeric{Int: x.Unscaled, Exp: -x.Scale, Valid: true}
 	case timeOfDay:
 		return pgtype.Time{Microseconds: int64(time.Duration(x) / time.Microsecond), Valid: true}
+	case infinity:
+		mod := pgtype.Infinity
+		if x < 0 {
+			mod = pgtype.NegativeInfinity
+		}
+		if c.kind == kTimestampTZ {
+			return pgtype.Timestamptz{InfinityModifier: mod, Valid: true}
+		}
+		return pgtype.Timestamp{InfinityModifier: mod, Valid: true}
 	case string:
 		if c.kind == kUUID {
 			if u, ok := parseUUID(x); ok {
@@ -693,7 +703,9 @@ func pgArray(elem *column, xs []any) any {
 		}
 		return out
 	case kDate, kTimestamp, kTimestampTZ:
-		return typedSlice[time.Time](xs)
+		if !slices.ContainsFunc(xs, func(x any) bool { _, inf := x.(infinity); return inf }) {
+			return typedSlice[time.Time](xs)
+		}
 	case kBytes:
 		return typedSlice[[]byte](xs)
 	}

@@ -3,12 +3,14 @@ package jdbc
 import (
 	"bytes"
 	"errors"
+	"math"
 	"math/big"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/sluice-cdc/sluice/config"
 	"github.com/sluice-cdc/sluice/connectors"
 	"go.uber.org/goleak"
@@ -282,6 +284,15 @@ func TestNormalize(t *testing.T) {
 		{"zoned", &connectors.Schema{Type: connectors.String, Name: dbzZonedTimestamp}, "2024-05-01T10:00:00.5+02:00", time.Date(2024, 5, 1, 8, 0, 0, 5e8, time.UTC)},
 		{"decimal bytes", connectors.DecimalSchema(2, false), []byte{0xff, 0x85}, dec("-1.23", 2)},
 		{"int from float64", connectors.Int64Schema, float64(42), int64(42)},
+		// Debezium's ±infinity sentinels: before, +infinity became year
+		// 294247 and -infinity overflowed into another finite timestamp.
+		{"micro timestamp infinity", &connectors.Schema{Type: connectors.Int64, Name: dbzMicroTimestamp}, int64(9223372036825200000), infinity(1)},
+		{"micro timestamp -infinity", &connectors.Schema{Type: connectors.Int64, Name: dbzMicroTimestamp}, int64(-9223372036832400000), infinity(-1)},
+		{"timestamp infinity", &connectors.Schema{Type: connectors.Int64, Name: dbzTimestamp}, int64(9223372036825200), infinity(1)},
+		{"timestamp -infinity", &connectors.Schema{Type: connectors.Int64, Name: dbzTimestamp}, int64(-9223372036832400), infinity(-1)},
+		{"nano timestamp -infinity", &connectors.Schema{Type: connectors.Int64, Name: dbzNanoTimestamp}, int64(math.MinInt64), infinity(-1)},
+		{"zoned infinity", &connectors.Schema{Type: connectors.String, Name: dbzZonedTimestamp}, "infinity", infinity(1)},
+		{"zoned -infinity", &connectors.Schema{Type: connectors.String, Name: dbzZonedTimestamp}, "-infinity", infinity(-1)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -464,6 +475,25 @@ func TestDecodeEmptyBytes(t *testing.T) {
 // TestMySQLArrayJSON checks the JSON that array fields become in MySQL:
 // dates and zone-less timestamps as wall clocks without a zone, zoned
 // timestamps as UTC instants.
+func TestInfinityValues(t *testing.T) {
+	ts := &column{kind: kTimestamp}
+	tz := &column{kind: kTimestampTZ}
+	if got := pgValue(ts, infinity(1)); got != (pgtype.Timestamp{InfinityModifier: pgtype.Infinity, Valid: true}) {
+		t.Errorf("pgValue(timestamp, +infinity) = %#v", got)
+	}
+	if got := pgValue(tz, infinity(-1)); got != (pgtype.Timestamptz{InfinityModifier: pgtype.NegativeInfinity, Valid: true}) {
+		t.Errorf("pgValue(timestamptz, -infinity) = %#v", got)
+	}
+	arr := pgArray(ts, []any{infinity(-1), time.Unix(0, 0).UTC(), nil})
+	xs, ok := arr.([]any)
+	if !ok || len(xs) != 3 || xs[0] != (pgtype.Timestamp{InfinityModifier: pgtype.NegativeInfinity, Valid: true}) || xs[2] != nil {
+		t.Errorf("pgArray with -infinity = %#v", arr)
+	}
+	if got := mysqlValue(ts, infinity(1), time.UTC); got != "infinity" {
+		t.Errorf("mysqlValue(+infinity) = %v, want the text MySQL refuses", got)
+	}
+}
+
 func TestMySQLArrayJSON(t *testing.T) {
 	ts := time.Date(2024, 2, 29, 13, 14, 15, 250_000_000, time.UTC)
 	for _, tc := range []struct {

@@ -184,10 +184,54 @@ func columnFor(name string, s *connectors.Schema) (*column, error) {
 // timeOfDay is a time without a date, as a duration since midnight.
 type timeOfDay time.Duration
 
+// infinity is a timestamp at +infinity (1) or -infinity (-1): Debezium's
+// PostgreSQL connector sends them as sentinels (the PGStatement
+// DATE_POSITIVE_INFINITY and DATE_NEGATIVE_INFINITY milliseconds read as
+// microseconds or milliseconds, Long.MAX_VALUE and MIN_VALUE nanoseconds,
+// "infinity" and "-infinity" ZonedTimestamps). PostgreSQL stores them as
+// infinity; MySQL refuses them (no DATETIME holds them).
+type infinity int8
+
+// Debezium's timestamp sentinels for ±infinity.
+const (
+	dbzPosInfMicros int64 = 9223372036825200000
+	dbzNegInfMicros int64 = -9223372036832400000
+)
+
+// timestampInfinity returns the infinity an integer timestamp of schema
+// name stands for, or 0.
+func timestampInfinity(name string, n int64) infinity {
+	switch name {
+	case dbzMicroTimestamp:
+		switch n {
+		case dbzPosInfMicros:
+			return 1
+		case dbzNegInfMicros:
+			return -1
+		}
+	case dbzNanoTimestamp:
+		switch n {
+		case math.MaxInt64:
+			return 1
+		case math.MinInt64:
+			return -1
+		}
+	default: // Timestamp, io.debezium.time.Timestamp: milliseconds
+		switch n {
+		case dbzPosInfMicros / 1000:
+			return 1
+		case dbzNegInfMicros / 1000:
+			return -1
+		}
+	}
+	return 0
+}
+
 // normalize turns a Connect value of column c into the sink's neutral
 // form: int64, float64, bool, string, []byte, connectors.Decimal,
 // time.Time (dates and zone-less timestamps as UTC wall clock, zoned
-// timestamps as instants), timeOfDay, or []any of those for arrays.
+// timestamps as instants), infinity (Debezium's ±infinity timestamps),
+// timeOfDay, or []any of those for arrays.
 // Debezium's ISO string dates, times and timestamps become the same
 // values as their numeric forms; times of day with an offset (IsoTime)
 // become the time of day in UTC.
@@ -292,6 +336,9 @@ func normalize(c *column, v any) (any, error) {
 		if err != nil {
 			return nil, err
 		}
+		if inf := timestampInfinity(c.schema.Name, n); inf != 0 {
+			return inf, nil
+		}
 		switch c.schema.Name {
 		case dbzMicroTimestamp:
 			return time.UnixMicro(n).UTC(), nil
@@ -304,6 +351,12 @@ func normalize(c *column, v any) (any, error) {
 		case time.Time:
 			return x.UTC(), nil
 		case string:
+			switch x {
+			case "infinity":
+				return infinity(1), nil
+			case "-infinity":
+				return infinity(-1), nil
+			}
 			t, err := time.Parse(time.RFC3339Nano, x)
 			if err != nil {
 				return nil, fmt.Errorf("ZonedTimestamp %q: %w", x, err)
@@ -441,4 +494,11 @@ func appendKey(b []byte, v any) []byte {
 		b = append(b, 6)
 		return fmt.Appendf(b, "%v|", x)
 	}
+}
+
+func (x infinity) String() string {
+	if x < 0 {
+		return "-infinity"
+	}
+	return "infinity"
 }
