@@ -532,7 +532,10 @@ func (h *Herder) startTask(ctx context.Context, cs *connState, ts *taskState, pl
 		}
 		opts := append([]kgo.Opt{}, h.clientOpts...)
 		if re := sinkCfg.String(propTopicsRegex); re != "" {
-			opts = append(opts, kgo.ConsumeRegex(), kgo.ConsumeTopics(re))
+			// New matching topics are seen at a metadata refresh: every 10 s
+			// instead of the client's 5 min, so a sink created before its
+			// source's topics exist starts within seconds of them.
+			opts = append(opts, kgo.ConsumeRegex(), kgo.ConsumeTopics(re), kgo.MetadataMaxAge(10*time.Second))
 		} else {
 			opts = append(opts, kgo.ConsumeTopics(sinkCfg.List(propTopics)...))
 		}
