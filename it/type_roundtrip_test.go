@@ -242,29 +242,8 @@ func TestTypeRoundTrip(t *testing.T) {
 			t.Logf("worker log:\n%s", tail(w.Log(), 6000))
 		}
 	})
-	create(t, w, "rt-source", pgSourceConfig(src, db, "rt", "sluice_rt", map[string]string{
-		"table.include.list":     `public\.rt_.*`,
-		"decimal.handling.mode":  "precise",
-		"interval.handling.mode": "string",
-		"hstore.handling.mode":   "json",
-		"time.precision.mode":    "adaptive",
-		"binary.handling.mode":   "bytes",
-	}))
-	// A topics.regex consumer sees topics created after it starts only at
-	// its next metadata refresh (franz-go's default max age: 5 min), so
-	// the sinks start once the snapshot is in Kafka.
-	adm := kadm.NewClient(br.Client(t, freshMetadata))
-	harness.WaitFor(t, 60*time.Second, "the snapshot in Kafka", func() error {
-		if err := failedTask(t, w, "rt-source"); err != nil {
-			t.Fatal(err)
-		}
-		for _, tb := range rtTables {
-			if n := endOffsets(t, adm, "rt.public."+tb.name); n < 4 {
-				return fmt.Errorf("%s: %d of 4 records", tb.name, n)
-			}
-		}
-		return nil
-	})
+	// The sinks start first: their topics.regex consumers must pick up the
+	// source's topics as they appear.
 	sink := func(name, url, user, topics string, extra ...string) {
 		cfg := map[string]string{
 			"connector.class":     "io.debezium.connector.jdbc.JdbcSinkConnector",
@@ -286,6 +265,27 @@ func TestTypeRoundTrip(t *testing.T) {
 	sink("rt-pg", dst.JDBCURL(pgStmt), dst.User, `rt\.public\.rt_.*`)
 	sink("rt-pg-copy", dst.JDBCURL(pgCopy), dst.User, `rt\.public\.rt_.*`, "sluice.copy.threshold", "1")
 	sink("rt-mariadb", my.JDBCURL(myTarget), "root", `rt\.public\.rt_(types|timetz)`)
+	create(t, w, "rt-source", pgSourceConfig(src, db, "rt", "sluice_rt", map[string]string{
+		"table.include.list":     `public\.rt_.*`,
+		"decimal.handling.mode":  "precise",
+		"interval.handling.mode": "string",
+		"hstore.handling.mode":   "json",
+		"time.precision.mode":    "adaptive",
+		"binary.handling.mode":   "bytes",
+	}))
+	// The snapshot is in Kafka before the streamed changes are made.
+	adm := kadm.NewClient(br.Client(t, freshMetadata))
+	harness.WaitFor(t, 60*time.Second, "the snapshot in Kafka", func() error {
+		if err := failedTask(t, w, "rt-source"); err != nil {
+			t.Fatal(err)
+		}
+		for _, tb := range rtTables {
+			if n := endOffsets(t, adm, "rt.public."+tb.name); n < 4 {
+				return fmt.Errorf("%s: %d of 4 records", tb.name, n)
+			}
+		}
+		return nil
+	})
 	connectors := []string{"rt-source", "rt-pg", "rt-pg-copy", "rt-mariadb"}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
