@@ -197,6 +197,11 @@ func testPauseResume(t *testing.T, pg *harness.Postgres) {
 		t.Errorf("%d rows read, want %d", len(all), rows)
 	}
 	stopTask(t, task2)
-	pg.Exec(t, db, "SELECT pg_drop_replication_slot('pause')")
+	// The server's walsender may outlive the connection for a moment.
+	c := pg.Connect(t, db)
+	harness.WaitFor(t, 15*time.Second, "slot pause dropped", func() error {
+		_, err := c.Exec(context.Background(), "SELECT pg_drop_replication_slot('pause')")
+		return err
+	})
 	t.Logf("%d rows read while paused, %d in all", paused, len(all))
 }
