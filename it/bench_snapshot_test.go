@@ -113,7 +113,10 @@ func BenchmarkPostgresSnapshot(b *testing.B) {
 				stopProfile()
 				rss := float64(peakRSSKB(w.PID())) / 1024
 				w.Stop()
-				pg.Exec(b, db, fmt.Sprintf("SELECT pg_drop_replication_slot('%s')", slot))
+				harness.WaitFor(b, 15*time.Second, "slot "+slot+" dropped", func() error {
+					_, err := conn.Exec(ctx, "SELECT pg_drop_replication_slot($1)", slot)
+					return err
+				})
 				// The snapshot's pace is rows over the time until Kafka
 				// acknowledged the last one; committing its offset follows
 				// within offset.flush.interval.ms and is reported apart.
