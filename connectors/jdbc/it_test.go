@@ -101,6 +101,7 @@ func runSuite(t *testing.T, tg *target) {
 		t.Run("large batch copy", func(t *testing.T) { testLarge(t, tg) })
 	}
 	t.Run("evolve", func(t *testing.T) { testEvolve(t, tg) })
+	t.Run("fillfactor", func(t *testing.T) { testFillFactor(t, tg) })
 	if tg.name == "postgres" {
 		t.Run("quoting", func(t *testing.T) { testQuoting(t, tg) })
 		t.Run("no-op replay", func(t *testing.T) { testNoopReplay(t, tg) })
@@ -513,6 +514,28 @@ func sum(a, b int) int {
 		s += i
 	}
 	return s
+}
+
+// testFillFactor: sluice.table.fillfactor sets the fillfactor of tables
+// the sink creates on PostgreSQL, and is refused for MySQL and MariaDB.
+func testFillFactor(t *testing.T, tg *target) {
+	db := tg.newDB(t)
+	if tg.name != "postgres" {
+		_, err := ParseConfig(map[string]string{ConnectionURL: tg.url(db), Topics: "x", TableFillFactor: "50"})
+		if err == nil || !strings.Contains(err.Error(), TableFillFactor) {
+			t.Fatalf("fillfactor 50 on %s: %v, want an error naming %s", tg.name, err, TableFillFactor)
+		}
+		return
+	}
+	task := startTask(t, tg, db, TableFillFactor, "50")
+	g := newGen("srv.public.items")
+	write(t, task, g.upsert(1, "a", 1))
+	wantRows(t, dump(t, tg, db, "SELECT array_to_string(reloptions, ',') FROM pg_class WHERE relname = 'srv_public_items'"), "fillfactor=50")
+	write(t, task, g.upsert(1, "b", 2))
+	wantRows(t, dump(t, tg, db, "SELECT id, name, qty FROM srv_public_items"), "1|b|2")
+	if _, err := ParseConfig(map[string]string{ConnectionURL: tg.url(db), Topics: "x", TableFillFactor: "5"}); err == nil {
+		t.Fatal("fillfactor 5 accepted")
+	}
 }
 
 func testEvolve(t *testing.T, tg *target) {

@@ -161,6 +161,9 @@ func (t *Task) createSQL(name tableName, sh *shape) string {
 		b.WriteByte(')')
 	}
 	b.WriteByte(')')
+	if t.cfg.FillFactor != 100 && t.cfg.URL.Dialect == DialectPostgres {
+		fmt.Fprintf(&b, " WITH (fillfactor = %d)", t.cfg.FillFactor)
+	}
 	return b.String()
 }
 
