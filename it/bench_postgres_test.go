@@ -75,12 +75,12 @@ func BenchmarkPostgresStreaming(b *testing.B) {
 		raw := float64(rows) / time.Since(start).Seconds()
 
 		w := harness.StartWorker(b, harness.WorkerOptions{Bootstrap: br.Bootstrap,
-			Props: benchWorkerProps(map[string]string{"offset.flush.interval.ms": "200", "sluice.debug.pprof": "true"})})
+			Props: envProps("SLUICE_BENCH_WORKER_PROPS", map[string]string{"offset.flush.interval.ms": "200", "sluice.debug.pprof": "true"})})
 		stopProfile := captureProfiles(b, w)
 		// A short metadata age, or "topic unknown" is cached for 5 s.
 		adm := kadm.NewClient(br.Client(b, kgo.MetadataMinAge(50*time.Millisecond)))
 		start = time.Now()
-		w.JSON("POST", "/connectors", map[string]any{"name": "pg", "config": benchConnectorProps(map[string]string{
+		w.JSON("POST", "/connectors", map[string]any{"name": "pg", "config": envProps("SLUICE_BENCH_CONNECTOR_PROPS", map[string]string{
 			"connector.class": "postgres", "database.hostname": pg.Host, "database.port": strconv.Itoa(pg.Port),
 			"database.user": pg.User, "database.dbname": db, "topic.prefix": "bench", "slot.name": "sluice",
 			"publication.name": "bench", "publication.autocreate.mode": "disabled", "snapshot.mode": "no_data",

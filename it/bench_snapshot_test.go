@@ -73,14 +73,14 @@ func BenchmarkPostgresSnapshot(b *testing.B) {
 				}
 				copyRate := float64(rows) / time.Since(start).Seconds()
 
-				props, _ := isolated(b, benchWorkerProps(map[string]string{
+				props, _ := isolated(b, envProps("SLUICE_BENCH_WORKER_PROPS", map[string]string{
 					"offset.flush.interval.ms": "200", "sluice.debug.pprof": "true",
 					"key.converter.schemas.enable": "false", "value.converter.schemas.enable": "false"}))
 				w := harness.StartWorker(b, harness.WorkerOptions{Bootstrap: br.Bootstrap, Props: props})
 				stopProfile := captureProfiles(b, w)
 				cpu0 := cpuSeconds(w.PID())
 				start = time.Now()
-				w.JSON("POST", "/connectors", map[string]any{"name": "snap", "config": benchConnectorProps(map[string]string{
+				w.JSON("POST", "/connectors", map[string]any{"name": "snap", "config": envProps("SLUICE_BENCH_CONNECTOR_PROPS", map[string]string{
 					"connector.class": "postgres", "database.hostname": pg.Host, "database.port": strconv.Itoa(pg.Port),
 					"database.user": pg.User, "database.dbname": db, "topic.prefix": prefix, "slot.name": slot,
 					"publication.name": slot, "publication.autocreate.mode": "filtered",
@@ -170,21 +170,12 @@ func BenchmarkPostgresSnapshot(b *testing.B) {
 	}
 }
 
-// benchWorkerProps adds the worker properties in SLUICE_BENCH_WORKER_PROPS
-// ("k=v,k=v"), for comparing settings in the same session.
-func benchWorkerProps(props map[string]string) map[string]string {
-	for _, kv := range strings.Split(os.Getenv("SLUICE_BENCH_WORKER_PROPS"), ",") {
-		if k, v, ok := strings.Cut(strings.TrimSpace(kv), "="); ok {
-			props[k] = v
-		}
-	}
-	return props
-}
-
-// benchConnectorProps adds the connector properties in
-// SLUICE_BENCH_CONNECTOR_PROPS ("k=v,k=v").
-func benchConnectorProps(props map[string]string) map[string]string {
-	for _, kv := range strings.Split(os.Getenv("SLUICE_BENCH_CONNECTOR_PROPS"), ",") {
+// envProps adds to props the properties listed in the environment
+// variable env as "k=v,k=v": SLUICE_BENCH_WORKER_PROPS for the worker,
+// SLUICE_BENCH_CONNECTOR_PROPS for the connector, to compare settings in
+// the same session.
+func envProps(env string, props map[string]string) map[string]string {
+	for _, kv := range strings.Split(os.Getenv(env), ",") {
 		if k, v, ok := strings.Cut(strings.TrimSpace(kv), "="); ok {
 			props[k] = v
 		}

@@ -115,7 +115,7 @@ func BenchmarkSourcePipeline(b *testing.B) {
 		raw := float64(len(recs)) / time.Since(start).Seconds()
 		recs = nil
 
-		w := harness.StartWorker(b, harness.WorkerOptions{Bootstrap: br.Bootstrap, Props: benchWorkerProps(map[string]string{})})
+		w := harness.StartWorker(b, harness.WorkerOptions{Bootstrap: br.Bootstrap, Props: envProps("SLUICE_BENCH_WORKER_PROPS", map[string]string{})})
 		adm := kadm.NewClient(cl)
 		start = time.Now()
 		w.JSON("POST", "/connectors", map[string]any{"name": "bench", "config": map[string]string{
