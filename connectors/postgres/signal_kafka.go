@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/sluice-cdc/sluice/connectors"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -148,8 +147,7 @@ func (s *streamer) takeSignal(ctx context.Context) error {
 		s.sigMarked = nil
 	}
 	if len(s.sigHandled) > 0 && !s.inTx {
-		o := s.markOffset()
-		if err := s.emit(ctx, &connectors.Record{SourcePartition: s.t.b.partition, SourceOffset: o.toMap()}, &o); err != nil {
+		if err := s.emitMarker(ctx); err != nil {
 			return err
 		}
 		s.sigMarked = append(s.sigMarked, s.sigHandled...)

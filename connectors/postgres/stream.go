@@ -294,12 +294,19 @@ func (s *streamer) maybeHeartbeat(ctx context.Context, now time.Time) error {
 			return retryIfConn(err)
 		}
 	}
-	o := s.markOffset()
 	s.markedAt = now
 	if beat {
 		s.heartbeatAt = now
+		o := s.markOffset()
 		return s.emit(ctx, s.t.b.heartbeat(o.toMap()), &o)
 	}
+	return s.emitMarker(ctx)
+}
+
+// emitMarker queues an offset marker (a record without a topic) at
+// markOffset.
+func (s *streamer) emitMarker(ctx context.Context) error {
+	o := s.markOffset()
 	return s.emit(ctx, &connectors.Record{SourcePartition: s.t.b.partition, SourceOffset: o.toMap()}, &o)
 }
 
