@@ -218,22 +218,7 @@ func structuredTimestampConverter(c *Converter, typmod int32, optional bool) *Co
 	s := structuredTimestampSchema(optional)
 	prec := timePrecision(typmod)
 	c.Schema = s
-	c.fn = func(b []byte) (any, error) {
-		days, tod, inf, err := timestampFields(b)
-		if err != nil {
-			return nil, err
-		}
-		switch inf {
-		case 1:
-			return special(s, structuredPositiveInfinity, prec), nil
-		case -1:
-			return special(s, structuredNegativeInfinity, prec), nil
-		}
-		v := connectors.NewStructValue(s)
-		putDateTime(v, days, tod)
-		v.Values[8] = prec
-		return v, nil
-	}
+	c.fn = structuredTimestampFn(s, func(v *connectors.StructValue) { v.Values[8] = prec }, prec)
 	return c
 }
 
@@ -243,7 +228,16 @@ func structuredTimestampConverter(c *Converter, typmod int32, optional bool) *Co
 func structuredTimestamptzConverter(typmod int32, optional bool) *Converter {
 	s := structuredZonedTimestampSchema(optional)
 	prec := timePrecision(typmod)
-	return &Converter{TypeName: "timestamptz", Schema: s, fn: func(b []byte) (any, error) {
+	return &Converter{TypeName: "timestamptz", Schema: s, fn: structuredTimestampFn(s, func(v *connectors.StructValue) {
+		v.Values[7], v.Values[8], v.Values[10] = int32(0), "Z", prec
+	}, prec)}
+}
+
+// structuredTimestampFn parses a timestamp into struct s: ±infinity as
+// special values, otherwise the date and clock fields, then the schema's
+// own fields set by rest.
+func structuredTimestampFn(s *connectors.Schema, rest func(*connectors.StructValue), prec int32) func([]byte) (any, error) {
+	return func(b []byte) (any, error) {
 		days, tod, inf, err := timestampFields(b)
 		if err != nil {
 			return nil, err
@@ -256,9 +250,9 @@ func structuredTimestamptzConverter(typmod int32, optional bool) *Converter {
 		}
 		v := connectors.NewStructValue(s)
 		putDateTime(v, days, tod)
-		v.Values[7], v.Values[8], v.Values[10] = int32(0), "Z", prec
+		rest(v)
 		return v, nil
-	}}
+	}
 }
 
 // structuredTimetzConverter keeps the clock as written, hour 24
