@@ -1,6 +1,7 @@
 package it
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -34,7 +35,7 @@ func BenchmarkPostgresSnapshot(b *testing.B) {
 	scale := envInt("SLUICE_BENCH_SNAPSHOT_SCALE", 50)
 	rows := int64(scale) * 100_000
 	var threads []int
-	for _, s := range strings.Split(envStr("SLUICE_BENCH_SNAPSHOT_THREADS", "1,2"), ",") {
+	for _, s := range strings.Split(cmp.Or(os.Getenv("SLUICE_BENCH_SNAPSHOT_THREADS"), "1,2"), ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n < 1 {
 			b.Fatalf("SLUICE_BENCH_SNAPSHOT_THREADS: %q", s)
@@ -181,13 +182,6 @@ func envProps(env string, props map[string]string) map[string]string {
 		}
 	}
 	return props
-}
-
-func envStr(k, def string) string {
-	if v := os.Getenv(k); v != "" {
-		return v
-	}
-	return def
 }
 
 // replayRecord is a record's key and value, kept in one arena.
