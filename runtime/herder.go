@@ -521,7 +521,8 @@ func (h *Herder) startTask(ctx context.Context, cs *connState, ts *taskState, pl
 		}
 		r := &sourceRunner{id: ts.id, task: task, props: taskCfg, chain: chain, keyConv: keyConv, valConv: valConv,
 			producer: producer, offsets: h.offsets, logger: logger, flushEvery: flushEvery, flushTimeout: flushTimeout,
-			retry: retry, onRunning: onRunning, onTopic: func(t string) { h.topicSeen(cs, ts.id, t) }}
+			retry: retry, onRunning: onRunning, onTopic: func(t string) { h.topicSeen(cs, ts.id, t) },
+			bufferedBytes: h.worker.Values.Long(config.ProducerMaxBufferedBytes)}
 		r.pause = pause
 		run = r.run
 	case connectors.SinkType:

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/sluice-cdc/sluice/connectors"
 	"github.com/sluice-cdc/sluice/offsets"
@@ -58,8 +59,25 @@ type sourceRunner struct {
 	slabs *slabPool
 	// krecs and hdrs are the current poll's slabs of producer records and
 	// headers.
-	krecs []kgo.Record
+	krecs []sentRecord
 	hdrs  []kgo.RecordHeader
+	// bufferedBytes is sluice.producer.max.buffered.bytes.
+	bufferedBytes int64
+	// lazy is set when no transform runs and both converters encode
+	// connectors.LazyStruct values: the task may then return them.
+	lazy bool
+	// promise is r.done, made once: a method value per record would cost
+	// an allocation each.
+	promise func(*kgo.Record, error)
+}
+
+// sentRecord is a record handed to the producer with what its promise
+// needs; the promise gets the embedded kgo.Record back and finds the rest
+// around it.
+type sentRecord struct {
+	kgo.Record
+	ks, vs *encSlab
+	tk     ticket
 }
 
 // pauser lets the herder pause and resume a task loop.
@@ -101,6 +119,7 @@ func (p *pauser) wait(ctx context.Context) bool {
 }
 
 type sourceTaskContext struct {
+	lazy      bool
 	connector string
 	offsets   offsets.Store
 	logger    *slog.Logger
@@ -110,6 +129,7 @@ func (c *sourceTaskContext) Offset(ctx context.Context, partition map[string]any
 	return c.offsets.Get(ctx, c.connector, partition)
 }
 func (c *sourceTaskContext) Logger() *slog.Logger { return c.logger }
+func (c *sourceTaskContext) LazyValues() bool     { return c.lazy }
 
 const slabSize = 256 << 10
 
@@ -117,7 +137,9 @@ const slabSize = 256 << 10
 func (r *sourceRunner) run(ctx context.Context) (err error) {
 	r.tracker = newTracker()
 	r.pending = map[string]connectors.SourceOffset{}
-	tctx := &sourceTaskContext{connector: r.id.Connector, offsets: r.offsets, logger: r.logger}
+	r.lazy = r.chain.Len() == 0 && converter.EncodesLazy(r.keyConv) && converter.EncodesLazy(r.valConv)
+	r.promise = r.done
+	tctx := &sourceTaskContext{lazy: r.lazy, connector: r.id.Connector, offsets: r.offsets, logger: r.logger}
 	if err := r.task.Start(ctx, tctx, r.props); err != nil {
 		r.producer.Close()
 		return fmt.Errorf("starting task: %w", err)
@@ -155,7 +177,7 @@ func (r *sourceRunner) run(ctx context.Context) (err error) {
 			return fmt.Errorf("polling: %w", err)
 		}
 		retryStart, r.retry.attempt = time.Time{}, 0
-		r.krecs = make([]kgo.Record, len(recs))
+		r.krecs = make([]sentRecord, len(recs))
 		nh := 0
 		for _, rec := range recs {
 			nh += len(rec.Headers)
@@ -188,6 +210,12 @@ func (r *sourceRunner) send(ctx context.Context, rec *connectors.Record) error {
 		r.tracker.ack(tk)
 		return nil
 	}
+	if !r.lazy {
+		// A task that returns lazy values without being offered them.
+		if err := rec.Materialize(); err != nil {
+			return fmt.Errorf("record for topic %s at source offset %v: %w", rec.Topic, rec.SourceOffset, err)
+		}
+	}
 	out, err := r.chain.Apply(rec)
 	if err != nil {
 		return fmt.Errorf("record for topic %s at source offset %v: %w", rec.Topic, rec.SourceOffset, err)
@@ -197,11 +225,13 @@ func (r *sourceRunner) send(ctx context.Context, rec *connectors.Record) error {
 		r.tracker.ack(tk)
 		return nil
 	}
-	key, ks, err := r.encode(r.keyConv, out.Topic, out.KeySchema, out.Key)
+	key, ks, err := r.encode(r.keyConv, out.Topic, out.KeySchema, out.Key, nil)
 	if err != nil {
 		return fmt.Errorf("converting the key of a record for topic %s at source offset %v: %w", out.Topic, rec.SourceOffset, err)
 	}
-	val, vs, err := r.encode(r.valConv, out.Topic, out.ValueSchema, out.Value)
+	// When the value lands in the key's slab, the key's use covers it: a
+	// record's key and value are released together.
+	val, vs, err := r.encode(r.valConv, out.Topic, out.ValueSchema, out.Value, ks)
 	if err != nil {
 		if ks != nil {
 			ks.release()
@@ -217,9 +247,10 @@ func (r *sourceRunner) send(ctx context.Context, rec *connectors.Record) error {
 	}
 	// Records and headers come from per-batch slabs: one allocation per
 	// poll instead of two per record.
-	kr := &r.krecs[0]
+	sr := &r.krecs[0]
 	r.krecs = r.krecs[1:]
-	*kr = kgo.Record{Topic: out.Topic, Key: key, Value: val, Timestamp: out.Timestamp}
+	*sr = sentRecord{Record: kgo.Record{Topic: out.Topic, Key: key, Value: val, Timestamp: out.Timestamp}, ks: ks, vs: vs, tk: tk}
+	kr := &sr.Record
 	if len(out.Headers) > 0 {
 		if cap(r.hdrs)-len(r.hdrs) < len(out.Headers) {
 			r.hdrs = make([]kgo.RecordHeader, 0, len(out.Headers))
@@ -230,39 +261,47 @@ func (r *sourceRunner) send(ctx context.Context, rec *connectors.Record) error {
 		}
 		kr.Headers = r.hdrs[start:len(r.hdrs):len(r.hdrs)]
 	}
-	r.producer.Produce(ctx, kr, func(_ *kgo.Record, err error) {
-		// The producer is done with the record's bytes either way.
-		if ks != nil {
-			ks.release()
-		}
-		if vs != nil {
-			vs.release()
-		}
-		if err != nil {
-			if !errors.Is(err, context.Canceled) {
-				e := fmt.Errorf("producing to topic %s: %w", out.Topic, err)
-				if errors.Is(err, kerr.UnknownTopicOrPartition) {
-					e = fmt.Errorf("producing to topic %s: %w; the topic does not exist and the brokers did not create it: "+
-						"create it, or allow auto.create.topics.enable on the brokers", out.Topic, err)
-				}
-				r.produceErr.CompareAndSwap(nil, &e)
-			}
-			return
-		}
-		r.tracker.ack(tk)
-	})
+	r.producer.Produce(ctx, kr, r.promise)
 	return nil
+}
+
+// done is the promise of every produced record.
+func (r *sourceRunner) done(kr *kgo.Record, err error) {
+	// kr is the Record at the start of a sentRecord (see send).
+	sr := (*sentRecord)(unsafe.Pointer(kr))
+	// The producer is done with the record's bytes either way.
+	if sr.ks != nil {
+		sr.ks.release()
+	}
+	if sr.vs != nil {
+		sr.vs.release()
+	}
+	if err != nil {
+		if !errors.Is(err, context.Canceled) {
+			e := fmt.Errorf("producing to topic %s: %w", kr.Topic, err)
+			if errors.Is(err, kerr.UnknownTopicOrPartition) {
+				e = fmt.Errorf("producing to topic %s: %w; the topic does not exist and the brokers did not create it: "+
+					"create it, or allow auto.create.topics.enable on the brokers", kr.Topic, err)
+			}
+			r.produceErr.CompareAndSwap(nil, &e)
+		}
+		return
+	}
+	r.tracker.ack(sr.tk)
 }
 
 // encode converts into the current slab so that most records cost no
 // allocation of their own. When the bytes are in a slab, it returns that
 // slab with one more use, which the caller releases once the producer is
 // done with the record: until then the slab is not written again.
-func (r *sourceRunner) encode(c converter.Converter, topic string, s *connectors.Schema, v any) ([]byte, *encSlab, error) {
+//
+// When the bytes land in held, a slab the caller already holds a use of for
+// this record, no use is added and the slab returned is nil.
+func (r *sourceRunner) encode(c converter.Converter, topic string, s *connectors.Schema, v any, held *encSlab) ([]byte, *encSlab, error) {
 	if r.slab == nil || cap(r.slab.buf)-len(r.slab.buf) < 4096 {
 		r.retireSlab()
 		if r.slabs == nil {
-			r.slabs = newSlabPool(slabSize, slabPoolMax)
+			r.slabs = newSlabPool(slabSize, slabPoolSize(r.bufferedBytes))
 		}
 		r.slab = r.slabs.get()
 	}
@@ -277,6 +316,9 @@ func (r *sourceRunner) encode(c converter.Converter, topic string, s *connectors
 	}
 	if len(b) > 0 && cap(b) == cap(sl.buf)-start && &b[0] == &sl.buf[start : start+1][0] {
 		sl.buf = sl.buf[:start+len(b)]
+		if sl == held {
+			return b[:len(b):len(b)], nil, nil
+		}
 		sl.refs.Add(1)
 		return b[:len(b):len(b)], sl, nil
 	}
@@ -295,8 +337,15 @@ func (r *sourceRunner) retireSlab() {
 	}
 }
 
-// slabPoolMax bounds the idle slabs a task keeps (4 MiB).
-const slabPoolMax = 16
+// slabPoolSize is how many idle slabs a task keeps: as many as the
+// producer may hold records in (sluice.producer.max.buffered.bytes, 32
+// slabs by default), and at least 16. One produce response frees many
+// slabs at once; a smaller pool dropped them, and the next ones were
+// allocated and zeroed afresh, half the task's garbage. The slabs in flight
+// and the idle ones together stay within about twice the buffered bytes.
+func slabPoolSize(bufferedBytes int64) int {
+	return int(max(16, min(bufferedBytes/slabSize+4, 256)))
+}
 
 // commit writes the offsets Kafka acknowledged and tells the task.
 func (r *sourceRunner) commit(ctx context.Context) {

@@ -137,9 +137,10 @@ func (t *memSinkTask) Flush(_ context.Context, cur map[connectors.TopicPartition
 func (t *memSinkTask) Stop(context.Context) error { return nil }
 
 type testWorker struct {
-	url    string
-	cancel context.CancelFunc
-	done   chan error
+	url       string
+	bootstrap string
+	cancel    context.CancelFunc
+	done      chan error
 }
 
 func startWorker(t *testing.T, props map[string]string) *testWorker {
@@ -161,16 +162,17 @@ func startWorker(t *testing.T, props map[string]string) *testWorker {
 	reg := connectors.NewRegistry(datagen.Plugin(),
 		connectors.Plugin{Name: "hang", Type: connectors.SourceType, New: func() connectors.Connector { return hangConnector{} }},
 		connectors.Plugin{Name: "marker", Type: connectors.SourceType, New: func() connectors.Connector { return markerConnector{} }},
+		connectors.Plugin{Name: "lazy", Type: connectors.SourceType, New: func() connectors.Connector { return &lazyConnector{} }},
 		connectors.Plugin{Name: "memsink", Type: connectors.SinkType, New: func() connectors.Connector { return &memSink{} }})
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
-	w := &testWorker{cancel: cancel, done: make(chan error, 1)}
+	w := &testWorker{cancel: cancel, done: make(chan error, 1), bootstrap: c.ListenAddrs()[0]}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
 	go func() {
-		w.done <- Run(ctx, Options{Config: cfg, Plugins: reg, Transforms: transforms.NewRegistry(), Logger: logger,
+		w.done <- Run(ctx, Options{Config: cfg, Plugins: reg, Transforms: transforms.NewRegistry(noopTransform), Logger: logger,
 			Started: time.Now(), Ready: func(a string) { ready <- a }})
 	}()
 	select {

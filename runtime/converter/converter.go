@@ -35,6 +35,19 @@ type Converter interface {
 	Decode(topic string, data []byte) (*connectors.Schema, any, error)
 }
 
+// LazyEncoder is a Converter that encodes connectors.LazyStruct values
+// itself; other converters are handed built StructValues.
+type LazyEncoder interface {
+	EncodesLazy() bool
+}
+
+// EncodesLazy reports whether c encodes connectors.LazyStruct values
+// itself.
+func EncodesLazy(c Converter) bool {
+	l, ok := c.(LazyEncoder)
+	return ok && l.EncodesLazy()
+}
+
 // Plugin describes an installed converter.
 type Plugin struct {
 	// Name is the short name ("json").

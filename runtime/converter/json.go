@@ -129,10 +129,18 @@ func (c *JSON) Encode(dst []byte, topic string, s *connectors.Schema, v any) ([]
 		}
 		return dst, nil
 	}
+	if lz, ok := v.(connectors.LazyStruct); ok && s == nil {
+		sv, err := lz.Build()
+		if err != nil {
+			return dst, fmt.Errorf("JsonConverter: converting the %s for topic %q: %w", c.side, topic, err)
+		}
+		v = sv
+	}
 	start := len(dst)
 	var p *plan
+	var e *encEntry
 	if s != nil {
-		e := c.entry(s)
+		e = c.entry(s)
 		p = e.plan
 		if c.schemas {
 			if e.json == nil {
@@ -150,7 +158,9 @@ func (c *JSON) Encode(dst []byte, topic string, s *connectors.Schema, v any) ([]
 		dst = append(dst, `{"schema":null,"payload":`...)
 	}
 	var err error
-	if p != nil {
+	if lz, ok := v.(connectors.LazyStruct); ok && p != nil {
+		dst, err = lz.AppendJSON(dst, e.lazy)
+	} else if p != nil {
 		dst, err = c.appendValue(dst, p, v)
 	} else {
 		dst, err = c.appendSchemaless(dst, v)
@@ -170,6 +180,27 @@ type encEntry struct {
 	plan *plan
 	memo map[*connectors.Schema]*plan
 	json []byte
+	lazy *lazyEncoder
+}
+
+// EncodesLazy reports that Encode writes connectors.LazyStruct values
+// itself, without building them.
+func (*JSON) EncodesLazy() bool { return true }
+
+// lazyEncoder is the connectors.JSONEncoder handed to a LazyStruct: it
+// encodes values of the record's schema and of the schemas reachable from
+// it, with their cached plans.
+type lazyEncoder struct {
+	c    *JSON
+	memo map[*connectors.Schema]*plan
+}
+
+func (l *lazyEncoder) AppendJSON(dst []byte, s *connectors.Schema, v any) ([]byte, error) {
+	p, ok := l.memo[s]
+	if !ok {
+		return dst, dataErrorf("schema %q is not part of the record's schema", schemaLabel(s))
+	}
+	return l.c.appendValue(dst, p, v)
 }
 
 // entry returns the cached encoding entry of s, building it on a miss.
@@ -180,6 +211,7 @@ func (c *JSON) entry(s *connectors.Schema) *encEntry {
 	}
 	memo := map[*connectors.Schema]*plan{}
 	e := &encEntry{plan: compile(s, memo), memo: memo}
+	e.lazy = &lazyEncoder{c: c, memo: memo}
 	c.encSchemas.add(s, e)
 	return e
 }
