@@ -16,11 +16,15 @@ import (
 	"github.com/sluice-cdc/sluice/runtime/converter"
 )
 
-// taskContext is a SourceTaskContext with one stored offset.
+// taskContext is a SourceTaskContext with one stored offset; lazy offers
+// lazy values.
 type taskContext struct {
 	mu     sync.Mutex
 	stored map[string]any
+	lazy   bool
 }
+
+func (c *taskContext) LazyValues() bool { return c.lazy }
 
 func (c *taskContext) Offset(ctx context.Context, partition map[string]any) (map[string]any, error) {
 	c.mu.Lock()
@@ -51,10 +55,17 @@ func props(pg *harness.Postgres, db, slot string, extra ...string) map[string]st
 // at the end of the test.
 func startTask(t *testing.T, p map[string]string, stored map[string]any) *Task {
 	t.Helper()
+	return startTaskCtx(t, p, &taskContext{stored: stored})
+}
+
+// startTaskCtx starts a task with tctx and stops it at the end of the
+// test.
+func startTaskCtx(t *testing.T, p map[string]string, tctx *taskContext) *Task {
+	t.Helper()
 	task := NewTask()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := task.Start(ctx, &taskContext{stored: stored}, p); err != nil {
+	if err := task.Start(ctx, tctx, p); err != nil {
 		t.Fatalf("Start: %v", err)
 	}
 	t.Cleanup(func() { stopTask(t, task) })

@@ -324,6 +324,45 @@ const typesRow = `(%d, true, -32768, 2147483647, -9223372036854775808, 429496729
  '{1,NULL,3}', '{"a b","c\"d",NULL}', 'happy', 5, 'a=>1, b=>NULL',
  '(1.5,-2)', '((0,0),(1,1))', '<(1,1),2>', 'a fat cat', '[1,10)', NULL)`
 
+// checkLazySnapshot snapshots db again with lazy values offered, and checks
+// that the record of the table of snap has lazy key and value whose JSON
+// has the key and after of snap, the snapshot built the usual way.
+func checkLazySnapshot(t *testing.T, pg *harness.Postgres, db, slot string, extra []string, snap *connectors.Record) {
+	t.Helper()
+	task := startTaskCtx(t, props(pg, db, slot, append(extra, SlotDropOnStop, "true", SnapshotMode, "initial_only")...), &taskContext{lazy: true})
+	defer stopTask(t, task)
+	var lr *connectors.Record
+	pollUntil(t, task, 20*time.Second, func(rs []*connectors.Record) bool {
+		for _, r := range rs {
+			if r.Topic == snap.Topic {
+				lr = r
+				return true
+			}
+		}
+		return false
+	})
+	if _, ok := lr.Value.(connectors.LazyStruct); !ok {
+		t.Fatalf("lazy snapshot value is a %T", lr.Value)
+	}
+	if _, ok := lr.Key.(connectors.LazyStruct); !ok {
+		t.Fatalf("lazy snapshot key is a %T", lr.Key)
+	}
+	if got, want := payloadJSON(t, lr.KeySchema, lr.Key), payloadJSON(t, snap.KeySchema, snap.Key); got != want {
+		t.Errorf("lazy snapshot key:\nlazy  %s\nbuilt %s", got, want)
+	}
+	var m struct {
+		Payload struct {
+			After json.RawMessage `json:"after"`
+		} `json:"payload"`
+	}
+	if err := json.Unmarshal(encodeJSON(t, "t", lr.ValueSchema, lr.Value), &m); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := string(m.Payload.After), payloadJSON(t, after(snap).Schema, after(snap)); got != want {
+		t.Errorf("lazy snapshot after:\nlazy  %s\nbuilt %s", got, want)
+	}
+}
+
 // testTypes reads one row through the snapshot and the same values
 // through the stream: both must give identical JSON, and the stream's
 // envelope must match the golden file.
@@ -349,6 +388,7 @@ func testTypes(t *testing.T, pg *harness.Postgres) {
 			task := startTask(t, props(pg, db, slot, append(mode.extra, SlotDropOnStop, "true")...), nil)
 			recs := pollUntil(t, task, 20*time.Second, func(rs []*connectors.Record) bool { return countOps(rs, "types", "r") >= 1 })
 			snap := data(recs)[0]
+			checkLazySnapshot(t, pg, db, "types_lazy_"+mode.name, mode.extra, snap)
 			id := mode.id
 			pg.Exec(t, db, fmt.Sprintf("INSERT INTO types VALUES "+typesRow, id))
 			recs = pollUntil(t, task, 20*time.Second, func(rs []*connectors.Record) bool { return countOps(rs, "types", "c") == 1 })

@@ -84,6 +84,8 @@ func valueSize(v any) int64 {
 	switch v := v.(type) {
 	case nil:
 		return 0
+	case interface{ size() int64 }:
+		return v.size()
 	case string:
 		return headerOverhead + int64(len(v))
 	case []byte:

@@ -39,7 +39,12 @@ type snapItem struct {
 	err  error
 }
 
-type snapRow struct{ key, after *connectors.StructValue }
+// snapRow is a row read: its key and value built, or, when the runtime
+// takes lazy values, env (the key and after being nil).
+type snapRow struct {
+	key, after *connectors.StructValue
+	env        lazyEnvelope
+}
 
 // snapBatch is how many rows a worker hands over at once.
 const snapBatch = 128
@@ -112,7 +117,7 @@ func (t *Task) runSnapshot(ctx context.Context, list []capturedTable, tables map
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			readChunks(ctx, c, jobs, items)
+			readChunks(ctx, c, jobs, items, t.lazy)
 		}()
 	}
 	go func() {
@@ -551,7 +556,7 @@ func textColumns(dst []pgoutput.Column, vals [][]byte) []pgoutput.Column {
 // readChunks is a snapshot worker: it reads chunks in text format (so the
 // values go through the same converters as the stream's) and hands rows
 // to the emitter.
-func readChunks(ctx context.Context, conn *pgx.Conn, jobs <-chan *chunk, items chan<- snapItem) {
+func readChunks(ctx context.Context, conn *pgx.Conn, jobs <-chan *chunk, items chan<- snapItem, lazy bool) {
 	send := func(it snapItem) bool {
 		select {
 		case items <- it:
@@ -562,24 +567,31 @@ func readChunks(ctx context.Context, conn *pgx.Conn, jobs <-chan *chunk, items c
 	}
 	var cols []pgoutput.Column
 	var sl slab
+	var arena rowArena
 	for c := range jobs {
 		t := c.t
 		sql, params := chunkSQL(c)
 		rr := conn.PgConn().ExecParams(ctx, sql, params, nil, nil, nil)
 		batch := make([]snapRow, 0, snapBatch)
 		for rr.NextRow() {
-			cols = textColumns(cols, rr.Values())
-			after, err := t.rowValue(&sl, cols)
-			var key *connectors.StructValue
-			if err == nil {
-				key, err = t.rowKey(&sl, cols)
+			var err error
+			if lazy {
+				batch = append(batch, snapRow{})
+				err = arena.read(&batch[len(batch)-1].env.lazyRow, t, rr.Values())
+			} else {
+				cols = textColumns(cols, rr.Values())
+				var key, after *connectors.StructValue
+				after, err = t.rowValue(&sl, cols)
+				if err == nil {
+					key, err = t.rowKey(&sl, cols)
+				}
+				batch = append(batch, snapRow{key: key, after: after})
 			}
 			if err != nil {
 				rr.Close()
 				send(snapItem{err: fmt.Errorf("snapshot of %s.%s: %w", t.schema, t.name, err)})
 				return
 			}
-			batch = append(batch, snapRow{key: key, after: after})
 			if len(batch) == snapBatch {
 				if !send(snapItem{t: t, rows: batch}) {
 					rr.Close()
@@ -601,6 +613,23 @@ func readChunks(ctx context.Context, conn *pgx.Conn, jobs <-chan *chunk, items c
 	}
 }
 
+// lazyRecord returns the record of a row read lazily, from the slab recs.
+func (t *Task) lazyRecord(recs *[]connectors.Record, env *lazyEnvelope, src *lazySource, now time.Time, off map[string]any) *connectors.Record {
+	if len(*recs) == 0 {
+		*recs = make([]connectors.Record, snapBatch)
+	}
+	r := &(*recs)[0]
+	*recs = (*recs)[1:]
+	env.src = src
+	tb := env.t
+	*r = connectors.Record{Topic: tb.topic, Partition: -1, ValueSchema: tb.envelopeSchema, Value: env,
+		Timestamp: now, SourcePartition: t.b.partition, SourceOffset: off}
+	if tb.keySchema != nil {
+		r.KeySchema, r.Key = tb.keySchema, (*lazyKey)(&env.lazyRow)
+	}
+	return r
+}
+
 // held is a snapshot record kept back until the next record of its table
 // (or the end of the table) says which snapshot marker it gets.
 type held struct {
@@ -610,15 +639,25 @@ type held struct {
 }
 
 func setSnapshotMarker(r *connectors.Record, marker string) {
-	env := r.Value.(*connectors.StructValue)
-	src := env.Values[envSource].(*connectors.StructValue)
+	var src *connectors.StructValue
+	lz, isLazy := r.Value.(*lazyEnvelope)
+	if isLazy {
+		src = lz.src.src
+	} else {
+		src = r.Value.(*connectors.StructValue).Values[envSource].(*connectors.StructValue)
+	}
 	if src.Values[srcSnapshot] == marker {
 		return
 	}
 	// The source block may be shared with other rows: change a copy.
 	cp := &connectors.StructValue{Schema: src.Schema, Values: slices.Clone(src.Values)}
 	cp.Values[srcSnapshot] = marker
-	env.Values[envSource] = cp
+	if isLazy {
+		// Not a copy of lz.src: its JSON cache belongs to the encoder.
+		lz.src = newLazySource(cp, lz.src.op, lz.src.ts)
+	} else {
+		r.Value.(*connectors.StructValue).Values[envSource] = cp
+	}
 }
 
 // emitSnapshot turns worker items into records with Debezium's snapshot
@@ -654,6 +693,9 @@ func (t *Task) emitSnapshot(ctx context.Context, items <-chan snapItem, remainin
 	pos := position{snapshot: SnapTrue, lsn: cp, txID: txID}
 	rowsSeen := 0
 	srcs := map[uint32]*connectors.StructValue{}
+	var tick time.Time
+	lsrcs := map[uint32]*lazySource{}
+	var recs []connectors.Record // a slab of lazy records
 	for it := range items {
 		switch {
 		case it.err != nil:
@@ -674,10 +716,19 @@ func (t *Task) emitSnapshot(ctx context.Context, items <-chan snapItem, remainin
 				return err
 			}
 		default:
+			// The rows of a batch are of one table: look its state up once.
 			id := it.t.relID
-			for _, row := range it.rows {
-				h := holds[id]
-				if h != nil && h.r != nil {
+			h := holds[id]
+			if h == nil {
+				h = &held{}
+				holds[id] = h
+			}
+			first := !seen[id]
+			seen[id] = true
+			src, ls := srcs[id], lsrcs[id]
+			for i := range it.rows {
+				row := &it.rows[i]
+				if h.r != nil {
 					marker := SnapTrue
 					if !firstEmitted {
 						marker, firstEmitted = SnapFirst, true
@@ -686,26 +737,36 @@ func (t *Task) emitSnapshot(ctx context.Context, items <-chan snapItem, remainin
 						return err
 					}
 				}
-				if h == nil {
-					h = &held{}
-					holds[id] = h
-				}
 				// source.ts_* is the read time, refreshed every 256 rows
 				// so that the clock and its boxing stay off the per-row
 				// path.
 				if rowsSeen%256 == 0 {
-					pos.tsMs, pos.tsUs, pos.tsNs = timeBoxes(time.Now())
+					tick = time.Now()
+					pos.tsMs, pos.tsUs, pos.tsNs = timeBoxes(tick)
 					clear(srcs)
+					src = nil
 				}
 				rowsSeen++
-				p := pos
 				// Rows of a table read at the same time share a source block.
-				if p.src = srcs[id]; p.src == nil {
-					p.src = t.b.sourceValue(it.t, &p)
-					srcs[id] = p.src
+				if src == nil {
+					p := pos
+					src = t.b.sourceValue(it.t, &p)
+					srcs[id] = src
 				}
-				*h = held{r: t.b.change(it.t, OpRead, row.key, nil, row.after, &p, nil, curMap), o: cur, first: !seen[id]}
-				seen[id] = true
+				var r *connectors.Record
+				if t.lazy {
+					if ls == nil || ls.src != src {
+						ls = newLazySource(src, OpRead, tick.UnixNano())
+						lsrcs[id] = ls
+					}
+					r = t.lazyRecord(&recs, &row.env, ls, tick, curMap)
+				} else {
+					p := pos
+					p.src = src
+					r = t.b.change(it.t, OpRead, row.key, nil, row.after, &p, nil, curMap)
+				}
+				*h = held{r: r, o: cur, first: first}
+				first = false
 			}
 		}
 	}

@@ -39,6 +39,8 @@ type table struct {
 	valueIdx               []int                // per column: field index in the value struct, or -1
 	keyIdx                 []int                // per column: field index in the key struct, or -1
 	keyCols                []int                // column positions of the key, in key order
+	valueCols              []int                // column positions of the value fields, in field order
+	valueKeys, keyKeys     [][]byte             // the JSON of the value's and key's field names (see fieldKeys)
 	valueSchema            *connectors.Schema
 	keySchema              *connectors.Schema // nil when the table has no key
 	envelopeSchema         *connectors.Schema
@@ -73,6 +75,7 @@ func buildTable(cfg *Config, cat *pgtypes.Catalog, relID uint32, schema, name st
 		t.placeholders[i] = placeholderFor(conv.Schema, cfg.Placeholder)
 		if included {
 			t.valueIdx[i] = len(valueFields)
+			t.valueCols = append(t.valueCols, i)
 			valueFields = append(valueFields, connectors.Opt(c.Name, conv.Schema))
 		}
 		if seq > 0 {
@@ -97,6 +100,10 @@ func buildTable(cfg *Config, cat *pgtypes.Catalog, relID uint32, schema, name st
 		t.keySchema = connectors.NewStruct(prefix+".Key", false, keyFields...)
 	}
 	t.envelopeSchema = envelopeSchema(prefix+".Envelope", t.valueSchema, src)
+	t.valueKeys = fieldKeys(t.valueSchema)
+	if t.keySchema != nil {
+		t.keyKeys = fieldKeys(t.keySchema)
+	}
 	return t, nil
 }
 
@@ -120,11 +127,15 @@ func placeholderFor(s *connectors.Schema, placeholder string) any {
 // sameShape reports whether two column lists give the same schemas.
 func sameShape(a, b []colDesc) bool { return slices.Equal(a, b) }
 
+func errColumns(t *table, n int) error {
+	return fmt.Errorf("table %s.%s: tuple has %d columns, relation has %d", t.schema, t.name, n, len(t.cols))
+}
+
 // rowValue converts a tuple into a value struct. Unchanged TOAST columns
 // get the placeholder.
 func (t *table) rowValue(sl *slab, cols []pgoutput.Column) (*connectors.StructValue, error) {
 	if len(cols) != len(t.cols) {
-		return nil, fmt.Errorf("table %s.%s: tuple has %d columns, relation has %d", t.schema, t.name, len(cols), len(t.cols))
+		return nil, errColumns(t, len(cols))
 	}
 	v := sl.newStruct(t.valueSchema)
 	for i := range cols {

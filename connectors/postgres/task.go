@@ -30,6 +30,9 @@ type Task struct {
 	cfg *Config
 	log *slog.Logger
 	b   *builder
+	// lazy: the runtime takes connectors.LazyStruct values, which the
+	// snapshot returns (see lazy.go).
+	lazy bool
 
 	queue chan queued
 	bytes *byteBudget // nil unless max.queue.size.in.bytes is set
@@ -99,6 +102,7 @@ func (t *Task) Start(ctx context.Context, tctx connectors.SourceTaskContext, pro
 		t.log = slog.Default()
 	}
 	t.b = newBuilder(cfg)
+	t.lazy = connectors.LazyValues(tctx)
 	t.queue = make(chan queued, cfg.MaxQueueSize)
 	if cfg.MaxQueueBytes > 0 {
 		t.bytes = newByteBudget(cfg.MaxQueueBytes)

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/internal/jsonx"
 )
 
 // DecimalMode is decimal.handling.mode.
@@ -127,6 +128,88 @@ type Converter struct {
 	// TypeName names the PostgreSQL type, for error messages.
 	TypeName string
 	fn       func(text []byte) (any, error)
+	// direct, when set, is how the value's JSON is written straight from
+	// its text (see AppendJSON).
+	direct direct
+}
+
+// direct names the converters whose values a JSON converter writes
+// straight from PostgreSQL's text: strings as they are, booleans and
+// integers in their one spelling.
+type direct uint8
+
+const (
+	directNone direct = iota
+	directString
+	directBool
+	directInt16
+	directInt32
+	directInt64
+)
+
+// Direct reports whether CheckText and AppendJSON serve this converter.
+func (c *Converter) Direct() bool { return c.direct != directNone }
+
+// CheckText returns the error Convert returns for text, without
+// converting it. Only for Direct converters.
+func (c *Converter) CheckText(text []byte) error {
+	switch c.direct {
+	case directString:
+		return nil
+	case directBool:
+		if len(text) == 1 && (text[0] == 't' || text[0] == 'f') {
+			return nil
+		}
+	case directInt16, directInt32, directInt64:
+		_, err := c.directInt(text)
+		return err
+	}
+	_, err := c.fn(text)
+	return err
+}
+
+func (c *Converter) directInt(text []byte) (int64, error) {
+	switch c.direct {
+	case directInt16:
+		return checkInt16(text)
+	case directInt32:
+		return checkInt32(text)
+	}
+	return parseInt(text)
+}
+
+// AppendJSON appends the JSON a JSON converter writes for the value
+// Convert returns for text, which CheckText accepted: the same bytes,
+// without the value. Only for Direct converters.
+func (c *Converter) AppendJSON(dst, text []byte) []byte {
+	switch c.direct {
+	case directString:
+		return jsonx.AppendBytes(dst, text)
+	case directBool:
+		if len(text) == 1 && text[0] == 't' {
+			return append(dst, "true"...)
+		}
+		return append(dst, "false"...)
+	}
+	if canonicalInt(text) {
+		// PostgreSQL writes integers as strconv does: copy them.
+		return append(dst, text...)
+	}
+	n, _ := c.directInt(text)
+	return strconv.AppendInt(dst, n, 10)
+}
+
+// canonicalInt reports whether text, an integer CheckText accepted, is
+// spelled as strconv.AppendInt spells its value: no plus sign, no leading
+// zero, no "-0".
+func canonicalInt(text []byte) bool {
+	if len(text) > 1 && text[0] == '-' {
+		text = text[1:]
+		if text[0] == '0' {
+			return false
+		}
+	}
+	return len(text) > 0 && text[0] != '+' && (text[0] != '0' || len(text) == 1)
 }
 
 // Convert converts one non-null value in PostgreSQL's text output format.
@@ -158,11 +241,11 @@ func newConverter(cat *Catalog, oid uint32, typmod int32, optional bool, m Modes
 		if err != nil {
 			return nil, err
 		}
-		return &Converter{Schema: c.Schema, TypeName: t.Name, fn: c.fn}, nil
+		return &Converter{Schema: c.Schema, TypeName: t.Name, fn: c.fn, direct: c.direct}, nil
 	case t.Kind == 'e':
 		s := &connectors.Schema{Type: connectors.String, Name: EnumName, Version: 1, Optional: optional,
 			Parameters: map[string]string{"allowed": strings.Join(t.Labels, ",")}}
-		return &Converter{Schema: s, TypeName: t.Name, fn: convString}, nil
+		return &Converter{Schema: s, TypeName: t.Name, fn: convString, direct: directString}, nil
 	case t.Category == 'A' && t.Elem != 0:
 		elem, err := newConverter(cat, t.Elem, typmod, true, m, depth+1)
 		if err != nil {
@@ -187,13 +270,13 @@ func newConverter(cat *Catalog, oid uint32, typmod int32, optional bool, m Modes
 	case t.Name == "hstore":
 		return hstoreConverter(m.HStore, optional), nil
 	case t.Name == "ltree":
-		return &Converter{Schema: named(connectors.String, LtreeName, optional), TypeName: t.Name, fn: convString}, nil
+		return &Converter{Schema: named(connectors.String, LtreeName, optional), TypeName: t.Name, fn: convString, direct: directString}, nil
 	case t.Kind == 'b' && t.Namespace == "pg_catalog":
 		return builtin(t.Name, typmod, optional, m), nil
 	}
 	// Composite, range and other types: their text form, as Debezium
 	// does for types it has no mapping for.
-	return &Converter{Schema: str(optional), TypeName: t.Name, fn: convString}, nil
+	return &Converter{Schema: str(optional), TypeName: t.Name, fn: convString, direct: directString}, nil
 }
 
 func str(optional bool) *connectors.Schema {
@@ -209,12 +292,16 @@ func builtin(name string, typmod int32, optional bool, m Modes) *Converter {
 	switch name {
 	case "bool":
 		c.Schema, c.fn = connectors.Primitive(connectors.Boolean, optional), convBool
+		c.direct = directBool
 	case "int2":
 		c.Schema, c.fn = connectors.Primitive(connectors.Int16, optional), convInt16
+		c.direct = directInt16
 	case "int4":
 		c.Schema, c.fn = connectors.Primitive(connectors.Int32, optional), convInt32
+		c.direct = directInt32
 	case "int8", "oid":
 		c.Schema, c.fn = connectors.Primitive(connectors.Int64, optional), convInt64
+		c.direct = directInt64
 	case "float4":
 		c.Schema, c.fn = connectors.Primitive(connectors.Float32, optional), convFloat32
 	case "float8":
@@ -227,10 +314,13 @@ func builtin(name string, typmod int32, optional bool, m Modes) *Converter {
 		return byteaConverter(optional, m.Binary)
 	case "json", "jsonb":
 		c.Schema, c.fn = named(connectors.String, JSONName, optional), convString
+		c.direct = directString
 	case "xml":
 		c.Schema, c.fn = named(connectors.String, XMLName, optional), convString
+		c.direct = directString
 	case "uuid":
 		c.Schema, c.fn = named(connectors.String, UUIDName, optional), convString
+		c.direct = directString
 	case "date":
 		return dateConverter(optional, m.Time)
 	case "time":
@@ -264,11 +354,13 @@ func builtin(name string, typmod int32, optional bool, m Modes) *Converter {
 		return lineConverter()
 	case "tsvector":
 		c.Schema, c.fn = named(connectors.String, TsVectorName, optional), convString
+		c.direct = directString
 	default:
 		// text, varchar, bpchar, name, char, inet, cidr, macaddr,
 		// macaddr8, tsquery, pg_lsn, regclass and the like: their text
 		// form.
 		c.Schema, c.fn = str(optional), convString
+		c.direct = directString
 	}
 	return c
 }
@@ -325,19 +417,35 @@ func parseInt(b []byte) (int64, error) {
 }
 
 func convInt16(b []byte) (any, error) {
-	n, err := parseInt(b)
-	if err != nil || n < -1<<15 || n > 1<<15-1 {
-		return nil, fmt.Errorf("invalid smallint %q", b)
+	n, err := checkInt16(b)
+	if err != nil {
+		return nil, err
 	}
 	return int16(n), nil
 }
 
-func convInt32(b []byte) (any, error) {
+func checkInt16(b []byte) (int64, error) {
 	n, err := parseInt(b)
-	if err != nil || n < -1<<31 || n > 1<<31-1 {
-		return nil, fmt.Errorf("invalid integer %q", b)
+	if err != nil || n < -1<<15 || n > 1<<15-1 {
+		return 0, fmt.Errorf("invalid smallint %q", b)
+	}
+	return n, nil
+}
+
+func convInt32(b []byte) (any, error) {
+	n, err := checkInt32(b)
+	if err != nil {
+		return nil, err
 	}
 	return int32(n), nil
+}
+
+func checkInt32(b []byte) (int64, error) {
+	n, err := parseInt(b)
+	if err != nil || n < -1<<31 || n > 1<<31-1 {
+		return 0, fmt.Errorf("invalid integer %q", b)
+	}
+	return n, nil
 }
 
 func convInt64(b []byte) (any, error) {

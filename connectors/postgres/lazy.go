@@ -1,0 +1,291 @@
+package postgres
+
+import (
+	"strconv"
+
+	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/internal/jsonx"
+)
+
+// Snapshot rows, when the runtime takes lazy values (connectors.LazyStruct),
+// stay in PostgreSQL's text form until they are encoded: the JSON
+// converter then writes each column straight from its text, with no
+// StructValue, no boxed values and no walk over them. Columns whose type
+// has no direct JSON spelling (pgtypes.Converter.Direct) are converted
+// when read, as before, and handed to the converter as values; so are
+// nulls, whose JSON depends on the converter's settings. Every value is
+// checked when read, so a poison value fails the snapshot where it did
+// before, naming its column.
+//
+// The bytes are those of the built envelope: the snapshot type matrix
+// (it/) compares them with the stream's, which is always built.
+
+// lazyRow is one row: the text of its direct columns and the values of
+// the others.
+type lazyRow struct {
+	t *table
+	// text holds the direct columns' text back to back.
+	text []byte
+	// span holds, per column of t.cols, the start and end of its text;
+	// a start of spanNull is a null, spanValue a value in vals.
+	span []int32
+	// vals holds, per column, the value of a non-direct column; nil when
+	// the row has none.
+	vals []any
+}
+
+const (
+	spanNull  = -1
+	spanValue = -2
+)
+
+// lazyEnvelope is a snapshot record's value; its key is the same row as
+// a lazyKey.
+type lazyEnvelope struct {
+	lazyRow
+	src *lazySource
+}
+
+// lazySource is what the rows of a table read at the same time share: the
+// source block, op and time, and their JSON.
+type lazySource struct {
+	src *connectors.StructValue
+	op  string
+	ts  int64 // ts_ns
+	// tail is the JSON of the envelope after "source":
+	// `,"transaction":` (without its value) is written apart; tail holds
+	// `,"op":…,"ts_ms":…,"ts_us":…,"ts_ns":…}`.
+	tail []byte
+	// enc and json cache src's JSON as enc writes it. Only the
+	// goroutine that encodes records (the task's runner) touches them.
+	enc  connectors.JSONEncoder
+	json []byte
+}
+
+func newLazySource(src *connectors.StructValue, op string, ts int64) *lazySource {
+	tail := append([]byte(`,"op":`), jsonx.AppendString(nil, op)...)
+	tail = append(tail, `,"ts_ms":`...)
+	tail = strconv.AppendInt(tail, ts/1e6, 10)
+	tail = append(tail, `,"ts_us":`...)
+	tail = strconv.AppendInt(tail, ts/1e3, 10)
+	tail = append(tail, `,"ts_ns":`...)
+	tail = strconv.AppendInt(tail, ts, 10)
+	return &lazySource{src: src, op: op, ts: ts, tail: append(tail, '}')}
+}
+
+// appendSource appends the source block's JSON as enc writes it.
+func (s *lazySource) appendSource(dst []byte, enc connectors.JSONEncoder, schema *connectors.Schema) ([]byte, error) {
+	if s.enc == enc && s.json != nil {
+		return append(dst, s.json...), nil
+	}
+	start := len(dst)
+	dst, err := enc.AppendJSON(dst, schema, s.src)
+	if err != nil {
+		return dst, err
+	}
+	s.enc, s.json = enc, append(s.json[:0], dst[start:]...)
+	return dst, nil
+}
+
+// lazyKey is the key of a row.
+type lazyKey lazyRow
+
+// rowArena hands out a reader's row storage in blocks, so that a row
+// costs no allocation of its own.
+type rowArena struct {
+	text  []byte
+	spans []int32
+	vals  []any
+}
+
+const (
+	arenaText  = 64 << 10
+	arenaSpans = 4096
+)
+
+// read fills row with a result row (text format) of table t. A value
+// that does not convert is returned as a *ColumnError.
+func (a *rowArena) read(row *lazyRow, t *table, vals [][]byte) error {
+	if len(vals) != len(t.cols) {
+		return errColumns(t, len(vals))
+	}
+	n := 2 * len(vals)
+	if len(a.spans) < n {
+		a.spans = make([]int32, max(arenaSpans, n))
+	}
+	row.t, row.span, row.vals = t, a.spans[:n:n], nil
+	a.spans = a.spans[n:]
+	size := 0
+	for i, v := range vals {
+		if t.convs[i] != nil && t.convs[i].Direct() {
+			size += len(v)
+		}
+	}
+	if cap(a.text)-len(a.text) < size {
+		a.text = make([]byte, 0, max(arenaText, size))
+	}
+	start := len(a.text)
+	for i, v := range vals {
+		c := t.convs[i]
+		switch {
+		case c == nil:
+			row.span[2*i] = spanNull
+		case v == nil:
+			row.span[2*i] = spanNull
+		case c.Direct():
+			if err := c.CheckText(v); err != nil {
+				return &ColumnError{Schema: t.schema, Table: t.name, Column: t.cols[i].Name, Err: err}
+			}
+			row.span[2*i] = int32(len(a.text) - start)
+			a.text = append(a.text, v...)
+			row.span[2*i+1] = int32(len(a.text) - start)
+		default:
+			x, err := c.Convert(v)
+			if err != nil {
+				return &ColumnError{Schema: t.schema, Table: t.name, Column: t.cols[i].Name, Err: err}
+			}
+			if row.vals == nil {
+				if len(a.vals) < len(vals) {
+					a.vals = make([]any, max(arenaSpans, len(vals)))
+				}
+				row.vals = a.vals[:len(vals):len(vals)]
+				a.vals = a.vals[len(vals):]
+			}
+			row.span[2*i] = spanValue
+			row.vals[i] = x
+		}
+	}
+	row.text = a.text[start:len(a.text):len(a.text)]
+	return nil
+}
+
+// value returns column i's value as Convert returns it.
+func (r *lazyRow) value(i int) (any, error) {
+	switch s := r.span[2*i]; s {
+	case spanNull:
+		return nil, nil
+	case spanValue:
+		return r.vals[i], nil
+	default:
+		t := r.t
+		v, err := t.convs[i].Convert(r.text[s:r.span[2*i+1]])
+		if err != nil {
+			return nil, &ColumnError{Schema: t.schema, Table: t.name, Column: t.cols[i].Name, Err: err}
+		}
+		return v, nil
+	}
+}
+
+// build returns the struct of schema s whose fields are columns cols.
+func (r *lazyRow) build(s *connectors.Schema, cols []int) (*connectors.StructValue, error) {
+	sv := connectors.NewStructValue(s)
+	for fi, ci := range cols {
+		v, err := r.value(ci)
+		if err != nil {
+			return nil, err
+		}
+		sv.Values[fi] = v
+	}
+	return sv, nil
+}
+
+// appendStruct appends the JSON of the struct of schema s whose fields
+// are columns cols, with keys[f] the JSON of field f's name as the
+// converter writes it (`,"name":`).
+func (r *lazyRow) appendStruct(dst []byte, enc connectors.JSONEncoder, s *connectors.Schema, cols []int, keys [][]byte) ([]byte, error) {
+	dst = append(dst, '{')
+	for fi, ci := range cols {
+		dst = append(dst, keys[fi]...)
+		switch st := r.span[2*ci]; st {
+		case spanNull, spanValue:
+			var v any
+			if st == spanValue {
+				v = r.vals[ci]
+			}
+			var err error
+			if dst, err = enc.AppendJSON(dst, s.Fields[fi].Schema, v); err != nil {
+				return dst, err
+			}
+		default:
+			dst = r.t.convs[ci].AppendJSON(dst, r.text[st:r.span[2*ci+1]])
+		}
+	}
+	return append(dst, '}'), nil
+}
+
+func (r *lazyRow) size() int64 {
+	n := int64(structOverhead + scalarSize*len(r.span)/2 + len(r.text))
+	for _, v := range r.vals {
+		n += valueSize(v)
+	}
+	return n
+}
+
+// fieldKeys returns the JSON of each field's name as a struct member
+// (`"name":`, with a comma before all but the first), as the JSON
+// converter writes them.
+func fieldKeys(s *connectors.Schema) [][]byte {
+	keys := make([][]byte, len(s.Fields))
+	for i, f := range s.Fields {
+		var k []byte
+		if i > 0 {
+			k = append(k, ',')
+		}
+		k = jsonx.AppendString(k, f.Name)
+		keys[i] = append(k, ':')
+	}
+	return keys
+}
+
+func (k *lazyKey) Build() (*connectors.StructValue, error) {
+	r := (*lazyRow)(k)
+	return r.build(r.t.keySchema, r.t.keyCols)
+}
+
+func (k *lazyKey) AppendJSON(dst []byte, enc connectors.JSONEncoder) ([]byte, error) {
+	r := (*lazyRow)(k)
+	return r.appendStruct(dst, enc, r.t.keySchema, r.t.keyCols, r.t.keyKeys)
+}
+
+func (k *lazyKey) size() int64 { return (*lazyRow)(k).size() }
+
+func (e *lazyEnvelope) Build() (*connectors.StructValue, error) {
+	t := e.t
+	after, err := e.build(t.valueSchema, t.valueCols)
+	if err != nil {
+		return nil, err
+	}
+	env := connectors.NewStructValue(t.envelopeSchema)
+	v := env.Values
+	v[envAfter] = after
+	v[envSource] = e.src.src
+	v[envOp] = e.src.op
+	ts := e.src.ts
+	v[envTsMs], v[envTsUs], v[envTsNs] = ts/1e6, ts/1e3, ts
+	return env, nil
+}
+
+func (e *lazyEnvelope) AppendJSON(dst []byte, enc connectors.JSONEncoder) ([]byte, error) {
+	t := e.t
+	f := t.envelopeSchema.Fields
+	var err error
+	dst = append(dst, `{"before":`...)
+	if dst, err = enc.AppendJSON(dst, f[envBefore].Schema, nil); err != nil {
+		return dst, err
+	}
+	dst = append(dst, `,"after":`...)
+	if dst, err = e.appendStruct(dst, enc, t.valueSchema, t.valueCols, t.valueKeys); err != nil {
+		return dst, err
+	}
+	dst = append(dst, `,"source":`...)
+	if dst, err = e.src.appendSource(dst, enc, f[envSource].Schema); err != nil {
+		return dst, err
+	}
+	dst = append(dst, `,"transaction":`...)
+	if dst, err = enc.AppendJSON(dst, f[envTransaction].Schema, nil); err != nil {
+		return dst, err
+	}
+	return append(dst, e.src.tail...), nil
+}
+
+func (e *lazyEnvelope) size() int64 { return e.lazyRow.size() + valueSize(e.src.src) }

@@ -1,0 +1,199 @@
+package postgres
+
+import (
+	"errors"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/connectors/postgres/pgtypes"
+	"github.com/sluice-cdc/sluice/runtime/converter"
+)
+
+func lazyCatalog() *pgtypes.Catalog {
+	b := func(oid uint32, name string) pgtypes.TypeInfo {
+		return pgtypes.TypeInfo{OID: oid, Namespace: "pg_catalog", Name: name, Kind: 'b'}
+	}
+	return pgtypes.NewCatalog(b(16, "bool"), b(21, "int2"), b(23, "int4"), b(20, "int8"), b(25, "text"), b(1043, "varchar"),
+		b(1042, "bpchar"), b(2950, "uuid"), b(114, "json"), b(1700, "numeric"), b(701, "float8"), b(1184, "timestamptz"),
+		pgtypes.TypeInfo{OID: 1007, Namespace: "pg_catalog", Name: "_int4", Kind: 'b', Category: 'A', Elem: 23},
+		pgtypes.TypeInfo{OID: 90001, Namespace: "public", Name: "mood", Kind: 'e', Labels: []string{"sad", "ok"}},
+		pgtypes.TypeInfo{OID: 90002, Namespace: "public", Name: "posint", Kind: 'd', Base: 23, BaseTypmod: -1})
+}
+
+// lazyTable is a table with a two-column key and columns of direct and
+// non-direct types, nullable and not.
+func lazyTable(t *testing.T) (*builder, *table) {
+	t.Helper()
+	cfg, err := ParseConfig(map[string]string{Hostname: "h", User: "u", DBName: "d", TopicPrefix: "srv"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cols := []colDesc{
+		{Name: "id", TypeOID: 23, Typmod: -1, NotNull: true, KeySeq: 2},
+		{Name: "region", TypeOID: 25, Typmod: -1, NotNull: true, KeySeq: 1},
+		{Name: "flag", TypeOID: 16, Typmod: -1},
+		{Name: "small", TypeOID: 21, Typmod: -1},
+		{Name: "big", TypeOID: 20, Typmod: -1},
+		{Name: "name", TypeOID: 1043, Typmod: 104},
+		{Name: "padded", TypeOID: 1042, Typmod: 12},
+		{Name: "uid", TypeOID: 2950, Typmod: -1},
+		{Name: "doc", TypeOID: 114, Typmod: -1},
+		{Name: "amount", TypeOID: 1700, Typmod: (10<<16 | 2) + 4},
+		{Name: "ratio", TypeOID: 701, Typmod: -1},
+		{Name: "at", TypeOID: 1184, Typmod: -1},
+		{Name: "ints", TypeOID: 1007, Typmod: -1},
+		{Name: "mood", TypeOID: 90001, Typmod: -1},
+		{Name: "pos", TypeOID: 90002, Typmod: -1},
+	}
+	b := newBuilder(cfg)
+	tb, err := buildTable(cfg, lazyCatalog(), 16384, "public", "things", cols, b.source)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b, tb
+}
+
+func ptr(s string) []byte { return []byte(s) }
+
+var lazyRows = [][][]byte{
+	{ptr("1"), ptr("eu"), ptr("t"), ptr("-32768"), ptr("9223372036854775807"), ptr("Ada \"Countess\" Lovelace\n\ttab"),
+		ptr("ab          "), ptr("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"), ptr(`{"a": [1, "x"]}`), ptr("-12.34"), ptr("0.75"),
+		ptr("2024-02-29 13:14:15.123456+00"), ptr("{1,NULL,3}"), ptr("ok"), ptr("7")},
+	{ptr("-2147483648"), ptr("ünïcödé \u2028 \x01 <&>"), ptr("f"), nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil},
+	// Spellings PostgreSQL does not write but the parser takes: written as
+	// the value's one spelling.
+	{ptr("+5"), ptr(""), nil, ptr("-0"), ptr("007"), ptr(""), ptr("   "), nil, ptr("null"), ptr("NaN"), ptr("-Infinity"),
+		ptr("infinity"), ptr("{}"), ptr("sad"), ptr("0")},
+}
+
+// TestLazyRowsEncodeAsBuilt checks that a lazy snapshot record's JSON is
+// byte for byte that of the record built the usual way, for each JSON
+// converter setting that changes the bytes, and that Build gives the
+// same value.
+func TestLazyRowsEncodeAsBuilt(t *testing.T) {
+	b, tb := lazyTable(t)
+	now := time.Date(2024, 5, 6, 7, 8, 9, 123456789, time.UTC)
+	b.now = func() time.Time { return now }
+	pos := position{snapshot: SnapTrue, lsn: 1234, txID: int64(77)}
+	pos.tsMs, pos.tsUs, pos.tsNs = timeBoxes(now)
+	src := b.sourceValue(tb, &pos)
+	settings := []map[string]string{
+		{"schemas.enable": "false"},
+		{"schemas.enable": "true"},
+		{"schemas.enable": "true", "replace.null.with.default": "false"},
+	}
+	var arena rowArena
+	for ri, vals := range lazyRows {
+		cols := textColumns(nil, vals)
+		var sl slab
+		after, err := tb.rowValue(&sl, cols)
+		if err != nil {
+			t.Fatalf("row %d: %v", ri, err)
+		}
+		key, err := tb.rowKey(&sl, cols)
+		if err != nil {
+			t.Fatalf("row %d: %v", ri, err)
+		}
+		p := pos
+		p.src = src
+		built := b.change(tb, OpRead, key, nil, after, &p, nil, nil)
+
+		env := &lazyEnvelope{src: newLazySource(src, OpRead, now.UnixNano())}
+		if err := arena.read(&env.lazyRow, tb, vals); err != nil {
+			t.Fatalf("row %d: %v", ri, err)
+		}
+		lkey := (*lazyKey)(&env.lazyRow)
+
+		for _, props := range settings {
+			for _, side := range []struct {
+				isKey      bool
+				schema     *connectors.Schema
+				built, lzy any
+			}{{true, tb.keySchema, built.Key, lkey}, {false, tb.envelopeSchema, built.Value, env}} {
+				c := converter.NewJSON()
+				if err := c.Configure(props, side.isKey); err != nil {
+					t.Fatal(err)
+				}
+				want, err := c.Encode(nil, "t", side.schema, side.built)
+				if err != nil {
+					t.Fatalf("row %d %v: encoding the built value: %v", ri, props, err)
+				}
+				// Twice: the second time from the source block's cache.
+				for range 2 {
+					got, err := c.Encode(nil, "t", side.schema, side.lzy)
+					if err != nil {
+						t.Fatalf("row %d %v key=%v: encoding the lazy value: %v", ri, props, side.isKey, err)
+					}
+					if string(got) != string(want) {
+						t.Errorf("row %d %v key=%v:\nlazy  %s\nbuilt %s", ri, props, side.isKey, got, want)
+					}
+				}
+			}
+		}
+		benv, err := env.Build()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(benv, built.Value) {
+			t.Errorf("row %d: Build() = %v, want %v", ri, benv, built.Value)
+		}
+		bkey, err := lkey.Build()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(bkey, built.Key) {
+			t.Errorf("row %d: key Build() = %v, want %v", ri, bkey, built.Key)
+		}
+	}
+}
+
+// TestLazyRowPoisonValue checks that a value that does not convert fails
+// when read, naming its column, as the built path does.
+func TestLazyRowPoisonValue(t *testing.T) {
+	_, tb := lazyTable(t)
+	vals := append([][]byte(nil), lazyRows[0]...)
+	for _, c := range []struct {
+		col  int
+		text string
+	}{{0, "12x"}, {3, "40000"}, {2, "yes"}, {9, "12.3.4"}} {
+		vals[c.col] = []byte(c.text)
+		var arena rowArena
+		var row lazyRow
+		err := arena.read(&row, tb, vals)
+		var ce *ColumnError
+		if !errors.As(err, &ce) || ce.Column != tb.cols[c.col].Name {
+			t.Errorf("%s = %q: error %v, want a ColumnError naming the column", tb.cols[c.col].Name, c.text, err)
+		}
+		_, werr := tb.rowValue(&slab{}, textColumns(nil, vals))
+		if err == nil || werr == nil || err.Error() != werr.Error() {
+			t.Errorf("%s = %q: lazy error %v, built error %v", tb.cols[c.col].Name, c.text, err, werr)
+		}
+		vals[c.col] = lazyRows[0][c.col]
+	}
+}
+
+// TestLazySnapshotMarker checks that marking one lazy record leaves the
+// records sharing its source block alone.
+func TestLazySnapshotMarker(t *testing.T) {
+	b, tb := lazyTable(t)
+	pos := position{snapshot: SnapTrue}
+	pos.tsMs, pos.tsUs, pos.tsNs = timeBoxes(time.Now())
+	ls := newLazySource(b.sourceValue(tb, &pos), OpRead, 1)
+	var arena rowArena
+	e1, e2 := &lazyEnvelope{src: ls}, &lazyEnvelope{src: ls}
+	for _, e := range []*lazyEnvelope{e1, e2} {
+		if err := arena.read(&e.lazyRow, tb, lazyRows[0]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r1 := &connectors.Record{Value: e1}
+	setSnapshotMarker(r1, SnapLast)
+	if e1.src.src.Values[srcSnapshot] != SnapLast || e2.src.src.Values[srcSnapshot] != SnapTrue || e2.src != ls {
+		t.Errorf("markers: %v and %v", e1.src.src.Values[srcSnapshot], e2.src.src.Values[srcSnapshot])
+	}
+	if string(e1.src.tail) != string(ls.tail) {
+		t.Errorf("tail %s, want %s", e1.src.tail, ls.tail)
+	}
+}
