@@ -202,17 +202,48 @@ func procStatusKB(pid int, field string) int64 {
 // cpuSeconds returns the user and system CPU time the process has used
 // (Linux: utime + stime from /proc/<pid>/stat, in clock ticks of 10 ms).
 func cpuSeconds(pid int) float64 {
+	f := procStat(pid)
+	if len(f) < 15 {
+		return 0
+	}
+	return float64(f[11]+f[12]) / 100
+}
+
+// treeCPUSeconds returns the CPU time of pid, of its children, and of the
+// children they waited for: for PostgreSQL, the postmaster and every
+// backend, live or gone.
+func treeCPUSeconds(pid int) float64 {
+	all := func(f []int64) float64 { return float64(f[11]+f[12]+f[13]+f[14]) / 100 }
+	f := procStat(pid)
+	if len(f) < 15 {
+		return 0
+	}
+	sum := all(f)
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if cf := procStat(child); len(cf) >= 15 && cf[1] == int64(pid) {
+			sum += all(cf)
+		}
+	}
+	return sum
+}
+
+// procStat returns the numeric fields of /proc/<pid>/stat after the
+// command name (which may hold spaces), the state field as 0.
+func procStat(pid int) []int64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0
+		return nil
 	}
-	// The command name may hold spaces: fields count from after its ')'.
 	s := string(b)
 	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(f) < 13 {
-		return 0
+	out := make([]int64, len(f))
+	for i, v := range f {
+		out[i], _ = strconv.ParseInt(v, 10, 64)
 	}
-	u, _ := strconv.ParseInt(f[11], 10, 64)
-	k, _ := strconv.ParseInt(f[12], 10, 64)
-	return float64(u+k) / 100
+	return out
 }

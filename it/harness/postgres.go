@@ -100,6 +100,14 @@ func (pg *Postgres) start(t testing.TB) {
 	})
 }
 
+// PID returns the postmaster's process id, or 0 for an external server.
+func (pg *Postgres) PID() int {
+	if pg.proc == nil {
+		return 0
+	}
+	return pg.proc.Cmd.Process.Pid
+}
+
 func (pg *Postgres) stopProc(timeout time.Duration) {
 	if pg.proc == nil {
 		return

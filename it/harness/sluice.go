@@ -46,6 +46,14 @@ func (b *Broker) start(t testing.TB) {
 	WaitTCP(t, b.Bootstrap, 30*time.Second)
 }
 
+// PID returns the broker process's id, or 0 for an external cluster.
+func (b *Broker) PID() int {
+	if b.proc == nil {
+		return 0
+	}
+	return b.proc.Cmd.Process.Pid
+}
+
 // Client returns a franz-go client for the broker, closed at test end.
 func (b *Broker) Client(t testing.TB, opts ...kgo.Opt) *kgo.Client {
 	t.Helper()
