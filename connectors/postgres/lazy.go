@@ -221,18 +221,12 @@ func (r *lazyRow) size() int64 {
 	return n
 }
 
-// fieldKeys returns the JSON of each field's name as a struct member
-// (`"name":`, with a comma before all but the first), as the JSON
-// converter writes them.
+// fieldKeys returns the JSON of each field's name as a struct member, as
+// the JSON converter writes them (jsonx.MemberKey).
 func fieldKeys(s *connectors.Schema) [][]byte {
 	keys := make([][]byte, len(s.Fields))
 	for i, f := range s.Fields {
-		var k []byte
-		if i > 0 {
-			k = append(k, ',')
-		}
-		k = jsonx.AppendString(k, f.Name)
-		keys[i] = append(k, ':')
+		keys[i] = jsonx.MemberKey(f.Name, i == 0)
 	}
 	return keys
 }

@@ -95,6 +95,17 @@ func safe8(x uint64) bool {
 	return (x&highs)|below20|zero(x^('"'*ones))|zero(x^('\\'*ones)) == 0
 }
 
+// MemberKey returns a struct field's name as an object member's key,
+// `"name":`, with a comma before it unless it is the first member.
+func MemberKey(name string, first bool) []byte {
+	var k []byte
+	if !first {
+		k = append(k, ',')
+	}
+	k = AppendString(k, name)
+	return append(k, ':')
+}
+
 // AppendBytes writes b, text, as AppendString writes it. b is not
 // retained.
 func AppendBytes(dst, b []byte) []byte {

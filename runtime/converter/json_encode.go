@@ -189,12 +189,7 @@ func compile(s *connectors.Schema, memo map[*connectors.Schema]*plan) *plan {
 		p.keys = make([][]byte, len(s.Fields))
 		p.fields = make([]*plan, len(s.Fields))
 		for i, f := range s.Fields {
-			var k []byte
-			if i > 0 {
-				k = append(k, ',')
-			}
-			k = appendString(k, f.Name)
-			p.keys[i] = append(k, ':')
+			p.keys[i] = jsonx.MemberKey(f.Name, i == 0)
 			if f.Schema == nil {
 				p.bad = "field " + f.Name + " has no schema"
 				continue
