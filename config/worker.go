@@ -38,6 +38,7 @@ const (
 	ProducerMaxBufferedRecords   = "sluice.producer.max.buffered.records"
 	ProducerMaxBufferedBytes     = "sluice.producer.max.buffered.bytes"
 	ProducerLinger               = "producer.linger.ms"
+	ProducerCompression          = "producer.compression.type"
 	ConsumerMaxPollRecords       = "consumer.max.poll.records"
 	WorkerLogLevel               = "sluice.log.level"
 	DebugPprof                   = "sluice.debug.pprof"
@@ -95,6 +96,8 @@ var WorkerDef = NewDef(
 		Doc: "Bytes a source task may have in flight to Kafka before polling blocks (back-pressure)."},
 	Key{Name: ProducerLinger, Type: Long, Default: "5", Importance: Low, Group: "Tasks", Validator: AtLeast(0),
 		Doc: "How long the producer waits to fill a batch."},
+	Key{Name: ProducerCompression, Type: String, Default: "snappy", Importance: Low, Group: "Tasks", Validator: In("none", "gzip", "snappy", "lz4", "zstd"),
+		Doc: "Compression of the record batches source tasks produce: none, gzip, snappy, lz4 or zstd. snappy, the default, shrinks JSON change events several times for little CPU; zstd and gzip shrink them further for more CPU."},
 	Key{Name: ConsumerMaxPollRecords, Type: Int, Default: "2000", Importance: Low, Group: "Tasks", Validator: AtLeast(1),
 		Doc: "Most records a sink task is handed in one put."},
 	Key{Name: DebugPprof, Type: Boolean, Default: "false", Importance: Low, Group: "REST",

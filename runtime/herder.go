@@ -508,6 +508,7 @@ func (h *Herder) startTask(ctx context.Context, cs *connState, ts *taskState, pl
 			kgo.MaxBufferedRecords(h.worker.Values.Int(config.ProducerMaxBufferedRecords)),
 			kgo.MaxBufferedBytes(int(h.worker.Values.Long(config.ProducerMaxBufferedBytes))),
 			kgo.ProducerLinger(h.worker.Duration(config.ProducerLinger)),
+			kgo.ProducerBatchCompression(ProducerCompression(h.worker.String(config.ProducerCompression))),
 			kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
 			kgo.AllowAutoTopicCreation(),
 			// With the worker's 250 ms metadata age, 80 tries give a new
@@ -522,7 +523,7 @@ func (h *Herder) startTask(ctx context.Context, cs *connState, ts *taskState, pl
 		r := &sourceRunner{id: ts.id, task: task, props: taskCfg, chain: chain, keyConv: keyConv, valConv: valConv,
 			producer: producer, offsets: h.offsets, logger: logger, flushEvery: flushEvery, flushTimeout: flushTimeout,
 			retry: retry, onRunning: onRunning, onTopic: func(t string) { h.topicSeen(cs, ts.id, t) },
-			bufferedBytes: h.worker.Values.Long(config.ProducerMaxBufferedBytes)}
+			bufferedBytes: h.worker.Values.Long(config.ProducerMaxBufferedBytes), bufferedRecords: h.worker.Values.Int(config.ProducerMaxBufferedRecords)}
 		r.pause = pause
 		run = r.run
 	case connectors.SinkType:
@@ -725,4 +726,20 @@ func traceOf(err error) string {
 // store writes each connector's topic once.
 func (h *Herder) topicSeen(cs *connState, id api.TaskID, topic string) {
 	h.status.putTopic(context.Background(), cs.name, topic, id.Task)
+}
+
+// ProducerCompression returns the codec named by producer.compression.type
+// (already validated: none, gzip, snappy, lz4 or zstd).
+func ProducerCompression(name string) kgo.CompressionCodec {
+	switch name {
+	case "gzip":
+		return kgo.GzipCompression()
+	case "snappy":
+		return kgo.SnappyCompression()
+	case "lz4":
+		return kgo.Lz4Compression()
+	case "zstd":
+		return kgo.ZstdCompression()
+	}
+	return kgo.NoCompression()
 }
