@@ -70,8 +70,8 @@ func BenchmarkStreamInsert(b *testing.B) {
 		if err := s.handle(ctx, uint64(i), msg); err != nil {
 			b.Fatal(err)
 		}
-		r := (<-task.queue).r
-		if r.Key == nil {
+		recs, _ := task.queue.take(nil, 1)
+		if len(recs) != 1 || recs[0].Key == nil {
 			b.Fatal("no key")
 		}
 	}
@@ -97,7 +97,7 @@ func benchStreamer(b *testing.B) (*Task, *streamer, []byte) {
 		b.Fatal(err)
 	}
 	task := &Task{cfg: cfg, b: newBuilder(cfg), log: slog.New(slog.DiscardHandler), cat: cat,
-		queue: make(chan queued, 1)}
+		queue: newRecQueue(1)}
 	tb.envelopeSchema = envelopeSchema(tb.topic+".Envelope", tb.valueSchema, task.b.source)
 	s := newStreamer(task, map[uint32]*table{16384: tb}, offset{})
 	ctx := context.Background()

@@ -15,6 +15,105 @@ type queued struct {
 	n int64
 }
 
+// recQueue is the bounded queue between the task's goroutine (put) and
+// Poll (take): a ring under a mutex. A channel of records costs a
+// hand-off per record — and, when full, a wake-up of the writer per
+// record Poll takes. Here a writer waits only when the queue is full and
+// is woken once Poll has taken a batch, and Poll waits only when the queue
+// is empty and is woken by the first record put.
+type recQueue struct {
+	mu    sync.Mutex
+	ring  []queued // len is a power of two ≥ limit
+	head  int
+	n     int
+	limit int
+	// readerWaits and writerWaits say a side is waiting for ready or for
+	// space; each channel has capacity 1 and is poked by the other side.
+	readerWaits, writerWaits bool
+	ready, space             chan struct{}
+}
+
+func newRecQueue(limit int) *recQueue {
+	size := 1
+	for size < limit {
+		size <<= 1
+	}
+	return &recQueue{ring: make([]queued, size), limit: limit, ready: make(chan struct{}, 1), space: make(chan struct{}, 1)}
+}
+
+// put appends q, waiting while the queue holds limit records.
+func (q *recQueue) put(ctx context.Context, e queued) error {
+	for {
+		q.mu.Lock()
+		if q.n < q.limit {
+			q.ring[(q.head+q.n)&(len(q.ring)-1)] = e
+			q.n++
+			wake := q.readerWaits
+			q.readerWaits = false
+			q.mu.Unlock()
+			if wake {
+				poke(q.ready)
+			}
+			return nil
+		}
+		q.writerWaits = true
+		q.mu.Unlock()
+		select {
+		case <-q.space:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// take moves up to max records into dst and returns it with the sum of
+// their sizes; with none queued it returns dst unchanged and arms ready,
+// which the next put pokes.
+func (q *recQueue) take(dst []*connectors.Record, max int) ([]*connectors.Record, int64) {
+	q.mu.Lock()
+	if q.n == 0 {
+		q.readerWaits = true
+		q.mu.Unlock()
+		return dst, 0
+	}
+	var size int64
+	k := min(max, q.n)
+	if dst == nil {
+		dst = make([]*connectors.Record, 0, k)
+	}
+	mask := len(q.ring) - 1
+	for i := 0; i < k; i++ {
+		e := &q.ring[(q.head+i)&mask]
+		dst = append(dst, e.r)
+		size += e.n
+		*e = queued{}
+	}
+	q.head = (q.head + k) & mask
+	q.n -= k
+	wake := q.writerWaits
+	q.writerWaits = false
+	q.mu.Unlock()
+	if wake {
+		poke(q.space)
+	}
+	return dst, size
+}
+
+// len returns how many records are queued.
+func (q *recQueue) len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.n
+}
+
+// poke sends on a capacity-1 channel unless a poke is already pending.
+func poke(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
 // byteBudget bounds the approximate bytes of the records in the queue
 // (max.queue.size.in.bytes). The task's goroutine is its only acquirer;
 // Poll releases. A record larger than the whole budget is admitted when

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -69,6 +70,82 @@ func TestByteBudget(t *testing.T) {
 	}
 }
 
+// TestRecQueue runs a writer against readers that take batches of
+// random sizes at random paces: every record arrives once, in order, the
+// queue never holds more than its limit, a writer on a full queue and a
+// reader on an empty one are woken, and a waiting put ends with its
+// context.
+func TestRecQueue(t *testing.T) {
+	const limit, total = 37, 20000
+	q := newRecQueue(limit)
+	recs := make([]*connectors.Record, total)
+	for i := range recs {
+		recs[i] = &connectors.Record{Topic: "t", Key: i}
+	}
+	ctx := context.Background()
+	done := make(chan error, 1)
+	go func() {
+		for i, r := range recs {
+			if err := q.put(ctx, queued{r: r, n: 1}); err != nil {
+				done <- err
+				return
+			}
+			if n := q.len(); n > limit {
+				done <- fmt.Errorf("%d queued after put %d, limit %d", n, i, limit)
+				return
+			}
+			if rand.IntN(500) == 0 {
+				time.Sleep(100 * time.Microsecond)
+			}
+		}
+		done <- nil
+	}()
+	next := 0
+	for next < total {
+		batch, size := q.take(nil, 1+rand.IntN(2*limit))
+		if len(batch) == 0 {
+			select {
+			case <-q.ready:
+			case <-time.After(10 * time.Second):
+				t.Fatalf("reader not woken after %d records", next)
+			}
+			continue
+		}
+		if size != int64(len(batch)) {
+			t.Fatalf("batch of %d records sized %d", len(batch), size)
+		}
+		for _, r := range batch {
+			if r.Key != next {
+				t.Fatalf("record %v, want %d", r.Key, next)
+			}
+			next++
+		}
+		if rand.IntN(100) == 0 {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if q.len() != 0 {
+		t.Fatalf("%d left", q.len())
+	}
+
+	// A put on a full queue waits until its context ends.
+	full := newRecQueue(1)
+	if err := full.put(ctx, queued{r: recs[0]}); err != nil {
+		t.Fatal(err)
+	}
+	cctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	if err := full.put(cctx, queued{r: recs[1]}); err == nil {
+		t.Fatal("put on a full queue returned without waiting")
+	}
+	if got, _ := full.take(nil, 10); len(got) != 1 || got[0] != recs[0] {
+		t.Fatalf("after the abandoned put: %v", got)
+	}
+}
+
 func TestRecordSize(t *testing.T) {
 	s := connectors.NewStruct("v", true, connectors.Opt("id", connectors.Int32Schema), connectors.Opt("s", connectors.StringSchema))
 	small := &connectors.Record{Topic: "p.t", Value: &connectors.StructValue{Schema: s, Values: []any{int32(1), "x"}}}
@@ -118,7 +195,8 @@ func BenchmarkRecordSize(b *testing.B) {
 	if err := s.handle(context.Background(), 1, msg); err != nil {
 		b.Fatal(err)
 	}
-	r := (<-task.queue).r
+	recs, _ := task.queue.take(nil, 1)
+	r := recs[0]
 	b.ReportAllocs()
 	b.ResetTimer()
 	var n int64

@@ -34,7 +34,7 @@ type Task struct {
 	// snapshot returns (see lazy.go).
 	lazy bool
 
-	queue chan queued
+	queue *recQueue
 	bytes *byteBudget // nil unless max.queue.size.in.bytes is set
 	// signals carries Kafka signals from the consumer (owned by run) to
 	// the streamer; nil unless signal.enabled.channels lists kafka.
@@ -64,10 +64,10 @@ type Task struct {
 
 	mu struct {
 		sync.Mutex
-		lastEmitted offsetKey // offset of the last record queued
-		committed   offsetKey // latest committed offset
+		committed offsetKey // latest committed offset
 	}
-	stopOnce sync.Once
+	lastEmitted offsetKey // offset of the last record queued; run's own
+	stopOnce    sync.Once
 }
 
 // offsetKey identifies an offset for comparing emitted and committed ones.
@@ -103,7 +103,7 @@ func (t *Task) Start(ctx context.Context, tctx connectors.SourceTaskContext, pro
 	}
 	t.b = newBuilder(cfg)
 	t.lazy = connectors.LazyValues(tctx)
-	t.queue = make(chan queued, cfg.MaxQueueSize)
+	t.queue = newRecQueue(cfg.MaxQueueSize)
 	if cfg.MaxQueueBytes > 0 {
 		t.bytes = newByteBudget(cfg.MaxQueueBytes)
 	}
@@ -258,76 +258,66 @@ func (t *Task) emit(ctx context.Context, r *connectors.Record, o *offset) error 
 			return err
 		}
 	}
-	t.mu.Lock()
-	t.mu.lastEmitted = keyOf(o)
-	t.mu.Unlock()
-	select {
-	case t.queue <- q:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	t.lastEmitted = keyOf(o)
+	return t.queue.put(ctx, q)
 }
 
 // pending reports whether a queued record's offset is not committed yet.
+// It runs on the task's goroutine, the only writer of lastEmitted.
 func (t *Task) pending() bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.mu.lastEmitted != t.mu.committed
+	return t.lastEmitted != t.mu.committed
 }
 
 // Poll returns up to max.batch.size records, waiting up to
 // poll.interval.ms for the first one.
 func (t *Task) Poll(ctx context.Context) ([]*connectors.Record, error) {
-	var first queued
-	select {
-	case first = <-t.queue:
-	default:
-		t.timer.Reset(t.cfg.PollInterval)
+	batch, taken := t.queue.take(nil, t.cfg.MaxBatchSize)
+	if len(batch) > 0 {
+		t.release(taken)
+		return batch, nil
+	}
+	t.timer.Reset(t.cfg.PollInterval)
+	defer t.timer.Stop()
+	for {
 		select {
-		case first = <-t.queue:
+		case <-t.queue.ready:
+			// A put since take found the queue empty (or a poke left
+			// from an earlier wait: then take finds nothing and waits on).
 		case <-ctx.Done():
-			t.timer.Stop()
 			return nil, ctx.Err()
 		case <-t.done:
+			if batch, taken = t.queue.take(nil, t.cfg.MaxBatchSize); len(batch) > 0 {
+				t.release(taken)
+				return batch, nil
+			}
+			if t.runErr != nil && !errors.Is(t.runErr, context.Canceled) {
+				return nil, t.runErr
+			}
+			// Finished (snapshot.mode=initial_only): idle.
 			select {
-			case first = <-t.queue:
-			default:
-				t.timer.Stop()
-				if t.runErr != nil && !errors.Is(t.runErr, context.Canceled) {
-					return nil, t.runErr
-				}
-				// Finished (snapshot.mode=initial_only): idle.
-				select {
-				case <-ctx.Done():
-					return nil, ctx.Err()
-				case <-time.After(t.cfg.PollInterval):
-					return nil, nil
-				}
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-t.timer.C:
+				return nil, nil
 			}
 		case <-t.timer.C:
 			return nil, nil
 		}
-		t.timer.Stop()
-	}
-	batch := make([]*connectors.Record, 1, min(t.cfg.MaxBatchSize, len(t.queue)+1))
-	batch[0] = first.r
-	taken := first.n
-	defer func() {
-		if t.bytes != nil {
-			t.bytes.release(taken)
-		}
-	}()
-	for len(batch) < t.cfg.MaxBatchSize {
-		select {
-		case q := <-t.queue:
-			batch = append(batch, q.r)
-			taken += q.n
-		default:
+		if batch, taken = t.queue.take(nil, t.cfg.MaxBatchSize); len(batch) > 0 {
+			t.release(taken)
 			return batch, nil
 		}
 	}
-	return batch, nil
+}
+
+// release returns the bytes of records taken from the queue to the
+// budget of max.queue.size.in.bytes.
+func (t *Task) release(n int64) {
+	if t.bytes != nil {
+		t.bytes.release(n)
+	}
 }
 
 // Commit is told the latest durable offset; the slot may then confirm
