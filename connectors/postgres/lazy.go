@@ -56,10 +56,12 @@ type lazySource struct {
 	// `,"transaction":` (without its value) is written apart; tail holds
 	// `,"op":…,"ts_ms":…,"ts_us":…,"ts_ns":…}`.
 	tail []byte
-	// enc and json cache src's JSON as enc writes it. Only the
-	// goroutine that encodes records (the task's runner) touches them.
-	enc  connectors.JSONEncoder
-	json []byte
+	// enc, head and rest cache the envelope's JSON around "after" as
+	// enc writes it: head is `{"before":null,"after":`, rest is
+	// `,"source":…,"transaction":null` and tail. Only the goroutine
+	// that encodes records (the task's runner) touches them.
+	enc        connectors.JSONEncoder
+	head, rest []byte
 }
 
 func newLazySource(src *connectors.StructValue, op string, ts int64) *lazySource {
@@ -73,18 +75,31 @@ func newLazySource(src *connectors.StructValue, op string, ts int64) *lazySource
 	return &lazySource{src: src, op: op, ts: ts, tail: append(tail, '}')}
 }
 
-// appendSource appends the source block's JSON as enc writes it.
-func (s *lazySource) appendSource(dst []byte, enc connectors.JSONEncoder, schema *connectors.Schema) ([]byte, error) {
-	if s.enc == enc && s.json != nil {
-		return append(dst, s.json...), nil
+// envelope returns the JSON of an envelope of schema env before and after
+// its "after" value as enc writes it: a null "before" and "transaction"
+// and this source block. The records of a table read at the same tick
+// share it.
+func (s *lazySource) envelope(enc connectors.JSONEncoder, env *connectors.Schema) (head, rest []byte, err error) {
+	if s.enc == enc && s.head != nil {
+		return s.head, s.rest, nil
 	}
-	start := len(dst)
-	dst, err := enc.AppendJSON(dst, schema, s.src)
-	if err != nil {
-		return dst, err
+	f := env.Fields
+	head = append(s.head[:0], `{"before":`...)
+	if head, err = enc.AppendJSON(head, f[envBefore].Schema, nil); err != nil {
+		return nil, nil, err
 	}
-	s.enc, s.json = enc, append(s.json[:0], dst[start:]...)
-	return dst, nil
+	head = append(head, `,"after":`...)
+	rest = append(s.rest[:0], `,"source":`...)
+	if rest, err = enc.AppendJSON(rest, f[envSource].Schema, s.src); err != nil {
+		return nil, nil, err
+	}
+	rest = append(rest, `,"transaction":`...)
+	if rest, err = enc.AppendJSON(rest, f[envTransaction].Schema, nil); err != nil {
+		return nil, nil, err
+	}
+	rest = append(rest, s.tail...)
+	s.enc, s.head, s.rest = enc, head, rest
+	return head, rest, nil
 }
 
 // lazyKey is the key of a row.
@@ -261,25 +276,15 @@ func (e *lazyEnvelope) Build() (*connectors.StructValue, error) {
 
 func (e *lazyEnvelope) AppendJSON(dst []byte, enc connectors.JSONEncoder) ([]byte, error) {
 	t := e.t
-	f := t.envelopeSchema.Fields
-	var err error
-	dst = append(dst, `{"before":`...)
-	if dst, err = enc.AppendJSON(dst, f[envBefore].Schema, nil); err != nil {
+	head, rest, err := e.src.envelope(enc, t.envelopeSchema)
+	if err != nil {
 		return dst, err
 	}
-	dst = append(dst, `,"after":`...)
+	dst = append(dst, head...)
 	if dst, err = e.appendStruct(dst, enc, t.valueSchema, t.valueCols, t.valueKeys); err != nil {
 		return dst, err
 	}
-	dst = append(dst, `,"source":`...)
-	if dst, err = e.src.appendSource(dst, enc, f[envSource].Schema); err != nil {
-		return dst, err
-	}
-	dst = append(dst, `,"transaction":`...)
-	if dst, err = enc.AppendJSON(dst, f[envTransaction].Schema, nil); err != nil {
-		return dst, err
-	}
-	return append(dst, e.src.tail...), nil
+	return append(dst, rest...), nil
 }
 
 func (e *lazyEnvelope) size() int64 { return e.lazyRow.size() + valueSize(e.src.src) }
