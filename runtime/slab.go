@@ -5,25 +5,32 @@ import (
 	"sync/atomic"
 )
 
-// encSlab is a buffer that converted keys and values are written into,
-// one after the other, so that most records cost no allocation of their
-// own. A slab counts its users: one for the runner while it writes into
-// it, and one per record key or value it holds that the producer has not
-// finished with. When the count drops to zero the slab goes back to its
-// pool and is written again; until then its bytes are never touched.
-type encSlab struct {
-	buf  []byte
+// slab is a buffer of items — converted keys and values (encSlab) or the
+// records handed to the producer (recSlab) — filled one after the other,
+// so that most records cost no allocation of their own. A slab counts its
+// users: one for the runner while it fills it, and one per record using
+// it that the producer has not finished with. When the count drops to
+// zero the slab goes back to its pool and is filled again; until then
+// its items are never touched.
+type slab[T any] struct {
+	buf  []T
 	refs atomic.Int32
-	pool *slabPool
+	pool *slabPool[T]
 }
 
+// encSlab holds the bytes of converted keys and values.
+type encSlab = slab[byte]
+
+// recSlab holds the records handed to the producer.
+type recSlab = slab[sentRecord]
+
 // release drops one use; the last one returns the slab to its pool.
-func (s *encSlab) release() {
+func (s *slab[T]) release() {
 	switch n := s.refs.Add(-1); {
 	case n == 0:
 		s.pool.put(s)
 	case n < 0:
-		panic("runtime: encode slab released more often than used")
+		panic("runtime: slab released more often than used")
 	}
 }
 
@@ -31,18 +38,20 @@ func (s *encSlab) release() {
 // for the next ones; beyond it they are left to the GC. Recycling them
 // spares allocating (and zeroing) a slab per 256 KiB of records, which was
 // the largest share of a source task's garbage.
-type slabPool struct {
+type slabPool[T any] struct {
 	size, max int
 	mu        sync.Mutex
-	free      []*encSlab
+	free      []*slab[T]
 }
 
-func newSlabPool(size, max int) *slabPool { return &slabPool{size: size, max: max} }
+func newSlabPool[T any](size, max int) *slabPool[T] { return &slabPool[T]{size: size, max: max} }
 
-// get returns an empty slab, held once by the caller.
-func (p *slabPool) get() *encSlab {
+// get returns an empty slab of capacity size, held once by the caller.
+// A recycled slab keeps its old items beyond its length until they are
+// overwritten.
+func (p *slabPool[T]) get() *slab[T] {
 	p.mu.Lock()
-	var s *encSlab
+	var s *slab[T]
 	if n := len(p.free); n > 0 {
 		s = p.free[n-1]
 		p.free[n-1] = nil
@@ -50,14 +59,14 @@ func (p *slabPool) get() *encSlab {
 	}
 	p.mu.Unlock()
 	if s == nil {
-		s = &encSlab{buf: make([]byte, 0, p.size), pool: p}
+		s = &slab[T]{buf: make([]T, 0, p.size), pool: p}
 	}
 	s.buf = s.buf[:0]
 	s.refs.Store(1)
 	return s
 }
 
-func (p *slabPool) put(s *encSlab) {
+func (p *slabPool[T]) put(s *slab[T]) {
 	p.mu.Lock()
 	if len(p.free) < p.max {
 		p.free = append(p.free, s)

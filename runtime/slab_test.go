@@ -2,14 +2,17 @@ package runtime
 
 import (
 	"bytes"
+	"strconv"
 	"sync"
 	"testing"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // A slab goes back to the pool only when the writer and every record in
 // it are done, and is not handed out twice meanwhile.
 func TestSlabRecycledAfterLastUse(t *testing.T) {
-	p := newSlabPool(64, 2)
+	p := newSlabPool[byte](64, 2)
 	s := p.get()
 	s.buf = append(s.buf, "abc"...)
 	s.refs.Add(2) // two records
@@ -40,7 +43,7 @@ func TestSlabRecycledAfterLastUse(t *testing.T) {
 // Records written into recycled slabs keep their bytes until released,
 // with releases racing from other goroutines as producer callbacks do.
 func TestSlabBytesStableUntilReleased(t *testing.T) {
-	p := newSlabPool(1024, 4)
+	p := newSlabPool[byte](1024, 4)
 	type rec struct {
 		b    []byte
 		want []byte
@@ -73,4 +76,68 @@ func TestSlabBytesStableUntilReleased(t *testing.T) {
 	cur.release()
 	close(done)
 	wg.Wait()
+}
+
+// Records taken from record slabs stay intact until their promise runs,
+// with promises running out of order on other goroutines as the
+// producer's do, and every slab goes back to the pool once all its
+// records are done.
+func TestRecordSlabsRecycledAfterPromises(t *testing.T) {
+	r := &sourceRunner{tracker: newTracker(), bufferedRecords: 2000}
+	part := map[string]any{"p": 1}
+	const n = 20000
+	inFlight := make(chan *kgo.Record, 1500)
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var held []*kgo.Record
+			for kr := range inFlight {
+				held = append(held, kr)
+				if len(held) < 64 {
+					continue
+				}
+				// Out of order: the last ones first.
+				for i := len(held) - 1; i >= 0; i-- {
+					checkSentRecord(t, held[i])
+					r.done(held[i], nil)
+				}
+				held = held[:0]
+			}
+			for _, kr := range held {
+				checkSentRecord(t, kr)
+				r.done(kr, nil)
+			}
+		}()
+	}
+	for i := range n {
+		tk, err := r.tracker.submit(part, map[string]any{"i": i})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sr := r.nextRecord()
+		*sr = sentRecord{Record: kgo.Record{Topic: strconv.Itoa(i), Key: []byte(strconv.Itoa(i))}, rs: sr.rs, tk: tk}
+		inFlight <- &sr.Record
+	}
+	close(inFlight)
+	wg.Wait()
+	r.rslab.release()
+	if got := r.tracker.inFlight(); got != 0 {
+		t.Errorf("%d records not acknowledged", got)
+	}
+	if len(r.rslabs.free) == 0 || len(r.rslabs.free) > r.recSlabPoolSize() {
+		t.Errorf("%d slabs back in the pool (at most %d kept)", len(r.rslabs.free), r.recSlabPoolSize())
+	}
+	for _, s := range r.rslabs.free {
+		if s.refs.Load() != 0 {
+			t.Errorf("pooled slab with %d uses", s.refs.Load())
+		}
+	}
+}
+
+func checkSentRecord(t *testing.T, kr *kgo.Record) {
+	if string(kr.Key) != kr.Topic {
+		t.Errorf("record %q changed in flight: key %q", kr.Topic, kr.Key)
+	}
 }

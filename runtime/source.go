@@ -56,13 +56,17 @@ type sourceRunner struct {
 	// slab is the slab keys and values are converted into; slabs come
 	// from slabs and go back there once every record in them is done.
 	slab  *encSlab
-	slabs *slabPool
-	// krecs and hdrs are the current poll's slabs of producer records and
-	// headers.
-	krecs []sentRecord
-	hdrs  []kgo.RecordHeader
-	// bufferedBytes is sluice.producer.max.buffered.bytes.
-	bufferedBytes int64
+	slabs *slabPool[byte]
+	// rslab is the slab the records handed to the producer are taken
+	// from, recycled the same way through rslabs.
+	rslab  *recSlab
+	rslabs *slabPool[sentRecord]
+	// hdrs is the current poll's slab of record headers.
+	hdrs []kgo.RecordHeader
+	// bufferedBytes and bufferedRecords are
+	// sluice.producer.max.buffered.bytes and .records.
+	bufferedBytes   int64
+	bufferedRecords int
 	// lazy is set when no transform runs and both converters encode
 	// connectors.LazyStruct values: the task may then return them.
 	lazy bool
@@ -77,6 +81,7 @@ type sourceRunner struct {
 type sentRecord struct {
 	kgo.Record
 	ks, vs *encSlab
+	rs     *recSlab // the slab this record is in
 	tk     ticket
 }
 
@@ -177,7 +182,6 @@ func (r *sourceRunner) run(ctx context.Context) (err error) {
 			return fmt.Errorf("polling: %w", err)
 		}
 		retryStart, r.retry.attempt = time.Time{}, 0
-		r.krecs = make([]sentRecord, len(recs))
 		nh := 0
 		for _, rec := range recs {
 			nh += len(rec.Headers)
@@ -245,11 +249,10 @@ func (r *sourceRunner) send(ctx context.Context, rec *connectors.Record) error {
 		r.topics[out.Topic] = true
 		r.onTopic(out.Topic)
 	}
-	// Records and headers come from per-batch slabs: one allocation per
-	// poll instead of two per record.
-	sr := &r.krecs[0]
-	r.krecs = r.krecs[1:]
-	*sr = sentRecord{Record: kgo.Record{Topic: out.Topic, Key: key, Value: val, Timestamp: out.Timestamp}, ks: ks, vs: vs, tk: tk}
+	// Records come from recycled slabs and headers from a per-poll slab:
+	// no allocation per record.
+	sr := r.nextRecord()
+	*sr = sentRecord{Record: kgo.Record{Topic: out.Topic, Key: key, Value: val, Timestamp: out.Timestamp}, ks: ks, vs: vs, rs: sr.rs, tk: tk}
 	kr := &sr.Record
 	if len(out.Headers) > 0 {
 		if cap(r.hdrs)-len(r.hdrs) < len(out.Headers) {
@@ -269,12 +272,15 @@ func (r *sourceRunner) send(ctx context.Context, rec *connectors.Record) error {
 func (r *sourceRunner) done(kr *kgo.Record, err error) {
 	// kr is the Record at the start of a sentRecord (see send).
 	sr := (*sentRecord)(unsafe.Pointer(kr))
-	// The producer is done with the record's bytes either way.
-	if sr.ks != nil {
-		sr.ks.release()
+	// The producer is done with the record and its bytes either way; the
+	// record's slab goes last, once nothing here reads the record.
+	ks, vs, rs, tk := sr.ks, sr.vs, sr.rs, sr.tk
+	defer rs.release()
+	if ks != nil {
+		ks.release()
 	}
-	if sr.vs != nil {
-		sr.vs.release()
+	if vs != nil {
+		vs.release()
 	}
 	if err != nil {
 		if !errors.Is(err, context.Canceled) {
@@ -287,7 +293,37 @@ func (r *sourceRunner) done(kr *kgo.Record, err error) {
 		}
 		return
 	}
-	r.tracker.ack(sr.tk)
+	r.tracker.ack(tk)
+}
+
+// nextRecord returns the next free record of the current record slab,
+// with a use of the slab taken for it (sr.rs) that its promise releases.
+func (r *sourceRunner) nextRecord() *sentRecord {
+	if r.rslab == nil || len(r.rslab.buf) == cap(r.rslab.buf) {
+		if r.rslab != nil {
+			r.rslab.release()
+		}
+		if r.rslabs == nil {
+			r.rslabs = newSlabPool[sentRecord](recSlabSize, r.recSlabPoolSize())
+		}
+		r.rslab = r.rslabs.get()
+	}
+	s := r.rslab
+	s.buf = s.buf[:len(s.buf)+1]
+	s.refs.Add(1)
+	sr := &s.buf[len(s.buf)-1]
+	sr.rs = s
+	return sr
+}
+
+// recSlabSize is the number of records in a record slab (~100 KiB).
+const recSlabSize = 512
+
+// recSlabPoolSize is how many idle record slabs a task keeps: enough for
+// the records the producer may hold (sluice.producer.max.buffered.records),
+// and at most 128.
+func (r *sourceRunner) recSlabPoolSize() int {
+	return max(8, min(r.bufferedRecords/recSlabSize+2, 128))
 }
 
 // encode converts into the current slab so that most records cost no
@@ -301,7 +337,7 @@ func (r *sourceRunner) encode(c converter.Converter, topic string, s *connectors
 	if r.slab == nil || cap(r.slab.buf)-len(r.slab.buf) < 4096 {
 		r.retireSlab()
 		if r.slabs == nil {
-			r.slabs = newSlabPool(slabSize, slabPoolSize(r.bufferedBytes))
+			r.slabs = newSlabPool[byte](slabSize, slabPoolSize(r.bufferedBytes))
 		}
 		r.slab = r.slabs.get()
 	}
