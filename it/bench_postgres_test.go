@@ -142,6 +142,13 @@ func captureProfiles(b *testing.B, w *harness.Worker) func() {
 		defer close(done)
 		fetch(b, w.URL+"/sluice/debug/pprof/profile?seconds=8", filepath.Join(dir, strings.ReplaceAll(b.Name(), "/", "_")+".cpu.prof"))
 	}()
+	// An execution trace of one second, 2 s in (go tool trace -pprof=sched|sync|net).
+	traced := make(chan struct{})
+	go func() {
+		defer close(traced)
+		time.Sleep(2 * time.Second)
+		fetch(b, w.URL+"/sluice/debug/pprof/trace?seconds=1", filepath.Join(dir, strings.ReplaceAll(b.Name(), "/", "_")+".trace"))
+	}()
 	// The live heap while the work runs, 4 s in.
 	go func() {
 		time.Sleep(4 * time.Second)
@@ -150,6 +157,7 @@ func captureProfiles(b *testing.B, w *harness.Worker) func() {
 	return func() {
 		fetch(b, w.URL+"/sluice/debug/pprof/heap", filepath.Join(dir, strings.ReplaceAll(b.Name(), "/", "_")+".heap.prof"))
 		<-done
+		<-traced
 		// The worker's output, with GODEBUG=gctrace=1 its GC cycles.
 		_ = os.WriteFile(filepath.Join(dir, strings.ReplaceAll(b.Name(), "/", "_")+".log"), []byte(w.Output()), 0o644)
 	}

@@ -13,7 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluice-cdc/sluice/config"
 	"github.com/sluice-cdc/sluice/it/harness"
+	sluiceruntime "github.com/sluice-cdc/sluice/runtime"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -53,8 +55,17 @@ func BenchmarkPostgresSnapshot(b *testing.B) {
 	}
 	b.Logf("pgbench -i -s %d: %d accounts in %v", scale, rows, time.Since(began).Round(time.Second))
 	conn := pg.Connect(b, db)
-	cl := br.Client(b, kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerLinger(5*time.Millisecond),
-		kgo.MaxBufferedRecords(50_000), kgo.MaxBufferedBytes(8<<20), kgo.AllowAutoTopicCreation(), kgo.MetadataMinAge(50*time.Millisecond))
+	// The bare producer has the worker's producer settings: its defaults,
+	// or what SLUICE_BENCH_WORKER_PROPS sets.
+	wp := envProps("SLUICE_BENCH_WORKER_PROPS", map[string]string{})
+	wv, err := config.WorkerDef.Parse(wp)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cl := br.Client(b, kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerLinger(wv.Duration(config.ProducerLinger)),
+		kgo.MaxBufferedRecords(wv.Int(config.ProducerMaxBufferedRecords)), kgo.MaxBufferedBytes(int(wv.Long(config.ProducerMaxBufferedBytes))),
+		kgo.ProducerBatchCompression(sluiceruntime.ProducerCompression(wv.String(config.ProducerCompression))),
+		kgo.AllowAutoTopicCreation(), kgo.MetadataMinAge(50*time.Millisecond))
 	adm := kadm.NewClient(cl)
 	run := 0
 	for _, n := range threads {
@@ -131,6 +142,11 @@ func BenchmarkPostgresSnapshot(b *testing.B) {
 				// median is the limit.
 				recs := readAll(b, br, topic, rows)
 				parts := partitionsOf(b, adm, topic)
+				// The broker replays into the state Sluice met: without
+				// the snapshot's topic.
+				if _, err := adm.DeleteTopics(ctx, topic); err != nil {
+					b.Logf("deleting topics: %v", err)
+				}
 				var bares, bareCPU, bareBr []float64
 				for k := range 3 {
 					replay := fmt.Sprintf("%s.replay%d", topic, k)
@@ -159,9 +175,6 @@ func BenchmarkPostgresSnapshot(b *testing.B) {
 					}
 				}
 				recs = nil
-				if _, err := adm.DeleteTopics(ctx, topic); err != nil {
-					b.Logf("deleting topics: %v", err)
-				}
 				bare := median(bares)
 
 				limit := min(copyRate, bare)
