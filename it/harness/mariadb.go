@@ -58,8 +58,17 @@ func StartMariaDB(t testing.TB, opts MariaDBOptions) *MariaDB {
 	}
 	root := TempDir(t, "mysql")
 	m := &MariaDB{Host: "127.0.0.1", Port: FreePort(t), User: "root", Dir: filepath.Join(root, "data"), opts: opts}
+	// Temporary tables go to the instance's own directory, not the shared
+	// /tmp: a bootstrap once failed there with "Could not remove temporary
+	// table '/tmp/#sql-temptable-…', error: 2" while other servers ran.
+	if err := os.Mkdir(filepath.Join(root, "tmp"), 0o700); err != nil {
+		t.Fatalf("harness: %v", err)
+	}
+	if err := os.Chmod(filepath.Join(root, "tmp"), 0o1777); err != nil { // for the mysql user
+		t.Fatalf("harness: %v", err)
+	}
 	out, err := exec.Command("mariadb-install-db", "--no-defaults", "--user=mysql", "--datadir="+m.Dir,
-		"--auth-root-authentication-method=normal", "--skip-test-db").CombinedOutput()
+		"--tmpdir="+filepath.Join(root, "tmp"), "--auth-root-authentication-method=normal", "--skip-test-db").CombinedOutput()
 	if err != nil {
 		t.Fatalf("harness: mariadb-install-db: %v\n%s", err, out)
 	}
@@ -72,7 +81,7 @@ func (m *MariaDB) start(t testing.TB) {
 	t.Helper()
 	root := filepath.Dir(m.Dir)
 	mariadbd, _ := exec.LookPath("mariadbd")
-	args := []string{"--no-defaults", "--user=mysql", "--datadir=" + m.Dir,
+	args := []string{"--no-defaults", "--user=mysql", "--datadir=" + m.Dir, "--tmpdir=" + filepath.Join(root, "tmp"),
 		"--socket=" + filepath.Join(root, "mysqld.sock"), "--pid-file=" + filepath.Join(root, "mysqld.pid"),
 		"--port=" + Itoa(m.Port), "--bind-address=127.0.0.1", "--skip-name-resolve",
 		"--innodb-flush-log-at-trx-commit=2", "--innodb-buffer-pool-size=256M", "--sync-binlog=0",
