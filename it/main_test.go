@@ -29,6 +29,7 @@ import (
 // with -race when the tests run with it.
 func TestMain(m *testing.M) {
 	code := m.Run()
+	harness.RemoveBinary()
 	http.DefaultClient.CloseIdleConnections()
 	if code == 0 {
 		if err := goleak.Find(); err != nil {

@@ -224,6 +224,15 @@ func Binary(t testing.TB) string {
 	return buildPath
 }
 
+// RemoveBinary deletes the binary Binary built, if any; the packages that
+// use Binary call it from TestMain once their tests ran (each build is
+// ~30 MB, and a temp dir per test process otherwise stays behind).
+func RemoveBinary() {
+	if buildPath != "" {
+		os.RemoveAll(filepath.Dir(buildPath))
+	}
+}
+
 // TempDir returns a fresh temporary directory owned by the given OS user
 // (for servers that refuse to run as root), removed at the end of the test.
 func TempDir(t testing.TB, owner string) string {
