@@ -149,7 +149,7 @@ func (a *rowArena) read(row *lazyRow, t *table, vals [][]byte) error {
 			row.span[2*i] = spanNull
 		case c.Direct():
 			if err := c.CheckText(v); err != nil {
-				return &ColumnError{Schema: t.schema, Table: t.name, Column: t.cols[i].Name, Err: err}
+				return t.columnError(i, err)
 			}
 			row.span[2*i] = int32(len(a.text) - start)
 			a.text = append(a.text, v...)
@@ -157,7 +157,7 @@ func (a *rowArena) read(row *lazyRow, t *table, vals [][]byte) error {
 		default:
 			x, err := c.Convert(v)
 			if err != nil {
-				return &ColumnError{Schema: t.schema, Table: t.name, Column: t.cols[i].Name, Err: err}
+				return t.columnError(i, err)
 			}
 			if row.vals == nil {
 				if len(a.vals) < len(vals) {
@@ -185,7 +185,7 @@ func (r *lazyRow) value(i int) (any, error) {
 		t := r.t
 		v, err := t.convs[i].Convert(r.text[s:r.span[2*i+1]])
 		if err != nil {
-			return nil, &ColumnError{Schema: t.schema, Table: t.name, Column: t.cols[i].Name, Err: err}
+			return nil, t.columnError(i, err)
 		}
 		return v, nil
 	}

@@ -127,6 +127,11 @@ func placeholderFor(s *connectors.Schema, placeholder string) any {
 // sameShape reports whether two column lists give the same schemas.
 func sameShape(a, b []colDesc) bool { return slices.Equal(a, b) }
 
+// columnError is err, a failure to convert column i, naming the column.
+func (t *table) columnError(i int, err error) *ColumnError {
+	return &ColumnError{Schema: t.schema, Table: t.name, Column: t.cols[i].Name, Err: err}
+}
+
 func errColumns(t *table, n int) error {
 	return fmt.Errorf("table %s.%s: tuple has %d columns, relation has %d", t.schema, t.name, n, len(t.cols))
 }
@@ -161,11 +166,11 @@ func (t *table) convert(i int, c *pgoutput.Column) (any, error) {
 	case pgoutput.KindText:
 		v, err := t.convs[i].Convert(c.Data)
 		if err != nil {
-			return nil, &ColumnError{Schema: t.schema, Table: t.name, Column: t.cols[i].Name, Err: err}
+			return nil, t.columnError(i, err)
 		}
 		return v, nil
 	}
-	return nil, &ColumnError{Schema: t.schema, Table: t.name, Column: t.cols[i].Name, Err: errors.New("binary tuple data was not requested")}
+	return nil, t.columnError(i, errors.New("binary tuple data was not requested"))
 }
 
 // rowKey converts the key columns of a tuple into a key struct; nil when
