@@ -273,9 +273,7 @@ func (t *Task) pending() bool {
 // Poll returns up to max.batch.size records, waiting up to
 // poll.interval.ms for the first one.
 func (t *Task) Poll(ctx context.Context) ([]*connectors.Record, error) {
-	batch, taken := t.queue.take(nil, t.cfg.MaxBatchSize)
-	if len(batch) > 0 {
-		t.release(taken)
+	if batch := t.take(); len(batch) > 0 {
 		return batch, nil
 	}
 	t.timer.Reset(t.cfg.PollInterval)
@@ -288,8 +286,7 @@ func (t *Task) Poll(ctx context.Context) ([]*connectors.Record, error) {
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		case <-t.done:
-			if batch, taken = t.queue.take(nil, t.cfg.MaxBatchSize); len(batch) > 0 {
-				t.release(taken)
+			if batch := t.take(); len(batch) > 0 {
 				return batch, nil
 			}
 			if t.runErr != nil && !errors.Is(t.runErr, context.Canceled) {
@@ -305,19 +302,21 @@ func (t *Task) Poll(ctx context.Context) ([]*connectors.Record, error) {
 		case <-t.timer.C:
 			return nil, nil
 		}
-		if batch, taken = t.queue.take(nil, t.cfg.MaxBatchSize); len(batch) > 0 {
-			t.release(taken)
+		if batch := t.take(); len(batch) > 0 {
 			return batch, nil
 		}
 	}
 }
 
-// release returns the bytes of records taken from the queue to the
-// budget of max.queue.size.in.bytes.
-func (t *Task) release(n int64) {
+// take takes up to max.batch.size queued records and returns their bytes
+// to the budget of max.queue.size.in.bytes; with none queued it arms the
+// queue's ready (see recQueue.take).
+func (t *Task) take() []*connectors.Record {
+	batch, n := t.queue.take(nil, t.cfg.MaxBatchSize)
 	if t.bytes != nil {
 		t.bytes.release(n)
 	}
+	return batch
 }
 
 // Commit is told the latest durable offset; the slot may then confirm
