@@ -129,12 +129,14 @@ func (c *JSON) Encode(dst []byte, topic string, s *connectors.Schema, v any) ([]
 		}
 		return dst, nil
 	}
-	if lz, ok := v.(connectors.LazyStruct); ok && s == nil {
+	lz, lazy := v.(connectors.LazyStruct)
+	if lazy && s == nil {
+		// Written without a schema: built like any struct.
 		sv, err := lz.Build()
 		if err != nil {
 			return dst, fmt.Errorf("JsonConverter: converting the %s for topic %q: %w", c.side, topic, err)
 		}
-		v = sv
+		v, lazy = sv, false
 	}
 	start := len(dst)
 	var p *plan
@@ -158,7 +160,7 @@ func (c *JSON) Encode(dst []byte, topic string, s *connectors.Schema, v any) ([]
 		dst = append(dst, `{"schema":null,"payload":`...)
 	}
 	var err error
-	if lz, ok := v.(connectors.LazyStruct); ok && p != nil {
+	if lazy {
 		dst, err = lz.AppendJSON(dst, e.lazy)
 	} else if p != nil {
 		dst, err = c.appendValue(dst, p, v)
