@@ -9,12 +9,17 @@ import (
 	"github.com/sluice-cdc/sluice/connectors/postgres/pgtypes"
 )
 
-func benchCatalog() *pgtypes.Catalog {
+// testCatalog is the types the unit tests and benchmarks build tables of.
+func testCatalog() *pgtypes.Catalog {
 	b := func(oid uint32, name string) pgtypes.TypeInfo {
 		return pgtypes.TypeInfo{OID: oid, Namespace: "pg_catalog", Name: name, Kind: 'b'}
 	}
-	return pgtypes.NewCatalog(b(23, "int4"), b(20, "int8"), b(25, "text"), b(1043, "varchar"), b(1700, "numeric"),
-		b(1184, "timestamptz"), b(1114, "timestamp"), b(16, "bool"), b(701, "float8"), b(1082, "date"))
+	return pgtypes.NewCatalog(b(16, "bool"), b(21, "int2"), b(23, "int4"), b(20, "int8"), b(25, "text"), b(1043, "varchar"),
+		b(1042, "bpchar"), b(2950, "uuid"), b(114, "json"), b(1700, "numeric"), b(701, "float8"), b(1184, "timestamptz"),
+		b(1114, "timestamp"), b(1082, "date"),
+		pgtypes.TypeInfo{OID: 1007, Namespace: "pg_catalog", Name: "_int4", Kind: 'b', Category: 'A', Elem: 23},
+		pgtypes.TypeInfo{OID: 90001, Namespace: "public", Name: "mood", Kind: 'e', Labels: []string{"sad", "ok"}},
+		pgtypes.TypeInfo{OID: 90002, Namespace: "public", Name: "posint", Kind: 'd', Base: 23, BaseTypmod: -1})
 }
 
 type col struct {
@@ -91,7 +96,7 @@ func benchStreamer(b *testing.B) (*Task, *streamer, []byte) {
 		cols[i] = colDesc{Name: c.name, TypeOID: c.oid, Typmod: c.typmod, NotNull: i == 0}
 	}
 	cols[0].KeySeq = 1
-	cat := benchCatalog()
+	cat := testCatalog()
 	tb, err := buildTable(cfg, cat, 16384, "public", "accounts", cols, sourceSchema())
 	if err != nil {
 		b.Fatal(err)

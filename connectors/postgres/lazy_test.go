@@ -7,20 +7,8 @@ import (
 	"time"
 
 	"github.com/sluice-cdc/sluice/connectors"
-	"github.com/sluice-cdc/sluice/connectors/postgres/pgtypes"
 	"github.com/sluice-cdc/sluice/runtime/converter"
 )
-
-func lazyCatalog() *pgtypes.Catalog {
-	b := func(oid uint32, name string) pgtypes.TypeInfo {
-		return pgtypes.TypeInfo{OID: oid, Namespace: "pg_catalog", Name: name, Kind: 'b'}
-	}
-	return pgtypes.NewCatalog(b(16, "bool"), b(21, "int2"), b(23, "int4"), b(20, "int8"), b(25, "text"), b(1043, "varchar"),
-		b(1042, "bpchar"), b(2950, "uuid"), b(114, "json"), b(1700, "numeric"), b(701, "float8"), b(1184, "timestamptz"),
-		pgtypes.TypeInfo{OID: 1007, Namespace: "pg_catalog", Name: "_int4", Kind: 'b', Category: 'A', Elem: 23},
-		pgtypes.TypeInfo{OID: 90001, Namespace: "public", Name: "mood", Kind: 'e', Labels: []string{"sad", "ok"}},
-		pgtypes.TypeInfo{OID: 90002, Namespace: "public", Name: "posint", Kind: 'd', Base: 23, BaseTypmod: -1})
-}
 
 // lazyTable is a table with a two-column key and columns of direct and
 // non-direct types, nullable and not.
@@ -48,7 +36,7 @@ func lazyTable(t *testing.T) (*builder, *table) {
 		{Name: "pos", TypeOID: 90002, Typmod: -1},
 	}
 	b := newBuilder(cfg)
-	tb, err := buildTable(cfg, lazyCatalog(), 16384, "public", "things", cols, b.source)
+	tb, err := buildTable(cfg, testCatalog(), 16384, "public", "things", cols, b.source)
 	if err != nil {
 		t.Fatal(err)
 	}
