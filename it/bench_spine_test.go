@@ -211,25 +211,33 @@ func cpuSeconds(pid int) float64 {
 
 // treeCPUSeconds returns the CPU time of pid, of its children, and of the
 // children they waited for: for PostgreSQL, the postmaster and every
-// backend, live or gone.
+// backend, live or gone. A child reaped while the children are read would
+// be in neither sum: the reading is repeated until the parent's count of
+// its reaped children's time held still across it (a backend that ended
+// with the snapshot once made PostgreSQL read 0.01 CPU-µs/row).
 func treeCPUSeconds(pid int) float64 {
 	all := func(f []int64) float64 { return float64(f[11]+f[12]+f[13]+f[14]) / 100 }
-	f := procStat(pid)
-	if len(f) < 15 {
-		return 0
-	}
-	sum := all(f)
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		child, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
+	for range 10 {
+		f := procStat(pid)
+		if len(f) < 15 {
+			return 0
 		}
-		if cf := procStat(child); len(cf) >= 15 && cf[1] == int64(pid) {
-			sum += all(cf)
+		sum := all(f)
+		ents, _ := os.ReadDir("/proc")
+		for _, e := range ents {
+			child, err := strconv.Atoi(e.Name())
+			if err != nil {
+				continue
+			}
+			if cf := procStat(child); len(cf) >= 15 && cf[1] == int64(pid) {
+				sum += all(cf)
+			}
+		}
+		if g := procStat(pid); len(g) >= 15 && g[13] == f[13] && g[14] == f[14] {
+			return sum
 		}
 	}
-	return sum
+	return 0
 }
 
 // procStat returns the numeric fields of /proc/<pid>/stat after the
