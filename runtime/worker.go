@@ -65,7 +65,8 @@ func Run(ctx context.Context, o Options) error {
 	cfg := o.Config
 	servers := cfg.BootstrapServers()
 	if len(servers) == 0 {
-		b, err := broker.Start(cfg.String(config.DataDir), cfg.String(config.BrokerListen), logger)
+		b, err := broker.Start(cfg.String(config.DataDir), cfg.String(config.BrokerListen), logger,
+			broker.CleanerInterval(cfg.Duration(config.BrokerCleanerInterval)))
 		if err != nil {
 			return err
 		}
@@ -122,6 +123,7 @@ func Run(ctx context.Context, o Options) error {
 		keyConv: converter.SettingFrom(cfg.Props, true), valConv: converter.SettingFrom(cfg.Props, false),
 		logger: logger.With("worker", workerID), wake: make(chan struct{}, 1),
 	}
+	h.topics = newTopicCreator(adm, cfg.Values.Bool(config.TopicCreationEnable), h.logger)
 	h.keyConv.Class, h.valConv.Class = cfg.String(config.KeyConverter), cfg.String(config.ValueConverter)
 	h.mu.conns = map[string]*connState{}
 

@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
 )
@@ -44,9 +45,33 @@ func (e *InUseError) Error() string {
 		"or point bootstrap.servers at the broker that process runs", e.Dir, who)
 }
 
+// Option configures the embedded broker.
+type Option func(*options)
+
+type options struct {
+	cleanerInterval time.Duration
+}
+
+// CleanerInterval sets how often the broker compacts compacted topics and
+// applies retention (Kafka's log.cleaner.backoff.ms; kfake's default is
+// an hour). Tests shorten it to see what the cleaner does.
+func CleanerInterval(d time.Duration) Option {
+	return func(o *options) { o.cleanerInterval = d }
+}
+
 // Start locks dataDir, then starts the broker listening on listen
 // (host:port) and loading what an earlier run persisted there.
-func Start(dataDir, listen string, logger *slog.Logger) (*Broker, error) {
+//
+// Topics are never created by the broker on a client's request
+// (auto.create.topics.enable=false): kfake persists the metadata of
+// auto-created topics only at a clean shutdown, so a crash lost them;
+// clients create topics through the admin API. A topic created with -1
+// partitions gets 1, as on Kafka (num.partitions=1), not kfake's 10.
+func Start(dataDir, listen string, logger *slog.Logger, opts ...Option) (*Broker, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("creating data directory %s: %w", dataDir, err)
 	}
@@ -78,11 +103,11 @@ func Start(dataDir, listen string, logger *slog.Logger) (*Broker, error) {
 			"set --broker-listen / sluice.broker.listen to a free address, or bootstrap.servers to use that broker)", listen, err)
 	}
 	used := false
-	c, err := kfake.NewCluster(
+	kopts := []kfake.Opt{
 		kfake.NumBrokers(1),
 		kfake.DataDir(filepath.Join(dataDir, "kafka")),
 		kfake.ClusterID(id),
-		kfake.AllowAutoTopicCreation(),
+		kfake.DefaultNumPartitions(1),
 		kfake.ListenFn(func(string, string) (net.Listener, error) {
 			if used {
 				return nil, fmt.Errorf("embedded broker runs one node only")
@@ -91,7 +116,12 @@ func Start(dataDir, listen string, logger *slog.Logger) (*Broker, error) {
 			return ln, nil
 		}),
 		kfake.WithLogger(slogAdapter{logger}),
-	)
+	}
+	if o.cleanerInterval > 0 {
+		kopts = append(kopts, kfake.BrokerConfigs(map[string]string{
+			"log.cleaner.backoff.ms": strconv.FormatInt(o.cleanerInterval.Milliseconds(), 10)}))
+	}
+	c, err := kfake.NewCluster(kopts...)
 	if err != nil {
 		ln.Close()
 		f.Close()
