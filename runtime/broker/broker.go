@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
@@ -67,16 +68,25 @@ func CleanerInterval(d time.Duration) Option {
 // auto-created topics only at a clean shutdown, so a crash lost them;
 // clients create topics through the admin API. A topic created with -1
 // partitions gets 1, as on Kafka (num.partitions=1), not kfake's 10.
+//
+// The data directory and everything in it are private to the user running
+// the broker (directories 0700, files 0600): they hold every change
+// captured. Start fixes the modes of what an earlier run left, and sets
+// the process's umask to 0077, because kfake creates files (segments,
+// partitions) as long as it runs, with modes of its own (0644) and no
+// hook to change them. That umask applies to every file the process
+// creates afterwards, which for a Sluice process is what it should be.
 func Start(dataDir, listen string, logger *slog.Logger, opts ...Option) (*Broker, error) {
 	var o options
 	for _, opt := range opts {
 		opt(&o)
 	}
-	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+	syscall.Umask(0o077)
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating data directory %s: %w", dataDir, err)
 	}
 	lockPath := filepath.Join(dataDir, "LOCK")
-	f, err := os.OpenFile(lockPath, os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(lockPath, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("opening %s: %w", lockPath, err)
 	}
@@ -90,6 +100,12 @@ func Start(dataDir, listen string, logger *slog.Logger, opts ...Option) (*Broker
 	}
 	_ = f.Truncate(0)
 	_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	if n, err := restrictModes(dataDir); err != nil {
+		f.Close()
+		return nil, err
+	} else if n > 0 {
+		logger.Info("made the data directory private to this user (directories 0700, files 0600)", "data_dir", dataDir, "changed", n)
+	}
 
 	id, err := clusterID(dataDir)
 	if err != nil {
@@ -130,6 +146,36 @@ func Start(dataDir, listen string, logger *slog.Logger, opts ...Option) (*Broker
 	return &Broker{cluster: c, lock: f, addr: ln.Addr().String(), id: id}, nil
 }
 
+// restrictModes makes dir and every directory under it 0700 and every
+// file 0600, returning how many it changed.
+func restrictModes(dir string) (int, error) {
+	n := 0
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		want := fs.FileMode(0o600)
+		if d.IsDir() {
+			want = 0o700
+		} else if !d.Type().IsRegular() {
+			return nil // symlinks and the like: not ours to change
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if info.Mode().Perm() == want {
+			return nil
+		}
+		n++
+		return os.Chmod(path, want)
+	})
+	if err != nil {
+		return n, fmt.Errorf("making data directory %s private (chmod 700 for directories, 600 for files): %w", dir, err)
+	}
+	return n, nil
+}
+
 // clusterID returns the cluster id stored in dataDir, creating one on the
 // first start so that it survives restarts.
 func clusterID(dataDir string) (string, error) {
@@ -142,7 +188,7 @@ func clusterID(dataDir string) (string, error) {
 		return "", err
 	}
 	id := "sluice-" + hex.EncodeToString(raw[:8])
-	if err := os.WriteFile(p, []byte(id+"\n"), 0o644); err != nil {
+	if err := os.WriteFile(p, []byte(id+"\n"), 0o600); err != nil {
 		return "", fmt.Errorf("writing %s: %w", p, err)
 	}
 	return id, nil
