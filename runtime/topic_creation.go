@@ -106,7 +106,7 @@ var topicCreationBase = config.NewDef(
 		Doc: "Groups of topic creation settings, tried in this order; each is configured with topic.creation.<group>.include " +
 			"(regular expressions of the topic names it creates), .exclude, .partitions, .replication.factor and any other topic " +
 			"config (topic.creation.<group>.compression.type=zstd). A topic no group matches is created by the default group. " +
-			"Used only when the worker's topic.creation.enable is true."},
+			"Refused when the worker's topic.creation.enable is false."},
 	config.Key{Name: topicGroupProp(topicCreationDefault, topicGroupPartitions), Type: config.Int, Default: defaultTopicPartitions,
 		Importance: config.Low, Group: groupTopicCreation, Validator: validPartitions,
 		Doc: "Partitions of the topics the connector's tasks write, when the worker creates them; -1 uses the broker's " +
