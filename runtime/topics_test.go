@@ -2,7 +2,10 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -10,6 +13,8 @@ import (
 	"github.com/sluice-cdc/sluice/connectors"
 	"github.com/sluice-cdc/sluice/runtime/api"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -93,6 +98,22 @@ func TestSourceTopicsCreatedByTheWorker(t *testing.T) {
 		"topic.creation.default.retention.ms":     "1000000",
 		"topic.creation.default.compression.type": "zstd",
 	}}, 201, nil)
+	// Validation reports topic.creation.* errors per property, and lists
+	// each group's properties.
+	var infos config.Infos
+	w.do(t, "PUT", "/connector-plugins/topics/config/validate", map[string]string{
+		"connector.class": "topics", "name": "v", "topic.creation.groups": "g", "topic.creation.g.include": "(",
+		"topic.creation.default.partitions": "0"}, 200, &infos)
+	bad := map[string]bool{}
+	for _, ci := range infos.Configs {
+		if len(ci.Value.Errors) > 0 {
+			bad[ci.Value.Name] = true
+		}
+	}
+	if !bad["topic.creation.g.include"] || !bad["topic.creation.default.partitions"] || infos.ErrorCount != 2 {
+		t.Errorf("validate: %d errors %v, want topic.creation.g.include and topic.creation.default.partitions",
+			infos.ErrorCount, infos.Messages())
+	}
 	waitFor(t, "every task to write every topic", func() bool {
 		ends, err := adm.ListEndOffsets(ctx, "a.one", "a.two", "b.one", "pre")
 		if err != nil || ends.Error() != nil {
@@ -213,5 +234,67 @@ func TestTopicCreationDisabled(t *testing.T) {
 	}
 	if td.Has("absent") {
 		t.Error("topic absent was created with topic.creation.enable=false")
+	}
+}
+
+// Concurrent first records of one topic make one creation; the others
+// wait for it. A failed creation is not remembered, nor is a topic
+// forgotten after producing found it gone.
+func TestTopicCreatorCreatesOnce(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	tc := newTopicCreator(kadm.NewClient(cl), true, quietLogger())
+	var specs atomic.Int32
+	spec := func(string) topicSpec {
+		specs.Add(1)
+		return topicSpec{Partitions: 2, ReplicationFactor: -1}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- tc.ensure(ctx, "shared", spec)
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := specs.Load(); n != 1 {
+		t.Fatalf("8 concurrent ensures made %d creations, want 1", n)
+	}
+	// Gone from the cache: checked again, and the topic existing already
+	// is no error.
+	tc.forget("shared", nil)
+	if err := tc.ensure(ctx, "shared", spec); err != nil || specs.Load() != 2 {
+		t.Fatalf("ensure after forget = %v with %d creations, want nil and 2", err, specs.Load())
+	}
+	for range 2 {
+		err := tc.ensure(ctx, "no/slash", spec)
+		var te *TopicError
+		if !errors.As(err, &te) || !errors.Is(err, kerr.InvalidTopicException) {
+			t.Fatalf("ensure of an invalid name = %v, want a TopicError wrapping INVALID_TOPIC_EXCEPTION", err)
+		}
+	}
+	tc.mu.Lock()
+	_, cached := tc.mu.topics["no/slash"]
+	tc.mu.Unlock()
+	if cached {
+		t.Fatal("a failed creation is cached")
 	}
 }
