@@ -173,9 +173,38 @@ func Validate(what string, m map[string]any) error {
 
 // table is the in-memory view both stores keep: connector → encoded
 // partition key → entry.
+//
+// An entry written from the offsets topic remembers where the topic holds
+// it, and set keeps the entry of the later record: the store's own Put
+// (known once Kafka acknowledged it) and the topic reader (applying what
+// any worker wrote) may come in either order, and the older never
+// replaces the newer. A deletion from the topic stays as an entry with a
+// nil Offset so that an older record cannot bring the offset back.
 type table struct {
 	mu sync.RWMutex
-	m  map[string]map[string]connectors.SourceOffset
+	m  map[string]map[string]slot
+}
+
+// slot is one source partition's entry; Offset nil is a deletion.
+type slot struct {
+	connectors.SourceOffset
+	at position
+}
+
+// position is where the offsets topic holds a record; the zero value
+// (known false) is an entry not from the topic (the memory store).
+type position struct {
+	known     bool
+	partition int32
+	offset    int64
+}
+
+// after reports whether p is known to be a later record than q. Records
+// of one key go to one topic partition; if they are in different ones
+// (the topic's partitions were changed) they cannot be ordered, and the
+// one applied last wins.
+func (p position) after(q position) bool {
+	return !p.known || !q.known || p.partition != q.partition || p.offset > q.offset
 }
 
 func (t *table) get(connector string, key []byte) map[string]any {
@@ -184,33 +213,40 @@ func (t *table) get(connector string, key []byte) map[string]any {
 	return t.m[connector][string(key)].Offset
 }
 
-func (t *table) set(connector string, key []byte, partition, offset map[string]any) {
+// set records offset (nil: deleted) for a source partition unless the
+// table holds an entry from a later record of the topic.
+func (t *table) set(connector string, key []byte, partition, offset map[string]any, at position) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.m == nil {
-		t.m = map[string]map[string]connectors.SourceOffset{}
+		t.m = map[string]map[string]slot{}
 	}
-	if offset == nil {
+	if prev, ok := t.m[connector][string(key)]; ok && !at.after(prev.at) {
+		return
+	}
+	if offset == nil && !at.known {
 		delete(t.m[connector], string(key))
 		return
 	}
 	if t.m[connector] == nil {
-		t.m[connector] = map[string]connectors.SourceOffset{}
+		t.m[connector] = map[string]slot{}
 	}
-	t.m[connector][string(key)] = connectors.SourceOffset{Partition: partition, Offset: offset}
+	t.m[connector][string(key)] = slot{connectors.SourceOffset{Partition: partition, Offset: offset}, at}
 }
 
 func (t *table) all(connector string) []connectors.SourceOffset {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	keys := make([]string, 0, len(t.m[connector]))
-	for k := range t.m[connector] {
-		keys = append(keys, k)
+	for k, e := range t.m[connector] {
+		if e.Offset != nil {
+			keys = append(keys, k)
+		}
 	}
 	sort.Strings(keys)
 	out := make([]connectors.SourceOffset, len(keys))
 	for i, k := range keys {
-		out[i] = t.m[connector][k]
+		out[i] = t.m[connector][k].SourceOffset
 	}
 	return out
 }
@@ -237,7 +273,7 @@ func (s *Memory) Put(_ context.Context, connector string, entries []connectors.S
 		if err != nil {
 			return err
 		}
-		s.t.set(connector, k, e.Partition, e.Offset)
+		s.t.set(connector, k, e.Partition, e.Offset, position{})
 	}
 	return nil
 }
