@@ -218,7 +218,7 @@ func TestSinkCommitsOnlyOwnedPartitions(t *testing.T) {
 	}
 
 	// A partition is added to the topic: the group rebalances again.
-	if _, err := adm.CreatePartitions(ctx, 3, "moving"); err != nil {
+	if _, err := adm.CreatePartitions(ctx, 1, "moving"); err != nil {
 		t.Fatal(err)
 	}
 	for round := 0; round < 5; round++ {
