@@ -249,3 +249,63 @@ func TestSinkCommitsOnlyOwnedPartitions(t *testing.T) {
 		t.Errorf("a partition no task consumed was committed: %v", last["elsewhere"])
 	}
 }
+
+// watchingTask records the calls the runner makes to a sink task that
+// watches its partitions; Flush reports durable as set.
+type watchingTask struct {
+	staleTask
+	calls   []string
+	durable map[connectors.TopicPartition]int64
+}
+
+func (w *watchingTask) Flush(context.Context, map[connectors.TopicPartition]int64) (map[connectors.TopicPartition]int64, error) {
+	w.calls = append(w.calls, "Flush")
+	return w.durable, nil
+}
+
+func (w *watchingTask) Open(_ context.Context, tps []connectors.TopicPartition) error {
+	w.calls = append(w.calls, fmt.Sprint("Open ", tps))
+	return nil
+}
+
+func (w *watchingTask) Close(_ context.Context, tps []connectors.TopicPartition) error {
+	w.calls = append(w.calls, fmt.Sprint("Close ", tps))
+	return nil
+}
+
+// TestSinkLostPartitionIsNeitherFlushedNorCommitted drives the runner's
+// rebalance callbacks directly: a revoked partition is flushed before the
+// task closes it; a lost one is closed without a flush, and what the task
+// still reports of it afterwards is not committed.
+func TestSinkLostPartitionIsNeitherFlushedNorCommitted(t *testing.T) {
+	ctx := context.Background()
+	task := &watchingTask{}
+	// No client: a commit would panic, so the test also proves nothing
+	// was committed.
+	r := &sinkRunner{task: task, logger: slog.Default(), flushTimeout: time.Second, onTopics: func([]string) {},
+		current: map[connectors.TopicPartition]int64{}, first: map[connectors.TopicPartition]int64{}}
+	p0 := connectors.TopicPartition{Topic: "t", Partition: 0}
+	p1 := connectors.TopicPartition{Topic: "t", Partition: 1}
+	r.assigned(ctx, nil, map[string][]int32{"t": {0, 1}})
+	r.current[p0], r.first[p0] = 10, 5
+	r.current[p1], r.first[p1] = 20, 15
+
+	r.lost(ctx, nil, map[string][]int32{"t": {0}})
+	if want := []string{"Open [{t 0} {t 1}]", "Close [{t 0}]"}; fmt.Sprint(task.calls) != fmt.Sprint(want) {
+		t.Fatalf("calls %q, want %q (no Flush for a lost partition)", task.calls, want)
+	}
+	// The task (wrongly) still reports the lost partition: not committed.
+	task.durable = map[connectors.TopicPartition]int64{p0: 10}
+	if err := r.flushLocked(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	task.calls, task.durable = nil, nil
+	r.revoked(ctx, nil, map[string][]int32{"t": {1}})
+	if want := []string{"Flush", "Close [{t 1}]"}; fmt.Sprint(task.calls) != fmt.Sprint(want) {
+		t.Fatalf("calls %q, want %q (a revoked partition is flushed first)", task.calls, want)
+	}
+	if len(r.current) != 0 || len(r.first) != 0 {
+		t.Fatalf("runner still tracks %v %v", r.current, r.first)
+	}
+}
