@@ -109,7 +109,16 @@ type SinkTask interface {
 }
 
 // PartitionWatcher is implemented by sink tasks that need to know when
-// partitions are assigned to them or taken away (after a final Flush).
+// partitions are assigned to them or taken away.
+//
+// Open is called with partitions newly assigned, before any of their
+// records is handed to Put. Close is called with partitions taken away:
+// when they are revoked (a rebalance this task takes part in) after a
+// final Flush whose offsets for them were committed; when they are lost
+// (the task left the group unknowingly; another task may own them
+// already) with no Flush before it. Either way Close must drop what the
+// task still buffers for them without writing it, and Flush must not
+// report them again: the runtime commits only partitions the task owns.
 type PartitionWatcher interface {
 	Open(ctx context.Context, partitions []TopicPartition) error
 	Close(ctx context.Context, partitions []TopicPartition) error

@@ -346,6 +346,23 @@ func (l *Log) Write(ctx context.Context, kvs ...KV) error {
 	return nil
 }
 
+// WriteRecords is Write that also says where Kafka stored each record:
+// the result holds the kvs in order, with Partition and Offset set.
+func (l *Log) WriteRecords(ctx context.Context, kvs ...KV) ([]Record, error) {
+	recs := make([]*kgo.Record, len(kvs))
+	for i, kv := range kvs {
+		recs[i] = &kgo.Record{Topic: l.topic, Key: kv.Key, Value: kv.Value}
+	}
+	if err := l.client.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		return nil, fmt.Errorf("writing to %q: %w", l.topic, err)
+	}
+	out := make([]Record, len(recs))
+	for i, r := range recs {
+		out[i] = Record{Partition: r.Partition, Offset: r.Offset, Key: r.Key, Value: r.Value}
+	}
+	return out, nil
+}
+
 // WriteAndRead writes and then reads the topic to its end, so the
 // callback has seen the write when it returns.
 func (l *Log) WriteAndRead(ctx context.Context, kvs ...KV) error {

@@ -12,6 +12,13 @@ import (
 // Kafka is a Store on the compacted offsets topic. It reads the whole
 // topic at start and follows it, so offsets written by other workers are
 // visible after ReadToEnd.
+//
+// Each source partition's offset is the one of the latest record of the
+// topic the store knows of: Put applies its entries once Kafka
+// acknowledged them, the reader applies every record it reads, and
+// whichever comes second does not replace a later record's offset with
+// an earlier one's. So a Get never goes back, however far the reader
+// lags; it may miss what other workers wrote until ReadToEnd.
 type Kafka struct {
 	log    *kafkalog.Log
 	t      table
@@ -53,7 +60,7 @@ func (s *Kafka) apply(r kafkalog.Record) {
 			"partition", r.Partition, "offset", r.Offset, "error", err)
 		return
 	}
-	s.t.set(connector, r.Key, partition, offset)
+	s.t.set(connector, r.Key, partition, offset, position{known: true, partition: r.Partition, offset: r.Offset})
 }
 
 // Get implements Store.
@@ -88,11 +95,13 @@ func (s *Kafka) Put(ctx context.Context, connector string, entries []connectors.
 		}
 		kvs = append(kvs, kafkalog.KV{Key: k, Value: v})
 	}
-	if err := s.log.Write(ctx, kvs...); err != nil {
+	written, err := s.log.WriteRecords(ctx, kvs...)
+	if err != nil {
 		return err
 	}
 	for i, e := range entries {
-		s.t.set(connector, kvs[i].Key, e.Partition, e.Offset)
+		w := written[i]
+		s.t.set(connector, w.Key, e.Partition, e.Offset, position{known: true, partition: w.Partition, offset: w.Offset})
 	}
 	return nil
 }

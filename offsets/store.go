@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/sluice-cdc/sluice/connectors"
 )
@@ -32,10 +33,17 @@ type Store interface {
 
 // Key returns Kafka Connect's offsets-topic key for a connector's source
 // partition: ["<connector>",{partition}] as compact JSON with the
-// partition's keys sorted.
+// partition's keys sorted, spelled as Kafka Connect's JsonConverter
+// (Jackson) spells it, so that a key Kafka Connect wrote for the same
+// partition is the same bytes (compaction and lookups go by the bytes).
+//
+// Jackson writes a map's keys in the order the Java map iterates them;
+// Sluice sorts them. For partitions of one key (Debezium's {"server":
+// ...}, for example) and Java maps that iterate in sorted order, the
+// bytes are the same; for other partitions of several keys written by a
+// Java worker they may differ.
 func Key(connector string, partition map[string]any) ([]byte, error) {
-	c, _ := json.Marshal(connector)
-	b := append([]byte{'['}, c...)
+	b := appendString([]byte{'['}, connector)
 	b = append(b, ',')
 	b, err := appendMap(b, partition)
 	if err != nil {
@@ -45,9 +53,10 @@ func Key(connector string, partition map[string]any) ([]byte, error) {
 }
 
 // EncodeMap encodes an offset or partition as compact JSON with sorted
-// keys. Floats always carry a fraction or exponent ("1.0", as Jackson
-// writes them), so a float stays a float when read back, and keys written
-// by a Java worker match ours byte for byte.
+// keys, spelled as Jackson spells JSON (see Key): strings escape only '"',
+// '\\' and control characters, and floats are written as Java's
+// Double.toString writes them ("1.0", "1.0E10"), so a float stays a float
+// when read back.
 func EncodeMap(m map[string]any) ([]byte, error) {
 	if m == nil {
 		return []byte("null"), nil
@@ -69,8 +78,7 @@ func appendMap(b []byte, m map[string]any) ([]byte, error) {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		kb, _ := json.Marshal(k)
-		b = append(append(b, kb...), ':')
+		b = append(appendString(b, k), ':')
 		var err error
 		if b, err = appendValue(b, m[k]); err != nil {
 			return nil, fmt.Errorf("field %q: %w", k, err)
@@ -80,26 +88,181 @@ func appendMap(b []byte, m map[string]any) ([]byte, error) {
 }
 
 func appendValue(b []byte, v any) ([]byte, error) {
-	var f float64
 	switch x := v.(type) {
+	case nil:
+		return append(b, "null"...), nil
+	case bool:
+		return strconv.AppendBool(b, x), nil
+	case string:
+		return appendString(b, x), nil
+	case int:
+		return strconv.AppendInt(b, int64(x), 10), nil
+	case int8:
+		return strconv.AppendInt(b, int64(x), 10), nil
+	case int16:
+		return strconv.AppendInt(b, int64(x), 10), nil
+	case int32:
+		return strconv.AppendInt(b, int64(x), 10), nil
+	case int64:
+		return strconv.AppendInt(b, x, 10), nil
+	case uint:
+		return strconv.AppendUint(b, uint64(x), 10), nil
+	case uint8:
+		return strconv.AppendUint(b, uint64(x), 10), nil
+	case uint16:
+		return strconv.AppendUint(b, uint64(x), 10), nil
+	case uint32:
+		return strconv.AppendUint(b, uint64(x), 10), nil
+	case uint64:
+		return strconv.AppendUint(b, x, 10), nil
 	case float64:
-		f = x
+		return appendJavaFloat(b, x, 64)
 	case float32:
-		f = float64(x)
+		return appendJavaFloat(b, float64(x), 32)
 	case map[string]any:
 		return appendMap(b, x)
+	case []any:
+		b = append(b, '[')
+		for i, e := range x {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			var err error
+			if b, err = appendValue(b, e); err != nil {
+				return nil, err
+			}
+		}
+		return append(b, ']'), nil
 	default:
-		vb, err := json.Marshal(v)
-		return append(b, vb...), err
+		// Not a type Kafka Connect allows in offsets (Validate refuses
+		// it in Put); spelled by encoding/json without HTML escaping.
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(v); err != nil {
+			return nil, err
+		}
+		return append(b, bytes.TrimSuffix(buf.Bytes(), []byte{'\n'})...), nil
 	}
+}
+
+// appendString appends s as a JSON string the way Jackson writes it: '"'
+// and '\\' are escaped, control characters as \b \t \n \f \r or
+// \u00XX (upper-case hex), and everything else as it is, in UTF-8 ('<',
+// '>', '&', U+2028 and U+2029 included, which encoding/json escapes). A
+// byte that is not UTF-8 becomes U+FFFD.
+func appendString(b []byte, s string) []byte {
+	const hex = "0123456789ABCDEF"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= utf8.RuneSelf {
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if r == utf8.RuneError && size == 1 {
+				b = append(b, s[start:i]...)
+				b = utf8.AppendRune(b, utf8.RuneError)
+				i++
+				start = i
+				continue
+			}
+			i += size
+			continue
+		}
+		if c >= 0x20 && c != '"' && c != '\\' {
+			i++
+			continue
+		}
+		b = append(b, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			b = append(b, '\\', c)
+		case '\b':
+			b = append(b, '\\', 'b')
+		case '\t':
+			b = append(b, '\\', 't')
+		case '\n':
+			b = append(b, '\\', 'n')
+		case '\f':
+			b = append(b, '\\', 'f')
+		case '\r':
+			b = append(b, '\\', 'r')
+		default:
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
+		}
+		i++
+		start = i
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+// appendJavaFloat appends f as Java's Double.toString (bits 64) or
+// Float.toString (bits 32) writes it since JDK 19, which is what Jackson
+// writes: the shortest decimal that reads back as f (of two digits when
+// one would do, the closer of them), with at least one digit after the
+// point, in plain notation when that decimal is at least 10^-3 and below
+// 10^7, and as d.dddEn otherwise ("1.0E10", "1.0E-5").
+func appendJavaFloat(b []byte, f float64, bits int) ([]byte, error) {
 	if math.IsNaN(f) || math.IsInf(f, 0) {
 		return nil, fmt.Errorf("%v cannot be stored in JSON", f)
 	}
-	s := strconv.FormatFloat(f, 'g', -1, 64)
-	if !strings.ContainsAny(s, ".eE") {
-		s += ".0"
+	if math.Signbit(f) {
+		b = append(b, '-')
+		f = -f
 	}
-	return append(b, s...), nil
+	if f == 0 {
+		return append(b, "0.0"...), nil
+	}
+	// d.ddde±x: the digits and the decimal exponent.
+	var tmp [32]byte
+	e := strconv.AppendFloat(tmp[:0], f, 'e', -1, bits)
+	mant, exp, _ := bytes.Cut(e, []byte{'e'})
+	if len(mant) == 1 {
+		// Java chooses among decimals of one and two digits the one
+		// closest to f: its correctly rounded two-digit form.
+		e = strconv.AppendFloat(tmp[:0], f, 'e', 1, bits)
+		mant, exp, _ = bytes.Cut(e, []byte{'e'})
+	}
+	digits := make([]byte, 0, len(mant))
+	for _, c := range mant {
+		if c != '.' {
+			digits = append(digits, c)
+		}
+	}
+	for len(digits) > 1 && digits[len(digits)-1] == '0' {
+		digits = digits[:len(digits)-1]
+	}
+	x, _ := strconv.Atoi(string(exp))
+	switch {
+	case x >= -3 && x < 7:
+		if x < 0 {
+			b = append(b, "0."...)
+			for i := -1; i > x; i-- {
+				b = append(b, '0')
+			}
+			return append(b, digits...), nil
+		}
+		if len(digits) <= x+1 {
+			b = append(b, digits...)
+			for i := len(digits); i <= x; i++ {
+				b = append(b, '0')
+			}
+			return append(b, ".0"...), nil
+		}
+		b = append(b, digits[:x+1]...)
+		b = append(b, '.')
+		return append(b, digits[x+1:]...), nil
+	default:
+		b = append(b, digits[0], '.')
+		if len(digits) == 1 {
+			b = append(b, '0')
+		} else {
+			b = append(b, digits[1:]...)
+		}
+		b = append(b, 'E')
+		return strconv.AppendInt(b, int64(x), 10), nil
+	}
 }
 
 // ParseKey parses a key written by Key (or by Kafka Connect).
@@ -173,9 +336,38 @@ func Validate(what string, m map[string]any) error {
 
 // table is the in-memory view both stores keep: connector → encoded
 // partition key → entry.
+//
+// An entry written from the offsets topic remembers where the topic holds
+// it, and set keeps the entry of the later record: the store's own Put
+// (known once Kafka acknowledged it) and the topic reader (applying what
+// any worker wrote) may come in either order, and the older never
+// replaces the newer. A deletion from the topic stays as an entry with a
+// nil Offset so that an older record cannot bring the offset back.
 type table struct {
 	mu sync.RWMutex
-	m  map[string]map[string]connectors.SourceOffset
+	m  map[string]map[string]slot
+}
+
+// slot is one source partition's entry; Offset nil is a deletion.
+type slot struct {
+	connectors.SourceOffset
+	at position
+}
+
+// position is where the offsets topic holds a record; the zero value
+// (known false) is an entry not from the topic (the memory store).
+type position struct {
+	known     bool
+	partition int32
+	offset    int64
+}
+
+// after reports whether p is known to be a later record than q. Records
+// of one key go to one topic partition; if they are in different ones
+// (the topic's partitions were changed) they cannot be ordered, and the
+// one applied last wins.
+func (p position) after(q position) bool {
+	return !p.known || !q.known || p.partition != q.partition || p.offset > q.offset
 }
 
 func (t *table) get(connector string, key []byte) map[string]any {
@@ -184,33 +376,40 @@ func (t *table) get(connector string, key []byte) map[string]any {
 	return t.m[connector][string(key)].Offset
 }
 
-func (t *table) set(connector string, key []byte, partition, offset map[string]any) {
+// set records offset (nil: deleted) for a source partition unless the
+// table holds an entry from a later record of the topic.
+func (t *table) set(connector string, key []byte, partition, offset map[string]any, at position) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.m == nil {
-		t.m = map[string]map[string]connectors.SourceOffset{}
+		t.m = map[string]map[string]slot{}
 	}
-	if offset == nil {
+	if prev, ok := t.m[connector][string(key)]; ok && !at.after(prev.at) {
+		return
+	}
+	if offset == nil && !at.known {
 		delete(t.m[connector], string(key))
 		return
 	}
 	if t.m[connector] == nil {
-		t.m[connector] = map[string]connectors.SourceOffset{}
+		t.m[connector] = map[string]slot{}
 	}
-	t.m[connector][string(key)] = connectors.SourceOffset{Partition: partition, Offset: offset}
+	t.m[connector][string(key)] = slot{connectors.SourceOffset{Partition: partition, Offset: offset}, at}
 }
 
 func (t *table) all(connector string) []connectors.SourceOffset {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	keys := make([]string, 0, len(t.m[connector]))
-	for k := range t.m[connector] {
-		keys = append(keys, k)
+	for k, e := range t.m[connector] {
+		if e.Offset != nil {
+			keys = append(keys, k)
+		}
 	}
 	sort.Strings(keys)
 	out := make([]connectors.SourceOffset, len(keys))
 	for i, k := range keys {
-		out[i] = t.m[connector][k]
+		out[i] = t.m[connector][k].SourceOffset
 	}
 	return out
 }
@@ -237,7 +436,7 @@ func (s *Memory) Put(_ context.Context, connector string, entries []connectors.S
 		if err != nil {
 			return err
 		}
-		s.t.set(connector, k, e.Partition, e.Offset)
+		s.t.set(connector, k, e.Partition, e.Offset, position{})
 	}
 	return nil
 }

@@ -23,6 +23,16 @@ import (
 // the task what is durable and only those offsets are committed to the
 // group.
 //
+// Only partitions the task owns are committed: a partition's offset is
+// committed only between its assignment and its revocation, only once
+// records of it were handed to Put since it was assigned, and only when
+// it lies between the first of them and the last (what the task reports
+// of another partition, or of an earlier time it owned this one, is never
+// committed, so the group's offsets never go back). Flush and commit run
+// before the loop allows a rebalance, so the client cannot have moved
+// the partitions in between. Lost partitions are never flushed or
+// committed; the task hears of them through connectors.PartitionWatcher.
+//
 // Back-pressure: the loop does not poll again until Put returned, and the
 // consumer buffers at most what one fetch brings.
 type sinkRunner struct {
@@ -48,8 +58,12 @@ type sinkRunner struct {
 	// rebalance callbacks, and guards current and failed.
 	mu      sync.Mutex
 	current map[connectors.TopicPartition]int64
-	failed  bool
-	client  *kgo.Client
+	// first is the offset of the first record of each partition handed
+	// to Put since the partition was assigned: the lowest offset the
+	// task may commit for it.
+	first  map[connectors.TopicPartition]int64
+	failed bool
+	client *kgo.Client
 }
 
 type sinkTaskContext struct{ logger *slog.Logger }
@@ -67,6 +81,7 @@ func consumerGroup(connector string) string { return "connect-" + connector }
 
 func (r *sinkRunner) run(ctx context.Context) (err error) {
 	r.current = map[connectors.TopicPartition]int64{}
+	r.first = map[connectors.TopicPartition]int64{}
 	opts := append([]kgo.Opt{
 		kgo.ConsumerGroup(consumerGroup(r.id.Connector)),
 		kgo.ClientID(fmt.Sprintf("connector-consumer-%s-%d", r.id.Connector, r.id.Task)),
@@ -119,13 +134,16 @@ func (r *sinkRunner) run(ctx context.Context) (err error) {
 			}
 			return err
 		}
-		cl.AllowRebalance()
 		if time.Since(lastFlush) >= r.flushEvery {
+			// Before AllowRebalance: the partitions committed are
+			// still this task's.
 			if err := r.flushAndCommit(ctx); err != nil {
+				cl.AllowRebalance()
 				return err
 			}
 			lastFlush = time.Now()
 		}
+		cl.AllowRebalance()
 	}
 }
 
@@ -138,6 +156,7 @@ func (r *sinkRunner) put(ctx context.Context, fs kgo.Fetches) error {
 	batch := make([]*connectors.Record, 0, fs.NumRecords())
 	recs := make([]connectors.Record, fs.NumRecords())
 	next := map[connectors.TopicPartition]int64{}
+	first := map[connectors.TopicPartition]int64{}
 	var convErr error
 	i := 0
 	fs.EachRecord(func(kr *kgo.Record) {
@@ -147,7 +166,11 @@ func (r *sinkRunner) put(ctx context.Context, fs kgo.Fetches) error {
 		rec := &recs[i]
 		i++
 		*rec = connectors.Record{Topic: kr.Topic, Partition: kr.Partition, Offset: kr.Offset, Timestamp: kr.Timestamp}
-		next[connectors.TopicPartition{Topic: kr.Topic, Partition: kr.Partition}] = kr.Offset + 1
+		tp := connectors.TopicPartition{Topic: kr.Topic, Partition: kr.Partition}
+		if _, ok := next[tp]; !ok {
+			first[tp] = kr.Offset
+		}
+		next[tp] = kr.Offset + 1
 		var err error
 		if rec.KeySchema, rec.Key, err = r.keyConv.Decode(kr.Topic, kr.Key); err != nil {
 			convErr = &connectors.RecordError{Topic: kr.Topic, Partition: kr.Partition, Offset: kr.Offset, Err: fmt.Errorf("converting key: %w", err)}
@@ -199,6 +222,9 @@ func (r *sinkRunner) put(ctx context.Context, fs kgo.Fetches) error {
 	r.retry.attempt = 0
 	for tp, o := range next {
 		r.current[tp] = o
+		if _, ok := r.first[tp]; !ok {
+			r.first[tp] = first[tp]
+		}
 	}
 	return nil
 }
@@ -234,6 +260,10 @@ func (r *sinkRunner) flushLocked(ctx context.Context, only map[string][]int32) e
 	commit := map[string]map[int32]kgo.EpochOffset{}
 	for tp, o := range durable {
 		if only != nil && !contains(only[tp.Topic], tp.Partition) {
+			continue
+		}
+		if f, ok := r.first[tp]; !ok || o < f || o > r.current[tp] {
+			// Not owned now, or not from this ownership.
 			continue
 		}
 		if commit[tp.Topic] == nil {
@@ -321,6 +351,7 @@ func (r *sinkRunner) lost(ctx context.Context, _ *kgo.Client, m map[string][]int
 func (r *sinkRunner) forget(ctx context.Context, m map[string][]int32) {
 	for _, tp := range toTPs(m) {
 		delete(r.current, tp)
+		delete(r.first, tp)
 	}
 	if w, ok := r.task.(connectors.PartitionWatcher); ok {
 		if err := w.Close(ctx, toTPs(m)); err != nil {

@@ -154,6 +154,14 @@ func (r *sourceRunner) run(ctx context.Context) (err error) {
 	r.lazy = r.chain.Len() == 0 && converter.EncodesLazy(r.keyConv) && converter.EncodesLazy(r.valConv)
 	r.promise = r.done
 	tctx := &sourceTaskContext{lazy: r.lazy, connector: r.id.Connector, offsets: r.offsets, logger: r.logger}
+	// The task reads its offsets as it starts: first read what every
+	// worker wrote to the offsets topic, so it resumes from the latest.
+	if s, ok := r.offsets.(interface{ ReadToEnd(context.Context) error }); ok {
+		if err := s.ReadToEnd(ctx); err != nil {
+			r.producer.Close()
+			return fmt.Errorf("reading the offsets topic to its end before starting the task: %w", err)
+		}
+	}
 	if err := r.task.Start(ctx, tctx, r.props); err != nil {
 		r.producer.Close()
 		return fmt.Errorf("starting task: %w", err)

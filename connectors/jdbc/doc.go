@@ -36,6 +36,12 @@
 // (dead letter queue with errors.tolerance=all, else the task fails with
 // a *connectors.RecordError naming topic, partition, offset and column).
 //
+// The buffer never reduces changes across Kafka partitions (a change of a
+// key another partition changed in the batch writes the buffer first), so
+// when partitions are taken away from the task (Close) their buffered
+// changes and offsets are dropped without touching the others': a lost
+// partition's rows are never written late over its new owner's.
+//
 // PostgreSQL: per table and column list, fewer than sluice.copy.threshold
 // rows go as multi-row INSERT … ON CONFLICT (key) DO UPDATE and DELETE …
 // WHERE (key) IN (…) statements (row counts split into powers of two, so

@@ -117,6 +117,7 @@ func runSuite(t *testing.T, tg *target) {
 	if tg.name == "mariadb" {
 		t.Run("packet split", func(t *testing.T) { testPacketSplit(t, tg) })
 	}
+	t.Run("lost partition", func(t *testing.T) { testLostPartition(t, tg) })
 	t.Run("crash mid-run", func(t *testing.T) { testCrash(t, tg) })
 	t.Run("stop during retries", func(t *testing.T) { testStopDuringRetries(t, tg) })
 }
@@ -1058,4 +1059,74 @@ func testRejectedCopy(t *testing.T, tg *target) {
 			wantRows(t, dump(t, tg, db, "SELECT count(*) FROM srv_public_items"), "0")
 		})
 	}
+}
+
+// testLostPartition drives connectors.PartitionWatcher as the runtime does
+// when partitions are lost (Close without a Flush before it): rows
+// buffered for them are never written, their offsets are never reported
+// again, and the other partitions' rows are written as if nothing
+// happened.
+func testLostPartition(t *testing.T, tg *target) {
+	db := tg.newDB(t)
+	task := startTask(t, tg, db)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	g0, g1 := newGen("srv.public.items"), newGen("srv.public.items")
+	g1.partion = 1
+	p0 := connectors.TopicPartition{Topic: g0.topic, Partition: 0}
+	p1 := connectors.TopicPartition{Topic: g1.topic, Partition: 1}
+	write(t, task, g0.upsert(1, "a", 1), g1.upsert(2, "b", 2))
+
+	put := func(recs ...*connectors.Record) {
+		t.Helper()
+		if err := task.Put(ctx, recs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	flush := func() map[connectors.TopicPartition]int64 {
+		t.Helper()
+		got, err := task.Flush(ctx, map[connectors.TopicPartition]int64{p0: g0.off, p1: g1.off})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	lose := func(tp connectors.TopicPartition) {
+		t.Helper()
+		if err := task.Close(ctx, []connectors.TopicPartition{tp}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Partition 0 is lost with rows buffered: they are never written.
+	put(g0.upsert(1, "stale", 10), g1.upsert(2, "kept", 20), g0.upsert(3, "never", 3), g1.upsert(4, "four", 4), g0.upsert(8, "never", 8), g0.del(8), g0.del(1))
+	lose(p0)
+	got := flush()
+	if _, ok := got[p0]; ok || got[p1] != g1.off {
+		t.Fatalf("Flush after losing %v = %v, want only %v at %d", p0, got, p1, g1.off)
+	}
+	wantRows(t, dump(t, tg, db, items), "1|a|1", "2|kept|20", "4|four|4")
+
+	// The same key in two partitions: the first partition's row is
+	// written before the second's is buffered, so losing the second
+	// keeps the first's.
+	if err := task.Open(ctx, []connectors.TopicPartition{p0}); err != nil {
+		t.Fatal(err)
+	}
+	put(g0.upsert(5, "from p0", 5), g1.upsert(5, "from p1", 50))
+	lose(p1)
+	if got := flush(); got[p0] != g0.off {
+		t.Fatalf("Flush = %v, want %v at %d", got, p0, g0.off)
+	}
+	wantRows(t, dump(t, tg, db, items), "1|a|1", "2|kept|20", "4|four|4", "5|from p0|5")
+
+	// A truncate of a lost partition is dropped with it; one of another
+	// partition first writes what other partitions buffered.
+	if err := task.Open(ctx, []connectors.TopicPartition{p1}); err != nil {
+		t.Fatal(err)
+	}
+	put(g0.upsert(6, "six", 6), g1.truncate(), g0.upsert(7, "seven", 7))
+	lose(p1)
+	flush()
+	wantRows(t, dump(t, tg, db, items), "1|a|1", "2|kept|20", "4|four|4", "5|from p0|5", "6|six|6", "7|seven|7")
 }

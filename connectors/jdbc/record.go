@@ -142,6 +142,8 @@ type change struct {
 	table    tableName
 	truncate bool
 	e        *entry
+	// rec is the record a truncate came from (an entry carries its own).
+	rec recordRef
 }
 
 func recordErr(r *connectors.Record, col string, err error) error {
@@ -192,7 +194,7 @@ func (d *decoder) decode(r *connectors.Record) (change, error) {
 			if err != nil {
 				return change{}, err
 			}
-			return change{table: t, truncate: true}, nil
+			return change{table: t, truncate: true, rec: recordRef{r.Topic, r.Partition, r.Offset}}, nil
 		default:
 			return change{}, errSkip
 		}

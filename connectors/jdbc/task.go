@@ -17,7 +17,8 @@ import (
 // transaction whenever batch.size records are buffered; Flush writes the
 // rest and returns the offsets every written transaction made durable.
 //
-// Put and Flush are called from one goroutine. Stop may be called from
+// Put and Flush are called from one goroutine, and so are Open and Close
+// (connectors.PartitionWatcher) between them. Stop may be called from
 // another: it cancels a running Put or Flush (a statement, a retry
 // back-off), waits for it to return and closes the connection.
 type Task struct {
@@ -95,7 +96,15 @@ func (t *Task) Put(ctx context.Context, records []*connectors.Record) error {
 				return err
 			}
 		default:
-			t.buf.add(c)
+			if !t.buf.add(c) {
+				// Same key (or table truncated) in another partition:
+				// write what is buffered so the buffer never mixes
+				// two partitions' changes of one row.
+				if err := t.writeBuffered(ctx); err != nil {
+					return err
+				}
+				t.buf.add(c)
+			}
 		}
 		t.pending[connectors.TopicPartition{Topic: r.Topic, Partition: r.Partition}] = r.Offset + 1
 		if t.buf.n >= t.cfg.BatchSize {
@@ -121,6 +130,47 @@ func (t *Task) Flush(ctx context.Context, current map[connectors.TopicPartition]
 		return maps.Clone(t.durable), err
 	}
 	return maps.Clone(t.durable), nil
+}
+
+// Open implements connectors.PartitionWatcher. A partition newly assigned
+// starts with no buffered records and no offsets: anything left from an
+// earlier time the task owned it is forgotten, so it is never reported
+// durable over the progress of the task that owned it meanwhile.
+func (t *Task) Open(_ context.Context, partitions []connectors.TopicPartition) error {
+	t.forget(partitions)
+	return nil
+}
+
+// Close implements connectors.PartitionWatcher: it drops the records
+// buffered for partitions taken away from the task and their offsets,
+// without writing anything, and Flush no longer reports them.
+//
+// The runtime follows Kafka Connect: when partitions are revoked (a
+// rebalance the task takes part in) it first calls Flush, which writes
+// everything buffered, and commits the revoked partitions' offsets; then
+// Close finds nothing of theirs left to drop. When partitions are lost
+// (the task was dropped from the group: another task may already own
+// them) the runtime calls Close alone: rows buffered for them are never
+// written, since the new owner writes them again, possibly newer ones
+// first, and their offsets are never committed by this task.
+func (t *Task) Close(_ context.Context, partitions []connectors.TopicPartition) error {
+	t.forget(partitions)
+	return nil
+}
+
+func (t *Task) forget(partitions []connectors.TopicPartition) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.buf == nil {
+		return
+	}
+	gone := make(map[partitionRef]bool, len(partitions))
+	for _, tp := range partitions {
+		gone[partitionRef{tp.Topic, tp.Partition}] = true
+		delete(t.pending, tp)
+		delete(t.durable, tp)
+	}
+	t.buf.drop(func(p partitionRef) bool { return gone[p] })
 }
 
 // withStop returns ctx, also cancelled when Stop is called.
@@ -375,3 +425,5 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 		return nil
 	}
 }
+
+var _ connectors.PartitionWatcher = (*Task)(nil)

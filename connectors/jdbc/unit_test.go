@@ -513,3 +513,47 @@ func TestMySQLArrayJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestBufferKeepsPartitionsApart checks that reduction never crosses
+// partitions and that dropping one leaves the others' changes intact.
+func TestBufferKeepsPartitionsApart(t *testing.T) {
+	d := testDecoder(t)
+	g0, g1 := newGen("srv.public.items"), newGen("srv.public.items")
+	g1.partion = 1
+	add := func(b *buffer, r *connectors.Record) bool {
+		t.Helper()
+		c, err := d.decode(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b.add(c)
+	}
+	b := newBuffer()
+	for _, r := range []*connectors.Record{g0.upsert(1, "a", 1), g1.upsert(2, "b", 2), g0.upsert(1, "a2", 1), g1.upsert(3, "c", 3)} {
+		if !add(b, r) {
+			t.Fatalf("%s[%d]@%d refused", r.Topic, r.Partition, r.Offset)
+		}
+	}
+	if add(b, g1.upsert(1, "x", 1)) {
+		t.Fatal("a key of partition 0 was reduced with a change of partition 1")
+	}
+	if add(b, g1.truncate()) {
+		t.Fatal("a truncate of partition 1 dropped changes of partition 0")
+	}
+	b.drop(func(p partitionRef) bool { return p.partition == 0 })
+	es := b.order[0].entries
+	if len(es) != 2 || es[0].vals[0] != int64(2) || es[1].vals[0] != int64(3) || b.n != 2 {
+		t.Fatalf("after dropping partition 0: %d entries (n %d), want keys 2 and 3", len(es), b.n)
+	}
+	// The key index was rebuilt: partition 1's key 3 still reduces.
+	if !add(b, g1.upsert(3, "c2", 3)) || len(b.order[0].entries) != 2 || b.order[0].entries[1].vals[1] != "c2" {
+		t.Fatal("key 3 did not reduce after the drop")
+	}
+	if !add(b, g1.truncate()) || !add(b, g1.upsert(4, "d", 4)) {
+		t.Fatal("partition 1 alone refused")
+	}
+	b.drop(func(p partitionRef) bool { return p.partition == 1 })
+	if len(b.order) != 0 || b.n != 0 || !b.empty() {
+		t.Fatalf("after dropping every partition: %d tables, n %d", len(b.order), b.n)
+	}
+}
