@@ -263,7 +263,15 @@ func (h *Herder) validate(ctx context.Context, p *connectors.Plugin, cfg map[str
 		// Only worth asking the connector when each field is valid on
 		// its own.
 		if pre := def.Validate(p.Class, resolved, nil); pre.ErrorCount == 0 {
-			for k, es := range v.Validate(ctx, resolved) {
+			var errs map[string][]string
+			if perr := connectors.Protect(func() error {
+				errs = v.Validate(ctx, resolved)
+				return nil
+			}); perr != nil {
+				h.logger.Error("connector validation panicked", "class", p.Class, "error", perr, "stack", string(perr.(*connectors.PanicError).Stack))
+				errs = map[string][]string{"": {fmt.Sprintf("%s: validating the connector failed: %v", p.Class, perr)}}
+			}
+			for k, es := range errs {
 				extra[k] = append(extra[k], es...)
 			}
 		}

@@ -45,11 +45,15 @@ type sinkRunner struct {
 	pause *pauser
 
 	// mu serializes the task's Put/Flush between the loop and the
-	// rebalance callbacks, and guards current and failed.
+	// rebalance callbacks, and guards current, failed and panicked.
 	mu      sync.Mutex
 	current map[connectors.TopicPartition]int64
 	failed  bool
 	client  *kgo.Client
+	// panicked is a panic in the task's Open or Close, recovered on the
+	// client's goroutine that ran the rebalance callback; the loop fails
+	// the task with it.
+	panicked error
 }
 
 type sinkTaskContext struct{ logger *slog.Logger }
@@ -83,7 +87,7 @@ func (r *sinkRunner) run(ctx context.Context) (err error) {
 		return fmt.Errorf("creating consumer: %w", err)
 	}
 	r.client = cl
-	if err := r.task.Start(ctx, &sinkTaskContext{logger: r.logger}, r.props); err != nil {
+	if err := connectors.Protect(func() error { return r.task.Start(ctx, &sinkTaskContext{logger: r.logger}, r.props) }); err != nil {
 		cl.Close()
 		return fmt.Errorf("starting task: %w", err)
 	}
@@ -112,7 +116,16 @@ func (r *sinkRunner) run(ctx context.Context) (err error) {
 			cl.AllowRebalance()
 			return fetchErr
 		}
-		if err := r.put(ctx, fs); err != nil {
+		r.mu.Lock()
+		perr := r.panicked
+		r.mu.Unlock()
+		if perr != nil {
+			cl.AllowRebalance()
+			return perr
+		}
+		// A panic in a converter or a transform fails the task like a
+		// record's conversion error does (Put's own is caught in put).
+		if err := connectors.Protect(func() error { return r.put(ctx, fs) }); err != nil {
 			cl.AllowRebalance()
 			if ctx.Err() != nil {
 				return nil
@@ -179,7 +192,7 @@ func (r *sinkRunner) put(ctx context.Context, fs kgo.Fetches) error {
 	defer r.mu.Unlock()
 	var retryStart time.Time
 	for {
-		err := r.task.Put(ctx, batch)
+		err := connectors.Protect(func() error { return r.task.Put(ctx, batch) })
 		if err == nil {
 			break
 		}
@@ -222,7 +235,11 @@ func (r *sinkRunner) flushLocked(ctx context.Context, only map[string][]int32) e
 	}
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.flushTimeout+30*time.Second)
 	defer cancel()
-	durable, err := r.task.Flush(fctx, cur)
+	var durable map[connectors.TopicPartition]int64
+	err := connectors.Protect(func() (err error) {
+		durable, err = r.task.Flush(fctx, cur)
+		return err
+	})
 	if err != nil {
 		if connectors.Retriable(err) {
 			r.logger.Warn("flush failed; nothing committed, retrying later", "error", err)
@@ -294,8 +311,9 @@ func (r *sinkRunner) assigned(ctx context.Context, _ *kgo.Client, m map[string][
 	if w, ok := r.task.(connectors.PartitionWatcher); ok {
 		r.mu.Lock()
 		defer r.mu.Unlock()
-		if err := w.Open(ctx, toTPs(m)); err != nil {
+		if err := connectors.Protect(func() error { return w.Open(ctx, toTPs(m)) }); err != nil {
 			r.logger.Error("opening partitions failed", "error", err)
+			r.notePanic(err)
 		}
 	}
 }
@@ -323,9 +341,20 @@ func (r *sinkRunner) forget(ctx context.Context, m map[string][]int32) {
 		delete(r.current, tp)
 	}
 	if w, ok := r.task.(connectors.PartitionWatcher); ok {
-		if err := w.Close(ctx, toTPs(m)); err != nil {
+		if err := connectors.Protect(func() error { return w.Close(ctx, toTPs(m)) }); err != nil {
 			r.logger.Warn("closing partitions failed", "error", err)
+			r.notePanic(err)
 		}
+	}
+}
+
+// notePanic records a panic of the task's Open or Close for the loop to
+// fail the task with; r.mu is held.
+func (r *sinkRunner) notePanic(err error) {
+	var pe *connectors.PanicError
+	if errors.As(err, &pe) && r.panicked == nil {
+		r.panicked = fmt.Errorf("rebalance callback: %w", err)
+		r.failed = true
 	}
 }
 
@@ -338,7 +367,7 @@ func (r *sinkRunner) shutdown(clean bool) error {
 	}
 	// Leaving the group runs revoked, which flushes again unless failed.
 	r.client.CloseAllowingRebalance()
-	if e := r.task.Stop(ctx); e != nil {
+	if e := connectors.Protect(func() error { return r.task.Stop(ctx) }); e != nil {
 		err = errors.Join(err, fmt.Errorf("stopping task: %w", e))
 	}
 	return err

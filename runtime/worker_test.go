@@ -163,7 +163,9 @@ func startWorker(t *testing.T, props map[string]string) *testWorker {
 		connectors.Plugin{Name: "hang", Type: connectors.SourceType, New: func() connectors.Connector { return hangConnector{} }},
 		connectors.Plugin{Name: "marker", Type: connectors.SourceType, New: func() connectors.Connector { return markerConnector{} }},
 		connectors.Plugin{Name: "lazy", Type: connectors.SourceType, New: func() connectors.Connector { return &lazyConnector{} }},
-		connectors.Plugin{Name: "memsink", Type: connectors.SinkType, New: func() connectors.Connector { return &memSink{} }})
+		connectors.Plugin{Name: "memsink", Type: connectors.SinkType, New: func() connectors.Connector { return &memSink{} }},
+		connectors.Plugin{Name: "panicker", Type: connectors.SourceType, New: func() connectors.Connector { return &panicConnector{} }},
+		connectors.Plugin{Name: "panicsink", Type: connectors.SinkType, New: func() connectors.Connector { return &panicSinkConnector{} }})
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	w := &testWorker{cancel: cancel, done: make(chan error, 1), bootstrap: c.ListenAddrs()[0]}
@@ -172,7 +174,7 @@ func startWorker(t *testing.T, props map[string]string) *testWorker {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
 	go func() {
-		w.done <- Run(ctx, Options{Config: cfg, Plugins: reg, Transforms: transforms.NewRegistry(noopTransform), Logger: logger,
+		w.done <- Run(ctx, Options{Config: cfg, Plugins: reg, Transforms: transforms.NewRegistry(noopTransform, panicTransform), Logger: logger,
 			Started: time.Now(), Ready: func(a string) { ready <- a }})
 	}()
 	select {
