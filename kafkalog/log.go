@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -253,14 +254,41 @@ func (l *Log) endOffsets(ctx context.Context) (kadm.ListedOffsets, error) {
 }
 
 // Write produces key/value records (nil value = tombstone) and waits until
-// Kafka acknowledged all of them.
+// Kafka acknowledged all of them, or until ctx ends: then it returns
+// ctx's error, and records not yet acknowledged may still be written
+// later, in order, before any record written after them.
+//
+// The wait ends with ctx even while the brokers are unreachable: franz-go
+// fails a buffered record on its context only when it next tries to send
+// it, which never happens while no connection can be made.
 func (l *Log) Write(ctx context.Context, kvs ...KV) error {
-	recs := make([]*kgo.Record, len(kvs))
-	for i, kv := range kvs {
-		recs[i] = &kgo.Record{Topic: l.topic, Key: kv.Key, Value: kv.Value}
+	if len(kvs) == 0 {
+		return nil
 	}
-	if err := l.client.ProduceSync(ctx, recs...).FirstErr(); err != nil {
-		return fmt.Errorf("writing to %q: %w", l.topic, err)
+	var (
+		left  atomic.Int64
+		first atomic.Pointer[error]
+		done  = make(chan struct{})
+	)
+	left.Store(int64(len(kvs)))
+	promise := func(_ *kgo.Record, err error) {
+		if err != nil {
+			first.CompareAndSwap(nil, &err)
+		}
+		if left.Add(-1) == 0 {
+			close(done)
+		}
+	}
+	for _, kv := range kvs {
+		l.client.Produce(ctx, &kgo.Record{Topic: l.topic, Key: kv.Key, Value: kv.Value}, promise)
+	}
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return fmt.Errorf("writing to %q: %w", l.topic, ctx.Err())
+	}
+	if err := first.Load(); err != nil {
+		return fmt.Errorf("writing to %q: %w", l.topic, *err)
 	}
 	return nil
 }

@@ -18,9 +18,14 @@ import (
 // Kafka Connect's keys (status-connector-<c>, status-task-<c>-<n>) and
 // values ({"state","trace","worker_id","generation"}). Writes go to Kafka
 // and are applied locally at once, so REST reads see them immediately.
+//
+// Every write waits at most timeout (task.shutdown.graceful.timeout.ms),
+// whatever the caller's context: a status is a view of the worker, and a
+// Kafka outage must not hold a stopping task or the worker's shutdown.
 type statusStore struct {
-	log    *kafkalog.Log
-	logger *slog.Logger
+	log     *kafkalog.Log
+	logger  *slog.Logger
+	timeout time.Duration
 
 	mu struct {
 		sync.Mutex
@@ -38,8 +43,8 @@ type statusValue struct {
 	Generation int    `json:"generation"`
 }
 
-func openStatusStore(newLog func(func(kafkalog.Record)) (*kafkalog.Log, error), logger *slog.Logger) (*statusStore, error) {
-	s := &statusStore{logger: logger}
+func openStatusStore(newLog func(func(kafkalog.Record)) (*kafkalog.Log, error), logger *slog.Logger, timeout time.Duration) (*statusStore, error) {
+	s := &statusStore{logger: logger, timeout: timeout}
 	s.mu.connectors = map[string]statusValue{}
 	s.mu.tasks = map[string]map[int]statusValue{}
 	s.mu.topics = map[string]map[string]bool{}
@@ -157,7 +162,9 @@ func (s *statusStore) write(ctx context.Context, key []byte, v *statusValue) {
 	}
 	// A status write that fails is logged, not fatal: the status topic is
 	// a view of the worker, and the next change writes it again.
-	if err := s.log.Write(ctx, kafkalog.KV{Key: key, Value: b}); err != nil && ctx.Err() == nil {
+	wctx, cancel := s.bounded(ctx)
+	defer cancel()
+	if err := s.log.Write(wctx, kafkalog.KV{Key: key, Value: b}); err != nil && ctx.Err() == nil {
 		s.logger.Warn("writing status failed", "key", string(key), "error", err)
 	}
 }
@@ -196,7 +203,9 @@ func (s *statusStore) putTopic(ctx context.Context, connector, topic string, tas
 	v := map[string]any{"topic": map[string]any{"name": topic, "connector": connector, "task": task,
 		"discoverTimestamp": time.Now().UnixMilli()}}
 	b, _ := json.Marshal(v)
-	if err := s.log.Write(ctx, kafkalog.KV{Key: topicStatusKey(connector, topic), Value: b}); err != nil && ctx.Err() == nil {
+	wctx, cancel := s.bounded(ctx)
+	defer cancel()
+	if err := s.log.Write(wctx, kafkalog.KV{Key: topicStatusKey(connector, topic), Value: b}); err != nil && ctx.Err() == nil {
 		s.logger.Warn("writing topic status failed", "connector", connector, "topic", topic, "error", err)
 	}
 }
@@ -226,5 +235,12 @@ func (s *statusStore) resetTopics(ctx context.Context, connector string) error {
 	if len(kvs) == 0 {
 		return nil
 	}
-	return s.log.Write(ctx, kvs...)
+	wctx, cancel := s.bounded(ctx)
+	defer cancel()
+	return s.log.Write(wctx, kvs...)
+}
+
+// bounded returns ctx limited to the store's write timeout.
+func (s *statusStore) bounded(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, s.timeout)
 }

@@ -138,7 +138,7 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	defer h.offsets.Close()
-	if h.status, err = openStatusStore(newLog(topics[2].Name), logger); err != nil {
+	if h.status, err = openStatusStore(newLog(topics[2].Name), logger, cfg.Duration(config.TaskShutdownGracefulTimeout)); err != nil {
 		return err
 	}
 	defer h.status.log.Close()
