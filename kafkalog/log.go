@@ -110,7 +110,10 @@ type Log struct {
 		sync.Mutex
 		pos  map[int32]int64 // next offset to read per partition
 		cond *sync.Cond
-		err  error
+		// errs holds, per partition, the last fetch error franz-go does
+		// not retry itself (authorization, an unknown error); it is
+		// cleared when the partition is read again.
+		errs map[int32]error
 	}
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -134,6 +137,7 @@ func New(topic string, callback func(Record), opts ...kgo.Opt) (*Log, error) {
 	}
 	l := &Log{topic: topic, client: cl, adm: kadm.NewClient(cl), callback: callback, done: make(chan struct{})}
 	l.mu.pos = map[int32]int64{}
+	l.mu.errs = map[int32]error{}
 	l.mu.cond = sync.NewCond(&l.mu.Mutex)
 	return l, nil
 }
@@ -153,14 +157,20 @@ func (l *Log) Start(ctx context.Context) error {
 	return l.ReadToEnd(ctx)
 }
 
+// run tails the topic until ctx ends. A fetch error that franz-go does
+// not retry itself (authorization, an unknown broker error) is not
+// permanent: it is kept for ReadToEnd to report while the partition is
+// behind, the reader backs off (up to maxFetchBackoff) and fetches
+// again, and the error is cleared once the partition is read again.
 func (l *Log) run(ctx context.Context) {
 	defer close(l.done)
+	var backoff time.Duration
 	for {
 		fs := l.client.PollFetches(ctx)
 		if ctx.Err() != nil {
 			return
 		}
-		var fatal error
+		failed := map[int32]error{}
 		fs.EachError(func(t string, p int32, err error) {
 			if errors.Is(err, context.Canceled) {
 				return
@@ -168,7 +178,7 @@ func (l *Log) run(ctx context.Context) {
 			// kgo retries retriable errors itself; what reaches us here
 			// is worth surfacing (data loss, authorization).
 			if !kerr.IsRetriable(err) {
-				fatal = fmt.Errorf("reading %s[%d]: %w", t, p, err)
+				failed[p] = fmt.Errorf("reading %s[%d]: %w", t, p, err)
 			}
 		})
 		fs.EachPartition(func(p kgo.FetchTopicPartition) {
@@ -180,20 +190,44 @@ func (l *Log) run(ctx context.Context) {
 				if next := p.Records[n-1].Offset + 1; next > l.mu.pos[p.Partition] {
 					l.mu.pos[p.Partition] = next
 				}
+				if failed[p.Partition] == nil {
+					delete(l.mu.errs, p.Partition)
+				}
 				l.mu.Unlock()
 			}
 		})
 		l.mu.Lock()
-		if fatal != nil && l.mu.err == nil {
-			l.mu.err = fatal
+		for p, err := range failed {
+			l.mu.errs[p] = err
 		}
 		l.mu.cond.Broadcast()
 		l.mu.Unlock()
+		if len(failed) == 0 {
+			backoff = 0
+			continue
+		}
+		backoff = min(max(2*backoff, minFetchBackoff), maxFetchBackoff)
+		t := time.NewTimer(backoff)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return
+		}
 	}
 }
 
+// The reader waits minFetchBackoff after a fetch error, doubling up to
+// maxFetchBackoff while errors last.
+const (
+	minFetchBackoff = 100 * time.Millisecond
+	maxFetchBackoff = 5 * time.Second
+)
+
 // ReadToEnd waits until every record written to the topic before the call
-// has been passed to the callback.
+// has been passed to the callback. While a partition it waits for cannot
+// be read (see run), it returns that partition's error; a later call
+// succeeds once the reader recovered.
 func (l *Log) ReadToEnd(ctx context.Context) error {
 	ends, err := l.endOffsets(ctx)
 	if err != nil {
@@ -211,14 +245,13 @@ func (l *Log) ReadToEnd(ctx context.Context) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for {
-		if l.mu.err != nil {
-			return l.mu.err
-		}
 		caughtUp := true
 		for p, end := range want {
 			if l.mu.pos[p] < end {
+				if err := l.mu.errs[p]; err != nil {
+					return err
+				}
 				caughtUp = false
-				break
 			}
 		}
 		if caughtUp {
