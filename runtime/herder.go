@@ -594,6 +594,7 @@ func (h *Herder) startTask(ctx context.Context, cs *connState, ts *taskState, pl
 		r := &sinkRunner{id: ts.id, task: task, props: taskCfg, chain: chain, keyConv: keyConv, valConv: valConv,
 			clientOpts: opts, maxPoll: h.worker.Values.Int(config.ConsumerMaxPollRecords), logger: logger,
 			flushEvery: flushEvery, flushTimeout: flushTimeout, retry: retry, onRunning: onRunning,
+			stopTimeout: h.worker.Duration(config.TaskShutdownGracefulTimeout),
 			onTopics: func(ts2 []string) {
 				for _, t := range ts2 {
 					h.topicSeen(cs, ts.id, t)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sluice-cdc/sluice/connectors"
@@ -44,8 +45,15 @@ type sinkRunner struct {
 
 	pause *pauser
 
+	// stopTimeout is task.shutdown.graceful.timeout.ms: how long the task
+	// may take to stop once its context ends, at stopDeadline (unix ns;
+	// 0 until then).
+	stopTimeout  time.Duration
+	stopDeadline atomic.Int64
+
 	// mu serializes the task's Put/Flush between the loop and the
-	// rebalance callbacks, and guards current, failed and panicked.
+	// rebalance callbacks, and guards current, failed, stopping and
+	// panicked.
 	mu      sync.Mutex
 	current map[connectors.TopicPartition]int64
 	failed  bool
@@ -54,6 +62,9 @@ type sinkRunner struct {
 	// client's goroutine that ran the rebalance callback; the loop fails
 	// the task with it.
 	panicked error
+	// stopping is set after the final flush: the revoke callback run by
+	// leaving the group does not flush again.
+	stopping bool
 }
 
 type sinkTaskContext struct{ logger *slog.Logger }
@@ -92,6 +103,8 @@ func (r *sinkRunner) run(ctx context.Context) (err error) {
 		return fmt.Errorf("starting task: %w", err)
 	}
 	r.onRunning()
+	unhook := context.AfterFunc(ctx, func() { r.stopDeadline.Store(time.Now().Add(r.stopTimeout).UnixNano()) })
+	defer unhook()
 	defer func() { err = errors.Join(err, r.shutdown(err == nil)) }()
 
 	lastFlush := time.Now()
@@ -226,14 +239,14 @@ func (r *sinkRunner) flushAndCommit(ctx context.Context) error {
 // flushLocked flushes and commits; only limits the commit to some
 // partitions (nil: all).
 func (r *sinkRunner) flushLocked(ctx context.Context, only map[string][]int32) error {
-	if r.failed || len(r.current) == 0 {
+	if r.failed || r.stopping || len(r.current) == 0 {
 		return nil
 	}
 	cur := make(map[connectors.TopicPartition]int64, len(r.current))
 	for tp, o := range r.current {
 		cur[tp] = o
 	}
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.flushTimeout+30*time.Second)
+	fctx, cancel := r.flushContext(ctx)
 	defer cancel()
 	var durable map[connectors.TopicPartition]int64
 	err := connectors.Protect(func() (err error) {
@@ -281,6 +294,48 @@ func (r *sinkRunner) flushLocked(ctx context.Context, only map[string][]int32) e
 		r.logger.Warn("committing consumer offsets failed; will retry", "error", commitErr)
 	}
 	return nil
+}
+
+// flushContext bounds a flush and its commit: by ctx's deadline when it
+// has one (the final flush of a stop), otherwise by
+// offset.flush.timeout.ms + 30 s; and once ctx ends (the task is told to
+// stop mid-flush) by task.shutdown.graceful.timeout.ms more. A flush is
+// not cut short by the stop itself: what it makes durable is committed.
+func (r *sinkRunner) flushContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.flushTimeout+30*time.Second)
+	if dl, ok := ctx.Deadline(); ok {
+		var cancelDL context.CancelFunc
+		fctx, cancelDL = context.WithDeadline(fctx, dl)
+		outer := cancel
+		cancel = func() { cancelDL(); outer() }
+	}
+	var mu sync.Mutex
+	var grace *time.Timer
+	stop := context.AfterFunc(ctx, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if fctx.Err() == nil {
+			grace = time.AfterFunc(time.Until(r.deadline()), cancel)
+		}
+	})
+	return fctx, func() {
+		stop()
+		mu.Lock()
+		if grace != nil {
+			grace.Stop()
+		}
+		mu.Unlock()
+		cancel()
+	}
+}
+
+// deadline is when the task must have stopped: stopTimeout after its
+// context ended, or from now when it has not (the task failed).
+func (r *sinkRunner) deadline() time.Time {
+	if ns := r.stopDeadline.Load(); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Now().Add(r.stopTimeout)
 }
 
 func contains(ps []int32, p int32) bool {
@@ -358,15 +413,27 @@ func (r *sinkRunner) notePanic(err error) {
 	}
 }
 
+// shutdown flushes and commits (when stopping cleanly), leaves the group
+// and stops the task, within task.shutdown.graceful.timeout.ms: a sink
+// whose Flush hangs (its database unreachable) used to take twice
+// offset.flush.timeout.ms + 30 s, once here and once more in the revoke
+// callback run by leaving the group.
 func (r *sinkRunner) shutdown(clean bool) error {
-	ctx, cancel := context.WithTimeout(context.Background(), r.flushTimeout+30*time.Second)
+	ctx, cancel := context.WithDeadline(context.Background(), r.deadline())
 	defer cancel()
 	var err error
 	if clean {
 		err = r.flushAndCommit(ctx)
 	}
-	// Leaving the group runs revoked, which flushes again unless failed.
-	r.client.CloseAllowingRebalance()
+	r.mu.Lock()
+	r.stopping = true
+	r.mu.Unlock()
+	r.client.AllowRebalance()
+	if e := r.client.LeaveGroupContext(ctx); e != nil {
+		r.logger.Warn("leaving the consumer group did not finish within task.shutdown.graceful.timeout.ms; "+
+			"its partitions move once the session times out", "error", e)
+	}
+	r.client.Close()
 	if e := connectors.Protect(func() error { return r.task.Stop(ctx) }); e != nil {
 		err = errors.Join(err, fmt.Errorf("stopping task: %w", e))
 	}
