@@ -532,6 +532,11 @@ func (h *Herder) startTask(ctx context.Context, cs *connState, ts *taskState, pl
 	}
 	flushEvery := h.worker.Duration(config.OffsetFlushInterval)
 	flushTimeout := h.worker.Duration(config.OffsetFlushTimeout)
+	scratch, err := prepareScratchDir(h.worker.String(config.DataDir), ts.id)
+	if err != nil {
+		fail(err)
+		return
+	}
 
 	var run func(context.Context) error
 	switch plugin.Type {
@@ -565,7 +570,8 @@ func (h *Herder) startTask(ctx context.Context, cs *connState, ts *taskState, pl
 		r := &sourceRunner{id: ts.id, task: task, props: taskCfg, chain: chain, keyConv: keyConv, valConv: valConv,
 			producer: producer, offsets: h.offsets, logger: logger, flushEvery: flushEvery, flushTimeout: flushTimeout,
 			retry: retry, onRunning: onRunning, onTopic: func(t string) { h.topicSeen(cs, ts.id, t) },
-			bufferedBytes: h.worker.Values.Long(config.ProducerMaxBufferedBytes), bufferedRecords: h.worker.Values.Int(config.ProducerMaxBufferedRecords)}
+			bufferedBytes: h.worker.Values.Long(config.ProducerMaxBufferedBytes), bufferedRecords: h.worker.Values.Int(config.ProducerMaxBufferedRecords),
+			scratch: scratch}
 		r.pause = pause
 		run = r.run
 	case connectors.SinkType:
@@ -594,7 +600,7 @@ func (h *Herder) startTask(ctx context.Context, cs *connState, ts *taskState, pl
 		r := &sinkRunner{id: ts.id, task: task, props: taskCfg, chain: chain, keyConv: keyConv, valConv: valConv,
 			clientOpts: opts, maxPoll: h.worker.Values.Int(config.ConsumerMaxPollRecords), logger: logger,
 			flushEvery: flushEvery, flushTimeout: flushTimeout, retry: retry, onRunning: onRunning,
-			stopTimeout: h.worker.Duration(config.TaskShutdownGracefulTimeout),
+			stopTimeout: h.worker.Duration(config.TaskShutdownGracefulTimeout), scratch: scratch,
 			onTopics: func(ts2 []string) {
 				for _, t := range ts2 {
 					h.topicSeen(cs, ts.id, t)

@@ -51,6 +51,9 @@ type sinkRunner struct {
 	stopTimeout  time.Duration
 	stopDeadline atomic.Int64
 
+	// scratch is the task's scratch directory (connectors.ScratchDir).
+	scratch string
+
 	// mu serializes the task's Put/Flush between the loop and the
 	// rebalance callbacks, and guards current, failed, stopping and
 	// panicked.
@@ -67,9 +70,13 @@ type sinkRunner struct {
 	stopping bool
 }
 
-type sinkTaskContext struct{ logger *slog.Logger }
+type sinkTaskContext struct {
+	logger  *slog.Logger
+	scratch string
+}
 
 func (c *sinkTaskContext) Logger() *slog.Logger { return c.logger }
+func (c *sinkTaskContext) ScratchDir() string   { return c.scratch }
 
 // Errant fails the task with err: errors.tolerance=all and the dead
 // letter queue come with the error-handling release.
@@ -98,7 +105,9 @@ func (r *sinkRunner) run(ctx context.Context) (err error) {
 		return fmt.Errorf("creating consumer: %w", err)
 	}
 	r.client = cl
-	if err := connectors.Protect(func() error { return r.task.Start(ctx, &sinkTaskContext{logger: r.logger}, r.props) }); err != nil {
+	if err := connectors.Protect(func() error {
+		return r.task.Start(ctx, &sinkTaskContext{logger: r.logger, scratch: r.scratch}, r.props)
+	}); err != nil {
 		cl.Close()
 		return fmt.Errorf("starting task: %w", err)
 	}

@@ -40,6 +40,8 @@ type sourceRunner struct {
 	flushEvery, flushTimeout time.Duration
 	retry                    retryPolicy
 	onRunning                func()
+	// scratch is the task's scratch directory (connectors.ScratchDir).
+	scratch string
 
 	// onTopic is called the first time the task writes to a topic.
 	onTopic func(topic string)
@@ -129,6 +131,7 @@ type sourceTaskContext struct {
 	connector string
 	offsets   offsets.Store
 	logger    *slog.Logger
+	scratch   string
 }
 
 func (c *sourceTaskContext) Offset(ctx context.Context, partition map[string]any) (map[string]any, error) {
@@ -136,6 +139,7 @@ func (c *sourceTaskContext) Offset(ctx context.Context, partition map[string]any
 }
 func (c *sourceTaskContext) Logger() *slog.Logger { return c.logger }
 func (c *sourceTaskContext) LazyValues() bool     { return c.lazy }
+func (c *sourceTaskContext) ScratchDir() string   { return c.scratch }
 
 const slabSize = 256 << 10
 
@@ -145,7 +149,7 @@ func (r *sourceRunner) run(ctx context.Context) (err error) {
 	r.pending = map[string]connectors.SourceOffset{}
 	r.lazy = r.chain.Len() == 0 && converter.EncodesLazy(r.keyConv) && converter.EncodesLazy(r.valConv)
 	r.promise = r.done
-	tctx := &sourceTaskContext{lazy: r.lazy, connector: r.id.Connector, offsets: r.offsets, logger: r.logger}
+	tctx := &sourceTaskContext{lazy: r.lazy, connector: r.id.Connector, offsets: r.offsets, logger: r.logger, scratch: r.scratch}
 	if err := connectors.Protect(func() error { return r.task.Start(ctx, tctx, r.props) }); err != nil {
 		r.producer.Close()
 		return fmt.Errorf("starting task: %w", err)

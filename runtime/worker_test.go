@@ -150,7 +150,7 @@ func startWorker(t *testing.T, props map[string]string) *testWorker {
 		t.Fatal(err)
 	}
 	all := map[string]string{config.BootstrapServers: c.ListenAddrs()[0], config.Listeners: "http://127.0.0.1:0",
-		config.OffsetFlushInterval: "200", config.TaskShutdownGracefulTimeout: "500",
+		config.OffsetFlushInterval: "200", config.TaskShutdownGracefulTimeout: "500", config.DataDir: t.TempDir(),
 		"value.converter.schemas.enable": "false"}
 	for k, v := range props {
 		all[k] = v
@@ -165,7 +165,8 @@ func startWorker(t *testing.T, props map[string]string) *testWorker {
 		connectors.Plugin{Name: "lazy", Type: connectors.SourceType, New: func() connectors.Connector { return &lazyConnector{} }},
 		connectors.Plugin{Name: "memsink", Type: connectors.SinkType, New: func() connectors.Connector { return &memSink{} }},
 		connectors.Plugin{Name: "panicker", Type: connectors.SourceType, New: func() connectors.Connector { return &panicConnector{} }},
-		connectors.Plugin{Name: "panicsink", Type: connectors.SinkType, New: func() connectors.Connector { return &panicSinkConnector{} }})
+		connectors.Plugin{Name: "panicsink", Type: connectors.SinkType, New: func() connectors.Connector { return &panicSinkConnector{} }},
+		connectors.Plugin{Name: "scratch", Type: connectors.SourceType, New: func() connectors.Connector { return scratchConnector{} }})
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	w := &testWorker{cancel: cancel, done: make(chan error, 1), bootstrap: c.ListenAddrs()[0]}

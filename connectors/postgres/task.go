@@ -33,6 +33,10 @@ type Task struct {
 	// lazy: the runtime takes connectors.LazyStruct values, which the
 	// snapshot returns (see lazy.go).
 	lazy bool
+	// spillDir is where streamed transactions spill (the runtime's
+	// connectors.ScratchDir, emptied before each start; "" for the
+	// system's temporary directory).
+	spillDir string
 
 	queue *recQueue
 	bytes *byteBudget // nil unless max.queue.size.in.bytes is set
@@ -103,6 +107,7 @@ func (t *Task) Start(ctx context.Context, tctx connectors.SourceTaskContext, pro
 	}
 	t.b = newBuilder(cfg)
 	t.lazy = connectors.LazyValues(tctx)
+	t.spillDir = connectors.ScratchDir(tctx)
 	t.queue = newRecQueue(cfg.MaxQueueSize)
 	if cfg.MaxQueueBytes > 0 {
 		t.bytes = newByteBudget(cfg.MaxQueueBytes)
