@@ -373,3 +373,55 @@ func TestPanicInPromiseFailsTheTask(t *testing.T) {
 		t.Fatalf("produceErr = %v, want a *connectors.PanicError", e)
 	}
 }
+
+// raiserCtx holds the context of the last started raiser connector.
+var raiserCtx struct {
+	sync.Mutex
+	cctx connectors.ConnectorContext
+	n    int
+}
+
+type raiserConnector struct{ hangConnector }
+
+func (raiserConnector) NewTask() connectors.SourceTask { return &markerTask{} }
+
+func (raiserConnector) Start(_ context.Context, cctx connectors.ConnectorContext, _ map[string]string) error {
+	raiserCtx.Lock()
+	raiserCtx.cctx = cctx
+	raiserCtx.n++
+	raiserCtx.Unlock()
+	return nil
+}
+
+// RaiseError fails the connector from the herder's own goroutine (no
+// goroutine of its own for goleak to find), the connector restarts by its
+// policy, and an error raised by an instance that was since stopped is
+// ignored.
+func TestRaiseErrorFailsTheConnectorFromTheHerder(t *testing.T) {
+	w := startWorker(t, nil)
+	w.do(t, "POST", "/connectors", map[string]any{"name": "raiser", "config": map[string]string{
+		"connector.class": "raiser", "sluice.task.restart.backoff.initial.ms": "200"}}, 201, nil)
+	started := func() (connectors.ConnectorContext, int) {
+		raiserCtx.Lock()
+		defer raiserCtx.Unlock()
+		return raiserCtx.cctx, raiserCtx.n
+	}
+	waitFor(t, "raiser RUNNING", func() bool { _, n := started(); return n == 1 && w.status(t, "raiser").Connector.State == api.StateRunning })
+	first, _ := started()
+	first.RaiseError(errors.New("the source went away"))
+	first.RaiseError(errors.New("a second error is not the cause"))
+	waitFor(t, "raiser FAILED with the raised error", func() bool {
+		st := w.status(t, "raiser").Connector
+		return st.State == api.StateFailed && strings.Contains(st.Trace, "the source went away")
+	})
+	waitFor(t, "raiser restarted by its policy", func() bool {
+		_, n := started()
+		return n == 2 && w.status(t, "raiser").Connector.State == api.StateRunning
+	})
+	// The first instance is stopped: what it raises now changes nothing.
+	first.RaiseError(errors.New("late error of a stopped instance"))
+	time.Sleep(300 * time.Millisecond)
+	if st := w.status(t, "raiser").Connector; st.State != api.StateRunning {
+		t.Fatalf("a stopped instance's error failed the running connector: %+v", st)
+	}
+}
