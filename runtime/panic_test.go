@@ -406,7 +406,10 @@ func TestRaiseErrorFailsTheConnectorFromTheHerder(t *testing.T) {
 		defer raiserCtx.Unlock()
 		return raiserCtx.cctx, raiserCtx.n
 	}
-	waitFor(t, "raiser RUNNING", func() bool { _, n := started(); return n == 1 && w.status(t, "raiser").Connector.State == api.StateRunning })
+	waitFor(t, "raiser RUNNING", func() bool {
+		_, n := started()
+		return n == 1 && w.status(t, "raiser").Connector.State == api.StateRunning
+	})
 	first, _ := started()
 	first.RaiseError(errors.New("the source went away"))
 	first.RaiseError(errors.New("a second error is not the cause"))
