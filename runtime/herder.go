@@ -142,7 +142,31 @@ func (h *Herder) stopAll() {
 		h.stopTasks(ctx, cs, nil, false)
 		h.stopConnector(ctx, cs)
 	}
+	// Tasks abandoned by stopTasks (stuck in connector code that ignores
+	// its context) get one more task.shutdown.graceful.timeout.ms; then
+	// the worker stops without them, so that a stuck task cannot hold
+	// the process.
+	deadline := time.Now().Add(h.worker.Duration(config.TaskShutdownGracefulTimeout))
+	for h.aliveTasks(all) > 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := h.aliveTasks(all); n > 0 {
+		h.logger.Error("tasks still running in connector code that ignores cancellation; the worker stops without waiting for them",
+			"tasks", n)
+		return
+	}
 	h.wg.Wait()
+}
+
+// aliveTasks counts the task goroutines of all that have not returned.
+func (h *Herder) aliveTasks(all []*connState) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for _, cs := range all {
+		n += cs.alive
+	}
+	return n
 }
 
 // reconcile makes one pass over every connector.

@@ -364,3 +364,34 @@ func TestOffsetMarkerCommitsWithoutProducing(t *testing.T) {
 		t.Fatalf("topics %v, want only [marked]", got)
 	}
 }
+
+// A task stuck in connector code that ignores its context cannot hold the
+// worker's shutdown: the worker stops after the graceful timeout (twice:
+// once for the stop, once more for the stuck task) and says so.
+func TestWorkerStopIsBoundedByAStuckTask(t *testing.T) {
+	ch := make(chan struct{})
+	release.Store(&ch)
+	var once sync.Once
+	unblock := func() { once.Do(func() { close(ch) }) }
+	defer unblock()
+	w := startWorker(t, nil)
+	w.do(t, "POST", "/connectors", map[string]any{"name": "stuck", "config": map[string]string{"connector.class": "hang"}}, 201, nil)
+	waitFor(t, "hung task RUNNING", func() bool {
+		st := w.status(t, "stuck")
+		return len(st.Tasks) == 1 && st.Tasks[0].State == api.StateRunning
+	})
+	start := time.Now()
+	w.cancel()
+	var err error
+	select {
+	case err = <-w.done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("worker did not stop in 30 s with a stuck task (graceful timeout 500 ms)")
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("worker stop took %v with a graceful timeout of 500 ms", d)
+	}
+	w.done <- err // for the cleanup
+	// The stuck goroutine ends once released; goleak's retries wait for it.
+	unblock()
+}
