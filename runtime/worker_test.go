@@ -141,6 +141,7 @@ type testWorker struct {
 	bootstrap string
 	cancel    context.CancelFunc
 	done      chan error
+	cluster   *kfake.Cluster
 }
 
 func startWorker(t *testing.T, props map[string]string) *testWorker {
@@ -170,7 +171,7 @@ func startWorker(t *testing.T, props map[string]string) *testWorker {
 		connectors.Plugin{Name: "raiser", Type: connectors.SourceType, New: func() connectors.Connector { return raiserConnector{} }})
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
-	w := &testWorker{cancel: cancel, done: make(chan error, 1), bootstrap: c.ListenAddrs()[0]}
+	w := &testWorker{cancel: cancel, done: make(chan error, 1), bootstrap: c.ListenAddrs()[0], cluster: c}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -394,4 +395,33 @@ func TestWorkerStopIsBoundedByAStuckTask(t *testing.T) {
 	w.done <- err // for the cleanup
 	// The stuck goroutine ends once released; goleak's retries wait for it.
 	unblock()
+}
+
+// A worker whose Kafka went away stops within its timeouts: status
+// writes, the source's final flush and the stores give up instead of
+// waiting for the brokers.
+func TestWorkerStopsWhenKafkaIsDown(t *testing.T) {
+	w := startWorker(t, nil)
+	w.do(t, "POST", "/connectors", map[string]any{"name": "dg", "config": map[string]string{
+		"connector.class": "datagen", "kafka.topic": "users", "max.interval": "10"}}, 201, nil)
+	waitFor(t, "datagen RUNNING", func() bool {
+		st := w.status(t, "dg")
+		return len(st.Tasks) == 1 && st.Tasks[0].State == api.StateRunning
+	})
+	w.cluster.Close()
+	start := time.Now()
+	w.cancel()
+	var err error
+	select {
+	case err = <-w.done:
+	case <-time.After(2 * time.Minute):
+		t.Fatal("worker did not stop in 2 minutes with Kafka down")
+	}
+	// offset.flush.timeout.ms (5 s) for the source's final flush, the
+	// graceful timeout (500 ms) for the rest, and slack for a loaded
+	// machine.
+	if d := time.Since(start); d > 15*time.Second {
+		t.Errorf("worker stop with Kafka down took %v", d)
+	}
+	w.done <- err // for the cleanup
 }
