@@ -430,9 +430,13 @@ func (r *sinkRunner) notePanic(err error) {
 func (r *sinkRunner) shutdown(clean bool) error {
 	ctx, cancel := context.WithDeadline(context.Background(), r.deadline())
 	defer cancel()
-	var err error
-	if clean {
-		err = r.flushAndCommit(ctx)
+	// What Put took is flushed and committed unless the task failed
+	// (flushLocked checks), also when the loop ended on an error of its
+	// own (a fetch or conversion error), as leaving the group used to.
+	err := r.flushAndCommit(ctx)
+	if !clean && err != nil {
+		r.logger.Warn("final flush of a failing task failed", "error", err)
+		err = nil
 	}
 	r.mu.Lock()
 	r.stopping = true
