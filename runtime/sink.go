@@ -100,14 +100,21 @@ func (r *sinkRunner) run(ctx context.Context) (err error) {
 		kgo.OnPartitionsRevoked(r.revoked),
 		kgo.OnPartitionsLost(r.lost),
 	}, r.clientOpts...)
+	// The client joins the group at once, and its rebalance callbacks
+	// take r.mu before calling the task: holding r.mu until Start
+	// returned keeps Open from running before (or during) Start.
+	r.mu.Lock()
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
+		r.mu.Unlock()
 		return fmt.Errorf("creating consumer: %w", err)
 	}
 	r.client = cl
-	if err := connectors.Protect(func() error {
+	err = connectors.Protect(func() error {
 		return r.task.Start(ctx, &sinkTaskContext{logger: r.logger, scratch: r.scratch}, r.props)
-	}); err != nil {
+	})
+	r.mu.Unlock()
+	if err != nil {
 		cl.Close()
 		return fmt.Errorf("starting task: %w", err)
 	}
