@@ -517,17 +517,20 @@ func (h *Herder) startTask(ctx context.Context, cs *connState, ts *taskState, pl
 		fail(err)
 		return
 	}
-	chain, err := h.transforms.NewChain(connCfg)
-	if err != nil {
-		fail(err)
-		return
-	}
-	keyConv, err := converter.Configs(connCfg, h.keyConv, true)
-	if err != nil {
-		fail(err)
-		return
-	}
-	valConv, err := converter.Configs(connCfg, h.valConv, false)
+	// Transforms, predicates and converters are configured here, on the
+	// herder's goroutine: a panic in their Configure fails the task.
+	var chain *transforms.Chain
+	var keyConv, valConv converter.Converter
+	err = connectors.Protect(func() (err error) {
+		if chain, err = h.transforms.NewChain(connCfg); err != nil {
+			return err
+		}
+		if keyConv, err = converter.Configs(connCfg, h.keyConv, true); err != nil {
+			return err
+		}
+		valConv, err = converter.Configs(connCfg, h.valConv, false)
+		return err
+	})
 	if err != nil {
 		fail(err)
 		return

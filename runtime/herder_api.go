@@ -239,7 +239,9 @@ func (h *Herder) validate(ctx context.Context, p *connectors.Plugin, cfg map[str
 			extra[propTopics] = append(extra[propTopics], "topics and topics.regex are mutually exclusive; set only one")
 		}
 	}
-	if _, err := h.transforms.NewChain(resolved); err != nil {
+	// A panic in a transform's or converter's Configure is reported like
+	// its error.
+	if err := connectors.Protect(func() error { _, err := h.transforms.NewChain(resolved); return err }); err != nil {
 		var ce *config.Error
 		if errors.As(err, &ce) {
 			extra[ce.Key] = append(extra[ce.Key], ce.Reason)
@@ -253,7 +255,7 @@ func (h *Herder) validate(ctx context.Context, p *connectors.Plugin, cfg map[str
 		if isKey {
 			setting, prop = h.keyConv, "key.converter"
 		}
-		if _, err := converter.Configs(resolved, setting, isKey); err != nil {
+		if err := connectors.Protect(func() error { _, err := converter.Configs(resolved, setting, isKey); return err }); err != nil {
 			extra[prop] = append(extra[prop], err.Error())
 		}
 	}

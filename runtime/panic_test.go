@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -221,6 +222,10 @@ func init() {
 	converter.Register(converter.Plugin{Name: "panicconv", New: func() converter.Converter { return &panicConverter{} }})
 }
 
+// configurePanics turns on the panic of a panicky transform configured
+// with at=configure (off while the connector is validated).
+var configurePanics atomic.Bool
+
 // panicTransform panics on every record; transforms.<t>.name names its
 // connector.
 var panicTransform = transforms.Plugin{Name: "panic", NewTransform: func() transforms.Transform { return &panicky{} }}
@@ -228,10 +233,14 @@ var panicTransform = transforms.Plugin{Name: "panic", NewTransform: func() trans
 type panicky struct{ name string }
 
 func (*panicky) Config() *config.Def {
-	return config.NewDef(config.Key{Name: "name", Type: config.String, Default: ""})
+	return config.NewDef(config.Key{Name: "name", Type: config.String, Default: ""},
+		config.Key{Name: "at", Type: config.String, Default: ""})
 }
 func (p *panicky) Configure(props map[string]string) error {
 	p.name = props["name"]
+	if props["at"] == "configure" && configurePanics.Load() {
+		notePanic(p.name, "a transform's Configure")
+	}
 	return nil
 }
 func (p *panicky) Apply(*connectors.Record) (*connectors.Record, error) {
@@ -260,6 +269,11 @@ func TestPanicsStayInTheirTask(t *testing.T) {
 		props       map[string]string
 		// connector: the connector fails, not its task.
 		connector bool
+		// beforeStart: the task fails before its Start is called; its
+		// panics count its runs.
+		beforeStart bool
+		// configure: created stopped, resumed once configurePanics is on.
+		configure bool
 	}{
 		{name: "connector-start", class: "panicker", props: map[string]string{panicAt: "connector.start"}, connector: true},
 		{name: "connector-taskconfigs", class: "panicker", props: map[string]string{panicAt: "connector.taskconfigs"}, connector: true},
@@ -269,6 +283,8 @@ func TestPanicsStayInTheirTask(t *testing.T) {
 		{name: "task-commit", class: "panicker", props: map[string]string{panicAt: "task.commit"}},
 		{name: "task-goroutine", class: "panicker", props: map[string]string{panicAt: "task.goroutine"}},
 		{name: "source-converter", class: "panicker", props: map[string]string{"value.converter": "panicconv", "value.converter.name": "source-converter"}},
+		{name: "transform-configure", class: "panicker", beforeStart: true, configure: true,
+			props: map[string]string{"transforms": "p", "transforms.p.type": "panic", "transforms.p.name": "transform-configure", "transforms.p.at": "configure"}},
 		{name: "source-transform", class: "panicker", props: map[string]string{"transforms": "p", "transforms.p.type": "panic", "transforms.p.name": "source-transform"}},
 		{name: "sink-put", class: "panicsink", props: map[string]string{panicAt: "sink.put", "topics": "bys"}},
 		{name: "sink-flush", class: "panicsink", props: map[string]string{panicAt: "sink.flush", "topics": "bys"}},
@@ -285,7 +301,14 @@ func TestPanicsStayInTheirTask(t *testing.T) {
 			for k, v := range c.props {
 				cfg[k] = v
 			}
-			w.do(t, "POST", "/connectors", map[string]any{"name": c.name, "config": cfg}, 201, nil)
+			if c.configure {
+				configurePanics.Store(false)
+				w.do(t, "POST", "/connectors", map[string]any{"name": c.name, "config": cfg, "initial_state": "STOPPED"}, 201, nil)
+				configurePanics.Store(true)
+				w.do(t, "PUT", "/connectors/"+c.name+"/resume", nil, 202, nil)
+			} else {
+				w.do(t, "POST", "/connectors", map[string]any{"name": c.name, "config": cfg}, 201, nil)
+			}
 			// The first run and two restarts panic; then it stays FAILED.
 			waitFor(t, c.name+" to panic three times", func() bool { return panicCount(c.name) >= 3 })
 			var trace string
@@ -307,8 +330,11 @@ func TestPanicsStayInTheirTask(t *testing.T) {
 			// No more restarts: the policy allows two.
 			time.Sleep(500 * time.Millisecond)
 			key := c.name + "/task"
-			if c.connector {
+			switch {
+			case c.connector:
 				key = c.name + "/connector"
+			case c.beforeStart:
+				key = c.name
 			}
 			if n := panicCount(key); n != 3 {
 				t.Errorf("%s started %d times, want 3 (first run and two restarts)", key, n)
@@ -340,6 +366,15 @@ func TestPanicsStayInTheirTask(t *testing.T) {
 			"connector.class": "panicker", "name": "connector-validate", panicAt: "connector.validate"}, 200, &infos)
 		if panicCount("connector-validate") != 1 || infos.ErrorCount == 0 {
 			t.Fatalf("validate: %d panics, %d errors; want 1 and at least 1", panicCount("connector-validate"), infos.ErrorCount)
+		}
+		// So is a panic in a transform's Configure.
+		configurePanics.Store(true)
+		infos.ErrorCount = 0
+		w.do(t, "PUT", "/connector-plugins/panicker/config/validate", map[string]string{
+			"connector.class": "panicker", "name": "transform-validate", "transforms": "p", "transforms.p.type": "panic",
+			"transforms.p.name": "transform-validate", "transforms.p.at": "configure"}, 200, &infos)
+		if panicCount("transform-validate") != 1 || infos.ErrorCount == 0 {
+			t.Fatalf("validate: %d panics, %d errors; want 1 and at least 1", panicCount("transform-validate"), infos.ErrorCount)
 		}
 	})
 	for _, at := range []string{"connector.stop", "task.stop"} {
