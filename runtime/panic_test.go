@@ -254,6 +254,10 @@ func (p *panicky) Apply(*connectors.Record) (*connectors.Record, error) {
 // restart policy (two restarts, then it stays FAILED), and that the
 // worker, its REST API and another connector keep running.
 func TestPanicsStayInTheirTask(t *testing.T) {
+	panics.Lock()
+	panics.n = nil
+	panics.Unlock()
+	configurePanics.Store(false)
 	w := startWorker(t, nil)
 	w.do(t, "POST", "/connectors", map[string]any{"name": "bystander", "config": map[string]string{
 		"connector.class": "datagen", "kafka.topic": "bys", "quickstart": "pageviews", "max.interval": "20"}}, 201, nil)
@@ -433,6 +437,9 @@ func (raiserConnector) Start(_ context.Context, cctx connectors.ConnectorContext
 // policy, and an error raised by an instance that was since stopped is
 // ignored.
 func TestRaiseErrorFailsTheConnectorFromTheHerder(t *testing.T) {
+	raiserCtx.Lock()
+	raiserCtx.cctx, raiserCtx.n = nil, 0
+	raiserCtx.Unlock()
 	w := startWorker(t, nil)
 	w.do(t, "POST", "/connectors", map[string]any{"name": "raiser", "config": map[string]string{
 		"connector.class": "raiser", "sluice.task.restart.backoff.initial.ms": "200"}}, 201, nil)

@@ -52,6 +52,9 @@ func (*scratchTask) Start(_ context.Context, tctx connectors.SourceTaskContext, 
 // private (0700), and emptied before the task starts: what a crashed run
 // left there is gone.
 func TestScratchDirIsInDataDirAndEmptiedAtStart(t *testing.T) {
+	scratchSeen.Lock()
+	scratchSeen.dirs, scratchSeen.entries = nil, nil
+	scratchSeen.Unlock()
 	data := t.TempDir()
 	stale := filepath.Join(data, "spill", "scr", "0", "sluice-pg-xid9-left-by-a-crash")
 	if err := os.MkdirAll(filepath.Dir(stale), 0o700); err != nil {
