@@ -738,9 +738,11 @@ func (h *Herder) stopTasks(ctx context.Context, cs *connState, which []int, forg
 		}
 	}
 	if forget {
-		for _, n := range which {
-			h.status.deleteTask(ctx, api.TaskID{Connector: cs.name, Task: n})
+		ids := make([]api.TaskID, len(which))
+		for i, n := range which {
+			ids[i] = api.TaskID{Connector: cs.name, Task: n}
 		}
+		h.status.deleteTasks(ctx, ids)
 	}
 }
 

@@ -134,25 +134,31 @@ func (s *statusStore) putTask(ctx context.Context, id api.TaskID, v statusValue)
 	s.write(ctx, taskStatusKey(id), &v)
 }
 
-// deleteTask forgets a task (tombstone).
-func (s *statusStore) deleteTask(ctx context.Context, id api.TaskID) {
+// deleteTasks forgets tasks (tombstones, in one bounded write).
+func (s *statusStore) deleteTasks(ctx context.Context, ids []api.TaskID) {
 	s.mu.Lock()
-	delete(s.mu.tasks[id.Connector], id.Task)
+	kvs := make([]kafkalog.KV, len(ids))
+	for i, id := range ids {
+		delete(s.mu.tasks[id.Connector], id.Task)
+		kvs[i] = kafkalog.KV{Key: taskStatusKey(id)}
+	}
 	s.mu.Unlock()
-	s.write(ctx, taskStatusKey(id), nil)
+	s.writeKVs(ctx, kvs...)
 }
 
-// deleteConnector forgets a connector and its tasks (tombstones).
+// deleteConnector forgets a connector and its tasks (tombstones, in one
+// bounded write).
 func (s *statusStore) deleteConnector(ctx context.Context, name string) {
 	s.mu.Lock()
 	tasks := s.mu.tasks[name]
 	delete(s.mu.tasks, name)
 	delete(s.mu.connectors, name)
 	s.mu.Unlock()
+	var kvs []kafkalog.KV
 	for n := range tasks {
-		s.write(ctx, taskStatusKey(api.TaskID{Connector: name, Task: n}), nil)
+		kvs = append(kvs, kafkalog.KV{Key: taskStatusKey(api.TaskID{Connector: name, Task: n})})
 	}
-	s.write(ctx, connectorStatusKey(name), nil)
+	s.writeKVs(ctx, append(kvs, kafkalog.KV{Key: connectorStatusKey(name)})...)
 }
 
 func (s *statusStore) write(ctx context.Context, key []byte, v *statusValue) {
@@ -160,12 +166,20 @@ func (s *statusStore) write(ctx context.Context, key []byte, v *statusValue) {
 	if v != nil {
 		b, _ = json.Marshal(v)
 	}
-	// A status write that fails is logged, not fatal: the status topic is
-	// a view of the worker, and the next change writes it again.
+	s.writeKVs(ctx, kafkalog.KV{Key: key, Value: b})
+}
+
+// writeKVs writes within the store's timeout. A status write that fails
+// is logged, not fatal: the status topic is a view of the worker, and the
+// next change writes it again.
+func (s *statusStore) writeKVs(ctx context.Context, kvs ...kafkalog.KV) {
+	if len(kvs) == 0 {
+		return
+	}
 	wctx, cancel := s.bounded(ctx)
 	defer cancel()
-	if err := s.log.Write(wctx, kafkalog.KV{Key: key, Value: b}); err != nil && ctx.Err() == nil {
-		s.logger.Warn("writing status failed", "key", string(key), "error", err)
+	if err := s.log.Write(wctx, kvs...); err != nil && ctx.Err() == nil {
+		s.logger.Warn("writing status failed", "key", string(kvs[0].Key), "records", len(kvs), "error", err)
 	}
 }
 
