@@ -89,7 +89,7 @@ var WorkerDef = NewDef(
 	Key{Name: ScheduledRebalanceMaxDelay, Type: Long, Default: "300000", Importance: Low, Group: "Kafka",
 		Doc: "How long work of a departed worker waits before it is reassigned (used by the worker pool)."},
 	Key{Name: DataDir, Type: String, Default: "./sluice-data", Importance: Medium, Group: "Embedded broker",
-		Doc: "Directory of the embedded broker's data (used when bootstrap.servers is empty)."},
+		Doc: "Directory of the embedded broker's data (used when bootstrap.servers is empty) and of the tasks' scratch files (spill/<connector>/<task>, emptied when the task starts)."},
 	Key{Name: BrokerListen, Type: String, Default: DefaultEmbeddedBrokerAddress, Importance: Medium, Group: "Embedded broker",
 		Doc: "Address the embedded broker listens on."},
 	Key{Name: BrokerCleanerInterval, Type: Long, Default: "3600000", Importance: Low, Group: "Embedded broker", Validator: AtLeast(1),

@@ -7,6 +7,17 @@ import (
 	"github.com/sluice-cdc/sluice/config"
 )
 
+// Panics: the runtime calls every method of a connector, a task, a
+// converter and a transform through Protect, so a panic there fails only
+// that connector or task (FAILED, with the panic and its stack in the
+// status trace), which then restarts by its restart policy; the worker and
+// its other connectors keep running. The runtime cannot recover a panic in
+// a goroutine it did not start: a connector or task that starts its own
+// goroutines runs each one's body through Protect and hands the error to
+// its next Poll or Put (a task) or to RaiseError (a connector), as it
+// would any other failure of that goroutine. A goroutine that panics
+// unrecovered ends the whole worker process.
+
 // Connector is the part of a plugin that owns a connector's configuration
 // and divides its work into tasks. One instance runs per connector on the
 // worker that owns it.

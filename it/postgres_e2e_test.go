@@ -687,8 +687,8 @@ func TestLargeTransactionBoundedMemory(t *testing.T) {
 
 	props, _ := isolated(t, map[string]string{"offset.flush.interval.ms": "1000"})
 	w := harness.PrepareWorker(t, harness.WorkerOptions{Bootstrap: br.Bootstrap, Props: props})
-	spillDir := harness.TempDir(t, "")
-	w.Env = append(w.Env, "TMPDIR="+spillDir)
+	// The task spills into its scratch directory under the data directory.
+	spillDir := filepath.Join(w.DataDir(), "spill", "bigtx", "0")
 	w.Start(t)
 	create(t, w, "bigtx", pgSourceConfig(pg, db, "bigtx", "sluice_bigtx", map[string]string{
 		"snapshot.mode":              "no_data",

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -190,7 +191,10 @@ type Log struct {
 		sync.Mutex
 		pos  map[int32]int64 // next offset to read per partition
 		cond *sync.Cond
-		err  error
+		// errs holds, per partition, the last fetch error franz-go does
+		// not retry itself (authorization, an unknown error); it is
+		// cleared when the partition is read again.
+		errs map[int32]error
 	}
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -214,6 +218,7 @@ func New(topic string, callback func(Record), opts ...kgo.Opt) (*Log, error) {
 	}
 	l := &Log{topic: topic, client: cl, adm: kadm.NewClient(cl), callback: callback, done: make(chan struct{})}
 	l.mu.pos = map[int32]int64{}
+	l.mu.errs = map[int32]error{}
 	l.mu.cond = sync.NewCond(&l.mu.Mutex)
 	return l, nil
 }
@@ -233,14 +238,20 @@ func (l *Log) Start(ctx context.Context) error {
 	return l.ReadToEnd(ctx)
 }
 
+// run tails the topic until ctx ends. A fetch error that franz-go does
+// not retry itself (authorization, an unknown broker error) is not
+// permanent: it is kept for ReadToEnd to report while the partition is
+// behind, the reader backs off (up to maxFetchBackoff) and fetches
+// again, and the error is cleared once the partition is read again.
 func (l *Log) run(ctx context.Context) {
 	defer close(l.done)
+	var backoff time.Duration
 	for {
 		fs := l.client.PollFetches(ctx)
 		if ctx.Err() != nil {
 			return
 		}
-		var fatal error
+		failed := map[int32]error{}
 		fs.EachError(func(t string, p int32, err error) {
 			if errors.Is(err, context.Canceled) {
 				return
@@ -248,7 +259,7 @@ func (l *Log) run(ctx context.Context) {
 			// kgo retries retriable errors itself; what reaches us here
 			// is worth surfacing (data loss, authorization).
 			if !kerr.IsRetriable(err) {
-				fatal = fmt.Errorf("reading %s[%d]: %w", t, p, err)
+				failed[p] = fmt.Errorf("reading %s[%d]: %w", t, p, err)
 			}
 		})
 		fs.EachPartition(func(p kgo.FetchTopicPartition) {
@@ -260,20 +271,44 @@ func (l *Log) run(ctx context.Context) {
 				if next := p.Records[n-1].Offset + 1; next > l.mu.pos[p.Partition] {
 					l.mu.pos[p.Partition] = next
 				}
+				if failed[p.Partition] == nil {
+					delete(l.mu.errs, p.Partition)
+				}
 				l.mu.Unlock()
 			}
 		})
 		l.mu.Lock()
-		if fatal != nil && l.mu.err == nil {
-			l.mu.err = fatal
+		for p, err := range failed {
+			l.mu.errs[p] = err
 		}
 		l.mu.cond.Broadcast()
 		l.mu.Unlock()
+		if len(failed) == 0 {
+			backoff = 0
+			continue
+		}
+		backoff = min(max(2*backoff, minFetchBackoff), maxFetchBackoff)
+		t := time.NewTimer(backoff)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return
+		}
 	}
 }
 
+// The reader waits minFetchBackoff after a fetch error, doubling up to
+// maxFetchBackoff while errors last.
+const (
+	minFetchBackoff = 100 * time.Millisecond
+	maxFetchBackoff = 5 * time.Second
+)
+
 // ReadToEnd waits until every record written to the topic before the call
-// has been passed to the callback.
+// has been passed to the callback. While a partition it waits for cannot
+// be read (see run), it returns that partition's error; a later call
+// succeeds once the reader recovered.
 func (l *Log) ReadToEnd(ctx context.Context) error {
 	ends, err := l.endOffsets(ctx)
 	if err != nil {
@@ -291,14 +326,13 @@ func (l *Log) ReadToEnd(ctx context.Context) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for {
-		if l.mu.err != nil {
-			return l.mu.err
-		}
 		caughtUp := true
 		for p, end := range want {
 			if l.mu.pos[p] < end {
+				if err := l.mu.errs[p]; err != nil {
+					return err
+				}
 				caughtUp = false
-				break
 			}
 		}
 		if caughtUp {
@@ -334,14 +368,41 @@ func (l *Log) endOffsets(ctx context.Context) (kadm.ListedOffsets, error) {
 }
 
 // Write produces key/value records (nil value = tombstone) and waits until
-// Kafka acknowledged all of them.
+// Kafka acknowledged all of them, or until ctx ends: then it returns
+// ctx's error, and records not yet acknowledged may still be written
+// later, in order, before any record written after them.
+//
+// The wait ends with ctx even while the brokers are unreachable: franz-go
+// fails a buffered record on its context only when it next tries to send
+// it, which never happens while no connection can be made.
 func (l *Log) Write(ctx context.Context, kvs ...KV) error {
-	recs := make([]*kgo.Record, len(kvs))
-	for i, kv := range kvs {
-		recs[i] = &kgo.Record{Topic: l.topic, Key: kv.Key, Value: kv.Value}
+	if len(kvs) == 0 {
+		return nil
 	}
-	if err := l.client.ProduceSync(ctx, recs...).FirstErr(); err != nil {
-		return fmt.Errorf("writing to %q: %w", l.topic, err)
+	var (
+		left  atomic.Int64
+		first atomic.Pointer[error]
+		done  = make(chan struct{})
+	)
+	left.Store(int64(len(kvs)))
+	promise := func(_ *kgo.Record, err error) {
+		if err != nil {
+			first.CompareAndSwap(nil, &err)
+		}
+		if left.Add(-1) == 0 {
+			close(done)
+		}
+	}
+	for _, kv := range kvs {
+		l.client.Produce(ctx, &kgo.Record{Topic: l.topic, Key: kv.Key, Value: kv.Value}, promise)
+	}
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return fmt.Errorf("writing to %q: %w", l.topic, ctx.Err())
+	}
+	if err := first.Load(); err != nil {
+		return fmt.Errorf("writing to %q: %w", l.topic, *err)
 	}
 	return nil
 }

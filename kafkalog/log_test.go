@@ -6,12 +6,15 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/goleak"
 )
 
@@ -167,4 +170,80 @@ func equal(a, b map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// A fetch error that franz-go does not retry (here the broker refuses the
+// topic for a while) is reported by ReadToEnd while it lasts, and the
+// reader recovers by itself once the broker serves the topic again.
+func TestReaderRecoversFromFetchError(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	s := &state{m: map[string]string{}}
+	l := open(t, c, "state", s)
+	defer l.Close()
+	ctx := context.Background()
+	if err := l.WriteAndRead(ctx, KV{Key: []byte("a"), Value: []byte("1")}); err != nil {
+		t.Fatal(err)
+	}
+
+	var refusing atomic.Bool
+	var refused atomic.Int64
+	refusing.Store(true)
+	c.ControlKey(int16(kmsg.Fetch), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		if !refusing.Load() {
+			return nil, nil, false
+		}
+		req := kreq.(*kmsg.FetchRequest)
+		resp := req.ResponseKind().(*kmsg.FetchResponse)
+		for _, rt := range req.Topics {
+			t := kmsg.NewFetchResponseTopic()
+			t.Topic, t.TopicID = rt.Topic, rt.TopicID
+			for _, rp := range rt.Partitions {
+				p := kmsg.NewFetchResponseTopicPartition()
+				p.Partition = rp.Partition
+				p.ErrorCode = kerr.TopicAuthorizationFailed.Code
+				t.Partitions = append(t.Partitions, p)
+			}
+			resp.Topics = append(resp.Topics, t)
+		}
+		refused.Add(1)
+		return resp, nil, true
+	})
+
+	if err := l.Write(ctx, KV{Key: []byte("b"), Value: []byte("1")}); err != nil {
+		t.Fatal(err)
+	}
+	rctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	err = l.ReadToEnd(rctx)
+	cancel()
+	if !errors.Is(err, kerr.TopicAuthorizationFailed) {
+		t.Fatalf("ReadToEnd while fetches fail = %v, want the fetch error", err)
+	}
+	// The reader backs off instead of spinning on the error.
+	before := refused.Load()
+	time.Sleep(time.Second)
+	if n := refused.Load() - before; n > 12 {
+		t.Errorf("%d refused fetches in a second; the reader does not back off", n)
+	}
+
+	refusing.Store(false)
+	rctx, cancel = context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for {
+		err := l.ReadToEnd(rctx)
+		if err == nil {
+			break
+		}
+		if rctx.Err() != nil {
+			t.Fatalf("the reader did not recover after the broker served the topic again: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got, want := s.get(), map[string]string{"a": "1", "b": "1"}; !equal(got, want) {
+		t.Fatalf("state after recovery = %v, want %v", got, want)
+	}
 }

@@ -63,11 +63,14 @@ type Herder struct {
 // connState is one connector on this worker. Fields are guarded by
 // Herder.mu; only the run goroutine adds or removes tasks.
 type connState struct {
-	name    string
-	raw     map[string]string // config as stored (provider references unresolved)
-	plugin  *connectors.Plugin
-	inst    connectors.Connector
-	cancel  context.CancelFunc
+	name   string
+	raw    map[string]string // config as stored (provider references unresolved)
+	plugin *connectors.Plugin
+	inst   connectors.Connector
+	cancel context.CancelFunc
+	// cctx is the running instance's context; its raised error, set by
+	// RaiseError, is acted on by run.
+	cctx    *connectorContext
 	state   string
 	trace   string
 	backoff backoff
@@ -140,7 +143,31 @@ func (h *Herder) stopAll() {
 		h.stopTasks(ctx, cs, nil, false)
 		h.stopConnector(ctx, cs)
 	}
+	// Tasks abandoned by stopTasks (stuck in connector code that ignores
+	// its context) get one more task.shutdown.graceful.timeout.ms; then
+	// the worker stops without them, so that a stuck task cannot hold
+	// the process.
+	deadline := time.Now().Add(h.worker.Duration(config.TaskShutdownGracefulTimeout))
+	for h.aliveTasks(all) > 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := h.aliveTasks(all); n > 0 {
+		h.logger.Error("tasks still running in connector code that ignores cancellation; the worker stops without waiting for them",
+			"tasks", n)
+		return
+	}
 	h.wg.Wait()
+}
+
+// aliveTasks counts the task goroutines of all that have not returned.
+func (h *Herder) aliveTasks(all []*connState) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for _, cs := range all {
+		n += cs.alive
+	}
+	return n
 }
 
 // reconcile makes one pass over every connector.
@@ -213,6 +240,16 @@ func (h *Herder) reconcileConnector(ctx context.Context, name string, snap confi
 	}
 
 	h.mu.Lock()
+	var raised error
+	if cs.inst != nil && cs.cctx != nil {
+		raised, cs.cctx.raised = cs.cctx.raised, nil
+	}
+	h.mu.Unlock()
+	if raised != nil {
+		h.failConnector(ctx, cs, raised)
+	}
+
+	h.mu.Lock()
 	running := cs.inst != nil
 	due := cs.state != api.StateFailed || (!cs.backoff.next.IsZero() && !time.Now().Before(cs.backoff.next))
 	h.mu.Unlock()
@@ -260,7 +297,11 @@ func (h *Herder) refreshTaskConfigs(ctx context.Context, cs *connState, inst con
 	if v, err := config.ParseValue(config.Int, raw[propTasksMax]); err == nil {
 		maxTasks = v.(int)
 	}
-	tcs, err := inst.TaskConfigs(maxTasks)
+	var tcs []map[string]string
+	err := connectors.Protect(func() (err error) {
+		tcs, err = inst.TaskConfigs(maxTasks)
+		return err
+	})
 	if err != nil {
 		h.failConnector(ctx, cs, fmt.Errorf("computing task configs: %w", err))
 		return false
@@ -311,6 +352,8 @@ type connectorContext struct {
 	h      *Herder
 	cs     *connState
 	logger *slog.Logger
+	// raised is the first error given to RaiseError; guarded by h.mu.
+	raised error
 }
 
 func (c *connectorContext) RequestTaskReconfiguration() {
@@ -320,8 +363,20 @@ func (c *connectorContext) RequestTaskReconfiguration() {
 	c.h.signal()
 }
 
+// RaiseError records err and wakes the herder's goroutine, which fails
+// the connector: no goroutine of its own, and nothing that outlives the
+// worker. An error raised by an instance that was since stopped is
+// ignored.
 func (c *connectorContext) RaiseError(err error) {
-	go c.h.failConnector(context.Background(), c.cs, err)
+	if err == nil {
+		return
+	}
+	c.h.mu.Lock()
+	if c.raised == nil {
+		c.raised = err
+	}
+	c.h.mu.Unlock()
+	c.h.signal()
 }
 
 func (c *connectorContext) Logger() *slog.Logger { return c.logger }
@@ -340,11 +395,15 @@ func (h *Herder) startConnector(ctx context.Context, cs *connState) {
 		h.failConnector(ctx, cs, err)
 		return
 	}
-	inst := plugin.New()
 	cctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	logger := h.logger.With("connector", cs.name)
 	sctx, scancel := context.WithTimeout(cctx, 60*time.Second)
-	err = inst.Start(sctx, &connectorContext{h: h, cs: cs, logger: logger}, resolved)
+	conCtx := &connectorContext{h: h, cs: cs, logger: logger}
+	var inst connectors.Connector
+	err = connectors.Protect(func() error {
+		inst = plugin.New()
+		return inst.Start(sctx, conCtx, resolved)
+	})
 	scancel()
 	if err != nil {
 		cancel()
@@ -352,7 +411,7 @@ func (h *Herder) startConnector(ctx context.Context, cs *connState) {
 		return
 	}
 	h.mu.Lock()
-	cs.plugin, cs.inst, cs.cancel = plugin, inst, cancel
+	cs.plugin, cs.inst, cs.cancel, cs.cctx = plugin, inst, cancel, conCtx
 	cs.needTaskConfigs = true
 	cs.backoff.next = time.Time{}
 	h.mu.Unlock()
@@ -363,14 +422,14 @@ func (h *Herder) startConnector(ctx context.Context, cs *connState) {
 func (h *Herder) stopConnector(ctx context.Context, cs *connState) {
 	h.mu.Lock()
 	inst, cancel := cs.inst, cs.cancel
-	cs.inst, cs.cancel = nil, nil
+	cs.inst, cs.cancel, cs.cctx = nil, nil, nil
 	h.mu.Unlock()
 	if inst == nil {
 		return
 	}
 	sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), h.worker.Duration(config.TaskShutdownGracefulTimeout))
 	defer scancel()
-	if err := inst.Stop(sctx); err != nil {
+	if err := connectors.Protect(func() error { return inst.Stop(sctx) }); err != nil {
 		h.logger.Warn("connector stop failed", "connector", cs.name, "error", err)
 	}
 	cancel()
@@ -459,17 +518,20 @@ func (h *Herder) startTask(ctx context.Context, cs *connState, ts *taskState, pl
 		fail(err)
 		return
 	}
-	chain, err := h.transforms.NewChain(connCfg)
-	if err != nil {
-		fail(err)
-		return
-	}
-	keyConv, err := converter.Configs(connCfg, h.keyConv, true)
-	if err != nil {
-		fail(err)
-		return
-	}
-	valConv, err := converter.Configs(connCfg, h.valConv, false)
+	// Transforms, predicates and converters are configured here, on the
+	// herder's goroutine: a panic in their Configure fails the task.
+	var chain *transforms.Chain
+	var keyConv, valConv converter.Converter
+	err = connectors.Protect(func() (err error) {
+		if chain, err = h.transforms.NewChain(connCfg); err != nil {
+			return err
+		}
+		if keyConv, err = converter.Configs(connCfg, h.keyConv, true); err != nil {
+			return err
+		}
+		valConv, err = converter.Configs(connCfg, h.valConv, false)
+		return err
+	})
 	if err != nil {
 		fail(err)
 		return
@@ -498,6 +560,11 @@ func (h *Herder) startTask(ctx context.Context, cs *connState, ts *taskState, pl
 	}
 	flushEvery := h.worker.Duration(config.OffsetFlushInterval)
 	flushTimeout := h.worker.Duration(config.OffsetFlushTimeout)
+	scratch, err := prepareScratchDir(h.worker.String(config.DataDir), ts.id)
+	if err != nil {
+		fail(err)
+		return
+	}
 
 	var run func(context.Context) error
 	switch plugin.Type {
@@ -507,7 +574,14 @@ func (h *Herder) startTask(ctx context.Context, cs *connState, ts *taskState, pl
 			fail(err)
 			return
 		}
-		task := plugin.New().(connectors.SourceConnector).NewTask()
+		var task connectors.SourceTask
+		if err := connectors.Protect(func() error {
+			task = plugin.New().(connectors.SourceConnector).NewTask()
+			return nil
+		}); err != nil {
+			fail(fmt.Errorf("creating task: %w", err))
+			return
+		}
 		producer, err := kgo.NewClient(append([]kgo.Opt{
 			kgo.ClientID(fmt.Sprintf("connector-producer-%s-%d", ts.id.Connector, ts.id.Task)),
 			kgo.RequiredAcks(kgo.AllISRAcks()),
@@ -533,7 +607,8 @@ func (h *Herder) startTask(ctx context.Context, cs *connState, ts *taskState, pl
 			retry: retry, onRunning: onRunning, onTopic: func(t string) { h.topicSeen(cs, ts.id, t) },
 			createTopic:   func(ctx context.Context, t string) error { return h.topics.ensure(ctx, t, tc.spec) },
 			topicGone:     func(t string) { h.topics.forget(t, nil) },
-			bufferedBytes: h.worker.Values.Long(config.ProducerMaxBufferedBytes), bufferedRecords: h.worker.Values.Int(config.ProducerMaxBufferedRecords)}
+			bufferedBytes: h.worker.Values.Long(config.ProducerMaxBufferedBytes), bufferedRecords: h.worker.Values.Int(config.ProducerMaxBufferedRecords),
+			scratch: scratch}
 		r.pause = pause
 		run = r.run
 	case connectors.SinkType:
@@ -551,10 +626,18 @@ func (h *Herder) startTask(ctx context.Context, cs *connState, ts *taskState, pl
 		} else {
 			opts = append(opts, kgo.ConsumeTopics(sinkCfg.List(propTopics)...))
 		}
-		task := plugin.New().(connectors.SinkConnector).NewTask()
+		var task connectors.SinkTask
+		if err := connectors.Protect(func() error {
+			task = plugin.New().(connectors.SinkConnector).NewTask()
+			return nil
+		}); err != nil {
+			fail(fmt.Errorf("creating task: %w", err))
+			return
+		}
 		r := &sinkRunner{id: ts.id, task: task, props: taskCfg, chain: chain, keyConv: keyConv, valConv: valConv,
 			clientOpts: opts, maxPoll: h.worker.Values.Int(config.ConsumerMaxPollRecords), logger: logger,
 			flushEvery: flushEvery, flushTimeout: flushTimeout, retry: retry, onRunning: onRunning,
+			stopTimeout: h.worker.Duration(config.TaskShutdownGracefulTimeout), scratch: scratch,
 			onTopics: func(ts2 []string) {
 				for _, t := range ts2 {
 					h.topicSeen(cs, ts.id, t)
@@ -584,7 +667,9 @@ func (h *Herder) startTask(ctx context.Context, cs *connState, ts *taskState, pl
 			cs.alive--
 			h.mu.Unlock()
 		}()
-		err := run(tctx)
+		// The runner calls the task through connectors.Protect; this
+		// catches a panic in the runner itself.
+		err := connectors.Protect(func() error { return run(tctx) })
 		if tctx.Err() != nil && err == nil {
 			return // stopped by the herder
 		}
@@ -663,9 +748,11 @@ func (h *Herder) stopTasks(ctx context.Context, cs *connState, which []int, forg
 		}
 	}
 	if forget {
-		for _, n := range which {
-			h.status.deleteTask(ctx, api.TaskID{Connector: cs.name, Task: n})
+		ids := make([]api.TaskID, len(which))
+		for i, n := range which {
+			ids[i] = api.TaskID{Connector: cs.name, Task: n}
 		}
+		h.status.deleteTasks(ctx, ids)
 	}
 }
 
@@ -724,10 +811,15 @@ func (p restartPolicy) schedule(b backoff, started time.Time) backoff {
 	return b
 }
 
-// traceOf renders an error chain for a status trace.
+// traceOf renders an error chain for a status trace; a panic adds the
+// stack of the goroutine that panicked.
 func traceOf(err error) string {
 	if err == nil {
 		return ""
+	}
+	var pe *connectors.PanicError
+	if errors.As(err, &pe) {
+		return err.Error() + "\n\n" + string(pe.Stack)
 	}
 	return err.Error()
 }

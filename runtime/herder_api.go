@@ -239,7 +239,9 @@ func (h *Herder) validate(ctx context.Context, p *connectors.Plugin, cfg map[str
 			extra[propTopics] = append(extra[propTopics], "topics and topics.regex are mutually exclusive; set only one")
 		}
 	}
-	if _, err := h.transforms.NewChain(resolved); err != nil {
+	// A panic in a transform's or converter's Configure is reported like
+	// its error.
+	if err := connectors.Protect(func() error { _, err := h.transforms.NewChain(resolved); return err }); err != nil {
 		var ce *config.Error
 		if errors.As(err, &ce) {
 			extra[ce.Key] = append(extra[ce.Key], ce.Reason)
@@ -253,7 +255,7 @@ func (h *Herder) validate(ctx context.Context, p *connectors.Plugin, cfg map[str
 		if isKey {
 			setting, prop = h.keyConv, "key.converter"
 		}
-		if _, err := converter.Configs(resolved, setting, isKey); err != nil {
+		if err := connectors.Protect(func() error { _, err := converter.Configs(resolved, setting, isKey); return err }); err != nil {
 			extra[prop] = append(extra[prop], err.Error())
 		}
 	}
@@ -269,7 +271,15 @@ func (h *Herder) validate(ctx context.Context, p *connectors.Plugin, cfg map[str
 		// Only worth asking the connector when each field is valid on
 		// its own.
 		if pre := def.Validate(p.Class, resolved, nil); pre.ErrorCount == 0 {
-			for k, es := range v.Validate(ctx, resolved) {
+			var errs map[string][]string
+			if perr := connectors.Protect(func() error {
+				errs = v.Validate(ctx, resolved)
+				return nil
+			}); perr != nil {
+				h.logger.Error("connector validation panicked", "class", p.Class, "error", perr, "stack", string(perr.(*connectors.PanicError).Stack))
+				errs = map[string][]string{"": {fmt.Sprintf("%s: validating the connector failed: %v", p.Class, perr)}}
+			}
+			for k, es := range errs {
 				extra[k] = append(extra[k], es...)
 			}
 		}

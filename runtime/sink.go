@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sluice-cdc/sluice/connectors"
@@ -54,8 +55,18 @@ type sinkRunner struct {
 
 	pause *pauser
 
+	// stopTimeout is task.shutdown.graceful.timeout.ms: how long the task
+	// may take to stop once its context ends, at stopDeadline (unix ns;
+	// 0 until then).
+	stopTimeout  time.Duration
+	stopDeadline atomic.Int64
+
+	// scratch is the task's scratch directory (connectors.ScratchDir).
+	scratch string
+
 	// mu serializes the task's Put/Flush between the loop and the
-	// rebalance callbacks, and guards current and failed.
+	// rebalance callbacks, and guards current, failed, stopping and
+	// panicked.
 	mu      sync.Mutex
 	current map[connectors.TopicPartition]int64
 	// first is the offset of the first record of each partition handed
@@ -64,11 +75,22 @@ type sinkRunner struct {
 	first  map[connectors.TopicPartition]int64
 	failed bool
 	client *kgo.Client
+	// panicked is a panic in the task's Open or Close, recovered on the
+	// client's goroutine that ran the rebalance callback; the loop fails
+	// the task with it.
+	panicked error
+	// stopping is set after the final flush: the revoke callback run by
+	// leaving the group does not flush again.
+	stopping bool
 }
 
-type sinkTaskContext struct{ logger *slog.Logger }
+type sinkTaskContext struct {
+	logger  *slog.Logger
+	scratch string
+}
 
 func (c *sinkTaskContext) Logger() *slog.Logger { return c.logger }
+func (c *sinkTaskContext) ScratchDir() string   { return c.scratch }
 
 // Errant fails the task with err: errors.tolerance=all and the dead
 // letter queue come with the error-handling release.
@@ -93,16 +115,27 @@ func (r *sinkRunner) run(ctx context.Context) (err error) {
 		kgo.OnPartitionsRevoked(r.revoked),
 		kgo.OnPartitionsLost(r.lost),
 	}, r.clientOpts...)
+	// The client joins the group at once, and its rebalance callbacks
+	// take r.mu before calling the task: holding r.mu until Start
+	// returned keeps Open from running before (or during) Start.
+	r.mu.Lock()
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
+		r.mu.Unlock()
 		return fmt.Errorf("creating consumer: %w", err)
 	}
 	r.client = cl
-	if err := r.task.Start(ctx, &sinkTaskContext{logger: r.logger}, r.props); err != nil {
+	err = connectors.Protect(func() error {
+		return r.task.Start(ctx, &sinkTaskContext{logger: r.logger, scratch: r.scratch}, r.props)
+	})
+	r.mu.Unlock()
+	if err != nil {
 		cl.Close()
 		return fmt.Errorf("starting task: %w", err)
 	}
 	r.onRunning()
+	unhook := context.AfterFunc(ctx, func() { r.stopDeadline.Store(time.Now().Add(r.stopTimeout).UnixNano()) })
+	defer unhook()
 	defer func() { err = errors.Join(err, r.shutdown(err == nil)) }()
 
 	lastFlush := time.Now()
@@ -127,7 +160,16 @@ func (r *sinkRunner) run(ctx context.Context) (err error) {
 			cl.AllowRebalance()
 			return fetchErr
 		}
-		if err := r.put(ctx, fs); err != nil {
+		r.mu.Lock()
+		perr := r.panicked
+		r.mu.Unlock()
+		if perr != nil {
+			cl.AllowRebalance()
+			return perr
+		}
+		// A panic in a converter or a transform fails the task like a
+		// record's conversion error does (Put's own is caught in put).
+		if err := connectors.Protect(func() error { return r.put(ctx, fs) }); err != nil {
 			cl.AllowRebalance()
 			if ctx.Err() != nil {
 				return nil
@@ -202,7 +244,7 @@ func (r *sinkRunner) put(ctx context.Context, fs kgo.Fetches) error {
 	defer r.mu.Unlock()
 	var retryStart time.Time
 	for {
-		err := r.task.Put(ctx, batch)
+		err := connectors.Protect(func() error { return r.task.Put(ctx, batch) })
 		if err == nil {
 			break
 		}
@@ -239,16 +281,20 @@ func (r *sinkRunner) flushAndCommit(ctx context.Context) error {
 // flushLocked flushes and commits; only limits the commit to some
 // partitions (nil: all).
 func (r *sinkRunner) flushLocked(ctx context.Context, only map[string][]int32) error {
-	if r.failed || len(r.current) == 0 {
+	if r.failed || r.stopping || len(r.current) == 0 {
 		return nil
 	}
 	cur := make(map[connectors.TopicPartition]int64, len(r.current))
 	for tp, o := range r.current {
 		cur[tp] = o
 	}
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.flushTimeout+30*time.Second)
+	fctx, cancel := r.flushContext(ctx)
 	defer cancel()
-	durable, err := r.task.Flush(fctx, cur)
+	var durable map[connectors.TopicPartition]int64
+	err := connectors.Protect(func() (err error) {
+		durable, err = r.task.Flush(fctx, cur)
+		return err
+	})
 	if err != nil {
 		if connectors.Retriable(err) {
 			r.logger.Warn("flush failed; nothing committed, retrying later", "error", err)
@@ -296,6 +342,48 @@ func (r *sinkRunner) flushLocked(ctx context.Context, only map[string][]int32) e
 	return nil
 }
 
+// flushContext bounds a flush and its commit: by ctx's deadline when it
+// has one (the final flush of a stop), otherwise by
+// offset.flush.timeout.ms + 30 s; and once ctx ends (the task is told to
+// stop mid-flush) by task.shutdown.graceful.timeout.ms more. A flush is
+// not cut short by the stop itself: what it makes durable is committed.
+func (r *sinkRunner) flushContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.flushTimeout+30*time.Second)
+	if dl, ok := ctx.Deadline(); ok {
+		var cancelDL context.CancelFunc
+		fctx, cancelDL = context.WithDeadline(fctx, dl)
+		outer := cancel
+		cancel = func() { cancelDL(); outer() }
+	}
+	var mu sync.Mutex
+	var grace *time.Timer
+	stop := context.AfterFunc(ctx, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if fctx.Err() == nil {
+			grace = time.AfterFunc(time.Until(r.deadline()), cancel)
+		}
+	})
+	return fctx, func() {
+		stop()
+		mu.Lock()
+		if grace != nil {
+			grace.Stop()
+		}
+		mu.Unlock()
+		cancel()
+	}
+}
+
+// deadline is when the task must have stopped: stopTimeout after its
+// context ended, or from now when it has not (the task failed).
+func (r *sinkRunner) deadline() time.Time {
+	if ns := r.stopDeadline.Load(); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Now().Add(r.stopTimeout)
+}
+
 func contains(ps []int32, p int32) bool {
 	for _, q := range ps {
 		if q == p {
@@ -324,8 +412,9 @@ func (r *sinkRunner) assigned(ctx context.Context, _ *kgo.Client, m map[string][
 	if w, ok := r.task.(connectors.PartitionWatcher); ok {
 		r.mu.Lock()
 		defer r.mu.Unlock()
-		if err := w.Open(ctx, toTPs(m)); err != nil {
+		if err := connectors.Protect(func() error { return w.Open(ctx, toTPs(m)) }); err != nil {
 			r.logger.Error("opening partitions failed", "error", err)
+			r.notePanic(err)
 		}
 	}
 }
@@ -354,22 +443,49 @@ func (r *sinkRunner) forget(ctx context.Context, m map[string][]int32) {
 		delete(r.first, tp)
 	}
 	if w, ok := r.task.(connectors.PartitionWatcher); ok {
-		if err := w.Close(ctx, toTPs(m)); err != nil {
+		if err := connectors.Protect(func() error { return w.Close(ctx, toTPs(m)) }); err != nil {
 			r.logger.Warn("closing partitions failed", "error", err)
+			r.notePanic(err)
 		}
 	}
 }
 
-func (r *sinkRunner) shutdown(clean bool) error {
-	ctx, cancel := context.WithTimeout(context.Background(), r.flushTimeout+30*time.Second)
-	defer cancel()
-	var err error
-	if clean {
-		err = r.flushAndCommit(ctx)
+// notePanic records a panic of the task's Open or Close for the loop to
+// fail the task with; r.mu is held.
+func (r *sinkRunner) notePanic(err error) {
+	var pe *connectors.PanicError
+	if errors.As(err, &pe) && r.panicked == nil {
+		r.panicked = fmt.Errorf("rebalance callback: %w", err)
+		r.failed = true
 	}
-	// Leaving the group runs revoked, which flushes again unless failed.
-	r.client.CloseAllowingRebalance()
-	if e := r.task.Stop(ctx); e != nil {
+}
+
+// shutdown flushes and commits (when stopping cleanly), leaves the group
+// and stops the task, within task.shutdown.graceful.timeout.ms: a sink
+// whose Flush hangs (its database unreachable) used to take twice
+// offset.flush.timeout.ms + 30 s, once here and once more in the revoke
+// callback run by leaving the group.
+func (r *sinkRunner) shutdown(clean bool) error {
+	ctx, cancel := context.WithDeadline(context.Background(), r.deadline())
+	defer cancel()
+	// What Put took is flushed and committed unless the task failed
+	// (flushLocked checks), also when the loop ended on an error of its
+	// own (a fetch or conversion error), as leaving the group used to.
+	err := r.flushAndCommit(ctx)
+	if !clean && err != nil {
+		r.logger.Warn("final flush of a failing task failed", "error", err)
+		err = nil
+	}
+	r.mu.Lock()
+	r.stopping = true
+	r.mu.Unlock()
+	r.client.AllowRebalance()
+	if e := r.client.LeaveGroupContext(ctx); e != nil {
+		r.logger.Warn("leaving the consumer group did not finish within task.shutdown.graceful.timeout.ms; "+
+			"its partitions move once the session times out", "error", e)
+	}
+	r.client.Close()
+	if e := connectors.Protect(func() error { return r.task.Stop(ctx) }); e != nil {
 		err = errors.Join(err, fmt.Errorf("stopping task: %w", e))
 	}
 	return err

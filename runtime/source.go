@@ -40,6 +40,8 @@ type sourceRunner struct {
 	flushEvery, flushTimeout time.Duration
 	retry                    retryPolicy
 	onRunning                func()
+	// scratch is the task's scratch directory (connectors.ScratchDir).
+	scratch string
 
 	// createTopic makes sure a topic exists (creating it as the
 	// connector's topic.creation.* say) before the task's first record to
@@ -55,7 +57,8 @@ type sourceRunner struct {
 	topics map[string]bool
 
 	tracker *tracker
-	// produceErr holds the first produce failure; the loop stops on it.
+	// produceErr holds the first produce failure (or a panic in a promise
+	// or in the task's Commit); the loop stops on it.
 	produceErr atomic.Pointer[error]
 	// pending are offsets taken from the tracker whose commit failed;
 	// they are retried at the next flush unless newer ones replace them.
@@ -137,6 +140,7 @@ type sourceTaskContext struct {
 	connector string
 	offsets   offsets.Store
 	logger    *slog.Logger
+	scratch   string
 }
 
 func (c *sourceTaskContext) Offset(ctx context.Context, partition map[string]any) (map[string]any, error) {
@@ -144,6 +148,7 @@ func (c *sourceTaskContext) Offset(ctx context.Context, partition map[string]any
 }
 func (c *sourceTaskContext) Logger() *slog.Logger { return c.logger }
 func (c *sourceTaskContext) LazyValues() bool     { return c.lazy }
+func (c *sourceTaskContext) ScratchDir() string   { return c.scratch }
 
 const slabSize = 256 << 10
 
@@ -153,7 +158,7 @@ func (r *sourceRunner) run(ctx context.Context) (err error) {
 	r.pending = map[string]connectors.SourceOffset{}
 	r.lazy = r.chain.Len() == 0 && converter.EncodesLazy(r.keyConv) && converter.EncodesLazy(r.valConv)
 	r.promise = r.done
-	tctx := &sourceTaskContext{lazy: r.lazy, connector: r.id.Connector, offsets: r.offsets, logger: r.logger}
+	tctx := &sourceTaskContext{lazy: r.lazy, connector: r.id.Connector, offsets: r.offsets, logger: r.logger, scratch: r.scratch}
 	// The task reads its offsets as it starts: first read what every
 	// worker wrote to the offsets topic, so it resumes from the latest.
 	if s, ok := r.offsets.(interface{ ReadToEnd(context.Context) error }); ok {
@@ -162,7 +167,7 @@ func (r *sourceRunner) run(ctx context.Context) (err error) {
 			return fmt.Errorf("reading the offsets topic to its end before starting the task: %w", err)
 		}
 	}
-	if err := r.task.Start(ctx, tctx, r.props); err != nil {
+	if err := connectors.Protect(func() error { return r.task.Start(ctx, tctx, r.props) }); err != nil {
 		r.producer.Close()
 		return fmt.Errorf("starting task: %w", err)
 	}
@@ -181,7 +186,7 @@ func (r *sourceRunner) run(ctx context.Context) (err error) {
 		if ctx.Err() != nil || !r.pause.wait(ctx) {
 			return nil
 		}
-		recs, err := r.task.Poll(ctx)
+		recs, err := r.poll(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -204,19 +209,39 @@ func (r *sourceRunner) run(ctx context.Context) (err error) {
 			nh += len(rec.Headers)
 		}
 		r.hdrs = make([]kgo.RecordHeader, 0, nh)
-		for _, rec := range recs {
-			if err := r.send(ctx, rec); err != nil {
-				if ctx.Err() != nil {
-					return nil
-				}
-				return err
+		if err := r.sendAll(ctx, recs); err != nil {
+			if ctx.Err() != nil {
+				return nil
 			}
+			return err
 		}
 		if time.Since(lastFlush) >= r.flushEvery {
 			r.commit(ctx)
 			lastFlush = time.Now()
 		}
 	}
+}
+
+// poll calls the task's Poll; a panic is returned as its error.
+func (r *sourceRunner) poll(ctx context.Context) (recs []*connectors.Record, err error) {
+	err = connectors.Protect(func() error {
+		recs, err = r.task.Poll(ctx)
+		return err
+	})
+	return recs, err
+}
+
+// sendAll sends a polled batch; a panic in a transform or a converter is
+// returned as the error.
+func (r *sourceRunner) sendAll(ctx context.Context, recs []*connectors.Record) error {
+	return connectors.Protect(func() error {
+		for _, rec := range recs {
+			if err := r.send(ctx, rec); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // send transforms, converts and produces one record.
@@ -294,7 +319,16 @@ func (r *sourceRunner) send(ctx context.Context, rec *connectors.Record) error {
 }
 
 // done is the promise of every produced record.
+//
+// It runs on the producer's goroutine: a panic here is recovered and
+// fails the task like a produce error.
 func (r *sourceRunner) done(kr *kgo.Record, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			e := error(connectors.NewPanicError(p))
+			r.produceErr.CompareAndSwap(nil, &e)
+		}
+	}()
 	// kr is the Record at the start of a sentRecord (see send).
 	sr := (*sentRecord)(unsafe.Pointer(kr))
 	// The producer is done with the record and its bytes either way; the
@@ -430,7 +464,13 @@ func (r *sourceRunner) commit(ctx context.Context) {
 	}
 	clear(r.pending)
 	if c, ok := r.task.(connectors.SourceCommitter); ok {
-		if err := c.Commit(cctx, batch); err != nil {
+		if err := connectors.Protect(func() error { return c.Commit(cctx, batch) }); err != nil {
+			var pe *connectors.PanicError
+			if errors.As(err, &pe) {
+				// A panic is a bug, not a passing failure: fail the task.
+				e := fmt.Errorf("task commit: %w", err)
+				r.produceErr.CompareAndSwap(nil, &e)
+			}
 			r.logger.Warn("task commit failed", "error", err)
 		}
 	}
@@ -450,7 +490,7 @@ func (r *sourceRunner) shutdown(clean bool) error {
 	// their offsets are committed even when the task failed.
 	r.commit(ctx)
 	r.producer.Close()
-	if err := r.task.Stop(ctx); err != nil {
+	if err := connectors.Protect(func() error { return r.task.Stop(ctx) }); err != nil {
 		return fmt.Errorf("stopping task: %w", err)
 	}
 	return nil

@@ -18,9 +18,14 @@ import (
 // Kafka Connect's keys (status-connector-<c>, status-task-<c>-<n>) and
 // values ({"state","trace","worker_id","generation"}). Writes go to Kafka
 // and are applied locally at once, so REST reads see them immediately.
+//
+// Every write waits at most timeout (task.shutdown.graceful.timeout.ms),
+// whatever the caller's context: a status is a view of the worker, and a
+// Kafka outage must not hold a stopping task or the worker's shutdown.
 type statusStore struct {
-	log    *kafkalog.Log
-	logger *slog.Logger
+	log     *kafkalog.Log
+	logger  *slog.Logger
+	timeout time.Duration
 
 	mu struct {
 		sync.Mutex
@@ -38,8 +43,8 @@ type statusValue struct {
 	Generation int    `json:"generation"`
 }
 
-func openStatusStore(newLog func(func(kafkalog.Record)) (*kafkalog.Log, error), logger *slog.Logger) (*statusStore, error) {
-	s := &statusStore{logger: logger}
+func openStatusStore(newLog func(func(kafkalog.Record)) (*kafkalog.Log, error), logger *slog.Logger, timeout time.Duration) (*statusStore, error) {
+	s := &statusStore{logger: logger, timeout: timeout}
 	s.mu.connectors = map[string]statusValue{}
 	s.mu.tasks = map[string]map[int]statusValue{}
 	s.mu.topics = map[string]map[string]bool{}
@@ -129,25 +134,31 @@ func (s *statusStore) putTask(ctx context.Context, id api.TaskID, v statusValue)
 	s.write(ctx, taskStatusKey(id), &v)
 }
 
-// deleteTask forgets a task (tombstone).
-func (s *statusStore) deleteTask(ctx context.Context, id api.TaskID) {
+// deleteTasks forgets tasks (tombstones, in one bounded write).
+func (s *statusStore) deleteTasks(ctx context.Context, ids []api.TaskID) {
 	s.mu.Lock()
-	delete(s.mu.tasks[id.Connector], id.Task)
+	kvs := make([]kafkalog.KV, len(ids))
+	for i, id := range ids {
+		delete(s.mu.tasks[id.Connector], id.Task)
+		kvs[i] = kafkalog.KV{Key: taskStatusKey(id)}
+	}
 	s.mu.Unlock()
-	s.write(ctx, taskStatusKey(id), nil)
+	s.writeKVs(ctx, kvs...)
 }
 
-// deleteConnector forgets a connector and its tasks (tombstones).
+// deleteConnector forgets a connector and its tasks (tombstones, in one
+// bounded write).
 func (s *statusStore) deleteConnector(ctx context.Context, name string) {
 	s.mu.Lock()
 	tasks := s.mu.tasks[name]
 	delete(s.mu.tasks, name)
 	delete(s.mu.connectors, name)
 	s.mu.Unlock()
+	var kvs []kafkalog.KV
 	for n := range tasks {
-		s.write(ctx, taskStatusKey(api.TaskID{Connector: name, Task: n}), nil)
+		kvs = append(kvs, kafkalog.KV{Key: taskStatusKey(api.TaskID{Connector: name, Task: n})})
 	}
-	s.write(ctx, connectorStatusKey(name), nil)
+	s.writeKVs(ctx, append(kvs, kafkalog.KV{Key: connectorStatusKey(name)})...)
 }
 
 func (s *statusStore) write(ctx context.Context, key []byte, v *statusValue) {
@@ -155,10 +166,20 @@ func (s *statusStore) write(ctx context.Context, key []byte, v *statusValue) {
 	if v != nil {
 		b, _ = json.Marshal(v)
 	}
-	// A status write that fails is logged, not fatal: the status topic is
-	// a view of the worker, and the next change writes it again.
-	if err := s.log.Write(ctx, kafkalog.KV{Key: key, Value: b}); err != nil && ctx.Err() == nil {
-		s.logger.Warn("writing status failed", "key", string(key), "error", err)
+	s.writeKVs(ctx, kafkalog.KV{Key: key, Value: b})
+}
+
+// writeKVs writes within the store's timeout. A status write that fails
+// is logged, not fatal: the status topic is a view of the worker, and the
+// next change writes it again.
+func (s *statusStore) writeKVs(ctx context.Context, kvs ...kafkalog.KV) {
+	if len(kvs) == 0 {
+		return
+	}
+	wctx, cancel := s.bounded(ctx)
+	defer cancel()
+	if err := s.log.Write(wctx, kvs...); err != nil && ctx.Err() == nil {
+		s.logger.Warn("writing status failed", "key", string(kvs[0].Key), "records", len(kvs), "error", err)
 	}
 }
 
@@ -196,7 +217,9 @@ func (s *statusStore) putTopic(ctx context.Context, connector, topic string, tas
 	v := map[string]any{"topic": map[string]any{"name": topic, "connector": connector, "task": task,
 		"discoverTimestamp": time.Now().UnixMilli()}}
 	b, _ := json.Marshal(v)
-	if err := s.log.Write(ctx, kafkalog.KV{Key: topicStatusKey(connector, topic), Value: b}); err != nil && ctx.Err() == nil {
+	wctx, cancel := s.bounded(ctx)
+	defer cancel()
+	if err := s.log.Write(wctx, kafkalog.KV{Key: topicStatusKey(connector, topic), Value: b}); err != nil && ctx.Err() == nil {
 		s.logger.Warn("writing topic status failed", "connector", connector, "topic", topic, "error", err)
 	}
 }
@@ -226,5 +249,12 @@ func (s *statusStore) resetTopics(ctx context.Context, connector string) error {
 	if len(kvs) == 0 {
 		return nil
 	}
-	return s.log.Write(ctx, kvs...)
+	wctx, cancel := s.bounded(ctx)
+	defer cancel()
+	return s.log.Write(wctx, kvs...)
+}
+
+// bounded returns ctx limited to the store's write timeout.
+func (s *statusStore) bounded(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, s.timeout)
 }

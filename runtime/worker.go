@@ -72,6 +72,11 @@ func Run(ctx context.Context, o Options) error {
 			return err
 		}
 		defer b.Close()
+		// The broker locked the data directory: no other worker uses it,
+		// and scratch files there are left by a run that crashed.
+		if err := removeScratchDirs(cfg.String(config.DataDir)); err != nil {
+			return err
+		}
 		servers = []string{b.Addr()}
 		logger.Info("started the embedded single-node broker (for development; set bootstrap.servers to use a Kafka or Redpanda cluster)",
 			"listen", b.Addr(), "data_dir", cfg.String(config.DataDir))
@@ -135,7 +140,7 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	defer h.offsets.Close()
-	if h.status, err = openStatusStore(newLog(topics[statusTopic].Name), logger); err != nil {
+	if h.status, err = openStatusStore(newLog(topics[statusTopic].Name), logger, cfg.Duration(config.TaskShutdownGracefulTimeout)); err != nil {
 		return err
 	}
 	defer h.status.log.Close()

@@ -143,6 +143,7 @@ type testWorker struct {
 	done      chan error
 	stopOnce  sync.Once
 	logs      logBuffer
+	cluster   *kfake.Cluster
 }
 
 // logBuffer keeps a worker's log for the test to read.
@@ -177,7 +178,7 @@ func startWorker(t *testing.T, props map[string]string) *testWorker {
 		bootstrap = c.ListenAddrs()[0]
 	}
 	all := map[string]string{config.BootstrapServers: bootstrap, config.Listeners: "http://127.0.0.1:0",
-		config.OffsetFlushInterval: "200", config.TaskShutdownGracefulTimeout: "500",
+		config.OffsetFlushInterval: "200", config.TaskShutdownGracefulTimeout: "500", config.DataDir: t.TempDir(),
 		"value.converter.schemas.enable": "false"}
 	for k, v := range props {
 		all[k] = v
@@ -194,17 +195,21 @@ func startWorker(t *testing.T, props map[string]string) *testWorker {
 		connectors.Plugin{Name: "marker", Type: connectors.SourceType, New: func() connectors.Connector { return markerConnector{} }},
 		connectors.Plugin{Name: "topics", Type: connectors.SourceType, New: func() connectors.Connector { return &topicsConnector{} }},
 		connectors.Plugin{Name: "lazy", Type: connectors.SourceType, New: func() connectors.Connector { return &lazyConnector{} }},
-		connectors.Plugin{Name: "memsink", Type: connectors.SinkType, New: func() connectors.Connector { return &memSink{} }})
+		connectors.Plugin{Name: "memsink", Type: connectors.SinkType, New: func() connectors.Connector { return &memSink{} }},
+		connectors.Plugin{Name: "panicker", Type: connectors.SourceType, New: func() connectors.Connector { return &panicConnector{} }},
+		connectors.Plugin{Name: "panicsink", Type: connectors.SinkType, New: func() connectors.Connector { return &panicSinkConnector{} }},
+		connectors.Plugin{Name: "scratch", Type: connectors.SourceType, New: func() connectors.Connector { return scratchConnector{} }},
+		connectors.Plugin{Name: "raiser", Type: connectors.SourceType, New: func() connectors.Connector { return raiserConnector{} }})
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
-	w := &testWorker{cancel: cancel, done: make(chan error, 1), bootstrap: bootstrap}
+	w := &testWorker{cancel: cancel, done: make(chan error, 1), bootstrap: bootstrap, cluster: c}
 	var out io.Writer = &w.logs
 	if testing.Verbose() {
 		out = io.MultiWriter(&w.logs, os.Stderr)
 	}
 	logger := slog.New(slog.NewTextHandler(out, nil))
 	go func() {
-		w.done <- Run(ctx, Options{Config: cfg, Plugins: reg, Transforms: transforms.NewRegistry(noopTransform), Logger: logger,
+		w.done <- Run(ctx, Options{Config: cfg, Plugins: reg, Transforms: transforms.NewRegistry(noopTransform, panicTransform), Logger: logger,
 			Started: time.Now(), Ready: func(a string) { ready <- a }})
 	}()
 	select {
@@ -400,4 +405,64 @@ func TestOffsetMarkerCommitsWithoutProducing(t *testing.T) {
 	if ts := got["mk"].Topics; len(ts) != 1 || ts[0] != "marked" {
 		t.Fatalf("topics %v, want only [marked]", got)
 	}
+}
+
+// A task stuck in connector code that ignores its context cannot hold the
+// worker's shutdown: the worker stops after the graceful timeout (twice:
+// once for the stop, once more for the stuck task) and says so.
+func TestWorkerStopIsBoundedByAStuckTask(t *testing.T) {
+	ch := make(chan struct{})
+	release.Store(&ch)
+	var once sync.Once
+	unblock := func() { once.Do(func() { close(ch) }) }
+	defer unblock()
+	w := startWorker(t, nil)
+	w.do(t, "POST", "/connectors", map[string]any{"name": "stuck", "config": map[string]string{"connector.class": "hang"}}, 201, nil)
+	waitFor(t, "hung task RUNNING", func() bool {
+		st := w.status(t, "stuck")
+		return len(st.Tasks) == 1 && st.Tasks[0].State == api.StateRunning
+	})
+	start := time.Now()
+	w.cancel()
+	var err error
+	select {
+	case err = <-w.done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("worker did not stop in 30 s with a stuck task (graceful timeout 500 ms)")
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("worker stop took %v with a graceful timeout of 500 ms", d)
+	}
+	w.done <- err // for the cleanup
+	// The stuck goroutine ends once released; goleak's retries wait for it.
+	unblock()
+}
+
+// A worker whose Kafka went away stops within its timeouts: status
+// writes, the source's final flush and the stores give up instead of
+// waiting for the brokers.
+func TestWorkerStopsWhenKafkaIsDown(t *testing.T) {
+	w := startWorker(t, nil)
+	w.do(t, "POST", "/connectors", map[string]any{"name": "dg", "config": map[string]string{
+		"connector.class": "datagen", "kafka.topic": "users", "max.interval": "10"}}, 201, nil)
+	waitFor(t, "datagen RUNNING", func() bool {
+		st := w.status(t, "dg")
+		return len(st.Tasks) == 1 && st.Tasks[0].State == api.StateRunning
+	})
+	w.cluster.Close()
+	start := time.Now()
+	w.cancel()
+	var err error
+	select {
+	case err = <-w.done:
+	case <-time.After(2 * time.Minute):
+		t.Fatal("worker did not stop in 2 minutes with Kafka down")
+	}
+	// offset.flush.timeout.ms (5 s) for the source's final flush, the
+	// graceful timeout (500 ms) for the rest, and slack for a loaded
+	// machine.
+	if d := time.Since(start); d > 15*time.Second {
+		t.Errorf("worker stop with Kafka down took %v", d)
+	}
+	w.done <- err // for the cleanup
 }

@@ -118,7 +118,7 @@ func workerCmd(args []string) error {
 	file := fs.String("config", "", "worker config file (.properties, .yaml or .yml)")
 	flags := map[string]*string{
 		config.BootstrapServers: fs.String("bootstrap-servers", "", "Kafka brokers (host:port,...); empty starts the embedded broker"),
-		config.DataDir:          fs.String("data-dir", "", "embedded broker data directory (default ./sluice-data)"),
+		config.DataDir:          fs.String("data-dir", "", "data directory: the embedded broker's data and tasks' scratch files (default ./sluice-data)"),
 		config.BrokerListen:     fs.String("broker-listen", "", "embedded broker address (default 127.0.0.1:9092)"),
 		config.Listeners:        fs.String("listeners", "", "REST API listener (default http://127.0.0.1:8083)"),
 		config.GroupID:          fs.String("group-id", "", "worker cluster id (default sluice)"),

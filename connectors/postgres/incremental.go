@@ -160,7 +160,11 @@ func (s *streamer) pumpIncremental(ctx context.Context) error {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			in.results <- readWatermarked(ctx, conn, c, id)
+			var res chunkResult
+			if err := connectors.Protect(func() error { res = readWatermarked(ctx, conn, c, id); return nil }); err != nil {
+				res = chunkResult{id: id, err: fmt.Errorf("reading chunk %s: %w", chunkID(c), err)}
+			}
+			in.results <- res
 		}()
 		return nil
 	}

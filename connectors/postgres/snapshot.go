@@ -117,7 +117,14 @@ func (t *Task) runSnapshot(ctx context.Context, list []capturedTable, tables map
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			readChunks(ctx, c, jobs, items, t.lazy)
+			// A panic in a reader fails the snapshot, and the task through
+			// Poll, instead of ending the worker.
+			if err := connectors.Protect(func() error { readChunks(ctx, c, jobs, items, t.lazy); return nil }); err != nil {
+				select {
+				case items <- snapItem{err: fmt.Errorf("snapshot reader: %w", err)}:
+				case <-ctx.Done():
+				}
+			}
 		}()
 	}
 	go func() {

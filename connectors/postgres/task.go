@@ -33,6 +33,10 @@ type Task struct {
 	// lazy: the runtime takes connectors.LazyStruct values, which the
 	// snapshot returns (see lazy.go).
 	lazy bool
+	// spillDir is where streamed transactions spill (the runtime's
+	// connectors.ScratchDir, emptied before each start; "" for the
+	// system's temporary directory).
+	spillDir string
 
 	queue *recQueue
 	bytes *byteBudget // nil unless max.queue.size.in.bytes is set
@@ -103,6 +107,7 @@ func (t *Task) Start(ctx context.Context, tctx connectors.SourceTaskContext, pro
 	}
 	t.b = newBuilder(cfg)
 	t.lazy = connectors.LazyValues(tctx)
+	t.spillDir = connectors.ScratchDir(tctx)
 	t.queue = newRecQueue(cfg.MaxQueueSize)
 	if cfg.MaxQueueBytes > 0 {
 		t.bytes = newByteBudget(cfg.MaxQueueBytes)
@@ -166,15 +171,21 @@ func (t *Task) Start(ctx context.Context, tctx connectors.SourceTaskContext, pro
 	runCtx, cancel := context.WithCancel(context.Background())
 	t.cancel = cancel
 	ok = true
-	go func() {
-		defer close(t.done)
-		t.runErr = t.run(runCtx)
-		t.closeConns()
-		if t.runErr != nil && !errors.Is(t.runErr, context.Canceled) {
-			t.log.Error("postgres source task failed", "error", t.runErr)
-		}
-	}()
+	go t.runLoop(runCtx)
 	return nil
+}
+
+// runLoop is the task's goroutine: it runs run, closes the connections
+// and hands run's error to Poll through runErr and done. A panic in run
+// fails the task through Poll, as the SPI asks, instead of ending the
+// worker.
+func (t *Task) runLoop(ctx context.Context) {
+	defer close(t.done)
+	t.runErr = connectors.Protect(func() error { return t.run(ctx) })
+	t.closeConns()
+	if t.runErr != nil && !errors.Is(t.runErr, context.Canceled) {
+		t.log.Error("postgres source task failed", "error", t.runErr)
+	}
 }
 
 // plan decides whether to snapshot and where streaming resumes.
@@ -384,18 +395,28 @@ func (t *Task) Stop(ctx context.Context) error {
 
 // run takes the snapshot when planned and then streams. With Kafka
 // signals it also runs the signal topic's consumer, until it returns.
-func (t *Task) run(ctx context.Context) error {
+func (t *Task) run(ctx context.Context) (err error) {
 	if t.signals != nil {
 		sctx, stop := context.WithCancel(ctx)
+		// A panic in the signal consumer ends run with it as the error.
+		var cancelRun context.CancelCauseFunc
+		ctx, cancelRun = context.WithCancelCause(ctx)
 		var wg sync.WaitGroup
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			t.consumeSignals(sctx)
+			if perr := connectors.Protect(func() error { t.consumeSignals(sctx); return nil }); perr != nil {
+				cancelRun(fmt.Errorf("reading the signal topic: %w", perr))
+			}
 		}()
 		defer func() {
 			stop()
 			wg.Wait()
+			var pe *connectors.PanicError
+			if cause := context.Cause(ctx); errors.As(cause, &pe) {
+				err = cause
+			}
+			cancelRun(nil)
 		}()
 	}
 	start := t.resume

@@ -18,7 +18,9 @@ import (
 // transactions, and then Stream Commit or Stream Abort. The streamer keeps
 // each such transaction's messages, as received, in a buffer: in memory
 // while all buffers together stay under sluice.stream.buffer.bytes, then
-// in a temporary file. At Stream Commit the messages are replayed through
+// in a temporary file in the task's scratch directory (under
+// sluice.data.dir, emptied by the runtime before each start, so a crash
+// leaves nothing behind for good). At Stream Commit the messages are replayed through
 // the same path as a protocol 1 transaction; at Stream Abort they are
 // dropped (only those of the aborted subtransaction, when it is one).
 
@@ -33,6 +35,7 @@ type streamEntry struct {
 // streamBuffer holds one streamed transaction.
 type streamBuffer struct {
 	xid     uint32
+	dir     string // where the file goes; "" for the system's temporary directory
 	entries []streamEntry
 	mem     int
 	file    *os.File
@@ -63,7 +66,7 @@ func writeEntry(w *bufio.Writer, e *streamEntry) error {
 // spill moves the buffer's entries to its temporary file.
 func (b *streamBuffer) spill() error {
 	if b.file == nil {
-		f, err := os.CreateTemp("", fmt.Sprintf("sluice-pg-xid%d-*", b.xid))
+		f, err := os.CreateTemp(b.dir, fmt.Sprintf("sluice-pg-xid%d-*", b.xid))
 		if err != nil {
 			return fmt.Errorf("spilling streamed transaction %d: %w", b.xid, err)
 		}
@@ -109,7 +112,7 @@ func (s *streamer) streamStart(m *pgoutput.StreamStart) {
 	}
 	b := s.streams[m.Xid]
 	if b == nil {
-		b = &streamBuffer{xid: m.Xid}
+		b = &streamBuffer{xid: m.Xid, dir: s.t.spillDir}
 		s.streams[m.Xid] = b
 	}
 	s.curStream = b

@@ -78,7 +78,8 @@ type Worker struct {
 type WorkerOptions struct {
 	// Bootstrap is the brokers; empty runs the embedded broker in DataDir.
 	Bootstrap string
-	// DataDir for the embedded broker (a temp dir when empty).
+	// DataDir for the embedded broker and the tasks' scratch files (a
+	// temp dir when empty).
 	DataDir string
 	// BrokerListen for the embedded broker (a free port when empty).
 	BrokerListen string
@@ -105,12 +106,14 @@ func PrepareWorker(t testing.TB, o WorkerOptions) *Worker {
 	}
 	w := &Worker{URL: fmt.Sprintf("http://127.0.0.1:%d", o.Port), t: t}
 	w.Args = []string{"worker", "--listeners", w.URL}
+	// Tasks keep scratch files (spill/) in the data directory even with
+	// an external broker: never the test's working directory.
+	if o.DataDir == "" {
+		o.DataDir = TempDir(t, "")
+	}
 	if o.Bootstrap != "" {
-		w.Args = append(w.Args, "--bootstrap-servers", o.Bootstrap)
+		w.Args = append(w.Args, "--bootstrap-servers", o.Bootstrap, "--data-dir", o.DataDir)
 	} else {
-		if o.DataDir == "" {
-			o.DataDir = TempDir(t, "")
-		}
 		if o.BrokerListen == "" {
 			o.BrokerListen = fmt.Sprintf("127.0.0.1:%d", FreePort(t))
 		}
@@ -221,7 +224,7 @@ func (w *Worker) JSON(method, path string, body any, wantStatus int, v any) {
 	}
 }
 
-// DataDir returns the embedded broker's data dir from the args.
+// DataDir returns the worker's data dir from the args.
 func (w *Worker) DataDir() string {
 	for i, a := range w.Args {
 		if a == "--data-dir" && i+1 < len(w.Args) {
