@@ -40,6 +40,8 @@ type sourceRunner struct {
 	flushEvery, flushTimeout time.Duration
 	retry                    retryPolicy
 	onRunning                func()
+	// onProblem shows what a running task reports as wrong (nil: clear).
+	onProblem func(error)
 
 	// onTopic is called the first time the task writes to a topic.
 	onTopic func(topic string)
@@ -128,6 +130,7 @@ type sourceTaskContext struct {
 	connector string
 	offsets   offsets.Store
 	logger    *slog.Logger
+	problem   func(error)
 }
 
 func (c *sourceTaskContext) Offset(ctx context.Context, partition map[string]any) (map[string]any, error) {
@@ -135,6 +138,11 @@ func (c *sourceTaskContext) Offset(ctx context.Context, partition map[string]any
 }
 func (c *sourceTaskContext) Logger() *slog.Logger { return c.logger }
 func (c *sourceTaskContext) LazyValues() bool     { return c.lazy }
+func (c *sourceTaskContext) ReportProblem(err error) {
+	if c.problem != nil {
+		c.problem(err)
+	}
+}
 
 const slabSize = 256 << 10
 
@@ -144,7 +152,7 @@ func (r *sourceRunner) run(ctx context.Context) (err error) {
 	r.pending = map[string]connectors.SourceOffset{}
 	r.lazy = r.chain.Len() == 0 && converter.EncodesLazy(r.keyConv) && converter.EncodesLazy(r.valConv)
 	r.promise = r.done
-	tctx := &sourceTaskContext{lazy: r.lazy, connector: r.id.Connector, offsets: r.offsets, logger: r.logger}
+	tctx := &sourceTaskContext{lazy: r.lazy, connector: r.id.Connector, offsets: r.offsets, logger: r.logger, problem: r.onProblem}
 	if err := r.task.Start(ctx, tctx, r.props); err != nil {
 		r.producer.Close()
 		return fmt.Errorf("starting task: %w", err)
