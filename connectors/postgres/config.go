@@ -67,6 +67,8 @@ const (
 	SignalKafkaBootstrap     = "signal.kafka.bootstrap.servers"
 	SignalKafkaGroupID       = "signal.kafka.groupId"
 	IncrementalSnapshotChunk = "incremental.snapshot.chunk.size"
+	ErrorsMaxRetries         = "errors.max.retries"
+	RetriableRestartWaitMs   = "retriable.restart.connector.wait.ms"
 )
 
 // Snapshot modes.
@@ -170,6 +172,10 @@ var def = config.NewDef(
 	config.Key{Name: SSLCert, Type: config.String, Default: "", Importance: config.Low, Group: groupConn, Order: 7, Doc: "Client certificate file."},
 	config.Key{Name: SSLKey, Type: config.String, Default: "", Importance: config.Low, Group: groupConn, Order: 8, Doc: "Client private key file."},
 	config.Key{Name: SSLRootCert, Type: config.String, Default: "", Importance: config.Low, Group: groupConn, Order: 9, Doc: "Root certificate file to verify the server with."},
+	config.Key{Name: ErrorsMaxRetries, Type: config.Int, Default: -1, Importance: config.Low, Group: groupConn, Order: 10,
+		Validator: config.AtLeast(-1), Doc: "Consecutive failed attempts to reach PostgreSQL again after the connection was lost (or could not be made at start) before the task fails, as in Debezium; -1 (the default) never gives up. While it tries, the task stays RUNNING and its status trace names the server and the last error; capture resumes by itself when the server is back, whatever errors.retry.timeout and the restart policy say. A refused login (wrong password) or a missing database fails the task at once."},
+	config.Key{Name: RetriableRestartWaitMs, Type: config.Long, Default: int64(10000), Importance: config.Low, Group: groupConn, Order: 11,
+		Validator: config.AtLeast(1), Doc: "Longest wait, in milliseconds, between two attempts to reach PostgreSQL again (Debezium's name); the attempts start 250 ms apart and the wait doubles up to this."},
 	config.Key{Name: TopicPrefix, Type: config.String, Default: config.NoDefault, Importance: config.High, Group: groupEvents, Order: 1,
 		Validator: config.NonEmpty, Doc: "Prefix of every topic name (<topic.prefix>.<schema>.<table>) and the source partition's server name."},
 	config.Key{Name: PluginName, Type: config.String, Default: "pgoutput", Importance: config.Medium, Group: groupRepl, Order: 1,
@@ -315,6 +321,10 @@ type Config struct {
 	MaxBatchSize, MaxQueueSize            int
 	MaxQueueBytes                         int64
 	PollInterval                          time.Duration
+	// MaxRetries is errors.max.retries (-1: forever) and ReconnectMax
+	// retriable.restart.connector.wait.ms.
+	MaxRetries   int
+	ReconnectMax time.Duration
 }
 
 // ParseConfig parses and validates connector properties.
@@ -352,6 +362,8 @@ func ParseConfig(props map[string]string) (*Config, error) {
 	c.StreamBufferBytes = int(v.Long(StreamBufferBytes))
 	c.XminInterval = time.Duration(v.Long(XminFetchIntervalMs)) * time.Millisecond
 	c.MaxQueueBytes = v.Long(MaxQueueSizeInBytes)
+	c.MaxRetries = v.Int(ErrorsMaxRetries)
+	c.ReconnectMax = time.Duration(v.Long(RetriableRestartWaitMs)) * time.Millisecond
 	for _, ch := range v.List(SignalEnabledChannels) {
 		switch strings.ToLower(strings.TrimSpace(ch)) {
 		case "source":

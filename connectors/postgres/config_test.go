@@ -55,14 +55,15 @@ func TestParseConfigDefaults(t *testing.T) {
 		StatusInterval: 10 * time.Second, SnapshotMode: SnapshotInitial, SnapshotFetchSize: 10240, SnapshotThreads: 1,
 		SnapshotChunkRows: 100000, TombstonesOnDelete: true, SkipTruncate: true, Placeholder: "__debezium_unavailable_value",
 		Modes: pgtypes.DefaultModes(), MaxBatchSize: 2048, MaxQueueSize: 8192, PollInterval: 500 * time.Millisecond,
-		KeyColumns: map[string][]string{}}
+		KeyColumns: map[string][]string{}, MaxRetries: -1, ReconnectMax: 10 * time.Second}
 	if cfg.Host != want.Host || cfg.Port != want.Port || cfg.SSLMode != want.SSLMode || cfg.SlotName != want.SlotName ||
 		cfg.Publication != want.Publication || cfg.PublicationMode != want.PublicationMode || cfg.StatusInterval != want.StatusInterval ||
 		cfg.SnapshotMode != want.SnapshotMode || cfg.SnapshotFetchSize != want.SnapshotFetchSize || cfg.SnapshotThreads != want.SnapshotThreads ||
 		cfg.SnapshotChunkRows != want.SnapshotChunkRows || cfg.TombstonesOnDelete != want.TombstonesOnDelete ||
 		cfg.SkipTruncate != want.SkipTruncate || cfg.SkipCreate || cfg.SkipUpdate || cfg.SkipDelete || cfg.Placeholder != want.Placeholder ||
 		cfg.Modes != want.Modes || cfg.MaxBatchSize != want.MaxBatchSize || cfg.MaxQueueSize != want.MaxQueueSize ||
-		cfg.PollInterval != want.PollInterval || cfg.ProvideTxMetadata {
+		cfg.PollInterval != want.PollInterval || cfg.ProvideTxMetadata || cfg.MaxRetries != want.MaxRetries ||
+		cfg.ReconnectMax != want.ReconnectMax {
 		t.Errorf("defaults:\n got %+v\nwant %+v", cfg, want)
 	}
 }

@@ -1,0 +1,160 @@
+package it
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sluice-cdc/sluice/it/harness"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// cdcIDs consumes change topics from their start and keeps the id of
+// every row in an after image, per topic.
+type cdcIDs struct {
+	t  testing.TB
+	cl *kgo.Client
+
+	mu  sync.Mutex
+	ids map[string]map[string]bool // topic → ids
+}
+
+func newCDCIDs(t testing.TB, bootstrap string, topics ...string) *cdcIDs {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(bootstrap), kgo.ConsumeTopics(topics...),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(200*time.Millisecond), freshMetadata)
+	if err != nil {
+		t.Fatalf("kafka client: %v", err)
+	}
+	t.Cleanup(cl.Close)
+	return &cdcIDs{t: t, cl: cl, ids: map[string]map[string]bool{}}
+}
+
+// waitFor consumes until topic holds a change with after.id == id.
+func (c *cdcIDs) waitFor(timeout time.Duration, topic string, id int) {
+	c.t.Helper()
+	want := fmt.Sprint(id)
+	harness.WaitFor(c.t, timeout, fmt.Sprintf("row id=%d in topic %s", id, topic), func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		fs := c.cl.PollFetches(ctx)
+		fs.EachRecord(func(r *kgo.Record) {
+			v, err := jsonPayload(r.Value)
+			if err != nil || v == nil {
+				return
+			}
+			after, _ := v["after"].(map[string]any)
+			if after == nil {
+				return
+			}
+			c.mu.Lock()
+			if c.ids[r.Topic] == nil {
+				c.ids[r.Topic] = map[string]bool{}
+			}
+			c.ids[r.Topic][normValue(after["id"])] = true
+			c.mu.Unlock()
+		})
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if !c.ids[topic][want] {
+			return fmt.Errorf("not yet; ids so far %v", c.ids[topic])
+		}
+		return nil
+	})
+}
+
+// TestPostgresSourceOutage stops PostgreSQL for longer than the old
+// reconnect budget (12 attempts, about a minute) under two runtime
+// settings whose budgets must not be touched: the defaults
+// (errors.retry.timeout=0, ten restarts) and errors.retry.timeout=-1 with
+// no restart at all. While the server is down both tasks stay RUNNING
+// with a trace naming the server; a task restarted during the outage
+// does the same; once the server is back a row written afterwards
+// arrives with no operator action.
+func TestPostgresSourceOutage(t *testing.T) {
+	t.Parallel()
+	pg := harness.StartPostgres(t, harness.PostgresOptions{})
+	br := harness.StartBroker(t)
+	names := []string{"pg-defaults", "pg-forever"}
+	dbs := map[string]string{}
+	for _, n := range names {
+		db := pg.CreateDB(t, "outage")
+		pg.Exec(t, db, "CREATE TABLE t (id int PRIMARY KEY, v text)")
+		dbs[n] = db
+	}
+	props, sfx := isolated(t, map[string]string{"offset.flush.interval.ms": "1000"})
+	w := harness.StartWorker(t, harness.WorkerOptions{Bootstrap: br.Bootstrap, Props: props})
+	topic := func(n string) string { return strings.ReplaceAll(n, "-", "_") + sfx + ".public.t" }
+	for _, n := range names {
+		extra := map[string]string{
+			// The real mechanism with a shorter cap on the wait between
+			// attempts, so the server is found within 2 s of its return.
+			"retriable.restart.connector.wait.ms": "2000",
+		}
+		if n == "pg-forever" {
+			extra["errors.retry.timeout"] = "-1"
+			extra["sluice.task.restart.max.attempts"] = "0"
+		}
+		create(t, w, n, pgSourceConfig(pg, dbs[n], strings.ReplaceAll(n, "-", "_")+sfx, strings.ReplaceAll(n, "-", "_")+"_slot", extra))
+	}
+	for _, n := range names {
+		waitState(t, w, n, "RUNNING", 1, "RUNNING")
+	}
+	c := newCDCIDs(t, br.Bootstrap, topic(names[0]), topic(names[1]))
+	for _, n := range names {
+		pg.Exec(t, dbs[n], "INSERT INTO t VALUES (1, 'before')")
+		c.waitFor(60*time.Second, topic(n), 1)
+	}
+
+	pg.Stop(t)
+	down := time.Now()
+	addr := fmt.Sprintf("127.0.0.1:%d", pg.Port)
+	const outage = 70 * time.Second
+	restarted := false
+	for time.Since(down) < outage {
+		for _, n := range names {
+			st := getStatus(t, w, n)
+			if len(st.Tasks) != 1 || st.Tasks[0].State != "RUNNING" || st.Connector.State != "RUNNING" {
+				t.Fatalf("%s after %v of outage: %+v; want the connector and its task RUNNING", n, time.Since(down).Round(time.Second), st)
+			}
+			// The trace appears with the first failed attempt.
+			if time.Since(down) > 15*time.Second {
+				mustContain(t, n+"'s task trace during the outage", st.Tasks[0].Trace, "PostgreSQL at "+addr, "unreachable since", "last error")
+			}
+		}
+		if !restarted && time.Since(down) > 20*time.Second {
+			// A task started while the server is down waits for it too.
+			if code, out := w.Do("POST", "/connectors/pg-forever/tasks/0/restart", nil); code != http.StatusNoContent {
+				t.Fatalf("restarting pg-forever's task: %d %s", code, out)
+			}
+			restarted = true
+		}
+		time.Sleep(2 * time.Second)
+	}
+	if !restarted {
+		t.Fatal("the task was not restarted during the outage")
+	}
+	pg.Start(t)
+	for _, n := range names {
+		pg.Exec(t, dbs[n], "INSERT INTO t VALUES (2, 'after')")
+	}
+	for _, n := range names {
+		c.waitFor(90*time.Second, topic(n), 2)
+	}
+	for _, n := range names {
+		harness.WaitFor(t, 30*time.Second, n+" RUNNING with no trace", func() error {
+			st := getStatus(t, w, n)
+			if len(st.Tasks) != 1 || st.Tasks[0].State != "RUNNING" || st.Tasks[0].Trace != "" {
+				return fmt.Errorf("status %+v", st)
+			}
+			return nil
+		})
+	}
+	if log := w.Log(); strings.Contains(log, "task failed") {
+		t.Errorf("a task failed during the outage; the worker's log:\n%s", log)
+	}
+}
