@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/sluice-cdc/sluice/it/harness"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -157,4 +158,96 @@ func TestPostgresSourceOutage(t *testing.T) {
 	if log := w.Log(); strings.Contains(log, "task failed") {
 		t.Errorf("a task failed during the outage; the worker's log:\n%s", log)
 	}
+}
+
+// TestPostgresSourceReconfigure replaces and patches the config of a
+// running PostgreSQL connector: validation sees the connector's own
+// walsender on the slot and must let it through (200), the task restarts
+// with the new config and keeps capturing. Another reader of the slot is
+// still refused.
+func TestPostgresSourceReconfigure(t *testing.T) {
+	t.Parallel()
+	pg := harness.StartPostgres(t, harness.PostgresOptions{})
+	br := harness.StartBroker(t)
+	db := pg.CreateDB(t, "reconf")
+	pg.Exec(t, db, "CREATE TABLE t (id int PRIMARY KEY, v text)")
+	props, sfx := isolated(t, map[string]string{"offset.flush.interval.ms": "1000"})
+	w := harness.StartWorker(t, harness.WorkerOptions{Bootstrap: br.Bootstrap, Props: props})
+	prefix := "reconf" + sfx
+	cfg := pgSourceConfig(pg, db, prefix, "reconf_slot", nil)
+	create(t, w, "pg-reconf", cfg)
+	waitState(t, w, "pg-reconf", "RUNNING", 1, "RUNNING")
+	c := newCDCIDs(t, br.Bootstrap, prefix+".public.t")
+	pg.Exec(t, db, "INSERT INTO t VALUES (1, 'a')")
+	c.waitFor(60*time.Second, prefix+".public.t", 1)
+
+	// The slot is read by the running task's walsender now.
+	active := func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, pg.DBURL(db))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(context.Background())
+		var a bool
+		if err := conn.QueryRow(ctx, "SELECT active FROM pg_replication_slots WHERE slot_name = 'reconf_slot'").Scan(&a); err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	harness.WaitFor(t, 30*time.Second, "the slot active", func() error {
+		if !active() {
+			return fmt.Errorf("slot inactive")
+		}
+		return nil
+	})
+
+	// PUT with a harmless change.
+	put := map[string]string{}
+	for k, v := range cfg {
+		put[k] = v
+	}
+	put["poll.interval.ms"] = "250"
+	if code, out := w.Do("PUT", "/connectors/pg-reconf/config", put); code != http.StatusOK {
+		t.Fatalf("PUT of the running connector's config: %d %s", code, out)
+	}
+	harness.WaitFor(t, 30*time.Second, "the new config in use", func() error {
+		var got map[string]string
+		w.JSON("GET", "/connectors/pg-reconf/config", nil, http.StatusOK, &got)
+		if got["poll.interval.ms"] != "250" {
+			return fmt.Errorf("config %v", got)
+		}
+		return nil
+	})
+	waitState(t, w, "pg-reconf", "RUNNING", 1, "RUNNING")
+	pg.Exec(t, db, "INSERT INTO t VALUES (2, 'b')")
+	c.waitFor(60*time.Second, prefix+".public.t", 2)
+
+	// PATCH another harmless property.
+	if code, out := w.Do("PATCH", "/connectors/pg-reconf/config", map[string]any{"max.batch.size": "512"}); code != http.StatusOK {
+		t.Fatalf("PATCH of the running connector's config: %d %s", code, out)
+	}
+	harness.WaitFor(t, 30*time.Second, "the patched config in use", func() error {
+		var got map[string]string
+		w.JSON("GET", "/connectors/pg-reconf/config", nil, http.StatusOK, &got)
+		if got["max.batch.size"] != "512" || got["poll.interval.ms"] != "250" {
+			return fmt.Errorf("config %v", got)
+		}
+		return nil
+	})
+	waitState(t, w, "pg-reconf", "RUNNING", 1, "RUNNING")
+	pg.Exec(t, db, "INSERT INTO t VALUES (3, 'c')")
+	c.waitFor(60*time.Second, prefix+".public.t", 3)
+
+	// Another connector on the same slot is still refused while the
+	// first one reads it.
+	harness.WaitFor(t, 30*time.Second, "the slot active again", func() error {
+		if !active() {
+			return fmt.Errorf("slot inactive")
+		}
+		return nil
+	})
+	msg := expectError(t, w, "PUT", "/connectors/pg-intruder/config", pgSourceConfig(pg, db, prefix+"x", "reconf_slot", nil), http.StatusBadRequest)
+	mustContain(t, "the refusal of a second reader", msg, "reconf_slot", "is active for PID")
 }

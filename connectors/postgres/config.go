@@ -325,6 +325,9 @@ type Config struct {
 	// retriable.restart.connector.wait.ms.
 	MaxRetries   int
 	ReconnectMax time.Duration
+	// Name is the connector's name (the runtime's "name" property; empty
+	// when validating a config without one).
+	Name string
 }
 
 // ParseConfig parses and validates connector properties.
@@ -362,6 +365,7 @@ func ParseConfig(props map[string]string) (*Config, error) {
 	c.StreamBufferBytes = int(v.Long(StreamBufferBytes))
 	c.XminInterval = time.Duration(v.Long(XminFetchIntervalMs)) * time.Millisecond
 	c.MaxQueueBytes = v.Long(MaxQueueSizeInBytes)
+	c.Name = props["name"]
 	c.MaxRetries = v.Int(ErrorsMaxRetries)
 	c.ReconnectMax = time.Duration(v.Long(RetriableRestartWaitMs)) * time.Millisecond
 	for _, ch := range v.List(SignalEnabledChannels) {

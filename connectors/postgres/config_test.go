@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/sluice-cdc/sluice/config"
@@ -173,5 +174,23 @@ func TestConnectErrorNamesTheFix(t *testing.T) {
 	}
 	if ce, ok := auth.(*ConnectError); !ok || !ce.Auth {
 		t.Errorf("authentication failure not marked: %#v", auth)
+	}
+}
+
+func TestAppNameFitsAndNamesTheConnector(t *testing.T) {
+	long := strings.Repeat("é", 40) // 80 bytes
+	tests := []struct{ name, want string }{
+		{"", "sluice"},
+		{"orders", "sluice orders"},
+		{strings.Repeat("a", 56), "sluice " + strings.Repeat("a", 56)},
+	}
+	for _, tc := range tests {
+		if got := appName(tc.name); got != tc.want {
+			t.Errorf("appName(%q) = %q, want %q", tc.name, got, tc.want)
+		}
+	}
+	a, b := appName(long), appName(long+"x")
+	if len(a) > 63 || !utf8.ValidString(a) || !strings.HasPrefix(a, "sluice é") || a == b {
+		t.Errorf("long names: %q and %q; want distinct valid UTF-8 of at most 63 bytes", a, b)
 	}
 }
