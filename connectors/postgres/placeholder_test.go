@@ -1,0 +1,61 @@
+package postgres
+
+import (
+	"math/big"
+	"reflect"
+	"testing"
+
+	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/connectors/postgres/pgtypes"
+)
+
+func TestPlaceholderFor(t *testing.T) {
+	const ph = "__debezium_unavailable_value"
+	bytesOf := func(conv func(byte) any) []any {
+		out := make([]any, len(ph))
+		for i := range len(ph) {
+			out[i] = conv(ph[i])
+		}
+		return out
+	}
+	arr := func(items *connectors.Schema, optional bool) *connectors.Schema {
+		return &connectors.Schema{Type: connectors.Array, Items: items, Optional: optional}
+	}
+	dec := connectors.DecimalSchema(4, true)
+	vsd := pgtypes.VariableScaleDecimalSchema(true)
+	hstoreMap := &connectors.Schema{Type: connectors.Map, Optional: true, Keys: connectors.StringSchema, Values: connectors.OptionalStringSchema}
+	uuid := &connectors.Schema{Type: connectors.String, Name: pgtypes.UUIDName, Optional: true}
+	date := &connectors.Schema{Type: connectors.Int32, Name: "io.debezium.time.Date", Optional: true}
+	tests := []struct {
+		name string
+		s    *connectors.Schema
+		want any
+	}{
+		{"text", connectors.OptionalStringSchema, ph},
+		{"jsonb", &connectors.Schema{Type: connectors.String, Name: pgtypes.JSONName, Optional: true}, ph},
+		{"bytea", connectors.OptionalBytesSchema, []byte(ph)},
+		{"text[]", arr(connectors.OptionalStringSchema, true), []any{ph}},
+		{"bytea[]", arr(connectors.OptionalBytesSchema, true), []any{[]byte(ph)}},
+		{"uuid[] (Debezium's name-based UUID)", arr(uuid, true), []any{"b68a35a7-17ad-35b3-af2a-ae46edb4545a"}},
+		{"int2[]", arr(connectors.Primitive(connectors.Int16, true), true), bytesOf(func(b byte) any { return int16(b) })},
+		{"int4[]", arr(connectors.Primitive(connectors.Int32, true), true), bytesOf(func(b byte) any { return int32(b) })},
+		{"int8[]", arr(connectors.Primitive(connectors.Int64, true), true), bytesOf(func(b byte) any { return int64(b) })},
+		{"float8[]", arr(connectors.Primitive(connectors.Float64, true), true), bytesOf(func(b byte) any { return float64(b) })},
+		{"date[]", arr(date, true), bytesOf(func(b byte) any { return int32(b) })},
+		{"numeric(12,4)", dec, connectors.Decimal{Unscaled: new(big.Int).SetBytes([]byte(ph)), Scale: 4}},
+		{"numeric(12,4)[]", arr(dec, true), []any{connectors.Decimal{Unscaled: new(big.Int).SetBytes([]byte(ph)), Scale: 4}}},
+		{"hstore as map", hstoreMap, []connectors.MapEntry{{Key: ph, Value: ph}}},
+		{"bool[]", arr(connectors.Primitive(connectors.Boolean, true), true), nil},
+		{"bool[] NOT NULL", arr(connectors.Primitive(connectors.Boolean, true), false), []any{}},
+		{"float8 NOT NULL (numeric as double)", connectors.Primitive(connectors.Float64, false), float64(0)},
+	}
+	for _, tc := range tests {
+		if got := placeholderFor(tc.s, ph); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s: %#v, want %#v", tc.name, got, tc.want)
+		}
+	}
+	v, _ := placeholderFor(vsd, ph).(*connectors.StructValue)
+	if v == nil || v.Values[0] != int32(0) || string(v.Values[1].([]byte)) != ph {
+		t.Errorf("unconstrained numeric: %#v, want {scale 0, value the placeholder's bytes}", v)
+	}
+}
