@@ -133,8 +133,19 @@ func (t *Task) Start(ctx context.Context, tctx connectors.SourceTaskContext, pro
 		if deferred != nil {
 			t.runErr = t.startLater(runCtx, deferred)
 		}
-		if t.runErr == nil {
+		for t.runErr == nil {
 			t.runErr = t.run(runCtx)
+			// The server went away before anything was queued (while
+			// creating the slot, say): set up again once it is back. Once
+			// records are queued, a lost connection is the streamer's to
+			// retry (see stream); one lost in the snapshot fails the task.
+			if t.runErr == nil || runCtx.Err() != nil || !transient(t.runErr) || t.lastEmitted != (offsetKey{}) {
+				break
+			}
+			t.log.Warn("lost PostgreSQL before anything was captured; starting again once it is back", "server", cfg.Addr(), "error", t.runErr)
+			t.closeConns()
+			t.report(newBackoff(cfg, t.runErr).problem(cfg.Addr()))
+			t.runErr = t.startLater(runCtx, t.runErr)
 		}
 		t.closeConns()
 		if t.runErr != nil && !errors.Is(t.runErr, context.Canceled) {

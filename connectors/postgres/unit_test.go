@@ -1,10 +1,17 @@
 package postgres
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
 	"math/big"
+	"net"
 	"reflect"
+	"syscall"
 	"testing"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/sluice-cdc/sluice/connectors"
 	"github.com/sluice-cdc/sluice/connectors/postgres/pgtypes"
 )
@@ -57,5 +64,32 @@ func TestPlaceholderFor(t *testing.T) {
 	v, _ := placeholderFor(vsd, ph).(*connectors.StructValue)
 	if v == nil || v.Values[0] != int32(0) || string(v.Values[1].([]byte)) != ph {
 		t.Errorf("unconstrained numeric: %#v, want {scale 0, value the placeholder's bytes}", v)
+	}
+}
+
+func TestTransientTellsOutagesFromFailures(t *testing.T) {
+	refused := &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
+	tests := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"connection refused", &ConnectError{Addr: "h:1", Err: refused}, true},
+		{"starting up", &ConnectError{Addr: "h:1", Err: &pgconn.PgError{Code: "57P03"}}, true},
+		{"wrong password", &ConnectError{Addr: "h:1", Auth: true, Err: &pgconn.PgError{Code: "28P01"}}, false},
+		{"missing database", &ConnectError{Addr: "h:1", Err: &pgconn.PgError{Code: "3D000"}}, false},
+		{"admin shutdown", fmt.Errorf("replication stream: %w", &pgconn.PgError{Code: "57P01"}), true},
+		{"connection failure", &pgconn.PgError{Code: "08006"}, true},
+		{"rejected statement", fmt.Errorf("query: %w", &pgconn.PgError{Code: "42P01"}), false},
+		{"lost mid-query", fmt.Errorf("reading slot: %w", io.ErrUnexpectedEOF), true},
+		{"retriable", connectors.Retry(errors.New("the server ended the replication stream")), true},
+		{"offsets store", &notTransient{fmt.Errorf("reading the stored offset: %w", refused)}, false},
+		{"canceled", context.Canceled, false},
+		{"plain", errors.New("slot.name: replication slot does not exist"), false},
+	}
+	for _, tc := range tests {
+		if got := transient(tc.err); got != tc.want {
+			t.Errorf("%s: transient(%v) = %v, want %v", tc.name, tc.err, got, tc.want)
+		}
 	}
 }
