@@ -489,9 +489,12 @@ func (h *Herder) startTask(ctx context.Context, cs *connState, ts *taskState, pl
 	// itself (ReportProblem): it stays RUNNING with the problem as its
 	// trace. statusMu keeps the status writes of onRunning and onProblem
 	// in the order their states were decided; problem and running are
-	// guarded by h.mu.
+	// guarded by h.mu, and so is mine, this run's done channel: a task
+	// abandoned at stop and still reporting must not touch the status of
+	// the task's next run.
 	var statusMu sync.Mutex
 	problem, running := "", false
+	var mine chan struct{}
 	onRunning := func() {
 		statusMu.Lock()
 		defer statusMu.Unlock()
@@ -513,7 +516,7 @@ func (h *Herder) startTask(ctx context.Context, cs *connState, ts *taskState, pl
 		h.mu.Lock()
 		problem = traceOf(err)
 		st := ts.state
-		if !running || (st != api.StateRunning && st != api.StatePaused) || ts.trace == problem {
+		if !running || ts.done != mine || (st != api.StateRunning && st != api.StatePaused) || ts.trace == problem {
 			h.mu.Unlock()
 			return
 		}
@@ -589,6 +592,7 @@ func (h *Herder) startTask(ctx context.Context, cs *connState, ts *taskState, pl
 	started := time.Now()
 	h.mu.Lock()
 	ts.cancel, ts.done, ts.pause, ts.started, ts.restart = cancel, done, pause, started, false
+	mine = done
 	ts.backoff.next = time.Time{}
 	cs.alive++
 	h.mu.Unlock()

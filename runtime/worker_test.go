@@ -163,6 +163,7 @@ func startWorker(t *testing.T, props map[string]string) *testWorker {
 		connectors.Plugin{Name: "hang", Type: connectors.SourceType, New: func() connectors.Connector { return hangConnector{} }},
 		connectors.Plugin{Name: "marker", Type: connectors.SourceType, New: func() connectors.Connector { return markerConnector{} }},
 		connectors.Plugin{Name: "lazy", Type: connectors.SourceType, New: func() connectors.Connector { return &lazyConnector{} }},
+		connectors.Plugin{Name: "problem", Type: connectors.SourceType, New: func() connectors.Connector { return problemConnector{} }},
 		connectors.Plugin{Name: "memsink", Type: connectors.SinkType, New: func() connectors.Connector { return &memSink{} }})
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
