@@ -8,8 +8,10 @@ import (
 	"math/big"
 	"net"
 	"reflect"
+	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/sluice-cdc/sluice/connectors"
@@ -91,5 +93,46 @@ func TestTransientTellsOutagesFromFailures(t *testing.T) {
 		if got := transient(tc.err); got != tc.want {
 			t.Errorf("%s: transient(%v) = %v, want %v", tc.name, tc.err, got, tc.want)
 		}
+	}
+}
+
+func TestBackoffCapsAndGivesUpOnlyWhenTold(t *testing.T) {
+	ctx := context.Background()
+	lost := connectors.Retry(errors.New("reading the replication stream: EOF"))
+	cfg := &Config{ReconnectMax: 40 * time.Millisecond, MaxRetries: -1}
+	b := newBackoff(cfg, lost)
+	for range 5 {
+		if err := b.wait(ctx, "h:1"); err != nil {
+			t.Fatalf("errors.max.retries=-1: wait = %v", err)
+		}
+		b.failed(lost)
+	}
+	if b.delay != 40*time.Millisecond {
+		t.Errorf("delay %v after 5 attempts, want the cap retriable.restart.connector.wait.ms (40ms)", b.delay)
+	}
+	if p := b.problem("h:1").Error(); !strings.Contains(p, "PostgreSQL at h:1 is unreachable since") || !strings.Contains(p, "EOF") {
+		t.Errorf("problem %q does not name the server and the last error", p)
+	}
+
+	cfg.MaxRetries = 2
+	b = newBackoff(cfg, lost)
+	for range 2 {
+		if err := b.wait(ctx, "h:1"); err != nil {
+			t.Fatal(err)
+		}
+		b.failed(lost)
+	}
+	err := b.wait(ctx, "h:1")
+	if err == nil || !strings.Contains(err.Error(), "errors.max.retries=2") {
+		t.Fatalf("after 2 failed attempts with errors.max.retries=2: %v", err)
+	}
+	// Giving up fails the task: the runtime must not retry it forever.
+	if connectors.Retriable(err) || transient(err) {
+		t.Errorf("giving up (%v) is retriable", err)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := newBackoff(cfg, lost).wait(cctx, "h:1"); !errors.Is(err, context.Canceled) {
+		t.Errorf("wait after cancel = %v", err)
 	}
 }
