@@ -251,3 +251,88 @@ func TestPostgresSourceReconfigure(t *testing.T) {
 	msg := expectError(t, w, "PUT", "/connectors/pg-intruder/config", pgSourceConfig(pg, db, prefix+"x", "reconf_slot", nil), http.StatusBadRequest)
 	mustContain(t, "the refusal of a second reader", msg, "reconf_slot", "is active for PID")
 }
+
+// TestPostgresSourceOutageMidSnapshot stops PostgreSQL while the initial
+// snapshot is being read, with restarts turned off
+// (sluice.task.restart.max.attempts=0, so a FAILED task would stay
+// FAILED): the task stays RUNNING with the problem in its trace, and once
+// the server is back it goes on from the committed offset by itself;
+// every row arrives, and so does one written afterwards.
+func TestPostgresSourceOutageMidSnapshot(t *testing.T) {
+	t.Parallel()
+	const rows = 400_000
+	pg := harness.StartPostgres(t, harness.PostgresOptions{})
+	br := harness.StartBroker(t)
+	db := pg.CreateDB(t, "midsnap")
+	pg.Exec(t, db, "CREATE TABLE t (id int PRIMARY KEY, v text)",
+		fmt.Sprintf("INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, %d) g", rows), "ANALYZE t")
+	props, sfx := isolated(t, map[string]string{"offset.flush.interval.ms": "1000"})
+	w := harness.StartWorker(t, harness.WorkerOptions{Bootstrap: br.Bootstrap, Props: props})
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("worker log:\n%s", tail(w.Log(), 6000))
+		}
+	})
+	prefix := "midsnap" + sfx
+	topic := prefix + ".public.t"
+	create(t, w, "pg-midsnap", pgSourceConfig(pg, db, prefix, "midsnap_slot", map[string]string{
+		"sluice.snapshot.chunk.size":          "20000",
+		"max.batch.size":                      "256",
+		"retriable.restart.connector.wait.ms": "2000",
+		"sluice.task.restart.max.attempts":    "0",
+	}))
+	cl := br.Client(t, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), freshMetadata,
+		kgo.FetchMaxWait(200*time.Millisecond))
+	ids := map[string]bool{}
+	consume := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
+			k, err := jsonPayload(r.Key)
+			if err == nil && k != nil {
+				ids[normValue(k["id"])] = true
+			}
+		})
+	}
+	harness.WaitFor(t, 3*time.Minute, "part of the snapshot in Kafka", func() error {
+		consume()
+		if len(ids) >= rows {
+			t.Fatalf("the snapshot of %d rows finished before the outage could begin", rows)
+		}
+		if len(ids) < 30_000 {
+			return fmt.Errorf("%d rows so far", len(ids))
+		}
+		return nil
+	})
+	pg.Stop(t)
+	t.Logf("PostgreSQL stopped with %d of %d rows in Kafka", len(ids), rows)
+	addr := fmt.Sprintf("127.0.0.1:%d", pg.Port)
+	harness.WaitFor(t, 60*time.Second, "the outage in the task's trace", func() error {
+		st := getStatus(t, w, "pg-midsnap")
+		if len(st.Tasks) == 1 && st.Tasks[0].State == "FAILED" {
+			t.Fatalf("task FAILED during the outage: %s", st.Tasks[0].Trace)
+		}
+		if len(st.Tasks) != 1 || st.Tasks[0].State != "RUNNING" || !strings.Contains(st.Tasks[0].Trace, "PostgreSQL at "+addr) {
+			return fmt.Errorf("status %+v", st)
+		}
+		return nil
+	})
+	time.Sleep(10 * time.Second)
+	if st := getStatus(t, w, "pg-midsnap"); len(st.Tasks) != 1 || st.Tasks[0].State != "RUNNING" {
+		t.Fatalf("status during the outage: %+v", st)
+	}
+	pg.Start(t)
+	pg.Exec(t, db, fmt.Sprintf("INSERT INTO t VALUES (%d, 'after')", rows+1))
+	harness.WaitFor(t, 5*time.Minute, "every row and the one written after the outage in Kafka", func() error {
+		if st := getStatus(t, w, "pg-midsnap"); len(st.Tasks) == 1 && st.Tasks[0].State == "FAILED" {
+			t.Fatalf("task FAILED: %s", st.Tasks[0].Trace)
+		}
+		consume()
+		if len(ids) < rows+1 {
+			return fmt.Errorf("%d of %d distinct rows", len(ids), rows+1)
+		}
+		return nil
+	})
+	// The snapshot itself lost the server (not the streamer after it).
+	mustContain(t, "the worker's log", w.Log(), "starting again from the committed offset once it is back")
+}

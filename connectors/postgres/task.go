@@ -135,17 +135,21 @@ func (t *Task) Start(ctx context.Context, tctx connectors.SourceTaskContext, pro
 		}
 		for t.runErr == nil {
 			t.runErr = t.run(runCtx)
-			// The server went away before anything was queued (while
-			// creating the slot, say): set up again once it is back. Once
-			// records are queued, a lost connection is the streamer's to
-			// retry (see stream); one lost in the snapshot fails the task.
-			if t.runErr == nil || runCtx.Err() != nil || !transient(t.runErr) || t.lastEmitted != (offsetKey{}) {
+			// The server went away outside the streamer, which retries by
+			// itself (while creating the slot, or in the snapshot): once
+			// every queued record is committed, set up again from the
+			// stored offset when the server is back, as a restart of the
+			// task would, without spending the runtime's restart budget.
+			if t.runErr == nil || runCtx.Err() != nil || !transient(t.runErr) {
 				break
 			}
-			t.log.Warn("lost PostgreSQL before anything was captured; starting again once it is back", "server", cfg.Addr(), "error", t.runErr)
+			lost := t.runErr
+			t.log.Warn("lost PostgreSQL; starting again from the committed offset once it is back", "server", cfg.Addr(), "error", lost)
 			t.closeConns()
-			t.report(newBackoff(cfg, t.runErr).problem(cfg.Addr()))
-			t.runErr = t.startLater(runCtx, t.runErr)
+			t.report(newBackoff(cfg, lost).problem(cfg.Addr()))
+			if t.runErr = t.waitCommitted(runCtx); t.runErr == nil {
+				t.runErr = t.startLater(runCtx, lost)
+			}
 		}
 		t.closeConns()
 		if t.runErr != nil && !errors.Is(t.runErr, context.Canceled) {
@@ -295,6 +299,22 @@ func (t *Task) emit(ctx context.Context, r *connectors.Record, o *offset) error 
 	}
 	t.lastEmitted = keyOf(o)
 	return t.queue.put(ctx, q)
+}
+
+// waitCommitted waits until the offset of the last queued record is
+// committed (or nothing was queued), so that the stored offset is where
+// the task stands.
+func (t *Task) waitCommitted(ctx context.Context) error {
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for t.lastEmitted != (offsetKey{}) && t.pending() {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+	return nil
 }
 
 // pending reports whether a queued record's offset is not committed yet.
