@@ -479,8 +479,9 @@ func (h *Herder) reconcileTasks(ctx context.Context, cs *connState, tasks []map[
 					st = api.StatePaused
 				}
 				ts.state = st
+				tr := ts.trace // a problem the running task reported
 				h.mu.Unlock()
-				h.putTaskStatus(ctx, id, st, "")
+				h.putTaskStatus(ctx, id, st, tr)
 				continue
 			}
 			h.mu.Unlock()
@@ -547,16 +548,45 @@ func (h *Herder) startTask(ctx context.Context, cs *connState, ts *taskState, pl
 	}
 	pause := &pauser{}
 	pause.set(paused)
+	// A running task may report a problem it is recovering from by
+	// itself (ReportProblem): it stays RUNNING with the problem as its
+	// trace. statusMu keeps the status writes of onRunning and onProblem
+	// in the order their states were decided; problem and running are
+	// guarded by h.mu, and so is mine, this run's done channel: a task
+	// abandoned at stop and still reporting must not touch the status of
+	// the task's next run.
+	var statusMu sync.Mutex
+	problem, running := "", false
+	var mine chan struct{}
 	onRunning := func() {
+		statusMu.Lock()
+		defer statusMu.Unlock()
 		h.mu.Lock()
 		st := api.StateRunning
 		if pause.isPaused() {
 			st = api.StatePaused
 		}
-		ts.state, ts.trace = st, ""
+		running = true
+		ts.state, ts.trace = st, problem
+		tr := problem
 		h.mu.Unlock()
-		h.putTaskStatus(context.Background(), ts.id, st, "")
+		h.putTaskStatus(context.Background(), ts.id, st, tr)
 		logger.Info("task started")
+	}
+	onProblem := func(err error) {
+		statusMu.Lock()
+		defer statusMu.Unlock()
+		h.mu.Lock()
+		problem = traceOf(err)
+		st := ts.state
+		if !running || ts.done != mine || (st != api.StateRunning && st != api.StatePaused) || ts.trace == problem {
+			h.mu.Unlock()
+			return
+		}
+		ts.trace = problem
+		tr := problem
+		h.mu.Unlock()
+		h.putTaskStatus(context.Background(), ts.id, st, tr)
 	}
 	flushEvery := h.worker.Duration(config.OffsetFlushInterval)
 	flushTimeout := h.worker.Duration(config.OffsetFlushTimeout)
@@ -604,7 +634,7 @@ func (h *Herder) startTask(ctx context.Context, cs *connState, ts *taskState, pl
 		}
 		r := &sourceRunner{id: ts.id, task: task, props: taskCfg, chain: chain, keyConv: keyConv, valConv: valConv,
 			producer: producer, offsets: h.offsets, logger: logger, flushEvery: flushEvery, flushTimeout: flushTimeout,
-			retry: retry, onRunning: onRunning, onTopic: func(t string) { h.topicSeen(cs, ts.id, t) },
+			retry: retry, onRunning: onRunning, onProblem: onProblem, onTopic: func(t string) { h.topicSeen(cs, ts.id, t) },
 			createTopic:   func(ctx context.Context, t string) error { return h.topics.ensure(ctx, t, tc.spec) },
 			topicGone:     func(t string) { h.topics.forget(t, nil) },
 			bufferedBytes: h.worker.Values.Long(config.ProducerMaxBufferedBytes), bufferedRecords: h.worker.Values.Int(config.ProducerMaxBufferedRecords),
@@ -655,6 +685,7 @@ func (h *Herder) startTask(ctx context.Context, cs *connState, ts *taskState, pl
 	started := time.Now()
 	h.mu.Lock()
 	ts.cancel, ts.done, ts.pause, ts.started, ts.restart = cancel, done, pause, started, false
+	mine = done
 	ts.backoff.next = time.Time{}
 	cs.alive++
 	h.mu.Unlock()

@@ -42,6 +42,8 @@ type sourceRunner struct {
 	onRunning                func()
 	// scratch is the task's scratch directory (connectors.ScratchDir).
 	scratch string
+	// onProblem shows what a running task reports as wrong (nil: clear).
+	onProblem func(error)
 
 	// createTopic makes sure a topic exists (creating it as the
 	// connector's topic.creation.* say) before the task's first record to
@@ -141,6 +143,7 @@ type sourceTaskContext struct {
 	offsets   offsets.Store
 	logger    *slog.Logger
 	scratch   string
+	problem   func(error)
 }
 
 func (c *sourceTaskContext) Offset(ctx context.Context, partition map[string]any) (map[string]any, error) {
@@ -149,6 +152,11 @@ func (c *sourceTaskContext) Offset(ctx context.Context, partition map[string]any
 func (c *sourceTaskContext) Logger() *slog.Logger { return c.logger }
 func (c *sourceTaskContext) LazyValues() bool     { return c.lazy }
 func (c *sourceTaskContext) ScratchDir() string   { return c.scratch }
+func (c *sourceTaskContext) ReportProblem(err error) {
+	if c.problem != nil {
+		c.problem(err)
+	}
+}
 
 const slabSize = 256 << 10
 
@@ -158,7 +166,7 @@ func (r *sourceRunner) run(ctx context.Context) (err error) {
 	r.pending = map[string]connectors.SourceOffset{}
 	r.lazy = r.chain.Len() == 0 && converter.EncodesLazy(r.keyConv) && converter.EncodesLazy(r.valConv)
 	r.promise = r.done
-	tctx := &sourceTaskContext{lazy: r.lazy, connector: r.id.Connector, offsets: r.offsets, logger: r.logger, scratch: r.scratch}
+	tctx := &sourceTaskContext{lazy: r.lazy, connector: r.id.Connector, offsets: r.offsets, logger: r.logger, scratch: r.scratch, problem: r.onProblem}
 	// The task reads its offsets as it starts: first read what every
 	// worker wrote to the offsets topic, so it resumes from the latest.
 	if s, ok := r.offsets.(interface{ ReadToEnd(context.Context) error }); ok {

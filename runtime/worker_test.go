@@ -196,6 +196,7 @@ func startWorker(t *testing.T, props map[string]string) *testWorker {
 		connectors.Plugin{Name: "topics", Type: connectors.SourceType, New: func() connectors.Connector { return &topicsConnector{} }},
 		connectors.Plugin{Name: "lazy", Type: connectors.SourceType, New: func() connectors.Connector { return &lazyConnector{} }},
 		connectors.Plugin{Name: "memsink", Type: connectors.SinkType, New: func() connectors.Connector { return &memSink{} }},
+		connectors.Plugin{Name: "problem", Type: connectors.SourceType, New: func() connectors.Connector { return problemConnector{} }},
 		connectors.Plugin{Name: "panicker", Type: connectors.SourceType, New: func() connectors.Connector { return &panicConnector{} }},
 		connectors.Plugin{Name: "panicsink", Type: connectors.SinkType, New: func() connectors.Connector { return &panicSinkConnector{} }},
 		connectors.Plugin{Name: "scratch", Type: connectors.SourceType, New: func() connectors.Connector { return scratchConnector{} }},

@@ -14,11 +14,17 @@
 // (after a Debezium delete it repeats it, and reduction makes the two one
 // statement) and is skipped otherwise.
 //
-// A column whose value is the unavailable-value placeholder
-// (unavailable.value.placeholder, Debezium's "__debezium_unavailable_value",
-// as a string or as its bytes) is left out of the row's statement, so the
-// stored value stays. Rows with different sets of such columns go into
-// different statements.
+// A column whose value the source did not have (an unchanged TOASTed
+// PostgreSQL column) is left out of the row's statement, so the stored
+// value stays, whatever its type. Such a column is named by a
+// connectors.UnavailableHeader header of the record (Sluice's PostgreSQL
+// source adds one per field), or holds the unavailable-value placeholder
+// (unavailable.value.placeholder, Debezium's "__debezium_unavailable_value")
+// in one of the forms isPlaceholder lists: Debezium's (string, bytes,
+// one-element arrays, integer arrays of its bytes, name-based UUID, map)
+// and Sluice's for numerics (Decimal and VariableScaleDecimal whose
+// unscaled value is its bytes). Rows with different sets of such columns
+// go into different statements.
 //
 // # Batches
 //

@@ -210,12 +210,13 @@ func (d *decoder) decode(r *connectors.Record) (change, error) {
 	e := d.newEntry(len(sh.cols))
 	e.op, e.shape, e.rec = opUpsert, sh, recordRef{r.Topic, r.Partition, r.Offset}
 	key, _ := r.Key.(*connectors.StructValue)
+	unavail := unavailableHeaders(r.Headers)
 	for i, c := range sh.cols {
 		var v any
 		switch c.src {
 		case srcValue:
 			v = row.Values[c.idx]
-			if v != nil && isPlaceholder(v, d.cfg.Placeholder) {
+			if (unavail != nil && unavailable(unavail, row.Schema.Fields[c.idx].Name)) || (v != nil && isPlaceholder(v, d.cfg.Placeholder)) {
 				if e.unavail == nil {
 					e.unavail = make([]bool, len(sh.cols))
 				}
@@ -252,6 +253,27 @@ func (d *decoder) decode(r *connectors.Record) (change, error) {
 		e.vals[i] = n
 	}
 	return change{table: t, e: e}, nil
+}
+
+// unavailableHeaders returns the connectors.UnavailableHeader headers of
+// a record (the fields its source did not have), or nil.
+func unavailableHeaders(hs []connectors.Header) []connectors.Header {
+	for i, h := range hs {
+		if h.Key == connectors.UnavailableHeader {
+			return hs[i:]
+		}
+	}
+	return nil
+}
+
+// unavailable reports whether one of hs names field as unavailable.
+func unavailable(hs []connectors.Header, field string) bool {
+	for _, h := range hs {
+		if h.Key == connectors.UnavailableHeader && string(h.Value) == field {
+			return true
+		}
+	}
+	return false
 }
 
 func (d *decoder) deleteChange(r *connectors.Record, src *connectors.StructValue) (change, error) {

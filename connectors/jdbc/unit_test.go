@@ -198,6 +198,7 @@ func TestReduction(t *testing.T) {
 		{"delete then reinsert is an upsert", []*connectors.Record{g.upsert(1, "a", 1), g.del(1), g.tomb(1), g.upsert(1, "c", 3)}, []want{{opUpsert, 1, "c"}}},
 		{"insert then delete is a delete", []*connectors.Record{g.upsert(2, "a", 1), g.del(2), g.tomb(2)}, []want{{opDelete, 2, nil}}},
 		{"placeholder filled from the batch", []*connectors.Record{g.upsert(3, "long", 1), g.upsert(3, DefaultPlaceholder, 2)}, []want{{opUpsert, 3, "long"}}},
+		{"field named unavailable by a header filled from the batch", []*connectors.Record{g.upsert(3, "long", 1), unavailableName(g.upsert(3, "stand-in", 2))}, []want{{opUpsert, 3, "long"}}},
 		{"truncate drops earlier", []*connectors.Record{g.upsert(4, "a", 1), g.truncate(), g.upsert(5, "b", 1)}, []want{{opUpsert, 5, "b"}}},
 	}
 	for _, tc := range tests {
@@ -231,6 +232,61 @@ func TestReduction(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// unavailableName marks r's name field unavailable by header, whatever
+// its value.
+func unavailableName(r *connectors.Record) *connectors.Record {
+	r.Headers = append(r.Headers, connectors.Header{Key: connectors.UnavailableHeader, Value: []byte("name")})
+	return r
+}
+
+func TestIsPlaceholder(t *testing.T) {
+	const ph = DefaultPlaceholder
+	phInts := func(conv func(byte) any) []any {
+		out := make([]any, len(ph))
+		for i := range len(ph) {
+			out[i] = conv(ph[i])
+		}
+		return out
+	}
+	varDec := func(b []byte) *connectors.StructValue {
+		s := connectors.NewStruct(dbzVarDecimal, true, connectors.Opt("scale", connectors.Int32Schema), connectors.Opt("value", connectors.BytesSchema))
+		v := connectors.NewStructValue(s)
+		v.Values[0], v.Values[1] = int32(0), b
+		return v
+	}
+	tests := []struct {
+		name string
+		v    any
+		want bool
+	}{
+		{"string", ph, true},
+		{"other string", "x", false},
+		{"bytes", []byte(ph), true},
+		{"text array", []any{ph}, true},
+		{"bytea array", []any{[]byte(ph)}, true},
+		{"uuid array", []any{"b68a35a7-17ad-35b3-af2a-ae46edb4545a"}, true},
+		{"other uuid array", []any{"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"}, false},
+		{"int array", phInts(func(b byte) any { return int32(b) }), true},
+		{"int8 array", phInts(func(b byte) any { return int64(b) }), true},
+		{"float array", phInts(func(b byte) any { return float64(b) }), true},
+		{"int array one off", append(phInts(func(b byte) any { return int32(b) })[1:], int32(0)), false},
+		{"short int array", []any{int32(95)}, false},
+		{"decimal", connectors.Decimal{Unscaled: new(big.Int).SetBytes([]byte(ph)), Scale: 3}, true},
+		{"other decimal", connectors.Decimal{Unscaled: big.NewInt(95), Scale: 0}, false},
+		{"decimal array", []any{connectors.Decimal{Unscaled: new(big.Int).SetBytes([]byte(ph)), Scale: 2}}, true},
+		{"variable scale decimal", varDec([]byte(ph)), true},
+		{"other variable scale decimal", varDec([]byte{1}), false},
+		{"hstore map", []connectors.MapEntry{{Key: ph, Value: ph}}, true},
+		{"other map", []connectors.MapEntry{{Key: ph, Value: "x"}}, false},
+		{"bool", true, false},
+	}
+	for _, tc := range tests {
+		if got := isPlaceholder(tc.v, ph); got != tc.want {
+			t.Errorf("%s: isPlaceholder = %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }
 

@@ -447,19 +447,69 @@ func formatTimeOfDay(t timeOfDay) string {
 	return fmt.Sprintf("%02d:%02d:%02d.%06d", h, m, s, d/time.Microsecond)
 }
 
-// isPlaceholder reports whether v is the unavailable-value placeholder.
+// isPlaceholder reports whether v stands in for an unavailable value
+// (an unchanged TOASTed PostgreSQL column): the placeholder as a string
+// or bytes; as Debezium writes it into arrays, a one-element array of it
+// (or of the name-based UUID of it), or its bytes as the elements of a
+// numeric array; {placeholder: placeholder} for a map; and as Sluice's
+// PostgreSQL source writes numerics, a Decimal or VariableScaleDecimal
+// whose unscaled value is the placeholder's bytes.
 func isPlaceholder(v any, placeholder string) bool {
 	switch x := v.(type) {
 	case string:
 		return x == placeholder
 	case []byte:
 		return string(x) == placeholder
+	case connectors.Decimal:
+		return x.Unscaled != nil && x.Unscaled.Sign() > 0 && string(x.Unscaled.Bytes()) == placeholder
+	case *connectors.StructValue:
+		if x.Schema != nil && x.Schema.Name == dbzVarDecimal {
+			b, _ := x.Get("value").([]byte)
+			return len(b) > 0 && twosComplement(b).Sign() > 0 && string(twosComplement(b).Bytes()) == placeholder
+		}
+	case []connectors.MapEntry:
+		return len(x) == 1 && x[0].Key == placeholder && x[0].Value == placeholder
 	case []any:
-		// Debezium puts the placeholder in as the only element of an
-		// unchanged TOASTed array.
-		return len(x) == 1 && isPlaceholder(x[0], placeholder)
+		if len(x) == 1 {
+			if s, ok := x[0].(string); ok && len(s) == 36 && s == connectors.UnavailableUUID(placeholder) {
+				return true
+			}
+			if isPlaceholder(x[0], placeholder) {
+				return true
+			}
+		}
+		if len(x) != len(placeholder) || len(x) < 2 {
+			return false
+		}
+		for i, e := range x {
+			if b, ok := byteValue(e); !ok || b != placeholder[i] {
+				return false
+			}
+		}
+		return true
 	}
 	return false
+}
+
+// byteValue is a numeric array element as a byte, when it is one.
+func byteValue(v any) (byte, bool) {
+	var f float64
+	switch x := v.(type) {
+	case float32:
+		f = float64(x)
+	case float64:
+		f = x
+	default:
+		n, err := toInt64(v)
+		if err != nil || n < 0 || n > 255 {
+			return 0, false
+		}
+		return byte(n), true
+	}
+	if f < 0 || f > 255 || f != math.Trunc(f) {
+		return 0, false
+	}
+	return byte(f), true
 }
 
 // appendKey appends a type-tagged encoding of v to b, for reduction maps.

@@ -60,14 +60,19 @@ func preflight(ctx context.Context, conn *pgx.Conn, cfg *Config) (*problems, err
 	}
 	var exists, active bool
 	var activePID *int32
-	var plugin, db *string
-	err = conn.QueryRow(ctx, `SELECT true, active, active_pid, plugin::text, database::text FROM pg_replication_slots WHERE slot_name = $1`, cfg.SlotName).
-		Scan(&exists, &active, &activePID, &plugin, &db)
+	var plugin, db, reader *string
+	err = conn.QueryRow(ctx, `SELECT true, s.active, s.active_pid, s.plugin::text, s.database::text, a.application_name
+		FROM pg_replication_slots s LEFT JOIN pg_stat_activity a ON a.pid = s.active_pid WHERE s.slot_name = $1`, cfg.SlotName).
+		Scan(&exists, &active, &activePID, &plugin, &db, &reader)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("reading slot %q: %w", cfg.SlotName, err)
 	}
+	// The connector's own walsender (a running connector whose config is
+	// replaced) is no other reader: the task stops before the new one
+	// starts, which waits for the slot to be released.
+	own := cfg.Name != "" && reader != nil && *reader == appName(cfg.Name)
 	if exists {
-		if active && activePID != nil {
+		if active && activePID != nil && !own {
 			p.add(SlotName, "replication slot %q is active for PID %d (another connector or pg_recvlogical is reading it; a slot has one reader); stop that reader, or set slot.name to another slot", cfg.SlotName, *activePID)
 		}
 		if plugin != nil && *plugin != "pgoutput" {

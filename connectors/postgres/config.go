@@ -67,6 +67,8 @@ const (
 	SignalKafkaBootstrap     = "signal.kafka.bootstrap.servers"
 	SignalKafkaGroupID       = "signal.kafka.groupId"
 	IncrementalSnapshotChunk = "incremental.snapshot.chunk.size"
+	ErrorsMaxRetries         = "errors.max.retries"
+	RetriableRestartWaitMs   = "retriable.restart.connector.wait.ms"
 )
 
 // Snapshot modes.
@@ -170,6 +172,10 @@ var def = config.NewDef(
 	config.Key{Name: SSLCert, Type: config.String, Default: "", Importance: config.Low, Group: groupConn, Order: 7, Doc: "Client certificate file."},
 	config.Key{Name: SSLKey, Type: config.String, Default: "", Importance: config.Low, Group: groupConn, Order: 8, Doc: "Client private key file."},
 	config.Key{Name: SSLRootCert, Type: config.String, Default: "", Importance: config.Low, Group: groupConn, Order: 9, Doc: "Root certificate file to verify the server with."},
+	config.Key{Name: ErrorsMaxRetries, Type: config.Int, Default: -1, Importance: config.Low, Group: groupConn, Order: 10,
+		Validator: config.AtLeast(-1), Doc: "Consecutive failed attempts to reach PostgreSQL again after the connection was lost (or could not be made at start) before the task fails, as in Debezium; -1 (the default) never gives up. While it tries, the task stays RUNNING and its status trace names the server and the last error; capture resumes by itself when the server is back, whatever errors.retry.timeout and the restart policy say. A refused login (wrong password) or a missing database fails the task at once."},
+	config.Key{Name: RetriableRestartWaitMs, Type: config.Long, Default: int64(10000), Importance: config.Low, Group: groupConn, Order: 11,
+		Validator: config.AtLeast(1), Doc: "Longest wait, in milliseconds, between two attempts to reach PostgreSQL again (Debezium's name); the attempts start 250 ms apart and the wait doubles up to this."},
 	config.Key{Name: TopicPrefix, Type: config.String, Default: config.NoDefault, Importance: config.High, Group: groupEvents, Order: 1,
 		Validator: config.NonEmpty, Doc: "Prefix of every topic name (<topic.prefix>.<schema>.<table>) and the source partition's server name."},
 	config.Key{Name: PluginName, Type: config.String, Default: "pgoutput", Importance: config.Medium, Group: groupRepl, Order: 1,
@@ -225,7 +231,7 @@ var def = config.NewDef(
 	config.Key{Name: SkippedOperations, Type: config.String, Default: "t", Importance: config.Low, Group: groupEvents, Order: 6,
 		Validator: validSkipped, Doc: "Comma-separated operations not to emit: c (create), u (update), d (delete), t (truncate), or none."},
 	config.Key{Name: UnavailableValue, Type: config.String, Default: "__debezium_unavailable_value", Importance: config.Low, Group: groupEvents, Order: 7,
-		Doc: "Value put in place of unchanged TOASTed columns, which the WAL does not carry (bytes columns get these bytes)."},
+		Doc: "Value put in place of unchanged TOASTed columns, which the WAL does not carry. As in Debezium: strings (also json, jsonb, xml, hstore as json) get the value, bytea its bytes, text and bytea arrays a one-element array of it, integer arrays its bytes as elements, uuid arrays the name-based UUID of its bytes, hstore as a map {value: value}. Where Debezium has no form Sluice uses the same idea: numeric (Decimal or VariableScaleDecimal) gets its bytes as the unscaled value, float and temporal arrays its bytes as elements, numeric arrays one such Decimal; other types (boolean arrays, numeric as double) get null, or an empty array or zero when NOT NULL. Every such field is also named by a __sluice.unavailable record header (one per field, the field name as value): a consumer must not take the field's value as the row's, and Sluice's JDBC sink leaves it out of the update."},
 	config.Key{Name: DecimalHandlingMode, Type: config.String, Default: string(pgtypes.DecimalPrecise), Importance: config.Medium, Group: groupTypes, Order: 1,
 		Validator: config.In("precise", "double", "string"), Recommender: recommend("precise", "double", "string"),
 		Doc: "precise: Connect Decimal (VariableScaleDecimal for unconstrained numeric); double; string."},
@@ -315,6 +321,13 @@ type Config struct {
 	MaxBatchSize, MaxQueueSize            int
 	MaxQueueBytes                         int64
 	PollInterval                          time.Duration
+	// MaxRetries is errors.max.retries (-1: forever) and ReconnectMax
+	// retriable.restart.connector.wait.ms.
+	MaxRetries   int
+	ReconnectMax time.Duration
+	// Name is the connector's name (the runtime's "name" property; empty
+	// when validating a config without one).
+	Name string
 }
 
 // ParseConfig parses and validates connector properties.
@@ -352,6 +365,9 @@ func ParseConfig(props map[string]string) (*Config, error) {
 	c.StreamBufferBytes = int(v.Long(StreamBufferBytes))
 	c.XminInterval = time.Duration(v.Long(XminFetchIntervalMs)) * time.Millisecond
 	c.MaxQueueBytes = v.Long(MaxQueueSizeInBytes)
+	c.Name = props["name"]
+	c.MaxRetries = v.Int(ErrorsMaxRetries)
+	c.ReconnectMax = time.Duration(v.Long(RetriableRestartWaitMs)) * time.Millisecond
 	for _, ch := range v.List(SignalEnabledChannels) {
 		switch strings.ToLower(strings.TrimSpace(ch)) {
 		case "source":

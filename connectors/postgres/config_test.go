@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/sluice-cdc/sluice/config"
@@ -55,14 +56,15 @@ func TestParseConfigDefaults(t *testing.T) {
 		StatusInterval: 10 * time.Second, SnapshotMode: SnapshotInitial, SnapshotFetchSize: 10240, SnapshotThreads: 1,
 		SnapshotChunkRows: 100000, TombstonesOnDelete: true, SkipTruncate: true, Placeholder: "__debezium_unavailable_value",
 		Modes: pgtypes.DefaultModes(), MaxBatchSize: 2048, MaxQueueSize: 8192, PollInterval: 500 * time.Millisecond,
-		KeyColumns: map[string][]string{}}
+		KeyColumns: map[string][]string{}, MaxRetries: -1, ReconnectMax: 10 * time.Second}
 	if cfg.Host != want.Host || cfg.Port != want.Port || cfg.SSLMode != want.SSLMode || cfg.SlotName != want.SlotName ||
 		cfg.Publication != want.Publication || cfg.PublicationMode != want.PublicationMode || cfg.StatusInterval != want.StatusInterval ||
 		cfg.SnapshotMode != want.SnapshotMode || cfg.SnapshotFetchSize != want.SnapshotFetchSize || cfg.SnapshotThreads != want.SnapshotThreads ||
 		cfg.SnapshotChunkRows != want.SnapshotChunkRows || cfg.TombstonesOnDelete != want.TombstonesOnDelete ||
 		cfg.SkipTruncate != want.SkipTruncate || cfg.SkipCreate || cfg.SkipUpdate || cfg.SkipDelete || cfg.Placeholder != want.Placeholder ||
 		cfg.Modes != want.Modes || cfg.MaxBatchSize != want.MaxBatchSize || cfg.MaxQueueSize != want.MaxQueueSize ||
-		cfg.PollInterval != want.PollInterval || cfg.ProvideTxMetadata {
+		cfg.PollInterval != want.PollInterval || cfg.ProvideTxMetadata || cfg.MaxRetries != want.MaxRetries ||
+		cfg.ReconnectMax != want.ReconnectMax {
 		t.Errorf("defaults:\n got %+v\nwant %+v", cfg, want)
 	}
 }
@@ -172,5 +174,23 @@ func TestConnectErrorNamesTheFix(t *testing.T) {
 	}
 	if ce, ok := auth.(*ConnectError); !ok || !ce.Auth {
 		t.Errorf("authentication failure not marked: %#v", auth)
+	}
+}
+
+func TestAppNameFitsAndNamesTheConnector(t *testing.T) {
+	long := strings.Repeat("é", 40) // 80 bytes
+	tests := []struct{ name, want string }{
+		{"", "sluice"},
+		{"orders", "sluice orders"},
+		{strings.Repeat("a", 56), "sluice " + strings.Repeat("a", 56)},
+	}
+	for _, tc := range tests {
+		if got := appName(tc.name); got != tc.want {
+			t.Errorf("appName(%q) = %q, want %q", tc.name, got, tc.want)
+		}
+	}
+	a, b := appName(long), appName(long+"x")
+	if len(a) > 63 || !utf8.ValidString(a) || !strings.HasPrefix(a, "sluice é") || a == b {
+		t.Errorf("long names: %q and %q; want distinct valid UTF-8 of at most 63 bytes", a, b)
 	}
 }

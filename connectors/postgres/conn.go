@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -18,7 +20,31 @@ var sessionParams = map[string]string{
 	"TimeZone":           "UTC",
 	"bytea_output":       "hex",
 	"extra_float_digits": "1",
-	"application_name":   "sluice",
+}
+
+// appName is the application_name of a connector's sessions: "sluice
+// <connector name>", so that the checks can tell the connector's own
+// walsender on its slot from another reader's (a running connector is
+// validated again when its config is replaced), and a DBA sees who is
+// connected. It fits PostgreSQL's 63 bytes: a longer name is cut and
+// followed by a hash of the whole name.
+func appName(connector string) string {
+	const limit = 63
+	s := "sluice " + connector
+	if connector == "" {
+		return "sluice"
+	}
+	if len(s) <= limit && utf8.ValidString(s) {
+		return s
+	}
+	h := fnv.New32a()
+	h.Write([]byte(connector))
+	tail := fmt.Sprintf("~%08x", h.Sum32())
+	cut := s[:limit-len(tail)]
+	for !utf8.ValidString(cut) {
+		cut = cut[:len(cut)-1]
+	}
+	return cut + tail
 }
 
 // connect opens a regular connection to the configured database.
@@ -30,6 +56,7 @@ func connect(ctx context.Context, cfg *Config) (*pgx.Conn, error) {
 	for k, v := range sessionParams {
 		pc.RuntimeParams[k] = v
 	}
+	pc.RuntimeParams["application_name"] = appName(cfg.Name)
 	conn, err := pgx.ConnectConfig(ctx, pc)
 	if err != nil {
 		return nil, connectError(cfg, err)
@@ -46,6 +73,7 @@ func connectReplication(ctx context.Context, cfg *Config) (*pgconn.PgConn, error
 	for k, v := range sessionParams {
 		pc.RuntimeParams[k] = v
 	}
+	pc.RuntimeParams["application_name"] = appName(cfg.Name)
 	pc.RuntimeParams["replication"] = "database"
 	conn, err := pgconn.ConnectConfig(ctx, pc)
 	if err != nil {

@@ -22,7 +22,7 @@ func TestRunLoopPanicGoesToPoll(t *testing.T) {
 		timer: time.NewTimer(time.Hour)}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	go task.runLoop(ctx)
+	go task.runLoop(ctx, nil)
 	for {
 		recs, err := task.Poll(ctx)
 		if err == nil && len(recs) == 0 {

@@ -546,6 +546,16 @@ func testToast(t *testing.T, pg *harness.Postgres) {
 	if a.Get("big") != "__debezium_unavailable_value" || string(a.Get("bin").([]byte)) != "__debezium_unavailable_value" || a.Get("n") != int32(2) {
 		t.Errorf("after %v", a.Values)
 	}
+	// Both fields are named unavailable by header, whatever their type.
+	var named []string
+	for _, h := range upd.Headers {
+		if h.Key == connectors.UnavailableHeader {
+			named = append(named, string(h.Value))
+		}
+	}
+	if strings.Join(named, ",") != "big,bin" {
+		t.Errorf("unavailable headers name %v, want big and bin", named)
+	}
 }
 
 // testResume commits an offset in the middle of a transaction, restarts

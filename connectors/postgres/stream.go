@@ -649,13 +649,17 @@ func (s *streamer) change(ctx context.Context, lsn uint64, relID uint32, m pgout
 				}
 			}
 			o := s.offset(lsn, false)
-			return s.emit(ctx, b.change(t, OpCreate, key, nil, after, &p, s.txBlock(t), s.offsetMap(&o)), &o)
+			r := b.change(t, OpCreate, key, nil, after, &p, s.txBlock(t), s.offsetMap(&o))
+			r.Headers = t.unavailable(m.New.Columns)
+			return s.emit(ctx, r, &o)
 		}
 		if cfg.SkipUpdate {
 			return nil
 		}
 		o := s.offset(lsn, false)
-		return s.emit(ctx, b.change(t, OpUpdate, key, before, after, &p, s.txBlock(t), s.offsetMap(&o)), &o)
+		r := b.change(t, OpUpdate, key, before, after, &p, s.txBlock(t), s.offsetMap(&o))
+		r.Headers = t.unavailable(m.New.Columns)
+		return s.emit(ctx, r, &o)
 	case *pgoutput.Delete:
 		s.noteChange(t, m.Old.Columns)
 		if cfg.SkipDelete {

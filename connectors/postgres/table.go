@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/big"
 	"slices"
+	"strconv"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/sluice-cdc/sluice/connectors"
@@ -107,8 +109,54 @@ func buildTable(cfg *Config, cat *pgtypes.Catalog, relID uint32, schema, name st
 	return t, nil
 }
 
-// placeholderFor is the value standing in for an unchanged TOASTed value.
+// placeholderFor is the value standing in for an unchanged TOASTed value
+// of schema s (the event's header names such fields too, see
+// connectors.UnavailableHeader). Where Debezium has a representation it
+// is Debezium's: the placeholder for strings (also json, xml, hstore as
+// json), its bytes for bytea, a one-element array of it for text and
+// bytea arrays, the placeholder's bytes as the elements of integer
+// arrays, the name-based UUID of it in a uuid array, and {placeholder:
+// placeholder} for an hstore map. Where Debezium has none, Sluice
+// follows the same idea: Decimal and VariableScaleDecimal take the
+// placeholder's bytes as their unscaled value, float arrays and arrays of
+// integer-based temporal types the bytes as elements, numeric arrays one
+// such Decimal. Anything else (a boolean array, say) is null, or an empty
+// array or zero when the column is NOT NULL.
 func placeholderFor(s *connectors.Schema, placeholder string) any {
+	if v := placeholderValue(s, placeholder); v != nil || s.Optional {
+		return v
+	}
+	switch s.Type {
+	case connectors.Array:
+		return []any{}
+	case connectors.Boolean:
+		return false
+	case connectors.Int8:
+		return int8(0)
+	case connectors.Int16:
+		return int16(0)
+	case connectors.Int32:
+		return int32(0)
+	case connectors.Int64:
+		return int64(0)
+	case connectors.Float32:
+		return float32(0)
+	case connectors.Float64:
+		return float64(0)
+	}
+	return nil
+}
+
+func placeholderValue(s *connectors.Schema, placeholder string) any {
+	switch s.Name {
+	case connectors.DecimalName:
+		scale, _ := strconv.Atoi(s.Parameters[connectors.DecimalScaleParam])
+		return connectors.Decimal{Unscaled: new(big.Int).SetBytes([]byte(placeholder)), Scale: int32(scale)}
+	case pgtypes.VariableScaleDecimalName:
+		v := connectors.NewStructValue(s)
+		v.Values[0], v.Values[1] = int32(0), []byte(placeholder)
+		return v
+	}
 	switch s.Type {
 	case connectors.String:
 		return placeholder
@@ -116,12 +164,59 @@ func placeholderFor(s *connectors.Schema, placeholder string) any {
 		if s.Name == "" {
 			return []byte(placeholder)
 		}
+	case connectors.Map:
+		if s.Keys.Type == connectors.String && s.Values.Type == connectors.String {
+			return []connectors.MapEntry{{Key: placeholder, Value: placeholder}}
+		}
 	case connectors.Array:
-		if e := placeholderFor(s.Items, placeholder); e != nil {
+		it := s.Items
+		switch it.Type {
+		case connectors.Int8, connectors.Int16, connectors.Int32, connectors.Int64, connectors.Float32, connectors.Float64:
+			out := make([]any, len(placeholder))
+			for i := range len(placeholder) {
+				out[i] = numberOf(it.Type, placeholder[i])
+			}
+			return out
+		case connectors.String:
+			if it.Name == pgtypes.UUIDName {
+				return []any{connectors.UnavailableUUID(placeholder)}
+			}
+		}
+		if e := placeholderValue(it, placeholder); e != nil {
 			return []any{e}
 		}
 	}
 	return nil
+}
+
+// numberOf is b as a value of the numeric type t.
+func numberOf(t connectors.Type, b byte) any {
+	switch t {
+	case connectors.Int8:
+		return int8(b)
+	case connectors.Int16:
+		return int16(b)
+	case connectors.Int32:
+		return int32(b)
+	case connectors.Float32:
+		return float32(b)
+	case connectors.Float64:
+		return float64(b)
+	}
+	return int64(b)
+}
+
+// unavailable returns a connectors.UnavailableHeader for each value field
+// of cols that is an unchanged TOASTed value, or nil when none is.
+func (t *table) unavailable(cols []pgoutput.Column) []connectors.Header {
+	var hs []connectors.Header
+	for i := range cols {
+		if cols[i].Kind == pgoutput.KindUnchanged && i < len(t.valueIdx) && t.valueIdx[i] >= 0 {
+			name := t.valueSchema.Fields[t.valueIdx[i]].Name
+			hs = append(hs, connectors.Header{Key: connectors.UnavailableHeader, Value: []byte(name)})
+		}
+	}
+	return hs
 }
 
 // sameShape reports whether two column lists give the same schemas.

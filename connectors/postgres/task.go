@@ -45,6 +45,7 @@ type Task struct {
 	signals chan kafkaSignal
 	done    chan struct{}
 	runErr  error // set before done is closed
+	tctx    connectors.SourceTaskContext
 	cancel  context.CancelFunc
 	timer   *time.Timer
 
@@ -116,12 +117,34 @@ func (t *Task) Start(ctx context.Context, tctx connectors.SourceTaskContext, pro
 		t.signals = make(chan kafkaSignal, 1)
 	}
 	t.done = make(chan struct{})
-	ok := false
-	defer func() {
-		if !ok {
-			t.closeConns()
+	t.tctx = tctx
+	// A server that cannot be reached now is waited for by the task's
+	// goroutine (see reconnect.go); any other failure fails Start.
+	deferred := t.setup(ctx)
+	if deferred != nil {
+		t.closeConns()
+		if !transient(deferred) {
+			return deferred
 		}
-	}()
+		t.log.Warn("PostgreSQL is unreachable; the task keeps trying to start", "server", cfg.Addr(), "error", deferred)
+		t.report(newBackoff(cfg, deferred).problem(cfg.Addr()))
+	}
+	t.timer = time.NewTimer(time.Hour)
+	t.timer.Stop()
+	runCtx, cancel := context.WithCancel(context.Background())
+	t.cancel = cancel
+	go t.runLoop(runCtx, deferred)
+	return nil
+}
+
+// setup connects, runs the pre-flight checks and decides between
+// snapshot and streaming from the stored offset. On error the caller
+// closes the connections.
+func (t *Task) setup(ctx context.Context) error {
+	cfg := t.cfg
+	t.snapshot, t.resume = false, offset{}
+	t.pendingPlan, t.pendingDone, t.pendingPaused = "", "", false
+	var err error
 	if t.meta, err = connect(ctx, cfg); err != nil {
 		return err
 	}
@@ -146,9 +169,10 @@ func (t *Task) Start(ctx context.Context, tctx connectors.SourceTaskContext, pro
 	if err := t.meta.QueryRow(ctx, "SELECT current_setting('server_version_num')::int").Scan(&t.serverVersion); err != nil {
 		return fmt.Errorf("reading the server version: %w", err)
 	}
-	stored, err := tctx.Offset(ctx, t.b.partition)
+	stored, err := t.tctx.Offset(ctx, t.b.partition)
 	if err != nil {
-		return fmt.Errorf("reading the stored offset: %w", err)
+		// Not PostgreSQL's outage: Start fails as it always did.
+		return &notTransient{fmt.Errorf("reading the stored offset: %w", err)}
 	}
 	slot, err := readSlot(ctx, t.meta, cfg.SlotName)
 	if err != nil {
@@ -166,25 +190,49 @@ func (t *Task) Start(ctx context.Context, tctx connectors.SourceTaskContext, pro
 	if t.repl, err = connectReplication(ctx, cfg); err != nil {
 		return err
 	}
-	t.timer = time.NewTimer(time.Hour)
-	t.timer.Stop()
-	runCtx, cancel := context.WithCancel(context.Background())
-	t.cancel = cancel
-	ok = true
-	go t.runLoop(runCtx)
 	return nil
 }
 
-// runLoop is the task's goroutine: it runs run, closes the connections
-// and hands run's error to Poll through runErr and done. A panic in run
-// fails the task through Poll, as the SPI asks, instead of ending the
-// worker.
-func (t *Task) runLoop(ctx context.Context) {
+// runLoop is the task's goroutine: it runs run (after waiting for the
+// server when Start could not reach it: deferred), sets up again when
+// the server goes away outside the streamer, closes the connections and
+// hands the final error to Poll through runErr and done. A panic fails
+// the task through Poll, as the SPI asks, instead of ending the worker.
+func (t *Task) runLoop(ctx context.Context, deferred error) {
 	defer close(t.done)
-	t.runErr = connectors.Protect(func() error { return t.run(ctx) })
+	t.runErr = connectors.Protect(func() error { return t.runRecovering(ctx, deferred) })
 	t.closeConns()
 	if t.runErr != nil && !errors.Is(t.runErr, context.Canceled) {
 		t.log.Error("postgres source task failed", "error", t.runErr)
+	}
+}
+
+// runRecovering runs run until it ends for good. The server went away
+// outside the streamer, which retries by itself (while creating the
+// slot, or in the snapshot): once every queued record is committed, it
+// sets up again from the stored offset when the server is back, as a
+// restart of the task would, without spending the runtime's restart
+// budget.
+func (t *Task) runRecovering(ctx context.Context, deferred error) error {
+	if deferred != nil {
+		if err := t.startLater(ctx, deferred); err != nil {
+			return err
+		}
+	}
+	for {
+		err := t.run(ctx)
+		if err == nil || ctx.Err() != nil || !transient(err) {
+			return err
+		}
+		t.log.Warn("lost PostgreSQL; starting again from the committed offset once it is back", "server", t.cfg.Addr(), "error", err)
+		t.closeConns()
+		t.report(newBackoff(t.cfg, err).problem(t.cfg.Addr()))
+		if werr := t.waitCommitted(ctx); werr != nil {
+			return werr
+		}
+		if serr := t.startLater(ctx, err); serr != nil {
+			return serr
+		}
 	}
 }
 
@@ -257,6 +305,7 @@ func (t *Task) closeConns() {
 	if t.meta != nil {
 		_ = t.meta.Close(ctx)
 	}
+	t.repl, t.meta = nil, nil
 }
 
 // emit queues r with its offset o, waiting while the queue is full (in
@@ -271,6 +320,22 @@ func (t *Task) emit(ctx context.Context, r *connectors.Record, o *offset) error 
 	}
 	t.lastEmitted = keyOf(o)
 	return t.queue.put(ctx, q)
+}
+
+// waitCommitted waits until the offset of the last queued record is
+// committed (or nothing was queued), so that the stored offset is where
+// the task stands.
+func (t *Task) waitCommitted(ctx context.Context) error {
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for t.lastEmitted != (offsetKey{}) && t.pending() {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+	return nil
 }
 
 // pending reports whether a queued record's offset is not committed yet.
@@ -483,45 +548,6 @@ func (t *Task) run(ctx context.Context) (err error) {
 		t.log.Info("snapshot chunks left to read", "chunks", len(pending), "paused", t.pendingPaused)
 	}
 	return t.stream(ctx, s)
-}
-
-// Reconnection back-off bounds: the task keeps trying for about a minute
-// before it fails.
-const (
-	reconnectFirst = 250 * time.Millisecond
-	reconnectMax   = 8 * time.Second
-	reconnectTries = 12
-)
-
-// stream runs the streamer, reconnecting with back-off when the
-// connection is lost; it resumes after the last queued record, so
-// nothing is lost and nothing is queued twice.
-func (t *Task) stream(ctx context.Context, s *streamer) error {
-	for {
-		err := s.run(ctx)
-		if err == nil || ctx.Err() != nil || !connectors.Retriable(err) {
-			return err
-		}
-		t.log.Warn("replication connection lost; reconnecting", "error", err)
-		delay := reconnectFirst
-		for try := 1; ; try++ {
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(delay):
-			}
-			rerr := t.reconnect(ctx)
-			if rerr == nil {
-				break
-			}
-			if try == reconnectTries {
-				return connectors.Retry(fmt.Errorf("%w; reconnecting failed %d times, last: %v", err, try, rerr))
-			}
-			delay = min(2*delay, reconnectMax)
-		}
-		s = s.resumed()
-		t.log.Info("reconnected", "resume_lsn", lsnString(s.resumeLSN))
-	}
 }
 
 // reconnect replaces both connections.

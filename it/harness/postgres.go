@@ -137,6 +137,16 @@ func (pg *Postgres) Stop(t testing.TB) {
 	pg.stopProc(30 * time.Second)
 }
 
+// Start starts a server stopped by Stop again, on the same port and data
+// directory (for tests of an outage).
+func (pg *Postgres) Start(t testing.TB) {
+	t.Helper()
+	if pg.Dir == "" {
+		t.Fatalf("harness: cannot start an external PostgreSQL (SLUICE_IT_POSTGRES_URL)")
+	}
+	pg.start(t)
+}
+
 // DBURL returns the URL of database db on the server.
 func (pg *Postgres) DBURL(db string) string {
 	i := strings.LastIndexByte(pg.URL, '/')
