@@ -51,9 +51,13 @@
 // cannot be HOT (no room on the row's page) cost about twice an insert;
 // a fillfactor below 100 on tables that see many updates helps most.
 //
-// MySQL/MariaDB: multi-row INSERT … ON DUPLICATE KEY UPDATE col =
-// VALUES(col) and DELETE … WHERE (key) IN (…), interpolated on the
-// client, each statement filled up to 90% of max_allowed_packet.
+// MySQL/MariaDB: multi-row INSERT … ON DUPLICATE KEY UPDATE and
+// DELETE … WHERE (key) IN (…), interpolated on the client, each statement
+// filled up to 90% of max_allowed_packet. The upsert names the new row
+// as MySQL 8.0.19 and later want it (VALUES (…) AS new … col = new.col;
+// VALUES(col) is deprecated there since 8.0.20) and as VALUES(col) on
+// MariaDB, which has no row alias, and on older MySQL; the flavour comes
+// from the server's VERSION(), not from the URL's scheme.
 // truncate is DELETE FROM so that it stays inside the transaction.
 //
 // # Type mapping
