@@ -12,7 +12,8 @@
 // truncate.enabled; other ops are ignored. Any other struct value is a
 // flat row. A null value (tombstone) deletes by key when delete.enabled
 // (after a Debezium delete it repeats it, and reduction makes the two one
-// statement) and is skipped otherwise.
+// statement) and is skipped otherwise, and also when table.name.format
+// uses ${source.…}, which a tombstone has no source block for.
 //
 // A column whose value is the unavailable-value placeholder
 // (unavailable.value.placeholder, Debezium's "__debezium_unavailable_value",
