@@ -24,6 +24,8 @@ type dialect interface {
 	exec(ctx context.Context, sql string) error
 	// alterType is the statement that changes a column's type.
 	alterType(t tableName, col, typ string, nullable bool) string
+	// dropNotNull is the statement that lets column c hold NULL.
+	dropNotNull(t tableName, c colMeta) string
 	// write applies every table's changes in one transaction; with
 	// commit false it rolls the transaction back (to find a bad row).
 	write(ctx context.Context, ws []*tableWrite, commit bool) error
@@ -92,6 +94,13 @@ type colMeta struct {
 	name     string
 	typ      string // as the database spells it, lower case
 	nullable bool
+	// filled says the database fills the column when an INSERT leaves
+	// it out: it has a default, or is an identity, serial,
+	// auto-increment or generated column.
+	filled bool
+	// decl is the column's type as MySQL declares it (case kept, with
+	// its collation), for MODIFY COLUMN; empty for PostgreSQL.
+	decl string
 }
 
 // find returns the column matching a record field: the same name, or the

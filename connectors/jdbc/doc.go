@@ -65,8 +65,14 @@
 //
 // Tables are created (auto.create, schema.evolution=basic) with these
 // column types; the primary key comes from the record key (or as
-// primary.key.mode says). auto.evolve adds optional fields as nullable
-// columns and widens integer, varchar and numeric columns. A numeric(p,s)
+// primary.key.mode says). auto.evolve adds new fields as nullable
+// columns (required ones too: the rows already there have no value for
+// them), widens integer, varchar and numeric columns, and lets a NOT NULL
+// column that the records no longer have (dropped or renamed in the
+// source) and that the database does not fill (default, identity,
+// generated) hold NULL; key columns are left alone. It never drops or
+// renames a column: a renamed source column is a new column, the old one
+// stays, NULL in later rows. A numeric(p,s)
 // column gets as many integer digits (p-s) and fractional digits (s) as
 // the larger of it and the field has (numeric(10,2) and a field of
 // numeric(8,4) give numeric(12,4)), so no stored or new value loses a

@@ -180,7 +180,9 @@ func (m *mysqlDialect) loadTable(ctx context.Context, t tableName) (*tableMeta, 
 	if t.schema != "" {
 		schema = t.schema
 	}
-	rows, err := m.db.QueryContext(ctx, `SELECT column_name, column_type, is_nullable = 'YES'
+	rows, err := m.db.QueryContext(ctx, `SELECT column_name, column_type, is_nullable = 'YES',
+		column_default IS NOT NULL OR extra LIKE '%auto_increment%' OR extra LIKE '%generated%',
+		CONCAT(column_type, COALESCE(CONCAT(' COLLATE ', collation_name), ''))
 		FROM information_schema.columns WHERE table_schema = COALESCE(?, DATABASE()) AND table_name = ?
 		ORDER BY ordinal_position`, schema, t.name)
 	if err != nil {
@@ -190,7 +192,7 @@ func (m *mysqlDialect) loadTable(ctx context.Context, t tableName) (*tableMeta, 
 	mt := &tableMeta{name: t}
 	for rows.Next() {
 		var c colMeta
-		if err := rows.Scan(&c.name, &c.typ, &c.nullable); err != nil {
+		if err := rows.Scan(&c.name, &c.typ, &c.nullable, &c.filled, &c.decl); err != nil {
 			return nil, err
 		}
 		c.typ = strings.ToLower(c.typ)
@@ -238,6 +240,16 @@ func (m *mysqlDialect) alterType(t tableName, col, typ string, nullable bool) st
 		null = " NULL"
 	}
 	return fmt.Sprintf("ALTER TABLE %s MODIFY COLUMN %s %s%s", quoteTable(m, t), m.quote(col), typ, null)
+}
+
+// dropNotNull restates the column's declared type (MODIFY COLUMN
+// replaces the whole definition); the column has no default to keep.
+func (m *mysqlDialect) dropNotNull(t tableName, c colMeta) string {
+	decl := c.decl
+	if decl == "" {
+		decl = c.typ
+	}
+	return m.alterType(t, c.name, decl, true)
 }
 
 func (m *mysqlDialect) write(ctx context.Context, ws []*tableWrite, commit bool) error {
