@@ -66,6 +66,9 @@ type tableMeta struct {
 	cols []colMeta
 	// uniques are the column sets of the primary key and unique indexes.
 	uniques [][]string
+	// relaxed are the shapes whose missing NOT NULL columns were made
+	// nullable (see relaxMissing), so that each is looked at once.
+	relaxed map[*shape]bool
 }
 
 // hasUnique reports whether some unique index covers exactly cols
@@ -106,17 +109,25 @@ type colMeta struct {
 // find returns the column matching a record field: the same name, or the
 // same name ignoring case.
 func (m *tableMeta) find(name string) *colMeta {
+	if i := m.index(name); i >= 0 {
+		return &m.cols[i]
+	}
+	return nil
+}
+
+// index is the position in cols of the column find returns, or -1.
+func (m *tableMeta) index(name string) int {
 	for i := range m.cols {
 		if m.cols[i].name == name {
-			return &m.cols[i]
+			return i
 		}
 	}
 	for i := range m.cols {
 		if strings.EqualFold(m.cols[i].name, name) {
-			return &m.cols[i]
+			return i
 		}
 	}
-	return nil
+	return -1
 }
 
 // tableWrite is one table's share of a transaction.

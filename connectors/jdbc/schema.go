@@ -143,16 +143,30 @@ func (t *Task) ensure(ctx context.Context, tb *tableBuf) (*tableMeta, error) {
 // relaxMissing lets a NOT NULL column that the database does not fill
 // hold NULL when the rows of some shape lack it (a column dropped or
 // renamed in the source): without it every later insert would fail.
-// Key columns are left alone. It reports whether it altered anything.
+// Key columns are left alone. Each shape is looked at once per loaded
+// metadata. It reports whether it altered anything.
 func (t *Task) relaxMissing(ctx context.Context, name tableName, meta *tableMeta, shapes []*shape) (bool, error) {
 	changed := false
-	for i := range meta.cols {
-		mc := &meta.cols[i]
-		if mc.nullable || mc.filled {
+	for _, sh := range shapes {
+		if meta.relaxed[sh] {
 			continue
 		}
-		for _, sh := range shapes {
-			if shapeHas(meta, sh, mc) {
+		has := make([]bool, len(meta.cols))
+		for _, c := range sh.cols {
+			if i := meta.index(c.name); i >= 0 {
+				has[i] = true
+			}
+		}
+		for _, u := range meta.uniques {
+			for _, k := range u {
+				if i := meta.index(k); i >= 0 {
+					has[i] = true
+				}
+			}
+		}
+		for i := range meta.cols {
+			mc := &meta.cols[i]
+			if has[i] || mc.nullable || mc.filled {
 				continue
 			}
 			if err := t.d.exec(ctx, t.d.dropNotNull(name, *mc)); err != nil {
@@ -160,28 +174,13 @@ func (t *Task) relaxMissing(ctx context.Context, name tableName, meta *tableMeta
 			}
 			t.log.Info("column made nullable: records no longer have it", "table", name.String(), "column", mc.name)
 			mc.nullable, changed = true, true
-			break
 		}
+		if meta.relaxed == nil {
+			meta.relaxed = map[*shape]bool{}
+		}
+		meta.relaxed[sh] = true
 	}
 	return changed, nil
-}
-
-// shapeHas reports whether rows of sh write column mc, or mc belongs
-// to a key (never relaxed).
-func shapeHas(meta *tableMeta, sh *shape, mc *colMeta) bool {
-	for _, c := range sh.cols {
-		if meta.find(c.name) == mc {
-			return true
-		}
-	}
-	for _, u := range meta.uniques {
-		for _, k := range u {
-			if k == mc.name {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 func (t *Task) createSQL(name tableName, sh *shape) string {
