@@ -426,7 +426,8 @@ func testPathKeyless(t *testing.T, env *pathsEnv) {
 // varchar(10) → text, numeric(5,2) → numeric(12,4), RENAME COLUMN.
 //
 // What the targets end with (schema.evolution=basic adds columns and
-// widens them, never drops or renames, as Debezium's jdbc sink):
+// widens them, never drops or renames, as Debezium's jdbc sink; unlike
+// it, it also lifts NOT NULL where needed, see below):
 //   - gone, dropped in the source, stays in the targets: rows written
 //     before keep their value, later rows have NULL, and a row updated
 //     after the drop keeps its old value (the upsert sets only the fields
@@ -442,8 +443,11 @@ func testPathKeyless(t *testing.T, env *pathsEnv) {
 //     as a new nullable column: rows written after the rename have NULL
 //     in old_name, and a row written before and updated after has both.
 //
-// gone and old_name are NOT NULL in the source, so in the auto-created
-// targets: the records after the drop and the rename lack them.
+// gone and old_name are NOT NULL in the source, and so in the
+// auto-created targets; once records lack them the sink makes them
+// nullable, and it adds new_name (a required field) as a nullable column,
+// as the rows already there have no value for it. Without that, every
+// row after the drop or the rename failed.
 func testPathColumnChanges(t *testing.T, env *pathsEnv) {
 	db := env.src.CreateDB(t, "ddl")
 	env.src.Exec(t, db, `CREATE TABLE items (id int PRIMARY KEY, keep text, gone text NOT NULL, num int,
@@ -456,6 +460,7 @@ func testPathColumnChanges(t *testing.T, env *pathsEnv) {
 	pt.connectors = append(pt.connectors, "ddl-source")
 	const pgQ = "SELECT id::text, keep, gone, num::text, short, amount::text, old_name, %s FROM items ORDER BY items.id"
 	const myQ = "SELECT CAST(id AS CHAR), keep, gone, CAST(num AS CHAR), short, CAST(amount AS CHAR), old_name, %s FROM items ORDER BY items.id"
+	// new_name does not exist yet: a constant stands in for it.
 	before := func(q string) string { return fmt.Sprintf(q, "'-'") }
 	env.waitTargets(t, pt, "the snapshot", 2*time.Minute, []string{
 		"1|k1|g1|1|s1|1.25|o1|-", "2|k2|g2|2|s2|2.50|o2|-",
