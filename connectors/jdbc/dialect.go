@@ -24,6 +24,8 @@ type dialect interface {
 	exec(ctx context.Context, sql string) error
 	// alterType is the statement that changes a column's type.
 	alterType(t tableName, col, typ string, nullable bool) string
+	// dropNotNull is the statement that lets column c hold NULL.
+	dropNotNull(t tableName, c colMeta) string
 	// write applies every table's changes in one transaction; with
 	// commit false it rolls the transaction back (to find a bad row).
 	write(ctx context.Context, ws []*tableWrite, commit bool) error
@@ -64,6 +66,9 @@ type tableMeta struct {
 	cols []colMeta
 	// uniques are the column sets of the primary key and unique indexes.
 	uniques [][]string
+	// relaxed are the shapes whose missing NOT NULL columns were made
+	// nullable (see relaxMissing), so that each is looked at once.
+	relaxed map[*shape]bool
 }
 
 // hasUnique reports whether some unique index covers exactly cols
@@ -92,22 +97,37 @@ type colMeta struct {
 	name     string
 	typ      string // as the database spells it, lower case
 	nullable bool
+	// filled says the database fills the column when an INSERT leaves
+	// it out: it has a default, or is an identity, serial,
+	// auto-increment or generated column.
+	filled bool
+	// decl is the column's type as MySQL declares it (case kept, with
+	// its collation), for MODIFY COLUMN; empty for PostgreSQL.
+	decl string
 }
 
 // find returns the column matching a record field: the same name, or the
 // same name ignoring case.
 func (m *tableMeta) find(name string) *colMeta {
+	if i := m.index(name); i >= 0 {
+		return &m.cols[i]
+	}
+	return nil
+}
+
+// index is the position in cols of the column find returns, or -1.
+func (m *tableMeta) index(name string) int {
 	for i := range m.cols {
 		if m.cols[i].name == name {
-			return &m.cols[i]
+			return i
 		}
 	}
 	for i := range m.cols {
 		if strings.EqualFold(m.cols[i].name, name) {
-			return &m.cols[i]
+			return i
 		}
 	}
-	return nil
+	return -1
 }
 
 // tableWrite is one table's share of a transaction.

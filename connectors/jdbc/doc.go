@@ -12,7 +12,8 @@
 // truncate.enabled; other ops are ignored. Any other struct value is a
 // flat row. A null value (tombstone) deletes by key when delete.enabled
 // (after a Debezium delete it repeats it, and reduction makes the two one
-// statement) and is skipped otherwise.
+// statement) and is skipped otherwise, and also when table.name.format
+// uses ${source.…}, which a tombstone has no source block for.
 //
 // A column whose value the source did not have (an unchanged TOASTed
 // PostgreSQL column) is left out of the row's statement, so the stored
@@ -63,17 +64,27 @@
 // cannot be HOT (no room on the row's page) cost about twice an insert;
 // a fillfactor below 100 on tables that see many updates helps most.
 //
-// MySQL/MariaDB: multi-row INSERT … ON DUPLICATE KEY UPDATE col =
-// VALUES(col) and DELETE … WHERE (key) IN (…), interpolated on the
-// client, each statement filled up to 90% of max_allowed_packet.
+// MySQL/MariaDB: multi-row INSERT … ON DUPLICATE KEY UPDATE and
+// DELETE … WHERE (key) IN (…), interpolated on the client, each statement
+// filled up to 90% of max_allowed_packet. The upsert names the new row
+// as MySQL 8.0.19 and later want it (VALUES (…) AS new … col = new.col;
+// VALUES(col) is deprecated there since 8.0.20) and as VALUES(col) on
+// MariaDB, which has no row alias, and on older MySQL; the flavour comes
+// from the server's VERSION(), not from the URL's scheme.
 // truncate is DELETE FROM so that it stays inside the transaction.
 //
 // # Type mapping
 //
 // Tables are created (auto.create, schema.evolution=basic) with these
 // column types; the primary key comes from the record key (or as
-// primary.key.mode says). auto.evolve adds optional fields as nullable
-// columns and widens integer, varchar and numeric columns. A numeric(p,s)
+// primary.key.mode says). auto.evolve adds new fields as nullable
+// columns (required ones too: the rows already there have no value for
+// them), widens integer, varchar and numeric columns, and lets a NOT NULL
+// column that the records no longer have (dropped or renamed in the
+// source) and that the database does not fill (default, identity,
+// generated) hold NULL; key columns are left alone. It never drops or
+// renames a column: a renamed source column is a new column, the old one
+// stays, NULL in later rows. A numeric(p,s)
 // column gets as many integer digits (p-s) and fractional digits (s) as
 // the larger of it and the field has (numeric(10,2) and a field of
 // numeric(8,4) give numeric(12,4)), so no stored or new value loses a

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -26,8 +27,13 @@ type mysqlDialect struct {
 	cfg       *Config
 	db        *sql.DB
 	maxPacket int
-	sql       strings.Builder
-	args      []any
+	// rowAlias says the server takes the row alias form of an upsert
+	// (INSERT … VALUES (…) AS new ON DUPLICATE KEY UPDATE c = new.c):
+	// MySQL 8.0.19 and later, which deprecated VALUES(c) in 8.0.20.
+	// MariaDB has only VALUES(c).
+	rowAlias bool
+	sql      strings.Builder
+	args     []any
 }
 
 func newMySQL(ctx context.Context, cfg *Config) (*mysqlDialect, error) {
@@ -41,12 +47,54 @@ func newMySQL(ctx context.Context, cfg *Config) (*mysqlDialect, error) {
 	db.SetMaxIdleConns(2)
 	m := &mysqlDialect{cfg: cfg, db: db, maxPacket: 4 << 20}
 	var packet int64
-	if err := db.QueryRowContext(ctx, "SELECT @@max_allowed_packet").Scan(&packet); err != nil {
+	var version string
+	if err := db.QueryRowContext(ctx, "SELECT @@max_allowed_packet, VERSION()").Scan(&packet, &version); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("connecting to %s as %q: %w", cfg.URL, mc.User, err)
 	}
 	m.maxPacket = int(packet)
+	m.rowAlias = rowAliasSupported(version)
 	return m, nil
+}
+
+// rowAliasSupported reports whether a server whose VERSION() is version
+// takes the row alias form of INSERT … ON DUPLICATE KEY UPDATE: MySQL
+// 8.0.19 and later. MariaDB (whose version says so, "10.11.6-MariaDB…",
+// whatever the URL's scheme) and anything unrecognised get VALUES(c),
+// which every version takes.
+func rowAliasSupported(version string) bool {
+	if strings.Contains(strings.ToLower(version), "mariadb") {
+		return false
+	}
+	var v [3]int
+	rest := version
+	for i := range v {
+		j := 0
+		for j < len(rest) && rest[j] >= '0' && rest[j] <= '9' {
+			j++
+		}
+		if j == 0 {
+			return false
+		}
+		n, err := strconv.Atoi(rest[:j])
+		if err != nil {
+			return false
+		}
+		v[i], rest = n, rest[j:]
+		if i < 2 {
+			if !strings.HasPrefix(rest, ".") {
+				return false
+			}
+			rest = rest[1:]
+		}
+	}
+	switch {
+	case v[0] != 8:
+		return v[0] > 8
+	case v[1] != 0:
+		return true
+	}
+	return v[2] >= 19
 }
 
 func (m *mysqlDialect) reset(ctx context.Context) {
@@ -132,7 +180,9 @@ func (m *mysqlDialect) loadTable(ctx context.Context, t tableName) (*tableMeta, 
 	if t.schema != "" {
 		schema = t.schema
 	}
-	rows, err := m.db.QueryContext(ctx, `SELECT column_name, column_type, is_nullable = 'YES'
+	rows, err := m.db.QueryContext(ctx, `SELECT column_name, column_type, is_nullable = 'YES',
+		column_default IS NOT NULL OR extra LIKE '%auto_increment%' OR extra LIKE '%generated%',
+		CONCAT(column_type, COALESCE(CONCAT(' COLLATE ', collation_name), ''))
 		FROM information_schema.columns WHERE table_schema = COALESCE(?, DATABASE()) AND table_name = ?
 		ORDER BY ordinal_position`, schema, t.name)
 	if err != nil {
@@ -142,7 +192,7 @@ func (m *mysqlDialect) loadTable(ctx context.Context, t tableName) (*tableMeta, 
 	mt := &tableMeta{name: t}
 	for rows.Next() {
 		var c colMeta
-		if err := rows.Scan(&c.name, &c.typ, &c.nullable); err != nil {
+		if err := rows.Scan(&c.name, &c.typ, &c.nullable, &c.filled, &c.decl); err != nil {
 			return nil, err
 		}
 		c.typ = strings.ToLower(c.typ)
@@ -192,6 +242,16 @@ func (m *mysqlDialect) alterType(t tableName, col, typ string, nullable bool) st
 	return fmt.Sprintf("ALTER TABLE %s MODIFY COLUMN %s %s%s", quoteTable(m, t), m.quote(col), typ, null)
 }
 
+// dropNotNull restates the column's declared type (MODIFY COLUMN
+// replaces the whole definition); the column has no default to keep.
+func (m *mysqlDialect) dropNotNull(t tableName, c colMeta) string {
+	decl := c.decl
+	if decl == "" {
+		decl = c.typ
+	}
+	return m.alterType(t, c.name, decl, true)
+}
+
 func (m *mysqlDialect) write(ctx context.Context, ws []*tableWrite, commit bool) error {
 	tx, err := m.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -219,7 +279,7 @@ func (m *mysqlDialect) write(ctx context.Context, ws []*tableWrite, commit bool)
 				}
 				continue
 			}
-			if err := m.insertRows(ctx, tx, table, g); err != nil {
+			if err := m.insertRows(ctx, tx, w.table, g); err != nil {
 				return err
 			}
 		}
@@ -234,35 +294,58 @@ func (m *mysqlDialect) write(ctx context.Context, ws []*tableWrite, commit bool)
 // margin for the header and the escaping estimate's error.
 func (m *mysqlDialect) budget() int { return m.maxPacket*9/10 - 1024 }
 
-func (m *mysqlDialect) insertRows(ctx context.Context, tx *sql.Tx, table string, g *group) error {
-	var head strings.Builder
-	fmt.Fprintf(&head, "INSERT INTO %s (", table)
+func (m *mysqlDialect) insertRows(ctx context.Context, tx *sql.Tx, table tableName, g *group) error {
+	head, tail, tuple := m.insertSQL(table, g)
+	return m.chunked(ctx, tx, g, head, tail, tuple, g.rows, nil)
+}
+
+// insertSQL returns the parts of a multi-row INSERT of g into table:
+// head, then tuple once per row (comma-separated), then tail (the ON
+// DUPLICATE KEY UPDATE of upserts).
+func (m *mysqlDialect) insertSQL(table tableName, g *group) (head, tail, tuple string) {
+	var h strings.Builder
+	fmt.Fprintf(&h, "INSERT INTO %s (", quoteTable(m, table))
 	for i, n := range g.names {
 		if i > 0 {
-			head.WriteString(", ")
+			h.WriteString(", ")
 		}
-		head.WriteString(m.quote(n))
+		h.WriteString(m.quote(n))
 	}
-	head.WriteString(") VALUES ")
-	var tail strings.Builder
-	if m.cfg.InsertMode == ModeUpsert && len(g.upd) == 0 {
+	h.WriteString(") VALUES ")
+	tuple = "(" + strings.Repeat("?,", len(g.names)-1) + "?)"
+	if m.cfg.InsertMode != ModeUpsert {
+		return h.String(), "", tuple
+	}
+	var t strings.Builder
+	if len(g.upd) == 0 {
 		// Only key columns: a no-op update keeps the row (INSERT IGNORE
 		// would also turn data errors into warnings).
 		q := m.quote(g.names[g.pk[0]])
-		tail.WriteString(" ON DUPLICATE KEY UPDATE " + q + " = " + q)
+		t.WriteString(" ON DUPLICATE KEY UPDATE " + q + " = " + q)
+		return h.String(), t.String(), tuple
 	}
-	if m.cfg.InsertMode == ModeUpsert && len(g.upd) > 0 {
-		tail.WriteString(" ON DUPLICATE KEY UPDATE ")
-		for j, i := range g.upd {
-			if j > 0 {
-				tail.WriteString(", ")
-			}
-			q := m.quote(g.names[i])
-			tail.WriteString(q + " = VALUES(" + q + ")")
+	alias := ""
+	if m.rowAlias {
+		// The alias must differ from the table's name.
+		alias = "new"
+		for strings.EqualFold(alias, table.name) {
+			alias += "_"
+		}
+		t.WriteString(" AS " + m.quote(alias))
+	}
+	t.WriteString(" ON DUPLICATE KEY UPDATE ")
+	for j, i := range g.upd {
+		if j > 0 {
+			t.WriteString(", ")
+		}
+		q := m.quote(g.names[i])
+		if m.rowAlias {
+			t.WriteString(q + " = " + m.quote(alias) + "." + q)
+		} else {
+			t.WriteString(q + " = VALUES(" + q + ")")
 		}
 	}
-	tuple := "(" + strings.Repeat("?,", len(g.names)-1) + "?)"
-	return m.chunked(ctx, tx, g, head.String(), tail.String(), tuple, g.rows, nil)
+	return h.String(), t.String(), tuple
 }
 
 func (m *mysqlDialect) deleteRows(ctx context.Context, tx *sql.Tx, table string, g *group) error {

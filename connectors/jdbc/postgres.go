@@ -177,7 +177,8 @@ func (p *postgres) loadTable(ctx context.Context, t tableName) (*tableMeta, erro
 	if !exists {
 		return nil, nil
 	}
-	rows, err := conn.Query(ctx, `SELECT a.attname, format_type(a.atttypid, a.atttypmod), NOT a.attnotnull
+	rows, err := conn.Query(ctx, `SELECT a.attname, format_type(a.atttypid, a.atttypmod), NOT a.attnotnull,
+		a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> ''
 		FROM pg_attribute a WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`, q)
 	if err != nil {
 		return nil, err
@@ -185,7 +186,7 @@ func (p *postgres) loadTable(ctx context.Context, t tableName) (*tableMeta, erro
 	m := &tableMeta{name: t}
 	for rows.Next() {
 		var c colMeta
-		if err := rows.Scan(&c.name, &c.typ, &c.nullable); err != nil {
+		if err := rows.Scan(&c.name, &c.typ, &c.nullable, &c.filled); err != nil {
 			rows.Close()
 			return nil, err
 		}
@@ -233,6 +234,10 @@ func (p *postgres) exec(ctx context.Context, sql string) error {
 
 func (p *postgres) alterType(t tableName, col, typ string, nullable bool) string {
 	return fmt.Sprintf("ALTER TABLE %s ALTER COLUMN %s TYPE %s", quoteTable(p, t), p.quote(col), typ)
+}
+
+func (p *postgres) dropNotNull(t tableName, c colMeta) string {
+	return fmt.Sprintf("ALTER TABLE %s ALTER COLUMN %s DROP NOT NULL", quoteTable(p, t), p.quote(c.name))
 }
 
 // maxParams is PostgreSQL's limit of bind parameters in one statement.

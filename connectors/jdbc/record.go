@@ -156,6 +156,14 @@ func (d *decoder) decode(r *connectors.Record) (change, error) {
 		if !d.cfg.DeleteEnabled {
 			return change{}, errSkip
 		}
+		if strings.Contains(d.cfg.TableNameFormat, "${source.") {
+			// A tombstone has no source block to name its table by.
+			// It follows a Debezium delete event, which has one and
+			// deleted the row already; skip it, as Debezium's sink
+			// does (flat records, the only ones whose tombstone is
+			// their delete, have no source block either).
+			return change{}, errSkip
+		}
 		// A tombstone: a delete by key. After a Debezium delete event it
 		// repeats that delete (reduced to one statement); for flat
 		// records it is the only delete there is.

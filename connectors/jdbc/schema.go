@@ -95,15 +95,14 @@ func (t *Task) ensure(ctx context.Context, tb *tableBuf) (*tableMeta, error) {
 					return nil, &SchemaError{Table: tb.name.String(), Column: c.name, Want: want,
 						Reason: "no such column; add it or set schema.evolution=basic (or auto.evolve=true)"}
 				}
-				if !c.optional {
-					return nil, &SchemaError{Table: tb.name.String(), Column: c.name, Want: want,
-						Reason: "a new required field cannot be added to a table that has rows; make the field optional or add the column with a default yourself"}
-				}
+				// Always nullable, also for a required field (a column
+				// renamed, or added NOT NULL, in the source): the rows
+				// already in the table have no value for it.
 				stmt := fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s %s NULL", quoteTable(t.d, tb.name), t.d.quote(t.d.newColumnName(c.name)), want)
 				if err := t.d.exec(ctx, stmt); err != nil {
 					return nil, fmt.Errorf("adding column %s to table %s: %w", c.name, tb.name, err)
 				}
-				t.log.Info("added column", "table", tb.name.String(), "column", c.name, "type", want)
+				t.log.Info("added column", "table", tb.name.String(), "column", c.name, "type", want, "nullable", true)
 				changed = true
 				continue
 			}
@@ -124,6 +123,13 @@ func (t *Task) ensure(ctx context.Context, tb *tableBuf) (*tableMeta, error) {
 			}
 		}
 	}
+	if t.cfg.AutoEvolve {
+		relaxed, err := t.relaxMissing(ctx, tb.name, meta, shapes)
+		if err != nil {
+			return nil, err
+		}
+		changed = changed || relaxed
+	}
 	if changed {
 		var err error
 		if meta, err = t.d.loadTable(ctx, tb.name); err != nil || meta == nil {
@@ -132,6 +138,49 @@ func (t *Task) ensure(ctx context.Context, tb *tableBuf) (*tableMeta, error) {
 	}
 	t.meta[key] = meta
 	return meta, nil
+}
+
+// relaxMissing lets a NOT NULL column that the database does not fill
+// hold NULL when the rows of some shape lack it (a column dropped or
+// renamed in the source): without it every later insert would fail.
+// Key columns are left alone. Each shape is looked at once per loaded
+// metadata. It reports whether it altered anything.
+func (t *Task) relaxMissing(ctx context.Context, name tableName, meta *tableMeta, shapes []*shape) (bool, error) {
+	changed := false
+	for _, sh := range shapes {
+		if meta.relaxed[sh] {
+			continue
+		}
+		has := make([]bool, len(meta.cols))
+		for _, c := range sh.cols {
+			if i := meta.index(c.name); i >= 0 {
+				has[i] = true
+			}
+		}
+		for _, u := range meta.uniques {
+			for _, k := range u {
+				if i := meta.index(k); i >= 0 {
+					has[i] = true
+				}
+			}
+		}
+		for i := range meta.cols {
+			mc := &meta.cols[i]
+			if has[i] || mc.nullable || mc.filled {
+				continue
+			}
+			if err := t.d.exec(ctx, t.d.dropNotNull(name, *mc)); err != nil {
+				return changed, fmt.Errorf("letting column %s of table %s hold NULL, as records no longer have it: %w", mc.name, name, err)
+			}
+			t.log.Info("column made nullable: records no longer have it", "table", name.String(), "column", mc.name)
+			mc.nullable, changed = true, true
+		}
+		if meta.relaxed == nil {
+			meta.relaxed = map[*shape]bool{}
+		}
+		meta.relaxed[sh] = true
+	}
+	return changed, nil
 }
 
 func (t *Task) createSQL(name tableName, sh *shape) string {

@@ -7,6 +7,7 @@ import (
 	"math/big"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/sluice-cdc/sluice/connectors"
@@ -247,9 +248,74 @@ func (t *table) rowValue(sl *slab, cols []pgoutput.Column) (*connectors.StructVa
 		if err != nil {
 			return nil, err
 		}
+		if val == nil && cols[i].Kind == pgoutput.KindNull && !t.convs[i].Schema.Optional {
+			// A NOT NULL column that is null in the tuple: the old
+			// tuple of a delete or key change under REPLICA IDENTITY
+			// DEFAULT or INDEX holds only the identity's columns.
+			val = nullFallback(t.convs[i].Schema)
+		}
 		v.Values[fi] = val
 	}
 	return v, nil
+}
+
+// nullFallback is the value a required field gets when the row does not
+// carry the column (the non-identity columns of a key-only old tuple):
+// the schema's default, else the zero of its type, as Debezium's value
+// converters give (their "fallback": 0, false, "", empty bytes and
+// arrays, the epoch, decimal zero at the column's scale). Without it the
+// before image of a delete from a table with a NOT NULL column would be
+// an invalid struct that no converter can write.
+func nullFallback(s *connectors.Schema) any {
+	if s.Default != nil {
+		return s.Default
+	}
+	switch s.Name {
+	case connectors.DecimalName:
+		scale, _ := strconv.Atoi(s.Parameters[connectors.DecimalScaleParam])
+		return connectors.Decimal{Unscaled: new(big.Int), Scale: int32(scale)}
+	case connectors.DateName, connectors.TimeName, connectors.TimestampName:
+		return time.Unix(0, 0).UTC()
+	case pgtypes.ZonedTimestampName:
+		return "1970-01-01T00:00:00Z"
+	case pgtypes.ZonedTimeName:
+		return "00:00:00Z"
+	case pgtypes.VariableScaleDecimalName:
+		return connectors.NewStructValue(s).Set("scale", int32(0)).Set("value", []byte{0})
+	}
+	switch s.Type {
+	case connectors.Int8:
+		return int8(0)
+	case connectors.Int16:
+		return int16(0)
+	case connectors.Int32:
+		return int32(0)
+	case connectors.Int64:
+		return int64(0)
+	case connectors.Float32:
+		return float32(0)
+	case connectors.Float64:
+		return float64(0)
+	case connectors.Boolean:
+		return false
+	case connectors.String:
+		return ""
+	case connectors.Bytes:
+		return []byte{}
+	case connectors.Array:
+		return []any{}
+	case connectors.Map:
+		return []connectors.MapEntry{}
+	case connectors.Struct:
+		v := connectors.NewStructValue(s)
+		for _, f := range s.Fields {
+			if !f.Schema.Optional {
+				v.Values[f.Index] = nullFallback(f.Schema)
+			}
+		}
+		return v
+	}
+	return nil
 }
 
 func (t *table) convert(i int, c *pgoutput.Column) (any, error) {
