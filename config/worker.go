@@ -51,7 +51,7 @@ var WorkerDef = NewDef(
 	Key{Name: BootstrapServers, Type: List, Default: "", Importance: High, Group: "Kafka",
 		Doc: "Kafka brokers to connect to (host:port, comma-separated). Empty: start an embedded single-node broker persisted under sluice.data.dir."},
 	Key{Name: GroupID, Type: String, Default: "sluice", Importance: High, Group: "Kafka",
-		Doc: "Cluster of workers this worker belongs to; workers with the same group.id share connectors."},
+		Doc: "Accepted for Kafka Connect worker files, not used yet: workers do not form a group or share connectors. Every worker runs every connector of the state topics it reads, so give each worker its own config, offset and status topics (see operations.md)."},
 	Key{Name: ConfigStorageTopic, Type: String, Default: "sluice-configs", Importance: High, Group: "Kafka",
 		Doc: "Compacted topic (1 partition) holding connector and task configs and target states."},
 	Key{Name: OffsetStorageTopic, Type: String, Default: "sluice-offsets", Importance: High, Group: "Kafka",

@@ -33,8 +33,8 @@
 // table altered by someone else); if it persists, the batch's entries are
 // bisected in transactions that are rolled back to find the record the
 // database refuses, which is reported through SinkTaskContext.Errant
-// (dead letter queue with errors.tolerance=all, else the task fails with
-// a *connectors.RecordError naming topic, partition, offset and column).
+// (the task fails with a *connectors.RecordError naming topic, partition,
+// offset and column; there is no dead letter queue yet).
 //
 // PostgreSQL: per table and column list, fewer than sluice.copy.threshold
 // rows go as multi-row INSERT … ON CONFLICT (key) DO UPDATE and DELETE …
