@@ -194,6 +194,14 @@ func (h *Herder) reconcileConnector(ctx context.Context, name string, snap confi
 		h.mu.Lock()
 		cs.backoff = backoff{}
 		cs.state = api.StateUnassigned
+		if changed {
+			// Tasks run with the connector's converters, transforms and
+			// error settings: restart every one once the new task configs
+			// are read, even a task whose own config did not change.
+			for _, ts := range cs.tasks {
+				ts.restart = true
+			}
+		}
 		h.mu.Unlock()
 	}
 
