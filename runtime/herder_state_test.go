@@ -74,6 +74,14 @@ func ctlProbeFor(name string) *ctlProbe {
 	return p
 }
 
+// resetCtlProbes forgets every probe, so that a test (or a test run
+// again with -count) starts from zero counts and no failures.
+func resetCtlProbes() {
+	ctlProbes.Lock()
+	ctlProbes.m = nil
+	ctlProbes.Unlock()
+}
+
 // read runs f with the probe locked.
 func (p *ctlProbe) read(f func(p *ctlProbe)) {
 	p.mu.Lock()
@@ -172,6 +180,7 @@ type stateWorker struct{ url string }
 
 func startStateWorker(t *testing.T) *stateWorker {
 	t.Helper()
+	resetCtlProbes()
 	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation())
 	if err != nil {
 		t.Fatal(err)
