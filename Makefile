@@ -14,8 +14,9 @@ FUZZTIME  ?= 20s
 
 .PHONY: build run test unit it lint bench fuzz fuzz-smoke docs it-compose tools clean
 
+## build: a static binary (no cgo, no libc), checked by make lint
 build:
-	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/sluice
+	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/sluice
 
 ## run: a worker with the embedded broker (data in ./sluice-data, REST on :8083)
 run: build
@@ -35,11 +36,18 @@ unit:
 it:
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./it/...
 
-lint:
+## lint: vet, staticcheck, gofmt; go.mod tidy, docs/ up to date, bin/sluice static
+lint: build
 	$(GO) vet ./...
 	@test -x $(STATICCHECK) || { echo "staticcheck missing: run 'make tools'"; exit 1; }
 	$(STATICCHECK) ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	@$(GO) mod tidy -diff || { echo "go.mod/go.sum not tidy: run 'go mod tidy'"; exit 1; }
+	@tmp=$$(mktemp -d); ./$(BIN) docs -out $$tmp/connectors && diff -u docs/configuration.md $$tmp/configuration.md && \
+	  diff -ru docs/connectors $$tmp/connectors; status=$$?; rm -rf $$tmp; \
+	  test $$status -eq 0 || { echo "docs/ out of date: run 'make docs'"; exit 1; }
+	@$(GO) version -m $(BIN) | grep -q 'CGO_ENABLED=0' || { echo "$(BIN) was built with cgo: build it with 'make build'"; exit 1; }
+	@$(GO) run ./internal/cmd/checkstatic $(BIN)
 
 tools:
 	$(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
@@ -69,7 +77,6 @@ it-compose:
 	SLUICE_IT_KAFKA_BOOTSTRAP=127.0.0.1:19092 \
 	SLUICE_IT_POSTGRES_URL='postgres://postgres:postgres@127.0.0.1:15432/postgres?sslmode=disable' \
 	SLUICE_IT_MYSQL_DSN='root:root@tcp(127.0.0.1:13306)/?parseTime=true&multiStatements=true' \
-	SLUICE_IT_S3_ENDPOINT=http://127.0.0.1:19000 \
 	  $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./it/... ; \
 	  status=$$?; docker compose -f it/compose.yaml down -v; exit $$status
 

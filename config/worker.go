@@ -53,7 +53,7 @@ var WorkerDef = NewDef(
 	Key{Name: BootstrapServers, Type: List, Default: "", Importance: High, Group: "Kafka",
 		Doc: "Kafka brokers to connect to (host:port, comma-separated). Empty: start an embedded single-node broker persisted under sluice.data.dir."},
 	Key{Name: GroupID, Type: String, Default: "sluice", Importance: High, Group: "Kafka",
-		Doc: "Cluster of workers this worker belongs to; workers with the same group.id share connectors."},
+		Doc: "Accepted for Kafka Connect worker files, not used yet: workers do not form a group or share connectors. Every worker runs every connector of the state topics it reads, so give each worker its own config, offset and status topics (see operations.md)."},
 	Key{Name: ConfigStorageTopic, Type: String, Default: "sluice-configs", Importance: High, Group: "Kafka",
 		Doc: "Compacted topic (1 partition) holding connector and task configs and target states."},
 	Key{Name: OffsetStorageTopic, Type: String, Default: "sluice-offsets", Importance: High, Group: "Kafka",
@@ -81,13 +81,13 @@ var WorkerDef = NewDef(
 	Key{Name: ValueConverter, Type: Class, Default: "org.apache.kafka.connect.json.JsonConverter", Importance: High, Group: "Converters",
 		Doc: "Default converter for record values; properties value.converter.* configure it. Connectors may override it."},
 	Key{Name: Listeners, Type: List, Default: DefaultWorkerListener, Importance: High, Group: "REST",
-		Doc: "REST API listeners, as http://host:port."},
+		Validator: oneListener, Doc: "REST API listener, as http://host:port. This version serves one listener, over http."},
 	Key{Name: TaskShutdownGracefulTimeout, Type: Long, Default: "5000", Importance: Low, Group: "Tasks", Validator: AtLeast(0),
 		Doc: "How long a stopping task may take before it is abandoned (and reported) so that it never blocks the worker."},
 	Key{Name: ExactlyOnceSourceSupport, Type: String, Default: "disabled", Importance: Medium, Group: "Tasks",
 		Validator: In("disabled"), Doc: "Exactly-once delivery for source connectors. Only disabled is supported by this version; enabled comes with the worker pool."},
 	Key{Name: ScheduledRebalanceMaxDelay, Type: Long, Default: "300000", Importance: Low, Group: "Kafka",
-		Doc: "How long work of a departed worker waits before it is reassigned (used by the worker pool)."},
+		Doc: "Accepted for Kafka Connect worker files, not used yet: it is for reassigning a departed worker's connectors, and workers do not form a pool."},
 	Key{Name: DataDir, Type: String, Default: "./sluice-data", Importance: Medium, Group: "Embedded broker",
 		Doc: "Directory of the embedded broker's data (used when bootstrap.servers is empty) and of the tasks' scratch files (spill/<connector>/<task>, emptied when the task starts)."},
 	Key{Name: BrokerListen, Type: String, Default: DefaultEmbeddedBrokerAddress, Importance: Medium, Group: "Embedded broker",
@@ -241,4 +241,13 @@ func Prefixed(props map[string]string, prefix string) map[string]string {
 // ParsePropertiesString parses .properties text.
 func ParsePropertiesString(s string) (map[string]string, error) {
 	return ParseProperties(bufio.NewScanner(strings.NewReader(s)))
+}
+
+// oneListener refuses more than one REST listener: only one is served,
+// and a second one silently ignored would be a lie.
+func oneListener(name string, v any) error {
+	if ls, _ := v.([]string); len(ls) > 1 {
+		return fmt.Errorf("%s %q: this version serves one REST listener; keep one http://host:port", name, strings.Join(ls, ","))
+	}
+	return nil
 }

@@ -138,8 +138,8 @@ type PartitionWatcher interface {
 // SinkTaskContext is what the runtime offers a running sink task.
 type SinkTaskContext interface {
 	Logger() *slog.Logger
-	// Errant reports a record that cannot be written; with
-	// errors.tolerance=all it goes to the dead letter queue and the task
-	// carries on, otherwise the task fails with err.
+	// Errant reports a record that cannot be written. The runtime
+	// accepts only errors.tolerance=none so far and has no dead letter
+	// queue: Errant returns an error and the task fails with it.
 	Errant(ctx context.Context, r *Record, err error) error
 }

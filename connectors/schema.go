@@ -148,37 +148,42 @@ func DecimalSchema(scale int32, optional bool) *Schema {
 }
 
 // NewStruct returns a struct schema with the given fields; Index is filled
-// in from the order.
+// in from the order, and the name index Field uses is built here, once,
+// before the schema can be shared.
 func NewStruct(name string, optional bool, fields ...Field) *Schema {
 	s := &Schema{Type: Struct, Name: name, Optional: optional, Fields: fields}
-	s.index()
+	s.fieldIndex = make(map[string]int, len(fields))
+	for i := range fields {
+		fields[i].Index = i
+		s.fieldIndex[fields[i].Name] = i
+	}
 	return s
 }
 
-func (s *Schema) index() {
-	s.fieldIndex = make(map[string]int, len(s.Fields))
-	for i := range s.Fields {
-		s.Fields[i].Index = i
-		s.fieldIndex[s.Fields[i].Name] = i
-	}
-}
-
-// Field returns the struct field called name.
+// Field returns the struct field called name, with Index set to its
+// position. It only reads s, so any number of goroutines may call it on a
+// shared schema: a schema built with NewStruct answers from the index built
+// there; one built as a literal (or whose Fields changed after NewStruct)
+// is searched in order instead.
 func (s *Schema) Field(name string) (Field, bool) {
 	if s == nil || s.Type != Struct {
 		return Field{}, false
 	}
-	if s.fieldIndex == nil || len(s.fieldIndex) != len(s.Fields) {
-		// Schemas built as literals get their index on first use. Callers
-		// that share a schema across goroutines must build it with
-		// NewStruct (or call Field once) before sharing.
-		s.index()
+	if s.fieldIndex != nil && len(s.fieldIndex) == len(s.Fields) {
+		i, ok := s.fieldIndex[name]
+		if !ok {
+			return Field{}, false
+		}
+		return s.Fields[i], true
 	}
-	i, ok := s.fieldIndex[name]
-	if !ok {
-		return Field{}, false
+	for i := range s.Fields {
+		if s.Fields[i].Name == name {
+			f := s.Fields[i]
+			f.Index = i
+			return f, true
+		}
 	}
-	return s.Fields[i], true
+	return Field{}, false
 }
 
 // Opt returns a field with the given name and schema.

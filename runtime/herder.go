@@ -30,8 +30,8 @@ import (
 // runs in its own goroutine with its own context, so a task stuck in Poll
 // or Put cannot block the herder, the REST API or other tasks: stopping
 // waits task.shutdown.graceful.timeout.ms, then abandons the task and
-// reports it. Lock order: mu, then nothing (no other lock is taken while
-// holding mu, and mu is never held across I/O or a wait).
+// reports it. Lock order: mu, then at most a task's pauser.mu (a leaf);
+// mu is never held across I/O or a wait. DESIGN.md has the whole order.
 type Herder struct {
 	workerID   string
 	worker     *config.Worker
@@ -222,6 +222,14 @@ func (h *Herder) reconcileConnector(ctx context.Context, name string, snap confi
 		h.mu.Lock()
 		cs.backoff = backoff{}
 		cs.state = api.StateUnassigned
+		if changed {
+			// Tasks run with the connector's converters, transforms and
+			// error settings: restart every one once the new task configs
+			// are read, even a task whose own config did not change.
+			for _, ts := range cs.tasks {
+				ts.restart = true
+			}
+		}
 		h.mu.Unlock()
 	}
 

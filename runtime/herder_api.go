@@ -65,7 +65,14 @@ func (h *Herder) defFor(p *connectors.Plugin) *config.Def {
 }
 
 func (h *Herder) redact(cfg map[string]string) map[string]string {
-	p, err := h.plugins.Lookup(cfg[propClass])
+	return h.redactAs(cfg[propClass], cfg)
+}
+
+// redactAs hides cfg's sensitive values by the definition of the
+// connector class: task configs need not hold connector.class, so they
+// are redacted by their connector's.
+func (h *Herder) redactAs(class string, cfg map[string]string) map[string]string {
+	p, err := h.plugins.Lookup(class)
 	if err != nil {
 		return maps.Clone(cfg)
 	}
@@ -359,12 +366,13 @@ func (h *Herder) ConnectorStatus(_ context.Context, name string) (api.ConnectorS
 
 // TaskConfigs implements api.Herder.
 func (h *Herder) TaskConfigs(_ context.Context, name string) ([]api.TaskInfo, error) {
-	if _, err := h.lookup(name); err != nil {
+	cfg, err := h.lookup(name)
+	if err != nil {
 		return nil, err
 	}
 	out := []api.TaskInfo{}
 	for i, tc := range h.configs.Snapshot().Tasks[name] {
-		out = append(out, api.TaskInfo{ID: api.TaskID{Connector: name, Task: i}, Config: h.redact(tc)})
+		out = append(out, api.TaskInfo{ID: api.TaskID{Connector: name, Task: i}, Config: h.redactAs(cfg[propClass], tc)})
 	}
 	return out, nil
 }

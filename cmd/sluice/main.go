@@ -46,9 +46,9 @@ const usage = `sluice: change data capture connectors, one binary.
 
 Usage:
   sluice worker [flags]          run a worker (embedded broker unless bootstrap.servers is set)
-  sluice broker [flags]          run the embedded broker alone, for several workers to share
+  sluice broker [flags]          run the embedded broker alone, for several workers (each with its own state topics)
   sluice connectors <command>    manage connectors through a worker's REST API
-  sluice docs [-out DIR]         write the connector reference pages (docs/connectors)
+  sluice docs [-out DIR]         write the reference pages (DIR/../configuration.md and DIR/*.md; DIR=docs/connectors)
   sluice version                 print the version
 
 Run 'sluice <command> -h' for a command's flags.
@@ -247,7 +247,8 @@ Commands:
   create FILE              create a connector from a JSON file ({"name":..., "config":{...}}); - reads stdin
   delete NAME              delete a connector
   pause|resume|stop NAME   change a connector's target state
-  restart NAME             restart a connector and its failed tasks
+  restart NAME             restart the connector if it FAILED and its FAILED tasks
+                           (POST /connectors/NAME/restart?includeTasks=true&onlyFailed=true)
   offsets NAME             a connector's offsets
 `)
 		fs.PrintDefaults()

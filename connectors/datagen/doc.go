@@ -53,7 +53,9 @@
 // other record, and the record carries a second header "datagen.poison" with
 // the value "true". No converter can serialise a chan int (not JSON, not
 // Avro, not by reflection), so a poison record makes the runtime's converter
-// fail, which exercises errors.tolerance and the dead letter queue. The
+// fail, which fails the task (errors.tolerance=none, the only value the
+// runtime accepts so far; there is no dead letter queue yet) and exercises
+// the automatic restarts. The
 // poisoned field is gender for users, itemid for orders and pageid for
 // pageviews. Poison records count towards iterations.
 //

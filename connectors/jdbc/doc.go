@@ -40,8 +40,8 @@
 // table altered by someone else); if it persists, the batch's entries are
 // bisected in transactions that are rolled back to find the record the
 // database refuses, which is reported through SinkTaskContext.Errant
-// (dead letter queue with errors.tolerance=all, else the task fails with
-// a *connectors.RecordError naming topic, partition, offset and column).
+// (the task fails with a *connectors.RecordError naming topic, partition,
+// offset and column; there is no dead letter queue yet).
 //
 // The buffer never reduces changes across Kafka partitions (a change of a
 // key another partition changed in the batch writes the buffer first), so

@@ -50,7 +50,10 @@ var pgDef = config.NewDef(
 
 // newFake returns a herder with the canned entities of a two-connector
 // worker: a running Debezium PostgreSQL source and a JDBC sink whose task
-// 1 failed.
+// 1 failed. Its configs are already redacted and its restart answers
+// canned: these tests check the REST wire format only. Redaction, restart
+// with includeTasks/onlyFailed and the rest of the state machine are
+// tested against the real herder in runtime/herder_state_test.go.
 func newFake() *fakeHerder {
 	pgCfg := map[string]string{
 		"connector.class":   pgClass,
