@@ -1,18 +1,12 @@
 package config
 
 import (
-	"context"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/sluice-cdc/sluice/kafkalog"
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kfake"
-	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/goleak"
 )
 
@@ -154,62 +148,4 @@ func TestLoadWorkerPrecedence(t *testing.T) {
 	if _, err := LoadWorker("", nil, map[string]string{ExactlyOnceSourceSupport: "maybe"}); err == nil {
 		t.Error("invalid value accepted")
 	}
-}
-
-func TestStoreRebuildsFromTopic(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	open := func() *Store {
-		s, err := OpenStore(func(cb func(kafkalog.Record)) (*kafkalog.Log, error) {
-			return kafkalog.New("configs", cb, kgo.SeedBrokers(c.ListenAddrs()...))
-		}, slog.Default(), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := kafkalog.Ensure(ctx, kadm.NewClient(s.log.Client()), kafkalog.Topic{Name: "configs", Partitions: 1}); err != nil {
-			t.Fatal(err)
-		}
-		if err := s.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
-	s := open()
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	must(s.PutConnector(ctx, "a", map[string]string{"connector.class": "datagen", "v": "1"}, ""))
-	must(s.PutConnector(ctx, "a", map[string]string{"connector.class": "datagen", "v": "2"}, ""))
-	must(s.PutTaskConfigs(ctx, "a", []map[string]string{{"t": "0"}, {"t": "1"}}))
-	must(s.PutConnector(ctx, "b", map[string]string{"connector.class": "datagen"}, TargetPaused))
-	must(s.PutTarget(ctx, "b", TargetStopped))
-	must(s.PutConnector(ctx, "gone", map[string]string{"connector.class": "datagen"}, ""))
-	must(s.PutTaskConfigs(ctx, "gone", []map[string]string{{"t": "0"}}))
-	must(s.DeleteConnector(ctx, "gone"))
-	check := func(snap Snapshot) {
-		t.Helper()
-		if snap.Connectors["a"]["v"] != "2" || len(snap.Tasks["a"]) != 2 || snap.Tasks["a"][1]["t"] != "1" {
-			t.Fatalf("connector a: %+v", snap)
-		}
-		if snap.Targets["b"] != TargetStopped {
-			t.Fatalf("target b = %q", snap.Targets["b"])
-		}
-		if _, ok := snap.Connectors["gone"]; ok || len(snap.Tasks["gone"]) != 0 {
-			t.Fatalf("deleted connector still present: %+v", snap)
-		}
-	}
-	check(s.Snapshot())
-	s.Close()
-	c.Compact()
-	s2 := open()
-	defer s2.Close()
-	check(s2.Snapshot())
 }

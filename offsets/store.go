@@ -334,16 +334,16 @@ func Validate(what string, m map[string]any) error {
 	return nil
 }
 
-// table is the in-memory view both stores keep: connector → encoded
+// Table is the in-memory view every offsets store keeps (Memory here, the Kafka one in runtime/offsetstore): connector → encoded
 // partition key → entry.
 //
 // An entry written from the offsets topic remembers where the topic holds
-// it, and set keeps the entry of the later record: the store's own Put
+// it, and Set keeps the entry of the later record: the store's own Put
 // (known once Kafka acknowledged it) and the topic reader (applying what
 // any worker wrote) may come in either order, and the older never
 // replaces the newer. A deletion from the topic stays as an entry with a
 // nil Offset so that an older record cannot bring the offset back.
-type table struct {
+type Table struct {
 	mu sync.RWMutex
 	m  map[string]map[string]slot
 }
@@ -351,34 +351,35 @@ type table struct {
 // slot is one source partition's entry; Offset nil is a deletion.
 type slot struct {
 	connectors.SourceOffset
-	at position
+	at Position
 }
 
-// position is where the offsets topic holds a record; the zero value
-// (known false) is an entry not from the topic (the memory store).
-type position struct {
-	known     bool
-	partition int32
-	offset    int64
+// Position is where the offsets topic holds a record; the zero value
+// (Known false) is an entry not from the topic (the memory store).
+type Position struct {
+	Known     bool
+	Partition int32
+	Offset    int64
 }
 
 // after reports whether p is known to be a later record than q. Records
 // of one key go to one topic partition; if they are in different ones
 // (the topic's partitions were changed) they cannot be ordered, and the
 // one applied last wins.
-func (p position) after(q position) bool {
-	return !p.known || !q.known || p.partition != q.partition || p.offset > q.offset
+func (p Position) after(q Position) bool {
+	return !p.Known || !q.Known || p.Partition != q.Partition || p.Offset > q.Offset
 }
 
-func (t *table) get(connector string, key []byte) map[string]any {
+// Get returns the offset of a source partition by its key, nil when none.
+func (t *Table) Get(connector string, key []byte) map[string]any {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	return t.m[connector][string(key)].Offset
 }
 
-// set records offset (nil: deleted) for a source partition unless the
+// Set records offset (nil: deleted) for a source partition unless the
 // table holds an entry from a later record of the topic.
-func (t *table) set(connector string, key []byte, partition, offset map[string]any, at position) {
+func (t *Table) Set(connector string, key []byte, partition, offset map[string]any, at Position) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.m == nil {
@@ -387,7 +388,7 @@ func (t *table) set(connector string, key []byte, partition, offset map[string]a
 	if prev, ok := t.m[connector][string(key)]; ok && !at.after(prev.at) {
 		return
 	}
-	if offset == nil && !at.known {
+	if offset == nil && !at.Known {
 		delete(t.m[connector], string(key))
 		return
 	}
@@ -397,7 +398,8 @@ func (t *table) set(connector string, key []byte, partition, offset map[string]a
 	t.m[connector][string(key)] = slot{connectors.SourceOffset{Partition: partition, Offset: offset}, at}
 }
 
-func (t *table) all(connector string) []connectors.SourceOffset {
+// All returns a connector's offsets, sorted by key, without deletions.
+func (t *Table) All(connector string) []connectors.SourceOffset {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	keys := make([]string, 0, len(t.m[connector]))
@@ -415,7 +417,7 @@ func (t *table) all(connector string) []connectors.SourceOffset {
 }
 
 // Memory is an in-memory Store for tests.
-type Memory struct{ t table }
+type Memory struct{ t Table }
 
 // NewMemory returns an empty in-memory store.
 func NewMemory() *Memory { return &Memory{} }
@@ -426,7 +428,7 @@ func (s *Memory) Get(_ context.Context, connector string, partition map[string]a
 	if err != nil {
 		return nil, err
 	}
-	return s.t.get(connector, k), nil
+	return s.t.Get(connector, k), nil
 }
 
 // Put implements Store.
@@ -436,12 +438,14 @@ func (s *Memory) Put(_ context.Context, connector string, entries []connectors.S
 		if err != nil {
 			return err
 		}
-		s.t.set(connector, k, e.Partition, e.Offset, position{})
+		s.t.Set(connector, k, e.Partition, e.Offset, Position{})
 	}
 	return nil
 }
 
 // All implements Store.
 func (s *Memory) All(_ context.Context, connector string) ([]connectors.SourceOffset, error) {
-	return s.t.all(connector), nil
+	return s.t.All(connector), nil
 }
+
+var _ Store = (*Memory)(nil)

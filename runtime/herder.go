@@ -12,9 +12,10 @@ import (
 
 	"github.com/sluice-cdc/sluice/config"
 	"github.com/sluice-cdc/sluice/connectors"
-	"github.com/sluice-cdc/sluice/offsets"
 	"github.com/sluice-cdc/sluice/runtime/api"
+	"github.com/sluice-cdc/sluice/runtime/configstore"
 	"github.com/sluice-cdc/sluice/runtime/converter"
+	"github.com/sluice-cdc/sluice/runtime/offsetstore"
 	"github.com/sluice-cdc/sluice/transforms"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -37,8 +38,8 @@ type Herder struct {
 	worker     *config.Worker
 	plugins    *connectors.Registry
 	transforms *transforms.Registry
-	configs    *config.Store
-	offsets    *offsets.Kafka
+	configs    *configstore.Store
+	offsets    *offsetstore.Kafka
 	status     *statusStore
 	adm        *kadm.Client
 	topics     *topicCreator
@@ -196,11 +197,11 @@ func (h *Herder) reconcile(ctx context.Context) {
 	}
 }
 
-func (h *Herder) reconcileConnector(ctx context.Context, name string, snap config.Snapshot) {
+func (h *Herder) reconcileConnector(ctx context.Context, name string, snap configstore.Snapshot) {
 	raw := snap.Connectors[name]
 	target := snap.Targets[name]
 	if target == "" {
-		target = config.TargetStarted
+		target = configstore.TargetStarted
 	}
 	h.mu.Lock()
 	cs := h.mu.conns[name]
@@ -233,7 +234,7 @@ func (h *Herder) reconcileConnector(ctx context.Context, name string, snap confi
 		h.mu.Unlock()
 	}
 
-	if target == config.TargetStopped {
+	if target == configstore.TargetStopped {
 		h.stopTasks(ctx, cs, nil, true)
 		h.stopConnector(ctx, cs)
 		if len(snap.Tasks[name]) > 0 {
@@ -281,13 +282,13 @@ func (h *Herder) reconcileConnector(ctx context.Context, name string, snap confi
 		// only until its new task configs are committed.
 		h.stopTasks(ctx, cs, nil, true)
 	}
-	h.reconcileTasks(ctx, cs, tasks, target == config.TargetPaused)
+	h.reconcileTasks(ctx, cs, tasks, target == configstore.TargetPaused)
 
 	h.mu.Lock()
 	st := cs.state
 	h.mu.Unlock()
 	if st == api.StateRunning || st == api.StatePaused {
-		if target == config.TargetPaused {
+		if target == configstore.TargetPaused {
 			h.setConnectorState(ctx, cs, api.StatePaused, "")
 		} else {
 			h.setConnectorState(ctx, cs, api.StateRunning, "")

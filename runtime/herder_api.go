@@ -14,6 +14,7 @@ import (
 	"github.com/sluice-cdc/sluice/connectors"
 	"github.com/sluice-cdc/sluice/offsets"
 	"github.com/sluice-cdc/sluice/runtime/api"
+	"github.com/sluice-cdc/sluice/runtime/configstore"
 	"github.com/sluice-cdc/sluice/runtime/converter"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -149,9 +150,9 @@ func (h *Herder) CreateConnector(ctx context.Context, req api.CreateRequest) (ap
 	switch req.InitialState {
 	case "", api.TargetStarted:
 	case api.TargetPaused:
-		target = config.TargetPaused
+		target = configstore.TargetPaused
 	case api.TargetStopped:
-		target = config.TargetStopped
+		target = configstore.TargetStopped
 	default:
 		return api.ConnectorInfo{}, api.BadRequest("initial_state %q is invalid; use RUNNING, PAUSED or STOPPED", req.InitialState)
 	}
@@ -464,17 +465,17 @@ func (h *Herder) setTarget(ctx context.Context, name, target string) error {
 
 // PauseConnector implements api.Herder.
 func (h *Herder) PauseConnector(ctx context.Context, name string) error {
-	return h.setTarget(ctx, name, config.TargetPaused)
+	return h.setTarget(ctx, name, configstore.TargetPaused)
 }
 
 // ResumeConnector implements api.Herder.
 func (h *Herder) ResumeConnector(ctx context.Context, name string) error {
-	return h.setTarget(ctx, name, config.TargetStarted)
+	return h.setTarget(ctx, name, configstore.TargetStarted)
 }
 
 // StopConnector implements api.Herder (KIP-875).
 func (h *Herder) StopConnector(ctx context.Context, name string) error {
-	return h.setTarget(ctx, name, config.TargetStopped)
+	return h.setTarget(ctx, name, configstore.TargetStopped)
 }
 
 // ConnectorTopics implements api.Herder (KIP-558).
@@ -547,7 +548,7 @@ func (h *Herder) checkStopped(name string) error {
 		alive = cs.alive
 	}
 	h.mu.Unlock()
-	if snap.Targets[name] != config.TargetStopped || len(snap.Tasks[name]) > 0 {
+	if snap.Targets[name] != configstore.TargetStopped || len(snap.Tasks[name]) > 0 {
 		return api.BadRequest("Connectors must be in the STOPPED state before their offsets can be modified. "+
 			"This can be done for the specified connector by issuing a 'PUT' request to the '/connectors/%s/stop' endpoint", name)
 	}

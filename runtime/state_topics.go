@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/sluice-cdc/sluice/config"
-	"github.com/sluice-cdc/sluice/kafkalog"
+	"github.com/sluice-cdc/sluice/runtime/kafkalog"
 	"github.com/twmb/franz-go/pkg/kadm"
 )
 

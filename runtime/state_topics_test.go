@@ -12,9 +12,9 @@ import (
 
 	"github.com/sluice-cdc/sluice/config"
 	"github.com/sluice-cdc/sluice/connectors"
-	"github.com/sluice-cdc/sluice/kafkalog"
 	"github.com/sluice-cdc/sluice/runtime/api"
 	"github.com/sluice-cdc/sluice/runtime/broker"
+	"github.com/sluice-cdc/sluice/runtime/kafkalog"
 	"github.com/sluice-cdc/sluice/transforms"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"

@@ -10,8 +10,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sluice-cdc/sluice/kafkalog"
 	"github.com/sluice-cdc/sluice/runtime/api"
+	"github.com/sluice-cdc/sluice/runtime/kafkalog"
 )
 
 // statusStore keeps connector and task statuses in the status topic with

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sluice-cdc/sluice/kafkalog"
 	"github.com/sluice-cdc/sluice/runtime/api"
+	"github.com/sluice-cdc/sluice/runtime/kafkalog"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"

@@ -18,10 +18,11 @@ import (
 
 	"github.com/sluice-cdc/sluice/config"
 	"github.com/sluice-cdc/sluice/connectors"
-	"github.com/sluice-cdc/sluice/kafkalog"
-	"github.com/sluice-cdc/sluice/offsets"
 	"github.com/sluice-cdc/sluice/runtime/broker"
+	"github.com/sluice-cdc/sluice/runtime/configstore"
 	"github.com/sluice-cdc/sluice/runtime/converter"
+	"github.com/sluice-cdc/sluice/runtime/kafkalog"
+	"github.com/sluice-cdc/sluice/runtime/offsetstore"
 	"github.com/sluice-cdc/sluice/runtime/rest"
 	"github.com/sluice-cdc/sluice/transforms"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -132,11 +133,11 @@ func Run(ctx context.Context, o Options) error {
 			return kafkalog.New(topic, cb, append(clientOpts, kgo.ClientID("sluice-"+topic))...)
 		}
 	}
-	if h.configs, err = config.OpenStore(newLog(topics[configsTopic].Name), logger, h.signal); err != nil {
+	if h.configs, err = configstore.Open(newLog(topics[configsTopic].Name), logger, h.signal); err != nil {
 		return err
 	}
 	defer h.configs.Close()
-	if h.offsets, err = offsets.OpenKafka(newLog(topics[offsetsTopic].Name), logger); err != nil {
+	if h.offsets, err = offsetstore.Open(newLog(topics[offsetsTopic].Name), logger); err != nil {
 		return err
 	}
 	defer h.offsets.Close()

@@ -1,4 +1,8 @@
-package config
+// Package configstore keeps connector configs, task configs and target
+// states in the compacted configs topic, with Kafka Connect's key
+// formats. It lives on the runtime side so that the config package (and
+// the connector SPI above it) does not pull in the Kafka client.
+package configstore
 
 import (
 	"context"
@@ -9,7 +13,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/sluice-cdc/sluice/kafkalog"
+	"github.com/sluice-cdc/sluice/runtime/kafkalog"
 )
 
 // Target states as stored in the configs topic.
@@ -59,10 +63,10 @@ type Store struct {
 	}
 }
 
-// OpenStore returns a store whose log newLog creates with the store's
+// Open returns a store whose log newLog creates with the store's
 // callback. onChange (may be nil) is called, on the log's goroutine,
 // after each record that changed the snapshot; it must not block.
-func OpenStore(newLog func(callback func(kafkalog.Record)) (*kafkalog.Log, error), logger *slog.Logger, onChange func()) (*Store, error) {
+func Open(newLog func(callback func(kafkalog.Record)) (*kafkalog.Log, error), logger *slog.Logger, onChange func()) (*Store, error) {
 	s := &Store{logger: logger, onChange: onChange}
 	s.mu.connectors = map[string]map[string]string{}
 	s.mu.tasks = map[string][]map[string]string{}

@@ -1,4 +1,8 @@
-package offsets
+// Package offsetstore keeps source offsets in the compacted offsets topic
+// (offsets.Store on Kafka). It lives on the runtime side, beside the
+// topic reader it is built on, so that the offsets package stays free of
+// the Kafka client.
+package offsetstore
 
 import (
 	"context"
@@ -6,10 +10,11 @@ import (
 	"log/slog"
 
 	"github.com/sluice-cdc/sluice/connectors"
-	"github.com/sluice-cdc/sluice/kafkalog"
+	"github.com/sluice-cdc/sluice/offsets"
+	"github.com/sluice-cdc/sluice/runtime/kafkalog"
 )
 
-// Kafka is a Store on the compacted offsets topic. It reads the whole
+// Kafka is an offsets.Store on the compacted offsets topic. It reads the whole
 // topic at start and follows it, so offsets written by other workers are
 // visible after ReadToEnd.
 //
@@ -21,13 +26,13 @@ import (
 // lags; it may miss what other workers wrote until ReadToEnd.
 type Kafka struct {
 	log    *kafkalog.Log
-	t      table
+	t      offsets.Table
 	logger *slog.Logger
 }
 
-// OpenKafka returns a store whose log newLog creates with the store's
+// Open returns a store whose log newLog creates with the store's
 // callback; call Start before use.
-func OpenKafka(newLog func(callback func(kafkalog.Record)) (*kafkalog.Log, error), logger *slog.Logger) (*Kafka, error) {
+func Open(newLog func(callback func(kafkalog.Record)) (*kafkalog.Log, error), logger *slog.Logger) (*Kafka, error) {
 	s := &Kafka{logger: logger}
 	l, err := newLog(s.apply)
 	if err != nil {
@@ -47,49 +52,49 @@ func (s *Kafka) Close() { s.log.Close() }
 func (s *Kafka) ReadToEnd(ctx context.Context) error { return s.log.ReadToEnd(ctx) }
 
 func (s *Kafka) apply(r kafkalog.Record) {
-	connector, partition, err := ParseKey(r.Key)
+	connector, partition, err := offsets.ParseKey(r.Key)
 	if err != nil {
 		// Not ours (another tool wrote it) or corrupt: skip, loudly.
 		s.logger.Warn("skipping unreadable record in offsets topic", "topic", s.log.Topic(),
 			"partition", r.Partition, "offset", r.Offset, "error", err)
 		return
 	}
-	offset, err := DecodeMap(r.Value)
+	offset, err := offsets.DecodeMap(r.Value)
 	if err != nil {
 		s.logger.Warn("skipping unreadable offset", "topic", s.log.Topic(), "connector", connector,
 			"partition", r.Partition, "offset", r.Offset, "error", err)
 		return
 	}
-	s.t.set(connector, r.Key, partition, offset, position{known: true, partition: r.Partition, offset: r.Offset})
+	s.t.Set(connector, r.Key, partition, offset, offsets.Position{Known: true, Partition: r.Partition, Offset: r.Offset})
 }
 
-// Get implements Store.
+// Get implements offsets.Store.
 func (s *Kafka) Get(_ context.Context, connector string, partition map[string]any) (map[string]any, error) {
-	k, err := Key(connector, partition)
+	k, err := offsets.Key(connector, partition)
 	if err != nil {
 		return nil, err
 	}
-	return s.t.get(connector, k), nil
+	return s.t.Get(connector, k), nil
 }
 
-// Put implements Store: it writes every entry (tombstones for nil offsets)
+// Put implements offsets.Store: it writes every entry (tombstones for nil offsets)
 // and returns once Kafka acknowledged them all.
 func (s *Kafka) Put(ctx context.Context, connector string, entries []connectors.SourceOffset) error {
 	kvs := make([]kafkalog.KV, 0, len(entries))
 	for _, e := range entries {
-		if err := Validate("source partition", e.Partition); err != nil {
+		if err := offsets.Validate("source partition", e.Partition); err != nil {
 			return err
 		}
-		if err := Validate("source offset", e.Offset); err != nil {
+		if err := offsets.Validate("source offset", e.Offset); err != nil {
 			return err
 		}
-		k, err := Key(connector, e.Partition)
+		k, err := offsets.Key(connector, e.Partition)
 		if err != nil {
 			return err
 		}
 		var v []byte
 		if e.Offset != nil {
-			if v, err = EncodeMap(e.Offset); err != nil {
+			if v, err = offsets.EncodeMap(e.Offset); err != nil {
 				return fmt.Errorf("encoding offset of %s: %w", connector, err)
 			}
 		}
@@ -101,15 +106,14 @@ func (s *Kafka) Put(ctx context.Context, connector string, entries []connectors.
 	}
 	for i, e := range entries {
 		w := written[i]
-		s.t.set(connector, w.Key, e.Partition, e.Offset, position{known: true, partition: w.Partition, offset: w.Offset})
+		s.t.Set(connector, w.Key, e.Partition, e.Offset, offsets.Position{Known: true, Partition: w.Partition, Offset: w.Offset})
 	}
 	return nil
 }
 
-// All implements Store.
+// All implements offsets.Store.
 func (s *Kafka) All(_ context.Context, connector string) ([]connectors.SourceOffset, error) {
-	return s.t.all(connector), nil
+	return s.t.All(connector), nil
 }
 
-var _ Store = (*Kafka)(nil)
-var _ Store = (*Memory)(nil)
+var _ offsets.Store = (*Kafka)(nil)
