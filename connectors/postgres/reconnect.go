@@ -156,11 +156,17 @@ func (t *Task) startLater(ctx context.Context, cause error) error {
 	}
 }
 
+// resumeAttempts is how many times in a row stream resumes a streamer
+// that fails again soon after its reconnect before it gives the error to
+// the task's loop to set up again.
+const resumeAttempts = 3
+
 // stream runs the streamer, reconnecting with back-off when the
 // connection is lost; it resumes after the last queued record, so
 // nothing is lost and nothing is queued twice.
 func (t *Task) stream(ctx context.Context, s *streamer) error {
 	var b *backoff
+	quick := 0 // streams in a row that failed soon after a reconnect
 	for {
 		began := time.Now()
 		err := s.run(ctx)
@@ -171,7 +177,20 @@ func (t *Task) stream(ctx context.Context, s *streamer) error {
 			// A first loss, or one after the stream ran for a while:
 			// start the back-off afresh.
 			b = newBackoff(t.cfg, err)
+			quick = 0
 			t.log.Warn("replication connection lost; reconnecting", "server", t.cfg.Addr(), "error", err)
+		} else {
+			// The server answers but the resumed stream fails again at
+			// once: something of this streamer's state does not survive
+			// the reconnect. After a few tries, hand the error to the
+			// task's loop, which sets up again from the committed offset
+			// as a restart of the task would, so capture cannot be stuck
+			// in a reconnect loop that never moves.
+			quick++
+			t.log.Warn("resumed replication failed again", "server", t.cfg.Addr(), "attempt", quick, "error", err)
+			if quick >= resumeAttempts {
+				return fmt.Errorf("resuming replication failed %d times in a row; setting up again from the committed offset: %w", quick, err)
+			}
 		}
 		t.report(b.problem(t.cfg.Addr()))
 		for {
