@@ -83,6 +83,10 @@ func Start(dataDir, listen string, logger *slog.Logger) (*Broker, error) {
 		kfake.DataDir(filepath.Join(dataDir, "kafka")),
 		kfake.ClusterID(id),
 		kfake.AllowAutoTopicCreation(),
+		// Fsync every batch before acknowledging it: the PostgreSQL
+		// source confirms its slot once Kafka acknowledged, so a lost
+		// acknowledged record is a lost change.
+		kfake.SyncWrites(),
 		kfake.ListenFn(func(string, string) (net.Listener, error) {
 			if used {
 				return nil, fmt.Errorf("embedded broker runs one node only")
