@@ -44,9 +44,22 @@ func (e *InUseError) Error() string {
 		"or point bootstrap.servers at the broker that process runs", e.Dir, who)
 }
 
-// Start locks dataDir, then starts the broker listening on listen
-// (host:port) and loading what an earlier run persisted there.
+// Durability says in one clause what survives what; the start-up log
+// line carries it (docs/operations.md explains it).
+const Durability = "acknowledged records survive a crash or kill -9 of the process (every write is fsynced before it is acknowledged); " +
+	"not power-safe: kfake does not fsync the directories naming new files, so a power cut can lose recent topics or segments; " +
+	"compaction and retention run at start-up only"
+
+// Start locks dataDir, compacts what an earlier run persisted there (see
+// compact.go), then starts the broker listening on listen (host:port) and
+// loading it.
 func Start(dataDir, listen string, logger *slog.Logger) (*Broker, error) {
+	return start(dataDir, listen, logger, nil)
+}
+
+// start is Start; afterStep, for tests, may stop the start-up compaction
+// after one of its steps (then start returns errStopped).
+func start(dataDir, listen string, logger *slog.Logger, afterStep func(step string) bool) (*Broker, error) {
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("creating data directory %s: %w", dataDir, err)
 	}
@@ -71,6 +84,11 @@ func Start(dataDir, listen string, logger *slog.Logger) (*Broker, error) {
 		f.Close()
 		return nil, err
 	}
+	comp := &compaction{dataDir: dataDir, clusterID: id, logger: logger, afterStep: afterStep}
+	if err := comp.run(); err != nil {
+		f.Close()
+		return nil, err
+	}
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		f.Close()
@@ -80,13 +98,15 @@ func Start(dataDir, listen string, logger *slog.Logger) (*Broker, error) {
 	used := false
 	c, err := kfake.NewCluster(
 		kfake.NumBrokers(1),
-		kfake.DataDir(filepath.Join(dataDir, "kafka")),
+		kfake.DataDir(filepath.Join(dataDir, kafkaDir)),
 		kfake.ClusterID(id),
 		kfake.AllowAutoTopicCreation(),
 		// Fsync every batch before acknowledging it: the PostgreSQL
 		// source confirms its slot once Kafka acknowledged, so a lost
 		// acknowledged record is a lost change.
 		kfake.SyncWrites(),
+		// Never compact while serving (see compact.go).
+		kfake.BrokerConfigs(map[string]string{"log.cleaner.backoff.ms": cleanerOffMs}),
 		kfake.ListenFn(func(string, string) (net.Listener, error) {
 			if used {
 				return nil, fmt.Errorf("embedded broker runs one node only")
