@@ -48,7 +48,7 @@ func (e *InUseError) Error() string {
 // line carries it (docs/operations.md explains it).
 const Durability = "acknowledged records survive a crash or kill -9 of the process (every write is fsynced before it is acknowledged); " +
 	"not power-safe: kfake does not fsync the directories naming new files, so a power cut can lose recent topics or segments; " +
-	"compaction and retention run at start-up only"
+	"compaction, and retention of topics that set retention.ms or retention.bytes, run at start-up only"
 
 // Start locks dataDir, compacts what an earlier run persisted there (see
 // compact.go), then starts the broker listening on listen (host:port) and
@@ -106,7 +106,7 @@ func start(dataDir, listen string, logger *slog.Logger, afterStep func(step stri
 		// acknowledged record is a lost change.
 		kfake.SyncWrites(),
 		// Never compact while serving (see compact.go).
-		kfake.BrokerConfigs(map[string]string{"log.cleaner.backoff.ms": cleanerOffMs}),
+		kfake.BrokerConfigs(brokerConfigs()),
 		kfake.ListenFn(func(string, string) (net.Listener, error) {
 			if used {
 				return nil, fmt.Errorf("embedded broker runs one node only")

@@ -50,7 +50,8 @@ package broker
 //     state, closed cleanly and synced; the leftover is only removed.
 //
 // Retention of data topics therefore runs at each start of the broker, not
-// while it runs (docs/operations.md says so).
+// while it runs, and only for topics that set retention.ms or
+// retention.bytes (see brokerConfigs; docs/operations.md says so).
 
 import (
 	"context"
@@ -81,6 +82,19 @@ const (
 	// about a hundred years, so kfake's cleaner ticker never fires.
 	cleanerOffMs = "3153600000000"
 )
+
+// brokerConfigs are the broker configs of every embedded cluster, the
+// serving one and the compacting one alike:
+//   - log.cleaner.backoff.ms: never compact while serving;
+//   - log.retention.ms=-1: only topics that set retention.ms or
+//     retention.bytes themselves are trimmed. kfake's time retention,
+//     unlike Kafka's, also trims the active segment, by the records'
+//     timestamps; at every start it would empty topics whose records
+//     carry old timestamps (datagen's start in 2024), which a clean
+//     restart must keep.
+func brokerConfigs() map[string]string {
+	return map[string]string{"log.cleaner.backoff.ms": cleanerOffMs, "log.retention.ms": "-1"}
+}
 
 // Steps of the start-up compaction after which a test hook may stop it,
 // as a kill -9 there would.
@@ -211,7 +225,7 @@ func (c *compaction) compact(kdir string) error {
 		kfake.DataDir(kdir),
 		kfake.ClusterID(c.clusterID),
 		kfake.SyncWrites(),
-		kfake.BrokerConfigs(map[string]string{"log.cleaner.backoff.ms": cleanerOffMs}),
+		kfake.BrokerConfigs(brokerConfigs()),
 		kfake.ListenFn(func(string, string) (net.Listener, error) { return pl, nil }),
 		kfake.WithLogger(slogAdapter{c.logger}),
 	)
