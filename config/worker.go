@@ -32,9 +32,11 @@ const (
 	TaskShutdownGracefulTimeout  = "task.shutdown.graceful.timeout.ms"
 	ExactlyOnceSourceSupport     = "exactly.once.source.support"
 	ScheduledRebalanceMaxDelay   = "scheduled.rebalance.max.delay.ms"
+	TopicCreationEnable          = "topic.creation.enable"
 	DataDir                      = "sluice.data.dir"
 	BrokerListen                 = "sluice.broker.listen"
 	BrokerStartTimeout           = "sluice.bootstrap.timeout.ms"
+	BrokerCleanerInterval        = "sluice.broker.log.cleaner.backoff.ms"
 	ProducerMaxBufferedRecords   = "sluice.producer.max.buffered.records"
 	ProducerMaxBufferedBytes     = "sluice.producer.max.buffered.bytes"
 	ProducerLinger               = "producer.linger.ms"
@@ -68,6 +70,8 @@ var WorkerDef = NewDef(
 		Doc: "Partitions of the offsets topic when it is created."},
 	Key{Name: StatusStoragePartitions, Type: Int, Default: "5", Importance: Low, Group: "Kafka", Validator: AtLeast(1),
 		Doc: "Partitions of the status topic when it is created."},
+	Key{Name: TopicCreationEnable, Type: Boolean, Default: "true", Importance: Low, Group: "Kafka",
+		Doc: "Create the topics source connectors write, through the admin API before their first record, as their topic.creation.* properties say (KIP-158; without them: the brokers' default partitions and replication factor). Sluice never relies on the brokers' auto-creation: with false, a record for a topic that does not exist fails its task, and connectors may not set topic.creation.*."},
 	Key{Name: OffsetFlushInterval, Type: Long, Default: "5000", Importance: Medium, Group: "Tasks", Validator: AtLeast(1),
 		Doc: "How often source offsets acknowledged by Kafka are committed. After a crash, at most this much work is replayed (duplicates, never loss)."},
 	Key{Name: OffsetFlushTimeout, Type: Long, Default: "5000", Importance: Low, Group: "Tasks", Validator: AtLeast(1),
@@ -88,6 +92,8 @@ var WorkerDef = NewDef(
 		Doc: "Directory of the embedded broker's data (used when bootstrap.servers is empty)."},
 	Key{Name: BrokerListen, Type: String, Default: DefaultEmbeddedBrokerAddress, Importance: Medium, Group: "Embedded broker",
 		Doc: "Address the embedded broker listens on."},
+	Key{Name: BrokerCleanerInterval, Type: Long, Default: "0", Importance: Low, Group: "Embedded broker", Validator: AtLeast(0),
+		Doc: "How often the embedded broker compacts compacted topics and applies retention while it runs (Kafka's log.cleaner.backoff.ms). 0, the default, never does: it compacts and applies retention at each start instead, because a kill -9 during a compaction can wipe a partition (docs/operations.md). Meant for tests only."},
 	Key{Name: BrokerStartTimeout, Type: Long, Default: "15000", Importance: Low, Group: "Kafka", Validator: AtLeast(1),
 		Doc: "How long the worker waits for bootstrap.servers to answer at start before it exits with an error naming them."},
 	Key{Name: ProducerMaxBufferedRecords, Type: Int, Default: "50000", Importance: Low, Group: "Tasks", Validator: AtLeast(1),

@@ -65,7 +65,7 @@ func BenchmarkPostgresSnapshot(b *testing.B) {
 	cl := br.Client(b, kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerLinger(wv.Duration(config.ProducerLinger)),
 		kgo.MaxBufferedRecords(wv.Int(config.ProducerMaxBufferedRecords)), kgo.MaxBufferedBytes(int(wv.Long(config.ProducerMaxBufferedBytes))),
 		kgo.ProducerBatchCompression(sluiceruntime.ProducerCompression(wv.String(config.ProducerCompression))),
-		kgo.AllowAutoTopicCreation(), kgo.MetadataMinAge(50*time.Millisecond))
+		kgo.MetadataMinAge(50*time.Millisecond))
 	adm := kadm.NewClient(cl)
 	run := 0
 	for _, n := range threads {

@@ -100,7 +100,12 @@ func BenchmarkSourcePipeline(b *testing.B) {
 		// Raw limit: the same bytes through one idempotent producer with
 		// the worker's producer settings.
 		cl := br.Client(b, kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerLinger(5*time.Millisecond),
-			kgo.MaxBufferedRecords(50_000), kgo.MaxBufferedBytes(8<<20), kgo.AllowAutoTopicCreation(), kgo.MetadataMinAge(250*time.Millisecond))
+			kgo.MaxBufferedRecords(50_000), kgo.MaxBufferedBytes(8<<20), kgo.MetadataMinAge(250*time.Millisecond))
+		// Created as the worker creates its topic (the broker creates
+		// none by itself): the broker's default partition count.
+		if resp, err := kadm.NewClient(cl).CreateTopic(context.Background(), -1, -1, nil, "raw"); err != nil || resp.Err != nil {
+			b.Fatal(err, resp.Err)
+		}
 		start := time.Now()
 		for _, r := range recs {
 			cl.Produce(context.Background(), r, func(_ *kgo.Record, err error) {

@@ -28,34 +28,111 @@ type Topic struct {
 	Name              string
 	Partitions        int32
 	ReplicationFactor int16
-	// Configs are extra topic configs at creation (cleanup.policy=compact
-	// is always set).
+	// Configs are extra topic configs at creation; StateConfigs are
+	// always set and win over these.
 	Configs map[string]string
 }
 
-// NotCompactedError says an existing state topic would lose data because
-// it is not compacted.
-type NotCompactedError struct {
-	Topic  string
-	Policy string
+// StateConfigs are the topic configs every state topic needs: compacted,
+// and never expired by time or size. Compaction alone is not enough on
+// every broker: kfake (the embedded broker) applies retention.ms, 7 days
+// by default, to compacted topics too, so a worker idle for a week lost
+// its connectors and offsets.
+var StateConfigs = []TopicConfig{
+	{Name: "cleanup.policy", Value: "compact"},
+	{Name: "retention.ms", Value: "-1"},
+	{Name: "retention.bytes", Value: "-1"},
 }
 
-func (e *NotCompactedError) Error() string {
-	return fmt.Sprintf("topic %q has cleanup.policy=%s, but Sluice keeps state in it and needs cleanup.policy=compact "+
-		"(with %s, old records are deleted and connectors, offsets or statuses are lost); fix it with: "+
-		"kafka-configs.sh --bootstrap-server <broker> --alter --entity-type topics --entity-name %s --add-config cleanup.policy=compact",
-		e.Topic, e.Policy, e.Policy, e.Topic)
+// TopicConfig is one topic config and its value.
+type TopicConfig struct {
+	Name, Value string
 }
 
-// Ensure creates t when it is missing and checks that an existing one is
-// compacted.
+// BadConfig is a config of an existing state topic that would lose data:
+// what the topic has and what it needs.
+type BadConfig struct {
+	Name, Have, Want string
+}
+
+// TopicConfigError says an existing state topic has configs that would
+// lose data (it is not compacted, or records expire), on a broker Sluice
+// does not run, so it refuses to change them itself.
+type TopicConfigError struct {
+	Topic string
+	Bad   []BadConfig
+	// Bootstrap names the brokers in the fix command ("<broker>" when
+	// empty).
+	Bootstrap string
+}
+
+func (e *TopicConfigError) Error() string {
+	have := make([]string, len(e.Bad))
+	want := make([]string, len(StateConfigs))
+	for i, b := range e.Bad {
+		have[i] = b.Name + "=" + b.Have
+	}
+	for i, c := range StateConfigs {
+		want[i] = c.Name + "=" + c.Value
+	}
+	bootstrap := e.Bootstrap
+	if bootstrap == "" {
+		bootstrap = "<broker>"
+	}
+	return fmt.Sprintf("topic %q has %s, but Sluice keeps state in it and needs %s "+
+		"(otherwise old records are deleted and connectors, offsets or statuses are lost); fix it with: "+
+		"kafka-configs.sh --bootstrap-server %s --alter --entity-type topics --entity-name %s --add-config %s",
+		e.Topic, strings.Join(have, ", "), strings.Join(want, ", "), bootstrap, e.Topic, strings.Join(want, ","))
+}
+
+// Ensure creates t when it is missing and checks that an existing one has
+// StateConfigs; it returns a *TopicConfigError when not.
 func Ensure(ctx context.Context, adm *kadm.Client, t Topic) error {
+	bad, err := ensure(ctx, adm, t)
+	if err != nil {
+		return err
+	}
+	if len(bad) > 0 {
+		return &TopicConfigError{Topic: t.Name, Bad: bad}
+	}
+	return nil
+}
+
+// Repair creates t when it is missing and sets StateConfigs on an existing
+// one that lacks them, returning what it changed. It is for brokers Sluice
+// runs itself (the embedded broker), where nobody else owns the topics.
+func Repair(ctx context.Context, adm *kadm.Client, t Topic) ([]BadConfig, error) {
+	bad, err := ensure(ctx, adm, t)
+	if err != nil || len(bad) == 0 {
+		return nil, err
+	}
+	alter := make([]kadm.AlterConfig, len(bad))
+	for i, b := range bad {
+		alter[i] = kadm.AlterConfig{Op: kadm.SetConfig, Name: b.Name, Value: &bad[i].Want}
+	}
+	resps, err := adm.AlterTopicConfigs(ctx, alter, t.Name)
+	if err == nil {
+		var r kadm.AlterConfigsResponse
+		if r, err = resps.On(t.Name, nil); err == nil {
+			err = r.Err
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("setting %v on topic %q: %w", bad, t.Name, err)
+	}
+	return bad, nil
+}
+
+// ensure creates t when it is missing and returns the StateConfigs an
+// existing one lacks.
+func ensure(ctx context.Context, adm *kadm.Client, t Topic) ([]BadConfig, error) {
 	configs := map[string]*string{}
 	for k, v := range t.Configs {
 		configs[k] = &v
 	}
-	compact := "compact"
-	configs["cleanup.policy"] = &compact
+	for _, c := range StateConfigs {
+		configs[c.Name] = &c.Value
+	}
 	rf := t.ReplicationFactor
 	if rf == 0 {
 		rf = -1
@@ -65,29 +142,33 @@ func Ensure(ctx context.Context, adm *kadm.Client, t Topic) error {
 		err = resp.Err
 	}
 	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
-		return fmt.Errorf("creating topic %q: %w", t.Name, err)
+		return nil, fmt.Errorf("creating topic %q: %w", t.Name, err)
 	}
 	rcs, err := adm.DescribeTopicConfigs(ctx, t.Name)
 	if err != nil {
-		return fmt.Errorf("describing topic %q: %w", t.Name, err)
+		return nil, fmt.Errorf("describing topic %q: %w", t.Name, err)
 	}
 	rc, err := rcs.On(t.Name, nil)
 	if err != nil {
-		return fmt.Errorf("describing topic %q: %w", t.Name, err)
+		return nil, fmt.Errorf("describing topic %q: %w", t.Name, err)
 	}
 	if rc.Err != nil {
-		return fmt.Errorf("describing topic %q: %w", t.Name, rc.Err)
+		return nil, fmt.Errorf("describing topic %q: %w", t.Name, rc.Err)
 	}
-	policy := "delete"
+	// Kafka's defaults, for a broker that leaves a config out.
+	have := map[string]string{"cleanup.policy": "delete", "retention.ms": "604800000", "retention.bytes": "-1"}
 	for _, c := range rc.Configs {
-		if c.Key == "cleanup.policy" && c.Value != nil {
-			policy = *c.Value
+		if c.Value != nil {
+			have[c.Key] = *c.Value
 		}
 	}
-	if !strings.Contains(policy, "compact") {
-		return &NotCompactedError{Topic: t.Name, Policy: policy}
+	var bad []BadConfig
+	for _, c := range StateConfigs {
+		if strings.TrimSpace(have[c.Name]) != c.Value {
+			bad = append(bad, BadConfig{Name: c.Name, Have: have[c.Name], Want: c.Value})
+		}
 	}
-	return nil
+	return bad, nil
 }
 
 // Record is one record read from the log. Value nil is a tombstone.

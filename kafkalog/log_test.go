@@ -3,6 +3,8 @@ package kafkalog
 import (
 	"context"
 	"errors"
+	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -92,7 +94,10 @@ func TestLogRebuildsStateWithTombstonesAndCompaction(t *testing.T) {
 	}
 }
 
-func TestEnsureRefusesNonCompactedTopic(t *testing.T) {
+// An existing state topic that would lose records is refused with a
+// message naming the topic, its configs and the command that fixes it;
+// Repair fixes it instead, and a topic Ensure creates has StateConfigs.
+func TestEnsureRefusesAndRepairFixesStateTopicConfigs(t *testing.T) {
 	c, err := kfake.NewCluster(kfake.NumBrokers(1))
 	if err != nil {
 		t.Fatal(err)
@@ -105,14 +110,50 @@ func TestEnsureRefusesNonCompactedTopic(t *testing.T) {
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
 	ctx := context.Background()
-	del := "delete"
-	if _, err := adm.CreateTopic(ctx, 1, 1, map[string]*string{"cleanup.policy": &del}, "bad"); err != nil {
-		t.Fatal(err)
+	del, compact := "delete", "compact"
+	for topic, policy := range map[string]*string{"deleting": &del, "expiring": &compact} {
+		if _, err := adm.CreateTopic(ctx, 1, 1, map[string]*string{"cleanup.policy": policy}, topic); err != nil {
+			t.Fatal(err)
+		}
 	}
-	err = Ensure(ctx, adm, Topic{Name: "bad", Partitions: 1})
-	var nc *NotCompactedError
-	if !errors.As(err, &nc) || nc.Topic != "bad" || nc.Policy != "delete" {
-		t.Fatalf("Ensure = %v, want NotCompactedError for bad/delete", err)
+	for _, c := range []struct {
+		topic string
+		bad   []BadConfig
+		say   []string
+	}{
+		{"deleting", []BadConfig{{"cleanup.policy", "delete", "compact"}, {"retention.ms", "604800000", "-1"}},
+			[]string{`topic "deleting" has cleanup.policy=delete, retention.ms=604800000`}},
+		// Compacted, as Kafka Connect creates its topics, but kfake
+		// expires it after 7 days all the same.
+		{"expiring", []BadConfig{{"retention.ms", "604800000", "-1"}},
+			[]string{`topic "expiring" has retention.ms=604800000,`}},
+	} {
+		err := Ensure(ctx, adm, Topic{Name: c.topic, Partitions: 1})
+		var tce *TopicConfigError
+		if !errors.As(err, &tce) || tce.Topic != c.topic || !reflect.DeepEqual(tce.Bad, c.bad) {
+			t.Fatalf("Ensure(%s) = %#v, want TopicConfigError with %v", c.topic, err, c.bad)
+		}
+		tce.Bootstrap = "k1:9092"
+		for _, s := range append(c.say, "needs cleanup.policy=compact, retention.ms=-1, retention.bytes=-1",
+			"kafka-configs.sh --bootstrap-server k1:9092 --alter --entity-type topics --entity-name "+c.topic+
+				" --add-config cleanup.policy=compact,retention.ms=-1,retention.bytes=-1") {
+			if !strings.Contains(tce.Error(), s) {
+				t.Errorf("%s does not say %q", tce.Error(), s)
+			}
+		}
+		fixed, err := Repair(ctx, adm, Topic{Name: c.topic, Partitions: 1})
+		if err != nil || !reflect.DeepEqual(fixed, c.bad) {
+			t.Fatalf("Repair(%s) = %v, %v; want %v", c.topic, fixed, err, c.bad)
+		}
+		if err := Ensure(ctx, adm, Topic{Name: c.topic, Partitions: 1}); err != nil {
+			t.Fatalf("Ensure after Repair: %v", err)
+		}
+	}
+	if err := Ensure(ctx, adm, Topic{Name: "fresh", Partitions: 2, Configs: map[string]string{"retention.ms": "5"}}); err != nil {
+		t.Fatalf("Ensure of a new topic: %v", err)
+	}
+	if fixed, err := Repair(ctx, adm, Topic{Name: "fresh", Partitions: 2}); err != nil || len(fixed) != 0 {
+		t.Fatalf("Repair of a good topic = %v, %v", fixed, err)
 	}
 }
 

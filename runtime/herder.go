@@ -41,6 +41,7 @@ type Herder struct {
 	offsets    *offsets.Kafka
 	status     *statusStore
 	adm        *kadm.Client
+	topics     *topicCreator
 	clientOpts []kgo.Opt
 	keyConv    converter.Setting
 	valConv    converter.Setting
@@ -501,6 +502,11 @@ func (h *Herder) startTask(ctx context.Context, cs *connState, ts *taskState, pl
 	var run func(context.Context) error
 	switch plugin.Type {
 	case connectors.SourceType:
+		tc, err := parseTopicCreation(connCfg, h.topics.enabled)
+		if err != nil {
+			fail(err)
+			return
+		}
 		task := plugin.New().(connectors.SourceConnector).NewTask()
 		producer, err := kgo.NewClient(append([]kgo.Opt{
 			kgo.ClientID(fmt.Sprintf("connector-producer-%s-%d", ts.id.Connector, ts.id.Task)),
@@ -510,10 +516,12 @@ func (h *Herder) startTask(ctx context.Context, cs *connState, ts *taskState, pl
 			kgo.ProducerLinger(h.worker.Duration(config.ProducerLinger)),
 			kgo.ProducerBatchCompression(ProducerCompression(h.worker.String(config.ProducerCompression))),
 			kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
-			kgo.AllowAutoTopicCreation(),
-			// With the worker's 250 ms metadata age, 80 tries give a new
-			// topic the ~20 s to appear that franz-go's defaults (4 tries,
-			// 5 s apart) give it, before its records fail.
+			// No kgo.AllowAutoTopicCreation: the worker creates every topic
+			// it writes (topicCreator) before producing to it.
+			// With the worker's 250 ms metadata age, 80 tries give a topic
+			// just created the ~20 s to appear on every broker that
+			// franz-go's defaults (4 tries, 5 s apart) give it, before its
+			// records fail.
 			kgo.UnknownTopicRetries(80),
 		}, h.clientOpts...)...)
 		if err != nil {
@@ -523,6 +531,8 @@ func (h *Herder) startTask(ctx context.Context, cs *connState, ts *taskState, pl
 		r := &sourceRunner{id: ts.id, task: task, props: taskCfg, chain: chain, keyConv: keyConv, valConv: valConv,
 			producer: producer, offsets: h.offsets, logger: logger, flushEvery: flushEvery, flushTimeout: flushTimeout,
 			retry: retry, onRunning: onRunning, onTopic: func(t string) { h.topicSeen(cs, ts.id, t) },
+			createTopic:   func(ctx context.Context, t string) error { return h.topics.ensure(ctx, t, tc.spec) },
+			topicGone:     func(t string) { h.topics.forget(t, nil) },
 			bufferedBytes: h.worker.Values.Long(config.ProducerMaxBufferedBytes), bufferedRecords: h.worker.Values.Int(config.ProducerMaxBufferedRecords)}
 		r.pause = pause
 		run = r.run

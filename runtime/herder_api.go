@@ -259,6 +259,12 @@ func (h *Herder) validate(ctx context.Context, p *connectors.Plugin, cfg map[str
 	}
 	inst := p.New()
 	def := h.defFor(p)
+	if p.Type == connectors.SourceType {
+		def = def.Merge(topicCreationDef(resolved))
+		for k, es := range topicCreationErrors(resolved, h.topics.enabled) {
+			extra[k] = append(extra[k], es...)
+		}
+	}
 	if v, ok := inst.(connectors.Validator); ok && err == nil {
 		// Only worth asking the connector when each field is valid on
 		// its own.

@@ -41,9 +41,18 @@ type sourceRunner struct {
 	retry                    retryPolicy
 	onRunning                func()
 
+	// createTopic makes sure a topic exists (creating it as the
+	// connector's topic.creation.* say) before the task's first record to
+	// it is produced; an error fails the task.
+	createTopic func(ctx context.Context, topic string) error
+	// topicGone is told that producing found a topic missing, so that it
+	// is checked (and created) again after the task restarts.
+	topicGone func(topic string)
 	// onTopic is called the first time the task writes to a topic.
 	onTopic func(topic string)
-	topics  map[string]bool
+	// topics are the topics the task created or found, so that the
+	// per-record path pays one map lookup.
+	topics map[string]bool
 
 	tracker *tracker
 	// produceErr holds the first produce failure; the loop stops on it.
@@ -243,6 +252,14 @@ func (r *sourceRunner) send(ctx context.Context, rec *connectors.Record) error {
 		return fmt.Errorf("converting the value of a record for topic %s at source offset %v: %w", out.Topic, rec.SourceOffset, err)
 	}
 	if !r.topics[out.Topic] {
+		if err := r.createTopic(ctx, out.Topic); err != nil {
+			for _, sl := range []*encSlab{ks, vs} {
+				if sl != nil {
+					sl.release()
+				}
+			}
+			return fmt.Errorf("record for topic %s at source offset %v: %w", out.Topic, rec.SourceOffset, err)
+		}
 		if r.topics == nil {
 			r.topics = map[string]bool{}
 		}
@@ -286,8 +303,12 @@ func (r *sourceRunner) done(kr *kgo.Record, err error) {
 		if !errors.Is(err, context.Canceled) {
 			e := fmt.Errorf("producing to topic %s: %w", kr.Topic, err)
 			if errors.Is(err, kerr.UnknownTopicOrPartition) {
-				e = fmt.Errorf("producing to topic %s: %w; the topic does not exist and the brokers did not create it: "+
-					"create it, or allow auto.create.topics.enable on the brokers", kr.Topic, err)
+				// Created or found at the task's first record to it, and
+				// gone now: deleted meanwhile. The restarted task creates
+				// it again.
+				r.topicGone(kr.Topic)
+				e = fmt.Errorf("producing to topic %s: %w; the topic existed when the task first wrote to it and is gone now "+
+					"(deleted?); the task creates it again when it restarts", kr.Topic, err)
 			}
 			r.produceErr.CompareAndSwap(nil, &e)
 		}

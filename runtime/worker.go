@@ -64,8 +64,10 @@ func Run(ctx context.Context, o Options) error {
 	logger := o.Logger
 	cfg := o.Config
 	servers := cfg.BootstrapServers()
-	if len(servers) == 0 {
-		b, err := broker.Start(cfg.String(config.DataDir), cfg.String(config.BrokerListen), logger)
+	embedded := len(servers) == 0
+	if embedded {
+		b, err := broker.Start(cfg.String(config.DataDir), cfg.String(config.BrokerListen), logger,
+			broker.CleanerInterval(cfg.Duration(config.BrokerCleanerInterval)))
 		if err != nil {
 			return err
 		}
@@ -94,19 +96,13 @@ func Run(ctx context.Context, o Options) error {
 		return &UnreachableError{Servers: servers, Err: err}
 	}
 
-	topics := []kafkalog.Topic{
-		{Name: cfg.String(config.ConfigStorageTopic), Partitions: 1, ReplicationFactor: int16(cfg.Values.Int(config.ConfigStorageRF))},
-		{Name: cfg.String(config.OffsetStorageTopic), Partitions: int32(cfg.Values.Int(config.OffsetStoragePartitions)), ReplicationFactor: int16(cfg.Values.Int(config.OffsetStorageRF))},
-		{Name: cfg.String(config.StatusStorageTopic), Partitions: int32(cfg.Values.Int(config.StatusStoragePartitions)), ReplicationFactor: int16(cfg.Values.Int(config.StatusStorageRF))},
-	}
+	topics := stateTopics(cfg)
 	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	for _, t := range topics {
-		if err := kafkalog.Ensure(tctx, adm, t); err != nil {
-			return err
-		}
+	if err := ensureStateTopics(tctx, adm, topics, embedded, servers, logger); err != nil {
+		return err
 	}
-	if err := checkSinglePartition(tctx, adm, topics[0].Name); err != nil {
+	if err := checkSinglePartition(tctx, adm, topics[configsTopic].Name); err != nil {
 		return err
 	}
 
@@ -122,6 +118,7 @@ func Run(ctx context.Context, o Options) error {
 		keyConv: converter.SettingFrom(cfg.Props, true), valConv: converter.SettingFrom(cfg.Props, false),
 		logger: logger.With("worker", workerID), wake: make(chan struct{}, 1),
 	}
+	h.topics = newTopicCreator(adm, cfg.Values.Bool(config.TopicCreationEnable), h.logger)
 	h.keyConv.Class, h.valConv.Class = cfg.String(config.KeyConverter), cfg.String(config.ValueConverter)
 	h.mu.conns = map[string]*connState{}
 
@@ -130,15 +127,15 @@ func Run(ctx context.Context, o Options) error {
 			return kafkalog.New(topic, cb, append(clientOpts, kgo.ClientID("sluice-"+topic))...)
 		}
 	}
-	if h.configs, err = config.OpenStore(newLog(topics[0].Name), logger, h.signal); err != nil {
+	if h.configs, err = config.OpenStore(newLog(topics[configsTopic].Name), logger, h.signal); err != nil {
 		return err
 	}
 	defer h.configs.Close()
-	if h.offsets, err = offsets.OpenKafka(newLog(topics[1].Name), logger); err != nil {
+	if h.offsets, err = offsets.OpenKafka(newLog(topics[offsetsTopic].Name), logger); err != nil {
 		return err
 	}
 	defer h.offsets.Close()
-	if h.status, err = openStatusStore(newLog(topics[2].Name), logger); err != nil {
+	if h.status, err = openStatusStore(newLog(topics[statusTopic].Name), logger); err != nil {
 		return err
 	}
 	defer h.status.log.Close()

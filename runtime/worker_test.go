@@ -141,19 +141,49 @@ type testWorker struct {
 	bootstrap string
 	cancel    context.CancelFunc
 	done      chan error
+	stopOnce  sync.Once
+	logs      logBuffer
 }
 
+// logBuffer keeps a worker's log for the test to read.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// startWorker runs a worker on a kfake cluster of its own, or, when props
+// set sluice.data.dir, on the embedded broker (at sluice.broker.listen).
 func startWorker(t *testing.T, props map[string]string) *testWorker {
 	t.Helper()
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation())
-	if err != nil {
-		t.Fatal(err)
+	bootstrap := props[config.BrokerListen]
+	var c *kfake.Cluster
+	if props[config.DataDir] == "" {
+		var err error
+		if c, err = kfake.NewCluster(kfake.NumBrokers(1)); err != nil {
+			t.Fatal(err)
+		}
+		bootstrap = c.ListenAddrs()[0]
 	}
-	all := map[string]string{config.BootstrapServers: c.ListenAddrs()[0], config.Listeners: "http://127.0.0.1:0",
+	all := map[string]string{config.BootstrapServers: bootstrap, config.Listeners: "http://127.0.0.1:0",
 		config.OffsetFlushInterval: "200", config.TaskShutdownGracefulTimeout: "500",
 		"value.converter.schemas.enable": "false"}
 	for k, v := range props {
 		all[k] = v
+	}
+	if c == nil {
+		all[config.BootstrapServers] = ""
 	}
 	cfg, err := config.LoadWorker("", nil, all)
 	if err != nil {
@@ -162,15 +192,17 @@ func startWorker(t *testing.T, props map[string]string) *testWorker {
 	reg := connectors.NewRegistry(datagen.Plugin(),
 		connectors.Plugin{Name: "hang", Type: connectors.SourceType, New: func() connectors.Connector { return hangConnector{} }},
 		connectors.Plugin{Name: "marker", Type: connectors.SourceType, New: func() connectors.Connector { return markerConnector{} }},
+		connectors.Plugin{Name: "topics", Type: connectors.SourceType, New: func() connectors.Connector { return &topicsConnector{} }},
 		connectors.Plugin{Name: "lazy", Type: connectors.SourceType, New: func() connectors.Connector { return &lazyConnector{} }},
 		connectors.Plugin{Name: "memsink", Type: connectors.SinkType, New: func() connectors.Connector { return &memSink{} }})
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
-	w := &testWorker{cancel: cancel, done: make(chan error, 1), bootstrap: c.ListenAddrs()[0]}
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	w := &testWorker{cancel: cancel, done: make(chan error, 1), bootstrap: bootstrap}
+	var out io.Writer = &w.logs
 	if testing.Verbose() {
-		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+		out = io.MultiWriter(&w.logs, os.Stderr)
 	}
+	logger := slog.New(slog.NewTextHandler(out, nil))
 	go func() {
 		w.done <- Run(ctx, Options{Config: cfg, Plugins: reg, Transforms: transforms.NewRegistry(noopTransform), Logger: logger,
 			Started: time.Now(), Ready: func(a string) { ready <- a }})
@@ -184,13 +216,22 @@ func startWorker(t *testing.T, props map[string]string) *testWorker {
 		t.Fatal("worker not ready")
 	}
 	t.Cleanup(func() {
-		cancel()
+		w.stop(t)
+		if c != nil {
+			c.Close()
+		}
+	})
+	return w
+}
+
+// stop stops the worker and waits for it; it is idempotent.
+func (w *testWorker) stop(t *testing.T) {
+	w.stopOnce.Do(func() {
+		w.cancel()
 		if err := <-w.done; err != nil {
 			t.Errorf("worker: %v", err)
 		}
-		c.Close()
 	})
-	return w
 }
 
 func (w *testWorker) do(t *testing.T, method, path string, body any, want int, out any) {

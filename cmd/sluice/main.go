@@ -181,6 +181,7 @@ func docsCmd(args []string) error {
 	}
 	ref := config.WorkerDef.Markdown("Configuration reference", workerIntro) +
 		demote(runtime.CommonConfig(false).Markdown("Properties of every connector", commonIntro)) +
+		demote(runtime.TopicCreationConfig().Markdown("Properties of every source connector", sourceIntro)) +
 		demote(runtime.CommonConfig(true).Markdown("Properties of every sink connector", ""))
 	if err := os.WriteFile(filepath.Join(*out, "..", "configuration.md"), []byte(ref), 0o644); err != nil {
 		return err
@@ -221,6 +222,17 @@ const commonIntro = `Connector configs use Kafka Connect's, Debezium's and Confl
 reference config providers, resolved when a connector or task starts and never stored resolved:
 ${env:VAR} and ${file:/path/to/file.properties:key}. Each connector's own properties are in
 [connectors/](connectors/).`
+
+const sourceIntro = `How the worker creates the topics a source connector writes (Kafka Connect's KIP-158). The
+worker creates each topic through the admin API before the first record to it, and never relies on
+the brokers' auto-creation (the embedded broker has it off). Groups listed in topic.creation.groups
+are tried in order; the first whose topic.creation.<group>.include matches the whole topic name, and
+whose .exclude does not, creates the topic with its .partitions, .replication.factor and any other
+topic.creation.<group>.<topic config>; a topic no group matches is created by the default group.
+Unlike Kafka Connect, which creates nothing unless topic.creation.default.partitions and
+.replication.factor are set, Sluice creates topics in every case, with the brokers' defaults (1
+partition on the embedded broker and on a default Kafka) unless configured. Regular expressions use
+Go's RE2 syntax. A topic that exists already is used as it is.`
 
 func connectorsCmd(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("connectors", flag.ContinueOnError)

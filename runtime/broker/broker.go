@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
@@ -17,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
 )
@@ -46,25 +48,59 @@ func (e *InUseError) Error() string {
 
 // Durability says in one clause what survives what; the start-up log
 // line carries it (docs/operations.md explains it).
-const Durability = "acknowledged records survive a crash or kill -9 of the process (every write is fsynced before it is acknowledged); " +
-	"not power-safe: kfake does not fsync the directories naming new files, so a power cut can lose recent topics or segments; " +
+const Durability = "acknowledged records survive a kill -9 of the process; " +
+	"not power-safe: every write is fsynced before it is acknowledged, but kfake does not fsync the directories naming new files, " +
+	"so a power cut can lose recently created topics or segments; " +
 	"compaction, and retention of topics that set retention.ms or retention.bytes, run at start-up only"
+
+// Option configures the embedded broker.
+type Option func(*options)
+
+type options struct {
+	cleanerInterval time.Duration
+	// afterStep, for tests, may stop the start-up compaction after one
+	// of its steps (then Start returns errStopped).
+	afterStep func(step string) bool
+}
+
+// CleanerInterval makes kfake's cleaner compact compacted topics and apply
+// retention every d while the broker serves (Kafka's
+// log.cleaner.backoff.ms). 0, the default, never does: the broker
+// compacts and applies retention at start-up instead, because a kill -9
+// during kfake's compaction can wipe a partition (see compact.go). Only
+// tests should set it.
+func CleanerInterval(d time.Duration) Option {
+	return func(o *options) { o.cleanerInterval = d }
+}
 
 // Start locks dataDir, compacts what an earlier run persisted there (see
 // compact.go), then starts the broker listening on listen (host:port) and
 // loading it.
-func Start(dataDir, listen string, logger *slog.Logger) (*Broker, error) {
-	return start(dataDir, listen, logger, nil)
-}
-
-// start is Start; afterStep, for tests, may stop the start-up compaction
-// after one of its steps (then start returns errStopped).
-func start(dataDir, listen string, logger *slog.Logger, afterStep func(step string) bool) (*Broker, error) {
-	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+//
+// Topics are never created by the broker on a client's request
+// (auto.create.topics.enable=false): kfake persists the metadata of
+// auto-created topics only at a clean shutdown, so a crash lost them;
+// clients create topics through the admin API. A topic created with -1
+// partitions gets 1, as on Kafka (num.partitions=1), not kfake's 10.
+//
+// The data directory and everything in it are private to the user running
+// the broker (directories 0700, files 0600): they hold every change
+// captured. Start fixes the modes of what an earlier run left, and sets
+// the process's umask to 0077, because kfake creates files (segments,
+// partitions) as long as it runs, with modes of its own (0644) and no
+// hook to change them. That umask applies to every file the process
+// creates afterwards, which for a Sluice process is what it should be.
+func Start(dataDir, listen string, logger *slog.Logger, opts ...Option) (*Broker, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	syscall.Umask(0o077)
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating data directory %s: %w", dataDir, err)
 	}
 	lockPath := filepath.Join(dataDir, "LOCK")
-	f, err := os.OpenFile(lockPath, os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(lockPath, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("opening %s: %w", lockPath, err)
 	}
@@ -78,13 +114,19 @@ func start(dataDir, listen string, logger *slog.Logger, afterStep func(step stri
 	}
 	_ = f.Truncate(0)
 	_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	if n, err := restrictModes(dataDir); err != nil {
+		f.Close()
+		return nil, err
+	} else if n > 0 {
+		logger.Info("made the data directory private to this user (directories 0700, files 0600)", "data_dir", dataDir, "changed", n)
+	}
 
 	id, err := clusterID(dataDir)
 	if err != nil {
 		f.Close()
 		return nil, err
 	}
-	comp := &compaction{dataDir: dataDir, clusterID: id, logger: logger, afterStep: afterStep}
+	comp := &compaction{dataDir: dataDir, clusterID: id, logger: logger, afterStep: o.afterStep}
 	if err := comp.run(); err != nil {
 		f.Close()
 		return nil, err
@@ -96,17 +138,22 @@ func start(dataDir, listen string, logger *slog.Logger, afterStep func(step stri
 			"set --broker-listen / sluice.broker.listen to a free address, or bootstrap.servers to use that broker)", listen, err)
 	}
 	used := false
-	c, err := kfake.NewCluster(
+	bcfgs := brokerConfigs()
+	if o.cleanerInterval > 0 {
+		bcfgs["log.cleaner.backoff.ms"] = strconv.FormatInt(o.cleanerInterval.Milliseconds(), 10)
+	}
+	kopts := []kfake.Opt{
 		kfake.NumBrokers(1),
 		kfake.DataDir(filepath.Join(dataDir, kafkaDir)),
 		kfake.ClusterID(id),
-		kfake.AllowAutoTopicCreation(),
+		kfake.DefaultNumPartitions(1),
 		// Fsync every batch before acknowledging it: the PostgreSQL
 		// source confirms its slot once Kafka acknowledged, so a lost
 		// acknowledged record is a lost change.
 		kfake.SyncWrites(),
-		// Never compact while serving (see compact.go).
-		kfake.BrokerConfigs(brokerConfigs()),
+		// Never compact while serving (see compact.go), unless a test
+		// asks for the cleaner.
+		kfake.BrokerConfigs(bcfgs),
 		kfake.ListenFn(func(string, string) (net.Listener, error) {
 			if used {
 				return nil, fmt.Errorf("embedded broker runs one node only")
@@ -115,13 +162,44 @@ func start(dataDir, listen string, logger *slog.Logger, afterStep func(step stri
 			return ln, nil
 		}),
 		kfake.WithLogger(slogAdapter{logger}),
-	)
+	}
+	c, err := kfake.NewCluster(kopts...)
 	if err != nil {
 		ln.Close()
 		f.Close()
 		return nil, fmt.Errorf("starting embedded broker in %s: %w", dataDir, err)
 	}
 	return &Broker{cluster: c, lock: f, addr: ln.Addr().String(), id: id}, nil
+}
+
+// restrictModes makes dir and every directory under it 0700 and every
+// file 0600, returning how many it changed.
+func restrictModes(dir string) (int, error) {
+	n := 0
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		want := fs.FileMode(0o600)
+		if d.IsDir() {
+			want = 0o700
+		} else if !d.Type().IsRegular() {
+			return nil // symlinks and the like: not ours to change
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if info.Mode().Perm() == want {
+			return nil
+		}
+		n++
+		return os.Chmod(path, want)
+	})
+	if err != nil {
+		return n, fmt.Errorf("making data directory %s private (chmod 700 for directories, 600 for files): %w", dir, err)
+	}
+	return n, nil
 }
 
 // clusterID returns the cluster id stored in dataDir, creating one on the
@@ -136,7 +214,7 @@ func clusterID(dataDir string) (string, error) {
 		return "", err
 	}
 	id := "sluice-" + hex.EncodeToString(raw[:8])
-	if err := os.WriteFile(p, []byte(id+"\n"), 0o644); err != nil {
+	if err := os.WriteFile(p, []byte(id+"\n"), 0o600); err != nil {
 		return "", fmt.Errorf("writing %s: %w", p, err)
 	}
 	return id, nil

@@ -13,10 +13,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"go.uber.org/goleak"
 )
-
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 const (
 	cfgTopic  = "state"    // cleanup.policy=compact, like the configs topic
@@ -212,7 +209,7 @@ func TestStartupCompactionCrashPoints(t *testing.T) {
 		t.Run(strings.ReplaceAll(step, " ", "_"), func(t *testing.T) {
 			dir := t.TempDir()
 			fill(t, dir)
-			_, err := start(dir, "127.0.0.1:0", quietLogger(), func(s string) bool {
+			_, err := Start(dir, "127.0.0.1:0", quietLogger(), stopAfter(func(s string) bool {
 				if s != step {
 					return false
 				}
@@ -220,13 +217,18 @@ func TestStartupCompactionCrashPoints(t *testing.T) {
 					wreckPartition(t, filepath.Join(dir, kafkaDir, "partitions", cfgTopic+"-0"))
 				}
 				return true
-			})
+			}))
 			if err != errStopped {
 				t.Fatalf("start stopped at %q: %v, want errStopped", step, err)
 			}
 			check(t, dir)
 		})
 	}
+}
+
+// stopAfter sets the start-up compaction's test hook.
+func stopAfter(fn func(step string) bool) Option {
+	return func(o *options) { o.afterStep = fn }
 }
 
 // wreckPartition leaves a partition directory as kfake's rebuildSegments
