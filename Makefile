@@ -12,7 +12,7 @@ STATICCHECK ?= $(shell $(GO) env GOPATH)/bin/staticcheck
 TEST_TIMEOUT ?= 25m
 FUZZTIME  ?= 20s
 
-.PHONY: build run test unit it lint bench fuzz fuzz-smoke docs it-compose tools clean
+.PHONY: build run test unit it chaos lint bench fuzz fuzz-smoke docs it-compose tools clean
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/sluice
@@ -31,6 +31,11 @@ unit:
 
 it:
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./it/...
+
+## chaos: 100 rounds of kill -9 of a worker running the embedded broker
+## (TestEmbeddedBrokerChaos; `make test` runs a short smoke of it)
+chaos:
+	SLUICE_IT_CHAOS_ROUNDS=100 $(GO) test -race -count=1 -timeout 90m -run '^TestEmbeddedBrokerChaos$$' ./it/
 
 lint:
 	$(GO) vet ./...
