@@ -4,13 +4,15 @@ package broker
 //
 // kfake compacts a partition by deleting its segment and index files and
 // then writing the surviving batches to new ones (rebuildSegments in
-// kfake's persist.go: the Remove calls come first, the OpenFile/Write/Sync
-// of the new files after). A process killed between the two loses the
-// partition: on restart kfake finds fewer segment files than its snapshot
-// names, replays what is left and serves it. The one-partition configs
-// topic holds every connector, so one such kill could lose all of them.
-// kfake runs that compaction from its cleaner ticker, every
-// log.cleaner.backoff.ms, while it serves.
+// kfake@v0.0.0-20260918054303-01f206a7e32c persist.go: the Remove calls at
+// lines 807-811 come first, the OpenFile/Write/Sync of the new files at
+// 837-880 after; compact calls it at data.go:1493). A process killed
+// between the two loses the partition: on restart kfake finds fewer
+// segment files than its snapshot names, replays what is left and serves
+// it. The one-partition configs topic holds every connector, so one such
+// kill could lose all of them. kfake runs that compaction from its cleaner
+// ticker (cluster.go:487, 556, 960), every log.cleaner.backoff.ms, while
+// it serves.
 //
 // The embedded broker therefore never compacts while it serves: it sets
 // log.cleaner.backoff.ms to about a century. It compacts (and applies time
