@@ -146,16 +146,12 @@ func (c *topicCreator) create(ctx context.Context, topic string, spec func(strin
 		return &TopicError{Topic: topic, Err: errInvalidTopicName}
 	}
 	if !c.enabled {
-		td, err := c.adm.ListTopics(ctx, topic)
+		exists, err := c.exists(ctx, topic)
 		if err != nil {
-			return fmt.Errorf("checking that topic %q exists: %w", topic, err)
+			return err
 		}
-		t, ok := td[topic]
-		if !ok || errors.Is(t.Err, kerr.UnknownTopicOrPartition) {
+		if !exists {
 			return &TopicError{Topic: topic, Missing: true}
-		}
-		if t.Err != nil {
-			return fmt.Errorf("checking that topic %q exists: %w", topic, t.Err)
 		}
 		return nil
 	}
@@ -178,5 +174,28 @@ func (c *topicCreator) create(ctx context.Context, topic string, spec func(strin
 	case ctx.Err() != nil:
 		return fmt.Errorf("creating topic %q: %w", topic, ctx.Err())
 	}
+	// A cluster may refuse the creation of a topic that exists (the
+	// worker's principal may not create topics, or a creation policy
+	// refuses it): a topic someone else created is fine.
+	if exists, xerr := c.exists(ctx, topic); xerr == nil && exists {
+		c.logger.Debug("topic exists; its creation was refused", "topic", topic, "error", err)
+		return nil
+	}
 	return &TopicError{Topic: topic, Err: err}
+}
+
+// exists reports whether topic exists.
+func (c *topicCreator) exists(ctx context.Context, topic string) (bool, error) {
+	td, err := c.adm.ListTopics(ctx, topic)
+	if err != nil {
+		return false, fmt.Errorf("checking that topic %q exists: %w", topic, err)
+	}
+	t, ok := td[topic]
+	if !ok || errors.Is(t.Err, kerr.UnknownTopicOrPartition) {
+		return false, nil
+	}
+	if t.Err != nil {
+		return false, fmt.Errorf("checking that topic %q exists: %w", topic, t.Err)
+	}
+	return true, nil
 }

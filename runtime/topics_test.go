@@ -16,6 +16,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
 )
 
 // topicsConnector's tasks write one record to each topic of out.topics
@@ -296,5 +298,42 @@ func TestTopicCreatorCreatesOnce(t *testing.T) {
 	tc.mu.Unlock()
 	if cached {
 		t.Fatal("a failed creation is cached")
+	}
+}
+
+// A principal that may not create topics still writes to topics that
+// exist; for one that does not, the error says what permission is
+// missing.
+func TestTopicCreatorWithoutCreatePermission(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.EnableSASL(), kfake.EnableACLs(),
+		kfake.Superuser("PLAIN", "admin", "admin"),
+		kfake.User("PLAIN", "app", "app", kfake.ACL{Resource: kmsg.ACLResourceTypeTopic, Name: "pre",
+			Pattern: kmsg.ACLResourcePatternTypeLiteral, Operation: kmsg.ACLOperationDescribe, Allow: true}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	client := func(user string) *kadm.Client {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.SASL(plain.Auth{User: user, Pass: user}.AsMechanism()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(cl.Close)
+		return kadm.NewClient(cl)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if resp, err := client("admin").CreateTopic(ctx, 1, -1, nil, "pre"); err != nil || resp.Err != nil {
+		t.Fatal(err, resp.Err)
+	}
+	tc := newTopicCreator(client("app"), true, quietLogger())
+	spec := func(string) topicSpec { return topicSpec{Partitions: -1, ReplicationFactor: -1} }
+	if err := tc.ensure(ctx, "pre", spec); err != nil {
+		t.Fatalf("ensure of an existing topic the worker may not create: %v", err)
+	}
+	err = tc.ensure(ctx, "new", spec)
+	var te *TopicError
+	if !errors.As(err, &te) || !errors.Is(err, kerr.TopicAuthorizationFailed) || !strings.Contains(err.Error(), "grant the worker's principal CREATE") {
+		t.Fatalf("ensure of a new topic without CREATE = %v", err)
 	}
 }
