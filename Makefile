@@ -12,7 +12,7 @@ STATICCHECK ?= $(shell $(GO) env GOPATH)/bin/staticcheck
 TEST_TIMEOUT ?= 25m
 FUZZTIME  ?= 20s
 
-.PHONY: build run test unit it lint bench fuzz fuzz-smoke docs it-compose tools clean
+.PHONY: build run test unit it chaos lint bench fuzz fuzz-smoke docs it-compose tools clean
 
 ## build: a static binary (no cgo, no libc), checked by make lint
 build:
@@ -35,6 +35,11 @@ unit:
 
 it:
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./it/...
+
+## chaos: 100 rounds of kill -9 of a worker running the embedded broker
+## (TestEmbeddedBrokerChaos; `make test` runs a short smoke of it)
+chaos:
+	SLUICE_IT_CHAOS_ROUNDS=100 $(GO) test -race -count=1 -timeout 90m -run '^TestEmbeddedBrokerChaos$$' ./it/
 
 ## lint: vet, staticcheck, gofmt; go.mod tidy, docs/ up to date, bin/sluice static,
 ## the SPI, config and offsets free of the Kafka client

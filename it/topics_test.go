@@ -19,13 +19,17 @@ import (
 // topic by itself, and topics so created survive a kill -9 of the worker
 // (kfake kept no metadata of auto-created topics until a clean shutdown).
 func TestEmbeddedBrokerTopicCreation(t *testing.T) {
+	// Ten years: datagen stamps its records from 2024-01-01, and the
+	// embedded broker applies a topic's retention.ms at each start (a
+	// shorter one would empty emb-six at the restart below).
+	const sixRetention = "315360000000"
 	t.Parallel()
 	listen := fmt.Sprintf("127.0.0.1:%d", harness.FreePort(t))
 	w := harness.StartWorker(t, harness.WorkerOptions{BrokerListen: listen,
 		Props: map[string]string{"offset.flush.interval.ms": "200"}})
 	create(t, w, "plain", datagen("emb-plain", map[string]string{"iterations": "2000"}))
 	create(t, w, "six", datagen("emb-six", map[string]string{"iterations": "2000",
-		"topic.creation.default.partitions": "6", "topic.creation.default.retention.ms": "3600000"}))
+		"topic.creation.default.partitions": "6", "topic.creation.default.retention.ms": sixRetention}))
 
 	embedded := &harness.Broker{Bootstrap: listen}
 	cl := embedded.Client(t, freshMetadata, kgo.AllowAutoTopicCreation(), kgo.UnknownTopicRetries(0))
@@ -58,10 +62,10 @@ func TestEmbeddedBrokerTopicCreation(t *testing.T) {
 	} else {
 		found := false
 		for _, c := range rc.Configs {
-			found = found || (c.Key == "retention.ms" && c.Value != nil && *c.Value == "3600000")
+			found = found || (c.Key == "retention.ms" && c.Value != nil && *c.Value == sixRetention)
 		}
 		if !found {
-			t.Errorf("emb-six configs %v lack retention.ms=3600000", rc.Configs)
+			t.Errorf("emb-six configs %v lack retention.ms=%s", rc.Configs, sixRetention)
 		}
 	}
 

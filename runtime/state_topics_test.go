@@ -148,15 +148,16 @@ func ageTopic(t *testing.T, addr, topic string, age time.Duration) map[int32]int
 }
 
 // waitCleanerRan writes a record timestamped eight days ago to a compacted
-// topic with the broker's default retention and waits until the broker
-// expired it: the cleaner has run since.
+// topic with retention.ms of 7 days and waits until the broker expired it:
+// the cleaner has run since. (The embedded broker's default retention is
+// unlimited, so the topic sets Kafka's default itself.)
 func waitCleanerRan(t *testing.T, addr, topic string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	adm := adminAt(t, addr)
-	compact := "compact"
-	if resp, err := adm.CreateTopic(ctx, 1, -1, map[string]*string{"cleanup.policy": &compact}, topic); err != nil || resp.Err != nil {
+	compact, week := "compact", "604800000"
+	if resp, err := adm.CreateTopic(ctx, 1, -1, map[string]*string{"cleanup.policy": &compact, "retention.ms": &week}, topic); err != nil || resp.Err != nil {
 		t.Fatalf("creating %s: %v %v", topic, err, resp.Err)
 	}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))

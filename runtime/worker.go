@@ -80,7 +80,7 @@ func Run(ctx context.Context, o Options) error {
 		}
 		servers = []string{b.Addr()}
 		logger.Info("started the embedded single-node broker (for development; set bootstrap.servers to use a Kafka or Redpanda cluster)",
-			"listen", b.Addr(), "data_dir", cfg.String(config.DataDir))
+			"listen", b.Addr(), "data_dir", cfg.String(config.DataDir), "durability", broker.Durability)
 	}
 	// MetadataMinAge: a record for a topic that does not exist yet (a new
 	// table's first change) waits for a metadata refresh after the topic

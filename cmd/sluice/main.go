@@ -162,7 +162,7 @@ func brokerCmd(args []string) error {
 		return err
 	}
 	defer b.Close()
-	logger.Info("broker ready", "listen", b.Addr(), "data_dir", *dir, "cluster_id", b.ClusterID())
+	logger.Info("broker ready", "listen", b.Addr(), "data_dir", *dir, "cluster_id", b.ClusterID(), "durability", broker.Durability)
 	ctx, cancel := signalContext()
 	defer cancel()
 	<-ctx.Done()

@@ -46,22 +46,36 @@ func (e *InUseError) Error() string {
 		"or point bootstrap.servers at the broker that process runs", e.Dir, who)
 }
 
+// Durability says in one clause what survives what; the start-up log
+// line carries it (docs/operations.md explains it).
+const Durability = "acknowledged records survive a kill -9 of the process; " +
+	"not power-safe: every write is fsynced before it is acknowledged, but kfake does not fsync the directories naming new files, " +
+	"so a power cut can lose recently created topics or segments; " +
+	"compaction, and retention of topics that set retention.ms or retention.bytes, run at start-up only"
+
 // Option configures the embedded broker.
 type Option func(*options)
 
 type options struct {
 	cleanerInterval time.Duration
+	// afterStep, for tests, may stop the start-up compaction after one
+	// of its steps (then Start returns errStopped).
+	afterStep func(step string) bool
 }
 
-// CleanerInterval sets how often the broker compacts compacted topics and
-// applies retention (Kafka's log.cleaner.backoff.ms; kfake's default is
-// an hour). Tests shorten it to see what the cleaner does.
+// CleanerInterval makes kfake's cleaner compact compacted topics and apply
+// retention every d while the broker serves (Kafka's
+// log.cleaner.backoff.ms). 0, the default, never does: the broker
+// compacts and applies retention at start-up instead, because a kill -9
+// during kfake's compaction can wipe a partition (see compact.go). Only
+// tests should set it.
 func CleanerInterval(d time.Duration) Option {
 	return func(o *options) { o.cleanerInterval = d }
 }
 
-// Start locks dataDir, then starts the broker listening on listen
-// (host:port) and loading what an earlier run persisted there.
+// Start locks dataDir, compacts what an earlier run persisted there (see
+// compact.go), then starts the broker listening on listen (host:port) and
+// loading it.
 //
 // Topics are never created by the broker on a client's request
 // (auto.create.topics.enable=false): kfake persists the metadata of
@@ -112,6 +126,11 @@ func Start(dataDir, listen string, logger *slog.Logger, opts ...Option) (*Broker
 		f.Close()
 		return nil, err
 	}
+	comp := &compaction{dataDir: dataDir, clusterID: id, logger: logger, afterStep: o.afterStep}
+	if err := comp.run(); err != nil {
+		f.Close()
+		return nil, err
+	}
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		f.Close()
@@ -119,11 +138,22 @@ func Start(dataDir, listen string, logger *slog.Logger, opts ...Option) (*Broker
 			"set --broker-listen / sluice.broker.listen to a free address, or bootstrap.servers to use that broker)", listen, err)
 	}
 	used := false
+	bcfgs := brokerConfigs()
+	if o.cleanerInterval > 0 {
+		bcfgs["log.cleaner.backoff.ms"] = strconv.FormatInt(o.cleanerInterval.Milliseconds(), 10)
+	}
 	kopts := []kfake.Opt{
 		kfake.NumBrokers(1),
-		kfake.DataDir(filepath.Join(dataDir, "kafka")),
+		kfake.DataDir(filepath.Join(dataDir, kafkaDir)),
 		kfake.ClusterID(id),
 		kfake.DefaultNumPartitions(1),
+		// Fsync every batch before acknowledging it: the PostgreSQL
+		// source confirms its slot once Kafka acknowledged, so a lost
+		// acknowledged record is a lost change.
+		kfake.SyncWrites(),
+		// Never compact while serving (see compact.go), unless a test
+		// asks for the cleaner.
+		kfake.BrokerConfigs(bcfgs),
 		kfake.ListenFn(func(string, string) (net.Listener, error) {
 			if used {
 				return nil, fmt.Errorf("embedded broker runs one node only")
@@ -132,10 +162,6 @@ func Start(dataDir, listen string, logger *slog.Logger, opts ...Option) (*Broker
 			return ln, nil
 		}),
 		kfake.WithLogger(slogAdapter{logger}),
-	}
-	if o.cleanerInterval > 0 {
-		kopts = append(kopts, kfake.BrokerConfigs(map[string]string{
-			"log.cleaner.backoff.ms": strconv.FormatInt(o.cleanerInterval.Milliseconds(), 10)}))
 	}
 	c, err := kfake.NewCluster(kopts...)
 	if err != nil {
