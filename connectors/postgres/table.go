@@ -121,31 +121,13 @@ func buildTable(cfg *Config, cat *pgtypes.Catalog, relID uint32, schema, name st
 // follows the same idea: Decimal and VariableScaleDecimal take the
 // placeholder's bytes as their unscaled value, float arrays and arrays of
 // integer-based temporal types the bytes as elements, numeric arrays one
-// such Decimal. Anything else (a boolean array, say) is null, or an empty
-// array or zero when the column is NOT NULL.
+// such Decimal. Anything else (a boolean array, say) is null, or, when
+// the column is NOT NULL, nullFallback's zero of its type.
 func placeholderFor(s *connectors.Schema, placeholder string) any {
 	if v := placeholderValue(s, placeholder); v != nil || s.Optional {
 		return v
 	}
-	switch s.Type {
-	case connectors.Array:
-		return []any{}
-	case connectors.Boolean:
-		return false
-	case connectors.Int8:
-		return int8(0)
-	case connectors.Int16:
-		return int16(0)
-	case connectors.Int32:
-		return int32(0)
-	case connectors.Int64:
-		return int64(0)
-	case connectors.Float32:
-		return float32(0)
-	case connectors.Float64:
-		return float64(0)
-	}
-	return nil
+	return nullFallback(s)
 }
 
 func placeholderValue(s *connectors.Schema, placeholder string) any {
