@@ -76,21 +76,7 @@ func (env *pathsEnv) sinks(t *testing.T, name, topics string, extraPG, extraMy [
 	pt.pg = env.dst.Connect(t, pt.pgDB)
 	pt.my = env.my.Open(t, pt.myDB)
 	sink := func(conn, url, user string, extra []string) {
-		cfg := map[string]string{
-			"connector.class":     "io.debezium.connector.jdbc.JdbcSinkConnector",
-			"connection.url":      url,
-			"connection.username": user,
-			"topics.regex":        topics,
-			"insert.mode":         "upsert",
-			"primary.key.mode":    "record_key",
-			"delete.enabled":      "true",
-			"schema.evolution":    "basic",
-			"table.name.format":   "${source.table}",
-		}
-		for i := 0; i+1 < len(extra); i += 2 {
-			cfg[extra[i]] = extra[i+1]
-		}
-		create(t, env.w, conn, cfg)
+		create(t, env.w, conn, upsertSink(url, user, topics, extra...))
 		pt.connectors = append(pt.connectors, conn)
 	}
 	sink(name+"-pg", env.dst.JDBCURL(pt.pgDB), env.dst.User, extraPG)

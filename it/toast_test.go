@@ -95,22 +95,7 @@ func TestUnchangedToastKeptInTargets(t *testing.T) {
 	})
 	prefix := "toast" + sfx
 	sink := func(name, url, user, topics string, extra ...string) {
-		cfg := map[string]string{
-			"connector.class":     "io.debezium.connector.jdbc.JdbcSinkConnector",
-			"connection.url":      url,
-			"connection.username": user,
-			"topics.regex":        topics,
-			"insert.mode":         "upsert",
-			"primary.key.mode":    "record_key",
-			"delete.enabled":      "true",
-			"auto.create":         "true",
-			"schema.evolution":    "basic",
-			"table.name.format":   "${source.table}",
-		}
-		for i := 0; i < len(extra); i += 2 {
-			cfg[extra[i]] = extra[i+1]
-		}
-		create(t, w, name, cfg)
+		create(t, w, name, upsertSink(url, user, topics, append([]string{"auto.create", "true"}, extra...)...))
 	}
 	sink("toast-pg", dst.JDBCURL(pgStmt), dst.User, prefix+`\.public\.toast_.*`)
 	sink("toast-pg-copy", dst.JDBCURL(pgCopy), dst.User, prefix+`\.public\.toast_.*`, "sluice.copy.threshold", "1")

@@ -245,22 +245,7 @@ func TestTypeRoundTrip(t *testing.T) {
 	// The sinks start first: their topics.regex consumers must pick up the
 	// source's topics as they appear.
 	sink := func(name, url, user, topics string, extra ...string) {
-		cfg := map[string]string{
-			"connector.class":     "io.debezium.connector.jdbc.JdbcSinkConnector",
-			"connection.url":      url,
-			"connection.username": user,
-			"topics.regex":        topics,
-			"insert.mode":         "upsert",
-			"primary.key.mode":    "record_key",
-			"delete.enabled":      "true",
-			"auto.create":         "true",
-			"schema.evolution":    "basic",
-			"table.name.format":   "${source.table}",
-		}
-		for i := 0; i < len(extra); i += 2 {
-			cfg[extra[i]] = extra[i+1]
-		}
-		create(t, w, name, cfg)
+		create(t, w, name, upsertSink(url, user, topics, append([]string{"auto.create", "true"}, extra...)...))
 	}
 	sink("rt-pg", dst.JDBCURL(pgStmt), dst.User, `rt\.public\.rt_.*`)
 	sink("rt-pg-copy", dst.JDBCURL(pgCopy), dst.User, `rt\.public\.rt_.*`, "sluice.copy.threshold", "1")
@@ -839,4 +824,25 @@ func bitString(hexLE, srcText string, varbit bool) string {
 		s = strings.Repeat("0", len(srcText)-len(s)) + s
 	}
 	return s
+}
+
+// upsertSink is the config of a JDBC sink that follows a Debezium source
+// into tables named after the source table: upserts by the record key,
+// deletes applied, new columns added; extra are more key, value pairs.
+func upsertSink(url, user, topicsRegex string, extra ...string) map[string]string {
+	cfg := map[string]string{
+		"connector.class":     "io.debezium.connector.jdbc.JdbcSinkConnector",
+		"connection.url":      url,
+		"connection.username": user,
+		"topics.regex":        topicsRegex,
+		"insert.mode":         "upsert",
+		"primary.key.mode":    "record_key",
+		"delete.enabled":      "true",
+		"schema.evolution":    "basic",
+		"table.name.format":   "${source.table}",
+	}
+	for i := 0; i+1 < len(extra); i += 2 {
+		cfg[extra[i]] = extra[i+1]
+	}
+	return cfg
 }
