@@ -22,6 +22,36 @@ type taskContext struct {
 	mu     sync.Mutex
 	stored map[string]any
 	lazy   bool
+	logs   *logRecorder // nil: logs are discarded (or shown with SLUICE_TEST_VERBOSE)
+}
+
+// logRecorder keeps the messages a task logs.
+type logRecorder struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (l *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
+func (l *logRecorder) Handle(_ context.Context, r slog.Record) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.msgs = append(l.msgs, r.Message)
+	return nil
+}
+func (l *logRecorder) WithAttrs([]slog.Attr) slog.Handler { return l }
+func (l *logRecorder) WithGroup(string) slog.Handler      { return l }
+
+// count returns how many logged messages are msg.
+func (l *logRecorder) count(msg string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, m := range l.msgs {
+		if m == msg {
+			n++
+		}
+	}
+	return n
 }
 
 func (c *taskContext) LazyValues() bool { return c.lazy }
@@ -33,6 +63,9 @@ func (c *taskContext) Offset(ctx context.Context, partition map[string]any) (map
 }
 
 func (c *taskContext) Logger() *slog.Logger {
+	if c.logs != nil {
+		return slog.New(c.logs)
+	}
 	if os.Getenv("SLUICE_TEST_VERBOSE") != "" {
 		return slog.Default()
 	}

@@ -41,6 +41,7 @@ func TestPostgres(t *testing.T) {
 	t.Run("Xmin", func(t *testing.T) { testXmin(t, pg) })
 	t.Run("OffsetBehindSlot", func(t *testing.T) { testOffsetBehindSlot(t, pg) })
 	t.Run("ResumeSnapshot", func(t *testing.T) { testResumeSnapshot(t, pg) })
+	t.Run("ResumeSnapshotReconnect", func(t *testing.T) { testResumeSnapshotReconnect(t, pg) })
 	t.Run("SchemaChange", func(t *testing.T) { testSchemaChange(t, pg) })
 	t.Run("TransactionMetadata", func(t *testing.T) { testTransactionMetadata(t, pg) })
 	t.Run("Filters", func(t *testing.T) { testFilters(t, pg) })
@@ -1028,6 +1029,79 @@ func testResumeSnapshot(t *testing.T, pg *harness.Postgres) {
 		t.Errorf("events give %d rows, table has %d", len(state), len(want))
 	}
 	t.Logf("resumed: %d records, %d differences", len(second), diffs)
+}
+
+// testResumeSnapshotReconnect loses every connection of a task that reads
+// a resumed snapshot's chunks while streaming: the task reconnects and
+// reads the remaining chunks on a new chunk connection, without failing
+// again and setting up anew (it once kept the closed chunk connection and
+// failed every resumed stream at once).
+func testResumeSnapshotReconnect(t *testing.T, pg *harness.Postgres) {
+	db := pg.CreateDB(t, "resnapre")
+	const rows = 20000
+	pg.Exec(t, db, "CREATE TABLE acct (id int PRIMARY KEY, v int NOT NULL)",
+		fmt.Sprintf("INSERT INTO acct SELECT g, 0 FROM generate_series(1,%d) g", rows), "ANALYZE acct")
+	p := props(pg, db, "resnapre", SnapshotChunkSize, "1000", MaxQueueSize, "50", MaxBatchSize, "50",
+		TableIncludeList, "public.acct")
+	task := startTask(t, p, nil)
+	kept := pollUntil(t, task, 30*time.Second, func(rs []*connectors.Record) bool {
+		if len(rs) == 0 {
+			return false
+		}
+		chunks, _ := rs[len(rs)-1].SourceOffset[offSnapshotChunks].(string)
+		return strings.Count(chunks, ",") >= 2
+	})
+	stored := kept[len(kept)-1].SourceOffset
+	stopTask(t, task)
+
+	logs := &logRecorder{}
+	task2 := startTaskCtx(t, p, &taskContext{stored: stored, logs: logs})
+	incremental := func(r *connectors.Record) bool {
+		return r.Value != nil && source(r).Get("snapshot") == "incremental"
+	}
+	second := pollUntil(t, task2, 30*time.Second, func(rs []*connectors.Record) bool {
+		return len(rs) > 0 && incremental(rs[len(rs)-1])
+	})
+	// Every connection of the task goes: replication, metadata, chunks.
+	pg.Exec(t, db, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+	second = append(second, pollUntil(t, task2, 60*time.Second, func(rs []*connectors.Record) bool {
+		for _, r := range rs {
+			if incremental(r) && r.SourceOffset[offIncremental] == nil {
+				return true // the last chunk's last row
+			}
+		}
+		return false
+	})...)
+	if n := logs.count("reconnected"); n == 0 {
+		t.Fatalf("the task never reconnected: the connections were not cut mid-snapshot (logs %v)", logs.msgs)
+	}
+	if n := logs.count("resumed replication failed again"); n > 0 {
+		t.Errorf("the resumed stream failed %d times at once after reconnecting", n)
+	}
+	// Rows of the chunk being read when the first run stopped may be in
+	// both runs; in the second, every row is read at most once.
+	seen := map[int32]bool{}
+	for _, r := range data(kept) {
+		if op(r) == OpRead {
+			seen[after(r).Get("id").(int32)] = true
+		}
+	}
+	reads := map[int32]int{}
+	for _, r := range data(second) {
+		if op(r) == OpRead {
+			id := after(r).Get("id").(int32)
+			reads[id]++
+			seen[id] = true
+		}
+	}
+	for id, n := range reads {
+		if n > 1 {
+			t.Errorf("id %d read %d times after resuming", id, n)
+		}
+	}
+	if len(seen) != rows {
+		t.Errorf("%d distinct rows read over both runs, want %d", len(seen), rows)
+	}
 }
 
 // testMessages emits logical decoding messages in and outside a

@@ -158,7 +158,9 @@ func (t *Task) startLater(ctx context.Context, cause error) error {
 
 // resumeAttempts is how many times in a row stream resumes a streamer
 // that fails again soon after its reconnect before it gives the error to
-// the task's loop to set up again.
+// the task's loop to set up again. It is a safety net: the one such
+// failure seen (a resumed snapshot's chunk connection, closed with the
+// old stream and used again by the new one) is fixed in streamer.run.
 const resumeAttempts = 3
 
 // stream runs the streamer, reconnecting with back-off when the

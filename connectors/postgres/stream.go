@@ -152,7 +152,10 @@ func (s *streamer) run(ctx context.Context) error {
 			t.log.Warn("quarantined table: changes skipped", "table", q.table, "skipped", q.skipped, "since_lsn", lsnString(q.since))
 		}
 		if s.incr != nil && s.incr.conn != nil {
+			// The chunk connection ends with this run: a resumed
+			// streamer keeps s.incr and must open its own.
 			_ = s.incr.conn.Close(context.Background())
+			s.incr.conn = nil
 		}
 	}()
 	// The first start point is durable (a committed offset, the slot's
