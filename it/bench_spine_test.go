@@ -25,6 +25,10 @@ import (
 // sends.
 var benchRecords = envInt("SLUICE_BENCH_RECORDS", 500_000)
 
+// benchPartitions is the partition count of BenchmarkSourcePipeline's
+// topics, on both sides: 1 is Kafka's default and the worker's.
+var benchPartitions = envInt("SLUICE_BENCH_PARTITIONS", 1)
+
 func envInt(k string, def int) int {
 	if v, err := strconv.Atoi(os.Getenv(k)); err == nil && v > 0 {
 		return v
@@ -102,8 +106,8 @@ func BenchmarkSourcePipeline(b *testing.B) {
 		cl := br.Client(b, kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerLinger(5*time.Millisecond),
 			kgo.MaxBufferedRecords(50_000), kgo.MaxBufferedBytes(8<<20), kgo.MetadataMinAge(250*time.Millisecond))
 		// Created as the worker creates its topic (the broker creates
-		// none by itself): the broker's default partition count.
-		if resp, err := kadm.NewClient(cl).CreateTopic(context.Background(), -1, -1, nil, "raw"); err != nil || resp.Err != nil {
+		// none by itself), with benchPartitions partitions on both sides.
+		if resp, err := kadm.NewClient(cl).CreateTopic(context.Background(), int32(benchPartitions), -1, nil, "raw"); err != nil || resp.Err != nil {
 			b.Fatal(err, resp.Err)
 		}
 		start := time.Now()
@@ -125,7 +129,7 @@ func BenchmarkSourcePipeline(b *testing.B) {
 		start = time.Now()
 		w.JSON("POST", "/connectors", map[string]any{"name": "bench", "config": map[string]string{
 			"connector.class": "datagen", "kafka.topic": "pipeline", "iterations": strconv.Itoa(benchRecords),
-			"datagen.batch.size": "2000"}}, 201, nil)
+			"datagen.batch.size": "2000", "topic.creation.default.partitions": strconv.Itoa(benchPartitions)}}, 201, nil)
 		harness.WaitFor(b, 10*time.Minute, "all records in the topic", func() error {
 			ends, err := adm.ListEndOffsets(context.Background(), "pipeline")
 			if err != nil {
@@ -142,7 +146,7 @@ func BenchmarkSourcePipeline(b *testing.B) {
 		b.ReportMetric(raw, "bare-records/s")
 		b.ReportMetric(sluice, "sluice-records/s")
 		b.ReportMetric(sluice/raw, "ratio")
-		b.Logf("records=%d bare producer %.0f rec/s, sluice datagen→worker→topic %.0f rec/s, ratio %.2f", benchRecords, raw, sluice, sluice/raw)
+		b.Logf("records=%d partitions=%d bare producer %.0f rec/s, sluice datagen→worker→topic %.0f rec/s, ratio %.2f", benchRecords, benchPartitions, raw, sluice, sluice/raw)
 	}
 }
 
