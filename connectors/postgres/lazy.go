@@ -159,6 +159,9 @@ func (a *rowArena) read(row *lazyRow, t *table, vals [][]byte) error {
 			if err != nil {
 				return t.columnError(i, err)
 			}
+			if x == nil && !c.Schema.Optional {
+				return t.unrepresentable(i, v)
+			}
 			if row.vals == nil {
 				if len(a.vals) < len(vals) {
 					a.vals = make([]any, max(arenaSpans, len(vals)))

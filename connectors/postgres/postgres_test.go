@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"math/rand/v2"
@@ -46,6 +47,7 @@ func TestPostgres(t *testing.T) {
 	t.Run("TransactionMetadata", func(t *testing.T) { testTransactionMetadata(t, pg) })
 	t.Run("Filters", func(t *testing.T) { testFilters(t, pg) })
 	t.Run("PoisonValue", func(t *testing.T) { testPoisonValue(t, pg) })
+	t.Run("NaNNotNull", func(t *testing.T) { testNaNNotNull(t, pg) })
 	t.Run("KeyChunks", func(t *testing.T) { testKeyChunks(t, pg) })
 	t.Run("KeyChunksResume", func(t *testing.T) { testKeyChunksResume(t, pg) })
 	t.Run("KeyChangedResume", func(t *testing.T) { testKeyChangedResume(t, pg) })
@@ -1101,6 +1103,82 @@ func testResumeSnapshotReconnect(t *testing.T, pg *harness.Postgres) {
 	}
 	if len(seen) != rows {
 		t.Errorf("%d distinct rows read over both runs, want %d", len(seen), rows)
+	}
+}
+
+// testNaNNotNull reads NaN and infinite numerics with
+// decimal.handling.mode=precise, which cannot represent them: as in
+// Debezium a nullable column gets null; a NOT NULL column's row is refused
+// with an error that names the column and the fix (Debezium emits a null
+// that no converter can write, and zero would change the data), in the
+// built and lazy snapshots and in the stream.
+func testNaNNotNull(t *testing.T, pg *harness.Postgres) {
+	db := pg.CreateDB(t, "nannn")
+	pg.Exec(t, db, "CREATE TABLE m (id int PRIMARY KEY, q numeric(10,2), u numeric)",
+		"INSERT INTO m VALUES (1, 'NaN', '-Infinity')", "CREATE TABLE n (id int PRIMARY KEY, p numeric(10,2) NOT NULL)")
+	pollErr := func(task *Task) error {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for time.Now().Before(deadline) {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_, err := task.Poll(ctx)
+			cancel()
+			if err != nil {
+				return err
+			}
+		}
+		t.Fatal("no error polled in 20 s")
+		return nil
+	}
+	wantErr := func(what string, err error) {
+		t.Helper()
+		var ce *ColumnError
+		if !errors.As(err, &ce) || ce.Table != "n" || ce.Column != "p" ||
+			!strings.Contains(err.Error(), "decimal.handling.mode=double or string") {
+			t.Errorf("%s: error %v, want a ColumnError for n.p naming decimal.handling.mode", what, err)
+		}
+	}
+	for _, lazy := range []bool{false, true} {
+		slot := map[bool]string{false: "nannn_built", true: "nannn_lazy"}[lazy]
+		task := startTaskCtx(t, props(pg, db, slot, SlotDropOnStop, "true", TableIncludeList, "public.m"), &taskContext{lazy: lazy})
+		recs := pollUntil(t, task, 20*time.Second, func(rs []*connectors.Record) bool {
+			for _, r := range rs {
+				if r.Value != nil && r.Topic == "srv.public.m" {
+					return true
+				}
+			}
+			return false
+		})
+		for _, r := range recs {
+			if r.Value == nil || r.Topic != "srv.public.m" {
+				continue
+			}
+			var m struct {
+				Payload struct {
+					After json.RawMessage `json:"after"`
+				} `json:"payload"`
+			}
+			if err := json.Unmarshal(encodeJSON(t, r.Topic, r.ValueSchema, r.Value), &m); err != nil {
+				t.Fatal(err)
+			}
+			if got, want := string(m.Payload.After), `{"id":1,"q":null,"u":null}`; got != want {
+				t.Errorf("%s: nullable NaN and -Infinity give %s, want %s", slot, got, want)
+			}
+		}
+		stopTask(t, task)
+	}
+	// A NOT NULL column, in the stream.
+	task := startTask(t, props(pg, db, "nannn_stream", SlotDropOnStop, "true", TableIncludeList, "public.n"), nil)
+	pollUntil(t, task, 10*time.Second, func([]*connectors.Record) bool { return task.replConn.Load() != nil })
+	pg.Exec(t, db, "INSERT INTO n VALUES (1, 'NaN')")
+	wantErr("stream", pollErr(task))
+	stopTask(t, task)
+	// And in both snapshots.
+	for _, lazy := range []bool{false, true} {
+		slot := map[bool]string{false: "nannn_nbuilt", true: "nannn_nlazy"}[lazy]
+		task := startTaskCtx(t, props(pg, db, slot, SlotDropOnStop, "true", TableIncludeList, "public.n"), &taskContext{lazy: lazy})
+		wantErr(slot, pollErr(task))
+		stopTask(t, task)
 	}
 }
 

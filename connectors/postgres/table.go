@@ -210,6 +210,16 @@ func (t *table) columnError(i int, err error) *ColumnError {
 	return &ColumnError{Schema: t.schema, Table: t.name, Column: t.cols[i].Name, Err: err}
 }
 
+// unrepresentable is the error for a value that the column's mode turns
+// into null (NaN and ±Infinity in decimal.handling.mode=precise) in a NOT
+// NULL column. Debezium emits null there, which no converter can write
+// into the required field; writing zero instead would change the data, so
+// the row is refused like any value the converters reject
+// (sluice.table.failure.mode decides what then happens).
+func (t *table) unrepresentable(i int, text []byte) *ColumnError {
+	return t.columnError(i, fmt.Errorf("the NOT NULL value %q cannot be represented with decimal.handling.mode=precise; set decimal.handling.mode=double or string to capture it", text))
+}
+
 func errColumns(t *table, n int) error {
 	return fmt.Errorf("table %s.%s: tuple has %d columns, relation has %d", t.schema, t.name, n, len(t.cols))
 }
@@ -230,7 +240,10 @@ func (t *table) rowValue(sl *slab, cols []pgoutput.Column) (*connectors.StructVa
 		if err != nil {
 			return nil, err
 		}
-		if val == nil && cols[i].Kind == pgoutput.KindNull && !t.convs[i].Schema.Optional {
+		if val == nil && !t.convs[i].Schema.Optional {
+			if cols[i].Kind != pgoutput.KindNull {
+				return nil, t.unrepresentable(i, cols[i].Data)
+			}
 			// A NOT NULL column that is null in the tuple: the old
 			// tuple of a delete or key change under REPLICA IDENTITY
 			// DEFAULT or INDEX holds only the identity's columns.
