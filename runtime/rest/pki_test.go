@@ -108,3 +108,14 @@ func writeFile(t *testing.T, dir, name string, content []byte) string {
 	}
 	return p
 }
+
+// clientTLS trusts ca and always presents the first of certs, even one
+// the server did not ask for (Go's client otherwise sends none when no
+// certificate matches the server's CAs: that would not test the server).
+func clientTLS(ca *testCA, certs []tls.Certificate) *tls.Config {
+	c := &tls.Config{RootCAs: ca.pool()}
+	if len(certs) > 0 {
+		c.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &certs[0], nil }
+	}
+	return c
+}
