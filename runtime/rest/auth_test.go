@@ -49,7 +49,8 @@ func startSecured(t *testing.T) *secured {
 	dir := t.TempDir()
 	ca, other := newTestCA(t, "sluice test CA"), newTestCA(t, "other CA")
 	cert, key := ca.issue(t, "localhost", true)
-	users := "# user:bcrypt:role\n\nalice:" + bcryptHash(t, adminPassword) + ":admin\n" +
+	// alice's hash has htpasswd's $2y$ prefix.
+	users := "# user:bcrypt:role\n\nalice:" + strings.Replace(bcryptHash(t, adminPassword), "$2a$", "$2y$", 1) + ":admin\n" +
 		"victor:" + bcryptHash(t, viewerPassword) + ":read-only\n"
 	tokens := sha256Hex(adminToken) + ":deploy-bot:admin\n" + sha256Hex(viewerToken) + ":dashboard:read-only\n"
 	c := startConfigured(t, map[string]string{
