@@ -7,6 +7,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/hex"
@@ -15,6 +16,7 @@ import (
 	"log/slog"
 	"math/big"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -257,5 +259,47 @@ func TestConnectorsCLIFlagErrors(t *testing.T) {
 		if _, err := cli(t, tc.env, tc.args...); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: err = %v, want one containing %q", tc.args, err, tc.want)
 		}
+	}
+}
+
+// TestWorkerRefusesCrossSiteWrites: the real worker, even for an admin,
+// answers a text/plain create with 415 and creates nothing, and refuses
+// a foreign Host with 421.
+func TestWorkerRefusesCrossSiteWrites(t *testing.T) {
+	p := newPKI(t)
+	url := startSecureWorker(t, p)
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM([]byte(readFile(t, filepath.Join(p.dir, "ca.pem"))))
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true, TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	send := func(method, path, ct, host, body string) (int, string) {
+		req, err := http.NewRequest(method, url+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.SetBasicAuth("admin", cliAdminPass)
+		if ct != "" {
+			req.Header.Set("Content-Type", ct)
+		}
+		if host != "" {
+			req.Host = host
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	create := `{"name":"csrf","config":{"connector.class":"datagen","tasks.max":"1","kafka.topic":"csrf"}}`
+	if status, body := send("POST", "/connectors", "text/plain", "", create); status != http.StatusUnsupportedMediaType ||
+		!strings.Contains(body, `"error_code":415`) {
+		t.Fatalf("text/plain create: %d %s, want 415 in Connect's shape", status, body)
+	}
+	if status, body := send("POST", "/connectors", "application/json", "evil.example", create); status != http.StatusMisdirectedRequest {
+		t.Fatalf("create with a foreign Host: %d %s, want 421", status, body)
+	}
+	if status, body := send("GET", "/connectors", "", "", ""); status != 200 || strings.Contains(body, "csrf") {
+		t.Fatalf("after refused creates: GET /connectors %d %s, want no connector csrf", status, body)
 	}
 }

@@ -113,6 +113,9 @@ func LoadAuth(c AuthConfig) (*Auth, error) {
 	a := &Auth{certRoles: c.CertRoles}
 	a.mu.verified = map[[32]byte]bool{}
 	if c.BasicFile != "" {
+		// Made now rather than at the first unknown user's login, so that
+		// one is not slower than the next.
+		dummyHash()
 		a.users = map[string]basicUser{}
 		err := readCredentialLines("rest.auth.basic.file", c.BasicFile, func(line int, f []string) error {
 			user, hash := f[0], []byte(f[1])

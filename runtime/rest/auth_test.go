@@ -231,6 +231,12 @@ func TestAuthFileErrors(t *testing.T) {
 	if _, err := rest.ListenerFromConfig(cfg, nil); err == nil || !strings.Contains(err.Error(), "https") {
 		t.Fatalf("client certificate roles on an http listener: err = %v, want one asking for https", err)
 	}
+	for _, k := range []string{"rest.extension.classes", "access.control.allow.origin"} {
+		cfg, _ = config.LoadWorker("", nil, map[string]string{k: "x"})
+		if _, err := rest.ListenerFromConfig(cfg, nil); err == nil || !strings.Contains(err.Error(), k) {
+			t.Fatalf("Kafka Connect's %s, which Sluice does not honour: err = %v, want a refusal naming it", k, err)
+		}
+	}
 	cfg, _ = config.LoadWorker("", nil, map[string]string{config.RESTAuthCertRoles: "ops=superuser"})
 	if _, err := rest.ListenerFromConfig(cfg, nil); err == nil || !strings.Contains(err.Error(), config.RESTAuthCertRoles) {
 		t.Fatalf("bad role in %s: err = %v", config.RESTAuthCertRoles, err)

@@ -43,6 +43,19 @@ func ListenerFromConfig(cfg *config.Worker, logger *slog.Logger) (*Listener, err
 		return nil, fmt.Errorf("%s %q: the scheme must be http or https", config.Listeners, ls[0])
 	}
 
+	// Kafka Connect properties whose job Sluice does differently: set and
+	// ignored they would leave the API open while the operator believes
+	// it is protected (or a browser UI broken for no stated reason).
+	for _, k := range []struct{ name, instead string }{
+		{"rest.extension.classes", "Sluice has no REST extensions; for basic authentication set rest.auth.basic.file (docs/security.md)"},
+		{"access.control.allow.origin", "Sluice answers no CORS requests and refuses requests from other origins; serve the UI from behind the same host name, listed in rest.allowed.hosts"},
+		{"access.control.allow.methods", "Sluice answers no CORS requests and refuses requests from other origins; serve the UI from behind the same host name, listed in rest.allowed.hosts"},
+	} {
+		if v := cfg.Props[k.name]; v != "" {
+			return nil, fmt.Errorf("%s is set, but %s; remove %s", k.name, k.instead, k.name)
+		}
+	}
+
 	hosts := cfg.Values.List(config.RESTAllowedHosts)
 	if len(hosts) == 0 {
 		hosts = DefaultAllowedHosts(u.Hostname())
