@@ -17,6 +17,9 @@ import (
 // Origin checks off (for a worker behind a proxy that rewrites Host).
 const AnyHost = "*"
 
+// The allowed names are not listed in refusals: a DNS-rebinding page
+// can read them, and they include the machine's addresses.
+
 // hostSet is the names a worker answers to, lower case, without ports or
 // IPv6 brackets. nil allows any host.
 type hostSet map[string]bool
@@ -98,16 +101,16 @@ func (s *Server) checkHost(r *http.Request) error {
 	}
 	if h := normalizeHost(r.Host); !s.allowedHosts[h] {
 		return api.Errorf(http.StatusMisdirectedRequest,
-			"Host %q is not one of this worker's names (%s); call the worker by one of them, or add the name to rest.allowed.hosts",
-			r.Host, s.allowedHosts.names())
+			"Host %q is not one of this worker's names; call the worker by a name in rest.allowed.hosts (the worker logs them at start), or add this one there",
+			r.Host)
 	}
 	origins := r.Header.Values("Origin")
 	for _, o := range origins {
 		u, err := url.Parse(o)
 		if err != nil || u.Host == "" || !s.allowedHosts[normalizeHost(u.Host)] {
 			return api.Errorf(http.StatusForbidden,
-				"Origin %q is not one of this worker's names (%s): requests from other sites' pages are refused; add the name to rest.allowed.hosts if that site may drive the worker",
-				o, s.allowedHosts.names())
+				"Origin %q is not one of this worker's names: requests from other sites' pages are refused; add its host to rest.allowed.hosts if that site may drive the worker",
+				o)
 		}
 	}
 	return nil

@@ -303,8 +303,17 @@ func TestWildcardListenerHosts(t *testing.T) {
 			t.Fatalf("Host %s on a 0.0.0.0 listener: %d %s, want 200", host, status, body)
 		}
 	}
-	if status, _, body := send(t, nil, "GET", url+"/connectors", "", map[string]string{"Host": "attacker.example:" + port}); status != http.StatusMisdirectedRequest {
+	status, _, body := send(t, nil, "GET", url+"/connectors", "", map[string]string{"Host": "attacker.example:" + port})
+	if status != http.StatusMisdirectedRequest {
 		t.Fatalf("foreign Host on a 0.0.0.0 listener: %d %s, want 421", status, body)
+	}
+	// A rebinding page can read the refusal: it must not list the
+	// machine's names and addresses. The worker's log does.
+	if strings.Contains(string(body), hostname) || strings.Contains(string(body), "127.0.0.1") {
+		t.Errorf("421 body lists the allowed names: %s", body)
+	}
+	if logs := c.logs.String(); !strings.Contains(logs, "allowed_hosts=") || !strings.Contains(logs, hostname) {
+		t.Errorf("the allowed hosts are not in the log:\n%s", logs)
 	}
 	// Open on every interface: the operator is warned.
 	if logs := c.logs.String(); !strings.Contains(logs, "no authentication") || !strings.Contains(logs, "level=WARN") {

@@ -5,6 +5,11 @@
 // written back. Errors always have Connect's shape,
 // {"error_code": <status>, "message": "..."}.
 //
+// Before a request is routed it must pass the checks of Server.gate: its
+// Host and Origin must be the worker's (rest.allowed.hosts), its
+// credentials valid for its method when authentication is configured,
+// and a write's body JSON (docs/security.md).
+//
 // A Server is safe for concurrent use. Request bodies are never logged:
 // connector configs hold secrets.
 package rest

@@ -61,6 +61,11 @@ func ListenerFromConfig(cfg *config.Worker, logger *slog.Logger) (*Listener, err
 		hosts = DefaultAllowedHosts(u.Hostname())
 	}
 	l.Options = append(l.Options, WithAllowedHosts(hosts))
+	if set := newHostSet(hosts); set == nil {
+		logger.Warn("the REST API answers to any Host and Origin (rest.allowed.hosts=*): it relies on a proxy in front of it to refuse other sites' requests")
+	} else {
+		logger.Info("the REST API answers to these host names only (rest.allowed.hosts)", "allowed_hosts", set.names())
+	}
 
 	roles, err := parseCertRoles(cfg.Values.List(config.RESTAuthCertRoles))
 	if err != nil {
