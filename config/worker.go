@@ -44,6 +44,18 @@ const (
 	ConsumerMaxPollRecords       = "consumer.max.poll.records"
 	WorkerLogLevel               = "sluice.log.level"
 	DebugPprof                   = "sluice.debug.pprof"
+	RESTAllowedHosts             = "rest.allowed.hosts"
+	RESTAuthBasicFile            = "rest.auth.basic.file"
+	RESTAuthTokensFile           = "rest.auth.bearer.tokens.file"
+	RESTAuthCertRoles            = "rest.auth.client.cert.roles"
+	SSLKeystoreType              = "ssl.keystore.type"
+	SSLKeystoreLocation          = "ssl.keystore.location"
+	SSLKeystoreCertificateChain  = "ssl.keystore.certificate.chain"
+	SSLKeystoreKey               = "ssl.keystore.key"
+	SSLTruststoreType            = "ssl.truststore.type"
+	SSLTruststoreLocation        = "ssl.truststore.location"
+	SSLTruststoreCertificates    = "ssl.truststore.certificates"
+	SSLClientAuthentication      = "ssl.client.authentication"
 	DefaultWorkerListener        = "http://127.0.0.1:8083"
 	DefaultEmbeddedBrokerAddress = "127.0.0.1:9092"
 )
@@ -81,7 +93,31 @@ var WorkerDef = NewDef(
 	Key{Name: ValueConverter, Type: Class, Default: "org.apache.kafka.connect.json.JsonConverter", Importance: High, Group: "Converters",
 		Doc: "Default converter for record values; properties value.converter.* configure it. Connectors may override it."},
 	Key{Name: Listeners, Type: List, Default: DefaultWorkerListener, Importance: High, Group: "REST",
-		Validator: oneListener, Doc: "REST API listener, as http://host:port. This version serves one listener, over http."},
+		Validator: oneListener, Doc: "REST API listener, as http://host:port or https://host:port (TLS from the ssl.* properties below, or their listeners.https.ssl.* forms). This version serves one listener."},
+	Key{Name: RESTAllowedHosts, Type: List, Default: "", Importance: Medium, Group: "REST",
+		Doc: "Host names the REST API answers to (the Host header, and the Origin header when a browser sends one), against DNS rebinding and cross-site requests: a request for another Host gets 421, one with another Origin 403. Empty: the listener's host; plus localhost, 127.0.0.1 and ::1 when it is a loopback address; and, when it listens on all interfaces (0.0.0.0, ::), those plus the machine's host name and every interface address. Add the names clients and proxies use (a DNS name, a Kubernetes service). * turns the check off."},
+	Key{Name: RESTAuthBasicFile, Type: String, Default: "", Importance: High, Group: "REST",
+		Doc: "File of REST users for HTTP basic authentication, one user:bcrypt-hash:role line each (role admin or read-only; htpasswd -nbBC 10 USER PASSWORD makes the first two fields). Read at start. Empty: no basic authentication. With none of the rest.auth.* properties set the API is open to whoever can reach it."},
+	Key{Name: RESTAuthTokensFile, Type: String, Default: "", Importance: High, Group: "REST",
+		Doc: "File of REST bearer tokens, one sha256-hex-of-token:name:role line each (the token itself is never stored). Read at start. Empty: no bearer tokens."},
+	Key{Name: RESTAuthCertRoles, Type: List, Default: "", Importance: High, Group: "REST",
+		Doc: "Roles of client certificates, as CN=role entries (admin or read-only) keyed by the subject common name of a certificate verified against the truststore. Needs an https listener with ssl.client.authentication requested or required."},
+	Key{Name: SSLKeystoreType, Type: String, Default: "PEM", Importance: Medium, Group: "REST TLS",
+		Doc: "Format of the https listener's key store: PEM only (JKS and PKCS12 are refused; convert them with openssl). All ssl.* properties may be given as listeners.https.ssl.*; as in Kafka Connect, when any listeners.https.ssl.* property is set, the unprefixed ones are ignored for the listener."},
+	Key{Name: SSLKeystoreLocation, Type: String, Default: "", Importance: High, Group: "REST TLS",
+		Doc: "PEM file with the https listener's certificate chain (its own certificate first) and unencrypted private key."},
+	Key{Name: SSLKeystoreCertificateChain, Type: String, Default: "", Importance: Medium, Group: "REST TLS",
+		Doc: "The https listener's PEM certificate chain, inline (with ssl.keystore.key, instead of ssl.keystore.location)."},
+	Key{Name: SSLKeystoreKey, Type: Password, Default: "", Importance: Medium, Group: "REST TLS",
+		Doc: "The https listener's unencrypted PEM private key, inline (with ssl.keystore.certificate.chain). Encrypted keys and ssl.key.password are refused."},
+	Key{Name: SSLTruststoreType, Type: String, Default: "PEM", Importance: Low, Group: "REST TLS",
+		Doc: "Format of the trust store of client certificates' CAs: PEM only."},
+	Key{Name: SSLTruststoreLocation, Type: String, Default: "", Importance: Medium, Group: "REST TLS",
+		Doc: "PEM file of the CA certificates that sign accepted client certificates."},
+	Key{Name: SSLTruststoreCertificates, Type: String, Default: "", Importance: Low, Group: "REST TLS",
+		Doc: "The CA certificates that sign accepted client certificates, inline PEM (instead of ssl.truststore.location)."},
+	Key{Name: SSLClientAuthentication, Type: String, Default: "none", Importance: Medium, Group: "REST TLS", Validator: In("none", "requested", "required"),
+		Doc: "Client certificates on the https listener, as in Kafka Connect: none; requested (verified against the truststore when sent); required (the TLS handshake fails without one)."},
 	Key{Name: TaskShutdownGracefulTimeout, Type: Long, Default: "5000", Importance: Low, Group: "Tasks", Validator: AtLeast(0),
 		Doc: "How long a stopping task may take before it is abandoned (and reported) so that it never blocks the worker."},
 	Key{Name: ExactlyOnceSourceSupport, Type: String, Default: "disabled", Importance: Medium, Group: "Tasks",

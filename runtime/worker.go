@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -64,6 +63,12 @@ func (e *UnreachableError) Unwrap() error { return e.Err }
 func Run(ctx context.Context, o Options) error {
 	logger := o.Logger
 	cfg := o.Config
+	// The REST listener's TLS, credentials and allowed hosts are read
+	// first, so a mistake there stops the worker before anything starts.
+	restListener, err := rest.ListenerFromConfig(cfg, logger.With("component", "rest"))
+	if err != nil {
+		return err
+	}
 	servers := cfg.BootstrapServers()
 	embedded := len(servers) == 0
 	if embedded {
@@ -112,7 +117,7 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 
-	listener, workerID, err := listen(cfg)
+	listener, workerID, err := listen(restListener.Addr)
 	if err != nil {
 		return err
 	}
@@ -154,7 +159,7 @@ func Run(ctx context.Context, o Options) error {
 	var wg sync.WaitGroup
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
-	var restOpts []rest.Option
+	restOpts := restListener.Options
 	if cfg.Values.Bool(config.DebugPprof) {
 		restOpts = append(restOpts, rest.WithHandler("/sluice/debug/pprof/", http.HandlerFunc(pprofIndex)))
 	}
@@ -169,7 +174,7 @@ func Run(ctx context.Context, o Options) error {
 		defer wg.Done()
 		h.run(runCtx)
 	}()
-	logger.Info("worker ready", "rest", "http://"+listener.Addr().String(), "kafka", strings.Join(servers, ","),
+	logger.Info("worker ready", "rest", restListener.Scheme+"://"+listener.Addr().String(), "kafka", strings.Join(servers, ","),
 		"cluster_id", meta.Cluster, "startup", time.Since(o.Started).Round(time.Millisecond))
 	if o.Ready != nil {
 		o.Ready(listener.Addr().String())
@@ -201,23 +206,12 @@ func checkSinglePartition(ctx context.Context, adm *kadm.Client, topic string) e
 	return nil
 }
 
-// listen opens the first REST listener and returns the worker id
+// listen opens the REST listener on addr and returns the worker id
 // (host:port, as Kafka Connect names workers).
-func listen(cfg *config.Worker) (net.Listener, string, error) {
-	ls := cfg.Values.List(config.Listeners)
-	if len(ls) == 0 {
-		ls = []string{config.DefaultWorkerListener}
-	}
-	u, err := url.Parse(ls[0])
-	if err != nil || u.Host == "" {
-		return nil, "", fmt.Errorf("listeners %q: expected http://host:port", ls[0])
-	}
-	if u.Scheme != "http" {
-		return nil, "", fmt.Errorf("listeners %q: only http is supported by this version", ls[0])
-	}
-	ln, err := net.Listen("tcp", u.Host)
+func listen(addr string) (net.Listener, string, error) {
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, "", fmt.Errorf("REST API cannot listen on %s: %w (set listeners=http://host:port to a free address)", u.Host, err)
+		return nil, "", fmt.Errorf("REST API cannot listen on %s: %w (set listeners=http://host:port to a free address)", addr, err)
 	}
 	return ln, ln.Addr().String(), nil
 }

@@ -236,9 +236,17 @@ Go's RE2 syntax. A topic that exists already is used as it is.`
 
 func connectorsCmd(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("connectors", flag.ContinueOnError)
-	url := fs.String("url", envOr("SLUICE_URL", "http://127.0.0.1:8083"), "worker REST URL")
+	var o clientOptions
+	fs.StringVar(&o.url, "url", envOr("SLUICE_URL", "http://127.0.0.1:8083"), "worker REST URL, http:// or https:// (SLUICE_URL)")
+	fs.StringVar(&o.user, "user", os.Getenv("SLUICE_USER"), "user for basic authentication (SLUICE_USER); the password comes from SLUICE_PASSWORD or -password-file")
+	fs.StringVar(&o.passwordFile, "password-file", os.Getenv("SLUICE_PASSWORD_FILE"), "file holding the password of -user (SLUICE_PASSWORD_FILE)")
+	fs.StringVar(&o.token, "token", os.Getenv("SLUICE_TOKEN"), "bearer token (SLUICE_TOKEN; prefer the variable: flags show in ps)")
+	fs.StringVar(&o.cacert, "cacert", os.Getenv("SLUICE_CACERT"), "PEM file of the CA that signed the worker's certificate (SLUICE_CACERT)")
+	fs.StringVar(&o.cert, "cert", os.Getenv("SLUICE_CERT"), "PEM client certificate (SLUICE_CERT)")
+	fs.StringVar(&o.key, "key", os.Getenv("SLUICE_KEY"), "PEM private key of -cert (SLUICE_KEY)")
+	o.password = os.Getenv("SLUICE_PASSWORD")
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), `Usage: sluice connectors [-url URL] <command>
+		fmt.Fprint(fs.Output(), `Usage: sluice connectors [-url URL] [credentials] <command>
 
 Commands:
   list                     names of the connectors
@@ -256,7 +264,10 @@ Commands:
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	c := &restClient{base: strings.TrimRight(*url, "/"), out: stdout}
+	c, err := newRestClient(o, stdout)
+	if err != nil {
+		return err
+	}
 	rest := fs.Args()
 	if len(rest) == 0 {
 		fs.Usage()

@@ -47,7 +47,9 @@ func BenchmarkCreate(b *testing.B) {
 		f.calls = f.calls[:0]
 		f.mu.Unlock()
 		rec := httptest.NewRecorder()
-		srv.ServeHTTP(rec, httptest.NewRequest("POST", "/connectors", strings.NewReader(body)))
+		req := httptest.NewRequest("POST", "/connectors", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		srv.ServeHTTP(rec, req)
 		if rec.Code != 201 {
 			b.Fatal(rec.Code, rec.Body.String())
 		}

@@ -5,12 +5,18 @@
 // written back. Errors always have Connect's shape,
 // {"error_code": <status>, "message": "..."}.
 //
+// Before a request is routed it must pass the checks of Server.gate: its
+// Host and Origin must be the worker's (rest.allowed.hosts), its
+// credentials valid for its method when authentication is configured,
+// and a write's body JSON (docs/security.md).
+//
 // A Server is safe for concurrent use. Request bodies are never logged:
 // connector configs hold secrets.
 package rest
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -79,6 +85,25 @@ func WithHandler(pattern string, h http.Handler) Option {
 	return func(s *Server) { s.extra = append(s.extra, route{pattern, h}) }
 }
 
+// WithAllowedHosts refuses requests whose Host, or Origin when present,
+// is not one of hosts (rest.allowed.hosts): 421 for a foreign Host, 403
+// for a foreign Origin. Host names compare without ports and case. Empty
+// hosts, or the single entry "*", turns the check off.
+func WithAllowedHosts(hosts []string) Option {
+	return func(s *Server) { s.allowedHosts = newHostSet(hosts) }
+}
+
+// WithAuth requires every request but the health probes to authenticate
+// with a, and lets read-only callers only read. nil keeps the API open.
+func WithAuth(a *Auth) Option {
+	return func(s *Server) { s.auth = a }
+}
+
+// WithTLS makes Serve speak HTTPS with cfg (see TLSConfig).
+func WithTLS(cfg *tls.Config) Option {
+	return func(s *Server) { s.tls = cfg }
+}
+
 type route struct {
 	pattern string
 	h       http.Handler
@@ -93,6 +118,9 @@ type Server struct {
 	maxBodyBytes    int64
 	shutdownTimeout time.Duration
 	extra           []route
+	allowedHosts    hostSet
+	auth            *Auth
+	tls             *tls.Config
 }
 
 // New returns the REST API for h. logger receives one debug line per
@@ -147,12 +175,40 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.logger.Debug("rest request", "method", r.Method, "path", r.URL.Path,
 			"status", rec.status(), "duration", time.Since(start))
 	}()
+	if err := s.gate(rec, r); err != nil {
+		s.writeError(rec, r, err)
+		return
+	}
 	if h, pattern := s.mux.Handler(r); pattern == "" {
 		// No route: the mux's own 404, 405 or path-cleaning redirect.
 		s.fallback(rec, r, h)
 	} else {
 		s.mux.ServeHTTP(rec, r)
 	}
+}
+
+// gate checks what every request must pass before it is routed, in
+// order: its Host and Origin, its credentials and role, and the media
+// type of its body.
+func (s *Server) gate(w http.ResponseWriter, r *http.Request) error {
+	if err := s.checkHost(r); err != nil {
+		return err
+	}
+	if s.auth != nil && !unauthenticatedPaths[r.URL.Path] {
+		p, err := s.auth.authenticate(r)
+		if err != nil {
+			for _, c := range s.auth.challenges() {
+				w.Header().Add("WWW-Authenticate", c)
+			}
+			s.logger.Debug("rest request not authenticated", "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr, "error", err)
+			return err
+		}
+		if err := authorize(p, r); err != nil {
+			s.logger.Debug("rest request forbidden", "method", r.Method, "path", r.URL.Path, "principal", p.name, "role", p.role.String())
+			return err
+		}
+	}
+	return checkContentType(r)
 }
 
 // fallback runs the mux's answer for an unrouted request and rewrites a
@@ -193,7 +249,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	if s.tls != nil {
+		srv.TLSConfig = s.tls.Clone()
+		go func() { errc <- srv.ServeTLS(ln, "", "") }()
+	} else {
+		go func() { errc <- srv.Serve(ln) }()
+	}
 
 	select {
 	case err := <-errc:
