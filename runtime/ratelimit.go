@@ -55,7 +55,7 @@ func nonNegativeRate(unit string) config.Validator {
 			f = n
 		}
 		if f < 0 || math.IsNaN(f) || math.IsInf(f, 0) {
-			return fmt.Errorf("must be a number of %s per second, at least 0 (0 means no limit); set %s to a non-negative number or remove it", unit, name)
+			return fmt.Errorf("must be a number of %s per second, at least 0 (0 means no limit); set a non-negative number or remove the property", unit)
 		}
 		return nil
 	}
