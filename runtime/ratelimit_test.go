@@ -278,3 +278,21 @@ func TestRateLimitProperties(t *testing.T) {
 		t.Fatal("limits set by default")
 	}
 }
+
+// The per-record work of a limited task (wait with tokens at hand, then
+// charge) allocates nothing.
+func TestLimiterPerRecordAllocations(t *testing.T) {
+	c := newFakeClock()
+	l := newLimiter(rateLimits{records: 1e9, bytes: 1e12}, &pauser{}, c.now)
+	c.advance(time.Second)
+	ctx := context.Background()
+	allocs := testing.AllocsPerRun(1000, func() {
+		if err := l.wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+		l.charge(1, 200)
+	})
+	if allocs != 0 {
+		t.Fatalf("%v allocations per record", allocs)
+	}
+}
