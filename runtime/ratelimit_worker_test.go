@@ -5,10 +5,14 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/sluice-cdc/sluice/config"
+	"github.com/sluice-cdc/sluice/connectors"
 	"github.com/sluice-cdc/sluice/runtime/api"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -240,4 +244,79 @@ func TestRateLimitInvalidValues(t *testing.T) {
 	w.do(t, "POST", "/connectors", map[string]any{"name": "ok", "config": map[string]string{
 		"connector.class": "datagen", "kafka.topic": "x", "sluice.rate.limit.records.per.sec": "0.5",
 		"sluice.rate.limit.bytes.per.sec": "0"}}, 201, nil)
+}
+
+// splitConnector has as many tasks as splitTasks says, whose configs do
+// not change when their number does; each writes records to topic split
+// as fast as it may.
+type splitConnector struct{}
+
+var splitTasks atomic.Int32
+
+// splitCtx is the running split connector's context, to ask for new
+// task configs.
+var splitCtx atomic.Pointer[connectors.ConnectorContext]
+
+func (splitConnector) Config() *config.Def { return config.NewDef() }
+func (splitConnector) Start(_ context.Context, cctx connectors.ConnectorContext, _ map[string]string) error {
+	splitCtx.Store(&cctx)
+	return nil
+}
+func (splitConnector) TaskConfigs(int) ([]map[string]string, error) {
+	out := make([]map[string]string, splitTasks.Load())
+	for i := range out {
+		out[i] = map[string]string{"split.task": strconv.Itoa(i)}
+	}
+	return out, nil
+}
+func (splitConnector) Stop(context.Context) error     { return nil }
+func (splitConnector) NewTask() connectors.SourceTask { return &splitTask{} }
+
+type splitTask struct{ id string }
+
+func (s *splitTask) Start(_ context.Context, _ connectors.SourceTaskContext, props map[string]string) error {
+	s.id = props["split.task"]
+	return nil
+}
+func (s *splitTask) Poll(ctx context.Context) ([]*connectors.Record, error) {
+	recs := make([]*connectors.Record, 100)
+	for i := range recs {
+		recs[i] = &connectors.Record{Topic: "split", Value: []byte("v"), ValueSchema: connectors.OptionalBytesSchema,
+			SourcePartition: map[string]any{"task": s.id}, SourceOffset: map[string]any{"pos": int64(i)}}
+	}
+	return recs, ctx.Err()
+}
+func (*splitTask) Stop(context.Context) error { return nil }
+
+// TestRateLimitShareFollowsTaskCount: when a connector goes from one task
+// to two without the first task's config changing, the first restarts
+// with half the limit, so the connector keeps to its limit.
+func TestRateLimitShareFollowsTaskCount(t *testing.T) {
+	splitTasks.Store(1)
+	w := startWorker(t, nil)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(w.bootstrap))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	w.do(t, "POST", "/connectors", map[string]any{"name": "split", "config": map[string]string{
+		"connector.class": "split", "tasks.max": "2", "sluice.rate.limit.records.per.sec": "1000"}}, 201, nil)
+	w.runningTasks(t, "split", 1)
+	rate := func() float64 {
+		waitFor(t, "records in split", func() bool { return sumEnds(topicEnds(t, adm, "split")) > 0 })
+		time.Sleep(500 * time.Millisecond)
+		n0, t0 := sumEnds(topicEnds(t, adm, "split")), time.Now()
+		time.Sleep(4 * time.Second)
+		return float64(sumEnds(topicEnds(t, adm, "split"))-n0) / time.Since(t0).Seconds()
+	}
+	if r := rate(); r < 900 || r > 1100 {
+		t.Fatalf("one task: %.0f records/s, want 1000", r)
+	}
+	splitTasks.Store(2)
+	(*splitCtx.Load()).RequestTaskReconfiguration()
+	w.runningTasks(t, "split", 2)
+	if r := rate(); r < 900 || r > 1100 {
+		t.Fatalf("two tasks: %.0f records/s, want 1000 (500 each)", r)
+	}
 }
