@@ -98,14 +98,22 @@ func (b *bucket) refill(now time.Time) {
 	}
 }
 
+// maxRateWait bounds one computed wait, so that a tiny rate cannot
+// overflow a time.Duration; the waiter computes the rest again.
+const maxRateWait = time.Minute
+
 // delay returns how long from now until the bucket holds need tokens
-// (0: it does now).
+// (0: it does now), at most maxRateWait.
 func (b *bucket) delay(now time.Time, need float64) time.Duration {
 	b.refill(now)
 	if b.tokens >= need {
 		return 0
 	}
-	return time.Duration(math.Ceil((need - b.tokens) / b.rate * float64(time.Second)))
+	ns := math.Ceil((need - b.tokens) / b.rate * float64(time.Second))
+	if ns >= float64(maxRateWait) {
+		return maxRateWait
+	}
+	return time.Duration(ns)
 }
 
 // take removes n tokens, going into debt when there are fewer.
@@ -158,8 +166,12 @@ func (l *limiter) delay(now time.Time) time.Duration {
 }
 
 // wait blocks until one more record may go. It returns ctx.Err() when
-// ctx ends first; while the task is paused it keeps waiting.
+// ctx ends first; while the task is paused it keeps waiting, so a paused
+// task hands nothing over even in the middle of a poll's records.
 func (l *limiter) wait(ctx context.Context) error {
+	if l.pause != nil && !l.pause.wait(ctx) {
+		return ctx.Err()
+	}
 	for {
 		d := l.delay(l.now())
 		if d <= 0 {

@@ -45,6 +45,14 @@ func TestBucketRefillsAtItsRateUpToOneSecond(t *testing.T) {
 	}
 }
 
+func TestBucketTinyRateDoesNotOverflow(t *testing.T) {
+	c := newFakeClock()
+	b := newBucket(1e-12, c.now())
+	if d := b.delay(c.now(), 1); d != maxRateWait {
+		t.Fatalf("delay at 1e-12 tokens/s = %v, want the cap %v", d, maxRateWait)
+	}
+}
+
 func TestBucketBelowOneTokenPerSecond(t *testing.T) {
 	c := newFakeClock()
 	b := newBucket(0.5, c.now())
@@ -218,6 +226,20 @@ func TestLimiterWaitHonoursPause(t *testing.T) {
 		}
 	case <-time.After(2 * time.Second):
 		t.Fatal("wait did not end after resume")
+	}
+
+	// Paused with tokens at hand: the wait stays until resumed.
+	time.Sleep(200 * time.Millisecond)
+	p.set(true)
+	go func() { done <- l.wait(context.Background()) }()
+	select {
+	case err := <-done:
+		t.Fatalf("wait returned %v while paused with tokens at hand", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	p.set(false)
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 
 	// Paused during the wait, then stopped.
