@@ -59,6 +59,7 @@ var commonDef = config.NewDef(
 		Doc: "Longest wait between automatic restarts."},
 	config.Key{Name: propRestartAttempts, Type: config.Int, Default: "10", Importance: config.Low, Group: groupRestart, Validator: config.AtLeast(-1),
 		Doc: "Automatic restarts before the task stays FAILED; -1 for no limit. The count resets once the task has run for the longest back-off."},
+	rateLimitKeys[0], rateLimitKeys[1],
 )
 
 var sinkDef = config.NewDef(

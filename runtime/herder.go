@@ -97,6 +97,10 @@ type taskState struct {
 	started time.Time
 	backoff backoff
 	restart bool
+	// limitShare is the number of tasks the connector's rate limits were
+	// divided among when the task started (0: no limit); a task whose
+	// share changed is restarted.
+	limitShare int
 }
 
 // backoff schedules automatic restarts.
@@ -465,7 +469,7 @@ func (h *Herder) reconcileTasks(ctx context.Context, cs *connState, tasks []map[
 	plugin := cs.plugin
 	var stale []int
 	for n, ts := range cs.tasks {
-		if n >= len(tasks) || !maps.Equal(ts.raw, tasks[n]) || ts.restart {
+		if n >= len(tasks) || !maps.Equal(ts.raw, tasks[n]) || ts.restart || (ts.limitShare != 0 && ts.limitShare != len(tasks)) {
 			stale = append(stale, n)
 		}
 	}
@@ -506,12 +510,13 @@ func (h *Herder) reconcileTasks(ctx context.Context, cs *connState, tasks []map[
 		}
 		ts.raw = raw
 		h.mu.Unlock()
-		h.startTask(ctx, cs, ts, plugin, paused)
+		h.startTask(ctx, cs, ts, plugin, paused, len(tasks))
 	}
 }
 
-// startTask builds a task's pipeline and starts its goroutine.
-func (h *Herder) startTask(ctx context.Context, cs *connState, ts *taskState, plugin *connectors.Plugin, paused bool) {
+// startTask builds a task's pipeline and starts its goroutine; the
+// connector has ntasks tasks, which share its rate limits.
+func (h *Herder) startTask(ctx context.Context, cs *connState, ts *taskState, plugin *connectors.Plugin, paused bool, ntasks int) {
 	h.mu.Lock()
 	connRaw, taskRaw := cs.raw, ts.raw
 	h.mu.Unlock()
@@ -557,6 +562,11 @@ func (h *Herder) startTask(ctx context.Context, cs *connState, ts *taskState, pl
 	}
 	pause := &pauser{}
 	pause.set(paused)
+	limits := parseRateLimits(common, ntasks)
+	limitShare := 0
+	if limits.set() {
+		limitShare = ntasks
+	}
 	// A running task may report a problem it is recovering from by
 	// itself (ReportProblem): it stays RUNNING with the problem as its
 	// trace. statusMu keeps the status writes of onRunning and onProblem
@@ -649,6 +659,7 @@ func (h *Herder) startTask(ctx context.Context, cs *connState, ts *taskState, pl
 			bufferedBytes: h.worker.Values.Long(config.ProducerMaxBufferedBytes), bufferedRecords: h.worker.Values.Int(config.ProducerMaxBufferedRecords),
 			scratch: scratch}
 		r.pause = pause
+		r.limit = newLimiter(limits, pause, time.Now)
 		run = r.run
 	case connectors.SinkType:
 		sinkCfg, err := sinkDef.Parse(connCfg)
@@ -683,6 +694,7 @@ func (h *Herder) startTask(ctx context.Context, cs *connState, ts *taskState, pl
 				}
 			}}
 		r.pause = pause
+		r.limit = newLimiter(limits, pause, time.Now)
 		run = r.run
 	default:
 		fail(fmt.Errorf("plugin %s has unknown type %q", plugin.Class, plugin.Type))
@@ -694,6 +706,7 @@ func (h *Herder) startTask(ctx context.Context, cs *connState, ts *taskState, pl
 	started := time.Now()
 	h.mu.Lock()
 	ts.cancel, ts.done, ts.pause, ts.started, ts.restart = cancel, done, pause, started, false
+	ts.limitShare = limitShare
 	mine = done
 	ts.backoff.next = time.Time{}
 	cs.alive++

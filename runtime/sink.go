@@ -35,7 +35,10 @@ import (
 // committed; the task hears of them through connectors.PartitionWatcher.
 //
 // Back-pressure: the loop does not poll again until Put returned, and the
-// consumer buffers at most what one fetch brings.
+// consumer buffers at most what one fetch brings. With sluice.rate.limit.*
+// set, the loop waits for tokens before polling and polls no more records
+// than the limit allows now (see ratelimit.go): the consumer stops
+// fetching instead of buffering.
 type sinkRunner struct {
 	id                       api.TaskID
 	task                     connectors.SinkTask
@@ -54,6 +57,8 @@ type sinkRunner struct {
 	onTopics func(topics []string)
 
 	pause *pauser
+	// limit is the task's share of sluice.rate.limit.*; nil when unset.
+	limit *limiter
 
 	// stopTimeout is task.shutdown.graceful.timeout.ms: how long the task
 	// may take to stop once its context ends, at stopDeadline (unix ns;
@@ -137,15 +142,28 @@ func (r *sinkRunner) run(ctx context.Context) (err error) {
 	unhook := context.AfterFunc(ctx, func() { r.stopDeadline.Store(time.Now().Add(r.stopTimeout).UnixNano()) })
 	defer unhook()
 	defer func() { err = errors.Join(err, r.shutdown(err == nil)) }()
+	defer r.limit.stop()
 
 	lastFlush := time.Now()
 	for {
 		if ctx.Err() != nil || !r.pause.wait(ctx) {
 			return nil
 		}
+		maxPoll := r.maxPoll
+		if r.limit != nil {
+			// The group may rebalance meanwhile: the last iteration
+			// allowed it.
+			if r.limit.wait(ctx) != nil {
+				continue // ctx ended: stop above
+			}
+			maxPoll = r.limit.allowance(maxPoll)
+		}
 		pctx, cancel := context.WithTimeout(ctx, r.flushEvery)
-		fs := cl.PollRecords(pctx, r.maxPoll)
+		fs := cl.PollRecords(pctx, maxPoll)
 		cancel()
+		if r.limit != nil {
+			r.limit.charge(fs.NumRecords(), fetchedBytes(fs))
+		}
 		if ctx.Err() != nil {
 			cl.AllowRebalance()
 			return nil
@@ -187,6 +205,16 @@ func (r *sinkRunner) run(ctx context.Context) (err error) {
 		}
 		cl.AllowRebalance()
 	}
+}
+
+// fetchedBytes is the size of the keys and values of the records in fs.
+func fetchedBytes(fs kgo.Fetches) int {
+	n := 0
+	for it := fs.RecordIter(); !it.Done(); {
+		kr := it.Next()
+		n += len(kr.Key) + len(kr.Value)
+	}
+	return n
 }
 
 // put converts a fetch and hands it to the task, retrying retriable

@@ -26,7 +26,8 @@ import (
 // Back-pressure: the producer buffers at most
 // sluice.producer.max.buffered.records/bytes; beyond that Produce blocks,
 // and so does the loop, so Poll is not called again until Kafka catches
-// up.
+// up. With sluice.rate.limit.* set, the loop also waits for tokens before
+// Poll and before handing each record to the producer (see ratelimit.go).
 type sourceRunner struct {
 	id                       api.TaskID
 	task                     connectors.SourceTask
@@ -87,6 +88,8 @@ type sourceRunner struct {
 	// promise is r.done, made once: a method value per record would cost
 	// an allocation each.
 	promise func(*kgo.Record, error)
+	// limit is the task's share of sluice.rate.limit.*; nil when unset.
+	limit *limiter
 }
 
 // sentRecord is a record handed to the producer with what its promise
@@ -104,6 +107,26 @@ type pauser struct {
 	mu     sync.Mutex
 	paused bool
 	resume chan struct{}
+	// pausing, when not nil, is closed at the next pause (see
+	// pausedChan).
+	pausing chan struct{}
+}
+
+// closedChan is a closed channel.
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// pausedChan returns a channel that is closed when the task is paused
+// (at once when it is now), for a wait that must notice a pause.
+func (p *pauser) pausedChan() <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.paused {
+		return closedChan
+	}
+	if p.pausing == nil {
+		p.pausing = make(chan struct{})
+	}
+	return p.pausing
 }
 
 func (p *pauser) set(paused bool) {
@@ -115,6 +138,10 @@ func (p *pauser) set(paused bool) {
 	p.paused = paused
 	if paused {
 		p.resume = make(chan struct{})
+		if p.pausing != nil {
+			close(p.pausing)
+			p.pausing = nil
+		}
 	} else {
 		close(p.resume)
 	}
@@ -184,6 +211,7 @@ func (r *sourceRunner) run(ctx context.Context) (err error) {
 	// cannot be converted, say) are valid: deliver them and commit their
 	// offsets, unless producing itself is what failed.
 	defer func() { err = errors.Join(err, r.shutdown(err == nil || r.produceErr.Load() == nil)) }()
+	defer r.limit.stop()
 
 	lastFlush := time.Now()
 	var retryStart time.Time
@@ -192,6 +220,11 @@ func (r *sourceRunner) run(ctx context.Context) (err error) {
 			return *e
 		}
 		if ctx.Err() != nil || !r.pause.wait(ctx) {
+			return nil
+		}
+		// Poll is not called while the rate limit allows no record: the
+		// back-pressure reaches the source.
+		if r.limit != nil && r.limit.wait(ctx) != nil {
 			return nil
 		}
 		recs, err := r.poll(ctx)
@@ -279,6 +312,11 @@ func (r *sourceRunner) send(ctx context.Context, rec *connectors.Record) error {
 		r.tracker.ack(tk)
 		return nil
 	}
+	if r.limit != nil {
+		if err := r.limit.wait(ctx); err != nil {
+			return fmt.Errorf("waiting for the rate limit: %w", err)
+		}
+	}
 	key, ks, err := r.encode(r.keyConv, out.Topic, out.KeySchema, out.Key, nil)
 	if err != nil {
 		return fmt.Errorf("converting the key of a record for topic %s at source offset %v: %w", out.Topic, rec.SourceOffset, err)
@@ -321,6 +359,9 @@ func (r *sourceRunner) send(ctx context.Context, rec *connectors.Record) error {
 			r.hdrs = append(r.hdrs, kgo.RecordHeader{Key: h.Key, Value: h.Value})
 		}
 		kr.Headers = r.hdrs[start:len(r.hdrs):len(r.hdrs)]
+	}
+	if r.limit != nil {
+		r.limit.charge(1, len(key)+len(val))
 	}
 	r.producer.Produce(ctx, kr, r.promise)
 	return nil

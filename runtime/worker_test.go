@@ -200,6 +200,7 @@ func startWorker(t *testing.T, props map[string]string) *testWorker {
 		connectors.Plugin{Name: "panicker", Type: connectors.SourceType, New: func() connectors.Connector { return &panicConnector{} }},
 		connectors.Plugin{Name: "panicsink", Type: connectors.SinkType, New: func() connectors.Connector { return &panicSinkConnector{} }},
 		connectors.Plugin{Name: "scratch", Type: connectors.SourceType, New: func() connectors.Connector { return scratchConnector{} }},
+		connectors.Plugin{Name: "split", Type: connectors.SourceType, New: func() connectors.Connector { return splitConnector{} }},
 		connectors.Plugin{Name: "raiser", Type: connectors.SourceType, New: func() connectors.Connector { return raiserConnector{} }})
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
