@@ -108,6 +108,8 @@ var WorkerDef = NewDef(
 		Doc: "Most records a sink task is handed in one put."},
 	Key{Name: DebugPprof, Type: Boolean, Default: "false", Importance: Low, Group: "REST",
 		Doc: "Serve Go's profiler under /sluice/debug/pprof/ on the REST listener (for diagnosing performance; do not expose publicly)."},
+	Key{Name: ConfigProviders, Type: List, Default: "", Importance: Low, Group: "Security",
+		Doc: "Names of the config providers connector configs may reference as ${name:path:key} (Kafka's KIP-297). Each needs config.providers.<name>.class: file (org.apache.kafka.common.config.provider.FileConfigProvider, ${name:/path/file.properties:key}), directory (DirectoryConfigProvider, ${name:/dir:file} is the file's content) or env (EnvVarConfigProvider, ${name:VARIABLE}). config.providers.<name>.param.allowed.paths limits the file and directory providers to paths under the listed absolute paths (KIP-993); config.providers.<name>.param.allowlist.pattern limits the env provider to variables whose names fully match the regular expression (KIP-887). Empty, the default: no providers, and references stay as written. See docs/security.md."},
 	Key{Name: WorkerLogLevel, Type: String, Default: "info", Importance: Low, Group: "Logging", Validator: In("debug", "info", "warn", "error"),
 		Doc: "Log level: debug, info, warn or error."},
 )

@@ -124,6 +124,9 @@ func Run(ctx context.Context, o Options) error {
 		keyConv: converter.SettingFrom(cfg.Props, true), valConv: converter.SettingFrom(cfg.Props, false),
 		logger: logger.With("worker", workerID), wake: make(chan struct{}, 1),
 	}
+	if h.providers, err = config.NewProviders(cfg.Props); err != nil {
+		return fmt.Errorf("worker config: %w", err)
+	}
 	h.topics = newTopicCreator(adm, cfg.Values.Bool(config.TopicCreationEnable), h.logger)
 	h.keyConv.Class, h.valConv.Class = cfg.String(config.KeyConverter), cfg.String(config.ValueConverter)
 	h.mu.conns = map[string]*connState{}
