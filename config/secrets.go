@@ -13,7 +13,7 @@ const Hidden = "[hidden]"
 // value of password-like parameters in a query string or a JDBC
 // property list (?password=, &password=, ;password=).
 var (
-	urlUserinfo = regexp.MustCompile(`(://[^/\s:@?#"'<>]*:)([^@\s/"'<>]*)@`)
+	urlUserinfo = regexp.MustCompile(`(://[^/\s:@?#"'<>]*:)([^\s/?#"'<>]*)@`)
 	urlParam    = regexp.MustCompile(`(?i)([?&;](?:password|passwd|pwd|sslpassword|secret|token|access_token)=)([^&;\s"'<>]*)`)
 )
 

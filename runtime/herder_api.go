@@ -204,7 +204,10 @@ func (h *Herder) PatchConnectorConfig(ctx context.Context, name string, patch ma
 	if err != nil {
 		return api.ConnectorInfo{}, err
 	}
-	cfg := maps.Clone(old)
+	// Start from the config as shown, so that stored secrets are put
+	// back by PutConnectorConfig under the same identity check as a PUT
+	// sending them as [hidden].
+	cfg := h.redact(old)
 	for k, v := range patch {
 		if v == nil {
 			delete(cfg, k)

@@ -1,0 +1,476 @@
+package runtime
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sluice-cdc/sluice/config"
+	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/connectors/jdbc"
+	"github.com/sluice-cdc/sluice/runtime/api"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// These tests reproduce issue 12's holes 1, 3 and 4 against the real
+// herder and REST server: values read through config providers, stored
+// secrets and credentials inside URLs must never come back out.
+
+// newCluster starts a kfake broker for one test.
+func newCluster(t *testing.T) string {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c.ListenAddrs()[0]
+}
+
+func ctlRegistry(extra ...connectors.Plugin) *connectors.Registry {
+	return connectors.NewRegistry(append([]connectors.Plugin{{Name: "ctl", Class: "test.CtlConnector", Type: connectors.SourceType,
+		New: func() connectors.Connector { return &ctlConnector{} }}}, extra...)...)
+}
+
+// assertNoLeak fails when b holds any of secrets.
+func assertNoLeak(t *testing.T, where string, b []byte, secrets ...string) {
+	t.Helper()
+	for _, s := range secrets {
+		if strings.Contains(string(b), s) {
+			t.Errorf("%s shows %q: %s", where, s, b)
+		}
+	}
+}
+
+// Hole 1: with no provider configured, references stay literal; with
+// providers, nothing read ever appears in a validation, a 400 or a trace.
+func TestProviderValuesNeverShown(t *testing.T) {
+	resetCtlProbes()
+	addr := newCluster(t)
+
+	// No provider configured: /etc/passwd is not read.
+	w, stop := runStateWorker(t, addr, nil, ctlRegistry())
+	_, b := w.call(t, "PUT", "/connector-plugins/ctl/config/validate",
+		map[string]string{propClass: "ctl", propTasksMax: "${file:/etc/passwd:root}", ctlTasks: "${env:HOME}"})
+	assertNoLeak(t, "validate without providers", b, "root:", "/bin/", os.Getenv("HOME")+`"`)
+	if !strings.Contains(string(b), "${file:/etc/passwd:root}") {
+		t.Errorf("validate does not quote the reference: %s", b)
+	}
+	stop()
+
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "w.properties"), []byte("root = leaked-file-line\n"), 0o600)
+	t.Setenv("SLUICE_SECRETS_TEST_HOME", "/home/leaked-env-value")
+	t.Setenv("SLUICE_SECRETS_TEST_PW", "swordfish-start")
+	w, _ = runStateWorker(t, addr, map[string]string{config.ConfigProviders: "file,env",
+		"config.providers.file.class": "FileConfigProvider", "config.providers.file.param.allowed.paths": dir,
+		"config.providers.env.class": "env", "config.providers.env.param.allowlist.pattern": "SLUICE_SECRETS_TEST_.*"}, ctlRegistry())
+
+	// Outside allowed.paths: refused, naming the property and the fix.
+	code, b := w.call(t, "PUT", "/connector-plugins/ctl/config/validate",
+		map[string]string{propClass: "ctl", propTasksMax: "${file:/etc/passwd:root}"})
+	if code != http.StatusOK || !strings.Contains(string(b), "config.providers.file.param.allowed.paths") {
+		t.Errorf("validate outside allowed.paths: %d %s", code, b)
+	}
+	assertNoLeak(t, "validate outside allowed.paths", b, "root:", "/bin/")
+	code, b = w.call(t, "PUT", "/connector-plugins/ctl/config/validate",
+		map[string]string{propClass: "ctl", propTasksMax: "${file:/proc/self/environ:PATH}"})
+	assertNoLeak(t, "validate /proc/self/environ", b, os.Getenv("PATH"))
+	_ = code
+
+	// Inside: the value is checked but the error quotes the reference.
+	ref := "${file:" + filepath.Join(dir, "w.properties") + ":root}"
+	_, b = w.call(t, "PUT", "/connector-plugins/ctl/config/validate", map[string]string{propClass: "ctl", propTasksMax: ref})
+	assertNoLeak(t, "validate of a resolved value", b, "leaked-file-line")
+	if !strings.Contains(string(b), "Invalid value "+ref+" for configuration tasks.max") {
+		t.Errorf("validate does not quote the reference: %s", b)
+	}
+	// POST with an env reference in an int property: a 400 that quotes it.
+	code, b = w.call(t, "POST", "/connectors", ctlConfig("envint", propTasksMax, "${env:SLUICE_SECRETS_TEST_HOME}"))
+	if code != http.StatusBadRequest || !strings.Contains(string(b), "${env:SLUICE_SECRETS_TEST_HOME}") {
+		t.Errorf("POST with an env reference in tasks.max: %d %s", code, b)
+	}
+	assertNoLeak(t, "POST 400", b, "leaked-env-value")
+	// A variable outside allowlist.pattern is refused.
+	code, b = w.call(t, "POST", "/connectors", ctlConfig("home", ctlPassword, "${env:HOME}"))
+	if code != http.StatusBadRequest || !strings.Contains(string(b), "allowlist.pattern") {
+		t.Errorf("POST with ${env:HOME}: %d %s", code, b)
+	}
+	assertNoLeak(t, "POST ${env:HOME}", b, os.Getenv("HOME")+`"`, os.Getenv("HOME")+" ")
+
+	// A connector failing with the resolved secret in its error: the
+	// status trace shows the reference.
+	p := ctlProbeFor("tracer")
+	p.mu.Lock()
+	p.connFail = errors.New("password swordfish-start rejected by jdbc:postgresql://bob:inline-pw@db/x")
+	p.mu.Unlock()
+	w.must(t, "POST", "/connectors", ctlConfig("tracer", ctlPassword, "${env:SLUICE_SECRETS_TEST_PW}"), http.StatusCreated, nil)
+	st := w.untilStates(t, "tracer", "FAILED[]")
+	if !strings.Contains(st.Connector.Trace, "${env:SLUICE_SECRETS_TEST_PW}") {
+		t.Errorf("trace does not show the reference: %q", st.Connector.Trace)
+	}
+	_, b = w.call(t, "GET", "/connectors/tracer/status", nil)
+	assertNoLeak(t, "status trace", b, "swordfish-start", "inline-pw")
+}
+
+// urlProbe records the props the last urlctl connector started with.
+var urlProbe struct {
+	sync.Mutex
+	props map[string]string
+	fail  error
+}
+
+const urlKey = "ctl.url"
+
+// urlConnector is a source plugin whose config holds a URL and whose
+// tasks get every property.
+type urlConnector struct{ props map[string]string }
+
+func (*urlConnector) Config() *config.Def {
+	return config.NewDef(config.Key{Name: urlKey, Type: config.String, Default: "", ConnectionIdentity: true, Doc: "A URL.",
+		Validator: func(_ string, v any) error {
+			if s, _ := v.(string); strings.Contains(s, "bad") {
+				return fmt.Errorf("%s is not a valid URL", s)
+			}
+			return nil
+		}})
+}
+
+func (c *urlConnector) Start(_ context.Context, _ connectors.ConnectorContext, props map[string]string) error {
+	c.props = props
+	urlProbe.Lock()
+	defer urlProbe.Unlock()
+	urlProbe.props = maps.Clone(props)
+	return urlProbe.fail
+}
+func (c *urlConnector) TaskConfigs(int) ([]map[string]string, error) {
+	return []map[string]string{maps.Clone(c.props)}, nil
+}
+func (*urlConnector) Stop(context.Context) error     { return nil }
+func (*urlConnector) NewTask() connectors.SourceTask { return &idleTask{} }
+func urlPlugin() connectors.Plugin {
+	return connectors.Plugin{Name: "urlctl", Class: "test.UrlConnector", Type: connectors.SourceType, New: func() connectors.Connector { return &urlConnector{} }}
+}
+func (*idleTask) Start(context.Context, connectors.SourceTaskContext, map[string]string) error {
+	return nil
+}
+func (*idleTask) Stop(context.Context) error { return nil }
+func (*idleTask) Poll(ctx context.Context) ([]*connectors.Record, error) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(20 * time.Millisecond):
+	}
+	return nil, nil
+}
+
+type idleTask struct{}
+
+// Hole 4 (display): credentials inside URLs are hidden in every answer,
+// and sending the redacted URL back keeps the stored one.
+func TestURLCredentialsRedacted(t *testing.T) {
+	addr := newCluster(t)
+	w, _ := runStateWorker(t, addr, nil, ctlRegistry(urlPlugin()))
+	const stored = "jdbc:postgresql://alice:url-secret@db.example:5432/app?sslmode=require&password=param-secret"
+	const shown = "jdbc:postgresql://alice:[hidden]@db.example:5432/app?sslmode=require&password=[hidden]"
+	secrets := []string{"url-secret", "param-secret"}
+	var created api.ConnectorInfo
+	w.must(t, "POST", "/connectors", map[string]any{"name": "u", "config": map[string]string{propClass: "urlctl", urlKey: stored}}, http.StatusCreated, &created)
+	if created.Config[urlKey] != shown {
+		t.Errorf("POST answer shows %q, want %q", created.Config[urlKey], shown)
+	}
+	w.untilStates(t, "u", "RUNNING[RUNNING]")
+	for _, path := range []string{"/connectors/u/config", "/connectors/u", "/connectors/u/tasks", "/connectors?expand=info&expand=status"} {
+		_, b := w.call(t, "GET", path, nil)
+		assertNoLeak(t, "GET "+path, b, secrets...)
+		if !strings.Contains(string(b), "alice:[hidden]@db.example") {
+			t.Errorf("GET %s does not show the redacted URL: %s", path, b)
+		}
+	}
+	_, b := w.call(t, "PUT", "/connector-plugins/urlctl/config/validate", map[string]string{propClass: "urlctl", urlKey: stored})
+	assertNoLeak(t, "validate", b, secrets...)
+	// An invalid URL's error does not echo its credentials.
+	code, b := w.call(t, "POST", "/connectors", map[string]any{"name": "bad", "config": map[string]string{propClass: "urlctl",
+		urlKey: "jdbc:bad://bob:bad-secret@h/db?password=bad-param"}})
+	if code != http.StatusBadRequest {
+		t.Errorf("invalid URL: %d %s", code, b)
+	}
+	assertNoLeak(t, "invalid URL 400", b, "bad-secret", "bad-param")
+
+	// Send the redacted config back with another change: the stored URL
+	// is kept and the connector restarts with it.
+	var cfg map[string]string
+	w.must(t, "GET", "/connectors/u/config", nil, http.StatusOK, &cfg)
+	cfg["other"] = "x"
+	w.must(t, "PUT", "/connectors/u/config", cfg, http.StatusOK, nil)
+	until(t, "restart with the stored URL", func() (bool, string) {
+		urlProbe.Lock()
+		defer urlProbe.Unlock()
+		return urlProbe.props["other"] == "x" && urlProbe.props[urlKey] == stored, fmt.Sprint(urlProbe.props)
+	})
+	// A redacted URL with another host cannot reuse the credentials.
+	cfg[urlKey] = strings.Replace(shown, "db.example", "evil.example", 1)
+	code, b = w.call(t, "PUT", "/connectors/u/config", cfg)
+	if code != http.StatusBadRequest || !strings.Contains(string(b), urlKey) {
+		t.Errorf("PUT of a redacted URL with a new host: %d %s", code, b)
+	}
+	// A failure trace that holds the URL is redacted.
+	urlProbe.Lock()
+	urlProbe.fail = errors.New("cannot connect to " + stored)
+	urlProbe.Unlock()
+	t.Cleanup(func() { urlProbe.Lock(); urlProbe.fail = nil; urlProbe.Unlock() })
+	w.must(t, "POST", "/connectors/u/restart", nil, http.StatusNoContent, nil)
+	w.untilStates(t, "u", "FAILED[RUNNING]")
+	_, b = w.call(t, "GET", "/connectors/u/status", nil)
+	assertNoLeak(t, "status trace", b, secrets...)
+}
+
+// fakePG is a TCP server speaking just enough of PostgreSQL's protocol to
+// ask for a cleartext password and record it. Every connection and every
+// byte it receives is counted.
+type fakePG struct {
+	ln net.Listener
+	mu struct {
+		sync.Mutex
+		conns     int
+		bytes     []byte
+		passwords []string
+	}
+	wg sync.WaitGroup
+}
+
+func newFakePG(t *testing.T) *fakePG {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fakePG{ln: ln}
+	f.wg.Add(1)
+	go func() {
+		defer f.wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			f.mu.Lock()
+			f.mu.conns++
+			f.mu.Unlock()
+			f.wg.Add(1)
+			go func() {
+				defer f.wg.Done()
+				defer c.Close()
+				f.serve(c)
+			}()
+		}
+	}()
+	t.Cleanup(func() { ln.Close(); f.wg.Wait() })
+	return f
+}
+
+func (f *fakePG) addr() string { return f.ln.Addr().String() }
+
+type recorder struct {
+	r io.Reader
+	f *fakePG
+}
+
+func (r recorder) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	r.f.mu.Lock()
+	r.f.mu.bytes = append(r.f.mu.bytes, p[:n]...)
+	r.f.mu.Unlock()
+	return n, err
+}
+
+func (f *fakePG) serve(c net.Conn) {
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	r := bufio.NewReader(recorder{c, f})
+	readStartup := func() (uint32, error) {
+		var hdr [8]byte
+		if _, err := io.ReadFull(r, hdr[:]); err != nil {
+			return 0, err
+		}
+		n := binary.BigEndian.Uint32(hdr[:4])
+		if _, err := io.CopyN(io.Discard, r, int64(n)-8); err != nil {
+			return 0, err
+		}
+		return binary.BigEndian.Uint32(hdr[4:]), nil
+	}
+	code, err := readStartup()
+	if err != nil {
+		return
+	}
+	if code == 80877103 { // SSLRequest: no TLS here
+		c.Write([]byte("N"))
+		if _, err := readStartup(); err != nil {
+			return
+		}
+	}
+	c.Write([]byte{'R', 0, 0, 0, 8, 0, 0, 0, 3}) // AuthenticationCleartextPassword
+	typ, err := r.ReadByte()
+	if err != nil || typ != 'p' {
+		return
+	}
+	var l [4]byte
+	if _, err := io.ReadFull(r, l[:]); err != nil {
+		return
+	}
+	body := make([]byte, binary.BigEndian.Uint32(l[:])-4)
+	if _, err := io.ReadFull(r, body); err != nil {
+		return
+	}
+	f.mu.Lock()
+	f.mu.passwords = append(f.mu.passwords, strings.TrimRight(string(body), "\x00"))
+	f.mu.Unlock()
+	msg := "SFATAL\x00C28P01\x00Mpassword authentication failed\x00\x00"
+	e := []byte{'E', 0, 0, 0, 0}
+	binary.BigEndian.PutUint32(e[1:], uint32(4+len(msg)))
+	c.Write(append(e, msg...))
+}
+
+func (f *fakePG) seen() (conns int, bytes []byte, passwords []string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.mu.conns, append([]byte(nil), f.mu.bytes...), append([]string(nil), f.mu.passwords...)
+}
+
+func (f *fakePG) reset() {
+	f.mu.Lock()
+	f.mu.conns, f.mu.bytes, f.mu.passwords = 0, nil, nil
+	f.mu.Unlock()
+}
+
+// putRaw writes records to the configs topic directly, as a worker would
+// have stored them.
+func putRaw(t *testing.T, addr, topic string, kvs ...[2]string) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic(topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, kv := range kvs {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Key: []byte(kv[0]), Value: []byte(kv[1])}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// Hole 3: a stored password is reused for "[hidden]" only while the
+// connection's identity is unchanged; it never reaches a new host, even
+// when the write then fails.
+func TestHiddenSecretNeverSentToNewHost(t *testing.T) {
+	addr := newCluster(t)
+	home, evil := newFakePG(t), newFakePG(t)
+	w, _ := runStateWorker(t, addr, nil, ctlRegistry(jdbc.Plugin()))
+	homeURL := "jdbc:postgresql://" + home.addr() + "/app?sslmode=disable"
+	evilURL := "jdbc:postgresql://" + evil.addr() + "/app?sslmode=disable"
+	props := func(m map[string]string) string {
+		b, _ := json.Marshal(map[string]any{"properties": m})
+		return string(b)
+	}
+	// Two stored connectors, STOPPED so that only validation connects:
+	// one with connection.password, one with the password in its URL.
+	stopped := `{"state":"PAUSED","state.v2":"STOPPED"}`
+	putRaw(t, addr, "sluice-configs",
+		[2]string{"target-state-pw", stopped},
+		[2]string{"connector-pw", props(map[string]string{propClass: "jdbc", propName: "pw", "topics": "t",
+			"connection.url": homeURL, "connection.username": "alice", "connection.password": "stored-pw-123"})},
+		[2]string{"target-state-inurl", stopped},
+		[2]string{"connector-inurl", props(map[string]string{propClass: "jdbc", propName: "inurl", "topics": "t",
+			"connection.url": "jdbc:postgresql://bob:url-pw-456@" + home.addr() + "/app?sslmode=disable"})})
+	var cfg map[string]string
+	until(t, "the stored connectors", func() (bool, string) {
+		code, b := w.call(t, "GET", "/connectors/inurl/config", nil)
+		if code == http.StatusOK {
+			json.Unmarshal(b, &cfg)
+		}
+		return code == http.StatusOK, string(b)
+	})
+	var pwCfg map[string]string
+	w.must(t, "GET", "/connectors/pw/config", nil, http.StatusOK, &pwCfg)
+	if pwCfg["connection.password"] != hidden || strings.Contains(cfg["connection.url"], "url-pw-456") {
+		t.Fatalf("stored configs are shown: %v %v", pwCfg, cfg)
+	}
+
+	refused := func(what, method, path string, body any, names ...string) {
+		t.Helper()
+		code, b := w.call(t, method, path, body)
+		if code != http.StatusBadRequest {
+			t.Errorf("%s: %d, want 400: %s", what, code, b)
+		}
+		for _, n := range names {
+			if !strings.Contains(string(b), n) {
+				t.Errorf("%s: the 400 does not name %s: %s", what, n, b)
+			}
+		}
+		assertNoLeak(t, what, b, "stored-pw-123", "url-pw-456")
+	}
+	moved := maps.Clone(pwCfg)
+	moved["connection.url"] = evilURL
+	refused("PUT [hidden] with a new host", "PUT", "/connectors/pw/config", moved, "connection.password", "connection.url")
+	refused("PATCH a new host", "PATCH", "/connectors/pw/config", map[string]string{"connection.url": evilURL}, "connection.password", "connection.url")
+	renamed := maps.Clone(pwCfg)
+	renamed["connection.username"] = "mallory"
+	refused("PUT [hidden] with a new user", "PUT", "/connectors/pw/config", renamed, "connection.username")
+	movedURL := maps.Clone(cfg)
+	movedURL["connection.url"] = strings.Replace(cfg["connection.url"], home.addr(), evil.addr(), 1)
+	refused("PUT a redacted URL with a new host", "PUT", "/connectors/inurl/config", movedURL, "connection.url")
+	if !strings.Contains(movedURL["connection.url"], hidden) {
+		t.Fatalf("the redacted URL %q holds no %s", movedURL["connection.url"], hidden)
+	}
+	if n, b, _ := evil.seen(); n != 0 || len(b) != 0 {
+		t.Fatalf("the new host got %d connections and %d bytes: %q", n, len(b), b)
+	}
+
+	// Same identity: the stored secrets are reused, and reach only the
+	// host they were stored for (whose fake refuses them, so the PUT is
+	// a 400 about authentication that does not show them).
+	home.reset()
+	same := maps.Clone(pwCfg)
+	same["batch.size"] = "100"
+	refused("PUT [hidden] to the same host", "PUT", "/connectors/pw/config", same, "authentication")
+	w.call(t, "PUT", "/connectors/inurl/config", cfg)
+	_, _, pws := home.seen()
+	if !hasString(pws, "stored-pw-123") || !hasString(pws, "url-pw-456") {
+		t.Errorf("the stored host got passwords %q, want the stored ones", pws)
+	}
+	if n, _, _ := evil.seen(); n != 0 {
+		t.Fatalf("the new host got %d connections", n)
+	}
+	// [hidden] for a connector that has no stored value is refused.
+	code, b := w.call(t, "PUT", "/connectors/fresh/config", map[string]string{propClass: "jdbc", "topics": "t",
+		"connection.url": evilURL, "connection.password": hidden})
+	if code != http.StatusBadRequest || !strings.Contains(string(b), "connection.password") {
+		t.Errorf("PUT [hidden] for a new connector: %d %s", code, b)
+	}
+	if n, _, _ := evil.seen(); n != 0 {
+		t.Fatalf("the new host got %d connections", n)
+	}
+}
+
+func hasString(l []string, s string) bool {
+	for _, x := range l {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
