@@ -65,8 +65,8 @@ type Herder struct {
 // connState is one connector on this worker. Fields are guarded by
 // Herder.mu; only the run goroutine adds or removes tasks.
 type connState struct {
-	name   string
-	raw    map[string]string // config as stored (provider references unresolved)
+	name string
+	raw  map[string]string // config as stored (provider references unresolved)
 	// res is the running instance's resolved config, to scrub resolved
 	// values from its errors.
 	res    *config.Resolved
