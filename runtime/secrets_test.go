@@ -3,6 +3,8 @@ package runtime
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -22,6 +24,8 @@ import (
 	"github.com/sluice-cdc/sluice/connectors"
 	"github.com/sluice-cdc/sluice/connectors/jdbc"
 	"github.com/sluice-cdc/sluice/runtime/api"
+	"github.com/sluice-cdc/sluice/runtime/configstore"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -473,4 +477,156 @@ func hasString(l []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// readConfigsTopic returns every value in the configs topic.
+func readConfigsTopic(t *testing.T, addr string) []byte {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics("sluice-configs"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	end, err := kadm.NewClient(cl).ListEndOffsets(ctx, "sluice-configs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := end["sluice-configs"][0].Offset
+	var out []byte
+	var seen int64
+	for seen < want {
+		fs := cl.PollFetches(ctx)
+		if err := fs.Err(); err != nil {
+			t.Fatal(err)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			out = append(append(out, r.Value...), '\n')
+			seen = r.Offset + 1
+		})
+	}
+	return out
+}
+
+func b64Key(t *testing.T) (string, string) {
+	t.Helper()
+	k := make([]byte, configstore.KeySize)
+	if _, err := rand.Read(k); err != nil {
+		t.Fatal(err)
+	}
+	return base64.StdEncoding.EncodeToString(k), configstore.KeyID(k)
+}
+
+// Hole 4 (at rest): with config.encryption.key, no password reaches the
+// configs topic in plain text; a restarted worker runs connectors with
+// the right password; a rotated key keeps old records readable and
+// encrypts new ones with the new key id; an unknown key id fails the
+// connector with an error naming it.
+func TestConfigsTopicEncryptedAtRest(t *testing.T) {
+	addr := newCluster(t)
+	k1, id1 := b64Key(t)
+	k2, id2 := b64Key(t)
+	k3, _ := b64Key(t)
+	keyFile := filepath.Join(t.TempDir(), "key")
+	os.WriteFile(keyFile, []byte(k1+"\n"), 0o600)
+	start := func(props map[string]string) (*stateWorker, func()) {
+		resetCtlProbes()
+		return runStateWorker(t, addr, props, ctlRegistry(urlPlugin()))
+	}
+	passwordOf := func(name string) string {
+		var got string
+		until(t, name+" running with a password", func() (bool, string) {
+			ctlProbeFor(name).read(func(p *ctlProbe) { got = p.taskProps[0][ctlPassword] })
+			return got != "", got
+		})
+		return got
+	}
+
+	w, stop := start(map[string]string{config.EncryptionKeyFile: keyFile})
+	w.must(t, "POST", "/connectors", ctlConfig("enc", ctlPassword, "hunter2-at-rest"), http.StatusCreated, nil)
+	w.must(t, "POST", "/connectors", map[string]any{"name": "encurl", "config": map[string]string{propClass: "urlctl",
+		urlKey: "jdbc:postgresql://alice:url-at-rest@h/db"}}, http.StatusCreated, nil)
+	w.untilStates(t, "enc", "RUNNING[RUNNING RUNNING]")
+	w.untilStates(t, "encurl", "RUNNING[RUNNING]")
+	stop()
+	raw := readConfigsTopic(t, addr)
+	assertNoLeak(t, "the configs topic", raw, "hunter2-at-rest", "url-at-rest")
+	if !strings.Contains(string(raw), "sluice-encrypted:v1:"+id1+":") {
+		t.Fatalf("no envelope with key id %s in the configs topic: %s", id1, raw)
+	}
+
+	// Restart with the same key (inline this time).
+	_, stop = start(map[string]string{config.EncryptionKey: k1})
+	if got := passwordOf("enc"); got != "hunter2-at-rest" {
+		t.Fatalf("after a restart the task got %q", got)
+	}
+	stop()
+
+	// Rotate: the old key becomes a previous key.
+	w, stop = start(map[string]string{config.EncryptionKey: k2, config.EncryptionPreviousKeys: k1})
+	if got := passwordOf("enc"); got != "hunter2-at-rest" {
+		t.Fatalf("after rotating the key the task got %q", got)
+	}
+	w.must(t, "PATCH", "/connectors/enc/config", map[string]string{ctlPassword: "rotated-secret", ctlTasks: "1"}, http.StatusOK, nil)
+	w.untilStates(t, "enc", "RUNNING[RUNNING]")
+	until(t, "the new password", func() (bool, string) {
+		var got string
+		ctlProbeFor("enc").read(func(p *ctlProbe) { got = p.taskProps[0][ctlPassword] })
+		return got == "rotated-secret", got
+	})
+	stop()
+	raw = readConfigsTopic(t, addr)
+	assertNoLeak(t, "the configs topic after rotation", raw, "hunter2-at-rest", "rotated-secret", "url-at-rest")
+	lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
+	var last string
+	for _, l := range lines {
+		if strings.Contains(l, "rotated") || strings.Contains(l, `"ctl.tasks":"1"`) {
+			last = l
+		}
+	}
+	if !strings.Contains(last, "sluice-encrypted:v1:"+id2+":") {
+		t.Fatalf("the rewritten config is not encrypted with the new key id %s: %s", id2, last)
+	}
+
+	// A worker without the key: the connector fails naming the key id,
+	// and nothing shows the envelope's content.
+	w, _ = start(map[string]string{config.EncryptionKey: k3})
+	// (The task's status may still be the previous worker's.)
+	var st api.ConnectorStatus
+	until(t, "enc FAILED", func() (bool, string) {
+		st = w.status(t, "enc")
+		return st.Connector.State == api.StateFailed, states(st)
+	})
+	if !strings.Contains(st.Connector.Trace, id2) || !strings.Contains(st.Connector.Trace, config.EncryptionPreviousKeys) {
+		t.Fatalf("the trace does not name key id %s: %q", id2, st.Connector.Trace)
+	}
+	var cfg map[string]string
+	w.must(t, "GET", "/connectors/enc/config", nil, http.StatusOK, &cfg)
+	if cfg[ctlPassword] != hidden {
+		t.Fatalf("an undecryptable password shows as %q", cfg[ctlPassword])
+	}
+
+	// Bad key settings stop the worker with the property named.
+	for _, c := range []struct {
+		props map[string]string
+		want  string
+	}{
+		{map[string]string{config.EncryptionKey: "not base64!"}, config.EncryptionKey + " is not base64"},
+		{map[string]string{config.EncryptionKey: base64.StdEncoding.EncodeToString([]byte("short"))}, "want 32"},
+		{map[string]string{config.EncryptionKey: k1, config.EncryptionKeyFile: keyFile}, "set only one"},
+		{map[string]string{config.EncryptionPreviousKeys: k1}, "no current key"},
+	} {
+		cfg, err := config.LoadWorker("", nil, c.props)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = keyringFrom(cfg)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: %v, want an error containing %q", c.props, err, c.want)
+		}
+		if err != nil && strings.Contains(err.Error(), k1) {
+			t.Errorf("the error shows the key: %v", err)
+		}
+	}
 }
