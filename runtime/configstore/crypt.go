@@ -77,7 +77,9 @@ func NewKeyring(current []byte, previous ...[]byte) (*Keyring, error) {
 func (k *Keyring) CurrentID() string { return k.current.id }
 
 // IsEnvelope reports whether v is an encrypted value.
-func IsEnvelope(v string) bool { return strings.HasPrefix(v, envelopePrefix) && strings.HasSuffix(v, "}") }
+func IsEnvelope(v string) bool {
+	return strings.HasPrefix(v, envelopePrefix) && strings.HasSuffix(v, "}")
+}
 
 // EnvelopeKeyID returns the key id of an envelope.
 func EnvelopeKeyID(v string) string {
