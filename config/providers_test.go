@@ -226,3 +226,22 @@ func TestEncryptedEnvelopeRefused(t *testing.T) {
 	}
 	_ = r
 }
+
+// The providers can be configured through SLUICE_* environment
+// variables, as the README shows.
+func TestProvidersFromEnvironment(t *testing.T) {
+	w, err := LoadWorker("", []string{"SLUICE_CONFIG_PROVIDERS=env", "SLUICE_CONFIG_PROVIDERS_ENV_CLASS=env",
+		"SLUICE_CONFIG_PROVIDERS_ENV_PARAM_ALLOWLIST_PATTERN=PGPASSWORD"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PGPASSWORD", "from-env")
+	t.Setenv("OTHER_SECRET", "x")
+	p := mustProviders(t, w.Props)
+	if r, err := p.Resolve(map[string]string{"k": "${env:PGPASSWORD}"}); err != nil || r.Values["k"] != "from-env" {
+		t.Fatalf("%v %v", r.Values, err)
+	}
+	if _, err := p.Resolve(map[string]string{"k": "${env:OTHER_SECRET}"}); err == nil {
+		t.Fatal("a variable outside the allowlist resolved")
+	}
+}
