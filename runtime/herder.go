@@ -448,7 +448,10 @@ func (h *Herder) stopConnector(ctx context.Context, cs *connState) {
 	sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), h.worker.Duration(config.TaskShutdownGracefulTimeout))
 	defer scancel()
 	if err := connectors.Protect(func() error { return inst.Stop(sctx) }); err != nil {
-		h.logger.Warn("connector stop failed", "connector", cs.name, "error", err)
+		h.mu.Lock()
+		res := cs.res
+		h.mu.Unlock()
+		h.logger.Warn("connector stop failed", "connector", cs.name, "error", scrubTrace(err.Error(), res))
 	}
 	cancel()
 }

@@ -360,7 +360,8 @@ func (h *Herder) validate(ctx context.Context, p *connectors.Plugin, cfg map[str
 				errs = v.Validate(ctx, resolved)
 				return nil
 			}); perr != nil {
-				h.logger.Error("connector validation panicked", "class", p.Class, "error", perr, "stack", string(perr.(*connectors.PanicError).Stack))
+				h.logger.Error("connector validation panicked", "class", p.Class, "error", scrubTrace(perr.Error(), res),
+					"stack", string(perr.(*connectors.PanicError).Stack))
 				errs = map[string][]string{"": {fmt.Sprintf("%s: validating the connector failed: %v", p.Class, perr)}}
 			}
 			for k, es := range errs {
