@@ -123,10 +123,11 @@ func (d *Def) ValidateResolved(name string, r *Resolved, extra map[string][]stri
 		if vi.Errors == nil {
 			vi.Errors = []string{}
 		}
-		if raw, ok := lookup(props, k); ok {
-			if w, ok := r.Raw(k.Name); ok {
-				raw = w
-			}
+		if w, ok := r.Raw(k.Name); ok {
+			// A reference is shown as written, for sensitive keys too.
+			s := RedactText(w)
+			vi.Value = &s
+		} else if raw, ok := lookup(props, k); ok {
 			s := shown(k, raw)
 			vi.Value = &s
 		} else if k.Default != nil && !k.Required() {

@@ -23,6 +23,7 @@ import (
 	"github.com/sluice-cdc/sluice/config"
 	"github.com/sluice-cdc/sluice/connectors"
 	"github.com/sluice-cdc/sluice/connectors/jdbc"
+	"github.com/sluice-cdc/sluice/connectors/postgres"
 	"github.com/sluice-cdc/sluice/runtime/api"
 	"github.com/sluice-cdc/sluice/runtime/configstore"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -628,5 +629,59 @@ func TestConfigsTopicEncryptedAtRest(t *testing.T) {
 		if err != nil && strings.Contains(err.Error(), k1) {
 			t.Errorf("the error shows the key: %v", err)
 		}
+	}
+}
+
+// Hole 3 for the PostgreSQL source: database.hostname, database.port,
+// database.user and database.dbname are its connection identity.
+func TestHiddenPostgresPasswordNeverSentToNewHost(t *testing.T) {
+	addr := newCluster(t)
+	home, evil := newFakePG(t), newFakePG(t)
+	w, _ := runStateWorker(t, addr, nil, ctlRegistry(postgres.Plugin()))
+	hostPort := func(f *fakePG) (string, string) { h, p, _ := net.SplitHostPort(f.addr()); return h, p }
+	hh, hp := hostPort(home)
+	_, ep := hostPort(evil) // same host as home: a new port, or localhost, is a new server
+	b, _ := json.Marshal(map[string]any{"properties": map[string]string{propClass: "postgres", propName: "pg",
+		"database.hostname": hh, "database.port": hp, "database.user": "alice", "database.password": "pg-stored-789",
+		"database.dbname": "app", "database.sslmode": "disable", "topic.prefix": "pg"}})
+	putRaw(t, addr, "sluice-configs", [2]string{"target-state-pg", `{"state":"PAUSED","state.v2":"STOPPED"}`},
+		[2]string{"connector-pg", string(b)})
+	var cfg map[string]string
+	until(t, "the stored connector", func() (bool, string) {
+		code, b := w.call(t, "GET", "/connectors/pg/config", nil)
+		if code == http.StatusOK {
+			json.Unmarshal(b, &cfg)
+		}
+		return code == http.StatusOK, string(b)
+	})
+	if cfg["database.password"] != hidden {
+		t.Fatalf("GET shows %q", cfg["database.password"])
+	}
+	for _, change := range [][2]string{{"database.hostname", "localhost"}, {"database.port", ep}, {"database.user", "mallory"},
+		{"database.dbname", "other"}, {"database.sslmode", "allow"}} {
+		moved := maps.Clone(cfg)
+		moved[change[0]] = change[1]
+		if change[0] == "database.hostname" {
+			moved["database.port"] = ep // localhost:<evil port> is the new server
+		}
+		code, b := w.call(t, "PUT", "/connectors/pg/config", moved)
+		if code != http.StatusBadRequest || !strings.Contains(string(b), "database.password") {
+			t.Errorf("PUT [hidden] with %s changed: %d %s", change[0], code, b)
+		}
+		assertNoLeak(t, "PUT with "+change[0]+" changed", b, "pg-stored-789")
+	}
+	if n, b, _ := evil.seen(); n != 0 || len(b) != 0 {
+		t.Fatalf("the new server got %d connections and %d bytes: %q", n, len(b), b)
+	}
+	// Same identity: the stored password goes to the stored server only.
+	same := maps.Clone(cfg)
+	same["table.include.list"] = "public.t"
+	code, b2 := w.call(t, "PUT", "/connectors/pg/config", same)
+	assertNoLeak(t, "PUT to the same server", b2, "pg-stored-789")
+	if _, _, pws := home.seen(); !hasString(pws, "pg-stored-789") {
+		t.Errorf("the stored server got passwords %q (PUT answered %d %s)", pws, code, b2)
+	}
+	if n, _, _ := evil.seen(); n != 0 {
+		t.Fatalf("the new server got %d connections", n)
 	}
 }
