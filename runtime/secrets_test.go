@@ -92,10 +92,15 @@ func TestProviderValuesNeverShown(t *testing.T) {
 		t.Errorf("validate outside allowed.paths: %d %s", code, b)
 	}
 	assertNoLeak(t, "validate outside allowed.paths", b, "root:", "/bin/")
-	code, b = w.call(t, "PUT", "/connector-plugins/ctl/config/validate",
+	_, b = w.call(t, "PUT", "/connector-plugins/ctl/config/validate",
 		map[string]string{propClass: "ctl", propTasksMax: "${file:/proc/self/environ:PATH}"})
 	assertNoLeak(t, "validate /proc/self/environ", b, os.Getenv("PATH"))
-	_ = code
+	code, b = w.call(t, "POST", "/connectors", ctlConfig("passwd", ctlPassword, "${file:/etc/passwd:root}"))
+	if code != http.StatusBadRequest || !strings.Contains(string(b), ctlPassword) ||
+		!strings.Contains(string(b), "config.providers.file.param.allowed.paths") {
+		t.Errorf("POST with a path outside allowed.paths: %d %s", code, b)
+	}
+	assertNoLeak(t, "POST outside allowed.paths", b, "root:", "/bin/")
 
 	// Inside: the value is checked but the error quotes the reference.
 	ref := "${file:" + filepath.Join(dir, "w.properties") + ":root}"
