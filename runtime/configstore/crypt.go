@@ -116,7 +116,7 @@ func (k *Keyring) Open(connector, prop, v string) (string, error) {
 			prop, connector, id, ErrUnknownKey)
 	}
 	b64 := strings.TrimSuffix(strings.TrimPrefix(v, envelopePrefix+id+":"), "}")
-	ct, err := base64.StdEncoding.DecodeString(b64)
+	ct, err := base64.StdEncoding.Strict().DecodeString(b64)
 	if err != nil || len(ct) < ak.aead.NonceSize() {
 		return "", fmt.Errorf("%s of connector %s: the value encrypted with key id %s is corrupt", prop, connector, id)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"log/slog"
 	"strings"
@@ -55,10 +56,17 @@ func TestKeyringSealOpen(t *testing.T) {
 		}
 	}
 	// Tampered: refused.
-	b := []byte(env)
-	b[len(b)-3] ^= 1
-	if _, err := rotated.Open("c", "database.password", string(b)); err == nil {
-		t.Error("a tampered envelope opened")
+	prefix := envelopePrefix + KeyID(k1) + ":"
+	ct, err := base64.StdEncoding.DecodeString(strings.TrimSuffix(strings.TrimPrefix(env, prefix), "}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range ct {
+		bad := append([]byte(nil), ct...)
+		bad[i] ^= 1
+		if _, err := rotated.Open("c", "database.password", prefix+base64.StdEncoding.EncodeToString(bad)+"}"); err == nil {
+			t.Fatalf("an envelope with byte %d flipped opened", i)
+		}
 	}
 	// Unknown key: the error names its id and not the value.
 	other, _ := NewKeyring(newKey(t))
