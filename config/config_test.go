@@ -91,34 +91,6 @@ func TestValidateShapesAndHidesSecrets(t *testing.T) {
 	}
 }
 
-func TestResolveProviders(t *testing.T) {
-	dir := t.TempDir()
-	f := filepath.Join(dir, "secrets.properties")
-	if err := os.WriteFile(f, []byte("# secrets\ndb.password = hunter2\nother: x\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("SLUICE_TEST_USER", "alice")
-	props := map[string]string{"user": "${env:SLUICE_TEST_USER}", "password": "${file:" + f + ":db.password}", "plain": "a${b}c", "mixed": "u=${env:SLUICE_TEST_USER};p=${file:" + f + ":other}"}
-	got, err := Resolve(props)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := map[string]string{"user": "alice", "password": "hunter2", "plain": "a${b}c", "mixed": "u=alice;p=x"}
-	for k, v := range want {
-		if got[k] != v {
-			t.Errorf("%s = %q, want %q", k, got[k], v)
-		}
-	}
-	if props["password"] == "hunter2" {
-		t.Fatal("Resolve changed its input")
-	}
-	for _, bad := range []string{"${env:SLUICE_TEST_NOPE}", "${file:" + f + ":missing}", "${file:/nonexistent:k}"} {
-		if _, err := Resolve(map[string]string{"k": bad}); err == nil {
-			t.Errorf("Resolve(%s) succeeded", bad)
-		}
-	}
-}
-
 func TestLoadWorkerPrecedence(t *testing.T) {
 	dir := t.TempDir()
 	props := filepath.Join(dir, "w.properties")

@@ -71,6 +71,12 @@ type Key struct {
 	// Deprecated names that mean the same property (accepted, later
 	// names win).
 	Aliases []string
+	// ConnectionIdentity marks a property that says which server or
+	// account a connection goes to (host, port, user, database, URL). A
+	// write that sends a secret back as [hidden] keeps the stored secret
+	// only while every such property is unchanged, so a stored password
+	// is never sent to a new server.
+	ConnectionIdentity bool
 }
 
 // Required reports whether the key has no default.
@@ -197,6 +203,19 @@ func (d *Def) Parse(props map[string]string) (*Values, error) {
 }
 
 func (d *Def) parse(props map[string]string) (*Values, Errors) {
+	return d.parseShown(props, nil)
+}
+
+// parseShown parses props; errors show a value as display gives it (for
+// a value resolved from a reference: the reference as written), or as
+// shown otherwise.
+func (d *Def) parseShown(props map[string]string, display map[string]string) (*Values, Errors) {
+	show := func(k *Key, raw string) string {
+		if s, ok := display[k.Name]; ok {
+			return shown(k, s)
+		}
+		return shown(k, raw)
+	}
 	v := &Values{def: d, parsed: make(map[string]any, len(d.keys)), Raw: props}
 	var errs Errors
 	for _, k := range d.keys {
@@ -214,12 +233,12 @@ func (d *Def) parse(props map[string]string) (*Values, Errors) {
 		}
 		val, err := ParseValue(k.Type, raw)
 		if err != nil {
-			errs = append(errs, &Error{Key: k.Name, Value: shown(k, raw), Reason: err.Error()})
+			errs = append(errs, &Error{Key: k.Name, Value: show(k, raw), Reason: err.Error()})
 			continue
 		}
 		if k.Validator != nil && (ok || k.Default != nil) {
 			if err := k.Validator(k.Name, val); err != nil {
-				errs = append(errs, &Error{Key: k.Name, Value: shown(k, raw), Reason: err.Error()})
+				errs = append(errs, &Error{Key: k.Name, Value: show(k, raw), Reason: RedactText(err.Error())})
 				continue
 			}
 		}
@@ -240,12 +259,7 @@ func lookup(props map[string]string, k *Key) (string, bool) {
 	return "", false
 }
 
-func shown(k *Key, raw string) string {
-	if k.IsSensitive() {
-		return "[hidden]"
-	}
-	return raw
-}
+func shown(k *Key, raw string) string { return Shown(k, raw) }
 
 // ParseValue parses the string form of a value of type t.
 func ParseValue(t Type, raw string) (any, error) {
@@ -384,14 +398,12 @@ func NonEmpty(name string, value any) error {
 }
 
 // Redact returns a copy of props with every sensitive value of d replaced by
-// "[hidden]", for logs and error messages.
+// "[hidden]" and credentials inside URLs hidden, for logs and error
+// messages.
 func (d *Def) Redact(props map[string]string) map[string]string {
 	out := make(map[string]string, len(props))
 	for k, v := range props {
-		if key, ok := d.byName[k]; ok && key.IsSensitive() {
-			v = "[hidden]"
-		}
-		out[k] = v
+		out[k] = Shown(d.byName[k], v)
 	}
 	return out
 }

@@ -27,12 +27,17 @@ func FuzzResolve(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		out, err := Resolve(map[string]string{"k": s})
+		ps, err := NewProviders(map[string]string{"config.providers": "env,file",
+			"config.providers.env.class": "env", "config.providers.file.class": "file"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := ps.Resolve(map[string]string{"k": s})
 		if err != nil {
 			return
 		}
-		if !strings.Contains(s, "${") && out["k"] != s {
-			t.Fatalf("a value without references changed: %q -> %q", s, out["k"])
+		if !strings.Contains(s, "${") && out.Values["k"] != s {
+			t.Fatalf("a value without references changed: %q -> %q", s, out.Values["k"])
 		}
 	})
 }

@@ -84,7 +84,15 @@ func keyInfo(k *Key) KeyInfo {
 // under a name d does not define are added as their own entries. name is
 // the plugin's class, as Connect reports it.
 func (d *Def) Validate(name string, props map[string]string, extra map[string][]string) Infos {
-	v, errs := d.parse(props)
+	return d.ValidateResolved(name, &Resolved{Values: props}, extra)
+}
+
+// ValidateResolved is Validate for a config whose provider references
+// were resolved: values are checked resolved but shown as written, and
+// every message is scrubbed of resolved values and URL credentials.
+func (d *Def) ValidateResolved(name string, r *Resolved, extra map[string][]string) Infos {
+	props := r.Values
+	v, errs := d.parseShown(props, r.raw)
 	byKey := map[string][]string{}
 	for _, e := range errs {
 		reason := e.Reason
@@ -100,6 +108,12 @@ func (d *Def) Validate(name string, props map[string]string, extra map[string][]
 		}
 		byKey[k] = append(byKey[k], es...)
 	}
+	for k, es := range byKey {
+		for i := range es {
+			es[i] = RedactText(r.Scrub(es[i]))
+		}
+		byKey[k] = es
+	}
 	infos := Infos{Name: name, Groups: d.Groups(), Configs: []Info{}}
 	if infos.Groups == nil {
 		infos.Groups = []string{}
@@ -109,7 +123,11 @@ func (d *Def) Validate(name string, props map[string]string, extra map[string][]
 		if vi.Errors == nil {
 			vi.Errors = []string{}
 		}
-		if raw, ok := lookup(props, k); ok {
+		if w, ok := r.Raw(k.Name); ok {
+			// A reference is shown as written, for sensitive keys too.
+			s := RedactText(w)
+			vi.Value = &s
+		} else if raw, ok := lookup(props, k); ok {
 			s := shown(k, raw)
 			vi.Value = &s
 		} else if k.Default != nil && !k.Required() {
@@ -133,6 +151,10 @@ func (d *Def) Validate(name string, props map[string]string, extra map[string][]
 		es := byKey[k]
 		var val *string
 		if raw, ok := props[k]; ok {
+			if w, ok := r.Raw(k); ok {
+				raw = w
+			}
+			raw = RedactText(raw)
 			val = &raw
 		}
 		infos.ErrorCount += len(es)

@@ -56,6 +56,9 @@ const (
 	SSLTruststoreLocation        = "ssl.truststore.location"
 	SSLTruststoreCertificates    = "ssl.truststore.certificates"
 	SSLClientAuthentication      = "ssl.client.authentication"
+	EncryptionKey                = "config.encryption.key"
+	EncryptionKeyFile            = "config.encryption.key.file"
+	EncryptionPreviousKeys       = "config.encryption.previous.keys"
 	DefaultWorkerListener        = "http://127.0.0.1:8083"
 	DefaultEmbeddedBrokerAddress = "127.0.0.1:9092"
 )
@@ -144,6 +147,14 @@ var WorkerDef = NewDef(
 		Doc: "Most records a sink task is handed in one put."},
 	Key{Name: DebugPprof, Type: Boolean, Default: "false", Importance: Low, Group: "REST",
 		Doc: "Serve Go's profiler under /sluice/debug/pprof/ on the REST listener (for diagnosing performance; do not expose publicly)."},
+	Key{Name: ConfigProviders, Type: List, Default: "", Importance: Low, Group: "Security",
+		Doc: "Names of the config providers connector configs may reference as ${name:path:key} (Kafka's KIP-297). Each needs config.providers.<name>.class: file (org.apache.kafka.common.config.provider.FileConfigProvider, ${name:/path/file.properties:key}), directory (DirectoryConfigProvider, ${name:/dir:file} is the file's content) or env (EnvVarConfigProvider, ${name:VARIABLE}). config.providers.<name>.param.allowed.paths limits the file and directory providers to paths under the listed absolute paths (KIP-993); config.providers.<name>.param.allowlist.pattern limits the env provider to variables whose names fully match the regular expression (KIP-887). Empty, the default: no providers, and references stay as written. See docs/security.md."},
+	Key{Name: EncryptionKey, Type: Password, Default: nil, Importance: Medium, Group: "Security",
+		Doc: "Key that encrypts sensitive connector values (PASSWORD properties and credentials inside URLs) in the configs topic: base64 of 32 random bytes (openssl rand -base64 32). Values are stored as AES-256-GCM envelopes ${sluice-encrypted:v1:<key id>:...} and decrypted when read. Unset (and config.encryption.key.file unset): values are stored in plain text, readable by anyone who can read the configs topic. See docs/security.md."},
+	Key{Name: EncryptionKeyFile, Type: String, Default: nil, Importance: Medium, Group: "Security",
+		Doc: "File holding config.encryption.key (base64, surrounding white space ignored), instead of the key itself."},
+	Key{Name: EncryptionPreviousKeys, Type: List, Sensitive: true, Default: "", Importance: Low, Group: "Security",
+		Doc: "Earlier encryption keys (base64, comma-separated) that still open values stored with them, for key rotation: new writes always use config.encryption.key."},
 	Key{Name: WorkerLogLevel, Type: String, Default: "info", Importance: Low, Group: "Logging", Validator: In("debug", "info", "warn", "error"),
 		Doc: "Log level: debug, info, warn or error."},
 )

@@ -195,7 +195,10 @@ func TestConfigProviderNotStoredResolved(t *testing.T) {
 	t.Parallel()
 	const ref = "${env:SLUICE_IT_TOPIC_SECRET}"
 	b := harness.StartBroker(t)
-	props, sfx := isolated(t, nil)
+	// Providers are opt-in: the worker enables the env provider for
+	// this variable only.
+	props, sfx := isolated(t, map[string]string{"config.providers": "env", "config.providers.env.class": "env",
+		"config.providers.env.param.allowlist.pattern": "SLUICE_IT_TOPIC_SECRET"})
 	secret := "mytopic-" + sfx
 	w := harness.PrepareWorker(t, harness.WorkerOptions{Bootstrap: b.Bootstrap, Props: props})
 	w.Env = append(w.Env, "SLUICE_IT_TOPIC_SECRET="+secret)

@@ -39,6 +39,7 @@ type Herder struct {
 	plugins    *connectors.Registry
 	transforms *transforms.Registry
 	configs    *configstore.Store
+	providers  *config.Providers
 	offsets    *offsetstore.Kafka
 	status     *statusStore
 	adm        *kadm.Client
@@ -64,8 +65,11 @@ type Herder struct {
 // connState is one connector on this worker. Fields are guarded by
 // Herder.mu; only the run goroutine adds or removes tasks.
 type connState struct {
-	name   string
-	raw    map[string]string // config as stored (provider references unresolved)
+	name string
+	raw  map[string]string // config as stored (provider references unresolved)
+	// res is the running instance's resolved config, to scrub resolved
+	// values from its errors.
+	res    *config.Resolved
 	plugin *connectors.Plugin
 	inst   connectors.Connector
 	cancel context.CancelFunc
@@ -89,6 +93,7 @@ type connState struct {
 type taskState struct {
 	id      api.TaskID
 	raw     map[string]string
+	res     *config.Resolved // resolved connector and task config, for scrubbing
 	cancel  context.CancelFunc
 	done    chan struct{}
 	pause   *pauser
@@ -322,9 +327,9 @@ func (h *Herder) refreshTaskConfigs(ctx context.Context, cs *connState, inst con
 	if len(tcs) > maxTasks {
 		tcs = tcs[:maxTasks]
 	}
-	resolved, _ := config.Resolve(raw)
+	resolved, _ := h.providers.Resolve(raw)
 	for _, tc := range tcs {
-		unresolve(tc, raw, resolved)
+		unresolve(tc, raw, resolved.Values)
 	}
 	if equalTaskConfigs(tcs, current) {
 		return false
@@ -403,11 +408,15 @@ func (h *Herder) startConnector(ctx context.Context, cs *connState) {
 		h.failConnector(ctx, cs, err)
 		return
 	}
-	resolved, err := config.Resolve(raw)
+	res, err := h.providers.Resolve(raw)
+	h.mu.Lock()
+	cs.res = res
+	h.mu.Unlock()
 	if err != nil {
 		h.failConnector(ctx, cs, err)
 		return
 	}
+	resolved := res.Values
 	cctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	logger := h.logger.With("connector", cs.name)
 	sctx, scancel := context.WithTimeout(cctx, 60*time.Second)
@@ -443,7 +452,10 @@ func (h *Herder) stopConnector(ctx context.Context, cs *connState) {
 	sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), h.worker.Duration(config.TaskShutdownGracefulTimeout))
 	defer scancel()
 	if err := connectors.Protect(func() error { return inst.Stop(sctx) }); err != nil {
-		h.logger.Warn("connector stop failed", "connector", cs.name, "error", err)
+		h.mu.Lock()
+		res := cs.res
+		h.mu.Unlock()
+		h.logger.Warn("connector stop failed", "connector", cs.name, "error", scrubTrace(err.Error(), res))
 	}
 	cancel()
 }
@@ -455,8 +467,11 @@ func (h *Herder) failConnector(ctx context.Context, cs *connState, err error) {
 	cs.backoff = pol.schedule(cs.backoff, time.Time{})
 	next := cs.backoff.next
 	h.mu.Unlock()
-	h.setConnectorState(ctx, cs, api.StateFailed, traceOf(err))
-	h.logger.Error("connector failed", "connector", cs.name, "error", err, "restart_at", next)
+	h.mu.Lock()
+	trace := scrubTrace(traceOf(err), cs.res)
+	h.mu.Unlock()
+	h.setConnectorState(ctx, cs, api.StateFailed, trace)
+	h.logger.Error("connector failed", "connector", cs.name, "error", firstLine(trace), "restart_at", next)
 	if !next.IsZero() {
 		time.AfterFunc(time.Until(next), h.signal)
 	}
@@ -523,21 +538,21 @@ func (h *Herder) startTask(ctx context.Context, cs *connState, ts *taskState, pl
 	logger := h.logger.With("connector", ts.id.Connector, "task", ts.id.Task)
 	fail := func(err error) { h.taskExited(ts, cs, err, time.Now()) }
 
-	connCfg, err := config.Resolve(connRaw)
-	if err != nil {
+	connRes, cerr := h.providers.Resolve(connRaw)
+	taskRes, terr := h.providers.Resolve(taskRaw)
+	h.mu.Lock()
+	ts.res = config.Merge(connRes, taskRes)
+	h.mu.Unlock()
+	if err := errors.Join(cerr, terr); err != nil {
 		fail(err)
 		return
 	}
-	taskCfg, err := config.Resolve(taskRaw)
-	if err != nil {
-		fail(err)
-		return
-	}
+	connCfg, taskCfg := connRes.Values, taskRes.Values
 	// Transforms, predicates and converters are configured here, on the
 	// herder's goroutine: a panic in their Configure fails the task.
 	var chain *transforms.Chain
 	var keyConv, valConv converter.Converter
-	err = connectors.Protect(func() (err error) {
+	err := connectors.Protect(func() (err error) {
 		if chain, err = h.transforms.NewChain(connCfg); err != nil {
 			return err
 		}
@@ -596,7 +611,7 @@ func (h *Herder) startTask(ctx context.Context, cs *connState, ts *taskState, pl
 		statusMu.Lock()
 		defer statusMu.Unlock()
 		h.mu.Lock()
-		problem = traceOf(err)
+		problem = scrubTrace(traceOf(err), ts.res)
 		st := ts.state
 		if !running || ts.done != mine || (st != api.StateRunning && st != api.StatePaused) || ts.trace == problem {
 			h.mu.Unlock()
@@ -744,12 +759,13 @@ func (h *Herder) taskExited(ts *taskState, cs *connState, err error, started tim
 	pol := h.restartPolicy(cs)
 	h.mu.Lock()
 	ts.cancel = nil
-	ts.state, ts.trace = api.StateFailed, traceOf(err)
+	trace := scrubTrace(traceOf(err), ts.res)
+	ts.state, ts.trace = api.StateFailed, trace
 	ts.backoff = pol.schedule(ts.backoff, started)
 	next := ts.backoff.next
 	h.mu.Unlock()
-	h.putTaskStatus(context.Background(), ts.id, api.StateFailed, traceOf(err))
-	h.logger.Error("task failed", "connector", ts.id.Connector, "task", ts.id.Task, "error", err, "restart_at", next)
+	h.putTaskStatus(context.Background(), ts.id, api.StateFailed, trace)
+	h.logger.Error("task failed", "connector", ts.id.Connector, "task", ts.id.Task, "error", firstLine(trace), "restart_at", next)
 	if !next.IsZero() {
 		time.AfterFunc(time.Until(next), h.signal)
 	}
@@ -875,6 +891,19 @@ func traceOf(err error) string {
 		return err.Error() + "\n\n" + string(pe.Stack)
 	}
 	return err.Error()
+}
+
+// scrubTrace removes from a status trace or log message every value a
+// provider reference resolved to (showing the reference instead) and
+// every credential inside a URL.
+func scrubTrace(s string, res *config.Resolved) string {
+	return config.RedactText(res.Scrub(s))
+}
+
+// firstLine is the message of a trace, without a panic's stack.
+func firstLine(trace string) string {
+	msg, _, _ := strings.Cut(trace, "\n\n")
+	return msg
 }
 
 // topicSeen records that a connector used a topic (KIP-558); the status

@@ -25,7 +25,7 @@ var _ api.Herder = (*Herder)(nil)
 // hidden is what a sensitive value reads as over REST. A PUT that sends
 // it back keeps the stored value, so GET-edit-PUT round trips work
 // without ever showing the secret.
-const hidden = "[hidden]"
+const hidden = config.Hidden
 
 // ServerInfo implements api.Herder.
 func (h *Herder) ServerInfo(context.Context) api.ServerInfo {
@@ -70,22 +70,35 @@ func (h *Herder) redact(cfg map[string]string) map[string]string {
 }
 
 // redactAs hides cfg's sensitive values by the definition of the
-// connector class: task configs need not hold connector.class, so they
-// are redacted by their connector's.
+// connector class (task configs need not hold connector.class, so they
+// are redacted by their connector's), and credentials inside URLs in
+// every value. A sensitive value that is a provider reference is shown
+// as written.
 func (h *Herder) redactAs(class string, cfg map[string]string) map[string]string {
-	p, err := h.plugins.Lookup(class)
-	if err != nil {
-		return maps.Clone(cfg)
+	var def *config.Def
+	if p, err := h.plugins.Lookup(class); err == nil {
+		def = h.defFor(p)
 	}
-	def := h.defFor(p)
 	out := make(map[string]string, len(cfg))
 	for k, v := range cfg {
-		if key, ok := def.Key(k); ok && key.IsSensitive() && !strings.HasPrefix(v, "${") {
-			v = hidden
+		var key *config.Key
+		if def != nil {
+			key, _ = def.Key(k)
 		}
-		out[k] = v
+		if key != nil && key.IsSensitive() && isReference(v) {
+			out[k] = config.RedactText(v)
+			continue
+		}
+		out[k] = config.Shown(key, v)
 	}
 	return out
+}
+
+// isReference reports whether v is exactly one provider reference, which
+// may be shown as written.
+func isReference(v string) bool {
+	return strings.HasPrefix(v, "${") && strings.HasSuffix(v, "}") && strings.Count(v, "${") == 1 &&
+		!strings.HasPrefix(v, "${sluice-encrypted:")
 }
 
 func (h *Herder) typeOf(cfg map[string]string) api.ConnectorType {
@@ -172,12 +185,8 @@ func (h *Herder) PutConnectorConfig(ctx context.Context, name string, cfg map[st
 	old, exists := h.configs.Connector(name)
 	cfg = maps.Clone(cfg)
 	cfg[propName] = name
-	for k, v := range cfg {
-		if v == hidden {
-			if o, ok := old[k]; ok {
-				cfg[k] = o
-			}
-		}
+	if err := h.restoreHidden(old, cfg); err != nil {
+		return api.ConnectorInfo{}, false, err
 	}
 	if err := h.validateForWrite(ctx, cfg); err != nil {
 		return api.ConnectorInfo{}, false, err
@@ -195,7 +204,10 @@ func (h *Herder) PatchConnectorConfig(ctx context.Context, name string, patch ma
 	if err != nil {
 		return api.ConnectorInfo{}, err
 	}
-	cfg := maps.Clone(old)
+	// Start from the config as shown, so that stored secrets are put
+	// back by PutConnectorConfig under the same identity check as a PUT
+	// sending them as [hidden].
+	cfg := h.redact(old)
 	for k, v := range patch {
 		if v == nil {
 			delete(cfg, k)
@@ -205,6 +217,70 @@ func (h *Herder) PatchConnectorConfig(ctx context.Context, name string, patch ma
 	}
 	info, _, err := h.PutConnectorConfig(ctx, name, cfg)
 	return info, err
+}
+
+// restoreHidden puts the stored values back where a write sent a secret
+// back as shown: "[hidden]" for a sensitive property, or a URL with its
+// credentials hidden, unchanged. It does so only while the connection's
+// identity is unchanged (the connector class and every property its
+// definition marks ConnectionIdentity): otherwise the stored secret could
+// be sent to a server of the writer's choosing, so the write is refused
+// with a 400 asking for the secret. It runs before any validation, so a
+// refused write never contacts anything.
+func (h *Herder) restoreHidden(old, cfg map[string]string) error {
+	var restored []string
+	for _, k := range config.SortedKeys(cfg) {
+		v := cfg[k]
+		if !strings.Contains(v, hidden) {
+			continue
+		}
+		o, had := old[k]
+		switch {
+		case !had && v == hidden:
+			return api.BadRequest("%s is %s but no value is stored for it; send the value itself", k, hidden)
+		case !had:
+			continue
+		case v == hidden, v == config.RedactText(o):
+			cfg[k] = o
+			restored = append(restored, k)
+		case config.HasURLCredentials(o) || strings.Contains(config.RedactText(v), hidden):
+			return api.BadRequest("%s holds %s credentials but differs from the stored value, so the stored credentials "+
+				"cannot be reused; send %s with its credentials", k, hidden, k)
+		}
+	}
+	if len(restored) == 0 {
+		return nil
+	}
+	changed := ""
+	if old[propClass] != cfg[propClass] {
+		changed = propClass
+	} else if p, err := h.plugins.Lookup(cfg[propClass]); err == nil {
+		def := h.defFor(p)
+		was, is := def.Identity(old), def.Identity(cfg)
+		for _, k := range config.SortedKeys(mergeKeys(was, is)) {
+			if was[k] != is[k] {
+				changed = k
+				break
+			}
+		}
+	}
+	if changed != "" {
+		return api.BadRequest("%s: the stored secret is kept for %s only while the connection's identity is unchanged, "+
+			"but %s changed; send %s again with the new %s", strings.Join(restored, ", "), hidden, changed,
+			strings.Join(restored, ", "), changed)
+	}
+	return nil
+}
+
+func mergeKeys(a, b map[string]string) map[string]bool {
+	out := map[string]bool{}
+	for k := range a {
+		out[k] = true
+	}
+	for k := range b {
+		out[k] = true
+	}
+	return out
 }
 
 // validateForWrite validates a config before it is stored; any error
@@ -233,11 +309,11 @@ func (h *Herder) validateForWrite(ctx context.Context, cfg map[string]string) er
 // combinations and the connector's own checks.
 func (h *Herder) validate(ctx context.Context, p *connectors.Plugin, cfg map[string]string) config.Infos {
 	extra := map[string][]string{}
-	resolved, err := config.Resolve(cfg)
+	res, err := h.providers.Resolve(cfg)
 	if err != nil {
 		extra[""] = append(extra[""], err.Error())
-		resolved = cfg
 	}
+	resolved := res.Values
 	if p.Type == connectors.SinkType {
 		topics, regex := strings.TrimSpace(resolved[propTopics]), strings.TrimSpace(resolved[propTopicsRegex])
 		switch {
@@ -284,7 +360,8 @@ func (h *Herder) validate(ctx context.Context, p *connectors.Plugin, cfg map[str
 				errs = v.Validate(ctx, resolved)
 				return nil
 			}); perr != nil {
-				h.logger.Error("connector validation panicked", "class", p.Class, "error", perr, "stack", string(perr.(*connectors.PanicError).Stack))
+				h.logger.Error("connector validation panicked", "class", p.Class, "error", scrubTrace(perr.Error(), res),
+					"stack", string(perr.(*connectors.PanicError).Stack))
 				errs = map[string][]string{"": {fmt.Sprintf("%s: validating the connector failed: %v", p.Class, perr)}}
 			}
 			for k, es := range errs {
@@ -292,15 +369,9 @@ func (h *Herder) validate(ctx context.Context, p *connectors.Plugin, cfg map[str
 			}
 		}
 	}
-	infos := def.Validate(p.Class, resolved, extra)
-	// Show what the user wrote (references, not resolved secrets).
-	for i := range infos.Configs {
-		name := infos.Configs[i].Value.Name
-		if raw, ok := cfg[name]; ok && strings.Contains(raw, "${") {
-			infos.Configs[i].Value.Value = &raw
-		}
-	}
-	return infos
+	// Values are checked resolved but shown as written, and every
+	// message is scrubbed of resolved values and URL credentials.
+	return def.ValidateResolved(p.Class, res, extra)
 }
 
 // DeleteConnector implements api.Herder.

@@ -185,13 +185,26 @@ func startStateWorker(t *testing.T) *stateWorker {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.LoadWorker("", nil, map[string]string{config.BootstrapServers: c.ListenAddrs()[0],
-		config.Listeners: "http://127.0.0.1:0", config.OffsetFlushInterval: "200", config.TaskShutdownGracefulTimeout: "5000"})
+	t.Cleanup(c.Close)
+	reg := connectors.NewRegistry(connectors.Plugin{Name: "ctl", Class: "test.CtlConnector", Type: connectors.SourceType,
+		New: func() connectors.Connector { return &ctlConnector{} }})
+	// The env provider, so that references resolve (TestHerderRedaction).
+	w, _ := runStateWorker(t, c.ListenAddrs()[0], map[string]string{config.ConfigProviders: "env",
+		"config.providers.env.class": "env"}, reg)
+	return w
+}
+
+// runStateWorker runs a worker on the broker at addr with props added to
+// the test defaults. stop stops it (and is also a cleanup).
+func runStateWorker(t *testing.T, addr string, props map[string]string, reg *connectors.Registry) (w *stateWorker, stop func()) {
+	t.Helper()
+	flags := map[string]string{config.BootstrapServers: addr,
+		config.Listeners: "http://127.0.0.1:0", config.OffsetFlushInterval: "200", config.TaskShutdownGracefulTimeout: "5000"}
+	maps.Copy(flags, props)
+	cfg, err := config.LoadWorker("", nil, flags)
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg := connectors.NewRegistry(connectors.Plugin{Name: "ctl", Class: "test.CtlConnector", Type: connectors.SourceType,
-		New: func() connectors.Connector { return &ctlConnector{} }})
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -203,25 +216,28 @@ func startStateWorker(t *testing.T) *stateWorker {
 		done <- Run(ctx, Options{Config: cfg, Plugins: reg, Transforms: transforms.NewRegistry(), Logger: logger,
 			Started: time.Now(), Ready: func(a string) { ready <- a }})
 	}()
-	w := &stateWorker{}
+	w = &stateWorker{}
 	select {
 	case a := <-ready:
 		w.url = "http://" + a
 	case err := <-done:
 		cancel()
-		c.Close()
 		t.Fatalf("worker exited: %v", err)
 	case <-time.After(60 * time.Second):
+		cancel()
 		t.Fatal("worker not ready after 60s")
 	}
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("worker: %v", err)
-		}
-		c.Close()
-	})
-	return w
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("worker: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return w, stop
 }
 
 // call sends a request and returns the status and body.

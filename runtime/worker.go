@@ -129,6 +129,13 @@ func Run(ctx context.Context, o Options) error {
 		keyConv: converter.SettingFrom(cfg.Props, true), valConv: converter.SettingFrom(cfg.Props, false),
 		logger: logger.With("worker", workerID), wake: make(chan struct{}, 1),
 	}
+	if h.providers, err = config.NewProviders(cfg.Props); err != nil {
+		return fmt.Errorf("worker config: %w", err)
+	}
+	keys, err := keyringFrom(cfg)
+	if err != nil {
+		return fmt.Errorf("worker config: %w", err)
+	}
 	h.topics = newTopicCreator(adm, cfg.Values.Bool(config.TopicCreationEnable), h.logger)
 	h.keyConv.Class, h.valConv.Class = cfg.String(config.KeyConverter), cfg.String(config.ValueConverter)
 	h.mu.conns = map[string]*connState{}
@@ -140,6 +147,12 @@ func Run(ctx context.Context, o Options) error {
 	}
 	if h.configs, err = configstore.Open(newLog(topics[configsTopic].Name), logger, h.signal); err != nil {
 		return err
+	}
+	if keys != nil {
+		h.configs.Encrypt(keys, h.sensitiveAtRest)
+		logger.Info("encrypting sensitive values in the configs topic", "key_id", keys.CurrentID())
+	} else {
+		logger.Info("config.encryption.key is not set: connector passwords are stored in plain text in the configs topic")
 	}
 	defer h.configs.Close()
 	if h.offsets, err = offsetstore.Open(newLog(topics[offsetsTopic].Name), logger); err != nil {

@@ -219,9 +219,10 @@ converters (key.converter.schemas.enable=false).
 The worker's own properties, by group:`
 
 const commonIntro = `Connector configs use Kafka Connect's, Debezium's and Confluent's property names. Values may
-reference config providers, resolved when a connector or task starts and never stored resolved:
-${env:VAR} and ${file:/path/to/file.properties:key}. Each connector's own properties are in
-[connectors/](connectors/).`
+reference the config providers the worker enables (config.providers, off by default), resolved
+when a connector or task starts and never stored resolved: ${file:/path/to/file.properties:key},
+${env:VAR}, ${dir:/path/to/dir:file} with the provider names the worker gives them; see
+[security.md](security.md). Each connector's own properties are in [connectors/](connectors/).`
 
 const sourceIntro = `How the worker creates the topics a source connector writes (Kafka Connect's KIP-158). The
 worker creates each topic through the admin API before the first record to it, and never relies on

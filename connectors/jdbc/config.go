@@ -68,10 +68,10 @@ const (
 )
 
 var def = config.NewDef(
-	config.Key{Name: ConnectionURL, Type: config.String, Default: config.NoDefault, Importance: config.High,
+	config.Key{Name: ConnectionURL, ConnectionIdentity: true, Type: config.String, Default: config.NoDefault, Importance: config.High,
 		Group: groupConn, Order: 1, DisplayName: "JDBC URL", Validator: validURL,
 		Doc: "Target database as a JDBC URL: jdbc:postgresql://host:port/db?params, jdbc:mysql://host:port/db?params or jdbc:mariadb://host:port/db?params. user and password query parameters are used when connection.username/connection.password are not set."},
-	config.Key{Name: ConnectionUsername, Type: config.String, Default: nil, Importance: config.High,
+	config.Key{Name: ConnectionUsername, ConnectionIdentity: true, Type: config.String, Default: nil, Importance: config.High,
 		Group: groupConn, Order: 2, DisplayName: "User", Aliases: []string{"connection.user"},
 		Doc: "Database user (Confluent's name connection.user is accepted too)."},
 	config.Key{Name: ConnectionPassword, Type: config.Password, Default: nil, Importance: config.High,

@@ -156,17 +156,17 @@ func recommend(values ...any) config.Recommender {
 }
 
 var def = config.NewDef(
-	config.Key{Name: Hostname, Type: config.String, Default: config.NoDefault, Importance: config.High, Group: groupConn, Order: 1,
+	config.Key{Name: Hostname, ConnectionIdentity: true, Type: config.String, Default: config.NoDefault, Importance: config.High, Group: groupConn, Order: 1,
 		Validator: config.NonEmpty, Doc: "Host name or address of the PostgreSQL server."},
-	config.Key{Name: Port, Type: config.Int, Default: 5432, Importance: config.High, Group: groupConn, Order: 2,
+	config.Key{Name: Port, ConnectionIdentity: true, Type: config.Int, Default: 5432, Importance: config.High, Group: groupConn, Order: 2,
 		Validator: config.AtLeast(1), Doc: "Port of the PostgreSQL server."},
-	config.Key{Name: User, Type: config.String, Default: config.NoDefault, Importance: config.High, Group: groupConn, Order: 3,
+	config.Key{Name: User, ConnectionIdentity: true, Type: config.String, Default: config.NoDefault, Importance: config.High, Group: groupConn, Order: 3,
 		Validator: config.NonEmpty, Doc: "User to connect as; needs the REPLICATION attribute (or superuser), CREATE on the database for publications, and SELECT on the captured tables."},
 	config.Key{Name: Password, Type: config.Password, Default: "", Importance: config.High, Group: groupConn, Order: 4,
 		Doc: "Password of database.user."},
-	config.Key{Name: DBName, Type: config.String, Default: config.NoDefault, Importance: config.High, Group: groupConn, Order: 5,
+	config.Key{Name: DBName, ConnectionIdentity: true, Type: config.String, Default: config.NoDefault, Importance: config.High, Group: groupConn, Order: 5,
 		Validator: config.NonEmpty, Doc: "Database to capture."},
-	config.Key{Name: SSLMode, Type: config.String, Default: "prefer", Importance: config.Medium, Group: groupConn, Order: 6,
+	config.Key{Name: SSLMode, ConnectionIdentity: true, Type: config.String, Default: "prefer", Importance: config.Medium, Group: groupConn, Order: 6,
 		Validator: config.In("disable", "allow", "prefer", "require", "verify-ca", "verify-full"),
 		Doc:       "libpq sslmode: disable, allow, prefer, require, verify-ca or verify-full."},
 	config.Key{Name: SSLCert, Type: config.String, Default: "", Importance: config.Low, Group: groupConn, Order: 7, Doc: "Client certificate file."},

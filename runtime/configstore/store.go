@@ -52,6 +52,10 @@ type Store struct {
 	log      *kafkalog.Log
 	logger   *slog.Logger
 	onChange func()
+	// keys and sensitive, set by Encrypt before Start, encrypt sensitive
+	// values at rest.
+	keys      *Keyring
+	sensitive Sensitive
 
 	mu struct {
 		sync.Mutex
@@ -121,6 +125,7 @@ func (s *Store) apply(r kafkalog.Record) {
 			changed = false
 			break
 		}
+		s.open(name, v.Properties)
 		s.mu.connectors[name] = v.Properties
 	case strings.HasPrefix(key, "task-"):
 		name, n, ok := splitTaskKey(key[len("task-"):])
@@ -138,6 +143,7 @@ func (s *Store) apply(r kafkalog.Record) {
 			s.skip(r, err)
 			break
 		}
+		s.open(name, v.Properties)
 		if s.mu.pending[name] == nil {
 			s.mu.pending[name] = map[int]map[string]string{}
 		}
@@ -277,7 +283,7 @@ func (s *Store) PutConnector(ctx context.Context, name string, cfg map[string]st
 		}
 		kvs = append(kvs, kv)
 	}
-	v, err := json.Marshal(propsValue{Properties: cfg})
+	v, err := json.Marshal(propsValue{Properties: s.seal(name, cfg["connector.class"], cfg)})
 	if err != nil {
 		return err
 	}
@@ -303,8 +309,9 @@ func (s *Store) DeleteConnector(ctx context.Context, name string) error {
 // record that makes them visible.
 func (s *Store) PutTaskConfigs(ctx context.Context, name string, tasks []map[string]string) error {
 	kvs := make([]kafkalog.KV, 0, len(tasks)+1)
+	conn, _ := s.Connector(name)
 	for i, t := range tasks {
-		v, err := json.Marshal(propsValue{Properties: t})
+		v, err := json.Marshal(propsValue{Properties: s.seal(name, conn["connector.class"], t)})
 		if err != nil {
 			return err
 		}
