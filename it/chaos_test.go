@@ -176,15 +176,63 @@ func TestEmbeddedBrokerChaos(t *testing.T) {
 		}
 		want["chaos.public."+tb] = rows
 	}
+	// history is every event of each key, kept for the report of a
+	// failed comparison.
+	var last *cdcState
+	history := map[string][]string{}
+	defer func() {
+		if !t.Failed() || last == nil {
+			return
+		}
+		for _, topic := range pgTopics {
+			got := last.table(topic).rows
+			var odd []string
+			for k := range got {
+				if _, ok := want[topic][k]; !ok {
+					odd = append(odd, k+" (in the topic only)")
+				}
+			}
+			for k, w := range want[topic] {
+				if g, ok := got[k]; !ok {
+					odd = append(odd, k+" (in the table only)")
+				} else if fmt.Sprint(g) != fmt.Sprint(w) {
+					odd = append(odd, fmt.Sprintf("%s (topic %v, table %v)", k, g, w))
+				}
+			}
+			sort.Strings(odd)
+			for _, k := range odd {
+				key, _, _ := strings.Cut(k, " ")
+				t.Logf("%s: %s; events: %v", topic, k, history[topic+"|"+key])
+			}
+		}
+		t.Logf("worker log:\n%s", tail(w.Log(), 300))
+	}()
 	harness.WaitFor(t, 8*time.Minute, "the PostgreSQL topics equal the tables", func() error {
 		st := newCDCState()
+		last = st
+		clear(history)
 		cl, err := kgo.NewClient(kgo.SeedBrokers(listen), kgo.ConsumeTopics(pgTopics...),
 			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), freshMetadata)
 		if err != nil {
 			return err
 		}
 		defer cl.Close()
-		if err := readToEnd(cl, listen, pgTopics, st.apply); err != nil {
+		record := func(r *kgo.Record) error {
+			if err := st.apply(r); err != nil {
+				return err
+			}
+			key, _ := jsonPayload(r.Key)
+			val, _ := jsonPayload(r.Value)
+			ev := fmt.Sprintf("@%d tombstone", r.Offset)
+			if val != nil {
+				src, _ := val["source"].(map[string]any)
+				ev = fmt.Sprintf("@%d %v lsn=%v tx=%v snapshot=%v", r.Offset, val["op"], normValue(src["lsn"]), normValue(src["txId"]), src["snapshot"])
+			}
+			k := r.Topic + "|" + keyString(key)
+			history[k] = append(history[k], ev)
+			return nil
+		}
+		if err := readToEnd(cl, listen, pgTopics, record); err != nil {
 			return err
 		}
 		for _, topic := range pgTopics {
