@@ -41,6 +41,9 @@ type TLSFiles struct {
 	// ClientCert and ClientKey are the client's certificate and key;
 	// ClientPEM holds both in one file (Connector/J key store style).
 	ClientCert, ClientKey, ClientPEM string
+	// StrangerCert and StrangerKey are a client certificate from the same
+	// CA for CN "stranger" (a user that is not ClientUser).
+	StrangerCert, StrangerKey string
 }
 
 // NewTLSFiles makes a CA, a server certificate and a client certificate
@@ -52,7 +55,8 @@ func NewTLSFiles(t testing.TB, clientUser string) *TLSFiles {
 		CA: filepath.Join(dir, "ca.crt"), OtherCA: filepath.Join(dir, "other-ca.crt"),
 		ServerCert: filepath.Join(dir, "server.crt"), ServerKey: filepath.Join(dir, "server.key"),
 		ClientCert: filepath.Join(dir, "client.crt"), ClientKey: filepath.Join(dir, "client.key"),
-		ClientPEM: filepath.Join(dir, "client.pem")}
+		ClientPEM:    filepath.Join(dir, "client.pem"),
+		StrangerCert: filepath.Join(dir, "stranger.crt"), StrangerKey: filepath.Join(dir, "stranger.key")}
 	ca, caKey := makeCert(t, &x509.Certificate{Subject: pkix.Name{CommonName: "sluice test CA"}, IsCA: true,
 		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign, BasicConstraintsValid: true}, nil, nil)
 	writePEM(t, f.CA, 0o644, certPEM(ca))
@@ -69,6 +73,10 @@ func NewTLSFiles(t testing.TB, clientUser string) *TLSFiles {
 	writePEM(t, f.ClientCert, 0o644, certPEM(cli))
 	writePEM(t, f.ClientKey, 0o600, keyPEM(t, cliKey))
 	writePEM(t, f.ClientPEM, 0o600, append(certPEM(cli), keyPEM(t, cliKey)...))
+	str, strKey := makeCert(t, &x509.Certificate{Subject: pkix.Name{CommonName: "stranger"},
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}, ca, caKey)
+	writePEM(t, f.StrangerCert, 0o644, certPEM(str))
+	writePEM(t, f.StrangerKey, 0o600, keyPEM(t, strKey))
 	return f
 }
 
