@@ -97,6 +97,9 @@ func tlsFailure(cfg *Config, err error) (key, fix string, ok bool) {
 	var cve *tls.CertificateVerificationError
 	var pe *pgconn.PgError
 	msg := err.Error()
+	// With allow and prefer a failed TLS attempt is followed by a plain
+	// one, whose failure is the one to explain.
+	optional := cfg.SSLMode == "allow" || cfg.SSLMode == "prefer"
 	switch {
 	case errors.As(err, &he) || errors.As(err, &hep):
 		if hep != nil {
@@ -117,7 +120,7 @@ func tlsFailure(cfg *Config, err error) (key, fix string, ok bool) {
 		}
 		return SSLRootCert, fmt.Sprintf("TLS verification failed (database.sslmode=%s): the server's certificate is not signed by a certificate authority in %s; "+
 			"set database.sslrootcert to the PEM file of the CA that signed the server's certificate", cfg.SSLMode, ca), true
-	case strings.Contains(msg, "server refused TLS connection"):
+	case strings.Contains(msg, "server refused TLS connection") && !optional:
 		return SSLMode, fmt.Sprintf("the server does not accept TLS (ssl is off on the server) and database.sslmode=%s requires it; "+
 			"turn ssl on in postgresql.conf, or (only on a trusted network) set database.sslmode=prefer or disable", cfg.SSLMode), true
 	case errors.As(err, &pe) && pe.Code == "28000" && strings.Contains(pe.Message, "no encryption"):
@@ -128,7 +131,7 @@ func tlsFailure(cfg *Config, err error) (key, fix string, ok bool) {
 	case strings.Contains(msg, "remote error: tls:") && cfg.SSLCert != "":
 		return SSLCert, fmt.Sprintf("the server refused the TLS handshake with the client certificate in database.sslcert (%s); "+
 			"use a certificate for TLS client authentication signed by a CA in the server's ssl_ca_file", cfg.SSLCert), true
-	case strings.Contains(msg, "tls:") || strings.Contains(msg, "tls error"):
+	case !optional && (strings.Contains(msg, "tls:") || strings.Contains(msg, "tls error")):
 		return SSLMode, fmt.Sprintf("the TLS handshake failed with database.sslmode=%s; check database.sslmode, database.sslrootcert, database.sslcert and database.sslkey against the server's ssl settings", cfg.SSLMode), true
 	}
 	return "", "", false

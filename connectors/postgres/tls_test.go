@@ -191,6 +191,12 @@ func TestTLSRequireWithoutServerTLS(t *testing.T) {
 	if !strings.Contains(msg, "does not accept TLS") || !strings.Contains(msg, "database.sslmode=require") {
 		t.Fatalf("Validate errors %v", errs)
 	}
+	// With prefer the plain attempt's failure is the one explained.
+	p = props(pg, "no_such_db", "notls", SSLMode, "prefer")
+	errs = connErrs(p)
+	if msg := fmt.Sprint(errs); strings.Contains(msg, "database.sslmode") || !strings.Contains(msg, "does not exist") {
+		t.Fatalf("Validate errors %v; want the missing database, not a TLS fix", errs)
+	}
 }
 
 // TestTLSFileChecks checks the TLS file properties before connecting.
