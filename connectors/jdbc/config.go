@@ -179,7 +179,7 @@ func ParseConfig(props map[string]string) (*Config, error) {
 	}
 	u, err := ParseURL(v.String(ConnectionURL))
 	if err != nil {
-		return nil, &config.Error{Key: ConnectionURL, Value: v.String(ConnectionURL), Reason: err.Error()}
+		return nil, &config.Error{Key: ConnectionURL, Value: config.RedactText(v.String(ConnectionURL)), Reason: err.Error()}
 	}
 	if v.IsSet(ConnectionUsername) {
 		u.User = v.String(ConnectionUsername)

@@ -223,6 +223,13 @@ func TestTLSURLParameters(t *testing.T) {
 			}
 		})
 	}
+	// A password in the URL stays out of the error.
+	for _, u := range []string{"jdbc:mysql://u:" + tlsPassword + "@h/d?sslMode=VERIFY_CA", "jdbc:postgresql://h/d?password=" + tlsPassword + "&sslmode=verify-ca"} {
+		_, err := ParseConfig(map[string]string{ConnectionURL: u, Topics: "x"})
+		if err == nil || strings.Contains(err.Error(), tlsPassword) || !strings.Contains(err.Error(), "needs the CA") {
+			t.Fatalf("ParseConfig(%s): %v", u, err)
+		}
+	}
 	// Modes as the drivers resolve them.
 	for _, c := range []struct{ url, mode string }{
 		{"jdbc:postgresql://h/d", tlsPrefer},
