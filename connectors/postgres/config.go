@@ -177,7 +177,7 @@ var def = config.NewDef(
 		Doc: "Client certificate file (PEM) for TLS client authentication (pg_hba.conf cert, or clientcert=verify-full); its CN must be database.user. Needs database.sslkey."},
 	config.Key{Name: SSLKey, Type: config.String, Default: "", Importance: config.Low, Group: groupConn, Order: 8,
 		Doc: "Private key file (PEM, unencrypted) of database.sslcert."},
-	config.Key{Name: SSLRootCert, Type: config.String, Default: "", Importance: config.Low, Group: groupConn, Order: 9,
+	config.Key{Name: SSLRootCert, ConnectionIdentity: true, Type: config.String, Default: "", Importance: config.Low, Group: groupConn, Order: 9,
 		Doc: "PEM file of the certificate authority that signed the server's certificate, used by verify-ca, verify-full and require; \"system\" uses the system's trusted roots (and implies verify-full)."},
 	config.Key{Name: ErrorsMaxRetries, Type: config.Int, Default: -1, Importance: config.Low, Group: groupConn, Order: 10,
 		Validator: config.AtLeast(-1), Doc: "Consecutive failed attempts to reach PostgreSQL again after the connection was lost (or could not be made at start) before the task fails, as in Debezium; -1 (the default) never gives up. While it tries, the task stays RUNNING and its status trace names the server and the last error; capture resumes by itself when the server is back, whatever errors.retry.timeout and the restart policy say. A refused login (wrong password) or a missing database fails the task at once."},

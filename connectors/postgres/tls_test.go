@@ -253,3 +253,15 @@ func TestTLSFileChecks(t *testing.T) {
 		t.Fatalf("ConnString %s", cs)
 	}
 }
+
+// TestTLSIdentity checks that the CA is part of the connection's
+// identity: a config that changes it cannot reuse a stored password
+// ([hidden]), since another CA could vouch for another server.
+func TestTLSIdentity(t *testing.T) {
+	a := map[string]string{Hostname: "h", User: "u", DBName: "d", SSLMode: "verify-full", SSLRootCert: "/etc/ca-a.pem"}
+	b := map[string]string{Hostname: "h", User: "u", DBName: "d", SSLMode: "verify-full", SSLRootCert: "/tmp/evil-ca.pem"}
+	ia, ib := def.Identity(a), def.Identity(b)
+	if ia[SSLRootCert] != "/etc/ca-a.pem" || ib[SSLRootCert] != "/tmp/evil-ca.pem" {
+		t.Fatalf("identities %v and %v do not hold %s", ia, ib, SSLRootCert)
+	}
+}
