@@ -256,3 +256,56 @@ func TestTLSURLParameters(t *testing.T) {
 		}
 	}
 }
+
+// TestTLSDriverConfigs checks the TLS settings handed to the drivers.
+func TestTLSDriverConfigs(t *testing.T) {
+	f := harness.NewTLSFiles(t, "u")
+	u, err := ParseURL("jdbc:postgresql://db.example/d?sslmode=verify-full&sslrootcert=" + f.CA + "&sslcert=" + f.ClientCert + "&sslkey=" + f.ClientKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc, err := u.PgxConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pc.TLSConfig == nil || pc.TLSConfig.ServerName != "db.example" || pc.TLSConfig.InsecureSkipVerify ||
+		pc.TLSConfig.RootCAs == nil || len(pc.TLSConfig.Certificates) != 1 || len(pc.Fallbacks) != 0 {
+		t.Fatalf("pgx TLS config %+v, fallbacks %d", pc.TLSConfig, len(pc.Fallbacks))
+	}
+	for _, c := range []struct {
+		url                    string
+		tls, skip, fallback    bool
+		serverName             string
+		clientCerts, verifyFns int
+	}{
+		{url: "jdbc:mariadb://h/d"},
+		{url: "jdbc:mysql://h/d?sslMode=DISABLED"},
+		{url: "jdbc:mysql://h/d", tls: true, skip: true, fallback: true},
+		{url: "jdbc:mysql://h/d?sslMode=REQUIRED", tls: true, skip: true},
+		{url: "jdbc:mysql://h/d?sslMode=VERIFY_CA&trustCertificateKeyStoreUrl=file:" + f.CA, tls: true, skip: true, verifyFns: 1},
+		{url: "jdbc:mysql://h/d?sslMode=VERIFY_IDENTITY&trustCertificateKeyStoreUrl=file:" + f.CA + "&clientCertificateKeyStoreUrl=file:" + f.ClientPEM,
+			tls: true, serverName: "h", clientCerts: 1},
+	} {
+		u, err := ParseURL(c.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mc, err := u.MySQLConfig(time.UTC)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (mc.TLS != nil) != c.tls || mc.AllowFallbackToPlaintext != c.fallback {
+			t.Fatalf("%s: TLS %+v fallback %v", c.url, mc.TLS, mc.AllowFallbackToPlaintext)
+		}
+		if mc.TLS == nil {
+			continue
+		}
+		fns := 0
+		if mc.TLS.VerifyPeerCertificate != nil {
+			fns = 1
+		}
+		if mc.TLS.InsecureSkipVerify != c.skip || mc.TLS.ServerName != c.serverName || len(mc.TLS.Certificates) != c.clientCerts || fns != c.verifyFns {
+			t.Fatalf("%s: TLS config %+v", c.url, mc.TLS)
+		}
+	}
+}
