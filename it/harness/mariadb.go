@@ -39,7 +39,8 @@ type MariaDBOptions struct {
 	Args []string
 	// TLS, when set, starts the server with ssl_cert, ssl_key and ssl_ca
 	// from these files and require_secure_transport=ON, listening on
-	// TLSHost and TLSWrongHost. DSN then uses tls=skip-verify.
+	// TLSHost and TLSWrongHost (a list of bind addresses needs MariaDB
+	// 10.11). DSN then uses tls=skip-verify.
 	TLS *TLSFiles
 }
 
@@ -48,6 +49,9 @@ type MariaDBOptions struct {
 func StartMariaDB(t testing.TB, opts MariaDBOptions) *MariaDB {
 	t.Helper()
 	if d := os.Getenv("SLUICE_IT_MYSQL_DSN"); d != "" {
+		if opts.TLS != nil {
+			t.Fatalf("harness: a TLS test needs a MariaDB the harness starts with its throwaway CA; SLUICE_IT_MYSQL_DSN names an external one (unset it to run this test)")
+		}
 		cfg, err := mysql.ParseDSN(d)
 		if err != nil {
 			t.Fatalf("harness: SLUICE_IT_MYSQL_DSN: %v", err)

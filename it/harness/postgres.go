@@ -54,6 +54,9 @@ type PostgresOptions struct {
 func StartPostgres(t testing.TB, opts PostgresOptions) *Postgres {
 	t.Helper()
 	if u := os.Getenv("SLUICE_IT_POSTGRES_URL"); u != "" {
+		if opts.TLS != nil {
+			t.Fatalf("harness: a TLS test needs a PostgreSQL the harness starts with its throwaway CA; SLUICE_IT_POSTGRES_URL names an external one (unset it to run this test)")
+		}
 		cfg, err := pgx.ParseConfig(u)
 		if err != nil {
 			t.Fatalf("harness: SLUICE_IT_POSTGRES_URL: %v", err)
