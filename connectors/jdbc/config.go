@@ -70,7 +70,11 @@ const (
 var def = config.NewDef(
 	config.Key{Name: ConnectionURL, ConnectionIdentity: true, Type: config.String, Default: config.NoDefault, Importance: config.High,
 		Group: groupConn, Order: 1, DisplayName: "JDBC URL", Validator: validURL,
-		Doc: "Target database as a JDBC URL: jdbc:postgresql://host:port/db?params, jdbc:mysql://host:port/db?params or jdbc:mariadb://host:port/db?params. user and password query parameters are used when connection.username/connection.password are not set."},
+		Doc: "Target database as a JDBC URL: jdbc:postgresql://host:port/db?params, jdbc:mysql://host:port/db?params or jdbc:mariadb://host:port/db?params. user and password query parameters are used when connection.username/connection.password are not set. " +
+			"TLS takes the drivers' own parameters, with PEM files only: PostgreSQL JDBC's sslmode (disable, allow, prefer (default), require, verify-ca, verify-full), ssl=true (verify-full), sslrootcert, sslcert, sslkey; " +
+			"MySQL Connector/J's sslMode (DISABLED, PREFERRED (default), REQUIRED, VERIFY_CA, VERIFY_IDENTITY), useSSL, requireSSL, verifyServerCertificate, trustCertificateKeyStoreUrl (CA), clientCertificateKeyStoreUrl (certificate and key in one file); " +
+			"MariaDB Connector/J's sslMode (disable (default), trust, verify-ca, verify-full), useSsl, trustServerCertificate, disableSslHostnameVerification, serverSslCert (CA), keyStore (certificate and key). " +
+			"Only the verifying modes (verify-ca, verify-full, VERIFY_CA, VERIFY_IDENTITY) resist a man in the middle; allow, prefer and PREFERRED can be downgraded to plain text. See docs/security.md."},
 	config.Key{Name: ConnectionUsername, ConnectionIdentity: true, Type: config.String, Default: nil, Importance: config.High,
 		Group: groupConn, Order: 2, DisplayName: "User", Aliases: []string{"connection.user"},
 		Doc: "Database user (Confluent's name connection.user is accepted too)."},
@@ -175,7 +179,7 @@ func ParseConfig(props map[string]string) (*Config, error) {
 	}
 	u, err := ParseURL(v.String(ConnectionURL))
 	if err != nil {
-		return nil, &config.Error{Key: ConnectionURL, Value: v.String(ConnectionURL), Reason: err.Error()}
+		return nil, &config.Error{Key: ConnectionURL, Value: config.RedactText(v.String(ConnectionURL)), Reason: err.Error()}
 	}
 	if v.IsSet(ConnectionUsername) {
 		u.User = v.String(ConnectionUsername)

@@ -104,6 +104,9 @@ func (c *Connector) Validate(ctx context.Context, props map[string]string) map[s
 // explainConnectError says which property a connection failure points at.
 func explainConnectError(cfg *Config, err error) (string, string) {
 	addr := cfg.URL.Addr()
+	if msg, ok := explainTLSError(cfg.URL, err); ok {
+		return ConnectionURL, msg
+	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
 		switch pe.Code {
@@ -118,7 +121,11 @@ func explainConnectError(cfg *Config, err error) (string, string) {
 	if errors.As(err, &me) {
 		switch me.Number {
 		case 1045:
-			return ConnectionPassword, fmt.Sprintf("authentication as %q failed at %s: %s; check connection.username and connection.password", cfg.URL.User, addr, me.Message)
+			fix := "check connection.username and connection.password"
+			if ts, err := cfg.URL.mysqlTLS(); err == nil && ts.mode == tlsDisable {
+				fix += fmt.Sprintf(", and whether the server requires TLS (require_secure_transport, or the user's REQUIRE SSL/X509): connection.url has %s; set sslMode=VERIFY_IDENTITY with the CA (or REQUIRED)", ts.modeSrc)
+			}
+			return ConnectionPassword, fmt.Sprintf("authentication as %q failed at %s: %s; %s", cfg.URL.User, addr, me.Message, fix)
 		case 1049:
 			return ConnectionURL, fmt.Sprintf("database %q does not exist on %s; create it or fix connection.url", cfg.URL.Database, addr)
 		}

@@ -37,7 +37,10 @@ type mysqlDialect struct {
 }
 
 func newMySQL(ctx context.Context, cfg *Config) (*mysqlDialect, error) {
-	mc := cfg.URL.MySQLConfig(cfg.TimeZone)
+	mc, err := cfg.URL.MySQLConfig(cfg.TimeZone)
+	if err != nil {
+		return nil, err
+	}
 	conn, err := mysql.NewConnector(mc)
 	if err != nil {
 		return nil, fmt.Errorf("connection.url %s: %w", cfg.URL, err)

@@ -77,7 +77,10 @@ func TestURLDriverConfigs(t *testing.T) {
 		t.Fatalf("pgx config = %+v", pc)
 	}
 	m, _ := ParseURL("jdbc:mariadb://h:2/d?user=r&password=s&connectTimeout=1500")
-	mc := m.MySQLConfig(time.UTC)
+	mc, err := m.MySQLConfig(time.UTC)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if mc.Addr != "h:2" || mc.DBName != "d" || mc.User != "r" || mc.Passwd != "s" || mc.Timeout != 1500*time.Millisecond || !mc.InterpolateParams {
 		t.Fatalf("mysql config = %+v", mc)
 	}

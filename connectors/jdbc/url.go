@@ -119,6 +119,9 @@ func ParseURL(s string) (*URL, error) {
 			u.Params[k] = v
 		}
 	}
+	if _, err := u.tls(); err != nil {
+		return nil, err
+	}
 	return u, nil
 }
 
@@ -131,8 +134,9 @@ func (u *URL) String() string {
 }
 
 // PgxConfig returns a pgx connection config. JDBC parameters with a libpq
-// twin are translated: sslmode (and ssl=true), connectTimeout (seconds),
-// ApplicationName, currentSchema (search_path), options.
+// twin are translated: sslmode (and ssl=true, which means verify-full as
+// in PostgreSQL JDBC), sslrootcert, sslcert, sslkey, connectTimeout
+// (seconds), ApplicationName, currentSchema (search_path), options.
 func (u *URL) PgxConfig() (*pgx.ConnConfig, error) {
 	kv := []string{"host=" + quoteKV(u.Host), "port=" + strconv.Itoa(u.Port), "dbname=" + quoteKV(u.Database)}
 	if u.User != "" {
@@ -141,16 +145,20 @@ func (u *URL) PgxConfig() (*pgx.ConnConfig, error) {
 	if u.Password != "" {
 		kv = append(kv, "password="+quoteKV(u.Password))
 	}
-	sslmode := "prefer"
+	ts, err := u.pgTLS()
+	if err != nil {
+		return nil, fmt.Errorf("connection.url %s: %w", u, err)
+	}
+	kv = append(kv, "sslmode="+quoteKV(ts.mode))
+	if ts.ca != "" {
+		kv = append(kv, "sslrootcert="+quoteKV(ts.ca))
+	}
+	if ts.cert != "" {
+		kv = append(kv, "sslcert="+quoteKV(ts.cert), "sslkey="+quoteKV(ts.key))
+	}
 	runtime := map[string]string{}
 	for k, v := range u.Params {
 		switch strings.ToLower(k) {
-		case "sslmode":
-			sslmode = v
-		case "ssl":
-			if strings.EqualFold(v, "true") && sslmode == "prefer" {
-				sslmode = "require"
-			}
 		case "connecttimeout":
 			kv = append(kv, "connect_timeout="+quoteKV(v))
 		case "applicationname":
@@ -161,7 +169,6 @@ func (u *URL) PgxConfig() (*pgx.ConnConfig, error) {
 			kv = append(kv, "options="+quoteKV(v))
 		}
 	}
-	kv = append(kv, "sslmode="+quoteKV(sslmode))
 	cfg, err := pgx.ParseConfig(strings.Join(kv, " "))
 	if err != nil {
 		return nil, fmt.Errorf("connection.url %s: %w", u, err)
@@ -181,9 +188,9 @@ func quoteKV(s string) string {
 
 // MySQLConfig returns a go-sql-driver/mysql config writing times in loc.
 // Translated parameters: connectTimeout (ms), socketTimeout (ms),
-// sslMode/useSSL. Statements are interpolated on the client (one round
-// trip per multi-row statement).
-func (u *URL) MySQLConfig(loc *time.Location) *mysql.Config {
+// and TLS (see tlsSettings). Statements are interpolated on the client
+// (one round trip per multi-row statement).
+func (u *URL) MySQLConfig(loc *time.Location) (*mysql.Config, error) {
 	cfg := mysql.NewConfig()
 	cfg.Net = "tcp"
 	cfg.Addr = u.Addr()
@@ -208,16 +215,14 @@ func (u *URL) MySQLConfig(loc *time.Location) *mysql.Config {
 				cfg.ReadTimeout = time.Duration(ms) * time.Millisecond
 				cfg.WriteTimeout = cfg.ReadTimeout
 			}
-		case "sslmode", "usessl":
-			switch strings.ToLower(v) {
-			case "required", "require", "true":
-				cfg.TLSConfig = "skip-verify"
-			case "verify_ca", "verify_identity", "verify-full":
-				cfg.TLSConfig = "true"
-			case "preferred":
-				cfg.TLSConfig = "preferred"
-			}
 		}
 	}
-	return cfg
+	ts, err := u.mysqlTLS()
+	if err != nil {
+		return nil, fmt.Errorf("connection.url %s: %w", u, err)
+	}
+	if cfg.TLS, cfg.AllowFallbackToPlaintext, err = ts.mysqlTLSConfig(u.Host); err != nil {
+		return nil, fmt.Errorf("connection.url %s: %w", u, err)
+	}
+	return cfg, nil
 }

@@ -168,10 +168,17 @@ var def = config.NewDef(
 		Validator: config.NonEmpty, Doc: "Database to capture."},
 	config.Key{Name: SSLMode, ConnectionIdentity: true, Type: config.String, Default: "prefer", Importance: config.Medium, Group: groupConn, Order: 6,
 		Validator: config.In("disable", "allow", "prefer", "require", "verify-ca", "verify-full"),
-		Doc:       "libpq sslmode: disable, allow, prefer, require, verify-ca or verify-full."},
-	config.Key{Name: SSLCert, Type: config.String, Default: "", Importance: config.Low, Group: groupConn, Order: 7, Doc: "Client certificate file."},
-	config.Key{Name: SSLKey, Type: config.String, Default: "", Importance: config.Low, Group: groupConn, Order: 8, Doc: "Client private key file."},
-	config.Key{Name: SSLRootCert, Type: config.String, Default: "", Importance: config.Low, Group: groupConn, Order: 9, Doc: "Root certificate file to verify the server with."},
+		Doc: "TLS to the server, as libpq's sslmode, for every connection the connector makes (metadata, replication, snapshot chunks): " +
+			"disable (no TLS), allow (plain first, TLS if the server insists), prefer (TLS if the server offers it, else plain), require (TLS without verifying the server, " +
+			"or like verify-ca when database.sslrootcert is set), verify-ca (TLS; the server's certificate must be signed by the CA in database.sslrootcert), " +
+			"verify-full (verify-ca plus database.hostname must be a name in the certificate; without database.sslrootcert the system's trusted roots are used). " +
+			"allow and prefer (the default, as in libpq) can be downgraded to plain text by anyone on the network path, and require does not stop a man in the middle: use verify-full in production."},
+	config.Key{Name: SSLCert, Type: config.String, Default: "", Importance: config.Low, Group: groupConn, Order: 7,
+		Doc: "Client certificate file (PEM) for TLS client authentication (pg_hba.conf cert, or clientcert=verify-full); its CN must be database.user. Needs database.sslkey."},
+	config.Key{Name: SSLKey, Type: config.String, Default: "", Importance: config.Low, Group: groupConn, Order: 8,
+		Doc: "Private key file (PEM, unencrypted) of database.sslcert."},
+	config.Key{Name: SSLRootCert, ConnectionIdentity: true, Type: config.String, Default: "", Importance: config.Low, Group: groupConn, Order: 9,
+		Doc: "PEM file of the certificate authority that signed the server's certificate, used by verify-ca, verify-full and require; \"system\" uses the system's trusted roots (and implies verify-full)."},
 	config.Key{Name: ErrorsMaxRetries, Type: config.Int, Default: -1, Importance: config.Low, Group: groupConn, Order: 10,
 		Validator: config.AtLeast(-1), Doc: "Consecutive failed attempts to reach PostgreSQL again after the connection was lost (or could not be made at start) before the task fails, as in Debezium; -1 (the default) never gives up. While it tries, the task stays RUNNING and its status trace names the server and the last error; capture resumes by itself when the server is back, whatever errors.retry.timeout and the restart policy say. A refused login (wrong password) or a missing database fails the task at once."},
 	config.Key{Name: RetriableRestartWaitMs, Type: config.Long, Default: int64(10000), Importance: config.Low, Group: groupConn, Order: 11,
@@ -392,6 +399,9 @@ func ParseConfig(props map[string]string) (*Config, error) {
 	}
 	if c.HeartbeatActionQuery != "" && c.HeartbeatInterval == 0 {
 		return nil, config.Errors{{Key: HeartbeatActionQuery, Reason: "the query runs before each heartbeat, and heartbeat.interval.ms is 0 (no heartbeats): set heartbeat.interval.ms too"}}
+	}
+	if err := checkTLSFiles(c); err != nil {
+		return nil, err
 	}
 	if c.SnapshotMode == SnapshotNever {
 		c.SnapshotMode = SnapshotNoData

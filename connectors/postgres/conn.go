@@ -87,12 +87,19 @@ type ConnectError struct {
 	Addr, User, DB string
 	// Auth is true when the server rejected the credentials.
 	Auth bool
-	Err  error
+	// TLSKey is the property to change when TLS failed (verification,
+	// a server without TLS, a hostssl-only server with sslmode=disable);
+	// TLSFix says how. Such a failure is not worth retrying.
+	TLSKey, TLSFix string
+	Err            error
 }
 
 func (e *ConnectError) Error() string {
 	fix := "check database.hostname and database.port, and that the server accepts TCP connections from this worker"
-	if e.Auth {
+	switch {
+	case e.TLSKey != "":
+		fix = e.TLSFix
+	case e.Auth:
 		fix = "check database.user and database.password (and pg_hba.conf)"
 	}
 	return fmt.Sprintf("cannot connect to PostgreSQL at %s as user %q (database %q): %v; %s", e.Addr, e.User, e.DB, e.Err, fix)
@@ -105,6 +112,9 @@ func connectError(cfg *Config, err error) error {
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && (pe.Code == "28P01" || pe.Code == "28000") {
 		ce.Auth = true
+	}
+	if key, fix, ok := tlsFailure(cfg, err); ok {
+		ce.TLSKey, ce.TLSFix = key, fix
 	}
 	return ce
 }

@@ -87,7 +87,9 @@ func (c *Connector) Validate(ctx context.Context, props map[string]string) map[s
 	conn, err := connect(ctx, cfg)
 	if err != nil {
 		key := Hostname
-		if ce, ok := err.(*ConnectError); ok && ce.Auth {
+		if ce, ok := err.(*ConnectError); ok && ce.TLSKey != "" {
+			key = ce.TLSKey
+		} else if ok && ce.Auth {
 			key = Password
 		}
 		return map[string][]string{key: {err.Error()}}

@@ -39,7 +39,7 @@ func transient(err error) bool {
 	}
 	var ce *ConnectError
 	if errors.As(err, &ce) {
-		if ce.Auth {
+		if ce.Auth || ce.TLSKey != "" {
 			return false
 		}
 		var pe *pgconn.PgError

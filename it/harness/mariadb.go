@@ -37,6 +37,11 @@ type MariaDBOptions struct {
 	NoBinlog bool
 	// Args are extra mariadbd arguments ("--binlog-format=STATEMENT").
 	Args []string
+	// TLS, when set, starts the server with ssl_cert, ssl_key and ssl_ca
+	// from these files and require_secure_transport=ON, listening on
+	// TLSHost and TLSWrongHost (a list of bind addresses needs MariaDB
+	// 10.11). DSN then uses tls=skip-verify.
+	TLS *TLSFiles
 }
 
 // StartMariaDB starts a throwaway MariaDB server, or returns the external
@@ -44,6 +49,9 @@ type MariaDBOptions struct {
 func StartMariaDB(t testing.TB, opts MariaDBOptions) *MariaDB {
 	t.Helper()
 	if d := os.Getenv("SLUICE_IT_MYSQL_DSN"); d != "" {
+		if opts.TLS != nil {
+			t.Fatalf("harness: a TLS test needs a MariaDB the harness starts with its throwaway CA; SLUICE_IT_MYSQL_DSN names an external one (unset it to run this test)")
+		}
 		cfg, err := mysql.ParseDSN(d)
 		if err != nil {
 			t.Fatalf("harness: SLUICE_IT_MYSQL_DSN: %v", err)
@@ -91,9 +99,16 @@ func (m *MariaDB) start(t testing.TB) {
 		args = append(args, "--log-bin="+filepath.Join(root, "binlog"), "--server-id=1", "--binlog-format=ROW",
 			"--binlog-row-image=FULL", "--binlog-row-metadata=FULL", "--log-bin-compress=0")
 	}
+	tlsParam := ""
+	if m.opts.TLS != nil {
+		cert, key, ca := m.opts.TLS.installServerFiles(t, root, "mysql")
+		args = append(args, "--ssl-cert="+cert, "--ssl-key="+key, "--ssl-ca="+ca, "--require-secure-transport=ON",
+			"--bind-address="+TLSHost+","+TLSWrongHost)
+		tlsParam = "&tls=skip-verify"
+	}
 	args = append(args, m.opts.Args...)
 	m.proc = Start(t, "mariadbd", exec.Command(mariadbd, args...))
-	m.DSN = fmt.Sprintf("root@tcp(127.0.0.1:%d)/?parseTime=true&multiStatements=true", m.Port)
+	m.DSN = fmt.Sprintf("root@tcp(127.0.0.1:%d)/?parseTime=true&multiStatements=true%s", m.Port, tlsParam)
 	WaitFor(t, 60*time.Second, "MariaDB on port "+Itoa(m.Port), func() error {
 		if ok, err := m.proc.Exited(); ok {
 			log, _ := os.ReadFile(filepath.Join(root, "error.log"))

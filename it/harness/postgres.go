@@ -40,6 +40,13 @@ type PostgresOptions struct {
 	Settings map[string]string
 	// WalLevel overrides wal_level (default logical).
 	WalLevel string
+	// TLS, when set, starts the server with ssl=on and these certificates,
+	// listening on TLSHost and TLSWrongHost, and a pg_hba.conf that
+	// accepts TCP connections only over TLS (hostssl): the superuser
+	// "postgres" without a password, TLS.ClientUser by client
+	// certificate (cert authentication), every other user by password
+	// (scram-sha-256). URL then uses sslmode=require.
+	TLS *TLSFiles
 }
 
 // StartPostgres starts a throwaway PostgreSQL server, or returns the
@@ -47,6 +54,9 @@ type PostgresOptions struct {
 func StartPostgres(t testing.TB, opts PostgresOptions) *Postgres {
 	t.Helper()
 	if u := os.Getenv("SLUICE_IT_POSTGRES_URL"); u != "" {
+		if opts.TLS != nil {
+			t.Fatalf("harness: a TLS test needs a PostgreSQL the harness starts with its throwaway CA; SLUICE_IT_POSTGRES_URL names an external one (unset it to run this test)")
+		}
 		cfg, err := pgx.ParseConfig(u)
 		if err != nil {
 			t.Fatalf("harness: SLUICE_IT_POSTGRES_URL: %v", err)
@@ -65,10 +75,49 @@ func StartPostgres(t testing.TB, opts PostgresOptions) *Postgres {
 	if err != nil {
 		t.Fatalf("harness: initdb: %v\n%s", err, out)
 	}
+	if opts.TLS != nil {
+		pg.configureTLS(t, root)
+	}
 	pg.start(t)
 	t.Cleanup(func() { pg.stopProc(30 * time.Second) })
-	pg.URL = fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", pg.Port)
+	pg.URL = pg.adminURL()
 	return pg
+}
+
+func (pg *Postgres) adminURL() string {
+	mode := "disable"
+	if pg.opts.TLS != nil {
+		mode = "require"
+	}
+	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=%s", pg.Port, mode)
+}
+
+// configureTLS installs the server certificate and writes a pg_hba.conf
+// that refuses TCP connections without TLS.
+func (pg *Postgres) configureTLS(t testing.TB, root string) {
+	t.Helper()
+	cert, key, ca := pg.opts.TLS.installServerFiles(t, root, "postgres")
+	settings := map[string]string{}
+	for k, v := range pg.opts.Settings {
+		settings[k] = v
+	}
+	pg.opts.Settings = settings
+	pg.opts.Settings["ssl"] = "on"
+	pg.opts.Settings["ssl_cert_file"] = cert
+	pg.opts.Settings["ssl_key_file"] = key
+	pg.opts.Settings["ssl_ca_file"] = ca
+	pg.opts.Settings["password_encryption"] = "scram-sha-256"
+	cu := pg.opts.TLS.ClientUser
+	hba := "local all all trust\n" +
+		"hostssl all postgres 127.0.0.0/8 trust\n" +
+		"hostssl replication postgres 127.0.0.0/8 trust\n" +
+		"hostssl all " + cu + " 127.0.0.0/8 cert\n" +
+		"hostssl replication " + cu + " 127.0.0.0/8 cert\n" +
+		"hostssl all all 127.0.0.0/8 scram-sha-256\n" +
+		"hostssl replication all 127.0.0.0/8 scram-sha-256\n"
+	if err := os.WriteFile(filepath.Join(pg.Dir, "pg_hba.conf"), []byte(hba), 0o600); err != nil {
+		t.Fatalf("harness: %v", err)
+	}
 }
 
 func (pg *Postgres) start(t testing.TB) {
@@ -77,7 +126,11 @@ func (pg *Postgres) start(t testing.TB) {
 	if walLevel == "" {
 		walLevel = "logical"
 	}
-	args := []string{"-D", pg.Dir, "-p", Itoa(pg.Port), "-c", "listen_addresses=127.0.0.1",
+	listen := "127.0.0.1"
+	if pg.opts.TLS != nil {
+		listen = TLSHost + "," + TLSWrongHost
+	}
+	args := []string{"-D", pg.Dir, "-p", Itoa(pg.Port), "-c", "listen_addresses=" + listen,
 		"-c", "unix_socket_directories=" + filepath.Dir(pg.Dir), "-c", "wal_level=" + walLevel,
 		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
 		"-c", "max_replication_slots=20", "-c", "max_wal_senders=20", "-c", "max_connections=200",
@@ -92,7 +145,7 @@ func (pg *Postgres) start(t testing.TB) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
-		c, err := pgx.Connect(ctx, fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", pg.Port))
+		c, err := pgx.Connect(ctx, pg.adminURL())
 		if err != nil {
 			return err
 		}
