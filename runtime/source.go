@@ -36,6 +36,7 @@ type sourceRunner struct {
 	keyConv                  converter.Converter
 	valConv                  converter.Converter
 	producer                 *kgo.Client
+	sec                      *kafkaSecurity // the producer's, for messages
 	offsets                  offsets.Store
 	logger                   *slog.Logger
 	flushEvery, flushTimeout time.Duration
@@ -400,6 +401,9 @@ func (r *sourceRunner) done(kr *kgo.Record, err error) {
 				r.topicGone(kr.Topic)
 				e = fmt.Errorf("producing to topic %s: %w; the topic existed when the task first wrote to it and is gone now "+
 					"(deleted?); the task creates it again when it restarts", kr.Topic, err)
+			}
+			if d := denied(err, "Write", kr.Topic, r.sec); d != nil {
+				e = d
 			}
 			r.produceErr.CompareAndSwap(nil, &e)
 		}
