@@ -680,13 +680,13 @@ func (h *Herder) startTask(ctx context.Context, cs *connState, ts *taskState, pl
 			// franz-go's defaults (4 tries, 5 s apart) give it, before its
 			// records fail.
 			kgo.UnknownTopicRetries(80),
-		}, withOpts(h.clientOpts, psec.opts...)...)...)
+		}, withOpts(h.clientOpts, psec.Opts...)...)...)
 		if err != nil {
 			fail(fmt.Errorf("creating producer: %w", err))
 			return
 		}
 		r := &sourceRunner{id: ts.id, task: task, props: taskCfg, chain: chain, keyConv: keyConv, valConv: valConv,
-			producer: producer, sec: psec, offsets: h.offsets, logger: logger, flushEvery: flushEvery, flushTimeout: flushTimeout,
+			producer: producer, sec: psec, kafkaConfig: h.sec.consumerConfig(), offsets: h.offsets, logger: logger, flushEvery: flushEvery, flushTimeout: flushTimeout,
 			retry: retry, onRunning: onRunning, onProblem: onProblem, onTopic: func(t string) { h.topicSeen(cs, ts.id, t) },
 			createTopic:   func(ctx context.Context, t string) error { return h.topics.ensure(ctx, t, tc.spec) },
 			topicGone:     func(t string) { h.topics.forget(t, nil) },
@@ -715,7 +715,7 @@ func (h *Herder) startTask(ctx context.Context, cs *connState, ts *taskState, pl
 			}
 			maxPoll = n
 		}
-		opts := withOpts(h.clientOpts, csec.opts...)
+		opts := withOpts(h.clientOpts, csec.Opts...)
 		if re := sinkCfg.String(propTopicsRegex); re != "" {
 			// New matching topics are seen at a metadata refresh: every 10 s
 			// instead of the client's 5 min, so a sink created before its

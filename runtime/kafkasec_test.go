@@ -478,17 +478,6 @@ func TestKafkaSecurityConfigErrors(t *testing.T) {
 	}
 }
 
-func TestParseJAAS(t *testing.T) {
-	m, opts, err := parseJAAS(`org.apache.kafka.common.security.scram.ScramLoginModule required
-		username="al ice" password="p\"a;ss" tokenauth=true;`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if m != "org.apache.kafka.common.security.scram.ScramLoginModule" || opts["username"] != "al ice" || opts["password"] != `p"a;ss` || opts["tokenauth"] != "true" {
-		t.Fatalf("%s %v", m, opts)
-	}
-}
-
 func TestBrokerACLFlags(t *testing.T) {
 	a, err := broker.ParseACL("principal=User:alice,operation=Write,topic=orders,pattern=prefixed,deny")
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/sluice-cdc/sluice/config"
 	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/internal/kafkasec"
 	"github.com/sluice-cdc/sluice/runtime/broker"
 	"github.com/sluice-cdc/sluice/runtime/configstore"
 	"github.com/sluice-cdc/sluice/runtime/converter"
@@ -102,7 +103,7 @@ func Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("worker config: %w", err)
 	}
 
-	admClient, err := kgo.NewClient(withOpts(clientOpts, sec.admin.opts...)...)
+	admClient, err := kgo.NewClient(withOpts(clientOpts, sec.admin.Opts...)...)
 	if err != nil {
 		return fmt.Errorf("bootstrap.servers: %w", err)
 	}
@@ -112,7 +113,7 @@ func Run(ctx context.Context, o Options) error {
 	meta, err := adm.BrokerMetadata(mctx)
 	cancel()
 	if err != nil {
-		if e := explainKafkaError(err, sec.admin, servers); e != err {
+		if e := kafkasec.Explain(err, sec.admin, servers); e != err {
 			return e
 		}
 		return &UnreachableError{Servers: servers, Err: err}
@@ -120,7 +121,7 @@ func Run(ctx context.Context, o Options) error {
 	// The state topics' clients may authenticate differently from the
 	// admin client: check them now too, for a clear error at start.
 	if sec.log != sec.admin {
-		if err := checkClient(ctx, withOpts(clientOpts, sec.log.opts...), sec.log, servers, cfg.Duration(config.BrokerStartTimeout)); err != nil {
+		if err := checkClient(ctx, withOpts(clientOpts, sec.log.Opts...), sec.log, servers, cfg.Duration(config.BrokerStartTimeout)); err != nil {
 			return err
 		}
 	}
@@ -129,7 +130,7 @@ func Run(ctx context.Context, o Options) error {
 	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if err := ensureStateTopics(tctx, adm, topics, embedded, servers, logger); err != nil {
-		return explainKafkaError(err, sec.admin, servers)
+		return kafkasec.Explain(err, sec.admin, servers)
 	}
 	if err := checkSinglePartition(tctx, adm, topics[configsTopic].Name); err != nil {
 		return err
@@ -160,7 +161,7 @@ func Run(ctx context.Context, o Options) error {
 
 	newLog := func(topic string) func(func(kafkalog.Record)) (*kafkalog.Log, error) {
 		return func(cb func(kafkalog.Record)) (*kafkalog.Log, error) {
-			return kafkalog.New(topic, cb, withOpts(clientOpts, append(sec.log.opts, kgo.ClientID("sluice-"+topic))...)...)
+			return kafkalog.New(topic, cb, withOpts(clientOpts, append(sec.log.Opts, kgo.ClientID("sluice-"+topic))...)...)
 		}
 	}
 	if h.configs, err = configstore.Open(newLog(topics[configsTopic].Name), logger, h.signal); err != nil {
