@@ -48,7 +48,7 @@ func (t *Task) consumeSignals(ctx context.Context) {
 	sec, err := kafkasec.From(kafkasec.Layer{Props: connectors.KafkaClientConfig(t.tctx)})
 	if err != nil {
 		t.log.Error("the worker's Kafka client security properties do not apply to the signal topic's consumer; Kafka signals are ignored", "error", err)
-		connectors.ReportProblem(t.tctx, fmt.Errorf("Kafka signals are ignored: %w", err))
+		connectors.ReportProblem(t.tctx, fmt.Errorf("kafka signals are ignored: %w", err))
 		return
 	}
 	cl, err := kgo.NewClient(append([]kgo.Opt{
@@ -57,7 +57,7 @@ func (t *Task) consumeSignals(ctx context.Context) {
 		kgo.ConsumeTopics(cfg.SignalTopic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.DisableAutoCommit(),
-		kgo.ClientID("sluice-postgres-signals-"+cfg.TopicPrefix),
+		kgo.ClientID("sluice-postgres-signals-" + cfg.TopicPrefix),
 	}, sec.Opts...)...)
 	if err != nil {
 		t.log.Error("signal.kafka.bootstrap.servers: cannot create the signal topic's consumer; Kafka signals are ignored", "error", err)

@@ -419,15 +419,15 @@ func Explain(err error, s *Security, servers []string) error {
 	var eof *kgo.ErrFirstReadEOF
 	switch {
 	case errors.Is(err, kerr.SaslAuthenticationFailed):
-		return fmt.Errorf("Kafka at %s refused the SASL %s login of %s: %w; the user name or password is wrong: check %s (and that the user exists for sasl.mechanism=%s)",
+		return fmt.Errorf("the broker at %s refused the SASL %s login of %s: %w; the user name or password is wrong: check %s (and that the user exists for sasl.mechanism=%s)",
 			addr, s.Mechanism, s.Principal(), err, s.CredsName, s.Mechanism)
 	case s.Mechanism != "" && errors.Is(err, io.EOF):
 		// Some brokers (kfake, older Kafka) close the connection on a
 		// failed login instead of answering SASL_AUTHENTICATION_FAILED.
-		return fmt.Errorf("Kafka at %s closed the connection at the SASL %s login of %s (%w): the user name or password is probably wrong, "+
+		return fmt.Errorf("the broker at %s closed the connection at the SASL %s login of %s (%w): the user name or password is probably wrong, "+
 			"or the user does not exist for this mechanism; check %s and sasl.mechanism", addr, s.Mechanism, s.Principal(), err, s.CredsName)
 	case errors.Is(err, kerr.UnsupportedSaslMechanism), errors.Is(err, kerr.IllegalSaslState):
-		return fmt.Errorf("Kafka at %s does not accept sasl.mechanism=%s: %w; set sasl.mechanism to one its listener enables", addr, s.Mechanism, err)
+		return fmt.Errorf("the broker at %s does not accept sasl.mechanism=%s: %w; set sasl.mechanism to one its listener enables", addr, s.Mechanism, err)
 	case errors.As(err, &he):
 		return fmt.Errorf("TLS: the certificate of the broker at %s does not name that host: %v; connect to a host name the certificate names, "+
 			"or set ssl.endpoint.identification.algorithm= (empty) to skip the host name check", addr, he)

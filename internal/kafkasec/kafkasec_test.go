@@ -1,6 +1,9 @@
 package kafkasec
 
 import (
+	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -16,7 +19,6 @@ func TestParseJAAS(t *testing.T) {
 	}
 }
 
-
 func TestJAASErrorsHideValues(t *testing.T) {
 	for _, in := range []string{
 		`org.apache.kafka.common.security.plain.PlainLoginModule required username="a" password="s3cr3t`,
@@ -31,5 +33,40 @@ func TestJAASErrorsHideValues(t *testing.T) {
 		if strings.Contains(err.Error(), "s3cr3t") {
 			t.Errorf("error shows the value: %v", err)
 		}
+	}
+}
+
+// TestOAuthBearerTokenFile checks the OAUTHBEARER mechanism sends the
+// token of sasl.oauthbearer.token.file, re-read at each login.
+func TestOAuthBearerTokenFile(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(p, []byte("tok-1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	props := map[string]string{SASLMechanism: "OAUTHBEARER", SASLTokenFile: p}
+	get := func(k string) (string, string) { return props[k], k }
+	m, err := kafkaSASL(get, &Security{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"tok-1", "tok-2"} {
+		if want == "tok-2" {
+			if err := os.WriteFile(p, []byte(want), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, first, err := m.Authenticate(context.Background(), "127.0.0.1:9092")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(first), "auth=Bearer "+want+"\x01") {
+			t.Errorf("login sends %q, want the token %s", first, want)
+		}
+	}
+	if err := os.WriteFile(p, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := m.Authenticate(context.Background(), "127.0.0.1:9092"); err == nil || !strings.Contains(err.Error(), "sasl.oauthbearer.token.file") {
+		t.Errorf("empty token file: %v", err)
 	}
 }
