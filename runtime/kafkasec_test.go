@@ -125,7 +125,6 @@ func waitTask(t *testing.T, w *testWorker, name string, state string) api.Connec
 	return st
 }
 
-
 func adminOpts(addr string) []kgo.Opt {
 	return []kgo.Opt{kgo.SeedBrokers(addr), kgo.SASL(scram.Auth{User: "admin", Pass: "admin-secret"}.AsSha256Mechanism())}
 }
