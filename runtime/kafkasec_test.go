@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -57,7 +58,7 @@ func runSecureWorker(t *testing.T, bootstrap string, props map[string]string) (*
 	}
 	reg := connectors.NewRegistry(
 		connectors.Plugin{Name: "marker", Type: connectors.SourceType, New: func() connectors.Connector { return markerConnector{} }},
-		connectors.Plugin{Name: "memsink", Type: connectors.SinkType, New: func() connectors.Connector { return &memSink{} }})
+		connectors.Plugin{Name: "tallysink", Type: connectors.SinkType, New: func() connectors.Connector { return &tallySink{} }})
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	w := &testWorker{cancel: cancel, done: make(chan error, 1), bootstrap: bootstrap}
@@ -81,6 +82,20 @@ func runSecureWorker(t *testing.T, bootstrap string, props map[string]string) (*
 	}
 	t.Cleanup(func() { w.stop(t) })
 	return w, nil
+}
+
+// tallySink counts the records its tasks are given, in sinkTally.
+type tallySink struct{ memSink }
+
+var sinkTally atomic.Int64
+
+func (*tallySink) NewTask() connectors.SinkTask { return &tallySinkTask{} }
+
+type tallySinkTask struct{ memSinkTask }
+
+func (*tallySinkTask) Put(_ context.Context, recs []*connectors.Record) error {
+	sinkTally.Add(int64(len(recs)))
+	return nil
 }
 
 // readMarked reads the record the marker connector writes, as client.
@@ -159,6 +174,10 @@ func TestKafkaSASLMechanisms(t *testing.T) {
 			createMarker(t, w, "m-"+topics, nil, 201)
 			waitTask(t, w, "m-"+topics, api.StateRunning)
 			readMarked(t, adminOpts(addr)...)
+			// A sink's consumer reads it over SASL too.
+			before := sinkTally.Load()
+			w.do(t, "PUT", "/connectors/s-"+topics+"/config", map[string]string{"connector.class": "tallysink", "topics": "marked"}, 201, nil)
+			waitFor(t, "the sink to read topic marked", func() bool { return sinkTally.Load() > before })
 		})
 	}
 	// Without SASL, the broker closes the connection: the worker says so.
@@ -353,6 +372,14 @@ func TestKafkaMissingACLFailsTheTask(t *testing.T) {
 		if !strings.Contains(trace, want) {
 			t.Errorf("trace does not say %q:\n%s", want, trace)
 		}
+	}
+	// A sink whose principal may not READ its topic.
+	w.do(t, "PUT", "/connectors/s/config", map[string]string{"connector.class": "tallysink", "topics": "marked",
+		"sluice.task.restart.enable": "false"}, 201, nil)
+	trace = waitTask(t, w, "s", api.StateFailed).Tasks[0].Trace
+	if !strings.Contains(trace, "READ on topic marked denied for principal User:alice") ||
+		!strings.Contains(trace, "--operation Read --topic marked") {
+		t.Errorf("sink trace:\n%s", trace)
 	}
 }
 
