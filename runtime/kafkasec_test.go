@@ -225,7 +225,7 @@ func newTestPKI(t *testing.T, hosts ...string) *testPKI {
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "broker"},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, KeyUsage: x509.KeyUsageDigitalSignature}
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}, KeyUsage: x509.KeyUsageDigitalSignature}
 	for _, h := range hosts {
 		if ip := net.ParseIP(h); ip != nil {
 			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
@@ -297,6 +297,38 @@ func TestKafkaTLS(t *testing.T) {
 		}
 		createMarker(t, w, "m", nil, 201)
 		waitTask(t, w, "m", api.StateRunning)
+	})
+
+	t.Run("client certificate", func(t *testing.T) {
+		// The broker requires a client certificate signed by the CA: the
+		// worker gives one from ssl.keystore.location, or inline.
+		client := newTestPKI(t, "sluice-worker")
+		stls := pki.serverTLS(t)
+		stls.ClientCAs = x509.NewCertPool()
+		stls.ClientCAs.AppendCertsFromPEM(client.caPEM)
+		stls.ClientAuth = tls.RequireAndVerifyClientCert
+		addr := startSecureBroker(t, broker.Security{TLS: stls})
+		ks := filepath.Join(client.dir, "client.pem")
+		if err := os.WriteFile(ks, append(append([]byte{}, client.certPEM...), client.keyPEM...), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		w, err := runSecureWorker(t, addr, map[string]string{"security.protocol": "SSL", "ssl.truststore.location": ca,
+			"ssl.keystore.type": "PEM", "ssl.keystore.location": ks})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.stop(t)
+		w, err = runSecureWorker(t, addr, map[string]string{"security.protocol": "SSL", "ssl.truststore.location": ca,
+			"ssl.keystore.certificate.chain": string(client.certPEM), "ssl.keystore.key": string(client.keyPEM)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.stop(t)
+		// Without one, the handshake fails.
+		_, err = runSecureWorker(t, addr, map[string]string{"security.protocol": "SSL", "ssl.truststore.location": ca})
+		if err == nil || !strings.Contains(err.Error(), "refused the worker's client certificate") || !strings.Contains(err.Error(), "ssl.keystore.location") {
+			t.Fatalf("worker without the client certificate the broker requires: %v", err)
+		}
 	})
 
 	t.Run("host name", func(t *testing.T) {

@@ -433,10 +433,27 @@ func Explain(err error, s *Security, servers []string) error {
 			"or set ssl.endpoint.identification.algorithm= (empty) to skip the host name check", addr, he)
 	case errors.As(err, &ua), errors.As(err, &ci), errors.As(err, &cv):
 		return fmt.Errorf("TLS: the certificate of the broker at %s could not be verified: %v; set ssl.truststore.location (or ssl.truststore.certificates) to the PEM CA certificate that signed it", addr, err)
+	case clientCertRefused(err):
+		return fmt.Errorf("TLS: the broker at %s refused the worker's client certificate (%v); it requires one signed by a CA it trusts: "+
+			"set ssl.keystore.location (a PEM file with the certificate chain and unencrypted key), or ssl.keystore.certificate.chain and ssl.keystore.key", addr, err)
 	case errors.As(err, &rh):
 		return fmt.Errorf("TLS: the broker at %s did not answer in TLS (%v); is its listener plaintext? Set %s to PLAINTEXT or SASL_PLAINTEXT, or point bootstrap.servers at its TLS listener", addr, err, s.ProtocolName)
 	case errors.As(err, &eof) && (s.Protocol == "PLAINTEXT" || s.Protocol == "SSL"):
 		return fmt.Errorf("the broker at %s closed the connection at once (%v): it probably requires SASL; set %s=SASL_PLAINTEXT or SASL_SSL with sasl.mechanism and credentials", addr, err, s.ProtocolName)
 	}
 	return err
+}
+
+// clientCertRefused says whether err is the broker's TLS alert refusing
+// the client's certificate (or its absence). crypto/tls reports remote
+// alerts as an unexported type, so the text is matched.
+func clientCertRefused(err error) bool {
+	msg := err.Error()
+	for _, a := range []string{"remote error: tls: certificate required", "remote error: tls: bad certificate",
+		"remote error: tls: unknown certificate authority"} {
+		if strings.Contains(msg, a) {
+			return true
+		}
+	}
+	return false
 }
