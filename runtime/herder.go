@@ -695,6 +695,19 @@ func (h *Herder) startTask(ctx context.Context, cs *connState, ts *taskState, pl
 		r.pause = pause
 		r.limit = newLimiter(limits, pause, time.Now)
 		run = r.run
+		if h.sec.unchecked(psec) {
+			// The producer authenticates otherwise than the clients
+			// checked at start (an override): check it now, so that a
+			// wrong password fails the task saying so instead of leaving
+			// its records retrying.
+			run = func(ctx context.Context) error {
+				if err := h.sec.check(ctx, producer, psec, h.worker.Duration(config.BrokerStartTimeout)); err != nil {
+					producer.Close()
+					return err
+				}
+				return r.run(ctx)
+			}
+		}
 	case connectors.SinkType:
 		sinkCfg, err := sinkDef.Parse(connCfg)
 		if err != nil {
@@ -716,6 +729,7 @@ func (h *Herder) startTask(ctx context.Context, cs *connState, ts *taskState, pl
 			maxPoll = n
 		}
 		opts := withOpts(h.clientOpts, csec.Opts...)
+		checkConsumer := h.sec.unchecked(csec)
 		if re := sinkCfg.String(propTopicsRegex); re != "" {
 			// New matching topics are seen at a metadata refresh: every 10 s
 			// instead of the client's 5 min, so a sink created before its
@@ -744,6 +758,14 @@ func (h *Herder) startTask(ctx context.Context, cs *connState, ts *taskState, pl
 		r.pause = pause
 		r.limit = newLimiter(limits, pause, time.Now)
 		run = r.run
+		if checkConsumer {
+			run = func(ctx context.Context) error {
+				if err := h.sec.checkOpts(ctx, opts, csec, h.worker.Duration(config.BrokerStartTimeout)); err != nil {
+					return err
+				}
+				return r.run(ctx)
+			}
+		}
 	default:
 		fail(fmt.Errorf("plugin %s has unknown type %q", plugin.Class, plugin.Type))
 		return

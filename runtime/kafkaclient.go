@@ -77,6 +77,38 @@ func overrideKeys(connCfg map[string]string, prefix string) []string {
 type workerSecurity struct {
 	admin, log, producer, consumer *kafkaSecurity
 	props                          map[string]string
+	// servers are the brokers, for messages.
+	servers []string
+}
+
+// unchecked says whether s is not the security of a client the worker
+// checked at start (admin or state topics).
+func (ws *workerSecurity) unchecked(s *kafkaSecurity) bool {
+	return s != ws.admin && s != ws.log
+}
+
+// check pings the brokers with cl, turning an authentication or TLS
+// failure into a message naming the fix.
+func (ws *workerSecurity) check(ctx context.Context, cl *kgo.Client, s *kafkaSecurity, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if err := cl.Ping(ctx); err != nil {
+		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+			return err
+		}
+		return fmt.Errorf("connecting to Kafka with this connector's client settings: %w", kafkasec.Explain(err, s, ws.servers))
+	}
+	return nil
+}
+
+// checkOpts is check with a client made from opts.
+func (ws *workerSecurity) checkOpts(ctx context.Context, opts []kgo.Opt, s *kafkaSecurity, timeout time.Duration) error {
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	return ws.check(ctx, cl, s, timeout)
 }
 
 // workerKafkaSecurity reads the security of the worker's clients.

@@ -438,6 +438,14 @@ func TestKafkaClientOverrides(t *testing.T) {
 		createMarker(t, w, "m2", map[string]string{"producer.override.acks": "1"}, 400)
 		// A sink's consumer override on a source is refused.
 		createMarker(t, w, "m3", map[string]string{"consumer.override.sasl.username": "bob"}, 400)
+		// A wrong override password fails the task, saying which
+		// properties to check and never showing the password.
+		createMarker(t, w, "m4", map[string]string{"producer.override.sasl.username": "bob", "producer.override.sasl.password": "n0pe-s3cret"}, 201)
+		trace := waitTask(t, w, "m4", api.StateFailed).Tasks[0].Trace
+		if !strings.Contains(trace, "SASL PLAIN login of User:bob") || !strings.Contains(trace, "producer.override.sasl.username/producer.override.sasl.password") ||
+			strings.Contains(trace, "n0pe-s3cret") {
+			t.Errorf("trace of a wrong override password:\n%s", trace)
+		}
 	})
 
 	for _, policy := range []string{"None", "Principal"} {

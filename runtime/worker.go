@@ -102,6 +102,7 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return fmt.Errorf("worker config: %w", err)
 	}
+	sec.servers = servers
 
 	admClient, err := kgo.NewClient(withOpts(clientOpts, sec.admin.Opts...)...)
 	if err != nil {
