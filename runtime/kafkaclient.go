@@ -10,6 +10,7 @@ import (
 
 	"github.com/sluice-cdc/sluice/config"
 	"github.com/sluice-cdc/sluice/internal/kafkasec"
+	"github.com/sluice-cdc/sluice/runtime/kafkalog"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -291,4 +292,22 @@ func (ws *workerSecurity) consumerConfig() map[string]string {
 		}
 	}
 	return out
+}
+
+// stateTopicsDenied words an authorization failure on the state topics
+// at start: the worker's principal needs every operation on them.
+func stateTopicsDenied(err error, topics []kafkalog.Topic, s *kafkaSecurity) error {
+	if !errors.Is(err, kerr.TopicAuthorizationFailed) && !errors.Is(err, kerr.ClusterAuthorizationFailed) {
+		return nil
+	}
+	names := make([]string, len(topics))
+	grants := make([]string, len(topics))
+	for i, t := range topics {
+		names[i] = t.Name
+		grants[i] = "--topic " + t.Name
+	}
+	return fmt.Errorf("%w: the worker's principal %s may not use its state topics %s (config.storage.topic, offset.storage.topic, status.storage.topic); "+
+		"it needs Describe, Create, Read and Write on them: grant them with kafka-acls.sh --add --allow-principal %s --operation All %s, "+
+		"or point the *.storage.topic properties at topics it may use",
+		err, s.Principal(), strings.Join(names, ", "), s.Principal(), strings.Join(grants, " "))
 }

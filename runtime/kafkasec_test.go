@@ -415,6 +415,20 @@ func TestKafkaMissingACLFailsTheTask(t *testing.T) {
 	}
 }
 
+func TestKafkaStateTopicsDenied(t *testing.T) {
+	addr := aclBroker(t)
+	_, err := runSecureWorker(t, addr, stateTopicsProps("other-", aliceProps))
+	if err == nil {
+		t.Fatal("a worker whose principal may not use its state topics started")
+	}
+	for _, want := range []string{"principal User:alice may not use its state topics other-configs, other-offsets, other-status",
+		"kafka-acls.sh --add --allow-principal User:alice --operation All --topic other-configs --topic other-offsets --topic other-status"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not say %q:\n%v", want, err)
+		}
+	}
+}
+
 func TestKafkaClientOverrides(t *testing.T) {
 	addr := aclBroker(t)
 	override := map[string]string{"producer.override.sasl.username": "bob", "producer.override.sasl.password": "bob-secret"}

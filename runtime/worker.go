@@ -131,6 +131,9 @@ func Run(ctx context.Context, o Options) error {
 	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if err := ensureStateTopics(tctx, adm, topics, embedded, servers, logger); err != nil {
+		if d := stateTopicsDenied(err, topics, sec.admin); d != nil {
+			return d
+		}
 		return kafkasec.Explain(err, sec.admin, servers)
 	}
 	if err := checkSinglePartition(tctx, adm, topics[configsTopic].Name); err != nil {
