@@ -535,6 +535,9 @@ func TestKafkaSecurityConfigErrors(t *testing.T) {
 		{map[string]string{"security.protocol": "SSL", "ssl.endpoint.identification.algorithm": "dns"}, "must be https"},
 		{map[string]string{"security.protocol": "SASL_SSL", "sasl.mechanism": "OAUTHBEARER"}, "needs sasl.oauthbearer.token.file"},
 		{map[string]string{"admin.security.protocol": "TLS"}, "admin.security.protocol=TLS: must be PLAINTEXT, SSL"},
+		{map[string]string{"sasl.password": "s3cr3t", "sasl.username": "a"}, "sasl.username is set but security.protocol=PLAINTEXT uses no SASL"},
+		{map[string]string{"security.protocol": "SASL_SSL", "consumer.security.protocol": "SSL", "sasl.mechanism": "PLAIN", "sasl.username": "a",
+			"sasl.password": "s3cr3t", "consumer.sasl.password": "s3cr3t"}, "consumer.sasl.password is set but consumer.security.protocol=SSL uses no SASL"},
 	} {
 		_, err := workerKafkaSecurity(tc.props)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -543,6 +546,16 @@ func TestKafkaSecurityConfigErrors(t *testing.T) {
 		if err != nil && strings.Contains(err.Error(), "s3cr3t") {
 			t.Errorf("error shows a secret: %v", err)
 		}
+	}
+	// A client on SSL may leave the unprefixed SASL settings to the
+	// others.
+	ws, err := workerKafkaSecurity(map[string]string{"security.protocol": "SASL_SSL", "consumer.security.protocol": "SSL",
+		"sasl.mechanism": "PLAIN", "sasl.username": "a", "sasl.password": "p"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ws.consumer.Protocol != "SSL" || ws.consumer.Mechanism != "" || ws.producer.Mechanism != "PLAIN" || ws.producer.User != "a" {
+		t.Errorf("consumer %+v, producer %+v", ws.consumer, ws.producer)
 	}
 	// Encrypted private keys are refused.
 	dir := t.TempDir()

@@ -51,16 +51,6 @@ var Keys = []string{SecurityProtocol, SASLMechanism, SASLJAAS, SASLUsername, SAS
 	SSLTruststoreType, SSLTruststoreLoc, SSLTruststoreCert, SSLTruststorePass, SSLKeystoreType, SSLKeystoreLoc,
 	SSLKeystoreChain, SSLKeystoreKey, SSLKeystorePass, SSLKeyPass, SSLEndpointAlg}
 
-// IsKey says whether key is one of Keys.
-func IsKey(key string) bool {
-	for _, k := range Keys {
-		if k == key {
-			return true
-		}
-	}
-	return false
-}
-
 // Layer is a set of properties read under a prefix; layers are
 // looked up in order and the first that has a key wins.
 type Layer struct {
@@ -140,6 +130,27 @@ func From(layers ...Layer) (*Security, error) {
 			return nil, err
 		}
 		s.Opts = append(s.Opts, kgo.DialTLSConfig(tc))
+	}
+	if !useSASL {
+		// Kafka ignores them; a credential silently unused would hide a
+		// mistaken security.protocol.
+		// Only credentials given at least as specifically as the
+		// protocol: consumer.security.protocol=SSL may leave the
+		// unprefixed SASL settings to the other clients.
+		layerOf := func(key string) int {
+			for i, l := range layers {
+				if _, ok := l.Props[l.Prefix+key]; ok {
+					return i
+				}
+			}
+			return len(layers)
+		}
+		for _, k := range []string{SASLMechanism, SASLJAAS, SASLUsername, SASLPassword, SASLTokenFile} {
+			if v, name := get(k); v != "" && layerOf(k) <= layerOf(SecurityProtocol) {
+				return nil, fmt.Errorf("%s is set but %s=%s uses no SASL; set %s=SASL_PLAINTEXT or SASL_SSL, or remove %s",
+					name, protoName, s.Protocol, protoName, name)
+			}
+		}
 	}
 	if useSASL {
 		m, err := kafkaSASL(get, s)
