@@ -56,6 +56,14 @@ const (
 	SSLTruststoreLocation        = "ssl.truststore.location"
 	SSLTruststoreCertificates    = "ssl.truststore.certificates"
 	SSLClientAuthentication      = "ssl.client.authentication"
+	SSLEndpointIdentification    = "ssl.endpoint.identification.algorithm"
+	SecurityProtocol             = "security.protocol"
+	SASLMechanism                = "sasl.mechanism"
+	SASLJAASConfig               = "sasl.jaas.config"
+	SASLUsername                 = "sasl.username"
+	SASLPassword                 = "sasl.password"
+	SASLOAuthBearerTokenFile     = "sasl.oauthbearer.token.file"
+	ClientOverridePolicy         = "connector.client.config.override.policy"
 	EncryptionKey                = "config.encryption.key"
 	EncryptionKeyFile            = "config.encryption.key.file"
 	EncryptionPreviousKeys       = "config.encryption.previous.keys"
@@ -106,21 +114,37 @@ var WorkerDef = NewDef(
 	Key{Name: RESTAuthCertRoles, Type: List, Default: "", Importance: High, Group: "REST",
 		Doc: "Roles of client certificates, as CN=role entries (admin or read-only) keyed by the subject common name of a certificate verified against the truststore. Needs an https listener with ssl.client.authentication requested or required."},
 	Key{Name: SSLKeystoreType, Type: String, Default: "PEM", Importance: Medium, Group: "REST TLS",
-		Doc: "Format of the https listener's key store: PEM only (JKS and PKCS12 are refused; convert them with openssl). All ssl.* properties may be given as listeners.https.ssl.*; as in Kafka Connect, when any listeners.https.ssl.* property is set, the unprefixed ones are ignored for the listener."},
+		Doc: "Format of the key store of the https listener and of the Kafka clients: PEM only (JKS and PKCS12 are refused; convert them with openssl). As in Kafka Connect, the ssl.* properties configure the Kafka clients (with security.protocol SSL or SASL_SSL; producer.ssl.*, consumer.ssl.* and admin.ssl.* override them per client) and the https listener. All ssl.* properties may be given as listeners.https.ssl.*; as in Kafka Connect, when any listeners.https.ssl.* property is set, the unprefixed ones are ignored for the listener."},
 	Key{Name: SSLKeystoreLocation, Type: String, Default: "", Importance: High, Group: "REST TLS",
-		Doc: "PEM file with the https listener's certificate chain (its own certificate first) and unencrypted private key."},
+		Doc: "PEM file with a certificate chain (its own certificate first) and unencrypted private key: the https listener's, and the Kafka clients' client certificate for brokers that ask for one."},
 	Key{Name: SSLKeystoreCertificateChain, Type: String, Default: "", Importance: Medium, Group: "REST TLS",
-		Doc: "The https listener's PEM certificate chain, inline (with ssl.keystore.key, instead of ssl.keystore.location)."},
+		Doc: "The PEM certificate chain of ssl.keystore.location, inline (with ssl.keystore.key, instead of ssl.keystore.location); for the https listener and the Kafka clients."},
 	Key{Name: SSLKeystoreKey, Type: Password, Default: "", Importance: Medium, Group: "REST TLS",
-		Doc: "The https listener's unencrypted PEM private key, inline (with ssl.keystore.certificate.chain). Encrypted keys and ssl.key.password are refused."},
+		Doc: "The unencrypted PEM private key of ssl.keystore.certificate.chain, inline; for the https listener and the Kafka clients. Encrypted keys and ssl.key.password are refused."},
 	Key{Name: SSLTruststoreType, Type: String, Default: "PEM", Importance: Low, Group: "REST TLS",
-		Doc: "Format of the trust store of client certificates' CAs: PEM only."},
+		Doc: "Format of the trust store: PEM only (JKS and PKCS12 are refused)."},
 	Key{Name: SSLTruststoreLocation, Type: String, Default: "", Importance: Medium, Group: "REST TLS",
-		Doc: "PEM file of the CA certificates that sign accepted client certificates."},
+		Doc: "PEM file of CA certificates: for the Kafka clients, the CAs that sign the brokers' certificates (empty: the system's); for the https listener, the CAs that sign accepted client certificates."},
 	Key{Name: SSLTruststoreCertificates, Type: String, Default: "", Importance: Low, Group: "REST TLS",
-		Doc: "The CA certificates that sign accepted client certificates, inline PEM (instead of ssl.truststore.location)."},
+		Doc: "The CA certificates of ssl.truststore.location, inline PEM (instead of the file)."},
 	Key{Name: SSLClientAuthentication, Type: String, Default: "none", Importance: Medium, Group: "REST TLS", Validator: In("none", "requested", "required"),
 		Doc: "Client certificates on the https listener, as in Kafka Connect: none; requested (verified against the truststore when sent); required (the TLS handshake fails without one)."},
+	Key{Name: SSLEndpointIdentification, Type: String, Default: "https", Importance: Low, Group: "Kafka security",
+		Doc: "How the Kafka clients check the brokers' certificates' host names, as in Kafka: https verifies that the certificate names the host connected to; empty does not (the chain is still verified against the trust store)."},
+	Key{Name: SecurityProtocol, Type: String, Default: "PLAINTEXT", Importance: Medium, Group: "Kafka security", Validator: In("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"),
+		Doc: "How every Kafka client of the worker (admin, state topics, source producers, sink consumers) talks to the brokers: PLAINTEXT, SSL (TLS, see the ssl.* properties), SASL_PLAINTEXT or SASL_SSL (SASL, see sasl.mechanism). producer.security.protocol, consumer.security.protocol and admin.security.protocol override it for those clients (unlike Kafka Connect, they default to this). See docs/security.md."},
+	Key{Name: SASLMechanism, Type: String, Default: "GSSAPI", Importance: Medium, Group: "Kafka security",
+		Doc: "SASL mechanism with SASL_PLAINTEXT or SASL_SSL: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER (with sasl.oauthbearer.token.file). GSSAPI, Kafka's default, is not supported: set this."},
+	Key{Name: SASLJAASConfig, Type: Password, Default: nil, Importance: Medium, Group: "Kafka security",
+		Doc: "SASL credentials as Kafka users write them: org.apache.kafka.common.security.plain.PlainLoginModule required username=\"USER\" password=\"PASSWORD\"; (ScramLoginModule for SCRAM). Or use sasl.username and sasl.password."},
+	Key{Name: SASLUsername, Type: String, Default: nil, Importance: Medium, Group: "Kafka security",
+		Doc: "SASL user name for PLAIN and SCRAM (Sluice's simpler alternative to sasl.jaas.config)."},
+	Key{Name: SASLPassword, Type: Password, Default: nil, Importance: Medium, Group: "Kafka security",
+		Doc: "SASL password for PLAIN and SCRAM, with sasl.username."},
+	Key{Name: SASLOAuthBearerTokenFile, Type: String, Default: nil, Importance: Low, Group: "Kafka security",
+		Doc: "File holding the bearer token for sasl.mechanism=OAUTHBEARER, re-read at each new connection so that it may be rotated (Sluice does not fetch tokens itself)."},
+	Key{Name: ClientOverridePolicy, Type: String, Default: "All", Importance: Medium, Group: "Kafka security", Validator: In("None", "Principal", "All"),
+		Doc: "Which Kafka client settings connectors may override with producer.override.* (sources) and consumer.override.* (sinks), as in Kafka Connect: None, none; Principal, security.protocol, sasl.mechanism and sasl.jaas.config (and sasl.username, sasl.password, sasl.oauthbearer.token.file); All, the default as in Kafka 3.0+, those plus the ssl.* properties, and linger.ms and compression.type (producers) or max.poll.records (consumers). Other override keys are refused."},
 	Key{Name: TaskShutdownGracefulTimeout, Type: Long, Default: "5000", Importance: Low, Group: "Tasks", Validator: AtLeast(0),
 		Doc: "How long a stopping task may take before it is abandoned (and reported) so that it never blocks the worker."},
 	Key{Name: ExactlyOnceSourceSupport, Type: String, Default: "disabled", Importance: Medium, Group: "Tasks",

@@ -60,7 +60,7 @@ var commonDef = config.NewDef(
 	config.Key{Name: propRestartAttempts, Type: config.Int, Default: "10", Importance: config.Low, Group: groupRestart, Validator: config.AtLeast(-1),
 		Doc: "Automatic restarts before the task stays FAILED; -1 for no limit. The count resets once the task has run for the longest back-off."},
 	rateLimitKeys[0], rateLimitKeys[1],
-)
+).Merge(clientOverrideDef)
 
 var sinkDef = config.NewDef(
 	config.Key{Name: propTopics, Type: config.List, Default: "", Importance: config.High, Group: groupCommon,

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -45,6 +46,7 @@ type Herder struct {
 	adm        *kadm.Client
 	topics     *topicCreator
 	clientOpts []kgo.Opt
+	sec        *workerSecurity
 	keyConv    converter.Setting
 	valConv    converter.Setting
 	clusterID  string
@@ -646,13 +648,30 @@ func (h *Herder) startTask(ctx context.Context, cs *connState, ts *taskState, pl
 			fail(fmt.Errorf("creating task: %w", err))
 			return
 		}
-		producer, err := kgo.NewClient(append([]kgo.Opt{
+		psec, err := h.sec.forConnector(connCfg, false)
+		if err != nil {
+			fail(err)
+			return
+		}
+		linger, compression := h.worker.Duration(config.ProducerLinger), h.worker.String(config.ProducerCompression)
+		if v, ok := connCfg[producerOverride+overrideLinger]; ok {
+			ms, perr := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if perr != nil || ms < 0 {
+				fail(fmt.Errorf("%s%s=%q: must be a number of milliseconds, 0 or more", producerOverride, overrideLinger, v))
+				return
+			}
+			linger = time.Duration(ms) * time.Millisecond
+		}
+		if v, ok := connCfg[producerOverride+overrideCompress]; ok {
+			compression = strings.TrimSpace(v)
+		}
+		producer, err := kgo.NewClient(withOpts([]kgo.Opt{
 			kgo.ClientID(fmt.Sprintf("connector-producer-%s-%d", ts.id.Connector, ts.id.Task)),
 			kgo.RequiredAcks(kgo.AllISRAcks()),
 			kgo.MaxBufferedRecords(h.worker.Values.Int(config.ProducerMaxBufferedRecords)),
 			kgo.MaxBufferedBytes(int(h.worker.Values.Long(config.ProducerMaxBufferedBytes))),
-			kgo.ProducerLinger(h.worker.Duration(config.ProducerLinger)),
-			kgo.ProducerBatchCompression(ProducerCompression(h.worker.String(config.ProducerCompression))),
+			kgo.ProducerLinger(linger),
+			kgo.ProducerBatchCompression(ProducerCompression(compression)),
 			kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
 			// No kgo.AllowAutoTopicCreation: the worker creates every topic
 			// it writes (topicCreator) before producing to it.
@@ -661,13 +680,13 @@ func (h *Herder) startTask(ctx context.Context, cs *connState, ts *taskState, pl
 			// franz-go's defaults (4 tries, 5 s apart) give it, before its
 			// records fail.
 			kgo.UnknownTopicRetries(80),
-		}, h.clientOpts...)...)
+		}, withOpts(h.clientOpts, psec.Opts...)...)...)
 		if err != nil {
 			fail(fmt.Errorf("creating producer: %w", err))
 			return
 		}
 		r := &sourceRunner{id: ts.id, task: task, props: taskCfg, chain: chain, keyConv: keyConv, valConv: valConv,
-			producer: producer, offsets: h.offsets, logger: logger, flushEvery: flushEvery, flushTimeout: flushTimeout,
+			producer: producer, sec: psec, kafkaConfig: h.sec.consumerConfig(), offsets: h.offsets, logger: logger, flushEvery: flushEvery, flushTimeout: flushTimeout,
 			retry: retry, onRunning: onRunning, onProblem: onProblem, onTopic: func(t string) { h.topicSeen(cs, ts.id, t) },
 			createTopic:   func(ctx context.Context, t string) error { return h.topics.ensure(ctx, t, tc.spec) },
 			topicGone:     func(t string) { h.topics.forget(t, nil) },
@@ -676,13 +695,41 @@ func (h *Herder) startTask(ctx context.Context, cs *connState, ts *taskState, pl
 		r.pause = pause
 		r.limit = newLimiter(limits, pause, time.Now)
 		run = r.run
+		if h.sec.unchecked(psec) {
+			// The producer authenticates otherwise than the clients
+			// checked at start (an override): check it now, so that a
+			// wrong password fails the task saying so instead of leaving
+			// its records retrying.
+			run = func(ctx context.Context) error {
+				if err := h.sec.check(ctx, producer, psec, h.worker.Duration(config.BrokerStartTimeout)); err != nil {
+					producer.Close()
+					return err
+				}
+				return r.run(ctx)
+			}
+		}
 	case connectors.SinkType:
 		sinkCfg, err := sinkDef.Parse(connCfg)
 		if err != nil {
 			fail(err)
 			return
 		}
-		opts := append([]kgo.Opt{}, h.clientOpts...)
+		csec, err := h.sec.forConnector(connCfg, true)
+		if err != nil {
+			fail(err)
+			return
+		}
+		maxPoll := h.worker.Values.Int(config.ConsumerMaxPollRecords)
+		if v, ok := connCfg[consumerOverride+overrideMaxPoll]; ok {
+			n, perr := strconv.Atoi(strings.TrimSpace(v))
+			if perr != nil || n < 1 {
+				fail(fmt.Errorf("%s%s=%q: must be a number, 1 or more", consumerOverride, overrideMaxPoll, v))
+				return
+			}
+			maxPoll = n
+		}
+		opts := withOpts(h.clientOpts, csec.Opts...)
+		checkConsumer := h.sec.unchecked(csec)
 		if re := sinkCfg.String(propTopicsRegex); re != "" {
 			// New matching topics are seen at a metadata refresh: every 10 s
 			// instead of the client's 5 min, so a sink created before its
@@ -700,7 +747,7 @@ func (h *Herder) startTask(ctx context.Context, cs *connState, ts *taskState, pl
 			return
 		}
 		r := &sinkRunner{id: ts.id, task: task, props: taskCfg, chain: chain, keyConv: keyConv, valConv: valConv,
-			clientOpts: opts, maxPoll: h.worker.Values.Int(config.ConsumerMaxPollRecords), logger: logger,
+			clientOpts: opts, sec: csec, maxPoll: maxPoll, logger: logger,
 			flushEvery: flushEvery, flushTimeout: flushTimeout, retry: retry, onRunning: onRunning,
 			stopTimeout: h.worker.Duration(config.TaskShutdownGracefulTimeout), scratch: scratch,
 			onTopics: func(ts2 []string) {
@@ -711,6 +758,14 @@ func (h *Herder) startTask(ctx context.Context, cs *connState, ts *taskState, pl
 		r.pause = pause
 		r.limit = newLimiter(limits, pause, time.Now)
 		run = r.run
+		if checkConsumer {
+			run = func(ctx context.Context) error {
+				if err := h.sec.checkOpts(ctx, opts, csec, h.worker.Duration(config.BrokerStartTimeout)); err != nil {
+					return err
+				}
+				return r.run(ctx)
+			}
+		}
 	default:
 		fail(fmt.Errorf("plugin %s has unknown type %q", plugin.Class, plugin.Type))
 		return

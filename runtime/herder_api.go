@@ -343,6 +343,9 @@ func (h *Herder) validate(ctx context.Context, p *connectors.Plugin, cfg map[str
 			extra[prop] = append(extra[prop], err.Error())
 		}
 	}
+	for k, es := range h.overrideErrors(p.Type == connectors.SinkType, resolved) {
+		extra[k] = append(extra[k], es...)
+	}
 	inst := p.New()
 	def := h.defFor(p)
 	if p.Type == connectors.SourceType {

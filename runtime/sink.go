@@ -47,6 +47,7 @@ type sinkRunner struct {
 	keyConv                  converter.Converter
 	valConv                  converter.Converter
 	clientOpts               []kgo.Opt
+	sec                      *kafkaSecurity // the consumer's, for messages
 	maxPoll                  int
 	logger                   *slog.Logger
 	flushEvery, flushTimeout time.Duration
@@ -172,6 +173,11 @@ func (r *sinkRunner) run(ctx context.Context) (err error) {
 		fs.EachError(func(t string, p int32, e error) {
 			if !errors.Is(e, context.DeadlineExceeded) && !errors.Is(e, context.Canceled) && fetchErr == nil {
 				fetchErr = fmt.Errorf("consuming %s[%d]: %w", t, p, e)
+				if d := denied(e, "Read", t, r.sec); d != nil {
+					fetchErr = d
+				} else if d := groupDenied(e, consumerGroup(r.id.Connector), r.sec); d != nil {
+					fetchErr = d
+				}
 			}
 		})
 		if fetchErr != nil {

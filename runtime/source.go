@@ -29,13 +29,17 @@ import (
 // up. With sluice.rate.limit.* set, the loop also waits for tokens before
 // Poll and before handing each record to the producer (see ratelimit.go).
 type sourceRunner struct {
-	id                       api.TaskID
-	task                     connectors.SourceTask
-	props                    map[string]string
-	chain                    *transforms.Chain
-	keyConv                  converter.Converter
-	valConv                  converter.Converter
-	producer                 *kgo.Client
+	id       api.TaskID
+	task     connectors.SourceTask
+	props    map[string]string
+	chain    *transforms.Chain
+	keyConv  converter.Converter
+	valConv  converter.Converter
+	producer *kgo.Client
+	sec      *kafkaSecurity // the producer's, for messages
+	// kafkaConfig is the worker's consumer security properties, for
+	// clients the task makes (connectors.KafkaClientConfig).
+	kafkaConfig              map[string]string
 	offsets                  offsets.Store
 	logger                   *slog.Logger
 	flushEvery, flushTimeout time.Duration
@@ -171,7 +175,11 @@ type sourceTaskContext struct {
 	logger    *slog.Logger
 	scratch   string
 	problem   func(error)
+	kafka     map[string]string
 }
+
+// KafkaClientConfig implements connectors.KafkaClientConfigContext.
+func (c *sourceTaskContext) KafkaClientConfig() map[string]string { return c.kafka }
 
 func (c *sourceTaskContext) Offset(ctx context.Context, partition map[string]any) (map[string]any, error) {
 	return c.offsets.Get(ctx, c.connector, partition)
@@ -193,7 +201,8 @@ func (r *sourceRunner) run(ctx context.Context) (err error) {
 	r.pending = map[string]connectors.SourceOffset{}
 	r.lazy = r.chain.Len() == 0 && converter.EncodesLazy(r.keyConv) && converter.EncodesLazy(r.valConv)
 	r.promise = r.done
-	tctx := &sourceTaskContext{lazy: r.lazy, connector: r.id.Connector, offsets: r.offsets, logger: r.logger, scratch: r.scratch, problem: r.onProblem}
+	tctx := &sourceTaskContext{lazy: r.lazy, connector: r.id.Connector, offsets: r.offsets, logger: r.logger, scratch: r.scratch, problem: r.onProblem,
+		kafka: r.kafkaConfig}
 	// The task reads its offsets as it starts: first read what every
 	// worker wrote to the offsets topic, so it resumes from the latest.
 	if s, ok := r.offsets.(interface{ ReadToEnd(context.Context) error }); ok {
@@ -400,6 +409,9 @@ func (r *sourceRunner) done(kr *kgo.Record, err error) {
 				r.topicGone(kr.Topic)
 				e = fmt.Errorf("producing to topic %s: %w; the topic existed when the task first wrote to it and is gone now "+
 					"(deleted?); the task creates it again when it restarts", kr.Topic, err)
+			}
+			if d := denied(err, "Write", kr.Topic, r.sec); d != nil {
+				e = d
 			}
 			r.produceErr.CompareAndSwap(nil, &e)
 		}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/sluice-cdc/sluice/config"
 	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/internal/kafkasec"
 	"github.com/sluice-cdc/sluice/runtime/broker"
 	"github.com/sluice-cdc/sluice/runtime/configstore"
 	"github.com/sluice-cdc/sluice/runtime/converter"
@@ -93,8 +94,17 @@ func Run(ctx context.Context, o Options) error {
 	// first records of every new topic by up to 5 s.
 	clientOpts := []kgo.Opt{kgo.SeedBrokers(servers...), kgo.DialTimeout(5 * time.Second),
 		kgo.MetadataMinAge(250 * time.Millisecond)}
+	// Security of each client: admin.*, producer.* and consumer.*
+	// override the unprefixed properties; the state topics' clients use
+	// the unprefixed ones. All are read now, so a mistake in any stops
+	// the worker before anything starts.
+	sec, err := workerKafkaSecurity(cfg.Props)
+	if err != nil {
+		return fmt.Errorf("worker config: %w", err)
+	}
+	sec.servers = servers
 
-	admClient, err := kgo.NewClient(clientOpts...)
+	admClient, err := kgo.NewClient(withOpts(clientOpts, sec.admin.Opts...)...)
 	if err != nil {
 		return fmt.Errorf("bootstrap.servers: %w", err)
 	}
@@ -104,14 +114,27 @@ func Run(ctx context.Context, o Options) error {
 	meta, err := adm.BrokerMetadata(mctx)
 	cancel()
 	if err != nil {
+		if e := kafkasec.Explain(err, sec.admin, servers); e != err {
+			return e
+		}
 		return &UnreachableError{Servers: servers, Err: err}
+	}
+	// The state topics' clients may authenticate differently from the
+	// admin client: check them now too, for a clear error at start.
+	if sec.log != sec.admin {
+		if err := checkClient(ctx, withOpts(clientOpts, sec.log.Opts...), sec.log, servers, cfg.Duration(config.BrokerStartTimeout)); err != nil {
+			return err
+		}
 	}
 
 	topics := stateTopics(cfg)
 	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if err := ensureStateTopics(tctx, adm, topics, embedded, servers, logger); err != nil {
-		return err
+		if d := stateTopicsDenied(err, topics, sec.admin); d != nil {
+			return d
+		}
+		return kafkasec.Explain(err, sec.admin, servers)
 	}
 	if err := checkSinglePartition(tctx, adm, topics[configsTopic].Name); err != nil {
 		return err
@@ -125,7 +148,7 @@ func Run(ctx context.Context, o Options) error {
 
 	h := &Herder{
 		workerID: workerID, worker: cfg, plugins: o.Plugins, transforms: o.Transforms, adm: adm,
-		clientOpts: clientOpts, clusterID: meta.Cluster, version: o.Version, commit: o.Commit,
+		clientOpts: clientOpts, sec: sec, clusterID: meta.Cluster, version: o.Version, commit: o.Commit,
 		keyConv: converter.SettingFrom(cfg.Props, true), valConv: converter.SettingFrom(cfg.Props, false),
 		logger: logger.With("worker", workerID), wake: make(chan struct{}, 1),
 	}
@@ -142,7 +165,7 @@ func Run(ctx context.Context, o Options) error {
 
 	newLog := func(topic string) func(func(kafkalog.Record)) (*kafkalog.Log, error) {
 		return func(cb func(kafkalog.Record)) (*kafkalog.Log, error) {
-			return kafkalog.New(topic, cb, append(clientOpts, kgo.ClientID("sluice-"+topic))...)
+			return kafkalog.New(topic, cb, withOpts(clientOpts, append(sec.log.Opts, kgo.ClientID("sluice-"+topic))...)...)
 		}
 	}
 	if h.configs, err = configstore.Open(newLog(topics[configsTopic].Name), logger, h.signal); err != nil {

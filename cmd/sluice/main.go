@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -153,16 +154,27 @@ func brokerCmd(args []string) error {
 	listen := fs.String("listen", config.DefaultEmbeddedBrokerAddress, "address to listen on")
 	dir := fs.String("data-dir", "./sluice-data", "data directory")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
+	var users, supers, acls repeated
+	fs.Var(&users, "sasl-user", "SASL user as MECHANISM:USER:PASSWORD (PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512); repeatable; any turns SASL on")
+	fs.Var(&supers, "superuser", "name of a --sasl-user that bypasses ACLs; repeatable; any turns ACLs on")
+	fs.Var(&acls, "acl", "ACL as principal=User:NAME,operation=OP,topic=NAME (or group=, transactional-id=, cluster)[,pattern=prefixed][,deny]; repeatable; any turns ACLs on")
+	tlsCert := fs.String("tls-cert", "", "PEM certificate chain file: the listener speaks TLS only (with --tls-key)")
+	tlsKey := fs.String("tls-key", "", "PEM unencrypted private key file of --tls-cert")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	logger := newLogger(*level, os.Stderr)
-	b, err := broker.Start(*dir, *listen, logger)
+	sec, err := brokerSecurity(users, supers, acls, *tlsCert, *tlsKey)
+	if err != nil {
+		return err
+	}
+	b, err := broker.Start(*dir, *listen, logger, broker.WithSecurity(sec))
 	if err != nil {
 		return err
 	}
 	defer b.Close()
-	logger.Info("broker ready", "listen", b.Addr(), "data_dir", *dir, "cluster_id", b.ClusterID(), "durability", broker.Durability)
+	logger.Info("broker ready", "listen", b.Addr(), "data_dir", *dir, "cluster_id", b.ClusterID(), "durability", broker.Durability,
+		"tls", sec.TLS != nil, "sasl_users", len(sec.Users), "acls", len(sec.ACLs))
 	ctx, cancel := signalContext()
 	defer cancel()
 	<-ctx.Done()
@@ -312,4 +324,41 @@ func envOr(k, def string) string {
 		return v
 	}
 	return def
+}
+
+// repeated is a flag that may be given several times.
+type repeated []string
+
+func (r *repeated) String() string     { return strings.Join(*r, " ") }
+func (r *repeated) Set(v string) error { *r = append(*r, v); return nil }
+
+// brokerSecurity reads `sluice broker`'s SASL, ACL and TLS flags.
+func brokerSecurity(users, supers, acls []string, cert, key string) (broker.Security, error) {
+	var s broker.Security
+	for _, u := range users {
+		pu, err := broker.ParseUser(u)
+		if err != nil {
+			return s, fmt.Errorf("--sasl-user: %w", err)
+		}
+		s.Users = append(s.Users, pu)
+	}
+	s.Superusers = supers
+	for _, a := range acls {
+		pa, err := broker.ParseACL(a)
+		if err != nil {
+			return s, fmt.Errorf("--acl: %w", err)
+		}
+		s.ACLs = append(s.ACLs, pa)
+	}
+	if cert != "" || key != "" {
+		if cert == "" || key == "" {
+			return s, fmt.Errorf("--tls-cert and --tls-key must be given together")
+		}
+		kp, err := tls.LoadX509KeyPair(cert, key)
+		if err != nil {
+			return s, fmt.Errorf("--tls-cert/--tls-key: %w (give a PEM certificate chain and its unencrypted PEM private key)", err)
+		}
+		s.TLS = &tls.Config{Certificates: []tls.Certificate{kp}, MinVersion: tls.VersionTLS12}
+	}
+	return s, nil
 }

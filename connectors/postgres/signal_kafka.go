@@ -3,9 +3,12 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"time"
 
+	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/internal/kafkasec"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -40,14 +43,22 @@ type signalValue struct {
 // the task for, and the client retries brokers on its own).
 func (t *Task) consumeSignals(ctx context.Context) {
 	cfg := t.cfg
-	cl, err := kgo.NewClient(
+	// The worker's consumer security (security.protocol, sasl.*, ssl.*)
+	// applies to the signal consumer too.
+	sec, err := kafkasec.From(kafkasec.Layer{Props: connectors.KafkaClientConfig(t.tctx)})
+	if err != nil {
+		t.log.Error("the worker's Kafka client security properties do not apply to the signal topic's consumer; Kafka signals are ignored", "error", err)
+		connectors.ReportProblem(t.tctx, fmt.Errorf("kafka signals are ignored: %w", err))
+		return
+	}
+	cl, err := kgo.NewClient(append([]kgo.Opt{
 		kgo.SeedBrokers(cfg.SignalBrokers...),
 		kgo.ConsumerGroup(cfg.SignalGroup),
 		kgo.ConsumeTopics(cfg.SignalTopic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.DisableAutoCommit(),
-		kgo.ClientID("sluice-postgres-signals-"+cfg.TopicPrefix),
-	)
+		kgo.ClientID("sluice-postgres-signals-" + cfg.TopicPrefix),
+	}, sec.Opts...)...)
 	if err != nil {
 		t.log.Error("signal.kafka.bootstrap.servers: cannot create the signal topic's consumer; Kafka signals are ignored", "error", err)
 		return
@@ -60,6 +71,12 @@ func (t *Task) consumeSignals(ctx context.Context) {
 			return
 		}
 		fs.EachError(func(topic string, p int32, err error) {
+			// Authentication and TLS failures say what to fix, and show in
+			// the task's status (it keeps running without signals).
+			if e := kafkasec.Explain(err, sec, cfg.SignalBrokers); e != err {
+				err = e
+				connectors.ReportProblem(t.tctx, fmt.Errorf("reading signals from Kafka: %w", err))
+			}
 			t.log.Warn("reading the signal topic", "topic", topic, "partition", p, "error", err)
 		})
 		var sent []kafkaSignal

@@ -24,6 +24,24 @@ type Broker struct {
 	Dir       string
 	proc      *Process
 	port      int
+	args      []string
+}
+
+// BrokerOptions are extra `sluice broker` flags: --sasl-user, --superuser,
+// --acl, --tls-cert and --tls-key (see sluice broker -h).
+type BrokerOptions struct {
+	Args []string
+}
+
+// StartBrokerWith starts `sluice broker` with o's flags on a free port
+// (always a process: the flags configure it). It is stopped when t ends.
+func StartBrokerWith(t testing.TB, o BrokerOptions) *Broker {
+	t.Helper()
+	b := &Broker{Dir: TempDir(t, ""), port: FreePort(t), args: o.Args}
+	b.Bootstrap = fmt.Sprintf("127.0.0.1:%d", b.port)
+	b.start(t)
+	t.Cleanup(func() { b.proc.Stop(20 * time.Second) })
+	return b
 }
 
 // StartBroker starts `sluice broker` on a free port, or returns the
@@ -42,7 +60,8 @@ func StartBroker(t testing.TB) *Broker {
 
 func (b *Broker) start(t testing.TB) {
 	t.Helper()
-	b.proc = Start(t, "sluice broker", exec.Command(Binary(t), "broker", "--listen", b.Bootstrap, "--data-dir", b.Dir))
+	args := append([]string{"broker", "--listen", b.Bootstrap, "--data-dir", b.Dir}, b.args...)
+	b.proc = Start(t, "sluice broker", exec.Command(Binary(t), args...))
 	WaitTCP(t, b.Bootstrap, 30*time.Second)
 }
 

@@ -61,6 +61,7 @@ type options struct {
 	// afterStep, for tests, may stop the start-up compaction after one
 	// of its steps (then Start returns errStopped).
 	afterStep func(step string) bool
+	security  Security
 }
 
 // CleanerInterval makes kfake's cleaner compact compacted topics and apply
@@ -94,6 +95,10 @@ func Start(dataDir, listen string, logger *slog.Logger, opts ...Option) (*Broker
 	var o options
 	for _, opt := range opts {
 		opt(&o)
+	}
+	secOpts, err := o.security.kfakeOpts()
+	if err != nil {
+		return nil, err
 	}
 	syscall.Umask(0o077)
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
@@ -163,6 +168,7 @@ func Start(dataDir, listen string, logger *slog.Logger, opts ...Option) (*Broker
 		}),
 		kfake.WithLogger(slogAdapter{logger}),
 	}
+	kopts = append(kopts, secOpts...)
 	c, err := kfake.NewCluster(kopts...)
 	if err != nil {
 		ln.Close()
