@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -43,6 +44,7 @@ func TestPostgres(t *testing.T) {
 	t.Run("OffsetBehindSlot", func(t *testing.T) { testOffsetBehindSlot(t, pg) })
 	t.Run("ResumeSnapshot", func(t *testing.T) { testResumeSnapshot(t, pg) })
 	t.Run("ResumeSnapshotReconnect", func(t *testing.T) { testResumeSnapshotReconnect(t, pg) })
+	t.Run("RestartBeforeFirstCommit", func(t *testing.T) { testRestartBeforeFirstCommit(t, pg) })
 	t.Run("SchemaChange", func(t *testing.T) { testSchemaChange(t, pg) })
 	t.Run("TransactionMetadata", func(t *testing.T) { testTransactionMetadata(t, pg) })
 	t.Run("Filters", func(t *testing.T) { testFilters(t, pg) })
@@ -1031,6 +1033,89 @@ func testResumeSnapshot(t *testing.T, pg *harness.Postgres) {
 		t.Errorf("events give %d rows, table has %d", len(state), len(want))
 	}
 	t.Logf("resumed: %d records, %d differences", len(second), diffs)
+}
+
+// testRestartBeforeFirstCommit stops a task after its snapshot and some
+// streamed changes but before any offset was committed (a worker killed
+// early), changes rows while it is down — deletes included — and starts
+// again with no stored offset: the records of both runs, in order, give
+// the table. Taking a new snapshot behind a new slot would drop the old
+// slot with the deletes it held, and the deleted rows would stay in the
+// topic for ever.
+func testRestartBeforeFirstCommit(t *testing.T, pg *harness.Postgres) {
+	db := pg.CreateDB(t, "firstcommit")
+	pg.Exec(t, db, "CREATE TABLE kv (id int PRIMARY KEY, v int NOT NULL)",
+		"INSERT INTO kv SELECT g, 0 FROM generate_series(1, 300) g")
+	p := props(pg, db, "firstcommit", SnapshotChunkSize, "100", TableIncludeList, "public.kv")
+	task := startTask(t, p, nil)
+	first := pollUntil(t, task, 30*time.Second, func(rs []*connectors.Record) bool { return countOps(rs, "kv", "r") == 300 })
+	pg.Exec(t, db, "DELETE FROM kv WHERE id <= 10", "UPDATE kv SET v = 1 WHERE id BETWEEN 11 AND 20")
+	first = append(first, pollUntil(t, task, 30*time.Second, func(rs []*connectors.Record) bool {
+		return countOps(rs, "kv", "d") == 10 && countOps(rs, "kv", "u") == 10
+	})...)
+	stopTask(t, task) // nothing committed
+
+	// While it is down.
+	pg.Exec(t, db, "DELETE FROM kv WHERE id BETWEEN 21 AND 40", "UPDATE kv SET v = 2 WHERE id BETWEEN 41 AND 50",
+		"INSERT INTO kv VALUES (1000, 3)")
+	pg.Exec(t, db, "INSERT INTO kv VALUES (2000, 4)")
+	want := map[int32]int32{}
+	rs, err := pg.Connect(t, db).Query(context.Background(), "SELECT id, v FROM kv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rs.Next() {
+		var id, v int32
+		if err := rs.Scan(&id, &v); err != nil {
+			t.Fatal(err)
+		}
+		want[id] = v
+	}
+	if len(want) != 300-30+2 {
+		t.Fatalf("table has %d rows, want %d: the test's own changes did not land", len(want), 300-30+2)
+	}
+	// The records of both runs, in order, must come to the table; the
+	// second run may take any way there.
+	diff := func(recs []*connectors.Record) []string {
+		state := map[int32]int32{}
+		for _, r := range data(recs) {
+			switch op(r) {
+			case OpRead, OpCreate, OpUpdate:
+				a := after(r)
+				state[a.Get("id").(int32)] = a.Get("v").(int32)
+			case OpDelete:
+				delete(state, before(r).Get("id").(int32))
+			}
+		}
+		var out []string
+		for id, v := range want {
+			if got, ok := state[id]; !ok || got != v {
+				out = append(out, fmt.Sprintf("id %d: the records give %d (present %v), the table has %d", id, got, ok, v))
+			}
+		}
+		for id := range state {
+			if _, ok := want[id]; !ok {
+				out = append(out, fmt.Sprintf("id %d: in the records, deleted from the table", id))
+			}
+		}
+		sort.Strings(out)
+		return out
+	}
+	task2 := startTask(t, p, nil)
+	all := first
+	deadline := time.Now().Add(30 * time.Second)
+	for len(diff(all)) > 0 && time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		recs, err := task2.Poll(ctx)
+		cancel()
+		if err != nil {
+			t.Fatalf("Poll: %v", err)
+		}
+		all = append(all, recs...)
+	}
+	if d := diff(all); len(d) > 0 {
+		t.Errorf("%d rows differ after the restart, e.g. %v", len(d), d[:min(len(d), 8)])
+	}
 }
 
 // testResumeSnapshotReconnect loses every connection of a task that reads

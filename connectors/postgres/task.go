@@ -60,7 +60,11 @@ type Task struct {
 	// read while streaming (a snapshot resumed after a crash).
 	pendingPlan, pendingDone string
 	pendingPaused            bool // the pending chunks wait for resume-snapshot
-	serverVersion            int
+	// snapshotAll reads every captured table with watermarks while
+	// streaming from resume, instead of a snapshot behind a new slot (see
+	// plan).
+	snapshotAll   bool
+	serverVersion int
 
 	// flush is the LSN the slot may confirm (from Commit). replConn is
 	// the live replication connection, for waking its reader.
@@ -142,7 +146,7 @@ func (t *Task) Start(ctx context.Context, tctx connectors.SourceTaskContext, pro
 // closes the connections.
 func (t *Task) setup(ctx context.Context) error {
 	cfg := t.cfg
-	t.snapshot, t.resume = false, offset{}
+	t.snapshot, t.snapshotAll, t.resume = false, false, offset{}
 	t.pendingPlan, t.pendingDone, t.pendingPaused = "", "", false
 	var err error
 	if t.meta, err = connect(ctx, cfg); err != nil {
@@ -240,9 +244,23 @@ func (t *Task) runRecovering(ctx context.Context, deferred error) error {
 func (t *Task) plan(stored map[string]any, slot slotState) error {
 	cfg := t.cfg
 	snapModes := cfg.SnapshotMode != SnapshotNoData
+	// A snapshot behind a new slot needs the old slot dropped, and with it
+	// the changes it still holds: a row deleted since the previous
+	// attempt's snapshot would then stay in the topic for ever (its delete
+	// is never read, the new snapshot does not have it). Where the slot
+	// exists and watermarks work (PostgreSQL 14+), the task keeps the slot,
+	// streams from it and reads every table with watermarks meanwhile.
+	watermarks := slot.exists && t.serverVersion >= 140000 && cfg.SnapshotMode != SnapshotInitialOnly
 	if stored == nil {
 		t.snapshot = snapModes
 		if !t.snapshot && slot.exists {
+			t.resume = offset{lsnProc: slot.confirmedFlush}
+		}
+		if t.snapshot && watermarks {
+			t.log.Info("the slot exists but no offset is stored (an earlier start stopped before its first commit, or the slot was made beforehand): "+
+				"streaming from the slot and reading every table with watermarks meanwhile, so that rows deleted in between are not left behind",
+				"slot", cfg.SlotName, "confirmed_flush_lsn", lsnString(slot.confirmedFlush))
+			t.snapshot, t.snapshotAll = false, true
 			t.resume = offset{lsnProc: slot.confirmedFlush}
 		}
 		return nil
@@ -252,6 +270,12 @@ func (t *Task) plan(stored map[string]any, slot slotState) error {
 		return fmt.Errorf("stored offset %v: %w", stored, err)
 	}
 	switch {
+	case o.snapshot && snapModes && watermarks && slot.confirmedFlush <= o.lsn && o.snapshotPlan == "":
+		t.log.Info("resuming the interrupted snapshot: every table is read with watermarks while streaming from the snapshot's LSN",
+			"lsn", lsnString(o.lsn))
+		t.resume = offset{lsnProc: o.lsn}
+		t.snapshotAll = true
+		return nil
 	case o.snapshot && snapModes && slot.exists && slot.confirmedFlush <= o.lsn && o.snapshotPlan != "" && t.serverVersion >= 140000:
 		t.log.Info("resuming the interrupted snapshot: finished chunks are kept, the others are read with watermarks while streaming from the snapshot's LSN",
 			"lsn", lsnString(o.lsn))
@@ -530,6 +554,11 @@ func (t *Task) run(ctx context.Context) (err error) {
 		}
 	}
 	s := newStreamer(t, tables, start)
+	if t.snapshotAll {
+		if err := s.executeSnapshot(ctx, []string{".*"}); err != nil {
+			return err
+		}
+	}
 	if t.pendingPlan != "" {
 		pending, err := t.pendingChunks(ctx, t.pendingPlan, t.pendingDone, tables)
 		if err != nil {
