@@ -220,7 +220,7 @@ var def = config.NewDef(
 	config.Key{Name: SnapshotMode, Type: config.String, Default: SnapshotInitial, Importance: config.Medium, Group: groupSnap, Order: 1,
 		Validator:   config.In(SnapshotInitial, SnapshotInitialOnly, SnapshotNoData, SnapshotNever, SnapshotAlways, SnapshotWhenNeeded),
 		Recommender: recommend(SnapshotInitial, SnapshotInitialOnly, SnapshotNoData, SnapshotNever, SnapshotAlways, SnapshotWhenNeeded),
-		Doc:         "initial snapshots when there is no offset, then streams; initial_only stops after the snapshot; no_data (or never) only streams; always snapshots at every start; when_needed also re-snapshots when the stored offset is no longer available in the slot. " +
+		Doc: "initial snapshots when there is no offset, then streams; initial_only stops after the snapshot; no_data (or never) only streams; always snapshots at every start; when_needed also re-snapshots when the stored offset is no longer available in the slot. " +
 			"A start that finds the slot but no committed offset (an earlier start stopped before its first commit) keeps the slot and, on PostgreSQL 14+, reads every table with watermarks while streaming from it, so no change the slot held (a delete above all) is lost; older servers drop the slot and snapshot again."},
 	config.Key{Name: SnapshotFetchSize, Type: config.Int, Default: 10240, Importance: config.Low, Group: groupSnap, Order: 2,
 		Validator: config.AtLeast(1), Doc: "Accepted for compatibility: snapshot rows are read as the server sends them and handed on in batches, so memory is bounded by max.queue.size whatever this is."},

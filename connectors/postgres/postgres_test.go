@@ -267,18 +267,7 @@ func testHandover(t *testing.T, pg *harness.Postgres) {
 			t.Errorf("id %d was read or created %d times", id, n)
 		}
 	}
-	rowsNow, err := pg.Connect(t, db).Query(context.Background(), "SELECT id, v FROM acct")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := map[int32]int32{}
-	for rowsNow.Next() {
-		var id, v int32
-		if err := rowsNow.Scan(&id, &v); err != nil {
-			t.Fatal(err)
-		}
-		want[id] = v
-	}
+	want := idValues(t, pg, db, "acct")
 	if len(want) != len(state) {
 		t.Errorf("events give %d rows, table has %d", len(state), len(want))
 	}
@@ -879,6 +868,28 @@ func testServerCrash(t *testing.T, pg *harness.Postgres) {
 	checkIDs(t, "new task from the committed offset", tail, 51, 150)
 }
 
+// idValues reads the id and v columns of table into a map.
+func idValues(t *testing.T, pg *harness.Postgres, db, table string) map[int32]int32 {
+	t.Helper()
+	rs, err := pg.Connect(t, db).Query(context.Background(), "SELECT id, v FROM "+table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rs.Close()
+	out := map[int32]int32{}
+	for rs.Next() {
+		var id, v int32
+		if err := rs.Scan(&id, &v); err != nil {
+			t.Fatal(err)
+		}
+		out[id] = v
+	}
+	if err := rs.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
 // checkIDs checks that recs create exactly the ids lo..hi, once each.
 func checkIDs(t *testing.T, what string, recs []*connectors.Record, lo, hi int32) {
 	t.Helper()
@@ -1008,18 +1019,7 @@ func testResumeSnapshot(t *testing.T, pg *harness.Postgres) {
 	if len(reads) == 0 {
 		t.Errorf("no chunk was read after resuming")
 	}
-	want := map[int32]int32{}
-	rs, err := pg.Connect(t, db).Query(context.Background(), "SELECT id, v FROM acct")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rs.Next() {
-		var id, v int32
-		if err := rs.Scan(&id, &v); err != nil {
-			t.Fatal(err)
-		}
-		want[id] = v
-	}
+	want := idValues(t, pg, db, "acct")
 	diffs := 0
 	for id, v := range want {
 		if got, ok := state[id]; !ok || got != v {
@@ -1059,18 +1059,7 @@ func testRestartBeforeFirstCommit(t *testing.T, pg *harness.Postgres) {
 	pg.Exec(t, db, "DELETE FROM kv WHERE id BETWEEN 21 AND 40", "UPDATE kv SET v = 2 WHERE id BETWEEN 41 AND 50",
 		"INSERT INTO kv VALUES (1000, 3)")
 	pg.Exec(t, db, "INSERT INTO kv VALUES (2000, 4)")
-	want := map[int32]int32{}
-	rs, err := pg.Connect(t, db).Query(context.Background(), "SELECT id, v FROM kv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rs.Next() {
-		var id, v int32
-		if err := rs.Scan(&id, &v); err != nil {
-			t.Fatal(err)
-		}
-		want[id] = v
-	}
+	want := idValues(t, pg, db, "kv")
 	if len(want) != 300-30+2 {
 		t.Fatalf("table has %d rows, want %d: the test's own changes did not land", len(want), 300-30+2)
 	}
