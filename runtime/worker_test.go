@@ -30,7 +30,13 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 type hangConnector struct{}
 
 // release holds the channel of the running test; Poll loads it once.
-var release atomic.Pointer[chan struct{}]
+// hanging counts the Polls blocked on it: a test that stops the task
+// must wait for one, or the task may be stopped before its first Poll
+// and return at once.
+var (
+	release atomic.Pointer[chan struct{}]
+	hanging atomic.Int32
+)
 
 func (hangConnector) Config() *config.Def { return config.NewDef() }
 func (hangConnector) Start(context.Context, connectors.ConnectorContext, map[string]string) error {
@@ -48,7 +54,10 @@ func (*hangTask) Start(context.Context, connectors.SourceTaskContext, map[string
 	return nil
 }
 func (*hangTask) Poll(context.Context) ([]*connectors.Record, error) {
-	<-*release.Load()
+	ch := release.Load()
+	hanging.Add(1)
+	defer hanging.Add(-1)
+	<-*ch
 	return nil, nil
 }
 func (*hangTask) Stop(context.Context) error { return nil }
@@ -293,9 +302,9 @@ func TestHungTaskDoesNotBlockTheWorker(t *testing.T) {
 	defer unblock()
 	w := startWorker(t, nil)
 	w.do(t, "POST", "/connectors", map[string]any{"name": "stuck", "config": map[string]string{"connector.class": "hang"}}, 201, nil)
-	waitFor(t, "hung task RUNNING", func() bool {
+	waitFor(t, "hung task RUNNING and blocked in Poll", func() bool {
 		st := w.status(t, "stuck")
-		return len(st.Tasks) == 1 && st.Tasks[0].State == api.StateRunning
+		return len(st.Tasks) == 1 && st.Tasks[0].State == api.StateRunning && hanging.Load() > 0
 	})
 	start := time.Now()
 	w.do(t, "PUT", "/connectors/stuck/stop", nil, 204, nil)
@@ -420,9 +429,9 @@ func TestWorkerStopIsBoundedByAStuckTask(t *testing.T) {
 	defer unblock()
 	w := startWorker(t, nil)
 	w.do(t, "POST", "/connectors", map[string]any{"name": "stuck", "config": map[string]string{"connector.class": "hang"}}, 201, nil)
-	waitFor(t, "hung task RUNNING", func() bool {
+	waitFor(t, "hung task RUNNING and blocked in Poll", func() bool {
 		st := w.status(t, "stuck")
-		return len(st.Tasks) == 1 && st.Tasks[0].State == api.StateRunning
+		return len(st.Tasks) == 1 && st.Tasks[0].State == api.StateRunning && hanging.Load() > 0
 	})
 	start := time.Now()
 	w.cancel()
