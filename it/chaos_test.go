@@ -207,19 +207,24 @@ func TestEmbeddedBrokerChaos(t *testing.T) {
 		}
 		t.Logf("worker log:\n%s", tail(w.Log(), 300))
 	}()
+	// One client reads the topics for every try: a try goes on from where
+	// the previous one stopped rather than reading them again from the
+	// start (after 100 rounds they hold hundreds of thousands of records).
+	state := newCDCState()
+	last = state
+	cl, err := kgo.NewClient(kgo.SeedBrokers(listen), kgo.ConsumeTopics(pgTopics...),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), freshMetadata)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	pos := map[string]map[int32]int64{}
 	harness.WaitFor(t, 8*time.Minute, "the PostgreSQL topics equal the tables", func() error {
-		st := newCDCState()
-		last = st
-		clear(history)
-		cl, err := kgo.NewClient(kgo.SeedBrokers(listen), kgo.ConsumeTopics(pgTopics...),
-			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), freshMetadata)
-		if err != nil {
-			return err
-		}
-		defer cl.Close()
 		record := func(r *kgo.Record) error {
-			if err := st.apply(r); err != nil {
-				return err
+			if err := state.apply(r); err != nil {
+				// The client does not read it again: a malformed record
+				// fails the test here.
+				t.Fatalf("%s[%d]@%d: %v", r.Topic, r.Partition, r.Offset, err)
 			}
 			key, _ := jsonPayload(r.Key)
 			val, _ := jsonPayload(r.Value)
@@ -232,11 +237,11 @@ func TestEmbeddedBrokerChaos(t *testing.T) {
 			history[k] = append(history[k], ev)
 			return nil
 		}
-		if err := readToEnd(cl, listen, pgTopics, record); err != nil {
+		if err := readToEnd(cl, listen, pgTopics, pos, record); err != nil {
 			return err
 		}
 		for _, topic := range pgTopics {
-			if err := diffRows(topic, want[topic], st.table(topic).rows); err != nil {
+			if err := diffRows(topic, want[topic], state.table(topic).rows); err != nil {
 				return err
 			}
 		}
@@ -338,7 +343,7 @@ func (p *prefixes) check(t testing.TB, bootstrap string, topics []string, round 
 	defer cl.Close()
 	fresh := map[string]map[int32][]uint64{}
 	present := map[int64]bool{}
-	err = readToEnd(cl, bootstrap, topics, func(r *kgo.Record) error {
+	err = readToEnd(cl, bootstrap, topics, nil, func(r *kgo.Record) error {
 		parts := fresh[r.Topic]
 		if parts == nil {
 			parts = map[int32][]uint64{}
@@ -379,10 +384,12 @@ func (p *prefixes) check(t testing.TB, bootstrap string, topics []string, round 
 	return present
 }
 
-// readToEnd consumes topics with cl (which consumes them from the start)
-// until it reached the end offsets they had when it began, calling fn for
-// every record.
-func readToEnd(cl *kgo.Client, bootstrap string, topics []string, fn func(*kgo.Record) error) error {
+// readToEnd consumes topics with cl until it reached the end offsets they
+// had when it began, calling fn for every record. pos, when not nil, holds
+// the next offset cl will return per partition, so that a client that
+// already read part of the topics in an earlier call goes on from there;
+// nil means cl consumes them from the start.
+func readToEnd(cl *kgo.Client, bootstrap string, topics []string, pos map[string]map[int32]int64, fn func(*kgo.Record) error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topics...)
@@ -395,7 +402,12 @@ func readToEnd(cl *kgo.Client, bootstrap string, topics []string, fn func(*kgo.R
 			if left[o.Topic] == nil {
 				left[o.Topic] = map[int32]int64{}
 			}
-			left[o.Topic][o.Partition] = o.Offset
+			if pos[o.Topic][o.Partition] < o.Offset {
+				left[o.Topic][o.Partition] = o.Offset
+			}
+			if len(left[o.Topic]) == 0 {
+				delete(left, o.Topic)
+			}
 		}
 	})
 	for len(left) > 0 {
@@ -415,6 +427,12 @@ func readToEnd(cl *kgo.Client, bootstrap string, topics []string, fn func(*kgo.R
 		for _, r := range fs.Records() {
 			if err := fn(r); err != nil {
 				return err
+			}
+			if pos != nil {
+				if pos[r.Topic] == nil {
+					pos[r.Topic] = map[int32]int64{}
+				}
+				pos[r.Topic][r.Partition] = r.Offset + 1
 			}
 			if end, ok := left[r.Topic][r.Partition]; ok && r.Offset >= end-1 {
 				delete(left[r.Topic], r.Partition)

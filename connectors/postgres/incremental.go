@@ -157,6 +157,7 @@ func (s *streamer) pumpIncremental(ctx context.Context) error {
 		in.open, in.ready = false, nil
 		clear(in.seen)
 		c, id, conn := in.cur, in.curID, in.conn
+		s.t.log.Debug("reading snapshot chunk", "chunk", chunkID(c), "watermark_id", id)
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
@@ -229,8 +230,10 @@ func (s *streamer) watermark(ctx context.Context, lsn uint64, m *pgoutput.Logica
 	}
 	kind, id, _ := strings.Cut(string(m.Content), ":")
 	if id != in.curID {
+		s.t.log.Debug("watermark of an earlier read ignored", "kind", kind, "watermark_id", id, "current", in.curID, "lsn", lsnString(lsn))
 		return nil // an earlier session's watermark
 	}
+	s.t.log.Debug("watermark", "kind", kind, "watermark_id", id, "lsn", lsnString(lsn))
 	switch kind {
 	case "L":
 		in.open = true

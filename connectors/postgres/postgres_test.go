@@ -44,6 +44,7 @@ func TestPostgres(t *testing.T) {
 	t.Run("OffsetBehindSlot", func(t *testing.T) { testOffsetBehindSlot(t, pg) })
 	t.Run("ResumeSnapshot", func(t *testing.T) { testResumeSnapshot(t, pg) })
 	t.Run("ResumeSnapshotReconnect", func(t *testing.T) { testResumeSnapshotReconnect(t, pg) })
+	t.Run("ResumeSnapshotChurn", func(t *testing.T) { testResumeSnapshotChurn(t, pg) })
 	t.Run("RestartBeforeFirstCommit", func(t *testing.T) { testRestartBeforeFirstCommit(t, pg) })
 	t.Run("SchemaChange", func(t *testing.T) { testSchemaChange(t, pg) })
 	t.Run("TransactionMetadata", func(t *testing.T) { testTransactionMetadata(t, pg) })
@@ -1429,4 +1430,214 @@ func testSignalSnapshot(t *testing.T, pg *harness.Postgres) {
 			t.Errorf("id %d read %d times", id, n)
 		}
 	}
+}
+
+// testResumeSnapshotChurn checks the resumed snapshot's chunks against a
+// table that changes all the time: a writer updates, deletes and inserts
+// rows while the task reads the unfinished chunks with watermarks, its
+// connections are cut again and again, and it is stopped once more in the
+// middle of the chunks and started from an offset it had emitted. The
+// records of the three runs, applied in order, must give the table.
+func testResumeSnapshotChurn(t *testing.T, pg *harness.Postgres) {
+	db := pg.CreateDB(t, "resnapchurn")
+	const rows = 20000
+	pg.Exec(t, db, "CREATE TABLE acct (id int PRIMARY KEY, v int NOT NULL)",
+		fmt.Sprintf("INSERT INTO acct SELECT g, 0 FROM generate_series(1,%d) g", rows), "ANALYZE acct")
+	p := props(pg, db, "resnapchurn", SnapshotChunkSize, "500", MaxQueueSize, "200", MaxBatchSize, "100",
+		TableIncludeList, "public.acct")
+
+	// The topic: every record polled, in order, from every run.
+	var topic []*connectors.Record
+	task := startTask(t, p, nil)
+	first := pollUntil(t, task, 30*time.Second, func(rs []*connectors.Record) bool {
+		if len(rs) == 0 {
+			return false
+		}
+		chunks, _ := rs[len(rs)-1].SourceOffset[offSnapshotChunks].(string)
+		return strings.Count(chunks, ",") >= 2
+	})
+	stopTask(t, task)
+	topic = append(topic, first...)
+	// The committed offset lags what reached the topic.
+	stored := first[len(first)*2/3].SourceOffset
+
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	writerErr := make(chan error, 1)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		c := pg.Connect(t, db)
+		defer c.Close(context.Background())
+		rng := rand.New(rand.NewPCG(7, 11))
+		next := rows + 1
+		// About 300 changes a second: a pace the task keeps up with under
+		// the race detector, so that chunks finish while it runs.
+		tick := time.NewTicker(3 * time.Millisecond)
+		defer tick.Stop()
+		for i := 0; ctx.Err() == nil; i++ {
+			select {
+			case <-ctx.Done():
+			case <-tick.C:
+			}
+			id := 1 + rng.IntN(rows)
+			var err error
+			switch i % 5 {
+			case 0, 1:
+				_, err = c.Exec(ctx, "UPDATE acct SET v = v + 1 WHERE id = $1", id)
+			case 2:
+				_, err = c.Exec(ctx, "DELETE FROM acct WHERE id = $1", id)
+			case 3:
+				_, err = c.Exec(ctx, "INSERT INTO acct VALUES ($1, 1) ON CONFLICT (id) DO UPDATE SET v = acct.v + 1", id)
+			case 4:
+				_, err = c.Exec(ctx, "INSERT INTO acct VALUES ($1, 1)", next)
+				next++
+			}
+			if err != nil && ctx.Err() == nil {
+				writerErr <- err
+				return
+			}
+		}
+	}()
+	cut := func() {
+		pg.Exec(t, db, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'sluice%'")
+	}
+	incremental := func(r *connectors.Record) bool {
+		return r.Value != nil && source(r).Get("snapshot") == "incremental"
+	}
+	finished := func(rs []*connectors.Record) bool {
+		for _, r := range rs {
+			if incremental(r) && r.SourceOffset[offIncremental] == nil {
+				return true // the last chunk's last row
+			}
+		}
+		return false
+	}
+	// pollCutting polls task, cutting its connections every few hundred
+	// records, until stop says so.
+	logs := &logRecorder{}
+	pollCutting := func(task *Task, cuts int, stop func([]*connectors.Record) bool) []*connectors.Record {
+		var all []*connectors.Record
+		nextCut := 300
+		deadline := time.Now().Add(3 * time.Minute)
+		for !stop(all) {
+			if cuts > 0 && len(all) >= nextCut {
+				cut()
+				cuts--
+				nextCut = len(all) + 300
+			}
+			if time.Now().After(deadline) {
+				n := 0
+				for _, r := range all {
+					if incremental(r) {
+						n++
+					}
+				}
+				var lastOff map[string]any
+				if len(all) > 0 {
+					lastOff = all[len(all)-1].SourceOffset
+				}
+				t.Fatalf("polled %d records (%d incremental reads) in 3 min without reaching the expected state; last offset %v; logs:\n%s",
+					len(all), n, lastOff, strings.Join(logs.lines, "\n"))
+			}
+			pctx, pcancel := context.WithTimeout(context.Background(), 5*time.Second)
+			recs, err := task.Poll(pctx)
+			pcancel()
+			if err != nil {
+				t.Fatalf("Poll: %v", err)
+			}
+			all = append(all, recs...)
+		}
+		return all
+	}
+
+	task2 := startTaskCtx(t, p, &taskContext{stored: stored, logs: logs})
+	var second []*connectors.Record
+	second = pollCutting(task2, 4, func(rs []*connectors.Record) bool {
+		n := 0
+		for _, r := range rs {
+			if incremental(r) {
+				n++
+			}
+		}
+		return n >= 3000 || finished(rs)
+	})
+	stopTask(t, task2)
+	topic = append(topic, second...)
+	stored = second[len(second)*2/3].SourceOffset
+	if finished(second) {
+		t.Logf("the chunks were finished before the second stop")
+	}
+
+	task3 := startTaskCtx(t, p, &taskContext{stored: stored, logs: logs})
+	third := pollCutting(task3, 4, finished)
+	cancel()
+	wg.Wait()
+	select {
+	case err := <-writerErr:
+		t.Fatalf("writer: %v", err)
+	default:
+	}
+	// A last change, to know the stream has delivered the writer's.
+	pg.Exec(t, db, "INSERT INTO acct VALUES (0, 0)")
+	third = append(third, pollUntil(t, task3, time.Minute, func(rs []*connectors.Record) bool {
+		for _, r := range data(rs) {
+			if op(r) == OpCreate && after(r).Get("id").(int32) == 0 {
+				return true
+			}
+		}
+		return false
+	})...)
+	topic = append(topic, third...)
+	if logs.count("reconnected") == 0 {
+		t.Fatalf("the task never reconnected: no cut landed (logs %v)", logs.msgs)
+	}
+
+	got := map[int32]int32{}
+	for _, r := range data(topic) {
+		switch op(r) {
+		case OpRead, OpCreate, OpUpdate:
+			got[after(r).Get("id").(int32)] = after(r).Get("v").(int32)
+		case OpDelete:
+			delete(got, before(r).Get("id").(int32))
+		}
+	}
+	want := map[int32]int32{}
+	c := pg.Connect(t, db)
+	defer c.Close(context.Background())
+	rs, err := c.Query(context.Background(), "SELECT id, v FROM acct")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rs.Next() {
+		var id, v int32
+		if err := rs.Scan(&id, &v); err != nil {
+			t.Fatal(err)
+		}
+		want[id] = v
+	}
+	if rs.Err() != nil {
+		t.Fatal(rs.Err())
+	}
+	var diffs []string
+	for id, v := range want {
+		if g, ok := got[id]; !ok {
+			diffs = append(diffs, fmt.Sprintf("%d missing (table %d)", id, v))
+		} else if g != v {
+			diffs = append(diffs, fmt.Sprintf("%d: topic %d, table %d", id, g, v))
+		}
+	}
+	for id := range got {
+		if _, ok := want[id]; !ok {
+			diffs = append(diffs, fmt.Sprintf("%d in the topic only", id))
+		}
+	}
+	if len(diffs) > 0 {
+		sort.Strings(diffs)
+		t.Errorf("%d keys differ between the records and the table (%d rows); first: %v; logs %v",
+			len(diffs), len(want), diffs[:min(len(diffs), 20)], logs.msgs)
+	}
+	t.Logf("%d rows equal; %d records over three runs; reconnects %d", len(want), len(topic), logs.count("reconnected"))
 }
