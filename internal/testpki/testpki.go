@@ -68,6 +68,12 @@ func (ca *CA) Server(t testing.TB, hosts ...string) *Leaf {
 	if len(hosts) > 0 {
 		tmpl.Subject.CommonName = hosts[0]
 	}
+	return ca.Issue(t, Hosts(tmpl, hosts...), nil)
+}
+
+// Hosts adds hosts to tmpl's subject alternative names: IP addresses
+// as such, anything else as a DNS name. It returns tmpl.
+func Hosts(tmpl *x509.Certificate, hosts ...string) *x509.Certificate {
 	for _, h := range hosts {
 		if ip := net.ParseIP(h); ip != nil {
 			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
@@ -75,7 +81,7 @@ func (ca *CA) Server(t testing.TB, hosts ...string) *Leaf {
 			tmpl.DNSNames = append(tmpl.DNSNames, h)
 		}
 	}
-	return ca.Issue(t, tmpl, nil)
+	return tmpl
 }
 
 // Client issues a client certificate whose common name is cn.
