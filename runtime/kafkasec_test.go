@@ -3,16 +3,11 @@ package runtime
 import (
 	"context"
 	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/pem"
 	"io"
 	"log/slog"
-	"math/big"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,6 +17,7 @@ import (
 
 	"github.com/sluice-cdc/sluice/config"
 	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/internal/testpki"
 	"github.com/sluice-cdc/sluice/runtime/api"
 	"github.com/sluice-cdc/sluice/runtime/broker"
 	"github.com/sluice-cdc/sluice/transforms"
@@ -213,37 +209,13 @@ type testPKI struct {
 
 func newTestPKI(t *testing.T, hosts ...string) *testPKI {
 	t.Helper()
-	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "sluice test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageCertSign}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _ := x509.ParseCertificate(caDER)
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "broker"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}, KeyUsage: x509.KeyUsageDigitalSignature}
-	for _, h := range hosts {
-		if ip := net.ParseIP(h); ip != nil {
-			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
-		} else {
-			tmpl.DNSNames = append(tmpl.DNSNames, h)
-		}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, _ := x509.MarshalECPrivateKey(key)
-	p := &testPKI{caPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
-		certPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		keyPEM:  pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), dir: t.TempDir()}
-	if err := os.WriteFile(filepath.Join(p.dir, "ca.pem"), p.caPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	ca := testpki.NewCA(t, "sluice test CA")
+	// One certificate for a broker or a client; its key in SEC 1 (EC
+	// PRIVATE KEY), so the worker's keystore reads that encoding too.
+	leaf := ca.Issue(t, testpki.Hosts(&x509.Certificate{Subject: pkix.Name{CommonName: "broker"},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}}, hosts...), nil)
+	p := &testPKI{caPEM: ca.CertPEM, certPEM: leaf.CertPEM, keyPEM: testpki.ECKeyPEM(t, leaf.Key.(*ecdsa.PrivateKey)), dir: t.TempDir()}
+	testpki.WriteFile(t, filepath.Join(p.dir, "ca.pem"), 0o600, p.caPEM)
 	return p
 }
 
@@ -565,7 +537,7 @@ func TestKafkaSecurityConfigErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := workerKafkaSecurity(map[string]string{"security.protocol": "SSL", "ssl.keystore.location": p}); err == nil ||
-		!strings.Contains(err.Error(), "ssl.keystore.location") {
+		!strings.Contains(err.Error(), "ssl.keystore.location: "+p+" holds an encrypted private key") {
 		t.Errorf("encrypted key: %v", err)
 	}
 }

@@ -3,15 +3,15 @@ package jdbc
 import (
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
 	"strings"
 
 	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/sluice-cdc/sluice/internal/pemfile"
 )
 
 // TLS modes, by libpq's names; MySQL's and MariaDB's map onto them.
@@ -38,8 +38,10 @@ type tlsSettings struct {
 	// ca is the CA file and caSrc the parameter that named it.
 	ca, caSrc string
 	// cert and key are the client certificate and key files (the same
-	// file for a MySQL/MariaDB key store); certSrc names the parameter.
-	cert, key, certSrc string
+	// file for a MySQL/MariaDB key store); certSrc names the parameters
+	// for messages, certParam and keyParam each file's.
+	cert, key, certSrc  string
+	certParam, keyParam string
 }
 
 // param returns a URL parameter by case-insensitive name.
@@ -103,6 +105,7 @@ func (u *URL) pgTLS() (*tlsSettings, error) {
 		return nil, fmt.Errorf("%s is set but sslcert is not; add sslcert=<client certificate PEM file> to connection.url", kk)
 	case okc && cert != "":
 		s.cert, s.key, s.certSrc = cert, key, kc+" and "+kk
+		s.certParam, s.keyParam = kc, kk
 	}
 	if s.ca == "system" {
 		if s.mode != tlsVerifyFull {
@@ -206,6 +209,7 @@ func (u *URL) mysqlTLS() (*tlsSettings, error) {
 			return nil, err
 		}
 		s.cert, s.key, s.certSrc = fileURL(v), fileURL(v), k
+		s.certParam, s.keyParam = k, k
 	}
 	return s, s.check()
 }
@@ -250,12 +254,8 @@ func (s *tlsSettings) check() error {
 		return fmt.Errorf("%s needs the CA that signed the server's certificate; add it to connection.url (sslrootcert=, trustCertificateKeyStoreUrl= or serverSslCert=, a PEM file)", s.modeSrc)
 	}
 	if s.ca != "" {
-		b, reason := readPEM(s.ca)
-		if reason != "" {
-			return fmt.Errorf("%s: %s", s.caSrc, reason)
-		}
-		if !x509.NewCertPool().AppendCertsFromPEM(b) {
-			return fmt.Errorf("%s: %s holds no PEM certificate (-----BEGIN CERTIFICATE-----); name the CA certificate in PEM", s.caSrc, s.ca)
+		if _, err := s.caPool(); err != nil {
+			return err
 		}
 	}
 	if s.cert != "" {
@@ -266,46 +266,15 @@ func (s *tlsSettings) check() error {
 	return nil
 }
 
-// clientCert loads the client certificate and key.
-func (s *tlsSettings) clientCert() (tls.Certificate, error) {
-	cb, r1 := readPEM(s.cert)
-	if r1 != "" {
-		return tls.Certificate{}, fmt.Errorf("%s: %s", s.certSrc, r1)
-	}
-	kb, r2 := readPEM(s.key)
-	if r2 != "" {
-		return tls.Certificate{}, fmt.Errorf("%s: %s", s.certSrc, r2)
-	}
-	for rest := kb; ; {
-		var blk *pem.Block
-		if blk, rest = pem.Decode(rest); blk == nil {
-			break
-		}
-		if strings.Contains(blk.Type, "ENCRYPTED") || blk.Headers["Proc-Type"] != "" {
-			return tls.Certificate{}, fmt.Errorf("%s: %s holds an encrypted private key, which is not supported; decrypt it (openssl pkey -in key.pem -out plain.pem)", s.certSrc, s.key)
-		}
-	}
-	c, err := tls.X509KeyPair(cb, kb)
-	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("%s: not a matching PEM client certificate and private key (%v); the file(s) must hold the certificate and its unencrypted key", s.certSrc, err)
-	}
-	return c, nil
+// caPool loads the CA file.
+func (s *tlsSettings) caPool() (*x509.CertPool, error) {
+	return pemfile.CertPool(pemfile.File(s.caSrc, s.ca), "name the CA certificate in PEM")
 }
 
-// readPEM reads a PEM file or says why not, without its content.
-func readPEM(path string) ([]byte, string) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		var pe *os.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
-		return nil, fmt.Sprintf("cannot read %s on the worker (%v); the file must exist on every worker and be readable by its user", path, err)
-	}
-	if blk, _ := pem.Decode(b); blk == nil {
-		return nil, fmt.Sprintf("%s is not a PEM file (no -----BEGIN ...----- block); only PEM is supported, convert it (openssl x509 -inform der, or openssl pkcs12 -nodes)", path)
-	}
-	return b, ""
+// clientCert loads the client certificate and key.
+func (s *tlsSettings) clientCert() (tls.Certificate, error) {
+	return pemfile.KeyPair(pemfile.File(s.certParam, s.cert), pemfile.File(s.keyParam, s.key),
+		"the file(s) must hold the client certificate and its unencrypted key")
 }
 
 // mysqlTLSConfig returns the go-sql-driver TLS configuration: nil for
@@ -324,9 +293,10 @@ func (s *tlsSettings) mysqlTLSConfig(host string) (*tls.Config, bool, error) {
 	}
 	var pool *x509.CertPool
 	if s.ca != "" {
-		b, _ := readPEM(s.ca)
-		pool = x509.NewCertPool()
-		pool.AppendCertsFromPEM(b)
+		var err error
+		if pool, err = s.caPool(); err != nil {
+			return nil, false, err
+		}
 	}
 	switch s.mode {
 	case tlsAllow, tlsPrefer:

@@ -3,14 +3,13 @@ package postgres
 import (
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/sluice-cdc/sluice/config"
+	"github.com/sluice-cdc/sluice/internal/pemfile"
 )
 
 // checkTLSFiles checks the TLS properties before any connection is made:
@@ -20,6 +19,16 @@ import (
 func checkTLSFiles(c *Config) error {
 	var errs config.Errors
 	bad := func(key, reason string) { errs = append(errs, &config.Error{Key: key, Reason: reason}) }
+	// A pemfile error names the property at fault (the certificate's
+	// for a pair that does not match).
+	badPEM := func(err error) {
+		var pe *pemfile.Error
+		if errors.As(err, &pe) {
+			bad(pe.Source.Prop, pe.Reason())
+		} else {
+			bad(SSLMode, err.Error())
+		}
+	}
 	if c.SSLMode == "disable" && (c.SSLRootCert != "" || c.SSLCert != "" || c.SSLKey != "") {
 		bad(SSLMode, "database.sslmode is disable but database.sslrootcert, database.sslcert or database.sslkey is set; "+
 			"set database.sslmode to verify-full (or require, verify-ca) to use TLS, or remove the TLS file properties")
@@ -36,10 +45,8 @@ func checkTLSFiles(c *Config) error {
 		}
 	case "system":
 	default:
-		if b, reason := readPEMFile(c.SSLRootCert); reason != "" {
-			bad(SSLRootCert, reason)
-		} else if !x509.NewCertPool().AppendCertsFromPEM(b) {
-			bad(SSLRootCert, fmt.Sprintf("%s holds no PEM certificate (-----BEGIN CERTIFICATE-----); set database.sslrootcert to the CA certificate in PEM", c.SSLRootCert))
+		if _, err := pemfile.CertPool(pemfile.File(SSLRootCert, c.SSLRootCert), "set database.sslrootcert to the CA certificate in PEM"); err != nil {
+			badPEM(err)
 		}
 	}
 	switch {
@@ -48,19 +55,20 @@ func checkTLSFiles(c *Config) error {
 	case c.SSLKey != "" && c.SSLCert == "":
 		bad(SSLCert, "database.sslkey is set but database.sslcert is not; set database.sslcert to the client certificate (PEM)")
 	case c.SSLCert != "":
-		cb, r1 := readPEMFile(c.SSLCert)
-		if r1 != "" {
-			bad(SSLCert, r1)
-		}
-		kb, r2 := readPEMFile(c.SSLKey)
-		if r2 != "" {
-			bad(SSLKey, r2)
-		}
-		if r1 == "" && r2 == "" {
-			if blk, _ := pem.Decode(kb); blk != nil && (strings.Contains(blk.Type, "ENCRYPTED") || blk.Headers["Proc-Type"] != "") {
-				bad(SSLKey, fmt.Sprintf("%s is an encrypted private key, which is not supported; decrypt it (openssl pkey -in key.pem -out plain.pem) and keep the file readable only by the worker's user", c.SSLKey))
-			} else if _, err := tls.X509KeyPair(cb, kb); err != nil {
-				bad(SSLCert, fmt.Sprintf("database.sslcert %s and database.sslkey %s are not a matching PEM certificate and private key (%v); set them to the client certificate and its key", c.SSLCert, c.SSLKey, err))
+		cert, key := pemfile.File(SSLCert, c.SSLCert), pemfile.File(SSLKey, c.SSLKey)
+		_, certErr := pemfile.Read(cert)
+		_, keyErr := pemfile.Read(key)
+		switch {
+		case certErr != nil || keyErr != nil:
+			// Both files' problems at once.
+			for _, err := range []error{certErr, keyErr} {
+				if err != nil {
+					badPEM(err)
+				}
+			}
+		default:
+			if _, err := pemfile.KeyPair(cert, key, "set database.sslcert and database.sslkey to the client certificate and its key"); err != nil {
+				badPEM(err)
 			}
 		}
 	}
@@ -68,22 +76,6 @@ func checkTLSFiles(c *Config) error {
 		return errs
 	}
 	return nil
-}
-
-// readPEMFile reads a TLS file, or says why it cannot (without its content).
-func readPEMFile(path string) ([]byte, string) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		var pe *os.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
-		return nil, fmt.Sprintf("cannot read %s on the worker (%v); the file must exist on every worker and be readable by its user", path, err)
-	}
-	if blk, _ := pem.Decode(b); blk == nil {
-		return nil, fmt.Sprintf("%s is not a PEM file (no -----BEGIN ...----- block); convert it to PEM (openssl x509 -inform der -in file -out file.pem)", path)
-	}
-	return b, ""
 }
 
 // tlsFailure explains a connection failure caused by TLS: the property to

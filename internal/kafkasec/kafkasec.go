@@ -20,6 +20,8 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl/oauth"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
+
+	"github.com/sluice-cdc/sluice/internal/pemfile"
 )
 
 // Kafka client security properties (Kafka's names, plus Sluice's simple
@@ -162,6 +164,9 @@ func From(layers ...Layer) (*Security, error) {
 	return s, nil
 }
 
+// brokerCAHint is the fix for a truststore without a usable certificate.
+const brokerCAHint = "give the CA certificates that sign the brokers' certificates"
+
 // kafkaTLS reads the PEM trust and key stores.
 func kafkaTLS(get func(string) (string, string), has func(string) bool) (*tls.Config, error) {
 	for _, k := range []string{SSLKeystorePass, SSLKeyPass, SSLTruststorePass} {
@@ -181,19 +186,17 @@ func kafkaTLS(get func(string) (string, string), has func(string) bool) (*tls.Co
 	case tloc != "" && tcerts != "":
 		return nil, fmt.Errorf("%s and %s are both set; give the brokers' CA certificates one way", tlocName, tcertsName)
 	case tloc != "":
-		pem, err := os.ReadFile(tloc)
+		pool, err := pemfile.CertPool(pemfile.File(tlocName, tloc), brokerCAHint)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", tlocName, err)
+			return nil, err
 		}
-		cfg.RootCAs = x509.NewCertPool()
-		if !cfg.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("%s %s: no PEM certificate in the file; give the CA certificates that sign the brokers' certificates", tlocName, tloc)
-		}
+		cfg.RootCAs = pool
 	case tcerts != "":
-		cfg.RootCAs = x509.NewCertPool()
-		if !cfg.RootCAs.AppendCertsFromPEM([]byte(tcerts)) {
-			return nil, fmt.Errorf("%s: no PEM certificate in the value; give the CA certificates that sign the brokers' certificates", tcertsName)
+		pool, err := pemfile.CertPool(pemfile.Inline(tcertsName, tcerts), brokerCAHint)
+		if err != nil {
+			return nil, err
 		}
+		cfg.RootCAs = pool
 	}
 	loc, locName := get(SSLKeystoreLoc)
 	chain, chainName := get(SSLKeystoreChain)
@@ -202,22 +205,19 @@ func kafkaTLS(get func(string) (string, string), has func(string) bool) (*tls.Co
 	case loc != "" && (chain != "" || key != ""):
 		return nil, fmt.Errorf("%s and %s/%s are both set; give the client certificate and key either in a file or inline, not both", locName, chainName, keyName)
 	case loc != "":
-		pem, err := os.ReadFile(loc)
+		src := pemfile.File(locName, loc)
+		cert, err := pemfile.KeyPair(src, src, "the file must hold the client's PEM certificate chain and its unencrypted PEM private key")
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", locName, err)
-		}
-		cert, err := tls.X509KeyPair(pem, pem)
-		if err != nil {
-			return nil, fmt.Errorf("%s %s: %s; the file must hold the client's PEM certificate chain and its unencrypted PEM private key", locName, loc, keyPairError(err))
+			return nil, err
 		}
 		cfg.Certificates = []tls.Certificate{cert}
 	case chain != "" || key != "":
 		if chain == "" || key == "" {
 			return nil, fmt.Errorf("%s and %s must be set together (the client's PEM certificate chain and its PEM private key)", chainName, keyName)
 		}
-		cert, err := tls.X509KeyPair([]byte(chain), []byte(key))
+		cert, err := pemfile.KeyPair(pemfile.Inline(chainName, chain), pemfile.Inline(keyName, key), "give the client's PEM certificate chain and its unencrypted PEM private key")
 		if err != nil {
-			return nil, fmt.Errorf("%s/%s: %s; give the client's PEM certificate chain and its unencrypted PEM private key", chainName, keyName, keyPairError(err))
+			return nil, err
 		}
 		cfg.Certificates = []tls.Certificate{cert}
 	}
@@ -258,15 +258,6 @@ func verifyChainOnly(raw [][]byte, roots *x509.CertPool) error {
 	}
 	_, err := certs[0].Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter})
 	return err
-}
-
-// keyPairError describes a tls.X509KeyPair failure without the PEM text.
-func keyPairError(err error) string {
-	msg := err.Error()
-	if errors.Is(err, x509.IncorrectPasswordError) || strings.Contains(msg, "encrypted") {
-		return "the private key is encrypted, which is not supported"
-	}
-	return msg
 }
 
 // kafkaSASL reads the SASL mechanism and credentials.

@@ -1,20 +1,13 @@
 package harness
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
-	"net"
 	"os"
 	"os/user"
 	"path/filepath"
 	"strconv"
 	"testing"
-	"time"
+
+	"github.com/sluice-cdc/sluice/internal/testpki"
 )
 
 // TLS host names. A server started with TLS listens on both addresses;
@@ -57,26 +50,19 @@ func NewTLSFiles(t testing.TB, clientUser string) *TLSFiles {
 		ClientCert: filepath.Join(dir, "client.crt"), ClientKey: filepath.Join(dir, "client.key"),
 		ClientPEM:    filepath.Join(dir, "client.pem"),
 		StrangerCert: filepath.Join(dir, "stranger.crt"), StrangerKey: filepath.Join(dir, "stranger.key")}
-	ca, caKey := makeCert(t, &x509.Certificate{Subject: pkix.Name{CommonName: "sluice test CA"}, IsCA: true,
-		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign, BasicConstraintsValid: true}, nil, nil)
-	writePEM(t, f.CA, 0o644, certPEM(ca))
-	other, _ := makeCert(t, &x509.Certificate{Subject: pkix.Name{CommonName: "sluice unrelated CA"}, IsCA: true,
-		KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true}, nil, nil)
-	writePEM(t, f.OtherCA, 0o644, certPEM(other))
-	srv, srvKey := makeCert(t, &x509.Certificate{Subject: pkix.Name{CommonName: "localhost"},
-		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.ParseIP(TLSHost)},
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}, ca, caKey)
-	writePEM(t, f.ServerCert, 0o644, certPEM(srv))
-	writePEM(t, f.ServerKey, 0o600, keyPEM(t, srvKey))
-	cli, cliKey := makeCert(t, &x509.Certificate{Subject: pkix.Name{CommonName: clientUser},
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}, ca, caKey)
-	writePEM(t, f.ClientCert, 0o644, certPEM(cli))
-	writePEM(t, f.ClientKey, 0o600, keyPEM(t, cliKey))
-	writePEM(t, f.ClientPEM, 0o600, append(certPEM(cli), keyPEM(t, cliKey)...))
-	str, strKey := makeCert(t, &x509.Certificate{Subject: pkix.Name{CommonName: "stranger"},
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}, ca, caKey)
-	writePEM(t, f.StrangerCert, 0o644, certPEM(str))
-	writePEM(t, f.StrangerKey, 0o600, keyPEM(t, strKey))
+	ca, other := testpki.NewCA(t, "sluice test CA"), testpki.NewCA(t, "sluice unrelated CA")
+	testpki.WriteFile(t, f.CA, 0o644, ca.CertPEM)
+	testpki.WriteFile(t, f.OtherCA, 0o644, other.CertPEM)
+	srv := ca.Server(t, "localhost", TLSHost)
+	testpki.WriteFile(t, f.ServerCert, 0o644, srv.CertPEM)
+	testpki.WriteFile(t, f.ServerKey, 0o600, srv.KeyPEM)
+	cli := ca.Client(t, clientUser)
+	testpki.WriteFile(t, f.ClientCert, 0o644, cli.CertPEM)
+	testpki.WriteFile(t, f.ClientKey, 0o600, cli.KeyPEM)
+	testpki.WriteFile(t, f.ClientPEM, 0o600, append(append([]byte{}, cli.CertPEM...), cli.KeyPEM...))
+	str := ca.Client(t, "stranger")
+	testpki.WriteFile(t, f.StrangerCert, 0o644, str.CertPEM)
+	testpki.WriteFile(t, f.StrangerKey, 0o600, str.KeyPEM)
 	return f
 }
 
@@ -94,7 +80,7 @@ func (f *TLSFiles) installServerFiles(t testing.TB, dir, owner string) (cert, ke
 		if err != nil {
 			t.Fatalf("harness: %v", err)
 		}
-		writePEM(t, c.to, c.mode, b)
+		testpki.WriteFile(t, c.to, c.mode, b)
 		if os.Geteuid() == 0 && owner != "" {
 			u, err := user.Lookup(owner)
 			if err != nil {
@@ -108,53 +94,4 @@ func (f *TLSFiles) installServerFiles(t testing.TB, dir, owner string) (cert, ke
 		}
 	}
 	return cert, key, ca
-}
-
-var serial int64
-
-func makeCert(t testing.TB, tmpl, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) (*x509.Certificate, *ecdsa.PrivateKey) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatalf("harness: %v", err)
-	}
-	serial++
-	tmpl.SerialNumber = big.NewInt(time.Now().UnixNano() + serial)
-	tmpl.NotBefore = time.Now().Add(-time.Hour)
-	tmpl.NotAfter = time.Now().Add(24 * time.Hour)
-	if parent == nil {
-		parent, parentKey = tmpl, key
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
-	if err != nil {
-		t.Fatalf("harness: creating certificate %s: %v", tmpl.Subject.CommonName, err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatalf("harness: %v", err)
-	}
-	return c, key
-}
-
-func certPEM(c *x509.Certificate) []byte {
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
-}
-
-func keyPEM(t testing.TB, k *ecdsa.PrivateKey) []byte {
-	t.Helper()
-	der, err := x509.MarshalPKCS8PrivateKey(k)
-	if err != nil {
-		t.Fatalf("harness: %v", err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
-}
-
-func writePEM(t testing.TB, path string, mode os.FileMode, b []byte) {
-	t.Helper()
-	if err := os.WriteFile(path, b, mode); err != nil {
-		t.Fatalf("harness: %v", err)
-	}
-	if err := os.Chmod(path, mode); err != nil {
-		t.Fatalf("harness: %v", err)
-	}
 }

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/sluice-cdc/sluice/config"
+	"github.com/sluice-cdc/sluice/internal/testpki"
 	"github.com/sluice-cdc/sluice/runtime/rest"
 )
 
@@ -20,7 +21,7 @@ import (
 // certificate roles, each with an admin and a read-only principal.
 type secured struct {
 	*configured
-	ca, otherCA *testCA
+	ca, otherCA *testpki.CA
 }
 
 const (
@@ -47,8 +48,9 @@ func sha256Hex(s string) string {
 func startSecured(t *testing.T) *secured {
 	t.Helper()
 	dir := t.TempDir()
-	ca, other := newTestCA(t, "sluice test CA"), newTestCA(t, "other CA")
-	cert, key := ca.issue(t, "localhost", true)
+	ca, other := testpki.NewCA(t, "sluice test CA"), testpki.NewCA(t, "other CA")
+	srv := ca.Server(t, "localhost", "127.0.0.1", "::1")
+	cert, key := srv.CertPEM, srv.KeyPEM
 	// alice's hash has htpasswd's $2y$ prefix.
 	users := "# user:bcrypt:role\n\nalice:" + strings.Replace(bcryptHash(t, adminPassword), "$2a$", "$2y$", 1) + ":admin\n" +
 		"victor:" + bcryptHash(t, viewerPassword) + ":read-only\n"
@@ -56,7 +58,7 @@ func startSecured(t *testing.T) *secured {
 	c := startConfigured(t, map[string]string{
 		config.Listeners:                            "https://127.0.0.1:0",
 		"listeners.https.ssl.keystore.location":     writeFile(t, dir, "server.pem", append(cert, key...)),
-		"listeners.https.ssl.truststore.location":   writeFile(t, dir, "ca.pem", ca.certPEM),
+		"listeners.https.ssl.truststore.location":   writeFile(t, dir, "ca.pem", ca.CertPEM),
 		"listeners.https.ssl.client.authentication": "requested",
 		config.RESTAuthBasicFile:                    writeFile(t, dir, "users", []byte(users)),
 		config.RESTAuthTokensFile:                   writeFile(t, dir, "tokens", []byte(tokens)),
@@ -104,9 +106,9 @@ func TestAuthMatrix(t *testing.T) {
 			admin:  principal{plain, map[string]string{"Authorization": "Bearer " + adminToken}}},
 		{name: "client certificate",
 			none:   principal{plain, nil},
-			wrong:  principal{s.client(s.ca.clientCert(t, "stranger")), nil},
-			viewer: principal{s.client(s.ca.clientCert(t, "ops-viewer")), nil},
-			admin:  principal{s.client(s.ca.clientCert(t, "ops-admin")), nil}},
+			wrong:  principal{s.client(s.ca.Client(t, "stranger").TLS(t)), nil},
+			viewer: principal{s.client(s.ca.Client(t, "ops-viewer").TLS(t)), nil},
+			admin:  principal{s.client(s.ca.Client(t, "ops-admin").TLS(t)), nil}},
 	}
 	with := func(h map[string]string, extra map[string]string) map[string]string {
 		out := map[string]string{}
@@ -171,7 +173,7 @@ func TestAuthMatrix(t *testing.T) {
 	// A certificate from a CA the worker does not trust fails the
 	// handshake (requested still verifies what is sent).
 	req, _ := http.NewRequest("GET", s.url+"/connectors", nil)
-	if resp, err := s.client(s.otherCA.clientCert(t, "ops-admin")).Do(req); err == nil {
+	if resp, err := s.client(s.otherCA.Client(t, "ops-admin").TLS(t)).Do(req); err == nil {
 		resp.Body.Close()
 		t.Fatalf("a client certificate from an untrusted CA was accepted: %s", resp.Status)
 	}

@@ -3,11 +3,11 @@ package rest
 import (
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"fmt"
-	"os"
 	"sort"
 	"strings"
+
+	"github.com/sluice-cdc/sluice/internal/pemfile"
 )
 
 // HTTPSPrefix is the prefix of the https listener's own TLS properties,
@@ -83,19 +83,16 @@ func TLSConfig(props map[string]string) (*tls.Config, error) {
 	case loc != "" && (chain != "" || key != ""):
 		return nil, fmt.Errorf("%s and %s/%s are both set; give the certificate and key either in a file or inline, not both", locName, chainName, keyName)
 	case loc != "":
-		var pem []byte
-		if pem, err = os.ReadFile(loc); err != nil {
-			return nil, fmt.Errorf("%s: %w", locName, err)
-		}
-		if cert, err = tls.X509KeyPair(pem, pem); err != nil {
-			return nil, fmt.Errorf("%s %s: %s; the file must hold the PEM certificate chain (server certificate first) and its unencrypted PEM private key", locName, loc, pemError(err))
+		src := pemfile.File(locName, loc)
+		if cert, err = pemfile.KeyPair(src, src, "the file must hold the PEM certificate chain (server certificate first) and its unencrypted PEM private key"); err != nil {
+			return nil, err
 		}
 	case chain != "" || key != "":
 		if chain == "" || key == "" {
 			return nil, fmt.Errorf("%s and %s must be set together (the PEM certificate chain and its PEM private key)", chainName, keyName)
 		}
-		if cert, err = tls.X509KeyPair([]byte(chain), []byte(key)); err != nil {
-			return nil, fmt.Errorf("%s/%s: %s; give the PEM certificate chain and its unencrypted PEM private key", chainName, keyName, pemError(err))
+		if cert, err = pemfile.KeyPair(pemfile.Inline(chainName, chain), pemfile.Inline(keyName, key), "give the PEM certificate chain and its unencrypted PEM private key"); err != nil {
+			return nil, err
 		}
 	default:
 		return nil, fmt.Errorf("an https listener needs a certificate: set %s to a PEM file with the certificate chain and private key, or %s and %s inline",
@@ -110,18 +107,12 @@ func TLSConfig(props map[string]string) (*tls.Config, error) {
 	case tloc != "" && tcerts != "":
 		return nil, fmt.Errorf("%s and %s are both set; give the trusted certificates one way", tlocName, tcertsName)
 	case tloc != "":
-		pem, err := os.ReadFile(tloc)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", tlocName, err)
-		}
-		pool = x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("%s %s: no PEM certificate in the file; give the CA certificates that sign client certificates", tlocName, tloc)
+		if pool, err = pemfile.CertPool(pemfile.File(tlocName, tloc), caHint); err != nil {
+			return nil, err
 		}
 	case tcerts != "":
-		pool = x509.NewCertPool()
-		if !pool.AppendCertsFromPEM([]byte(tcerts)) {
-			return nil, fmt.Errorf("%s: no PEM certificate in the value; give the CA certificates that sign client certificates", tcertsName)
+		if pool, err = pemfile.CertPool(pemfile.Inline(tcertsName, tcerts), caHint); err != nil {
+			return nil, err
 		}
 	}
 	mode, modeName := get(SSLClientAuth)
@@ -147,18 +138,12 @@ func TLSConfig(props map[string]string) (*tls.Config, error) {
 	return cfg, nil
 }
 
+// caHint is the fix for a truststore without a usable certificate.
+const caHint = "give the CA certificates that sign client certificates"
+
 func firstSet(name1, v1, name2 string) string {
 	if v1 != "" {
 		return name1
 	}
 	return name2
-}
-
-// pemError describes a tls.X509KeyPair failure without the PEM text.
-func pemError(err error) string {
-	msg := err.Error()
-	if errors.Is(err, x509.IncorrectPasswordError) || strings.Contains(msg, "encrypted") {
-		return "the private key is encrypted, which is not supported"
-	}
-	return msg
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/sluice-cdc/sluice/config"
+	"github.com/sluice-cdc/sluice/internal/testpki"
 	"github.com/sluice-cdc/sluice/runtime/rest"
 )
 
@@ -16,9 +17,10 @@ import (
 // does not trust the CA, or speaks plain http, gets nothing.
 func TestHTTPSListener(t *testing.T) {
 	dir := t.TempDir()
-	ca := newTestCA(t, "sluice test CA")
-	cert, key := ca.issue(t, "localhost", true)
-	trusting := &http.Client{Transport: &http.Transport{DisableKeepAlives: true, TLSClientConfig: &tls.Config{RootCAs: ca.pool()}}}
+	ca := testpki.NewCA(t, "sluice test CA")
+	srv := ca.Server(t, "localhost", "127.0.0.1", "::1")
+	cert, key := srv.CertPEM, srv.KeyPEM
+	trusting := &http.Client{Transport: &http.Transport{DisableKeepAlives: true, TLSClientConfig: &tls.Config{RootCAs: ca.Pool()}}}
 
 	for name, props := range map[string]map[string]string{
 		"unprefixed file": {config.SSLKeystoreLocation: writeFile(t, dir, "server.pem", append(cert, key...))},
@@ -58,19 +60,20 @@ func TestHTTPSListener(t *testing.T) {
 // certificate signed by the truststore's CA.
 func TestHTTPSClientCertificateRequired(t *testing.T) {
 	dir := t.TempDir()
-	ca, other := newTestCA(t, "sluice test CA"), newTestCA(t, "other CA")
-	cert, key := ca.issue(t, "localhost", true)
+	ca, other := testpki.NewCA(t, "sluice test CA"), testpki.NewCA(t, "other CA")
+	srv := ca.Server(t, "localhost", "127.0.0.1", "::1")
+	cert, key := srv.CertPEM, srv.KeyPEM
 	c := startConfigured(t, map[string]string{
 		config.Listeners:                              "https://127.0.0.1:0",
 		"listeners.https.ssl.keystore.location":       writeFile(t, dir, "server.pem", append(cert, key...)),
-		"listeners.https.ssl.truststore.certificates": string(ca.certPEM),
+		"listeners.https.ssl.truststore.certificates": string(ca.CertPEM),
 		"listeners.https.ssl.client.authentication":   "required",
 	})
 	client := func(certs ...tls.Certificate) *http.Client {
 		return &http.Client{Transport: &http.Transport{DisableKeepAlives: true,
 			TLSClientConfig: clientTLS(ca, certs)}}
 	}
-	for name, cl := range map[string]*http.Client{"no certificate": client(), "untrusted CA": client(other.clientCert(t, "x"))} {
+	for name, cl := range map[string]*http.Client{"no certificate": client(), "untrusted CA": client(other.Client(t, "x").TLS(t))} {
 		req, _ := http.NewRequest("GET", c.url+"/connectors", nil)
 		if resp, err := cl.Do(req); err == nil {
 			resp.Body.Close()
@@ -78,7 +81,7 @@ func TestHTTPSClientCertificateRequired(t *testing.T) {
 		}
 	}
 	// Without rest.auth.client.cert.roles any trusted certificate is enough.
-	if status, _, body := send(t, client(ca.clientCert(t, "anyone")), "GET", c.url+"/connectors", "", nil); status != http.StatusOK {
+	if status, _, body := send(t, client(ca.Client(t, "anyone").TLS(t)), "GET", c.url+"/connectors", "", nil); status != http.StatusOK {
 		t.Fatalf("trusted client certificate: %d %s", status, body)
 	}
 }
@@ -87,8 +90,9 @@ func TestHTTPSClientCertificateRequired(t *testing.T) {
 // with the property's name, never its value.
 func TestTLSConfigErrors(t *testing.T) {
 	dir := t.TempDir()
-	ca := newTestCA(t, "sluice test CA")
-	cert, key := ca.issue(t, "localhost", true)
+	ca := testpki.NewCA(t, "sluice test CA")
+	srv := ca.Server(t, "localhost", "127.0.0.1", "::1")
+	cert, key := srv.CertPEM, srv.KeyPEM
 	pemFile := writeFile(t, dir, "server.pem", append(cert, key...))
 	certOnly := writeFile(t, dir, "cert.pem", cert)
 	secret := string(key)
@@ -104,7 +108,12 @@ func TestTLSConfigErrors(t *testing.T) {
 		{"unknown prefixed", map[string]string{"listeners.https.ssl.keystore.location": pemFile, "listeners.https.ssl.cipher.suites": "X"}, []string{"listeners.https.ssl.cipher.suites", "not supported"}},
 		{"no key in file", map[string]string{config.SSLKeystoreLocation: certOnly}, []string{"ssl.keystore.location", "private key"}},
 		{"chain without key", map[string]string{config.SSLKeystoreCertificateChain: string(cert)}, []string{"ssl.keystore.key", "together"}},
-		{"mismatched key", map[string]string{config.SSLKeystoreCertificateChain: string(cert), config.SSLKeystoreKey: secret[:len(secret)/2]}, []string{"ssl.keystore.certificate.chain/ssl.keystore.key"}},
+		{"truncated key", map[string]string{config.SSLKeystoreCertificateChain: string(cert), config.SSLKeystoreKey: secret[:len(secret)/2]}, []string{"ssl.keystore.key: the value is not PEM"}},
+		{"mismatched key", map[string]string{config.SSLKeystoreCertificateChain: string(cert), config.SSLKeystoreKey: string(ca.Client(t, "x").KeyPEM)},
+			[]string{"ssl.keystore.certificate.chain and ssl.keystore.key: the values are not a matching PEM certificate and private key"}},
+		{"missing keystore file", map[string]string{config.SSLKeystoreLocation: dir + "/missing.pem"}, []string{"ssl.keystore.location: cannot read " + dir + "/missing.pem"}},
+		{"truststore of keys", map[string]string{config.SSLKeystoreLocation: pemFile, config.SSLClientAuthentication: "required",
+			config.SSLTruststoreLocation: writeFile(t, dir, "key.pem", key)}, []string{"ssl.truststore.location: " + dir + "/key.pem holds no PEM certificate", "sign client certificates"}},
 		{"required without truststore", map[string]string{config.SSLKeystoreLocation: pemFile, config.SSLClientAuthentication: "required"}, []string{"ssl.client.authentication", "ssl.truststore.location"}},
 		{"truststore without client auth", map[string]string{config.SSLKeystoreLocation: pemFile, config.SSLTruststoreLocation: certOnly}, []string{"ssl.truststore.location", "requested or required"}},
 		{"cert roles without client auth", map[string]string{config.SSLKeystoreLocation: pemFile, config.RESTAuthCertRoles: "a=admin"}, []string{config.RESTAuthCertRoles, "ssl.client.authentication"}},
