@@ -122,6 +122,9 @@ type Resolved struct {
 	raw map[string]string
 	// subs maps each substituted value to the reference it came from.
 	subs map[string]string
+	// vals holds the keys of subs, longest first, in the order Scrub
+	// replaces them; set once subs is complete.
+	vals []string
 }
 
 // Raw returns the value of key as written when it held a reference.
@@ -133,6 +136,10 @@ func (r *Resolved) Raw(key string) (string, bool) {
 	return v, ok
 }
 
+// HasValues reports whether r has resolved values for Scrub to hide
+// (false for nil).
+func (r *Resolved) HasValues() bool { return r != nil && len(r.subs) > 0 }
+
 // Scrub replaces in s every value a reference resolved to by the
 // reference as written (longest values first), so that an error about the
 // resolved config never shows what a provider returned. Values shorter
@@ -142,15 +149,25 @@ func (r *Resolved) Scrub(s string) string {
 	if r == nil || len(r.subs) == 0 {
 		return s
 	}
-	vals := make([]string, 0, len(r.subs))
-	for v := range r.subs {
-		vals = append(vals, v)
-	}
-	sort.Slice(vals, func(i, j int) bool { return len(vals[i]) > len(vals[j]) })
-	for _, v := range vals {
+	for _, v := range r.vals {
 		s = strings.ReplaceAll(s, v, r.subs[v])
 	}
 	return s
+}
+
+// order sets vals from subs: longest first, ties in byte order so that
+// scrubbing is the same every time.
+func (r *Resolved) order() {
+	r.vals = r.vals[:0]
+	for v := range r.subs {
+		r.vals = append(r.vals, v)
+	}
+	sort.Slice(r.vals, func(i, j int) bool {
+		if len(r.vals[i]) != len(r.vals[j]) {
+			return len(r.vals[i]) > len(r.vals[j])
+		}
+		return r.vals[i] < r.vals[j]
+	})
 }
 
 // ScrubError is Scrub for an error (nil stays nil).
@@ -180,6 +197,7 @@ func Merge(rs ...*Resolved) *Resolved {
 			out.subs[k] = v
 		}
 	}
+	out.order()
 	return out
 }
 
@@ -206,6 +224,7 @@ func (p *Providers) Resolve(props map[string]string) (*Resolved, error) {
 		}
 		r.Values[k] = out
 	}
+	r.order()
 	if len(errs) > 0 {
 		return r, errors.New(strings.Join(errs, "; "))
 	}

@@ -219,6 +219,33 @@ func TestScrub(t *testing.T) {
 	}
 }
 
+// A longer value is replaced before a shorter one it contains, in a
+// Resolve's result and in a Merge of several; HasValues says whether
+// there is anything to replace.
+func TestScrubLongestFirstAndHasValues(t *testing.T) {
+	t.Setenv("SLUICE_TEST_SHORT", "horse")
+	t.Setenv("SLUICE_TEST_LONG", "correct-horse-battery")
+	p := mustProviders(t, map[string]string{"config.providers": "env", "config.providers.env.class": "env"})
+	short, _ := p.Resolve(map[string]string{"a": "${env:SLUICE_TEST_SHORT}"})
+	long, _ := p.Resolve(map[string]string{"b": "${env:SLUICE_TEST_LONG}"})
+	both, _ := p.Resolve(map[string]string{"a": "${env:SLUICE_TEST_SHORT}", "b": "${env:SLUICE_TEST_LONG}"})
+	const in, want = "correct-horse-battery, horse", "${env:SLUICE_TEST_LONG}, ${env:SLUICE_TEST_SHORT}"
+	for name, r := range map[string]*Resolved{"resolve": both, "merge": Merge(short, nil, long), "merge reversed": Merge(long, short)} {
+		if got := r.Scrub(in); got != want {
+			t.Errorf("%s: Scrub(%q) = %q, want %q", name, in, got, want)
+		}
+		if !r.HasValues() {
+			t.Errorf("%s: HasValues() = false", name)
+		}
+	}
+	plain, _ := p.Resolve(map[string]string{"a": "no reference"})
+	for name, r := range map[string]*Resolved{"nil": nil, "no reference": plain, "empty merge": Merge(nil, plain)} {
+		if r.HasValues() || r.Scrub(in) != in {
+			t.Errorf("%s: HasValues() = %v, Scrub changed %q to %q", name, r.HasValues(), in, r.Scrub(in))
+		}
+	}
+}
+
 func TestEncryptedEnvelopeRefused(t *testing.T) {
 	r, err := (*Providers)(nil).Resolve(map[string]string{"database.password": "${sluice-encrypted:v1:abcd1234:AAAA}"})
 	if err == nil || !strings.Contains(err.Error(), "abcd1234") || !strings.Contains(err.Error(), "database.password") {

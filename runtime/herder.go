@@ -420,7 +420,9 @@ func (h *Herder) startConnector(ctx context.Context, cs *connState) {
 	}
 	resolved := res.Values
 	cctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	logger := h.logger.With("connector", cs.name)
+	// The connector's logger hides what its references resolved to and
+	// URL credentials, in the lines of the connector and of the runtime.
+	logger := scrubbedLogger(h.logger, res).With("connector", cs.name)
 	sctx, scancel := context.WithTimeout(cctx, 60*time.Second)
 	conCtx := &connectorContext{h: h, cs: cs, logger: logger}
 	var inst connectors.Connector
@@ -537,14 +539,17 @@ func (h *Herder) startTask(ctx context.Context, cs *connState, ts *taskState, pl
 	h.mu.Lock()
 	connRaw, taskRaw := cs.raw, ts.raw
 	h.mu.Unlock()
-	logger := h.logger.With("connector", ts.id.Connector, "task", ts.id.Task)
 	fail := func(err error) { h.taskExited(ts, cs, err, time.Now()) }
 
 	connRes, cerr := h.providers.Resolve(connRaw)
 	taskRes, terr := h.providers.Resolve(taskRaw)
+	res := config.Merge(connRes, taskRes)
 	h.mu.Lock()
-	ts.res = config.Merge(connRes, taskRes)
+	ts.res = res
 	h.mu.Unlock()
+	// The task's logger, for the runner's lines and the task's own,
+	// hides what the references resolved to and URL credentials.
+	logger := scrubbedLogger(h.logger, res).With("connector", ts.id.Connector, "task", ts.id.Task)
 	if err := errors.Join(cerr, terr); err != nil {
 		fail(err)
 		return
@@ -688,7 +693,7 @@ func (h *Herder) startTask(ctx context.Context, cs *connState, ts *taskState, pl
 		r := &sourceRunner{id: ts.id, task: task, props: taskCfg, chain: chain, keyConv: keyConv, valConv: valConv,
 			producer: producer, sec: psec, kafkaConfig: h.sec.consumerConfig(), offsets: h.offsets, logger: logger, flushEvery: flushEvery, flushTimeout: flushTimeout,
 			retry: retry, onRunning: onRunning, onProblem: onProblem, onTopic: func(t string) { h.topicSeen(cs, ts.id, t) },
-			createTopic:   func(ctx context.Context, t string) error { return h.topics.ensure(ctx, t, tc.spec) },
+			createTopic:   func(ctx context.Context, t string) error { return h.topics.ensure(ctx, t, tc.spec, logger) },
 			topicGone:     func(t string) { h.topics.forget(t, nil) },
 			bufferedBytes: h.worker.Values.Long(config.ProducerMaxBufferedBytes), bufferedRecords: h.worker.Values.Int(config.ProducerMaxBufferedRecords),
 			scratch: scratch}

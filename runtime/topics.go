@@ -80,8 +80,11 @@ func (e *TopicError) Error() string {
 func (e *TopicError) Unwrap() error { return e.Err }
 
 // ensure makes sure topic exists, creating it with spec (called only when
-// the topic is created) unless the worker does not create topics.
-func (c *topicCreator) ensure(ctx context.Context, topic string, spec func(string) topicSpec) error {
+// the topic is created) unless the worker does not create topics. The
+// creation is logged to log (nil: the creator's logger): the task's, which
+// hides what its config's references resolved to, as the topic configs
+// come from the connector config.
+func (c *topicCreator) ensure(ctx context.Context, topic string, spec func(string) topicSpec, log *slog.Logger) error {
 	for {
 		c.mu.Lock()
 		e, ok := c.mu.topics[topic]
@@ -89,7 +92,10 @@ func (c *topicCreator) ensure(ctx context.Context, topic string, spec func(strin
 			e = &topicEntry{done: make(chan struct{})}
 			c.mu.topics[topic] = e
 			c.mu.Unlock()
-			e.err = c.create(ctx, topic, spec)
+			if log == nil {
+				log = c.logger
+			}
+			e.err = c.create(ctx, topic, spec, log)
 			if e.err != nil {
 				c.forget(topic, e)
 			}
@@ -141,7 +147,7 @@ func validTopicName(name string) bool {
 	return true
 }
 
-func (c *topicCreator) create(ctx context.Context, topic string, spec func(string) topicSpec) error {
+func (c *topicCreator) create(ctx context.Context, topic string, spec func(string) topicSpec, log *slog.Logger) error {
 	if !validTopicName(topic) {
 		return &TopicError{Topic: topic, Err: errInvalidTopicName}
 	}
@@ -166,7 +172,7 @@ func (c *topicCreator) create(ctx context.Context, topic string, spec func(strin
 	}
 	switch {
 	case err == nil:
-		c.logger.Info("created topic", "topic", topic, "partitions", resp.NumPartitions, "replication_factor", resp.ReplicationFactor,
+		log.Info("created topic", "topic", topic, "partitions", resp.NumPartitions, "replication_factor", resp.ReplicationFactor,
 			"topic_creation_group", s.Group, "configs", s.Configs)
 		return nil
 	case errors.Is(err, kerr.TopicAlreadyExists):
@@ -178,7 +184,7 @@ func (c *topicCreator) create(ctx context.Context, topic string, spec func(strin
 	// worker's principal may not create topics, or a creation policy
 	// refuses it): a topic someone else created is fine.
 	if exists, xerr := c.exists(ctx, topic); xerr == nil && exists {
-		c.logger.Debug("topic exists; its creation was refused", "topic", topic, "error", err)
+		log.Debug("topic exists; its creation was refused", "topic", topic, "error", err)
 		return nil
 	}
 	return &TopicError{Topic: topic, Err: err}

@@ -267,7 +267,7 @@ func TestTopicCreatorCreatesOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs <- tc.ensure(ctx, "shared", spec)
+			errs <- tc.ensure(ctx, "shared", spec, nil)
 		}()
 	}
 	wg.Wait()
@@ -283,11 +283,11 @@ func TestTopicCreatorCreatesOnce(t *testing.T) {
 	// Gone from the cache: checked again, and the topic existing already
 	// is no error.
 	tc.forget("shared", nil)
-	if err := tc.ensure(ctx, "shared", spec); err != nil || specs.Load() != 2 {
+	if err := tc.ensure(ctx, "shared", spec, nil); err != nil || specs.Load() != 2 {
 		t.Fatalf("ensure after forget = %v with %d creations, want nil and 2", err, specs.Load())
 	}
 	for range 2 {
-		err := tc.ensure(ctx, "no/slash", spec)
+		err := tc.ensure(ctx, "no/slash", spec, nil)
 		var te *TopicError
 		if !errors.As(err, &te) || !errors.Is(err, kerr.InvalidTopicException) {
 			t.Fatalf("ensure of an invalid name = %v, want a TopicError wrapping INVALID_TOPIC_EXCEPTION", err)
@@ -328,10 +328,10 @@ func TestTopicCreatorWithoutCreatePermission(t *testing.T) {
 	}
 	tc := newTopicCreator(client("app"), true, quietLogger())
 	spec := func(string) topicSpec { return topicSpec{Partitions: -1, ReplicationFactor: -1} }
-	if err := tc.ensure(ctx, "pre", spec); err != nil {
+	if err := tc.ensure(ctx, "pre", spec, nil); err != nil {
 		t.Fatalf("ensure of an existing topic the worker may not create: %v", err)
 	}
-	err = tc.ensure(ctx, "new", spec)
+	err = tc.ensure(ctx, "new", spec, nil)
 	var te *TopicError
 	if !errors.As(err, &te) || !errors.Is(err, kerr.TopicAuthorizationFailed) || !strings.Contains(err.Error(), "grant the worker's principal CREATE") {
 		t.Fatalf("ensure of a new topic without CREATE = %v", err)
