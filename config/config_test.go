@@ -121,3 +121,35 @@ func TestLoadWorkerPrecedence(t *testing.T) {
 		t.Error("invalid value accepted")
 	}
 }
+
+func TestNearMisses(t *testing.T) {
+	for _, tt := range []struct {
+		prop, want string
+	}{
+		{"hots", "host"},  // swap
+		{"hostt", "host"}, // insertion
+		{"prt", "port"},   // deletion
+		{"Port", "port"},  // case
+		{"interval.sm", "interval.ms"},
+		{"intervall.mss", "interval.ms"}, // two slips in a long name
+		{"old.mod", "mode"},              // an alias's near miss names the property
+		{"hostname", ""},                 // too far
+		{"host", ""},                     // defined
+		{"old.mode", ""},                 // an alias is defined
+		{"transforms.x.type", ""},
+		{"ab", ""},
+	} {
+		got := testDef.NearMisses(map[string]string{tt.prop: "v"})[tt.prop]
+		if got != tt.want {
+			t.Errorf("near miss of %q = %q, want %q", tt.prop, got, tt.want)
+		}
+	}
+	_, err := testDef.Parse(map[string]string{"hots": "db"})
+	if err == nil || !strings.Contains(err.Error(), `the config has "hots", which is not a property: did you mean host?`) {
+		t.Errorf("missing host with hots given: %v", err)
+	}
+	_, err = testDef.Parse(map[string]string{"tables": "a"})
+	if err == nil || strings.Contains(err.Error(), "did you mean") {
+		t.Errorf("missing host with no near miss: %v", err)
+	}
+}

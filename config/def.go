@@ -222,7 +222,11 @@ func (d *Def) parseShown(props map[string]string, display map[string]string) (*V
 		raw, ok := lookup(props, k)
 		if !ok {
 			if k.Required() {
-				errs = append(errs, &Error{Key: k.Name, Reason: "missing required configuration \"" + k.Name + "\" which has no default value"})
+				reason := "missing required configuration \"" + k.Name + "\" which has no default value"
+				if typo := d.mistypedAs(props, k.Name); typo != "" {
+					reason += fmt.Sprintf("; the config has %q, which is not a property: did you mean %s? rename it", typo, k.Name)
+				}
+				errs = append(errs, &Error{Key: k.Name, Reason: reason})
 				continue
 			}
 			if k.Default == nil {

@@ -95,7 +95,8 @@ func TestWorkerStartupFailures(t *testing.T) {
 			t.Fatalf("worker with unreachable bootstrap.servers exited 0:\n%s", out)
 		}
 		t.Logf("exited after %v: %v", time.Since(start).Round(time.Millisecond), err)
-		mustContain(t, "worker output", out, addr, "bootstrap.servers")
+		mustContain(t, "worker output", out, "cannot reach Kafka at bootstrap.servers="+addr,
+			"check the address and that the brokers are up", "leave bootstrap.servers empty to use the embedded broker")
 	})
 	t.Run("data dir in use", func(t *testing.T) {
 		t.Parallel()

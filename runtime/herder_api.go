@@ -302,6 +302,17 @@ func (h *Herder) validateForWrite(ctx context.Context, cfg map[string]string) er
 			"You can also find the above list of errors at the endpoint `/connector-plugins/{connectorType}/config/validate`",
 			len(msgs), strings.Join(msgs, "\n"))
 	}
+	// Unknown properties are ignored, as Kafka Connect does; one a slip
+	// away from a defined name is most likely that one mistyped.
+	def := h.defFor(p)
+	if p.Type == connectors.SourceType {
+		def = def.Merge(topicCreationDef(cfg))
+	}
+	near := def.NearMisses(cfg)
+	for _, k := range config.SortedKeys(near) {
+		h.logger.Warn(fmt.Sprintf("connector property %s is not a property of %s and is ignored; did you mean %s? rename it", k, class, near[k]),
+			"connector", cfg[propName], "property", k, "did_you_mean", near[k])
+	}
 	return nil
 }
 

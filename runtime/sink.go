@@ -104,6 +104,18 @@ func (c *sinkTaskContext) Errant(_ context.Context, r *connectors.Record, err er
 	return &connectors.RecordError{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Err: err}
 }
 
+// convertError is the task's failure on a record the key or value
+// converter cannot read: it names the converter property and the two ways
+// out, fixing the converter or skipping the record (until
+// errors.tolerance=all comes with the error-handling release).
+func (r *sinkRunner) convertError(side string, kr *kgo.Record, err error) error {
+	return &connectors.RecordError{Topic: kr.Topic, Partition: kr.Partition, Offset: kr.Offset, Err: fmt.Errorf(
+		"converting %s: %w; the record is not in the format %s.converter reads: set %s.converter (and its %s.converter.* settings, "+
+			"such as %s.converter.schemas.enable) to what the topic's producers write, or skip the record: stop the connector and "+
+			"PATCH /connectors/%s/offsets with kafka_offset %d for topic %s partition %d",
+		side, err, side, side, side, side, r.id.Connector, kr.Offset+1, kr.Topic, kr.Partition)}
+}
+
 // consumerGroup returns Kafka Connect's group id for a sink connector.
 func consumerGroup(connector string) string { return "connect-" + connector }
 
@@ -249,11 +261,11 @@ func (r *sinkRunner) put(ctx context.Context, fs kgo.Fetches) error {
 		next[tp] = kr.Offset + 1
 		var err error
 		if rec.KeySchema, rec.Key, err = r.keyConv.Decode(kr.Topic, kr.Key); err != nil {
-			convErr = &connectors.RecordError{Topic: kr.Topic, Partition: kr.Partition, Offset: kr.Offset, Err: fmt.Errorf("converting key: %w", err)}
+			convErr = r.convertError("key", kr, err)
 			return
 		}
 		if rec.ValueSchema, rec.Value, err = r.valConv.Decode(kr.Topic, kr.Value); err != nil {
-			convErr = &connectors.RecordError{Topic: kr.Topic, Partition: kr.Partition, Offset: kr.Offset, Err: fmt.Errorf("converting value: %w", err)}
+			convErr = r.convertError("value", kr, err)
 			return
 		}
 		if len(kr.Headers) > 0 {

@@ -97,12 +97,20 @@ func preflight(ctx context.Context, conn *pgx.Conn, cfg *Config) (*problems, err
 	if max, _ := strconv.Atoi(maxSenders); senders >= max {
 		p.add(Hostname, "all %d WAL senders are in use (max_wal_senders=%s); raise max_wal_senders and restart PostgreSQL, or stop another replication client", senders, maxSenders)
 	}
-	var pubExists, pubAll bool
-	err = conn.QueryRow(ctx, `SELECT true, puballtables FROM pg_publication WHERE pubname = $1`, cfg.Publication).Scan(&pubExists, &pubAll)
+	var pubExists, pubAll, pubMine bool
+	var pubOwner string
+	err = conn.QueryRow(ctx, `SELECT true, puballtables, pg_has_role(pubowner, 'USAGE'), pubowner::regrole::text
+		FROM pg_publication WHERE pubname = $1`, cfg.Publication).Scan(&pubExists, &pubAll, &pubMine, &pubOwner)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("reading publication %q: %w", cfg.Publication, err)
 	}
 	switch {
+	case pubExists && !pubAll && !pubMine && cfg.PublicationMode == PublicationFiltered:
+		// filtered sets the publication's tables (ALTER PUBLICATION),
+		// which only its owner may do.
+		p.add(PublicationName, "publication %q is owned by %s, not by %q, and publication.autocreate.mode=filtered sets its tables, which only the owner may do; "+
+			"run ALTER PUBLICATION %s OWNER TO %s, set publication.autocreate.mode=disabled to use it as it is, or set publication.name to another publication",
+			cfg.Publication, pubOwner, cfg.User, quoteIdent(cfg.Publication), quoteIdent(cfg.User))
 	case !pubExists && cfg.PublicationMode == PublicationDisabled:
 		p.add(PublicationName, "publication %q does not exist and publication.autocreate.mode=disabled; create it (CREATE PUBLICATION %s FOR TABLE ...) or set publication.autocreate.mode=filtered", cfg.Publication, quoteIdent(cfg.Publication))
 	case !pubExists && cfg.PublicationMode == PublicationAllTables && !super:

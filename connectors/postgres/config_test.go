@@ -159,12 +159,14 @@ func TestConnectErrorNamesTheFix(t *testing.T) {
 	}
 	auth := connectError(cfg, &pgconn.PgError{Severity: "FATAL", Code: "28P01", Message: `password authentication failed for user "u"`})
 	net := connectError(cfg, errors.New("dial tcp: connection refused"))
+	noDB := connectError(cfg, &pgconn.PgError{Severity: "FATAL", Code: "3D000", Message: `database "x" does not exist`})
 	for _, tt := range []struct {
 		err  error
 		want []string
 	}{
 		{auth, []string{"db:6543", `user "u"`, "database.password"}},
 		{net, []string{"db:6543", `user "u"`, "database.hostname"}},
+		{noDB, []string{"db:6543", "database.dbname", "exists on the server"}},
 	} {
 		for _, w := range tt.want {
 			if !strings.Contains(tt.err.Error(), w) {
@@ -174,6 +176,12 @@ func TestConnectErrorNamesTheFix(t *testing.T) {
 	}
 	if ce, ok := auth.(*ConnectError); !ok || !ce.Auth {
 		t.Errorf("authentication failure not marked: %#v", auth)
+	}
+	if ce, ok := noDB.(*ConnectError); !ok || !ce.NoDB || ce.Auth {
+		t.Errorf("missing database not marked: %#v", noDB)
+	}
+	if strings.Contains(noDB.Error(), "database.hostname") {
+		t.Errorf("missing database sends the user to database.hostname: %s", noDB)
 	}
 }
 

@@ -87,6 +87,8 @@ type ConnectError struct {
 	Addr, User, DB string
 	// Auth is true when the server rejected the credentials.
 	Auth bool
+	// NoDB is true when the server has no database named DB.
+	NoDB bool
 	// TLSKey is the property to change when TLS failed (verification,
 	// a server without TLS, a hostssl-only server with sslmode=disable);
 	// TLSFix says how. Such a failure is not worth retrying.
@@ -101,6 +103,8 @@ func (e *ConnectError) Error() string {
 		fix = e.TLSFix
 	case e.Auth:
 		fix = "check database.user and database.password (and pg_hba.conf)"
+	case e.NoDB:
+		fix = "set database.dbname to a database that exists on the server (psql -l lists them)"
 	}
 	return fmt.Sprintf("cannot connect to PostgreSQL at %s as user %q (database %q): %v; %s", e.Addr, e.User, e.DB, e.Err, fix)
 }
@@ -112,6 +116,9 @@ func connectError(cfg *Config, err error) error {
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && (pe.Code == "28P01" || pe.Code == "28000") {
 		ce.Auth = true
+	}
+	if errors.As(err, &pe) && pe.Code == "3D000" { // invalid_catalog_name
+		ce.NoDB = true
 	}
 	if key, fix, ok := tlsFailure(cfg, err); ok {
 		ce.TLSKey, ce.TLSFix = key, fix

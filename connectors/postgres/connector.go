@@ -91,6 +91,8 @@ func (c *Connector) Validate(ctx context.Context, props map[string]string) map[s
 			key = ce.TLSKey
 		} else if ok && ce.Auth {
 			key = Password
+		} else if ok && ce.NoDB {
+			key = DBName
 		}
 		return map[string][]string{key: {err.Error()}}
 	}

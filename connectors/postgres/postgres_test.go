@@ -127,6 +127,15 @@ func testValidate(t *testing.T, pg *harness.Postgres) {
 	check("no replication", props(pg, db, "val", User, "norepl"), User, "REPLICATION")
 	check("all_tables needs superuser", props(pg, db, "val", User, "norepl"), PublicationAutocreate, "superuser")
 	check("missing publication", props(pg, db, "val", PublicationAutocreate, "disabled"), PublicationName, "does not exist")
+	check("missing database", props(pg, db+"_nope", "val"), DBName, "set database.dbname to a database that exists")
+	// filtered sets the tables of a publication that only its owner may
+	// change; an all_tables or disabled one is used as it is.
+	pg.Exec(t, db, "CREATE ROLE pubowner", "CREATE PUBLICATION owned_pub", "ALTER PUBLICATION owned_pub OWNER TO pubowner")
+	check("publication of another owner", props(pg, db, "val", User, "norepl", PublicationName, "owned_pub", PublicationAutocreate, "filtered"),
+		PublicationName, `owned by pubowner, not by "norepl"`)
+	if errs := c.Validate(ctx, props(pg, db, "val", User, "norepl", PublicationName, "owned_pub", PublicationAutocreate, "disabled")); len(errs[PublicationName]) != 0 {
+		t.Errorf("publication of another owner with autocreate disabled: %v", errs[PublicationName])
+	}
 
 	// A slot another process reads.
 	pg.Exec(t, db, "SELECT pg_create_logical_replication_slot('busy', 'pgoutput')", "CREATE PUBLICATION busy_pub")
