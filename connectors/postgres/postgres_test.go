@@ -1563,8 +1563,7 @@ func testResumeSnapshotChurn(t *testing.T, pg *harness.Postgres) {
 	}
 
 	task2 := startTaskCtx(t, p, &taskContext{stored: stored, logs: logs})
-	var second []*connectors.Record
-	second = pollCutting(task2, 4, func(rs []*connectors.Record) bool {
+	second := pollCutting(task2, 4, func(rs []*connectors.Record) bool {
 		n := 0
 		for _, r := range rs {
 			if incremental(r) {
