@@ -680,6 +680,15 @@ func (t *Task) emitSnapshot(ctx context.Context, items <-chan snapItem, remainin
 	var done []string
 	cur := offset{snapshot: true, snapshotPlan: plan, lsnProc: cp, lsn: cp}
 	curMap := cur.toMap()
+	// deferred holds, per table, finished chunks whose last row may still
+	// be the table's held row.
+	deferred := map[uint32][]string{}
+	markDone := func(id uint32, chunks ...string) {
+		done = append(append(done, deferred[id]...), chunks...)
+		delete(deferred, id)
+		cur = offset{snapshot: true, snapshotPlan: plan, snapshotChunks: strings.Join(done, ","), lsnProc: cp, lsn: cp}
+		curMap = cur.toMap()
+	}
 	// out is the last marked record, kept until the next one so that the
 	// final record can be marked "last" and carry the final offset.
 	var out held
@@ -711,10 +720,17 @@ func (t *Task) emitSnapshot(ctx context.Context, items <-chan snapItem, remainin
 			id := it.done.t.relID
 			remaining[id]--
 			left--
-			done = append(done, strconv.FormatUint(uint64(id), 10)+":"+strconv.Itoa(it.done.idx))
-			cur = offset{snapshot: true, snapshotPlan: plan, snapshotChunks: strings.Join(done, ","), lsnProc: cp, lsn: cp}
-			curMap = cur.toMap()
+			chunk := strconv.FormatUint(uint64(id), 10) + ":" + strconv.Itoa(it.done.idx)
 			h := holds[id]
+			if remaining[id] > 0 && h != nil && h.r != nil {
+				// The table's last row read is held back for its marker
+				// and may be this chunk's: the chunk counts as finished
+				// in the offsets of records made after that row is
+				// emitted, so that no committed offset skips it.
+				deferred[id] = append(deferred[id], chunk)
+				continue
+			}
+			markDone(id, chunk)
 			if remaining[id] > 0 || h == nil || h.r == nil {
 				continue
 			}
@@ -742,6 +758,9 @@ func (t *Task) emitSnapshot(ctx context.Context, items <-chan snapItem, remainin
 					}
 					if err := flush(h, marker); err != nil {
 						return err
+					}
+					if len(deferred[id]) > 0 {
+						markDone(id)
 					}
 				}
 				// source.ts_* is the read time, refreshed every 256 rows

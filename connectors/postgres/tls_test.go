@@ -33,7 +33,7 @@ func tlsProps(pg *harness.Postgres, db, slot, host string, extra ...string) map[
 func connErrs(p map[string]string) map[string][]string {
 	errs := (&Connector{}).Validate(context.Background(), p)
 	out := map[string][]string{}
-	for _, k := range []string{Hostname, Port, User, Password, SSLMode, SSLRootCert, SSLCert, SSLKey} {
+	for _, k := range []string{Hostname, Port, User, Password, DBName, SSLMode, SSLRootCert, SSLCert, SSLKey} {
 		if len(errs[k]) > 0 {
 			out[k] = errs[k]
 		}
