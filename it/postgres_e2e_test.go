@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -238,7 +239,21 @@ func sqlTable(ctx context.Context, c *pgx.Conn, table string, keyCols ...string)
 // table), or returns nil when they are equal.
 func diffRows(table string, want, got map[string]map[string]string) error {
 	if len(want) != len(got) {
-		return fmt.Errorf("%s: %d keys in the topic, %d rows in the table", table, len(got), len(want))
+		// Which keys: a lost snapshot chunk shows as a range of missing
+		// integer keys.
+		var missing, extra []string
+		for k := range want {
+			if _, ok := got[k]; !ok {
+				missing = append(missing, k)
+			}
+		}
+		for k := range got {
+			if _, ok := want[k]; !ok {
+				extra = append(extra, k)
+			}
+		}
+		return fmt.Errorf("%s: %d keys in the topic, %d rows in the table; missing from the topic %s; in the topic only %s",
+			table, len(got), len(want), keySummary(missing), keySummary(extra))
 	}
 	for k, w := range want {
 		g, ok := got[k]
@@ -255,6 +270,37 @@ func diffRows(table string, want, got map[string]map[string]string) error {
 		}
 	}
 	return nil
+}
+
+// keySummary describes a set of keys: how many, and for integer keys
+// their range and the runs of consecutive ones.
+func keySummary(keys []string) string {
+	if len(keys) == 0 {
+		return "none"
+	}
+	var ints []int64
+	for _, k := range keys {
+		n, err := strconv.ParseInt(k, 10, 64)
+		if err != nil {
+			sort.Strings(keys)
+			return fmt.Sprintf("%d keys, first %v", len(keys), keys[:min(len(keys), 20)])
+		}
+		ints = append(ints, n)
+	}
+	slices.Sort(ints)
+	var runs []string
+	for i := 0; i < len(ints); {
+		j := i
+		for j+1 < len(ints) && ints[j+1] <= ints[j]+50 {
+			j++
+		}
+		runs = append(runs, fmt.Sprintf("%d-%d (%d keys)", ints[i], ints[j], j-i+1))
+		i = j + 1
+	}
+	if len(runs) > 20 {
+		runs = append(runs[:20], "...")
+	}
+	return fmt.Sprintf("%d keys in runs %v", len(ints), runs)
 }
 
 // sourceOffsets returns the connector's committed source offsets.

@@ -254,6 +254,11 @@ func (s *streamer) watermark(ctx context.Context, lsn uint64, m *pgoutput.Logica
 	if res.err != nil {
 		return res.err
 	}
+	if res.id != in.curID {
+		// Never expected: rows of another read would stand for this
+		// chunk's. Failing loses nothing; the restart reads it again.
+		return fmt.Errorf("snapshot chunk %s: its high watermark %s came with the rows of read %s", chunkID(in.cur), in.curID, res.id)
+	}
 	c := in.cur
 	var rows []chunkRow
 	for _, r := range res.rows {
@@ -261,6 +266,8 @@ func (s *streamer) watermark(ctx context.Context, lsn uint64, m *pgoutput.Logica
 			rows = append(rows, r)
 		}
 	}
+	s.t.log.Debug("snapshot chunk finished", "chunk", chunkID(c), "rows_read", len(res.rows), "rows_emitted", len(rows),
+		"changed_meanwhile", len(in.seen), "stale", in.curStale)
 	prevDone := in.doneStr
 	if !in.curStale {
 		in.done = append(in.done, chunkID(c))
