@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/sluice-cdc/sluice/config"
 	"github.com/sluice-cdc/sluice/connectors"
@@ -31,7 +32,9 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // TestPostgres runs the integration tests against one server.
 func TestPostgres(t *testing.T) {
-	pg := harness.StartPostgres(t, harness.PostgresOptions{})
+	// Each subtest keeps its slot: more than the harness's default 20.
+	pg := harness.StartPostgres(t, harness.PostgresOptions{Settings: map[string]string{
+		"max_replication_slots": "40", "max_wal_senders": "40"}})
 	t.Run("Basic", func(t *testing.T) { testBasic(t, pg) })
 	t.Run("Validate", func(t *testing.T) { testValidate(t, pg) })
 	t.Run("Handover", func(t *testing.T) { testHandover(t, pg) })
@@ -1450,6 +1453,18 @@ func testSignalSnapshot(t *testing.T, pg *harness.Postgres) {
 // middle of the chunks and started from an offset it had emitted. The
 // records of the three runs, applied in order, must give the table.
 func testResumeSnapshotChurn(t *testing.T, pg *harness.Postgres) {
+	resumeSnapshotChurn(t, pg, false)
+}
+
+// TestResumeSnapshotServerRestarts is testResumeSnapshotChurn with the
+// server restarted (fast shutdowns and crashes) instead of the task's
+// connections cut, on a server of its own.
+func TestResumeSnapshotServerRestarts(t *testing.T) {
+	t.Parallel()
+	resumeSnapshotChurn(t, harness.StartPostgres(t, harness.PostgresOptions{}), true)
+}
+
+func resumeSnapshotChurn(t *testing.T, pg *harness.Postgres, restarts bool) {
 	db := pg.CreateDB(t, "resnapchurn")
 	const rows = 20000
 	pg.Exec(t, db, "CREATE TABLE acct (id int PRIMARY KEY, v int NOT NULL)",
@@ -1481,7 +1496,7 @@ func testResumeSnapshotChurn(t *testing.T, pg *harness.Postgres) {
 	go func() {
 		defer wg.Done()
 		c := pg.Connect(t, db)
-		defer c.Close(context.Background())
+		defer func() { c.Close(context.Background()) }()
 		rng := rand.New(rand.NewPCG(7, 11))
 		next := rows + 1
 		// About 300 changes a second: a pace the task keeps up with under
@@ -1507,12 +1522,33 @@ func testResumeSnapshotChurn(t *testing.T, pg *harness.Postgres) {
 				next++
 			}
 			if err != nil && ctx.Err() == nil {
-				writerErr <- err
-				return
+				if !restarts {
+					writerErr <- err
+					return
+				}
+				// The server restarts: whether the statement took effect
+				// does not matter, the table is read at the end.
+				c.Close(context.Background())
+				for ctx.Err() == nil {
+					time.Sleep(100 * time.Millisecond)
+					if c, err = pgx.Connect(ctx, pg.DBURL(db)); err == nil {
+						break
+					}
+				}
 			}
 		}
 	}()
+	cuts, cutsPerRun := 0, 4
+	if restarts {
+		cutsPerRun = 2
+	}
 	cut := func() {
+		cuts++
+		if restarts {
+			// Fast shutdowns, and every third a crash.
+			pg.Restart(t, cuts%3 == 0)
+			return
+		}
 		pg.Exec(t, db, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'sluice%'")
 	}
 	incremental := func(r *connectors.Record) bool {
@@ -1565,7 +1601,7 @@ func testResumeSnapshotChurn(t *testing.T, pg *harness.Postgres) {
 	}
 
 	task2 := startTaskCtx(t, p, &taskContext{stored: stored, logs: logs})
-	second := pollCutting(task2, 4, func(rs []*connectors.Record) bool {
+	second := pollCutting(task2, cutsPerRun, func(rs []*connectors.Record) bool {
 		n := 0
 		for _, r := range rs {
 			if incremental(r) {
@@ -1582,7 +1618,7 @@ func testResumeSnapshotChurn(t *testing.T, pg *harness.Postgres) {
 	}
 
 	task3 := startTaskCtx(t, p, &taskContext{stored: stored, logs: logs})
-	third := pollCutting(task3, 4, finished)
+	third := pollCutting(task3, cutsPerRun, finished)
 	cancel()
 	wg.Wait()
 	select {
