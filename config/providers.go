@@ -201,6 +201,27 @@ func Merge(rs ...*Resolved) *Resolved {
 	return out
 }
 
+// Hiding returns a copy of r whose Scrub also replaces each of values by
+// Hidden: the plain values of sensitive properties, which no reference
+// stands for, so that a message echoing one (a driver error quoting a
+// DSN) does not show it. Values shorter than 3 characters are left out,
+// as in Resolve, and so are values a reference resolved to, which Scrub
+// keeps showing as the reference. The copy has r's Values; r is not
+// changed (nil r is an empty config).
+func (r *Resolved) Hiding(values ...string) *Resolved {
+	out := Merge(r)
+	for _, v := range values {
+		if len(v) < minScrubbedValueSize || v == Hidden {
+			continue
+		}
+		if _, ok := out.subs[v]; !ok {
+			out.subs[v] = Hidden
+		}
+	}
+	out.order()
+	return out
+}
+
 // Resolve replaces provider references in props. It never changes props.
 // An error names the property and the reference as written, never a
 // value read. A value still holding a ${sluice-encrypted:...} envelope

@@ -246,6 +246,37 @@ func TestScrubLongestFirstAndHasValues(t *testing.T) {
 	}
 }
 
+// Hiding adds plain values that Scrub replaces by [hidden], longest
+// first among the resolved ones, without changing the config it copies;
+// a value a reference resolved to keeps showing as the reference, and
+// values under 3 characters are never replaced.
+func TestScrubHidingPlainValues(t *testing.T) {
+	t.Setenv("SLUICE_TEST_PW", "correct-horse")
+	p := mustProviders(t, map[string]string{"config.providers": "env", "config.providers.env.class": "env"})
+	r, _ := p.Resolve(map[string]string{"a": "${env:SLUICE_TEST_PW}", "b": "plain"})
+	h := r.Hiding("hunter2xyz", "hunter2xyz-longer", "correct-horse", "pw", "")
+	const in = "hunter2xyz-longer, hunter2xyz, correct-horse, pw"
+	if got, want := h.Scrub(in), "[hidden], [hidden], ${env:SLUICE_TEST_PW}, pw"; got != want {
+		t.Errorf("Scrub(%q) = %q, want %q", in, got, want)
+	}
+	if !h.HasValues() || h.Values["a"] != "correct-horse" || h.Values["b"] != "plain" {
+		t.Errorf("Hiding lost the config: HasValues() = %v, Values = %v", h.HasValues(), h.Values)
+	}
+	if got, want := r.Scrub(in), "hunter2xyz-longer, hunter2xyz, ${env:SLUICE_TEST_PW}, pw"; got != want {
+		t.Errorf("Hiding changed the original: Scrub(%q) = %q, want %q", in, got, want)
+	}
+	if got := (*Resolved)(nil).Hiding("hunter2xyz").Scrub("pw hunter2xyz"); got != "pw [hidden]" {
+		t.Errorf("nil.Hiding: Scrub = %q", got)
+	}
+	if h := (*Resolved)(nil).Hiding("pw", ""); h.HasValues() {
+		t.Errorf("Hiding only short values: HasValues() = true")
+	}
+	// Merged into a logger's or a task's config, the hidden values stay hidden.
+	if got := Merge(nil, h).Scrub(in); got != "[hidden], [hidden], ${env:SLUICE_TEST_PW}, pw" {
+		t.Errorf("Merge(h).Scrub = %q", got)
+	}
+}
+
 func TestEncryptedEnvelopeRefused(t *testing.T) {
 	r, err := (*Providers)(nil).Resolve(map[string]string{"database.password": "${sluice-encrypted:v1:abcd1234:AAAA}"})
 	if err == nil || !strings.Contains(err.Error(), "abcd1234") || !strings.Contains(err.Error(), "database.password") {

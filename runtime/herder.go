@@ -411,6 +411,10 @@ func (h *Herder) startConnector(ctx context.Context, cs *connState) {
 		return
 	}
 	res, err := h.providers.Resolve(raw)
+	// Hidden from the connector's log lines and status trace: what its
+	// references resolved to (shown as the references) and the plain
+	// values of its sensitive properties (shown as [hidden]).
+	res = res.Hiding(sensitiveValues(h.defFor(plugin), res.Values)...)
 	h.mu.Lock()
 	cs.res = res
 	h.mu.Unlock()
@@ -420,8 +424,8 @@ func (h *Herder) startConnector(ctx context.Context, cs *connState) {
 	}
 	resolved := res.Values
 	cctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	// The connector's logger hides what its references resolved to and
-	// URL credentials, in the lines of the connector and of the runtime.
+	// The connector's logger hides what res hides and URL credentials,
+	// in the lines of the connector and of the runtime.
 	logger := scrubbedLogger(h.logger, res).With("connector", cs.name)
 	sctx, scancel := context.WithTimeout(cctx, 60*time.Second)
 	conCtx := &connectorContext{h: h, cs: cs, logger: logger}
@@ -543,12 +547,14 @@ func (h *Herder) startTask(ctx context.Context, cs *connState, ts *taskState, pl
 
 	connRes, cerr := h.providers.Resolve(connRaw)
 	taskRes, terr := h.providers.Resolve(taskRaw)
-	res := config.Merge(connRes, taskRes)
+	// Sensitive by the connector's definition, as task configs are
+	// redacted over REST.
+	res := config.Merge(connRes, taskRes).Hiding(sensitiveValues(h.defFor(plugin), connRes.Values, taskRes.Values)...)
 	h.mu.Lock()
 	ts.res = res
 	h.mu.Unlock()
 	// The task's logger, for the runner's lines and the task's own,
-	// hides what the references resolved to and URL credentials.
+	// hides what res hides and URL credentials.
 	logger := scrubbedLogger(h.logger, res).With("connector", ts.id.Connector, "task", ts.id.Task)
 	if err := errors.Join(cerr, terr); err != nil {
 		fail(err)

@@ -374,7 +374,10 @@ func (h *Herder) validate(ctx context.Context, p *connectors.Plugin, cfg map[str
 				errs = v.Validate(ctx, resolved)
 				return nil
 			}); perr != nil {
-				h.logger.Error("connector validation panicked", "class", p.Class, "error", scrubTrace(perr.Error(), res),
+				// Logged as a running connector's lines are: sensitive
+				// values as [hidden] too.
+				h.logger.Error("connector validation panicked", "class", p.Class,
+					"error", scrubTrace(perr.Error(), res.Hiding(sensitiveValues(def, resolved)...)),
 					"stack", string(perr.(*connectors.PanicError).Stack))
 				errs = map[string][]string{"": {fmt.Sprintf("%s: validating the connector failed: %v", p.Class, perr)}}
 			}

@@ -12,12 +12,14 @@ import (
 
 // scrubHandler is a slog.Handler that passes every record on to next with
 // the values a connector's provider references resolved to replaced by
-// the references as written (res.Scrub), and credentials inside URLs
-// hidden (config.RedactText): in the message and in every attribute,
-// those given to WithAttrs included, inside groups too. Every logger the
-// herder gives a connector or a task goes through one, so that neither
-// the runtime's lines about it (a poll error echoing a connection URL)
-// nor the connector's own ever show a resolved value or a URL password.
+// the references as written and the plain values of its sensitive
+// properties by [hidden] (res.Scrub, see sensitiveValues), and
+// credentials inside URLs hidden (config.RedactText): in the message and
+// in every attribute, those given to WithAttrs included, inside groups
+// too. Every logger the herder gives a connector or a task goes through
+// one, so that neither the runtime's lines about it (a poll error echoing
+// a connection URL) nor the connector's own ever show a resolved value, a
+// password set in the config or a URL password.
 //
 // A record with nothing to hide is passed on as it is; one with something
 // is copied. Values of kind Any are checked as they render as text (an
@@ -35,8 +37,8 @@ type scrubHandler struct {
 	hasValues bool
 }
 
-// scrubbedLogger returns l with its output scrubbed of what res resolved
-// and of URL credentials. res may be nil.
+// scrubbedLogger returns l with its output scrubbed of what res hides
+// (resolved and sensitive values) and of URL credentials. res may be nil.
 func scrubbedLogger(l *slog.Logger, res *config.Resolved) *slog.Logger {
 	next := l.Handler()
 	if s, ok := next.(*scrubHandler); ok {
@@ -45,6 +47,26 @@ func scrubbedLogger(l *slog.Logger, res *config.Resolved) *slog.Logger {
 		next, res = s.next, config.Merge(s.res, res)
 	}
 	return slog.New(&scrubHandler{next: next, res: res, hasValues: res.HasValues()})
+}
+
+// sensitiveValues returns the values of the properties def marks
+// sensitive (type PASSWORD or Sensitive) in cfgs, as the connector or
+// task was given them. With config.Resolved.Hiding they are scrubbed to
+// [hidden] from the lines logged about the connector or task and from its
+// status traces: a secret written in the config as it is (not a
+// reference) that a connector echoes, in a driver error quoting the DSN
+// or a debug line, is not shown. A value a reference resolved to keeps
+// showing as the reference.
+func sensitiveValues(def *config.Def, cfgs ...map[string]string) []string {
+	var out []string
+	for _, cfg := range cfgs {
+		for k, v := range cfg {
+			if key, ok := def.Key(k); ok && key.IsSensitive() {
+				out = append(out, v)
+			}
+		}
+	}
+	return out
 }
 
 func (h *scrubHandler) Enabled(ctx context.Context, l slog.Level) bool { return h.next.Enabled(ctx, l) }

@@ -14,34 +14,41 @@ import (
 	"github.com/sluice-cdc/sluice/connectors"
 )
 
-// The leaker plugins (a source and a sink) log their leak.value and
-// connection.url properties through the loggers the runtime gives them,
-// in the message, in attributes, in a group and in an error, and fail
-// with both in a retriable error: the source from each Poll after its
-// first (which writes one record to leakTopic), the sink from each Put.
+// The leaker plugins (a source and a sink) log their leak.value,
+// connection.url and connection.password (a PASSWORD property) through
+// the loggers the runtime gives them, in the message, in attributes, in a
+// group and in an error, and fail with all three in a retriable error:
+// the source from each Poll after its first (which writes one record to
+// leakTopic), the sink from each Put.
 const (
-	leakValue = "leak.value"
-	leakURL   = "connection.url"
-	leakTopic = "leaky-topic"
+	leakValue    = "leak.value"
+	leakURL      = "connection.url"
+	leakPassword = "connection.password"
+	leakTopic    = "leaky-topic"
+	// leakValidatePanic makes the connector's Validate panic with a
+	// message quoting connection.password.
+	leakValidatePanic = "leak.validate.panic"
 )
 
 func leakDef() *config.Def {
 	return config.NewDef(config.Key{Name: leakValue, Type: config.String, Default: "", Doc: "A value to log."},
-		config.Key{Name: leakURL, Type: config.String, Default: "", Doc: "A URL to log."})
+		config.Key{Name: leakURL, Type: config.String, Default: "", Doc: "A URL to log."},
+		config.Key{Name: leakPassword, Type: config.Password, Default: "", Doc: "A password to log."},
+		config.Key{Name: leakValidatePanic, Type: config.Boolean, Default: "false", Doc: "Panic in Validate, quoting the password."})
 }
 
-// logLeak logs props' leak.value and connection.url every way a connector
-// might.
+// logLeak logs props' leak.value, connection.url and connection.password
+// every way a connector might.
 func logLeak(l *slog.Logger, who string, props map[string]string) {
-	v, u := props[leakValue], props[leakURL]
-	l.Info(who+" started with "+v+" at "+u, "value", v, "url", u,
-		slog.Group("db", slog.String("password", v)),
-		"error", fmt.Errorf("connecting to %s: password %s rejected", u, v))
-	l.With("value", v).Warn(who + " with attrs")
+	v, u, pw := props[leakValue], props[leakURL], props[leakPassword]
+	l.Info(who+" started with "+v+" at "+u+" as "+pw, "value", v, "url", u, "pw", pw,
+		slog.Group("db", slog.String("password", v), slog.String("plain", pw)),
+		"error", fmt.Errorf("connecting to %s: password %s rejected (%s)", u, v, pw))
+	l.With("value", v, "pw", pw).Warn(who + " with attrs")
 }
 
 func leakErr(props map[string]string) error {
-	return connectors.Retry(fmt.Errorf("password %s rejected by %s", props[leakValue], props[leakURL]))
+	return connectors.Retry(fmt.Errorf("password %s rejected by %s (%s)", props[leakValue], props[leakURL], props[leakPassword]))
 }
 
 type leakConnector struct{ props map[string]string }
@@ -54,6 +61,12 @@ func (c *leakConnector) Start(_ context.Context, cctx connectors.ConnectorContex
 }
 func (c *leakConnector) TaskConfigs(int) ([]map[string]string, error) {
 	return []map[string]string{c.props}, nil
+}
+func (*leakConnector) Validate(_ context.Context, props map[string]string) map[string][]string {
+	if props[leakValidatePanic] == "true" {
+		panic("validating: password " + props[leakPassword] + " rejected")
+	}
+	return nil
 }
 func (*leakConnector) Stop(context.Context) error       { return nil }
 func (*leakConnector) NewTask() connectors.SourceTask   { return &leakSourceTask{} }
@@ -105,14 +118,17 @@ func (*leakSinkTask) Close(context.Context, []connectors.TopicPartition) error {
 func (*leakSinkTask) Stop(context.Context) error                               { return nil }
 
 // Issue 12: no log line shows what a config provider reference resolved
-// to or the password in a connection URL — neither the lines connectors
-// write through the loggers the runtime gives them (connector, source
-// task, sink task) nor the runtime's own about them (poll and put
-// retries, the topic created with the connector's topic configs). They
-// show the reference as written and the URL with [hidden].
+// to, a PASSWORD property's value written in the config as it is, or the
+// password in a connection URL — neither the lines connectors write
+// through the loggers the runtime gives them (connector, source task,
+// sink task) nor the runtime's own about them (poll and put retries, the
+// topic created with the connector's topic configs, a task failed by its
+// poll error, whose status trace hides them too). They show the reference
+// as written, and [hidden] for the password and in the URL.
 func TestLogLinesHideResolvedValuesAndURLCredentials(t *testing.T) {
 	const secret, retention = "s3cr3t-distinctive-value", "86400123"
 	const url, urlPassword = "jdbc:postgresql://bob:secretpw-xyz@db:5432/app", "secretpw-xyz"
+	const plainPassword = "hunter2xyz"
 	dir := t.TempDir()
 	path := filepath.Join(dir, "secrets.properties")
 	if err := os.WriteFile(path, []byte("secret="+secret+"\nretention="+retention+"\n"), 0o600); err != nil {
@@ -122,19 +138,23 @@ func TestLogLinesHideResolvedValuesAndURLCredentials(t *testing.T) {
 	w := startWorker(t, map[string]string{config.ConfigProviders: "file", "config.providers.file.class": "file",
 		"config.providers.file.param.allowed.paths": dir})
 
-	common := map[string]string{leakValue: secretRef, leakURL: url, propErrorsRetryTime: "-1", propErrorsRetryDelay: "50"}
+	common := map[string]string{leakValue: secretRef, leakURL: url, leakPassword: plainPassword,
+		propErrorsRetryTime: "-1", propErrorsRetryDelay: "50"}
 	source := map[string]string{"connector.class": "leaker", "topic.creation.default.retention.ms": retentionRef}
 	sink := map[string]string{"connector.class": "leaksink", "topics": leakTopic}
+	// Without retries its first poll error fails the task.
+	failing := map[string]string{"connector.class": "leaker", leakValue: secretRef, leakURL: url, leakPassword: plainPassword}
 	for k, v := range common {
 		source[k], sink[k] = v, v
 	}
 	w.do(t, "POST", "/connectors", map[string]any{"name": "leaky", "config": source}, 201, nil)
 	w.do(t, "POST", "/connectors", map[string]any{"name": "leakysink", "config": sink}, 201, nil)
+	w.do(t, "POST", "/connectors", map[string]any{"name": "leakyfail", "config": failing}, 201, nil)
 
 	// Every line the test means to check, each at least once.
 	lines := []string{"leak connector started", "leak connector with attrs", "leak source task started",
 		"leak source task with attrs", "leak sink task started", "leak sink task with attrs",
-		"created topic", "poll failed; retrying", "put failed; retrying the same batch"}
+		"created topic", "poll failed; retrying", "put failed; retrying the same batch", "task failed"}
 	waitFor(t, "every leaking line in the worker's log", func() bool {
 		logs := w.logs.String()
 		for _, l := range lines {
@@ -144,22 +164,38 @@ func TestLogLinesHideResolvedValuesAndURLCredentials(t *testing.T) {
 		}
 		return true
 	})
+	var st struct {
+		Tasks []struct {
+			State string `json:"state"`
+			Trace string `json:"trace"`
+		} `json:"tasks"`
+	}
+	w.do(t, "GET", "/connectors/leakyfail/status", nil, 200, &st)
+	if len(st.Tasks) != 1 || st.Tasks[0].State != "FAILED" {
+		t.Fatalf("leakyfail tasks %+v, want one FAILED", st.Tasks)
+	}
+	if tr := st.Tasks[0].Trace; strings.Contains(tr, plainPassword) || !strings.Contains(tr, "("+config.Hidden+")") {
+		t.Errorf("the failed task's status trace shows the password or not [hidden]: %q", tr)
+	}
 	w.stop(t)
 	logs := w.logs.String()
-	for _, leak := range []string{secret, retention, urlPassword} {
+	for _, leak := range []string{secret, retention, urlPassword, plainPassword} {
 		if strings.Contains(logs, leak) {
 			t.Errorf("the worker's log shows %q:\n%s", leak, linesWith(logs, leak))
 		}
 	}
 	// What a line shows instead, in each kind of line.
 	for _, want := range []struct{ line, shows string }{
-		{"msg=\"leak connector started with " + secretRef + " at jdbc:postgresql://bob:[hidden]@db:5432/app\"", ""},
-		{"leak source task started", "db.password=" + secretRef},
-		{"leak sink task started", "error=\"connecting to jdbc:postgresql://bob:[hidden]@db:5432/app: password " + secretRef + " rejected\""},
-		{"leak sink task with attrs", "value=" + secretRef},
+		{"msg=\"leak connector started with " + secretRef + " at jdbc:postgresql://bob:[hidden]@db:5432/app as [hidden]\"", ""},
+		{"leak source task started", "db.password=" + secretRef + " db.plain=[hidden]"},
+		{"leak source task started", "pw=[hidden]"},
+		{"leak sink task started", "error=\"connecting to jdbc:postgresql://bob:[hidden]@db:5432/app: password " + secretRef + " rejected ([hidden])\""},
+		{"leak sink task with attrs", "value=" + secretRef + " pw=[hidden]"},
 		{"created topic", retentionRef},
-		{"poll failed; retrying", "error=\"password " + secretRef + " rejected by jdbc:postgresql://bob:[hidden]@db:5432/app\""},
-		{"put failed; retrying the same batch", "error=\"password " + secretRef + " rejected by jdbc:postgresql://bob:[hidden]@db:5432/app\""},
+		{"poll failed; retrying", "error=\"password " + secretRef + " rejected by jdbc:postgresql://bob:[hidden]@db:5432/app ([hidden])\""},
+		{"put failed; retrying the same batch", "error=\"password " + secretRef + " rejected by jdbc:postgresql://bob:[hidden]@db:5432/app ([hidden])\""},
+		{"task failed", "connector=leakyfail"},
+		{"task failed", "error=\"polling: password " + secretRef + " rejected by jdbc:postgresql://bob:[hidden]@db:5432/app ([hidden])\""},
 	} {
 		found := false
 		for _, l := range strings.Split(logs, "\n") {
@@ -171,6 +207,24 @@ func TestLogLinesHideResolvedValuesAndURLCredentials(t *testing.T) {
 		if !found {
 			t.Errorf("no line with %q shows %q:\n%s", want.line, want.shows, linesWith(logs, want.line))
 		}
+	}
+}
+
+// The line the worker logs when a connector's Validate panics shows a
+// PASSWORD property's value as [hidden], as the lines about a running
+// connector do.
+func TestValidationPanicLineHidesPassword(t *testing.T) {
+	const plainPassword = "hunter2xyz"
+	w := startWorker(t, nil)
+	w.do(t, "PUT", "/connector-plugins/leaker/config/validate", map[string]string{"connector.class": "leaker",
+		"name": "leaky-validate", leakPassword: plainPassword, leakValidatePanic: "true"}, 200, nil)
+	w.stop(t)
+	logs := w.logs.String()
+	if strings.Contains(logs, plainPassword) {
+		t.Errorf("the worker's log shows %q:\n%s", plainPassword, linesWith(logs, plainPassword))
+	}
+	if l := linesWith(logs, "connector validation panicked"); !strings.Contains(l, "validating: password [hidden] rejected") {
+		t.Errorf("the validation panic line does not show [hidden]:\n%s", l)
 	}
 }
 

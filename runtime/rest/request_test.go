@@ -3,6 +3,7 @@ package rest_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -277,5 +278,46 @@ func TestHandlerPanic(t *testing.T) {
 	}
 	if !strings.Contains(buf.String(), `msg="rest handler panicked"`) {
 		t.Errorf("panic not logged:\n%s", buf.String())
+	}
+}
+
+// leakyPanicky is a herder whose PutConnectorConfig panics with the
+// config it was sent, as a careless bug might.
+type leakyPanicky struct{ *fakeHerder }
+
+func (leakyPanicky) PutConnectorConfig(_ context.Context, name string, cfg map[string]string) (api.ConnectorInfo, bool, error) {
+	panic(fmt.Sprintf("herder bug putting %s: %v", name, cfg))
+}
+
+// A panic value that quotes the request is logged, and answered, with
+// the URL credentials in it hidden: the "rest handler panicked" line and
+// the "rest request failed" line of the 500.
+func TestHandlerPanicHidesURLCredentials(t *testing.T) {
+	var buf bytes.Buffer
+	srv := rest.New(leakyPanicky{newFake()}, slog.New(slog.NewTextHandler(&buf, nil)))
+	resp := do(t, srv, "PUT", "/connectors/c/config",
+		`{"connection.url":"jdbc:postgresql://bob:pw-in-url-123@db/app?password=pw-in-param-456"}`)
+	if resp.StatusCode != 500 {
+		t.Fatalf("status %d, want 500", resp.StatusCode)
+	}
+	msg := errorOf(t, resp)
+	logs := buf.String()
+	for _, secret := range []string{"pw-in-url-123", "pw-in-param-456"} {
+		if strings.Contains(msg, secret) || strings.Contains(logs, secret) {
+			t.Errorf("%q shown; message %q, log:\n%s", secret, msg, logs)
+		}
+	}
+	const shown = "jdbc:postgresql://bob:[hidden]@db/app?password=[hidden]"
+	if !strings.Contains(msg, "herder bug putting c: map[connection.url:"+shown+" name:c]") {
+		t.Errorf("message %q", msg)
+	}
+	for _, line := range []string{"rest handler panicked", "rest request failed"} {
+		found := false
+		for _, l := range strings.Split(logs, "\n") {
+			found = found || strings.Contains(l, line) && strings.Contains(l, shown)
+		}
+		if !found {
+			t.Errorf("no %q line showing %q:\n%s", line, shown, logs)
+		}
 	}
 }

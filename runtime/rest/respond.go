@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/sluice-cdc/sluice/config"
 	"github.com/sluice-cdc/sluice/runtime/api"
 )
 
@@ -41,7 +42,9 @@ func errorStatus(ctx context.Context, err error) (int, string) {
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status, msg := errorStatus(r.Context(), err)
 	if status >= 500 {
-		s.logger.Warn("rest request failed", "method", r.Method, "path", r.URL.Path, "status", status, "error", msg)
+		// Logged with URL credentials hidden, as the panic line is.
+		s.logger.Warn("rest request failed", "method", r.Method, "path", config.RedactText(r.URL.Path), "status", status,
+			"error", config.RedactText(msg))
 	}
 	writeJSON(w, status, errorBody{ErrorCode: status, Message: msg})
 }

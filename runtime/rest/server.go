@@ -25,6 +25,7 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/sluice-cdc/sluice/config"
 	"github.com/sluice-cdc/sluice/runtime/api"
 )
 
@@ -165,11 +166,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				panic(p)
 			}
 			// A bug in a handler or the herder: answer Connect's 500
-			// rather than dropping the connection.
-			s.logger.Error("rest handler panicked", "method", r.Method, "path", r.URL.Path,
-				"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			// rather than dropping the connection. The panic value may
+			// quote the request (a connector config), so URL
+			// credentials in it are hidden; the stack holds no string
+			// contents, only addresses.
+			path, pv := config.RedactText(r.URL.Path), config.RedactText(fmt.Sprint(p))
+			s.logger.Error("rest handler panicked", "method", r.Method, "path", path,
+				"panic", pv, "stack", string(debug.Stack()))
 			if rec.code == 0 {
-				s.writeError(rec, r, fmt.Errorf("internal error handling %s %s: %v", r.Method, r.URL.Path, p))
+				s.writeError(rec, r, fmt.Errorf("internal error handling %s %s: %s", r.Method, path, pv))
 			}
 		}
 		s.logger.Debug("rest request", "method", r.Method, "path", r.URL.Path,
