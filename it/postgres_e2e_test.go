@@ -521,7 +521,8 @@ func TestPostgresSourceUnderLoad(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("topics not equal to the source after 5 min: %v\nworker log:\n%s", err, tail(w.Log(), 4000))
+			t.Fatalf("topics not equal to the source after 5 min: %v\nthe task's snapshot and reconnect lines:\n%s\nworker log:\n%s",
+				err, grepLines(w.Log(), "snapshot", "reconnect", "resum", "slot", "kill"), tail(w.Log(), 4000))
 		}
 	}
 	for _, wt := range wants {
@@ -609,6 +610,20 @@ func finishedChunks(offsets []map[string]any, relid uint32) (func(int64) int, ma
 }
 
 // tail returns the last n bytes of s.
+// grepLines returns the lines of s that contain any of words.
+func grepLines(s string, words ...string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		for _, w := range words {
+			if strings.Contains(l, w) {
+				out = append(out, l)
+				break
+			}
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
 func tail(s string, n int) string {
 	if len(s) <= n {
 		return s

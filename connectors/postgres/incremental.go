@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
@@ -60,6 +61,7 @@ type incremental struct {
 	ready    *chunkResult
 	results  chan chunkResult
 	conn     *pgx.Conn
+	resumed  bool // the chunks left of an initial snapshot that a crash interrupted
 }
 
 // pendingChunks returns the chunks of plan not listed in done, building
@@ -266,8 +268,14 @@ func (s *streamer) watermark(ctx context.Context, lsn uint64, m *pgoutput.Logica
 			rows = append(rows, r)
 		}
 	}
-	s.t.log.Debug("snapshot chunk finished", "chunk", chunkID(c), "rows_read", len(res.rows), "rows_emitted", len(rows),
-		"changed_meanwhile", len(in.seen), "stale", in.curStale)
+	// The chunks of a snapshot resumed after a crash are large and few:
+	// each gets an info line; a signal's small ones a debug line.
+	level := slog.LevelDebug
+	if in.resumed {
+		level = slog.LevelInfo
+	}
+	s.t.log.Log(ctx, level, "snapshot chunk finished", "chunk", chunkID(c), "rows_read", len(res.rows), "rows_emitted", len(rows),
+		"changed_meanwhile", len(in.seen), "stale", in.curStale, "high_watermark", lsnString(lsn))
 	prevDone := in.doneStr
 	if !in.curStale {
 		in.done = append(in.done, chunkID(c))

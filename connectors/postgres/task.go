@@ -573,7 +573,7 @@ func (t *Task) run(ctx context.Context) (err error) {
 		}
 		s.incr = &incremental{plan: t.pendingPlan, done: done, doneStr: t.pendingDone, pending: pending,
 			session: strconv.FormatInt(time.Now().UnixNano(), 36), seen: map[string]struct{}{},
-			results: make(chan chunkResult, 1), paused: t.pendingPaused}
+			results: make(chan chunkResult, 1), paused: t.pendingPaused, resumed: true}
 		t.log.Info("snapshot chunks left to read", "chunks", len(pending), "paused", t.pendingPaused)
 	}
 	return t.stream(ctx, s)
