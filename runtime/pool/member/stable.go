@@ -1,0 +1,112 @@
+package member
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// stable heartbeats the generation of rb, delivering events, until the
+// member must rejoin; it returns the reason, or ctx's error.
+func (m *Member) stable(ctx context.Context, rb *Rebalance) (string, error) {
+	hb := time.NewTimer(m.cfg.HeartbeatInterval)
+	defer hb.Stop()
+	var delay <-chan time.Time
+	if d := rb.Assignment.Delay; d > 0 {
+		t := time.NewTimer(time.Duration(d) * time.Millisecond)
+		defer t.Stop()
+		delay = t.C
+	}
+	rejoin := ""
+	for {
+		if rejoin != "" && len(m.pending) == 0 {
+			return rejoin, nil
+		}
+		var out chan<- Event
+		var next Event
+		if len(m.pending) > 0 {
+			out, next = m.events, m.pending[0]
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case out <- next:
+			m.pending = m.pending[1:]
+		case r := <-m.rejoin:
+			if rejoin == "" {
+				rejoin = r
+			}
+		case <-delay:
+			if rejoin == "" {
+				rejoin = fmt.Sprintf("scheduled rebalance after %d ms", rb.Assignment.Delay)
+			}
+		case resume := <-m.pauseC:
+			select {
+			case <-resume:
+			case <-ctx.Done():
+				return "", ctx.Err()
+			}
+		case <-hb.C:
+			next := m.cfg.HeartbeatInterval
+			if r := m.heartbeat(ctx, rb); r != "" {
+				if rejoin == "" {
+					rejoin = r
+				}
+			} else if m.lastFailed {
+				next = m.cfg.RetryBackoff
+			}
+			hb.Reset(next)
+		}
+	}
+}
+
+// heartbeat sends one heartbeat; it returns a reason to rejoin, or "".
+func (m *Member) heartbeat(ctx context.Context, rb *Rebalance) string {
+	req := kmsg.NewPtrHeartbeatRequest()
+	req.Group = m.cfg.Group
+	req.Generation = rb.Generation
+	req.MemberID = rb.MemberID
+	// A heartbeat that takes longer than the interval is as good as
+	// lost: bound it so that losing contact is noticed in time.
+	hctx, cancel := context.WithTimeout(ctx, m.cfg.HeartbeatInterval)
+	defer cancel()
+	resp, err := req.RequestWith(hctx, m.cl)
+	if err == nil {
+		err = kerr.ErrorForCode(resp.ErrorCode)
+	}
+	m.lastFailed = false
+	switch {
+	case err == nil:
+		m.lastOK = time.Now()
+		if !m.holding {
+			// Contact is back but the caller stopped everything: get
+			// it a fresh assignment.
+			return "contact with the coordinator restored"
+		}
+		return ""
+	case errors.Is(err, kerr.RebalanceInProgress):
+		m.lastOK = time.Now()
+		return "the group is rebalancing"
+	case errors.Is(err, kerr.UnknownMemberID):
+		m.lastOK = time.Now()
+		m.memberID = ""
+		m.lose(fmt.Errorf("%w: %v", ErrMembershipLost, err))
+		return "the coordinator dropped this member"
+	case errors.Is(err, kerr.IllegalGeneration), errors.Is(err, kerr.FencedInstanceID):
+		m.lastOK = time.Now()
+		m.lose(fmt.Errorf("%w: %v", ErrMembershipLost, err))
+		return "this member's generation is over"
+	case ctx.Err() != nil:
+		return ""
+	default:
+		// Unreachable or moved coordinator (kgo looks it up again) or
+		// a timeout: retry soon, and tell the caller once it lasts.
+		m.lastFailed = true
+		m.checkContact(err)
+		return ""
+	}
+}
