@@ -36,13 +36,14 @@ func newRound(in Input, members []Member) *round {
 		byURL: map[string]string{},
 		free:  workSet{},
 		next: State{
-			owner: map[work]string{},
 			urls:  make(map[string]string, len(members)),
 			lost:  map[work]lostWork{},
 		},
 	}
 	for _, m := range members {
-		r.plans[m.ID] = newPlan()
+		p := newPlan()
+		p.kept = make(workSet, len(m.Connectors)+len(m.Tasks))
+		r.plans[m.ID] = p
 		r.next.urls[m.ID] = m.URL
 		if _, ok := r.byURL[m.URL]; !ok && m.URL != "" {
 			r.byURL[m.URL] = m.ID
@@ -52,7 +53,12 @@ func newRound(in Input, members []Member) *round {
 }
 
 func (r *round) run() {
-	configured := workSet{}
+	size := len(r.in.Config.Tasks)
+	for _, n := range r.in.Config.Tasks {
+		size += n
+	}
+	configured := make(workSet, size)
+	r.next.owner = make(map[work]string, size)
 	for c, n := range r.in.Config.Tasks {
 		configured.add(work{conn: c, task: connectorTask})
 		for i := range n {
@@ -91,7 +97,7 @@ func (r *round) run() {
 // sortClaims sorts the work members report into kept and revoked (deleted
 // and duplicated work) and returns the set of work someone keeps.
 func (r *round) sortClaims(configured workSet) workSet {
-	claims := map[work][]string{}
+	claims := make(map[work][]string, len(configured))
 	for _, m := range r.members { // by id, so each claim list is sorted
 		for _, c := range m.Connectors {
 			claims[work{conn: c, task: connectorTask}] = appendOnce(claims[work{conn: c, task: connectorTask}], m.ID)
@@ -101,7 +107,7 @@ func (r *round) sortClaims(configured workSet) workSet {
 			claims[w] = appendOnce(claims[w], m.ID)
 		}
 	}
-	kept := workSet{}
+	kept := make(workSet, len(claims))
 	for w, ids := range claims {
 		if !configured.has(w) {
 			for _, id := range ids {
