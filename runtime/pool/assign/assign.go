@@ -145,22 +145,12 @@ func Assign(in Input) (Result, error) {
 	r.run()
 
 	res := Result{State: r.next}
-	for _, m := range members {
-		p := r.plans[m.ID]
-		res.Assignments = append(res.Assignments, Assignment{
-			Member: m.ID, Leader: in.Leader, LeaderURL: leaderURL, ConfigOffset: in.Config.Offset,
-			Connectors:        p.assigned.connectors(),
-			Tasks:             p.assigned.tasks(),
-			RevokedConnectors: p.revoked.connectors(),
-			RevokedTasks:      p.revoked.tasks(),
-			Delay:             r.delay,
-		})
+	for m, mem := range members {
+		a := r.output(m)
+		a.Member, a.Leader, a.LeaderURL, a.ConfigOffset, a.Delay = mem.ID, in.Leader, leaderURL, in.Config.Offset, r.delay
+		res.Assignments = append(res.Assignments, a)
 	}
-	held := workSet{}
-	for w := range r.next.lost {
-		held[w] = struct{}{}
-	}
-	res.HeldConnectors, res.HeldTasks = held.connectors(), held.tasks()
+	res.HeldConnectors, res.HeldTasks = r.heldWork()
 	return res, nil
 }
 

@@ -164,7 +164,7 @@ func TestNoStopTheWorld(t *testing.T) {
 func TestDepartedMember(t *testing.T) {
 	p := threeByEight(t, fiveMinutes)
 	lostC := slices.Sorted(mapsKeys(p.members["c"].connectors))
-	lostT := slices.SortedFunc(mapsKeys(p.members["c"].tasks), compareTaskID)
+	lostT := slices.SortedFunc(mapsKeys(p.members["c"].tasks), compareTask)
 	p.leave("c")
 
 	// The departed member's work waits; nothing else moves.

@@ -1,7 +1,6 @@
 package assign
 
 import (
-	"cmp"
 	"fmt"
 	"maps"
 	"slices"
@@ -79,14 +78,10 @@ func (p *pool) input() Input {
 			m.ConfigOffset = p.offset - 1
 		}
 		m.Connectors = slices.Sorted(maps.Keys(n.connectors))
-		m.Tasks = slices.SortedFunc(maps.Keys(n.tasks), compareTaskID)
+		m.Tasks = slices.SortedFunc(maps.Keys(n.tasks), compareTask)
 		in.Members = append(in.Members, m)
 	}
 	return in
-}
-
-func compareTaskID(a, b api.TaskID) int {
-	return cmp.Or(cmp.Compare(a.Connector, b.Connector), cmp.Compare(a.Task, b.Task))
 }
 
 // round runs one rebalance and applies it, checking that no member is told
