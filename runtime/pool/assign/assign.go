@@ -19,6 +19,7 @@ type Member struct {
 	// ConfigOffset is the configs-topic offset it has read.
 	ConfigOffset int64
 	// Connectors and Tasks are what it runs (its previous assignment).
+	// A task index of -1 stands for the Connector object, as on the wire.
 	Connectors []string
 	Tasks      []api.TaskID
 }
