@@ -56,16 +56,9 @@ func (m *Member) join(ctx context.Context, reason string) (*kmsg.JoinGroupRespon
 		// coordinator may hold the join that long.
 		kresp, err := req.RequestWith(ctx, m.cl)
 		if err != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			m.checkContact(err)
-			return nil, m.retryAfterBackoff(ctx)
+			return nil, m.unanswered(ctx, err)
 		}
-		code := kerr.ErrorForCode(kresp.ErrorCode)
-		if !isCoordinatorErr(code) {
-			m.lastOK = time.Now()
-		}
+		code := m.answered(kresp.ErrorCode)
 		switch {
 		case code == nil:
 			m.memberID = kresp.MemberID
@@ -125,16 +118,9 @@ func (m *Member) sync(ctx context.Context, join *kmsg.JoinGroupResponse) (*Rebal
 	}
 	kresp, err := req.RequestWith(ctx, m.cl)
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		m.checkContact(err)
-		return nil, m.retryAfterBackoff(ctx)
+		return nil, m.unanswered(ctx, err)
 	}
-	code := kerr.ErrorForCode(kresp.ErrorCode)
-	if !isCoordinatorErr(code) {
-		m.lastOK = time.Now()
-	}
+	code := m.answered(kresp.ErrorCode)
 	switch {
 	case code == nil:
 	case errors.Is(code, kerr.RebalanceInProgress):
@@ -295,4 +281,24 @@ func (m *Member) fatal(doing string, code error) error {
 	}
 	m.cfg.Logger.Warn("group request failed; retrying", "group", g, "doing", doing, "error", code)
 	return nil
+}
+
+// unanswered handles a join or sync request that got no answer: it
+// notes the lost contact and backs off (or returns ctx's error).
+func (m *Member) unanswered(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	m.checkContact(err)
+	return m.retryAfterBackoff(ctx)
+}
+
+// answered returns the error of an answer's code, noting that the
+// coordinator answered unless the code says it is not the coordinator.
+func (m *Member) answered(code int16) error {
+	err := kerr.ErrorForCode(code)
+	if !isCoordinatorErr(err) {
+		m.lastOK = time.Now()
+	}
+	return err
 }
