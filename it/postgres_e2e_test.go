@@ -123,9 +123,12 @@ func (tb *cdcTable) rereads() int {
 type cdcState struct {
 	mu     sync.Mutex
 	tables map[string]*cdcTable // by topic
+	read   map[string]int64     // records polled, by topic
 }
 
-func newCDCState() *cdcState { return &cdcState{tables: map[string]*cdcTable{}} }
+func newCDCState() *cdcState {
+	return &cdcState{tables: map[string]*cdcTable{}, read: map[string]int64{}}
+}
 
 func (s *cdcState) apply(r *kgo.Record) error {
 	key, err := jsonPayload(r.Key)
@@ -192,6 +195,9 @@ func (s *cdcState) poll(t testing.TB, cl *kgo.Client, d time.Duration) {
 		if err := s.apply(r); err != nil && applyErr == nil {
 			applyErr = err
 		}
+		s.mu.Lock()
+		s.read[r.Topic]++
+		s.mu.Unlock()
 	})
 	if applyErr != nil {
 		t.Fatal(applyErr)
@@ -521,8 +527,16 @@ func TestPostgresSourceUnderLoad(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("topics not equal to the source after 5 min: %v\nthe task's snapshot and reconnect lines:\n%s\nworker log:\n%s",
-				err, grepLines(w.Log(), "snapshot", "reconnect", "resum", "slot", "kill"), tail(w.Log(), 4000))
+			// A slow read and a lost record look alike: say which.
+			var progress []string
+			for _, wt := range wants {
+				state.mu.Lock()
+				n := state.read[wt.topic]
+				state.mu.Unlock()
+				progress = append(progress, fmt.Sprintf("%s: read %d of %d records", wt.topic, n, endOffsets(t, adm, wt.topic)))
+			}
+			t.Fatalf("topics not equal to the source after 5 min: %v\nconsumer: %s\nthe task's snapshot and reconnect lines:\n%s\nworker log:\n%s",
+				err, strings.Join(progress, "; "), grepLines(w.Log(), "snapshot", "reconnect", "resum", "slot", "kill"), tail(w.Log(), 4000))
 		}
 	}
 	for _, wt := range wants {
