@@ -129,8 +129,11 @@ func defaultValue(s *connectors.Schema, v any) (any, error) {
 		case []any:
 			for i, e := range x {
 				pair, ok := e.([]any)
+				if rec, isRec := e.(map[string]any); isRec && len(rec) == 2 {
+					pair, ok = []any{rec["key"], rec["value"]}, true
+				}
 				if !ok || len(pair) != 2 {
-					return nil, inIndex(dataErrorf("map default entry %v is not a [key, value] pair", e), i)
+					return nil, inIndex(dataErrorf("map default entry %v is neither a [key, value] pair nor a key/value record", e), i)
 				}
 				k, err := defaultValue(s.Keys, pair[0])
 				if err != nil {

@@ -167,7 +167,7 @@ func (n *node) encode(b []byte, v any) ([]byte, error) {
 		if !ok {
 			return b, typeError(s, v, "*connectors.StructValue")
 		}
-		if x.Schema != s && !schemasEqual(x.Schema, s) {
+		if x.Schema != s && !sameStruct(x.Schema, s) {
 			return b, dataErrorf("struct value's schema %q differs from the field's schema %q", schemaLabel(x.Schema), schemaLabel(s))
 		}
 		if len(x.Values) != len(s.Fields) {
@@ -347,4 +347,16 @@ func schemaLabel(s *connectors.Schema) string {
 		return s.Name
 	}
 	return string(s.Type)
+}
+
+// sameStruct reports whether a struct value's schema fits a field's: equal
+// apart from whether it is optional and its default (a default struct
+// value is built with the schema that lacks the default).
+func sameStruct(a, b *connectors.Schema) bool {
+	if a == nil {
+		return false
+	}
+	c := *a
+	c.Optional, c.Default = b.Optional, b.Default
+	return schemasEqual(&c, b)
 }

@@ -1,6 +1,7 @@
 package avro
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/sluice-cdc/sluice/connectors"
@@ -113,15 +114,6 @@ func TestSchemaCachedByPointer(t *testing.T) {
 	}
 }
 
-func contains(s, sub string) bool {
-	return len(sub) == 0 || (len(s) >= len(sub) && indexOf(s, sub) >= 0)
-}
+func contains(s, sub string) bool { return strings.Contains(s, sub) }
 
-func indexOf(s, sub string) int {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i:i+len(sub)] == sub {
-			return i
-		}
-	}
-	return -1
-}
+func indexOf(s, sub string) int { return strings.Index(s, sub) }

@@ -379,7 +379,7 @@ func (g *toAvro) field(b []byte, name string, s *connectors.Schema, doc string) 
 	switch {
 	case s.Default != nil:
 		b = append(b, `,"default":`...)
-		if b, err = defaultJSON(b, s, s.Default); err != nil {
+		if b, err = fieldDefaultJSON(b, s, s.Default); err != nil {
 			return b, prefixPath(err, "(default)")
 		}
 	case s.Optional:
@@ -507,6 +507,18 @@ const maxDecimalScale = 10000
 // ISO-8859-1 string, the temporal types as their integers, maps with
 // string keys as objects and other maps as arrays of [key, value] pairs.
 func defaultJSON(b []byte, s *connectors.Schema, v any) ([]byte, error) {
+	return writeDefault(b, s, v, false)
+}
+
+// fieldDefaultJSON writes a default as a record field's "default", which
+// Avro validates against the field's type: a map that is an array of
+// key/value records is written as such records there, where
+// connect.default keeps AvroData's [key, value] pairs.
+func fieldDefaultJSON(b []byte, s *connectors.Schema, v any) ([]byte, error) {
+	return writeDefault(b, s, v, true)
+}
+
+func writeDefault(b []byte, s *connectors.Schema, v any, field bool) ([]byte, error) {
 	if v == nil {
 		return append(b, "null"...), nil
 	}
@@ -591,7 +603,7 @@ func defaultJSON(b []byte, s *connectors.Schema, v any) ([]byte, error) {
 				b = append(b, ',')
 			}
 			var err error
-			if b, err = defaultJSON(b, s.Items, e); err != nil {
+			if b, err = writeDefault(b, s.Items, e, field); err != nil {
 				return b, inIndex(err, i)
 			}
 		}
@@ -619,16 +631,26 @@ func defaultJSON(b []byte, s *connectors.Schema, v any) ([]byte, error) {
 				b = jsonx.AppendString(b, k)
 				b = append(b, ':')
 			} else {
-				b = append(b, '[')
-				if b, err = defaultJSON(b, s.Keys, e.Key); err != nil {
+				if field {
+					b = append(b, `{"key":`...)
+				} else {
+					b = append(b, '[')
+				}
+				if b, err = writeDefault(b, s.Keys, e.Key, field); err != nil {
 					return b, inKey(err, e.Key)
 				}
-				b = append(b, ',')
+				if field {
+					b = append(b, `,"value":`...)
+				} else {
+					b = append(b, ',')
+				}
 			}
-			if b, err = defaultJSON(b, s.Values, e.Value); err != nil {
+			if b, err = writeDefault(b, s.Values, e.Value, field); err != nil {
 				return b, inKey(err, e.Key)
 			}
-			if !obj {
+			if !obj && field {
+				b = append(b, '}')
+			} else if !obj {
 				b = append(b, ']')
 			}
 		}
@@ -652,7 +674,7 @@ func defaultJSON(b []byte, s *connectors.Schema, v any) ([]byte, error) {
 			b = jsonx.AppendString(b, f.Name)
 			b = append(b, ':')
 			var err error
-			if b, err = defaultJSON(b, f.Schema, x.Values[i]); err != nil {
+			if b, err = writeDefault(b, f.Schema, x.Values[i], field); err != nil {
 				return b, inField(err, f.Name)
 			}
 		}
