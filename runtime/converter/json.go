@@ -2,6 +2,7 @@ package converter
 
 import (
 	"fmt"
+	"github.com/sluice-cdc/sluice/connectors/codec"
 	"strings"
 
 	"github.com/sluice-cdc/sluice/config"
@@ -200,7 +201,7 @@ type lazyEncoder struct {
 func (l *lazyEncoder) AppendJSON(dst []byte, s *connectors.Schema, v any) ([]byte, error) {
 	p, ok := l.memo[s]
 	if !ok {
-		return dst, dataErrorf("schema %q is not part of the record's schema", schemaLabel(s))
+		return dst, codec.Errorf("schema %q is not part of the record's schema", schemaLabel(s))
 	}
 	return l.c.appendValue(dst, p, v)
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"fmt"
+	"github.com/sluice-cdc/sluice/connectors/codec"
 	"math"
 	"math/big"
 	"strconv"
@@ -257,7 +258,7 @@ func (p *parser) value(s *connectors.Schema) (any, error) {
 		case s.Optional:
 			return nil, nil
 		}
-		return nil, dataErrorf("null value for a required %s field without a default", s.Type)
+		return nil, codec.Errorf("null value for a required %s field without a default", s.Type)
 	}
 	if s == nil {
 		return p.schemaless()
@@ -288,7 +289,7 @@ func (p *parser) value(s *connectors.Schema) (any, error) {
 		case connectors.TimeName:
 			// 86400000 is 24:00:00, which PostgreSQL has and Debezium writes.
 			if n < 0 || n > msPerDay {
-				return nil, dataErrorf("Time value %d is not between 0 and 86400000 milliseconds", n)
+				return nil, codec.Errorf("Time value %d is not between 0 and 86400000 milliseconds", n)
 			}
 			return time.UnixMilli(n).UTC(), nil
 		}
@@ -330,7 +331,7 @@ func (p *parser) value(s *connectors.Schema) (any, error) {
 	case connectors.Struct:
 		return p.structValue(s)
 	}
-	return nil, dataErrorf("unsupported schema type %q", s.Type)
+	return nil, codec.Errorf("unsupported schema type %q", s.Type)
 }
 
 // kindErr reports JSON of the wrong kind for a schema.
@@ -349,7 +350,7 @@ func (p *parser) kindErr(s *connectors.Schema, want string) error {
 	default:
 		found = "a number"
 	}
-	return dataErrorf("%s schema%s wants %s, found %s", s.Type, logicalSuffix(s), want, found)
+	return codec.Errorf("%s schema%s wants %s, found %s", s.Type, codec.SchemaSuffix(s), want, found)
 }
 
 // array calls each for every element of a JSON array.
@@ -440,7 +441,7 @@ func (p *parser) structValue(s *connectors.Schema) (any, error) {
 		next = idx + 1
 		v, err := p.value(s.Fields[idx].Schema)
 		if err != nil {
-			return inField(err, s.Fields[idx].Name)
+			return codec.InField(err, s.Fields[idx].Name)
 		}
 		sv.Values[idx] = v
 		seen[idx/64] |= 1 << (idx % 64)
@@ -459,7 +460,7 @@ func (p *parser) structValue(s *connectors.Schema) (any, error) {
 			sv.Values[i] = fs.Default
 		case fs.Optional:
 		default:
-			return nil, inField(dataErrorf("missing value for a required %s field without a default", fs.Type), s.Fields[i].Name)
+			return nil, codec.InField(codec.Errorf("missing value for a required %s field without a default", fs.Type), s.Fields[i].Name)
 		}
 	}
 	return sv, nil
@@ -478,7 +479,7 @@ func (p *parser) mapValue(s *connectors.Schema) (any, error) {
 	out := []connectors.MapEntry{}
 	err := p.array(func(i int) error {
 		if p.peek() != '[' {
-			return inIndex(dataErrorf("map entry is not a [key, value] array"), i)
+			return codec.InIndex(codec.Errorf("map entry is not a [key, value] array"), i)
 		}
 		var e connectors.MapEntry
 		err := p.array(func(j int) error {
@@ -492,10 +493,10 @@ func (p *parser) mapValue(s *connectors.Schema) (any, error) {
 				e.Value = v
 				return err
 			}
-			return dataErrorf("map entry has more than 2 elements")
+			return codec.Errorf("map entry has more than 2 elements")
 		})
 		if err != nil {
-			return inIndex(err, i)
+			return codec.InIndex(err, i)
 		}
 		out = append(out, e)
 		return nil
@@ -513,7 +514,7 @@ func (p *parser) objectEntries(val func() (any, error)) ([]connectors.MapEntry, 
 		k := st.intern(key) // key is only valid until the value is read
 		v, err := val()
 		if err != nil {
-			return inKey(err, k)
+			return codec.InKey(err, k)
 		}
 		cur := st.entries[base:]
 		const linear = 16
@@ -554,7 +555,7 @@ func (p *parser) arrayItems(val func() (any, error)) ([]any, error) {
 	err := p.array(func(i int) error {
 		v, err := val()
 		if err != nil {
-			return inIndex(err, i)
+			return codec.InIndex(err, i)
 		}
 		st.items = append(st.items, v)
 		return nil
@@ -599,7 +600,7 @@ func (p *parser) schemaless() (any, error) {
 		}
 		f, err := strconv.ParseFloat(string(num), 64)
 		if err != nil {
-			return nil, dataErrorf("number %s is out of the range of a double", num)
+			return nil, codec.Errorf("number %s is out of the range of a double", num)
 		}
 		return f, nil
 	}
@@ -701,7 +702,7 @@ func (p *parser) integer(s *connectors.Schema, lo, hi int64) (int64, error) {
 		n, ok = int64(f), true
 	}
 	if !ok || n < lo || n > hi {
-		return 0, dataErrorf("%s schema%s wants an integer between %d and %d, found %s", s.Type, logicalSuffix(s), lo, hi, num)
+		return 0, codec.Errorf("%s schema%s wants an integer between %d and %d, found %s", s.Type, codec.SchemaSuffix(s), lo, hi, num)
 	}
 	return n, nil
 }
@@ -723,7 +724,7 @@ func (p *parser) float(s *connectors.Schema, bits int) (float64, error) {
 		case "-Infinity":
 			return math.Inf(-1), nil
 		}
-		return 0, dataErrorf("%s schema wants a number, found the string %q", s.Type, b)
+		return 0, codec.Errorf("%s schema wants a number, found the string %q", s.Type, b)
 	case ch == '-' || ch >= '0' && ch <= '9':
 	case ch == 0 || ch == '{' || ch == '[' || ch == 't' || ch == 'f':
 		return 0, p.kindErr(s, "a number")
@@ -736,7 +737,7 @@ func (p *parser) float(s *connectors.Schema, bits int) (float64, error) {
 	}
 	f, err := strconv.ParseFloat(string(num), bits)
 	if err != nil && !math.IsInf(f, 0) {
-		return 0, dataErrorf("%s schema: cannot read number %s", s.Type, num)
+		return 0, codec.Errorf("%s schema: cannot read number %s", s.Type, num)
 	}
 	return f, nil // overflow reads as ±Infinity, as in Java
 }
@@ -755,7 +756,7 @@ func (p *parser) decimal(s *connectors.Schema) (any, error) {
 			return nil, err
 		}
 		if len(b) == 0 {
-			return nil, dataErrorf("Decimal value has no bytes")
+			return nil, codec.Errorf("Decimal value has no bytes")
 		}
 		return connectors.Decimal{Unscaled: fromTwosComplement(b), Scale: scale}, nil
 	case ch == '-' || ch >= '0' && ch <= '9':
@@ -769,7 +770,7 @@ func (p *parser) decimal(s *connectors.Schema) (any, error) {
 		}
 		if written != int64(scale) {
 			if written > int64(scale)+2*maxDecimalScale || written < int64(scale)-2*maxDecimalScale {
-				return nil, dataErrorf("Decimal value %s is out of range for scale %d", num, scale)
+				return nil, codec.Errorf("Decimal value %s is out of range for scale %d", num, scale)
 			}
 			if u, err = rescale(u, int32(written), scale); err != nil {
 				return nil, err
@@ -803,13 +804,13 @@ func parseDecimalNumber(num []byte) (*big.Int, int64, error) {
 		}
 		exp, err := strconv.ParseInt(string(num[i+1:]), 10, 32)
 		if err != nil {
-			return nil, 0, dataErrorf("Decimal value %s has an exponent out of range", num)
+			return nil, 0, codec.Errorf("Decimal value %s has an exponent out of range", num)
 		}
 		scale = frac - exp
 	}
 	u, ok := new(big.Int).SetString(string(digits), 10)
 	if !ok {
-		return nil, 0, dataErrorf("Decimal value %s is not a number", num)
+		return nil, 0, codec.Errorf("Decimal value %s is not a number", num)
 	}
 	return u, scale, nil
 }
@@ -844,7 +845,7 @@ func (p *parser) base64() ([]byte, error) {
 	out := make([]byte, 0, enc.DecodedLen(len(b)))
 	out, err = enc.AppendDecode(out, b)
 	if err != nil {
-		return nil, dataErrorf("invalid base64 bytes: %v", err)
+		return nil, codec.Errorf("invalid base64 bytes: %v", err)
 	}
 	return out, nil
 }

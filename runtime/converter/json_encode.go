@@ -3,9 +3,9 @@ package converter
 import (
 	"encoding/base64"
 	"fmt"
+	"github.com/sluice-cdc/sluice/connectors/codec"
 	"math"
 	"math/big"
-	"reflect"
 	"slices"
 	"strconv"
 	"time"
@@ -215,7 +215,7 @@ func (c *JSON) appendValue(dst []byte, p *plan, v any) ([]byte, error) {
 		case s.Optional:
 			return append(dst, "null"...), nil
 		default:
-			return dst, dataErrorf("null value for a required %s field without a default", s.Type)
+			return dst, codec.Errorf("null value for a required %s field without a default", s.Type)
 		}
 	}
 	if p.bad != "" {
@@ -225,25 +225,25 @@ func (c *JSON) appendValue(dst []byte, p *plan, v any) ([]byte, error) {
 	case kInt8:
 		x, ok := v.(int8)
 		if !ok {
-			return dst, typeError(s, v, "int8")
+			return dst, codec.TypeError(s, v, "int8")
 		}
 		return strconv.AppendInt(dst, int64(x), 10), nil
 	case kInt16:
 		x, ok := v.(int16)
 		if !ok {
-			return dst, typeError(s, v, "int16")
+			return dst, codec.TypeError(s, v, "int16")
 		}
 		return strconv.AppendInt(dst, int64(x), 10), nil
 	case kInt32:
 		x, ok := v.(int32)
 		if !ok {
-			return dst, typeError(s, v, "int32")
+			return dst, codec.TypeError(s, v, "int32")
 		}
 		return strconv.AppendInt(dst, int64(x), 10), nil
 	case kInt64:
 		x, ok := v.(int64)
 		if !ok {
-			return dst, typeError(s, v, "int64")
+			return dst, codec.TypeError(s, v, "int64")
 		}
 		return strconv.AppendInt(dst, x, 10), nil
 	case kDate:
@@ -253,25 +253,25 @@ func (c *JSON) appendValue(dst []byte, p *plan, v any) ([]byte, error) {
 	case kTimestamp:
 		t, ok := v.(time.Time)
 		if !ok {
-			return dst, typeError(s, v, "time.Time")
+			return dst, codec.TypeError(s, v, "time.Time")
 		}
 		return strconv.AppendInt(dst, t.UnixMilli(), 10), nil
 	case kFloat32:
 		x, ok := v.(float32)
 		if !ok {
-			return dst, typeError(s, v, "float32")
+			return dst, codec.TypeError(s, v, "float32")
 		}
 		return appendJavaFloat(dst, float64(x), 32), nil
 	case kFloat64:
 		x, ok := v.(float64)
 		if !ok {
-			return dst, typeError(s, v, "float64")
+			return dst, codec.TypeError(s, v, "float64")
 		}
 		return appendJavaFloat(dst, x, 64), nil
 	case kBoolean:
 		x, ok := v.(bool)
 		if !ok {
-			return dst, typeError(s, v, "bool")
+			return dst, codec.TypeError(s, v, "bool")
 		}
 		if x {
 			return append(dst, "true"...), nil
@@ -280,13 +280,13 @@ func (c *JSON) appendValue(dst []byte, p *plan, v any) ([]byte, error) {
 	case kString:
 		x, ok := v.(string)
 		if !ok {
-			return dst, typeError(s, v, "string")
+			return dst, codec.TypeError(s, v, "string")
 		}
 		return appendString(dst, x), nil
 	case kBytes:
 		x, ok := v.([]byte)
 		if !ok {
-			return dst, typeError(s, v, "[]byte")
+			return dst, codec.TypeError(s, v, "[]byte")
 		}
 		if x == nil { // a nil slice is null, as in encoding/json
 			return c.appendValue(dst, p, nil)
@@ -297,7 +297,7 @@ func (c *JSON) appendValue(dst []byte, p *plan, v any) ([]byte, error) {
 	case kArray:
 		x, ok := v.([]any)
 		if !ok {
-			return dst, typeError(s, v, "[]any")
+			return dst, codec.TypeError(s, v, "[]any")
 		}
 		if x == nil {
 			return c.appendValue(dst, p, nil)
@@ -309,7 +309,7 @@ func (c *JSON) appendValue(dst []byte, p *plan, v any) ([]byte, error) {
 			}
 			var err error
 			if dst, err = c.appendValue(dst, p.items, e); err != nil {
-				return dst, inIndex(err, i)
+				return dst, codec.InIndex(err, i)
 			}
 		}
 		return append(dst, ']'), nil
@@ -318,16 +318,16 @@ func (c *JSON) appendValue(dst []byte, p *plan, v any) ([]byte, error) {
 	case kStruct:
 		x, ok := v.(*connectors.StructValue)
 		if !ok {
-			return dst, typeError(s, v, "*connectors.StructValue")
+			return dst, codec.TypeError(s, v, "*connectors.StructValue")
 		}
 		if x == nil {
 			return c.appendValue(dst, p, nil)
 		}
-		if x.Schema != s && !schemasEqual(x.Schema, s) {
-			return dst, dataErrorf("struct value's schema %q differs from the field's schema %q", schemaLabel(x.Schema), schemaLabel(s))
+		if x.Schema != s && !codec.SchemaEqual(x.Schema, s) {
+			return dst, codec.Errorf("struct value's schema %q differs from the field's schema %q", schemaLabel(x.Schema), schemaLabel(s))
 		}
 		if len(x.Values) != len(p.fields) {
-			return dst, dataErrorf("struct value has %d values for %d fields", len(x.Values), len(p.fields))
+			return dst, codec.Errorf("struct value has %d values for %d fields", len(x.Values), len(p.fields))
 		}
 		if p.memo != nil {
 			if b, ok := p.memo.lookup(x.Values); ok {
@@ -340,7 +340,7 @@ func (c *JSON) appendValue(dst []byte, p *plan, v any) ([]byte, error) {
 			dst = append(dst, p.keys[i]...)
 			var err error
 			if dst, err = c.appendValue(dst, fp, x.Values[i]); err != nil {
-				return dst, inField(err, s.Fields[i].Name)
+				return dst, codec.InField(err, s.Fields[i].Name)
 			}
 		}
 		dst = append(dst, '}')
@@ -349,7 +349,7 @@ func (c *JSON) appendValue(dst []byte, p *plan, v any) ([]byte, error) {
 		}
 		return dst, nil
 	}
-	return dst, dataErrorf("unsupported schema type %q", s.Type)
+	return dst, codec.Errorf("unsupported schema type %q", s.Type)
 }
 
 func schemaLabel(s *connectors.Schema) string {
@@ -366,7 +366,7 @@ func (c *JSON) appendMap(dst []byte, p *plan, v any) ([]byte, error) {
 	s := p.s
 	x, ok := v.([]connectors.MapEntry)
 	if !ok {
-		return dst, typeError(s, v, "[]connectors.MapEntry")
+		return dst, codec.TypeError(s, v, "[]connectors.MapEntry")
 	}
 	if x == nil {
 		return c.appendValue(dst, p, nil)
@@ -385,12 +385,12 @@ func (c *JSON) appendMap(dst []byte, p *plan, v any) ([]byte, error) {
 			}
 			ks, ok := k.(string)
 			if !ok {
-				return dst, inKey(typeError(s.Keys, k, "string"), k)
+				return dst, codec.InKey(codec.TypeError(s.Keys, k, "string"), k)
 			}
 			dst = appendString(dst, ks)
 			dst = append(dst, ':')
 			if dst, err = c.appendValue(dst, p.items, e.Value); err != nil {
-				return dst, inKey(err, ks)
+				return dst, codec.InKey(err, ks)
 			}
 		}
 		return append(dst, '}'), nil
@@ -403,11 +403,11 @@ func (c *JSON) appendMap(dst []byte, p *plan, v any) ([]byte, error) {
 		}
 		dst = append(dst, '[')
 		if dst, err = c.appendValue(dst, p.mkeys, e.Key); err != nil {
-			return dst, inKey(err, e.Key)
+			return dst, codec.InKey(err, e.Key)
 		}
 		dst = append(dst, ',')
 		if dst, err = c.appendValue(dst, p.items, e.Value); err != nil {
-			return dst, inKey(err, e.Key)
+			return dst, codec.InKey(err, e.Key)
 		}
 		dst = append(dst, ']')
 	}
@@ -458,7 +458,7 @@ func (c *JSON) appendSchemaless(dst []byte, v any) ([]byte, error) {
 				dst = append(dst, ',')
 			}
 			if dst, err = c.appendSchemaless(dst, e); err != nil {
-				return dst, inIndex(err, i)
+				return dst, codec.InIndex(err, i)
 			}
 		}
 		return append(dst, ']'), nil
@@ -482,7 +482,7 @@ func (c *JSON) appendSchemaless(dst []byte, v any) ([]byte, error) {
 				dst = appendString(dst, e.Key.(string))
 				dst = append(dst, ':')
 				if dst, err = c.appendSchemaless(dst, e.Value); err != nil {
-					return dst, inKey(err, e.Key)
+					return dst, codec.InKey(err, e.Key)
 				}
 			}
 			return append(dst, '}'), nil
@@ -494,11 +494,11 @@ func (c *JSON) appendSchemaless(dst []byte, v any) ([]byte, error) {
 			}
 			dst = append(dst, '[')
 			if dst, err = c.appendSchemaless(dst, e.Key); err != nil {
-				return dst, inKey(err, e.Key)
+				return dst, codec.InKey(err, e.Key)
 			}
 			dst = append(dst, ',')
 			if dst, err = c.appendSchemaless(dst, e.Value); err != nil {
-				return dst, inKey(err, e.Key)
+				return dst, codec.InKey(err, e.Key)
 			}
 			dst = append(dst, ']')
 		}
@@ -520,7 +520,7 @@ func (c *JSON) appendSchemaless(dst []byte, v any) ([]byte, error) {
 			dst = appendString(dst, k)
 			dst = append(dst, ':')
 			if dst, err = c.appendSchemaless(dst, x[k]); err != nil {
-				return dst, inKey(err, k)
+				return dst, codec.InKey(err, k)
 			}
 		}
 		return append(dst, '}'), nil
@@ -529,11 +529,11 @@ func (c *JSON) appendSchemaless(dst []byte, v any) ([]byte, error) {
 			return append(dst, "null"...), nil
 		}
 		if x.Schema == nil {
-			return dst, dataErrorf("struct value has no schema")
+			return dst, codec.Errorf("struct value has no schema")
 		}
 		return c.appendValue(dst, c.entry(x.Schema).plan, x)
 	}
-	return dst, dataErrorf("Go value of type %T has no Kafka Connect schema type; give it a schema", v)
+	return dst, codec.Errorf("Go value of type %T has no Kafka Connect schema type; give it a schema", v)
 }
 
 // appendDate writes a Date: days since the epoch. Like Connect, it rejects
@@ -541,15 +541,15 @@ func (c *JSON) appendSchemaless(dst []byte, v any) ([]byte, error) {
 func appendDate(dst []byte, s *connectors.Schema, v any) ([]byte, error) {
 	t, ok := v.(time.Time)
 	if !ok {
-		return dst, typeError(s, v, "time.Time")
+		return dst, codec.TypeError(s, v, "time.Time")
 	}
 	sec := t.Unix()
 	days := floorDiv(sec, 86400)
 	if sec-days*86400 != 0 || t.Nanosecond() != 0 {
-		return dst, dataErrorf("Date value %s has a time of day; a Kafka Connect Date is midnight UTC", t.UTC().Format(time.RFC3339Nano))
+		return dst, codec.Errorf("Date value %s has a time of day; a Kafka Connect Date is midnight UTC", t.UTC().Format(time.RFC3339Nano))
 	}
 	if days < math.MinInt32 || days > math.MaxInt32 {
-		return dst, dataErrorf("Date value %s is out of range", t.UTC().Format(time.RFC3339))
+		return dst, codec.Errorf("Date value %s is out of range", t.UTC().Format(time.RFC3339))
 	}
 	return strconv.AppendInt(dst, days, 10), nil
 }
@@ -560,7 +560,7 @@ func appendDate(dst []byte, s *connectors.Schema, v any) ([]byte, error) {
 func appendTime(dst []byte, s *connectors.Schema, v any) ([]byte, error) {
 	t, ok := v.(time.Time)
 	if !ok {
-		return dst, typeError(s, v, "time.Time")
+		return dst, codec.TypeError(s, v, "time.Time")
 	}
 	ms := t.UnixMilli()
 	if ms < 0 || ms > msPerDay {
@@ -589,11 +589,11 @@ const maxDecimalScale = 10000
 func decimalScale(s *connectors.Schema) (int32, error) {
 	p, ok := s.Parameters[connectors.DecimalScaleParam]
 	if !ok {
-		return 0, dataErrorf("Decimal schema has no %q parameter", connectors.DecimalScaleParam)
+		return 0, codec.Errorf("Decimal schema has no %q parameter", connectors.DecimalScaleParam)
 	}
 	n, err := strconv.ParseInt(p, 10, 32)
 	if err != nil || n > maxDecimalScale || n < -maxDecimalScale {
-		return 0, dataErrorf("Decimal schema has an invalid %q parameter %q; want an integer between %d and %d",
+		return 0, codec.Errorf("Decimal schema has an invalid %q parameter %q; want an integer between %d and %d",
 			connectors.DecimalScaleParam, p, -maxDecimalScale, maxDecimalScale)
 	}
 	return int32(n), nil
@@ -602,7 +602,7 @@ func decimalScale(s *connectors.Schema) (int32, error) {
 func (c *JSON) appendDecimal(dst []byte, p *plan, v any) ([]byte, error) {
 	d, ok := v.(connectors.Decimal)
 	if !ok {
-		return dst, typeError(p.s, v, "connectors.Decimal")
+		return dst, codec.TypeError(p.s, v, "connectors.Decimal")
 	}
 	u := d.Unscaled
 	if d.Scale != p.scale {
@@ -625,7 +625,7 @@ func rescale(u *big.Int, from, to int32) (*big.Int, error) {
 	}
 	diff := int64(to) - int64(from)
 	if diff > 2*maxDecimalScale || diff < -2*maxDecimalScale {
-		return nil, dataErrorf("decimal with scale %d cannot be written with the schema's scale %d", from, to)
+		return nil, codec.Errorf("decimal with scale %d cannot be written with the schema's scale %d", from, to)
 	}
 	p := new(big.Int).Exp(big.NewInt(10), big.NewInt(abs(diff)), nil)
 	if diff > 0 {
@@ -633,7 +633,7 @@ func rescale(u *big.Int, from, to int32) (*big.Int, error) {
 	}
 	q, r := new(big.Int).QuoRem(u, p, new(big.Int))
 	if r.Sign() != 0 {
-		return nil, dataErrorf("decimal %s has more digits after the point than the schema's scale %d allows",
+		return nil, codec.Errorf("decimal %s has more digits after the point than the schema's scale %d allows",
 			connectors.Decimal{Unscaled: u, Scale: from}, to)
 	}
 	return q, nil
@@ -827,31 +827,3 @@ func appendJavaNumber(dst []byte, f float64, bits int) []byte {
 
 // appendString writes s as a JSON string; see jsonx.AppendString.
 func appendString(dst []byte, s string) []byte { return jsonx.AppendString(dst, s) }
-
-// schemasEqual compares two schemas structurally, as Connect's
-// ConnectSchema.equals does; it runs only when a struct value carries a
-// schema pointer other than its field's.
-func schemasEqual(a, b *connectors.Schema) bool {
-	if a == b {
-		return true
-	}
-	if a == nil || b == nil {
-		return false
-	}
-	if a.Type != b.Type || a.Optional != b.Optional || a.Name != b.Name || a.Version != b.Version ||
-		a.Doc != b.Doc || len(a.Fields) != len(b.Fields) || len(a.Parameters) != len(b.Parameters) {
-		return false
-	}
-	for k, v := range a.Parameters {
-		if w, ok := b.Parameters[k]; !ok || w != v {
-			return false
-		}
-	}
-	for i := range a.Fields {
-		if a.Fields[i].Name != b.Fields[i].Name || !schemasEqual(a.Fields[i].Schema, b.Fields[i].Schema) {
-			return false
-		}
-	}
-	return schemasEqual(a.Items, b.Items) && schemasEqual(a.Keys, b.Keys) && schemasEqual(a.Values, b.Values) &&
-		reflect.DeepEqual(a.Default, b.Default)
-}

@@ -2,6 +2,7 @@ package converter
 
 import (
 	"bytes"
+	"github.com/sluice-cdc/sluice/connectors/codec"
 	"slices"
 	"strconv"
 
@@ -26,23 +27,23 @@ func (c *JSON) appendSchema(dst []byte, s *connectors.Schema, field *string, mem
 		dst = appendString(dst, string(s.Type))
 	case connectors.Array:
 		if s.Items == nil {
-			return dst, dataErrorf("array schema has no Items schema")
+			return dst, codec.Errorf("array schema has no Items schema")
 		}
 		dst = append(dst, `"array","items":`...)
 		if dst, err = c.appendSchema(dst, s.Items, nil, memo); err != nil {
-			return dst, inField(err, "items")
+			return dst, codec.InField(err, "items")
 		}
 	case connectors.Map:
 		if s.Keys == nil || s.Values == nil {
-			return dst, dataErrorf("map schema needs Keys and Values schemas")
+			return dst, codec.Errorf("map schema needs Keys and Values schemas")
 		}
 		dst = append(dst, `"map","keys":`...)
 		if dst, err = c.appendSchema(dst, s.Keys, nil, memo); err != nil {
-			return dst, inField(err, "keys")
+			return dst, codec.InField(err, "keys")
 		}
 		dst = append(dst, `,"values":`...)
 		if dst, err = c.appendSchema(dst, s.Values, nil, memo); err != nil {
-			return dst, inField(err, "values")
+			return dst, codec.InField(err, "values")
 		}
 	case connectors.Struct:
 		dst = append(dst, `"struct","fields":[`...)
@@ -52,15 +53,15 @@ func (c *JSON) appendSchema(dst []byte, s *connectors.Schema, field *string, mem
 				dst = append(dst, ',')
 			}
 			if f.Schema == nil {
-				return dst, inField(dataErrorf("field has no schema"), f.Name)
+				return dst, codec.InField(codec.Errorf("field has no schema"), f.Name)
 			}
 			if dst, err = c.appendSchema(dst, f.Schema, &f.Name, memo); err != nil {
-				return dst, inField(err, f.Name)
+				return dst, codec.InField(err, f.Name)
 			}
 		}
 		dst = append(dst, ']')
 	default:
-		return dst, dataErrorf("unsupported schema type %q", s.Type)
+		return dst, codec.Errorf("unsupported schema type %q", s.Type)
 	}
 	if s.Optional {
 		dst = append(dst, `,"optional":true`...)
@@ -104,7 +105,7 @@ func (c *JSON) appendSchema(dst []byte, s *connectors.Schema, field *string, mem
 	if s.Default != nil {
 		dst = append(dst, `,"default":`...)
 		if dst, err = c.appendValue(dst, compile(s, memo), s.Default); err != nil {
-			return dst, inField(err, "default")
+			return dst, codec.InField(err, "default")
 		}
 	}
 	if field != nil {
@@ -141,7 +142,7 @@ func (c *JSON) schemaFromJSON(b []byte) (*connectors.Schema, error) {
 // a struct's field.
 func (p *parser) schema() (s *connectors.Schema, field string, hasField bool, err error) {
 	if p.peek() != '{' {
-		return nil, "", false, dataErrorf("a schema must be a JSON object with a \"type\"")
+		return nil, "", false, codec.Errorf("a schema must be a JSON object with a \"type\"")
 	}
 	var (
 		typ                                        string
@@ -202,7 +203,7 @@ func (p *parser) schema() (s *connectors.Schema, field string, hasField bool, er
 				return p.object(func(k []byte) error {
 					name := string(k)
 					if p.peek() != '"' {
-						return dataErrorf("schema parameters must have string values; %q does not", name)
+						return codec.Errorf("schema parameters must have string values; %q does not", name)
 					}
 					v, err := p.string()
 					if err != nil {
@@ -249,55 +250,55 @@ func (p *parser) schema() (s *connectors.Schema, field string, hasField bool, er
 	case connectors.Array:
 		items, err := sub(itemsAt)
 		if err != nil {
-			return nil, "", false, inField(err, "items")
+			return nil, "", false, codec.InField(err, "items")
 		}
 		if items == nil {
-			return nil, "", false, dataErrorf("array schema did not specify the element type (\"items\")")
+			return nil, "", false, codec.Errorf("array schema did not specify the element type (\"items\")")
 		}
 		s = &connectors.Schema{Type: t, Items: items}
 	case connectors.Map:
 		keys, err := sub(keysAt)
 		if err != nil {
-			return nil, "", false, inField(err, "keys")
+			return nil, "", false, codec.InField(err, "keys")
 		}
 		values, err := sub(valuesAt)
 		if err != nil {
-			return nil, "", false, inField(err, "values")
+			return nil, "", false, codec.InField(err, "values")
 		}
 		if keys == nil || values == nil {
-			return nil, "", false, dataErrorf("map schema did not specify the key and value types (\"keys\", \"values\")")
+			return nil, "", false, codec.Errorf("map schema did not specify the key and value types (\"keys\", \"values\")")
 		}
 		s = &connectors.Schema{Type: t, Keys: keys, Values: values}
 	case connectors.Struct:
 		q := parser{data: p.data, pos: fieldsAt, depth: p.depth, c: p.c}
 		if fieldsAt < 0 || q.peek() != '[' {
-			return nil, "", false, dataErrorf("struct schema's \"fields\" is not an array")
+			return nil, "", false, codec.Errorf("struct schema's \"fields\" is not an array")
 		}
 		var fields []connectors.Field
 		err := q.array(func(i int) error {
 			fs, fname, ok, err := q.schema()
 			if err != nil {
-				return inIndex(err, i)
+				return codec.InIndex(err, i)
 			}
 			if !ok {
-				return inIndex(dataErrorf("struct schema's field has no \"field\" name"), i)
+				return codec.InIndex(codec.Errorf("struct schema's field has no \"field\" name"), i)
 			}
 			for _, f := range fields {
 				if f.Name == fname {
-					return dataErrorf("struct schema has two fields named %q", fname)
+					return codec.Errorf("struct schema has two fields named %q", fname)
 				}
 			}
 			fields = append(fields, connectors.Field{Name: fname, Schema: fs})
 			return nil
 		})
 		if err != nil {
-			return nil, "", false, inField(err, "fields")
+			return nil, "", false, codec.InField(err, "fields")
 		}
 		s = connectors.NewStruct(name, optional, fields...)
 	case "":
-		return nil, "", false, dataErrorf("schema must contain a \"type\" string")
+		return nil, "", false, codec.Errorf("schema must contain a \"type\" string")
 	default:
-		return nil, "", false, dataErrorf("unknown schema type %q", typ)
+		return nil, "", false, codec.Errorf("unknown schema type %q", typ)
 	}
 	s.Optional, s.Name, s.Version, s.Doc, s.Parameters = optional, name, version, doc, params
 	if s.Type == connectors.Bytes && s.Name == connectors.DecimalName {
@@ -311,7 +312,7 @@ func (p *parser) schema() (s *connectors.Schema, field string, hasField bool, er
 		d, err := q.value(s)
 		p.scratch = q.scratch
 		if err != nil {
-			return nil, "", false, inField(err, "default")
+			return nil, "", false, codec.InField(err, "default")
 		}
 		s.Default = d
 	}

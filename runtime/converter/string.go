@@ -3,6 +3,7 @@ package converter
 import (
 	"encoding/base64"
 	"fmt"
+	"github.com/sluice-cdc/sluice/connectors/codec"
 	"strconv"
 	"strings"
 	"time"
@@ -125,7 +126,7 @@ func appendJavaString(dst []byte, v any) ([]byte, error) {
 			return append(dst, "null"...), nil
 		}
 		if len(x.Values) != len(x.Schema.Fields) {
-			return dst, dataErrorf("struct value has %d values for %d fields", len(x.Values), len(x.Schema.Fields))
+			return dst, codec.Errorf("struct value has %d values for %d fields", len(x.Values), len(x.Schema.Fields))
 		}
 		dst = append(dst, "Struct{"...)
 		first := true
@@ -140,7 +141,7 @@ func appendJavaString(dst []byte, v any) ([]byte, error) {
 			dst = append(dst, x.Schema.Fields[i].Name...)
 			dst = append(dst, '=')
 			if dst, err = appendJavaString(dst, e); err != nil {
-				return dst, inField(err, x.Schema.Fields[i].Name)
+				return dst, codec.InField(err, x.Schema.Fields[i].Name)
 			}
 		}
 		return append(dst, '}'), nil

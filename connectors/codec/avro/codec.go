@@ -3,6 +3,7 @@ package avro
 import (
 	"crypto/sha256"
 	"fmt"
+	"github.com/sluice-cdc/sluice/connectors/codec"
 	"sync"
 
 	hamba "github.com/hamba/avro/v2"
@@ -161,7 +162,7 @@ func (s *Schema) Decode(data []byte) (any, error) {
 		return nil, err
 	}
 	if r.pos != len(data) {
-		return nil, dataErrorf("%d bytes left over after the value; the data was written with another schema", len(data)-r.pos)
+		return nil, codec.Errorf("%d bytes left over after the value; the data was written with another schema", len(data)-r.pos)
 	}
 	return v, nil
 }

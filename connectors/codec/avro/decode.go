@@ -2,6 +2,7 @@ package avro
 
 import (
 	"encoding/binary"
+	"github.com/sluice-cdc/sluice/connectors/codec"
 	"math"
 	"math/big"
 	"time"
@@ -18,7 +19,7 @@ type reader struct {
 }
 
 func errTruncated() error {
-	return dataErrorf("Avro data ends early (truncated, or written with another schema)")
+	return codec.Errorf("Avro data ends early (truncated, or written with another schema)")
 }
 
 func (r *reader) long() (int64, error) {
@@ -27,7 +28,7 @@ func (r *reader) long() (int64, error) {
 		if n == 0 {
 			return 0, errTruncated()
 		}
-		return 0, dataErrorf("malformed Avro long at byte %d", r.pos)
+		return 0, codec.Errorf("malformed Avro long at byte %d", r.pos)
 	}
 	r.pos += n
 	return v, nil
@@ -39,7 +40,7 @@ func (r *reader) int() (int32, error) {
 		return 0, err
 	}
 	if v < math.MinInt32 || v > math.MaxInt32 {
-		return 0, dataErrorf("Avro int %d at byte %d is out of range", v, r.pos)
+		return 0, codec.Errorf("Avro int %d at byte %d is out of range", v, r.pos)
 	}
 	return int32(v), nil
 }
@@ -59,7 +60,7 @@ func (r *reader) bytes() ([]byte, error) {
 		return nil, err
 	}
 	if n < 0 || n > int64(len(r.b)-r.pos) {
-		return nil, dataErrorf("Avro length %d at byte %d runs past the end of the data", n, r.pos)
+		return nil, codec.Errorf("Avro length %d at byte %d runs past the end of the data", n, r.pos)
 	}
 	return r.next(int(n))
 }
@@ -74,7 +75,7 @@ func (r *reader) count(zero bool) (int, error) {
 	}
 	if n < 0 {
 		if n == math.MinInt64 {
-			return 0, dataErrorf("malformed Avro block count at byte %d", r.pos)
+			return 0, codec.Errorf("malformed Avro block count at byte %d", r.pos)
 		}
 		n = -n
 		if _, err := r.long(); err != nil {
@@ -86,7 +87,7 @@ func (r *reader) count(zero bool) (int, error) {
 		limit = maxZeroItems
 	}
 	if n > limit {
-		return 0, dataErrorf("Avro block of %d items at byte %d cannot fit in the %d bytes left", n, r.pos, len(r.b)-r.pos)
+		return 0, codec.Errorf("Avro block of %d items at byte %d cannot fit in the %d bytes left", n, r.pos, len(r.b)-r.pos)
 	}
 	return int(n), nil
 }
@@ -108,14 +109,14 @@ func (n *node) decode(r *reader) (any, error) {
 		case n.valueIndex:
 			return n.value.decode(r)
 		}
-		return nil, dataErrorf("union index %d is out of range", i)
+		return nil, codec.Errorf("union index %d is out of range", i)
 	case kInt8:
 		v, err := r.int()
 		if err != nil {
 			return nil, err
 		}
 		if v < math.MinInt8 || v > math.MaxInt8 {
-			return nil, dataErrorf("%d is out of range for int8", v)
+			return nil, codec.Errorf("%d is out of range for int8", v)
 		}
 		return int8(v), nil
 	case kInt16:
@@ -124,7 +125,7 @@ func (n *node) decode(r *reader) (any, error) {
 			return nil, err
 		}
 		if v < math.MinInt16 || v > math.MaxInt16 {
-			return nil, dataErrorf("%d is out of range for int16", v)
+			return nil, codec.Errorf("%d is out of range for int16", v)
 		}
 		return int16(v), nil
 	case kInt32:
@@ -167,7 +168,7 @@ func (n *node) decode(r *reader) (any, error) {
 			return nil, err
 		}
 		if raw[0] > 1 {
-			return nil, dataErrorf("boolean byte is %d, want 0 or 1", raw[0])
+			return nil, codec.Errorf("boolean byte is %d, want 0 or 1", raw[0])
 		}
 		return raw[0] == 1, nil
 	case kString:
@@ -182,7 +183,7 @@ func (n *node) decode(r *reader) (any, error) {
 			return nil, err
 		}
 		if i < 0 || i >= int64(len(n.symbols)) {
-			return nil, dataErrorf("enum index %d is out of range (%d symbols)", i, len(n.symbols))
+			return nil, codec.Errorf("enum index %d is out of range (%d symbols)", i, len(n.symbols))
 		}
 		return n.symbols[i], nil
 	case kBytes, kFixed, kDecimal:
@@ -216,7 +217,7 @@ func (n *node) decode(r *reader) (any, error) {
 			for range c {
 				v, err := n.items.decode(r)
 				if err != nil {
-					return nil, inIndex(err, len(out))
+					return nil, codec.InIndex(err, len(out))
 				}
 				out = append(out, v)
 			}
@@ -232,7 +233,7 @@ func (n *node) decode(r *reader) (any, error) {
 		for i, f := range n.fields {
 			x, err := f.decode(r)
 			if err != nil {
-				return nil, inField(err, n.s.Fields[n.index[i]].Name)
+				return nil, codec.InField(err, n.s.Fields[n.index[i]].Name)
 			}
 			v.Values[n.index[i]] = x
 		}
@@ -247,17 +248,17 @@ func (n *node) decode(r *reader) (any, error) {
 		}
 		m := int(i) - n.memberBase
 		if m < 0 || m >= len(n.members) {
-			return nil, dataErrorf("union index %d is out of range", i)
+			return nil, codec.Errorf("union index %d is out of range", i)
 		}
 		x, err := n.members[m].decode(r)
 		if err != nil {
-			return nil, inField(err, n.s.Fields[m].Name)
+			return nil, codec.InField(err, n.s.Fields[m].Name)
 		}
 		v := connectors.NewStructValue(n.s)
 		v.Values[m] = x
 		return v, nil
 	}
-	return nil, dataErrorf("unsupported schema type %q", n.s.Type)
+	return nil, codec.Errorf("unsupported schema type %q", n.s.Type)
 }
 
 func (n *node) decodeMap(r *reader) (any, error) {
@@ -280,20 +281,20 @@ func (n *node) decodeMap(r *reader) (any, error) {
 				}
 				e.Key = string(raw)
 				if e.Value, err = n.items.decode(r); err != nil {
-					return nil, inKey(err, e.Key)
+					return nil, codec.InKey(err, e.Key)
 				}
 			} else {
 				if n.keyFirst {
 					if e.Key, err = n.keys.decode(r); err != nil {
-						return nil, inField(err, "(key)")
+						return nil, codec.InField(err, "(key)")
 					}
 				}
 				if e.Value, err = n.items.decode(r); err != nil {
-					return nil, inKey(err, e.Key)
+					return nil, codec.InKey(err, e.Key)
 				}
 				if !n.keyFirst {
 					if e.Key, err = n.keys.decode(r); err != nil {
-						return nil, inField(err, "(key)")
+						return nil, codec.InField(err, "(key)")
 					}
 				}
 			}

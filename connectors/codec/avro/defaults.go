@@ -1,6 +1,7 @@
 package avro
 
 import (
+	"github.com/sluice-cdc/sluice/connectors/codec"
 	"math"
 	"math/big"
 	"slices"
@@ -20,7 +21,7 @@ func defaultValue(s *connectors.Schema, v any) (any, error) {
 	case connectors.Int8, connectors.Int16, connectors.Int32, connectors.Int64:
 		n, ok := jsonInt(v)
 		if !ok {
-			return nil, typeError(s, v, "an integer")
+			return nil, codec.TypeError(s, v, "an integer")
 		}
 		switch {
 		case s.Name == connectors.DateName:
@@ -38,7 +39,7 @@ func defaultValue(s *connectors.Schema, v any) (any, error) {
 		case s.Type == connectors.Int64:
 			return n, nil
 		}
-		return nil, dataErrorf("default %d is out of range for %s", n, s.Type)
+		return nil, codec.Errorf("default %d is out of range for %s", n, s.Type)
 	case connectors.Float32, connectors.Float64:
 		var f float64
 		switch x := v.(type) {
@@ -49,7 +50,7 @@ func defaultValue(s *connectors.Schema, v any) (any, error) {
 		default:
 			n, ok := jsonInt(v)
 			if !ok {
-				return nil, typeError(s, v, "a number")
+				return nil, codec.TypeError(s, v, "a number")
 			}
 			f = float64(n)
 		}
@@ -60,13 +61,13 @@ func defaultValue(s *connectors.Schema, v any) (any, error) {
 	case connectors.Boolean:
 		b, ok := v.(bool)
 		if !ok {
-			return nil, typeError(s, v, "a boolean")
+			return nil, codec.TypeError(s, v, "a boolean")
 		}
 		return b, nil
 	case connectors.String:
 		str, ok := v.(string)
 		if !ok {
-			return nil, typeError(s, v, "a string")
+			return nil, codec.TypeError(s, v, "a string")
 		}
 		return str, nil
 	case connectors.Bytes:
@@ -78,7 +79,7 @@ func defaultValue(s *connectors.Schema, v any) (any, error) {
 			// Avro writes bytes defaults as ISO-8859-1 strings.
 			for _, r := range x {
 				if r > 0xff {
-					return nil, dataErrorf("bytes default has the character %q, outside ISO-8859-1", r)
+					return nil, codec.Errorf("bytes default has the character %q, outside ISO-8859-1", r)
 				}
 				raw = append(raw, byte(r))
 			}
@@ -86,7 +87,7 @@ func defaultValue(s *connectors.Schema, v any) (any, error) {
 				raw = []byte{}
 			}
 		default:
-			return nil, typeError(s, v, "a string of bytes")
+			return nil, codec.TypeError(s, v, "a string of bytes")
 		}
 		if s.Name == connectors.DecimalName {
 			scale, _, err := decimalParams(s)
@@ -99,13 +100,13 @@ func defaultValue(s *connectors.Schema, v any) (any, error) {
 	case connectors.Array:
 		arr, ok := v.([]any)
 		if !ok {
-			return nil, typeError(s, v, "a JSON array")
+			return nil, codec.TypeError(s, v, "a JSON array")
 		}
 		out := make([]any, len(arr))
 		for i, e := range arr {
 			x, err := defaultValue(s.Items, e)
 			if err != nil {
-				return nil, inIndex(err, i)
+				return nil, codec.InIndex(err, i)
 			}
 			out[i] = x
 		}
@@ -122,7 +123,7 @@ func defaultValue(s *connectors.Schema, v any) (any, error) {
 			for _, k := range keys {
 				val, err := defaultValue(s.Values, x[k])
 				if err != nil {
-					return nil, inKey(err, k)
+					return nil, codec.InKey(err, k)
 				}
 				out = append(out, connectors.MapEntry{Key: k, Value: val})
 			}
@@ -133,20 +134,20 @@ func defaultValue(s *connectors.Schema, v any) (any, error) {
 					pair, ok = []any{rec["key"], rec["value"]}, true
 				}
 				if !ok || len(pair) != 2 {
-					return nil, inIndex(dataErrorf("map default entry %v is neither a [key, value] pair nor a key/value record", e), i)
+					return nil, codec.InIndex(codec.Errorf("map default entry %v is neither a [key, value] pair nor a key/value record", e), i)
 				}
 				k, err := defaultValue(s.Keys, pair[0])
 				if err != nil {
-					return nil, inIndex(err, i)
+					return nil, codec.InIndex(err, i)
 				}
 				val, err := defaultValue(s.Values, pair[1])
 				if err != nil {
-					return nil, inIndex(err, i)
+					return nil, codec.InIndex(err, i)
 				}
 				out = append(out, connectors.MapEntry{Key: k, Value: val})
 			}
 		default:
-			return nil, typeError(s, v, "a JSON object")
+			return nil, codec.TypeError(s, v, "a JSON object")
 		}
 		if out == nil {
 			out = []connectors.MapEntry{}
@@ -155,19 +156,19 @@ func defaultValue(s *connectors.Schema, v any) (any, error) {
 	case connectors.Struct:
 		m, ok := v.(map[string]any)
 		if !ok {
-			return nil, typeError(s, v, "a JSON object")
+			return nil, codec.TypeError(s, v, "a JSON object")
 		}
 		out := connectors.NewStructValue(s)
 		for i, f := range s.Fields {
 			x, err := defaultValue(f.Schema, m[f.Name])
 			if err != nil {
-				return nil, inField(err, f.Name)
+				return nil, codec.InField(err, f.Name)
 			}
 			out.Values[i] = x
 		}
 		return out, nil
 	}
-	return nil, dataErrorf("unsupported schema type %q", s.Type)
+	return nil, codec.Errorf("unsupported schema type %q", s.Type)
 }
 
 // jsonInt reads a whole number from a decoded JSON or hamba default.

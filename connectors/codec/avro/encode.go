@@ -2,6 +2,7 @@ package avro
 
 import (
 	"encoding/binary"
+	"github.com/sluice-cdc/sluice/connectors/codec"
 	"math"
 	"math/big"
 	"time"
@@ -38,7 +39,7 @@ func (n *node) encode(b []byte, v any) ([]byte, error) {
 		} else if n.kind == kUnion && n.unionNull >= 0 {
 			return appendLong(b, int64(n.unionNull)), nil
 		} else {
-			return b, dataErrorf("null value for a required %s field without a default", s.Type)
+			return b, codec.Errorf("null value for a required %s field without a default", s.Type)
 		}
 	}
 	switch n.kind {
@@ -48,31 +49,31 @@ func (n *node) encode(b []byte, v any) ([]byte, error) {
 	case kInt8:
 		x, ok := v.(int8)
 		if !ok {
-			return b, typeError(s, v, "int8")
+			return b, codec.TypeError(s, v, "int8")
 		}
 		return appendLong(b, int64(x)), nil
 	case kInt16:
 		x, ok := v.(int16)
 		if !ok {
-			return b, typeError(s, v, "int16")
+			return b, codec.TypeError(s, v, "int16")
 		}
 		return appendLong(b, int64(x)), nil
 	case kInt32:
 		x, ok := v.(int32)
 		if !ok {
-			return b, typeError(s, v, "int32")
+			return b, codec.TypeError(s, v, "int32")
 		}
 		return appendLong(b, int64(x)), nil
 	case kInt64:
 		x, ok := v.(int64)
 		if !ok {
-			return b, typeError(s, v, "int64")
+			return b, codec.TypeError(s, v, "int64")
 		}
 		return appendLong(b, x), nil
 	case kDate:
 		t, ok := v.(time.Time)
 		if !ok {
-			return b, typeError(s, v, "time.Time")
+			return b, codec.TypeError(s, v, "time.Time")
 		}
 		d, err := dateDays(t)
 		if err != nil {
@@ -82,31 +83,31 @@ func (n *node) encode(b []byte, v any) ([]byte, error) {
 	case kTime:
 		t, ok := v.(time.Time)
 		if !ok {
-			return b, typeError(s, v, "time.Time")
+			return b, codec.TypeError(s, v, "time.Time")
 		}
 		return appendLong(b, timeMillis(t)), nil
 	case kTimestamp:
 		t, ok := v.(time.Time)
 		if !ok {
-			return b, typeError(s, v, "time.Time")
+			return b, codec.TypeError(s, v, "time.Time")
 		}
 		return appendLong(b, t.UnixMilli()), nil
 	case kFloat32:
 		x, ok := v.(float32)
 		if !ok {
-			return b, typeError(s, v, "float32")
+			return b, codec.TypeError(s, v, "float32")
 		}
 		return binary.LittleEndian.AppendUint32(b, math.Float32bits(x)), nil
 	case kFloat64:
 		x, ok := v.(float64)
 		if !ok {
-			return b, typeError(s, v, "float64")
+			return b, codec.TypeError(s, v, "float64")
 		}
 		return binary.LittleEndian.AppendUint64(b, math.Float64bits(x)), nil
 	case kBoolean:
 		x, ok := v.(bool)
 		if !ok {
-			return b, typeError(s, v, "bool")
+			return b, codec.TypeError(s, v, "bool")
 		}
 		if x {
 			return append(b, 1), nil
@@ -115,32 +116,32 @@ func (n *node) encode(b []byte, v any) ([]byte, error) {
 	case kString:
 		x, ok := v.(string)
 		if !ok {
-			return b, typeError(s, v, "string")
+			return b, codec.TypeError(s, v, "string")
 		}
 		return appendString(b, x), nil
 	case kEnum:
 		x, ok := v.(string)
 		if !ok {
-			return b, typeError(s, v, "string")
+			return b, codec.TypeError(s, v, "string")
 		}
 		i, ok := n.symbol[x]
 		if !ok {
-			return b, dataErrorf("%q is not a symbol of the enum %s (symbols %q)", x, s.Parameters[enumParam], n.symbols)
+			return b, codec.Errorf("%q is not a symbol of the enum %s (symbols %q)", x, s.Parameters[enumParam], n.symbols)
 		}
 		return appendLong(b, int64(i)), nil
 	case kBytes:
 		x, ok := v.([]byte)
 		if !ok {
-			return b, typeError(s, v, "[]byte")
+			return b, codec.TypeError(s, v, "[]byte")
 		}
 		return appendBytes(b, x), nil
 	case kFixed:
 		x, ok := v.([]byte)
 		if !ok {
-			return b, typeError(s, v, "[]byte")
+			return b, codec.TypeError(s, v, "[]byte")
 		}
 		if len(x) != n.size {
-			return b, dataErrorf("%d bytes for an Avro fixed of size %d", len(x), n.size)
+			return b, codec.Errorf("%d bytes for an Avro fixed of size %d", len(x), n.size)
 		}
 		return append(b, x...), nil
 	case kDecimal:
@@ -148,14 +149,14 @@ func (n *node) encode(b []byte, v any) ([]byte, error) {
 	case kArray:
 		x, ok := v.([]any)
 		if !ok {
-			return b, typeError(s, v, "[]any")
+			return b, codec.TypeError(s, v, "[]any")
 		}
 		if len(x) > 0 {
 			b = appendLong(b, int64(len(x)))
 			for i, e := range x {
 				var err error
 				if b, err = n.items.encode(b, e); err != nil {
-					return b, inIndex(err, i)
+					return b, codec.InIndex(err, i)
 				}
 			}
 		}
@@ -165,26 +166,26 @@ func (n *node) encode(b []byte, v any) ([]byte, error) {
 	case kStruct:
 		x, ok := v.(*connectors.StructValue)
 		if !ok {
-			return b, typeError(s, v, "*connectors.StructValue")
+			return b, codec.TypeError(s, v, "*connectors.StructValue")
 		}
 		if x.Schema != s && !sameStruct(x.Schema, s) {
-			return b, dataErrorf("struct value's schema %q differs from the field's schema %q", schemaLabel(x.Schema), schemaLabel(s))
+			return b, codec.Errorf("struct value's schema %q differs from the field's schema %q", schemaLabel(x.Schema), schemaLabel(s))
 		}
 		if len(x.Values) != len(s.Fields) {
-			return b, dataErrorf("struct value has %d values for %d fields", len(x.Values), len(s.Fields))
+			return b, codec.Errorf("struct value has %d values for %d fields", len(x.Values), len(s.Fields))
 		}
 		for i, f := range n.fields {
 			var err error
 			j := n.index[i]
 			if b, err = f.encode(b, x.Values[j]); err != nil {
-				return b, inField(err, s.Fields[j].Name)
+				return b, codec.InField(err, s.Fields[j].Name)
 			}
 		}
 		return b, nil
 	case kUnion:
 		x, ok := v.(*connectors.StructValue)
 		if !ok {
-			return b, typeError(s, v, "*connectors.StructValue")
+			return b, codec.TypeError(s, v, "*connectors.StructValue")
 		}
 		for i, e := range x.Values {
 			if isNil(e) || i >= len(n.members) {
@@ -193,16 +194,16 @@ func (n *node) encode(b []byte, v any) ([]byte, error) {
 			b = appendLong(b, int64(n.memberBase+i))
 			var err error
 			if b, err = n.members[i].encode(b, e); err != nil {
-				return b, inField(err, s.Fields[i].Name)
+				return b, codec.InField(err, s.Fields[i].Name)
 			}
 			return b, nil
 		}
 		if n.unionNull >= 0 {
 			return appendLong(b, int64(n.unionNull)), nil
 		}
-		return b, dataErrorf("union has no member set and does not allow null")
+		return b, codec.Errorf("union has no member set and does not allow null")
 	}
-	return b, dataErrorf("unsupported schema type %q", s.Type)
+	return b, codec.Errorf("unsupported schema type %q", s.Type)
 }
 
 func (n *node) encodeMap(b []byte, v any) ([]byte, error) {
@@ -222,25 +223,25 @@ func (n *node) encodeMap(b []byte, v any) ([]byte, error) {
 		if n.kind == kMap {
 			k, ok := e.Key.(string)
 			if !ok {
-				return b, inKey(typeError(n.s.Keys, e.Key, "string"), e.Key)
+				return b, codec.InKey(codec.TypeError(n.s.Keys, e.Key, "string"), e.Key)
 			}
 			b = appendString(b, k)
 			if b, err = n.items.encode(b, e.Value); err != nil {
-				return b, inKey(err, k)
+				return b, codec.InKey(err, k)
 			}
 			continue
 		}
 		if n.keyFirst {
 			if b, err = n.keys.encode(b, e.Key); err != nil {
-				return b, inKey(err, e.Key)
+				return b, codec.InKey(err, e.Key)
 			}
 		}
 		if b, err = n.items.encode(b, e.Value); err != nil {
-			return b, inKey(err, e.Key)
+			return b, codec.InKey(err, e.Key)
 		}
 		if !n.keyFirst {
 			if b, err = n.keys.encode(b, e.Key); err != nil {
-				return b, inKey(err, e.Key)
+				return b, codec.InKey(err, e.Key)
 			}
 		}
 	}
@@ -253,7 +254,7 @@ func (n *node) encodeMap(b []byte, v any) ([]byte, error) {
 func (n *node) encodeDecimal(b []byte, v any) ([]byte, error) {
 	d, ok := v.(connectors.Decimal)
 	if !ok {
-		return b, typeError(n.s, v, "connectors.Decimal")
+		return b, codec.TypeError(n.s, v, "connectors.Decimal")
 	}
 	if d.Scale == n.scale && (d.Unscaled == nil || d.Unscaled.IsInt64()) {
 		var x int64
@@ -281,7 +282,7 @@ func (n *node) appendRaw(b, raw []byte) ([]byte, error) {
 		return appendBytes(b, raw), nil
 	}
 	if len(raw) > n.size {
-		return b, dataErrorf("decimal needs %d bytes, more than the Avro fixed's %d", len(raw), n.size)
+		return b, codec.Errorf("decimal needs %d bytes, more than the Avro fixed's %d", len(raw), n.size)
 	}
 	pad := byte(0)
 	if raw[0]&0x80 != 0 {
@@ -358,5 +359,5 @@ func sameStruct(a, b *connectors.Schema) bool {
 	}
 	c := *a
 	c.Optional, c.Default = b.Optional, b.Default
-	return schemasEqual(&c, b)
+	return codec.SchemaEqual(&c, b)
 }

@@ -2,6 +2,7 @@ package avro
 
 import (
 	"fmt"
+	"github.com/sluice-cdc/sluice/connectors/codec"
 
 	hamba "github.com/hamba/avro/v2"
 
@@ -100,7 +101,7 @@ func deref(a hamba.Schema) hamba.Schema {
 func (k *compiler) node(a hamba.Schema, c *connectors.Schema) (*node, error) {
 	a = deref(a)
 	if c == nil {
-		return nil, dataErrorf("schema is nil")
+		return nil, codec.Errorf("schema is nil")
 	}
 	p := pair{a, c}
 	if n, ok := k.memo[p]; ok {
@@ -116,7 +117,7 @@ func (k *compiler) node(a hamba.Schema, c *connectors.Schema) (*node, error) {
 }
 
 func mismatch(a hamba.Schema, c *connectors.Schema) error {
-	return dataErrorf("Avro type %s does not fit Connect type %s%s", a.Type(), c.Type, logicalSuffix(c))
+	return codec.Errorf("Avro type %s does not fit Connect type %s%s", a.Type(), c.Type, codec.SchemaSuffix(c))
 }
 
 func (k *compiler) fill(n *node, a hamba.Schema, c *connectors.Schema) error {
@@ -209,11 +210,11 @@ func (k *compiler) fill(n *node, a hamba.Schema, c *connectors.Schema) error {
 		n.kind = kArray
 		var err error
 		if n.items, err = k.node(arr.Items(), c.Items); err != nil {
-			return inIndex(err, 0)
+			return codec.InIndex(err, 0)
 		}
 	case connectors.Map:
 		if c.Keys == nil || c.Values == nil {
-			return dataErrorf("map schema needs Keys and Values schemas")
+			return codec.Errorf("map schema needs Keys and Values schemas")
 		}
 		var err error
 		switch x := a.(type) {
@@ -236,16 +237,16 @@ func (k *compiler) fill(n *node, a hamba.Schema, c *connectors.Schema) error {
 				case "key":
 					n.keyFirst = i == 0
 					if n.keys, err = k.node(f.Type(), c.Keys); err != nil {
-						return inField(err, "(key)")
+						return codec.InField(err, "(key)")
 					}
 				case "value":
 					if n.items, err = k.node(f.Type(), c.Values); err != nil {
-						return inField(err, "(value)")
+						return codec.InField(err, "(value)")
 					}
 				}
 			}
 			if n.keys == nil || n.items == nil {
-				return dataErrorf("map encoded as an array of records needs fields \"key\" and \"value\"")
+				return codec.Errorf("map encoded as an array of records needs fields \"key\" and \"value\"")
 			}
 		default:
 			return mismatch(a, c)
@@ -260,21 +261,21 @@ func (k *compiler) fill(n *node, a hamba.Schema, c *connectors.Schema) error {
 		for _, f := range rec.Fields() {
 			cf, ok := c.Field(f.Name())
 			if !ok {
-				return dataErrorf("Avro record %s has field %q, which the Connect struct lacks", rec.FullName(), f.Name())
+				return codec.Errorf("Avro record %s has field %q, which the Connect struct lacks", rec.FullName(), f.Name())
 			}
 			fn, err := k.node(f.Type(), cf.Schema)
 			if err != nil {
-				return inField(err, f.Name())
+				return codec.InField(err, f.Name())
 			}
 			n.fields = append(n.fields, fn)
 			n.index = append(n.index, cf.Index)
 			n.zero = n.zero && fn.zero
 		}
 		if len(n.fields) != len(c.Fields) {
-			return dataErrorf("Connect struct %q has %d fields, its Avro record %s %d", c.Name, len(c.Fields), rec.FullName(), len(n.fields))
+			return codec.Errorf("Connect struct %q has %d fields, its Avro record %s %d", c.Name, len(c.Fields), rec.FullName(), len(n.fields))
 		}
 	default:
-		return dataErrorf("unsupported schema type %q", c.Type)
+		return codec.Errorf("unsupported schema type %q", c.Type)
 	}
 	return nil
 }
@@ -301,7 +302,7 @@ func (k *compiler) union(n *node, u *hamba.UnionSchema, c *connectors.Schema) er
 			}
 			m, err := k.node(t, c.Fields[j].Schema)
 			if err != nil {
-				return inField(err, c.Fields[j].Name)
+				return codec.InField(err, c.Fields[j].Name)
 			}
 			n.members = append(n.members, m)
 			j++
@@ -312,7 +313,7 @@ func (k *compiler) union(n *node, u *hamba.UnionSchema, c *connectors.Schema) er
 		return nil
 	}
 	if len(types) != 2 || (types[0].Type() != hamba.Null && types[1].Type() != hamba.Null) {
-		return dataErrorf("Avro union %s needs a Connect union struct (%s)", u, unionName)
+		return codec.Errorf("Avro union %s needs a Connect union struct (%s)", u, unionName)
 	}
 	n.kind = kNullUnion
 	n.nullIndex, n.valueIndex = 0, 1
@@ -328,4 +329,4 @@ func (k *compiler) union(n *node, u *hamba.UnionSchema, c *connectors.Schema) er
 }
 
 // String names the node's kind, for errors.
-func (n *node) String() string { return fmt.Sprintf("%s%s", n.s.Type, logicalSuffix(n.s)) }
+func (n *node) String() string { return fmt.Sprintf("%s%s", n.s.Type, codec.SchemaSuffix(n.s)) }

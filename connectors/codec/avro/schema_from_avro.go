@@ -1,6 +1,7 @@
 package avro
 
 import (
+	"github.com/sluice-cdc/sluice/connectors/codec"
 	"math"
 	"strconv"
 	"strings"
@@ -62,7 +63,7 @@ func (t *toConnect) schema(a hamba.Schema, optional bool, def any, hasDef bool) 
 			case connectType == "int16":
 				s.Type = connectors.Int16
 			case connectType != "":
-				return nil, dataErrorf("unknown connect.type %q on an Avro int; want int8 or int16", connectType)
+				return nil, codec.Errorf("unknown connect.type %q on an Avro int; want int8 or int16", connectType)
 			}
 		case hamba.Long:
 			s.Type = connectors.Int64
@@ -87,9 +88,9 @@ func (t *toConnect) schema(a hamba.Schema, optional bool, def any, hasDef bool) 
 				decimal(s, int(scale), int(precision))
 			}
 		case hamba.Null:
-			return nil, dataErrorf("a standalone Avro null has no Connect schema; use it only in a union")
+			return nil, codec.Errorf("a standalone Avro null has no Connect schema; use it only in a union")
 		default:
-			return nil, dataErrorf("unsupported Avro type %s", x.Type())
+			return nil, codec.Errorf("unsupported Avro type %s", x.Type())
 		}
 	case *hamba.FixedSchema:
 		s.Type = connectors.Bytes
@@ -109,22 +110,22 @@ func (t *toConnect) schema(a hamba.Schema, optional bool, def any, hasDef bool) 
 				}
 			}
 			if len(rec.Fields()) != 2 || kf == nil || vf == nil {
-				return nil, dataErrorf("map encoded as an array of key/value records, but record %s does not have exactly the fields key and value", rec.FullName())
+				return nil, codec.Errorf("map encoded as an array of key/value records, but record %s does not have exactly the fields key and value", rec.FullName())
 			}
 			k, err := t.schema(kf.Type(), false, nil, false)
 			if err != nil {
-				return nil, inField(err, "(key)")
+				return nil, codec.InField(err, "(key)")
 			}
 			v, err := t.schema(vf.Type(), false, nil, false)
 			if err != nil {
-				return nil, inField(err, "(value)")
+				return nil, codec.InField(err, "(value)")
 			}
 			s.Type, s.Keys, s.Values = connectors.Map, k, v
 			break
 		}
 		it, err := t.schema(items, false, nil, false)
 		if err != nil {
-			return nil, inIndex(err, 0)
+			return nil, codec.InIndex(err, 0)
 		}
 		s.Type, s.Items = connectors.Array, it
 	case *hamba.MapSchema:
@@ -167,7 +168,7 @@ func (t *toConnect) schema(a hamba.Schema, optional bool, def any, hasDef bool) 
 	case *hamba.UnionSchema:
 		return t.union(x, optional)
 	default:
-		return nil, dataErrorf("unsupported Avro type %s", a.Type())
+		return nil, codec.Errorf("unsupported Avro type %s", a.Type())
 	}
 	if err := t.meta(s, a, p, def, hasDef); err != nil {
 		return nil, err
@@ -210,7 +211,7 @@ func (t *toConnect) fields(s *connectors.Schema, x *hamba.RecordSchema) error {
 		}
 		fs, err := t.schema(f.Type(), false, f.Default(), f.HasDefault())
 		if err != nil {
-			return inField(err, f.Name())
+			return codec.InField(err, f.Name())
 		}
 		fields = append(fields, connectors.Field{Name: f.Name(), Schema: fs})
 	}
@@ -253,12 +254,12 @@ func (t *toConnect) union(u *hamba.UnionSchema, optional bool) (*connectors.Sche
 			}
 		}
 		if seen[name] {
-			return nil, dataErrorf("two members of the union %s map to the Connect field name %q", u, name)
+			return nil, codec.Errorf("two members of the union %s map to the Connect field name %q", u, name)
 		}
 		seen[name] = true
 		ms, err := t.schema(m, true, nil, false)
 		if err != nil {
-			return nil, inField(err, name)
+			return nil, codec.InField(err, name)
 		}
 		fields = append(fields, connectors.Field{Name: name, Schema: ms})
 	}
@@ -273,22 +274,22 @@ func (t *toConnect) meta(s *connectors.Schema, a hamba.Schema, p map[string]any,
 	if v, ok := p[propConnectVersion]; ok {
 		f, ok := v.(float64)
 		if !ok || f != math.Trunc(f) || f < 0 || f > math.MaxInt32 {
-			return dataErrorf("connect.version %v is not a version number", v)
+			return codec.Errorf("connect.version %v is not a version number", v)
 		}
 		if s.Version != 0 && s.Version != int32(f) {
-			return dataErrorf("connect.version %v differs from the logical type's version %d", v, s.Version)
+			return codec.Errorf("connect.version %v differs from the logical type's version %d", v, s.Version)
 		}
 		s.Version = int32(f)
 	}
 	if v, ok := p[propConnectParams]; ok && t.opts.ConnectMetaData {
 		m, ok := v.(map[string]any)
 		if !ok {
-			return dataErrorf("connect.parameters is %v, want a JSON object of strings", v)
+			return codec.Errorf("connect.parameters is %v, want a JSON object of strings", v)
 		}
 		for k, x := range m {
 			str, ok := x.(string)
 			if !ok {
-				return dataErrorf("connect.parameters %q is %v, want a string", k, x)
+				return codec.Errorf("connect.parameters %q is %v, want a string", k, x)
 			}
 			setParam(s, k, str)
 		}
@@ -312,14 +313,14 @@ func (t *toConnect) meta(s *connectors.Schema, a hamba.Schema, p map[string]any,
 	if hasDef && def != nil {
 		v, err := defaultValue(s, def)
 		if err != nil {
-			return prefixPath(err, "(default)")
+			return codec.InField(err, "(default)")
 		}
 		s.Default = v
 	}
 	if n, ok := p[propConnectName]; ok {
 		name, ok := n.(string)
 		if !ok {
-			return dataErrorf("connect.name %v is not a string", n)
+			return codec.Errorf("connect.name %v is not a string", n)
 		}
 		if !isDefaultName(name) {
 			s.Name = name

@@ -1,9 +1,9 @@
 package avro
 
 import (
+	"github.com/sluice-cdc/sluice/connectors/codec"
 	"math"
 	"math/big"
-	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -43,7 +43,7 @@ func schemaJSON(s *connectors.Schema, opts Options) ([]byte, error) {
 // second when s has a default, whose type must come first in Avro).
 func (g *toAvro) schema(b []byte, s *connectors.Schema, ignoreOptional bool) ([]byte, error) {
 	if s == nil {
-		return b, dataErrorf("schema is nil")
+		return b, codec.Errorf("schema is nil")
 	}
 	if s.Type == connectors.Struct && s.Name == unionName {
 		return g.union(b, s)
@@ -79,10 +79,10 @@ func (g *toAvro) union(b []byte, s *connectors.Schema) ([]byte, error) {
 			b = append(b, ',')
 		}
 		if f.Schema == nil {
-			return b, inField(dataErrorf("union member has no schema"), f.Name)
+			return b, codec.InField(codec.Errorf("union member has no schema"), f.Name)
 		}
 		if b, err = g.schema(b, f.Schema, true); err != nil {
-			return b, inField(err, f.Name)
+			return b, codec.InField(err, f.Name)
 		}
 	}
 	return append(b, ']'), nil
@@ -141,15 +141,15 @@ func (g *toAvro) base(b []byte, s *connectors.Schema) ([]byte, error) {
 		}
 	case connectors.Array:
 		if s.Items == nil {
-			return b, dataErrorf("array schema has no Items schema")
+			return b, codec.Errorf("array schema has no Items schema")
 		}
 		b = append(b, `{"type":"array","items":`...)
 		if b, err = g.schema(b, s.Items, false); err != nil {
-			return b, inIndex(err, 0)
+			return b, codec.InIndex(err, 0)
 		}
 	case connectors.Map:
 		if s.Keys == nil || s.Values == nil {
-			return b, dataErrorf("map schema needs Keys and Values schemas")
+			return b, codec.Errorf("map schema needs Keys and Values schemas")
 		}
 		if stringKeys(s) {
 			b = append(b, `{"type":"map","values":`...)
@@ -171,7 +171,7 @@ func (g *toAvro) base(b []byte, s *connectors.Schema) ([]byte, error) {
 		}
 		b = b[:len(b)-1] // reopen the record for its properties
 	default:
-		return b, dataErrorf("unsupported schema type %q", s.Type)
+		return b, codec.Errorf("unsupported schema type %q", s.Type)
 	}
 	n := len(b)
 	if b, err = g.props(b, s, connectType, logical); err != nil {
@@ -215,7 +215,7 @@ func (g *toAvro) props(b []byte, s *connectors.Schema, connectType, logical stri
 				b = append(b, `,"connect.default":`...)
 				var err error
 				if b, err = defaultJSON(b, s, s.Default); err != nil {
-					return b, prefixPath(err, "(default)")
+					return b, codec.InField(err, "(default)")
 				}
 			}
 		}
@@ -317,7 +317,7 @@ func (g *toAvro) record(b []byte, s *connectors.Schema) ([]byte, error) {
 			b = append(b, ',')
 		}
 		if b, err = g.field(b, f.Name, f.Schema, s.Parameters[fieldDocPrefix+f.Name]); err != nil {
-			return b, inField(err, f.Name)
+			return b, codec.InField(err, f.Name)
 		}
 	}
 	return append(b, "]}"...), nil
@@ -353,7 +353,7 @@ func (g *toAvro) named(full string, s *connectors.Schema) (string, bool, error) 
 		if equalIgnoringOptional(d, s) {
 			return full, true, nil
 		}
-		return full, false, dataErrorf("two different schemas are named %q; Avro needs distinct names for distinct records (rename one, for example with the SetSchemaMetadata transform)", full)
+		return full, false, codec.Errorf("two different schemas are named %q; Avro needs distinct names for distinct records (rename one, for example with the SetSchemaMetadata transform)", full)
 	}
 	g.defs[full] = s
 	return full, false, nil
@@ -363,7 +363,7 @@ func (g *toAvro) named(full string, s *connectors.Schema) (string, bool, error) 
 // default, or null for an optional field).
 func (g *toAvro) field(b []byte, name string, s *connectors.Schema, doc string) ([]byte, error) {
 	if s == nil {
-		return b, dataErrorf("field has no schema")
+		return b, codec.Errorf("field has no schema")
 	}
 	b = append(b, `{"name":`...)
 	b = jsonx.AppendString(b, name)
@@ -380,7 +380,7 @@ func (g *toAvro) field(b []byte, name string, s *connectors.Schema, doc string) 
 	case s.Default != nil:
 		b = append(b, `,"default":`...)
 		if b, err = fieldDefaultJSON(b, s, s.Default); err != nil {
-			return b, prefixPath(err, "(default)")
+			return b, codec.InField(err, "(default)")
 		}
 	case s.Optional:
 		b = append(b, `,"default":null`...)
@@ -412,11 +412,11 @@ func (g *toAvro) mapEntry(b []byte, s *connectors.Schema) ([]byte, error) {
 	defer func() { g.space = outer }()
 	b = append(b, `,"fields":[`...)
 	if b, err = g.field(b, "key", s.Keys, ""); err != nil {
-		return b, inField(err, "(key)")
+		return b, codec.InField(err, "(key)")
 	}
 	b = append(b, ',')
 	if b, err = g.field(b, "value", s.Values, ""); err != nil {
-		return b, inField(err, "(value)")
+		return b, codec.InField(err, "(value)")
 	}
 	b = append(b, ']')
 	if s.Name != "" {
@@ -480,18 +480,18 @@ func enumSymbols(s *connectors.Schema) []string {
 func decimalParams(s *connectors.Schema) (scale, precision int32, err error) {
 	p, ok := s.Parameters[connectors.DecimalScaleParam]
 	if !ok {
-		return 0, 0, dataErrorf("Decimal schema has no %q parameter", connectors.DecimalScaleParam)
+		return 0, 0, codec.Errorf("Decimal schema has no %q parameter", connectors.DecimalScaleParam)
 	}
 	n, err := strconv.ParseInt(p, 10, 32)
 	if err != nil || n > maxDecimalScale || n < -maxDecimalScale {
-		return 0, 0, dataErrorf("Decimal schema has an invalid %q parameter %q; want an integer between %d and %d",
+		return 0, 0, codec.Errorf("Decimal schema has an invalid %q parameter %q; want an integer between %d and %d",
 			connectors.DecimalScaleParam, p, -maxDecimalScale, maxDecimalScale)
 	}
 	precision = defaultPrecision
 	if p, ok := s.Parameters[PrecisionParam]; ok {
 		m, err := strconv.ParseInt(p, 10, 32)
 		if err != nil || m < 1 {
-			return 0, 0, dataErrorf("Decimal schema has an invalid %q parameter %q; want a positive integer", PrecisionParam, p)
+			return 0, 0, codec.Errorf("Decimal schema has an invalid %q parameter %q; want a positive integer", PrecisionParam, p)
 		}
 		precision = int32(m)
 	}
@@ -537,10 +537,10 @@ func writeDefault(b []byte, s *connectors.Schema, v any, field bool) ([]byte, er
 		case float64:
 			f = x
 		default:
-			return b, typeError(s, v, "a float")
+			return b, codec.TypeError(s, v, "a float")
 		}
 		if math.IsNaN(f) || math.IsInf(f, 0) {
-			return b, dataErrorf("default %v cannot be written in an Avro schema", f)
+			return b, codec.Errorf("default %v cannot be written in an Avro schema", f)
 		}
 		bits := 64
 		if s.Type == connectors.Float32 {
@@ -555,13 +555,13 @@ func writeDefault(b []byte, s *connectors.Schema, v any, field bool) ([]byte, er
 	case connectors.Boolean:
 		x, ok := v.(bool)
 		if !ok {
-			return b, typeError(s, v, "bool")
+			return b, codec.TypeError(s, v, "bool")
 		}
 		return strconv.AppendBool(b, x), nil
 	case connectors.String:
 		x, ok := v.(string)
 		if !ok {
-			return b, typeError(s, v, "string")
+			return b, codec.TypeError(s, v, "string")
 		}
 		return jsonx.AppendString(b, x), nil
 	case connectors.Bytes:
@@ -569,7 +569,7 @@ func writeDefault(b []byte, s *connectors.Schema, v any, field bool) ([]byte, er
 		if s.Name == connectors.DecimalName {
 			d, ok := v.(connectors.Decimal)
 			if !ok {
-				return b, typeError(s, v, "connectors.Decimal")
+				return b, codec.TypeError(s, v, "connectors.Decimal")
 			}
 			scale, _, err := decimalParams(s)
 			if err != nil {
@@ -583,7 +583,7 @@ func writeDefault(b []byte, s *connectors.Schema, v any, field bool) ([]byte, er
 		} else {
 			x, ok := v.([]byte)
 			if !ok {
-				return b, typeError(s, v, "[]byte")
+				return b, codec.TypeError(s, v, "[]byte")
 			}
 			raw = x
 		}
@@ -595,7 +595,7 @@ func writeDefault(b []byte, s *connectors.Schema, v any, field bool) ([]byte, er
 	case connectors.Array:
 		x, ok := v.([]any)
 		if !ok {
-			return b, typeError(s, v, "[]any")
+			return b, codec.TypeError(s, v, "[]any")
 		}
 		b = append(b, '[')
 		for i, e := range x {
@@ -604,7 +604,7 @@ func writeDefault(b []byte, s *connectors.Schema, v any, field bool) ([]byte, er
 			}
 			var err error
 			if b, err = writeDefault(b, s.Items, e, field); err != nil {
-				return b, inIndex(err, i)
+				return b, codec.InIndex(err, i)
 			}
 		}
 		return append(b, ']'), nil
@@ -626,7 +626,7 @@ func writeDefault(b []byte, s *connectors.Schema, v any, field bool) ([]byte, er
 			if obj {
 				k, ok := e.Key.(string)
 				if !ok {
-					return b, inKey(typeError(s.Keys, e.Key, "string"), e.Key)
+					return b, codec.InKey(codec.TypeError(s.Keys, e.Key, "string"), e.Key)
 				}
 				b = jsonx.AppendString(b, k)
 				b = append(b, ':')
@@ -637,7 +637,7 @@ func writeDefault(b []byte, s *connectors.Schema, v any, field bool) ([]byte, er
 					b = append(b, '[')
 				}
 				if b, err = writeDefault(b, s.Keys, e.Key, field); err != nil {
-					return b, inKey(err, e.Key)
+					return b, codec.InKey(err, e.Key)
 				}
 				if field {
 					b = append(b, `,"value":`...)
@@ -646,7 +646,7 @@ func writeDefault(b []byte, s *connectors.Schema, v any, field bool) ([]byte, er
 				}
 			}
 			if b, err = writeDefault(b, s.Values, e.Value, field); err != nil {
-				return b, inKey(err, e.Key)
+				return b, codec.InKey(err, e.Key)
 			}
 			if !obj && field {
 				b = append(b, '}')
@@ -661,10 +661,10 @@ func writeDefault(b []byte, s *connectors.Schema, v any, field bool) ([]byte, er
 	case connectors.Struct:
 		x, ok := v.(*connectors.StructValue)
 		if !ok || x == nil {
-			return b, typeError(s, v, "*connectors.StructValue")
+			return b, codec.TypeError(s, v, "*connectors.StructValue")
 		}
 		if len(x.Values) != len(s.Fields) {
-			return b, dataErrorf("struct value has %d values for %d fields", len(x.Values), len(s.Fields))
+			return b, codec.Errorf("struct value has %d values for %d fields", len(x.Values), len(s.Fields))
 		}
 		b = append(b, '{')
 		for i, f := range s.Fields {
@@ -675,12 +675,12 @@ func writeDefault(b []byte, s *connectors.Schema, v any, field bool) ([]byte, er
 			b = append(b, ':')
 			var err error
 			if b, err = writeDefault(b, f.Schema, x.Values[i], field); err != nil {
-				return b, inField(err, f.Name)
+				return b, codec.InField(err, f.Name)
 			}
 		}
 		return append(b, '}'), nil
 	}
-	return b, dataErrorf("unsupported schema type %q", s.Type)
+	return b, codec.Errorf("unsupported schema type %q", s.Type)
 }
 
 // intOf returns an integer value (or a Date, Time or Timestamp as Avro
@@ -690,19 +690,19 @@ func intOf(s *connectors.Schema, v any) (int64, error) {
 	case connectors.DateName:
 		t, ok := v.(time.Time)
 		if !ok {
-			return 0, typeError(s, v, "time.Time")
+			return 0, codec.TypeError(s, v, "time.Time")
 		}
 		return dateDays(t)
 	case connectors.TimeName:
 		t, ok := v.(time.Time)
 		if !ok {
-			return 0, typeError(s, v, "time.Time")
+			return 0, codec.TypeError(s, v, "time.Time")
 		}
 		return timeMillis(t), nil
 	case connectors.TimestampName:
 		t, ok := v.(time.Time)
 		if !ok {
-			return 0, typeError(s, v, "time.Time")
+			return 0, codec.TypeError(s, v, "time.Time")
 		}
 		return t.UnixMilli(), nil
 	}
@@ -724,7 +724,7 @@ func intOf(s *connectors.Schema, v any) (int64, error) {
 			return x, nil
 		}
 	}
-	return 0, typeError(s, v, goType(s.Type))
+	return 0, codec.TypeError(s, v, goType(s.Type))
 }
 
 func goType(t connectors.Type) string {
@@ -757,7 +757,7 @@ func mapEntries(s *connectors.Schema, v any) ([]connectors.MapEntry, error) {
 		}
 		return out, nil
 	}
-	return nil, typeError(s, v, "[]connectors.MapEntry")
+	return nil, codec.TypeError(s, v, "[]connectors.MapEntry")
 }
 
 // dateDays returns a Date as days since the epoch; like Connect, it
@@ -766,10 +766,10 @@ func dateDays(t time.Time) (int64, error) {
 	sec := t.Unix()
 	days := floorDiv(sec, 86400)
 	if sec-days*86400 != 0 || t.Nanosecond() != 0 {
-		return 0, dataErrorf("Date value %s has a time of day; a Kafka Connect Date is midnight UTC", t.UTC().Format(time.RFC3339Nano))
+		return 0, codec.Errorf("Date value %s has a time of day; a Kafka Connect Date is midnight UTC", t.UTC().Format(time.RFC3339Nano))
 	}
 	if days < math.MinInt32 || days > math.MaxInt32 {
-		return 0, dataErrorf("Date value %s is out of range", t.UTC().Format(time.RFC3339))
+		return 0, codec.Errorf("Date value %s is out of range", t.UTC().Format(time.RFC3339))
 	}
 	return days, nil
 }
@@ -815,7 +815,7 @@ func rescale(d connectors.Decimal, scale int32) (*big.Int, error) {
 			return q, nil
 		}
 	}
-	return nil, dataErrorf("Decimal value %s has scale %d and cannot be written at the schema's scale %d without rounding", d, d.Scale, scale)
+	return nil, codec.Errorf("Decimal value %s has scale %d and cannot be written at the schema's scale %d without rounding", d, d.Scale, scale)
 }
 
 // equalIgnoringOptional reports whether two schemas are equal, apart
@@ -826,35 +826,9 @@ func equalIgnoringOptional(a, b *connectors.Schema) bool {
 		return true
 	}
 	if a == nil || b == nil || a.Optional == b.Optional {
-		return schemasEqual(a, b)
+		return codec.SchemaEqual(a, b)
 	}
 	c := *b
 	c.Optional = a.Optional
-	return schemasEqual(a, &c)
-}
-
-// schemasEqual compares two schemas field by field.
-func schemasEqual(a, b *connectors.Schema) bool {
-	if a == b {
-		return true
-	}
-	if a == nil || b == nil {
-		return false
-	}
-	if a.Type != b.Type || a.Optional != b.Optional || a.Name != b.Name || a.Version != b.Version ||
-		a.Doc != b.Doc || len(a.Fields) != len(b.Fields) || len(a.Parameters) != len(b.Parameters) {
-		return false
-	}
-	for k, v := range a.Parameters {
-		if w, ok := b.Parameters[k]; !ok || w != v {
-			return false
-		}
-	}
-	for i := range a.Fields {
-		if a.Fields[i].Name != b.Fields[i].Name || !schemasEqual(a.Fields[i].Schema, b.Fields[i].Schema) {
-			return false
-		}
-	}
-	return schemasEqual(a.Items, b.Items) && schemasEqual(a.Keys, b.Keys) && schemasEqual(a.Values, b.Values) &&
-		reflect.DeepEqual(a.Default, b.Default)
+	return codec.SchemaEqual(a, &c)
 }

@@ -3,6 +3,7 @@ package avro
 import (
 	"errors"
 	"fmt"
+	"github.com/sluice-cdc/sluice/connectors/codec"
 	"math/big"
 	"reflect"
 	"strings"
@@ -517,7 +518,7 @@ func dumpValue(v any) string {
 	return fmt.Sprintf("%#v", v)
 }
 
-func schemasEqualTest(a, b *connectors.Schema) bool { return schemasEqual(a, b) }
+func schemasEqualTest(a, b *connectors.Schema) bool { return codec.SchemaEqual(a, b) }
 
 func dump(s *connectors.Schema) string {
 	text, err := schemaJSON(s, DefaultOptions())
