@@ -1468,9 +1468,11 @@ func resumeSnapshotChurn(t *testing.T, pg *harness.Postgres, restarts bool) {
 	db := pg.CreateDB(t, "resnapchurn")
 	const rows = 20000
 	pg.Exec(t, db, "CREATE TABLE acct (id int PRIMARY KEY, v int NOT NULL)",
-		fmt.Sprintf("INSERT INTO acct SELECT g, 0 FROM generate_series(1,%d) g", rows), "ANALYZE acct")
+		fmt.Sprintf("INSERT INTO acct SELECT g, 0 FROM generate_series(1,%d) g", rows), "ANALYZE acct",
+		"CREATE TABLE bcct (id int PRIMARY KEY, v int NOT NULL)",
+		fmt.Sprintf("INSERT INTO bcct SELECT g, 0 FROM generate_series(1,%d) g", rows/4), "ANALYZE bcct")
 	p := props(pg, db, "resnapchurn", SnapshotChunkSize, "500", MaxQueueSize, "200", MaxBatchSize, "100",
-		TableIncludeList, "public.acct")
+		TableIncludeList, "public.acct,public.bcct", SnapshotMaxThreads, "2")
 
 	// The topic: every record polled, in order, from every run.
 	var topic []*connectors.Record
@@ -1510,7 +1512,7 @@ func resumeSnapshotChurn(t *testing.T, pg *harness.Postgres, restarts bool) {
 			}
 			id := 1 + rng.IntN(rows)
 			var err error
-			switch i % 5 {
+			switch i % 6 {
 			case 0, 1:
 				_, err = c.Exec(ctx, "UPDATE acct SET v = v + 1 WHERE id = $1", id)
 			case 2:
@@ -1519,6 +1521,11 @@ func resumeSnapshotChurn(t *testing.T, pg *harness.Postgres, restarts bool) {
 				_, err = c.Exec(ctx, "INSERT INTO acct VALUES ($1, 1) ON CONFLICT (id) DO UPDATE SET v = acct.v + 1", id)
 			case 4:
 				_, err = c.Exec(ctx, "INSERT INTO acct VALUES ($1, 1)", next)
+				next++
+			case 5:
+				if _, err = c.Exec(ctx, "UPDATE bcct SET v = v + 1 WHERE id = $1", id%(rows/4)+1); err == nil {
+					_, err = c.Exec(ctx, "INSERT INTO bcct VALUES ($1, 1)", next)
+				}
 				next++
 			}
 			if err != nil && ctx.Err() == nil {
@@ -1643,17 +1650,21 @@ func resumeSnapshotChurn(t *testing.T, pg *harness.Postgres, restarts bool) {
 
 	got := map[int32]int32{}
 	for _, r := range data(topic) {
+		off := int32(0)
+		if strings.HasSuffix(r.Topic, ".bcct") {
+			off = 1 << 28
+		}
 		switch op(r) {
 		case OpRead, OpCreate, OpUpdate:
-			got[after(r).Get("id").(int32)] = after(r).Get("v").(int32)
+			got[off+after(r).Get("id").(int32)] = after(r).Get("v").(int32)
 		case OpDelete:
-			delete(got, before(r).Get("id").(int32))
+			delete(got, off+before(r).Get("id").(int32))
 		}
 	}
 	want := map[int32]int32{}
 	c := pg.Connect(t, db)
 	defer c.Close(context.Background())
-	rs, err := c.Query(context.Background(), "SELECT id, v FROM acct")
+	rs, err := c.Query(context.Background(), "SELECT id, v FROM acct UNION ALL SELECT id + (1<<28), v FROM bcct")
 	if err != nil {
 		t.Fatal(err)
 	}
