@@ -720,9 +720,13 @@ func (t *Task) emitSnapshot(ctx context.Context, items <-chan snapItem, remainin
 			id := it.done.t.relID
 			remaining[id]--
 			left--
-			chunk := strconv.FormatUint(uint64(id), 10) + ":" + strconv.Itoa(it.done.idx)
+			chunk := chunkID(it.done)
 			h := holds[id]
-			if remaining[id] > 0 && h != nil && h.r != nil {
+			switch {
+			case h == nil || h.r == nil:
+				markDone(id, chunk)
+				continue
+			case remaining[id] > 0:
 				// The table's last row read is held back for its marker
 				// and may be this chunk's: the chunk counts as finished
 				// in the offsets of records made after that row is
@@ -730,10 +734,8 @@ func (t *Task) emitSnapshot(ctx context.Context, items <-chan snapItem, remainin
 				deferred[id] = append(deferred[id], chunk)
 				continue
 			}
+			// The table's last chunk: its held row goes out now.
 			markDone(id, chunk)
-			if remaining[id] > 0 || h == nil || h.r == nil {
-				continue
-			}
 			delete(holds, id)
 			if err := flush(h, SnapLastInDC); err != nil {
 				return err
@@ -759,7 +761,9 @@ func (t *Task) emitSnapshot(ctx context.Context, items <-chan snapItem, remainin
 					if err := flush(h, marker); err != nil {
 						return err
 					}
-					if len(deferred[id]) > 0 {
+					// len(deferred) first: no map lookup per row when
+					// nothing waits, the common case.
+					if len(deferred) > 0 && len(deferred[id]) > 0 {
 						markDone(id)
 					}
 				}
