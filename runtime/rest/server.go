@@ -10,6 +10,10 @@
 // credentials valid for its method when authentication is configured,
 // and a write's body JSON (docs/security.md).
 //
+// In a pool of workers, a request the herder says another worker must
+// complete is forwarded there and the answer relayed (forward.go,
+// docs/rest-api.md).
+//
 // A Server is safe for concurrent use. Request bodies are never logged:
 // connector configs hold secrets.
 package rest
@@ -122,6 +126,8 @@ type Server struct {
 	allowedHosts    hostSet
 	auth            *Auth
 	tls             *tls.Config
+	forwardTLS      *tls.Config
+	forwardClient   *http.Client
 }
 
 // New returns the REST API for h. logger receives one debug line per
@@ -141,6 +147,9 @@ func New(h api.Herder, logger *slog.Logger, opts ...Option) *Server {
 	}
 	for _, o := range opts {
 		o(s)
+	}
+	if s.forwardClient == nil {
+		s.forwardClient = newForwardingClient(s.forwardTLS)
 	}
 	s.routes()
 	for _, r := range s.extra {
@@ -181,6 +190,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"status", rec.status(), "duration", time.Since(start))
 	}()
 	if err := s.gate(rec, r); err != nil {
+		s.writeError(rec, r, err)
+		return
+	}
+	if err := s.bufferBody(rec, r); err != nil {
 		s.writeError(rec, r, err)
 		return
 	}
@@ -269,6 +282,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.shutdownTimeout)
 	defer cancel()
 	err := srv.Shutdown(sctx)
+	s.forwardClient.CloseIdleConnections()
 	if err != nil {
 		// Requests still running after the grace period: cut them off.
 		_ = srv.Close()
