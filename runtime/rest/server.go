@@ -11,8 +11,9 @@
 // and a write's body JSON (docs/security.md).
 //
 // In a pool of workers, a request the herder says another worker must
-// complete is forwarded there and the answer relayed (forward.go,
-// docs/rest-api.md).
+// complete is forwarded there and the answer relayed (forward.go); the
+// pool's signed internal endpoints are served with WithInternal
+// (internal.go). docs/rest-api.md describes both.
 //
 // A Server is safe for concurrent use. Request bodies are never logged:
 // connector configs hold secrets.
@@ -128,6 +129,7 @@ type Server struct {
 	tls             *tls.Config
 	forwardTLS      *tls.Config
 	forwardClient   *http.Client
+	internal        *internalEndpoints
 }
 
 // New returns the REST API for h. logger receives one debug line per
@@ -207,12 +209,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // gate checks what every request must pass before it is routed, in
 // order: its Host and Origin, its credentials and role, and the media
-// type of its body.
+// type of its body. The pool's internal endpoints skip the credentials:
+// their signature authenticates them (internal.go).
 func (s *Server) gate(w http.ResponseWriter, r *http.Request) error {
 	if err := s.checkHost(r); err != nil {
 		return err
 	}
-	if s.auth != nil && !unauthenticatedPaths[r.URL.Path] {
+	if s.auth != nil && !unauthenticatedPaths[r.URL.Path] && !s.isInternal(r) {
 		p, err := s.auth.authenticate(r)
 		if err != nil {
 			for _, c := range s.auth.challenges() {
