@@ -24,8 +24,8 @@ import (
 	"github.com/sluice-cdc/sluice/connectors/jdbc"
 	"github.com/sluice-cdc/sluice/connectors/postgres"
 	"github.com/sluice-cdc/sluice/runtime"
-	"github.com/sluice-cdc/sluice/runtime/pool/sign"
 	"github.com/sluice-cdc/sluice/runtime/broker"
+	"github.com/sluice-cdc/sluice/runtime/pool/sign"
 	"github.com/sluice-cdc/sluice/transforms"
 )
 
