@@ -155,7 +155,7 @@ var WorkerDef = NewDef(
 	Key{Name: TaskShutdownGracefulTimeout, Type: Long, Default: "5000", Importance: Low, Group: "Tasks", Validator: AtLeast(0),
 		Doc: "How long a stopping task may take before it is abandoned (and reported) so that it never blocks the worker."},
 	Key{Name: ExactlyOnceSourceSupport, Type: String, Default: "disabled", Importance: Medium, Group: "Tasks",
-		Validator: In("disabled"), Doc: "Exactly-once delivery for source connectors. Only disabled is supported by this version; enabled comes with the worker pool."},
+		Validator: In("disabled", "preparing", "enabled"), Doc: "Exactly-once delivery for source connectors (KIP-618). enabled: each source task writes through a transactional producer (transactional id <group.id>-<connector>-<task>), its records and their source offsets commit in one transaction, a task fences its previous instance before it starts, and the offsets topic and sinks read only committed records. preparing: reads committed records only, for a rolling upgrade of a pool from disabled to enabled. disabled: at least once. Set the same value on every worker of a pool; the Kafka principal needs Write and Describe on the transactional ids (docs/security.md)."},
 	Key{Name: ScheduledRebalanceMaxDelay, Type: Long, Default: "300000", Importance: Low, Group: "Kafka",
 		Validator: AtLeast(0), Doc: "How long the connectors and tasks of a worker that left the pool wait for it to come back before the leader gives them to the other workers (KIP-415); a worker that returns within the delay gets them back without anything restarting elsewhere. 0 reassigns them at once."},
 	Key{Name: SessionTimeout, Type: Long, Default: "10000", Importance: High, Group: "Kafka", Validator: AtLeast(1),

@@ -61,6 +61,9 @@ type Herder struct {
 	// pool is this worker's membership in its pool; nil runs every
 	// connector and task (tests of the herder alone).
 	pool *workerPool
+	// fenceClient sends the leader's InitProducerID requests that fence
+	// removed tasks' transactional ids (eos.go).
+	fenceClient *kgo.Client
 
 	mu struct {
 		sync.Mutex
@@ -287,7 +290,7 @@ func (h *Herder) reconcileConnector(ctx context.Context, name string, snap confi
 		if len(snap.Tasks[name]) > 0 && h.isLeader() {
 			// As Kafka Connect: a stopped connector has no tasks, which is
 			// what the offsets API checks.
-			if err := h.configs.PutTaskConfigs(ctx, name, nil); err != nil {
+			if err := h.putTaskConfigs(ctx, name, nil); err != nil {
 				h.logger.Warn("clearing task configs of stopped connector", "connector", name, "error", err)
 			}
 		}
@@ -389,7 +392,7 @@ func (h *Herder) refreshTaskConfigs(ctx context.Context, cs *connState, inst con
 // them to the leader's internal endpoint (as Kafka Connect does).
 func (h *Herder) writeTaskConfigs(ctx context.Context, name string, tcs []map[string]string) error {
 	if h.isLeader() {
-		return h.configs.PutTaskConfigs(ctx, name, tcs)
+		return h.putTaskConfigs(ctx, name, tcs)
 	}
 	h.mu.Lock()
 	url := h.mu.own.leaderURL
@@ -400,6 +403,17 @@ func (h *Herder) writeTaskConfigs(ctx context.Context, name string, tcs []map[st
 	fctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	return h.pool.forwardTasks(fctx, url, name, tcs)
+}
+
+// putTaskConfigs writes a connector's task configs on the leader, after
+// fencing the transactional producers of the tasks it no longer has.
+func (h *Herder) putTaskConfigs(ctx context.Context, name string, tcs []map[string]string) error {
+	if old := len(h.configs.Snapshot().Tasks[name]); old > len(tcs) {
+		if err := h.fenceRemovedTasks(ctx, name, len(tcs), old); err != nil {
+			return err
+		}
+	}
+	return h.configs.PutTaskConfigs(ctx, name, tcs)
 }
 
 // releaseConnector stops the connector object on a worker that no longer
@@ -785,7 +799,16 @@ func (h *Herder) startTask(ctx context.Context, cs *connState, ts *taskState, pl
 		if v, ok := connCfg[producerOverride+overrideCompress]; ok {
 			compression = strings.TrimSpace(v)
 		}
-		producer, err := kgo.NewClient(withOpts([]kgo.Opt{
+		eos, err := h.eosFor(connCfg, ts.id.Connector, ts.id.Task)
+		if err != nil {
+			fail(err)
+			return
+		}
+		var txnOpts []kgo.Opt
+		if eos != nil {
+			txnOpts = []kgo.Opt{kgo.TransactionalID(eos.txnID), kgo.TransactionTimeout(transactionTimeout)}
+		}
+		producer, err := kgo.NewClient(withOpts(append([]kgo.Opt{
 			kgo.ClientID(fmt.Sprintf("connector-producer-%s-%d", ts.id.Connector, ts.id.Task)),
 			kgo.RequiredAcks(kgo.AllISRAcks()),
 			kgo.MaxBufferedRecords(h.worker.Values.Int(config.ProducerMaxBufferedRecords)),
@@ -800,7 +823,7 @@ func (h *Herder) startTask(ctx context.Context, cs *connState, ts *taskState, pl
 			// franz-go's defaults (4 tries, 5 s apart) give it, before its
 			// records fail.
 			kgo.UnknownTopicRetries(80),
-		}, withOpts(h.clientOpts, psec.Opts...)...)...)
+		}, txnOpts...), withOpts(h.clientOpts, psec.Opts...)...)...)
 		if err != nil {
 			fail(fmt.Errorf("creating producer: %w", err))
 			return
@@ -814,6 +837,7 @@ func (h *Herder) startTask(ctx context.Context, cs *connState, ts *taskState, pl
 			scratch: scratch}
 		r.pause = pause
 		r.limit = newLimiter(limits, pause, time.Now)
+		r.eos = eos
 		run = r.run
 		if h.sec.unchecked(psec) {
 			// The producer authenticates otherwise than the clients
@@ -849,6 +873,10 @@ func (h *Herder) startTask(ctx context.Context, cs *connState, ts *taskState, pl
 			maxPoll = n
 		}
 		opts := withOpts(h.clientOpts, csec.Opts...)
+		if h.eosMode() != eosDisabled {
+			// Sources write in transactions: read what they committed.
+			opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+		}
 		checkConsumer := h.sec.unchecked(csec)
 		if re := sinkCfg.String(propTopicsRegex); re != "" {
 			// New matching topics are seen at a metadata refresh: every 10 s

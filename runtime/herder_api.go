@@ -372,8 +372,11 @@ func (h *Herder) validate(ctx context.Context, p *connectors.Plugin, cfg map[str
 	inst := p.New()
 	def := h.defFor(p)
 	if p.Type == connectors.SourceType {
-		def = def.Merge(topicCreationDef(resolved))
+		def = def.Merge(topicCreationDef(resolved)).Merge(sourceEOSDef)
 		for k, es := range topicCreationErrors(resolved, h.topics.enabled) {
+			extra[k] = append(extra[k], es...)
+		}
+		for k, es := range h.eosErrors(resolved) {
 			extra[k] = append(extra[k], es...)
 		}
 	}

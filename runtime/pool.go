@@ -498,22 +498,24 @@ func (h *Herder) PutTaskConfigs(ctx context.Context, connector string, configs [
 	if _, err := h.lookup(connector); err != nil {
 		return err
 	}
-	if err := h.configs.PutTaskConfigs(ctx, connector, configs); err != nil {
+	if err := h.putTaskConfigs(ctx, connector, configs); err != nil {
 		return fmt.Errorf("writing task configs of %s: %w", connector, err)
 	}
 	h.signal()
 	return nil
 }
 
-// FenceZombies implements api.Internal. Without exactly-once source
-// support no task has a transactional producer, so there is nothing to
-// fence.
+// FenceZombies implements api.Internal: it fences the transactional
+// producers of every task of the connector (KIP-618). Without exactly-once
+// source support no task has one, and there is nothing to fence.
 func (h *Herder) FenceZombies(ctx context.Context, connector string) error {
 	if err := h.needLeader(ctx); err != nil {
 		return err
 	}
-	_, err := h.lookup(connector)
-	return err
+	if _, err := h.lookup(connector); err != nil {
+		return err
+	}
+	return h.fenceRemovedTasks(ctx, connector, 0, len(h.configs.Snapshot().Tasks[connector]))
 }
 
 // unassignedID is the worker id shown for work nobody runs.

@@ -94,6 +94,9 @@ type sourceRunner struct {
 	promise func(*kgo.Record, error)
 	// limit is the task's share of sluice.rate.limit.*; nil when unset.
 	limit *limiter
+	// eos, when set, makes the task write exactly once (eos.go): the
+	// producer is transactional and offsets commit in its transactions.
+	eos *eosState
 }
 
 // sentRecord is a record handed to the producer with what its promise
@@ -203,6 +206,14 @@ func (r *sourceRunner) run(ctx context.Context) (err error) {
 	r.promise = r.done
 	tctx := &sourceTaskContext{lazy: r.lazy, connector: r.id.Connector, offsets: r.offsets, logger: r.logger, scratch: r.scratch, problem: r.onProblem,
 		kafka: r.kafkaConfig}
+	if r.eos != nil {
+		// Before reading the offsets: the previous instance's open
+		// transaction is aborted and it can commit nothing more.
+		if err := fenceProducer(ctx, r.producer, r.eos.txnID); err != nil {
+			r.producer.Close()
+			return fmt.Errorf("fencing the task's previous instance before it starts: %w", err)
+		}
+	}
 	// The task reads its offsets as it starts: first read what every
 	// worker wrote to the offsets topic, so it resumes from the latest.
 	if s, ok := r.offsets.(interface{ ReadToEnd(context.Context) error }); ok {
@@ -259,13 +270,24 @@ func (r *sourceRunner) run(ctx context.Context) (err error) {
 			nh += len(rec.Headers)
 		}
 		r.hdrs = make([]kgo.RecordHeader, 0, nh)
+		if r.eos != nil && len(recs) > 0 {
+			if err := r.beginTxn(); err != nil {
+				return err
+			}
+		}
 		if err := r.sendAll(ctx, recs); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
 			return err
 		}
-		if time.Since(lastFlush) >= r.flushEvery {
+		if r.eos != nil {
+			if r.txnDue() {
+				if err := r.commitTxn(ctx); err != nil {
+					return err
+				}
+			}
+		} else if time.Since(lastFlush) >= r.flushEvery {
 			r.commit(ctx)
 			lastFlush = time.Now()
 		}
@@ -524,6 +546,11 @@ func (r *sourceRunner) commit(ctx context.Context) {
 		return
 	}
 	clear(r.pending)
+	r.taskCommit(cctx, batch)
+}
+
+// taskCommit tells the task that the offsets in batch are committed.
+func (r *sourceRunner) taskCommit(cctx context.Context, batch []connectors.SourceOffset) {
 	if c, ok := r.task.(connectors.SourceCommitter); ok {
 		if err := connectors.Protect(func() error { return c.Commit(cctx, batch) }); err != nil {
 			var pe *connectors.PanicError
@@ -542,6 +569,24 @@ func (r *sourceRunner) commit(ctx context.Context) {
 func (r *sourceRunner) shutdown(clean bool) error {
 	ctx, cancel := context.WithTimeout(context.Background(), r.flushTimeout)
 	defer cancel()
+	if r.eos != nil {
+		// Exactly once: commit what the stopping task sent, or (after a
+		// failure) abort it; nothing is committed outside a transaction.
+		var err error
+		if clean {
+			if err = r.commitTxn(ctx); err != nil {
+				r.logger.Warn("committing the last transaction at stop failed; its records are sent again after restart", "error", err)
+			}
+		}
+		if !clean || err != nil {
+			r.abortTxn(ctx)
+		}
+		r.producer.Close()
+		if err := connectors.Protect(func() error { return r.task.Stop(ctx) }); err != nil {
+			return fmt.Errorf("stopping task: %w", err)
+		}
+		return nil
+	}
 	if clean {
 		if err := r.producer.Flush(ctx); err != nil {
 			r.logger.Warn("records still in flight at stop; they will be sent again after restart", "in_flight", r.tracker.inFlight())

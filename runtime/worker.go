@@ -189,7 +189,15 @@ func Run(ctx context.Context, o Options) error {
 		logger.Info("config.encryption.key is not set: connector passwords are stored in plain text in the configs topic")
 	}
 	defer h.configs.Close()
-	if h.offsets, err = offsetstore.Open(newLog(topics[offsetsTopic].Name), logger); err != nil {
+	offsetsLog := newLog(topics[offsetsTopic].Name)
+	if cfg.String(config.ExactlyOnceSourceSupport) != eosDisabled {
+		// Exactly-once tasks write their offsets in transactions: read
+		// only what committed.
+		offsetsLog = func(cb func(kafkalog.Record)) (*kafkalog.Log, error) {
+			return kafkalog.NewCommitted(topics[offsetsTopic].Name, cb, withOpts(clientOpts, append(sec.log.Opts, kgo.ClientID("sluice-"+topics[offsetsTopic].Name))...)...)
+		}
+	}
+	if h.offsets, err = offsetstore.Open(offsetsLog, logger); err != nil {
 		return err
 	}
 	defer h.offsets.Close()
@@ -222,6 +230,7 @@ func Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("worker config: %w", err)
 	}
 	h.pool = p
+	h.fenceClient = poolClient
 	h.mu.own = newOwnership()
 
 	var wg sync.WaitGroup

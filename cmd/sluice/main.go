@@ -195,7 +195,7 @@ func docsCmd(args []string) error {
 	ref := config.WorkerDef.Markdown("Configuration reference", workerIntro) +
 		demote(sign.Defs.Markdown("Signed requests between the workers of a pool", "Worker properties of the session key the pool's workers sign their internal requests with (docs/security.md).")) +
 		demote(runtime.CommonConfig(false).Markdown("Properties of every connector", commonIntro)) +
-		demote(runtime.TopicCreationConfig().Markdown("Properties of every source connector", sourceIntro)) +
+		demote(runtime.SourceConfig().Markdown("Properties of every source connector", sourceIntro)) +
 		demote(runtime.CommonConfig(true).Markdown("Properties of every sink connector", ""))
 	if err := os.WriteFile(filepath.Join(*out, "..", "configuration.md"), []byte(ref), 0o644); err != nil {
 		return err

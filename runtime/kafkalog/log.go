@@ -186,6 +186,9 @@ type Log struct {
 	client   *kgo.Client
 	adm      *kadm.Client
 	callback func(Record)
+	// committed: the log reads only committed records (read_committed)
+	// and reads to the last stable offset.
+	committed bool
 
 	mu struct {
 		sync.Mutex
@@ -204,8 +207,24 @@ type Log struct {
 // New returns a log over topic; callback receives every record in order.
 // opts are extra franz-go options (seed brokers, TLS, SASL, client id).
 func New(topic string, callback func(Record), opts ...kgo.Opt) (*Log, error) {
+	return newLog(topic, callback, false, opts)
+}
+
+// NewCommitted is New for a topic that transactional producers write: it
+// reads only committed records (read_committed), and ReadToEnd waits
+// for what was committed before the call (the last stable offset), not
+// for open transactions. Transaction markers are stepped over.
+func NewCommitted(topic string, callback func(Record), opts ...kgo.Opt) (*Log, error) {
+	return newLog(topic, callback, true, append([]kgo.Opt{kgo.FetchIsolationLevel(kgo.ReadCommitted())}, opts...))
+}
+
+func newLog(topic string, callback func(Record), committed bool, opts []kgo.Opt) (*Log, error) {
 	all := append([]kgo.Opt{
 		kgo.ConsumeTopics(topic),
+		// Transaction markers take offsets: the reader sees them so that
+		// its position passes them (ReadToEnd waits for an end offset
+		// that may be a marker's).
+		kgo.KeepControlRecords(),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.ProducerLinger(0),
@@ -216,7 +235,7 @@ func New(topic string, callback func(Record), opts ...kgo.Opt) (*Log, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kafka client for %q: %w", topic, err)
 	}
-	l := &Log{topic: topic, client: cl, adm: kadm.NewClient(cl), callback: callback, done: make(chan struct{})}
+	l := &Log{topic: topic, client: cl, adm: kadm.NewClient(cl), callback: callback, committed: committed, done: make(chan struct{})}
 	l.mu.pos = map[int32]int64{}
 	l.mu.errs = map[int32]error{}
 	l.mu.cond = sync.NewCond(&l.mu.Mutex)
@@ -264,6 +283,9 @@ func (l *Log) run(ctx context.Context) {
 		})
 		fs.EachPartition(func(p kgo.FetchTopicPartition) {
 			for _, r := range p.Records {
+				if r.Attrs.IsControl() {
+					continue
+				}
 				l.callback(Record{Partition: r.Partition, Offset: r.Offset, Key: r.Key, Value: r.Value})
 			}
 			if n := len(p.Records); n > 0 {
@@ -349,7 +371,11 @@ func (l *Log) ReadToEnd(ctx context.Context) error {
 // (a topic just created is not known to every broker at once).
 func (l *Log) endOffsets(ctx context.Context) (kadm.ListedOffsets, error) {
 	for {
-		ends, err := l.adm.ListEndOffsets(ctx, l.topic)
+		list := l.adm.ListEndOffsets
+		if l.committed {
+			list = l.adm.ListCommittedOffsets
+		}
+		ends, err := list(ctx, l.topic)
 		if err == nil {
 			err = ends.Error()
 		}

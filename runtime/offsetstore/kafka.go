@@ -80,35 +80,56 @@ func (s *Kafka) Get(_ context.Context, connector string, partition map[string]an
 // Put implements offsets.Store: it writes every entry (tombstones for nil offsets)
 // and returns once Kafka acknowledged them all.
 func (s *Kafka) Put(ctx context.Context, connector string, entries []connectors.SourceOffset) error {
-	kvs := make([]kafkalog.KV, 0, len(entries))
-	for _, e := range entries {
-		if err := offsets.Validate("source partition", e.Partition); err != nil {
-			return err
-		}
-		if err := offsets.Validate("source offset", e.Offset); err != nil {
-			return err
-		}
-		k, err := offsets.Key(connector, e.Partition)
-		if err != nil {
-			return err
-		}
-		var v []byte
-		if e.Offset != nil {
-			if v, err = offsets.EncodeMap(e.Offset); err != nil {
-				return fmt.Errorf("encoding offset of %s: %w", connector, err)
-			}
-		}
-		kvs = append(kvs, kafkalog.KV{Key: k, Value: v})
+	kvs, err := s.Encode(connector, entries)
+	if err != nil {
+		return err
 	}
 	written, err := s.log.WriteRecords(ctx, kvs...)
 	if err != nil {
 		return err
 	}
+	s.Applied(connector, entries, written)
+	return nil
+}
+
+// Topic returns the offsets topic.
+func (s *Kafka) Topic() string { return s.log.Topic() }
+
+// Encode returns the offsets topic's records for entries (tombstones for
+// nil offsets), for a writer that produces them itself: an exactly-once
+// source task writes them in the transaction of its records.
+func (s *Kafka) Encode(connector string, entries []connectors.SourceOffset) ([]kafkalog.KV, error) {
+	kvs := make([]kafkalog.KV, 0, len(entries))
+	for _, e := range entries {
+		if err := offsets.Validate("source partition", e.Partition); err != nil {
+			return nil, err
+		}
+		if err := offsets.Validate("source offset", e.Offset); err != nil {
+			return nil, err
+		}
+		k, err := offsets.Key(connector, e.Partition)
+		if err != nil {
+			return nil, err
+		}
+		var v []byte
+		if e.Offset != nil {
+			if v, err = offsets.EncodeMap(e.Offset); err != nil {
+				return nil, fmt.Errorf("encoding offset of %s: %w", connector, err)
+			}
+		}
+		kvs = append(kvs, kafkalog.KV{Key: k, Value: v})
+	}
+	return kvs, nil
+}
+
+// Applied records entries, written (committed) as the records in written
+// (in the same order, with their partitions and offsets), so that Get
+// returns them before the reader has read them.
+func (s *Kafka) Applied(connector string, entries []connectors.SourceOffset, written []kafkalog.Record) {
 	for i, e := range entries {
 		w := written[i]
 		s.t.Set(connector, w.Key, e.Partition, e.Offset, offsets.Position{Known: true, Partition: w.Partition, Offset: w.Offset})
 	}
-	return nil
 }
 
 // All implements offsets.Store.
