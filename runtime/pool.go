@@ -21,6 +21,7 @@ import (
 	"github.com/sluice-cdc/sluice/runtime/pool/member"
 	"github.com/sluice-cdc/sluice/runtime/pool/proto"
 	"github.com/sluice-cdc/sluice/runtime/pool/sign"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // workerPool is this worker's membership in the pool of its group.id:
@@ -45,6 +46,11 @@ type workerPool struct {
 	// forwardTasks sends task configs to the leader's internal endpoint.
 	forwardTasks func(ctx context.Context, leaderURL, connector string, configs []map[string]string) error
 	logger       *slog.Logger
+	// newTxnClient makes the leadership's transactional client for the
+	// configs topic; claimed says the store writes through one. Both are
+	// used on the herder's goroutine only.
+	newTxnClient func(txnID string) (*kgo.Client, error)
+	claimed      bool
 
 	mu struct {
 		sync.Mutex
@@ -239,6 +245,7 @@ func (p *workerPool) handle(ctx context.Context, ev member.Event) {
 		h.mu.own.leader = false
 		h.mu.own.leaderURL = ""
 		h.mu.Unlock()
+		p.claim(ctx, false)
 		h.reconcile(ctx)
 		return
 	}
@@ -260,6 +267,7 @@ func (p *workerPool) handle(ctx context.Context, ev member.Event) {
 			return
 		}
 	}
+	p.claim(ctx, r.Leader)
 	h.mu.Lock()
 	o := &h.mu.own
 	o.joined, o.suspended = true, false
@@ -581,4 +589,46 @@ func (h *Herder) applyRestart(r configstore.Restart) {
 	}
 	h.mu.Unlock()
 	h.signal()
+}
+
+// claim makes the leader write the configs topic through the
+// leadership's transactional producer (transactional id
+// connect-cluster-<group.id>) when exactly-once source support is enabled
+// or preparing, as Kafka Connect does: the new leader's claim fences the
+// previous leader's writes. A worker that stops leading releases it. With
+// exactly-once disabled the leader writes plainly (no transactional-id
+// ACLs needed).
+func (p *workerPool) claim(ctx context.Context, leading bool) {
+	h := p.h
+	if h.eosMode() == eosDisabled || p.newTxnClient == nil {
+		return
+	}
+	if !leading {
+		p.claimed = false
+		if cl := h.configs.Release(); cl != nil {
+			cl.Close()
+			p.logger.Info("released the configs topic's transactional producer")
+		}
+		return
+	}
+	if p.claimed {
+		return
+	}
+	id := "connect-cluster-" + h.worker.String(config.GroupID)
+	cl, err := p.newTxnClient(id)
+	if err == nil {
+		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err = h.configs.Claim(cctx, cl, id)
+		cancel()
+		if err != nil {
+			cl.Close()
+		}
+	}
+	if err != nil {
+		p.logger.Error("could not claim the configs topic as the pool's leader; config writes fail until the next rebalance", "error", err)
+		p.member.Rejoin("claiming the configs topic failed")
+		return
+	}
+	p.claimed = true
+	p.logger.Info("claimed the configs topic for this leader (transactional id fences any previous leader)", "transactional_id", id)
 }

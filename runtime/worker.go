@@ -178,7 +178,15 @@ func Run(ctx context.Context, o Options) error {
 			return kafkalog.New(topic, cb, withOpts(clientOpts, append(sec.log.Opts, kgo.ClientID("sluice-"+topic))...)...)
 		}
 	}
-	if h.configs, err = configstore.Open(newLog(topics[configsTopic].Name), logger, h.signal); err != nil {
+	configsLog := newLog(topics[configsTopic].Name)
+	if cfg.String(config.ExactlyOnceSourceSupport) != eosDisabled {
+		// The leader writes in transactions (pool.go, claim): apply only
+		// what committed, never what a fenced leader had begun.
+		configsLog = func(cb func(kafkalog.Record)) (*kafkalog.Log, error) {
+			return kafkalog.NewCommitted(topics[configsTopic].Name, cb, withOpts(clientOpts, append(sec.log.Opts, kgo.ClientID("sluice-"+topics[configsTopic].Name))...)...)
+		}
+	}
+	if h.configs, err = configstore.Open(configsLog, logger, h.signal); err != nil {
 		return err
 	}
 	h.configs.OnRestart(h.applyRestart)
@@ -231,6 +239,11 @@ func Run(ctx context.Context, o Options) error {
 	}
 	h.pool = p
 	h.fenceClient = poolClient
+	p.newTxnClient = func(txnID string) (*kgo.Client, error) {
+		return kgo.NewClient(withOpts(clientOpts, append(sec.log.Opts, kgo.ClientID("sluice-leader-"+workerID),
+			kgo.TransactionalID(txnID), kgo.TransactionTimeout(transactionTimeout),
+			kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerLinger(0))...)...)
+	}
 	h.mu.own = newOwnership()
 
 	var wg sync.WaitGroup
@@ -284,6 +297,9 @@ func Run(ctx context.Context, o Options) error {
 	lctx, lcancel := context.WithTimeout(context.Background(), 5*time.Second)
 	_ = p.member.Close(lctx)
 	lcancel()
+	if cl := h.configs.Release(); cl != nil {
+		cl.Close()
+	}
 	logger.Info("worker stopped")
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return err

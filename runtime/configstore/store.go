@@ -7,14 +7,19 @@ package configstore
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/sluice-cdc/sluice/runtime/kafkalog"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // Target states as stored in the configs topic.
@@ -63,6 +68,11 @@ type Store struct {
 	// read after Start returned.
 	onRestart func(Restart)
 	started   atomic.Bool
+	// txn, when set by Claim, is the pool leadership's transactional
+	// producer every write goes through; txnMu serialises its
+	// transactions.
+	txnMu sync.Mutex
+	txn   *kgo.Client
 
 	mu struct {
 		sync.Mutex
@@ -131,7 +141,7 @@ func (s *Store) PutRestart(ctx context.Context, r Restart) error {
 	if err != nil {
 		return err
 	}
-	return s.log.WriteAndRead(ctx, kafkalog.KV{Key: []byte("restart-connector-" + r.Connector), Value: v})
+	return s.writeAndRead(ctx, kafkalog.KV{Key: []byte("restart-connector-" + r.Connector), Value: v})
 }
 
 // Close stops following the topic.
@@ -317,7 +327,7 @@ func (s *Store) SessionKey() []byte {
 
 // PutSessionKey writes a session-key record and reads it back.
 func (s *Store) PutSessionKey(ctx context.Context, value []byte) error {
-	return s.log.WriteAndRead(ctx, kafkalog.KV{Key: []byte(SessionKeyRecord), Value: value})
+	return s.writeAndRead(ctx, kafkalog.KV{Key: []byte(SessionKeyRecord), Value: value})
 }
 
 // Snapshot returns a copy of the current state.
@@ -381,7 +391,7 @@ func (s *Store) PutConnector(ctx context.Context, name string, cfg map[string]st
 		return err
 	}
 	kvs = append(kvs, kafkalog.KV{Key: []byte("connector-" + name), Value: v})
-	return s.log.WriteAndRead(ctx, kvs...)
+	return s.writeAndRead(ctx, kvs...)
 }
 
 // DeleteConnector writes tombstones for the connector, its task configs
@@ -395,7 +405,7 @@ func (s *Store) DeleteConnector(ctx context.Context, name string) error {
 		kvs = append(kvs, kafkalog.KV{Key: []byte("task-" + name + "-" + strconv.Itoa(i))})
 	}
 	kvs = append(kvs, kafkalog.KV{Key: []byte("commit-" + name)})
-	return s.log.WriteAndRead(ctx, kvs...)
+	return s.writeAndRead(ctx, kvs...)
 }
 
 // PutTaskConfigs writes a connector's task configs followed by the commit
@@ -412,7 +422,7 @@ func (s *Store) PutTaskConfigs(ctx context.Context, name string, tasks []map[str
 	}
 	v, _ := json.Marshal(commitValue{Tasks: len(tasks)})
 	kvs = append(kvs, kafkalog.KV{Key: []byte("commit-" + name), Value: v})
-	return s.log.WriteAndRead(ctx, kvs...)
+	return s.writeAndRead(ctx, kvs...)
 }
 
 // PutTarget writes a connector's target state.
@@ -421,7 +431,7 @@ func (s *Store) PutTarget(ctx context.Context, name, target string) error {
 	if err != nil {
 		return err
 	}
-	return s.log.WriteAndRead(ctx, kv)
+	return s.writeAndRead(ctx, kv)
 }
 
 func targetKV(name, target string) (kafkalog.KV, error) {
@@ -437,4 +447,81 @@ func targetKV(name, target string) (kafkalog.KV, error) {
 	}
 	b, _ := json.Marshal(v)
 	return kafkalog.KV{Key: []byte("target-state-" + name), Value: b}, nil
+}
+
+// Claim makes this store write through txn, a client whose transactional
+// id belongs to the pool's leadership (connect-cluster-<group.id>): every
+// write is one transaction, and the claim fences the previous leader's
+// client, so a leader that lost the pool but still runs cannot write. The
+// store must read the topic read_committed (kafkalog.NewCommitted), so that
+// what a fenced leader had begun is never applied. Claim initialises the
+// producer id at once (fencing happens now, not at the first write).
+func (s *Store) Claim(ctx context.Context, txn *kgo.Client, txnID string) error {
+	req := kmsg.NewPtrInitProducerIDRequest()
+	req.TransactionalID = &txnID
+	req.TransactionTimeoutMillis = 60000
+	req.ProducerID, req.ProducerEpoch = -1, -1
+	for {
+		resp, err := req.RequestWith(ctx, txn)
+		if err == nil {
+			err = kerr.ErrorForCode(resp.ErrorCode)
+		}
+		if err == nil {
+			break
+		}
+		if !kerr.IsRetriable(err) && !errors.Is(err, kerr.ConcurrentTransactions) {
+			return fmt.Errorf("claiming the configs topic with transactional id %s: %w", txnID, err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("claiming the configs topic with transactional id %s: %w (last error: %v)", txnID, ctx.Err(), err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	s.txnMu.Lock()
+	s.txn = txn
+	s.txnMu.Unlock()
+	return nil
+}
+
+// Release stops writing through the claimed client and returns it (nil
+// when none); the caller closes it.
+func (s *Store) Release() *kgo.Client {
+	s.txnMu.Lock()
+	defer s.txnMu.Unlock()
+	txn := s.txn
+	s.txn = nil
+	return txn
+}
+
+// writeAndRead writes kvs (in one transaction when the store is claimed)
+// and reads the topic to its end.
+func (s *Store) writeAndRead(ctx context.Context, kvs ...kafkalog.KV) error {
+	s.txnMu.Lock()
+	txn := s.txn
+	if txn == nil {
+		s.txnMu.Unlock()
+		return s.log.WriteAndRead(ctx, kvs...)
+	}
+	// One transaction at a time on the leadership's producer.
+	defer s.txnMu.Unlock()
+	if err := txn.BeginTransaction(); err != nil {
+		return fmt.Errorf("writing the configs topic: %w", err)
+	}
+	recs := make([]*kgo.Record, len(kvs))
+	for i, kv := range kvs {
+		recs[i] = &kgo.Record{Topic: s.log.Topic(), Key: kv.Key, Value: kv.Value}
+	}
+	perr := txn.ProduceSync(ctx, recs...).FirstErr()
+	end := kgo.TryCommit
+	if perr != nil {
+		end = kgo.TryAbort
+	}
+	if err := txn.EndTransaction(ctx, end); err != nil {
+		return fmt.Errorf("committing a write to the configs topic (is this worker still the pool's leader?): %w", err)
+	}
+	if perr != nil {
+		return fmt.Errorf("writing the configs topic: %w", perr)
+	}
+	return s.log.ReadToEnd(ctx)
 }
