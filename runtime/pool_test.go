@@ -53,7 +53,23 @@ func spread(st api.ConnectorStatus) map[string]int {
 }
 
 func TestPoolSpreadsTasksAndForwardsWrites(t *testing.T) {
-	ws := startPool(t, 2, nil)
+	t.Run("at-least-once", func(t *testing.T) { poolSpreadsAndForwards(t, nil) })
+	// With exactly-once the leader writes the configs topic through its
+	// transactional producer and every worker reads it read_committed.
+	t.Run("exactly-once", func(t *testing.T) {
+		ws := poolSpreadsAndForwards(t, map[string]string{config.ExactlyOnceSourceSupport: "enabled"})
+		n := 0
+		for _, w := range ws {
+			n += strings.Count(w.logs.String(), "claimed the configs topic")
+		}
+		if n == 0 {
+			t.Error("no leader claimed the configs topic")
+		}
+	})
+}
+
+func poolSpreadsAndForwards(t *testing.T, extra map[string]string) []*testWorker {
+	ws := startPool(t, 2, extra)
 	a, b := workerIDOf(t, ws[0]), workerIDOf(t, ws[1])
 	// Whichever worker leads, one of the two is a follower: both accept
 	// the write.
@@ -96,16 +112,15 @@ func TestPoolSpreadsTasksAndForwardsWrites(t *testing.T) {
 	})
 	// A restart of one task on the worker that does not run it is
 	// forwarded to the one that does.
-	st := ws[0].status(t, "gen")
 	other := -1
-	for _, ts := range st.Tasks {
-		if ts.WorkerID == b {
-			other = ts.ID
+	waitFor(t, "worker 0 to see the restarted tasks of worker 1 RUNNING", func() bool {
+		for _, ts := range ws[0].status(t, "gen").Tasks {
+			if ts.WorkerID == b && ts.State == api.StateRunning {
+				other = ts.ID
+			}
 		}
-	}
-	if other < 0 {
-		t.Fatalf("no task on worker %s: %+v", b, st)
-	}
+		return other >= 0
+	})
 	n1 := strings.Count(ws[1].logs.String(), "task started")
 	ws[0].do(t, "POST", "/connectors/gen/tasks/"+strconv.Itoa(other)+"/restart", nil, 204, nil)
 	waitFor(t, "the task restarted on its worker", func() bool {
@@ -122,6 +137,7 @@ func TestPoolSpreadsTasksAndForwardsWrites(t *testing.T) {
 		}
 		return true
 	})
+	return ws
 }
 
 func TestPoolMovesWorkOfAWorkerThatLeaves(t *testing.T) {
