@@ -96,16 +96,15 @@ func TestPoolSpreadsTasksAndForwardsWrites(t *testing.T) {
 	})
 	// A restart of one task on the worker that does not run it is
 	// forwarded to the one that does.
-	st := ws[0].status(t, "gen")
 	other := -1
-	for _, ts := range st.Tasks {
-		if ts.WorkerID == b {
-			other = ts.ID
+	waitFor(t, "worker 0 to see the restarted tasks of worker 1 RUNNING", func() bool {
+		for _, ts := range ws[0].status(t, "gen").Tasks {
+			if ts.WorkerID == b && ts.State == api.StateRunning {
+				other = ts.ID
+			}
 		}
-	}
-	if other < 0 {
-		t.Fatalf("no task on worker %s: %+v", b, st)
-	}
+		return other >= 0
+	})
 	n1 := strings.Count(ws[1].logs.String(), "task started")
 	ws[0].do(t, "POST", "/connectors/gen/tasks/"+strconv.Itoa(other)+"/restart", nil, 204, nil)
 	waitFor(t, "the task restarted on its worker", func() bool {
