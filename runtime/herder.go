@@ -95,11 +95,29 @@ type connState struct {
 	// the connector requested a reconfiguration).
 	needTaskConfigs bool
 	restart         bool
+	// The connector's Start and TaskConfigs run on goroutines of their
+	// own, so that connector code that hangs never holds the herder's
+	// goroutine (which handles the pool's rebalances). epoch counts the
+	// instances: the result of a call whose instance was stopped since is
+	// dropped. starting and computing say a call is under way; started,
+	// startErr and computed are their results, taken by reconcile.
+	epoch     int
+	starting  bool
+	started   bool
+	startErr  error
+	computing bool
+	computed  *computedTasks
 	tasks           map[int]*taskState
 	// alive counts task goroutines that have not returned, including
 	// abandoned ones: until it is 0 a task may still commit offsets, so
 	// the offsets API refuses changes.
 	alive int
+}
+
+// computedTasks is what a connector's TaskConfigs returned.
+type computedTasks struct {
+	tcs []map[string]string
+	err error
 }
 
 type taskState struct {
@@ -309,7 +327,19 @@ func (h *Herder) reconcileConnector(ctx context.Context, name string, snap confi
 	}
 
 	h.mu.Lock()
-	running := cs.inst != nil
+	startErr, started := cs.startErr, cs.started
+	cs.startErr, cs.started = nil, false
+	h.mu.Unlock()
+	if startErr != nil {
+		h.failConnector(ctx, cs, startErr)
+	}
+	if started {
+		h.setConnectorState(ctx, cs, api.StateRunning, "")
+		h.logger.Info("connector started", "connector", name)
+	}
+
+	h.mu.Lock()
+	running := cs.inst != nil || cs.starting
 	due := cs.state != api.StateFailed || (!cs.backoff.next.IsZero() && !time.Now().Before(cs.backoff.next))
 	h.mu.Unlock()
 	if own && !running && due {
@@ -318,12 +348,15 @@ func (h *Herder) reconcileConnector(ctx context.Context, name string, snap confi
 
 	h.mu.Lock()
 	inst, need := cs.inst, cs.needTaskConfigs || snap.Inconsistent[name]
-	if inst != nil {
+	computed := cs.computed
+	cs.computed = nil
+	if inst != nil && need && !cs.computing && computed == nil {
 		cs.needTaskConfigs = false
+		h.computeTaskConfigs(cs, inst)
 	}
 	h.mu.Unlock()
-	if inst != nil && need {
-		if h.refreshTaskConfigs(ctx, cs, inst, snap.Tasks[name]) {
+	if computed != nil {
+		if h.writeComputed(ctx, cs, computed, snap.Tasks[name]) {
 			return // the write wakes us again with the new task configs
 		}
 	}
@@ -348,9 +381,38 @@ func (h *Herder) reconcileConnector(ctx context.Context, name string, snap confi
 	}
 }
 
-// refreshTaskConfigs asks the connector for task configs and writes them
-// when they differ from the committed ones; it reports whether it wrote.
-func (h *Herder) refreshTaskConfigs(ctx context.Context, cs *connState, inst connectors.Connector, current []map[string]string) bool {
+// computeTaskConfigs asks the connector instance for its task configs on
+// a goroutine of its own; reconcile writes the result. h.mu is held.
+func (h *Herder) computeTaskConfigs(cs *connState, inst connectors.Connector) {
+	raw, ep := cs.raw, cs.epoch
+	cs.computing = true
+	maxTasks := 1
+	if v, err := config.ParseValue(config.Int, raw[propTasksMax]); err == nil {
+		maxTasks = v.(int)
+	}
+	go func() {
+		var tcs []map[string]string
+		err := connectors.Protect(func() (err error) {
+			tcs, err = inst.TaskConfigs(maxTasks)
+			return err
+		})
+		h.mu.Lock()
+		if cs.epoch == ep {
+			cs.computing = false
+			cs.computed = &computedTasks{tcs: tcs, err: err}
+		}
+		h.mu.Unlock()
+		h.signal()
+	}()
+}
+
+// writeComputed writes the task configs a connector computed when they
+// differ from the committed ones; it reports whether it wrote.
+func (h *Herder) writeComputed(ctx context.Context, cs *connState, c *computedTasks, current []map[string]string) bool {
+	if c.err != nil {
+		h.failConnector(ctx, cs, fmt.Errorf("computing task configs: %w", c.err))
+		return false
+	}
 	h.mu.Lock()
 	raw := cs.raw
 	h.mu.Unlock()
@@ -358,15 +420,7 @@ func (h *Herder) refreshTaskConfigs(ctx context.Context, cs *connState, inst con
 	if v, err := config.ParseValue(config.Int, raw[propTasksMax]); err == nil {
 		maxTasks = v.(int)
 	}
-	var tcs []map[string]string
-	err := connectors.Protect(func() (err error) {
-		tcs, err = inst.TaskConfigs(maxTasks)
-		return err
-	})
-	if err != nil {
-		h.failConnector(ctx, cs, fmt.Errorf("computing task configs: %w", err))
-		return false
-	}
+	tcs := c.tcs
 	if len(tcs) > maxTasks {
 		tcs = tcs[:maxTasks]
 	}
@@ -531,44 +585,80 @@ func (h *Herder) startConnector(ctx context.Context, cs *connState) {
 	// The connector's logger hides what res hides and URL credentials,
 	// in the lines of the connector and of the runtime.
 	logger := scrubbedLogger(h.logger, res).With("connector", cs.name)
-	sctx, scancel := context.WithTimeout(cctx, 60*time.Second)
 	conCtx := &connectorContext{h: h, cs: cs, logger: logger}
-	var inst connectors.Connector
-	err = connectors.Protect(func() error {
-		inst = plugin.New()
-		return inst.Start(sctx, conCtx, resolved)
-	})
-	scancel()
-	if err != nil {
-		cancel()
-		h.failConnector(ctx, cs, fmt.Errorf("starting connector: %w", err))
-		return
-	}
 	h.mu.Lock()
-	cs.plugin, cs.inst, cs.cancel, cs.cctx = plugin, inst, cancel, conCtx
-	cs.needTaskConfigs = true
-	cs.backoff.next = time.Time{}
+	cs.epoch++
+	ep := cs.epoch
+	cs.starting = true
 	h.mu.Unlock()
-	h.setConnectorState(ctx, cs, api.StateRunning, "")
-	logger.Info("connector started", "class", plugin.Class)
+	stopTimeout := h.worker.Duration(config.TaskShutdownGracefulTimeout)
+	go func() {
+		sctx, scancel := context.WithTimeout(cctx, 60*time.Second)
+		var inst connectors.Connector
+		err := connectors.Protect(func() error {
+			inst = plugin.New()
+			return inst.Start(sctx, conCtx, resolved)
+		})
+		scancel()
+		h.mu.Lock()
+		if cs.epoch != ep {
+			// Stopped while starting: this instance must not run.
+			h.mu.Unlock()
+			if err == nil {
+				stopInstance(inst, stopTimeout, logger)
+			}
+			cancel()
+			return
+		}
+		cs.starting = false
+		if err != nil {
+			cs.startErr = fmt.Errorf("starting connector: %w", err)
+			h.mu.Unlock()
+			cancel()
+			h.signal()
+			return
+		}
+		cs.plugin, cs.inst, cs.cancel, cs.cctx = plugin, inst, cancel, conCtx
+		cs.needTaskConfigs = true
+		cs.started = true
+		cs.backoff.next = time.Time{}
+		h.mu.Unlock()
+		h.signal()
+	}()
+	logger.Debug("starting connector", "class", plugin.Class)
+}
+
+// stopInstance calls a connector instance's Stop, waiting at most timeout
+// (and a second more) for connector code that ignores its context.
+func stopInstance(inst connectors.Connector, timeout time.Duration, logger *slog.Logger) {
+	sctx, scancel := context.WithTimeout(context.Background(), timeout)
+	defer scancel()
+	done := make(chan error, 1)
+	go func() { done <- connectors.Protect(func() error { return inst.Stop(sctx) }) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			logger.Warn("connector stop failed", "error", err)
+		}
+	case <-time.After(timeout + time.Second):
+		logger.Error("connector did not stop within task.shutdown.graceful.timeout.ms; abandoning it", "timeout", timeout)
+	}
 }
 
 func (h *Herder) stopConnector(ctx context.Context, cs *connState) {
 	h.mu.Lock()
 	inst, cancel := cs.inst, cs.cancel
 	cs.inst, cs.cancel, cs.cctx = nil, nil, nil
+	// A Start or TaskConfigs under way belongs to a stopped instance now.
+	cs.epoch++
+	cs.starting, cs.started, cs.startErr = false, false, nil
+	cs.computing, cs.computed = false, nil
+	res := cs.res
 	h.mu.Unlock()
 	if inst == nil {
 		return
 	}
-	sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), h.worker.Duration(config.TaskShutdownGracefulTimeout))
-	defer scancel()
-	if err := connectors.Protect(func() error { return inst.Stop(sctx) }); err != nil {
-		h.mu.Lock()
-		res := cs.res
-		h.mu.Unlock()
-		h.logger.Warn("connector stop failed", "connector", cs.name, "error", scrubTrace(err.Error(), res))
-	}
+	stopInstance(inst, h.worker.Duration(config.TaskShutdownGracefulTimeout), scrubbedLogger(h.logger, res).With("connector", cs.name))
 	cancel()
 }
 

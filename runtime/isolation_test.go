@@ -1,0 +1,75 @@
+package runtime
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/runtime/api"
+)
+
+// hangStartConnector blocks in Start, ignoring its context, until
+// startRelease is closed; with hangstart.where=taskconfigs it blocks in
+// TaskConfigs instead.
+type hangStartConnector struct{ hangConnector }
+
+var (
+	startRelease atomic.Pointer[chan struct{}]
+	startHanging atomic.Int32
+)
+
+func (hangStartConnector) Start(_ context.Context, _ connectors.ConnectorContext, props map[string]string) error {
+	if props["hangstart.where"] == "taskconfigs" {
+		return nil
+	}
+	startHanging.Add(1)
+	defer startHanging.Add(-1)
+	<-*startRelease.Load()
+	return nil
+}
+
+func (hangStartConnector) TaskConfigs(int) ([]map[string]string, error) {
+	startHanging.Add(1)
+	defer startHanging.Add(-1)
+	<-*startRelease.Load()
+	return []map[string]string{{}}, nil
+}
+
+// TestConnectorHangingInStartOrTaskConfigsStallsNothingElse: connector
+// code that never returns from Start or TaskConfigs holds neither the
+// herder (other connectors start, the pool's rebalances go on) nor the
+// REST API, and the connector can still be deleted.
+func TestConnectorHangingInStartOrTaskConfigsStallsNothingElse(t *testing.T) {
+	for _, where := range []string{"start", "taskconfigs"} {
+		t.Run(where, func(t *testing.T) {
+			ch := make(chan struct{})
+			startRelease.Store(&ch)
+			defer close(ch)
+			w := startWorker(t, nil)
+			w.do(t, "POST", "/connectors", map[string]any{"name": "stuck", "config": map[string]string{
+				"connector.class": "hangstart", "hangstart.where": where}}, 201, nil)
+			waitFor(t, "the connector blocked in "+where, func() bool { return startHanging.Load() > 0 })
+			// Another connector starts and runs its tasks meanwhile; each
+			// new connector is a rebalance of the pool.
+			w.do(t, "POST", "/connectors", map[string]any{"name": "gen", "config": map[string]string{
+				"connector.class": "datagen", "kafka.topic": "users", "tasks.max": "2", "max.interval": "50"}}, 201, nil)
+			waitFor(t, "datagen RUNNING next to the stuck connector", func() bool {
+				st := w.status(t, "gen")
+				return st.Connector.State == api.StateRunning && len(st.Tasks) == 2 &&
+					st.Tasks[0].State == api.StateRunning && st.Tasks[1].State == api.StateRunning
+			})
+			start := time.Now()
+			w.do(t, "DELETE", "/connectors/stuck", nil, 204, nil)
+			if d := time.Since(start); d > 2*time.Second {
+				t.Errorf("deleting the stuck connector took %v", d)
+			}
+			waitFor(t, "the stuck connector gone", func() bool {
+				var names []string
+				w.do(t, "GET", "/connectors", nil, 200, &names)
+				return len(names) == 1
+			})
+		})
+	}
+}
