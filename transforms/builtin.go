@@ -1,8 +1,9 @@
 package transforms
 
 const (
-	kafkaPkg   = "org.apache.kafka.connect.transforms."
-	kafkaPreds = "org.apache.kafka.connect.transforms.predicates."
+	kafkaPkg    = "org.apache.kafka.connect.transforms."
+	kafkaPreds  = "org.apache.kafka.connect.transforms.predicates."
+	debeziumPkg = "io.debezium.transforms."
 )
 
 // keyValue registers a Kafka transform's $Key and $Value variants.
@@ -40,6 +41,9 @@ func BuiltinPlugins() []Plugin {
 		Plugin{Name: "TopicNameMatches", Doc: "True for records whose topic matches pattern as a whole.", Class: kafkaPreds + "TopicNameMatches", NewPredicate: func() Predicate { return &TopicNameMatches{} }},
 		Plugin{Name: "HasHeaderKey", Doc: "True for records with a header called name.", Class: kafkaPreds + "HasHeaderKey", NewPredicate: func() Predicate { return &HasHeaderKey{} }},
 		Plugin{Name: "RecordIsTombstone", Doc: "True for records with a null value.", Class: kafkaPreds + "RecordIsTombstone", NewPredicate: func() Predicate { return RecordIsTombstone{} }},
+		Plugin{Name: "ExtractNewRecordState", Doc: "Replaces a Debezium change event with the row after the change (or, for deletes, as delete.tombstone.handling.mode says), optionally adding envelope and source fields as fields or headers. Records that are not row changes (heartbeats, schema changes, truncates, messages) pass through unchanged; envelopes read without a schema (maps) are unwrapped too.", Class: debeziumPkg + "ExtractNewRecordState", NewTransform: func() Transform { return &ExtractNewRecordState{} }},
+		Plugin{Name: "EventRouter", Doc: "The outbox pattern: turns inserts into an outbox table into events, routed by a column to a topic, keyed by a column, with the payload column as the value and the event id as the header id. Deletes and tombstones are dropped; updates follow table.op.invalid.behavior.", Class: debeziumPkg + "outbox.EventRouter", NewTransform: func() Transform { return &EventRouter{} }},
+		Plugin{Name: "ByLogicalTableRouter", Doc: "Sends the change events of several physical tables (shards) to one logical table's topic, renaming the key, envelope and row schemas after it (<topic>.Key, <topic>.Envelope, <topic>.Value) and adding the physical table to the key.", Class: debeziumPkg + "ByLogicalTableRouter", NewTransform: func() Transform { return &ByLogicalTableRouter{} }},
 	)
 	return ps
 }
