@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluice-cdc/sluice/config"
 	"github.com/sluice-cdc/sluice/connectors"
 )
 
@@ -133,6 +134,11 @@ func runCases(t *testing.T, cases []tc) {
 				var fe *FieldErrors
 				if !errors.As(err, &fe) {
 					t.Fatalf("config error %T is not a FieldErrors", err)
+				}
+				// The REST layer finds the property through errors.As.
+				var ce *config.Error
+				if !errors.As(err, &ce) || !strings.HasPrefix(ce.Key, "transforms.t.") {
+					t.Fatalf("config error %v: no *config.Error naming transforms.t.<option>", err)
 				}
 				return
 			}

@@ -3,20 +3,23 @@ package transforms
 import (
 	"fmt"
 	"strings"
+	"time"
 )
 
 // javaLayout translates a java.text.SimpleDateFormat pattern, as Kafka's
 // TimestampConverter and TimestampRouter take, to a Go time layout. It
 // refuses the letters it has no Go equivalent for, and literal text Go
-// would read as a layout element.
+// would read as a layout element (checkLayout).
 func javaLayout(p string) (string, error) {
 	var b strings.Builder
+	var elems []elem
 	for i := 0; i < len(p); {
 		c := p[i]
 		if c == '\'' {
 			j := i + 1
 			if j < len(p) && p[j] == '\'' {
 				b.WriteByte('\'')
+				elems = append(elems, elem{s: "'", lit: true})
 				i += 2
 				continue
 			}
@@ -35,16 +38,14 @@ func javaLayout(p string) (string, error) {
 			if j >= len(p) {
 				return "", fmt.Errorf("unclosed quote in %q", p)
 			}
-			if err := literal(lit.String(), &b); err != nil {
-				return "", err
-			}
+			b.WriteString(lit.String())
+			elems = append(elems, elem{s: lit.String(), lit: true})
 			i = j + 1
 			continue
 		}
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
-			if err := literal(string(c), &b); err != nil {
-				return "", err
-			}
+			b.WriteString(string(c))
+			elems = append(elems, elem{s: string(c), lit: true})
 			i++
 			continue
 		}
@@ -112,19 +113,45 @@ func javaLayout(p string) (string, error) {
 			return "", fmt.Errorf("%q: pattern letters %q are not supported; use y, M, d, D, H, h, m, s, S, a, E, Z, X or z", p, strings.Repeat(string(c), n))
 		}
 		b.WriteString(s)
+		elems = append(elems, elem{s: s, frac: c == 'S'})
 		i += n
+	}
+	if err := checkLayout(p, b.String(), elems); err != nil {
+		return "", err
 	}
 	return b.String(), nil
 }
 
-// literal writes literal text, refusing text Go's layout would read as an
-// element.
-func literal(s string, b *strings.Builder) error {
-	for _, bad := range []string{"0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "Jan", "Mon", "MST", "PM", "pm", "_"} {
-		if strings.Contains(s, bad) {
-			return fmt.Errorf("literal text %q cannot be used in a format (it holds %q)", s, bad)
+// checkLayout verifies that Go reads layout as the elements it was built
+// from: formatting reference times with the whole layout must give what
+// formatting each element alone gives. Literal text such as "1st" or
+// "_2" that Go would take for an element fails this.
+func checkLayout(java, layout string, elems []elem) error {
+	for _, ref := range []time.Time{
+		time.Date(2009, 11, 17, 20, 34, 58, 651387237, time.UTC),
+		time.Date(1987, 3, 5, 7, 8, 9, 12_000_000, time.UTC),
+	} {
+		var want []byte
+		for _, e := range elems {
+			switch {
+			case e.lit:
+				want = append(want, e.s...)
+			case e.frac:
+				want = append(want, ref.Format("." + e.s)[1:]...)
+			default:
+				want = ref.AppendFormat(want, e.s)
+			}
+		}
+		if got := ref.Format(layout); got != string(want) {
+			return fmt.Errorf("%q: its literal text would be read as part of the date (%q, want %q); quote letters and avoid digits and _ next to fields", java, got, want)
 		}
 	}
-	b.WriteString(s)
 	return nil
+}
+
+// elem is one element of a translated pattern: literal text, a Go
+// layout element, or a fraction of a second (written after a '.').
+type elem struct {
+	s         string
+	lit, frac bool
 }

@@ -193,6 +193,8 @@ func TestJavaLayout(t *testing.T) {
 		{"dd MMM yy hh:mm a", "05 Mar 24 01:04 PM"},
 		{"EEE, d MMMM yyyy HH:mm:ss Z", "Tue, 5 March 2024 13:04:05 +0000"},
 		{"'at' H 'o''clock'", "at 13 o'clock"},
+		{"yyyy_MM_dd", "2024_03_05"},
+		{"''yy''", "'24'"},
 	} {
 		l, err := javaLayout(c.java)
 		if err != nil {
@@ -202,7 +204,7 @@ func TestJavaLayout(t *testing.T) {
 			t.Errorf("%s: %q, want %q", c.java, got, c.want)
 		}
 	}
-	for _, bad := range []string{"yyyy'", "SSS", "GG", "'1st' yyyy"} {
+	for _, bad := range []string{"yyyy'", "SSS", "GG", "'1st' yyyy", "MM_d", "'Jan' yyyy"} {
 		if _, err := javaLayout(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
