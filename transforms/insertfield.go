@@ -77,11 +77,18 @@ func (t *InsertField) values(r *connectors.Record) ([]insertSpec, []any, error) 
 	if t.topic != nil {
 		specs, vals = append(specs, *t.topic), append(vals, r.Topic)
 	}
+	source := r.SourcePartition != nil || r.SourceOffset != nil
 	if t.partition != nil {
-		specs, vals = append(specs, *t.partition), append(vals, r.Partition)
+		// A source record's partition is chosen by the producer later:
+		// null here, as Connect's kafkaPartition() of a source record.
+		var p any
+		if !source {
+			p = r.Partition
+		}
+		specs, vals = append(specs, *t.partition), append(vals, p)
 	}
 	if t.offset != nil {
-		if r.SourcePartition != nil || r.SourceOffset != nil {
+		if source {
 			return nil, nil, recordErr(r, "InsertField: offset.field works only in sink connectors: a source record has no Kafka offset yet")
 		}
 		specs, vals = append(specs, *t.offset), append(vals, r.Offset)
@@ -149,7 +156,7 @@ func (t *InsertField) Apply(r *connectors.Record) (*connectors.Record, error) {
 	out := &connectors.StructValue{Schema: ns, Values: append(append(make([]any, 0, len(ns.Fields)), sv.Values...), vals...)}
 	for i, s := range specs {
 		if vals[i] == nil && !s.optional {
-			return nil, recordErr(r, "InsertField: required field %q has no value (the record has no timestamp)", s.name)
+			return nil, recordErr(r, "InsertField: required field %q has no value (a source record has no partition yet; the record may have no timestamp); make it optional with ?", s.name)
 		}
 	}
 	return t.side.set(r, ns, out), nil

@@ -32,6 +32,12 @@ func TestInsertField(t *testing.T) {
 				r.SourcePartition = map[string]any{"p": 1}
 				return r
 			}(), wantErr: "only in sink connectors"},
+		{name: "partition of a source record is null", typ: "InsertField$Value", opts: map[string]string{"partition.field": "p"},
+			in: func() connectors.Record {
+				r := rec("a", nil, nil, nil, []connectors.MapEntry{})
+				r.SourceOffset = map[string]any{"lsn": 1}
+				return r
+			}(), value: `{"p":null}`},
 		{name: "required timestamp missing", typ: "InsertField$Value", opts: map[string]string{"timestamp.field": "ts!"},
 			in: connectors.Record{Topic: "a", ValueSchema: personSchema, Value: person(1, "x")}, wantErr: `required field "ts"`},
 		{name: "duplicate field", typ: "InsertField$Value", opts: map[string]string{"topic.field": "name"},
