@@ -407,3 +407,46 @@ func TestCacheEvicts(t *testing.T) {
 		t.Fatalf("cache holds %d/%d entries, max 2", len(c.m), c.l.Len())
 	}
 }
+
+func TestCastValue(t *testing.T) {
+	for _, c := range []struct {
+		in   any
+		to   connectors.Type
+		want any
+		err  bool
+	}{
+		{int8(-3), connectors.Int64, int64(-3), false},
+		{int64(300), connectors.Int8, int8(44), false}, // narrowing wraps, as Java's
+		{float32(2.5), connectors.Int32, int32(2), false},
+		{2.9, connectors.Float32, float32(2.9), false},
+		{true, connectors.Int16, int16(1), false},
+		{0.0, connectors.Boolean, false, false},
+		{"false", connectors.Boolean, false, false},
+		{"1.5", connectors.Float64, 1.5, false},
+		{"x", connectors.Boolean, nil, true},
+		{[]byte("hi"), connectors.String, "aGk=", false},
+		{connectors.Decimal{Unscaled: big.NewInt(5), Scale: -2}, connectors.Int32, int32(500), false},
+		{connectors.Decimal{Unscaled: new(big.Int).Lsh(big.NewInt(1), 70), Scale: 0}, connectors.Int64, nil, true},
+		{[]any{1}, connectors.String, nil, true},
+		{[]byte("x"), connectors.Int32, nil, true},
+		{nil, connectors.Int32, nil, false},
+	} {
+		got, err := castValue(c.in, c.to)
+		if (err != nil) != c.err || got != c.want {
+			t.Errorf("castValue(%#v, %s) = %#v, %v; want %#v (error %v)", c.in, c.to, got, err, c.want, c.err)
+		}
+	}
+}
+
+// lazy is a LazyStruct as a source's snapshot fast path returns one.
+type lazy struct{ v *connectors.StructValue }
+
+func (l lazy) Build() (*connectors.StructValue, error) { return l.v, nil }
+func (l lazy) AppendJSON(dst []byte, _ connectors.JSONEncoder) ([]byte, error) {
+	return dst, nil
+}
+
+func TestLazyValueBuilt(t *testing.T) {
+	runCases(t, []tc{{name: "lazy value", typ: "ReplaceField$Value", opts: map[string]string{"include": "id"},
+		in: rec("a", nil, nil, personSchema, lazy{person(1, "x")}), value: `{"id":1}`}})
+}
