@@ -1,6 +1,8 @@
 package transforms
 
 import (
+	"strings"
+
 	"github.com/sluice-cdc/sluice/config"
 	"github.com/sluice-cdc/sluice/connectors"
 )
@@ -104,7 +106,7 @@ func (t *HeaderFrom) Configure(props map[string]string) error {
 	if len(t.fields) != len(t.headers) {
 		return &config.Error{Key: "headers", Value: v.String("headers"), Reason: "must name as many headers as fields lists fields, in the same order"}
 	}
-	t.move = v.String("operation") == "move"
+	t.move = strings.EqualFold(v.String("operation"), "move")
 	t.schemas = newCache[*connectors.Schema, *replaced](schemaCacheSize)
 	return nil
 }

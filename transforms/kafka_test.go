@@ -276,6 +276,8 @@ func TestHeaders(t *testing.T) {
 		{name: "from, move", typ: "HeaderFrom$Value", opts: map[string]string{"fields": "id,addr", "headers": "h_id,h_addr", "operation": "move"},
 			in: rec("a", nil, nil, personSchema, person(1, "x")), headers: `h_id=1;h_addr={"city":"Oslo","zip":150}`,
 			valueSchema: "Person@3{name:string?,age:int32}", value: `{"name":"x","age":42}`},
+		{name: "from, MOVE in capitals", typ: "HeaderFrom$Value", opts: map[string]string{"fields": "name", "headers": "n", "operation": "MOVE"},
+			in: rec("a", nil, nil, personSchema, person(1, "x")), headers: `n=x`, value: `{"id":1,"age":42,"addr":{"city":"Oslo","zip":150}}`},
 		{name: "from, copy", typ: "HeaderFrom$Value", opts: map[string]string{"fields": "name", "headers": "n", "operation": "copy"},
 			in: rec("a", nil, nil, personSchema, person(1, "x")), headers: `n=x`, valueSchema: describe(personSchema)},
 		{name: "from key, schemaless move", typ: "HeaderFrom$Key", opts: map[string]string{"fields": "id", "headers": "k", "operation": "move"},
