@@ -20,6 +20,7 @@ var castTypes = map[string]connectors.Type{
 var castDef = config.NewDef(
 	config.Key{Name: "spec", Type: config.List, Default: config.NoDefault, Validator: validCastSpec,
 		Doc: "field:type pairs (f1:int32,f2:string), or one type to cast the whole key or value. Types: int8, int16, int32, int64, float32, float64, boolean, string."},
+	v1Only,
 )
 
 func validCastSpec(_ string, v any) error {

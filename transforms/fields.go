@@ -10,6 +10,7 @@ import (
 
 var valueToKeyDef = config.NewDef(
 	config.Key{Name: "fields", Type: config.List, Default: config.NoDefault, Doc: "Value fields that make up the new key.", Validator: nonEmptyList},
+	v1Only,
 )
 
 // ValueToKey replaces the key with a struct (or map) of value fields

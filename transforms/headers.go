@@ -83,6 +83,7 @@ var headerFromDef = config.NewDef(
 	config.Key{Name: "headers", Type: config.List, Default: config.NoDefault, Validator: nonEmptyList, Doc: "Header names, one per field in the same order."},
 	config.Key{Name: "operation", Type: config.String, Default: config.NoDefault, Validator: config.In("move", "copy"),
 		Doc: "move removes the fields from the key or value; copy keeps them."},
+	v1Only,
 )
 
 // HeaderFrom copies or moves fields into headers (Kafka's HeaderFrom).

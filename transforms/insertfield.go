@@ -14,6 +14,7 @@ var insertFieldDef = config.NewDef(
 	config.Key{Name: "timestamp.field", Type: config.String, Default: nil, Doc: "Field for the record's timestamp (Timestamp logical type)."},
 	config.Key{Name: "static.field", Type: config.String, Default: nil, Doc: "Field for a fixed string value, static.value."},
 	config.Key{Name: "static.value", Type: config.String, Default: nil, Doc: "The value of static.field."},
+	v1Only,
 )
 
 // insertSpec is one field to insert: its name and whether it is optional.

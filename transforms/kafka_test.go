@@ -160,6 +160,7 @@ func TestCast(t *testing.T) {
 		{name: "struct field", typ: "Cast$Value", opts: map[string]string{"spec": "addr:string"}, in: rec("a", nil, nil, personSchema, person(1, "x")), wantErr: `field "addr" is a struct`},
 		{name: "not a number", typ: "Cast$Value", opts: map[string]string{"spec": "name:int32"}, in: rec("a", nil, nil, personSchema, person(1, "x")), wantErr: `cannot cast "x" to int32`},
 		{name: "unknown type", typ: "Cast$Value", opts: map[string]string{"spec": "a:uuid"}, wantConfigErr: `transforms.t.spec "a:uuid": "a:uuid": unknown type`},
+		{name: "nested paths refused", typ: "Cast$Value", opts: map[string]string{"spec": "a.b:int8", "field.syntax.version": "V2"}, wantConfigErr: "transforms.t.field.syntax.version"},
 		{name: "whole plus field", typ: "Cast$Value", opts: map[string]string{"spec": "int32,a:int8"}, wantConfigErr: "must be the only entry"},
 	})
 }

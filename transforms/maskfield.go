@@ -13,6 +13,7 @@ import (
 var maskFieldDef = config.NewDef(
 	config.Key{Name: "fields", Type: config.List, Default: config.NoDefault, Doc: "Fields to mask.", Validator: nonEmptyList},
 	config.Key{Name: "replacement", Type: config.String, Default: nil, Doc: "Value for numeric and string fields, converted to the field's type; by default each type's empty value (0, false, \"\", empty bytes, the epoch, an empty array or map)."},
+	v1Only,
 )
 
 func nonEmptyList(_ string, v any) error {

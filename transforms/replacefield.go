@@ -12,6 +12,7 @@ var replaceFieldDef = config.NewDef(
 	config.Key{Name: "exclude", Type: config.List, Default: "", Aliases: []string{"blacklist"}, Doc: "Fields to drop; they win over include."},
 	config.Key{Name: "include", Type: config.List, Default: "", Aliases: []string{"whitelist"}, Doc: "Fields to keep; empty keeps every field not excluded."},
 	config.Key{Name: "renames", Type: config.List, Default: "", Doc: "Field renames, old:new pairs separated by commas.", Validator: validRenames},
+	v1Only,
 )
 
 func validRenames(_ string, v any) error {

@@ -17,6 +17,7 @@ var timestampConverterDef = config.NewDef(
 		Doc: "java.text.SimpleDateFormat pattern (in UTC) for target.type=string and for reading string input."},
 	config.Key{Name: "unix.precision", Type: config.String, Default: "milliseconds", Validator: config.In("seconds", "milliseconds", "microseconds", "nanoseconds"),
 		Doc: "Unit of unix timestamps read and written: seconds, milliseconds, microseconds or nanoseconds."},
+	v1Only,
 )
 
 // TimestampConverter converts timestamps between strings, unix times and

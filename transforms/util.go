@@ -8,8 +8,10 @@ import (
 	"math"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/sluice-cdc/sluice/config"
 	"github.com/sluice-cdc/sluice/connectors"
 )
 
@@ -330,3 +332,15 @@ func appendJSON(dst []byte, v any) ([]byte, error) {
 	}
 	return dst, fmt.Errorf("cannot write a %T as JSON", v)
 }
+
+// v1Only is field.syntax.version for the transforms that take nested
+// paths in Kafka (KIP-821) but only top-level names in Sluice: V2 is
+// refused rather than ignored.
+var v1Only = config.Key{Name: "field.syntax.version", Type: config.String, Default: "V1",
+	Validator: func(_ string, v any) error {
+		if s, _ := v.(string); !strings.EqualFold(s, "V1") {
+			return fmt.Errorf("only V1 (top-level field names) is supported by this transform; nested paths (V2) work in ExtractField")
+		}
+		return nil
+	},
+	Doc: "V1: fields are top-level names. V2 (nested paths) is not supported by this transform."}
