@@ -4,6 +4,7 @@
 package transforms
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -33,6 +34,8 @@ type Plugin struct {
 	Name    string
 	Class   string
 	Aliases []string
+	// Doc says what the plugin does, for the reference page.
+	Doc string
 	// Exactly one of NewTransform and NewPredicate is set.
 	NewTransform func() Transform
 	NewPredicate func() Predicate
@@ -136,7 +139,7 @@ func (r *Registry) NewChain(props map[string]string) (*Chain, error) {
 		}
 		pr := p.NewPredicate()
 		if err := pr.Configure(sub(props, prefix)); err != nil {
-			return nil, fmt.Errorf("predicate %s: %w", name, err)
+			return nil, prefixed("predicate "+name, prefix, err)
 		}
 		preds[name] = pr
 	}
@@ -153,7 +156,7 @@ func (r *Registry) NewChain(props map[string]string) (*Chain, error) {
 		}
 		t := p.NewTransform()
 		if err := t.Configure(sub(props, prefix)); err != nil {
-			return nil, fmt.Errorf("transform %s: %w", name, err)
+			return nil, prefixed("transform "+name, prefix, err)
 		}
 		s := step{name: name, t: t}
 		if pn := props[prefix+"predicate"]; pn != "" {
@@ -167,6 +170,43 @@ func (r *Registry) NewChain(props map[string]string) (*Chain, error) {
 		c.steps = append(c.steps, s)
 	}
 	return c, nil
+}
+
+// FieldErrors are the invalid options of one transform or predicate,
+// named by their full property (transforms.<name>.<option>). errors.As
+// finds each *config.Error through Unwrap.
+type FieldErrors struct {
+	What string
+	Errs config.Errors
+}
+
+func (e *FieldErrors) Error() string { return e.What + ": " + e.Errs.Error() }
+
+// Unwrap returns the errors, one per property.
+func (e *FieldErrors) Unwrap() []error {
+	out := make([]error, len(e.Errs))
+	for i, x := range e.Errs {
+		out[i] = x
+	}
+	return out
+}
+
+// prefixed names a transform's or predicate's config errors by their
+// full property, so that a 400 points at the property to fix.
+func prefixed(what, prefix string, err error) error {
+	var ce *config.Error
+	var ces config.Errors
+	switch {
+	case errors.As(err, &ces):
+		out := make(config.Errors, len(ces))
+		for i, e := range ces {
+			out[i] = &config.Error{Key: prefix + e.Key, Value: e.Value, Reason: e.Reason}
+		}
+		return &FieldErrors{What: what, Errs: out}
+	case errors.As(err, &ce):
+		return &FieldErrors{What: what, Errs: config.Errors{{Key: prefix + ce.Key, Value: ce.Value, Reason: ce.Reason}}}
+	}
+	return fmt.Errorf("%s: %w", what, err)
 }
 
 func (r *Registry) names(transforms bool) string {

@@ -42,7 +42,7 @@ func plugins() *connectors.Registry {
 	return connectors.NewRegistry(datagen.Plugin(), jdbc.Plugin(), postgres.Plugin())
 }
 
-func transformRegistry() *transforms.Registry { return transforms.NewRegistry() }
+func transformRegistry() *transforms.Registry { return transforms.Builtin() }
 
 const usage = `sluice: change data capture connectors, one binary.
 
