@@ -349,10 +349,13 @@ func (h *Herder) validate(ctx context.Context, p *connectors.Plugin, cfg map[str
 	// A panic in a transform's or converter's Configure is reported like
 	// its error.
 	if err := connectors.Protect(func() error { _, err := h.transforms.NewChain(resolved); return err }); err != nil {
-		var ce *config.Error
-		if errors.As(err, &ce) {
+		// Every option a transform refused is reported under its
+		// property, not only the first.
+		fields := configErrors(err)
+		for _, ce := range fields {
 			extra[ce.Key] = append(extra[ce.Key], ce.Reason)
-		} else {
+		}
+		if len(fields) == 0 {
 			extra[propTransforms] = append(extra[propTransforms], err.Error())
 		}
 	}
@@ -824,4 +827,32 @@ func (h *Herder) ValidateConfig(ctx context.Context, plugin string, cfg map[stri
 		return config.Infos{}, api.BadRequest("Included connector type %s does not match request type %s", c, plugin)
 	}
 	return h.validate(ctx, p, cfg), nil
+}
+
+// configErrors returns every *config.Error in err's tree.
+func configErrors(err error) []*config.Error {
+	var out []*config.Error
+	var walk func(error)
+	walk = func(e error) {
+		var ce *config.Error
+		switch x := e.(type) {
+		case nil:
+		case interface{ Unwrap() []error }:
+			for _, c := range x.Unwrap() {
+				walk(c)
+			}
+		default:
+			if errors.As(e, &ce) {
+				if u, ok := e.(interface{ Unwrap() error }); ok && u.Unwrap() != nil {
+					if inner := configErrors(u.Unwrap()); len(inner) > 1 {
+						out = append(out, inner...)
+						return
+					}
+				}
+				out = append(out, ce)
+			}
+		}
+	}
+	walk(err)
+	return out
 }

@@ -1,7 +1,12 @@
 package runtime
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -71,5 +76,27 @@ func TestConnectorHangingInStartOrTaskConfigsStallsNothingElse(t *testing.T) {
 				return len(names) == 1
 			})
 		})
+	}
+}
+
+// TestTransformOptionsAllReported: a transform with several invalid
+// options gets a 400 naming each of them, not only the first.
+func TestTransformOptionsAllReported(t *testing.T) {
+	w := startWorker(t, nil)
+	b, _ := json.Marshal(map[string]any{"name": "x", "config": map[string]string{
+		"connector.class": "datagen", "kafka.topic": "t", "transforms": "ts",
+		"transforms.ts.type":           "org.apache.kafka.connect.transforms.TimestampConverter$Value",
+		"transforms.ts.target.type":    "fortnight",
+		"transforms.ts.unix.precision": "eons"}})
+	resp, err := http.Post(w.url+"/connectors", "application/json", bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, prop := range []string{"transforms.ts.target.type", "transforms.ts.unix.precision"} {
+		if resp.StatusCode != 400 || !strings.Contains(string(body), prop) {
+			t.Errorf("%d %s: want a 400 naming %s", resp.StatusCode, body, prop)
+		}
 	}
 }
