@@ -1,13 +1,18 @@
 package registry
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/sluice-cdc/sluice/runtime/kafkalog"
 )
 
 type restClient struct {
@@ -308,4 +313,61 @@ func mustNormal(t *testing.T, text string) string {
 		t.Fatal(err)
 	}
 	return p.normal
+}
+
+// TestRESTUnderPrefix mounts the handler under a path of another mux, as
+// the worker's REST listener does.
+func TestRESTUnderPrefix(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.Handle("/registry/", http.StripPrefix("/registry", openMem(t, &MemTopic{}).Handler()))
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	c := &restClient{t: t, url: srv.URL + "/registry"}
+	c.want("POST", "/subjects/a%2Fb/versions", schemaReq(`"int"`), 200, `{"id":1}`)
+	c.want("GET", "/subjects", nil, 200, `["a/b"]`)
+	c.want("GET", "/subjects/a%2Fb/versions/latest", nil, 200, `{"subject":"a/b","version":1,"id":1,"schema":"\"int\""}`)
+}
+
+// failingLog cannot write, as when the brokers are unreachable.
+type failingLog struct{ Log }
+
+func (failingLog) Write(context.Context, ...kafkalog.KV) error {
+	return errors.New("broker unreachable")
+}
+
+func TestRESTStoreFailure(t *testing.T) {
+	topic := &MemTopic{}
+	s, err := Open(func(cb func(kafkalog.Record)) (Log, error) {
+		l, err := topic.NewLog(cb)
+		return failingLog{l}, err
+	}, quietLogger())
+	must(t, err)
+	must(t, s.Start(context.Background()))
+	t.Cleanup(s.Close)
+	c := newREST(t, s)
+	c.wantErr("POST", "/subjects/s/versions", schemaReq(`"int"`), 500, 50001, "broker unreachable")
+	c.wantErr("PUT", "/config", map[string]string{"compatibility": "NONE"}, 500, 50001, "broker unreachable")
+}
+
+// blockingLog's writes wait until their context ends.
+type blockingLog struct{ Log }
+
+func (blockingLog) Write(ctx context.Context, _ ...kafkalog.KV) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+func TestRESTTimeout(t *testing.T) {
+	topic := &MemTopic{}
+	s, err := Open(func(cb func(kafkalog.Record)) (Log, error) {
+		l, err := topic.NewLog(cb)
+		return blockingLog{l}, err
+	}, quietLogger())
+	must(t, err)
+	must(t, s.Start(context.Background()))
+	t.Cleanup(s.Close)
+	srv := httptest.NewServer(s.Handler(WithRequestTimeout(50 * time.Millisecond)))
+	t.Cleanup(srv.Close)
+	c := &restClient{t: t, url: srv.URL}
+	c.wantErr("POST", "/subjects/s/versions", schemaReq(`"int"`), 500, 50002, "timed out after 50ms")
 }
