@@ -16,7 +16,10 @@
 //	}, logger)
 //	err = reg.Start(ctx)
 //	defer reg.Close()
-//	mux.Handle("/schemas-registry/", http.StripPrefix("/schemas-registry", reg.Handler()))
+//	mux.Handle("/registry/", http.StripPrefix("/registry", reg.Handler()))
+//
+// Handler takes WithRequestTimeout, WithMaxBodyBytes and WithLogger; it
+// does no authentication of its own.
 //
 // Converters take a Client: the Store itself, or, when
 // schema.registry.url is set, NewHTTPClient(ParseHTTPConfig(props)).
