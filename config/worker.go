@@ -39,6 +39,8 @@ const (
 	RESTAdvertisedHost           = "rest.advertised.host.name"
 	RESTAdvertisedPort           = "rest.advertised.port"
 	RESTAdvertisedListener       = "rest.advertised.listener"
+	SchemaRegistryTopic          = "schema.registry.topic"
+	SchemaRegistryListeners      = "schema.registry.listeners"
 	TopicCreationEnable          = "topic.creation.enable"
 	DataDir                      = "sluice.data.dir"
 	BrokerListen                 = "sluice.broker.listen"
@@ -166,6 +168,10 @@ var WorkerDef = NewDef(
 		Doc: "How long a rebalance waits for every worker to rejoin the pool, so how long a worker has to stop the work it gives up."},
 	Key{Name: WorkerSyncTimeout, Type: Long, Default: "3000", Importance: Medium, Group: "Kafka", Validator: AtLeast(1),
 		Doc: "How long a worker waits to read the configs topic as far as the leader's assignment says before it rejoins the pool instead of starting that assignment."},
+	Key{Name: SchemaRegistryTopic, Type: String, Default: "sluice-schemas", Importance: Medium, Group: "Schema registry",
+		Doc: "Compacted topic (1 partition) of the built-in schema registry (docs/schema-registry.md). Every worker of a pool serves it; ids survive restarts."},
+	Key{Name: SchemaRegistryListeners, Type: List, Default: "", Importance: Medium, Group: "Schema registry",
+		Doc: "A listener of its own for the built-in schema registry, as http://host:port (for clients that expect it at a root, on port 8081 say). Empty: the registry is served on the REST listener, at its Confluent paths (/subjects, /schemas, /config, /compatibility), behind the REST listener's authentication."},
 	Key{Name: RESTAdvertisedHost, Type: String, Default: "", Importance: Low, Group: "REST",
 		Doc: "Host name the other workers of the pool use to reach this worker's REST API (forwarded writes, task configs), and the worker id in statuses. Empty: the listener's host, or this machine's host name when the listener is on all interfaces."},
 	Key{Name: RESTAdvertisedPort, Type: Int, Default: "0", Importance: Low, Group: "REST", Validator: AtLeast(0),

@@ -18,6 +18,7 @@ import (
 	"github.com/sluice-cdc/sluice/runtime/converter"
 	"github.com/sluice-cdc/sluice/runtime/offsetstore"
 	"github.com/sluice-cdc/sluice/runtime/pool/member"
+	"github.com/sluice-cdc/sluice/runtime/registry"
 	"github.com/sluice-cdc/sluice/transforms"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -61,6 +62,8 @@ type Herder struct {
 	// pool is this worker's membership in its pool; nil runs every
 	// connector and task (tests of the herder alone).
 	pool *workerPool
+	// schemas is the built-in schema registry, for the Avro converter.
+	schemas *registry.Store
 	// fenceClient sends the leader's InitProducerID requests that fence
 	// removed tasks' transactional ids (eos.go).
 	fenceClient *kgo.Client
@@ -107,6 +110,10 @@ type connState struct {
 	startErr  error
 	computing bool
 	computed  *computedTasks
+	// awaitTasks: the connector's config changed and its new instance has
+	// not yet computed task configs; its tasks are not started with the
+	// old ones meanwhile.
+	awaitTasks bool
 	tasks           map[int]*taskState
 	// alive counts task goroutines that have not returned, including
 	// abandoned ones: until it is 0 a task may still commit offsets, so
@@ -288,6 +295,7 @@ func (h *Herder) reconcileConnector(ctx context.Context, name string, snap confi
 		h.mu.Lock()
 		cs.backoff = backoff{}
 		cs.state = api.StateUnassigned
+		cs.awaitTasks = changed && own
 		if changed {
 			// Tasks run with the connector's converters, transforms and
 			// error settings: restart every one once the new task configs
@@ -408,7 +416,17 @@ func (h *Herder) computeTaskConfigs(cs *connState, inst connectors.Connector) {
 
 // writeComputed writes the task configs a connector computed when they
 // differ from the committed ones; it reports whether it wrote.
-func (h *Herder) writeComputed(ctx context.Context, cs *connState, c *computedTasks, current []map[string]string) bool {
+func (h *Herder) writeComputed(ctx context.Context, cs *connState, c *computedTasks, current []map[string]string) (wrote bool) {
+	// Once the new task configs are written, or equal the committed ones
+	// (or the connector failed), its tasks may start.
+	settled := c.err != nil
+	defer func() {
+		if wrote || settled {
+			h.mu.Lock()
+			cs.awaitTasks = false
+			h.mu.Unlock()
+		}
+	}()
 	if c.err != nil {
 		h.failConnector(ctx, cs, fmt.Errorf("computing task configs: %w", c.err))
 		return false
@@ -429,6 +447,7 @@ func (h *Herder) writeComputed(ctx context.Context, cs *connState, c *computedTa
 		unresolve(tc, raw, resolved.Values)
 	}
 	if equalTaskConfigs(tcs, current) {
+		settled = true
 		return false
 	}
 	if err := h.writeTaskConfigs(ctx, cs.name, tcs); err != nil {
@@ -487,7 +506,7 @@ func (h *Herder) releaseConnector(ctx context.Context, cs *connState) {
 		}
 	}
 	h.mu.Lock()
-	cs.state, cs.trace, cs.backoff, cs.needTaskConfigs = "", "", backoff{}, false
+	cs.state, cs.trace, cs.backoff, cs.needTaskConfigs, cs.awaitTasks = "", "", backoff{}, false, false
 	h.mu.Unlock()
 	h.doneStopping(cs.name, nil, true)
 }
@@ -664,6 +683,9 @@ func (h *Herder) stopConnector(ctx context.Context, cs *connState) {
 
 func (h *Herder) failConnector(ctx context.Context, cs *connState, err error) {
 	h.stopConnector(ctx, cs)
+	h.mu.Lock()
+	cs.awaitTasks = false // its tasks run with the committed task configs
+	h.mu.Unlock()
 	pol := h.restartPolicy(cs)
 	h.mu.Lock()
 	cs.backoff = pol.schedule(cs.backoff, time.Time{})
@@ -710,7 +732,10 @@ func (h *Herder) reconcileTasks(ctx context.Context, cs *connState, tasks []map[
 			return
 		}
 	}
-	if plugin == nil {
+	h.mu.Lock()
+	await := cs.awaitTasks
+	h.mu.Unlock()
+	if plugin == nil || await {
 		return
 	}
 	for n, raw := range tasks {

@@ -16,6 +16,7 @@ const (
 	configsTopic = iota
 	offsetsTopic
 	statusTopic
+	schemasTopic
 )
 
 // stateTopics returns every internal topic the worker keeps state in.
@@ -30,6 +31,7 @@ func stateTopics(cfg *config.Worker) []kafkalog.Topic {
 			ReplicationFactor: int16(v.Int(config.OffsetStorageRF))},
 		statusTopic: {Name: cfg.String(config.StatusStorageTopic), Partitions: int32(v.Int(config.StatusStoragePartitions)),
 			ReplicationFactor: int16(v.Int(config.StatusStorageRF))},
+		schemasTopic: {Name: cfg.String(config.SchemaRegistryTopic), Partitions: 1, ReplicationFactor: int16(v.Int(config.ConfigStorageRF))},
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -25,6 +26,7 @@ import (
 	"github.com/sluice-cdc/sluice/runtime/offsetstore"
 	"github.com/sluice-cdc/sluice/runtime/pool/member"
 	"github.com/sluice-cdc/sluice/runtime/pool/sign"
+	"github.com/sluice-cdc/sluice/runtime/registry"
 	"github.com/sluice-cdc/sluice/runtime/rest"
 	"github.com/sluice-cdc/sluice/transforms"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -213,7 +215,15 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	defer h.status.log.Close()
-	for _, s := range []interface{ Start(context.Context) error }{h.configs, h.offsets, h.status.log} {
+	schemas, err := registry.Open(func(cb func(kafkalog.Record)) (registry.Log, error) {
+		return newLog(topics[schemasTopic].Name)(cb)
+	}, logger.With("component", "schema-registry"))
+	if err != nil {
+		return err
+	}
+	defer schemas.Close()
+	h.schemas = schemas
+	for _, s := range []interface{ Start(context.Context) error }{h.configs, h.offsets, h.status.log, schemas} {
 		if err := s.Start(tctx); err != nil {
 			return fmt.Errorf("reading state topics: %w", err)
 		}
@@ -253,6 +263,20 @@ func Run(ctx context.Context, o Options) error {
 	restOpts = append(restOpts, rest.WithInternal(h, sessionKeys, signCfg), rest.WithForwardingTLS(restListener.ClientTLS))
 	if cfg.Values.Bool(config.DebugPprof) {
 		restOpts = append(restOpts, rest.WithHandler("/sluice/debug/pprof/", http.HandlerFunc(pprofIndex)))
+	}
+	// The built-in schema registry: at its Confluent paths on the REST
+	// listener (behind its authentication), or on a listener of its own.
+	var regServer *http.Server
+	if ls := cfg.Values.List(config.SchemaRegistryListeners); len(ls) > 0 {
+		if regServer, err = registryServer(cfg, ls, schemas, logger); err != nil {
+			return err
+		}
+		defer regServer.Close()
+	} else {
+		regHandler := schemas.Handler(registry.WithLogger(logger.With("component", "schema-registry")))
+		for _, pattern := range []string{"/subjects", "/subjects/", "/schemas/", "/config", "/config/", "/compatibility/"} {
+			restOpts = append(restOpts, rest.WithHandler(pattern, regHandler))
+		}
 	}
 	srv := rest.New(h, logger.With("component", "rest"), restOpts...)
 	restErr := make(chan error, 1)
@@ -305,6 +329,33 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	return nil
+}
+
+// registryServer starts the schema registry's own listener
+// (schema.registry.listeners). It serves without authentication, so it is
+// refused when the REST API requires some.
+func registryServer(cfg *config.Worker, ls []string, schemas *registry.Store, logger *slog.Logger) (*http.Server, error) {
+	for _, k := range []string{config.RESTAuthBasicFile, config.RESTAuthTokensFile} {
+		if cfg.String(k) != "" {
+			return nil, fmt.Errorf("%s cannot be used with %s: the registry's own listener has no authentication; leave %s empty to serve the registry on the REST listener, behind its authentication",
+				config.SchemaRegistryListeners, k, config.SchemaRegistryListeners)
+		}
+	}
+	if len(ls) != 1 {
+		return nil, fmt.Errorf("%s: one listener, as http://host:port (got %d)", config.SchemaRegistryListeners, len(ls))
+	}
+	u, err := url.Parse(ls[0])
+	if err != nil || u.Scheme != "http" || u.Host == "" {
+		return nil, fmt.Errorf("%s=%q: must be http://host:port (https is served on the REST listener)", config.SchemaRegistryListeners, ls[0])
+	}
+	ln, err := net.Listen("tcp", u.Host)
+	if err != nil {
+		return nil, fmt.Errorf("%s: cannot listen on %s: %w", config.SchemaRegistryListeners, u.Host, err)
+	}
+	srv := &http.Server{Handler: schemas.Handler(registry.WithLogger(logger.With("component", "schema-registry"))), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	logger.Info("schema registry listening", "listener", "http://"+ln.Addr().String())
+	return srv, nil
 }
 
 // checkSinglePartition refuses a configs topic with more than one

@@ -223,7 +223,7 @@ func startWorker(t *testing.T, props map[string]string) *testWorker {
 	}
 	logger := slog.New(slog.NewTextHandler(out, nil))
 	go func() {
-		w.done <- Run(ctx, Options{Config: cfg, Plugins: reg, Transforms: transforms.NewRegistry(noopTransform, panicTransform), Logger: logger,
+		w.done <- Run(ctx, Options{Config: cfg, Plugins: reg, Transforms: transforms.NewRegistry(append(transforms.BuiltinPlugins(), noopTransform, panicTransform)...), Logger: logger,
 			Started: time.Now(), Ready: func(a string) { ready <- a }})
 	}()
 	select {
