@@ -114,7 +114,7 @@ type connState struct {
 	// not yet computed task configs; its tasks are not started with the
 	// old ones meanwhile.
 	awaitTasks bool
-	tasks           map[int]*taskState
+	tasks      map[int]*taskState
 	// alive counts task goroutines that have not returned, including
 	// abandoned ones: until it is 0 a task may still commit offsets, so
 	// the offsets API refuses changes.
