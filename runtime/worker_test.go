@@ -175,7 +175,7 @@ func (b *logBuffer) String() string {
 
 // startWorker runs a worker on a kfake cluster of its own, or, when props
 // set sluice.data.dir, on the embedded broker (at sluice.broker.listen).
-func startWorker(t *testing.T, props map[string]string) *testWorker {
+func startWorker(t testing.TB, props map[string]string) *testWorker {
 	t.Helper()
 	bootstrap := props[config.BrokerListen]
 	var c *kfake.Cluster
@@ -244,7 +244,7 @@ func startWorker(t *testing.T, props map[string]string) *testWorker {
 }
 
 // stop stops the worker and waits for it; it is idempotent.
-func (w *testWorker) stop(t *testing.T) {
+func (w *testWorker) stop(t testing.TB) {
 	w.stopOnce.Do(func() {
 		w.cancel()
 		if err := <-w.done; err != nil {
@@ -253,7 +253,7 @@ func (w *testWorker) stop(t *testing.T) {
 	})
 }
 
-func (w *testWorker) do(t *testing.T, method, path string, body any, want int, out any) {
+func (w *testWorker) do(t testing.TB, method, path string, body any, want int, out any) {
 	t.Helper()
 	var r io.Reader
 	if body != nil {
