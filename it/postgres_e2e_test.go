@@ -490,13 +490,47 @@ func TestPostgresSourceUnderLoad(t *testing.T) {
 		wants = append(wants, want{tb.name, "bench.public." + tb.name, rows})
 	}
 
-	cl := br.Client(t, kgo.ConsumeRegex(), kgo.ConsumeTopics(`bench\.public\.pgbench_.*`),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.MetadataMinAge(50*time.Millisecond),
-		kgo.FetchMaxWait(200*time.Millisecond))
+	newReader := func() *kgo.Client {
+		return br.Client(t, kgo.ConsumeRegex(), kgo.ConsumeTopics(`bench\.public\.pgbench_.*`),
+			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.MetadataMinAge(50*time.Millisecond),
+			kgo.FetchMaxWait(200*time.Millisecond))
+	}
+	cl := newReader()
 	state := newCDCState()
 	deadline := time.Now().Add(5 * time.Minute)
+	lastRead, lastProgress := int64(0), time.Now()
 	for {
 		state.poll(t, cl, time.Second)
+		// The test's own reader has been seen to stop making progress
+		// on a loaded machine after the broker restarts, while a fresh
+		// client reads the records: replace a stalled reader (and say so)
+		// so that a slow reader is not taken for lost records.
+		state.mu.Lock()
+		total := int64(0)
+		for _, n := range state.read {
+			total += n
+		}
+		state.mu.Unlock()
+		if total != lastRead {
+			lastRead, lastProgress = total, time.Now()
+		} else if time.Since(lastProgress) > 30*time.Second {
+			behind := false
+			for _, wt := range wants {
+				state.mu.Lock()
+				n := state.read[wt.topic]
+				state.mu.Unlock()
+				if n < endOffsets(t, adm, wt.topic) {
+					behind = true
+				}
+			}
+			if behind {
+				t.Logf("the test's reader made no progress for 30 s with records left to read; reading again with a new client")
+				cl.Close()
+				cl = newReader()
+				state = newCDCState()
+				lastRead, lastProgress = 0, time.Now()
+			}
+		}
 		err := func() error {
 			state.mu.Lock()
 			defer state.mu.Unlock()
