@@ -32,6 +32,13 @@ const (
 	TaskShutdownGracefulTimeout  = "task.shutdown.graceful.timeout.ms"
 	ExactlyOnceSourceSupport     = "exactly.once.source.support"
 	ScheduledRebalanceMaxDelay   = "scheduled.rebalance.max.delay.ms"
+	SessionTimeout               = "session.timeout.ms"
+	HeartbeatInterval            = "heartbeat.interval.ms"
+	RebalanceTimeout             = "rebalance.timeout.ms"
+	WorkerSyncTimeout            = "worker.sync.timeout.ms"
+	RESTAdvertisedHost           = "rest.advertised.host.name"
+	RESTAdvertisedPort           = "rest.advertised.port"
+	RESTAdvertisedListener       = "rest.advertised.listener"
 	TopicCreationEnable          = "topic.creation.enable"
 	DataDir                      = "sluice.data.dir"
 	BrokerListen                 = "sluice.broker.listen"
@@ -76,7 +83,7 @@ var WorkerDef = NewDef(
 	Key{Name: BootstrapServers, Type: List, Default: "", Importance: High, Group: "Kafka",
 		Doc: "Kafka brokers to connect to (host:port, comma-separated). Empty: start an embedded single-node broker persisted under sluice.data.dir."},
 	Key{Name: GroupID, Type: String, Default: "sluice", Importance: High, Group: "Kafka",
-		Doc: "Accepted for Kafka Connect worker files, not used yet: workers do not form a group or share connectors. Every worker runs every connector of the state topics it reads, so give each worker its own config, offset and status topics (see operations.md)."},
+		Doc: "The pool this worker belongs to: workers with the same group.id and the same Kafka cluster join one Kafka group (protocol type connect) and share the connectors of their configs, offsets and status topics, which must then be the same for all of them. The group leader spreads connectors and tasks evenly, writes the configs topic (other workers forward REST writes to it) and moves a departed worker's work after scheduled.rebalance.max.delay.ms (docs/operations.md, \"A pool of workers\")."},
 	Key{Name: ConfigStorageTopic, Type: String, Default: "sluice-configs", Importance: High, Group: "Kafka",
 		Doc: "Compacted topic (1 partition) holding connector and task configs and target states."},
 	Key{Name: OffsetStorageTopic, Type: String, Default: "sluice-offsets", Importance: High, Group: "Kafka",
@@ -150,7 +157,21 @@ var WorkerDef = NewDef(
 	Key{Name: ExactlyOnceSourceSupport, Type: String, Default: "disabled", Importance: Medium, Group: "Tasks",
 		Validator: In("disabled"), Doc: "Exactly-once delivery for source connectors. Only disabled is supported by this version; enabled comes with the worker pool."},
 	Key{Name: ScheduledRebalanceMaxDelay, Type: Long, Default: "300000", Importance: Low, Group: "Kafka",
-		Doc: "Accepted for Kafka Connect worker files, not used yet: it is for reassigning a departed worker's connectors, and workers do not form a pool."},
+		Validator: AtLeast(0), Doc: "How long the connectors and tasks of a worker that left the pool wait for it to come back before the leader gives them to the other workers (KIP-415); a worker that returns within the delay gets them back without anything restarting elsewhere. 0 reassigns them at once."},
+	Key{Name: SessionTimeout, Type: Long, Default: "10000", Importance: High, Group: "Kafka", Validator: AtLeast(1),
+		Doc: "How long the group coordinator waits for a worker's heartbeat before it drops the worker from the pool; must be within the brokers' group.min/max.session.timeout.ms."},
+	Key{Name: HeartbeatInterval, Type: Long, Default: "3000", Importance: High, Group: "Kafka", Validator: AtLeast(1),
+		Doc: "How often a worker heartbeats to the group coordinator; also how long the coordinator may be unreachable before the worker stops its connectors and tasks (they may be running elsewhere by then). Below session.timeout.ms, usually a third of it."},
+	Key{Name: RebalanceTimeout, Type: Long, Default: "60000", Importance: Medium, Group: "Kafka", Validator: AtLeast(1),
+		Doc: "How long a rebalance waits for every worker to rejoin the pool, so how long a worker has to stop the work it gives up."},
+	Key{Name: WorkerSyncTimeout, Type: Long, Default: "3000", Importance: Medium, Group: "Kafka", Validator: AtLeast(1),
+		Doc: "How long a worker waits to read the configs topic as far as the leader's assignment says before it rejoins the pool instead of starting that assignment."},
+	Key{Name: RESTAdvertisedHost, Type: String, Default: "", Importance: Low, Group: "REST",
+		Doc: "Host name the other workers of the pool use to reach this worker's REST API (forwarded writes, task configs), and the worker id in statuses. Empty: the listener's host, or this machine's host name when the listener is on all interfaces."},
+	Key{Name: RESTAdvertisedPort, Type: Int, Default: "0", Importance: Low, Group: "REST", Validator: AtLeast(0),
+		Doc: "Port the other workers use to reach this worker's REST API. 0: the listener's port."},
+	Key{Name: RESTAdvertisedListener, Type: String, Default: "", Importance: Low, Group: "REST", Validator: In("", "http", "https"),
+		Doc: "Scheme (http or https) the other workers use to reach this worker's REST API. Empty: the listener's."},
 	Key{Name: DataDir, Type: String, Default: "./sluice-data", Importance: Medium, Group: "Embedded broker",
 		Doc: "Directory of the embedded broker's data (used when bootstrap.servers is empty) and of the tasks' scratch files (spill/<connector>/<task>, emptied when the task starts)."},
 	Key{Name: BrokerListen, Type: String, Default: DefaultEmbeddedBrokerAddress, Importance: Medium, Group: "Embedded broker",

@@ -17,6 +17,7 @@ import (
 	"github.com/sluice-cdc/sluice/runtime/configstore"
 	"github.com/sluice-cdc/sluice/runtime/converter"
 	"github.com/sluice-cdc/sluice/runtime/offsetstore"
+	"github.com/sluice-cdc/sluice/runtime/pool/member"
 	"github.com/sluice-cdc/sluice/transforms"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -57,10 +58,16 @@ type Herder struct {
 	wake chan struct{}
 	wg   sync.WaitGroup // task and connector goroutines
 
+	// pool is this worker's membership in its pool; nil runs every
+	// connector and task (tests of the herder alone).
+	pool *workerPool
+
 	mu struct {
 		sync.Mutex
 		conns map[string]*connState
 		ready bool
+		// own is what the pool assigned this worker.
+		own ownership
 	}
 }
 
@@ -131,14 +138,31 @@ func (h *Herder) run(ctx context.Context) {
 	h.mu.Unlock()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
+	var events <-chan member.Event
+	if h.pool != nil {
+		events = h.pool.member.Events()
+	}
 	for {
 		h.reconcile(ctx)
 		select {
 		case <-ctx.Done():
 			h.stopAll()
 			return
+		case ev, ok := <-events:
+			if !ok {
+				// The membership failed for good; Run stops the worker.
+				events = nil
+				h.mu.Lock()
+				h.mu.own.suspended = true
+				h.mu.Unlock()
+				continue
+			}
+			h.pool.handle(ctx, ev)
 		case <-h.wake:
 		case <-tick.C:
+			if h.isLeader() && h.pool != nil {
+				h.pool.rotateKey(ctx)
+			}
 		}
 	}
 }
@@ -152,7 +176,7 @@ func (h *Herder) stopAll() {
 	h.mu.Unlock()
 	ctx := context.Background()
 	for _, cs := range all {
-		h.stopTasks(ctx, cs, nil, false)
+		h.stopTasks(ctx, cs, nil, stopKeep)
 		h.stopConnector(ctx, cs)
 	}
 	// Tasks abandoned by stopTasks (stuck in connector code that ignores
@@ -188,6 +212,10 @@ func (h *Herder) reconcile(ctx context.Context) {
 		return
 	}
 	snap := h.configs.Snapshot()
+	if h.pool != nil {
+		h.pool.readKey()
+		defer h.pool.configChanged(snap)
+	}
 	h.mu.Lock()
 	var gone []*connState
 	for name, cs := range h.mu.conns {
@@ -198,8 +226,9 @@ func (h *Herder) reconcile(ctx context.Context) {
 	}
 	h.mu.Unlock()
 	for _, cs := range gone {
-		h.stopTasks(ctx, cs, nil, false)
+		h.stopTasks(ctx, cs, nil, stopKeep)
 		h.stopConnector(ctx, cs)
+		h.doneStoppingAll(cs.name)
 		h.status.deleteConnector(ctx, cs.name)
 		h.logger.Info("connector deleted", "connector", cs.name)
 	}
@@ -225,6 +254,10 @@ func (h *Herder) reconcileConnector(ctx context.Context, name string, snap confi
 	cs.restart = false
 	cs.raw = raw
 	h.mu.Unlock()
+	own := h.ownsConnector(name)
+	if !own {
+		h.releaseConnector(ctx, cs)
+	}
 
 	if changed || restart {
 		if changed {
@@ -246,9 +279,12 @@ func (h *Herder) reconcileConnector(ctx context.Context, name string, snap confi
 	}
 
 	if target == configstore.TargetStopped {
-		h.stopTasks(ctx, cs, nil, true)
+		h.stopTasks(ctx, cs, nil, stopForget)
 		h.stopConnector(ctx, cs)
-		if len(snap.Tasks[name]) > 0 {
+		if !own {
+			return
+		}
+		if len(snap.Tasks[name]) > 0 && h.isLeader() {
 			// As Kafka Connect: a stopped connector has no tasks, which is
 			// what the offsets API checks.
 			if err := h.configs.PutTaskConfigs(ctx, name, nil); err != nil {
@@ -273,13 +309,15 @@ func (h *Herder) reconcileConnector(ctx context.Context, name string, snap confi
 	running := cs.inst != nil
 	due := cs.state != api.StateFailed || (!cs.backoff.next.IsZero() && !time.Now().Before(cs.backoff.next))
 	h.mu.Unlock()
-	if !running && due {
+	if own && !running && due {
 		h.startConnector(ctx, cs)
 	}
 
 	h.mu.Lock()
 	inst, need := cs.inst, cs.needTaskConfigs || snap.Inconsistent[name]
-	cs.needTaskConfigs = false
+	if inst != nil {
+		cs.needTaskConfigs = false
+	}
 	h.mu.Unlock()
 	if inst != nil && need {
 		if h.refreshTaskConfigs(ctx, cs, inst, snap.Tasks[name]) {
@@ -291,14 +329,14 @@ func (h *Herder) reconcileConnector(ctx context.Context, name string, snap confi
 	if changed {
 		// A connector whose config changed keeps running its old tasks
 		// only until its new task configs are committed.
-		h.stopTasks(ctx, cs, nil, true)
+		h.stopTasks(ctx, cs, nil, stopForget)
 	}
 	h.reconcileTasks(ctx, cs, tasks, target == configstore.TargetPaused)
 
 	h.mu.Lock()
 	st := cs.state
 	h.mu.Unlock()
-	if st == api.StateRunning || st == api.StatePaused {
+	if own && (st == api.StateRunning || st == api.StatePaused) {
 		if target == configstore.TargetPaused {
 			h.setConnectorState(ctx, cs, api.StatePaused, "")
 		} else {
@@ -336,14 +374,66 @@ func (h *Herder) refreshTaskConfigs(ctx context.Context, cs *connState, inst con
 	if equalTaskConfigs(tcs, current) {
 		return false
 	}
-	if err := h.configs.PutTaskConfigs(ctx, cs.name, tcs); err != nil {
+	if err := h.writeTaskConfigs(ctx, cs.name, tcs); err != nil {
 		h.logger.Warn("writing task configs failed; retrying", "connector", cs.name, "error", err)
 		h.mu.Lock()
 		cs.needTaskConfigs = true
 		h.mu.Unlock()
+		time.AfterFunc(time.Second, h.signal)
 		return false
 	}
 	return true
+}
+
+// writeTaskConfigs writes task configs on the leader, and elsewhere sends
+// them to the leader's internal endpoint (as Kafka Connect does).
+func (h *Herder) writeTaskConfigs(ctx context.Context, name string, tcs []map[string]string) error {
+	if h.isLeader() {
+		return h.configs.PutTaskConfigs(ctx, name, tcs)
+	}
+	h.mu.Lock()
+	url := h.mu.own.leaderURL
+	h.mu.Unlock()
+	if url == "" {
+		return errors.New("the pool has no leader yet")
+	}
+	fctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	return h.pool.forwardTasks(fctx, url, name, tcs)
+}
+
+// releaseConnector stops the connector object on a worker that no longer
+// owns it. A connector the pool revoked reads UNASSIGNED until its new
+// owner starts it; one stopped because this worker lost the pool writes
+// nothing (its new owner may already run it).
+func (h *Herder) releaseConnector(ctx context.Context, cs *connState) {
+	h.mu.Lock()
+	running := cs.inst != nil
+	suspended := h.mu.own.suspended
+	gen := h.mu.own.generation
+	h.mu.Unlock()
+	if running {
+		h.stopConnector(ctx, cs)
+		if !suspended {
+			h.status.putConnector(ctx, cs.name, statusValue{State: api.StateUnassigned, WorkerID: h.workerID, Generation: int(gen)})
+		}
+	}
+	h.mu.Lock()
+	cs.state, cs.trace, cs.backoff, cs.needTaskConfigs = "", "", backoff{}, false
+	h.mu.Unlock()
+	h.doneStopping(cs.name, nil, true)
+}
+
+// doneStoppingAll clears the revocations of a deleted connector.
+func (h *Herder) doneStoppingAll(name string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.mu.own.stoppingConns, name)
+	for t := range h.mu.own.stoppingTasks {
+		if t.Connector == name {
+			delete(h.mu.own.stoppingTasks, t)
+		}
+	}
 }
 
 // unresolve puts config provider references back into task configs so
@@ -489,22 +579,41 @@ func (h *Herder) failConnector(ctx context.Context, cs *connState, err error) {
 // committed task configs.
 func (h *Herder) reconcileTasks(ctx context.Context, cs *connState, tasks []map[string]string, paused bool) {
 	h.mu.Lock()
-	plugin := cs.plugin
-	var stale []int
+	plugin, raw0 := cs.plugin, cs.raw
+	var stale, revoked []int
 	for n, ts := range cs.tasks {
+		if !h.ownsTaskLocked(api.TaskID{Connector: cs.name, Task: n}) {
+			revoked = append(revoked, n)
+			continue
+		}
 		if n >= len(tasks) || !maps.Equal(ts.raw, tasks[n]) || ts.restart || (ts.limitShare != 0 && ts.limitShare != len(tasks)) {
 			stale = append(stale, n)
 		}
 	}
+	ownConn := h.pool == nil || (!h.mu.own.suspended && h.mu.own.conns[cs.name])
 	h.mu.Unlock()
+	if len(revoked) > 0 {
+		h.stopTasks(ctx, cs, revoked, stopRevoke)
+	}
 	if len(stale) > 0 {
-		h.stopTasks(ctx, cs, stale, true)
+		h.stopTasks(ctx, cs, stale, stopForget)
+	}
+	if plugin == nil && !ownConn {
+		// The connector object runs on another worker: this worker runs
+		// its tasks with the committed task configs.
+		var err error
+		if plugin, err = h.plugins.Lookup(raw0[propClass]); err != nil {
+			return
+		}
 	}
 	if plugin == nil {
 		return
 	}
 	for n, raw := range tasks {
 		id := api.TaskID{Connector: cs.name, Task: n}
+		if !h.ownsTask(id) {
+			continue
+		}
 		h.mu.Lock()
 		ts := cs.tasks[n]
 		if ts != nil && ts.cancel != nil {
@@ -838,12 +947,29 @@ func (h *Herder) taskExited(ts *taskState, cs *connState, err error, started tim
 	h.signal()
 }
 
+// stopMode says what stopTasks does with the stopped tasks' states.
+type stopMode int
+
+const (
+	// stopKeep keeps their local state and statuses (the worker stops).
+	stopKeep stopMode = iota
+	// stopForget removes their local state and statuses (they will not
+	// run again as they were).
+	stopForget
+	// stopRevoke removes their local state (the pool gave them to another
+	// worker); those that were running read UNASSIGNED, unless this worker
+	// lost the pool, when it writes nothing.
+	stopRevoke
+)
+
 // stopTasks stops the given tasks of cs (nil: all), in parallel, waiting
 // at most task.shutdown.graceful.timeout.ms for all of them; a task that
-// does not stop in time is abandoned and reported. With forget, their
-// statuses are removed (they will not run again as they were).
-func (h *Herder) stopTasks(ctx context.Context, cs *connState, which []int, forget bool) {
+// does not stop in time is abandoned and reported.
+func (h *Herder) stopTasks(ctx context.Context, cs *connState, which []int, mode stopMode) {
+	forget := mode != stopKeep
+	var unassigned []api.TaskID
 	h.mu.Lock()
+	suspended, gen := h.mu.own.suspended, h.mu.own.generation
 	if which == nil {
 		for n := range cs.tasks {
 			which = append(which, n)
@@ -862,6 +988,9 @@ func (h *Herder) stopTasks(ctx context.Context, cs *connState, which []int, forg
 		if ts.cancel != nil {
 			ts.cancel()
 			all = append(all, stopping{ts, ts.done})
+			if mode == stopRevoke && !suspended {
+				unassigned = append(unassigned, ts.id)
+			}
 		}
 		ts.cancel = nil
 		if forget {
@@ -882,22 +1011,36 @@ func (h *Herder) stopTasks(ctx context.Context, cs *connState, which []int, forg
 			deadline.Reset(0)
 		}
 	}
-	if forget {
-		ids := make([]api.TaskID, len(which))
-		for i, n := range which {
-			ids[i] = api.TaskID{Connector: cs.name, Task: n}
-		}
-		h.status.deleteTasks(ctx, ids)
+	ids := make([]api.TaskID, len(which))
+	for i, n := range which {
+		ids[i] = api.TaskID{Connector: cs.name, Task: n}
 	}
+	switch mode {
+	case stopForget:
+		h.status.deleteTasks(ctx, ids)
+	case stopRevoke:
+		for _, id := range unassigned {
+			h.status.putTask(ctx, id, statusValue{State: api.StateUnassigned, WorkerID: h.workerID, Generation: int(gen)})
+		}
+	}
+	if mode != stopKeep {
+		h.doneStopping("", ids, false)
+	}
+}
+
+// ownsTaskLocked is ownsTask with h.mu held.
+func (h *Herder) ownsTaskLocked(id api.TaskID) bool {
+	return h.pool == nil || (!h.mu.own.suspended && h.mu.own.tasks[id])
 }
 
 func (h *Herder) setConnectorState(ctx context.Context, cs *connState, state, trace string) {
 	h.mu.Lock()
 	same := cs.state == state && cs.trace == trace
 	cs.state, cs.trace = state, trace
+	gen := h.mu.own.generation
 	h.mu.Unlock()
 	if !same {
-		h.status.putConnector(ctx, cs.name, statusValue{State: state, Trace: trace, WorkerID: h.workerID})
+		h.status.putConnector(ctx, cs.name, statusValue{State: state, Trace: trace, WorkerID: h.workerID, Generation: int(gen)})
 	}
 }
 
@@ -905,7 +1048,10 @@ func (h *Herder) putTaskStatus(ctx context.Context, id api.TaskID, state, trace 
 	if v, ok := h.status.task(id); ok && v.State == state && v.Trace == trace && v.WorkerID == h.workerID {
 		return
 	}
-	h.status.putTask(ctx, id, statusValue{State: state, Trace: trace, WorkerID: h.workerID})
+	h.mu.Lock()
+	gen := h.mu.own.generation
+	h.mu.Unlock()
+	h.status.putTask(ctx, id, statusValue{State: state, Trace: trace, WorkerID: h.workerID, Generation: int(gen)})
 }
 
 // restartPolicy reads a connector's sluice.task.restart.* settings.

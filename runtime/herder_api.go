@@ -39,6 +39,9 @@ func (h *Herder) Health(context.Context) api.Health {
 	if !h.mu.ready {
 		return api.Health{Status: "starting", Message: "Worker is still starting up."}
 	}
+	if h.pool != nil && !h.mu.own.joined {
+		return api.Health{Status: "starting", Message: "Worker is still joining its pool (group.id)."}
+	}
 	return api.Health{Status: "healthy", Message: "Worker has completed startup and is ready to handle requests."}
 }
 
@@ -151,6 +154,9 @@ func (h *Herder) CreateConnector(ctx context.Context, req api.CreateRequest) (ap
 	if err := checkName(req.Name); err != nil {
 		return api.ConnectorInfo{}, err
 	}
+	if err := h.needLeader(ctx); err != nil {
+		return api.ConnectorInfo{}, err
+	}
 	if _, ok := h.configs.Connector(req.Name); ok {
 		return api.ConnectorInfo{}, api.AlreadyExists("Connector %s already exists", req.Name)
 	}
@@ -182,6 +188,9 @@ func (h *Herder) PutConnectorConfig(ctx context.Context, name string, cfg map[st
 	if err := checkName(name); err != nil {
 		return api.ConnectorInfo{}, false, err
 	}
+	if err := h.needLeader(ctx); err != nil {
+		return api.ConnectorInfo{}, false, err
+	}
 	old, exists := h.configs.Connector(name)
 	cfg = maps.Clone(cfg)
 	cfg[propName] = name
@@ -200,6 +209,9 @@ func (h *Herder) PutConnectorConfig(ctx context.Context, name string, cfg map[st
 
 // PatchConnectorConfig implements api.Herder.
 func (h *Herder) PatchConnectorConfig(ctx context.Context, name string, patch map[string]*string) (api.ConnectorInfo, error) {
+	if err := h.needLeader(ctx); err != nil {
+		return api.ConnectorInfo{}, err
+	}
 	old, err := h.lookup(name)
 	if err != nil {
 		return api.ConnectorInfo{}, err
@@ -393,6 +405,9 @@ func (h *Herder) validate(ctx context.Context, p *connectors.Plugin, cfg map[str
 
 // DeleteConnector implements api.Herder.
 func (h *Herder) DeleteConnector(ctx context.Context, name string) error {
+	if err := h.needLeader(ctx); err != nil {
+		return err
+	}
 	if _, err := h.lookup(name); err != nil {
 		return err
 	}
@@ -407,15 +422,16 @@ func (h *Herder) connectorState(name string) api.ConnectorState {
 	h.mu.Lock()
 	cs := h.mu.conns[name]
 	var st api.ConnectorState
-	if cs != nil {
+	local := cs != nil && cs.state != "" && (h.pool == nil || (h.mu.own.conns[name] && !h.mu.own.suspended))
+	if local {
 		st = api.ConnectorState{State: cs.state, Trace: cs.trace, WorkerID: h.workerID}
 	}
 	h.mu.Unlock()
-	if cs == nil {
+	if !local {
 		if v, ok := h.status.connector(name); ok {
 			return api.ConnectorState{State: v.State, Trace: v.Trace, WorkerID: v.WorkerID}
 		}
-		return api.ConnectorState{State: api.StateUnassigned, WorkerID: h.workerID}
+		return api.ConnectorState{State: api.StateUnassigned, WorkerID: h.unassignedID()}
 	}
 	return st
 }
@@ -427,7 +443,7 @@ func (h *Herder) taskStateOf(id api.TaskID) api.TaskState {
 		ts = cs.tasks[id.Task]
 	}
 	var st api.TaskState
-	if ts != nil && ts.state != "" {
+	if ts != nil && ts.state != "" && h.ownsTaskLocked(id) {
 		st = api.TaskState{ID: id.Task, State: ts.state, Trace: ts.trace, WorkerID: h.workerID}
 	}
 	h.mu.Unlock()
@@ -437,7 +453,7 @@ func (h *Herder) taskStateOf(id api.TaskID) api.TaskState {
 	if v, ok := h.status.task(id); ok {
 		return api.TaskState{ID: id.Task, State: v.State, Trace: v.Trace, WorkerID: v.WorkerID}
 	}
-	return api.TaskState{ID: id.Task, State: api.StateUnassigned, WorkerID: h.workerID}
+	return api.TaskState{ID: id.Task, State: api.StateUnassigned, WorkerID: h.unassignedID()}
 }
 
 // ConnectorStatus implements api.Herder.
@@ -486,6 +502,9 @@ func (h *Herder) TaskStatus(_ context.Context, name string, task int) (api.TaskS
 
 // RestartConnector implements api.Herder (KIP-745).
 func (h *Herder) RestartConnector(ctx context.Context, name string, includeTasks, onlyFailed bool) (*api.ConnectorStatus, error) {
+	if h.pool != nil {
+		return h.requestRestart(ctx, name, includeTasks, onlyFailed)
+	}
 	if _, err := h.lookup(name); err != nil {
 		return nil, err
 	}
@@ -528,6 +547,13 @@ func (h *Herder) RestartTask(_ context.Context, name string, task int) error {
 	if err := h.checkTask(name, task); err != nil {
 		return err
 	}
+	if id := (api.TaskID{Connector: name, Task: task}); !h.ownsTask(id) {
+		v, _ := h.status.task(id)
+		if url := h.ownerURL(v.WorkerID); url != "" && v.State != api.StateUnassigned {
+			return &api.NotOwnerError{OwnerURL: url, What: fmt.Sprintf("task %s-%d", name, task)}
+		}
+		return api.Errorf(http.StatusConflict, "Task %s-%d is not assigned to any worker at the moment (the pool is rebalancing); retry in a moment", name, task)
+	}
 	h.mu.Lock()
 	if cs := h.mu.conns[name]; cs != nil {
 		if ts := cs.tasks[task]; ts != nil {
@@ -541,6 +567,9 @@ func (h *Herder) RestartTask(_ context.Context, name string, task int) error {
 }
 
 func (h *Herder) setTarget(ctx context.Context, name, target string) error {
+	if err := h.needLeader(ctx); err != nil {
+		return err
+	}
 	if _, err := h.lookup(name); err != nil {
 		return err
 	}
@@ -651,6 +680,9 @@ func (h *Herder) checkStopped(name string) error {
 
 // AlterOffsets implements api.Herder.
 func (h *Herder) AlterOffsets(ctx context.Context, name string, in api.Offsets) error {
+	if err := h.needLeader(ctx); err != nil {
+		return err
+	}
 	cfg, err := h.lookup(name)
 	if err != nil {
 		return err
@@ -712,6 +744,9 @@ func (h *Herder) alterSinkOffsets(ctx context.Context, name string, in api.Offse
 
 // ResetOffsets implements api.Herder.
 func (h *Herder) ResetOffsets(ctx context.Context, name string) error {
+	if err := h.needLeader(ctx); err != nil {
+		return err
+	}
 	cfg, err := h.lookup(name)
 	if err != nil {
 		return err

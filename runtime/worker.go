@@ -23,6 +23,8 @@ import (
 	"github.com/sluice-cdc/sluice/runtime/converter"
 	"github.com/sluice-cdc/sluice/runtime/kafkalog"
 	"github.com/sluice-cdc/sluice/runtime/offsetstore"
+	"github.com/sluice-cdc/sluice/runtime/pool/member"
+	"github.com/sluice-cdc/sluice/runtime/pool/sign"
 	"github.com/sluice-cdc/sluice/runtime/rest"
 	"github.com/sluice-cdc/sluice/transforms"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -140,11 +142,19 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 
-	listener, workerID, err := listen(restListener.Addr)
+	listener, err := listen(restListener.Addr)
 	if err != nil {
 		return err
 	}
 	defer listener.Close()
+	workerID, workerURL, err := advertised(cfg, restListener.Scheme, listener.Addr())
+	if err != nil {
+		return err
+	}
+	signCfg, err := sign.ParseConfig(cfg.Props)
+	if err != nil {
+		return fmt.Errorf("worker config: %w", err)
+	}
 
 	h := &Herder{
 		workerID: workerID, worker: cfg, plugins: o.Plugins, transforms: o.Transforms, adm: adm,
@@ -171,6 +181,7 @@ func Run(ctx context.Context, o Options) error {
 	if h.configs, err = configstore.Open(newLog(topics[configsTopic].Name), logger, h.signal); err != nil {
 		return err
 	}
+	h.configs.OnRestart(h.applyRestart)
 	if keys != nil {
 		h.configs.Encrypt(keys, h.sensitiveAtRest)
 		logger.Info("encrypting sensitive values in the configs topic", "key_id", keys.CurrentID())
@@ -192,10 +203,32 @@ func Run(ctx context.Context, o Options) error {
 		}
 	}
 
+	// The pool: this worker's membership in the group of its group.id.
+	poolClient, err := kgo.NewClient(withOpts(clientOpts, append(sec.log.Opts, kgo.ClientID("sluice-pool-"+workerID))...)...)
+	if err != nil {
+		return fmt.Errorf("bootstrap.servers: %w", err)
+	}
+	defer poolClient.Close()
+	sessionKeys := &sign.Holder{}
+	p := &workerPool{h: h, url: workerURL, scheme: restListener.Scheme, sign: signCfg, keys: sessionKeys,
+		maxDelay: cfg.Duration(config.ScheduledRebalanceMaxDelay), syncTimeout: cfg.Duration(config.WorkerSyncTimeout),
+		logger: h.logger.With("component", "pool")}
+	if s := cfg.String(config.RESTAdvertisedListener); s != "" {
+		p.scheme = s
+	}
+	internal := rest.NewInternalClient(restListener.ClientTLS, signCfg, sessionKeys)
+	p.forwardTasks = internal.PutTaskConfigs
+	if p.member, err = member.New(poolClient, memberConfig(cfg, p.logger), p.state, p); err != nil {
+		return fmt.Errorf("worker config: %w", err)
+	}
+	h.pool = p
+	h.mu.own = newOwnership()
+
 	var wg sync.WaitGroup
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	restOpts := restListener.Options
+	restOpts = append(restOpts, rest.WithInternal(h, sessionKeys, signCfg), rest.WithForwardingTLS(restListener.ClientTLS))
 	if cfg.Values.Bool(config.DebugPprof) {
 		restOpts = append(restOpts, rest.WithHandler("/sluice/debug/pprof/", http.HandlerFunc(pprofIndex)))
 	}
@@ -210,6 +243,20 @@ func Run(ctx context.Context, o Options) error {
 		defer wg.Done()
 		h.run(runCtx)
 	}()
+	p.member.Start()
+	poolErr := make(chan error, 1)
+	go func() {
+		select {
+		case <-p.member.Done():
+			// The membership stopped by itself: a failure the user must
+			// fix (the broker refused the group settings, or denied the
+			// group). The worker stops rather than sit idle.
+			if err := p.member.Close(context.Background()); err != nil {
+				poolErr <- fmt.Errorf("the worker cannot stay in its pool (group.id=%s): %w", cfg.String(config.GroupID), err)
+			}
+		case <-runCtx.Done():
+		}
+	}()
 	logger.Info("worker ready", "rest", restListener.Scheme+"://"+listener.Addr().String(), "kafka", strings.Join(servers, ","),
 		"cluster_id", meta.Cluster, "startup", time.Since(o.Started).Round(time.Millisecond))
 	if o.Ready != nil {
@@ -218,9 +265,16 @@ func Run(ctx context.Context, o Options) error {
 	select {
 	case <-ctx.Done():
 	case err = <-restErr:
+	case err = <-poolErr:
 	}
 	stop()
 	wg.Wait()
+	// Leave the group once everything is stopped, so that the other
+	// workers take this worker's work at once rather than after
+	// session.timeout.ms.
+	lctx, lcancel := context.WithTimeout(context.Background(), 5*time.Second)
+	_ = p.member.Close(lctx)
+	lcancel()
 	logger.Info("worker stopped")
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return err
@@ -242,14 +296,13 @@ func checkSinglePartition(ctx context.Context, adm *kadm.Client, topic string) e
 	return nil
 }
 
-// listen opens the REST listener on addr and returns the worker id
-// (host:port, as Kafka Connect names workers).
-func listen(addr string) (net.Listener, string, error) {
+// listen opens the REST listener on addr.
+func listen(addr string) (net.Listener, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, "", fmt.Errorf("REST API cannot listen on %s: %w (set listeners=http://host:port to a free address)", addr, err)
+		return nil, fmt.Errorf("REST API cannot listen on %s: %w (set listeners=http://host:port to a free address)", addr, err)
 	}
-	return ln, ln.Addr().String(), nil
+	return ln, nil
 }
 
 // pprofIndex serves net/http/pprof under /sluice/debug/pprof/.

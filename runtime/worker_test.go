@@ -179,7 +179,7 @@ func startWorker(t *testing.T, props map[string]string) *testWorker {
 	t.Helper()
 	bootstrap := props[config.BrokerListen]
 	var c *kfake.Cluster
-	if props[config.DataDir] == "" {
+	if props[config.DataDir] == "" && props[config.BootstrapServers] == "" {
 		var err error
 		if c, err = kfake.NewCluster(kfake.NumBrokers(1)); err != nil {
 			t.Fatal(err)
@@ -192,7 +192,7 @@ func startWorker(t *testing.T, props map[string]string) *testWorker {
 	for k, v := range props {
 		all[k] = v
 	}
-	if c == nil {
+	if c == nil && props[config.BootstrapServers] == "" {
 		all[config.BootstrapServers] = ""
 	}
 	cfg, err := config.LoadWorker("", nil, all)

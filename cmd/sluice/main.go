@@ -24,6 +24,7 @@ import (
 	"github.com/sluice-cdc/sluice/connectors/jdbc"
 	"github.com/sluice-cdc/sluice/connectors/postgres"
 	"github.com/sluice-cdc/sluice/runtime"
+	"github.com/sluice-cdc/sluice/runtime/pool/sign"
 	"github.com/sluice-cdc/sluice/runtime/broker"
 	"github.com/sluice-cdc/sluice/transforms"
 )
@@ -192,6 +193,7 @@ func docsCmd(args []string) error {
 		return err
 	}
 	ref := config.WorkerDef.Markdown("Configuration reference", workerIntro) +
+		demote(sign.Defs.Markdown("Signed requests between the workers of a pool", "Worker properties of the session key the pool's workers sign their internal requests with (docs/security.md).")) +
 		demote(runtime.CommonConfig(false).Markdown("Properties of every connector", commonIntro)) +
 		demote(runtime.TopicCreationConfig().Markdown("Properties of every source connector", sourceIntro)) +
 		demote(runtime.CommonConfig(true).Markdown("Properties of every sink connector", ""))

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/sluice-cdc/sluice/runtime/kafkalog"
 )
@@ -36,6 +37,8 @@ type Snapshot struct {
 	// assembled (a task record is missing after compaction); the herder
 	// regenerates them.
 	Inconsistent map[string]bool
+	// Offset is the offset after the last record the snapshot reflects.
+	Offset int64
 }
 
 // Store keeps connector configs, task configs and target states in the
@@ -56,6 +59,10 @@ type Store struct {
 	// values at rest.
 	keys      *Keyring
 	sensitive Sensitive
+	// onRestart, set by OnRestart before Start, gets the restart requests
+	// read after Start returned.
+	onRestart func(Restart)
+	started   atomic.Bool
 
 	mu struct {
 		sync.Mutex
@@ -64,6 +71,12 @@ type Store struct {
 		targets      map[string]string
 		pending      map[string]map[int]map[string]string // task records awaiting a commit
 		inconsistent map[string]bool
+		// offset is the offset after the last record applied: what a
+		// pool member reports it has read (0 before the first record).
+		offset int64
+		// sessionKey is the value of the latest session-key record (the
+		// pool's key for signing internal requests); nil when none.
+		sessionKey []byte
 	}
 }
 
@@ -86,7 +99,40 @@ func Open(newLog func(callback func(kafkalog.Record)) (*kafkalog.Log, error), lo
 }
 
 // Start reads the configs topic to its end.
-func (s *Store) Start(ctx context.Context) error { return s.log.Start(ctx) }
+func (s *Store) Start(ctx context.Context) error {
+	if err := s.log.Start(ctx); err != nil {
+		return err
+	}
+	s.started.Store(true)
+	return nil
+}
+
+// Restart is a restart request (KIP-745), written by the pool's leader
+// and acted on by the workers that run the connector and its tasks.
+type Restart struct {
+	Connector    string
+	IncludeTasks bool
+	OnlyFailed   bool
+}
+
+type restartValue struct {
+	IncludeTasks bool `json:"include-tasks"`
+	OnlyFailed   bool `json:"only-failed"`
+}
+
+// OnRestart sets the function that gets each restart request read after
+// Start (those already in the topic when the worker starts are old); it
+// runs on the log's goroutine and must not block. Call it before Start.
+func (s *Store) OnRestart(f func(Restart)) { s.onRestart = f }
+
+// PutRestart writes a restart request and reads it back.
+func (s *Store) PutRestart(ctx context.Context, r Restart) error {
+	v, err := json.Marshal(restartValue{IncludeTasks: r.IncludeTasks, OnlyFailed: r.OnlyFailed})
+	if err != nil {
+		return err
+	}
+	return s.log.WriteAndRead(ctx, kafkalog.KV{Key: []byte("restart-connector-" + r.Connector), Value: v})
+}
 
 // Close stops following the topic.
 func (s *Store) Close() { s.log.Close() }
@@ -107,8 +153,25 @@ type targetValue struct {
 func (s *Store) apply(r kafkalog.Record) {
 	key := string(r.Key)
 	s.mu.Lock()
+	s.mu.offset = max(s.mu.offset, r.Offset+1)
 	changed := true
 	switch {
+	case key == SessionKeyRecord:
+		s.mu.sessionKey = r.Value
+	case strings.HasPrefix(key, "restart-connector-"):
+		changed = false
+		var v restartValue
+		if r.Value == nil || s.onRestart == nil || !s.started.Load() {
+			break
+		}
+		if err := json.Unmarshal(r.Value, &v); err != nil {
+			s.skip(r, err)
+			break
+		}
+		if _, ok := s.mu.connectors[key[len("restart-connector-"):]]; ok {
+			req := Restart{Connector: key[len("restart-connector-"):], IncludeTasks: v.IncludeTasks, OnlyFailed: v.OnlyFailed}
+			defer s.onRestart(req)
+		}
 	case strings.HasPrefix(key, "connector-"):
 		name := key[len("connector-"):]
 		if r.Value == nil {
@@ -201,7 +264,7 @@ func (s *Store) apply(r kafkalog.Record) {
 		}
 		s.mu.targets[name] = state
 	default:
-		// Keys this worker does not use (session keys, logger levels,
+		// Keys this worker does not use (logger levels,
 		// restart requests of other runtimes): ignore.
 		changed = false
 	}
@@ -228,6 +291,35 @@ func splitTaskKey(s string) (string, int, bool) {
 	return s[:i], n, true
 }
 
+// SessionKeyRecord is the key of the session-key record (the pool
+// leader's key for signing requests between workers, KIP-507).
+const SessionKeyRecord = "session-key"
+
+// Offset returns the offset after the last record the store has read:
+// how far a pool member has read the configs topic.
+func (s *Store) Offset() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.mu.offset
+}
+
+// ReadToEnd waits until the store has read every record written before
+// the call.
+func (s *Store) ReadToEnd(ctx context.Context) error { return s.log.ReadToEnd(ctx) }
+
+// SessionKey returns the value of the latest session-key record, nil
+// when there is none.
+func (s *Store) SessionKey() []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.mu.sessionKey
+}
+
+// PutSessionKey writes a session-key record and reads it back.
+func (s *Store) PutSessionKey(ctx context.Context, value []byte) error {
+	return s.log.WriteAndRead(ctx, kafkalog.KV{Key: []byte(SessionKeyRecord), Value: value})
+}
+
 // Snapshot returns a copy of the current state.
 func (s *Store) Snapshot() Snapshot {
 	s.mu.Lock()
@@ -237,6 +329,7 @@ func (s *Store) Snapshot() Snapshot {
 		Tasks:        make(map[string][]map[string]string, len(s.mu.tasks)),
 		Targets:      make(map[string]string, len(s.mu.targets)),
 		Inconsistent: make(map[string]bool, len(s.mu.inconsistent)),
+		Offset:       s.mu.offset,
 	}
 	for k, v := range s.mu.connectors {
 		snap.Connectors[k] = v

@@ -19,12 +19,7 @@ import (
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxBodyBytes))
 	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return nil, api.Errorf(http.StatusRequestEntityTooLarge,
-				"request body is larger than the %d-byte limit; send a smaller body", tooBig.Limit)
-		}
-		return nil, api.BadRequest("reading the request body: %v", err)
+		return nil, bodyReadError(err)
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, api.BadRequest("request body is empty; send a JSON object (Content-Type: application/json)")

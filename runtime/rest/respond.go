@@ -38,8 +38,18 @@ func errorStatus(ctx context.Context, err error) (int, string) {
 	return http.StatusInternalServerError, err.Error()
 }
 
-// writeError answers r with err in Connect's error shape.
+// writeError answers r with err in Connect's error shape, except an error
+// that names the worker that must complete r (*api.NotLeaderError,
+// *api.NotOwnerError): r is forwarded there (forward.go).
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	if s.redirect(w, r, err) {
+		return
+	}
+	s.respondError(w, r, err)
+}
+
+// respondError answers r with err in Connect's error shape.
+func (s *Server) respondError(w http.ResponseWriter, r *http.Request, err error) {
 	status, msg := errorStatus(r.Context(), err)
 	if status >= 500 {
 		// Logged with URL credentials hidden, as the panic line is.

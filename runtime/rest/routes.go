@@ -46,6 +46,8 @@ func (s *Server) routes() {
 	}
 	m.HandleFunc("GET /connector-plugins/{plugin}/config", s.pluginConfig)
 	m.HandleFunc("PUT /connector-plugins/{plugin}/config/validate", s.validateConfig)
+
+	s.internalRoutes()
 }
 
 // taskID parses the {task} path segment. Connect's JAX-RS answers 404

@@ -10,6 +10,11 @@
 // credentials valid for its method when authentication is configured,
 // and a write's body JSON (docs/security.md).
 //
+// In a pool of workers, a request the herder says another worker must
+// complete is forwarded there and the answer relayed (forward.go); the
+// pool's signed internal endpoints are served with WithInternal
+// (internal.go). docs/rest-api.md describes both.
+//
 // A Server is safe for concurrent use. Request bodies are never logged:
 // connector configs hold secrets.
 package rest
@@ -122,6 +127,9 @@ type Server struct {
 	allowedHosts    hostSet
 	auth            *Auth
 	tls             *tls.Config
+	forwardTLS      *tls.Config
+	forwardClient   *http.Client
+	internal        *internalEndpoints
 }
 
 // New returns the REST API for h. logger receives one debug line per
@@ -141,6 +149,9 @@ func New(h api.Herder, logger *slog.Logger, opts ...Option) *Server {
 	}
 	for _, o := range opts {
 		o(s)
+	}
+	if s.forwardClient == nil {
+		s.forwardClient = newForwardingClient(s.forwardTLS)
 	}
 	s.routes()
 	for _, r := range s.extra {
@@ -184,6 +195,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.writeError(rec, r, err)
 		return
 	}
+	if err := s.bufferBody(rec, r); err != nil {
+		s.writeError(rec, r, err)
+		return
+	}
 	if h, pattern := s.mux.Handler(r); pattern == "" {
 		// No route: the mux's own 404, 405 or path-cleaning redirect.
 		s.fallback(rec, r, h)
@@ -194,12 +209,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // gate checks what every request must pass before it is routed, in
 // order: its Host and Origin, its credentials and role, and the media
-// type of its body.
+// type of its body. The pool's internal endpoints skip the credentials:
+// their signature authenticates them (internal.go).
 func (s *Server) gate(w http.ResponseWriter, r *http.Request) error {
 	if err := s.checkHost(r); err != nil {
 		return err
 	}
-	if s.auth != nil && !unauthenticatedPaths[r.URL.Path] {
+	if s.auth != nil && !unauthenticatedPaths[r.URL.Path] && !s.isInternal(r) {
 		p, err := s.auth.authenticate(r)
 		if err != nil {
 			for _, c := range s.auth.challenges() {
@@ -269,6 +285,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.shutdownTimeout)
 	defer cancel()
 	err := srv.Shutdown(sctx)
+	s.forwardClient.CloseIdleConnections()
 	if err != nil {
 		// Requests still running after the grace period: cut them off.
 		_ = srv.Close()

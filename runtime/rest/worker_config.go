@@ -1,6 +1,7 @@
 package rest
 
 import (
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
@@ -20,6 +21,11 @@ type Listener struct {
 	// Options are the Server options for allowed hosts, authentication
 	// and TLS.
 	Options []Option
+	// ClientTLS is how this worker calls the other workers of its pool
+	// over https (forwarded requests, task configs): it presents the
+	// listener's certificate and trusts the listener's truststore (the
+	// system's CAs when none is set). nil for an http listener.
+	ClientTLS *tls.Config
 }
 
 // ListenerFromConfig reads listeners, rest.allowed.hosts, rest.auth.*
@@ -81,6 +87,7 @@ func ListenerFromConfig(cfg *config.Worker, logger *slog.Logger) (*Listener, err
 				config.RESTAuthCertRoles, config.SSLClientAuthentication, config.SSLTruststoreLocation)
 		}
 		l.Options = append(l.Options, WithTLS(tc))
+		l.ClientTLS = &tls.Config{Certificates: tc.Certificates, RootCAs: tc.ClientCAs, MinVersion: tls.VersionTLS12}
 	} else {
 		if len(roles) > 0 {
 			return nil, fmt.Errorf("%s needs an https listener with client certificates; set listeners=https://%s and the ssl.* properties",
