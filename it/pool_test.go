@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -667,4 +668,155 @@ func TestPoolDeleteOnFollower(t *testing.T) {
 		return nil
 	})
 	t.Logf("deleted through follower %s; topic stopped at %d records", follower.ID(), last)
+}
+
+// TestPoolLeaderKilled: kill -9 of the worker that leads the group. The
+// survivors elect a new leader, the dead leader's tasks run on them
+// (the new leader may not know they were lost, so there is no lower
+// bound on when), the survivors' own tasks are not restarted, writes
+// work again through either survivor, and every sequence number of a
+// bounded datagen reaches the topic.
+func TestPoolLeaderKilled(t *testing.T) {
+	t.Parallel()
+	const (
+		tasks = 6
+		total = 4800 // 800 per task at 100/s
+	)
+	p, sfx := startPool(t, 3, map[string]string{
+		"scheduled.rebalance.max.delay.ms": "4000",
+		"offset.flush.interval.ms":         "200",
+	})
+	topic := "pool-leader-" + sfx
+	leader := p.Leader(t)
+	var survivors []*harness.Worker
+	for _, w := range p.Workers {
+		if w != leader {
+			survivors = append(survivors, w)
+		}
+	}
+	r := newTopicReader(t, p.Bootstrap, topic)
+	poolCreate(t, survivors[0], "lk", datagen(topic, map[string]string{
+		"tasks.max": fmt.Sprint(tasks), "datagen.rate": "100", "iterations": fmt.Sprint(total)}))
+	st := harness.WaitStatus(t, survivors[0], "lk", both(harness.AllRunning(tasks), tasksPer(p.Workers, 2)), 60*time.Second)
+	lost := st.TasksOn("RUNNING")[leader.ID()]
+	r.until(30*time.Second, "records of the leader's tasks", func() error {
+		for _, id := range lost {
+			if r.count(int64(id+5*tasks)) == 0 {
+				return fmt.Errorf("task %d's 6th record not read yet", id)
+			}
+		}
+		return nil
+	})
+	starts := taskStarts(p, "lk", st)
+
+	leader.Kill()
+	killed := time.Now()
+	after := harness.WaitStatus(t, survivors[0], "lk", both(harness.AllRunning(tasks), tasksPer(survivors, tasks/len(survivors))), 60*time.Second)
+	moved := time.Since(killed)
+	for id, wid := range placement(st) {
+		if wid == leader.ID() {
+			continue
+		}
+		if got := p.ByID(wid).Starts("task started", "lk", id); got != starts[id] || placement(after)[id] != wid {
+			t.Errorf("task %d of survivor %s: now on %s with %d starts there, had %d: the leader's death restarted or moved it",
+				id, wid, placement(after)[id], got, starts[id])
+		}
+	}
+	newLeader := p.Leader(t)
+	if newLeader == leader {
+		t.Fatalf("the killed worker %s still leads", leader.ID())
+	}
+
+	// Writes work through both survivors again.
+	for i, w := range survivors {
+		n := fmt.Sprintf("after%d", i)
+		poolCreate(t, w, n, datagen("pool-"+n+"-"+sfx, map[string]string{"tasks.max": "1", "datagen.rate": "5"}))
+		for _, x := range survivors {
+			harness.WaitStatus(t, x, n, harness.AllRunning(1), 60*time.Second)
+		}
+	}
+
+	r.until(90*time.Second, fmt.Sprintf("all %d sequence numbers", total), func() error {
+		if _, distinct := r.totals(); distinct < total {
+			return fmt.Errorf("%d distinct of %d", distinct, total)
+		}
+		return nil
+	})
+	records, distinct := r.totals()
+	if distinct != total {
+		t.Errorf("%d distinct sequence numbers in the topic, want exactly %d (0..%d)", distinct, total, total-1)
+	}
+	t.Logf("killed leader %s (tasks %v); they ran on the survivors %v later; new leader %s; %d records, %d distinct, %d duplicates",
+		leader.ID(), lost, moved.Round(time.Millisecond), newLeader.ID(), records, distinct, records-distinct)
+}
+
+// TestPoolFrozenWorkerStopsItsTasks: a worker frozen with SIGSTOP past
+// its session timeout loses its tasks to the others; thawed with
+// SIGCONT it must stop the copies it still runs rather than produce
+// beside their new owners, then rejoin and take its share back. Once
+// the pool settles, the topic's duplicate sequence numbers stop growing
+// while the records do: each task runs once.
+func TestPoolFrozenWorkerStopsItsTasks(t *testing.T) {
+	t.Parallel()
+	const tasks = 6
+	p, sfx := startPool(t, 3, map[string]string{
+		"scheduled.rebalance.max.delay.ms": "2000",
+		"offset.flush.interval.ms":         "200",
+	})
+	topic := "pool-frozen-" + sfx
+	leader := p.Leader(t)
+	var victim *harness.Worker
+	for _, w := range p.Workers {
+		if w != leader {
+			victim = w
+			break
+		}
+	}
+	r := newTopicReader(t, p.Bootstrap, topic)
+	poolCreate(t, leader, "fz", datagen(topic, map[string]string{"tasks.max": fmt.Sprint(tasks), "datagen.rate": "50"}))
+	st := harness.WaitStatus(t, leader, "fz", both(harness.AllRunning(tasks), tasksPer(p.Workers, 2)), 60*time.Second)
+	mine := st.TasksOn("RUNNING")[victim.ID()]
+
+	if err := victim.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	frozen := time.Now()
+	var others []*harness.Worker
+	for _, w := range p.Workers {
+		if w != victim {
+			others = append(others, w)
+		}
+	}
+	harness.WaitStatus(t, leader, "fz", both(harness.AllRunning(tasks), tasksPer(others, tasks/len(others))), 60*time.Second)
+	t.Logf("tasks %v of frozen %s ran elsewhere %v after SIGSTOP", mine, victim.ID(), time.Since(frozen).Round(time.Millisecond))
+	if err := victim.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	thawed := time.Now()
+
+	settled := harness.WaitStatus(t, leader, "fz", both(harness.AllRunning(tasks), tasksPer(p.Workers, 2)), 60*time.Second)
+	holds(t, leader, "fz", 2*time.Second, samePlacement(settled.Connector.WorkerID, placement(settled)))
+	t.Logf("pool settled %v after SIGCONT: %v", time.Since(thawed).Round(time.Millisecond), placement(settled))
+
+	// Catch up with the topic, then watch it for 4 s.
+	r.until(30*time.Second, "the topic's backlog", func() error {
+		before, _ := r.totals()
+		r.pollOnce(300 * time.Millisecond)
+		if after, _ := r.totals(); after-before > 2*tasks*50 {
+			return fmt.Errorf("%d records in one poll", after-before)
+		}
+		return nil
+	})
+	rec0, dist0 := r.totals()
+	for end := time.Now().Add(4 * time.Second); time.Now().Before(end); {
+		r.pollOnce(500 * time.Millisecond)
+	}
+	rec1, dist1 := r.totals()
+	if rec1 == rec0 {
+		t.Fatalf("no records for 4 s after the pool settled (%d)", rec0)
+	}
+	if dup0, dup1 := rec0-dist0, rec1-dist1; dup1 != dup0 {
+		t.Errorf("duplicates grew from %d to %d in the 4 s after the pool settled (records %d → %d): a task runs twice", dup0, dup1, rec0, rec1)
+	}
+	t.Logf("after settling: %d records, %d duplicates, then %d records and %d duplicates 4 s later", rec0, rec0-dist0, rec1, rec1-dist1)
 }

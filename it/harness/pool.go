@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -62,6 +63,9 @@ func StartPool(t testing.TB, n int, o PoolOptions) *Pool {
 		p.Broker = StartBroker(t)
 		p.Bootstrap = p.Broker.Bootstrap
 	}
+	// Registered before the workers' own cleanups, so it runs after
+	// they are killed, on everything each logged.
+	t.Cleanup(func() { p.checkLogs(t) })
 	for k, v := range PoolDefaults {
 		p.props[k] = v
 	}
@@ -72,6 +76,22 @@ func StartPool(t testing.TB, n int, o PoolOptions) *Pool {
 		p.AddWorker(t)
 	}
 	return p
+}
+
+// checkLogs fails the test if a worker's log reports a data race (the
+// workers are built with -race when the tests are) or a panic.
+func (p *Pool) checkLogs(t testing.TB) {
+	t.Helper()
+	for _, w := range p.Workers {
+		log := "\n" + w.allLogs()
+		// Lines the Go runtime writes, never slog's "time=..." lines.
+		for _, bad := range []string{"\nWARNING: DATA RACE", "\npanic: ", "\nfatal error: "} {
+			if i := strings.Index(log, bad); i >= 0 {
+				end := min(len(log), i+4000)
+				t.Errorf("worker %s logged %q:%s", w.ID(), bad[1:], log[i:end])
+			}
+		}
+	}
 }
 
 // AddWorker starts one more worker of the pool, on a new port, and
@@ -321,4 +341,13 @@ func logAttr(line, key string) string {
 		}
 	}
 	return ""
+}
+
+// Signal sends sig to the worker's process (syscall.SIGSTOP and
+// syscall.SIGCONT to freeze and thaw it).
+func (w *Worker) Signal(sig os.Signal) error {
+	if err := w.proc.Cmd.Process.Signal(sig); err != nil {
+		return fmt.Errorf("signalling worker %s: %w", w.ID(), err)
+	}
+	return nil
 }
