@@ -154,8 +154,11 @@ var joinedRE = regexp.MustCompile(`msg="joined the worker group".*\bgeneration=(
 
 // lastJoin returns the generation and leadership of the last rebalance
 // the worker's log reports; ok is false before its first.
-func (w *Worker) lastJoin() (gen int, leader, ok bool) {
-	m := joinedRE.FindAllStringSubmatch(w.Log(), -1)
+func (w *Worker) lastJoin() (gen int, leader, ok bool) { return parseLastJoin(w.Log()) }
+
+// parseLastJoin is lastJoin on a log's text.
+func parseLastJoin(log string) (gen int, leader, ok bool) {
+	m := joinedRE.FindAllStringSubmatch(log, -1)
 	if len(m) == 0 {
 		return 0, false, false
 	}
@@ -320,8 +323,13 @@ func rebalancing(body []byte) bool {
 // started") for the connector and, when task ≥ 0, for that task: how
 // often the worker started it.
 func (w *Worker) Starts(msg, connector string, task int) int {
+	return countStarts(w.allLogs(), msg, connector, task)
+}
+
+// countStarts is Starts on a log's text.
+func countStarts(log, msg, connector string, task int) int {
 	n := 0
-	for _, line := range strings.Split(w.allLogs(), "\n") {
+	for _, line := range strings.Split(log, "\n") {
 		if !strings.Contains(line, `msg="`+msg+`"`) || logAttr(line, "connector") != connector {
 			continue
 		}
