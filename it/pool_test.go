@@ -3,6 +3,7 @@ package it
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"sort"
@@ -155,10 +156,12 @@ func TestPoolBalancesTasks(t *testing.T) {
 		t.Errorf("connector big runs on %q, not one of the pool's workers %v", st.Connector.WorkerID, ids(w))
 	}
 	agree(t, p, "big", st)
+	bigStarts := taskStarts(p, "big", st)
 
 	// Two more connectors of three tasks, created through the other
 	// workers: 3 connectors and 12 tasks, one connector and four tasks
-	// on each worker.
+	// on each worker. Nothing of big's must move for that, so nothing
+	// does, and none of its tasks restarts.
 	poolCreate(t, w[1], "small1", datagen("pool-small1-"+sfx, merge(slow, map[string]string{"tasks.max": "3"})))
 	poolCreate(t, w[2], "small2", datagen("pool-small2-"+sfx, merge(slow, map[string]string{"tasks.max": "3"})))
 	names := []string{"big", "small1", "small2"}
@@ -166,6 +169,16 @@ func TestPoolBalancesTasks(t *testing.T) {
 	sts := spread(t, w, names, tasks)
 	for _, n := range names {
 		agree(t, p, n, sts[n])
+	}
+	if before, after := placement(st), placement(sts["big"]); !maps.Equal(before, after) || st.Connector.WorkerID != sts["big"].Connector.WorkerID {
+		t.Errorf("adding two connectors moved big's work: connector %s → %s, tasks %v → %v",
+			st.Connector.WorkerID, sts["big"].Connector.WorkerID, before, after)
+	}
+	for id, n := range bigStarts {
+		wid := placement(st)[id]
+		if got := p.ByID(wid).Starts("task started", "big", id); got != n {
+			t.Errorf("adding two connectors restarted big's task %d on %s: %d starts, %d before", id, wid, got, n)
+		}
 	}
 
 	// Reads agree everywhere.
