@@ -472,7 +472,7 @@ func TestPoolZombieTaskIsFenced(t *testing.T) {
 	if err := victim.Signal(syscall.SIGCONT); err != nil {
 		t.Fatal(err)
 	}
-	thawed := time.Now()
+	thawed, logAtThaw := time.Now(), len(victim.Log())
 	settled := harness.WaitStatus(t, leader, "zt", both(harness.AllRunning(tasks), tasksPer(p.Workers, 2)), 60*time.Second)
 	rejoined := time.Since(thawed)
 	if l := p.Leader(t); l != leader {
@@ -500,9 +500,17 @@ func TestPoolZombieTaskIsFenced(t *testing.T) {
 	uncommitted.check(t)
 	crec, cdist := committed.totals()
 	urec, udist := uncommitted.totals()
-	t.Logf("frozen %s (tasks %v): they ran elsewhere %v after SIGSTOP and committed there after %v; rejoined %v after SIGCONT (%v); read_committed %d records, %d duplicates; read_uncommitted %d records, %d duplicates",
+	// What the thawed worker's own tasks ran into: the broker refusing
+	// their old producers.
+	var fenced []string
+	for _, line := range strings.Split(victim.Log()[logAtThaw:], "\n") {
+		if strings.Contains(line, "FENCED") || strings.Contains(line, "INVALID_PRODUCER_EPOCH") {
+			fenced = append(fenced, line)
+		}
+	}
+	t.Logf("frozen %s (tasks %v): they ran elsewhere %v after SIGSTOP and committed there after %v; rejoined %v after SIGCONT (%v); read_committed %d records, %d duplicates; read_uncommitted %d records, %d duplicates; %d log lines of the thawed worker report its producers fenced, first %q",
 		victim.ID(), mine, moved.Round(time.Millisecond), committing.Round(time.Millisecond), rejoined.Round(time.Millisecond), placement(settled),
-		crec, crec-cdist, urec, urec-udist)
+		crec, crec-cdist, urec, urec-udist, len(fenced), append(fenced, "")[0])
 }
 
 // joinedLine matches a worker's log line of each completed rebalance
