@@ -91,6 +91,8 @@ type Worker struct {
 	Env  []string
 	proc *Process
 	t    testing.TB
+	// past is what earlier runs of the process logged.
+	past string
 }
 
 // WorkerOptions configure a worker process.
@@ -150,8 +152,12 @@ func (w *Worker) Start(t testing.TB) {
 	t.Helper()
 	cmd := exec.Command(Binary(t), w.Args...)
 	cmd.Env = w.Env
-	w.proc = Start(t, "sluice worker", cmd)
-	t.Cleanup(func() { w.proc.Kill() })
+	if w.proc != nil {
+		w.past += w.proc.Output()
+	}
+	p := Start(t, "sluice worker", cmd)
+	w.proc = p
+	t.Cleanup(p.Kill)
 	WaitFor(t, 60*time.Second, "worker REST API at "+w.URL, func() error {
 		if ok, err := w.proc.Exited(); ok {
 			t.Fatalf("harness: worker exited: %v\n%s", err, w.proc.Output())
@@ -185,6 +191,9 @@ func (w *Worker) Kill() { w.proc.Kill() }
 
 // Stop stops the worker with SIGINT and waits for it.
 func (w *Worker) Stop() { w.proc.Stop(30 * time.Second) }
+
+// allLogs is what every run of the worker logged so far.
+func (w *Worker) allLogs() string { return w.past + w.proc.Output() }
 
 // Output is what the worker logged so far.
 func (w *Worker) Output() string { return w.proc.Output() }
