@@ -268,6 +268,11 @@ func (r *sourceRunner) abortTxn(ctx context.Context) {
 		return
 	}
 	if err := r.producer.EndTransaction(ctx, kgo.TryAbort); err != nil {
+		if errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) {
+			// Fenced by a newer instance, which aborted the transaction.
+			r.logger.Info("the task's transaction was aborted by a newer instance of the task (fenced)", "transactional_id", r.eos.txnID)
+			return
+		}
 		r.logger.Warn("aborting the open transaction failed; it is aborted when the task's next instance starts or when it times out",
 			"transactional_id", r.eos.txnID, "error", err)
 	}
