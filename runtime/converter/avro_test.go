@@ -130,6 +130,36 @@ func TestAvroRoundTrip(t *testing.T) {
 	if data, err := c.Encode(nil, "opt", opt, nil); data != nil || err != nil {
 		t.Fatalf("null with an optional schema: %v, %v", data, err)
 	}
+	// Primitive and optional top-level schemas.
+	optStruct := connectors.NewStruct("opt.Rec", true, connectors.Opt("a", connectors.Int32Schema))
+	for _, tc := range []struct {
+		s *connectors.Schema
+		v any
+	}{
+		{connectors.Int64Schema, int64(-42)},
+		{opt, "x"},
+		{optStruct, connectors.NewStructValue(optStruct).Set("a", int32(3))},
+	} {
+		data, err := c.Encode(nil, "prim", tc.s, tc.v)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.s.Type, err)
+		}
+		gs, gv, err := avroConv(t, store, nil, false).Decode("prim", data)
+		if err != nil || !schemasEquivalent(gs, tc.s) || !valuesEqual(gv, tc.v) {
+			t.Errorf("%s: read back %+v, %v, %v", tc.s.Type, gs, gv, err)
+		}
+		// They share one subject: take its compatibility check out.
+		if err := store.SetCompatibility(context.Background(), "prim-value", registry.LevelNone); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rn := avroConv(t, store, map[string]string{ValueSubjectNameStrategy: "RecordNameStrategy"}, false)
+	if _, err := rn.Encode(nil, "t", optStruct, connectors.NewStructValue(optStruct).Set("a", int32(3))); err != nil {
+		t.Fatal(err)
+	}
+	if subjects := store.Subjects(false); !strings.Contains(strings.Join(subjects, ","), "opt.Rec") {
+		t.Errorf("optional struct with RecordNameStrategy: subjects %q", subjects)
+	}
 	if _, err := c.Encode(nil, "t", nil, "schemaless"); err == nil || !strings.Contains(err.Error(), "has no schema") {
 		t.Fatalf("schemaless value: err = %v", err)
 	}
@@ -581,5 +611,19 @@ func TestAvroEncodeAllocs(t *testing.T) {
 	sort.Strings(subjects)
 	if !reflect.DeepEqual(subjects, []string{fxTopic + "-value", "other-value"}) {
 		t.Errorf("subjects %q", subjects)
+	}
+}
+
+// TestAvroDocumented: docs/converters.md describes every property the
+// AvroConverter takes.
+func TestAvroDocumented(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "converters.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range avroDef.Keys() {
+		if !strings.Contains(string(doc), "`"+k.Name+"`") {
+			t.Errorf("docs/converters.md does not describe %s", k.Name)
+		}
 	}
 }
