@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/sluice-cdc/sluice/config"
+	"github.com/sluice-cdc/sluice/runtime/registry"
 )
 
 // Worker and connector properties naming the converters.
@@ -20,6 +21,10 @@ const (
 type Setting struct {
 	Class string
 	Props map[string]string
+	// Registry is the worker's built-in schema registry (nil: none). It
+	// belongs to the worker, so a converter a connector chooses gets it
+	// too; see RegistryUser.
+	Registry registry.Client
 }
 
 // SettingFrom extracts key.converter and the key.converter.* properties
@@ -56,6 +61,7 @@ func Configs(connector map[string]string, worker Setting, isKey bool) (Converter
 	if s.Class == "" {
 		where, s = "worker", worker
 	}
+	s.Registry = worker.Registry
 	if strings.TrimSpace(s.Class) == "" {
 		return nil, &config.Error{Key: prop, Reason: "no converter is set in the connector config nor in the worker config; set " +
 			prop + " to one of: " + strings.Join(Names(), ", ")}
@@ -63,6 +69,9 @@ func Configs(connector map[string]string, worker Setting, isKey bool) (Converter
 	c, err := New(s.Class)
 	if err != nil {
 		return nil, fmt.Errorf("%s %q in the %s config: %w; set %s to one of them", prop, s.Class, where, err, prop)
+	}
+	if ru, ok := c.(RegistryUser); ok {
+		ru.UseRegistry(s.Registry)
 	}
 	props := s.Props
 	if props == nil {

@@ -1,8 +1,9 @@
 // Package converter holds the worker's converters: they turn Connect data
 // (a *connectors.Schema and a Go value) into the bytes of a Kafka record key
 // or value and back, as Kafka Connect's converters do. JsonConverter,
-// StringConverter and ByteArrayConverter are built in, registered under their
-// Kafka class names and short names; more (Avro) register with Register.
+// StringConverter, ByteArrayConverter and Confluent's AvroConverter are
+// built in, registered under their class names and short names; more
+// register with Register.
 //
 // Converters are on the per-row hot path: Encode appends to a caller-owned
 // buffer, and the JSON converter serializes a schema once per schema pointer,
@@ -61,10 +62,10 @@ type Plugin struct {
 	New func() Converter
 }
 
-// registry holds the installed converters. It is filled by Register during
+// installed holds the installed converters. It is filled by Register during
 // package initialization (the built-ins here, Avro from its own package) and
 // only read afterwards; the mutex makes a late Register safe anyway.
-var registry struct {
+var installed struct {
 	sync.RWMutex
 	byName  map[string]*Plugin
 	plugins []*Plugin
@@ -77,6 +78,8 @@ func init() {
 		New: func() Converter { return &String{} }})
 	Register(Plugin{Name: "bytearray", Class: "org.apache.kafka.connect.converters.ByteArrayConverter",
 		New: func() Converter { return &ByteArray{} }})
+	Register(Plugin{Name: "avro", Class: "io.confluent.connect.avro.AvroConverter",
+		New: func() Converter { return NewAvro() }})
 }
 
 // Register installs a converter under its short name, class name, the
@@ -90,10 +93,10 @@ func Register(p Plugin) {
 	if p.Class == "" {
 		p.Class = p.Name
 	}
-	registry.Lock()
-	defer registry.Unlock()
-	if registry.byName == nil {
-		registry.byName = map[string]*Plugin{}
+	installed.Lock()
+	defer installed.Unlock()
+	if installed.byName == nil {
+		installed.byName = map[string]*Plugin{}
 	}
 	pp := &p
 	names := append([]string{p.Name, p.Class}, p.Aliases...)
@@ -102,13 +105,13 @@ func Register(p Plugin) {
 	}
 	for _, n := range names {
 		key := strings.ToLower(n)
-		if q, ok := registry.byName[key]; ok && q != pp {
+		if q, ok := installed.byName[key]; ok && q != pp {
 			panic(fmt.Sprintf("converter: name %q registered twice", n))
 		}
-		registry.byName[key] = pp
+		installed.byName[key] = pp
 	}
-	registry.plugins = append(registry.plugins, pp)
-	sort.Slice(registry.plugins, func(i, j int) bool { return registry.plugins[i].Class < registry.plugins[j].Class })
+	installed.plugins = append(installed.plugins, pp)
+	sort.Slice(installed.plugins, func(i, j int) bool { return installed.plugins[i].Class < installed.plugins[j].Class })
 }
 
 // New returns a fresh, unconfigured converter for a class name
@@ -116,9 +119,9 @@ func Register(p Plugin) {
 // ("JsonConverter") or a short name ("json"). Call Configure before use.
 // An unknown name gives an *UnknownClassError listing the installed ones.
 func New(class string) (Converter, error) {
-	registry.RLock()
-	p, ok := registry.byName[strings.ToLower(strings.TrimSpace(class))]
-	registry.RUnlock()
+	installed.RLock()
+	p, ok := installed.byName[strings.ToLower(strings.TrimSpace(class))]
+	installed.RUnlock()
 	if !ok {
 		return nil, &UnknownClassError{Class: class, Known: Names()}
 	}
@@ -127,10 +130,10 @@ func New(class string) (Converter, error) {
 
 // Plugins lists the installed converters ordered by class name.
 func Plugins() []Plugin {
-	registry.RLock()
-	defer registry.RUnlock()
-	out := make([]Plugin, len(registry.plugins))
-	for i, p := range registry.plugins {
+	installed.RLock()
+	defer installed.RUnlock()
+	out := make([]Plugin, len(installed.plugins))
+	for i, p := range installed.plugins {
 		out[i] = *p
 	}
 	return out

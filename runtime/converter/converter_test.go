@@ -21,6 +21,9 @@ func TestNew(t *testing.T) {
 		"org.apache.kafka.connect.converters.ByteArrayConverter": "*converter.ByteArray",
 		"bytearray":          "*converter.ByteArray",
 		"ByteArrayConverter": "*converter.ByteArray",
+		"io.confluent.connect.avro.AvroConverter": "*converter.Avro",
+		"AvroConverter": "*converter.Avro",
+		"avro":          "*converter.Avro",
 	} {
 		c, err := New(name)
 		if err != nil {
@@ -31,12 +34,13 @@ func TestNew(t *testing.T) {
 			t.Errorf("%q: got %s, want %s", name, got, want)
 		}
 	}
-	_, err := New("io.confluent.connect.avro.AvroConverter")
+	_, err := New("io.confluent.connect.protobuf.ProtobufConverter")
 	var ue *UnknownClassError
 	if !errors.As(err, &ue) {
 		t.Fatalf("unknown class: got %v", err)
 	}
-	for _, s := range []string{`"io.confluent.connect.avro.AvroConverter"`, "json (org.apache.kafka.connect.json.JsonConverter)",
+	for _, s := range []string{`"io.confluent.connect.protobuf.ProtobufConverter"`, "json (org.apache.kafka.connect.json.JsonConverter)",
+		"avro (io.confluent.connect.avro.AvroConverter)",
 		"string (org.apache.kafka.connect.storage.StringConverter)", "bytearray (org.apache.kafka.connect.converters.ByteArrayConverter)"} {
 		if !strings.Contains(err.Error(), s) {
 			t.Errorf("error %q does not mention %s", err, s)
@@ -122,8 +126,8 @@ func TestConfigs(t *testing.T) {
 	}
 
 	// Errors name the property and the fix.
-	_, err = Configs(map[string]string{"value.converter": "avro"}, worker, false)
-	if err == nil || !strings.Contains(err.Error(), `value.converter "avro" in the connector config`) || !strings.Contains(err.Error(), "set value.converter to one of them") {
+	_, err = Configs(map[string]string{"value.converter": "protobuf"}, worker, false)
+	if err == nil || !strings.Contains(err.Error(), `value.converter "protobuf" in the connector config`) || !strings.Contains(err.Error(), "set value.converter to one of them") {
 		t.Errorf("unknown class: %v", err)
 	}
 	_, err = Configs(map[string]string{"value.converter": "json", "value.converter.schemas.enable": "maybe"}, worker, false)

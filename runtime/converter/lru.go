@@ -53,4 +53,10 @@ func (c *lru[K, V]) add(k K, v V) {
 	c.pushFront(e)
 }
 
+// remove drops e.
+func (c *lru[K, V]) remove(e *lruEntry[K, V]) {
+	e.prev.next, e.next.prev = e.next, e.prev
+	delete(c.m, e.key)
+}
+
 func (c *lru[K, V]) len() int { return len(c.m) }

@@ -166,3 +166,24 @@ func (s *Schema) Decode(data []byte) (any, error) {
 	}
 	return v, nil
 }
+
+// WriterFor returns a compiled schema that writes values of the Connect
+// schema cs as the Avro schema text, for a producer that must write with a
+// schema the registry already holds (Confluent's use.latest.version)
+// rather than the one cs maps to. The two must have the same record
+// fields by name (in any order) and types that fit each other (a Connect
+// string as an Avro string or enum, bytes as bytes or fixed, an optional
+// value as a union with null); anything else is a *DataError naming the
+// field. Unlike Schema and FromAvro the result is not cached: the caller
+// keeps it.
+func (c *Codec) WriterFor(cs *connectors.Schema, text string) (*Schema, error) {
+	a, err := c.parse([]byte(text))
+	if err != nil {
+		return nil, &DataError{Reason: "invalid Avro schema: " + err.Error()}
+	}
+	root, err := compile(a, cs)
+	if err != nil {
+		return nil, err
+	}
+	return &Schema{connect: cs, avro: a, text: text, root: root}, nil
+}
