@@ -2,15 +2,18 @@ package runtime
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sluice-cdc/sluice/config"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // registryCall sends a Confluent registry request to a worker.
@@ -70,5 +73,52 @@ func TestSchemaRegistryOnTheWorker(t *testing.T) {
 	code, m = registryCall(t, w2, "POST", "/subjects/users-value/versions", string(body))
 	if code != 200 || m["id"].(float64) != id {
 		t.Errorf("the same schema again: %d %v, want id %v", code, m, id)
+	}
+}
+
+// TestAvroConverterUsesTheBuiltInRegistry: a source with the Avro
+// converter and no schema.registry.url registers its schemas in the
+// worker's registry, and its records are in Confluent's wire format.
+func TestAvroConverterUsesTheBuiltInRegistry(t *testing.T) {
+	w := startWorker(t, nil)
+	w.do(t, "POST", "/connectors", map[string]any{"name": "gen", "config": map[string]string{
+		"connector.class": "datagen", "kafka.topic": "users", "iterations": "50",
+		"value.converter": "io.confluent.connect.avro.AvroConverter"}}, 201, nil)
+	var subjects []string
+	waitFor(t, "the value schema registered under users-value", func() bool {
+		req, _ := http.NewRequest("GET", w.url+"/subjects", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		subjects = nil
+		_ = json.NewDecoder(resp.Body).Decode(&subjects)
+		for _, s := range subjects {
+			if s == "users-value" {
+				return true
+			}
+		}
+		return false
+	})
+	cl, err := kgo.NewClient(kgo.SeedBrokers(w.bootstrap), kgo.ConsumeTopics("users"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	fs := cl.PollFetches(ctx)
+	recs := fs.Records()
+	if len(recs) == 0 {
+		t.Fatalf("no record: %v", fs.Errors())
+	}
+	v := recs[0].Value
+	if len(v) < 5 || v[0] != 0 {
+		t.Fatalf("value %x is not in Confluent's wire format", v[:min(len(v), 8)])
+	}
+	id := int(v[1])<<24 | int(v[2])<<16 | int(v[3])<<8 | int(v[4])
+	if code, m := registryCall(t, w, "GET", "/schemas/ids/"+strconv.Itoa(id), ""); code != 200 || m["schema"] == nil {
+		t.Errorf("the record's schema id %d: %d %v", id, code, m)
 	}
 }

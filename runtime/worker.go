@@ -223,6 +223,9 @@ func Run(ctx context.Context, o Options) error {
 	}
 	defer schemas.Close()
 	h.schemas = schemas
+	// The Avro converter uses the built-in registry unless a connector
+	// or the worker sets schema.registry.url.
+	h.keyConv.Registry, h.valConv.Registry = schemas, schemas
 	for _, s := range []interface{ Start(context.Context) error }{h.configs, h.offsets, h.status.log, schemas} {
 		if err := s.Start(tctx); err != nil {
 			return fmt.Errorf("reading state topics: %w", err)
