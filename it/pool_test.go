@@ -468,14 +468,7 @@ func TestPoolFailoverAfterKill(t *testing.T) {
 		}
 	}
 	// Let the victim's tasks produce and commit some records first.
-	r.until(30*time.Second, "records of the victim's tasks", func() error {
-		for _, id := range lost {
-			if r.count(int64(id+5*tasks)) == 0 {
-				return fmt.Errorf("task %d's 6th record not read yet", id)
-			}
-		}
-		return nil
-	})
+	r.sixRecordsOf(lost, tasks, "the victim's tasks")
 	startsKept := taskStarts(p, "fo", st)
 
 	victim.Kill()
@@ -712,14 +705,7 @@ func TestPoolLeaderKilled(t *testing.T) {
 		"tasks.max": fmt.Sprint(tasks), "datagen.rate": "100", "iterations": fmt.Sprint(total)}))
 	st := harness.WaitStatus(t, survivors[0], "lk", both(harness.AllRunning(tasks), tasksPer(p.Workers, 2)), 60*time.Second)
 	lost := st.TasksOn("RUNNING")[leader.ID()]
-	r.until(30*time.Second, "records of the leader's tasks", func() error {
-		for _, id := range lost {
-			if r.count(int64(id+5*tasks)) == 0 {
-				return fmt.Errorf("task %d's 6th record not read yet", id)
-			}
-		}
-		return nil
-	})
+	r.sixRecordsOf(lost, tasks, "the leader's tasks")
 	starts := taskStarts(p, "lk", st)
 
 	leader.Kill()
@@ -832,4 +818,18 @@ func TestPoolFrozenWorkerStopsItsTasks(t *testing.T) {
 		t.Errorf("duplicates grew from %d to %d in the 4 s after the pool settled (records %d → %d): a task runs twice", dup0, dup1, rec0, rec1)
 	}
 	t.Logf("after settling: %d records, %d duplicates, then %d records and %d duplicates 4 s later", rec0, rec0-dist0, rec1, rec1-dist1)
+}
+
+// sixRecordsOf waits until each of the datagen tasks ids (of a connector
+// with tasks tasks, whose sequence numbers interleave) has had its sixth
+// record read: they produced and committed before what the test does next.
+func (r *topicReader) sixRecordsOf(ids []int, tasks int, what string) {
+	r.until(30*time.Second, "records of "+what, func() error {
+		for _, id := range ids {
+			if r.count(int64(id+5*tasks)) == 0 {
+				return fmt.Errorf("task %d's 6th record not read yet", id)
+			}
+		}
+		return nil
+	})
 }
