@@ -169,7 +169,7 @@ var WorkerDef = NewDef(
 	Key{Name: WorkerSyncTimeout, Type: Long, Default: "3000", Importance: Medium, Group: "Kafka", Validator: AtLeast(1),
 		Doc: "How long a worker waits to read the configs topic as far as the leader's assignment says before it rejoins the pool instead of starting that assignment."},
 	Key{Name: SchemaRegistryTopic, Type: String, Default: "sluice-schemas", Importance: Medium, Group: "Schema registry",
-		Doc: "Compacted topic (1 partition) of the built-in schema registry (docs/schema-registry.md). Every worker of a pool serves it; ids survive restarts."},
+		Doc: "Compacted topic (1 partition) of the built-in schema registry (docs/schema-registry.md). Every worker of a pool serves it; ids survive restarts. Empty turns the built-in registry off (the Avro converter then needs schema.registry.url)."},
 	Key{Name: SchemaRegistryListeners, Type: List, Default: "", Importance: Medium, Group: "Schema registry",
 		Doc: "A listener of its own for the built-in schema registry, as http://host:port (for clients that expect it at a root, on port 8081 say). Empty: the registry is served on the REST listener, at its Confluent paths (/subjects, /schemas, /config, /compatibility), behind the REST listener's authentication."},
 	Key{Name: RESTAdvertisedHost, Type: String, Default: "", Importance: Low, Group: "REST",

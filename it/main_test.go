@@ -46,7 +46,7 @@ func freeAddr(t testing.TB) string {
 	return "127.0.0.1:" + strconv.Itoa(harness.FreePort(t))
 }
 
-// isolated returns worker properties (props plus group.id and the three
+// isolated returns worker properties (props plus group.id and the four
 // state topics) unique to this test run, so that workers of parallel
 // tests, and of earlier runs, never share state when the suite runs
 // against one external cluster (SLUICE_IT_KAFKA_BOOTSTRAP). It also
@@ -63,6 +63,7 @@ func isolated(t testing.TB, props map[string]string) (map[string]string, string)
 		"config.storage.topic": "it-" + sfx + "-configs",
 		"offset.storage.topic": "it-" + sfx + "-offsets",
 		"status.storage.topic": "it-" + sfx + "-status",
+		"schema.registry.topic": "it-" + sfx + "-schemas",
 	}
 	for k, v := range props {
 		out[k] = v

@@ -306,8 +306,8 @@ func stateTopicsDenied(err error, topics []kafkalog.Topic, s *kafkaSecurity) err
 		names[i] = t.Name
 		grants[i] = "--topic " + t.Name
 	}
-	return fmt.Errorf("%w: the worker's principal %s may not use its state topics %s (config.storage.topic, offset.storage.topic, status.storage.topic); "+
+	return fmt.Errorf("%w: the worker's principal %s may not use its state topics %s (config.storage.topic, offset.storage.topic, status.storage.topic, schema.registry.topic); "+
 		"it needs Describe, Create, Read and Write on them: grant them with kafka-acls.sh --add --allow-principal %s --operation All %s, "+
-		"or point the *.storage.topic properties at topics it may use",
+		"or point those properties at topics it may use (an empty schema.registry.topic turns the built-in schema registry off)",
 		err, s.Principal(), strings.Join(names, ", "), s.Principal(), strings.Join(grants, " "))
 }

@@ -122,3 +122,25 @@ func TestAvroConverterUsesTheBuiltInRegistry(t *testing.T) {
 		t.Errorf("the record's schema id %d: %d %v", id, code, m)
 	}
 }
+
+// TestSchemaRegistryOff: an empty schema.registry.topic turns the
+// built-in registry off (for clusters with an external one, or without
+// ACLs for another topic); the Avro converter then asks for
+// schema.registry.url.
+func TestSchemaRegistryOff(t *testing.T) {
+	w := startWorker(t, map[string]string{config.SchemaRegistryTopic: ""})
+	if code, _ := registryCall(t, w, "GET", "/subjects", ""); code != 404 {
+		t.Errorf("GET /subjects with the registry off: %d, want 404", code)
+	}
+	b, _ := json.Marshal(map[string]any{"name": "gen", "config": map[string]string{
+		"connector.class": "datagen", "kafka.topic": "users", "value.converter": "io.confluent.connect.avro.AvroConverter"}})
+	resp, err := http.Post(w.url+"/connectors", "application/json", bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 400 || !strings.Contains(string(body), "schema.registry.url") {
+		t.Errorf("Avro without a registry: %d %s, want a 400 asking for schema.registry.url", resp.StatusCode, body)
+	}
+}

@@ -25,14 +25,17 @@ const (
 // its topic here.
 func stateTopics(cfg *config.Worker) []kafkalog.Topic {
 	v := cfg.Values
-	return []kafkalog.Topic{
+	topics := []kafkalog.Topic{
 		configsTopic: {Name: cfg.String(config.ConfigStorageTopic), Partitions: 1, ReplicationFactor: int16(v.Int(config.ConfigStorageRF))},
 		offsetsTopic: {Name: cfg.String(config.OffsetStorageTopic), Partitions: int32(v.Int(config.OffsetStoragePartitions)),
 			ReplicationFactor: int16(v.Int(config.OffsetStorageRF))},
 		statusTopic: {Name: cfg.String(config.StatusStorageTopic), Partitions: int32(v.Int(config.StatusStoragePartitions)),
 			ReplicationFactor: int16(v.Int(config.StatusStorageRF))},
-		schemasTopic: {Name: cfg.String(config.SchemaRegistryTopic), Partitions: 1, ReplicationFactor: int16(v.Int(config.ConfigStorageRF))},
 	}
+	if name := cfg.String(config.SchemaRegistryTopic); name != "" {
+		topics = append(topics, kafkalog.Topic{Name: name, Partitions: 1, ReplicationFactor: int16(v.Int(config.ConfigStorageRF))})
+	}
+	return topics
 }
 
 // ensureStateTopics creates the state topics that are missing and checks

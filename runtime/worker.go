@@ -215,18 +215,22 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	defer h.status.log.Close()
-	schemas, err := registry.Open(func(cb func(kafkalog.Record)) (registry.Log, error) {
-		return newLog(topics[schemasTopic].Name)(cb)
-	}, logger.With("component", "schema-registry"))
-	if err != nil {
-		return err
+	starts := []interface{ Start(context.Context) error }{h.configs, h.offsets, h.status.log}
+	var schemas *registry.Store
+	if len(topics) > schemasTopic {
+		if schemas, err = registry.Open(func(cb func(kafkalog.Record)) (registry.Log, error) {
+			return newLog(topics[schemasTopic].Name)(cb)
+		}, logger.With("component", "schema-registry")); err != nil {
+			return err
+		}
+		defer schemas.Close()
+		h.schemas = schemas
+		// The Avro converter uses the built-in registry unless a
+		// connector or the worker sets schema.registry.url.
+		h.keyConv.Registry, h.valConv.Registry = schemas, schemas
+		starts = append(starts, schemas)
 	}
-	defer schemas.Close()
-	h.schemas = schemas
-	// The Avro converter uses the built-in registry unless a connector
-	// or the worker sets schema.registry.url.
-	h.keyConv.Registry, h.valConv.Registry = schemas, schemas
-	for _, s := range []interface{ Start(context.Context) error }{h.configs, h.offsets, h.status.log, schemas} {
+	for _, s := range starts {
 		if err := s.Start(tctx); err != nil {
 			return fmt.Errorf("reading state topics: %w", err)
 		}
@@ -270,12 +274,14 @@ func Run(ctx context.Context, o Options) error {
 	// The built-in schema registry: at its Confluent paths on the REST
 	// listener (behind its authentication), or on a listener of its own.
 	var regServer *http.Server
-	if ls := cfg.Values.List(config.SchemaRegistryListeners); len(ls) > 0 {
+	if ls := cfg.Values.List(config.SchemaRegistryListeners); schemas == nil && len(ls) > 0 {
+		return fmt.Errorf("%s is set but %s is empty (the built-in schema registry is off); set one or clear the other", config.SchemaRegistryListeners, config.SchemaRegistryTopic)
+	} else if len(ls) > 0 {
 		if regServer, err = registryServer(cfg, ls, schemas, logger); err != nil {
 			return err
 		}
 		defer regServer.Close()
-	} else {
+	} else if schemas != nil {
 		regHandler := schemas.Handler(registry.WithLogger(logger.With("component", "schema-registry")))
 		for _, pattern := range []string{"/subjects", "/subjects/", "/schemas/", "/config", "/config/", "/compatibility/"} {
 			restOpts = append(restOpts, rest.WithHandler(pattern, regHandler))
