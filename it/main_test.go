@@ -59,10 +59,10 @@ func isolated(t testing.TB, props map[string]string) (map[string]string, string)
 	}
 	sfx := hex.EncodeToString(raw[:])
 	out := map[string]string{
-		"group.id":             "it-" + sfx,
-		"config.storage.topic": "it-" + sfx + "-configs",
-		"offset.storage.topic": "it-" + sfx + "-offsets",
-		"status.storage.topic": "it-" + sfx + "-status",
+		"group.id":              "it-" + sfx,
+		"config.storage.topic":  "it-" + sfx + "-configs",
+		"offset.storage.topic":  "it-" + sfx + "-offsets",
+		"status.storage.topic":  "it-" + sfx + "-status",
 		"schema.registry.topic": "it-" + sfx + "-schemas",
 	}
 	for k, v := range props {
