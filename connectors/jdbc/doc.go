@@ -39,9 +39,11 @@
 // once with the table metadata and prepared statements read afresh (a
 // table altered by someone else); if it persists, the batch's entries are
 // bisected in transactions that are rolled back to find the record the
-// database refuses, which is reported through SinkTaskContext.Errant
-// (the task fails with a *connectors.RecordError naming topic, partition,
-// offset and column; there is no dead letter queue yet).
+// database refuses, which is reported through SinkTaskContext.Errant:
+// with errors.tolerance=all the runtime writes it to the dead letter
+// queue and the batch is written without it; otherwise the task fails
+// with a *connectors.RecordError naming topic, partition, offset and
+// column.
 //
 // The buffer never reduces changes across Kafka partitions (a change of a
 // key another partition changed in the batch writes the buffer first), so
