@@ -568,3 +568,37 @@ func TestErrorConfigRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestSourceDeadLetterQueueInTransaction: under exactly-once the dead
+// letter record is written in the task's transaction. With
+// errors.tolerance=none the record that fails the task is written to the
+// dead letter queue first, and the task's failure aborts the transaction:
+// a read_uncommitted reader sees the record, a read_committed one does
+// not.
+func TestSourceDeadLetterQueueInTransaction(t *testing.T) {
+	w := startWorker(t, map[string]string{config.ExactlyOnceSourceSupport: "enabled", config.GroupID: "eos"})
+	w.do(t, "POST", "/connectors", map[string]any{"name": "gen", "config": map[string]string{
+		"connector.class": "datagen", "kafka.topic": "gen", "iterations": "100", "poison.every": "10",
+		"errors.deadletterqueue.topic.name": "gen-dlq", "sluice.task.restart.enable": "false"}}, 201, nil)
+	waitFor(t, "the task to fail", func() bool {
+		st := w.status(t, "gen")
+		return len(st.Tasks) == 1 && st.Tasks[0].State == api.StateFailed
+	})
+	if tr := w.status(t, "gen").Tasks[0].Trace; !strings.Contains(tr, StageValueConverter) {
+		t.Errorf("trace %q does not name the stage", tr)
+	}
+	if got := readTopic(t, w.bootstrap, "gen-dlq", 1, 300*time.Millisecond, false); len(got) != 1 {
+		t.Fatalf("read_uncommitted: %d dead letter records, want the one that failed the task", len(got))
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(w.bootstrap), kgo.ConsumeTopics("gen-dlq"),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if n := len(cl.PollFetches(ctx).Records()); n != 0 {
+		t.Errorf("read_committed: %d dead letter records of an aborted transaction", n)
+	}
+}
