@@ -404,6 +404,19 @@ func TestSinkCircuitBreaker(t *testing.T) {
 	if st := w.status(t, "flaky"); st.Tasks[0].State != api.StateRunning {
 		t.Errorf("task %s while the breaker is open", st.Tasks[0].State)
 	}
+	// A task restarted while its breaker is open drops the held batch
+	// uncommitted, reads it again and opens its breaker again.
+	const opened = "circuit breaker open: put keeps failing"
+	opens := strings.Count(w.logs.String(), opened)
+	w.do(t, "POST", "/connectors/flaky/tasks/0/restart", nil, 204, nil)
+	waitFor(t, "the restarted task's breaker to open", func() bool {
+		st := w.status(t, "flaky")
+		return strings.Count(w.logs.String(), opened) > opens && st.Tasks[0].State == api.StateRunning &&
+			strings.Contains(st.Tasks[0].Trace, "circuit breaker open")
+	})
+	if got := sinkOffsets(t, w, "flaky"); got > 1000 {
+		t.Errorf("offset %d committed across the restart while nothing past 1000 was written", got)
+	}
 	flaky.Lock()
 	flaky.down = false
 	flaky.Unlock()
