@@ -138,8 +138,11 @@ type PartitionWatcher interface {
 // SinkTaskContext is what the runtime offers a running sink task.
 type SinkTaskContext interface {
 	Logger() *slog.Logger
-	// Errant reports a record that cannot be written. The runtime
-	// accepts only errors.tolerance=none so far and has no dead letter
-	// queue: Errant returns an error and the task fails with it.
+	// Errant reports a record handed to Put that cannot be written (from
+	// Put or Flush). With errors.tolerance=all the runtime logs it,
+	// writes the consumed record to the dead letter queue when one is
+	// set, and returns nil: the task goes on without it. Otherwise it
+	// returns the error the task must fail with. Put may instead return
+	// a *RecordError naming the record, with the same effect.
 	Errant(ctx context.Context, r *Record, err error) error
 }

@@ -46,11 +46,12 @@ var commonDef = config.NewDef(
 	config.Key{Name: propPredicates, Type: config.List, Default: "", Importance: config.Low, Group: groupTransforms,
 		Doc: "Aliases of the predicates used by transformations (predicates.<alias>.type and options)."},
 	config.Key{Name: propErrorsTolerance, Type: config.String, Default: defaultErrorTolerance, Importance: config.Medium, Group: groupErrors,
-		Validator: config.In("none"), Doc: "What to do with a record that cannot be converted or transformed: none fails the task. (all, with a dead letter queue, comes with the error-handling release.)"},
+		Validator: config.In(toleranceNone, toleranceAll), Doc: errorsToleranceDocument},
 	config.Key{Name: propErrorsRetryTime, Type: config.Long, Default: "0", Importance: config.Medium, Group: groupErrors,
-		Doc: "Total time in ms to retry a retriable failure of poll or put before failing the task; -1 retries forever."},
+		Doc: "Total time in ms to retry a retriable failure of poll, a converter, a transform or put (exponential back-off from 300 ms, with jitter); 0 does not retry, -1 retries forever. A sink whose put still fails then opens its circuit breaker (sluice.circuit.breaker.*) instead of failing."},
 	config.Key{Name: propErrorsRetryDelay, Type: config.Long, Default: "60000", Importance: config.Medium, Group: groupErrors, Validator: config.AtLeast(1),
 		Doc: "Longest wait between retries of a retriable failure."},
+	errorKeys[0], errorKeys[1], errorKeys[2], errorKeys[3], errorKeys[4],
 	config.Key{Name: propRestartEnable, Type: config.Boolean, Default: "true", Importance: config.Medium, Group: groupRestart,
 		Doc: "Restart a failed connector or task automatically, with exponential back-off (Kafka Connect leaves them FAILED)."},
 	config.Key{Name: propRestartInitial, Type: config.Long, Default: "1000", Importance: config.Low, Group: groupRestart, Validator: config.AtLeast(1),
@@ -62,6 +63,9 @@ var commonDef = config.NewDef(
 	rateLimitKeys[0], rateLimitKeys[1],
 ).Merge(clientOverrideDef)
 
+// sinkDef holds the properties only sinks take: their topics and their
+// circuit breaker.
+
 var sinkDef = config.NewDef(
 	config.Key{Name: propTopics, Type: config.List, Default: "", Importance: config.High, Group: groupCommon,
 		Doc: "Topics to consume (comma-separated). Set this or topics.regex."},
@@ -70,6 +74,7 @@ var sinkDef = config.NewDef(
 			_, err := regexp.Compile(v.(string))
 			return err
 		}, Doc: "Regular expression of the topics to consume. Set this or topics."},
+	breakerKeys[0], breakerKeys[1], breakerKeys[2],
 )
 
 // CommonConfig returns the definition of the properties every connector

@@ -822,10 +822,7 @@ func (h *Herder) startTask(ctx context.Context, cs *connState, ts *taskState, pl
 		fail(err)
 		return
 	}
-	retry := retryPolicy{timeout: common.Duration(propErrorsRetryTime), maxDelay: common.Duration(propErrorsRetryDelay)}
-	if common.Long(propErrorsRetryTime) < 0 {
-		retry.timeout = -1
-	}
+	retry := parseErrorPolicy(common).retry
 	pause := &pauser{}
 	pause.set(paused)
 	limits := parseRateLimits(common, ntasks)
@@ -950,6 +947,12 @@ func (h *Herder) startTask(ctx context.Context, cs *connState, ts *taskState, pl
 			topicGone:     func(t string) { h.topics.forget(t, nil) },
 			bufferedBytes: h.worker.Values.Long(config.ProducerMaxBufferedBytes), bufferedRecords: h.worker.Values.Int(config.ProducerMaxBufferedRecords),
 			scratch: scratch}
+		if r.errs, err = h.errorHandlerFor(common, connCfg, ts.id, logger, res, false, nil); err != nil {
+			producer.Close()
+			fail(err)
+			return
+		}
+		r.keyClass, r.valClass, r.chainClass = converterClass(connCfg, h.keyConv, true), converterClass(connCfg, h.valConv, false), chainClass(connCfg)
 		r.pause = pause
 		r.limit = newLimiter(limits, pause, time.Now)
 		r.eos = eos
@@ -992,6 +995,11 @@ func (h *Herder) startTask(ctx context.Context, cs *connState, ts *taskState, pl
 			// Sources write in transactions: read what they committed.
 			opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
 		}
+		errs, err := h.errorHandlerFor(common, connCfg, ts.id, logger, res, true, opts)
+		if err != nil {
+			fail(err)
+			return
+		}
 		checkConsumer := h.sec.unchecked(csec)
 		if re := sinkCfg.String(propTopicsRegex); re != "" {
 			// New matching topics are seen at a metadata refresh: every 10 s
@@ -1011,7 +1019,9 @@ func (h *Herder) startTask(ctx context.Context, cs *connState, ts *taskState, pl
 		}
 		r := &sinkRunner{id: ts.id, task: task, props: taskCfg, chain: chain, keyConv: keyConv, valConv: valConv,
 			clientOpts: opts, sec: csec, maxPoll: maxPoll, logger: logger,
-			flushEvery: flushEvery, flushTimeout: flushTimeout, retry: retry, onRunning: onRunning,
+			flushEvery: flushEvery, flushTimeout: flushTimeout, onRunning: onRunning, onProblem: onProblem,
+			errs: errs, brk: parseBreaker(sinkCfg), connClass: plugin.Class,
+			keyClass: converterClass(connCfg, h.keyConv, true), valClass: converterClass(connCfg, h.valConv, false), chainClass: chainClass(connCfg),
 			stopTimeout: h.worker.Duration(config.TaskShutdownGracefulTimeout), scratch: scratch,
 			onTopics: func(ts2 []string) {
 				for _, t := range ts2 {

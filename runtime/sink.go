@@ -51,8 +51,18 @@ type sinkRunner struct {
 	maxPoll                  int
 	logger                   *slog.Logger
 	flushEvery, flushTimeout time.Duration
-	retry                    retryPolicy
 	onRunning                func()
+	// onProblem shows a problem the running task recovers from (the
+	// open circuit breaker) in its status trace; nil clears it.
+	onProblem func(error)
+	// errs applies errors.* (errors.go); brk is the circuit breaker
+	// (breaker.go), guarded by mu.
+	errs *errorHandler
+	brk  breaker
+	// keyClass, valClass and chainClass name the converters and the
+	// transforms, connClass the connector, for errors and the dead
+	// letter queue's headers.
+	keyClass, valClass, chainClass, connClass string
 
 	// onTopics is told the topics of newly assigned partitions.
 	onTopics func(topics []string)
@@ -88,31 +98,40 @@ type sinkRunner struct {
 	// stopping is set after the final flush: the revoke callback run by
 	// leaving the group does not flush again.
 	stopping bool
+	// delivering is the batch Put is running with, for Errant to find
+	// the consumed records.
+	delivering *delivery
+	// origTopics maps a topic a transform renamed records to back to the
+	// consumed topic, for Errant to read a record again by its offset.
+	origTopics map[string]string
 }
 
 type sinkTaskContext struct {
 	logger  *slog.Logger
 	scratch string
+	r       *sinkRunner
 }
 
 func (c *sinkTaskContext) Logger() *slog.Logger { return c.logger }
 func (c *sinkTaskContext) ScratchDir() string   { return c.scratch }
 
-// Errant fails the task with err: errors.tolerance=all and the dead
-// letter queue come with the error-handling release.
-func (c *sinkTaskContext) Errant(_ context.Context, r *connectors.Record, err error) error {
-	return &connectors.RecordError{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Err: err}
+// Errant reports a record the task cannot write (Connect's
+// ErrantRecordReporter): with errors.tolerance=all it is logged, written
+// to the dead letter queue when one is set, and Errant returns nil;
+// otherwise Errant returns the error the task fails with. It is called
+// from the task's Put or Flush.
+func (c *sinkTaskContext) Errant(ctx context.Context, r *connectors.Record, err error) error {
+	return c.r.errant(ctx, r, err)
 }
 
 // convertError is the task's failure on a record the key or value
-// converter cannot read: it names the converter property and the two ways
-// out, fixing the converter or skipping the record (until
-// errors.tolerance=all comes with the error-handling release).
+// converter cannot read: it names the converter property and the ways
+// out, fixing the converter or skipping the record.
 func (r *sinkRunner) convertError(side string, kr *kgo.Record, err error) error {
 	return &connectors.RecordError{Topic: kr.Topic, Partition: kr.Partition, Offset: kr.Offset, Err: fmt.Errorf(
 		"converting %s: %w; the record is not in the format %s.converter reads: set %s.converter (and its %s.converter.* settings, "+
-			"such as %s.converter.schemas.enable) to what the topic's producers write, or skip the record: stop the connector and "+
-			"PATCH /connectors/%s/offsets with kafka_offset %d for topic %s partition %d",
+			"such as %s.converter.schemas.enable) to what the topic's producers write, or skip the record: "+
+			"stop the connector and PATCH /connectors/%s/offsets with kafka_offset %d for topic %s partition %d",
 		side, err, side, side, side, side, r.id.Connector, kr.Offset+1, kr.Topic, kr.Partition)}
 }
 
@@ -144,7 +163,7 @@ func (r *sinkRunner) run(ctx context.Context) (err error) {
 	}
 	r.client = cl
 	err = connectors.Protect(func() error {
-		return r.task.Start(ctx, &sinkTaskContext{logger: r.logger, scratch: r.scratch}, r.props)
+		return r.task.Start(ctx, &sinkTaskContext{logger: r.logger, scratch: r.scratch, r: r}, r.props)
 	})
 	r.mu.Unlock()
 	if err != nil {
@@ -161,6 +180,23 @@ func (r *sinkRunner) run(ctx context.Context) (err error) {
 	for {
 		if ctx.Err() != nil || !r.pause.wait(ctx) {
 			return nil
+		}
+		if r.breakerOpen() {
+			// Nothing is polled while the breaker is open: probe, and
+			// keep committing what earlier batches made durable.
+			if err := r.probe(ctx); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return err
+			}
+			if time.Since(lastFlush) >= r.flushEvery {
+				if err := r.flushAndCommit(ctx); err != nil {
+					return err
+				}
+				lastFlush = time.Now()
+			}
+			continue
 		}
 		maxPoll := r.maxPoll
 		if r.limit != nil {
@@ -235,16 +271,19 @@ func fetchedBytes(fs kgo.Fetches) int {
 	return n
 }
 
-// put converts a fetch and hands it to the task, retrying retriable
-// failures with the same batch.
+// put converts a fetch and hands it to the task (deliver). A record that
+// fails at a converter or a transform is handled by errors.* (tolerate).
 func (r *sinkRunner) put(ctx context.Context, fs kgo.Fetches) error {
 	if fs.NumRecords() == 0 {
 		return nil
 	}
-	batch := make([]*connectors.Record, 0, fs.NumRecords())
+	d := &delivery{
+		batch: make([]*connectors.Record, 0, fs.NumRecords()),
+		origs: make([]*kgo.Record, 0, fs.NumRecords()),
+		next:  map[connectors.TopicPartition]int64{},
+		first: map[connectors.TopicPartition]int64{},
+	}
 	recs := make([]connectors.Record, fs.NumRecords())
-	next := map[connectors.TopicPartition]int64{}
-	first := map[connectors.TopicPartition]int64{}
 	var convErr error
 	i := 0
 	fs.EachRecord(func(kr *kgo.Record) {
@@ -255,32 +294,21 @@ func (r *sinkRunner) put(ctx context.Context, fs kgo.Fetches) error {
 		i++
 		*rec = connectors.Record{Topic: kr.Topic, Partition: kr.Partition, Offset: kr.Offset, Timestamp: kr.Timestamp}
 		tp := connectors.TopicPartition{Topic: kr.Topic, Partition: kr.Partition}
-		if _, ok := next[tp]; !ok {
-			first[tp] = kr.Offset
+		if _, ok := d.next[tp]; !ok {
+			d.first[tp] = kr.Offset
 		}
-		next[tp] = kr.Offset + 1
-		var err error
-		if rec.KeySchema, rec.Key, err = r.keyConv.Decode(kr.Topic, kr.Key); err != nil {
-			convErr = r.convertError("key", kr, err)
-			return
-		}
-		if rec.ValueSchema, rec.Value, err = r.valConv.Decode(kr.Topic, kr.Value); err != nil {
-			convErr = r.convertError("value", kr, err)
-			return
-		}
-		if len(kr.Headers) > 0 {
-			rec.Headers = make([]connectors.Header, len(kr.Headers))
-			for j, h := range kr.Headers {
-				rec.Headers[j] = connectors.Header{Key: h.Key, Value: h.Value}
-			}
-		}
-		out, err := r.chain.Apply(rec)
+		d.next[tp] = kr.Offset + 1
+		out, err := r.convert(ctx, kr, rec)
 		if err != nil {
-			convErr = &connectors.RecordError{Topic: kr.Topic, Partition: kr.Partition, Offset: kr.Offset, Err: err}
+			convErr = err
 			return
 		}
 		if out != nil {
-			batch = append(batch, out)
+			if out.Topic != kr.Topic {
+				r.noteRenamed(out.Topic, kr.Topic)
+			}
+			d.batch = append(d.batch, out)
+			d.origs = append(d.origs, kr)
 		}
 	})
 	if convErr != nil {
@@ -288,33 +316,202 @@ func (r *sinkRunner) put(ctx context.Context, fs kgo.Fetches) error {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	return r.deliver(ctx, d, false)
+}
+
+// convert decodes and transforms one consumed record; nil is a record
+// skipped (errors.tolerance=all) or dropped by a transform. A retriable
+// failure is retried for errors.retry.timeout.
+func (r *sinkRunner) convert(ctx context.Context, kr *kgo.Record, rec *connectors.Record) (*connectors.Record, error) {
+	err := r.errs.retrying(ctx, "converting a key", func() (err error) {
+		rec.KeySchema, rec.Key, err = r.keyConv.Decode(kr.Topic, kr.Key)
+		return err
+	})
+	if err != nil {
+		return nil, r.tolerate(ctx, kr, failure{stage: StageKeyConverter, class: r.keyClass, err: r.convertError("key", kr, err)})
+	}
+	err = r.errs.retrying(ctx, "converting a value", func() (err error) {
+		rec.ValueSchema, rec.Value, err = r.valConv.Decode(kr.Topic, kr.Value)
+		return err
+	})
+	if err != nil {
+		return nil, r.tolerate(ctx, kr, failure{stage: StageValueConverter, class: r.valClass, err: r.convertError("value", kr, err)})
+	}
+	if len(kr.Headers) > 0 {
+		rec.Headers = make([]connectors.Header, len(kr.Headers))
+		for j, h := range kr.Headers {
+			rec.Headers[j] = connectors.Header{Key: h.Key, Value: h.Value}
+		}
+	}
+	var out *connectors.Record
+	err = r.errs.retrying(ctx, "transforming a record", func() (err error) {
+		out, err = r.chain.Apply(rec)
+		return err
+	})
+	if err != nil {
+		return nil, r.tolerate(ctx, kr, failure{stage: StageTransformation, class: r.chainClass,
+			err: &connectors.RecordError{Topic: kr.Topic, Partition: kr.Partition, Offset: kr.Offset, Err: err}})
+	}
+	return out, nil
+}
+
+// tolerate handles a consumed record that failed at a stage: it logs it
+// (errors.log.enable) and writes it to the dead letter queue (when set),
+// then returns nil under errors.tolerance=all and the error the task
+// fails with otherwise. A record that cannot be written to the dead
+// letter queue fails the task: it would be lost.
+func (r *sinkRunner) tolerate(ctx context.Context, kr *kgo.Record, f failure) error {
+	h := r.errs
+	if h == nil {
+		return &StageError{Stage: f.stage, Class: f.class, Err: f.err}
+	}
+	if h.policy.logEnable {
+		attrs := []any{"stage", f.stage, "class", f.class, "topic", kr.Topic, "partition", kr.Partition, "offset", kr.Offset,
+			"error", f.err, "tolerated", h.policy.tolerateAll}
+		if h.policy.logMessages {
+			attrs = append(attrs, "key", kr.Key, "value", kr.Value, "headers", kr.Headers)
+		}
+		r.logger.Warn("record failed", attrs...)
+	}
+	if h.dlq != nil {
+		if err := h.dlq.writeSink(ctx, kr, f, h.scrub); err != nil {
+			return fmt.Errorf("%s stage: %w (the record failed with: %v)", f.stage, err, f.err)
+		}
+		h.reported.Add(1)
+	}
+	if !h.policy.tolerateAll {
+		return &StageError{Stage: f.stage, Class: f.class, Err: f.err}
+	}
+	h.tolerated.Add(1)
+	return nil
+}
+
+// deliver hands d to Put; r.mu is held. A retriable failure is retried
+// with back-off for errors.retry.timeout and then opens the circuit
+// breaker (or fails the task when it is off); a probe (probing) tries
+// once. A failure the task pins on one record of the batch (a
+// *connectors.RecordError) is handled by tolerate and the rest of the
+// batch offered again.
+func (r *sinkRunner) deliver(ctx context.Context, d *delivery, probing bool) error {
+	r.delivering = d
+	defer func() { r.delivering = nil }()
+	p := r.errs.policyOf().retry
 	var retryStart time.Time
 	for {
-		err := connectors.Protect(func() error { return r.task.Put(ctx, batch) })
+		err := connectors.Protect(func() error { return r.task.Put(ctx, d.batch) })
 		if err == nil {
 			break
 		}
 		if connectors.Retriable(err) && ctx.Err() == nil {
+			if probing {
+				r.brk.cause = err
+				return nil
+			}
 			if retryStart.IsZero() {
 				retryStart = time.Now()
 			}
-			if d, ok := r.retry.next(retryStart); ok {
-				r.logger.Warn("put failed; retrying the same batch", "error", err, "in", d)
-				sleepCtx(ctx, d)
+			if w, ok := p.next(retryStart); ok {
+				r.logger.Warn("put failed; retrying the same batch", "error", err, "in", w)
+				sleepCtx(ctx, w)
 				continue
 			}
+			if r.brk.enabled {
+				r.openBreaker(d, err)
+				return nil
+			}
+		}
+		if j := d.find(err); j >= 0 && ctx.Err() == nil {
+			if terr := r.tolerate(ctx, d.origs[j], failure{stage: StageTaskPut, class: r.connClass, err: err}); terr != nil {
+				r.failed = true
+				return terr
+			}
+			// Skipped: offer the rest of the batch again.
+			d.batch = append(d.batch[:j], d.batch[j+1:]...)
+			d.origs = append(d.origs[:j], d.origs[j+1:]...)
+			retryStart = time.Time{}
+			continue
 		}
 		r.failed = true
 		return fmt.Errorf("put: %w", err)
 	}
-	r.retry.attempt = 0
-	for tp, o := range next {
+	if probing {
+		r.closeBreaker()
+	}
+	for tp, o := range d.next {
 		r.current[tp] = o
 		if _, ok := r.first[tp]; !ok {
-			r.first[tp] = first[tp]
+			r.first[tp] = d.first[tp]
 		}
 	}
 	return nil
+}
+
+// find returns the index in the batch of the record err names (a
+// *connectors.RecordError), or -1.
+func (d *delivery) find(err error) int {
+	var re *connectors.RecordError
+	if !errors.As(err, &re) {
+		return -1
+	}
+	for i, rec := range d.batch {
+		if rec.Topic == re.Topic && rec.Partition == re.Partition && rec.Offset == re.Offset {
+			return i
+		}
+	}
+	return -1
+}
+
+// errant handles a record the task reports through
+// SinkTaskContext.Errant, from its Put or Flush (r.mu is held).
+func (r *sinkRunner) errant(ctx context.Context, rec *connectors.Record, err error) error {
+	var re *connectors.RecordError
+	if !errors.As(err, &re) || re.Topic != rec.Topic || re.Partition != rec.Partition || re.Offset != rec.Offset {
+		err = &connectors.RecordError{Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset, Err: err}
+	}
+	f := failure{stage: StageTaskPut, class: r.connClass, err: err}
+	kr, ferr := r.original(ctx, rec)
+	if ferr != nil {
+		if !r.errs.policyOf().tolerateAll {
+			return &StageError{Stage: f.stage, Class: f.class, Err: err}
+		}
+		return fmt.Errorf("%w; and the record cannot be read again for the dead letter queue: %v", err, ferr)
+	}
+	return r.tolerate(ctx, kr, f)
+}
+
+// original finds the consumed record a record handed to Put came from: in
+// the batch being put, or (a record of an earlier batch the task still
+// buffered) read again from Kafka when there is a dead letter queue to
+// write it to.
+func (r *sinkRunner) original(ctx context.Context, rec *connectors.Record) (*kgo.Record, error) {
+	if d := r.delivering; d != nil {
+		for i, b := range d.batch {
+			if b == rec || (b.Topic == rec.Topic && b.Partition == rec.Partition && b.Offset == rec.Offset) {
+				return d.origs[i], nil
+			}
+		}
+	}
+	topic := rec.Topic
+	if t, ok := r.origTopics[topic]; ok {
+		topic = t
+	}
+	if r.errs == nil || r.errs.dlq == nil {
+		// Only its coordinates are needed, for the log.
+		return &kgo.Record{Topic: topic, Partition: rec.Partition, Offset: rec.Offset}, nil
+	}
+	return r.errs.dlq.original(ctx, topic, rec.Partition, rec.Offset)
+}
+
+// noteRenamed remembers that a transform renamed topic from to to.
+func (r *sinkRunner) noteRenamed(to, from string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.origTopics == nil {
+		r.origTopics = map[string]string{}
+	}
+	if _, ok := r.origTopics[to]; !ok && len(r.origTopics) < 4096 {
+		r.origTopics[to] = from
+	}
 }
 
 // flushAndCommit asks the task what is durable and commits exactly that.
@@ -488,6 +685,8 @@ func (r *sinkRunner) forget(ctx context.Context, m map[string][]int32) {
 		delete(r.current, tp)
 		delete(r.first, tp)
 	}
+	// Records the open breaker holds for them are the next owner's.
+	r.dropHeld(toTPs(m))
 	if w, ok := r.task.(connectors.PartitionWatcher); ok {
 		if err := connectors.Protect(func() error { return w.Close(ctx, toTPs(m)) }); err != nil {
 			r.logger.Warn("closing partitions failed", "error", err)
@@ -531,6 +730,7 @@ func (r *sinkRunner) shutdown(clean bool) error {
 			"its partitions move once the session times out", "error", e)
 	}
 	r.client.Close()
+	r.errs.close()
 	if e := connectors.Protect(func() error { return r.task.Stop(ctx) }); e != nil {
 		err = errors.Join(err, fmt.Errorf("stopping task: %w", e))
 	}

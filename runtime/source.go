@@ -97,6 +97,12 @@ type sourceRunner struct {
 	// eos, when set, makes the task write exactly once (eos.go): the
 	// producer is transactional and offsets commit in its transactions.
 	eos *eosState
+	// errs applies errors.* (errors.go) to the transform and converter
+	// stages.
+	errs *errorHandler
+	// keyClass, valClass and chainClass name the converters and the
+	// transforms, for errors and the dead letter queue's headers.
+	keyClass, valClass, chainClass string
 }
 
 // sentRecord is a record handed to the producer with what its promise
@@ -334,9 +340,14 @@ func (r *sourceRunner) send(ctx context.Context, rec *connectors.Record) error {
 			return fmt.Errorf("record for topic %s at source offset %v: %w", rec.Topic, rec.SourceOffset, err)
 		}
 	}
-	out, err := r.chain.Apply(rec)
+	var out *connectors.Record
+	err = r.errs.retrying(ctx, "transforming a record", func() (err error) {
+		out, err = r.chain.Apply(rec)
+		return err
+	})
 	if err != nil {
-		return fmt.Errorf("record for topic %s at source offset %v: %w", rec.Topic, rec.SourceOffset, err)
+		return r.tolerate(ctx, rec, tk, failure{stage: StageTransformation, class: r.chainClass,
+			err: fmt.Errorf("record for topic %s at source offset %v: %w", rec.Topic, rec.SourceOffset, err)})
 	}
 	if out == nil {
 		// Dropped by a transform: counts as done.
@@ -348,18 +359,28 @@ func (r *sourceRunner) send(ctx context.Context, rec *connectors.Record) error {
 			return fmt.Errorf("waiting for the rate limit: %w", err)
 		}
 	}
-	key, ks, err := r.encode(r.keyConv, out.Topic, out.KeySchema, out.Key, nil)
+	var key, val []byte
+	var ks, vs *encSlab
+	err = r.errs.retrying(ctx, "converting a key", func() (err error) {
+		key, ks, err = r.encode(r.keyConv, out.Topic, out.KeySchema, out.Key, nil)
+		return err
+	})
 	if err != nil {
-		return fmt.Errorf("converting the key of a record for topic %s at source offset %v: %w", out.Topic, rec.SourceOffset, err)
+		return r.tolerate(ctx, rec, tk, failure{stage: StageKeyConverter, class: r.keyClass,
+			err: fmt.Errorf("converting the key of a record for topic %s at source offset %v: %w", out.Topic, rec.SourceOffset, err)})
 	}
 	// When the value lands in the key's slab, the key's use covers it: a
 	// record's key and value are released together.
-	val, vs, err := r.encode(r.valConv, out.Topic, out.ValueSchema, out.Value, ks)
+	err = r.errs.retrying(ctx, "converting a value", func() (err error) {
+		val, vs, err = r.encode(r.valConv, out.Topic, out.ValueSchema, out.Value, ks)
+		return err
+	})
 	if err != nil {
 		if ks != nil {
 			ks.release()
 		}
-		return fmt.Errorf("converting the value of a record for topic %s at source offset %v: %w", out.Topic, rec.SourceOffset, err)
+		return r.tolerate(ctx, rec, tk, failure{stage: StageValueConverter, class: r.valClass,
+			err: fmt.Errorf("converting the value of a record for topic %s at source offset %v: %w", out.Topic, rec.SourceOffset, err)})
 	}
 	if !r.topics[out.Topic] {
 		if err := r.createTopic(ctx, out.Topic); err != nil {
@@ -600,34 +621,4 @@ func (r *sourceRunner) shutdown(clean bool) error {
 		return fmt.Errorf("stopping task: %w", err)
 	}
 	return nil
-}
-
-// retryPolicy implements errors.retry.timeout and
-// errors.retry.delay.max.ms for retriable failures.
-type retryPolicy struct {
-	timeout  time.Duration // <0: forever; 0: never retry
-	maxDelay time.Duration
-	attempt  int
-}
-
-func (p *retryPolicy) next(start time.Time) (time.Duration, bool) {
-	if p.timeout == 0 || (p.timeout > 0 && time.Since(start) > p.timeout) {
-		p.attempt = 0
-		return 0, false
-	}
-	d := 300 * time.Millisecond << min(p.attempt, 16)
-	if d > p.maxDelay {
-		d = p.maxDelay
-	}
-	p.attempt++
-	return d, true
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-ctx.Done():
-	}
 }

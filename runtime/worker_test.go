@@ -213,7 +213,8 @@ func startWorker(t testing.TB, props map[string]string) *testWorker {
 		connectors.Plugin{Name: "raiser", Type: connectors.SourceType, New: func() connectors.Connector { return raiserConnector{} }},
 		connectors.Plugin{Name: "leaker", Type: connectors.SourceType, New: func() connectors.Connector { return &leakConnector{} }},
 		connectors.Plugin{Name: "leaksink", Type: connectors.SinkType, New: func() connectors.Connector { return &leakSinkConnector{} }},
-		connectors.Plugin{Name: "hangstart", Type: connectors.SourceType, New: func() connectors.Connector { return hangStartConnector{} }})
+		connectors.Plugin{Name: "hangstart", Type: connectors.SourceType, New: func() connectors.Connector { return hangStartConnector{} }},
+		connectors.Plugin{Name: "flakysink", Type: connectors.SinkType, New: func() connectors.Connector { return &flakySink{} }})
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	w := &testWorker{cancel: cancel, done: make(chan error, 1), bootstrap: bootstrap, cluster: c}

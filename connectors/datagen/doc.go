@@ -53,9 +53,10 @@
 // other record, and the record carries a second header "datagen.poison" with
 // the value "true". No converter can serialise a chan int (not JSON, not
 // Avro, not by reflection), so a poison record makes the runtime's converter
-// fail, which fails the task (errors.tolerance=none, the only value the
-// runtime accepts so far; there is no dead letter queue yet) and exercises
-// the automatic restarts. The
+// fail: with errors.tolerance=none the task fails (which exercises the
+// automatic restarts); with errors.tolerance=all the record is skipped
+// and, with errors.deadletterqueue.topic.name, written to the dead
+// letter queue. The
 // poisoned field is gender for users, itemid for orders and pageid for
 // pageviews. Poison records count towards iterations.
 //

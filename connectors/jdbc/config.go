@@ -140,7 +140,7 @@ var def = config.NewDef(
 	config.Key{Name: MaxRetries, Type: config.Int, Default: 10, Importance: config.Medium,
 		Group: groupRetry, Order: 1, DisplayName: "Max retries", Validator: config.AtLeast(0),
 		Aliases: []string{"flush.max.retries"},
-		Doc:     "Times a batch that failed with a retriable database error (lost connection, deadlock, serialization failure) is retried before the task fails."},
+		Doc:     "Times a batch that failed with a retriable database error (lost connection, deadlock, serialization failure) is retried before the sink reports the failure to the runtime, still as retriable: the runtime retries for errors.retry.timeout and then opens the task's circuit breaker (sluice.circuit.breaker.*), which waits for the database without failing the task."},
 	config.Key{Name: RetryBackoffMs, Type: config.Long, Default: int64(3000), Importance: config.Medium,
 		Group: groupRetry, Order: 2, DisplayName: "Retry back-off (ms)", Validator: config.AtLeast(0),
 		Aliases: []string{"flush.retry.delay.ms"},

@@ -35,13 +35,16 @@
 // records' offsets reported by Flush. A retriable failure (lost
 // connection, server restart, deadlock, serialization failure) rolls the
 // transaction back and retries the whole batch on a new connection, with
-// back-off, up to max.retries times. Any other failure is first retried
-// once with the table metadata and prepared statements read afresh (a
+// back-off, up to max.retries times, and then returns it to the runtime
+// as retriable (its circuit breaker waits for the database). Any other
+// failure is first retried once with the table metadata and prepared statements read afresh (a
 // table altered by someone else); if it persists, the batch's entries are
 // bisected in transactions that are rolled back to find the record the
-// database refuses, which is reported through SinkTaskContext.Errant
-// (the task fails with a *connectors.RecordError naming topic, partition,
-// offset and column; there is no dead letter queue yet).
+// database refuses, which is reported through SinkTaskContext.Errant:
+// with errors.tolerance=all the runtime writes it to the dead letter
+// queue and the batch is written without it; otherwise the task fails
+// with a *connectors.RecordError naming topic, partition, offset and
+// column.
 //
 // The buffer never reduces changes across Kafka partitions (a change of a
 // key another partition changed in the batch writes the buffer first), so

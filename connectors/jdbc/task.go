@@ -242,7 +242,10 @@ func (t *Task) writeBuffered(ctx context.Context) error {
 			return fmt.Errorf("writing batch to %s: %w", t.cfg.URL, err)
 		}
 		if attempt >= t.cfg.MaxRetries {
-			return fmt.Errorf("writing batch to %s failed after %d retries (max.retries): %w", t.cfg.URL, attempt, err)
+			// Still retriable: the runtime retries the batch for
+			// errors.retry.timeout and then opens the sink's circuit
+			// breaker (the database is down) rather than failing.
+			return connectors.Retry(fmt.Errorf("writing batch to %s failed after %d retries (max.retries): %w", t.cfg.URL, attempt, err))
 		}
 		t.log.Warn("retrying batch", "attempt", attempt+1, "max.retries", t.cfg.MaxRetries, "backoff", backoff, "error", err)
 		t.d.reset(ctx)
