@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/sluice-cdc/sluice/config"
@@ -201,49 +202,57 @@ func (r *sourceRunner) txnDue() bool {
 	return r.eos.inTxn && (r.eos.interval == 0 || time.Since(r.eos.started) >= r.eos.interval)
 }
 
-// commitTxn ends the open transaction: it waits until Kafka acknowledged
-// every record in it, adds their source offsets, commits, and only then
-// tells the task (Commit). An error leaves the transaction to be aborted
-// (by the next instance's fence, or its timeout): the task must fail.
+// commitTxn ends the open transaction: it adds the source offsets of
+// every record sent in it, waits until Kafka acknowledged all of them
+// (one flush for the records and the offsets), commits, and only then
+// tells the task (Commit). A record not acknowledged — failed, or
+// cancelled by a stop — means no commit: the transaction is left to be
+// aborted (by the next instance's fence, or its timeout) and the task
+// must fail, so its offsets never claim a record that is not in it.
 func (r *sourceRunner) commitTxn(ctx context.Context) error {
 	if !r.eos.inTxn {
 		return nil
 	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), transactionTimeout)
 	defer cancel()
+	r.tracker.submitted(r.pending)
+	batch := make([]connectors.SourceOffset, 0, len(r.pending))
+	for _, o := range r.pending {
+		batch = append(batch, o)
+	}
+	var recs []*kgo.Record
+	var offErr atomic.Pointer[error]
+	if len(batch) > 0 {
+		kvs, err := r.eos.offsets.Encode(r.id.Connector, batch)
+		if err != nil {
+			return err
+		}
+		recs = make([]*kgo.Record, len(kvs))
+		for i, kv := range kvs {
+			recs[i] = &kgo.Record{Topic: r.eos.offsets.Topic(), Key: kv.Key, Value: kv.Value}
+			r.producer.Produce(cctx, recs[i], func(_ *kgo.Record, err error) {
+				if err != nil {
+					offErr.CompareAndSwap(nil, &err)
+				}
+			})
+		}
+	}
 	if err := r.producer.Flush(cctx); err != nil {
 		return fmt.Errorf("sending the records of a transaction: %w", err)
 	}
 	if e := r.produceErr.Load(); e != nil {
 		return *e
 	}
+	if e := offErr.Load(); e != nil {
+		return fmt.Errorf("writing the source offsets of a transaction: %w", *e)
+	}
 	if n := r.tracker.inFlight(); n > 0 {
-		// Every record was acknowledged (Flush): none can be in flight.
-		return fmt.Errorf("%d records of the transaction have no acknowledgement after the flush; not committing", n)
+		return fmt.Errorf("%d records of the transaction were not acknowledged; not committing", n)
 	}
-	r.tracker.committable(r.pending)
-	batch := make([]connectors.SourceOffset, 0, len(r.pending))
-	for _, o := range r.pending {
-		batch = append(batch, o)
-	}
-	var written []kafkalog.Record
-	if len(batch) > 0 {
-		kvs, err := r.eos.offsets.Encode(r.id.Connector, batch)
-		if err != nil {
-			return err
-		}
-		recs := make([]*kgo.Record, len(kvs))
-		for i, kv := range kvs {
-			recs[i] = &kgo.Record{Topic: r.eos.offsets.Topic(), Key: kv.Key, Value: kv.Value}
-		}
-		if err := r.producer.ProduceSync(cctx, recs...).FirstErr(); err != nil {
-			return fmt.Errorf("writing the source offsets of a transaction: %w", err)
-		}
-		written = make([]kafkalog.Record, len(recs))
-		for i, rec := range recs {
-			written[i] = kafkalog.Record{Partition: rec.Partition, Offset: rec.Offset, Key: rec.Key, Value: rec.Value}
-		}
-	}
+	// Every record is acknowledged: what committable holds now is what
+	// was written; take it so that the next transaction starts clean.
+	clear(r.scratchOffsets)
+	r.tracker.committable(r.scratchOffsets)
 	if err := r.producer.EndTransaction(cctx, kgo.TryCommit); err != nil {
 		return fmt.Errorf("committing a transaction: %w", err)
 	}
@@ -251,6 +260,10 @@ func (r *sourceRunner) commitTxn(ctx context.Context) error {
 	clear(r.pending)
 	if len(batch) == 0 {
 		return nil
+	}
+	written := make([]kafkalog.Record, len(recs))
+	for i, rec := range recs {
+		written[i] = kafkalog.Record{Partition: rec.Partition, Offset: rec.Offset, Key: rec.Key, Value: rec.Value}
 	}
 	r.eos.offsets.Applied(r.id.Connector, batch, written)
 	r.taskCommit(cctx, batch)

@@ -15,7 +15,7 @@ import (
 // per poll, and per 200 ms), same run: records/s until the last record is
 // committed. go test -run '^$' -bench SourceDelivery -benchtime 1x ./runtime/
 func BenchmarkSourceDelivery(b *testing.B) {
-	const n = 300000
+	const n = 1000000
 	for _, c := range []struct{ name, eos, boundary string }{
 		{"at-least-once", "disabled", "poll"},
 		{"exactly-once-poll", "enabled", "poll"},

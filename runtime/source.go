@@ -97,6 +97,8 @@ type sourceRunner struct {
 	// eos, when set, makes the task write exactly once (eos.go): the
 	// producer is transactional and offsets commit in its transactions.
 	eos *eosState
+	// scratchOffsets is commitTxn's reused map for the offsets it drains.
+	scratchOffsets map[string]connectors.SourceOffset
 	// errs applies errors.* (errors.go) to the transform and converter
 	// stages.
 	errs *errorHandler
@@ -208,6 +210,7 @@ const slabSize = 256 << 10
 func (r *sourceRunner) run(ctx context.Context) (err error) {
 	r.tracker = newTracker()
 	r.pending = map[string]connectors.SourceOffset{}
+	r.scratchOffsets = map[string]connectors.SourceOffset{}
 	r.lazy = r.chain.Len() == 0 && converter.EncodesLazy(r.keyConv) && converter.EncodesLazy(r.valConv)
 	r.promise = r.done
 	tctx := &sourceTaskContext{lazy: r.lazy, connector: r.id.Connector, offsets: r.offsets, logger: r.logger, scratch: r.scratch, problem: r.onProblem,

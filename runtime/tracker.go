@@ -152,3 +152,27 @@ func (t *tracker) inFlight() int {
 	}
 	return n
 }
+
+// submitted adds to into, per partition with records in flight or an
+// offset not yet taken by committable, the offset of its newest submitted
+// record. An exactly-once task writes these in its transaction before
+// the records are acknowledged: the transaction commits only once every
+// record in it was (checked after the flush), and then they are exactly
+// what committable would give.
+func (t *tracker) submitted(into map[string]connectors.SourceOffset) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, p := range t.parts {
+		var newest map[string]any
+		mask := len(p.ring) - 1
+		for i := p.n - 1; i >= 0 && newest == nil; i-- {
+			newest = p.ring[(p.head+i)&mask].offset
+		}
+		if newest == nil && p.dirty {
+			newest = p.committable
+		}
+		if newest != nil {
+			into[p.key] = connectors.SourceOffset{Partition: p.partition, Offset: newest}
+		}
+	}
+}
