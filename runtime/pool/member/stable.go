@@ -13,7 +13,23 @@ import (
 // stable heartbeats the generation of rb, delivering events, until the
 // member must rejoin; it returns the reason, or ctx's error.
 func (m *Member) stable(ctx context.Context, rb *Rebalance) (string, error) {
-	hb := time.NewTimer(m.cfg.HeartbeatInterval)
+	// Right after a rebalance another often follows: the cooperative
+	// protocol assigns revoked work in a second round, once the members
+	// that gave it up have rejoined, and a member that gave nothing up
+	// learns of that round only at its next heartbeat. The first
+	// heartbeats after a join are therefore quick (every quickHeartbeat,
+	// quickHeartbeats of them), so that moved work runs within about a
+	// quarter of a second of being freed rather than a heartbeat interval
+	// later; then the member heartbeats every heartbeat.interval.ms.
+	quick := 0
+	if m.cfg.HeartbeatInterval > quickHeartbeat {
+		quick = quickHeartbeats
+	}
+	first := m.cfg.HeartbeatInterval
+	if quick > 0 {
+		first = quickHeartbeat
+	}
+	hb := time.NewTimer(first)
 	defer hb.Stop()
 	var delay <-chan time.Time
 	if d := rb.Assignment.Delay; d > 0 {
@@ -52,6 +68,12 @@ func (m *Member) stable(ctx context.Context, rb *Rebalance) (string, error) {
 			}
 		case <-hb.C:
 			next := m.cfg.HeartbeatInterval
+			if quick > 0 {
+				quick--
+				if quick > 0 {
+					next = quickHeartbeat
+				}
+			}
 			if r := m.heartbeat(ctx, rb); r != "" {
 				if rejoin == "" {
 					rejoin = r
@@ -63,6 +85,13 @@ func (m *Member) stable(ctx context.Context, rb *Rebalance) (string, error) {
 		}
 	}
 }
+
+// After a join the member heartbeats every quickHeartbeat, quickHeartbeats
+// times (see stable), when heartbeat.interval.ms is longer.
+const (
+	quickHeartbeat  = 250 * time.Millisecond
+	quickHeartbeats = 8
+)
 
 // heartbeat sends one heartbeat; it returns a reason to rejoin, or "".
 func (m *Member) heartbeat(ctx context.Context, rb *Rebalance) string {
