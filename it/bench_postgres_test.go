@@ -172,33 +172,43 @@ func (w *streamWAL) await(b *testing.B, br *harness.Broker, wk *harness.Worker, 
 		return nil
 	})
 	run.acked = time.Since(start)
-	harness.WaitFor(b, 5*time.Minute, "the last transaction's offset committed", func() error {
-		var o struct {
-			Offsets []struct {
-				Offset map[string]any `json:"offset"`
-			} `json:"offsets"`
-		}
-		wk.JSON("GET", "/connectors/"+name+"/offsets", nil, 200, &o)
-		for _, e := range o.Offsets {
-			// The last transaction's own offset, or a later one (an idle
-			// heartbeat's lsn_proc) that covers everything before it.
-			if x, ok := e.Offset["txId"].(float64); ok && int64(x) == w.lastXid {
-				return nil
-			}
-			if x, ok := e.Offset["lsn_proc"].(float64); ok && uint64(x) >= w.end {
-				return nil
-			}
-		}
-		return fmt.Errorf("offsets %v", o.Offsets)
-	})
+	harness.WaitFor(b, 5*time.Minute, "the last transaction's offset committed", func() error { return w.committedOn(wk, name) })
 	run.committed = time.Since(start)
 	return run
+}
+
+// committedOn returns nil once connector name's committed offset, as
+// worker wk answers, covers the WAL's last transaction.
+func (w *streamWAL) committedOn(wk *harness.Worker, name string) error {
+	var o struct {
+		Offsets []struct {
+			Offset map[string]any `json:"offset"`
+		} `json:"offsets"`
+	}
+	wk.JSON("GET", "/connectors/"+name+"/offsets", nil, 200, &o)
+	for _, e := range o.Offsets {
+		// The last transaction's own offset, or a later one (an idle
+		// heartbeat's lsn_proc) that covers everything before it.
+		if x, ok := e.Offset["txId"].(float64); ok && int64(x) == w.lastXid {
+			return nil
+		}
+		if x, ok := e.Offset["lsn_proc"].(float64); ok && uint64(x) >= w.end {
+			return nil
+		}
+	}
+	return fmt.Errorf("offsets %v", o.Offsets)
 }
 
 // captureProfiles, when SLUICE_BENCH_PROFILE names a directory, records a
 // CPU profile of the worker while the benchmark runs, and a heap profile
 // and the worker's output when the returned function is called.
 func captureProfiles(b *testing.B, w *harness.Worker) func() {
+	return captureProfilesAs(b, w, b.Name())
+}
+
+// captureProfilesAs is captureProfiles with files named after name, for
+// a benchmark that runs several workers.
+func captureProfilesAs(b *testing.B, w *harness.Worker, name string) func() {
 	dir := os.Getenv("SLUICE_BENCH_PROFILE")
 	if dir == "" {
 		return func() {}
@@ -206,26 +216,26 @@ func captureProfiles(b *testing.B, w *harness.Worker) func() {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		fetch(b, w.URL+"/sluice/debug/pprof/profile?seconds=8", filepath.Join(dir, strings.ReplaceAll(b.Name(), "/", "_")+".cpu.prof"))
+		fetch(b, w.URL+"/sluice/debug/pprof/profile?seconds=8", filepath.Join(dir, strings.ReplaceAll(name, "/", "_")+".cpu.prof"))
 	}()
 	// An execution trace of one second, 2 s in (go tool trace -pprof=sched|sync|net).
 	traced := make(chan struct{})
 	go func() {
 		defer close(traced)
 		time.Sleep(2 * time.Second)
-		fetch(b, w.URL+"/sluice/debug/pprof/trace?seconds=1", filepath.Join(dir, strings.ReplaceAll(b.Name(), "/", "_")+".trace"))
+		fetch(b, w.URL+"/sluice/debug/pprof/trace?seconds=1", filepath.Join(dir, strings.ReplaceAll(name, "/", "_")+".trace"))
 	}()
 	// The live heap while the work runs, 4 s in.
 	go func() {
 		time.Sleep(4 * time.Second)
-		fetch(b, w.URL+"/sluice/debug/pprof/heap?gc=1", filepath.Join(dir, strings.ReplaceAll(b.Name(), "/", "_")+".midheap.prof"))
+		fetch(b, w.URL+"/sluice/debug/pprof/heap?gc=1", filepath.Join(dir, strings.ReplaceAll(name, "/", "_")+".midheap.prof"))
 	}()
 	return func() {
-		fetch(b, w.URL+"/sluice/debug/pprof/heap", filepath.Join(dir, strings.ReplaceAll(b.Name(), "/", "_")+".heap.prof"))
+		fetch(b, w.URL+"/sluice/debug/pprof/heap", filepath.Join(dir, strings.ReplaceAll(name, "/", "_")+".heap.prof"))
 		<-done
 		<-traced
 		// The worker's output, with GODEBUG=gctrace=1 its GC cycles.
-		_ = os.WriteFile(filepath.Join(dir, strings.ReplaceAll(b.Name(), "/", "_")+".log"), []byte(w.Output()), 0o644)
+		_ = os.WriteFile(filepath.Join(dir, strings.ReplaceAll(name, "/", "_")+".log"), []byte(w.Output()), 0o644)
 	}
 }
 
