@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -145,15 +146,23 @@ func poolRebalance(b *testing.B, conns, hb, session int) {
 	waitBalanced(b, leader, without(rest, killed), names, 2*time.Minute)
 	killMoved := time.Since(start)
 
+	// A worker that has not heard from the coordinator for longer than
+	// heartbeat.interval.ms stops its work: count how often that
+	// happened, which a short heartbeat on a busy machine risks.
+	lost := 0
+	for _, w := range p.Workers {
+		lost += strings.Count(w.Log(), "its assignment is lost")
+	}
+	b.ReportMetric(float64(lost), "assignments-lost")
 	b.ReportMetric(joinAssigned.Seconds(), "join-assigned-s")
 	b.ReportMetric(joinRunning.Seconds(), "join-running-s")
 	b.ReportMetric(stopMoved.Seconds(), "stop-running-s")
 	b.ReportMetric(killMoved.Seconds(), "kill-running-s")
 	b.Logf("%d connectors × 1 task, heartbeat.interval.ms=%d session.timeout.ms=%d delay 0: "+
 		"4th worker: last member assigned %v after exec (%v after its first join; its generations+added-revoked %s), moved work RUNNING %v after exec [load %s]; "+
-		"clean stop: work RUNNING elsewhere after %v [load %s]; kill -9: after %v [load %s]",
+		"clean stop: work RUNNING elsewhere after %v [load %s]; kill -9: after %v [load %s]; assignments lost for want of contact: %d",
 		conns, hb, session, joinAssigned.Round(time.Millisecond), fromFirstJoin.Round(time.Millisecond), gens, joinRunning.Round(time.Millisecond), load,
-		stopMoved.Round(time.Millisecond), stopLoad, killMoved.Round(time.Millisecond), killLoad)
+		stopMoved.Round(time.Millisecond), stopLoad, killMoved.Round(time.Millisecond), killLoad, lost)
 }
 
 // poolLines returns each worker's log lines about its membership, for a
@@ -387,13 +396,14 @@ func BenchmarkExactlyOnceThroughput(b *testing.B) {
 	})
 	b.Run("postgres", func(b *testing.B) {
 		rows := envInt("SLUICE_BENCH_PG_ROWS", 1_000_000)
-		for i := range b.N {
+		for range b.N {
 			pg := harness.StartPostgres(b, harness.PostgresOptions{})
 			wal := loadStreamWAL(b, pg, "stream", rows, "raw", "alo", "eos")
+			eosRuns++
 			load := loadAvg()
 			raw := wal.recvlogical(b, "raw")
 			order := []string{"disabled", "enabled"}
-			if i%2 == 1 {
+			if eosRuns%2 == 0 {
 				slices.Reverse(order)
 			}
 			rate, loads := map[string]float64{}, map[string]string{}
@@ -421,6 +431,10 @@ func BenchmarkExactlyOnceThroughput(b *testing.B) {
 		}
 	})
 }
+
+// eosRuns counts the postgres runs of BenchmarkExactlyOnceThroughput
+// (with -count as well), so that which side goes first alternates.
+var eosRuns int
 
 // delivery is one datagenDelivery run.
 type delivery struct {
@@ -481,22 +495,30 @@ func BenchmarkPoolPostgresConnectors(b *testing.B) {
 		pg := harness.StartPostgres(b, harness.PostgresOptions{})
 		var wals []*streamWAL
 		for i := 1; i <= 3; i++ {
-			slots := []string{"raw", "sluice"}
+			// Slot names are the server's, not the database's.
+			slots := []string{fmt.Sprintf("raw%d", i), fmt.Sprintf("sluice%d", i)}
 			if i == 1 {
-				slots = append(slots, "raw1", "sluice1")
+				slots = append(slots, "raw_one", "sluice_one")
 			}
 			wals = append(wals, loadStreamWAL(b, pg, fmt.Sprintf("db%d", i), rows, slots...))
 		}
 
 		// One connector on one worker.
 		load1 := loadAvg()
-		raw1 := wals[0].recvlogical(b, "raw1")
+		pg0 := treeCPUSeconds(pg.PID())
+		cmd := wals[0].recvlogicalCmd("raw_one")
+		s1 := time.Now()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("pg_recvlogical: %v\n%s", err, out)
+		}
+		raw1 := float64(rows) / time.Since(s1).Seconds()
+		rawUse1 := rawCPU{pg: treeCPUSeconds(pg.PID()) - pg0, client: procCPU(cmd), wall: time.Since(s1)}
 		props, _ := isolated(b, map[string]string{"offset.flush.interval.ms": "200", "sluice.debug.pprof": "true"})
 		p1 := harness.StartPool(b, 1, harness.PoolOptions{Props: props})
 		cpu1 := startCPU(pg, p1)
 		start := time.Now()
 		harness.Write(b, p1.Workers[0], "POST", "/connectors", map[string]any{"name": "pg1",
-			"config": wals[0].connectorConfig("one", "sluice1")}, http.StatusCreated, time.Minute)
+			"config": wals[0].connectorConfig("one", "sluice_one")}, http.StatusCreated, time.Minute)
 		single := awaitCommitted(b, p1.Workers[0], []string{"pg1"}, wals[:1], start)[0]
 		use1 := cpu1.since(start)
 		rate1 := float64(rows) / single.Seconds()
@@ -505,19 +527,25 @@ func BenchmarkPoolPostgresConnectors(b *testing.B) {
 		load3 := loadAvg()
 		raw3 := make([]float64, 3)
 		cmds := make([]chan float64, 3)
+		clients := make([]float64, 3)
+		pg0 = treeCPUSeconds(pg.PID())
+		s3 := time.Now()
 		for i, wal := range wals {
 			cmds[i] = make(chan float64, 1)
 			go func() {
 				s := time.Now()
-				if out, err := wal.recvlogicalCmd("raw").CombinedOutput(); err != nil {
+				cmd := wal.recvlogicalCmd(fmt.Sprintf("raw%d", i+1))
+				if out, err := cmd.CombinedOutput(); err != nil {
 					b.Errorf("pg_recvlogical on %s: %v\n%s", wal.db, err, out)
 				}
+				clients[i] = procCPU(cmd)
 				cmds[i] <- float64(rows) / time.Since(s).Seconds()
 			}()
 		}
 		for i := range cmds {
 			raw3[i] = <-cmds[i]
 		}
+		rawUse3 := rawCPU{pg: treeCPUSeconds(pg.PID()) - pg0, client: clients[0] + clients[1] + clients[2], wall: time.Since(s3)}
 		if b.Failed() {
 			b.FailNow()
 		}
@@ -531,7 +559,7 @@ func BenchmarkPoolPostgresConnectors(b *testing.B) {
 		start = time.Now()
 		for i, n := range names {
 			harness.Write(b, p3.Workers[i], "POST", "/connectors", map[string]any{"name": n,
-				"config": wals[i].connectorConfig(n, "sluice")}, http.StatusCreated, time.Minute)
+				"config": wals[i].connectorConfig(n, fmt.Sprintf("sluice%d", i+1))}, http.StatusCreated, time.Minute)
 		}
 		loadPool := loadAvg()
 		took := awaitCommitted(b, p3.Workers[0], names, wals, start)
@@ -557,11 +585,32 @@ func BenchmarkPoolPostgresConnectors(b *testing.B) {
 		b.ReportMetric(sumRate/3, "pool-rows/s/connector")
 		b.ReportMetric(sumRatio/3, "pool-ratio")
 		b.ReportMetric((raw3[0]+raw3[1]+raw3[2])/3, "raw3-rows/s/reader")
-		b.Logf("rows=%d per database. One connector, one worker: %.0f rows/s, pg_recvlogical alone %.0f, ratio %.2f [load %s]; %s",
-			rows, rate1, raw1, rate1/raw1, load1, use1.String(rows))
-		b.Logf("Three connectors, three workers: %s; mean ratio %.2f, %.0f rows/s in all [pg_recvlogical load %s, pool load %s]; %s",
-			strings.Join(line, "; "), sumRatio/3, float64(3*rows)/slices.Max(took).Seconds(), load3, loadPool, use3.String(3*rows))
+		b.Logf("rows=%d per database. One connector, one worker: %.0f rows/s, pg_recvlogical alone %.0f (%s), ratio %.2f [load %s]; %s",
+			rows, rate1, raw1, rawUse1.String(rows), rate1/raw1, load1, use1.String(rows))
+		b.Logf("Three connectors, three workers: %s; mean ratio %.2f, %.0f rows/s in all [pg_recvlogical load %s (%s), pool load %s]; %s",
+			strings.Join(line, "; "), sumRatio/3, float64(3*rows)/slices.Max(took).Seconds(), load3, rawUse3.String(3*rows), loadPool, use3.String(3*rows))
 	}
+}
+
+// rawCPU is the CPU that pg_recvlogical readers took: PostgreSQL's (its
+// walsenders) and their own.
+type rawCPU struct {
+	pg, client float64 // CPU seconds
+	wall       time.Duration
+}
+
+func (c rawCPU) String(rows int) string {
+	r := float64(rows)
+	return fmt.Sprintf("CPU-µs/row PostgreSQL %.2f, pg_recvlogical %.2f; %.2f cores busy",
+		c.pg*1e6/r, c.client*1e6/r, (c.pg+c.client)/c.wall.Seconds())
+}
+
+// procCPU returns the user and system CPU seconds of a command that ran.
+func procCPU(cmd *exec.Cmd) float64 {
+	if cmd.ProcessState == nil {
+		return 0
+	}
+	return (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
 }
 
 // awaitCommitted polls (every 100 ms) until each connector's committed
