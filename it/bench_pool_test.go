@@ -358,7 +358,8 @@ func balanced(w *harness.Worker, ids, names []string) error {
 // of its own:
 //
 //   - datagen: SLUICE_BENCH_EOS_RECORDS (1,000,000) records of one task
-//     (datagen.batch.size 1000, the default), until a read_committed
+//     (datagen.batch.size 1000, the default, or SLUICE_BENCH_DATAGEN_BATCH),
+//     until a read_committed
 //     consumer started before the connector has read them all; at least
 //     once, exactly once with transaction.boundary=poll (a transaction
 //     per poll of 1000 records) and with interval (200 ms);
@@ -459,7 +460,8 @@ func datagenDelivery(b *testing.B, name, eos, boundary string, n int) delivery {
 	start := time.Now()
 	w.JSON("POST", "/connectors", map[string]any{"name": "gen", "config": map[string]string{
 		"connector.class": "datagen", "kafka.topic": "eos-bench", "iterations": strconv.Itoa(n), "tasks.max": "1",
-		"transaction.boundary": boundary, "transaction.boundary.interval.ms": "200"}}, http.StatusCreated, nil)
+		"transaction.boundary": boundary, "transaction.boundary.interval.ms": "200",
+		"datagen.batch.size": strconv.Itoa(envInt("SLUICE_BENCH_DATAGEN_BATCH", 1000))}}, http.StatusCreated, nil)
 	got := 0
 	deadline := start.Add(10 * time.Minute)
 	for got < n {
