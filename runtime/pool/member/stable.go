@@ -99,9 +99,12 @@ func (m *Member) heartbeat(ctx context.Context, rb *Rebalance) string {
 	req.Group = m.cfg.Group
 	req.Generation = rb.Generation
 	req.MemberID = rb.MemberID
-	// A heartbeat that takes longer than the interval is as good as
-	// lost: bound it so that losing contact is noticed in time.
-	hctx, cancel := context.WithTimeout(ctx, m.cfg.HeartbeatInterval)
+	// A slow answer is contact (the coordinator got the heartbeat, so it
+	// keeps the member): a loaded broker must not make every worker stop
+	// its work. A heartbeat that gets no answer within half the session
+	// timeout is as good as lost, so that a coordinator that hangs rather
+	// than refuses is noticed well before it drops the member.
+	hctx, cancel := context.WithTimeout(ctx, max(m.cfg.HeartbeatInterval, m.cfg.SessionTimeout/2))
 	defer cancel()
 	resp, err := req.RequestWith(hctx, m.cl)
 	if err == nil {
