@@ -59,7 +59,8 @@ type Task struct {
 	// pendingPlan and pendingDone describe snapshot chunks still to be
 	// read while streaming (a snapshot resumed after a crash).
 	pendingPlan, pendingDone string
-	pendingPaused            bool // the pending chunks wait for resume-snapshot
+	pendingKeys              string // snapshot_keys: chunks resumed after a key
+	pendingPaused            bool   // the pending chunks wait for resume-snapshot
 	// snapshotAll reads every captured table with watermarks while
 	// streaming from resume, instead of a snapshot behind a new slot (see
 	// plan).
@@ -77,6 +78,9 @@ type Task struct {
 	}
 	lastEmitted offsetKey // offset of the last record queued; run's own
 	stopOnce    sync.Once
+	// prog replays the snapshot positions of the records Poll takes;
+	// Poll's own (see progress.go).
+	prog snapProgress
 }
 
 // offsetKey identifies an offset for comparing emitted and committed ones.
@@ -84,11 +88,11 @@ type offsetKey struct {
 	snapshot           bool
 	lsnProc, lsnCommit uint64
 	lsn                uint64
-	event              int64
+	event, part        int64
 }
 
 func keyOf(o *offset) offsetKey {
-	k := offsetKey{snapshot: o.snapshot, lsnProc: o.lsnProc, lsnCommit: o.lsnCommit, lsn: o.lsn, event: o.event}
+	k := offsetKey{snapshot: o.snapshot, lsnProc: o.lsnProc, lsnCommit: o.lsnCommit, lsn: o.lsn, event: o.event, part: o.part}
 	if !o.snapshot && o.lsnCommit == 0 {
 		k.lsn = 0 // not stored (see toMap): the committed form lacks it
 	}
@@ -147,7 +151,7 @@ func (t *Task) Start(ctx context.Context, tctx connectors.SourceTaskContext, pro
 func (t *Task) setup(ctx context.Context) error {
 	cfg := t.cfg
 	t.snapshot, t.snapshotAll, t.resume = false, false, offset{}
-	t.pendingPlan, t.pendingDone, t.pendingPaused = "", "", false
+	t.pendingPlan, t.pendingDone, t.pendingKeys, t.pendingPaused = "", "", "", false
 	var err error
 	if t.meta, err = connect(ctx, cfg); err != nil {
 		return err
@@ -280,7 +284,7 @@ func (t *Task) plan(stored map[string]any, slot slotState) error {
 		t.log.Info("resuming the interrupted snapshot: finished chunks are kept, the others are read with watermarks while streaming from the snapshot's LSN",
 			"lsn", lsnString(o.lsn))
 		t.resume = offset{lsnProc: o.lsn}
-		t.pendingPlan, t.pendingDone = o.snapshotPlan, o.snapshotChunks
+		t.pendingPlan, t.pendingDone, t.pendingKeys = o.snapshotPlan, o.snapshotChunks, o.snapshotKeys
 		return nil
 	case o.snapshot && snapModes:
 		t.log.Warn("the previous snapshot did not finish and cannot be resumed (its slot is gone or moved, or PostgreSQL is older than 14); taking it again from the start")
@@ -311,7 +315,7 @@ func (t *Task) plan(stored map[string]any, slot slotState) error {
 	}
 	t.resume = o
 	if o.incremental {
-		t.pendingPlan, t.pendingDone, t.pendingPaused = o.snapshotPlan, o.snapshotChunks, o.paused
+		t.pendingPlan, t.pendingDone, t.pendingKeys, t.pendingPaused = o.snapshotPlan, o.snapshotChunks, o.snapshotKeys, o.paused
 	}
 	return nil
 }
@@ -335,7 +339,13 @@ func (t *Task) closeConns() {
 // emit queues r with its offset o, waiting while the queue is full (in
 // records, or in estimated bytes with max.queue.size.in.bytes).
 func (t *Task) emit(ctx context.Context, r *connectors.Record, o *offset) error {
-	q := queued{r: r}
+	return t.emitAt(ctx, r, o, snapPos{})
+}
+
+// emitAt is emit for a snapshot record without an offset of its own:
+// pos says what its offset is, should it be the last of a batch.
+func (t *Task) emitAt(ctx context.Context, r *connectors.Record, o *offset, pos snapPos) error {
+	q := queued{r: r, pos: pos}
 	if t.bytes != nil {
 		q.n = recordSize(r)
 		if err := t.bytes.acquire(ctx, q.n); err != nil {
@@ -412,9 +422,14 @@ func (t *Task) Poll(ctx context.Context) ([]*connectors.Record, error) {
 // to the budget of max.queue.size.in.bytes; with none queued it arms the
 // queue's ready (see recQueue.take).
 func (t *Task) take() []*connectors.Record {
-	batch, n := t.queue.take(nil, t.cfg.MaxBatchSize)
+	batch, n, last := t.queue.take(nil, t.cfg.MaxBatchSize, &t.prog)
 	if t.bytes != nil {
 		t.bytes.release(n)
+	}
+	if last {
+		// A snapshot record ends the batch: it carries the offset of
+		// everything before it (progress.go).
+		batch[len(batch)-1].SourceOffset = t.prog.offsetMap()
 	}
 	return batch
 }
@@ -560,7 +575,7 @@ func (t *Task) run(ctx context.Context) (err error) {
 		}
 	}
 	if t.pendingPlan != "" {
-		pending, err := t.pendingChunks(ctx, t.pendingPlan, t.pendingDone, tables)
+		pending, err := t.pendingChunks(ctx, t.pendingPlan, t.pendingDone, t.pendingKeys, tables)
 		if err != nil {
 			return err
 		}
@@ -574,6 +589,7 @@ func (t *Task) run(ctx context.Context) (err error) {
 		s.incr = &incremental{plan: t.pendingPlan, done: done, doneStr: t.pendingDone, pending: pending,
 			session: strconv.FormatInt(time.Now().UnixNano(), 36), seen: map[string]struct{}{},
 			results: make(chan chunkResult, 1), paused: t.pendingPaused, resumed: true}
+		s.incr.setKeys()
 		t.log.Info("snapshot chunks left to read", "chunks", len(pending), "paused", t.pendingPaused)
 	}
 	return t.stream(ctx, s)
