@@ -152,4 +152,18 @@ func TestTakeGivesTheBatchItsOffset(t *testing.T) {
 	if got, _ := parseOffsetMap(b2[2].SourceOffset); !got.lastSnapshot {
 		t.Fatalf("the final record's own offset was replaced: %v", b2[2].SourceOffset)
 	}
+	// waitCommitted's condition: the last offset returned is committed.
+	part := map[string]any{"server": ""}
+	if err := task.Commit(ctx, []connectors.SourceOffset{{Partition: part, Offset: b1[2].SourceOffset}}); err != nil {
+		t.Fatal(err)
+	}
+	if task.allCommitted() {
+		t.Fatal("all committed with the first batch's offset, though the second batch was returned")
+	}
+	if err := task.Commit(ctx, []connectors.SourceOffset{{Partition: part, Offset: b2[2].SourceOffset}}); err != nil {
+		t.Fatal(err)
+	}
+	if !task.allCommitted() || task.queue.len() != 0 {
+		t.Fatal("the last offset returned is committed, yet not all committed")
+	}
 }

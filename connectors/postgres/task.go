@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5"
@@ -75,6 +77,10 @@ type Task struct {
 	mu struct {
 		sync.Mutex
 		committed offsetKey // latest committed offset
+		// handed is the offset map of the last record Poll returned
+		// with one, committedMap the map of the latest committed offset;
+		// equal, everything Poll returned is committed (waitCommitted).
+		handed, committedMap unsafe.Pointer
 	}
 	lastEmitted offsetKey // offset of the last record queued; run's own
 	stopOnce    sync.Once
@@ -356,13 +362,15 @@ func (t *Task) emitAt(ctx context.Context, r *connectors.Record, o *offset, pos 
 	return t.queue.put(ctx, q)
 }
 
-// waitCommitted waits until the offset of the last queued record is
-// committed (or nothing was queued), so that the stored offset is where
-// the task stands.
+// waitCommitted waits until every queued record was returned by Poll
+// and the offset of the last one returned is committed, so that the
+// stored offset is where the task stands. (Snapshot records share an
+// offsetKey and most have no offset of their own: the offset maps Poll
+// returned are compared instead.)
 func (t *Task) waitCommitted(ctx context.Context) error {
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
-	for t.lastEmitted != (offsetKey{}) && t.pending() {
+	for t.queue.len() > 0 || !t.allCommitted() {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -370,6 +378,14 @@ func (t *Task) waitCommitted(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// allCommitted reports whether the offset of the last record Poll
+// returned with one is committed.
+func (t *Task) allCommitted() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.mu.handed == t.mu.committedMap
 }
 
 // pending reports whether a queued record's offset is not committed yet.
@@ -431,6 +447,14 @@ func (t *Task) take() []*connectors.Record {
 		// everything before it (progress.go).
 		batch[len(batch)-1].SourceOffset = t.prog.offsetMap()
 	}
+	for i := len(batch) - 1; i >= 0; i-- {
+		if m := batch[i].SourceOffset; m != nil {
+			t.mu.Lock()
+			t.mu.handed = reflect.ValueOf(m).UnsafePointer()
+			t.mu.Unlock()
+			break
+		}
+	}
 	return batch
 }
 
@@ -447,6 +471,7 @@ func (t *Task) Commit(ctx context.Context, offsets []connectors.SourceOffset) er
 		}
 		t.mu.Lock()
 		t.mu.committed = keyOf(&o)
+		t.mu.committedMap = reflect.ValueOf(so.Offset).UnsafePointer()
 		t.mu.Unlock()
 		if o.snapshot {
 			continue
