@@ -75,7 +75,7 @@ func BenchmarkStreamInsert(b *testing.B) {
 		if err := s.handle(ctx, uint64(i), msg); err != nil {
 			b.Fatal(err)
 		}
-		recs, _ := task.queue.take(nil, 1)
+		recs, _, _ := task.queue.take(nil, 1, &task.prog)
 		if len(recs) != 1 || recs[0].Key == nil {
 			b.Fatal("no key")
 		}

@@ -36,6 +36,7 @@ const watermarkPrefix = "sluice.watermark"
 type chunkRow struct {
 	keyText    string
 	key, after *connectors.StructValue
+	pos        []byte // the key as in snapshot_keys when the chunk is ordered
 }
 
 type chunkResult struct {
@@ -46,9 +47,12 @@ type chunkResult struct {
 
 // incremental is the streamer's state while chunks remain.
 type incremental struct {
-	plan     string
-	done     []string // finished chunks, "relid:idx"
-	doneStr  string
+	plan    string
+	done    []string // finished chunks, "relid:idx"
+	doneStr string
+	// keys is the snapshot_keys of the chunks resumed after a key and
+	// not read yet (see setKeys).
+	keys     string
 	pending  []*chunk
 	session  string
 	seq      int
@@ -64,10 +68,33 @@ type incremental struct {
 	resumed  bool // the chunks left of an initial snapshot that a crash interrupted
 }
 
+// setKeys sets keys from the chunks left (and the one being read, unless
+// it belongs to a replaced plan).
+func (in *incremental) setKeys() { in.keys = in.keysExcept(nil) }
+
+// keysExcept is the snapshot_keys of the chunks left but c.
+func (in *incremental) keysExcept(c *chunk) string {
+	var b []byte
+	if in.cur != nil && in.cur != c && !in.curStale && in.cur.fromText != "" {
+		b = appendChunkKey(b, in.cur, []byte(in.cur.fromText))
+	}
+	for _, p := range in.pending {
+		if p != c && p.fromText != "" {
+			b = appendChunkKey(b, p, []byte(p.fromText))
+		}
+	}
+	return string(b)
+}
+
 // pendingChunks returns the chunks of plan not listed in done, building
-// the tables they belong to.
-func (t *Task) pendingChunks(ctx context.Context, plan, done string, tables map[uint32]*table) ([]*chunk, error) {
+// the tables they belong to; a chunk listed in keys (snapshot_keys)
+// starts after its key.
+func (t *Task) pendingChunks(ctx context.Context, plan, done, keys string, tables map[uint32]*table) ([]*chunk, error) {
 	plans, err := parsePlans(plan)
+	if err != nil {
+		return nil, err
+	}
+	from, err := parseSnapshotKeys(keys)
 	if err != nil {
 		return nil, err
 	}
@@ -109,10 +136,19 @@ func (t *Task) pendingChunks(ctx context.Context, plan, done string, tables map[
 			out = append(out, &chunk{t: tb, idx: -1})
 			continue
 		}
+		if p.order, err = keyOrder(ctx, t.meta, tb); err != nil {
+			return nil, err
+		}
 		for _, c := range p.chunks(tb) {
-			if !finished[chunkID(c)] {
-				out = append(out, c)
+			id := chunkID(c)
+			if finished[id] {
+				continue
 			}
+			if k, ok := from[id]; ok && c.order != nil && len(k) == len(c.order) {
+				c.from = k
+				c.fromText = escapeKeys(k)
+			}
+			out = append(out, c)
 		}
 	}
 	return out, nil
@@ -202,7 +238,12 @@ func readWatermarked(ctx context.Context, conn *pgx.Conn, c *chunk, id string) c
 	rr := conn.PgConn().ExecParams(ctx, sql, params, nil, nil, nil)
 	var cols []pgoutput.Column
 	var sl slab
+	var keys keyBlock
 	for rr.NextRow() {
+		var pos []byte
+		if c.order != nil {
+			pos = keys.add(t, rr.Values())
+		}
 		cols = textColumns(cols, rr.Values())
 		after, err := t.rowValue(&sl, cols)
 		var key *connectors.StructValue
@@ -214,7 +255,7 @@ func readWatermarked(ctx context.Context, conn *pgx.Conn, c *chunk, id string) c
 			res.err = fmt.Errorf("snapshot of %s.%s: %w", t.schema, t.name, err)
 			return res
 		}
-		res.rows = append(res.rows, chunkRow{keyText: keyText(t, cols), key: key, after: after})
+		res.rows = append(res.rows, chunkRow{keyText: keyText(t, cols), key: key, after: after, pos: pos})
 	}
 	if _, err := rr.Close(); err != nil {
 		res.err = fmt.Errorf("snapshot of %s.%s: %w", t.schema, t.name, err)
@@ -277,27 +318,35 @@ func (s *streamer) watermark(ctx context.Context, lsn uint64, m *pgoutput.Logica
 	s.t.log.Log(ctx, level, "snapshot chunk finished", "chunk", chunkID(c), "rows_read", len(res.rows), "rows_emitted", len(rows),
 		"changed_meanwhile", len(in.seen), "stale", in.curStale, "high_watermark", lsnString(lsn))
 	prevDone := in.doneStr
+	// The rows but the last say the chunk is in progress, up to their
+	// own key (Poll adds it: snapPos), so that a restart between them
+	// reads only the rest of the chunk.
+	before := offset{lsnProc: lsn, lsn: lsn, incremental: true, snapshotPlan: in.plan, snapshotChunks: prevDone, paused: in.paused,
+		snapshotKeys: in.keysExcept(c)}
 	if !in.curStale {
 		in.done = append(in.done, chunkID(c))
 		in.doneStr = strings.Join(in.done, ",")
 	}
 	in.cur, in.open, in.ready, in.curStale = nil, false, nil, false
+	in.setKeys()
 	clear(in.seen)
 	last := len(in.pending) == 0
 	p := position{snapshot: "incremental", lsn: lsn}
 	p.tsMs, p.tsUs, p.tsNs = timeBoxes(time.Now())
-	before := offset{lsnProc: lsn, lsn: lsn, incremental: true, snapshotPlan: in.plan, snapshotChunks: prevDone, paused: in.paused}
-	after := offset{lsnProc: lsn, lsn: lsn, incremental: !last, snapshotPlan: in.plan, snapshotChunks: in.doneStr, paused: in.paused}
+	after := offset{lsnProc: lsn, lsn: lsn, incremental: !last, snapshotPlan: in.plan, snapshotChunks: in.doneStr, paused: in.paused,
+		snapshotKeys: in.keys}
 	if last {
-		after.snapshotPlan, after.snapshotChunks = "", ""
+		after.snapshotPlan, after.snapshotChunks, after.snapshotKeys = "", "", ""
 	}
-	beforeMap := before.toMap()
+	base := &snapBase{run: &snapRun{}, seq: 1, off: before}
 	for i, r := range rows {
-		o, om := before, beforeMap
 		if i == len(rows)-1 {
-			o, om = after, after.toMap()
+			if err := s.emit(ctx, s.t.b.change(c.t, OpRead, r.key, nil, r.after, &p, nil, after.toMap()), &after); err != nil {
+				return err
+			}
+			break
 		}
-		if err := s.emit(ctx, s.t.b.change(c.t, OpRead, r.key, nil, r.after, &p, nil, om), &o); err != nil {
+		if err := s.emitAt(ctx, s.t.b.change(c.t, OpRead, r.key, nil, r.after, &p, nil, nil), &before, snapPos{base: base, c: c, key: r.pos}); err != nil {
 			return err
 		}
 	}

@@ -43,11 +43,8 @@ var messageTable = &table{boxedSchema: "", boxedName: ""}
 // <topic.prefix>.message, unless its prefix is filtered out. Sluice's own
 // watermarks are never emitted.
 func (s *streamer) message(ctx context.Context, lsn uint64, m *pgoutput.LogicalMessage) error {
-	if m.Transactional {
-		s.txEvent++
-		if s.txEvent <= s.txSkip {
-			return nil
-		}
+	if m.Transactional && s.nextEvent() {
+		return nil
 	}
 	if m.Prefix == watermarkPrefix {
 		return s.watermark(ctx, lsn, m)
@@ -69,7 +66,7 @@ func (s *streamer) message(ctx context.Context, lsn uint64, m *pgoutput.LogicalM
 		p.tsMs, p.tsUs, p.tsNs = timeBoxes(s.t.b.now())
 		o = offset{lsnProc: lsn + 1, lsn: lsn}
 		if s.incr != nil {
-			o.incremental, o.snapshotPlan, o.snapshotChunks = true, s.incr.plan, s.incr.doneStr
+			o.incremental, o.snapshotPlan, o.snapshotChunks, o.snapshotKeys = true, s.incr.plan, s.incr.doneStr, s.incr.keys
 		}
 		om = o.toMap()
 	}

@@ -9,11 +9,16 @@ import (
 
 // Source offset keys. Values are JSON numbers, booleans and strings.
 const (
-	offLSNProc        = "lsn_proc"   // every transaction committed before this LSN is fully delivered
-	offLSNCommit      = "lsn_commit" // commit LSN of the event's transaction
-	offLSN            = "lsn"        // the event's own LSN
-	offTxID           = "txId"
-	offEvent          = "event" // index of the event within its transaction (0-based)
+	offLSNProc   = "lsn_proc"   // every transaction committed before this LSN is fully delivered
+	offLSNCommit = "lsn_commit" // commit LSN of the event's transaction
+	offLSN       = "lsn"        // the event's own LSN
+	offTxID      = "txId"
+	offEvent     = "event" // index of the event within its transaction (0-based)
+	// offEventPart is how many records of change event+1 were delivered
+	// (a change that yields several records: BEGIN and the first change,
+	// delete and tombstone, a key change, a truncate of several tables);
+	// absent when none.
+	offEventPart      = "event_part"
 	offTsUsec         = "ts_usec"
 	offSnapshot       = "snapshot"             // true while the initial snapshot is in progress
 	offSnapshotChunks = "snapshot_chunks"      // finished chunks while snapshotting ("relid:idx,...")
@@ -21,6 +26,11 @@ const (
 	offIncremental    = "snapshot_incremental" // chunks left after a resumed snapshot are read while streaming
 	offPaused         = "snapshot_paused"      // pause-snapshot: no further chunk is read until resume-snapshot
 	offLastSnapshot   = "last_snapshot_record"
+	// offSnapshotKeys holds, per chunk started but not finished, the key
+	// of its last row delivered: "relid:idx:k1,k2;..." with each key
+	// value escaped as in the plan (escapeKey). A resumed snapshot reads
+	// such a chunk only after that key (see snapProgress).
+	offSnapshotKeys = "snapshot_keys"
 )
 
 // offset is a decoded source offset.
@@ -28,6 +38,7 @@ type offset struct {
 	snapshot       bool
 	snapshotChunks string
 	snapshotPlan   string
+	snapshotKeys   string // see offSnapshotKeys
 	incremental    bool
 	paused         bool // with incremental: paused by a signal
 	lastSnapshot   bool
@@ -36,6 +47,7 @@ type offset struct {
 	lsn            uint64
 	txID           int64
 	event          int64
+	part           int64 // see offEventPart
 	tsUsec         int64
 }
 
@@ -47,6 +59,9 @@ func (o *offset) toMap() map[string]any {
 		m[offSnapshotChunks] = o.snapshotChunks
 		m[offSnapshotPlan] = o.snapshotPlan
 		m[offLSN] = int64(o.lsn)
+		if o.snapshotKeys != "" {
+			m[offSnapshotKeys] = o.snapshotKeys
+		}
 		return m
 	}
 	if o.incremental {
@@ -55,6 +70,9 @@ func (o *offset) toMap() map[string]any {
 		m[offSnapshotPlan] = o.snapshotPlan
 		if o.paused {
 			m[offPaused] = true
+		}
+		if o.snapshotKeys != "" {
+			m[offSnapshotKeys] = o.snapshotKeys
 		}
 	}
 	if o.lastSnapshot {
@@ -66,6 +84,9 @@ func (o *offset) toMap() map[string]any {
 		m[offTxID] = o.txID
 		m[offEvent] = o.event
 		m[offTsUsec] = o.tsUsec
+		if o.part != 0 {
+			m[offEventPart] = o.part
+		}
 	}
 	return m
 }
@@ -108,12 +129,17 @@ func parseOffsetMap(m map[string]any) (offset, error) {
 	o.lsn = uint64(get(offLSN))
 	o.txID = get(offTxID)
 	o.event = get(offEvent)
+	o.part = get(offEventPart)
 	o.tsUsec = get(offTsUsec)
 	o.snapshot, _ = m[offSnapshot].(bool)
 	o.lastSnapshot, _ = m[offLastSnapshot].(bool)
 	o.snapshotChunks, _ = m[offSnapshotChunks].(string)
 	o.snapshotPlan, _ = m[offSnapshotPlan].(string)
+	o.snapshotKeys, _ = m[offSnapshotKeys].(string)
 	o.incremental, _ = m[offIncremental].(bool)
 	o.paused, _ = m[offPaused].(bool)
+	if err == nil && o.part < 0 {
+		err = fmt.Errorf("offset %s: %d is negative", offEventPart, o.part)
+	}
 	return o, err
 }

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"encoding/json"
+	"slices"
 	"strconv"
 	"testing"
 )
@@ -14,6 +15,8 @@ func FuzzParseOffset(f *testing.F) {
 	f.Add(`{"lsn_proc":1.5}`)
 	f.Add(`{"snapshot":true,"snapshot_chunks":"16385:0","snapshot_plan":"16385:k:a%3Ab,1:c%2C,2;16390:k:x","lsn":5}`)
 	f.Add(`{"snapshot_incremental":true,"snapshot_plan":"1:x:y:z"}`)
+	f.Add(`{"snapshot":true,"snapshot_chunks":"16385:0","snapshot_plan":"16385:1:2000:10","snapshot_keys":"16385:1:2500;16385:2:a%2Cb,c","lsn":5}`)
+	f.Add(`{"lsn_proc":10,"lsn_commit":20,"lsn":15,"txId":7,"event":3,"event_part":2}`)
 	f.Fuzz(func(t *testing.T, s string) {
 		var m map[string]any
 		if json.Unmarshal([]byte(s), &m) != nil {
@@ -22,6 +25,13 @@ func FuzzParseOffset(f *testing.F) {
 		o, err := parseOffsetMap(m)
 		if err != nil {
 			return
+		}
+		if keys, err := parseSnapshotKeys(o.snapshotKeys); err == nil {
+			for id, k := range keys {
+				if again, err := parseSnapshotKeys(id + ":" + escapeKeys(k)); err != nil || !slices.Equal(again[id], k) {
+					t.Fatalf("snapshot key %s %q does not round-trip: %q, %v", id, k, again[id], err)
+				}
+			}
 		}
 		plans, err := parsePlans(o.snapshotPlan)
 		if err != nil {

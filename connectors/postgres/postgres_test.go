@@ -49,6 +49,8 @@ func TestPostgres(t *testing.T) {
 	t.Run("ResumeSnapshot", func(t *testing.T) { testResumeSnapshot(t, pg) })
 	t.Run("ResumeSnapshotReconnect", func(t *testing.T) { testResumeSnapshotReconnect(t, pg) })
 	t.Run("ResumeSnapshotChurn", func(t *testing.T) { testResumeSnapshotChurn(t, pg) })
+	t.Run("ResumeMidChange", func(t *testing.T) { testResumeMidChange(t, pg) })
+	t.Run("ResumeSnapshotMidChunk", func(t *testing.T) { testResumeSnapshotMidChunk(t, pg) })
 	t.Run("SnapshotDoneMeansEmitted", func(t *testing.T) { testSnapshotDoneMeansEmitted(t, pg) })
 	t.Run("RestartBeforeFirstCommit", func(t *testing.T) { testRestartBeforeFirstCommit(t, pg) })
 	t.Run("SchemaChange", func(t *testing.T) { testSchemaChange(t, pg) })
@@ -973,7 +975,7 @@ func testResumeSnapshot(t *testing.T, pg *harness.Postgres) {
 	defer stopWriter()
 	second := pollUntil(t, task2, 60*time.Second, func(rs []*connectors.Record) bool {
 		for _, r := range rs {
-			if r.Value != nil && op(r) == OpUpdate && r.SourceOffset[offIncremental] == nil {
+			if r.Value != nil && op(r) == OpUpdate && r.SourceOffset != nil && r.SourceOffset[offIncremental] == nil {
 				return true // streaming after the last chunk
 			}
 		}
@@ -1157,7 +1159,7 @@ func testResumeSnapshotReconnect(t *testing.T, pg *harness.Postgres) {
 	pg.Exec(t, db, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
 	second = append(second, pollUntil(t, task2, 60*time.Second, func(rs []*connectors.Record) bool {
 		for _, r := range rs {
-			if incremental(r) && r.SourceOffset[offIncremental] == nil {
+			if incremental(r) && r.SourceOffset != nil && r.SourceOffset[offIncremental] == nil {
 				return true // the last chunk's last row
 			}
 		}
@@ -1415,7 +1417,7 @@ func testSignalSnapshot(t *testing.T, pg *harness.Postgres) {
 		"UPDATE t SET v = 1 WHERE id = 4000")
 	recs := data(pollUntil(t, task, 30*time.Second, func(rs []*connectors.Record) bool {
 		for _, r := range rs {
-			if r.Value != nil && source(r).Get("snapshot") == "incremental" && r.SourceOffset[offIncremental] == nil {
+			if r.Value != nil && source(r).Get("snapshot") == "incremental" && r.SourceOffset != nil && r.SourceOffset[offIncremental] == nil {
 				return true // the last chunk's last row
 			}
 		}
@@ -1563,7 +1565,7 @@ func resumeSnapshotChurn(t *testing.T, pg *harness.Postgres, restarts bool) {
 	}
 	finished := func(rs []*connectors.Record) bool {
 		for _, r := range rs {
-			if incremental(r) && r.SourceOffset[offIncremental] == nil {
+			if incremental(r) && r.SourceOffset != nil && r.SourceOffset[offIncremental] == nil {
 				return true // the last chunk's last row
 			}
 		}

@@ -13,6 +13,9 @@ import (
 type queued struct {
 	r *connectors.Record
 	n int64
+	// pos is a snapshot record's progress (progress.go); pos.base is nil
+	// for others.
+	pos snapPos
 }
 
 // recQueue is the bounded queue between the task's goroutine (put) and
@@ -68,15 +71,16 @@ func (q *recQueue) put(ctx context.Context, e queued) error {
 
 // take moves up to max records into dst and returns it with the sum of
 // their sizes; with none queued it returns dst unchanged and arms ready,
-// which the next put pokes.
-func (q *recQueue) take(dst []*connectors.Record, max int) ([]*connectors.Record, int64) {
+// which the next put pokes. prog notes the snapshot positions of the
+// records taken; last reports whether the last one has one (it then
+// needs prog's offset).
+func (q *recQueue) take(dst []*connectors.Record, max int, prog *snapProgress) (out []*connectors.Record, size int64, last bool) {
 	q.mu.Lock()
 	if q.n == 0 {
 		q.readerWaits = true
 		q.mu.Unlock()
-		return dst, 0
+		return dst, 0, false
 	}
-	var size int64
 	k := min(max, q.n)
 	if dst == nil {
 		dst = make([]*connectors.Record, 0, k)
@@ -86,6 +90,10 @@ func (q *recQueue) take(dst []*connectors.Record, max int) ([]*connectors.Record
 		e := &q.ring[(q.head+i)&mask]
 		dst = append(dst, e.r)
 		size += e.n
+		last = e.pos.base != nil
+		if last {
+			prog.note(&e.pos)
+		}
 		*e = queued{}
 	}
 	q.head = (q.head + k) & mask
@@ -96,7 +104,7 @@ func (q *recQueue) take(dst []*connectors.Record, max int) ([]*connectors.Record
 	if wake {
 		poke(q.space)
 	}
-	return dst, size
+	return dst, size, last
 }
 
 // len returns how many records are queued.

@@ -102,7 +102,7 @@ func TestRecQueue(t *testing.T) {
 	}()
 	next := 0
 	for next < total {
-		batch, size := q.take(nil, 1+rand.IntN(2*limit))
+		batch, size, _ := q.take(nil, 1+rand.IntN(2*limit), &snapProgress{})
 		if len(batch) == 0 {
 			select {
 			case <-q.ready:
@@ -141,7 +141,7 @@ func TestRecQueue(t *testing.T) {
 	if err := full.put(cctx, queued{r: recs[1]}); err == nil {
 		t.Fatal("put on a full queue returned without waiting")
 	}
-	if got, _ := full.take(nil, 10); len(got) != 1 || got[0] != recs[0] {
+	if got, _, _ := full.take(nil, 10, &snapProgress{}); len(got) != 1 || got[0] != recs[0] {
 		t.Fatalf("after the abandoned put: %v", got)
 	}
 }
@@ -195,7 +195,7 @@ func BenchmarkRecordSize(b *testing.B) {
 	if err := s.handle(context.Background(), 1, msg); err != nil {
 		b.Fatal(err)
 	}
-	recs, _ := task.queue.take(nil, 1)
+	recs, _, _ := task.queue.take(nil, 1, &task.prog)
 	r := recs[0]
 	b.ReportAllocs()
 	b.ResetTimer()

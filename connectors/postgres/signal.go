@@ -170,6 +170,7 @@ func (in *incremental) dropTable(relID uint32) {
 	if in.cur != nil && in.cur.t.relID == relID {
 		in.curStale = true // its rows still go out, but it is not a chunk of the new plan
 	}
+	in.setKeys()
 }
 
 // stopSnapshot drops pending chunks of the matching tables (all when no

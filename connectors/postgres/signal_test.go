@@ -18,7 +18,7 @@ import (
 // snapshot (its offset no longer carries the snapshot's chunks).
 func lastIncremental(rs []*connectors.Record) bool {
 	for _, r := range rs {
-		if r.Value != nil && source(r).Get("snapshot") == "incremental" && r.SourceOffset[offIncremental] == nil {
+		if r.Value != nil && source(r).Get("snapshot") == "incremental" && r.SourceOffset != nil && r.SourceOffset[offIncremental] == nil {
 			return true
 		}
 	}

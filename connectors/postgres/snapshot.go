@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -28,12 +29,25 @@ type chunk struct {
 
 	keyCols     []string // key column names, for row-value ranges
 	after, upTo []string // after exclusive, upTo inclusive; nil is unbounded
+
+	// order is the key column names when the chunk is read in key order
+	// (see keyOrder), so that it can resume after a key; nil otherwise.
+	order []string
+	// from, with order, is the key after which a resumed chunk starts
+	// (the last row delivered before a restart), fromText its form in
+	// snapshot_keys.
+	from     []string
+	fromText string
+	// doneAt is the seq of the first snapBase of its run that lists the
+	// chunk finished (0: none yet); set by the emitter, read by Poll.
+	doneAt atomic.Int64
 }
 
 // snapItem is what a snapshot worker hands the emitter: a batch of rows
 // of one table, or the end of a chunk, or an error.
 type snapItem struct {
 	t    *table
+	c    *chunk // the chunk of rows
 	rows []snapRow
 	done *chunk
 	err  error
@@ -44,6 +58,9 @@ type snapItem struct {
 type snapRow struct {
 	key, after *connectors.StructValue
 	env        lazyEnvelope
+	// pos is the row's key as in snapshot_keys, when its chunk is read
+	// in key order; it is in a block shared with other rows (keyBlock).
+	pos []byte
 }
 
 // snapBatch is how many rows a worker hands over at once.
@@ -171,6 +188,9 @@ type tablePlan struct {
 	lo, step int64
 	n        int
 	bounds   [][]string
+	// order is the key column names when the table's chunks are read in
+	// key order (keyOrder); not part of the stored plan.
+	order []string
 }
 
 func (p tablePlan) String() string {
@@ -244,7 +264,7 @@ func (p tablePlan) chunks(t *table) []*chunk {
 		}
 		out := make([]*chunk, p.n)
 		for i := range out {
-			c := &chunk{t: t, idx: i, keyCols: names}
+			c := &chunk{t: t, idx: i, keyCols: names, order: p.order}
 			if i > 0 {
 				c.after = p.bounds[i-1]
 			}
@@ -256,12 +276,12 @@ func (p tablePlan) chunks(t *table) []*chunk {
 		return out
 	}
 	if p.n <= 1 || len(t.keyCols) != 1 {
-		return []*chunk{{t: t}}
+		return []*chunk{{t: t, order: p.order}}
 	}
 	kc := t.cols[t.keyCols[0]].Name
 	out := make([]*chunk, p.n)
 	for i := 0; i < p.n; i++ {
-		c := &chunk{t: t, idx: i, keyCol: kc}
+		c := &chunk{t: t, idx: i, keyCol: kc, order: p.order}
 		if i > 0 {
 			v := p.lo + int64(i)*p.step
 			c.lo = &v
@@ -332,7 +352,18 @@ func joinPlans(ps []tablePlan) string {
 	return strings.Join(parts, ";")
 }
 
-// planTable splits a table into chunks of about chunkRows rows: a single
+// planTable splits a table into chunks (planChunks) and says whether they
+// are read in key order (keyOrder).
+func planTable(ctx context.Context, conn *pgx.Conn, t *table, estRows float64, chunkRows int64) (tablePlan, error) {
+	p, err := planChunks(ctx, conn, t, estRows, chunkRows)
+	if err != nil {
+		return p, err
+	}
+	p.order, err = keyOrder(ctx, conn, t)
+	return p, err
+}
+
+// planChunks splits a table into chunks of about chunkRows rows: a single
 // integer key into equal key ranges from its minimum and maximum, any
 // other key (text, uuid, composite, ...) at boundaries taken from a
 // sample of its keys (see samplePerChunk). Tables without a key, or with a nullable
@@ -340,7 +371,7 @@ func joinPlans(ps []tablePlan) string {
 // conn must not be inside the snapshot transaction: a key type without a
 // btree order makes the sampling query fail, and the table is then one
 // chunk.
-func planTable(ctx context.Context, conn *pgx.Conn, t *table, estRows float64, chunkRows int64) (tablePlan, error) {
+func planChunks(ctx context.Context, conn *pgx.Conn, t *table, estRows float64, chunkRows int64) (tablePlan, error) {
 	p := tablePlan{relID: t.relID, n: 1}
 	if len(t.keyCols) == 0 {
 		return p, nil
@@ -502,7 +533,8 @@ func planIntTable(ctx context.Context, conn *pgx.Conn, t *table, estRows float64
 }
 
 // chunkSQL returns the query and parameters reading chunk c in text
-// format.
+// format: in key order when c.order is set, and only after c.from when
+// the chunk resumes.
 func chunkSQL(c *chunk) (string, [][]byte) {
 	t := c.t
 	names := make([]string, len(t.cols))
@@ -520,29 +552,36 @@ func chunkSQL(c *chunk) (string, [][]byte) {
 		params = append(params, []byte(strconv.FormatInt(*c.hi, 10)))
 		where = append(where, fmt.Sprintf("%s < $%d", quoteIdent(c.keyCol), len(params)))
 	}
-	if c.after != nil || c.upTo != nil {
-		keys := make([]string, len(c.keyCols))
-		for i, k := range c.keyCols {
+	bound := func(cols []string, op string, vals []string) {
+		keys := make([]string, len(cols))
+		for i, k := range cols {
 			keys[i] = quoteIdent(k)
 		}
-		row := "(" + strings.Join(keys, ", ") + ")"
-		bound := func(op string, vals []string) {
-			ps := make([]string, len(vals))
-			for i, v := range vals {
-				params = append(params, []byte(v))
-				ps[i] = "$" + strconv.Itoa(len(params))
-			}
-			where = append(where, row+" "+op+" ("+strings.Join(ps, ", ")+")")
+		ps := make([]string, len(vals))
+		for i, v := range vals {
+			params = append(params, []byte(v))
+			ps[i] = "$" + strconv.Itoa(len(params))
 		}
-		if c.after != nil {
-			bound(">", c.after)
-		}
-		if c.upTo != nil {
-			bound("<=", c.upTo)
-		}
+		where = append(where, "("+strings.Join(keys, ", ")+") "+op+" ("+strings.Join(ps, ", ")+")")
+	}
+	if c.after != nil {
+		bound(c.keyCols, ">", c.after)
+	}
+	if c.upTo != nil {
+		bound(c.keyCols, "<=", c.upTo)
+	}
+	if c.from != nil && len(c.from) == len(c.order) {
+		bound(c.order, ">", c.from)
 	}
 	if len(where) > 0 {
 		sql += " WHERE " + strings.Join(where, " AND ")
+	}
+	if c.order != nil {
+		keys := make([]string, len(c.order))
+		for i, k := range c.order {
+			keys[i] = quoteIdent(k)
+		}
+		sql += " ORDER BY " + strings.Join(keys, ", ")
 	}
 	return sql, params
 }
@@ -575,6 +614,7 @@ func readChunks(ctx context.Context, conn *pgx.Conn, jobs <-chan *chunk, items c
 	var cols []pgoutput.Column
 	var sl slab
 	var arena rowArena
+	var keys keyBlock
 	for c := range jobs {
 		t := c.t
 		sql, params := chunkSQL(c)
@@ -582,8 +622,12 @@ func readChunks(ctx context.Context, conn *pgx.Conn, jobs <-chan *chunk, items c
 		batch := make([]snapRow, 0, snapBatch)
 		for rr.NextRow() {
 			var err error
+			var pos []byte
+			if c.order != nil {
+				pos = keys.add(t, rr.Values())
+			}
 			if lazy {
-				batch = append(batch, snapRow{})
+				batch = append(batch, snapRow{pos: pos})
 				err = arena.read(&batch[len(batch)-1].env.lazyRow, t, rr.Values())
 			} else {
 				cols = textColumns(cols, rr.Values())
@@ -592,7 +636,7 @@ func readChunks(ctx context.Context, conn *pgx.Conn, jobs <-chan *chunk, items c
 				if err == nil {
 					key, err = t.rowKey(&sl, cols)
 				}
-				batch = append(batch, snapRow{key: key, after: after})
+				batch = append(batch, snapRow{key: key, after: after, pos: pos})
 			}
 			if err != nil {
 				rr.Close()
@@ -600,7 +644,7 @@ func readChunks(ctx context.Context, conn *pgx.Conn, jobs <-chan *chunk, items c
 				return
 			}
 			if len(batch) == snapBatch {
-				if !send(snapItem{t: t, rows: batch}) {
+				if !send(snapItem{t: t, c: c, rows: batch}) {
 					rr.Close()
 					return
 				}
@@ -611,7 +655,7 @@ func readChunks(ctx context.Context, conn *pgx.Conn, jobs <-chan *chunk, items c
 			send(snapItem{err: fmt.Errorf("snapshot of %s.%s: %w", t.schema, t.name, err)})
 			return
 		}
-		if len(batch) > 0 && !send(snapItem{t: t, rows: batch}) {
+		if len(batch) > 0 && !send(snapItem{t: t, c: c, rows: batch}) {
 			return
 		}
 		if !send(snapItem{done: c}) {
@@ -642,6 +686,7 @@ func (t *Task) lazyRecord(recs *[]connectors.Record, env *lazyEnvelope, src *laz
 type held struct {
 	r     *connectors.Record
 	o     offset
+	pos   snapPos
 	first bool
 }
 
@@ -679,15 +724,24 @@ func (t *Task) emitSnapshot(ctx context.Context, items <-chan snapItem, remainin
 	}
 	var done []string
 	cur := offset{snapshot: true, snapshotPlan: plan, lsnProc: cp, lsn: cp}
-	curMap := cur.toMap()
+	// Records carry base and their key (snapPos); Poll builds the
+	// offset of the last record of a batch (see progress.go).
+	run := &snapRun{}
+	base := &snapBase{run: run, seq: 1, off: cur}
 	// deferred holds, per table, finished chunks whose last row may still
 	// be the table's held row.
-	deferred := map[uint32][]string{}
-	markDone := func(id uint32, chunks ...string) {
-		done = append(append(done, deferred[id]...), chunks...)
+	deferred := map[uint32][]*chunk{}
+	markDone := func(id uint32, chunks ...*chunk) {
+		seq := base.seq + 1
+		for _, cs := range [2][]*chunk{deferred[id], chunks} {
+			for _, c := range cs {
+				done = append(done, chunkID(c))
+				c.doneAt.Store(seq)
+			}
+		}
 		delete(deferred, id)
 		cur = offset{snapshot: true, snapshotPlan: plan, snapshotChunks: strings.Join(done, ","), lsnProc: cp, lsn: cp}
-		curMap = cur.toMap()
+		base = &snapBase{run: run, seq: seq, off: cur}
 	}
 	// out is the last marked record, kept until the next one so that the
 	// final record can be marked "last" and carry the final offset.
@@ -701,7 +755,7 @@ func (t *Task) emitSnapshot(ctx context.Context, items <-chan snapItem, remainin
 		prev, had := out, hasOut
 		out, hasOut = *h, true
 		if had {
-			return t.emit(ctx, prev.r, &prev.o)
+			return t.emitAt(ctx, prev.r, &prev.o, prev.pos)
 		}
 		return nil
 	}
@@ -720,7 +774,7 @@ func (t *Task) emitSnapshot(ctx context.Context, items <-chan snapItem, remainin
 			id := it.done.t.relID
 			remaining[id]--
 			left--
-			chunk := chunkID(it.done)
+			chunk := it.done
 			h := holds[id]
 			switch {
 			case h == nil || h.r == nil:
@@ -789,13 +843,13 @@ func (t *Task) emitSnapshot(ctx context.Context, items <-chan snapItem, remainin
 						ls = newLazySource(src, OpRead, tick.UnixNano())
 						lsrcs[id] = ls
 					}
-					r = t.lazyRecord(&recs, &row.env, ls, tick, curMap)
+					r = t.lazyRecord(&recs, &row.env, ls, tick, nil)
 				} else {
 					p := pos
 					p.src = src
-					r = t.b.change(it.t, OpRead, row.key, nil, row.after, &p, nil, curMap)
+					r = t.b.change(it.t, OpRead, row.key, nil, row.after, &p, nil, nil)
 				}
-				*h = held{r: r, o: cur, first: first}
+				*h = held{r: r, o: cur, pos: snapPos{base: base, c: it.c, key: row.pos}, first: first}
 				first = false
 			}
 		}

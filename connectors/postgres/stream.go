@@ -31,10 +31,11 @@ type streamer struct {
 
 	// resume state: transactions committed before resumeLSN were
 	// delivered; in the one committing at skipCommit, changes up to
-	// skipEvent were.
+	// skipEvent were, and the first skipPart records of the next one.
 	resumeLSN  uint64
 	skipCommit uint64
 	skipEvent  int64
+	skipPart   int64
 
 	// current transaction
 	inTx    bool
@@ -49,6 +50,9 @@ type streamer struct {
 	txOffProc  any
 	txEvent    int64 // index of the current change message
 	txSkip     int64 // changes up to this index are skipped
+	txSkipPart int64 // and this many records of the change after it
+	txPart     int64 // records of the current change given an offset so far, but its last
+	partSkip   int64 // records of the current change still to drop (emitChange)
 	txCount    int64
 	txPerTable map[uint32]int64
 	txTables   []*table // tables with events in the transaction, in first-event order
@@ -85,7 +89,7 @@ func newStreamer(t *Task, tables map[uint32]*table, start offset) *streamer {
 	s := &streamer{t: t, tables: tables, resumeLSN: max(start.lsnProc, start.lsnCommit)}
 	s.prevCommit = s.resumeLSN
 	if start.lsnCommit != 0 {
-		s.skipCommit, s.skipEvent = start.lsnCommit, start.event
+		s.skipCommit, s.skipEvent, s.skipPart = start.lsnCommit, start.event, start.part
 	}
 	s.lastHeartbeat = s.resumeLSN
 	s.start = start
@@ -96,6 +100,15 @@ func newStreamer(t *Task, tables map[uint32]*table, start offset) *streamer {
 // resumes right after it.
 func (s *streamer) emit(ctx context.Context, r *connectors.Record, o *offset) error {
 	if err := s.t.emit(ctx, r, o); err != nil {
+		return err
+	}
+	s.last, s.sent = *o, true
+	return nil
+}
+
+// emitAt is emit for a snapshot row whose offset Poll builds (snapPos).
+func (s *streamer) emitAt(ctx context.Context, r *connectors.Record, o *offset, pos snapPos) error {
+	if err := s.t.emitAt(ctx, r, o, pos); err != nil {
 		return err
 	}
 	s.last, s.sent = *o, true
@@ -352,9 +365,9 @@ func (s *streamer) markOffset() offset {
 	default:
 		o = s.start
 	}
-	o.incremental, o.snapshotPlan, o.snapshotChunks, o.paused = false, "", "", false
+	o.incremental, o.snapshotPlan, o.snapshotChunks, o.paused, o.snapshotKeys = false, "", "", false, ""
 	if s.incr != nil {
-		o.incremental, o.snapshotPlan, o.snapshotChunks, o.paused = true, s.incr.plan, s.incr.doneStr, s.incr.paused
+		o.incremental, o.snapshotPlan, o.snapshotChunks, o.paused, o.snapshotKeys = true, s.incr.plan, s.incr.doneStr, s.incr.paused, s.incr.keys
 	}
 	return o
 }
@@ -395,15 +408,18 @@ func (s *streamer) handle(ctx context.Context, lsn uint64, data []byte) error {
 	case *pgoutput.Delete:
 		return s.change(ctx, lsn, m.RelationID, m)
 	case *pgoutput.Truncate:
-		s.txEvent++
-		if s.txEvent <= s.txSkip || s.t.cfg.SkipTruncate {
-			return nil
-		}
+		skip := s.nextEvent()
 		var captured []*table
 		for _, id := range m.RelationIDs {
 			if t := s.tables[id]; t != nil {
 				captured = append(captured, t)
 			}
+		}
+		if skip || s.t.cfg.SkipTruncate {
+			if skip && len(captured) > 0 && !s.t.cfg.SkipTruncate {
+				s.delivered()
+			}
+			return nil
 		}
 		if len(captured) > 0 {
 			if err := s.txBegin(ctx, lsn); err != nil {
@@ -415,7 +431,7 @@ func (s *streamer) handle(ctx context.Context, lsn uint64, data []byte) error {
 			p := s.position(lsn)
 			r := s.t.b.change(t, OpTruncate, nil, nil, nil, &p, s.txBlock(t), s.offsetMap(&o))
 			r.Key, r.KeySchema = nil, nil
-			if err := s.emit(ctx, r, &o); err != nil {
+			if err := s.emitChange(ctx, r, &o); err != nil {
 				return err
 			}
 		}
@@ -432,12 +448,12 @@ func (s *streamer) begin(m *pgoutput.Begin) {
 	s.txOffLSNC, s.txOffTxID = int64(m.FinalLSN), int64(m.Xid)
 	s.txOffTs, s.txOffProc = s.txTime.UnixMicro(), int64(s.prevCommit)
 	s.txEvent, s.txCount = -1, 0
-	s.txSkip = -1
+	s.txSkip, s.txSkipPart = -1, 0
 	switch {
 	case m.FinalLSN < s.resumeLSN:
 		s.txSkip = 1<<63 - 1
 	case m.FinalLSN == s.skipCommit:
-		s.txSkip = s.skipEvent
+		s.txSkip, s.txSkipPart = s.skipEvent, s.skipPart
 	}
 	if s.t.cfg.ProvideTxMetadata {
 		clear(s.txPerTable)
@@ -519,24 +535,69 @@ func (s *streamer) position(lsn uint64) position {
 func (s *streamer) offsetMap(o *offset) map[string]any {
 	m := map[string]any{offLSNProc: s.txOffProc, offLSNCommit: s.txOffLSNC, offLSN: int64(o.lsn),
 		offTxID: s.txOffTxID, offEvent: o.event, offTsUsec: s.txOffTs}
+	if o.part != 0 {
+		m[offEventPart] = o.part
+	}
 	if s.incr != nil {
 		m[offIncremental], m[offSnapshotPlan], m[offSnapshotChunks] = true, s.incr.plan, s.incr.doneStr
 		if s.incr.paused {
 			m[offPaused] = true
+		}
+		if s.incr.keys != "" {
+			m[offSnapshotKeys] = s.incr.keys
 		}
 	}
 	return m
 }
 
 // offset is the offset of a record of the current change; notLast marks
-// records followed by another of the same change (a delete before its
-// tombstone), which must not count the change as delivered.
+// records followed by another of the same change (BEGIN before the
+// first change, a delete before its tombstone), which must not count the
+// change as delivered: such a record's offset is the previous change's
+// with part, its position among the change's records (1-based), so that
+// a resume drops exactly the records delivered (see nextEvent).
 func (s *streamer) offset(lsn uint64, notLast bool) offset {
-	ev := s.txEvent
+	o := offset{lsnProc: s.prevCommit, lsnCommit: s.txFinal, lsn: lsn, txID: int64(s.txXid), event: s.txEvent, tsUsec: s.txTime.UnixMicro()}
 	if notLast {
-		ev--
+		s.txPart++
+		o.event--
+		o.part = s.txPart
 	}
-	return offset{lsnProc: s.prevCommit, lsnCommit: s.txFinal, lsn: lsn, txID: int64(s.txXid), event: ev, tsUsec: s.txTime.UnixMicro()}
+	return o
+}
+
+// nextEvent moves to the next change message of the transaction and
+// reports whether it was delivered before the resume point (skip it). A
+// change partly delivered (a crash between its records) keeps the number
+// of its records to drop in partSkip, which emitChange consumes.
+func (s *streamer) nextEvent() bool {
+	s.txEvent++
+	s.txPart, s.partSkip = 0, 0
+	if s.txEvent <= s.txSkip {
+		return true
+	}
+	if s.txEvent == s.txSkip+1 {
+		s.partSkip = s.txSkipPart
+	}
+	return false
+}
+
+// delivered notes that a skipped change of a captured table was
+// delivered before the resume point: so was the transaction's BEGIN.
+func (s *streamer) delivered() {
+	if s.t.cfg.ProvideTxMetadata {
+		s.txBegun = true
+	}
+}
+
+// emitChange emits a record of the current change, unless it is one of
+// the partSkip records delivered before the resume point.
+func (s *streamer) emitChange(ctx context.Context, r *connectors.Record, o *offset) error {
+	if s.partSkip > 0 {
+		s.partSkip--
+		return nil
+	}
+	return s.emit(ctx, r, o)
 }
 
 // txBlock is the transaction field when provide.transaction.metadata is on.
@@ -561,8 +622,10 @@ func (s *streamer) txBlock(t *table) *connectors.StructValue {
 
 // change turns an insert, update or delete into records.
 func (s *streamer) change(ctx context.Context, lsn uint64, relID uint32, m pgoutput.Message) error {
-	s.txEvent++
-	if s.txEvent <= s.txSkip {
+	if s.nextEvent() {
+		if s.tables[relID] != nil {
+			s.delivered()
+		}
 		return nil
 	}
 	if q := s.quarantined[relID]; q != nil {
@@ -615,7 +678,7 @@ func (s *streamer) change(ctx context.Context, lsn uint64, relID uint32, m pgout
 			return wrap(err)
 		}
 		o := s.offset(lsn, false)
-		return s.emit(ctx, b.change(t, OpCreate, key, nil, after, &p, s.txBlock(t), s.offsetMap(&o)), &o)
+		return s.emitChange(ctx, b.change(t, OpCreate, key, nil, after, &p, s.txBlock(t), s.offsetMap(&o)), &o)
 	case *pgoutput.Update:
 		s.noteChange(t, m.New.Columns)
 		if m.OldKind != 0 {
@@ -643,18 +706,19 @@ func (s *streamer) change(ctx context.Context, lsn uint64, relID uint32, m pgout
 			// Primary key change: delete + tombstone of the old key,
 			// then a create of the new one, as Debezium does.
 			o1 := s.offset(lsn, true)
-			if err := s.emit(ctx, b.change(t, OpDelete, oldKey, before, nil, &p, s.txBlock(t), s.offsetMap(&o1)), &o1); err != nil {
+			if err := s.emitChange(ctx, b.change(t, OpDelete, oldKey, before, nil, &p, s.txBlock(t), s.offsetMap(&o1)), &o1); err != nil {
 				return err
 			}
 			if cfg.TombstonesOnDelete {
-				if err := s.emit(ctx, b.tombstone(t, oldKey, s.offsetMap(&o1)), &o1); err != nil {
+				o2 := s.offset(lsn, true)
+				if err := s.emitChange(ctx, b.tombstone(t, oldKey, s.offsetMap(&o2)), &o2); err != nil {
 					return err
 				}
 			}
 			o := s.offset(lsn, false)
 			r := b.change(t, OpCreate, key, nil, after, &p, s.txBlock(t), s.offsetMap(&o))
 			r.Headers = t.unavailable(m.New.Columns)
-			return s.emit(ctx, r, &o)
+			return s.emitChange(ctx, r, &o)
 		}
 		if cfg.SkipUpdate {
 			return nil
@@ -662,7 +726,7 @@ func (s *streamer) change(ctx context.Context, lsn uint64, relID uint32, m pgout
 		o := s.offset(lsn, false)
 		r := b.change(t, OpUpdate, key, before, after, &p, s.txBlock(t), s.offsetMap(&o))
 		r.Headers = t.unavailable(m.New.Columns)
-		return s.emit(ctx, r, &o)
+		return s.emitChange(ctx, r, &o)
 	case *pgoutput.Delete:
 		s.noteChange(t, m.Old.Columns)
 		if cfg.SkipDelete {
@@ -678,12 +742,12 @@ func (s *streamer) change(ctx context.Context, lsn uint64, relID uint32, m pgout
 		}
 		tomb := cfg.TombstonesOnDelete && key != nil
 		o := s.offset(lsn, tomb)
-		if err := s.emit(ctx, b.change(t, OpDelete, key, before, nil, &p, s.txBlock(t), s.offsetMap(&o)), &o); err != nil {
+		if err := s.emitChange(ctx, b.change(t, OpDelete, key, before, nil, &p, s.txBlock(t), s.offsetMap(&o)), &o); err != nil {
 			return err
 		}
 		if tomb {
 			o2 := s.offset(lsn, false)
-			return s.emit(ctx, b.tombstone(t, key, s.offsetMap(&o2)), &o2)
+			return s.emitChange(ctx, b.tombstone(t, key, s.offsetMap(&o2)), &o2)
 		}
 	}
 	return nil

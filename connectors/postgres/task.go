@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5"
@@ -59,7 +61,8 @@ type Task struct {
 	// pendingPlan and pendingDone describe snapshot chunks still to be
 	// read while streaming (a snapshot resumed after a crash).
 	pendingPlan, pendingDone string
-	pendingPaused            bool // the pending chunks wait for resume-snapshot
+	pendingKeys              string // snapshot_keys: chunks resumed after a key
+	pendingPaused            bool   // the pending chunks wait for resume-snapshot
 	// snapshotAll reads every captured table with watermarks while
 	// streaming from resume, instead of a snapshot behind a new slot (see
 	// plan).
@@ -74,9 +77,16 @@ type Task struct {
 	mu struct {
 		sync.Mutex
 		committed offsetKey // latest committed offset
+		// handed is the offset map of the last record Poll returned
+		// with one, committedMap the map of the latest committed offset;
+		// equal, everything Poll returned is committed (waitCommitted).
+		handed, committedMap unsafe.Pointer
 	}
 	lastEmitted offsetKey // offset of the last record queued; run's own
 	stopOnce    sync.Once
+	// prog replays the snapshot positions of the records Poll takes;
+	// Poll's own (see progress.go).
+	prog snapProgress
 }
 
 // offsetKey identifies an offset for comparing emitted and committed ones.
@@ -84,11 +94,11 @@ type offsetKey struct {
 	snapshot           bool
 	lsnProc, lsnCommit uint64
 	lsn                uint64
-	event              int64
+	event, part        int64
 }
 
 func keyOf(o *offset) offsetKey {
-	k := offsetKey{snapshot: o.snapshot, lsnProc: o.lsnProc, lsnCommit: o.lsnCommit, lsn: o.lsn, event: o.event}
+	k := offsetKey{snapshot: o.snapshot, lsnProc: o.lsnProc, lsnCommit: o.lsnCommit, lsn: o.lsn, event: o.event, part: o.part}
 	if !o.snapshot && o.lsnCommit == 0 {
 		k.lsn = 0 // not stored (see toMap): the committed form lacks it
 	}
@@ -147,7 +157,7 @@ func (t *Task) Start(ctx context.Context, tctx connectors.SourceTaskContext, pro
 func (t *Task) setup(ctx context.Context) error {
 	cfg := t.cfg
 	t.snapshot, t.snapshotAll, t.resume = false, false, offset{}
-	t.pendingPlan, t.pendingDone, t.pendingPaused = "", "", false
+	t.pendingPlan, t.pendingDone, t.pendingKeys, t.pendingPaused = "", "", "", false
 	var err error
 	if t.meta, err = connect(ctx, cfg); err != nil {
 		return err
@@ -280,7 +290,7 @@ func (t *Task) plan(stored map[string]any, slot slotState) error {
 		t.log.Info("resuming the interrupted snapshot: finished chunks are kept, the others are read with watermarks while streaming from the snapshot's LSN",
 			"lsn", lsnString(o.lsn))
 		t.resume = offset{lsnProc: o.lsn}
-		t.pendingPlan, t.pendingDone = o.snapshotPlan, o.snapshotChunks
+		t.pendingPlan, t.pendingDone, t.pendingKeys = o.snapshotPlan, o.snapshotChunks, o.snapshotKeys
 		return nil
 	case o.snapshot && snapModes:
 		t.log.Warn("the previous snapshot did not finish and cannot be resumed (its slot is gone or moved, or PostgreSQL is older than 14); taking it again from the start")
@@ -311,7 +321,7 @@ func (t *Task) plan(stored map[string]any, slot slotState) error {
 	}
 	t.resume = o
 	if o.incremental {
-		t.pendingPlan, t.pendingDone, t.pendingPaused = o.snapshotPlan, o.snapshotChunks, o.paused
+		t.pendingPlan, t.pendingDone, t.pendingKeys, t.pendingPaused = o.snapshotPlan, o.snapshotChunks, o.snapshotKeys, o.paused
 	}
 	return nil
 }
@@ -335,7 +345,13 @@ func (t *Task) closeConns() {
 // emit queues r with its offset o, waiting while the queue is full (in
 // records, or in estimated bytes with max.queue.size.in.bytes).
 func (t *Task) emit(ctx context.Context, r *connectors.Record, o *offset) error {
-	q := queued{r: r}
+	return t.emitAt(ctx, r, o, snapPos{})
+}
+
+// emitAt is emit for a snapshot record without an offset of its own:
+// pos says what its offset is, should it be the last of a batch.
+func (t *Task) emitAt(ctx context.Context, r *connectors.Record, o *offset, pos snapPos) error {
+	q := queued{r: r, pos: pos}
 	if t.bytes != nil {
 		q.n = recordSize(r)
 		if err := t.bytes.acquire(ctx, q.n); err != nil {
@@ -346,13 +362,15 @@ func (t *Task) emit(ctx context.Context, r *connectors.Record, o *offset) error 
 	return t.queue.put(ctx, q)
 }
 
-// waitCommitted waits until the offset of the last queued record is
-// committed (or nothing was queued), so that the stored offset is where
-// the task stands.
+// waitCommitted waits until every queued record was returned by Poll
+// and the offset of the last one returned is committed, so that the
+// stored offset is where the task stands. (Snapshot records share an
+// offsetKey and most have no offset of their own: the offset maps Poll
+// returned are compared instead.)
 func (t *Task) waitCommitted(ctx context.Context) error {
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
-	for t.lastEmitted != (offsetKey{}) && t.pending() {
+	for t.queue.len() > 0 || !t.allCommitted() {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -360,6 +378,14 @@ func (t *Task) waitCommitted(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// allCommitted reports whether the offset of the last record Poll
+// returned with one is committed.
+func (t *Task) allCommitted() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.mu.handed == t.mu.committedMap
 }
 
 // pending reports whether a queued record's offset is not committed yet.
@@ -412,9 +438,22 @@ func (t *Task) Poll(ctx context.Context) ([]*connectors.Record, error) {
 // to the budget of max.queue.size.in.bytes; with none queued it arms the
 // queue's ready (see recQueue.take).
 func (t *Task) take() []*connectors.Record {
-	batch, n := t.queue.take(nil, t.cfg.MaxBatchSize)
+	batch, n, last := t.queue.take(nil, t.cfg.MaxBatchSize, &t.prog)
 	if t.bytes != nil {
 		t.bytes.release(n)
+	}
+	if last {
+		// A snapshot record ends the batch: it carries the offset of
+		// everything before it (progress.go).
+		batch[len(batch)-1].SourceOffset = t.prog.offsetMap()
+	}
+	for i := len(batch) - 1; i >= 0; i-- {
+		if m := batch[i].SourceOffset; m != nil {
+			t.mu.Lock()
+			t.mu.handed = reflect.ValueOf(m).UnsafePointer()
+			t.mu.Unlock()
+			break
+		}
 	}
 	return batch
 }
@@ -432,6 +471,7 @@ func (t *Task) Commit(ctx context.Context, offsets []connectors.SourceOffset) er
 		}
 		t.mu.Lock()
 		t.mu.committed = keyOf(&o)
+		t.mu.committedMap = reflect.ValueOf(so.Offset).UnsafePointer()
 		t.mu.Unlock()
 		if o.snapshot {
 			continue
@@ -560,7 +600,7 @@ func (t *Task) run(ctx context.Context) (err error) {
 		}
 	}
 	if t.pendingPlan != "" {
-		pending, err := t.pendingChunks(ctx, t.pendingPlan, t.pendingDone, tables)
+		pending, err := t.pendingChunks(ctx, t.pendingPlan, t.pendingDone, t.pendingKeys, tables)
 		if err != nil {
 			return err
 		}
@@ -574,6 +614,7 @@ func (t *Task) run(ctx context.Context) (err error) {
 		s.incr = &incremental{plan: t.pendingPlan, done: done, doneStr: t.pendingDone, pending: pending,
 			session: strconv.FormatInt(time.Now().UnixNano(), 36), seen: map[string]struct{}{},
 			results: make(chan chunkResult, 1), paused: t.pendingPaused, resumed: true}
+		s.incr.setKeys()
 		t.log.Info("snapshot chunks left to read", "chunks", len(pending), "paused", t.pendingPaused)
 	}
 	return t.stream(ctx, s)

@@ -63,7 +63,7 @@ func (s *streamer) txBegin(ctx context.Context, lsn uint64) error {
 	}
 	s.txBegun = true
 	o := s.offset(lsn, true)
-	return s.emit(ctx, s.txRecord("BEGIN", &o, s.offsetMap(&o)), &o)
+	return s.emitChange(ctx, s.txRecord("BEGIN", &o, s.offsetMap(&o)), &o)
 }
 
 // txEnd emits the END event at the commit of a transaction that had
@@ -73,6 +73,11 @@ func (s *streamer) txEnd(ctx context.Context, lsn uint64) error {
 		return nil
 	}
 	s.txBegun = false
+	// END counts as one more change, so that its own offset says it
+	// was delivered and a resume at the last change still sends it.
+	if s.nextEvent() {
+		return nil
+	}
 	o := s.offset(lsn, false)
-	return s.emit(ctx, s.txRecord("END", &o, s.offsetMap(&o)), &o)
+	return s.emitChange(ctx, s.txRecord("END", &o, s.offsetMap(&o)), &o)
 }
