@@ -103,8 +103,13 @@ func TestOutboxRouterEndToEnd(t *testing.T) {
 				t.Errorf("%s: a refused connector exists: %d %s", c.name, st, body)
 			}
 		}
+		// An unknown class is refused with the known ones listed.
+		msg := expectError(t, w, "POST", "/connectors",
+			map[string]any{"name": "bad-type", "config": srcCfg(map[string]string{"transforms.outbox.type": "com.example.NoSuchRouter"})}, http.StatusBadRequest)
+		mustContain(t, "unknown transform message", msg, "transforms.outbox.type",
+			"io.debezium.transforms.outbox.EventRouter", "io.debezium.transforms.ExtractNewRecordState")
 		// The same for ExtractNewRecordState, on a sink.
-		msg := expectError(t, w, "POST", "/connectors", map[string]any{"name": "bad-unwrap", "config": map[string]string{
+		msg = expectError(t, w, "POST", "/connectors", map[string]any{"name": "bad-unwrap", "config": map[string]string{
 			"connector.class": "jdbc", "connection.url": pg.JDBCURL(db), "connection.username": pg.User, "topics": "x",
 			"transforms": "unwrap", "transforms.unwrap.type": "io.debezium.transforms.ExtractNewRecordState",
 			"transforms.unwrap.delete.tombstone.handling.mode": "shred",
@@ -289,7 +294,7 @@ func TestOutboxRouterEndToEnd(t *testing.T) {
 		t.Errorf("outbox connector status %+v", st)
 	}
 	mustContain(t, "the worker log", w.Log(), "outbox EventRouter dropped an update")
-	t.Logf("%d outbox events routed to %v; %d deleted rows and 1 update produced nothing", len(want), topics, len(want)-2)
+	t.Logf("%d outbox events routed to %v; then %d rows deleted and 1 updated", len(want), topics, len(want)-2)
 }
 
 // TestExtractNewRecordStateIntoJDBC replicates a table through the
@@ -314,7 +319,21 @@ func TestExtractNewRecordStateIntoJDBC(t *testing.T) {
 		name text NOT NULL,
 		qty int,
 		price numeric(10,2),
-		note text)`)
+		note text)`,
+		// The soft-delete sink writes a delete's before state: all of it.
+		"ALTER TABLE items REPLICA IDENTITY FULL",
+		// items_gone keeps the last state of every deleted key (a key
+		// change deletes the old key), for the soft-delete target.
+		"CREATE TABLE items_gone (LIKE items INCLUDING ALL)",
+		`CREATE FUNCTION keep_gone() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN
+			IF TG_OP = 'DELETE' OR OLD.id <> NEW.id THEN
+				INSERT INTO items_gone SELECT OLD.* ON CONFLICT (id) DO UPDATE
+					SET name = EXCLUDED.name, qty = EXCLUDED.qty, price = EXCLUDED.price, note = EXCLUDED.note;
+			END IF;
+			RETURN NULL;
+		END $$`,
+		"CREATE TRIGGER keep_gone AFTER UPDATE OR DELETE ON items FOR EACH ROW EXECUTE FUNCTION keep_gone()")
 	// ops is the op of each row's last change, as __op must hold it.
 	ops := map[int]string{}
 	pg.Exec(t, srcDB, "INSERT INTO items SELECT i, 'item '||i, i*10, i*1.25, CASE WHEN i%2=0 THEN 'even' END FROM generate_series(1, 30) i")
@@ -346,7 +365,24 @@ func TestExtractNewRecordStateIntoJDBC(t *testing.T) {
 		"transforms.unwrap.delete.tombstone.handling.mode": "tombstone",
 		"transforms.unwrap.add.fields":                     "op,source.ts_ms",
 	})
+	// Soft deletes: a delete becomes its before state with
+	// __deleted=true, tombstones are dropped, so deleted rows stay.
+	create(t, w, "soft", map[string]string{
+		"connector.class":        "io.debezium.connector.jdbc.JdbcSinkConnector",
+		"connection.url":         pg.JDBCURL(dstDB),
+		"connection.username":    pg.User,
+		"topics":                 topic,
+		"table.name.format":      "items_soft",
+		"insert.mode":            "upsert",
+		"primary.key.mode":       "record_key",
+		"schema.evolution":       "basic",
+		"transforms":             "unwrap",
+		"transforms.unwrap.type": "io.debezium.transforms.ExtractNewRecordState",
+		"transforms.unwrap.delete.tombstone.handling.mode": "rewrite",
+		"transforms.unwrap.add.fields":                     "op",
+	})
 	waitState(t, w, "sink", "RUNNING", 1, "RUNNING")
+	waitState(t, w, "soft", "RUNNING", 1, "RUNNING")
 
 	streamStart := time.Now()
 	stmts := []struct {
@@ -383,8 +419,20 @@ func TestExtractNewRecordStateIntoJDBC(t *testing.T) {
 	}
 	srcConn := pg.Connect(t, srcDB)
 	cols := []string{"id", "name", "qty", "price", "note"}
-	var got map[string]map[string]string
-	harness.WaitFor(t, 90*time.Second, "the target table equal to the source", func() error {
+	project := func(tb map[string]map[string]string, cols ...string) map[string]map[string]string {
+		out := make(map[string]map[string]string, len(tb))
+		for k, row := range tb {
+			p := map[string]string{}
+			for _, c := range cols {
+				p[c] = row[c]
+			}
+			out[k] = p
+		}
+		return out
+	}
+	var got, soft map[string]map[string]string
+	var gone int
+	harness.WaitFor(t, 90*time.Second, "the target tables equal to the source", func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		want, err := sqlTable(ctx, srcConn, "items", "id")
@@ -400,15 +448,7 @@ func TestExtractNewRecordStateIntoJDBC(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		proj := make(map[string]map[string]string, len(got))
-		for k, row := range got {
-			p := map[string]string{}
-			for _, c := range cols {
-				p[c] = row[c]
-			}
-			proj[k] = p
-		}
-		if err := diffRows("items", want, proj); err != nil {
+		if err := diffRows("items", want, project(got, cols...)); err != nil {
 			return err
 		}
 		for k, row := range got {
@@ -417,8 +457,39 @@ func TestExtractNewRecordStateIntoJDBC(t *testing.T) {
 				return fmt.Errorf("row %s: __op %q, want %q", k, row["__op"], ops[id])
 			}
 		}
-		return nil
+		// The soft-delete target: the live rows with __deleted=false and
+		// their last op, and every deleted key's last state with
+		// __deleted=true and op d.
+		wantSoft := map[string]map[string]string{}
+		for k, row := range want {
+			id, _ := strconv.Atoi(k)
+			r := project(map[string]map[string]string{k: row}, cols...)[k]
+			r["__deleted"], r["__op"] = "false", ops[id]
+			wantSoft[k] = r
+		}
+		deleted, err := sqlTable(ctx, srcConn, "items_gone", "id")
+		if err != nil {
+			return err
+		}
+		gone = 0
+		for k, row := range deleted {
+			if _, live := want[k]; live {
+				continue
+			}
+			gone++
+			r := project(map[string]map[string]string{k: row}, cols...)[k]
+			r["__deleted"], r["__op"] = "true", "d"
+			wantSoft[k] = r
+		}
+		soft, err = sqlTable(ctx, dst, "items_soft", "id")
+		if err != nil {
+			return err
+		}
+		return diffRows("items_soft", wantSoft, project(soft, append(cols, "__deleted", "__op")...))
 	})
+	if gone != 5 {
+		t.Errorf("%d deleted keys in the soft-delete target, want 5 (3, 7, 11, 12, 33; 13 came back)", gone)
+	}
 	if len(got) != len(ops) {
 		t.Fatalf("%d target rows, %d expected", len(got), len(ops))
 	}
@@ -447,13 +518,13 @@ func TestExtractNewRecordStateIntoJDBC(t *testing.T) {
 			t.Errorf("row %s (op %s): __source_ts_ms %v is not the change's commit time", k, ops[id], ts)
 		}
 	}
-	for _, c := range []string{"src", "sink"} {
+	for _, c := range []string{"src", "sink", "soft"} {
 		st := getStatus(t, w, c)
 		if st.Connector.State != "RUNNING" || len(st.Tasks) != 1 || st.Tasks[0].State != "RUNNING" {
 			t.Errorf("%s status %+v", c, st)
 		}
 	}
-	t.Logf("%d rows equal in source and target after %d statements; ops %v", len(got), len(stmts), opCounts(ops))
+	t.Logf("%d rows equal in source and target after %d statements (ops %v); soft-delete target: %d rows, %d of them deleted", len(got), len(stmts), opCounts(ops), len(soft), gone)
 }
 
 // waitSlot waits until the replication slot exists: changes committed
