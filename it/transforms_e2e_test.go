@@ -328,8 +328,8 @@ func TestExtractNewRecordStateIntoJDBC(t *testing.T) {
 		`CREATE FUNCTION keep_gone() RETURNS trigger LANGUAGE plpgsql AS $$
 		BEGIN
 			IF TG_OP = 'DELETE' OR OLD.id <> NEW.id THEN
-				INSERT INTO items_gone SELECT OLD.* ON CONFLICT (id) DO UPDATE
-					SET name = EXCLUDED.name, qty = EXCLUDED.qty, price = EXCLUDED.price, note = EXCLUDED.note;
+				DELETE FROM items_gone WHERE id = OLD.id;
+				INSERT INTO items_gone SELECT OLD.*;
 			END IF;
 			RETURN NULL;
 		END $$`,
@@ -406,6 +406,20 @@ func TestExtractNewRecordStateIntoJDBC(t *testing.T) {
 		{"DELETE FROM items WHERE id = 13", map[int]string{13: ""}},
 		{"INSERT INTO items VALUES (13, 'back', 1, 9.99, 'reinserted')", map[int]string{13: "c"}},
 		{"UPDATE items SET price = NULL, note = NULL WHERE id = 14", map[int]string{14: "u"}},
+		// A new column while streaming: the transform builds the new
+		// row schema, the sinks add the column.
+		{"ALTER TABLE items ADD COLUMN color text; ALTER TABLE items_gone ADD COLUMN color text", nil},
+		{"UPDATE items SET color = 'red' WHERE id % 4 = 0", func() map[int]string {
+			m := map[int]string{}
+			for i := 4; i <= 50; i += 4 {
+				if i != 12 { // deleted above
+					m[i] = "u"
+				}
+			}
+			return m
+		}()},
+		{"INSERT INTO items VALUES (60, 'colored', 6, 6.00, NULL, 'blue')", map[int]string{60: "c"}},
+		{"DELETE FROM items WHERE id = 20", map[int]string{20: ""}},
 	}
 	for _, s := range stmts {
 		pg.Exec(t, srcDB, s.sql)
@@ -418,7 +432,7 @@ func TestExtractNewRecordStateIntoJDBC(t *testing.T) {
 		}
 	}
 	srcConn := pg.Connect(t, srcDB)
-	cols := []string{"id", "name", "qty", "price", "note"}
+	cols := []string{"id", "name", "qty", "price", "note", "color"}
 	project := func(tb map[string]map[string]string, cols ...string) map[string]map[string]string {
 		out := make(map[string]map[string]string, len(tb))
 		for k, row := range tb {
@@ -487,8 +501,8 @@ func TestExtractNewRecordStateIntoJDBC(t *testing.T) {
 		}
 		return diffRows("items_soft", wantSoft, project(soft, append(cols, "__deleted", "__op")...))
 	})
-	if gone != 5 {
-		t.Errorf("%d deleted keys in the soft-delete target, want 5 (3, 7, 11, 12, 33; 13 came back)", gone)
+	if gone != 6 {
+		t.Errorf("%d deleted keys in the soft-delete target, want 6 (3, 7, 11, 12, 20, 33; 13 came back)", gone)
 	}
 	if len(got) != len(ops) {
 		t.Fatalf("%d target rows, %d expected", len(got), len(ops))
@@ -499,7 +513,7 @@ func TestExtractNewRecordStateIntoJDBC(t *testing.T) {
 		names = append(names, c)
 	}
 	sort.Strings(names)
-	if wantNames := []string{"__op", "__source_ts_ms", "id", "name", "note", "price", "qty"}; !reflect.DeepEqual(names, wantNames) {
+	if wantNames := []string{"__op", "__source_ts_ms", "color", "id", "name", "note", "price", "qty"}; !reflect.DeepEqual(names, wantNames) {
 		t.Errorf("target columns %v, want %v", names, wantNames)
 	}
 	for k, row := range got {
