@@ -102,6 +102,13 @@ func (c *Connector) Validate(ctx context.Context, props map[string]string) map[s
 }
 
 // explainConnectError says which property a connection failure points at.
+// noUser explains an authentication failure without connection.username:
+// the driver then logs in as this machine's user, which the server's
+// message names and the user did not choose.
+func noUser(addr, msg string) (string, string) {
+	return ConnectionUsername, fmt.Sprintf("authentication failed at %s with no user set (connection.username is empty, so the driver used this machine's user name): %s; set connection.username and connection.password", addr, msg)
+}
+
 func explainConnectError(cfg *Config, err error) (string, string) {
 	addr := cfg.URL.Addr()
 	if msg, ok := explainTLSError(cfg.URL, err); ok {
@@ -111,6 +118,9 @@ func explainConnectError(cfg *Config, err error) (string, string) {
 	if errors.As(err, &pe) {
 		switch pe.Code {
 		case "28P01", "28000":
+			if cfg.URL.User == "" {
+				return noUser(addr, pe.Message)
+			}
 			return ConnectionPassword, fmt.Sprintf("authentication as %q failed at %s: %s; check connection.username and connection.password", cfg.URL.User, addr, pe.Message)
 		case "3D000":
 			return ConnectionURL, fmt.Sprintf("database %q does not exist on %s; create it or fix connection.url", cfg.URL.Database, addr)
@@ -121,6 +131,9 @@ func explainConnectError(cfg *Config, err error) (string, string) {
 	if errors.As(err, &me) {
 		switch me.Number {
 		case 1045:
+			if cfg.URL.User == "" {
+				return noUser(addr, me.Message)
+			}
 			fix := "check connection.username and connection.password"
 			if ts, err := cfg.URL.mysqlTLS(); err == nil && ts.mode == tlsDisable {
 				fix += fmt.Sprintf(", and whether the server requires TLS (require_secure_transport, or the user's REQUIRE SSL/X509): connection.url has %s; set sslMode=VERIFY_IDENTITY with the CA (or REQUIRED)", ts.modeSrc)

@@ -755,6 +755,13 @@ func testValidate(t *testing.T, tg *target) {
 			props           map[string]string
 		}{"wrong password", ConnectionPassword, "authentication as \"root\" failed at " + u.Addr(),
 			map[string]string{ConnectionURL: tg.url(db), ConnectionUsername: tg.user, ConnectionPassword: "wrong", Topics: "x"}})
+		// Without connection.username the driver logs in as nobody the
+		// user chose: the message says so, under connection.username.
+		cases = append(cases, struct {
+			name, key, want string
+			props           map[string]string
+		}{"no user", ConnectionUsername, "no user set (connection.username is empty",
+			map[string]string{ConnectionURL: tg.url(db), Topics: "x"}})
 	}
 	for _, tc := range cases {
 		errs := c.Validate(context.Background(), tc.props)
