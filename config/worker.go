@@ -28,6 +28,7 @@ const (
 	OffsetFlushTimeout           = "offset.flush.timeout.ms"
 	KeyConverter                 = "key.converter"
 	ValueConverter               = "value.converter"
+	HeaderConverter              = "header.converter"
 	Listeners                    = "listeners"
 	TaskShutdownGracefulTimeout  = "task.shutdown.graceful.timeout.ms"
 	ExactlyOnceSourceSupport     = "exactly.once.source.support"
@@ -80,6 +81,18 @@ const (
 	DefaultEmbeddedBrokerAddress = "127.0.0.1:9092"
 )
 
+// HeaderConverters are the header.converter classes Sluice accepts: the
+// ones that write a header given as bytes or text as those bytes.
+var HeaderConverters = []string{
+	"org.apache.kafka.connect.storage.SimpleHeaderConverter", "SimpleHeaderConverter",
+	"org.apache.kafka.connect.storage.StringConverter", "StringConverter",
+	"org.apache.kafka.connect.converters.ByteArrayConverter", "ByteArrayConverter",
+}
+
+// HeaderConverterDoc documents header.converter for the worker and the
+// connectors.
+const HeaderConverterDoc = "How record headers are written. Sluice's connectors and transforms give header values as bytes (text as UTF-8, structured values as JSON, as SimpleHeaderConverter renders them), and they are written as those bytes, which is what SimpleHeaderConverter (the default), StringConverter and ByteArrayConverter write; other header converters (JsonConverter, say) are refused."
+
 // WorkerDef defines every worker property.
 var WorkerDef = NewDef(
 	Key{Name: BootstrapServers, Type: List, Default: "", Importance: High, Group: "Kafka",
@@ -112,6 +125,8 @@ var WorkerDef = NewDef(
 		Doc: "Default converter for record keys; properties key.converter.* configure it. Connectors may override it."},
 	Key{Name: ValueConverter, Type: Class, Default: "org.apache.kafka.connect.json.JsonConverter", Importance: High, Group: "Converters",
 		Doc: "Default converter for record values; properties value.converter.* configure it. Connectors may override it."},
+	Key{Name: HeaderConverter, Type: Class, Default: "org.apache.kafka.connect.storage.SimpleHeaderConverter", Importance: Low, Group: "Converters",
+		Validator: In(HeaderConverters...), Doc: HeaderConverterDoc},
 	Key{Name: Listeners, Type: List, Default: DefaultWorkerListener, Importance: High, Group: "REST",
 		Validator: oneListener, Doc: "REST API listener, as http://host:port or https://host:port (TLS from the ssl.* properties below, or their listeners.https.ssl.* forms). This version serves one listener."},
 	Key{Name: RESTAllowedHosts, Type: List, Default: "", Importance: Medium, Group: "REST",

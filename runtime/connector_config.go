@@ -41,6 +41,13 @@ var commonDef = config.NewDef(
 		Doc: "Converter for keys; overrides the worker's key.converter (configure it with key.converter.*)."},
 	config.Key{Name: "value.converter", Type: config.Class, Default: nil, Importance: config.Low, Group: groupCommon,
 		Doc: "Converter for values; overrides the worker's value.converter (configure it with value.converter.*)."},
+	config.Key{Name: config.HeaderConverter, Type: config.Class, Default: nil, Importance: config.Low, Group: groupCommon,
+		Validator: func(name string, v any) error {
+			if s, _ := v.(string); s == "" {
+				return nil
+			}
+			return config.In(config.HeaderConverters...)(name, v)
+		}, Doc: config.HeaderConverterDoc + " Overrides the worker's header.converter."},
 	config.Key{Name: propTransforms, Type: config.List, Default: "", Importance: config.Low, Group: groupTransforms,
 		Doc: "Aliases of the transformations to apply to records, in order (transforms.<alias>.type and options)."},
 	config.Key{Name: propPredicates, Type: config.List, Default: "", Importance: config.Low, Group: groupTransforms,

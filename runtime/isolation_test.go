@@ -6,11 +6,13 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/sluice-cdc/sluice/config"
 	"github.com/sluice-cdc/sluice/connectors"
 	"github.com/sluice-cdc/sluice/runtime/api"
 )
@@ -98,5 +100,29 @@ func TestTransformOptionsAllReported(t *testing.T) {
 		if resp.StatusCode != 400 || !strings.Contains(string(body), prop) {
 			t.Errorf("%d %s: want a 400 naming %s", resp.StatusCode, body, prop)
 		}
+	}
+}
+
+// TestHeaderConverterRefusedUnlessBytes: header.converter is honoured
+// (headers are written as the bytes connectors give) or refused.
+func TestHeaderConverterRefusedUnlessBytes(t *testing.T) {
+	w := startWorker(t, nil)
+	for class, want := range map[string]int{"org.apache.kafka.connect.storage.SimpleHeaderConverter": 201,
+		"StringConverter": 201, "org.apache.kafka.connect.json.JsonConverter": 400} {
+		b, _ := json.Marshal(map[string]any{"name": "h" + strconv.Itoa(want) + strconv.Itoa(len(class)), "config": map[string]string{
+			"connector.class": "datagen", "kafka.topic": "t", "iterations": "1", "header.converter": class}})
+		resp, err := http.Post(w.url+"/connectors", "application/json", bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want || (want == 400 && !strings.Contains(string(body), "header.converter")) {
+			t.Errorf("header.converter=%s: %d %s, want %d", class, resp.StatusCode, body, want)
+		}
+	}
+	if _, err := config.LoadWorker("", nil, map[string]string{config.HeaderConverter: "org.apache.kafka.connect.json.JsonConverter"}); err == nil ||
+		!strings.Contains(err.Error(), "header.converter") {
+		t.Errorf("a worker with header.converter=JsonConverter: %v, want an error naming header.converter", err)
 	}
 }
