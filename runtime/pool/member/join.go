@@ -116,6 +116,7 @@ func (m *Member) sync(ctx context.Context, join *kmsg.JoinGroupResponse) (*Rebal
 		}
 		req.GroupAssignment = as
 	}
+	sent := time.Now()
 	kresp, err := req.RequestWith(ctx, m.cl)
 	if err != nil {
 		return nil, m.unanswered(ctx, err)
@@ -123,6 +124,7 @@ func (m *Member) sync(ctx context.Context, join *kmsg.JoinGroupResponse) (*Rebal
 	code := m.answered(kresp.ErrorCode)
 	switch {
 	case code == nil:
+		m.renew(sent)
 	case errors.Is(code, kerr.RebalanceInProgress):
 		return nil, nil // the group moved on: join again at once
 	case errors.Is(code, kerr.UnknownMemberID):

@@ -34,6 +34,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -156,6 +157,33 @@ type Member struct {
 	holding    bool      // the caller may run an assignment (an Assigned was queued and no Lost since)
 	lastOK     time.Time // last answer from the coordinator
 	lastFailed bool      // the last heartbeat got no answer
+
+	// lease is when the coordinator may drop the member at the earliest,
+	// as nanoseconds on the monotonic clock since epoch (see Leased).
+	epoch time.Time
+	lease atomic.Int64
+}
+
+// Leased reports whether the member is surely still in the group: the
+// coordinator answered a request sent less than session.timeout.ms ago
+// (it resets the member's session timer when it gets a request, so the
+// member cannot have been dropped before then). A process that was
+// frozen (SIGSTOP, a VM suspended, a long GC pause) for longer than the
+// session timeout finds its lease over before its member goroutine
+// learns that the group went on without it, and must not act on its old
+// assignment (start work, write statuses) in that window. Safe for
+// concurrent use.
+func (m *Member) Leased() bool {
+	return time.Since(m.epoch).Nanoseconds() < m.lease.Load()
+}
+
+// renew extends the lease after the coordinator answered a request sent
+// at sent.
+func (m *Member) renew(sent time.Time) {
+	end := sent.Sub(m.epoch) + m.cfg.SessionTimeout
+	if end.Nanoseconds() > m.lease.Load() {
+		m.lease.Store(end.Nanoseconds())
+	}
 }
 
 // New returns a member that will join cfg.Group through cl once started.
@@ -179,6 +207,7 @@ func New(cl *kgo.Client, cfg Config, state func() State, assignor Assignor) (*Me
 		pauseC:     make(chan chan struct{}),
 		done:       make(chan struct{}),
 		generation: -1,
+		epoch:      time.Now(),
 	}, nil
 }
 

@@ -366,6 +366,9 @@ func TestSilentMemberIsDroppedAndRejoinsInANewGeneration(t *testing.T) {
 	w2 := startWorker(t, b, "w2", testCfg, r)
 	var gen int32
 	waitFor(t, "two members", func() (ok bool) { gen, ok = settled(r, w1, w2); return })
+	if !w2.m.Leased() {
+		t.Fatal("w2 is in the group but not leased")
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -386,11 +389,22 @@ func TestSilentMemberIsDroppedAndRejoinsInANewGeneration(t *testing.T) {
 	if rb := w2.lastAssigned(); rb.Generation != gen {
 		t.Fatalf("paused w2 got generation %d", rb.Generation)
 	}
+	// Dropped from the group, and before its own goroutine learns of it,
+	// w2 knows it may not act on its assignment: its lease is over.
+	if w2.m.Leased() {
+		t.Errorf("w2 silent for %v (session.timeout.ms %v) still leased", time.Since(paused), testCfg.SessionTimeout)
+	}
+	if !w1.m.Leased() {
+		t.Error("w1, heartbeating, is not leased")
+	}
 
 	resume()
 	var gen3 int32
 	waitFor(t, "w2 back in a new generation", func() (ok bool) { gen3, ok = settled(r, w1, w2); return ok && gen3 > gen2 })
 	checkGeneration(t, r, gen3, w1, w2)
+	if !w2.m.Leased() {
+		t.Error("w2, back in the group, is not leased")
+	}
 	// w2 was told to stop its work before it got new work.
 	evs := w2.snapshot()
 	var lostAt, reassignedAt = -1, -1

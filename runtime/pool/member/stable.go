@@ -106,6 +106,7 @@ func (m *Member) heartbeat(ctx context.Context, rb *Rebalance) string {
 	// than refuses is noticed well before it drops the member.
 	hctx, cancel := context.WithTimeout(ctx, max(m.cfg.HeartbeatInterval, m.cfg.SessionTimeout/2))
 	defer cancel()
+	sent := time.Now()
 	resp, err := req.RequestWith(hctx, m.cl)
 	if err == nil {
 		err = kerr.ErrorForCode(resp.ErrorCode)
@@ -114,6 +115,7 @@ func (m *Member) heartbeat(ctx context.Context, rb *Rebalance) string {
 	switch {
 	case err == nil:
 		m.lastOK = time.Now()
+		m.renew(sent)
 		if !m.holding {
 			// Contact is back but the caller stopped everything: get
 			// it a fresh assignment.
@@ -122,6 +124,7 @@ func (m *Member) heartbeat(ctx context.Context, rb *Rebalance) string {
 		return ""
 	case errors.Is(err, kerr.RebalanceInProgress):
 		m.lastOK = time.Now()
+		m.renew(sent) // still a member of this generation until it rejoins
 		return "the group is rebalancing"
 	case errors.Is(err, kerr.UnknownMemberID):
 		m.lastOK = time.Now()
