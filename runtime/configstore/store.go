@@ -10,12 +10,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/sluice-cdc/sluice/runtime/api"
 	"github.com/sluice-cdc/sluice/runtime/kafkalog"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -73,6 +75,9 @@ type Store struct {
 	// transactions.
 	txnMu sync.Mutex
 	txn   *kgo.Client
+	// claimOnly, set by RequireClaim, refuses writes while no client is
+	// claimed.
+	claimOnly atomic.Bool
 
 	mu struct {
 		sync.Mutex
@@ -484,6 +489,33 @@ func (s *Store) Claim(ctx context.Context, txn *kgo.Client, txnID string) error 
 	return nil
 }
 
+// RequireClaim makes every later write fail, rather than go to the topic
+// without a transaction, while the store holds no claim: in a pool whose
+// leader writes through a transactional producer, a worker that lost the
+// leadership (or was frozen while a rebalance made another the leader)
+// must not write at all, or its write would land after the new leader's
+// and undo it.
+func (s *Store) RequireClaim() { s.claimOnly.Store(true) }
+
+// fenced reports whether err says a newer producer of the transactional
+// id took over.
+func fenced(err error) bool {
+	return errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch)
+}
+
+// fencedError is the conflict of a write a newer leader fenced.
+func fencedError(err error) error {
+	return &api.Error{Status: http.StatusConflict, Err: err,
+		Message: "this worker no longer leads the pool: a newer leader claimed the configs topic and fenced this worker's producer; " +
+			"the write was not made: retry it, and it goes to the current leader"}
+}
+
+// ErrNotClaimed is the error of a write refused under RequireClaim: a
+// conflict, which the caller retries (it then reaches the new leader).
+var ErrNotClaimed = &api.Error{Status: http.StatusConflict,
+	Message: "this worker no longer leads the pool (it gave up the configs topic's transactional producer during a rebalance); " +
+		"the write was not made: retry it, and it goes to the current leader"}
+
 // Release stops writing through the claimed client and returns it (nil
 // when none); the caller closes it.
 func (s *Store) Release() *kgo.Client {
@@ -501,6 +533,9 @@ func (s *Store) writeAndRead(ctx context.Context, kvs ...kafkalog.KV) error {
 	txn := s.txn
 	if txn == nil {
 		s.txnMu.Unlock()
+		if s.claimOnly.Load() {
+			return ErrNotClaimed
+		}
 		return s.log.WriteAndRead(ctx, kvs...)
 	}
 	// One transaction at a time on the leadership's producer.
@@ -518,9 +553,15 @@ func (s *Store) writeAndRead(ctx context.Context, kvs ...kafkalog.KV) error {
 		end = kgo.TryAbort
 	}
 	if err := txn.EndTransaction(ctx, end); err != nil {
+		if fenced(err) {
+			return fencedError(err)
+		}
 		return fmt.Errorf("committing a write to the configs topic (is this worker still the pool's leader?): %w", err)
 	}
 	if perr != nil {
+		if fenced(perr) {
+			return fencedError(perr)
+		}
 		return fmt.Errorf("writing the configs topic: %w", perr)
 	}
 	return s.log.ReadToEnd(ctx)
