@@ -513,9 +513,10 @@ func TestPoolZombieTaskIsFenced(t *testing.T) {
 		crec, crec-cdist, urec, urec-udist, len(fenced), append(fenced, "")[0])
 }
 
-// joinedLine matches a worker's log line of each completed rebalance
-// (runtime/pool/member: "joined the worker group").
-var joinedLine = regexp.MustCompile(`msg="joined the worker group".*\bgeneration=(\d+)\b.*\bleader=(true|false)\b`)
+// joinedLine matches a worker's log line of each rebalance its herder
+// has acted on (runtime/pool.go: "joined the pool"), which is when its
+// REST API knows the new leader.
+var joinedLine = regexp.MustCompile(`msg="joined the pool".*\bgeneration=(\d+)\b.*\bleader=(true|false)\b`)
 
 // lastJoinOf returns the generation and leadership of the last
 // rebalance w's current process logged.

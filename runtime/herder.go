@@ -110,6 +110,10 @@ type connState struct {
 	startErr  error
 	computing bool
 	computed  *computedTasks
+	// writingTasks: computed task configs are being written (on the
+	// leader) or sent to the leader, on a goroutine of their own, so that
+	// a leader that does not answer never holds the herder's goroutine.
+	writingTasks bool
 	// awaitTasks: the connector's config changed and its new instance has
 	// not yet computed task configs; its tasks are not started with the
 	// old ones meanwhile.
@@ -122,9 +126,13 @@ type connState struct {
 }
 
 // computedTasks is what a connector's TaskConfigs returned.
+// computedTasks is what a connector instance's TaskConfigs returned, for
+// its config raw (tasks.max: maxTasks).
 type computedTasks struct {
-	tcs []map[string]string
-	err error
+	raw      map[string]string
+	maxTasks int
+	tcs      []map[string]string
+	err      error
 }
 
 type taskState struct {
@@ -188,7 +196,7 @@ func (h *Herder) run(ctx context.Context) {
 			h.pool.handle(ctx, ev)
 		case <-h.wake:
 		case <-tick.C:
-			if h.isLeader() && h.pool != nil {
+			if h.pool != nil && h.isLeader() {
 				h.pool.rotateKey(ctx)
 			}
 		}
@@ -239,6 +247,9 @@ func (h *Herder) reconcile(ctx context.Context) {
 	if ctx.Err() != nil {
 		return
 	}
+	if h.holding() {
+		return
+	}
 	snap := h.configs.Snapshot()
 	if h.pool != nil {
 		h.pool.readKey()
@@ -256,7 +267,6 @@ func (h *Herder) reconcile(ctx context.Context) {
 	for _, cs := range gone {
 		h.stopTasks(ctx, cs, nil, stopKeep)
 		h.stopConnector(ctx, cs)
-		h.doneStoppingAll(cs.name)
 		h.status.deleteConnector(ctx, cs.name)
 		h.logger.Info("connector deleted", "connector", cs.name)
 	}
@@ -358,7 +368,7 @@ func (h *Herder) reconcileConnector(ctx context.Context, name string, snap confi
 	inst, need := cs.inst, cs.needTaskConfigs || snap.Inconsistent[name]
 	computed := cs.computed
 	cs.computed = nil
-	if inst != nil && need && !cs.computing && computed == nil {
+	if inst != nil && need && !cs.computing && !cs.writingTasks && computed == nil {
 		cs.needTaskConfigs = false
 		h.computeTaskConfigs(cs, inst)
 	}
@@ -407,7 +417,7 @@ func (h *Herder) computeTaskConfigs(cs *connState, inst connectors.Connector) {
 		h.mu.Lock()
 		if cs.epoch == ep {
 			cs.computing = false
-			cs.computed = &computedTasks{tcs: tcs, err: err}
+			cs.computed = &computedTasks{raw: raw, maxTasks: maxTasks, tcs: tcs, err: err}
 		}
 		h.mu.Unlock()
 		h.signal()
@@ -415,13 +425,14 @@ func (h *Herder) computeTaskConfigs(cs *connState, inst connectors.Connector) {
 }
 
 // writeComputed writes the task configs a connector computed when they
-// differ from the committed ones; it reports whether it wrote.
-func (h *Herder) writeComputed(ctx context.Context, cs *connState, c *computedTasks, current []map[string]string) (wrote bool) {
+// differ from the committed ones, on a goroutine of its own; it reports
+// whether it started a write (whose end wakes the herder again).
+func (h *Herder) writeComputed(ctx context.Context, cs *connState, c *computedTasks, current []map[string]string) (writing bool) {
 	// Once the new task configs are written, or equal the committed ones
 	// (or the connector failed), its tasks may start.
 	settled := c.err != nil
 	defer func() {
-		if wrote || settled {
+		if settled {
 			h.mu.Lock()
 			cs.awaitTasks = false
 			h.mu.Unlock()
@@ -431,16 +442,10 @@ func (h *Herder) writeComputed(ctx context.Context, cs *connState, c *computedTa
 		h.failConnector(ctx, cs, fmt.Errorf("computing task configs: %w", c.err))
 		return false
 	}
-	h.mu.Lock()
-	raw := cs.raw
-	h.mu.Unlock()
-	maxTasks := 1
-	if v, err := config.ParseValue(config.Int, raw[propTasksMax]); err == nil {
-		maxTasks = v.(int)
-	}
+	raw := c.raw
 	tcs := c.tcs
-	if len(tcs) > maxTasks {
-		tcs = tcs[:maxTasks]
+	if len(tcs) > c.maxTasks {
+		tcs = tcs[:c.maxTasks]
 	}
 	resolved, _ := h.providers.Resolve(raw)
 	for _, tc := range tcs {
@@ -450,14 +455,32 @@ func (h *Herder) writeComputed(ctx context.Context, cs *connState, c *computedTa
 		settled = true
 		return false
 	}
-	if err := h.writeTaskConfigs(ctx, cs.name, tcs); err != nil {
-		h.logger.Warn("writing task configs failed; retrying", "connector", cs.name, "error", err)
+	h.mu.Lock()
+	ep := cs.epoch
+	cs.writingTasks = true
+	h.mu.Unlock()
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		err := h.writeTaskConfigs(ctx, cs.name, tcs)
 		h.mu.Lock()
-		cs.needTaskConfigs = true
+		current := cs.epoch == ep
+		if current {
+			cs.writingTasks = false
+			if err != nil {
+				cs.needTaskConfigs = true
+			} else {
+				cs.awaitTasks = false
+			}
+		}
 		h.mu.Unlock()
-		time.AfterFunc(time.Second, h.signal)
-		return false
-	}
+		if err != nil && current && ctx.Err() == nil {
+			h.logger.Warn("writing task configs failed; retrying", "connector", cs.name, "error", err)
+			time.AfterFunc(time.Second, h.signal)
+			return
+		}
+		h.signal()
+	}()
 	return true
 }
 
@@ -508,19 +531,6 @@ func (h *Herder) releaseConnector(ctx context.Context, cs *connState) {
 	h.mu.Lock()
 	cs.state, cs.trace, cs.backoff, cs.needTaskConfigs, cs.awaitTasks = "", "", backoff{}, false, false
 	h.mu.Unlock()
-	h.doneStopping(cs.name, nil, true)
-}
-
-// doneStoppingAll clears the revocations of a deleted connector.
-func (h *Herder) doneStoppingAll(name string) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	delete(h.mu.own.stoppingConns, name)
-	for t := range h.mu.own.stoppingTasks {
-		if t.Connector == name {
-			delete(h.mu.own.stoppingTasks, t)
-		}
-	}
 }
 
 // unresolve puts config provider references back into task configs so
@@ -671,7 +681,7 @@ func (h *Herder) stopConnector(ctx context.Context, cs *connState) {
 	// A Start or TaskConfigs under way belongs to a stopped instance now.
 	cs.epoch++
 	cs.starting, cs.started, cs.startErr = false, false, nil
-	cs.computing, cs.computed = false, nil
+	cs.computing, cs.computed, cs.writingTasks = false, nil, false
 	res := cs.res
 	h.mu.Unlock()
 	if inst == nil {
@@ -1176,9 +1186,6 @@ func (h *Herder) stopTasks(ctx context.Context, cs *connState, which []int, mode
 			h.status.putTask(ctx, id, statusValue{State: api.StateUnassigned, WorkerID: h.workerID, Generation: int(gen)})
 		}
 	}
-	if mode != stopKeep {
-		h.doneStopping("", ids, false)
-	}
 }
 
 // ownsTaskLocked is ownsTask with h.mu held.
@@ -1192,13 +1199,16 @@ func (h *Herder) setConnectorState(ctx context.Context, cs *connState, state, tr
 	cs.state, cs.trace = state, trace
 	gen := h.mu.own.generation
 	h.mu.Unlock()
-	if !same {
+	if !same && h.mayWriteStatus() {
 		h.status.putConnector(ctx, cs.name, statusValue{State: state, Trace: trace, WorkerID: h.workerID, Generation: int(gen)})
 	}
 }
 
 func (h *Herder) putTaskStatus(ctx context.Context, id api.TaskID, state, trace string) {
 	if v, ok := h.status.task(id); ok && v.State == state && v.Trace == trace && v.WorkerID == h.workerID {
+		return
+	}
+	if !h.mayWriteStatus() {
 		return
 	}
 	h.mu.Lock()

@@ -78,6 +78,11 @@ type ownership struct {
 	generation int32
 	conns      map[string]bool
 	tasks      map[api.TaskID]bool
+	// unleased is set while the member's lease is over (see
+	// Herder.holding); staleStatus when a status write was held back
+	// then, so that the statuses are written again once it is renewed.
+	unleased    bool
+	staleStatus bool
 	// stoppingConns and stoppingTasks were revoked and are still being
 	// stopped: the worker still reports them when it joins, so that no
 	// other worker starts them while they run here.
@@ -436,6 +441,108 @@ func (h *Herder) ownsTask(id api.TaskID) bool {
 	return !h.mu.own.suspended && h.mu.own.tasks[id]
 }
 
+// holding reports whether the herder must hold still: the worker is in
+// the pool, but its member's lease is over (member.Leased), so the group
+// may already have given its work to others. Until the coordinator
+// answers again (renewing the lease) or the member reports the
+// assignment lost, the herder starts nothing and writes no status; what
+// runs keeps running. When the lease is renewed it says so once and has
+// the statuses it held back written. h.mu is not held.
+func (h *Herder) holding() bool {
+	if h.pool == nil {
+		return false
+	}
+	leased := h.pool.member.Leased()
+	h.mu.Lock()
+	o := &h.mu.own
+	hold := o.joined && !o.suspended && !leased
+	was := o.unleased
+	o.unleased = hold
+	stale := false
+	if !hold && was {
+		// Held-back statuses are written again unless the assignment
+		// was lost meanwhile (the work is stopping, its statuses are
+		// its next owner's).
+		stale = o.staleStatus && !o.suspended
+		o.staleStatus = false
+	}
+	h.mu.Unlock()
+	switch {
+	case hold && !was:
+		h.logger.Warn("no answer from the group coordinator within session.timeout.ms (was this process frozen?): "+
+			"holding this worker's work, starting nothing and writing no status, until the coordinator answers",
+			"generation", h.generation())
+	case !hold && was:
+		h.logger.Info("the group coordinator answered again; going on with this worker's work")
+		if stale {
+			h.rewriteStatuses()
+		}
+	}
+	return hold
+}
+
+// mayWriteStatus reports whether this worker may write the status of work
+// it runs: not once it lost the pool's assignment (the work is another
+// worker's now) nor while it holds (see holding), when the held-back
+// write is noted so that rewriteStatuses writes it later.
+func (h *Herder) mayWriteStatus() bool {
+	if h.pool == nil {
+		return true
+	}
+	leased := h.pool.member.Leased()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	o := &h.mu.own
+	if o.suspended {
+		return false
+	}
+	if o.joined && !leased {
+		o.staleStatus = true
+		return false
+	}
+	return true
+}
+
+// rewriteStatuses writes the local state of every connector and task this
+// worker runs (after status writes were held back).
+func (h *Herder) rewriteStatuses() {
+	type put struct {
+		conn         *connState
+		task         api.TaskID
+		state, trace string
+	}
+	var puts []put
+	h.mu.Lock()
+	for name, cs := range h.mu.conns {
+		if h.mu.own.conns[name] && cs.state != "" && cs.state != api.StateUnassigned {
+			puts = append(puts, put{conn: cs, state: cs.state, trace: cs.trace})
+		}
+		for n, ts := range cs.tasks {
+			id := api.TaskID{Connector: name, Task: n}
+			if h.mu.own.tasks[id] && ts.state != "" {
+				puts = append(puts, put{task: id, state: ts.state, trace: ts.trace})
+			}
+		}
+	}
+	gen := h.mu.own.generation
+	h.mu.Unlock()
+	ctx := context.Background()
+	for _, p := range puts {
+		if p.conn != nil {
+			h.status.putConnector(ctx, p.conn.name, statusValue{State: p.state, Trace: p.trace, WorkerID: h.workerID, Generation: int(gen)})
+		} else {
+			h.putTaskStatus(ctx, p.task, p.state, p.trace)
+		}
+	}
+}
+
+// generation returns the pool generation this worker last joined.
+func (h *Herder) generation() int32 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.mu.own.generation
+}
+
 // isLeader reports whether this worker may write the configs topic.
 func (h *Herder) isLeader() bool {
 	if h.pool == nil {
@@ -444,19 +551,6 @@ func (h *Herder) isLeader() bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.mu.own.joined && !h.mu.own.suspended && h.mu.own.leader
-}
-
-// stopping reports the revocation state: stopped work is no longer
-// reported once done.
-func (h *Herder) doneStopping(conn string, tasks []api.TaskID, connDone bool) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if connDone {
-		delete(h.mu.own.stoppingConns, conn)
-	}
-	for _, t := range tasks {
-		delete(h.mu.own.stoppingTasks, t)
-	}
 }
 
 // needLeader returns nil on the pool's leader; elsewhere a

@@ -256,6 +256,9 @@ func Run(ctx context.Context, o Options) error {
 	}
 	h.pool = p
 	h.fenceClient = poolClient
+	if h.eosMode() != eosDisabled {
+		h.configs.RequireClaim()
+	}
 	p.newTxnClient = func(txnID string) (*kgo.Client, error) {
 		return kgo.NewClient(withOpts(clientOpts, append(sec.log.Opts, kgo.ClientID("sluice-leader-"+workerID),
 			kgo.TransactionalID(txnID), kgo.TransactionTimeout(transactionTimeout),
