@@ -74,6 +74,15 @@ func placement(s harness.Status) map[int]string {
 	return out
 }
 
+// startCounts returns each task's start count in a status.
+func startCounts(s harness.Status) map[int]int {
+	out := map[int]int{}
+	for _, ts := range s.Tasks {
+		out[ts.ID] = ts.Starts
+	}
+	return out
+}
+
 // samePlacement is a status predicate: every task RUNNING where want
 // says and the connector on conn.
 func samePlacement(conn string, want map[int]string) func(harness.Status) error {
@@ -402,6 +411,8 @@ func TestPoolAddWorkerMovesOnlyWhatMustMove(t *testing.T) {
 		t.Errorf("connector moved from %s to %s: one connector on three workers need not move", before.Connector.WorkerID, after.Connector.WorkerID)
 	} else if n := p.ByID(after.Connector.WorkerID).Starts("connector started", "grow", -1); n != connBefore {
 		t.Errorf("connector restarted on %s (%d starts, %d before the new worker)", after.Connector.WorkerID, n, connBefore)
+	} else if after.Connector.Starts != before.Connector.Starts || before.Connector.Starts < 1 {
+		t.Errorf("connector stayed on %s: status start count %d, %d before the new worker", after.Connector.WorkerID, after.Connector.Starts, before.Connector.Starts)
 	}
 	pb, pa := placement(before), placement(after)
 	var moved []int
@@ -410,6 +421,10 @@ func TestPoolAddWorkerMovesOnlyWhatMustMove(t *testing.T) {
 		if pa[id] == pb[id] {
 			if n := p.ByID(pa[id]).Starts("task started", "grow", id); n != startsBefore[id] {
 				t.Errorf("task %d stayed on %s but was restarted: %d starts, %d before the new worker", id, pa[id], n, startsBefore[id])
+			}
+			// The status says so too: its start count is unchanged.
+			if sa, sb := startCounts(after)[id], startCounts(before)[id]; sa != sb || sb < 1 {
+				t.Errorf("task %d stayed on %s: status start count %d, %d before the new worker", id, pa[id], sa, sb)
 			}
 			continue
 		}

@@ -352,7 +352,7 @@ func (h *Herder) reconcileConnector(ctx context.Context, name string, snap confi
 		h.failConnector(ctx, cs, startErr)
 	}
 	if started {
-		h.setConnectorState(ctx, cs, api.StateRunning, "")
+		h.connectorStarted(ctx, cs)
 		h.logger.Info("connector started", "connector", name)
 	}
 
@@ -716,13 +716,15 @@ func (h *Herder) failConnector(ctx context.Context, cs *connState, err error) {
 func (h *Herder) reconcileTasks(ctx context.Context, cs *connState, tasks []map[string]string, paused bool) {
 	h.mu.Lock()
 	plugin, raw0 := cs.plugin, cs.raw
-	var stale, revoked []int
+	var removed, stale, revoked []int
 	for n, ts := range cs.tasks {
 		if !h.ownsTaskLocked(api.TaskID{Connector: cs.name, Task: n}) {
 			revoked = append(revoked, n)
 			continue
 		}
-		if n >= len(tasks) || !maps.Equal(ts.raw, tasks[n]) || ts.restart || (ts.limitShare != 0 && ts.limitShare != len(tasks)) {
+		if n >= len(tasks) {
+			removed = append(removed, n)
+		} else if !maps.Equal(ts.raw, tasks[n]) || ts.restart || (ts.limitShare != 0 && ts.limitShare != len(tasks)) {
 			stale = append(stale, n)
 		}
 	}
@@ -731,8 +733,11 @@ func (h *Herder) reconcileTasks(ctx context.Context, cs *connState, tasks []map[
 	if len(revoked) > 0 {
 		h.stopTasks(ctx, cs, revoked, stopRevoke)
 	}
+	if len(removed) > 0 {
+		h.stopTasks(ctx, cs, removed, stopForget)
+	}
 	if len(stale) > 0 {
-		h.stopTasks(ctx, cs, stale, stopForget)
+		h.stopTasks(ctx, cs, stale, stopRestart)
 	}
 	if plugin == nil && !ownConn {
 		// The connector object runs on another worker: this worker runs
@@ -862,7 +867,7 @@ func (h *Herder) startTask(ctx context.Context, cs *connState, ts *taskState, pl
 		ts.state, ts.trace = st, problem
 		tr := problem
 		h.mu.Unlock()
-		h.putTaskStatus(context.Background(), ts.id, st, tr)
+		h.taskStarted(context.Background(), ts.id, st, tr)
 		logger.Info("task started")
 	}
 	onProblem := func(err error) {
@@ -1123,6 +1128,10 @@ const (
 	// worker); those that were running read UNASSIGNED, unless this worker
 	// lost the pool, when it writes nothing.
 	stopRevoke
+	// stopRestart removes their local state and keeps their statuses (and
+	// start counts): they start again at once, with a new config or
+	// because a restart was asked for.
+	stopRestart
 )
 
 // stopTasks stops the given tasks of cs (nil: all), in parallel, waiting
@@ -1202,6 +1211,32 @@ func (h *Herder) setConnectorState(ctx context.Context, cs *connState, state, tr
 	if !same && h.mayWriteStatus() {
 		h.status.putConnector(ctx, cs.name, statusValue{State: state, Trace: trace, WorkerID: h.workerID, Generation: int(gen)})
 	}
+}
+
+// connectorStarted records a connector's start: RUNNING, its start count
+// one more.
+func (h *Herder) connectorStarted(ctx context.Context, cs *connState) {
+	h.mu.Lock()
+	cs.state, cs.trace = api.StateRunning, ""
+	gen := h.mu.own.generation
+	h.mu.Unlock()
+	if h.mayWriteStatus() {
+		prev, _ := h.status.connector(cs.name)
+		h.status.putConnector(ctx, cs.name, statusValue{State: api.StateRunning, WorkerID: h.workerID, Generation: int(gen), Starts: prev.Starts + 1})
+	}
+}
+
+// taskStarted records a task's start: its state (RUNNING or PAUSED), its
+// start count one more.
+func (h *Herder) taskStarted(ctx context.Context, id api.TaskID, state, trace string) {
+	if !h.mayWriteStatus() {
+		return
+	}
+	h.mu.Lock()
+	gen := h.mu.own.generation
+	h.mu.Unlock()
+	prev, _ := h.status.task(id)
+	h.status.putTask(ctx, id, statusValue{State: state, Trace: trace, WorkerID: h.workerID, Generation: int(gen), Starts: prev.Starts + 1})
 }
 
 func (h *Herder) putTaskStatus(ctx context.Context, id api.TaskID, state, trace string) {

@@ -433,12 +433,14 @@ func (h *Herder) connectorState(name string) api.ConnectorState {
 		st = api.ConnectorState{State: cs.state, Trace: cs.trace, WorkerID: h.workerID}
 	}
 	h.mu.Unlock()
+	v, ok := h.status.connector(name)
 	if !local {
-		if v, ok := h.status.connector(name); ok {
-			return api.ConnectorState{State: v.State, Trace: v.Trace, WorkerID: v.WorkerID}
+		if ok {
+			return api.ConnectorState{State: v.State, Trace: v.Trace, WorkerID: v.WorkerID, Starts: v.Starts}
 		}
 		return api.ConnectorState{State: api.StateUnassigned, WorkerID: h.unassignedID()}
 	}
+	st.Starts = v.Starts
 	return st
 }
 
@@ -453,11 +455,13 @@ func (h *Herder) taskStateOf(id api.TaskID) api.TaskState {
 		st = api.TaskState{ID: id.Task, State: ts.state, Trace: ts.trace, WorkerID: h.workerID}
 	}
 	h.mu.Unlock()
+	v, ok := h.status.task(id)
 	if st.State != "" {
+		st.Starts = v.Starts
 		return st
 	}
-	if v, ok := h.status.task(id); ok {
-		return api.TaskState{ID: id.Task, State: v.State, Trace: v.Trace, WorkerID: v.WorkerID}
+	if ok {
+		return api.TaskState{ID: id.Task, State: v.State, Trace: v.Trace, WorkerID: v.WorkerID, Starts: v.Starts}
 	}
 	return api.TaskState{ID: id.Task, State: api.StateUnassigned, WorkerID: h.unassignedID()}
 }

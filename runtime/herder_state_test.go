@@ -322,6 +322,29 @@ func states(st api.ConnectorStatus) string {
 	return b.String()
 }
 
+// starts renders the start counts of a status: connector[task ...].
+func starts(st api.ConnectorStatus) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d[", st.Connector.Starts)
+	for i, ts := range st.Tasks {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		fmt.Fprint(&b, ts.Starts)
+	}
+	b.WriteString("]")
+	return b.String()
+}
+
+// untilStarts waits until the status's start counts render as want.
+func (w *stateWorker) untilStarts(t *testing.T, name, want string) {
+	t.Helper()
+	until(t, "start counts "+want, func() (bool, string) {
+		s := starts(w.status(t, name))
+		return s == want, s
+	})
+}
+
 // untilStates waits until the connector's status renders as want.
 func (w *stateWorker) untilStates(t *testing.T, name, want string) api.ConnectorStatus {
 	t.Helper()
@@ -523,6 +546,8 @@ func TestHerderRestart(t *testing.T) {
 		c := p.counts()
 		return c.taskStarts[1] == 2, fmt.Sprintf("%+v", c)
 	})
+	// The status counts the starts too (GET .../status "starts").
+	w.untilStarts(t, name, "1[1 2]")
 	if c := p.counts(); c.connStarts != 1 || c.taskStarts[0] != 1 {
 		t.Fatalf("onlyFailed restarted something that had not failed: %+v", c)
 	}
@@ -543,6 +568,7 @@ func TestHerderRestart(t *testing.T) {
 	if c := p.counts(); c.taskStarts[0] != 1 || c.taskStarts[1] != 2 {
 		t.Fatalf("restart without includeTasks restarted tasks: %+v", c)
 	}
+	w.untilStarts(t, name, "2[1 2]")
 
 	// includeTasks without onlyFailed: the connector and every task.
 	w.must(t, "POST", "/connectors/"+name+"/restart?includeTasks=true", nil, http.StatusAccepted, &got)
@@ -565,6 +591,7 @@ func TestHerderRestart(t *testing.T) {
 	if c := p.counts(); c.connStarts != 3 || c.taskStarts[1] != 3 {
 		t.Fatalf("task restart touched others: %+v", c)
 	}
+	w.untilStarts(t, name, "3[3 3]")
 	w.must(t, "POST", "/connectors/"+name+"/tasks/2/restart", nil, http.StatusNotFound, nil)
 	w.must(t, "POST", "/connectors/nope/restart", nil, http.StatusNotFound, nil)
 

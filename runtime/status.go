@@ -41,6 +41,11 @@ type statusValue struct {
 	Trace      string `json:"trace,omitempty"`
 	WorkerID   string `json:"worker_id"`
 	Generation int    `json:"generation"`
+	// Starts counts the starts of the connector or task (a Sluice
+	// addition, which Kafka Connect's readers ignore): carried over by
+	// every write, whichever worker makes it, so that a rebalance that
+	// leaves a task running does not change it.
+	Starts int `json:"starts,omitempty"`
 }
 
 func openStatusStore(newLog func(func(kafkalog.Record)) (*kafkalog.Log, error), logger *slog.Logger, timeout time.Duration) (*statusStore, error) {
@@ -115,19 +120,27 @@ func taskStatusKey(id api.TaskID) []byte {
 	return []byte("status-task-" + id.Connector + "-" + strconv.Itoa(id.Task))
 }
 
-// putConnector records a connector's state.
+// putConnector records a connector's state; v.Starts 0 keeps the count
+// the connector had.
 func (s *statusStore) putConnector(ctx context.Context, name string, v statusValue) {
 	s.mu.Lock()
+	if v.Starts == 0 {
+		v.Starts = s.mu.connectors[name].Starts
+	}
 	s.mu.connectors[name] = v
 	s.mu.Unlock()
 	s.write(ctx, connectorStatusKey(name), &v)
 }
 
-// putTask records a task's state.
+// putTask records a task's state; v.Starts 0 keeps the count the task
+// had.
 func (s *statusStore) putTask(ctx context.Context, id api.TaskID, v statusValue) {
 	s.mu.Lock()
 	if s.mu.tasks[id.Connector] == nil {
 		s.mu.tasks[id.Connector] = map[int]statusValue{}
+	}
+	if v.Starts == 0 {
+		v.Starts = s.mu.tasks[id.Connector][id.Task].Starts
 	}
 	s.mu.tasks[id.Connector][id.Task] = v
 	s.mu.Unlock()

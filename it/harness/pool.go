@@ -208,6 +208,7 @@ type Status struct {
 		State    string `json:"state"`
 		WorkerID string `json:"worker_id"`
 		Trace    string `json:"trace"`
+		Starts   int    `json:"starts"`
 	} `json:"connector"`
 	Tasks []TaskStatus `json:"tasks"`
 	Type  string       `json:"type"`
@@ -219,6 +220,9 @@ type TaskStatus struct {
 	State    string `json:"state"`
 	WorkerID string `json:"worker_id"`
 	Trace    string `json:"trace"`
+	// Starts is the task's start count (a Sluice addition to Connect's
+	// status).
+	Starts int `json:"starts"`
 }
 
 // TasksOn returns, per worker id, the ids of the tasks in state state

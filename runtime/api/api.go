@@ -61,6 +61,9 @@ type ConnectorState struct {
 	State    string `json:"state"`
 	WorkerID string `json:"worker_id"`
 	Trace    string `json:"trace,omitempty"`
+	// Starts counts the connector's starts, on whichever worker (a Sluice
+	// addition): a rebalance that leaves it running does not change it.
+	Starts int `json:"starts,omitempty"`
 }
 
 // TaskState is one task's status (GET /connectors/{c}/tasks/{t}/status).
@@ -69,6 +72,10 @@ type TaskState struct {
 	State    string `json:"state"`
 	WorkerID string `json:"worker_id"`
 	Trace    string `json:"trace,omitempty"`
+	// Starts counts the task's starts since its connector's config last
+	// changed, on whichever worker (a Sluice addition): a rebalance that
+	// leaves it running does not change it.
+	Starts int `json:"starts,omitempty"`
 }
 
 // ConnectorStatus is GET /connectors/{name}/status.
