@@ -1577,12 +1577,24 @@ func resumeSnapshotChurn(t *testing.T, pg *harness.Postgres, restarts bool) {
 	pollCutting := func(task *Task, cuts int, stop func([]*connectors.Record) bool) []*connectors.Record {
 		var all []*connectors.Record
 		nextCut := 300
+		// The next cut waits until streaming started again after the
+		// last one and 300 more records were polled (more than the
+		// queue holds, so some came over the new connection): cutting a
+		// resumed connection before it delivered anything counts as a
+		// failed resume, and after three in a row (a loaded machine
+		// polls slowly) the task sets up again from the committed
+		// offset, once everything it handed out is committed, which
+		// this test, committing nothing, would wait for in vain.
+		streamed := -1
 		deadline := time.Now().Add(3 * time.Minute)
 		for !stop(all) {
-			if cuts > 0 && len(all) >= nextCut {
+			if streamed >= 0 && logs.count("streaming") > streamed {
+				streamed, nextCut = -1, len(all)+300
+			}
+			if cuts > 0 && streamed < 0 && len(all) >= nextCut {
+				streamed = logs.count("streaming")
 				cut()
 				cuts--
-				nextCut = len(all) + 300
 			}
 			if time.Now().After(deadline) {
 				n := 0

@@ -175,16 +175,18 @@ func (t *Task) stream(ctx context.Context, s *streamer) error {
 		if err == nil || ctx.Err() != nil || !(connectors.Retriable(err) || transient(err)) {
 			return err
 		}
-		if b == nil || time.Since(began) >= t.cfg.ReconnectMax {
-			// A first loss, or one after the stream ran for a while:
-			// start the back-off afresh.
+		if b == nil || time.Since(began) >= t.cfg.ReconnectMax || s.sent {
+			// A first loss, or one after the stream ran for a while or
+			// delivered records (connections cut often, by a flaky
+			// network or an operator's pg_terminate_backend, are not
+			// a streamer that cannot resume): start the back-off afresh.
 			b = newBackoff(t.cfg, err)
 			quick = 0
 			t.log.Warn("replication connection lost; reconnecting", "server", t.cfg.Addr(), "error", err)
 		} else {
 			// The server answers but the resumed stream fails again at
-			// once: something of this streamer's state does not survive
-			// the reconnect. After a few tries, hand the error to the
+			// once, having delivered nothing: something of this
+			// streamer's state does not survive the reconnect. After a few tries, hand the error to the
 			// task's loop, which sets up again from the committed offset
 			// as a restart of the task would, so capture cannot be stuck
 			// in a reconnect loop that never moves.
