@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/sluice-cdc/sluice/connectors/tracectx"
 	"github.com/sluice-cdc/sluice/it/harness"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -273,6 +274,14 @@ func TestOutboxRouterEndToEnd(t *testing.T) {
 					t.Errorf("%s: header %q = %q, want %q (headers %v)", where, k, hs[k], v, hs)
 				}
 			}
+			// The source transaction's trace context travels with the
+			// event.
+			if tp, ok := hs[tracectx.Header]; !ok {
+				t.Errorf("%s: no %s header (headers %v)", where, tracectx.Header, hs)
+			} else if _, ok := tracectx.TraceID([]byte(tp)); !ok {
+				t.Errorf("%s: %s header %q is not a W3C traceparent", where, tracectx.Header, tp)
+			}
+			delete(hs, tracectx.Header)
 			// Only the placed columns: none of the others (aggregatetype,
 			// aggregateid, payload) leaks into a header.
 			for k := range hs {

@@ -25,14 +25,14 @@ func TestBuiltinNames(t *testing.T) {
 		want = append(want, "org.apache.kafka.connect.transforms.predicates."+n, n)
 	}
 	want = append(want, "io.debezium.transforms.ExtractNewRecordState", "io.debezium.transforms.outbox.EventRouter", "io.debezium.transforms.ByLogicalTableRouter",
-		"ExtractNewRecordState", "EventRouter", "ByLogicalTableRouter")
+		"ExtractNewRecordState", "EventRouter", "ByLogicalTableRouter", "io.sluice.transforms.TraceContext", "TraceContext")
 	for _, n := range want {
 		if _, ok := builtin.Lookup(n); !ok {
 			t.Errorf("%s is not registered", n)
 		}
 	}
-	if got := len(builtin.Plugins()); got != 32 {
-		t.Errorf("%d plugins, want 32", got)
+	if got := len(builtin.Plugins()); got != 33 {
+		t.Errorf("%d plugins, want 33", got)
 	}
 }
 

@@ -1,6 +1,7 @@
 package jdbc
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/connectors/tracectx"
 	"github.com/sluice-cdc/sluice/it/harness"
 )
 
@@ -120,6 +122,57 @@ func runSuite(t *testing.T, tg *target) {
 	t.Run("lost partition", func(t *testing.T) { testLostPartition(t, tg) })
 	t.Run("crash mid-run", func(t *testing.T) { testCrash(t, tg) })
 	t.Run("stop during retries", func(t *testing.T) { testStopDuringRetries(t, tg) })
+	t.Run("traces", func(t *testing.T) { testTraces(t, tg) })
+}
+
+// logCtx is a task context whose logger keeps every line, debug included.
+type logCtx struct {
+	testCtx
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (c *logCtx) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.buf.Write(p)
+}
+
+func (c *logCtx) Logger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(c, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+func (c *logCtx) lines() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.buf.String()
+}
+
+// testTraces: the sink names the trace ids (traceparent headers) of the
+// records of each batch it writes in its log lines.
+func testTraces(t *testing.T, tg *target) {
+	db := tg.newDB(t)
+	lc := &logCtx{testCtx: testCtx{t: t}}
+	task := startTaskCtx(t, tg, db, lc)
+	g := newGen("srv.public.items")
+	tpA, tpB := tracectx.Parent("srv", "771:100"), tracectx.Parent("srv", "772:200")
+	idA, _ := tracectx.TraceID(tpA)
+	idB, _ := tracectx.TraceID(tpB)
+	a1, a2, b1, none := g.upsert(1, "a", 1), g.upsert(2, "a", 2), g.upsert(3, "b", 3), g.upsert(4, "n", 4)
+	a1.Headers = []connectors.Header{{Key: tracectx.Header, Value: tpA}}
+	a2.Headers = []connectors.Header{{Key: "x", Value: []byte("y")}, {Key: tracectx.Header, Value: tpA}}
+	b1.Headers = []connectors.Header{{Key: tracectx.Header, Value: tpB}}
+	write(t, task, a1, a2, none, b1)
+	var wrote string
+	for _, l := range strings.Split(lc.lines(), "\n") {
+		if strings.Contains(l, `msg="wrote batch"`) {
+			wrote = l
+		}
+	}
+	if want := fmt.Sprintf("trace_ids=\"[%s %s]\"", idA, idB); !strings.Contains(wrote, want) {
+		t.Errorf("log line of the batch %q does not name %s", wrote, want)
+	}
+
 }
 
 // startTask starts a sink task on db with upserts, deletes, truncates and

@@ -37,6 +37,8 @@ type Task struct {
 	// pending are the next offsets of the records in buf; durable those
 	// of committed transactions.
 	pending, durable map[connectors.TopicPartition]int64
+	// traces names the source transactions of the records in buf.
+	traces traceSet
 }
 
 // NewTask returns an unstarted task.
@@ -105,6 +107,7 @@ func (t *Task) Put(ctx context.Context, records []*connectors.Record) error {
 				}
 				t.buf.add(c)
 			}
+			t.traces.note(r.Headers)
 		}
 		t.pending[connectors.TopicPartition{Topic: r.Topic, Partition: r.Partition}] = r.Offset + 1
 		if t.buf.n >= t.cfg.BatchSize {
@@ -239,15 +242,15 @@ func (t *Task) writeBuffered(ctx context.Context) error {
 					continue
 				}
 			}
-			return fmt.Errorf("writing batch to %s: %w", t.cfg.URL, err)
+			return fmt.Errorf("writing batch to %s%s: %w", t.cfg.URL, &t.traces, err)
 		}
 		if attempt >= t.cfg.MaxRetries {
 			// Still retriable: the runtime retries the batch for
 			// errors.retry.timeout and then opens the sink's circuit
 			// breaker (the database is down) rather than failing.
-			return connectors.Retry(fmt.Errorf("writing batch to %s failed after %d retries (max.retries): %w", t.cfg.URL, attempt, err))
+			return connectors.Retry(fmt.Errorf("writing batch to %s%s failed after %d retries (max.retries): %w", t.cfg.URL, &t.traces, attempt, err))
 		}
-		t.log.Warn("retrying batch", "attempt", attempt+1, "max.retries", t.cfg.MaxRetries, "backoff", backoff, "error", err)
+		t.log.Warn("retrying batch", append([]any{"attempt", attempt + 1, "max.retries", t.cfg.MaxRetries, "backoff", backoff, "error", err}, t.traces.attrs()...)...)
 		t.d.reset(ctx)
 		clear(t.meta)
 		if err := sleepCtx(ctx, backoff); err != nil {
@@ -255,9 +258,13 @@ func (t *Task) writeBuffered(ctx context.Context) error {
 		}
 		backoff = min(backoff*2, 10*t.cfg.RetryBackoff)
 	}
+	if t.log.Enabled(ctx, slog.LevelDebug) {
+		t.log.Debug("wrote batch", append([]any{"records", t.buf.n}, t.traces.attrs()...)...)
+	}
 	maps.Copy(t.durable, t.pending)
 	clear(t.pending)
 	t.buf.reset()
+	t.traces.reset()
 	return nil
 }
 

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"log/slog"
 	"testing"
 
@@ -66,8 +67,17 @@ func beginMessage() []byte {
 // BenchmarkStreamInsert measures the per-row path of the stream: decoding
 // a pgoutput Insert of a 10-column row and building its record (key,
 // envelope, source block, offset) into the queue.
+// The traceparent header (sluice.trace.context.enable, on by default) is
+// measured on and off.
 func BenchmarkStreamInsert(b *testing.B) {
+	for _, trace := range []bool{true, false} {
+		b.Run(fmt.Sprintf("trace=%v", trace), func(b *testing.B) { benchStreamInsert(b, trace) })
+	}
+}
+
+func benchStreamInsert(b *testing.B, trace bool) {
 	task, s, msg := benchStreamer(b)
+	task.cfg.TraceContext = trace
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.ResetTimer()

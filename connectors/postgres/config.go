@@ -41,6 +41,7 @@ const (
 	HeartbeatIntervalMs      = "heartbeat.interval.ms"
 	HeartbeatActionQuery     = "heartbeat.action.query"
 	ProvideTxMetadata        = "provide.transaction.metadata"
+	TraceContextEnable       = "sluice.trace.context.enable"
 	TombstonesOnDelete       = "tombstones.on.delete"
 	SkippedOperations        = "skipped.operations"
 	DecimalHandlingMode      = "decimal.handling.mode"
@@ -234,6 +235,8 @@ var def = config.NewDef(
 		Doc: "A statement run on the source database before each heartbeat record (so it needs heartbeat.interval.ms > 0), for instance to write a row that keeps another database's slot moving. A statement the server rejects fails the task; a lost connection is retried."},
 	config.Key{Name: ProvideTxMetadata, Type: config.Boolean, Default: false, Importance: config.Low, Group: groupEvents, Order: 4,
 		Doc: "Fill the transaction field of each event ({id, total_order, data_collection_order})."},
+	config.Key{Name: TraceContextEnable, Type: config.Boolean, Default: true, Importance: config.Low, Group: groupEvents, Order: 9,
+		Doc: "Give every change event of a streamed transaction a W3C Trace Context header, traceparent, naming one trace per source transaction (the same on every topic the transaction reaches). The ids are derived from topic.prefix and the transaction's id (txId:lsn), so a transaction replayed after a crash carries the same traceparent. Snapshot reads carry none. Sluice's JDBC sink names the trace ids in its log lines about the records; a tracing or log system can follow a transaction through them."},
 	config.Key{Name: TombstonesOnDelete, Type: config.Boolean, Default: true, Importance: config.Medium, Group: groupEvents, Order: 5,
 		Doc: "Follow each delete event by a tombstone (same key, null value) so compacted topics drop the key."},
 	config.Key{Name: SkippedOperations, Type: config.String, Default: "t", Importance: config.Low, Group: groupEvents, Order: 6,
@@ -316,6 +319,7 @@ type Config struct {
 	SnapshotFetchSize, SnapshotThreads    int
 	SnapshotChunkRows                     int64
 	ProvideTxMetadata, TombstonesOnDelete bool
+	TraceContext                          bool
 	Quarantine                            bool
 	Streaming                             bool
 	SignalTable                           string
@@ -357,7 +361,8 @@ func ParseConfig(props map[string]string) (*Config, error) {
 		SnapshotMode:         strings.ToLower(v.String(SnapshotMode)), SnapshotFetchSize: v.Int(SnapshotFetchSize),
 		SnapshotThreads: v.Int(SnapshotMaxThreads), SnapshotChunkRows: v.Long(SnapshotChunkSize),
 		ProvideTxMetadata: v.Bool(ProvideTxMetadata), TombstonesOnDelete: v.Bool(TombstonesOnDelete),
-		Placeholder: v.String(UnavailableValue), MaxBatchSize: v.Int(MaxBatchSize), MaxQueueSize: v.Int(MaxQueueSize),
+		TraceContext: v.Bool(TraceContextEnable),
+		Placeholder:  v.String(UnavailableValue), MaxBatchSize: v.Int(MaxBatchSize), MaxQueueSize: v.Int(MaxQueueSize),
 		PollInterval: v.Duration(PollIntervalMs),
 		Modes: pgtypes.Modes{
 			Decimal:             pgtypes.DecimalMode(strings.ToLower(v.String(DecimalHandlingMode))),

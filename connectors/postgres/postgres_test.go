@@ -22,6 +22,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/sluice-cdc/sluice/config"
 	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/connectors/tracectx"
 	"github.com/sluice-cdc/sluice/it/harness"
 	"go.uber.org/goleak"
 )
@@ -41,6 +42,7 @@ func TestPostgres(t *testing.T) {
 	t.Run("Types", func(t *testing.T) { testTypes(t, pg) })
 	t.Run("Changes", func(t *testing.T) { testChanges(t, pg) })
 	t.Run("Toast", func(t *testing.T) { testToast(t, pg) })
+	t.Run("TraceContext", func(t *testing.T) { testTraceContext(t, pg) })
 	t.Run("Resume", func(t *testing.T) { testResume(t, pg) })
 	t.Run("IdleSlotAdvance", func(t *testing.T) { testIdleAdvance(t, pg) })
 	t.Run("Heartbeat", func(t *testing.T) { testHeartbeat(t, pg) })
@@ -566,6 +568,94 @@ func testToast(t *testing.T, pg *harness.Postgres) {
 	}
 	if strings.Join(named, ",") != "big,bin" {
 		t.Errorf("unavailable headers name %v, want big and bin", named)
+	}
+}
+
+// testTraceContext checks the traceparent header: one per streamed
+// transaction, on every event of it whatever its table, derived from
+// topic.prefix and the transaction's id; none on snapshot reads, none when
+// sluice.trace.context.enable is false.
+func testTraceContext(t *testing.T, pg *harness.Postgres) {
+	db := pg.CreateDB(t, "tracectx")
+	pg.Exec(t, db, "CREATE TABLE a (id int PRIMARY KEY, v int)", "CREATE TABLE b (id int PRIMARY KEY)", "INSERT INTO a VALUES (0, 0)")
+	traces := func(r *connectors.Record) []string {
+		var out []string
+		for _, h := range r.Headers {
+			if h.Key == tracectx.Header {
+				out = append(out, string(h.Value))
+			}
+		}
+		return out
+	}
+	for _, on := range []bool{true, false} {
+		slot := "tracectx_" + strconv.FormatBool(on)
+		task := startTask(t, props(pg, db, slot, ProvideTxMetadata, "true", TraceContextEnable, strconv.FormatBool(on), SnapshotMode, "initial"), nil)
+		pollUntil(t, task, 20*time.Second, func([]*connectors.Record) bool { return task.replConn.Load() != nil })
+		n := 1
+		if !on {
+			n = 11
+		}
+		pg.Exec(t, db, fmt.Sprintf("BEGIN; INSERT INTO a VALUES (%d, 1), (%d, 2); INSERT INTO b VALUES (%d); COMMIT", n, n+1, n),
+			fmt.Sprintf("UPDATE a SET v = v + 10 WHERE id = %d", n), fmt.Sprintf("DELETE FROM b WHERE id = %d", n))
+		recs := pollUntil(t, task, 20*time.Second, func(rs []*connectors.Record) bool {
+			for _, r := range rs {
+				if r.Topic == "srv.public.b" && r.Value != nil && op(r) == OpDelete {
+					return true
+				}
+			}
+			return false
+		})
+		byTx := map[string]string{}
+		streamed := 0
+		for _, r := range recs {
+			if !strings.HasPrefix(r.Topic, "srv.public.") {
+				continue // heartbeats, transaction metadata
+			}
+			tp := traces(r)
+			if r.Value == nil { // a tombstone: same transaction as its delete
+				if on && len(tp) != 1 {
+					t.Errorf("tombstone on %s has traceparents %v, want one", r.Topic, tp)
+				}
+				continue
+			}
+			if op(r) == OpRead {
+				if len(tp) != 0 {
+					t.Errorf("snapshot read of %s has traceparents %v, want none", r.Topic, tp)
+				}
+				continue
+			}
+			streamed++
+			if !on {
+				if len(tp) != 0 {
+					t.Errorf("with %s=false, %s %s has traceparents %v", TraceContextEnable, op(r), r.Topic, tp)
+				}
+				continue
+			}
+			if len(tp) != 1 {
+				t.Fatalf("%s on %s has traceparents %v, want one", op(r), r.Topic, tp)
+			}
+			txID := env(r).Get("transaction").(*connectors.StructValue).Get("id").(string)
+			if want := string(tracectx.Parent("srv", txID)); tp[0] != want {
+				t.Errorf("%s on %s in transaction %s: traceparent %s, want %s", op(r), r.Topic, txID, tp[0], want)
+			}
+			if seen, ok := byTx[txID]; ok && seen != tp[0] {
+				t.Errorf("transaction %s has traceparents %s and %s", txID, seen, tp[0])
+			}
+			byTx[txID] = tp[0]
+		}
+		if streamed != 5 {
+			t.Errorf("trace context %v: %d streamed events, want 5", on, streamed)
+		}
+		if on {
+			distinct := map[string]bool{}
+			for _, tp := range byTx {
+				distinct[tp] = true
+			}
+			if len(byTx) != 3 || len(distinct) != 3 {
+				t.Errorf("three transactions gave traceparents %v, want three distinct", byTx)
+			}
+		}
+		stopTask(t, task)
 	}
 }
 

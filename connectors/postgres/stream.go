@@ -16,6 +16,7 @@ import (
 	"github.com/sluice-cdc/sluice/connectors"
 	"github.com/sluice-cdc/sluice/connectors/postgres/pgoutput"
 	"github.com/sluice-cdc/sluice/connectors/postgres/pgtypes"
+	"github.com/sluice-cdc/sluice/connectors/tracectx"
 )
 
 // readSlice bounds how long the reader blocks, so cancellation and status
@@ -53,6 +54,9 @@ type streamer struct {
 	txSkipPart int64 // and this many records of the change after it
 	txPart     int64 // records of the current change given an offset so far, but its last
 	partSkip   int64 // records of the current change still to drop (emitChange)
+	// txTrace is the current transaction's traceparent (tracectx), made
+	// at its first event; shared by its records (never modified).
+	txTrace    []byte
 	txCount    int64
 	txPerTable map[uint32]int64
 	txTables   []*table // tables with events in the transaction, in first-event order
@@ -448,6 +452,7 @@ func (s *streamer) begin(m *pgoutput.Begin) {
 	s.txOffLSNC, s.txOffTxID = int64(m.FinalLSN), int64(m.Xid)
 	s.txOffTs, s.txOffProc = s.txTime.UnixMicro(), int64(s.prevCommit)
 	s.txEvent, s.txCount = -1, 0
+	s.txTrace = nil
 	s.txSkip, s.txSkipPart = -1, 0
 	switch {
 	case m.FinalLSN < s.resumeLSN:
@@ -596,6 +601,12 @@ func (s *streamer) emitChange(ctx context.Context, r *connectors.Record, o *offs
 	if s.partSkip > 0 {
 		s.partSkip--
 		return nil
+	}
+	if s.t.cfg.TraceContext {
+		if s.txTrace == nil {
+			s.txTrace = tracectx.Parent(s.t.cfg.TopicPrefix, s.txID())
+		}
+		r.Headers = append(r.Headers, connectors.Header{Key: tracectx.Header, Value: s.txTrace})
 	}
 	return s.emit(ctx, r, o)
 }
