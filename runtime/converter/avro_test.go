@@ -304,7 +304,7 @@ func TestAvroConfigErrors(t *testing.T) {
 		{"cache size", store, map[string]string{SchemasCacheConfig: "0"}, []string{"value.converter.schemas.cache.config", "at least 1"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Configs(nil, Setting{Class: "avro", Props: tc.props, Registry: tc.reg}, false)
+			_, err := Builtin().Configs(nil, Setting{Class: "avro", Props: tc.props, Registry: tc.reg}, false)
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -316,7 +316,7 @@ func TestAvroConfigErrors(t *testing.T) {
 		})
 	}
 	// A connector's own converter gets the worker's built-in registry.
-	c, err := Configs(map[string]string{"value.converter": "avro"}, Setting{Class: "json", Registry: store}, false)
+	c, err := Builtin().Configs(map[string]string{"value.converter": "avro"}, Setting{Class: "json", Registry: store}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -324,7 +324,7 @@ func TestAvroConfigErrors(t *testing.T) {
 		t.Error("the connector's AvroConverter does not use the worker's registry")
 	}
 	var ce *config.Error
-	_, err = Configs(nil, Setting{Class: "avro"}, true)
+	_, err = Builtin().Configs(nil, Setting{Class: "avro"}, true)
 	if !errors.As(err, &ce) || ce.Key != "key.converter.schema.registry.url" {
 		t.Errorf("key side without a registry: %v", err)
 	}
