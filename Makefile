@@ -42,7 +42,7 @@ chaos:
 	SLUICE_IT_CHAOS_ROUNDS=100 $(GO) test -race -count=1 -timeout 90m -run '^TestEmbeddedBrokerChaos$$' ./it/
 
 ## lint: vet, staticcheck, gofmt; go.mod tidy, docs/ up to date, bin/sluice static,
-## the SPI, config and offsets free of the Kafka client
+## the SPI, the codecs, config and offsets free of the Kafka client
 lint: build
 	$(GO) vet ./...
 	@test -x $(STATICCHECK) || { echo "staticcheck missing: run 'make tools'"; exit 1; }
@@ -54,8 +54,8 @@ lint: build
 	  test $$status -eq 0 || { echo "docs/ out of date: run 'make docs'"; exit 1; }
 	@$(GO) version -m $(BIN) | grep -q 'CGO_ENABLED=0' || { echo "$(BIN) was built with cgo: build it with 'make build'"; exit 1; }
 	@$(GO) run ./internal/cmd/checkstatic $(BIN)
-	@! $(GO) list -deps ./connectors ./config ./offsets | grep -E 'franz-go|sluice/runtime' || \
-	  { echo "the connector SPI, config or offsets imports the Kafka client or the runtime (above): keep them below"; exit 1; }
+	@! $(GO) list -deps ./connectors ./connectors/codec/... ./config ./offsets | grep -E 'franz-go|sluice/runtime' || \
+	  { echo "the connector SPI, the codecs, config or offsets import the Kafka client or the runtime (above): keep them below"; exit 1; }
 
 tools:
 	$(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)

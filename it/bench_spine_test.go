@@ -55,8 +55,8 @@ func generate(b *testing.B, n int) []*kgo.Record {
 		b.Fatal(err)
 	}
 	defer task.Stop(context.Background())
-	keyConv, _ := converter.New("json")
-	valConv, _ := converter.New("json")
+	keyConv, _ := converter.Builtin().New("json")
+	valConv, _ := converter.Builtin().New("json")
 	_ = keyConv.Configure(map[string]string{}, true)
 	_ = valConv.Configure(map[string]string{}, false)
 	out := make([]*kgo.Record, 0, n)

@@ -41,6 +41,7 @@ type Herder struct {
 	worker     *config.Worker
 	plugins    *connectors.Registry
 	transforms *transforms.Registry
+	converters *converter.Catalog
 	configs    *configstore.Store
 	providers  *config.Providers
 	offsets    *offsetstore.Kafka
@@ -822,10 +823,10 @@ func (h *Herder) startTask(ctx context.Context, cs *connState, ts *taskState, pl
 		if chain, err = h.transforms.NewChain(connCfg); err != nil {
 			return err
 		}
-		if keyConv, err = converter.Configs(connCfg, h.keyConv, true); err != nil {
+		if keyConv, err = h.converters.Configs(connCfg, h.keyConv, true); err != nil {
 			return err
 		}
-		valConv, err = converter.Configs(connCfg, h.valConv, false)
+		valConv, err = h.converters.Configs(connCfg, h.valConv, false)
 		return err
 	})
 	if err != nil {

@@ -15,7 +15,6 @@ import (
 	"github.com/sluice-cdc/sluice/offsets"
 	"github.com/sluice-cdc/sluice/runtime/api"
 	"github.com/sluice-cdc/sluice/runtime/configstore"
-	"github.com/sluice-cdc/sluice/runtime/converter"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 )
@@ -365,7 +364,7 @@ func (h *Herder) validate(ctx context.Context, p *connectors.Plugin, cfg map[str
 		if isKey {
 			setting, prop = h.keyConv, "key.converter"
 		}
-		if err := connectors.Protect(func() error { _, err := converter.Configs(resolved, setting, isKey); return err }); err != nil {
+		if err := connectors.Protect(func() error { _, err := h.converters.Configs(resolved, setting, isKey); return err }); err != nil {
 			extra[prop] = append(extra[prop], err.Error())
 		}
 	}
@@ -796,7 +795,7 @@ func (h *Herder) Plugins(_ context.Context, connectorsOnly bool) []api.PluginInf
 	if connectorsOnly {
 		return out
 	}
-	for _, c := range converter.Plugins() {
+	for _, c := range h.converters.Plugins() {
 		out = append(out, api.PluginInfo{Class: c.Class, Type: "converter", Version: h.version})
 	}
 	for _, t := range h.transforms.Plugins() {

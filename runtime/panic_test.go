@@ -218,9 +218,9 @@ func (c *panicConverter) Decode(string, []byte) (*connectors.Schema, any, error)
 	return nil, nil, nil
 }
 
-func init() {
-	converter.Register(converter.Plugin{Name: "panicconv", New: func() converter.Converter { return &panicConverter{} }})
-}
+// panicConverterPlugin installs panicConverter in the test workers'
+// converter catalog.
+var panicConverterPlugin = converter.Plugin{Name: "panicconv", New: func() converter.Converter { return &panicConverter{} }}
 
 // configurePanics turns on the panic of a panicky transform configured
 // with at=configure (off while the connector is validated).

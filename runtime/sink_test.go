@@ -55,7 +55,7 @@ func (s *staleTask) Stop(context.Context) error { return nil }
 func newTestSinkRunner(t *testing.T, task int, st connectors.SinkTask, seeds []string, topic string) *sinkRunner {
 	t.Helper()
 	conv := func() converter.Converter {
-		c, err := converter.New("ByteArrayConverter")
+		c, err := converter.Builtin().New("ByteArrayConverter")
 		if err != nil {
 			t.Fatal(err)
 		}

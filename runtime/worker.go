@@ -38,6 +38,9 @@ type Options struct {
 	Config     *config.Worker
 	Plugins    *connectors.Registry
 	Transforms *transforms.Registry
+	// Converters are the converters key.converter and value.converter
+	// name; nil means converter.Builtin().
+	Converters *converter.Catalog
 	Logger     *slog.Logger
 	Version    string
 	Commit     string
@@ -158,8 +161,12 @@ func Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("worker config: %w", err)
 	}
 
+	converters := o.Converters
+	if converters == nil {
+		converters = converter.Builtin()
+	}
 	h := &Herder{
-		workerID: workerID, worker: cfg, plugins: o.Plugins, transforms: o.Transforms, adm: adm,
+		workerID: workerID, worker: cfg, plugins: o.Plugins, transforms: o.Transforms, converters: converters, adm: adm,
 		clientOpts: clientOpts, sec: sec, clusterID: meta.Cluster, version: o.Version, commit: o.Commit,
 		keyConv: converter.SettingFrom(cfg.Props, true), valConv: converter.SettingFrom(cfg.Props, false),
 		logger: logger.With("worker", workerID), wake: make(chan struct{}, 1),

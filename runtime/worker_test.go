@@ -18,6 +18,7 @@ import (
 	"github.com/sluice-cdc/sluice/connectors"
 	"github.com/sluice-cdc/sluice/connectors/datagen"
 	"github.com/sluice-cdc/sluice/runtime/api"
+	"github.com/sluice-cdc/sluice/runtime/converter"
 	"github.com/sluice-cdc/sluice/transforms"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"go.uber.org/goleak"
@@ -224,7 +225,8 @@ func startWorker(t testing.TB, props map[string]string) *testWorker {
 	}
 	logger := slog.New(slog.NewTextHandler(out, nil))
 	go func() {
-		w.done <- Run(ctx, Options{Config: cfg, Plugins: reg, Transforms: transforms.NewRegistry(append(transforms.BuiltinPlugins(), noopTransform, panicTransform)...), Logger: logger,
+		w.done <- Run(ctx, Options{Config: cfg, Plugins: reg, Transforms: transforms.NewRegistry(append(transforms.BuiltinPlugins(), noopTransform, panicTransform)...),
+			Converters: converter.NewCatalog(append(converter.BuiltinPlugins(), panicConverterPlugin)...), Logger: logger,
 			Started: time.Now(), Ready: func(a string) { ready <- a }})
 	}()
 	select {

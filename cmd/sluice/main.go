@@ -25,6 +25,7 @@ import (
 	"github.com/sluice-cdc/sluice/connectors/postgres"
 	"github.com/sluice-cdc/sluice/runtime"
 	"github.com/sluice-cdc/sluice/runtime/broker"
+	"github.com/sluice-cdc/sluice/runtime/converter"
 	"github.com/sluice-cdc/sluice/runtime/pool/sign"
 	"github.com/sluice-cdc/sluice/transforms"
 )
@@ -147,7 +148,7 @@ func workerCmd(args []string) error {
 	ctx, cancel := signalContext()
 	defer cancel()
 	return runtime.Run(ctx, runtime.Options{Config: cfg, Plugins: plugins(), Transforms: transformRegistry(),
-		Logger: logger, Version: version, Commit: commit, Started: started})
+		Converters: converter.Builtin(), Logger: logger, Version: version, Commit: commit, Started: started})
 }
 
 func brokerCmd(args []string) error {

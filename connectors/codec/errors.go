@@ -1,5 +1,5 @@
 // Package codec holds what the codecs of Connect schemas and values share
-// (the runtime's JSON converter, the Avro codec in codec/avro): the error
+// (the JSON codec in codec/connectjson, the Avro codec in codec/avro): the error
 // that says which field of a value does not fit its schema.
 package codec
 

@@ -5,8 +5,8 @@ import (
 	"testing"
 
 	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/connectors/codec/connectjson"
 	"github.com/sluice-cdc/sluice/connectors/postgres/pgoutput"
-	"github.com/sluice-cdc/sluice/runtime/converter"
 )
 
 // TestKeyOnlyOldTupleFallbacks: the old tuple of a delete under REPLICA
@@ -67,11 +67,7 @@ func TestKeyOnlyOldTupleFallbacks(t *testing.T) {
 	if v, ok := before.Get("anynum").(*connectors.StructValue); !ok || v.Get("scale") != int32(0) || !reflect.DeepEqual(v.Get("value"), []byte{0}) {
 		t.Errorf("before.anynum = %#v, want VariableScaleDecimal zero", before.Get("anynum"))
 	}
-	c := converter.NewJSON()
-	if err := c.Configure(map[string]string{"schemas.enable": "true"}, false); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Encode(nil, "srv.public.orders", tb.valueSchema, before); err != nil {
+	if _, err := connectjson.New(connectjson.DefaultOptions()).Encode(nil, tb.valueSchema, before); err != nil {
 		t.Errorf("encoding the before image: %v", err)
 	}
 	// A nullable column that is null, and a row carrying every column,

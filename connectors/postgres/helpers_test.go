@@ -12,8 +12,8 @@ import (
 
 	"github.com/jackc/pglogrepl"
 	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/connectors/codec/connectjson"
 	"github.com/sluice-cdc/sluice/it/harness"
-	"github.com/sluice-cdc/sluice/runtime/converter"
 )
 
 // taskContext is a SourceTaskContext with one stored offset; lazy offers
@@ -217,7 +217,7 @@ func currentLSN(t *testing.T, pg *harness.Postgres, db string) uint64 {
 // encodeJSON renders schema and value as Kafka Connect's JsonConverter.
 func encodeJSON(t *testing.T, topic string, s *connectors.Schema, v any) []byte {
 	t.Helper()
-	b, err := converter.NewJSON().Encode(nil, topic, s, v)
+	b, err := connectjson.New(connectjson.DefaultOptions()).Encode(nil, s, v)
 	if err != nil {
 		t.Fatalf("encoding %s: %v", topic, err)
 	}

@@ -4,7 +4,7 @@ import (
 	"strconv"
 
 	"github.com/sluice-cdc/sluice/connectors"
-	"github.com/sluice-cdc/sluice/internal/jsonx"
+	"github.com/sluice-cdc/sluice/connectors/codec/connectjson"
 )
 
 // Snapshot rows, when the runtime takes lazy values (connectors.LazyStruct),
@@ -65,7 +65,7 @@ type lazySource struct {
 }
 
 func newLazySource(src *connectors.StructValue, op string, ts int64) *lazySource {
-	tail := append([]byte(`,"op":`), jsonx.AppendString(nil, op)...)
+	tail := append([]byte(`,"op":`), connectjson.AppendString(nil, op)...)
 	tail = append(tail, `,"ts_ms":`...)
 	tail = strconv.AppendInt(tail, ts/1e6, 10)
 	tail = append(tail, `,"ts_us":`...)
@@ -240,11 +240,11 @@ func (r *lazyRow) size() int64 {
 }
 
 // fieldKeys returns the JSON of each field's name as a struct member, as
-// the JSON converter writes them (jsonx.MemberKey).
+// the JSON converter writes them (connectjson.MemberKey).
 func fieldKeys(s *connectors.Schema) [][]byte {
 	keys := make([][]byte, len(s.Fields))
 	for i, f := range s.Fields {
-		keys[i] = jsonx.MemberKey(f.Name, i == 0)
+		keys[i] = connectjson.MemberKey(f.Name, i == 0)
 	}
 	return keys
 }

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/sluice-cdc/sluice/connectors"
-	"github.com/sluice-cdc/sluice/runtime/converter"
+	"github.com/sluice-cdc/sluice/connectors/codec/connectjson"
 )
 
 // lazyTable is a table with a two-column key and columns of direct and
@@ -67,10 +67,10 @@ func TestLazyRowsEncodeAsBuilt(t *testing.T) {
 	pos := position{snapshot: SnapTrue, lsn: 1234, txID: int64(77)}
 	pos.tsMs, pos.tsUs, pos.tsNs = timeBoxes(now)
 	src := b.sourceValue(tb, &pos)
-	settings := []map[string]string{
-		{"schemas.enable": "false"},
-		{"schemas.enable": "true"},
-		{"schemas.enable": "true", "replace.null.with.default": "false"},
+	settings := []connectjson.Options{
+		{ReplaceNullWithDefault: true, CacheSize: 1000},
+		{Schemas: true, ReplaceNullWithDefault: true, CacheSize: 1000},
+		{Schemas: true, CacheSize: 1000},
 	}
 	var arena rowArena
 	for ri, vals := range lazyRows {
@@ -94,28 +94,25 @@ func TestLazyRowsEncodeAsBuilt(t *testing.T) {
 		}
 		lkey := (*lazyKey)(&env.lazyRow)
 
-		for _, props := range settings {
+		for _, opts := range settings {
 			for _, side := range []struct {
 				isKey      bool
 				schema     *connectors.Schema
 				built, lzy any
 			}{{true, tb.keySchema, built.Key, lkey}, {false, tb.envelopeSchema, built.Value, env}} {
-				c := converter.NewJSON()
-				if err := c.Configure(props, side.isKey); err != nil {
-					t.Fatal(err)
-				}
-				want, err := c.Encode(nil, "t", side.schema, side.built)
+				c := connectjson.New(opts)
+				want, err := c.Encode(nil, side.schema, side.built)
 				if err != nil {
-					t.Fatalf("row %d %v: encoding the built value: %v", ri, props, err)
+					t.Fatalf("row %d %v: encoding the built value: %v", ri, opts, err)
 				}
 				// Twice: the second time from the source block's cache.
 				for range 2 {
-					got, err := c.Encode(nil, "t", side.schema, side.lzy)
+					got, err := c.Encode(nil, side.schema, side.lzy)
 					if err != nil {
-						t.Fatalf("row %d %v key=%v: encoding the lazy value: %v", ri, props, side.isKey, err)
+						t.Fatalf("row %d %v key=%v: encoding the lazy value: %v", ri, opts, side.isKey, err)
 					}
 					if string(got) != string(want) {
-						t.Errorf("row %d %v key=%v:\nlazy  %s\nbuilt %s", ri, props, side.isKey, got, want)
+						t.Errorf("row %d %v key=%v:\nlazy  %s\nbuilt %s", ri, opts, side.isKey, got, want)
 					}
 				}
 			}

@@ -9,10 +9,12 @@ import (
 	"time"
 
 	hamba "github.com/hamba/avro/v2"
+
+	"github.com/sluice-cdc/sluice/connectors/codec/codectest"
 )
 
 // The Go types hamba/avro encodes the Debezium envelope from, field for
-// field the schema the AvroConverter registers for fxValueSchema.
+// field the schema the AvroConverter registers for codectest.ValueSchema.
 type (
 	hbRow struct {
 		ID        int32      `avro:"id"`
@@ -55,7 +57,7 @@ type (
 	}
 )
 
-// hbValue is fxEnvelope(i)'s value as hamba/avro Go structs, with the
+// hbValue is codectest.Envelope(i)'s value as hamba/avro Go structs, with the
 // schema to encode it with: the registered schema without the decimal
 // logical type (hamba would want a *big.Rat and allocate converting it),
 // so that both encoders write the same bytes.
@@ -66,7 +68,7 @@ func hbValue(t testing.TB, registered string, i int) (hamba.Schema, *hbEnvelope)
 		t.Fatal(err)
 	}
 	row := func() *hbRow {
-		r := fxRow(i)
+		r := codectest.Row(i)
 		email, score, born, upd := r.Values[3].(string), r.Values[6].(float64), r.Values[7].(time.Time), r.Values[9].(int64)
 		return &hbRow{ID: r.Values[0].(int32), FirstName: r.Values[1].(string), LastName: r.Values[2].(string), Email: &email,
 			Balance: big.NewInt(1234567 + int64(i)).Bytes(), Active: r.Values[5].(bool), Score: &score, BirthDate: &born,
@@ -86,8 +88,8 @@ func hbValue(t testing.TB, registered string, i int) (hamba.Schema, *hbEnvelope)
 func TestAvroMatchesHamba(t *testing.T) {
 	store := openStore(t)
 	c := avroConv(t, store, nil, false)
-	_, value := fxEnvelope(4)
-	data, err := c.Encode(nil, fxTopic, fxValueSchema, value)
+	_, value := codectest.Envelope(4)
+	data, err := c.Encode(nil, fxTopic, codectest.ValueSchema, value)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,8 +113,8 @@ func TestAvroMatchesHamba(t *testing.T) {
 // after the first record.
 func BenchmarkAvroEncodeEnvelope(b *testing.B) {
 	c := avroConv(b, openStore(b), nil, false)
-	_, value := fxEnvelope(1)
-	buf, err := c.Encode(nil, fxTopic, fxValueSchema, value)
+	_, value := codectest.Envelope(1)
+	buf, err := c.Encode(nil, fxTopic, codectest.ValueSchema, value)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -120,7 +122,7 @@ func BenchmarkAvroEncodeEnvelope(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if buf, err = c.Encode(buf[:0], fxTopic, fxValueSchema, value); err != nil {
+		if buf, err = c.Encode(buf[:0], fxTopic, codectest.ValueSchema, value); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -132,7 +134,7 @@ func BenchmarkAvroEncodeEnvelope(b *testing.B) {
 // to a reused buffer.
 func BenchmarkAvroEncodeEnvelopeHamba(b *testing.B) {
 	store := openStore(b)
-	if _, err := avroConv(b, store, nil, false).Encode(nil, fxTopic, fxValueSchema, func() any { _, v := fxEnvelope(1); return v }()); err != nil {
+	if _, err := avroConv(b, store, nil, false).Encode(nil, fxTopic, codectest.ValueSchema, func() any { _, v := codectest.Envelope(1); return v }()); err != nil {
 		b.Fatal(err)
 	}
 	text, err := store.SchemaByID(context.Background(), 1)
@@ -166,8 +168,8 @@ func BenchmarkAvroEncodeEnvelopeHamba(b *testing.B) {
 // BenchmarkAvroDecodeEnvelope decodes the same event, as a sink task does.
 func BenchmarkAvroDecodeEnvelope(b *testing.B) {
 	c := avroConv(b, openStore(b), nil, false)
-	_, value := fxEnvelope(1)
-	data, err := c.Encode(nil, fxTopic, fxValueSchema, value)
+	_, value := codectest.Envelope(1)
+	data, err := c.Encode(nil, fxTopic, codectest.ValueSchema, value)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/connectors/codec/codectest"
 )
 
 // FuzzAvroDecode feeds arbitrary bytes to an AvroConverter whose registry
@@ -16,12 +17,12 @@ import (
 func FuzzAvroDecode(f *testing.F) {
 	store := openStore(f)
 	c := avroConv(f, store, nil, false)
-	key, value := fxEnvelope(2)
-	kb, err := avroConv(f, store, nil, true).Encode(nil, "t", fxKeySchema, key)
+	key, value := codectest.Envelope(2)
+	kb, err := avroConv(f, store, nil, true).Encode(nil, "t", codectest.KeySchema, key)
 	if err != nil {
 		f.Fatal(err)
 	}
-	vb, err := c.Encode(nil, "t", fxValueSchema, value)
+	vb, err := c.Encode(nil, "t", codectest.ValueSchema, value)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -53,7 +54,7 @@ func FuzzAvroDecode(f *testing.F) {
 		// The header's id may differ (another subject); the Avro binary
 		// may not, except where a null read back as its field's default.
 		if !bytes.Equal(again[5:], data[5:]) {
-			if _, v2, err := c.Decode("t", again); err != nil || !valuesEqual(v2, v) {
+			if _, v2, err := c.Decode("t", again); err != nil || !codectest.ValuesEqual(v2, v) {
 				t.Fatalf("re-encoded value reads back differently: %v", err)
 			}
 		}

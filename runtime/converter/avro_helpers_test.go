@@ -29,7 +29,7 @@ func openStore(t testing.TB) *registry.Store {
 // worker does, with reg as the worker's built-in registry.
 func avroConv(t testing.TB, reg registry.Client, props map[string]string, isKey bool) *Avro {
 	t.Helper()
-	c, err := Configs(nil, Setting{Class: "io.confluent.connect.avro.AvroConverter", Props: props, Registry: reg}, isKey)
+	c, err := Builtin().Configs(nil, Setting{Class: "io.confluent.connect.avro.AvroConverter", Props: props, Registry: reg}, isKey)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"flag"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -18,10 +19,13 @@ import (
 	"github.com/sluice-cdc/sluice/config"
 	"github.com/sluice-cdc/sluice/connectors"
 	"github.com/sluice-cdc/sluice/connectors/codec/avro"
+	"github.com/sluice-cdc/sluice/connectors/codec/codectest"
 	"github.com/sluice-cdc/sluice/runtime/registry"
 )
 
 const fxTopic = "dbserver1.public.customers"
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // TestAvroGoldenEnvelope pins the wire bytes of a Debezium change event's
 // key and value written through a fresh built-in registry (the key gets
@@ -29,14 +33,14 @@ const fxTopic = "dbserver1.public.customers"
 // Refresh with go test ./runtime/converter -run AvroGolden -update.
 func TestAvroGoldenEnvelope(t *testing.T) {
 	store := openStore(t)
-	key, value := fxEnvelope(1)
+	key, value := codectest.Envelope(1)
 	kc := avroConv(t, store, nil, true)
 	vc := avroConv(t, store, nil, false)
-	kb, err := kc.Encode(nil, fxTopic, fxKeySchema, key)
+	kb, err := kc.Encode(nil, fxTopic, codectest.KeySchema, key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	vb, err := vc.Encode(nil, fxTopic, fxValueSchema, value)
+	vb, err := vc.Encode(nil, fxTopic, codectest.ValueSchema, value)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,10 +95,10 @@ func TestAvroRoundTrip(t *testing.T) {
 		dec := avroConv(t, store, nil, isKey)
 		var first *connectors.Schema
 		for i := 0; i < 3; i++ {
-			key, value := fxEnvelope(i)
-			s, v, want := fxValueSchema, value, avroWant(i)
+			key, value := codectest.Envelope(i)
+			s, v, want := codectest.ValueSchema, value, avroWant(i)
 			if isKey {
-				s, v, want = fxKeySchema, key, key
+				s, v, want = codectest.KeySchema, key, key
 			}
 			data, err := enc.Encode(nil, fxTopic, s, v)
 			if err != nil {
@@ -104,10 +108,10 @@ func TestAvroRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !schemasEquivalent(gs, s) {
+			if !codectest.SchemasEquivalent(gs, s) {
 				t.Fatalf("isKey=%v: decoded schema differs:\ngot  %+v\nwant %+v", isKey, gs, s)
 			}
-			if !valuesEqual(gv, want) {
+			if !codectest.ValuesEqual(gv, want) {
 				t.Fatalf("isKey=%v record %d: decoded value differs:\ngot  %+v\nwant %+v", isKey, i, gv, want)
 			}
 			if first == nil {
@@ -145,7 +149,7 @@ func TestAvroRoundTrip(t *testing.T) {
 			t.Fatalf("%s: %v", tc.s.Type, err)
 		}
 		gs, gv, err := avroConv(t, store, nil, false).Decode("prim", data)
-		if err != nil || !schemasEquivalent(gs, tc.s) || !valuesEqual(gv, tc.v) {
+		if err != nil || !codectest.SchemasEquivalent(gs, tc.s) || !codectest.ValuesEqual(gv, tc.v) {
 			t.Errorf("%s: read back %+v, %v, %v", tc.s.Type, gs, gv, err)
 		}
 		// They share one subject: take its compatibility check out.
@@ -165,11 +169,11 @@ func TestAvroRoundTrip(t *testing.T) {
 	}
 }
 
-// avroWant is fxEnvelope(i)'s value as it reads back: the null
+// avroWant is codectest.Envelope(i)'s value as it reads back: the null
 // source.snapshot reads as its default "false", written in its place as
 // Connect's Struct.get and Confluent's converter do.
 func avroWant(i int) *connectors.StructValue {
-	_, v := fxEnvelope(i)
+	_, v := codectest.Envelope(i)
 	v.Values[2].(*connectors.StructValue).Values[4] = "false"
 	return v
 }
@@ -179,8 +183,8 @@ func avroWant(i int) *connectors.StructValue {
 func TestAvroIndependentReader(t *testing.T) {
 	store := openStore(t)
 	c := avroConv(t, store, nil, false)
-	_, value := fxEnvelope(7)
-	data, err := c.Encode(nil, fxTopic, fxValueSchema, value)
+	_, value := codectest.Envelope(7)
+	data, err := c.Encode(nil, fxTopic, codectest.ValueSchema, value)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -258,10 +262,10 @@ func TestAvroSubjectStrategies(t *testing.T) {
 				props[map[bool]string{true: KeySubjectNameStrategy, false: ValueSubjectNameStrategy}[tc.isKey]] = tc.strategy
 			}
 			c := avroConv(t, store, props, tc.isKey)
-			key, value := fxEnvelope(1)
-			s, v := fxValueSchema, any(value)
+			key, value := codectest.Envelope(1)
+			s, v := codectest.ValueSchema, any(value)
 			if tc.isKey {
-				s, v = fxKeySchema, key
+				s, v = codectest.KeySchema, key
 			}
 			if _, err := c.Encode(nil, fxTopic, s, v); err != nil {
 				t.Fatal(err)
@@ -300,7 +304,7 @@ func TestAvroConfigErrors(t *testing.T) {
 		{"cache size", store, map[string]string{SchemasCacheConfig: "0"}, []string{"value.converter.schemas.cache.config", "at least 1"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Configs(nil, Setting{Class: "avro", Props: tc.props, Registry: tc.reg}, false)
+			_, err := Builtin().Configs(nil, Setting{Class: "avro", Props: tc.props, Registry: tc.reg}, false)
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -312,7 +316,7 @@ func TestAvroConfigErrors(t *testing.T) {
 		})
 	}
 	// A connector's own converter gets the worker's built-in registry.
-	c, err := Configs(map[string]string{"value.converter": "avro"}, Setting{Class: "json", Registry: store}, false)
+	c, err := Builtin().Configs(map[string]string{"value.converter": "avro"}, Setting{Class: "json", Registry: store}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -320,7 +324,7 @@ func TestAvroConfigErrors(t *testing.T) {
 		t.Error("the connector's AvroConverter does not use the worker's registry")
 	}
 	var ce *config.Error
-	_, err = Configs(nil, Setting{Class: "avro"}, true)
+	_, err = Builtin().Configs(nil, Setting{Class: "avro"}, true)
 	if !errors.As(err, &ce) || ce.Key != "key.converter.schema.registry.url" {
 		t.Errorf("key side without a registry: %v", err)
 	}
@@ -494,8 +498,8 @@ func TestAvroExternalRegistry(t *testing.T) {
 	// No built-in registry: the URL is enough.
 	enc := avroConv(t, nil, props, false)
 	dec := avroConv(t, nil, props, false)
-	_, value := fxEnvelope(3)
-	data, err := enc.Encode(nil, fxTopic, fxValueSchema, value)
+	_, value := codectest.Envelope(3)
+	data, err := enc.Encode(nil, fxTopic, codectest.ValueSchema, value)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -506,13 +510,13 @@ func TestAvroExternalRegistry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !valuesEqual(gv, avroWant(3)) {
+	if !codectest.ValuesEqual(gv, avroWant(3)) {
 		t.Errorf("decoded %+v, want %+v", gv, avroWant(3))
 	}
 	// The URL wins over the built-in registry.
 	other := openStore(t)
 	c := avroConv(t, other, props, false)
-	if _, err := c.Encode(nil, "x", fxKeySchema, &connectors.StructValue{Schema: fxKeySchema, Values: []any{int32(1)}}); err != nil {
+	if _, err := c.Encode(nil, "x", codectest.KeySchema, &connectors.StructValue{Schema: codectest.KeySchema, Values: []any{int32(1)}}); err != nil {
 		t.Fatal(err)
 	}
 	if len(other.Subjects(false)) != 0 || len(store.Subjects(false)) != 2 {
@@ -536,8 +540,8 @@ func TestAvroExternalRegistry(t *testing.T) {
 func TestAvroCorrupt(t *testing.T) {
 	store := openStore(t)
 	c := avroConv(t, store, nil, false)
-	_, value := fxEnvelope(1)
-	good, err := c.Encode(nil, fxTopic, fxValueSchema, value)
+	_, value := codectest.Envelope(1)
+	good, err := c.Encode(nil, fxTopic, codectest.ValueSchema, value)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -575,9 +579,9 @@ func TestAvroCorrupt(t *testing.T) {
 		t.Fatalf("good record after bad ones: %v", err)
 	}
 	// A value that does not fit the schema names the field.
-	bad := fxRow(1)
+	bad := codectest.Row(1)
 	bad.Values[0] = "not an int"
-	_, err = c.Encode(nil, "rows", fxRowSchema, bad)
+	_, err = c.Encode(nil, "rows", codectest.RowSchema, bad)
 	if err == nil || !strings.Contains(err.Error(), `topic "rows"`) || !strings.Contains(err.Error(), "id") {
 		t.Errorf("bad value: err = %v", err)
 	}
@@ -587,20 +591,20 @@ func TestAvroCorrupt(t *testing.T) {
 func TestAvroEncodeAllocs(t *testing.T) {
 	store := openStore(t)
 	c := avroConv(t, store, nil, false)
-	_, value := fxEnvelope(1)
-	buf, err := c.Encode(nil, fxTopic, fxValueSchema, value)
+	_, value := codectest.Envelope(1)
+	buf, err := c.Encode(nil, fxTopic, codectest.ValueSchema, value)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Alternate topics so that the cache, not only the last entry, is used.
-	if _, err := c.Encode(nil, "other", fxValueSchema, value); err != nil {
+	if _, err := c.Encode(nil, "other", codectest.ValueSchema, value); err != nil {
 		t.Fatal(err)
 	}
 	topics := []string{fxTopic, "other"}
 	i := 0
 	allocs := testing.AllocsPerRun(200, func() {
 		i++
-		if buf, err = c.Encode(buf[:0], topics[i%2], fxValueSchema, value); err != nil {
+		if buf, err = c.Encode(buf[:0], topics[i%2], codectest.ValueSchema, value); err != nil {
 			t.Fatal(err)
 		}
 	})

@@ -47,15 +47,16 @@ func prefixFor(isKey bool) string {
 	return ValueConverter
 }
 
-// Configs returns the configured converter for the keys (isKey) or the
-// values of a connector, as Kafka Connect's Worker chooses it: when the
-// connector config sets key.converter (value.converter), that class is used
-// with the connector's key.converter.* (value.converter.*) properties only;
-// otherwise the worker's setting is used with the worker's properties only.
-// In particular a connector that sets value.converter.schemas.enable without
-// setting value.converter does not change the worker's converter, exactly as
-// in Kafka Connect; set value.converter in the connector config as well.
-func Configs(connector map[string]string, worker Setting, isKey bool) (Converter, error) {
+// Configs returns the configured converter, from the catalog, for the keys
+// (isKey) or the values of a connector, as Kafka Connect's Worker chooses
+// it: when the connector config sets key.converter (value.converter), that
+// class is used with the connector's key.converter.* (value.converter.*)
+// properties only; otherwise the worker's setting is used with the worker's
+// properties only. In particular a connector that sets
+// value.converter.schemas.enable without setting value.converter does not
+// change the worker's converter, exactly as in Kafka Connect; set
+// value.converter in the connector config as well.
+func (cat *Catalog) Configs(connector map[string]string, worker Setting, isKey bool) (Converter, error) {
 	prop := prefixFor(isKey)
 	where, s := "connector", SettingFrom(connector, isKey)
 	if s.Class == "" {
@@ -64,9 +65,9 @@ func Configs(connector map[string]string, worker Setting, isKey bool) (Converter
 	s.Registry = worker.Registry
 	if strings.TrimSpace(s.Class) == "" {
 		return nil, &config.Error{Key: prop, Reason: "no converter is set in the connector config nor in the worker config; set " +
-			prop + " to one of: " + strings.Join(Names(), ", ")}
+			prop + " to one of: " + strings.Join(cat.Names(), ", ")}
 	}
-	c, err := New(s.Class)
+	c, err := cat.New(s.Class)
 	if err != nil {
 		return nil, fmt.Errorf("%s %q in the %s config: %w; set %s to one of them", prop, s.Class, where, err, prop)
 	}

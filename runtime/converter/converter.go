@@ -2,8 +2,10 @@
 // (a *connectors.Schema and a Go value) into the bytes of a Kafka record key
 // or value and back, as Kafka Connect's converters do. JsonConverter,
 // StringConverter, ByteArrayConverter and Confluent's AvroConverter are
-// built in, registered under their class names and short names; more
-// register with Register.
+// built in (Builtin); the worker finds them by class name or short name in
+// the Catalog it is given. The formats themselves live below the runtime,
+// in connectors/codec (connectjson, avro): the converters here parse their
+// properties, frame the bytes and talk to the schema registry.
 //
 // Converters are on the per-row hot path: Encode appends to a caller-owned
 // buffer, and the JSON converter serializes a schema once per schema pointer,
@@ -14,7 +16,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"sync"
 
 	"github.com/sluice-cdc/sluice/connectors"
 )
@@ -62,87 +63,92 @@ type Plugin struct {
 	New func() Converter
 }
 
-// installed holds the installed converters. It is filled by Register during
-// package initialization (the built-ins here, Avro from its own package) and
-// only read afterwards; the mutex makes a late Register safe anyway.
-var installed struct {
-	sync.RWMutex
+// BuiltinPlugins lists the converters Sluice ships: Kafka Connect's
+// JsonConverter, StringConverter and ByteArrayConverter, and Confluent's
+// AvroConverter.
+func BuiltinPlugins() []Plugin {
+	return []Plugin{
+		{Name: "json", Class: "org.apache.kafka.connect.json.JsonConverter",
+			New: func() Converter { return NewJSON() }},
+		{Name: "string", Class: "org.apache.kafka.connect.storage.StringConverter",
+			New: func() Converter { return &String{} }},
+		{Name: "bytearray", Class: "org.apache.kafka.connect.converters.ByteArrayConverter",
+			New: func() Converter { return &ByteArray{} }},
+		{Name: "avro", Class: "io.confluent.connect.avro.AvroConverter",
+			New: func() Converter { return NewAvro() }},
+	}
+}
+
+// Builtin returns a catalog of BuiltinPlugins.
+func Builtin() *Catalog { return NewCatalog(BuiltinPlugins()...) }
+
+// Catalog is a set of installed converters, looked up by name. The worker
+// is given one (runtime.Options.Converters) and looks every key.converter
+// and value.converter up in it. A Catalog does not change once built and
+// is safe for concurrent use.
+type Catalog struct {
 	byName  map[string]*Plugin
 	plugins []*Plugin
 }
 
-func init() {
-	Register(Plugin{Name: "json", Class: "org.apache.kafka.connect.json.JsonConverter",
-		New: func() Converter { return NewJSON() }})
-	Register(Plugin{Name: "string", Class: "org.apache.kafka.connect.storage.StringConverter",
-		New: func() Converter { return &String{} }})
-	Register(Plugin{Name: "bytearray", Class: "org.apache.kafka.connect.converters.ByteArrayConverter",
-		New: func() Converter { return &ByteArray{} }})
-	Register(Plugin{Name: "avro", Class: "io.confluent.connect.avro.AvroConverter",
-		New: func() Converter { return NewAvro() }})
-}
-
-// Register installs a converter under its short name, class name, the
-// class's simple name ("JsonConverter") and its aliases; names match
-// without regard to case. It panics when a name is taken: that is a build
-// error.
-func Register(p Plugin) {
-	if p.New == nil || p.Name == "" {
-		panic("converter: Register needs a Name and a New function")
-	}
-	if p.Class == "" {
-		p.Class = p.Name
-	}
-	installed.Lock()
-	defer installed.Unlock()
-	if installed.byName == nil {
-		installed.byName = map[string]*Plugin{}
-	}
-	pp := &p
-	names := append([]string{p.Name, p.Class}, p.Aliases...)
-	if i := strings.LastIndexByte(p.Class, '.'); i >= 0 {
-		names = append(names, p.Class[i+1:])
-	}
-	for _, n := range names {
-		key := strings.ToLower(n)
-		if q, ok := installed.byName[key]; ok && q != pp {
-			panic(fmt.Sprintf("converter: name %q registered twice", n))
+// NewCatalog returns a catalog of plugins, each under its short name, class
+// name, the class's simple name ("JsonConverter") and its aliases; names
+// match without regard to case. A test adds its own converter with
+// NewCatalog(append(BuiltinPlugins(), p)...). NewCatalog panics when a
+// plugin has no Name or New function or a name is taken: that is a
+// programming error.
+func NewCatalog(plugins ...Plugin) *Catalog {
+	c := &Catalog{byName: map[string]*Plugin{}}
+	for _, p := range plugins {
+		if p.New == nil || p.Name == "" {
+			panic("converter: a catalog's plugins need a Name and a New function")
 		}
-		installed.byName[key] = pp
+		if p.Class == "" {
+			p.Class = p.Name
+		}
+		pp := &p
+		names := append([]string{p.Name, p.Class}, p.Aliases...)
+		if i := strings.LastIndexByte(p.Class, '.'); i >= 0 {
+			names = append(names, p.Class[i+1:])
+		}
+		for _, n := range names {
+			key := strings.ToLower(n)
+			if q, ok := c.byName[key]; ok && q != pp {
+				panic(fmt.Sprintf("converter: name %q given to two converters", n))
+			}
+			c.byName[key] = pp
+		}
+		c.plugins = append(c.plugins, pp)
 	}
-	installed.plugins = append(installed.plugins, pp)
-	sort.Slice(installed.plugins, func(i, j int) bool { return installed.plugins[i].Class < installed.plugins[j].Class })
+	sort.Slice(c.plugins, func(i, j int) bool { return c.plugins[i].Class < c.plugins[j].Class })
+	return c
 }
 
 // New returns a fresh, unconfigured converter for a class name
 // ("org.apache.kafka.connect.json.JsonConverter"), its simple name
 // ("JsonConverter") or a short name ("json"). Call Configure before use.
 // An unknown name gives an *UnknownClassError listing the installed ones.
-func New(class string) (Converter, error) {
-	installed.RLock()
-	p, ok := installed.byName[strings.ToLower(strings.TrimSpace(class))]
-	installed.RUnlock()
+func (c *Catalog) New(class string) (Converter, error) {
+	p, ok := c.byName[strings.ToLower(strings.TrimSpace(class))]
 	if !ok {
-		return nil, &UnknownClassError{Class: class, Known: Names()}
+		return nil, &UnknownClassError{Class: class, Known: c.Names()}
 	}
 	return p.New(), nil
 }
 
 // Plugins lists the installed converters ordered by class name.
-func Plugins() []Plugin {
-	installed.RLock()
-	defer installed.RUnlock()
-	out := make([]Plugin, len(installed.plugins))
-	for i, p := range installed.plugins {
+func (c *Catalog) Plugins() []Plugin {
+	out := make([]Plugin, len(c.plugins))
+	for i, p := range c.plugins {
 		out[i] = *p
 	}
 	return out
 }
 
 // Names lists every installed converter as "short (class)", for messages.
-func Names() []string {
-	var out []string
-	for _, p := range Plugins() {
+func (c *Catalog) Names() []string {
+	out := make([]string, 0, len(c.plugins))
+	for _, p := range c.plugins {
 		out = append(out, p.Name+" ("+p.Class+")")
 	}
 	return out

@@ -58,5 +58,3 @@ func (c *lru[K, V]) remove(e *lruEntry[K, V]) {
 	e.prev.next, e.next.prev = e.next, e.prev
 	delete(c.m, e.key)
 }
-
-func (c *lru[K, V]) len() int { return len(c.m) }

@@ -3,7 +3,6 @@ package converter
 import (
 	"encoding/base64"
 	"fmt"
-	"github.com/sluice-cdc/sluice/connectors/codec"
 	"strconv"
 	"strings"
 	"time"
@@ -11,6 +10,8 @@ import (
 
 	"github.com/sluice-cdc/sluice/config"
 	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/connectors/codec"
+	"github.com/sluice-cdc/sluice/connectors/codec/connectjson"
 )
 
 // ConverterEncoding is StringConverter's character set property.
@@ -86,9 +87,9 @@ func appendJavaString(dst []byte, v any) ([]byte, error) {
 	case int:
 		return strconv.AppendInt(dst, int64(x), 10), nil
 	case float32:
-		return appendJavaNumber(dst, float64(x), 32), nil
+		return connectjson.AppendJavaNumber(dst, float64(x), 32), nil
 	case float64:
-		return appendJavaNumber(dst, x, 64), nil
+		return connectjson.AppendJavaNumber(dst, x, 64), nil
 	case bool:
 		return strconv.AppendBool(dst, x), nil
 	case connectors.Decimal:

@@ -1,7 +1,6 @@
 package avro
 
 import (
-	"github.com/sluice-cdc/sluice/connectors/codec"
 	"math"
 	"math/big"
 	"slices"
@@ -10,7 +9,8 @@ import (
 	"time"
 
 	"github.com/sluice-cdc/sluice/connectors"
-	"github.com/sluice-cdc/sluice/internal/jsonx"
+	"github.com/sluice-cdc/sluice/connectors/codec"
+	"github.com/sluice-cdc/sluice/connectors/codec/connectjson"
 )
 
 // toAvro writes the Avro schema JSON of a Connect schema, as Confluent's
@@ -192,7 +192,7 @@ func (g *toAvro) props(b []byte, s *connectors.Schema, connectType, logical stri
 	if g.opts.ConnectMetaData {
 		if s.Doc != "" {
 			b = append(b, `,"connect.doc":`...)
-			b = jsonx.AppendString(b, s.Doc)
+			b = connectjson.AppendString(b, s.Doc)
 		}
 		if s.Version != 0 {
 			b = append(b, `,"connect.version":`...)
@@ -204,9 +204,9 @@ func (g *toAvro) props(b []byte, s *connectors.Schema, connectType, logical stri
 				if i > 0 {
 					b = append(b, ',')
 				}
-				b = jsonx.AppendString(b, k)
+				b = connectjson.AppendString(b, k)
 				b = append(b, ':')
-				b = jsonx.AppendString(b, s.Parameters[k])
+				b = connectjson.AppendString(b, s.Parameters[k])
 			}
 			b = append(b, '}')
 		}
@@ -221,23 +221,23 @@ func (g *toAvro) props(b []byte, s *connectors.Schema, connectType, logical stri
 		}
 		if s.Name != "" {
 			b = append(b, `,"connect.name":`...)
-			b = jsonx.AppendString(b, s.Name)
+			b = connectjson.AppendString(b, s.Name)
 		}
 		if connectType != "" {
 			b = append(b, `,"connect.type":`...)
-			b = jsonx.AppendString(b, connectType)
+			b = connectjson.AppendString(b, connectType)
 		}
 	}
 	if logical != "" {
 		b = append(b, `,"logicalType":`...)
-		b = jsonx.AppendString(b, logical)
+		b = connectjson.AppendString(b, logical)
 	}
 	for _, k := range sortedKeys(s.Parameters) {
 		if strings.HasPrefix(k, "avro") {
 			b = append(b, ',')
-			b = jsonx.AppendString(b, k)
+			b = connectjson.AppendString(b, k)
 			b = append(b, ':')
-			b = jsonx.AppendString(b, s.Parameters[k])
+			b = connectjson.AppendString(b, s.Parameters[k])
 		}
 	}
 	return b, nil
@@ -273,10 +273,10 @@ func stringKeys(s *connectors.Schema) bool {
 // restore once the type is written.
 func (g *toAvro) writeName(b []byte, ns, name string) ([]byte, string) {
 	b = append(b, `,"name":`...)
-	b = jsonx.AppendString(b, name)
+	b = connectjson.AppendString(b, name)
 	if ns != g.space {
 		b = append(b, `,"namespace":`...)
-		b = jsonx.AppendString(b, ns)
+		b = connectjson.AppendString(b, ns)
 	}
 	outer := g.space
 	g.space = ns
@@ -287,9 +287,9 @@ func (g *toAvro) writeName(b []byte, ns, name string) ([]byte, string) {
 func (g *toAvro) ref(b []byte, full string) []byte {
 	ns, name := splitName(full)
 	if ns == g.space {
-		return jsonx.AppendString(b, name)
+		return connectjson.AppendString(b, name)
 	}
-	return jsonx.AppendString(b, full)
+	return connectjson.AppendString(b, full)
 }
 
 // record writes a struct as a record, or a reference to the same record
@@ -309,7 +309,7 @@ func (g *toAvro) record(b []byte, s *connectors.Schema) ([]byte, error) {
 	defer func() { g.space = outer }()
 	if doc := s.Parameters[recordDocParam]; doc != "" {
 		b = append(b, `,"doc":`...)
-		b = jsonx.AppendString(b, doc)
+		b = connectjson.AppendString(b, doc)
 	}
 	b = append(b, `,"fields":[`...)
 	for i, f := range s.Fields {
@@ -366,7 +366,7 @@ func (g *toAvro) field(b []byte, name string, s *connectors.Schema, doc string) 
 		return b, codec.Errorf("field has no schema")
 	}
 	b = append(b, `{"name":`...)
-	b = jsonx.AppendString(b, name)
+	b = connectjson.AppendString(b, name)
 	b = append(b, `,"type":`...)
 	var err error
 	if b, err = g.schema(b, s, false); err != nil {
@@ -374,7 +374,7 @@ func (g *toAvro) field(b []byte, name string, s *connectors.Schema, doc string) 
 	}
 	if doc != "" {
 		b = append(b, `,"doc":`...)
-		b = jsonx.AppendString(b, doc)
+		b = connectjson.AppendString(b, doc)
 	}
 	switch {
 	case s.Default != nil:
@@ -444,19 +444,19 @@ func (g *toAvro) enum(b []byte, s *connectors.Schema) ([]byte, error) {
 	g.space = outer // an enum has no fields to write in its namespace
 	if doc := s.Parameters[enumDocPrefix+name]; doc != "" {
 		b = append(b, `,"doc":`...)
-		b = jsonx.AppendString(b, doc)
+		b = connectjson.AppendString(b, doc)
 	}
 	b = append(b, `,"symbols":[`...)
 	for i, sym := range enumSymbols(s) {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = jsonx.AppendString(b, sym)
+		b = connectjson.AppendString(b, sym)
 	}
 	b = append(b, ']')
 	if def := s.Parameters[enumDefaultPrefix+name]; def != "" {
 		b = append(b, `,"default":`...)
-		b = jsonx.AppendString(b, def)
+		b = connectjson.AppendString(b, def)
 	}
 	if b, err = g.props(b, s, "", ""); err != nil {
 		return b, err
@@ -563,7 +563,7 @@ func writeDefault(b []byte, s *connectors.Schema, v any, field bool) ([]byte, er
 		if !ok {
 			return b, codec.TypeError(s, v, "string")
 		}
-		return jsonx.AppendString(b, x), nil
+		return connectjson.AppendString(b, x), nil
 	case connectors.Bytes:
 		var raw []byte
 		if s.Name == connectors.DecimalName {
@@ -591,7 +591,7 @@ func writeDefault(b []byte, s *connectors.Schema, v any, field bool) ([]byte, er
 		for i, c := range raw {
 			runes[i] = rune(c)
 		}
-		return jsonx.AppendString(b, string(runes)), nil
+		return connectjson.AppendString(b, string(runes)), nil
 	case connectors.Array:
 		x, ok := v.([]any)
 		if !ok {
@@ -628,7 +628,7 @@ func writeDefault(b []byte, s *connectors.Schema, v any, field bool) ([]byte, er
 				if !ok {
 					return b, codec.InKey(codec.TypeError(s.Keys, e.Key, "string"), e.Key)
 				}
-				b = jsonx.AppendString(b, k)
+				b = connectjson.AppendString(b, k)
 				b = append(b, ':')
 			} else {
 				if field {
@@ -671,7 +671,7 @@ func writeDefault(b []byte, s *connectors.Schema, v any, field bool) ([]byte, er
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = jsonx.AppendString(b, f.Name)
+			b = connectjson.AppendString(b, f.Name)
 			b = append(b, ':')
 			var err error
 			if b, err = writeDefault(b, f.Schema, x.Values[i], field); err != nil {

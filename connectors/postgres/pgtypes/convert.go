@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/sluice-cdc/sluice/connectors"
-	"github.com/sluice-cdc/sluice/internal/jsonx"
+	"github.com/sluice-cdc/sluice/connectors/codec/connectjson"
 )
 
 // DecimalMode is decimal.handling.mode.
@@ -184,7 +184,7 @@ func (c *Converter) directInt(text []byte) (int64, error) {
 func (c *Converter) AppendJSON(dst, text []byte) []byte {
 	switch c.direct {
 	case directString:
-		return jsonx.AppendBytes(dst, text)
+		return connectjson.AppendBytes(dst, text)
 	case directBool:
 		if len(text) == 1 && text[0] == 't' {
 			return append(dst, "true"...)

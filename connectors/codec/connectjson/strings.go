@@ -1,7 +1,4 @@
-// Package jsonx holds the JSON spellings shared by the JSON converter and
-// the sources that write JSON straight from their own bytes, so that both
-// paths produce the same bytes.
-package jsonx
+package connectjson
 
 import (
 	"unicode/utf8"

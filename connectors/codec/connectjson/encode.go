@@ -1,9 +1,8 @@
-package converter
+package connectjson
 
 import (
 	"encoding/base64"
 	"fmt"
-	"github.com/sluice-cdc/sluice/connectors/codec"
 	"math"
 	"math/big"
 	"slices"
@@ -11,7 +10,7 @@ import (
 	"time"
 
 	"github.com/sluice-cdc/sluice/connectors"
-	"github.com/sluice-cdc/sluice/internal/jsonx"
+	"github.com/sluice-cdc/sluice/connectors/codec"
 )
 
 // kind is a schema's type with its logical type folded in, so that the
@@ -189,7 +188,7 @@ func compile(s *connectors.Schema, memo map[*connectors.Schema]*plan) *plan {
 		p.keys = make([][]byte, len(s.Fields))
 		p.fields = make([]*plan, len(s.Fields))
 		for i, f := range s.Fields {
-			p.keys[i] = jsonx.MemberKey(f.Name, i == 0)
+			p.keys[i] = MemberKey(f.Name, i == 0)
 			if f.Schema == nil {
 				p.bad = "field " + f.Name + " has no schema"
 				continue
@@ -206,7 +205,7 @@ func compile(s *connectors.Schema, memo map[*connectors.Schema]*plan) *plan {
 // reflection and allocates only for decimals beyond int64. A nil []byte,
 // []any or []connectors.MapEntry is null, as encoding/json treats nil
 // slices; an empty one is an empty value.
-func (c *JSON) appendValue(dst []byte, p *plan, v any) ([]byte, error) {
+func (c *Codec) appendValue(dst []byte, p *plan, v any) ([]byte, error) {
 	s := p.s
 	if v == nil {
 		switch {
@@ -219,7 +218,7 @@ func (c *JSON) appendValue(dst []byte, p *plan, v any) ([]byte, error) {
 		}
 	}
 	if p.bad != "" {
-		return dst, &DataError{Reason: p.bad}
+		return dst, &codec.DataError{Reason: p.bad}
 	}
 	switch p.kind {
 	case kInt8:
@@ -282,7 +281,7 @@ func (c *JSON) appendValue(dst []byte, p *plan, v any) ([]byte, error) {
 		if !ok {
 			return dst, codec.TypeError(s, v, "string")
 		}
-		return appendString(dst, x), nil
+		return AppendString(dst, x), nil
 	case kBytes:
 		x, ok := v.([]byte)
 		if !ok {
@@ -362,7 +361,7 @@ func schemaLabel(s *connectors.Schema) string {
 	return string(s.Type)
 }
 
-func (c *JSON) appendMap(dst []byte, p *plan, v any) ([]byte, error) {
+func (c *Codec) appendMap(dst []byte, p *plan, v any) ([]byte, error) {
 	s := p.s
 	x, ok := v.([]connectors.MapEntry)
 	if !ok {
@@ -387,7 +386,7 @@ func (c *JSON) appendMap(dst []byte, p *plan, v any) ([]byte, error) {
 			if !ok {
 				return dst, codec.InKey(codec.TypeError(s.Keys, k, "string"), k)
 			}
-			dst = appendString(dst, ks)
+			dst = AppendString(dst, ks)
 			dst = append(dst, ':')
 			if dst, err = c.appendValue(dst, p.items, e.Value); err != nil {
 				return dst, codec.InKey(err, ks)
@@ -417,7 +416,7 @@ func (c *JSON) appendMap(dst []byte, p *plan, v any) ([]byte, error) {
 // appendSchemaless writes a value without a schema, choosing the JSON form
 // from the Go type as Connect does from the Java class. Decimal and
 // time.Time have no schema type of their own there either.
-func (c *JSON) appendSchemaless(dst []byte, v any) ([]byte, error) {
+func (c *Codec) appendSchemaless(dst []byte, v any) ([]byte, error) {
 	var err error
 	switch x := v.(type) {
 	case nil:
@@ -442,7 +441,7 @@ func (c *JSON) appendSchemaless(dst []byte, v any) ([]byte, error) {
 		}
 		return append(dst, "false"...), nil
 	case string:
-		return appendString(dst, x), nil
+		return AppendString(dst, x), nil
 	case []byte:
 		if x == nil {
 			return append(dst, "null"...), nil
@@ -479,7 +478,7 @@ func (c *JSON) appendSchemaless(dst []byte, v any) ([]byte, error) {
 				if i > 0 {
 					dst = append(dst, ',')
 				}
-				dst = appendString(dst, e.Key.(string))
+				dst = AppendString(dst, e.Key.(string))
 				dst = append(dst, ':')
 				if dst, err = c.appendSchemaless(dst, e.Value); err != nil {
 					return dst, codec.InKey(err, e.Key)
@@ -517,7 +516,7 @@ func (c *JSON) appendSchemaless(dst []byte, v any) ([]byte, error) {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendString(dst, k)
+			dst = AppendString(dst, k)
 			dst = append(dst, ':')
 			if dst, err = c.appendSchemaless(dst, x[k]); err != nil {
 				return dst, codec.InKey(err, k)
@@ -599,7 +598,7 @@ func decimalScale(s *connectors.Schema) (int32, error) {
 	return int32(n), nil
 }
 
-func (c *JSON) appendDecimal(dst []byte, p *plan, v any) ([]byte, error) {
+func (c *Codec) appendDecimal(dst []byte, p *plan, v any) ([]byte, error) {
 	d, ok := v.(connectors.Decimal)
 	if !ok {
 		return dst, codec.TypeError(p.s, v, "connectors.Decimal")
@@ -748,15 +747,17 @@ func appendBase64(dst, b []byte) []byte {
 func appendJavaFloat(dst []byte, f float64, bits int) []byte {
 	if math.IsNaN(f) || math.IsInf(f, 0) {
 		dst = append(dst, '"')
-		dst = appendJavaNumber(dst, f, bits)
+		dst = AppendJavaNumber(dst, f, bits)
 		return append(dst, '"')
 	}
-	return appendJavaNumber(dst, f, bits)
+	return AppendJavaNumber(dst, f, bits)
 }
 
-// appendJavaNumber is Java's Double.toString (bits 64) or Float.toString
-// (bits 32), including "NaN", "Infinity" and "-Infinity".
-func appendJavaNumber(dst []byte, f float64, bits int) []byte {
+// AppendJavaNumber appends f as Java's Double.toString (bits 64) or
+// Float.toString (bits 32) write it, including "NaN", "Infinity" and
+// "-Infinity" (unquoted). The StringConverter writes numbers with it, so
+// that both converters spell a float the same way.
+func AppendJavaNumber(dst []byte, f float64, bits int) []byte {
 	switch {
 	case math.IsNaN(f):
 		return append(dst, "NaN"...)
@@ -824,6 +825,3 @@ func appendJavaNumber(dst []byte, f float64, bits int) []byte {
 	dst = append(dst, 'E')
 	return strconv.AppendInt(dst, int64(exp), 10)
 }
-
-// appendString writes s as a JSON string; see jsonx.AppendString.
-func appendString(dst []byte, s string) []byte { return jsonx.AppendString(dst, s) }

@@ -1,4 +1,9 @@
-package converter
+// Package codectest holds what the tests and benchmarks of the codecs and
+// the converters share: a Debezium PostgreSQL change event for a
+// 10-column table (schemas and values), and comparisons of decoded values
+// and schemas that treat NaN, times and defaults as a round trip leaves
+// them. It is imported only by tests.
+package codectest
 
 import (
 	"bytes"
@@ -13,10 +18,12 @@ import (
 // built as the postgres source builds it: schemas once, values per row.
 
 var (
-	fxKeySchema = connectors.NewStruct("dbserver1.public.customers.Key", false,
+	// KeySchema is the key schema of the customers table.
+	KeySchema = connectors.NewStruct("dbserver1.public.customers.Key", false,
 		connectors.Opt("id", connectors.Int32Schema))
 
-	fxRowSchema = connectors.NewStruct("dbserver1.public.customers.Value", true,
+	// RowSchema is the schema of a customers row (the before and after fields).
+	RowSchema = connectors.NewStruct("dbserver1.public.customers.Value", true,
 		connectors.Opt("id", connectors.Int32Schema),
 		connectors.Opt("first_name", connectors.StringSchema),
 		connectors.Opt("last_name", connectors.StringSchema),
@@ -30,7 +37,8 @@ var (
 		connectors.Opt("updated_at", &connectors.Schema{Type: connectors.Int64, Name: "io.debezium.time.MicroTimestamp", Version: 1, Optional: true}),
 	)
 
-	fxSourceSchema = connectors.NewStruct("io.debezium.connector.postgresql.Source", false,
+	// SourceSchema is Debezium's PostgreSQL source block.
+	SourceSchema = connectors.NewStruct("io.debezium.connector.postgresql.Source", false,
 		connectors.Opt("version", connectors.StringSchema),
 		connectors.Opt("connector", connectors.StringSchema),
 		connectors.Opt("name", connectors.StringSchema),
@@ -46,7 +54,8 @@ var (
 		connectors.Opt("xmin", connectors.OptionalInt64Schema),
 	)
 
-	fxTxSchema = func() *connectors.Schema {
+	// TxSchema is Debezium's transaction block.
+	TxSchema = func() *connectors.Schema {
 		s := connectors.NewStruct("event.block", true,
 			connectors.Opt("id", connectors.StringSchema),
 			connectors.Opt("total_order", connectors.Int64Schema),
@@ -55,23 +64,24 @@ var (
 		return s
 	}()
 
-	fxValueSchema = func() *connectors.Schema {
+	// ValueSchema is the change event envelope.
+	ValueSchema = func() *connectors.Schema {
 		s := connectors.NewStruct("dbserver1.public.customers.Envelope", false,
-			connectors.Opt("before", fxRowSchema),
-			connectors.Opt("after", fxRowSchema),
-			connectors.Opt("source", fxSourceSchema),
+			connectors.Opt("before", RowSchema),
+			connectors.Opt("after", RowSchema),
+			connectors.Opt("source", SourceSchema),
 			connectors.Opt("op", connectors.StringSchema),
 			connectors.Opt("ts_ms", connectors.OptionalInt64Schema),
-			connectors.Opt("transaction", fxTxSchema))
+			connectors.Opt("transaction", TxSchema))
 		s.Version = 1
 		return s
 	}()
 )
 
-// fxRow returns one customers row; i varies the values.
-func fxRow(i int) *connectors.StructValue {
+// Row returns one customers row; i varies the values.
+func Row(i int) *connectors.StructValue {
 	created := time.Date(2024, 3, 1, 12, 30, 45, 123_000_000, time.UTC).Add(time.Duration(i) * time.Second)
-	return &connectors.StructValue{Schema: fxRowSchema, Values: []any{
+	return &connectors.StructValue{Schema: RowSchema, Values: []any{
 		int32(1000 + i),
 		"Sally",
 		"Thomas \"the tank\" O'Neil",
@@ -85,26 +95,26 @@ func fxRow(i int) *connectors.StructValue {
 	}}
 }
 
-// fxEnvelope returns the key and value of an update event.
-func fxEnvelope(i int) (key, value *connectors.StructValue) {
-	key = &connectors.StructValue{Schema: fxKeySchema, Values: []any{int32(1000 + i)}}
-	before := fxRow(i)
+// Envelope returns the key and value of an update event.
+func Envelope(i int) (key, value *connectors.StructValue) {
+	key = &connectors.StructValue{Schema: KeySchema, Values: []any{int32(1000 + i)}}
+	before := Row(i)
 	before.Values[3] = nil // email was null
 	before.Values[6] = nil
-	source := &connectors.StructValue{Schema: fxSourceSchema, Values: []any{
+	source := &connectors.StructValue{Schema: SourceSchema, Values: []any{
 		"2.7.0.Final", "postgresql", "dbserver1", int64(1709296245123), nil, "inventory",
 		`["24023119","24023128"]`, "public", "customers", int64(767), int64(24023128), nil,
 	}}
-	value = &connectors.StructValue{Schema: fxValueSchema, Values: []any{
-		before, fxRow(i), source, "u", int64(1709296245456), nil,
+	value = &connectors.StructValue{Schema: ValueSchema, Values: []any{
+		before, Row(i), source, "u", int64(1709296245456), nil,
 	}}
 	return key, value
 }
 
-// valuesEqual compares decoded Connect values: NaN equals NaN, times by
+// ValuesEqual compares decoded Connect values: NaN equals NaN, times by
 // instant, decimals by unscaled value and scale, nil and empty byte slices
 // alike, structs by schema shape and values.
-func valuesEqual(a, b any) bool {
+func ValuesEqual(a, b any) bool {
 	switch x := a.(type) {
 	case nil:
 		return b == nil
@@ -139,7 +149,7 @@ func valuesEqual(a, b any) bool {
 			return false
 		}
 		for i := range x {
-			if !valuesEqual(x[i], y[i]) {
+			if !ValuesEqual(x[i], y[i]) {
 				return false
 			}
 		}
@@ -150,7 +160,7 @@ func valuesEqual(a, b any) bool {
 			return false
 		}
 		for i := range x {
-			if !valuesEqual(x[i].Key, y[i].Key) || !valuesEqual(x[i].Value, y[i].Value) {
+			if !ValuesEqual(x[i].Key, y[i].Key) || !ValuesEqual(x[i].Value, y[i].Value) {
 				return false
 			}
 		}
@@ -163,11 +173,11 @@ func valuesEqual(a, b any) bool {
 		if x == nil {
 			return true
 		}
-		if !schemasEquivalent(x.Schema, y.Schema) || len(x.Values) != len(y.Values) {
+		if !SchemasEquivalent(x.Schema, y.Schema) || len(x.Values) != len(y.Values) {
 			return false
 		}
 		for i := range x.Values {
-			if !valuesEqual(x.Values[i], y.Values[i]) {
+			if !ValuesEqual(x.Values[i], y.Values[i]) {
 				return false
 			}
 		}
@@ -176,8 +186,8 @@ func valuesEqual(a, b any) bool {
 	return a == b
 }
 
-// schemasEquivalent is schemasEqual with defaults compared by valuesEqual.
-func schemasEquivalent(a, b *connectors.Schema) bool {
+// SchemasEquivalent is codec.SchemaEqual with defaults compared by ValuesEqual.
+func SchemasEquivalent(a, b *connectors.Schema) bool {
 	if a == b {
 		return true
 	}
@@ -194,11 +204,11 @@ func schemasEquivalent(a, b *connectors.Schema) bool {
 		}
 	}
 	for i := range a.Fields {
-		if a.Fields[i].Name != b.Fields[i].Name || !schemasEquivalent(a.Fields[i].Schema, b.Fields[i].Schema) {
+		if a.Fields[i].Name != b.Fields[i].Name || !SchemasEquivalent(a.Fields[i].Schema, b.Fields[i].Schema) {
 			return false
 		}
 	}
-	if !schemasEquivalent(a.Items, b.Items) || !schemasEquivalent(a.Keys, b.Keys) || !schemasEquivalent(a.Values, b.Values) {
+	if !SchemasEquivalent(a.Items, b.Items) || !SchemasEquivalent(a.Keys, b.Keys) || !SchemasEquivalent(a.Values, b.Values) {
 		return false
 	}
 	if (a.Default == nil) != (b.Default == nil) {
@@ -211,11 +221,11 @@ func schemasEquivalent(a, b *connectors.Schema) bool {
 			return false
 		}
 		for i := range da.Values {
-			if !valuesEqual(da.Values[i], db.Values[i]) {
+			if !ValuesEqual(da.Values[i], db.Values[i]) {
 				return false
 			}
 		}
 		return true
 	}
-	return valuesEqual(a.Default, b.Default)
+	return ValuesEqual(a.Default, b.Default)
 }

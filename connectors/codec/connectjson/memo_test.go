@@ -1,4 +1,4 @@
-package converter
+package connectjson
 
 import (
 	"math/rand/v2"
@@ -9,18 +9,14 @@ import (
 
 // The struct memo never changes what is written: records whose nested
 // struct repeats, changes in place, holds floats (-0 == 0 in Go) or
-// stops repeating encode exactly as a fresh converter encodes them.
+// stops repeating encode exactly as a fresh codec encodes them.
 func TestStructMemoMatchesFreshEncoding(t *testing.T) {
 	src := connectors.NewStruct("src", false,
 		connectors.Opt("name", connectors.StringSchema), connectors.Opt("ts", connectors.Int64Schema),
 		connectors.Opt("f", &connectors.Schema{Type: connectors.Float64, Optional: true}), connectors.Opt("n", connectors.OptionalInt32Schema))
 	env := connectors.NewStruct("env", false, connectors.Opt("id", connectors.Int64Schema), connectors.Opt("source", src))
 	for _, schemas := range []bool{false, true} {
-		props := map[string]string{"schemas.enable": "false"}
-		if schemas {
-			props["schemas.enable"] = "true"
-		}
-		c := newJSON(t, props)
+		c := New(opts(schemas))
 		rng := rand.New(rand.NewPCG(1, 2))
 		shared := connectors.NewStructValue(src).Set("name", "a").Set("ts", int64(1)).Set("n", int32(7))
 		for i := range 40_000 {
@@ -49,11 +45,11 @@ func TestStructMemoMatchesFreshEncoding(t *testing.T) {
 				s = connectors.NewStructValue(src).Set("name", "u").Set("ts", int64(i))
 			}
 			v := connectors.NewStructValue(env).Set("id", int64(i)).Set("source", s)
-			got, err := c.Encode(nil, "t", env, v)
+			got, err := c.Encode(nil, env, v)
 			if err != nil {
 				t.Fatal(err)
 			}
-			want, err := newJSON(t, props).Encode(nil, "t", env, v)
+			want, err := New(opts(schemas)).Encode(nil, env, v)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -81,7 +77,7 @@ func BenchmarkStructMemo(b *testing.B) {
 		connectors.Opt("schema", connectors.StringSchema), connectors.Opt("table", connectors.StringSchema),
 		connectors.Opt("lsn", connectors.OptionalInt64Schema))
 	env := connectors.NewStruct("env", false, connectors.Opt("id", connectors.Int64Schema), connectors.Opt("source", src))
-	c := newJSON(b, map[string]string{"schemas.enable": "false"})
+	c := New(opts(false))
 	s := connectors.NewStructValue(src).Set("version", "0.1.0").Set("connector", "postgresql").Set("name", "srv").
 		Set("ts_ms", int64(1_700_000_000_000)).Set("snapshot", "true").Set("db", "shop").Set("schema", "public").
 		Set("table", "orders").Set("lsn", int64(123456789))
@@ -90,7 +86,7 @@ func BenchmarkStructMemo(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		var err error
-		if buf, err = c.Encode(buf[:0], "t", env, v); err != nil {
+		if buf, err = c.Encode(buf[:0], env, v); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -1,12 +1,12 @@
-package converter
+package connectjson
 
 import (
 	"bytes"
-	"github.com/sluice-cdc/sluice/connectors/codec"
 	"slices"
 	"strconv"
 
 	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/connectors/codec"
 )
 
 // This file reads and writes Connect schemas in the JSON form of Kafka
@@ -15,7 +15,7 @@ import (
 // appendSchema writes the Connect JSON form of s in Jackson's field order:
 // type, items|keys,values|fields, optional, name, version, doc,
 // parameters, default, and field (the name, for a struct's field).
-func (c *JSON) appendSchema(dst []byte, s *connectors.Schema, field *string, memo map[*connectors.Schema]*plan) ([]byte, error) {
+func (c *Codec) appendSchema(dst []byte, s *connectors.Schema, field *string, memo map[*connectors.Schema]*plan) ([]byte, error) {
 	if s == nil {
 		return append(dst, "null"...), nil
 	}
@@ -24,7 +24,7 @@ func (c *JSON) appendSchema(dst []byte, s *connectors.Schema, field *string, mem
 	switch s.Type {
 	case connectors.Int8, connectors.Int16, connectors.Int32, connectors.Int64, connectors.Float32,
 		connectors.Float64, connectors.Boolean, connectors.String, connectors.Bytes:
-		dst = appendString(dst, string(s.Type))
+		dst = AppendString(dst, string(s.Type))
 	case connectors.Array:
 		if s.Items == nil {
 			return dst, codec.Errorf("array schema has no Items schema")
@@ -70,7 +70,7 @@ func (c *JSON) appendSchema(dst []byte, s *connectors.Schema, field *string, mem
 	}
 	if s.Name != "" {
 		dst = append(dst, `,"name":`...)
-		dst = appendString(dst, s.Name)
+		dst = AppendString(dst, s.Name)
 	}
 	if s.Version != 0 {
 		dst = append(dst, `,"version":`...)
@@ -78,7 +78,7 @@ func (c *JSON) appendSchema(dst []byte, s *connectors.Schema, field *string, mem
 	}
 	if s.Doc != "" {
 		dst = append(dst, `,"doc":`...)
-		dst = appendString(dst, s.Doc)
+		dst = AppendString(dst, s.Doc)
 	}
 	if len(s.Parameters) > 0 {
 		keys := make([]string, 0, len(s.Parameters))
@@ -91,9 +91,9 @@ func (c *JSON) appendSchema(dst []byte, s *connectors.Schema, field *string, mem
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendString(dst, k)
+			dst = AppendString(dst, k)
 			dst = append(dst, ':')
-			dst = appendString(dst, s.Parameters[k])
+			dst = AppendString(dst, s.Parameters[k])
 		}
 		dst = append(dst, '}')
 	}
@@ -110,14 +110,14 @@ func (c *JSON) appendSchema(dst []byte, s *connectors.Schema, field *string, mem
 	}
 	if field != nil {
 		dst = append(dst, `,"field":`...)
-		dst = appendString(dst, *field)
+		dst = AppendString(dst, *field)
 	}
 	return append(dst, '}'), nil
 }
 
 // schemaFromJSON returns the schema written as b (validated JSON), from
 // the cache when the same text was read before.
-func (c *JSON) schemaFromJSON(b []byte) (*connectors.Schema, error) {
+func (c *Codec) schemaFromJSON(b []byte) (*connectors.Schema, error) {
 	if string(b) == "null" {
 		return nil, nil
 	}

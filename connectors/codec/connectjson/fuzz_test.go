@@ -1,25 +1,26 @@
-package converter
+package connectjson
 
 import (
 	"testing"
+
+	"github.com/sluice-cdc/sluice/connectors/codec/codectest"
 )
 
-// FuzzJSONDecode feeds arbitrary bytes to the JsonConverter in each
+// FuzzJSONDecode feeds arbitrary bytes to the codec in each
 // configuration. Decode must never panic; whatever it accepts must encode
 // again, and decoding that must give the same schema and value.
 func FuzzJSONDecode(f *testing.F) {
-	key, value := fxEnvelope(2)
+	key, value := codectest.Envelope(2)
 	for _, schemas := range []string{"true", "false"} {
-		for _, format := range []string{DecimalBase64, DecimalNumeric} {
-			c := NewJSON()
-			if err := c.Configure(map[string]string{SchemasEnable: schemas, DecimalFormat: format}, false); err != nil {
-				f.Fatal(err)
-			}
-			kb, err := c.Encode(nil, "t", fxKeySchema, key)
+		for _, numeric := range []bool{false, true} {
+			o := opts(schemas == "true")
+			o.DecimalNumeric = numeric
+			c := New(o)
+			kb, err := c.Encode(nil, codectest.KeySchema, key)
 			if err != nil {
 				f.Fatal(err)
 			}
-			vb, err := c.Encode(nil, "t", fxValueSchema, value)
+			vb, err := c.Encode(nil, codectest.ValueSchema, value)
 			if err != nil {
 				f.Fatal(err)
 			}
@@ -40,33 +41,32 @@ func FuzzJSONDecode(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for _, schemas := range []string{"true", "false"} {
-			for _, format := range []string{DecimalBase64, DecimalNumeric} {
-				c := NewJSON()
-				if err := c.Configure(map[string]string{SchemasEnable: schemas, DecimalFormat: format}, false); err != nil {
-					t.Fatal(err)
-				}
-				s, v, err := c.Decode("t", data)
+			for _, numeric := range []bool{false, true} {
+				o := opts(schemas == "true")
+				o.DecimalNumeric = numeric
+				c := New(o)
+				s, v, err := c.Decode(data)
 				if err != nil {
 					continue
 				}
 				// Again, through the schema caches.
-				sAgain, vAgain, err := c.Decode("t", data)
-				if err != nil || sAgain != s || !valuesEqual(v, vAgain) {
-					t.Fatalf("schemas.enable=%s %s: decoding %q twice: %v, schema %p then %p", schemas, format, data, err, s, sAgain)
+				sAgain, vAgain, err := c.Decode(data)
+				if err != nil || sAgain != s || !codectest.ValuesEqual(v, vAgain) {
+					t.Fatalf("schemas.enable=%s numeric=%t: decoding %q twice: %v, schema %p then %p", schemas, numeric, data, err, s, sAgain)
 				}
-				out, err := c.Encode(nil, "t", s, v)
+				out, err := c.Encode(nil, s, v)
 				if err != nil {
-					t.Fatalf("schemas.enable=%s %s: decoded %q but cannot encode it: %v", schemas, format, data, err)
+					t.Fatalf("schemas.enable=%s numeric=%t: decoded %q but cannot encode it: %v", schemas, numeric, data, err)
 				}
-				s2, v2, err := c.Decode("t", out)
+				s2, v2, err := c.Decode(out)
 				if err != nil {
-					t.Fatalf("schemas.enable=%s %s: cannot decode own output %q: %v", schemas, format, out, err)
+					t.Fatalf("schemas.enable=%s numeric=%t: cannot decode own output %q: %v", schemas, numeric, out, err)
 				}
-				if out != nil && !schemasEquivalent(s, s2) {
-					t.Fatalf("schemas.enable=%s %s: schema changed through %q", schemas, format, out)
+				if out != nil && !codectest.SchemasEquivalent(s, s2) {
+					t.Fatalf("schemas.enable=%s numeric=%t: schema changed through %q", schemas, numeric, out)
 				}
-				if !valuesEqual(v, v2) {
-					t.Fatalf("schemas.enable=%s %s: value changed through %q: %#v then %#v", schemas, format, out, v, v2)
+				if !codectest.ValuesEqual(v, v2) {
+					t.Fatalf("schemas.enable=%s numeric=%t: value changed through %q: %#v then %#v", schemas, numeric, out, v, v2)
 				}
 			}
 		}

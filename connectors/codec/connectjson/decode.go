@@ -1,11 +1,10 @@
-package converter
+package connectjson
 
 import (
 	"bytes"
 	"encoding/base64"
 	"encoding/binary"
 	"fmt"
-	"github.com/sluice-cdc/sluice/connectors/codec"
 	"math"
 	"math/big"
 	"strconv"
@@ -14,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/connectors/codec"
 )
 
 // parser is a strict JSON (RFC 8259) reader that decodes straight into
@@ -23,7 +23,7 @@ type parser struct {
 	data    []byte
 	pos     int
 	depth   int
-	c       *JSON
+	c       *Codec
 	scratch []byte
 }
 
@@ -155,7 +155,7 @@ func (p *parser) top() (*connectors.Schema, any, error) {
 		if err := p.end(); err != nil {
 			return nil, nil, err
 		}
-		return nil, nil, &DataError{Reason: envelopeError}
+		return nil, nil, &codec.DataError{Reason: envelopeError}
 	}
 	p.pos++
 	var (
@@ -227,7 +227,7 @@ func (p *parser) top() (*connectors.Schema, any, error) {
 		return nil, nil, err
 	}
 	if extra || !haveSchema || !havePayload {
-		return nil, nil, &DataError{Reason: envelopeError}
+		return nil, nil, &codec.DataError{Reason: envelopeError}
 	}
 	if !ready {
 		// The payload came before the schema: decode it now.

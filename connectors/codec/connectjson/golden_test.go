@@ -1,4 +1,4 @@
-package converter
+package connectjson
 
 import (
 	"bytes"
@@ -7,25 +7,24 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/sluice-cdc/sluice/connectors/codec/codectest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // TestJSONGoldenEnvelope pins the exact bytes of a Debezium change event
 // (key and value) with and without schemas. Refresh with
-// go test ./runtime/converter -run Golden -update.
+// go test ./connectors/codec/connectjson -run Golden -update.
 func TestJSONGoldenEnvelope(t *testing.T) {
-	key, value := fxEnvelope(1)
+	key, value := codectest.Envelope(1)
 	for _, schemas := range []string{"true", "false"} {
-		c := NewJSON()
-		if err := c.Configure(map[string]string{SchemasEnable: schemas}, false); err != nil {
-			t.Fatal(err)
-		}
-		kb, err := c.Encode(nil, "dbserver1.public.customers", fxKeySchema, key)
+		c := New(opts(schemas == "true"))
+		kb, err := c.Encode(nil, codectest.KeySchema, key)
 		if err != nil {
 			t.Fatal(err)
 		}
-		vb, err := c.Encode(nil, "dbserver1.public.customers", fxValueSchema, value)
+		vb, err := c.Encode(nil, codectest.ValueSchema, value)
 		if err != nil {
 			t.Fatal(err)
 		}
