@@ -149,6 +149,9 @@ func TestLogLinesHideResolvedValuesAndURLCredentials(t *testing.T) {
 	}
 	w.do(t, "POST", "/connectors", map[string]any{"name": "leaky", "config": source}, 201, nil)
 	w.do(t, "POST", "/connectors", map[string]any{"name": "leakysink", "config": sink}, 201, nil)
+	// leakyfail writes the same topic without topic.creation settings:
+	// it starts once leaky created the topic, with its retention.
+	waitFor(t, "leaky to create its topic", func() bool { return strings.Contains(w.logs.String(), "created topic") })
 	w.do(t, "POST", "/connectors", map[string]any{"name": "leakyfail", "config": failing}, 201, nil)
 
 	// Every line the test means to check, each at least once.

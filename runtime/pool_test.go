@@ -77,9 +77,9 @@ func poolSpreadsAndForwards(t *testing.T, extra map[string]string) []*testWorker
 		"connector.class": "datagen", "kafka.topic": "users", "tasks.max": "4", "max.interval": "20"}}, 201, nil)
 	waitFor(t, "4 tasks RUNNING, 2 on each worker, as both workers report", func() bool {
 		for _, w := range ws {
-			st := w.status(t, "gen")
+			st, ok := w.statusOnceKnown(t, "gen")
 			sp := spread(st)
-			if st.Connector.State != api.StateRunning || sp[a] != 2 || sp[b] != 2 {
+			if !ok || st.Connector.State != api.StateRunning || sp[a] != 2 || sp[b] != 2 {
 				return false
 			}
 		}
@@ -146,7 +146,8 @@ func TestPoolMovesWorkOfAWorkerThatLeaves(t *testing.T) {
 	ws[0].do(t, "POST", "/connectors", map[string]any{"name": "gen", "config": map[string]string{
 		"connector.class": "datagen", "kafka.topic": "users", "tasks.max": "4", "max.interval": "20"}}, 201, nil)
 	waitFor(t, "4 tasks RUNNING on two workers", func() bool {
-		return len(spread(ws[1].status(t, "gen"))) == 2 && len(ws[1].status(t, "gen").Tasks) == 4
+		st, ok := ws[1].statusOnceKnown(t, "gen")
+		return ok && len(spread(st)) == 2 && len(st.Tasks) == 4
 	})
 	ws[0].stop(t)
 	waitFor(t, "every task and the connector on the remaining worker", func() bool {

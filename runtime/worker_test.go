@@ -300,6 +300,31 @@ func (w *testWorker) status(t *testing.T, name string) api.ConnectorStatus {
 	return st
 }
 
+// statusOnceKnown is status, or false while the worker does not know the
+// connector yet (another worker of a pool created it and this one has not
+// read the configs topic that far).
+func (w *testWorker) statusOnceKnown(t *testing.T, name string) (api.ConnectorStatus, bool) {
+	t.Helper()
+	resp, err := http.Get(w.url + "/connectors/" + name + "/status")
+	if err != nil {
+		t.Fatalf("GET status of %s: %v", name, err)
+	}
+	defer resp.Body.Close()
+	var st api.ConnectorStatus
+	switch resp.StatusCode {
+	case http.StatusNotFound:
+		return st, false
+	case http.StatusOK:
+		if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+			t.Fatalf("GET status of %s: %v", name, err)
+		}
+		return st, true
+	}
+	b, _ := io.ReadAll(resp.Body)
+	t.Fatalf("GET status of %s: %d %s", name, resp.StatusCode, b)
+	return st, false
+}
+
 func TestHungTaskDoesNotBlockTheWorker(t *testing.T) {
 	ch := make(chan struct{})
 	release.Store(&ch)
