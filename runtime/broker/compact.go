@@ -24,7 +24,8 @@ package broker
 //     directories, rename it to kafka.backup/ and fsync the data directory.
 //  3. open kafka/ with a kfake cluster that no client can reach (its
 //     listener is an in-process pipe), pin compact-only topics to
-//     unlimited retention, run Compact, Close it (a clean close saves every
+//     unlimited retention, write the abort markers of transactions a
+//     crash left open (txnseal.go), run Compact, Close it (a clean close saves every
 //     snapshot), fsync kafka/'s directories.
 //  4. rename kafka.backup/ to kafka.backup.old/, fsync the data directory,
 //     remove kafka.backup.old/.
@@ -238,6 +239,12 @@ func (c *compaction) compact(kdir string) error {
 	if err := pinCompacted(pl, c.logger); err != nil {
 		cl.Close()
 		return err
+	}
+	// Before compacting: compaction keeps a partition's last batch, the
+	// marker written here (see txnseal.go).
+	if _, err := sealCrashedTxns(pl, c.logger); err != nil {
+		cl.Close()
+		return fmt.Errorf("writing the abort markers of transactions a crash left open: %w", err)
 	}
 	cl.Compact()
 	cl.Close()
