@@ -89,25 +89,8 @@ func sealCrashedTxns(pl *pipeListener, logger *slog.Logger) (int, error) {
 		return 0, err
 	}
 	for _, tl := range tails {
-		req := kmsg.NewPtrWriteTxnMarkersRequest()
-		m := kmsg.NewWriteTxnMarkersRequestMarker()
-		m.ProducerID, m.ProducerEpoch, m.Committed = tl.producer, tl.epoch, false
-		mt := kmsg.NewWriteTxnMarkersRequestMarkerTopic()
-		mt.Topic, mt.Partitions = tl.topic, []int32{tl.partition}
-		m.Topics = append(m.Topics, mt)
-		req.Markers = append(req.Markers, m)
-		resp, err := req.RequestWith(ctx, client)
-		if err != nil {
-			return 0, fmt.Errorf("writing the abort marker of producer %d in %s[%d]: %w", tl.producer, tl.topic, tl.partition, err)
-		}
-		for _, rm := range resp.Markers {
-			for _, rt := range rm.Topics {
-				for _, rp := range rt.Partitions {
-					if err := kerr.ErrorForCode(rp.ErrorCode); err != nil {
-						return 0, fmt.Errorf("writing the abort marker of producer %d in %s[%d]: %w", tl.producer, rt.Topic, rp.Partition, err)
-					}
-				}
-			}
+		if err := writeMarker(ctx, client, tl.topic, tl.partition, tl.producer, tl.epoch, false); err != nil {
+			return 0, err
 		}
 		logger.Info("embedded broker: wrote the abort marker of a transaction the last run left open when it stopped",
 			"topic", tl.topic, "partition", tl.partition, "producer_id", tl.producer, "producer_epoch", tl.epoch)
@@ -220,4 +203,35 @@ func withoutLiveTxns(ctx context.Context, client *kgo.Client, tails []openTail) 
 		}
 	}
 	return out, nil
+}
+
+// writeMarker writes a commit or abort marker of producer id and epoch in
+// topic's partition (kfake's WriteTxnMarkers: a control batch, nothing
+// else changes).
+func writeMarker(ctx context.Context, client *kgo.Client, topic string, partition int32, id int64, epoch int16, commit bool) error {
+	what := "abort"
+	if commit {
+		what = "commit"
+	}
+	req := kmsg.NewPtrWriteTxnMarkersRequest()
+	m := kmsg.NewWriteTxnMarkersRequestMarker()
+	m.ProducerID, m.ProducerEpoch, m.Committed = id, epoch, commit
+	mt := kmsg.NewWriteTxnMarkersRequestMarkerTopic()
+	mt.Topic, mt.Partitions = topic, []int32{partition}
+	m.Topics = append(m.Topics, mt)
+	req.Markers = append(req.Markers, m)
+	resp, err := req.RequestWith(ctx, client)
+	if err != nil {
+		return fmt.Errorf("writing the %s marker of producer %d in %s[%d]: %w", what, id, topic, partition, err)
+	}
+	for _, rm := range resp.Markers {
+		for _, rt := range rm.Topics {
+			for _, rp := range rt.Partitions {
+				if err := kerr.ErrorForCode(rp.ErrorCode); err != nil {
+					return fmt.Errorf("writing the %s marker of producer %d in %s[%d]: %w", what, id, rt.Topic, rp.Partition, err)
+				}
+			}
+		}
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"io/fs"
 	"os"
@@ -149,5 +150,106 @@ func TestCrashOpenTransactionIsSealed(t *testing.T) {
 		if err != nil || fmt.Sprint(vals) != "[a b e]" {
 			t.Fatalf("%s after the next transaction: %v (error %v), want [a b e]", topic, vals, err)
 		}
+	}
+}
+
+// dropLastBatch removes the last record batch of a partition's segment
+// files: the image of a kill -9 just before kfake wrote it.
+func dropLastBatch(t *testing.T, pdir string) {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(pdir, "*.dat"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("segments of %s: %v %v", pdir, files, err)
+	}
+	// The active segment has the highest base offset.
+	last, base := "", int64(-1)
+	for _, f := range files {
+		var b int64
+		if _, err := fmt.Sscanf(filepath.Base(f), "%d.dat", &b); err == nil && b > base {
+			last, base = f, b
+		}
+	}
+	raw, err := os.ReadFile(last)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pos, prev := 0, -1
+	for pos+12 <= len(raw) {
+		n := 12 + int(binary.BigEndian.Uint32(raw[pos+8:pos+12]))
+		prev, pos = pos, pos+n
+	}
+	if prev < 0 {
+		t.Fatalf("%s holds no batch", last)
+	}
+	if err := os.Truncate(last, int64(prev)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// kfake commits a transaction by writing a marker to each of its
+// partitions in turn; a kill -9 between two leaves it committed in some
+// and, once kfake loads them again, aborted in the others. The start-up
+// completes the commit: a source task's records and offsets are both
+// visible, or neither.
+func TestCrashInterruptedCommitIsCompleted(t *testing.T) {
+	for _, missing := range []string{"data", "offsets"} {
+		t.Run("no marker in "+missing, func(t *testing.T) {
+			dir := t.TempDir()
+			b := start(t, dir)
+			cl := client(t, b.Addr(), kgo.TransactionalID("task-0"), kgo.ProducerLinger(0), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			adm := kadm.NewClient(cl)
+			for _, topic := range []string{"data", "offsets"} {
+				if _, err := adm.CreateTopic(ctx, 3, 1, nil, topic); err != nil {
+					t.Fatal(err)
+				}
+			}
+			txn := func(commit bool, vals ...string) {
+				t.Helper()
+				if err := cl.BeginTransaction(); err != nil {
+					t.Fatal(err)
+				}
+				for _, v := range vals {
+					for _, topic := range []string{"data", "offsets"} {
+						if err := cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Partition: 2, Value: []byte(v)}).FirstErr(); err != nil {
+							t.Fatal(err)
+						}
+					}
+				}
+				if commit {
+					if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			txn(true, "a")
+			txn(true, "b", "c")
+			crashed := filepath.Join(t.TempDir(), "crashed")
+			copyDir(t, dir, crashed)
+			cl.Close()
+			b.Close()
+			// The kill came after the marker of one partition, before the
+			// other's.
+			dropLastBatch(t, filepath.Join(crashed, kafkaDir, "partitions", missing+"-2"))
+
+			b = start(t, crashed)
+			for _, topic := range []string{"data", "offsets"} {
+				vals, err := readCommitted(t, b.Addr(), topic, 10*time.Second)
+				if err != nil || fmt.Sprint(vals) != "[a b c]" {
+					t.Errorf("%s read_committed after the crash: %v (error %v), want [a b c]", topic, vals, err)
+				}
+			}
+			// A later start changes nothing.
+			b.Close()
+			b = start(t, crashed)
+			defer b.Close()
+			for _, topic := range []string{"data", "offsets"} {
+				vals, err := readCommitted(t, b.Addr(), topic, 10*time.Second)
+				if err != nil || fmt.Sprint(vals) != "[a b c]" {
+					t.Errorf("%s read_committed after a second start: %v (error %v), want [a b c]", topic, vals, err)
+				}
+			}
+		})
 	}
 }
