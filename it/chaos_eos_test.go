@@ -55,7 +55,10 @@ import (
 // marker, so the worker's read of its offsets topic to the last stable
 // offset never ended (txnseal.go); and a commit interrupted between the
 // markers of two partitions was committed in one and aborted in the other
-// (txncomplete.go).
+// (txncomplete.go). With both it still failed once in five runs: 25 seqs
+// of one datagen task read twice read_committed, right after the offset
+// that task had committed before the round with the start-up kill; the
+// cause is not found yet.
 func TestEmbeddedBrokerExactlyOnceChaos(t *testing.T) {
 	t.Parallel()
 	began := time.Now()
