@@ -36,10 +36,12 @@ unit:
 it:
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./it/...
 
-## chaos: 100 rounds of kill -9 of a worker running the embedded broker
-## (TestEmbeddedBrokerChaos; `make test` runs a short smoke of it)
+## chaos: 100 rounds of kill -9 of a worker running the embedded broker,
+## at least once and with exactly.once.source.support=enabled
+## (TestEmbeddedBrokerChaos, TestEmbeddedBrokerExactlyOnceChaos; `make test`
+## runs a short smoke of each)
 chaos:
-	SLUICE_IT_CHAOS_ROUNDS=100 $(GO) test -race -count=1 -timeout 90m -run '^TestEmbeddedBrokerChaos$$' ./it/
+	SLUICE_IT_CHAOS_ROUNDS=100 $(GO) test -race -count=1 -timeout 90m -run '^TestEmbeddedBroker(ExactlyOnce)?Chaos$$' ./it/
 
 ## lint: vet, staticcheck, gofmt; go.mod tidy, docs/ up to date, bin/sluice static,
 ## the SPI, the codecs, config and offsets free of the Kafka client

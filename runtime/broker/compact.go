@@ -22,11 +22,16 @@ package broker
 //  1. recover: finish or undo whatever an earlier start-up left (below).
 //  2. hard-link every file of kafka/ into kafka.backup.tmp/, fsync its
 //     directories, rename it to kafka.backup/ and fsync the data directory.
-//  3. open kafka/ with a kfake cluster that no client can reach (its
+//  3. complete the commits a kill -9 interrupted (txncomplete.go): write
+//     the commit markers missing from some partitions of a transaction
+//     committed in others, through a cluster no client can reach, and
+//     remove those partitions' snapshots.
+//  4. open kafka/ with a kfake cluster that no client can reach (its
 //     listener is an in-process pipe), pin compact-only topics to
-//     unlimited retention, run Compact, Close it (a clean close saves every
-//     snapshot), fsync kafka/'s directories.
-//  4. rename kafka.backup/ to kafka.backup.old/, fsync the data directory,
+//     unlimited retention, write the abort markers of transactions a
+//     crash left open (txnseal.go), run Compact, Close it (a clean close
+//     saves every snapshot), fsync kafka/'s directories.
+//  5. rename kafka.backup/ to kafka.backup.old/, fsync the data directory,
 //     remove kafka.backup.old/.
 //
 // Only then does the serving cluster open kafka/. Recovery at start:
@@ -38,7 +43,7 @@ package broker
 //   - During 2, kafka/ has not been touched; the partial kafka.backup.tmp/
 //     is discarded.
 //   - From the rename to kafka.backup/ until it is renamed away (all of 3,
-//     including kfake's delete-then-write window and Close's saves),
+//     and 4, including kfake's delete-then-write window and Close's saves),
 //     kafka.backup/ holds the complete state the previous run left, and
 //     recovery puts it back. Nothing was acknowledged in between: no client
 //     could reach the compacting cluster. kafka.backup/ stays intact while
@@ -155,6 +160,15 @@ func (c *compaction) run() error {
 		return errStopped
 	}
 
+	if _, err := completeCommits(kdir, c.clusterID, c.logger); err != nil {
+		// Put the untouched state back and serve it as kfake loads it.
+		if rerr := c.restore(); rerr != nil {
+			return errors.Join(err, rerr)
+		}
+		c.logger.Error("embedded broker: completing the commits a crash interrupted failed; serving the data uncompacted, "+
+			"and a transaction the crash interrupted may be committed in some of its partitions only", "error", err)
+		return nil
+	}
 	if err := c.compact(kdir); err != nil {
 		// Put the untouched state back and serve it uncompacted.
 		if rerr := c.restore(); rerr != nil {
@@ -238,6 +252,12 @@ func (c *compaction) compact(kdir string) error {
 	if err := pinCompacted(pl, c.logger); err != nil {
 		cl.Close()
 		return err
+	}
+	// Before compacting: compaction keeps a partition's last batch, the
+	// marker written here (see txnseal.go).
+	if _, err := sealCrashedTxns(pl, c.logger); err != nil {
+		cl.Close()
+		return fmt.Errorf("writing the abort markers of transactions a crash left open: %w", err)
 	}
 	cl.Compact()
 	cl.Close()
