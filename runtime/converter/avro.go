@@ -11,6 +11,7 @@ import (
 
 	"github.com/sluice-cdc/sluice/config"
 	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/connectors/codec"
 	"github.com/sluice-cdc/sluice/connectors/codec/avro"
 	"github.com/sluice-cdc/sluice/runtime/registry"
 )
@@ -141,8 +142,8 @@ type Avro struct {
 	strategy     strategy
 	now          func() time.Time
 
-	enc  *lru[encKey, *avroEntry]
-	dec  *lru[int32, *avro.Schema]
+	enc  *codec.LRU[encKey, *avroEntry]
+	dec  *codec.LRU[int32, *avro.Schema]
 	last *avroEntry // the previous record's entry: one comparison per record of a stream of one shape
 }
 
@@ -226,8 +227,8 @@ func (c *Avro) Configure(props map[string]string, isKey bool) error {
 		EnhancedSchemaSupport: v.Bool(EnhancedAvroSchemaSupport),
 		CacheSize:             size,
 	})
-	c.enc = newLRU[encKey, *avroEntry](size)
-	c.dec = newLRU[int32, *avro.Schema](size)
+	c.enc = codec.NewLRU[encKey, *avroEntry](size)
+	c.dec = codec.NewLRU[int32, *avro.Schema](size)
 	c.last = nil
 	if c.now == nil {
 		c.now = time.Now
@@ -281,19 +282,19 @@ func (c *Avro) Encode(dst []byte, topic string, s *connectors.Schema, v any) ([]
 // registry on a miss or when it expired.
 func (c *Avro) entry(topic string, s *connectors.Schema) (*avroEntry, error) {
 	k := encKey{topic, s}
-	if le, ok := c.enc.m[k]; ok {
-		if le.val.expires.IsZero() || c.now().Before(le.val.expires) {
-			c.enc.touch(le)
-			return le.val, nil
+	if le, ok := c.enc.M[k]; ok {
+		if le.Val.expires.IsZero() || c.now().Before(le.Val.expires) {
+			c.enc.Touch(le)
+			return le.Val, nil
 		}
-		c.enc.remove(le)
+		c.enc.Remove(le)
 	}
 	e, err := c.resolve(topic, s)
 	if err != nil {
 		return nil, err
 	}
 	e.key = k
-	c.enc.add(k, e)
+	c.enc.Add(k, e)
 	return e, nil
 }
 
@@ -447,9 +448,9 @@ func (c *Avro) Decode(topic string, data []byte) (*connectors.Schema, any, error
 }
 
 func (c *Avro) schemaByID(id int32) (*avro.Schema, error) {
-	if e, ok := c.dec.m[id]; ok {
-		c.dec.touch(e)
-		return e.val, nil
+	if e, ok := c.dec.M[id]; ok {
+		c.dec.Touch(e)
+		return e.Val, nil
 	}
 	if id < 0 {
 		return nil, errors.New("negative schema ids are never assigned; the data is corrupt")
@@ -468,6 +469,6 @@ func (c *Avro) schemaByID(id int32) (*avro.Schema, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the registered schema cannot be read as Connect data: %w", err)
 	}
-	c.dec.add(id, s)
+	c.dec.Add(id, s)
 	return s, nil
 }

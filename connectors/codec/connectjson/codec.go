@@ -54,8 +54,8 @@ type Codec struct {
 	schemas     bool
 	numeric     bool
 	replaceNull bool
-	encSchemas  *lru[*connectors.Schema, *encEntry]
-	decSchemas  *lru[string, *connectors.Schema]
+	encSchemas  *codec.LRU[*connectors.Schema, *encEntry]
+	decSchemas  *codec.LRU[string, *connectors.Schema]
 	scratch     []byte // reused by Decode for unescaping and base64
 	stacks      decodeStacks
 	lastSchema  *lastSchema
@@ -75,8 +75,8 @@ func New(o Options) *Codec {
 		schemas:     o.Schemas,
 		numeric:     o.DecimalNumeric,
 		replaceNull: o.ReplaceNullWithDefault,
-		encSchemas:  newLRU[*connectors.Schema, *encEntry](size),
-		decSchemas:  newLRU[string, *connectors.Schema](size),
+		encSchemas:  codec.NewLRU[*connectors.Schema, *encEntry](size),
+		decSchemas:  codec.NewLRU[string, *connectors.Schema](size),
 	}
 }
 
@@ -205,14 +205,14 @@ func (l *lazyEncoder) AppendJSON(dst []byte, s *connectors.Schema, v any) ([]byt
 
 // entry returns the cached encoding entry of s, building it on a miss.
 func (c *Codec) entry(s *connectors.Schema) *encEntry {
-	if e, ok := c.encSchemas.m[s]; ok {
-		c.encSchemas.touch(e)
-		return e.val
+	if e, ok := c.encSchemas.M[s]; ok {
+		c.encSchemas.Touch(e)
+		return e.Val
 	}
 	memo := map[*connectors.Schema]*plan{}
 	e := &encEntry{plan: compile(s, memo), memo: memo}
 	e.lazy = &lazyEncoder{c: c, memo: memo}
-	c.encSchemas.add(s, e)
+	c.encSchemas.Add(s, e)
 	return e
 }
 

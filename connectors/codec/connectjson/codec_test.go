@@ -625,13 +625,13 @@ func TestJSONSchemaCache(t *testing.T) {
 			} else if string(got) != string(envs[i]) {
 				t.Errorf("schema %d: %s after eviction, %s before", i, got, envs[i])
 			}
-			if n := c.encSchemas.len(); n > 2 {
+			if n := c.encSchemas.Len(); n > 2 {
 				t.Fatalf("encode cache holds %d schemas, limit 2", n)
 			}
 			if _, _, err := c.Decode(got); err != nil {
 				t.Fatal(err)
 			}
-			if n := c.decSchemas.len(); n > 2 {
+			if n := c.decSchemas.Len(); n > 2 {
 				t.Fatalf("decode cache holds %d schemas, limit 2", n)
 			}
 		}
@@ -644,8 +644,8 @@ func TestJSONSchemaCache(t *testing.T) {
 	}
 	// Size 0 caches nothing and still works.
 	z := New(Options{Schemas: true, ReplaceNullWithDefault: true})
-	if _, err := z.Encode(nil, codectest.ValueSchema, func() any { _, v := codectest.Envelope(0); return v }()); err != nil || z.encSchemas.len() != 0 {
-		t.Errorf("size 0: %v, %d cached", err, z.encSchemas.len())
+	if _, err := z.Encode(nil, codectest.ValueSchema, func() any { _, v := codectest.Envelope(0); return v }()); err != nil || z.encSchemas.Len() != 0 {
+		t.Errorf("size 0: %v, %d cached", err, z.encSchemas.Len())
 	}
 }
 

@@ -121,18 +121,18 @@ func (c *Codec) schemaFromJSON(b []byte) (*connectors.Schema, error) {
 	if string(b) == "null" {
 		return nil, nil
 	}
-	if e, ok := c.decSchemas.m[string(b)]; ok {
-		c.decSchemas.touch(e)
-		c.lastSchema = &lastSchema{text: []byte(e.key), schema: e.val}
-		return e.val, nil
+	if e, ok := c.decSchemas.M[string(b)]; ok {
+		c.decSchemas.Touch(e)
+		c.lastSchema = &lastSchema{text: []byte(e.Key), schema: e.Val}
+		return e.Val, nil
 	}
 	p := parser{data: b, c: c}
 	s, _, _, err := p.schema()
 	if err != nil {
 		return nil, err
 	}
-	if c.decSchemas.max > 0 {
-		c.decSchemas.add(string(b), s)
+	if c.decSchemas.Max() > 0 {
+		c.decSchemas.Add(string(b), s)
 		c.lastSchema = &lastSchema{text: bytes.Clone(b), schema: s}
 	}
 	return s, nil
