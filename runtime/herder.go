@@ -1204,53 +1204,48 @@ func (h *Herder) ownsTaskLocked(id api.TaskID) bool {
 }
 
 func (h *Herder) setConnectorState(ctx context.Context, cs *connState, state, trace string) {
-	h.mu.Lock()
-	same := cs.state == state && cs.trace == trace
-	cs.state, cs.trace = state, trace
-	gen := h.mu.own.generation
-	h.mu.Unlock()
-	if !same && h.mayWriteStatus() {
-		h.status.putConnector(ctx, cs.name, statusValue{State: state, Trace: trace, WorkerID: h.workerID, Generation: int(gen)})
-	}
+	h.writeConnectorState(ctx, cs, state, trace, false)
 }
 
 // connectorStarted records a connector's start: RUNNING, its start count
 // one more.
 func (h *Herder) connectorStarted(ctx context.Context, cs *connState) {
+	h.writeConnectorState(ctx, cs, api.StateRunning, "", true)
+}
+
+// writeConnectorState sets a connector's local state and writes its status
+// when it changed or the connector started.
+func (h *Herder) writeConnectorState(ctx context.Context, cs *connState, state, trace string, start bool) {
 	h.mu.Lock()
-	cs.state, cs.trace = api.StateRunning, ""
-	gen := h.mu.own.generation
+	same := cs.state == state && cs.trace == trace
+	cs.state, cs.trace = state, trace
 	h.mu.Unlock()
-	if h.mayWriteStatus() {
-		prev, _ := h.status.connector(cs.name)
-		h.status.putConnector(ctx, cs.name, statusValue{State: api.StateRunning, WorkerID: h.workerID, Generation: int(gen), Starts: prev.Starts + 1})
+	if (same && !start) || !h.mayWriteStatus() {
+		return
+	}
+	v := statusValue{State: state, Trace: trace, WorkerID: h.workerID, Generation: int(h.generation())}
+	if start {
+		h.status.startConnector(ctx, cs.name, v)
+	} else {
+		h.status.putConnector(ctx, cs.name, v)
 	}
 }
 
 // taskStarted records a task's start: its state (RUNNING or PAUSED), its
 // start count one more.
 func (h *Herder) taskStarted(ctx context.Context, id api.TaskID, state, trace string) {
-	if !h.mayWriteStatus() {
-		return
+	if h.mayWriteStatus() {
+		h.status.startTask(ctx, id, statusValue{State: state, Trace: trace, WorkerID: h.workerID, Generation: int(h.generation())})
 	}
-	h.mu.Lock()
-	gen := h.mu.own.generation
-	h.mu.Unlock()
-	prev, _ := h.status.task(id)
-	h.status.putTask(ctx, id, statusValue{State: state, Trace: trace, WorkerID: h.workerID, Generation: int(gen), Starts: prev.Starts + 1})
 }
 
 func (h *Herder) putTaskStatus(ctx context.Context, id api.TaskID, state, trace string) {
 	if v, ok := h.status.task(id); ok && v.State == state && v.Trace == trace && v.WorkerID == h.workerID {
 		return
 	}
-	if !h.mayWriteStatus() {
-		return
+	if h.mayWriteStatus() {
+		h.status.putTask(ctx, id, statusValue{State: state, Trace: trace, WorkerID: h.workerID, Generation: int(h.generation())})
 	}
-	h.mu.Lock()
-	gen := h.mu.own.generation
-	h.mu.Unlock()
-	h.status.putTask(ctx, id, statusValue{State: state, Trace: trace, WorkerID: h.workerID, Generation: int(gen)})
 }
 
 // restartPolicy reads a connector's sluice.task.restart.* settings.

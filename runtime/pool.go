@@ -507,7 +507,7 @@ func (h *Herder) mayWriteStatus() bool {
 // worker runs (after status writes were held back).
 func (h *Herder) rewriteStatuses() {
 	type put struct {
-		conn         *connState
+		conn         string // "" for a task
 		task         api.TaskID
 		state, trace string
 	}
@@ -515,7 +515,7 @@ func (h *Herder) rewriteStatuses() {
 	h.mu.Lock()
 	for name, cs := range h.mu.conns {
 		if h.mu.own.conns[name] && cs.state != "" && cs.state != api.StateUnassigned {
-			puts = append(puts, put{conn: cs, state: cs.state, trace: cs.trace})
+			puts = append(puts, put{conn: name, state: cs.state, trace: cs.trace})
 		}
 		for n, ts := range cs.tasks {
 			id := api.TaskID{Connector: name, Task: n}
@@ -528,8 +528,8 @@ func (h *Herder) rewriteStatuses() {
 	h.mu.Unlock()
 	ctx := context.Background()
 	for _, p := range puts {
-		if p.conn != nil {
-			h.status.putConnector(ctx, p.conn.name, statusValue{State: p.state, Trace: p.trace, WorkerID: h.workerID, Generation: int(gen)})
+		if p.conn != "" {
+			h.status.putConnector(ctx, p.conn, statusValue{State: p.state, Trace: p.trace, WorkerID: h.workerID, Generation: int(gen)})
 		} else {
 			h.putTaskStatus(ctx, p.task, p.state, p.trace)
 		}

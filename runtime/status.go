@@ -120,27 +120,47 @@ func taskStatusKey(id api.TaskID) []byte {
 	return []byte("status-task-" + id.Connector + "-" + strconv.Itoa(id.Task))
 }
 
-// putConnector records a connector's state; v.Starts 0 keeps the count
-// the connector had.
+// putConnector records a connector's state, keeping its start count.
 func (s *statusStore) putConnector(ctx context.Context, name string, v statusValue) {
+	s.setConnector(ctx, name, v, false)
+}
+
+// startConnector records a connector's state at a start: its start
+// count is one more.
+func (s *statusStore) startConnector(ctx context.Context, name string, v statusValue) {
+	s.setConnector(ctx, name, v, true)
+}
+
+func (s *statusStore) setConnector(ctx context.Context, name string, v statusValue, start bool) {
 	s.mu.Lock()
-	if v.Starts == 0 {
-		v.Starts = s.mu.connectors[name].Starts
+	v.Starts = s.mu.connectors[name].Starts
+	if start {
+		v.Starts++
 	}
 	s.mu.connectors[name] = v
 	s.mu.Unlock()
 	s.write(ctx, connectorStatusKey(name), &v)
 }
 
-// putTask records a task's state; v.Starts 0 keeps the count the task
-// had.
+// putTask records a task's state, keeping its start count.
 func (s *statusStore) putTask(ctx context.Context, id api.TaskID, v statusValue) {
+	s.setTask(ctx, id, v, false)
+}
+
+// startTask records a task's state at a start: its start count is one
+// more.
+func (s *statusStore) startTask(ctx context.Context, id api.TaskID, v statusValue) {
+	s.setTask(ctx, id, v, true)
+}
+
+func (s *statusStore) setTask(ctx context.Context, id api.TaskID, v statusValue, start bool) {
 	s.mu.Lock()
 	if s.mu.tasks[id.Connector] == nil {
 		s.mu.tasks[id.Connector] = map[int]statusValue{}
 	}
-	if v.Starts == 0 {
-		v.Starts = s.mu.tasks[id.Connector][id.Task].Starts
+	v.Starts = s.mu.tasks[id.Connector][id.Task].Starts
+	if start {
+		v.Starts++
 	}
 	s.mu.tasks[id.Connector][id.Task] = v
 	s.mu.Unlock()
