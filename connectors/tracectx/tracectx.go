@@ -77,16 +77,3 @@ func isHex(b []byte) bool {
 	}
 	return true
 }
-
-// Find returns the trace id of the first traceparent among headers given
-// as key/value pairs by get (i from 0 to n-1), or "".
-func Find(n int, get func(i int) (key string, value []byte)) string {
-	for i := 0; i < n; i++ {
-		if k, v := get(i); k == Header {
-			if id, ok := TraceID(v); ok {
-				return id
-			}
-		}
-	}
-	return ""
-}

@@ -52,17 +52,6 @@ func TestTraceIDRejectsMalformed(t *testing.T) {
 	}
 }
 
-func TestFind(t *testing.T) {
-	hs := [][2]string{{"a", "x"}, {Header, "garbage"}, {Header, "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}}
-	got := Find(len(hs), func(i int) (string, []byte) { return hs[i][0], []byte(hs[i][1]) })
-	if got != "4bf92f3577b34da6a3ce929d0e0e4736" {
-		t.Errorf("Find = %q", got)
-	}
-	if got := Find(1, func(i int) (string, []byte) { return hs[i][0], []byte(hs[i][1]) }); got != "" {
-		t.Errorf("Find without a traceparent = %q", got)
-	}
-}
-
 func BenchmarkParent(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
