@@ -160,7 +160,19 @@ func (c *compaction) run() error {
 		return errStopped
 	}
 
-	if _, err := completeCommits(kdir, c.clusterID, c.logger); err != nil {
+	// One scan of the segment files finds the commits a crash interrupted
+	// (txncomplete.go) and the transactions it left open (txnseal.go).
+	scans, err := scanPartitions(kdir)
+	if err != nil {
+		if rerr := c.restore(); rerr != nil {
+			return errors.Join(err, rerr)
+		}
+		c.logger.Error("embedded broker: scanning the partitions for transactions a crash interrupted failed; serving the data uncompacted, "+
+			"and a transaction the crash interrupted may be committed in some of its partitions only", "error", err)
+		return nil
+	}
+	half := halfCommitsIn(scans)
+	if _, err := completeCommits(kdir, c.clusterID, half, c.logger); err != nil {
 		// Put the untouched state back and serve it as kfake loads it.
 		if rerr := c.restore(); rerr != nil {
 			return errors.Join(err, rerr)
@@ -169,7 +181,7 @@ func (c *compaction) run() error {
 			"and a transaction the crash interrupted may be committed in some of its partitions only", "error", err)
 		return nil
 	}
-	if err := c.compact(kdir); err != nil {
+	if err := c.compact(kdir, openTxnsIn(scans, half)); err != nil {
 		// Put the untouched state back and serve it uncompacted.
 		if rerr := c.restore(); rerr != nil {
 			return errors.Join(err, rerr)
@@ -233,8 +245,9 @@ func (c *compaction) restore() error {
 }
 
 // compact opens kdir with a cluster no client can reach, pins compact-only
-// topics to unlimited retention, compacts and closes it.
-func (c *compaction) compact(kdir string) error {
+// topics to unlimited retention, writes the abort markers of the
+// transactions in open (see txnseal.go), compacts and closes it.
+func (c *compaction) compact(kdir string, open []openTail) error {
 	pl := newPipeListener()
 	cl, err := kfake.NewCluster(
 		kfake.NumBrokers(1),
@@ -255,7 +268,7 @@ func (c *compaction) compact(kdir string) error {
 	}
 	// Before compacting: compaction keeps a partition's last batch, the
 	// marker written here (see txnseal.go).
-	if _, err := sealCrashedTxns(pl, c.logger); err != nil {
+	if _, err := sealCrashedTxns(pl, open, c.logger); err != nil {
 		cl.Close()
 		return fmt.Errorf("writing the abort markers of transactions a crash left open: %w", err)
 	}

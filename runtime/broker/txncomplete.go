@@ -39,6 +39,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -49,14 +50,13 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// completeCommits writes the commit markers a kill -9 interrupted (see
-// above) in kdir, through a cluster no client can reach, and removes the
-// snapshots of the partitions it wrote them in. It returns how many it
-// wrote.
-func completeCommits(kdir, clusterID string, logger *slog.Logger) (int, error) {
-	half, err := findHalfCommits(kdir)
-	if err != nil || len(half) == 0 {
-		return 0, err
+// completeCommits writes the commit markers a kill -9 interrupted (half,
+// see above and halfCommitsIn) in kdir, through a cluster no client can
+// reach, and removes the snapshots of the partitions it wrote them in. It
+// returns how many it wrote.
+func completeCommits(kdir, clusterID string, half []halfCommit, logger *slog.Logger) (int, error) {
+	if len(half) == 0 {
+		return 0, nil
 	}
 	pl := newPipeListener()
 	cl, err := kfake.NewCluster(
@@ -127,10 +127,9 @@ type partScan struct {
 	reused    map[int64]bool    // producers that ended two transactions with one epoch
 }
 
-// findHalfCommits scans the partitions under kdir (kfake's data
-// directory) and returns the partitions that lack the commit marker of a
-// transaction committed in another.
-func findHalfCommits(kdir string) ([]halfCommit, error) {
+// scanPartitions scans every partition under kdir (kfake's data
+// directory), in topic and partition order.
+func scanPartitions(kdir string) ([]*partScan, error) {
 	dirs, err := filepath.Glob(filepath.Join(kdir, "partitions", "*"))
 	if err != nil {
 		return nil, err
@@ -157,6 +156,18 @@ func findHalfCommits(kdir string) ([]halfCommit, error) {
 		s.topic, s.partition = topic, int32(p)
 		scans = append(scans, s)
 	}
+	sort.Slice(scans, func(i, j int) bool {
+		if scans[i].topic != scans[j].topic {
+			return scans[i].topic < scans[j].topic
+		}
+		return scans[i].partition < scans[j].partition
+	})
+	return scans, nil
+}
+
+// halfCommitsIn returns the partitions that lack the commit marker of a
+// transaction committed in another.
+func halfCommitsIn(scans []*partScan) []halfCommit {
 	tails := map[pidEpoch]bool{}
 	reused := map[int64]bool{}
 	for _, s := range scans {
@@ -169,19 +180,23 @@ func findHalfCommits(kdir string) ([]halfCommit, error) {
 	}
 	var out []halfCommit
 	for _, s := range scans {
-		for id, epoch := range s.open {
-			if tails[pidEpoch{id, epoch}] && !reused[id] {
+		for _, id := range sortedProducers(s.open) {
+			if epoch := s.open[id]; tails[pidEpoch{id, epoch}] && !reused[id] {
 				out = append(out, halfCommit{topic: s.topic, partition: s.partition, producer: id, epoch: epoch})
 			}
 		}
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].topic != out[j].topic {
-			return out[i].topic < out[j].topic
-		}
-		return out[i].partition < out[j].partition
-	})
-	return out, nil
+	return out
+}
+
+// sortedProducers returns the producer ids of open in increasing order.
+func sortedProducers(open map[int64]int16) []int64 {
+	ids := make([]int64, 0, len(open))
+	for id := range open {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
 }
 
 // scanPartition reads the record batches of one partition directory's

@@ -153,6 +153,88 @@ func TestCrashOpenTransactionIsSealed(t *testing.T) {
 	}
 }
 
+// A transaction left open by a kill -9 and followed, in its partition, by
+// another producer's records is not the partition's tail. kfake aborts it
+// as it loads the partition but writes no marker, and at the next full
+// replay (after the next kill -9) it forgot that abort: its replay tracks
+// one open transaction per producer id, so once the producer's next
+// instance (same id, a higher epoch) commits there, it took the crashed
+// transaction's records for part of that commit. A source task's aborted
+// records then showed up read_committed after the records it sent again
+// in their place: duplicates (it/chaos_eos_test.go). The start-up writes
+// the abort marker of every open transaction, tail or not.
+func TestCrashOpenTransactionBehindOtherRecordsStaysAborted(t *testing.T) {
+	dir := t.TempDir()
+	b := start(t, dir)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	producer := func(id string) *kgo.Client {
+		return client(t, b.Addr(), kgo.TransactionalID(id), kgo.ProducerLinger(0), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	}
+	task, other := producer("task-0"), producer("task-1")
+	compact := "compact"
+	if _, err := kadm.NewClient(task).CreateTopic(ctx, 1, 1, map[string]*string{"cleanup.policy": &compact}, "offsets"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kadm.NewClient(task).CreateTopic(ctx, 1, 1, nil, "data"); err != nil {
+		t.Fatal(err)
+	}
+	txn := func(cl *kgo.Client, commit bool, vals ...string) {
+		t.Helper()
+		if err := cl.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range vals {
+			for _, topic := range []string{"data", "offsets"} {
+				if err := cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Key: []byte("k" + v), Value: []byte(v)}).FirstErr(); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if commit {
+			if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// crash copies the directory as a kill -9 leaves it and starts a
+	// broker on the copy.
+	crash := func() {
+		t.Helper()
+		crashed := filepath.Join(t.TempDir(), "crashed")
+		copyDir(t, dir, crashed)
+		task.Close()
+		other.Close()
+		b.Close()
+		dir = crashed
+		b = start(t, dir)
+	}
+	expect := func(when string, want string) {
+		t.Helper()
+		for _, topic := range []string{"data", "offsets"} {
+			vals, err := readCommitted(t, b.Addr(), topic, 10*time.Second)
+			if err != nil || fmt.Sprint(vals) != want {
+				t.Fatalf("%s: %s read_committed %v (error %v), want %s", when, topic, vals, err, want)
+			}
+		}
+	}
+
+	txn(task, true, "a")
+	txn(task, false, "c", "d") // left open: the kill comes after the next
+	txn(other, true, "x")
+	crash()
+	expect("after the first kill", "[a x]")
+
+	// The task's next instance fences the old one and commits; the other
+	// producer goes on.
+	task, other = producer("task-0"), producer("task-1")
+	txn(task, true, "e")
+	txn(other, true, "y")
+	crash()
+	defer b.Close()
+	expect("after the second kill", "[a x e y]")
+}
+
 // dropLastBatch removes the last record batch of a partition's segment
 // files: the image of a kill -9 just before kfake wrote it.
 func dropLastBatch(t *testing.T, pdir string) {
