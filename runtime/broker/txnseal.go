@@ -71,7 +71,7 @@ type openTail struct {
 func openTxnsIn(scans []*partScan, half []halfCommit) []openTail {
 	completed := map[openTail]bool{}
 	for _, h := range half {
-		completed[openTail{topic: h.topic, partition: h.partition, producer: h.producer, epoch: h.epoch}] = true
+		completed[openTail(h)] = true
 	}
 	var out []openTail
 	for _, s := range scans {
