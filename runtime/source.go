@@ -206,6 +206,36 @@ func (c *sourceTaskContext) ReportProblem(err error) {
 
 const slabSize = 256 << 10
 
+// offsetsOpenTxnsNotice is how long a starting exactly-once task waits for
+// the transactions open on the offsets topic before it logs that it does.
+const offsetsOpenTxnsNotice = 5 * time.Second
+
+// readOffsetsToEnd reads the offsets topic to its end before the task
+// starts. With exactly-once, the offsets are written in transactions and
+// read committed: the task's latest offset may lie behind another
+// producer's open transaction on the same partition (another task, or the
+// zombie of a crashed worker until its transaction times out), past the
+// last stable offset, where a plain ReadToEnd stops. Resuming from the
+// offset before it would send again what was committed: the task waits
+// for those transactions to end instead, saying so after a while.
+func (r *sourceRunner) readOffsetsToEnd(ctx context.Context) error {
+	if r.eos != nil {
+		if s, ok := r.offsets.(interface{ ReadPastOpenTxns(context.Context) error }); ok {
+			notice := time.AfterFunc(offsetsOpenTxnsNotice, func() {
+				r.logger.Warn("waiting for the transactions open on the offsets topic to end before reading the task's offsets "+
+					"(a transaction of another task, or of a worker that stopped, holds the partition; it ends at its transaction timeout at the latest)",
+					"waited", offsetsOpenTxnsNotice)
+			})
+			defer notice.Stop()
+			return s.ReadPastOpenTxns(ctx)
+		}
+	}
+	if s, ok := r.offsets.(interface{ ReadToEnd(context.Context) error }); ok {
+		return s.ReadToEnd(ctx)
+	}
+	return nil
+}
+
 // run runs the task until ctx ends (nil) or it fails (the error).
 func (r *sourceRunner) run(ctx context.Context) (err error) {
 	r.tracker = newTracker()
@@ -225,11 +255,9 @@ func (r *sourceRunner) run(ctx context.Context) (err error) {
 	}
 	// The task reads its offsets as it starts: first read what every
 	// worker wrote to the offsets topic, so it resumes from the latest.
-	if s, ok := r.offsets.(interface{ ReadToEnd(context.Context) error }); ok {
-		if err := s.ReadToEnd(ctx); err != nil {
-			r.producer.Close()
-			return fmt.Errorf("reading the offsets topic to its end before starting the task: %w", err)
-		}
+	if err := r.readOffsetsToEnd(ctx); err != nil {
+		r.producer.Close()
+		return fmt.Errorf("reading the offsets topic to its end before starting the task: %w", err)
 	}
 	if err := connectors.Protect(func() error { return r.task.Start(ctx, tctx, r.props) }); err != nil {
 		r.producer.Close()

@@ -331,8 +331,22 @@ const (
 // has been passed to the callback. While a partition it waits for cannot
 // be read (see run), it returns that partition's error; a later call
 // succeeds once the reader recovered.
-func (l *Log) ReadToEnd(ctx context.Context) error {
-	ends, err := l.endOffsets(ctx)
+func (l *Log) ReadToEnd(ctx context.Context) error { return l.readTo(ctx, false) }
+
+// ReadPastOpenTxns is ReadToEnd that, on a log that reads only committed
+// records, also waits for the transactions open when it is called to end
+// (committed or aborted): it reads to the high watermark, not to the last
+// stable offset. A record committed after another producer's transaction
+// began on the same partition lies past the last stable offset while that
+// transaction is open, so ReadToEnd does not wait for it; a reader that
+// must see the latest committed record of a key (an exactly-once task
+// reading its own offsets as it starts) uses this. The wait lasts as long
+// as the longest of those transactions, at most its transaction timeout.
+// On other logs it is ReadToEnd.
+func (l *Log) ReadPastOpenTxns(ctx context.Context) error { return l.readTo(ctx, true) }
+
+func (l *Log) readTo(ctx context.Context, pastOpen bool) error {
+	ends, err := l.endOffsets(ctx, l.committed && !pastOpen)
 	if err != nil {
 		return err
 	}
@@ -367,12 +381,13 @@ func (l *Log) ReadToEnd(ctx context.Context) error {
 	}
 }
 
-// endOffsets lists the topic's end offsets, retrying retriable errors
+// endOffsets lists the topic's end offsets (the last stable offsets when
+// stable is set), retrying retriable errors
 // (a topic just created is not known to every broker at once).
-func (l *Log) endOffsets(ctx context.Context) (kadm.ListedOffsets, error) {
+func (l *Log) endOffsets(ctx context.Context, stable bool) (kadm.ListedOffsets, error) {
 	for {
 		list := l.adm.ListEndOffsets
-		if l.committed {
+		if stable {
 			list = l.adm.ListCommittedOffsets
 		}
 		ends, err := list(ctx, l.topic)

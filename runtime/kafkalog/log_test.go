@@ -247,3 +247,79 @@ func TestReaderRecoversFromFetchError(t *testing.T) {
 		t.Fatalf("state after recovery = %v, want %v", got, want)
 	}
 }
+
+// A record committed behind another producer's open transaction on the
+// same partition lies past the last stable offset: ReadToEnd of a
+// committed log does not wait for it, ReadPastOpenTxns does, and returns
+// once that transaction ended. This is how an exactly-once task that
+// starts reads its own offsets (runtime/source.go readOffsetsToEnd).
+func TestReadPastOpenTxnsWaitsForTheOpenTransactionsBeforeTheEnd(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "txlog"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	txProducer := func(id string) *kgo.Client {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.TransactionalID(id), kgo.DefaultProduceTopic("txlog"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(cl.Close)
+		return cl
+	}
+	produceIn := func(cl *kgo.Client, key, value string) {
+		t.Helper()
+		if err := cl.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		if err := cl.ProduceSync(ctx, &kgo.Record{Key: []byte(key), Value: []byte(value)}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The zombie opens a transaction and keeps it open; then the task
+	// commits its offset behind it.
+	zombie, task := txProducer("zombie"), txProducer("task")
+	produceIn(task, "task", "1")
+	if err := task.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+	produceIn(zombie, "zombie", "x")
+	produceIn(task, "task", "2")
+	if err := task.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+
+	s := &state{m: map[string]string{}}
+	l, err := NewCommitted("txlog", s.apply, kgo.SeedBrokers(c.ListenAddrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if err := l.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.get()["task"]; got != "1" {
+		t.Fatalf("after ReadToEnd the task's value is %q, want 1 (the committed value before the open transaction: the last stable offset is there)", got)
+	}
+
+	done := make(chan error, 1)
+	go func() { done <- l.ReadPastOpenTxns(ctx) }()
+	select {
+	case err := <-done:
+		t.Fatalf("ReadPastOpenTxns returned (%v) while the transaction before the end was open; the task's value is %q", err, s.get()["task"])
+	case <-time.After(500 * time.Millisecond):
+	}
+	if err := zombie.EndTransaction(ctx, kgo.TryAbort); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"task": "2"}
+	if got := s.get(); !equal(got, want) {
+		t.Fatalf("after ReadPastOpenTxns the state is %v, want %v (the aborted record not in it)", got, want)
+	}
+}

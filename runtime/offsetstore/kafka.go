@@ -51,6 +51,12 @@ func (s *Kafka) Close() { s.log.Close() }
 // ReadToEnd waits until the store has seen every offset written so far.
 func (s *Kafka) ReadToEnd(ctx context.Context) error { return s.log.ReadToEnd(ctx) }
 
+// ReadPastOpenTxns is ReadToEnd that also waits for the transactions open
+// on the topic to end (kafkalog.Log.ReadPastOpenTxns): afterwards the
+// store holds the latest committed offset of every source partition, even
+// one committed behind another producer's open transaction.
+func (s *Kafka) ReadPastOpenTxns(ctx context.Context) error { return s.log.ReadPastOpenTxns(ctx) }
+
 func (s *Kafka) apply(r kafkalog.Record) {
 	connector, partition, err := offsets.ParseKey(r.Key)
 	if err != nil {
