@@ -39,10 +39,9 @@ it:
 ## chaos: 100 rounds of kill -9 of a worker running the embedded broker,
 ## at least once and with exactly.once.source.support=enabled
 ## (TestEmbeddedBrokerChaos, TestEmbeddedBrokerExactlyOnceChaos; `make test`
-## runs a short smoke of the first; the second fails on a known open fault
-## and runs only here)
+## runs a short smoke of both)
 chaos:
-	SLUICE_IT_EOS_CHAOS=1 SLUICE_IT_CHAOS_ROUNDS=100 $(GO) test -race -count=1 -timeout 90m -run '^TestEmbeddedBroker(ExactlyOnce)?Chaos$$' ./it/
+	SLUICE_IT_CHAOS_ROUNDS=100 $(GO) test -race -count=1 -timeout 90m -run '^TestEmbeddedBroker(ExactlyOnce)?Chaos$$' ./it/
 
 ## lint: vet, staticcheck, gofmt; go.mod tidy, docs/ up to date, bin/sluice static,
 ## the SPI, the codecs, config and offsets free of the Kafka client

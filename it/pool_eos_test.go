@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/jackc/pgx/v5"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -275,7 +276,11 @@ func eosProps(enabled bool, extra map[string]string) map[string]string {
 // started again, the leader among them. With exactly-once enabled a
 // read_committed consumer reads every sequence number exactly once (a
 // read_uncommitted one shows the records of the transactions the kills
-// left open); with it disabled the same load duplicates records.
+// left open), and a PostgreSQL source beside it, under continuous inserts
+// and increments, has every change of its tables in its topics once
+// (every row of the insert-only table, each counter's values in order,
+// the topics equal to the tables); with it disabled the same load
+// duplicates records.
 func TestPoolExactlyOnceChaos(t *testing.T) {
 	t.Parallel()
 	t.Run("enabled", func(t *testing.T) {
@@ -318,6 +323,13 @@ func poolChaos(t *testing.T, eos bool, kills int) {
 		return nil
 	})
 
+	// With exactly-once, a PostgreSQL source under continuous load runs
+	// beside datagen: its changes are checked exactly once too.
+	var pgc *poolPG
+	if eos {
+		pgc = startPoolPG(t, leader, p.Bootstrap, sfx, topic, tasks)
+	}
+
 	seed := uint64(time.Now().UnixNano())
 	rng := rand.New(rand.NewPCG(seed, 0))
 	t.Logf("exactly.once.source.support enabled=%v; victims drawn with seed %d", eos, seed)
@@ -328,6 +340,18 @@ func poolChaos(t *testing.T, eos bool, kills int) {
 		victim := p.Workers[rng.IntN(len(p.Workers))]
 		if k%3 == 1 {
 			victim = lead // every third kill takes the leader
+		}
+		if pgc != nil {
+			// Every third kill, another, takes the worker running the
+			// PostgreSQL task.
+			if st, err := harness.GetStatus(lead, "pg"); err == nil && len(st.Tasks) == 1 {
+				if w := p.ByID(st.Tasks[0].WorkerID); w != nil && k%3 == 2 {
+					victim = w
+				}
+				if victim.ID() == st.Tasks[0].WorkerID {
+					pgc.kills++
+				}
+			}
 		}
 		victim.Kill()
 		killed := time.Now()
@@ -357,6 +381,10 @@ func poolChaos(t *testing.T, eos bool, kills int) {
 		if kr.leader {
 			leaders++
 		}
+	}
+
+	if pgc != nil {
+		pgc.check(t, "after the kills")
 	}
 
 	// Bound the connector so that it finishes: iterations past what any
@@ -405,6 +433,92 @@ func poolChaos(t *testing.T, eos bool, kills int) {
 		eos, len(log), leaders, total, crec, cdup, urec, udup, strings.Join(recs, " "))
 	if leaders == 0 {
 		t.Errorf("no kill took the leader")
+	}
+}
+
+// poolPG is the PostgreSQL part of poolChaos: a source connector on an
+// insert-only table and a table of counters, under a load that runs
+// until check.
+type poolPG struct {
+	check0   *eosChaosCheck
+	verify   *pgx.Conn
+	stopLoad context.CancelFunc
+	loadErr  chan error
+	kills    int // kills of the worker running the PostgreSQL task
+}
+
+const poolPGCounters = 50
+
+// startPoolPG starts PostgreSQL, its connector (through w) and the load,
+// and waits for the snapshot.
+func startPoolPG(t *testing.T, w *harness.Worker, bootstrap, sfx, dgTopic string, dgTasks int) *poolPG {
+	t.Helper()
+	pg := harness.StartPostgres(t, harness.PostgresOptions{})
+	db := pg.CreateDB(t, "poolchaos")
+	pg.Exec(t, db,
+		"CREATE TABLE ins (id bigserial PRIMARY KEY, note text NOT NULL)",
+		"CREATE TABLE cnt (id int PRIMARY KEY, v bigint NOT NULL)",
+		"INSERT INTO ins (note) SELECT 'seed ' || g FROM generate_series(1, 100) g",
+		fmt.Sprintf("INSERT INTO cnt SELECT g, 0 FROM generate_series(1, %d) g", poolPGCounters),
+	)
+	prefix := "poolchaos" + sfx
+	poolCreate(t, w, "pg", pgSourceConfig(pg, db, prefix, "sluice_poolchaos", map[string]string{"table.include.list": "public.(ins|cnt)"}))
+	harness.WaitStatus(t, w, "pg", harness.AllRunning(1), 60*time.Second)
+	c := &poolPG{
+		check0:  &eosChaosCheck{t: t, bootstrap: bootstrap, dgTopic: dgTopic, insTopic: prefix + ".public.ins", cntTopic: prefix + ".public.cnt", dgTasks: int64(dgTasks)},
+		verify:  pg.Connect(t, db),
+		loadErr: make(chan error, 1),
+	}
+	harness.WaitFor(t, 60*time.Second, "the snapshot of ins and cnt read_committed", func() error {
+		v := c.check0.read(true)
+		if v.err != nil {
+			return v.err
+		}
+		if len(v.ins) < 100 || len(v.cnt) < poolPGCounters {
+			return fmt.Errorf("%d rows of ins and %d of cnt read so far", len(v.ins), len(v.cnt))
+		}
+		return nil
+	})
+	var ctx context.Context
+	ctx, c.stopLoad = context.WithCancel(context.Background())
+	t.Cleanup(c.stopLoad)
+	load := pg.Connect(t, db)
+	go func() { c.loadErr <- eosChaosLoad(ctx, load, poolPGCounters) }()
+	return c
+}
+
+// check stops the load and waits until the topics hold every change of
+// the tables, each once: every row of ins once, each counter's values
+// 0, 1, 2, ... once each up to the table's.
+func (c *poolPG) check(t *testing.T, when string) {
+	t.Helper()
+	c.stopLoad()
+	if err := <-c.loadErr; err != nil {
+		t.Fatalf("%s: the PostgreSQL load failed: %v", when, err)
+	}
+	ins, err := sqlTable(context.Background(), c.verify, "ins", "id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cnt, err := sqlTable(context.Background(), c.verify, "cnt", "id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v eosChaosView
+	harness.WaitFor(t, 3*time.Minute, when+": every change of ins and cnt in their topics", func() error {
+		v = c.check0.read(true)
+		if v.err != nil {
+			return v.err
+		}
+		if err := c.check0.problems(v, nil, c.verify); err != nil {
+			t.Fatalf("%s: %v", when, err)
+		}
+		return tablesInTopics(v, ins, cnt)
+	})
+	t.Logf("%s: PostgreSQL (its worker killed %d times) read_committed: ins %d rows once each, cnt %d updates once each (%d counters at the table's values)",
+		when, c.kills, len(v.ins), v.cntEvents, poolPGCounters)
+	if c.kills == 0 {
+		t.Errorf("%s: no kill took the worker running the PostgreSQL task", when)
 	}
 }
 

@@ -241,7 +241,13 @@ func TempDir(t testing.TB, owner string) string {
 	if err != nil {
 		t.Fatalf("harness: %v", err)
 	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	t.Cleanup(func() {
+		if t.Failed() && os.Getenv("SLUICE_IT_KEEP_FAILED") != "" {
+			t.Logf("harness: kept %s (SLUICE_IT_KEEP_FAILED)", dir)
+			return
+		}
+		os.RemoveAll(dir)
+	})
 	if owner != "" && os.Geteuid() == 0 {
 		if out, err := exec.Command("chown", "-R", owner, dir).CombinedOutput(); err != nil {
 			t.Fatalf("harness: chown %s %s: %v %s", owner, dir, err, out)
