@@ -935,11 +935,18 @@ func testRejected(t *testing.T, tg *target) {
 		recs = append(recs, g.upsert(int64(i), "ok", i))
 	}
 	bad := g.upsert(7, "fine", nil) // qty null
+	// The refused record's source transaction is named by its trace id.
+	tp := tracectx.Parent("srv", "901:77")
+	traceID, _ := tracectx.TraceID(tp)
+	bad.Headers = []connectors.Header{{Key: tracectx.Header, Value: tp}}
 	recs = append(recs, bad, g.upsert(100, "ok", 1))
 	err := writeErr(task, recs...)
 	var re *connectors.RecordError
 	if !errors.As(err, &re) || re.Offset != bad.Offset || re.Column != "qty" || re.Topic != bad.Topic {
 		t.Fatalf("error %v, want a RecordError for offset %d column qty", err, bad.Offset)
+	}
+	if !strings.Contains(err.Error(), "(trace "+traceID+")") {
+		t.Errorf("error %v does not name the refused record's trace %s", err, traceID)
 	}
 	task2 := startTask(t, tg, db, SchemaEvolution, "none")
 	long := g.upsert(8, "far too long", 8)

@@ -54,11 +54,13 @@ type entry struct {
 	skip bool
 }
 
-// recordRef is a record's Kafka coordinates.
+// recordRef is a record's Kafka coordinates, and the trace id of its
+// traceparent header, if it had one (see traceSet.note).
 type recordRef struct {
 	topic     string
 	partition int32
 	offset    int64
+	trace     string
 }
 
 // unavailKey identifies which columns of an entry are unavailable, for
@@ -202,7 +204,7 @@ func (d *decoder) decode(r *connectors.Record) (change, error) {
 			if err != nil {
 				return change{}, err
 			}
-			return change{table: t, truncate: true, rec: recordRef{r.Topic, r.Partition, r.Offset}}, nil
+			return change{table: t, truncate: true, rec: recordRef{topic: r.Topic, partition: r.Partition, offset: r.Offset}}, nil
 		default:
 			return change{}, errSkip
 		}
@@ -216,7 +218,7 @@ func (d *decoder) decode(r *connectors.Record) (change, error) {
 		return change{}, err
 	}
 	e := d.newEntry(len(sh.cols))
-	e.op, e.shape, e.rec = opUpsert, sh, recordRef{r.Topic, r.Partition, r.Offset}
+	e.op, e.shape, e.rec = opUpsert, sh, recordRef{topic: r.Topic, partition: r.Partition, offset: r.Offset}
 	key, _ := r.Key.(*connectors.StructValue)
 	unavail := unavailableHeaders(r.Headers)
 	for i, c := range sh.cols {
@@ -296,7 +298,7 @@ func (d *decoder) deleteChange(r *connectors.Record, src *connectors.StructValue
 	if err != nil {
 		return change{}, err
 	}
-	e := &entry{op: opDelete, shape: sh, vals: make([]any, len(sh.cols)), rec: recordRef{r.Topic, r.Partition, r.Offset}}
+	e := &entry{op: opDelete, shape: sh, vals: make([]any, len(sh.cols)), rec: recordRef{topic: r.Topic, partition: r.Partition, offset: r.Offset}}
 	key, _ := r.Key.(*connectors.StructValue)
 	for i, c := range sh.cols {
 		var v any

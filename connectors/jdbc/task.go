@@ -98,6 +98,10 @@ func (t *Task) Put(ctx context.Context, records []*connectors.Record) error {
 				return err
 			}
 		default:
+			id := t.traces.idOf(r.Headers)
+			if c.e != nil {
+				c.e.rec.trace = id
+			}
 			if !t.buf.add(c) {
 				// Same key (or table truncated) in another partition:
 				// write what is buffered so the buffer never mixes
@@ -107,7 +111,7 @@ func (t *Task) Put(ctx context.Context, records []*connectors.Record) error {
 				}
 				t.buf.add(c)
 			}
-			t.traces.note(r.Headers)
+			t.traces.add(id)
 		}
 		t.pending[connectors.TopicPartition{Topic: r.Topic, Partition: r.Partition}] = r.Offset + 1
 		if t.buf.n >= t.cfg.BatchSize {
@@ -345,8 +349,12 @@ func (t *Task) diagnose(ctx context.Context) (*entry, error) {
 			return nil, nil
 		}
 		r := es[0].rec
+		trace := ""
+		if r.trace != "" {
+			trace = " (trace " + r.trace + ")"
+		}
 		return es[0], &connectors.RecordError{Topic: r.topic, Partition: r.partition, Offset: r.offset, Column: t.d.errColumn(err),
-			Err: fmt.Errorf("table %s rejected the row: %w", tb.name, err)}
+			Err: fmt.Errorf("table %s rejected the row%s: %w", tb.name, trace, err)}
 	}
 	return nil, nil
 }

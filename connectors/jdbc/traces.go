@@ -2,6 +2,7 @@ package jdbc
 
 import (
 	"bytes"
+	"slices"
 
 	"github.com/sluice-cdc/sluice/connectors"
 	"github.com/sluice-cdc/sluice/connectors/tracectx"
@@ -19,36 +20,42 @@ const maxTraces = 8
 type traceSet struct {
 	ids  []string
 	more bool
-	last []byte // the last traceparent seen, not parsed again
+	last   []byte // the last traceparent seen, not parsed again
+	lastID string // its trace id
 }
 
-// note adds the trace of a record's headers.
-func (s *traceSet) note(hs []connectors.Header) {
+// idOf returns the trace id of a record's traceparent header ("" when it
+// has none). Records of one transaction share their traceparent: its id
+// is parsed once, and the same string returned for each.
+func (s *traceSet) idOf(hs []connectors.Header) string {
 	for _, h := range hs {
 		if h.Key != tracectx.Header {
 			continue
 		}
-		if s.last != nil && bytes.Equal(h.Value, s.last) {
-			return
+		if s.last == nil || !bytes.Equal(h.Value, s.last) {
+			// A copy: the record's bytes may be reused once Put returns.
+			s.last = append(s.last[:0], h.Value...)
+			s.lastID, _ = tracectx.TraceID(h.Value)
 		}
-		s.last = h.Value
-		id, ok := tracectx.TraceID(h.Value)
-		if !ok {
-			return
-		}
-		for _, x := range s.ids {
-			if x == id {
-				return
-			}
-		}
-		if len(s.ids) == maxTraces {
-			s.more = true
-			return
-		}
-		s.ids = append(s.ids, id)
+		return s.lastID
+	}
+	return ""
+}
+
+// add adds a trace id ("" adds nothing) to the batch's.
+func (s *traceSet) add(id string) {
+	if id == "" || slices.Contains(s.ids, id) {
 		return
 	}
+	if len(s.ids) == maxTraces {
+		s.more = true
+		return
+	}
+	s.ids = append(s.ids, id)
 }
+
+// note adds the trace of a record's headers.
+func (s *traceSet) note(hs []connectors.Header) { s.add(s.idOf(hs)) }
 
 // attrs returns the log attributes naming the traces, none when no record
 // had one.
@@ -83,5 +90,5 @@ func (s *traceSet) String() string {
 }
 
 func (s *traceSet) reset() {
-	s.ids, s.more, s.last = s.ids[:0], false, nil
+	s.ids, s.more, s.last, s.lastID = s.ids[:0], false, s.last[:0], ""
 }
