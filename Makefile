@@ -45,7 +45,8 @@ chaos:
 	SLUICE_IT_EOS_CHAOS=1 SLUICE_IT_CHAOS_ROUNDS=100 $(GO) test -race -count=1 -timeout 90m -run '^TestEmbeddedBroker(ExactlyOnce)?Chaos$$' ./it/
 
 ## lint: vet, staticcheck, gofmt; go.mod tidy, docs/ up to date, bin/sluice static,
-## the SPI, the codecs, config and offsets free of the Kafka client
+## the SPI, the codecs, config and offsets free of the Kafka client, connectors/cdc
+## free of it and of every connector
 lint: build
 	$(GO) vet ./...
 	@test -x $(STATICCHECK) || { echo "staticcheck missing: run 'make tools'"; exit 1; }
@@ -59,6 +60,8 @@ lint: build
 	@$(GO) run ./internal/cmd/checkstatic $(BIN)
 	@! $(GO) list -deps ./connectors ./connectors/codec/... ./config ./offsets | grep -E 'franz-go|sluice/runtime' || \
 	  { echo "the connector SPI, the codecs, config or offsets import the Kafka client or the runtime (above): keep them below"; exit 1; }
+	@! $(GO) list -deps ./connectors/cdc | grep -E 'franz-go|sluice/runtime|sluice/connectors/(postgres|jdbc|datagen|mysql|s3)' || \
+	  { echo "connectors/cdc imports the Kafka client, the runtime or a connector (above): it is shared by the connectors, so it stays below them"; exit 1; }
 
 tools:
 	$(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)

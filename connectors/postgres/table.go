@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/connectors/cdc"
 	"github.com/sluice-cdc/sluice/connectors/postgres/pgoutput"
 	"github.com/sluice-cdc/sluice/connectors/postgres/pgtypes"
 )
@@ -135,7 +136,7 @@ func placeholderValue(s *connectors.Schema, placeholder string) any {
 	case connectors.DecimalName:
 		scale, _ := strconv.Atoi(s.Parameters[connectors.DecimalScaleParam])
 		return connectors.Decimal{Unscaled: new(big.Int).SetBytes([]byte(placeholder)), Scale: int32(scale)}
-	case pgtypes.VariableScaleDecimalName:
+	case cdc.VariableScaleDecimalName:
 		v := connectors.NewStructValue(s)
 		v.Values[0], v.Values[1] = int32(0), []byte(placeholder)
 		return v
@@ -161,7 +162,7 @@ func placeholderValue(s *connectors.Schema, placeholder string) any {
 			}
 			return out
 		case connectors.String:
-			if it.Name == pgtypes.UUIDName {
+			if it.Name == cdc.UUIDName {
 				return []any{connectors.UnavailableUUID(placeholder)}
 			}
 		}
@@ -271,11 +272,11 @@ func nullFallback(s *connectors.Schema) any {
 		return connectors.Decimal{Unscaled: new(big.Int), Scale: int32(scale)}
 	case connectors.DateName, connectors.TimeName, connectors.TimestampName:
 		return time.Unix(0, 0).UTC()
-	case pgtypes.ZonedTimestampName:
+	case cdc.ZonedTimestampName:
 		return "1970-01-01T00:00:00Z"
-	case pgtypes.ZonedTimeName:
+	case cdc.ZonedTimeName:
 		return "00:00:00Z"
-	case pgtypes.VariableScaleDecimalName:
+	case cdc.VariableScaleDecimalName:
 		return connectors.NewStructValue(s).Set("scale", int32(0)).Set("value", []byte{0})
 	}
 	switch s.Type {
