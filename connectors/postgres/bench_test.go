@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"testing"
 
+	"github.com/sluice-cdc/sluice/connectors/cdc"
 	"github.com/sluice-cdc/sluice/connectors/postgres/pgtypes"
 )
 
@@ -113,7 +114,7 @@ func benchStreamer(b *testing.B) (*Task, *streamer, []byte) {
 	}
 	task := &Task{cfg: cfg, b: newBuilder(cfg), log: slog.New(slog.DiscardHandler), cat: cat,
 		queue: newRecQueue(1)}
-	tb.envelopeSchema = envelopeSchema(tb.topic+".Envelope", tb.valueSchema, task.b.source)
+	tb.envelopeSchema = cdc.EnvelopeSchema(tb.topic+".Envelope", tb.valueSchema, task.b.Source)
 	s := newStreamer(task, map[uint32]*table{16384: tb}, offset{})
 	ctx := context.Background()
 	if err := s.handle(ctx, 1, beginMessage()); err != nil {

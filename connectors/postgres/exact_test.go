@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/connectors/cdc"
 	"github.com/sluice-cdc/sluice/it/harness"
 )
 
@@ -136,7 +137,7 @@ func testResumeSnapshotMidChunk(t *testing.T, pg *harness.Postgres) {
 	reads := map[string]int{}
 	count := func(recs []*connectors.Record) {
 		for _, r := range data(recs) {
-			if op(r) == OpRead {
+			if op(r) == cdc.OpRead {
 				reads[source(r).Get("table").(string)+"|"+payloadJSON(t, r.KeySchema, r.Key)]++
 			}
 		}

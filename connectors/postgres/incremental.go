@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/connectors/cdc"
 	"github.com/sluice-cdc/sluice/connectors/postgres/pgoutput"
 )
 
@@ -122,7 +123,7 @@ func (t *Task) pendingChunks(ctx context.Context, plan, done, keys string, table
 			if err != nil {
 				return nil, err
 			}
-			if tb, err = buildTable(t.cfg, t.cat, p.relID, ct.schema, ct.name, cols, t.b.source); err != nil {
+			if tb, err = buildTable(t.cfg, t.cat, p.relID, ct.schema, ct.name, cols, t.b.Source); err != nil {
 				return nil, err
 			}
 			tb.replIdentity = ct.replIdentity
@@ -237,7 +238,7 @@ func readWatermarked(ctx context.Context, conn *pgx.Conn, c *chunk, id string) c
 	sql, params := chunkSQL(c)
 	rr := conn.PgConn().ExecParams(ctx, sql, params, nil, nil, nil)
 	var cols []pgoutput.Column
-	var sl slab
+	var sl cdc.Slab
 	var keys keyBlock
 	for rr.NextRow() {
 		var pos []byte
@@ -332,7 +333,7 @@ func (s *streamer) watermark(ctx context.Context, lsn uint64, m *pgoutput.Logica
 	clear(in.seen)
 	last := len(in.pending) == 0
 	p := position{snapshot: "incremental", lsn: lsn}
-	p.tsMs, p.tsUs, p.tsNs = timeBoxes(time.Now())
+	p.ts = cdc.TimeBoxes(time.Now())
 	after := offset{lsnProc: lsn, lsn: lsn, incremental: !last, snapshotPlan: in.plan, snapshotChunks: in.doneStr, paused: in.paused,
 		snapshotKeys: in.keys}
 	if last {
@@ -341,12 +342,12 @@ func (s *streamer) watermark(ctx context.Context, lsn uint64, m *pgoutput.Logica
 	base := &snapBase{run: &snapRun{}, seq: 1, off: before}
 	for i, r := range rows {
 		if i == len(rows)-1 {
-			if err := s.emit(ctx, s.t.b.change(c.t, OpRead, r.key, nil, r.after, &p, nil, after.toMap()), &after); err != nil {
+			if err := s.emit(ctx, s.t.b.change(c.t, cdc.OpRead, r.key, nil, r.after, &p, nil, after.toMap()), &after); err != nil {
 				return err
 			}
 			break
 		}
-		if err := s.emitAt(ctx, s.t.b.change(c.t, OpRead, r.key, nil, r.after, &p, nil, nil), &before, snapPos{base: base, c: c, key: r.pos}); err != nil {
+		if err := s.emitAt(ctx, s.t.b.change(c.t, cdc.OpRead, r.key, nil, r.after, &p, nil, nil), &before, snapPos{base: base, c: c, key: r.pos}); err != nil {
 			return err
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/connectors/cdc"
 	"github.com/sluice-cdc/sluice/it/harness"
 )
 
@@ -177,7 +178,7 @@ func testQueueBytes(t *testing.T, pg *harness.Postgres) {
 		if used > limit {
 			t.Fatalf("%d bytes queued, bound %d", used, limit)
 		}
-		return countOps(rs, "big", OpCreate) == rows
+		return countOps(rs, "big", cdc.OpCreate) == rows
 	}))
 	if len(recs) != rows {
 		t.Errorf("%d records, want %d", len(recs), rows)

@@ -126,7 +126,7 @@ func (s *streamer) executeSnapshot(ctx context.Context, patterns []string) error
 			if err != nil {
 				return retryIfConn(err)
 			}
-			if tb, err = buildTable(s.t.cfg, s.t.cat, ct.relID, ct.schema, ct.name, cols, s.t.b.source); err != nil {
+			if tb, err = buildTable(s.t.cfg, s.t.cat, ct.relID, ct.schema, ct.name, cols, s.t.b.Source); err != nil {
 				return err
 			}
 			s.tables[ct.relID] = tb

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/connectors/cdc"
 	"github.com/sluice-cdc/sluice/connectors/postgres/pgoutput"
 	"github.com/sluice-cdc/sluice/connectors/postgres/pgtypes"
 	"github.com/sluice-cdc/sluice/connectors/tracectx"
@@ -63,7 +64,7 @@ type streamer struct {
 	txBegun    bool     // the BEGIN metadata event was emitted
 	prevCommit uint64
 
-	slab        slab                     // value and key structs of the rows
+	slab        cdc.Slab                 // value and key structs of the rows
 	streams     map[uint32]*streamBuffer // in-progress transactions streamed by the server
 	curStream   *streamBuffer            // the open stream block's transaction
 	signalRel   uint32                   // relation ID of signal.data.collection, once seen
@@ -318,7 +319,7 @@ func (s *streamer) maybeHeartbeat(ctx context.Context, now time.Time) error {
 	if beat {
 		s.heartbeatAt = now
 		o := s.markOffset()
-		return s.emit(ctx, s.t.b.heartbeat(o.toMap()), &o)
+		return s.emit(ctx, s.t.b.Heartbeat(o.toMap()), &o)
 	}
 	return s.emitMarker(ctx)
 }
@@ -327,7 +328,7 @@ func (s *streamer) maybeHeartbeat(ctx context.Context, now time.Time) error {
 // markOffset.
 func (s *streamer) emitMarker(ctx context.Context) error {
 	o := s.markOffset()
-	return s.emit(ctx, &connectors.Record{SourcePartition: s.t.b.partition, SourceOffset: o.toMap()}, &o)
+	return s.emit(ctx, &connectors.Record{SourcePartition: s.t.b.Partition, SourceOffset: o.toMap()}, &o)
 }
 
 // refreshXmin reads the slot's catalog_xmin every xmin.fetch.interval.ms,
@@ -433,7 +434,7 @@ func (s *streamer) handle(ctx context.Context, lsn uint64, data []byte) error {
 		for i, t := range captured {
 			o := s.offset(lsn, i < len(captured)-1)
 			p := s.position(lsn)
-			r := s.t.b.change(t, OpTruncate, nil, nil, nil, &p, s.txBlock(t), s.offsetMap(&o))
+			r := s.t.b.change(t, cdc.OpTruncate, nil, nil, nil, &p, s.txBlock(t), s.offsetMap(&o))
 			r.Key, r.KeySchema = nil, nil
 			if err := s.emitChange(ctx, r, &o); err != nil {
 				return err
@@ -448,7 +449,7 @@ func (s *streamer) begin(m *pgoutput.Begin) {
 	s.inTx = true
 	s.txFinal, s.txXid, s.txTime = m.FinalLSN, m.Xid, pgoutput.PGTime(m.CommitTime)
 	s.txPos = position{txID: int64(m.Xid), prevCommit: s.prevCommit, hasSeq: true, xmin: s.xmin}
-	s.txPos.tsMs, s.txPos.tsUs, s.txPos.tsNs = timeBoxes(s.txTime)
+	s.txPos.ts = cdc.TimeBoxes(s.txTime)
 	s.txOffLSNC, s.txOffTxID = int64(m.FinalLSN), int64(m.Xid)
 	s.txOffTs, s.txOffProc = s.txTime.UnixMicro(), int64(s.prevCommit)
 	s.txEvent, s.txCount = -1, 0
@@ -505,7 +506,7 @@ func (s *streamer) relation(ctx context.Context, m *pgoutput.Relation) error {
 		old.replIdentity = m.ReplicaIdentity
 		return nil
 	}
-	t, err := buildTable(cfg, s.t.cat, m.ID, m.Namespace, m.Name, cols, s.t.b.source)
+	t, err := buildTable(cfg, s.t.cat, m.ID, m.Namespace, m.Name, cols, s.t.b.Source)
 	if err != nil && !errors.Is(err, pgtypes.ErrUnknownType) && cfg.Quarantine {
 		s.quarantine(m.ID, m.Namespace, m.Name, 0, err)
 		return nil
@@ -515,7 +516,7 @@ func (s *streamer) relation(ctx context.Context, m *pgoutput.Relation) error {
 		if s.t.cat, err = pgtypes.Load(ctx, s.t.meta); err != nil {
 			return retryIfConn(err)
 		}
-		t, err = buildTable(cfg, s.t.cat, m.ID, m.Namespace, m.Name, cols, s.t.b.source)
+		t, err = buildTable(cfg, s.t.cat, m.ID, m.Namespace, m.Name, cols, s.t.b.Source)
 	}
 	if err != nil {
 		if cfg.Quarantine {
@@ -624,11 +625,7 @@ func (s *streamer) txBlock(t *table) *connectors.StructValue {
 		s.txTables = append(s.txTables, t)
 	}
 	s.txPerTable[t.relID]++
-	v := connectors.NewStructValue(transactionSchema)
-	v.Values[0] = s.txID()
-	v.Values[1] = s.txCount
-	v.Values[2] = s.txPerTable[t.relID]
-	return v
+	return cdc.TransactionBlock(s.txID(), s.txCount, s.txPerTable[t.relID])
 }
 
 // change turns an insert, update or delete into records.
@@ -689,7 +686,7 @@ func (s *streamer) change(ctx context.Context, lsn uint64, relID uint32, m pgout
 			return wrap(err)
 		}
 		o := s.offset(lsn, false)
-		return s.emitChange(ctx, b.change(t, OpCreate, key, nil, after, &p, s.txBlock(t), s.offsetMap(&o)), &o)
+		return s.emitChange(ctx, b.change(t, cdc.OpCreate, key, nil, after, &p, s.txBlock(t), s.offsetMap(&o)), &o)
 	case *pgoutput.Update:
 		s.noteChange(t, m.New.Columns)
 		if m.OldKind != 0 {
@@ -717,7 +714,7 @@ func (s *streamer) change(ctx context.Context, lsn uint64, relID uint32, m pgout
 			// Primary key change: delete + tombstone of the old key,
 			// then a create of the new one, as Debezium does.
 			o1 := s.offset(lsn, true)
-			if err := s.emitChange(ctx, b.change(t, OpDelete, oldKey, before, nil, &p, s.txBlock(t), s.offsetMap(&o1)), &o1); err != nil {
+			if err := s.emitChange(ctx, b.change(t, cdc.OpDelete, oldKey, before, nil, &p, s.txBlock(t), s.offsetMap(&o1)), &o1); err != nil {
 				return err
 			}
 			if cfg.TombstonesOnDelete {
@@ -727,7 +724,7 @@ func (s *streamer) change(ctx context.Context, lsn uint64, relID uint32, m pgout
 				}
 			}
 			o := s.offset(lsn, false)
-			r := b.change(t, OpCreate, key, nil, after, &p, s.txBlock(t), s.offsetMap(&o))
+			r := b.change(t, cdc.OpCreate, key, nil, after, &p, s.txBlock(t), s.offsetMap(&o))
 			r.Headers = t.unavailable(m.New.Columns)
 			return s.emitChange(ctx, r, &o)
 		}
@@ -735,7 +732,7 @@ func (s *streamer) change(ctx context.Context, lsn uint64, relID uint32, m pgout
 			return nil
 		}
 		o := s.offset(lsn, false)
-		r := b.change(t, OpUpdate, key, before, after, &p, s.txBlock(t), s.offsetMap(&o))
+		r := b.change(t, cdc.OpUpdate, key, before, after, &p, s.txBlock(t), s.offsetMap(&o))
 		r.Headers = t.unavailable(m.New.Columns)
 		return s.emitChange(ctx, r, &o)
 	case *pgoutput.Delete:
@@ -753,7 +750,7 @@ func (s *streamer) change(ctx context.Context, lsn uint64, relID uint32, m pgout
 		}
 		tomb := cfg.TombstonesOnDelete && key != nil
 		o := s.offset(lsn, tomb)
-		if err := s.emitChange(ctx, b.change(t, OpDelete, key, before, nil, &p, s.txBlock(t), s.offsetMap(&o)), &o); err != nil {
+		if err := s.emitChange(ctx, b.change(t, cdc.OpDelete, key, before, nil, &p, s.txBlock(t), s.offsetMap(&o)), &o); err != nil {
 			return err
 		}
 		if tomb {

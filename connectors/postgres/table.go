@@ -103,7 +103,7 @@ func buildTable(cfg *Config, cat *pgtypes.Catalog, relID uint32, schema, name st
 	if len(keyFields) > 0 {
 		t.keySchema = connectors.NewStruct(prefix+".Key", false, keyFields...)
 	}
-	t.envelopeSchema = envelopeSchema(prefix+".Envelope", t.valueSchema, src)
+	t.envelopeSchema = cdc.EnvelopeSchema(prefix+".Envelope", t.valueSchema, src)
 	t.valueKeys = fieldKeys(t.valueSchema)
 	if t.keySchema != nil {
 		t.keyKeys = fieldKeys(t.keySchema)
@@ -227,11 +227,11 @@ func errColumns(t *table, n int) error {
 
 // rowValue converts a tuple into a value struct. Unchanged TOAST columns
 // get the placeholder.
-func (t *table) rowValue(sl *slab, cols []pgoutput.Column) (*connectors.StructValue, error) {
+func (t *table) rowValue(sl *cdc.Slab, cols []pgoutput.Column) (*connectors.StructValue, error) {
 	if len(cols) != len(t.cols) {
 		return nil, errColumns(t, len(cols))
 	}
-	v := sl.newStruct(t.valueSchema)
+	v := sl.NewStruct(t.valueSchema)
 	for i := range cols {
 		fi := t.valueIdx[i]
 		if fi < 0 {
@@ -332,11 +332,11 @@ func (t *table) convert(i int, c *pgoutput.Column) (any, error) {
 
 // rowKey converts the key columns of a tuple into a key struct; nil when
 // the table has no key.
-func (t *table) rowKey(sl *slab, cols []pgoutput.Column) (*connectors.StructValue, error) {
+func (t *table) rowKey(sl *cdc.Slab, cols []pgoutput.Column) (*connectors.StructValue, error) {
 	if t.keySchema == nil {
 		return nil, nil
 	}
-	k := sl.newStruct(t.keySchema)
+	k := sl.NewStruct(t.keySchema)
 	for _, ci := range t.keyCols {
 		if ci >= len(cols) {
 			return nil, fmt.Errorf("table %s.%s: tuple lacks key column %s", t.schema, t.name, t.cols[ci].Name)

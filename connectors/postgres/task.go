@@ -183,7 +183,7 @@ func (t *Task) setup(ctx context.Context) error {
 	if err := t.meta.QueryRow(ctx, "SELECT current_setting('server_version_num')::int").Scan(&t.serverVersion); err != nil {
 		return fmt.Errorf("reading the server version: %w", err)
 	}
-	stored, err := t.tctx.Offset(ctx, t.b.partition)
+	stored, err := t.tctx.Offset(ctx, t.b.Partition)
 	if err != nil {
 		// Not PostgreSQL's outage: Start fails as it always did.
 		return &notTransient{fmt.Errorf("reading the stored offset: %w", err)}

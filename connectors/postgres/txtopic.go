@@ -53,7 +53,7 @@ func (s *streamer) txRecord(status string, o *offset, om map[string]any) *connec
 	}
 	b := s.t.b
 	return &connectors.Record{Topic: s.t.cfg.TopicPrefix + ".transaction", Partition: -1, KeySchema: txKeySchema, Key: key,
-		ValueSchema: txValueSchema, Value: v, Timestamp: b.now(), SourcePartition: b.partition, SourceOffset: om}
+		ValueSchema: txValueSchema, Value: v, Timestamp: b.Now(), SourcePartition: b.Partition, SourceOffset: om}
 }
 
 // txBegin emits the BEGIN event before the transaction's first event.
