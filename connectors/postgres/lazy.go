@@ -232,10 +232,11 @@ func (r *lazyRow) appendStruct(dst []byte, enc connectors.JSONEncoder, s *connec
 	return append(dst, '}'), nil
 }
 
-func (r *lazyRow) size() int64 {
-	n := int64(structOverhead + scalarSize*len(r.span)/2 + len(r.text))
+// Size estimates the bytes the row holds (cdc.Sizer).
+func (r *lazyRow) Size() int64 {
+	n := int64(cdc.StructOverhead + cdc.ScalarSize*len(r.span)/2 + len(r.text))
 	for _, v := range r.vals {
-		n += valueSize(v)
+		n += cdc.ValueSize(v)
 	}
 	return n
 }
@@ -260,7 +261,7 @@ func (k *lazyKey) AppendJSON(dst []byte, enc connectors.JSONEncoder) ([]byte, er
 	return r.appendStruct(dst, enc, r.t.keySchema, r.t.keyCols, r.t.keyKeys)
 }
 
-func (k *lazyKey) size() int64 { return (*lazyRow)(k).size() }
+func (k *lazyKey) Size() int64 { return (*lazyRow)(k).Size() }
 
 func (e *lazyEnvelope) Build() (*connectors.StructValue, error) {
 	t := e.t
@@ -291,4 +292,4 @@ func (e *lazyEnvelope) AppendJSON(dst []byte, enc connectors.JSONEncoder) ([]byt
 	return append(dst, rest...), nil
 }
 
-func (e *lazyEnvelope) size() int64 { return e.lazyRow.size() + valueSize(e.src.src) }
+func (e *lazyEnvelope) Size() int64 { return e.lazyRow.Size() + cdc.ValueSize(e.src.src) }
