@@ -2,12 +2,12 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"time"
 
 	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/connectors/cdc"
 	"github.com/sluice-cdc/sluice/internal/kafkasec"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -30,12 +30,6 @@ type kafkaSignal struct {
 	data   []byte
 	from   string
 	result chan bool
-}
-
-// signalValue is the value of a signal record.
-type signalValue struct {
-	Type string          `json:"type"`
-	Data json.RawMessage `json:"data"`
 }
 
 // consumeSignals reads the signal topic until ctx ends. It is started and
@@ -84,18 +78,13 @@ func (t *Task) consumeSignals(ctx context.Context) {
 			if ctx.Err() != nil || string(r.Key) != cfg.TopicPrefix {
 				return
 			}
-			var v signalValue
 			from := "kafka " + r.Topic + "/" + strconv.Itoa(int(r.Partition)) + "@" + strconv.FormatInt(r.Offset, 10)
-			if err := json.Unmarshal(r.Value, &v); err != nil || v.Type == "" {
-				t.log.Warn("ignoring a signal record whose value is not {\"type\": ..., \"data\": {...}}", "from", from, "error", err)
+			kind, data, err := cdc.ParseSignalRecord(r.Value)
+			if err != nil {
+				t.log.Warn("ignoring a signal record", "from", from, "error", err)
 				return
 			}
-			data := []byte(v.Data)
-			var text string
-			if json.Unmarshal(v.Data, &text) == nil {
-				data = []byte(text) // data given as a JSON string, as in the signal table
-			}
-			sig := kafkaSignal{kind: v.Type, data: data, from: from, result: make(chan bool, 1)}
+			sig := kafkaSignal{kind: kind, data: data, from: from, result: make(chan bool, 1)}
 			if t.offerSignal(ctx, sig) {
 				sent = append(sent, sig)
 			}

@@ -134,9 +134,9 @@ func (s *streamer) resumed() *streamer {
 		if in.cur != nil {
 			in.pending = append([]*chunk{in.cur}, in.pending...)
 		}
-		in.cur, in.open, in.ready = nil, false, nil
+		in.cur, in.ready = nil, nil
+		in.win.Close()
 		in.results = make(chan chunkResult, 1)
-		clear(in.seen)
 		n.incr = in
 	}
 	return n

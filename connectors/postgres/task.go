@@ -596,7 +596,9 @@ func (t *Task) run(ctx context.Context) (err error) {
 	}
 	s := newStreamer(t, tables, start)
 	if t.snapshotAll {
-		if err := s.executeSnapshot(ctx, []string{".*"}); err != nil {
+		all := []string{".*"}
+		res, _ := cdc.CompileCollections(all)
+		if err := s.ExecuteSnapshot(ctx, res, all); err != nil {
 			return err
 		}
 	}
@@ -613,7 +615,7 @@ func (t *Task) run(ctx context.Context) (err error) {
 			done = strings.Split(t.pendingDone, ",")
 		}
 		s.incr = &incremental{plan: t.pendingPlan, done: done, doneStr: t.pendingDone, pending: pending,
-			session: strconv.FormatInt(time.Now().UnixNano(), 36), seen: map[string]struct{}{},
+			session: strconv.FormatInt(time.Now().UnixNano(), 36),
 			results: make(chan chunkResult, 1), paused: t.pendingPaused, resumed: true}
 		s.incr.setKeys()
 		t.log.Info("snapshot chunks left to read", "chunks", len(pending), "paused", t.pendingPaused)
