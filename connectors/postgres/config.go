@@ -59,7 +59,7 @@ const (
 	StatusUpdateIntervalMs   = "status.update.interval.ms"
 	MessagePrefixInclude     = "message.prefix.include.list"
 	MessagePrefixExclude     = "message.prefix.exclude.list"
-	TableFailureMode         = "sluice.table.failure.mode"
+	TableFailureMode         = cdc.TableFailureMode
 	StreamInProgress         = "sluice.stream.in.progress"
 	StreamBufferBytes        = "sluice.stream.buffer.bytes"
 	XminFetchIntervalMs      = "xmin.fetch.interval.ms"
@@ -268,8 +268,8 @@ var def = config.NewDef(
 		Doc: "hstore values as a JSON string (io.debezium.data.Json) or a map."},
 	config.Key{Name: MoneyFractionDigits, Type: config.Int, Default: 2, Importance: config.Low, Group: groupTypes, Order: 6,
 		Validator: config.AtLeast(0), Doc: "Scale of money values in precise mode."},
-	config.Key{Name: TableFailureMode, Type: config.String, Default: "fail", Importance: config.Medium, Group: groupEvents, Order: 8,
-		Validator: config.In("fail", "quarantine"), Recommender: recommend("fail", "quarantine"),
+	config.Key{Name: TableFailureMode, Type: config.String, Default: cdc.TableFailureFail, Importance: config.Medium, Group: groupEvents, Order: 8,
+		Validator: config.In(cdc.TableFailureFail, cdc.TableFailureQuarantine), Recommender: recommend(cdc.TableFailureFail, cdc.TableFailureQuarantine),
 		Doc: "What a value that cannot be converted, or a new table shape that cannot be followed, does while streaming: fail stops the task with an error naming table, column and LSN (as Debezium); quarantine sets that table aside (its later changes are skipped and counted, the log names table, LSN and reason) while every other table keeps streaming. A restart brings the table back."},
 	config.Key{Name: StreamInProgress, Type: config.Boolean, Default: true, Importance: config.Low, Group: groupRepl, Order: 7,
 		Doc: "On PostgreSQL 14+, use pgoutput protocol 2 with streaming, so the server sends large transactions while they run instead of spilling them to its own disk until commit; the task buffers them until their commit (and drops them on abort)."},
@@ -374,7 +374,7 @@ func ParseConfig(props map[string]string) (*Config, error) {
 			MoneyFractionDigits: v.Int(MoneyFractionDigits),
 		},
 	}
-	c.Quarantine = strings.EqualFold(v.String(TableFailureMode), "quarantine")
+	c.Quarantine = strings.EqualFold(v.String(TableFailureMode), cdc.TableFailureQuarantine)
 	c.Streaming = v.Bool(StreamInProgress)
 	c.SignalTable = strings.TrimSpace(v.String(SignalDataCollection))
 	c.StreamBufferBytes = int(v.Long(StreamBufferBytes))

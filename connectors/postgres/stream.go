@@ -69,7 +69,7 @@ type streamer struct {
 	curStream   *streamBuffer            // the open stream block's transaction
 	signalRel   uint32                   // relation ID of signal.data.collection, once seen
 	streamMem   int                      // bytes buffered in memory over all streams
-	quarantined map[uint32]*quarantined
+	quarantined cdc.Quarantine[uint32]
 	incr        *incremental   // nil when no snapshot chunks are left
 	wg          sync.WaitGroup // chunk readers
 
@@ -166,9 +166,7 @@ func (s *streamer) run(ctx context.Context) error {
 		cancel()
 		s.wg.Wait()
 		s.closeStreams()
-		for _, q := range s.quarantined {
-			t.log.Warn("quarantined table: changes skipped", "table", q.table, "skipped", q.skipped, "since_lsn", lsnString(q.since))
-		}
+		s.quarantined.Report(t.log)
 		if s.incr != nil && s.incr.conn != nil {
 			// The chunk connection ends with this run: a resumed
 			// streamer keeps s.incr and must open its own.
@@ -508,7 +506,7 @@ func (s *streamer) relation(ctx context.Context, m *pgoutput.Relation) error {
 	}
 	t, err := buildTable(cfg, s.t.cat, m.ID, m.Namespace, m.Name, cols, s.t.b.Source)
 	if err != nil && !errors.Is(err, pgtypes.ErrUnknownType) && cfg.Quarantine {
-		s.quarantine(m.ID, m.Namespace, m.Name, 0, err)
+		s.quarantined.Add(s.t.log, m.ID, m.Namespace+"."+m.Name, lsnString(0), err)
 		return nil
 	}
 	if errors.Is(err, pgtypes.ErrUnknownType) {
@@ -520,7 +518,7 @@ func (s *streamer) relation(ctx context.Context, m *pgoutput.Relation) error {
 	}
 	if err != nil {
 		if cfg.Quarantine {
-			s.quarantine(m.ID, m.Namespace, m.Name, 0, err)
+			s.quarantined.Add(s.t.log, m.ID, m.Namespace+"."+m.Name, lsnString(0), err)
 			return nil
 		}
 		return err
@@ -636,8 +634,7 @@ func (s *streamer) change(ctx context.Context, lsn uint64, relID uint32, m pgout
 		}
 		return nil
 	}
-	if q := s.quarantined[relID]; q != nil {
-		q.skipped++
+	if s.quarantined.Skip(relID) {
 		return nil
 	}
 	if relID == s.signalRel && s.signalRel != 0 {
@@ -666,7 +663,7 @@ func (s *streamer) change(ctx context.Context, lsn uint64, relID uint32, m pgout
 		err = fmt.Errorf("table %s.%s at LSN %s: %w", t.schema, t.name, lsnString(lsn), err)
 		var ce *ColumnError
 		if cfg.Quarantine && errors.As(err, &ce) {
-			s.quarantine(t.relID, t.schema, t.name, lsn, err)
+			s.quarantined.Add(s.t.log, t.relID, t.schema+"."+t.name, lsnString(lsn), err)
 			return nil
 		}
 		return err
