@@ -62,6 +62,8 @@ lint: build
 	  { echo "the connector SPI, the codecs, config or offsets import the Kafka client or the runtime (above): keep them below"; exit 1; }
 	@! $(GO) list -deps ./connectors/cdc | grep -E 'franz-go|sluice/runtime|sluice/connectors/(postgres|jdbc|datagen|mysql|s3)' || \
 	  { echo "connectors/cdc imports the Kafka client, the runtime or a connector (above): it is shared by the connectors, so it stays below them"; exit 1; }
+	@! $(GO) list -deps ./connectors/cdc/... | grep -E 'sluice/runtime|sluice/connectors/(postgres|jdbc|datagen|mysql|s3)' || \
+	  { echo "a package under connectors/cdc imports the runtime or a connector (above): keep it below the connectors"; exit 1; }
 
 tools:
 	$(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)

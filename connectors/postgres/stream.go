@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/sluice-cdc/sluice/connectors"
 	"github.com/sluice-cdc/sluice/connectors/cdc"
+	"github.com/sluice-cdc/sluice/connectors/cdc/kafkasignal"
 	"github.com/sluice-cdc/sluice/connectors/postgres/pgoutput"
 	"github.com/sluice-cdc/sluice/connectors/postgres/pgtypes"
 	"github.com/sluice-cdc/sluice/connectors/tracectx"
@@ -79,7 +80,7 @@ type streamer struct {
 
 	// Kafka signals handled but not yet in an emitted offset, and those
 	// whose offset marker is emitted but maybe not committed.
-	sigHandled, sigMarked []kafkaSignal
+	sigHandled, sigMarked []kafkasignal.Signal
 
 	xmin   any       // the slot's catalog_xmin as last read (xmin.fetch.interval.ms)
 	xminAt time.Time // when it was read

@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/sluice-cdc/sluice/connectors"
 	"github.com/sluice-cdc/sluice/connectors/cdc"
+	"github.com/sluice-cdc/sluice/connectors/cdc/kafkasignal"
 	"github.com/sluice-cdc/sluice/connectors/postgres/pgtypes"
 )
 
@@ -45,7 +46,7 @@ type Task struct {
 	bytes *cdc.ByteBudget // nil unless max.queue.size.in.bytes is set
 	// signals carries Kafka signals from the consumer (owned by run) to
 	// the streamer; nil unless signal.enabled.channels lists kafka.
-	signals chan kafkaSignal
+	signals chan kafkasignal.Signal
 	done    chan struct{}
 	runErr  error // set before done is closed
 	tctx    connectors.SourceTaskContext
@@ -129,7 +130,7 @@ func (t *Task) Start(ctx context.Context, tctx connectors.SourceTaskContext, pro
 		t.bytes = cdc.NewByteBudget(cfg.MaxQueueBytes)
 	}
 	if cfg.SignalKafka {
-		t.signals = make(chan kafkaSignal, 1)
+		t.signals = make(chan kafkasignal.Signal, 1)
 	}
 	t.done = make(chan struct{})
 	t.tctx = tctx
