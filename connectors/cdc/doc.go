@@ -6,7 +6,8 @@
 //     Debezium's SchemaFactory.sourceInfoSchemaBuilder, then the fields a
 //     connector adds (PostgreSQL: lsn, txId, xmin, sequence; MySQL:
 //     server_id, gtid, file, pos, row, thread, query), and the Builder
-//     that fills them (envelope.go, builder.go);
+//     that fills them, with the Slab that carves a row's structs from
+//     shared arrays (envelope.go, builder.go, slab.go);
 //   - op and source.snapshot markers, heartbeats (envelope.go);
 //   - semantic type names (io.debezium.time.*, io.debezium.data.*) and
 //     the time, decimal and binary handling modes (names.go, modes.go);
@@ -18,6 +19,9 @@
 //     watermark window that incremental snapshots read chunks through
 //     (signal.go, watermark.go);
 //   - per-table quarantine (sluice.table.failure.mode) (quarantine.go).
+//
+// The Kafka signal channel's consumer is in package kafkasignal below
+// this one, because it needs the Kafka client.
 //
 // What is specific to one database stays in its connector: how positions
 // are read and written, how a watermark is written into the log, how a
