@@ -18,9 +18,6 @@ const (
 	DecimalString  DecimalMode = "string"
 )
 
-// DecimalModes lists the decimal handling modes.
-var DecimalModes = []string{string(DecimalPrecise), string(DecimalDouble), string(DecimalString)}
-
 // TimeMode is time.precision.mode. Each source lists the modes it
 // supports (Debezium's MySQL connector has fewer than its PostgreSQL one).
 type TimeMode string
@@ -54,6 +51,3 @@ const (
 	BinaryBase64URLSafe BinaryMode = "base64-url-safe"
 	BinaryHex           BinaryMode = "hex"
 )
-
-// BinaryModes lists the binary handling modes.
-var BinaryModes = []string{string(BinaryBytes), string(BinaryBase64), string(BinaryBase64URLSafe), string(BinaryHex)}

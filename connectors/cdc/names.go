@@ -51,4 +51,17 @@ const (
 	// EnumAllowedParam is the parameter of Enum and EnumSet schemas that
 	// lists the allowed values, comma-separated.
 	EnumAllowedParam = "allowed"
+
+	// Parameters a source adds to a column's schema with
+	// column.propagate.source.type: the database's type name, length
+	// and scale.
+	SourceColumnTypeParam   = "__debezium.source.column.type"
+	SourceColumnLengthParam = "__debezium.source.column.length"
+	SourceColumnScaleParam  = "__debezium.source.column.scale"
+
+	// UnavailableValuePlaceholder is Debezium's
+	// unavailable.value.placeholder default: the value a source gives a
+	// column whose value the log does not carry (PostgreSQL's unchanged
+	// TOASTed values), which the JDBC sink leaves out of an update.
+	UnavailableValuePlaceholder = "__debezium_unavailable_value"
 )

@@ -408,7 +408,7 @@ func typesSchema(topic string) (*connectors.Schema, *connectors.Schema) {
 		connectors.Opt("f64", sch(connectors.Float64, "")),
 		connectors.Opt("b", sch(connectors.Boolean, "")),
 		connectors.Opt("s", sch(connectors.String, "")),
-		connectors.Opt("vc", sch(connectors.String, "", paramLength, "20")),
+		connectors.Opt("vc", sch(connectors.String, "", cdc.SourceColumnLengthParam, "20")),
 		connectors.Opt("by", sch(connectors.Bytes, "")),
 		connectors.Opt("dec", dec),
 		connectors.Opt("vdec", vsd),
@@ -625,7 +625,7 @@ func testEvolve(t *testing.T, tg *target) {
 		dec := connectors.DecimalSchema(2, true)
 		dec.Parameters[cdc.DecimalPrecisionParam] = fmt.Sprint(p)
 		return connectors.NewStruct("w.Value", true, connectors.Opt("id", connectors.Int64Schema),
-			connectors.Opt("code", &connectors.Schema{Type: connectors.String, Optional: true, Parameters: map[string]string{paramLength: fmt.Sprint(n)}}),
+			connectors.Opt("code", &connectors.Schema{Type: connectors.String, Optional: true, Parameters: map[string]string{cdc.SourceColumnLengthParam: fmt.Sprint(n)}}),
 			connectors.Opt("amount", dec))
 	}
 	w1, w2 := wideRow(10, 6), wideRow(40, 12)

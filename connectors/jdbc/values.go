@@ -42,12 +42,6 @@ const (
 	kInterval // io.debezium.time.Interval (an ISO 8601 duration string)
 )
 
-// Parameters Debezium sets with column.propagate.source.type. The
-// semantic type names the sink understands are package cdc's.
-const (
-	paramLength = "__debezium.source.column.length"
-)
-
 // column is one target column of a table shape.
 type column struct {
 	name     string // field name as in the record
@@ -142,7 +136,7 @@ func columnFor(name string, s *connectors.Schema) (*column, error) {
 		c.kind = kBool
 	case connectors.String:
 		c.kind = kString
-		c.length, _ = strconv.Atoi(s.Parameters[paramLength])
+		c.length, _ = strconv.Atoi(s.Parameters[cdc.SourceColumnLengthParam])
 	case connectors.Bytes:
 		c.kind = kBytes
 	case connectors.Array:
