@@ -44,7 +44,8 @@ chaos:
 	SLUICE_IT_CHAOS_ROUNDS=100 $(GO) test -race -count=1 -timeout 90m -run '^TestEmbeddedBroker(ExactlyOnce)?Chaos$$' ./it/
 
 ## lint: vet, staticcheck, gofmt; go.mod tidy, docs/ up to date, bin/sluice static,
-## the SPI, the codecs, config and offsets free of the Kafka client
+## the SPI, the codecs, config and offsets free of the Kafka client, connectors/cdc
+## free of it and of every connector
 lint: build
 	$(GO) vet ./...
 	@test -x $(STATICCHECK) || { echo "staticcheck missing: run 'make tools'"; exit 1; }
@@ -58,6 +59,10 @@ lint: build
 	@$(GO) run ./internal/cmd/checkstatic $(BIN)
 	@! $(GO) list -deps ./connectors ./connectors/codec/... ./config ./offsets | grep -E 'franz-go|sluice/runtime' || \
 	  { echo "the connector SPI, the codecs, config or offsets import the Kafka client or the runtime (above): keep them below"; exit 1; }
+	@! $(GO) list -deps ./connectors/cdc | grep -E 'franz-go|sluice/runtime|sluice/connectors/(postgres|jdbc|datagen|mysql|s3)' || \
+	  { echo "connectors/cdc imports the Kafka client, the runtime or a connector (above): it is shared by the connectors, so it stays below them"; exit 1; }
+	@! $(GO) list -deps ./connectors/cdc/... | grep -E 'sluice/runtime|sluice/connectors/(postgres|jdbc|datagen|mysql|s3)' || \
+	  { echo "a package under connectors/cdc imports the runtime or a connector (above): keep it below the connectors"; exit 1; }
 
 tools:
 	$(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/connectors/cdc"
 	"github.com/sluice-cdc/sluice/it/harness"
 )
 
@@ -23,11 +24,11 @@ const benchRows = 10_000
 func benchRecords() []*connectors.Record {
 	key := connectors.NewStruct("srv.public.bench.Key", false, connectors.Opt("id", connectors.Int64Schema))
 	price := connectors.DecimalSchema(2, true)
-	price.Parameters[paramPrecision] = "10"
+	price.Parameters[cdc.DecimalPrecisionParam] = "10"
 	row := connectors.NewStruct("srv.public.bench.Value", true, connectors.Opt("id", connectors.Int64Schema),
 		connectors.Opt("name", connectors.OptionalStringSchema), connectors.Opt("qty", connectors.OptionalInt32Schema),
 		connectors.Opt("price", price),
-		connectors.Opt("updated", &connectors.Schema{Type: connectors.Int64, Name: dbzMicroTimestamp, Optional: true}))
+		connectors.Opt("updated", &connectors.Schema{Type: connectors.Int64, Name: cdc.MicroTimestampName, Optional: true}))
 	g := newGenWith("srv.public.bench", key, row)
 	recs := make([]*connectors.Record, benchRows)
 	for i := range recs {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sluice-cdc/sluice/config"
+	"github.com/sluice-cdc/sluice/connectors/cdc"
 )
 
 // Connector properties. Debezium's JDBC sink names come first; Confluent's
@@ -58,7 +59,7 @@ const (
 )
 
 // DefaultPlaceholder is Debezium's unavailable.value.placeholder default.
-const DefaultPlaceholder = "__debezium_unavailable_value"
+const DefaultPlaceholder = cdc.UnavailableValuePlaceholder
 
 const (
 	groupConn   = "Connection"

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sluice-cdc/sluice/connectors/cdc"
 )
 
 // Debezium's string temporal types (time.precision.mode=isostring, and
@@ -315,7 +317,7 @@ func parseIsoInterval(s string) (isoInterval, error) {
 // field.
 func isIsoTemporal(c *column) bool {
 	switch c.schema.Name {
-	case dbzIsoDate, dbzIsoTime, dbzIsoTimestamp:
+	case cdc.IsoDateName, cdc.IsoTimeName, cdc.IsoTimestampName:
 		return true
 	}
 	return false

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/connectors/cdc"
 )
 
 func TestParseIsoDate(t *testing.T) {
@@ -138,13 +139,13 @@ func TestIsoColumns(t *testing.T) {
 		want       any
 		pgT, mysqT string
 	}{
-		{str(dbzIsoDate), "2023-11-21Z", time.Date(2023, 11, 21, 0, 0, 0, 0, time.UTC), "date", "date"},
-		{str(dbzIsoTime), "10:15:30.25Z", timeOfDay(10*time.Hour + 15*time.Minute + 30*time.Second + 250*time.Millisecond),
+		{str(cdc.IsoDateName), "2023-11-21Z", time.Date(2023, 11, 21, 0, 0, 0, 0, time.UTC), "date", "date"},
+		{str(cdc.IsoTimeName), "10:15:30.25Z", timeOfDay(10*time.Hour + 15*time.Minute + 30*time.Second + 250*time.Millisecond),
 			"time(6) without time zone", "time(6)"},
-		{str(dbzIsoTimestamp), "2023-11-21T18:29:26.5Z", time.Date(2023, 11, 21, 18, 29, 26, 5e8, time.UTC),
+		{str(cdc.IsoTimestampName), "2023-11-21T18:29:26.5Z", time.Date(2023, 11, 21, 18, 29, 26, 5e8, time.UTC),
 			"timestamp(6) without time zone", "datetime(6)"},
-		{str(dbzInterval), "P1Y2M3DT4H5M6.78S", "P1Y2M3DT4H5M6.78S", "interval", "longtext"},
-		{str(dbzZonedTime), "10:15:30+02:00", "10:15:30+02:00", "time with time zone", "time(6)"},
+		{str(cdc.IntervalName), "P1Y2M3DT4H5M6.78S", "P1Y2M3DT4H5M6.78S", "interval", "longtext"},
+		{str(cdc.ZonedTimeName), "10:15:30+02:00", "10:15:30+02:00", "time with time zone", "time(6)"},
 		{&connectors.Schema{Type: connectors.Int32, Name: "io.debezium.time.Year"}, int32(2024), int64(2024), "integer", "int"},
 		{&connectors.Schema{Type: connectors.Int64, Name: "io.debezium.time.MicroDuration"}, int64(-5), int64(-5), "bigint", "bigint"},
 		{&connectors.Schema{Type: connectors.Bytes, Name: "io.debezium.data.Bits", Parameters: map[string]string{"length": "12"}},
@@ -181,7 +182,7 @@ func TestIsoColumns(t *testing.T) {
 			}
 		})
 	}
-	for name, v := range map[string]string{dbzIsoDate: "2023-11-31Z", dbzIsoTime: "25:00:00Z", dbzIsoTimestamp: "yesterday", dbzInterval: "P1X"} {
+	for name, v := range map[string]string{cdc.IsoDateName: "2023-11-31Z", cdc.IsoTimeName: "25:00:00Z", cdc.IsoTimestampName: "yesterday", cdc.IntervalName: "P1X"} {
 		c, err := columnFor("x", str(name))
 		if err != nil {
 			t.Fatal(err)
@@ -200,9 +201,9 @@ func TestIsoColumns(t *testing.T) {
 // when it goes into a text column.
 func TestIsoText(t *testing.T) {
 	for name, ins := range map[string][]string{
-		dbzIsoDate:      {"2023-11-21Z", "+10000-01-01Z", "-0044-03-15Z", "0000-01-01Z"},
-		dbzIsoTime:      {"10:15:30Z", "10:15:30.5Z", "23:59:59.123456789Z", "00:00:00.000001Z"},
-		dbzIsoTimestamp: {"2023-11-21T18:29:26Z", "2023-11-21T18:29:26.000123456Z", "+12023-11-21T00:00:00.1Z"},
+		cdc.IsoDateName:      {"2023-11-21Z", "+10000-01-01Z", "-0044-03-15Z", "0000-01-01Z"},
+		cdc.IsoTimeName:      {"10:15:30Z", "10:15:30.5Z", "23:59:59.123456789Z", "00:00:00.000001Z"},
+		cdc.IsoTimestampName: {"2023-11-21T18:29:26Z", "2023-11-21T18:29:26.000123456Z", "+12023-11-21T00:00:00.1Z"},
 	} {
 		c, err := columnFor("x", &connectors.Schema{Type: connectors.String, Name: name})
 		if err != nil {
@@ -261,9 +262,9 @@ func FuzzParseIso(f *testing.F) {
 		"P1Y2M3DT4H5M6.78S", "P-1Y-2M-3DT-4H-5M-6.5S", "PT1.5H", "10:15:30+05:30:15"} {
 		f.Add(s)
 	}
-	date, _ := columnFor("d", &connectors.Schema{Type: connectors.String, Name: dbzIsoDate})
-	tod, _ := columnFor("t", &connectors.Schema{Type: connectors.String, Name: dbzIsoTime})
-	ts, _ := columnFor("ts", &connectors.Schema{Type: connectors.String, Name: dbzIsoTimestamp})
+	date, _ := columnFor("d", &connectors.Schema{Type: connectors.String, Name: cdc.IsoDateName})
+	tod, _ := columnFor("t", &connectors.Schema{Type: connectors.String, Name: cdc.IsoTimeName})
+	ts, _ := columnFor("ts", &connectors.Schema{Type: connectors.String, Name: cdc.IsoTimestampName})
 	f.Fuzz(func(t *testing.T, s string) {
 		// What parses formats as text that parses to the same value.
 		for _, c := range []*column{date, tod, ts} {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/connectors/cdc"
 	"github.com/sluice-cdc/sluice/connectors/tracectx"
 	"github.com/sluice-cdc/sluice/it/harness"
 )
@@ -393,9 +394,9 @@ func typesSchema(topic string) (*connectors.Schema, *connectors.Schema) {
 		}
 		return s
 	}
-	vsd := connectors.NewStruct(dbzVarDecimal, true, connectors.Opt("scale", connectors.Int32Schema), connectors.Opt("value", connectors.BytesSchema))
+	vsd := connectors.NewStruct(cdc.VariableScaleDecimalName, true, connectors.Opt("scale", connectors.Int32Schema), connectors.Opt("value", connectors.BytesSchema))
 	dec := connectors.DecimalSchema(3, true)
-	dec.Parameters[paramPrecision] = "12"
+	dec.Parameters[cdc.DecimalPrecisionParam] = "12"
 	key := connectors.NewStruct(topic+".Key", false, connectors.Opt("id", connectors.Int64Schema))
 	row := connectors.NewStruct(topic+".Value", true,
 		connectors.Opt("id", connectors.Int64Schema),
@@ -407,21 +408,21 @@ func typesSchema(topic string) (*connectors.Schema, *connectors.Schema) {
 		connectors.Opt("f64", sch(connectors.Float64, "")),
 		connectors.Opt("b", sch(connectors.Boolean, "")),
 		connectors.Opt("s", sch(connectors.String, "")),
-		connectors.Opt("vc", sch(connectors.String, "", paramLength, "20")),
+		connectors.Opt("vc", sch(connectors.String, "", cdc.SourceColumnLengthParam, "20")),
 		connectors.Opt("by", sch(connectors.Bytes, "")),
 		connectors.Opt("dec", dec),
 		connectors.Opt("vdec", vsd),
-		connectors.Opt("d", sch(connectors.Int32, dbzDate)),
-		connectors.Opt("t", sch(connectors.Int64, dbzMicroTime)),
-		connectors.Opt("ts", sch(connectors.Int64, dbzMicroTimestamp)),
-		connectors.Opt("tsm", sch(connectors.Int64, dbzTimestamp)),
-		connectors.Opt("tz", sch(connectors.String, dbzZonedTimestamp)),
-		connectors.Opt("j", sch(connectors.String, dbzJSON)),
-		connectors.Opt("u", sch(connectors.String, dbzUUID)),
+		connectors.Opt("d", sch(connectors.Int32, cdc.DateName)),
+		connectors.Opt("t", sch(connectors.Int64, cdc.MicroTimeName)),
+		connectors.Opt("ts", sch(connectors.Int64, cdc.MicroTimestampName)),
+		connectors.Opt("tsm", sch(connectors.Int64, cdc.TimestampName)),
+		connectors.Opt("tz", sch(connectors.String, cdc.ZonedTimestampName)),
+		connectors.Opt("j", sch(connectors.String, cdc.JSONName)),
+		connectors.Opt("u", sch(connectors.String, cdc.UUIDName)),
 		connectors.Opt("cd", &connectors.Schema{Type: connectors.Int32, Name: connectors.DateName, Optional: true}),
 		connectors.Opt("cts", &connectors.Schema{Type: connectors.Int64, Name: connectors.TimestampName, Optional: true}),
 		connectors.Opt("arr", &connectors.Schema{Type: connectors.Array, Optional: true, Items: connectors.Int32Schema}),
-		connectors.Opt("tt", sch(connectors.String, dbzZonedTime)),
+		connectors.Opt("tt", sch(connectors.String, cdc.ZonedTimeName)),
 		connectors.Opt("sarr", &connectors.Schema{Type: connectors.Array, Optional: true, Items: connectors.OptionalStringSchema}),
 		connectors.Opt("yr", sch(connectors.Int32, "io.debezium.time.Year")),
 	)
@@ -481,11 +482,11 @@ func testIsoStrings(t *testing.T, tg *target, copyThreshold string) {
 	key := connectors.NewStruct(topic+".Key", false, connectors.Opt("id", connectors.Int64Schema))
 	row := connectors.NewStruct(topic+".Value", true,
 		connectors.Opt("id", connectors.Int64Schema),
-		connectors.Opt("d", str(dbzIsoDate)),
-		connectors.Opt("t", str(dbzIsoTime)),
-		connectors.Opt("ts", str(dbzIsoTimestamp)),
-		connectors.Opt("iv", str(dbzInterval)),
-		connectors.Opt("ivs", &connectors.Schema{Type: connectors.Array, Optional: true, Items: str(dbzInterval)}),
+		connectors.Opt("d", str(cdc.IsoDateName)),
+		connectors.Opt("t", str(cdc.IsoTimeName)),
+		connectors.Opt("ts", str(cdc.IsoTimestampName)),
+		connectors.Opt("iv", str(cdc.IntervalName)),
+		connectors.Opt("ivs", &connectors.Schema{Type: connectors.Array, Optional: true, Items: str(cdc.IntervalName)}),
 	)
 	g := newGenWith(topic, key, row)
 	task := startTask(t, tg, db, Topics, topic, CopyThreshold, copyThreshold)
@@ -532,7 +533,7 @@ func testIsoStrings(t *testing.T, tg *target, copyThreshold string) {
 	tg.exec(t, db, "CREATE TABLE srv_public_isotext (id bigint NOT NULL PRIMARY KEY, d text, t varchar(40), ts text)")
 	const textTopic = "srv.public.isotext"
 	trow := connectors.NewStruct(textTopic+".Value", true, connectors.Opt("id", connectors.Int64Schema),
-		connectors.Opt("d", str(dbzIsoDate)), connectors.Opt("t", str(dbzIsoTime)), connectors.Opt("ts", str(dbzIsoTimestamp)))
+		connectors.Opt("d", str(cdc.IsoDateName)), connectors.Opt("t", str(cdc.IsoTimeName)), connectors.Opt("ts", str(cdc.IsoTimestampName)))
 	gt := newGenWith(textTopic, key, trow)
 	tt := startTask(t, tg, db, Topics, textTopic, CopyThreshold, copyThreshold)
 	write(t, tt, gt.create(connectors.NewStructValue(trow).Set("id", int64(1)).Set("d", "2023-11-21Z").Set("t", "10:15:30.123456789Z").
@@ -622,9 +623,9 @@ func testEvolve(t *testing.T, tg *target) {
 	// numeric(12,2).
 	wideRow := func(n, p int) *connectors.Schema {
 		dec := connectors.DecimalSchema(2, true)
-		dec.Parameters[paramPrecision] = fmt.Sprint(p)
+		dec.Parameters[cdc.DecimalPrecisionParam] = fmt.Sprint(p)
 		return connectors.NewStruct("w.Value", true, connectors.Opt("id", connectors.Int64Schema),
-			connectors.Opt("code", &connectors.Schema{Type: connectors.String, Optional: true, Parameters: map[string]string{paramLength: fmt.Sprint(n)}}),
+			connectors.Opt("code", &connectors.Schema{Type: connectors.String, Optional: true, Parameters: map[string]string{cdc.SourceColumnLengthParam: fmt.Sprint(n)}}),
 			connectors.Opt("amount", dec))
 	}
 	w1, w2 := wideRow(10, 6), wideRow(40, 12)
@@ -642,7 +643,7 @@ func testEvolve(t *testing.T, tg *target) {
 	// numeric(8,4) need numeric(14,4), which keeps both.
 	w3 := connectors.NewStruct("w.Value", true, connectors.Opt("id", connectors.Int64Schema),
 		connectors.Opt("amount", &connectors.Schema{Type: connectors.Bytes, Name: connectors.DecimalName, Optional: true,
-			Parameters: map[string]string{connectors.DecimalScaleParam: "4", paramPrecision: "8"}}))
+			Parameters: map[string]string{connectors.DecimalScaleParam: "4", cdc.DecimalPrecisionParam: "8"}}))
 	gw3 := newGenWith("srv.public.wide", g.key, w3)
 	gw3.off = gw2.off
 	write(t, tw, gw3.create(connectors.NewStructValue(w3).Set("id", int64(3)).Set("amount", connectors.Decimal{Unscaled: big.NewInt(12345678), Scale: 4})))
@@ -658,7 +659,7 @@ func testEvolve(t *testing.T, tg *target) {
 	// naming table, column and both types.
 	w4 := connectors.NewStruct("w.Value", true, connectors.Opt("id", connectors.Int64Schema),
 		connectors.Opt("amount", &connectors.Schema{Type: connectors.Bytes, Name: connectors.DecimalName, Optional: true,
-			Parameters: map[string]string{connectors.DecimalScaleParam: "999", paramPrecision: "1000"}}))
+			Parameters: map[string]string{connectors.DecimalScaleParam: "999", cdc.DecimalPrecisionParam: "1000"}}))
 	gw4 := newGenWith("srv.public.wide", g.key, w4)
 	gw4.off = gw3.off
 	err := writeErr(startTask(t, tg, db, Topics, "srv.public.wide"), gw4.create(connectors.NewStructValue(w4).Set("id", int64(4)).

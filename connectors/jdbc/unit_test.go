@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/sluice-cdc/sluice/config"
 	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/connectors/cdc"
 	"go.uber.org/goleak"
 )
 
@@ -255,7 +256,7 @@ func TestIsPlaceholder(t *testing.T) {
 		return out
 	}
 	varDec := func(b []byte) *connectors.StructValue {
-		s := connectors.NewStruct(dbzVarDecimal, true, connectors.Opt("scale", connectors.Int32Schema), connectors.Opt("value", connectors.BytesSchema))
+		s := connectors.NewStruct(cdc.VariableScaleDecimalName, true, connectors.Opt("scale", connectors.Int32Schema), connectors.Opt("value", connectors.BytesSchema))
 		v := connectors.NewStructValue(s)
 		v.Values[0], v.Values[1] = int32(0), b
 		return v
@@ -337,21 +338,21 @@ func TestNormalize(t *testing.T) {
 		in   any
 		want any
 	}{
-		{"debezium date", &connectors.Schema{Type: connectors.Int32, Name: dbzDate}, int32(19000), time.Date(2022, 1, 8, 0, 0, 0, 0, time.UTC)},
-		{"micro timestamp", &connectors.Schema{Type: connectors.Int64, Name: dbzMicroTimestamp}, int64(1_700_000_000_123_456), time.UnixMicro(1_700_000_000_123_456).UTC()},
-		{"micro time", &connectors.Schema{Type: connectors.Int64, Name: dbzMicroTime}, int64(3_723_000_001), timeOfDay(3723000001 * time.Microsecond)},
-		{"zoned", &connectors.Schema{Type: connectors.String, Name: dbzZonedTimestamp}, "2024-05-01T10:00:00.5+02:00", time.Date(2024, 5, 1, 8, 0, 0, 5e8, time.UTC)},
+		{"debezium date", &connectors.Schema{Type: connectors.Int32, Name: cdc.DateName}, int32(19000), time.Date(2022, 1, 8, 0, 0, 0, 0, time.UTC)},
+		{"micro timestamp", &connectors.Schema{Type: connectors.Int64, Name: cdc.MicroTimestampName}, int64(1_700_000_000_123_456), time.UnixMicro(1_700_000_000_123_456).UTC()},
+		{"micro time", &connectors.Schema{Type: connectors.Int64, Name: cdc.MicroTimeName}, int64(3_723_000_001), timeOfDay(3723000001 * time.Microsecond)},
+		{"zoned", &connectors.Schema{Type: connectors.String, Name: cdc.ZonedTimestampName}, "2024-05-01T10:00:00.5+02:00", time.Date(2024, 5, 1, 8, 0, 0, 5e8, time.UTC)},
 		{"decimal bytes", connectors.DecimalSchema(2, false), []byte{0xff, 0x85}, dec("-1.23", 2)},
 		{"int from float64", connectors.Int64Schema, float64(42), int64(42)},
 		// Debezium's ±infinity sentinels: before, +infinity became year
 		// 294247 and -infinity overflowed into another finite timestamp.
-		{"micro timestamp infinity", &connectors.Schema{Type: connectors.Int64, Name: dbzMicroTimestamp}, int64(9223372036825200000), infinity(1)},
-		{"micro timestamp -infinity", &connectors.Schema{Type: connectors.Int64, Name: dbzMicroTimestamp}, int64(-9223372036832400000), infinity(-1)},
-		{"timestamp infinity", &connectors.Schema{Type: connectors.Int64, Name: dbzTimestamp}, int64(9223372036825200), infinity(1)},
-		{"timestamp -infinity", &connectors.Schema{Type: connectors.Int64, Name: dbzTimestamp}, int64(-9223372036832400), infinity(-1)},
-		{"nano timestamp -infinity", &connectors.Schema{Type: connectors.Int64, Name: dbzNanoTimestamp}, int64(math.MinInt64), infinity(-1)},
-		{"zoned infinity", &connectors.Schema{Type: connectors.String, Name: dbzZonedTimestamp}, "infinity", infinity(1)},
-		{"zoned -infinity", &connectors.Schema{Type: connectors.String, Name: dbzZonedTimestamp}, "-infinity", infinity(-1)},
+		{"micro timestamp infinity", &connectors.Schema{Type: connectors.Int64, Name: cdc.MicroTimestampName}, int64(9223372036825200000), infinity(1)},
+		{"micro timestamp -infinity", &connectors.Schema{Type: connectors.Int64, Name: cdc.MicroTimestampName}, int64(-9223372036832400000), infinity(-1)},
+		{"timestamp infinity", &connectors.Schema{Type: connectors.Int64, Name: cdc.TimestampName}, int64(9223372036825200), infinity(1)},
+		{"timestamp -infinity", &connectors.Schema{Type: connectors.Int64, Name: cdc.TimestampName}, int64(-9223372036832400), infinity(-1)},
+		{"nano timestamp -infinity", &connectors.Schema{Type: connectors.Int64, Name: cdc.NanoTimestampName}, int64(math.MinInt64), infinity(-1)},
+		{"zoned infinity", &connectors.Schema{Type: connectors.String, Name: cdc.ZonedTimestampName}, "infinity", infinity(1)},
+		{"zoned -infinity", &connectors.Schema{Type: connectors.String, Name: cdc.ZonedTimestampName}, "-infinity", infinity(-1)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

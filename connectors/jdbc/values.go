@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/connectors/cdc"
 )
 
 // kind is the sink's view of a column type: the Connect type refined by
@@ -39,31 +40,6 @@ const (
 	kUUID
 	kArray
 	kInterval // io.debezium.time.Interval (an ISO 8601 duration string)
-)
-
-// Debezium semantic type names the sink understands.
-const (
-	dbzDate           = "io.debezium.time.Date"
-	dbzTime           = "io.debezium.time.Time"
-	dbzMicroTime      = "io.debezium.time.MicroTime"
-	dbzNanoTime       = "io.debezium.time.NanoTime"
-	dbzTimestamp      = "io.debezium.time.Timestamp"
-	dbzMicroTimestamp = "io.debezium.time.MicroTimestamp"
-	dbzNanoTimestamp  = "io.debezium.time.NanoTimestamp"
-	dbzZonedTimestamp = "io.debezium.time.ZonedTimestamp"
-	dbzZonedTime      = "io.debezium.time.ZonedTime"
-	dbzIsoDate        = "io.debezium.time.IsoDate"
-	dbzIsoTime        = "io.debezium.time.IsoTime"
-	dbzIsoTimestamp   = "io.debezium.time.IsoTimestamp"
-	dbzInterval       = "io.debezium.time.Interval"
-	dbzGeometryPrefix = "io.debezium.data.geometry."
-	dbzJSON           = "io.debezium.data.Json"
-	dbzUUID           = "io.debezium.data.Uuid"
-	dbzVarDecimal     = "io.debezium.data.VariableScaleDecimal"
-	// Parameters Debezium sets with column.propagate.source.type, and
-	// Connect's decimal precision parameter.
-	paramLength    = "__debezium.source.column.length"
-	paramPrecision = "connect.decimal.precision"
 )
 
 // column is one target column of a table shape.
@@ -100,47 +76,47 @@ func columnFor(name string, s *connectors.Schema) (*column, error) {
 	case connectors.DecimalName:
 		c.kind = kDecimal
 		c.scale, _ = strconv.Atoi(s.Parameters[connectors.DecimalScaleParam])
-		c.prec, _ = strconv.Atoi(s.Parameters[paramPrecision])
+		c.prec, _ = strconv.Atoi(s.Parameters[cdc.DecimalPrecisionParam])
 		return c, nil
-	case dbzVarDecimal:
+	case cdc.VariableScaleDecimalName:
 		c.kind = kVarDecimal
 		return c, nil
-	case connectors.DateName, dbzDate, dbzIsoDate:
+	case connectors.DateName, cdc.DateName, cdc.IsoDateName:
 		c.kind = kDate
 		return c, nil
-	case connectors.TimeName, dbzTime:
+	case connectors.TimeName, cdc.TimeName:
 		c.kind, c.prec = kTime, 3
 		return c, nil
-	case dbzMicroTime, dbzNanoTime, dbzIsoTime:
+	case cdc.MicroTimeName, cdc.NanoTimeName, cdc.IsoTimeName:
 		c.kind, c.prec = kTime, 6
 		return c, nil
-	case connectors.TimestampName, dbzTimestamp:
+	case connectors.TimestampName, cdc.TimestampName:
 		c.kind, c.prec = kTimestamp, 3
 		return c, nil
-	case dbzMicroTimestamp, dbzNanoTimestamp, dbzIsoTimestamp:
+	case cdc.MicroTimestampName, cdc.NanoTimestampName, cdc.IsoTimestampName:
 		// IsoTime and IsoTimestamp strings carry up to nine fractional
 		// digits; both databases keep six.
 		c.kind, c.prec = kTimestamp, 6
 		return c, nil
-	case dbzInterval:
+	case cdc.IntervalName:
 		if s.Type == connectors.String {
 			c.kind = kInterval
 			return c, nil
 		}
-	case dbzZonedTimestamp:
+	case cdc.ZonedTimestampName:
 		c.kind, c.prec = kTimestampTZ, 6
 		return c, nil
-	case dbzZonedTime:
+	case cdc.ZonedTimeName:
 		c.kind, c.prec = kTimeTZ, 6
 		return c, nil
-	case dbzJSON:
+	case cdc.JSONName:
 		c.kind = kJSON
 		return c, nil
-	case dbzUUID:
+	case cdc.UUIDName:
 		c.kind = kUUID
 		return c, nil
 	}
-	if strings.HasPrefix(s.Name, dbzGeometryPrefix) {
+	if strings.HasPrefix(s.Name, cdc.GeometryPrefix) {
 		return nil, fmt.Errorf("field %q is a %s (WKB and SRID), which the sink cannot write: spatial columns need PostGIS or MySQL's ST_GeomFromWKB; drop the field with a ReplaceField transform", name, s.Name)
 	}
 	switch s.Type {
@@ -160,7 +136,7 @@ func columnFor(name string, s *connectors.Schema) (*column, error) {
 		c.kind = kBool
 	case connectors.String:
 		c.kind = kString
-		c.length, _ = strconv.Atoi(s.Parameters[paramLength])
+		c.length, _ = strconv.Atoi(s.Parameters[cdc.SourceColumnLengthParam])
 	case connectors.Bytes:
 		c.kind = kBytes
 	case connectors.Array:
@@ -202,14 +178,14 @@ const (
 // name stands for, or 0.
 func timestampInfinity(name string, n int64) infinity {
 	switch name {
-	case dbzMicroTimestamp:
+	case cdc.MicroTimestampName:
 		switch n {
 		case dbzPosInfMicros:
 			return 1
 		case dbzNegInfMicros:
 			return -1
 		}
-	case dbzNanoTimestamp:
+	case cdc.NanoTimestampName:
 		switch n {
 		case math.MaxInt64:
 			return 1
@@ -319,9 +295,9 @@ func normalize(c *column, v any) (any, error) {
 			return nil, err
 		}
 		switch c.schema.Name {
-		case dbzMicroTime:
+		case cdc.MicroTimeName:
 			return timeOfDay(time.Duration(n) * time.Microsecond), nil
-		case dbzNanoTime:
+		case cdc.NanoTimeName:
 			return timeOfDay(time.Duration(n)), nil
 		}
 		return timeOfDay(time.Duration(n) * time.Millisecond), nil
@@ -340,9 +316,9 @@ func normalize(c *column, v any) (any, error) {
 			return inf, nil
 		}
 		switch c.schema.Name {
-		case dbzMicroTimestamp:
+		case cdc.MicroTimestampName:
 			return time.UnixMicro(n).UTC(), nil
-		case dbzNanoTimestamp:
+		case cdc.NanoTimestampName:
 			return time.Unix(0, n).UTC(), nil
 		}
 		return time.UnixMilli(n).UTC(), nil
@@ -463,7 +439,7 @@ func isPlaceholder(v any, placeholder string) bool {
 	case connectors.Decimal:
 		return x.Unscaled != nil && x.Unscaled.Sign() > 0 && string(x.Unscaled.Bytes()) == placeholder
 	case *connectors.StructValue:
-		if x.Schema != nil && x.Schema.Name == dbzVarDecimal {
+		if x.Schema != nil && x.Schema.Name == cdc.VariableScaleDecimalName {
 			b, _ := x.Get("value").([]byte)
 			return len(b) > 0 && twosComplement(b).Sign() > 0 && string(twosComplement(b).Bytes()) == placeholder
 		}

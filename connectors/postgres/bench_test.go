@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"testing"
 
+	"github.com/sluice-cdc/sluice/connectors/cdc"
 	"github.com/sluice-cdc/sluice/connectors/postgres/pgtypes"
 )
 
@@ -85,7 +86,7 @@ func benchStreamInsert(b *testing.B, trace bool) {
 		if err := s.handle(ctx, uint64(i), msg); err != nil {
 			b.Fatal(err)
 		}
-		recs, _, _ := task.queue.take(nil, 1, &task.prog)
+		recs, _, _ := task.queue.Take(nil, 1, &task.prog)
 		if len(recs) != 1 || recs[0].Key == nil {
 			b.Fatal("no key")
 		}
@@ -112,8 +113,8 @@ func benchStreamer(b *testing.B) (*Task, *streamer, []byte) {
 		b.Fatal(err)
 	}
 	task := &Task{cfg: cfg, b: newBuilder(cfg), log: slog.New(slog.DiscardHandler), cat: cat,
-		queue: newRecQueue(1)}
-	tb.envelopeSchema = envelopeSchema(tb.topic+".Envelope", tb.valueSchema, task.b.source)
+		queue: cdc.NewQueue[snapPos](1)}
+	tb.envelopeSchema = cdc.EnvelopeSchema(tb.topic+".Envelope", tb.valueSchema, task.b.Source)
 	s := newStreamer(task, map[uint32]*table{16384: tb}, offset{})
 	ctx := context.Background()
 	if err := s.handle(ctx, 1, beginMessage()); err != nil {

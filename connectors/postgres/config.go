@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sluice-cdc/sluice/config"
+	"github.com/sluice-cdc/sluice/connectors/cdc"
 	"github.com/sluice-cdc/sluice/connectors/postgres/pgtypes"
 )
 
@@ -58,7 +59,7 @@ const (
 	StatusUpdateIntervalMs   = "status.update.interval.ms"
 	MessagePrefixInclude     = "message.prefix.include.list"
 	MessagePrefixExclude     = "message.prefix.exclude.list"
-	TableFailureMode         = "sluice.table.failure.mode"
+	TableFailureMode         = cdc.TableFailureMode
 	StreamInProgress         = "sluice.stream.in.progress"
 	StreamBufferBytes        = "sluice.stream.buffer.bytes"
 	XminFetchIntervalMs      = "xmin.fetch.interval.ms"
@@ -241,13 +242,13 @@ var def = config.NewDef(
 		Doc: "Follow each delete event by a tombstone (same key, null value) so compacted topics drop the key."},
 	config.Key{Name: SkippedOperations, Type: config.String, Default: "t", Importance: config.Low, Group: groupEvents, Order: 6,
 		Validator: validSkipped, Doc: "Comma-separated operations not to emit: c (create), u (update), d (delete), t (truncate), or none."},
-	config.Key{Name: UnavailableValue, Type: config.String, Default: "__debezium_unavailable_value", Importance: config.Low, Group: groupEvents, Order: 7,
+	config.Key{Name: UnavailableValue, Type: config.String, Default: cdc.UnavailableValuePlaceholder, Importance: config.Low, Group: groupEvents, Order: 7,
 		Doc: "Value put in place of unchanged TOASTed columns, which the WAL does not carry. As in Debezium: strings (also json, jsonb, xml, hstore as json) get the value, bytea its bytes, text and bytea arrays a one-element array of it, integer arrays its bytes as elements, uuid arrays the name-based UUID of its bytes, hstore as a map {value: value}. Where Debezium has no form Sluice uses the same idea: numeric (Decimal or VariableScaleDecimal) gets its bytes as the unscaled value, float and temporal arrays its bytes as elements, numeric arrays one such Decimal; other types (boolean arrays, numeric as double) get null, or an empty array or zero when NOT NULL. Every such field is also named by a __sluice.unavailable record header (one per field, the field name as value): a consumer must not take the field's value as the row's, and Sluice's JDBC sink leaves it out of the update."},
-	config.Key{Name: DecimalHandlingMode, Type: config.String, Default: string(pgtypes.DecimalPrecise), Importance: config.Medium, Group: groupTypes, Order: 1,
+	config.Key{Name: DecimalHandlingMode, Type: config.String, Default: string(cdc.DecimalPrecise), Importance: config.Medium, Group: groupTypes, Order: 1,
 		Validator: config.In("precise", "double", "string"), Recommender: recommend("precise", "double", "string"),
 		Doc: "precise: Connect Decimal (VariableScaleDecimal for unconstrained numeric); double; string. " +
 			"precise cannot represent NaN or ±Infinity: as in Debezium they become null, and in a NOT NULL column the row is refused like any value the converters reject (sluice.table.failure.mode); use double or string to capture them."},
-	config.Key{Name: TimePrecisionMode, Type: config.String, Default: string(pgtypes.TimeAdaptive), Importance: config.Medium, Group: groupTypes, Order: 2,
+	config.Key{Name: TimePrecisionMode, Type: config.String, Default: string(cdc.TimeAdaptive), Importance: config.Medium, Group: groupTypes, Order: 2,
 		Validator:   config.In("adaptive", "adaptive_time_microseconds", "connect", "isostring", "microseconds", "nanoseconds", "structured"),
 		Recommender: recommend("adaptive", "adaptive_time_microseconds", "connect", "isostring", "microseconds", "nanoseconds", "structured"),
 		Doc: "How date, time and timestamp columns are represented, as Debezium does. adaptive: io.debezium.time Date, Time/MicroTime and Timestamp/MicroTimestamp by column precision; adaptive_time_microseconds: the same but time always MicroTime; connect: Kafka Connect Date/Time/Timestamp (milliseconds); " +
@@ -256,7 +257,7 @@ var def = config.NewDef(
 			"structured: structs of the components (StructuredDate, StructuredTime, StructuredTimestamp, and for timetz, timestamptz and interval StructuredZonedTime, StructuredZonedTimestamp and StructuredDuration; ±infinity in specialValue; timetz keeps its own offset and hour 24; time 24:00:00 becomes null). " +
 			"In the other modes timestamptz stays io.debezium.time.ZonedTimestamp and timetz ZonedTime; ±infinity timestamps are Debezium's sentinels (+294247-01-10T04:00:25.2 and -290308-12-21T19:59:27.6) and ±infinity dates -5877611-06-21 and -5877611-06-22. " +
 			"Elements of time[] columns keep milliseconds only and 24:00:00 becomes 00:00:00, as pgjdbc hands them to Debezium."},
-	config.Key{Name: BinaryHandlingMode, Type: config.String, Default: string(pgtypes.BinaryBytes), Importance: config.Low, Group: groupTypes, Order: 3,
+	config.Key{Name: BinaryHandlingMode, Type: config.String, Default: string(cdc.BinaryBytes), Importance: config.Low, Group: groupTypes, Order: 3,
 		Validator: config.In("bytes", "base64", "base64-url-safe", "hex"), Recommender: recommend("bytes", "base64", "base64-url-safe", "hex"),
 		Doc: "How bytea values are represented: bytes, base64, base64-url-safe or hex strings."},
 	config.Key{Name: IntervalHandlingMode, Type: config.String, Default: string(pgtypes.IntervalNumeric), Importance: config.Low, Group: groupTypes, Order: 4,
@@ -267,8 +268,8 @@ var def = config.NewDef(
 		Doc: "hstore values as a JSON string (io.debezium.data.Json) or a map."},
 	config.Key{Name: MoneyFractionDigits, Type: config.Int, Default: 2, Importance: config.Low, Group: groupTypes, Order: 6,
 		Validator: config.AtLeast(0), Doc: "Scale of money values in precise mode."},
-	config.Key{Name: TableFailureMode, Type: config.String, Default: "fail", Importance: config.Medium, Group: groupEvents, Order: 8,
-		Validator: config.In("fail", "quarantine"), Recommender: recommend("fail", "quarantine"),
+	config.Key{Name: TableFailureMode, Type: config.String, Default: cdc.TableFailureFail, Importance: config.Medium, Group: groupEvents, Order: 8,
+		Validator: config.In(cdc.TableFailureFail, cdc.TableFailureQuarantine), Recommender: recommend(cdc.TableFailureFail, cdc.TableFailureQuarantine),
 		Doc: "What a value that cannot be converted, or a new table shape that cannot be followed, does while streaming: fail stops the task with an error naming table, column and LSN (as Debezium); quarantine sets that table aside (its later changes are skipped and counted, the log names table, LSN and reason) while every other table keeps streaming. A restart brings the table back."},
 	config.Key{Name: StreamInProgress, Type: config.Boolean, Default: true, Importance: config.Low, Group: groupRepl, Order: 7,
 		Doc: "On PostgreSQL 14+, use pgoutput protocol 2 with streaming, so the server sends large transactions while they run instead of spilling them to its own disk until commit; the task buffers them until their commit (and drops them on abort)."},
@@ -365,15 +366,15 @@ func ParseConfig(props map[string]string) (*Config, error) {
 		Placeholder:  v.String(UnavailableValue), MaxBatchSize: v.Int(MaxBatchSize), MaxQueueSize: v.Int(MaxQueueSize),
 		PollInterval: v.Duration(PollIntervalMs),
 		Modes: pgtypes.Modes{
-			Decimal:             pgtypes.DecimalMode(strings.ToLower(v.String(DecimalHandlingMode))),
-			Time:                pgtypes.TimeMode(strings.ToLower(v.String(TimePrecisionMode))),
-			Binary:              pgtypes.BinaryMode(strings.ToLower(v.String(BinaryHandlingMode))),
+			Decimal:             cdc.DecimalMode(strings.ToLower(v.String(DecimalHandlingMode))),
+			Time:                cdc.TimeMode(strings.ToLower(v.String(TimePrecisionMode))),
+			Binary:              cdc.BinaryMode(strings.ToLower(v.String(BinaryHandlingMode))),
 			Interval:            pgtypes.IntervalMode(strings.ToLower(v.String(IntervalHandlingMode))),
 			HStore:              pgtypes.HStoreMode(strings.ToLower(v.String(HStoreHandlingMode))),
 			MoneyFractionDigits: v.Int(MoneyFractionDigits),
 		},
 	}
-	c.Quarantine = strings.EqualFold(v.String(TableFailureMode), "quarantine")
+	c.Quarantine = strings.EqualFold(v.String(TableFailureMode), cdc.TableFailureQuarantine)
 	c.Streaming = v.Bool(StreamInProgress)
 	c.SignalTable = strings.TrimSpace(v.String(SignalDataCollection))
 	c.StreamBufferBytes = int(v.Long(StreamBufferBytes))

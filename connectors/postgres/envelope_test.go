@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sluice-cdc/sluice/connectors/cdc"
 )
 
 // Expected shapes follow Debezium's SchemaFactory.sourceInfoSchemaBuilder,
@@ -26,8 +28,8 @@ func schemaJSON(t *testing.T, raw []byte) string {
 func TestSourceSchemaLikeDebezium(t *testing.T) {
 	b := newBuilder(&Config{TopicPrefix: "srv", DBName: "db"})
 	tb := &table{boxedSchema: "public", boxedName: "t"}
-	p := &position{tsMs: int64(1), tsUs: int64(1000), tsNs: int64(1000000), lsn: 200, snapshot: SnapTrue}
-	got := schemaJSON(t, encodeJSON(t, "t", b.source, b.sourceValue(tb, p)))
+	p := &position{ts: cdc.Times{Ms: int64(1), Us: int64(1000), Ns: int64(1000000)}, lsn: 200, snapshot: cdc.SnapTrue}
+	got := schemaJSON(t, encodeJSON(t, "t", b.Source, b.sourceValue(tb, p)))
 	want := `{"type":"struct","fields":[` +
 		`{"type":"string","optional":false,"field":"version"},` +
 		`{"type":"string","optional":false,"field":"connector"},` +
@@ -60,20 +62,20 @@ func TestSourceValueLikeDebezium(t *testing.T) {
 		p    position
 		want string
 	}{
-		{"snapshot", position{lsn: 200, snapshot: SnapTrue},
+		{"snapshot", position{lsn: 200, snapshot: cdc.SnapTrue},
 			`"snapshot":"true","db":"db","sequence":"[null,\"200\"]","ts_us":1000,"ts_ns":1000000,"schema":"public","table":"t","txId":null,"lsn":200,`},
 		{"streaming", position{lsn: 300, prevCommit: 250, hasSeq: true, txID: int64(7)},
 			`"snapshot":"false","db":"db","sequence":"[\"250\",\"300\"]","ts_us":1000,"ts_ns":1000000,"schema":"public","table":"t","txId":7,"lsn":300,`},
 		{"first transaction", position{lsn: 300, hasSeq: true, txID: int64(7)},
 			`"snapshot":"false","db":"db","sequence":"[null,\"300\"]","ts_us":1000,"ts_ns":1000000,"schema":"public","table":"t","txId":7,"lsn":300,`},
 		// Incremental snapshot rows carry no txId, lsn or xmin.
-		{"incremental", position{lsn: 300, snapshot: SnapIncremental, txID: int64(7)},
+		{"incremental", position{lsn: 300, snapshot: cdc.SnapIncremental, txID: int64(7)},
 			`"snapshot":"incremental","db":"db","sequence":"[null,\"300\"]","ts_us":1000,"ts_ns":1000000,"schema":"public","table":"t","txId":null,"lsn":null,`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			p := tt.p
-			p.tsMs, p.tsUs, p.tsNs = int64(1), int64(1000), int64(1000000)
-			got := payloadJSON(t, b.source, b.sourceValue(tb, &p))
+			p.ts = cdc.Times{Ms: int64(1), Us: int64(1000), Ns: int64(1000000)}
+			got := payloadJSON(t, b.Source, b.sourceValue(tb, &p))
 			want := "{" + common + tt.want + `"xmin":null,"origin":null,"origin_lsn":null}`
 			if got != want {
 				t.Errorf("\n got %s\nwant %s", got, want)
@@ -84,8 +86,8 @@ func TestSourceValueLikeDebezium(t *testing.T) {
 
 func TestHeartbeatLikeDebezium(t *testing.T) {
 	b := newBuilder(&Config{TopicPrefix: "srv", DBName: "db"})
-	b.now = func() time.Time { return time.UnixMilli(1700000000123) }
-	r := b.heartbeat(map[string]any{"lsn": int64(1)})
+	b.Now = func() time.Time { return time.UnixMilli(1700000000123) }
+	r := b.Heartbeat(map[string]any{"lsn": int64(1)})
 	if r.Topic != "__debezium-heartbeat.srv" {
 		t.Errorf("topic %q", r.Topic)
 	}
@@ -105,7 +107,7 @@ func TestHeartbeatLikeDebezium(t *testing.T) {
 
 func TestEnvelopeSchemaLikeDebezium(t *testing.T) {
 	b := newBuilder(&Config{TopicPrefix: "srv", DBName: "db"})
-	s := envelopeSchema("srv.public.t.Envelope", b.source, b.source)
+	s := cdc.EnvelopeSchema("srv.public.t.Envelope", b.Source, b.Source)
 	if s.Version != 2 || s.Name != "srv.public.t.Envelope" {
 		t.Errorf("envelope %s v%d, want version 2", s.Name, s.Version)
 	}
@@ -116,7 +118,7 @@ func TestEnvelopeSchemaLikeDebezium(t *testing.T) {
 	if got := strings.Join(names, ","); got != "before,after,source,transaction,op,ts_ms,ts_us,ts_ns" {
 		t.Errorf("envelope fields %s", got)
 	}
-	tx := transactionSchema
+	tx := s.Fields[cdc.EnvTransaction].Schema
 	if tx.Name != "event.block" || tx.Version != 1 || !tx.Optional {
 		t.Errorf("transaction block %s v%d optional=%v", tx.Name, tx.Version, tx.Optional)
 	}

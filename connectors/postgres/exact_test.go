@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/connectors/cdc"
 	"github.com/sluice-cdc/sluice/it/harness"
 )
 
@@ -23,7 +24,7 @@ func recID(t *testing.T, r *connectors.Record) string {
 	t.Helper()
 	kind := "tombstone"
 	if r.Value != nil {
-		if r.ValueSchema == txValueSchema {
+		if r.ValueSchema != nil && r.ValueSchema.Name == cdc.TxValueName {
 			kind = r.Value.(*connectors.StructValue).Get("status").(string)
 		} else {
 			kind = op(r)
@@ -69,7 +70,7 @@ func testResumeMidChange(t *testing.T, pg *harness.Postgres) {
 	// From the END of the first transaction to the marker's BEGIN.
 	first, marker := -1, -1
 	for i, r := range all {
-		if r.ValueSchema == txValueSchema && first < 0 && i > 0 {
+		if (r.ValueSchema != nil && r.ValueSchema.Name == cdc.TxValueName) && first < 0 && i > 0 {
 			first = i
 		}
 		if strings.HasSuffix(r.Topic, ".marker") {
@@ -136,7 +137,7 @@ func testResumeSnapshotMidChunk(t *testing.T, pg *harness.Postgres) {
 	reads := map[string]int{}
 	count := func(recs []*connectors.Record) {
 		for _, r := range data(recs) {
-			if op(r) == OpRead {
+			if op(r) == cdc.OpRead {
 				reads[source(r).Get("table").(string)+"|"+payloadJSON(t, r.KeySchema, r.Key)]++
 			}
 		}

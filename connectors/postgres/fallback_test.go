@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/connectors/cdc"
 	"github.com/sluice-cdc/sluice/connectors/codec/connectjson"
 	"github.com/sluice-cdc/sluice/connectors/postgres/pgoutput"
 )
@@ -37,7 +38,7 @@ func TestKeyOnlyOldTupleFallbacks(t *testing.T) {
 		{Name: "mood", TypeOID: 90001, Typmod: -1, NotNull: true},
 		{Name: "note", TypeOID: 25, Typmod: -1},
 	}
-	tb, err := buildTable(cfg, testCatalog(), 16384, "public", "orders", cols, newBuilder(cfg).source)
+	tb, err := buildTable(cfg, testCatalog(), 16384, "public", "orders", cols, newBuilder(cfg).Source)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +47,7 @@ func TestKeyOnlyOldTupleFallbacks(t *testing.T) {
 	for i := 1; i < len(old); i++ {
 		old[i] = pgoutput.Column{Kind: pgoutput.KindNull}
 	}
-	var sl slab
+	var sl cdc.Slab
 	before, err := tb.rowValue(&sl, old)
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pglogrepl"
 	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/connectors/cdc"
 	"github.com/sluice-cdc/sluice/connectors/codec/connectjson"
 	"github.com/sluice-cdc/sluice/it/harness"
 )
@@ -153,7 +154,9 @@ func data(recs []*connectors.Record) []*connectors.Record {
 }
 
 // beat reports a heartbeat record or an offset marker.
-func beat(r *connectors.Record) bool { return r.Topic == "" || r.ValueSchema == heartbeatValueSchema }
+func beat(r *connectors.Record) bool {
+	return r.Topic == "" || (r.ValueSchema != nil && r.ValueSchema.Name == cdc.HeartbeatValueName)
+}
 
 func env(r *connectors.Record) *connectors.StructValue { return r.Value.(*connectors.StructValue) }
 func op(r *connectors.Record) string                   { return env(r).Get("op").(string) }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/connectors/cdc"
 	"github.com/sluice-cdc/sluice/connectors/postgres/pgoutput"
 )
 
@@ -18,14 +19,8 @@ import (
 // task streams from the slot's consistent point (so every change since
 // the finished chunks were read is replayed) and reads the unfinished
 // chunks while streaming with DBLog's watermark method, as Debezium's
-// incremental snapshots do:
-//
-//  1. write a low watermark (a non-transactional logical decoding
-//     message), 2. read the chunk, 3. write a high watermark;
-//  4. while the stream is between the two watermarks, every change to a
-//     key of the chunk drops that key from the chunk (the stream's value
-//     is newer); 5. at the high watermark the remaining rows are emitted
-//     as op "r" with source.snapshot "incremental".
+// incremental snapshots do (package cdc: watermark.go). A watermark here
+// is a non-transactional logical decoding message.
 //
 // Finished chunks are never read again. Watermarks need logical decoding
 // messages in pgoutput, so PostgreSQL 14 or later.
@@ -57,11 +52,9 @@ type incremental struct {
 	session  string
 	seq      int
 	cur      *chunk
-	curStale bool // cur belongs to a plan replaced by a later signal
-	paused   bool // pause-snapshot: no further chunk starts
-	curID    string
-	open     bool
-	seen     map[string]struct{}
+	curStale bool       // cur belongs to a plan replaced by a later signal
+	paused   bool       // pause-snapshot: no further chunk starts
+	win      cdc.Window // the DBLog window of cur's read
 	ready    *chunkResult
 	results  chan chunkResult
 	conn     *pgx.Conn
@@ -122,7 +115,7 @@ func (t *Task) pendingChunks(ctx context.Context, plan, done, keys string, table
 			if err != nil {
 				return nil, err
 			}
-			if tb, err = buildTable(t.cfg, t.cat, p.relID, ct.schema, ct.name, cols, t.b.source); err != nil {
+			if tb, err = buildTable(t.cfg, t.cat, p.relID, ct.schema, ct.name, cols, t.b.Source); err != nil {
 				return nil, err
 			}
 			tb.replIdentity = ct.replIdentity
@@ -191,10 +184,9 @@ func (s *streamer) pumpIncremental(ctx context.Context) error {
 		}
 		in.seq++
 		in.cur, in.pending = in.pending[0], in.pending[1:]
-		in.curID = in.session + ":" + strconv.Itoa(in.seq)
-		in.open, in.ready = false, nil
-		clear(in.seen)
-		c, id, conn := in.cur, in.curID, in.conn
+		in.win.Start(in.session + ":" + strconv.Itoa(in.seq))
+		in.ready = nil
+		c, id, conn := in.cur, in.win.ID(), in.conn
 		s.t.log.Debug("reading snapshot chunk", "chunk", chunkID(c), "watermark_id", id)
 		s.wg.Add(1)
 		go func() {
@@ -224,20 +216,20 @@ func (s *streamer) pumpIncremental(ctx context.Context) error {
 func readWatermarked(ctx context.Context, conn *pgx.Conn, c *chunk, id string) chunkResult {
 	res := chunkResult{id: id}
 	emit := func(kind string) error {
-		_, err := conn.Exec(ctx, "SELECT pg_logical_emit_message(false, $1, $2)", watermarkPrefix, kind+":"+id)
+		_, err := conn.Exec(ctx, "SELECT pg_logical_emit_message(false, $1, $2)", watermarkPrefix, cdc.WatermarkContent(kind, id))
 		if err != nil {
 			return fmt.Errorf("writing the %s watermark of chunk %s: %w", kind, chunkID(c), err)
 		}
 		return nil
 	}
-	if res.err = emit("L"); res.err != nil {
+	if res.err = emit(cdc.WatermarkLow); res.err != nil {
 		return res
 	}
 	t := c.t
 	sql, params := chunkSQL(c)
 	rr := conn.PgConn().ExecParams(ctx, sql, params, nil, nil, nil)
 	var cols []pgoutput.Column
-	var sl slab
+	var sl cdc.Slab
 	var keys keyBlock
 	for rr.NextRow() {
 		var pos []byte
@@ -261,7 +253,7 @@ func readWatermarked(ctx context.Context, conn *pgx.Conn, c *chunk, id string) c
 		res.err = fmt.Errorf("snapshot of %s.%s: %w", t.schema, t.name, err)
 		return res
 	}
-	res.err = emit("H")
+	res.err = emit(cdc.WatermarkHigh)
 	return res
 }
 
@@ -271,17 +263,17 @@ func (s *streamer) watermark(ctx context.Context, lsn uint64, m *pgoutput.Logica
 	if in == nil || in.cur == nil || m.Transactional {
 		return nil
 	}
-	kind, id, _ := strings.Cut(string(m.Content), ":")
-	if id != in.curID {
-		s.t.log.Debug("watermark of an earlier read ignored", "kind", kind, "watermark_id", id, "current", in.curID, "lsn", lsnString(lsn))
+	kind, id := cdc.ParseWatermark(m.Content)
+	if id != in.win.ID() {
+		s.t.log.Debug("watermark of an earlier read ignored", "kind", kind, "watermark_id", id, "current", in.win.ID(), "lsn", lsnString(lsn))
 		return nil // an earlier session's watermark
 	}
 	s.t.log.Debug("watermark", "kind", kind, "watermark_id", id, "lsn", lsnString(lsn))
 	switch kind {
-	case "L":
-		in.open = true
+	case cdc.WatermarkLow:
+		in.win.Open()
 		return nil
-	case "H":
+	case cdc.WatermarkHigh:
 	default:
 		return nil
 	}
@@ -297,15 +289,15 @@ func (s *streamer) watermark(ctx context.Context, lsn uint64, m *pgoutput.Logica
 	if res.err != nil {
 		return res.err
 	}
-	if res.id != in.curID {
+	if res.id != in.win.ID() {
 		// Never expected: rows of another read would stand for this
 		// chunk's. Failing loses nothing; the restart reads it again.
-		return fmt.Errorf("snapshot chunk %s: its high watermark %s came with the rows of read %s", chunkID(in.cur), in.curID, res.id)
+		return fmt.Errorf("snapshot chunk %s: its high watermark %s came with the rows of read %s", chunkID(in.cur), in.win.ID(), res.id)
 	}
 	c := in.cur
 	var rows []chunkRow
 	for _, r := range res.rows {
-		if _, changed := in.seen[r.keyText]; !changed {
+		if !in.win.Changed(r.keyText) {
 			rows = append(rows, r)
 		}
 	}
@@ -316,7 +308,7 @@ func (s *streamer) watermark(ctx context.Context, lsn uint64, m *pgoutput.Logica
 		level = slog.LevelInfo
 	}
 	s.t.log.Log(ctx, level, "snapshot chunk finished", "chunk", chunkID(c), "rows_read", len(res.rows), "rows_emitted", len(rows),
-		"changed_meanwhile", len(in.seen), "stale", in.curStale, "high_watermark", lsnString(lsn))
+		"changed_meanwhile", in.win.ChangedCount(), "stale", in.curStale, "high_watermark", lsnString(lsn))
 	prevDone := in.doneStr
 	// The rows but the last say the chunk is in progress, up to their
 	// own key (Poll adds it: snapPos), so that a restart between them
@@ -327,12 +319,12 @@ func (s *streamer) watermark(ctx context.Context, lsn uint64, m *pgoutput.Logica
 		in.done = append(in.done, chunkID(c))
 		in.doneStr = strings.Join(in.done, ",")
 	}
-	in.cur, in.open, in.ready, in.curStale = nil, false, nil, false
+	in.cur, in.ready, in.curStale = nil, nil, false
+	in.win.Close()
 	in.setKeys()
-	clear(in.seen)
 	last := len(in.pending) == 0
 	p := position{snapshot: "incremental", lsn: lsn}
-	p.tsMs, p.tsUs, p.tsNs = timeBoxes(time.Now())
+	p.ts = cdc.TimeBoxes(time.Now())
 	after := offset{lsnProc: lsn, lsn: lsn, incremental: !last, snapshotPlan: in.plan, snapshotChunks: in.doneStr, paused: in.paused,
 		snapshotKeys: in.keys}
 	if last {
@@ -341,12 +333,12 @@ func (s *streamer) watermark(ctx context.Context, lsn uint64, m *pgoutput.Logica
 	base := &snapBase{run: &snapRun{}, seq: 1, off: before}
 	for i, r := range rows {
 		if i == len(rows)-1 {
-			if err := s.emit(ctx, s.t.b.change(c.t, OpRead, r.key, nil, r.after, &p, nil, after.toMap()), &after); err != nil {
+			if err := s.emit(ctx, s.t.b.change(c.t, cdc.OpRead, r.key, nil, r.after, &p, nil, after.toMap()), &after); err != nil {
 				return err
 			}
 			break
 		}
-		if err := s.emitAt(ctx, s.t.b.change(c.t, OpRead, r.key, nil, r.after, &p, nil, nil), &before, snapPos{base: base, c: c, key: r.pos}); err != nil {
+		if err := s.emitAt(ctx, s.t.b.change(c.t, cdc.OpRead, r.key, nil, r.after, &p, nil, nil), &before, snapPos{base: base, c: c, key: r.pos}); err != nil {
 			return err
 		}
 	}
@@ -363,8 +355,8 @@ func (s *streamer) watermark(ctx context.Context, lsn uint64, m *pgoutput.Logica
 // noteChange records a key changed inside the current chunk's window.
 func (s *streamer) noteChange(t *table, cols []pgoutput.Column) {
 	in := s.incr
-	if in == nil || !in.open || in.cur == nil || in.cur.t.relID != t.relID || len(cols) == 0 {
+	if in == nil || !in.win.IsOpen() || in.cur == nil || in.cur.t.relID != t.relID || len(cols) == 0 {
 		return
 	}
-	in.seen[keyText(t, cols)] = struct{}{}
+	in.win.Note(keyText(t, cols))
 }

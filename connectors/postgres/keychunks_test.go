@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/connectors/cdc"
 	"github.com/sluice-cdc/sluice/it/harness"
 )
 
@@ -67,7 +68,7 @@ func testKeyChunks(t *testing.T, pg *harness.Postgres) {
 	task := startTask(t, props(pg, db, "keychunks", SnapshotMode, SnapshotInitialOnly, SnapshotChunkSize, "1000",
 		SnapshotMaxThreads, "2", TableIncludeList, "public.ck,public.uu", SlotDropOnStop, "true"), nil)
 	recs := data(pollUntil(t, task, 30*time.Second, func(rs []*connectors.Record) bool {
-		return len(rs) > 0 && rs[len(rs)-1].Value != nil && source(rs[len(rs)-1]).Get("snapshot") == SnapLast
+		return len(rs) > 0 && rs[len(rs)-1].Value != nil && source(rs[len(rs)-1]).Get("snapshot") == cdc.SnapLast
 	}))
 	var plan string
 	for _, r := range recs { // the first record that carries an offset
@@ -87,7 +88,7 @@ func testKeyChunks(t *testing.T, pg *harness.Postgres) {
 	}
 	reads := map[string]map[string]int{}
 	for _, r := range recs {
-		if op(r) != OpRead {
+		if op(r) != cdc.OpRead {
 			t.Fatalf("op %s in an initial_only snapshot", op(r))
 		}
 		tn := source(r).Get("table").(string)
@@ -269,7 +270,7 @@ func testKeyChangedResume(t *testing.T, pg *harness.Postgres) {
 	recs := pollUntil(t, task, 20*time.Second, lastIncremental)
 	reads := map[string]int{}
 	for _, r := range data(recs) {
-		if op(r) == OpRead {
+		if op(r) == cdc.OpRead {
 			reads[after(r).Get("a").(string)]++
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"strconv"
 
 	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/connectors/cdc"
 	"github.com/sluice-cdc/sluice/connectors/codec/connectjson"
 )
 
@@ -85,16 +86,16 @@ func (s *lazySource) envelope(enc connectors.JSONEncoder, env *connectors.Schema
 	}
 	f := env.Fields
 	head = append(s.head[:0], `{"before":`...)
-	if head, err = enc.AppendJSON(head, f[envBefore].Schema, nil); err != nil {
+	if head, err = enc.AppendJSON(head, f[cdc.EnvBefore].Schema, nil); err != nil {
 		return nil, nil, err
 	}
 	head = append(head, `,"after":`...)
 	rest = append(s.rest[:0], `,"source":`...)
-	if rest, err = enc.AppendJSON(rest, f[envSource].Schema, s.src); err != nil {
+	if rest, err = enc.AppendJSON(rest, f[cdc.EnvSource].Schema, s.src); err != nil {
 		return nil, nil, err
 	}
 	rest = append(rest, `,"transaction":`...)
-	if rest, err = enc.AppendJSON(rest, f[envTransaction].Schema, nil); err != nil {
+	if rest, err = enc.AppendJSON(rest, f[cdc.EnvTransaction].Schema, nil); err != nil {
 		return nil, nil, err
 	}
 	rest = append(rest, s.tail...)
@@ -231,10 +232,11 @@ func (r *lazyRow) appendStruct(dst []byte, enc connectors.JSONEncoder, s *connec
 	return append(dst, '}'), nil
 }
 
-func (r *lazyRow) size() int64 {
-	n := int64(structOverhead + scalarSize*len(r.span)/2 + len(r.text))
+// Size estimates the bytes the row holds (cdc.Sizer).
+func (r *lazyRow) Size() int64 {
+	n := int64(cdc.StructOverhead + cdc.ScalarSize*len(r.span)/2 + len(r.text))
 	for _, v := range r.vals {
-		n += valueSize(v)
+		n += cdc.ValueSize(v)
 	}
 	return n
 }
@@ -259,7 +261,7 @@ func (k *lazyKey) AppendJSON(dst []byte, enc connectors.JSONEncoder) ([]byte, er
 	return r.appendStruct(dst, enc, r.t.keySchema, r.t.keyCols, r.t.keyKeys)
 }
 
-func (k *lazyKey) size() int64 { return (*lazyRow)(k).size() }
+func (k *lazyKey) Size() int64 { return (*lazyRow)(k).Size() }
 
 func (e *lazyEnvelope) Build() (*connectors.StructValue, error) {
 	t := e.t
@@ -269,11 +271,11 @@ func (e *lazyEnvelope) Build() (*connectors.StructValue, error) {
 	}
 	env := connectors.NewStructValue(t.envelopeSchema)
 	v := env.Values
-	v[envAfter] = after
-	v[envSource] = e.src.src
-	v[envOp] = e.src.op
+	v[cdc.EnvAfter] = after
+	v[cdc.EnvSource] = e.src.src
+	v[cdc.EnvOp] = e.src.op
 	ts := e.src.ts
-	v[envTsMs], v[envTsUs], v[envTsNs] = ts/1e6, ts/1e3, ts
+	v[cdc.EnvTsMs], v[cdc.EnvTsUs], v[cdc.EnvTsNs] = ts/1e6, ts/1e3, ts
 	return env, nil
 }
 
@@ -290,4 +292,4 @@ func (e *lazyEnvelope) AppendJSON(dst []byte, enc connectors.JSONEncoder) ([]byt
 	return append(dst, rest...), nil
 }
 
-func (e *lazyEnvelope) size() int64 { return e.lazyRow.size() + valueSize(e.src.src) }
+func (e *lazyEnvelope) Size() int64 { return e.lazyRow.Size() + cdc.ValueSize(e.src.src) }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/connectors/cdc"
 	"github.com/sluice-cdc/sluice/connectors/codec/connectjson"
 )
 
@@ -36,7 +37,7 @@ func lazyTable(t *testing.T) (*builder, *table) {
 		{Name: "pos", TypeOID: 90002, Typmod: -1},
 	}
 	b := newBuilder(cfg)
-	tb, err := buildTable(cfg, testCatalog(), 16384, "public", "things", cols, b.source)
+	tb, err := buildTable(cfg, testCatalog(), 16384, "public", "things", cols, b.Source)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,9 +64,9 @@ var lazyRows = [][][]byte{
 func TestLazyRowsEncodeAsBuilt(t *testing.T) {
 	b, tb := lazyTable(t)
 	now := time.Date(2024, 5, 6, 7, 8, 9, 123456789, time.UTC)
-	b.now = func() time.Time { return now }
-	pos := position{snapshot: SnapTrue, lsn: 1234, txID: int64(77)}
-	pos.tsMs, pos.tsUs, pos.tsNs = timeBoxes(now)
+	b.Now = func() time.Time { return now }
+	pos := position{snapshot: cdc.SnapTrue, lsn: 1234, txID: int64(77)}
+	pos.ts = cdc.TimeBoxes(now)
 	src := b.sourceValue(tb, &pos)
 	settings := []connectjson.Options{
 		{ReplaceNullWithDefault: true, CacheSize: 1000},
@@ -75,7 +76,7 @@ func TestLazyRowsEncodeAsBuilt(t *testing.T) {
 	var arena rowArena
 	for ri, vals := range lazyRows {
 		cols := textColumns(nil, vals)
-		var sl slab
+		var sl cdc.Slab
 		after, err := tb.rowValue(&sl, cols)
 		if err != nil {
 			t.Fatalf("row %d: %v", ri, err)
@@ -86,9 +87,9 @@ func TestLazyRowsEncodeAsBuilt(t *testing.T) {
 		}
 		p := pos
 		p.src = src
-		built := b.change(tb, OpRead, key, nil, after, &p, nil, nil)
+		built := b.change(tb, cdc.OpRead, key, nil, after, &p, nil, nil)
 
-		env := &lazyEnvelope{src: newLazySource(src, OpRead, now.UnixNano())}
+		env := &lazyEnvelope{src: newLazySource(src, cdc.OpRead, now.UnixNano())}
 		if err := arena.read(&env.lazyRow, tb, vals); err != nil {
 			t.Fatalf("row %d: %v", ri, err)
 		}
@@ -151,7 +152,7 @@ func TestLazyRowPoisonValue(t *testing.T) {
 		if !errors.As(err, &ce) || ce.Column != tb.cols[c.col].Name {
 			t.Errorf("%s = %q: error %v, want a ColumnError naming the column", tb.cols[c.col].Name, c.text, err)
 		}
-		_, werr := tb.rowValue(&slab{}, textColumns(nil, vals))
+		_, werr := tb.rowValue(&cdc.Slab{}, textColumns(nil, vals))
 		if err == nil || werr == nil || err.Error() != werr.Error() {
 			t.Errorf("%s = %q: lazy error %v, built error %v", tb.cols[c.col].Name, c.text, err, werr)
 		}
@@ -163,9 +164,9 @@ func TestLazyRowPoisonValue(t *testing.T) {
 // records sharing its source block alone.
 func TestLazySnapshotMarker(t *testing.T) {
 	b, tb := lazyTable(t)
-	pos := position{snapshot: SnapTrue}
-	pos.tsMs, pos.tsUs, pos.tsNs = timeBoxes(time.Now())
-	ls := newLazySource(b.sourceValue(tb, &pos), OpRead, 1)
+	pos := position{snapshot: cdc.SnapTrue}
+	pos.ts = cdc.TimeBoxes(time.Now())
+	ls := newLazySource(b.sourceValue(tb, &pos), cdc.OpRead, 1)
 	var arena rowArena
 	e1, e2 := &lazyEnvelope{src: ls}, &lazyEnvelope{src: ls}
 	for _, e := range []*lazyEnvelope{e1, e2} {
@@ -174,9 +175,9 @@ func TestLazySnapshotMarker(t *testing.T) {
 		}
 	}
 	r1 := &connectors.Record{Value: e1}
-	setSnapshotMarker(r1, SnapLast)
-	if e1.src.src.Values[srcSnapshot] != SnapLast || e2.src.src.Values[srcSnapshot] != SnapTrue || e2.src != ls {
-		t.Errorf("markers: %v and %v", e1.src.src.Values[srcSnapshot], e2.src.src.Values[srcSnapshot])
+	setSnapshotMarker(r1, cdc.SnapLast)
+	if e1.src.src.Values[cdc.SrcSnapshot] != cdc.SnapLast || e2.src.src.Values[cdc.SrcSnapshot] != cdc.SnapTrue || e2.src != ls {
+		t.Errorf("markers: %v and %v", e1.src.src.Values[cdc.SrcSnapshot], e2.src.src.Values[cdc.SrcSnapshot])
 	}
 	if string(e1.src.tail) != string(ls.tail) {
 		t.Errorf("tail %s, want %s", e1.src.tail, ls.tail)

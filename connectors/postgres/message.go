@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/connectors/cdc"
 	"github.com/sluice-cdc/sluice/connectors/postgres/pgoutput"
 )
 
@@ -63,7 +64,7 @@ func (s *streamer) message(ctx context.Context, lsn uint64, m *pgoutput.LogicalM
 	} else {
 		// Outside any transaction: resume just past it.
 		p = position{lsn: lsn}
-		p.tsMs, p.tsUs, p.tsNs = timeBoxes(s.t.b.now())
+		p.ts = cdc.TimeBoxes(s.t.b.Now())
 		o = offset{lsnProc: lsn + 1, lsn: lsn}
 		if s.incr != nil {
 			o.incremental, o.snapshotPlan, o.snapshotChunks, o.snapshotKeys = true, s.incr.plan, s.incr.doneStr, s.incr.keys
@@ -77,12 +78,13 @@ func (s *streamer) message(ctx context.Context, lsn uint64, m *pgoutput.LogicalM
 	block.Values[0] = m.Prefix
 	block.Values[1] = append([]byte(nil), m.Content...)
 	val := connectors.NewStructValue(b.messageValue)
-	now := b.now()
+	now := b.Now()
 	val.Values[0] = OpMessage
-	val.Values[1], val.Values[2], val.Values[3] = timeBoxes(now)
+	ts := cdc.TimeBoxes(now)
+	val.Values[1], val.Values[2], val.Values[3] = ts.Ms, ts.Us, ts.Ns
 	val.Values[4] = b.sourceValue(messageTable, &p)
 	val.Values[5] = block
 	r := &connectors.Record{Topic: cfg.TopicPrefix + ".message", Partition: -1, KeySchema: messageKeySchema, Key: key,
-		ValueSchema: b.messageValue, Value: val, Timestamp: now, SourcePartition: b.partition, SourceOffset: om}
+		ValueSchema: b.messageValue, Value: val, Timestamp: now, SourcePartition: b.Partition, SourceOffset: om}
 	return s.emit(ctx, r, &o)
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/connectors/cdc"
 )
 
 // A panic in the task's own goroutine reaches the runtime as Poll's error
@@ -18,7 +19,7 @@ func TestRunLoopPanicGoesToPoll(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	task := &Task{cfg: cfg, log: slog.New(slog.DiscardHandler), queue: newRecQueue(cfg.MaxQueueSize), done: make(chan struct{}),
+	task := &Task{cfg: cfg, log: slog.New(slog.DiscardHandler), queue: cdc.NewQueue[snapPos](cfg.MaxQueueSize), done: make(chan struct{}),
 		timer: time.NewTimer(time.Hour)}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

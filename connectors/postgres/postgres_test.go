@@ -22,6 +22,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/sluice-cdc/sluice/config"
 	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/connectors/cdc"
 	"github.com/sluice-cdc/sluice/connectors/tracectx"
 	"github.com/sluice-cdc/sluice/it/harness"
 	"go.uber.org/goleak"
@@ -98,7 +99,7 @@ func testBasic(t *testing.T, pg *harness.Postgres) {
 			t.Fatalf("record names: topic %s key %s value %s", r.Topic, r.KeySchema.Name, r.ValueSchema.Name)
 		}
 	}
-	if markers[SnapFirst] != 1 || markers[SnapLast] != 1 || markers[SnapTrue] != 8 {
+	if markers[cdc.SnapFirst] != 1 || markers[cdc.SnapLast] != 1 || markers[cdc.SnapTrue] != 8 {
 		t.Errorf("snapshot markers %v, want first, 8 true, last", markers)
 	}
 	if last := recs[len(recs)-1]; last.SourceOffset[offLastSnapshot] != true {
@@ -110,7 +111,7 @@ func testBasic(t *testing.T, pg *harness.Postgres) {
 	if got := after(last).Get("v"); got != "x" {
 		t.Errorf("after.v = %v", got)
 	}
-	if src := source(last); src.Get("snapshot") != SnapFalse || src.Get("txId") == nil || src.Get("lsn") == nil {
+	if src := source(last); src.Get("snapshot") != cdc.SnapFalse || src.Get("txId") == nil || src.Get("lsn") == nil {
 		t.Errorf("source %v", src.Values)
 	}
 	commit(t, task, last)
@@ -270,14 +271,14 @@ func testHandover(t *testing.T, pg *harness.Postgres) {
 			continue
 		}
 		switch op(r) {
-		case OpRead, OpCreate, OpUpdate:
+		case cdc.OpRead, cdc.OpCreate, cdc.OpUpdate:
 			a := after(r)
 			id := a.Get("id").(int32)
 			state[id] = a.Get("v").(int32)
-			if op(r) != OpUpdate {
+			if op(r) != cdc.OpUpdate {
 				seen[id]++
 			}
-		case OpDelete:
+		case cdc.OpDelete:
 			delete(state, before(r).Get("id").(int32))
 		}
 	}
@@ -551,7 +552,7 @@ func testToast(t *testing.T, pg *harness.Postgres) {
 	recs := pollUntil(t, task, 20*time.Second, func(rs []*connectors.Record) bool { return countOps(rs, "t", "u") == 1 })
 	var upd *connectors.Record
 	for _, r := range data(recs) {
-		if op(r) == OpUpdate {
+		if op(r) == cdc.OpUpdate {
 			upd = r
 		}
 	}
@@ -599,7 +600,7 @@ func testTraceContext(t *testing.T, pg *harness.Postgres) {
 			fmt.Sprintf("UPDATE a SET v = v + 10 WHERE id = %d", n), fmt.Sprintf("DELETE FROM b WHERE id = %d", n))
 		recs := pollUntil(t, task, 20*time.Second, func(rs []*connectors.Record) bool {
 			for _, r := range rs {
-				if r.Topic == "srv.public.b" && r.Value != nil && op(r) == OpDelete {
+				if r.Topic == "srv.public.b" && r.Value != nil && op(r) == cdc.OpDelete {
 					return true
 				}
 			}
@@ -618,7 +619,7 @@ func testTraceContext(t *testing.T, pg *harness.Postgres) {
 				}
 				continue
 			}
-			if op(r) == OpRead {
+			if op(r) == cdc.OpRead {
 				if len(tp) != 0 {
 					t.Errorf("snapshot read of %s has traceparents %v, want none", r.Topic, tp)
 				}
@@ -732,7 +733,7 @@ func testXmin(t *testing.T, pg *harness.Postgres) {
 		pollUntil(t, task, 10*time.Second, func([]*connectors.Record) bool { return task.replConn.Load() != nil })
 		time.Sleep(200 * time.Millisecond) // past one fetch interval
 		pg.Exec(t, db, "INSERT INTO t SELECT coalesce(max(id), 0) + 1 FROM t")
-		recs := data(pollUntil(t, task, 10*time.Second, func(rs []*connectors.Record) bool { return countOps(rs, "t", OpCreate) == 1 }))
+		recs := data(pollUntil(t, task, 10*time.Second, func(rs []*connectors.Record) bool { return countOps(rs, "t", cdc.OpCreate) == 1 }))
 		x := source(recs[len(recs)-1]).Get("xmin")
 		if interval == "0" && x != nil {
 			t.Errorf("xmin.fetch.interval.ms=0: source.xmin = %v, want null", x)
@@ -1065,7 +1066,7 @@ func testResumeSnapshot(t *testing.T, pg *harness.Postgres) {
 	defer stopWriter()
 	second := pollUntil(t, task2, 60*time.Second, func(rs []*connectors.Record) bool {
 		for _, r := range rs {
-			if r.Value != nil && op(r) == OpUpdate && r.SourceOffset != nil && r.SourceOffset[offIncremental] == nil {
+			if r.Value != nil && op(r) == cdc.OpUpdate && r.SourceOffset != nil && r.SourceOffset[offIncremental] == nil {
 				return true // streaming after the last chunk
 			}
 		}
@@ -1101,17 +1102,17 @@ func testResumeSnapshot(t *testing.T, pg *harness.Postgres) {
 			continue
 		}
 		switch op(r) {
-		case OpRead, OpCreate, OpUpdate:
+		case cdc.OpRead, cdc.OpCreate, cdc.OpUpdate:
 			a := after(r)
 			id := a.Get("id").(int32)
 			state[id] = a.Get("v").(int32)
-			if op(r) == OpRead && i >= len(data(kept)) {
+			if op(r) == cdc.OpRead && i >= len(data(kept)) {
 				reads[id]++
 				if inFinished(id) {
 					reread++
 				}
 			}
-		case OpDelete:
+		case cdc.OpDelete:
 			delete(state, before(r).Get("id").(int32))
 		}
 	}
@@ -1176,10 +1177,10 @@ func testRestartBeforeFirstCommit(t *testing.T, pg *harness.Postgres) {
 		state := map[int32]int32{}
 		for _, r := range data(recs) {
 			switch op(r) {
-			case OpRead, OpCreate, OpUpdate:
+			case cdc.OpRead, cdc.OpCreate, cdc.OpUpdate:
 				a := after(r)
 				state[a.Get("id").(int32)] = a.Get("v").(int32)
-			case OpDelete:
+			case cdc.OpDelete:
 				delete(state, before(r).Get("id").(int32))
 			}
 		}
@@ -1265,13 +1266,13 @@ func testResumeSnapshotReconnect(t *testing.T, pg *harness.Postgres) {
 	// both runs; in the second, every row is read at most once.
 	seen := map[int32]bool{}
 	for _, r := range data(kept) {
-		if op(r) == OpRead {
+		if op(r) == cdc.OpRead {
 			seen[after(r).Get("id").(int32)] = true
 		}
 	}
 	reads := map[int32]int{}
 	for _, r := range data(second) {
-		if op(r) == OpRead {
+		if op(r) == cdc.OpRead {
 			id := after(r).Get("id").(int32)
 			reads[id]++
 			seen[id] = true
@@ -1520,7 +1521,7 @@ func testSignalSnapshot(t *testing.T, pg *harness.Postgres) {
 			t.Fatalf("signal table captured though not in table.include.list")
 		}
 		a := after(r)
-		if op(r) == OpRead {
+		if op(r) == cdc.OpRead {
 			reads[a.Get("id").(int32)]++
 			if source(r).Get("snapshot") != "incremental" {
 				t.Errorf("snapshot marker %v", source(r).Get("snapshot"))
@@ -1741,7 +1742,7 @@ func resumeSnapshotChurn(t *testing.T, pg *harness.Postgres, restarts bool) {
 	pg.Exec(t, db, "INSERT INTO acct VALUES (0, 0)")
 	third = append(third, pollUntil(t, task3, time.Minute, func(rs []*connectors.Record) bool {
 		for _, r := range data(rs) {
-			if op(r) == OpCreate && after(r).Get("id").(int32) == 0 {
+			if op(r) == cdc.OpCreate && after(r).Get("id").(int32) == 0 {
 				return true
 			}
 		}
@@ -1759,9 +1760,9 @@ func resumeSnapshotChurn(t *testing.T, pg *harness.Postgres, restarts bool) {
 			off = 1 << 28
 		}
 		switch op(r) {
-		case OpRead, OpCreate, OpUpdate:
+		case cdc.OpRead, cdc.OpCreate, cdc.OpUpdate:
 			got[off+after(r).Get("id").(int32)] = after(r).Get("v").(int32)
-		case OpDelete:
+		case cdc.OpDelete:
 			delete(got, off+before(r).Get("id").(int32))
 		}
 	}

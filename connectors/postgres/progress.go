@@ -71,8 +71,8 @@ type snapProgress struct {
 	keys []chunkKey
 }
 
-// note takes in the position of the next record taken.
-func (p *snapProgress) note(sp *snapPos) {
+// Note takes in the position of the next record taken (cdc.Progress).
+func (p *snapProgress) Note(sp *snapPos) {
 	if p.base == nil || sp.base.run != p.base.run {
 		p.keys = p.keys[:0]
 	}

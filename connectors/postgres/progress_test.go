@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/connectors/cdc"
 )
 
 // The offset Poll builds for the last record of a batch names every chunk
@@ -18,9 +19,9 @@ func TestSnapProgressOffsets(t *testing.T) {
 	run := &snapRun{}
 	b1 := &snapBase{run: run, seq: 1, off: offset{snapshot: true, snapshotPlan: "16384:1:500:2", lsnProc: 7, lsn: 7}}
 	var p snapProgress
-	p.note(&snapPos{base: b1, c: c0, key: []byte("1")})
-	p.note(&snapPos{base: b1, c: c1, key: []byte("501")})
-	p.note(&snapPos{base: b1, c: c0, key: []byte("2")})
+	p.Note(&snapPos{base: b1, c: c0, key: []byte("1")})
+	p.Note(&snapPos{base: b1, c: c1, key: []byte("501")})
+	p.Note(&snapPos{base: b1, c: c0, key: []byte("2")})
 	got, err := parseOffsetMap(p.offsetMap())
 	if err != nil {
 		t.Fatal(err)
@@ -35,20 +36,20 @@ func TestSnapProgressOffsets(t *testing.T) {
 		t.Fatalf("a chunk finished after the last record taken left the offset: %q", got.snapshotKeys)
 	}
 	b2 := &snapBase{run: run, seq: 2, off: offset{snapshot: true, snapshotPlan: b1.off.snapshotPlan, snapshotChunks: "16384:0", lsnProc: 7, lsn: 7}}
-	p.note(&snapPos{base: b2, c: c1, key: []byte("502")})
+	p.Note(&snapPos{base: b2, c: c1, key: []byte("502")})
 	if got, _ := parseOffsetMap(p.offsetMap()); got.snapshotKeys != "16384:1:502" || got.snapshotChunks != "16384:0" {
 		t.Fatalf("after c0 finished: %+v", got)
 	}
 	// An unordered chunk has no key: the offset names only finished
 	// chunks and the ordered ones.
 	c2 := &chunk{t: &table{relID: 9}}
-	p.note(&snapPos{base: b2, c: c2})
+	p.Note(&snapPos{base: b2, c: c2})
 	if got, _ := parseOffsetMap(p.offsetMap()); got.snapshotKeys != "16384:1:502" {
 		t.Fatalf("unordered chunk: %q", got.snapshotKeys)
 	}
 	// Another run (a watermarked chunk) starts from its own base's keys.
 	b3 := &snapBase{run: &snapRun{}, seq: 1, off: offset{incremental: true, snapshotPlan: "x", lsnProc: 9, snapshotKeys: "5:3:abc"}}
-	p.note(&snapPos{base: b3, c: &chunk{t: &table{relID: 5}, idx: 4}, key: []byte("q%3Br")})
+	p.Note(&snapPos{base: b3, c: &chunk{t: &table{relID: 5}, idx: 4}, key: []byte("q%3Br")})
 	got, _ = parseOffsetMap(p.offsetMap())
 	if got.snapshotKeys != "5:3:abc;5:4:q%3Br" || !got.incremental || got.snapshot {
 		t.Fatalf("incremental run: %+v", got)
@@ -121,7 +122,7 @@ func TestChunkSQLResumesAfterKey(t *testing.T) {
 // Poll gives an offset only to the last record of a batch when it is a
 // snapshot row, and that offset covers exactly the rows taken.
 func TestTakeGivesTheBatchItsOffset(t *testing.T) {
-	task := &Task{cfg: &Config{MaxBatchSize: 3}, queue: newRecQueue(100)}
+	task := &Task{cfg: &Config{MaxBatchSize: 3}, queue: cdc.NewQueue[snapPos](100)}
 	tb := &table{relID: 1}
 	c0 := &chunk{t: tb, idx: 0}
 	base := &snapBase{run: &snapRun{}, seq: 1, off: offset{snapshot: true, snapshotPlan: "1:1:10:2", lsnProc: 5, lsn: 5}}
@@ -163,7 +164,7 @@ func TestTakeGivesTheBatchItsOffset(t *testing.T) {
 	if err := task.Commit(ctx, []connectors.SourceOffset{{Partition: part, Offset: b2[2].SourceOffset}}); err != nil {
 		t.Fatal(err)
 	}
-	if !task.allCommitted() || task.queue.len() != 0 {
+	if !task.allCommitted() || task.queue.Len() != 0 {
 		t.Fatal("the last offset returned is committed, yet not all committed")
 	}
 }

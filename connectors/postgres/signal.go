@@ -2,14 +2,13 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/sluice-cdc/sluice/connectors/cdc"
 	"github.com/sluice-cdc/sluice/connectors/postgres/pgoutput"
 )
 
@@ -25,12 +24,6 @@ import (
 // The same signals come from a Kafka topic (signal_kafka.go).
 // Watermarks are logical decoding messages, so Sluice never writes to the
 // signal table.
-
-// signalData is the JSON in a signal row's data column.
-type signalData struct {
-	DataCollections []string `json:"data-collections"`
-	Type            string   `json:"type"`
-}
 
 // isSignalTable reports whether schema.name is signal.data.collection.
 func (c *Config) isSignalTable(schema, name string) bool {
@@ -54,62 +47,23 @@ func (s *streamer) signal(ctx context.Context, lsn uint64, cols []pgoutput.Colum
 // handleSignal acts on a signal of any channel: kind is its type, data
 // its JSON data (may be empty), from says where it came from for the log.
 func (s *streamer) handleSignal(ctx context.Context, kind string, data []byte, from string) error {
-	var d signalData
-	if len(data) > 0 {
-		if err := json.Unmarshal(data, &d); err != nil {
-			s.t.log.Warn("ignoring a signal whose data is not JSON", "type", kind, "error", err, "from", from)
-			return nil
-		}
-	}
-	switch kind {
-	case "execute-snapshot":
-		if d.Type != "" && !strings.EqualFold(d.Type, "incremental") {
-			s.t.log.Warn("ignoring an execute-snapshot signal: only incremental snapshots are supported", "type", d.Type, "from", from)
-			return nil
-		}
-		return s.executeSnapshot(ctx, d.DataCollections)
-	case "stop-snapshot":
-		s.stopSnapshot(d.DataCollections)
-	case "pause-snapshot":
-		if s.incr == nil {
-			s.t.log.Info("ignoring a pause-snapshot signal: no incremental snapshot is running", "from", from)
-			return nil
-		}
-		s.incr.paused = true
-		s.t.log.Info("incremental snapshot paused: no further chunk is read until resume-snapshot", "chunks_left", len(s.incr.pending), "from", from)
-	case "resume-snapshot":
-		if s.incr == nil || !s.incr.paused {
-			s.t.log.Info("ignoring a resume-snapshot signal: no incremental snapshot is paused", "from", from)
-			return nil
-		}
-		s.incr.paused = false
-		s.t.log.Info("incremental snapshot resumed", "chunks_left", len(s.incr.pending), "from", from)
-	default:
-		s.t.log.Info("ignoring an unsupported signal", "type", kind, "from", from)
-	}
-	return nil
+	return cdc.HandleSignal(ctx, s, s.t.log, kind, data, from)
 }
 
-func matchAll(patterns []string) ([]*regexp.Regexp, error) {
-	var out []*regexp.Regexp
-	for _, p := range patterns {
-		re, err := regexp.Compile("^(?:" + p + ")$")
-		if err != nil {
-			return nil, fmt.Errorf("data-collections %q: %w", p, err)
-		}
-		out = append(out, re)
+// SetSnapshotPaused pauses or resumes the incremental snapshot
+// (cdc.SignalHandler). The pause is kept in the source offset.
+func (s *streamer) SetSnapshotPaused(paused bool) (int, bool) {
+	if s.incr == nil || (!paused && !s.incr.paused) {
+		return 0, false
 	}
-	return out, nil
+	s.incr.paused = paused
+	return len(s.incr.pending), true
 }
 
-// executeSnapshot plans chunks for the captured tables matching patterns
-// and queues them behind any chunks already pending.
-func (s *streamer) executeSnapshot(ctx context.Context, patterns []string) error {
-	res, err := matchAll(patterns)
-	if err != nil {
-		s.t.log.Warn("ignoring an execute-snapshot signal", "error", err)
-		return nil
-	}
+// ExecuteSnapshot plans chunks for the captured tables matching res
+// (compiled from patterns) and queues them behind any chunks already
+// pending (cdc.SignalHandler).
+func (s *streamer) ExecuteSnapshot(ctx context.Context, res []*regexp.Regexp, patterns []string) error {
 	list, err := listTables(ctx, s.t.meta, s.t.cfg)
 	if err != nil {
 		return retryIfConn(err)
@@ -126,7 +80,7 @@ func (s *streamer) executeSnapshot(ctx context.Context, patterns []string) error
 			if err != nil {
 				return retryIfConn(err)
 			}
-			if tb, err = buildTable(s.t.cfg, s.t.cat, ct.relID, ct.schema, ct.name, cols, s.t.b.source); err != nil {
+			if tb, err = buildTable(s.t.cfg, s.t.cat, ct.relID, ct.schema, ct.name, cols, s.t.b.Source); err != nil {
 				return err
 			}
 			s.tables[ct.relID] = tb
@@ -143,7 +97,7 @@ func (s *streamer) executeSnapshot(ctx context.Context, patterns []string) error
 		return nil
 	}
 	if s.incr == nil {
-		s.incr = &incremental{session: strconv.FormatInt(time.Now().UnixNano(), 36), seen: map[string]struct{}{},
+		s.incr = &incremental{session: strconv.FormatInt(time.Now().UnixNano(), 36),
 			results: make(chan chunkResult, 1)}
 	}
 	in := s.incr
@@ -173,16 +127,11 @@ func (in *incremental) dropTable(relID uint32) {
 	in.setKeys()
 }
 
-// stopSnapshot drops pending chunks of the matching tables (all when no
-// pattern is given). A chunk being read finishes.
-func (s *streamer) stopSnapshot(patterns []string) {
+// StopSnapshot drops pending chunks of the tables matching res (all
+// when res is empty). A chunk being read finishes (cdc.SignalHandler).
+func (s *streamer) StopSnapshot(res []*regexp.Regexp) {
 	in := s.incr
 	if in == nil {
-		return
-	}
-	res, err := matchAll(patterns)
-	if err != nil {
-		s.t.log.Warn("ignoring a stop-snapshot signal", "error", err)
 		return
 	}
 	var ids []uint32

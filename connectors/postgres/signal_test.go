@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/connectors/cdc"
 	"github.com/sluice-cdc/sluice/it/harness"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -30,7 +31,7 @@ func incrementalReads(t *testing.T, recs []*connectors.Record, tn string) map[in
 	t.Helper()
 	reads := map[int32]int{}
 	for _, r := range data(recs) {
-		if source(r).Get("table") == tn && op(r) == OpRead {
+		if source(r).Get("table") == tn && op(r) == cdc.OpRead {
 			reads[after(r).Get("id").(int32)]++
 		}
 	}
@@ -146,13 +147,13 @@ func testPauseResume(t *testing.T, pg *harness.Postgres) {
 		"UPDATE p SET v = 1 WHERE id = 4999")
 	// The update follows the pause in the WAL: once it arrives the pause
 	// was handled; a chunk already being read may still finish.
-	recs := pollUntil(t, task, 20*time.Second, func(rs []*connectors.Record) bool { return countOps(rs, "p", OpUpdate) == 1 })
+	recs := pollUntil(t, task, 20*time.Second, func(rs []*connectors.Record) bool { return countOps(rs, "p", cdc.OpUpdate) == 1 })
 	deadline := time.Now().Add(1500 * time.Millisecond)
 	pg.Exec(t, db, "UPDATE p SET v = 2 WHERE id = 4998")
 	recs = append(recs, pollUntil(t, task, 5*time.Second, func(rs []*connectors.Record) bool { return time.Now().After(deadline) })...)
 	paused := len(incrementalReads(t, recs, "p"))
-	if countOps(recs, "p", OpUpdate) != 2 {
-		t.Errorf("%d updates streamed while paused, want 2", countOps(recs, "p", OpUpdate))
+	if countOps(recs, "p", cdc.OpUpdate) != 2 {
+		t.Errorf("%d updates streamed while paused, want 2", countOps(recs, "p", cdc.OpUpdate))
 	}
 	if paused > chunk {
 		t.Fatalf("%d rows read after the pause, want at most one chunk (%d)", paused, chunk)
@@ -161,7 +162,7 @@ func testPauseResume(t *testing.T, pg *harness.Postgres) {
 	// Restart from the offset of the second update, taken while paused.
 	var stored map[string]any
 	for _, r := range data(recs) {
-		if op(r) == OpUpdate && after(r).Get("id") == int32(4998) {
+		if op(r) == cdc.OpUpdate && after(r).Get("id") == int32(4998) {
 			stored = r.SourceOffset
 		}
 	}
@@ -176,7 +177,7 @@ func testPauseResume(t *testing.T, pg *harness.Postgres) {
 	deadline = time.Now().Add(1500 * time.Millisecond)
 	pg.Exec(t, db, "UPDATE p SET v = 3 WHERE id = 4997")
 	recs2 := pollUntil(t, task2, 5*time.Second, func(rs []*connectors.Record) bool {
-		return countOps(rs, "p", OpUpdate) == 1 && time.Now().After(deadline)
+		return countOps(rs, "p", cdc.OpUpdate) == 1 && time.Now().After(deadline)
 	})
 	if n := len(incrementalReads(t, recs2, "p")); n != 0 {
 		t.Fatalf("the restarted task read %d rows before resume-snapshot: the pause was lost", n)

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/connectors/cdc"
 	"github.com/sluice-cdc/sluice/connectors/postgres/pgoutput"
 )
 
@@ -77,7 +78,7 @@ func (t *Task) runSnapshot(ctx context.Context, list []capturedTable, tables map
 		if err != nil {
 			return err
 		}
-		tb, err := buildTable(cfg, t.cat, ct.relID, ct.schema, ct.name, cols, t.b.source)
+		tb, err := buildTable(cfg, t.cat, ct.relID, ct.schema, ct.name, cols, t.b.Source)
 		if err != nil {
 			return err
 		}
@@ -612,7 +613,7 @@ func readChunks(ctx context.Context, conn *pgx.Conn, jobs <-chan *chunk, items c
 		}
 	}
 	var cols []pgoutput.Column
-	var sl slab
+	var sl cdc.Slab
 	var arena rowArena
 	var keys keyBlock
 	for c := range jobs {
@@ -674,7 +675,7 @@ func (t *Task) lazyRecord(recs *[]connectors.Record, env *lazyEnvelope, src *laz
 	env.src = src
 	tb := env.t
 	*r = connectors.Record{Topic: tb.topic, Partition: -1, ValueSchema: tb.envelopeSchema, Value: env,
-		Timestamp: now, SourcePartition: t.b.partition, SourceOffset: off}
+		Timestamp: now, SourcePartition: t.b.Partition, SourceOffset: off}
 	if tb.keySchema != nil {
 		r.KeySchema, r.Key = tb.keySchema, (*lazyKey)(&env.lazyRow)
 	}
@@ -696,19 +697,19 @@ func setSnapshotMarker(r *connectors.Record, marker string) {
 	if isLazy {
 		src = lz.src.src
 	} else {
-		src = r.Value.(*connectors.StructValue).Values[envSource].(*connectors.StructValue)
+		src = r.Value.(*connectors.StructValue).Values[cdc.EnvSource].(*connectors.StructValue)
 	}
-	if src.Values[srcSnapshot] == marker {
+	if src.Values[cdc.SrcSnapshot] == marker {
 		return
 	}
 	// The source block may be shared with other rows: change a copy.
 	cp := &connectors.StructValue{Schema: src.Schema, Values: slices.Clone(src.Values)}
-	cp.Values[srcSnapshot] = marker
+	cp.Values[cdc.SrcSnapshot] = marker
 	if isLazy {
 		// Not a copy of lz.src: its JSON cache belongs to the encoder.
 		lz.src = newLazySource(cp, lz.src.op, lz.src.ts)
 	} else {
-		r.Value.(*connectors.StructValue).Values[envSource] = cp
+		r.Value.(*connectors.StructValue).Values[cdc.EnvSource] = cp
 	}
 }
 
@@ -748,8 +749,8 @@ func (t *Task) emitSnapshot(ctx context.Context, items <-chan snapItem, remainin
 	var out held
 	hasOut := false
 	flush := func(h *held, marker string) error {
-		if h.first && marker == SnapTrue {
-			marker = SnapFirstInDC
+		if h.first && marker == cdc.SnapTrue {
+			marker = cdc.SnapFirstInDC
 		}
 		setSnapshotMarker(h.r, marker)
 		prev, had := out, hasOut
@@ -760,7 +761,7 @@ func (t *Task) emitSnapshot(ctx context.Context, items <-chan snapItem, remainin
 		return nil
 	}
 	firstEmitted := false
-	pos := position{snapshot: SnapTrue, lsn: cp, txID: txID}
+	pos := position{snapshot: cdc.SnapTrue, lsn: cp, txID: txID}
 	rowsSeen := 0
 	srcs := map[uint32]*connectors.StructValue{}
 	var tick time.Time
@@ -791,7 +792,7 @@ func (t *Task) emitSnapshot(ctx context.Context, items <-chan snapItem, remainin
 			// The table's last chunk: its held row goes out now.
 			markDone(id, chunk)
 			delete(holds, id)
-			if err := flush(h, SnapLastInDC); err != nil {
+			if err := flush(h, cdc.SnapLastInDC); err != nil {
 				return err
 			}
 		default:
@@ -808,9 +809,9 @@ func (t *Task) emitSnapshot(ctx context.Context, items <-chan snapItem, remainin
 			for i := range it.rows {
 				row := &it.rows[i]
 				if h.r != nil {
-					marker := SnapTrue
+					marker := cdc.SnapTrue
 					if !firstEmitted {
-						marker, firstEmitted = SnapFirst, true
+						marker, firstEmitted = cdc.SnapFirst, true
 					}
 					if err := flush(h, marker); err != nil {
 						return err
@@ -826,7 +827,7 @@ func (t *Task) emitSnapshot(ctx context.Context, items <-chan snapItem, remainin
 				// path.
 				if rowsSeen%256 == 0 {
 					tick = time.Now()
-					pos.tsMs, pos.tsUs, pos.tsNs = timeBoxes(tick)
+					pos.ts = cdc.TimeBoxes(tick)
 					clear(srcs)
 					src = nil
 				}
@@ -840,14 +841,14 @@ func (t *Task) emitSnapshot(ctx context.Context, items <-chan snapItem, remainin
 				var r *connectors.Record
 				if t.lazy {
 					if ls == nil || ls.src != src {
-						ls = newLazySource(src, OpRead, tick.UnixNano())
+						ls = newLazySource(src, cdc.OpRead, tick.UnixNano())
 						lsrcs[id] = ls
 					}
 					r = t.lazyRecord(&recs, &row.env, ls, tick, nil)
 				} else {
 					p := pos
 					p.src = src
-					r = t.b.change(it.t, OpRead, row.key, nil, row.after, &p, nil, nil)
+					r = t.b.change(it.t, cdc.OpRead, row.key, nil, row.after, &p, nil, nil)
 				}
 				*h = held{r: r, o: cur, pos: snapPos{base: base, c: it.c, key: row.pos}, first: first}
 				first = false
@@ -863,7 +864,7 @@ func (t *Task) emitSnapshot(ctx context.Context, items <-chan snapItem, remainin
 	if hasOut {
 		final := offset{lsnProc: cp, lastSnapshot: true}
 		out.r.SourceOffset, out.o = final.toMap(), final
-		setSnapshotMarker(out.r, SnapLast)
+		setSnapshotMarker(out.r, cdc.SnapLast)
 		if err := t.emit(ctx, out.r, &out.o); err != nil {
 			return err
 		}

@@ -14,6 +14,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/connectors/cdc"
+	"github.com/sluice-cdc/sluice/connectors/cdc/kafkasignal"
 	"github.com/sluice-cdc/sluice/connectors/postgres/pgoutput"
 	"github.com/sluice-cdc/sluice/connectors/postgres/pgtypes"
 	"github.com/sluice-cdc/sluice/connectors/tracectx"
@@ -63,12 +65,12 @@ type streamer struct {
 	txBegun    bool     // the BEGIN metadata event was emitted
 	prevCommit uint64
 
-	slab        slab                     // value and key structs of the rows
+	slab        cdc.Slab                 // value and key structs of the rows
 	streams     map[uint32]*streamBuffer // in-progress transactions streamed by the server
 	curStream   *streamBuffer            // the open stream block's transaction
 	signalRel   uint32                   // relation ID of signal.data.collection, once seen
 	streamMem   int                      // bytes buffered in memory over all streams
-	quarantined map[uint32]*quarantined
+	quarantined cdc.Quarantine[uint32]
 	incr        *incremental   // nil when no snapshot chunks are left
 	wg          sync.WaitGroup // chunk readers
 
@@ -78,7 +80,7 @@ type streamer struct {
 
 	// Kafka signals handled but not yet in an emitted offset, and those
 	// whose offset marker is emitted but maybe not committed.
-	sigHandled, sigMarked []kafkaSignal
+	sigHandled, sigMarked []kafkasignal.Signal
 
 	xmin   any       // the slot's catalog_xmin as last read (xmin.fetch.interval.ms)
 	xminAt time.Time // when it was read
@@ -133,9 +135,9 @@ func (s *streamer) resumed() *streamer {
 		if in.cur != nil {
 			in.pending = append([]*chunk{in.cur}, in.pending...)
 		}
-		in.cur, in.open, in.ready = nil, false, nil
+		in.cur, in.ready = nil, nil
+		in.win.Close()
 		in.results = make(chan chunkResult, 1)
-		clear(in.seen)
 		n.incr = in
 	}
 	return n
@@ -165,9 +167,7 @@ func (s *streamer) run(ctx context.Context) error {
 		cancel()
 		s.wg.Wait()
 		s.closeStreams()
-		for _, q := range s.quarantined {
-			t.log.Warn("quarantined table: changes skipped", "table", q.table, "skipped", q.skipped, "since_lsn", lsnString(q.since))
-		}
+		s.quarantined.Report(t.log)
 		if s.incr != nil && s.incr.conn != nil {
 			// The chunk connection ends with this run: a resumed
 			// streamer keeps s.incr and must open its own.
@@ -318,7 +318,7 @@ func (s *streamer) maybeHeartbeat(ctx context.Context, now time.Time) error {
 	if beat {
 		s.heartbeatAt = now
 		o := s.markOffset()
-		return s.emit(ctx, s.t.b.heartbeat(o.toMap()), &o)
+		return s.emit(ctx, s.t.b.Heartbeat(o.toMap()), &o)
 	}
 	return s.emitMarker(ctx)
 }
@@ -327,7 +327,7 @@ func (s *streamer) maybeHeartbeat(ctx context.Context, now time.Time) error {
 // markOffset.
 func (s *streamer) emitMarker(ctx context.Context) error {
 	o := s.markOffset()
-	return s.emit(ctx, &connectors.Record{SourcePartition: s.t.b.partition, SourceOffset: o.toMap()}, &o)
+	return s.emit(ctx, &connectors.Record{SourcePartition: s.t.b.Partition, SourceOffset: o.toMap()}, &o)
 }
 
 // refreshXmin reads the slot's catalog_xmin every xmin.fetch.interval.ms,
@@ -433,7 +433,7 @@ func (s *streamer) handle(ctx context.Context, lsn uint64, data []byte) error {
 		for i, t := range captured {
 			o := s.offset(lsn, i < len(captured)-1)
 			p := s.position(lsn)
-			r := s.t.b.change(t, OpTruncate, nil, nil, nil, &p, s.txBlock(t), s.offsetMap(&o))
+			r := s.t.b.change(t, cdc.OpTruncate, nil, nil, nil, &p, s.txBlock(t), s.offsetMap(&o))
 			r.Key, r.KeySchema = nil, nil
 			if err := s.emitChange(ctx, r, &o); err != nil {
 				return err
@@ -448,7 +448,7 @@ func (s *streamer) begin(m *pgoutput.Begin) {
 	s.inTx = true
 	s.txFinal, s.txXid, s.txTime = m.FinalLSN, m.Xid, pgoutput.PGTime(m.CommitTime)
 	s.txPos = position{txID: int64(m.Xid), prevCommit: s.prevCommit, hasSeq: true, xmin: s.xmin}
-	s.txPos.tsMs, s.txPos.tsUs, s.txPos.tsNs = timeBoxes(s.txTime)
+	s.txPos.ts = cdc.TimeBoxes(s.txTime)
 	s.txOffLSNC, s.txOffTxID = int64(m.FinalLSN), int64(m.Xid)
 	s.txOffTs, s.txOffProc = s.txTime.UnixMicro(), int64(s.prevCommit)
 	s.txEvent, s.txCount = -1, 0
@@ -505,9 +505,9 @@ func (s *streamer) relation(ctx context.Context, m *pgoutput.Relation) error {
 		old.replIdentity = m.ReplicaIdentity
 		return nil
 	}
-	t, err := buildTable(cfg, s.t.cat, m.ID, m.Namespace, m.Name, cols, s.t.b.source)
+	t, err := buildTable(cfg, s.t.cat, m.ID, m.Namespace, m.Name, cols, s.t.b.Source)
 	if err != nil && !errors.Is(err, pgtypes.ErrUnknownType) && cfg.Quarantine {
-		s.quarantine(m.ID, m.Namespace, m.Name, 0, err)
+		s.quarantined.Add(s.t.log, m.ID, m.Namespace+"."+m.Name, lsnString(0), err)
 		return nil
 	}
 	if errors.Is(err, pgtypes.ErrUnknownType) {
@@ -515,11 +515,11 @@ func (s *streamer) relation(ctx context.Context, m *pgoutput.Relation) error {
 		if s.t.cat, err = pgtypes.Load(ctx, s.t.meta); err != nil {
 			return retryIfConn(err)
 		}
-		t, err = buildTable(cfg, s.t.cat, m.ID, m.Namespace, m.Name, cols, s.t.b.source)
+		t, err = buildTable(cfg, s.t.cat, m.ID, m.Namespace, m.Name, cols, s.t.b.Source)
 	}
 	if err != nil {
 		if cfg.Quarantine {
-			s.quarantine(m.ID, m.Namespace, m.Name, 0, err)
+			s.quarantined.Add(s.t.log, m.ID, m.Namespace+"."+m.Name, lsnString(0), err)
 			return nil
 		}
 		return err
@@ -624,11 +624,7 @@ func (s *streamer) txBlock(t *table) *connectors.StructValue {
 		s.txTables = append(s.txTables, t)
 	}
 	s.txPerTable[t.relID]++
-	v := connectors.NewStructValue(transactionSchema)
-	v.Values[0] = s.txID()
-	v.Values[1] = s.txCount
-	v.Values[2] = s.txPerTable[t.relID]
-	return v
+	return cdc.TransactionBlock(s.txID(), s.txCount, s.txPerTable[t.relID])
 }
 
 // change turns an insert, update or delete into records.
@@ -639,8 +635,7 @@ func (s *streamer) change(ctx context.Context, lsn uint64, relID uint32, m pgout
 		}
 		return nil
 	}
-	if q := s.quarantined[relID]; q != nil {
-		q.skipped++
+	if s.quarantined.Skip(relID) {
 		return nil
 	}
 	if relID == s.signalRel && s.signalRel != 0 {
@@ -669,7 +664,7 @@ func (s *streamer) change(ctx context.Context, lsn uint64, relID uint32, m pgout
 		err = fmt.Errorf("table %s.%s at LSN %s: %w", t.schema, t.name, lsnString(lsn), err)
 		var ce *ColumnError
 		if cfg.Quarantine && errors.As(err, &ce) {
-			s.quarantine(t.relID, t.schema, t.name, lsn, err)
+			s.quarantined.Add(s.t.log, t.relID, t.schema+"."+t.name, lsnString(lsn), err)
 			return nil
 		}
 		return err
@@ -689,7 +684,7 @@ func (s *streamer) change(ctx context.Context, lsn uint64, relID uint32, m pgout
 			return wrap(err)
 		}
 		o := s.offset(lsn, false)
-		return s.emitChange(ctx, b.change(t, OpCreate, key, nil, after, &p, s.txBlock(t), s.offsetMap(&o)), &o)
+		return s.emitChange(ctx, b.change(t, cdc.OpCreate, key, nil, after, &p, s.txBlock(t), s.offsetMap(&o)), &o)
 	case *pgoutput.Update:
 		s.noteChange(t, m.New.Columns)
 		if m.OldKind != 0 {
@@ -717,7 +712,7 @@ func (s *streamer) change(ctx context.Context, lsn uint64, relID uint32, m pgout
 			// Primary key change: delete + tombstone of the old key,
 			// then a create of the new one, as Debezium does.
 			o1 := s.offset(lsn, true)
-			if err := s.emitChange(ctx, b.change(t, OpDelete, oldKey, before, nil, &p, s.txBlock(t), s.offsetMap(&o1)), &o1); err != nil {
+			if err := s.emitChange(ctx, b.change(t, cdc.OpDelete, oldKey, before, nil, &p, s.txBlock(t), s.offsetMap(&o1)), &o1); err != nil {
 				return err
 			}
 			if cfg.TombstonesOnDelete {
@@ -727,7 +722,7 @@ func (s *streamer) change(ctx context.Context, lsn uint64, relID uint32, m pgout
 				}
 			}
 			o := s.offset(lsn, false)
-			r := b.change(t, OpCreate, key, nil, after, &p, s.txBlock(t), s.offsetMap(&o))
+			r := b.change(t, cdc.OpCreate, key, nil, after, &p, s.txBlock(t), s.offsetMap(&o))
 			r.Headers = t.unavailable(m.New.Columns)
 			return s.emitChange(ctx, r, &o)
 		}
@@ -735,7 +730,7 @@ func (s *streamer) change(ctx context.Context, lsn uint64, relID uint32, m pgout
 			return nil
 		}
 		o := s.offset(lsn, false)
-		r := b.change(t, OpUpdate, key, before, after, &p, s.txBlock(t), s.offsetMap(&o))
+		r := b.change(t, cdc.OpUpdate, key, before, after, &p, s.txBlock(t), s.offsetMap(&o))
 		r.Headers = t.unavailable(m.New.Columns)
 		return s.emitChange(ctx, r, &o)
 	case *pgoutput.Delete:
@@ -753,7 +748,7 @@ func (s *streamer) change(ctx context.Context, lsn uint64, relID uint32, m pgout
 		}
 		tomb := cfg.TombstonesOnDelete && key != nil
 		o := s.offset(lsn, tomb)
-		if err := s.emitChange(ctx, b.change(t, OpDelete, key, before, nil, &p, s.txBlock(t), s.offsetMap(&o)), &o); err != nil {
+		if err := s.emitChange(ctx, b.change(t, cdc.OpDelete, key, before, nil, &p, s.txBlock(t), s.offsetMap(&o)), &o); err != nil {
 			return err
 		}
 		if tomb {

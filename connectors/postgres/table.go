@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/connectors/cdc"
 	"github.com/sluice-cdc/sluice/connectors/postgres/pgoutput"
 	"github.com/sluice-cdc/sluice/connectors/postgres/pgtypes"
 )
@@ -102,7 +103,7 @@ func buildTable(cfg *Config, cat *pgtypes.Catalog, relID uint32, schema, name st
 	if len(keyFields) > 0 {
 		t.keySchema = connectors.NewStruct(prefix+".Key", false, keyFields...)
 	}
-	t.envelopeSchema = envelopeSchema(prefix+".Envelope", t.valueSchema, src)
+	t.envelopeSchema = cdc.EnvelopeSchema(prefix+".Envelope", t.valueSchema, src)
 	t.valueKeys = fieldKeys(t.valueSchema)
 	if t.keySchema != nil {
 		t.keyKeys = fieldKeys(t.keySchema)
@@ -135,7 +136,7 @@ func placeholderValue(s *connectors.Schema, placeholder string) any {
 	case connectors.DecimalName:
 		scale, _ := strconv.Atoi(s.Parameters[connectors.DecimalScaleParam])
 		return connectors.Decimal{Unscaled: new(big.Int).SetBytes([]byte(placeholder)), Scale: int32(scale)}
-	case pgtypes.VariableScaleDecimalName:
+	case cdc.VariableScaleDecimalName:
 		v := connectors.NewStructValue(s)
 		v.Values[0], v.Values[1] = int32(0), []byte(placeholder)
 		return v
@@ -161,7 +162,7 @@ func placeholderValue(s *connectors.Schema, placeholder string) any {
 			}
 			return out
 		case connectors.String:
-			if it.Name == pgtypes.UUIDName {
+			if it.Name == cdc.UUIDName {
 				return []any{connectors.UnavailableUUID(placeholder)}
 			}
 		}
@@ -226,11 +227,11 @@ func errColumns(t *table, n int) error {
 
 // rowValue converts a tuple into a value struct. Unchanged TOAST columns
 // get the placeholder.
-func (t *table) rowValue(sl *slab, cols []pgoutput.Column) (*connectors.StructValue, error) {
+func (t *table) rowValue(sl *cdc.Slab, cols []pgoutput.Column) (*connectors.StructValue, error) {
 	if len(cols) != len(t.cols) {
 		return nil, errColumns(t, len(cols))
 	}
-	v := sl.newStruct(t.valueSchema)
+	v := sl.NewStruct(t.valueSchema)
 	for i := range cols {
 		fi := t.valueIdx[i]
 		if fi < 0 {
@@ -271,11 +272,11 @@ func nullFallback(s *connectors.Schema) any {
 		return connectors.Decimal{Unscaled: new(big.Int), Scale: int32(scale)}
 	case connectors.DateName, connectors.TimeName, connectors.TimestampName:
 		return time.Unix(0, 0).UTC()
-	case pgtypes.ZonedTimestampName:
+	case cdc.ZonedTimestampName:
 		return "1970-01-01T00:00:00Z"
-	case pgtypes.ZonedTimeName:
+	case cdc.ZonedTimeName:
 		return "00:00:00Z"
-	case pgtypes.VariableScaleDecimalName:
+	case cdc.VariableScaleDecimalName:
 		return connectors.NewStructValue(s).Set("scale", int32(0)).Set("value", []byte{0})
 	}
 	switch s.Type {
@@ -331,11 +332,11 @@ func (t *table) convert(i int, c *pgoutput.Column) (any, error) {
 
 // rowKey converts the key columns of a tuple into a key struct; nil when
 // the table has no key.
-func (t *table) rowKey(sl *slab, cols []pgoutput.Column) (*connectors.StructValue, error) {
+func (t *table) rowKey(sl *cdc.Slab, cols []pgoutput.Column) (*connectors.StructValue, error) {
 	if t.keySchema == nil {
 		return nil, nil
 	}
-	k := sl.newStruct(t.keySchema)
+	k := sl.NewStruct(t.keySchema)
 	for _, ci := range t.keyCols {
 		if ci >= len(cols) {
 			return nil, fmt.Errorf("table %s.%s: tuple lacks key column %s", t.schema, t.name, t.cols[ci].Name)

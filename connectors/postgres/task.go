@@ -17,6 +17,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/connectors/cdc"
+	"github.com/sluice-cdc/sluice/connectors/cdc/kafkasignal"
 	"github.com/sluice-cdc/sluice/connectors/postgres/pgtypes"
 )
 
@@ -40,11 +42,11 @@ type Task struct {
 	// system's temporary directory).
 	spillDir string
 
-	queue *recQueue
-	bytes *byteBudget // nil unless max.queue.size.in.bytes is set
+	queue *cdc.Queue[snapPos]
+	bytes *cdc.ByteBudget // nil unless max.queue.size.in.bytes is set
 	// signals carries Kafka signals from the consumer (owned by run) to
 	// the streamer; nil unless signal.enabled.channels lists kafka.
-	signals chan kafkaSignal
+	signals chan kafkasignal.Signal
 	done    chan struct{}
 	runErr  error // set before done is closed
 	tctx    connectors.SourceTaskContext
@@ -123,12 +125,12 @@ func (t *Task) Start(ctx context.Context, tctx connectors.SourceTaskContext, pro
 	t.b = newBuilder(cfg)
 	t.lazy = connectors.LazyValues(tctx)
 	t.spillDir = connectors.ScratchDir(tctx)
-	t.queue = newRecQueue(cfg.MaxQueueSize)
+	t.queue = cdc.NewQueue[snapPos](cfg.MaxQueueSize)
 	if cfg.MaxQueueBytes > 0 {
-		t.bytes = newByteBudget(cfg.MaxQueueBytes)
+		t.bytes = cdc.NewByteBudget(cfg.MaxQueueBytes)
 	}
 	if cfg.SignalKafka {
-		t.signals = make(chan kafkaSignal, 1)
+		t.signals = make(chan kafkasignal.Signal, 1)
 	}
 	t.done = make(chan struct{})
 	t.tctx = tctx
@@ -183,7 +185,7 @@ func (t *Task) setup(ctx context.Context) error {
 	if err := t.meta.QueryRow(ctx, "SELECT current_setting('server_version_num')::int").Scan(&t.serverVersion); err != nil {
 		return fmt.Errorf("reading the server version: %w", err)
 	}
-	stored, err := t.tctx.Offset(ctx, t.b.partition)
+	stored, err := t.tctx.Offset(ctx, t.b.Partition)
 	if err != nil {
 		// Not PostgreSQL's outage: Start fails as it always did.
 		return &notTransient{fmt.Errorf("reading the stored offset: %w", err)}
@@ -351,15 +353,15 @@ func (t *Task) emit(ctx context.Context, r *connectors.Record, o *offset) error 
 // emitAt is emit for a snapshot record without an offset of its own:
 // pos says what its offset is, should it be the last of a batch.
 func (t *Task) emitAt(ctx context.Context, r *connectors.Record, o *offset, pos snapPos) error {
-	q := queued{r: r, pos: pos}
+	q := cdc.Queued[snapPos]{R: r, Pos: pos, HasPos: pos.base != nil}
 	if t.bytes != nil {
-		q.n = recordSize(r)
-		if err := t.bytes.acquire(ctx, q.n); err != nil {
+		q.N = cdc.RecordSize(r)
+		if err := t.bytes.Acquire(ctx, q.N); err != nil {
 			return err
 		}
 	}
 	t.lastEmitted = keyOf(o)
-	return t.queue.put(ctx, q)
+	return t.queue.Put(ctx, q)
 }
 
 // waitCommitted waits until every queued record was returned by Poll
@@ -370,7 +372,7 @@ func (t *Task) emitAt(ctx context.Context, r *connectors.Record, o *offset, pos 
 func (t *Task) waitCommitted(ctx context.Context) error {
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
-	for t.queue.len() > 0 || !t.allCommitted() {
+	for t.queue.Len() > 0 || !t.allCommitted() {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -406,7 +408,7 @@ func (t *Task) Poll(ctx context.Context) ([]*connectors.Record, error) {
 	defer t.timer.Stop()
 	for {
 		select {
-		case <-t.queue.ready:
+		case <-t.queue.Ready():
 			// A put since take found the queue empty (or a poke left
 			// from an earlier wait: then take finds nothing and waits on).
 		case <-ctx.Done():
@@ -436,11 +438,11 @@ func (t *Task) Poll(ctx context.Context) ([]*connectors.Record, error) {
 
 // take takes up to max.batch.size queued records and returns their bytes
 // to the budget of max.queue.size.in.bytes; with none queued it arms the
-// queue's ready (see recQueue.take).
+// queue's ready (see cdc.Queue.Take).
 func (t *Task) take() []*connectors.Record {
-	batch, n, last := t.queue.take(nil, t.cfg.MaxBatchSize, &t.prog)
+	batch, n, last := t.queue.Take(nil, t.cfg.MaxBatchSize, &t.prog)
 	if t.bytes != nil {
-		t.bytes.release(n)
+		t.bytes.Release(n)
 	}
 	if last {
 		// A snapshot record ends the batch: it carries the offset of
@@ -595,7 +597,9 @@ func (t *Task) run(ctx context.Context) (err error) {
 	}
 	s := newStreamer(t, tables, start)
 	if t.snapshotAll {
-		if err := s.executeSnapshot(ctx, []string{".*"}); err != nil {
+		all := []string{".*"}
+		res, _ := cdc.CompileCollections(all)
+		if err := s.ExecuteSnapshot(ctx, res, all); err != nil {
 			return err
 		}
 	}
@@ -612,7 +616,7 @@ func (t *Task) run(ctx context.Context) (err error) {
 			done = strings.Split(t.pendingDone, ",")
 		}
 		s.incr = &incremental{plan: t.pendingPlan, done: done, doneStr: t.pendingDone, pending: pending,
-			session: strconv.FormatInt(time.Now().UnixNano(), 36), seen: map[string]struct{}{},
+			session: strconv.FormatInt(time.Now().UnixNano(), 36),
 			results: make(chan chunkResult, 1), paused: t.pendingPaused, resumed: true}
 		s.incr.setKeys()
 		t.log.Info("snapshot chunks left to read", "chunks", len(pending), "paused", t.pendingPaused)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/connectors/cdc"
 	"github.com/sluice-cdc/sluice/connectors/postgres/pgtypes"
 )
 
@@ -33,7 +34,7 @@ func TestPlaceholderFor(t *testing.T) {
 	dec := connectors.DecimalSchema(4, true)
 	vsd := pgtypes.VariableScaleDecimalSchema(true)
 	hstoreMap := &connectors.Schema{Type: connectors.Map, Optional: true, Keys: connectors.StringSchema, Values: connectors.OptionalStringSchema}
-	uuid := &connectors.Schema{Type: connectors.String, Name: pgtypes.UUIDName, Optional: true}
+	uuid := &connectors.Schema{Type: connectors.String, Name: cdc.UUIDName, Optional: true}
 	date := &connectors.Schema{Type: connectors.Int32, Name: "io.debezium.time.Date", Optional: true}
 	tests := []struct {
 		name string
@@ -41,7 +42,7 @@ func TestPlaceholderFor(t *testing.T) {
 		want any
 	}{
 		{"text", connectors.OptionalStringSchema, ph},
-		{"jsonb", &connectors.Schema{Type: connectors.String, Name: pgtypes.JSONName, Optional: true}, ph},
+		{"jsonb", &connectors.Schema{Type: connectors.String, Name: cdc.JSONName, Optional: true}, ph},
 		{"bytea", connectors.OptionalBytesSchema, []byte(ph)},
 		{"text[]", arr(connectors.OptionalStringSchema, true), []any{ph}},
 		{"bytea[]", arr(connectors.OptionalBytesSchema, true), []any{[]byte(ph)}},

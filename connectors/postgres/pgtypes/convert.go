@@ -7,51 +7,8 @@ import (
 	"strings"
 
 	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/connectors/cdc"
 	"github.com/sluice-cdc/sluice/connectors/codec/connectjson"
-)
-
-// DecimalMode is decimal.handling.mode.
-type DecimalMode string
-
-// Decimal handling modes.
-const (
-	DecimalPrecise DecimalMode = "precise"
-	DecimalDouble  DecimalMode = "double"
-	DecimalString  DecimalMode = "string"
-)
-
-// TimeMode is time.precision.mode.
-type TimeMode string
-
-// Time precision modes.
-const (
-	TimeAdaptive             TimeMode = "adaptive"
-	TimeAdaptiveMicroseconds TimeMode = "adaptive_time_microseconds"
-	TimeConnect              TimeMode = "connect"
-	// TimeISOString gives date, time and timestamp as UTC ISO-8601
-	// strings (IsoDate, IsoTime, IsoTimestamp).
-	TimeISOString TimeMode = "isostring"
-	// TimeMicroseconds gives time as MicroTime and timestamp as
-	// MicroTimestamp whatever the column's precision.
-	TimeMicroseconds TimeMode = "microseconds"
-	// TimeNanoseconds gives time as NanoTime and timestamp as
-	// NanoTimestamp.
-	TimeNanoseconds TimeMode = "nanoseconds"
-	// TimeStructured gives date, time, timestamp, timetz, timestamptz
-	// and interval as Debezium's Structured* structs of their
-	// components.
-	TimeStructured TimeMode = "structured"
-)
-
-// BinaryMode is binary.handling.mode.
-type BinaryMode string
-
-// Binary handling modes.
-const (
-	BinaryBytes         BinaryMode = "bytes"
-	BinaryBase64        BinaryMode = "base64"
-	BinaryBase64URLSafe BinaryMode = "base64-url-safe"
-	BinaryHex           BinaryMode = "hex"
 )
 
 // IntervalMode is interval.handling.mode.
@@ -74,9 +31,9 @@ const (
 
 // Modes are the handling modes that decide a column's schema and value.
 type Modes struct {
-	Decimal  DecimalMode
-	Time     TimeMode
-	Binary   BinaryMode
+	Decimal  cdc.DecimalMode
+	Time     cdc.TimeMode
+	Binary   cdc.BinaryMode
 	Interval IntervalMode
 	HStore   HStoreMode
 	// MoneyFractionDigits is money.fraction.digits (the scale of money
@@ -86,39 +43,9 @@ type Modes struct {
 
 // DefaultModes are Debezium's defaults.
 func DefaultModes() Modes {
-	return Modes{Decimal: DecimalPrecise, Time: TimeAdaptive, Binary: BinaryBytes, Interval: IntervalNumeric,
+	return Modes{Decimal: cdc.DecimalPrecise, Time: cdc.TimeAdaptive, Binary: cdc.BinaryBytes, Interval: IntervalNumeric,
 		HStore: HStoreJSON, MoneyFractionDigits: 2}
 }
-
-// Semantic schema names Debezium gives PostgreSQL values.
-const (
-	DateName                 = "io.debezium.time.Date"
-	TimeName                 = "io.debezium.time.Time"
-	MicroTimeName            = "io.debezium.time.MicroTime"
-	TimestampName            = "io.debezium.time.Timestamp"
-	MicroTimestampName       = "io.debezium.time.MicroTimestamp"
-	NanoTimeName             = "io.debezium.time.NanoTime"
-	NanoTimestampName        = "io.debezium.time.NanoTimestamp"
-	IsoDateName              = "io.debezium.time.IsoDate"
-	IsoTimeName              = "io.debezium.time.IsoTime"
-	IsoTimestampName         = "io.debezium.time.IsoTimestamp"
-	ZonedTimestampName       = "io.debezium.time.ZonedTimestamp"
-	ZonedTimeName            = "io.debezium.time.ZonedTime"
-	MicroDurationName        = "io.debezium.time.MicroDuration"
-	IntervalName             = "io.debezium.time.Interval"
-	VariableScaleDecimalName = "io.debezium.data.VariableScaleDecimal"
-	JSONName                 = "io.debezium.data.Json"
-	XMLName                  = "io.debezium.data.Xml"
-	UUIDName                 = "io.debezium.data.Uuid"
-	EnumName                 = "io.debezium.data.Enum"
-	BitsName                 = "io.debezium.data.Bits"
-	LtreeName                = "io.debezium.data.Ltree"
-	TsVectorName             = "io.debezium.data.Tsvector"
-	PointName                = "io.debezium.data.geometry.Point"
-	// DecimalPrecisionParam is the schema parameter Debezium adds to
-	// Decimal schemas with the column's precision.
-	DecimalPrecisionParam = "connect.decimal.precision"
-)
 
 // Converter turns one column's text values into Connect values. It is
 // immutable and safe for concurrent use.
@@ -243,7 +170,7 @@ func newConverter(cat *Catalog, oid uint32, typmod int32, optional bool, m Modes
 		}
 		return &Converter{Schema: c.Schema, TypeName: t.Name, fn: c.fn, direct: c.direct}, nil
 	case t.Kind == 'e':
-		s := &connectors.Schema{Type: connectors.String, Name: EnumName, Version: 1, Optional: optional,
+		s := &connectors.Schema{Type: connectors.String, Name: cdc.EnumName, Version: 1, Optional: optional,
 			Parameters: map[string]string{"allowed": strings.Join(t.Labels, ",")}}
 		return &Converter{Schema: s, TypeName: t.Name, fn: convString, direct: directString}, nil
 	case t.Category == 'A' && t.Elem != 0:
@@ -270,7 +197,7 @@ func newConverter(cat *Catalog, oid uint32, typmod int32, optional bool, m Modes
 	case t.Name == "hstore":
 		return hstoreConverter(m.HStore, optional), nil
 	case t.Name == "ltree":
-		return &Converter{Schema: named(connectors.String, LtreeName, optional), TypeName: t.Name, fn: convString, direct: directString}, nil
+		return &Converter{Schema: named(connectors.String, cdc.LtreeName, optional), TypeName: t.Name, fn: convString, direct: directString}, nil
 	case t.Kind == 'b' && t.Namespace == "pg_catalog":
 		return builtin(t.Name, typmod, optional, m), nil
 	}
@@ -313,32 +240,32 @@ func builtin(name string, typmod int32, optional bool, m Modes) *Converter {
 	case "bytea":
 		return byteaConverter(optional, m.Binary)
 	case "json", "jsonb":
-		c.Schema, c.fn = named(connectors.String, JSONName, optional), convString
+		c.Schema, c.fn = named(connectors.String, cdc.JSONName, optional), convString
 		c.direct = directString
 	case "xml":
-		c.Schema, c.fn = named(connectors.String, XMLName, optional), convString
+		c.Schema, c.fn = named(connectors.String, cdc.XMLName, optional), convString
 		c.direct = directString
 	case "uuid":
-		c.Schema, c.fn = named(connectors.String, UUIDName, optional), convString
+		c.Schema, c.fn = named(connectors.String, cdc.UUIDName, optional), convString
 		c.direct = directString
 	case "date":
 		return dateConverter(optional, m.Time)
 	case "time":
 		return timeConverter(typmod, optional, m.Time, false)
 	case "timetz":
-		if m.Time == TimeStructured {
+		if m.Time == cdc.TimeStructured {
 			return structuredTimetzConverter(typmod, optional)
 		}
 		return timetzConverter(optional)
 	case "timestamp":
 		return timestampConverter(typmod, optional, m.Time)
 	case "timestamptz":
-		if m.Time == TimeStructured {
+		if m.Time == cdc.TimeStructured {
 			return structuredTimestamptzConverter(typmod, optional)
 		}
 		return timestamptzConverter(typmod, optional)
 	case "interval":
-		if m.Time == TimeStructured {
+		if m.Time == cdc.TimeStructured {
 			return structuredIntervalConverter(typmod, optional)
 		}
 		return intervalConverter(optional, m.Interval)
@@ -353,7 +280,7 @@ func builtin(name string, typmod int32, optional bool, m Modes) *Converter {
 	case "line":
 		return lineConverter()
 	case "tsvector":
-		c.Schema, c.fn = named(connectors.String, TsVectorName, optional), convString
+		c.Schema, c.fn = named(connectors.String, cdc.TsVectorName, optional), convString
 		c.direct = directString
 	default:
 		// text, varchar, bpchar, name, char, inet, cidr, macaddr,

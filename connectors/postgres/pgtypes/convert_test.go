@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/connectors/cdc"
 )
 
 func testCatalog() *Catalog {
@@ -52,40 +53,40 @@ func TestConvert(t *testing.T) {
 		{"float8 inf", 701, -1, def, "-Infinity", math.Inf(-1), ""},
 		{"numeric precise", 1700, numTypmod(10, 2), def, "-12.34", dec("-12.34"), connectors.DecimalName},
 		{"numeric precise NaN", 1700, numTypmod(10, 2), def, "NaN", nil, connectors.DecimalName},
-		{"numeric double", 1700, numTypmod(10, 2), with(func(m *Modes) { m.Decimal = DecimalDouble }), "-12.34", -12.34, ""},
-		{"numeric string", 1700, -1, with(func(m *Modes) { m.Decimal = DecimalString }), "NaN", "NAN", ""},
+		{"numeric double", 1700, numTypmod(10, 2), with(func(m *Modes) { m.Decimal = cdc.DecimalDouble }), "-12.34", -12.34, ""},
+		{"numeric string", 1700, -1, with(func(m *Modes) { m.Decimal = cdc.DecimalString }), "NaN", "NAN", ""},
 		{"money", 790, -1, def, "-$1,234.50", dec("-1234.50"), connectors.DecimalName},
 		{"bytea", 17, -1, def, `\x00ff`, []byte{0, 0xff}, ""},
-		{"bytea hex", 17, -1, with(func(m *Modes) { m.Binary = BinaryHex }), `\x00ff`, "00ff", ""},
-		{"bytea base64", 17, -1, with(func(m *Modes) { m.Binary = BinaryBase64 }), `\x00ff`, "AP8=", ""},
-		{"bytea base64url", 17, -1, with(func(m *Modes) { m.Binary = BinaryBase64URLSafe }), `\xfbff`, "-_8=", ""},
-		{"json", 114, -1, def, `{"a": 1}`, `{"a": 1}`, JSONName},
-		{"uuid", 2950, -1, def, "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", UUIDName},
-		{"date", 1082, -1, def, "2024-02-29", int32(19782), DateName},
-		{"date BC", 1082, -1, def, "0001-01-01 BC", int32(-719528), DateName},
-		{"date inf", 1082, -1, def, "infinity", positiveInfinityDays, DateName},
-		{"date connect", 1082, -1, with(func(m *Modes) { m.Time = TimeConnect }), "1970-01-02", time.Unix(86400, 0).UTC(), connectors.DateName},
-		{"time(3)", 1083, 3, def, "10:00:00.123", int32(36000123), TimeName},
-		{"time", 1083, -1, def, "10:00:00.123456", int64(36000123456), MicroTimeName},
-		{"time(3) atm", 1083, 3, with(func(m *Modes) { m.Time = TimeAdaptiveMicroseconds }), "00:00:01", int64(1e6), MicroTimeName},
-		{"timetz", 1266, -1, def, "10:00:00.5+02", "08:00:00.5Z", ZonedTimeName},
-		{"timestamp", 1114, -1, def, "2024-01-02 03:04:05.123456", int64(1704164645123456), MicroTimestampName},
-		{"timestamp(3)", 1114, 3, def, "1969-12-31 23:59:59.999", int64(-1), TimestampName},
-		{"timestamp inf", 1114, -1, def, "-infinity", NegativeInfinityMicros, MicroTimestampName},
-		{"timestamptz", 1184, -1, def, "2024-01-02 03:04:05.1+01", "2024-01-02T02:04:05.100000Z", ZonedTimestampName},
-		{"timestamptz(0)", 1184, 0, def, "2024-01-02 03:04:05+00", "2024-01-02T03:04:05Z", ZonedTimestampName},
-		{"timestamptz inf", 1184, -1, def, "infinity", "infinity", ZonedTimestampName},
-		{"interval", 1186, -1, def, "P1Y2M3DT4H5M6.5S", int64(14*usPerMonth + 3*usPerDay + 4*usPerHour + 5*usPerMinute + 6.5e6), MicroDurationName},
-		{"interval neg", 1186, -1, def, "PT-1H-0.25S", int64(-usPerHour - 250000), MicroDurationName},
-		{"interval string", 1186, -1, with(func(m *Modes) { m.Interval = IntervalString }), "P1D", "P0Y0M1DT0H0M0S", IntervalName},
+		{"bytea hex", 17, -1, with(func(m *Modes) { m.Binary = cdc.BinaryHex }), `\x00ff`, "00ff", ""},
+		{"bytea base64", 17, -1, with(func(m *Modes) { m.Binary = cdc.BinaryBase64 }), `\x00ff`, "AP8=", ""},
+		{"bytea base64url", 17, -1, with(func(m *Modes) { m.Binary = cdc.BinaryBase64URLSafe }), `\xfbff`, "-_8=", ""},
+		{"json", 114, -1, def, `{"a": 1}`, `{"a": 1}`, cdc.JSONName},
+		{"uuid", 2950, -1, def, "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", cdc.UUIDName},
+		{"date", 1082, -1, def, "2024-02-29", int32(19782), cdc.DateName},
+		{"date BC", 1082, -1, def, "0001-01-01 BC", int32(-719528), cdc.DateName},
+		{"date inf", 1082, -1, def, "infinity", positiveInfinityDays, cdc.DateName},
+		{"date connect", 1082, -1, with(func(m *Modes) { m.Time = cdc.TimeConnect }), "1970-01-02", time.Unix(86400, 0).UTC(), connectors.DateName},
+		{"time(3)", 1083, 3, def, "10:00:00.123", int32(36000123), cdc.TimeName},
+		{"time", 1083, -1, def, "10:00:00.123456", int64(36000123456), cdc.MicroTimeName},
+		{"time(3) atm", 1083, 3, with(func(m *Modes) { m.Time = cdc.TimeAdaptiveMicroseconds }), "00:00:01", int64(1e6), cdc.MicroTimeName},
+		{"timetz", 1266, -1, def, "10:00:00.5+02", "08:00:00.5Z", cdc.ZonedTimeName},
+		{"timestamp", 1114, -1, def, "2024-01-02 03:04:05.123456", int64(1704164645123456), cdc.MicroTimestampName},
+		{"timestamp(3)", 1114, 3, def, "1969-12-31 23:59:59.999", int64(-1), cdc.TimestampName},
+		{"timestamp inf", 1114, -1, def, "-infinity", NegativeInfinityMicros, cdc.MicroTimestampName},
+		{"timestamptz", 1184, -1, def, "2024-01-02 03:04:05.1+01", "2024-01-02T02:04:05.100000Z", cdc.ZonedTimestampName},
+		{"timestamptz(0)", 1184, 0, def, "2024-01-02 03:04:05+00", "2024-01-02T03:04:05Z", cdc.ZonedTimestampName},
+		{"timestamptz inf", 1184, -1, def, "infinity", "infinity", cdc.ZonedTimestampName},
+		{"interval", 1186, -1, def, "P1Y2M3DT4H5M6.5S", int64(14*usPerMonth + 3*usPerDay + 4*usPerHour + 5*usPerMinute + 6.5e6), cdc.MicroDurationName},
+		{"interval neg", 1186, -1, def, "PT-1H-0.25S", int64(-usPerHour - 250000), cdc.MicroDurationName},
+		{"interval string", 1186, -1, with(func(m *Modes) { m.Interval = IntervalString }), "P1D", "P0Y0M1DT0H0M0S", cdc.IntervalName},
 		{"bit(1)", 1560, 1, def, "1", true, ""},
-		{"bit(10)", 1560, 10, def, "1000000001", []byte{0x01, 0x02}, BitsName},
+		{"bit(10)", 1560, 10, def, "1000000001", []byte{0x01, 0x02}, cdc.BitsName},
 		{"int4[]", 1007, -1, def, "{1,NULL,-3}", []any{int32(1), nil, int32(-3)}, ""},
 		{"text[]", 1009, -1, def, `{"a b","c\"d",NULL,"NULL",e}`, []any{"a b", `c"d`, nil, "NULL", "e"}, ""},
 		{"empty array", 1009, -1, def, `{}`, []any{}, ""},
-		{"enum", 90001, -1, def, "ok", "ok", EnumName},
+		{"enum", 90001, -1, def, "ok", "ok", cdc.EnumName},
 		{"domain", 90002, -1, def, "7", int32(7), ""},
-		{"hstore json", 90003, -1, def, `"a"=>"1", "b"=>NULL`, `{"a":"1","b":null}`, JSONName},
+		{"hstore json", 90003, -1, def, `"a"=>"1", "b"=>NULL`, `{"a":"1","b":null}`, cdc.JSONName},
 		{"hstore map", 90003, -1, with(func(m *Modes) { m.HStore = HStoreMap }), `"a"=>"1"`, []connectors.MapEntry{{Key: "a", Value: "1"}}, ""},
 		{"inet", 869, -1, def, "10.0.0.1/8", "10.0.0.1/8", ""},
 	}
@@ -139,7 +140,7 @@ func TestVariableScaleDecimal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Schema.Name != VariableScaleDecimalName || c.Schema.Type != connectors.Struct {
+	if c.Schema.Name != cdc.VariableScaleDecimalName || c.Schema.Type != connectors.Struct {
 		t.Fatalf("schema %+v", c.Schema)
 	}
 	v, err := c.Convert([]byte("-1.005"))
@@ -183,7 +184,7 @@ func FuzzConvert(f *testing.F) {
 		f.Add(s)
 	}
 	oids := []uint32{16, 21, 23, 20, 700, 701, 1700, 790, 17, 1082, 1083, 1266, 1114, 1184, 1186, 1560, 1562, 600, 601, 602, 603, 604, 628, 718, 1007, 1009, 90003}
-	timeModes := []TimeMode{TimeAdaptive, TimeAdaptiveMicroseconds, TimeConnect, TimeISOString, TimeMicroseconds, TimeNanoseconds, TimeStructured}
+	timeModes := []cdc.TimeMode{cdc.TimeAdaptive, cdc.TimeAdaptiveMicroseconds, cdc.TimeConnect, cdc.TimeISOString, cdc.TimeMicroseconds, cdc.TimeNanoseconds, cdc.TimeStructured}
 	f.Fuzz(func(t *testing.T, s string) {
 		for _, oid := range oids {
 			for _, typmod := range []int32{-1, 3, numTypmod(8, 3)} {

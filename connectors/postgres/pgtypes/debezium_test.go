@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/connectors/cdc"
 )
 
 // The expected values in this file were produced by running the JDK
@@ -124,7 +125,7 @@ func TestBitsLikeDebezium(t *testing.T) {
 		{1560, 16, "0000000100000010", []byte{2, 1}, "16"},
 	} {
 		c, v := convertOne(t, tt.oid, tt.typmod, DefaultModes(), tt.in)
-		if c.Schema.Name != BitsName || c.Schema.Parameters["length"] != tt.length {
+		if c.Schema.Name != cdc.BitsName || c.Schema.Parameters["length"] != tt.length {
 			t.Errorf("%s: schema %s %v", tt.in, c.Schema.Name, c.Schema.Parameters)
 		}
 		if !bytes.Equal(v.([]byte), tt.want) {
@@ -178,14 +179,14 @@ func TestNumericLikeDebezium(t *testing.T) {
 		}
 	}
 	str := DefaultModes()
-	str.Decimal = DecimalString
+	str.Decimal = cdc.DecimalString
 	for in, want := range map[string]string{"NaN": "NAN", "Infinity": "POSITIVE_INFINITY", "-Infinity": "NEGATIVE_INFINITY", "10.1111": "10.1111"} {
 		if _, v := convertOne(t, 1700, numTypmod(10, 4), str, in); v != want {
 			t.Errorf("string %s: %v, want %s", in, v, want)
 		}
 	}
 	dbl := DefaultModes()
-	dbl.Decimal = DecimalDouble
+	dbl.Decimal = cdc.DecimalDouble
 	// 90071992547409.93 has more digits than a double holds: the result is
 	// the double nearest the exact value, as BigDecimal.doubleValue gives.
 	if _, v := convertOne(t, 790, -1, dbl, "$90,071,992,547,409.93"); v != 90071992547409.93 {
@@ -222,11 +223,11 @@ func TestGeometricLikeDebezium(t *testing.T) {
 		ext  string
 		name string
 	}{
-		{603, "(1,2),(0,-1)", le(byte(1), uint32(3), uint32(1), uint32(5), 1.0, 2.0, 1.0, -1.0, 0.0, -1.0, 0.0, 2.0, 1.0, 2.0), "type=box", GeometryName},
-		{601, "[(0,0),(1.5,2)]", le(byte(1), uint32(2), uint32(2), 0.0, 0.0, 1.5, 2.0), "type=lseg", GeometryName},
-		{602, "[(0,0),(1,1)]", le(byte(1), uint32(2), uint32(2), 0.0, 0.0, 1.0, 1.0), "type=path,closed=false", GeometryName},
-		{602, "((0,0),(1,1))", le(byte(1), uint32(2), uint32(2), 0.0, 0.0, 1.0, 1.0), "type=path,closed=true", GeometryName},
-		{604, "((0,0),(1,0),(0,1))", le(byte(1), uint32(3), uint32(1), uint32(4), 0.0, 0.0, 1.0, 0.0, 0.0, 1.0, 0.0, 0.0), "type=polygon", GeometryName},
+		{603, "(1,2),(0,-1)", le(byte(1), uint32(3), uint32(1), uint32(5), 1.0, 2.0, 1.0, -1.0, 0.0, -1.0, 0.0, 2.0, 1.0, 2.0), "type=box", cdc.GeometryName},
+		{601, "[(0,0),(1.5,2)]", le(byte(1), uint32(2), uint32(2), 0.0, 0.0, 1.5, 2.0), "type=lseg", cdc.GeometryName},
+		{602, "[(0,0),(1,1)]", le(byte(1), uint32(2), uint32(2), 0.0, 0.0, 1.0, 1.0), "type=path,closed=false", cdc.GeometryName},
+		{602, "((0,0),(1,1))", le(byte(1), uint32(2), uint32(2), 0.0, 0.0, 1.0, 1.0), "type=path,closed=true", cdc.GeometryName},
+		{604, "((0,0),(1,0),(0,1))", le(byte(1), uint32(3), uint32(1), uint32(4), 0.0, 0.0, 1.0, 0.0, 0.0, 1.0, 0.0, 0.0), "type=polygon", cdc.GeometryName},
 	} {
 		c, v := convertOne(t, tt.oid, -1, DefaultModes(), tt.in)
 		if c.Schema.Name != tt.name || c.Schema.Version != 2 || !c.Schema.Optional {
@@ -246,16 +247,16 @@ func TestGeometricLikeDebezium(t *testing.T) {
 	}
 	c, v := convertOne(t, 718, -1, DefaultModes(), "<(1,2),3>")
 	sv := v.(*connectors.StructValue)
-	if c.Schema.Name != CircleName || sv.Get("radius") != 3.0 || sv.Get("center").(*connectors.StructValue).Get("y") != 2.0 {
+	if c.Schema.Name != cdc.CircleName || sv.Get("radius") != 3.0 || sv.Get("center").(*connectors.StructValue).Get("y") != 2.0 {
 		t.Errorf("circle: %+v", sv)
 	}
 	c, v = convertOne(t, 628, -1, DefaultModes(), "{1,-1,0.5}")
 	sv = v.(*connectors.StructValue)
-	if c.Schema.Name != LineName || sv.Get("a") != 1.0 || sv.Get("b") != -1.0 || sv.Get("c") != 0.5 {
+	if c.Schema.Name != cdc.LineName || sv.Get("a") != 1.0 || sv.Get("b") != -1.0 || sv.Get("c") != 0.5 {
 		t.Errorf("line: %+v", sv)
 	}
 	c, _ = convertOne(t, 3614, -1, DefaultModes(), "'a' 'cat'")
-	if c.Schema.Name != TsVectorName {
+	if c.Schema.Name != cdc.TsVectorName {
 		t.Errorf("tsvector schema %q", c.Schema.Name)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/connectors/cdc"
 )
 
 // Geometric types, as PostgresValueConverter maps them: point is
@@ -17,13 +18,6 @@ import (
 // schemas are optional whatever the column says, as Debezium's builders
 // make them.
 
-// Schema names of the geometric types.
-const (
-	GeometryName = "io.debezium.data.geometry.Geometry"
-	CircleName   = "io.debezium.data.geometry.Circle"
-	LineName     = "io.debezium.data.geometry.Line"
-)
-
 // WKB geometry types (OGC).
 const (
 	wkbPoint      = 1
@@ -33,7 +27,7 @@ const (
 
 // PointSchema is Debezium's schema for the point type.
 func PointSchema(optional bool) *connectors.Schema {
-	s := connectors.NewStruct(PointName, optional,
+	s := connectors.NewStruct(cdc.PointName, optional,
 		connectors.Opt("x", connectors.Float64Schema),
 		connectors.Opt("y", connectors.Float64Schema),
 		connectors.Opt("wkb", connectors.OptionalBytesSchema),
@@ -47,7 +41,7 @@ func PointSchema(optional bool) *connectors.Schema {
 // optional, with the extensions map.
 func GeometrySchema() *connectors.Schema {
 	ext := &connectors.Schema{Type: connectors.Map, Optional: true, Keys: connectors.StringSchema, Values: connectors.StringSchema}
-	s := connectors.NewStruct(GeometryName, true,
+	s := connectors.NewStruct(cdc.GeometryName, true,
 		connectors.Opt("wkb", connectors.BytesSchema),
 		connectors.Opt("srid", connectors.OptionalInt32Schema),
 		connectors.Opt("extensions", ext))
@@ -58,7 +52,7 @@ func GeometrySchema() *connectors.Schema {
 
 // CircleSchema is Debezium's Circle.builder().
 func CircleSchema() *connectors.Schema {
-	s := connectors.NewStruct(CircleName, true,
+	s := connectors.NewStruct(cdc.CircleName, true,
 		connectors.Opt("center", PointSchema(false)),
 		connectors.Opt("radius", connectors.Float64Schema))
 	s.Version = 1
@@ -68,7 +62,7 @@ func CircleSchema() *connectors.Schema {
 
 // LineSchema is Debezium's Line.builder().
 func LineSchema() *connectors.Schema {
-	s := connectors.NewStruct(LineName, true,
+	s := connectors.NewStruct(cdc.LineName, true,
 		connectors.Opt("a", connectors.Float64Schema),
 		connectors.Opt("b", connectors.Float64Schema),
 		connectors.Opt("c", connectors.Float64Schema))

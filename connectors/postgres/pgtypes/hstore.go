@@ -5,6 +5,7 @@ import (
 	"unicode/utf16"
 
 	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/connectors/cdc"
 )
 
 // Debezium reads hstore with pgjdbc's HStoreConverter, which fills a
@@ -186,7 +187,7 @@ func hstoreConverter(mode HStoreMode, optional bool) *Converter {
 			return m, err
 		}}
 	}
-	return &Converter{TypeName: "hstore", Schema: named(connectors.String, JSONName, optional),
+	return &Converter{TypeName: "hstore", Schema: named(connectors.String, cdc.JSONName, optional),
 		fn: func(b []byte) (any, error) {
 			m, err := parseHstore(b)
 			if err != nil {

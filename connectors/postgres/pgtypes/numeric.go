@@ -6,13 +6,14 @@ import (
 	"strconv"
 
 	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/connectors/cdc"
 )
 
 // VariableScaleDecimalSchema returns Debezium's schema for unconstrained
 // numeric values in precise mode: a struct of scale and unscaled
 // two's-complement bytes.
 func VariableScaleDecimalSchema(optional bool) *connectors.Schema {
-	s := connectors.NewStruct(VariableScaleDecimalName, optional,
+	s := connectors.NewStruct(cdc.VariableScaleDecimalName, optional,
 		connectors.Opt("scale", connectors.Int32Schema),
 		connectors.Opt("value", connectors.BytesSchema))
 	s.Version = 1
@@ -20,13 +21,13 @@ func VariableScaleDecimalSchema(optional bool) *connectors.Schema {
 	return s
 }
 
-func numericConverter(typmod int32, optional bool, mode DecimalMode) *Converter {
+func numericConverter(typmod int32, optional bool, mode cdc.DecimalMode) *Converter {
 	c := &Converter{TypeName: "numeric"}
 	switch mode {
-	case DecimalDouble:
+	case cdc.DecimalDouble:
 		c.Schema, c.fn = connectors.Primitive(connectors.Float64, optional), convFloat64
 		return c
-	case DecimalString:
+	case cdc.DecimalString:
 		c.Schema, c.fn = str(optional), convNumericString
 		return c
 	}
@@ -49,7 +50,7 @@ func numericConverter(typmod int32, optional bool, mode DecimalMode) *Converter 
 	precision := (typmod - 4) >> 16 & 0xffff
 	scale := (typmod - 4) & 0xffff
 	s := connectors.DecimalSchema(scale, optional)
-	s.Parameters[DecimalPrecisionParam] = strconv.Itoa(int(precision))
+	s.Parameters[cdc.DecimalPrecisionParam] = strconv.Itoa(int(precision))
 	c.Schema = s
 	c.fn = func(b []byte) (any, error) {
 		d, special, err := parseDecimal(b)
@@ -213,7 +214,7 @@ func moneyConverter(optional bool, m Modes) *Converter {
 	c := &Converter{TypeName: "money"}
 	scale := int32(m.MoneyFractionDigits)
 	switch m.Decimal {
-	case DecimalDouble:
+	case cdc.DecimalDouble:
 		c.Schema = connectors.Primitive(connectors.Float64, optional)
 		c.fn = func(b []byte) (any, error) {
 			d, err := parseMoney(b)
@@ -223,7 +224,7 @@ func moneyConverter(optional bool, m Modes) *Converter {
 			// BigDecimal.doubleValue: the nearest double to the exact value.
 			return strconv.ParseFloat(d.String(), 64)
 		}
-	case DecimalString:
+	case cdc.DecimalString:
 		c.Schema = str(optional)
 		c.fn = func(b []byte) (any, error) {
 			d, err := parseMoney(b)

@@ -9,24 +9,25 @@ import (
 	"strings"
 
 	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/connectors/cdc"
 )
 
-func byteaConverter(optional bool, mode BinaryMode) *Converter {
+func byteaConverter(optional bool, mode cdc.BinaryMode) *Converter {
 	c := &Converter{TypeName: "bytea"}
 	switch mode {
-	case BinaryBase64:
+	case cdc.BinaryBase64:
 		c.Schema = str(optional)
 		c.fn = func(b []byte) (any, error) {
 			raw, err := decodeBytea(b)
 			return base64.StdEncoding.EncodeToString(raw), err
 		}
-	case BinaryBase64URLSafe:
+	case cdc.BinaryBase64URLSafe:
 		c.Schema = str(optional)
 		c.fn = func(b []byte) (any, error) {
 			raw, err := decodeBytea(b)
 			return base64.URLEncoding.EncodeToString(raw), err
 		}
-	case BinaryHex:
+	case cdc.BinaryHex:
 		c.Schema = str(optional)
 		c.fn = func(b []byte) (any, error) {
 			raw, err := decodeBytea(b)
@@ -62,7 +63,7 @@ const (
 
 func intervalConverter(optional bool, mode IntervalMode) *Converter {
 	if mode == IntervalString {
-		return &Converter{TypeName: "interval", Schema: named(connectors.String, IntervalName, optional),
+		return &Converter{TypeName: "interval", Schema: named(connectors.String, cdc.IntervalName, optional),
 			fn: func(b []byte) (any, error) {
 				iv, err := parseInterval(b)
 				if err != nil {
@@ -71,7 +72,7 @@ func intervalConverter(optional bool, mode IntervalMode) *Converter {
 				return iv.isoString(), nil
 			}}
 	}
-	return &Converter{TypeName: "interval", Schema: named(connectors.Int64, MicroDurationName, optional),
+	return &Converter{TypeName: "interval", Schema: named(connectors.Int64, cdc.MicroDurationName, optional),
 		fn: func(b []byte) (any, error) { return ParseInterval(b) }}
 }
 
@@ -285,7 +286,7 @@ func bitConverter(name string, typmod int32, optional bool) *Converter {
 				return b[0] == '1', nil
 			}}
 	}
-	s := named(connectors.Bytes, BitsName, optional)
+	s := named(connectors.Bytes, cdc.BitsName, optional)
 	s.Parameters = map[string]string{"length": strconv.FormatInt(length, 10)}
 	return &Converter{TypeName: name, Schema: s, fn: convBits}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/connectors/cdc"
 )
 
 // Time precision mode structured: Debezium's Structured* temporal
@@ -11,16 +12,6 @@ import (
 // fields hold the calendar and clock components instead of an epoch
 // number or a string. Everything here follows JdbcValueConverters and
 // PostgresValueConverter at debezium@aad5519.
-
-// Schema names of the structured temporal types.
-const (
-	StructuredDateName           = "io.debezium.time.StructuredDate"
-	StructuredTimeName           = "io.debezium.time.StructuredTime"
-	StructuredTimestampName      = "io.debezium.time.StructuredTimestamp"
-	StructuredZonedTimeName      = "io.debezium.time.StructuredZonedTime"
-	StructuredZonedTimestampName = "io.debezium.time.StructuredZonedTimestamp"
-	StructuredDurationName       = "io.debezium.time.StructuredDuration"
-)
 
 // Values of the specialValue field (StructuredTemporal).
 const (
@@ -39,19 +30,19 @@ func structSchema(name string, optional bool, fields ...connectors.Field) *conne
 // The field lists below are in the order of each class's builder().
 
 func structuredDateSchema(optional bool) *connectors.Schema {
-	return structSchema(StructuredDateName, optional,
+	return structSchema(cdc.StructuredDateName, optional,
 		connectors.Opt("year", connectors.OptionalInt32Schema), connectors.Opt("month", optInt8),
 		connectors.Opt("day", optInt8), connectors.Opt("specialValue", connectors.OptionalStringSchema))
 }
 
 func structuredTimeSchema(optional bool) *connectors.Schema {
-	return structSchema(StructuredTimeName, optional,
+	return structSchema(cdc.StructuredTimeName, optional,
 		connectors.Opt("hour", optInt8), connectors.Opt("minute", optInt8), connectors.Opt("second", optInt8),
 		connectors.Opt("nanos", connectors.OptionalInt32Schema), connectors.Opt("precision", connectors.OptionalInt32Schema))
 }
 
 func structuredTimestampSchema(optional bool) *connectors.Schema {
-	return structSchema(StructuredTimestampName, optional,
+	return structSchema(cdc.StructuredTimestampName, optional,
 		connectors.Opt("year", connectors.OptionalInt32Schema), connectors.Opt("month", optInt8),
 		connectors.Opt("day", optInt8), connectors.Opt("hour", optInt8), connectors.Opt("minute", optInt8),
 		connectors.Opt("second", optInt8), connectors.Opt("nanos", connectors.OptionalInt32Schema),
@@ -60,14 +51,14 @@ func structuredTimestampSchema(optional bool) *connectors.Schema {
 }
 
 func structuredZonedTimeSchema(optional bool) *connectors.Schema {
-	return structSchema(StructuredZonedTimeName, optional,
+	return structSchema(cdc.StructuredZonedTimeName, optional,
 		connectors.Opt("hour", optInt8), connectors.Opt("minute", optInt8), connectors.Opt("second", optInt8),
 		connectors.Opt("nanos", connectors.OptionalInt32Schema), connectors.Opt("offsetSeconds", connectors.OptionalInt32Schema),
 		connectors.Opt("precision", connectors.OptionalInt32Schema))
 }
 
 func structuredZonedTimestampSchema(optional bool) *connectors.Schema {
-	return structSchema(StructuredZonedTimestampName, optional,
+	return structSchema(cdc.StructuredZonedTimestampName, optional,
 		connectors.Opt("year", connectors.OptionalInt32Schema), connectors.Opt("month", optInt8),
 		connectors.Opt("day", optInt8), connectors.Opt("hour", optInt8), connectors.Opt("minute", optInt8),
 		connectors.Opt("second", optInt8), connectors.Opt("nanos", connectors.OptionalInt32Schema),
@@ -78,7 +69,7 @@ func structuredZonedTimestampSchema(optional bool) *connectors.Schema {
 }
 
 func structuredDurationSchema(optional bool) *connectors.Schema {
-	return structSchema(StructuredDurationName, optional,
+	return structSchema(cdc.StructuredDurationName, optional,
 		connectors.Opt("years", connectors.OptionalInt32Schema), connectors.Opt("months", connectors.OptionalInt32Schema),
 		connectors.Opt("days", connectors.OptionalInt32Schema), connectors.Opt("hours", connectors.OptionalInt32Schema),
 		connectors.Opt("minutes", connectors.OptionalInt32Schema), connectors.Opt("seconds", connectors.OptionalInt64Schema),

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/connectors/cdc"
 )
 
 // Sentinels Debezium uses for ±infinity. Timestamps read
@@ -214,7 +215,7 @@ func precision(typmod int32) int {
 	return int(typmod)
 }
 
-func dateConverter(optional bool, mode TimeMode) *Converter {
+func dateConverter(optional bool, mode cdc.TimeMode) *Converter {
 	c := &Converter{TypeName: "date"}
 	parse := func(b []byte) (int32, error) {
 		switch bstr(b) {
@@ -231,9 +232,9 @@ func dateConverter(optional bool, mode TimeMode) *Converter {
 		return int32(d), nil
 	}
 	switch mode {
-	case TimeStructured:
+	case cdc.TimeStructured:
 		return structuredDateConverter(c, optional, parse)
-	case TimeConnect:
+	case cdc.TimeConnect:
 		c.Schema = named(connectors.Int32, connectors.DateName, optional)
 		c.fn = func(b []byte) (any, error) {
 			d, err := parse(b)
@@ -242,9 +243,9 @@ func dateConverter(optional bool, mode TimeMode) *Converter {
 			}
 			return time.Unix(int64(d)*86400, 0).UTC(), nil
 		}
-	case TimeISOString:
+	case cdc.TimeISOString:
 		// IsoDate: ISO_OFFSET_DATE of the date at UTC ("2024-02-29Z").
-		c.Schema = named(connectors.String, IsoDateName, optional)
+		c.Schema = named(connectors.String, cdc.IsoDateName, optional)
 		c.fn = func(b []byte) (any, error) {
 			d, err := parse(b)
 			if err != nil {
@@ -254,7 +255,7 @@ func dateConverter(optional bool, mode TimeMode) *Converter {
 			return string(append(appendDate(buf[:0], int64(d)), 'Z')), nil
 		}
 	default:
-		c.Schema = named(connectors.Int32, DateName, optional)
+		c.Schema = named(connectors.Int32, cdc.DateName, optional)
 		c.fn = func(b []byte) (any, error) {
 			d, err := parse(b)
 			if err != nil {
@@ -277,7 +278,7 @@ func dateConverter(optional bool, mode TimeMode) *Converter {
 // reads their hours, minutes, seconds and milliseconds, so an element
 // loses its microseconds and 24:00:00 becomes 00:00:00. inArray gives
 // that.
-func timeConverter(typmod int32, optional bool, mode TimeMode, inArray bool) *Converter {
+func timeConverter(typmod int32, optional bool, mode cdc.TimeMode, inArray bool) *Converter {
 	c := &Converter{TypeName: "time"}
 	parse := func(b []byte) (int64, error) {
 		us, n, err := parseClock(b)
@@ -290,9 +291,9 @@ func timeConverter(typmod int32, optional bool, mode TimeMode, inArray bool) *Co
 		return us, err
 	}
 	switch {
-	case mode == TimeStructured:
+	case mode == cdc.TimeStructured:
 		return structuredTimeConverter(c, typmod, optional, parse)
-	case mode == TimeConnect:
+	case mode == cdc.TimeConnect:
 		c.Schema = named(connectors.Int32, connectors.TimeName, optional)
 		c.fn = func(b []byte) (any, error) {
 			us, err := parse(b)
@@ -301,8 +302,8 @@ func timeConverter(typmod int32, optional bool, mode TimeMode, inArray bool) *Co
 			}
 			return time.UnixMilli(us / 1000).UTC(), nil
 		}
-	case mode == TimeISOString:
-		c.Schema = named(connectors.String, IsoTimeName, optional)
+	case mode == cdc.TimeISOString:
+		c.Schema = named(connectors.String, cdc.IsoTimeName, optional)
 		c.fn = func(b []byte) (any, error) {
 			us, err := parse(b)
 			if err != nil {
@@ -311,8 +312,8 @@ func timeConverter(typmod int32, optional bool, mode TimeMode, inArray bool) *Co
 			var buf [24]byte
 			return string(append(appendClockTrimmed(buf[:0], us%usPerDay), 'Z')), nil
 		}
-	case mode == TimeNanoseconds:
-		c.Schema = named(connectors.Int64, NanoTimeName, optional)
+	case mode == cdc.TimeNanoseconds:
+		c.Schema = named(connectors.Int64, cdc.NanoTimeName, optional)
 		c.fn = func(b []byte) (any, error) {
 			us, err := parse(b)
 			if err != nil {
@@ -320,8 +321,8 @@ func timeConverter(typmod int32, optional bool, mode TimeMode, inArray bool) *Co
 			}
 			return us * 1000, nil
 		}
-	case mode == TimeAdaptive && precision(typmod) <= 3:
-		c.Schema = named(connectors.Int32, TimeName, optional)
+	case mode == cdc.TimeAdaptive && precision(typmod) <= 3:
+		c.Schema = named(connectors.Int32, cdc.TimeName, optional)
 		c.fn = func(b []byte) (any, error) {
 			us, err := parse(b)
 			if err != nil {
@@ -330,7 +331,7 @@ func timeConverter(typmod int32, optional bool, mode TimeMode, inArray bool) *Co
 			return int32(us / 1000), nil
 		}
 	default:
-		c.Schema = named(connectors.Int64, MicroTimeName, optional)
+		c.Schema = named(connectors.Int64, cdc.MicroTimeName, optional)
 		c.fn = func(b []byte) (any, error) {
 			us, err := parse(b)
 			if err != nil {
@@ -384,12 +385,12 @@ func epochNanos(us int64) (int64, bool) {
 	return days*nanosPerDay + tod, true
 }
 
-func timestampConverter(typmod int32, optional bool, mode TimeMode) *Converter {
+func timestampConverter(typmod int32, optional bool, mode cdc.TimeMode) *Converter {
 	c := &Converter{TypeName: "timestamp"}
 	switch {
-	case mode == TimeStructured:
+	case mode == cdc.TimeStructured:
 		return structuredTimestampConverter(c, typmod, optional)
-	case mode == TimeConnect:
+	case mode == cdc.TimeConnect:
 		c.Schema = named(connectors.Int64, connectors.TimestampName, optional)
 		c.fn = func(b []byte) (any, error) {
 			us, err := parseTimestampMicros(b)
@@ -398,11 +399,11 @@ func timestampConverter(typmod int32, optional bool, mode TimeMode) *Converter {
 			}
 			return time.UnixMilli(floorDiv(us, 1000)).UTC(), nil
 		}
-	case mode == TimeISOString:
+	case mode == cdc.TimeISOString:
 		// IsoTimestamp: ISO_OFFSET_DATE_TIME of the UTC date-time, the
 		// fraction without trailing zeros; ±infinity are the sentinel
 		// instants printed the same way.
-		c.Schema = named(connectors.String, IsoTimestampName, optional)
+		c.Schema = named(connectors.String, cdc.IsoTimestampName, optional)
 		c.fn = func(b []byte) (any, error) {
 			us, err := parseTimestampMicros(b)
 			if err != nil {
@@ -411,13 +412,13 @@ func timestampConverter(typmod int32, optional bool, mode TimeMode) *Converter {
 			var buf [40]byte
 			return string(appendISOTrimmed(buf[:0], us)), nil
 		}
-	case mode == TimeNanoseconds:
+	case mode == cdc.TimeNanoseconds:
 		// NanoTimestamp: ±infinity become Long.MAX_VALUE and
 		// Long.MIN_VALUE (PostgresValueConverter.convertTimestampToEpochNanos).
 		// Other values outside 1677-09-22..2262-04-11 make toEpochNanos
 		// throw; Debezium then emits null for a nullable column and
 		// fails on a NOT NULL one.
-		c.Schema = named(connectors.Int64, NanoTimestampName, optional)
+		c.Schema = named(connectors.Int64, cdc.NanoTimestampName, optional)
 		c.fn = func(b []byte) (any, error) {
 			us, inf, err := ParseTimestamp(b)
 			if err != nil {
@@ -438,8 +439,8 @@ func timestampConverter(typmod int32, optional bool, mode TimeMode) *Converter {
 			}
 			return ns, nil
 		}
-	case (mode == TimeAdaptive || mode == TimeAdaptiveMicroseconds) && precision(typmod) <= 3:
-		c.Schema = named(connectors.Int64, TimestampName, optional)
+	case (mode == cdc.TimeAdaptive || mode == cdc.TimeAdaptiveMicroseconds) && precision(typmod) <= 3:
+		c.Schema = named(connectors.Int64, cdc.TimestampName, optional)
 		c.fn = func(b []byte) (any, error) {
 			us, inf, err := ParseTimestamp(b)
 			if err != nil {
@@ -454,7 +455,7 @@ func timestampConverter(typmod int32, optional bool, mode TimeMode) *Converter {
 			return floorDiv(us, 1000), nil
 		}
 	default:
-		c.Schema = named(connectors.Int64, MicroTimestampName, optional)
+		c.Schema = named(connectors.Int64, cdc.MicroTimestampName, optional)
 		c.fn = func(b []byte) (any, error) {
 			us, err := parseTimestampMicros(b)
 			if err != nil {
@@ -535,7 +536,7 @@ func appendPad(dst []byte, v int64, width int) []byte {
 
 func timestamptzConverter(typmod int32, optional bool) *Converter {
 	prec := precision(typmod)
-	return &Converter{TypeName: "timestamptz", Schema: named(connectors.String, ZonedTimestampName, optional),
+	return &Converter{TypeName: "timestamptz", Schema: named(connectors.String, cdc.ZonedTimestampName, optional),
 		fn: func(b []byte) (any, error) {
 			us, inf, err := ParseTimestamp(b)
 			if err != nil {
@@ -558,7 +559,7 @@ func timestamptzConverter(typmod int32, optional bool) *Converter {
 // precision, and "Z". 24:00:00 at UTC stays "24:00:00Z"
 // (PostgresTimeBoundary).
 func timetzConverter(optional bool) *Converter {
-	return &Converter{TypeName: "timetz", Schema: named(connectors.String, ZonedTimeName, optional),
+	return &Converter{TypeName: "timetz", Schema: named(connectors.String, cdc.ZonedTimeName, optional),
 		fn: func(b []byte) (any, error) {
 			tod, n, err := parseClock(b)
 			if err != nil {

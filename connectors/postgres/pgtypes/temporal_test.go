@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/connectors/cdc"
 )
 
 // temporalCatalog has the temporal types and their arrays.
@@ -31,7 +32,7 @@ func temporalCatalog() *Catalog {
 // objects PostgresValueConverter hands them.
 func TestTemporalModesLikeDebezium(t *testing.T) {
 	tests := []struct {
-		mode     TimeMode
+		mode     cdc.TimeMode
 		oid      uint32
 		typmod   int32
 		in       string
@@ -39,59 +40,59 @@ func TestTemporalModesLikeDebezium(t *testing.T) {
 		wantName string
 	}{
 		// isostring: IsoDate, IsoTime, IsoTimestamp strings.
-		{TimeISOString, 1082, -1, "2017-09-15", "2017-09-15Z", IsoDateName},
-		{TimeISOString, 1082, -1, "0044-03-15 BC", "-0043-03-15Z", IsoDateName},
-		{TimeISOString, 1082, -1, "12345-01-02", "+12345-01-02Z", IsoDateName},
-		{TimeISOString, 1082, -1, "infinity", "-5877611-06-21Z", IsoDateName},
-		{TimeISOString, 1082, -1, "-infinity", "-5877611-06-22Z", IsoDateName},
-		{TimeISOString, 1083, -1, "04:05:11.789", "04:05:11.789Z", IsoTimeName},
-		{TimeISOString, 1083, 3, "13:00:00.120", "13:00:00.12Z", IsoTimeName},
-		{TimeISOString, 1083, 0, "13:14:00", "13:14:00Z", IsoTimeName},
-		{TimeISOString, 1083, -1, "24:00:00", "00:00:00Z", IsoTimeName},
-		{TimeISOString, 1114, 0, "2019-07-09 02:28:57", "2019-07-09T02:28:57Z", IsoTimestampName},
-		{TimeISOString, 1114, 1, "2019-07-09 02:28:57.1", "2019-07-09T02:28:57.1Z", IsoTimestampName},
-		{TimeISOString, 1114, 3, "2019-07-09 02:28:57.123", "2019-07-09T02:28:57.123Z", IsoTimestampName},
-		{TimeISOString, 1114, -1, "2019-07-09 02:28:57.123456", "2019-07-09T02:28:57.123456Z", IsoTimestampName},
-		{TimeISOString, 1114, -1, "0001-01-01 00:00:00 BC", "0000-01-01T00:00:00Z", IsoTimestampName},
-		{TimeISOString, 1114, -1, "infinity", "+294247-01-10T04:00:25.2Z", IsoTimestampName},
-		{TimeISOString, 1114, -1, "-infinity", "-290308-12-21T19:59:27.6Z", IsoTimestampName},
+		{cdc.TimeISOString, 1082, -1, "2017-09-15", "2017-09-15Z", cdc.IsoDateName},
+		{cdc.TimeISOString, 1082, -1, "0044-03-15 BC", "-0043-03-15Z", cdc.IsoDateName},
+		{cdc.TimeISOString, 1082, -1, "12345-01-02", "+12345-01-02Z", cdc.IsoDateName},
+		{cdc.TimeISOString, 1082, -1, "infinity", "-5877611-06-21Z", cdc.IsoDateName},
+		{cdc.TimeISOString, 1082, -1, "-infinity", "-5877611-06-22Z", cdc.IsoDateName},
+		{cdc.TimeISOString, 1083, -1, "04:05:11.789", "04:05:11.789Z", cdc.IsoTimeName},
+		{cdc.TimeISOString, 1083, 3, "13:00:00.120", "13:00:00.12Z", cdc.IsoTimeName},
+		{cdc.TimeISOString, 1083, 0, "13:14:00", "13:14:00Z", cdc.IsoTimeName},
+		{cdc.TimeISOString, 1083, -1, "24:00:00", "00:00:00Z", cdc.IsoTimeName},
+		{cdc.TimeISOString, 1114, 0, "2019-07-09 02:28:57", "2019-07-09T02:28:57Z", cdc.IsoTimestampName},
+		{cdc.TimeISOString, 1114, 1, "2019-07-09 02:28:57.1", "2019-07-09T02:28:57.1Z", cdc.IsoTimestampName},
+		{cdc.TimeISOString, 1114, 3, "2019-07-09 02:28:57.123", "2019-07-09T02:28:57.123Z", cdc.IsoTimestampName},
+		{cdc.TimeISOString, 1114, -1, "2019-07-09 02:28:57.123456", "2019-07-09T02:28:57.123456Z", cdc.IsoTimestampName},
+		{cdc.TimeISOString, 1114, -1, "0001-01-01 00:00:00 BC", "0000-01-01T00:00:00Z", cdc.IsoTimestampName},
+		{cdc.TimeISOString, 1114, -1, "infinity", "+294247-01-10T04:00:25.2Z", cdc.IsoTimestampName},
+		{cdc.TimeISOString, 1114, -1, "-infinity", "-290308-12-21T19:59:27.6Z", cdc.IsoTimestampName},
 		// timestamptz and timetz keep ZonedTimestamp and ZonedTime.
-		{TimeISOString, 1184, -1, "2019-07-09 02:28:10.123456+01", "2019-07-09T01:28:10.123456Z", ZonedTimestampName},
-		{TimeISOString, 1184, -1, "infinity", "infinity", ZonedTimestampName},
-		{TimeISOString, 1266, -1, "04:05:11-08", "12:05:11Z", ZonedTimeName},
+		{cdc.TimeISOString, 1184, -1, "2019-07-09 02:28:10.123456+01", "2019-07-09T01:28:10.123456Z", cdc.ZonedTimestampName},
+		{cdc.TimeISOString, 1184, -1, "infinity", "infinity", cdc.ZonedTimestampName},
+		{cdc.TimeISOString, 1266, -1, "04:05:11-08", "12:05:11Z", cdc.ZonedTimeName},
 		// microseconds: Date, MicroTime, MicroTimestamp at any precision.
-		{TimeMicroseconds, 1082, -1, "2017-09-15", int32(17424), DateName},
-		{TimeMicroseconds, 1082, -1, "infinity", int32(-2147472692), DateName},
-		{TimeMicroseconds, 1082, -1, "-infinity", int32(-2147472691), DateName},
-		{TimeMicroseconds, 1083, 3, "04:05:11.789", int64(14711789000), MicroTimeName},
-		{TimeMicroseconds, 1083, -1, "24:00:00", int64(86400000000), MicroTimeName},
-		{TimeMicroseconds, 1114, 0, "2019-07-09 02:28:57", int64(1562639337000000), MicroTimestampName},
-		{TimeMicroseconds, 1114, 3, "2019-07-09 02:28:57.123", int64(1562639337123000), MicroTimestampName},
-		{TimeMicroseconds, 1114, 4, "2019-07-09 02:28:57.1234", int64(1562639337123400), MicroTimestampName},
-		{TimeMicroseconds, 1114, 3, "infinity", PositiveInfinityMicros, MicroTimestampName},
-		{TimeMicroseconds, 1114, -1, "-infinity", NegativeInfinityMicros, MicroTimestampName},
-		{TimeMicroseconds, 1184, 3, "2019-07-09 02:28:10.123+01", "2019-07-09T01:28:10.123Z", ZonedTimestampName},
-		{TimeMicroseconds, 1266, -1, "04:05:11.5+01", "03:05:11.5Z", ZonedTimeName},
+		{cdc.TimeMicroseconds, 1082, -1, "2017-09-15", int32(17424), cdc.DateName},
+		{cdc.TimeMicroseconds, 1082, -1, "infinity", int32(-2147472692), cdc.DateName},
+		{cdc.TimeMicroseconds, 1082, -1, "-infinity", int32(-2147472691), cdc.DateName},
+		{cdc.TimeMicroseconds, 1083, 3, "04:05:11.789", int64(14711789000), cdc.MicroTimeName},
+		{cdc.TimeMicroseconds, 1083, -1, "24:00:00", int64(86400000000), cdc.MicroTimeName},
+		{cdc.TimeMicroseconds, 1114, 0, "2019-07-09 02:28:57", int64(1562639337000000), cdc.MicroTimestampName},
+		{cdc.TimeMicroseconds, 1114, 3, "2019-07-09 02:28:57.123", int64(1562639337123000), cdc.MicroTimestampName},
+		{cdc.TimeMicroseconds, 1114, 4, "2019-07-09 02:28:57.1234", int64(1562639337123400), cdc.MicroTimestampName},
+		{cdc.TimeMicroseconds, 1114, 3, "infinity", PositiveInfinityMicros, cdc.MicroTimestampName},
+		{cdc.TimeMicroseconds, 1114, -1, "-infinity", NegativeInfinityMicros, cdc.MicroTimestampName},
+		{cdc.TimeMicroseconds, 1184, 3, "2019-07-09 02:28:10.123+01", "2019-07-09T01:28:10.123Z", cdc.ZonedTimestampName},
+		{cdc.TimeMicroseconds, 1266, -1, "04:05:11.5+01", "03:05:11.5Z", cdc.ZonedTimeName},
 		// nanoseconds: Date, NanoTime, NanoTimestamp.
-		{TimeNanoseconds, 1082, -1, "2017-09-15", int32(17424), DateName},
-		{TimeNanoseconds, 1083, -1, "04:05:11.789", int64(14711789000000), NanoTimeName},
-		{TimeNanoseconds, 1083, 3, "24:00:00", int64(86400000000000), NanoTimeName},
-		{TimeNanoseconds, 1114, 0, "2019-07-09 02:28:57", int64(1562639337000000000), NanoTimestampName},
-		{TimeNanoseconds, 1114, 5, "2019-07-09 02:28:57.12345", int64(1562639337123450000), NanoTimestampName},
-		{TimeNanoseconds, 1114, -1, "2019-07-09 02:28:57.123456", int64(1562639337123456000), NanoTimestampName},
-		{TimeNanoseconds, 1114, -1, "1677-09-22 00:00:00", int64(-9223286400000000000), NanoTimestampName},
-		{TimeNanoseconds, 1114, -1, "2262-04-11 23:47:16.854775", int64(9223372036854775000), NanoTimestampName},
-		{TimeNanoseconds, 1114, -1, "1677-09-21 23:59:59.999999", nil, NanoTimestampName},
-		{TimeNanoseconds, 1114, -1, "2262-04-11 23:47:16.854776", nil, NanoTimestampName},
-		{TimeNanoseconds, 1114, -1, "0044-03-15 00:00:00 BC", nil, NanoTimestampName},
-		{TimeNanoseconds, 1114, 3, "infinity", int64(math.MaxInt64), NanoTimestampName},
-		{TimeNanoseconds, 1114, -1, "-infinity", int64(math.MinInt64), NanoTimestampName},
-		{TimeNanoseconds, 1184, -1, "-infinity", "-infinity", ZonedTimestampName},
+		{cdc.TimeNanoseconds, 1082, -1, "2017-09-15", int32(17424), cdc.DateName},
+		{cdc.TimeNanoseconds, 1083, -1, "04:05:11.789", int64(14711789000000), cdc.NanoTimeName},
+		{cdc.TimeNanoseconds, 1083, 3, "24:00:00", int64(86400000000000), cdc.NanoTimeName},
+		{cdc.TimeNanoseconds, 1114, 0, "2019-07-09 02:28:57", int64(1562639337000000000), cdc.NanoTimestampName},
+		{cdc.TimeNanoseconds, 1114, 5, "2019-07-09 02:28:57.12345", int64(1562639337123450000), cdc.NanoTimestampName},
+		{cdc.TimeNanoseconds, 1114, -1, "2019-07-09 02:28:57.123456", int64(1562639337123456000), cdc.NanoTimestampName},
+		{cdc.TimeNanoseconds, 1114, -1, "1677-09-22 00:00:00", int64(-9223286400000000000), cdc.NanoTimestampName},
+		{cdc.TimeNanoseconds, 1114, -1, "2262-04-11 23:47:16.854775", int64(9223372036854775000), cdc.NanoTimestampName},
+		{cdc.TimeNanoseconds, 1114, -1, "1677-09-21 23:59:59.999999", nil, cdc.NanoTimestampName},
+		{cdc.TimeNanoseconds, 1114, -1, "2262-04-11 23:47:16.854776", nil, cdc.NanoTimestampName},
+		{cdc.TimeNanoseconds, 1114, -1, "0044-03-15 00:00:00 BC", nil, cdc.NanoTimestampName},
+		{cdc.TimeNanoseconds, 1114, 3, "infinity", int64(math.MaxInt64), cdc.NanoTimestampName},
+		{cdc.TimeNanoseconds, 1114, -1, "-infinity", int64(math.MinInt64), cdc.NanoTimestampName},
+		{cdc.TimeNanoseconds, 1184, -1, "-infinity", "-infinity", cdc.ZonedTimestampName},
 		// The modes that were there before, on the same edges.
-		{TimeAdaptive, 1082, -1, "infinity", int32(-2147472692), DateName},
-		{TimeAdaptive, 1114, 3, "2019-07-09 02:28:57.123", int64(1562639337123), TimestampName},
-		{TimeAdaptiveMicroseconds, 1114, 3, "2019-07-09 02:28:57.123", int64(1562639337123), TimestampName},
-		{TimeAdaptiveMicroseconds, 1083, 3, "24:00:00", int64(86400000000), MicroTimeName},
+		{cdc.TimeAdaptive, 1082, -1, "infinity", int32(-2147472692), cdc.DateName},
+		{cdc.TimeAdaptive, 1114, 3, "2019-07-09 02:28:57.123", int64(1562639337123), cdc.TimestampName},
+		{cdc.TimeAdaptiveMicroseconds, 1114, 3, "2019-07-09 02:28:57.123", int64(1562639337123), cdc.TimestampName},
+		{cdc.TimeAdaptiveMicroseconds, 1083, 3, "24:00:00", int64(86400000000), cdc.MicroTimeName},
 	}
 	cat := temporalCatalog()
 	for _, tt := range tests {
@@ -137,7 +138,7 @@ func schemaType(v any, have connectors.Type) connectors.Type {
 // for a NOT NULL column whose timestamp NanoTimestamp cannot hold.
 func TestNanoTimestampOutOfRangeNotNull(t *testing.T) {
 	m := DefaultModes()
-	m.Time = TimeNanoseconds
+	m.Time = cdc.TimeNanoseconds
 	c, err := New(temporalCatalog(), 1114, -1, false, m)
 	if err != nil {
 		t.Fatal(err)
@@ -157,26 +158,26 @@ func TestNanoTimestampOutOfRangeNotNull(t *testing.T) {
 // java.sql.Time.
 func TestTemporalArraysByMode(t *testing.T) {
 	tests := []struct {
-		mode     TimeMode
+		mode     cdc.TimeMode
 		oid      uint32
 		in       string
 		want     []any
 		wantItem string
 	}{
-		{TimeISOString, 1182, "{2024-02-29,infinity,NULL}", []any{"2024-02-29Z", "-5877611-06-21Z", nil}, IsoDateName},
+		{cdc.TimeISOString, 1182, "{2024-02-29,infinity,NULL}", []any{"2024-02-29Z", "-5877611-06-21Z", nil}, cdc.IsoDateName},
 		// time[] elements are java.sql.Time in Debezium: milliseconds, and
 		// 24:00:00 wraps to midnight.
-		{TimeISOString, 1183, "{13:14:15.123456,24:00:00}", []any{"13:14:15.123Z", "00:00:00Z"}, IsoTimeName},
-		{TimeAdaptive, 1183, "{13:14:15.123456,24:00:00}", []any{int64(47655123000), int64(0)}, MicroTimeName},
-		{TimeConnect, 1183, "{00:00:00.0019}", []any{time.UnixMilli(1).UTC()}, connectors.TimeName},
-		{TimeISOString, 1115, `{"2024-02-29 13:14:15.5",-infinity}`, []any{"2024-02-29T13:14:15.5Z", "-290308-12-21T19:59:27.6Z"}, IsoTimestampName},
-		{TimeISOString, 1185, `{"2024-02-29 13:14:15.5+01"}`, []any{"2024-02-29T12:14:15.500000Z"}, ZonedTimestampName},
-		{TimeISOString, 1270, `{13:14:15+01}`, []any{"12:14:15Z"}, ZonedTimeName},
-		{TimeMicroseconds, 1183, "{00:00:01.000999}", []any{int64(1e6)}, MicroTimeName},
-		{TimeMicroseconds, 1115, `{"1970-01-01 00:00:01",infinity}`, []any{int64(1e6), PositiveInfinityMicros}, MicroTimestampName},
-		{TimeNanoseconds, 1183, "{00:00:01.0015,24:00:00}", []any{int64(1001e6), int64(0)}, NanoTimeName},
-		{TimeNanoseconds, 1115, `{"1970-01-01 00:00:01","3000-01-01 00:00:00",infinity}`, []any{int64(1e9), nil, int64(math.MaxInt64)}, NanoTimestampName},
-		{TimeNanoseconds, 1182, "{1970-01-02}", []any{int32(1)}, DateName},
+		{cdc.TimeISOString, 1183, "{13:14:15.123456,24:00:00}", []any{"13:14:15.123Z", "00:00:00Z"}, cdc.IsoTimeName},
+		{cdc.TimeAdaptive, 1183, "{13:14:15.123456,24:00:00}", []any{int64(47655123000), int64(0)}, cdc.MicroTimeName},
+		{cdc.TimeConnect, 1183, "{00:00:00.0019}", []any{time.UnixMilli(1).UTC()}, connectors.TimeName},
+		{cdc.TimeISOString, 1115, `{"2024-02-29 13:14:15.5",-infinity}`, []any{"2024-02-29T13:14:15.5Z", "-290308-12-21T19:59:27.6Z"}, cdc.IsoTimestampName},
+		{cdc.TimeISOString, 1185, `{"2024-02-29 13:14:15.5+01"}`, []any{"2024-02-29T12:14:15.500000Z"}, cdc.ZonedTimestampName},
+		{cdc.TimeISOString, 1270, `{13:14:15+01}`, []any{"12:14:15Z"}, cdc.ZonedTimeName},
+		{cdc.TimeMicroseconds, 1183, "{00:00:01.000999}", []any{int64(1e6)}, cdc.MicroTimeName},
+		{cdc.TimeMicroseconds, 1115, `{"1970-01-01 00:00:01",infinity}`, []any{int64(1e6), PositiveInfinityMicros}, cdc.MicroTimestampName},
+		{cdc.TimeNanoseconds, 1183, "{00:00:01.0015,24:00:00}", []any{int64(1001e6), int64(0)}, cdc.NanoTimeName},
+		{cdc.TimeNanoseconds, 1115, `{"1970-01-01 00:00:01","3000-01-01 00:00:00",infinity}`, []any{int64(1e9), nil, int64(math.MaxInt64)}, cdc.NanoTimestampName},
+		{cdc.TimeNanoseconds, 1182, "{1970-01-02}", []any{int32(1)}, cdc.DateName},
 	}
 	cat := temporalCatalog()
 	for _, tt := range tests {
@@ -232,50 +233,50 @@ func TestStructuredLikeDebezium(t *testing.T) {
 		want     any // fm, []fm or nil
 		wantName string
 	}{
-		{1082, -1, "2017-09-15", ymd(2017, 9, 15), StructuredDateName},
-		{1082, -1, "0044-03-15 BC", ymd(-43, 3, 15), StructuredDateName},
-		{1082, -1, "infinity", fm{"specialValue": "POSITIVE_INFINITY"}, StructuredDateName},
-		{1082, -1, "-infinity", fm{"specialValue": "NEGATIVE_INFINITY"}, StructuredDateName},
-		{1083, -1, "04:05:11.789", fm{"hour": int8(4), "minute": int8(5), "second": int8(11), "nanos": int32(789000000), "precision": int32(6)}, StructuredTimeName},
-		{1083, 3, "23:59:59.999", fm{"hour": int8(23), "minute": int8(59), "second": int8(59), "nanos": int32(999000000), "precision": int32(3)}, StructuredTimeName},
-		{1083, -1, "24:00:00", nil, StructuredTimeName},
+		{1082, -1, "2017-09-15", ymd(2017, 9, 15), cdc.StructuredDateName},
+		{1082, -1, "0044-03-15 BC", ymd(-43, 3, 15), cdc.StructuredDateName},
+		{1082, -1, "infinity", fm{"specialValue": "POSITIVE_INFINITY"}, cdc.StructuredDateName},
+		{1082, -1, "-infinity", fm{"specialValue": "NEGATIVE_INFINITY"}, cdc.StructuredDateName},
+		{1083, -1, "04:05:11.789", fm{"hour": int8(4), "minute": int8(5), "second": int8(11), "nanos": int32(789000000), "precision": int32(6)}, cdc.StructuredTimeName},
+		{1083, 3, "23:59:59.999", fm{"hour": int8(23), "minute": int8(59), "second": int8(59), "nanos": int32(999000000), "precision": int32(3)}, cdc.StructuredTimeName},
+		{1083, -1, "24:00:00", nil, cdc.StructuredTimeName},
 		{1114, -1, "294276-12-31 23:59:59.999999", fm{"year": int32(294276), "month": int8(12), "day": int8(31), "hour": int8(23),
-			"minute": int8(59), "second": int8(59), "nanos": int32(999999000), "precision": int32(6)}, StructuredTimestampName},
+			"minute": int8(59), "second": int8(59), "nanos": int32(999999000), "precision": int32(6)}, cdc.StructuredTimestampName},
 		{1114, 0, "0044-03-15 13:14:15 BC", fm{"year": int32(-43), "month": int8(3), "day": int8(15), "hour": int8(13),
-			"minute": int8(14), "second": int8(15), "nanos": int32(0), "precision": int32(0)}, StructuredTimestampName},
-		{1114, 3, "-infinity", fm{"specialValue": "NEGATIVE_INFINITY", "precision": int32(3)}, StructuredTimestampName},
+			"minute": int8(14), "second": int8(15), "nanos": int32(0), "precision": int32(0)}, cdc.StructuredTimestampName},
+		{1114, 3, "-infinity", fm{"specialValue": "NEGATIVE_INFINITY", "precision": int32(3)}, cdc.StructuredTimestampName},
 		{1184, -1, "2019-07-09 02:28:10.123456+01", fm{"year": int32(2019), "month": int8(7), "day": int8(9), "hour": int8(1),
 			"minute": int8(28), "second": int8(10), "nanos": int32(123456000), "offsetSeconds": int32(0), "zoneId": "Z",
-			"precision": int32(6)}, StructuredZonedTimestampName},
+			"precision": int32(6)}, cdc.StructuredZonedTimestampName},
 		{1184, -1, "2000-01-01 00:30:00+05:30", fm{"year": int32(1999), "month": int8(12), "day": int8(31), "hour": int8(19),
 			"minute": int8(0), "second": int8(0), "nanos": int32(0), "offsetSeconds": int32(0), "zoneId": "Z",
-			"precision": int32(6)}, StructuredZonedTimestampName},
-		{1184, 2, "infinity", fm{"specialValue": "POSITIVE_INFINITY", "precision": int32(2)}, StructuredZonedTimestampName},
+			"precision": int32(6)}, cdc.StructuredZonedTimestampName},
+		{1184, 2, "infinity", fm{"specialValue": "POSITIVE_INFINITY", "precision": int32(2)}, cdc.StructuredZonedTimestampName},
 		{1266, -1, "04:05:11-08", fm{"hour": int8(4), "minute": int8(5), "second": int8(11), "nanos": int32(0),
-			"offsetSeconds": int32(-8 * 3600), "precision": int32(6)}, StructuredZonedTimeName},
+			"offsetSeconds": int32(-8 * 3600), "precision": int32(6)}, cdc.StructuredZonedTimeName},
 		{1266, -1, "24:00:00+05:30", fm{"hour": int8(24), "minute": int8(0), "second": int8(0), "nanos": int32(0),
-			"offsetSeconds": int32(5*3600 + 30*60), "precision": int32(6)}, StructuredZonedTimeName},
+			"offsetSeconds": int32(5*3600 + 30*60), "precision": int32(6)}, cdc.StructuredZonedTimeName},
 		{1266, 6, "13:51:30.123789+02", fm{"hour": int8(13), "minute": int8(51), "second": int8(30), "nanos": int32(123789000),
-			"offsetSeconds": int32(2 * 3600), "precision": int32(6)}, StructuredZonedTimeName},
+			"offsetSeconds": int32(2 * 3600), "precision": int32(6)}, cdc.StructuredZonedTimeName},
 		{1186, -1, "P1Y2M3DT4H5M6.789S", fm{"years": int32(1), "months": int32(2), "days": int32(3), "hours": int32(4),
-			"minutes": int32(5), "seconds": int64(6), "nanos": int32(789000000), "precision": int32(6)}, StructuredDurationName},
+			"minutes": int32(5), "seconds": int64(6), "nanos": int32(789000000), "precision": int32(6)}, cdc.StructuredDurationName},
 		{1186, -1, "PT-1H-0.25S", fm{"years": int32(0), "months": int32(0), "days": int32(0), "hours": int32(-1),
-			"minutes": int32(0), "seconds": int64(0), "nanos": int32(-250000000), "precision": int32(6)}, StructuredDurationName},
+			"minutes": int32(0), "seconds": int64(0), "nanos": int32(-250000000), "precision": int32(6)}, cdc.StructuredDurationName},
 		{1186, 0x7FFF0003, "PT1.5S", fm{"years": int32(0), "months": int32(0), "days": int32(0), "hours": int32(0),
-			"minutes": int32(0), "seconds": int64(1), "nanos": int32(500000000), "precision": int32(3)}, StructuredDurationName},
+			"minutes": int32(0), "seconds": int64(1), "nanos": int32(500000000), "precision": int32(3)}, cdc.StructuredDurationName},
 		// time[] elements are java.sql.Time: milliseconds, 24:00:00 wraps.
 		{1183, 3, "{13:14:15.123456,24:00:00}", []fm{
 			{"hour": int8(13), "minute": int8(14), "second": int8(15), "nanos": int32(123000000), "precision": int32(3)},
-			{"hour": int8(0), "minute": int8(0), "second": int8(0), "nanos": int32(0), "precision": int32(3)}}, StructuredTimeName},
-		{1182, -1, "{infinity,2024-02-29}", []fm{{"specialValue": "POSITIVE_INFINITY"}, ymd(2024, 2, 29)}, StructuredDateName},
+			{"hour": int8(0), "minute": int8(0), "second": int8(0), "nanos": int32(0), "precision": int32(3)}}, cdc.StructuredTimeName},
+		{1182, -1, "{infinity,2024-02-29}", []fm{{"specialValue": "POSITIVE_INFINITY"}, ymd(2024, 2, 29)}, cdc.StructuredDateName},
 		{1270, -1, "{24:00:00+00}", []fm{{"hour": int8(24), "minute": int8(0), "second": int8(0), "nanos": int32(0),
-			"offsetSeconds": int32(0), "precision": int32(6)}}, StructuredZonedTimeName},
+			"offsetSeconds": int32(0), "precision": int32(6)}}, cdc.StructuredZonedTimeName},
 	}
 	cat := temporalCatalog()
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
 			m := DefaultModes()
-			m.Time = TimeStructured
+			m.Time = cdc.TimeStructured
 			c, err := New(cat, tt.oid, tt.typmod, true, m)
 			if err != nil {
 				t.Fatal(err)
@@ -314,7 +315,7 @@ func TestStructuredLikeDebezium(t *testing.T) {
 	}
 	// A NOT NULL time column cannot take 24:00:00 in this mode.
 	m := DefaultModes()
-	m.Time = TimeStructured
+	m.Time = cdc.TimeStructured
 	c, err := New(cat, 1083, -1, false, m)
 	if err != nil {
 		t.Fatal(err)

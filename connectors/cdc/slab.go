@@ -1,22 +1,23 @@
-package postgres
+package cdc
 
 import "github.com/sluice-cdc/sluice/connectors"
 
 // slabRows is how many rows' structs one slab allocation serves.
 const slabRows = 128
 
-// slab hands out struct values carved from shared arrays, so that the
+// Slab hands out struct values carved from shared arrays, so that the
 // structs of a row (value, key, envelope, source) cost no allocation of
 // their own: one allocation serves about slabRows rows. Carved values are
 // never reused; a slab array is freed when the last record using it is.
-// A slab is not safe for concurrent use: each goroutine converting rows
-// has its own.
-type slab struct {
+// A Slab is not safe for concurrent use: each goroutine converting rows
+// has its own. The zero value is ready to use.
+type Slab struct {
 	vals []any
 	svs  []connectors.StructValue
 }
 
-func (s *slab) newStruct(schema *connectors.Schema) *connectors.StructValue {
+// NewStruct returns a struct value of schema with every field nil.
+func (s *Slab) NewStruct(schema *connectors.Schema) *connectors.StructValue {
 	n := len(schema.Fields)
 	if len(s.svs) == 0 {
 		s.svs = make([]connectors.StructValue, slabRows)
