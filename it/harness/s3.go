@@ -62,7 +62,7 @@ func StartS3(t testing.TB) *S3 {
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	s.Endpoint = "http://" + addr
 	cmd := exec.Command(bin, "--port", addr, "--access", s.AccessKey, "--secret", s.SecretKey,
-		"--region", s.Region, "--quiet", "posix", "--nometa", s.Dir)
+		"--region", s.Region, "--quiet", "posix", s.Dir)
 	s.proc = Start(t, "versitygw", cmd)
 	t.Cleanup(func() { s.proc.Stop(10 * time.Second) })
 	WaitTCP(t, addr, 20*time.Second)

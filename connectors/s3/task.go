@@ -1,0 +1,324 @@
+package s3
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/connectors/codec"
+)
+
+// Task is the S3 sink task. The runtime calls Put, Flush, Open and Close
+// from one goroutine; the task starts none of its own.
+type Task struct {
+	cfg    *Config
+	tctx   connectors.SinkTaskContext
+	log    *slog.Logger
+	store  *store
+	codecs *codecs
+	now    func() time.Time
+	parts  map[connectors.TopicPartition]*partState
+}
+
+var (
+	_ connectors.SinkTask         = (*Task)(nil)
+	_ connectors.PartitionWatcher = (*Task)(nil)
+)
+
+// NewTask returns a task; Start configures it.
+func NewTask() *Task { return &Task{now: time.Now, parts: map[connectors.TopicPartition]*partState{}} }
+
+// partState is what the task holds for one Kafka partition: the next
+// offset it takes, the open set of objects and a closed set whose upload
+// has not finished (it is retried before anything else).
+type partState struct {
+	tp      connectors.TopicPartition
+	next    int64 // -1: take whatever comes
+	set     *fileSet
+	closing *fileSet
+}
+
+// fileSet is the objects of one Kafka partition opened and closed
+// together, in the order they were opened (so in ascending start offset).
+type fileSet struct {
+	start    int64
+	count    int
+	baseTime time.Time // the record time of the first record
+	opened   time.Time // wall-clock, for rotate.schedule.interval.ms
+	lastEnc  string
+	byEnc    map[string]*file
+	files    []*file
+}
+
+type file struct {
+	up     upload
+	schema *connectors.Schema
+	enc    encoder
+	buf    bytes.Buffer
+	closed bool
+	done   bool
+}
+
+// Start parses the config and checks that the bucket can be listed.
+func (t *Task) Start(ctx context.Context, tctx connectors.SinkTaskContext, props map[string]string) error {
+	cfg, err := ParseConfig(props)
+	if err != nil {
+		return err
+	}
+	t.cfg, t.tctx, t.log = cfg, tctx, tctx.Logger()
+	t.store, err = newStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if err := t.store.check(ctx); err != nil {
+		if retriable(err) {
+			return connectors.Retry(err)
+		}
+		return err
+	}
+	t.codecs = newCodecs()
+	return nil
+}
+
+// Open recovers each partition's position from its newest object.
+func (t *Task) Open(ctx context.Context, partitions []connectors.TopicPartition) error {
+	for _, tp := range partitions {
+		if old := t.parts[tp]; old != nil {
+			t.drop(ctx, old)
+		}
+		r, err := t.store.resumeOffset(ctx, tp.Topic, tp.Partition)
+		if err != nil {
+			if retriable(err) {
+				return connectors.Retry(err)
+			}
+			return err
+		}
+		t.parts[tp] = &partState{tp: tp, next: r}
+		if r >= 0 {
+			t.log.Info("resuming from the newest object", "topic", tp.Topic, "partition", tp.Partition, "offset", r)
+		}
+	}
+	return nil
+}
+
+// Close drops what the task holds for partitions taken away, aborting
+// their multipart uploads: another task writes them again from the
+// committed offset.
+func (t *Task) Close(ctx context.Context, partitions []connectors.TopicPartition) error {
+	for _, tp := range partitions {
+		if st := t.parts[tp]; st != nil {
+			t.drop(ctx, st)
+			delete(t.parts, tp)
+		}
+	}
+	return nil
+}
+
+func (t *Task) drop(ctx context.Context, st *partState) {
+	for _, set := range []*fileSet{st.closing, st.set} {
+		if set == nil {
+			continue
+		}
+		for _, f := range set.files {
+			if !f.done {
+				t.store.abort(ctx, &f.up)
+			}
+		}
+	}
+	st.set, st.closing = nil, nil
+}
+
+// Put adds the records to their partitions' open objects, closing and
+// uploading a partition's objects when a rotation rule says so.
+func (t *Task) Put(ctx context.Context, records []*connectors.Record) error {
+	for _, r := range records {
+		tp := connectors.TopicPartition{Topic: r.Topic, Partition: r.Partition}
+		st := t.parts[tp]
+		if st == nil {
+			st = &partState{tp: tp, next: -1}
+			t.parts[tp] = st
+		}
+		if st.next >= 0 && r.Offset < st.next {
+			continue // already in S3, or already taken before a retried Put
+		}
+		if err := t.commitClosing(ctx, st); err != nil {
+			return err
+		}
+		if err := t.put(ctx, st, r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *Task) errant(ctx context.Context, st *partState, r *connectors.Record, err error) error {
+	rerr := &connectors.RecordError{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Err: err}
+	if e := t.tctx.Errant(ctx, r, rerr); e != nil {
+		return e
+	}
+	st.next = r.Offset + 1
+	return nil
+}
+
+func (t *Task) put(ctx context.Context, st *partState, r *connectors.Record) error {
+	cfg := t.cfg
+	if r.Value == nil {
+		if cfg.IgnoreNulls {
+			st.next = r.Offset + 1
+			return nil
+		}
+		return t.errant(ctx, st, r, errors.New("the value is null (a tombstone); set behavior.on.null.values=ignore to skip such records"))
+	}
+	var ts time.Time
+	if cfg.usesTime() {
+		var err error
+		if ts, err = cfg.recordTime(r, t.now); err != nil {
+			return t.errant(ctx, st, r, err)
+		}
+	}
+	enc, err := cfg.encodePartition(r, ts)
+	if err != nil {
+		return t.errant(ctx, st, r, err)
+	}
+	if set := st.set; set != nil {
+		f := set.byEnc[enc]
+		schemaChanged := f != nil && f.schema != r.ValueSchema && !codec.SchemaEqual(f.schema, r.ValueSchema)
+		if schemaChanged || t.rotateBefore(set, enc, ts) {
+			if err := t.rotate(ctx, st); err != nil {
+				return err
+			}
+		}
+	}
+	newSet := st.set == nil
+	if newSet {
+		st.set = &fileSet{start: r.Offset, baseTime: ts, opened: t.now(), byEnc: map[string]*file{}}
+	}
+	set := st.set
+	f := set.byEnc[enc]
+	if f == nil {
+		f = &file{schema: r.ValueSchema}
+		f.up = upload{key: t.store.objectKey(r.Topic, r.Partition, enc, r.Offset), setStart: set.start}
+		f.enc, err = t.codecs.newEncoder(cfg, f.up.key, r.ValueSchema, &f.buf)
+		if err != nil {
+			if newSet {
+				st.set = nil
+			}
+			return t.errant(ctx, st, r, err)
+		}
+		set.byEnc[enc] = f
+		set.files = append(set.files, f)
+	}
+	if err := f.enc.add(r.ValueSchema, r.Value); err != nil {
+		if len(set.files) == 1 && set.count == 0 {
+			st.set = nil
+		}
+		return t.errant(ctx, st, r, err)
+	}
+	set.count++
+	set.lastEnc = enc
+	st.next = r.Offset + 1
+	if f.buf.Len() >= cfg.PartSize {
+		if err := t.store.sendPart(ctx, &f.up, f.buf.Bytes()); err != nil {
+			return t.uploadErr(err)
+		}
+		f.buf.Reset()
+	}
+	if set.count >= cfg.FlushSize {
+		return t.rotate(ctx, st)
+	}
+	return nil
+}
+
+// rotateBefore reports whether the open set must be closed before a record
+// with partition path enc and time ts joins it.
+func (t *Task) rotateBefore(set *fileSet, enc string, ts time.Time) bool {
+	cfg := t.cfg
+	if cfg.RotateInterval > 0 && (ts.Sub(set.baseTime) >= cfg.RotateInterval || (cfg.timeBased() && enc != set.lastEnc)) {
+		return true
+	}
+	return cfg.RotateSchedule > 0 && t.now().Sub(set.opened) >= cfg.RotateSchedule
+}
+
+// rotate closes the open set of st and uploads it.
+func (t *Task) rotate(ctx context.Context, st *partState) error {
+	st.closing, st.set = st.set, nil
+	return t.commitClosing(ctx, st)
+}
+
+// commitClosing uploads what is left of the closed set of st, in the order
+// its objects were opened.
+func (t *Task) commitClosing(ctx context.Context, st *partState) error {
+	set := st.closing
+	if set == nil {
+		return nil
+	}
+	for _, f := range set.files {
+		if f.done {
+			continue
+		}
+		if !f.closed {
+			if err := f.enc.close(); err != nil {
+				return fmt.Errorf("closing %s: %w", f.up.key, err)
+			}
+			f.closed = true
+		}
+		if err := t.store.finish(ctx, &f.up, &f.buf); err != nil {
+			return t.uploadErr(err)
+		}
+		f.done = true
+		f.buf = bytes.Buffer{}
+	}
+	st.closing = nil
+	return nil
+}
+
+func (t *Task) uploadErr(err error) error {
+	if retriable(err) {
+		return connectors.Retry(err)
+	}
+	return err
+}
+
+// Flush reports, per partition, the first offset of its open objects
+// (what is before it is in S3), or the next offset when nothing is open.
+// It finishes uploads that failed before and applies
+// rotate.schedule.interval.ms; it does not close objects otherwise, so
+// that the objects depend only on the records.
+func (t *Task) Flush(ctx context.Context, current map[connectors.TopicPartition]int64) (map[connectors.TopicPartition]int64, error) {
+	for _, st := range t.parts {
+		if err := t.commitClosing(ctx, st); err != nil {
+			return nil, err
+		}
+		if st.set != nil && t.cfg.RotateSchedule > 0 && t.now().Sub(st.set.opened) >= t.cfg.RotateSchedule {
+			if err := t.rotate(ctx, st); err != nil {
+				return nil, err
+			}
+		}
+	}
+	out := make(map[connectors.TopicPartition]int64, len(current))
+	for tp, off := range current {
+		if st := t.parts[tp]; st != nil && st.set != nil {
+			out[tp] = st.set.start
+			continue
+		}
+		out[tp] = off
+	}
+	return out, nil
+}
+
+// Stop aborts the multipart uploads of open objects; their records are
+// written again from the committed offsets.
+func (t *Task) Stop(ctx context.Context) error {
+	if t.store == nil {
+		return nil
+	}
+	for tp, st := range t.parts {
+		t.drop(ctx, st)
+		delete(t.parts, tp)
+	}
+	return nil
+}
