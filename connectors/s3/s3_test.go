@@ -112,7 +112,7 @@ func (e *env) start(t *testing.T, tctx connectors.SinkTaskContext, props map[str
 func (e *env) objects(t *testing.T) map[string][]byte {
 	t.Helper()
 	ctx := context.Background()
-	c := e.srv.Client()
+	c := e.srv.Client(t)
 	out := map[string][]byte{}
 	p := s3.NewListObjectsV2Paginator(c, &s3.ListObjectsV2Input{Bucket: aws.String(e.bucket)})
 	for p.HasMorePages() {

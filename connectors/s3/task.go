@@ -50,13 +50,13 @@ type fileSet struct {
 	baseTime time.Time // the record time of the first record
 	opened   time.Time // wall-clock, for rotate.schedule.interval.ms
 	lastEnc  string
+	schema   *connectors.Schema // of the first record: another one rotates the set
 	byEnc    map[string]*file
 	files    []*file
 }
 
 type file struct {
 	up     upload
-	schema *connectors.Schema
 	enc    encoder
 	buf    bytes.Buffer
 	closed bool
@@ -185,8 +185,7 @@ func (t *Task) put(ctx context.Context, st *partState, r *connectors.Record) err
 		return t.errant(ctx, st, r, err)
 	}
 	if set := st.set; set != nil {
-		f := set.byEnc[enc]
-		schemaChanged := f != nil && f.schema != r.ValueSchema && !codec.SchemaEqual(f.schema, r.ValueSchema)
+		schemaChanged := set.schema != r.ValueSchema && !codec.SchemaEqual(set.schema, r.ValueSchema)
 		if schemaChanged || t.rotateBefore(set, enc, ts) {
 			if err := t.rotate(ctx, st); err != nil {
 				return err
@@ -195,12 +194,12 @@ func (t *Task) put(ctx context.Context, st *partState, r *connectors.Record) err
 	}
 	newSet := st.set == nil
 	if newSet {
-		st.set = &fileSet{start: r.Offset, baseTime: ts, opened: t.now(), byEnc: map[string]*file{}}
+		st.set = &fileSet{start: r.Offset, baseTime: ts, opened: t.now(), schema: r.ValueSchema, byEnc: map[string]*file{}}
 	}
 	set := st.set
 	f := set.byEnc[enc]
 	if f == nil {
-		f = &file{schema: r.ValueSchema}
+		f = &file{}
 		f.up = upload{key: t.store.objectKey(r.Topic, r.Partition, enc, r.Offset), setStart: set.start}
 		f.enc, err = t.codecs.newEncoder(cfg, f.up.key, r.ValueSchema, &f.buf)
 		if err != nil {

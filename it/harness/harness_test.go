@@ -45,7 +45,7 @@ func TestServersStart(t *testing.T) {
 		s := StartS3(t)
 		bucket := s.CreateBucket(t, "harness")
 		ctx := context.Background()
-		c := s.Client()
+		c := s.Client(t)
 		if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: &bucket, Key: aws.String("a/b.txt"), Body: strings.NewReader("hello")}); err != nil {
 			t.Fatal(err)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -88,8 +89,12 @@ func versitygwBinary(t testing.TB) string {
 }
 
 // Client returns an SDK client for the server (path-style addressing).
-func (s *S3) Client() *s3.Client {
+// Its idle connections are closed when t ends.
+func (s *S3) Client(t testing.TB) *s3.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	t.Cleanup(tr.CloseIdleConnections)
 	return s3.New(s3.Options{
+		HTTPClient:   &http.Client{Transport: tr},
 		Region:       s.Region,
 		BaseEndpoint: aws.String(s.Endpoint),
 		UsePathStyle: true,
@@ -113,7 +118,7 @@ func (s *S3) CreateBucket(t testing.TB, prefix string) string {
 	name := fmt.Sprintf("%s-%d-%d", prefix, os.Getpid(), s3Buckets.Add(1))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if _, err := s.Client().CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(name)}); err != nil {
+	if _, err := s.Client(t).CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(name)}); err != nil {
 		var ae smithy.APIError
 		if errors.As(err, &ae) {
 			t.Fatalf("harness: creating bucket %s at %s: %s: %s", name, s.Endpoint, ae.ErrorCode(), ae.ErrorMessage())
