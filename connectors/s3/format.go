@@ -17,8 +17,8 @@ import (
 // depends only on the records (and the object's key, for the Avro sync
 // marker), so a replayed object has the same bytes.
 type encoder interface {
-	// add encodes one value. On a data error nothing of it is written.
-	add(s *connectors.Schema, v any) error
+	// add writes one value encoded by codecs.encode.
+	add(b []byte) error
 	// close writes what the encoder still holds (a last Avro block, the
 	// gzip trailer).
 	close() error
@@ -37,13 +37,47 @@ func newCodecs() *codecs {
 	return &codecs{json: connectjson.New(o), avro: avro.New(avro.DefaultOptions())}
 }
 
+// encode encodes one value in cfg's format into the codecs' scratch
+// buffer (valid until the next call). A value that does not fit is an
+// error before any object is touched, so a bad record never rotates
+// objects.
+func (c *codecs) encode(cfg *Config, s *connectors.Schema, v any) ([]byte, error) {
+	if cfg.Format == FormatAvro {
+		if s == nil {
+			return nil, errNoSchema
+		}
+		as, err := c.avro.Schema(s)
+		if err != nil {
+			return nil, err
+		}
+		b, err := as.Append(c.scratch[:0], v)
+		if err != nil {
+			return nil, err
+		}
+		c.scratch = b
+		return b, nil
+	}
+	b, err := c.json.Encode(c.scratch[:0], s, v)
+	if err != nil {
+		return nil, err
+	}
+	if b == nil {
+		b = append(b, "null"...)
+	}
+	b = append(b, '\n')
+	c.scratch = b
+	return b, nil
+}
+
+var errNoSchema = errors.New("the Avro format needs records with a value schema; this record has none (use a converter with schemas, such as the AvroConverter or the JsonConverter with schemas.enable=true, or format.class=json)")
+
 // newEncoder returns the encoder of a new object of cfg's format writing
 // to out, for values of schema s.
 func (c *codecs) newEncoder(cfg *Config, key string, s *connectors.Schema, out *bytes.Buffer) (encoder, error) {
 	switch cfg.Format {
 	case FormatAvro:
 		if s == nil {
-			return nil, errors.New("the Avro format needs records with a value schema; this record has none (use a converter with schemas, such as the AvroConverter or the JsonConverter with schemas.enable=true, or format.class=json)")
+			return nil, errNoSchema
 		}
 		as, err := c.avro.Schema(s)
 		if err != nil {
@@ -67,18 +101,9 @@ type jsonEncoder struct {
 	gz  *gzip.Writer
 }
 
-func (j *jsonEncoder) add(s *connectors.Schema, v any) error {
-	b, err := j.c.json.Encode(j.c.scratch[:0], s, v)
-	if err != nil {
-		return err
-	}
-	if b == nil {
-		b = append(b, "null"...)
-	}
-	b = append(b, '\n')
-	j.c.scratch = b
+func (j *jsonEncoder) add(b []byte) error {
 	if j.gz != nil {
-		_, err = j.gz.Write(b)
+		_, err := j.gz.Write(b)
 		return err
 	}
 	j.out.Write(b)
@@ -128,14 +153,8 @@ func newOCFWriter(c *codecs, s *avro.Schema, codecName, key string, out *bytes.B
 	return o
 }
 
-func (o *ocfWriter) add(s *connectors.Schema, v any) error {
-	n := len(o.block)
-	b, err := o.schema.Append(o.block, v)
-	if err != nil {
-		o.block = b[:n]
-		return err
-	}
-	o.block = b
+func (o *ocfWriter) add(b []byte) error {
+	o.block = append(o.block, b...)
 	o.count++
 	if len(o.block) >= blockSize {
 		return o.flushBlock()

@@ -396,3 +396,256 @@ func TestSinkReplayIsIdempotent(t *testing.T) {
 		return "region=" + r.Value.(*connectors.StructValue).Get("region").(string)
 	})
 }
+
+func TestParseConfig(t *testing.T) {
+	base := map[string]string{"s3.bucket.name": "b", "topics": "t", "format.class": "json", "flush.size": "3"}
+	with := func(kv ...string) map[string]string {
+		p := map[string]string{}
+		for k, v := range base {
+			p[k] = v
+		}
+		for i := 0; i+1 < len(kv); i += 2 {
+			if kv[i+1] == "<unset>" {
+				delete(p, kv[i])
+				continue
+			}
+			p[kv[i]] = kv[i+1]
+		}
+		return p
+	}
+	for _, c := range []struct {
+		name    string
+		props   map[string]string
+		wantErr string
+		check   func(t *testing.T, c *Config)
+	}{
+		{name: "defaults", props: with(), check: func(t *testing.T, c *Config) {
+			if c.Region != "us-west-2" || c.TopicsDir != "topics" || c.Partitioner != PartitionerDefault || c.PartSize != 26214400 ||
+				c.Extractor != ExtractorWallclock || !c.PathStyle || c.AvroCodec != "null" || c.extension() != "json" {
+				t.Errorf("defaults: %+v", c)
+			}
+		}},
+		{name: "class names", props: with("format.class", "io.confluent.connect.s3.format.avro.AvroFormat",
+			"partitioner.class", "io.confluent.connect.storage.partitioner.DailyPartitioner", "timezone", "Europe/Paris",
+			"timestamp.extractor", "io.confluent.connect.storage.partitioner.TimeBasedPartitioner$RecordTimestampExtractor"),
+			check: func(t *testing.T, c *Config) {
+				if c.Format != FormatAvro || c.Partitioner != PartitionerDaily || c.Extractor != ExtractorRecord ||
+					c.PartitionDur != 24*time.Hour || c.extension() != "avro" {
+					t.Errorf("%+v", c)
+				}
+			}},
+		{name: "gzip json", props: with("s3.compression.type", "gzip"), check: func(t *testing.T, c *Config) {
+			if c.extension() != "json.gz" {
+				t.Errorf("extension %s", c.extension())
+			}
+		}},
+		{name: "parquet refused", props: with("format.class", "parquet"), wantErr: "Parquet format is not implemented"},
+		{name: "unknown format", props: with("format.class", "orc"), wantErr: "unknown format"},
+		{name: "flush.size required", props: with("flush.size", "<unset>"), wantErr: "flush.size"},
+		{name: "gzip avro", props: with("format.class", "avro", "s3.compression.type", "gzip"), wantErr: "avro.codec=deflate"},
+		{name: "snappy", props: with("format.class", "avro", "avro.codec", "snappy"), wantErr: "snappy codec is not implemented"},
+		{name: "keys", props: with("store.kafka.keys", "true"), wantErr: "store.kafka.keys=false"},
+		{name: "headers", props: with("store.kafka.headers", "true"), wantErr: "store.kafka.headers=false"},
+		{name: "half credentials", props: with("aws.access.key.id", "AK"), wantErr: "set both aws.access.key.id and aws.secret.access.key"},
+		{name: "no topics", props: with("topics", "<unset>"), wantErr: "set topics or topics.regex"},
+		{name: "field without fields", props: with("partitioner.class", "Field"), wantErr: "list them in partition.field.name"},
+		{name: "timebased without format", props: with("partitioner.class", "TimeBased", "timezone", "UTC", "partition.duration.ms", "1000"), wantErr: "needs path.format"},
+		{name: "timebased without duration", props: with("partitioner.class", "TimeBased", "timezone", "UTC", "path.format", "YYYY"), wantErr: "partition.duration.ms > 0"},
+		{name: "hourly without zone", props: with("partitioner.class", "Hourly"), wantErr: "set timezone"},
+		{name: "bad zone", props: with("timezone", "Mars/Base"), wantErr: "unknown time zone"},
+		{name: "text month", props: with("partitioner.class", "TimeBased", "timezone", "UTC", "partition.duration.ms", "1000", "path.format", "MMM"), wantErr: "not supported"},
+		{name: "small part", props: with("s3.part.size", "1024"), wantErr: "at least"},
+		{name: "bad endpoint", props: with("store.url", "localhost:9000"), wantErr: "http:// or https://"},
+		{name: "bad null behavior", props: with("behavior.on.null.values", "write"), wantErr: "must be one of"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg, err := ParseConfig(c.props)
+			if c.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+					t.Fatalf("error %v, want one containing %q", err, c.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.check(t, cfg)
+		})
+	}
+}
+
+func TestPartitionPaths(t *testing.T) {
+	paris, _ := time.LoadLocation("Europe/Paris")
+	ts := time.Date(2026, 7, 4, 23, 59, 59, 123e6, time.UTC) // 01:59:59 on 5 July in Paris
+	r := rec("orders", 7, 4)
+	r.Timestamp = ts
+	for _, c := range []struct {
+		props map[string]string
+		want  string
+	}{
+		{map[string]string{}, "partition=7"},
+		{map[string]string{"partitioner.class": "Field", "partition.field.name": "region,id"}, "region=us/id=4"},
+		{map[string]string{"partitioner.class": "Daily", "timezone": "UTC", "timestamp.extractor": "Record"}, "year=2026/month=07/day=04"},
+		{map[string]string{"partitioner.class": "Hourly", "timezone": "Europe/Paris", "timestamp.extractor": "Record"}, "year=2026/month=07/day=05/hour=01"},
+		{map[string]string{"partitioner.class": "TimeBased", "timezone": "UTC", "timestamp.extractor": "Record",
+			"path.format": "'dt'=yyyy-MM-dd/'m'=mm", "partition.duration.ms": "900000"}, "dt=2026-07-04/m=45"},
+		{map[string]string{"partitioner.class": "TimeBased", "timezone": "UTC", "timestamp.extractor": "RecordField", "timestamp.field": "at",
+			"path.format": "YYYY/MM/dd/HH", "partition.duration.ms": "3600000"}, "2026/12/03/10"},
+	} {
+		p := map[string]string{"s3.bucket.name": "b", "topics": "t", "format.class": "json", "flush.size": "3"}
+		for k, v := range c.props {
+			p[k] = v
+		}
+		cfg, err := ParseConfig(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rt time.Time
+		if cfg.usesTime() {
+			if rt, err = cfg.recordTime(r, time.Now); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := cfg.encodePartition(r, rt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != c.want {
+			t.Errorf("%v: %q, want %q", c.props, got, c.want)
+		}
+	}
+	if got := bucketTime(ts, 24*time.Hour, paris); !got.Equal(time.Date(2026, 7, 5, 0, 0, 0, 0, paris)) {
+		t.Errorf("bucketTime: %v", got)
+	}
+}
+
+// TestBadRecords: a record that does not fit fails the task naming topic,
+// partition and offset, or goes to the runtime's errant path when
+// tolerated; what is written stays exactly-once.
+func TestBadRecords(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	tp := connectors.TopicPartition{Topic: "orders", Partition: 0}
+
+	task := e.start(t, &testCtx{}, e.props("format.class", "avro"), tp)
+	schemaless := &connectors.Record{Topic: "orders", Partition: 0, Offset: 5, Value: map[string]any{"id": 1}}
+	err := task.Put(ctx, []*connectors.Record{schemaless})
+	if err == nil || !strings.Contains(err.Error(), "record orders-0@5") || !strings.Contains(err.Error(), "needs records with a value schema") {
+		t.Fatalf("schemaless record in Avro: %v", err)
+	}
+	tomb := &connectors.Record{Topic: "orders", Partition: 0, Offset: 6}
+	if err := task.Put(ctx, []*connectors.Record{tomb}); err == nil || !strings.Contains(err.Error(), "behavior.on.null.values=ignore") {
+		t.Fatalf("tombstone: %v", err)
+	}
+
+	tctx := &testCtx{tolerate: true}
+	task2 := e.start(t, tctx, e.props("format.class", "avro", "flush.size", "3", "behavior.on.null.values", "ignore"), tp)
+	batch := []*connectors.Record{rec("orders", 0, 0), {Topic: "orders", Partition: 0, Offset: 1}, rec("orders", 0, 2),
+		{Topic: "orders", Partition: 0, Offset: 3, Value: "no schema"}, rec("orders", 0, 4)}
+	if err := task2.Put(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	if len(tctx.errant) != 1 {
+		t.Fatalf("errant records %v, want the schemaless one", tctx.errant)
+	}
+	objs := e.objects(t)
+	if len(objs) != 1 {
+		t.Fatalf("objects %v", objs)
+	}
+	for k, b := range objs {
+		if k != "topics/orders/partition=0/orders+0+0000000000.avro" {
+			t.Errorf("object %s", k)
+		}
+		var ids []int64
+		for _, r := range readBack(t, k, b) {
+			ids = append(ids, asInt(r["id"]))
+		}
+		if fmt.Sprint(ids) != "[0 2 4]" {
+			t.Errorf("ids %v, want [0 2 4]", ids)
+		}
+	}
+	got, err := task2.Flush(ctx, map[connectors.TopicPartition]int64{tp: 5})
+	if err != nil || got[tp] != 5 {
+		t.Fatalf("Flush: %v %v, want 5", got, err)
+	}
+}
+
+// TestMultipart writes objects larger than s3.part.size: they go up in
+// parts and read back whole.
+func TestMultipart(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	tp := connectors.TopicPartition{Topic: "orders", Partition: 0}
+	task := e.start(t, &testCtx{}, e.props("s3.part.size", "5242880", "flush.size", "30000"), tp)
+	big := strings.Repeat("x", 1000)
+	var batch []*connectors.Record
+	for o := int64(0); o < 30000; o++ {
+		r := rec("orders", 0, o)
+		r.Value.(*connectors.StructValue).Set("note", big)
+		batch = append(batch, r)
+	}
+	if err := task.Put(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	objs := e.objects(t)
+	b := objs["topics/orders/partition=0/orders+0+0000000000.json"]
+	if len(objs) != 1 || len(b) < 25<<20 {
+		t.Fatalf("objects: %d, size %d", len(objs), len(b))
+	}
+	rows := readBack(t, "x.json", b)
+	if len(rows) != 30000 {
+		t.Fatalf("%d rows", len(rows))
+	}
+	for i, r := range rows {
+		if asInt(r["id"]) != int64(i) || r["note"] != big {
+			t.Fatalf("row %d: id %v", i, r["id"])
+		}
+	}
+	head, err := e.srv.Client(t).HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(e.bucket), Key: aws.String("topics/orders/partition=0/orders+0+0000000000.json")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if etag := aws.ToString(head.ETag); !strings.Contains(etag, "-") {
+		t.Errorf("ETag %s: not a multipart upload", etag)
+	}
+}
+
+// TestS3Failures: a missing bucket and wrong credentials are reported by
+// validation naming the bucket, the endpoint and the S3 error code; an
+// unreachable server makes Put retriable and commits nothing.
+func TestS3Failures(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	c := &Connector{}
+	if errs := c.Validate(ctx, e.props()); len(errs) != 0 {
+		t.Fatalf("valid config: %v", errs)
+	}
+	errs := c.Validate(ctx, e.props("s3.bucket.name", "no-such-bucket"))
+	if msg := strings.Join(errs[BucketName], ";"); !strings.Contains(msg, `"no-such-bucket"`) || !strings.Contains(msg, e.srv.Endpoint) || !strings.Contains(msg, "NoSuchBucket") {
+		t.Fatalf("missing bucket: %v", errs)
+	}
+	errs = c.Validate(ctx, e.props("aws.secret.access.key", "wrong"))
+	if msg := strings.Join(errs[BucketName], ";"); !strings.Contains(msg, e.bucket) || !strings.Contains(msg, "SignatureDoesNotMatch") || !strings.Contains(msg, "aws.secret.access.key") {
+		t.Fatalf("wrong secret: %v", errs)
+	}
+
+	// A server that goes away mid-run.
+	tp := connectors.TopicPartition{Topic: "orders", Partition: 0}
+	down := harness.StartS3(t)
+	bucket := down.CreateBucket(t, "down")
+	p := e.props("store.url", down.Endpoint, "s3.bucket.name", bucket, "aws.access.key.id", down.AccessKey,
+		"aws.secret.access.key", down.SecretKey, "s3.part.retries", "2", "s3.retry.backoff.ms", "10")
+	task := e.start(t, &testCtx{}, p, tp)
+	if err := task.Put(ctx, recs("orders", 0, 0, 5)); err != nil {
+		t.Fatal(err)
+	}
+	down.Stop(t)
+	err := task.Put(ctx, recs("orders", 0, 5, 12))
+	if err == nil || !connectors.Retriable(err) || !strings.Contains(err.Error(), bucket) {
+		t.Fatalf("Put with the server down: %v (retriable %v)", err, connectors.Retriable(err))
+	}
+	got, err := task.Flush(ctx, map[connectors.TopicPartition]int64{tp: 12})
+	if err == nil {
+		t.Fatalf("Flush with the server down reported %v", got)
+	}
+}

@@ -184,6 +184,10 @@ func (t *Task) put(ctx context.Context, st *partState, r *connectors.Record) err
 	if err != nil {
 		return t.errant(ctx, st, r, err)
 	}
+	data, err := t.codecs.encode(cfg, r.ValueSchema, r.Value)
+	if err != nil {
+		return t.errant(ctx, st, r, err)
+	}
 	if set := st.set; set != nil {
 		schemaChanged := set.schema != r.ValueSchema && !codec.SchemaEqual(set.schema, r.ValueSchema)
 		if schemaChanged || t.rotateBefore(set, enc, ts) {
@@ -211,11 +215,8 @@ func (t *Task) put(ctx context.Context, st *partState, r *connectors.Record) err
 		set.byEnc[enc] = f
 		set.files = append(set.files, f)
 	}
-	if err := f.enc.add(r.ValueSchema, r.Value); err != nil {
-		if len(set.files) == 1 && set.count == 0 {
-			st.set = nil
-		}
-		return t.errant(ctx, st, r, err)
+	if err := f.enc.add(data); err != nil {
+		return fmt.Errorf("writing %s: %w", f.up.key, err)
 	}
 	set.count++
 	set.lastEnc = enc

@@ -88,6 +88,15 @@ func versitygwBinary(t testing.TB) string {
 	return ""
 }
 
+// Stop stops a server the harness started (a test of S3 going away).
+func (s *S3) Stop(t testing.TB) {
+	t.Helper()
+	if s.proc == nil {
+		t.Fatalf("harness: cannot stop the external S3 server of SLUICE_IT_S3_ENDPOINT")
+	}
+	s.proc.Stop(10 * time.Second)
+}
+
 // Client returns an SDK client for the server (path-style addressing).
 // Its idle connections are closed when t ends.
 func (s *S3) Client(t testing.TB) *s3.Client {
