@@ -43,7 +43,7 @@ func TestS3SinkKill9(t *testing.T) {
 		}
 	}
 	topic := "s3orders-" + sfx
-	const n = 6000
+	const n = 4000
 	const flush = 250
 	create(t, w, "dg", datagen(topic, map[string]string{"quickstart": "orders", "tasks.max": "1",
 		"iterations": fmt.Sprint(n), "datagen.rate": "3000"}))

@@ -576,10 +576,10 @@ func TestMultipart(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	tp := connectors.TopicPartition{Topic: "orders", Partition: 0}
-	task := e.start(t, &testCtx{}, e.props("s3.part.size", "5242880", "flush.size", "30000"), tp)
+	task := e.start(t, &testCtx{}, e.props("s3.part.size", "5242880", "flush.size", "6000"), tp)
 	big := strings.Repeat("x", 1000)
 	var batch []*connectors.Record
-	for o := int64(0); o < 30000; o++ {
+	for o := int64(0); o < 6000; o++ {
 		r := rec("orders", 0, o)
 		r.Value.(*connectors.StructValue).Set("note", big)
 		batch = append(batch, r)
@@ -589,11 +589,11 @@ func TestMultipart(t *testing.T) {
 	}
 	objs := e.objects(t)
 	b := objs["topics/orders/partition=0/orders+0+0000000000.json"]
-	if len(objs) != 1 || len(b) < 25<<20 {
+	if len(objs) != 1 || len(b) <= 5<<20 {
 		t.Fatalf("objects: %d, size %d", len(objs), len(b))
 	}
 	rows := readBack(t, "x.json", b)
-	if len(rows) != 30000 {
+	if len(rows) != 6000 {
 		t.Fatalf("%d rows", len(rows))
 	}
 	for i, r := range rows {
