@@ -56,6 +56,9 @@ func BenchmarkSink(b *testing.B) {
 						b.Fatal(err)
 					}
 				}
+				if _, err := task.Flush(ctx, nil); err != nil {
+					b.Fatal(err)
+				}
 				sinkTime += time.Since(start)
 				_ = task.Stop(ctx)
 

@@ -19,6 +19,11 @@
 //
 // Memory: an object's bytes are held until they reach s3.part.size, then
 // sent as a part of a multipart upload; an object becomes visible only
-// when complete. Task methods run on the runtime's goroutine; the package
-// starts no goroutine.
+// when complete. Task methods run on the runtime's goroutine. Rotation
+// hands a closed set to one upload goroutine of the task (Task.inflight)
+// and goes on encoding; the next rotation, Flush, Open, Close and Stop wait
+// for it first, so sets are uploaded one at a time in the order they
+// closed, and Flush reports only what is uploaded. The goroutine touches
+// only the files of its set; a failed upload makes the set its partition's
+// closing set, retried on the task's goroutine by the next Put or Flush.
 package s3

@@ -22,6 +22,23 @@ type Task struct {
 	codecs *codecs
 	now    func() time.Time
 	parts  map[connectors.TopicPartition]*partState
+
+	// upCtx is the context of background uploads, cancelled by Stop.
+	upCtx    context.Context
+	upCancel context.CancelFunc
+	// inflight is the closed set being uploaded by a goroutine while the
+	// task encodes the next records; nil when none. Only the task's
+	// goroutine reads or writes it; the upload goroutine touches only the
+	// set's files and closes done when it ends.
+	inflight *inflight
+}
+
+// inflight is a set uploaded in the background.
+type inflight struct {
+	st   *partState
+	set  *fileSet
+	done chan struct{}
+	err  error // written before done is closed
 }
 
 var (
@@ -81,11 +98,13 @@ func (t *Task) Start(ctx context.Context, tctx connectors.SinkTaskContext, props
 		return err
 	}
 	t.codecs = newCodecs()
+	t.upCtx, t.upCancel = context.WithCancel(context.WithoutCancel(ctx))
 	return nil
 }
 
 // Open recovers each partition's position from its newest object.
 func (t *Task) Open(ctx context.Context, partitions []connectors.TopicPartition) error {
+	_ = t.wait(ctx) // a failed upload stays its partition's closing set
 	for _, tp := range partitions {
 		if old := t.parts[tp]; old != nil {
 			t.drop(ctx, old)
@@ -109,6 +128,7 @@ func (t *Task) Open(ctx context.Context, partitions []connectors.TopicPartition)
 // their multipart uploads: another task writes them again from the
 // committed offset.
 func (t *Task) Close(ctx context.Context, partitions []connectors.TopicPartition) error {
+	_ = t.wait(ctx) // a failed upload stays the partition's closing set, dropped below or retried later
 	for _, tp := range partitions {
 		if st := t.parts[tp]; st != nil {
 			t.drop(ctx, st)
@@ -188,6 +208,12 @@ func (t *Task) put(ctx context.Context, st *partState, r *connectors.Record) err
 	if err != nil {
 		return t.errant(ctx, st, r, err)
 	}
+	if set := st.set; set != nil && set.count >= cfg.FlushSize {
+		// Full, but its rotation failed to start the last time.
+		if err := t.rotate(ctx, st); err != nil {
+			return err
+		}
+	}
 	if set := st.set; set != nil {
 		schemaChanged := set.schema != r.ValueSchema && !codec.SchemaEqual(set.schema, r.ValueSchema)
 		if schemaChanged || t.rotateBefore(set, enc, ts) {
@@ -243,19 +269,53 @@ func (t *Task) rotateBefore(set *fileSet, enc string, ts time.Time) bool {
 	return cfg.RotateSchedule > 0 && t.now().Sub(set.opened) >= cfg.RotateSchedule
 }
 
-// rotate closes the open set of st and uploads it.
+// rotate closes the open set of st and starts its upload in the
+// background, once the previous background upload is over: sets are
+// uploaded one at a time, in the order they closed, so an object of a set
+// exists only once every earlier set is complete (what resumeOffset relies
+// on).
 func (t *Task) rotate(ctx context.Context, st *partState) error {
-	st.closing, st.set = st.set, nil
-	return t.commitClosing(ctx, st)
+	if err := t.wait(ctx); err != nil {
+		return err
+	}
+	if err := t.commitClosing(ctx, st); err != nil {
+		return err
+	}
+	set := st.set
+	st.set = nil
+	in := &inflight{st: st, set: set, done: make(chan struct{})}
+	t.inflight = in
+	go func() {
+		defer close(in.done)
+		in.err = connectors.Protect(func() error { return t.uploadSet(t.upCtx, set) })
+	}()
+	return nil
 }
 
-// commitClosing uploads what is left of the closed set of st, in the order
-// its objects were opened.
-func (t *Task) commitClosing(ctx context.Context, st *partState) error {
-	set := st.closing
-	if set == nil {
+// wait waits for the background upload. When it failed, its set becomes
+// its partition's closing set, whose remaining objects the next Put or
+// Flush uploads again, and the error is returned.
+func (t *Task) wait(ctx context.Context) error {
+	in := t.inflight
+	if in == nil {
 		return nil
 	}
+	select {
+	case <-in.done:
+	case <-ctx.Done():
+		return connectors.Retry(fmt.Errorf("waiting for the upload of a closed set of %s-%d: %w", in.st.tp.Topic, in.st.tp.Partition, ctx.Err()))
+	}
+	t.inflight = nil
+	if in.err != nil {
+		in.st.closing = in.set
+		return t.uploadErr(in.err)
+	}
+	return nil
+}
+
+// uploadSet closes and uploads the objects of set that are not done yet,
+// in the order they were opened.
+func (t *Task) uploadSet(ctx context.Context, set *fileSet) error {
 	for _, f := range set.files {
 		if f.done {
 			continue
@@ -267,10 +327,22 @@ func (t *Task) commitClosing(ctx context.Context, st *partState) error {
 			f.closed = true
 		}
 		if err := t.store.finish(ctx, &f.up, &f.buf); err != nil {
-			return t.uploadErr(err)
+			return err
 		}
 		f.done = true
 		f.buf = bytes.Buffer{}
+	}
+	return nil
+}
+
+// commitClosing uploads what is left of the closed set of st, in the order
+// its objects were opened.
+func (t *Task) commitClosing(ctx context.Context, st *partState) error {
+	if st.closing == nil {
+		return nil
+	}
+	if err := t.uploadSet(ctx, st.closing); err != nil {
+		return t.uploadErr(err)
 	}
 	st.closing = nil
 	return nil
@@ -289,6 +361,9 @@ func (t *Task) uploadErr(err error) error {
 // rotate.schedule.interval.ms; it does not close objects otherwise, so
 // that the objects depend only on the records.
 func (t *Task) Flush(ctx context.Context, current map[connectors.TopicPartition]int64) (map[connectors.TopicPartition]int64, error) {
+	if err := t.wait(ctx); err != nil {
+		return nil, err
+	}
 	for _, st := range t.parts {
 		if err := t.commitClosing(ctx, st); err != nil {
 			return nil, err
@@ -298,6 +373,10 @@ func (t *Task) Flush(ctx context.Context, current map[connectors.TopicPartition]
 				return nil, err
 			}
 		}
+	}
+	// The sets rotated just now may still be uploading.
+	if err := t.wait(ctx); err != nil {
+		return nil, err
 	}
 	out := make(map[connectors.TopicPartition]int64, len(current))
 	for tp, off := range current {
@@ -315,6 +394,14 @@ func (t *Task) Flush(ctx context.Context, current map[connectors.TopicPartition]
 func (t *Task) Stop(ctx context.Context) error {
 	if t.store == nil {
 		return nil
+	}
+	t.upCancel()
+	if in := t.inflight; in != nil {
+		<-in.done
+		t.inflight = nil
+		if in.err != nil {
+			in.st.closing = in.set
+		}
 	}
 	for tp, st := range t.parts {
 		t.drop(ctx, st)
