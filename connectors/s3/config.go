@@ -180,7 +180,7 @@ var def = config.NewDef(
 		Doc: "How records are spread over partition paths: Default (partition=<kafka partition>), Field (<field>=<value>/… of partition.field.name), TimeBased (path.format of the record's time, bucketed by partition.duration.ms), Daily ('year'=YYYY/'month'=MM/'day'=dd), Hourly (Daily plus /'hour'=HH). Confluent's class names (io.confluent.connect.storage.partitioner.DefaultPartitioner, …) and these short names are accepted."},
 	config.Key{Name: PartitionFieldName, Type: config.List, Default: "", Importance: config.Medium,
 		Group: groupPart, Order: 2, DisplayName: "Partition fields",
-		Doc: "Field partitioner: the value fields (a dotted path reaches into a nested struct, such as after.region) whose values name the partition path. Integer, string and boolean fields only."},
+		Doc: "Field partitioner: the value fields whose values name the partition path, one segment <field>=<value> each, in order. A dotted path reaches into a nested struct (after.region); its segment is named by the last part (region=eu). Integer, string and boolean fields only; a record without the field fails (or goes to the dead letter queue)."},
 	config.Key{Name: PathFormat, Type: config.String, Default: "", Importance: config.Medium,
 		Group: groupPart, Order: 3, DisplayName: "Path format",
 		Doc: "TimeBased partitioner: a Joda-Time pattern of the partition path, such as 'year'=YYYY/'month'=MM/'day'=dd/'hour'=HH. Quoted text is literal; the numeric fields y, Y, M, d, H, m, s and S are supported (text fields such as MMM are refused)."},
