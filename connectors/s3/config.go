@@ -42,6 +42,9 @@ const (
 	BehaviorOnNull      = "behavior.on.null.values"
 	StoreKafkaKeys      = "store.kafka.keys"
 	StoreKafkaHeaders   = "store.kafka.headers"
+	// MemoryBytes is Sluice's: one bound on what a task's open objects
+	// hold in memory.
+	MemoryBytes = "sluice.s3.memory.bytes"
 )
 
 // Formats, as format.class names them.
@@ -145,6 +148,9 @@ var def = config.NewDef(
 	config.Key{Name: RetryBackoffMs, Type: config.Long, Default: int64(200), Importance: config.Low,
 		Group: groupS3, Order: 9, DisplayName: "Retry back-off (ms)", Validator: config.AtLeast(0),
 		Doc: "Milliseconds before the first retry of an S3 request; doubled at each retry, up to 100 times the value."},
+	config.Key{Name: MemoryBytes, Type: config.Long, Default: int64(512 << 20), Importance: config.Medium,
+		Group: groupS3, Order: 10, DisplayName: "Memory bound (bytes)", Validator: config.AtLeast(1 << 20),
+		Doc: "Bytes a task's open objects may hold in memory together, over all their Kafka partitions and partition paths (encoded records not yet sent as a part). When a record takes them past it, the objects of the Kafka partition holding the most are closed and uploaded, as many times as needed. One closed set of objects being uploaded comes on top (at most this much again), and so do the compressors of gzip and deflate objects (a few hundred KiB each). Closing by memory depends on how partitions interleave, not on the records alone; a task that restarts still resumes at the start of the newest set of objects, which it rewrites under the same names, so every record stays in S3 once."},
 	config.Key{Name: Topics, Type: config.List, Default: "", Importance: config.High,
 		Group: groupFormat, Order: 1, DisplayName: "Topics",
 		Doc: "Topics to write (or topics.regex)."},
@@ -239,6 +245,7 @@ type Config struct {
 	Retries         int
 	RetryBackoff    time.Duration
 	IgnoreNulls     bool
+	MemoryBytes     int64
 
 	path *pathFormat
 }
@@ -273,6 +280,7 @@ func ParseConfig(props map[string]string) (*Config, error) {
 		Retries:         v.Int(PartRetries),
 		RetryBackoff:    v.Duration(RetryBackoffMs),
 		IgnoreNulls:     strings.EqualFold(v.String(BehaviorOnNull), "ignore"),
+		MemoryBytes:     v.Long(MemoryBytes),
 	}
 	var errs config.Errors
 	bad := func(key, value, reason string) {

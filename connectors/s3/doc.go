@@ -19,7 +19,8 @@
 //
 // Memory: an object's bytes are held until they reach s3.part.size, then
 // sent as a part of a multipart upload; an object becomes visible only
-// when complete. Task methods run on the runtime's goroutine. Rotation
+// when complete. Task.mem sums what the open sets hold; past
+// sluice.s3.memory.bytes the fullest set is closed. Task methods run on the runtime's goroutine. Rotation
 // hands a closed set to one upload goroutine of the task (Task.inflight)
 // and goes on encoding; the next rotation, Flush, Open, Close and Stop wait
 // for it first, so sets are uploaded one at a time in the order they

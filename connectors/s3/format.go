@@ -19,6 +19,9 @@ import (
 type encoder interface {
 	// add writes one value encoded by codecs.encode.
 	add(b []byte) error
+	// pending returns the bytes the encoder holds outside the object's
+	// buffer (an Avro block being filled).
+	pending() int
 	// close writes what the encoder still holds (a last Avro block, the
 	// gzip trailer).
 	close() error
@@ -110,6 +113,8 @@ func (j *jsonEncoder) add(b []byte) error {
 	return nil
 }
 
+func (j *jsonEncoder) pending() int { return 0 }
+
 func (j *jsonEncoder) close() error {
 	if j.gz != nil {
 		return j.gz.Close()
@@ -192,6 +197,8 @@ func (o *ocfWriter) flushBlock() error {
 	o.count = 0
 	return nil
 }
+
+func (o *ocfWriter) pending() int { return len(o.block) }
 
 func (o *ocfWriter) close() error { return o.flushBlock() }
 

@@ -670,3 +670,94 @@ func TestS3Failures(t *testing.T) {
 		t.Fatalf("second Flush with the server down: %v", err)
 	}
 }
+
+// TestMemoryBound writes four partitions interleaved under a 1 MiB bound:
+// the task closes the fullest partition's objects whenever the bound is
+// passed, so what its open objects hold never exceeds it. Then a crash and
+// a replay from offset 0 without memory pressure (so the objects close at
+// other points): the task resumes at the newest set of each partition and
+// every record is in S3 exactly once.
+func TestMemoryBound(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	var tps []connectors.TopicPartition
+	for p := int32(0); p < 4; p++ {
+		tps = append(tps, connectors.TopicPartition{Topic: "orders", Partition: p})
+	}
+	big := strings.Repeat("y", 900)
+	mk := func(p int32, o int64) *connectors.Record {
+		r := rec("orders", p, o)
+		r.Value.(*connectors.StructValue).Set("note", fmt.Sprintf("note %d", o)+big)
+		return r
+	}
+	const n = 1500
+	task := e.start(t, &testCtx{}, e.props("sluice.s3.memory.bytes", "1048576", "flush.size", "1000000", "format.class", "avro"), tps...)
+	for o := int64(0); o < n; o += 10 {
+		var batch []*connectors.Record
+		for _, tp := range tps {
+			for i := o; i < o+10; i++ {
+				batch = append(batch, mk(tp.Partition, i))
+			}
+		}
+		if err := task.Put(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+		if task.mem > 1<<20 {
+			t.Fatalf("open objects hold %d bytes, over the 1 MiB bound", task.mem)
+		}
+	}
+	settle(t, task)
+	if len(e.objects(t)) < 4 {
+		t.Fatal("the bound closed no objects")
+	}
+	_ = task.Stop(ctx) // crash: nothing committed
+
+	task2 := e.start(t, &testCtx{}, e.props("flush.size", "1000000", "format.class", "avro"), tps...)
+	for _, tp := range tps {
+		var batch []*connectors.Record
+		for o := int64(0); o < n+1; o++ {
+			batch = append(batch, mk(tp.Partition, o))
+		}
+		if err := task2.Put(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Close what is open: a schema change rotates each partition's set.
+	for _, tp := range tps {
+		marker := &connectors.Record{Topic: "orders", Partition: tp.Partition, Offset: n + 1,
+			ValueSchema: connectors.Int64Schema, Value: int64(-1)}
+		if err := task2.Put(ctx, []*connectors.Record{marker}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	settle(t, task2)
+	objs := e.objects(t)
+	for k := range objs {
+		if strings.Contains(k, fmt.Sprintf("+%010d.", n+1)) {
+			delete(objs, k) // the markers' objects, if any
+		}
+	}
+	seen := map[[2]int64]string{}
+	for k, b := range objs {
+		for _, row := range readBack(t, k, b) {
+			var p int32
+			var start int64
+			base := k[strings.LastIndexByte(k, '/')+1:]
+			if _, err := fmt.Sscanf(strings.SplitN(base, ".", 2)[0], "orders+%d+%d", &p, &start); err != nil {
+				t.Fatal(err)
+			}
+			key := [2]int64{int64(p), asInt(row["id"])}
+			if prev, dup := seen[key]; dup {
+				t.Fatalf("partition %d offset %d in %s and %s", p, key[1], prev, k)
+			}
+			seen[key] = k
+		}
+	}
+	for _, tp := range tps {
+		for o := int64(0); o <= n; o++ {
+			if _, ok := seen[[2]int64{int64(tp.Partition), o}]; !ok {
+				t.Fatalf("partition %d offset %d missing", tp.Partition, o)
+			}
+		}
+	}
+}

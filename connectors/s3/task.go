@@ -31,6 +31,9 @@ type Task struct {
 	// goroutine reads or writes it; the upload goroutine touches only the
 	// set's files and closes done when it ends.
 	inflight *inflight
+	// mem is what the open and closing sets hold in memory (file.mem
+	// summed), checked against Config.MemoryBytes.
+	mem int64
 }
 
 // inflight is a set uploaded in the background.
@@ -68,9 +71,13 @@ type fileSet struct {
 	opened   time.Time // wall-clock, for rotate.schedule.interval.ms
 	lastEnc  string
 	schema   *connectors.Schema // of the first record: another one rotates the set
+	mem      int64              // file.mem of its files, summed
 	byEnc    map[string]*file
 	files    []*file
 }
+
+// mem is what f holds in memory.
+func (f *file) mem() int64 { return int64(f.buf.Len() + f.enc.pending()) }
 
 type file struct {
 	up     upload
@@ -148,6 +155,7 @@ func (t *Task) drop(ctx context.Context, st *partState) {
 				t.store.abort(ctx, &f.up)
 			}
 		}
+		t.mem -= set.mem
 	}
 	st.set, st.closing = nil, nil
 }
@@ -170,6 +178,11 @@ func (t *Task) Put(ctx context.Context, records []*connectors.Record) error {
 		}
 		if err := t.put(ctx, st, r); err != nil {
 			return err
+		}
+		if t.mem > t.cfg.MemoryBytes {
+			if err := t.enforceMemory(ctx); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -241,20 +254,46 @@ func (t *Task) put(ctx context.Context, st *partState, r *connectors.Record) err
 		set.byEnc[enc] = f
 		set.files = append(set.files, f)
 	}
+	before := f.mem()
 	if err := f.enc.add(data); err != nil {
 		return fmt.Errorf("writing %s: %w", f.up.key, err)
 	}
 	set.count++
 	set.lastEnc = enc
 	st.next = r.Offset + 1
-	if f.buf.Len() >= cfg.PartSize {
+	d := f.mem() - before
+	set.mem += d
+	t.mem += d
+	if n := int64(f.buf.Len()); n >= int64(cfg.PartSize) {
 		if err := t.store.sendPart(ctx, &f.up, f.buf.Bytes()); err != nil {
 			return t.uploadErr(err)
 		}
 		f.buf.Reset()
+		set.mem -= n
+		t.mem -= n
 	}
 	if set.count >= cfg.FlushSize {
 		return t.rotate(ctx, st)
+	}
+	return nil
+}
+
+// enforceMemory closes the fullest open set until the open sets hold no
+// more than sluice.s3.memory.bytes.
+func (t *Task) enforceMemory(ctx context.Context) error {
+	for t.mem > t.cfg.MemoryBytes {
+		var fullest *partState
+		for _, st := range t.parts {
+			if st.set != nil && (fullest == nil || st.set.mem > fullest.set.mem) {
+				fullest = st
+			}
+		}
+		if fullest == nil {
+			return nil // what is left is closing sets, uploaded before anything else
+		}
+		if err := t.rotate(ctx, fullest); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -283,6 +322,7 @@ func (t *Task) rotate(ctx context.Context, st *partState) error {
 	}
 	set := st.set
 	st.set = nil
+	t.mem -= set.mem
 	in := &inflight{st: st, set: set, done: make(chan struct{})}
 	t.inflight = in
 	go func() {
@@ -308,6 +348,7 @@ func (t *Task) wait(ctx context.Context) error {
 	t.inflight = nil
 	if in.err != nil {
 		in.st.closing = in.set
+		t.mem += in.set.mem
 		return t.uploadErr(in.err)
 	}
 	return nil
@@ -344,6 +385,7 @@ func (t *Task) commitClosing(ctx context.Context, st *partState) error {
 	if err := t.uploadSet(ctx, st.closing); err != nil {
 		return t.uploadErr(err)
 	}
+	t.mem -= st.closing.mem
 	st.closing = nil
 	return nil
 }
@@ -401,6 +443,7 @@ func (t *Task) Stop(ctx context.Context) error {
 		t.inflight = nil
 		if in.err != nil {
 			in.st.closing = in.set
+			t.mem += in.set.mem
 		}
 	}
 	for tp, st := range t.parts {
