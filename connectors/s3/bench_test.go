@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -99,5 +101,60 @@ func BenchmarkSink(b *testing.B) {
 			b.ReportMetric(float64(bytesOut)/1e6/bareTime.Seconds(), "bare-MB/s")
 			b.ReportMetric(bareTime.Seconds()/sinkTime.Seconds(), "ratio")
 		})
+	}
+}
+
+// BenchmarkMemory100Partitions writes 100 Kafka partitions interleaved
+// (2,000 records of ~1 KB each per partition, JSON, flush.size never
+// reached) under sluice.s3.memory.bytes=32 MiB, sampling the Go heap after
+// every batch, and reports the peak heap in use next to the bound.
+func BenchmarkMemory100Partitions(b *testing.B) {
+	srv := harness.StartS3(b)
+	const parts, per, bound = 100, 2000, 32 << 20
+	big := strings.Repeat("z", 1000)
+	for i := 0; i < b.N; i++ {
+		e := &env{srv: srv, bucket: srv.CreateBucket(b, "mem")}
+		var tps []connectors.TopicPartition
+		for p := int32(0); p < parts; p++ {
+			tps = append(tps, connectors.TopicPartition{Topic: "orders", Partition: p})
+		}
+		ctx := context.Background()
+		task := NewTask()
+		if err := task.Start(ctx, &testCtx{}, e.props("sluice.s3.memory.bytes", fmt.Sprint(bound), "flush.size", "1000000")); err != nil {
+			b.Fatal(err)
+		}
+		if err := task.Open(ctx, tps); err != nil {
+			b.Fatal(err)
+		}
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		base := ms.HeapInuse
+		var peak, peakTask uint64
+		for o := int64(0); o < per; o += 20 {
+			batch := make([]*connectors.Record, 0, parts*20)
+			for _, tp := range tps {
+				for k := o; k < o+20; k++ {
+					r := rec("orders", tp.Partition, k)
+					r.Value.(*connectors.StructValue).Set("note", big)
+					batch = append(batch, r)
+				}
+			}
+			if err := task.Put(ctx, batch); err != nil {
+				b.Fatal(err)
+			}
+			batch = nil
+			runtime.GC()
+			runtime.ReadMemStats(&ms)
+			peak = max(peak, ms.HeapInuse-min(base, ms.HeapInuse))
+			peakTask = max(peakTask, uint64(task.mem))
+		}
+		if _, err := task.Flush(ctx, nil); err != nil {
+			b.Fatal(err)
+		}
+		_ = task.Stop(ctx)
+		b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
+		b.ReportMetric(float64(peakTask)/(1<<20), "peak-open-MiB")
+		b.ReportMetric(float64(bound)/(1<<20), "bound-MiB")
 	}
 }
