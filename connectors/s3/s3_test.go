@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -759,5 +760,49 @@ func TestMemoryBound(t *testing.T) {
 				t.Fatalf("partition %d offset %d missing", tp.Partition, o)
 			}
 		}
+	}
+}
+
+// TestWallClock: rotate.schedule.interval.ms closes objects by the
+// worker's clock, at Put and at Flush, and the Wallclock extractor files
+// records by it.
+func TestWallClock(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	tp := connectors.TopicPartition{Topic: "orders", Partition: 0}
+	now := time.Date(2026, 12, 3, 8, 30, 0, 0, time.UTC)
+	task := NewTask()
+	task.now = func() time.Time { return now }
+	p := e.props("rotate.schedule.interval.ms", "60000", "flush.size", "1000", "partitioner.class", "Hourly", "timezone", "UTC")
+	if err := task.Start(ctx, &testCtx{}, p); err != nil {
+		t.Fatal(err)
+	}
+	defer task.Stop(ctx)
+	if err := task.Open(ctx, []connectors.TopicPartition{tp}); err != nil {
+		t.Fatal(err)
+	}
+	if err := task.Put(ctx, recs("orders", 0, 0, 3)); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(61 * time.Second)
+	if err := task.Put(ctx, recs("orders", 0, 3, 5)); err != nil { // record 3 finds the set due: closed before it
+		t.Fatal(err)
+	}
+	now = now.Add(time.Hour)
+	got, err := task.Flush(ctx, map[connectors.TopicPartition]int64{tp: 5})
+	if err != nil || got[tp] != 5 {
+		t.Fatalf("Flush after the schedule: %v %v, want 5 (everything closed)", got, err)
+	}
+	var keys []string
+	for k := range e.objects(t) {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	want := []string{
+		"topics/orders/year=2026/month=12/day=03/hour=08/orders+0+0000000000.json",
+		"topics/orders/year=2026/month=12/day=03/hour=08/orders+0+0000000003.json",
+	}
+	if fmt.Sprint(keys) != fmt.Sprint(want) {
+		t.Fatalf("objects %v, want %v (the wall clock's hour, closed by the schedule)", keys, want)
 	}
 }
