@@ -177,7 +177,7 @@ var def = config.NewDef(
 		Doc: "A record with a null value (a tombstone): fail fails the task naming topic, partition and offset; ignore skips it."},
 	config.Key{Name: StoreKafkaKeys, Type: config.Boolean, Default: false, Importance: config.Low,
 		Group: groupFormat, Order: 9, DisplayName: "Store Kafka keys",
-		Doc: "Write the records' keys to objects of their own beside the values. Not implemented yet: true is refused."},
+		Doc: "Also write the records' keys, in the same format, to objects of their own beside the values' (<topic>+<partition>+<start offset>.keys.<extension>, the n-th key belonging to the n-th value). A record without a key then fails (or goes to the dead letter queue); with Avro, keys need a schema, and a change of the key schema closes the objects as a value schema change does."},
 	config.Key{Name: StoreKafkaHeaders, Type: config.Boolean, Default: false, Importance: config.Low,
 		Group: groupFormat, Order: 10, DisplayName: "Store Kafka headers",
 		Doc: "Write the records' headers to objects of their own beside the values. Not implemented yet: true is refused."},
@@ -246,6 +246,7 @@ type Config struct {
 	RetryBackoff    time.Duration
 	IgnoreNulls     bool
 	MemoryBytes     int64
+	StoreKeys       bool
 
 	path *pathFormat
 }
@@ -281,6 +282,7 @@ func ParseConfig(props map[string]string) (*Config, error) {
 		RetryBackoff:    v.Duration(RetryBackoffMs),
 		IgnoreNulls:     strings.EqualFold(v.String(BehaviorOnNull), "ignore"),
 		MemoryBytes:     v.Long(MemoryBytes),
+		StoreKeys:       v.Bool(StoreKafkaKeys),
 	}
 	var errs config.Errors
 	bad := func(key, value, reason string) {
@@ -291,9 +293,6 @@ func ParseConfig(props map[string]string) (*Config, error) {
 	}
 	if c.Gzip && c.Format != FormatJSON {
 		bad(CompressionType, "gzip", "gzip applies to the JSON format only; for Avro set avro.codec=deflate, or set s3.compression.type=none")
-	}
-	if v.Bool(StoreKafkaKeys) {
-		bad(StoreKafkaKeys, "true", "writing keys to objects of their own is not implemented yet; set store.kafka.keys=false (use a transform such as ValueToKey's inverse, or a source that keeps the key in the value)")
 	}
 	if v.Bool(StoreKafkaHeaders) {
 		bad(StoreKafkaHeaders, "true", "writing headers to objects of their own is not implemented yet; set store.kafka.headers=false")

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
+	"fmt"
 
 	"github.com/sluice-cdc/sluice/connectors"
 	"github.com/sluice-cdc/sluice/connectors/codec/avro"
@@ -29,9 +30,10 @@ type encoder interface {
 
 // codecs holds the per-task codecs; a task uses them from one goroutine.
 type codecs struct {
-	json    *connectjson.Codec
-	avro    *avro.Codec
-	scratch []byte
+	json     *connectjson.Codec
+	avro     *avro.Codec
+	scratch  []byte // values
+	kscratch []byte // keys
 }
 
 func newCodecs() *codecs {
@@ -45,6 +47,28 @@ func newCodecs() *codecs {
 // error before any object is touched, so a bad record never rotates
 // objects.
 func (c *codecs) encode(cfg *Config, s *connectors.Schema, v any) ([]byte, error) {
+	b, err := c.encodeTo(c.scratch[:0], cfg, s, v)
+	if err != nil {
+		return nil, err
+	}
+	c.scratch = b
+	return b, nil
+}
+
+// encodeKey is encode for a key, into a scratch buffer of its own.
+func (c *codecs) encodeKey(cfg *Config, s *connectors.Schema, v any) ([]byte, error) {
+	if cfg.Format == FormatAvro && s == nil {
+		return nil, errNoKeySchema
+	}
+	b, err := c.encodeTo(c.kscratch[:0], cfg, s, v)
+	if err != nil {
+		return nil, fmt.Errorf("key: %w", err)
+	}
+	c.kscratch = b
+	return b, nil
+}
+
+func (c *codecs) encodeTo(dst []byte, cfg *Config, s *connectors.Schema, v any) ([]byte, error) {
 	if cfg.Format == FormatAvro {
 		if s == nil {
 			return nil, errNoSchema
@@ -53,24 +77,19 @@ func (c *codecs) encode(cfg *Config, s *connectors.Schema, v any) ([]byte, error
 		if err != nil {
 			return nil, err
 		}
-		b, err := as.Append(c.scratch[:0], v)
-		if err != nil {
-			return nil, err
-		}
-		c.scratch = b
-		return b, nil
+		return as.Append(dst, v)
 	}
-	b, err := c.json.Encode(c.scratch[:0], s, v)
+	b, err := c.json.Encode(dst, s, v)
 	if err != nil {
 		return nil, err
 	}
 	if b == nil {
 		b = append(b, "null"...)
 	}
-	b = append(b, '\n')
-	c.scratch = b
-	return b, nil
+	return append(b, '\n'), nil
 }
+
+var errNoKeySchema = errors.New("store.kafka.keys=true with the Avro format needs records whose key has a schema; this record's has none (use a key converter with schemas, or format.class=json)")
 
 var errNoSchema = errors.New("the Avro format needs records with a value schema; this record has none (use a converter with schemas, such as the AvroConverter or the JsonConverter with schemas.enable=true, or format.class=json)")
 

@@ -457,7 +457,11 @@ func TestParseConfig(t *testing.T) {
 		{name: "flush.size required", props: with("flush.size", "<unset>"), wantErr: "flush.size"},
 		{name: "gzip avro", props: with("format.class", "avro", "s3.compression.type", "gzip"), wantErr: "avro.codec=deflate"},
 		{name: "snappy", props: with("format.class", "avro", "avro.codec", "snappy"), wantErr: "snappy codec is not implemented"},
-		{name: "keys", props: with("store.kafka.keys", "true"), wantErr: "store.kafka.keys=false"},
+		{name: "keys", props: with("store.kafka.keys", "true"), check: func(t *testing.T, c *Config) {
+			if !c.StoreKeys {
+				t.Error("store.kafka.keys=true not parsed")
+			}
+		}},
 		{name: "headers", props: with("store.kafka.headers", "true"), wantErr: "store.kafka.headers=false"},
 		{name: "half credentials", props: with("aws.access.key.id", "AK"), wantErr: "set both aws.access.key.id and aws.secret.access.key"},
 		{name: "no topics", props: with("topics", "<unset>"), wantErr: "set topics or topics.regex"},
@@ -804,5 +808,68 @@ func TestWallClock(t *testing.T) {
 	}
 	if fmt.Sprint(keys) != fmt.Sprint(want) {
 		t.Fatalf("objects %v, want %v (the wall clock's hour, closed by the schedule)", keys, want)
+	}
+}
+
+var keySchema = connectors.NewStruct("shop.order_key", false, connectors.Field{Name: "id", Schema: connectors.Int64Schema})
+
+// TestStoreKeys: with store.kafka.keys=true every object of values has a
+// keys object beside it, .keys.<ext>, whose n-th key is the n-th value's;
+// a record without a key fails naming it.
+func TestStoreKeys(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	tp := connectors.TopicPartition{Topic: "orders", Partition: 0}
+	for _, format := range []string{"avro", "json"} {
+		t.Run(format, func(t *testing.T) {
+			e.bucket = e.srv.CreateBucket(t, "keys")
+			task := e.start(t, &testCtx{}, e.props("format.class", format, "store.kafka.keys", "true", "flush.size", "7",
+				"partitioner.class", "field", "partition.field.name", "region"), tp)
+			batch := recs("orders", 0, 0, 21)
+			for _, r := range batch {
+				r.KeySchema = keySchema
+				r.Key = connectors.NewStructValue(keySchema).Set("id", r.Offset*10)
+			}
+			if err := task.Put(ctx, batch); err != nil {
+				t.Fatal(err)
+			}
+			settle(t, task)
+			objs := e.objects(t)
+			values, keys := 0, 0
+			for k, b := range objs {
+				if strings.Contains(k, ".keys.") {
+					keys++
+					continue
+				}
+				values++
+				kk := strings.Replace(k, "."+format, ".keys."+format, 1)
+				kb, ok := objs[kk]
+				if !ok {
+					t.Fatalf("%s has no keys object %s", k, kk)
+				}
+				vrows, krows := readBack(t, k, b), readBack(t, kk, kb)
+				if len(vrows) != len(krows) {
+					t.Fatalf("%s: %d values, %d keys", k, len(vrows), len(krows))
+				}
+				for i := range vrows {
+					if asInt(krows[i]["id"]) != 10*asInt(vrows[i]["id"]) {
+						t.Fatalf("%s: key %v with value %v", k, krows[i], vrows[i])
+					}
+				}
+			}
+			if values != keys || values != 9 {
+				t.Fatalf("%d value objects and %d keys objects, want 9 and 9", values, keys)
+			}
+			// The keys objects do not disturb recovery.
+			task2 := e.start(t, &testCtx{}, e.props("format.class", format, "store.kafka.keys", "true", "flush.size", "7",
+				"partitioner.class", "field", "partition.field.name", "region"), tp)
+			if task2.parts[tp].next != 14 {
+				t.Fatalf("resume at %d, want 14", task2.parts[tp].next)
+			}
+			noKey := rec("orders", 0, 21)
+			if err := task2.Put(ctx, []*connectors.Record{noKey}); err == nil || !strings.Contains(err.Error(), "record orders-0@21") || !strings.Contains(err.Error(), "has no key") {
+				t.Fatalf("record without a key: %v", err)
+			}
+		})
 	}
 }

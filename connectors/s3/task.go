@@ -65,15 +65,16 @@ type partState struct {
 // fileSet is the objects of one Kafka partition opened and closed
 // together, in the order they were opened (so in ascending start offset).
 type fileSet struct {
-	start    int64
-	count    int
-	baseTime time.Time // the record time of the first record
-	opened   time.Time // wall-clock, for rotate.schedule.interval.ms
-	lastEnc  string
-	schema   *connectors.Schema // of the first record: another one rotates the set
-	mem      int64              // file.mem of its files, summed
-	byEnc    map[string]*file
-	files    []*file
+	start     int64
+	count     int
+	baseTime  time.Time // the record time of the first record
+	opened    time.Time // wall-clock, for rotate.schedule.interval.ms
+	lastEnc   string
+	schema    *connectors.Schema // of the first record: another one rotates the set
+	keySchema *connectors.Schema // likewise, with store.kafka.keys
+	mem       int64              // file.mem of its files, summed
+	byEnc     map[string]*file
+	files     []*file
 }
 
 // mem is what f holds in memory.
@@ -221,6 +222,15 @@ func (t *Task) put(ctx context.Context, st *partState, r *connectors.Record) err
 	if err != nil {
 		return t.errant(ctx, st, r, err)
 	}
+	var kdata []byte
+	if cfg.StoreKeys {
+		if r.Key == nil {
+			return t.errant(ctx, st, r, errors.New("store.kafka.keys=true, but the record has no key; set store.kafka.keys=false, or give the records keys"))
+		}
+		if kdata, err = t.codecs.encodeKey(cfg, r.KeySchema, r.Key); err != nil {
+			return t.errant(ctx, st, r, err)
+		}
+	}
 	if set := st.set; set != nil && set.count >= cfg.FlushSize {
 		// Full, but its rotation failed to start the last time.
 		if err := t.rotate(ctx, st); err != nil {
@@ -228,7 +238,8 @@ func (t *Task) put(ctx context.Context, st *partState, r *connectors.Record) err
 		}
 	}
 	if set := st.set; set != nil {
-		schemaChanged := set.schema != r.ValueSchema && !codec.SchemaEqual(set.schema, r.ValueSchema)
+		schemaChanged := set.schema != r.ValueSchema && !codec.SchemaEqual(set.schema, r.ValueSchema) ||
+			cfg.StoreKeys && set.keySchema != r.KeySchema && !codec.SchemaEqual(set.keySchema, r.KeySchema)
 		if schemaChanged || t.rotateBefore(set, enc, ts) {
 			if err := t.rotate(ctx, st); err != nil {
 				return err
@@ -237,40 +248,41 @@ func (t *Task) put(ctx context.Context, st *partState, r *connectors.Record) err
 	}
 	newSet := st.set == nil
 	if newSet {
-		st.set = &fileSet{start: r.Offset, baseTime: ts, opened: t.now(), schema: r.ValueSchema, byEnc: map[string]*file{}}
+		st.set = &fileSet{start: r.Offset, baseTime: ts, opened: t.now(), schema: r.ValueSchema, keySchema: r.KeySchema, byEnc: map[string]*file{}}
 	}
 	set := st.set
-	f := set.byEnc[enc]
-	if f == nil {
-		f = &file{}
-		f.up = upload{key: t.store.objectKey(r.Topic, r.Partition, enc, r.Offset), setStart: set.start}
-		f.enc, err = t.codecs.newEncoder(cfg, f.up.key, r.ValueSchema, &f.buf)
-		if err != nil {
-			if newSet {
-				st.set = nil
-			}
-			return t.errant(ctx, st, r, err)
+	f, err := t.fileFor(set, enc, r, false)
+	if err != nil {
+		if newSet {
+			st.set = nil
 		}
-		set.byEnc[enc] = f
-		set.files = append(set.files, f)
+		return t.errant(ctx, st, r, err)
 	}
-	before := f.mem()
-	if err := f.enc.add(data); err != nil {
-		return fmt.Errorf("writing %s: %w", f.up.key, err)
+	var kf *file
+	if cfg.StoreKeys {
+		if kf, err = t.fileFor(set, enc, r, true); err != nil {
+			return fmt.Errorf("opening the keys object: %w", err)
+		}
 	}
 	set.count++
 	set.lastEnc = enc
 	st.next = r.Offset + 1
-	d := f.mem() - before
-	set.mem += d
-	t.mem += d
-	if n := int64(f.buf.Len()); n >= int64(cfg.PartSize) {
-		if err := t.store.sendPart(ctx, &f.up, f.buf.Bytes()); err != nil {
-			return t.uploadErr(err)
+	if err := t.addTo(set, f, data); err != nil {
+		return err
+	}
+	if kf != nil {
+		if err := t.addTo(set, kf, kdata); err != nil {
+			return err
 		}
-		f.buf.Reset()
-		set.mem -= n
-		t.mem -= n
+	}
+	// The record is in its objects (and counted in st.next) before any
+	// network call: a failed part is sent again later, with more bytes.
+	for _, g := range []*file{f, kf} {
+		if g != nil {
+			if err := t.sendFullPart(ctx, set, g); err != nil {
+				return err
+			}
+		}
 	}
 	if set.count >= cfg.FlushSize {
 		return t.rotate(ctx, st)
@@ -294,6 +306,52 @@ func (t *Task) enforceMemory(ctx context.Context) error {
 		if err := t.rotate(ctx, fullest); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// fileFor returns the object of set for partition path enc (its keys
+// object when keys is set), opening it for r when it is not open.
+func (t *Task) fileFor(set *fileSet, enc string, r *connectors.Record, keys bool) (*file, error) {
+	id, schema := enc, r.ValueSchema
+	if keys {
+		id, schema = enc+"\x00keys", r.KeySchema
+	}
+	if f := set.byEnc[id]; f != nil {
+		return f, nil
+	}
+	f := &file{}
+	f.up = upload{key: t.store.objectKey(r.Topic, r.Partition, enc, r.Offset, keys), setStart: set.start}
+	var err error
+	if f.enc, err = t.codecs.newEncoder(t.cfg, f.up.key, schema, &f.buf); err != nil {
+		return nil, err
+	}
+	set.byEnc[id] = f
+	set.files = append(set.files, f)
+	return f, nil
+}
+
+// addTo appends one encoded record to f, counting its memory.
+func (t *Task) addTo(set *fileSet, f *file, data []byte) error {
+	before := f.mem()
+	if err := f.enc.add(data); err != nil {
+		return fmt.Errorf("writing %s: %w", f.up.key, err)
+	}
+	d := f.mem() - before
+	set.mem += d
+	t.mem += d
+	return nil
+}
+
+// sendFullPart sends f's buffer as a part once it holds s3.part.size.
+func (t *Task) sendFullPart(ctx context.Context, set *fileSet, f *file) error {
+	if n := int64(f.buf.Len()); n >= int64(t.cfg.PartSize) {
+		if err := t.store.sendPart(ctx, &f.up, f.buf.Bytes()); err != nil {
+			return t.uploadErr(err)
+		}
+		f.buf.Reset()
+		set.mem -= n
+		t.mem -= n
 	}
 	return nil
 }
