@@ -13,7 +13,9 @@ import (
 )
 
 // Task is the S3 sink task. The runtime calls Put, Flush, Open and Close
-// from one goroutine; the task starts none of its own.
+// from one goroutine; the task adds one goroutine at a time, the upload of
+// a closed set (inflight), which it waits for before the next rotation and
+// in Flush, Open, Close and Stop.
 type Task struct {
 	cfg    *Config
 	tctx   connectors.SinkTaskContext
@@ -492,8 +494,8 @@ func (t *Task) Flush(ctx context.Context, current map[connectors.TopicPartition]
 // Stop aborts the multipart uploads of open objects; their records are
 // written again from the committed offsets.
 func (t *Task) Stop(ctx context.Context) error {
-	if t.store == nil {
-		return nil
+	if t.upCancel == nil {
+		return nil // Start failed
 	}
 	t.upCancel()
 	if in := t.inflight; in != nil {
