@@ -23,7 +23,8 @@ import (
 )
 
 // TestS3SinkKill9 runs datagen → Kafka → two S3 sinks (Avro with the
-// Default partitioner, JSON lines with the Field partitioner) in a real
+// Default partitioner, JSON lines with the Field partitioner and the keys
+// in objects beside the values) in a real
 // worker, kills the worker with SIGKILL while they upload, restarts it,
 // and then reads every object back with independent readers (hamba/avro's
 // OCF reader, encoding/json): each Kafka offset is in S3 exactly once, with
@@ -59,7 +60,7 @@ func TestS3SinkKill9(t *testing.T) {
 	}
 	create(t, w, "s3avro", sink("io.confluent.connect.s3.format.avro.AvroFormat", "avro", "avro.codec", "deflate"))
 	create(t, w, "s3json", sink("json", "json", "partitioner.class", "io.confluent.connect.storage.partitioner.FieldPartitioner",
-		"partition.field.name", "address.state"))
+		"partition.field.name", "address.state", "store.kafka.keys", "true"))
 	waitState(t, w, "s3avro", "RUNNING", 1, "RUNNING")
 	waitState(t, w, "s3json", "RUNNING", 1, "RUNNING")
 
@@ -119,7 +120,8 @@ func TestS3SinkKill9(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	marker := `{"schema":{"type":"struct","name":"end","fields":[{"field":"end","type":"int32"},{"field":"address","type":"struct","fields":[{"field":"state","type":"string"}]}]},"payload":{"end":1,"address":{"state":"State_end"}}}`
-	if err := kc.ProduceSync(ctx, &kgo.Record{Topic: topic, Value: []byte(marker)}).FirstErr(); err != nil {
+	markerKey := `{"schema":{"type":"struct","name":"endk","fields":[{"field":"orderid","type":"int32"}]},"payload":{"orderid":-1}}`
+	if err := kc.ProduceSync(ctx, &kgo.Record{Topic: topic, Key: []byte(markerKey), Value: []byte(marker)}).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
 	adm := kadm.NewClient(kc)
@@ -131,8 +133,9 @@ func TestS3SinkKill9(t *testing.T) {
 	if end < n+1 {
 		t.Fatalf("topic ends at %d, want at least %d", end, n+1)
 	}
-	// Kafka's records, by offset: the payload of each.
+	// Kafka's records, by offset: the payload of each value and key.
 	want := make([]map[string]any, 0, end)
+	wantKeys := make([]map[string]any, 0, end)
 	for int64(len(want)) < end {
 		fs := kc.PollFetches(ctx)
 		if err := fs.Err0(); err != nil {
@@ -149,6 +152,11 @@ func TestS3SinkKill9(t *testing.T) {
 				t.Fatal(err)
 			}
 			want = append(want, env.Payload)
+			env.Payload = nil
+			if err := json.Unmarshal(r.Key, &env); err != nil {
+				t.Fatal(err)
+			}
+			wantKeys = append(wantKeys, env.Payload)
 		})
 	}
 
@@ -182,6 +190,9 @@ func TestS3SinkKill9(t *testing.T) {
 	sort.Strings(keys)
 	seen := map[string]map[int64]string{"avro": {}, "json": {}}
 	for _, k := range keys {
+		if strings.Contains(k, ".keys.") {
+			continue // read with its object of values
+		}
 		dir := strings.SplitN(k, "/", 2)[0]
 		base := k[strings.LastIndexByte(k, '/')+1:]
 		var start int64
@@ -216,6 +227,7 @@ func TestS3SinkKill9(t *testing.T) {
 				t.Errorf("%s: its first row is offset %d, the name says %d", k, offsets[0], start)
 			}
 		}
+		var krows []map[string]any
 		for i, row := range rows {
 			off := offsets[i]
 			if off >= end-1 {
@@ -225,6 +237,20 @@ func TestS3SinkKill9(t *testing.T) {
 				t.Fatalf("%s: offset %d read back as %v, Kafka holds %v", k, off, row, want[off])
 			}
 			if dir == "json" {
+				if krows == nil {
+					kk := strings.Replace(k, ".json", ".keys.json", 1)
+					kb, ok := objs[kk]
+					if !ok {
+						t.Fatalf("%s: no keys object %s", k, kk)
+					}
+					krows = readObject(t, kk, kb)
+					if len(krows) != len(rows) {
+						t.Fatalf("%s: %d values, %d keys", k, len(rows), len(krows))
+					}
+				}
+				if !reflect.DeepEqual(krows[i], wantKeys[off]) {
+					t.Fatalf("%s: offset %d: key %v, Kafka key %v", k, off, krows[i], wantKeys[off])
+				}
 				if !reflect.DeepEqual(row, want[off]) {
 					t.Fatalf("%s: offset %d: JSON line %v, Kafka payload %v", k, off, row, want[off])
 				}
