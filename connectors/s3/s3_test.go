@@ -550,6 +550,10 @@ func TestBadRecords(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "record orders-0@5") || !strings.Contains(err.Error(), "needs records with a value schema") {
 		t.Fatalf("schemaless record in Avro: %v", err)
 	}
+	renamed := rec("archive.orders", 0, 5)
+	if err := task.Put(ctx, []*connectors.Record{renamed}); err == nil || !strings.Contains(err.Error(), "remove that transform") {
+		t.Fatalf("record of a renamed topic: %v", err)
+	}
 	tomb := &connectors.Record{Topic: "orders", Partition: 0, Offset: 6}
 	if err := task.Put(ctx, []*connectors.Record{tomb}); err == nil || !strings.Contains(err.Error(), "behavior.on.null.values=ignore") {
 		t.Fatalf("tombstone: %v", err)
@@ -673,6 +677,16 @@ func TestS3Failures(t *testing.T) {
 	// Retried, the same failure; the closed set stays pending.
 	if _, err := task.Flush(ctx, map[connectors.TopicPartition]int64{tp: 12}); err == nil || !connectors.Retriable(err) {
 		t.Fatalf("second Flush with the server down: %v", err)
+	}
+	// A partition assigned meanwhile cannot recover its position: Open
+	// says so (the runtime only logs it), and Put tries again before
+	// taking its records.
+	tp2 := connectors.TopicPartition{Topic: "orders", Partition: 1}
+	if err := task.Open(ctx, []connectors.TopicPartition{tp2}); err == nil || !connectors.Retriable(err) {
+		t.Fatalf("Open with the server down: %v", err)
+	}
+	if err := task.Put(ctx, recs("orders", 1, 0, 1)); err == nil || !connectors.Retriable(err) || strings.Contains(err.Error(), "transform") {
+		t.Fatalf("Put to a partition whose Open failed: %v", err)
 	}
 }
 

@@ -58,10 +58,11 @@ func NewTask() *Task { return &Task{now: time.Now, parts: map[connectors.TopicPa
 // offset it takes, the open set of objects and a closed set whose upload
 // has not finished (it is retried before anything else).
 type partState struct {
-	tp      connectors.TopicPartition
-	next    int64 // -1: take whatever comes
-	set     *fileSet
-	closing *fileSet
+	tp        connectors.TopicPartition
+	next      int64 // -1: take whatever comes
+	recovered bool  // next was read from the objects
+	set       *fileSet
+	closing   *fileSet
 }
 
 // fileSet is the objects of one Kafka partition opened and closed
@@ -115,21 +116,31 @@ func (t *Task) Start(ctx context.Context, tctx connectors.SinkTaskContext, props
 // Open recovers each partition's position from its newest object.
 func (t *Task) Open(ctx context.Context, partitions []connectors.TopicPartition) error {
 	_ = t.wait(ctx) // a failed upload stays its partition's closing set
+	var first error
 	for _, tp := range partitions {
 		if old := t.parts[tp]; old != nil {
 			t.drop(ctx, old)
 		}
-		r, err := t.store.resumeOffset(ctx, tp.Topic, tp.Partition)
-		if err != nil {
-			if retriable(err) {
-				return connectors.Retry(err)
-			}
-			return err
+		st := &partState{tp: tp, next: -1}
+		t.parts[tp] = st
+		if err := t.recover(ctx, st); err != nil && first == nil {
+			first = err
 		}
-		t.parts[tp] = &partState{tp: tp, next: r}
-		if r >= 0 {
-			t.log.Info("resuming from the newest object", "topic", tp.Topic, "partition", tp.Partition, "offset", r)
-		}
+	}
+	return first
+}
+
+// recover sets st.next to where the partition's objects end; until it
+// succeeds, Put tries again before taking the partition's records (the
+// runtime only logs an error of Open).
+func (t *Task) recover(ctx context.Context, st *partState) error {
+	r, err := t.store.resumeOffset(ctx, st.tp.Topic, st.tp.Partition)
+	if err != nil {
+		return t.uploadErr(err)
+	}
+	st.next, st.recovered = r, true
+	if r >= 0 {
+		t.log.Info("resuming from the newest object", "topic", st.tp.Topic, "partition", st.tp.Partition, "offset", r)
 	}
 	return nil
 }
@@ -170,8 +181,20 @@ func (t *Task) Put(ctx context.Context, records []*connectors.Record) error {
 		tp := connectors.TopicPartition{Topic: r.Topic, Partition: r.Partition}
 		st := t.parts[tp]
 		if st == nil {
-			st = &partState{tp: tp, next: -1}
-			t.parts[tp] = st
+			// Open creates the state of every assigned partition, so a
+			// transform renamed this record's topic (or changed its
+			// partition). Objects are named, and offsets committed, by
+			// the consumed topic and partition, as in Confluent's sink,
+			// which does not support such transforms either: writing it
+			// would let the consumed partition's offsets be committed
+			// before its records are in S3.
+			return &connectors.RecordError{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset,
+				Err: fmt.Errorf("topic %q partition %d is not one this task consumes: a transform (such as RegexRouter) renamed the topic or changed the partition; the S3 sink names objects and commits offsets by the consumed topic and partition, so remove that transform (to keep archives apart, use topics.dir)", r.Topic, r.Partition)}
+		}
+		if !st.recovered {
+			if err := t.recover(ctx, st); err != nil {
+				return err
+			}
 		}
 		if st.next >= 0 && r.Offset < st.next {
 			continue // already in S3, or already taken before a retried Put
