@@ -188,8 +188,9 @@ func (t *Task) Put(ctx context.Context, records []*connectors.Record) error {
 			// which does not support such transforms either: writing it
 			// would let the consumed partition's offsets be committed
 			// before its records are in S3.
-			return &connectors.RecordError{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset,
-				Err: fmt.Errorf("topic %q partition %d is not one this task consumes: a transform (such as RegexRouter) renamed the topic or changed the partition; the S3 sink names objects and commits offsets by the consumed topic and partition, so remove that transform (to keep archives apart, use topics.dir)", r.Topic, r.Partition)}
+			// A config error, not a bad record: it fails the task even
+			// with errors.tolerance=all.
+			return fmt.Errorf("record %s-%d@%d: topic %q partition %d is not one this task consumes: a transform (such as RegexRouter) renamed the topic or changed the partition; the S3 sink names objects and commits offsets by the consumed topic and partition, so remove that transform (to keep archives apart, use topics.dir)", r.Topic, r.Partition, r.Offset, r.Topic, r.Partition)
 		}
 		if !st.recovered {
 			if err := t.recover(ctx, st); err != nil {
