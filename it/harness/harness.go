@@ -1,9 +1,9 @@
 // Package harness starts the real servers the integration suites need —
-// PostgreSQL, MariaDB, the Kafka-protocol broker and sluice workers — as
+// PostgreSQL, MariaDB, the Kafka-protocol broker, an S3 server (versitygw) and sluice workers — as
 // local processes on free 127.0.0.1 ports in temporary directories, and
 // stops them when the test ends. Each can instead be an existing server
 // named by an environment variable (SLUICE_IT_POSTGRES_URL,
-// SLUICE_IT_MYSQL_DSN, SLUICE_IT_KAFKA_BOOTSTRAP), which is how the suite
+// SLUICE_IT_MYSQL_DSN, SLUICE_IT_KAFKA_BOOTSTRAP, SLUICE_IT_S3_ENDPOINT), which is how the suite
 // runs against containers (it/compose.yaml).
 //
 // A server that cannot be started fails the test with the reason; nothing

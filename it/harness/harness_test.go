@@ -2,7 +2,12 @@ package harness
 
 import (
 	"context"
+	"io"
+	"strings"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
 // TestServersStart checks that the harness can start and talk to each
@@ -34,6 +39,24 @@ func TestServersStart(t *testing.T) {
 		}
 		if val != "ROW" {
 			t.Fatalf("binlog_format = %q, want ROW", val)
+		}
+	})
+	t.Run("s3", func(t *testing.T) {
+		s := StartS3(t)
+		bucket := s.CreateBucket(t, "harness")
+		ctx := context.Background()
+		c := s.Client(t)
+		if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: &bucket, Key: aws.String("a/b.txt"), Body: strings.NewReader("hello")}); err != nil {
+			t.Fatal(err)
+		}
+		out, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: &bucket, Key: aws.String("a/b.txt")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(out.Body)
+		out.Body.Close()
+		if string(b) != "hello" {
+			t.Fatalf("read back %q, want hello", b)
 		}
 	})
 }

@@ -1,0 +1,160 @@
+package s3
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/it/harness"
+)
+
+// BenchmarkSink writes 100,000 records of one Kafka partition through the
+// task into versitygw (flush.size 10,000: ten objects), then uploads the
+// very bytes of those objects again with bare PutObject calls of the SDK
+// to the same server, and reports both rates and their ratio (sink/bare).
+// The sink's time includes encoding; the bare upload's does not.
+func BenchmarkSink(b *testing.B) {
+	srv := harness.StartS3(b)
+	const n = 100_000
+	records := recs("orders", 0, 0, n)
+	for _, f := range []struct{ name, format, extra string }{
+		{"json", "json", ""}, {"json-gzip", "json", "gzip"}, {"avro", "avro", ""}, {"avro-deflate", "avro", "deflate"},
+	} {
+		b.Run(f.name, func(b *testing.B) {
+			e := &env{srv: srv, bucket: srv.CreateBucket(b, "bench")}
+			kv := []string{"format.class", f.format, "flush.size", "10000"}
+			switch f.extra {
+			case "gzip":
+				kv = append(kv, "s3.compression.type", "gzip")
+			case "deflate":
+				kv = append(kv, "avro.codec", "deflate")
+			}
+			ctx := context.Background()
+			cl := srv.Client(b)
+			var sinkTime, bareTime time.Duration
+			var bytesOut int64
+			for i := 0; i < b.N; i++ {
+				dir := fmt.Sprintf("run%d", i)
+				p := e.props(append(kv, "topics.dir", dir)...)
+				task := NewTask()
+				if err := task.Start(ctx, &testCtx{}, p); err != nil {
+					b.Fatal(err)
+				}
+				tp := connectors.TopicPartition{Topic: "orders", Partition: 0}
+				if err := task.Open(ctx, []connectors.TopicPartition{tp}); err != nil {
+					b.Fatal(err)
+				}
+				start := time.Now()
+				for j := 0; j < n; j += 500 {
+					if err := task.Put(ctx, records[j:j+500]); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if _, err := task.Flush(ctx, nil); err != nil {
+					b.Fatal(err)
+				}
+				sinkTime += time.Since(start)
+				_ = task.Stop(ctx)
+
+				// The same bytes, uploaded bare.
+				var objs [][]byte
+				pg := s3.NewListObjectsV2Paginator(cl, &s3.ListObjectsV2Input{Bucket: aws.String(e.bucket), Prefix: aws.String(dir + "/")})
+				for pg.HasMorePages() {
+					page, err := pg.NextPage(ctx)
+					if err != nil {
+						b.Fatal(err)
+					}
+					for _, o := range page.Contents {
+						g, err := cl.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(e.bucket), Key: o.Key})
+						if err != nil {
+							b.Fatal(err)
+						}
+						var buf bytes.Buffer
+						_, _ = buf.ReadFrom(g.Body)
+						g.Body.Close()
+						objs = append(objs, buf.Bytes())
+					}
+				}
+				if len(objs) != n/10000 {
+					b.Fatalf("%d objects, want %d", len(objs), n/10000)
+				}
+				start = time.Now()
+				for k, o := range objs {
+					if _, err := cl.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(e.bucket), Key: aws.String(fmt.Sprintf("bare%d/%d", i, k)),
+						Body: bytes.NewReader(o), ContentLength: aws.Int64(int64(len(o)))}); err != nil {
+						b.Fatal(err)
+					}
+					bytesOut += int64(len(o))
+				}
+				bareTime += time.Since(start)
+			}
+			b.ReportMetric(float64(n*b.N)/sinkTime.Seconds(), "records/s")
+			b.ReportMetric(float64(bytesOut)/1e6/sinkTime.Seconds(), "MB/s")
+			b.ReportMetric(float64(bytesOut)/1e6/bareTime.Seconds(), "bare-MB/s")
+			b.ReportMetric(bareTime.Seconds()/sinkTime.Seconds(), "ratio")
+		})
+	}
+}
+
+// BenchmarkMemory100Partitions writes 100 Kafka partitions interleaved
+// (2,000 records of ~1 KB each per partition, JSON, flush.size never
+// reached) under sluice.s3.memory.bytes=32 MiB, sampling the Go heap after
+// every batch, and reports the peak heap in use next to the bound.
+func BenchmarkMemory100Partitions(b *testing.B) {
+	srv := harness.StartS3(b)
+	const parts, per, bound = 100, 2000, 32 << 20
+	big := strings.Repeat("z", 1000)
+	for i := 0; i < b.N; i++ {
+		e := &env{srv: srv, bucket: srv.CreateBucket(b, "mem")}
+		var tps []connectors.TopicPartition
+		for p := int32(0); p < parts; p++ {
+			tps = append(tps, connectors.TopicPartition{Topic: "orders", Partition: p})
+		}
+		ctx := context.Background()
+		task := NewTask()
+		if err := task.Start(ctx, &testCtx{}, e.props("sluice.s3.memory.bytes", fmt.Sprint(bound), "flush.size", "1000000")); err != nil {
+			b.Fatal(err)
+		}
+		if err := task.Open(ctx, tps); err != nil {
+			b.Fatal(err)
+		}
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		base := ms.HeapInuse
+		var peak, peakTask uint64
+		for o := int64(0); o < per; o += 20 {
+			batch := make([]*connectors.Record, 0, parts*20)
+			for _, tp := range tps {
+				for k := o; k < o+20; k++ {
+					r := rec("orders", tp.Partition, k)
+					r.Value.(*connectors.StructValue).Set("note", big)
+					batch = append(batch, r)
+				}
+			}
+			if err := task.Put(ctx, batch); err != nil {
+				b.Fatal(err)
+			}
+			batch = nil
+			runtime.GC()
+			runtime.ReadMemStats(&ms)
+			peak = max(peak, ms.HeapInuse-min(base, ms.HeapInuse))
+			peakTask = max(peakTask, uint64(task.mem))
+		}
+		if _, err := task.Flush(ctx, nil); err != nil {
+			b.Fatal(err)
+		}
+		_ = task.Stop(ctx)
+		b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
+		b.ReportMetric(float64(peakTask)/(1<<20), "peak-open-MiB")
+		b.ReportMetric(float64(bound)/(1<<20), "bound-MiB")
+	}
+}

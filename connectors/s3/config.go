@@ -1,0 +1,405 @@
+package s3
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/sluice-cdc/sluice/config"
+)
+
+// Connector properties, with Confluent's S3 sink names.
+const (
+	BucketName          = "s3.bucket.name"
+	Region              = "s3.region"
+	StoreURL            = "store.url"
+	PathStyle           = "s3.path.style.access.enabled"
+	AccessKeyID         = "aws.access.key.id"
+	SecretAccessKey     = "aws.secret.access.key"
+	Topics              = "topics"
+	TopicsRegex         = "topics.regex"
+	TopicsDir           = "topics.dir"
+	FormatClass         = "format.class"
+	AvroCodec           = "avro.codec"
+	ParquetCodec        = "parquet.codec"
+	CompressionType     = "s3.compression.type"
+	PartitionerClass    = "partitioner.class"
+	PartitionFieldName  = "partition.field.name"
+	PathFormat          = "path.format"
+	PartitionDurationMs = "partition.duration.ms"
+	Locale              = "locale"
+	Timezone            = "timezone"
+	TimestampExtractor  = "timestamp.extractor"
+	TimestampField      = "timestamp.field"
+	FlushSize           = "flush.size"
+	RotateIntervalMs    = "rotate.interval.ms"
+	RotateScheduleMs    = "rotate.schedule.interval.ms"
+	PartSize            = "s3.part.size"
+	PartRetries         = "s3.part.retries"
+	RetryBackoffMs      = "s3.retry.backoff.ms"
+	BehaviorOnNull      = "behavior.on.null.values"
+	StoreKafkaKeys      = "store.kafka.keys"
+	StoreKafkaHeaders   = "store.kafka.headers"
+	// MemoryBytes is Sluice's: one bound on what a task's open objects
+	// hold in memory.
+	MemoryBytes = "sluice.s3.memory.bytes"
+)
+
+// Formats, as format.class names them.
+const (
+	FormatJSON    = "json"
+	FormatAvro    = "avro"
+	FormatParquet = "parquet"
+)
+
+// Partitioners, as partitioner.class names them.
+const (
+	PartitionerDefault   = "default"
+	PartitionerField     = "field"
+	PartitionerTimeBased = "timebased"
+	PartitionerDaily     = "daily"
+	PartitionerHourly    = "hourly"
+)
+
+// Timestamp extractors, as timestamp.extractor names them.
+const (
+	ExtractorRecord      = "record"
+	ExtractorRecordField = "recordfield"
+	ExtractorWallclock   = "wallclock"
+)
+
+const (
+	minPartSize   = 5 << 20
+	storagePrefix = "io.confluent.connect.storage.partitioner."
+	formatPrefix  = "io.confluent.connect.s3.format."
+)
+
+var formatClasses = map[string]string{
+	"json": FormatJSON, formatPrefix + "json.jsonformat": FormatJSON,
+	"avro": FormatAvro, formatPrefix + "avro.avroformat": FormatAvro,
+	"parquet": FormatParquet, formatPrefix + "parquet.parquetformat": FormatParquet,
+}
+
+var partitionerClasses = map[string]string{
+	"default": PartitionerDefault, storagePrefix + "defaultpartitioner": PartitionerDefault,
+	"field": PartitionerField, storagePrefix + "fieldpartitioner": PartitionerField,
+	"timebased": PartitionerTimeBased, storagePrefix + "timebasedpartitioner": PartitionerTimeBased,
+	"daily": PartitionerDaily, storagePrefix + "dailypartitioner": PartitionerDaily,
+	"hourly": PartitionerHourly, storagePrefix + "hourlypartitioner": PartitionerHourly,
+}
+
+var extractorClasses = map[string]string{
+	"record": ExtractorRecord, storagePrefix + "timebasedpartitioner$recordtimestampextractor": ExtractorRecord,
+	"recordfield": ExtractorRecordField, storagePrefix + "timebasedpartitioner$recordfieldtimestampextractor": ExtractorRecordField,
+	"wallclock": ExtractorWallclock, storagePrefix + "timebasedpartitioner$wallclocktimestampextractor": ExtractorWallclock,
+}
+
+func oneOf(m map[string]string, what string) config.Validator {
+	return func(name string, value any) error {
+		s, _ := value.(string)
+		if _, ok := m[strings.ToLower(strings.TrimSpace(s))]; !ok {
+			var short []string
+			for k := range m {
+				if !strings.Contains(k, ".") {
+					short = append(short, k)
+				}
+			}
+			return fmt.Errorf("unknown %s; use one of the short names %s or Confluent's class names", what, strings.Join(sortedStrings(short), ", "))
+		}
+		return nil
+	}
+}
+
+const (
+	groupS3     = "S3"
+	groupFormat = "Format"
+	groupPart   = "Partitioning"
+	groupRotate = "Rotation"
+)
+
+var def = config.NewDef(
+	config.Key{Name: BucketName, Type: config.String, Default: config.NoDefault, Importance: config.High, ConnectionIdentity: true,
+		Group: groupS3, Order: 1, DisplayName: "Bucket", Validator: config.NonEmpty,
+		Doc: "The bucket the objects are written to. It must exist."},
+	config.Key{Name: Region, Type: config.String, Default: "us-west-2", Importance: config.Medium, ConnectionIdentity: true,
+		Group: groupS3, Order: 2, DisplayName: "Region",
+		Doc: "The bucket's AWS region (Confluent's default, us-west-2)."},
+	config.Key{Name: StoreURL, Type: config.String, Default: nil, Importance: config.High, ConnectionIdentity: true,
+		Group: groupS3, Order: 3, DisplayName: "Endpoint", Validator: validEndpoint,
+		Doc: "The S3 endpoint URL (http://host:port or https://host) of an S3-compatible server (MinIO, versitygw, Ceph); empty means AWS's endpoint for s3.region."},
+	config.Key{Name: PathStyle, Type: config.Boolean, Default: true, Importance: config.Low,
+		Group: groupS3, Order: 4, DisplayName: "Path-style access",
+		Doc: "Address the bucket as endpoint/bucket/key rather than bucket.endpoint/key (true, Confluent's default, is what most S3-compatible servers need)."},
+	config.Key{Name: AccessKeyID, Type: config.String, Default: "", Importance: config.High, ConnectionIdentity: true,
+		Group: groupS3, Order: 5, DisplayName: "Access key id",
+		Doc: "The AWS access key id. Empty (with an empty secret) uses the SDK's default credential chain: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, the shared config and credentials files, web identity, ECS and EC2 instance roles."},
+	config.Key{Name: SecretAccessKey, Type: config.Password, Default: "", Importance: config.High,
+		Group: groupS3, Order: 6, DisplayName: "Secret access key",
+		Doc: "The AWS secret access key, with aws.access.key.id."},
+	config.Key{Name: PartSize, Type: config.Int, Default: 26214400, Importance: config.Medium,
+		Group: groupS3, Order: 7, DisplayName: "Part size", Validator: config.AtLeast(minPartSize),
+		Doc: "Bytes of each part of a multipart upload (at least 5 MiB, S3's minimum). An open file holds at most this much in memory: a larger file is uploaded in parts as it grows, and becomes visible only once it is complete."},
+	config.Key{Name: PartRetries, Type: config.Int, Default: 3, Importance: config.Low,
+		Group: groupS3, Order: 8, DisplayName: "Retries",
+		Validator: config.AtLeast(0),
+		Doc:       "Times an S3 request that failed with a server error (5xx), a throttle or a timeout is retried before the upload fails; the task then reports a retriable error, which the runtime retries for errors.retry.timeout before the task fails. Nothing is committed that is not in S3."},
+	config.Key{Name: RetryBackoffMs, Type: config.Long, Default: int64(200), Importance: config.Low,
+		Group: groupS3, Order: 9, DisplayName: "Retry back-off (ms)", Validator: config.AtLeast(0),
+		Doc: "Milliseconds before the first retry of an S3 request; doubled at each retry, up to 100 times the value."},
+	config.Key{Name: MemoryBytes, Type: config.Long, Default: int64(512 << 20), Importance: config.Medium,
+		Group: groupS3, Order: 10, DisplayName: "Memory bound (bytes)", Validator: config.AtLeast(1 << 20),
+		Doc: "Bytes a task's open objects may hold in memory together, over all their Kafka partitions and partition paths (encoded records not yet sent as a part). When a record takes them past it, the objects of the Kafka partition holding the most are closed and uploaded, as many times as needed. One closed set of objects being uploaded comes on top (at most this much again), and so do the compressors of gzip and deflate objects (a few hundred KiB each). Closing by memory depends on how partitions interleave, not on the records alone; a task that restarts still resumes at the start of the newest set of objects, which it rewrites under the same names, so every record stays in S3 once."},
+	config.Key{Name: Topics, Type: config.List, Default: "", Importance: config.High,
+		Group: groupFormat, Order: 1, DisplayName: "Topics",
+		Doc: "Topics to write (or topics.regex)."},
+	config.Key{Name: TopicsRegex, Type: config.String, Default: "", Importance: config.High,
+		Group: groupFormat, Order: 2, DisplayName: "Topics regex", Validator: validRegex,
+		Doc: "Regular expression of the topics to write (or topics)."},
+	config.Key{Name: TopicsDir, Type: config.String, Default: "topics", Importance: config.High,
+		Group: groupFormat, Order: 3, DisplayName: "Topics directory",
+		Doc: "Top-level prefix of every object: <topics.dir>/<topic>/<partition path>/<topic>+<kafka partition>+<start offset>.<extension>."},
+	config.Key{Name: FormatClass, Type: config.String, Default: config.NoDefault, Importance: config.High,
+		Group: groupFormat, Order: 4, DisplayName: "Format", Validator: oneOf(formatClasses, "format"),
+		Doc: "The object format: json (io.confluent.connect.s3.format.json.JsonFormat: one JSON value per line, as the JsonConverter writes it with schemas.enable=false; extension .json, or .json.gz with s3.compression.type=gzip) or avro (io.confluent.connect.s3.format.avro.AvroFormat: Avro object container files with the records' schema, logical types kept; extension .avro). parquet (…parquet.ParquetFormat) is not implemented yet and is refused."},
+	config.Key{Name: AvroCodec, Type: config.String, Default: "null", Importance: config.Low,
+		Group: groupFormat, Order: 5, DisplayName: "Avro codec", Validator: validAvroCodec,
+		Doc: "Compression of Avro container blocks: null or deflate. snappy, bzip2 and zstandard (which Confluent also offers) are refused."},
+	config.Key{Name: ParquetCodec, Type: config.String, Default: "snappy", Importance: config.Low,
+		Group: groupFormat, Order: 6, DisplayName: "Parquet codec",
+		Doc: "Compression of Parquet files. The Parquet format is not implemented yet (format.class=parquet is refused), so this property has no use."},
+	config.Key{Name: CompressionType, Type: config.String, Default: "none", Importance: config.Low,
+		Group: groupFormat, Order: 7, DisplayName: "Compression", Validator: config.In("none", "gzip"),
+		Doc: "gzip compresses JSON objects (extension .json.gz); none writes them plain. Only the JSON format takes gzip."},
+	config.Key{Name: BehaviorOnNull, Type: config.String, Default: "fail", Importance: config.Low,
+		Group: groupFormat, Order: 8, DisplayName: "Behavior on null values", Validator: config.In("fail", "ignore"),
+		Doc: "A record with a null value (a tombstone): fail fails the task naming topic, partition and offset; ignore skips it."},
+	config.Key{Name: StoreKafkaKeys, Type: config.Boolean, Default: false, Importance: config.Low,
+		Group: groupFormat, Order: 9, DisplayName: "Store Kafka keys",
+		Doc: "Also write the records' keys, in the same format, to objects of their own beside the values' (<topic>+<partition>+<start offset>.keys.<extension>, the n-th key belonging to the n-th value). A record without a key then fails (or goes to the dead letter queue); with Avro, keys need a schema, and a change of the key schema closes the objects as a value schema change does."},
+	config.Key{Name: StoreKafkaHeaders, Type: config.Boolean, Default: false, Importance: config.Low,
+		Group: groupFormat, Order: 10, DisplayName: "Store Kafka headers",
+		Doc: "Write the records' headers to objects of their own beside the values. Not implemented yet: true is refused."},
+	config.Key{Name: PartitionerClass, Type: config.String, Default: storagePrefix + "DefaultPartitioner", Importance: config.High,
+		Group: groupPart, Order: 1, DisplayName: "Partitioner", Validator: oneOf(partitionerClasses, "partitioner"),
+		Doc: "How records are spread over partition paths: Default (partition=<kafka partition>), Field (<field>=<value>/… of partition.field.name), TimeBased (path.format of the record's time, bucketed by partition.duration.ms), Daily ('year'=YYYY/'month'=MM/'day'=dd), Hourly (Daily plus /'hour'=HH). Confluent's class names (io.confluent.connect.storage.partitioner.DefaultPartitioner, …) and these short names are accepted."},
+	config.Key{Name: PartitionFieldName, Type: config.List, Default: "", Importance: config.Medium,
+		Group: groupPart, Order: 2, DisplayName: "Partition fields",
+		Doc: "Field partitioner: the value fields whose values name the partition path, one segment <field>=<value> each, in order. A dotted path reaches into a nested struct (after.region); its segment is named by the last part (region=eu). Integer, string and boolean fields only; a record without the field fails (or goes to the dead letter queue)."},
+	config.Key{Name: PathFormat, Type: config.String, Default: "", Importance: config.Medium,
+		Group: groupPart, Order: 3, DisplayName: "Path format",
+		Doc: "TimeBased partitioner: a Joda-Time pattern of the partition path, such as 'year'=YYYY/'month'=MM/'day'=dd/'hour'=HH. Quoted text is literal; the numeric fields y, Y, M, d, H, m, s and S are supported (text fields such as MMM are refused)."},
+	config.Key{Name: PartitionDurationMs, Type: config.Long, Default: int64(-1), Importance: config.Medium,
+		Group: groupPart, Order: 4, DisplayName: "Partition duration (ms)",
+		Doc: "TimeBased partitioner: the length of one time partition; a record's time is rounded down to a multiple of it (in timezone) before path.format formats it."},
+	config.Key{Name: Locale, Type: config.String, Default: "", Importance: config.Low,
+		Group: groupPart, Order: 5, DisplayName: "Locale",
+		Doc: "Time-based partitioners: Confluent requires it to format text fields of path.format; the numeric fields Sluice supports are the same in every locale, so any value is accepted."},
+	config.Key{Name: Timezone, Type: config.String, Default: "", Importance: config.Medium,
+		Group: groupPart, Order: 6, DisplayName: "Time zone", Validator: validZone,
+		Doc: "Time-based partitioners: the IANA time zone (UTC, Europe/Paris) the path is formatted in; required, as in Confluent, for TimeBased, Daily and Hourly."},
+	config.Key{Name: TimestampExtractor, Type: config.String, Default: "Wallclock", Importance: config.Medium,
+		Group: groupPart, Order: 7, DisplayName: "Timestamp extractor", Validator: oneOf(extractorClasses, "timestamp extractor"),
+		Doc: "Where a record's time comes from, for time-based partitioners and rotate.interval.ms: Record (the Kafka record's timestamp), RecordField (the value field timestamp.field) or Wallclock (the worker's clock when the record is written; Confluent's default). Wallclock makes the objects depend on when the sink ran, so a replay after a crash may write records again under other names: use Record or RecordField for exactly-once objects."},
+	config.Key{Name: TimestampField, Type: config.String, Default: "timestamp", Importance: config.Medium,
+		Group: groupPart, Order: 8, DisplayName: "Timestamp field",
+		Doc: "RecordField extractor: the value field (dotted path for nested structs) holding the time: an integer of epoch milliseconds, a Timestamp, or an RFC 3339 string."},
+	config.Key{Name: FlushSize, Type: config.Int, Default: config.NoDefault, Importance: config.High,
+		Group: groupRotate, Order: 1, DisplayName: "Flush size", Validator: config.AtLeast(1),
+		Doc: "Records of one Kafka partition after which its open objects are closed and uploaded. As in Confluent, the objects of one Kafka partition are opened and closed together, so the committed consumer offset is always a boundary between objects."},
+	config.Key{Name: RotateIntervalMs, Type: config.Long, Default: int64(-1), Importance: config.Medium,
+		Group: groupRotate, Order: 2, DisplayName: "Rotate interval (ms)",
+		Doc: "Close the open objects of a Kafka partition when a record's time (timestamp.extractor) is this many milliseconds or more after the time of their first record; with a time-based partitioner also when the record falls in another time partition. Depends only on the records with Record or RecordField, so it keeps objects exactly-once. -1 disables."},
+	config.Key{Name: RotateScheduleMs, Type: config.Long, Default: int64(-1), Importance: config.Medium,
+		Group: groupRotate, Order: 3, DisplayName: "Rotate schedule interval (ms)",
+		Doc: "Close the open objects of a Kafka partition when they have been open this many milliseconds of wall-clock time, even if no record arrives. Objects then depend on when the sink ran: a replay after a crash can write some records a second time under other names (exactly-once is lost), as in Confluent. -1 disables."},
+)
+
+// Def returns the connector's config definition.
+func Def() *config.Def { return def }
+
+// Config is the parsed connector config.
+type Config struct {
+	Bucket          string
+	Region          string
+	Endpoint        string
+	PathStyle       bool
+	AccessKeyID     string
+	SecretKey       string
+	TopicsDir       string
+	Format          string
+	AvroCodec       string
+	Gzip            bool
+	Partitioner     string
+	PartitionFields []string
+	PathFormat      string
+	PartitionDur    time.Duration
+	Location        *time.Location
+	Extractor       string
+	TimestampField  string
+	FlushSize       int
+	RotateInterval  time.Duration
+	RotateSchedule  time.Duration
+	PartSize        int
+	Retries         int
+	RetryBackoff    time.Duration
+	IgnoreNulls     bool
+	MemoryBytes     int64
+	StoreKeys       bool
+
+	path *pathFormat
+}
+
+// ParseConfig parses and checks props.
+func ParseConfig(props map[string]string) (*Config, error) {
+	v, err := def.Parse(props)
+	if err != nil {
+		return nil, err
+	}
+	c := &Config{
+		Bucket:          v.String(BucketName),
+		Region:          v.String(Region),
+		Endpoint:        v.String(StoreURL),
+		PathStyle:       v.Bool(PathStyle),
+		AccessKeyID:     v.String(AccessKeyID),
+		SecretKey:       v.String(SecretAccessKey),
+		TopicsDir:       strings.Trim(v.String(TopicsDir), "/"),
+		Format:          formatClasses[strings.ToLower(strings.TrimSpace(v.String(FormatClass)))],
+		AvroCodec:       strings.ToLower(v.String(AvroCodec)),
+		Gzip:            strings.EqualFold(v.String(CompressionType), "gzip"),
+		Partitioner:     partitionerClasses[strings.ToLower(strings.TrimSpace(v.String(PartitionerClass)))],
+		PartitionFields: v.List(PartitionFieldName),
+		PathFormat:      v.String(PathFormat),
+		PartitionDur:    time.Duration(v.Long(PartitionDurationMs)) * time.Millisecond,
+		Extractor:       extractorClasses[strings.ToLower(strings.TrimSpace(v.String(TimestampExtractor)))],
+		TimestampField:  v.String(TimestampField),
+		FlushSize:       v.Int(FlushSize),
+		RotateInterval:  time.Duration(v.Long(RotateIntervalMs)) * time.Millisecond,
+		RotateSchedule:  time.Duration(v.Long(RotateScheduleMs)) * time.Millisecond,
+		PartSize:        v.Int(PartSize),
+		Retries:         v.Int(PartRetries),
+		RetryBackoff:    v.Duration(RetryBackoffMs),
+		IgnoreNulls:     strings.EqualFold(v.String(BehaviorOnNull), "ignore"),
+		MemoryBytes:     v.Long(MemoryBytes),
+		StoreKeys:       v.Bool(StoreKafkaKeys),
+	}
+	var errs config.Errors
+	bad := func(key, value, reason string) {
+		errs = append(errs, &config.Error{Key: key, Value: value, Reason: reason})
+	}
+	if c.Format == FormatParquet {
+		bad(FormatClass, v.String(FormatClass), "the Parquet format is not implemented yet in this version of the S3 sink; use avro (DuckDB, Spark, Athena and Trino read Avro container files too) or json")
+	}
+	if c.Gzip && c.Format != FormatJSON {
+		bad(CompressionType, "gzip", "gzip applies to the JSON format only; for Avro set avro.codec=deflate, or set s3.compression.type=none")
+	}
+	if v.Bool(StoreKafkaHeaders) {
+		bad(StoreKafkaHeaders, "true", "writing headers to objects of their own is not implemented yet; set store.kafka.headers=false")
+	}
+	if (c.AccessKeyID == "") != (c.SecretKey == "") {
+		bad(AccessKeyID, "", "set both aws.access.key.id and aws.secret.access.key, or neither to use the SDK's default credential chain")
+	}
+	if len(v.List(Topics)) == 0 && v.String(TopicsRegex) == "" {
+		bad(Topics, "", "set topics or topics.regex to the topics to write")
+	}
+	if v.String(Timezone) != "" {
+		c.Location, _ = time.LoadLocation(v.String(Timezone))
+	}
+	switch c.Partitioner {
+	case PartitionerField:
+		if len(c.PartitionFields) == 0 {
+			bad(PartitionFieldName, "", "the Field partitioner needs the value fields that name the partition path; list them in partition.field.name")
+		}
+	case PartitionerDaily:
+		c.PathFormat, c.PartitionDur = "'year'=YYYY/'month'=MM/'day'=dd", 24*time.Hour
+	case PartitionerHourly:
+		c.PathFormat, c.PartitionDur = "'year'=YYYY/'month'=MM/'day'=dd/'hour'=HH", time.Hour
+	case PartitionerTimeBased:
+		if c.PathFormat == "" {
+			bad(PathFormat, "", "the TimeBased partitioner needs path.format, such as 'year'=YYYY/'month'=MM/'day'=dd/'hour'=HH")
+		}
+		if c.PartitionDur <= 0 {
+			bad(PartitionDurationMs, fmt.Sprint(v.Long(PartitionDurationMs)), "the TimeBased partitioner needs partition.duration.ms > 0, such as 3600000 for hourly paths")
+		}
+	}
+	if c.timeBased() {
+		if c.Location == nil {
+			bad(Timezone, "", "time-based partitioners need a time zone; set timezone, such as UTC")
+		}
+		if c.PathFormat != "" {
+			pf, err := parsePathFormat(c.PathFormat)
+			if err != nil {
+				bad(PathFormat, c.PathFormat, err.Error())
+			}
+			c.path = pf
+		}
+	}
+	if c.Extractor == ExtractorRecordField && strings.TrimSpace(c.TimestampField) == "" {
+		bad(TimestampField, "", "the RecordField extractor needs the value field holding the time; set timestamp.field")
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return c, nil
+}
+
+func (c *Config) timeBased() bool {
+	return c.Partitioner == PartitionerTimeBased || c.Partitioner == PartitionerDaily || c.Partitioner == PartitionerHourly
+}
+
+// usesTime reports whether the sink needs a record's time.
+func (c *Config) usesTime() bool { return c.timeBased() || c.RotateInterval > 0 }
+
+// extension returns the objects' file extension, without the dot.
+func (c *Config) extension() string {
+	switch {
+	case c.Format == FormatAvro:
+		return "avro"
+	case c.Gzip:
+		return "json.gz"
+	default:
+		return "json"
+	}
+}
+
+func validEndpoint(name string, value any) error {
+	s, _ := value.(string)
+	if s == "" {
+		return nil
+	}
+	if !strings.HasPrefix(s, "http://") && !strings.HasPrefix(s, "https://") {
+		return errors.New("must be an http:// or https:// URL, such as http://127.0.0.1:9000")
+	}
+	return nil
+}
+
+func validAvroCodec(name string, value any) error {
+	s, _ := value.(string)
+	switch strings.ToLower(s) {
+	case "null", "deflate":
+		return nil
+	case "snappy", "bzip2", "zstandard", "xz":
+		return fmt.Errorf("the %s codec is not implemented; use null or deflate", s)
+	}
+	return errors.New("must be null or deflate")
+}
+
+func validZone(name string, value any) error {
+	s, _ := value.(string)
+	if s == "" {
+		return nil
+	}
+	if _, err := time.LoadLocation(s); err != nil {
+		return errors.New("unknown time zone; use an IANA name such as UTC or Europe/Paris")
+	}
+	return nil
+}
+
+func validRegex(name string, value any) error {
+	s, _ := value.(string)
+	if _, err := regexp.Compile(s); err != nil {
+		return errors.New("not a valid regular expression: " + err.Error())
+	}
+	return nil
+}

@@ -1,0 +1,231 @@
+package s3
+
+import (
+	"bytes"
+	"compress/flate"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/connectors/codec/avro"
+	"github.com/sluice-cdc/sluice/connectors/codec/connectjson"
+)
+
+// encoder writes the records of one object into its buffer. Its output
+// depends only on the records (and the object's key, for the Avro sync
+// marker), so a replayed object has the same bytes.
+type encoder interface {
+	// add writes one value encoded by codecs.encode.
+	add(b []byte) error
+	// pending returns the bytes the encoder holds outside the object's
+	// buffer (an Avro block being filled).
+	pending() int
+	// close writes what the encoder still holds (a last Avro block, the
+	// gzip trailer).
+	close() error
+}
+
+// codecs holds the per-task codecs; a task uses them from one goroutine.
+type codecs struct {
+	json     *connectjson.Codec
+	avro     *avro.Codec
+	scratch  []byte // values
+	kscratch []byte // keys
+}
+
+func newCodecs() *codecs {
+	o := connectjson.DefaultOptions()
+	o.Schemas = false
+	return &codecs{json: connectjson.New(o), avro: avro.New(avro.DefaultOptions())}
+}
+
+// encode encodes one value in cfg's format into the codecs' scratch
+// buffer (valid until the next call). A value that does not fit is an
+// error before any object is touched, so a bad record never rotates
+// objects.
+func (c *codecs) encode(cfg *Config, s *connectors.Schema, v any) ([]byte, error) {
+	b, err := c.encodeTo(c.scratch[:0], cfg, s, v)
+	if err != nil {
+		return nil, err
+	}
+	c.scratch = b
+	return b, nil
+}
+
+// encodeKey is encode for a key, into a scratch buffer of its own.
+func (c *codecs) encodeKey(cfg *Config, s *connectors.Schema, v any) ([]byte, error) {
+	if cfg.Format == FormatAvro && s == nil {
+		return nil, errNoKeySchema
+	}
+	b, err := c.encodeTo(c.kscratch[:0], cfg, s, v)
+	if err != nil {
+		return nil, fmt.Errorf("key: %w", err)
+	}
+	c.kscratch = b
+	return b, nil
+}
+
+func (c *codecs) encodeTo(dst []byte, cfg *Config, s *connectors.Schema, v any) ([]byte, error) {
+	if cfg.Format == FormatAvro {
+		if s == nil {
+			return nil, errNoSchema
+		}
+		as, err := c.avro.Schema(s)
+		if err != nil {
+			return nil, err
+		}
+		return as.Append(dst, v)
+	}
+	b, err := c.json.Encode(dst, s, v)
+	if err != nil {
+		return nil, err
+	}
+	if b == nil {
+		b = append(b, "null"...)
+	}
+	return append(b, '\n'), nil
+}
+
+var errNoKeySchema = errors.New("store.kafka.keys=true with the Avro format needs records whose key has a schema; this record's has none (use a key converter with schemas, or format.class=json)")
+
+var errNoSchema = errors.New("the Avro format needs records with a value schema; this record has none (use a converter with schemas, such as the AvroConverter or the JsonConverter with schemas.enable=true, or format.class=json)")
+
+// newEncoder returns the encoder of a new object of cfg's format writing
+// to out, for values of schema s.
+func (c *codecs) newEncoder(cfg *Config, key string, s *connectors.Schema, out *bytes.Buffer) (encoder, error) {
+	switch cfg.Format {
+	case FormatAvro:
+		if s == nil {
+			return nil, errNoSchema
+		}
+		as, err := c.avro.Schema(s)
+		if err != nil {
+			return nil, err
+		}
+		return newOCFWriter(c, as, cfg.AvroCodec, key, out), nil
+	default:
+		j := &jsonEncoder{c: c, out: out}
+		if cfg.Gzip {
+			j.gz, _ = gzip.NewWriterLevel(out, gzip.DefaultCompression)
+		}
+		return j, nil
+	}
+}
+
+// jsonEncoder writes one JSON value per line, as Kafka Connect's
+// JsonConverter writes it with schemas.enable=false.
+type jsonEncoder struct {
+	c   *codecs
+	out *bytes.Buffer
+	gz  *gzip.Writer
+}
+
+func (j *jsonEncoder) add(b []byte) error {
+	if j.gz != nil {
+		_, err := j.gz.Write(b)
+		return err
+	}
+	j.out.Write(b)
+	return nil
+}
+
+func (j *jsonEncoder) pending() int { return 0 }
+
+func (j *jsonEncoder) close() error {
+	if j.gz != nil {
+		return j.gz.Close()
+	}
+	return nil
+}
+
+// ocfWriter writes an Avro object container file: the header with the schema
+// and codec, then blocks of about blockSize bytes, each followed by the
+// sync marker. The marker is derived from the object's key, so the same
+// records under the same name give the same bytes.
+type ocfWriter struct {
+	c      *codecs
+	schema *avro.Schema
+	codec  string
+	out    *bytes.Buffer
+	sync   [16]byte
+	block  []byte
+	count  int64
+	zbuf   bytes.Buffer
+	zw     *flate.Writer
+}
+
+const blockSize = 64 << 10
+
+var ocfMagic = []byte{'O', 'b', 'j', 1}
+
+func newOCFWriter(c *codecs, s *avro.Schema, codecName, key string, out *bytes.Buffer) *ocfWriter {
+	o := &ocfWriter{c: c, schema: s, codec: codecName, out: out}
+	h := sha256.Sum256([]byte(key))
+	copy(o.sync[:], h[:16])
+	hdr := append([]byte(nil), ocfMagic...)
+	hdr = appendLong(hdr, 2)
+	hdr = appendAvroString(hdr, "avro.schema")
+	hdr = appendAvroString(hdr, s.String())
+	hdr = appendAvroString(hdr, "avro.codec")
+	hdr = appendAvroString(hdr, codecName)
+	hdr = appendLong(hdr, 0)
+	hdr = append(hdr, o.sync[:]...)
+	out.Write(hdr)
+	return o
+}
+
+func (o *ocfWriter) add(b []byte) error {
+	o.block = append(o.block, b...)
+	o.count++
+	if len(o.block) >= blockSize {
+		return o.flushBlock()
+	}
+	return nil
+}
+
+func (o *ocfWriter) flushBlock() error {
+	if o.count == 0 {
+		return nil
+	}
+	data := o.block
+	if o.codec == "deflate" {
+		o.zbuf.Reset()
+		if o.zw == nil {
+			o.zw, _ = flate.NewWriter(&o.zbuf, flate.DefaultCompression)
+		} else {
+			o.zw.Reset(&o.zbuf)
+		}
+		if _, err := o.zw.Write(data); err != nil {
+			return err
+		}
+		if err := o.zw.Close(); err != nil {
+			return err
+		}
+		data = o.zbuf.Bytes()
+	}
+	var hdr [2 * binary.MaxVarintLen64]byte
+	h := appendLong(hdr[:0], o.count)
+	h = appendLong(h, int64(len(data)))
+	o.out.Write(h)
+	o.out.Write(data)
+	o.out.Write(o.sync[:])
+	o.block = o.block[:0]
+	o.count = 0
+	return nil
+}
+
+func (o *ocfWriter) pending() int { return len(o.block) }
+
+func (o *ocfWriter) close() error { return o.flushBlock() }
+
+func appendLong(dst []byte, v int64) []byte {
+	return binary.AppendUvarint(dst, uint64((v<<1)^(v>>63)))
+}
+
+func appendAvroString(dst []byte, s string) []byte {
+	dst = appendLong(dst, int64(len(s)))
+	return append(dst, s...)
+}

@@ -1,0 +1,538 @@
+package s3
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/connectors/codec"
+)
+
+// Task is the S3 sink task. The runtime calls Put, Flush, Open and Close
+// from one goroutine; the task adds one goroutine at a time, the upload of
+// a closed set (inflight), which it waits for before the next rotation and
+// in Flush, Open, Close and Stop.
+type Task struct {
+	cfg    *Config
+	tctx   connectors.SinkTaskContext
+	log    *slog.Logger
+	store  *store
+	codecs *codecs
+	now    func() time.Time
+	parts  map[connectors.TopicPartition]*partState
+
+	// upCtx is the context of background uploads, cancelled by Stop.
+	upCtx    context.Context
+	upCancel context.CancelFunc
+	// inflight is the closed set being uploaded by a goroutine while the
+	// task encodes the next records; nil when none. Only the task's
+	// goroutine reads or writes it; the upload goroutine touches only the
+	// set's files and closes done when it ends.
+	inflight *inflight
+	// mem is what the open and closing sets hold in memory (file.mem
+	// summed), checked against Config.MemoryBytes.
+	mem int64
+}
+
+// inflight is a set uploaded in the background.
+type inflight struct {
+	st   *partState
+	set  *fileSet
+	done chan struct{}
+	err  error // written before done is closed
+}
+
+var (
+	_ connectors.SinkTask         = (*Task)(nil)
+	_ connectors.PartitionWatcher = (*Task)(nil)
+)
+
+// NewTask returns a task; Start configures it.
+func NewTask() *Task { return &Task{now: time.Now, parts: map[connectors.TopicPartition]*partState{}} }
+
+// partState is what the task holds for one Kafka partition: the next
+// offset it takes, the open set of objects and a closed set whose upload
+// has not finished (it is retried before anything else).
+type partState struct {
+	tp        connectors.TopicPartition
+	next      int64 // -1: take whatever comes
+	recovered bool  // next was read from the objects
+	set       *fileSet
+	closing   *fileSet
+}
+
+// fileSet is the objects of one Kafka partition opened and closed
+// together, in the order they were opened (so in ascending start offset).
+type fileSet struct {
+	start     int64
+	count     int
+	baseTime  time.Time // the record time of the first record
+	opened    time.Time // wall-clock, for rotate.schedule.interval.ms
+	lastEnc   string
+	schema    *connectors.Schema // of the first record: another one rotates the set
+	keySchema *connectors.Schema // likewise, with store.kafka.keys
+	mem       int64              // file.mem of its files, summed
+	byEnc     map[string]*file
+	files     []*file
+}
+
+// mem is what f holds in memory.
+func (f *file) mem() int64 { return int64(f.buf.Len() + f.enc.pending()) }
+
+type file struct {
+	up     upload
+	enc    encoder
+	buf    bytes.Buffer
+	closed bool
+	done   bool
+}
+
+// Start parses the config and checks that the bucket can be listed.
+func (t *Task) Start(ctx context.Context, tctx connectors.SinkTaskContext, props map[string]string) error {
+	cfg, err := ParseConfig(props)
+	if err != nil {
+		return err
+	}
+	t.cfg, t.tctx, t.log = cfg, tctx, tctx.Logger()
+	t.store, err = newStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if err := t.store.check(ctx); err != nil {
+		if retriable(err) {
+			return connectors.Retry(err)
+		}
+		return err
+	}
+	t.codecs = newCodecs()
+	t.upCtx, t.upCancel = context.WithCancel(context.WithoutCancel(ctx))
+	return nil
+}
+
+// Open recovers each partition's position from its newest object.
+func (t *Task) Open(ctx context.Context, partitions []connectors.TopicPartition) error {
+	_ = t.wait(ctx) // a failed upload stays its partition's closing set
+	var first error
+	for _, tp := range partitions {
+		if old := t.parts[tp]; old != nil {
+			t.drop(ctx, old)
+		}
+		st := &partState{tp: tp, next: -1}
+		t.parts[tp] = st
+		if err := t.recover(ctx, st); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// recover sets st.next to where the partition's objects end; until it
+// succeeds, Put tries again before taking the partition's records (the
+// runtime only logs an error of Open).
+func (t *Task) recover(ctx context.Context, st *partState) error {
+	r, err := t.store.resumeOffset(ctx, st.tp.Topic, st.tp.Partition)
+	if err != nil {
+		return t.uploadErr(err)
+	}
+	st.next, st.recovered = r, true
+	if r >= 0 {
+		t.log.Info("resuming from the newest object", "topic", st.tp.Topic, "partition", st.tp.Partition, "offset", r)
+	}
+	return nil
+}
+
+// Close drops what the task holds for partitions taken away, aborting
+// their multipart uploads: another task writes them again from the
+// committed offset.
+func (t *Task) Close(ctx context.Context, partitions []connectors.TopicPartition) error {
+	_ = t.wait(ctx) // a failed upload stays the partition's closing set, dropped below or retried later
+	for _, tp := range partitions {
+		if st := t.parts[tp]; st != nil {
+			t.drop(ctx, st)
+			delete(t.parts, tp)
+		}
+	}
+	return nil
+}
+
+func (t *Task) drop(ctx context.Context, st *partState) {
+	for _, set := range []*fileSet{st.closing, st.set} {
+		if set == nil {
+			continue
+		}
+		for _, f := range set.files {
+			if !f.done {
+				t.store.abort(ctx, &f.up)
+			}
+		}
+		t.mem -= set.mem
+	}
+	st.set, st.closing = nil, nil
+}
+
+// Put adds the records to their partitions' open objects, closing and
+// uploading a partition's objects when a rotation rule says so.
+func (t *Task) Put(ctx context.Context, records []*connectors.Record) error {
+	for _, r := range records {
+		tp := connectors.TopicPartition{Topic: r.Topic, Partition: r.Partition}
+		st := t.parts[tp]
+		if st == nil {
+			// Open creates the state of every assigned partition, so a
+			// transform renamed this record's topic (or changed its
+			// partition). Objects are named, and offsets committed, by
+			// the consumed topic and partition, as in Confluent's sink,
+			// which does not support such transforms either: writing it
+			// would let the consumed partition's offsets be committed
+			// before its records are in S3.
+			// A config error, not a bad record: it fails the task even
+			// with errors.tolerance=all.
+			return fmt.Errorf("record %s-%d@%d: topic %q partition %d is not one this task consumes: a transform (such as RegexRouter) renamed the topic or changed the partition; the S3 sink names objects and commits offsets by the consumed topic and partition, so remove that transform (to keep archives apart, use topics.dir)", r.Topic, r.Partition, r.Offset, r.Topic, r.Partition)
+		}
+		if !st.recovered {
+			if err := t.recover(ctx, st); err != nil {
+				return err
+			}
+		}
+		if st.next >= 0 && r.Offset < st.next {
+			continue // already in S3, or already taken before a retried Put
+		}
+		if err := t.commitClosing(ctx, st); err != nil {
+			return err
+		}
+		if err := t.put(ctx, st, r); err != nil {
+			return err
+		}
+		if t.mem > t.cfg.MemoryBytes {
+			if err := t.enforceMemory(ctx); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (t *Task) errant(ctx context.Context, st *partState, r *connectors.Record, err error) error {
+	rerr := &connectors.RecordError{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Err: err}
+	if e := t.tctx.Errant(ctx, r, rerr); e != nil {
+		return e
+	}
+	st.next = r.Offset + 1
+	return nil
+}
+
+func (t *Task) put(ctx context.Context, st *partState, r *connectors.Record) error {
+	cfg := t.cfg
+	if r.Value == nil {
+		if cfg.IgnoreNulls {
+			st.next = r.Offset + 1
+			return nil
+		}
+		return t.errant(ctx, st, r, errors.New("the value is null (a tombstone); set behavior.on.null.values=ignore to skip such records"))
+	}
+	var ts time.Time
+	if cfg.usesTime() {
+		var err error
+		if ts, err = cfg.recordTime(r, t.now); err != nil {
+			return t.errant(ctx, st, r, err)
+		}
+	}
+	enc, err := cfg.encodePartition(r, ts)
+	if err != nil {
+		return t.errant(ctx, st, r, err)
+	}
+	data, err := t.codecs.encode(cfg, r.ValueSchema, r.Value)
+	if err != nil {
+		return t.errant(ctx, st, r, err)
+	}
+	var kdata []byte
+	if cfg.StoreKeys {
+		if r.Key == nil {
+			return t.errant(ctx, st, r, errors.New("store.kafka.keys=true, but the record has no key; set store.kafka.keys=false, or give the records keys"))
+		}
+		if kdata, err = t.codecs.encodeKey(cfg, r.KeySchema, r.Key); err != nil {
+			return t.errant(ctx, st, r, err)
+		}
+	}
+	if set := st.set; set != nil && set.count >= cfg.FlushSize {
+		// Full, but its rotation failed to start the last time.
+		if err := t.rotate(ctx, st); err != nil {
+			return err
+		}
+	}
+	if set := st.set; set != nil {
+		schemaChanged := set.schema != r.ValueSchema && !codec.SchemaEqual(set.schema, r.ValueSchema) ||
+			cfg.StoreKeys && set.keySchema != r.KeySchema && !codec.SchemaEqual(set.keySchema, r.KeySchema)
+		if schemaChanged || t.rotateBefore(set, enc, ts) {
+			if err := t.rotate(ctx, st); err != nil {
+				return err
+			}
+		}
+	}
+	newSet := st.set == nil
+	if newSet {
+		st.set = &fileSet{start: r.Offset, baseTime: ts, opened: t.now(), schema: r.ValueSchema, keySchema: r.KeySchema, byEnc: map[string]*file{}}
+	}
+	set := st.set
+	f, err := t.fileFor(set, enc, r, false)
+	if err != nil {
+		if newSet {
+			st.set = nil
+		}
+		return t.errant(ctx, st, r, err)
+	}
+	var kf *file
+	if cfg.StoreKeys {
+		if kf, err = t.fileFor(set, enc, r, true); err != nil {
+			return fmt.Errorf("opening the keys object: %w", err)
+		}
+	}
+	set.count++
+	set.lastEnc = enc
+	st.next = r.Offset + 1
+	if err := t.addTo(set, f, data); err != nil {
+		return err
+	}
+	if kf != nil {
+		if err := t.addTo(set, kf, kdata); err != nil {
+			return err
+		}
+	}
+	// The record is in its objects (and counted in st.next) before any
+	// network call: a failed part is sent again later, with more bytes.
+	for _, g := range []*file{f, kf} {
+		if g != nil {
+			if err := t.sendFullPart(ctx, set, g); err != nil {
+				return err
+			}
+		}
+	}
+	if set.count >= cfg.FlushSize {
+		return t.rotate(ctx, st)
+	}
+	return nil
+}
+
+// enforceMemory closes the fullest open set until the open sets hold no
+// more than sluice.s3.memory.bytes.
+func (t *Task) enforceMemory(ctx context.Context) error {
+	for t.mem > t.cfg.MemoryBytes {
+		var fullest *partState
+		for _, st := range t.parts {
+			if st.set != nil && (fullest == nil || st.set.mem > fullest.set.mem) {
+				fullest = st
+			}
+		}
+		if fullest == nil {
+			return nil // what is left is closing sets, uploaded before anything else
+		}
+		if err := t.rotate(ctx, fullest); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fileFor returns the object of set for partition path enc (its keys
+// object when keys is set), opening it for r when it is not open.
+func (t *Task) fileFor(set *fileSet, enc string, r *connectors.Record, keys bool) (*file, error) {
+	id, schema := enc, r.ValueSchema
+	if keys {
+		id, schema = enc+"\x00keys", r.KeySchema
+	}
+	if f := set.byEnc[id]; f != nil {
+		return f, nil
+	}
+	f := &file{}
+	f.up = upload{key: t.store.objectKey(r.Topic, r.Partition, enc, r.Offset, keys), setStart: set.start}
+	var err error
+	if f.enc, err = t.codecs.newEncoder(t.cfg, f.up.key, schema, &f.buf); err != nil {
+		return nil, err
+	}
+	set.byEnc[id] = f
+	set.files = append(set.files, f)
+	return f, nil
+}
+
+// addTo appends one encoded record to f, counting its memory.
+func (t *Task) addTo(set *fileSet, f *file, data []byte) error {
+	before := f.mem()
+	if err := f.enc.add(data); err != nil {
+		return fmt.Errorf("writing %s: %w", f.up.key, err)
+	}
+	d := f.mem() - before
+	set.mem += d
+	t.mem += d
+	return nil
+}
+
+// sendFullPart sends f's buffer as a part once it holds s3.part.size.
+func (t *Task) sendFullPart(ctx context.Context, set *fileSet, f *file) error {
+	if n := int64(f.buf.Len()); n >= int64(t.cfg.PartSize) {
+		if err := t.store.sendPart(ctx, &f.up, f.buf.Bytes()); err != nil {
+			return t.uploadErr(err)
+		}
+		f.buf.Reset()
+		set.mem -= n
+		t.mem -= n
+	}
+	return nil
+}
+
+// rotateBefore reports whether the open set must be closed before a record
+// with partition path enc and time ts joins it.
+func (t *Task) rotateBefore(set *fileSet, enc string, ts time.Time) bool {
+	cfg := t.cfg
+	if cfg.RotateInterval > 0 && (ts.Sub(set.baseTime) >= cfg.RotateInterval || (cfg.timeBased() && enc != set.lastEnc)) {
+		return true
+	}
+	return cfg.RotateSchedule > 0 && t.now().Sub(set.opened) >= cfg.RotateSchedule
+}
+
+// rotate closes the open set of st and starts its upload in the
+// background, once the previous background upload is over: sets are
+// uploaded one at a time, in the order they closed, so an object of a set
+// exists only once every earlier set is complete (what resumeOffset relies
+// on).
+func (t *Task) rotate(ctx context.Context, st *partState) error {
+	if err := t.wait(ctx); err != nil {
+		return err
+	}
+	if err := t.commitClosing(ctx, st); err != nil {
+		return err
+	}
+	set := st.set
+	st.set = nil
+	t.mem -= set.mem
+	in := &inflight{st: st, set: set, done: make(chan struct{})}
+	t.inflight = in
+	go func() {
+		defer close(in.done)
+		in.err = connectors.Protect(func() error { return t.uploadSet(t.upCtx, set) })
+	}()
+	return nil
+}
+
+// wait waits for the background upload. When it failed, its set becomes
+// its partition's closing set, whose remaining objects the next Put or
+// Flush uploads again, and the error is returned.
+func (t *Task) wait(ctx context.Context) error {
+	in := t.inflight
+	if in == nil {
+		return nil
+	}
+	select {
+	case <-in.done:
+	case <-ctx.Done():
+		return connectors.Retry(fmt.Errorf("waiting for the upload of a closed set of %s-%d: %w", in.st.tp.Topic, in.st.tp.Partition, ctx.Err()))
+	}
+	t.inflight = nil
+	if in.err != nil {
+		in.st.closing = in.set
+		t.mem += in.set.mem
+		return t.uploadErr(in.err)
+	}
+	return nil
+}
+
+// uploadSet closes and uploads the objects of set that are not done yet,
+// in the order they were opened.
+func (t *Task) uploadSet(ctx context.Context, set *fileSet) error {
+	for _, f := range set.files {
+		if f.done {
+			continue
+		}
+		if !f.closed {
+			if err := f.enc.close(); err != nil {
+				return fmt.Errorf("closing %s: %w", f.up.key, err)
+			}
+			f.closed = true
+		}
+		if err := t.store.finish(ctx, &f.up, &f.buf); err != nil {
+			return err
+		}
+		f.done = true
+		f.buf = bytes.Buffer{}
+	}
+	return nil
+}
+
+// commitClosing uploads what is left of the closed set of st, in the order
+// its objects were opened.
+func (t *Task) commitClosing(ctx context.Context, st *partState) error {
+	if st.closing == nil {
+		return nil
+	}
+	if err := t.uploadSet(ctx, st.closing); err != nil {
+		return t.uploadErr(err)
+	}
+	t.mem -= st.closing.mem
+	st.closing = nil
+	return nil
+}
+
+func (t *Task) uploadErr(err error) error {
+	if retriable(err) {
+		return connectors.Retry(err)
+	}
+	return err
+}
+
+// Flush reports, per partition, the first offset of its open objects
+// (what is before it is in S3), or the next offset when nothing is open.
+// It finishes uploads that failed before and applies
+// rotate.schedule.interval.ms; it does not close objects otherwise, so
+// that the objects depend only on the records.
+func (t *Task) Flush(ctx context.Context, current map[connectors.TopicPartition]int64) (map[connectors.TopicPartition]int64, error) {
+	if err := t.wait(ctx); err != nil {
+		return nil, err
+	}
+	for _, st := range t.parts {
+		if err := t.commitClosing(ctx, st); err != nil {
+			return nil, err
+		}
+		if st.set != nil && t.cfg.RotateSchedule > 0 && t.now().Sub(st.set.opened) >= t.cfg.RotateSchedule {
+			if err := t.rotate(ctx, st); err != nil {
+				return nil, err
+			}
+		}
+	}
+	// The sets rotated just now may still be uploading.
+	if err := t.wait(ctx); err != nil {
+		return nil, err
+	}
+	out := make(map[connectors.TopicPartition]int64, len(current))
+	for tp, off := range current {
+		if st := t.parts[tp]; st != nil && st.set != nil {
+			out[tp] = st.set.start
+			continue
+		}
+		out[tp] = off
+	}
+	return out, nil
+}
+
+// Stop aborts the multipart uploads of open objects; their records are
+// written again from the committed offsets.
+func (t *Task) Stop(ctx context.Context) error {
+	if t.upCancel == nil {
+		return nil // Start failed
+	}
+	t.upCancel()
+	if in := t.inflight; in != nil {
+		<-in.done
+		t.inflight = nil
+		if in.err != nil {
+			in.st.closing = in.set
+			t.mem += in.set.mem
+		}
+	}
+	for tp, st := range t.parts {
+		t.drop(ctx, st)
+		delete(t.parts, tp)
+	}
+	return nil
+}
