@@ -18,8 +18,8 @@ const maxTraces = 8
 // more. Records of one transaction share their traceparent, so a batch
 // usually names few.
 type traceSet struct {
-	ids  []string
-	more bool
+	ids    []string
+	more   bool
 	last   []byte // the last traceparent seen, not parsed again
 	lastID string // its trace id
 }
