@@ -129,14 +129,25 @@ func holds(t *testing.T, w *harness.Worker, name string, d time.Duration, pred f
 
 // taskStarts returns, for each task of the status, how many times the
 // worker it runs on logged "task started" for it.
+//
+// A worker writes a task's RUNNING status before it logs "task started",
+// so a status that says RUNNING may be read before the line is in the
+// log: it waits (up to 10 s) until every task of s has logged a start.
 func taskStarts(p *harness.Pool, name string, s harness.Status) map[int]int {
-	out := map[int]int{}
-	for _, ts := range s.Tasks {
-		if w := p.ByID(ts.WorkerID); w != nil {
-			out[ts.ID] = w.Starts("task started", name, ts.ID)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		out, all := map[int]int{}, true
+		for _, ts := range s.Tasks {
+			if w := p.ByID(ts.WorkerID); w != nil {
+				out[ts.ID] = w.Starts("task started", name, ts.ID)
+				all = all && out[ts.ID] > 0
+			}
 		}
+		if all || time.Now().After(deadline) {
+			return out
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
-	return out
 }
 
 // ids returns the workers' ids, sorted.
@@ -400,7 +411,14 @@ func TestPoolAddWorkerMovesOnlyWhatMustMove(t *testing.T) {
 	before := harness.WaitStatus(t, w[0], "grow", both(harness.AllRunning(6), tasksPer(w, 3)), 60*time.Second)
 	agree(t, p, "grow", before)
 	startsBefore := taskStarts(p, "grow", before)
-	connBefore := p.ByID(before.Connector.WorkerID).Starts("connector started", "grow", -1)
+	// As for tasks (taskStarts): the status comes before the log line.
+	var connBefore int
+	harness.WaitFor(t, 10*time.Second, "the connector's start in its worker's log", func() error {
+		if connBefore = p.ByID(before.Connector.WorkerID).Starts("connector started", "grow", -1); connBefore == 0 {
+			return fmt.Errorf("no \"connector started\" logged yet")
+		}
+		return nil
+	})
 
 	w3 := p.AddWorker(t)
 	after := harness.WaitStatus(t, w[0], "grow", both(harness.AllRunning(6), tasksPer(p.Workers, 2)), 60*time.Second)
@@ -433,7 +451,11 @@ func TestPoolAddWorkerMovesOnlyWhatMustMove(t *testing.T) {
 		if pa[id] != w3.ID() {
 			t.Errorf("task %d moved from %s to %s, not to the new worker %s", id, pb[id], pa[id], w3.ID())
 		}
-		if n := w3.Starts("task started", "grow", id); n != 1 {
+		n := 0
+		for deadline := time.Now().Add(10 * time.Second); n == 0 && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			n = w3.Starts("task started", "grow", id) // the RUNNING status comes before the log line
+		}
+		if n != 1 {
 			t.Errorf("new worker %s logged %d starts of task %d, want 1", w3.ID(), n, id)
 		}
 	}
