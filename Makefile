@@ -9,7 +9,7 @@ COMMIT    ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS   := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 STATICCHECK_VERSION := v0.8.2
 STATICCHECK ?= $(shell $(GO) env GOPATH)/bin/staticcheck
-TEST_TIMEOUT ?= 25m
+TEST_TIMEOUT ?= 30m
 FUZZTIME  ?= 20s
 
 .PHONY: build run test unit it chaos lint bench fuzz fuzz-smoke docs it-compose tools clean
