@@ -4,6 +4,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -181,6 +182,29 @@ func (es Errors) Error() string {
 	}
 	return fmt.Sprintf("configuration is invalid and contains the following %d error(s):\n%s",
 		len(es), strings.Join(parts, "\n"))
+}
+
+// ByKey returns err's problems by property, as a Validate answer wants
+// them: an *Error or the Errors under their keys, any other error under
+// "" (the config as a whole). It returns nil for a nil err.
+func ByKey(err error) map[string][]string {
+	if err == nil {
+		return nil
+	}
+	out := map[string][]string{}
+	var errs Errors
+	var one *Error
+	switch {
+	case errors.As(err, &errs):
+		for _, e := range errs {
+			out[e.Key] = append(out[e.Key], e.Reason)
+		}
+	case errors.As(err, &one):
+		out[one.Key] = append(out[one.Key], one.Reason)
+	default:
+		out[""] = append(out[""], err.Error())
+	}
+	return out
 }
 
 // Values is a parsed config: every defined key has a typed value (its

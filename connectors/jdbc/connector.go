@@ -75,20 +75,7 @@ func (c *Connector) Validate(ctx context.Context, props map[string]string) map[s
 	cfg, err := ParseConfig(props)
 	if err != nil {
 		// Combinations of properties that do not work together.
-		out := map[string][]string{}
-		var errs config.Errors
-		var one *config.Error
-		switch {
-		case errors.As(err, &errs):
-			for _, e := range errs {
-				out[e.Key] = append(out[e.Key], e.Reason)
-			}
-		case errors.As(err, &one):
-			out[one.Key] = append(out[one.Key], one.Reason)
-		default:
-			out[""] = append(out[""], err.Error())
-		}
-		return out
+		return config.ByKey(err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()

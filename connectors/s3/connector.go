@@ -2,7 +2,6 @@ package s3
 
 import (
 	"context"
-	"errors"
 	"maps"
 	"time"
 
@@ -78,20 +77,7 @@ func (c *Connector) Validate(ctx context.Context, props map[string]string) map[s
 	}
 	cfg, err := ParseConfig(props)
 	if err != nil {
-		out := map[string][]string{}
-		var errs config.Errors
-		var one *config.Error
-		switch {
-		case errors.As(err, &errs):
-			for _, e := range errs {
-				out[e.Key] = append(out[e.Key], e.Reason)
-			}
-		case errors.As(err, &one):
-			out[one.Key] = append(out[one.Key], one.Reason)
-		default:
-			out[""] = append(out[""], err.Error())
-		}
-		return out
+		return config.ByKey(err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
