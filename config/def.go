@@ -6,6 +6,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -396,6 +397,24 @@ func In(allowed ...string) Validator {
 		}
 		return fmt.Errorf("must be one of %s", strings.Join(allowed, ", "))
 	}
+}
+
+// Regex accepts a string that compiles as a (Go RE2) regular expression.
+func Regex(name string, value any) error {
+	s, _ := value.(string)
+	if _, err := regexp.Compile(s); err != nil {
+		return errors.New("not a valid regular expression: " + err.Error())
+	}
+	return nil
+}
+
+// TimeZone accepts an IANA time zone name, or "" (unset).
+func TimeZone(name string, value any) error {
+	s, _ := value.(string)
+	if _, err := time.LoadLocation(s); err != nil {
+		return errors.New("unknown time zone; use an IANA name such as UTC or Europe/Paris")
+	}
+	return nil
 }
 
 // AtLeast returns a validator for numbers >= min.

@@ -1,9 +1,7 @@
 package jdbc
 
 import (
-	"errors"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -83,14 +81,14 @@ var def = config.NewDef(
 		Group: groupConn, Order: 3, DisplayName: "Password",
 		Doc: "Database password."},
 	config.Key{Name: DatabaseTimeZone, Type: config.String, Default: "UTC", Importance: config.Medium,
-		Group: groupConn, Order: 4, DisplayName: "Database time zone", Validator: validZone,
+		Group: groupConn, Order: 4, DisplayName: "Database time zone", Validator: config.TimeZone,
 		Aliases: []string{"use.time.zone", "db.timezone"},
 		Doc:     "Time zone of the session; timestamps with a zone (io.debezium.time.ZonedTimestamp) are written in it to MySQL/MariaDB DATETIME columns. Debezium's use.time.zone and Confluent's db.timezone are accepted too."},
 	config.Key{Name: Topics, Type: config.List, Default: "", Importance: config.High,
 		Group: groupWrite, Order: 1, DisplayName: "Topics",
 		Doc: "Topics to consume (or topics.regex)."},
 	config.Key{Name: TopicsRegex, Type: config.String, Default: "", Importance: config.High,
-		Group: groupWrite, Order: 2, DisplayName: "Topics regex", Validator: validRegex,
+		Group: groupWrite, Order: 2, DisplayName: "Topics regex", Validator: config.Regex,
 		Doc: "Regular expression of the topics to consume (or topics)."},
 	config.Key{Name: InsertMode, Type: config.String, Default: ModeInsert, Importance: config.High,
 		Group: groupWrite, Order: 3, DisplayName: "Insert mode", Validator: config.In(ModeInsert, ModeUpsert, ModeUpdate),
@@ -250,22 +248,6 @@ func validURL(name string, value any) error {
 func validFillFactor(name string, value any) error {
 	if n, _ := value.(int); n < 10 || n > 100 {
 		return fmt.Errorf("must be between 10 and 100 (PostgreSQL's range)")
-	}
-	return nil
-}
-
-func validZone(name string, value any) error {
-	s, _ := value.(string)
-	if _, err := time.LoadLocation(s); err != nil {
-		return fmt.Errorf("unknown time zone; use an IANA name such as UTC or Europe/Paris")
-	}
-	return nil
-}
-
-func validRegex(name string, value any) error {
-	s, _ := value.(string)
-	if _, err := regexp.Compile(s); err != nil {
-		return errors.New("not a valid regular expression: " + err.Error())
 	}
 	return nil
 }

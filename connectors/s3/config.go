@@ -3,7 +3,6 @@ package s3
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 
@@ -155,7 +154,7 @@ var def = config.NewDef(
 		Group: groupFormat, Order: 1, DisplayName: "Topics",
 		Doc: "Topics to write (or topics.regex)."},
 	config.Key{Name: TopicsRegex, Type: config.String, Default: "", Importance: config.High,
-		Group: groupFormat, Order: 2, DisplayName: "Topics regex", Validator: validRegex,
+		Group: groupFormat, Order: 2, DisplayName: "Topics regex", Validator: config.Regex,
 		Doc: "Regular expression of the topics to write (or topics)."},
 	config.Key{Name: TopicsDir, Type: config.String, Default: "topics", Importance: config.High,
 		Group: groupFormat, Order: 3, DisplayName: "Topics directory",
@@ -197,7 +196,7 @@ var def = config.NewDef(
 		Group: groupPart, Order: 5, DisplayName: "Locale",
 		Doc: "Time-based partitioners: Confluent requires it to format text fields of path.format; the numeric fields Sluice supports are the same in every locale, so any value is accepted."},
 	config.Key{Name: Timezone, Type: config.String, Default: "", Importance: config.Medium,
-		Group: groupPart, Order: 6, DisplayName: "Time zone", Validator: validZone,
+		Group: groupPart, Order: 6, DisplayName: "Time zone", Validator: config.TimeZone,
 		Doc: "Time-based partitioners: the IANA time zone (UTC, Europe/Paris) the path is formatted in; required, as in Confluent, for TimeBased, Daily and Hourly."},
 	config.Key{Name: TimestampExtractor, Type: config.String, Default: "Wallclock", Importance: config.Medium,
 		Group: groupPart, Order: 7, DisplayName: "Timestamp extractor", Validator: oneOf(extractorClasses, "timestamp extractor"),
@@ -383,23 +382,4 @@ func validAvroCodec(name string, value any) error {
 		return fmt.Errorf("the %s codec is not implemented; use null or deflate", s)
 	}
 	return errors.New("must be null or deflate")
-}
-
-func validZone(name string, value any) error {
-	s, _ := value.(string)
-	if s == "" {
-		return nil
-	}
-	if _, err := time.LoadLocation(s); err != nil {
-		return errors.New("unknown time zone; use an IANA name such as UTC or Europe/Paris")
-	}
-	return nil
-}
-
-func validRegex(name string, value any) error {
-	s, _ := value.(string)
-	if _, err := regexp.Compile(s); err != nil {
-		return errors.New("not a valid regular expression: " + err.Error())
-	}
-	return nil
 }
