@@ -956,7 +956,7 @@ func (h *Herder) startTask(ctx context.Context, cs *connState, ts *taskState, pl
 			fail(fmt.Errorf("creating producer: %w", err))
 			return
 		}
-		r := &sourceRunner{id: ts.id, task: task, props: taskCfg, chain: chain, keyConv: keyConv, valConv: valConv,
+		r := &sourceRunner{id: ts.id, task: task, props: taskCfg, standing: h.standing, chain: chain, keyConv: keyConv, valConv: valConv,
 			producer: producer, sec: psec, kafkaConfig: h.sec.consumerConfig(), offsets: h.offsets, logger: logger, flushEvery: flushEvery, flushTimeout: flushTimeout,
 			retry: retry, onRunning: onRunning, onProblem: onProblem, onTopic: func(t string) { h.topicSeen(cs, ts.id, t) },
 			createTopic:   func(ctx context.Context, t string) error { return h.topics.ensure(ctx, t, tc.spec, logger) },
@@ -1033,7 +1033,7 @@ func (h *Herder) startTask(ctx context.Context, cs *connState, ts *taskState, pl
 			fail(fmt.Errorf("creating task: %w", err))
 			return
 		}
-		r := &sinkRunner{id: ts.id, task: task, props: taskCfg, chain: chain, keyConv: keyConv, valConv: valConv,
+		r := &sinkRunner{id: ts.id, task: task, props: taskCfg, standing: h.standing, chain: chain, keyConv: keyConv, valConv: valConv,
 			clientOpts: opts, sec: csec, maxPoll: maxPoll, logger: logger,
 			flushEvery: flushEvery, flushTimeout: flushTimeout, onRunning: onRunning, onProblem: onProblem,
 			errs: errs, brk: parseBreaker(sinkCfg), connClass: plugin.Class,

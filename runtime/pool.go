@@ -458,7 +458,7 @@ func (h *Herder) holding() bool {
 	hold := o.joined && !o.suspended && !leased
 	was := o.unleased
 	o.unleased = hold
-	stale := false
+	stale, lost := false, o.suspended
 	if !hold && was {
 		// Held-back statuses are written again unless the assignment
 		// was lost meanwhile (the work is stopping, its statuses are
@@ -472,6 +472,9 @@ func (h *Herder) holding() bool {
 		h.logger.Warn("no answer from the group coordinator within session.timeout.ms (was this process frozen?): "+
 			"holding this worker's work, starting nothing and writing no status, until the coordinator answers",
 			"generation", h.generation())
+	case !hold && was && lost:
+		// The coordinator answered that the worker was dropped: its
+		// work is stopping (the pool said so).
 	case !hold && was:
 		h.logger.Info("the group coordinator answered again; going on with this worker's work")
 		if stale {
@@ -479,6 +482,54 @@ func (h *Herder) holding() bool {
 		}
 	}
 	return hold
+}
+
+// standing reports whether this worker may still act for the work it
+// runs: produce a task's records, commit its offsets, write into a sink's
+// target. It may not once the pool took its assignment away (suspended),
+// nor while its member's lease is over (see holding): a process frozen
+// past session.timeout.ms (a stop signal, a long GC pause, a suspended
+// VM) finds, when it thaws, that its tasks may already run elsewhere. A
+// task of such a worker that went on producing would send again what its
+// new owner sent, and commit older source offsets after the new owner's,
+// so that the task's next start replays them. Tasks ask before each batch
+// and each offset commit; the answer is true outside a pool.
+func (h *Herder) standing() bool {
+	if h.pool == nil {
+		return true
+	}
+	leased := h.pool.member.Leased()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	o := &h.mu.own
+	return !o.suspended && (!o.joined || leased)
+}
+
+// awaitStanding waits while standing (Herder.standing; nil: always true)
+// reports false, and reports whether it came back before ctx ended. A
+// task asks it before sending a batch, so that a worker frozen past its
+// lease sends nothing until the coordinator answers again; if the pool
+// moved the task meanwhile, the herder stops the task and the batch is
+// left to its new owner.
+func awaitStanding(ctx context.Context, standing func() bool, logger *slog.Logger) bool {
+	if standing == nil || standing() {
+		return true
+	}
+	logger.Warn("holding the task's records: no answer from the group coordinator within session.timeout.ms, " +
+		"so the task may run on another worker now; they are sent if the coordinator answers, and left to the task's new owner otherwise")
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-t.C:
+			if standing() {
+				logger.Info("the group coordinator answered again; sending the task's records")
+				return true
+			}
+		}
+	}
 }
 
 // mayWriteStatus reports whether this worker may write the status of work

@@ -40,7 +40,10 @@ import (
 // than the limit allows now (see ratelimit.go): the consumer stops
 // fetching instead of buffering.
 type sinkRunner struct {
-	id                       api.TaskID
+	id api.TaskID
+	// standing reports whether the worker may still act for the task
+	// (Herder.standing); nil: always.
+	standing                 func() bool
 	task                     connectors.SinkTask
 	props                    map[string]string
 	chain                    *transforms.Chain
@@ -238,6 +241,12 @@ func (r *sinkRunner) run(ctx context.Context) (err error) {
 		if perr != nil {
 			cl.AllowRebalance()
 			return perr
+		}
+		if fs.NumRecords() > 0 && !awaitStanding(ctx, r.standing, r.logger) {
+			// Stopped while the worker had lost its standing: the
+			// records are the partitions' next owner's to write.
+			cl.AllowRebalance()
+			return nil
 		}
 		// A panic in a converter or a transform fails the task like a
 		// record's conversion error does (Put's own is caught in put).
@@ -525,6 +534,13 @@ func (r *sinkRunner) flushAndCommit(ctx context.Context) error {
 // partitions (nil: all).
 func (r *sinkRunner) flushLocked(ctx context.Context, only map[string][]int32) error {
 	if r.failed || r.stopping || len(r.current) == 0 {
+		return nil
+	}
+	if r.standing != nil && !r.standing() {
+		// The partitions may be another task's now, which may have
+		// written newer records of the same rows: what this task holds
+		// is not written over them (the owner writes it again).
+		r.logger.Debug("not flushing: this worker may no longer own the task")
 		return nil
 	}
 	cur := make(map[connectors.TopicPartition]int64, len(r.current))

@@ -29,8 +29,11 @@ import (
 // up. With sluice.rate.limit.* set, the loop also waits for tokens before
 // Poll and before handing each record to the producer (see ratelimit.go).
 type sourceRunner struct {
-	id       api.TaskID
-	task     connectors.SourceTask
+	id   api.TaskID
+	task connectors.SourceTask
+	// standing reports whether the worker may still act for the task
+	// (Herder.standing); nil: always.
+	standing func() bool
 	props    map[string]string
 	chain    *transforms.Chain
 	keyConv  converter.Converter
@@ -307,6 +310,12 @@ func (r *sourceRunner) run(ctx context.Context) (err error) {
 			nh += len(rec.Headers)
 		}
 		r.hdrs = make([]kgo.RecordHeader, 0, nh)
+		if len(recs) > 0 && !awaitStanding(ctx, r.standing, r.logger) {
+			// The task was stopped while its worker had lost its
+			// standing: the batch is not sent, and its offsets are
+			// not committed, so the task's owner sends it.
+			return nil
+		}
 		if r.eos != nil && len(recs) > 0 {
 			if err := r.beginTxn(); err != nil {
 				return err
@@ -585,6 +594,13 @@ func slabPoolSize(bufferedBytes int64) int {
 func (r *sourceRunner) commit(ctx context.Context) {
 	r.tracker.committable(r.pending)
 	if len(r.pending) == 0 {
+		return
+	}
+	if r.standing != nil && !r.standing() {
+		// Its new owner may have committed newer offsets already: these
+		// would take the task back. They stay pending; if the worker's
+		// standing returns, the next flush commits them.
+		r.logger.Debug("not committing source offsets: this worker may no longer own the task")
 		return
 	}
 	batch := make([]connectors.SourceOffset, 0, len(r.pending))
