@@ -62,15 +62,17 @@ func (w *testWorker) runningTasks(t *testing.T, name string, n int) {
 }
 
 // TestSourceRateLimitRecords: a datagen connector of two tasks limited to
-// 5,000 records/s writes 5,000 records/s (±5%) to its topic over 20 s,
-// through the worker and the embedded broker.
+// 2,000 records/s writes 2,000 records/s (±5%) to its topic over 20 s,
+// through the worker and the embedded broker. (At 5,000 records/s a CI
+// machine at load 10 with the race detector fell short, at 4,578: the
+// lower bound then measured the machine, not the limiter.)
 func TestSourceRateLimitRecords(t *testing.T) {
 	dir, addr := t.TempDir(), freeAddr(t)
 	w := startWorker(t, embeddedProps(dir, addr))
 	adm := adminAt(t, addr)
 	w.do(t, "POST", "/connectors", map[string]any{"name": "limited", "config": map[string]string{
 		"connector.class": "datagen", "kafka.topic": "rl", "tasks.max": "2",
-		"sluice.rate.limit.records.per.sec": "5000"}}, 201, nil)
+		"sluice.rate.limit.records.per.sec": "2000"}}, 201, nil)
 	w.runningTasks(t, "limited", 2)
 	waitFor(t, "records in rl", func() bool { return sumEnds(topicEnds(t, adm, "rl")) > 0 })
 	time.Sleep(time.Second) // past the start
@@ -79,8 +81,8 @@ func TestSourceRateLimitRecords(t *testing.T) {
 	n1, t1 := sumEnds(topicEnds(t, adm, "rl")), time.Now()
 	rate := float64(n1-n0) / t1.Sub(t0).Seconds()
 	t.Logf("%d records in %v: %.0f records/s", n1-n0, t1.Sub(t0), rate)
-	if rate < 4750 || rate > 5250 {
-		t.Fatalf("rate %.0f records/s, want 5000 ± 5%%", rate)
+	if rate < 1900 || rate > 2100 {
+		t.Fatalf("rate %.0f records/s, want 2000 ± 5%%", rate)
 	}
 }
 
