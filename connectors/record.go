@@ -56,6 +56,18 @@ type Record struct {
 	// transaction) save an offset map per record this way; a crash before
 	// the covering record is acknowledged replays them, never skips them.
 	SourceOffset map[string]any
+
+	// Failure, set by a source task, marks a change the task could not
+	// turn into a record and chose to skip (a table set aside by a
+	// quarantine mode): nothing is produced to Topic. The runtime writes
+	// it to the connector's dead letter queue when
+	// errors.deadletterqueue.topic.name is set — Key and Value as the task
+	// could give them (raw column text, say; schemaless values are fine),
+	// Failure in the __connect.errors.* headers, stage TASK_POLL — and
+	// counts it as tolerated otherwise, whatever errors.tolerance says
+	// (the task's own mode tolerated it). Its SourceOffset commits like
+	// any record's.
+	Failure error
 }
 
 // TopicPartition names one Kafka partition.

@@ -18,11 +18,31 @@ import (
 // has it, and tolerate returns nil; otherwise it returns the error the
 // task fails with, and the ticket stays open.
 func (r *sourceRunner) tolerate(ctx context.Context, rec *connectors.Record, tk ticket, f failure) error {
+	return r.handleFailed(ctx, rec, tk, f, r.errs.policyOf().tolerateAll)
+}
+
+// setAside handles a record its task marked failed (Record.Failure): a
+// change the task could not turn into a record and chose to skip itself
+// (a table PostgreSQL's sluice.table.failure.mode=quarantine set aside),
+// so it counts as handled whatever errors.tolerance says. It goes to the
+// dead letter queue when there is one, at stage TASK_POLL with the
+// connector's class, and is counted as tolerated otherwise; its offset
+// commits like any record's.
+func (r *sourceRunner) setAside(ctx context.Context, rec *connectors.Record, tk ticket) error {
+	return r.handleFailed(ctx, rec, tk, failure{stage: StageTaskPoll, class: r.taskClass, err: rec.Failure}, true)
+}
+
+// handleFailed is tolerate with the tolerance given: all says the failed
+// record counts as handled.
+func (r *sourceRunner) handleFailed(ctx context.Context, rec *connectors.Record, tk ticket, f failure, all bool) error {
 	h := r.errs
 	if h == nil {
+		if all {
+			r.tracker.ack(tk)
+			return nil
+		}
 		return &StageError{Stage: f.stage, Class: f.class, Err: f.err}
 	}
-	all := h.policy.tolerateAll
 	if h.policy.logEnable {
 		attrs := []any{"stage", f.stage, "class", f.class, "topic", rec.Topic, "source_partition", rec.SourcePartition,
 			"source_offset", rec.SourceOffset, "error", f.err, "tolerated", all}

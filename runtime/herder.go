@@ -969,6 +969,7 @@ func (h *Herder) startTask(ctx context.Context, cs *connState, ts *taskState, pl
 			return
 		}
 		r.keyClass, r.valClass, r.chainClass = converterClass(connCfg, h.keyConv, true), converterClass(connCfg, h.valConv, false), chainClass(connCfg)
+		r.taskClass = connCfg[propClass]
 		r.pause = pause
 		r.limit = newLimiter(limits, pause, time.Now)
 		r.eos = eos

@@ -108,6 +108,9 @@ type sourceRunner struct {
 	// keyClass, valClass and chainClass name the converters and the
 	// transforms, for errors and the dead letter queue's headers.
 	keyClass, valClass, chainClass string
+	// taskClass is the connector's class, the class of a record its
+	// task marked failed (Record.Failure).
+	taskClass string
 }
 
 // sentRecord is a record handed to the producer with what its promise
@@ -367,6 +370,9 @@ func (r *sourceRunner) send(ctx context.Context, rec *connectors.Record) error {
 	tk, err := r.tracker.submit(rec.SourcePartition, rec.SourceOffset)
 	if err != nil {
 		return fmt.Errorf("source partition of a record for topic %s: %w", rec.Topic, err)
+	}
+	if rec.Failure != nil {
+		return r.setAside(ctx, rec, tk)
 	}
 	if rec.Topic == "" {
 		// An offset marker: nothing to produce, done once the records

@@ -51,6 +51,9 @@ func (q *Quarantine[K]) Skip(id K) bool {
 	return false
 }
 
+// Get returns the table id's entry; nil when it is not set aside.
+func (q *Quarantine[K]) Get(id K) *Quarantined { return q.tables[id] }
+
 // Report logs a warning per table set aside, with the changes skipped.
 func (q *Quarantine[K]) Report(log *slog.Logger) {
 	for _, e := range q.tables {

@@ -253,6 +253,12 @@ func ValueSize(v any) int64 {
 			n += ValueSize(e.Key) + ValueSize(e.Value)
 		}
 		return n
+	case map[string]any:
+		n := int64(HeaderOverhead + 2*ScalarSize*len(v))
+		for k, e := range v {
+			n += int64(len(k)) + ValueSize(e)
+		}
+		return n
 	case connectors.Decimal:
 		if v.Unscaled != nil {
 			return StructOverhead + int64(len(v.Unscaled.Bits())*8)

@@ -146,7 +146,7 @@ func pollUntil(t *testing.T, task *Task, timeout time.Duration, done func([]*con
 func data(recs []*connectors.Record) []*connectors.Record {
 	var out []*connectors.Record
 	for _, r := range recs {
-		if r.Value != nil && !beat(r) {
+		if r.Value != nil && !beat(r) && r.Failure == nil {
 			out = append(out, r)
 		}
 	}

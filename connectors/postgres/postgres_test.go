@@ -1459,7 +1459,8 @@ func testFilters(t *testing.T, pg *harness.Postgres) {
 // testPoisonValue streams a value the converters reject (a
 // two-dimensional array): by default the task fails naming table, column
 // and LSN; with sluice.table.failure.mode=quarantine only that table is
-// set aside.
+// set aside, its changes (the one that failed and the next) returned as
+// failed records holding each column's text, for the dead letter queue.
 func testPoisonValue(t *testing.T, pg *harness.Postgres) {
 	db := pg.CreateDB(t, "poison")
 	pg.Exec(t, db, "CREATE TABLE bad (id int PRIMARY KEY, a int[])", "CREATE TABLE good (id int PRIMARY KEY)")
@@ -1470,9 +1471,32 @@ func testPoisonValue(t *testing.T, pg *harness.Postgres) {
 	}
 	pg.Exec(t, db, "INSERT INTO bad VALUES (1, '{{1,2},{3,4}}')", "INSERT INTO good VALUES (1)",
 		"INSERT INTO bad VALUES (2, '{1}')", "INSERT INTO good VALUES (2)")
-	recs := data(pollUntil(t, q, 20*time.Second, func(rs []*connectors.Record) bool { return countOps(rs, "good", "c") == 2 }))
+	all := pollUntil(t, q, 20*time.Second, func(rs []*connectors.Record) bool { return countOps(rs, "good", "c") == 2 })
+	recs := data(all)
 	if n := countOps(recs, "bad", "c"); n != 0 {
 		t.Errorf("quarantined table produced %d events", n)
+	}
+	var aside []map[string]any
+	for _, r := range all {
+		if r.Failure == nil {
+			continue
+		}
+		v, _ := r.Value.(map[string]any)
+		if r.Topic != r.Topic[:strings.Index(r.Topic, ".")]+".public.bad" || v == nil || r.SourceOffset == nil ||
+			!strings.Contains(r.Failure.Error(), "public.bad") || !strings.Contains(r.Failure.Error(), "column a") {
+			t.Fatalf("failed record: topic %q, value %v, offset %v, failure %v", r.Topic, r.Value, r.SourceOffset, r.Failure)
+		}
+		aside = append(aside, v)
+	}
+	if len(aside) != 2 {
+		t.Fatalf("%d failed records, want the 2 changes of the quarantined table: %v", len(aside), aside)
+	}
+	for i, want := range []map[string]any{{"id": "1", "a": "{{1,2},{3,4}}"}, {"id": "2", "a": "{1}"}} {
+		v := aside[i]
+		a, _ := v["after"].(map[string]any)
+		if v["table"] != "public.bad" || v["op"] != "c" || a["id"] != want["id"] || a["a"] != want["a"] || v["lsn"] == nil {
+			t.Errorf("failed record %d: %v, want table public.bad, op c, after %v", i, v, want)
+		}
 	}
 	deadline := time.Now().Add(20 * time.Second)
 	for {

@@ -71,8 +71,9 @@ type streamer struct {
 	signalRel   uint32                   // relation ID of signal.data.collection, once seen
 	streamMem   int                      // bytes buffered in memory over all streams
 	quarantined cdc.Quarantine[uint32]
-	incr        *incremental   // nil when no snapshot chunks are left
-	wg          sync.WaitGroup // chunk readers
+	quarCols    map[uint32][]string // column names of the quarantined tables
+	incr        *incremental        // nil when no snapshot chunks are left
+	wg          sync.WaitGroup      // chunk readers
 
 	start offset // where this streamer started
 	last  offset // offset of the last record queued; zero when none
@@ -507,7 +508,7 @@ func (s *streamer) relation(ctx context.Context, m *pgoutput.Relation) error {
 	}
 	t, err := buildTable(cfg, s.t.cat, m.ID, m.Namespace, m.Name, cols, s.t.b.Source)
 	if err != nil && !errors.Is(err, pgtypes.ErrUnknownType) && cfg.Quarantine {
-		s.quarantined.Add(s.t.log, m.ID, m.Namespace+"."+m.Name, lsnString(0), err)
+		s.quarantine(m.ID, m.Namespace, m.Name, colNames(cols), 0, err)
 		return nil
 	}
 	if errors.Is(err, pgtypes.ErrUnknownType) {
@@ -519,7 +520,7 @@ func (s *streamer) relation(ctx context.Context, m *pgoutput.Relation) error {
 	}
 	if err != nil {
 		if cfg.Quarantine {
-			s.quarantined.Add(s.t.log, m.ID, m.Namespace+"."+m.Name, lsnString(0), err)
+			s.quarantine(m.ID, m.Namespace, m.Name, colNames(cols), 0, err)
 			return nil
 		}
 		return err
@@ -636,7 +637,7 @@ func (s *streamer) change(ctx context.Context, lsn uint64, relID uint32, m pgout
 		return nil
 	}
 	if s.quarantined.Skip(relID) {
-		return nil
+		return s.setAside(ctx, lsn, relID, m)
 	}
 	if relID == s.signalRel && s.signalRel != 0 {
 		if ins, ok := m.(*pgoutput.Insert); ok {
@@ -664,8 +665,8 @@ func (s *streamer) change(ctx context.Context, lsn uint64, relID uint32, m pgout
 		err = fmt.Errorf("table %s.%s at LSN %s: %w", t.schema, t.name, lsnString(lsn), err)
 		var ce *ColumnError
 		if cfg.Quarantine && errors.As(err, &ce) {
-			s.quarantined.Add(s.t.log, t.relID, t.schema+"."+t.name, lsnString(lsn), err)
-			return nil
+			s.quarantine(t.relID, t.schema, t.name, colNames(t.cols), lsn, err)
+			return s.setAside(ctx, lsn, t.relID, m)
 		}
 		return err
 	}
