@@ -28,10 +28,17 @@ type Header struct {
 type Record struct {
 	Topic string
 	// Partition is the Kafka partition of a record handed to a sink. On
-	// source records it is ignored: the producer partitions by key with
-	// Kafka's default (murmur2) partitioner, so a key always lands in the
-	// same partition whichever client wrote it.
+	// a source record it is used only with PinPartition: otherwise the
+	// producer partitions by key with Kafka's default (murmur2)
+	// partitioner, so a key always lands in the same partition whichever
+	// client wrote it.
 	Partition int32
+	// PinPartition, on a source record, sends it to Partition rather
+	// than to the partition its key hashes to (Kafka Connect's
+	// kafkaPartition): a restore putting records back into the
+	// partitions they came from. A partition the topic does not have
+	// fails the task, naming it.
+	PinPartition bool
 	// Offset is the Kafka offset, set on records handed to sinks.
 	Offset int64
 

@@ -943,7 +943,7 @@ func (h *Herder) startTask(ctx context.Context, cs *connState, ts *taskState, pl
 			kgo.MaxBufferedBytes(int(h.worker.Values.Long(config.ProducerMaxBufferedBytes))),
 			kgo.ProducerLinger(linger),
 			kgo.ProducerBatchCompression(ProducerCompression(compression)),
-			kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
+			kgo.RecordPartitioner(pinningPartitioner{kgo.StickyKeyPartitioner(nil)}),
 			// No kgo.AllowAutoTopicCreation: the worker creates every topic
 			// it writes (topicCreator) before producing to it.
 			// With the worker's 250 ms metadata age, 80 tries give a topic

@@ -448,6 +448,9 @@ func (r *sourceRunner) send(ctx context.Context, rec *connectors.Record) error {
 	sr := r.nextRecord()
 	*sr = sentRecord{Record: kgo.Record{Topic: out.Topic, Key: key, Value: val, Timestamp: out.Timestamp}, ks: ks, vs: vs, rs: sr.rs, tk: tk}
 	kr := &sr.Record
+	if out.PinPartition {
+		kr.Partition, kr.Context = out.Partition, pinnedCtx
+	}
 	if len(out.Headers) > 0 {
 		if cap(r.hdrs)-len(r.hdrs) < len(out.Headers) {
 			r.hdrs = make([]kgo.RecordHeader, 0, len(out.Headers))
@@ -491,6 +494,9 @@ func (r *sourceRunner) done(kr *kgo.Record, err error) {
 	if err != nil {
 		if !errors.Is(err, context.Canceled) {
 			e := fmt.Errorf("producing to topic %s: %w", kr.Topic, err)
+			if pinned(kr) {
+				e = fmt.Errorf("producing to partition %d of topic %s, where the source task put the record: %w", kr.Partition, kr.Topic, err)
+			}
 			if errors.Is(err, kerr.UnknownTopicOrPartition) {
 				// Created or found at the task's first record to it, and
 				// gone now: deleted meanwhile. The restarted task creates
