@@ -61,8 +61,17 @@ func (w *testWorker) runningTasks(t *testing.T, name string, n int) {
 	})
 }
 
+// minShare is the least share of its limit a rate-limited connector
+// must reach in the worker tests below. The upper bound (+5%) is what the
+// limit promises; the lower one catches a limiter that throttles below
+// it. It is loose because a task descheduled for more than the bucket's
+// one-second burst loses the tokens meanwhile: on a CI machine at load
+// 8-10 with the race detector, 4,578 of 5,000 records/s and 88,565 of
+// 100,000 bytes/s were measured with the limiter working as designed.
+const minShare = 0.8
+
 // TestSourceRateLimitRecords: a datagen connector of two tasks limited to
-// 2,000 records/s writes 2,000 records/s (±5%) to its topic over 20 s,
+// 2,000 records/s writes 2,000 records/s (+5%, -20%: see minShare) to its topic over 20 s,
 // through the worker and the embedded broker. (At 5,000 records/s a CI
 // machine at load 10 with the race detector fell short, at 4,578: the
 // lower bound then measured the machine, not the limiter.)
@@ -81,13 +90,13 @@ func TestSourceRateLimitRecords(t *testing.T) {
 	n1, t1 := sumEnds(topicEnds(t, adm, "rl")), time.Now()
 	rate := float64(n1-n0) / t1.Sub(t0).Seconds()
 	t.Logf("%d records in %v: %.0f records/s", n1-n0, t1.Sub(t0), rate)
-	if rate < 1900 || rate > 2100 {
-		t.Fatalf("rate %.0f records/s, want 2000 ± 5%%", rate)
+	if rate < 2000*minShare || rate > 2100 {
+		t.Fatalf("rate %.0f records/s, want 2000 (at most +5%%, at least %.0f%%)", rate, 100*minShare)
 	}
 }
 
 // TestSourceRateLimitBytes: a datagen connector limited to 100,000
-// bytes/s writes keys and values of 100,000 bytes/s (±5%).
+// bytes/s writes keys and values of 100,000 bytes/s (+5%, -20%: see minShare).
 func TestSourceRateLimitBytes(t *testing.T) {
 	dir, addr := t.TempDir(), freeAddr(t)
 	w := startWorker(t, embeddedProps(dir, addr))
@@ -130,8 +139,8 @@ func TestSourceRateLimitBytes(t *testing.T) {
 	}
 	rate := float64(bytes) / t1.Sub(t0).Seconds()
 	t.Logf("%d bytes in %d records in %v: %.0f bytes/s", bytes, sumEnds(e1)-sumEnds(e0), t1.Sub(t0), rate)
-	if rate < 95_000 || rate > 105_000 {
-		t.Fatalf("rate %.0f bytes/s, want 100000 ± 5%%", rate)
+	if rate < 100_000*minShare || rate > 105_000 {
+		t.Fatalf("rate %.0f bytes/s, want 100000 (at most +5%%, at least %.0f%%)", rate, 100*minShare)
 	}
 }
 
