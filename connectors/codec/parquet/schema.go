@@ -160,10 +160,10 @@ const (
 	kString
 	kBytes
 	kDecimal
-	kDate          // Connect Date: time.Time
-	kTime          // Connect Time: time.Time, millis of the day
-	kTimestamp     // Connect Timestamp: time.Time, epoch millis
-	kVarDecimal    // Debezium VariableScaleDecimal struct, as a string
+	kDate       // Connect Date: time.Time
+	kTime       // Connect Time: time.Time, millis of the day
+	kTimestamp  // Connect Timestamp: time.Time, epoch millis
+	kVarDecimal // Debezium VariableScaleDecimal struct, as a string
 	kStruct
 	kList
 	kMap
@@ -418,8 +418,8 @@ func (g *group) Repeated() bool              { return false }
 func (g *group) Required() bool              { return true }
 func (g *group) Leaf() bool                  { return false }
 func (g *group) Fields() []pq.Field          { return g.fields }
-func (g *group) Encoding() encoding.Encoding  { return nil }
-func (g *group) Compression() compress.Codec  { return nil }
+func (g *group) Encoding() encoding.Encoding { return nil }
+func (g *group) Compression() compress.Codec { return nil }
 
 // GoType is a map: rows are built by AppendRow, never from Go values by
 // reflection.
