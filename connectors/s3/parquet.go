@@ -27,7 +27,7 @@ const (
 // they fill, and the footer on close. parquet-go's output depends only on
 // the rows and the options, so a replayed object has the same bytes.
 type parquetEncoder struct {
-	w   *pq.Writer
+	w   *pq.GenericWriter[any]
 	out *countingWriter
 	one [1]pq.Row
 	// rows in the open row group.
@@ -57,7 +57,7 @@ func newParquetEncoder(s *parquet.Schema, codecName string, out *bytes.Buffer) *
 		pq.PageBufferSize(pageBytes),
 		pq.WriteBufferSize(0), // straight into the object's buffer
 	}
-	return &parquetEncoder{w: pq.NewWriter(cw, opts...), out: cw, maxRows: rowGroupRows, maxBytes: rowGroupBytes}
+	return &parquetEncoder{w: pq.NewGenericWriter[any](cw, opts...), out: cw, maxRows: rowGroupRows, maxBytes: rowGroupBytes}
 }
 
 func parquetCompression(name string) compress.Codec {

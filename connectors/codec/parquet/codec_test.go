@@ -112,7 +112,7 @@ func write(t testing.TB, cs *connectors.Schema, values ...any) []byte {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	w := pq.NewWriter(&buf, s.Parquet())
+	w := pq.NewGenericWriter[any](&buf, s.Parquet())
 	var row pq.Row
 	for _, v := range values {
 		if row, err = s.AppendRow(row[:0], v); err != nil {
