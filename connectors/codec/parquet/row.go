@@ -232,12 +232,19 @@ func (s *Schema) str(x string) pq.Value {
 
 var ten = big.NewInt(10)
 
+// maxScaleShift bounds how far a value's scale may be from its column's,
+// so that a hostile scale cannot make the codec build enormous numbers.
+const maxScaleShift = 10000
+
 // decimal converts d to n's scale and physical type, refusing a value
 // that would not fit the column's precision or would lose digits.
 func (s *Schema) decimal(n *node, d connectors.Decimal) (pq.Value, error) {
 	u := d.Unscaled
 	if u == nil {
 		u = new(big.Int)
+	}
+	if diff := int64(d.Scale) - int64(n.scale); diff > maxScaleShift || diff < -maxScaleShift {
+		return pq.Value{}, codec.Errorf("decimal of scale %d cannot be brought to the schema's scale %d", d.Scale, n.scale)
 	}
 	if d.Scale != n.scale {
 		if d.Scale > n.scale {
