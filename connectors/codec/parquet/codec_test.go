@@ -435,6 +435,7 @@ func TestBadValues(t *testing.T) {
 		{"no schema", nil, "needs a value schema"},
 		{"empty struct", connectors.NewStruct("e", false, connectors.Opt("x", connectors.NewStruct("inner", false))), "no fields"},
 		{"negative scale", connectors.NewStruct("n", false, connectors.Opt("d", connectors.DecimalSchema(-2, false))), "scale -2"},
+		{"too deep", deep(300), "more than 255 deep"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if _, err := NewSchema(c.s); err == nil || !strings.Contains(err.Error(), c.want) {
@@ -477,4 +478,14 @@ func BenchmarkAppendRow(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		row, _ = s.AppendRow(row[:0], v)
 	}
+}
+
+// deep returns a struct nesting n optional structs.
+func deep(n int) *connectors.Schema {
+	s := connectors.NewStruct("leaf", true, connectors.Opt("x", connectors.Int32Schema))
+	for range n {
+		s = connectors.NewStruct("", true, connectors.Opt("in", s))
+	}
+	s.Optional = false
+	return s
 }

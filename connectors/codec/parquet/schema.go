@@ -130,6 +130,9 @@ func NewSchema(cs *connectors.Schema) (*Schema, error) {
 	if err != nil {
 		return nil, err
 	}
+	if b.cols > pq.MaxColumnIndex+1 {
+		return nil, codec.Errorf("schema has %d leaf columns, more than the %d a Parquet file of parquet-go holds", b.cols, pq.MaxColumnIndex+1)
+	}
 	name := cs.Name
 	if name == "" {
 		name = "connect_default"
@@ -204,6 +207,9 @@ func (b *builder) build(s *connectors.Schema, def, rep int) (*node, error) {
 	if s.Optional {
 		def++
 	}
+	if def > pq.MaxDefinitionLevel || rep > pq.MaxRepetitionLevel {
+		return nil, codec.Errorf("schema nests optional fields, arrays and maps more than %d deep, more than Parquet's levels hold", pq.MaxDefinitionLevel)
+	}
 	var n *node
 	var err error
 	switch s.Type {
@@ -276,6 +282,7 @@ func (b *builder) structNode(s *connectors.Schema, def, rep int) (*node, error) 
 }
 
 func (b *builder) leaf(k kind, p pq.Node) *node {
+	// Past MaxColumnIndex, NewSchema refuses the schema.
 	n := &node{kind: k, pq: p, col: b.cols, first: b.cols, end: b.cols + 1}
 	b.cols++
 	return n
