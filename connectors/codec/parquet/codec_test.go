@@ -467,16 +467,31 @@ func TestTwosComplement(t *testing.T) {
 }
 
 func BenchmarkAppendRow(b *testing.B) {
-	cs := allTypes()
-	s, err := New().Schema(cs)
-	if err != nil {
-		b.Fatal(err)
-	}
-	v := allValue(cs, 1)
-	var row pq.Row
-	b.ReportAllocs()
-	for i := 0; i < b.N; i++ {
-		row, _ = s.AppendRow(row[:0], v)
+	order := connectors.NewStruct("shop.order", false,
+		connectors.Opt("id", connectors.Int64Schema), connectors.Opt("region", connectors.StringSchema),
+		connectors.Opt("note", connectors.OptionalStringSchema), connectors.Opt("at", named(connectors.Int64, connectors.TimestampName)))
+	env := allTypes()
+	for _, c := range []struct {
+		name string
+		s    *connectors.Schema
+		v    any
+	}{
+		{"order", order, connectors.NewStructValue(order).Set("id", int64(7)).Set("region", "eu").Set("note", "note 7").Set("at", tsVal)},
+		{"envelope", env, allValue(env, 1)},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			s, err := New().Schema(c.s)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var row pq.Row
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				if row, err = s.AppendRow(row[:0], c.v); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 
