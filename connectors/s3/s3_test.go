@@ -650,14 +650,37 @@ func TestBadRecords(t *testing.T) {
 // parts and read back whole.
 func TestMultipart(t *testing.T) {
 	e := newEnv(t)
+	for _, c := range []struct {
+		format, key string
+		n           int64
+	}{
+		{"json", "orders+0+0000000000.json", 6000},
+		// A Parquet row group goes to the object's buffer at 16 MiB, so
+		// the first part is sent after it: 24 MB of rows.
+		{"parquet", "orders+0+0000000000.parquet", 24000},
+	} {
+		t.Run(c.format, func(t *testing.T) {
+			e.bucket = e.srv.CreateBucket(t, "multipart")
+			testMultipart(t, e, c.format, "topics/orders/partition=0/"+c.key, c.n)
+		})
+	}
+}
+
+func testMultipart(t *testing.T, e *env, format, key string, n int64) {
 	ctx := context.Background()
 	tp := connectors.TopicPartition{Topic: "orders", Partition: 0}
-	task := e.start(t, &testCtx{}, e.props("s3.part.size", "5242880", "flush.size", "6000"), tp)
-	big := strings.Repeat("x", 1000)
+	task := e.start(t, &testCtx{}, e.props("s3.part.size", "5242880", "flush.size", fmt.Sprint(n), "format.class", format, "parquet.codec", "none"), tp)
+	// Random letters, so that no encoding makes the object small.
+	rnd := rand.New(rand.NewPCG(5, 6))
+	pool := make([]byte, 1<<20)
+	for i := range pool {
+		pool[i] = byte('a' + rnd.IntN(26))
+	}
+	note := func(o int64) string { off := int(o*7919) % (len(pool) - 1000); return string(pool[off : off+1000]) }
 	var batch []*connectors.Record
-	for o := int64(0); o < 6000; o++ {
+	for o := int64(0); o < n; o++ {
 		r := rec("orders", 0, o)
-		r.Value.(*connectors.StructValue).Set("note", big)
+		r.Value.(*connectors.StructValue).Set("note", note(o))
 		batch = append(batch, r)
 	}
 	if err := task.Put(ctx, batch); err != nil {
@@ -665,20 +688,20 @@ func TestMultipart(t *testing.T) {
 	}
 	settle(t, task)
 	objs := e.objects(t)
-	b := objs["topics/orders/partition=0/orders+0+0000000000.json"]
+	b := objs[key]
 	if len(objs) != 1 || len(b) <= 5<<20 {
 		t.Fatalf("objects: %d, size %d", len(objs), len(b))
 	}
-	rows := readBack(t, "x.json", b)
-	if len(rows) != 6000 {
+	rows := readBack(t, key, b)
+	if int64(len(rows)) != n {
 		t.Fatalf("%d rows", len(rows))
 	}
 	for i, r := range rows {
-		if asInt(r["id"]) != int64(i) || r["note"] != big {
+		if asInt(r["id"]) != int64(i) || r["note"] != note(int64(i)) {
 			t.Fatalf("row %d: id %v", i, r["id"])
 		}
 	}
-	head, err := e.srv.Client(t).HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(e.bucket), Key: aws.String("topics/orders/partition=0/orders+0+0000000000.json")})
+	head, err := e.srv.Client(t).HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(e.bucket), Key: aws.String(key)})
 	if err != nil {
 		t.Fatal(err)
 	}
