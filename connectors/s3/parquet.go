@@ -56,6 +56,10 @@ func newParquetEncoder(s *parquet.Schema, codecName string, out *bytes.Buffer) *
 		pq.Compression(parquetCompression(codecName)),
 		pq.PageBufferSize(pageBytes),
 		pq.WriteBufferSize(0), // straight into the object's buffer
+		// Version 1 data pages, as parquet-mr (Confluent's sink) writes
+		// them: every reader takes them, where some older Hive-based
+		// engines (Athena's first engines among them) fail on version 2.
+		pq.DataPageVersion(1),
 	}
 	return &parquetEncoder{w: pq.NewGenericWriter[any](cw, opts...), out: cw, maxRows: rowGroupRows, maxBytes: rowGroupBytes}
 }

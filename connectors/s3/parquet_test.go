@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	pq "github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/encoding/thrift"
+	"github.com/parquet-go/parquet-go/format"
 
 	"github.com/sluice-cdc/sluice/connectors"
 )
@@ -60,6 +62,16 @@ func TestParquetReplayIsByteIdentical(t *testing.T) {
 			}
 			if f.NumRows() != 3000 || len(f.RowGroups()) != 3 {
 				t.Fatalf("%d rows in %d row groups, want 3000 in 3", f.NumRows(), len(f.RowGroups()))
+			}
+			// Version 1 data pages, as parquet-mr writes them.
+			for _, c := range f.Metadata().RowGroups[0].Columns {
+				var h format.PageHeader
+				if err := thrift.NewDecoder(new(thrift.CompactProtocol).NewReader(bytes.NewReader(a[c.MetaData.DataPageOffset:]))).Decode(&h); err != nil {
+					t.Fatal(err)
+				}
+				if h.Type != format.DataPage {
+					t.Errorf("column %v: first page is %v, want DATA_PAGE", c.MetaData.PathInSchema, h.Type)
+				}
 			}
 			want := map[string]string{"none": "UNCOMPRESSED", "snappy": "SNAPPY", "gzip": "GZIP", "zstd": "ZSTD", "lz4_raw": "LZ4_RAW"}[codec]
 			if got := f.Metadata().RowGroups[0].Columns[0].MetaData.Codec.String(); got != want {
