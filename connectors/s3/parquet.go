@@ -10,8 +10,8 @@ import (
 )
 
 // Row groups of a Parquet object are closed at whichever comes first:
-// rowGroupRows rows or rowGroupBytes of buffered (uncompressed) column
-// data. Only the open row group is held outside the object's buffer, so
+// rowGroupRows rows or rowGroupBytes held (parquet-go's estimate: the
+// pages encoded so far plus the column values not yet in a page). Only the open row group is held outside the object's buffer, so
 // a large object is uploaded in parts as its row groups are written, and
 // what an open object holds counts in sluice.s3.memory.bytes like any
 // other format's.
