@@ -16,18 +16,20 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/hamba/avro/v2/ocf"
+	"github.com/parquet-go/parquet-go"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluice-cdc/sluice/it/harness"
 )
 
-// TestS3SinkKill9 runs datagen → Kafka → two S3 sinks (Avro with the
+// TestS3SinkKill9 runs datagen → Kafka → three S3 sinks (Avro with the
 // Default partitioner, JSON lines with the Field partitioner and the keys
-// in objects beside the values) in a real
+// in objects beside the values, Parquet with snappy and the Default
+// partitioner) in a real
 // worker, kills the worker with SIGKILL while they upload, restarts it,
 // and then reads every object back with independent readers (hamba/avro's
-// OCF reader, encoding/json): each Kafka offset is in S3 exactly once, with
+// OCF reader, encoding/json, parquet-go's reader): each Kafka offset is in S3 exactly once, with
 // the value Kafka holds at that offset, and the names written before the
 // kill are still there with the same bytes.
 func TestS3SinkKill9(t *testing.T) {
@@ -61,8 +63,10 @@ func TestS3SinkKill9(t *testing.T) {
 	create(t, w, "s3avro", sink("io.confluent.connect.s3.format.avro.AvroFormat", "avro", "avro.codec", "deflate"))
 	create(t, w, "s3json", sink("json", "json", "partitioner.class", "io.confluent.connect.storage.partitioner.FieldPartitioner",
 		"partition.field.name", "address.state", "store.kafka.keys", "true"))
+	create(t, w, "s3parquet", sink("io.confluent.connect.s3.format.parquet.ParquetFormat", "parquet"))
 	waitState(t, w, "s3avro", "RUNNING", 1, "RUNNING")
 	waitState(t, w, "s3json", "RUNNING", 1, "RUNNING")
+	waitState(t, w, "s3parquet", "RUNNING", 1, "RUNNING")
 
 	cl := srv.Client(t)
 	list := func(prefix string) map[string][]byte {
@@ -160,7 +164,7 @@ func TestS3SinkKill9(t *testing.T) {
 		})
 	}
 
-	for _, conn := range []string{"s3avro", "s3json"} {
+	for _, conn := range []string{"s3avro", "s3json", "s3parquet"} {
 		harness.WaitFor(t, 3*time.Minute, conn+" committed every datagen record", func() error {
 			offs, err := adm.FetchOffsets(ctx, "connect-"+conn)
 			if err != nil {
@@ -188,7 +192,7 @@ func TestS3SinkKill9(t *testing.T) {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	seen := map[string]map[int64]string{"avro": {}, "json": {}}
+	seen := map[string]map[int64]string{"avro": {}, "json": {}, "parquet": {}}
 	for _, k := range keys {
 		if strings.Contains(k, ".keys.") {
 			continue // read with its object of values
@@ -207,7 +211,10 @@ func TestS3SinkKill9(t *testing.T) {
 		// offsets in one object; the Field partitioner spreads them, so
 		// they are found by their datagen seq and orderid.
 		offsets := make([]int64, len(rows))
-		if dir == "avro" {
+		if dir == "avro" || dir == "parquet" {
+			if dir == "parquet" && !strings.HasSuffix(k, ".snappy.parquet") {
+				t.Errorf("%s: a Parquet object with the default codec is named .snappy.parquet", k)
+			}
 			for i := range rows {
 				offsets[i] = start + int64(i)
 			}
@@ -304,10 +311,30 @@ func sameOrder(k, s map[string]any) bool {
 }
 
 // readObject decodes an S3 object: Avro container files with hamba/avro's
-// reader, JSON lines with encoding/json.
+// reader, Parquet files with parquet-go's, JSON lines with encoding/json.
 func readObject(t *testing.T, key string, b []byte) []map[string]any {
 	t.Helper()
 	var out []map[string]any
+	if strings.HasSuffix(key, ".parquet") {
+		f, err := parquet.OpenFile(bytes.NewReader(b), int64(len(b)))
+		if err != nil {
+			t.Fatalf("%s: %v", key, err)
+		}
+		r := parquet.NewReader(f)
+		for {
+			m := map[string]any{}
+			if err := r.Read(&m); err == io.EOF {
+				break
+			} else if err != nil {
+				t.Fatalf("%s: %v", key, err)
+			}
+			out = append(out, m)
+		}
+		if int64(len(out)) != f.NumRows() {
+			t.Fatalf("%s: read %d rows of %d", key, len(out), f.NumRows())
+		}
+		return out
+	}
 	if strings.HasSuffix(key, ".avro") {
 		d, err := ocf.NewDecoder(bytes.NewReader(b))
 		if err != nil {

@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"runtime"
-	"strings"
 	"testing"
 	"time"
 
@@ -27,6 +27,7 @@ func BenchmarkSink(b *testing.B) {
 	records := recs("orders", 0, 0, n)
 	for _, f := range []struct{ name, format, extra string }{
 		{"json", "json", ""}, {"json-gzip", "json", "gzip"}, {"avro", "avro", ""}, {"avro-deflate", "avro", "deflate"},
+		{"parquet-snappy", "parquet", "snappy"}, {"parquet-zstd", "parquet", "zstd"}, {"parquet-none", "parquet", "none"},
 	} {
 		b.Run(f.name, func(b *testing.B) {
 			e := &env{srv: srv, bucket: srv.CreateBucket(b, "bench")}
@@ -36,6 +37,8 @@ func BenchmarkSink(b *testing.B) {
 				kv = append(kv, "s3.compression.type", "gzip")
 			case "deflate":
 				kv = append(kv, "avro.codec", "deflate")
+			case "snappy", "zstd", "none":
+				kv = append(kv, "parquet.codec", f.extra)
 			}
 			ctx := context.Background()
 			cl := srv.Client(b)
@@ -105,13 +108,26 @@ func BenchmarkSink(b *testing.B) {
 }
 
 // BenchmarkMemory100Partitions writes 100 Kafka partitions interleaved
-// (2,000 records of ~1 KB each per partition, JSON, flush.size never
-// reached) under sluice.s3.memory.bytes=32 MiB, sampling the Go heap after
-// every batch, and reports the peak heap in use next to the bound.
+// (2,000 records of ~1 KB each per partition, JSON or Parquet, flush.size
+// never reached) under sluice.s3.memory.bytes=32 MiB, sampling the Go heap
+// after every batch, and reports the peak heap in use next to the bound.
+// The notes are random letters, so that Parquet's compression does not
+// make the bound trivial.
 func BenchmarkMemory100Partitions(b *testing.B) {
 	srv := harness.StartS3(b)
+	for _, format := range []string{"json", "parquet"} {
+		b.Run(format, func(b *testing.B) { benchMemory(b, srv, format) })
+	}
+}
+
+func benchMemory(b *testing.B, srv *harness.S3, format string) {
 	const parts, per, bound = 100, 2000, 32 << 20
-	big := strings.Repeat("z", 1000)
+	rnd := rand.New(rand.NewPCG(3, 4))
+	pool := make([]byte, 4<<20)
+	for j := range pool {
+		pool[j] = byte('a' + rnd.IntN(26))
+	}
+	notes := string(pool)
 	for i := 0; i < b.N; i++ {
 		e := &env{srv: srv, bucket: srv.CreateBucket(b, "mem")}
 		var tps []connectors.TopicPartition
@@ -120,7 +136,7 @@ func BenchmarkMemory100Partitions(b *testing.B) {
 		}
 		ctx := context.Background()
 		task := NewTask()
-		if err := task.Start(ctx, &testCtx{}, e.props("sluice.s3.memory.bytes", fmt.Sprint(bound), "flush.size", "1000000")); err != nil {
+		if err := task.Start(ctx, &testCtx{}, e.props("sluice.s3.memory.bytes", fmt.Sprint(bound), "flush.size", "1000000", "format.class", format)); err != nil {
 			b.Fatal(err)
 		}
 		if err := task.Open(ctx, tps); err != nil {
@@ -136,7 +152,7 @@ func BenchmarkMemory100Partitions(b *testing.B) {
 			for _, tp := range tps {
 				for k := o; k < o+20; k++ {
 					r := rec("orders", tp.Partition, k)
-					r.Value.(*connectors.StructValue).Set("note", big)
+					r.Value.(*connectors.StructValue).Set("note", note(notes, rnd))
 					batch = append(batch, r)
 				}
 			}
@@ -157,4 +173,10 @@ func BenchmarkMemory100Partitions(b *testing.B) {
 		b.ReportMetric(float64(peakTask)/(1<<20), "peak-open-MiB")
 		b.ReportMetric(float64(bound)/(1<<20), "bound-MiB")
 	}
+}
+
+// note returns 1,000 random letters from pool, at a random place.
+func note(pool string, rnd *rand.Rand) string {
+	off := rnd.IntN(len(pool) - 1000)
+	return pool[off : off+1000]
 }

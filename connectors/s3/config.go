@@ -149,7 +149,7 @@ var def = config.NewDef(
 		Doc: "Milliseconds before the first retry of an S3 request; doubled at each retry, up to 100 times the value."},
 	config.Key{Name: MemoryBytes, Type: config.Long, Default: int64(512 << 20), Importance: config.Medium,
 		Group: groupS3, Order: 10, DisplayName: "Memory bound (bytes)", Validator: config.AtLeast(1 << 20),
-		Doc: "Bytes a task's open objects may hold in memory together, over all their Kafka partitions and partition paths (encoded records not yet sent as a part). When a record takes them past it, the objects of the Kafka partition holding the most are closed and uploaded, as many times as needed. One closed set of objects being uploaded comes on top (at most this much again), and so do the compressors of gzip and deflate objects (a few hundred KiB each). Closing by memory depends on how partitions interleave, not on the records alone; a task that restarts still resumes at the start of the newest set of objects, which it rewrites under the same names, so every record stays in S3 once."},
+		Doc: "Bytes a task's open objects may hold in memory together, over all their Kafka partitions and partition paths (encoded records not yet sent as a part). When a record takes them past it, the objects of the Kafka partition holding the most are closed and uploaded, as many times as needed. One closed set of objects being uploaded comes on top (at most this much again), and so do the compressors of gzip and deflate objects (a few hundred KiB each). A Parquet object holds its open row group (closed at 100,000 rows or 16 MiB of encoded pages and buffered values, whichever comes first) besides what it has written and not yet sent as a part; Parquet needs no whole file in memory, since a file is written front to back and its footer last. Closing by memory depends on how partitions interleave, not on the records alone; a task that restarts still resumes at the start of the newest set of objects, which it rewrites under the same names, so every record stays in S3 once."},
 	config.Key{Name: Topics, Type: config.List, Default: "", Importance: config.High,
 		Group: groupFormat, Order: 1, DisplayName: "Topics",
 		Doc: "Topics to write (or topics.regex)."},
@@ -161,13 +161,13 @@ var def = config.NewDef(
 		Doc: "Top-level prefix of every object: <topics.dir>/<topic>/<partition path>/<topic>+<kafka partition>+<start offset>.<extension>."},
 	config.Key{Name: FormatClass, Type: config.String, Default: config.NoDefault, Importance: config.High,
 		Group: groupFormat, Order: 4, DisplayName: "Format", Validator: oneOf(formatClasses, "format"),
-		Doc: "The object format: json (io.confluent.connect.s3.format.json.JsonFormat: one JSON value per line, as the JsonConverter writes it with schemas.enable=false; extension .json, or .json.gz with s3.compression.type=gzip) or avro (io.confluent.connect.s3.format.avro.AvroFormat: Avro object container files with the records' schema, logical types kept; extension .avro). parquet (…parquet.ParquetFormat) is not implemented yet and is refused."},
+		Doc: "The object format: json (io.confluent.connect.s3.format.json.JsonFormat: one JSON value per line, as the JsonConverter writes it with schemas.enable=false; extension .json, or .json.gz with s3.compression.type=gzip), avro (io.confluent.connect.s3.format.avro.AvroFormat: Avro object container files with the records' schema, logical types kept; extension .avro) or parquet (io.confluent.connect.s3.format.parquet.ParquetFormat: Parquet files with the records' schema as logical types DuckDB, Spark, Athena and Trino read as such: DECIMAL, DATE, TIME, TIMESTAMP, nested groups, LIST, MAP; extension .parquet after the codec's, .snappy.parquet by default, as Confluent names them). Avro and Parquet need records with a value schema."},
 	config.Key{Name: AvroCodec, Type: config.String, Default: "null", Importance: config.Low,
 		Group: groupFormat, Order: 5, DisplayName: "Avro codec", Validator: validAvroCodec,
 		Doc: "Compression of Avro container blocks: null or deflate. snappy, bzip2 and zstandard (which Confluent also offers) are refused."},
 	config.Key{Name: ParquetCodec, Type: config.String, Default: "snappy", Importance: config.Low,
-		Group: groupFormat, Order: 6, DisplayName: "Parquet codec",
-		Doc: "Compression of Parquet files. The Parquet format is not implemented yet (format.class=parquet is refused), so this property has no use."},
+		Group: groupFormat, Order: 6, DisplayName: "Parquet codec", Validator: validParquetCodec,
+		Doc: "Compression of the pages of Parquet files: none (or uncompressed), snappy (Confluent's default), gzip, zstd or lz4_raw. The codec is part of the extension, as in Confluent: .parquet, .snappy.parquet, .gz.parquet, .zstd.parquet, .lz4raw.parquet. lz4 (Hadoop's LZ4 framing), lzo and brotli are refused."},
 	config.Key{Name: CompressionType, Type: config.String, Default: "none", Importance: config.Low,
 		Group: groupFormat, Order: 7, DisplayName: "Compression", Validator: config.In("none", "gzip"),
 		Doc: "gzip compresses JSON objects (extension .json.gz); none writes them plain. Only the JSON format takes gzip."},
@@ -176,7 +176,7 @@ var def = config.NewDef(
 		Doc: "A record with a null value (a tombstone): fail fails the task naming topic, partition and offset; ignore skips it."},
 	config.Key{Name: StoreKafkaKeys, Type: config.Boolean, Default: false, Importance: config.Low,
 		Group: groupFormat, Order: 9, DisplayName: "Store Kafka keys",
-		Doc: "Also write the records' keys, in the same format, to objects of their own beside the values' (<topic>+<partition>+<start offset>.keys.<extension>, the n-th key belonging to the n-th value). A record without a key then fails (or goes to the dead letter queue); with Avro, keys need a schema, and a change of the key schema closes the objects as a value schema change does."},
+		Doc: "Also write the records' keys, in the same format, to objects of their own beside the values' (<topic>+<partition>+<start offset>.keys.<extension>, the n-th key belonging to the n-th value). A record without a key then fails (or goes to the dead letter queue); with Avro and Parquet, keys need a schema, and a change of the key schema closes the objects as a value schema change does."},
 	config.Key{Name: StoreKafkaHeaders, Type: config.Boolean, Default: false, Importance: config.Low,
 		Group: groupFormat, Order: 10, DisplayName: "Store Kafka headers",
 		Doc: "Write the records' headers to objects of their own beside the values. Not implemented yet: true is refused."},
@@ -229,6 +229,7 @@ type Config struct {
 	TopicsDir       string
 	Format          string
 	AvroCodec       string
+	ParquetCodec    string
 	Gzip            bool
 	Partitioner     string
 	PartitionFields []string
@@ -266,6 +267,7 @@ func ParseConfig(props map[string]string) (*Config, error) {
 		TopicsDir:       strings.Trim(v.String(TopicsDir), "/"),
 		Format:          formatClasses[strings.ToLower(strings.TrimSpace(v.String(FormatClass)))],
 		AvroCodec:       strings.ToLower(v.String(AvroCodec)),
+		ParquetCodec:    parquetCodecs[strings.ToLower(strings.TrimSpace(v.String(ParquetCodec)))],
 		Gzip:            strings.EqualFold(v.String(CompressionType), "gzip"),
 		Partitioner:     partitionerClasses[strings.ToLower(strings.TrimSpace(v.String(PartitionerClass)))],
 		PartitionFields: v.List(PartitionFieldName),
@@ -287,11 +289,8 @@ func ParseConfig(props map[string]string) (*Config, error) {
 	bad := func(key, value, reason string) {
 		errs = append(errs, &config.Error{Key: key, Value: value, Reason: reason})
 	}
-	if c.Format == FormatParquet {
-		bad(FormatClass, v.String(FormatClass), "the Parquet format is not implemented yet in this version of the S3 sink; use avro (DuckDB, Spark, Athena and Trino read Avro container files too) or json")
-	}
 	if c.Gzip && c.Format != FormatJSON {
-		bad(CompressionType, "gzip", "gzip applies to the JSON format only; for Avro set avro.codec=deflate, or set s3.compression.type=none")
+		bad(CompressionType, "gzip", "gzip applies to the JSON format only; for Avro set avro.codec=deflate, for Parquet parquet.codec, or set s3.compression.type=none")
 	}
 	if v.Bool(StoreKafkaHeaders) {
 		bad(StoreKafkaHeaders, "true", "writing headers to objects of their own is not implemented yet; set store.kafka.headers=false")
@@ -355,6 +354,8 @@ func (c *Config) extension() string {
 	switch {
 	case c.Format == FormatAvro:
 		return "avro"
+	case c.Format == FormatParquet:
+		return parquetExtensions[c.ParquetCodec] + "parquet"
 	case c.Gzip:
 		return "json.gz"
 	default:
@@ -382,4 +383,31 @@ func validAvroCodec(name string, value any) error {
 		return fmt.Errorf("the %s codec is not implemented; use null or deflate", s)
 	}
 	return errors.New("must be null or deflate")
+}
+
+// Parquet codecs, as parquet.codec names them (none and uncompressed are
+// one), and the part of the extension each adds, as parquet-mr's
+// CompressionCodecName names it for Confluent's sink.
+var (
+	parquetCodecs = map[string]string{
+		"none": "none", "uncompressed": "none", "snappy": "snappy", "gzip": "gzip", "zstd": "zstd", "lz4_raw": "lz4_raw",
+	}
+	parquetExtensions = map[string]string{
+		"none": "", "snappy": "snappy.", "gzip": "gz.", "zstd": "zstd.", "lz4_raw": "lz4raw.",
+	}
+)
+
+func validParquetCodec(name string, value any) error {
+	s, _ := value.(string)
+	s = strings.ToLower(strings.TrimSpace(s))
+	if _, ok := parquetCodecs[s]; ok {
+		return nil
+	}
+	switch s {
+	case "lz4":
+		return errors.New("lz4 is Hadoop's LZ4 framing, which Sluice does not write; use lz4_raw (the LZ4_RAW codec of current Parquet readers), snappy, zstd, gzip or none")
+	case "lzo", "brotli":
+		return fmt.Errorf("the %s codec is not implemented; use snappy, zstd, gzip, lz4_raw or none", s)
+	}
+	return errors.New("must be one of none, uncompressed, snappy, gzip, zstd, lz4_raw")
 }

@@ -2,8 +2,17 @@
 // io.confluent.connect.s3.S3SinkConnector): it writes topics to objects in
 // an S3 bucket with Confluent's property names and object names,
 // <topics.dir>/<topic>/<partition path>/<topic>+<kafka partition>+<start
-// offset, 10 digits>.<extension>, as JSON lines (optionally gzip) or Avro
-// object container files.
+// offset, 10 digits>.<extension>, as JSON lines (optionally gzip), Avro
+// object container files or Parquet files (codec/parquet maps the schemas;
+// the extension carries the codec as Confluent's does: .snappy.parquet).
+//
+// Parquet: rows go into a row group that is written to the object's
+// buffer at 100,000 rows or 16 MiB (parquet.go); only the open row group
+// is held outside that buffer, and it counts in the memory bound, so a
+// large Parquet object is uploaded in parts like any other and the memory
+// bound closes it (rotation by memory, below) rather than letting it grow.
+// parquet-go writes the same bytes for the same rows, which keeps objects
+// exactly-once.
 //
 // Exactly-once objects: the objects of one Kafka partition are opened and
 // closed together (a set), and a set closes only by rules that depend on

@@ -9,9 +9,12 @@ import (
 	"errors"
 	"fmt"
 
+	pq "github.com/parquet-go/parquet-go"
+
 	"github.com/sluice-cdc/sluice/connectors"
 	"github.com/sluice-cdc/sluice/connectors/codec/avro"
 	"github.com/sluice-cdc/sluice/connectors/codec/connectjson"
+	"github.com/sluice-cdc/sluice/connectors/codec/parquet"
 )
 
 // encoder writes the records of one object into its buffer. Its output
@@ -19,53 +22,92 @@ import (
 // marker), so a replayed object has the same bytes.
 type encoder interface {
 	// add writes one value encoded by codecs.encode.
-	add(b []byte) error
+	add(e encoded) error
 	// pending returns the bytes the encoder holds outside the object's
-	// buffer (an Avro block being filled).
+	// buffer (an Avro block, a Parquet row group being filled).
 	pending() int
 	// close writes what the encoder still holds (a last Avro block, the
-	// gzip trailer).
+	// gzip trailer, the last Parquet row group and the footer).
 	close() error
+}
+
+// encoded is one value encoded by codecs.encode: bytes (JSON, Avro) or a
+// Parquet row. Both point into the codecs' buffers, valid until the next
+// encode (or encodeKey, for a key).
+type encoded struct {
+	b   []byte
+	row pq.Row
 }
 
 // codecs holds the per-task codecs; a task uses them from one goroutine.
 type codecs struct {
 	json     *connectjson.Codec
 	avro     *avro.Codec
-	scratch  []byte // values
-	kscratch []byte // keys
+	parquet  *parquet.Codec // values
+	kparquet *parquet.Codec // keys: a Schema's row buffers are its own, so keys get Schemas of their own
+	scratch  []byte         // values
+	kscratch []byte         // keys
+	row      pq.Row         // values
+	krow     pq.Row         // keys
 }
 
 func newCodecs() *codecs {
 	o := connectjson.DefaultOptions()
 	o.Schemas = false
-	return &codecs{json: connectjson.New(o), avro: avro.New(avro.DefaultOptions())}
+	return &codecs{json: connectjson.New(o), avro: avro.New(avro.DefaultOptions()), parquet: parquet.New(), kparquet: parquet.New()}
 }
 
 // encode encodes one value in cfg's format into the codecs' scratch
-// buffer (valid until the next call). A value that does not fit is an
+// buffers (valid until the next call). A value that does not fit is an
 // error before any object is touched, so a bad record never rotates
 // objects.
-func (c *codecs) encode(cfg *Config, s *connectors.Schema, v any) ([]byte, error) {
+func (c *codecs) encode(cfg *Config, s *connectors.Schema, v any) (encoded, error) {
+	if cfg.Format == FormatParquet {
+		row, err := c.encodeRow(c.parquet, c.row[:0], s, v)
+		if err != nil {
+			return encoded{}, err
+		}
+		c.row = row
+		return encoded{row: row}, nil
+	}
 	b, err := c.encodeTo(c.scratch[:0], cfg, s, v)
 	if err != nil {
-		return nil, err
+		return encoded{}, err
 	}
 	c.scratch = b
-	return b, nil
+	return encoded{b: b}, nil
 }
 
-// encodeKey is encode for a key, into a scratch buffer of its own.
-func (c *codecs) encodeKey(cfg *Config, s *connectors.Schema, v any) ([]byte, error) {
-	if cfg.Format == FormatAvro && s == nil {
-		return nil, errNoKeySchema
+// encodeKey is encode for a key, into scratch buffers of its own.
+func (c *codecs) encodeKey(cfg *Config, s *connectors.Schema, v any) (encoded, error) {
+	if cfg.Format != FormatJSON && s == nil {
+		return encoded{}, errNoKeySchema
+	}
+	if cfg.Format == FormatParquet {
+		row, err := c.encodeRow(c.kparquet, c.krow[:0], s, v)
+		if err != nil {
+			return encoded{}, fmt.Errorf("key: %w", err)
+		}
+		c.krow = row
+		return encoded{row: row}, nil
 	}
 	b, err := c.encodeTo(c.kscratch[:0], cfg, s, v)
 	if err != nil {
-		return nil, fmt.Errorf("key: %w", err)
+		return encoded{}, fmt.Errorf("key: %w", err)
 	}
 	c.kscratch = b
-	return b, nil
+	return encoded{b: b}, nil
+}
+
+func (c *codecs) encodeRow(pc *parquet.Codec, dst pq.Row, s *connectors.Schema, v any) (pq.Row, error) {
+	if s == nil {
+		return nil, errNoSchema
+	}
+	ps, err := pc.Schema(s)
+	if err != nil {
+		return nil, err
+	}
+	return ps.AppendRow(dst, v)
 }
 
 func (c *codecs) encodeTo(dst []byte, cfg *Config, s *connectors.Schema, v any) ([]byte, error) {
@@ -89,13 +131,13 @@ func (c *codecs) encodeTo(dst []byte, cfg *Config, s *connectors.Schema, v any) 
 	return append(b, '\n'), nil
 }
 
-var errNoKeySchema = errors.New("store.kafka.keys=true with the Avro format needs records whose key has a schema; this record's has none (use a key converter with schemas, or format.class=json)")
+var errNoKeySchema = errors.New("store.kafka.keys=true with the Avro or Parquet format needs records whose key has a schema; this record's has none (use a key converter with schemas, or format.class=json)")
 
-var errNoSchema = errors.New("the Avro format needs records with a value schema; this record has none (use a converter with schemas, such as the AvroConverter or the JsonConverter with schemas.enable=true, or format.class=json)")
+var errNoSchema = errors.New("the Avro and Parquet formats need records with a value schema; this record has none, a schemaless record (use a converter with schemas, such as the AvroConverter or the JsonConverter with schemas.enable=true, or format.class=json)")
 
 // newEncoder returns the encoder of a new object of cfg's format writing
-// to out, for values of schema s.
-func (c *codecs) newEncoder(cfg *Config, key string, s *connectors.Schema, out *bytes.Buffer) (encoder, error) {
+// to out, for values (or, with keys, keys) of schema s.
+func (c *codecs) newEncoder(cfg *Config, key string, keys bool, s *connectors.Schema, out *bytes.Buffer) (encoder, error) {
 	switch cfg.Format {
 	case FormatAvro:
 		if s == nil {
@@ -106,6 +148,19 @@ func (c *codecs) newEncoder(cfg *Config, key string, s *connectors.Schema, out *
 			return nil, err
 		}
 		return newOCFWriter(c, as, cfg.AvroCodec, key, out), nil
+	case FormatParquet:
+		if s == nil {
+			return nil, errNoSchema
+		}
+		pc := c.parquet
+		if keys {
+			pc = c.kparquet
+		}
+		ps, err := pc.Schema(s)
+		if err != nil {
+			return nil, err
+		}
+		return newParquetEncoder(ps, cfg.ParquetCodec, out), nil
 	default:
 		j := &jsonEncoder{c: c, out: out}
 		if cfg.Gzip {
@@ -123,12 +178,12 @@ type jsonEncoder struct {
 	gz  *gzip.Writer
 }
 
-func (j *jsonEncoder) add(b []byte) error {
+func (j *jsonEncoder) add(e encoded) error {
 	if j.gz != nil {
-		_, err := j.gz.Write(b)
+		_, err := j.gz.Write(e.b)
 		return err
 	}
-	j.out.Write(b)
+	j.out.Write(e.b)
 	return nil
 }
 
@@ -177,8 +232,8 @@ func newOCFWriter(c *codecs, s *avro.Schema, codecName, key string, out *bytes.B
 	return o
 }
 
-func (o *ocfWriter) add(b []byte) error {
-	o.block = append(o.block, b...)
+func (o *ocfWriter) add(e encoded) error {
+	o.block = append(o.block, e.b...)
 	o.count++
 	if len(o.block) >= blockSize {
 		return o.flushBlock()

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"sort"
 	"strings"
 	"testing"
@@ -17,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/hamba/avro/v2/ocf"
+	pq "github.com/parquet-go/parquet-go"
 	"go.uber.org/goleak"
 
 	"github.com/sluice-cdc/sluice/connectors"
@@ -151,6 +153,24 @@ func readBack(t *testing.T, key string, b []byte) []map[string]any {
 	t.Helper()
 	var out []map[string]any
 	switch {
+	case strings.HasSuffix(key, ".parquet"):
+		f, err := pq.OpenFile(bytes.NewReader(b), int64(len(b)))
+		if err != nil {
+			t.Fatalf("%s: %v", key, err)
+		}
+		r := pq.NewReader(f)
+		for {
+			m := map[string]any{}
+			if err := r.Read(&m); err == io.EOF {
+				break
+			} else if err != nil {
+				t.Fatalf("%s: %v", key, err)
+			}
+			out = append(out, m)
+		}
+		if int64(len(out)) != f.NumRows() {
+			t.Fatalf("%s: read %d rows of %d", key, len(out), f.NumRows())
+		}
 	case strings.HasSuffix(key, ".avro"):
 		d, err := ocf.NewDecoder(bytes.NewReader(b))
 		if err != nil {
@@ -276,6 +296,9 @@ func TestSinkFormatsAndPartitioners(t *testing.T) {
 		{"avro-deflate/timebased-field", []string{"format.class", "io.confluent.connect.s3.format.avro.AvroFormat", "avro.codec", "deflate",
 			"partitioner.class", "io.confluent.connect.storage.partitioner.TimeBasedPartitioner", "path.format", "'year'=YYYY/'month'=MM/'day'=dd/'hour'=HH",
 			"partition.duration.ms", "3600000", "timezone", "UTC", "locale", "en", "timestamp.extractor", "RecordField", "timestamp.field", "at", "rotate.interval.ms", "1800000"}, ".avro", hourPath2},
+		{"parquet/default", []string{"format.class", "io.confluent.connect.s3.format.parquet.ParquetFormat"}, ".snappy.parquet", defaultPath},
+		{"parquet-zstd/field", []string{"format.class", "parquet", "parquet.codec", "zstd", "partitioner.class", "field", "partition.field.name", "region"}, ".zstd.parquet", regionPath},
+		{"parquet-none/hourly-record", []string{"format.class", "parquet", "parquet.codec", "none", "partitioner.class", "Hourly", "timezone", "UTC", "timestamp.extractor", "Record"}, ".parquet", hourPath2},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			e.bucket = e.srv.CreateBucket(t, "fmt")
@@ -303,7 +326,7 @@ func TestSinkFormatsAndPartitioners(t *testing.T) {
 			}
 			objs := e.objects(t)
 			for k := range objs {
-				if !strings.HasSuffix(k, c.ext) {
+				if base := k[strings.LastIndexByte(k, '/')+1:]; !strings.HasSuffix(k, c.ext) || strings.Count(base, ".") != strings.Count(c.ext, ".") {
 					t.Errorf("object %s: want extension %s", k, c.ext)
 				}
 			}
@@ -357,9 +380,18 @@ func checkPrefix(t *testing.T, objs map[string][]byte, p int32, to int64) {
 // start, skips what is in S3, and the objects keep their names and bytes.
 func TestSinkReplayIsIdempotent(t *testing.T) {
 	e := newEnv(t)
+	for _, format := range []string{"avro", "parquet"} {
+		t.Run(format, func(t *testing.T) {
+			e.bucket = e.srv.CreateBucket(t, "replay")
+			testReplay(t, e, format)
+		})
+	}
+}
+
+func testReplay(t *testing.T, e *env, format string) {
 	ctx := context.Background()
 	tp := connectors.TopicPartition{Topic: "orders", Partition: 3}
-	props := e.props("format.class", "avro", "partitioner.class", "field", "partition.field.name", "region", "flush.size", "7")
+	props := e.props("format.class", format, "partitioner.class", "field", "partition.field.name", "region", "flush.size", "7")
 	task := e.start(t, &testCtx{}, props, tp)
 	if err := task.Put(ctx, recs("orders", 3, 0, 50)); err != nil {
 		t.Fatal(err)
@@ -452,7 +484,26 @@ func TestParseConfig(t *testing.T) {
 				t.Errorf("extension %s", c.extension())
 			}
 		}},
-		{name: "parquet refused", props: with("format.class", "parquet"), wantErr: "Parquet format is not implemented"},
+		{name: "parquet", props: with("format.class", "io.confluent.connect.s3.format.parquet.ParquetFormat"), check: func(t *testing.T, c *Config) {
+			if c.Format != FormatParquet || c.ParquetCodec != "snappy" || c.extension() != "snappy.parquet" {
+				t.Errorf("%+v, extension %s", c, c.extension())
+			}
+		}},
+		{name: "parquet codecs", props: with("format.class", "parquet", "parquet.codec", "Uncompressed"), check: func(t *testing.T, c *Config) {
+			if c.ParquetCodec != "none" || c.extension() != "parquet" {
+				t.Errorf("codec %s, extension %s", c.ParquetCodec, c.extension())
+			}
+			for codec, ext := range map[string]string{"none": "parquet", "gzip": "gz.parquet", "zstd": "zstd.parquet", "lz4_raw": "lz4raw.parquet", "snappy": "snappy.parquet"} {
+				c2, err := ParseConfig(with("format.class", "parquet", "parquet.codec", codec))
+				if err != nil || c2.extension() != ext {
+					t.Errorf("parquet.codec=%s: %v, extension %v", codec, err, c2)
+				}
+			}
+		}},
+		{name: "parquet lz4", props: with("format.class", "parquet", "parquet.codec", "lz4"), wantErr: "use lz4_raw"},
+		{name: "parquet brotli", props: with("format.class", "parquet", "parquet.codec", "brotli"), wantErr: "brotli codec is not implemented"},
+		{name: "parquet unknown codec", props: with("format.class", "parquet", "parquet.codec", "bzip2"), wantErr: "must be one of none, uncompressed, snappy"},
+		{name: "gzip parquet", props: with("format.class", "parquet", "s3.compression.type", "gzip"), wantErr: "for Parquet parquet.codec"},
 		{name: "unknown format", props: with("format.class", "orc"), wantErr: "unknown format"},
 		{name: "flush.size required", props: with("flush.size", "<unset>"), wantErr: "flush.size"},
 		{name: "gzip avro", props: with("format.class", "avro", "s3.compression.type", "gzip"), wantErr: "avro.codec=deflate"},
@@ -544,12 +595,15 @@ func TestBadRecords(t *testing.T) {
 	ctx := context.Background()
 	tp := connectors.TopicPartition{Topic: "orders", Partition: 0}
 
-	task := e.start(t, &testCtx{}, e.props("format.class", "avro"), tp)
-	schemaless := &connectors.Record{Topic: "orders", Partition: 0, Offset: 5, Value: map[string]any{"id": 1}}
-	err := task.Put(ctx, []*connectors.Record{schemaless})
-	if err == nil || !strings.Contains(err.Error(), "record orders-0@5") || !strings.Contains(err.Error(), "needs records with a value schema") {
-		t.Fatalf("schemaless record in Avro: %v", err)
+	for _, format := range []string{"avro", "parquet"} {
+		task := e.start(t, &testCtx{}, e.props("format.class", format), tp)
+		schemaless := &connectors.Record{Topic: "orders", Partition: 0, Offset: 5, Value: map[string]any{"id": 1}}
+		err := task.Put(ctx, []*connectors.Record{schemaless})
+		if err == nil || !strings.Contains(err.Error(), "record orders-0@5") || !strings.Contains(err.Error(), "need records with a value schema") {
+			t.Fatalf("schemaless record in %s: %v", format, err)
+		}
 	}
+	task := e.start(t, &testCtx{}, e.props("format.class", "avro"), tp)
 	renamed := rec("archive.orders", 0, 5)
 	if err := task.Put(ctx, []*connectors.Record{renamed}); err == nil || !strings.Contains(err.Error(), "remove that transform") {
 		t.Fatalf("record of a renamed topic: %v", err)
@@ -596,14 +650,37 @@ func TestBadRecords(t *testing.T) {
 // parts and read back whole.
 func TestMultipart(t *testing.T) {
 	e := newEnv(t)
+	for _, c := range []struct {
+		format, key string
+		n           int64
+	}{
+		{"json", "orders+0+0000000000.json", 6000},
+		// A Parquet row group goes to the object's buffer at 16 MiB, so
+		// the first part is sent after it: 24 MB of rows.
+		{"parquet", "orders+0+0000000000.parquet", 24000},
+	} {
+		t.Run(c.format, func(t *testing.T) {
+			e.bucket = e.srv.CreateBucket(t, "multipart")
+			testMultipart(t, e, c.format, "topics/orders/partition=0/"+c.key, c.n)
+		})
+	}
+}
+
+func testMultipart(t *testing.T, e *env, format, key string, n int64) {
 	ctx := context.Background()
 	tp := connectors.TopicPartition{Topic: "orders", Partition: 0}
-	task := e.start(t, &testCtx{}, e.props("s3.part.size", "5242880", "flush.size", "6000"), tp)
-	big := strings.Repeat("x", 1000)
+	task := e.start(t, &testCtx{}, e.props("s3.part.size", "5242880", "flush.size", fmt.Sprint(n), "format.class", format, "parquet.codec", "none"), tp)
+	// Random letters, so that no encoding makes the object small.
+	rnd := rand.New(rand.NewPCG(5, 6))
+	pool := make([]byte, 1<<20)
+	for i := range pool {
+		pool[i] = byte('a' + rnd.IntN(26))
+	}
+	note := func(o int64) string { off := int(o*7919) % (len(pool) - 1000); return string(pool[off : off+1000]) }
 	var batch []*connectors.Record
-	for o := int64(0); o < 6000; o++ {
+	for o := int64(0); o < n; o++ {
 		r := rec("orders", 0, o)
-		r.Value.(*connectors.StructValue).Set("note", big)
+		r.Value.(*connectors.StructValue).Set("note", note(o))
 		batch = append(batch, r)
 	}
 	if err := task.Put(ctx, batch); err != nil {
@@ -611,20 +688,20 @@ func TestMultipart(t *testing.T) {
 	}
 	settle(t, task)
 	objs := e.objects(t)
-	b := objs["topics/orders/partition=0/orders+0+0000000000.json"]
+	b := objs[key]
 	if len(objs) != 1 || len(b) <= 5<<20 {
 		t.Fatalf("objects: %d, size %d", len(objs), len(b))
 	}
-	rows := readBack(t, "x.json", b)
-	if len(rows) != 6000 {
+	rows := readBack(t, key, b)
+	if int64(len(rows)) != n {
 		t.Fatalf("%d rows", len(rows))
 	}
 	for i, r := range rows {
-		if asInt(r["id"]) != int64(i) || r["note"] != big {
+		if asInt(r["id"]) != int64(i) || r["note"] != note(int64(i)) {
 			t.Fatalf("row %d: id %v", i, r["id"])
 		}
 	}
-	head, err := e.srv.Client(t).HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(e.bucket), Key: aws.String("topics/orders/partition=0/orders+0+0000000000.json")})
+	head, err := e.srv.Client(t).HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(e.bucket), Key: aws.String(key)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -698,19 +775,34 @@ func TestS3Failures(t *testing.T) {
 // every record is in S3 exactly once.
 func TestMemoryBound(t *testing.T) {
 	e := newEnv(t)
+	for _, format := range []string{"avro", "parquet"} {
+		t.Run(format, func(t *testing.T) {
+			e.bucket = e.srv.CreateBucket(t, "mem")
+			testMemoryBound(t, e, format)
+		})
+	}
+}
+
+func testMemoryBound(t *testing.T, e *env, format string) {
 	ctx := context.Background()
 	var tps []connectors.TopicPartition
 	for p := int32(0); p < 4; p++ {
 		tps = append(tps, connectors.TopicPartition{Topic: "orders", Partition: p})
 	}
-	big := strings.Repeat("y", 900)
+	// ~900 bytes that do not compress (Parquet pages are compressed),
+	// the same for the same offset.
 	mk := func(p int32, o int64) *connectors.Record {
 		r := rec("orders", p, o)
-		r.Value.(*connectors.StructValue).Set("note", fmt.Sprintf("note %d", o)+big)
+		rnd := rand.New(rand.NewPCG(uint64(p), uint64(o)))
+		big := make([]byte, 900)
+		for i := range big {
+			big[i] = byte('a' + rnd.IntN(26))
+		}
+		r.Value.(*connectors.StructValue).Set("note", fmt.Sprintf("note %d", o)+string(big))
 		return r
 	}
 	const n = 1500
-	task := e.start(t, &testCtx{}, e.props("sluice.s3.memory.bytes", "1048576", "flush.size", "1000000", "format.class", "avro"), tps...)
+	task := e.start(t, &testCtx{}, e.props("sluice.s3.memory.bytes", "1048576", "flush.size", "1000000", "format.class", format), tps...)
 	for o := int64(0); o < n; o += 10 {
 		var batch []*connectors.Record
 		for _, tp := range tps {
@@ -731,7 +823,7 @@ func TestMemoryBound(t *testing.T) {
 	}
 	_ = task.Stop(ctx) // crash: nothing committed
 
-	task2 := e.start(t, &testCtx{}, e.props("flush.size", "1000000", "format.class", "avro"), tps...)
+	task2 := e.start(t, &testCtx{}, e.props("flush.size", "1000000", "format.class", format), tps...)
 	for _, tp := range tps {
 		var batch []*connectors.Record
 		for o := int64(0); o < n+1; o++ {
@@ -834,8 +926,9 @@ func TestStoreKeys(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	tp := connectors.TopicPartition{Topic: "orders", Partition: 0}
-	for _, format := range []string{"avro", "json"} {
+	for _, format := range []string{"avro", "json", "parquet"} {
 		t.Run(format, func(t *testing.T) {
+			ext := map[string]string{"avro": "avro", "json": "json", "parquet": "snappy.parquet"}[format]
 			e.bucket = e.srv.CreateBucket(t, "keys")
 			task := e.start(t, &testCtx{}, e.props("format.class", format, "store.kafka.keys", "true", "flush.size", "7",
 				"partitioner.class", "field", "partition.field.name", "region"), tp)
@@ -856,7 +949,7 @@ func TestStoreKeys(t *testing.T) {
 					continue
 				}
 				values++
-				kk := strings.Replace(k, "."+format, ".keys."+format, 1)
+				kk := strings.Replace(k, "."+ext, ".keys."+ext, 1)
 				kb, ok := objs[kk]
 				if !ok {
 					t.Fatalf("%s has no keys object %s", k, kk)

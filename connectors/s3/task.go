@@ -248,7 +248,7 @@ func (t *Task) put(ctx context.Context, st *partState, r *connectors.Record) err
 	if err != nil {
 		return t.errant(ctx, st, r, err)
 	}
-	var kdata []byte
+	var kdata encoded
 	if cfg.StoreKeys {
 		if r.Key == nil {
 			return t.errant(ctx, st, r, errors.New("store.kafka.keys=true, but the record has no key; set store.kafka.keys=false, or give the records keys"))
@@ -349,7 +349,7 @@ func (t *Task) fileFor(set *fileSet, enc string, r *connectors.Record, keys bool
 	f := &file{}
 	f.up = upload{key: t.store.objectKey(r.Topic, r.Partition, enc, r.Offset, keys), setStart: set.start}
 	var err error
-	if f.enc, err = t.codecs.newEncoder(t.cfg, f.up.key, schema, &f.buf); err != nil {
+	if f.enc, err = t.codecs.newEncoder(t.cfg, f.up.key, keys, schema, &f.buf); err != nil {
 		return nil, err
 	}
 	set.byEnc[id] = f
@@ -358,7 +358,7 @@ func (t *Task) fileFor(set *fileSet, enc string, r *connectors.Record, keys bool
 }
 
 // addTo appends one encoded record to f, counting its memory.
-func (t *Task) addTo(set *fileSet, f *file, data []byte) error {
+func (t *Task) addTo(set *fileSet, f *file, data encoded) error {
 	before := f.mem()
 	if err := f.enc.add(data); err != nil {
 		return fmt.Errorf("writing %s: %w", f.up.key, err)
