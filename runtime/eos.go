@@ -114,6 +114,9 @@ type eosState struct {
 	offsets  *offsetstore.Kafka
 	inTxn    bool
 	started  time.Time
+	// committing, when not nil, gets the result of the commit running
+	// on its own goroutine (commitTxnAsync).
+	committing chan txnResult
 }
 
 // eosFor returns the exactly-once state of a source task, nil when it
@@ -210,8 +213,58 @@ func (r *sourceRunner) txnDue() bool {
 // aborted (by the next instance's fence, or its timeout) and the task
 // must fail, so its offsets never claim a record that is not in it.
 func (r *sourceRunner) commitTxn(ctx context.Context) error {
-	if !r.eos.inTxn {
+	res := r.endTxn(ctx)
+	if res.err != nil {
+		return res.err
+	}
+	r.applyTxn(ctx, res)
+	return nil
+}
+
+// txnResult is what endTxn did: the offsets it committed and the
+// records it wrote them in.
+type txnResult struct {
+	batch   []connectors.SourceOffset
+	written []kafkalog.Record
+	err     error
+}
+
+// commitTxnAsync starts commitTxn's Kafka part (endTxn) on a goroutine of
+// its own, so that the task polls its next batch while the transaction's
+// records are acknowledged and its markers written: a PostgreSQL task's
+// WAL reader, blocked on a full queue while the runner waited for the
+// commit, goes on decoding. The loop calls awaitTxn before it touches the
+// transaction state again (after Poll returns, and at stop); until then
+// the goroutine owns the producer's transaction, the tracker's offsets
+// and r.pending.
+func (r *sourceRunner) commitTxnAsync(ctx context.Context) {
+	ch := make(chan txnResult, 1)
+	r.eos.committing = ch
+	go func() { ch <- r.endTxn(ctx) }()
+}
+
+// awaitTxn waits for the commit commitTxnAsync started, if any, and
+// finishes it on the loop's goroutine (applyTxn: the offsets store learns
+// what was written, then the task's Commit).
+func (r *sourceRunner) awaitTxn(ctx context.Context) error {
+	ch := r.eos.committing
+	if ch == nil {
 		return nil
+	}
+	res := <-ch
+	r.eos.committing = nil
+	if res.err != nil {
+		return res.err
+	}
+	r.applyTxn(ctx, res)
+	return nil
+}
+
+// endTxn is commitTxn's Kafka part: it writes the offsets, waits for
+// every record's acknowledgement and commits.
+func (r *sourceRunner) endTxn(ctx context.Context) txnResult {
+	if !r.eos.inTxn {
+		return txnResult{}
 	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), transactionTimeout)
 	defer cancel()
@@ -225,7 +278,7 @@ func (r *sourceRunner) commitTxn(ctx context.Context) error {
 	if len(batch) > 0 {
 		kvs, err := r.eos.offsets.Encode(r.id.Connector, batch)
 		if err != nil {
-			return err
+			return txnResult{err: err}
 		}
 		recs = make([]*kgo.Record, len(kvs))
 		for i, kv := range kvs {
@@ -238,36 +291,46 @@ func (r *sourceRunner) commitTxn(ctx context.Context) error {
 		}
 	}
 	if err := r.producer.Flush(cctx); err != nil {
-		return fmt.Errorf("sending the records of a transaction: %w", err)
+		return txnResult{err: fmt.Errorf("sending the records of a transaction: %w", err)}
 	}
 	if e := r.produceErr.Load(); e != nil {
-		return *e
+		return txnResult{err: *e}
 	}
 	if e := offErr.Load(); e != nil {
-		return fmt.Errorf("writing the source offsets of a transaction: %w", *e)
+		return txnResult{err: fmt.Errorf("writing the source offsets of a transaction: %w", *e)}
 	}
 	if n := r.tracker.inFlight(); n > 0 {
-		return fmt.Errorf("%d records of the transaction were not acknowledged; not committing", n)
+		return txnResult{err: fmt.Errorf("%d records of the transaction were not acknowledged; not committing", n)}
 	}
 	// Every record is acknowledged: what committable holds now is what
 	// was written; take it so that the next transaction starts clean.
 	clear(r.scratchOffsets)
 	r.tracker.committable(r.scratchOffsets)
 	if err := r.producer.EndTransaction(cctx, kgo.TryCommit); err != nil {
-		return fmt.Errorf("committing a transaction: %w", err)
+		return txnResult{err: fmt.Errorf("committing a transaction: %w", err)}
 	}
 	r.eos.inTxn = false
 	clear(r.pending)
 	if len(batch) == 0 {
-		return nil
+		return txnResult{}
 	}
 	written := make([]kafkalog.Record, len(recs))
 	for i, rec := range recs {
 		written[i] = kafkalog.Record{Partition: rec.Partition, Offset: rec.Offset, Key: rec.Key, Value: rec.Value}
 	}
-	r.eos.offsets.Applied(r.id.Connector, batch, written)
-	r.taskCommit(cctx, batch)
-	return nil
+	return txnResult{batch: batch, written: written}
+}
+
+// applyTxn tells the offsets store and then the task what a committed
+// transaction wrote.
+func (r *sourceRunner) applyTxn(ctx context.Context, res txnResult) {
+	if len(res.batch) == 0 {
+		return
+	}
+	r.eos.offsets.Applied(r.id.Connector, res.batch, res.written)
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), transactionTimeout)
+	defer cancel()
+	r.taskCommit(cctx, res.batch)
 }
 
 // abortTxn aborts the open transaction, best effort: a task that failed

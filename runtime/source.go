@@ -291,6 +291,12 @@ func (r *sourceRunner) run(ctx context.Context) (err error) {
 			return nil
 		}
 		recs, err := r.poll(ctx)
+		if r.eos != nil {
+			// The previous transaction committed meanwhile (or failed).
+			if cerr := r.awaitTxn(ctx); cerr != nil {
+				return cerr
+			}
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -332,9 +338,7 @@ func (r *sourceRunner) run(ctx context.Context) (err error) {
 		}
 		if r.eos != nil {
 			if r.txnDue() {
-				if err := r.commitTxn(ctx); err != nil {
-					return err
-				}
+				r.commitTxnAsync(ctx)
 			}
 		} else if time.Since(lastFlush) >= r.flushEvery {
 			r.commit(ctx)
@@ -652,8 +656,13 @@ func (r *sourceRunner) shutdown(clean bool) error {
 	if r.eos != nil {
 		// Exactly once: commit what the stopping task sent, or (after a
 		// failure) abort it; nothing is committed outside a transaction.
-		var err error
-		if clean {
+		// A commit still running (commitTxnAsync) ends first: it is
+		// bounded by the transaction timeout, and owns the transaction
+		// until it does.
+		err := r.awaitTxn(ctx)
+		if err != nil {
+			r.logger.Warn("the last transaction failed to commit; its records are sent again after restart", "error", err)
+		} else if clean {
 			if err = r.commitTxn(ctx); err != nil {
 				r.logger.Warn("committing the last transaction at stop failed; its records are sent again after restart", "error", err)
 			}
