@@ -94,9 +94,9 @@ type sinkRunner struct {
 	first  map[connectors.TopicPartition]int64
 	failed bool
 	client *kgo.Client
-	// panicked is a panic in the task's Open or Close, recovered on the
-	// client's goroutine that ran the rebalance callback; the loop fails
-	// the task with it.
+	// panicked is a panic in the task's Open or Close, or an error of
+	// Open that is not retriable, caught on the client's goroutine that
+	// ran the rebalance callback; the loop fails the task with it.
 	panicked error
 	// stopping is set after the final flush: the revoke callback run by
 	// leaving the group does not flush again.
@@ -672,8 +672,15 @@ func (r *sinkRunner) assigned(ctx context.Context, _ *kgo.Client, m map[string][
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		if err := connectors.Protect(func() error { return w.Open(ctx, toTPs(m)) }); err != nil {
-			r.logger.Error("opening partitions failed", "error", err)
-			r.notePanic(err)
+			if connectors.Retriable(err) {
+				// The task tries again itself (the S3 sink recovers its
+				// position at the partition's next Put).
+				r.logger.Warn("opening partitions failed; the task retries", "error", err)
+			} else {
+				// As Kafka Connect fails a task whose open() throws.
+				r.logger.Error("opening partitions failed", "error", err)
+				r.failCallback(fmt.Errorf("opening partitions %v: %w", toTPs(m), err))
+			}
 		}
 	}
 }
@@ -715,8 +722,16 @@ func (r *sinkRunner) forget(ctx context.Context, m map[string][]int32) {
 // fail the task with; r.mu is held.
 func (r *sinkRunner) notePanic(err error) {
 	var pe *connectors.PanicError
-	if errors.As(err, &pe) && r.panicked == nil {
-		r.panicked = fmt.Errorf("rebalance callback: %w", err)
+	if errors.As(err, &pe) {
+		r.failCallback(fmt.Errorf("rebalance callback: %w", err))
+	}
+}
+
+// failCallback records the error of a rebalance callback that fails the
+// task (the first one): the loop returns it. r.mu is held.
+func (r *sinkRunner) failCallback(err error) {
+	if r.panicked == nil {
+		r.panicked = err
 		r.failed = true
 	}
 }
