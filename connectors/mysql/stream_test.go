@@ -1,0 +1,207 @@
+package mysql
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/connectors/cdc"
+	"github.com/sluice-cdc/sluice/it/harness"
+)
+
+// testChanges covers update, delete with its tombstone, a key change, a
+// table without a key, DDL between changes and the source block.
+func testChanges(t *testing.T, m *harness.MariaDB) {
+	db := m.CreateDB(t, "changes")
+	m.Exec(t, db, "CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(10))", "CREATE TABLE nokey (v VARCHAR(10))")
+	task := startTask(t, props(m, db, SnapshotMode, SnapshotNoData), nil)
+	m.Exec(t, db, "INSERT INTO t VALUES (1, 'a')", "UPDATE t SET v = 'b' WHERE id = 1", "UPDATE t SET id = 2 WHERE id = 1",
+		"DELETE FROM t WHERE id = 2", "INSERT INTO nokey VALUES ('n')",
+		"ALTER TABLE t ADD COLUMN w INT DEFAULT 7", "INSERT INTO t (id, v) VALUES (3, 'c')")
+	recs := pollUntil(t, task, 30*time.Second, nChanges(7))
+	var got []string
+	tombstones := 0
+	for _, r := range recs {
+		if r.Topic == "" {
+			continue
+		}
+		if r.Value == nil {
+			tombstones++
+			got = append(got, "tombstone "+payload(t, r.KeySchema, r.Key))
+			continue
+		}
+		e := envOf(r)
+		line := opOf(r)
+		for _, f := range []int{cdc.EnvBefore, cdc.EnvAfter} {
+			if v, ok := e.Values[f].(*connectors.StructValue); ok {
+				line += " " + payload(t, v.Schema, v)
+			} else {
+				line += " null"
+			}
+		}
+		got = append(got, line)
+		src := sourceOf(r)
+		if src.Values[srcTable] != r.Topic[strings.LastIndexByte(r.Topic, '.')+1:] || src.Values[srcServerID] != int64(1) ||
+			src.Values[srcGTID] == nil || !strings.HasPrefix(src.Values[srcFile].(string), "binlog.") || src.Values[srcPos].(int64) <= 4 ||
+			src.Values[cdc.SrcSnapshot] != cdc.SnapFalse || src.Values[cdc.SrcConnector] != "mysql" || src.Values[cdc.SrcDB] != db {
+			t.Errorf("source block %v", src.Values)
+		}
+	}
+	want := []string{
+		`c null {"id":1,"v":"a"}`,
+		`u {"id":1,"v":"a"} {"id":1,"v":"b"}`,
+		`d {"id":1,"v":"b"} null`, `tombstone {"id":1}`, `c null {"id":2,"v":"b"}`,
+		`d {"id":2,"v":"b"} null`, `tombstone {"id":2}`,
+		`c null {"v":"n"}`,
+		`c null {"id":3,"v":"c","w":7}`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// testRestartMidTx stops the task in the middle of a transaction of many
+// rows events, as a crash after the runtime committed the offset of the
+// last record it had acknowledged, and checks that the next task sends
+// exactly the rest.
+func testRestartMidTx(t *testing.T, m *harness.MariaDB) {
+	const rows = 3000
+	db := m.CreateDB(t, "midtx")
+	m.Exec(t, db, "CREATE TABLE t (id INT PRIMARY KEY, pad VARCHAR(200))", "CREATE TABLE u (id INT PRIMARY KEY)")
+	p := props(m, db, SnapshotMode, SnapshotNoData, MaxBatchSize, "100")
+	task := startTask(t, p, nil)
+	// Wait for the task to stream before writing.
+	pollUntil(t, task, 10*time.Second, func([]*connectors.Record) bool { return true })
+	var stmts []string
+	stmts = append(stmts, "BEGIN")
+	for i := 0; i < rows; i += 500 {
+		var vals []string
+		for j := i; j < i+500; j++ {
+			vals = append(vals, fmt.Sprintf("(%d, REPEAT('x', 150))", j))
+		}
+		stmts = append(stmts, "INSERT INTO t VALUES "+strings.Join(vals, ","), fmt.Sprintf("INSERT INTO u VALUES (%d)", i))
+	}
+	stmts = append(stmts, "UPDATE t SET pad = 'y' WHERE id < 100", "DELETE FROM t WHERE id >= 2900", "COMMIT", "INSERT INTO u VALUES (999999)")
+	m.Exec(t, db, strings.Join(stmts, ";"))
+	all := expectedMidTx(rows)
+	// Take about half the transaction's records, then stop as a crash
+	// would: the committed offset is the last with one.
+	first := pollUntil(t, task, 30*time.Second, func(r []*connectors.Record) bool { return len(r) >= len(all)/2 })
+	stopTask(t, task)
+	cut := len(first) - 1
+	for first[cut].SourceOffset == nil {
+		cut--
+	}
+	stored := first[cut].SourceOffset
+	if stored["event"] == nil && stored["row"] == nil {
+		t.Fatalf("offset %v is not inside the transaction", stored)
+	}
+	task2 := startTask(t, p, stored)
+	rest := pollUntil(t, task2, 30*time.Second, func(r []*connectors.Record) bool {
+		return len(changes(r)) > 0 && summary(t, changes(r)[len(changes(r))-1]) == "c u 999999"
+	})
+	var got []string
+	for _, r := range append(first[:cut+1], rest...) {
+		if r.Topic != "" {
+			got = append(got, summary(t, r))
+		}
+	}
+	if len(got) != len(all) {
+		t.Fatalf("%d records across the restart (offset %v), want %d", len(got), stored, len(all))
+	}
+	for i := range all {
+		if got[i] != all[i] {
+			t.Fatalf("record %d is %q, want %q (offset %v)", i, got[i], all[i], stored)
+		}
+	}
+}
+
+// expectedMidTx lists the records of testRestartMidTx's transaction.
+func expectedMidTx(rows int) []string {
+	var out []string
+	for i := 0; i < rows; i += 500 {
+		for j := i; j < i+500; j++ {
+			out = append(out, fmt.Sprintf("c t %d", j))
+		}
+		out = append(out, fmt.Sprintf("c u %d", i))
+	}
+	for j := 0; j < 100; j++ {
+		out = append(out, fmt.Sprintf("u t %d", j))
+	}
+	for j := 2900; j < rows; j++ {
+		out = append(out, fmt.Sprintf("d t %d", j), fmt.Sprintf("tombstone t %d", j))
+	}
+	return append(out, "c u 999999")
+}
+
+func summary(t *testing.T, r *connectors.Record) string {
+	table := r.Topic[strings.LastIndexByte(r.Topic, '.')+1:]
+	id := r.Key.(*connectors.StructValue).Values[0]
+	if r.Value == nil {
+		return fmt.Sprintf("tombstone %s %v", table, id)
+	}
+	return fmt.Sprintf("%s %s %v", opOf(r), table, id)
+}
+
+// testChecks starts tasks against a server set up wrong, one setting at
+// a time, and checks each message names the fix.
+func testChecks(t *testing.T, m *harness.MariaDB) {
+	db := m.CreateDB(t, "checks")
+	m.Exec(t, "", "CREATE USER 'weak'@'%' IDENTIFIED BY 'pw'", "GRANT SELECT ON *.* TO 'weak'@'%'")
+	start := func(p map[string]string) string {
+		task, err := tryStart(p, nil)
+		if err == nil {
+			stopTask(t, task)
+			return ""
+		}
+		return err.Error()
+	}
+	for _, c := range []struct {
+		name, set, reset string
+		props            []string
+		want             []string
+	}{
+		{name: "binlog_format", set: "SET GLOBAL binlog_format = 'STATEMENT'", reset: "SET GLOBAL binlog_format = 'ROW'",
+			want: []string{"binlog_format is STATEMENT", "set binlog_format=ROW"}},
+		{name: "binlog_row_image", set: "SET GLOBAL binlog_row_image = 'MINIMAL'", reset: "SET GLOBAL binlog_row_image = 'FULL'",
+			want: []string{"binlog_row_image is MINIMAL", "set binlog_row_image=FULL"}},
+		{name: "binlog_row_metadata", set: "SET GLOBAL binlog_row_metadata = 'MINIMAL'", reset: "SET GLOBAL binlog_row_metadata = 'FULL'",
+			want: []string{"binlog_row_metadata is MINIMAL", "instead of parsing DDL", "set binlog_row_metadata=FULL"}},
+		{name: "privileges", props: []string{User, "weak", Password, "pw"},
+			want: []string{"lacks REPLICATION SLAVE", "GRANT REPLICATION SLAVE ON *.*", "lacks REPLICATION CLIENT"}},
+		{name: "no select", props: []string{User, "nosel", Password, "pw"}, set: "CREATE USER 'nosel'@'%' IDENTIFIED BY 'pw'",
+			want: []string{"has no SELECT privilege", "lacks REPLICATION SLAVE"}},
+		{name: "password", props: []string{Password, "wrong"},
+			want: []string{"refused the login", "check database.user and database.password"}},
+		{name: "unreachable", props: []string{Port, fmt.Sprint(harness.FreePort(t)), ConnectTimeoutMs, "2000"},
+			want: []string{"cannot reach MySQL at 127.0.0.1:", "check database.hostname and database.port"}},
+		{name: "server id", props: []string{ServerID, "1"},
+			want: []string{"database.server.id 1 is the server's own server_id"}},
+		{name: "refused property", props: []string{IncludeSchemaChanges, "true", "column.mask.with.12.chars", "x"},
+			want: []string{"include.schema.changes \"true\": schema change events", "column.mask.with.12.chars: column masking is not in this version"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if c.set != "" {
+				m.Exec(t, "", c.set)
+			}
+			if c.reset != "" {
+				defer m.Exec(t, "", c.reset)
+			}
+			msg := start(props(m, db, c.props...))
+			for _, w := range c.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("error %q lacks %q", msg, w)
+				}
+			}
+		})
+	}
+	t.Run("binlog off", func(t *testing.T) {
+		off := harness.StartMariaDB(t, harness.MariaDBOptions{NoBinlog: true})
+		msg := start(props(off, db))
+		if !strings.Contains(msg, "the binary log is off") || !strings.Contains(msg, "start the server with log-bin") {
+			t.Errorf("error %q", msg)
+		}
+	})
+}
