@@ -231,4 +231,3 @@ func joinErrs(errs []error) error {
 	}
 	return fmt.Errorf("MySQL source pre-start checks failed:\n%s", strings.Join(parts, "\n"))
 }
-

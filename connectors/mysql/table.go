@@ -350,4 +350,3 @@ func quotedList(s string) ([]string, error) {
 
 // quoteIdent quotes a MySQL identifier.
 func quoteIdent(s string) string { return "`" + strings.ReplaceAll(s, "`", "``") + "`" }
-
