@@ -50,16 +50,19 @@ func newBuilder(cfg *Config) *cdc.Builder {
 	return cdc.NewBuilder(Version, connector, cfg.TopicPrefix, sourceSchema(name), map[string]any{"server": cfg.TopicPrefix})
 }
 
-// srcPosition is where an event sits in the binlog, for its source block.
+// srcPosition is where an event sits in the binlog, for its source
+// block. The fields are boxed once per rows event (serverID and pos
+// int64, file and gtid string or nil gtid, thread int64 or nil), so the
+// rows of an event share the boxes.
 type srcPosition struct {
 	ts       cdc.Times
 	snapshot string
-	serverID int64
-	gtid     any // string or nil
-	file     string
-	pos      int64
+	serverID any
+	gtid     any
+	file     any
+	pos      any
 	row      int32
-	thread   any // int64 or nil
+	thread   any
 }
 
 // sourceValue returns the source block of an event of t at p.

@@ -177,7 +177,7 @@ func (s *snapshotter) table(ctx context.Context, db, name string, last bool) err
 	for i := range raw {
 		ptrs[i] = &raw[i]
 	}
-	p := &srcPosition{ts: s.ts, snapshot: cdc.SnapTrue, file: s.pos.file, pos: int64(s.pos.pos)}
+	p := &srcPosition{ts: s.ts, snapshot: cdc.SnapTrue, serverID: int64(0), file: s.pos.file, pos: int64(s.pos.pos)}
 	firstOfTable := true
 	for rows.Next() {
 		if err := rows.Scan(ptrs...); err != nil {

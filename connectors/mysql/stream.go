@@ -99,8 +99,50 @@ type streamer struct {
 	dirty         bool // the position moved past the last queued offset
 }
 
-// stream reads the binlog from o until ctx ends or an error.
+// transientError is a lost or refused connection to the server while
+// streaming: stream reconnects and resumes after what it queued.
+type transientError struct{ err error }
+
+func (e *transientError) Error() string { return e.err.Error() }
+func (e *transientError) Unwrap() error { return e.err }
+
+// Reconnect back-off bounds.
+const (
+	reconnectMin = 250 * time.Millisecond
+	reconnectMax = 10 * time.Second
+)
+
+// stream reads the binlog from o until ctx ends or an error that a
+// reconnection cannot cure. A lost connection (the server restarted, the
+// network cut) is retried with back-off, resuming right after the last
+// record queued, so nothing is sent twice or skipped.
 func (t *Task) stream(ctx context.Context, o offset) error {
+	wait := reconnectMin
+	for {
+		start := time.Now()
+		next, err := t.streamFrom(ctx, o)
+		var te *transientError
+		if ctx.Err() != nil || !errors.As(err, &te) {
+			return err
+		}
+		if time.Since(start) > time.Minute {
+			wait = reconnectMin
+		}
+		t.log.Warn("binlog stream lost; reconnecting", "server", t.cfg.Addr(), "error", err, "retry_in", wait.String(),
+			"file", next.file, "pos", next.pos, "gtids", next.gtids)
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		wait = min(2*wait, reconnectMax)
+		o = next
+	}
+}
+
+// streamFrom streams from o; it returns the offset to resume from (after
+// the last record queued) with its error.
+func (t *Task) streamFrom(ctx context.Context, o offset) (offset, error) {
 	cfg := t.cfg
 	s := &streamer{t: t, cfg: cfg, b: t.b, tables: map[uint64]*table{}, json: map[string]map[string]bool{}, file: o.file, last: o}
 	s.quar.PositionKey = "pos"
@@ -109,13 +151,13 @@ func (t *Task) stream(ctx context.Context, o offset) error {
 		flavor = mysql.MariaDBFlavor
 		p, err := parseMariaPos(o.gtids)
 		if err != nil {
-			return fmt.Errorf("stored GTID position %q: %w", o.gtids, err)
+			return o, fmt.Errorf("stored GTID position %q: %w", o.gtids, err)
 		}
 		s.gtids = p
 	} else if o.gtids != "" {
 		set, err := mysql.ParseMysqlGTIDSet(o.gtids)
 		if err != nil {
-			return fmt.Errorf("stored GTID set %q: %w", o.gtids, err)
+			return o, fmt.Errorf("stored GTID set %q: %w", o.gtids, err)
 		}
 		s.gtids = &mysqlSet{set}
 	}
@@ -133,30 +175,35 @@ func (t *Task) stream(ctx context.Context, o offset) error {
 	if o.gtids != "" {
 		set, perr := mysql.ParseGTIDSet(flavor, o.gtids)
 		if perr != nil {
-			return fmt.Errorf("stored GTID set %q: %w", o.gtids, perr)
+			return o, fmt.Errorf("stored GTID set %q: %w", o.gtids, perr)
 		}
 		bs, err = syncer.StartSyncGTID(set)
 	} else {
 		bs, err = syncer.StartSync(mysql.Position{Name: o.file, Pos: o.pos})
 	}
 	if err != nil {
-		return fmt.Errorf("starting the binlog stream at %s:%d (GTIDs %q): %w", o.file, o.pos, o.gtids, err)
+		err = fmt.Errorf("starting the binlog stream at %s:%d (GTIDs %q): %w", o.file, o.pos, o.gtids, err)
+		var me *mysql.MyError
+		if errors.As(err, &me) {
+			return o, err // the server answered: a refusal, not a lost connection
+		}
+		return o, &transientError{err}
 	}
 	t.log.Info("streaming", "file", o.file, "pos", o.pos, "gtids", o.gtids, "event", o.event, "row", o.row, "server_id", cfg.ServerID)
 	for {
 		ev, err := bs.GetEvent(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
-				return ctx.Err()
+				return s.last, ctx.Err()
 			}
 			var me *mysql.MyError
 			if errors.As(err, &me) && me.Code == 1236 {
-				return fmt.Errorf("the server cannot send the binlog from %s:%d (GTIDs %q): %v; the binlog was probably purged: set snapshot.mode=when_needed to snapshot again", o.file, o.pos, o.gtids, err)
+				return s.last, fmt.Errorf("the server cannot send the binlog from %s:%d (GTIDs %q): %v; the binlog was probably purged: set snapshot.mode=when_needed to snapshot again", o.file, o.pos, o.gtids, err)
 			}
-			return fmt.Errorf("reading the binlog: %w", err)
+			return s.last, &transientError{fmt.Errorf("reading the binlog: %w", err)}
 		}
 		if err := s.handle(ctx, ev); err != nil {
-			return err
+			return s.last, err
 		}
 	}
 }
@@ -371,6 +418,8 @@ func (s *streamer) rows(ctx context.Context, h *replication.EventHeader, e *repl
 	}
 	p := &srcPosition{ts: cdc.TimeBoxes(time.Unix(int64(h.Timestamp), 0)), serverID: int64(h.ServerID), file: s.file,
 		pos: int64(h.LogPos - h.EventSize), thread: s.txThread}
+	// One offset per rows event, on its last row: a restart replays at
+	// most the rows of one event, and the per-row path allocates no map.
 	if s.txGTID != "" {
 		p.gtid = s.txGTID
 	}
@@ -393,9 +442,10 @@ func (s *streamer) rows(ctx context.Context, h *replication.EventHeader, e *repl
 			return s.fail(full, fmt.Errorf("table %s: %w", full, err))
 		}
 		p.row = int32(r)
-		off := s.offsetAt(event, r+1, int64(h.Timestamp), h.ServerID)
+		var off map[string]any
 		if r+1 == n {
-			off = s.offsetAt(event+1, 0, int64(h.Timestamp), h.ServerID)
+			o := s.offsetAt(event+1, 0, int64(h.Timestamp), h.ServerID)
+			s.last, off = o, o.toMap()
 		}
 		if err := s.emit(ctx, tb, op, before, after, p, off); err != nil {
 			return err
@@ -465,10 +515,8 @@ func sameKey(a, b *connectors.StructValue) bool {
 }
 
 // emit queues the records of one row change; off goes on the last.
-func (s *streamer) emit(ctx context.Context, tb *table, op string, before, after *connectors.StructValue, p *srcPosition, off offset) error {
+func (s *streamer) emit(ctx context.Context, tb *table, op string, before, after *connectors.StructValue, p *srcPosition, m map[string]any) error {
 	s.txEmitted = true
-	s.last = off
-	m := off.toMap()
 	switch op {
 	case cdc.OpCreate:
 		return s.t.put(ctx, s.b.Change(tb.topic, tb.env, tb.keyS, op, s.key(tb, after), nil, after, sourceValue(s.b, tb, p), nil, m))

@@ -205,3 +205,37 @@ func testChecks(t *testing.T, m *harness.MariaDB) {
 		}
 	})
 }
+
+// testServerRestart restarts MariaDB while the task streams: the task
+// reconnects by itself and resumes after what it queued, so every insert
+// arrives exactly once.
+func testServerRestart(t *testing.T, m *harness.MariaDB) {
+	db := m.CreateDB(t, "restart")
+	m.Exec(t, db, "CREATE TABLE t (id INT PRIMARY KEY)")
+	task := startTask(t, props(m, db, SnapshotMode, SnapshotNoData), nil)
+	pollUntil(t, task, 10*time.Second, func([]*connectors.Record) bool { return true })
+	insert := func(from, to int) {
+		var vals []string
+		for i := from; i < to; i++ {
+			vals = append(vals, fmt.Sprintf("(%d)", i))
+		}
+		m.Exec(t, db, "INSERT INTO t VALUES "+strings.Join(vals, ","))
+	}
+	insert(0, 100)
+	recs := pollUntil(t, task, 30*time.Second, nChanges(100))
+	m.Restart(t, false)
+	insert(100, 200)
+	recs = append(recs, pollUntil(t, task, 60*time.Second, nChanges(100))...)
+	seen := map[any]int{}
+	for _, r := range changes(recs) {
+		seen[afterOf(r).Values[0]]++
+	}
+	for i := 0; i < 200; i++ {
+		if seen[int32(i)] != 1 {
+			t.Errorf("row %d arrived %d times", i, seen[int32(i)])
+		}
+	}
+	if len(changes(recs)) != 200 {
+		t.Errorf("%d changes, want 200", len(changes(recs)))
+	}
+}

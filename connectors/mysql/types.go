@@ -220,6 +220,9 @@ func (c *column) fromBinlog(v any, m Modes) (any, error) {
 		}
 		return c.intValue(s, u, m), nil
 	case kDecimal:
+		if str, ok := v.(string); ok {
+			return c.decimalValue(str, m)
+		}
 		return c.decimalValue(fmt.Sprint(v), m)
 	case kFloat:
 		f, ok := v.(float32)
