@@ -3,8 +3,8 @@ package mysql
 import (
 	"context"
 	"database/sql"
-	"log/slog"
 	"fmt"
+	"log/slog"
 	"os"
 	"strconv"
 	"testing"
