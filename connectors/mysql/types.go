@@ -507,7 +507,8 @@ func (c *column) dateValue(s string, m Modes) (any, error) {
 	return int32(t.Sub(epochDay).Hours() / 24), nil
 }
 
-// parseMicros reads "[-]H+:MM:SS[.ffffff]" into microseconds.
+// parseMicros reads "[-]H+:MM:SS[.ffffff]" (MySQL's TIME range, up to
+// 838 hours) into microseconds.
 func parseMicros(s string) (int64, error) {
 	neg := strings.HasPrefix(s, "-")
 	if neg {
@@ -520,21 +521,20 @@ func parseMicros(s string) (int64, error) {
 	}
 	var v [3]int64
 	for i, p := range parts {
-		n, err := strconv.ParseInt(p, 10, 64)
-		if err != nil {
+		if p == "" || len(p) > 3 || strings.Trim(p, "0123456789") != "" {
 			return 0, fmt.Errorf("not a time")
 		}
-		v[i] = n
+		v[i], _ = strconv.ParseInt(p, 10, 64)
+	}
+	if v[0] > 838 || v[1] > 59 || v[2] > 59 {
+		return 0, fmt.Errorf("time out of range")
 	}
 	us := (v[0]*3600 + v[1]*60 + v[2]) * 1e6
 	if frac != "" {
-		if len(frac) > 6 {
-			return 0, fmt.Errorf("more than 6 fractional digits")
+		if len(frac) > 6 || strings.Trim(frac, "0123456789") != "" {
+			return 0, fmt.Errorf("not a fraction of a second")
 		}
-		f, err := strconv.ParseInt(frac+strings.Repeat("0", 6-len(frac)), 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("not a time")
-		}
+		f, _ := strconv.ParseInt(frac+strings.Repeat("0", 6-len(frac)), 10, 64)
 		us += f
 	}
 	if neg {
