@@ -85,6 +85,11 @@ type streamer struct {
 	txEvent     int64
 	txEmitted   bool
 	txThread    any
+	// txStandalone marks a group without XID or COMMIT (DDL, a
+	// statement outside a transaction): its query event ends it.
+	// MariaDB flags it in the GTID event; on MySQL it is a GTID not
+	// followed by BEGIN.
+	txStandalone bool
 	// skipEvents and skipRows are what a resume must skip of the
 	// transaction skipGTID (or, without GTIDs, the first transaction).
 	skipping             bool
@@ -273,29 +278,40 @@ func (s *streamer) handle(ctx context.Context, ev *replication.BinlogEvent) erro
 		s.file = string(e.NextLogName)
 	case *replication.MariadbGTIDEvent:
 		s.begin(h, e.GTID.String())
+		s.txStandalone = e.IsStandalone()
 	case *replication.GTIDEvent:
 		set, err := e.GTIDNext()
 		if err != nil {
 			return err
 		}
 		s.begin(h, set.String())
+		s.txStandalone = true // until BEGIN
 	case *replication.QueryEvent:
 		q := strings.TrimSpace(string(e.Query))
 		switch {
 		case strings.EqualFold(q, "BEGIN"):
-			if !s.inTx || s.txFile == "" {
-				s.begin(h, s.txGTID)
+			if !s.inTx {
+				s.begin(h, "") // file/pos without GTIDs
 			}
+			s.txStandalone = false
 			s.txThread = int64(e.SlaveProxyID)
-		case strings.EqualFold(q, "COMMIT"):
+		case strings.EqualFold(q, "COMMIT"), strings.EqualFold(q, "ROLLBACK"):
+			// COMMIT ends a group of non-transactional tables; ROLLBACK
+			// one whose transactional changes were rolled back (what
+			// the binlog holds of it happened).
 			return s.commit(ctx, h)
 		default:
-			// DDL (or a statement): table shapes may have changed; the
-			// next table maps say how.
+			// DDL, or a statement inside a transaction (SAVEPOINT):
+			// table shapes may have changed; the next table maps say
+			// how.
 			s.tables = map[uint64]*table{}
 			s.json = map[string]map[string]bool{}
-			if s.inTx && s.txEvent == 0 {
-				return s.commit(ctx, h) // a standalone DDL transaction
+			if s.inTx && s.txStandalone {
+				return s.commit(ctx, h)
+			}
+			if !s.inTx {
+				s.dirty = true
+				s.lastBetween = s.between(h)
 			}
 		}
 	case *replication.XIDEvent:

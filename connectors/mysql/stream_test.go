@@ -19,8 +19,18 @@ func testChanges(t *testing.T, m *harness.MariaDB) {
 	task := startTask(t, props(m, db, SnapshotMode, SnapshotNoData), nil)
 	m.Exec(t, db, "INSERT INTO t VALUES (1, 'a')", "UPDATE t SET v = 'b' WHERE id = 1", "UPDATE t SET id = 2 WHERE id = 1",
 		"DELETE FROM t WHERE id = 2", "INSERT INTO nokey VALUES ('n')",
-		"ALTER TABLE t ADD COLUMN w INT DEFAULT 7", "INSERT INTO t (id, v) VALUES (3, 'c')")
-	recs := pollUntil(t, task, 30*time.Second, nChanges(7))
+		"ALTER TABLE t ADD COLUMN w INT DEFAULT 7", "INSERT INTO t (id, v) VALUES (3, 'c')",
+		"BEGIN; SAVEPOINT a; INSERT INTO t (id, v) VALUES (4, 's'); INSERT INTO t (id, v) VALUES (5, 's'); COMMIT")
+	recs := pollUntil(t, task, 30*time.Second, nChanges(9))
+	// The savepoint does not end the transaction: the offset of its
+	// first row is still inside it.
+	for _, r := range recs {
+		if r.Topic != "" && r.Value != nil && afterOf(r) != nil && afterOf(r).Values[0] == int32(4) {
+			if r.SourceOffset["tx_gtid"] == nil || r.SourceOffset["event"] != int64(1) {
+				t.Errorf("offset of the first row after a savepoint: %v", r.SourceOffset)
+			}
+		}
+	}
 	var got []string
 	tombstones := 0
 	for _, r := range recs {
@@ -56,6 +66,8 @@ func testChanges(t *testing.T, m *harness.MariaDB) {
 		`d {"id":2,"v":"b"} null`, `tombstone {"id":2}`,
 		`c null {"v":"n"}`,
 		`c null {"id":3,"v":"c","w":7}`,
+		`c null {"id":4,"v":"s","w":7}`,
+		`c null {"id":5,"v":"s","w":7}`,
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -237,5 +249,33 @@ func testServerRestart(t *testing.T, m *harness.MariaDB) {
 	}
 	if len(changes(recs)) != 200 {
 		t.Errorf("%d changes, want 200", len(changes(recs)))
+	}
+}
+
+// testHeartbeat checks that an idle stream sends heartbeat records
+// carrying the position after the last transaction, including one of a
+// table not captured.
+func testHeartbeat(t *testing.T, m *harness.MariaDB) {
+	db := m.CreateDB(t, "beat")
+	other := m.CreateDB(t, "other")
+	m.Exec(t, db, "CREATE TABLE t (id INT PRIMARY KEY)")
+	m.Exec(t, other, "CREATE TABLE t (id INT PRIMARY KEY)")
+	task := startTask(t, props(m, db, SnapshotMode, SnapshotNoData, HeartbeatIntervalMs, "200"), nil)
+	pollUntil(t, task, 10*time.Second, func([]*connectors.Record) bool { return true })
+	m.Exec(t, other, "INSERT INTO t VALUES (1)")
+	var pos string
+	if err := m.Open(t, "").QueryRow("SELECT @@gtid_binlog_pos").Scan(&pos); err != nil {
+		t.Fatal(err)
+	}
+	recs := pollUntil(t, task, 20*time.Second, func(rs []*connectors.Record) bool {
+		for _, r := range rs {
+			if r.Topic == "__debezium-heartbeat.srv" && r.SourceOffset["gtids"] == pos {
+				return true
+			}
+		}
+		return false
+	})
+	if n := len(changes(recs)); n != 0 {
+		t.Errorf("%d changes of a table not captured", n)
 	}
 }
