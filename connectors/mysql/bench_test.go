@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
 	"strconv"
 	"testing"
 	"time"
@@ -47,10 +48,13 @@ func BenchmarkStreaming(b *testing.B) {
 
 	// Each iteration reads the range with both, one after the other, so
 	// that the machine's load (other tests) weighs on both alike.
-	var rawTime, taskTime time.Duration
+	var rawTime, taskTime, binlogTime time.Duration
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		t0 := time.Now()
+		mariadbBinlog(b, m, start, end)
+		binlogTime += time.Since(t0)
+		t0 = time.Now()
 		if got := rawRead(b, m, start, end); got != n {
 			b.Fatalf("read %d rows, want %d", got, n)
 		}
@@ -83,6 +87,25 @@ func BenchmarkStreaming(b *testing.B) {
 	b.ReportMetric(rows/taskTime.Seconds(), "rows/s")
 	b.ReportMetric(rows/rawTime.Seconds(), "raw-rows/s")
 	b.ReportMetric(rawTime.Seconds()/taskTime.Seconds(), "ratio")
+	b.ReportMetric(rows/binlogTime.Seconds(), "mariadb-binlog-rows/s")
+	b.ReportMetric(binlogTime.Seconds()/taskTime.Seconds(), "ratio-mariadb-binlog")
+}
+
+// mariadbBinlog copies the binlog files from start's to end's with
+// mariadb-binlog --read-from-remote-server --raw, the raw limit:
+// no decoding at all. The files hold little besides the benchmark's
+// rows (a fresh server).
+func mariadbBinlog(b *testing.B, m *harness.MariaDB, start, end offset) {
+	dir := b.TempDir()
+	files := []string{start.file}
+	if end.file != start.file {
+		files = append(files, end.file) // the benchmark's range spans at most a rotation
+	}
+	args := append([]string{"--read-from-remote-server", "--raw", "--host=" + m.Host, "--port=" + strconv.Itoa(m.Port),
+		"--user=" + m.User, "--result-file=" + dir + "/"}, files...)
+	if out, err := exec.Command("mariadb-binlog", args...).CombinedOutput(); err != nil {
+		b.Fatalf("mariadb-binlog: %v\n%s", err, out)
+	}
 }
 
 // currentPos returns the server's binlog position and GTID position.

@@ -1,6 +1,7 @@
 package mysql
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -277,5 +278,46 @@ func testHeartbeat(t *testing.T, m *harness.MariaDB) {
 	})
 	if n := len(changes(recs)); n != 0 {
 		t.Errorf("%d changes of a table not captured", n)
+	}
+}
+
+// testSnapshotNoLock holds a snapshot in the middle of a table (nobody
+// polls, the queue is full) and writes to that table meanwhile: the
+// writes finish at once, because the snapshot takes no table or global
+// lock, and they arrive after the snapshot as streamed changes.
+func testSnapshotNoLock(t *testing.T, m *harness.MariaDB) {
+	const rows = 20000
+	db := m.CreateDB(t, "nolock")
+	m.Exec(t, db, "CREATE TABLE t (id INT PRIMARY KEY, v INT)",
+		fmt.Sprintf("INSERT INTO t SELECT seq, 0 FROM seq_1_to_%d", rows))
+	task := startTask(t, props(m, db, MaxQueueSize, "100", MaxBatchSize, "100"), nil)
+	sqlDB := m.Open(t, db)
+	// The snapshot is under way once the queue is full.
+	harness.WaitFor(t, 10*time.Second, "the snapshot to fill the queue", func() error {
+		if task.queue.Len() < 100 {
+			return fmt.Errorf("%d queued", task.queue.Len())
+		}
+		return nil
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, q := range []string{"INSERT INTO t VALUES (0, 1)", "UPDATE t SET v = 2 WHERE id = 1", "DELETE FROM t WHERE id = 2"} {
+		if _, err := sqlDB.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s during the snapshot: %v (is a lock held?)", q, err)
+		}
+	}
+	recs := changes(pollUntil(t, task, 60*time.Second, nChanges(rows+3)))
+	ops := map[string]int{}
+	for _, r := range recs {
+		ops[opOf(r)]++
+	}
+	if ops[cdc.OpRead] != rows || ops[cdc.OpCreate] != 1 || ops[cdc.OpUpdate] != 1 || ops[cdc.OpDelete] != 1 {
+		t.Errorf("ops %v, want %d reads then one create, update and delete", ops, rows)
+	}
+	if last := sourceOf(recs[rows-1]).Values[cdc.SrcSnapshot]; last != cdc.SnapLast {
+		t.Errorf("last snapshot record marked %v", last)
+	}
+	if first := sourceOf(recs[0]).Values[cdc.SrcSnapshot]; first != cdc.SnapFirst {
+		t.Errorf("first snapshot record marked %v", first)
 	}
 }
