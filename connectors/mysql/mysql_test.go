@@ -202,6 +202,7 @@ func TestMySQL(t *testing.T) {
 	t.Run("changes", func(t *testing.T) { testChanges(t, m) })
 	t.Run("restart mid-transaction", func(t *testing.T) { testRestartMidTx(t, m) })
 	t.Run("snapshot without locks", func(t *testing.T) { testSnapshotNoLock(t, m) })
+	t.Run("undecodable", func(t *testing.T) { testUndecodable(t, m) })
 	t.Run("heartbeat", func(t *testing.T) { testHeartbeat(t, m) })
 	t.Run("server restart", func(t *testing.T) { testServerRestart(t, m) })
 	t.Run("checks", func(t *testing.T) { testChecks(t, m) })

@@ -321,3 +321,40 @@ func testSnapshotNoLock(t *testing.T, m *harness.MariaDB) {
 		t.Errorf("first snapshot record marked %v", first)
 	}
 }
+
+// testUndecodable streams a table whose column the type map cannot
+// convert (a ucs2 charset): by default the task fails naming table,
+// column and binlog position; with sluice.table.failure.mode=quarantine
+// that table is set aside and the others keep streaming.
+func testUndecodable(t *testing.T, m *harness.MariaDB) {
+	db := m.CreateDB(t, "bad")
+	m.Exec(t, db, "CREATE TABLE bad (id INT PRIMARY KEY, u VARCHAR(10) CHARACTER SET ucs2)", "CREATE TABLE good (id INT PRIMARY KEY)")
+	quar := startTask(t, props(m, db, SnapshotMode, SnapshotNoData, TableFailureMode, cdc.TableFailureQuarantine, ServerID, "6101"), nil)
+	pollUntil(t, quar, 10*time.Second, func([]*connectors.Record) bool { return true })
+	failing := startTask(t, props(m, db, SnapshotMode, SnapshotNoData, ServerID, "6102"), nil)
+	pollUntil(t, failing, 10*time.Second, func([]*connectors.Record) bool { return true })
+	m.Exec(t, db, "INSERT INTO bad VALUES (1, 'x')", "INSERT INTO good VALUES (1)", "INSERT INTO bad VALUES (2, 'y')", "INSERT INTO good VALUES (2)")
+	recs := changes(pollUntil(t, quar, 20*time.Second, nChanges(2)))
+	for _, r := range recs {
+		if sourceOf(r).Values[srcTable] != "good" {
+			t.Errorf("a change of %v passed the quarantine", sourceOf(r).Values[srcTable])
+		}
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, err := failing.Poll(ctx)
+		cancel()
+		if err != nil {
+			for _, w := range []string{"table " + db + ".bad", "column u", "character set ucs2", "binlog position binlog.", "GTID 0-1-"} {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the task did not fail on a column it cannot convert")
+		}
+	}
+}
