@@ -79,7 +79,7 @@ type serverInfo struct {
 func preflight(ctx context.Context, db *sql.DB, cfg *Config) (*serverInfo, []error, error) {
 	vars := map[string]string{}
 	rows, err := db.QueryContext(ctx, "SHOW GLOBAL VARIABLES WHERE Variable_name IN "+
-		"('log_bin', 'binlog_format', 'binlog_row_image', 'binlog_row_metadata', 'version', 'server_id', 'log_bin_compress', 'binlog_row_value_options')")
+		"('log_bin', 'binlog_format', 'binlog_row_image', 'binlog_row_metadata', 'version', 'server_id', 'log_bin_compress', 'binlog_row_value_options', 'binlog_annotate_row_events', 'binlog_rows_query_log_events')")
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading server variables: %w", err)
 	}
@@ -115,6 +115,14 @@ func preflight(ctx context.Context, db *sql.DB, cfg *Config) (*serverInfo, []err
 			fail("", "the server (%s) has no binlog_row_metadata (MySQL 8.0.1+ and MariaDB 10.5+ have it): the source takes column names, keys, signedness, charsets and enum values from the binlog's table-map metadata, with no DDL parser; upgrade the server", info.version)
 		case !strings.EqualFold(v, "FULL"):
 			fail("", "binlog_row_metadata is %s: the source takes column names, primary keys, signedness, charsets and enum/set values from the binlog's table-map metadata instead of parsing DDL, and only FULL carries them; set binlog_row_metadata=FULL (SET GLOBAL binlog_row_metadata=FULL and in the server's configuration)", v)
+		}
+		if cfg.IncludeQuery {
+			if info.mariaDB && !strings.EqualFold(vars["binlog_annotate_row_events"], "ON") {
+				fail(IncludeQuery, "include.query needs the statements in the binlog: set binlog_annotate_row_events=ON on the server, or include.query=false")
+			}
+			if !info.mariaDB && !strings.EqualFold(vars["binlog_rows_query_log_events"], "ON") {
+				fail(IncludeQuery, "include.query needs the statements in the binlog: set binlog_rows_query_log_events=ON on the server, or include.query=false")
+			}
 		}
 		if strings.EqualFold(vars["log_bin_compress"], "ON") {
 			fail("", "log_bin_compress is ON: compressed row events are not read; set log_bin_compress=OFF")

@@ -198,7 +198,7 @@ var def = config.NewDef(
 		Validator: notYet("false", "schema change events on the <topic.prefix> topic are not in this version of the MySQL source"),
 		Doc:       "Not supported yet, so the default is false (Debezium's is true) and true is refused. Row events always carry the table's current columns, taken from the binlog's table-map metadata."},
 	config.Key{Name: IncludeQuery, Type: config.Boolean, Default: false, Importance: config.Low, Group: groupEvents, Order: 3,
-		Validator: notYet("false", "source.query is not in this version of the MySQL source"), Doc: "Not supported yet; true is refused and source.query is null."},
+		Doc: "Put the statement that made each streamed change in source.query, as Debezium does. It needs MariaDB's binlog_annotate_row_events=ON (the default) or MySQL's binlog_rows_query_log_events=ON; the task refuses to start without it. The statement may hold values of columns that column.exclude.list leaves out."},
 	config.Key{Name: TombstonesOnDelete, Type: config.Boolean, Default: true, Importance: config.Medium, Group: groupEvents, Order: 4,
 		Doc: "Follow each delete event by a tombstone (same key, null value) so compacted topics drop the key."},
 	config.Key{Name: SkippedOperations, Type: config.String, Default: "t", Importance: config.Low, Group: groupEvents, Order: 5,
@@ -298,6 +298,7 @@ type Config struct {
 	ColInclude, ColExclude     []*regexp.Regexp
 	SnapshotMode               string
 	TombstonesOnDelete         bool
+	IncludeQuery               bool
 	SkipCreate, SkipUpdate     bool
 	SkipDelete                 bool
 	Quarantine                 bool
@@ -336,6 +337,7 @@ func ParseConfig(props map[string]string) (*Config, error) {
 		TopicPrefix:        v.String(TopicPrefix),
 		SnapshotMode:       strings.ToLower(v.String(SnapshotMode)),
 		TombstonesOnDelete: v.Bool(TombstonesOnDelete),
+		IncludeQuery:       v.Bool(IncludeQuery),
 		Quarantine:         strings.EqualFold(v.String(TableFailureMode), cdc.TableFailureQuarantine),
 		HeartbeatInterval:  time.Duration(v.Int(HeartbeatIntervalMs)) * time.Millisecond,
 		MaxBatchSize:       v.Int(MaxBatchSize), MaxQueueSize: v.Int(MaxQueueSize),

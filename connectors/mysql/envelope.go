@@ -63,6 +63,7 @@ type srcPosition struct {
 	pos      any
 	row      int32
 	thread   any
+	query    any
 }
 
 // sourceValue returns the source block of an event of t at p.
@@ -76,5 +77,6 @@ func sourceValue(b *cdc.Builder, t *table, p *srcPosition) *connectors.StructVal
 	v[srcPos] = p.pos
 	v[srcRow] = p.row
 	v[srcThread] = p.thread
+	v[srcQuery] = p.query
 	return s
 }

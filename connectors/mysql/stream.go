@@ -90,6 +90,9 @@ type streamer struct {
 	// MariaDB flags it in the GTID event; on MySQL it is a GTID not
 	// followed by BEGIN.
 	txStandalone bool
+	// query is the statement of the rows events that follow it
+	// (include.query), boxed; nil without one.
+	query any
 	// skipEvents and skipRows are what a resume must skip of the
 	// transaction skipGTID (or, without GTIDs, the first transaction).
 	skipping             bool
@@ -169,11 +172,15 @@ func (t *Task) streamFrom(ctx context.Context, o offset) (offset, error) {
 	if o.event > 0 || o.row > 0 {
 		s.skipping, s.skipGTID, s.skipEvents, s.skipRows = true, o.txGTID, o.event, o.row
 	}
-	syncer := replication.NewBinlogSyncer(replication.BinlogSyncerConfig{
+	sc := replication.BinlogSyncerConfig{
 		ServerID: cfg.ServerID, Flavor: flavor, Host: cfg.Host, Port: uint16(cfg.Port), User: cfg.User, Password: cfg.Password,
 		ParseTime: true, HeartbeatPeriod: time.Second, ReadTimeout: 30 * time.Second, DisableRetrySync: true,
 		Logger: t.log.With("component", "binlog"), Charset: "utf8mb4",
-	})
+	}
+	if cfg.IncludeQuery && flavor == mysql.MariaDBFlavor {
+		sc.DumpCommandFlag = replication.BINLOG_SEND_ANNOTATE_ROWS_EVENT
+	}
+	syncer := replication.NewBinlogSyncer(sc)
 	defer syncer.Close()
 	var bs *replication.BinlogStreamer
 	var err error
@@ -244,6 +251,7 @@ func (s *streamer) commit(ctx context.Context, h *replication.EventHeader) error
 	}
 	s.inTx = false
 	s.txGTID = ""
+	s.query = nil
 	s.dirty = true
 	s.lastBetween = s.between(h)
 	if !s.txEmitted && time.Since(s.lastMarker) > time.Second {
@@ -316,6 +324,14 @@ func (s *streamer) handle(ctx context.Context, ev *replication.BinlogEvent) erro
 		}
 	case *replication.XIDEvent:
 		return s.commit(ctx, h)
+	case *replication.MariadbAnnotateRowsEvent:
+		if s.cfg.IncludeQuery {
+			s.query = string(e.Query)
+		}
+	case *replication.RowsQueryEvent:
+		if s.cfg.IncludeQuery {
+			s.query = string(e.Query)
+		}
 	case *replication.TableMapEvent:
 		return s.tableMap(ctx, e)
 	case *replication.RowsEvent:
@@ -433,7 +449,7 @@ func (s *streamer) rows(ctx context.Context, h *replication.EventHeader, e *repl
 		return nil
 	}
 	p := &srcPosition{ts: cdc.TimeBoxes(time.Unix(int64(h.Timestamp), 0)), serverID: int64(h.ServerID), file: s.file,
-		pos: int64(h.LogPos - h.EventSize), thread: s.txThread}
+		pos: int64(h.LogPos - h.EventSize), thread: s.txThread, query: s.query}
 	// One offset per rows event, on its last row: a restart replays at
 	// most the rows of one event, and the per-row path allocates no map.
 	if s.txGTID != "" {

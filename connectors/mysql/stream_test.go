@@ -26,6 +26,9 @@ func testChanges(t *testing.T, m *harness.MariaDB) {
 	// The savepoint does not end the transaction: the offset of its
 	// first row is still inside it.
 	for _, r := range recs {
+		if q := sourceOf2(r); q != nil {
+			t.Errorf("source.query %v without include.query", q)
+		}
 		if r.Topic != "" && r.Value != nil && afterOf(r) != nil && afterOf(r).Values[0] == int32(4) {
 			if r.SourceOffset["tx_gtid"] == nil || r.SourceOffset["event"] != int64(1) {
 				t.Errorf("offset of the first row after a savepoint: %v", r.SourceOffset)
@@ -356,5 +359,39 @@ func testUndecodable(t *testing.T, m *harness.MariaDB) {
 		if time.Now().After(deadline) {
 			t.Fatal("the task did not fail on a column it cannot convert")
 		}
+	}
+}
+
+// sourceOf2 returns source.query of a change record (nil for others).
+func sourceOf2(r *connectors.Record) any {
+	if r.Topic == "" || r.Value == nil {
+		return nil
+	}
+	return sourceOf(r).Values[srcQuery]
+}
+
+// testIncludeQuery checks source.query with include.query=true.
+func testIncludeQuery(t *testing.T, m *harness.MariaDB) {
+	db := m.CreateDB(t, "query")
+	m.Exec(t, db, "CREATE TABLE t (id INT PRIMARY KEY)")
+	task := startTask(t, props(m, db, SnapshotMode, SnapshotNoData, IncludeQuery, "true"), nil)
+	pollUntil(t, task, 10*time.Second, func([]*connectors.Record) bool { return true })
+	m.Exec(t, db, "INSERT INTO t VALUES (1), (2)", "UPDATE t SET id = id + 10 WHERE id = 2 /* moved */")
+	recs := changes(pollUntil(t, task, 20*time.Second, nChanges(4)))
+	want := []string{"INSERT INTO t VALUES (1), (2)", "INSERT INTO t VALUES (1), (2)",
+		"UPDATE t SET id = id + 10 WHERE id = 2 /* moved */", "UPDATE t SET id = id + 10 WHERE id = 2 /* moved */"}
+	for i, r := range recs {
+		if q := sourceOf2(r); q != want[i] {
+			t.Errorf("record %d: source.query %v, want %q", i, q, want[i])
+		}
+	}
+	m.Exec(t, "", "SET GLOBAL binlog_annotate_row_events = OFF")
+	defer m.Exec(t, "", "SET GLOBAL binlog_annotate_row_events = ON")
+	task2, err := tryStart(props(m, db, IncludeQuery, "true"), nil)
+	if err == nil {
+		stopTask(t, task2)
+	}
+	if err == nil || !strings.Contains(err.Error(), "set binlog_annotate_row_events=ON") {
+		t.Errorf("start without annotations: %v", err)
 	}
 }
