@@ -258,3 +258,71 @@ func TestMySQLSourceEndToEnd(t *testing.T) {
 	}
 	w.JSON("DELETE", "/connectors/my-e2e", nil, http.StatusNoContent, nil)
 }
+
+// TestMySQLSourceChecks drives the pre-start checks through a worker:
+// PUT .../config/validate names each problem under its property, and
+// POST /connectors refuses the config with the same message.
+func TestMySQLSourceChecks(t *testing.T) {
+	t.Parallel()
+	m := harness.StartMariaDB(t, harness.MariaDBOptions{})
+	props, _ := isolated(t, nil)
+	w := harness.StartWorker(t, harness.WorkerOptions{Props: props})
+	db := m.CreateDB(t, "checks")
+	m.Exec(t, "", "CREATE USER 'weak'@'%' IDENTIFIED BY 'pw'", "GRANT SELECT ON *.* TO 'weak'@'%'")
+	validate := func(cfg map[string]string) map[string][]string {
+		var infos struct {
+			ErrorCount int `json:"error_count"`
+			Configs    []struct {
+				Value struct {
+					Name   string   `json:"name"`
+					Errors []string `json:"errors"`
+				} `json:"value"`
+			} `json:"configs"`
+		}
+		w.JSON("PUT", "/connector-plugins/mysql/config/validate", cfg, http.StatusOK, &infos)
+		out := map[string][]string{}
+		for _, c := range infos.Configs {
+			if len(c.Value.Errors) > 0 {
+				out[c.Value.Name] = c.Value.Errors
+			}
+		}
+		return out
+	}
+	base := func(kv ...string) map[string]string {
+		cfg := mysqlSourceConfig(m, db, "chk", nil)
+		cfg["connector.class"] = "mysql"
+		cfg["name"] = "my-checks"
+		for i := 0; i+1 < len(kv); i += 2 {
+			cfg[kv[i]] = kv[i+1]
+		}
+		return cfg
+	}
+	if errs := validate(base()); len(errs) != 0 {
+		t.Errorf("a good config: %v", errs)
+	}
+	for _, c := range []struct {
+		name     string
+		kv       []string
+		key      string
+		contains string
+	}{
+		{"password", []string{"database.password", "nope"}, "database.password", "check database.user and database.password"},
+		{"grants", []string{"database.user", "weak", "database.password", "pw"}, "database.user", "lacks REPLICATION SLAVE"},
+		{"refused property", []string{"include.schema.changes", "true"}, "include.schema.changes", "not in this version"},
+		{"unreachable", []string{"database.port", strconv.Itoa(harness.FreePort(t)), "connect.timeout.ms", "2000"}, "database.hostname", "cannot reach MySQL"},
+	} {
+		errs := validate(base(c.kv...))
+		if !strings.Contains(strings.Join(errs[c.key], " "), c.contains) {
+			t.Errorf("%s: validate errors %v, want %q under %s", c.name, errs, c.contains, c.key)
+		}
+	}
+	m.Exec(t, "", "SET GLOBAL binlog_row_metadata = 'MINIMAL'")
+	defer m.Exec(t, "", "SET GLOBAL binlog_row_metadata = 'FULL'")
+	if errs := validate(base()); !strings.Contains(strings.Join(errs["database.hostname"], " "), "set binlog_row_metadata=FULL") {
+		t.Errorf("binlog_row_metadata MINIMAL: validate errors %v", errs)
+	}
+	msg := expectError(t, w, "POST", "/connectors", map[string]any{"name": "my-checks", "config": base()}, http.StatusBadRequest)
+	if !strings.Contains(msg, "binlog_row_metadata is MINIMAL") || !strings.Contains(msg, "instead of parsing DDL") {
+		t.Errorf("create refused with %q", msg)
+	}
+}
