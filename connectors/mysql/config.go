@@ -204,7 +204,7 @@ var def = config.NewDef(
 	config.Key{Name: SkippedOperations, Type: config.String, Default: "t", Importance: config.Low, Group: groupEvents, Order: 5,
 		Validator: validSkipped, Doc: "Comma-separated operations not to emit: c (create), u (update), d (delete), t (truncate: never emitted by this version), or none."},
 	config.Key{Name: ProvideTxMetadata, Type: config.Boolean, Default: false, Importance: config.Low, Group: groupEvents, Order: 6,
-		Validator: notYet("false", "transaction metadata is not in this version of the MySQL source"), Doc: "Not supported yet; true is refused."},
+		Doc: "Emit BEGIN and END events of each streamed transaction with captured changes on <topic.prefix>.transaction (END with the event count per table), and fill each change event's transaction block ({id, total_order, data_collection_order}), as Debezium does. The id is the transaction's GTID, or file:pos without GTIDs. Snapshot events have none. A task restarted in the middle of a transaction continues its counts and sends no second BEGIN."},
 	config.Key{Name: HeartbeatIntervalMs, Type: config.Int, Default: 0, Importance: config.Low, Group: groupEvents, Order: 7,
 		Validator: config.AtLeast(0), Doc: "Milliseconds between heartbeat records on __debezium-heartbeat.<topic.prefix> while streaming, carrying the current position; 0 sends none. Without heartbeats the committed position still moves past changes of tables not captured."},
 	config.Key{Name: TableFailureMode, Type: config.String, Default: cdc.TableFailureFail, Importance: config.Medium, Group: groupEvents, Order: 8,
@@ -299,6 +299,7 @@ type Config struct {
 	SnapshotMode               string
 	TombstonesOnDelete         bool
 	IncludeQuery               bool
+	TxMetadata                 bool
 	SkipCreate, SkipUpdate     bool
 	SkipDelete                 bool
 	Quarantine                 bool
@@ -338,6 +339,7 @@ func ParseConfig(props map[string]string) (*Config, error) {
 		SnapshotMode:       strings.ToLower(v.String(SnapshotMode)),
 		TombstonesOnDelete: v.Bool(TombstonesOnDelete),
 		IncludeQuery:       v.Bool(IncludeQuery),
+		TxMetadata:         v.Bool(ProvideTxMetadata),
 		Quarantine:         strings.EqualFold(v.String(TableFailureMode), cdc.TableFailureQuarantine),
 		HeartbeatInterval:  time.Duration(v.Int(HeartbeatIntervalMs)) * time.Millisecond,
 		MaxBatchSize:       v.Int(MaxBatchSize), MaxQueueSize: v.Int(MaxQueueSize),

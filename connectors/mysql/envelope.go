@@ -1,6 +1,8 @@
 package mysql
 
 import (
+	"time"
+
 	"github.com/sluice-cdc/sluice/connectors"
 	"github.com/sluice-cdc/sluice/connectors/cdc"
 )
@@ -64,6 +66,7 @@ type srcPosition struct {
 	row      int32
 	thread   any
 	query    any
+	at       time.Time // the event's time, unboxed
 }
 
 // sourceValue returns the source block of an event of t at p.

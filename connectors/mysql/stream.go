@@ -90,6 +90,13 @@ type streamer struct {
 	// MariaDB flags it in the GTID event; on MySQL it is a GTID not
 	// followed by BEGIN.
 	txStandalone bool
+	// Transaction metadata (provide.transaction.metadata): the id, whether
+	// BEGIN was sent, the data events so far, in all and per table (in
+	// first-seen order).
+	txID     string
+	txBegun  bool
+	txTotal  int64
+	txCounts []cdc.TxCount
 	// query is the statement of the rows events that follow it
 	// (include.query), boxed; nil without one.
 	query any
@@ -237,6 +244,59 @@ func (s *streamer) begin(h *replication.EventHeader, gtid string) {
 		// interleaved): nothing of it was sent.
 		s.skipEvents, s.skipRows = 0, 0
 	}
+	s.txID = gtid
+	if gtid == "" {
+		s.txID = fmt.Sprintf("%s:%d", s.txFile, s.txPos)
+	}
+	s.txTotal, s.txCounts = 0, nil
+	// Resumed inside the transaction: its BEGIN went out with the rows
+	// already sent.
+	s.txBegun = s.cfg.TxMetadata && s.skipping && (s.skipEvents > 0 || s.skipRows > 0)
+}
+
+// count adds n data events of table tb to the transaction and returns
+// the transaction block of the last (nil without transaction metadata).
+func (s *streamer) count(tb *table, n int64) *connectors.StructValue {
+	if !s.cfg.TxMetadata || n == 0 {
+		return nil
+	}
+	coll := tb.db + "." + tb.name
+	i := 0
+	for i < len(s.txCounts) && s.txCounts[i].Collection != coll {
+		i++
+	}
+	if i == len(s.txCounts) {
+		s.txCounts = append(s.txCounts, cdc.TxCount{Collection: coll})
+	}
+	s.txTotal += n
+	s.txCounts[i].Count += n
+	return cdc.TransactionBlock(s.txID, s.txTotal, s.txCounts[i].Count)
+}
+
+// countSkipped counts the data events that rows [from, to) of e made when
+// they were sent before a restart.
+func (s *streamer) countSkipped(tb *table, e *replication.RowsEvent, op string, from, to int64) error {
+	if !s.cfg.TxMetadata {
+		return nil
+	}
+	for r := from; r < to; r++ {
+		n := int64(1)
+		if op == cdc.OpUpdate {
+			before, err := s.image(tb, e.Rows[2*r])
+			if err != nil {
+				return err
+			}
+			after, err := s.image(tb, e.Rows[2*r+1])
+			if err != nil {
+				return err
+			}
+			if !sameKey(s.key(tb, before), s.key(tb, after)) {
+				n = 2 // a delete and a create
+			}
+		}
+		s.count(tb, n)
+	}
+	return nil
 }
 
 // commit ends the transaction in progress at the event h.
@@ -254,6 +314,12 @@ func (s *streamer) commit(ctx context.Context, h *replication.EventHeader) error
 	s.query = nil
 	s.dirty = true
 	s.lastBetween = s.between(h)
+	if s.txBegun {
+		// END carries the position after the transaction.
+		s.txBegun = false
+		s.last, s.lastMarker, s.dirty = s.lastBetween, time.Now(), false
+		return s.t.put(ctx, s.b.Transaction(cdc.TxEnd, s.txID, time.Unix(int64(h.Timestamp), 0), s.txTotal, s.txCounts, s.last.toMap()))
+	}
 	if !s.txEmitted && time.Since(s.lastMarker) > time.Second {
 		return s.marker(ctx, h)
 	}
@@ -418,12 +484,11 @@ func (s *streamer) fail(table string, err error) error {
 func (s *streamer) rows(ctx context.Context, h *replication.EventHeader, e *replication.RowsEvent) error {
 	event := s.txEvent
 	s.txEvent++
-	if s.skipping && s.skipEvents > 0 {
-		s.skipEvents--
-		return nil
-	}
+	skipAll := s.skipping && s.skipEvents > 0
 	skipRows := int64(0)
-	if s.skipping {
+	if skipAll {
+		s.skipEvents--
+	} else if s.skipping {
 		skipRows, s.skipRows = s.skipRows, 0
 	}
 	tb, ok := s.tables[e.TableID]
@@ -448,14 +513,21 @@ func (s *streamer) rows(ctx context.Context, h *replication.EventHeader, e *repl
 	if (op == cdc.OpCreate && s.cfg.SkipCreate) || (op == cdc.OpUpdate && s.cfg.SkipUpdate) || (op == cdc.OpDelete && s.cfg.SkipDelete) {
 		return nil
 	}
-	p := &srcPosition{ts: cdc.TimeBoxes(time.Unix(int64(h.Timestamp), 0)), serverID: int64(h.ServerID), file: s.file,
+	n := int64(len(e.Rows) / step)
+	if skipAll {
+		return s.countSkipped(tb, e, op, 0, n)
+	}
+	if err := s.countSkipped(tb, e, op, 0, min(skipRows, n)); err != nil {
+		return err
+	}
+	at := time.Unix(int64(h.Timestamp), 0)
+	p := &srcPosition{ts: cdc.TimeBoxes(at), at: at, serverID: int64(h.ServerID), file: s.file,
 		pos: int64(h.LogPos - h.EventSize), thread: s.txThread, query: s.query}
 	// One offset per rows event, on its last row: a restart replays at
 	// most the rows of one event, and the per-row path allocates no map.
 	if s.txGTID != "" {
 		p.gtid = s.txGTID
 	}
-	n := int64(len(e.Rows) / step)
 	for r := skipRows; r < n; r++ {
 		var before, after *connectors.StructValue
 		var err error
@@ -549,15 +621,21 @@ func sameKey(a, b *connectors.StructValue) bool {
 // emit queues the records of one row change; off goes on the last.
 func (s *streamer) emit(ctx context.Context, tb *table, op string, before, after *connectors.StructValue, p *srcPosition, m map[string]any) error {
 	s.txEmitted = true
+	if s.cfg.TxMetadata && !s.txBegun {
+		s.txBegun = true
+		if err := s.t.put(ctx, s.b.Transaction(cdc.TxBegin, s.txID, p.at, 0, nil, nil)); err != nil {
+			return err
+		}
+	}
 	switch op {
 	case cdc.OpCreate:
-		return s.t.put(ctx, s.b.Change(tb.topic, tb.env, tb.keyS, op, s.key(tb, after), nil, after, sourceValue(s.b, tb, p), nil, m))
+		return s.t.put(ctx, s.b.Change(tb.topic, tb.env, tb.keyS, op, s.key(tb, after), nil, after, sourceValue(s.b, tb, p), s.count(tb, 1), m))
 	case cdc.OpUpdate:
 		oldKey, newKey := s.key(tb, before), s.key(tb, after)
 		if !sameKey(oldKey, newKey) {
 			// A key change: a delete of the old key (and its tombstone),
 			// then a create of the new one, as Debezium.
-			if err := s.t.put(ctx, s.b.Change(tb.topic, tb.env, tb.keyS, cdc.OpDelete, oldKey, before, nil, sourceValue(s.b, tb, p), nil, nil)); err != nil {
+			if err := s.t.put(ctx, s.b.Change(tb.topic, tb.env, tb.keyS, cdc.OpDelete, oldKey, before, nil, sourceValue(s.b, tb, p), s.count(tb, 1), nil)); err != nil {
 				return err
 			}
 			if s.cfg.TombstonesOnDelete {
@@ -565,15 +643,15 @@ func (s *streamer) emit(ctx context.Context, tb *table, op string, before, after
 					return err
 				}
 			}
-			return s.t.put(ctx, s.b.Change(tb.topic, tb.env, tb.keyS, cdc.OpCreate, newKey, nil, after, sourceValue(s.b, tb, p), nil, m))
+			return s.t.put(ctx, s.b.Change(tb.topic, tb.env, tb.keyS, cdc.OpCreate, newKey, nil, after, sourceValue(s.b, tb, p), s.count(tb, 1), m))
 		}
-		return s.t.put(ctx, s.b.Change(tb.topic, tb.env, tb.keyS, op, newKey, before, after, sourceValue(s.b, tb, p), nil, m))
+		return s.t.put(ctx, s.b.Change(tb.topic, tb.env, tb.keyS, op, newKey, before, after, sourceValue(s.b, tb, p), s.count(tb, 1), m))
 	default:
 		key := s.key(tb, before)
 		if !s.cfg.TombstonesOnDelete || key == nil {
-			return s.t.put(ctx, s.b.Change(tb.topic, tb.env, tb.keyS, op, key, before, nil, sourceValue(s.b, tb, p), nil, m))
+			return s.t.put(ctx, s.b.Change(tb.topic, tb.env, tb.keyS, op, key, before, nil, sourceValue(s.b, tb, p), s.count(tb, 1), m))
 		}
-		if err := s.t.put(ctx, s.b.Change(tb.topic, tb.env, tb.keyS, op, key, before, nil, sourceValue(s.b, tb, p), nil, nil)); err != nil {
+		if err := s.t.put(ctx, s.b.Change(tb.topic, tb.env, tb.keyS, op, key, before, nil, sourceValue(s.b, tb, p), s.count(tb, 1), nil)); err != nil {
 			return err
 		}
 		return s.t.put(ctx, s.b.Tombstone(tb.topic, tb.keyS, key, m))

@@ -82,11 +82,11 @@ func testChanges(t *testing.T, m *harness.MariaDB) {
 // rows events, as a crash after the runtime committed the offset of the
 // last record it had acknowledged, and checks that the next task sends
 // exactly the rest.
-func testRestartMidTx(t *testing.T, m *harness.MariaDB) {
+func testRestartMidTx(t *testing.T, m *harness.MariaDB, meta bool) {
 	const rows = 3000
 	db := m.CreateDB(t, "midtx")
 	m.Exec(t, db, "CREATE TABLE t (id INT PRIMARY KEY, pad VARCHAR(200))", "CREATE TABLE u (id INT PRIMARY KEY)")
-	p := props(m, db, SnapshotMode, SnapshotNoData, MaxBatchSize, "100")
+	p := props(m, db, SnapshotMode, SnapshotNoData, MaxBatchSize, "100", ProvideTxMetadata, fmt.Sprint(meta))
 	task := startTask(t, p, nil)
 	// Wait for the task to stream before writing.
 	pollUntil(t, task, 10*time.Second, func([]*connectors.Record) bool { return true })
@@ -101,7 +101,7 @@ func testRestartMidTx(t *testing.T, m *harness.MariaDB) {
 	}
 	stmts = append(stmts, "UPDATE t SET pad = 'y' WHERE id < 100", "DELETE FROM t WHERE id >= 2900", "COMMIT", "INSERT INTO u VALUES (999999)")
 	m.Exec(t, db, strings.Join(stmts, ";"))
-	all := expectedMidTx(rows)
+	all := expectedMidTx(rows, meta)
 	// Take about half the transaction's records, then stop as a crash
 	// would: the committed offset is the last with one.
 	first := pollUntil(t, task, 30*time.Second, func(r []*connectors.Record) bool { return len(r) >= len(all)/2 })
@@ -116,7 +116,8 @@ func testRestartMidTx(t *testing.T, m *harness.MariaDB) {
 	}
 	task2 := startTask(t, p, stored)
 	rest := pollUntil(t, task2, 30*time.Second, func(r []*connectors.Record) bool {
-		return len(changes(r)) > 0 && summary(t, changes(r)[len(changes(r))-1]) == "c u 999999"
+		c := changes(r)
+		return len(c) > 0 && summary(t, c[len(c)-1]) == all[len(all)-1]
 	})
 	var got []string
 	for _, r := range append(first[:cut+1], rest...) {
@@ -134,31 +135,74 @@ func testRestartMidTx(t *testing.T, m *harness.MariaDB) {
 	}
 }
 
-// expectedMidTx lists the records of testRestartMidTx's transaction.
-func expectedMidTx(rows int) []string {
+// expectedMidTx lists the records of testRestartMidTx's transactions,
+// with the transaction events and orders when meta is set.
+func expectedMidTx(rows int, meta bool) []string {
 	var out []string
+	total, per := 0, map[string]int{}
+	data := func(op, table string, id int) {
+		total++
+		per[table]++
+		if meta {
+			out = append(out, fmt.Sprintf("%s %s %d #%d/%d", op, table, id, total, per[table]))
+		} else {
+			out = append(out, fmt.Sprintf("%s %s %d", op, table, id))
+		}
+	}
+	if meta {
+		out = append(out, "BEGIN")
+	}
 	for i := 0; i < rows; i += 500 {
 		for j := i; j < i+500; j++ {
-			out = append(out, fmt.Sprintf("c t %d", j))
+			data("c", "t", j)
 		}
-		out = append(out, fmt.Sprintf("c u %d", i))
+		data("c", "u", i)
 	}
 	for j := 0; j < 100; j++ {
-		out = append(out, fmt.Sprintf("u t %d", j))
+		data("u", "t", j)
 	}
 	for j := 2900; j < rows; j++ {
-		out = append(out, fmt.Sprintf("d t %d", j), fmt.Sprintf("tombstone t %d", j))
+		data("d", "t", j)
+		out = append(out, fmt.Sprintf("tombstone t %d", j))
 	}
-	return append(out, "c u 999999")
+	if meta {
+		out = append(out, fmt.Sprintf("END %d t=%d u=%d", total, per["t"], per["u"]), "BEGIN")
+	}
+	total, per = 0, map[string]int{}
+	data("c", "u", 999999)
+	if meta {
+		out = append(out, "END 1 u=1")
+	}
+	return out
 }
 
 func summary(t *testing.T, r *connectors.Record) string {
+	if strings.HasSuffix(r.Topic, cdc.TxTopicSuffix) {
+		v := r.Value.(*connectors.StructValue)
+		if v.Values[0] == cdc.TxBegin {
+			return "BEGIN"
+		}
+		line := fmt.Sprintf("END %d", v.Values[2])
+		for _, c := range v.Values[3].([]any) {
+			cv := c.(*connectors.StructValue)
+			coll := cv.Values[0].(string)
+			line += fmt.Sprintf(" %s=%d", coll[strings.LastIndexByte(coll, '.')+1:], cv.Values[1])
+		}
+		return line
+	}
 	table := r.Topic[strings.LastIndexByte(r.Topic, '.')+1:]
 	id := r.Key.(*connectors.StructValue).Values[0]
 	if r.Value == nil {
 		return fmt.Sprintf("tombstone %s %v", table, id)
 	}
-	return fmt.Sprintf("%s %s %v", opOf(r), table, id)
+	line := fmt.Sprintf("%s %s %v", opOf(r), table, id)
+	if tx, ok := envOf(r).Values[cdc.EnvTransaction].(*connectors.StructValue); ok {
+		if want := sourceOf(r).Values[srcGTID]; tx.Values[0] != want {
+			t.Errorf("transaction id %v, source.gtid %v", tx.Values[0], want)
+		}
+		line += fmt.Sprintf(" #%d/%d", tx.Values[1], tx.Values[2])
+	}
+	return line
 }
 
 // testChecks starts tasks against a server set up wrong, one setting at

@@ -35,7 +35,7 @@ func TestConfigRefusesWhatIsNotImplemented(t *testing.T) {
 		{[]string{IncludeSchemaChanges, "true"}, []string{"include.schema.changes", "not in this version"}},
 		{[]string{SnapshotLockingMode, "minimal"}, []string{"takes no global or table lock", `set it to "none"`}},
 		{[]string{SnapshotMaxThreads, "4"}, []string{"parallel snapshots"}},
-		{[]string{ProvideTxMetadata, "true"}, []string{"transaction metadata"}},
+		{[]string{"topic.transaction", "tx"}, []string{"transaction metadata"}},
 		{[]string{"heartbeat.action.query", "SELECT 1"}, []string{"heartbeat action queries"}},
 		{[]string{SSLMode, "required"}, []string{"TLS to MySQL/MariaDB is not in this version"}},
 		{[]string{MessageKeyColumns, "db.t:a"}, []string{"message.key.columns is not in this version"}},
