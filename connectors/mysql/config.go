@@ -133,6 +133,43 @@ func validSkipped(name string, value any) error {
 	return nil
 }
 
+func validMessageKeyColumns(name string, value any) error {
+	_, err := parseMessageKeyColumns(value.(string))
+	return err
+}
+
+// keyColumns is one message.key.columns entry.
+type keyColumns struct {
+	table *regexp.Regexp
+	cols  []string
+}
+
+func parseMessageKeyColumns(s string) ([]keyColumns, error) {
+	var out []keyColumns
+	for _, part := range strings.Split(s, ";") {
+		if part = strings.TrimSpace(part); part == "" {
+			continue
+		}
+		table, cols, ok := strings.Cut(part, ":")
+		table = strings.TrimSpace(table)
+		if !ok || table == "" || strings.TrimSpace(cols) == "" {
+			return nil, fmt.Errorf("%q: expected database.table:col1,col2", part)
+		}
+		re, err := regexp.Compile("^(?:" + table + ")$")
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a valid regular expression: %v", table, err)
+		}
+		k := keyColumns{table: re}
+		for _, c := range strings.Split(cols, ",") {
+			if c = strings.TrimSpace(c); c != "" {
+				k.cols = append(k.cols, c)
+			}
+		}
+		out = append(out, k)
+	}
+	return out, nil
+}
+
 func validChannels(name string, value any) error {
 	for _, ch := range value.([]string) {
 		if c := strings.ToLower(strings.TrimSpace(ch)); c != "source" && c != "" {
@@ -174,8 +211,8 @@ var def = config.NewDef(
 	config.Key{Name: ColumnExcludeList, Type: config.List, Default: "", Importance: config.Low, Group: groupFilter, Order: 6,
 		Validator: validRegexList, Doc: "Regular expressions matching database.table.column of columns to leave out of events."},
 	config.Key{Name: MessageKeyColumns, Type: config.String, Default: "", Importance: config.Low, Group: groupFilter, Order: 7,
-		Validator: notYet("", "message.key.columns is not in this version of the MySQL source: keys are the primary key"),
-		Doc:       "Not supported yet: events are keyed by the primary key; a value is refused."},
+		Validator: validMessageKeyColumns,
+		Doc:       "Key columns per table instead of the primary key, as Debezium: database.table:col1,col2;database.other:col (the table as a regular expression). A table whose listed column does not exist fails the task, naming it."},
 	config.Key{Name: SnapshotMode, Type: config.String, Default: SnapshotInitial, Importance: config.Medium, Group: groupSnap, Order: 1,
 		Validator:   config.In(SnapshotInitial, SnapshotInitialOnly, SnapshotNoData, SnapshotNever, SnapshotWhenNeeded, SnapshotAlways),
 		Recommender: recommend(SnapshotInitial, SnapshotInitialOnly, SnapshotNoData, SnapshotNever, SnapshotWhenNeeded, SnapshotAlways),
@@ -299,6 +336,7 @@ type Config struct {
 	SnapshotMode               string
 	TombstonesOnDelete         bool
 	IncludeQuery               bool
+	KeyColumns                 []keyColumns
 	TxMetadata                 bool
 	SkipCreate, SkipUpdate     bool
 	SkipDelete                 bool
@@ -379,6 +417,7 @@ func ParseConfig(props map[string]string) (*Config, error) {
 	c.TableExclude = compileAll(v.List(TableExcludeList))
 	c.ColInclude = compileAll(v.List(ColumnIncludeList))
 	c.ColExclude = compileAll(v.List(ColumnExcludeList))
+	c.KeyColumns, _ = parseMessageKeyColumns(v.String(MessageKeyColumns))
 	return c, nil
 }
 
@@ -428,6 +467,17 @@ func (c *Config) CapturesColumn(db, table, column string) bool {
 		return false
 	}
 	return !anyMatch(c.ColExclude, full)
+}
+
+// messageKey returns the key columns message.key.columns sets for
+// db.table (nil when it sets none).
+func (c *Config) messageKey(db, table string) []string {
+	for _, k := range c.KeyColumns {
+		if k.table.MatchString(db + "." + table) {
+			return k.cols
+		}
+	}
+	return nil
 }
 
 // Addr is host:port, for messages.

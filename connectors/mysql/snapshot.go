@@ -152,6 +152,9 @@ func (s *snapshotter) table(ctx context.Context, db, name string, last bool) err
 	if err != nil {
 		return fmt.Errorf("snapshot of %s.%s: %w", db, name, err)
 	}
+	if key, err = keyOf(t.cfg, db, name, cols, key); err != nil {
+		return err
+	}
 	tb := newTable(t.cfg, t.b.Source, db, name, cols, key)
 	sel := make([]string, 0, len(cols))
 	for i := range cols {

@@ -451,6 +451,9 @@ func (s *streamer) tableMap(ctx context.Context, e *replication.TableMapEvent) e
 		s.json[full] = json
 	}
 	cols, key, err := columnsFromTableMap(e, s.t.colls, json)
+	if err == nil {
+		key, err = keyOf(s.cfg, db, name, cols, key)
+	}
 	if err != nil {
 		if errors.Is(err, ErrNoRowMetadata) {
 			return err

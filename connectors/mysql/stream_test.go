@@ -73,6 +73,12 @@ func testChanges(t *testing.T, m *harness.MariaDB) {
 		`c null {"id":4,"v":"s","w":7}`,
 		`c null {"id":5,"v":"s","w":7}`,
 	}
+	// message.key.columns keys the key-less table by its column.
+	keyed := startTask(t, props(m, db, SnapshotMode, SnapshotInitialOnly, MessageKeyColumns, `changes_\d+\.nokey:v`, TableIncludeList, `.*\.nokey`), nil)
+	kr := changes(pollUntil(t, keyed, 20*time.Second, nChanges(1)))
+	if got := payload(t, kr[0].KeySchema, kr[0].Key); got != `{"v":"n"}` {
+		t.Errorf("message.key.columns key %s", got)
+	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}

@@ -36,6 +36,27 @@ var ErrNoRowMetadata = errors.New("the binlog's table-map events carry no column
 	"(SET GLOBAL binlog_row_metadata=FULL and in the server's configuration); the MySQL source takes column names, keys, " +
 	"signedness, charsets and enum values from that metadata instead of parsing DDL")
 
+// keyOf returns the key columns of db.name: message.key.columns' for
+// it, or the primary key.
+func keyOf(cfg *Config, db, name string, cols []column, pk []int) ([]int, error) {
+	names := cfg.messageKey(db, name)
+	if names == nil {
+		return pk, nil
+	}
+	key := make([]int, 0, len(names))
+	for _, n := range names {
+		i := 0
+		for i < len(cols) && !strings.EqualFold(cols[i].name, n) {
+			i++
+		}
+		if i == len(cols) {
+			return nil, fmt.Errorf("message.key.columns names column %s, which table %s.%s does not have", n, db, name)
+		}
+		key = append(key, i)
+	}
+	return key, nil
+}
+
 // newTable builds the schemas of a table from its columns and key.
 func newTable(cfg *Config, source *connectors.Schema, db, name string, cols []column, key []int) *table {
 	t := &table{db: db, name: name, boxedDB: db, boxedName: name, cols: cols, key: key,

@@ -38,7 +38,7 @@ func TestConfigRefusesWhatIsNotImplemented(t *testing.T) {
 		{[]string{"topic.transaction", "tx"}, []string{"transaction metadata"}},
 		{[]string{"heartbeat.action.query", "SELECT 1"}, []string{"heartbeat action queries"}},
 		{[]string{SSLMode, "required"}, []string{"TLS to MySQL/MariaDB is not in this version"}},
-		{[]string{MessageKeyColumns, "db.t:a"}, []string{"message.key.columns is not in this version"}},
+		{[]string{MessageKeyColumns, "db.t"}, []string{"expected database.table:col1,col2"}},
 		{[]string{GTIDSourceIncludes, "0-1-.*"}, []string{"GTID source filters"}},
 		{[]string{SignalDataCollection, "db.signals"}, []string{"signals"}},
 		{[]string{SignalEnabledChannels, "source,kafka"}, []string{`channel "kafka" is not supported`}},
