@@ -222,7 +222,7 @@ const typesTable = `CREATE TABLE types (
  dt DATE, tm TIME, tm3 TIME(3), tm6 TIME(6), dtt DATETIME, dt3 DATETIME(3), dt6 DATETIME(6),
  ts TIMESTAMP NULL, ts3 TIMESTAMP(3) NULL, ts6 TIMESTAMP(6) NULL, yr YEAR,
  en ENUM('a','b''c','d'), st SET('x','y','z'), js JSON,
- nn DATE NOT NULL DEFAULT '2000-01-01'
+ nn DATE NOT NULL DEFAULT '2000-01-01', g GEOMETRY, pt POINT
 ) DEFAULT CHARSET=utf8mb4`
 
 // typesRows are rows of types; %d is the id.
@@ -234,7 +234,7 @@ var typesRows = []string{
  x'0102', x'0a0b0c', x'00ff00',
  '2024-02-29', '-838:59:59', '12:34:56.789', '23:59:59.999999', '2024-02-29 13:14:15', '1999-12-31 23:59:59.123', '2024-02-29 13:14:15.123456',
  '2024-02-29 13:14:15', '2024-02-29 13:14:15.5', '1970-01-01 02:00:01.000001', 2024,
- 'b''c', 'x,z', '{"k": [1, 2.5, "s"], "n": null}', '0000-00-00')`,
+ 'b''c', 'x,z', '{"k": [1, 2.5, "s"], "n": null}', '0000-00-00', ST_GeomFromText('LINESTRING(0 0, 1 1.5)', 4326), POINT(1, 2))`,
 	`INSERT INTO types (id) VALUES (%d)`,
 	`INSERT INTO types VALUES (%d, 0, 0, FALSE, 0, 0, 0, 0, 0, 0, 0, 9223372036854775808,
  0.00, -0.0000000001, -1, -0.5, 1e300,
@@ -243,7 +243,7 @@ var typesRows = []string{
  x'', x'', x'',
  '1969-12-31', '00:00:00', '-00:00:01.5', '00:00:00.000001', '1969-12-31 23:59:59', '1970-01-01 00:00:00.001', '1900-01-01 00:00:00.000001',
  '1970-01-01 02:00:01', NULL, NULL, 1901,
- '', '', '[]', '2024-01-01')`,
+ '', '', '[]', '2024-01-01', ST_GeomFromText('POLYGON((0 0, 1 0, 0 1, 0 0))'), NULL)`,
 }
 
 func testTypes(t *testing.T, m *harness.MariaDB) {

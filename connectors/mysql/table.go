@@ -233,8 +233,10 @@ func columnsFromTableMap(e *replication.TableMapEvent, colls collations, json ma
 			default:
 				c.kind, c.charset, c.fixed = kString, cs, typ == mysql.MYSQL_TYPE_STRING
 			}
+		case mysql.MYSQL_TYPE_GEOMETRY:
+			c.kind = kGeometry
 		default:
-			return nil, nil, fmt.Errorf("column %s: binlog type %d is not supported yet (GEOMETRY and VECTOR are not)", c.name, typ)
+			return nil, nil, fmt.Errorf("column %s: binlog type %d is not supported yet", c.name, typ)
 		}
 	}
 	key := make([]int, len(e.PrimaryKey))
@@ -291,6 +293,8 @@ func columnsFromCatalog(ctx context.Context, q interface {
 			c.kind = kYear
 		case "json":
 			c.kind = kJSON
+		case "geometry", "point", "linestring", "polygon", "multipoint", "multilinestring", "multipolygon", "geometrycollection":
+			c.kind = kGeometry
 		case "enum", "set":
 			c.kind = kEnum
 			if dataType == "set" {

@@ -36,6 +36,7 @@ const (
 	kEnum
 	kSet
 	kJSON
+	kGeometry // any spatial type: Debezium's Geometry {wkb, srid}
 )
 
 // column describes one column of a captured table.
@@ -150,9 +151,42 @@ func (c *column) schema(m Modes) *connectors.Schema {
 		return s
 	case kJSON:
 		return named(connectors.String, cdc.JSONName, opt)
+	case kGeometry:
+		if opt {
+			return optionalGeometrySchema
+		}
+		return geometrySchema
 	default:
 		return connectors.Primitive(connectors.String, opt)
 	}
+}
+
+// Geometry schemas: Debezium's io.debezium.data.geometry.Geometry, the
+// WKB without MySQL's SRID prefix and the SRID.
+var (
+	geometrySchema         = newGeometrySchema(false)
+	optionalGeometrySchema = newGeometrySchema(true)
+)
+
+func newGeometrySchema(optional bool) *connectors.Schema {
+	s := connectors.NewStruct(cdc.GeometryName, optional,
+		connectors.Opt("wkb", connectors.BytesSchema),
+		connectors.Opt("srid", connectors.OptionalInt32Schema))
+	s.Version = 1
+	s.Doc = "Geometry"
+	return s
+}
+
+// geometryValue splits MySQL's internal geometry (a little-endian SRID,
+// then WKB) into Debezium's Geometry struct.
+func (c *column) geometryValue(b []byte, m Modes) (any, error) {
+	if len(b) < 4 {
+		return nil, c.bad(b, "a geometry shorter than its SRID")
+	}
+	v := connectors.NewStructValue(c.schema(m))
+	v.Values[0] = append([]byte(nil), b[4:]...)
+	v.Values[1] = int32(uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24)
+	return v, nil
 }
 
 // ValueError is a value the type map cannot convert.
@@ -307,6 +341,12 @@ func (c *column) fromBinlog(v any, m Modes) (any, error) {
 			b = p
 		}
 		return c.bytesValue(b, m), nil
+	case kGeometry:
+		b, ok := v.([]byte)
+		if !ok {
+			return nil, c.bad(v, fmt.Sprintf("geometry decoded as %T", v))
+		}
+		return c.geometryValue(b, m)
 	case kString, kJSON:
 		var s string
 		switch x := v.(type) {
@@ -400,6 +440,8 @@ func (c *column) fromText(b []byte, m Modes) (any, error) {
 		return c.bytesValue(out, m), nil
 	case kString, kJSON:
 		return s, nil
+	case kGeometry:
+		return c.geometryValue(b, m)
 	}
 	return nil, c.bad(s, "unsupported type")
 }
