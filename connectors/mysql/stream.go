@@ -70,8 +70,8 @@ type streamer struct {
 	cfg    *Config
 	b      *cdc.Builder
 	gtids  gtidPos
-	tables map[uint64]*table // by table id; nil entry: not captured
-	json   map[string]map[string]bool
+	tables map[uint64]*table            // by table id; nil entry: not captured
+	json   map[string]map[string]string // jsonColumns, by db.table
 	quar   cdc.Quarantine[string]
 
 	file string // current binlog file
@@ -159,7 +159,7 @@ func (t *Task) stream(ctx context.Context, o offset) error {
 // the last record queued) with its error.
 func (t *Task) streamFrom(ctx context.Context, o offset) (offset, error) {
 	cfg := t.cfg
-	s := &streamer{t: t, cfg: cfg, b: t.b, tables: map[uint64]*table{}, json: map[string]map[string]bool{}, file: o.file, last: o}
+	s := &streamer{t: t, cfg: cfg, b: t.b, tables: map[uint64]*table{}, json: map[string]map[string]string{}, file: o.file, last: o}
 	s.quar.PositionKey = "pos"
 	flavor := mysql.MySQLFlavor
 	if t.info.mariaDB {
@@ -379,7 +379,7 @@ func (s *streamer) handle(ctx context.Context, ev *replication.BinlogEvent) erro
 			// table shapes may have changed; the next table maps say
 			// how.
 			s.tables = map[uint64]*table{}
-			s.json = map[string]map[string]bool{}
+			s.json = map[string]map[string]string{}
 			if s.inTx && s.txStandalone {
 				return s.commit(ctx, h)
 			}
@@ -458,6 +458,7 @@ func (s *streamer) tableMap(ctx context.Context, e *replication.TableMapEvent) e
 		if errors.Is(err, ErrNoRowMetadata) {
 			return err
 		}
+		s.tables[e.TableID] = nil // quarantined, if fail lets it go on
 		return s.fail(full, fmt.Errorf("table %s: %w", full, err))
 	}
 	if old := s.tables[e.TableID]; old != nil && old.sameShape(cols, key) {
