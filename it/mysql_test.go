@@ -109,12 +109,14 @@ func (c *myChanges) consume(ctx context.Context, t testing.TB, bootstrap, topic 
 // TestMySQLSourceEndToEnd snapshots a MariaDB table and streams its
 // changes through a worker into Kafka while a writer runs, with a kill -9
 // of the worker and a graceful restart on the way: afterwards the last
-// event per key equals the table, and every key's versions arrived
-// without a gap (nothing lost). Duplicates after the kill are reported.
+// event per key equals the table, every key's versions arrived without a
+// gap (nothing lost), and the JDBC sink made the same table in
+// PostgreSQL. Duplicates after the kill are reported.
 func TestMySQLSourceEndToEnd(t *testing.T) {
 	t.Parallel()
 	const rows, txs = 2000, 300
 	m := harness.StartMariaDB(t, harness.MariaDBOptions{})
+	pg := harness.StartPostgres(t, harness.PostgresOptions{})
 	br := harness.StartBroker(t)
 	props, sfx := isolated(t, map[string]string{"offset.flush.interval.ms": "500"})
 	w := harness.StartWorker(t, harness.WorkerOptions{Bootstrap: br.Bootstrap, Props: props})
@@ -133,6 +135,8 @@ func TestMySQLSourceEndToEnd(t *testing.T) {
 	prefix := "my" + sfx
 	topic := prefix + "." + db + ".t"
 	create(t, w, "my-e2e", mysqlSourceConfig(m, db, prefix, map[string]string{"database.server.id": "6001"}))
+	pgDB := pg.CreateDB(t, "mye2e")
+	create(t, w, "my-e2e-pg", upsertSink(pg.JDBCURL(pgDB), pg.User, topic))
 
 	ch := newMyChanges()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -234,6 +238,27 @@ func TestMySQLSourceEndToEnd(t *testing.T) {
 		}
 		return nil
 	})
+	// The JDBC sink's copy in PostgreSQL.
+	var wantLines []string
+	if wantLines, err = myLines(context.Background(), sqlDB, "SELECT CONCAT(id, '|', v, '|', s, '|', d) FROM t ORDER BY id"); err != nil {
+		t.Fatal(err)
+	}
+	pgConn := pg.Connect(t, pgDB)
+	harness.WaitFor(t, 120*time.Second, "the JDBC sink's table to equal MariaDB's", func() error {
+		got, err := pgLines(context.Background(), pgConn, "SELECT id::text || '|' || v || '|' || s || '|' || d FROM t ORDER BY id")
+		if err != nil {
+			return err
+		}
+		if len(got) != len(wantLines) {
+			return fmt.Errorf("%d rows in PostgreSQL, %d in MariaDB", len(got), len(wantLines))
+		}
+		for i := range got {
+			if got[i] != wantLines[i] {
+				return fmt.Errorf("row %d: %s in PostgreSQL, %s in MariaDB", i, got[i], wantLines[i])
+			}
+		}
+		return nil
+	})
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
 	for k, vs := range ch.versions {
@@ -257,6 +282,7 @@ func TestMySQLSourceEndToEnd(t *testing.T) {
 		t.Errorf("status %+v", st)
 	}
 	w.JSON("DELETE", "/connectors/my-e2e", nil, http.StatusNoContent, nil)
+	w.JSON("DELETE", "/connectors/my-e2e-pg", nil, http.StatusNoContent, nil)
 }
 
 // TestMySQLSourceChecks drives the pre-start checks through a worker:
