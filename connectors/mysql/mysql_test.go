@@ -205,6 +205,7 @@ func TestMySQL(t *testing.T) {
 	t.Run("snapshot without locks", func(t *testing.T) { testSnapshotNoLock(t, m) })
 	t.Run("undecodable", func(t *testing.T) { testUndecodable(t, m) })
 	t.Run("include.query", func(t *testing.T) { testIncludeQuery(t, m) })
+	t.Run("bounded memory", func(t *testing.T) { testBoundedMemory(t, m) })
 	t.Run("heartbeat", func(t *testing.T) { testHeartbeat(t, m) })
 	t.Run("server restart", func(t *testing.T) { testServerRestart(t, m) })
 	t.Run("checks", func(t *testing.T) { testChecks(t, m) })

@@ -183,6 +183,10 @@ func (t *Task) streamFrom(ctx context.Context, o offset) (offset, error) {
 		ServerID: cfg.ServerID, Flavor: flavor, Host: cfg.Host, Port: uint16(cfg.Port), User: cfg.User, Password: cfg.Password,
 		ParseTime: true, HeartbeatPeriod: time.Second, ReadTimeout: 30 * time.Second, DisableRetrySync: true,
 		Logger: t.log.With("component", "binlog"), Charset: "utf8mb4",
+		// go-mysql queues decoded events ahead of us (10240 by
+		// default, hundreds of MB of decoded rows in a large
+		// transaction); the task's own queue is the buffer that counts.
+		EventCacheCount: 256,
 	}
 	if cfg.IncludeQuery && flavor == mysql.MariaDBFlavor {
 		sc.DumpCommandFlag = replication.BINLOG_SEND_ANNOTATE_ROWS_EVENT
