@@ -208,6 +208,7 @@ func TestMySQL(t *testing.T) {
 	t.Run("bounded memory", func(t *testing.T) { testBoundedMemory(t, m) })
 	t.Run("heartbeat", func(t *testing.T) { testHeartbeat(t, m) })
 	t.Run("server restart", func(t *testing.T) { testServerRestart(t, m) })
+	t.Run("purged binlog", func(t *testing.T) { testPurged(t, m) })
 	t.Run("checks", func(t *testing.T) { testChecks(t, m) })
 }
 

@@ -487,3 +487,49 @@ func testBoundedMemory(t *testing.T, m *harness.MariaDB) {
 		t.Errorf("%d rows, want %d", n, rows)
 	}
 }
+
+// testPurged starts from a stored position whose binlog file the server
+// purged: the task refuses to start, saying so, unless
+// snapshot.mode=when_needed, which snapshots again.
+func testPurged(t *testing.T, m *harness.MariaDB) {
+	db := m.CreateDB(t, "purged")
+	m.Exec(t, db, "CREATE TABLE t (id INT PRIMARY KEY)", "INSERT INTO t VALUES (1), (2)")
+	sqlDB := m.Open(t, db)
+	var first string
+	var size any
+	if err := sqlDB.QueryRow("SHOW BINARY LOGS").Scan(&first, &size); err != nil {
+		t.Fatal(err)
+	}
+	stored := (&offset{file: first, pos: 4, gtids: "0-1-1"}).toMap()
+	// MariaDB keeps a file until its binlog checkpoint passes: flush and
+	// purge until the first file is gone.
+	harness.WaitFor(t, 30*time.Second, "the first binlog file to be purged", func() error {
+		m.Exec(t, "", "FLUSH BINARY LOGS")
+		var last string
+		var pos, a, b any
+		if err := sqlDB.QueryRow("SHOW MASTER STATUS").Scan(&last, &pos, &a, &b); err != nil {
+			return err
+		}
+		m.Exec(t, "", "PURGE BINARY LOGS TO '"+last+"'")
+		var oldest string
+		if err := sqlDB.QueryRow("SHOW BINARY LOGS").Scan(&oldest, &size); err != nil {
+			return err
+		}
+		if oldest == first {
+			return fmt.Errorf("%s is still there", first)
+		}
+		return nil
+	})
+	task, err := tryStart(props(m, db), stored)
+	if err == nil {
+		stopTask(t, task)
+	}
+	if err == nil || !strings.Contains(err.Error(), "is no longer on the server: the binlog was purged") || !strings.Contains(err.Error(), "snapshot.mode=when_needed") {
+		t.Errorf("start from a purged position: %v", err)
+	}
+	again := startTask(t, props(m, db, SnapshotMode, SnapshotWhenNeeded), stored)
+	recs := changes(pollUntil(t, again, 20*time.Second, nChanges(2)))
+	if opOf(recs[0]) != cdc.OpRead || opOf(recs[1]) != cdc.OpRead {
+		t.Errorf("when_needed after a purge: ops %s, %s, want a snapshot", opOf(recs[0]), opOf(recs[1]))
+	}
+}
