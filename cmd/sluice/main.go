@@ -22,6 +22,7 @@ import (
 	"github.com/sluice-cdc/sluice/connectors"
 	"github.com/sluice-cdc/sluice/connectors/datagen"
 	"github.com/sluice-cdc/sluice/connectors/jdbc"
+	"github.com/sluice-cdc/sluice/connectors/mysql"
 	"github.com/sluice-cdc/sluice/connectors/postgres"
 	"github.com/sluice-cdc/sluice/connectors/s3"
 	"github.com/sluice-cdc/sluice/runtime"
@@ -41,7 +42,7 @@ var started = time.Now()
 
 // plugins lists every connector built into the binary.
 func plugins() *connectors.Registry {
-	return connectors.NewRegistry(datagen.Plugin(), jdbc.Plugin(), postgres.Plugin(), s3.Plugin())
+	return connectors.NewRegistry(datagen.Plugin(), jdbc.Plugin(), mysql.Plugin(), postgres.Plugin(), s3.Plugin())
 }
 
 func transformRegistry() *transforms.Registry { return transforms.Builtin() }

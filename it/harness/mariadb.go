@@ -97,7 +97,7 @@ func (m *MariaDB) start(t testing.TB) {
 		"--collation-server=utf8mb4_general_ci", "--log-error=" + filepath.Join(root, "error.log")}
 	if !m.opts.NoBinlog {
 		args = append(args, "--log-bin="+filepath.Join(root, "binlog"), "--server-id=1", "--binlog-format=ROW",
-			"--binlog-row-image=FULL", "--binlog-row-metadata=FULL", "--log-bin-compress=0")
+			"--binlog-row-image=FULL", "--binlog-row-metadata=FULL", "--log-bin-compress=0", "--gtid-strict-mode=ON")
 	}
 	tlsParam := ""
 	if m.opts.TLS != nil {

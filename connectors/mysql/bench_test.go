@@ -1,0 +1,155 @@
+package mysql
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/go-mysql-org/go-mysql/replication"
+	"github.com/sluice-cdc/sluice/it/harness"
+)
+
+// benchRows is the size of the streaming benchmark's transactions
+// (SLUICE_BENCH_MYSQL_ROWS, default 200000).
+func benchRows() int {
+	if n, err := strconv.Atoi(os.Getenv("SLUICE_BENCH_MYSQL_ROWS")); err == nil && n > 0 {
+		return n
+	}
+	return 200_000
+}
+
+// BenchmarkStreaming measures the streaming path (binlog → Debezium
+// records in the task's queue, taken by Poll) against the raw limit in
+// the same run: a bare go-mysql BinlogSyncer reading and decoding the
+// same events. The rows are inserted in transactions of 10000 rows into
+// a table of an integer key, a VARCHAR, a DECIMAL and a DATETIME(6);
+// the server runs with innodb_flush_log_at_trx_commit=2 and sync_binlog=0
+// (the harness's), which does not matter here: both read a binlog that
+// is already written.
+func BenchmarkStreaming(b *testing.B) {
+	n := benchRows()
+	m := harness.StartMariaDB(b, harness.MariaDBOptions{})
+	db := m.CreateDB(b, "bench")
+	m.Exec(b, db, "CREATE TABLE t (id INT PRIMARY KEY, s VARCHAR(40), d DECIMAL(12,3), ts DATETIME(6))")
+	sqlDB := m.Open(b, db)
+	start := currentPos(b, sqlDB)
+	for i := 0; i < n; i += 10000 {
+		m.Exec(b, db, fmt.Sprintf("INSERT INTO t SELECT seq, CONCAT('row ', seq), seq / 8, '2024-01-01 00:00:00.000001' + INTERVAL seq SECOND FROM seq_%d_to_%d", i+1, min(i+10000, n)))
+	}
+	end := currentPos(b, sqlDB)
+	b.Logf("binlog range %s:%d (%s) .. %s:%d", start.file, start.pos, start.gtids, end.file, end.pos)
+
+	// Each iteration reads the range with both, one after the other, so
+	// that the machine's load (other tests) weighs on both alike.
+	var rawTime, taskTime, binlogTime time.Duration
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		mariadbBinlog(b, m, start, end)
+		binlogTime += time.Since(t0)
+		t0 = time.Now()
+		if got := rawRead(b, m, start, end); got != n {
+			b.Fatalf("read %d rows, want %d", got, n)
+		}
+		rawTime += time.Since(t0)
+		t0 = time.Now()
+		task, err := tryStart(props(m, db, SnapshotMode, SnapshotNoData), start.toMap())
+		if err != nil {
+			b.Fatal(err)
+		}
+		got := 0
+		for got < n {
+			recs, err := task.Poll(context.Background())
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, r := range recs {
+				if r.Topic != "" {
+					got++
+				}
+			}
+		}
+		taskTime += time.Since(t0)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := task.Stop(ctx); err != nil {
+			b.Fatal(err)
+		}
+		cancel()
+	}
+	rows := float64(n * b.N)
+	b.ReportMetric(rows/taskTime.Seconds(), "rows/s")
+	b.ReportMetric(rows/rawTime.Seconds(), "raw-rows/s")
+	b.ReportMetric(rawTime.Seconds()/taskTime.Seconds(), "ratio")
+	b.ReportMetric(rows/binlogTime.Seconds(), "mariadb-binlog-rows/s")
+	b.ReportMetric(binlogTime.Seconds()/taskTime.Seconds(), "ratio-mariadb-binlog")
+}
+
+// mariadbBinlog copies the binlog files from start's to end's with
+// mariadb-binlog --read-from-remote-server --raw, the raw limit:
+// no decoding at all. The files hold little besides the benchmark's
+// rows (a fresh server).
+func mariadbBinlog(b *testing.B, m *harness.MariaDB, start, end offset) {
+	dir := b.TempDir()
+	files := []string{start.file}
+	if end.file != start.file {
+		files = append(files, end.file) // the benchmark's range spans at most a rotation
+	}
+	args := append([]string{"--read-from-remote-server", "--raw", "--host=" + m.Host, "--port=" + strconv.Itoa(m.Port),
+		"--user=" + m.User, "--result-file=" + dir + "/"}, files...)
+	if out, err := exec.Command("mariadb-binlog", args...).CombinedOutput(); err != nil {
+		b.Fatalf("mariadb-binlog: %v\n%s", err, out)
+	}
+}
+
+// currentPos returns the server's binlog position and GTID position.
+func currentPos(b *testing.B, db *sql.DB) offset {
+	var o offset
+	var skip1, skip2 any
+	if err := db.QueryRow("SHOW MASTER STATUS").Scan(&o.file, &o.pos, &skip1, &skip2); err != nil {
+		b.Fatal(err)
+	}
+	if err := db.QueryRow("SELECT BINLOG_GTID_POS(?, ?)", o.file, o.pos).Scan(&o.gtids); err != nil {
+		b.Fatal(err)
+	}
+	return o
+}
+
+// rawRead reads the binlog from start to end with a bare BinlogSyncer
+// (rows decoded, nothing converted) and returns the rows seen.
+func rawRead(b *testing.B, m *harness.MariaDB, start, end offset) int {
+	syncer := replication.NewBinlogSyncer(replication.BinlogSyncerConfig{ServerID: 7001, Flavor: mysql.MariaDBFlavor,
+		Host: m.Host, Port: uint16(m.Port), User: m.User, Password: m.Password, ParseTime: true, DisableRetrySync: true,
+		Logger: slog.New(slog.DiscardHandler)})
+	defer syncer.Close()
+	set, err := mysql.ParseMariadbGTIDSet(start.gtids)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := syncer.StartSyncGTID(set)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rows, file := 0, start.file
+	for {
+		ev, err := s.GetEvent(context.Background())
+		if err != nil {
+			b.Fatal(err)
+		}
+		switch e := ev.Event.(type) {
+		case *replication.RotateEvent:
+			file = string(e.NextLogName)
+		case *replication.RowsEvent:
+			rows += len(e.Rows)
+		}
+		if file == end.file && ev.Header.LogPos >= end.pos {
+			return rows
+		}
+	}
+}

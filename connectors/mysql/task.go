@@ -1,0 +1,285 @@
+package mysql
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/connectors/cdc"
+)
+
+// Task is the MySQL/MariaDB source task: one goroutine (run) takes the
+// snapshot, then streams the binlog, feeding a bounded queue that Poll
+// drains.
+//
+// Concurrency: run owns the connections, the table cache and the
+// builder; Poll runs on the runtime's goroutine and only reads the queue;
+// Stop may be called from any goroutine. The queue is written only by run
+// and never closed; run's end is signalled by closing done, after runErr
+// is set.
+type Task struct {
+	cfg   *Config
+	log   *slog.Logger
+	b     *cdc.Builder
+	db    *sql.DB
+	info  *serverInfo
+	colls collations
+
+	queue  *cdc.Queue[struct{}]
+	done   chan struct{}
+	runErr error
+	cancel context.CancelFunc
+	timer  *time.Timer
+
+	// plan, decided in Start.
+	snapshot bool
+	resume   offset
+}
+
+// NewTask returns an unstarted task.
+func NewTask() *Task { return &Task{} }
+
+// Start connects, runs the pre-start checks, decides between snapshot
+// and streaming from the stored offset, and starts the task's goroutine.
+func (t *Task) Start(ctx context.Context, tctx connectors.SourceTaskContext, props map[string]string) error {
+	cfg, err := ParseConfig(props)
+	if err != nil {
+		return err
+	}
+	t.cfg = cfg
+	t.log = tctx.Logger()
+	if t.log == nil {
+		t.log = slog.Default()
+	}
+	t.b = newBuilder(cfg)
+	t.queue = cdc.NewQueue[struct{}](cfg.MaxQueueSize)
+	t.done = make(chan struct{})
+	if err := t.setup(ctx, tctx); err != nil {
+		if t.db != nil {
+			t.db.Close()
+		}
+		return err
+	}
+	t.timer = time.NewTimer(time.Hour)
+	t.timer.Stop()
+	runCtx, cancel := context.WithCancel(context.Background())
+	t.cancel = cancel
+	go t.run(runCtx)
+	return nil
+}
+
+func (t *Task) setup(ctx context.Context, tctx connectors.SourceTaskContext) error {
+	cfg := t.cfg
+	var err error
+	if t.db, err = connect(ctx, cfg); err != nil {
+		return err
+	}
+	info, errs, err := preflight(ctx, t.db, cfg)
+	if err != nil {
+		return err
+	}
+	if err := joinErrs(errs); err != nil {
+		return err
+	}
+	t.info = info
+	if t.colls, err = loadCollations(ctx, t.db); err != nil {
+		return err
+	}
+	stored, err := tctx.Offset(ctx, t.b.Partition)
+	if err != nil {
+		return fmt.Errorf("reading the stored offset: %w", err)
+	}
+	return t.plan(ctx, stored)
+}
+
+// plan decides, from snapshot.mode and the stored offset, whether to
+// snapshot and where streaming starts.
+func (t *Task) plan(ctx context.Context, stored map[string]any) error {
+	mode := t.cfg.SnapshotMode
+	if stored != nil {
+		o, err := parseOffset(stored)
+		if err != nil {
+			return err
+		}
+		if o.snapshot {
+			// A snapshot that did not finish is taken again.
+			t.log.Info("the stored offset is of an unfinished snapshot: snapshotting again")
+			t.snapshot = mode != SnapshotNoData
+			if !t.snapshot {
+				return t.current(ctx)
+			}
+			return nil
+		}
+		if mode == SnapshotAlways {
+			t.snapshot = true
+			return nil
+		}
+		present, err := t.binlogPresent(ctx, o.file)
+		if err != nil {
+			return err
+		}
+		if !present {
+			if mode == SnapshotWhenNeeded {
+				t.log.Warn("the stored binlog position is no longer on the server: snapshotting again (snapshot.mode=when_needed)", "file", o.file, "pos", o.pos)
+				t.snapshot = true
+				return nil
+			}
+			return &CheckError{Key: SnapshotMode, Reason: fmt.Sprintf("the stored position %s:%d (GTIDs %s) is no longer on the server: the binlog was purged; "+
+				"changes since are lost to this connector. Set snapshot.mode=when_needed to snapshot again, or reset the connector's offsets", o.file, o.pos, o.gtids)}
+		}
+		t.resume = o
+		return nil
+	}
+	switch mode {
+	case SnapshotNoData:
+		return t.current(ctx)
+	default:
+		t.snapshot = true
+	}
+	return nil
+}
+
+// current sets resume to the server's current binlog position.
+func (t *Task) current(ctx context.Context) error {
+	var file string
+	var pos uint32
+	rows, err := t.db.QueryContext(ctx, "SHOW MASTER STATUS")
+	if err != nil {
+		return fmt.Errorf("reading the binlog position: %w", err)
+	}
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	if !rows.Next() {
+		return &CheckError{Reason: "SHOW MASTER STATUS returned nothing: the binary log is off; start the server with log-bin"}
+	}
+	vals := make([]sql.RawBytes, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	if err := rows.Scan(ptrs...); err != nil {
+		return err
+	}
+	file = string(vals[0])
+	fmt.Sscan(string(vals[1]), &pos)
+	rows.Close()
+	t.resume = offset{file: file, pos: pos}
+	if t.info.mariaDB {
+		if err := t.db.QueryRowContext(ctx, "SELECT BINLOG_GTID_POS(?, ?)", file, pos).Scan(&t.resume.gtids); err != nil {
+			return fmt.Errorf("reading the GTID position of %s:%d: %w", file, pos, err)
+		}
+	}
+	return nil
+}
+
+// binlogPresent reports whether the server still has the binlog file.
+func (t *Task) binlogPresent(ctx context.Context, file string) (bool, error) {
+	rows, err := t.db.QueryContext(ctx, "SHOW BINARY LOGS")
+	if err != nil {
+		return false, fmt.Errorf("listing binary logs: %w", err)
+	}
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	for rows.Next() {
+		vals := make([]sql.RawBytes, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return false, err
+		}
+		if string(vals[0]) == file {
+			return true, nil
+		}
+	}
+	return false, rows.Err()
+}
+
+// run is the task's goroutine: snapshot, then stream.
+func (t *Task) run(ctx context.Context) {
+	err := connectors.Protect(func() error {
+		if t.snapshot {
+			o, err := t.takeSnapshot(ctx)
+			if err != nil {
+				return err
+			}
+			t.resume = o
+			if t.cfg.SnapshotMode == SnapshotInitialOnly {
+				t.log.Info("snapshot done; not streaming (snapshot.mode=initial_only)")
+				<-ctx.Done()
+				return nil
+			}
+		}
+		return t.stream(ctx, t.resume)
+	})
+	if ctx.Err() != nil && err != nil && errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	t.runErr = err
+	close(t.done)
+}
+
+// put queues a record.
+func (t *Task) put(ctx context.Context, r *connectors.Record) error {
+	return t.queue.Put(ctx, cdc.Queued[struct{}]{R: r})
+}
+
+type noProgress struct{}
+
+func (noProgress) Note(*struct{}) {}
+
+// Poll returns the next batch of records, waiting at most
+// poll.interval.ms for one.
+func (t *Task) Poll(ctx context.Context) ([]*connectors.Record, error) {
+	deadline := time.Now().Add(t.cfg.PollInterval)
+	for {
+		recs, _, _ := t.queue.Take(nil, t.cfg.MaxBatchSize, noProgress{})
+		if len(recs) > 0 {
+			return recs, nil
+		}
+		select {
+		case <-t.done:
+			if t.queue.Len() > 0 {
+				continue
+			}
+			if t.runErr != nil {
+				return nil, t.runErr
+			}
+			return nil, nil
+		default:
+		}
+		wait := time.Until(deadline)
+		if wait <= 0 {
+			return nil, nil
+		}
+		t.timer.Reset(wait)
+		select {
+		case <-t.queue.Ready():
+		case <-t.done:
+		case <-t.timer.C:
+		case <-ctx.Done():
+			t.timer.Stop()
+			return nil, ctx.Err()
+		}
+		t.timer.Stop()
+	}
+}
+
+// Stop ends the task's goroutine and closes its connections.
+func (t *Task) Stop(ctx context.Context) error {
+	if t.cancel == nil {
+		return nil
+	}
+	t.cancel()
+	select {
+	case <-t.done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return t.db.Close()
+}

@@ -1,0 +1,169 @@
+package mysql
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/sluice-cdc/sluice/connectors/cdc"
+)
+
+func TestConfigRefusesWhatIsNotImplemented(t *testing.T) {
+	base := map[string]string{Hostname: "h", User: "u", TopicPrefix: "p"}
+	with := func(kv ...string) map[string]string {
+		p := map[string]string{}
+		for k, v := range base {
+			p[k] = v
+		}
+		for i := 0; i+1 < len(kv); i += 2 {
+			p[kv[i]] = kv[i+1]
+		}
+		return p
+	}
+	c, err := ParseConfig(with())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ServerID < ServerIDMin || c.ServerID > ServerIDMax || c.Port != 3306 || c.SnapshotMode != SnapshotInitial ||
+		c.Modes.Time != cdc.TimeAdaptiveMicroseconds || c.Modes.Bigint != BigintLong || !c.TombstonesOnDelete || c.MaxQueueSize != 8192 {
+		t.Errorf("defaults %+v", c)
+	}
+	if c, _ := ParseConfig(with(SnapshotMode, "never", ServerID, "77", "connector.class", MariaDBClass)); c.SnapshotMode != SnapshotNoData || c.ServerID != 77 || !c.MariaDB {
+		t.Errorf("never/server id/class: %+v", c)
+	}
+	for _, tc := range []struct{ kv, want []string }{
+		{[]string{IncludeSchemaChanges, "true"}, []string{"include.schema.changes", "not in this version"}},
+		{[]string{SnapshotLockingMode, "minimal"}, []string{"takes no global or table lock", `set it to "none"`}},
+		{[]string{SnapshotMaxThreads, "4"}, []string{"parallel snapshots"}},
+		{[]string{"topic.transaction", "tx"}, []string{"transaction metadata"}},
+		{[]string{"heartbeat.action.query", "SELECT 1"}, []string{"heartbeat action queries"}},
+		{[]string{SSLMode, "required"}, []string{"TLS to MySQL/MariaDB is not in this version"}},
+		{[]string{MessageKeyColumns, "db.t"}, []string{"expected database.table:col1,col2"}},
+		{[]string{GTIDSourceIncludes, "0-1-.*"}, []string{"GTID source filters"}},
+		{[]string{SignalDataCollection, "db.signals"}, []string{"signals"}},
+		{[]string{SignalEnabledChannels, "source,kafka"}, []string{`channel "kafka" is not supported`}},
+		{[]string{TimePrecisionMode, "connect"}, []string{"must be one of adaptive_time_microseconds, adaptive"}},
+		{[]string{"column.mask.with.10.chars", "db.t.c"}, []string{"column masking is not in this version"}},
+		{[]string{"converters", "boolean"}, []string{"custom converters"}},
+		{[]string{ServerID, "4294967296"}, []string{"at most 4294967295"}},
+	} {
+		_, err := ParseConfig(with(tc.kv...))
+		if err == nil {
+			t.Errorf("%v accepted", tc.kv)
+			continue
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%v: error %q lacks %q", tc.kv, err, w)
+			}
+		}
+	}
+}
+
+func TestCaptures(t *testing.T) {
+	c, err := ParseConfig(map[string]string{Hostname: "h", User: "u", TopicPrefix: "p", DatabaseIncludeList: "shop.*",
+		TableExcludeList: `shop\.secret`, ColumnExcludeList: `shop\.users\.password`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		db, table string
+		want      bool
+	}{{"shop", "orders", true}, {"shop2", "orders", true}, {"shop", "secret", false}, {"other", "orders", false}, {"mysql", "user", false}} {
+		if got := c.Captures(tc.db, tc.table); got != tc.want {
+			t.Errorf("Captures(%s, %s) = %v", tc.db, tc.table, got)
+		}
+	}
+	if c.CapturesColumn("shop", "users", "password") || !c.CapturesColumn("shop", "users", "name") {
+		t.Error("column filter")
+	}
+}
+
+func TestOffsetRoundTrip(t *testing.T) {
+	for _, o := range []offset{
+		{file: "binlog.000001", pos: 4},
+		{file: "binlog.000002", pos: 1234, gtids: "0-1-42,1-2-7", txGTID: "0-1-43", event: 3, row: 17, tsSec: 1700000000, serverID: 1},
+		{file: "b.000009", pos: 1<<32 - 1, snapshot: true},
+	} {
+		m := o.toMap()
+		// The offsets store gives numbers back as float64 (JSON).
+		for k, v := range m {
+			if n, ok := v.(int64); ok {
+				m[k] = float64(n)
+			}
+		}
+		got, err := parseOffset(m)
+		if err != nil || got != o {
+			t.Errorf("round trip of %+v: %+v, %v", o, got, err)
+		}
+	}
+	for _, bad := range []map[string]any{{}, {"file": "f", "pos": -1.0}, {"file": "f", "pos": 4.0, "event": "x"}, {"file": "f", "row": -2.0}} {
+		if _, err := parseOffset(bad); err == nil {
+			t.Errorf("offset %v accepted", bad)
+		}
+	}
+}
+
+func TestMariaPos(t *testing.T) {
+	p, err := parseMariaPos("1-3-7,0-1-42")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.add("0-2-43"); err != nil {
+		t.Fatal(err)
+	}
+	if p.String() != "0-2-43,1-3-7" {
+		t.Errorf("position %s", p)
+	}
+	if _, err := parseMariaPos("x-1-2"); err == nil {
+		t.Error("bad GTID accepted")
+	}
+}
+
+func TestQuotedList(t *testing.T) {
+	got, err := quotedList(`'a','b''c','d,e',''`)
+	if err != nil || strings.Join(got, "|") != "a|b'c|d,e|" {
+		t.Errorf("%q %v", got, err)
+	}
+	for _, bad := range []string{`'a`, `a`, `'a'x`} {
+		if _, err := quotedList(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+// FuzzTextValues feeds arbitrary text to the snapshot's value parsers
+// and the member-list parser: they return a value or an error, never
+// panic, and a TIME that parses formats back to the same microseconds.
+func FuzzTextValues(f *testing.F) {
+	for _, s := range []string{"-838:59:59", "12:34:56.789", "2024-02-29 13:14:15.123456", "0000-00-00", "'a','b''c'", "1e5", "-0.0000000001"} {
+		f.Add(s)
+	}
+	m := Modes{Decimal: cdc.DecimalPrecise, Time: cdc.TimeAdaptiveMicroseconds, Binary: cdc.BinaryBytes, Bigint: BigintPrecise}
+	cols := []column{
+		{name: "i", kind: kInt, size: 8, unsigned: true}, {name: "d", kind: kDecimal, precision: 10, scale: 3},
+		{name: "t", kind: kTime, fsp: 6}, {name: "dt", kind: kDatetime, fsp: 6, nullable: true}, {name: "ts", kind: kTimestamp, fsp: 3},
+		{name: "da", kind: kDate}, {name: "b", kind: kBit, size: 12}, {name: "f", kind: kFloat}, {name: "y", kind: kYear},
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for i := range cols {
+			cols[i].fromText([]byte(s), m) //nolint:errcheck // only panics matter
+		}
+		quotedList(s) //nolint:errcheck
+		if us, err := parseMicros(s); err == nil {
+			if us2, err := parseMicros(formatMicros(us)); err != nil || us2 != us {
+				t.Errorf("%q: %d µs formats as %q, which reads %d, %v", s, us, formatMicros(us), us2, err)
+			}
+		}
+	})
+}
+
+// formatMicros writes microseconds as MySQL writes a TIME(6).
+func formatMicros(us int64) string {
+	sign := ""
+	if us < 0 {
+		sign, us = "-", -us
+	}
+	s := us / 1e6
+	return fmt.Sprintf("%s%02d:%02d:%02d.%06d", sign, s/3600, s/60%60, s%60, us%1e6)
+}
