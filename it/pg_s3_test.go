@@ -4,15 +4,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"math/big"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/hamba/avro/v2/ocf"
 	"github.com/parquet-go/parquet-go"
 
@@ -64,32 +61,7 @@ func TestPostgresToS3(t *testing.T) {
 
 	// After the snapshot: updates and deletes, one transaction each.
 	cl := srv.Client(t)
-	list := func(prefix string) map[string][]byte {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		out := map[string][]byte{}
-		p := s3.NewListObjectsV2Paginator(cl, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix)})
-		for p.HasMorePages() {
-			page, err := p.NextPage(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, o := range page.Contents {
-				g, err := cl.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: o.Key})
-				if err != nil {
-					t.Fatal(err)
-				}
-				b, err := io.ReadAll(g.Body)
-				g.Body.Close()
-				if err != nil {
-					t.Fatal(err)
-				}
-				out[aws.ToString(o.Key)] = b
-			}
-		}
-		return out
-	}
+	list := func(prefix string) map[string][]byte { return s3Objects(t, cl, bucket, prefix) }
 	harness.WaitFor(t, 2*time.Minute, "the snapshot in S3", func() error {
 		if n := len(list("env/")); n < rows/10 {
 			return fmt.Errorf("%d objects", n)

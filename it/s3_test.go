@@ -69,32 +69,7 @@ func TestS3SinkKill9(t *testing.T) {
 	waitState(t, w, "s3parquet", "RUNNING", 1, "RUNNING")
 
 	cl := srv.Client(t)
-	list := func(prefix string) map[string][]byte {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		out := map[string][]byte{}
-		p := s3.NewListObjectsV2Paginator(cl, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix)})
-		for p.HasMorePages() {
-			page, err := p.NextPage(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, o := range page.Contents {
-				g, err := cl.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: o.Key})
-				if err != nil {
-					t.Fatal(err)
-				}
-				b, err := io.ReadAll(g.Body)
-				g.Body.Close()
-				if err != nil {
-					t.Fatal(err)
-				}
-				out[aws.ToString(o.Key)] = b
-			}
-		}
-		return out
-	}
+	list := func(prefix string) map[string][]byte { return s3Objects(t, cl, bucket, prefix) }
 
 	// Kill -9 in the middle of the uploads.
 	harness.WaitFor(t, 2*time.Minute, "some Avro objects", func() error {
@@ -360,6 +335,34 @@ func readObject(t *testing.T, key string, b []byte) []map[string]any {
 			t.Fatalf("%s: %v", key, err)
 		}
 		out = append(out, m)
+	}
+	return out
+}
+
+// s3Objects reads every object of bucket under prefix, by key.
+func s3Objects(t *testing.T, cl *s3.Client, bucket, prefix string) map[string][]byte {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out := map[string][]byte{}
+	p := s3.NewListObjectsV2Paginator(cl, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range page.Contents {
+			g, err := cl.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: o.Key})
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := io.ReadAll(g.Body)
+			g.Body.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[aws.ToString(o.Key)] = b
+		}
 	}
 	return out
 }

@@ -411,23 +411,14 @@ func ParseConfig(props map[string]string) (*Config, error) {
 			c.SkipDelete = true
 		}
 	}
-	c.DBInclude = compileAll(v.List(DatabaseIncludeList))
-	c.DBExclude = compileAll(v.List(DatabaseExcludeList))
-	c.TableInclude = compileAll(v.List(TableIncludeList))
-	c.TableExclude = compileAll(v.List(TableExcludeList))
-	c.ColInclude = compileAll(v.List(ColumnIncludeList))
-	c.ColExclude = compileAll(v.List(ColumnExcludeList))
+	c.DBInclude = cdc.Anchored(v.List(DatabaseIncludeList))
+	c.DBExclude = cdc.Anchored(v.List(DatabaseExcludeList))
+	c.TableInclude = cdc.Anchored(v.List(TableIncludeList))
+	c.TableExclude = cdc.Anchored(v.List(TableExcludeList))
+	c.ColInclude = cdc.Anchored(v.List(ColumnIncludeList))
+	c.ColExclude = cdc.Anchored(v.List(ColumnExcludeList))
 	c.KeyColumns, _ = parseMessageKeyColumns(v.String(MessageKeyColumns))
 	return c, nil
-}
-
-// compileAll compiles anchored patterns (validated by the definition).
-func compileAll(patterns []string) []*regexp.Regexp {
-	var out []*regexp.Regexp
-	for _, p := range patterns {
-		out = append(out, regexp.MustCompile("^(?:"+p+")$"))
-	}
-	return out
 }
 
 func anyMatch(res []*regexp.Regexp, s string) bool {

@@ -425,25 +425,16 @@ func ParseConfig(props map[string]string) (*Config, error) {
 			c.SkipTruncate = true
 		}
 	}
-	c.SchemaInclude = compileAll(v.List(SchemaIncludeList))
-	c.SchemaExclude = compileAll(v.List(SchemaExcludeList))
-	c.TableInclude = compileAll(v.List(TableIncludeList))
-	c.TableExclude = compileAll(v.List(TableExcludeList))
-	c.ColumnInclude = compileAll(v.List(ColumnIncludeList))
-	c.ColumnExclude = compileAll(v.List(ColumnExcludeList))
-	c.MessageInclude = compileAll(v.List(MessagePrefixInclude))
-	c.MessageExclude = compileAll(v.List(MessagePrefixExclude))
+	c.SchemaInclude = cdc.Anchored(v.List(SchemaIncludeList))
+	c.SchemaExclude = cdc.Anchored(v.List(SchemaExcludeList))
+	c.TableInclude = cdc.Anchored(v.List(TableIncludeList))
+	c.TableExclude = cdc.Anchored(v.List(TableExcludeList))
+	c.ColumnInclude = cdc.Anchored(v.List(ColumnIncludeList))
+	c.ColumnExclude = cdc.Anchored(v.List(ColumnExcludeList))
+	c.MessageInclude = cdc.Anchored(v.List(MessagePrefixInclude))
+	c.MessageExclude = cdc.Anchored(v.List(MessagePrefixExclude))
 	c.KeyColumns, _ = parseMessageKeyColumns(v.String(MessageKeyColumns))
 	return c, nil
-}
-
-// compileAll compiles anchored patterns (validated by the definition).
-func compileAll(patterns []string) []*regexp.Regexp {
-	var out []*regexp.Regexp
-	for _, p := range patterns {
-		out = append(out, regexp.MustCompile("^(?:"+p+")$"))
-	}
-	return out
 }
 
 func parseMessageKeyColumns(s string) (map[string][]string, error) {
