@@ -55,6 +55,13 @@ func (t *Task) Start(ctx context.Context, tctx connectors.SourceTaskContext, pro
 	if t.log == nil {
 		t.log = slog.Default()
 	}
+	for _, k := range []string{SchemaHistoryTopic, SchemaHistoryBootstrap} {
+		if props[k] != "" {
+			// Accepted so that Debezium configs run unchanged; said
+			// once, so that nobody believes a history is kept there.
+			t.log.Info(k+" is set and not used: column names, keys and types come from the binlog's table-map metadata, so there is no schema history topic", "property", k)
+		}
+	}
 	t.b = newBuilder(cfg)
 	t.queue = cdc.NewQueue[struct{}](cfg.MaxQueueSize)
 	t.done = make(chan struct{})
