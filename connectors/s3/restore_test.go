@@ -1,0 +1,477 @@
+package s3
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/connectors/codec/avro"
+	"github.com/sluice-cdc/sluice/connectors/codec/codectest"
+)
+
+func TestParseObjectName(t *testing.T) {
+	for _, tc := range []struct {
+		dir, key string
+		want     archived
+		keys, ok bool
+	}{
+		{"topics", "topics/orders/partition=3/orders+3+0000000042.json", archived{partition: 3, start: 42, path: "partition=3", ext: "json"}, false, true},
+		{"topics", "topics/orders/partition=3/orders+3+0000000042.keys.json.gz", archived{partition: 3, start: 42, path: "partition=3", ext: "json.gz"}, true, true},
+		{"topics", "topics/orders/year=2026/month=12/orders+0+12345678901.snappy.parquet", archived{partition: 0, start: 12345678901, path: "year=2026/month=12", ext: "snappy.parquet"}, false, true},
+		{"", "orders/orders+1+0000000000.avro", archived{partition: 1, start: 0, ext: "avro"}, false, true},
+		{"a/b", "a/b/orders/region=eu/orders+0+0000000007.avro", archived{partition: 0, start: 7, path: "region=eu", ext: "avro"}, false, true},
+		{"topics", "topics/orders2/partition=0/orders2+0+0000000000.json", archived{}, false, false}, // another topic
+		{"topics", "topics/orders/partition=0/orders+0+42.json", archived{}, false, false},           // not 10 digits
+		{"topics", "topics/orders/partition=0/orders+-1+0000000000.json", archived{}, false, false},  // negative partition
+		{"topics", "topics/orders/partition=0/orders+01+0000000000.json", archived{}, false, false},  // not canonical
+		{"topics", "topics/orders/partition=0/orders+0+0000000000", archived{}, false, false},        // no extension
+		{"topics", "topics/orders/partition=0/other+0+0000000000.json", archived{}, false, false},    // another topic's name
+		{"topics", "other/orders/partition=0/orders+0+0000000000.json", archived{}, false, false},    // outside topics.dir
+		{"topics", "topics/orders/partition=0/orders+0+000000000x0.json", archived{}, false, false},  // not a number
+	} {
+		t.Run(tc.key, func(t *testing.T) {
+			got, keys, ok := parseObjectName(tc.dir, "orders", tc.key)
+			if ok != tc.ok || keys != tc.keys {
+				t.Fatalf("ok %v keys %v, want %v %v", ok, keys, tc.ok, tc.keys)
+			}
+			if !ok {
+				return
+			}
+			tc.want.key, tc.want.topic = tc.key, "orders"
+			if got != tc.want {
+				t.Fatalf("got %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestPathMatches(t *testing.T) {
+	for _, tc := range []struct {
+		path, prefix string
+		want         bool
+	}{
+		{"year=2026/month=12/day=03", "year=2026/month=12", true},
+		{"year=2026/month=12/day=03", "year=2026/month=1", false},
+		{"year=2026/month=12", "year=2026/month=12/day=03", false},
+		{"partition=3", "partition=3", true},
+		{"partition=30", "partition=3", false},
+		{"anything", "", true},
+	} {
+		var prefix []string
+		if tc.prefix != "" {
+			prefix = strings.Split(tc.prefix, "/")
+		}
+		if got := pathMatches(tc.path, prefix); got != tc.want {
+			t.Errorf("pathMatches(%q, %q) = %v, want %v", tc.path, tc.prefix, got, tc.want)
+		}
+	}
+}
+
+func TestParseRestoreConfig(t *testing.T) {
+	base := func(kv ...string) map[string]string {
+		p := map[string]string{"s3.bucket.name": "b", "topics": "orders,users", "format.class": "avro"}
+		for i := 0; i+1 < len(kv); i += 2 {
+			p[kv[i]] = kv[i+1]
+		}
+		return p
+	}
+	c, err := ParseRestoreConfig(base("s3.restore.topic.rename", "orders:orders_restored", "s3.restore.start.time", "2026-12-03T00:00:00Z",
+		"s3.restore.end.time", "1796342400000", "s3.restore.time.field", "after.at", "s3.restore.path.prefix", "/year=2026/month=12/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.target("orders") != "orders_restored" || c.target("users") != "users" || !c.KeepPartitions ||
+		c.Start.UnixMilli() != 1796256000000 || c.End.UnixMilli() != 1796342400000 || !slices.Equal(c.PathPrefix, []string{"year=2026", "month=12"}) ||
+		c.S3.Format != FormatAvro || c.S3.TopicsDir != "topics" || c.BatchSize != 1000 {
+		t.Fatalf("parsed %+v", c)
+	}
+	for _, tc := range []struct {
+		name string
+		kv   []string
+		key  string
+	}{
+		{"rename not a topic of topics", []string{"s3.restore.topic.rename", "other:x"}, RestoreTopicRename},
+		{"rename malformed", []string{"s3.restore.topic.rename", "orders"}, RestoreTopicRename},
+		{"two topics into one", []string{"s3.restore.topic.rename", "orders:users"}, RestoreTopicRename},
+		{"time without field", []string{"s3.restore.start.time", "0"}, RestoreTimeField},
+		{"field without time", []string{"s3.restore.time.field", "at"}, RestoreTimeField},
+		{"end before start", []string{"s3.restore.start.time", "2000", "s3.restore.end.time", "1000", "s3.restore.time.field", "at"}, RestoreEndTime},
+		{"bad time", []string{"s3.restore.start.time", "yesterday", "s3.restore.time.field", "at"}, RestoreStartTime},
+		{"bad format", []string{"format.class", "csv"}, FormatClass},
+		{"half credentials", []string{"aws.access.key.id", "k"}, AccessKeyID},
+		{"bad topic", []string{"topics", "a b"}, Topics},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseRestoreConfig(base(tc.kv...))
+			if err == nil || !strings.Contains(err.Error(), tc.key) {
+				t.Fatalf("error %v, want one naming %s", err, tc.key)
+			}
+		})
+	}
+	if _, err := ParseRestoreConfig(map[string]string{"s3.bucket.name": "b", "format.class": "json"}); err == nil || !strings.Contains(err.Error(), "topics") {
+		t.Fatalf("missing topics: %v", err)
+	}
+}
+
+// TestListingOrder: objects listed in any order come back per topic
+// partition by start offset (then name), keys objects paired with their
+// values, other formats, other topics and other paths left out.
+func TestListingOrder(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	c := e.srv.Client(t)
+	var names []string
+	for p := range 3 {
+		for _, start := range []int64{0, 7, 14, 1000, 99999999999} {
+			for _, region := range []string{"region=eu", "region=us"} {
+				base := fmt.Sprintf("topics/orders/%s/orders+%d+%010d", region, p, start+int64(len(region)%2))
+				names = append(names, base+".avro", base+".keys.avro")
+			}
+		}
+	}
+	names = append(names, "topics/orders/region=eu/orders+0+0000000003.json", "topics/orders2/region=eu/orders2+0+0000000003.avro",
+		"topics/orders/region=eu/README.txt")
+	rand.Shuffle(len(names), func(i, j int) { names[i], names[j] = names[j], names[i] })
+	for _, n := range names {
+		if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(e.bucket), Key: aws.String(n), Body: strings.NewReader("x")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg, err := ParseRestoreConfig(map[string]string{"s3.bucket.name": e.bucket, "store.url": e.srv.Endpoint, "s3.region": e.srv.Region,
+		"aws.access.key.id": e.srv.AccessKey, "aws.secret.access.key": e.srv.SecretKey, "topics": "orders", "format.class": "avro", "store.kafka.keys": "true"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := newStore(ctx, cfg.S3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	arch := archive{}
+	if err := listArchive(ctx, st, cfg, "orders", nil, arch); err != nil {
+		t.Fatal(err)
+	}
+	if len(arch) != 3 {
+		t.Fatalf("%d partitions, want 3", len(arch))
+	}
+	for tp, objs := range arch {
+		if len(objs) != 10 {
+			t.Fatalf("%s: %d objects, want 10", tp, len(objs))
+		}
+		for i, o := range objs {
+			if o.keys != strings.TrimSuffix(o.key, ".avro")+".keys.avro" {
+				t.Fatalf("%s: keys object %q", o.key, o.keys)
+			}
+			if i > 0 && compareArchived(objs[i-1], o) >= 0 {
+				t.Fatalf("%s before %s", objs[i-1].key, o.key)
+			}
+		}
+	}
+	// The path prefix and a partition filter.
+	cfg.PathPrefix = []string{"region=us"}
+	arch = archive{}
+	if err := listArchive(ctx, st, cfg, "orders", map[topicPartition]bool{{"orders", 1}: true}, arch); err != nil {
+		t.Fatal(err)
+	}
+	objs := arch[topicPartition{"orders", 1}]
+	if len(arch) != 1 || len(objs) != 5 || objs[0].path != "region=us" || objs[4].start != 99999999999+1 {
+		t.Fatalf("filtered listing: %+v", arch)
+	}
+}
+
+// restoreCtx is a SourceTaskContext with committed offsets.
+type restoreCtx struct {
+	mu      sync.Mutex
+	offsets map[string]map[string]any
+}
+
+func (c *restoreCtx) Logger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+func (c *restoreCtx) Offset(_ context.Context, p map[string]any) (map[string]any, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	b, _ := json.Marshal(p)
+	off := c.offsets[string(b)]
+	if off == nil {
+		return nil, nil
+	}
+	// Through JSON, as the offsets store gives them back.
+	ob, _ := json.Marshal(off)
+	var out map[string]any
+	_ = json.Unmarshal(ob, &out)
+	return out, nil
+}
+
+func (c *restoreCtx) commit(r *connectors.Record) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.offsets == nil {
+		c.offsets = map[string]map[string]any{}
+	}
+	b, _ := json.Marshal(r.SourcePartition)
+	c.offsets[string(b)] = r.SourceOffset
+}
+
+// restoreProps are the props of a task of the archive written by e's sink.
+func (e *env) restoreProps(kv ...string) map[string]string {
+	p := map[string]string{
+		"s3.bucket.name": e.bucket, "store.url": e.srv.Endpoint, "s3.region": e.srv.Region,
+		"aws.access.key.id": e.srv.AccessKey, "aws.secret.access.key": e.srv.SecretKey,
+		"topics": "orders", "format.class": "json", RestoreTaskPartitions: "orders+0,orders+1",
+		"s3.restore.batch.size": "7",
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		p[kv[i]] = kv[i+1]
+	}
+	return p
+}
+
+// restoreAll runs a restore task until it has nothing left and returns
+// what it produced; each record's offset is committed into tctx as it
+// comes (stopAfter > 0 stops after that many records).
+func restoreAll(t *testing.T, tctx *restoreCtx, props map[string]string, stopAfter int) []*connectors.Record {
+	t.Helper()
+	ctx := context.Background()
+	task := NewRestoreTask()
+	if err := task.Start(ctx, tctx, props); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	defer task.Stop(ctx)
+	var out []*connectors.Record
+	for task.nextPart() != nil || task.mu.cur != nil {
+		batch, err := task.Poll(ctx)
+		if err != nil {
+			t.Fatalf("Poll: %v", err)
+		}
+		for _, r := range batch {
+			tctx.commit(r)
+			if r.Topic == "" {
+				continue // an offset marker
+			}
+			out = append(out, r)
+			if stopAfter > 0 && len(out) == stopAfter {
+				return out
+			}
+		}
+	}
+	return out
+}
+
+// writeArchive writes offsets [0, n) of partitions 0 and 1 of orders with
+// the sink, keys (an int64 id*10 struct) included.
+func writeArchive(t *testing.T, e *env, n int64, kv ...string) map[connectors.TopicPartition][]*connectors.Record {
+	t.Helper()
+	tps := []connectors.TopicPartition{{Topic: "orders", Partition: 0}, {Topic: "orders", Partition: 1}}
+	props := e.props(append([]string{"store.kafka.keys", "true", "flush.size", "9"}, kv...)...)
+	task := e.start(t, &testCtx{}, props, tps...)
+	want := map[connectors.TopicPartition][]*connectors.Record{}
+	for _, tp := range tps {
+		batch := recs("orders", tp.Partition, 0, n)
+		for _, r := range batch {
+			r.KeySchema = keySchema
+			r.Key = connectors.NewStructValue(keySchema).Set("id", r.Offset*10)
+		}
+		if err := task.Put(context.Background(), batch); err != nil {
+			t.Fatal(err)
+		}
+		want[tp] = batch
+	}
+	// Close the open sets: a flush.size-independent rotation.
+	for _, tp := range tps {
+		if st := task.parts[tp]; st.set != nil {
+			if err := task.rotate(context.Background(), st); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	settle(t, task)
+	return want
+}
+
+// TestRestoreRoundTrip: what the sink's encoders write, the restore's
+// decoders give back: the same Connect schema and values (Avro,
+// Parquet) or the JSON converter's schemaless form of them (JSON), the
+// keys with them, in offset order per partition, to their partitions.
+func TestRestoreRoundTrip(t *testing.T) {
+	e := newEnv(t)
+	for _, tc := range []struct {
+		name, format string
+		kv           []string
+	}{
+		{"json", "json", nil},
+		{"json gzip", "json", []string{"s3.compression.type", "gzip"}},
+		{"avro", "avro", nil},
+		{"avro deflate", "avro", []string{"avro.codec", "deflate"}},
+		{"parquet snappy", "parquet", nil},
+		{"parquet zstd", "parquet", []string{"parquet.codec", "zstd"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e.bucket = e.srv.CreateBucket(t, "restore")
+			const n = 40
+			want := writeArchive(t, e, n, append([]string{"format.class", tc.format}, tc.kv...)...)
+			got := restoreAll(t, &restoreCtx{}, e.restoreProps("format.class", tc.format, "store.kafka.keys", "true",
+				"s3.restore.topic.rename", "orders:orders_restored"), 0)
+			if len(got) != 2*n {
+				t.Fatalf("restored %d records, want %d", len(got), 2*n)
+			}
+			for i, r := range got {
+				tp := connectors.TopicPartition{Topic: "orders", Partition: int32(i / n)}
+				w := want[tp][i%n]
+				if r.Topic != "orders_restored" || r.Partition != tp.Partition || !r.PinPartition {
+					t.Fatalf("record %d to %s-%d (pinned %v)", i, r.Topic, r.Partition, r.PinPartition)
+				}
+				if tc.format == "json" {
+					checkSchemaless(t, r.Value, w.Value.(*connectors.StructValue))
+					checkSchemaless(t, r.Key, w.Key.(*connectors.StructValue))
+					continue
+				}
+				ws, wks := w.ValueSchema, w.KeySchema
+				if tc.format == "avro" {
+					// What Confluent's AvroConverter gives back of the
+					// schema (a Timestamp gets its version 1).
+					ws, wks = avroRoundTrip(t, ws), avroRoundTrip(t, wks)
+				}
+				if !codectest.SchemasEquivalent(r.ValueSchema, ws) || !codectest.SchemasEquivalent(r.KeySchema, wks) {
+					t.Fatalf("record %d: schema %v, want %v", i, r.ValueSchema, w.ValueSchema)
+				}
+				wv := &connectors.StructValue{Schema: ws, Values: w.Value.(*connectors.StructValue).Values}
+				wk := &connectors.StructValue{Schema: wks, Values: w.Key.(*connectors.StructValue).Values}
+				if !codectest.ValuesEqual(r.Value, wv) || !codectest.ValuesEqual(r.Key, wk) {
+					t.Fatalf("record %d: value %v key %v, want %v %v", i, r.Value, r.Key, w.Value, w.Key)
+				}
+			}
+		})
+	}
+}
+
+// avroRoundTrip returns the Connect schema a consumer reads back from the
+// Avro schema of s.
+func avroRoundTrip(t *testing.T, s *connectors.Schema) *connectors.Schema {
+	t.Helper()
+	c := avro.New(avro.DefaultOptions())
+	as, err := c.Schema(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := c.FromAvro(as.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return back.Connect()
+}
+
+// checkSchemaless compares a schemaless JSON object with the struct the
+// sink wrote: every field by name, times as epoch milliseconds.
+func checkSchemaless(t *testing.T, got any, want *connectors.StructValue) {
+	t.Helper()
+	entries, ok := got.([]connectors.MapEntry)
+	if !ok || len(entries) != len(want.Values) {
+		t.Fatalf("got %#v, want the fields of %v", got, want)
+	}
+	for i, f := range want.Schema.Fields {
+		w := want.Values[i]
+		if f.Schema.Name == connectors.TimestampName {
+			w = w.(interface{ UnixMilli() int64 }).UnixMilli()
+		}
+		if entries[i].Key != f.Name || fmt.Sprint(entries[i].Value) != fmt.Sprint(w) {
+			t.Fatalf("field %d: %v=%v, want %s=%v", i, entries[i].Key, entries[i].Value, f.Name, w)
+		}
+	}
+}
+
+// TestRestoreResume: a task restarted with the committed offset of the
+// last record it produced goes on with the next one: nothing twice,
+// nothing missed, whether it stopped mid-object or at an object's end.
+func TestRestoreResume(t *testing.T) {
+	e := newEnv(t)
+	const n = 40
+	writeArchive(t, e, n, "format.class", "avro")
+	props := e.restoreProps("format.class", "avro", "store.kafka.keys", "true")
+	all := restoreAll(t, &restoreCtx{}, props, 0)
+	for _, stopAt := range []int{1, 5, 9, 18, 39, 40, 41, 79} {
+		t.Run(fmt.Sprint(stopAt), func(t *testing.T) {
+			tctx := &restoreCtx{}
+			first := restoreAll(t, tctx, props, stopAt)
+			rest := restoreAll(t, tctx, props, 0)
+			got := append(first, rest...)
+			if len(got) != len(all) {
+				t.Fatalf("restored %d+%d records, want %d", len(first), len(rest), len(all))
+			}
+			for i := range got {
+				if !codectest.ValuesEqual(got[i].Value, all[i].Value) || got[i].Partition != all[i].Partition {
+					t.Fatalf("record %d: %v, want %v", i, got[i].Value, all[i].Value)
+				}
+			}
+		})
+	}
+}
+
+// TestRestoreFilters: the time range reads the value's field; records
+// left out still move the committed position (an offset marker at the
+// object's end), and keep.partitions=false leaves the partition to the
+// producer.
+func TestRestoreFilters(t *testing.T) {
+	e := newEnv(t)
+	const n = 40
+	writeArchive(t, e, n, "format.class", "parquet", "partitioner.class", "field", "partition.field.name", "region")
+	// Records are one minute apart from base: [10, 20) minutes.
+	props := e.restoreProps("format.class", "parquet", "s3.restore.keep.partitions", "false", RestoreTaskPartitions, "orders+1",
+		"s3.restore.time.field", "at", "s3.restore.start.time", base.Add(10*time.Minute).Format(time.RFC3339),
+		"s3.restore.end.time", fmt.Sprint(base.Add(20*time.Minute).UnixMilli()))
+	tctx := &restoreCtx{}
+	got := restoreAll(t, tctx, props, 0)
+	var ids []int64
+	for _, r := range got {
+		if r.PinPartition || r.Key != nil {
+			t.Fatalf("record pinned %v, key %v", r.PinPartition, r.Key)
+		}
+		ids = append(ids, r.Value.(*connectors.StructValue).Get("id").(int64))
+	}
+	slices.Sort(ids)
+	if len(ids) != 10 || ids[0] != 10 || ids[9] != 19 {
+		t.Fatalf("restored ids %v, want 10..19", ids)
+	}
+	// Everything was read, so a restart has nothing to produce.
+	if again := restoreAll(t, tctx, props, 0); len(again) != 0 {
+		t.Fatalf("restart produced %d records", len(again))
+	}
+	// Region eu only, by path.
+	eu := restoreAll(t, &restoreCtx{}, e.restoreProps("format.class", "parquet", "s3.restore.path.prefix", "region=eu"), 0)
+	for _, r := range eu {
+		if r.Value.(*connectors.StructValue).Get("region") != "eu" {
+			t.Fatalf("path prefix region=eu restored %v", r.Value)
+		}
+	}
+	if len(eu) != 2*14 {
+		t.Fatalf("restored %d eu records, want 28", len(eu))
+	}
+}
+
+// TestRestoreMissingKeys: store.kafka.keys=true on an archive without
+// keys fails naming the object.
+func TestRestoreMissingKeys(t *testing.T) {
+	e := newEnv(t)
+	task := e.start(t, &testCtx{}, e.props("flush.size", "5"), connectors.TopicPartition{Topic: "orders"})
+	if err := task.Put(context.Background(), recs("orders", 0, 0, 5)); err != nil {
+		t.Fatal(err)
+	}
+	settle(t, task)
+	rt := NewRestoreTask()
+	if err := rt.Start(context.Background(), &restoreCtx{}, e.restoreProps("store.kafka.keys", "true", RestoreTaskPartitions, "orders+0")); err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Stop(context.Background())
+	_, err := rt.Poll(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "orders+0+0000000000.json has no keys object") {
+		t.Fatalf("Poll: %v", err)
+	}
+}
