@@ -206,7 +206,24 @@ func (t *RestoreTask) Poll(ctx context.Context) ([]*connectors.Record, error) {
 	stop := context.AfterFunc(t.stopCtx, cancel)
 	defer stop()
 
+	// Only the last record of each topic partition in the batch gets a
+	// source offset: the runtime commits a partition's offset once every
+	// record before it is acknowledged, so it covers the others, and a
+	// batch builds one offset map per partition rather than one per
+	// record. A crash before it is committed replays those records (with
+	// exactly.once.source.support, the batch is one transaction: nothing
+	// is replayed).
 	var batch []*connectors.Record
+	var last *connectors.Record
+	var lastObj *openObject
+	var lastIdx int64
+	settle := func() {
+		if last != nil {
+			last.SourceOffset = lastObj.offset(lastIdx)
+			last = nil
+		}
+	}
+	defer settle()
 	for len(batch) < t.cfg.BatchSize {
 		if err := ctx.Err(); err != nil {
 			return batch, err
@@ -218,7 +235,10 @@ func (t *RestoreTask) Poll(ctx context.Context) ([]*connectors.Record, error) {
 				break
 			}
 			var err error
-			if cur, err = t.open(ctx, p); err != nil {
+			// The object outlives this Poll: its body is read by the
+			// next ones, so its request ends with the task (Stop), not
+			// with this Poll's context.
+			if cur, err = t.open(t.stopCtx, p); err != nil {
 				return batch, err
 			}
 			t.mu.cur = cur
@@ -226,7 +246,11 @@ func (t *RestoreTask) Poll(ctx context.Context) ([]*connectors.Record, error) {
 		r, err := t.read(cur)
 		if err == io.EOF {
 			if cur.filtered && cur.index > 0 {
-				// Move the committed position past the records left out.
+				// Move the committed position past the records left
+				// out: an offset marker.
+				if last != nil && lastObj.part == cur.part {
+					last = nil
+				}
 				batch = append(batch, &connectors.Record{SourcePartition: cur.part.sp, SourceOffset: cur.offset(cur.index - 1)})
 			}
 			t.closeCur()
@@ -242,9 +266,14 @@ func (t *RestoreTask) Poll(ctx context.Context) ([]*connectors.Record, error) {
 			return batch, err
 		}
 		if r != nil {
+			if last != nil && lastObj.part != cur.part {
+				settle()
+			}
 			batch = append(batch, r)
+			last, lastObj, lastIdx = r, cur, cur.index-1
 		}
 	}
+	settle()
 	if len(batch) == 0 && t.nextPart() == nil {
 		if !t.mu.finished {
 			t.mu.finished = true
@@ -338,7 +367,7 @@ func (t *RestoreTask) read(o *openObject) (*connectors.Record, error) {
 		return nil, t.readErr(o.obj.key, o.index, err)
 	}
 	r := &connectors.Record{Topic: o.part.target, Partition: o.obj.partition, PinPartition: t.cfg.KeepPartitions,
-		ValueSchema: vs, Value: v, SourcePartition: o.part.sp, SourceOffset: o.offset(o.index)}
+		ValueSchema: vs, Value: v, SourcePartition: o.part.sp}
 	if o.keys != nil {
 		ks, k, err := o.keys.next()
 		if err == io.EOF {

@@ -236,8 +236,10 @@ func (e *env) restoreProps(kv ...string) map[string]string {
 }
 
 // restoreAll runs a restore task until it has nothing left and returns
-// what it produced; each record's offset is committed into tctx as it
-// comes (stopAfter > 0 stops after that many records).
+// what it produced; offsets are committed into tctx as records come. With
+// stopAfter > 0 it stops once that many records came and returns those
+// up to the last committed offset: the ones after it are not committed,
+// and a restarted task produces them again (at least once).
 func restoreAll(t *testing.T, tctx *restoreCtx, props map[string]string, stopAfter int) []*connectors.Record {
 	t.Helper()
 	ctx := context.Background()
@@ -247,21 +249,27 @@ func restoreAll(t *testing.T, tctx *restoreCtx, props map[string]string, stopAft
 	}
 	defer task.Stop(ctx)
 	var out []*connectors.Record
+	committed := 0
 	for task.nextPart() != nil || task.mu.cur != nil {
 		batch, err := task.Poll(ctx)
 		if err != nil {
 			t.Fatalf("Poll: %v", err)
 		}
 		for _, r := range batch {
-			tctx.commit(r)
-			if r.Topic == "" {
-				continue // an offset marker
+			if r.Topic != "" {
+				out = append(out, r)
 			}
-			out = append(out, r)
-			if stopAfter > 0 && len(out) == stopAfter {
-				return out
+			if r.SourceOffset != nil {
+				tctx.commit(r)
+				committed = len(out)
+			}
+			if stopAfter > 0 && len(out) >= stopAfter {
+				return out[:committed]
 			}
 		}
+	}
+	if committed != len(out) {
+		t.Fatalf("the last %d records have no source offset", len(out)-committed)
 	}
 	return out
 }
@@ -473,5 +481,45 @@ func TestRestoreMissingKeys(t *testing.T) {
 	_, err := rt.Poll(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "orders+0+0000000000.json has no keys object") {
 		t.Fatalf("Poll: %v", err)
+	}
+}
+
+// TestRestoreLargeObjects: an object read over many polls (several Avro
+// blocks, JSON past the read buffer) streams to its end: its request
+// lives as long as the task, not as one poll.
+func TestRestoreLargeObjects(t *testing.T) {
+	e := newEnv(t)
+	for _, tc := range []struct {
+		name string
+		kv   []string
+	}{
+		{"avro", []string{"format.class", "avro", "avro.codec", "deflate"}},
+		{"json", []string{"format.class", "json"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e.bucket = e.srv.CreateBucket(t, "large")
+			const n = 20000
+			task := e.start(t, &testCtx{}, e.props(append([]string{"flush.size", fmt.Sprint(n)}, tc.kv...)...), connectors.TopicPartition{Topic: "orders"})
+			if err := task.Put(context.Background(), recs("orders", 0, 0, n)); err != nil {
+				t.Fatal(err)
+			}
+			settle(t, task)
+			got := restoreAll(t, &restoreCtx{}, e.restoreProps(tc.kv[0], tc.kv[1], RestoreTaskPartitions, "orders+0", "s3.restore.batch.size", "100"), 0)
+			if len(got) != n {
+				t.Fatalf("restored %d records, want %d", len(got), n)
+			}
+			for i, r := range got {
+				var id any
+				switch v := r.Value.(type) {
+				case *connectors.StructValue:
+					id = v.Get("id")
+				case []connectors.MapEntry:
+					id = v[0].Value
+				}
+				if id != int64(i) {
+					t.Fatalf("record %d is %v", i, r.Value)
+				}
+			}
+		})
 	}
 }
