@@ -164,9 +164,21 @@ func (r *ocfReader) bytes(max int64) ([]byte, error) {
 	if n < 0 || n > max {
 		return nil, formatErrorf("an Avro length of %d bytes (at most %d taken)", n, max)
 	}
-	b := make([]byte, n)
-	_, err = io.ReadFull(r.br, b)
-	return b, err
+	return readN(r.br, nil, n)
+}
+
+// readN reads exactly n bytes of r into dst[:0], growing it with what
+// arrives rather than by what a (possibly corrupt) length claims.
+func readN(r io.Reader, dst []byte, n int64) ([]byte, error) {
+	buf := bytes.NewBuffer(dst[:0])
+	m, err := io.CopyN(buf, r, n)
+	if m < n {
+		if err == nil || err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
 
 func (r *ocfReader) header() error {
@@ -239,13 +251,11 @@ func (r *ocfReader) nextBlock() error {
 	if count < 0 || size < 0 || size > maxBlockBytes {
 		return formatErrorf("an Avro block of %d values in %d bytes (at most %d bytes taken)", count, size, maxBlockBytes)
 	}
-	if int64(cap(r.raw)) < size {
-		r.raw = make([]byte, size)
-	}
-	r.raw = r.raw[:size]
-	if _, err := io.ReadFull(r.br, r.raw); err != nil {
+	raw, err := readN(r.br, r.raw, size)
+	if err != nil {
 		return fmt.Errorf("reading an Avro block: %w", io.ErrUnexpectedEOF)
 	}
+	r.raw = raw
 	var sync [16]byte
 	if _, err := io.ReadFull(r.br, sync[:]); err != nil || sync != r.sync {
 		return formatErrorf("an Avro block does not end with the file's sync marker (corrupt or truncated object)")
