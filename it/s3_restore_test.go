@@ -256,3 +256,100 @@ func readTopic(t *testing.T, bootstrap, topic string, n int, committed bool) map
 		})
 	}
 }
+
+// TestS3RestoreJDBCReplica: PostgreSQL → Kafka (the postgres source) →
+// S3 (Avro, keys stored) → s3-restore into a fresh topic → a new JDBC
+// sink into another database: the replica's table ends equal to the
+// source table, inserts, updates and deletes included.
+func TestS3RestoreJDBCReplica(t *testing.T) {
+	t.Parallel()
+	pg := harness.StartPostgres(t, harness.PostgresOptions{})
+	db := pg.CreateDB(t, "rjsrc")
+	replica := pg.CreateDB(t, "rjreplica")
+	pg.Exec(t, db, "CREATE TABLE acct (id int PRIMARY KEY, v int NOT NULL, note text)",
+		"INSERT INTO acct SELECT g, g * 10, 'row ' || g FROM generate_series(1, 300) g")
+	srv := harness.StartS3(t)
+	bucket := srv.CreateBucket(t, "replica")
+	props, sfx := isolated(t, map[string]string{"offset.flush.interval.ms": "200"})
+	w := harness.PrepareWorker(t, harness.WorkerOptions{Props: props})
+	w.Start(t)
+	prefix := "rj" + sfx
+	topic := prefix + ".public.acct"
+	create(t, w, "pg", pgSourceConfig(pg, db, prefix, "rj_"+sfx, map[string]string{"table.include.list": "public.acct"}))
+	create(t, w, "archive", map[string]string{"connector.class": "s3", "tasks.max": "1", "topics": topic,
+		"s3.bucket.name": bucket, "store.url": srv.Endpoint, "s3.region": srv.Region,
+		"aws.access.key.id": srv.AccessKey, "aws.secret.access.key": srv.SecretKey,
+		"format.class": "avro", "flush.size": "50", "store.kafka.keys": "true",
+		// Deletes are archived as their op=d events; the tombstones
+		// after them carry nothing more.
+		"behavior.on.null.values": "ignore"})
+	waitState(t, w, "pg", "RUNNING", 1, "RUNNING")
+	pg.Exec(t, db,
+		"UPDATE acct SET v = v + 1, note = NULL WHERE id % 3 = 0",
+		"DELETE FROM acct WHERE id % 7 = 0",
+		"INSERT INTO acct SELECT g, g, 'late ' || g FROM generate_series(301, 340) g",
+		"UPDATE acct SET note = 'again' WHERE id % 11 = 0")
+	ctx := context.Background()
+	src := pg.Connect(t, db)
+	want, err := sqlTable(ctx, src, "acct", "id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A change of the table's schema closes the sink's open objects (a
+	// schema change rotates them): every change before it is then in S3.
+	pg.Exec(t, db, "ALTER TABLE acct ADD COLUMN extra int", "INSERT INTO acct VALUES (1000, 0, 'after the archive', 1)")
+	listen := ""
+	for i, a := range w.Args {
+		if a == "--broker-listen" {
+			listen = w.Args[i+1]
+		}
+	}
+	kc, err := kgo.NewClient(kgo.SeedBrokers(listen))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kc.Close()
+	adm := kadm.NewClient(kc)
+	// The sink commits the first offset of its open objects: once that is
+	// the last record (the insert of id 1000, in the new schema), every
+	// change before it is in S3.
+	harness.WaitFor(t, 3*time.Minute, "the archive holds every change before the schema change", func() error {
+		ends, err := adm.ListEndOffsets(ctx, topic)
+		if err != nil {
+			return err
+		}
+		e, ok := ends.Lookup(topic, 0)
+		if !ok || e.Offset == 0 {
+			return fmt.Errorf("topic %s not written yet", topic)
+		}
+		offs, err := adm.FetchOffsets(ctx, "connect-archive")
+		if err != nil {
+			return err
+		}
+		o, ok := offs.Lookup(topic, 0)
+		if !ok || o.At != e.Offset-1 {
+			return fmt.Errorf("archive committed %+v, the topic ends at %d", o.At, e.Offset)
+		}
+		return nil
+	})
+
+	target := prefix + ".restored.acct"
+	create(t, w, "restore", map[string]string{"connector.class": "s3-restore", "tasks.max": "1",
+		"topics": topic, "s3.bucket.name": bucket, "store.url": srv.Endpoint, "s3.region": srv.Region,
+		"aws.access.key.id": srv.AccessKey, "aws.secret.access.key": srv.SecretKey,
+		"format.class": "avro", "store.kafka.keys": "true", "s3.restore.topic.rename": topic + ":" + target})
+	create(t, w, "replica", map[string]string{"connector.class": "jdbc", "connection.url": pg.JDBCURL(replica),
+		"connection.username": pg.User, "topics": target, "insert.mode": "upsert", "primary.key.mode": "record_key",
+		"delete.enabled": "true", "schema.evolution": "basic", "table.name.format": "${source.table}"})
+	rep := pg.Connect(t, replica)
+	harness.WaitFor(t, 3*time.Minute, "the replica equal to the source table", func() error {
+		got, err := sqlTable(ctx, rep, "acct", "id")
+		if err != nil {
+			return err
+		}
+		return diffRows("acct", want, got)
+	})
+	if st := getStatus(t, w, "restore"); st.Tasks[0].State != "RUNNING" {
+		t.Fatalf("restore task %s: %s", st.Tasks[0].State, st.Tasks[0].Trace)
+	}
+}
