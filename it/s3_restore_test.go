@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/big"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -185,6 +186,28 @@ func TestS3RestoreKill9(t *testing.T) {
 			t.Fatalf("%s: tasks %+v", f, st.Tasks)
 		}
 	}
+
+	// keep.partitions into a topic with fewer partitions than the
+	// archive: the task that restores partition 1 or 2 fails, naming the
+	// partition and the topic.
+	few := "restored-few-" + sfx
+	if _, err := adm.CreateTopic(ctx, 1, 1, nil, few); err != nil {
+		t.Fatal(err)
+	}
+	create(t, w, "restorefew", map[string]string{"connector.class": "s3-restore", "tasks.max": "1",
+		"topics": topic, "s3.bucket.name": bucket, "store.url": srv.Endpoint, "s3.region": srv.Region,
+		"aws.access.key.id": srv.AccessKey, "aws.secret.access.key": srv.SecretKey,
+		"format.class": "avro", "topics.dir": "avro", "s3.restore.topic.rename": topic + ":" + few})
+	harness.WaitFor(t, 2*time.Minute, "the restore into too few partitions failed", func() error {
+		st := getStatus(t, w, "restorefew")
+		if len(st.Tasks) != 1 || st.Tasks[0].State != "FAILED" {
+			return fmt.Errorf("tasks %+v", st.Tasks)
+		}
+		if !strings.Contains(st.Tasks[0].Trace, "partition 1 of topic "+few) && !strings.Contains(st.Tasks[0].Trace, "partition 2 of topic "+few) {
+			t.Fatalf("trace does not name the partition and the topic: %s", st.Tasks[0].Trace)
+		}
+		return nil
+	})
 }
 
 // twos is the minimal big-endian two's complement of v, as the
