@@ -523,3 +523,58 @@ func TestRestoreLargeObjects(t *testing.T) {
 		})
 	}
 }
+
+type connCtx struct{}
+
+func (connCtx) RequestTaskReconfiguration() {}
+func (connCtx) RaiseError(error)             {}
+func (connCtx) Logger() *slog.Logger         { return slog.New(slog.DiscardHandler) }
+
+// TestRestoreConnector: the connector lists the archive's partitions and
+// spreads them over at most tasks.max tasks, each once; Validate names a
+// missing bucket.
+func TestRestoreConnector(t *testing.T) {
+	e := newEnv(t)
+	tps := []connectors.TopicPartition{{Topic: "orders", Partition: 0}, {Topic: "orders", Partition: 1}, {Topic: "orders", Partition: 4}}
+	task := e.start(t, &testCtx{}, e.props("flush.size", "3"), tps...)
+	for _, tp := range tps {
+		if err := task.Put(context.Background(), recs("orders", tp.Partition, 0, 3)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	settle(t, task)
+	props := e.restoreProps()
+	delete(props, RestoreTaskPartitions)
+	c := &RestoreConnector{}
+	if err := c.Start(context.Background(), connCtx{}, props); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		max  int
+		want []string
+	}{
+		{1, []string{"orders+0,orders+1,orders+4"}},
+		{2, []string{"orders+0,orders+4", "orders+1"}},
+		{8, []string{"orders+0", "orders+1", "orders+4"}},
+	} {
+		cfgs, err := c.TaskConfigs(tc.max)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, cfg := range cfgs {
+			got = append(got, cfg[RestoreTaskPartitions])
+			if _, err := parseRestoreTask(cfg); err != nil {
+				t.Fatalf("task config: %v", err)
+			}
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Fatalf("tasks.max %d: %q, want %q", tc.max, got, tc.want)
+		}
+	}
+	props["s3.bucket.name"] = "no-such-bucket"
+	errs := c.Validate(context.Background(), props)
+	if msg := strings.Join(errs[BucketName], " "); !strings.Contains(msg, "no-such-bucket") || !strings.Contains(msg, "NoSuchBucket") {
+		t.Fatalf("Validate: %v", errs)
+	}
+}
