@@ -527,8 +527,8 @@ func TestRestoreLargeObjects(t *testing.T) {
 type connCtx struct{}
 
 func (connCtx) RequestTaskReconfiguration() {}
-func (connCtx) RaiseError(error)             {}
-func (connCtx) Logger() *slog.Logger         { return slog.New(slog.DiscardHandler) }
+func (connCtx) RaiseError(error)            {}
+func (connCtx) Logger() *slog.Logger        { return slog.New(slog.DiscardHandler) }
 
 // TestRestoreConnector: the connector lists the archive's partitions and
 // spreads them over at most tasks.max tasks, each once; Validate names a
