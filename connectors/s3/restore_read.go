@@ -334,16 +334,18 @@ func newParquetReader(js *connectjson.Codec, body io.ReadCloser) (_ *parquetRead
 	if err != nil {
 		return nil, formatErrorf("opening the Parquet file: %v", err)
 	}
-	text, ok := pf.Lookup(parquet.SchemaMetadataKey)
-	if !ok {
-		return nil, formatErrorf("the Parquet file has no %s metadata, the Connect schema Sluice's S3 sink writes beside the values; it was written by another tool or an older sink, and s3-restore needs the Connect schema to give the records back as they were", parquet.SchemaMetadataKey)
-	}
-	cs, err := js.ParseSchema([]byte(text))
-	if err != nil {
-		return nil, fmt.Errorf("the Connect schema in the Parquet file's metadata: %w", err)
+	var cs *connectors.Schema
+	if text, ok := pf.Lookup(parquet.SchemaMetadataKey); ok {
+		if cs, err = js.ParseSchema([]byte(text)); err != nil {
+			return nil, fmt.Errorf("the Connect schema in the Parquet file's metadata: %w", err)
+		}
+	} else if cs, err = parquet.FromParquet(pf.Schema()); err != nil {
+		// Written before the sink kept the Connect schema, or by
+		// another writer: the schema comes from the logical types.
+		return nil, fmt.Errorf("the Parquet file has no %s metadata and its Parquet schema has no Connect schema: %w", parquet.SchemaMetadataKey, err)
 	}
 	if r.schema, err = parquet.NewSchema(cs); err != nil {
-		return nil, fmt.Errorf("the Connect schema in the Parquet file's metadata: %w", err)
+		return nil, fmt.Errorf("the Connect schema of the Parquet file: %w", err)
 	}
 	r.groups = pf.RowGroups()
 	r.buf = make([]pq.Row, parquetRowBatch)

@@ -1,6 +1,7 @@
 package s3
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"github.com/sluice-cdc/sluice/connectors"
 	"github.com/sluice-cdc/sluice/connectors/codec/avro"
 	"github.com/sluice-cdc/sluice/connectors/codec/codectest"
+	"github.com/sluice-cdc/sluice/connectors/codec/parquet"
 )
 
 func TestParseObjectName(t *testing.T) {
@@ -576,5 +578,46 @@ func TestRestoreConnector(t *testing.T) {
 	errs := c.Validate(context.Background(), props)
 	if msg := strings.Join(errs[BucketName], " "); !strings.Contains(msg, "no-such-bucket") || !strings.Contains(msg, "NoSuchBucket") {
 		t.Fatalf("Validate: %v", errs)
+	}
+}
+
+// TestRestoreParquetWithoutMetadata: a Parquet object without the Connect
+// schema in its metadata (an older sink's) is read with the schema of its
+// logical types.
+func TestRestoreParquetWithoutMetadata(t *testing.T) {
+	e := newEnv(t)
+	c := e.srv.Client(t)
+	ps, err := parquet.NewSchema(rowSchema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	enc := newParquetEncoder(ps, "snappy", "", &buf) // no metadata
+	codecs := newCodecs()
+	for _, r := range recs("orders", 0, 0, 10) {
+		row, err := codecs.encode(&Config{Format: FormatParquet}, r.ValueSchema, r.Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := enc.add(row); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := enc.close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(e.bucket),
+		Key: aws.String("topics/orders/partition=0/orders+0+0000000000.snappy.parquet"), Body: bytes.NewReader(buf.Bytes())}); err != nil {
+		t.Fatal(err)
+	}
+	got := restoreAll(t, &restoreCtx{}, e.restoreProps("format.class", "parquet", RestoreTaskPartitions, "orders+0"), 0)
+	if len(got) != 10 {
+		t.Fatalf("restored %d records, want 10", len(got))
+	}
+	for i, r := range got {
+		v := r.Value.(*connectors.StructValue)
+		if r.ValueSchema.Name != "shop.order" || v.Get("id") != int64(i) || !v.Get("at").(time.Time).Equal(base.Add(time.Duration(i)*time.Minute)) {
+			t.Fatalf("record %d: %v of %s", i, v.Values, r.ValueSchema.Name)
+		}
 	}
 }
