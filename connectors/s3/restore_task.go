@@ -226,7 +226,7 @@ func (t *RestoreTask) Poll(ctx context.Context) ([]*connectors.Record, error) {
 	defer settle()
 	for len(batch) < t.cfg.BatchSize {
 		if err := ctx.Err(); err != nil {
-			return batch, err
+			return partial(batch, err)
 		}
 		cur := t.mu.cur
 		if cur == nil {
@@ -239,7 +239,7 @@ func (t *RestoreTask) Poll(ctx context.Context) ([]*connectors.Record, error) {
 			// next ones, so its request ends with the task (Stop), not
 			// with this Poll's context.
 			if cur, err = t.open(t.stopCtx, p); err != nil {
-				return batch, err
+				return partial(batch, err)
 			}
 			t.mu.cur = cur
 		}
@@ -263,7 +263,7 @@ func (t *RestoreTask) Poll(ctx context.Context) ([]*connectors.Record, error) {
 			// produced, when the task goes on.
 			cur.part.skip = cur.index
 			t.closeCur()
-			return batch, err
+			return partial(batch, err)
 		}
 		if r != nil {
 			if last != nil && lastObj.part != cur.part {
@@ -288,6 +288,18 @@ func (t *RestoreTask) Poll(ctx context.Context) ([]*connectors.Record, error) {
 		}
 	}
 	return batch, nil
+}
+
+// partial returns what Poll read before err. The runtime drops the
+// records of a Poll that fails, while the task's position is already
+// past them: a batch that holds records is returned without the error,
+// and the next Poll meets the error again (a failed read reopens the
+// object, skipping what was returned) and returns it with nothing.
+func partial(batch []*connectors.Record, err error) ([]*connectors.Record, error) {
+	if len(batch) > 0 {
+		return batch, nil
+	}
+	return nil, err
 }
 
 func (o *openObject) offset(index int64) map[string]any {

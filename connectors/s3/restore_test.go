@@ -621,3 +621,40 @@ func TestRestoreParquetWithoutMetadata(t *testing.T) {
 		}
 	}
 }
+
+// TestRestorePartialBatch: the records read before a failure are returned
+// (the runtime drops a failed Poll's records, while the task's position
+// is past them), and the failure comes with the next Poll, naming the
+// object and the record.
+func TestRestorePartialBatch(t *testing.T) {
+	e := newEnv(t)
+	c := e.srv.Client(t)
+	for key, body := range map[string]string{
+		"topics/orders/partition=0/orders+0+0000000000.json": "{\"id\":0}\n{\"id\":1}\n{\"id\":2}\n",
+		"topics/orders/partition=0/orders+0+0000000003.json": "{\"id\":3}\n{\"id\":4,,}\n{\"id\":5}\n",
+	} {
+		if _, err := c.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(e.bucket), Key: aws.String(key), Body: strings.NewReader(body)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	task := NewRestoreTask()
+	ctx := context.Background()
+	if err := task.Start(ctx, &restoreCtx{}, e.restoreProps(RestoreTaskPartitions, "orders+0", "s3.restore.batch.size", "100")); err != nil {
+		t.Fatal(err)
+	}
+	defer task.Stop(ctx)
+	batch, err := task.Poll(ctx)
+	if err != nil || len(batch) != 4 {
+		t.Fatalf("first Poll: %d records, %v; want 4 and no error", len(batch), err)
+	}
+	if off := batch[3].SourceOffset; off[RestoreOffsetObject] != "topics/orders/partition=0/orders+0+0000000003.json" || off[RestoreOffsetRecord] != int64(0) {
+		t.Fatalf("offset of the last record %v", off)
+	}
+	batch, err = task.Poll(ctx)
+	if len(batch) != 0 || err == nil || !strings.Contains(err.Error(), "record 1 of object topics/orders/partition=0/orders+0+0000000003.json") {
+		t.Fatalf("second Poll: %d records, %v", len(batch), err)
+	}
+	if connectors.Retriable(err) {
+		t.Fatalf("a malformed object is retried: %v", err)
+	}
+}
