@@ -42,7 +42,7 @@ var started = time.Now()
 
 // plugins lists every connector built into the binary.
 func plugins() *connectors.Registry {
-	return connectors.NewRegistry(datagen.Plugin(), jdbc.Plugin(), mysql.Plugin(), postgres.Plugin(), s3.Plugin())
+	return connectors.NewRegistry(datagen.Plugin(), jdbc.Plugin(), mysql.Plugin(), postgres.Plugin(), s3.Plugin(), s3.RestorePlugin())
 }
 
 func transformRegistry() *transforms.Registry { return transforms.Builtin() }

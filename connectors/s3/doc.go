@@ -1,5 +1,6 @@
 // Package s3 is the S3 sink (connector.class s3 or
-// io.confluent.connect.s3.S3SinkConnector): it writes topics to objects in
+// io.confluent.connect.s3.S3SinkConnector) and the s3-restore source that
+// replays what it archived (restore_*.go, below). The sink writes topics to objects in
 // an S3 bucket with Confluent's property names and object names,
 // <topics.dir>/<topic>/<partition path>/<topic>+<kafka partition>+<start
 // offset, 10 digits>.<extension>, as JSON lines (optionally gzip), Avro
@@ -36,4 +37,15 @@
 // closed, and Flush reports only what is uploaded. The goroutine touches
 // only the files of its set; a failed upload makes the set its partition's
 // closing set, retried on the task's goroutine by the next Put or Flush.
+//
+// s3-restore: the connector lists <topics.dir>/<topic>/ at start and
+// gives each task its share of the archived Kafka partitions. A task
+// (RestoreTask) reads one object at a time, partition after partition,
+// in start-offset order (restore_list.go), streaming JSON lines and Avro
+// blocks and spooling a Parquet object to a temporary file
+// (restore_read.go). Poll runs on the runtime's goroutine and holds the
+// task's mutex; the open object is read under the task's context, which
+// Stop cancels before taking the mutex to close it, so a blocked Poll
+// returns. The source offset of a partition is {object, record index}
+// of its last record in a poll; Start resumes after it.
 package s3

@@ -160,7 +160,14 @@ func (c *codecs) newEncoder(cfg *Config, key string, keys bool, s *connectors.Sc
 		if err != nil {
 			return nil, err
 		}
-		return newParquetEncoder(ps, cfg.ParquetCodec, out), nil
+		// The Connect schema goes into the file's metadata, so that
+		// s3-restore gives back the records' schema exactly (the
+		// Parquet schema has no names, parameters or defaults).
+		text, err := c.json.AppendSchema(nil, s)
+		if err != nil {
+			return nil, err
+		}
+		return newParquetEncoder(ps, cfg.ParquetCodec, string(text), out), nil
 	default:
 		j := &jsonEncoder{c: c, out: out}
 		if cfg.Gzip {

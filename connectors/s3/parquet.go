@@ -49,7 +49,10 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	return c.buf.Write(p)
 }
 
-func newParquetEncoder(s *parquet.Schema, codecName string, out *bytes.Buffer) *parquetEncoder {
+// newParquetEncoder writes a file of schema s; connectSchema, the Connect
+// JSON form of the values' schema, goes into the file's key-value metadata
+// under parquet.SchemaMetadataKey (empty: none).
+func newParquetEncoder(s *parquet.Schema, codecName, connectSchema string, out *bytes.Buffer) *parquetEncoder {
 	cw := &countingWriter{buf: out}
 	opts := []pq.WriterOption{
 		s.Parquet(),
@@ -60,6 +63,9 @@ func newParquetEncoder(s *parquet.Schema, codecName string, out *bytes.Buffer) *
 		// them: every reader takes them, where some older Hive-based
 		// engines (Athena's first engines among them) fail on version 2.
 		pq.DataPageVersion(1),
+	}
+	if connectSchema != "" {
+		opts = append(opts, pq.KeyValueMetadata(parquet.SchemaMetadataKey, connectSchema))
 	}
 	return &parquetEncoder{w: pq.NewGenericWriter[any](cw, opts...), out: cw, maxRows: rowGroupRows, maxBytes: rowGroupBytes}
 }

@@ -20,34 +20,41 @@ func (c *Config) recordTime(r *connectors.Record, now func() time.Time) (time.Ti
 		}
 		return r.Timestamp, nil
 	case ExtractorRecordField:
-		v, err := fieldValue(r.Value, c.TimestampField)
-		if err != nil {
-			return time.Time{}, fmt.Errorf("timestamp.field %q: %w", c.TimestampField, err)
-		}
-		switch t := v.(type) {
-		case time.Time:
-			return t, nil
-		case int64:
-			return time.UnixMilli(t), nil
-		case int32:
-			return time.UnixMilli(int64(t)), nil
-		case int:
-			return time.UnixMilli(int64(t)), nil
-		case float64:
-			return time.UnixMilli(int64(t)), nil
-		case string:
-			p, err := time.Parse(time.RFC3339Nano, t)
-			if err != nil {
-				return time.Time{}, fmt.Errorf("timestamp.field %q: %q is not an RFC 3339 time", c.TimestampField, t)
-			}
-			return p, nil
-		case nil:
-			return time.Time{}, fmt.Errorf("timestamp.field %q is null", c.TimestampField)
-		default:
-			return time.Time{}, fmt.Errorf("timestamp.field %q holds a %T; it must be epoch milliseconds, a Timestamp or an RFC 3339 string", c.TimestampField, v)
-		}
+		return timeField(r.Value, c.TimestampField, "timestamp.field")
 	default:
 		return now(), nil
+	}
+}
+
+// timeField returns the time in the field at path of value v: epoch
+// milliseconds, a Timestamp or an RFC 3339 string. prop names the
+// property that named the field, for messages.
+func timeField(v any, path, prop string) (time.Time, error) {
+	v, err := fieldValue(v, path)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%s %q: %w", prop, path, err)
+	}
+	switch t := v.(type) {
+	case time.Time:
+		return t, nil
+	case int64:
+		return time.UnixMilli(t), nil
+	case int32:
+		return time.UnixMilli(int64(t)), nil
+	case int:
+		return time.UnixMilli(int64(t)), nil
+	case float64:
+		return time.UnixMilli(int64(t)), nil
+	case string:
+		p, err := time.Parse(time.RFC3339Nano, t)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("%s %q: %q is not an RFC 3339 time", prop, path, t)
+		}
+		return p, nil
+	case nil:
+		return time.Time{}, fmt.Errorf("%s %q is null", prop, path)
+	default:
+		return time.Time{}, fmt.Errorf("%s %q holds a %T; it must be epoch milliseconds, a Timestamp or an RFC 3339 string", prop, path, v)
 	}
 }
 
@@ -120,6 +127,18 @@ func fieldValue(v any, path string) (any, error) {
 				return nil, fmt.Errorf("the value has no field %s", name)
 			}
 			cur = x.Get(name)
+		case []connectors.MapEntry: // a schemaless JSON object
+			found := false
+			for _, e := range x {
+				if k, ok := e.Key.(string); ok && k == name {
+					cur, found = e.Value, true
+					break
+				}
+			}
+			if !found {
+				return nil, fmt.Errorf("the value has no field %s", name)
+			}
+			continue
 		case map[string]any:
 			f, ok := x[name]
 			if !ok {

@@ -98,14 +98,14 @@ func (e *env) props(kv ...string) map[string]string {
 }
 
 // settle waits for the task's background upload (Flush does).
-func settle(t *testing.T, task *Task) {
+func settle(t testing.TB, task *Task) {
 	t.Helper()
 	if _, err := task.Flush(context.Background(), nil); err != nil {
 		t.Fatalf("Flush: %v", err)
 	}
 }
 
-func (e *env) start(t *testing.T, tctx connectors.SinkTaskContext, props map[string]string, tps ...connectors.TopicPartition) *Task {
+func (e *env) start(t testing.TB, tctx connectors.SinkTaskContext, props map[string]string, tps ...connectors.TopicPartition) *Task {
 	t.Helper()
 	task := NewTask()
 	ctx := context.Background()

@@ -187,3 +187,16 @@ func (c *Codec) WriterFor(cs *connectors.Schema, text string) (*Schema, error) {
 	}
 	return &Schema{connect: cs, avro: a, text: text, root: root}, nil
 }
+
+// DecodeNext reads one value from the front of data and returns it with
+// the number of bytes it took: a reader of a block that holds many values
+// one after the other (an object container file's) calls it until the
+// block is used up. The value does not alias data. Errors are *DataError.
+func (s *Schema) DecodeNext(data []byte) (any, int, error) {
+	r := &reader{b: data}
+	v, err := s.root.decode(r)
+	if err != nil {
+		return nil, 0, err
+	}
+	return v, r.pos, nil
+}

@@ -318,3 +318,33 @@ func (p *parser) schema() (s *connectors.Schema, field string, hasField bool, er
 	}
 	return s, field, hasField, nil
 }
+
+// AppendSchema appends the Connect JSON form of s, the "schema" member of
+// the JsonConverter's envelope, to dst. It is how a file that holds
+// values without their Connect schema (a Parquet object of the S3 sink)
+// keeps the schema beside them; ParseSchema reads it back.
+func (c *Codec) AppendSchema(dst []byte, s *connectors.Schema) ([]byte, error) {
+	return c.appendSchema(dst, s, nil, map[*connectors.Schema]*plan{})
+}
+
+// ParseSchema reads a schema written by AppendSchema (or the "schema"
+// member of a JsonConverter envelope). A malformed text is a *SyntaxError
+// or a *codec.DataError.
+func (c *Codec) ParseSchema(b []byte) (*connectors.Schema, error) {
+	p := parser{data: b, c: c}
+	p.ws()
+	if p.literal("null") {
+		if err := p.end(); err != nil {
+			return nil, err
+		}
+		return nil, nil
+	}
+	s, _, _, err := p.schema()
+	if err != nil {
+		return nil, err
+	}
+	if err := p.end(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
