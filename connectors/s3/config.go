@@ -251,40 +251,47 @@ type Config struct {
 	path *pathFormat
 }
 
+// storeConfig is what the sink and the s3-restore source read alike: the
+// bucket and how to reach it, topics.dir, the format, retries and
+// store.kafka.keys.
+func storeConfig(v *config.Values) *Config {
+	return &Config{
+		Bucket:       v.String(BucketName),
+		Region:       v.String(Region),
+		Endpoint:     v.String(StoreURL),
+		PathStyle:    v.Bool(PathStyle),
+		AccessKeyID:  v.String(AccessKeyID),
+		SecretKey:    v.String(SecretAccessKey),
+		TopicsDir:    strings.Trim(v.String(TopicsDir), "/"),
+		Format:       formatClasses[strings.ToLower(strings.TrimSpace(v.String(FormatClass)))],
+		Retries:      v.Int(PartRetries),
+		RetryBackoff: v.Duration(RetryBackoffMs),
+		StoreKeys:    v.Bool(StoreKafkaKeys),
+	}
+}
+
 // ParseConfig parses and checks props.
 func ParseConfig(props map[string]string) (*Config, error) {
 	v, err := def.Parse(props)
 	if err != nil {
 		return nil, err
 	}
-	c := &Config{
-		Bucket:          v.String(BucketName),
-		Region:          v.String(Region),
-		Endpoint:        v.String(StoreURL),
-		PathStyle:       v.Bool(PathStyle),
-		AccessKeyID:     v.String(AccessKeyID),
-		SecretKey:       v.String(SecretAccessKey),
-		TopicsDir:       strings.Trim(v.String(TopicsDir), "/"),
-		Format:          formatClasses[strings.ToLower(strings.TrimSpace(v.String(FormatClass)))],
-		AvroCodec:       strings.ToLower(v.String(AvroCodec)),
-		ParquetCodec:    parquetCodecs[strings.ToLower(strings.TrimSpace(v.String(ParquetCodec)))],
-		Gzip:            strings.EqualFold(v.String(CompressionType), "gzip"),
-		Partitioner:     partitionerClasses[strings.ToLower(strings.TrimSpace(v.String(PartitionerClass)))],
-		PartitionFields: v.List(PartitionFieldName),
-		PathFormat:      v.String(PathFormat),
-		PartitionDur:    time.Duration(v.Long(PartitionDurationMs)) * time.Millisecond,
-		Extractor:       extractorClasses[strings.ToLower(strings.TrimSpace(v.String(TimestampExtractor)))],
-		TimestampField:  v.String(TimestampField),
-		FlushSize:       v.Int(FlushSize),
-		RotateInterval:  time.Duration(v.Long(RotateIntervalMs)) * time.Millisecond,
-		RotateSchedule:  time.Duration(v.Long(RotateScheduleMs)) * time.Millisecond,
-		PartSize:        v.Int(PartSize),
-		Retries:         v.Int(PartRetries),
-		RetryBackoff:    v.Duration(RetryBackoffMs),
-		IgnoreNulls:     strings.EqualFold(v.String(BehaviorOnNull), "ignore"),
-		MemoryBytes:     v.Long(MemoryBytes),
-		StoreKeys:       v.Bool(StoreKafkaKeys),
-	}
+	c := storeConfig(v)
+	c.AvroCodec = strings.ToLower(v.String(AvroCodec))
+	c.ParquetCodec = parquetCodecs[strings.ToLower(strings.TrimSpace(v.String(ParquetCodec)))]
+	c.Gzip = strings.EqualFold(v.String(CompressionType), "gzip")
+	c.Partitioner = partitionerClasses[strings.ToLower(strings.TrimSpace(v.String(PartitionerClass)))]
+	c.PartitionFields = v.List(PartitionFieldName)
+	c.PathFormat = v.String(PathFormat)
+	c.PartitionDur = time.Duration(v.Long(PartitionDurationMs)) * time.Millisecond
+	c.Extractor = extractorClasses[strings.ToLower(strings.TrimSpace(v.String(TimestampExtractor)))]
+	c.TimestampField = v.String(TimestampField)
+	c.FlushSize = v.Int(FlushSize)
+	c.RotateInterval = time.Duration(v.Long(RotateIntervalMs)) * time.Millisecond
+	c.RotateSchedule = time.Duration(v.Long(RotateScheduleMs)) * time.Millisecond
+	c.PartSize = v.Int(PartSize)
+	c.IgnoreNulls = strings.EqualFold(v.String(BehaviorOnNull), "ignore")
+	c.MemoryBytes = v.Long(MemoryBytes)
 	var errs config.Errors
 	bad := func(key, value, reason string) {
 		errs = append(errs, &config.Error{Key: key, Value: value, Reason: reason})

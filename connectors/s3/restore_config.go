@@ -140,19 +140,7 @@ func parseRestore(d *config.Def, props map[string]string) (*RestoreConfig, error
 	if err != nil {
 		return nil, err
 	}
-	s3 := &Config{
-		Bucket:       v.String(BucketName),
-		Region:       v.String(Region),
-		Endpoint:     v.String(StoreURL),
-		PathStyle:    v.Bool(PathStyle),
-		AccessKeyID:  v.String(AccessKeyID),
-		SecretKey:    v.String(SecretAccessKey),
-		TopicsDir:    strings.Trim(v.String(TopicsDir), "/"),
-		Format:       formatClasses[strings.ToLower(strings.TrimSpace(v.String(FormatClass)))],
-		Retries:      v.Int(PartRetries),
-		RetryBackoff: v.Duration(RetryBackoffMs),
-		StoreKeys:    v.Bool(StoreKafkaKeys),
-	}
+	s3 := storeConfig(v)
 	c := &RestoreConfig{
 		S3:             s3,
 		Topics:         v.List(Topics),
