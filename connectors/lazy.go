@@ -1,9 +1,10 @@
 package connectors
 
 // LazyStruct is a struct value a source task hands over unbuilt, for a
-// hot path such as a snapshot: a converter that knows it writes the
-// value's bytes straight from the source's own, without the StructValue,
-// its boxed fields and a walk over them; everything else calls Build.
+// hot path such as a snapshot: a codec that knows lazy values writes the
+// value's bytes, in whatever format it writes, straight from the
+// source's own fields, without the StructValue, its boxed fields and a
+// walk over them; everything else calls Build.
 //
 // A task returns LazyStruct keys and values only when its context's
 // LazyValues reports true: the runtime then encodes them with converters
@@ -12,17 +13,38 @@ package connectors
 type LazyStruct interface {
 	// Build returns the value as a StructValue of the record's schema.
 	Build() (*StructValue, error)
-	// AppendJSON appends the value's JSON (the payload, without an
-	// embedded schema), asking enc for the parts it does not write
-	// itself; on error dst may hold a partial write.
-	AppendJSON(dst []byte, enc JSONEncoder) ([]byte, error)
+	// Visit hands w the struct's fields, one call per field in the order
+	// of the schema's fields, each in one of FieldWriter's forms, and
+	// returns the first error w returns (or one of its own, such as a
+	// value that does not convert).
+	Visit(w FieldWriter) error
 }
 
-// JSONEncoder writes values as the JSON converter in use writes them.
-type JSONEncoder interface {
-	// AppendJSON appends the JSON of v, a value of schema s; s is the
-	// record's schema or one reachable from it (a field's, an item's).
-	AppendJSON(dst []byte, s *Schema, v any) ([]byte, error)
+// FieldWriter takes the fields of a LazyStruct one after the other, each
+// in the form the source has it in. The form never changes the value: a
+// codec writes Text(b) as it writes Value(string(b)), Int(n) as the
+// field's integer type holding n (whatever decimal holds), Bool(b) as Value(b), Struct(l) as
+// Value of l's Build, Shared(v) as Value(v). Each format is thus spelled
+// once, in its codec, and a source spells none.
+type FieldWriter interface {
+	// Value is the next field's value as Build would hold it; nil is null.
+	Value(v any) error
+	// Text is the next field's value, of a STRING schema, as its UTF-8
+	// bytes; b is valid only during the call.
+	Text(b []byte) error
+	// Int is the next field's value, of an INT8, INT16, INT32 or INT64
+	// schema without a logical type, which n fits. decimal, when not nil,
+	// is n in base 10 as strconv.AppendInt spells it, for a codec that
+	// writes numbers as text to copy; it is valid only during the call.
+	Int(n int64, decimal []byte) error
+	// Bool is the next field's value, of a BOOLEAN schema.
+	Bool(b bool) error
+	// Struct is the next field's value, of a STRUCT schema, itself lazy.
+	Struct(l LazyStruct) error
+	// Shared is the next field's value, of a STRUCT schema, shared by many
+	// records and never changed after it was first handed over: a codec
+	// may keep its encoding and reuse it while it sees the same pointer.
+	Shared(v *StructValue) error
 }
 
 // LazyValuesContext is implemented by the contexts of runtimes that accept

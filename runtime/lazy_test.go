@@ -87,11 +87,12 @@ func (l *testLazy) Build() (*connectors.StructValue, error) {
 	return v, nil
 }
 
-func (l *testLazy) AppendJSON(dst []byte, enc connectors.JSONEncoder) ([]byte, error) {
+func (l *testLazy) Visit(w connectors.FieldWriter) error {
 	noteLazy(&lazySeen.appended, l.name)
-	dst = append(dst, `{"a":7,"s":`...)
-	dst, err := enc.AppendJSON(dst, lazySchema.Fields[1].Schema, "x\n")
-	return append(dst, '}'), err
+	if err := w.Int(7, nil); err != nil {
+		return err
+	}
+	return w.Text([]byte("x\n"))
 }
 
 // noopTransform passes records through: a chain that is not empty.

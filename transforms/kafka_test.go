@@ -1,6 +1,7 @@
 package transforms
 
 import (
+	"errors"
 	"math/big"
 	"testing"
 
@@ -445,8 +446,8 @@ func TestCastValue(t *testing.T) {
 type lazy struct{ v *connectors.StructValue }
 
 func (l lazy) Build() (*connectors.StructValue, error) { return l.v, nil }
-func (l lazy) AppendJSON(dst []byte, _ connectors.JSONEncoder) ([]byte, error) {
-	return dst, nil
+func (l lazy) Visit(connectors.FieldWriter) error {
+	return errors.New("a transform visited a lazy value instead of building it")
 }
 
 func TestLazyValueBuilt(t *testing.T) {

@@ -77,3 +77,10 @@ func SchemaSuffix(s *connectors.Schema) string {
 	}
 	return " (" + s.Name + ")"
 }
+
+// FormError reports a lazy struct's field handed over in a form
+// (connectors.FieldWriter's "text", "integer", "boolean", "struct") that
+// schema s does not take.
+func FormError(s *connectors.Schema, form string) error {
+	return &DataError{Reason: fmt.Sprintf("a lazy %s value does not fit schema type %s%s", form, s.Type, SchemaSuffix(s))}
+}

@@ -5,21 +5,20 @@ import (
 
 	"github.com/sluice-cdc/sluice/connectors"
 	"github.com/sluice-cdc/sluice/connectors/cdc"
-	"github.com/sluice-cdc/sluice/connectors/codec/connectjson"
 )
 
 // Snapshot rows, when the runtime takes lazy values (connectors.LazyStruct),
-// stay in PostgreSQL's text form until they are encoded: the JSON
-// converter then writes each column straight from its text, with no
-// StructValue, no boxed values and no walk over them. Columns whose type
-// has no direct JSON spelling (pgtypes.Converter.Direct) are converted
-// when read, as before, and handed to the converter as values; so are
-// nulls, whose JSON depends on the converter's settings. Every value is
-// checked when read, so a poison value fails the snapshot where it did
-// before, naming its column.
+// stay in PostgreSQL's text form until they are encoded: the converter's
+// codec (JSON or Avro) then writes each column straight from its text,
+// with no StructValue, no boxed values and no walk over them. Columns
+// whose type has no direct form (pgtypes.Converter.Direct) are converted
+// when read, as before, and handed to the codec as values; so are nulls.
+// Every value is checked when read, so a poison value fails the snapshot
+// where it did before, naming its column.
 //
-// The bytes are those of the built envelope: the snapshot type matrix
-// (it/) compares them with the stream's, which is always built.
+// The bytes are those of the built envelope: the tests compare them for
+// every converter setting, and the snapshot type matrix (it/) compares
+// them with the stream's, which is always built.
 
 // lazyRow is one row: the text of its direct columns and the values of
 // the others.
@@ -41,66 +40,31 @@ const (
 )
 
 // lazyEnvelope is a snapshot record's value; its key is the same row as
-// a lazyKey.
+// a lazyKey, its after value the same row as a lazyAfter.
 type lazyEnvelope struct {
 	lazyRow
 	src *lazySource
 }
 
 // lazySource is what the rows of a table read at the same time share: the
-// source block, op and time, and their JSON.
+// source block, op and time.
 type lazySource struct {
 	src *connectors.StructValue
 	op  string
+	opv any   // op, boxed once
 	ts  int64 // ts_ns
-	// tail is the JSON of the envelope after "source":
-	// `,"transaction":` (without its value) is written apart; tail holds
-	// `,"op":…,"ts_ms":…,"ts_us":…,"ts_ns":…}`.
-	tail []byte
-	// enc, head and rest cache the envelope's JSON around "after" as
-	// enc writes it: head is `{"before":null,"after":`, rest is
-	// `,"source":…,"transaction":null` and tail. Only the goroutine
-	// that encodes records (the task's runner) touches them.
-	enc        connectors.JSONEncoder
-	head, rest []byte
+	// tsMs, tsUs and tsNs spell ts in milliseconds, microseconds and
+	// nanoseconds in base 10.
+	tsMs, tsUs, tsNs []byte
 }
 
 func newLazySource(src *connectors.StructValue, op string, ts int64) *lazySource {
-	tail := append([]byte(`,"op":`), connectjson.AppendString(nil, op)...)
-	tail = append(tail, `,"ts_ms":`...)
-	tail = strconv.AppendInt(tail, ts/1e6, 10)
-	tail = append(tail, `,"ts_us":`...)
-	tail = strconv.AppendInt(tail, ts/1e3, 10)
-	tail = append(tail, `,"ts_ns":`...)
-	tail = strconv.AppendInt(tail, ts, 10)
-	return &lazySource{src: src, op: op, ts: ts, tail: append(tail, '}')}
-}
-
-// envelope returns the JSON of an envelope of schema env before and after
-// its "after" value as enc writes it: a null "before" and "transaction"
-// and this source block. The records of a table read at the same tick
-// share it.
-func (s *lazySource) envelope(enc connectors.JSONEncoder, env *connectors.Schema) (head, rest []byte, err error) {
-	if s.enc == enc && s.head != nil {
-		return s.head, s.rest, nil
-	}
-	f := env.Fields
-	head = append(s.head[:0], `{"before":`...)
-	if head, err = enc.AppendJSON(head, f[cdc.EnvBefore].Schema, nil); err != nil {
-		return nil, nil, err
-	}
-	head = append(head, `,"after":`...)
-	rest = append(s.rest[:0], `,"source":`...)
-	if rest, err = enc.AppendJSON(rest, f[cdc.EnvSource].Schema, s.src); err != nil {
-		return nil, nil, err
-	}
-	rest = append(rest, `,"transaction":`...)
-	if rest, err = enc.AppendJSON(rest, f[cdc.EnvTransaction].Schema, nil); err != nil {
-		return nil, nil, err
-	}
-	rest = append(rest, s.tail...)
-	s.enc, s.head, s.rest = enc, head, rest
-	return head, rest, nil
+	digits := strconv.AppendInt(nil, ts/1e6, 10)
+	ms := len(digits)
+	digits = strconv.AppendInt(digits, ts/1e3, 10)
+	us := len(digits)
+	digits = strconv.AppendInt(digits, ts, 10)
+	return &lazySource{src: src, op: op, opv: op, ts: ts, tsMs: digits[:ms:ms], tsUs: digits[ms:us:us], tsNs: digits[us:]}
 }
 
 // lazyKey is the key of a row.
@@ -208,28 +172,24 @@ func (r *lazyRow) build(s *connectors.Schema, cols []int) (*connectors.StructVal
 	return sv, nil
 }
 
-// appendStruct appends the JSON of the struct of schema s whose fields
-// are columns cols, with keys[f] the JSON of field f's name as the
-// converter writes it (`,"name":`).
-func (r *lazyRow) appendStruct(dst []byte, enc connectors.JSONEncoder, s *connectors.Schema, cols []int, keys [][]byte) ([]byte, error) {
-	dst = append(dst, '{')
-	for fi, ci := range cols {
-		dst = append(dst, keys[fi]...)
-		switch st := r.span[2*ci]; st {
-		case spanNull, spanValue:
-			var v any
-			if st == spanValue {
-				v = r.vals[ci]
-			}
-			var err error
-			if dst, err = enc.AppendJSON(dst, s.Fields[fi].Schema, v); err != nil {
-				return dst, err
-			}
+// visit hands w the columns cols (connectors.LazyStruct.Visit).
+func (r *lazyRow) visit(w connectors.FieldWriter, cols []int) error {
+	span, vals, text, convs := r.span, r.vals, r.text, r.t.convs
+	for _, ci := range cols {
+		var err error
+		switch st := span[2*ci]; st {
+		case spanNull:
+			err = w.Value(nil)
+		case spanValue:
+			err = w.Value(vals[ci])
 		default:
-			dst = r.t.convs[ci].AppendJSON(dst, r.text[st:r.span[2*ci+1]])
+			err = convs[ci].Write(w, text[st:span[2*ci+1]])
+		}
+		if err != nil {
+			return err
 		}
 	}
-	return append(dst, '}'), nil
+	return nil
 }
 
 // Size estimates the bytes the row holds (cdc.Sizer).
@@ -241,24 +201,14 @@ func (r *lazyRow) Size() int64 {
 	return n
 }
 
-// fieldKeys returns the JSON of each field's name as a struct member, as
-// the JSON converter writes them (connectjson.MemberKey).
-func fieldKeys(s *connectors.Schema) [][]byte {
-	keys := make([][]byte, len(s.Fields))
-	for i, f := range s.Fields {
-		keys[i] = connectjson.MemberKey(f.Name, i == 0)
-	}
-	return keys
-}
-
 func (k *lazyKey) Build() (*connectors.StructValue, error) {
 	r := (*lazyRow)(k)
 	return r.build(r.t.keySchema, r.t.keyCols)
 }
 
-func (k *lazyKey) AppendJSON(dst []byte, enc connectors.JSONEncoder) ([]byte, error) {
+func (k *lazyKey) Visit(w connectors.FieldWriter) error {
 	r := (*lazyRow)(k)
-	return r.appendStruct(dst, enc, r.t.keySchema, r.t.keyCols, r.t.keyKeys)
+	return r.visit(w, r.t.keyCols)
 }
 
 func (k *lazyKey) Size() int64 { return (*lazyRow)(k).Size() }
@@ -279,17 +229,46 @@ func (e *lazyEnvelope) Build() (*connectors.StructValue, error) {
 	return env, nil
 }
 
-func (e *lazyEnvelope) AppendJSON(dst []byte, enc connectors.JSONEncoder) ([]byte, error) {
-	t := e.t
-	head, rest, err := e.src.envelope(enc, t.envelopeSchema)
-	if err != nil {
-		return dst, err
+// Visit hands w the envelope's fields in their order (cdc.EnvBefore …
+// cdc.EnvTsNs): a null before, the row as after, the shared source block,
+// a null transaction, op and times.
+func (e *lazyEnvelope) Visit(w connectors.FieldWriter) error {
+	ts := e.src.ts
+	if err := w.Value(nil); err != nil {
+		return err
 	}
-	dst = append(dst, head...)
-	if dst, err = e.appendStruct(dst, enc, t.valueSchema, t.valueCols, t.valueKeys); err != nil {
-		return dst, err
+	if err := w.Struct((*lazyAfter)(&e.lazyRow)); err != nil {
+		return err
 	}
-	return append(dst, rest...), nil
+	if err := w.Shared(e.src.src); err != nil {
+		return err
+	}
+	if err := w.Value(nil); err != nil {
+		return err
+	}
+	if err := w.Value(e.src.opv); err != nil {
+		return err
+	}
+	if err := w.Int(ts/1e6, e.src.tsMs); err != nil {
+		return err
+	}
+	if err := w.Int(ts/1e3, e.src.tsUs); err != nil {
+		return err
+	}
+	return w.Int(ts, e.src.tsNs)
 }
 
 func (e *lazyEnvelope) Size() int64 { return e.lazyRow.Size() + cdc.ValueSize(e.src.src) }
+
+// lazyAfter is the after value of a row's envelope.
+type lazyAfter lazyRow
+
+func (a *lazyAfter) Build() (*connectors.StructValue, error) {
+	r := (*lazyRow)(a)
+	return r.build(r.t.valueSchema, r.t.valueCols)
+}
+
+func (a *lazyAfter) Visit(w connectors.FieldWriter) error {
+	r := (*lazyRow)(a)
+	return r.visit(w, r.t.valueCols)
+}

@@ -44,7 +44,6 @@ type table struct {
 	keyIdx                 []int                // per column: field index in the key struct, or -1
 	keyCols                []int                // column positions of the key, in key order
 	valueCols              []int                // column positions of the value fields, in field order
-	valueKeys, keyKeys     [][]byte             // the JSON of the value's and key's field names (see fieldKeys)
 	valueSchema            *connectors.Schema
 	keySchema              *connectors.Schema // nil when the table has no key
 	envelopeSchema         *connectors.Schema
@@ -104,10 +103,6 @@ func buildTable(cfg *Config, cat *pgtypes.Catalog, relID uint32, schema, name st
 		t.keySchema = connectors.NewStruct(prefix+".Key", false, keyFields...)
 	}
 	t.envelopeSchema = cdc.EnvelopeSchema(prefix+".Envelope", t.valueSchema, src)
-	t.valueKeys = fieldKeys(t.valueSchema)
-	if t.keySchema != nil {
-		t.keyKeys = fieldKeys(t.keySchema)
-	}
 	return t, nil
 }
 

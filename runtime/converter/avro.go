@@ -278,6 +278,10 @@ func (c *Avro) Encode(dst []byte, topic string, s *connectors.Schema, v any) ([]
 	return dst, nil
 }
 
+// EncodesLazy reports that Encode writes connectors.LazyStruct values
+// from the fields they visit, without building them.
+func (*Avro) EncodesLazy() bool { return true }
+
 // entry returns the cached entry of (topic, s), resolving it with the
 // registry on a miss or when it expired.
 func (c *Avro) entry(topic string, s *connectors.Schema) (*avroEntry, error) {

@@ -166,6 +166,9 @@ func (n *node) encode(b []byte, v any) ([]byte, error) {
 	case kStruct:
 		x, ok := v.(*connectors.StructValue)
 		if !ok {
+			if l, ok := v.(connectors.LazyStruct); ok {
+				return n.encodeLazy(b, l)
+			}
 			return b, codec.TypeError(s, v, "*connectors.StructValue")
 		}
 		if x.Schema != s && !sameStruct(x.Schema, s) {

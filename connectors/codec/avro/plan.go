@@ -59,6 +59,9 @@ type node struct {
 	// index of each.
 	fields []*node
 	index  []int
+	// inOrder: the Avro fields are the Connect fields in their order, so
+	// a lazy struct's fields are written as it visits them.
+	inOrder bool
 
 	items      *node // kArray items, kMap and kEntryMap values
 	keys       *node // kEntryMap keys
@@ -273,6 +276,10 @@ func (k *compiler) fill(n *node, a hamba.Schema, c *connectors.Schema) error {
 		}
 		if len(n.fields) != len(c.Fields) {
 			return codec.Errorf("Connect struct %q has %d fields, its Avro record %s %d", c.Name, len(c.Fields), rec.FullName(), len(n.fields))
+		}
+		n.inOrder = true
+		for i, ci := range n.index {
+			n.inOrder = n.inOrder && i == ci
 		}
 	default:
 		return codec.Errorf("unsupported schema type %q", c.Type)

@@ -7,8 +7,11 @@ package codectest
 
 import (
 	"bytes"
+	"errors"
 	"math"
 	"math/big"
+	"slices"
+	"strconv"
 	"time"
 
 	"github.com/sluice-cdc/sluice/connectors"
@@ -229,3 +232,81 @@ func SchemasEquivalent(a, b *connectors.Schema) bool {
 	}
 	return ValuesEqual(a.Default, b.Default)
 }
+
+// Lazy returns v as a connectors.LazyStruct that visits each field in the
+// form a source would use for it: strings as Text, plain integers as Int
+// (with their decimal spelling when decimal is set), booleans as Bool,
+// structs named shared as Shared and other structs as nested lazy
+// structs; everything else (and nulls) as Value.
+func Lazy(v *connectors.StructValue, decimal bool, shared ...string) connectors.LazyStruct {
+	return &lazy{v: v, decimal: decimal, shared: shared}
+}
+
+type lazy struct {
+	v       *connectors.StructValue
+	decimal bool
+	shared  []string
+}
+
+func (l *lazy) Build() (*connectors.StructValue, error) { return l.v, nil }
+
+func (l *lazy) Visit(w connectors.FieldWriter) error {
+	for i, f := range l.v.Schema.Fields {
+		var err error
+		var dec []byte
+		switch x := l.v.Values[i].(type) {
+		case string:
+			err = w.Text([]byte(x))
+		case int8, int16, int32, int64:
+			if f.Schema.Name != "" {
+				err = w.Value(x)
+				break
+			}
+			n := reflectInt(x)
+			if l.decimal {
+				dec = strconv.AppendInt(nil, n, 10)
+			}
+			err = w.Int(n, dec)
+		case bool:
+			err = w.Bool(x)
+		case *connectors.StructValue:
+			if x != nil && slices.Contains(l.shared, f.Name) {
+				err = w.Shared(x)
+			} else if x != nil {
+				err = w.Struct(Lazy(x, l.decimal, l.shared...))
+			} else {
+				err = w.Value(nil)
+			}
+		default:
+			err = w.Value(x)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func reflectInt(v any) int64 {
+	switch x := v.(type) {
+	case int8:
+		return int64(x)
+	case int16:
+		return int64(x)
+	case int32:
+		return int64(x)
+	}
+	return v.(int64)
+}
+
+// LazyFunc is a connectors.LazyStruct whose Visit is a function, for
+// tests of what a codec does with a misbehaving lazy struct.
+type LazyFunc func(w connectors.FieldWriter) error
+
+// Build fails: a LazyFunc has no built form.
+func (LazyFunc) Build() (*connectors.StructValue, error) {
+	return nil, errors.New("codectest.LazyFunc has no built form")
+}
+
+// Visit calls f.
+func (f LazyFunc) Visit(w connectors.FieldWriter) error { return f(w) }

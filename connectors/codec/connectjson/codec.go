@@ -3,16 +3,17 @@
 // reads, with schemas.enable envelopes ({"schema":...,"payload":...}),
 // Connect's schema JSON, decimal.format BASE64 or NUMERIC, and
 // replace.null.with.default. The runtime's JsonConverter is a thin adapter
-// over it; connectors (the S3 sink's JSON lines, the PostgreSQL snapshot's
-// fast path) use it directly, so the format is spelled in one place.
+// over it; connectors (the S3 sink's JSON lines) use it directly, so the
+// format is spelled in one place. Lazy values (connectors.LazyStruct, the
+// PostgreSQL snapshot's fast path) are written from the fields they visit
+// by the same code as built ones.
 //
 // The package depends only on the connector SPI and the standard library.
 //
 // A Codec is on the per-row hot path: Encode appends to a caller-owned
 // buffer and serializes a schema once per schema pointer, not once per
-// record. AppendString, AppendBytes and MemberKey are the JSON string
-// spellings that sources writing JSON straight from their own bytes use to
-// produce the same bytes as Encode.
+// record. AppendString is the JSON string spelling, for other writers of
+// JSON text (the Avro schema writer) to spell strings as Encode does.
 package connectjson
 
 import (
@@ -59,6 +60,8 @@ type Codec struct {
 	scratch     []byte // reused by Decode for unescaping and base64
 	stacks      decodeStacks
 	lastSchema  *lastSchema
+	writers     []*lazyWriter // of nested lazy structs being written, by depth
+	depth       int
 }
 
 // lastSchema is the schema of the previous record Decode read, with its
@@ -116,8 +119,8 @@ func (e *SchemaError) Unwrap() error { return e.Err }
 // (QUOTE_NON_NUMERIC_NUMBERS) writes for Connect, and Decode reads them back
 // for float schemas.
 //
-// A connectors.LazyStruct value with a schema is written by its AppendJSON
-// with this codec's encoder, without being built.
+// A connectors.LazyStruct value with a schema is written from the fields
+// it visits, without being built.
 //
 // The schema JSON is built once per *connectors.Schema and cached (up to
 // CacheSize schemas), so schemas must not be modified once used. A value
@@ -163,7 +166,7 @@ func (c *Codec) Encode(dst []byte, s *connectors.Schema, v any) ([]byte, error) 
 	}
 	var err error
 	if lazy {
-		dst, err = lz.AppendJSON(dst, e.lazy)
+		dst, err = c.appendLazy(dst, p, lz)
 	} else if p != nil {
 		dst, err = c.appendValue(dst, p, v)
 	} else {
@@ -184,23 +187,6 @@ type encEntry struct {
 	plan *plan
 	memo map[*connectors.Schema]*plan
 	json []byte
-	lazy *lazyEncoder
-}
-
-// lazyEncoder is the connectors.JSONEncoder handed to a LazyStruct: it
-// encodes values of the record's schema and of the schemas reachable from
-// it, with their cached plans.
-type lazyEncoder struct {
-	c    *Codec
-	memo map[*connectors.Schema]*plan
-}
-
-func (l *lazyEncoder) AppendJSON(dst []byte, s *connectors.Schema, v any) ([]byte, error) {
-	p, ok := l.memo[s]
-	if !ok {
-		return dst, codec.Errorf("schema %q is not part of the record's schema", schemaLabel(s))
-	}
-	return l.c.appendValue(dst, p, v)
 }
 
 // entry returns the cached encoding entry of s, building it on a miss.
@@ -211,7 +197,6 @@ func (c *Codec) entry(s *connectors.Schema) *encEntry {
 	}
 	memo := map[*connectors.Schema]*plan{}
 	e := &encEntry{plan: compile(s, memo), memo: memo}
-	e.lazy = &lazyEncoder{c: c, memo: memo}
 	c.encSchemas.Add(s, e)
 	return e
 }

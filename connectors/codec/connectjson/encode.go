@@ -50,6 +50,10 @@ type plan struct {
 	items  *plan // array items, map values
 	mkeys  *plan // map keys
 	memo   *structMemo
+	// shared and sharedJSON: the last value a lazy struct handed over as
+	// shared (connectors.FieldWriter.Shared) and its JSON.
+	shared     *connectors.StructValue
+	sharedJSON []byte
 }
 
 // structMemo remembers the JSON of the last struct a plan encoded, for
@@ -317,6 +321,9 @@ func (c *Codec) appendValue(dst []byte, p *plan, v any) ([]byte, error) {
 	case kStruct:
 		x, ok := v.(*connectors.StructValue)
 		if !ok {
+			if l, ok := v.(connectors.LazyStruct); ok {
+				return c.appendLazy(dst, p, l)
+			}
 			return dst, codec.TypeError(s, v, "*connectors.StructValue")
 		}
 		if x == nil {

@@ -8,7 +8,6 @@ import (
 
 	"github.com/sluice-cdc/sluice/connectors"
 	"github.com/sluice-cdc/sluice/connectors/cdc"
-	"github.com/sluice-cdc/sluice/connectors/codec/connectjson"
 )
 
 // IntervalMode is interval.handling.mode.
@@ -55,14 +54,13 @@ type Converter struct {
 	// TypeName names the PostgreSQL type, for error messages.
 	TypeName string
 	fn       func(text []byte) (any, error)
-	// direct, when set, is how the value's JSON is written straight from
-	// its text (see AppendJSON).
+	// direct, when set, is how the value is written straight from its
+	// text (see Write).
 	direct direct
 }
 
-// direct names the converters whose values a JSON converter writes
-// straight from PostgreSQL's text: strings as they are, booleans and
-// integers in their one spelling.
+// direct names the converters whose values a codec writes straight from
+// PostgreSQL's text: strings as they are, booleans and integers unboxed.
 type direct uint8
 
 const (
@@ -74,7 +72,7 @@ const (
 	directInt64
 )
 
-// Direct reports whether CheckText and AppendJSON serve this converter.
+// Direct reports whether CheckText and Write serve this converter.
 func (c *Converter) Direct() bool { return c.direct != directNone }
 
 // CheckText returns the error Convert returns for text, without
@@ -105,25 +103,27 @@ func (c *Converter) directInt(text []byte) (int64, error) {
 	return parseInt(text)
 }
 
-// AppendJSON appends the JSON a JSON converter writes for the value
-// Convert returns for text, which CheckText accepted: the same bytes,
-// without the value. Only for Direct converters.
-func (c *Converter) AppendJSON(dst, text []byte) []byte {
+// Write hands w the value Convert returns for text, which CheckText
+// accepted, in the form of connectors.FieldWriter that needs no value:
+// strings as their bytes, booleans and integers unboxed (an integer with
+// its text when that is its canonical spelling). Only for Direct
+// converters.
+func (c *Converter) Write(w connectors.FieldWriter, text []byte) error {
 	switch c.direct {
 	case directString:
-		return connectjson.AppendBytes(dst, text)
+		return w.Text(text)
 	case directBool:
-		if len(text) == 1 && text[0] == 't' {
-			return append(dst, "true"...)
-		}
-		return append(dst, "false"...)
+		return w.Bool(len(text) == 1 && text[0] == 't')
+	}
+	n, err := c.directInt(text)
+	if err != nil {
+		return err
 	}
 	if canonicalInt(text) {
-		// PostgreSQL writes integers as strconv does: copy them.
-		return append(dst, text...)
+		// PostgreSQL spells integers as strconv does.
+		return w.Int(n, text)
 	}
-	n, _ := c.directInt(text)
-	return strconv.AppendInt(dst, n, 10)
+	return w.Int(n, nil)
 }
 
 // canonicalInt reports whether text, an integer CheckText accepted, is

@@ -1,0 +1,161 @@
+package avro
+
+import (
+	"math"
+	"sync"
+
+	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/connectors/codec"
+)
+
+// lazyWriter writes the fields a connectors.LazyStruct visits as the
+// fields of an Avro record, each under its field's node, so that a lazy
+// value's bytes come from the same code as a built one's.
+type lazyWriter struct {
+	b []byte
+	n *node // the record's
+	i int   // the next field
+}
+
+// errTooMany is a lazy struct that gave more values than its schema has
+// fields.
+var errTooMany = codec.Errorf("the lazy struct gave more values than its schema has fields")
+
+var lazyWriters = sync.Pool{New: func() any { return new(lazyWriter) }}
+
+// encodeLazy appends the Avro binary of the lazy struct l under the record
+// node n. A record whose Avro fields are not in the Connect order (a
+// registry's schema written with use.latest.version) is built first.
+func (n *node) encodeLazy(b []byte, l connectors.LazyStruct) ([]byte, error) {
+	if !n.inOrder {
+		sv, err := l.Build()
+		if err != nil {
+			return b, err
+		}
+		return n.encode(b, sv)
+	}
+	w := lazyWriters.Get().(*lazyWriter)
+	w.b, w.n, w.i = b, n, 0
+	err := l.Visit(w)
+	b, i := w.b, w.i
+	w.b, w.n = nil, nil
+	lazyWriters.Put(w)
+	if err != nil {
+		return b, err
+	}
+	if i != len(n.fields) {
+		return b, codec.Errorf("the lazy struct gave %d values for %d fields", i, len(n.fields))
+	}
+	return b, nil
+}
+
+// next returns the next field's node with its null union, if any,
+// written as not null.
+func (w *lazyWriter) next() (*node, error) {
+	if w.i == len(w.n.fields) {
+		return nil, errTooMany
+	}
+	f := w.n.fields[w.i]
+	w.i++
+	if f.kind == kNullUnion {
+		w.b = appendLong(w.b, int64(f.valueIndex))
+		f = f.value
+	}
+	return f, nil
+}
+
+// fieldErr names the field just written in err.
+func (w *lazyWriter) fieldErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	return codec.InField(err, w.n.s.Fields[w.i-1].Name)
+}
+
+func (w *lazyWriter) Value(v any) error {
+	if w.i == len(w.n.fields) {
+		return errTooMany
+	}
+	f := w.n.fields[w.i]
+	w.i++
+	var err error
+	w.b, err = f.encode(w.b, v)
+	return w.fieldErr(err)
+}
+
+func (w *lazyWriter) Text(b []byte) error {
+	f, err := w.next()
+	if err != nil {
+		return err
+	}
+	switch f.kind {
+	case kString:
+		w.b = appendBytes(w.b, b)
+		return nil
+	case kEnum:
+		i, ok := f.symbol[string(b)]
+		if !ok {
+			return w.fieldErr(codec.Errorf("%q is not a symbol of the enum %s (symbols %q)", b, f.s.Parameters[enumParam], f.symbols))
+		}
+		w.b = appendLong(w.b, int64(i))
+		return nil
+	}
+	return w.fieldErr(codec.FormError(f.s, "text"))
+}
+
+func (w *lazyWriter) Int(x int64, _ []byte) error {
+	f, err := w.next()
+	if err != nil {
+		return err
+	}
+	var lo, hi int64
+	switch f.kind {
+	case kInt8:
+		lo, hi = math.MinInt8, math.MaxInt8
+	case kInt16:
+		lo, hi = math.MinInt16, math.MaxInt16
+	case kInt32:
+		lo, hi = math.MinInt32, math.MaxInt32
+	case kInt64:
+		lo, hi = math.MinInt64, math.MaxInt64
+	default:
+		return w.fieldErr(codec.FormError(f.s, "integer"))
+	}
+	if x < lo || x > hi {
+		return w.fieldErr(codec.Errorf("%d is out of the range of %s", x, f.s.Type))
+	}
+	w.b = appendLong(w.b, x)
+	return nil
+}
+
+func (w *lazyWriter) Bool(x bool) error {
+	f, err := w.next()
+	if err != nil {
+		return err
+	}
+	if f.kind != kBoolean {
+		return w.fieldErr(codec.FormError(f.s, "boolean"))
+	}
+	if x {
+		w.b = append(w.b, 1)
+	} else {
+		w.b = append(w.b, 0)
+	}
+	return nil
+}
+
+func (w *lazyWriter) Struct(l connectors.LazyStruct) error {
+	f, err := w.next()
+	if err != nil {
+		return err
+	}
+	if f.kind != kStruct {
+		return w.fieldErr(codec.FormError(f.s, "struct"))
+	}
+	w.b, err = f.encodeLazy(w.b, l)
+	return w.fieldErr(err)
+}
+
+// Shared writes v as any value: a Schema is shared by goroutines and
+// keeps no encoding of its own.
+func (w *lazyWriter) Shared(v *connectors.StructValue) error { return w.Value(v) }

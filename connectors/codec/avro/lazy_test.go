@@ -1,0 +1,101 @@
+package avro
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/connectors/codec/codectest"
+)
+
+// TestLazyEncodesAsBuilt checks that a lazy struct's Avro is byte for
+// byte the built value's, for each setting that changes the bytes, and
+// for a record whose Avro fields are in another order than the Connect
+// fields (written from the built value).
+func TestLazyEncodesAsBuilt(t *testing.T) {
+	for _, opts := range []Options{DefaultOptions(), {CacheSize: 10}, {ConnectMetaData: true, EnhancedSchemaSupport: true}} {
+		c := New(opts)
+		for i := range 3 {
+			key, value := codectest.Envelope(i)
+			value.Values[2].(*connectors.StructValue).Values[3] = int64(1709296245123 + i)
+			for _, side := range []struct {
+				s *connectors.Schema
+				v *connectors.StructValue
+			}{{codectest.KeySchema, key}, {codectest.ValueSchema, value}} {
+				as, err := c.Schema(side.s)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want, err := as.Append(nil, side.v)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, dec := range []bool{false, true} {
+					got, err := as.Append(nil, codectest.Lazy(side.v, dec, "source"))
+					if err != nil {
+						t.Fatalf("%+v record %d: %v", opts, i, err)
+					}
+					if string(got) != string(want) {
+						t.Errorf("%+v record %d decimal=%v:\nlazy  %x\nbuilt %x", opts, i, dec, got, want)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestLazyMisfits checks the errors of lazy structs that do not fit their
+// schema: each names the field and says what is wrong.
+func TestLazyMisfits(t *testing.T) {
+	s := connectors.NewStruct("t", false, connectors.Opt("a", &connectors.Schema{Type: connectors.Int8}), connectors.Opt("b", connectors.StringSchema))
+	boom := errors.New("boom")
+	for _, c := range []struct {
+		name  string
+		visit func(w connectors.FieldWriter) error
+		want  string
+	}{
+		{"too few", func(w connectors.FieldWriter) error { return w.Int(1, nil) }, "gave 1 values for 2 fields"},
+		{"too many", func(w connectors.FieldWriter) error {
+			_ = w.Int(1, nil)
+			_ = w.Text(nil)
+			return w.Value("x")
+		}, "more values than its schema has fields"},
+		{"text for an int", func(w connectors.FieldWriter) error { return w.Text([]byte("1")) }, "a: a lazy text value does not fit schema type int8"},
+		{"bool for a string", func(w connectors.FieldWriter) error {
+			_ = w.Int(1, nil)
+			return w.Bool(true)
+		}, "b: a lazy boolean value does not fit schema type string"},
+		{"out of range", func(w connectors.FieldWriter) error { return w.Int(128, []byte("128")) }, "a: 128 is out of the range of int8"},
+		{"struct for an int", func(w connectors.FieldWriter) error { return w.Struct(codectest.LazyFunc(nil)) }, "a: a lazy struct value does not fit schema type int8"},
+		{"visit error", func(w connectors.FieldWriter) error { return boom }, "boom"},
+	} {
+		as, err := New(DefaultOptions()).Schema(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := as.Append([]byte("x"), codectest.LazyFunc(c.visit))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want one with %q", c.name, err, c.want)
+		}
+		if !strings.HasPrefix(string(got), "x") {
+			t.Errorf("%s: dst %q lost its start %q", c.name, got, "x")
+		}
+	}
+	// A record whose Avro fields are in another order is built.
+	as, err := New(DefaultOptions()).WriterFor(s, `{"type":"record","name":"t","fields":[{"name":"b","type":"string"},{"name":"a","type":"int"}]}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := as.Append(nil, codectest.LazyFunc(nil)); err == nil || !strings.Contains(err.Error(), "no built form") {
+		t.Errorf("reordered record: error %v, want Build's", err)
+	}
+	v := &connectors.StructValue{Schema: s, Values: []any{int8(5), "x"}}
+	want, err := as.Append(nil, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := as.Append(nil, codectest.Lazy(v, false)); err != nil || string(got) != string(want) {
+		t.Errorf("reordered record: %x, %v; want %x", got, err, want)
+	}
+}

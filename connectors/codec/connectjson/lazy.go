@@ -1,0 +1,166 @@
+package connectjson
+
+import (
+	"math"
+	"strconv"
+
+	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/connectors/codec"
+)
+
+// lazyWriter writes the fields a connectors.LazyStruct visits as the
+// members of a JSON object, each under its field's plan, so that a lazy
+// value's bytes come from the same code as a built one's.
+type lazyWriter struct {
+	c      *Codec
+	dst    []byte
+	p      *plan // the struct's
+	keys   [][]byte
+	fields []*plan
+	i      int // the next field
+}
+
+// errTooMany is a lazy struct that gave more values than its schema has
+// fields.
+var errTooMany = codec.Errorf("the lazy struct gave more values than its schema has fields")
+
+// appendLazy appends the JSON of the lazy struct l under the struct plan p.
+func (c *Codec) appendLazy(dst []byte, p *plan, l connectors.LazyStruct) ([]byte, error) {
+	if p.kind != kStruct {
+		return dst, codec.FormError(p.s, "struct")
+	}
+	if p.bad != "" {
+		return dst, &codec.DataError{Reason: p.bad}
+	}
+	if c.depth == len(c.writers) {
+		c.writers = append(c.writers, &lazyWriter{c: c})
+	}
+	w := c.writers[c.depth]
+	c.depth++
+	w.dst, w.p, w.keys, w.fields, w.i = append(dst, '{'), p, p.keys, p.fields, 0
+	err := l.Visit(w)
+	dst, w.dst, w.p, w.keys, w.fields = w.dst, nil, nil, nil, nil
+	c.depth--
+	if err != nil {
+		return dst, err
+	}
+	if w.i != len(p.fields) {
+		return dst, codec.Errorf("the lazy struct gave %d values for %d fields", w.i, len(p.fields))
+	}
+	return append(dst, '}'), nil
+}
+
+// next writes the next field's member name and returns its plan.
+func (w *lazyWriter) next() (*plan, error) {
+	i := w.i
+	if i >= len(w.fields) || i >= len(w.keys) {
+		return nil, errTooMany
+	}
+	w.dst = append(w.dst, w.keys[i]...)
+	w.i = i + 1
+	return w.fields[i], nil
+}
+
+// fieldErr names the field just written in err.
+func (w *lazyWriter) fieldErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	return codec.InField(err, w.p.s.Fields[w.i-1].Name)
+}
+
+func (w *lazyWriter) Value(v any) error {
+	fp, err := w.next()
+	if err != nil {
+		return err
+	}
+	w.dst, err = w.c.appendValue(w.dst, fp, v)
+	return w.fieldErr(err)
+}
+
+func (w *lazyWriter) Text(b []byte) error {
+	fp, err := w.next()
+	if err != nil {
+		return err
+	}
+	if fp.kind != kString {
+		return w.fieldErr(codec.FormError(fp.s, "text"))
+	}
+	w.dst = AppendBytes(w.dst, b)
+	return nil
+}
+
+func (w *lazyWriter) Int(n int64, decimal []byte) error {
+	fp, err := w.next()
+	if err != nil {
+		return err
+	}
+	var lo, hi int64
+	switch fp.kind {
+	case kInt8:
+		lo, hi = math.MinInt8, math.MaxInt8
+	case kInt16:
+		lo, hi = math.MinInt16, math.MaxInt16
+	case kInt32:
+		lo, hi = math.MinInt32, math.MaxInt32
+	case kInt64:
+		lo, hi = math.MinInt64, math.MaxInt64
+	default:
+		return w.fieldErr(codec.FormError(fp.s, "integer"))
+	}
+	if n < lo || n > hi {
+		return w.fieldErr(codec.Errorf("%d is out of the range of %s", n, fp.s.Type))
+	}
+	if decimal != nil {
+		w.dst = append(w.dst, decimal...)
+	} else {
+		w.dst = strconv.AppendInt(w.dst, n, 10)
+	}
+	return nil
+}
+
+func (w *lazyWriter) Bool(b bool) error {
+	fp, err := w.next()
+	if err != nil {
+		return err
+	}
+	if fp.kind != kBoolean {
+		return w.fieldErr(codec.FormError(fp.s, "boolean"))
+	}
+	if b {
+		w.dst = append(w.dst, "true"...)
+	} else {
+		w.dst = append(w.dst, "false"...)
+	}
+	return nil
+}
+
+func (w *lazyWriter) Struct(l connectors.LazyStruct) error {
+	fp, err := w.next()
+	if err != nil {
+		return err
+	}
+	w.dst, err = w.c.appendLazy(w.dst, fp, l)
+	return w.fieldErr(err)
+}
+
+// Shared writes v from the JSON its plan kept of the last shared value
+// when v is that value: a shared value never changes.
+func (w *lazyWriter) Shared(v *connectors.StructValue) error {
+	fp, err := w.next()
+	if err != nil {
+		return err
+	}
+	if v != nil && v == fp.shared {
+		w.dst = append(w.dst, fp.sharedJSON...)
+		return nil
+	}
+	start := len(w.dst)
+	if w.dst, err = w.c.appendValue(w.dst, fp, v); err != nil {
+		return w.fieldErr(err)
+	}
+	if v != nil {
+		fp.shared, fp.sharedJSON = v, append(fp.sharedJSON[:0], w.dst[start:]...)
+	}
+	return nil
+}
