@@ -21,6 +21,9 @@ const (
 	Password              = "database.password"
 	ServerID              = "database.server.id"
 	SSLMode               = "database.ssl.mode"
+	SSLRootCert           = "database.sslrootcert"
+	SSLCert               = "database.sslcert"
+	SSLKey                = "database.sslkey"
 	ConnectTimeoutMs      = "connect.timeout.ms"
 	TopicPrefix           = "topic.prefix"
 	DatabaseIncludeList   = "database.include.list"
@@ -67,6 +70,15 @@ const (
 	SnapshotNever       = "never"
 	SnapshotWhenNeeded  = "when_needed"
 	SnapshotAlways      = "always"
+)
+
+// TLS modes (database.ssl.mode), Debezium's names.
+const (
+	SSLDisabled       = "disabled"
+	SSLPreferred      = "preferred"
+	SSLRequired       = "required"
+	SSLVerifyCA       = "verify_ca"
+	SSLVerifyIdentity = "verify_identity"
 )
 
 // BigintMode is bigint.unsigned.handling.mode.
@@ -191,10 +203,25 @@ var def = config.NewDef(
 	config.Key{Name: ServerID, Type: config.Long, Default: int64(0), Importance: config.High, Group: groupConn, Order: 5,
 		Validator: config.AtLeast(0), Doc: fmt.Sprintf("Server id the task registers as a replica with; it must differ from every other replica's and from the server's own. "+
 			"0 or unset picks a random id in [%d, %d] at each start, as Debezium does.", ServerIDMin, ServerIDMax)},
-	config.Key{Name: SSLMode, Type: config.String, Default: "disabled", Importance: config.Medium, Group: groupConn, Order: 6,
-		Validator: notYet("disabled", "TLS to MySQL/MariaDB is not in this version of the source"),
-		Doc:       "TLS to the server. Only disabled is supported in this version (Debezium's default is preferred); any other value is refused rather than silently connecting in plain text."},
-	config.Key{Name: ConnectTimeoutMs, Type: config.Long, Default: int64(30000), Importance: config.Low, Group: groupConn, Order: 7,
+	config.Key{Name: SSLMode, ConnectionIdentity: true, Type: config.String, Default: SSLPreferred, Importance: config.Medium, Group: groupConn, Order: 6,
+		Validator:   config.In(SSLDisabled, SSLPreferred, SSLRequired, SSLVerifyCA, SSLVerifyIdentity),
+		Recommender: recommend(SSLDisabled, SSLPreferred, SSLRequired, SSLVerifyCA, SSLVerifyIdentity),
+		Doc: "TLS to the server, as Debezium, for every connection the connector makes (queries, snapshot and the binlog stream): " +
+			"disabled (plain text); preferred (the default, as Debezium's: TLS when the server offers it, plain text otherwise, and the server's certificate is not verified, " +
+			"so it protects against eavesdropping but not against a host impersonating the server; the binlog stream uses TLS when the query connections got it); " +
+			"required (TLS or no connection, the certificate not verified unless database.sslrootcert is set, which makes it verify_ca, as the mysql client does); " +
+			"verify_ca (required, and the server's certificate must be signed by the CA in database.sslrootcert); " +
+			"verify_identity (verify_ca, and database.hostname must be a name in the certificate; without database.sslrootcert the system's trusted roots are used). " +
+			"Use verify_identity on any network you do not trust."},
+	config.Key{Name: SSLRootCert, ConnectionIdentity: true, Type: config.String, Default: "", Importance: config.Low, Group: groupConn, Order: 7,
+		Doc: "PEM file of the certificate authority that signed the server's certificate, for verify_ca, verify_identity and required. " +
+			"Takes the place of Debezium's database.ssl.truststore (a Java key store, which is not read): keytool -exportcert -rfc -alias ALIAS -keystore truststore.jks gives the PEM."},
+	config.Key{Name: SSLCert, Type: config.String, Default: "", Importance: config.Low, Group: groupConn, Order: 8,
+		Doc: "Client certificate file (PEM) for users created REQUIRE X509 (or SUBJECT/ISSUER); needs database.sslkey. " +
+			"With database.sslkey it takes the place of Debezium's database.ssl.keystore (openssl pkcs12 -nodes converts a PKCS#12 key store)."},
+	config.Key{Name: SSLKey, Type: config.String, Default: "", Importance: config.Low, Group: groupConn, Order: 9,
+		Doc: "Private key file (PEM, unencrypted) of database.sslcert."},
+	config.Key{Name: ConnectTimeoutMs, Type: config.Long, Default: int64(30000), Importance: config.Low, Group: groupConn, Order: 10,
 		Validator: config.AtLeast(1), Doc: "Milliseconds to wait for a connection to the server before giving up."},
 	config.Key{Name: TopicPrefix, Type: config.String, Default: config.NoDefault, Importance: config.High, Group: groupEvents, Order: 1,
 		Validator: config.NonEmpty, Doc: "Prefix of every topic name (<topic.prefix>.<database>.<table>) and the source partition's server name."},
@@ -292,8 +319,10 @@ var unsupported = map[string]string{
 	"snapshot.include.collection.list":            "snapshot collection filters",
 	"snapshot.new.tables":                         "snapshots of new tables",
 	"database.initial.statements":                 "initial statements",
-	"database.ssl.keystore":                       "TLS",
-	"database.ssl.truststore":                     "TLS",
+	"database.ssl.keystore":                       "Java key stores (set database.sslcert and database.sslkey to the client certificate and key in PEM instead)",
+	"database.ssl.keystore.password":              "Java key stores (set database.sslcert and database.sslkey to the client certificate and an unencrypted key in PEM instead)",
+	"database.ssl.truststore":                     "Java trust stores (set database.sslrootcert to the CA certificate in PEM instead)",
+	"database.ssl.truststore.password":            "Java trust stores (set database.sslrootcert to the CA certificate in PEM instead)",
 	"gtid.source.filter.dml.events":               "GTID filters",
 	"include.schema.comments":                     "schema comments",
 	"topic.naming.strategy":                       "topic naming strategies",
@@ -325,7 +354,11 @@ func unsupportedErrors(props map[string]string) config.Errors {
 
 // Config is the parsed connector configuration.
 type Config struct {
-	Host, User, Password       string
+	Host, User, Password string
+	// SSLMode is database.ssl.mode in lower case; SSLRootCert, SSLCert
+	// and SSLKey are PEM file paths ("" when unset).
+	SSLMode, SSLRootCert       string
+	SSLCert, SSLKey            string
 	Port                       int
 	ServerID                   uint32
 	ConnectTimeout             time.Duration
@@ -372,6 +405,8 @@ func ParseConfig(props map[string]string) (*Config, error) {
 	}
 	c := &Config{
 		Host: v.String(Hostname), Port: v.Int(Port), User: v.String(User), Password: v.String(Password),
+		SSLMode: strings.ToLower(strings.TrimSpace(v.String(SSLMode))), SSLRootCert: strings.TrimSpace(v.String(SSLRootCert)),
+		SSLCert: strings.TrimSpace(v.String(SSLCert)), SSLKey: strings.TrimSpace(v.String(SSLKey)),
 		ConnectTimeout:     time.Duration(v.Long(ConnectTimeoutMs)) * time.Millisecond,
 		TopicPrefix:        v.String(TopicPrefix),
 		SnapshotMode:       strings.ToLower(v.String(SnapshotMode)),
@@ -395,6 +430,9 @@ func ParseConfig(props map[string]string) (*Config, error) {
 		return nil, config.Errors{{Key: ServerID, Value: fmt.Sprint(id), Reason: "must be at most 4294967295 (a 32-bit server id)"}}
 	}
 	c.ServerID = uint32(id)
+	if err := checkTLSFiles(c); err != nil {
+		return nil, err
+	}
 	if c.ServerID == 0 {
 		c.ServerID = uint32(ServerIDMin + rand.IntN(ServerIDMax-ServerIDMin+1))
 	}

@@ -187,6 +187,7 @@ func (t *Task) streamFrom(ctx context.Context, o offset) (offset, error) {
 		// default, hundreds of MB of decoded rows in a large
 		// transaction); the task's own queue is the buffer that counts.
 		EventCacheCount: 256,
+		TLSConfig:       t.binlogTLS,
 	}
 	if cfg.IncludeQuery && flavor == mysql.MariaDBFlavor {
 		sc.DumpCommandFlag = replication.BINLOG_SEND_ANNOTATE_ROWS_EVENT
@@ -209,6 +210,9 @@ func (t *Task) streamFrom(ctx context.Context, o offset) (offset, error) {
 		var me *mysql.MyError
 		if errors.As(err, &me) {
 			return o, err // the server answered: a refusal, not a lost connection
+		}
+		if _, fix, ok := tlsFailure(cfg, err); ok {
+			return o, fmt.Errorf("%s: %w", fix, err) // retrying would fail the same way
 		}
 		return o, &transientError{err}
 	}

@@ -2,6 +2,7 @@ package mysql
 
 import (
 	"context"
+	"crypto/tls"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -28,6 +29,10 @@ type Task struct {
 	db    *sql.DB
 	info  *serverInfo
 	colls collations
+	// binlogTLS is the binlog syncer's TLS configuration (nil for
+	// none), decided in setup from database.ssl.mode and, with
+	// preferred, from what the query connections got.
+	binlogTLS *tls.Config
 
 	queue  *cdc.Queue[struct{}]
 	done   chan struct{}
@@ -93,6 +98,12 @@ func (t *Task) setup(ctx context.Context, tctx connectors.SourceTaskContext) err
 		return err
 	}
 	t.info = info
+	if t.binlogTLS, err = binlogTLS(ctx, t.db, cfg); err != nil {
+		return err
+	}
+	if cfg.SSLMode == SSLPreferred && t.binlogTLS == nil {
+		t.log.Warn("connected in plain text: the server offers no TLS (database.ssl.mode=preferred); set database.ssl.mode=verify_identity to insist on TLS", "server", cfg.Addr())
+	}
 	if t.colls, err = loadCollations(ctx, t.db); err != nil {
 		return err
 	}
