@@ -297,7 +297,10 @@ var def = config.NewDef(
 	config.Key{Name: MaxQueueSize, Type: config.Int, Default: 8192, Importance: config.Low, Group: groupPerf, Order: 2,
 		Validator: config.AtLeast(1), Doc: "Records buffered between the binlog reader and polls; when full the reader waits, so memory stays bounded whatever the size of a transaction."},
 	config.Key{Name: MaxQueueSizeInBytes, Type: config.Long, Default: int64(0), Importance: config.Low, Group: groupPerf, Order: 3,
-		Validator: notYet("0", "max.queue.size.in.bytes is not in this version of the MySQL source"), Doc: "Not supported yet; a value other than 0 is refused (max.queue.size bounds the queue)."},
+		Validator: config.AtLeast(0), Doc: "Bound on the approximate bytes of the records in the queue between the binlog reader (or the snapshot) and polls, as in Debezium; 0 turns it off. " +
+			"Each record's size is estimated from its decoded key and value (string and byte lengths plus fixed costs per field and record; schemas and offsets, which records share, are not counted). " +
+			"When the bound is reached the reader waits for polls; a single record larger than the bound is queued alone. max.queue.size still applies. " +
+			"Not counted: the binlog client reads up to 256 events ahead (each about binlog_row_event_max_size, 8 KiB by default, or one row when a row is larger)."},
 	config.Key{Name: PollIntervalMs, Type: config.Long, Default: int64(500), Importance: config.Low, Group: groupPerf, Order: 4,
 		Validator: config.AtLeast(1), Doc: "Longest time a poll waits for records before returning an empty batch."},
 	config.Key{Name: SignalDataCollection, Type: config.String, Default: "", Importance: config.Low, Group: groupSnap, Order: 5,
@@ -377,7 +380,9 @@ type Config struct {
 	HeartbeatInterval          time.Duration
 	Modes                      Modes
 	MaxBatchSize, MaxQueueSize int
-	PollInterval               time.Duration
+	// MaxQueueBytes is max.queue.size.in.bytes (0: no bound).
+	MaxQueueBytes int64
+	PollInterval  time.Duration
 	// MariaDB is set when connector.class names Debezium's MariaDB
 	// connector: source.connector is then "mariadb".
 	MariaDB bool
@@ -415,7 +420,7 @@ func ParseConfig(props map[string]string) (*Config, error) {
 		TxMetadata:         v.Bool(ProvideTxMetadata),
 		Quarantine:         strings.EqualFold(v.String(TableFailureMode), cdc.TableFailureQuarantine),
 		HeartbeatInterval:  time.Duration(v.Int(HeartbeatIntervalMs)) * time.Millisecond,
-		MaxBatchSize:       v.Int(MaxBatchSize), MaxQueueSize: v.Int(MaxQueueSize),
+		MaxBatchSize:       v.Int(MaxBatchSize), MaxQueueSize: v.Int(MaxQueueSize), MaxQueueBytes: v.Long(MaxQueueSizeInBytes),
 		PollInterval: v.Duration(PollIntervalMs),
 		Modes: Modes{
 			Decimal: cdc.DecimalMode(strings.ToLower(v.String(DecimalHandlingMode))),
