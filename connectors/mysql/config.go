@@ -255,9 +255,12 @@ var def = config.NewDef(
 	config.Key{Name: SnapshotFetchSize, Type: config.Int, Default: 10240, Importance: config.Low, Group: groupSnap, Order: 4,
 		Validator: config.AtLeast(1), Doc: "Accepted for compatibility: snapshot rows are streamed from the server as it sends them, so memory is bounded by max.queue.size whatever this is."},
 	config.Key{Name: GTIDSourceIncludes, Type: config.List, Default: "", Importance: config.Low, Group: groupFilter, Order: 8,
-		Validator: notYet("", "GTID source filters are not in this version of the MySQL source"), Doc: "Not supported yet; a value is refused."},
+		Validator: validRegexList, Doc: "Regular expressions (matching the whole value, case-insensitively) of the GTID sources whose transactions' row changes are emitted: " +
+			"the server UUID of MySQL GTIDs, domain-server (\"0-1\") of MariaDB GTIDs, as Debezium. Row changes of other transactions are skipped; " +
+			"the offset still moves past them and its GTID set keeps every transaction read, so a restart resumes where the task stood (the position is not filtered). " +
+			"Without GTIDs nothing is filtered. Not with gtid.source.excludes."},
 	config.Key{Name: GTIDSourceExcludes, Type: config.List, Default: "", Importance: config.Low, Group: groupFilter, Order: 9,
-		Validator: notYet("", "GTID source filters are not in this version of the MySQL source"), Doc: "Not supported yet; a value is refused."},
+		Validator: validRegexList, Doc: "Regular expressions of the GTID sources (as gtid.source.includes) whose transactions' row changes are not emitted. Not with gtid.source.includes."},
 	config.Key{Name: IncludeSchemaChanges, Type: config.Boolean, Default: false, Importance: config.Medium, Group: groupEvents, Order: 2,
 		Validator: notYet("false", "schema change events on the <topic.prefix> topic are not in this version of the MySQL source"),
 		Doc:       "Not supported yet, so the default is false (Debezium's is true) and true is refused. Row events always carry the table's current columns, taken from the binlog's table-map metadata."},
@@ -326,7 +329,7 @@ var unsupported = map[string]string{
 	"database.ssl.keystore.password":              "Java key stores (set database.sslcert and database.sslkey to the client certificate and an unencrypted key in PEM instead)",
 	"database.ssl.truststore":                     "Java trust stores (set database.sslrootcert to the CA certificate in PEM instead)",
 	"database.ssl.truststore.password":            "Java trust stores (set database.sslrootcert to the CA certificate in PEM instead)",
-	"gtid.source.filter.dml.events":               "GTID filters",
+	"gtid.source.filter.dml.events":               "gtid.source.filter.dml.events (gtid.source.includes/excludes always filter row changes, as its default true does)",
 	"include.schema.comments":                     "schema comments",
 	"topic.naming.strategy":                       "topic naming strategies",
 	"topic.transaction":                           "transaction metadata",
@@ -373,6 +376,7 @@ type Config struct {
 	TombstonesOnDelete         bool
 	IncludeQuery               bool
 	KeyColumns                 []keyColumns
+	GTIDs                      gtidFilter
 	TxMetadata                 bool
 	SkipCreate, SkipUpdate     bool
 	SkipDelete                 bool
@@ -461,6 +465,10 @@ func ParseConfig(props map[string]string) (*Config, error) {
 	c.ColInclude = cdc.Anchored(v.List(ColumnIncludeList))
 	c.ColExclude = cdc.Anchored(v.List(ColumnExcludeList))
 	c.KeyColumns, _ = parseMessageKeyColumns(v.String(MessageKeyColumns))
+	c.GTIDs = gtidFilter{include: gtidPatterns(v.List(GTIDSourceIncludes)), exclude: gtidPatterns(v.List(GTIDSourceExcludes))}
+	if len(c.GTIDs.include) > 0 && len(c.GTIDs.exclude) > 0 {
+		return nil, config.Errors{{Key: GTIDSourceExcludes, Reason: "gtid.source.includes and gtid.source.excludes are both set; keep one (as in Debezium)"}}
+	}
 	return c, nil
 }
 

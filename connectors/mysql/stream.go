@@ -85,6 +85,9 @@ type streamer struct {
 	txEvent     int64
 	txEmitted   bool
 	txThread    any
+	// txFiltered marks a transaction whose GTID source
+	// gtid.source.includes/excludes filter out: its rows are not emitted.
+	txFiltered bool
 	// txStandalone marks a group without XID or COMMIT (DDL, a
 	// statement outside a transaction): its query event ends it.
 	// MariaDB flags it in the GTID event; on MySQL it is a GTID not
@@ -252,6 +255,7 @@ func (s *streamer) begin(h *replication.EventHeader, gtid string) {
 		// interleaved): nothing of it was sent.
 		s.skipEvents, s.skipRows = 0, 0
 	}
+	s.txFiltered = s.cfg.GTIDs.skips(gtid, s.t.info.mariaDB)
 	s.txID = gtid
 	if gtid == "" {
 		s.txID = fmt.Sprintf("%s:%d", s.txFile, s.txPos)
@@ -507,7 +511,7 @@ func (s *streamer) rows(ctx context.Context, h *replication.EventHeader, e *repl
 	if !ok {
 		return fmt.Errorf("rows event for table id %d without its table map", e.TableID)
 	}
-	if tb == nil || s.quar.Skip(tb.db+"."+tb.name) {
+	if tb == nil || s.txFiltered || s.quar.Skip(tb.db+"."+tb.name) {
 		return nil
 	}
 	var op string

@@ -40,7 +40,7 @@ func TestConfigRefusesWhatIsNotImplemented(t *testing.T) {
 		{[]string{SSLMode, "verify-full"}, []string{"must be one of disabled, preferred, required, verify_ca, verify_identity"}},
 		{[]string{"database.ssl.truststore", "/etc/ca.jks"}, []string{"set database.sslrootcert to the CA certificate in PEM"}},
 		{[]string{MessageKeyColumns, "db.t"}, []string{"expected database.table:col1,col2"}},
-		{[]string{GTIDSourceIncludes, "0-1-.*"}, []string{"GTID source filters"}},
+		{[]string{"gtid.source.filter.dml.events", "false"}, []string{"gtid.source.includes/excludes always filter row changes"}},
 		{[]string{SignalDataCollection, "db.signals"}, []string{"signals"}},
 		{[]string{SignalEnabledChannels, "source,kafka"}, []string{`channel "kafka" is not supported`}},
 		{[]string{TimePrecisionMode, "connect"}, []string{"must be one of adaptive_time_microseconds, adaptive"}},
