@@ -363,7 +363,11 @@ func (s *streamer) handle(ctx context.Context, ev *replication.BinlogEvent) erro
 	case *replication.RotateEvent:
 		s.file = string(e.NextLogName)
 	case *replication.MariadbGTIDEvent:
-		s.begin(h, e.GTID.String())
+		gtid, err := mariaGTID(ev) // not e.GTID: see mariaGTID
+		if err != nil {
+			return err
+		}
+		s.begin(h, gtid)
 		s.txStandalone = e.IsStandalone()
 	case *replication.GTIDEvent:
 		set, err := e.GTIDNext()
