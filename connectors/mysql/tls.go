@@ -79,8 +79,8 @@ func (c *Config) verifies() bool {
 
 // tlsConfig returns the TLS configuration of database.ssl.mode for both
 // go-sql-driver and go-mysql's binlog syncer: nil for disabled. The
-// files are read at each call, so a renewed certificate is used at the
-// next connection.
+// files are read at each call: the task calls it at start, so a renewed
+// certificate is used from the next start (a restart of the task).
 func tlsConfig(c *Config) (*tls.Config, error) {
 	if c.SSLMode == SSLDisabled {
 		return nil, nil
