@@ -25,6 +25,15 @@ func benchRows() int {
 	return 200_000
 }
 
+// benchQueueBytes is max.queue.size.in.bytes for the streaming benchmark
+// (SLUICE_BENCH_MYSQL_QUEUE_BYTES, default 0: no bound).
+func benchQueueBytes() string {
+	if v := os.Getenv("SLUICE_BENCH_MYSQL_QUEUE_BYTES"); v != "" {
+		return v
+	}
+	return "0"
+}
+
 // BenchmarkStreaming measures the streaming path (binlog → Debezium
 // records in the task's queue, taken by Poll) against the raw limit in
 // the same run: a bare go-mysql BinlogSyncer reading and decoding the
@@ -60,7 +69,7 @@ func BenchmarkStreaming(b *testing.B) {
 		}
 		rawTime += time.Since(t0)
 		t0 = time.Now()
-		task, err := tryStart(props(m, db, SnapshotMode, SnapshotNoData), start.toMap())
+		task, err := tryStart(props(m, db, SnapshotMode, SnapshotNoData, MaxQueueSizeInBytes, benchQueueBytes()), start.toMap())
 		if err != nil {
 			b.Fatal(err)
 		}

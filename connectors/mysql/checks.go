@@ -10,22 +10,42 @@ import (
 	driver "github.com/go-sql-driver/mysql"
 )
 
-// ConnectError says the server could not be reached or refused the login.
+// ConnectError says the server could not be reached, refused the login
+// or the TLS handshake failed.
 type ConnectError struct {
 	Addr string
 	// Auth is set when the server refused the credentials.
 	Auth bool
+	// Key and Fix are set when TLS is why: the property to change and
+	// how.
+	Key, Fix string
+	// hint is added to a refused login's message (see loginHint).
+	hint string
 	Err  error
 }
 
 func (e *ConnectError) Error() string {
-	if e.Auth {
-		return fmt.Sprintf("MySQL at %s refused the login: %v; check database.user and database.password", e.Addr, e.Err)
+	switch {
+	case e.Fix != "":
+		return fmt.Sprintf("MySQL at %s: %s (%v)", e.Addr, e.Fix, e.Err)
+	case e.Auth:
+		return fmt.Sprintf("MySQL at %s refused the login: %v; check database.user and database.password%s", e.Addr, e.Err, e.hint)
 	}
 	return fmt.Sprintf("cannot reach MySQL at %s: %v; check database.hostname and database.port, and that the server is running and accepts TCP connections", e.Addr, e.Err)
 }
 
 func (e *ConnectError) Unwrap() error { return e.Err }
+
+// Property returns the property a user should look at first.
+func (e *ConnectError) Property() string {
+	switch {
+	case e.Key != "":
+		return e.Key
+	case e.Auth:
+		return Password
+	}
+	return Hostname
+}
 
 // CheckError is a server setting or privilege the source needs; Key is
 // the property to change, if the fix is on the connector's side.
@@ -36,35 +56,42 @@ type CheckError struct {
 
 func (e *CheckError) Error() string { return e.Reason }
 
-// dsn returns a go-sql-driver DSN for the config (no default database,
-// UTC session time zone for TIMESTAMP text, utf8mb4).
-func dsn(cfg *Config) string {
-	c := driver.NewConfig()
-	c.User, c.Passwd = cfg.User, cfg.Password
-	c.Net, c.Addr = "tcp", cfg.Addr()
-	c.Timeout = cfg.ConnectTimeout
-	c.Params = map[string]string{"time_zone": "'+00:00'", "charset": "utf8mb4"}
-	return c.FormatDSN()
-}
-
 // connect opens a pool and checks that the server answers.
 func connect(ctx context.Context, cfg *Config) (*sql.DB, error) {
-	db, err := sql.Open("mysql", dsn(cfg))
+	dc, err := driverConfig(cfg)
 	if err != nil {
 		return nil, err
 	}
+	conn, err := driver.NewConnector(dc)
+	if err != nil {
+		return nil, err
+	}
+	db := sql.OpenDB(conn)
 	db.SetMaxIdleConns(2)
 	pctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
 	defer cancel()
 	if err := db.PingContext(pctx); err != nil {
 		db.Close()
-		var me *driver.MySQLError
-		if errors.As(err, &me) && (me.Number == 1045 || me.Number == 1044 || me.Number == 1698) {
-			return nil, &ConnectError{Addr: cfg.Addr(), Auth: true, Err: err}
-		}
-		return nil, &ConnectError{Addr: cfg.Addr(), Err: err}
+		return nil, connectError(pctx, cfg, err)
 	}
 	return db, nil
+}
+
+// connectError classifies a failure to connect.
+func connectError(ctx context.Context, cfg *Config, err error) *ConnectError {
+	if key, fix, ok := tlsFailure(cfg, err); ok {
+		return &ConnectError{Addr: cfg.Addr(), Key: key, Fix: fix, Err: err}
+	}
+	var me *driver.MySQLError
+	if errors.As(err, &me) && (me.Number == 1045 || me.Number == 1044 || me.Number == 1698) {
+		if cfg.SSLMode == SSLDisabled && me.Number == 1045 {
+			if fix := needsTLS(ctx, cfg); fix != "" {
+				return &ConnectError{Addr: cfg.Addr(), Key: SSLMode, Fix: fix, Err: err}
+			}
+		}
+		return &ConnectError{Addr: cfg.Addr(), Auth: true, Err: err, hint: loginHint(cfg)}
+	}
+	return &ConnectError{Addr: cfg.Addr(), Err: err}
 }
 
 // serverInfo is what the checks learn of the server.

@@ -21,6 +21,9 @@ const (
 	Password              = "database.password"
 	ServerID              = "database.server.id"
 	SSLMode               = "database.ssl.mode"
+	SSLRootCert           = "database.sslrootcert"
+	SSLCert               = "database.sslcert"
+	SSLKey                = "database.sslkey"
 	ConnectTimeoutMs      = "connect.timeout.ms"
 	TopicPrefix           = "topic.prefix"
 	DatabaseIncludeList   = "database.include.list"
@@ -67,6 +70,15 @@ const (
 	SnapshotNever       = "never"
 	SnapshotWhenNeeded  = "when_needed"
 	SnapshotAlways      = "always"
+)
+
+// TLS modes (database.ssl.mode), Debezium's names.
+const (
+	SSLDisabled       = "disabled"
+	SSLPreferred      = "preferred"
+	SSLRequired       = "required"
+	SSLVerifyCA       = "verify_ca"
+	SSLVerifyIdentity = "verify_identity"
 )
 
 // BigintMode is bigint.unsigned.handling.mode.
@@ -191,10 +203,25 @@ var def = config.NewDef(
 	config.Key{Name: ServerID, Type: config.Long, Default: int64(0), Importance: config.High, Group: groupConn, Order: 5,
 		Validator: config.AtLeast(0), Doc: fmt.Sprintf("Server id the task registers as a replica with; it must differ from every other replica's and from the server's own. "+
 			"0 or unset picks a random id in [%d, %d] at each start, as Debezium does.", ServerIDMin, ServerIDMax)},
-	config.Key{Name: SSLMode, Type: config.String, Default: "disabled", Importance: config.Medium, Group: groupConn, Order: 6,
-		Validator: notYet("disabled", "TLS to MySQL/MariaDB is not in this version of the source"),
-		Doc:       "TLS to the server. Only disabled is supported in this version (Debezium's default is preferred); any other value is refused rather than silently connecting in plain text."},
-	config.Key{Name: ConnectTimeoutMs, Type: config.Long, Default: int64(30000), Importance: config.Low, Group: groupConn, Order: 7,
+	config.Key{Name: SSLMode, ConnectionIdentity: true, Type: config.String, Default: SSLPreferred, Importance: config.Medium, Group: groupConn, Order: 6,
+		Validator:   config.In(SSLDisabled, SSLPreferred, SSLRequired, SSLVerifyCA, SSLVerifyIdentity),
+		Recommender: recommend(SSLDisabled, SSLPreferred, SSLRequired, SSLVerifyCA, SSLVerifyIdentity),
+		Doc: "TLS to the server, as Debezium, for every connection the connector makes (queries, snapshot and the binlog stream): " +
+			"disabled (plain text); preferred (the default, as Debezium's: TLS when the server offers it, plain text otherwise, and the server's certificate is not verified, " +
+			"so it protects against eavesdropping but not against a host impersonating the server; the binlog stream uses TLS when the query connections got it); " +
+			"required (TLS or no connection, the certificate not verified unless database.sslrootcert is set, which makes it verify_ca, as the mysql client does); " +
+			"verify_ca (required, and the server's certificate must be signed by the CA in database.sslrootcert); " +
+			"verify_identity (verify_ca, and database.hostname must be a name in the certificate; without database.sslrootcert the system's trusted roots are used). " +
+			"Use verify_identity on any network you do not trust."},
+	config.Key{Name: SSLRootCert, ConnectionIdentity: true, Type: config.String, Default: "", Importance: config.Low, Group: groupConn, Order: 7,
+		Doc: "PEM file of the certificate authority that signed the server's certificate, for verify_ca, verify_identity and required. " +
+			"Takes the place of Debezium's database.ssl.truststore (a Java key store, which is not read): keytool -exportcert -rfc -alias ALIAS -keystore truststore.jks gives the PEM."},
+	config.Key{Name: SSLCert, Type: config.String, Default: "", Importance: config.Low, Group: groupConn, Order: 8,
+		Doc: "Client certificate file (PEM) for users created REQUIRE X509 (or SUBJECT/ISSUER); needs database.sslkey. " +
+			"With database.sslkey it takes the place of Debezium's database.ssl.keystore (openssl pkcs12 -nodes converts a PKCS#12 key store)."},
+	config.Key{Name: SSLKey, Type: config.String, Default: "", Importance: config.Low, Group: groupConn, Order: 9,
+		Doc: "Private key file (PEM, unencrypted) of database.sslcert."},
+	config.Key{Name: ConnectTimeoutMs, Type: config.Long, Default: int64(30000), Importance: config.Low, Group: groupConn, Order: 10,
 		Validator: config.AtLeast(1), Doc: "Milliseconds to wait for a connection to the server before giving up."},
 	config.Key{Name: TopicPrefix, Type: config.String, Default: config.NoDefault, Importance: config.High, Group: groupEvents, Order: 1,
 		Validator: config.NonEmpty, Doc: "Prefix of every topic name (<topic.prefix>.<database>.<table>) and the source partition's server name."},
@@ -228,9 +255,12 @@ var def = config.NewDef(
 	config.Key{Name: SnapshotFetchSize, Type: config.Int, Default: 10240, Importance: config.Low, Group: groupSnap, Order: 4,
 		Validator: config.AtLeast(1), Doc: "Accepted for compatibility: snapshot rows are streamed from the server as it sends them, so memory is bounded by max.queue.size whatever this is."},
 	config.Key{Name: GTIDSourceIncludes, Type: config.List, Default: "", Importance: config.Low, Group: groupFilter, Order: 8,
-		Validator: notYet("", "GTID source filters are not in this version of the MySQL source"), Doc: "Not supported yet; a value is refused."},
+		Validator: validRegexList, Doc: "Regular expressions (matching the whole value, case-insensitively) of the GTID sources whose transactions' row changes are emitted: " +
+			"the server UUID of MySQL GTIDs, domain-server (\"0-1\") of MariaDB GTIDs, as Debezium. Row changes of other transactions are skipped; " +
+			"the offset still moves past them and its GTID set keeps every transaction read, so a restart resumes where the task stood (the position is not filtered). " +
+			"Without GTIDs nothing is filtered. Not with gtid.source.excludes."},
 	config.Key{Name: GTIDSourceExcludes, Type: config.List, Default: "", Importance: config.Low, Group: groupFilter, Order: 9,
-		Validator: notYet("", "GTID source filters are not in this version of the MySQL source"), Doc: "Not supported yet; a value is refused."},
+		Validator: validRegexList, Doc: "Regular expressions of the GTID sources (as gtid.source.includes) whose transactions' row changes are not emitted. Not with gtid.source.includes."},
 	config.Key{Name: IncludeSchemaChanges, Type: config.Boolean, Default: false, Importance: config.Medium, Group: groupEvents, Order: 2,
 		Validator: notYet("false", "schema change events on the <topic.prefix> topic are not in this version of the MySQL source"),
 		Doc:       "Not supported yet, so the default is false (Debezium's is true) and true is refused. Row events always carry the table's current columns, taken from the binlog's table-map metadata."},
@@ -270,7 +300,10 @@ var def = config.NewDef(
 	config.Key{Name: MaxQueueSize, Type: config.Int, Default: 8192, Importance: config.Low, Group: groupPerf, Order: 2,
 		Validator: config.AtLeast(1), Doc: "Records buffered between the binlog reader and polls; when full the reader waits, so memory stays bounded whatever the size of a transaction."},
 	config.Key{Name: MaxQueueSizeInBytes, Type: config.Long, Default: int64(0), Importance: config.Low, Group: groupPerf, Order: 3,
-		Validator: notYet("0", "max.queue.size.in.bytes is not in this version of the MySQL source"), Doc: "Not supported yet; a value other than 0 is refused (max.queue.size bounds the queue)."},
+		Validator: config.AtLeast(0), Doc: "Bound on the approximate bytes of the records in the queue between the binlog reader (or the snapshot) and polls, as in Debezium; 0 turns it off. " +
+			"Each record's size is estimated from its decoded key and value (string and byte lengths plus fixed costs per field and record; schemas and offsets, which records share, are not counted). " +
+			"When the bound is reached the reader waits for polls; a single record larger than the bound is queued alone. max.queue.size still applies. " +
+			"Not counted: the binlog client reads up to 256 events ahead (each about binlog_row_event_max_size, 8 KiB by default, or one row when a row is larger)."},
 	config.Key{Name: PollIntervalMs, Type: config.Long, Default: int64(500), Importance: config.Low, Group: groupPerf, Order: 4,
 		Validator: config.AtLeast(1), Doc: "Longest time a poll waits for records before returning an empty batch."},
 	config.Key{Name: SignalDataCollection, Type: config.String, Default: "", Importance: config.Low, Group: groupSnap, Order: 5,
@@ -292,9 +325,11 @@ var unsupported = map[string]string{
 	"snapshot.include.collection.list":            "snapshot collection filters",
 	"snapshot.new.tables":                         "snapshots of new tables",
 	"database.initial.statements":                 "initial statements",
-	"database.ssl.keystore":                       "TLS",
-	"database.ssl.truststore":                     "TLS",
-	"gtid.source.filter.dml.events":               "GTID filters",
+	"database.ssl.keystore":                       "Java key stores (set database.sslcert and database.sslkey to the client certificate and key in PEM instead)",
+	"database.ssl.keystore.password":              "Java key stores (set database.sslcert and database.sslkey to the client certificate and an unencrypted key in PEM instead)",
+	"database.ssl.truststore":                     "Java trust stores (set database.sslrootcert to the CA certificate in PEM instead)",
+	"database.ssl.truststore.password":            "Java trust stores (set database.sslrootcert to the CA certificate in PEM instead)",
+	"gtid.source.filter.dml.events":               "gtid.source.filter.dml.events (gtid.source.includes/excludes always filter row changes, as its default true does)",
 	"include.schema.comments":                     "schema comments",
 	"topic.naming.strategy":                       "topic naming strategies",
 	"topic.transaction":                           "transaction metadata",
@@ -325,7 +360,11 @@ func unsupportedErrors(props map[string]string) config.Errors {
 
 // Config is the parsed connector configuration.
 type Config struct {
-	Host, User, Password       string
+	Host, User, Password string
+	// SSLMode is database.ssl.mode in lower case; SSLRootCert, SSLCert
+	// and SSLKey are PEM file paths ("" when unset).
+	SSLMode, SSLRootCert       string
+	SSLCert, SSLKey            string
 	Port                       int
 	ServerID                   uint32
 	ConnectTimeout             time.Duration
@@ -337,6 +376,7 @@ type Config struct {
 	TombstonesOnDelete         bool
 	IncludeQuery               bool
 	KeyColumns                 []keyColumns
+	GTIDs                      gtidFilter
 	TxMetadata                 bool
 	SkipCreate, SkipUpdate     bool
 	SkipDelete                 bool
@@ -344,7 +384,9 @@ type Config struct {
 	HeartbeatInterval          time.Duration
 	Modes                      Modes
 	MaxBatchSize, MaxQueueSize int
-	PollInterval               time.Duration
+	// MaxQueueBytes is max.queue.size.in.bytes (0: no bound).
+	MaxQueueBytes int64
+	PollInterval  time.Duration
 	// MariaDB is set when connector.class names Debezium's MariaDB
 	// connector: source.connector is then "mariadb".
 	MariaDB bool
@@ -372,6 +414,8 @@ func ParseConfig(props map[string]string) (*Config, error) {
 	}
 	c := &Config{
 		Host: v.String(Hostname), Port: v.Int(Port), User: v.String(User), Password: v.String(Password),
+		SSLMode: strings.ToLower(strings.TrimSpace(v.String(SSLMode))), SSLRootCert: strings.TrimSpace(v.String(SSLRootCert)),
+		SSLCert: strings.TrimSpace(v.String(SSLCert)), SSLKey: strings.TrimSpace(v.String(SSLKey)),
 		ConnectTimeout:     time.Duration(v.Long(ConnectTimeoutMs)) * time.Millisecond,
 		TopicPrefix:        v.String(TopicPrefix),
 		SnapshotMode:       strings.ToLower(v.String(SnapshotMode)),
@@ -380,7 +424,7 @@ func ParseConfig(props map[string]string) (*Config, error) {
 		TxMetadata:         v.Bool(ProvideTxMetadata),
 		Quarantine:         strings.EqualFold(v.String(TableFailureMode), cdc.TableFailureQuarantine),
 		HeartbeatInterval:  time.Duration(v.Int(HeartbeatIntervalMs)) * time.Millisecond,
-		MaxBatchSize:       v.Int(MaxBatchSize), MaxQueueSize: v.Int(MaxQueueSize),
+		MaxBatchSize:       v.Int(MaxBatchSize), MaxQueueSize: v.Int(MaxQueueSize), MaxQueueBytes: v.Long(MaxQueueSizeInBytes),
 		PollInterval: v.Duration(PollIntervalMs),
 		Modes: Modes{
 			Decimal: cdc.DecimalMode(strings.ToLower(v.String(DecimalHandlingMode))),
@@ -395,6 +439,9 @@ func ParseConfig(props map[string]string) (*Config, error) {
 		return nil, config.Errors{{Key: ServerID, Value: fmt.Sprint(id), Reason: "must be at most 4294967295 (a 32-bit server id)"}}
 	}
 	c.ServerID = uint32(id)
+	if err := checkTLSFiles(c); err != nil {
+		return nil, err
+	}
 	if c.ServerID == 0 {
 		c.ServerID = uint32(ServerIDMin + rand.IntN(ServerIDMax-ServerIDMin+1))
 	}
@@ -418,6 +465,10 @@ func ParseConfig(props map[string]string) (*Config, error) {
 	c.ColInclude = cdc.Anchored(v.List(ColumnIncludeList))
 	c.ColExclude = cdc.Anchored(v.List(ColumnExcludeList))
 	c.KeyColumns, _ = parseMessageKeyColumns(v.String(MessageKeyColumns))
+	c.GTIDs = gtidFilter{include: gtidPatterns(v.List(GTIDSourceIncludes)), exclude: gtidPatterns(v.List(GTIDSourceExcludes))}
+	if len(c.GTIDs.include) > 0 && len(c.GTIDs.exclude) > 0 {
+		return nil, config.Errors{{Key: GTIDSourceExcludes, Reason: "gtid.source.includes and gtid.source.excludes are both set; keep one (as in Debezium)"}}
+	}
 	return c, nil
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/sluice-cdc/sluice/config"
 	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/internal/pemfile"
 )
 
 // Class is Debezium's MySQL connector class, accepted as connector.class;
@@ -80,8 +81,12 @@ func (c *Connector) Validate(ctx context.Context, props map[string]string) map[s
 	if err != nil {
 		key := Hostname
 		var ce *ConnectError
-		if errors.As(err, &ce) && ce.Auth {
-			key = Password
+		var pe *pemfile.Error
+		switch {
+		case errors.As(err, &ce):
+			key = ce.Property()
+		case errors.As(err, &pe):
+			key = pe.Source.Prop
 		}
 		return map[string][]string{key: {err.Error()}}
 	}

@@ -85,6 +85,9 @@ type streamer struct {
 	txEvent     int64
 	txEmitted   bool
 	txThread    any
+	// txFiltered marks a transaction whose GTID source
+	// gtid.source.includes/excludes filter out: its rows are not emitted.
+	txFiltered bool
 	// txStandalone marks a group without XID or COMMIT (DDL, a
 	// statement outside a transaction): its query event ends it.
 	// MariaDB flags it in the GTID event; on MySQL it is a GTID not
@@ -187,6 +190,7 @@ func (t *Task) streamFrom(ctx context.Context, o offset) (offset, error) {
 		// default, hundreds of MB of decoded rows in a large
 		// transaction); the task's own queue is the buffer that counts.
 		EventCacheCount: 256,
+		TLSConfig:       t.binlogTLS,
 	}
 	if cfg.IncludeQuery && flavor == mysql.MariaDBFlavor {
 		sc.DumpCommandFlag = replication.BINLOG_SEND_ANNOTATE_ROWS_EVENT
@@ -209,6 +213,9 @@ func (t *Task) streamFrom(ctx context.Context, o offset) (offset, error) {
 		var me *mysql.MyError
 		if errors.As(err, &me) {
 			return o, err // the server answered: a refusal, not a lost connection
+		}
+		if _, fix, ok := tlsFailure(cfg, err); ok {
+			return o, fmt.Errorf("%s: %w", fix, err) // retrying would fail the same way
 		}
 		return o, &transientError{err}
 	}
@@ -248,6 +255,7 @@ func (s *streamer) begin(h *replication.EventHeader, gtid string) {
 		// interleaved): nothing of it was sent.
 		s.skipEvents, s.skipRows = 0, 0
 	}
+	s.txFiltered = s.cfg.GTIDs.skips(gtid, s.t.info.mariaDB)
 	s.txID = gtid
 	if gtid == "" {
 		s.txID = fmt.Sprintf("%s:%d", s.txFile, s.txPos)
@@ -355,7 +363,11 @@ func (s *streamer) handle(ctx context.Context, ev *replication.BinlogEvent) erro
 	case *replication.RotateEvent:
 		s.file = string(e.NextLogName)
 	case *replication.MariadbGTIDEvent:
-		s.begin(h, e.GTID.String())
+		gtid, err := mariaGTID(ev) // not e.GTID: see mariaGTID
+		if err != nil {
+			return err
+		}
+		s.begin(h, gtid)
 		s.txStandalone = e.IsStandalone()
 	case *replication.GTIDEvent:
 		set, err := e.GTIDNext()
@@ -503,7 +515,7 @@ func (s *streamer) rows(ctx context.Context, h *replication.EventHeader, e *repl
 	if !ok {
 		return fmt.Errorf("rows event for table id %d without its table map", e.TableID)
 	}
-	if tb == nil || s.quar.Skip(tb.db+"."+tb.name) {
+	if tb == nil || s.txFiltered || s.quar.Skip(tb.db+"."+tb.name) {
 		return nil
 	}
 	var op string

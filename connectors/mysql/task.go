@@ -2,6 +2,7 @@ package mysql
 
 import (
 	"context"
+	"crypto/tls"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -28,8 +29,15 @@ type Task struct {
 	db    *sql.DB
 	info  *serverInfo
 	colls collations
+	// binlogTLS is the binlog syncer's TLS configuration (nil for
+	// none), decided in setup from database.ssl.mode and, with
+	// preferred, from what the query connections got.
+	binlogTLS *tls.Config
 
-	queue  *cdc.Queue[struct{}]
+	queue *cdc.Queue[struct{}]
+	// bytes bounds the queue's estimated bytes (max.queue.size.in.bytes);
+	// nil when unbounded. run acquires, Poll releases.
+	bytes  *cdc.ByteBudget
 	done   chan struct{}
 	runErr error
 	cancel context.CancelFunc
@@ -64,6 +72,9 @@ func (t *Task) Start(ctx context.Context, tctx connectors.SourceTaskContext, pro
 	}
 	t.b = newBuilder(cfg)
 	t.queue = cdc.NewQueue[struct{}](cfg.MaxQueueSize)
+	if cfg.MaxQueueBytes > 0 {
+		t.bytes = cdc.NewByteBudget(cfg.MaxQueueBytes)
+	}
 	t.done = make(chan struct{})
 	if err := t.setup(ctx, tctx); err != nil {
 		if t.db != nil {
@@ -93,6 +104,12 @@ func (t *Task) setup(ctx context.Context, tctx connectors.SourceTaskContext) err
 		return err
 	}
 	t.info = info
+	if t.binlogTLS, err = binlogTLS(ctx, t.db, cfg); err != nil {
+		return err
+	}
+	if cfg.SSLMode == SSLPreferred && t.binlogTLS == nil {
+		t.log.Warn("connected in plain text: the server offers no TLS (database.ssl.mode=preferred); set database.ssl.mode=verify_identity to insist on TLS", "server", cfg.Addr())
+	}
 	if t.colls, err = loadCollations(ctx, t.db); err != nil {
 		return err
 	}
@@ -231,9 +248,17 @@ func (t *Task) run(ctx context.Context) {
 	close(t.done)
 }
 
-// put queues a record.
+// put queues a record, waiting while the queue is full (in records, or
+// in estimated bytes with max.queue.size.in.bytes).
 func (t *Task) put(ctx context.Context, r *connectors.Record) error {
-	return t.queue.Put(ctx, cdc.Queued[struct{}]{R: r})
+	q := cdc.Queued[struct{}]{R: r}
+	if t.bytes != nil {
+		q.N = cdc.RecordSize(r)
+		if err := t.bytes.Acquire(ctx, q.N); err != nil {
+			return err
+		}
+	}
+	return t.queue.Put(ctx, q)
 }
 
 type noProgress struct{}
@@ -245,7 +270,10 @@ func (noProgress) Note(*struct{}) {}
 func (t *Task) Poll(ctx context.Context) ([]*connectors.Record, error) {
 	deadline := time.Now().Add(t.cfg.PollInterval)
 	for {
-		recs, _, _ := t.queue.Take(nil, t.cfg.MaxBatchSize, noProgress{})
+		recs, n, _ := t.queue.Take(nil, t.cfg.MaxBatchSize, noProgress{})
+		if t.bytes != nil {
+			t.bytes.Release(n)
+		}
 		if len(recs) > 0 {
 			return recs, nil
 		}

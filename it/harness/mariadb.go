@@ -42,6 +42,10 @@ type MariaDBOptions struct {
 	// TLSHost and TLSWrongHost (a list of bind addresses needs MariaDB
 	// 10.11). DSN then uses tls=skip-verify.
 	TLS *TLSFiles
+	// TLSOptional, with TLS, leaves require_secure_transport OFF: the
+	// server offers TLS and accepts plain connections too (users created
+	// REQUIRE SSL or X509 excepted).
+	TLSOptional bool
 }
 
 // StartMariaDB starts a throwaway MariaDB server, or returns the external
@@ -102,8 +106,11 @@ func (m *MariaDB) start(t testing.TB) {
 	tlsParam := ""
 	if m.opts.TLS != nil {
 		cert, key, ca := m.opts.TLS.installServerFiles(t, root, "mysql")
-		args = append(args, "--ssl-cert="+cert, "--ssl-key="+key, "--ssl-ca="+ca, "--require-secure-transport=ON",
+		args = append(args, "--ssl-cert="+cert, "--ssl-key="+key, "--ssl-ca="+ca,
 			"--bind-address="+TLSHost+","+TLSWrongHost)
+		if !m.opts.TLSOptional {
+			args = append(args, "--require-secure-transport=ON")
+		}
 		tlsParam = "&tls=skip-verify"
 	}
 	args = append(args, m.opts.Args...)
