@@ -210,6 +210,9 @@ func TestMySQL(t *testing.T) {
 	t.Run("server restart", func(t *testing.T) { testServerRestart(t, m) })
 	t.Run("purged binlog", func(t *testing.T) { testPurged(t, m) })
 	t.Run("checks", func(t *testing.T) { testChecks(t, m) })
+	t.Run("schema changes", func(t *testing.T) { testSchemaChanges(t, m) })
+	t.Run("schema changes off", func(t *testing.T) { testSchemaChangesOff(t, m) })
+	t.Run("DDL during the snapshot", func(t *testing.T) { testSnapshotDDL(t, m) })
 }
 
 // typesTable has a column of every type the source maps.
