@@ -63,7 +63,7 @@ func stableSchemaChange(r *connectors.Record) *connectors.StructValue {
 func testSchemaChanges(t *testing.T, m *harness.MariaDB) {
 	db := m.CreateDB(t, "ddl")
 	m.Exec(t, db, "CREATE TABLE t (id INT PRIMARY KEY, a VARCHAR(10))")
-	p := props(m, db, SnapshotMode, SnapshotNoData, SkippedOperations, "none")
+	p := props(m, db, SnapshotMode, SnapshotNoData, SkippedOperations, "none", IncludeSchemaChanges, "true")
 	task := startTask(t, p, nil)
 	steps := []struct {
 		sql  string
