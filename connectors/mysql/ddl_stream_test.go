@@ -82,9 +82,11 @@ func testSchemaChanges(t *testing.T, m *harness.MariaDB) {
 		{"INSERT INTO t2 VALUES (5, NULL, 'e')", []string{`c srv.DB.t2 {"id":5,"e":null,"a":"e"}`}},
 		{"CREATE TABLE other (k VARCHAR(5), n DECIMAL(10,2) UNSIGNED ZEROFILL, d DATETIME(3), j JSON, g INT AS (n * 2) VIRTUAL, PRIMARY KEY (k, d))",
 			[]string{`schema DB CREATE "DB"."other"`}},
+		{"CREATE TABLE copy (PRIMARY KEY (id)) SELECT id, a FROM t2",
+			[]string{`schema DB CREATE "DB"."copy"`, `c srv.DB.copy {"id":5,"a":"e"}`}},
 		{"CREATE TEMPORARY TABLE tmp (x INT)", nil},
 		{"ALTER DATABASE `" + db + "` COMMENT 'shop'", []string{`schema DB`}},
-		{"DROP TABLE t2, other", []string{`schema DB DROP "DB"."t2" DROP "DB"."other"`}},
+		{"DROP TABLE t2, other, copy", []string{`schema DB DROP "DB"."t2" DROP "DB"."other" DROP "DB"."copy"`}},
 	}
 	var all []*connectors.Record
 	var want []string
@@ -105,13 +107,17 @@ func testSchemaChanges(t *testing.T, m *harness.MariaDB) {
 	}
 	var got, goldens []json.RawMessage
 	var lines []string
-	var firstALTER map[string]any
+	var firstALTER, copyRow map[string]any
+	copyAt := 0
 	for _, r := range all {
 		line := ddlSummary(t, r)
 		if line == "" {
 			continue
 		}
 		lines = append(lines, strings.ReplaceAll(line, db, "DB"))
+		if strings.HasPrefix(line, "c srv."+db+".copy ") {
+			copyRow, copyAt = r.SourceOffset, len(lines)
+		}
 		if r.Topic == "srv" {
 			if firstALTER == nil {
 				firstALTER = r.SourceOffset
@@ -140,26 +146,38 @@ func testSchemaChanges(t *testing.T, m *harness.MariaDB) {
 	golden(t, "schema_changes.json", bytes.ReplaceAll(out, []byte(db), []byte("db")))
 
 	// A restart from the offset of the first ALTER's event sends what
-	// followed it, once.
+	// followed it, once; so does one from the offset of the row that
+	// CREATE TABLE ... SELECT logged in its transaction after the
+	// CREATE TABLE (which it does not send again).
 	stopTask(t, task)
-	task2 := startTask(t, p, firstALTER)
-	rest := pollUntil(t, task2, 30*time.Second, func(rs []*connectors.Record) bool {
-		k := 0
-		for _, r := range rs {
-			if ddlSummary(t, r) != "" {
-				k++
+	if copyRow == nil || copyRow["event"] == nil {
+		t.Fatalf("offset of the CREATE TABLE ... SELECT row: %v", copyRow)
+	}
+	for _, c := range []struct {
+		name   string
+		offset map[string]any
+		from   int
+	}{{"the first ALTER", firstALTER, 2}, {"CREATE TABLE ... SELECT", copyRow, copyAt}} {
+		task2 := startTask(t, p, c.offset)
+		rest := pollUntil(t, task2, 30*time.Second, func(rs []*connectors.Record) bool {
+			k := 0
+			for _, r := range rs {
+				if ddlSummary(t, r) != "" {
+					k++
+				}
+			}
+			return k >= len(want)-c.from
+		})
+		stopTask(t, task2)
+		lines = lines[:0]
+		for _, r := range rest {
+			if line := ddlSummary(t, r); line != "" {
+				lines = append(lines, strings.ReplaceAll(line, db, "DB"))
 			}
 		}
-		return k >= len(want)-2
-	})
-	lines = lines[:0]
-	for _, r := range rest {
-		if line := ddlSummary(t, r); line != "" {
-			lines = append(lines, strings.ReplaceAll(line, db, "DB"))
+		if strings.Join(lines, "\n") != strings.Join(want[c.from:], "\n") {
+			t.Errorf("after a restart at the offset of %s:\n%s\nwant:\n%s", c.name, strings.Join(lines, "\n"), strings.Join(want[c.from:], "\n"))
 		}
-	}
-	if strings.Join(lines, "\n") != strings.Join(want[2:], "\n") {
-		t.Errorf("after a restart at the first ALTER's offset:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want[2:], "\n"))
 	}
 }
 
