@@ -23,6 +23,13 @@ import (
 // skips it, as it sent its records before those rows.
 func (s *streamer) statement(ctx context.Context, h *replication.EventHeader, e *replication.QueryEvent, q string) error {
 	st := recognizeDDL(q, string(e.Schema))
+	// Forget the shapes of tables gone, so that the cache stays as large
+	// as the captured tables.
+	for i, t := range st.tables {
+		if st.kind == ddlDropTable || (st.kind == ddlRenameTable && i%2 == 0) {
+			delete(s.t.lastTables, t.db+"."+t.name)
+		}
+	}
 	at := time.Unix(int64(h.Timestamp), 0)
 	p := &srcPosition{ts: cdc.TimeBoxes(at), at: at, serverID: int64(h.ServerID), file: s.file,
 		pos: int64(h.LogPos - h.EventSize), thread: int64(e.SlaveProxyID)}
