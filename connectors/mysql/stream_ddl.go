@@ -67,13 +67,15 @@ func (s *streamer) statement(ctx context.Context, h *replication.EventHeader, e 
 	}
 	if len(recs) > 0 && h.LogPos != 0 {
 		recs[len(recs)-1].SourceOffset = s.lastBetween.toMap()
-		s.last, s.dirty, s.lastMarker = s.lastBetween, false, time.Now()
-		s.txEmitted = true
 	}
 	for _, r := range recs {
+		s.txEmitted = true
 		if err := s.t.put(ctx, r); err != nil {
 			return err
 		}
+	}
+	if len(recs) > 0 && h.LogPos != 0 {
+		s.last, s.dirty, s.lastMarker = s.lastBetween, false, time.Now()
 	}
 	if wasTx {
 		return s.afterTx(ctx, h)
