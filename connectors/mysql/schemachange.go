@@ -233,7 +233,10 @@ func describeColumn(name, dataType, colType string, nullable bool, pos int32, ch
 	v.Values[9] = nullable
 	extra = strings.ToLower(extra)
 	v.Values[10] = strings.Contains(extra, "auto_increment")
-	v.Values[11] = strings.Contains(extra, "generated")
+	// MySQL 8 says DEFAULT_GENERATED of an expression default: not a
+	// generated column.
+	v.Values[11] = strings.Contains(extra, "virtual generated") || strings.Contains(extra, "stored generated") ||
+		strings.Contains(extra, "persistent generated")
 	if def.Valid && !strings.EqualFold(def.String, "NULL") {
 		d := def.String
 		if len(d) >= 2 && d[0] == '\'' && d[len(d)-1] == '\'' {

@@ -31,6 +31,7 @@ func TestSchemaChangeShape(t *testing.T) {
 		describeColumn("kind", "enum", "enum('a','b''c')", true, 4, "utf8mb4", sql.NullString{String: "NULL", Valid: true}, "", false),
 		describeColumn("doc", "longtext", "longtext", true, 5, "utf8mb4", sql.NullString{}, "", true),
 		describeColumn("twice", "int", "int(11)", true, 6, "", sql.NullString{}, "VIRTUAL GENERATED", false),
+		describeColumn("at", "datetime", "datetime", true, 7, "", sql.NullString{String: "CURRENT_TIMESTAMP", Valid: true}, "DEFAULT_GENERATED", false),
 	}
 	p := &srcPosition{ts: cdc.TimeBoxes(time.UnixMilli(1699999999000)), serverID: int64(1), file: "binlog.000001", pos: int64(4), gtid: "0-1-1", thread: int64(7)}
 	recs := sc.records([]string{"shop"}, map[string][]any{"shop": {tableChange(changeAlter, tableRef{"shop", "items"}, desc)}}, "ALTER TABLE items ...", p)
@@ -51,7 +52,8 @@ func TestSchemaChangeShape(t *testing.T) {
 		`{"name":"name","jdbcType":12,"nativeType":null,"typeName":"VARCHAR","typeExpression":"VARCHAR","charsetName":"utf8mb4","length":40,"scale":null,"position":3,"optional":true,"autoIncremented":false,"generated":false,"comment":null,"defaultValueExpression":"it's","enumValues":null},` +
 		`{"name":"kind","jdbcType":1,"nativeType":null,"typeName":"ENUM","typeExpression":"ENUM","charsetName":"utf8mb4","length":null,"scale":null,"position":4,"optional":true,"autoIncremented":false,"generated":false,"comment":null,"defaultValueExpression":null,"enumValues":["a","b'c"]},` +
 		`{"name":"doc","jdbcType":1111,"nativeType":null,"typeName":"JSON","typeExpression":"JSON","charsetName":null,"length":null,"scale":null,"position":5,"optional":true,"autoIncremented":false,"generated":false,"comment":null,"defaultValueExpression":null,"enumValues":null},` +
-		`{"name":"twice","jdbcType":4,"nativeType":null,"typeName":"INT","typeExpression":"INT","charsetName":null,"length":11,"scale":null,"position":6,"optional":true,"autoIncremented":false,"generated":true,"comment":null,"defaultValueExpression":null,"enumValues":null}` +
+		`{"name":"twice","jdbcType":4,"nativeType":null,"typeName":"INT","typeExpression":"INT","charsetName":null,"length":11,"scale":null,"position":6,"optional":true,"autoIncremented":false,"generated":true,"comment":null,"defaultValueExpression":null,"enumValues":null},` +
+		`{"name":"at","jdbcType":93,"nativeType":null,"typeName":"DATETIME","typeExpression":"DATETIME","charsetName":null,"length":null,"scale":null,"position":7,"optional":true,"autoIncremented":false,"generated":false,"comment":null,"defaultValueExpression":"CURRENT_TIMESTAMP","enumValues":null}` +
 		`],"comment":null}}]}`
 	if got != want {
 		t.Errorf("value\n%s\nwant\n%s", got, want)
