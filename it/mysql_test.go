@@ -334,7 +334,7 @@ func TestMySQLSourceChecks(t *testing.T) {
 	}{
 		{"password", []string{"database.password", "nope"}, "database.password", "check database.user and database.password"},
 		{"grants", []string{"database.user", "weak", "database.password", "pw"}, "database.user", "lacks REPLICATION SLAVE"},
-		{"refused property", []string{"include.schema.changes", "true"}, "include.schema.changes", "not in this version"},
+		{"refused property", []string{"snapshot.locking.mode", "minimal"}, "snapshot.locking.mode", "takes no global or table lock"},
 		{"unreachable", []string{"database.port", strconv.Itoa(harness.FreePort(t)), "connect.timeout.ms", "2000"}, "database.hostname", "cannot reach MySQL"},
 	} {
 		errs := validate(base(c.kv...))

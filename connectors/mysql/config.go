@@ -261,15 +261,16 @@ var def = config.NewDef(
 			"Without GTIDs nothing is filtered. Not with gtid.source.excludes."},
 	config.Key{Name: GTIDSourceExcludes, Type: config.List, Default: "", Importance: config.Low, Group: groupFilter, Order: 9,
 		Validator: validRegexList, Doc: "Regular expressions of the GTID sources (as gtid.source.includes) whose transactions' row changes are not emitted. Not with gtid.source.includes."},
-	config.Key{Name: IncludeSchemaChanges, Type: config.Boolean, Default: false, Importance: config.Medium, Group: groupEvents, Order: 2,
-		Validator: notYet("false", "schema change events on the <topic.prefix> topic are not in this version of the MySQL source"),
-		Doc:       "Not supported yet, so the default is false (Debezium's is true) and true is refused. Row events always carry the table's current columns, taken from the binlog's table-map metadata."},
+	config.Key{Name: IncludeSchemaChanges, Type: config.Boolean, Default: true, Importance: config.Medium, Group: groupEvents, Order: 2,
+		Doc: "Emit a schema change event on the <topic.prefix> topic for each streamed DDL statement (CREATE, ALTER, DROP, RENAME TABLE, CREATE and DROP INDEX, CREATE, ALTER and DROP DATABASE) of the captured tables and databases, as Debezium does (its default is true too): key {databaseName}, value {source, ts_ms, databaseName, schemaName, ddl, tableChanges}. " +
+			"tableChanges describe the tables as information_schema has them when the event is made, which may already include a later DDL; a DROP carries the columns last read by this task, or none. " +
+			"The snapshot emits none. Row events always carry the table's current columns, taken from the binlog's table-map metadata, whatever this is. See docs/mysql-schema-changes.md."},
 	config.Key{Name: IncludeQuery, Type: config.Boolean, Default: false, Importance: config.Low, Group: groupEvents, Order: 3,
 		Doc: "Put the statement that made each streamed change in source.query, as Debezium does. It needs MariaDB's binlog_annotate_row_events=ON (the default) or MySQL's binlog_rows_query_log_events=ON; the task refuses to start without it. The statement may hold values of columns that column.exclude.list leaves out."},
 	config.Key{Name: TombstonesOnDelete, Type: config.Boolean, Default: true, Importance: config.Medium, Group: groupEvents, Order: 4,
 		Doc: "Follow each delete event by a tombstone (same key, null value) so compacted topics drop the key."},
 	config.Key{Name: SkippedOperations, Type: config.String, Default: "t", Importance: config.Low, Group: groupEvents, Order: 5,
-		Validator: validSkipped, Doc: "Comma-separated operations not to emit: c (create), u (update), d (delete), t (truncate: never emitted by this version), or none."},
+		Validator: validSkipped, Doc: "Comma-separated operations not to emit: c (create), u (update), d (delete), t (truncate), or none. The default skips truncates, as Debezium's does; without t, a streamed TRUNCATE TABLE of a captured table gives an event with op t, no key and no before or after, on the table's topic."},
 	config.Key{Name: ProvideTxMetadata, Type: config.Boolean, Default: false, Importance: config.Low, Group: groupEvents, Order: 6,
 		Doc: "Emit BEGIN and END events of each streamed transaction with captured changes on <topic.prefix>.transaction (END with the event count per table), and fill each change event's transaction block ({id, total_order, data_collection_order}), as Debezium does. The id is the transaction's GTID, or file:pos without GTIDs. Snapshot events have none. A task restarted in the middle of a transaction continues its counts and sends no second BEGIN."},
 	config.Key{Name: HeartbeatIntervalMs, Type: config.Int, Default: 0, Importance: config.Low, Group: groupEvents, Order: 7,
@@ -375,11 +376,12 @@ type Config struct {
 	SnapshotMode               string
 	TombstonesOnDelete         bool
 	IncludeQuery               bool
+	IncludeSchemaChanges       bool
 	KeyColumns                 []keyColumns
 	GTIDs                      gtidFilter
 	TxMetadata                 bool
 	SkipCreate, SkipUpdate     bool
-	SkipDelete                 bool
+	SkipDelete, SkipTruncate   bool
 	Quarantine                 bool
 	HeartbeatInterval          time.Duration
 	Modes                      Modes
@@ -434,6 +436,7 @@ func ParseConfig(props map[string]string) (*Config, error) {
 		},
 		MariaDB: strings.EqualFold(props["connector.class"], MariaDBClass) || strings.EqualFold(props["connector.class"], "MariaDbConnector"),
 	}
+	c.IncludeSchemaChanges = v.Bool(IncludeSchemaChanges)
 	id := v.Long(ServerID)
 	if id > 1<<32-1 {
 		return nil, config.Errors{{Key: ServerID, Value: fmt.Sprint(id), Reason: "must be at most 4294967295 (a 32-bit server id)"}}
@@ -456,6 +459,8 @@ func ParseConfig(props map[string]string) (*Config, error) {
 			c.SkipUpdate = true
 		case "d":
 			c.SkipDelete = true
+		case "t":
+			c.SkipTruncate = true
 		}
 	}
 	c.DBInclude = cdc.Anchored(v.List(DatabaseIncludeList))

@@ -44,11 +44,13 @@ func (c *taskContext) Logger() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
-// props returns connector properties for the databases matching db on m.
+// props returns connector properties for the databases matching db on m;
+// without schema change events unless extra asks for them, so that the
+// tests of row events see only those.
 func props(m *harness.MariaDB, db string, extra ...string) map[string]string {
 	p := map[string]string{
 		Hostname: m.Host, Port: fmt.Sprint(m.Port), User: m.User, Password: m.Password, TopicPrefix: "srv",
-		DatabaseIncludeList: db, PollIntervalMs: "100",
+		DatabaseIncludeList: db, PollIntervalMs: "100", IncludeSchemaChanges: "false",
 	}
 	for i := 0; i+1 < len(extra); i += 2 {
 		p[extra[i]] = extra[i+1]
@@ -210,6 +212,9 @@ func TestMySQL(t *testing.T) {
 	t.Run("server restart", func(t *testing.T) { testServerRestart(t, m) })
 	t.Run("purged binlog", func(t *testing.T) { testPurged(t, m) })
 	t.Run("checks", func(t *testing.T) { testChecks(t, m) })
+	t.Run("schema changes", func(t *testing.T) { testSchemaChanges(t, m) })
+	t.Run("schema changes off", func(t *testing.T) { testSchemaChangesOff(t, m) })
+	t.Run("DDL during the snapshot", func(t *testing.T) { testSnapshotDDL(t, m) })
 }
 
 // typesTable has a column of every type the source maps.

@@ -313,6 +313,15 @@ func (s *streamer) countSkipped(tb *table, e *replication.RowsEvent, op string, 
 
 // commit ends the transaction in progress at the event h.
 func (s *streamer) commit(ctx context.Context, h *replication.EventHeader) error {
+	if err := s.endTx(h); err != nil {
+		return err
+	}
+	return s.afterTx(ctx, h)
+}
+
+// endTx moves the position past the transaction in progress, ending at
+// the event h, without queuing anything.
+func (s *streamer) endTx(h *replication.EventHeader) error {
 	if s.txGTID != "" && s.gtids != nil {
 		if err := s.gtids.add(s.txGTID); err != nil {
 			return err
@@ -326,6 +335,12 @@ func (s *streamer) commit(ctx context.Context, h *replication.EventHeader) error
 	s.query = nil
 	s.dirty = true
 	s.lastBetween = s.between(h)
+	return nil
+}
+
+// afterTx queues what follows a transaction ended by endTx: its END
+// event with transaction metadata, or a position marker when due.
+func (s *streamer) afterTx(ctx context.Context, h *replication.EventHeader) error {
 	if s.txBegun {
 		// END carries the position after the transaction.
 		s.txBegun = false
@@ -396,13 +411,7 @@ func (s *streamer) handle(ctx context.Context, ev *replication.BinlogEvent) erro
 			// how.
 			s.tables = map[uint64]*table{}
 			s.json = map[string]map[string]string{}
-			if s.inTx && s.txStandalone {
-				return s.commit(ctx, h)
-			}
-			if !s.inTx {
-				s.dirty = true
-				s.lastBetween = s.between(h)
-			}
+			return s.statement(ctx, h, e, q)
 		}
 	case *replication.XIDEvent:
 		return s.commit(ctx, h)
@@ -486,7 +495,9 @@ func (s *streamer) tableMap(ctx context.Context, e *replication.TableMapEvent) e
 			return nil
 		}
 	}
-	s.tables[e.TableID] = newTable(s.cfg, s.b.Source, db, name, cols, key)
+	tb := newTable(s.cfg, s.b.Source, db, name, cols, key)
+	s.tables[e.TableID] = tb
+	s.t.lastTables[full] = tb
 	return nil
 }
 

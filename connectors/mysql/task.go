@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"time"
 
+	driver "github.com/go-sql-driver/mysql"
 	"github.com/sluice-cdc/sluice/connectors"
 	"github.com/sluice-cdc/sluice/connectors/cdc"
 )
@@ -33,6 +34,11 @@ type Task struct {
 	// none), decided in setup from database.ssl.mode and, with
 	// preferred, from what the query connections got.
 	binlogTLS *tls.Config
+	// schemaChanges makes the schema change events; lastTables holds
+	// the last shape of each captured table (db.table) seen in a table
+	// map, for its truncate events. Both are used by run only.
+	schemaChanges *schemaChanges
+	lastTables    map[string]*table
 
 	queue *cdc.Queue[struct{}]
 	// bytes bounds the queue's estimated bytes (max.queue.size.in.bytes);
@@ -71,6 +77,8 @@ func (t *Task) Start(ctx context.Context, tctx connectors.SourceTaskContext, pro
 		}
 	}
 	t.b = newBuilder(cfg)
+	t.schemaChanges = newSchemaChanges(cfg, t.b)
+	t.lastTables = map[string]*table{}
 	t.queue = cdc.NewQueue[struct{}](cfg.MaxQueueSize)
 	if cfg.MaxQueueBytes > 0 {
 		t.bytes = cdc.NewByteBudget(cfg.MaxQueueBytes)
@@ -228,7 +236,7 @@ func (t *Task) binlogPresent(ctx context.Context, file string) (bool, error) {
 func (t *Task) run(ctx context.Context) {
 	err := connectors.Protect(func() error {
 		if t.snapshot {
-			o, err := t.takeSnapshot(ctx)
+			o, err := t.snapshotRetrying(ctx)
 			if err != nil {
 				return err
 			}
@@ -246,6 +254,37 @@ func (t *Task) run(ctx context.Context) {
 	}
 	t.runErr = err
 	close(t.done)
+}
+
+// erTableDefChanged is ER_TABLE_DEF_CHANGED: a table read in a
+// consistent-snapshot transaction was changed by DDL after the
+// transaction began.
+const erTableDefChanged = 1412
+
+// snapshotAttempts bounds the snapshots taken again after
+// ER_TABLE_DEF_CHANGED.
+const snapshotAttempts = 3
+
+// snapshotRetrying takes the snapshot, and takes it again from the start,
+// in a new transaction, when DDL changed a captured table after the
+// snapshot's transaction began: that transaction can no longer read the
+// table. The records of the failed attempt were queued without offsets,
+// so they are sent twice, as after a restart mid-snapshot.
+func (t *Task) snapshotRetrying(ctx context.Context) (offset, error) {
+	for attempt := 1; ; attempt++ {
+		o, err := t.takeSnapshot(ctx)
+		var me *driver.MySQLError
+		if err == nil || !errors.As(err, &me) || me.Number != erTableDefChanged {
+			return o, err
+		}
+		if attempt == snapshotAttempts {
+			return o, fmt.Errorf("%w: DDL (ALTER TABLE, TRUNCATE, ...) changed a captured table after the snapshot's transaction began, "+
+				"so its consistent snapshot cannot read that table; the snapshot was taken %d times and DDL came each time. "+
+				"Run the DDL after the snapshot (streaming handles DDL), or restart the connector once it is over", err, attempt)
+		}
+		t.log.Warn("DDL changed a captured table during the snapshot (ER_TABLE_DEF_CHANGED): taking the snapshot again from the start",
+			"error", err, "attempt", attempt)
+	}
 }
 
 // put queues a record, waiting while the queue is full (in records, or

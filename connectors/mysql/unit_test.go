@@ -28,11 +28,16 @@ func TestConfigRefusesWhatIsNotImplemented(t *testing.T) {
 		c.Modes.Time != cdc.TimeAdaptiveMicroseconds || c.Modes.Bigint != BigintLong || !c.TombstonesOnDelete || c.MaxQueueSize != 8192 {
 		t.Errorf("defaults %+v", c)
 	}
+	if !c.IncludeSchemaChanges || !c.SkipTruncate || c.SkipCreate {
+		t.Errorf("include.schema.changes and skipped.operations defaults: %+v", c)
+	}
+	if c, _ := ParseConfig(with(IncludeSchemaChanges, "false", SkippedOperations, "none")); c.IncludeSchemaChanges || c.SkipTruncate {
+		t.Errorf("include.schema.changes=false, skipped.operations=none: %+v", c)
+	}
 	if c, _ := ParseConfig(with(SnapshotMode, "never", ServerID, "77", "connector.class", MariaDBClass)); c.SnapshotMode != SnapshotNoData || c.ServerID != 77 || !c.MariaDB {
 		t.Errorf("never/server id/class: %+v", c)
 	}
 	for _, tc := range []struct{ kv, want []string }{
-		{[]string{IncludeSchemaChanges, "true"}, []string{"include.schema.changes", "not in this version"}},
 		{[]string{SnapshotLockingMode, "minimal"}, []string{"takes no global or table lock", `set it to "none"`}},
 		{[]string{SnapshotMaxThreads, "4"}, []string{"parallel snapshots"}},
 		{[]string{"topic.transaction", "tx"}, []string{"transaction metadata"}},
