@@ -80,7 +80,7 @@ var sinkDef = config.NewDef(
 		Validator: func(_ string, v any) error {
 			_, err := regexp.Compile(v.(string))
 			return err
-		}, Doc: "Regular expression of the topics to consume. Set this or topics."},
+		}, Doc: "Regular expression of the topics to consume; it must match the whole topic name, as in Kafka Connect (orders takes orders, not orders_archive). Topics created later are taken within 10 seconds. Set this or topics."},
 	breakerKeys[0], breakerKeys[1], breakerKeys[2],
 )
 

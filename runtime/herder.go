@@ -1022,7 +1022,10 @@ func (h *Herder) startTask(ctx context.Context, cs *connState, ts *taskState, pl
 			// New matching topics are seen at a metadata refresh: every 10 s
 			// instead of the client's 5 min, so a sink created before its
 			// source's topics exist starts within seconds of them.
-			opts = append(opts, kgo.ConsumeRegex(), kgo.ConsumeTopics(re), kgo.MetadataMaxAge(10*time.Second))
+			// Anchored: Kafka Connect matches the whole topic name
+			// (Pattern.matches), franz-go any part of it, so that
+			// topics.regex=orders would also take orders_archive.
+			opts = append(opts, kgo.ConsumeRegex(), kgo.ConsumeTopics(anchorTopicsRegex(re)), kgo.MetadataMaxAge(10*time.Second))
 		} else {
 			opts = append(opts, kgo.ConsumeTopics(sinkCfg.List(propTopics)...))
 		}
@@ -1334,3 +1337,7 @@ func ProducerCompression(name string) kgo.CompressionCodec {
 	}
 	return kgo.NoCompression()
 }
+
+// anchorTopicsRegex makes topics.regex match whole topic names, as Kafka
+// Connect's does.
+func anchorTopicsRegex(re string) string { return `^(?:` + re + `)$` }
