@@ -521,8 +521,6 @@ func (c *column) bytesValue(b []byte, m Modes) any {
 	return b
 }
 
-var epochDay = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
-
 // parseDate reads "YYYY-MM-DD"; ok is false for a zero or partly zero
 // date.
 func parseDate(s string) (y, mo, d int, ok bool, err error) {
@@ -545,8 +543,11 @@ func (c *column) dateValue(s string, m Modes) (any, error) {
 	if !ok {
 		return c.zero(m), nil
 	}
+	// Whole days from the Unix seconds of midnight: not t.Sub, whose
+	// Duration saturates 292 years away from 1970 (DATE '1000-01-01'
+	// came out as 1677-09-21).
 	t := time.Date(y, time.Month(mo), d, 0, 0, 0, 0, time.UTC)
-	return int32(t.Sub(epochDay).Hours() / 24), nil
+	return int32(t.Unix() / 86400), nil
 }
 
 // parseMicros reads "[-]H+:MM:SS[.ffffff]" (MySQL's TIME range, up to

@@ -173,3 +173,18 @@ func formatMicros(us int64) string {
 	s := us / 1e6
 	return fmt.Sprintf("%s%02d:%02d:%02d.%06d", sign, s/3600, s/60%60, s%60, us%1e6)
 }
+
+// TestDateValueFarFromEpoch: DATE values are days since 1970 across
+// MySQL's whole range, not only the ±292 years a time.Duration spans.
+func TestDateValueFarFromEpoch(t *testing.T) {
+	c := &column{kind: kDate}
+	for s, want := range map[string]int32{
+		"1970-01-01": 0, "1969-12-31": -1, "2024-02-29": 19782,
+		"1000-01-01": -354285, "0001-01-01": -719162, "9999-12-31": 2932896,
+	} {
+		got, err := c.dateValue(s, Modes{})
+		if err != nil || got != want {
+			t.Errorf("dateValue(%q) = %v, %v; want %d", s, got, err, want)
+		}
+	}
+}
