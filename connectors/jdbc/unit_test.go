@@ -617,3 +617,38 @@ func TestBufferKeepsPartitionsApart(t *testing.T) {
 		t.Fatalf("after dropping every partition: %d tables, n %d", len(b.order), b.n)
 	}
 }
+
+// TestFormatTimeOfDay: times are written as MySQL reads them back,
+// negative ones (a MySQL TIME down to -838:59:59) with one minus sign.
+func TestFormatTimeOfDay(t *testing.T) {
+	for _, c := range []struct {
+		d    time.Duration
+		want string
+	}{
+		{0, "00:00:00.000000"},
+		{13*time.Hour + 14*time.Minute + 15*time.Second + 123456*time.Microsecond, "13:14:15.123456"},
+		{838*time.Hour + 59*time.Minute + 59*time.Second, "838:59:59.000000"},
+		{-(838*time.Hour + 59*time.Minute + 59*time.Second), "-838:59:59.000000"},
+		{-1500 * time.Millisecond, "-00:00:01.500000"},
+	} {
+		if got := formatTimeOfDay(timeOfDay(c.d)); got != c.want {
+			t.Errorf("formatTimeOfDay(%v) = %q, want %q", c.d, got, c.want)
+		}
+	}
+}
+
+// TestAppendKeyFarTimes: the reduction keys of times centuries apart
+// differ (UnixNano, undefined there, could make two rows one).
+func TestAppendKeyFarTimes(t *testing.T) {
+	seen := map[string]time.Time{}
+	for _, y := range []int{1, 1000, 1677, 1678, 1970, 2262, 2263, 5000, 9999} {
+		for _, ns := range []int{0, 1} {
+			tm := time.Date(y, 1, 1, 0, 0, 0, ns, time.UTC)
+			k := string(appendKey(nil, tm))
+			if prev, ok := seen[k]; ok {
+				t.Errorf("%v and %v have the same key %q", prev, tm, k)
+			}
+			seen[k] = tm
+		}
+	}
+}

@@ -411,16 +411,22 @@ func twosComplement(b []byte) *big.Int {
 	return n
 }
 
-// formatTimeOfDay writes t as HH:MM:SS.ffffff.
+// formatTimeOfDay writes t as HH:MM:SS.ffffff, with a minus sign before
+// a negative duration (a MySQL TIME of -838:59:59 up to 838:59:59, which
+// MySQL takes back in that form).
 func formatTimeOfDay(t timeOfDay) string {
 	d := time.Duration(t)
+	sign := ""
+	if d < 0 {
+		sign, d = "-", -d
+	}
 	h := d / time.Hour
 	d -= h * time.Hour
 	m := d / time.Minute
 	d -= m * time.Minute
 	s := d / time.Second
 	d -= s * time.Second
-	return fmt.Sprintf("%02d:%02d:%02d.%06d", h, m, s, d/time.Microsecond)
+	return fmt.Sprintf("%s%02d:%02d:%02d.%06d", sign, h, m, s, d/time.Microsecond)
 }
 
 // isPlaceholder reports whether v stands in for an unavailable value
@@ -507,8 +513,12 @@ func appendKey(b []byte, v any) []byte {
 		b = append(b, ':')
 		return append(b, x...)
 	case time.Time:
+		// Seconds and nanoseconds: UnixNano is undefined beyond 292
+		// years from 1970, where two keys could then meet.
 		b = append(b, 4)
-		return strconv.AppendInt(b, x.UnixNano(), 10)
+		b = strconv.AppendInt(b, x.Unix(), 10)
+		b = append(b, '.')
+		return strconv.AppendInt(b, int64(x.Nanosecond()), 10)
 	case connectors.Decimal:
 		b = append(b, 5)
 		s := x.String()
