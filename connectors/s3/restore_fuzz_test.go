@@ -13,12 +13,12 @@ func encodeObject(tb testing.TB, cfg *Config, n int64) []byte {
 	tb.Helper()
 	c := newCodecs()
 	var buf bytes.Buffer
-	enc, err := c.newEncoder(cfg, "orders+0+0000000000", false, rowSchema, &buf)
+	enc, err := c.newEncoder(cfg, "orders+0+0000000000", kindValues, rowSchema, &buf)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	for _, r := range recs("orders", 0, 0, n) {
-		e, err := c.encode(cfg, r.ValueSchema, r.Value)
+		e, err := c.encode(cfg, kindValues, r.ValueSchema, r.Value)
 		if err != nil {
 			tb.Fatal(err)
 		}
