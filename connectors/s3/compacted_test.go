@@ -293,3 +293,45 @@ func TestTombstones(t *testing.T) {
 		}
 	})
 }
+
+// TestRestoreFilterByKafkaTime: s3.restore.start.time and
+// s3.restore.end.time without s3.restore.time.field keep the records whose
+// stored Kafka timestamp is in the range, also with
+// s3.restore.keep.timestamps=false (the records then get none); objects
+// without timestamps fail naming the object and the fix.
+func TestRestoreFilterByKafkaTime(t *testing.T) {
+	e := newEnv(t)
+	const n = 40
+	writeArchive(t, e, n, "format.class", "avro", "sluice.store.kafka.timestamps", "true")
+	// Records are one minute apart from base: [10, 20) minutes.
+	for _, keep := range []string{"true", "false"} {
+		got := restoreAll(t, &restoreCtx{}, e.restoreProps("format.class", "avro", RestoreTaskPartitions, "orders+1",
+			"s3.restore.keep.timestamps", keep, "s3.restore.start.time", base.Add(10*time.Minute).Format(time.RFC3339),
+			"s3.restore.end.time", fmt.Sprint(base.Add(20*time.Minute).UnixMilli())), 0)
+		if len(got) != 10 {
+			t.Fatalf("keep %s: restored %d records, want 10", keep, len(got))
+		}
+		for i, r := range got {
+			id := r.Value.(*connectors.StructValue).Get("id").(int64)
+			if id != int64(10+i) {
+				t.Fatalf("keep %s: record %d has id %d", keep, i, id)
+			}
+			if wantTS := base.Add(time.Duration(id) * time.Minute); keep == "true" && !r.Timestamp.Equal(wantTS) || keep == "false" && !r.Timestamp.IsZero() {
+				t.Fatalf("keep %s: record %d timestamp %v", keep, i, r.Timestamp)
+			}
+		}
+	}
+
+	e.bucket = e.srv.CreateBucket(t, "nots")
+	writeArchive(t, e, 5, "format.class", "avro")
+	rt := NewRestoreTask()
+	if err := rt.Start(context.Background(), &restoreCtx{}, e.restoreProps("format.class", "avro", RestoreTaskPartitions, "orders+0",
+		"s3.restore.start.time", "0")); err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Stop(context.Background())
+	_, err := rt.Poll(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "orders+0+0000000000.avro has no timestamps object") || !strings.Contains(err.Error(), "s3.restore.time.field") {
+		t.Fatalf("Poll: %v", err)
+	}
+}

@@ -68,13 +68,13 @@ var restoreDef = config.NewDef(
 		Doc: "true produces each record to the partition number it was archived from (the <kafka partition> of its object's name), so the target topic must have at least as many partitions as the archive (create it first, or set topic.creation.default.partitions); a record for a partition the topic does not have fails the task, naming the partition and the topic. false lets the producer partition by key."},
 	config.Key{Name: RestoreStartTime, Type: config.String, Default: "", Importance: config.Medium,
 		Group: groupRestore, Order: 3, DisplayName: "Start time", Validator: validRestoreTime,
-		Doc: "Restore only records whose s3.restore.time.field is at or after this time: RFC 3339 (2026-12-03T00:00:00Z) or epoch milliseconds. The S3 sink's formats do not keep a record's Kafka timestamp, so the time comes from the value. Empty: no lower bound."},
+		Doc: "Restore only records whose time is at or after this time: RFC 3339 (2026-12-03T00:00:00Z) or epoch milliseconds. The time is the value field s3.restore.time.field when set, else the Kafka timestamp the sink stored (sluice.store.kafka.timestamps=true; an object without timestamps, or a record without one, fails the task naming it). Empty: no lower bound."},
 	config.Key{Name: RestoreEndTime, Type: config.String, Default: "", Importance: config.Medium,
 		Group: groupRestore, Order: 4, DisplayName: "End time", Validator: validRestoreTime,
-		Doc: "Restore only records whose s3.restore.time.field is before this time (RFC 3339 or epoch milliseconds). Empty: no upper bound."},
+		Doc: "Restore only records whose time (as for s3.restore.start.time) is before this time (RFC 3339 or epoch milliseconds). Empty: no upper bound."},
 	config.Key{Name: RestoreTimeField, Type: config.String, Default: "", Importance: config.Medium,
 		Group: groupRestore, Order: 5, DisplayName: "Time field",
-		Doc: "The value field (dotted path into nested structs, such as after.updated_at or source.ts_ms) holding a record's time for s3.restore.start.time and s3.restore.end.time: epoch milliseconds, a Timestamp or an RFC 3339 string. Required with either; a record without it fails the task, naming the object and the record."},
+		Doc: "The value field (dotted path into nested structs, such as after.updated_at or source.ts_ms) holding a record's time for s3.restore.start.time and s3.restore.end.time: epoch milliseconds, a Timestamp or an RFC 3339 string; a record without it fails the task, naming the object and the record. Empty: the range applies to the Kafka timestamps the sink stored."},
 	config.Key{Name: RestorePathPrefix, Type: config.String, Default: "", Importance: config.Medium,
 		Group: groupRestore, Order: 6, DisplayName: "Partition path prefix",
 		Doc: "Restore only objects whose partition path (between <topics.dir>/<topic>/ and the object's name) starts with these path segments, compared whole: partition=3, region=eu, or year=2026/month=12 for the objects of December 2026 of a Daily, Hourly or TimeBased archive. Empty: every object."},
@@ -131,10 +131,18 @@ func (c *RestoreConfig) reads(k objectKind) bool {
 	case kindHeaders:
 		return c.S3.StoreHeaders
 	case kindTimestamps:
-		return c.KeepTimestamps
+		return c.KeepTimestamps || c.byKafkaTime()
 	}
 	return true
 }
+
+// filters reports whether s3.restore.start.time or s3.restore.end.time
+// is set.
+func (c *RestoreConfig) filters() bool { return !c.Start.IsZero() || !c.End.IsZero() }
+
+// byKafkaTime reports whether the time range applies to the Kafka
+// timestamps the sink stored (no s3.restore.time.field).
+func (c *RestoreConfig) byKafkaTime() bool { return c.filters() && c.TimeField == "" }
 
 // target returns the topic records of the archived topic are produced to.
 func (c *RestoreConfig) target(topic string) string {
@@ -219,9 +227,6 @@ func parseRestore(d *config.Def, props map[string]string) (*RestoreConfig, error
 	}
 	if s := v.String(RestoreEndTime); s != "" {
 		c.End, _ = parseRestoreTime(s)
-	}
-	if (!c.Start.IsZero() || !c.End.IsZero()) && c.TimeField == "" {
-		bad(RestoreTimeField, "", "s3.restore.start.time and s3.restore.end.time need the value field holding the records' time (the archive does not keep Kafka timestamps); set s3.restore.time.field")
 	}
 	if c.TimeField != "" && c.Start.IsZero() && c.End.IsZero() {
 		bad(RestoreTimeField, c.TimeField, "s3.restore.time.field is only used with s3.restore.start.time or s3.restore.end.time; set one of them or remove it")

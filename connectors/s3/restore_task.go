@@ -334,6 +334,10 @@ func (t *RestoreTask) open(ctx context.Context, p *restorePart) (*openObject, er
 			continue
 		}
 		if obj.side[k] == "" {
+			if k == kindTimestamps && t.cfg.byKafkaTime() {
+				o.close()
+				return nil, fmt.Errorf("object %s has no timestamps object beside it (%s+%d+%010d.timestamps.%s): the sink did not store Kafka timestamps (sluice.store.kafka.timestamps=false), so s3.restore.start.time and s3.restore.end.time cannot place its records; set s3.restore.time.field to a value field holding their time", obj.key, obj.topic, obj.partition, obj.start, obj.ext)
+			}
 			if k == kindTimestamps {
 				// Written without sluice.store.kafka.timestamps: the
 				// records get the producer's time.
@@ -417,15 +421,22 @@ func (t *RestoreTask) read(o *openObject) (*connectors.Record, error) {
 	}
 	o.index++
 	o.filtered = false
-	if !t.cfg.Start.IsZero() || !t.cfg.End.IsZero() {
-		ts, err := timeField(v, t.cfg.TimeField, RestoreTimeField)
-		if err != nil {
-			return nil, fmt.Errorf("record %d of object %s: %w", o.index-1, o.obj.key, err)
+	if t.cfg.filters() {
+		ts := r.Timestamp
+		if t.cfg.TimeField != "" {
+			if ts, err = timeField(v, t.cfg.TimeField, RestoreTimeField); err != nil {
+				return nil, fmt.Errorf("record %d of object %s: %w", o.index-1, o.obj.key, err)
+			}
+		} else if ts.IsZero() {
+			return nil, fmt.Errorf("record %d of object %s: no Kafka timestamp stored for it, so s3.restore.start.time and s3.restore.end.time cannot place it; set s3.restore.time.field to a value field holding its time", o.index-1, o.obj.key)
 		}
 		if ts.Before(t.cfg.Start) || !t.cfg.End.IsZero() && !ts.Before(t.cfg.End) {
 			o.filtered = true
 			return nil, nil
 		}
+	}
+	if !t.cfg.KeepTimestamps {
+		r.Timestamp = time.Time{} // read for the time range only
 	}
 	return r, nil
 }

@@ -106,7 +106,6 @@ func TestParseRestoreConfig(t *testing.T) {
 		{"rename not a topic of topics", []string{"s3.restore.topic.rename", "other:x"}, RestoreTopicRename},
 		{"rename malformed", []string{"s3.restore.topic.rename", "orders"}, RestoreTopicRename},
 		{"two topics into one", []string{"s3.restore.topic.rename", "orders:users"}, RestoreTopicRename},
-		{"time without field", []string{"s3.restore.start.time", "0"}, RestoreTimeField},
 		{"field without time", []string{"s3.restore.time.field", "at"}, RestoreTimeField},
 		{"end before start", []string{"s3.restore.start.time", "2000", "s3.restore.end.time", "1000", "s3.restore.time.field", "at"}, RestoreEndTime},
 		{"bad time", []string{"s3.restore.start.time", "yesterday", "s3.restore.time.field", "at"}, RestoreStartTime},
