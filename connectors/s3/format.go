@@ -75,18 +75,29 @@ var (
 	timestampSchema = connectors.OptionalInt64Schema
 )
 
-// headersValue is the value of headersSchema for hs.
-func headersValue(hs []connectors.Header) []any {
-	out := make([]any, len(hs))
-	for i, h := range hs {
+// headersValue is the value of headersSchema for hs, built in the
+// codecs' buffers: valid until the next call (the value is encoded at
+// once, and no encoder keeps it).
+func (c *codecs) headersValue(hs []connectors.Header) []any {
+	c.hdrItems, c.hdrStructs, c.hdrFields = c.hdrItems[:0], c.hdrStructs[:0], c.hdrFields[:0]
+	for _, h := range hs {
 		var v any
 		if h.Value != nil {
 			v = h.Value
 		}
-		out[i] = &connectors.StructValue{Schema: headerSchema, Values: []any{h.Key, v}}
+		c.hdrFields = append(c.hdrFields, h.Key, v)
+		c.hdrStructs = append(c.hdrStructs, connectors.StructValue{Schema: headerSchema})
 	}
-	return out
+	// Pointers into the slabs are taken once they no longer grow.
+	for i := range c.hdrStructs {
+		c.hdrStructs[i].Values = c.hdrFields[2*i : 2*i+2 : 2*i+2]
+		c.hdrItems = append(c.hdrItems, &c.hdrStructs[i])
+	}
+	return c.hdrItems
 }
+
+// headersValue is the value of headersSchema for hs, in fresh memory.
+func headersValue(hs []connectors.Header) []any { return (&codecs{}).headersValue(hs) }
 
 // timestampValue is the value of timestampSchema for ts.
 func timestampValue(ts time.Time) any {
@@ -106,6 +117,11 @@ type codecs struct {
 	parquet [numKinds]*parquet.Codec
 	scratch [numKinds][]byte
 	row     [numKinds]pq.Row
+	// hdrItems, hdrStructs and hdrFields hold the value headersValue
+	// builds, reused from record to record.
+	hdrItems   []any
+	hdrStructs []connectors.StructValue
+	hdrFields  []any
 }
 
 func newCodecs() *codecs {

@@ -261,7 +261,7 @@ func (t *Task) put(ctx context.Context, st *partState, r *connectors.Record) err
 		}
 	}
 	if cfg.StoreHeaders {
-		if data[kindHeaders], err = t.codecs.encode(cfg, kindHeaders, headersSchema, headersValue(r.Headers)); err != nil {
+		if data[kindHeaders], err = t.codecs.encode(cfg, kindHeaders, headersSchema, t.codecs.headersValue(r.Headers)); err != nil {
 			return t.errant(ctx, st, r, err)
 		}
 	}
