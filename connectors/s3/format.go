@@ -79,6 +79,9 @@ var (
 // codecs' buffers: valid until the next call (the value is encoded at
 // once, and no encoder keeps it).
 func (c *codecs) headersValue(hs []connectors.Header) []any {
+	if c.hdrItems == nil {
+		c.hdrItems = make([]any, 0, 4) // an empty array, not null
+	}
 	c.hdrItems, c.hdrStructs, c.hdrFields = c.hdrItems[:0], c.hdrStructs[:0], c.hdrFields[:0]
 	for _, h := range hs {
 		var v any
