@@ -427,3 +427,28 @@ func TestRestoreFilterByKafkaTime(t *testing.T) {
 		t.Fatalf("Poll: %v", err)
 	}
 }
+
+// TestHeaderKeyNotUTF8: a header key that is not valid UTF-8 is refused
+// with the JSON format, which would store another key, and kept as it is
+// with Avro.
+func TestHeaderKeyNotUTF8(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	tp := connectors.TopicPartition{Topic: "orders", Partition: 0}
+	bad := rec("orders", 0, 0)
+	bad.Headers = []connectors.Header{{Key: "k\xff", Value: []byte("v")}}
+	task := e.start(t, &testCtx{}, e.props("store.kafka.headers", "true"), tp)
+	if err := task.Put(ctx, []*connectors.Record{bad}); err == nil || !strings.Contains(err.Error(), "not valid UTF-8") || !strings.Contains(err.Error(), "record orders-0@0") {
+		t.Fatalf("Put: %v", err)
+	}
+	e.bucket = e.srv.CreateBucket(t, "utf8")
+	task = e.start(t, &testCtx{}, e.props("format.class", "avro", "store.kafka.headers", "true", "flush.size", "1"), tp)
+	if err := task.Put(ctx, []*connectors.Record{bad}); err != nil {
+		t.Fatal(err)
+	}
+	settle(t, task)
+	got := restoreAll(t, &restoreCtx{}, e.restoreProps("format.class", "avro", "store.kafka.headers", "true", RestoreTaskPartitions, "orders+0"), 0)
+	if len(got) != 1 || !sameHeaders(got[0].Headers, bad.Headers) {
+		t.Fatalf("restored %v", got)
+	}
+}

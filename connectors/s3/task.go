@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sluice-cdc/sluice/connectors"
 	"github.com/sluice-cdc/sluice/connectors/codec"
@@ -261,6 +262,15 @@ func (t *Task) put(ctx context.Context, st *partState, r *connectors.Record) err
 		}
 	}
 	if cfg.StoreHeaders {
+		if cfg.Format == FormatJSON {
+			for _, h := range r.Headers {
+				if !utf8.ValidString(h.Key) {
+					// JSON would replace the bytes with U+FFFD: refuse
+					// rather than store another key.
+					return t.errant(ctx, st, r, fmt.Errorf("header key %q is not valid UTF-8, which a JSON line cannot hold unchanged; use format.class=avro or parquet, or set store.kafka.headers=false", h.Key))
+				}
+			}
+		}
 		if data[kindHeaders], err = t.codecs.encode(cfg, kindHeaders, headersSchema, t.codecs.headersValue(r.Headers)); err != nil {
 			return t.errant(ctx, st, r, err)
 		}
