@@ -267,6 +267,26 @@ func TestCompactedRoundTrip(t *testing.T) {
 					t.Fatalf("record %d: timestamp %v with s3.restore.keep.timestamps=false", i, r.Timestamp)
 				}
 			}
+			if !tc.tombstones {
+				return
+			}
+			// A time range by value field meets a tombstone: the task
+			// fails naming it and the fix.
+			rt := NewRestoreTask()
+			if err := rt.Start(context.Background(), &restoreCtx{}, e.restoreProps("format.class", tc.format, RestoreTaskPartitions, "orders+0",
+				"s3.restore.time.field", "at", "s3.restore.start.time", "0", "s3.restore.batch.size", "1000")); err != nil {
+				t.Fatal(err)
+			}
+			defer rt.Stop(context.Background())
+			var err error
+			for range 10 {
+				if _, err = rt.Poll(context.Background()); err != nil {
+					break
+				}
+			}
+			if err == nil || !strings.Contains(err.Error(), "is a tombstone") || !strings.Contains(err.Error(), "leave s3.restore.time.field empty") {
+				t.Fatalf("Poll: %v", err)
+			}
 		})
 	}
 }

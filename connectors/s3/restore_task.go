@@ -424,6 +424,9 @@ func (t *RestoreTask) read(o *openObject) (*connectors.Record, error) {
 	if t.cfg.filters() {
 		ts := r.Timestamp
 		if t.cfg.TimeField != "" {
+			if v == nil {
+				return nil, fmt.Errorf("record %d of object %s is a tombstone (a null value), which has no field %s; leave s3.restore.time.field empty to filter by the Kafka timestamps the sink stored (sluice.store.kafka.timestamps=true)", o.index-1, o.obj.key, t.cfg.TimeField)
+			}
 			if ts, err = timeField(v, t.cfg.TimeField, RestoreTimeField); err != nil {
 				return nil, fmt.Errorf("record %d of object %s: %w", o.index-1, o.obj.key, err)
 			}
