@@ -376,3 +376,255 @@ func TestS3RestoreJDBCReplica(t *testing.T) {
 		t.Fatalf("restore task %s: %s", st.Tasks[0].State, st.Tasks[0].Trace)
 	}
 }
+
+// fullRecord is a record as TestS3RestoreCompacted compares it: key and
+// value payloads (Tomb for a null value), headers and timestamp.
+type fullRecord struct {
+	Offset  int64
+	Key     any
+	Value   any
+	Tomb    bool
+	Headers []kgo.RecordHeader
+	TS      int64
+}
+
+func (r fullRecord) same(o fullRecord) bool {
+	if !reflect.DeepEqual(r.Key, o.Key) || !reflect.DeepEqual(r.Value, o.Value) || r.Tomb != o.Tomb || r.TS != o.TS || len(r.Headers) != len(o.Headers) {
+		return false
+	}
+	for i, h := range r.Headers {
+		g := o.Headers[i]
+		if h.Key != g.Key || (h.Value == nil) != (g.Value == nil) || string(h.Value) != string(g.Value) {
+			return false
+		}
+	}
+	return true
+}
+
+// readFull reads topic (read_committed) until it has read n records and
+// nothing more came for two seconds.
+func readFull(t *testing.T, bootstrap, topic string, n int) map[int][]fullRecord {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(bootstrap), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchMaxWait(200*time.Millisecond), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	out := map[int][]fullRecord{}
+	count := 0
+	deadline := time.Now().Add(3 * time.Minute)
+	quiet := time.Now().Add(2 * time.Second)
+	for count < n || time.Now().Before(quiet) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %d records read, want %d", topic, count, n)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		fs := cl.PollFetches(ctx)
+		cancel()
+		fs.EachError(func(_ string, _ int32, err error) {
+			if err != context.DeadlineExceeded {
+				t.Fatalf("%s: %v", topic, err)
+			}
+		})
+		fs.EachRecord(func(r *kgo.Record) {
+			var k, v struct {
+				Payload any `json:"payload"`
+			}
+			if err := json.Unmarshal(r.Key, &k); err != nil {
+				t.Fatalf("%s: key %s: %v", topic, r.Key, err)
+			}
+			fr := fullRecord{Offset: r.Offset, Key: k.Payload, Tomb: r.Value == nil, Headers: r.Headers, TS: r.Timestamp.UnixMilli()}
+			if r.Value != nil {
+				if err := json.Unmarshal(r.Value, &v); err != nil {
+					t.Fatalf("%s: value %s: %v", topic, r.Value, err)
+				}
+				fr.Value = v.Payload
+			}
+			out[int(r.Partition)] = append(out[int(r.Partition)], fr)
+			count++
+			quiet = time.Now().Add(2 * time.Second)
+		})
+	}
+	return out
+}
+
+// TestS3RestoreCompacted backs a compacted topic up to S3 and restores it:
+// records produced in transactions (so offsets have gaps where the commit
+// markers are), compacted by the embedded broker's cleaner (more gaps),
+// with tombstones, headers (a repeated key, a null and an empty value,
+// binary bytes) and timestamps of two hours ago, are archived by S3 sinks
+// (JSON lines and Avro) with store.kafka.keys, store.kafka.headers,
+// sluice.store.kafka.timestamps and behavior.on.null.values=write, then
+// restored by s3-restore into a new compacted topic: each partition holds
+// the same records in the same order, keys, values, null values, headers
+// and timestamps equal.
+func TestS3RestoreCompacted(t *testing.T) {
+	t.Parallel()
+	srv := harness.StartS3(t)
+	bucket := srv.CreateBucket(t, "compacted")
+	props, sfx := isolated(t, map[string]string{"offset.flush.interval.ms": "200", "sluice.broker.log.cleaner.backoff.ms": "500"})
+	w := harness.PrepareWorker(t, harness.WorkerOptions{Props: props})
+	w.Start(t)
+	listen := ""
+	for i, a := range w.Args {
+		if a == "--broker-listen" {
+			listen = w.Args[i+1]
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+	defer cancel()
+	kc, err := kgo.NewClient(kgo.SeedBrokers(listen), kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.TransactionalID("compacted-"+sfx))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kc.Close()
+	adm := kadm.NewClient(kc)
+	const parts = 2
+	compacted := map[string]*string{"cleanup.policy": kadm.StringPtr("compact"), "delete.retention.ms": kadm.StringPtr("315360000000")}
+	topic := "compsrc-" + sfx
+	if _, err := adm.CreateTopic(ctx, parts, 1, compacted, topic); err != nil {
+		t.Fatal(err)
+	}
+	keySchema := `{"type":"struct","name":"comp.Key","optional":false,"fields":[{"field":"id","type":"int64","optional":false}]}`
+	valSchema := `{"type":"struct","name":"comp.Value","optional":false,"fields":[{"field":"id","type":"int64","optional":false},{"field":"n","type":"int64","optional":false},{"field":"note","type":"string","optional":true}]}`
+	base := time.Now().Add(-2 * time.Hour).Truncate(time.Millisecond)
+	const txns, perTxn, ids = 40, 6, 25
+	produced := 0
+	for x := range txns + 1 {
+		if err := kc.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		var batch []*kgo.Record
+		if x == txns {
+			// A record of another schema last in each partition closes
+			// the sinks' open objects (a schema change rotates them), so
+			// that every record before it is in S3.
+			for p := range parts {
+				batch = append(batch, &kgo.Record{Topic: topic, Partition: int32(p), Key: []byte(fmt.Sprintf(`{"schema":%s,"payload":{"id":%d}}`, keySchema, 1000+p)),
+					Value: []byte(`{"schema":{"type":"struct","name":"end","fields":[{"field":"end","type":"int32"}]},"payload":{"end":1}}`)})
+			}
+		}
+		for j := range perTxn {
+			if x == txns {
+				break
+			}
+			i := x*perTxn + j
+			id := (i * 7) % ids
+			r := &kgo.Record{Topic: topic, Partition: int32(i % parts), Timestamp: base.Add(time.Duration(i) * time.Second),
+				Key: []byte(fmt.Sprintf(`{"schema":%s,"payload":{"id":%d}}`, keySchema, id))}
+			if i%5 != 3 {
+				note := fmt.Sprintf("%q", fmt.Sprintf("note %d", i))
+				if i%4 == 0 {
+					note = "null"
+				}
+				r.Value = []byte(fmt.Sprintf(`{"schema":%s,"payload":{"id":%d,"n":%d,"note":%s}}`, valSchema, id, i, note))
+			}
+			switch i % 3 {
+			case 1:
+				r.Headers = []kgo.RecordHeader{{Key: "trace", Value: []byte(fmt.Sprint(i))}}
+			case 2:
+				r.Headers = []kgo.RecordHeader{{Key: "dup", Value: nil}, {Key: "dup", Value: []byte{}}, {Key: "bin", Value: []byte{0xff, 0, byte(i)}}}
+			}
+			batch = append(batch, r)
+		}
+		produced += len(batch)
+		if err := kc.ProduceSync(ctx, batch...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+		if err := kc.EndTransaction(ctx, kgo.TryCommit); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The embedded broker's cleaner compacts the topic every 500 ms:
+	// wait until it has (fewer records than produced), and for what it
+	// leaves to stay put.
+	var want map[int][]fullRecord
+	harness.WaitFor(t, time.Minute, "the source topic compacted", func() error {
+		got := readFull(t, listen, topic, 1)
+		n := 0
+		for _, rs := range got {
+			n += len(rs)
+		}
+		if n >= produced {
+			return fmt.Errorf("%d records of %d, not compacted yet", n, produced)
+		}
+		// Passes of the cleaner that began while the records were
+		// produced may have left some to the next one.
+		if again := readFull(t, listen, topic, 1); !reflect.DeepEqual(got, again) {
+			return fmt.Errorf("still compacting")
+		}
+		want = got
+		return nil
+	})
+	lastOff := map[int]int64{}
+	wantN, tombs, gaps := 0, 0, 0
+	for p, rs := range want {
+		lastOff[p] = rs[len(rs)-1].Offset
+		want[p] = rs[:len(rs)-1] // the markers stay in the open objects
+		for i, r := range want[p] {
+			wantN++
+			if r.Tomb {
+				tombs++
+			}
+			if i > 0 && r.Offset > want[p][i-1].Offset+1 {
+				gaps++
+			}
+		}
+	}
+	if tombs == 0 || gaps == 0 {
+		t.Fatalf("the compacted topic has %d tombstones and %d gaps in its offsets: the test needs both", tombs, gaps)
+	}
+	t.Logf("%d records produced, %d left by compaction (%d tombstones, %d gaps in the offsets)", produced, wantN+parts, tombs, gaps)
+
+	formats := []string{"json", "avro"}
+	for _, f := range formats {
+		create(t, w, "s3c"+f, map[string]string{"connector.class": "s3", "tasks.max": "1",
+			"topics": topic, "s3.bucket.name": bucket, "store.url": srv.Endpoint, "s3.region": srv.Region,
+			"aws.access.key.id": srv.AccessKey, "aws.secret.access.key": srv.SecretKey,
+			"format.class": f, "topics.dir": f, "flush.size": "5", "store.kafka.keys": "true", "store.kafka.headers": "true",
+			"sluice.store.kafka.timestamps": "true", "behavior.on.null.values": "write"})
+	}
+	for _, f := range formats {
+		harness.WaitFor(t, 2*time.Minute, "s3c"+f+" archived every record", func() error {
+			offs, err := adm.FetchOffsets(ctx, "connect-s3c"+f)
+			if err != nil {
+				return err
+			}
+			for p := range int32(parts) {
+				if o, ok := offs.Lookup(topic, p); !ok || o.At != lastOff[int(p)] {
+					return fmt.Errorf("partition %d committed %+v, want %d (status %+v)", p, o, lastOff[int(p)], getStatus(t, w, "s3c"+f))
+				}
+			}
+			return nil
+		})
+	}
+	for _, f := range formats {
+		target := "comprest-" + f + "-" + sfx
+		if _, err := adm.CreateTopic(ctx, parts, 1, compacted, target); err != nil {
+			t.Fatal(err)
+		}
+		create(t, w, "restc"+f, map[string]string{"connector.class": "s3-restore", "tasks.max": "2",
+			"topics": topic, "s3.bucket.name": bucket, "store.url": srv.Endpoint, "s3.region": srv.Region,
+			"aws.access.key.id": srv.AccessKey, "aws.secret.access.key": srv.SecretKey,
+			"format.class": f, "topics.dir": f, "store.kafka.keys": "true", "store.kafka.headers": "true",
+			"s3.restore.topic.rename": topic + ":" + target})
+	}
+	for _, f := range formats {
+		got := readFull(t, listen, "comprest-"+f+"-"+sfx, wantN)
+		for p := range parts {
+			if len(got[p]) != len(want[p]) {
+				t.Fatalf("%s: partition %d holds %d records, want %d", f, p, len(got[p]), len(want[p]))
+			}
+			for i := range got[p] {
+				if !got[p][i].same(want[p][i]) {
+					t.Fatalf("%s: partition %d record %d is %+v, want %+v", f, p, i, got[p][i], want[p][i])
+				}
+			}
+		}
+		if st := getStatus(t, w, "restc"+f); st.Tasks[0].State != "RUNNING" || st.Tasks[1].State != "RUNNING" {
+			t.Fatalf("%s: tasks %+v", f, st.Tasks)
+		}
+	}
+}

@@ -20,14 +20,18 @@ import (
 // task into versitygw (flush.size 10,000: ten objects), then uploads the
 // very bytes of those objects again with bare PutObject calls of the SDK
 // to the same server, and reports both rates and their ratio (sink/bare).
-// The sink's time includes encoding; the bare upload's does not.
+// The sink's time includes encoding; the bare upload's does not. The
+// -meta cases also store headers (one or two per record) and timestamps
+// in objects of their own: thirty objects, all counted in MB/s.
 func BenchmarkSink(b *testing.B) {
 	srv := harness.StartS3(b)
 	const n = 100_000
 	records := recs("orders", 0, 0, n)
+	withMeta := withHeaders(recs("orders", 0, 0, n))
 	for _, f := range []struct{ name, format, extra string }{
 		{"json", "json", ""}, {"json-gzip", "json", "gzip"}, {"avro", "avro", ""}, {"avro-deflate", "avro", "deflate"},
 		{"parquet-snappy", "parquet", "snappy"}, {"parquet-zstd", "parquet", "zstd"}, {"parquet-none", "parquet", "none"},
+		{"json-meta", "json", "meta"}, {"avro-meta", "avro", "meta"}, {"parquet-snappy-meta", "parquet", "meta"},
 	} {
 		b.Run(f.name, func(b *testing.B) {
 			e := &env{srv: srv, bucket: srv.CreateBucket(b, "bench")}
@@ -39,6 +43,11 @@ func BenchmarkSink(b *testing.B) {
 				kv = append(kv, "avro.codec", "deflate")
 			case "snappy", "zstd", "none":
 				kv = append(kv, "parquet.codec", f.extra)
+			}
+			records, objects := records, n/10000
+			if f.extra == "meta" {
+				kv = append(kv, "store.kafka.headers", "true", "sluice.store.kafka.timestamps", "true")
+				records, objects = withMeta, 3*n/10000
 			}
 			ctx := context.Background()
 			cl := srv.Client(b)
@@ -86,8 +95,8 @@ func BenchmarkSink(b *testing.B) {
 						objs = append(objs, buf.Bytes())
 					}
 				}
-				if len(objs) != n/10000 {
-					b.Fatalf("%d objects, want %d", len(objs), n/10000)
+				if len(objs) != objects {
+					b.Fatalf("%d objects, want %d", len(objs), objects)
 				}
 				start = time.Now()
 				for k, o := range objs {

@@ -41,6 +41,9 @@ const (
 	BehaviorOnNull      = "behavior.on.null.values"
 	StoreKafkaKeys      = "store.kafka.keys"
 	StoreKafkaHeaders   = "store.kafka.headers"
+	// StoreKafkaTimestamps is Sluice's: Confluent's sink keeps no
+	// record timestamps.
+	StoreKafkaTimestamps = "sluice.store.kafka.timestamps"
 	// MemoryBytes is Sluice's: one bound on what a task's open objects
 	// hold in memory.
 	MemoryBytes = "sluice.s3.memory.bytes"
@@ -172,14 +175,17 @@ var def = config.NewDef(
 		Group: groupFormat, Order: 7, DisplayName: "Compression", Validator: config.In("none", "gzip"),
 		Doc: "gzip compresses JSON objects (extension .json.gz); none writes them plain. Only the JSON format takes gzip."},
 	config.Key{Name: BehaviorOnNull, Type: config.String, Default: "fail", Importance: config.Low,
-		Group: groupFormat, Order: 8, DisplayName: "Behavior on null values", Validator: config.In("fail", "ignore"),
-		Doc: "A record with a null value (a tombstone): fail fails the task naming topic, partition and offset; ignore skips it."},
+		Group: groupFormat, Order: 8, DisplayName: "Behavior on null values", Validator: config.In("fail", "ignore", "write"),
+		Doc: "A record with a null value (a tombstone): fail fails the task naming topic, partition and offset; ignore skips it; write archives it as a null value, which s3-restore produces again as a tombstone (what the backup of a compacted topic needs, with store.kafka.keys=true). With write, the JSON format writes the line null; the Avro format writes a tombstone without a value schema into an object of its own whose Avro schema is \"null\" (a tombstone whose value schema is optional goes into the objects of that schema as the null branch); Parquet, which has no null row, is refused."},
 	config.Key{Name: StoreKafkaKeys, Type: config.Boolean, Default: false, Importance: config.Low,
 		Group: groupFormat, Order: 9, DisplayName: "Store Kafka keys",
 		Doc: "Also write the records' keys, in the same format, to objects of their own beside the values' (<topic>+<partition>+<start offset>.keys.<extension>, the n-th key belonging to the n-th value). A record without a key then fails (or goes to the dead letter queue); with Avro and Parquet, keys need a schema, and a change of the key schema closes the objects as a value schema change does."},
 	config.Key{Name: StoreKafkaHeaders, Type: config.Boolean, Default: false, Importance: config.Low,
 		Group: groupFormat, Order: 10, DisplayName: "Store Kafka headers",
-		Doc: "Write the records' headers to objects of their own beside the values. Not implemented yet: true is refused."},
+		Doc: "Also write the records' headers, in the same format, to objects of their own beside the values' (<topic>+<partition>+<start offset>.headers.<extension>, the n-th record of headers belonging to the n-th value): each record of headers is an array, in the records' order, of structs sluice.s3.Header {key: string, value: optional bytes} (an empty array for a record without headers; JSON writes the bytes in base64). s3-restore gives them back."},
+	config.Key{Name: StoreKafkaTimestamps, Type: config.Boolean, Default: false, Importance: config.Low,
+		Group: groupFormat, Order: 11, DisplayName: "Store Kafka timestamps",
+		Doc: "Sluice's: also write the records' Kafka timestamps, in the same format, to objects of their own beside the values' (<topic>+<partition>+<start offset>.timestamps.<extension>, one optional int64 of epoch milliseconds per value: a JSON line, an Avro [\"null\",\"long\"], a Parquet column named value), so that s3-restore produces the records with their original timestamps. The timestamp type (CreateTime or LogAppendTime) is not kept: a restored record is produced with its original time as CreateTime."},
 	config.Key{Name: PartitionerClass, Type: config.String, Default: storagePrefix + "DefaultPartitioner", Importance: config.High,
 		Group: groupPart, Order: 1, DisplayName: "Partitioner", Validator: oneOf(partitionerClasses, "partitioner"),
 		Doc: "How records are spread over partition paths: Default (partition=<kafka partition>), Field (<field>=<value>/… of partition.field.name), TimeBased (path.format of the record's time, bucketed by partition.duration.ms), Daily ('year'=YYYY/'month'=MM/'day'=dd), Hourly (Daily plus /'hour'=HH). Confluent's class names (io.confluent.connect.storage.partitioner.DefaultPartitioner, …) and these short names are accepted."},
@@ -245,15 +251,19 @@ type Config struct {
 	Retries         int
 	RetryBackoff    time.Duration
 	IgnoreNulls     bool
+	// WriteNulls is behavior.on.null.values=write.
+	WriteNulls      bool
 	MemoryBytes     int64
 	StoreKeys       bool
+	StoreHeaders    bool
+	StoreTimestamps bool
 
 	path *pathFormat
 }
 
 // storeConfig is what the sink and the s3-restore source read alike: the
-// bucket and how to reach it, topics.dir, the format, retries and
-// store.kafka.keys.
+// bucket and how to reach it, topics.dir, the format, retries,
+// store.kafka.keys and store.kafka.headers.
 func storeConfig(v *config.Values) *Config {
 	return &Config{
 		Bucket:       v.String(BucketName),
@@ -267,6 +277,7 @@ func storeConfig(v *config.Values) *Config {
 		Retries:      v.Int(PartRetries),
 		RetryBackoff: v.Duration(RetryBackoffMs),
 		StoreKeys:    v.Bool(StoreKafkaKeys),
+		StoreHeaders: v.Bool(StoreKafkaHeaders),
 	}
 }
 
@@ -291,6 +302,8 @@ func ParseConfig(props map[string]string) (*Config, error) {
 	c.RotateSchedule = time.Duration(v.Long(RotateScheduleMs)) * time.Millisecond
 	c.PartSize = v.Int(PartSize)
 	c.IgnoreNulls = strings.EqualFold(v.String(BehaviorOnNull), "ignore")
+	c.WriteNulls = strings.EqualFold(v.String(BehaviorOnNull), "write")
+	c.StoreTimestamps = v.Bool(StoreKafkaTimestamps)
 	c.MemoryBytes = v.Long(MemoryBytes)
 	var errs config.Errors
 	bad := func(key, value, reason string) {
@@ -299,8 +312,8 @@ func ParseConfig(props map[string]string) (*Config, error) {
 	if c.Gzip && c.Format != FormatJSON {
 		bad(CompressionType, "gzip", "gzip applies to the JSON format only; for Avro set avro.codec=deflate, for Parquet parquet.codec, or set s3.compression.type=none")
 	}
-	if v.Bool(StoreKafkaHeaders) {
-		bad(StoreKafkaHeaders, "true", "writing headers to objects of their own is not implemented yet; set store.kafka.headers=false")
+	if c.WriteNulls && c.Format == FormatParquet {
+		bad(BehaviorOnNull, "write", "a Parquet file has no row for a null value; to archive tombstones use format.class=json or avro, or set behavior.on.null.values to ignore or fail")
 	}
 	if (c.AccessKeyID == "") != (c.SecretKey == "") {
 		bad(AccessKeyID, "", "set both aws.access.key.id and aws.secret.access.key, or neither to use the SDK's default credential chain")
@@ -351,6 +364,19 @@ func ParseConfig(props map[string]string) (*Config, error) {
 
 func (c *Config) timeBased() bool {
 	return c.Partitioner == PartitionerTimeBased || c.Partitioner == PartitionerDaily || c.Partitioner == PartitionerHourly
+}
+
+// stores reports whether the sink writes objects of kind (values always).
+func (c *Config) stores(k objectKind) bool {
+	switch k {
+	case kindKeys:
+		return c.StoreKeys
+	case kindHeaders:
+		return c.StoreHeaders
+	case kindTimestamps:
+		return c.StoreTimestamps
+	}
+	return true
 }
 
 // usesTime reports whether the sink needs a record's time.

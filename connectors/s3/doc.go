@@ -7,6 +7,15 @@
 // object container files or Parquet files (codec/parquet maps the schemas;
 // the extension carries the codec as Confluent's does: .snappy.parquet).
 //
+// Beside each object of values, store.kafka.keys, store.kafka.headers and
+// sluice.store.kafka.timestamps write objects of the same format and name
+// with .keys., .headers. or .timestamps. before the extension (objectKind),
+// one entry per value in the same order; they belong to the values'
+// set, so they are closed, uploaded and replayed with it.
+// behavior.on.null.values=write keeps tombstones: a JSON line null, or in
+// Avro objects of the schema "null" (a tombstone without a value schema
+// changes the set's schema, so it closes the set before it).
+//
 // Parquet: rows go into a row group that is written to the object's
 // buffer at 100,000 rows or 16 MiB (parquet.go); only the open row group
 // is held outside that buffer, and it counts in the memory bound, so a
@@ -46,6 +55,8 @@
 // (restore_read.go). Poll runs on the runtime's goroutine and holds the
 // task's mutex; the open object is read under the task's context, which
 // Stop cancels before taking the mutex to close it, so a blocked Poll
-// returns. The source offset of a partition is {object, record index}
-// of its last record in a poll; Start resumes after it.
+// returns. The objects beside the values' (keys, headers, timestamps)
+// are read in step with them. The source offset of a partition is
+// {object, record index} of its last record in a poll; Start resumes
+// after it.
 package s3

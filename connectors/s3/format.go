@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"time"
 
 	pq "github.com/parquet-go/parquet-go"
 
@@ -32,71 +33,151 @@ type encoder interface {
 }
 
 // encoded is one value encoded by codecs.encode: bytes (JSON, Avro) or a
-// Parquet row. Both point into the codecs' buffers, valid until the next
-// encode (or encodeKey, for a key).
+// Parquet row. Both point into the codecs' buffers of its kind, valid
+// until the next encode of that kind.
 type encoded struct {
 	b   []byte
 	row pq.Row
 }
 
+// objectKind is what the objects of a set hold for each record: its
+// value, or (beside the values' objects, one entry per value, in the same
+// order) its key, its headers or its Kafka timestamp.
+type objectKind int
+
+const (
+	kindValues objectKind = iota
+	kindKeys
+	kindHeaders
+	kindTimestamps
+	numKinds
+)
+
+var kindInfixes = [numKinds]string{"", "keys.", "headers.", "timestamps."}
+var kindNames = [numKinds]string{"values", "keys", "headers", "timestamps"}
+
+// infix is what the kind adds to an object's name before its extension.
+func (k objectKind) infix() string { return kindInfixes[k] }
+
+func (k objectKind) String() string { return kindNames[k] }
+
+// HeaderSchemaName is the name of the struct schema of one stored header.
+const HeaderSchemaName = "sluice.s3.Header"
+
+// headerSchema is one header; headersSchema the headers of one record, as
+// the headers objects hold them; timestampSchema a record's Kafka
+// timestamp in epoch milliseconds (null: the record had none), as the
+// timestamps objects hold it.
+var (
+	headerSchema = connectors.NewStruct(HeaderSchemaName, false,
+		connectors.Opt("key", connectors.StringSchema), connectors.Opt("value", connectors.OptionalBytesSchema))
+	headersSchema   = &connectors.Schema{Type: connectors.Array, Items: headerSchema}
+	timestampSchema = connectors.OptionalInt64Schema
+)
+
+// headersValue is the value of headersSchema for hs, built in the
+// codecs' buffers: valid until the next call (the value is encoded at
+// once, and no encoder keeps it).
+func (c *codecs) headersValue(hs []connectors.Header) []any {
+	if c.hdrItems == nil {
+		c.hdrItems = make([]any, 0, 4) // an empty array, not null
+	}
+	c.hdrItems, c.hdrStructs, c.hdrFields = c.hdrItems[:0], c.hdrStructs[:0], c.hdrFields[:0]
+	for _, h := range hs {
+		var v any
+		if h.Value != nil {
+			v = h.Value
+		}
+		c.hdrFields = append(c.hdrFields, h.Key, v)
+		c.hdrStructs = append(c.hdrStructs, connectors.StructValue{Schema: headerSchema})
+	}
+	// Pointers into the slabs are taken once they no longer grow.
+	for i := range c.hdrStructs {
+		c.hdrStructs[i].Values = c.hdrFields[2*i : 2*i+2 : 2*i+2]
+		c.hdrItems = append(c.hdrItems, &c.hdrStructs[i])
+	}
+	return c.hdrItems
+}
+
+// headersValue is the value of headersSchema for hs, in fresh memory.
+func headersValue(hs []connectors.Header) []any { return (&codecs{}).headersValue(hs) }
+
+// timestampValue is the value of timestampSchema for ts.
+func timestampValue(ts time.Time) any {
+	if ts.IsZero() {
+		return nil
+	}
+	return ts.UnixMilli()
+}
+
 // codecs holds the per-task codecs; a task uses them from one goroutine.
+// Each kind of object has its own scratch buffers (and Parquet codec: a
+// Schema's row buffers are its own), so that a record's value, key,
+// headers and timestamp are all encoded before any is written.
 type codecs struct {
-	json     *connectjson.Codec
-	avro     *avro.Codec
-	parquet  *parquet.Codec // values
-	kparquet *parquet.Codec // keys: a Schema's row buffers are its own, so keys get Schemas of their own
-	scratch  []byte         // values
-	kscratch []byte         // keys
-	row      pq.Row         // values
-	krow     pq.Row         // keys
+	json    *connectjson.Codec
+	avro    *avro.Codec
+	parquet [numKinds]*parquet.Codec
+	scratch [numKinds][]byte
+	row     [numKinds]pq.Row
+	// hdrItems, hdrStructs and hdrFields hold the value headersValue
+	// builds, reused from record to record.
+	hdrItems   []any
+	hdrStructs []connectors.StructValue
+	hdrFields  []any
 }
 
 func newCodecs() *codecs {
 	o := connectjson.DefaultOptions()
 	o.Schemas = false
-	return &codecs{json: connectjson.New(o), avro: avro.New(avro.DefaultOptions()), parquet: parquet.New(), kparquet: parquet.New()}
+	c := &codecs{json: connectjson.New(o), avro: avro.New(avro.DefaultOptions())}
+	for k := range c.parquet {
+		c.parquet[k] = parquet.New()
+	}
+	return c
 }
 
-// encode encodes one value in cfg's format into the codecs' scratch
-// buffers (valid until the next call). A value that does not fit is an
-// error before any object is touched, so a bad record never rotates
-// objects.
-func (c *codecs) encode(cfg *Config, s *connectors.Schema, v any) (encoded, error) {
-	if cfg.Format == FormatParquet {
-		row, err := c.encodeRow(c.parquet, c.row[:0], s, v)
-		if err != nil {
-			return encoded{}, err
-		}
-		c.row = row
-		return encoded{row: row}, nil
+// encode encodes one value of kind in cfg's format into the codecs'
+// scratch buffers of that kind (valid until the next call for the kind).
+// A value that does not fit is an error before any object is touched, so
+// a bad record never rotates objects.
+func (c *codecs) encode(cfg *Config, kind objectKind, s *connectors.Schema, v any) (encoded, error) {
+	e, err := c.encodeKind(cfg, kind, s, v)
+	if err != nil && kind != kindValues {
+		return encoded{}, fmt.Errorf("%s: %w", kind, err)
 	}
-	b, err := c.encodeTo(c.scratch[:0], cfg, s, v)
-	if err != nil {
-		return encoded{}, err
-	}
-	c.scratch = b
-	return encoded{b: b}, nil
+	return e, err
 }
 
-// encodeKey is encode for a key, into scratch buffers of its own.
-func (c *codecs) encodeKey(cfg *Config, s *connectors.Schema, v any) (encoded, error) {
-	if cfg.Format != FormatJSON && s == nil {
+func (c *codecs) encodeKind(cfg *Config, kind objectKind, s *connectors.Schema, v any) (encoded, error) {
+	if kind == kindKeys && cfg.Format != FormatJSON && s == nil {
 		return encoded{}, errNoKeySchema
 	}
 	if cfg.Format == FormatParquet {
-		row, err := c.encodeRow(c.kparquet, c.krow[:0], s, v)
+		row, err := c.encodeRow(c.parquet[kind], c.row[kind][:0], s, v)
 		if err != nil {
-			return encoded{}, fmt.Errorf("key: %w", err)
+			return encoded{}, err
 		}
-		c.krow = row
+		c.row[kind] = row
 		return encoded{row: row}, nil
 	}
-	b, err := c.encodeTo(c.kscratch[:0], cfg, s, v)
-	if err != nil {
-		return encoded{}, fmt.Errorf("key: %w", err)
+	if cfg.Format == FormatAvro && isNullTombstone(cfg, kind, s, v) {
+		// An Avro "null" is no bytes at all.
+		return encoded{b: c.scratch[kind][:0]}, nil
 	}
-	c.kscratch = b
+	b, err := c.encodeTo(c.scratch[kind][:0], cfg, s, v)
+	if err != nil {
+		return encoded{}, err
+	}
+	c.scratch[kind] = b
 	return encoded{b: b}, nil
+}
+
+// isNullTombstone reports a tombstone without a value schema written with
+// behavior.on.null.values=write: in Avro, it goes into objects whose
+// schema is "null".
+func isNullTombstone(cfg *Config, kind objectKind, s *connectors.Schema, v any) bool {
+	return kind == kindValues && cfg.WriteNulls && s == nil && v == nil
 }
 
 func (c *codecs) encodeRow(pc *parquet.Codec, dst pq.Row, s *connectors.Schema, v any) (pq.Row, error) {
@@ -135,11 +216,19 @@ var errNoKeySchema = errors.New("store.kafka.keys=true with the Avro or Parquet 
 
 var errNoSchema = errors.New("the Avro and Parquet formats need records with a value schema; this record has none, a schemaless record (use a converter with schemas, such as the AvroConverter or the JsonConverter with schemas.enable=true, or format.class=json)")
 
+// avroNullSchema is the Avro schema of the objects holding tombstones
+// without a value schema (behavior.on.null.values=write).
+const avroNullSchema = `"null"`
+
 // newEncoder returns the encoder of a new object of cfg's format writing
-// to out, for values (or, with keys, keys) of schema s.
-func (c *codecs) newEncoder(cfg *Config, key string, keys bool, s *connectors.Schema, out *bytes.Buffer) (encoder, error) {
+// to out, for values of kind with schema s (nil: a tombstone's, with
+// behavior.on.null.values=write, or the JSON format's schemaless values).
+func (c *codecs) newEncoder(cfg *Config, key string, kind objectKind, s *connectors.Schema, out *bytes.Buffer) (encoder, error) {
 	switch cfg.Format {
 	case FormatAvro:
+		if isNullTombstone(cfg, kind, s, nil) {
+			return newOCFWriter(c, avroNullSchema, cfg.AvroCodec, key, out), nil
+		}
 		if s == nil {
 			return nil, errNoSchema
 		}
@@ -147,16 +236,12 @@ func (c *codecs) newEncoder(cfg *Config, key string, keys bool, s *connectors.Sc
 		if err != nil {
 			return nil, err
 		}
-		return newOCFWriter(c, as, cfg.AvroCodec, key, out), nil
+		return newOCFWriter(c, as.String(), cfg.AvroCodec, key, out), nil
 	case FormatParquet:
 		if s == nil {
 			return nil, errNoSchema
 		}
-		pc := c.parquet
-		if keys {
-			pc = c.kparquet
-		}
-		ps, err := pc.Schema(s)
+		ps, err := c.parquet[kind].Schema(s)
 		if err != nil {
 			return nil, err
 		}
@@ -208,29 +293,28 @@ func (j *jsonEncoder) close() error {
 // sync marker. The marker is derived from the object's key, so the same
 // records under the same name give the same bytes.
 type ocfWriter struct {
-	c      *codecs
-	schema *avro.Schema
-	codec  string
-	out    *bytes.Buffer
-	sync   [16]byte
-	block  []byte
-	count  int64
-	zbuf   bytes.Buffer
-	zw     *flate.Writer
+	c     *codecs
+	codec string
+	out   *bytes.Buffer
+	sync  [16]byte
+	block []byte
+	count int64
+	zbuf  bytes.Buffer
+	zw    *flate.Writer
 }
 
 const blockSize = 64 << 10
 
 var ocfMagic = []byte{'O', 'b', 'j', 1}
 
-func newOCFWriter(c *codecs, s *avro.Schema, codecName, key string, out *bytes.Buffer) *ocfWriter {
-	o := &ocfWriter{c: c, schema: s, codec: codecName, out: out}
+func newOCFWriter(c *codecs, schema, codecName, key string, out *bytes.Buffer) *ocfWriter {
+	o := &ocfWriter{c: c, codec: codecName, out: out}
 	h := sha256.Sum256([]byte(key))
 	copy(o.sync[:], h[:16])
 	hdr := append([]byte(nil), ocfMagic...)
 	hdr = appendLong(hdr, 2)
 	hdr = appendAvroString(hdr, "avro.schema")
-	hdr = appendAvroString(hdr, s.String())
+	hdr = appendAvroString(hdr, schema)
 	hdr = appendAvroString(hdr, "avro.codec")
 	hdr = appendAvroString(hdr, codecName)
 	hdr = appendLong(hdr, 0)

@@ -20,7 +20,7 @@ func encodeParquet(t *testing.T, codec string, records []*connectors.Record, max
 	cfg := &Config{Format: FormatParquet, ParquetCodec: codec}
 	c := newCodecs()
 	var out bytes.Buffer
-	enc, err := c.newEncoder(cfg, "k", false, records[0].ValueSchema, &out)
+	enc, err := c.newEncoder(cfg, "k", kindValues, records[0].ValueSchema, &out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +30,7 @@ func encodeParquet(t *testing.T, codec string, records []*connectors.Record, max
 	}
 	peak := 0
 	for _, r := range records {
-		e, err := c.encode(cfg, r.ValueSchema, r.Value)
+		e, err := c.encode(cfg, kindValues, r.ValueSchema, r.Value)
 		if err != nil {
 			t.Fatal(err)
 		}

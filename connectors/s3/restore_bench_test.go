@@ -2,6 +2,7 @@ package s3
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"testing"
 	"time"
@@ -25,6 +26,8 @@ func BenchmarkRestore(b *testing.B) {
 	srv := harness.StartS3(b)
 	const n = 100_000
 	records := recs("orders", 0, 0, n)
+	withMeta := withHeaders(recs("orders", 0, 0, n))
+	meta := []string{"store.kafka.headers", "true", "sluice.store.kafka.timestamps", "true"}
 	for _, f := range []struct {
 		name, format string
 		kv           []string
@@ -32,11 +35,18 @@ func BenchmarkRestore(b *testing.B) {
 		{"json", "json", nil}, {"json-gzip", "json", []string{"s3.compression.type", "gzip"}},
 		{"avro", "avro", nil}, {"avro-deflate", "avro", []string{"avro.codec", "deflate"}},
 		{"parquet-snappy", "parquet", nil},
+		// Headers and timestamps stored and restored: three objects
+		// read per object of values.
+		{"json-meta", "json", meta}, {"avro-meta", "avro", meta}, {"parquet-snappy-meta", "parquet", meta},
 	} {
 		b.Run(f.name, func(b *testing.B) {
 			e := &env{srv: srv, bucket: srv.CreateBucket(b, "rbench")}
 			ctx := context.Background()
 			tp := connectors.TopicPartition{Topic: "orders", Partition: 0}
+			records, perValue := records, 1
+			if len(f.kv) > 0 && f.kv[0] == "store.kafka.headers" {
+				records, perValue = withMeta, 3
+			}
 			task := e.start(b, &testCtx{}, e.props(append([]string{"format.class", f.format, "flush.size", "10000"}, f.kv...)...), tp)
 			for j := 0; j < n; j += 500 {
 				if err := task.Put(ctx, records[j:j+500]); err != nil {
@@ -44,7 +54,8 @@ func BenchmarkRestore(b *testing.B) {
 				}
 			}
 			settle(b, task)
-			props := e.restoreProps("format.class", f.format, RestoreTaskPartitions, "orders+0", "s3.restore.batch.size", "1000")
+			props := e.restoreProps("format.class", f.format, RestoreTaskPartitions, "orders+0", "s3.restore.batch.size", "1000",
+				"store.kafka.headers", fmt.Sprint(perValue == 3))
 			cl := srv.Client(b)
 			var restoreTime, decodeTime, getTime time.Duration
 			var objBytes int64
@@ -105,7 +116,7 @@ func BenchmarkRestore(b *testing.B) {
 					r.close()
 				}
 				decodeTime += time.Since(start)
-				if decoded != n {
+				if decoded != perValue*n {
 					b.Fatalf("decoded %d records", decoded)
 				}
 

@@ -12,8 +12,8 @@ import (
 )
 
 // Properties of the s3-restore source (besides the S3 sink's connection
-// properties, topics, topics.dir, format.class and store.kafka.keys,
-// which it shares).
+// properties, topics, topics.dir, format.class, store.kafka.keys and
+// store.kafka.headers, which it shares).
 const (
 	RestoreTopicRename    = "s3.restore.topic.rename"
 	RestoreKeepPartitions = "s3.restore.keep.partitions"
@@ -22,6 +22,7 @@ const (
 	RestoreTimeField      = "s3.restore.time.field"
 	RestorePathPrefix     = "s3.restore.path.prefix"
 	RestoreBatchSize      = "s3.restore.batch.size"
+	RestoreKeepTimestamps = "s3.restore.keep.timestamps"
 	// RestoreTaskPartitions is set by the connector in each task's
 	// config: the topic partitions the task restores.
 	RestoreTaskPartitions = "s3.restore.task.partitions"
@@ -58,6 +59,7 @@ var restoreDef = config.NewDef(
 	shared(TopicsDir, "Top-level prefix of the objects, as the S3 sink was configured: <topics.dir>/<topic>/<partition path>/<topic>+<kafka partition>+<start offset>.<extension>."),
 	shared(FormatClass, "The format the S3 sink wrote (json, avro or parquet, or Confluent's class names). Only objects of that format are read: json takes .json and .json.gz objects (JSON lines, values without a schema, as the JsonConverter with schemas.enable=false reads them); avro takes .avro object container files (uncompressed or deflate; the values get the Connect schema of the file's Avro schema); parquet takes .parquet objects of any codec: the values get the Connect schema Sluice's sink keeps in the file's metadata, or, in a file without it (an older sink's), one read from the Parquet logical types (names, versions and defaults of nested structs do not come back)."),
 	shared(StoreKafkaKeys, "Whether the S3 sink stored the records' keys (store.kafka.keys=true): the keys are then read from the objects <topic>+<partition>+<start offset>.keys.<extension> beside the values' and given to the records, the n-th key to the n-th value; a values object whose keys object is missing, or holds another number of records, fails the task naming it. false restores records without keys."),
+	shared(StoreKafkaHeaders, "Whether the S3 sink stored the records' headers (store.kafka.headers=true): the headers are then read from the objects <topic>+<partition>+<start offset>.headers.<extension> beside the values' and given to the records, in their original order; a values object whose headers object is missing, or holds another number of records, fails the task naming it. false restores records without headers."),
 	config.Key{Name: RestoreTopicRename, Type: config.List, Default: "", Importance: config.High,
 		Group: groupRestore, Order: 1, DisplayName: "Topic renames",
 		Doc: "Where each archived topic is produced: a list of <archived topic>:<target topic> (orders:orders_restored,users:users_v2). A topic of topics that is not listed is produced to the topic of its own name. Each archived topic must be in topics; two may not map to one target."},
@@ -66,18 +68,21 @@ var restoreDef = config.NewDef(
 		Doc: "true produces each record to the partition number it was archived from (the <kafka partition> of its object's name), so the target topic must have at least as many partitions as the archive (create it first, or set topic.creation.default.partitions); a record for a partition the topic does not have fails the task, naming the partition and the topic. false lets the producer partition by key."},
 	config.Key{Name: RestoreStartTime, Type: config.String, Default: "", Importance: config.Medium,
 		Group: groupRestore, Order: 3, DisplayName: "Start time", Validator: validRestoreTime,
-		Doc: "Restore only records whose s3.restore.time.field is at or after this time: RFC 3339 (2026-12-03T00:00:00Z) or epoch milliseconds. The S3 sink's formats do not keep a record's Kafka timestamp, so the time comes from the value. Empty: no lower bound."},
+		Doc: "Restore only records whose time is at or after this time: RFC 3339 (2026-12-03T00:00:00Z) or epoch milliseconds. The time is the value field s3.restore.time.field when set, else the Kafka timestamp the sink stored (sluice.store.kafka.timestamps=true; an object without timestamps, or a record without one, fails the task naming it). Empty: no lower bound."},
 	config.Key{Name: RestoreEndTime, Type: config.String, Default: "", Importance: config.Medium,
 		Group: groupRestore, Order: 4, DisplayName: "End time", Validator: validRestoreTime,
-		Doc: "Restore only records whose s3.restore.time.field is before this time (RFC 3339 or epoch milliseconds). Empty: no upper bound."},
+		Doc: "Restore only records whose time (as for s3.restore.start.time) is before this time (RFC 3339 or epoch milliseconds). Empty: no upper bound."},
 	config.Key{Name: RestoreTimeField, Type: config.String, Default: "", Importance: config.Medium,
 		Group: groupRestore, Order: 5, DisplayName: "Time field",
-		Doc: "The value field (dotted path into nested structs, such as after.updated_at or source.ts_ms) holding a record's time for s3.restore.start.time and s3.restore.end.time: epoch milliseconds, a Timestamp or an RFC 3339 string. Required with either; a record without it fails the task, naming the object and the record."},
+		Doc: "The value field (dotted path into nested structs, such as after.updated_at or source.ts_ms) holding a record's time for s3.restore.start.time and s3.restore.end.time: epoch milliseconds, a Timestamp or an RFC 3339 string; a record without it fails the task, naming the object and the record. Empty: the range applies to the Kafka timestamps the sink stored."},
 	config.Key{Name: RestorePathPrefix, Type: config.String, Default: "", Importance: config.Medium,
 		Group: groupRestore, Order: 6, DisplayName: "Partition path prefix",
 		Doc: "Restore only objects whose partition path (between <topics.dir>/<topic>/ and the object's name) starts with these path segments, compared whole: partition=3, region=eu, or year=2026/month=12 for the objects of December 2026 of a Daily, Hourly or TimeBased archive. Empty: every object."},
+	config.Key{Name: RestoreKeepTimestamps, Type: config.Boolean, Default: true, Importance: config.Medium,
+		Group: groupRestore, Order: 7, DisplayName: "Keep timestamps",
+		Doc: "true produces each record with the Kafka timestamp the S3 sink stored for it (sluice.store.kafka.timestamps=true: the objects <topic>+<partition>+<start offset>.timestamps.<extension> beside the values'), as CreateTime; records of objects without timestamps (written with it false) get the producer's time. Mind the target topic's retention.ms: the broker deletes records whose timestamps are older than it, so restoring old records into a topic with time-based retention loses them at its next cleanup (set retention.ms=-1 on the target, or false here). false gives every record the producer's time."},
 	config.Key{Name: RestoreBatchSize, Type: config.Int, Default: 1000, Importance: config.Low,
-		Group: groupRestore, Order: 7, DisplayName: "Batch size", Validator: config.AtLeast(1),
+		Group: groupRestore, Order: 8, DisplayName: "Batch size", Validator: config.AtLeast(1),
 		Doc: "Records a task returns from one poll at most."},
 )
 
@@ -99,6 +104,7 @@ type RestoreConfig struct {
 	Topics         []string
 	Rename         map[string]string
 	KeepPartitions bool
+	KeepTimestamps bool
 	// Start and End bound the records' time (zero: unbounded); TimeField
 	// is where it is read.
 	Start, End time.Time
@@ -115,6 +121,28 @@ type topicPartition struct {
 }
 
 func (tp topicPartition) String() string { return tp.topic + "+" + strconv.Itoa(int(tp.partition)) }
+
+// reads reports whether the restore reads the objects of kind beside the
+// values' (values always).
+func (c *RestoreConfig) reads(k objectKind) bool {
+	switch k {
+	case kindKeys:
+		return c.S3.StoreKeys
+	case kindHeaders:
+		return c.S3.StoreHeaders
+	case kindTimestamps:
+		return c.KeepTimestamps || c.byKafkaTime()
+	}
+	return true
+}
+
+// filters reports whether s3.restore.start.time or s3.restore.end.time
+// is set.
+func (c *RestoreConfig) filters() bool { return !c.Start.IsZero() || !c.End.IsZero() }
+
+// byKafkaTime reports whether the time range applies to the Kafka
+// timestamps the sink stored (no s3.restore.time.field).
+func (c *RestoreConfig) byKafkaTime() bool { return c.filters() && c.TimeField == "" }
 
 // target returns the topic records of the archived topic are produced to.
 func (c *RestoreConfig) target(topic string) string {
@@ -146,6 +174,7 @@ func parseRestore(d *config.Def, props map[string]string) (*RestoreConfig, error
 		Topics:         v.List(Topics),
 		Rename:         map[string]string{},
 		KeepPartitions: v.Bool(RestoreKeepPartitions),
+		KeepTimestamps: v.Bool(RestoreKeepTimestamps),
 		TimeField:      strings.TrimSpace(v.String(RestoreTimeField)),
 		BatchSize:      v.Int(RestoreBatchSize),
 	}
@@ -198,9 +227,6 @@ func parseRestore(d *config.Def, props map[string]string) (*RestoreConfig, error
 	}
 	if s := v.String(RestoreEndTime); s != "" {
 		c.End, _ = parseRestoreTime(s)
-	}
-	if (!c.Start.IsZero() || !c.End.IsZero()) && c.TimeField == "" {
-		bad(RestoreTimeField, "", "s3.restore.start.time and s3.restore.end.time need the value field holding the records' time (the archive does not keep Kafka timestamps); set s3.restore.time.field")
 	}
 	if c.TimeField != "" && c.Start.IsZero() && c.End.IsZero() {
 		bad(RestoreTimeField, c.TimeField, "s3.restore.time.field is only used with s3.restore.start.time or s3.restore.end.time; set one of them or remove it")

@@ -21,23 +21,26 @@ type archived struct {
 	// under the topic's directory).
 	path string
 	// ext is the extension after the start offset (json, json.gz, avro,
-	// snappy.parquet, ...), without keys.
+	// snappy.parquet, ...), without the kind (keys., headers., ...).
 	ext string
-	// keys is the object holding the keys of the values (store.kafka.keys).
-	keys string
+	// side holds, by kind, the objects beside this values object that
+	// hold its records' keys, headers and timestamps ("": none listed, or
+	// not asked for).
+	side [numKinds]string
 }
 
 // parseObjectName reads an object name written by the S3 sink,
 // <topics.dir>/<topic>/<partition path>/<topic>+<kafka partition>+<start
-// offset>.<extension>, for topic. isKeys reports a keys object
-// (.keys.<extension>). ok is false for any other name.
-func parseObjectName(topicsDir, topic, key string) (o archived, isKeys, ok bool) {
+// offset>.<extension>, for topic. kind is what the object holds: values,
+// or keys (.keys.<extension>), headers or timestamps beside them. ok is
+// false for any other name.
+func parseObjectName(topicsDir, topic, key string) (o archived, kind objectKind, ok bool) {
 	prefix := topic + "/"
 	if topicsDir != "" {
 		prefix = topicsDir + "/" + prefix
 	}
 	if !strings.HasPrefix(key, prefix) {
-		return archived{}, false, false
+		return archived{}, kindValues, false
 	}
 	rest := key[len(prefix):]
 	path, base := "", rest
@@ -46,26 +49,31 @@ func parseObjectName(topicsDir, topic, key string) (o archived, isKeys, ok bool)
 	}
 	name, ok := strings.CutPrefix(base, topic+"+")
 	if !ok {
-		return archived{}, false, false
+		return archived{}, kindValues, false
 	}
 	part, name, ok := strings.Cut(name, "+")
 	if !ok {
-		return archived{}, false, false
+		return archived{}, kindValues, false
 	}
 	p, err := strconv.ParseInt(part, 10, 32)
 	if err != nil || p < 0 || part != strconv.FormatInt(p, 10) {
-		return archived{}, false, false
+		return archived{}, kindValues, false
 	}
 	digits, ext, ok := strings.Cut(name, ".")
 	if !ok || len(digits) < 10 || ext == "" {
-		return archived{}, false, false
+		return archived{}, kindValues, false
 	}
 	start, err := strconv.ParseInt(digits, 10, 64)
 	if err != nil || start < 0 {
-		return archived{}, false, false
+		return archived{}, kindValues, false
 	}
-	ext, isKeys = strings.CutPrefix(ext, "keys.")
-	return archived{key: key, topic: topic, partition: int32(p), start: start, path: strings.Trim(path, "/"), ext: ext}, isKeys, true
+	for k := kindKeys; k < numKinds; k++ {
+		if rest, ok := strings.CutPrefix(ext, k.infix()); ok && rest != "" {
+			ext, kind = rest, k
+			break
+		}
+	}
+	return archived{key: key, topic: topic, partition: int32(p), start: start, path: strings.Trim(path, "/"), ext: ext}, kind, true
 }
 
 // formatOf returns the format of an object's extension ("" for none the
@@ -100,11 +108,17 @@ func pathMatches(path string, prefix []string) bool {
 type archive map[topicPartition][]archived
 
 // listArchive lists the objects of topic that cfg restores (its format,
-// under its path prefix), pairing each values object with its keys object
-// when cfg.S3.StoreKeys. only, when not nil, keeps the partitions it holds.
+// under its path prefix), pairing each values object with the objects
+// beside it holding its keys (when cfg.S3.StoreKeys), headers (when
+// cfg.S3.StoreHeaders) and timestamps (when cfg.KeepTimestamps). only,
+// when not nil, keeps the partitions it holds.
 func listArchive(ctx context.Context, st *store, cfg *RestoreConfig, topic string, only map[topicPartition]bool, out archive) error {
 	prefix := st.topicPrefix(topic)
-	keys := map[string]string{} // values object name without extension -> keys object
+	// side[kind]: values object name without extension -> object of kind
+	var side [numKinds]map[string]string
+	for k := range side {
+		side[k] = map[string]string{}
+	}
 	p := s3.NewListObjectsV2Paginator(st.client, &s3.ListObjectsV2Input{Bucket: aws.String(st.cfg.Bucket), Prefix: aws.String(prefix)})
 	var found []archived
 	for p.HasMorePages() {
@@ -113,7 +127,7 @@ func listArchive(ctx context.Context, st *store, cfg *RestoreConfig, topic strin
 			return st.explain("listing "+prefix, err)
 		}
 		for _, obj := range page.Contents {
-			o, isKeys, ok := parseObjectName(st.cfg.TopicsDir, topic, aws.ToString(obj.Key))
+			o, kind, ok := parseObjectName(st.cfg.TopicsDir, topic, aws.ToString(obj.Key))
 			if !ok || formatOf(o.ext) != st.cfg.Format || !pathMatches(o.path, cfg.PathPrefix) {
 				continue
 			}
@@ -121,16 +135,18 @@ func listArchive(ctx context.Context, st *store, cfg *RestoreConfig, topic strin
 			if only != nil && !only[tp] {
 				continue
 			}
-			if isKeys {
-				keys[strings.TrimSuffix(o.key, ".keys."+o.ext)] = o.key
+			if kind != kindValues {
+				side[kind][strings.TrimSuffix(o.key, "."+kind.infix()+o.ext)] = o.key
 				continue
 			}
 			found = append(found, o)
 		}
 	}
 	for _, o := range found {
-		if st.cfg.StoreKeys {
-			o.keys = keys[strings.TrimSuffix(o.key, "."+o.ext)]
+		for k := kindKeys; k < numKinds; k++ {
+			if cfg.reads(k) {
+				o.side[k] = side[k][strings.TrimSuffix(o.key, "."+o.ext)]
+			}
 		}
 		tp := topicPartition{topic: topic, partition: o.partition}
 		out[tp] = append(out[tp], o)

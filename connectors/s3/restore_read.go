@@ -136,7 +136,7 @@ type ocfReader struct {
 	c      *avro.Codec
 	body   io.ReadCloser
 	br     *bufio.Reader
-	schema *avro.Schema
+	schema *avro.Schema // nil: the schema "null" (tombstones)
 	codec  string
 	sync   [16]byte
 	// block is the current block's data (decompressed), left the values
@@ -228,6 +228,11 @@ func (r *ocfReader) header() error {
 	if !ok {
 		return formatErrorf("the Avro file header has no avro.schema")
 	}
+	if string(bytes.TrimSpace(text)) == avroNullSchema {
+		// Tombstones (behavior.on.null.values=write): every value is
+		// null, of no bytes.
+		return nil
+	}
 	s, err := r.c.FromAvro(string(text))
 	if err != nil {
 		return fmt.Errorf("the Avro file's schema: %w", err)
@@ -287,6 +292,10 @@ func (r *ocfReader) next() (*connectors.Schema, any, error) {
 		if err := r.nextBlock(); err != nil {
 			return nil, nil, err
 		}
+	}
+	if r.schema == nil { // the "null" schema
+		r.count--
+		return nil, nil, nil
 	}
 	v, n, err := r.schema.DecodeNext(r.block)
 	if err != nil {

@@ -2,6 +2,7 @@ package s3
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -71,9 +72,12 @@ type restorePart struct {
 
 // openObject is the object being read.
 type openObject struct {
-	part         *restorePart
-	obj          archived
-	values, keys recordReader
+	part   *restorePart
+	obj    archived
+	values recordReader
+	// side holds, by kind, the readers of the objects beside the values'
+	// (keys, headers, timestamps), read in step with them.
+	side [numKinds]recordReader
 	// index is the number of records read from it so far; filtered
 	// whether the last of them was left out by the time range.
 	index    int64
@@ -316,8 +320,8 @@ func (t *RestoreTask) nextPart() *restorePart {
 	return nil
 }
 
-// open opens the next object of p (and its keys object) and skips the
-// records already produced.
+// open opens the next object of p (and the objects beside it) and skips
+// the records already produced.
 func (t *RestoreTask) open(ctx context.Context, p *restorePart) (*openObject, error) {
 	obj := p.objects[p.next]
 	o := &openObject{part: p, obj: obj}
@@ -325,13 +329,29 @@ func (t *RestoreTask) open(ctx context.Context, p *restorePart) (*openObject, er
 	if o.values, err = t.reader(ctx, obj.key, obj.ext); err != nil {
 		return nil, err
 	}
-	if t.cfg.S3.StoreKeys {
-		if obj.keys == "" {
-			o.values.close()
-			return nil, fmt.Errorf("object %s has no keys object beside it (%s+%d+%010d.keys.%s) though store.kafka.keys=true; set store.kafka.keys=false to restore the records without keys", obj.key, obj.topic, obj.partition, obj.start, obj.ext)
+	for k := kindKeys; k < numKinds; k++ {
+		if !t.cfg.reads(k) {
+			continue
 		}
-		if o.keys, err = t.reader(ctx, obj.keys, obj.ext); err != nil {
-			o.values.close()
+		if obj.side[k] == "" {
+			if k == kindTimestamps && t.cfg.byKafkaTime() {
+				o.close()
+				return nil, fmt.Errorf("object %s has no timestamps object beside it (%s+%d+%010d.timestamps.%s): the sink did not store Kafka timestamps (sluice.store.kafka.timestamps=false), so s3.restore.start.time and s3.restore.end.time cannot place its records; set s3.restore.time.field to a value field holding their time", obj.key, obj.topic, obj.partition, obj.start, obj.ext)
+			}
+			if k == kindTimestamps {
+				// Written without sluice.store.kafka.timestamps: the
+				// records get the producer's time.
+				continue
+			}
+			o.close()
+			prop := StoreKafkaKeys
+			if k == kindHeaders {
+				prop = StoreKafkaHeaders
+			}
+			return nil, fmt.Errorf("object %s has no %s object beside it (%s+%d+%010d.%s%s) though %s=true; set %s=false to restore the records without %s", obj.key, k, obj.topic, obj.partition, obj.start, k.infix(), obj.ext, prop, prop, k)
+		}
+		if o.side[k], err = t.reader(ctx, obj.side[k], obj.ext); err != nil {
+			o.close()
 			return nil, err
 		}
 	}
@@ -365,12 +385,15 @@ func (t *RestoreTask) reader(ctx context.Context, key, ext string) (recordReader
 func (t *RestoreTask) read(o *openObject) (*connectors.Record, error) {
 	vs, v, err := o.values.next()
 	if err == io.EOF {
-		if o.keys != nil {
-			if _, _, kerr := o.keys.next(); kerr != io.EOF {
-				if kerr == nil {
-					kerr = fmt.Errorf("keys object %s holds more records than %s (%d)", o.obj.keys, o.obj.key, o.index)
+		for k, sr := range o.side {
+			if sr == nil {
+				continue
+			}
+			if _, _, serr := sr.next(); serr != io.EOF {
+				if serr == nil {
+					serr = fmt.Errorf("%s object %s holds more records than %s (%d)", objectKind(k), o.obj.side[k], o.obj.key, o.index)
 				}
-				return nil, t.readErr(o.obj.keys, o.index, kerr)
+				return nil, t.readErr(o.obj.side[k], o.index, serr)
 			}
 		}
 		return nil, io.EOF
@@ -380,29 +403,121 @@ func (t *RestoreTask) read(o *openObject) (*connectors.Record, error) {
 	}
 	r := &connectors.Record{Topic: o.part.target, Partition: o.obj.partition, PinPartition: t.cfg.KeepPartitions,
 		ValueSchema: vs, Value: v, SourcePartition: o.part.sp}
-	if o.keys != nil {
-		ks, k, err := o.keys.next()
+	for k, sr := range o.side {
+		if sr == nil {
+			continue
+		}
+		kind := objectKind(k)
+		ss, sv, err := sr.next()
 		if err == io.EOF {
-			err = fmt.Errorf("keys object %s holds fewer records than %s", o.obj.keys, o.obj.key)
+			err = fmt.Errorf("%s object %s holds fewer records than %s", kind, o.obj.side[k], o.obj.key)
+		}
+		if err == nil {
+			err = setSide(r, kind, ss, sv)
 		}
 		if err != nil {
-			return nil, t.readErr(o.obj.keys, o.index, err)
+			return nil, t.readErr(o.obj.side[k], o.index, err)
 		}
-		r.KeySchema, r.Key = ks, k
 	}
 	o.index++
 	o.filtered = false
-	if !t.cfg.Start.IsZero() || !t.cfg.End.IsZero() {
-		ts, err := timeField(v, t.cfg.TimeField, RestoreTimeField)
-		if err != nil {
-			return nil, fmt.Errorf("record %d of object %s: %w", o.index-1, o.obj.key, err)
+	if t.cfg.filters() {
+		ts := r.Timestamp
+		if t.cfg.TimeField != "" {
+			if v == nil {
+				return nil, fmt.Errorf("record %d of object %s is a tombstone (a null value), which has no field %s; leave s3.restore.time.field empty to filter by the Kafka timestamps the sink stored (sluice.store.kafka.timestamps=true)", o.index-1, o.obj.key, t.cfg.TimeField)
+			}
+			if ts, err = timeField(v, t.cfg.TimeField, RestoreTimeField); err != nil {
+				return nil, fmt.Errorf("record %d of object %s: %w", o.index-1, o.obj.key, err)
+			}
+		} else if ts.IsZero() {
+			return nil, fmt.Errorf("record %d of object %s: no Kafka timestamp stored for it, so s3.restore.start.time and s3.restore.end.time cannot place it; set s3.restore.time.field to a value field holding its time", o.index-1, o.obj.key)
 		}
 		if ts.Before(t.cfg.Start) || !t.cfg.End.IsZero() && !ts.Before(t.cfg.End) {
 			o.filtered = true
 			return nil, nil
 		}
 	}
+	if !t.cfg.KeepTimestamps {
+		r.Timestamp = time.Time{} // read for the time range only
+	}
 	return r, nil
+}
+
+// setSide gives r what an object beside its value's holds for it: its
+// key, headers or Kafka timestamp.
+func setSide(r *connectors.Record, kind objectKind, s *connectors.Schema, v any) error {
+	switch kind {
+	case kindKeys:
+		r.KeySchema, r.Key = s, v
+	case kindHeaders:
+		hs, err := headersFrom(v)
+		if err != nil {
+			return err
+		}
+		r.Headers = hs
+	case kindTimestamps:
+		if v == nil {
+			return nil
+		}
+		ms, ok := v.(int64)
+		if !ok {
+			return codec.Errorf("a stored timestamp is %T, not epoch milliseconds", v)
+		}
+		r.Timestamp = time.UnixMilli(ms).UTC()
+	}
+	return nil
+}
+
+// headersFrom reads a record's headers as a headers object holds them:
+// an array of {key, value} structs (Avro, Parquet) or, from JSON lines,
+// of objects whose value is base64 or null.
+func headersFrom(v any) ([]connectors.Header, error) {
+	items, ok := v.([]any)
+	if !ok {
+		return nil, codec.Errorf("stored headers are %T, not an array of {key, value}", v)
+	}
+	if len(items) == 0 {
+		return nil, nil
+	}
+	out := make([]connectors.Header, len(items))
+	for i, it := range items {
+		var key, val any
+		switch h := it.(type) {
+		case *connectors.StructValue:
+			key, val = h.Get("key"), h.Get("value")
+		case []connectors.MapEntry:
+			for _, e := range h {
+				switch e.Key {
+				case "key":
+					key = e.Value
+				case "value":
+					val = e.Value
+				}
+			}
+		default:
+			return nil, codec.Errorf("stored header %d is %T, not {key, value}", i, it)
+		}
+		k, ok := key.(string)
+		if !ok {
+			return nil, codec.Errorf("stored header %d has no string key", i)
+		}
+		out[i].Key = k
+		switch b := val.(type) {
+		case nil:
+		case []byte:
+			out[i].Value = b
+		case string: // JSON: base64, as the JsonConverter writes bytes
+			d, err := base64.StdEncoding.DecodeString(b)
+			if err != nil {
+				return nil, codec.Errorf("stored header %q: value is not base64: %v", k, err)
+			}
+			out[i].Value = d
+		default:
+			return nil, codec.Errorf("stored header %q: value is %T, not bytes", k, val)
+		}
+	}
+	return out, nil
 }
 
 // readErr names the object and record of a read error; data that cannot
@@ -438,8 +553,10 @@ func (o *openObject) close() {
 	if o.values != nil {
 		o.values.close()
 	}
-	if o.keys != nil {
-		o.keys.close()
+	for _, sr := range o.side {
+		if sr != nil {
+			sr.close()
+		}
 	}
 }
 

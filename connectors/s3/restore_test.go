@@ -43,8 +43,8 @@ func TestParseObjectName(t *testing.T) {
 		{"topics", "topics/orders/partition=0/orders+0+000000000x0.json", archived{}, false, false},  // not a number
 	} {
 		t.Run(tc.key, func(t *testing.T) {
-			got, keys, ok := parseObjectName(tc.dir, "orders", tc.key)
-			if ok != tc.ok || keys != tc.keys {
+			got, kind, ok := parseObjectName(tc.dir, "orders", tc.key)
+			if keys := kind == kindKeys; ok != tc.ok || keys != tc.keys {
 				t.Fatalf("ok %v keys %v, want %v %v", ok, keys, tc.ok, tc.keys)
 			}
 			if !ok {
@@ -106,7 +106,6 @@ func TestParseRestoreConfig(t *testing.T) {
 		{"rename not a topic of topics", []string{"s3.restore.topic.rename", "other:x"}, RestoreTopicRename},
 		{"rename malformed", []string{"s3.restore.topic.rename", "orders"}, RestoreTopicRename},
 		{"two topics into one", []string{"s3.restore.topic.rename", "orders:users"}, RestoreTopicRename},
-		{"time without field", []string{"s3.restore.start.time", "0"}, RestoreTimeField},
 		{"field without time", []string{"s3.restore.time.field", "at"}, RestoreTimeField},
 		{"end before start", []string{"s3.restore.start.time", "2000", "s3.restore.end.time", "1000", "s3.restore.time.field", "at"}, RestoreEndTime},
 		{"bad time", []string{"s3.restore.start.time", "yesterday", "s3.restore.time.field", "at"}, RestoreStartTime},
@@ -171,8 +170,8 @@ func TestListingOrder(t *testing.T) {
 			t.Fatalf("%s: %d objects, want 10", tp, len(objs))
 		}
 		for i, o := range objs {
-			if o.keys != strings.TrimSuffix(o.key, ".avro")+".keys.avro" {
-				t.Fatalf("%s: keys object %q", o.key, o.keys)
+			if o.side[kindKeys] != strings.TrimSuffix(o.key, ".avro")+".keys.avro" {
+				t.Fatalf("%s: keys object %q", o.key, o.side[kindKeys])
 			}
 			if i > 0 && compareArchived(objs[i-1], o) >= 0 {
 				t.Fatalf("%s before %s", objs[i-1].key, o.key)
@@ -595,7 +594,7 @@ func TestRestoreParquetWithoutMetadata(t *testing.T) {
 	enc := newParquetEncoder(ps, "snappy", "", &buf) // no metadata
 	codecs := newCodecs()
 	for _, r := range recs("orders", 0, 0, 10) {
-		row, err := codecs.encode(&Config{Format: FormatParquet}, r.ValueSchema, r.Value)
+		row, err := codecs.encode(&Config{Format: FormatParquet}, kindValues, r.ValueSchema, r.Value)
 		if err != nil {
 			t.Fatal(err)
 		}

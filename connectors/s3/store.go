@@ -209,12 +209,8 @@ func (s *store) topicPrefix(topic string) string {
 }
 
 // objectKey is Confluent's object name.
-func (s *store) objectKey(topic string, partition int32, encoded string, start int64, keys bool) string {
-	kind := ""
-	if keys {
-		kind = "keys."
-	}
-	return fmt.Sprintf("%s%s/%s+%d+%010d.%s%s", s.topicPrefix(topic), encoded, topic, partition, start, kind, s.cfg.extension())
+func (s *store) objectKey(topic string, partition int32, encoded string, start int64, kind objectKind) string {
+	return fmt.Sprintf("%s%s/%s+%d+%010d.%s%s", s.topicPrefix(topic), encoded, topic, partition, start, kind.infix(), s.cfg.extension())
 }
 
 // parseStart returns the start offset in an object name written for

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sluice-cdc/sluice/connectors"
 	"github.com/sluice-cdc/sluice/connectors/codec"
@@ -74,6 +75,7 @@ type fileSet struct {
 	opened    time.Time // wall-clock, for rotate.schedule.interval.ms
 	lastEnc   string
 	schema    *connectors.Schema // of the first record: another one rotates the set
+	hasSchema bool               // schema is taken (not by a JSON tombstone, which takes none)
 	keySchema *connectors.Schema // likewise, with store.kafka.keys
 	mem       int64              // file.mem of its files, summed
 	byEnc     map[string]*file
@@ -226,12 +228,13 @@ func (t *Task) errant(ctx context.Context, st *partState, r *connectors.Record, 
 
 func (t *Task) put(ctx context.Context, st *partState, r *connectors.Record) error {
 	cfg := t.cfg
-	if r.Value == nil {
+	tombstone := r.Value == nil
+	if tombstone && !cfg.WriteNulls {
 		if cfg.IgnoreNulls {
 			st.next = r.Offset + 1
 			return nil
 		}
-		return t.errant(ctx, st, r, errors.New("the value is null (a tombstone); set behavior.on.null.values=ignore to skip such records"))
+		return t.errant(ctx, st, r, errors.New("the value is null (a tombstone); set behavior.on.null.values=ignore to skip such records, or write to archive them (the backup of a compacted topic)"))
 	}
 	var ts time.Time
 	if cfg.usesTime() {
@@ -244,16 +247,36 @@ func (t *Task) put(ctx context.Context, st *partState, r *connectors.Record) err
 	if err != nil {
 		return t.errant(ctx, st, r, err)
 	}
-	data, err := t.codecs.encode(cfg, r.ValueSchema, r.Value)
-	if err != nil {
+	// Every object of the record is encoded before any is written, so a
+	// record that does not fit one of them touches none.
+	var data [numKinds]encoded
+	if data[kindValues], err = t.codecs.encode(cfg, kindValues, r.ValueSchema, r.Value); err != nil {
 		return t.errant(ctx, st, r, err)
 	}
-	var kdata encoded
 	if cfg.StoreKeys {
 		if r.Key == nil {
 			return t.errant(ctx, st, r, errors.New("store.kafka.keys=true, but the record has no key; set store.kafka.keys=false, or give the records keys"))
 		}
-		if kdata, err = t.codecs.encodeKey(cfg, r.KeySchema, r.Key); err != nil {
+		if data[kindKeys], err = t.codecs.encode(cfg, kindKeys, r.KeySchema, r.Key); err != nil {
+			return t.errant(ctx, st, r, err)
+		}
+	}
+	if cfg.StoreHeaders {
+		if cfg.Format == FormatJSON {
+			for _, h := range r.Headers {
+				if !utf8.ValidString(h.Key) {
+					// JSON would replace the bytes with U+FFFD: refuse
+					// rather than store another key.
+					return t.errant(ctx, st, r, fmt.Errorf("header key %q is not valid UTF-8, which a JSON line cannot hold unchanged; use format.class=avro or parquet, or set store.kafka.headers=false", h.Key))
+				}
+			}
+		}
+		if data[kindHeaders], err = t.codecs.encode(cfg, kindHeaders, headersSchema, t.codecs.headersValue(r.Headers)); err != nil {
+			return t.errant(ctx, st, r, err)
+		}
+	}
+	if cfg.StoreTimestamps {
+		if data[kindTimestamps], err = t.codecs.encode(cfg, kindTimestamps, timestampSchema, timestampValue(r.Timestamp)); err != nil {
 			return t.errant(ctx, st, r, err)
 		}
 	}
@@ -263,8 +286,11 @@ func (t *Task) put(ctx context.Context, st *partState, r *connectors.Record) err
 			return err
 		}
 	}
+	// A JSON line null is the same in objects of any schema: in JSON, a
+	// tombstone neither changes a set's value schema nor takes it.
+	jsonTombstone := tombstone && cfg.Format == FormatJSON
 	if set := st.set; set != nil {
-		schemaChanged := set.schema != r.ValueSchema && !codec.SchemaEqual(set.schema, r.ValueSchema) ||
+		schemaChanged := !jsonTombstone && set.hasSchema && set.schema != r.ValueSchema && !codec.SchemaEqual(set.schema, r.ValueSchema) ||
 			cfg.StoreKeys && set.keySchema != r.KeySchema && !codec.SchemaEqual(set.keySchema, r.KeySchema)
 		if schemaChanged || t.rotateBefore(set, enc, ts) {
 			if err := t.rotate(ctx, st); err != nil {
@@ -274,38 +300,42 @@ func (t *Task) put(ctx context.Context, st *partState, r *connectors.Record) err
 	}
 	newSet := st.set == nil
 	if newSet {
-		st.set = &fileSet{start: r.Offset, baseTime: ts, opened: t.now(), schema: r.ValueSchema, keySchema: r.KeySchema, byEnc: map[string]*file{}}
+		st.set = &fileSet{start: r.Offset, baseTime: ts, opened: t.now(), keySchema: r.KeySchema, byEnc: map[string]*file{}}
 	}
 	set := st.set
-	f, err := t.fileFor(set, enc, r, false)
-	if err != nil {
-		if newSet {
-			st.set = nil
-		}
-		return t.errant(ctx, st, r, err)
+	if !set.hasSchema && !jsonTombstone {
+		set.schema, set.hasSchema = r.ValueSchema, true
 	}
-	var kf *file
-	if cfg.StoreKeys {
-		if kf, err = t.fileFor(set, enc, r, true); err != nil {
-			return fmt.Errorf("opening the keys object: %w", err)
+	var files [numKinds]*file
+	for k := range numKinds {
+		if k != kindValues && !cfg.stores(k) {
+			continue
+		}
+		if files[k], err = t.fileFor(set, enc, r, k); err != nil {
+			if k == kindValues {
+				if newSet {
+					st.set = nil
+				}
+				return t.errant(ctx, st, r, err)
+			}
+			return fmt.Errorf("opening the %s object: %w", k, err)
 		}
 	}
 	set.count++
 	set.lastEnc = enc
 	st.next = r.Offset + 1
-	if err := t.addTo(set, f, data); err != nil {
-		return err
-	}
-	if kf != nil {
-		if err := t.addTo(set, kf, kdata); err != nil {
-			return err
+	for k, f := range files {
+		if f != nil {
+			if err := t.addTo(set, f, data[k]); err != nil {
+				return err
+			}
 		}
 	}
 	// The record is in its objects (and counted in st.next) before any
 	// network call: a failed part is sent again later, with more bytes.
-	for _, g := range []*file{f, kf} {
-		if g != nil {
-			if err := t.sendFullPart(ctx, set, g); err != nil {
+	for _, f := range files {
+		if f != nil {
+			if err := t.sendFullPart(ctx, set, f); err != nil {
 				return err
 			}
 		}
@@ -336,20 +366,28 @@ func (t *Task) enforceMemory(ctx context.Context) error {
 	return nil
 }
 
-// fileFor returns the object of set for partition path enc (its keys
-// object when keys is set), opening it for r when it is not open.
-func (t *Task) fileFor(set *fileSet, enc string, r *connectors.Record, keys bool) (*file, error) {
-	id, schema := enc, r.ValueSchema
-	if keys {
+// fileFor returns the object of kind of set for partition path enc,
+// opening it for r when it is not open.
+func (t *Task) fileFor(set *fileSet, enc string, r *connectors.Record, kind objectKind) (*file, error) {
+	id := enc
+	var schema *connectors.Schema
+	switch kind {
+	case kindValues:
+		schema = r.ValueSchema
+	case kindKeys:
 		id, schema = enc+"\x00keys", r.KeySchema
+	case kindHeaders:
+		id, schema = enc+"\x00headers", headersSchema
+	case kindTimestamps:
+		id, schema = enc+"\x00timestamps", timestampSchema
 	}
 	if f := set.byEnc[id]; f != nil {
 		return f, nil
 	}
 	f := &file{}
-	f.up = upload{key: t.store.objectKey(r.Topic, r.Partition, enc, r.Offset, keys), setStart: set.start}
+	f.up = upload{key: t.store.objectKey(r.Topic, r.Partition, enc, r.Offset, kind), setStart: set.start}
 	var err error
-	if f.enc, err = t.codecs.newEncoder(t.cfg, f.up.key, keys, schema, &f.buf); err != nil {
+	if f.enc, err = t.codecs.newEncoder(t.cfg, f.up.key, kind, schema, &f.buf); err != nil {
 		return nil, err
 	}
 	set.byEnc[id] = f
