@@ -246,8 +246,8 @@ func testChecks(t *testing.T, m *harness.MariaDB) {
 			want: []string{"cannot reach MySQL at 127.0.0.1:", "check database.hostname and database.port"}},
 		{name: "server id", props: []string{ServerID, "1"},
 			want: []string{"database.server.id 1 is the server's own server_id"}},
-		{name: "refused property", props: []string{MaxQueueSizeInBytes, "1000", "column.mask.with.12.chars", "x"},
-			want: []string{"max.queue.size.in.bytes \"1000\": max.queue.size.in.bytes is not in this version", "column.mask.with.12.chars: column masking is not in this version"}},
+		{name: "refused property", props: []string{SnapshotLockingMode, "minimal", "column.mask.with.12.chars", "x"},
+			want: []string{"snapshot.locking.mode \"minimal\"", "takes no global or table lock", "column.mask.with.12.chars: column masking is not in this version"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if c.set != "" {
