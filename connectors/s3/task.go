@@ -34,8 +34,8 @@ type Task struct {
 	// goroutine reads or writes it; the upload goroutine touches only the
 	// set's files and closes done when it ends.
 	inflight *inflight
-	// mem is what the open and closing sets hold in memory (file.mem
-	// summed), checked against Config.MemoryBytes.
+	// mem is what the open, closing and uploading sets hold in memory
+	// (file.mem summed), checked against Config.MemoryBytes.
 	mem int64
 }
 
@@ -82,8 +82,10 @@ type fileSet struct {
 	files     []*file
 }
 
-// mem is what f holds in memory.
-func (f *file) mem() int64 { return int64(f.buf.Len() + f.enc.pending()) }
+// mem is what f holds in memory: its buffer's capacity, not only the
+// bytes in it (a buffer that grew by doubling holds up to twice its
+// bytes), and what its encoder keeps.
+func (f *file) mem() int64 { return int64(f.buf.Cap() + f.enc.pending()) }
 
 type file struct {
 	up     upload
@@ -346,8 +348,9 @@ func (t *Task) put(ctx context.Context, st *partState, r *connectors.Record) err
 	return nil
 }
 
-// enforceMemory closes the fullest open set until the open sets hold no
-// more than sluice.s3.memory.bytes.
+// enforceMemory closes the fullest open set until the open sets and the
+// set being uploaded hold no more than sluice.s3.memory.bytes (closing the
+// next waits for that upload to end).
 func (t *Task) enforceMemory(ctx context.Context) error {
 	for t.mem > t.cfg.MemoryBytes {
 		var fullest *partState
@@ -409,13 +412,15 @@ func (t *Task) addTo(set *fileSet, f *file, data encoded) error {
 
 // sendFullPart sends f's buffer as a part once it holds s3.part.size.
 func (t *Task) sendFullPart(ctx context.Context, set *fileSet, f *file) error {
-	if n := int64(f.buf.Len()); n >= int64(t.cfg.PartSize) {
+	if f.buf.Len() >= t.cfg.PartSize {
+		before := f.mem()
 		if err := t.store.sendPart(ctx, &f.up, f.buf.Bytes()); err != nil {
 			return t.uploadErr(err)
 		}
 		f.buf.Reset()
-		set.mem -= n
-		t.mem -= n
+		d := f.mem() - before
+		set.mem += d
+		t.mem += d
 	}
 	return nil
 }
@@ -444,7 +449,8 @@ func (t *Task) rotate(ctx context.Context, st *partState) error {
 	}
 	set := st.set
 	st.set = nil
-	t.mem -= set.mem
+	// set.mem stays in t.mem until the upload is over: the bound holds
+	// what is being uploaded too.
 	in := &inflight{st: st, set: set, done: make(chan struct{})}
 	t.inflight = in
 	go func() {
@@ -469,10 +475,10 @@ func (t *Task) wait(ctx context.Context) error {
 	}
 	t.inflight = nil
 	if in.err != nil {
-		in.st.closing = in.set
-		t.mem += in.set.mem
+		in.st.closing = in.set // its memory still counted
 		return t.uploadErr(in.err)
 	}
+	t.mem -= in.set.mem
 	return nil
 }
 
@@ -565,7 +571,8 @@ func (t *Task) Stop(ctx context.Context) error {
 		t.inflight = nil
 		if in.err != nil {
 			in.st.closing = in.set
-			t.mem += in.set.mem
+		} else {
+			t.mem -= in.set.mem
 		}
 	}
 	for tp, st := range t.parts {
