@@ -36,6 +36,10 @@ func NewBuilder(version, connector, prefix string, source *connectors.Schema, pa
 // database (a boxed string). sequence and the connector's own fields
 // (from SrcSpecific on) are left for the caller.
 func (b *Builder) SourceValue(ts Times, snapshot string, db any) *connectors.StructValue {
+	// The source block and the envelope that points at it come from the
+	// same arrays (see Slab); a caller that carves the record's other
+	// structs from b.Slab reserves for all of them first.
+	b.Slab.Reserve(2, len(b.Source.Fields)+envelopeFields)
 	s := b.Slab.NewStruct(b.Source)
 	v := s.Values
 	v[SrcVersion] = b.version
@@ -103,4 +107,16 @@ func (b *Builder) Heartbeat(offset map[string]any) *connectors.Record {
 	return &connectors.Record{Topic: HeartbeatTopicPrefix + "." + b.prefix, Partition: -1,
 		KeySchema: heartbeatKeySchema, Key: key, ValueSchema: heartbeatValueSchema, Value: val,
 		Timestamp: now, SourcePartition: b.Partition, SourceOffset: offset}
+}
+
+// envelopeFields is the number of fields of a change event's envelope.
+const envelopeFields = EnvTsNs + 1
+
+// RowReserve is what Slab.Reserve needs for the records of one row change
+// of a table whose value and key structs have valueFields and keyFields
+// fields, carved from b.Slab: at most two records (an update that changes
+// the key is a delete and a create), each with before and after values,
+// a key, a source block, an envelope and a transaction block.
+func (b *Builder) RowReserve(valueFields, keyFields int) (structs, vals int) {
+	return 12, 2 * (2*valueFields + keyFields + len(b.Source.Fields) + envelopeFields + 3)
 }

@@ -118,7 +118,7 @@ func mariadbBinlog(b *testing.B, m *harness.MariaDB, start, end offset) {
 }
 
 // currentPos returns the server's binlog position and GTID position.
-func currentPos(b *testing.B, db *sql.DB) offset {
+func currentPos(b testing.TB, db *sql.DB) offset {
 	var o offset
 	var skip1, skip2 any
 	if err := db.QueryRow("SHOW MASTER STATUS").Scan(&o.file, &o.pos, &skip1, &skip2); err != nil {

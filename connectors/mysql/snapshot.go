@@ -182,10 +182,17 @@ func (s *snapshotter) table(ctx context.Context, db, name string, last bool) err
 	}
 	p := &srcPosition{ts: s.ts, snapshot: cdc.SnapTrue, serverID: int64(0), file: s.pos.file, pos: int64(s.pos.pos)}
 	firstOfTable := true
+	nkey := 0
+	if tb.keyS != nil {
+		nkey = len(tb.keyS.Fields)
+	}
+	rs, rv := t.b.RowReserve(len(tb.value.Fields), nkey)
 	for rows.Next() {
 		if err := rows.Scan(ptrs...); err != nil {
 			return fmt.Errorf("snapshot of %s.%s: %w", db, name, err)
 		}
+		// All of the row's structs from the same slab arrays (cdc.Slab).
+		t.b.Slab.Reserve(rs, rv)
 		after := t.b.Slab.NewStruct(tb.value)
 		var key *connectors.StructValue
 		if tb.keyS != nil {
