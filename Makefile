@@ -92,6 +92,7 @@ it-compose:
 	SLUICE_IT_KAFKA_BOOTSTRAP=127.0.0.1:19092 \
 	SLUICE_IT_POSTGRES_URL='postgres://postgres:postgres@127.0.0.1:15432/postgres?sslmode=disable' \
 	SLUICE_IT_MYSQL_DSN='root:root@tcp(127.0.0.1:13306)/?parseTime=true&multiStatements=true' \
+	SLUICE_IT_S3_ENDPOINT=http://127.0.0.1:17070 SLUICE_IT_S3_ACCESS_KEY=sluiceit SLUICE_IT_S3_SECRET_KEY=sluiceit-secret-key \
 	  $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./it/... ; \
 	  status=$$?; docker compose -f it/compose.yaml down -v; exit $$status
 

@@ -1,6 +1,7 @@
 package it
 
 import (
+	"github.com/sluice-cdc/sluice/it/harness"
 	"os"
 	"slices"
 	"strings"
@@ -41,7 +42,7 @@ func TestComposePoolProfile(t *testing.T) {
 	if err := yaml.Unmarshal(raw, &c); err != nil {
 		t.Fatalf("it/compose.yaml: %v", err)
 	}
-	for _, name := range []string{"kafka", "postgres", "mariadb", "mysql"} {
+	for _, name := range []string{"kafka", "postgres", "mariadb", "mysql", "s3"} {
 		s, ok := c.Services[name]
 		if !ok {
 			t.Fatalf("it/compose.yaml has no service %s", name)
@@ -49,6 +50,19 @@ func TestComposePoolProfile(t *testing.T) {
 		if len(s.Profiles) != 0 {
 			t.Errorf("service %s has profiles %v: `make it-compose` would not start it", name, s.Profiles)
 		}
+	}
+	// The S3 service is the server CI runs, where make it-compose points
+	// the suite.
+	s3 := c.Services["s3"]
+	mk, err := os.ReadFile("../Makefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cmd := strings.Join(s3.Command, " "); !strings.Contains(cmd, "versitygw@"+harness.VersityGWVersion) || !strings.Contains(cmd, "--access sluiceit --secret sluiceit-secret-key") {
+		t.Errorf("s3's command %q is not versitygw %s with the credentials make it-compose passes", cmd, harness.VersityGWVersion)
+	}
+	if !slices.Contains(s3.Ports, "127.0.0.1:17070:7070") || !strings.Contains(string(mk), "SLUICE_IT_S3_ENDPOINT=http://127.0.0.1:17070") {
+		t.Errorf("s3 publishes %v; make it-compose must point SLUICE_IT_S3_ENDPOINT at 127.0.0.1:17070", s3.Ports)
 	}
 	kafka := strings.Join(c.Services["kafka"].Command, " ")
 	for _, want := range []string{"PLAINTEXT://127.0.0.1:19092", "INTERNAL://kafka:9092", "INTERNAL://0.0.0.0:9092"} {
