@@ -52,6 +52,7 @@ const (
 	PollIntervalMs        = "poll.interval.ms"
 	SignalDataCollection  = "signal.data.collection"
 	SignalEnabledChannels = "signal.enabled.channels"
+	SnapshotChunkSize     = "incremental.snapshot.chunk.size"
 	TableFailureMode      = cdc.TableFailureMode
 	// SchemaHistoryTopic and friends are accepted and not needed (see
 	// their doc).
@@ -170,10 +171,21 @@ func parseMessageKeyColumns(s string) ([]keyColumns, error) {
 	return out, nil
 }
 
+func validSignalTable(name string, value any) error {
+	s := strings.TrimSpace(value.(string))
+	if s == "" {
+		return nil
+	}
+	if db, t, ok := strings.Cut(s, "."); !ok || db == "" || t == "" || strings.Contains(t, ".") {
+		return fmt.Errorf("%q: expected database.table", s)
+	}
+	return nil
+}
+
 func validChannels(name string, value any) error {
 	for _, ch := range value.([]string) {
 		if c := strings.ToLower(strings.TrimSpace(ch)); c != "source" && c != "" {
-			return fmt.Errorf("channel %q is not supported yet by the MySQL source (signals are not in this version); use source", ch)
+			return fmt.Errorf("channel %q is not supported yet by the MySQL source; use source (the signal table, signal.data.collection)", ch)
 		}
 	}
 	return nil
@@ -274,9 +286,16 @@ var def = config.NewDef(
 	config.Key{Name: PollIntervalMs, Type: config.Long, Default: int64(500), Importance: config.Low, Group: groupPerf, Order: 4,
 		Validator: config.AtLeast(1), Doc: "Longest time a poll waits for records before returning an empty batch."},
 	config.Key{Name: SignalDataCollection, Type: config.String, Default: "", Importance: config.Low, Group: groupSnap, Order: 5,
-		Validator: notYet("", "signals (incremental snapshots) are not in this version of the MySQL source"), Doc: "Not supported yet; a value is refused."},
+		Validator: validSignalTable,
+		Doc: "Signal table (database.table, columns id, type, data as Debezium's) whose inserted rows are signals, read from the binlog: execute-snapshot with {\"data-collections\": [regex of database.table, ...]} " +
+			"snapshots the matching captured tables while streaming (chunks of incremental.snapshot.chunk.size rows in primary-key order, events with op r and source.snapshot incremental), " +
+			"stop-snapshot drops the tables not yet finished (those listed, or all), pause-snapshot stops reading further chunks until resume-snapshot (the pause is kept in the offset). " +
+			"Sluice never writes to the signal table: each chunk is read in its own consistent-snapshot transaction and emitted at that snapshot's exact binlog position. MariaDB only."},
 	config.Key{Name: SignalEnabledChannels, Type: config.List, Default: "source", Importance: config.Low, Group: groupSnap, Order: 6,
-		Validator: validChannels, Doc: "Only source is accepted, and without signal.data.collection it reads nothing: signals are not in this version."},
+		Validator: validChannels, Doc: "Channels signals are read from: source (the signal table, signal.data.collection). Debezium's kafka, jmx and file channels are not supported by the MySQL source yet."},
+	config.Key{Name: SnapshotChunkSize, Type: config.Int, Default: 1024, Importance: config.Low, Group: groupSnap, Order: 7,
+		Validator: config.AtLeast(1), Doc: "Rows per chunk of an incremental snapshot, and how often (in rows) the initial snapshot records its progress in the offset, so that a restart reads only what is left. " +
+			"A chunk is read in one short consistent-snapshot transaction: larger chunks read faster, smaller ones hold a table's metadata lock for less time."},
 )
 
 // unsupported are Debezium MySQL/MariaDB properties this version does not
@@ -300,7 +319,6 @@ var unsupported = map[string]string{
 	"topic.transaction":                           "transaction metadata",
 	"topic.heartbeat.prefix":                      "heartbeat topic names",
 	"heartbeat.action.query":                      "heartbeat action queries",
-	"incremental.snapshot.chunk.size":             "incremental snapshots",
 	"read.only":                                   "read-only incremental snapshots",
 	"enable.time.adjuster":                        "the time adjuster",
 	"event.deserialization.failure.handling.mode": "deserialization failure modes",
@@ -345,6 +363,11 @@ type Config struct {
 	Modes                      Modes
 	MaxBatchSize, MaxQueueSize int
 	PollInterval               time.Duration
+	// SignalDB and SignalTable name signal.data.collection ("" without);
+	// SignalSource is set when signal.enabled.channels lists source.
+	SignalDB, SignalTable string
+	SignalSource          bool
+	ChunkSize             int
 	// MariaDB is set when connector.class names Debezium's MariaDB
 	// connector: source.connector is then "mariadb".
 	MariaDB bool
@@ -418,6 +441,13 @@ func ParseConfig(props map[string]string) (*Config, error) {
 	c.ColInclude = cdc.Anchored(v.List(ColumnIncludeList))
 	c.ColExclude = cdc.Anchored(v.List(ColumnExcludeList))
 	c.KeyColumns, _ = parseMessageKeyColumns(v.String(MessageKeyColumns))
+	c.SignalDB, c.SignalTable, _ = strings.Cut(strings.TrimSpace(v.String(SignalDataCollection)), ".")
+	for _, ch := range v.List(SignalEnabledChannels) {
+		if strings.EqualFold(strings.TrimSpace(ch), "source") {
+			c.SignalSource = true
+		}
+	}
+	c.ChunkSize = v.Int(SnapshotChunkSize)
 	return c, nil
 }
 
@@ -469,6 +499,11 @@ func (c *Config) messageKey(db, table string) []string {
 		}
 	}
 	return nil
+}
+
+// isSignalTable reports whether db.table is signal.data.collection.
+func (c *Config) isSignalTable(db, table string) bool {
+	return c.SignalTable != "" && c.SignalDB == db && c.SignalTable == table
 }
 
 // Addr is host:port, for messages.

@@ -38,6 +38,9 @@ type Task struct {
 	// plan, decided in Start.
 	snapshot bool
 	resume   offset
+
+	// incr is the chunked snapshot in progress, nil without one (run's).
+	incr *incremental
 }
 
 // NewTask returns an unstarted task.
@@ -111,6 +114,23 @@ func (t *Task) plan(ctx context.Context, stored map[string]any) error {
 		o, err := parseOffset(stored)
 		if err != nil {
 			return err
+		}
+		if o.snapshot && o.incr != "" && mode != SnapshotInitialOnly && mode != SnapshotNoData {
+			// The rest of an interrupted snapshot is read in chunks
+			// while streaming from its position.
+			present, err := t.binlogPresent(ctx, o.file)
+			if err != nil {
+				return err
+			}
+			if present {
+				plan, _ := parsePlan(o.incr)
+				t.log.Info("resuming an interrupted snapshot: reading what is left in chunks while streaming from its position",
+					"tables_left", len(plan.Tables), "file", o.file, "pos", o.pos)
+				o.snapshot = false
+				t.resume = o
+				return nil
+			}
+			t.log.Warn("the binlog position of an interrupted snapshot is no longer on the server: snapshotting again", "file", o.file, "pos", o.pos)
 		}
 		if o.snapshot {
 			// A snapshot that did not finish is taken again.
@@ -222,6 +242,21 @@ func (t *Task) run(ctx context.Context) {
 				return nil
 			}
 		}
+		if t.resume.incr != "" {
+			plan, err := parsePlan(t.resume.incr)
+			if err != nil {
+				return err
+			}
+			if len(plan.Tables) > 0 {
+				t.incr = newIncremental(plan)
+			}
+			t.resume.incr = ""
+		}
+		defer func() {
+			if t.incr != nil {
+				t.incr.close()
+			}
+		}()
 		return t.stream(ctx, t.resume)
 	})
 	if ctx.Err() != nil && err != nil && errors.Is(err, context.Canceled) {
@@ -231,8 +266,13 @@ func (t *Task) run(ctx context.Context) {
 	close(t.done)
 }
 
-// put queues a record.
+// put queues a record. While a chunked snapshot runs, its plan goes
+// into every offset, so that a restart from any of them reads only what
+// is left.
 func (t *Task) put(ctx context.Context, r *connectors.Record) error {
+	if r.SourceOffset != nil && t.incr != nil && t.incr.enc != "" {
+		r.SourceOffset[offsetIncremental] = t.incr.enc
+	}
 	return t.queue.Put(ctx, cdc.Queued[struct{}]{R: r})
 }
 
