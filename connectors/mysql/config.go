@@ -230,7 +230,9 @@ var def = config.NewDef(
 		Recommender: recommend(SnapshotInitial, SnapshotInitialOnly, SnapshotNoData, SnapshotNever, SnapshotWhenNeeded, SnapshotAlways),
 		Doc: "initial snapshots the captured tables when there is no stored offset, then streams; initial_only stops after the snapshot; no_data (or never) only streams, from the server's current position; " +
 			"always snapshots at every start; when_needed snapshots when there is no stored offset or the stored position is no longer on the server (binlog purged). " +
-			"The snapshot takes no lock: one transaction WITH CONSISTENT SNAPSHOT reads every table, and the binlog position read inside it (binlog_snapshot_file/position) is where streaming starts. A snapshot interrupted by a restart starts over."},
+			"The snapshot takes no lock: one transaction WITH CONSISTENT SNAPSHOT reads every table, and the binlog position read inside it (binlog_snapshot_file/position) is where streaming starts. " +
+			"It records its progress in the offset every incremental.snapshot.chunk.size rows: a restart streams from the snapshot's position and reads only what is left, in chunks (as signals' incremental snapshots), unless the mode is initial_only (the snapshot starts over). " +
+			"It also hands the rest over to chunks when a table was altered after it began, or when DDL waits for its metadata locks (seen with the PROCESS privilege), so DDL never waits for the whole snapshot."},
 	config.Key{Name: SnapshotLockingMode, Type: config.String, Default: "none", Importance: config.Medium, Group: groupSnap, Order: 2,
 		Validator: notYet("none", "the MySQL source takes no global or table lock (MariaDB's consistent snapshot gives the exact binlog position without one)"),
 		Doc:       "none: no lock is taken (Debezium's default, minimal, takes FLUSH TABLES WITH READ LOCK). Other values are refused."},
