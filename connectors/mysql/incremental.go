@@ -94,6 +94,19 @@ func (a binlogAt) reached(o offset) bool {
 	return a.pos >= o.pos
 }
 
+// catchUpBytes is how far behind a chunk's position the stream may be
+// when its snapshot is opened.
+const catchUpBytes = 64 << 20
+
+// farBehind reports whether the stream at a is more than catchUpBytes
+// (or a binlog file) behind o.
+func farBehind(a binlogAt, o offset) bool {
+	if compareFiles(a.file, o.file) < 0 {
+		return true
+	}
+	return a.file == o.file && o.pos > a.pos && o.pos-a.pos > catchUpBytes
+}
+
 // compareFiles orders binlog file names: the same base name with a
 // growing numeric extension (mariadb-bin.000009 < mariadb-bin.000010).
 func compareFiles(a, b string) int {
@@ -139,6 +152,14 @@ func (t *Task) pumpIncremental(ctx context.Context, s *streamer) error {
 			}
 			if err := t.openChunk(ctx); err != nil {
 				return err
+			}
+			if s.at.file != "" && farBehind(s.at, in.open.pos) {
+				// The stream is catching up from far back: holding the
+				// snapshot open that long would keep the server from
+				// purging old row versions. Try again once it is closer.
+				in.close()
+				in.backoff = time.Now().Add(time.Second)
+				return nil
 			}
 		}
 		if s.inTx || !s.at.reached(in.open.pos) {
