@@ -168,3 +168,82 @@ func formatMicros(us int64) string {
 	s := us / 1e6
 	return fmt.Sprintf("%s%02d:%02d:%02d.%06d", sign, s/3600, s/60%60, s%60, us%1e6)
 }
+
+func TestChunkQuery(t *testing.T) {
+	d := &described{db: "d", name: "t", sel: []string{"`a`", "`b`", "`v`", "`a`", "`b`"}, nval: 3,
+		cols: []column{{name: "a", kind: kInt}, {name: "b", kind: kBytes}, {name: "v", kind: kString}}, pk: []int{0, 1}}
+	q, args := d.query(nil, 10)
+	if q != "SELECT `a`, `b`, `v`, `a`, `b` FROM `d`.`t` ORDER BY `a`, `b` LIMIT 10" || args != nil {
+		t.Errorf("first chunk: %s %v", q, args)
+	}
+	q, args = d.query([][]byte{[]byte("5"), {0xff}}, 10)
+	if q != "SELECT `a`, `b`, `v`, `a`, `b` FROM `d`.`t` WHERE (`a` > ?) OR (`a` = ? AND `b` > ?) ORDER BY `a`, `b` LIMIT 10" {
+		t.Errorf("next chunk: %s", q)
+	}
+	if len(args) != 3 || args[0] != "5" || args[1] != "5" || string(args[2].([]byte)) != "\xff" {
+		t.Errorf("args %#v: want the int as text, the binary column as bytes", args)
+	}
+	d.pk = nil
+	if q, _ := d.query([][]byte{[]byte("5")}, 10); q != "SELECT `a`, `b`, `v`, `a`, `b` FROM `d`.`t`" {
+		t.Errorf("a table without a usable key is read whole: %s", q)
+	}
+}
+
+func TestBinlogPositions(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		want int
+	}{
+		{"binlog.000009", "binlog.000010", -1}, {"binlog.000010", "binlog.000009", 1}, {"binlog.1000000", "binlog.999999", 1}, {"x.000001", "x.000001", 0},
+	} {
+		if got := compareFiles(tc.a, tc.b); got != tc.want {
+			t.Errorf("compareFiles(%s, %s) = %d", tc.a, tc.b, got)
+		}
+	}
+	o := offset{file: "binlog.000002", pos: 1000}
+	for _, tc := range []struct {
+		at      binlogAt
+		reached bool
+		far     bool
+	}{
+		{binlogAt{}, false, false},
+		{binlogAt{"binlog.000001", 5000}, false, true},
+		{binlogAt{"binlog.000002", 999}, false, false},
+		{binlogAt{"binlog.000002", 1000}, true, false},
+		{binlogAt{"binlog.000003", 4}, true, false},
+	} {
+		if got := tc.at.reached(o); got != tc.reached {
+			t.Errorf("%v reached %v: %v", tc.at, o, got)
+		}
+		if tc.at.file != "" {
+			if got := farBehind(tc.at, o); got != tc.far {
+				t.Errorf("%v far behind %v: %v", tc.at, o, got)
+			}
+		}
+	}
+	if !farBehind(binlogAt{"binlog.000002", 4}, offset{file: "binlog.000002", pos: 4 + catchUpBytes + 1}) {
+		t.Error("64 MiB behind is far")
+	}
+}
+
+func FuzzSnapshotPlan(f *testing.F) {
+	f.Add(`{"tables":[{"d":"db","t":"a","l":["3132"]},{"d":"db","t":"b","s":true}],"paused":true,"initial":true}`)
+	f.Add(`{"tables":null}`)
+	f.Add(`{"tables":[{"d":"db","t":"a","l":["zz"]}]}`)
+	f.Fuzz(func(t *testing.T, s string) {
+		p, err := parsePlan(s)
+		if err != nil {
+			return
+		}
+		q, err := parsePlan(p.encode())
+		if err != nil {
+			t.Fatalf("re-parsing %q: %v", p.encode(), err)
+		}
+		if q.encode() != p.encode() {
+			t.Fatalf("round trip %q → %q", p.encode(), q.encode())
+		}
+		for _, pt := range p.Tables {
+			pt.lastKey()
+		}
+	})
+}
