@@ -191,10 +191,11 @@ func BenchmarkSnapshot(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	for _, chunk := range []string{"", "1024", "8192"} {
+	for _, tc := range []struct{ chunk, threads string }{{"", "1"}, {"1024", "1"}, {"8192", "1"}, {"8192", "2"}} {
+		chunk := tc.chunk
 		name := "consistent"
 		if chunk != "" {
-			name = "chunked-" + chunk
+			name = "chunked-" + chunk + "-threads-" + tc.threads
 		}
 		b.Run(name, func(b *testing.B) {
 			var took time.Duration
@@ -202,7 +203,8 @@ func BenchmarkSnapshot(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				p := props(m, db, TableIncludeList, db+".t")
 				if chunk != "" {
-					p = props(m, db, SnapshotMode, SnapshotNoData, SignalDataCollection, db+".signals", SnapshotChunkSize, chunk, TableIncludeList, db+".t")
+					p = props(m, db, SnapshotMode, SnapshotNoData, SignalDataCollection, db+".signals", SnapshotChunkSize, chunk, TableIncludeList, db+".t",
+						SnapshotMaxThreads, tc.threads)
 				}
 				task, err := tryStart(p, nil)
 				if err != nil {
@@ -210,7 +212,7 @@ func BenchmarkSnapshot(b *testing.B) {
 				}
 				t0 := time.Now()
 				if chunk != "" {
-					if _, err := sqlDB.Exec("INSERT INTO signals VALUES (?, 'execute-snapshot', ?)", strconv.Itoa(i)+name, `{"data-collections": [".*\\.t"]}`); err != nil {
+					if _, err := sqlDB.Exec("INSERT INTO signals VALUES (?, 'execute-snapshot', ?)", strconv.FormatInt(time.Now().UnixNano(), 10), `{"data-collections": [".*\\.t"]}`); err != nil {
 						b.Fatal(err)
 					}
 				}

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/sluice-cdc/sluice/connectors"
+	"github.com/sluice-cdc/sluice/connectors/cdc"
 )
 
 // Reading a table for a snapshot, whole or by primary-key chunks: the
@@ -148,7 +149,7 @@ func (d *described) param(j int, v []byte) any {
 // readRows reads the rows of a query of d into records (op r, source
 // from p) and hands each to emit with the row's primary-key text (valid
 // until the next row).
-func (t *Task) readRows(ctx context.Context, rows *sql.Rows, d *described, p *srcPosition, emit func(r *connectors.Record, key [][]byte) error) error {
+func (t *Task) readRows(ctx context.Context, b *cdc.Builder, rows *sql.Rows, d *described, p *srcPosition, emit func(r *connectors.Record, key [][]byte) error) error {
 	defer rows.Close()
 	tb, cols := d.tb, d.cols
 	raw := make([]sql.RawBytes, len(d.sel))
@@ -161,10 +162,10 @@ func (t *Task) readRows(ctx context.Context, rows *sql.Rows, d *described, p *sr
 		if err := rows.Scan(ptrs...); err != nil {
 			return fmt.Errorf("snapshot of %s.%s: %w", d.db, d.name, err)
 		}
-		after := t.b.Slab.NewStruct(tb.value)
+		after := b.Slab.NewStruct(tb.value)
 		var key *connectors.StructValue
 		if tb.keyS != nil {
-			key = t.b.Slab.NewStruct(tb.keyS)
+			key = b.Slab.NewStruct(tb.keyS)
 		}
 		for i := range cols {
 			if !tb.include[i] {
@@ -187,7 +188,7 @@ func (t *Task) readRows(ctx context.Context, rows *sql.Rows, d *described, p *sr
 		for j := range pkRaw {
 			pkRaw[j] = raw[d.nval+j]
 		}
-		r := t.b.Change(tb.topic, tb.env, tb.keyS, "r", key, nil, after, sourceValue(t.b, tb, p), nil, nil)
+		r := b.Change(tb.topic, tb.env, tb.keyS, "r", key, nil, after, sourceValue(b, tb, p), nil, nil)
 		if err := emit(r, pkRaw); err != nil {
 			return err
 		}

@@ -53,6 +53,7 @@ const (
 	SignalDataCollection  = "signal.data.collection"
 	SignalEnabledChannels = "signal.enabled.channels"
 	SnapshotChunkSize     = "incremental.snapshot.chunk.size"
+	ReadOnly              = "read.only"
 	TableFailureMode      = cdc.TableFailureMode
 	// SchemaHistoryTopic and friends are accepted and not needed (see
 	// their doc).
@@ -237,8 +238,10 @@ var def = config.NewDef(
 		Validator: notYet("none", "the MySQL source takes no global or table lock (MariaDB's consistent snapshot gives the exact binlog position without one)"),
 		Doc:       "none: no lock is taken (Debezium's default, minimal, takes FLUSH TABLES WITH READ LOCK). Other values are refused."},
 	config.Key{Name: SnapshotMaxThreads, Type: config.Int, Default: 1, Importance: config.Medium, Group: groupSnap, Order: 3,
-		Validator: notYet("1", "parallel snapshots are not in this version of the MySQL source"),
-		Doc:       "Only 1 in this version: tables are read one after another in one consistent-snapshot transaction."},
+		Validator: config.AtLeast(1),
+		Doc: "1: the initial snapshot reads the tables one after another in one consistent-snapshot transaction. More: the initial snapshot (and any chunked snapshot) reads primary-key chunks of that many tables at once, " +
+			"each chunk on its own connection in its own consistent snapshot, read ahead into memory (at most this many chunks of incremental.snapshot.chunk.size rows) and queued when the stream reaches that snapshot's binlog position, so events of the stream and of the snapshot interleave, exactly. " +
+			"Tables without a usable primary key are read whole, one at a time, when the stream is at their position. Not with snapshot.mode=initial_only, which has no stream."},
 	config.Key{Name: SnapshotFetchSize, Type: config.Int, Default: 10240, Importance: config.Low, Group: groupSnap, Order: 4,
 		Validator: config.AtLeast(1), Doc: "Accepted for compatibility: snapshot rows are streamed from the server as it sends them, so memory is bounded by max.queue.size whatever this is."},
 	config.Key{Name: GTIDSourceIncludes, Type: config.List, Default: "", Importance: config.Low, Group: groupFilter, Order: 8,
@@ -298,6 +301,8 @@ var def = config.NewDef(
 	config.Key{Name: SnapshotChunkSize, Type: config.Int, Default: 1024, Importance: config.Low, Group: groupSnap, Order: 7,
 		Validator: config.AtLeast(1), Doc: "Rows per chunk of an incremental snapshot, and how often (in rows) the initial snapshot records its progress in the offset, so that a restart reads only what is left. " +
 			"A chunk is read in one short consistent-snapshot transaction: larger chunks read faster, smaller ones hold a table's metadata lock for less time."},
+	config.Key{Name: ReadOnly, Type: config.Boolean, Default: false, Importance: config.Low, Group: groupSnap, Order: 8,
+		Doc: "Accepted with either value: the MySQL source never writes to the database. Its incremental snapshots need no watermark rows (each chunk is placed at its consistent snapshot's binlog position), so they behave as Debezium's read.only=true ones always."},
 )
 
 // unsupported are Debezium MySQL/MariaDB properties this version does not
@@ -321,7 +326,6 @@ var unsupported = map[string]string{
 	"topic.transaction":                           "transaction metadata",
 	"topic.heartbeat.prefix":                      "heartbeat topic names",
 	"heartbeat.action.query":                      "heartbeat action queries",
-	"read.only":                                   "read-only incremental snapshots",
 	"enable.time.adjuster":                        "the time adjuster",
 	"event.deserialization.failure.handling.mode": "deserialization failure modes",
 	"inconsistent.schema.handling.mode":           "schema history handling",
@@ -370,6 +374,7 @@ type Config struct {
 	SignalDB, SignalTable string
 	SignalSource          bool
 	ChunkSize             int
+	MaxThreads            int
 	// MariaDB is set when connector.class names Debezium's MariaDB
 	// connector: source.connector is then "mariadb".
 	MariaDB bool
@@ -450,6 +455,10 @@ func ParseConfig(props map[string]string) (*Config, error) {
 		}
 	}
 	c.ChunkSize = v.Int(SnapshotChunkSize)
+	c.MaxThreads = v.Int(SnapshotMaxThreads)
+	if c.MaxThreads > 1 && c.SnapshotMode == SnapshotInitialOnly {
+		return nil, config.Errors{{Key: SnapshotMaxThreads, Value: fmt.Sprint(c.MaxThreads), Reason: "parallel snapshots place their chunks in the binlog stream, which snapshot.mode=initial_only does not read; set snapshot.max.threads=1 or another snapshot.mode"}}
+	}
 	return c, nil
 }
 

@@ -5,7 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -32,29 +32,61 @@ import (
 // written to the database and no row needs to be dropped. See DESIGN.md.
 
 // incremental is the chunked snapshot in progress. It is used by the
-// task's goroutine only (the streamer's hooks and the signal handler).
+// task's goroutine only (the streamer's hooks and the signal handler);
+// with snapshot.max.threads > 1, reader goroutines read chunks ahead into
+// their openChunk, handed back by closing its done channel.
 type incremental struct {
-	plan snapPlan
-	enc  string // plan encoded; "" when there is nothing left
-	// open is the chunk whose snapshot is open, waiting for the stream
-	// to reach its position.
-	open *openChunk
+	plan    snapPlan
+	enc     string // plan encoded; "" when there is nothing left
+	threads int
+	// inflight are the chunks whose snapshots are open, in the order
+	// they were opened (so of growing positions), each of another table.
+	inflight []*openChunk
 	// chunks and rows count what was read, for the log.
 	chunks, rows int64
 	// backoff delays the next chunk after a table changed under one.
 	backoff time.Time
 }
 
+// openChunk is a chunk whose consistent snapshot is open.
 type openChunk struct {
 	conn *sql.Conn
 	pos  offset // the snapshot's binlog position
 	db   string
 	name string
+	from []string // the plan's Last of the table when opened
+	// With snapshot.max.threads > 1 a reader goroutine reads the chunk
+	// ahead into res and closes done; cancel stops it.
+	cancel context.CancelFunc
+	done   chan struct{}
+	res    chunkResult
 }
 
-// newIncremental starts the chunked snapshot of plan.
-func newIncremental(plan *snapPlan) *incremental {
-	in := &incremental{plan: *plan}
+// chunkResult is what a chunk read gave.
+type chunkResult struct {
+	rows  []*connectors.Record // read ahead (buffered)
+	n     int
+	last  [][]byte // the key of the last row when the chunk was full
+	done  bool     // the table is finished
+	gone  bool     // the table is gone or no longer captured
+	whole bool     // read ahead declined: the table is read whole, at the position
+	err   error
+}
+
+// close stops the chunk's reader and ends its transaction.
+func (oc *openChunk) close() {
+	if oc.cancel != nil {
+		oc.cancel()
+		<-oc.done
+	}
+	_, _ = oc.conn.ExecContext(context.Background(), "ROLLBACK")
+	oc.conn.Close()
+}
+
+// newIncremental starts the chunked snapshot of plan, reading ahead on
+// threads connections when threads > 1.
+func newIncremental(plan *snapPlan, threads int) *incremental {
+	in := &incremental{plan: *plan, threads: max(threads, 1)}
 	in.update()
 	return in
 }
@@ -67,13 +99,22 @@ func (in *incremental) update() {
 	}
 }
 
-// close ends the open chunk's transaction.
+// close ends the open chunks' transactions and waits for their readers.
 func (in *incremental) close() {
-	if in.open != nil {
-		_, _ = in.open.conn.ExecContext(context.Background(), "ROLLBACK")
-		in.open.conn.Close()
-		in.open = nil
+	for _, oc := range in.inflight {
+		oc.close()
 	}
+	in.inflight = nil
+}
+
+// find returns the index of db.name in the plan, or -1.
+func (in *incremental) find(db, name string) int {
+	for i, pt := range in.plan.Tables {
+		if pt.DB == db && pt.Table == name {
+			return i
+		}
+	}
+	return -1
 }
 
 // binlogAt is a position in the binlog: file and the end of the last
@@ -136,106 +177,195 @@ func cutExt(f string) (string, uint64, bool) {
 	return f[:i], n, err == nil
 }
 
-// pumpIncremental opens the next chunk's snapshot when none is open,
-// and reads chunks as long as the stream is already at their position
-// (nothing was written since): an idle database is snapshotted without
-// waiting for binlog events. It runs between binlog events.
+// pumpIncremental opens chunks' snapshots while fewer than
+// snapshot.max.threads are open, and queues the first one's rows as soon
+// as the stream is between transactions at its position — in a loop, so
+// that an idle database is snapshotted without waiting for binlog
+// events. It runs between binlog events.
 func (t *Task) pumpIncremental(ctx context.Context, s *streamer) error {
 	for {
 		in := t.incr
 		if in == nil {
 			return nil
 		}
-		if in.open == nil {
-			if len(in.plan.Tables) == 0 || in.plan.Paused || time.Now().Before(in.backoff) {
-				return nil
-			}
-			if err := t.openChunk(ctx); err != nil {
-				return err
-			}
-			if s.at.file != "" && farBehind(s.at, in.open.pos) {
-				// The stream is catching up from far back: holding the
-				// snapshot open that long would keep the server from
-				// purging old row versions. Try again once it is closer.
-				in.close()
-				in.backoff = time.Now().Add(time.Second)
-				return nil
-			}
+		if err := t.fillInflight(ctx, s); err != nil {
+			return err
 		}
-		if s.inTx || !s.at.reached(in.open.pos) {
+		if len(in.inflight) == 0 || s.inTx || !s.at.reached(in.inflight[0].pos) {
 			return nil
 		}
-		if err := t.readIfReached(ctx, s); err != nil {
+		if err := t.emitFirst(ctx, s); err != nil {
 			return err
 		}
 	}
 }
 
-// openChunk begins the consistent snapshot of the next chunk.
-func (t *Task) openChunk(ctx context.Context) error {
+// fillInflight opens snapshots for the next tables of the plan not in
+// flight, up to snapshot.max.threads, and starts their readers when
+// reading ahead.
+func (t *Task) fillInflight(ctx context.Context, s *streamer) error {
 	in := t.incr
-	pt := in.plan.Tables[0]
+	for len(in.inflight) < in.threads && !in.plan.Paused && !time.Now().Before(in.backoff) {
+		var pt *planTable
+		for i := range in.plan.Tables {
+			c := &in.plan.Tables[i]
+			busy := false
+			for _, oc := range in.inflight {
+				busy = busy || (oc.db == c.DB && oc.name == c.Table)
+			}
+			if !busy {
+				pt = c
+				break
+			}
+		}
+		if pt == nil {
+			return nil
+		}
+		oc, err := t.openChunk(ctx, pt)
+		if err != nil {
+			return err
+		}
+		if s.at.file != "" && farBehind(s.at, oc.pos) {
+			// The stream is catching up from far back: holding the
+			// snapshot open that long would keep the server from
+			// purging old row versions. Try again once it is closer.
+			oc.close()
+			in.backoff = time.Now().Add(time.Second)
+			return nil
+		}
+		in.inflight = append(in.inflight, oc)
+		if in.threads > 1 {
+			rctx, cancel := context.WithCancel(ctx)
+			oc.cancel, oc.done = cancel, make(chan struct{})
+			b, p := newBuilder(t.cfg), *pt
+			go func() {
+				defer close(oc.done)
+				if err := connectors.Protect(func() error {
+					oc.res = t.readChunkRows(rctx, b, oc, p, true, nil)
+					return nil
+				}); err != nil {
+					oc.res = chunkResult{err: err}
+				}
+			}()
+		}
+	}
+	return nil
+}
+
+// openChunk begins the consistent snapshot of the next chunk of pt.
+func (t *Task) openChunk(ctx context.Context, pt *planTable) (*openChunk, error) {
 	conn, err := t.db.Conn(ctx)
 	if err != nil {
-		return fmt.Errorf("snapshot chunk connection: %w", err)
+		return nil, fmt.Errorf("snapshot chunk connection: %w", err)
 	}
 	for _, q := range []string{"SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ", "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"} {
 		if _, err := conn.ExecContext(ctx, q); err != nil {
 			conn.Close()
-			return fmt.Errorf("snapshot chunk of %s.%s: %s: %w", pt.DB, pt.Table, q, err)
+			return nil, fmt.Errorf("snapshot chunk of %s.%s: %s: %w", pt.DB, pt.Table, q, err)
 		}
 	}
 	pos, err := t.snapshotPosition(ctx, conn)
 	if err != nil {
 		conn.Close()
-		return err
+		return nil, err
 	}
-	in.open = &openChunk{conn: conn, pos: pos, db: pt.DB, name: pt.Table}
-	return nil
+	return &openChunk{conn: conn, pos: pos, db: pt.DB, name: pt.Table, from: pt.Last}, nil
 }
 
-// readIfReached reads the open chunk when the stream is between
+// readIfReached queues the first open chunk when the stream is between
 // transactions at its snapshot's position.
 func (t *Task) readIfReached(ctx context.Context, s *streamer) error {
 	in := t.incr
-	if in == nil || in.open == nil || s.inTx || !s.at.reached(in.open.pos) {
+	if in == nil || len(in.inflight) == 0 || s.inTx || !s.at.reached(in.inflight[0].pos) {
 		return nil
 	}
-	oc := in.open
-	defer in.close()
-	if len(in.plan.Tables) == 0 || in.plan.Tables[0].DB != oc.db || in.plan.Tables[0].Table != oc.name {
-		return nil // stopped, or replaced by a signal, while open
+	return t.pumpIncremental(ctx, s)
+}
+
+// emitFirst queues the rows of the first open chunk (read ahead, or
+// read now) at the stream's position and advances the plan past them.
+func (t *Task) emitFirst(ctx context.Context, s *streamer) error {
+	in := t.incr
+	oc := in.inflight[0]
+	in.inflight = in.inflight[1:]
+	defer oc.close()
+	i := in.find(oc.db, oc.name)
+	if i < 0 || !slices.Equal(in.plan.Tables[i].Last, oc.from) {
+		return nil // stopped, or started again by a signal, while open
 	}
-	err := t.readChunk(ctx, s, oc)
+	pt := &in.plan.Tables[i]
+	var held *connectors.Record
+	var res chunkResult
+	if oc.done != nil {
+		<-oc.done
+		res = oc.res
+	}
+	if oc.done == nil || res.whole {
+		res = t.readChunkRows(ctx, t.b, oc, *pt, false, func(r *connectors.Record) error {
+			if held != nil {
+				if err := t.put(ctx, held); err != nil {
+					return err
+				}
+			}
+			held = r
+			return nil
+		})
+	} else if res.err == nil && len(res.rows) > 0 {
+		for _, r := range res.rows[:len(res.rows)-1] {
+			if err := t.put(ctx, r); err != nil {
+				return err
+			}
+		}
+		held = res.rows[len(res.rows)-1]
+	}
 	var me *driver.MySQLError
-	if errors.As(err, &me) && (me.Number == 1412 || me.Number == 1146) {
+	if errors.As(res.err, &me) && (me.Number == 1412 || me.Number == 1146) {
 		// ER_TABLE_DEF_CHANGED: altered after the chunk's snapshot
 		// began; read it again in a new one. ER_NO_SUCH_TABLE: dropped;
 		// the next chunk drops it from the plan.
-		t.log.Info("a table changed under its snapshot chunk; reading the chunk again", "table", oc.db+"."+oc.name, "error", err)
+		t.log.Info("a table changed under its snapshot chunk; reading the chunk again", "table", oc.db+"."+oc.name, "error", res.err)
 		in.backoff = time.Now().Add(100 * time.Millisecond)
 		return nil
 	}
-	return err
+	if res.err != nil {
+		return res.err
+	}
+	in.chunks++
+	in.rows += int64(res.n)
+	if res.gone {
+		t.log.Info("a table of the snapshot is gone or no longer captured; skipping it", "table", oc.db+"."+oc.name)
+	}
+	if res.done || res.gone {
+		in.plan.Tables = slices.Delete(in.plan.Tables, i, i+1)
+	} else {
+		pt.setLast(res.last)
+	}
+	return t.finishChunk(ctx, s, held)
 }
 
-// readChunk reads the next chunk of the plan's first table in oc's
-// snapshot and queues it at the stream's position.
-func (t *Task) readChunk(ctx context.Context, s *streamer, oc *openChunk) error {
-	in := t.incr
-	pt := &in.plan.Tables[0]
+// readChunkRows reads the next chunk of pt in oc's snapshot, handing each
+// row to emit, or keeping them in the result when buffered (then a table
+// that cannot be chunked is not read: whole).
+func (t *Task) readChunkRows(ctx context.Context, b *cdc.Builder, oc *openChunk, pt planTable, buffered bool, emit func(*connectors.Record) error) chunkResult {
+	var res chunkResult
 	full := pt.DB + "." + pt.Table
 	exists, err := tableExists(ctx, oc.conn, pt.DB, pt.Table)
 	if err != nil {
-		return err
+		res.err = err
+		return res
 	}
 	if !exists || !t.cfg.Captures(pt.DB, pt.Table) {
-		t.log.Info("a table of the snapshot is gone or no longer captured; skipping it", "table", full)
-		return t.finishChunk(ctx, s, nil, true)
+		res.gone = true
+		return res
 	}
 	d, err := t.describe(ctx, oc.conn, pt.DB, pt.Table)
 	if err != nil {
-		return err
+		res.err = err
+		return res
+	}
+	if buffered && d.pk == nil {
+		res.whole = true
+		return res
 	}
 	last := pt.lastKey()
 	if last != nil && len(last) != len(d.pk) {
@@ -248,51 +378,36 @@ func (t *Task) readChunk(ctx context.Context, s *streamer, oc *openChunk) error 
 	q, args := d.query(last, limit)
 	rows, err := oc.conn.QueryContext(ctx, q, args...)
 	if err != nil {
-		return fmt.Errorf("snapshot chunk of %s: %w", full, err)
+		res.err = fmt.Errorf("snapshot chunk of %s: %w", full, err)
+		return res
 	}
 	mark := cdc.SnapTrue
 	if pt.Signal {
 		mark = cdc.SnapIncremental
 	}
 	p := &srcPosition{ts: cdc.TimeBoxes(time.Now()), snapshot: mark, serverID: int64(0), file: oc.pos.file, pos: int64(oc.pos.pos)}
-	var held *connectors.Record
-	var n int
-	var lastKey [][]byte
-	err = t.readRows(ctx, rows, d, p, func(r *connectors.Record, key [][]byte) error {
-		if held != nil {
-			if err := t.put(ctx, held); err != nil {
-				return err
-			}
-		}
-		held = r
-		n++
-		if n == limit && d.pk != nil {
-			lastKey = make([][]byte, len(key))
+	res.err = t.readRows(ctx, b, rows, d, p, func(r *connectors.Record, key [][]byte) error {
+		res.n++
+		if res.n == limit && d.pk != nil {
+			res.last = make([][]byte, len(key))
 			for i := range key {
-				lastKey[i] = append([]byte(nil), key[i]...)
+				res.last[i] = append([]byte(nil), key[i]...)
 			}
 		}
-		return nil
+		if buffered {
+			res.rows = append(res.rows, r)
+			return nil
+		}
+		return emit(r)
 	})
-	if err != nil {
-		return err
-	}
-	in.chunks++
-	in.rows += int64(n)
-	done := d.pk == nil || n < limit
-	if !done {
-		pt.setLast(lastKey)
-	}
-	return t.finishChunk(ctx, s, held, done)
+	res.done = d.pk == nil || res.n < limit
+	return res
 }
 
-// finishChunk records the chunk's progress in the plan and queues its
-// last record (or a marker) with the offset that says so.
-func (t *Task) finishChunk(ctx context.Context, s *streamer, last *connectors.Record, tableDone bool) error {
+// finishChunk queues the chunk's last record (or a marker) with the
+// offset of the stream's position and the plan advanced past the chunk.
+func (t *Task) finishChunk(ctx context.Context, s *streamer, last *connectors.Record) error {
 	in := t.incr
-	if tableDone {
-		in.plan.Tables = in.plan.Tables[1:]
-	}
 	in.update()
 	o := offset{file: s.at.file, pos: s.at.pos}
 	if s.gtids != nil {
@@ -304,8 +419,8 @@ func (t *Task) finishChunk(ctx context.Context, s *streamer, last *connectors.Re
 	}
 	last.SourceOffset = o.toMap()
 	if len(in.plan.Tables) == 0 {
-		level := slog.LevelInfo
-		t.log.Log(ctx, level, "chunked snapshot finished", "chunks", in.chunks, "rows", in.rows, "initial", in.plan.Initial)
+		t.log.Info("chunked snapshot finished", "chunks", in.chunks, "rows", in.rows, "initial", in.plan.Initial)
+		in.close()
 		t.incr = nil
 	}
 	return t.put(ctx, last)

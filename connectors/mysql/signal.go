@@ -96,7 +96,7 @@ func (h *signals) ExecuteSnapshot(ctx context.Context, res []*regexp.Regexp, pat
 		return nil
 	}
 	if t.incr == nil {
-		t.incr = newIncremental(&snapPlan{})
+		t.incr = newIncremental(&snapPlan{}, t.cfg.MaxThreads)
 	}
 	in := t.incr
 	in.plan.Tables = slices.DeleteFunc(in.plan.Tables, func(p planTable) bool {

@@ -73,6 +73,33 @@ func (t *Task) takeSnapshot(ctx context.Context) (offset, error) {
 	return pos, nil
 }
 
+// chunkedSnapshot plans the initial snapshot as chunks read while
+// streaming (snapshot.max.threads > 1): streaming starts at the server's
+// current position, before any chunk's, and the plan lists every
+// captured table.
+func (t *Task) chunkedSnapshot(ctx context.Context) error {
+	if !t.info.mariaDB {
+		return fmt.Errorf("snapshots need MariaDB's consistent snapshot position (binlog_snapshot_file); on MySQL set snapshot.mode=no_data for now")
+	}
+	if err := t.current(ctx); err != nil {
+		return err
+	}
+	tables, err := t.capturedTables(ctx, t.db)
+	if err != nil {
+		return err
+	}
+	plan := &snapPlan{Initial: true}
+	for _, n := range tables {
+		plan.Tables = append(plan.Tables, planTable{DB: n[0], Table: n[1]})
+	}
+	t.log.Info("snapshot started: chunks read while streaming", "tables", len(tables), "threads", t.cfg.MaxThreads,
+		"file", t.resume.file, "pos", t.resume.pos, "gtids", t.resume.gtids)
+	if len(plan.Tables) > 0 {
+		t.resume.incr = plan.encode()
+	}
+	return nil
+}
+
 // snapshotPosition reads the binlog position of the transaction's
 // snapshot.
 func (t *Task) snapshotPosition(ctx context.Context, conn *sql.Conn) (offset, error) {
@@ -252,7 +279,7 @@ func (s *snapshotter) table(ctx context.Context, last bool) (*snapPlan, error) {
 	var n int64
 	var yield *snapPlan
 	errYield := errors.New("yield")
-	err = t.readRows(ctx, rows, d, p, func(r *connectors.Record, key [][]byte) error {
+	err = t.readRows(ctx, t.b, rows, d, p, func(r *connectors.Record, key [][]byte) error {
 		if err := s.flush(ctx, ""); err != nil {
 			return err
 		}

@@ -230,7 +230,13 @@ func (t *Task) binlogPresent(ctx context.Context, file string) (bool, error) {
 // run is the task's goroutine: snapshot, then stream.
 func (t *Task) run(ctx context.Context) {
 	err := connectors.Protect(func() error {
-		if t.snapshot {
+		if t.snapshot && t.cfg.MaxThreads > 1 {
+			// Parallel: every table in chunks while streaming from
+			// the position before the first chunk (incremental.go).
+			if err := t.chunkedSnapshot(ctx); err != nil {
+				return err
+			}
+		} else if t.snapshot {
 			o, err := t.takeSnapshot(ctx)
 			if err != nil {
 				return err
@@ -248,7 +254,9 @@ func (t *Task) run(ctx context.Context) {
 				return err
 			}
 			if len(plan.Tables) > 0 {
-				t.incr = newIncremental(plan)
+				t.incr = newIncremental(plan, t.cfg.MaxThreads)
+				t.log.Info("chunked snapshot under way: reading what is left while streaming", "tables_left", len(plan.Tables),
+					"initial", plan.Initial, "paused", plan.Paused, "threads", t.incr.threads)
 			}
 			t.resume.incr = ""
 		}

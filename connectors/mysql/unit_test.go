@@ -34,7 +34,7 @@ func TestConfigRefusesWhatIsNotImplemented(t *testing.T) {
 	for _, tc := range []struct{ kv, want []string }{
 		{[]string{IncludeSchemaChanges, "true"}, []string{"include.schema.changes", "not in this version"}},
 		{[]string{SnapshotLockingMode, "minimal"}, []string{"takes no global or table lock", `set it to "none"`}},
-		{[]string{SnapshotMaxThreads, "4"}, []string{"parallel snapshots"}},
+		{[]string{SnapshotMaxThreads, "4", SnapshotMode, SnapshotInitialOnly}, []string{"initial_only does not read"}},
 		{[]string{"topic.transaction", "tx"}, []string{"transaction metadata"}},
 		{[]string{"heartbeat.action.query", "SELECT 1"}, []string{"heartbeat action queries"}},
 		{[]string{SSLMode, "required"}, []string{"TLS to MySQL/MariaDB is not in this version"}},
