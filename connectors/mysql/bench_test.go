@@ -156,19 +156,24 @@ func rawRead(b *testing.B, m *harness.MariaDB, start, end offset) int {
 
 // BenchmarkSnapshot measures snapshot rows/s into the task's queue, taken
 // by Poll: "consistent" is the initial snapshot (one transaction, tables
-// in key order), "chunked" the same table read in chunks of
+// in key order), "chunked" the same tables read in chunks of
 // incremental.snapshot.chunk.size rows while streaming, as after a
-// restart or on an execute-snapshot signal. Same table as
-// BenchmarkStreaming.
+// restart or on an execute-snapshot signal, on snapshot.max.threads
+// connections. Two tables of the shape of BenchmarkStreaming's.
 func BenchmarkSnapshot(b *testing.B) {
 	n := benchRows()
 	m := harness.StartMariaDB(b, harness.MariaDBOptions{})
 	db := m.CreateDB(b, "bench")
 	m.Exec(b, db, "CREATE TABLE t (id INT PRIMARY KEY, s VARCHAR(40), d DECIMAL(12,3), ts DATETIME(6))",
-		"CREATE TABLE signals (id VARCHAR(64) PRIMARY KEY, type VARCHAR(32), data TEXT)")
-	for i := 0; i < n; i += 10000 {
-		m.Exec(b, db, fmt.Sprintf("INSERT INTO t SELECT seq, CONCAT('row ', seq), seq / 8, '2024-01-01 00:00:00.000001' + INTERVAL seq SECOND FROM seq_%d_to_%d", i+1, min(i+10000, n)))
+		"CREATE TABLE t2 LIKE t", "CREATE TABLE signals (id VARCHAR(64) PRIMARY KEY, type VARCHAR(32), data TEXT)")
+	// Two tables of n/2 rows: parallel snapshots read chunks of different
+	// tables at once.
+	for _, tb := range []string{"t", "t2"} {
+		for i := 0; i < n/2; i += 10000 {
+			m.Exec(b, db, fmt.Sprintf("INSERT INTO %s SELECT seq, CONCAT('row ', seq), seq / 8, '2024-01-01 00:00:00.000001' + INTERVAL seq SECOND FROM seq_%d_to_%d", tb, i+1, min(i+10000, n/2)))
+		}
 	}
+	n = n / 2 * 2
 	sqlDB := m.Open(b, db)
 	count := func(b *testing.B, task *Task, want int) {
 		got := 0
@@ -201,9 +206,9 @@ func BenchmarkSnapshot(b *testing.B) {
 			var took time.Duration
 			b.ReportAllocs()
 			for i := 0; i < b.N; i++ {
-				p := props(m, db, TableIncludeList, db+".t")
+				p := props(m, db, TableIncludeList, db+`\.t2?`)
 				if chunk != "" {
-					p = props(m, db, SnapshotMode, SnapshotNoData, SignalDataCollection, db+".signals", SnapshotChunkSize, chunk, TableIncludeList, db+".t",
+					p = props(m, db, SnapshotMode, SnapshotNoData, SignalDataCollection, db+".signals", SnapshotChunkSize, chunk, TableIncludeList, db+`\.t2?`,
 						SnapshotMaxThreads, tc.threads)
 				}
 				task, err := tryStart(p, nil)
@@ -212,7 +217,7 @@ func BenchmarkSnapshot(b *testing.B) {
 				}
 				t0 := time.Now()
 				if chunk != "" {
-					if _, err := sqlDB.Exec("INSERT INTO signals VALUES (?, 'execute-snapshot', ?)", strconv.FormatInt(time.Now().UnixNano(), 10), `{"data-collections": [".*\\.t"]}`); err != nil {
+					if _, err := sqlDB.Exec("INSERT INTO signals VALUES (?, 'execute-snapshot', ?)", strconv.FormatInt(time.Now().UnixNano(), 10), `{"data-collections": [".*\\.t2?"]}`); err != nil {
 						b.Fatal(err)
 					}
 				}

@@ -294,7 +294,7 @@ var def = config.NewDef(
 		Validator: validSignalTable,
 		Doc: "Signal table (database.table, columns id, type, data as Debezium's) whose inserted rows are signals, read from the binlog: execute-snapshot with {\"data-collections\": [regex of database.table, ...]} " +
 			"snapshots the matching captured tables while streaming (chunks of incremental.snapshot.chunk.size rows in primary-key order, events with op r and source.snapshot incremental), " +
-			"stop-snapshot drops the tables not yet finished (those listed, or all), pause-snapshot stops reading further chunks until resume-snapshot (the pause is kept in the offset). " +
+			"execute-snapshot with additional-conditions is ignored with a warning (not supported). stop-snapshot drops the tables not yet finished (those listed, or all), pause-snapshot stops reading further chunks until resume-snapshot (the pause is kept in the offset). " +
 			"Sluice never writes to the signal table: each chunk is read in its own consistent-snapshot transaction and emitted at that snapshot's exact binlog position. MariaDB only."},
 	config.Key{Name: SignalEnabledChannels, Type: config.List, Default: "source", Importance: config.Low, Group: groupSnap, Order: 6,
 		Validator: validChannels, Doc: "Channels signals are read from: source (the signal table, signal.data.collection). Debezium's kafka, jmx and file channels are not supported by the MySQL source yet."},
