@@ -21,6 +21,13 @@ import (
 // event per key equals the table. Rows read twice are reported.
 func TestMySQLSnapshotKillResume(t *testing.T) {
 	t.Parallel()
+	t.Run("one thread", func(t *testing.T) { testMySQLSnapshotKillResume(t, 1) })
+	// Two tables read at once, each chunk in its own snapshot, queued at
+	// its binlog position.
+	t.Run("two threads", func(t *testing.T) { testMySQLSnapshotKillResume(t, 2) })
+}
+
+func testMySQLSnapshotKillResume(t *testing.T, threads int) {
 	const rows = 300000
 	m := harness.StartMariaDB(t, harness.MariaDBOptions{})
 	br := harness.StartBroker(t)
@@ -33,11 +40,14 @@ func TestMySQLSnapshotKillResume(t *testing.T) {
 	})
 	db := m.CreateDB(t, "snapkill")
 	m.Exec(t, db, "CREATE TABLE t (id INT PRIMARY KEY, v BIGINT NOT NULL, s VARCHAR(40))",
-		fmt.Sprintf("INSERT INTO t SELECT seq, 0, CONCAT('row ', seq) FROM seq_1_to_%d", rows))
+		fmt.Sprintf("INSERT INTO t SELECT seq, 0, CONCAT('row ', seq) FROM seq_1_to_%d", rows),
+		// A second table, read alongside t with two threads.
+		"CREATE TABLE u (id INT PRIMARY KEY, v BIGINT NOT NULL)", "INSERT INTO u SELECT seq, seq FROM seq_1_to_50000")
 	prefix := "mysk" + sfx
 	topic := prefix + "." + db + ".t"
 	create(t, w, "my-snapkill", mysqlSourceConfig(m, db, prefix, map[string]string{"database.server.id": "6101",
-		"incremental.snapshot.chunk.size": "2000", "max.batch.size": "500", "max.queue.size": "1000"}))
+		"incremental.snapshot.chunk.size": "2000", "max.batch.size": "500", "max.queue.size": "1000",
+		"snapshot.max.threads": strconv.Itoa(threads)}))
 
 	ch := newMyChanges()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -93,7 +103,7 @@ func TestMySQLSnapshotKillResume(t *testing.T) {
 	time.Sleep(2 * time.Second)
 	w.Kill()
 	killedLog := w.Log()
-	if strings.Contains(killedLog, "snapshot done") {
+	if strings.Contains(killedLog, "snapshot done") || strings.Contains(killedLog, "chunked snapshot finished") {
 		t.Fatalf("the snapshot finished before the kill: make the table larger")
 	}
 	t.Cleanup(func() {
@@ -159,9 +169,13 @@ func TestMySQLSnapshotKillResume(t *testing.T) {
 	if rereads >= rows/10 {
 		t.Errorf("%d rows read twice: the snapshot was not resumed", rereads)
 	}
-	if !strings.Contains(w.Log(), "resuming an interrupted snapshot") {
+	resumed := "resuming an interrupted snapshot"
+	if threads > 1 {
+		resumed = "chunked snapshot under way"
+	}
+	if !strings.Contains(w.Log(), resumed) {
 		t.Errorf("the worker log does not say the snapshot was resumed")
 	}
-	t.Logf("%d rows, %d read twice across the kill -9, %d duplicate changes, %d writes during the snapshot",
-		rows, rereads, ch.dups, writes.Load())
+	t.Logf("%d threads: %d rows, %d read twice across the kill -9, %d duplicate changes, %d writes during the snapshot",
+		threads, rows, rereads, ch.dups, writes.Load())
 }
