@@ -85,6 +85,7 @@ func TestOffsetRoundTrip(t *testing.T) {
 		{file: "binlog.000001", pos: 4},
 		{file: "binlog.000002", pos: 1234, gtids: "0-1-42,1-2-7", txGTID: "0-1-43", event: 3, row: 17, tsSec: 1700000000, serverID: 1},
 		{file: "b.000009", pos: 1<<32 - 1, snapshot: true},
+		{file: "b.000009", pos: 4, snapshot: true, incr: `{"tables":[{"d":"db","t":"a","l":["3132"]}],"initial":true}`},
 	} {
 		m := o.toMap()
 		// The offsets store gives numbers back as float64 (JSON).
@@ -98,7 +99,8 @@ func TestOffsetRoundTrip(t *testing.T) {
 			t.Errorf("round trip of %+v: %+v, %v", o, got, err)
 		}
 	}
-	for _, bad := range []map[string]any{{}, {"file": "f", "pos": -1.0}, {"file": "f", "pos": 4.0, "event": "x"}, {"file": "f", "row": -2.0}} {
+	for _, bad := range []map[string]any{{}, {"file": "f", "pos": -1.0}, {"file": "f", "pos": 4.0, "event": "x"}, {"file": "f", "row": -2.0},
+		{"file": "f", "pos": 4.0, offsetIncremental: `{"tables":[{"d":"db","t":"a","l":["not hex"]}]}`}} {
 		if _, err := parseOffset(bad); err == nil {
 			t.Errorf("offset %v accepted", bad)
 		}
