@@ -535,4 +535,13 @@ func testParallelSnapshot(t *testing.T, m *harness.MariaDB) {
 	if n := countReads(all, "srv."+db+".c"); n != 300 {
 		t.Errorf("keyless table c: %d reads, want 300", n)
 	}
+	var lastRead *connectors.Record
+	for _, r := range all {
+		if r.Topic != "" && r.Value != nil && opOf(r) == cdc.OpRead {
+			lastRead = r
+		}
+	}
+	if s := sourceOf(lastRead).Values[cdc.SrcSnapshot]; s != cdc.SnapLast {
+		t.Errorf("the last read of the snapshot is marked %v, want last", s)
+	}
 }
