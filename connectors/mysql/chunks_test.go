@@ -14,6 +14,9 @@ import (
 	"github.com/sluice-cdc/sluice/connectors"
 	"github.com/sluice-cdc/sluice/connectors/cdc"
 	"github.com/sluice-cdc/sluice/it/harness"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // TestChunkedSnapshots covers the snapshots read in chunks while
@@ -25,6 +28,7 @@ func TestChunkedSnapshots(t *testing.T) {
 	m := harness.StartMariaDB(t, harness.MariaDBOptions{})
 	t.Run("execute-snapshot under writes", func(t *testing.T) { testSignalSnapshot(t, m) })
 	t.Run("stop and pause signals", func(t *testing.T) { testStopPause(t, m) })
+	t.Run("Kafka signal", func(t *testing.T) { testKafkaSignal(t, m) })
 	t.Run("initial snapshot resumed after a restart", func(t *testing.T) { testSnapshotResume(t, m) })
 	t.Run("parallel snapshot under writes, restarted", func(t *testing.T) { testParallelSnapshot(t, m) })
 	t.Run("DDL of tables read and not yet read during the snapshot", func(t *testing.T) { testSnapshotDDL(t, m, "a", "c") })
@@ -544,4 +548,88 @@ func testParallelSnapshot(t *testing.T, m *harness.MariaDB) {
 	if s := sourceOf(lastRead).Values[cdc.SrcSnapshot]; s != cdc.SnapLast {
 		t.Errorf("the last read of the snapshot is marked %v, want last", s)
 	}
+}
+
+// testKafkaSignal asks for a snapshot through the Kafka signal topic (an
+// in-process kfake broker): a record keyed by another connector's prefix
+// is ignored, the one keyed by topic.prefix snapshots the table, and the
+// consumer group's position is committed only once a source offset
+// holding the signal's effect is.
+func testKafkaSignal(t *testing.T, m *harness.MariaDB) {
+	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "srv-signal"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kc.Close()
+	db := m.CreateDB(t, "ksig")
+	m.Exec(t, db, "CREATE TABLE a (id INT PRIMARY KEY, v INT)", "INSERT INTO a SELECT seq, seq FROM seq_1_to_2500",
+		"CREATE TABLE b (id INT PRIMARY KEY)", "INSERT INTO b SELECT seq FROM seq_1_to_10")
+	task := startTask(t, props(m, db, SnapshotMode, SnapshotNoData, SnapshotChunkSize, "1000", SignalEnabledChannels, "kafka",
+		SignalKafkaBootstrap, strings.Join(kc.ListenAddrs(), ","), SignalKafkaGroupID, "ksig-group"), nil)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(kc.ListenAddrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := cl.ProduceSync(ctx,
+		&kgo.Record{Topic: "srv-signal", Key: []byte("other"), Value: []byte(fmt.Sprintf(`{"type": "execute-snapshot", "data": {"data-collections": ["%s\\.b"]}}`, db))},
+		&kgo.Record{Topic: "srv-signal", Key: []byte("srv"), Value: []byte(`not json`)},
+		&kgo.Record{Topic: "srv-signal", Key: []byte("srv"), Value: []byte(fmt.Sprintf(`{"type": "execute-snapshot", "data": {"data-collections": ["%s\\.a"], "type": "INCREMENTAL"}}`, db))},
+	).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	recs := pollUntil(t, task, 30*time.Second, func(r []*connectors.Record) bool { return countReads(r, "srv."+db+".a") >= 2500 })
+	recs = append(recs, pollQuiet(t, task, time.Second, 20*time.Second)...)
+	if n := countReads(recs, "srv."+db+".b"); n != 0 {
+		t.Errorf("%d rows of b read: the signal keyed by another prefix was taken", n)
+	}
+	v := newView()
+	v.add(t, "srv."+db+".a", recs)
+	for k, n := range v.reads {
+		if n != 1 {
+			t.Errorf("key %s read %d times", k, n)
+		}
+	}
+	adm := kadm.NewClient(cl)
+	groupAt := func() int64 {
+		offs, err := adm.FetchOffsets(ctx, "ksig-group")
+		if err != nil {
+			t.Fatal(err)
+		}
+		o, ok := offs.Lookup("srv-signal", 0)
+		if !ok {
+			return -1
+		}
+		return o.At
+	}
+	// Nothing was committed on the source side: a crash now would lose
+	// the plan, so the signal must be read again.
+	time.Sleep(500 * time.Millisecond)
+	if at := groupAt(); at > 0 {
+		t.Fatalf("the signal group committed position %d before any source offset was", at)
+	}
+	harness.WaitFor(t, 15*time.Second, "the signal group to commit its position", func() error {
+		more, err := task.Poll(ctx)
+		if err != nil {
+			return err
+		}
+		recs = append(recs, more...)
+		if o := lastOffset(recs); o != nil {
+			var part map[string]any
+			for _, r := range recs {
+				if r.SourcePartition != nil {
+					part = r.SourcePartition
+				}
+			}
+			if err := task.Commit(ctx, []connectors.SourceOffset{{Partition: part, Offset: o}}); err != nil {
+				return err
+			}
+		}
+		if at := groupAt(); at != 3 {
+			return fmt.Errorf("committed %d", at)
+		}
+		return nil
+	})
 }

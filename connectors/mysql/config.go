@@ -54,6 +54,9 @@ const (
 	SignalEnabledChannels = "signal.enabled.channels"
 	SnapshotChunkSize     = "incremental.snapshot.chunk.size"
 	ReadOnly              = "read.only"
+	SignalKafkaTopic      = "signal.kafka.topic"
+	SignalKafkaBootstrap  = "signal.kafka.bootstrap.servers"
+	SignalKafkaGroupID    = "signal.kafka.groupId"
 	TableFailureMode      = cdc.TableFailureMode
 	// SchemaHistoryTopic and friends are accepted and not needed (see
 	// their doc).
@@ -185,8 +188,8 @@ func validSignalTable(name string, value any) error {
 
 func validChannels(name string, value any) error {
 	for _, ch := range value.([]string) {
-		if c := strings.ToLower(strings.TrimSpace(ch)); c != "source" && c != "" {
-			return fmt.Errorf("channel %q is not supported yet by the MySQL source; use source (the signal table, signal.data.collection)", ch)
+		if c := strings.ToLower(strings.TrimSpace(ch)); c != "source" && c != "kafka" && c != "" {
+			return fmt.Errorf("channel %q is not supported by the MySQL source; use source (the signal table, signal.data.collection) and/or kafka (signal.kafka.topic)", ch)
 		}
 	}
 	return nil
@@ -297,7 +300,13 @@ var def = config.NewDef(
 			"execute-snapshot with additional-conditions is ignored with a warning (not supported). stop-snapshot drops the tables not yet finished (those listed, or all), pause-snapshot stops reading further chunks until resume-snapshot (the pause is kept in the offset). " +
 			"Sluice never writes to the signal table: each chunk is read in its own consistent-snapshot transaction and emitted at that snapshot's exact binlog position. MariaDB only."},
 	config.Key{Name: SignalEnabledChannels, Type: config.List, Default: "source", Importance: config.Low, Group: groupSnap, Order: 6,
-		Validator: validChannels, Doc: "Channels signals are read from: source (the signal table, signal.data.collection). Debezium's kafka, jmx and file channels are not supported by the MySQL source yet."},
+		Validator: validChannels, Doc: "Channels signals are read from, as in Debezium: source (the signal table, signal.data.collection) and kafka (the topic signal.kafka.topic). Debezium's jmx and file channels are not supported."},
+	config.Key{Name: SignalKafkaTopic, Type: config.String, Default: "", Importance: config.Low, Group: groupSnap, Order: 9,
+		Doc: "Kafka topic of signals when signal.enabled.channels lists kafka; empty means <topic.prefix>-signal, Debezium's default. A record is a signal for this connector when its key is topic.prefix; its value is {\"type\": \"execute-snapshot\", \"data\": {\"data-collections\": [...]}} (or stop-snapshot, pause-snapshot, resume-snapshot), handled as a row of the signal table. The consumer group's position is committed only once a committed source offset holds the signal's effect, so a crash in between reads the signal again."},
+	config.Key{Name: SignalKafkaBootstrap, Type: config.List, Default: "", Importance: config.Low, Group: groupSnap, Order: 10,
+		Doc: "Brokers (host:port, comma-separated) of the signal topic; required when signal.enabled.channels lists kafka (the worker's own bootstrap.servers is not passed to connectors)."},
+	config.Key{Name: SignalKafkaGroupID, Type: config.String, Default: "kafka-signal", Importance: config.Low, Group: groupSnap, Order: 11,
+		Doc: "Consumer group of the signal topic's consumer; give each connector its own group."},
 	config.Key{Name: SnapshotChunkSize, Type: config.Int, Default: 1024, Importance: config.Low, Group: groupSnap, Order: 7,
 		Validator: config.AtLeast(1), Doc: "Rows per chunk of an incremental snapshot, and how often (in rows) the initial snapshot records its progress in the offset, so that a restart reads only what is left. " +
 			"A chunk is read in one short consistent-snapshot transaction: larger chunks read faster, smaller ones hold a table's metadata lock for less time."},
@@ -373,6 +382,10 @@ type Config struct {
 	// SignalSource is set when signal.enabled.channels lists source.
 	SignalDB, SignalTable string
 	SignalSource          bool
+	SignalKafka           bool
+	SignalTopic           string
+	SignalGroup           string
+	SignalBrokers         []string
 	ChunkSize             int
 	MaxThreads            int
 	// MariaDB is set when connector.class names Debezium's MariaDB
@@ -450,9 +463,25 @@ func ParseConfig(props map[string]string) (*Config, error) {
 	c.KeyColumns, _ = parseMessageKeyColumns(v.String(MessageKeyColumns))
 	c.SignalDB, c.SignalTable, _ = strings.Cut(strings.TrimSpace(v.String(SignalDataCollection)), ".")
 	for _, ch := range v.List(SignalEnabledChannels) {
-		if strings.EqualFold(strings.TrimSpace(ch), "source") {
+		switch strings.ToLower(strings.TrimSpace(ch)) {
+		case "source":
 			c.SignalSource = true
+		case "kafka":
+			c.SignalKafka = true
 		}
+	}
+	c.SignalTopic = strings.TrimSpace(v.String(SignalKafkaTopic))
+	if c.SignalTopic == "" {
+		c.SignalTopic = c.TopicPrefix + "-signal"
+	}
+	c.SignalGroup = v.String(SignalKafkaGroupID)
+	for _, b := range v.List(SignalKafkaBootstrap) {
+		if b = strings.TrimSpace(b); b != "" {
+			c.SignalBrokers = append(c.SignalBrokers, b)
+		}
+	}
+	if c.SignalKafka && len(c.SignalBrokers) == 0 {
+		return nil, config.Errors{{Key: SignalKafkaBootstrap, Reason: "signal.enabled.channels lists kafka but no brokers are set; set signal.kafka.bootstrap.servers to the signal topic's brokers (the worker's own bootstrap.servers is not passed to connectors)"}}
 	}
 	c.ChunkSize = v.Int(SnapshotChunkSize)
 	c.MaxThreads = v.Int(SnapshotMaxThreads)

@@ -224,6 +224,9 @@ func (t *Task) streamFrom(ctx context.Context, o offset) (offset, error) {
 	}
 	t.log.Info("streaming", "file", o.file, "pos", o.pos, "gtids", o.gtids, "event", o.event, "row", o.row, "server_id", cfg.ServerID)
 	for {
+		if err := t.takeSignals(ctx, s); err != nil {
+			return s.last, err
+		}
 		if err := t.pumpIncremental(ctx, s); err != nil {
 			return s.last, err
 		}

@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/sluice-cdc/sluice/connectors"
 	"github.com/sluice-cdc/sluice/connectors/cdc"
+	"github.com/sluice-cdc/sluice/connectors/cdc/kafkasignal"
 )
 
 // Task is the MySQL/MariaDB source task: one goroutine (run) takes the
@@ -41,6 +43,9 @@ type Task struct {
 
 	// incr is the chunked snapshot in progress, nil without one (run's).
 	incr *incremental
+	// ksig is the Kafka signal channel, nil without one.
+	ksig *kafkaSignals
+	tctx connectors.SourceTaskContext
 }
 
 // NewTask returns an unstarted task.
@@ -66,6 +71,10 @@ func (t *Task) Start(ctx context.Context, tctx connectors.SourceTaskContext, pro
 		}
 	}
 	t.b = newBuilder(cfg)
+	t.tctx = tctx
+	if cfg.SignalKafka {
+		t.ksig = &kafkaSignals{ch: make(chan kafkasignal.Signal, 1)}
+	}
 	t.queue = cdc.NewQueue[struct{}](cfg.MaxQueueSize)
 	t.done = make(chan struct{})
 	if err := t.setup(ctx, tctx); err != nil {
@@ -229,7 +238,36 @@ func (t *Task) binlogPresent(ctx context.Context, file string) (bool, error) {
 
 // run is the task's goroutine: snapshot, then stream.
 func (t *Task) run(ctx context.Context) {
-	err := connectors.Protect(func() error {
+	var err error
+	defer func() {
+		t.runErr = err
+		close(t.done)
+	}()
+	if t.ksig != nil {
+		// The signal topic's consumer runs as long as run, and is
+		// waited for before done closes; a panic in it ends run with it
+		// as the error.
+		sctx, stop := context.WithCancel(ctx)
+		var cancelRun context.CancelCauseFunc
+		ctx, cancelRun = context.WithCancelCause(ctx)
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if perr := connectors.Protect(func() error { t.consumeSignals(sctx); return nil }); perr != nil {
+				cancelRun(fmt.Errorf("reading the signal topic: %w", perr))
+			}
+		}()
+		defer func() {
+			stop()
+			wg.Wait()
+			if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+				err = cause
+			}
+			cancelRun(nil)
+		}()
+	}
+	err = connectors.Protect(func() error {
 		if t.snapshot && t.cfg.MaxThreads > 1 {
 			// Parallel: every table in chunks while streaming from
 			// the position before the first chunk (incremental.go).
@@ -270,8 +308,6 @@ func (t *Task) run(ctx context.Context) {
 	if ctx.Err() != nil && err != nil && errors.Is(err, context.Canceled) {
 		err = nil
 	}
-	t.runErr = err
-	close(t.done)
 }
 
 // put queues a record. While a chunked snapshot runs, its plan goes
