@@ -44,8 +44,10 @@ type incremental struct {
 	inflight []*openChunk
 	// chunks and rows count what was read, for the log.
 	chunks, rows int64
-	// backoff delays the next chunk after a table changed under one.
-	backoff time.Time
+	// backoff delays the next chunk after a table changed under one,
+	// or while the stream is far behind; farSince is when the stream was
+	// first seen far behind, without a chunk opened since.
+	backoff, farSince time.Time
 }
 
 // openChunk is a chunk whose consistent snapshot is open.
@@ -139,6 +141,10 @@ func (a binlogAt) reached(o offset) bool {
 // when its snapshot is opened.
 const catchUpBytes = 64 << 20
 
+// maxCatchUpWait is how long chunks wait for a stream far behind before
+// one is opened anyway.
+const maxCatchUpWait = 30 * time.Second
+
 // farBehind reports whether the stream at a is more than catchUpBytes
 // (or a binlog file) behind o.
 func farBehind(a binlogAt, o offset) bool {
@@ -228,11 +234,21 @@ func (t *Task) fillInflight(ctx context.Context, s *streamer) error {
 		if s.at.file != "" && farBehind(s.at, oc.pos) {
 			// The stream is catching up from far back: holding the
 			// snapshot open that long would keep the server from
-			// purging old row versions. Try again once it is closer.
-			oc.close()
-			in.backoff = time.Now().Add(time.Second)
-			return nil
+			// purging old row versions. Try again once it is closer —
+			// unless it has not come closer for a while (writes as
+			// fast as it reads): then the chunk waits, open.
+			if in.farSince.IsZero() {
+				in.farSince = time.Now()
+			}
+			if time.Since(in.farSince) < maxCatchUpWait {
+				oc.close()
+				in.backoff = time.Now().Add(time.Second)
+				return nil
+			}
+			t.log.Warn("the stream stays far behind the binlog's end: a snapshot chunk waits for it with its transaction open", "table", oc.db+"."+oc.name,
+				"stream_file", s.at.file, "stream_pos", s.at.pos, "chunk_file", oc.pos.file, "chunk_pos", oc.pos.pos)
 		}
+		in.farSince = time.Time{}
 		in.inflight = append(in.inflight, oc)
 		if in.threads > 1 {
 			rctx, cancel := context.WithCancel(ctx)
