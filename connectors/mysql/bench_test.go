@@ -162,3 +162,79 @@ func rawRead(b *testing.B, m *harness.MariaDB, start, end offset) int {
 		}
 	}
 }
+
+// BenchmarkSnapshot measures snapshot rows/s into the task's queue, taken
+// by Poll: "consistent" is the initial snapshot (one transaction, tables
+// in key order), "chunked" the same tables read in chunks of
+// incremental.snapshot.chunk.size rows while streaming, as after a
+// restart or on an execute-snapshot signal, on snapshot.max.threads
+// connections. Two tables of the shape of BenchmarkStreaming's.
+func BenchmarkSnapshot(b *testing.B) {
+	n := benchRows()
+	m := harness.StartMariaDB(b, harness.MariaDBOptions{})
+	db := m.CreateDB(b, "bench")
+	m.Exec(b, db, "CREATE TABLE t (id INT PRIMARY KEY, s VARCHAR(40), d DECIMAL(12,3), ts DATETIME(6))",
+		"CREATE TABLE t2 LIKE t", "CREATE TABLE signals (id VARCHAR(64) PRIMARY KEY, type VARCHAR(32), data TEXT)")
+	// Two tables of n/2 rows: parallel snapshots read chunks of different
+	// tables at once.
+	for _, tb := range []string{"t", "t2"} {
+		for i := 0; i < n/2; i += 10000 {
+			m.Exec(b, db, fmt.Sprintf("INSERT INTO %s SELECT seq, CONCAT('row ', seq), seq / 8, '2024-01-01 00:00:00.000001' + INTERVAL seq SECOND FROM seq_%d_to_%d", tb, i+1, min(i+10000, n/2)))
+		}
+	}
+	n = n / 2 * 2
+	sqlDB := m.Open(b, db)
+	count := func(b *testing.B, task *Task, want int) {
+		got := 0
+		for got < want {
+			recs, err := task.Poll(context.Background())
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, r := range recs {
+				if r.Topic != "" && r.Value != nil && opOf(r) == "r" {
+					got++
+				}
+			}
+		}
+	}
+	stop := func(b *testing.B, task *Task) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := task.Stop(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, tc := range []struct{ chunk, threads string }{{"", "1"}, {"1024", "1"}, {"8192", "1"}, {"8192", "2"}} {
+		chunk := tc.chunk
+		name := "consistent"
+		if chunk != "" {
+			name = "chunked-" + chunk + "-threads-" + tc.threads
+		}
+		b.Run(name, func(b *testing.B) {
+			var took time.Duration
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				p := props(m, db, TableIncludeList, db+`\.t2?`)
+				if chunk != "" {
+					p = props(m, db, SnapshotMode, SnapshotNoData, SignalDataCollection, db+".signals", SnapshotChunkSize, chunk, TableIncludeList, db+`\.t2?`,
+						SnapshotMaxThreads, tc.threads)
+				}
+				task, err := tryStart(p, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				t0 := time.Now()
+				if chunk != "" {
+					if _, err := sqlDB.Exec("INSERT INTO signals VALUES (?, 'execute-snapshot', ?)", strconv.FormatInt(time.Now().UnixNano(), 10), `{"data-collections": [".*\\.t2?"]}`); err != nil {
+						b.Fatal(err)
+					}
+				}
+				count(b, task, n)
+				took += time.Since(t0)
+				stop(b, task)
+			}
+			b.ReportMetric(float64(n*b.N)/took.Seconds(), "rows/s")
+		})
+	}
+}

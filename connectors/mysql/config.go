@@ -55,6 +55,11 @@ const (
 	PollIntervalMs        = "poll.interval.ms"
 	SignalDataCollection  = "signal.data.collection"
 	SignalEnabledChannels = "signal.enabled.channels"
+	SnapshotChunkSize     = "incremental.snapshot.chunk.size"
+	ReadOnly              = "read.only"
+	SignalKafkaTopic      = "signal.kafka.topic"
+	SignalKafkaBootstrap  = "signal.kafka.bootstrap.servers"
+	SignalKafkaGroupID    = "signal.kafka.groupId"
 	TableFailureMode      = cdc.TableFailureMode
 	// SchemaHistoryTopic and friends are accepted and not needed (see
 	// their doc).
@@ -182,10 +187,21 @@ func parseMessageKeyColumns(s string) ([]keyColumns, error) {
 	return out, nil
 }
 
+func validSignalTable(name string, value any) error {
+	s := strings.TrimSpace(value.(string))
+	if s == "" {
+		return nil
+	}
+	if db, t, ok := strings.Cut(s, "."); !ok || db == "" || t == "" || strings.Contains(t, ".") {
+		return fmt.Errorf("%q: expected database.table", s)
+	}
+	return nil
+}
+
 func validChannels(name string, value any) error {
 	for _, ch := range value.([]string) {
-		if c := strings.ToLower(strings.TrimSpace(ch)); c != "source" && c != "" {
-			return fmt.Errorf("channel %q is not supported yet by the MySQL source (signals are not in this version); use source", ch)
+		if c := strings.ToLower(strings.TrimSpace(ch)); c != "source" && c != "kafka" && c != "" {
+			return fmt.Errorf("channel %q is not supported by the MySQL source; use source (the signal table, signal.data.collection) and/or kafka (signal.kafka.topic)", ch)
 		}
 	}
 	return nil
@@ -245,13 +261,17 @@ var def = config.NewDef(
 		Recommender: recommend(SnapshotInitial, SnapshotInitialOnly, SnapshotNoData, SnapshotNever, SnapshotWhenNeeded, SnapshotAlways),
 		Doc: "initial snapshots the captured tables when there is no stored offset, then streams; initial_only stops after the snapshot; no_data (or never) only streams, from the server's current position; " +
 			"always snapshots at every start; when_needed snapshots when there is no stored offset or the stored position is no longer on the server (binlog purged). " +
-			"The snapshot takes no lock: one transaction WITH CONSISTENT SNAPSHOT reads every table, and the binlog position read inside it (binlog_snapshot_file/position) is where streaming starts. A snapshot interrupted by a restart starts over."},
+			"The snapshot takes no lock: one transaction WITH CONSISTENT SNAPSHOT reads every table, and the binlog position read inside it (binlog_snapshot_file/position) is where streaming starts. " +
+			"It records its progress in the offset every incremental.snapshot.chunk.size rows: a restart streams from the snapshot's position and reads only what is left, in chunks (as signals' incremental snapshots), unless the mode is initial_only (the snapshot starts over). " +
+			"It also hands the rest over to chunks when a table was altered after it began, or when DDL waits for its metadata locks (seen with the PROCESS privilege), so DDL never waits for the whole snapshot."},
 	config.Key{Name: SnapshotLockingMode, Type: config.String, Default: "none", Importance: config.Medium, Group: groupSnap, Order: 2,
 		Validator: notYet("none", "the MySQL source takes no global or table lock (MariaDB's consistent snapshot gives the exact binlog position without one)"),
 		Doc:       "none: no lock is taken (Debezium's default, minimal, takes FLUSH TABLES WITH READ LOCK). Other values are refused."},
 	config.Key{Name: SnapshotMaxThreads, Type: config.Int, Default: 1, Importance: config.Medium, Group: groupSnap, Order: 3,
-		Validator: notYet("1", "parallel snapshots are not in this version of the MySQL source"),
-		Doc:       "Only 1 in this version: tables are read one after another in one consistent-snapshot transaction."},
+		Validator: config.AtLeast(1),
+		Doc: "1: the initial snapshot reads the tables one after another in one consistent-snapshot transaction. More: the initial snapshot (and any chunked snapshot) reads primary-key chunks of that many tables at once, " +
+			"each chunk on its own connection in its own consistent snapshot, read ahead into memory (at most this many chunks of incremental.snapshot.chunk.size rows) and queued when the stream reaches that snapshot's binlog position, so events of the stream and of the snapshot interleave, exactly. " +
+			"Tables without a usable primary key are read whole, one at a time, when the stream is at their position. Not with snapshot.mode=initial_only, which has no stream."},
 	config.Key{Name: SnapshotFetchSize, Type: config.Int, Default: 10240, Importance: config.Low, Group: groupSnap, Order: 4,
 		Validator: config.AtLeast(1), Doc: "Accepted for compatibility: snapshot rows are streamed from the server as it sends them, so memory is bounded by max.queue.size whatever this is."},
 	config.Key{Name: GTIDSourceIncludes, Type: config.List, Default: "", Importance: config.Low, Group: groupFilter, Order: 8,
@@ -308,9 +328,24 @@ var def = config.NewDef(
 	config.Key{Name: PollIntervalMs, Type: config.Long, Default: int64(500), Importance: config.Low, Group: groupPerf, Order: 4,
 		Validator: config.AtLeast(1), Doc: "Longest time a poll waits for records before returning an empty batch."},
 	config.Key{Name: SignalDataCollection, Type: config.String, Default: "", Importance: config.Low, Group: groupSnap, Order: 5,
-		Validator: notYet("", "signals (incremental snapshots) are not in this version of the MySQL source"), Doc: "Not supported yet; a value is refused."},
+		Validator: validSignalTable,
+		Doc: "Signal table (database.table, columns id, type, data as Debezium's) whose inserted rows are signals, read from the binlog: execute-snapshot with {\"data-collections\": [regex of database.table, ...]} " +
+			"snapshots the matching captured tables while streaming (chunks of incremental.snapshot.chunk.size rows in primary-key order, events with op r and source.snapshot incremental), " +
+			"execute-snapshot with additional-conditions is ignored with a warning (not supported). stop-snapshot drops the tables not yet finished (those listed, or all), pause-snapshot stops reading further chunks until resume-snapshot (the pause is kept in the offset). " +
+			"Sluice never writes to the signal table: each chunk is read in its own consistent-snapshot transaction and emitted at that snapshot's exact binlog position. MariaDB only."},
 	config.Key{Name: SignalEnabledChannels, Type: config.List, Default: "source", Importance: config.Low, Group: groupSnap, Order: 6,
-		Validator: validChannels, Doc: "Only source is accepted, and without signal.data.collection it reads nothing: signals are not in this version."},
+		Validator: validChannels, Doc: "Channels signals are read from, as in Debezium: source (the signal table, signal.data.collection) and kafka (the topic signal.kafka.topic). Debezium's jmx and file channels are not supported."},
+	config.Key{Name: SignalKafkaTopic, Type: config.String, Default: "", Importance: config.Low, Group: groupSnap, Order: 9,
+		Doc: "Kafka topic of signals when signal.enabled.channels lists kafka; empty means <topic.prefix>-signal, Debezium's default. A record is a signal for this connector when its key is topic.prefix; its value is {\"type\": \"execute-snapshot\", \"data\": {\"data-collections\": [...]}} (or stop-snapshot, pause-snapshot, resume-snapshot), handled as a row of the signal table. The consumer group's position is committed only once a committed source offset holds the signal's effect, so a crash in between reads the signal again."},
+	config.Key{Name: SignalKafkaBootstrap, Type: config.List, Default: "", Importance: config.Low, Group: groupSnap, Order: 10,
+		Doc: "Brokers (host:port, comma-separated) of the signal topic; required when signal.enabled.channels lists kafka (the worker's own bootstrap.servers is not passed to connectors)."},
+	config.Key{Name: SignalKafkaGroupID, Type: config.String, Default: "kafka-signal", Importance: config.Low, Group: groupSnap, Order: 11,
+		Doc: "Consumer group of the signal topic's consumer; give each connector its own group."},
+	config.Key{Name: SnapshotChunkSize, Type: config.Int, Default: 1024, Importance: config.Low, Group: groupSnap, Order: 7,
+		Validator: config.AtLeast(1), Doc: "Rows per chunk of an incremental snapshot, and how often (in rows) the initial snapshot records its progress in the offset, so that a restart reads only what is left. " +
+			"A chunk is read in one short consistent-snapshot transaction: larger chunks read faster, smaller ones hold a table's metadata lock for less time."},
+	config.Key{Name: ReadOnly, Type: config.Boolean, Default: false, Importance: config.Low, Group: groupSnap, Order: 8,
+		Doc: "Accepted with either value: the MySQL source never writes to the database. Its incremental snapshots need no watermark rows (each chunk is placed at its consistent snapshot's binlog position), so they behave as Debezium's read.only=true ones always."},
 )
 
 // unsupported are Debezium MySQL/MariaDB properties this version does not
@@ -336,8 +371,6 @@ var unsupported = map[string]string{
 	"topic.transaction":                           "transaction metadata",
 	"topic.heartbeat.prefix":                      "heartbeat topic names",
 	"heartbeat.action.query":                      "heartbeat action queries",
-	"incremental.snapshot.chunk.size":             "incremental snapshots",
-	"read.only":                                   "read-only incremental snapshots",
 	"enable.time.adjuster":                        "the time adjuster",
 	"event.deserialization.failure.handling.mode": "deserialization failure modes",
 	"inconsistent.schema.handling.mode":           "schema history handling",
@@ -389,6 +422,16 @@ type Config struct {
 	// MaxQueueBytes is max.queue.size.in.bytes (0: no bound).
 	MaxQueueBytes int64
 	PollInterval  time.Duration
+	// SignalDB and SignalTable name signal.data.collection ("" without);
+	// SignalSource is set when signal.enabled.channels lists source.
+	SignalDB, SignalTable string
+	SignalSource          bool
+	SignalKafka           bool
+	SignalTopic           string
+	SignalGroup           string
+	SignalBrokers         []string
+	ChunkSize             int
+	MaxThreads            int
 	// MariaDB is set when connector.class names Debezium's MariaDB
 	// connector: source.connector is then "mariadb".
 	MariaDB bool
@@ -474,6 +517,33 @@ func ParseConfig(props map[string]string) (*Config, error) {
 	if len(c.GTIDs.include) > 0 && len(c.GTIDs.exclude) > 0 {
 		return nil, config.Errors{{Key: GTIDSourceExcludes, Reason: "gtid.source.includes and gtid.source.excludes are both set; keep one (as in Debezium)"}}
 	}
+	c.SignalDB, c.SignalTable, _ = strings.Cut(strings.TrimSpace(v.String(SignalDataCollection)), ".")
+	for _, ch := range v.List(SignalEnabledChannels) {
+		switch strings.ToLower(strings.TrimSpace(ch)) {
+		case "source":
+			c.SignalSource = true
+		case "kafka":
+			c.SignalKafka = true
+		}
+	}
+	c.SignalTopic = strings.TrimSpace(v.String(SignalKafkaTopic))
+	if c.SignalTopic == "" {
+		c.SignalTopic = c.TopicPrefix + "-signal"
+	}
+	c.SignalGroup = v.String(SignalKafkaGroupID)
+	for _, b := range v.List(SignalKafkaBootstrap) {
+		if b = strings.TrimSpace(b); b != "" {
+			c.SignalBrokers = append(c.SignalBrokers, b)
+		}
+	}
+	if c.SignalKafka && len(c.SignalBrokers) == 0 {
+		return nil, config.Errors{{Key: SignalKafkaBootstrap, Reason: "signal.enabled.channels lists kafka but no brokers are set; set signal.kafka.bootstrap.servers to the signal topic's brokers (the worker's own bootstrap.servers is not passed to connectors)"}}
+	}
+	c.ChunkSize = v.Int(SnapshotChunkSize)
+	c.MaxThreads = v.Int(SnapshotMaxThreads)
+	if c.MaxThreads > 1 && c.SnapshotMode == SnapshotInitialOnly {
+		return nil, config.Errors{{Key: SnapshotMaxThreads, Value: fmt.Sprint(c.MaxThreads), Reason: "parallel snapshots place their chunks in the binlog stream, which snapshot.mode=initial_only does not read; set snapshot.max.threads=1 or another snapshot.mode"}}
+	}
 	return c, nil
 }
 
@@ -525,6 +595,11 @@ func (c *Config) messageKey(db, table string) []string {
 		}
 	}
 	return nil
+}
+
+// isSignalTable reports whether db.table is signal.data.collection.
+func (c *Config) isSignalTable(db, table string) bool {
+	return c.SignalTable != "" && c.SignalDB == db && c.SignalTable == table
 }
 
 // Addr is host:port, for messages.

@@ -12,7 +12,10 @@ import (
 // event and row count what of the transaction was already emitted: event
 // whole rows events, then row rows of the next one. txGTID names the
 // transaction in progress, so a resume skips events only in that one.
-// snapshot marks a snapshot not yet finished (a restart takes it again).
+// snapshot marks a snapshot not yet finished: a restart takes it again,
+// unless incr says what is left of it. incr is the plan of the chunked
+// snapshot in progress (incremental.go), of an initial snapshot or of
+// signals; Task.put adds it to the offsets queued while one runs.
 type offset struct {
 	file     string
 	pos      uint32
@@ -23,6 +26,7 @@ type offset struct {
 	tsSec    int64
 	serverID int64
 	snapshot bool
+	incr     string
 }
 
 // toMap returns the offset as the runtime stores it.
@@ -42,6 +46,9 @@ func (o *offset) toMap() map[string]any {
 	}
 	if o.snapshot {
 		m["snapshot"] = true
+	}
+	if o.incr != "" {
+		m[offsetIncremental] = o.incr
 	}
 	return m
 }
@@ -99,5 +106,11 @@ func parseOffset(m map[string]any) (offset, error) {
 		return o, fmt.Errorf("stored offset: negative event or row")
 	}
 	o.snapshot, _ = m["snapshot"].(bool)
+	o.incr, _ = m[offsetIncremental].(string)
+	if o.incr != "" {
+		if _, err := parsePlan(o.incr); err != nil {
+			return o, err
+		}
+	}
 	return o, nil
 }

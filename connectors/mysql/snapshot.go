@@ -3,10 +3,12 @@ package mysql
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
+	driver "github.com/go-sql-driver/mysql"
 	"github.com/sluice-cdc/sluice/connectors"
 	"github.com/sluice-cdc/sluice/connectors/cdc"
 )
@@ -38,10 +40,26 @@ func (t *Task) takeSnapshot(ctx context.Context) (offset, error) {
 	}
 	t.log.Info("snapshot started", "tables", len(tables), "file", pos.file, "pos", pos.pos, "gtids", pos.gtids)
 	start := time.Now()
-	s := &snapshotter{t: t, conn: conn, pos: pos, ts: cdc.TimeBoxes(time.Now())}
-	for i, name := range tables {
-		if err := s.table(ctx, name[0], name[1], i == len(tables)-1); err != nil {
+	s := &snapshotter{t: t, conn: conn, pos: pos, ts: cdc.TimeBoxes(time.Now()), tables: tables}
+	for i := range tables {
+		s.cur = i
+		handover, err := s.table(ctx, i == len(tables)-1)
+		if err != nil {
 			return offset{}, err
+		}
+		if handover != nil {
+			// The rest is read in chunks while streaming from the
+			// snapshot's position (incremental.go).
+			if err := s.flush(ctx, ""); err != nil {
+				return offset{}, err
+			}
+			o := pos
+			o.incr = handover.encode()
+			if err := t.put(ctx, &connectors.Record{SourcePartition: t.b.Partition, SourceOffset: o.toMap()}); err != nil {
+				return offset{}, err
+			}
+			t.log.Info("snapshot handed over to chunks read while streaming", "rows", s.rows, "tables_left", len(handover.Tables))
+			return o, nil
 		}
 	}
 	if err := s.flush(ctx, cdc.SnapLast); err != nil {
@@ -53,6 +71,33 @@ func (t *Task) takeSnapshot(ctx context.Context) (offset, error) {
 	}
 	t.log.Info("snapshot done", "tables", len(tables), "rows", s.rows, "seconds", time.Since(start).Seconds())
 	return pos, nil
+}
+
+// chunkedSnapshot plans the initial snapshot as chunks read while
+// streaming (snapshot.max.threads > 1): streaming starts at the server's
+// current position, before any chunk's, and the plan lists every
+// captured table.
+func (t *Task) chunkedSnapshot(ctx context.Context) error {
+	if !t.info.mariaDB {
+		return fmt.Errorf("snapshots need MariaDB's consistent snapshot position (binlog_snapshot_file); on MySQL set snapshot.mode=no_data for now")
+	}
+	if err := t.current(ctx); err != nil {
+		return err
+	}
+	tables, err := t.capturedTables(ctx, t.db)
+	if err != nil {
+		return err
+	}
+	plan := &snapPlan{Initial: true}
+	for _, n := range tables {
+		plan.Tables = append(plan.Tables, planTable{DB: n[0], Table: n[1]})
+	}
+	t.log.Info("snapshot started: chunks read while streaming", "tables", len(tables), "threads", t.cfg.MaxThreads,
+		"file", t.resume.file, "pos", t.resume.pos, "gtids", t.resume.gtids)
+	if len(plan.Tables) > 0 {
+		t.resume.incr = plan.encode()
+	}
+	return nil
 }
 
 // snapshotPosition reads the binlog position of the transaction's
@@ -90,7 +135,7 @@ func (t *Task) snapshotPosition(ctx context.Context, conn *sql.Conn) (offset, er
 }
 
 // capturedTables lists the captured base tables as {db, table}.
-func (t *Task) capturedTables(ctx context.Context, conn *sql.Conn) ([][2]string, error) {
+func (t *Task) capturedTables(ctx context.Context, conn querier) ([][2]string, error) {
 	rows, err := conn.QueryContext(ctx, "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_SCHEMA, TABLE_NAME")
 	if err != nil {
 		return nil, fmt.Errorf("listing tables: %w", err)
@@ -111,15 +156,23 @@ func (t *Task) capturedTables(ctx context.Context, conn *sql.Conn) ([][2]string,
 
 // snapshotter reads tables, holding back one record so that the last of
 // each table and of the snapshot get their source.snapshot markers.
+// Every incremental.snapshot.chunk.size rows, and at the end of each
+// table, a record carries an offset saying what is left (snapPlan), so
+// that a restart reads only that, in chunks while streaming.
 type snapshotter struct {
 	t       *Task
 	conn    *sql.Conn
 	pos     offset
 	ts      cdc.Times
+	tables  [][2]string
+	cur     int // index of the table being read
 	rows    int64
 	pending *connectors.Record
 	first   bool // the pending record is the first of its table
 	any     bool // a record was emitted
+	// lastMDLCheck is when the snapshot last looked for DDL waiting
+	// for its metadata locks.
+	lastMDLCheck time.Time
 }
 
 // flush emits the held record with marker (or its own when marker is "").
@@ -142,95 +195,123 @@ func (s *snapshotter) flush(ctx context.Context, marker string) error {
 	return s.t.put(ctx, r)
 }
 
-func (s *snapshotter) table(ctx context.Context, db, name string, last bool) error {
+// left is the plan of what is left after the rows up to key (nil: none)
+// of the current table, or after the whole table when done.
+func (s *snapshotter) left(key [][]byte, done bool) *snapPlan {
+	p := &snapPlan{Initial: true}
+	from := s.cur
+	if done {
+		from++
+	}
+	for i := from; i < len(s.tables); i++ {
+		p.Tables = append(p.Tables, planTable{DB: s.tables[i][0], Table: s.tables[i][1]})
+	}
+	if !done && key != nil {
+		p.Tables[0].setLast(key)
+	}
+	return p
+}
+
+// checkpoint returns the offset of a record after which plan is left.
+func (s *snapshotter) checkpoint(plan *snapPlan) map[string]any {
+	o := s.pos
+	o.snapshot = true
+	o.incr = plan.encode()
+	return o.toMap()
+}
+
+// ddlWaiting reports, at most once a second, whether a statement waits
+// for a metadata lock (an ALTER TABLE of a table this snapshot read): the
+// snapshot then hands the rest over to chunks so that its transaction
+// ends. It sees other users' statements only with the PROCESS privilege.
+func (s *snapshotter) ddlWaiting(ctx context.Context) bool {
+	if s.t.cfg.SnapshotMode == SnapshotInitialOnly || time.Since(s.lastMDLCheck) < time.Second {
+		return false
+	}
+	s.lastMDLCheck = time.Now()
+	var n int
+	err := s.t.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE STATE LIKE 'Waiting for table metadata lock%'").Scan(&n)
+	return err == nil && n > 0
+}
+
+// table reads the current table. It returns a plan instead of reading
+// on when the snapshot must hand over to chunks read while streaming:
+// the table was altered after the snapshot began (ER_TABLE_DEF_CHANGED),
+// or DDL waits for the snapshot's metadata locks.
+func (s *snapshotter) table(ctx context.Context, last bool) (*snapPlan, error) {
 	t := s.t
-	json, err := jsonColumns(ctx, t.db, db, name)
-	if err != nil {
-		return err
+	db, name := s.tables[s.cur][0], s.tables[s.cur][1]
+	if s.ddlWaiting(ctx) {
+		t.log.Info("DDL waits for the snapshot's metadata locks; reading the rest in chunks while streaming", "table", db+"."+name)
+		return s.left(nil, false), nil
 	}
-	cols, key, err := columnsFromCatalog(ctx, s.conn, db, name, json)
-	if err != nil {
-		return fmt.Errorf("snapshot of %s.%s: %w", db, name, err)
-	}
-	if key, err = keyOf(t.cfg, db, name, cols, key); err != nil {
-		return err
-	}
-	tb := newTable(t.cfg, t.b.Source, db, name, cols, key)
-	sel := make([]string, 0, len(cols))
-	for i := range cols {
-		if !tb.include[i] {
-			continue
+	// A table altered after the snapshot began fails its first read
+	// (ER_TABLE_DEF_CHANGED), before any of its rows.
+	defChanged := func(err error) bool {
+		var me *driver.MySQLError
+		if errors.As(err, &me) && me.Number == 1412 && t.cfg.SnapshotMode != SnapshotInitialOnly {
+			t.log.Info("a table was altered after the snapshot began; reading the rest in chunks while streaming", "table", db+"."+name)
+			return true
 		}
-		q := quoteIdent(cols[i].name)
-		if cols[i].kind == kFloat {
-			q = "CAST(" + q + " AS DOUBLE)"
-		}
-		sel = append(sel, q)
+		return false
 	}
-	if len(sel) == 0 {
-		return nil
+	d, err := t.describe(ctx, s.conn, db, name)
+	if defChanged(err) {
+		return s.left(nil, false), nil
 	}
-	rows, err := s.conn.QueryContext(ctx, "SELECT "+strings.Join(sel, ", ")+" FROM "+quoteIdent(db)+"."+quoteIdent(name))
 	if err != nil {
-		return fmt.Errorf("snapshot of %s.%s: %w", db, name, err)
+		return nil, err
 	}
-	defer rows.Close()
-	raw := make([]sql.RawBytes, len(sel))
-	ptrs := make([]any, len(sel))
-	for i := range raw {
-		ptrs[i] = &raw[i]
+	if d.nval == 0 {
+		return nil, nil
+	}
+	q, _ := d.query(nil, 0)
+	rows, err := s.conn.QueryContext(ctx, q)
+	if defChanged(err) {
+		return s.left(nil, false), nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("snapshot of %s.%s: %w", db, name, err)
 	}
 	p := &srcPosition{ts: s.ts, snapshot: cdc.SnapTrue, serverID: int64(0), file: s.pos.file, pos: int64(s.pos.pos)}
+	chunk := int64(t.cfg.ChunkSize)
 	firstOfTable := true
-	nkey := 0
-	if tb.keyS != nil {
-		nkey = len(tb.keyS.Fields)
-	}
-	rs, rv := t.b.RowReserve(len(tb.value.Fields), nkey)
-	for rows.Next() {
-		if err := rows.Scan(ptrs...); err != nil {
-			return fmt.Errorf("snapshot of %s.%s: %w", db, name, err)
-		}
-		// All of the row's structs from the same slab arrays (cdc.Slab).
-		t.b.Slab.Reserve(rs, rv)
-		after := t.b.Slab.NewStruct(tb.value)
-		var key *connectors.StructValue
-		if tb.keyS != nil {
-			key = t.b.Slab.NewStruct(tb.keyS)
-		}
-		for i := range cols {
-			if !tb.include[i] {
-				continue
-			}
-			c := &cols[i]
-			v, err := c.fromText(raw[tb.pos[i]], t.cfg.Modes)
-			if err != nil {
-				return fmt.Errorf("snapshot of %s.%s: %w", db, name, err)
-			}
-			after.Values[tb.pos[i]] = v
-		}
-		if key != nil {
-			for j, k := range tb.key {
-				if !tb.include[k] {
-					return fmt.Errorf("snapshot of %s.%s: key column %s is excluded by column.exclude.list", db, name, cols[k].name)
-				}
-				key.Values[j] = after.Values[tb.pos[k]]
-			}
-		}
+	var n int64
+	var yield *snapPlan
+	errYield := errors.New("yield")
+	err = t.readRows(ctx, t.b, rows, d, p, func(r *connectors.Record, key [][]byte) error {
 		if err := s.flush(ctx, ""); err != nil {
 			return err
 		}
-		src := sourceValue(t.b, tb, p)
-		s.pending = t.b.Change(tb.topic, tb.env, tb.keyS, cdc.OpRead, key, nil, after, src, nil, nil)
+		s.pending = r
 		s.first = firstOfTable
 		firstOfTable = false
 		s.rows++
+		n++
+		if d.pk != nil && n%chunk == 0 {
+			r.SourceOffset = s.checkpoint(s.left(key, false))
+			if s.ddlWaiting(ctx) {
+				t.log.Info("DDL waits for the snapshot's metadata locks; reading the rest in chunks while streaming", "table", db+"."+name)
+				yield = s.left(key, false)
+				return errYield
+			}
+		}
+		return nil
+	})
+	if yield != nil {
+		return yield, nil
 	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("snapshot of %s.%s: %w", db, name, err)
+	if n == 0 && defChanged(err) {
+		return s.left(nil, false), nil
 	}
-	if !last && s.pending != nil && !firstOfTable {
-		return s.flush(ctx, cdc.SnapLastInDC)
+	if err != nil {
+		return nil, err
 	}
-	return nil
+	if s.pending != nil && !firstOfTable {
+		s.pending.SourceOffset = s.checkpoint(s.left(nil, true))
+		if !last {
+			return nil, s.flush(ctx, cdc.SnapLastInDC)
+		}
+	}
+	return nil, nil
 }

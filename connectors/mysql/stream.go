@@ -115,6 +115,13 @@ type streamer struct {
 	lastMarker    time.Time
 	lastHeartbeat time.Time
 	dirty         bool // the position moved past the last queued offset
+	// at is the position after the last event handled between
+	// transactions (chunked snapshots: incremental.go).
+	at binlogAt
+	// sigID is the table id of signal.data.collection's table map, when
+	// hasSig.
+	sigID  uint64
+	hasSig bool
 }
 
 // transientError is a lost or refused connection to the server while
@@ -181,7 +188,10 @@ func (t *Task) streamFrom(ctx context.Context, o offset) (offset, error) {
 	}
 	if o.event > 0 || o.row > 0 {
 		s.skipping, s.skipGTID, s.skipEvents, s.skipRows = true, o.txGTID, o.event, o.row
+	} else {
+		s.at = binlogAt{file: o.file, pos: o.pos}
 	}
+	t.incr.restart()
 	sc := replication.BinlogSyncerConfig{
 		ServerID: cfg.ServerID, Flavor: flavor, Host: cfg.Host, Port: uint16(cfg.Port), User: cfg.User, Password: cfg.Password,
 		ParseTime: true, HeartbeatPeriod: time.Second, ReadTimeout: 30 * time.Second, DisableRetrySync: true,
@@ -221,6 +231,12 @@ func (t *Task) streamFrom(ctx context.Context, o offset) (offset, error) {
 	}
 	t.log.Info("streaming", "file", o.file, "pos", o.pos, "gtids", o.gtids, "event", o.event, "row", o.row, "server_id", cfg.ServerID)
 	for {
+		if err := t.takeSignals(ctx, s); err != nil {
+			return s.last, err
+		}
+		if err := t.pumpIncremental(ctx, s); err != nil {
+			return s.last, err
+		}
 		ev, err := bs.GetEvent(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -233,6 +249,9 @@ func (t *Task) streamFrom(ctx context.Context, o offset) (offset, error) {
 			return s.last, &transientError{fmt.Errorf("reading the binlog: %w", err)}
 		}
 		if err := s.handle(ctx, ev); err != nil {
+			return s.last, err
+		}
+		if err := t.afterEvent(ctx, s, ev); err != nil {
 			return s.last, err
 		}
 	}
@@ -458,6 +477,7 @@ func (s *streamer) idle(ctx context.Context, h *replication.EventHeader) error {
 
 func (s *streamer) tableMap(ctx context.Context, e *replication.TableMapEvent) error {
 	db, name := string(e.Schema), string(e.Table)
+	s.noteSignalTable(e.TableID, db, name)
 	if !s.cfg.Captures(db, name) {
 		s.tables[e.TableID] = nil
 		return nil
@@ -521,6 +541,11 @@ func (s *streamer) rows(ctx context.Context, h *replication.EventHeader, e *repl
 		s.skipEvents--
 	} else if s.skipping {
 		skipRows, s.skipRows = s.skipRows, 0
+	}
+	if s.hasSig && e.TableID == s.sigID && !skipAll {
+		if err := s.signalRows(ctx, e, skipRows); err != nil {
+			return err
+		}
 	}
 	tb, ok := s.tables[e.TableID]
 	if !ok {

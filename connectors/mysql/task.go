@@ -7,11 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
-	driver "github.com/go-sql-driver/mysql"
 	"github.com/sluice-cdc/sluice/connectors"
 	"github.com/sluice-cdc/sluice/connectors/cdc"
+	"github.com/sluice-cdc/sluice/connectors/cdc/kafkasignal"
 )
 
 // Task is the MySQL/MariaDB source task: one goroutine (run) takes the
@@ -52,6 +53,12 @@ type Task struct {
 	// plan, decided in Start.
 	snapshot bool
 	resume   offset
+
+	// incr is the chunked snapshot in progress, nil without one (run's).
+	incr *incremental
+	// ksig is the Kafka signal channel, nil without one.
+	ksig *kafkaSignals
+	tctx connectors.SourceTaskContext
 }
 
 // NewTask returns an unstarted task.
@@ -79,6 +86,10 @@ func (t *Task) Start(ctx context.Context, tctx connectors.SourceTaskContext, pro
 	t.b = newBuilder(cfg)
 	t.schemaChanges = newSchemaChanges(cfg, t.b)
 	t.lastTables = map[string]*table{}
+	t.tctx = tctx
+	if cfg.SignalKafka {
+		t.ksig = &kafkaSignals{ch: make(chan kafkasignal.Signal, 1)}
+	}
 	t.queue = cdc.NewQueue[struct{}](cfg.MaxQueueSize)
 	if cfg.MaxQueueBytes > 0 {
 		t.bytes = cdc.NewByteBudget(cfg.MaxQueueBytes)
@@ -136,6 +147,23 @@ func (t *Task) plan(ctx context.Context, stored map[string]any) error {
 		o, err := parseOffset(stored)
 		if err != nil {
 			return err
+		}
+		if o.snapshot && o.incr != "" && mode != SnapshotInitialOnly && mode != SnapshotNoData {
+			// The rest of an interrupted snapshot is read in chunks
+			// while streaming from its position.
+			present, err := t.binlogPresent(ctx, o.file)
+			if err != nil {
+				return err
+			}
+			if present {
+				plan, _ := parsePlan(o.incr)
+				t.log.Info("resuming an interrupted snapshot: reading what is left in chunks while streaming from its position",
+					"tables_left", len(plan.Tables), "file", o.file, "pos", o.pos)
+				o.snapshot = false
+				t.resume = o
+				return nil
+			}
+			t.log.Warn("the binlog position of an interrupted snapshot is no longer on the server: snapshotting again", "file", o.file, "pos", o.pos)
 		}
 		if o.snapshot {
 			// A snapshot that did not finish is taken again.
@@ -234,9 +262,44 @@ func (t *Task) binlogPresent(ctx context.Context, file string) (bool, error) {
 
 // run is the task's goroutine: snapshot, then stream.
 func (t *Task) run(ctx context.Context) {
-	err := connectors.Protect(func() error {
-		if t.snapshot {
-			o, err := t.snapshotRetrying(ctx)
+	var err error
+	defer func() {
+		t.runErr = err
+		close(t.done)
+	}()
+	if t.ksig != nil {
+		// The signal topic's consumer runs as long as run, and is
+		// waited for before done closes; a panic in it ends run with it
+		// as the error.
+		sctx, stop := context.WithCancel(ctx)
+		var cancelRun context.CancelCauseFunc
+		ctx, cancelRun = context.WithCancelCause(ctx)
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if perr := connectors.Protect(func() error { t.consumeSignals(sctx); return nil }); perr != nil {
+				cancelRun(fmt.Errorf("reading the signal topic: %w", perr))
+			}
+		}()
+		defer func() {
+			stop()
+			wg.Wait()
+			if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+				err = cause
+			}
+			cancelRun(nil)
+		}()
+	}
+	err = connectors.Protect(func() error {
+		if t.snapshot && t.cfg.MaxThreads > 1 {
+			// Parallel: every table in chunks while streaming from
+			// the position before the first chunk (incremental.go).
+			if err := t.chunkedSnapshot(ctx); err != nil {
+				return err
+			}
+		} else if t.snapshot {
+			o, err := t.takeSnapshot(ctx)
 			if err != nil {
 				return err
 			}
@@ -247,49 +310,38 @@ func (t *Task) run(ctx context.Context) {
 				return nil
 			}
 		}
+		if t.resume.incr != "" {
+			plan, err := parsePlan(t.resume.incr)
+			if err != nil {
+				return err
+			}
+			if len(plan.Tables) > 0 {
+				t.incr = newIncremental(plan, t.cfg.MaxThreads)
+				t.log.Info("chunked snapshot under way: reading what is left while streaming", "tables_left", len(plan.Tables),
+					"initial", plan.Initial, "paused", plan.Paused, "threads", t.incr.threads)
+			}
+			t.resume.incr = ""
+		}
+		defer func() {
+			if t.incr != nil {
+				t.incr.close()
+			}
+		}()
 		return t.stream(ctx, t.resume)
 	})
 	if ctx.Err() != nil && err != nil && errors.Is(err, context.Canceled) {
 		err = nil
 	}
-	t.runErr = err
-	close(t.done)
-}
-
-// erTableDefChanged is ER_TABLE_DEF_CHANGED: a table read in a
-// consistent-snapshot transaction was changed by DDL after the
-// transaction began.
-const erTableDefChanged = 1412
-
-// snapshotAttempts bounds the snapshots taken again after
-// ER_TABLE_DEF_CHANGED.
-const snapshotAttempts = 3
-
-// snapshotRetrying takes the snapshot, and takes it again from the start,
-// in a new transaction, when DDL changed a captured table after the
-// snapshot's transaction began: that transaction can no longer read the
-// table. The records of the failed attempt were queued without offsets,
-// so they are sent twice, as after a restart mid-snapshot.
-func (t *Task) snapshotRetrying(ctx context.Context) (offset, error) {
-	for attempt := 1; ; attempt++ {
-		o, err := t.takeSnapshot(ctx)
-		var me *driver.MySQLError
-		if err == nil || !errors.As(err, &me) || me.Number != erTableDefChanged {
-			return o, err
-		}
-		if attempt == snapshotAttempts {
-			return o, fmt.Errorf("%w: DDL (ALTER TABLE, TRUNCATE, ...) changed a captured table after the snapshot's transaction began, "+
-				"so its consistent snapshot cannot read that table; the snapshot was taken %d times and DDL came each time. "+
-				"Run the DDL after the snapshot (streaming handles DDL), or restart the connector once it is over", err, attempt)
-		}
-		t.log.Warn("DDL changed a captured table during the snapshot (ER_TABLE_DEF_CHANGED): taking the snapshot again from the start",
-			"error", err, "attempt", attempt)
-	}
 }
 
 // put queues a record, waiting while the queue is full (in records, or
-// in estimated bytes with max.queue.size.in.bytes).
+// in estimated bytes with max.queue.size.in.bytes). While a chunked
+// snapshot runs, its plan goes into every offset, so that a restart from
+// any of them reads only what is left.
 func (t *Task) put(ctx context.Context, r *connectors.Record) error {
+	if r.SourceOffset != nil && t.incr != nil && t.incr.enc != "" {
+		r.SourceOffset[offsetIncremental] = t.incr.enc
+	}
 	q := cdc.Queued[struct{}]{R: r}
 	if t.bytes != nil {
 		q.N = cdc.RecordSize(r)

@@ -39,15 +39,17 @@ func TestConfigRefusesWhatIsNotImplemented(t *testing.T) {
 	}
 	for _, tc := range []struct{ kv, want []string }{
 		{[]string{SnapshotLockingMode, "minimal"}, []string{"takes no global or table lock", `set it to "none"`}},
-		{[]string{SnapshotMaxThreads, "4"}, []string{"parallel snapshots"}},
+		{[]string{SnapshotMaxThreads, "4", SnapshotMode, SnapshotInitialOnly}, []string{"initial_only does not read"}},
 		{[]string{"topic.transaction", "tx"}, []string{"transaction metadata"}},
 		{[]string{"heartbeat.action.query", "SELECT 1"}, []string{"heartbeat action queries"}},
 		{[]string{SSLMode, "verify-full"}, []string{"must be one of disabled, preferred, required, verify_ca, verify_identity"}},
 		{[]string{"database.ssl.truststore", "/etc/ca.jks"}, []string{"set database.sslrootcert to the CA certificate in PEM"}},
 		{[]string{MessageKeyColumns, "db.t"}, []string{"expected database.table:col1,col2"}},
 		{[]string{"gtid.source.filter.dml.events", "false"}, []string{"gtid.source.includes/excludes always filter row changes"}},
-		{[]string{SignalDataCollection, "db.signals"}, []string{"signals"}},
-		{[]string{SignalEnabledChannels, "source,kafka"}, []string{`channel "kafka" is not supported`}},
+		{[]string{SignalDataCollection, "signals"}, []string{"expected database.table"}},
+		{[]string{SnapshotChunkSize, "0"}, []string{SnapshotChunkSize}},
+		{[]string{SignalEnabledChannels, "source,kafka"}, []string{"signal.kafka.bootstrap.servers"}},
+		{[]string{SignalEnabledChannels, "jmx"}, []string{`channel "jmx" is not supported`}},
 		{[]string{TimePrecisionMode, "connect"}, []string{"must be one of adaptive_time_microseconds, adaptive"}},
 		{[]string{"column.mask.with.10.chars", "db.t.c"}, []string{"column masking is not in this version"}},
 		{[]string{"converters", "boolean"}, []string{"custom converters"}},
@@ -90,6 +92,7 @@ func TestOffsetRoundTrip(t *testing.T) {
 		{file: "binlog.000001", pos: 4},
 		{file: "binlog.000002", pos: 1234, gtids: "0-1-42,1-2-7", txGTID: "0-1-43", event: 3, row: 17, tsSec: 1700000000, serverID: 1},
 		{file: "b.000009", pos: 1<<32 - 1, snapshot: true},
+		{file: "b.000009", pos: 4, snapshot: true, incr: `{"tables":[{"d":"db","t":"a","l":["3132"]}],"initial":true}`},
 	} {
 		m := o.toMap()
 		// The offsets store gives numbers back as float64 (JSON).
@@ -103,7 +106,8 @@ func TestOffsetRoundTrip(t *testing.T) {
 			t.Errorf("round trip of %+v: %+v, %v", o, got, err)
 		}
 	}
-	for _, bad := range []map[string]any{{}, {"file": "f", "pos": -1.0}, {"file": "f", "pos": 4.0, "event": "x"}, {"file": "f", "row": -2.0}} {
+	for _, bad := range []map[string]any{{}, {"file": "f", "pos": -1.0}, {"file": "f", "pos": 4.0, "event": "x"}, {"file": "f", "row": -2.0},
+		{"file": "f", "pos": 4.0, offsetIncremental: `{"tables":[{"d":"db","t":"a","l":["not hex"]}]}`}} {
 		if _, err := parseOffset(bad); err == nil {
 			t.Errorf("offset %v accepted", bad)
 		}
@@ -185,6 +189,99 @@ func TestDateValueFarFromEpoch(t *testing.T) {
 		got, err := c.dateValue(s, Modes{})
 		if err != nil || got != want {
 			t.Errorf("dateValue(%q) = %v, %v; want %d", s, got, err, want)
+		}
+	}
+}
+
+func TestChunkQuery(t *testing.T) {
+	d := &described{db: "d", name: "t", sel: []string{"`a`", "`b`", "`v`", "`a`", "`b`"}, nval: 3,
+		cols: []column{{name: "a", kind: kInt}, {name: "b", kind: kBytes}, {name: "v", kind: kString}}, pk: []int{0, 1}}
+	q, args := d.query(nil, 10)
+	if q != "SELECT `a`, `b`, `v`, `a`, `b` FROM `d`.`t` ORDER BY `a`, `b` LIMIT 10" || args != nil {
+		t.Errorf("first chunk: %s %v", q, args)
+	}
+	q, args = d.query([][]byte{[]byte("5"), {0xff}}, 10)
+	if q != "SELECT `a`, `b`, `v`, `a`, `b` FROM `d`.`t` WHERE (`a` > ?) OR (`a` = ? AND `b` > ?) ORDER BY `a`, `b` LIMIT 10" {
+		t.Errorf("next chunk: %s", q)
+	}
+	if len(args) != 3 || args[0] != "5" || args[1] != "5" || string(args[2].([]byte)) != "\xff" {
+		t.Errorf("args %#v: want the int as text, the binary column as bytes", args)
+	}
+	d.pk = nil
+	if q, _ := d.query([][]byte{[]byte("5")}, 10); q != "SELECT `a`, `b`, `v`, `a`, `b` FROM `d`.`t`" {
+		t.Errorf("a table without a usable key is read whole: %s", q)
+	}
+}
+
+func TestBinlogPositions(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		want int
+	}{
+		{"binlog.000009", "binlog.000010", -1}, {"binlog.000010", "binlog.000009", 1}, {"binlog.1000000", "binlog.999999", 1}, {"x.000001", "x.000001", 0},
+	} {
+		if got := compareFiles(tc.a, tc.b); got != tc.want {
+			t.Errorf("compareFiles(%s, %s) = %d", tc.a, tc.b, got)
+		}
+	}
+	o := offset{file: "binlog.000002", pos: 1000}
+	for _, tc := range []struct {
+		at      binlogAt
+		reached bool
+		far     bool
+	}{
+		{binlogAt{}, false, false},
+		{binlogAt{"binlog.000001", 5000}, false, true},
+		{binlogAt{"binlog.000002", 999}, false, false},
+		{binlogAt{"binlog.000002", 1000}, true, false},
+		{binlogAt{"binlog.000003", 4}, true, false},
+	} {
+		if got := tc.at.reached(o); got != tc.reached {
+			t.Errorf("%v reached %v: %v", tc.at, o, got)
+		}
+		if tc.at.file != "" {
+			if got := farBehind(tc.at, o); got != tc.far {
+				t.Errorf("%v far behind %v: %v", tc.at, o, got)
+			}
+		}
+	}
+	if !farBehind(binlogAt{"binlog.000002", 4}, offset{file: "binlog.000002", pos: 4 + catchUpBytes + 1}) {
+		t.Error("64 MiB behind is far")
+	}
+}
+
+func FuzzSnapshotPlan(f *testing.F) {
+	f.Add(`{"tables":[{"d":"db","t":"a","l":["3132"]},{"d":"db","t":"b","s":true}],"paused":true,"initial":true}`)
+	f.Add(`{"tables":null}`)
+	f.Add(`{"tables":[{"d":"db","t":"a","l":["zz"]}]}`)
+	f.Fuzz(func(t *testing.T, s string) {
+		p, err := parsePlan(s)
+		if err != nil {
+			return
+		}
+		q, err := parsePlan(p.encode())
+		if err != nil {
+			t.Fatalf("re-parsing %q: %v", p.encode(), err)
+		}
+		if q.encode() != p.encode() {
+			t.Fatalf("round trip %q → %q", p.encode(), q.encode())
+		}
+		for _, pt := range p.Tables {
+			pt.lastKey()
+		}
+	})
+}
+
+func TestSignalConditions(t *testing.T) {
+	for data, want := range map[string]bool{
+		`{"data-collections": ["db.t"]}`:                                                                          false,
+		`{"data-collections": ["db.t"], "additional-conditions": []}`:                                             false,
+		`{"data-collections": ["db.t"], "additional-conditions": [{"data-collection": "db.t", "filter": "x>1"}]}`: true,
+		`{"data-collections": ["db.t"], "additional-condition": "x>1"}`:                                           true,
+		`not json`: false,
+	} {
+		if got := hasConditions(data); got != want {
+			t.Errorf("%s: %v", data, got)
 		}
 	}
 }
