@@ -81,6 +81,11 @@ var myTypes = []myCol{
 	{name: "en", typ: "ENUM('a','b''c','d')", a: "'b''c'", b: "'a'"},
 	{name: "st", typ: "SET('x','y','z')", a: "'x,z'", b: "''"},
 	{name: "js", typ: "JSON", a: `'{"k": [1, 2.5, "s"], "n": null}'`, b: `'[]'`, cmp: "json"},
+	// MariaDB's UUID (io.debezium.data.Uuid: PostgreSQL's uuid, MariaDB's
+	// char(36)), INET4 and INET6 (text).
+	{name: "uu", typ: "UUID", a: "'6ccd780c-baba-1026-9564-5b8c656024db'", b: "'00000000-0000-0000-0000-000000000000'"},
+	{name: "i4", typ: "INET4", a: "'192.168.0.1'", b: "'0.0.0.0'"},
+	{name: "i6", typ: "INET6", a: "'2001:db8::ff00:42:8329'", b: "'::ffff:1.2.3.4'"},
 }
 
 // myTimes are TIME values outside a time of day (negative, beyond 24

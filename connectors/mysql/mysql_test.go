@@ -201,6 +201,7 @@ func golden(t *testing.T, name string, got []byte) {
 func TestMySQL(t *testing.T) {
 	m := harness.StartMariaDB(t, harness.MariaDBOptions{Args: []string{"--default-time-zone=+02:00"}})
 	t.Run("types", func(t *testing.T) { testTypes(t, m) })
+	t.Run("UUID, INET4 and INET6", func(t *testing.T) { testAddressTypes(t, m) })
 	t.Run("changes", func(t *testing.T) { testChanges(t, m) })
 	t.Run("restart mid-transaction", func(t *testing.T) { testRestartMidTx(t, m, false) })
 	t.Run("restart mid-transaction with transaction metadata", func(t *testing.T) { testRestartMidTx(t, m, true) })
@@ -323,4 +324,54 @@ func schemaJSON(t *testing.T, r *connectors.Record) string {
 		t.Fatal(err)
 	}
 	return string(m.Schema)
+}
+
+// testAddressTypes reads MariaDB's UUID, INET4 and INET6 columns by
+// snapshot and by stream: both give the server's text (the binlog has
+// the bytes without their trailing zero bytes), UUID as
+// io.debezium.data.Uuid.
+func testAddressTypes(t *testing.T, m *harness.MariaDB) {
+	db := m.CreateDB(t, "addr")
+	m.Exec(t, db, "CREATE TABLE t (id INT PRIMARY KEY, u UUID, a INET4, b INET6)")
+	rows := [][3]string{
+		{"6ccd780c-baba-1026-9564-5b8c656024db", "1.2.3.4", "2001:db8::ff00:42:8329"},
+		{"2b3ee2a6-9a2f-4f1a-8f5e-012345678900", "255.255.255.0", "::ffff:1.2.3.4"},
+		{"00000000-0000-0000-0000-000000000000", "0.0.0.0", "::"},
+		{"ffffffff-ffff-ffff-ffff-ffffffffffff", "10.0.0.1", "fe80::1"},
+		{"", "", ""},
+	}
+	insert := func(base int) {
+		for i, r := range rows {
+			if r[0] == "" {
+				m.Exec(t, db, fmt.Sprintf("INSERT INTO t (id) VALUES (%d)", base+i))
+				continue
+			}
+			m.Exec(t, db, fmt.Sprintf("INSERT INTO t VALUES (%d, '%s', '%s', '%s')", base+i, r[0], r[1], r[2]))
+		}
+	}
+	insert(1)
+	task := startTask(t, props(m, db), nil)
+	snap := changes(pollUntil(t, task, 30*time.Second, nChanges(len(rows))))
+	insert(101)
+	stream := changes(pollUntil(t, task, 30*time.Second, nChanges(len(rows))))
+	if len(snap) != len(rows) || len(stream) != len(rows) {
+		t.Fatalf("%d snapshot and %d stream records, want %d each", len(snap), len(stream), len(rows))
+	}
+	for i, r := range rows {
+		for side, rec := range map[string]*connectors.Record{"snapshot": snap[i], "stream": stream[i]} {
+			after := afterOf(rec)
+			if got := after.Schema.Fields[1].Schema.Name; got != cdc.UUIDName {
+				t.Errorf("%s: UUID column named %q, want %s", side, got, cdc.UUIDName)
+			}
+			for j := range 3 {
+				want := any(r[j])
+				if r[j] == "" {
+					want = nil
+				}
+				if got := after.Values[j+1]; got != want {
+					t.Errorf("%s row %d column %s: %#v, want %#v", side, i, after.Schema.Fields[j+1].Name, got, want)
+				}
+			}
+		}
+	}
 }

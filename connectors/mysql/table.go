@@ -127,11 +127,13 @@ func loadCollations(ctx context.Context, db *sql.DB) (collations, error) {
 	return out, rows.Err()
 }
 
+// addressKinds are MariaDB's UUID, INET4 and INET6 types by name.
+var addressKinds = map[string]kind{"uuid": kUUID, "inet4": kInet4, "inet6": kInet6}
+
 // jsonColumns returns the columns of db.name that the binlog cannot tell
 // apart by itself, by name: "json" for MariaDB's JSON (an alias of
 // LONGTEXT with a json_valid check), and the type name of MariaDB's
-// UUID, INET4 and INET6 columns (which look like BINARY or INT there and
-// are not supported yet).
+// UUID, INET4 and INET6 columns (which look like BINARY there).
 func jsonColumns(ctx context.Context, db *sql.DB, schema, name string) (map[string]string, error) {
 	out := map[string]string{}
 	rows, err := db.QueryContext(ctx, "SELECT CONSTRAINT_NAME, CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS "+
@@ -197,8 +199,9 @@ func columnsFromTableMap(e *replication.TableMapEvent, colls collations, special
 		c := &cols[i]
 		c.name = names[i]
 		_, c.nullable = e.Nullable(i)
-		if t := special[c.name]; t != "" && t != "json" {
-			return nil, nil, fmt.Errorf("column %s: type %s is not supported yet", c.name, t)
+		if k, ok := addressKinds[special[c.name]]; ok {
+			c.kind = k
+			continue
 		}
 		meta := e.ColumnMeta[i]
 		switch typ := e.ColumnType[i]; typ {
@@ -335,6 +338,8 @@ func columnsFromCatalog(ctx context.Context, q interface {
 			if special[c.name] == "json" {
 				c.kind, c.charset, c.fixed = kJSON, "", false
 			}
+		case "uuid", "inet4", "inet6":
+			c.kind = addressKinds[dataType]
 		case "binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob":
 			c.kind = kBytes
 			if dataType == "binary" {

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math/big"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -37,6 +38,12 @@ const (
 	kSet
 	kJSON
 	kGeometry // any spatial type: Debezium's Geometry {wkb, srid}
+	// MariaDB's UUID, INET4 and INET6: strings in the server's text form.
+	// The binlog has their bytes (a BINARY(16) or BINARY(4) without its
+	// trailing zero bytes), which are formatted as the server prints them.
+	kUUID
+	kInet4
+	kInet6
 )
 
 // column describes one column of a captured table.
@@ -151,6 +158,10 @@ func (c *column) schema(m Modes) *connectors.Schema {
 		return s
 	case kJSON:
 		return named(connectors.String, cdc.JSONName, opt)
+	case kUUID:
+		return named(connectors.String, cdc.UUIDName, opt)
+	case kInet4, kInet6:
+		return connectors.Primitive(connectors.String, opt)
 	case kGeometry:
 		if opt {
 			return optionalGeometrySchema
@@ -234,6 +245,12 @@ func (c *column) fromBinlog(v any, m Modes) (any, error) {
 		return nil, nil
 	}
 	switch c.kind {
+	case kUUID, kInet4, kInet6:
+		b, ok := v.(string)
+		if !ok {
+			return nil, c.bad(v, fmt.Sprintf("%s decoded as %T", c.kindName(), v))
+		}
+		return c.addressText([]byte(b))
 	case kInt:
 		var u uint64
 		var s int64
@@ -438,12 +455,46 @@ func (c *column) fromText(b []byte, m Modes) (any, error) {
 		out := make([]byte, max(len(b), c.size))
 		copy(out, b)
 		return c.bytesValue(out, m), nil
-	case kString, kJSON:
+	case kString, kJSON, kUUID, kInet4, kInet6:
 		return s, nil
 	case kGeometry:
 		return c.geometryValue(b, m)
 	}
 	return nil, c.bad(s, "unsupported type")
+}
+
+// kindName names a UUID, INET4 or INET6 column's type.
+func (c *column) kindName() string {
+	switch c.kind {
+	case kUUID:
+		return "UUID"
+	case kInet4:
+		return "INET4"
+	}
+	return "INET6"
+}
+
+// addressText formats the binlog bytes of a UUID, INET4 or INET6 value,
+// whose trailing zero bytes the server leaves out, as the server prints
+// the value.
+func (c *column) addressText(b []byte) (any, error) {
+	size := 16
+	if c.kind == kInet4 {
+		size = 4
+	}
+	if len(b) > size {
+		return nil, c.bad(b, fmt.Sprintf("%d bytes for a %s", len(b), c.kindName()))
+	}
+	var full [16]byte
+	copy(full[:], b)
+	switch c.kind {
+	case kUUID:
+		h := hex.EncodeToString(full[:])
+		return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32], nil
+	case kInet4:
+		return netip.AddrFrom4([4]byte(full[:4])).String(), nil
+	}
+	return netip.AddrFrom16(full).String(), nil
 }
 
 func (c *column) intValue(s int64, u uint64, m Modes) any {
