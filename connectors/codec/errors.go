@@ -6,6 +6,7 @@ package codec
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 
 	"github.com/sluice-cdc/sluice/connectors"
@@ -83,4 +84,22 @@ func SchemaSuffix(s *connectors.Schema) string {
 // schema s does not take.
 func FormError(s *connectors.Schema, form string) error {
 	return &DataError{Reason: fmt.Sprintf("a lazy %s value does not fit schema type %s%s", form, s.Type, SchemaSuffix(s))}
+}
+
+// IntInRange reports an integer a lazy struct handed over (connectors.FieldWriter.Int)
+// that does not fit t, one of the integer types.
+func IntInRange(t connectors.Type, n int64) error {
+	lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
+	switch t {
+	case connectors.Int8:
+		lo, hi = math.MinInt8, math.MaxInt8
+	case connectors.Int16:
+		lo, hi = math.MinInt16, math.MaxInt16
+	case connectors.Int32:
+		lo, hi = math.MinInt32, math.MaxInt32
+	}
+	if n < lo || n > hi {
+		return Errorf("%d is out of the range of %s", n, t)
+	}
+	return nil
 }

@@ -1,7 +1,6 @@
 package avro
 
 import (
-	"math"
 	"sync"
 
 	"github.com/sluice-cdc/sluice/connectors"
@@ -108,21 +107,13 @@ func (w *lazyWriter) Int(x int64, _ []byte) error {
 	if err != nil {
 		return err
 	}
-	var lo, hi int64
 	switch f.kind {
-	case kInt8:
-		lo, hi = math.MinInt8, math.MaxInt8
-	case kInt16:
-		lo, hi = math.MinInt16, math.MaxInt16
-	case kInt32:
-		lo, hi = math.MinInt32, math.MaxInt32
-	case kInt64:
-		lo, hi = math.MinInt64, math.MaxInt64
+	case kInt8, kInt16, kInt32, kInt64:
+		if err := codec.IntInRange(f.s.Type, x); err != nil {
+			return w.fieldErr(err)
+		}
 	default:
 		return w.fieldErr(codec.FormError(f.s, "integer"))
-	}
-	if x < lo || x > hi {
-		return w.fieldErr(codec.Errorf("%d is out of the range of %s", x, f.s.Type))
 	}
 	w.b = appendLong(w.b, x)
 	return nil

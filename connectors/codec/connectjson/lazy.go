@@ -1,7 +1,6 @@
 package connectjson
 
 import (
-	"math"
 	"strconv"
 
 	"github.com/sluice-cdc/sluice/connectors"
@@ -95,21 +94,13 @@ func (w *lazyWriter) Int(n int64, decimal []byte) error {
 	if err != nil {
 		return err
 	}
-	var lo, hi int64
 	switch fp.kind {
-	case kInt8:
-		lo, hi = math.MinInt8, math.MaxInt8
-	case kInt16:
-		lo, hi = math.MinInt16, math.MaxInt16
-	case kInt32:
-		lo, hi = math.MinInt32, math.MaxInt32
-	case kInt64:
-		lo, hi = math.MinInt64, math.MaxInt64
+	case kInt8, kInt16, kInt32, kInt64:
+		if err := codec.IntInRange(fp.s.Type, n); err != nil {
+			return w.fieldErr(err)
+		}
 	default:
 		return w.fieldErr(codec.FormError(fp.s, "integer"))
-	}
-	if n < lo || n > hi {
-		return w.fieldErr(codec.Errorf("%d is out of the range of %s", n, fp.s.Type))
 	}
 	if decimal != nil {
 		w.dst = append(w.dst, decimal...)
