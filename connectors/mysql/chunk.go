@@ -158,11 +158,7 @@ func (t *Task) readRows(ctx context.Context, b *cdc.Builder, rows *sql.Rows, d *
 		ptrs[i] = &raw[i]
 	}
 	pkRaw := make([][]byte, len(d.pk))
-	nkey := 0
-	if tb.keyS != nil {
-		nkey = len(tb.keyS.Fields)
-	}
-	rs, rv := b.RowReserve(len(tb.value.Fields), nkey)
+	rs, rv := tb.rowReserve(b)
 	for rows.Next() {
 		if err := rows.Scan(ptrs...); err != nil {
 			return fmt.Errorf("snapshot of %s.%s: %w", d.db, d.name, err)

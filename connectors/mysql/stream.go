@@ -584,11 +584,7 @@ func (s *streamer) rows(ctx context.Context, h *replication.EventHeader, e *repl
 	if s.txGTID != "" {
 		p.gtid = s.txGTID
 	}
-	nkey := 0
-	if tb.keyS != nil {
-		nkey = len(tb.keyS.Fields)
-	}
-	rs, rv := s.b.RowReserve(len(tb.value.Fields), nkey)
+	rs, rv := tb.rowReserve(s.b)
 	for r := skipRows; r < n; r++ {
 		// All of the row's structs from the same slab arrays (cdc.Slab).
 		s.b.Slab.Reserve(rs, rv)

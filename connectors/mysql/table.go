@@ -402,3 +402,13 @@ func quotedList(s string) ([]string, error) {
 
 // quoteIdent quotes a MySQL identifier.
 func quoteIdent(s string) string { return "`" + strings.ReplaceAll(s, "`", "``") + "`" }
+
+// rowReserve is what b.Slab.Reserve needs before the structs of one row
+// change of t (see cdc.Slab).
+func (t *table) rowReserve(b *cdc.Builder) (structs, vals int) {
+	nkey := 0
+	if t.keyS != nil {
+		nkey = len(t.keyS.Fields)
+	}
+	return b.RowReserve(len(t.value.Fields), nkey)
+}
