@@ -24,7 +24,8 @@ type LazyStruct interface {
 // in the form the source has it in. The form never changes the value: a
 // codec writes Text(b) as it writes Value(string(b)), Int(n) as the
 // field's integer type holding n (whatever decimal holds), Bool(b) as Value(b), Struct(l) as
-// Value of l's Build, Shared(v) as Value(v). Each format is thus spelled
+// Value of l's Build, Shared(v) as Value(v), Rest(v) as Value of each of
+// v's values from the next field on. Each format is thus spelled
 // once, in its codec, and a source spells none.
 type FieldWriter interface {
 	// Value is the next field's value as Build would hold it; nil is null.
@@ -45,6 +46,13 @@ type FieldWriter interface {
 	// records and never changed after it was first handed over: a codec
 	// may keep its encoding and reuse it while it sees the same pointer.
 	Shared(v *StructValue) error
+	// Rest is the struct's remaining fields, from the next one to its
+	// last, as the values of v at the same indexes: v is a value of the
+	// struct's own schema, shared by many records and never changed after
+	// it was first handed over (its values before the next field are not
+	// read). A codec may keep the encoding of those fields and reuse it
+	// while it sees the same pointer at the same field. It ends the visit.
+	Rest(v *StructValue) error
 }
 
 // LazyValuesContext is implemented by the contexts of runtimes that accept

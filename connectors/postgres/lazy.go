@@ -1,8 +1,6 @@
 package postgres
 
 import (
-	"strconv"
-
 	"github.com/sluice-cdc/sluice/connectors"
 	"github.com/sluice-cdc/sluice/connectors/cdc"
 )
@@ -51,20 +49,22 @@ type lazyEnvelope struct {
 type lazySource struct {
 	src *connectors.StructValue
 	op  string
-	opv any   // op, boxed once
 	ts  int64 // ts_ns
-	// tsMs, tsUs and tsNs spell ts in milliseconds, microseconds and
-	// nanoseconds in base 10.
-	tsMs, tsUs, tsNs []byte
+	// rest is an envelope holding the source block, op and times (and a
+	// null transaction): the fields after "after", handed to codecs as the
+	// envelope's rest (connectors.FieldWriter.Rest), which they may encode
+	// once for all these rows.
+	rest *connectors.StructValue
 }
 
-func newLazySource(src *connectors.StructValue, op string, ts int64) *lazySource {
-	digits := strconv.AppendInt(nil, ts/1e6, 10)
-	ms := len(digits)
-	digits = strconv.AppendInt(digits, ts/1e3, 10)
-	us := len(digits)
-	digits = strconv.AppendInt(digits, ts, 10)
-	return &lazySource{src: src, op: op, opv: op, ts: ts, tsMs: digits[:ms:ms], tsUs: digits[ms:us:us], tsNs: digits[us:]}
+// newLazySource returns what the rows of a table with envelope schema env
+// share when read at ts (nanoseconds) with source block src.
+func newLazySource(env *connectors.Schema, src *connectors.StructValue, op string, ts int64) *lazySource {
+	rest := connectors.NewStructValue(env)
+	v := rest.Values
+	v[cdc.EnvSource], v[cdc.EnvOp] = src, op
+	v[cdc.EnvTsMs], v[cdc.EnvTsUs], v[cdc.EnvTsNs] = ts/1e6, ts/1e3, ts
+	return &lazySource{src: src, op: op, ts: ts, rest: rest}
 }
 
 // lazyKey is the key of a row.
@@ -230,32 +230,16 @@ func (e *lazyEnvelope) Build() (*connectors.StructValue, error) {
 }
 
 // Visit hands w the envelope's fields in their order (cdc.EnvBefore …
-// cdc.EnvTsNs): a null before, the row as after, the shared source block,
-// a null transaction, op and times.
+// cdc.EnvTsNs): a null before, the row as after, then the source block, a
+// null transaction, op and times as the rest the rows read with it share.
 func (e *lazyEnvelope) Visit(w connectors.FieldWriter) error {
-	ts := e.src.ts
 	if err := w.Value(nil); err != nil {
 		return err
 	}
 	if err := w.Struct((*lazyAfter)(&e.lazyRow)); err != nil {
 		return err
 	}
-	if err := w.Shared(e.src.src); err != nil {
-		return err
-	}
-	if err := w.Value(nil); err != nil {
-		return err
-	}
-	if err := w.Value(e.src.opv); err != nil {
-		return err
-	}
-	if err := w.Int(ts/1e6, e.src.tsMs); err != nil {
-		return err
-	}
-	if err := w.Int(ts/1e3, e.src.tsUs); err != nil {
-		return err
-	}
-	return w.Int(ts, e.src.tsNs)
+	return w.Rest(e.src.rest)
 }
 
 func (e *lazyEnvelope) Size() int64 { return e.lazyRow.Size() + cdc.ValueSize(e.src.src) }

@@ -92,7 +92,7 @@ func TestLazyRowsEncodeAsBuilt(t *testing.T) {
 		p.src = src
 		built := b.change(tb, cdc.OpRead, key, nil, after, &p, nil, nil)
 
-		env := &lazyEnvelope{src: newLazySource(src, cdc.OpRead, now.UnixNano())}
+		env := &lazyEnvelope{src: newLazySource(tb.envelopeSchema, src, cdc.OpRead, now.UnixNano())}
 		if err := arena.read(&env.lazyRow, tb, vals); err != nil {
 			t.Fatalf("row %d: %v", ri, err)
 		}
@@ -194,7 +194,7 @@ func TestLazySnapshotMarker(t *testing.T) {
 	b, tb := lazyTable(t)
 	pos := position{snapshot: cdc.SnapTrue}
 	pos.ts = cdc.TimeBoxes(time.Now())
-	ls := newLazySource(b.sourceValue(tb, &pos), cdc.OpRead, 1)
+	ls := newLazySource(tb.envelopeSchema, b.sourceValue(tb, &pos), cdc.OpRead, 1)
 	var arena rowArena
 	e1, e2 := &lazyEnvelope{src: ls}, &lazyEnvelope{src: ls}
 	for _, e := range []*lazyEnvelope{e1, e2} {
@@ -218,7 +218,7 @@ func BenchmarkLazyEncode(b *testing.B) {
 	bl, tb := lazyTable(b)
 	pos := position{snapshot: cdc.SnapTrue, lsn: 1234, txID: int64(77)}
 	pos.ts = cdc.TimeBoxes(time.Now())
-	ls := newLazySource(bl.sourceValue(tb, &pos), cdc.OpRead, time.Now().UnixNano())
+	ls := newLazySource(tb.envelopeSchema, bl.sourceValue(tb, &pos), cdc.OpRead, time.Now().UnixNano())
 	var arena rowArena
 	env := &lazyEnvelope{src: ls}
 	if err := arena.read(&env.lazyRow, tb, lazyRows[0]); err != nil {

@@ -707,7 +707,7 @@ func setSnapshotMarker(r *connectors.Record, marker string) {
 	cp.Values[cdc.SrcSnapshot] = marker
 	if isLazy {
 		// Not a copy of lz.src: its JSON cache belongs to the encoder.
-		lz.src = newLazySource(cp, lz.src.op, lz.src.ts)
+		lz.src = newLazySource(lz.t.envelopeSchema, cp, lz.src.op, lz.src.ts)
 	} else {
 		r.Value.(*connectors.StructValue).Values[cdc.EnvSource] = cp
 	}
@@ -841,7 +841,7 @@ func (t *Task) emitSnapshot(ctx context.Context, items <-chan snapItem, remainin
 				var r *connectors.Record
 				if t.lazy {
 					if ls == nil || ls.src != src {
-						ls = newLazySource(src, cdc.OpRead, tick.UnixNano())
+						ls = newLazySource(it.t.envelopeSchema, src, cdc.OpRead, tick.UnixNano())
 						lsrcs[id] = ls
 					}
 					r = t.lazyRecord(&recs, &row.env, ls, tick, nil)

@@ -150,3 +150,20 @@ func (w *lazyWriter) Struct(l connectors.LazyStruct) error {
 // Shared writes v as any value: a Schema is shared by goroutines and
 // keeps no encoding of its own.
 func (w *lazyWriter) Shared(v *connectors.StructValue) error { return w.Value(v) }
+
+// Rest writes v's values from the next field on, as Values: a Schema is
+// shared by goroutines and keeps no encoding of its own.
+func (w *lazyWriter) Rest(v *connectors.StructValue) error {
+	if v == nil || len(v.Values) != len(w.n.fields) {
+		return codec.Errorf("the lazy struct's rest is not a value of its schema (%d fields)", len(w.n.fields))
+	}
+	if s := w.n.s; v.Schema != s && !codec.SchemaEqual(v.Schema, s) {
+		return codec.Errorf("the lazy struct's rest has a schema other than the struct's %q", s.Name)
+	}
+	for w.i < len(w.n.fields) {
+		if err := w.Value(v.Values[w.i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}

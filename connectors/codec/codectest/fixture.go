@@ -239,19 +239,30 @@ func SchemasEquivalent(a, b *connectors.Schema) bool {
 // structs named shared as Shared and other structs as nested lazy
 // structs; everything else (and nulls) as Value.
 func Lazy(v *connectors.StructValue, decimal bool, shared ...string) connectors.LazyStruct {
-	return &lazy{v: v, decimal: decimal, shared: shared}
+	return &lazy{v: v, decimal: decimal, shared: shared, rest: -1}
+}
+
+// LazyRest is Lazy that hands over v's fields from index from on as the
+// struct's rest (connectors.FieldWriter.Rest), as a source hands over
+// what many records share.
+func LazyRest(v *connectors.StructValue, decimal bool, from int, shared ...string) connectors.LazyStruct {
+	return &lazy{v: v, decimal: decimal, shared: shared, rest: from}
 }
 
 type lazy struct {
 	v       *connectors.StructValue
 	decimal bool
 	shared  []string
+	rest    int // the field of the rest; -1 for none
 }
 
 func (l *lazy) Build() (*connectors.StructValue, error) { return l.v, nil }
 
 func (l *lazy) Visit(w connectors.FieldWriter) error {
 	for i, f := range l.v.Schema.Fields {
+		if i == l.rest {
+			return w.Rest(l.v)
+		}
 		var err error
 		var dec []byte
 		switch x := l.v.Values[i].(type) {

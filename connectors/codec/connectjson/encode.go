@@ -54,6 +54,12 @@ type plan struct {
 	// shared (connectors.FieldWriter.Shared) and its JSON.
 	shared     *connectors.StructValue
 	sharedJSON []byte
+	// rest, restFrom and restJSON: the last struct a lazy struct of this
+	// plan handed over as its rest (connectors.FieldWriter.Rest), the field
+	// it started at and the JSON of its members from there on.
+	rest     *connectors.StructValue
+	restFrom int
+	restJSON []byte
 }
 
 // structMemo remembers the JSON of the last struct a plan encoded, for

@@ -51,11 +51,11 @@ func (c *Codec) appendLazy(dst []byte, p *plan, l connectors.LazyStruct) ([]byte
 
 // next writes the next field's member name and returns its plan.
 func (w *lazyWriter) next() (*plan, error) {
-	i := w.i
-	if i >= len(w.fields) || i >= len(w.keys) {
+	i, keys := w.i, w.keys
+	if i >= len(keys) {
 		return nil, errTooMany
 	}
-	w.dst = append(w.dst, w.keys[i]...)
+	w.dst = append(w.dst, keys[i]...)
 	w.i = i + 1
 	return w.fields[i], nil
 }
@@ -73,8 +73,10 @@ func (w *lazyWriter) Value(v any) error {
 	if err != nil {
 		return err
 	}
-	w.dst, err = w.c.appendValue(w.dst, fp, v)
-	return w.fieldErr(err)
+	if w.dst, err = w.c.appendValue(w.dst, fp, v); err != nil {
+		return w.fieldErr(err)
+	}
+	return nil
 }
 
 func (w *lazyWriter) Text(b []byte) error {
@@ -131,8 +133,10 @@ func (w *lazyWriter) Struct(l connectors.LazyStruct) error {
 	if err != nil {
 		return err
 	}
-	w.dst, err = w.c.appendLazy(w.dst, fp, l)
-	return w.fieldErr(err)
+	if w.dst, err = w.c.appendLazy(w.dst, fp, l); err != nil {
+		return w.fieldErr(err)
+	}
+	return nil
 }
 
 // Shared writes v from the JSON its plan kept of the last shared value
@@ -153,5 +157,37 @@ func (w *lazyWriter) Shared(v *connectors.StructValue) error {
 	if v != nil {
 		fp.shared, fp.sharedJSON = v, append(fp.sharedJSON[:0], w.dst[start:]...)
 	}
+	return nil
+}
+
+// Rest writes the remaining fields from v, from the JSON its plan kept of
+// the last rest when v is that value at the same field: a rest never
+// changes.
+func (w *lazyWriter) Rest(v *connectors.StructValue) error {
+	p, from := w.p, w.i
+	if from > len(w.fields) {
+		return errTooMany
+	}
+	if v == nil || len(v.Values) != len(w.fields) {
+		return codec.Errorf("the lazy struct's rest is not a value of its schema (%d fields)", len(w.fields))
+	}
+	if v == p.rest && from == p.restFrom {
+		w.dst = append(w.dst, p.restJSON...)
+		w.i = len(w.fields)
+		return nil
+	}
+	if v.Schema != p.s && !codec.SchemaEqual(v.Schema, p.s) {
+		return codec.Errorf("the lazy struct's rest has schema %q, not the struct's %q", schemaLabel(v.Schema), schemaLabel(p.s))
+	}
+	start := len(w.dst)
+	for i := from; i < len(w.fields); i++ {
+		w.dst = append(w.dst, w.keys[i]...)
+		w.i = i + 1
+		var err error
+		if w.dst, err = w.c.appendValue(w.dst, w.fields[i], v.Values[i]); err != nil {
+			return w.fieldErr(err)
+		}
+	}
+	p.rest, p.restFrom, p.restJSON = v, from, append(p.restJSON[:0], w.dst[start:]...)
 	return nil
 }

@@ -28,12 +28,21 @@ func TestLazyEncodesAsBuilt(t *testing.T) {
 					t.Fatal(err)
 				}
 				for _, dec := range []bool{false, true} {
-					got, err := c.Encode(nil, side.s, codectest.Lazy(side.v, dec, "source"))
-					if err != nil {
-						t.Fatalf("%+v record %d: %v", opts, i, err)
+					// Whole, then with the rest handed over from several
+					// fields on, each twice: the second from a kept rest.
+					lazies := []connectors.LazyStruct{codectest.Lazy(side.v, dec, "source")}
+					for _, from := range []int{0, 1, len(side.s.Fields) - 1, len(side.s.Fields)} {
+						l := codectest.LazyRest(side.v, dec, from, "source")
+						lazies = append(lazies, l, l)
 					}
-					if string(got) != string(want) {
-						t.Errorf("%+v record %d decimal=%v:\nlazy  %s\nbuilt %s", opts, i, dec, got, want)
+					for li, l := range lazies {
+						got, err := c.Encode(nil, side.s, l)
+						if err != nil {
+							t.Fatalf("%+v record %d lazy %d: %v", opts, i, li, err)
+						}
+						if string(got) != string(want) {
+							t.Errorf("%+v record %d decimal=%v lazy %d:\nlazy  %s\nbuilt %s", opts, i, dec, li, got, want)
+						}
 					}
 				}
 			}
@@ -65,6 +74,19 @@ func TestLazyMisfits(t *testing.T) {
 		{"out of range", func(w connectors.FieldWriter) error { return w.Int(128, []byte("128")) }, "a: 128 is out of the range of int8"},
 		{"struct for an int", func(w connectors.FieldWriter) error { return w.Struct(codectest.LazyFunc(nil)) }, "a: a lazy struct value does not fit schema type int8"},
 		{"visit error", func(w connectors.FieldWriter) error { return boom }, "boom"},
+		{"rest of another schema", func(w connectors.FieldWriter) error {
+			other := connectors.NewStruct("u", false, connectors.Opt("a", &connectors.Schema{Type: connectors.Int8}), connectors.Opt("c", connectors.StringSchema))
+			return w.Rest(connectors.NewStructValue(other))
+		}, "rest has"},
+		{"rest of fewer fields", func(w connectors.FieldWriter) error {
+			_ = w.Int(1, nil)
+			return w.Rest(connectors.NewStructValue(connectors.NewStruct("u", false, connectors.Opt("a", &connectors.Schema{Type: connectors.Int8}))))
+		}, "rest is not a value of its schema"},
+		{"rest with a misfit value", func(w connectors.FieldWriter) error {
+			v := connectors.NewStructValue(s)
+			v.Values[0], v.Values[1] = int8(1), int64(3)
+			return w.Rest(v)
+		}, "b: "},
 	} {
 		got, err := New(DefaultOptions()).Encode([]byte("x"), s, codectest.LazyFunc(c.visit))
 		if err == nil || !strings.Contains(err.Error(), c.want) {
