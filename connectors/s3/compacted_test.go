@@ -472,3 +472,30 @@ func TestHeaderKeyNotUTF8(t *testing.T) {
 		t.Fatalf("restored %v", got)
 	}
 }
+
+// TestValueNotUTF8: a string value that is not valid UTF-8 fails the
+// record with the JSON format, naming the record and the field, rather
+// than being archived with U+FFFD in place of its bytes; Avro keeps it as
+// it is.
+func TestValueNotUTF8(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	tp := connectors.TopicPartition{Topic: "orders", Partition: 0}
+	bad := rec("orders", 0, 0)
+	bad.Value.(*connectors.StructValue).Set("note", "caf\xe9")
+	task := e.start(t, &testCtx{}, e.props(), tp)
+	err := task.Put(ctx, []*connectors.Record{bad})
+	if err == nil || !strings.Contains(err.Error(), "not valid UTF-8") || !strings.Contains(err.Error(), "record orders-0@0") || !strings.Contains(err.Error(), "note") {
+		t.Fatalf("Put: %v", err)
+	}
+	e.bucket = e.srv.CreateBucket(t, "utf8v")
+	task = e.start(t, &testCtx{}, e.props("format.class", "avro", "flush.size", "1"), tp)
+	if err := task.Put(ctx, []*connectors.Record{bad}); err != nil {
+		t.Fatal(err)
+	}
+	settle(t, task)
+	got := restoreAll(t, &restoreCtx{}, e.restoreProps("format.class", "avro", RestoreTaskPartitions, "orders+0"), 0)
+	if len(got) != 1 || got[0].Value.(*connectors.StructValue).Get("note") != "caf\xe9" {
+		t.Fatalf("restored %v", got)
+	}
+}

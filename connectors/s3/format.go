@@ -130,6 +130,9 @@ type codecs struct {
 func newCodecs() *codecs {
 	o := connectjson.DefaultOptions()
 	o.Schemas = false
+	// An archive holds the data unchanged or refuses it: never U+FFFD in
+	// place of bytes that are not UTF-8.
+	o.RejectInvalidUTF8 = true
 	c := &codecs{json: connectjson.New(o), avro: avro.New(avro.DefaultOptions())}
 	for k := range c.parquet {
 		c.parquet[k] = parquet.New()

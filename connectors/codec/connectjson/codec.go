@@ -36,6 +36,11 @@ type Options struct {
 	// CacheSize is schemas.cache.size: the number of schemas kept in each
 	// direction. 0 caches none.
 	CacheSize int
+	// RejectInvalidUTF8 makes Encode fail on a string (a value or a map
+	// key) that is not valid UTF-8, rather than write U+FFFD in place of
+	// its bad bytes as Connect's converter does: for writers whose output
+	// must hold the data unchanged, such as an archive.
+	RejectInvalidUTF8 bool
 }
 
 // DefaultOptions returns Kafka Connect's JsonConverter defaults: schemas
@@ -55,6 +60,7 @@ type Codec struct {
 	schemas     bool
 	numeric     bool
 	replaceNull bool
+	strict      bool // Options.RejectInvalidUTF8
 	encSchemas  *codec.LRU[*connectors.Schema, *encEntry]
 	decSchemas  *codec.LRU[string, *connectors.Schema]
 	scratch     []byte // reused by Decode for unescaping and base64
@@ -78,6 +84,7 @@ func New(o Options) *Codec {
 		schemas:     o.Schemas,
 		numeric:     o.DecimalNumeric,
 		replaceNull: o.ReplaceNullWithDefault,
+		strict:      o.RejectInvalidUTF8,
 		encSchemas:  codec.NewLRU[*connectors.Schema, *encEntry](size),
 		decSchemas:  codec.NewLRU[string, *connectors.Schema](size),
 	}

@@ -291,7 +291,7 @@ func (c *Codec) appendValue(dst []byte, p *plan, v any) ([]byte, error) {
 		if !ok {
 			return dst, codec.TypeError(s, v, "string")
 		}
-		return AppendString(dst, x), nil
+		return c.appendStr(dst, x)
 	case kBytes:
 		x, ok := v.([]byte)
 		if !ok {
@@ -399,7 +399,9 @@ func (c *Codec) appendMap(dst []byte, p *plan, v any) ([]byte, error) {
 			if !ok {
 				return dst, codec.InKey(codec.TypeError(s.Keys, k, "string"), k)
 			}
-			dst = AppendString(dst, ks)
+			if dst, err = c.appendStr(dst, ks); err != nil {
+				return dst, codec.InKey(err, ks)
+			}
 			dst = append(dst, ':')
 			if dst, err = c.appendValue(dst, p.items, e.Value); err != nil {
 				return dst, codec.InKey(err, ks)
@@ -454,7 +456,7 @@ func (c *Codec) appendSchemaless(dst []byte, v any) ([]byte, error) {
 		}
 		return append(dst, "false"...), nil
 	case string:
-		return AppendString(dst, x), nil
+		return c.appendStr(dst, x)
 	case []byte:
 		if x == nil {
 			return append(dst, "null"...), nil
@@ -491,7 +493,9 @@ func (c *Codec) appendSchemaless(dst []byte, v any) ([]byte, error) {
 				if i > 0 {
 					dst = append(dst, ',')
 				}
-				dst = AppendString(dst, e.Key.(string))
+				if dst, err = c.appendStr(dst, e.Key.(string)); err != nil {
+					return dst, codec.InKey(err, e.Key)
+				}
 				dst = append(dst, ':')
 				if dst, err = c.appendSchemaless(dst, e.Value); err != nil {
 					return dst, codec.InKey(err, e.Key)
@@ -529,7 +533,9 @@ func (c *Codec) appendSchemaless(dst []byte, v any) ([]byte, error) {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = AppendString(dst, k)
+			if dst, err = c.appendStr(dst, k); err != nil {
+				return dst, codec.InKey(err, k)
+			}
 			dst = append(dst, ':')
 			if dst, err = c.appendSchemaless(dst, x[k]); err != nil {
 				return dst, codec.InKey(err, k)

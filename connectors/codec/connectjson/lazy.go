@@ -2,6 +2,7 @@ package connectjson
 
 import (
 	"strconv"
+	"unsafe"
 
 	"github.com/sluice-cdc/sluice/connectors"
 	"github.com/sluice-cdc/sluice/connectors/codec"
@@ -87,7 +88,9 @@ func (w *lazyWriter) Text(b []byte) error {
 	if fp.kind != kString {
 		return w.fieldErr(codec.FormError(fp.s, "text"))
 	}
-	w.dst = AppendBytes(w.dst, b)
+	if w.dst, err = w.c.appendStr(w.dst, unsafe.String(unsafe.SliceData(b), len(b))); err != nil {
+		return w.fieldErr(err)
+	}
 	return nil
 }
 

@@ -3,6 +3,8 @@ package connectjson
 import (
 	"unicode/utf8"
 	"unsafe"
+
+	"github.com/sluice-cdc/sluice/connectors/codec"
 )
 
 const hexDigits = "0123456789abcdef"
@@ -20,6 +22,13 @@ var jsonSafe = func() (t [utf8.RuneSelf]bool) {
 // (\b \f \n \r \t short forms, others \u00xx), U+2028 and U+2029 escaped,
 // invalid UTF-8 replaced by \ufffd.
 func AppendString(dst []byte, s string) []byte {
+	dst, _ = appendString(dst, s, false)
+	return dst
+}
+
+// appendString is AppendString; when strict, it stops at the first invalid
+// UTF-8 byte and returns false rather than replacing it.
+func appendString(dst []byte, s string, strict bool) ([]byte, bool) {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
@@ -59,6 +68,9 @@ func AppendString(dst []byte, s string) []byte {
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
 		if r == utf8.RuneError && size == 1 {
+			if strict {
+				return dst, false
+			}
 			dst = append(dst, s[start:i]...)
 			dst = append(dst, `\ufffd`...)
 			i += size
@@ -75,7 +87,19 @@ func AppendString(dst []byte, s string) []byte {
 		i += size
 	}
 	dst = append(dst, s[start:]...)
-	return append(dst, '"')
+	return append(dst, '"'), true
+}
+
+// appendStr writes s as AppendString does, or fails on invalid UTF-8 when
+// the codec is strict (Options.RejectInvalidUTF8).
+func (c *Codec) appendStr(dst []byte, s string) ([]byte, error) {
+	start := len(dst)
+	dst, ok := appendString(dst, s, c.strict)
+	if !ok {
+		// A new error each time: InField writes its path into it.
+		return dst[:start], codec.Errorf("a string that is not valid UTF-8, which JSON cannot hold unchanged (it would write U+FFFD in place of its bad bytes); write it in a binary format (Avro, Parquet) or as bytes")
+	}
+	return dst, nil
 }
 
 const (
