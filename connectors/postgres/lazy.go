@@ -1,6 +1,8 @@
 package postgres
 
 import (
+	"encoding/binary"
+
 	"github.com/sluice-cdc/sluice/connectors"
 	"github.com/sluice-cdc/sluice/connectors/cdc"
 )
@@ -22,7 +24,8 @@ import (
 // the others.
 type lazyRow struct {
 	t *table
-	// text holds the direct columns' text back to back.
+	// text holds the direct columns' text back to back, an integer
+	// column's followed by its value (eight bytes, little-endian).
 	text []byte
 	// span holds, per column of t.cols, the start and end of its text;
 	// a start of spanNull is a null, spanValue a value in vals.
@@ -97,8 +100,11 @@ func (a *rowArena) read(row *lazyRow, t *table, vals [][]byte) error {
 	a.spans = a.spans[n:]
 	size := 0
 	for i, v := range vals {
-		if t.convs[i] != nil && t.convs[i].Direct() {
+		if c := t.convs[i]; c != nil && c.Direct() {
 			size += len(v)
+			if c.Integer() {
+				size += 8
+			}
 		}
 	}
 	if cap(a.text)-len(a.text) < size {
@@ -113,12 +119,17 @@ func (a *rowArena) read(row *lazyRow, t *table, vals [][]byte) error {
 		case v == nil:
 			row.span[2*i] = spanNull
 		case c.Direct():
-			if err := c.CheckText(v); err != nil {
+			n, err := c.CheckText(v)
+			if err != nil {
 				return t.columnError(i, err)
 			}
 			row.span[2*i] = int32(len(a.text) - start)
 			a.text = append(a.text, v...)
 			row.span[2*i+1] = int32(len(a.text) - start)
+			if c.Integer() {
+				// The integer read, after its text, for Write.
+				a.text = binary.LittleEndian.AppendUint64(a.text, uint64(n))
+			}
 		default:
 			x, err := c.Convert(v)
 			if err != nil {
@@ -183,7 +194,12 @@ func (r *lazyRow) visit(w connectors.FieldWriter, cols []int) error {
 		case spanValue:
 			err = w.Value(vals[ci])
 		default:
-			err = convs[ci].Write(w, text[st:span[2*ci+1]])
+			c, end := convs[ci], span[2*ci+1]
+			var n int64
+			if c.Integer() {
+				n = int64(binary.LittleEndian.Uint64(text[end:]))
+			}
+			err = c.Write(w, text[st:end], n)
 		}
 		if err != nil {
 			return err

@@ -75,22 +75,26 @@ const (
 // Direct reports whether CheckText and Write serve this converter.
 func (c *Converter) Direct() bool { return c.direct != directNone }
 
+// Integer reports whether this is a Direct converter of integers, whose
+// CheckText returns the value for Write.
+func (c *Converter) Integer() bool { return c.direct >= directInt16 }
+
 // CheckText returns the error Convert returns for text, without
-// converting it. Only for Direct converters.
-func (c *Converter) CheckText(text []byte) error {
+// converting it, and for an Integer converter the integer. Only for
+// Direct converters.
+func (c *Converter) CheckText(text []byte) (int64, error) {
 	switch c.direct {
 	case directString:
-		return nil
+		return 0, nil
 	case directBool:
 		if len(text) == 1 && (text[0] == 't' || text[0] == 'f') {
-			return nil
+			return 0, nil
 		}
 	case directInt16, directInt32, directInt64:
-		_, err := c.directInt(text)
-		return err
+		return c.directInt(text)
 	}
 	_, err := c.fn(text)
-	return err
+	return 0, err
 }
 
 func (c *Converter) directInt(text []byte) (int64, error) {
@@ -106,18 +110,14 @@ func (c *Converter) directInt(text []byte) (int64, error) {
 // Write hands w the value Convert returns for text, which CheckText
 // accepted, in the form of connectors.FieldWriter that needs no value:
 // strings as their bytes, booleans and integers unboxed (an integer with
-// its text when that is its canonical spelling). Only for Direct
-// converters.
-func (c *Converter) Write(w connectors.FieldWriter, text []byte) error {
+// its text when that is its canonical spelling). n is the integer
+// CheckText returned for an Integer converter. Only for Direct converters.
+func (c *Converter) Write(w connectors.FieldWriter, text []byte, n int64) error {
 	switch c.direct {
 	case directString:
 		return w.Text(text)
 	case directBool:
 		return w.Bool(len(text) == 1 && text[0] == 't')
-	}
-	n, err := c.directInt(text)
-	if err != nil {
-		return err
 	}
 	if canonicalInt(text) {
 		// PostgreSQL spells integers as strconv does.
