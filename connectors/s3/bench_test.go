@@ -119,7 +119,9 @@ func BenchmarkSink(b *testing.B) {
 // BenchmarkMemory100Partitions writes 100 Kafka partitions interleaved
 // (2,000 records of ~1 KB each per partition, JSON or Parquet, flush.size
 // never reached) under sluice.s3.memory.bytes=32 MiB, sampling the Go heap
-// after every batch, and reports the peak heap in use next to the bound.
+// after every batch, and reports the peak heap in use (HeapInuse: the
+// spans holding objects) and the peak of live objects (HeapAlloc after the
+// GC) next to the bound, and how many objects the bound closed.
 // The notes are random letters, so that Parquet's compression does not
 // make the bound trivial.
 func BenchmarkMemory100Partitions(b *testing.B) {
@@ -155,6 +157,8 @@ func benchMemory(b *testing.B, srv *harness.S3, format string) {
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
 		base := ms.HeapInuse
+		baseAlloc := ms.HeapAlloc
+		var peakAlloc uint64
 		var peak, peakTask uint64
 		for o := int64(0); o < per; o += 20 {
 			batch := make([]*connectors.Record, 0, parts*20)
@@ -172,14 +176,27 @@ func benchMemory(b *testing.B, srv *harness.S3, format string) {
 			runtime.GC()
 			runtime.ReadMemStats(&ms)
 			peak = max(peak, ms.HeapInuse-min(base, ms.HeapInuse))
+			peakAlloc = max(peakAlloc, ms.HeapAlloc-min(baseAlloc, ms.HeapAlloc))
 			peakTask = max(peakTask, uint64(task.mem))
 		}
 		if _, err := task.Flush(ctx, nil); err != nil {
 			b.Fatal(err)
 		}
 		_ = task.Stop(ctx)
+		// The objects the bound closed (the open ones were aborted).
+		objects := 0
+		pg := s3.NewListObjectsV2Paginator(srv.Client(b), &s3.ListObjectsV2Input{Bucket: aws.String(e.bucket)})
+		for pg.HasMorePages() {
+			page, err := pg.NextPage(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			objects += len(page.Contents)
+		}
+		b.ReportMetric(float64(objects), "objects")
 		b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
 		b.ReportMetric(float64(peakTask)/(1<<20), "peak-open-MiB")
+		b.ReportMetric(float64(peakAlloc)/(1<<20), "peak-alloc-MiB")
 		b.ReportMetric(float64(bound)/(1<<20), "bound-MiB")
 	}
 }

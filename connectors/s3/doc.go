@@ -18,9 +18,11 @@
 //
 // Parquet: rows go into a row group that is written to the object's
 // buffer at 100,000 rows or 16 MiB (parquet.go); only the open row group
-// is held outside that buffer, and it counts in the memory bound, so a
-// large Parquet object is uploaded in parts like any other and the memory
-// bound closes it (rotation by memory, below) rather than letting it grow.
+// is held outside that buffer, and it counts in the memory bound with
+// parquet-go's writer state (column buffers, page chunks, column index:
+// parquetEncoder.pending), so a large Parquet object is uploaded in parts
+// like any other and the memory bound closes it (rotation by memory,
+// below) rather than letting it grow.
 // parquet-go writes the same bytes for the same rows, which keeps objects
 // exactly-once.
 //

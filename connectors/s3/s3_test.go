@@ -808,6 +808,27 @@ func TestMemoryBound(t *testing.T) {
 	}
 }
 
+// memHeld sums what the task's objects hold: f.mem() of each object of
+// the open and closing sets, and the count of the set being uploaded
+// (whose objects its goroutine may be changing).
+func memHeld(task *Task) int64 {
+	var n int64
+	for _, st := range task.parts {
+		for _, set := range []*fileSet{st.set, st.closing} {
+			if set == nil {
+				continue
+			}
+			for _, f := range set.files {
+				n += f.mem()
+			}
+		}
+	}
+	if in := task.inflight; in != nil {
+		n += in.set.mem
+	}
+	return n
+}
+
 func testMemoryBound(t *testing.T, e *env, format string) {
 	ctx := context.Background()
 	var tps []connectors.TopicPartition
@@ -840,6 +861,9 @@ func testMemoryBound(t *testing.T, e *env, format string) {
 		}
 		if task.mem > 1<<20 {
 			t.Fatalf("open objects hold %d bytes, over the 1 MiB bound", task.mem)
+		}
+		if held := memHeld(task); task.mem != held {
+			t.Fatalf("the task counts %d bytes, its objects hold %d", task.mem, held)
 		}
 	}
 	settle(t, task)

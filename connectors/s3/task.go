@@ -395,6 +395,11 @@ func (t *Task) fileFor(set *fileSet, enc string, r *connectors.Record, kind obje
 	}
 	set.byEnc[id] = f
 	set.files = append(set.files, f)
+	// What a new object holds before its first record (an Avro header,
+	// parquet-go's column buffers) counts too.
+	d := f.mem()
+	set.mem += d
+	t.mem += d
 	return f, nil
 }
 
