@@ -350,12 +350,18 @@ func (t *Task) put(ctx context.Context, st *partState, r *connectors.Record) err
 
 // enforceMemory closes the fullest open set until the open sets and the
 // set being uploaded hold no more than sluice.s3.memory.bytes (closing the
-// next waits for that upload to end).
+// next waits for that upload to end). Of sets holding as much, the first
+// by topic and partition closes, so that the same records in the same
+// order close the same sets (not the map's random order).
 func (t *Task) enforceMemory(ctx context.Context) error {
 	for t.mem > t.cfg.MemoryBytes {
 		var fullest *partState
 		for _, st := range t.parts {
-			if st.set != nil && (fullest == nil || st.set.mem > fullest.set.mem) {
+			if st.set == nil {
+				continue
+			}
+			if fullest == nil || st.set.mem > fullest.set.mem ||
+				st.set.mem == fullest.set.mem && (st.tp.Topic < fullest.tp.Topic || st.tp.Topic == fullest.tp.Topic && st.tp.Partition < fullest.tp.Partition) {
 				fullest = st
 			}
 		}
