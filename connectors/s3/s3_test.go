@@ -850,9 +850,47 @@ func TestMemoryCloseIsDeterministic(t *testing.T) {
 	}
 }
 
+// TestSinkReusesObjectBuffers: the buffer of an uploaded object becomes
+// the next object's, so objects after the first two do not grow buffers
+// again; the task's count stays what its objects and spares hold, and the
+// objects are whole.
+func TestSinkReusesObjectBuffers(t *testing.T) {
+	e := newEnv(t)
+	tp := connectors.TopicPartition{Topic: "orders", Partition: 0}
+	task := e.start(t, &testCtx{}, e.props("flush.size", "1000"), tp)
+	reused := 0
+	for o := int64(0); o < 6000; o += 250 {
+		if err := task.Put(t.Context(), recs("orders", 0, o, o+250)); err != nil {
+			t.Fatal(err)
+		}
+		if held := memHeld(task); task.mem != held {
+			t.Fatalf("the task counts %d bytes, its objects and spares hold %d", task.mem, held)
+		}
+		if o%1000 == 0 && o > 0 { // the first records of a new set
+			if set := task.parts[tp].set; set != nil && set.files[0].buf.Cap() >= 32<<10 {
+				reused++
+			}
+		}
+	}
+	settle(t, task)
+	if reused < 3 {
+		t.Fatalf("%d of 5 new objects started with a reused buffer", reused)
+	}
+	objs := e.objects(t)
+	if len(objs) != 6 {
+		t.Fatalf("%d objects, want 6", len(objs))
+	}
+	for k, b := range objs {
+		if n := bytes.Count(b, []byte("\n")); n != 1000 {
+			t.Fatalf("%s: %d lines, want 1000", k, n)
+		}
+	}
+}
+
 // memHeld sums what the task's objects hold: f.mem() of each object of
-// the open and closing sets, and the count of the set being uploaded
-// (whose objects its goroutine may be changing).
+// the open and closing sets, the count of the set being uploaded (whose
+// objects its goroutine may be changing) and of the uploaded set, and the
+// spare buffers.
 func memHeld(task *Task) int64 {
 	var n int64
 	for _, st := range task.parts {
@@ -867,6 +905,12 @@ func memHeld(task *Task) int64 {
 	}
 	if in := task.inflight; in != nil {
 		n += in.set.mem
+	}
+	if task.uploaded != nil {
+		n += task.uploaded.mem
+	}
+	for _, b := range task.spare {
+		n += int64(cap(b))
 	}
 	return n
 }
