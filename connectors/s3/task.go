@@ -640,6 +640,7 @@ func (t *Task) Stop(ctx context.Context) error {
 		if in.err != nil {
 			in.st.closing = in.set
 		} else {
+			t.release()
 			t.uploaded = in.set
 		}
 	}
