@@ -40,8 +40,12 @@
 //
 // Memory: an object's bytes are held until they reach s3.part.size, then
 // sent as a part of a multipart upload; an object becomes visible only
-// when complete. Task.mem sums what the open sets hold; past
-// sluice.s3.memory.bytes the fullest set is closed. Task methods run on the runtime's goroutine. Rotation
+// when complete. Task.mem sums what the open sets hold, the set being
+// uploaded, the uploaded set (until the next rotation, so that the count
+// changes only where the records say) and the spare buffers of uploaded
+// objects, which the next objects start with; past
+// sluice.s3.memory.bytes the spares are dropped, then the fullest set is
+// closed (of equals, the first by topic and partition). Task methods run on the runtime's goroutine. Rotation
 // hands a closed set to one upload goroutine of the task (Task.inflight)
 // and goes on encoding; the next rotation, Flush, Open, Close and Stop wait
 // for it first, so sets are uploaded one at a time in the order they
