@@ -18,9 +18,11 @@
 //
 // Parquet: rows go into a row group that is written to the object's
 // buffer at 100,000 rows or 16 MiB (parquet.go); only the open row group
-// is held outside that buffer, and it counts in the memory bound, so a
-// large Parquet object is uploaded in parts like any other and the memory
-// bound closes it (rotation by memory, below) rather than letting it grow.
+// is held outside that buffer, and it counts in the memory bound with
+// parquet-go's writer state (column buffers, page chunks, column index:
+// parquetEncoder.pending), so a large Parquet object is uploaded in parts
+// like any other and the memory bound closes it (rotation by memory,
+// below) rather than letting it grow.
 // parquet-go writes the same bytes for the same rows, which keeps objects
 // exactly-once.
 //
@@ -38,8 +40,12 @@
 //
 // Memory: an object's bytes are held until they reach s3.part.size, then
 // sent as a part of a multipart upload; an object becomes visible only
-// when complete. Task.mem sums what the open sets hold; past
-// sluice.s3.memory.bytes the fullest set is closed. Task methods run on the runtime's goroutine. Rotation
+// when complete. Task.mem sums what the open sets hold, the set being
+// uploaded, the uploaded set (until the next rotation, so that the count
+// changes only where the records say) and the spare buffers of uploaded
+// objects, which the next objects start with; past
+// sluice.s3.memory.bytes the spares are dropped, then the fullest set is
+// closed (of equals, the first by topic and partition). Task methods run on the runtime's goroutine. Rotation
 // hands a closed set to one upload goroutine of the task (Task.inflight)
 // and goes on encoding; the next rotation, Flush, Open, Close and Stop wait
 // for it first, so sets are uploaded one at a time in the order they

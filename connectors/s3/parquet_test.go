@@ -3,6 +3,7 @@ package s3
 import (
 	"bytes"
 	"math/rand/v2"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -37,7 +38,7 @@ func encodeParquet(t *testing.T, codec string, records []*connectors.Record, max
 		if err := enc.add(e); err != nil {
 			t.Fatal(err)
 		}
-		peak = max(peak, enc.pending())
+		peak = max(peak, pe.held())
 	}
 	if err := enc.close(); err != nil {
 		t.Fatal(err)
@@ -159,4 +160,71 @@ func keys(m map[string][]byte) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// TestParquetPendingCoversHeap: what open Parquet encoders report as held
+// (pending, what the memory bound counts, plus their objects' buffers)
+// covers the Go heap they really take: parquet-go's column buffers, page
+// buffers and column index included. 100 open objects, as many rows
+// each as the memory benchmark's objects reach under its bound.
+func TestParquetPendingCoversHeap(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(3, 4))
+	pool := make([]byte, 1<<20)
+	for j := range pool {
+		pool[j] = byte('a' + rnd.IntN(26))
+	}
+	notes := string(pool)
+	cfg := &Config{Format: FormatParquet, ParquetCodec: "snappy"}
+	c := newCodecs()
+	type object struct {
+		enc encoder
+		buf *bytes.Buffer
+	}
+	for _, rows := range []int{20, 100, 300} {
+		runtime.GC()
+		runtime.GC() // and parquet-go's pools, emptied
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		base := ms.HeapInuse
+		objs := make([]object, 100)
+		for i := range objs {
+			objs[i].buf = &bytes.Buffer{}
+			enc, err := c.newEncoder(cfg, "k", kindValues, rowSchema, objs[i].buf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			objs[i].enc = enc
+		}
+		for o := 0; o < rows; o += 20 {
+			for i := range objs {
+				for k := o; k < o+20; k++ {
+					r := rec("orders", int32(i), int64(k))
+					r.Value.(*connectors.StructValue).Set("note", note(notes, rnd))
+					e, err := c.encode(cfg, kindValues, r.ValueSchema, r.Value)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if err := objs[i].enc.add(e); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+		}
+		runtime.GC()
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		heap := int64(ms.HeapInuse) - int64(base)
+		var counted int64
+		for _, o := range objs {
+			counted += int64(o.enc.pending() + o.buf.Cap())
+		}
+		t.Logf("%d rows per object: heap %.2f MiB, counted %.2f MiB", rows, float64(heap)/(1<<20), float64(counted)/(1<<20))
+		if heap > counted {
+			t.Errorf("%d rows per object: the encoders take %d bytes of heap but count %d", rows, heap, counted)
+		}
+		if rows >= 300 && float64(counted) > 1.3*float64(heap) {
+			t.Errorf("%d rows per object: the encoders count %d bytes for %d of heap, more than 1.3 times", rows, counted, heap)
+		}
+		runtime.KeepAlive(objs)
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -808,6 +809,112 @@ func TestMemoryBound(t *testing.T) {
 	}
 }
 
+// TestMemoryCloseIsDeterministic: the same records in the same order,
+// under the same bound, close the same objects. Eight partitions of
+// records of one size hold as much as each other (their buffers double
+// in step), so the bound has ties to break.
+func TestMemoryCloseIsDeterministic(t *testing.T) {
+	e := newEnv(t)
+	var tps []connectors.TopicPartition
+	for p := int32(0); p < 8; p++ {
+		tps = append(tps, connectors.TopicPartition{Topic: "orders", Partition: p})
+	}
+	var names [2][]string
+	for run := range names {
+		e.bucket = e.srv.CreateBucket(t, fmt.Sprintf("det%d", run))
+		task := e.start(t, &testCtx{}, e.props("sluice.s3.memory.bytes", "1048576", "flush.size", "1000000"), tps...)
+		for o := int64(0); o < 3000; o += 50 {
+			var batch []*connectors.Record
+			for _, tp := range tps {
+				for i := o; i < o+50; i++ {
+					r := rec("orders", tp.Partition, i)
+					r.Value.(*connectors.StructValue).Set("note", strings.Repeat("x", 300))
+					batch = append(batch, r)
+				}
+			}
+			if err := task.Put(t.Context(), batch); err != nil {
+				t.Fatal(err)
+			}
+		}
+		settle(t, task)
+		for k := range e.objects(t) {
+			names[run] = append(names[run], k)
+		}
+		slices.Sort(names[run])
+	}
+	if len(names[0]) < 8 {
+		t.Fatalf("the bound closed %d objects", len(names[0]))
+	}
+	if !slices.Equal(names[0], names[1]) {
+		t.Fatalf("two runs closed different objects:\n%v\n%v", names[0], names[1])
+	}
+}
+
+// TestSinkReusesObjectBuffers: the buffer of an uploaded object becomes
+// the next object's, so objects after the first two do not grow buffers
+// again; the task's count stays what its objects and spares hold, and the
+// objects are whole.
+func TestSinkReusesObjectBuffers(t *testing.T) {
+	e := newEnv(t)
+	tp := connectors.TopicPartition{Topic: "orders", Partition: 0}
+	task := e.start(t, &testCtx{}, e.props("flush.size", "1000"), tp)
+	reused := 0
+	for o := int64(0); o < 6000; o += 250 {
+		if err := task.Put(t.Context(), recs("orders", 0, o, o+250)); err != nil {
+			t.Fatal(err)
+		}
+		if held := memHeld(task); task.mem != held {
+			t.Fatalf("the task counts %d bytes, its objects and spares hold %d", task.mem, held)
+		}
+		if o%1000 == 0 && o > 0 { // the first records of a new set
+			if set := task.parts[tp].set; set != nil && set.files[0].buf.Cap() >= 32<<10 {
+				reused++
+			}
+		}
+	}
+	settle(t, task)
+	if reused < 3 {
+		t.Fatalf("%d of 5 new objects started with a reused buffer", reused)
+	}
+	objs := e.objects(t)
+	if len(objs) != 6 {
+		t.Fatalf("%d objects, want 6", len(objs))
+	}
+	for k, b := range objs {
+		if n := bytes.Count(b, []byte("\n")); n != 1000 {
+			t.Fatalf("%s: %d lines, want 1000", k, n)
+		}
+	}
+}
+
+// memHeld sums what the task's objects hold: f.mem() of each object of
+// the open and closing sets, the count of the set being uploaded (whose
+// objects its goroutine may be changing) and of the uploaded set, and the
+// spare buffers.
+func memHeld(task *Task) int64 {
+	var n int64
+	for _, st := range task.parts {
+		for _, set := range []*fileSet{st.set, st.closing} {
+			if set == nil {
+				continue
+			}
+			for _, f := range set.files {
+				n += f.mem()
+			}
+		}
+	}
+	if in := task.inflight; in != nil {
+		n += in.set.mem
+	}
+	if task.uploaded != nil {
+		n += task.uploaded.mem
+	}
+	for _, b := range task.spare {
+		n += int64(cap(b))
+	}
+	return n
+}
+
 func testMemoryBound(t *testing.T, e *env, format string) {
 	ctx := context.Background()
 	var tps []connectors.TopicPartition
@@ -840,6 +947,9 @@ func testMemoryBound(t *testing.T, e *env, format string) {
 		}
 		if task.mem > 1<<20 {
 			t.Fatalf("open objects hold %d bytes, over the 1 MiB bound", task.mem)
+		}
+		if held := memHeld(task); task.mem != held {
+			t.Fatalf("the task counts %d bytes, its objects hold %d", task.mem, held)
 		}
 	}
 	settle(t, task)

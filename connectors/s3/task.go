@@ -34,10 +34,24 @@ type Task struct {
 	// goroutine reads or writes it; the upload goroutine touches only the
 	// set's files and closes done when it ends.
 	inflight *inflight
-	// mem is what the open, closing and uploading sets hold in memory
-	// (file.mem summed), checked against Config.MemoryBytes.
+	// mem is what the open, closing, uploading and uploaded sets hold in
+	// memory (file.mem summed) and the spare buffers, checked against
+	// Config.MemoryBytes.
 	mem int64
+	// uploaded is the set whose upload wait saw end, still counted in mem
+	// until release: the count changes where the task rotates, which the
+	// records decide, not where an offset commit (Flush) happened to wait.
+	uploaded *fileSet
+	// spare holds the (emptied) buffers of uploaded objects for the next
+	// objects to open, so that a buffer does not grow again from nothing
+	// (a growing buffer is allocated and cleared at each doubling); their
+	// capacity is spareMem, counted in mem.
+	spare    [][]byte
+	spareMem int64
 }
+
+// maxSpare is how many buffers the task keeps for reuse.
+const maxSpare = 8
 
 // inflight is a set uploaded in the background.
 type inflight struct {
@@ -64,6 +78,9 @@ type partState struct {
 	recovered bool  // next was read from the objects
 	set       *fileSet
 	closing   *fileSet
+	// path is the partition path of every record with the Default
+	// partitioner ("partition=<n>"), built once rather than per record.
+	path string
 }
 
 // fileSet is the objects of one Kafka partition opened and closed
@@ -120,6 +137,7 @@ func (t *Task) Start(ctx context.Context, tctx connectors.SinkTaskContext, props
 // Open recovers each partition's position from its newest object.
 func (t *Task) Open(ctx context.Context, partitions []connectors.TopicPartition) error {
 	_ = t.wait(ctx) // a failed upload stays its partition's closing set
+	t.release()
 	var first error
 	for _, tp := range partitions {
 		if old := t.parts[tp]; old != nil {
@@ -154,6 +172,7 @@ func (t *Task) recover(ctx context.Context, st *partState) error {
 // committed offset.
 func (t *Task) Close(ctx context.Context, partitions []connectors.TopicPartition) error {
 	_ = t.wait(ctx) // a failed upload stays the partition's closing set, dropped below or retried later
+	t.release()
 	for _, tp := range partitions {
 		if st := t.parts[tp]; st != nil {
 			t.drop(ctx, st)
@@ -245,9 +264,15 @@ func (t *Task) put(ctx context.Context, st *partState, r *connectors.Record) err
 			return t.errant(ctx, st, r, err)
 		}
 	}
-	enc, err := cfg.encodePartition(r, ts)
-	if err != nil {
-		return t.errant(ctx, st, r, err)
+	enc := st.path
+	var err error
+	if enc == "" || cfg.Partitioner != PartitionerDefault {
+		if enc, err = cfg.encodePartition(r, ts); err != nil {
+			return t.errant(ctx, st, r, err)
+		}
+		if cfg.Partitioner == PartitionerDefault {
+			st.path = enc
+		}
 	}
 	// Every object of the record is encoded before any is written, so a
 	// record that does not fit one of them touches none.
@@ -350,12 +375,24 @@ func (t *Task) put(ctx context.Context, st *partState, r *connectors.Record) err
 
 // enforceMemory closes the fullest open set until the open sets and the
 // set being uploaded hold no more than sluice.s3.memory.bytes (closing the
-// next waits for that upload to end).
+// next waits for that upload to end). Of sets holding as much, the first
+// by topic and partition closes, so that the same records in the same
+// order close the same sets (not the map's random order).
 func (t *Task) enforceMemory(ctx context.Context) error {
-	for t.mem > t.cfg.MemoryBytes {
+	for {
+		// Spare buffers go first (a rotation may have released more).
+		t.mem -= t.spareMem
+		t.spare, t.spareMem = nil, 0
+		if t.mem <= t.cfg.MemoryBytes {
+			return nil
+		}
 		var fullest *partState
 		for _, st := range t.parts {
-			if st.set != nil && (fullest == nil || st.set.mem > fullest.set.mem) {
+			if st.set == nil {
+				continue
+			}
+			if fullest == nil || st.set.mem > fullest.set.mem ||
+				st.set.mem == fullest.set.mem && (st.tp.Topic < fullest.tp.Topic || st.tp.Topic == fullest.tp.Topic && st.tp.Partition < fullest.tp.Partition) {
 				fullest = st
 			}
 		}
@@ -366,7 +403,6 @@ func (t *Task) enforceMemory(ctx context.Context) error {
 			return err
 		}
 	}
-	return nil
 }
 
 // fileFor returns the object of kind of set for partition path enc,
@@ -388,6 +424,13 @@ func (t *Task) fileFor(set *fileSet, enc string, r *connectors.Record, kind obje
 		return f, nil
 	}
 	f := &file{}
+	if n := len(t.spare); n > 0 {
+		b := t.spare[n-1]
+		t.spare = t.spare[:n-1]
+		t.spareMem -= int64(cap(b))
+		t.mem -= int64(cap(b)) // counted again below, as the object's
+		f.buf = *bytes.NewBuffer(b)
+	}
 	f.up = upload{key: t.store.objectKey(r.Topic, r.Partition, enc, r.Offset, kind), setStart: set.start}
 	var err error
 	if f.enc, err = t.codecs.newEncoder(t.cfg, f.up.key, kind, schema, &f.buf); err != nil {
@@ -395,6 +438,11 @@ func (t *Task) fileFor(set *fileSet, enc string, r *connectors.Record, kind obje
 	}
 	set.byEnc[id] = f
 	set.files = append(set.files, f)
+	// What a new object holds before its first record (an Avro header,
+	// parquet-go's column buffers) counts too.
+	d := f.mem()
+	set.mem += d
+	t.mem += d
 	return f, nil
 }
 
@@ -444,6 +492,7 @@ func (t *Task) rotate(ctx context.Context, st *partState) error {
 	if err := t.wait(ctx); err != nil {
 		return err
 	}
+	t.release()
 	if err := t.commitClosing(ctx, st); err != nil {
 		return err
 	}
@@ -478,8 +527,28 @@ func (t *Task) wait(ctx context.Context) error {
 		in.st.closing = in.set // its memory still counted
 		return t.uploadErr(in.err)
 	}
-	t.mem -= in.set.mem
+	t.release() // an earlier one, if no rotation came between (none does)
+	t.uploaded = in.set
 	return nil
+}
+
+// release stops counting the uploaded set, keeping its buffers as spares.
+func (t *Task) release() {
+	set := t.uploaded
+	if set == nil {
+		return
+	}
+	t.uploaded = nil
+	t.mem -= set.mem
+	for _, f := range set.files {
+		if c := f.buf.Cap(); c > 0 && len(t.spare) < maxSpare {
+			f.buf.Reset()
+			t.spare = append(t.spare, f.buf.AvailableBuffer())
+			t.spareMem += int64(c)
+			t.mem += int64(c)
+		}
+		f.buf = bytes.Buffer{}
+	}
 }
 
 // uploadSet closes and uploads the objects of set that are not done yet,
@@ -498,8 +567,7 @@ func (t *Task) uploadSet(ctx context.Context, set *fileSet) error {
 		if err := t.store.finish(ctx, &f.up, &f.buf); err != nil {
 			return err
 		}
-		f.done = true
-		f.buf = bytes.Buffer{}
+		f.done = true // its buffer is kept for release
 	}
 	return nil
 }
@@ -572,9 +640,13 @@ func (t *Task) Stop(ctx context.Context) error {
 		if in.err != nil {
 			in.st.closing = in.set
 		} else {
-			t.mem -= in.set.mem
+			t.release()
+			t.uploaded = in.set
 		}
 	}
+	t.release()
+	t.mem -= t.spareMem
+	t.spare, t.spareMem = nil, 0
 	for tp, st := range t.parts {
 		t.drop(ctx, st)
 		delete(t.parts, tp)
