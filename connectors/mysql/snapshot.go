@@ -265,6 +265,20 @@ func (s *snapshotter) table(ctx context.Context, last bool) (*snapPlan, error) {
 	if d.nval == 0 {
 		return nil, nil
 	}
+	// The table's schema change event (include.schema.changes), before
+	// its rows; the held record is of an earlier table.
+	sc, err := t.snapshotSchemaChange(ctx, s.conn, db, name, s.pos)
+	if defChanged(err) {
+		return s.left(nil, false), nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if sc != nil {
+		if err := t.put(ctx, sc); err != nil {
+			return nil, err
+		}
+	}
 	q, _ := d.query(nil, 0)
 	rows, err := s.conn.QueryContext(ctx, q)
 	if defChanged(err) {
