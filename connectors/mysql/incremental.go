@@ -56,7 +56,7 @@ type incremental struct {
 // openChunk is a chunk whose consistent snapshot is open.
 type openChunk struct {
 	conn *sql.Conn
-	pos  offset // the snapshot's binlog position
+	pos  offset // the snapshot's binlog file and position (no GTIDs: snapshotFilePos)
 	db   string
 	name string
 	from []string // the plan's Last of the table when opened
@@ -283,7 +283,8 @@ func (t *Task) openChunk(ctx context.Context, pt *planTable) (*openChunk, error)
 			return nil, fmt.Errorf("snapshot chunk of %s.%s: %s: %w", pt.DB, pt.Table, q, err)
 		}
 	}
-	pos, err := t.snapshotPosition(ctx, conn)
+	// Only file and pos: a chunk is placed in the stream by them.
+	pos, err := t.snapshotFilePos(ctx, conn)
 	if err != nil {
 		conn.Close()
 		return nil, err
