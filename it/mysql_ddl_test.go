@@ -19,8 +19,8 @@ import (
 // worker into Kafka and the JDBC sink into PostgreSQL, with a graceful
 // restart of the worker on the way. After each step and more rows the
 // sink's table equals the source's (a dropped column stays in the sink,
-// NULL in later rows), and the schema change topic holds one event per
-// DDL statement, none twice.
+// NULL in later rows), and the schema change topic holds the snapshot's
+// CREATE of the table, then one event per DDL statement, none twice.
 func TestMySQLSourceSchemaChanges(t *testing.T) {
 	t.Parallel()
 	m := harness.StartMariaDB(t, harness.MariaDBOptions{})
@@ -121,7 +121,8 @@ func TestMySQLSourceSchemaChanges(t *testing.T) {
 	same("TRUNCATE in the sink", "t2", "SELECT id, a FROM t2 ORDER BY id", "SELECT id::text, a FROM t2 ORDER BY id")
 
 	m.Exec(t, db, "DROP TABLE t2")
-	want := []string{`ALTER "db"."t"`, `ALTER "db"."t"`, `ALTER "db"."t"`, `ALTER "db"."t2"`, `DROP "db"."t2"`}
+	// The snapshot's CREATE of t, then one event per DDL statement.
+	want := []string{`CREATE "db"."t"`, `ALTER "db"."t"`, `ALTER "db"."t"`, `ALTER "db"."t"`, `ALTER "db"."t2"`, `DROP "db"."t2"`}
 	harness.WaitFor(t, 60*time.Second, "the schema change topic", func() error {
 		mu.Lock()
 		defer mu.Unlock()

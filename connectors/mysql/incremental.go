@@ -48,12 +48,15 @@ type incremental struct {
 	// or while the stream is far behind; farSince is when the stream was
 	// first seen far behind, without a chunk opened since.
 	backoff, farSince time.Time
+	// schemaSent holds the tables (db.table) of an initial snapshot
+	// whose schema change event was queued.
+	schemaSent map[string]bool
 }
 
 // openChunk is a chunk whose consistent snapshot is open.
 type openChunk struct {
 	conn *sql.Conn
-	pos  offset // the snapshot's binlog position
+	pos  offset // the snapshot's binlog file and position (no GTIDs: snapshotFilePos)
 	db   string
 	name string
 	from []string // the plan's Last of the table when opened
@@ -280,7 +283,8 @@ func (t *Task) openChunk(ctx context.Context, pt *planTable) (*openChunk, error)
 			return nil, fmt.Errorf("snapshot chunk of %s.%s: %s: %w", pt.DB, pt.Table, q, err)
 		}
 	}
-	pos, err := t.snapshotPosition(ctx, conn)
+	// Only file and pos: a chunk is placed in the stream by them.
+	pos, err := t.snapshotFilePos(ctx, conn)
 	if err != nil {
 		conn.Close()
 		return nil, err
@@ -315,6 +319,24 @@ func (t *Task) emitFirst(ctx context.Context, s *streamer) error {
 	if oc.done != nil {
 		<-oc.done
 		res = oc.res
+	}
+	if in.plan.Initial && !pt.Signal && oc.from == nil && res.err == nil && !res.gone && !in.schemaSent[oc.db+"."+oc.name] {
+		// The first chunk of a table of the initial snapshot: the
+		// table's schema change event (include.schema.changes) first,
+		// once even when the chunk is read again.
+		sc, err := t.snapshotSchemaChange(ctx, oc.conn, oc.db, oc.name, oc.pos)
+		if err != nil {
+			return err
+		}
+		if sc != nil {
+			if err := t.put(ctx, sc); err != nil {
+				return err
+			}
+			if in.schemaSent == nil {
+				in.schemaSent = map[string]bool{}
+			}
+			in.schemaSent[oc.db+"."+oc.name] = true
+		}
 	}
 	if oc.done == nil || res.whole {
 		res = t.readChunkRows(ctx, t.b, oc, *pt, false, func(r *connectors.Record) error {

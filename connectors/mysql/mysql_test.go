@@ -215,6 +215,7 @@ func TestMySQL(t *testing.T) {
 	t.Run("checks", func(t *testing.T) { testChecks(t, m) })
 	t.Run("schema changes", func(t *testing.T) { testSchemaChanges(t, m) })
 	t.Run("schema changes off", func(t *testing.T) { testSchemaChangesOff(t, m) })
+	t.Run("schema changes in the snapshot", func(t *testing.T) { testSnapshotSchemaChanges(t, m) })
 	t.Run("DDL during the snapshot", func(t *testing.T) { testSnapshotDDLUnread(t, m) })
 }
 

@@ -3,10 +3,13 @@ package mysql
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
+	driver "github.com/go-sql-driver/mysql"
 	"github.com/sluice-cdc/sluice/connectors"
 	"github.com/sluice-cdc/sluice/connectors/cdc"
 )
@@ -307,4 +310,44 @@ func newSchemaChanges(cfg *Config, b *cdc.Builder) *schemaChanges {
 	}
 	k, v := schemaChangeSchemas(connector, b.Source)
 	return &schemaChanges{b: b, topic: cfg.TopicPrefix, key: k, value: v, known: map[string]*connectors.StructValue{}}
+}
+
+// snapshotSchemaChange is the schema change event of a table a snapshot
+// reads, queued before its rows as Debezium's snapshot does: ddl is the
+// table's SHOW CREATE TABLE, tableChanges one CREATE with the table as
+// information_schema has it. q is the snapshot's connection (inside its
+// transaction; neither statement is bound to the transaction's snapshot,
+// so both give the table's definition when they run); pos is the
+// snapshot's binlog position, in the source block with snapshot "true".
+// It returns nil for a table that is gone, and when
+// include.schema.changes is off. The record carries no source offset.
+// Run's goroutine only (it updates known).
+func (t *Task) snapshotSchemaChange(ctx context.Context, q queryer, db, name string, pos offset) (*connectors.Record, error) {
+	if !t.cfg.IncludeSchemaChanges {
+		return nil, nil
+	}
+	var tbl, ddl string
+	err := q.QueryRowContext(ctx, "SHOW CREATE TABLE "+quoteIdent(db)+"."+quoteIdent(name)).Scan(&tbl, &ddl)
+	var me *driver.MySQLError
+	if errors.As(err, &me) && me.Number == 1146 { // ER_NO_SUCH_TABLE
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("snapshot: SHOW CREATE TABLE %s.%s: %w", db, name, err)
+	}
+	var special map[string]string
+	if t.info.mariaDB {
+		if special, err = jsonColumns(ctx, t.db, db, name); err != nil {
+			return nil, err
+		}
+	}
+	desc, err := describeTable(ctx, q, db, name, special)
+	if err != nil || desc == nil {
+		return nil, err
+	}
+	sc := t.schemaChanges
+	sc.known[db+"."+name] = desc
+	p := &srcPosition{ts: cdc.TimeBoxes(time.Now()), snapshot: cdc.SnapTrue, serverID: int64(0), file: pos.file, pos: int64(pos.pos)}
+	ref := tableRef{db: db, name: name}
+	return sc.records([]string{db}, map[string][]any{db: {tableChange(changeCreate, ref, desc)}}, ddl, p)[0], nil
 }

@@ -101,8 +101,24 @@ func (t *Task) chunkedSnapshot(ctx context.Context) error {
 }
 
 // snapshotPosition reads the binlog position of the transaction's
-// snapshot.
+// snapshot, with its GTID position.
 func (t *Task) snapshotPosition(ctx context.Context, conn *sql.Conn) (offset, error) {
+	o, err := t.snapshotFilePos(ctx, conn)
+	if err != nil {
+		return o, err
+	}
+	if err := conn.QueryRowContext(ctx, "SELECT BINLOG_GTID_POS(?, ?)", o.file, o.pos).Scan(&o.gtids); err != nil {
+		return o, fmt.Errorf("reading the GTID position of %s:%d: %w", o.file, o.pos, err)
+	}
+	return o, nil
+}
+
+// snapshotFilePos reads the binlog file and position of the
+// transaction's snapshot, without the GTID position: MariaDB 10.11's
+// BINLOG_GTID_POS reads the binlog file from its start to the position
+// (130 ms at 30 MB on this machine), so a chunked snapshot, which needs
+// only where its chunks stand in the stream, does not ask for it.
+func (t *Task) snapshotFilePos(ctx context.Context, conn *sql.Conn) (offset, error) {
 	var o offset
 	if !t.info.mariaDB {
 		return o, fmt.Errorf("snapshots need MariaDB's consistent snapshot position (binlog_snapshot_file); on MySQL set snapshot.mode=no_data for now")
@@ -127,9 +143,6 @@ func (t *Task) snapshotPosition(ctx context.Context, conn *sql.Conn) (offset, er
 	rows.Close()
 	if o.file == "" {
 		return o, fmt.Errorf("the server gave no binlog_snapshot_file: is the binary log on?")
-	}
-	if err := conn.QueryRowContext(ctx, "SELECT BINLOG_GTID_POS(?, ?)", o.file, o.pos).Scan(&o.gtids); err != nil {
-		return o, fmt.Errorf("reading the GTID position of %s:%d: %w", o.file, o.pos, err)
 	}
 	return o, nil
 }
@@ -264,6 +277,20 @@ func (s *snapshotter) table(ctx context.Context, last bool) (*snapPlan, error) {
 	}
 	if d.nval == 0 {
 		return nil, nil
+	}
+	// The table's schema change event (include.schema.changes), before
+	// its rows; the held record is of an earlier table.
+	sc, err := t.snapshotSchemaChange(ctx, s.conn, db, name, s.pos)
+	if defChanged(err) {
+		return s.left(nil, false), nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if sc != nil {
+		if err := t.put(ctx, sc); err != nil {
+			return nil, err
+		}
 	}
 	q, _ := d.query(nil, 0)
 	rows, err := s.conn.QueryContext(ctx, q)

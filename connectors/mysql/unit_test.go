@@ -2,6 +2,7 @@ package mysql
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -146,7 +147,8 @@ func TestQuotedList(t *testing.T) {
 // and the member-list parser: they return a value or an error, never
 // panic, and a TIME that parses formats back to the same microseconds.
 func FuzzTextValues(f *testing.F) {
-	for _, s := range []string{"-838:59:59", "12:34:56.789", "2024-02-29 13:14:15.123456", "0000-00-00", "'a','b''c'", "1e5", "-0.0000000001"} {
+	for _, s := range []string{"-838:59:59", "12:34:56.789", "2024-02-29 13:14:15.123456", "0000-00-00", "'a','b''c'", "1e5", "-0.0000000001",
+		"12:00:00.", "1:2:3.1234567", "839:00:00.x", "12:60:00", "1::3", "--1:00:00", "1:02:03:04", "1:02:03.4.5", "0001:00:00"} {
 		f.Add(s)
 	}
 	m := Modes{Decimal: cdc.DecimalPrecise, Time: cdc.TimeAdaptiveMicroseconds, Binary: cdc.BinaryBytes, Bigint: BigintPrecise}
@@ -160,12 +162,77 @@ func FuzzTextValues(f *testing.F) {
 			cols[i].fromText([]byte(s), m) //nolint:errcheck // only panics matter
 		}
 		quotedList(s) //nolint:errcheck
-		if us, err := parseMicros(s); err == nil {
+		us, err := parseMicros(s)
+		if err == nil {
 			if us2, err := parseMicros(formatMicros(us)); err != nil || us2 != us {
 				t.Errorf("%q: %d µs formats as %q, which reads %d, %v", s, us, formatMicros(us), us2, err)
 			}
 		}
+		// The allocation-free parser agrees with the first one, kept
+		// here as the reference.
+		if ref, refErr := parseMicrosRef(s); ref != us || fmt.Sprint(refErr) != fmt.Sprint(err) {
+			t.Errorf("parseMicros(%q) = %d, %v; the reference gives %d, %v", s, us, err, ref, refErr)
+		}
 	})
+}
+
+// parseMicrosRef is parseMicros as first written (strings.Split, Trim,
+// ParseInt: five allocations per value), the reference of FuzzTextValues.
+func parseMicrosRef(s string) (int64, error) {
+	neg := strings.HasPrefix(s, "-")
+	if neg {
+		s = s[1:]
+	}
+	hms, frac, _ := strings.Cut(s, ".")
+	parts := strings.Split(hms, ":")
+	if len(parts) != 3 {
+		return 0, fmt.Errorf("not a time")
+	}
+	var v [3]int64
+	for i, p := range parts {
+		if p == "" || len(p) > 3 || strings.Trim(p, "0123456789") != "" {
+			return 0, fmt.Errorf("not a time")
+		}
+		v[i], _ = strconv.ParseInt(p, 10, 64)
+	}
+	if v[0] > 838 || v[1] > 59 || v[2] > 59 {
+		return 0, fmt.Errorf("time out of range")
+	}
+	us := (v[0]*3600 + v[1]*60 + v[2]) * 1e6
+	if frac != "" {
+		if len(frac) > 6 || strings.Trim(frac, "0123456789") != "" {
+			return 0, fmt.Errorf("not a fraction of a second")
+		}
+		f, _ := strconv.ParseInt(frac+strings.Repeat("0", 6-len(frac)), 10, 64)
+		us += f
+	}
+	if neg {
+		us = -us
+	}
+	return us, nil
+}
+
+// TestTextValuesAllocate pins what the snapshot's parsing of a DATETIME(6)
+// and a TIME(6) allocates: the boxed result only.
+func TestTextValuesAllocate(t *testing.T) {
+	m := Modes{Decimal: cdc.DecimalPrecise, Time: cdc.TimeAdaptiveMicroseconds, Binary: cdc.BinaryBytes, Bigint: BigintPrecise}
+	dt := column{name: "dt", kind: kDatetime, fsp: 6}
+	tm := column{name: "t", kind: kTime, fsp: 6}
+	in, tin := []byte("2024-02-29 13:14:15.123456"), []byte("-838:59:59.5")
+	if v, err := dt.fromText(in, m); err != nil || v != int64(1709212455123456) {
+		t.Fatalf("DATETIME(6) %s: %v, %v", in, v, err)
+	}
+	if v, err := tm.fromText(tin, m); err != nil || v != int64(-3020399500000) {
+		t.Fatalf("TIME(6) %s: %v, %v", tin, v, err)
+	}
+	for _, c := range []struct {
+		col *column
+		in  []byte
+	}{{&dt, in}, {&tm, tin}} {
+		if n := testing.AllocsPerRun(100, func() { c.col.fromText(c.in, m) }); n > 1 { //nolint:errcheck
+			t.Errorf("%s %s: %.0f allocations, want at most 1 (the boxed value)", c.col.name, c.in, n)
+		}
+	}
 }
 
 // formatMicros writes microseconds as MySQL writes a TIME(6).

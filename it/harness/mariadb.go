@@ -132,6 +132,15 @@ func (m *MariaDB) start(t testing.TB) {
 	})
 }
 
+// PID returns mariadbd's process id (one process: its threads' CPU time
+// is the process's), or 0 for an external server.
+func (m *MariaDB) PID() int {
+	if m.proc == nil {
+		return 0
+	}
+	return m.proc.Cmd.Process.Pid
+}
+
 // stopProc shuts mariadbd down with SIGTERM (it ignores SIGINT).
 func (m *MariaDB) stopProc() { m.proc.StopWith(syscall.SIGTERM, 30*time.Second) }
 
