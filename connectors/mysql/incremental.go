@@ -280,7 +280,7 @@ func (t *Task) openChunk(ctx context.Context, pt *planTable) (*openChunk, error)
 			return nil, fmt.Errorf("snapshot chunk of %s.%s: %s: %w", pt.DB, pt.Table, q, err)
 		}
 	}
-	pos, err := t.snapshotPosition(ctx, conn)
+	pos, err := t.snapshotPosition(ctx, conn, false) // file and position: where the stream queues the chunk
 	if err != nil {
 		conn.Close()
 		return nil, err

@@ -30,7 +30,7 @@ func (t *Task) takeSnapshot(ctx context.Context) (offset, error) {
 		}
 	}
 	defer conn.ExecContext(context.Background(), "ROLLBACK")
-	pos, err := t.snapshotPosition(ctx, conn)
+	pos, err := t.snapshotPosition(ctx, conn, true)
 	if err != nil {
 		return offset{}, err
 	}
@@ -101,8 +101,12 @@ func (t *Task) chunkedSnapshot(ctx context.Context) error {
 }
 
 // snapshotPosition reads the binlog position of the transaction's
-// snapshot.
-func (t *Task) snapshotPosition(ctx context.Context, conn *sql.Conn) (offset, error) {
+// snapshot, and with gtids its GTID position. BINLOG_GTID_POS reads the
+// binlog file from its start up to the position, so its cost grows with
+// the file (up to max_binlog_size, 1 GiB by default): about a second at
+// 360 MB. Chunks need only the file and position (the stream carries the
+// GTIDs), so they do without.
+func (t *Task) snapshotPosition(ctx context.Context, conn *sql.Conn, gtids bool) (offset, error) {
 	var o offset
 	if !t.info.mariaDB {
 		return o, fmt.Errorf("snapshots need MariaDB's consistent snapshot position (binlog_snapshot_file); on MySQL set snapshot.mode=no_data for now")
@@ -127,6 +131,9 @@ func (t *Task) snapshotPosition(ctx context.Context, conn *sql.Conn) (offset, er
 	rows.Close()
 	if o.file == "" {
 		return o, fmt.Errorf("the server gave no binlog_snapshot_file: is the binary log on?")
+	}
+	if !gtids {
+		return o, nil
 	}
 	if err := conn.QueryRowContext(ctx, "SELECT BINLOG_GTID_POS(?, ?)", o.file, o.pos).Scan(&o.gtids); err != nil {
 		return o, fmt.Errorf("reading the GTID position of %s:%d: %w", o.file, o.pos, err)
