@@ -32,7 +32,7 @@ type sysbenchLoad struct {
 }
 
 func sysbenchLoadFromEnv() sysbenchLoad {
-	l := sysbenchLoad{tables: 4, rows: 10000, threads: 4, phase: 15 * time.Second, rate: 200}
+	l := sysbenchLoad{tables: 4, rows: 10000, threads: 4, phase: 15 * time.Second, rate: 100}
 	if os.Getenv("SLUICE_IT_SYSBENCH_FULL") == "1" {
 		l.rows, l.phase, l.rate = 100000, 60*time.Second, 0
 	}
