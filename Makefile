@@ -12,7 +12,7 @@ STATICCHECK ?= $(shell $(GO) env GOPATH)/bin/staticcheck
 TEST_TIMEOUT ?= 30m
 FUZZTIME  ?= 20s
 
-.PHONY: build run test unit it chaos lint bench fuzz fuzz-smoke docs it-compose tools clean
+.PHONY: build run test unit it chaos it-mysql-load lint bench fuzz fuzz-smoke docs it-compose tools clean
 
 ## build: a static binary (no cgo, no libc), checked by make lint
 build:
@@ -43,6 +43,13 @@ it:
 ## runs a short smoke of both)
 chaos:
 	SLUICE_IT_CHAOS_ROUNDS=100 $(GO) test -race -count=1 -timeout 90m -run '^TestEmbeddedBroker(ExactlyOnce)?Chaos$$' ./it/
+
+## it-mysql-load: TestMySQLSysbench at the issue's size (sysbench oltp_write_only,
+## 4 tables x 100k rows, 60 s phases, 4 threads, unthrottled) with a kill -9 of the
+## worker mid-snapshot and mid-stream and of MariaDB mid-stream; without -race (the
+## race-built worker is several times slower); `make test` runs a short smoke of it
+it-mysql-load:
+	SLUICE_IT_SYSBENCH_FULL=1 $(GO) test -count=1 -timeout 60m -v -run '^TestMySQLSysbench$$' ./it/
 
 ## lint: vet, staticcheck, gofmt; go.mod tidy, docs/ up to date, bin/sluice static,
 ## the SPI, the codecs, config and offsets free of the Kafka client, connectors/cdc

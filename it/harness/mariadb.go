@@ -201,6 +201,16 @@ func (m *MariaDB) Exec(t testing.TB, db string, sqls ...string) {
 	}
 }
 
+// Sysbench returns the command line of sysbench (1.0, the Debian package)
+// against database db, with the connection options first and then args
+// (e.g. "oltp_write_only", "--tables=4", "run"). The caller starts it,
+// with Start for a run the test waits for.
+func (m *MariaDB) Sysbench(db string, args ...string) *exec.Cmd {
+	all := append([]string{"--db-driver=mysql", "--mysql-host=" + m.Host, "--mysql-port=" + Itoa(m.Port),
+		"--mysql-user=" + m.User, "--mysql-password=" + m.Password, "--mysql-db=" + db}, args...)
+	return exec.Command("sysbench", all...)
+}
+
 // JDBCURL returns a jdbc:mariadb:// URL for db, as users write in sink
 // configs.
 func (m *MariaDB) JDBCURL(db string) string {
