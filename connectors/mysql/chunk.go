@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/sluice-cdc/sluice/connectors"
@@ -159,6 +160,11 @@ func (t *Task) readRows(ctx context.Context, b *cdc.Builder, rows *sql.Rows, d *
 	}
 	pkRaw := make([][]byte, len(d.pk))
 	rs, rv := tb.rowReserve(b)
+	// The rows share one source block: p does not change while they are
+	// read. It lives outside the slab, so that it holds no slab array
+	// alive; a snapshot marker is set on a copy (snapshotter.flush).
+	src := sourceValue(b, tb, p)
+	src = &connectors.StructValue{Schema: src.Schema, Values: slices.Clone(src.Values)}
 	for rows.Next() {
 		if err := rows.Scan(ptrs...); err != nil {
 			return fmt.Errorf("snapshot of %s.%s: %w", d.db, d.name, err)
@@ -191,7 +197,7 @@ func (t *Task) readRows(ctx context.Context, b *cdc.Builder, rows *sql.Rows, d *
 		for j := range pkRaw {
 			pkRaw[j] = raw[d.nval+j]
 		}
-		r := b.Change(tb.topic, tb.env, tb.keyS, "r", key, nil, after, sourceValue(b, tb, p), nil, nil)
+		r := b.Change(tb.topic, tb.env, tb.keyS, "r", key, nil, after, src, nil, nil)
 		if err := emit(r, pkRaw); err != nil {
 			return err
 		}

@@ -460,11 +460,7 @@ func (t *Task) finishChunk(ctx context.Context, s *streamer, last *connectors.Re
 		if in.plan.Initial && last.Value != nil {
 			// The last record of an initial snapshot says so, as the
 			// consistent one's does.
-			if env, ok := last.Value.(*connectors.StructValue); ok {
-				if src, ok := env.Values[cdc.EnvSource].(*connectors.StructValue); ok {
-					src.Values[cdc.SrcSnapshot] = cdc.SnapLast
-				}
-			}
+			markSnapshot(last, cdc.SnapLast)
 		}
 		t.log.Info("chunked snapshot finished", "chunks", in.chunks, "rows", in.rows, "initial", in.plan.Initial)
 		in.close()

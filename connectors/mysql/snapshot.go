@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -195,14 +196,17 @@ func (s *snapshotter) flush(ctx context.Context, marker string) error {
 		return nil
 	}
 	s.pending = nil
-	src := r.Value.(*connectors.StructValue).Values[cdc.EnvSource].(*connectors.StructValue)
+	mark := ""
 	switch {
 	case marker != "":
-		src.Values[cdc.SrcSnapshot] = marker
+		mark = marker
 	case !s.any:
-		src.Values[cdc.SrcSnapshot] = cdc.SnapFirst
+		mark = cdc.SnapFirst
 	case s.first:
-		src.Values[cdc.SrcSnapshot] = cdc.SnapFirstInDC
+		mark = cdc.SnapFirstInDC
+	}
+	if mark != "" {
+		markSnapshot(r, mark)
 	}
 	s.any = true
 	return s.t.put(ctx, r)
@@ -341,4 +345,20 @@ func (s *snapshotter) table(ctx context.Context, last bool) (*snapPlan, error) {
 		}
 	}
 	return nil, nil
+}
+
+// markSnapshot sets the snapshot marker of r's source block, on a copy:
+// the rows read together share one block (readRows).
+func markSnapshot(r *connectors.Record, mark string) {
+	env, ok := r.Value.(*connectors.StructValue)
+	if !ok {
+		return
+	}
+	src, ok := env.Values[cdc.EnvSource].(*connectors.StructValue)
+	if !ok || src.Values[cdc.SrcSnapshot] == mark {
+		return
+	}
+	cp := &connectors.StructValue{Schema: src.Schema, Values: slices.Clone(src.Values)}
+	cp.Values[cdc.SrcSnapshot] = mark
+	env.Values[cdc.EnvSource] = cp
 }
