@@ -5,7 +5,11 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -166,6 +170,9 @@ func benchMemory(b *testing.B, srv *harness.S3, format string) {
 			b.Fatal(err)
 		}
 		runtime.GC()
+		debug.FreeOSMemory()
+		baseRSS := rssBytes(b)
+		var peakRSS uint64
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
 		base := ms.HeapInuse
@@ -190,6 +197,7 @@ func benchMemory(b *testing.B, srv *harness.S3, format string) {
 			peak = max(peak, ms.HeapInuse-min(base, ms.HeapInuse))
 			peakAlloc = max(peakAlloc, ms.HeapAlloc-min(baseAlloc, ms.HeapAlloc))
 			peakTask = max(peakTask, uint64(task.mem))
+			peakRSS = max(peakRSS, rssBytes(b)-min(baseRSS, rssBytes(b)))
 		}
 		if _, err := task.Flush(ctx, nil); err != nil {
 			b.Fatal(err)
@@ -209,8 +217,30 @@ func benchMemory(b *testing.B, srv *harness.S3, format string) {
 		b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
 		b.ReportMetric(float64(peakTask)/(1<<20), "peak-open-MiB")
 		b.ReportMetric(float64(peakAlloc)/(1<<20), "peak-alloc-MiB")
+		b.ReportMetric(float64(peakRSS)/(1<<20), "peak-rss-growth-MiB")
 		b.ReportMetric(float64(bound)/(1<<20), "bound-MiB")
 	}
+}
+
+// rssBytes is the process's resident set (VmRSS), which counts what the
+// Go heap does not: the runtime's own memory, stacks, freed spans not yet
+// returned to the system.
+func rssBytes(b *testing.B) uint64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			if err != nil {
+				b.Fatal(err)
+			}
+			return kb << 10
+		}
+	}
+	b.Fatal("no VmRSS in /proc/self/status")
+	return 0
 }
 
 // note returns 1,000 random letters from pool, at a random place.
