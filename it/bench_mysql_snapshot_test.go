@@ -2,7 +2,6 @@ package it
 
 import (
 	"cmp"
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -11,11 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sluice-cdc/sluice/config"
 	"github.com/sluice-cdc/sluice/it/harness"
-	sluiceruntime "github.com/sluice-cdc/sluice/runtime"
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // BenchmarkMySQLSnapshot measures the MariaDB initial snapshot end to end
@@ -58,16 +54,7 @@ func BenchmarkMySQLSnapshot(b *testing.B) {
 			from+1, min(from+perTx, rows)))
 	}
 	b.Logf("filled %d rows in %v", rows, time.Since(began).Round(time.Second))
-	ctx := context.Background()
-	wp := envProps("SLUICE_BENCH_WORKER_PROPS", map[string]string{})
-	wv, err := config.WorkerDef.Parse(wp)
-	if err != nil {
-		b.Fatal(err)
-	}
-	cl := br.Client(b, kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerLinger(wv.Duration(config.ProducerLinger)),
-		kgo.MaxBufferedRecords(wv.Int(config.ProducerMaxBufferedRecords)), kgo.MaxBufferedBytes(int(wv.Long(config.ProducerMaxBufferedBytes))),
-		kgo.ProducerBatchCompression(sluiceruntime.ProducerCompression(wv.String(config.ProducerCompression))),
-		kgo.MetadataMinAge(50*time.Millisecond))
+	cl := bareProducer(b, br)
 	adm := kadm.NewClient(cl)
 	run := 0
 	for _, n := range threads {
@@ -145,36 +132,7 @@ func BenchmarkMySQLSnapshot(b *testing.B) {
 
 				// Raw limit 2: the bytes Sluice wrote, through a bare
 				// producer, three times; the median is the limit.
-				recs := readAll(b, br, topic, rows)
-				parts := partitionsOf(b, adm, topic)
-				if _, err := adm.DeleteTopics(ctx, topic); err != nil {
-					b.Logf("deleting topics: %v", err)
-				}
-				var bares []float64
-				for k := range 3 {
-					replay := fmt.Sprintf("%s.replay%d", topic, k)
-					if _, err := adm.CreateTopic(ctx, parts, 1, nil, replay); err != nil {
-						b.Fatal(err)
-					}
-					promise := func(_ *kgo.Record, err error) {
-						if err != nil {
-							b.Error(err)
-						}
-					}
-					start = time.Now()
-					for i := range recs.recs {
-						k, v := recs.record(i)
-						cl.Produce(ctx, &kgo.Record{Topic: replay, Key: k, Value: v}, promise)
-					}
-					if err := cl.Flush(ctx); err != nil {
-						b.Fatal(err)
-					}
-					bares = append(bares, float64(rows)/time.Since(start).Seconds())
-					if _, err := adm.DeleteTopics(ctx, replay); err != nil {
-						b.Logf("deleting topics: %v", err)
-					}
-				}
-				recs = nil
+				bares, _, _ := replayBare(b, br, cl, adm, topic, rows)
 				bare := median(bares)
 
 				limit := min(clientRate, bare)

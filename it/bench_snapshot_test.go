@@ -55,17 +55,7 @@ func BenchmarkPostgresSnapshot(b *testing.B) {
 	}
 	b.Logf("pgbench -i -s %d: %d accounts in %v", scale, rows, time.Since(began).Round(time.Second))
 	conn := pg.Connect(b, db)
-	// The bare producer has the worker's producer settings: its defaults,
-	// or what SLUICE_BENCH_WORKER_PROPS sets.
-	wp := envProps("SLUICE_BENCH_WORKER_PROPS", map[string]string{})
-	wv, err := config.WorkerDef.Parse(wp)
-	if err != nil {
-		b.Fatal(err)
-	}
-	cl := br.Client(b, kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerLinger(wv.Duration(config.ProducerLinger)),
-		kgo.MaxBufferedRecords(wv.Int(config.ProducerMaxBufferedRecords)), kgo.MaxBufferedBytes(int(wv.Long(config.ProducerMaxBufferedBytes))),
-		kgo.ProducerBatchCompression(sluiceruntime.ProducerCompression(wv.String(config.ProducerCompression))),
-		kgo.MetadataMinAge(50*time.Millisecond))
+	cl := bareProducer(b, br)
 	adm := kadm.NewClient(cl)
 	run := 0
 	for _, n := range threads {
@@ -140,41 +130,7 @@ func BenchmarkPostgresSnapshot(b *testing.B) {
 				// Raw limit 2: the bytes Sluice wrote, through a bare producer,
 				// three times (the broker's pace varies from run to run); the
 				// median is the limit.
-				recs := readAll(b, br, topic, rows)
-				parts := partitionsOf(b, adm, topic)
-				// The broker replays into the state Sluice met: without
-				// the snapshot's topic.
-				if _, err := adm.DeleteTopics(ctx, topic); err != nil {
-					b.Logf("deleting topics: %v", err)
-				}
-				var bares, bareCPU, bareBr []float64
-				for k := range 3 {
-					replay := fmt.Sprintf("%s.replay%d", topic, k)
-					if _, err := adm.CreateTopic(ctx, parts, 1, nil, replay); err != nil {
-						b.Fatal(err)
-					}
-					promise := func(_ *kgo.Record, err error) {
-						if err != nil {
-							b.Error(err)
-						}
-					}
-					self0, br0 := selfCPUSeconds(), cpuSeconds(br.PID())
-					start = time.Now()
-					for i := range recs.recs {
-						k, v := recs.record(i)
-						cl.Produce(ctx, &kgo.Record{Topic: replay, Key: k, Value: v}, promise)
-					}
-					if err := cl.Flush(ctx); err != nil {
-						b.Fatal(err)
-					}
-					bares = append(bares, float64(rows)/time.Since(start).Seconds())
-					bareCPU = append(bareCPU, (selfCPUSeconds()-self0)*1e6/float64(rows))
-					bareBr = append(bareBr, (cpuSeconds(br.PID())-br0)*1e6/float64(rows))
-					if _, err := adm.DeleteTopics(ctx, replay); err != nil {
-						b.Logf("deleting topics: %v", err)
-					}
-				}
-				recs = nil
+				bares, bareCPU, bareBr := replayBare(b, br, cl, adm, topic, rows)
 				bare := median(bares)
 
 				limit := min(copyRate, bare)
@@ -193,6 +149,60 @@ func BenchmarkPostgresSnapshot(b *testing.B) {
 			}
 		})
 	}
+}
+
+// bareProducer returns a client with the worker's producer settings (its
+// defaults, or what SLUICE_BENCH_WORKER_PROPS sets), the raw limit that
+// replays what a worker wrote (replayBare).
+func bareProducer(b *testing.B, br *harness.Broker) *kgo.Client {
+	wv, err := config.WorkerDef.Parse(envProps("SLUICE_BENCH_WORKER_PROPS", map[string]string{}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return br.Client(b, kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerLinger(wv.Duration(config.ProducerLinger)),
+		kgo.MaxBufferedRecords(wv.Int(config.ProducerMaxBufferedRecords)), kgo.MaxBufferedBytes(int(wv.Long(config.ProducerMaxBufferedBytes))),
+		kgo.ProducerBatchCompression(sluiceruntime.ProducerCompression(wv.String(config.ProducerCompression))),
+		kgo.MetadataMinAge(50*time.Millisecond))
+}
+
+// replayBare reads the rows records of topic back, deletes the topic (the
+// broker replays into the state the worker met) and produces the very
+// bytes three times with cl into fresh topics of as many partitions: the
+// rates, and the client's and the broker's CPU-µs per record, of each run.
+func replayBare(b *testing.B, br *harness.Broker, cl *kgo.Client, adm *kadm.Client, topic string, rows int64) (rates, clientCPU, brokerCPU []float64) {
+	ctx := context.Background()
+	recs := readAll(b, br, topic, rows)
+	parts := partitionsOf(b, adm, topic)
+	if _, err := adm.DeleteTopics(ctx, topic); err != nil {
+		b.Logf("deleting topics: %v", err)
+	}
+	promise := func(_ *kgo.Record, err error) {
+		if err != nil {
+			b.Error(err)
+		}
+	}
+	for k := range 3 {
+		replay := fmt.Sprintf("%s.replay%d", topic, k)
+		if _, err := adm.CreateTopic(ctx, parts, 1, nil, replay); err != nil {
+			b.Fatal(err)
+		}
+		self0, br0 := selfCPUSeconds(), cpuSeconds(br.PID())
+		start := time.Now()
+		for i := range recs.recs {
+			k, v := recs.record(i)
+			cl.Produce(ctx, &kgo.Record{Topic: replay, Key: k, Value: v}, promise)
+		}
+		if err := cl.Flush(ctx); err != nil {
+			b.Fatal(err)
+		}
+		rates = append(rates, float64(rows)/time.Since(start).Seconds())
+		clientCPU = append(clientCPU, (selfCPUSeconds()-self0)*1e6/float64(rows))
+		brokerCPU = append(brokerCPU, (cpuSeconds(br.PID())-br0)*1e6/float64(rows))
+		if _, err := adm.DeleteTopics(ctx, replay); err != nil {
+			b.Logf("deleting topics: %v", err)
+		}
+	}
+	return rates, clientCPU, brokerCPU
 }
 
 func median(xs []float64) float64 {
