@@ -52,11 +52,11 @@ func (c *Codec) appendLazy(dst []byte, p *plan, l connectors.LazyStruct) ([]byte
 
 // next writes the next field's member name and returns its plan.
 func (w *lazyWriter) next() (*plan, error) {
-	i, keys := w.i, w.keys
-	if i >= len(keys) {
+	i := w.i
+	if i >= len(w.fields) || i >= len(w.keys) {
 		return nil, errTooMany
 	}
-	w.dst = append(w.dst, keys[i]...)
+	w.dst = append(w.dst, w.keys[i]...)
 	w.i = i + 1
 	return w.fields[i], nil
 }
@@ -74,10 +74,8 @@ func (w *lazyWriter) Value(v any) error {
 	if err != nil {
 		return err
 	}
-	if w.dst, err = w.c.appendValue(w.dst, fp, v); err != nil {
-		return w.fieldErr(err)
-	}
-	return nil
+	w.dst, err = w.c.appendValue(w.dst, fp, v)
+	return w.fieldErr(err)
 }
 
 func (w *lazyWriter) Text(b []byte) error {
@@ -136,10 +134,8 @@ func (w *lazyWriter) Struct(l connectors.LazyStruct) error {
 	if err != nil {
 		return err
 	}
-	if w.dst, err = w.c.appendLazy(w.dst, fp, l); err != nil {
-		return w.fieldErr(err)
-	}
-	return nil
+	w.dst, err = w.c.appendLazy(w.dst, fp, l)
+	return w.fieldErr(err)
 }
 
 // Shared writes v from the JSON its plan kept of the last shared value
@@ -168,9 +164,6 @@ func (w *lazyWriter) Shared(v *connectors.StructValue) error {
 // changes.
 func (w *lazyWriter) Rest(v *connectors.StructValue) error {
 	p, from := w.p, w.i
-	if from > len(w.fields) {
-		return errTooMany
-	}
 	if v == nil || len(v.Values) != len(w.fields) {
 		return codec.Errorf("the lazy struct's rest is not a value of its schema (%d fields)", len(w.fields))
 	}
