@@ -89,3 +89,61 @@ func (r *Record) Materialize() error {
 	}
 	return nil
 }
+
+// A TextRow is a LazyStruct that can also hand over all its fields at
+// once, laid out for a codec's loop: a codec that knows TextRow writes the
+// row in one pass, with no call per field; one that does not calls Visit.
+// Both give the same bytes.
+type TextRow interface {
+	LazyStruct
+	// Row returns the struct's fields. The data is valid until the value
+	// is released and must not be changed.
+	Row() RowData
+}
+
+// RowData is a row's fields as a TextRow holds them.
+type RowData struct {
+	// Layout says where each field is and in which form; it is shared by
+	// every row of one struct schema and never changes, so a codec may
+	// check it against the schema once per Layout pointer.
+	Layout *RowLayout
+	// Text holds the fields' bytes; Spans[2c] and Spans[2c+1] are the
+	// start and end in Text of the field at column c, or Spans[2c] is
+	// SpanNull (a null) or SpanValue (the value is Values[c]).
+	Text  []byte
+	Spans []int32
+	// Values holds, per column, the values of fields held as values.
+	Values []any
+}
+
+// Spans[2c] of a column whose field has no text.
+const (
+	SpanNull  = -1
+	SpanValue = -2
+)
+
+// RowLayout is where a TextRow's fields are.
+type RowLayout struct {
+	// Cols holds, per field of the struct in its schema's order, its
+	// column: the index into RowData.Spans (by pairs) and RowData.Values.
+	Cols []int
+	// Forms holds, per field, the form of its text when it has text.
+	Forms []TextForm
+}
+
+// TextForm is the form of a TextRow field's text, in FieldWriter's
+// terms.
+type TextForm uint8
+
+const (
+	// FormValue: the field never has text; it is a null or a value.
+	FormValue TextForm = iota
+	// FormText: a STRING field's UTF-8 bytes, as Text takes them.
+	FormText
+	// FormInt: an integer field (INT8 to INT64, no logical type): its
+	// value in base 10 as strconv.AppendInt spells it, followed in Text
+	// by the value as eight bytes, little-endian: Int(n, decimal).
+	FormInt
+	// FormBool: a BOOLEAN field, "t" or "f": Bool.
+	FormBool
+)

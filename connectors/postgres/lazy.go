@@ -2,9 +2,11 @@ package postgres
 
 import (
 	"encoding/binary"
+	"strconv"
 
 	"github.com/sluice-cdc/sluice/connectors"
 	"github.com/sluice-cdc/sluice/connectors/cdc"
+	"github.com/sluice-cdc/sluice/connectors/postgres/pgtypes"
 )
 
 // Snapshot rows, when the runtime takes lazy values (connectors.LazyStruct),
@@ -36,8 +38,8 @@ type lazyRow struct {
 }
 
 const (
-	spanNull  = -1
-	spanValue = -2
+	spanNull  = connectors.SpanNull
+	spanValue = connectors.SpanValue
 )
 
 // lazyEnvelope is a snapshot record's value; its key is the same row as
@@ -124,9 +126,16 @@ func (a *rowArena) read(row *lazyRow, t *table, vals [][]byte) error {
 				return t.columnError(i, err)
 			}
 			row.span[2*i] = int32(len(a.text) - start)
-			a.text = append(a.text, v...)
+			integer := c.Integer()
+			if integer && !pgtypes.CanonicalInt(v) {
+				// Held in its one spelling (connectors.FormInt);
+				// PostgreSQL writes no other.
+				a.text = strconv.AppendInt(a.text, n, 10)
+			} else {
+				a.text = append(a.text, v...)
+			}
 			row.span[2*i+1] = int32(len(a.text) - start)
-			if c.Integer() {
+			if integer {
 				// The integer read, after its text, for Write.
 				a.text = binary.LittleEndian.AppendUint64(a.text, uint64(n))
 			}
@@ -229,6 +238,11 @@ func (k *lazyKey) Visit(w connectors.FieldWriter) error {
 
 func (k *lazyKey) Size() int64 { return (*lazyRow)(k).Size() }
 
+// Row hands the key's fields over at once (connectors.TextRow).
+func (k *lazyKey) Row() connectors.RowData {
+	return connectors.RowData{Layout: k.t.keyLayout, Text: k.text, Spans: k.span, Values: k.vals}
+}
+
 func (e *lazyEnvelope) Build() (*connectors.StructValue, error) {
 	t := e.t
 	after, err := e.build(t.valueSchema, t.valueCols)
@@ -272,3 +286,13 @@ func (a *lazyAfter) Visit(w connectors.FieldWriter) error {
 	r := (*lazyRow)(a)
 	return r.visit(w, r.t.valueCols)
 }
+
+// Row hands the row's fields over at once (connectors.TextRow).
+func (a *lazyAfter) Row() connectors.RowData {
+	return connectors.RowData{Layout: a.t.valueLayout, Text: a.text, Spans: a.span, Values: a.vals}
+}
+
+var (
+	_ connectors.TextRow = (*lazyKey)(nil)
+	_ connectors.TextRow = (*lazyAfter)(nil)
+)

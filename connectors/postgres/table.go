@@ -47,7 +47,22 @@ type table struct {
 	valueSchema            *connectors.Schema
 	keySchema              *connectors.Schema // nil when the table has no key
 	envelopeSchema         *connectors.Schema
+	// keyLayout and valueLayout are where a lazy snapshot row's key and
+	// value fields are (connectors.TextRow).
+	keyLayout, valueLayout *connectors.RowLayout
 	replIdentity           byte
+}
+
+// layout returns the connectors.RowLayout of the fields that are columns
+// cols.
+func (t *table) layout(cols []int) *connectors.RowLayout {
+	l := &connectors.RowLayout{Cols: cols, Forms: make([]connectors.TextForm, len(cols))}
+	for i, c := range cols {
+		if conv := t.convs[c]; conv != nil {
+			l.Forms[i] = conv.Form()
+		}
+	}
+	return l
 }
 
 // buildTable builds the schemas and converters of a table.
@@ -103,6 +118,7 @@ func buildTable(cfg *Config, cat *pgtypes.Catalog, relID uint32, schema, name st
 		t.keySchema = connectors.NewStruct(prefix+".Key", false, keyFields...)
 	}
 	t.envelopeSchema = cdc.EnvelopeSchema(prefix+".Envelope", t.valueSchema, src)
+	t.keyLayout, t.valueLayout = t.layout(t.keyCols), t.layout(t.valueCols)
 	return t, nil
 }
 

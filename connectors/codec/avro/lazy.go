@@ -1,6 +1,7 @@
 package avro
 
 import (
+	"encoding/binary"
 	"sync"
 
 	"github.com/sluice-cdc/sluice/connectors"
@@ -32,6 +33,9 @@ func (n *node) encodeLazy(b []byte, l connectors.LazyStruct) ([]byte, error) {
 			return b, err
 		}
 		return n.encode(b, sv)
+	}
+	if r, ok := l.(connectors.TextRow); ok {
+		return n.encodeRow(b, r.Row())
 	}
 	w := lazyWriters.Get().(*lazyWriter)
 	w.b, w.n, w.i = b, n, 0
@@ -87,19 +91,8 @@ func (w *lazyWriter) Text(b []byte) error {
 	if err != nil {
 		return err
 	}
-	switch f.kind {
-	case kString:
-		w.b = appendBytes(w.b, b)
-		return nil
-	case kEnum:
-		i, ok := f.symbol[string(b)]
-		if !ok {
-			return w.fieldErr(codec.Errorf("%q is not a symbol of the enum %s (symbols %q)", b, f.s.Parameters[enumParam], f.symbols))
-		}
-		w.b = appendLong(w.b, int64(i))
-		return nil
-	}
-	return w.fieldErr(codec.FormError(f.s, "text"))
+	w.b, err = f.appendText(w.b, b)
+	return w.fieldErr(err)
 }
 
 func (w *lazyWriter) Int(x int64, _ []byte) error {
@@ -107,16 +100,8 @@ func (w *lazyWriter) Int(x int64, _ []byte) error {
 	if err != nil {
 		return err
 	}
-	switch f.kind {
-	case kInt8, kInt16, kInt32, kInt64:
-		if err := codec.IntInRange(f.s.Type, x); err != nil {
-			return w.fieldErr(err)
-		}
-	default:
-		return w.fieldErr(codec.FormError(f.s, "integer"))
-	}
-	w.b = appendLong(w.b, x)
-	return nil
+	w.b, err = f.appendInt(w.b, x)
+	return w.fieldErr(err)
 }
 
 func (w *lazyWriter) Bool(x bool) error {
@@ -124,15 +109,48 @@ func (w *lazyWriter) Bool(x bool) error {
 	if err != nil {
 		return err
 	}
+	w.b, err = f.appendBool(w.b, x)
+	return w.fieldErr(err)
+}
+
+// appendText writes a value of a string or enum node from its UTF-8
+// bytes (connectors.FieldWriter.Text).
+func (f *node) appendText(b, text []byte) ([]byte, error) {
+	switch f.kind {
+	case kString:
+		return appendBytes(b, text), nil
+	case kEnum:
+		i, ok := f.symbol[string(text)]
+		if !ok {
+			return b, codec.Errorf("%q is not a symbol of the enum %s (symbols %q)", text, f.s.Parameters[enumParam], f.symbols)
+		}
+		return appendLong(b, int64(i)), nil
+	}
+	return b, codec.FormError(f.s, "text")
+}
+
+// appendInt writes a value of an integer node (FieldWriter.Int).
+func (f *node) appendInt(b []byte, x int64) ([]byte, error) {
+	switch f.kind {
+	case kInt8, kInt16, kInt32, kInt64:
+		if err := codec.IntInRange(f.s.Type, x); err != nil {
+			return b, err
+		}
+	default:
+		return b, codec.FormError(f.s, "integer")
+	}
+	return appendLong(b, x), nil
+}
+
+// appendBool writes a value of a boolean node (FieldWriter.Bool).
+func (f *node) appendBool(b []byte, x bool) ([]byte, error) {
 	if f.kind != kBoolean {
-		return w.fieldErr(codec.FormError(f.s, "boolean"))
+		return b, codec.FormError(f.s, "boolean")
 	}
 	if x {
-		w.b = append(w.b, 1)
-	} else {
-		w.b = append(w.b, 0)
+		return append(b, 1), nil
 	}
-	return nil
+	return append(b, 0), nil
 }
 
 func (w *lazyWriter) Struct(l connectors.LazyStruct) error {
@@ -166,4 +184,44 @@ func (w *lazyWriter) Rest(v *connectors.StructValue) error {
 		}
 	}
 	return nil
+}
+
+// encodeRow appends the Avro binary of a TextRow's fields under the
+// record node n, in order: as encodeLazy does through Visit, in one loop.
+func (n *node) encodeRow(b []byte, r connectors.RowData) ([]byte, error) {
+	l := r.Layout
+	if l == nil || len(l.Cols) != len(n.fields) || len(l.Forms) != len(l.Cols) {
+		return b, codec.Errorf("the lazy row's layout does not match its schema's %d fields", len(n.fields))
+	}
+	text, spans, vals, forms := r.Text, r.Spans, r.Values, l.Forms
+	for i, ci := range l.Cols {
+		f := n.fields[i]
+		var err error
+		switch st := spans[2*ci]; st {
+		case connectors.SpanNull:
+			b, err = f.encode(b, nil)
+		case connectors.SpanValue:
+			b, err = f.encode(b, vals[ci])
+		default:
+			if f.kind == kNullUnion {
+				b = appendLong(b, int64(f.valueIndex))
+				f = f.value
+			}
+			end := spans[2*ci+1]
+			switch forms[i] {
+			case connectors.FormText:
+				b, err = f.appendText(b, text[st:end])
+			case connectors.FormInt:
+				b, err = f.appendInt(b, int64(binary.LittleEndian.Uint64(text[end:])))
+			case connectors.FormBool:
+				b, err = f.appendBool(b, end-st == 1 && text[st] == 't')
+			default:
+				err = codec.Errorf("the lazy row gave text for a field it holds as a value")
+			}
+		}
+		if err != nil {
+			return b, codec.InField(err, n.s.Fields[i].Name)
+		}
+	}
+	return b, nil
 }

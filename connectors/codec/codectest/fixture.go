@@ -7,6 +7,7 @@ package codectest
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"math"
 	"math/big"
@@ -321,3 +322,110 @@ func (LazyFunc) Build() (*connectors.StructValue, error) {
 
 // Visit calls f.
 func (f LazyFunc) Visit(w connectors.FieldWriter) error { return f(w) }
+
+// TextRow returns v as a connectors.TextRow: strings as text, integers
+// without a logical type as their decimal text and value, booleans as
+// "t" or "f", nulls as nulls, anything else as a value; its columns in
+// the reverse of the fields' order, so that a codec must follow the
+// layout. Its Visit is Lazy's, with decimals.
+func TextRow(v *connectors.StructValue) connectors.LazyStruct {
+	n := len(v.Values)
+	r := &row{LazyStruct: Lazy(v, true)}
+	r.data.Layout = &connectors.RowLayout{Cols: make([]int, n), Forms: make([]connectors.TextForm, n)}
+	r.data.Spans = make([]int32, 2*n)
+	r.data.Values = make([]any, n)
+	for i, f := range v.Schema.Fields {
+		c := n - 1 - i
+		r.data.Layout.Cols[i] = c
+		start := int32(len(r.data.Text))
+		form := connectors.FormValue
+		switch x := v.Values[i].(type) {
+		case nil:
+			r.data.Spans[2*c] = connectors.SpanNull
+			continue
+		case string:
+			form = connectors.FormText
+			r.data.Text = append(r.data.Text, x...)
+		case int8, int16, int32, int64:
+			if f.Schema.Name != "" {
+				break
+			}
+			form = connectors.FormInt
+			r.data.Text = strconv.AppendInt(r.data.Text, reflectInt(x), 10)
+		case bool:
+			form = connectors.FormBool
+			if x {
+				r.data.Text = append(r.data.Text, 't')
+			} else {
+				r.data.Text = append(r.data.Text, 'f')
+			}
+		}
+		r.data.Layout.Forms[i] = form
+		if form == connectors.FormValue {
+			r.data.Spans[2*c], r.data.Values[c] = connectors.SpanValue, v.Values[i]
+			continue
+		}
+		r.data.Spans[2*c], r.data.Spans[2*c+1] = start, int32(len(r.data.Text))
+		if form == connectors.FormInt {
+			r.data.Text = binary.LittleEndian.AppendUint64(r.data.Text, uint64(reflectInt(v.Values[i])))
+		}
+	}
+	return r
+}
+
+// RowFunc is a connectors.TextRow with the data d, whose Visit fails,
+// for tests of what a codec does with a row that does not fit its schema.
+func RowFunc(d connectors.RowData) connectors.LazyStruct {
+	return &row{LazyStruct: LazyFunc(nil), data: d}
+}
+
+type row struct {
+	connectors.LazyStruct
+	data connectors.RowData
+}
+
+func (r *row) Row() connectors.RowData { return r.data }
+
+// RowMisfit is a TextRow that does not fit the schema MisfitSchema and a
+// part of the error a codec must return for it.
+type RowMisfit struct {
+	Name string
+	Row  connectors.LazyStruct
+	Want string
+}
+
+// MisfitSchema is the schema of RowMisfits: an INT8 a and a STRING b.
+var MisfitSchema = connectors.NewStruct("t", false, connectors.Opt("a", &connectors.Schema{Type: connectors.Int8}),
+	connectors.Opt("b", connectors.StringSchema))
+
+// RowMisfits returns TextRows that do not fit MisfitSchema.
+func RowMisfits() []RowMisfit {
+	layout := func(forms ...connectors.TextForm) *connectors.RowLayout {
+		return &connectors.RowLayout{Cols: []int{0, 1}[:len(forms)], Forms: forms}
+	}
+	ok := layout(connectors.FormInt, connectors.FormText)
+	// Column 0 holds 1 (or 128), column 1 "x".
+	text := func(n int64) []byte {
+		b := strconv.AppendInt(nil, n, 10)
+		b = binary.LittleEndian.AppendUint64(b, uint64(n))
+		return append(b, 'x')
+	}
+	spans := func(n int64) []int32 {
+		d := int32(len(strconv.FormatInt(n, 10)))
+		return []int32{0, d, d + 8, d + 9}
+	}
+	return []RowMisfit{
+		{"no layout", RowFunc(connectors.RowData{Text: text(1), Spans: spans(1)}), "layout does not match"},
+		{"too few fields", RowFunc(connectors.RowData{Layout: layout(connectors.FormInt), Text: text(1), Spans: spans(1)}), "layout does not match"},
+		{"text for an int", RowFunc(connectors.RowData{Layout: layout(connectors.FormText, connectors.FormText), Text: text(1), Spans: spans(1)}),
+			"a: a lazy text value does not fit schema type int8"},
+		{"bool for a string", RowFunc(connectors.RowData{Layout: layout(connectors.FormInt, connectors.FormBool), Text: text(1), Spans: spans(1)}),
+			"b: a lazy boolean value does not fit schema type string"},
+		{"out of range", RowFunc(connectors.RowData{Layout: ok, Text: text(128), Spans: spans(128)}), "a: 128 is out of the range of int8"},
+		{"text for a value", RowFunc(connectors.RowData{Layout: layout(connectors.FormValue, connectors.FormText), Text: text(1), Spans: spans(1)}),
+			"a: the lazy row gave text for a field it holds as a value"},
+		{"null for a required field", RowFunc(connectors.RowData{Layout: ok, Text: text(1), Spans: []int32{connectors.SpanNull, 0, 9, 10}}), "a: "},
+		{"value of another type", RowFunc(connectors.RowData{Layout: ok, Text: text(1), Spans: []int32{connectors.SpanValue, 0, 9, 10},
+			Values: []any{"one", nil}}), "a: "},
+	}
+}

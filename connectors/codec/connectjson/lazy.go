@@ -1,6 +1,7 @@
 package connectjson
 
 import (
+	"encoding/binary"
 	"strconv"
 	"unsafe"
 
@@ -31,6 +32,9 @@ func (c *Codec) appendLazy(dst []byte, p *plan, l connectors.LazyStruct) ([]byte
 	}
 	if p.bad != "" {
 		return dst, &codec.DataError{Reason: p.bad}
+	}
+	if r, ok := l.(connectors.TextRow); ok {
+		return c.appendRow(dst, p, r.Row())
 	}
 	if c.depth == len(c.writers) {
 		c.writers = append(c.writers, &lazyWriter{c: c})
@@ -83,13 +87,8 @@ func (w *lazyWriter) Text(b []byte) error {
 	if err != nil {
 		return err
 	}
-	if fp.kind != kString {
-		return w.fieldErr(codec.FormError(fp.s, "text"))
-	}
-	if w.dst, err = w.c.appendStr(w.dst, unsafe.String(unsafe.SliceData(b), len(b))); err != nil {
-		return w.fieldErr(err)
-	}
-	return nil
+	w.dst, err = w.c.appendText(w.dst, fp, b)
+	return w.fieldErr(err)
 }
 
 func (w *lazyWriter) Int(n int64, decimal []byte) error {
@@ -97,20 +96,8 @@ func (w *lazyWriter) Int(n int64, decimal []byte) error {
 	if err != nil {
 		return err
 	}
-	switch fp.kind {
-	case kInt8, kInt16, kInt32, kInt64:
-		if err := codec.IntInRange(fp.s.Type, n); err != nil {
-			return w.fieldErr(err)
-		}
-	default:
-		return w.fieldErr(codec.FormError(fp.s, "integer"))
-	}
-	if decimal != nil {
-		w.dst = append(w.dst, decimal...)
-	} else {
-		w.dst = strconv.AppendInt(w.dst, n, 10)
-	}
-	return nil
+	w.dst, err = appendInt(w.dst, fp, n, decimal)
+	return w.fieldErr(err)
 }
 
 func (w *lazyWriter) Bool(b bool) error {
@@ -118,15 +105,45 @@ func (w *lazyWriter) Bool(b bool) error {
 	if err != nil {
 		return err
 	}
+	w.dst, err = appendBool(w.dst, fp, b)
+	return w.fieldErr(err)
+}
+
+// appendText writes a value of a string plan from its UTF-8 bytes
+// (connectors.FieldWriter.Text).
+func (c *Codec) appendText(dst []byte, fp *plan, b []byte) ([]byte, error) {
+	if fp.kind != kString {
+		return dst, codec.FormError(fp.s, "text")
+	}
+	return c.appendStr(dst, unsafe.String(unsafe.SliceData(b), len(b)))
+}
+
+// appendInt writes a value of an integer plan, n, from its decimal
+// spelling when not nil (FieldWriter.Int).
+func appendInt(dst []byte, fp *plan, n int64, decimal []byte) ([]byte, error) {
+	switch fp.kind {
+	case kInt8, kInt16, kInt32, kInt64:
+		if err := codec.IntInRange(fp.s.Type, n); err != nil {
+			return dst, err
+		}
+	default:
+		return dst, codec.FormError(fp.s, "integer")
+	}
+	if decimal != nil {
+		return append(dst, decimal...), nil
+	}
+	return strconv.AppendInt(dst, n, 10), nil
+}
+
+// appendBool writes a value of a boolean plan (FieldWriter.Bool).
+func appendBool(dst []byte, fp *plan, b bool) ([]byte, error) {
 	if fp.kind != kBoolean {
-		return w.fieldErr(codec.FormError(fp.s, "boolean"))
+		return dst, codec.FormError(fp.s, "boolean")
 	}
 	if b {
-		w.dst = append(w.dst, "true"...)
-	} else {
-		w.dst = append(w.dst, "false"...)
+		return append(dst, "true"...), nil
 	}
-	return nil
+	return append(dst, "false"...), nil
 }
 
 func (w *lazyWriter) Struct(l connectors.LazyStruct) error {
@@ -186,4 +203,42 @@ func (w *lazyWriter) Rest(v *connectors.StructValue) error {
 	}
 	p.rest, p.restFrom, p.restJSON = v, from, append(p.restJSON[:0], w.dst[start:]...)
 	return nil
+}
+
+// appendRow appends the JSON of a TextRow's fields under the struct plan
+// p: as appendLazy does through Visit, in one loop.
+func (c *Codec) appendRow(dst []byte, p *plan, r connectors.RowData) ([]byte, error) {
+	l := r.Layout
+	if l == nil || len(l.Cols) != len(p.fields) || len(l.Forms) != len(l.Cols) {
+		return dst, codec.Errorf("the lazy row's layout does not match its schema's %d fields", len(p.fields))
+	}
+	text, spans, vals, forms := r.Text, r.Spans, r.Values, l.Forms
+	dst = append(dst, '{')
+	for i, ci := range l.Cols {
+		dst = append(dst, p.keys[i]...)
+		fp := p.fields[i]
+		var err error
+		switch st := spans[2*ci]; st {
+		case connectors.SpanNull:
+			dst, err = c.appendValue(dst, fp, nil)
+		case connectors.SpanValue:
+			dst, err = c.appendValue(dst, fp, vals[ci])
+		default:
+			end := spans[2*ci+1]
+			switch forms[i] {
+			case connectors.FormText:
+				dst, err = c.appendText(dst, fp, text[st:end])
+			case connectors.FormInt:
+				dst, err = appendInt(dst, fp, int64(binary.LittleEndian.Uint64(text[end:])), text[st:end])
+			case connectors.FormBool:
+				dst, err = appendBool(dst, fp, end-st == 1 && text[st] == 't')
+			default:
+				err = codec.Errorf("the lazy row gave text for a field it holds as a value")
+			}
+		}
+		if err != nil {
+			return dst, codec.InField(err, p.s.Fields[i].Name)
+		}
+	}
+	return append(dst, '}'), nil
 }

@@ -75,6 +75,21 @@ const (
 // Direct reports whether CheckText and Write serve this converter.
 func (c *Converter) Direct() bool { return c.direct != directNone }
 
+// Form is how a row holding this column's text in the form Write writes
+// it hands it to a codec (connectors.TextRow): FormValue unless Direct.
+// An integer's text must be canonical (CanonicalInt).
+func (c *Converter) Form() connectors.TextForm {
+	switch c.direct {
+	case directNone:
+		return connectors.FormValue
+	case directString:
+		return connectors.FormText
+	case directBool:
+		return connectors.FormBool
+	}
+	return connectors.FormInt
+}
+
 // Integer reports whether this is a Direct converter of integers, whose
 // CheckText returns the value for Write.
 func (c *Converter) Integer() bool { return c.direct >= directInt16 }
@@ -119,17 +134,17 @@ func (c *Converter) Write(w connectors.FieldWriter, text []byte, n int64) error 
 	case directBool:
 		return w.Bool(len(text) == 1 && text[0] == 't')
 	}
-	if canonicalInt(text) {
+	if CanonicalInt(text) {
 		// PostgreSQL spells integers as strconv does.
 		return w.Int(n, text)
 	}
 	return w.Int(n, nil)
 }
 
-// canonicalInt reports whether text, an integer CheckText accepted, is
+// CanonicalInt reports whether text, an integer CheckText accepted, is
 // spelled as strconv.AppendInt spells its value: no plus sign, no leading
-// zero, no "-0".
-func canonicalInt(text []byte) bool {
+// zero, no "-0". PostgreSQL's output always is.
+func CanonicalInt(text []byte) bool {
 	if len(text) > 1 && text[0] == '-' {
 		text = text[1:]
 		if text[0] == '0' {
