@@ -29,6 +29,18 @@ const (
 type SignalData struct {
 	DataCollections []string `json:"data-collections"`
 	Type            string   `json:"type"`
+	// Conditions and Condition are Debezium's additional-conditions (and
+	// its older additional-condition): filters of the rows to snapshot,
+	// which no Sluice source supports. A signal with them is refused
+	// rather than read as a snapshot of the whole tables.
+	Conditions json.RawMessage `json:"additional-conditions"`
+	Condition  string          `json:"additional-condition"`
+}
+
+// HasConditions reports whether d asks for additional-conditions.
+func (d *SignalData) HasConditions() bool {
+	c := strings.TrimSpace(string(d.Conditions))
+	return (c != "" && c != "null" && c != "[]") || d.Condition != ""
 }
 
 // SignalHandler carries out the snapshot signals of a source. Its methods
@@ -62,6 +74,11 @@ func HandleSignal(ctx context.Context, h SignalHandler, log *slog.Logger, kind s
 	case SignalExecuteSnapshot:
 		if d.Type != "" && !strings.EqualFold(d.Type, "incremental") {
 			log.Warn("ignoring an execute-snapshot signal: only incremental snapshots are supported", "type", d.Type, "from", from)
+			return nil
+		}
+		if d.HasConditions() {
+			// Reading whole tables instead would be a silent lie.
+			log.Warn("ignoring an execute-snapshot signal with additional-conditions: Sluice's sources do not support them; send it without them to snapshot the whole tables", "from", from)
 			return nil
 		}
 		res, err := CompileCollections(d.DataCollections)

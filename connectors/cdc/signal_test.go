@@ -2,6 +2,7 @@ package cdc
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -53,6 +54,9 @@ func TestHandleSignal(t *testing.T) {
 		{SignalExecuteSnapshot, `{"data-collections": ["("]}`},                          // bad pattern: ignored
 		{SignalExecuteSnapshot, `{"data-collections": [".*"], "type": "blocking"}`},     // only incremental
 		{SignalExecuteSnapshot, `not json`},                                             // ignored
+		// Row filters are not supported: refused, not read as whole tables.
+		{SignalExecuteSnapshot, `{"data-collections": ["t"], "additional-conditions": [{"data-collection": "t", "filter": "x>1"}]}`},
+		{SignalExecuteSnapshot, `{"data-collections": ["t"], "additional-condition": "x>1"}`},
 		{SignalPauseSnapshot, ""},
 		{SignalResumeSnapshot, ""},
 		{SignalStopSnapshot, `{"data-collections": ["a", "b"]}`},
@@ -70,6 +74,24 @@ func TestHandleSignal(t *testing.T) {
 	r.execErr = errors.New("connection lost")
 	if err := HandleSignal(ctx, r, log, SignalExecuteSnapshot, []byte(`{"data-collections": [".*"]}`), "test"); !errors.Is(err, r.execErr) {
 		t.Errorf("handler error: %v", err)
+	}
+}
+
+func TestSignalConditions(t *testing.T) {
+	for data, want := range map[string]bool{
+		`{"data-collections": ["db.t"]}`:                                                                          false,
+		`{"data-collections": ["db.t"], "additional-conditions": []}`:                                             false,
+		`{"data-collections": ["db.t"], "additional-conditions": null}`:                                           false,
+		`{"data-collections": ["db.t"], "additional-conditions": [{"data-collection": "db.t", "filter": "x>1"}]}`: true,
+		`{"data-collections": ["db.t"], "additional-condition": "x>1"}`:                                           true,
+	} {
+		var d SignalData
+		if err := json.Unmarshal([]byte(data), &d); err != nil {
+			t.Fatal(err)
+		}
+		if got := d.HasConditions(); got != want {
+			t.Errorf("%s: %v", data, got)
+		}
 	}
 }
 

@@ -2,11 +2,9 @@ package mysql
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"regexp"
 	"slices"
-	"strings"
 
 	"github.com/go-mysql-org/go-mysql/replication"
 	"github.com/sluice-cdc/sluice/connectors/cdc"
@@ -53,30 +51,11 @@ func (s *streamer) signalRows(ctx context.Context, e *replication.RowsEvent, ski
 		data, _ := text(row[2])
 		id, _ := text(row[0])
 		from := fmt.Sprintf("signal table row %q at %s:%d", id, s.file, s.txPos)
-		if kind == cdc.SignalExecuteSnapshot && hasConditions(data) {
-			// Reading whole tables instead would be a silent lie.
-			s.t.log.Warn("ignoring an execute-snapshot signal with additional-conditions: they are not supported by the MySQL source; send it without them to snapshot the whole tables", "from", from)
-			continue
-		}
 		if err := cdc.HandleSignal(ctx, &signals{t: s.t}, s.t.log, kind, []byte(data), from); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// hasConditions reports whether signal data asks for
-// additional-conditions (or Debezium's older additional-condition).
-func hasConditions(data string) bool {
-	var d struct {
-		Conditions json.RawMessage `json:"additional-conditions"`
-		Condition  string          `json:"additional-condition"`
-	}
-	if json.Unmarshal([]byte(data), &d) != nil {
-		return false
-	}
-	c := strings.TrimSpace(string(d.Conditions))
-	return (c != "" && c != "null" && c != "[]") || d.Condition != ""
 }
 
 // text is a string or bytes column of a binlog row image.

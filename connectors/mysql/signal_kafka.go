@@ -91,9 +91,7 @@ func (t *Task) takeSignals(ctx context.Context, s *streamer) error {
 	}
 	select {
 	case sig := <-k.ch:
-		if sig.Kind == cdc.SignalExecuteSnapshot && hasConditions(string(sig.Data)) {
-			t.log.Warn("ignoring an execute-snapshot signal with additional-conditions: they are not supported by the MySQL source; send it without them to snapshot the whole tables", "from", sig.From)
-		} else if err := cdc.HandleSignal(ctx, &signals{t: t}, t.log, sig.Kind, sig.Data, sig.From); err != nil {
+		if err := cdc.HandleSignal(ctx, &signals{t: t}, t.log, sig.Kind, sig.Data, sig.From); err != nil {
 			sig.Result <- false
 			return err
 		}

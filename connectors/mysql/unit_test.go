@@ -338,17 +338,3 @@ func FuzzSnapshotPlan(f *testing.F) {
 		}
 	})
 }
-
-func TestSignalConditions(t *testing.T) {
-	for data, want := range map[string]bool{
-		`{"data-collections": ["db.t"]}`:                                                                          false,
-		`{"data-collections": ["db.t"], "additional-conditions": []}`:                                             false,
-		`{"data-collections": ["db.t"], "additional-conditions": [{"data-collection": "db.t", "filter": "x>1"}]}`: true,
-		`{"data-collections": ["db.t"], "additional-condition": "x>1"}`:                                           true,
-		`not json`: false,
-	} {
-		if got := hasConditions(data); got != want {
-			t.Errorf("%s: %v", data, got)
-		}
-	}
-}
