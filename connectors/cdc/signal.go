@@ -30,11 +30,76 @@ type SignalData struct {
 	DataCollections []string `json:"data-collections"`
 	Type            string   `json:"type"`
 	// Conditions and Condition are Debezium's additional-conditions (and
-	// its older additional-condition): filters of the rows to snapshot,
-	// which no Sluice source supports. A signal with them is refused
-	// rather than read as a snapshot of the whole tables.
+	// its older additional-condition, one filter for every table): SQL
+	// filters of the rows to snapshot. A source that cannot apply them
+	// (not a FilteredSnapshotter) refuses the signal rather than reading
+	// the whole tables.
 	Conditions json.RawMessage `json:"additional-conditions"`
 	Condition  string          `json:"additional-condition"`
+}
+
+// SnapshotCondition is one of an execute-snapshot signal's
+// additional-conditions: the rows of the tables matching DataCollection
+// (a pattern, as in data-collections) that Filter (an SQL boolean
+// expression over the table's columns, as Debezium takes it) is true for.
+type SnapshotCondition struct {
+	DataCollection string `json:"data-collection"`
+	Filter         string `json:"filter"`
+	re             *regexp.Regexp
+}
+
+// Matches reports whether the condition applies to table, "schema.table"
+// (or "database.table").
+func (c *SnapshotCondition) Matches(table string) bool { return c.re == nil || c.re.MatchString(table) }
+
+// FilterFor returns the filter of the first condition that applies to
+// table, or "" for the whole table.
+func FilterFor(conds []SnapshotCondition, table string) string {
+	for i := range conds {
+		if conds[i].Matches(table) {
+			return conds[i].Filter
+		}
+	}
+	return ""
+}
+
+// FilteredSnapshotter is a SignalHandler that takes additional-conditions.
+type FilteredSnapshotter interface {
+	// ExecuteFilteredSnapshot is ExecuteSnapshot reading only the rows
+	// of each table that its condition (FilterFor) lets through. It may
+	// refuse a filter the database does not take, with an error of
+	// ErrBadFilter, which HandleSignal logs as the signal's rejection.
+	ExecuteFilteredSnapshot(ctx context.Context, collections []*regexp.Regexp, patterns []string, conds []SnapshotCondition) error
+}
+
+// ErrBadFilter is a filter of additional-conditions the database refused.
+var ErrBadFilter = errors.New("the database refused the filter of additional-conditions")
+
+// conditions returns d's additional-conditions, compiled.
+func (d *SignalData) conditions() ([]SnapshotCondition, error) {
+	var out []SnapshotCondition
+	if c := strings.TrimSpace(string(d.Conditions)); c != "" && c != "null" {
+		if err := json.Unmarshal(d.Conditions, &out); err != nil {
+			return nil, fmt.Errorf(`additional-conditions is not a list of {"data-collection": ..., "filter": ...}: %w`, err)
+		}
+	}
+	for i := range out {
+		if strings.TrimSpace(out[i].Filter) == "" {
+			return nil, fmt.Errorf("additional-conditions for %q has no filter", out[i].DataCollection)
+		}
+		if out[i].DataCollection == "" {
+			return nil, errors.New("additional-conditions has a filter without its data-collection")
+		}
+		re, err := regexp.Compile("^(?:" + out[i].DataCollection + ")$")
+		if err != nil {
+			return nil, fmt.Errorf("additional-conditions data-collection %q: %w", out[i].DataCollection, err)
+		}
+		out[i].re = re
+	}
+	if d.Condition != "" {
+		out = append(out, SnapshotCondition{Filter: d.Condition})
+	}
+	return out, nil
 }
 
 // HasConditions reports whether d asks for additional-conditions.
@@ -76,17 +141,31 @@ func HandleSignal(ctx context.Context, h SignalHandler, log *slog.Logger, kind s
 			log.Warn("ignoring an execute-snapshot signal: only incremental snapshots are supported", "type", d.Type, "from", from)
 			return nil
 		}
-		if d.HasConditions() {
-			// Reading whole tables instead would be a silent lie.
-			log.Warn("ignoring an execute-snapshot signal with additional-conditions: Sluice's sources do not support them; send it without them to snapshot the whole tables", "from", from)
-			return nil
-		}
 		res, err := CompileCollections(d.DataCollections)
 		if err != nil {
 			log.Warn("ignoring an execute-snapshot signal", "error", err)
 			return nil
 		}
-		return h.ExecuteSnapshot(ctx, res, d.DataCollections)
+		if !d.HasConditions() {
+			return h.ExecuteSnapshot(ctx, res, d.DataCollections)
+		}
+		fh, ok := h.(FilteredSnapshotter)
+		if !ok {
+			// Reading whole tables instead would be a silent lie.
+			log.Warn("ignoring an execute-snapshot signal with additional-conditions: this source does not support them; send it without them to snapshot the whole tables", "from", from)
+			return nil
+		}
+		conds, err := d.conditions()
+		if err != nil {
+			log.Warn("ignoring an execute-snapshot signal", "error", err, "from", from)
+			return nil
+		}
+		if err := fh.ExecuteFilteredSnapshot(ctx, res, d.DataCollections, conds); errors.Is(err, ErrBadFilter) {
+			log.Warn("ignoring an execute-snapshot signal", "error", err, "from", from)
+			return nil
+		} else if err != nil {
+			return err
+		}
 	case SignalStopSnapshot:
 		res, err := CompileCollections(d.DataCollections)
 		if err != nil {

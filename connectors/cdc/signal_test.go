@@ -77,6 +77,56 @@ func TestHandleSignal(t *testing.T) {
 	}
 }
 
+// filtering is a recorder that takes additional-conditions.
+type filtering struct{ recorder }
+
+func (f *filtering) ExecuteFilteredSnapshot(_ context.Context, _ []*regexp.Regexp, patterns []string, conds []SnapshotCondition) error {
+	var m []string
+	for _, tb := range []string{"public.orders", "public.items", "other.x"} {
+		m = append(m, tb+"="+FilterFor(conds, tb))
+	}
+	f.calls = append(f.calls, "filtered "+strings.Join(patterns, "|")+" "+strings.Join(m, ","))
+	return f.execErr
+}
+
+// TestHandleFilteredSignal checks that a source taking additional-
+// conditions gets each table's filter, Debezium's older single
+// additional-condition applying to every table, and that malformed
+// conditions and a filter the database refused are ignored.
+func TestHandleFilteredSignal(t *testing.T) {
+	ctx := context.Background()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	f := &filtering{}
+	for _, data := range []string{
+		`{"data-collections": ["public\\..*"], "additional-conditions": [{"data-collection": "public\\.orders", "filter": "id > 5"}, {"data-collection": "public\\..*", "filter": "true"}]}`,
+		`{"data-collections": ["public\\..*"], "additional-condition": "x = 'y'"}`,
+		`{"data-collections": ["public\\..*"]}`,                                                           // no conditions: ExecuteSnapshot
+		`{"data-collections": ["t"], "additional-conditions": {"data-collection": "t"}}`,                  // not a list
+		`{"data-collections": ["t"], "additional-conditions": [{"data-collection": "t"}]}`,                // no filter
+		`{"data-collections": ["t"], "additional-conditions": [{"filter": "a"}]}`,                         // no table
+		`{"data-collections": ["t"], "additional-conditions": [{"data-collection": "(", "filter": "a"}]}`, // bad pattern
+	} {
+		if err := HandleSignal(ctx, f, log, SignalExecuteSnapshot, []byte(data), "test"); err != nil {
+			t.Fatalf("%s: %v", data, err)
+		}
+	}
+	want := `filtered public\..* public.orders=id > 5,public.items=true,other.x=;` +
+		`filtered public\..* public.orders=x = 'y',public.items=x = 'y',other.x=x = 'y';` +
+		`execute public\..* true`
+	if got := strings.Join(f.calls, ";"); got != want {
+		t.Errorf("calls\n got %s\nwant %s", got, want)
+	}
+	cond := []byte(`{"data-collections": ["t"], "additional-condition": "a"}`)
+	f.execErr = fmt.Errorf("%w: no such column", ErrBadFilter)
+	if err := HandleSignal(ctx, f, log, SignalExecuteSnapshot, cond, "test"); err != nil {
+		t.Errorf("a refused filter: %v, want the signal ignored", err)
+	}
+	f.execErr = errors.New("connection lost")
+	if err := HandleSignal(ctx, f, log, SignalExecuteSnapshot, cond, "test"); !errors.Is(err, f.execErr) {
+		t.Errorf("handler error: %v", err)
+	}
+}
+
 func TestSignalConditions(t *testing.T) {
 	for data, want := range map[string]bool{
 		`{"data-collections": ["db.t"]}`:                                                                          false,

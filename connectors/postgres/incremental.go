@@ -126,7 +126,7 @@ func (t *Task) pendingChunks(ctx context.Context, plan, done, keys string, table
 			// nothing now, so the whole table is read again.
 			t.log.Warn("the key of a table changed during its snapshot; reading the whole table again",
 				"table", ct.schema+"."+ct.name)
-			out = append(out, &chunk{t: tb, idx: -1})
+			out = append(out, &chunk{t: tb, idx: -1, filter: p.filter})
 			continue
 		}
 		if p.order, err = keyOrder(ctx, t.meta, tb); err != nil {

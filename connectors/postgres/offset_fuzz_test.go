@@ -17,6 +17,7 @@ func FuzzParseOffset(f *testing.F) {
 	f.Add(`{"snapshot_incremental":true,"snapshot_plan":"1:x:y:z"}`)
 	f.Add(`{"snapshot":true,"snapshot_chunks":"16385:0","snapshot_plan":"16385:1:2000:10","snapshot_keys":"16385:1:2500;16385:2:a%2Cb,c","lsn":5}`)
 	f.Add(`{"lsn_proc":10,"lsn_commit":20,"lsn":15,"txId":7,"event":3,"event_part":2}`)
+	f.Add(`{"snapshot_incremental":true,"snapshot_plan":"16385:1:2000:10:%!v %3D 1;16390:k:x:%!name LIKE '%25a%3B'"}`)
 	f.Fuzz(func(t *testing.T, s string) {
 		var m map[string]any
 		if json.Unmarshal([]byte(s), &m) != nil {

@@ -119,6 +119,41 @@ func TestChunkSQLResumesAfterKey(t *testing.T) {
 	}
 }
 
+// A plan entry keeps its additional-conditions filter through the
+// offset, whatever characters the filter holds, and every chunk of the
+// plan reads only the rows the filter lets through.
+func TestPlanFilterRoundTrip(t *testing.T) {
+	tb := &table{relID: 7, schema: "public", name: "acct", cols: []colDesc{{Name: "id"}, {Name: "v"}}, keyCols: []int{0}}
+	for _, p := range []tablePlan{
+		{relID: 7, lo: 1, step: 100, n: 3, filter: `v = 1 AND "id" % 2 = 0`},
+		{relID: 7, n: 1, filter: `v::text LIKE '%a;b:c,d%!' OR v IS NULL`},
+		{relID: 8, bounds: [][]string{{"a:b", "%!x"}, {"c", "d"}}, n: 3, filter: "true"},
+		{relID: 9, n: 1},
+	} {
+		s := joinPlans([]tablePlan{p, {relID: 10, n: 1}})
+		back, err := parsePlans(s)
+		if err != nil {
+			t.Fatalf("%q: %v", s, err)
+		}
+		if len(back) != 2 || back[0].filter != p.filter || back[0].n != p.n || back[1].filter != "" || joinPlans(back) != s {
+			t.Fatalf("%q came back as %+v", s, back)
+		}
+		if p.relID != 7 {
+			continue
+		}
+		for _, c := range back[0].chunks(tb) {
+			if sql, _ := chunkSQL(c); !strings.HasSuffix(sql, "("+p.filter+")") {
+				t.Errorf("chunk %d of %q reads %s", c.idx, s, sql)
+			}
+		}
+	}
+	for _, bad := range []string{"7:1:%!", "7:1:%!%4", "7:1:%!%zz"} {
+		if _, err := parsePlans(bad); err == nil || !strings.Contains(err.Error(), "filter") {
+			t.Errorf("%q: error %v, want one about the filter", bad, err)
+		}
+	}
+}
+
 // Poll gives an offset only to the last record of a batch when it is a
 // snapshot row, and that offset covers exactly the rows taken.
 func TestTakeGivesTheBatchItsOffset(t *testing.T) {

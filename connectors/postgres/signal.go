@@ -2,12 +2,16 @@ package postgres
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/sluice-cdc/sluice/connectors/cdc"
 	"github.com/sluice-cdc/sluice/connectors/postgres/pgoutput"
 )
@@ -64,6 +68,14 @@ func (s *streamer) SetSnapshotPaused(paused bool) (int, bool) {
 // (compiled from patterns) and queues them behind any chunks already
 // pending (cdc.SignalHandler).
 func (s *streamer) ExecuteSnapshot(ctx context.Context, res []*regexp.Regexp, patterns []string) error {
+	return s.ExecuteFilteredSnapshot(ctx, res, patterns, nil)
+}
+
+// ExecuteFilteredSnapshot is ExecuteSnapshot reading, of each table, the
+// rows its additional-conditions filter lets through
+// (cdc.FilteredSnapshotter). A filter PostgreSQL refuses (EXPLAIN of a
+// query with it fails) refuses the whole signal.
+func (s *streamer) ExecuteFilteredSnapshot(ctx context.Context, res []*regexp.Regexp, patterns []string, conds []cdc.SnapshotCondition) error {
 	list, err := listTables(ctx, s.t.meta, s.t.cfg)
 	if err != nil {
 		return retryIfConn(err)
@@ -85,10 +97,17 @@ func (s *streamer) ExecuteSnapshot(ctx context.Context, res []*regexp.Regexp, pa
 			}
 			s.tables[ct.relID] = tb
 		}
+		filter := cdc.FilterFor(conds, ct.schema+"."+ct.name)
+		if filter != "" {
+			if err := checkFilter(ctx, s.t.meta, tb, filter); err != nil {
+				return err
+			}
+		}
 		p, err := planTable(ctx, s.t.meta, tb, ct.estRows, s.t.cfg.SnapshotChunkRows)
 		if err != nil {
 			return retryIfConn(err)
 		}
+		p.filter = filter
 		plans = append(plans, p)
 		chunks = append(chunks, p.chunks(tb)...)
 	}
@@ -108,8 +127,22 @@ func (s *streamer) ExecuteSnapshot(ctx context.Context, res []*regexp.Regexp, pa
 	old, _ := parsePlans(in.plan)
 	in.plan = joinPlans(append(old, plans...))
 	in.pending = append(in.pending, chunks...)
-	s.t.log.Info("incremental snapshot requested", "tables", len(plans), "chunks", len(chunks))
+	s.t.log.Info("incremental snapshot requested", "tables", len(plans), "chunks", len(chunks), "filtered", len(conds) > 0)
 	return nil
+}
+
+// checkFilter asks PostgreSQL to plan a read of table t with filter, so
+// that a filter it refuses (bad syntax, an unknown column, not a boolean)
+// refuses the signal instead of failing the task at its first chunk.
+// The filter is SQL run as the connector's user, as Debezium runs it: who
+// may send signals may read what that user may read.
+func checkFilter(ctx context.Context, conn *pgx.Conn, t *table, filter string) error {
+	_, err := conn.Exec(ctx, "EXPLAIN SELECT 1 FROM "+quoteTable(t.schema, t.name)+" WHERE ("+filter+")")
+	var pe *pgconn.PgError
+	if err == nil || !errors.As(err, &pe) {
+		return retryIfConn(err)
+	}
+	return fmt.Errorf("%w: %s.%s WHERE (%s): %v", cdc.ErrBadFilter, t.schema, t.name, filter, err)
 }
 
 // dropTable forgets a table's plan entry, finished and pending chunks.

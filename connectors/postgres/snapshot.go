@@ -39,6 +39,9 @@ type chunk struct {
 	// snapshot_keys.
 	from     []string
 	fromText string
+	// filter, when not empty, is an SQL condition the rows read must meet
+	// (an execute-snapshot signal's additional-conditions).
+	filter string
 	// doneAt is the seq of the first snapBase of its run that lists the
 	// chunk finished (0: none yet); set by the emitter, read by Poll.
 	doneAt atomic.Int64
@@ -192,9 +195,21 @@ type tablePlan struct {
 	// order is the key column names when the table's chunks are read in
 	// key order (keyOrder); not part of the stored plan.
 	order []string
+	// filter is the SQL condition of the rows to read (additional-
+	// conditions), stored after the entry as ":%!" and the filter escaped
+	// as a key: an escaped key never holds "%!".
+	filter string
 }
 
+// filterMark starts a plan entry's filter.
+const filterMark = ":%!"
+
 func (p tablePlan) String() string {
+	if p.filter != "" {
+		q := p
+		q.filter = ""
+		return q.String() + filterMark + escapeKey(p.filter)
+	}
 	if len(p.bounds) > 0 {
 		var b strings.Builder
 		b.WriteString(strconv.FormatUint(uint64(p.relID), 10))
@@ -265,7 +280,7 @@ func (p tablePlan) chunks(t *table) []*chunk {
 		}
 		out := make([]*chunk, p.n)
 		for i := range out {
-			c := &chunk{t: t, idx: i, keyCols: names, order: p.order}
+			c := &chunk{t: t, idx: i, keyCols: names, order: p.order, filter: p.filter}
 			if i > 0 {
 				c.after = p.bounds[i-1]
 			}
@@ -277,12 +292,12 @@ func (p tablePlan) chunks(t *table) []*chunk {
 		return out
 	}
 	if p.n <= 1 || len(t.keyCols) != 1 {
-		return []*chunk{{t: t, order: p.order}}
+		return []*chunk{{t: t, order: p.order, filter: p.filter}}
 	}
 	kc := t.cols[t.keyCols[0]].Name
 	out := make([]*chunk, p.n)
 	for i := 0; i < p.n; i++ {
-		c := &chunk{t: t, idx: i, keyCol: kc, order: p.order}
+		c := &chunk{t: t, idx: i, keyCol: kc, order: p.order, filter: p.filter}
 		if i > 0 {
 			v := p.lo + int64(i)*p.step
 			c.lo = &v
@@ -306,12 +321,20 @@ func parsePlans(s string) ([]tablePlan, error) {
 		if e == "" {
 			continue
 		}
+		var filter string
+		if i := strings.Index(e, filterMark); i >= 0 {
+			var err error
+			if filter, err = unescapeKey(e[i+len(filterMark):]); err != nil || filter == "" {
+				return nil, fmt.Errorf("snapshot plan entry %q has a malformed filter", e)
+			}
+			e = e[:i]
+		}
 		f := strings.Split(e, ":")
 		id, err := strconv.ParseUint(f[0], 10, 32)
 		if err != nil {
 			return nil, fmt.Errorf("snapshot plan entry %q: %w", e, err)
 		}
-		p := tablePlan{relID: uint32(id), n: 1}
+		p := tablePlan{relID: uint32(id), n: 1, filter: filter}
 		if len(f) >= 3 && f[1] == "k" {
 			if len(f)-1 > maxChunks {
 				return nil, fmt.Errorf("snapshot plan entry %q has too many chunks", e)
@@ -573,6 +596,9 @@ func chunkSQL(c *chunk) (string, [][]byte) {
 	}
 	if c.from != nil && len(c.from) == len(c.order) {
 		bound(c.order, ">", c.from)
+	}
+	if c.filter != "" {
+		where = append(where, "("+c.filter+")")
 	}
 	if len(where) > 0 {
 		sql += " WHERE " + strings.Join(where, " AND ")
