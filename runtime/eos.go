@@ -233,10 +233,11 @@ type txnResult struct {
 // its own, so that the task polls its next batch while the transaction's
 // records are acknowledged and its markers written: a PostgreSQL task's
 // WAL reader, blocked on a full queue while the runner waited for the
-// commit, goes on decoding. The loop calls awaitTxn before it touches the
-// transaction state again (after Poll returns, and at stop); until then
-// the goroutine owns the producer's transaction, the tracker's offsets
-// and r.pending.
+// commit, goes on decoding; and it transforms and converts that batch
+// (prepareAll) before it waits. The loop calls awaitTxn before it touches
+// the transaction state again (before the next batch's records take
+// their tickets and are produced, and at stop); until then the goroutine
+// owns the producer's transaction, the tracker and r.pending.
 func (r *sourceRunner) commitTxnAsync(ctx context.Context) {
 	ch := make(chan txnResult, 1)
 	r.eos.committing = ch

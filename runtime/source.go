@@ -102,6 +102,9 @@ type sourceRunner struct {
 	eos *eosState
 	// scratchOffsets is commitTxn's reused map for the offsets it drains.
 	scratchOffsets map[string]connectors.SourceOffset
+	// staged is a batch prepareAll converted while the previous
+	// transaction committed, waiting for emitAll.
+	staged []prepared
 	// errs applies errors.* (errors.go) to the transform and converter
 	// stages.
 	errs *errorHandler
@@ -291,13 +294,13 @@ func (r *sourceRunner) run(ctx context.Context) (err error) {
 			return nil
 		}
 		recs, err := r.poll(ctx)
-		if r.eos != nil {
-			// The previous transaction committed meanwhile (or failed).
-			if cerr := r.awaitTxn(ctx); cerr != nil {
-				return cerr
-			}
-		}
 		if err != nil {
+			if r.eos != nil {
+				// The previous transaction committed meanwhile (or failed).
+				if cerr := r.awaitTxn(ctx); cerr != nil {
+					return cerr
+				}
+			}
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -319,18 +322,38 @@ func (r *sourceRunner) run(ctx context.Context) (err error) {
 			nh += len(rec.Headers)
 		}
 		r.hdrs = make([]kgo.RecordHeader, 0, nh)
+		ahead := r.eos != nil && r.eos.committing != nil
+		if ahead {
+			// The previous transaction is committing: transform and
+			// convert this batch meanwhile, so that its records are ready
+			// to produce the moment it ends. Their tickets are taken, and
+			// they are produced, only after it did (emitAll): until then
+			// the commit owns the tracker.
+			r.prepareAll(ctx, recs)
+			if cerr := r.awaitTxn(ctx); cerr != nil {
+				r.discardStaged(0)
+				return cerr
+			}
+		}
 		if len(recs) > 0 && !awaitStanding(ctx, r.standing, r.logger) {
 			// The task was stopped while its worker had lost its
 			// standing: the batch is not sent, and its offsets are
 			// not committed, so the task's owner sends it.
+			r.discardStaged(0)
 			return nil
 		}
 		if r.eos != nil && len(recs) > 0 {
 			if err := r.beginTxn(); err != nil {
+				r.discardStaged(0)
 				return err
 			}
 		}
-		if err := r.sendAll(ctx, recs); err != nil {
+		if ahead {
+			err = r.emitAll(ctx)
+		} else {
+			err = r.sendAll(ctx, recs)
+		}
+		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -356,12 +379,14 @@ func (r *sourceRunner) poll(ctx context.Context) (recs []*connectors.Record, err
 	return recs, err
 }
 
-// sendAll sends a polled batch; a panic in a transform or a converter is
-// returned as the error.
+// sendAll sends a polled batch, each record produced as soon as it is
+// converted; a panic in a transform or a converter is returned as the
+// error.
 func (r *sourceRunner) sendAll(ctx context.Context, recs []*connectors.Record) error {
 	return connectors.Protect(func() error {
 		for _, rec := range recs {
-			if err := r.send(ctx, rec); err != nil {
+			p := r.prepare(ctx, rec)
+			if err := r.emit(ctx, &p); err != nil {
 				return err
 			}
 		}
@@ -369,44 +394,143 @@ func (r *sourceRunner) sendAll(ctx context.Context, recs []*connectors.Record) e
 	})
 }
 
-// send transforms, converts and produces one record.
-func (r *sourceRunner) send(ctx context.Context, rec *connectors.Record) error {
+// prepared is a polled record transformed and converted, not yet handed
+// to the producer nor given its ticket (emit does both).
+type prepared struct {
+	rec *connectors.Record
+	// sr is the record to produce; nil when there is none.
+	sr *sentRecord
+	// fail, when set, is the stage the record failed at: emit hands it to
+	// tolerate.
+	fail *failure
+	// err, when set, fails the task at this record, after the records
+	// before it were sent.
+	err error
+}
+
+// prepareAll transforms and converts a polled batch into r.staged, up to
+// and including the first record that fails the task (its err set); a
+// panic in a transform or a converter becomes that record's err.
+func (r *sourceRunner) prepareAll(ctx context.Context, recs []*connectors.Record) {
+	r.staged = r.staged[:0]
+	if r.staged == nil {
+		r.staged = make([]prepared, 0, len(recs))
+	}
+	i := 0
+	err := connectors.Protect(func() error {
+		for ; i < len(recs); i++ {
+			r.staged = append(r.staged, r.prepare(ctx, recs[i]))
+			if r.staged[len(r.staged)-1].err != nil {
+				break
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		r.staged = append(r.staged, prepared{rec: recs[i], err: err})
+	}
+}
+
+// emitAll gives the records prepareAll staged their tickets and produces
+// them, in order; it stops at the first error, dropping the records after
+// it. r.staged is empty (not nil) after it.
+func (r *sourceRunner) emitAll(ctx context.Context) error {
+	i := 0
+	err := connectors.Protect(func() error {
+		for ; i < len(r.staged); i++ {
+			if err := r.emit(ctx, &r.staged[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	r.discardStaged(i + 1)
+	return err
+}
+
+// discardStaged releases what the staged records from index from on hold
+// (they are not produced) and empties r.staged.
+func (r *sourceRunner) discardStaged(from int) {
+	for i := from; i < len(r.staged); i++ {
+		r.staged[i].discard()
+	}
+	clear(r.staged)
+	r.staged = r.staged[:0]
+}
+
+// discard releases the slabs of a prepared record that is not produced.
+func (p *prepared) discard() {
+	if p.sr == nil {
+		return
+	}
+	for _, sl := range []*encSlab{p.sr.ks, p.sr.vs} {
+		if sl != nil {
+			sl.release()
+		}
+	}
+	p.sr.rs.release()
+	p.sr = nil
+}
+
+// emit takes a prepared record's ticket and produces it (or hands its
+// failure to tolerate, or acknowledges it when there is nothing to
+// produce).
+func (r *sourceRunner) emit(ctx context.Context, p *prepared) error {
+	rec := p.rec
 	tk, err := r.tracker.submit(rec.SourcePartition, rec.SourceOffset)
 	if err != nil {
+		p.discard()
 		return fmt.Errorf("source partition of a record for topic %s: %w", rec.Topic, err)
 	}
-	if rec.Failure != nil {
+	switch {
+	case rec.Failure != nil:
 		return r.setAside(ctx, rec, tk)
-	}
-	if rec.Topic == "" {
-		// An offset marker: nothing to produce, done once the records
-		// before it are.
+	case p.err != nil:
+		return p.err
+	case p.fail != nil:
+		return r.tolerate(ctx, rec, tk, *p.fail)
+	case p.sr == nil:
+		// An offset marker, or dropped by a transform: done once the
+		// records before it are.
 		r.tracker.ack(tk)
 		return nil
+	}
+	p.sr.tk = tk
+	r.producer.Produce(ctx, &p.sr.Record, r.promise)
+	p.sr = nil
+	return nil
+}
+
+// prepare transforms and converts one record; it neither takes its ticket
+// nor produces it (emit).
+func (r *sourceRunner) prepare(ctx context.Context, rec *connectors.Record) prepared {
+	if rec.Failure != nil || rec.Topic == "" {
+		// Set aside by the task, or an offset marker: nothing to
+		// convert.
+		return prepared{rec: rec}
 	}
 	if !r.lazy {
 		// A task that returns lazy values without being offered them.
 		if err := rec.Materialize(); err != nil {
-			return fmt.Errorf("record for topic %s at source offset %v: %w", rec.Topic, rec.SourceOffset, err)
+			return prepared{rec: rec, err: fmt.Errorf("record for topic %s at source offset %v: %w", rec.Topic, rec.SourceOffset, err)}
 		}
 	}
 	var out *connectors.Record
-	err = r.errs.retrying(ctx, "transforming a record", func() (err error) {
+	err := r.errs.retrying(ctx, "transforming a record", func() (err error) {
 		out, err = r.chain.Apply(rec)
 		return err
 	})
 	if err != nil {
-		return r.tolerate(ctx, rec, tk, failure{stage: StageTransformation, class: r.chainClass,
-			err: fmt.Errorf("record for topic %s at source offset %v: %w", rec.Topic, rec.SourceOffset, err)})
+		return prepared{rec: rec, fail: &failure{stage: StageTransformation, class: r.chainClass,
+			err: fmt.Errorf("record for topic %s at source offset %v: %w", rec.Topic, rec.SourceOffset, err)}}
 	}
 	if out == nil {
 		// Dropped by a transform: counts as done.
-		r.tracker.ack(tk)
-		return nil
+		return prepared{rec: rec}
 	}
 	if r.limit != nil {
 		if err := r.limit.wait(ctx); err != nil {
-			return fmt.Errorf("waiting for the rate limit: %w", err)
+			return prepared{rec: rec, err: fmt.Errorf("waiting for the rate limit: %w", err)}
 		}
 	}
 	var key, val []byte
@@ -416,8 +540,8 @@ func (r *sourceRunner) send(ctx context.Context, rec *connectors.Record) error {
 		return err
 	})
 	if err != nil {
-		return r.tolerate(ctx, rec, tk, failure{stage: StageKeyConverter, class: r.keyClass,
-			err: fmt.Errorf("converting the key of a record for topic %s at source offset %v: %w", out.Topic, rec.SourceOffset, err)})
+		return prepared{rec: rec, fail: &failure{stage: StageKeyConverter, class: r.keyClass,
+			err: fmt.Errorf("converting the key of a record for topic %s at source offset %v: %w", out.Topic, rec.SourceOffset, err)}}
 	}
 	// When the value lands in the key's slab, the key's use covers it: a
 	// record's key and value are released together.
@@ -429,8 +553,8 @@ func (r *sourceRunner) send(ctx context.Context, rec *connectors.Record) error {
 		if ks != nil {
 			ks.release()
 		}
-		return r.tolerate(ctx, rec, tk, failure{stage: StageValueConverter, class: r.valClass,
-			err: fmt.Errorf("converting the value of a record for topic %s at source offset %v: %w", out.Topic, rec.SourceOffset, err)})
+		return prepared{rec: rec, fail: &failure{stage: StageValueConverter, class: r.valClass,
+			err: fmt.Errorf("converting the value of a record for topic %s at source offset %v: %w", out.Topic, rec.SourceOffset, err)}}
 	}
 	if !r.topics[out.Topic] {
 		if err := r.createTopic(ctx, out.Topic); err != nil {
@@ -439,7 +563,7 @@ func (r *sourceRunner) send(ctx context.Context, rec *connectors.Record) error {
 					sl.release()
 				}
 			}
-			return fmt.Errorf("record for topic %s at source offset %v: %w", out.Topic, rec.SourceOffset, err)
+			return prepared{rec: rec, err: fmt.Errorf("record for topic %s at source offset %v: %w", out.Topic, rec.SourceOffset, err)}
 		}
 		if r.topics == nil {
 			r.topics = map[string]bool{}
@@ -450,7 +574,7 @@ func (r *sourceRunner) send(ctx context.Context, rec *connectors.Record) error {
 	// Records come from recycled slabs and headers from a per-poll slab:
 	// no allocation per record.
 	sr := r.nextRecord()
-	*sr = sentRecord{Record: kgo.Record{Topic: out.Topic, Key: key, Value: val, Timestamp: out.Timestamp}, ks: ks, vs: vs, rs: sr.rs, tk: tk}
+	*sr = sentRecord{Record: kgo.Record{Topic: out.Topic, Key: key, Value: val, Timestamp: out.Timestamp}, ks: ks, vs: vs, rs: sr.rs}
 	kr := &sr.Record
 	if out.PinPartition {
 		kr.Partition, kr.Context = out.Partition, pinnedCtx
@@ -468,8 +592,7 @@ func (r *sourceRunner) send(ctx context.Context, rec *connectors.Record) error {
 	if r.limit != nil {
 		r.limit.charge(1, len(key)+len(val))
 	}
-	r.producer.Produce(ctx, kr, r.promise)
-	return nil
+	return prepared{rec: rec, sr: sr}
 }
 
 // done is the promise of every produced record.
