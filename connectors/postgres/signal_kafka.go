@@ -2,8 +2,10 @@ package postgres
 
 import (
 	"context"
+	"reflect"
 	"time"
 
+	"github.com/sluice-cdc/sluice/connectors"
 	"github.com/sluice-cdc/sluice/connectors/cdc/kafkasignal"
 )
 
@@ -35,17 +37,24 @@ func (t *Task) offerSignal(ctx context.Context, sig kafkasignal.Signal) bool {
 
 // takeSignal handles a Kafka signal waiting for the streamer, if any, and
 // moves earlier ones toward their answer: between transactions an offset
-// marker records their effect; once every offset up to the marker is
-// committed, they are answered.
+// marker records their effect; once that marker, or a streamed offset
+// after it, is committed, they are answered (and the signal consumer
+// commits its position), however many records follow meanwhile.
 func (s *streamer) takeSignal(ctx context.Context) error {
-	if len(s.sigMarked) > 0 && !s.t.pending() {
+	if len(s.sigMarked) > 0 && s.t.signalMarkCommitted() {
 		for _, sig := range s.sigMarked {
 			sig.Result <- true
 		}
 		s.sigMarked = nil
 	}
 	if len(s.sigHandled) > 0 && !s.inTx {
-		if err := s.emitMarker(ctx); err != nil {
+		o := s.markOffset()
+		m := o.toMap()
+		t := s.t
+		t.mu.Lock()
+		t.mu.sigMark, t.mu.sigMarkLSN, t.mu.sigMarkDone = reflect.ValueOf(m).UnsafePointer(), max(o.lsnProc, o.lsnCommit), false
+		t.mu.Unlock()
+		if err := s.emit(ctx, &connectors.Record{SourcePartition: t.b.Partition, SourceOffset: m}, &o); err != nil {
 			return err
 		}
 		s.sigMarked = append(s.sigMarked, s.sigHandled...)
@@ -62,4 +71,12 @@ func (s *streamer) takeSignal(ctx context.Context) error {
 	default:
 		return nil
 	}
+}
+
+// signalMarkCommitted reports whether the last signal marker, or a
+// streamed offset after it, is committed.
+func (t *Task) signalMarkCommitted() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.mu.sigMarkDone
 }

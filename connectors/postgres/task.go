@@ -83,6 +83,12 @@ type Task struct {
 		// with one, committedMap the map of the latest committed offset;
 		// equal, everything Poll returned is committed (waitCommitted).
 		handed, committedMap unsafe.Pointer
+		// sigMark is the offset map of the last marker queued for Kafka
+		// signals and sigMarkLSN its position; sigMarkDone, that marker or
+		// a streamed offset after it is committed (signal_kafka.go).
+		sigMark     unsafe.Pointer
+		sigMarkLSN  uint64
+		sigMarkDone bool
 	}
 	lastEmitted offsetKey // offset of the last record queued; run's own
 	stopOnce    sync.Once
@@ -474,6 +480,9 @@ func (t *Task) Commit(ctx context.Context, offsets []connectors.SourceOffset) er
 		t.mu.Lock()
 		t.mu.committed = keyOf(&o)
 		t.mu.committedMap = reflect.ValueOf(so.Offset).UnsafePointer()
+		if t.mu.sigMark != nil && (t.mu.committedMap == t.mu.sigMark || !o.snapshot && max(o.lsnProc, o.lsnCommit) > t.mu.sigMarkLSN) {
+			t.mu.sigMarkDone = true
+		}
 		t.mu.Unlock()
 		if o.snapshot {
 			continue
