@@ -44,6 +44,35 @@ type myChanges struct {
 	reads    map[string]int
 	events   int
 	dups     int
+	// hist, when not nil, gets every event per key in topic order, to
+	// explain a difference when a test fails.
+	hist map[string][]myEvent
+	// next is the offset after the last record read (one partition).
+	next int64
+}
+
+// myEvent is one change of a key as the topic holds it.
+type myEvent struct {
+	offset   int64
+	op       string
+	v        any
+	snapshot any
+	file     any
+	pos, row any
+	gtid     any
+}
+
+func (e myEvent) String() string {
+	return fmt.Sprintf("@%d %s v=%v snapshot=%v %v:%v row %v gtid %v", e.offset, e.op, e.v, e.snapshot, e.file, e.pos, e.row, e.gtid)
+}
+
+// history returns the events of key k, one a line.
+func (c *myChanges) history(k string) string {
+	var b strings.Builder
+	for _, e := range c.hist[k] {
+		b.WriteString("\n    " + e.String())
+	}
+	return b.String()
 }
 
 func newMyChanges() *myChanges {
@@ -58,6 +87,7 @@ func (c *myChanges) add(t testing.TB, r *kgo.Record) {
 	k := keyString(key)
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.next = r.Offset + 1
 	if r.Value == nil {
 		return // a tombstone
 	}
@@ -76,6 +106,13 @@ func (c *myChanges) add(t testing.TB, r *kgo.Record) {
 			c.dups++
 		}
 		c.seen[id] = true
+	}
+	if c.hist != nil {
+		e := myEvent{offset: r.Offset, op: op, snapshot: src["snapshot"], file: src["file"], pos: src["pos"], row: src["row"], gtid: src["gtid"]}
+		if after, _ := v["after"].(map[string]any); after != nil {
+			e.v = after["v"]
+		}
+		c.hist[k] = append(c.hist[k], e)
 	}
 	if op == "d" {
 		delete(c.rows, k)

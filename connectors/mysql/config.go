@@ -324,7 +324,7 @@ var def = config.NewDef(
 		Validator: config.AtLeast(0), Doc: "Bound on the approximate bytes of the records in the queue between the binlog reader (or the snapshot) and polls, as in Debezium; 0 turns it off. " +
 			"Each record's size is estimated from its decoded key and value (string and byte lengths plus fixed costs per field and record; schemas and offsets, which records share, are not counted). " +
 			"When the bound is reached the reader waits for polls; a single record larger than the bound is queued alone. max.queue.size still applies. " +
-			"Not counted: the binlog client reads up to 256 events ahead (each about binlog_row_event_max_size, 8 KiB by default, or one row when a row is larger)."},
+			"Not counted: the binlog client reads up to 32 events ahead (each about binlog_row_event_max_size, 8 KiB by default, or one row when a row is larger)."},
 	config.Key{Name: PollIntervalMs, Type: config.Long, Default: int64(500), Importance: config.Low, Group: groupPerf, Order: 4,
 		Validator: config.AtLeast(1), Doc: "Longest time a poll waits for records before returning an empty batch."},
 	config.Key{Name: SignalDataCollection, Type: config.String, Default: "", Importance: config.Low, Group: groupSnap, Order: 5,

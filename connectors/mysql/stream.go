@@ -199,7 +199,11 @@ func (t *Task) streamFrom(ctx context.Context, o offset) (offset, error) {
 		// go-mysql queues decoded events ahead of us (10240 by
 		// default, hundreds of MB of decoded rows in a large
 		// transaction); the task's own queue is the buffer that counts.
-		EventCacheCount: 256,
+		// 32 events (~5,000 small rows) keep the reader ahead of the
+		// converter; 256 held 10-15 MB more live heap in a 2M-row
+		// transaction, which pushed the worker's RSS to its memory limit
+		// and cost more GC CPU per row than it saved (docs/benchmarks.md).
+		EventCacheCount: 32,
 		TLSConfig:       t.binlogTLS,
 	}
 	if cfg.IncludeQuery && flavor == mysql.MariaDBFlavor {

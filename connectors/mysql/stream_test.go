@@ -452,7 +452,7 @@ func testIncludeQuery(t *testing.T, m *harness.MariaDB) {
 // reader stops when the queue is full, so the heap stays small whatever
 // the size of the transaction, and every row arrives afterwards. (With
 // go-mysql's default read-ahead of 10240 events the heap held 81 MB at
-// 200,000 rows; with 256, 7 MB.)
+// 200,000 rows; with 256, 7 MB.) The read-ahead is now 32 events.
 func testBoundedMemory(t *testing.T, m *harness.MariaDB) {
 	const rows = 150_000
 	db := m.CreateDB(t, "bigtx")
