@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	pq "github.com/parquet-go/parquet-go"
@@ -226,11 +227,11 @@ const avroNullSchema = `"null"`
 // newEncoder returns the encoder of a new object of cfg's format writing
 // to out, for values of kind with schema s (nil: a tombstone's, with
 // behavior.on.null.values=write, or the JSON format's schemaless values).
-func (c *codecs) newEncoder(cfg *Config, key string, kind objectKind, s *connectors.Schema, out *bytes.Buffer) (encoder, error) {
+func (c *codecs) newEncoder(cfg *Config, key string, kind objectKind, s *connectors.Schema, out io.Writer) (encoder, error) {
 	switch cfg.Format {
 	case FormatAvro:
 		if isNullTombstone(cfg, kind, s, nil) {
-			return newOCFWriter(c, avroNullSchema, cfg.AvroCodec, key, out), nil
+			return newOCFWriter(c, avroNullSchema, cfg.AvroCodec, key, out)
 		}
 		if s == nil {
 			return nil, errNoSchema
@@ -239,7 +240,7 @@ func (c *codecs) newEncoder(cfg *Config, key string, kind objectKind, s *connect
 		if err != nil {
 			return nil, err
 		}
-		return newOCFWriter(c, as.String(), cfg.AvroCodec, key, out), nil
+		return newOCFWriter(c, as.String(), cfg.AvroCodec, key, out)
 	case FormatParquet:
 		if s == nil {
 			return nil, errNoSchema
@@ -269,7 +270,7 @@ func (c *codecs) newEncoder(cfg *Config, key string, kind objectKind, s *connect
 // JsonConverter writes it with schemas.enable=false.
 type jsonEncoder struct {
 	c   *codecs
-	out *bytes.Buffer
+	out io.Writer
 	gz  *gzip.Writer
 }
 
@@ -278,8 +279,8 @@ func (j *jsonEncoder) add(e encoded) error {
 		_, err := j.gz.Write(e.b)
 		return err
 	}
-	j.out.Write(e.b)
-	return nil
+	_, err := j.out.Write(e.b)
+	return err
 }
 
 func (j *jsonEncoder) pending() int { return 0 }
@@ -298,7 +299,7 @@ func (j *jsonEncoder) close() error {
 type ocfWriter struct {
 	c     *codecs
 	codec string
-	out   *bytes.Buffer
+	out   io.Writer
 	sync  [16]byte
 	block []byte
 	count int64
@@ -310,7 +311,7 @@ const blockSize = 64 << 10
 
 var ocfMagic = []byte{'O', 'b', 'j', 1}
 
-func newOCFWriter(c *codecs, schema, codecName, key string, out *bytes.Buffer) *ocfWriter {
+func newOCFWriter(c *codecs, schema, codecName, key string, out io.Writer) (*ocfWriter, error) {
 	o := &ocfWriter{c: c, codec: codecName, out: out}
 	h := sha256.Sum256([]byte(key))
 	copy(o.sync[:], h[:16])
@@ -322,8 +323,10 @@ func newOCFWriter(c *codecs, schema, codecName, key string, out *bytes.Buffer) *
 	hdr = appendAvroString(hdr, codecName)
 	hdr = appendLong(hdr, 0)
 	hdr = append(hdr, o.sync[:]...)
-	out.Write(hdr)
-	return o
+	if _, err := out.Write(hdr); err != nil {
+		return nil, err
+	}
+	return o, nil
 }
 
 func (o *ocfWriter) add(e encoded) error {
@@ -358,9 +361,11 @@ func (o *ocfWriter) flushBlock() error {
 	var hdr [2 * binary.MaxVarintLen64]byte
 	h := appendLong(hdr[:0], o.count)
 	h = appendLong(h, int64(len(data)))
-	o.out.Write(h)
-	o.out.Write(data)
-	o.out.Write(o.sync[:])
+	for _, b := range [][]byte{h, data, o.sync[:]} {
+		if _, err := o.out.Write(b); err != nil {
+			return err
+		}
+	}
 	o.block = o.block[:0]
 	o.count = 0
 	return nil
