@@ -38,7 +38,8 @@ type chunkPool struct {
 	maxFree int
 	// mapped counts the chunks mapped and not yet unmapped (in objects
 	// and free), for tests and Stop.
-	mapped int
+	mapped     int
+	peakMapped int
 }
 
 // get returns a chunk of chunkSize bytes (contents undefined).
@@ -54,6 +55,7 @@ func (p *chunkPool) get() ([]byte, error) {
 		return nil, fmt.Errorf("mapping a %d KiB chunk for object bytes: %w; lower sluice.s3.memory.bytes or give the worker more memory", chunkSize>>10, err)
 	}
 	p.mapped++
+	p.peakMapped = max(p.peakMapped, p.mapped)
 	return c, nil
 }
 
@@ -139,6 +141,18 @@ func (b *chunkBuf) Reset() {
 	clear(b.chunks)
 	b.chunks = b.chunks[:0]
 	b.n = 0
+}
+
+// writeTo writes the bytes to w, chunk by chunk.
+func (b *chunkBuf) writeTo(w io.Writer) error {
+	for i, rest := 0, b.n; rest > 0; i++ {
+		k := min(rest, chunkSize)
+		if _, err := w.Write(b.chunks[i][:k]); err != nil {
+			return err
+		}
+		rest -= k
+	}
+	return nil
 }
 
 // Bytes copies the bytes into one slice on the heap (tests).

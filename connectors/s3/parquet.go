@@ -256,6 +256,8 @@ func (p *parquetEncoder) held() int { return int(p.w.Size() - p.out.n) }
 
 // pending is held plus what the writer's buffers and column index take
 // beyond the bytes held: what the memory bound counts.
-func (p *parquetEncoder) pending() int { return p.held() + p.state + p.index }
+func (p *parquetEncoder) pending() (int, int) { return p.held() + p.state + p.index, 0 }
+
+func (p *parquetEncoder) discard() {}
 
 func (p *parquetEncoder) close() error { return p.w.Close() }

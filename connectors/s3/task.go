@@ -104,7 +104,10 @@ type fileSet struct {
 // mem is what f costs in resident memory: its chunks, whole (outside the
 // Go heap), and what its encoder keeps on the heap with the collector's
 // headroom.
-func (f *file) mem() int64 { return int64(f.buf.Cap()) + int64(f.enc.pending())*f.headroom/100 }
+func (f *file) mem() int64 {
+	heap, chunks := f.enc.pending()
+	return int64(f.buf.Cap()+chunks) + int64(heap)*f.headroom/100
+}
 
 type file struct {
 	up       upload
@@ -115,13 +118,14 @@ type file struct {
 	done     bool
 }
 
-// workingReserve is the part of the bound kept for what the task's
-// resident memory grows by besides its objects: the SDK's requests and
-// connections, the codecs' scratch buffers, the goroutines' stacks, the
-// code pages the first uploads touch (about 1.7 MiB together in the
-// memory benchmark, docs/benchmarks.md), and the collector's headroom
-// over them. An eighth of the bound, at most 4 MiB.
-func workingReserve(bound int64) int64 { return min(bound/8, 4<<20) }
+// workingReserve is the part of the bound kept for what the process's
+// resident memory grows by with the task besides its objects' bytes: the
+// SDK's requests and connections, the codecs' scratch buffers and their
+// garbage with the collector's headroom, the goroutines' stacks, the code
+// pages the first uploads touch (up to about 6.4 MiB together in
+// TestMemoryRSS, docs/benchmarks.md). A quarter of the bound, at most
+// 8 MiB.
+func workingReserve(bound int64) int64 { return min(bound/4, 8<<20) }
 
 // held is what the bound counts: the sets' memory and the free chunks.
 func (t *Task) held() int64 { return t.mem + t.chunks.freeBytes() }
@@ -162,6 +166,7 @@ func (t *Task) Start(ctx context.Context, tctx connectors.SinkTaskContext, props
 	// The free chunks are kept up to a quarter of the bound (and dropped
 	// first when the bound is passed).
 	t.chunks = &chunkPool{maxFree: int(min(cfg.MemoryBytes/4, 1<<30))}
+	t.codecs.chunks = t.chunks
 	t.headroom = gcHeadroom()
 	t.limit = cfg.MemoryBytes - workingReserve(cfg.MemoryBytes)
 	t.upCtx, t.upCancel = context.WithCancel(context.WithoutCancel(ctx))
@@ -225,6 +230,7 @@ func (t *Task) drop(ctx context.Context, st *partState) {
 			if !f.done {
 				t.store.abort(ctx, &f.up)
 			}
+			f.enc.discard()
 			f.buf.Reset() // no upload reads it: Open, Close and Stop wait for them
 		}
 		t.mem -= set.mem
