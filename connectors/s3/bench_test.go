@@ -133,11 +133,14 @@ func BenchmarkSink(b *testing.B) {
 }
 
 // BenchmarkMemory100Partitions writes 100 Kafka partitions interleaved
-// (2,000 records of ~1 KB each per partition, JSON or Parquet, flush.size
-// never reached) under sluice.s3.memory.bytes=32 MiB, sampling the Go heap
-// after every batch, and reports the peak heap in use (HeapInuse: the
-// spans holding objects) and the peak of live objects (HeapAlloc after the
-// GC) next to the bound, and how many objects the bound closed.
+// (2,000 records of ~1 KB each per partition, JSON, Avro or Parquet,
+// flush.size never reached) under sluice.s3.memory.bytes=32 MiB, sampling
+// the Go heap and the resident memory after every batch, and reports the
+// peak heap in use (HeapInuse: the spans holding objects), the peak of
+// live objects (HeapAlloc after the GC), the peak growth of VmRSS (and of
+// its anonymous and file-backed parts) as sampled, and of VmHWM (every
+// peak, between samples too), next to the bound, and how many objects
+// the bound closed.
 // The notes are random letters, so that Parquet's compression does not
 // make the bound trivial.
 func BenchmarkMemory100Partitions(b *testing.B) {
@@ -171,7 +174,7 @@ func benchMemory(b *testing.B, srv *harness.S3, format string) {
 		}
 		runtime.GC()
 		debug.FreeOSMemory()
-		baseRSS := rssBytes(b)
+		baseRSS := resetPeakRSS(b)
 		baseAnon, baseFile := statusKB(b, "RssAnon:"), statusKB(b, "RssFile:")
 		var peakRSS, peakAnon, peakFile uint64
 		var ms runtime.MemStats
@@ -206,6 +209,7 @@ func benchMemory(b *testing.B, srv *harness.S3, format string) {
 		if _, err := task.Flush(ctx, nil); err != nil {
 			b.Fatal(err)
 		}
+		peakHWM := statusKB(b, "VmHWM:") - baseRSS
 		_ = task.Stop(ctx)
 		// The objects the bound closed (the open ones were aborted).
 		objects := 0
@@ -222,6 +226,7 @@ func benchMemory(b *testing.B, srv *harness.S3, format string) {
 		b.ReportMetric(float64(peakTask)/(1<<20), "peak-open-MiB")
 		b.ReportMetric(float64(peakAlloc)/(1<<20), "peak-alloc-MiB")
 		b.ReportMetric(float64(peakRSS)/(1<<20), "peak-rss-growth-MiB")
+		b.ReportMetric(float64(peakHWM)/(1<<20), "hwm-growth-MiB")
 		b.ReportMetric(float64(peakAnon)/(1<<20), "peak-anon-growth-MiB")
 		b.ReportMetric(float64(peakFile)/(1<<20), "peak-file-growth-MiB")
 		b.ReportMetric(float64(bound)/(1<<20), "bound-MiB")
