@@ -26,7 +26,7 @@ import (
 )
 
 // TestMemoryRSS writes 100 Kafka partitions interleaved under a 64 MiB
-// bound, for each format, until the bound has closed objects several
+// bound, for each format at GOGC=100 and 200, until the bound has closed objects several
 // times over, and checks that the process's peak resident memory
 // (VmHWM, reset before the task starts) grew by no more than the bound.
 // The records are built batch by batch, as a worker's consumer hands
@@ -49,8 +49,16 @@ func TestMemoryRSS(t *testing.T) {
 	for p := int32(0); p < parts; p++ {
 		tps = append(tps, connectors.TopicPartition{Topic: "orders", Partition: p})
 	}
-	for _, format := range []string{"json", "avro", "parquet"} {
-		t.Run(format, func(t *testing.T) {
+	// At Go's default GOGC and at the worker's (cmd/sluice sets 200):
+	// the task counts what stays on the heap with the collector's
+	// headroom, which it reads when it starts.
+	for _, c := range []struct {
+		format string
+		gogc   int
+	}{{"json", 100}, {"avro", 100}, {"parquet", 100}, {"json", 200}, {"avro", 200}, {"parquet", 200}} {
+		format := c.format
+		t.Run(fmt.Sprintf("%s-gogc%d", format, c.gogc), func(t *testing.T) {
+			defer debug.SetGCPercent(debug.SetGCPercent(c.gogc))
 			e := &env{srv: srv, bucket: srv.CreateBucket(t, "rss")}
 			task := e.start(t, &testCtx{}, e.props("sluice.s3.memory.bytes", fmt.Sprint(bound), "flush.size", "1000000", "format.class", format), tps...)
 			mk := func(o int64) []*connectors.Record {
@@ -96,8 +104,8 @@ func TestMemoryRSS(t *testing.T) {
 				float64(int64(ms.HeapSys-ms.HeapReleased)-int64(baseHeap))/(1<<20))
 			growth := int64(peak) - int64(base)
 			objects := len(e.objectKeys(t))
-			t.Logf("%s: peak RSS growth %.1f MiB under a %d MiB bound (race detector %v); the bound closed %d objects",
-				format, float64(growth)/(1<<20), bound>>20, raceDetector, objects)
+			t.Logf("%s, GOGC=%d: peak RSS growth %.1f MiB under a %d MiB bound (race detector %v); the bound closed %d objects",
+				format, c.gogc, float64(growth)/(1<<20), bound>>20, raceDetector, objects)
 			if objects < parts/2 && !raceDetector {
 				t.Fatalf("the bound closed %d objects: not passed", objects)
 			}

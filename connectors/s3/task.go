@@ -122,10 +122,12 @@ type file struct {
 // resident memory grows by with the task besides its objects' bytes: the
 // SDK's requests and connections, the codecs' scratch buffers and their
 // garbage with the collector's headroom, the goroutines' stacks, the code
-// pages the first uploads touch (up to about 6.4 MiB together in
-// TestMemoryRSS, docs/benchmarks.md). A quarter of the bound, at most
-// 8 MiB.
-func workingReserve(bound int64) int64 { return min(bound/4, 8<<20) }
+// pages the first uploads touch (TestMemoryRSS: up to about 6.4 MiB
+// together at GOGC=100, of which the Go heap 2.6-4.3 MiB; the heap's
+// share grows with GOGC, 7.5 MiB at 200; docs/benchmarks.md). A quarter
+// of the bound, at most 4 MiB times (100+GOGC)/100: 8 MiB at the default
+// GOGC, 12 MiB at the worker's 200.
+func workingReserve(bound, headroom int64) int64 { return min(bound/4, (4<<20)*headroom/100) }
 
 // held is what the bound counts: the sets' memory and the free chunks.
 func (t *Task) held() int64 { return t.mem + t.chunks.freeBytes() }
@@ -168,7 +170,7 @@ func (t *Task) Start(ctx context.Context, tctx connectors.SinkTaskContext, props
 	t.chunks = &chunkPool{maxFree: int(min(cfg.MemoryBytes/4, 1<<30))}
 	t.codecs.chunks = t.chunks
 	t.headroom = gcHeadroom()
-	t.limit = cfg.MemoryBytes - workingReserve(cfg.MemoryBytes)
+	t.limit = cfg.MemoryBytes - workingReserve(cfg.MemoryBytes, t.headroom)
 	t.upCtx, t.upCancel = context.WithCancel(context.WithoutCancel(ctx))
 	return nil
 }
