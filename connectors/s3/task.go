@@ -132,8 +132,10 @@ func workingReserve(bound, headroom int64) int64 { return min(bound/4, (4<<20)*h
 // held is what the bound counts: the sets' memory and the free chunks.
 func (t *Task) held() int64 { return t.mem + t.chunks.freeBytes() }
 
-// gcHeadroom returns 100+GOGC, in percent (200 when the collector is off
-// or the setting cannot be read: the limit alone then bounds the heap).
+// gcHeadroom returns 100+GOGC, in percent. GOGC off or above 1000 (the
+// setting of a process whose heap a memory limit bounds, GOMEMLIMIT) and a
+// setting that cannot be read count as GOGC=100: the factor would
+// otherwise make every heap byte count tens of times.
 func gcHeadroom() int64 {
 	s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
 	metrics.Read(s)
