@@ -32,6 +32,7 @@ run: build
 ## test's own summary closes the output)
 test: lint fuzz-smoke
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) -run '^(TestLargeTransactionBoundedMemory|TestMySQLLargeTransactionBoundedMemory)$$' ./it/
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) -run '^TestMemoryRSS$$' ./connectors/s3/
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 unit:

@@ -133,16 +133,19 @@ func BenchmarkSink(b *testing.B) {
 }
 
 // BenchmarkMemory100Partitions writes 100 Kafka partitions interleaved
-// (2,000 records of ~1 KB each per partition, JSON or Parquet, flush.size
-// never reached) under sluice.s3.memory.bytes=32 MiB, sampling the Go heap
-// after every batch, and reports the peak heap in use (HeapInuse: the
-// spans holding objects) and the peak of live objects (HeapAlloc after the
-// GC) next to the bound, and how many objects the bound closed.
+// (2,000 records of ~1 KB each per partition, JSON, Avro or Parquet,
+// flush.size never reached) under sluice.s3.memory.bytes=32 MiB, sampling
+// the Go heap and the resident memory after every batch, and reports the
+// peak heap in use (HeapInuse: the spans holding objects), the peak of
+// live objects (HeapAlloc after the GC), the peak growth of VmRSS (and of
+// its anonymous and file-backed parts) as sampled, and of VmHWM (every
+// peak, between samples too), next to the bound, and how many objects
+// the bound closed.
 // The notes are random letters, so that Parquet's compression does not
 // make the bound trivial.
 func BenchmarkMemory100Partitions(b *testing.B) {
 	srv := harness.StartS3(b)
-	for _, format := range []string{"json", "parquet"} {
+	for _, format := range []string{"json", "avro", "parquet"} {
 		b.Run(format, func(b *testing.B) { benchMemory(b, srv, format) })
 	}
 }
@@ -171,8 +174,9 @@ func benchMemory(b *testing.B, srv *harness.S3, format string) {
 		}
 		runtime.GC()
 		debug.FreeOSMemory()
-		baseRSS := rssBytes(b)
-		var peakRSS uint64
+		baseRSS := resetPeakRSS(b)
+		baseAnon, baseFile := statusKB(b, "RssAnon:"), statusKB(b, "RssFile:")
+		var peakRSS, peakAnon, peakFile uint64
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
 		base := ms.HeapInuse
@@ -196,12 +200,16 @@ func benchMemory(b *testing.B, srv *harness.S3, format string) {
 			runtime.ReadMemStats(&ms)
 			peak = max(peak, ms.HeapInuse-min(base, ms.HeapInuse))
 			peakAlloc = max(peakAlloc, ms.HeapAlloc-min(baseAlloc, ms.HeapAlloc))
-			peakTask = max(peakTask, uint64(task.mem))
+			peakTask = max(peakTask, uint64(task.held()))
 			peakRSS = max(peakRSS, rssBytes(b)-min(baseRSS, rssBytes(b)))
+			an, fi := statusKB(b, "RssAnon:"), statusKB(b, "RssFile:")
+			peakAnon = max(peakAnon, an-min(baseAnon, an))
+			peakFile = max(peakFile, fi-min(baseFile, fi))
 		}
 		if _, err := task.Flush(ctx, nil); err != nil {
 			b.Fatal(err)
 		}
+		peakHWM := statusKB(b, "VmHWM:") - baseRSS
 		_ = task.Stop(ctx)
 		// The objects the bound closed (the open ones were aborted).
 		objects := 0
@@ -218,6 +226,9 @@ func benchMemory(b *testing.B, srv *harness.S3, format string) {
 		b.ReportMetric(float64(peakTask)/(1<<20), "peak-open-MiB")
 		b.ReportMetric(float64(peakAlloc)/(1<<20), "peak-alloc-MiB")
 		b.ReportMetric(float64(peakRSS)/(1<<20), "peak-rss-growth-MiB")
+		b.ReportMetric(float64(peakHWM)/(1<<20), "hwm-growth-MiB")
+		b.ReportMetric(float64(peakAnon)/(1<<20), "peak-anon-growth-MiB")
+		b.ReportMetric(float64(peakFile)/(1<<20), "peak-file-growth-MiB")
 		b.ReportMetric(float64(bound)/(1<<20), "bound-MiB")
 	}
 }
@@ -247,4 +258,22 @@ func rssBytes(b *testing.B) uint64 {
 func note(pool string, rnd *rand.Rand) string {
 	off := rnd.IntN(len(pool) - 1000)
 	return pool[off : off+1000]
+}
+
+func statusKB(b *testing.B, field string) uint64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, field); ok {
+			kb, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			if err != nil {
+				b.Fatal(err)
+			}
+			return kb << 10
+		}
+	}
+	b.Fatal("no " + field)
+	return 0
 }

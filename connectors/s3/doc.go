@@ -40,18 +40,28 @@
 //
 // Memory: an object's bytes are held until they reach s3.part.size, then
 // sent as a part of a multipart upload; an object becomes visible only
-// when complete. Task.mem sums what the open sets hold, the set being
-// uploaded, the uploaded set (until the next rotation, so that the count
-// changes only where the records say) and the spare buffers of uploaded
-// objects, which the next objects start with; past
-// sluice.s3.memory.bytes the spares are dropped, then the fullest set is
-// closed (of equals, the first by topic and partition). Task methods run on the runtime's goroutine. Rotation
-// hands a closed set to one upload goroutine of the task (Task.inflight)
-// and goes on encoding; the next rotation, Flush, Open, Close and Stop wait
-// for it first, so sets are uploaded one at a time in the order they
-// closed, and Flush reports only what is uploaded. The goroutine touches
-// only the files of its set; a failed upload makes the set its partition's
-// closing set, retried on the task's goroutine by the next Put or Flush.
+// when complete. The bytes live in 64 KiB chunks of anonymous mmap, off
+// the Go heap (chunk.go), so that they cost their size in resident
+// memory rather than (1+GOGC/100) times it. Task.mem sums what the open
+// sets hold (chunks once, what encoders keep on the heap with the
+// collector's headroom), the set being uploaded and the uploaded set
+// (until the next rotation, so that the count changes only where the
+// records say); the free chunks of uploaded objects, which the next
+// objects take, count beside it. Past sluice.s3.memory.bytes less a
+// working reserve, the free chunks are unmapped, then the fullest set is
+// closed (of equals, the first by topic and partition). Chunks go back to
+// the pool only in release, after the upload that read them returned,
+// and every request body is a fenced reader that reads nothing once its
+// request returned. Task methods run on the runtime's goroutine. Rotation
+// closes the set's encoders (their last bytes take chunks, from this
+// goroutine only), hands the set to one upload goroutine of the task
+// (Task.inflight) and goes on encoding; the next rotation, Flush, Open,
+// Close and Stop wait for it first, so sets are uploaded one at a time in
+// the order they closed, and Flush reports only what is uploaded. The
+// goroutine only reads the chunks of its set and writes its uploads'
+// state; a failed upload makes the set its partition's closing set,
+// retried on the task's goroutine by the next Put or Flush. Stop unmaps
+// every chunk.
 //
 // s3-restore: the connector lists <topics.dir>/<topic>/ at start and
 // gives each task its share of the archived Kafka partitions. A task

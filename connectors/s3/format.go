@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	pq "github.com/parquet-go/parquet-go"
@@ -24,9 +25,13 @@ import (
 type encoder interface {
 	// add writes one value encoded by codecs.encode.
 	add(e encoded) error
-	// pending returns the bytes the encoder holds outside the object's
-	// buffer (an Avro block, a Parquet row group being filled).
-	pending() int
+	// pending returns what the encoder holds outside the object's
+	// buffer: on the Go heap (a Parquet row group being filled, the
+	// writer's state) and in chunks (an Avro block).
+	pending() (heap, chunks int)
+	// discard gives back the chunks of an encoder that will not be
+	// closed (its object is dropped).
+	discard()
 	// close writes what the encoder still holds (a last Avro block, the
 	// gzip trailer, the last Parquet row group and the footer).
 	close() error
@@ -125,6 +130,12 @@ type codecs struct {
 	hdrItems   []any
 	hdrStructs []connectors.StructValue
 	hdrFields  []any
+	// chunks is where Avro blocks are filled (the task's pool).
+	chunks *chunkPool
+	// zw and zbuf deflate one Avro block at a time, for every object:
+	// blocks are flushed on the task's goroutine only.
+	zw   *flate.Writer
+	zbuf bytes.Buffer
 }
 
 func newCodecs() *codecs {
@@ -133,7 +144,7 @@ func newCodecs() *codecs {
 	// An archive holds the data unchanged or refuses it: never U+FFFD in
 	// place of bytes that are not UTF-8.
 	o.RejectInvalidUTF8 = true
-	c := &codecs{json: connectjson.New(o), avro: avro.New(avro.DefaultOptions())}
+	c := &codecs{json: connectjson.New(o), avro: avro.New(avro.DefaultOptions()), chunks: &chunkPool{}}
 	for k := range c.parquet {
 		c.parquet[k] = parquet.New()
 	}
@@ -226,11 +237,11 @@ const avroNullSchema = `"null"`
 // newEncoder returns the encoder of a new object of cfg's format writing
 // to out, for values of kind with schema s (nil: a tombstone's, with
 // behavior.on.null.values=write, or the JSON format's schemaless values).
-func (c *codecs) newEncoder(cfg *Config, key string, kind objectKind, s *connectors.Schema, out *bytes.Buffer) (encoder, error) {
+func (c *codecs) newEncoder(cfg *Config, key string, kind objectKind, s *connectors.Schema, out io.Writer) (encoder, error) {
 	switch cfg.Format {
 	case FormatAvro:
 		if isNullTombstone(cfg, kind, s, nil) {
-			return newOCFWriter(c, avroNullSchema, cfg.AvroCodec, key, out), nil
+			return newOCFWriter(c, avroNullSchema, cfg.AvroCodec, key, out)
 		}
 		if s == nil {
 			return nil, errNoSchema
@@ -239,7 +250,7 @@ func (c *codecs) newEncoder(cfg *Config, key string, kind objectKind, s *connect
 		if err != nil {
 			return nil, err
 		}
-		return newOCFWriter(c, as.String(), cfg.AvroCodec, key, out), nil
+		return newOCFWriter(c, as.String(), cfg.AvroCodec, key, out)
 	case FormatParquet:
 		if s == nil {
 			return nil, errNoSchema
@@ -269,7 +280,7 @@ func (c *codecs) newEncoder(cfg *Config, key string, kind objectKind, s *connect
 // JsonConverter writes it with schemas.enable=false.
 type jsonEncoder struct {
 	c   *codecs
-	out *bytes.Buffer
+	out io.Writer
 	gz  *gzip.Writer
 }
 
@@ -278,11 +289,13 @@ func (j *jsonEncoder) add(e encoded) error {
 		_, err := j.gz.Write(e.b)
 		return err
 	}
-	j.out.Write(e.b)
-	return nil
+	_, err := j.out.Write(e.b)
+	return err
 }
 
-func (j *jsonEncoder) pending() int { return 0 }
+func (j *jsonEncoder) pending() (int, int) { return 0, 0 }
+
+func (j *jsonEncoder) discard() {}
 
 func (j *jsonEncoder) close() error {
 	if j.gz != nil {
@@ -292,26 +305,27 @@ func (j *jsonEncoder) close() error {
 }
 
 // ocfWriter writes an Avro object container file: the header with the schema
-// and codec, then blocks of about blockSize bytes, each followed by the
-// sync marker. The marker is derived from the object's key, so the same
-// records under the same name give the same bytes.
+// and codec, then blocks of up to blockSize bytes (or one record, when
+// larger), each followed by the sync marker. The marker is derived from
+// the object's key, so the same records under the same name give the
+// same bytes. The block being filled is in chunks of the codecs' pool,
+// outside the Go heap.
 type ocfWriter struct {
 	c     *codecs
 	codec string
-	out   *bytes.Buffer
+	out   io.Writer
 	sync  [16]byte
-	block []byte
+	block chunkBuf
 	count int64
-	zbuf  bytes.Buffer
-	zw    *flate.Writer
 }
 
-const blockSize = 64 << 10
+// blockSize is one chunk: the block being filled takes one.
+const blockSize = chunkSize
 
 var ocfMagic = []byte{'O', 'b', 'j', 1}
 
-func newOCFWriter(c *codecs, schema, codecName, key string, out *bytes.Buffer) *ocfWriter {
-	o := &ocfWriter{c: c, codec: codecName, out: out}
+func newOCFWriter(c *codecs, schema, codecName, key string, out io.Writer) (*ocfWriter, error) {
+	o := &ocfWriter{c: c, codec: codecName, out: out, block: chunkBuf{pool: c.chunks}}
 	h := sha256.Sum256([]byte(key))
 	copy(o.sync[:], h[:16])
 	hdr := append([]byte(nil), ocfMagic...)
@@ -322,14 +336,24 @@ func newOCFWriter(c *codecs, schema, codecName, key string, out *bytes.Buffer) *
 	hdr = appendAvroString(hdr, codecName)
 	hdr = appendLong(hdr, 0)
 	hdr = append(hdr, o.sync[:]...)
-	out.Write(hdr)
-	return o
+	if _, err := out.Write(hdr); err != nil {
+		return nil, err
+	}
+	return o, nil
 }
 
 func (o *ocfWriter) add(e encoded) error {
-	o.block = append(o.block, e.b...)
+	// A record that would take the block past a chunk starts the next.
+	if o.count > 0 && o.block.Len()+len(e.b) > blockSize {
+		if err := o.flushBlock(); err != nil {
+			return err
+		}
+	}
+	if _, err := o.block.Write(e.b); err != nil {
+		return err
+	}
 	o.count++
-	if len(o.block) >= blockSize {
+	if o.block.Len() >= blockSize {
 		return o.flushBlock()
 	}
 	return nil
@@ -339,34 +363,51 @@ func (o *ocfWriter) flushBlock() error {
 	if o.count == 0 {
 		return nil
 	}
-	data := o.block
+	var size int64
+	var deflated []byte
 	if o.codec == "deflate" {
-		o.zbuf.Reset()
-		if o.zw == nil {
-			o.zw, _ = flate.NewWriter(&o.zbuf, flate.DefaultCompression)
+		c := o.c
+		c.zbuf.Reset()
+		if c.zw == nil {
+			c.zw, _ = flate.NewWriter(&c.zbuf, flate.DefaultCompression)
 		} else {
-			o.zw.Reset(&o.zbuf)
+			c.zw.Reset(&c.zbuf)
 		}
-		if _, err := o.zw.Write(data); err != nil {
+		if err := o.block.writeTo(c.zw); err != nil {
 			return err
 		}
-		if err := o.zw.Close(); err != nil {
+		if err := c.zw.Close(); err != nil {
 			return err
 		}
-		data = o.zbuf.Bytes()
+		deflated = c.zbuf.Bytes()
+		size = int64(len(deflated))
+	} else {
+		size = int64(o.block.Len())
 	}
 	var hdr [2 * binary.MaxVarintLen64]byte
 	h := appendLong(hdr[:0], o.count)
-	h = appendLong(h, int64(len(data)))
-	o.out.Write(h)
-	o.out.Write(data)
-	o.out.Write(o.sync[:])
-	o.block = o.block[:0]
+	h = appendLong(h, size)
+	if _, err := o.out.Write(h); err != nil {
+		return err
+	}
+	if deflated != nil {
+		if _, err := o.out.Write(deflated); err != nil {
+			return err
+		}
+	} else if err := o.block.writeTo(o.out); err != nil {
+		return err
+	}
+	if _, err := o.out.Write(o.sync[:]); err != nil {
+		return err
+	}
+	o.block.Reset()
 	o.count = 0
 	return nil
 }
 
-func (o *ocfWriter) pending() int { return len(o.block) }
+func (o *ocfWriter) pending() (int, int) { return 0, o.block.Cap() }
+
+func (o *ocfWriter) discard() { o.block.Reset() }
 
 func (o *ocfWriter) close() error { return o.flushBlock() }
 

@@ -1,7 +1,6 @@
 package s3
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 
@@ -158,19 +157,20 @@ type pageFill struct{ bytes, longest int }
 // countingWriter counts what the Parquet writer wrote to the object's
 // buffer, so that pending knows what the writer still holds.
 type countingWriter struct {
-	buf *bytes.Buffer
+	buf io.Writer
 	n   int64
 }
 
 func (c *countingWriter) Write(p []byte) (int, error) {
-	c.n += int64(len(p))
-	return c.buf.Write(p)
+	n, err := c.buf.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // newParquetEncoder writes a file of schema s; connectSchema, the Connect
 // JSON form of the values' schema, goes into the file's key-value metadata
 // under parquet.SchemaMetadataKey (empty: none).
-func newParquetEncoder(s *parquet.Schema, codecName, connectSchema string, out *bytes.Buffer) *parquetEncoder {
+func newParquetEncoder(s *parquet.Schema, codecName, connectSchema string, out io.Writer) *parquetEncoder {
 	cw := &countingWriter{buf: out}
 	cols := len(s.Parquet().Columns())
 	opts := []pq.WriterOption{
@@ -256,6 +256,8 @@ func (p *parquetEncoder) held() int { return int(p.w.Size() - p.out.n) }
 
 // pending is held plus what the writer's buffers and column index take
 // beyond the bytes held: what the memory bound counts.
-func (p *parquetEncoder) pending() int { return p.held() + p.state + p.index }
+func (p *parquetEncoder) pending() (int, int) { return p.held() + p.state + p.index, 0 }
+
+func (p *parquetEncoder) discard() {}
 
 func (p *parquetEncoder) close() error { return p.w.Close() }

@@ -850,47 +850,58 @@ func TestMemoryCloseIsDeterministic(t *testing.T) {
 	}
 }
 
-// TestSinkReusesObjectBuffers: the buffer of an uploaded object becomes
-// the next object's, so objects after the first two do not grow buffers
-// again; the task's count stays what its objects and spares hold, and the
-// objects are whole.
+// TestSinkReusesObjectBuffers: the chunks of an uploaded object go to the
+// next objects, so that objects after the first few map no new memory;
+// the task's count stays what its objects hold, and the objects are
+// whole (every chunk reused while its upload still read it would show:
+// freed chunks are poisoned).
 func TestSinkReusesObjectBuffers(t *testing.T) {
+	poison(t)
 	e := newEnv(t)
 	tp := connectors.TopicPartition{Topic: "orders", Partition: 0}
 	task := e.start(t, &testCtx{}, e.props("flush.size", "1000"), tp)
-	reused := 0
+	mapped := 0
 	for o := int64(0); o < 6000; o += 250 {
 		if err := task.Put(t.Context(), recs("orders", 0, o, o+250)); err != nil {
 			t.Fatal(err)
 		}
 		if held := memHeld(task); task.mem != held {
-			t.Fatalf("the task counts %d bytes, its objects and spares hold %d", task.mem, held)
+			t.Fatalf("the task counts %d bytes, its objects hold %d", task.mem, held)
 		}
-		if o%1000 == 0 && o > 0 { // the first records of a new set
-			if set := task.parts[tp].set; set != nil && set.files[0].buf.Cap() >= 32<<10 {
-				reused++
-			}
+		if o == 3000 {
+			mapped = task.chunks.mapped
 		}
 	}
 	settle(t, task)
-	if reused < 3 {
-		t.Fatalf("%d of 5 new objects started with a reused buffer", reused)
+	if task.chunks.mapped != mapped || mapped == 0 {
+		t.Fatalf("%d chunks mapped after the third object, %d after the sixth: not reused", mapped, task.chunks.mapped)
 	}
 	objs := e.objects(t)
 	if len(objs) != 6 {
 		t.Fatalf("%d objects, want 6", len(objs))
 	}
 	for k, b := range objs {
-		if n := bytes.Count(b, []byte("\n")); n != 1000 {
-			t.Fatalf("%s: %d lines, want 1000", k, n)
+		if n := bytes.Count(b, []byte("\n")); n != 1000 || bytes.IndexByte(b, poisonByte) >= 0 {
+			t.Fatalf("%s: %d lines, want 1000 (poisoned: %v)", k, n, bytes.IndexByte(b, poisonByte) >= 0)
 		}
+	}
+	if err := task.Stop(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if task.chunks.mapped != 0 {
+		t.Fatalf("%d chunks still mapped after Stop", task.chunks.mapped)
 	}
 }
 
+// poison makes freed chunks poisoned for the test.
+func poison(t *testing.T) {
+	poisonFreed = true
+	t.Cleanup(func() { poisonFreed = false })
+}
+
 // memHeld sums what the task's objects hold: f.mem() of each object of
-// the open and closing sets, the count of the set being uploaded (whose
-// objects its goroutine may be changing) and of the uploaded set, and the
-// spare buffers.
+// the open and closing sets, and the count of the set being uploaded
+// (whose objects its goroutine may be changing) and of the uploaded set.
 func memHeld(task *Task) int64 {
 	var n int64
 	for _, st := range task.parts {
@@ -908,9 +919,6 @@ func memHeld(task *Task) int64 {
 	}
 	if task.uploaded != nil {
 		n += task.uploaded.mem
-	}
-	for _, b := range task.spare {
-		n += int64(cap(b))
 	}
 	return n
 }
@@ -945,8 +953,8 @@ func testMemoryBound(t *testing.T, e *env, format string) {
 		if err := task.Put(ctx, batch); err != nil {
 			t.Fatal(err)
 		}
-		if task.mem > 1<<20 {
-			t.Fatalf("open objects hold %d bytes, over the 1 MiB bound", task.mem)
+		if task.held() > 1<<20 {
+			t.Fatalf("open objects hold %d bytes, over the 1 MiB bound", task.held())
 		}
 		if held := memHeld(task); task.mem != held {
 			t.Fatalf("the task counts %d bytes, its objects hold %d", task.mem, held)

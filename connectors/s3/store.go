@@ -1,7 +1,6 @@
 package s3
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -131,11 +130,15 @@ type upload struct {
 	setStart int64
 	id       *string
 	parts    []types.CompletedPart
+	// restSent: finish sent the last part (a retry of the completion
+	// does not send it again).
+	restSent bool
 }
 
-// sendPart uploads buf as the next part of u (starting the multipart
-// upload on the first call).
-func (s *store) sendPart(ctx context.Context, u *upload, buf []byte) error {
+// sendPart uploads the bytes of buf as the next part of u (starting the
+// multipart upload on the first call). Once it returns, nothing reads buf
+// any more.
+func (s *store) sendPart(ctx context.Context, u *upload, buf *chunkBuf) error {
 	if u.id == nil {
 		out, err := s.client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
 			Bucket: aws.String(s.cfg.Bucket), Key: aws.String(u.key),
@@ -147,10 +150,12 @@ func (s *store) sendPart(ctx context.Context, u *upload, buf []byte) error {
 		u.id = out.UploadId
 	}
 	n := int32(len(u.parts) + 1)
+	body := buf.reader()
 	out, err := s.client.UploadPart(ctx, &s3.UploadPartInput{
 		Bucket: aws.String(s.cfg.Bucket), Key: aws.String(u.key), UploadId: u.id,
-		PartNumber: aws.Int32(n), Body: bytes.NewReader(buf), ContentLength: aws.Int64(int64(len(buf))),
+		PartNumber: aws.Int32(n), Body: body, ContentLength: aws.Int64(int64(buf.Len())),
 	})
+	body.fence()
 	if err != nil {
 		return s.explain(fmt.Sprintf("uploading part %d of %s", n, u.key), err)
 	}
@@ -159,25 +164,28 @@ func (s *store) sendPart(ctx context.Context, u *upload, buf []byte) error {
 }
 
 // finish makes the object visible: one PutObject when it never outgrew a
-// part, else its last part (rest, emptied once sent, so that a retry does
-// not send it twice) and CompleteMultipartUpload.
-func (s *store) finish(ctx context.Context, u *upload, rest *bytes.Buffer) error {
+// part, else its last part (rest, sent once: a retry does not send it
+// twice) and CompleteMultipartUpload. Once it returns, nothing reads rest
+// any more.
+func (s *store) finish(ctx context.Context, u *upload, rest *chunkBuf) error {
 	if u.id == nil {
+		body := rest.reader()
 		_, err := s.client.PutObject(ctx, &s3.PutObjectInput{
 			Bucket: aws.String(s.cfg.Bucket), Key: aws.String(u.key),
-			Body: bytes.NewReader(rest.Bytes()), ContentLength: aws.Int64(int64(rest.Len())),
+			Body: body, ContentLength: aws.Int64(int64(rest.Len())),
 			Metadata: map[string]string{metaSetStart: strconv.FormatInt(u.setStart, 10)},
 		})
+		body.fence()
 		if err != nil {
 			return s.explain("uploading "+u.key, err)
 		}
 		return nil
 	}
-	if rest.Len() > 0 {
-		if err := s.sendPart(ctx, u, rest.Bytes()); err != nil {
+	if rest.Len() > 0 && !u.restSent {
+		if err := s.sendPart(ctx, u, rest); err != nil {
 			return err
 		}
-		rest.Reset()
+		u.restSent = true
 	}
 	_, err := s.client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
 		Bucket: aws.String(s.cfg.Bucket), Key: aws.String(u.key), UploadId: u.id,

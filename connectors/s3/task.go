@@ -1,11 +1,11 @@
 package s3
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/metrics"
 	"time"
 	"unicode/utf8"
 
@@ -35,23 +35,25 @@ type Task struct {
 	// set's files and closes done when it ends.
 	inflight *inflight
 	// mem is what the open, closing, uploading and uploaded sets hold in
-	// memory (file.mem summed) and the spare buffers, checked against
-	// Config.MemoryBytes.
+	// memory (file.mem summed); with the free chunks (held), it is checked
+	// against limit.
 	mem int64
+	// limit is what the objects may hold: Config.MemoryBytes less the
+	// task's working reserve.
+	limit int64
 	// uploaded is the set whose upload wait saw end, still counted in mem
 	// until release: the count changes where the task rotates, which the
 	// records decide, not where an offset commit (Flush) happened to wait.
 	uploaded *fileSet
-	// spare holds the (emptied) buffers of uploaded objects for the next
-	// objects to open, so that a buffer does not grow again from nothing
-	// (a growing buffer is allocated and cleared at each doubling); their
-	// capacity is spareMem, counted in mem.
-	spare    [][]byte
-	spareMem int64
+	// chunks holds the objects' bytes outside the Go heap (chunk.go); its
+	// free chunks, those of uploaded objects kept for the next objects,
+	// count in the bound too.
+	chunks *chunkPool
+	// headroom is 100+GOGC: what a byte an encoder keeps on the Go heap
+	// costs in resident memory, in percent (the collector lets the heap
+	// grow that much over what is live before it collects).
+	headroom int64
 }
-
-// maxSpare is how many buffers the task keeps for reuse.
-const maxSpare = 8
 
 // inflight is a set uploaded in the background.
 type inflight struct {
@@ -99,17 +101,52 @@ type fileSet struct {
 	files     []*file
 }
 
-// mem is what f holds in memory: its buffer's capacity, not only the
-// bytes in it (a buffer that grew by doubling holds up to twice its
-// bytes), and what its encoder keeps.
-func (f *file) mem() int64 { return int64(f.buf.Cap() + f.enc.pending()) }
+// mem is what f costs in resident memory: its chunks, whole (outside the
+// Go heap), and what its encoder keeps on the heap with the collector's
+// headroom.
+func (f *file) mem() int64 {
+	heap, chunks := f.enc.pending()
+	return int64(f.buf.Cap()+chunks) + int64(heap)*f.headroom/100
+}
 
 type file struct {
-	up     upload
-	enc    encoder
-	buf    bytes.Buffer
-	closed bool
-	done   bool
+	up       upload
+	enc      encoder
+	buf      chunkBuf
+	headroom int64 // Task.headroom
+	closed   bool
+	done     bool
+}
+
+// workingReserve is the part of the bound kept for what the process's
+// resident memory grows by with the task besides its objects' bytes: the
+// SDK's requests and connections, the codecs' scratch buffers and their
+// garbage with the collector's headroom, the goroutines' stacks, the code
+// pages the first uploads touch (TestMemoryRSS: up to about 6.4 MiB
+// together at GOGC=100, of which the Go heap 2.6-4.3 MiB; the heap's
+// share grows with GOGC, 7.5 MiB at 200; docs/benchmarks.md). A quarter
+// of the bound, at most 4 MiB times (100+GOGC)/100: 8 MiB at the default
+// GOGC, 12 MiB at the worker's 200.
+func workingReserve(bound, headroom int64) int64 { return min(bound/4, (4<<20)*headroom/100) }
+
+// held is what the bound counts: the sets' memory and the free chunks.
+func (t *Task) held() int64 { return t.mem + t.chunks.freeBytes() }
+
+// gcHeadroom returns 100+GOGC, in percent. GOGC off or above 1000 (the
+// setting of a process whose heap a memory limit bounds, GOMEMLIMIT) and a
+// setting that cannot be read count as GOGC=100: the factor would
+// otherwise make every heap byte count tens of times.
+func gcHeadroom() int64 {
+	s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return 200
+	}
+	gogc := int64(s[0].Value.Uint64())
+	if gogc <= 0 || gogc > 1000 {
+		return 200
+	}
+	return 100 + gogc
 }
 
 // Start parses the config and checks that the bucket can be listed.
@@ -130,6 +167,12 @@ func (t *Task) Start(ctx context.Context, tctx connectors.SinkTaskContext, props
 		return err
 	}
 	t.codecs = newCodecs()
+	// The free chunks are kept up to a quarter of the bound (and dropped
+	// first when the bound is passed).
+	t.chunks = &chunkPool{maxFree: int(min(cfg.MemoryBytes/4, 1<<30))}
+	t.codecs.chunks = t.chunks
+	t.headroom = gcHeadroom()
+	t.limit = cfg.MemoryBytes - workingReserve(cfg.MemoryBytes, t.headroom)
 	t.upCtx, t.upCancel = context.WithCancel(context.WithoutCancel(ctx))
 	return nil
 }
@@ -191,6 +234,8 @@ func (t *Task) drop(ctx context.Context, st *partState) {
 			if !f.done {
 				t.store.abort(ctx, &f.up)
 			}
+			f.enc.discard()
+			f.buf.Reset() // no upload reads it: Open, Close and Stop wait for them
 		}
 		t.mem -= set.mem
 	}
@@ -229,7 +274,7 @@ func (t *Task) Put(ctx context.Context, records []*connectors.Record) error {
 		if err := t.put(ctx, st, r); err != nil {
 			return err
 		}
-		if t.mem > t.cfg.MemoryBytes {
+		if t.held() > t.limit {
 			if err := t.enforceMemory(ctx); err != nil {
 				return err
 			}
@@ -374,16 +419,15 @@ func (t *Task) put(ctx context.Context, st *partState, r *connectors.Record) err
 }
 
 // enforceMemory closes the fullest open set until the open sets and the
-// set being uploaded hold no more than sluice.s3.memory.bytes (closing the
+// set being uploaded hold no more than t.limit (closing the
 // next waits for that upload to end). Of sets holding as much, the first
 // by topic and partition closes, so that the same records in the same
 // order close the same sets (not the map's random order).
 func (t *Task) enforceMemory(ctx context.Context) error {
 	for {
-		// Spare buffers go first (a rotation may have released more).
-		t.mem -= t.spareMem
-		t.spare, t.spareMem = nil, 0
-		if t.mem <= t.cfg.MemoryBytes {
+		// Free chunks go first (a rotation may have released more).
+		t.chunks.trim()
+		if t.mem <= t.limit {
 			return nil
 		}
 		var fullest *partState
@@ -423,14 +467,7 @@ func (t *Task) fileFor(set *fileSet, enc string, r *connectors.Record, kind obje
 	if f := set.byEnc[id]; f != nil {
 		return f, nil
 	}
-	f := &file{}
-	if n := len(t.spare); n > 0 {
-		b := t.spare[n-1]
-		t.spare = t.spare[:n-1]
-		t.spareMem -= int64(cap(b))
-		t.mem -= int64(cap(b)) // counted again below, as the object's
-		f.buf = *bytes.NewBuffer(b)
-	}
+	f := &file{buf: chunkBuf{pool: t.chunks}, headroom: t.headroom}
 	f.up = upload{key: t.store.objectKey(r.Topic, r.Partition, enc, r.Offset, kind), setStart: set.start}
 	var err error
 	if f.enc, err = t.codecs.newEncoder(t.cfg, f.up.key, kind, schema, &f.buf); err != nil {
@@ -462,7 +499,7 @@ func (t *Task) addTo(set *fileSet, f *file, data encoded) error {
 func (t *Task) sendFullPart(ctx context.Context, set *fileSet, f *file) error {
 	if f.buf.Len() >= t.cfg.PartSize {
 		before := f.mem()
-		if err := t.store.sendPart(ctx, &f.up, f.buf.Bytes()); err != nil {
+		if err := t.store.sendPart(ctx, &f.up, &f.buf); err != nil {
 			return t.uploadErr(err)
 		}
 		f.buf.Reset()
@@ -498,6 +535,20 @@ func (t *Task) rotate(ctx context.Context, st *partState) error {
 	}
 	set := st.set
 	st.set = nil
+	// The encoders close here rather than in the upload goroutine: the
+	// last bytes they write take chunks from the pool, which only this
+	// goroutine uses, and count where the records put them.
+	for _, f := range set.files {
+		before := f.mem()
+		if err := f.enc.close(); err != nil {
+			st.closing = set // closed again before its upload
+			return fmt.Errorf("closing %s: %w", f.up.key, err)
+		}
+		f.closed = true
+		d := f.mem() - before
+		set.mem += d
+		t.mem += d
+	}
 	// set.mem stays in t.mem until the upload is over: the bound holds
 	// what is being uploaded too.
 	in := &inflight{st: st, set: set, done: make(chan struct{})}
@@ -532,7 +583,8 @@ func (t *Task) wait(ctx context.Context) error {
 	return nil
 }
 
-// release stops counting the uploaded set, keeping its buffers as spares.
+// release stops counting the uploaded set, giving its chunks back to the
+// pool: its upload returned, and every request reading them with it.
 func (t *Task) release() {
 	set := t.uploaded
 	if set == nil {
@@ -541,13 +593,7 @@ func (t *Task) release() {
 	t.uploaded = nil
 	t.mem -= set.mem
 	for _, f := range set.files {
-		if c := f.buf.Cap(); c > 0 && len(t.spare) < maxSpare {
-			f.buf.Reset()
-			t.spare = append(t.spare, f.buf.AvailableBuffer())
-			t.spareMem += int64(c)
-			t.mem += int64(c)
-		}
-		f.buf = bytes.Buffer{}
+		f.buf.Reset()
 	}
 }
 
@@ -582,6 +628,9 @@ func (t *Task) commitClosing(ctx context.Context, st *partState) error {
 		return t.uploadErr(err)
 	}
 	t.mem -= st.closing.mem
+	for _, f := range st.closing.files {
+		f.buf.Reset()
+	}
 	st.closing = nil
 	return nil
 }
@@ -645,11 +694,10 @@ func (t *Task) Stop(ctx context.Context) error {
 		}
 	}
 	t.release()
-	t.mem -= t.spareMem
-	t.spare, t.spareMem = nil, 0
 	for tp, st := range t.parts {
 		t.drop(ctx, st)
 		delete(t.parts, tp)
 	}
+	t.chunks.trim() // every chunk is free now: the mappings go
 	return nil
 }
