@@ -96,17 +96,14 @@ func (r *Record) Materialize() error {
 // Both give the same bytes.
 type TextRow interface {
 	LazyStruct
-	// Row returns the struct's fields. The data is valid until the value
-	// is released and must not be changed.
-	Row() RowData
+	// Row returns where the struct's fields are and the fields. Both are
+	// valid until the value is released and must not be changed.
+	Row() (*RowLayout, *RowData)
 }
 
-// RowData is a row's fields as a TextRow holds them.
+// RowData is a row's fields as a TextRow holds them; its RowLayout says
+// which field is where.
 type RowData struct {
-	// Layout says where each field is and in which form; it is shared by
-	// every row of one struct schema and never changes, so a codec may
-	// check it against the schema once per Layout pointer.
-	Layout *RowLayout
 	// Text holds the fields' bytes; Spans[2c] and Spans[2c+1] are the
 	// start and end in Text of the field at column c, or Spans[2c] is
 	// SpanNull (a null) or SpanValue (the value is Values[c]).
@@ -122,7 +119,9 @@ const (
 	SpanValue = -2
 )
 
-// RowLayout is where a TextRow's fields are.
+// RowLayout is where a TextRow's fields are. It is shared by every row of
+// one struct schema and never changes, so a codec may check it against the
+// schema once per RowLayout pointer.
 type RowLayout struct {
 	// Cols holds, per field of the struct in its schema's order, its
 	// column: the index into RowData.Spans (by pairs) and RowData.Values.
@@ -147,3 +146,22 @@ const (
 	// FormBool: a BOOLEAN field, "t" or "f": Bool.
 	FormBool
 )
+
+// A RowEnvelope is a LazyStruct made of a row and what many rows share:
+// its fields before one field are nulls, that field is a row (a TextRow's
+// fields), and the fields after it are the values of a shared struct, as
+// FieldWriter.Rest takes them. A Debezium envelope of a snapshot row is
+// one: a null before, the row as after, then the source block, op and
+// times the rows read together share. A codec that knows RowEnvelope may
+// keep the encoding of the parts around the row while it sees the same
+// shared struct, so that a record costs its row's fields and two copies;
+// one that does not calls Visit. Both give the same bytes.
+type RowEnvelope interface {
+	LazyStruct
+	// Envelope returns the index of the row's field, the row's layout
+	// and fields as TextRow.Row returns them, and the struct whose values
+	// from field at+1 on are the rest: shared by many records and never
+	// changed after it was first handed over (its values up to field at
+	// are not read).
+	Envelope() (at int, layout *RowLayout, row *RowData, rest *StructValue)
+}

@@ -26,15 +26,13 @@ import (
 // the others.
 type lazyRow struct {
 	t *table
-	// text holds the direct columns' text back to back, an integer
+	// Text holds the direct columns' text back to back, an integer
 	// column's followed by its value (eight bytes, little-endian).
-	text []byte
-	// span holds, per column of t.cols, the start and end of its text;
-	// a start of spanNull is a null, spanValue a value in vals.
-	span []int32
-	// vals holds, per column, the value of a non-direct column; nil when
-	// the row has none.
-	vals []any
+	// Spans holds, per column of t.cols, the start and end of its text;
+	// a start of spanNull is a null, spanValue a value in Values.
+	// Values holds, per column, the value of a non-direct column; nil
+	// when the row has none.
+	connectors.RowData
 }
 
 const (
@@ -98,7 +96,7 @@ func (a *rowArena) read(row *lazyRow, t *table, vals [][]byte) error {
 	if len(a.spans) < n {
 		a.spans = make([]int32, max(arenaSpans, n))
 	}
-	row.t, row.span, row.vals = t, a.spans[:n:n], nil
+	row.t, row.Spans, row.Values = t, a.spans[:n:n], nil
 	a.spans = a.spans[n:]
 	size := 0
 	for i, v := range vals {
@@ -117,15 +115,15 @@ func (a *rowArena) read(row *lazyRow, t *table, vals [][]byte) error {
 		c := t.convs[i]
 		switch {
 		case c == nil:
-			row.span[2*i] = spanNull
+			row.Spans[2*i] = spanNull
 		case v == nil:
-			row.span[2*i] = spanNull
+			row.Spans[2*i] = spanNull
 		case c.Direct():
 			n, err := c.CheckText(v)
 			if err != nil {
 				return t.columnError(i, err)
 			}
-			row.span[2*i] = int32(len(a.text) - start)
+			row.Spans[2*i] = int32(len(a.text) - start)
 			integer := c.Integer()
 			if integer && !pgtypes.CanonicalInt(v) {
 				// Held in its one spelling (connectors.FormInt);
@@ -134,7 +132,7 @@ func (a *rowArena) read(row *lazyRow, t *table, vals [][]byte) error {
 			} else {
 				a.text = append(a.text, v...)
 			}
-			row.span[2*i+1] = int32(len(a.text) - start)
+			row.Spans[2*i+1] = int32(len(a.text) - start)
 			if integer {
 				// The integer read, after its text, for Write.
 				a.text = binary.LittleEndian.AppendUint64(a.text, uint64(n))
@@ -147,31 +145,31 @@ func (a *rowArena) read(row *lazyRow, t *table, vals [][]byte) error {
 			if x == nil && !c.Schema.Optional {
 				return t.unrepresentable(i, v)
 			}
-			if row.vals == nil {
+			if row.Values == nil {
 				if len(a.vals) < len(vals) {
 					a.vals = make([]any, max(arenaSpans, len(vals)))
 				}
-				row.vals = a.vals[:len(vals):len(vals)]
+				row.Values = a.vals[:len(vals):len(vals)]
 				a.vals = a.vals[len(vals):]
 			}
-			row.span[2*i] = spanValue
-			row.vals[i] = x
+			row.Spans[2*i] = spanValue
+			row.Values[i] = x
 		}
 	}
-	row.text = a.text[start:len(a.text):len(a.text)]
+	row.Text = a.text[start:len(a.text):len(a.text)]
 	return nil
 }
 
 // value returns column i's value as Convert returns it.
 func (r *lazyRow) value(i int) (any, error) {
-	switch s := r.span[2*i]; s {
+	switch s := r.Spans[2*i]; s {
 	case spanNull:
 		return nil, nil
 	case spanValue:
-		return r.vals[i], nil
+		return r.Values[i], nil
 	default:
 		t := r.t
-		v, err := t.convs[i].Convert(r.text[s:r.span[2*i+1]])
+		v, err := t.convs[i].Convert(r.Text[s:r.Spans[2*i+1]])
 		if err != nil {
 			return nil, t.columnError(i, err)
 		}
@@ -194,7 +192,7 @@ func (r *lazyRow) build(s *connectors.Schema, cols []int) (*connectors.StructVal
 
 // visit hands w the columns cols (connectors.LazyStruct.Visit).
 func (r *lazyRow) visit(w connectors.FieldWriter, cols []int) error {
-	span, vals, text, convs := r.span, r.vals, r.text, r.t.convs
+	span, vals, text, convs := r.Spans, r.Values, r.Text, r.t.convs
 	for _, ci := range cols {
 		var err error
 		switch st := span[2*ci]; st {
@@ -219,8 +217,8 @@ func (r *lazyRow) visit(w connectors.FieldWriter, cols []int) error {
 
 // Size estimates the bytes the row holds (cdc.Sizer).
 func (r *lazyRow) Size() int64 {
-	n := int64(cdc.StructOverhead + cdc.ScalarSize*len(r.span)/2 + len(r.text))
-	for _, v := range r.vals {
+	n := int64(cdc.StructOverhead + cdc.ScalarSize*len(r.Spans)/2 + len(r.Text))
+	for _, v := range r.Values {
 		n += cdc.ValueSize(v)
 	}
 	return n
@@ -239,8 +237,8 @@ func (k *lazyKey) Visit(w connectors.FieldWriter) error {
 func (k *lazyKey) Size() int64 { return (*lazyRow)(k).Size() }
 
 // Row hands the key's fields over at once (connectors.TextRow).
-func (k *lazyKey) Row() connectors.RowData {
-	return connectors.RowData{Layout: k.t.keyLayout, Text: k.text, Spans: k.span, Values: k.vals}
+func (k *lazyKey) Row() (*connectors.RowLayout, *connectors.RowData) {
+	return k.t.keyLayout, &k.RowData
 }
 
 func (e *lazyEnvelope) Build() (*connectors.StructValue, error) {
@@ -272,6 +270,12 @@ func (e *lazyEnvelope) Visit(w connectors.FieldWriter) error {
 	return w.Rest(e.src.rest)
 }
 
+// Envelope hands over the row as after between a null before and the rest
+// the rows read with it share (connectors.RowEnvelope).
+func (e *lazyEnvelope) Envelope() (int, *connectors.RowLayout, *connectors.RowData, *connectors.StructValue) {
+	return cdc.EnvAfter, e.t.valueLayout, &e.RowData, e.src.rest
+}
+
 func (e *lazyEnvelope) Size() int64 { return e.lazyRow.Size() + cdc.ValueSize(e.src.src) }
 
 // lazyAfter is the after value of a row's envelope.
@@ -288,11 +292,13 @@ func (a *lazyAfter) Visit(w connectors.FieldWriter) error {
 }
 
 // Row hands the row's fields over at once (connectors.TextRow).
-func (a *lazyAfter) Row() connectors.RowData {
-	return connectors.RowData{Layout: a.t.valueLayout, Text: a.text, Spans: a.span, Values: a.vals}
+func (a *lazyAfter) Row() (*connectors.RowLayout, *connectors.RowData) {
+	return a.t.valueLayout, &a.RowData
 }
 
 var (
 	_ connectors.TextRow = (*lazyKey)(nil)
 	_ connectors.TextRow = (*lazyAfter)(nil)
+
+	_ connectors.RowEnvelope = (*lazyEnvelope)(nil)
 )

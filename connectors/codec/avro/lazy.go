@@ -35,7 +35,8 @@ func (n *node) encodeLazy(b []byte, l connectors.LazyStruct) ([]byte, error) {
 		return n.encode(b, sv)
 	}
 	if r, ok := l.(connectors.TextRow); ok {
-		return n.encodeRow(b, r.Row())
+		l, d := r.Row()
+		return n.encodeRow(b, l, d)
 	}
 	w := lazyWriters.Get().(*lazyWriter)
 	w.b, w.n, w.i = b, n, 0
@@ -188,8 +189,7 @@ func (w *lazyWriter) Rest(v *connectors.StructValue) error {
 
 // encodeRow appends the Avro binary of a TextRow's fields under the
 // record node n, in order: as encodeLazy does through Visit, in one loop.
-func (n *node) encodeRow(b []byte, r connectors.RowData) ([]byte, error) {
-	l := r.Layout
+func (n *node) encodeRow(b []byte, l *connectors.RowLayout, r *connectors.RowData) ([]byte, error) {
 	if l == nil || len(l.Cols) != len(n.fields) || len(l.Forms) != len(l.Cols) {
 		return b, codec.Errorf("the lazy row's layout does not match its schema's %d fields", len(n.fields))
 	}

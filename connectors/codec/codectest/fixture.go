@@ -331,12 +331,12 @@ func (f LazyFunc) Visit(w connectors.FieldWriter) error { return f(w) }
 func TextRow(v *connectors.StructValue) connectors.LazyStruct {
 	n := len(v.Values)
 	r := &row{LazyStruct: Lazy(v, true)}
-	r.data.Layout = &connectors.RowLayout{Cols: make([]int, n), Forms: make([]connectors.TextForm, n)}
+	r.layout = &connectors.RowLayout{Cols: make([]int, n), Forms: make([]connectors.TextForm, n)}
 	r.data.Spans = make([]int32, 2*n)
 	r.data.Values = make([]any, n)
 	for i, f := range v.Schema.Fields {
 		c := n - 1 - i
-		r.data.Layout.Cols[i] = c
+		r.layout.Cols[i] = c
 		start := int32(len(r.data.Text))
 		form := connectors.FormValue
 		switch x := v.Values[i].(type) {
@@ -360,7 +360,7 @@ func TextRow(v *connectors.StructValue) connectors.LazyStruct {
 				r.data.Text = append(r.data.Text, 'f')
 			}
 		}
-		r.data.Layout.Forms[i] = form
+		r.layout.Forms[i] = form
 		if form == connectors.FormValue {
 			r.data.Spans[2*c], r.data.Values[c] = connectors.SpanValue, v.Values[i]
 			continue
@@ -375,16 +375,17 @@ func TextRow(v *connectors.StructValue) connectors.LazyStruct {
 
 // RowFunc is a connectors.TextRow with the data d, whose Visit fails,
 // for tests of what a codec does with a row that does not fit its schema.
-func RowFunc(d connectors.RowData) connectors.LazyStruct {
-	return &row{LazyStruct: LazyFunc(nil), data: d}
+func RowFunc(l *connectors.RowLayout, d connectors.RowData) connectors.LazyStruct {
+	return &row{LazyStruct: LazyFunc(nil), layout: l, data: d}
 }
 
 type row struct {
 	connectors.LazyStruct
-	data connectors.RowData
+	layout *connectors.RowLayout
+	data   connectors.RowData
 }
 
-func (r *row) Row() connectors.RowData { return r.data }
+func (r *row) Row() (*connectors.RowLayout, *connectors.RowData) { return r.layout, &r.data }
 
 // RowMisfit is a TextRow that does not fit the schema MisfitSchema and a
 // part of the error a codec must return for it.
@@ -415,17 +416,49 @@ func RowMisfits() []RowMisfit {
 		return []int32{0, d, d + 8, d + 9}
 	}
 	return []RowMisfit{
-		{"no layout", RowFunc(connectors.RowData{Text: text(1), Spans: spans(1)}), "layout does not match"},
-		{"too few fields", RowFunc(connectors.RowData{Layout: layout(connectors.FormInt), Text: text(1), Spans: spans(1)}), "layout does not match"},
-		{"text for an int", RowFunc(connectors.RowData{Layout: layout(connectors.FormText, connectors.FormText), Text: text(1), Spans: spans(1)}),
+		{"no layout", RowFunc(nil, connectors.RowData{Text: text(1), Spans: spans(1)}), "layout does not match"},
+		{"too few fields", RowFunc(layout(connectors.FormInt), connectors.RowData{Text: text(1), Spans: spans(1)}), "layout does not match"},
+		{"text for an int", RowFunc(layout(connectors.FormText, connectors.FormText), connectors.RowData{Text: text(1), Spans: spans(1)}),
 			"a: a lazy text value does not fit schema type int8"},
-		{"bool for a string", RowFunc(connectors.RowData{Layout: layout(connectors.FormInt, connectors.FormBool), Text: text(1), Spans: spans(1)}),
+		{"bool for a string", RowFunc(layout(connectors.FormInt, connectors.FormBool), connectors.RowData{Text: text(1), Spans: spans(1)}),
 			"b: a lazy boolean value does not fit schema type string"},
-		{"out of range", RowFunc(connectors.RowData{Layout: ok, Text: text(128), Spans: spans(128)}), "a: 128 is out of the range of int8"},
-		{"text for a value", RowFunc(connectors.RowData{Layout: layout(connectors.FormValue, connectors.FormText), Text: text(1), Spans: spans(1)}),
+		{"out of range", RowFunc(ok, connectors.RowData{Text: text(128), Spans: spans(128)}), "a: 128 is out of the range of int8"},
+		{"text for a value", RowFunc(layout(connectors.FormValue, connectors.FormText), connectors.RowData{Text: text(1), Spans: spans(1)}),
 			"a: the lazy row gave text for a field it holds as a value"},
-		{"null for a required field", RowFunc(connectors.RowData{Layout: ok, Text: text(1), Spans: []int32{connectors.SpanNull, 0, 9, 10}}), "a: "},
-		{"value of another type", RowFunc(connectors.RowData{Layout: ok, Text: text(1), Spans: []int32{connectors.SpanValue, 0, 9, 10},
+		{"null for a required field", RowFunc(ok, connectors.RowData{Text: text(1), Spans: []int32{connectors.SpanNull, 0, 9, 10}}), "a: "},
+		{"value of another type", RowFunc(ok, connectors.RowData{Text: text(1), Spans: []int32{connectors.SpanValue, 0, 9, 10},
 			Values: []any{"one", nil}}), "a: "},
 	}
+}
+
+// RowEnvelope returns v as a connectors.RowEnvelope: its fields before
+// field at must be nulls and field at a struct, handed over as TextRow
+// does, with v itself as the rest. Its Visit hands over the same parts
+// (nulls, the row as a struct, the rest).
+func RowEnvelope(v *connectors.StructValue, at int) connectors.LazyStruct {
+	return &envelope{v: v, at: at, row: TextRow(v.Values[at].(*connectors.StructValue)).(*row)}
+}
+
+type envelope struct {
+	v   *connectors.StructValue
+	at  int
+	row *row
+}
+
+func (e *envelope) Build() (*connectors.StructValue, error) { return e.v, nil }
+
+func (e *envelope) Visit(w connectors.FieldWriter) error {
+	for range e.at {
+		if err := w.Value(nil); err != nil {
+			return err
+		}
+	}
+	if err := w.Struct(e.row); err != nil {
+		return err
+	}
+	return w.Rest(e.v)
+}
+
+func (e *envelope) Envelope() (int, *connectors.RowLayout, *connectors.RowData, *connectors.StructValue) {
+	return e.at, e.row.layout, &e.row.data, e.v
 }

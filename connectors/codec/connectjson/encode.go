@@ -60,6 +60,13 @@ type plan struct {
 	rest     *connectors.StructValue
 	restFrom int
 	restJSON []byte
+	// rowLayout and rowOps: the last TextRow layout written under this
+	// plan and its fields' program (appendRow).
+	rowLayout *connectors.RowLayout
+	rowOps    []rowOp
+	// env: what surrounds the row of the last RowEnvelope written under
+	// this plan (appendEnvelope).
+	env *envParts
 }
 
 // structMemo remembers the JSON of the last struct a plan encoded, for

@@ -2,6 +2,7 @@ package connectjson
 
 import (
 	"encoding/binary"
+	"math"
 	"strconv"
 	"unsafe"
 
@@ -33,8 +34,12 @@ func (c *Codec) appendLazy(dst []byte, p *plan, l connectors.LazyStruct) ([]byte
 	if p.bad != "" {
 		return dst, &codec.DataError{Reason: p.bad}
 	}
+	if e, ok := l.(connectors.RowEnvelope); ok {
+		return c.appendEnvelope(dst, p, e)
+	}
 	if r, ok := l.(connectors.TextRow); ok {
-		return c.appendRow(dst, p, r.Row())
+		l, d := r.Row()
+		return c.appendRow(dst, p, l, d)
 	}
 	if c.depth == len(c.writers) {
 		c.writers = append(c.writers, &lazyWriter{c: c})
@@ -205,35 +210,184 @@ func (w *lazyWriter) Rest(v *connectors.StructValue) error {
 	return nil
 }
 
-// appendRow appends the JSON of a TextRow's fields under the struct plan
-// p: as appendLazy does through Visit, in one loop.
-func (c *Codec) appendRow(dst []byte, p *plan, r connectors.RowData) ([]byte, error) {
-	l := r.Layout
-	if l == nil || len(l.Cols) != len(p.fields) || len(l.Forms) != len(l.Cols) {
-		return dst, codec.Errorf("the lazy row's layout does not match its schema's %d fields", len(p.fields))
-	}
-	text, spans, vals, forms := r.Text, r.Spans, r.Values, l.Forms
-	dst = append(dst, '{')
-	for i, ci := range l.Cols {
-		dst = append(dst, p.keys[i]...)
-		fp := p.fields[i]
+// envParts is the JSON around the row of a RowEnvelope, for one shared
+// rest: the fields before the row (nulls) with the row's member name, and
+// the fields after it.
+type envParts struct {
+	at         int
+	rest       *connectors.StructValue
+	head, tail []byte
+}
+
+// appendEnvelope appends the JSON of a RowEnvelope under the struct plan
+// p: as appendLazy does through Visit, with the members around the row
+// written once while the rest is the same.
+func (c *Codec) appendEnvelope(dst []byte, p *plan, e connectors.RowEnvelope) ([]byte, error) {
+	at, layout, row, rest := e.Envelope()
+	ep := p.env
+	if ep == nil || ep.rest != rest || ep.at != at {
 		var err error
-		switch st := spans[2*ci]; st {
-		case connectors.SpanNull:
-			dst, err = c.appendValue(dst, fp, nil)
-		case connectors.SpanValue:
-			dst, err = c.appendValue(dst, fp, vals[ci])
-		default:
-			end := spans[2*ci+1]
-			switch forms[i] {
-			case connectors.FormText:
-				dst, err = c.appendText(dst, fp, text[st:end])
-			case connectors.FormInt:
-				dst, err = appendInt(dst, fp, int64(binary.LittleEndian.Uint64(text[end:])), text[st:end])
-			case connectors.FormBool:
-				dst, err = appendBool(dst, fp, end-st == 1 && text[st] == 't')
+		if ep, err = c.envelopeParts(p, at, rest); err != nil {
+			return dst, err
+		}
+	}
+	dst = append(dst, ep.head...)
+	fp := p.fields[at]
+	var err error
+	switch {
+	case fp.kind != kStruct:
+		err = codec.FormError(fp.s, "struct")
+	case fp.bad != "":
+		err = &codec.DataError{Reason: fp.bad}
+	default:
+		dst, err = c.appendRow(dst, fp, layout, row)
+	}
+	if err != nil {
+		return dst, codec.InField(err, p.s.Fields[at].Name)
+	}
+	return append(dst, ep.tail...), nil
+}
+
+// envelopeParts writes and keeps in p the JSON around a RowEnvelope's row
+// at field at with rest rest.
+func (c *Codec) envelopeParts(p *plan, at int, rest *connectors.StructValue) (*envParts, error) {
+	n := len(p.fields)
+	if at < 0 || at >= n || len(p.keys) != n {
+		return nil, codec.Errorf("the lazy envelope's row is at field %d of %d", at, n)
+	}
+	if rest == nil || len(rest.Values) != n {
+		return nil, codec.Errorf("the lazy struct's rest is not a value of its schema (%d fields)", n)
+	}
+	if rest.Schema != p.s && !codec.SchemaEqual(rest.Schema, p.s) {
+		return nil, codec.Errorf("the lazy struct's rest has schema %q, not the struct's %q", schemaLabel(rest.Schema), schemaLabel(p.s))
+	}
+	ep := p.env
+	if ep == nil {
+		ep = &envParts{}
+	}
+	head, tail := append(ep.head[:0], '{'), ep.tail[:0]
+	var err error
+	for i := range at {
+		head = append(head, p.keys[i]...)
+		if head, err = c.appendValue(head, p.fields[i], nil); err != nil {
+			return nil, codec.InField(err, p.s.Fields[i].Name)
+		}
+	}
+	head = append(head, p.keys[at]...)
+	for i := at + 1; i < n; i++ {
+		tail = append(tail, p.keys[i]...)
+		if tail, err = c.appendValue(tail, p.fields[i], rest.Values[i]); err != nil {
+			return nil, codec.InField(err, p.s.Fields[i].Name)
+		}
+	}
+	ep.at, ep.rest, ep.head, ep.tail = at, rest, head, append(tail, '}')
+	p.env = ep
+	return ep, nil
+}
+
+// rowOp is how appendRow writes one field of a TextRow: its member name,
+// plan and column, and what its text is written as.
+type rowOp struct {
+	key    []byte
+	fp     *plan
+	col    int
+	op     uint8
+	lo, hi int64 // an opInt's range
+}
+
+const (
+	opMisfit uint8 = iota // text in a form the field's plan does not take
+	opText
+	opInt   // an integer narrower than 64 bits, checked for range
+	opInt64 // an integer of 64 bits
+	opBool
+)
+
+// rowProgram returns the program of layout l under the struct plan p,
+// made once per layout and kept in p.
+func rowProgram(p *plan, l *connectors.RowLayout) ([]rowOp, error) {
+	if l == p.rowLayout && l != nil {
+		return p.rowOps, nil
+	}
+	if l == nil || len(l.Cols) != len(p.fields) || len(l.Forms) != len(l.Cols) || len(p.keys) != len(p.fields) {
+		return nil, codec.Errorf("the lazy row's layout does not match its schema's %d fields", len(p.fields))
+	}
+	ops := make([]rowOp, len(l.Cols))
+	for i, ci := range l.Cols {
+		fp := p.fields[i]
+		o := rowOp{key: p.keys[i], fp: fp, col: ci}
+		switch f := l.Forms[i]; {
+		case f == connectors.FormText && fp.kind == kString:
+			o.op = opText
+		case f == connectors.FormInt && fp.kind == kInt64:
+			o.op = opInt64
+		case f == connectors.FormInt && fp.kind == kInt8:
+			o.op, o.lo, o.hi = opInt, math.MinInt8, math.MaxInt8
+		case f == connectors.FormInt && fp.kind == kInt16:
+			o.op, o.lo, o.hi = opInt, math.MinInt16, math.MaxInt16
+		case f == connectors.FormInt && fp.kind == kInt32:
+			o.op, o.lo, o.hi = opInt, math.MinInt32, math.MaxInt32
+		case f == connectors.FormBool && fp.kind == kBoolean:
+			o.op = opBool
+		}
+		ops[i] = o
+	}
+	p.rowLayout, p.rowOps = l, ops
+	return ops, nil
+}
+
+// appendRow appends the JSON of a TextRow's fields under the struct plan
+// p: as appendLazy does through Visit, in one loop over the layout's
+// program.
+func (c *Codec) appendRow(dst []byte, p *plan, l *connectors.RowLayout, r *connectors.RowData) ([]byte, error) {
+	ops, err := rowProgram(p, l)
+	if err != nil {
+		return dst, err
+	}
+	text, spans, vals := r.Text, r.Spans, r.Values
+	dst = append(dst, '{')
+	for i := range ops {
+		o := &ops[i]
+		dst = append(dst, o.key...)
+		st := spans[2*o.col]
+		if st < 0 {
+			var v any
+			switch st {
+			case connectors.SpanNull:
+			case connectors.SpanValue:
+				v = vals[o.col]
 			default:
-				err = codec.Errorf("the lazy row gave text for a field it holds as a value")
+				err = codec.Errorf("the lazy row gave span %d", st)
+			}
+			if err == nil {
+				dst, err = c.appendValue(dst, o.fp, v)
+			}
+		} else {
+			end := spans[2*o.col+1]
+			switch o.op {
+			case opText:
+				var ok bool
+				start := len(dst)
+				b := text[st:end]
+				if dst, ok = appendString(dst, unsafe.String(unsafe.SliceData(b), len(b)), c.strict); !ok {
+					dst, err = c.appendStr(dst[:start], string(b))
+				}
+			case opInt64:
+				dst = append(dst, text[st:end]...)
+			case opInt:
+				if n := int64(binary.LittleEndian.Uint64(text[end:])); n >= o.lo && n <= o.hi {
+					dst = append(dst, text[st:end]...)
+				} else {
+					dst, err = appendInt(dst, o.fp, n, text[st:end])
+				}
+			case opBool:
+				if end-st == 1 && text[st] == 't' {
+					dst = append(dst, "true"...)
+				} else {
+					dst = append(dst, "false"...)
+				}
+			default:
+				dst, err = c.appendMisfit(dst, o.fp, l.Forms[i], text[st:end])
 			}
 		}
 		if err != nil {
@@ -241,4 +395,18 @@ func (c *Codec) appendRow(dst []byte, p *plan, r connectors.RowData) ([]byte, er
 		}
 	}
 	return append(dst, '}'), nil
+}
+
+// appendMisfit fails a field whose text is in a form its plan does not
+// take, as the FieldWriter method of that form does.
+func (c *Codec) appendMisfit(dst []byte, fp *plan, f connectors.TextForm, text []byte) ([]byte, error) {
+	switch f {
+	case connectors.FormText:
+		return c.appendText(dst, fp, text)
+	case connectors.FormInt:
+		return appendInt(dst, fp, 0, text)
+	case connectors.FormBool:
+		return appendBool(dst, fp, false)
+	}
+	return dst, codec.Errorf("the lazy row gave text for a field it holds as a value")
 }

@@ -142,3 +142,81 @@ func TestTextRowMisfits(t *testing.T) {
 		}
 	}
 }
+
+// TestRowEnvelopeEncodesAsBuilt: an envelope handed over as a row between
+// shared parts gives the bytes of the built envelope, record after record
+// with the same rest (the parts kept) and with rests that alternate (the
+// parts written again), and the misfits fail naming what is wrong.
+func TestRowEnvelopeEncodesAsBuilt(t *testing.T) {
+	for _, opts := range []Options{DefaultOptions(), {CacheSize: 10}, {Schemas: true, DecimalNumeric: true, CacheSize: 10}} {
+		c := New(opts)
+		var rests []*connectors.StructValue
+		for i := range 3 {
+			_, v := codectest.Envelope(i)
+			v.Values[0] = nil // before
+			rests = append(rests, v)
+		}
+		for _, i := range []int{0, 0, 1, 1, 0, 2, 1, 2, 2} {
+			v := rests[i]
+			want, err := c.Encode(nil, v.Schema, v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := c.Encode([]byte("x"), v.Schema, codectest.RowEnvelope(v, 1))
+			if err != nil {
+				t.Fatalf("%+v record %d: %v", opts, i, err)
+			}
+			if string(got) != "x"+string(want) {
+				t.Errorf("%+v record %d:\nenvelope %s\nbuilt     x%s", opts, i, got, want)
+			}
+		}
+	}
+	_, v := codectest.Envelope(0)
+	v.Values[0] = nil
+	other := *v
+	other.Schema = codectest.KeySchema
+	bad := *v
+	bad.Values = append([]any(nil), v.Values...)
+	bad.Values[1] = codectest.Row(0)
+	bad.Values[1].(*connectors.StructValue).Values[0] = "not an int"
+	for _, m := range []struct {
+		name string
+		env  connectors.LazyStruct
+		want string
+	}{
+		{"a required field before the row", &atField{codectest.RowEnvelope(v, 1), 3}, "source: null value for a required struct field"},
+		{"row past the fields", &atField{codectest.RowEnvelope(v, 1), 6}, "the lazy envelope's row is at field 6 of 6"},
+		{"rest of another schema", &withRest{codectest.RowEnvelope(v, 1), &other}, `rest has schema "dbserver1.public.customers.Key"`},
+		{"a misfit in the row", codectest.RowEnvelope(&bad, 1), "after."},
+	} {
+		got, err := New(DefaultOptions()).Encode([]byte("x"), v.Schema, m.env)
+		if err == nil || !strings.Contains(err.Error(), m.want) {
+			t.Errorf("%s: error %v, want one with %q", m.name, err, m.want)
+		}
+		if string(got) != "x" {
+			t.Errorf("%s: dst %q, want it cut back to %q", m.name, got, "x")
+		}
+	}
+}
+
+// atField is a RowEnvelope whose row is said to be at field at.
+type atField struct {
+	connectors.LazyStruct
+	at int
+}
+
+func (a *atField) Envelope() (int, *connectors.RowLayout, *connectors.RowData, *connectors.StructValue) {
+	_, l, d, rest := a.LazyStruct.(connectors.RowEnvelope).Envelope()
+	return a.at, l, d, rest
+}
+
+// withRest is a RowEnvelope with the rest rest.
+type withRest struct {
+	connectors.LazyStruct
+	rest *connectors.StructValue
+}
+
+func (w *withRest) Envelope() (int, *connectors.RowLayout, *connectors.RowData, *connectors.StructValue) {
+	at, l, d, _ := w.LazyStruct.(connectors.RowEnvelope).Envelope()
+	return at, l, d, w.rest
+}

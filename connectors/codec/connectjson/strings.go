@@ -1,6 +1,7 @@
 package connectjson
 
 import (
+	"encoding/binary"
 	"unicode/utf8"
 	"unsafe"
 
@@ -31,13 +32,19 @@ func AppendString(dst []byte, s string) []byte {
 func appendString(dst []byte, s string, strict bool) ([]byte, bool) {
 	dst = append(dst, '"')
 	start := 0
+	// s's bytes, read eight at a time (one load where the machine has
+	// one) while they are plain ASCII: most text has nothing to escape.
+	sb := unsafe.Slice(unsafe.StringData(s), len(s))
 	for i := 0; i < len(s); {
-		// Eight plain ASCII bytes at a time: most text has nothing to
-		// escape.
-		if i+8 <= len(s) && safe8(uint64(s[i])|uint64(s[i+1])<<8|uint64(s[i+2])<<16|uint64(s[i+3])<<24|
-			uint64(s[i+4])<<32|uint64(s[i+5])<<40|uint64(s[i+6])<<48|uint64(s[i+7])<<56) {
+		for i+16 <= len(sb) && unsafe16(binary.LittleEndian.Uint64(sb[i:]), binary.LittleEndian.Uint64(sb[i+8:])) == 0 {
+			i += 16
+		}
+		if i+8 <= len(sb) && safe8(binary.LittleEndian.Uint64(sb[i:])) {
 			i += 8
 			continue
+		}
+		if i == len(s) {
+			break
 		}
 		b := s[i]
 		if b < utf8.RuneSelf {
@@ -110,11 +117,21 @@ const (
 // safe8 reports whether the eight bytes of x are all written as they are
 // (jsonSafe): none is below 0x20, a quote, a backslash or non-ASCII. It
 // uses the exact has-a-zero-byte and has-a-byte-below-n tests.
-func safe8(x uint64) bool {
-	zero := func(v uint64) uint64 { return (v - ones) & ^v & highs }
+func safe8(x uint64) bool { return unsafe8(x) == 0 }
+
+// unsafe8 has a high bit set for (at least) the first byte of x that safe8
+// rejects, and none when safe8 accepts x.
+func unsafe8(x uint64) uint64 {
 	below20 := (x - 0x20*ones) & ^x & highs
-	return (x&highs)|below20|zero(x^('"'*ones))|zero(x^('\\'*ones)) == 0
+	return (x & highs) | below20 | zero8(x^('"'*ones)) | zero8(x^('\\'*ones))
 }
+
+// unsafe16 is unsafe8 of two words at once: zero when both are safe.
+func unsafe16(x, y uint64) uint64 { return unsafe8(x) | unsafe8(y) }
+
+// zero8 has the high bit of each zero byte of v set (and of no byte
+// before the first zero one).
+func zero8(v uint64) uint64 { return (v - ones) & ^v & highs }
 
 // MemberKey returns a struct field's name as an object member's key,
 // `"name":`, with a comma before it unless it is the first member.
