@@ -34,6 +34,9 @@ func (n *node) encodeLazy(b []byte, l connectors.LazyStruct) ([]byte, error) {
 		}
 		return n.encode(b, sv)
 	}
+	if e, ok := l.(connectors.RowEnvelope); ok {
+		return n.encodeEnvelope(b, e)
+	}
 	if r, ok := l.(connectors.TextRow); ok {
 		l, d := r.Row()
 		return n.encodeRow(b, l, d)
@@ -224,4 +227,76 @@ func (n *node) encodeRow(b []byte, l *connectors.RowLayout, r *connectors.RowDat
 		}
 	}
 	return b, nil
+}
+
+// envParts is the Avro binary around the row of a RowEnvelope, for one
+// record node and shared rest: the fields before the row (nulls) and the
+// fields after it. A Schema is shared by goroutines, so these are kept
+// per goroutine that encodes, in a pool, not in the node.
+type envParts struct {
+	n          *node
+	at         int
+	rest       *connectors.StructValue
+	head, tail []byte
+}
+
+var envPartsPool = sync.Pool{New: func() any { return new(envParts) }}
+
+// encodeEnvelope appends the Avro binary of a RowEnvelope under the record
+// node n: as encodeLazy does through Visit, with the fields around the
+// row written once while the rest is the same.
+func (n *node) encodeEnvelope(b []byte, e connectors.RowEnvelope) ([]byte, error) {
+	at, layout, row, rest := e.Envelope()
+	ep := envPartsPool.Get().(*envParts)
+	defer envPartsPool.Put(ep)
+	if ep.n != n || ep.rest != rest || ep.at != at {
+		if err := ep.write(n, at, rest); err != nil {
+			ep.n, ep.rest = nil, nil
+			return b, err
+		}
+	}
+	b = append(b, ep.head...)
+	f := n.fields[at]
+	if f.kind == kNullUnion {
+		b = appendLong(b, int64(f.valueIndex))
+		f = f.value
+	}
+	var err error
+	if f.kind != kStruct {
+		err = codec.FormError(f.s, "struct")
+	} else {
+		b, err = f.encodeRow(b, layout, row)
+	}
+	if err != nil {
+		return b, codec.InField(err, n.s.Fields[at].Name)
+	}
+	return append(b, ep.tail...), nil
+}
+
+// write makes ep the parts of n around a row at field at with rest rest.
+func (ep *envParts) write(n *node, at int, rest *connectors.StructValue) error {
+	k := len(n.fields)
+	if at < 0 || at >= k {
+		return codec.Errorf("the lazy envelope's row is at field %d of %d", at, k)
+	}
+	if rest == nil || len(rest.Values) != k {
+		return codec.Errorf("the lazy struct's rest is not a value of its schema (%d fields)", k)
+	}
+	if s := n.s; rest.Schema != s && !codec.SchemaEqual(rest.Schema, s) {
+		return codec.Errorf("the lazy struct's rest has a schema other than the struct's %q", s.Name)
+	}
+	head, tail := ep.head[:0], ep.tail[:0]
+	var err error
+	for i := range at {
+		if head, err = n.fields[i].encode(head, nil); err != nil {
+			return codec.InField(err, n.s.Fields[i].Name)
+		}
+	}
+	for i := at + 1; i < k; i++ {
+		if tail, err = n.fields[i].encode(tail, rest.Values[i]); err != nil {
+			return codec.InField(err, n.s.Fields[i].Name)
+		}
+	}
+	ep.n, ep.at, ep.rest, ep.head, ep.tail = n, at, rest, head, tail
+	return nil
 }

@@ -170,28 +170,87 @@ func TestTextRowMisfits(t *testing.T) {
 	}
 }
 
-// TestRowEnvelopeEncodesAsBuilt: a codec that does not take a
-// RowEnvelope's parts (Avro writes it through Visit) gives the built
-// envelope's bytes.
+// TestRowEnvelopeEncodesAsBuilt: an envelope handed over as a row between
+// shared parts gives the built envelope's bytes, record after record with
+// the same rest (the parts kept) and with rests that alternate, and the
+// misfits fail naming what is wrong.
 func TestRowEnvelopeEncodesAsBuilt(t *testing.T) {
 	c := New(DefaultOptions())
+	var rests []*connectors.StructValue
 	for i := range 3 {
 		_, v := codectest.Envelope(i)
 		v.Values[0] = nil // before
-		as, err := c.Schema(v.Schema)
-		if err != nil {
-			t.Fatal(err)
-		}
+		rests = append(rests, v)
+	}
+	as, err := c.Schema(rests[0].Schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range []int{0, 0, 1, 1, 0, 2, 1, 2, 2} {
+		v := rests[i]
 		want, err := as.Append(nil, v)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := as.Append(nil, codectest.RowEnvelope(v, 1))
+		got, err := as.Append([]byte("x"), codectest.RowEnvelope(v, 1))
 		if err != nil {
 			t.Fatalf("record %d: %v", i, err)
 		}
-		if string(got) != string(want) {
-			t.Errorf("record %d:\nenvelope %x\nbuilt    %x", i, got, want)
+		if string(got) != "x"+string(want) {
+			t.Errorf("record %d:\nenvelope %x\nbuilt    x%x", i, got, want)
 		}
 	}
+	v := rests[0]
+	other := *v
+	other.Schema = codectest.KeySchema
+	bad := *v
+	bad.Values = append([]any(nil), v.Values...)
+	bad.Values[1] = codectest.Row(0)
+	bad.Values[1].(*connectors.StructValue).Values[0] = "not an int"
+	for _, m := range []struct {
+		name string
+		env  connectors.LazyStruct
+		want string
+	}{
+		{"a required field before the row", &atField{codectest.RowEnvelope(v, 1), 3}, "source: "},
+		{"row past the fields", &atField{codectest.RowEnvelope(v, 1), 6}, "the lazy envelope's row is at field 6 of 6"},
+		{"rest of another schema", &withRest{codectest.RowEnvelope(v, 1), &other}, "rest has a schema other than"},
+		{"a misfit in the row", codectest.RowEnvelope(&bad, 1), "after."},
+	} {
+		got, err := as.Append([]byte("x"), m.env)
+		if err == nil || !strings.Contains(err.Error(), m.want) {
+			t.Errorf("%s: error %v, want one with %q", m.name, err, m.want)
+		}
+		if !strings.HasPrefix(string(got), "x") {
+			t.Errorf("%s: dst %q lost its start %q", m.name, got, "x")
+		}
+	}
+	// The parts are kept per rest: after the misfits, the same rest
+	// still gives the built bytes.
+	want, _ := as.Append(nil, v)
+	if got, err := as.Append(nil, codectest.RowEnvelope(v, 1)); err != nil || string(got) != string(want) {
+		t.Errorf("after the misfits: %x, %v; want %x", got, err, want)
+	}
+}
+
+// atField is a RowEnvelope whose row is said to be at field at.
+type atField struct {
+	connectors.LazyStruct
+	at int
+}
+
+func (a *atField) Envelope() (int, *connectors.RowLayout, *connectors.RowData, *connectors.StructValue) {
+	_, l, d, rest := a.LazyStruct.(connectors.RowEnvelope).Envelope()
+	return a.at, l, d, rest
+}
+
+// withRest is a RowEnvelope with the rest rest.
+type withRest struct {
+	connectors.LazyStruct
+	rest *connectors.StructValue
+}
+
+func (w *withRest) Envelope() (int, *connectors.RowLayout, *connectors.RowData, *connectors.StructValue) {
+	at, l, d, _ := w.LazyStruct.(connectors.RowEnvelope).Envelope()
+	return at, l, d, w.rest
 }
