@@ -149,6 +149,13 @@ func workerCmd(args []string) error {
 	logger := newLogger(cfg.String(config.WorkerLogLevel), os.Stderr)
 	ctx, cancel := signalContext()
 	defer cancel()
+	// Once the worker has started, and again once its first connectors
+	// have, the binary's pages only the start-up read leave its resident
+	// set (pages_linux.go).
+	for _, after := range []time.Duration{time.Second, 15 * time.Second} {
+		drop := time.AfterFunc(after, func() { dropStartupPages(logger) })
+		defer drop.Stop()
+	}
 	return runtime.Run(ctx, runtime.Options{Config: cfg, Plugins: plugins(), Transforms: transformRegistry(),
 		Converters: converter.Builtin(), Logger: logger, Version: version, Commit: commit, Started: started})
 }
