@@ -25,6 +25,7 @@ import (
 	"github.com/sluice-cdc/sluice/connectors/mysql"
 	"github.com/sluice-cdc/sluice/connectors/postgres"
 	"github.com/sluice-cdc/sluice/connectors/s3"
+	"github.com/sluice-cdc/sluice/internal/pages"
 	"github.com/sluice-cdc/sluice/runtime"
 	"github.com/sluice-cdc/sluice/runtime/broker"
 	"github.com/sluice-cdc/sluice/runtime/converter"
@@ -149,6 +150,13 @@ func workerCmd(args []string) error {
 	logger := newLogger(cfg.String(config.WorkerLogLevel), os.Stderr)
 	ctx, cancel := signalContext()
 	defer cancel()
+	// Once the worker has started, and again once its first connectors
+	// have, the binary's pages only the start-up read leave its resident
+	// set (internal/pages).
+	for _, after := range []time.Duration{time.Second, 15 * time.Second} {
+		drop := time.AfterFunc(after, func() { pages.DropStartup(logger) })
+		defer drop.Stop()
+	}
 	return runtime.Run(ctx, runtime.Options{Config: cfg, Plugins: plugins(), Transforms: transformRegistry(),
 		Converters: converter.Builtin(), Logger: logger, Version: version, Commit: commit, Started: started})
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/sluice-cdc/sluice/connectors"
 	"github.com/sluice-cdc/sluice/connectors/cdc"
@@ -152,6 +153,9 @@ func (d *described) param(j int, v []byte) any {
 // until the next row).
 func (t *Task) readRows(ctx context.Context, b *cdc.Builder, rows *sql.Rows, d *described, p *srcPosition, emit func(r *connectors.Record, key [][]byte) error) error {
 	defer rows.Close()
+	if t.lazy {
+		return t.readLazyRows(b, rows, d, p, emit)
+	}
 	tb, cols := d.tb, d.cols
 	raw := make([]sql.RawBytes, len(d.sel))
 	ptrs := make([]any, len(d.sel))
@@ -189,7 +193,7 @@ func (t *Task) readRows(ctx context.Context, b *cdc.Builder, rows *sql.Rows, d *
 		if key != nil {
 			for j, k := range tb.key {
 				if !tb.include[k] {
-					return fmt.Errorf("snapshot of %s.%s: key column %s is excluded by column.exclude.list", d.db, d.name, cols[k].name)
+					return errExcludedKey(d, k)
 				}
 				key.Values[j] = after.Values[tb.pos[k]]
 			}
@@ -272,4 +276,71 @@ func (pt *planTable) setLast(key [][]byte) {
 	for i, k := range key {
 		pt.Last[i] = hex.EncodeToString(k)
 	}
+}
+
+// errExcludedKey is the error of a table whose key column k is left out
+// by column.exclude.list.
+func errExcludedKey(d *described, k int) error {
+	return fmt.Errorf("snapshot of %s.%s: key column %s is excluded by column.exclude.list", d.db, d.name, d.cols[k].name)
+}
+
+// readLazyRows is readRows when the runtime takes lazy values: the
+// records' keys and values are lazy rows (lazy.go). The envelope's ts_*
+// and the records' timestamps are read from the clock every 256 rows.
+func (t *Task) readLazyRows(b *cdc.Builder, rows *sql.Rows, d *described, p *srcPosition, emit func(r *connectors.Record, key [][]byte) error) error {
+	tb := d.tb
+	raw := make([]sql.RawBytes, len(d.sel))
+	ptrs := make([]any, len(d.sel))
+	for i := range raw {
+		ptrs[i] = &raw[i]
+	}
+	vals := make([][]byte, len(d.sel))
+	pkRaw := make([][]byte, len(d.pk))
+	plan := newLazyPlan(d, t.cfg.Modes)
+	src := sourceValue(b, tb, p)
+	src = &connectors.StructValue{Schema: src.Schema, Values: slices.Clone(src.Values)}
+	var arena rowArena
+	var recs []connectors.Record
+	var ls *lazySource
+	var now time.Time
+	for n := 0; rows.Next(); n++ {
+		if err := rows.Scan(ptrs...); err != nil {
+			return fmt.Errorf("snapshot of %s.%s: %w", d.db, d.name, err)
+		}
+		if plan.keyErr != nil {
+			return plan.keyErr
+		}
+		for i := range raw {
+			vals[i] = raw[i]
+		}
+		env, err := arena.row(plan, vals)
+		if err != nil {
+			return fmt.Errorf("snapshot of %s.%s: %w", d.db, d.name, err)
+		}
+		if n%256 == 0 {
+			now = b.Now()
+			ls = newLazySource(tb.env, src, now.UnixNano())
+		}
+		env.src = ls
+		if len(recs) == 0 {
+			recs = make([]connectors.Record, arenaRows)
+		}
+		r := &recs[0]
+		recs = recs[1:]
+		*r = connectors.Record{Topic: tb.topic, Partition: -1, ValueSchema: tb.env, Value: env,
+			Timestamp: now, SourcePartition: b.Partition}
+		if tb.keyS != nil {
+			r.KeySchema, r.Key = tb.keyS, (*lazyKey)(&env.lazyRow)
+		}
+		for j := range pkRaw {
+			pkRaw[j] = raw[d.nval+j]
+		}
+		if err := emit(r, pkRaw); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("snapshot of %s.%s: %w", d.db, d.name, err)
+	}
+	return nil
 }

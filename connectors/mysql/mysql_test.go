@@ -16,6 +16,7 @@ import (
 
 	"github.com/sluice-cdc/sluice/connectors"
 	"github.com/sluice-cdc/sluice/connectors/cdc"
+	"github.com/sluice-cdc/sluice/connectors/codec/avro"
 	"github.com/sluice-cdc/sluice/connectors/codec/connectjson"
 	"github.com/sluice-cdc/sluice/it/harness"
 	"go.uber.org/goleak"
@@ -29,7 +30,10 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 type taskContext struct {
 	mu     sync.Mutex
 	stored map[string]any
+	lazy   bool // offer lazy values (connectors.LazyValuesContext)
 }
+
+func (c *taskContext) LazyValues() bool { return c.lazy }
 
 func (c *taskContext) Offset(ctx context.Context, partition map[string]any) (map[string]any, error) {
 	c.mu.Lock()
@@ -280,6 +284,7 @@ func testTypes(t *testing.T, m *harness.MariaDB) {
 	insert(1)
 	task := startTask(t, props(m, db), nil)
 	snap := changes(pollUntil(t, task, 30*time.Second, nChanges(len(typesRows))))
+	checkLazySnapshot(t, props(m, db, SnapshotMode, SnapshotInitialOnly), snap)
 	insert(101)
 	stream := changes(pollUntil(t, task, 30*time.Second, nChanges(len(typesRows))))
 	if len(snap) != len(typesRows) || len(stream) != len(typesRows) {
@@ -373,6 +378,60 @@ func testAddressTypes(t *testing.T, m *harness.MariaDB) {
 					t.Errorf("%s row %d column %s: %#v, want %#v", side, i, after.Schema.Fields[j+1].Name, got, want)
 				}
 			}
+		}
+	}
+}
+
+// checkLazySnapshot takes the snapshot of p again with lazy values and
+// checks each record against built, the same rows' records without them:
+// the lazy key and value encode as their Build does (JSON and Avro),
+// and what they build is built's, times and positions aside.
+func checkLazySnapshot(t *testing.T, p map[string]string, built []*connectors.Record) {
+	t.Helper()
+	task := NewTask()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := task.Start(ctx, &taskContext{lazy: true}, p); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	defer stopTask(t, task)
+	lazy := changes(pollUntil(t, task, 30*time.Second, nChanges(len(built))))
+	if len(lazy) != len(built) {
+		t.Fatalf("%d lazy snapshot records, want %d", len(lazy), len(built))
+	}
+	ac := avro.New(avro.DefaultOptions())
+	for i, r := range lazy {
+		if _, ok := r.Value.(connectors.LazyStruct); !ok {
+			t.Fatalf("record %d: value %T, not lazy", i, r.Value)
+		}
+		lk, lv := r.Key, r.Value
+		m := *r
+		if err := m.Materialize(); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := encodeJSON(t, r.KeySchema, lk), encodeJSON(t, m.KeySchema, m.Key); !bytes.Equal(got, want) {
+			t.Errorf("record %d: lazy key %s, built %s", i, got, want)
+		}
+		if got, want := encodeJSON(t, r.ValueSchema, lv), encodeJSON(t, m.ValueSchema, m.Value); !bytes.Equal(got, want) {
+			t.Errorf("record %d: lazy value %s, built %s", i, got, want)
+		}
+		as, err := ac.Schema(r.ValueSchema)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := as.Append(nil, lv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := as.Append(nil, m.Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("record %d: lazy Avro %x, built %x", i, got, want)
+		}
+		if got, want := encodeJSON(t, m.ValueSchema, stable(&m)), encodeJSON(t, built[i].ValueSchema, stable(built[i])); !bytes.Equal(got, want) {
+			t.Errorf("record %d: lazy snapshot\n%s\nbuilt snapshot\n%s", i, got, want)
 		}
 	}
 }

@@ -350,6 +350,18 @@ func (s *snapshotter) table(ctx context.Context, last bool) (*snapPlan, error) {
 // markSnapshot sets the snapshot marker of r's source block, on a copy:
 // the rows read together share one block (readRows).
 func markSnapshot(r *connectors.Record, mark string) {
+	if lz, ok := r.Value.(*lazyEnvelope); ok {
+		src := lz.src.src
+		if src.Values[cdc.SrcSnapshot] == mark {
+			return
+		}
+		cp := &connectors.StructValue{Schema: src.Schema, Values: slices.Clone(src.Values)}
+		cp.Values[cdc.SrcSnapshot] = mark
+		// A new lazySource, not a copy: its encoding may be kept by the
+		// codec for the pointer.
+		lz.src = newLazySource(lz.p.d.tb.env, cp, lz.src.ts)
+		return
+	}
 	env, ok := r.Value.(*connectors.StructValue)
 	if !ok {
 		return

@@ -59,6 +59,9 @@ type Task struct {
 	// ksig is the Kafka signal channel, nil without one.
 	ksig *kafkaSignals
 	tctx connectors.SourceTaskContext
+	// lazy: the runtime takes connectors.LazyStruct values, which the
+	// snapshots return (lazy.go).
+	lazy bool
 }
 
 // NewTask returns an unstarted task.
@@ -87,6 +90,7 @@ func (t *Task) Start(ctx context.Context, tctx connectors.SourceTaskContext, pro
 	t.schemaChanges = newSchemaChanges(cfg, t.b)
 	t.lastTables = map[string]*table{}
 	t.tctx = tctx
+	t.lazy = connectors.LazyValues(tctx)
 	if cfg.SignalKafka {
 		t.ksig = &kafkaSignals{ch: make(chan kafkasignal.Signal, 1)}
 	}

@@ -546,6 +546,9 @@ func (c *column) decimalValue(s string, m Modes) (any, error) {
 		}
 		return f, nil
 	}
+	if n, ok := decimal64(s, c.scale); ok {
+		return connectors.Decimal{Unscaled: new(big.Int).SetInt64(n), Scale: int32(c.scale)}, nil
+	}
 	d, err := connectors.ParseDecimal(s)
 	if err != nil {
 		return nil, c.bad(s, err.Error())
