@@ -74,6 +74,10 @@ func main() {
 		err = connectorsCmd(os.Args[2:], os.Stdout)
 	case "docs":
 		err = docsCmd(os.Args[2:])
+	case "task-host":
+		// Hidden: a worker starts it for a task with task.isolation=process.
+		err = runtime.RunTaskHost(context.Background(), runtime.TaskHostOptions{Plugins: plugins(), Transforms: transformRegistry(),
+			Converters: converter.Builtin(), Log: os.Stderr}, os.Stdin, os.NewFile(3, "reports"))
 	case "version", "--version", "-v":
 		fmt.Printf("sluice %s (%s)\n", version, commit)
 	case "help", "-h", "--help":
