@@ -86,7 +86,8 @@ func TestIsolatedTaskDiesWithItsWorker(t *testing.T) {
 
 // BenchmarkTaskIsolation compares a datagen task with task.isolation=
 // process against none, alternated in the same run (SLUICE_BENCH_ROUNDS,
-// 3), each on a broker of its own writing SLUICE_BENCH_RECORDS (300,000):
+// 3), each on a broker of its own writing SLUICE_BENCH_RECORDS (300,000)
+// (with task.memory.max.bytes=SLUICE_BENCH_TASK_MEMORY when set):
 // records/s until a consumer read them all, and the CPU of the worker and
 // its task processes per record.
 func BenchmarkTaskIsolation(b *testing.B) {
@@ -102,8 +103,11 @@ func BenchmarkTaskIsolation(b *testing.B) {
 				load := loadAvg()
 				cpu0 := treeCPUSeconds(w.PID())
 				start := time.Now()
-				w.JSON("POST", "/connectors", map[string]any{"name": "gen", "config": datagen("gen", map[string]string{
-					"iterations": strconv.Itoa(n), "task.isolation": iso})}, http.StatusCreated, nil)
+				cfg := datagen("gen", map[string]string{"iterations": strconv.Itoa(n), "task.isolation": iso})
+				if m := os.Getenv("SLUICE_BENCH_TASK_MEMORY"); m != "" && iso == "process" {
+					cfg["task.memory.max.bytes"] = m
+				}
+				w.JSON("POST", "/connectors", map[string]any{"name": "gen", "config": cfg}, http.StatusCreated, nil)
 				got := 0
 				for got < n {
 					ctx, cancel := context.WithTimeout(context.Background(), time.Second)

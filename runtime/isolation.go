@@ -11,8 +11,8 @@ import (
 	"maps"
 	"os"
 	"os/exec"
-	"slices"
 	goruntime "runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -43,11 +43,14 @@ const (
 	isolationNone   = "none"
 	isolationProc   = "process"
 	defaultMemoryMB = 512
-	// minTaskMemory is the least task.memory.max.bytes: an idle task host
+	// minTaskMemory is the least task.memory.max.bytes: a task process
 	// (Go runtime, the task's producer or consumer, an admin client and
-	// the offsets store) measured 25-35 MiB resident with a datagen task
-	// (go test -run TestIsolatedTaskFitsTheMemoryFloor); 64 MiB leaves a task
-	// room for its batches without being killed at start.
+	// the offsets store) with a datagen task at 5,000 records/s measured
+	// 31 MiB resident (TestIsolatedTaskFitsTheMemoryFloor), so below 64
+	// MiB a task would be killed before it does anything. A task at full
+	// speed needs more: datagen at ~150,000 records/s ran at 80-92 MiB
+	// (BenchmarkTaskIsolation) and, limited to 64 MiB, was killed again
+	// and again.
 	minTaskMemory = 64 << 20
 	// rssInterval is how often the parent samples a child's RSS.
 	rssInterval = 200 * time.Millisecond
@@ -73,7 +76,8 @@ var isolationKeys = []config.Key{
 		},
 		Doc: "With task.isolation=process, the most resident memory (RSS, sampled every 200 ms) a task's process may use: past it the worker kills " +
 			"the process and fails the task with a trace saying so (the restart policy then applies). The process's Go runtime gets three quarters " +
-			"of it as GOMEMLIMIT. At least 64 MiB; only valid with task.isolation=process."},
+			"of it as GOMEMLIMIT. At least 64 MiB, which fits a slow task (about 30 MiB idle); a busy source needs about 100 MiB (datagen at full speed: 80-92 MiB). " +
+			"Only valid with task.isolation=process."},
 }
 
 // processIsolated says whether a connector's tasks run in processes
