@@ -390,3 +390,41 @@ func TestIsolatedTaskFitsTheMemoryFloor(t *testing.T) {
 	}
 	t.Logf("task process RSS peak %d MiB", peak>>20)
 }
+
+// crashConnector's task panics on a goroutine of its own, which no
+// recover can catch: in the worker's process that would end the worker.
+type crashConnector struct{ hangConnector }
+
+func (crashConnector) NewTask() connectors.SourceTask { return &crashTask{} }
+
+type crashTask struct{ hogTask }
+
+func (*crashTask) Poll(context.Context) ([]*connectors.Record, error) {
+	go func() { panic("crashTask: unrecoverable") }()
+	time.Sleep(time.Second)
+	return nil, nil
+}
+
+// TestIsolatedTaskCrashFailsOnlyTheTask: a task process that crashes
+// fails its task with the exit status and the crash from its stderr; the
+// worker goes on.
+func TestIsolatedTaskCrashFailsOnlyTheTask(t *testing.T) {
+	w := startWorker(t, nil)
+	defer w.stop(t)
+	w.do(t, "POST", "/connectors", map[string]any{"name": "crash", "config": map[string]string{
+		"connector.class": "crash", "task.isolation": "process", "sluice.task.restart.enable": "false"}}, 201, nil)
+	var trace string
+	waitFor(t, "the crashed task FAILED", func() bool {
+		st := w.status(t, "crash")
+		if len(st.Tasks) == 1 && st.Tasks[0].State == api.StateFailed {
+			trace = st.Tasks[0].Trace
+			return true
+		}
+		return false
+	})
+	for _, want := range []string{"died (exit status 2)", "the last lines of its stderr", "panic: crashTask: unrecoverable"} {
+		if !strings.Contains(trace, want) {
+			t.Errorf("trace %q lacks %q", trace, want)
+		}
+	}
+}

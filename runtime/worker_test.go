@@ -536,6 +536,7 @@ func testPlugins() *connectors.Registry {
 		connectors.Plugin{Name: "leaker", Type: connectors.SourceType, New: func() connectors.Connector { return &leakConnector{} }},
 		connectors.Plugin{Name: "leaksink", Type: connectors.SinkType, New: func() connectors.Connector { return &leakSinkConnector{} }},
 		connectors.Plugin{Name: "hangstart", Type: connectors.SourceType, New: func() connectors.Connector { return hangStartConnector{} }},
+		connectors.Plugin{Name: "crash", Type: connectors.SourceType, New: func() connectors.Connector { return crashConnector{} }},
 		connectors.Plugin{Name: "hog", Type: connectors.SourceType, New: func() connectors.Connector { return hogConnector{} }},
 		connectors.Plugin{Name: "flakysink", Type: connectors.SinkType, New: func() connectors.Connector { return &flakySink{} }})
 }
