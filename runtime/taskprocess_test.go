@@ -18,6 +18,7 @@ import (
 	"github.com/sluice-cdc/sluice/connectors"
 	"github.com/sluice-cdc/sluice/connectors/datagen"
 	"github.com/sluice-cdc/sluice/runtime/api"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -426,5 +427,38 @@ func TestIsolatedTaskCrashFailsOnlyTheTask(t *testing.T) {
 		if !strings.Contains(trace, want) {
 			t.Errorf("trace %q lacks %q", trace, want)
 		}
+	}
+}
+
+// TestIsolatedSinkConsumesAndCommits: a sink task in a task process
+// consumes its topic and commits its group's offsets to the end, as in
+// the worker's process.
+func TestIsolatedSinkConsumesAndCommits(t *testing.T) {
+	w := startWorker(t, nil)
+	defer w.stop(t)
+	const n = 2000
+	w.do(t, "POST", "/connectors", map[string]any{"name": "gen", "config": map[string]string{
+		"connector.class": "datagen", "kafka.topic": "sinkin", "iterations": strconv.Itoa(n)}}, 201, nil)
+	w.do(t, "POST", "/connectors", map[string]any{"name": "sink", "config": map[string]string{
+		"connector.class": "memsink", "topics": "sinkin", "task.isolation": "process"}}, 201, nil)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(w.bootstrap))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	waitFor(t, "the isolated sink's group committed all records", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		offs, err := adm.FetchOffsets(ctx, consumerGroup("sink"))
+		if err != nil {
+			return false
+		}
+		var sum int64
+		offs.Each(func(o kadm.OffsetResponse) { sum += o.At })
+		return sum == n
+	})
+	if st := w.status(t, "sink"); st.Tasks[0].State != api.StateRunning || len(taskProcesses(t)) != 1 {
+		t.Fatalf("sink task %s %s; task processes %v", st.Tasks[0].State, st.Tasks[0].Trace, taskProcesses(t))
 	}
 }

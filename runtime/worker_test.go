@@ -148,6 +148,9 @@ func (t *memSinkTask) Start(_ context.Context, _ connectors.SinkTaskContext, pro
 func (t *memSinkTask) Put(_ context.Context, recs []*connectors.Record) error {
 	sinkMem.Lock()
 	defer sinkMem.Unlock()
+	if sinkMem.records == nil {
+		sinkMem.records = map[int64]int{} // in a task process
+	}
 	for _, r := range recs {
 		v, ok := r.Value.([]connectors.MapEntry)
 		if !ok {
