@@ -25,7 +25,7 @@ build:
 run: build
 	./$(BIN) worker
 
-## test: lint, a short fuzz smoke, the large-transaction RSS bounds without
+## test: lint, a short fuzz smoke, the RSS bounds (large transactions, S3, a task process) without
 ## -race (PostgreSQL; MySQL at the issue's 2M rows: the race detector
 ## inflates memory and slows the worker, so the tight bounds are asserted
 ## there), then unit and integration tests with -race (last, so that go
@@ -33,6 +33,7 @@ run: build
 test: lint fuzz-smoke
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) -run '^(TestLargeTransactionBoundedMemory|TestMySQLLargeTransactionBoundedMemory)$$' ./it/
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) -run '^TestMemoryRSS$$' ./connectors/s3/
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) -run '^TestIsolatedTaskFitsTheMemoryFloor$$' ./runtime/
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 unit:

@@ -68,6 +68,7 @@ var commonDef = config.NewDef(
 	config.Key{Name: propRestartAttempts, Type: config.Int, Default: "10", Importance: config.Low, Group: groupRestart, Validator: config.AtLeast(-1),
 		Doc: "Automatic restarts before the task stays FAILED; -1 for no limit. The count resets once the task has run for the longest back-off."},
 	rateLimitKeys[0], rateLimitKeys[1],
+	isolationKeys[0], isolationKeys[1],
 ).Merge(clientOverrideDef)
 
 // sinkDef holds the properties only sinks take: their topics and their

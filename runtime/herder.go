@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sluice-cdc/sluice/config"
@@ -68,6 +69,11 @@ type Herder struct {
 	// fenceClient sends the leader's InitProducerID requests that fence
 	// removed tasks' transactional ids (eos.go).
 	fenceClient *kgo.Client
+	// taskHost is the command that runs a task with
+	// task.isolation=process (zero: this binary's task-host command).
+	taskHost TaskHost
+	// hostStanding, in a task host, is the parent worker's standing.
+	hostStanding *atomic.Bool
 
 	mu struct {
 		sync.Mutex
@@ -792,70 +798,28 @@ func (h *Herder) reconcileTasks(ctx context.Context, cs *connState, tasks []map[
 }
 
 // startTask builds a task's pipeline and starts its goroutine; the
-// connector has ntasks tasks, which share its rate limits.
+// connector has ntasks tasks, which share its rate limits. With
+// task.isolation=process the goroutine runs the task in a child process
+// (isolation.go) instead.
 func (h *Herder) startTask(ctx context.Context, cs *connState, ts *taskState, plugin *connectors.Plugin, paused bool, ntasks int) {
 	h.mu.Lock()
 	connRaw, taskRaw := cs.raw, ts.raw
 	h.mu.Unlock()
 	fail := func(err error) { h.taskExited(ts, cs, err, time.Now()) }
-
-	connRes, cerr := h.providers.Resolve(connRaw)
-	taskRes, terr := h.providers.Resolve(taskRaw)
-	// Sensitive by the connector's definition, as task configs are
-	// redacted over REST.
-	res := config.Merge(connRes, taskRes).Hiding(sensitiveValues(h.defFor(plugin), connRes.Values, taskRes.Values)...)
-	h.mu.Lock()
-	ts.res = res
-	h.mu.Unlock()
-	// The task's logger, for the runner's lines and the task's own,
-	// hides what res hides and URL credentials.
-	logger := scrubbedLogger(h.logger, res).With("connector", ts.id.Connector, "task", ts.id.Task)
-	if err := errors.Join(cerr, terr); err != nil {
-		fail(err)
-		return
-	}
-	connCfg, taskCfg := connRes.Values, taskRes.Values
-	// Transforms, predicates and converters are configured here, on the
-	// herder's goroutine: a panic in their Configure fails the task.
-	var chain *transforms.Chain
-	var keyConv, valConv converter.Converter
-	err := connectors.Protect(func() (err error) {
-		if chain, err = h.transforms.NewChain(connCfg); err != nil {
-			return err
-		}
-		if keyConv, err = h.converters.Configs(connCfg, h.keyConv, true); err != nil {
-			return err
-		}
-		valConv, err = h.converters.Configs(connCfg, h.valConv, false)
-		return err
-	})
-	if err != nil {
-		fail(err)
-		return
-	}
-	common, err := commonDef.Parse(connCfg)
-	if err != nil {
-		fail(err)
-		return
-	}
-	retry := parseErrorPolicy(common).retry
 	pause := &pauser{}
 	pause.set(paused)
-	limits := parseRateLimits(common, ntasks)
-	limitShare := 0
-	if limits.set() {
-		limitShare = ntasks
-	}
 	// A running task may report a problem it is recovering from by
 	// itself (ReportProblem): it stays RUNNING with the problem as its
 	// trace. statusMu keeps the status writes of onRunning and onProblem
 	// in the order their states were decided; problem and running are
 	// guarded by h.mu, and so is mine, this run's done channel: a task
 	// abandoned at stop and still reporting must not touch the status of
-	// the task's next run.
+	// the task's next run. logger is set by the build, before the task
+	// runs.
 	var statusMu sync.Mutex
 	problem, running := "", false
 	var mine chan struct{}
+	var logger *slog.Logger
 	onRunning := func() {
 		statusMu.Lock()
 		defer statusMu.Unlock()
@@ -886,181 +850,23 @@ func (h *Herder) startTask(ctx context.Context, cs *connState, ts *taskState, pl
 		h.mu.Unlock()
 		h.putTaskStatus(context.Background(), ts.id, st, tr)
 	}
-	flushEvery := h.worker.Duration(config.OffsetFlushInterval)
-	flushTimeout := h.worker.Duration(config.OffsetFlushTimeout)
-	scratch, err := prepareScratchDir(h.worker.String(config.DataDir), ts.id)
+	b := &taskBuild{id: ts.id, connRaw: connRaw, taskRaw: taskRaw, plugin: plugin, pause: pause, ntasks: ntasks,
+		onRunning: onRunning, onProblem: onProblem, onTopic: func(t string) { h.topicSeen(cs, ts.id, t) },
+		setRes: func(res *config.Resolved) {
+			h.mu.Lock()
+			ts.res = res
+			h.mu.Unlock()
+		}}
+	var run func(context.Context) error
+	var limitShare int
+	var err error
+	if processIsolated(connRaw) {
+		run, limitShare, logger, err = h.buildProcessTask(b)
+	} else {
+		run, limitShare, logger, err = h.buildTask(b)
+	}
 	if err != nil {
 		fail(err)
-		return
-	}
-
-	var run func(context.Context) error
-	switch plugin.Type {
-	case connectors.SourceType:
-		tc, err := parseTopicCreation(connCfg, h.topics.enabled)
-		if err != nil {
-			fail(err)
-			return
-		}
-		var task connectors.SourceTask
-		if err := connectors.Protect(func() error {
-			task = plugin.New().(connectors.SourceConnector).NewTask()
-			return nil
-		}); err != nil {
-			fail(fmt.Errorf("creating task: %w", err))
-			return
-		}
-		psec, err := h.sec.forConnector(connCfg, false)
-		if err != nil {
-			fail(err)
-			return
-		}
-		linger, compression := h.worker.Duration(config.ProducerLinger), h.worker.String(config.ProducerCompression)
-		if v, ok := connCfg[producerOverride+overrideLinger]; ok {
-			ms, perr := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-			if perr != nil || ms < 0 {
-				fail(fmt.Errorf("%s%s=%q: must be a number of milliseconds, 0 or more", producerOverride, overrideLinger, v))
-				return
-			}
-			linger = time.Duration(ms) * time.Millisecond
-		}
-		if v, ok := connCfg[producerOverride+overrideCompress]; ok {
-			compression = strings.TrimSpace(v)
-		}
-		eos, err := h.eosFor(connCfg, ts.id.Connector, ts.id.Task)
-		if err != nil {
-			fail(err)
-			return
-		}
-		var txnOpts []kgo.Opt
-		if eos != nil {
-			txnOpts = []kgo.Opt{kgo.TransactionalID(eos.txnID), kgo.TransactionTimeout(transactionTimeout)}
-		}
-		producer, err := kgo.NewClient(withOpts(append([]kgo.Opt{
-			kgo.ClientID(fmt.Sprintf("connector-producer-%s-%d", ts.id.Connector, ts.id.Task)),
-			kgo.RequiredAcks(kgo.AllISRAcks()),
-			kgo.MaxBufferedRecords(h.worker.Values.Int(config.ProducerMaxBufferedRecords)),
-			kgo.MaxBufferedBytes(int(h.worker.Values.Long(config.ProducerMaxBufferedBytes))),
-			kgo.ProducerLinger(linger),
-			kgo.ProducerBatchCompression(ProducerCompression(compression)),
-			kgo.RecordPartitioner(pinningPartitioner{kgo.StickyKeyPartitioner(nil)}),
-			// No kgo.AllowAutoTopicCreation: the worker creates every topic
-			// it writes (topicCreator) before producing to it.
-			// With the worker's 250 ms metadata age, 80 tries give a topic
-			// just created the ~20 s to appear on every broker that
-			// franz-go's defaults (4 tries, 5 s apart) give it, before its
-			// records fail.
-			kgo.UnknownTopicRetries(80),
-		}, txnOpts...), withOpts(h.clientOpts, psec.Opts...)...)...)
-		if err != nil {
-			fail(fmt.Errorf("creating producer: %w", err))
-			return
-		}
-		r := &sourceRunner{id: ts.id, task: task, props: taskCfg, standing: h.standing, chain: chain, keyConv: keyConv, valConv: valConv,
-			producer: producer, sec: psec, kafkaConfig: h.sec.consumerConfig(), offsets: h.offsets, logger: logger, flushEvery: flushEvery, flushTimeout: flushTimeout,
-			retry: retry, onRunning: onRunning, onProblem: onProblem, onTopic: func(t string) { h.topicSeen(cs, ts.id, t) },
-			createTopic:   func(ctx context.Context, t string) error { return h.topics.ensure(ctx, t, tc.spec, logger) },
-			topicGone:     func(t string) { h.topics.forget(t, nil) },
-			bufferedBytes: h.worker.Values.Long(config.ProducerMaxBufferedBytes), bufferedRecords: h.worker.Values.Int(config.ProducerMaxBufferedRecords),
-			scratch: scratch}
-		if r.errs, err = h.errorHandlerFor(common, connCfg, ts.id, logger, res, false, nil); err != nil {
-			producer.Close()
-			fail(err)
-			return
-		}
-		r.keyClass, r.valClass, r.chainClass = converterClass(connCfg, h.keyConv, true), converterClass(connCfg, h.valConv, false), chainClass(connCfg)
-		r.taskClass = connCfg[propClass]
-		r.pause = pause
-		r.limit = newLimiter(limits, pause, time.Now)
-		r.eos = eos
-		run = r.run
-		if h.sec.unchecked(psec) {
-			// The producer authenticates otherwise than the clients
-			// checked at start (an override): check it now, so that a
-			// wrong password fails the task saying so instead of leaving
-			// its records retrying.
-			run = func(ctx context.Context) error {
-				if err := h.sec.check(ctx, producer, psec, h.worker.Duration(config.BrokerStartTimeout)); err != nil {
-					producer.Close()
-					return err
-				}
-				return r.run(ctx)
-			}
-		}
-	case connectors.SinkType:
-		sinkCfg, err := sinkDef.Parse(connCfg)
-		if err != nil {
-			fail(err)
-			return
-		}
-		csec, err := h.sec.forConnector(connCfg, true)
-		if err != nil {
-			fail(err)
-			return
-		}
-		maxPoll := h.worker.Values.Int(config.ConsumerMaxPollRecords)
-		if v, ok := connCfg[consumerOverride+overrideMaxPoll]; ok {
-			n, perr := strconv.Atoi(strings.TrimSpace(v))
-			if perr != nil || n < 1 {
-				fail(fmt.Errorf("%s%s=%q: must be a number, 1 or more", consumerOverride, overrideMaxPoll, v))
-				return
-			}
-			maxPoll = n
-		}
-		opts := withOpts(h.clientOpts, csec.Opts...)
-		if h.eosMode() != eosDisabled {
-			// Sources write in transactions: read what they committed.
-			opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
-		}
-		errs, err := h.errorHandlerFor(common, connCfg, ts.id, logger, res, true, opts)
-		if err != nil {
-			fail(err)
-			return
-		}
-		checkConsumer := h.sec.unchecked(csec)
-		if re := sinkCfg.String(propTopicsRegex); re != "" {
-			// New matching topics are seen at a metadata refresh: every 10 s
-			// instead of the client's 5 min, so a sink created before its
-			// source's topics exist starts within seconds of them.
-			// Anchored: Kafka Connect matches the whole topic name
-			// (Pattern.matches), franz-go any part of it, so that
-			// topics.regex=orders would also take orders_archive.
-			opts = append(opts, kgo.ConsumeRegex(), kgo.ConsumeTopics(anchorTopicsRegex(re)), kgo.MetadataMaxAge(10*time.Second))
-		} else {
-			opts = append(opts, kgo.ConsumeTopics(sinkCfg.List(propTopics)...))
-		}
-		var task connectors.SinkTask
-		if err := connectors.Protect(func() error {
-			task = plugin.New().(connectors.SinkConnector).NewTask()
-			return nil
-		}); err != nil {
-			fail(fmt.Errorf("creating task: %w", err))
-			return
-		}
-		r := &sinkRunner{id: ts.id, task: task, props: taskCfg, standing: h.standing, chain: chain, keyConv: keyConv, valConv: valConv,
-			clientOpts: opts, sec: csec, maxPoll: maxPoll, logger: logger,
-			flushEvery: flushEvery, flushTimeout: flushTimeout, onRunning: onRunning, onProblem: onProblem,
-			errs: errs, brk: parseBreaker(sinkCfg), connClass: plugin.Class,
-			keyClass: converterClass(connCfg, h.keyConv, true), valClass: converterClass(connCfg, h.valConv, false), chainClass: chainClass(connCfg),
-			stopTimeout: h.worker.Duration(config.TaskShutdownGracefulTimeout), scratch: scratch,
-			onTopics: func(ts2 []string) {
-				for _, t := range ts2 {
-					h.topicSeen(cs, ts.id, t)
-				}
-			}}
-		r.pause = pause
-		r.limit = newLimiter(limits, pause, time.Now)
-		run = r.run
-		if checkConsumer {
-			run = func(ctx context.Context) error {
-				if err := h.sec.checkOpts(ctx, opts, csec, h.worker.Duration(config.BrokerStartTimeout)); err != nil {
-					return err
-				}
-				return r.run(ctx)
-			}
-		}
-	default:
-		fail(fmt.Errorf("plugin %s has unknown type %q", plugin.Class, plugin.Type))
 		return
 	}
 
@@ -1094,6 +900,234 @@ func (h *Herder) startTask(ctx context.Context, cs *connState, ts *taskState, pl
 		}
 		h.taskExited(ts, cs, err, started)
 	}()
+}
+
+// taskBuild is what building a task's runner takes: the task, its
+// configs as stored, and the callbacks through which it reports (to the
+// herder in process, or to the parent from a task host).
+type taskBuild struct {
+	id               api.TaskID
+	connRaw, taskRaw map[string]string
+	plugin           *connectors.Plugin
+	pause            *pauser
+	ntasks           int
+	onRunning        func()
+	onProblem        func(error)
+	onTopic          func(string)
+	// setRes receives the resolved configs, for scrubbing traces.
+	setRes func(*config.Resolved)
+}
+
+// buildTask resolves a task's configs and builds its runner: it returns
+// the function that runs the task, the number of tasks its rate limits
+// were divided among (0: none), and its logger. The same code builds an
+// in-process task and, in a task host, an isolated one.
+func (h *Herder) buildTask(b *taskBuild) (run func(context.Context) error, limitShare int, logger *slog.Logger, err error) {
+	connRaw, taskRaw, plugin, pause, ntasks := b.connRaw, b.taskRaw, b.plugin, b.pause, b.ntasks
+	onRunning, onProblem := b.onRunning, b.onProblem
+	id := b.id
+	connRes, cerr := h.providers.Resolve(connRaw)
+	taskRes, terr := h.providers.Resolve(taskRaw)
+	// Sensitive by the connector's definition, as task configs are
+	// redacted over REST.
+	res := config.Merge(connRes, taskRes).Hiding(sensitiveValues(h.defFor(plugin), connRes.Values, taskRes.Values)...)
+	b.setRes(res)
+	// The task's logger, for the runner's lines and the task's own,
+	// hides what res hides and URL credentials.
+	logger = scrubbedLogger(h.logger, res).With("connector", id.Connector, "task", id.Task)
+	if err := errors.Join(cerr, terr); err != nil {
+		return nil, 0, logger, err
+	}
+	connCfg, taskCfg := connRes.Values, taskRes.Values
+	// Transforms, predicates and converters are configured here, on the
+	// herder's goroutine: a panic in their Configure fails the task.
+	var chain *transforms.Chain
+	var keyConv, valConv converter.Converter
+	err = connectors.Protect(func() (err error) {
+		if chain, err = h.transforms.NewChain(connCfg); err != nil {
+			return err
+		}
+		if keyConv, err = h.converters.Configs(connCfg, h.keyConv, true); err != nil {
+			return err
+		}
+		valConv, err = h.converters.Configs(connCfg, h.valConv, false)
+		return err
+	})
+	if err != nil {
+		return nil, 0, logger, err
+	}
+	common, err := commonDef.Parse(connCfg)
+	if err != nil {
+		return nil, 0, logger, err
+	}
+	retry := parseErrorPolicy(common).retry
+	limits := parseRateLimits(common, ntasks)
+	if limits.set() {
+		limitShare = ntasks
+	}
+	flushEvery := h.worker.Duration(config.OffsetFlushInterval)
+	flushTimeout := h.worker.Duration(config.OffsetFlushTimeout)
+	scratch, err := prepareScratchDir(h.worker.String(config.DataDir), id)
+	if err != nil {
+		return nil, 0, logger, err
+	}
+
+	switch plugin.Type {
+	case connectors.SourceType:
+		tc, err := parseTopicCreation(connCfg, h.topics.enabled)
+		if err != nil {
+			return nil, 0, logger, err
+		}
+		var task connectors.SourceTask
+		if err := connectors.Protect(func() error {
+			task = plugin.New().(connectors.SourceConnector).NewTask()
+			return nil
+		}); err != nil {
+			return nil, 0, logger, fmt.Errorf("creating task: %w", err)
+		}
+		psec, err := h.sec.forConnector(connCfg, false)
+		if err != nil {
+			return nil, 0, logger, err
+		}
+		linger, compression := h.worker.Duration(config.ProducerLinger), h.worker.String(config.ProducerCompression)
+		if v, ok := connCfg[producerOverride+overrideLinger]; ok {
+			ms, perr := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if perr != nil || ms < 0 {
+				return nil, 0, logger, fmt.Errorf("%s%s=%q: must be a number of milliseconds, 0 or more", producerOverride, overrideLinger, v)
+			}
+			linger = time.Duration(ms) * time.Millisecond
+		}
+		if v, ok := connCfg[producerOverride+overrideCompress]; ok {
+			compression = strings.TrimSpace(v)
+		}
+		eos, err := h.eosFor(connCfg, id.Connector, id.Task)
+		if err != nil {
+			return nil, 0, logger, err
+		}
+		var txnOpts []kgo.Opt
+		if eos != nil {
+			txnOpts = []kgo.Opt{kgo.TransactionalID(eos.txnID), kgo.TransactionTimeout(transactionTimeout)}
+		}
+		producer, err := kgo.NewClient(withOpts(append([]kgo.Opt{
+			kgo.ClientID(fmt.Sprintf("connector-producer-%s-%d", id.Connector, id.Task)),
+			kgo.RequiredAcks(kgo.AllISRAcks()),
+			kgo.MaxBufferedRecords(h.worker.Values.Int(config.ProducerMaxBufferedRecords)),
+			kgo.MaxBufferedBytes(int(h.worker.Values.Long(config.ProducerMaxBufferedBytes))),
+			kgo.ProducerLinger(linger),
+			kgo.ProducerBatchCompression(ProducerCompression(compression)),
+			kgo.RecordPartitioner(pinningPartitioner{kgo.StickyKeyPartitioner(nil)}),
+			// No kgo.AllowAutoTopicCreation: the worker creates every topic
+			// it writes (topicCreator) before producing to it.
+			// With the worker's 250 ms metadata age, 80 tries give a topic
+			// just created the ~20 s to appear on every broker that
+			// franz-go's defaults (4 tries, 5 s apart) give it, before its
+			// records fail.
+			kgo.UnknownTopicRetries(80),
+		}, txnOpts...), withOpts(h.clientOpts, psec.Opts...)...)...)
+		if err != nil {
+			return nil, 0, logger, fmt.Errorf("creating producer: %w", err)
+		}
+		r := &sourceRunner{id: id, task: task, props: taskCfg, standing: h.standing, chain: chain, keyConv: keyConv, valConv: valConv,
+			producer: producer, sec: psec, kafkaConfig: h.sec.consumerConfig(), offsets: h.offsets, logger: logger, flushEvery: flushEvery, flushTimeout: flushTimeout,
+			retry: retry, onRunning: onRunning, onProblem: onProblem, onTopic: b.onTopic,
+			createTopic:   func(ctx context.Context, t string) error { return h.topics.ensure(ctx, t, tc.spec, logger) },
+			topicGone:     func(t string) { h.topics.forget(t, nil) },
+			bufferedBytes: h.worker.Values.Long(config.ProducerMaxBufferedBytes), bufferedRecords: h.worker.Values.Int(config.ProducerMaxBufferedRecords),
+			scratch: scratch}
+		if r.errs, err = h.errorHandlerFor(common, connCfg, id, logger, res, false, nil); err != nil {
+			producer.Close()
+			return nil, 0, logger, err
+		}
+		r.keyClass, r.valClass, r.chainClass = converterClass(connCfg, h.keyConv, true), converterClass(connCfg, h.valConv, false), chainClass(connCfg)
+		r.taskClass = connCfg[propClass]
+		r.pause = pause
+		r.limit = newLimiter(limits, pause, time.Now)
+		r.eos = eos
+		run = r.run
+		if h.sec.unchecked(psec) {
+			// The producer authenticates otherwise than the clients
+			// checked at start (an override): check it now, so that a
+			// wrong password fails the task saying so instead of leaving
+			// its records retrying.
+			run = func(ctx context.Context) error {
+				if err := h.sec.check(ctx, producer, psec, h.worker.Duration(config.BrokerStartTimeout)); err != nil {
+					producer.Close()
+					return err
+				}
+				return r.run(ctx)
+			}
+		}
+	case connectors.SinkType:
+		sinkCfg, err := sinkDef.Parse(connCfg)
+		if err != nil {
+			return nil, 0, logger, err
+		}
+		csec, err := h.sec.forConnector(connCfg, true)
+		if err != nil {
+			return nil, 0, logger, err
+		}
+		maxPoll := h.worker.Values.Int(config.ConsumerMaxPollRecords)
+		if v, ok := connCfg[consumerOverride+overrideMaxPoll]; ok {
+			n, perr := strconv.Atoi(strings.TrimSpace(v))
+			if perr != nil || n < 1 {
+				return nil, 0, logger, fmt.Errorf("%s%s=%q: must be a number, 1 or more", consumerOverride, overrideMaxPoll, v)
+			}
+			maxPoll = n
+		}
+		opts := withOpts(h.clientOpts, csec.Opts...)
+		if h.eosMode() != eosDisabled {
+			// Sources write in transactions: read what they committed.
+			opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+		}
+		errs, err := h.errorHandlerFor(common, connCfg, id, logger, res, true, opts)
+		if err != nil {
+			return nil, 0, logger, err
+		}
+		checkConsumer := h.sec.unchecked(csec)
+		if re := sinkCfg.String(propTopicsRegex); re != "" {
+			// New matching topics are seen at a metadata refresh: every 10 s
+			// instead of the client's 5 min, so a sink created before its
+			// source's topics exist starts within seconds of them.
+			// Anchored: Kafka Connect matches the whole topic name
+			// (Pattern.matches), franz-go any part of it, so that
+			// topics.regex=orders would also take orders_archive.
+			opts = append(opts, kgo.ConsumeRegex(), kgo.ConsumeTopics(anchorTopicsRegex(re)), kgo.MetadataMaxAge(10*time.Second))
+		} else {
+			opts = append(opts, kgo.ConsumeTopics(sinkCfg.List(propTopics)...))
+		}
+		var task connectors.SinkTask
+		if err := connectors.Protect(func() error {
+			task = plugin.New().(connectors.SinkConnector).NewTask()
+			return nil
+		}); err != nil {
+			return nil, 0, logger, fmt.Errorf("creating task: %w", err)
+		}
+		r := &sinkRunner{id: id, task: task, props: taskCfg, standing: h.standing, chain: chain, keyConv: keyConv, valConv: valConv,
+			clientOpts: opts, sec: csec, maxPoll: maxPoll, logger: logger,
+			flushEvery: flushEvery, flushTimeout: flushTimeout, onRunning: onRunning, onProblem: onProblem,
+			errs: errs, brk: parseBreaker(sinkCfg), connClass: plugin.Class,
+			keyClass: converterClass(connCfg, h.keyConv, true), valClass: converterClass(connCfg, h.valConv, false), chainClass: chainClass(connCfg),
+			stopTimeout: h.worker.Duration(config.TaskShutdownGracefulTimeout), scratch: scratch,
+			onTopics: func(ts2 []string) {
+				for _, t := range ts2 {
+					b.onTopic(t)
+				}
+			}}
+		r.pause = pause
+		r.limit = newLimiter(limits, pause, time.Now)
+		run = r.run
+		if checkConsumer {
+			run = func(ctx context.Context) error {
+				if err := h.sec.checkOpts(ctx, opts, csec, h.worker.Duration(config.BrokerStartTimeout)); err != nil {
+					return err
+				}
+				return r.run(ctx)
+			}
+		}
+	default:
+		return nil, 0, logger, fmt.Errorf("plugin %s has unknown type %q", plugin.Class, plugin.Type)
+	}
+	return run, limitShare, logger, nil
 }
 
 func (p *pauser) isPaused() bool {

@@ -371,6 +371,9 @@ func (h *Herder) validate(ctx context.Context, p *connectors.Plugin, cfg map[str
 	for k, es := range h.overrideErrors(p.Type == connectors.SinkType, resolved) {
 		extra[k] = append(extra[k], es...)
 	}
+	for k, es := range isolationErrors(resolved) {
+		extra[k] = append(extra[k], es...)
+	}
 	inst := p.New()
 	def := h.defFor(p)
 	if p.Type == connectors.SourceType {

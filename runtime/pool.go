@@ -496,7 +496,8 @@ func (h *Herder) holding() bool {
 // and each offset commit; the answer is true outside a pool.
 func (h *Herder) standing() bool {
 	if h.pool == nil {
-		return true
+		// In a task host, the parent worker's answer.
+		return h.hostStanding == nil || h.hostStanding.Load()
 	}
 	leased := h.pool.member.Leased()
 	h.mu.Lock()

@@ -46,6 +46,9 @@ type Options struct {
 	Commit     string
 	// Started is when the process started, for the readiness log line.
 	Started time.Time
+	// TaskHost runs the tasks of connectors with task.isolation=process;
+	// zero: this binary with the task-host command.
+	TaskHost TaskHost
 	// Ready, if set, is called with the REST address once the worker
 	// serves requests.
 	Ready func(restAddr string)
@@ -63,6 +66,13 @@ func (e *UnreachableError) Error() string {
 }
 
 func (e *UnreachableError) Unwrap() error { return e.Err }
+
+// baseClientOpts are the options of every Kafka client of a worker and
+// of its task processes.
+func baseClientOpts(servers []string) []kgo.Opt {
+	return []kgo.Opt{kgo.SeedBrokers(servers...), kgo.DialTimeout(5 * time.Second),
+		kgo.MetadataMinAge(250 * time.Millisecond)}
+}
 
 // Run runs a worker until ctx ends, then stops every task and returns.
 // It returns an error, without starting anything, when the brokers are
@@ -99,8 +109,7 @@ func Run(ctx context.Context, o Options) error {
 	// table's first change) waits for a metadata refresh after the topic
 	// is created; franz-go's default of 5 s between refreshes delayed the
 	// first records of every new topic by up to 5 s.
-	clientOpts := []kgo.Opt{kgo.SeedBrokers(servers...), kgo.DialTimeout(5 * time.Second),
-		kgo.MetadataMinAge(250 * time.Millisecond)}
+	clientOpts := baseClientOpts(servers)
 	// Security of each client: admin.*, producer.* and consumer.*
 	// override the unprefixed properties; the state topics' clients use
 	// the unprefixed ones. All are read now, so a mistake in any stops
@@ -169,7 +178,7 @@ func Run(ctx context.Context, o Options) error {
 		workerID: workerID, worker: cfg, plugins: o.Plugins, transforms: o.Transforms, converters: converters, adm: adm,
 		clientOpts: clientOpts, sec: sec, clusterID: meta.Cluster, version: o.Version, commit: o.Commit,
 		keyConv: converter.SettingFrom(cfg.Props, true), valConv: converter.SettingFrom(cfg.Props, false),
-		logger: logger.With("worker", workerID), wake: make(chan struct{}, 1),
+		logger: logger.With("worker", workerID), wake: make(chan struct{}, 1), taskHost: o.TaskHost,
 	}
 	if h.providers, err = config.NewProviders(cfg.Props); err != nil {
 		return fmt.Errorf("worker config: %w", err)

@@ -24,7 +24,31 @@ import (
 	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// testTaskHostEnv makes the test binary a task host (isolation_test.go),
+// with the test connectors registered.
+const testTaskHostEnv = "SLUICE_TEST_TASK_HOST"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(testTaskHostEnv) != "" {
+		err := RunTaskHost(context.Background(), TaskHostOptions{Plugins: testPlugins(), Transforms: testTransforms(),
+			Converters: testConverters(), Log: os.Stderr}, os.Stdin, os.NewFile(3, "reports"))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	goleak.VerifyTestMain(m)
+}
+
+// testTaskHost runs this test binary as a task host.
+func testTaskHost() TaskHost {
+	exe, err := os.Executable()
+	if err != nil {
+		panic(err)
+	}
+	return TaskHost{Path: exe, Env: []string{testTaskHostEnv + "=1"}}
+}
 
 // hangConnector's task blocks in Poll, ignoring its context, until
 // release is closed: a connector that never honours cancellation.
@@ -124,6 +148,9 @@ func (t *memSinkTask) Start(_ context.Context, _ connectors.SinkTaskContext, pro
 func (t *memSinkTask) Put(_ context.Context, recs []*connectors.Record) error {
 	sinkMem.Lock()
 	defer sinkMem.Unlock()
+	if sinkMem.records == nil {
+		sinkMem.records = map[int64]int{} // in a task process
+	}
 	for _, r := range recs {
 		v, ok := r.Value.([]connectors.MapEntry)
 		if !ok {
@@ -200,22 +227,7 @@ func startWorker(t testing.TB, props map[string]string) *testWorker {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg := connectors.NewRegistry(datagen.Plugin(),
-		connectors.Plugin{Name: "hang", Type: connectors.SourceType, New: func() connectors.Connector { return hangConnector{} }},
-		connectors.Plugin{Name: "marker", Type: connectors.SourceType, New: func() connectors.Connector { return markerConnector{} }},
-		connectors.Plugin{Name: "topics", Type: connectors.SourceType, New: func() connectors.Connector { return &topicsConnector{} }},
-		connectors.Plugin{Name: "lazy", Type: connectors.SourceType, New: func() connectors.Connector { return &lazyConnector{} }},
-		connectors.Plugin{Name: "memsink", Type: connectors.SinkType, New: func() connectors.Connector { return &memSink{} }},
-		connectors.Plugin{Name: "problem", Type: connectors.SourceType, New: func() connectors.Connector { return problemConnector{} }},
-		connectors.Plugin{Name: "panicker", Type: connectors.SourceType, New: func() connectors.Connector { return &panicConnector{} }},
-		connectors.Plugin{Name: "panicsink", Type: connectors.SinkType, New: func() connectors.Connector { return &panicSinkConnector{} }},
-		connectors.Plugin{Name: "scratch", Type: connectors.SourceType, New: func() connectors.Connector { return scratchConnector{} }},
-		connectors.Plugin{Name: "split", Type: connectors.SourceType, New: func() connectors.Connector { return splitConnector{} }},
-		connectors.Plugin{Name: "raiser", Type: connectors.SourceType, New: func() connectors.Connector { return raiserConnector{} }},
-		connectors.Plugin{Name: "leaker", Type: connectors.SourceType, New: func() connectors.Connector { return &leakConnector{} }},
-		connectors.Plugin{Name: "leaksink", Type: connectors.SinkType, New: func() connectors.Connector { return &leakSinkConnector{} }},
-		connectors.Plugin{Name: "hangstart", Type: connectors.SourceType, New: func() connectors.Connector { return hangStartConnector{} }},
-		connectors.Plugin{Name: "flakysink", Type: connectors.SinkType, New: func() connectors.Connector { return &flakySink{} }})
+	reg := testPlugins()
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	w := &testWorker{cancel: cancel, done: make(chan error, 1), bootstrap: bootstrap, cluster: c}
@@ -225,8 +237,8 @@ func startWorker(t testing.TB, props map[string]string) *testWorker {
 	}
 	logger := slog.New(slog.NewTextHandler(out, nil))
 	go func() {
-		w.done <- Run(ctx, Options{Config: cfg, Plugins: reg, Transforms: transforms.NewRegistry(append(transforms.BuiltinPlugins(), noopTransform, panicTransform)...),
-			Converters: converter.NewCatalog(append(converter.BuiltinPlugins(), panicConverterPlugin)...), Logger: logger,
+		w.done <- Run(ctx, Options{Config: cfg, Plugins: reg, Transforms: testTransforms(),
+			Converters: testConverters(), Logger: logger, TaskHost: testTaskHost(),
 			Started: time.Now(), Ready: func(a string) { ready <- a }})
 	}()
 	select {
@@ -507,4 +519,35 @@ func TestWorkerStopsWhenKafkaIsDown(t *testing.T) {
 		t.Errorf("worker stop with Kafka down took %v", d)
 	}
 	w.done <- err // for the cleanup
+}
+
+// testPlugins are the connectors of the runtime's tests, in the worker
+// and in its task hosts.
+func testPlugins() *connectors.Registry {
+	return connectors.NewRegistry(datagen.Plugin(),
+		connectors.Plugin{Name: "hang", Type: connectors.SourceType, New: func() connectors.Connector { return hangConnector{} }},
+		connectors.Plugin{Name: "marker", Type: connectors.SourceType, New: func() connectors.Connector { return markerConnector{} }},
+		connectors.Plugin{Name: "topics", Type: connectors.SourceType, New: func() connectors.Connector { return &topicsConnector{} }},
+		connectors.Plugin{Name: "lazy", Type: connectors.SourceType, New: func() connectors.Connector { return &lazyConnector{} }},
+		connectors.Plugin{Name: "memsink", Type: connectors.SinkType, New: func() connectors.Connector { return &memSink{} }},
+		connectors.Plugin{Name: "problem", Type: connectors.SourceType, New: func() connectors.Connector { return problemConnector{} }},
+		connectors.Plugin{Name: "panicker", Type: connectors.SourceType, New: func() connectors.Connector { return &panicConnector{} }},
+		connectors.Plugin{Name: "panicsink", Type: connectors.SinkType, New: func() connectors.Connector { return &panicSinkConnector{} }},
+		connectors.Plugin{Name: "scratch", Type: connectors.SourceType, New: func() connectors.Connector { return scratchConnector{} }},
+		connectors.Plugin{Name: "split", Type: connectors.SourceType, New: func() connectors.Connector { return splitConnector{} }},
+		connectors.Plugin{Name: "raiser", Type: connectors.SourceType, New: func() connectors.Connector { return raiserConnector{} }},
+		connectors.Plugin{Name: "leaker", Type: connectors.SourceType, New: func() connectors.Connector { return &leakConnector{} }},
+		connectors.Plugin{Name: "leaksink", Type: connectors.SinkType, New: func() connectors.Connector { return &leakSinkConnector{} }},
+		connectors.Plugin{Name: "hangstart", Type: connectors.SourceType, New: func() connectors.Connector { return hangStartConnector{} }},
+		connectors.Plugin{Name: "crash", Type: connectors.SourceType, New: func() connectors.Connector { return crashConnector{} }},
+		connectors.Plugin{Name: "hog", Type: connectors.SourceType, New: func() connectors.Connector { return hogConnector{} }},
+		connectors.Plugin{Name: "flakysink", Type: connectors.SinkType, New: func() connectors.Connector { return &flakySink{} }})
+}
+
+func testTransforms() *transforms.Registry {
+	return transforms.NewRegistry(append(transforms.BuiltinPlugins(), noopTransform, panicTransform)...)
+}
+
+func testConverters() *converter.Catalog {
+	return converter.NewCatalog(append(converter.BuiltinPlugins(), panicConverterPlugin)...)
 }

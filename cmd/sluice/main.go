@@ -75,6 +75,14 @@ func main() {
 		err = connectorsCmd(os.Args[2:], os.Stdout)
 	case "docs":
 		err = docsCmd(os.Args[2:])
+	case "task-host":
+		// Hidden: a worker starts it for a task with task.isolation=process.
+		// Unlike the worker it keeps GOGC at 100: its memory is what is
+		// bounded (GOMEMLIMIT comes from task.memory.max.bytes), and GOGC=200
+		// took a full-speed datagen task from ~82 to ~100-120 MiB RSS for no
+		// CPU gain measurable on the shared machine (BenchmarkTaskIsolation).
+		err = runtime.RunTaskHost(context.Background(), runtime.TaskHostOptions{Plugins: plugins(), Transforms: transformRegistry(),
+			Converters: converter.Builtin(), Log: os.Stderr}, os.Stdin, os.NewFile(3, "reports"))
 	case "version", "--version", "-v":
 		fmt.Printf("sluice %s (%s)\n", version, commit)
 	case "help", "-h", "--help":
