@@ -212,9 +212,9 @@ func TestRowEnvelopeEncodesAsBuilt(t *testing.T) {
 		env  connectors.LazyStruct
 		want string
 	}{
-		{"a required field before the row", &atField{codectest.RowEnvelope(v, 1), 3}, "source: "},
-		{"row past the fields", &atField{codectest.RowEnvelope(v, 1), 6}, "the lazy envelope's row is at field 6 of 6"},
-		{"rest of another schema", &withRest{codectest.RowEnvelope(v, 1), &other}, "rest has a schema other than"},
+		{"a required field before the row", codectest.EnvelopeAt(codectest.RowEnvelope(v, 1), 3), "source: "},
+		{"row past the fields", codectest.EnvelopeAt(codectest.RowEnvelope(v, 1), 6), "the lazy envelope's row is at field 6 of 6"},
+		{"rest of another schema", codectest.EnvelopeWithRest(codectest.RowEnvelope(v, 1), &other), "rest has a schema other than"},
 		{"a misfit in the row", codectest.RowEnvelope(&bad, 1), "after."},
 	} {
 		got, err := as.Append([]byte("x"), m.env)
@@ -231,26 +231,4 @@ func TestRowEnvelopeEncodesAsBuilt(t *testing.T) {
 	if got, err := as.Append(nil, codectest.RowEnvelope(v, 1)); err != nil || string(got) != string(want) {
 		t.Errorf("after the misfits: %x, %v; want %x", got, err, want)
 	}
-}
-
-// atField is a RowEnvelope whose row is said to be at field at.
-type atField struct {
-	connectors.LazyStruct
-	at int
-}
-
-func (a *atField) Envelope() (int, *connectors.RowLayout, *connectors.RowData, *connectors.StructValue) {
-	_, l, d, rest := a.LazyStruct.(connectors.RowEnvelope).Envelope()
-	return a.at, l, d, rest
-}
-
-// withRest is a RowEnvelope with the rest rest.
-type withRest struct {
-	connectors.LazyStruct
-	rest *connectors.StructValue
-}
-
-func (w *withRest) Envelope() (int, *connectors.RowLayout, *connectors.RowData, *connectors.StructValue) {
-	at, l, d, _ := w.LazyStruct.(connectors.RowEnvelope).Envelope()
-	return at, l, d, w.rest
 }

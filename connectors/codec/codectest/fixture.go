@@ -462,3 +462,31 @@ func (e *envelope) Visit(w connectors.FieldWriter) error {
 func (e *envelope) Envelope() (int, *connectors.RowLayout, *connectors.RowData, *connectors.StructValue) {
 	return e.at, e.row.layout, &e.row.data, e.v
 }
+
+// EnvelopeAt returns the RowEnvelope e saying its row is at field at, for
+// tests of an envelope that does not fit its schema.
+func EnvelopeAt(e connectors.LazyStruct, at int) connectors.LazyStruct {
+	return &misfitEnvelope{LazyStruct: e, at: at}
+}
+
+// EnvelopeWithRest returns the RowEnvelope e with the rest rest.
+func EnvelopeWithRest(e connectors.LazyStruct, rest *connectors.StructValue) connectors.LazyStruct {
+	return &misfitEnvelope{LazyStruct: e, at: -1, rest: rest}
+}
+
+type misfitEnvelope struct {
+	connectors.LazyStruct
+	at   int
+	rest *connectors.StructValue
+}
+
+func (m *misfitEnvelope) Envelope() (int, *connectors.RowLayout, *connectors.RowData, *connectors.StructValue) {
+	at, l, d, rest := m.LazyStruct.(connectors.RowEnvelope).Envelope()
+	if m.at >= 0 {
+		at = m.at
+	}
+	if m.rest != nil {
+		rest = m.rest
+	}
+	return at, l, d, rest
+}

@@ -184,9 +184,9 @@ func TestRowEnvelopeEncodesAsBuilt(t *testing.T) {
 		env  connectors.LazyStruct
 		want string
 	}{
-		{"a required field before the row", &atField{codectest.RowEnvelope(v, 1), 3}, "source: null value for a required struct field"},
-		{"row past the fields", &atField{codectest.RowEnvelope(v, 1), 6}, "the lazy envelope's row is at field 6 of 6"},
-		{"rest of another schema", &withRest{codectest.RowEnvelope(v, 1), &other}, `rest has schema "dbserver1.public.customers.Key"`},
+		{"a required field before the row", codectest.EnvelopeAt(codectest.RowEnvelope(v, 1), 3), "source: null value for a required struct field"},
+		{"row past the fields", codectest.EnvelopeAt(codectest.RowEnvelope(v, 1), 6), "the lazy envelope's row is at field 6 of 6"},
+		{"rest of another schema", codectest.EnvelopeWithRest(codectest.RowEnvelope(v, 1), &other), `rest has schema "dbserver1.public.customers.Key"`},
 		{"a misfit in the row", codectest.RowEnvelope(&bad, 1), "after."},
 	} {
 		got, err := New(DefaultOptions()).Encode([]byte("x"), v.Schema, m.env)
@@ -197,26 +197,4 @@ func TestRowEnvelopeEncodesAsBuilt(t *testing.T) {
 			t.Errorf("%s: dst %q, want it cut back to %q", m.name, got, "x")
 		}
 	}
-}
-
-// atField is a RowEnvelope whose row is said to be at field at.
-type atField struct {
-	connectors.LazyStruct
-	at int
-}
-
-func (a *atField) Envelope() (int, *connectors.RowLayout, *connectors.RowData, *connectors.StructValue) {
-	_, l, d, rest := a.LazyStruct.(connectors.RowEnvelope).Envelope()
-	return a.at, l, d, rest
-}
-
-// withRest is a RowEnvelope with the rest rest.
-type withRest struct {
-	connectors.LazyStruct
-	rest *connectors.StructValue
-}
-
-func (w *withRest) Envelope() (int, *connectors.RowLayout, *connectors.RowData, *connectors.StructValue) {
-	at, l, d, _ := w.LazyStruct.(connectors.RowEnvelope).Envelope()
-	return at, l, d, w.rest
 }
