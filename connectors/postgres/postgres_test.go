@@ -69,6 +69,7 @@ func TestPostgres(t *testing.T) {
 	t.Run("SignalConditions", func(t *testing.T) { testSignalConditions(t, pg) })
 	t.Run("KafkaSignal", func(t *testing.T) { testKafkaSignal(t, pg) })
 	t.Run("PauseResume", func(t *testing.T) { testPauseResume(t, pg) })
+	t.Run("WatermarkInvisibleCommit", func(t *testing.T) { testWatermarkInvisibleCommit(t, pg) })
 	t.Run("Messages", func(t *testing.T) { testMessages(t, pg) })
 	t.Run("PollAndStop", func(t *testing.T) { testPollAndStop(t, pg) })
 	// Last: it restarts the server.
