@@ -37,6 +37,7 @@ type chunkRow struct {
 type chunkResult struct {
 	id   string
 	rows []chunkRow
+	snap xidSnapshot // the snapshot the rows were read in
 	err  error
 }
 
@@ -55,6 +56,8 @@ type incremental struct {
 	curStale bool       // cur belongs to a plan replaced by a later signal
 	paused   bool       // pause-snapshot: no further chunk starts
 	win      cdc.Window // the DBLog window of cur's read
+	lowSeq   uint64     // commits decoded before cur's low watermark (streamer.commits)
+	retryAt  time.Time  // no chunk starts before: one was read before a transaction it had to see became visible
 	ready    *chunkResult
 	results  chan chunkResult
 	conn     *pgx.Conn
@@ -172,7 +175,7 @@ func keyText(t *table, cols []pgoutput.Column) string {
 func (s *streamer) pumpIncremental(ctx context.Context) error {
 	in := s.incr
 	if in.cur == nil {
-		if len(in.pending) == 0 || in.paused {
+		if len(in.pending) == 0 || in.paused || time.Now().Before(in.retryAt) {
 			return nil
 		}
 		if in.conn == nil {
@@ -225,6 +228,26 @@ func readWatermarked(ctx context.Context, conn *pgx.Conn, c *chunk, id string) c
 	if res.err = emit(cdc.WatermarkLow); res.err != nil {
 		return res
 	}
+	// One REPEATABLE READ transaction: its snapshot, taken by the first
+	// query, is the one the chunk is read in (see visibility.go).
+	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		res.err = fmt.Errorf("reading chunk %s: %w", chunkID(c), err)
+		return res
+	}
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = tx.Rollback(rctx) // after Commit: nothing to do
+	}()
+	var snap string
+	if err := tx.QueryRow(ctx, "SELECT pg_current_snapshot()::text").Scan(&snap); err != nil {
+		res.err = fmt.Errorf("reading chunk %s: %w", chunkID(c), err)
+		return res
+	}
+	if res.snap, res.err = parseXidSnapshot(snap); res.err != nil {
+		return res
+	}
 	t := c.t
 	sql, params := chunkSQL(c)
 	rr := conn.PgConn().ExecParams(ctx, sql, params, nil, nil, nil)
@@ -253,6 +276,10 @@ func readWatermarked(ctx context.Context, conn *pgx.Conn, c *chunk, id string) c
 		res.err = fmt.Errorf("snapshot of %s.%s: %w", t.schema, t.name, err)
 		return res
 	}
+	if err := tx.Commit(ctx); err != nil {
+		res.err = fmt.Errorf("reading chunk %s: %w", chunkID(c), err)
+		return res
+	}
 	res.err = emit(cdc.WatermarkHigh)
 	return res
 }
@@ -272,6 +299,7 @@ func (s *streamer) watermark(ctx context.Context, lsn uint64, m *pgoutput.Logica
 	switch kind {
 	case cdc.WatermarkLow:
 		in.win.Open()
+		in.lowSeq = s.commits.seq
 		return nil
 	case cdc.WatermarkHigh:
 	default:
@@ -295,6 +323,24 @@ func (s *streamer) watermark(ctx context.Context, lsn uint64, m *pgoutput.Logica
 		return fmt.Errorf("snapshot chunk %s: its high watermark %s came with the rows of read %s", chunkID(in.cur), in.win.ID(), res.id)
 	}
 	c := in.cur
+	if xid, ok := s.commits.unseen(&res.snap, in.lowSeq); ok {
+		// A transaction the stream delivered before the low watermark
+		// was not visible to the chunk's query yet (visibility.go): its
+		// rows may be older than the stream. Read the chunk again once
+		// the transaction is likely visible; a chunk of a replaced plan
+		// is not read again, its table is read anew.
+		s.t.log.Info("snapshot chunk read again: a transaction streamed before its low watermark was not visible to its query yet",
+			"chunk", chunkID(c), "xid", xid, "stale", in.curStale)
+		if !in.curStale {
+			in.pending = append([]*chunk{c}, in.pending...)
+			in.cur, in.ready = nil, nil
+			in.win.Close()
+			in.retryAt = time.Now().Add(100 * time.Millisecond)
+			return nil
+		}
+		res.rows = nil
+	}
+	s.commits.prune(&res.snap)
 	var rows []chunkRow
 	for _, r := range res.rows {
 		if !in.win.Changed(r.keyText) {

@@ -73,6 +73,7 @@ type streamer struct {
 	quarantined cdc.Quarantine[uint32]
 	quarCols    map[uint32][]string // column names of the quarantined tables
 	incr        *incremental        // nil when no snapshot chunks are left
+	commits     *commitLog          // transactions decoded, for the chunk reads (visibility.go)
 	wg          sync.WaitGroup      // chunk readers
 
 	start offset // where this streamer started
@@ -93,7 +94,8 @@ type streamer struct {
 }
 
 func newStreamer(t *Task, tables map[uint32]*table, start offset) *streamer {
-	s := &streamer{t: t, tables: tables, resumeLSN: max(start.lsnProc, start.lsnCommit)}
+	s := &streamer{t: t, tables: tables, resumeLSN: max(start.lsnProc, start.lsnCommit),
+		commits: newCommitLog(t.serverVersion >= 140000)}
 	s.prevCommit = s.resumeLSN
 	if start.lsnCommit != 0 {
 		s.skipCommit, s.skipEvent, s.skipPart = start.lsnCommit, start.event, start.part
@@ -132,6 +134,9 @@ func (s *streamer) resumed() *streamer {
 	}
 	n := newStreamer(s.t, s.tables, start)
 	n.sigHandled, n.sigMarked = s.sigHandled, s.sigMarked
+	// A transaction decoded before the cut is not decoded again, yet a
+	// chunk read after it may still not see it.
+	n.commits = s.commits
 	if in := s.incr; in != nil {
 		if in.cur != nil {
 			in.pending = append([]*chunk{in.cur}, in.pending...)
@@ -234,6 +239,9 @@ func (s *streamer) run(ctx context.Context) error {
 			return err
 		}
 		if err := s.refreshXmin(ctx, now); err != nil {
+			return err
+		}
+		if err := s.pruneCommits(ctx); err != nil {
 			return err
 		}
 		if s.incr != nil {
@@ -448,6 +456,7 @@ func (s *streamer) handle(ctx context.Context, lsn uint64, data []byte) error {
 func (s *streamer) begin(m *pgoutput.Begin) {
 	s.inTx = true
 	s.txFinal, s.txXid, s.txTime = m.FinalLSN, m.Xid, pgoutput.PGTime(m.CommitTime)
+	s.commits.add(m.Xid)
 	s.txPos = position{txID: int64(m.Xid), prevCommit: s.prevCommit, hasSeq: true, xmin: s.xmin}
 	s.txPos.ts = cdc.TimeBoxes(s.txTime)
 	s.txOffLSNC, s.txOffTxID = int64(m.FinalLSN), int64(m.Xid)

@@ -605,6 +605,9 @@ func (t *Task) run(ctx context.Context) (err error) {
 		}
 	}
 	s := newStreamer(t, tables, start)
+	if err := s.seedCommits(ctx); err != nil {
+		return err
+	}
 	if t.snapshotAll {
 		all := []string{".*"}
 		res, _ := cdc.CompileCollections(all)
