@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -20,10 +21,11 @@ import (
 // taskContext is a SourceTaskContext with one stored offset; lazy offers
 // lazy values.
 type taskContext struct {
-	mu     sync.Mutex
-	stored map[string]any
-	lazy   bool
-	logs   *logRecorder // nil: logs are discarded (or shown with SLUICE_TEST_VERBOSE)
+	mu       sync.Mutex
+	stored   map[string]any
+	lazy     bool
+	logs     *logRecorder // nil: logs are discarded (or shown with SLUICE_TEST_VERBOSE)
+	problems []string     // what ReportProblem was given, "" for nil
 }
 
 // logRecorder keeps the messages a task logs.
@@ -63,6 +65,28 @@ func (l *logRecorder) count(msg string) int {
 }
 
 func (c *taskContext) LazyValues() bool { return c.lazy }
+
+func (c *taskContext) ReportProblem(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	msg := ""
+	if err != nil {
+		msg = err.Error()
+	}
+	c.problems = append(c.problems, msg)
+}
+
+// problem returns the first problem reported with want in its text.
+func (c *taskContext) problem(want string) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, p := range c.problems {
+		if strings.Contains(p, want) {
+			return p
+		}
+	}
+	return ""
+}
 
 func (c *taskContext) Offset(ctx context.Context, partition map[string]any) (map[string]any, error) {
 	c.mu.Lock()

@@ -58,6 +58,7 @@ type incremental struct {
 	win      cdc.Window // the DBLog window of cur's read
 	lowSeq   uint64     // commits decoded before cur's low watermark (streamer.commits)
 	retryAt  time.Time  // no chunk starts before: one was read before a transaction it had to see became visible
+	rereads  int        // reads in a row dropped for such a transaction (rereadDelay)
 	ready    *chunkResult
 	results  chan chunkResult
 	conn     *pgx.Conn
@@ -215,6 +216,24 @@ func (s *streamer) pumpIncremental(ctx context.Context) error {
 	return nil
 }
 
+// rereadsReported is how many reads in a row of a chunk dropped for a
+// transaction not visible yet make the task report the wait as a
+// problem (after about 3 s, with rereadDelay).
+const rereadsReported = 6
+
+// rereadDelay is how long a chunk waits before its n-th read in a row
+// after reads dropped for a transaction not visible yet: 100 ms, then
+// twice as long each time, at most 5 s, so that a transaction held for
+// long (a synchronous standby away) costs the server one query every
+// few seconds.
+func rereadDelay(n int) time.Duration {
+	d := 100 * time.Millisecond
+	for i := 1; i < n && d < 5*time.Second; i++ {
+		d *= 2
+	}
+	return min(d, 5*time.Second)
+}
+
 // readWatermarked reads chunk c between a low and a high watermark.
 func readWatermarked(ctx context.Context, conn *pgx.Conn, c *chunk, id string) chunkResult {
 	res := chunkResult{id: id}
@@ -330,15 +349,28 @@ func (s *streamer) watermark(ctx context.Context, lsn uint64, m *pgoutput.Logica
 		// the transaction is likely visible; a chunk of a replaced plan
 		// is not read again, its table is read anew.
 		s.t.log.Info("snapshot chunk read again: a transaction streamed before its low watermark was not visible to its query yet",
-			"chunk", chunkID(c), "xid", xid, "stale", in.curStale)
+			"chunk", chunkID(c), "xid", xid, "stale", in.curStale, "reads", in.rereads+1)
 		if !in.curStale {
 			in.pending = append([]*chunk{c}, in.pending...)
 			in.cur, in.ready = nil, nil
 			in.win.Close()
-			in.retryAt = time.Now().Add(100 * time.Millisecond)
+			in.rereads++
+			in.retryAt = time.Now().Add(rereadDelay(in.rereads))
+			if in.rereads == rereadsReported {
+				s.t.report(fmt.Errorf("incremental snapshot waiting: chunk %s was read %d times without seeing transaction %d, which the stream "+
+					"delivered before the read: it is committed but not visible yet, most likely waiting for a synchronous standby "+
+					"(synchronous_standby_names) that does not answer; streaming goes on, and the snapshot continues once the transaction "+
+					"is visible", chunkID(c), in.rereads, xid))
+			}
 			return nil
 		}
 		res.rows = nil
+	}
+	if in.rereads > 0 {
+		if in.rereads >= rereadsReported {
+			s.t.report(nil)
+		}
+		in.rereads = 0
 	}
 	s.commits.prune(&res.snap)
 	var rows []chunkRow

@@ -176,5 +176,11 @@ func (s *streamer) StopSnapshot(res []*regexp.Regexp) {
 	for _, id := range ids {
 		in.dropTable(id)
 	}
+	// A chunk waiting to be read again may be gone: its count starts
+	// afresh, and the wait it reported is over.
+	if in.rereads >= rereadsReported {
+		s.t.report(nil)
+	}
+	in.rereads = 0
 	s.t.log.Info("incremental snapshot stopped", "tables", len(slices.Compact(ids)))
 }

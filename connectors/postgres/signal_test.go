@@ -260,7 +260,8 @@ func testWatermarkInvisibleCommit(t *testing.T, pg *harness.Postgres) {
 	logs := &logRecorder{}
 	p := props(pg, db, "wminvis", SnapshotMode, SnapshotNoData, SignalDataCollection, "public.dbz_signal",
 		TableIncludeList, "public.w")
-	task := startTaskCtx(t, p, &taskContext{logs: logs})
+	tc := &taskContext{logs: logs}
+	task := startTaskCtx(t, p, tc)
 	pollUntil(t, task, 10*time.Second, func([]*connectors.Record) bool { return task.replConn.Load() != nil })
 
 	// Only sessions that ask for synchronous_commit wait for the standby:
@@ -305,11 +306,15 @@ func testWatermarkInvisibleCommit(t *testing.T, pg *harness.Postgres) {
 	recs := pollUntil(t, task, 10*time.Second, func(rs []*connectors.Record) bool { return countOps(rs, "w", cdc.OpDelete) == 1 })
 	pg.Exec(t, db, `INSERT INTO dbz_signal VALUES ('s1', 'execute-snapshot', '{"data-collections": ["public\\.w"]}')`)
 	// While the delete stays invisible, no read of the chunk may finish
-	// with the row; give the task time to try.
-	deadline := time.Now().Add(2 * time.Second)
-	recs = append(recs, pollUntil(t, task, 10*time.Second, func(rs []*connectors.Record) bool {
-		return lastIncremental(rs) || time.Now().After(deadline)
+	// with the row; the task reads it again, less and less often, and
+	// after six reads in a row says why it waits.
+	const waiting = "most likely waiting for a synchronous standby"
+	recs = append(recs, pollUntil(t, task, 20*time.Second, func(rs []*connectors.Record) bool {
+		return lastIncremental(rs) || tc.problem(waiting) != ""
 	})...)
+	if p := tc.problem(waiting); !strings.Contains(p, "incremental snapshot waiting: chunk") {
+		t.Errorf("the wait was not reported as a problem: %q (problems %q)", p, tc.problems)
+	}
 	const again = "snapshot chunk read again: a transaction streamed before its low watermark was not visible to its query yet"
 	if logs.count(again) == 0 {
 		t.Errorf("the chunk was never read again while the delete was invisible (logs %v)", logs.msgs)
@@ -324,7 +329,7 @@ func testWatermarkInvisibleCommit(t *testing.T, pg *harness.Postgres) {
 	logs2 := &logRecorder{}
 	task2 := startTaskCtx(t, p, &taskContext{stored: stored, logs: logs2})
 	defer stopTask(t, task2)
-	deadline = time.Now().Add(2 * time.Second)
+	deadline := time.Now().Add(2 * time.Second)
 	recs2 := pollUntil(t, task2, 10*time.Second, func(rs []*connectors.Record) bool {
 		return lastIncremental(rs) || time.Now().After(deadline)
 	})

@@ -1,6 +1,9 @@
 package postgres
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 func TestXidSnapshot(t *testing.T) {
 	sn, err := parseXidSnapshot("100:105:100,103")
@@ -54,5 +57,20 @@ func TestCommitLog(t *testing.T) {
 	c.prune(&later)
 	if _, ok := c.xids[104]; !ok || len(c.xids) != 1 {
 		t.Errorf("after pruning %v; want 104 kept", c.xids)
+	}
+}
+
+// TestRereadDelay: a chunk read again for a transaction not visible yet
+// waits 100 ms, then twice as long each time, at most 5 s.
+func TestRereadDelay(t *testing.T) {
+	want := []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond, 800 * time.Millisecond,
+		1600 * time.Millisecond, 3200 * time.Millisecond, 5 * time.Second, 5 * time.Second}
+	for i, w := range want {
+		if got := rereadDelay(i + 1); got != w {
+			t.Errorf("rereadDelay(%d) = %v, want %v", i+1, got, w)
+		}
+	}
+	if got := rereadDelay(1000); got != 5*time.Second {
+		t.Errorf("rereadDelay(1000) = %v", got)
 	}
 }
