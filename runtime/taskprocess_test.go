@@ -172,16 +172,7 @@ func TestIsolatedTaskSurvivesKill(t *testing.T) {
 			w.do(t, "POST", "/connectors", map[string]any{"name": "gen", "config": map[string]string{
 				"connector.class": "datagen", "kafka.topic": "gen", "iterations": strconv.Itoa(n), "datagen.rate": "4000",
 				"task.isolation": "process", "sluice.task.restart.backoff.initial.ms": "100"}}, 201, nil)
-			var pid int
-			waitFor(t, "the task process writing", func() bool {
-				st := w.status(t, "gen")
-				ps := taskProcesses(t)
-				if len(st.Tasks) == 1 && st.Tasks[0].State == api.StateRunning && len(ps) == 1 {
-					pid = ps[0]
-					return true
-				}
-				return false
-			})
+			pid := waitTaskProcess(t, w, "gen")
 			time.Sleep(time.Second) // some records written, some offsets committed
 			if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 				t.Fatal(err)
@@ -368,16 +359,7 @@ func TestIsolatedTaskFitsTheMemoryFloor(t *testing.T) {
 	w.do(t, "POST", "/connectors", map[string]any{"name": "gen", "config": map[string]string{
 		"connector.class": "datagen", "kafka.topic": "gen", "datagen.rate": "5000",
 		"task.isolation": "process", "task.memory.max.bytes": strconv.Itoa(limit)}}, 201, nil)
-	var pid int
-	waitFor(t, "the task process running", func() bool {
-		st := w.status(t, "gen")
-		ps := taskProcesses(t)
-		if len(st.Tasks) == 1 && st.Tasks[0].State == api.StateRunning && len(ps) == 1 {
-			pid = ps[0]
-			return true
-		}
-		return false
-	})
+	pid := waitTaskProcess(t, w, "gen")
 	var peak int64
 	for range 15 {
 		time.Sleep(200 * time.Millisecond)
@@ -461,4 +443,21 @@ func TestIsolatedSinkConsumesAndCommits(t *testing.T) {
 	if st := w.status(t, "sink"); st.Tasks[0].State != api.StateRunning || len(taskProcesses(t)) != 1 {
 		t.Fatalf("sink task %s %s; task processes %v", st.Tasks[0].State, st.Tasks[0].Trace, taskProcesses(t))
 	}
+}
+
+// waitTaskProcess waits until connector name's one task is RUNNING in the
+// one task process, and returns that process's pid.
+func waitTaskProcess(t *testing.T, w *testWorker, name string) int {
+	t.Helper()
+	var pid int
+	waitFor(t, "the task process running", func() bool {
+		st := w.status(t, name)
+		ps := taskProcesses(t)
+		if len(st.Tasks) == 1 && st.Tasks[0].State == api.StateRunning && len(ps) == 1 {
+			pid = ps[0]
+			return true
+		}
+		return false
+	})
+	return pid
 }
